@@ -1,0 +1,47 @@
+//! `onepark`: the one binary of the project. Thin glue over the library
+//! crates: parse arguments, call a library function, map the outcome to an
+//! exit code (0 done, 1 failed, 2 bad usage).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod keyarg;
+mod keys;
+mod qdpark;
+
+#[derive(Parser)]
+#[command(name = "onepark", version, about = "City-wide parking platform, lot gateway and integrator tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// RSA key pairs for lots and platforms.
+    Keys {
+        #[command(subcommand)]
+        command: keys::Command,
+    },
+    /// Qingdao city-platform protocol tools: seal, open, demo.
+    Qdpark {
+        #[command(subcommand)]
+        command: qdpark::Command,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Keys { command } => keys::run(command),
+        Command::Qdpark { command } => qdpark::run(command),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

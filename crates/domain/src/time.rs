@@ -1,0 +1,128 @@
+//! Local wall-clock time as the spec writes it: `yyyy-MM-dd HH:mm:ss` in a
+//! configured zone (Asia/Shanghai unless told otherwise), never with an offset.
+
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The one format every time field of the spec uses.
+pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+/// Dates (`checkDate`, `accountDate`, `checkBillTime`).
+pub const DATE_FORMAT: &str = "%Y-%m-%d";
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("`{0}` is not a time of the form yyyy-MM-dd HH:mm:ss")]
+    BadTime(String),
+    #[error("`{0}` is not a date of the form yyyy-MM-dd")]
+    BadDate(String),
+    #[error("`{0}` is not a known time zone (expected an IANA name such as Asia/Shanghai)")]
+    UnknownZone(String),
+    #[error("{0} does not exist in {1} (skipped by a clock change)")]
+    Nonexistent(NaiveDateTime, &'static str),
+}
+
+/// Parses a spec time. Strictly `yyyy-MM-dd HH:mm:ss`, but also accepts a `T`
+/// separator and a fraction of a second, which some clients send (D-19).
+pub fn parse_time(text: &str) -> Result<NaiveDateTime, TimeError> {
+    let bad = || TimeError::BadTime(text.to_owned());
+    if !(19..=29).contains(&text.len()) {
+        return Err(bad());
+    }
+    let normal = text.replacen('T', " ", 1);
+    NaiveDateTime::parse_from_str(&normal, TIME_FORMAT)
+        .or_else(|_| NaiveDateTime::parse_from_str(&normal, "%Y-%m-%d %H:%M:%S%.f"))
+        .map_err(|_| bad())
+}
+
+/// True when `text` is exactly in the spec's format (what we send).
+pub fn is_canonical_time(text: &str) -> bool {
+    text.len() == 19 && NaiveDateTime::parse_from_str(text, TIME_FORMAT).is_ok()
+}
+
+pub fn format_time(time: NaiveDateTime) -> String {
+    time.format(TIME_FORMAT).to_string()
+}
+
+pub fn parse_date(text: &str) -> Result<NaiveDate, TimeError> {
+    if text.len() != 10 {
+        return Err(TimeError::BadDate(text.to_owned()));
+    }
+    NaiveDate::parse_from_str(text, DATE_FORMAT).map_err(|_| TimeError::BadDate(text.to_owned()))
+}
+
+pub fn format_date(date: NaiveDate) -> String {
+    date.format(DATE_FORMAT).to_string()
+}
+
+/// The zone in which a deployment reads and writes wall-clock times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(Tz);
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone(chrono_tz::Asia::Shanghai)
+    }
+}
+
+impl std::str::FromStr for Zone {
+    type Err = TimeError;
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        name.parse::<Tz>().map(Zone).map_err(|_| TimeError::UnknownZone(name.to_owned()))
+    }
+}
+
+impl Zone {
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The wall-clock reading of an instant in this zone.
+    pub fn local(&self, instant: DateTime<Utc>) -> NaiveDateTime {
+        instant.with_timezone(&self.0).naive_local()
+    }
+
+    /// The instant a wall-clock reading denotes. An ambiguous reading (clock
+    /// set back) resolves to the earlier instant; a skipped one is an error.
+    pub fn instant(&self, local: NaiveDateTime) -> Result<DateTime<Utc>, TimeError> {
+        match self.0.from_local_datetime(&local) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
+            LocalResult::None => Err(TimeError::Nonexistent(local, self.0.name())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_and_tolerant_times() {
+        let t = parse_time("2015-09-01 09:10:11").expect("canonical");
+        assert_eq!(format_time(t), "2015-09-01 09:10:11");
+        assert_eq!(parse_time("2015-09-01T09:10:11"), Ok(t));
+        assert!(parse_time("2015-09-01 09:10:11.250").is_ok());
+        for bad in ["2015-09-0109:10:11", "2015/09/01 09:10:11", "2015-13-01 09:10:11", "", "x"] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+        assert!(is_canonical_time("2015-09-01 09:10:11"));
+        assert!(!is_canonical_time("2015-09-01T09:10:11"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_date(parse_date("2016-03-25").expect("date")), "2016-03-25");
+        assert!(parse_date("2016-3-25").is_err());
+    }
+
+    #[test]
+    fn shanghai_is_utc_plus_8() {
+        let zone = Zone::default();
+        assert_eq!(zone.name(), "Asia/Shanghai");
+        let local = parse_time("2021-07-01 08:00:00").expect("time");
+        let instant = zone.instant(local).expect("exists");
+        assert_eq!(instant.to_rfc3339(), "2021-07-01T00:00:00+00:00");
+        assert_eq!(zone.local(instant), local);
+        assert!("Mars/Olympus".parse::<Zone>().is_err());
+        assert_eq!("UTC".parse::<Zone>().map(|z| z.name()), Ok("UTC"));
+    }
+}

@@ -1,0 +1,339 @@
+//! Typed messages for every interface of the spec, with their field tables.
+//!
+//! Each struct is declared once with the spec's wire name, accepted aliases,
+//! required column and type/length for every field; the same declaration
+//! yields the serde struct and the table [`crate::validate`] checks against.
+//! Sub-modules follow the spec's sections.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::interface::{Downlink, Uplink};
+use crate::validate::{Field, Kind, Need, Problem, Problems, check_object};
+use crate::wire::ResultCode;
+
+pub mod list;
+pub mod payment;
+pub mod record;
+
+/// A message with a spec table.
+pub trait Message: Serialize + DeserializeOwned {
+    const FIELDS: &'static [Field];
+
+    /// Rules that span fields (conditional `C` fields, consistency).
+    fn check(&self, _problems: &mut Problems) {}
+}
+
+/// Declares a message struct and its field table in one place.
+macro_rules! message {
+    (
+        $(#[$meta:meta])*
+        $name:ident $(rules $rules:path)? {
+            $(
+                $(#[$fmeta:meta])*
+                $field:ident : $ty:ty = $wire:literal $([$($alias:literal),*])?, $need:ident, $kind:expr;
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+        pub struct $name {
+            $(
+                $(#[$fmeta])*
+                #[serde(rename = $wire, skip_serializing_if = "crate::wire::omit")]
+                pub $field: $ty,
+            )*
+        }
+
+        impl $crate::msg::Message for $name {
+            const FIELDS: &'static [$crate::validate::Field] = &[
+                $($crate::validate::Field {
+                    name: $wire,
+                    aliases: &[$($($alias),*)?],
+                    need: $crate::validate::Need::$need,
+                    kind: $kind,
+                },)*
+            ];
+
+            #[allow(unused_variables)]
+            fn check(&self, problems: &mut $crate::validate::Problems) {
+                $($rules(self, problems);)?
+            }
+        }
+
+        impl $crate::wire::Omit for $name {}
+    };
+}
+pub(crate) use message;
+
+/// Kinds shared by many tables.
+pub(crate) mod kinds {
+    use crate::validate::Kind;
+
+    pub const UID: Kind = Kind::Uid(60);
+    /// Payment, arrears and signing interfaces allow 64 (D-18).
+    pub const UID64: Kind = Kind::Uid(64);
+    pub const PARKING_CODE: Kind = Kind::Str(45);
+    /// 50 in data interfaces, 10 in payment ones; validated at 50 (D-20).
+    pub const PLATE: Kind = Kind::Plate(50);
+    pub const ID: Kind = Kind::Str(60);
+    pub const BERTHS: Kind = Kind::Int(6);
+    pub const COUNT: Kind = Kind::Int(10);
+    /// `msg` of any length (D-17).
+    pub const MSG: Kind = Kind::Str(usize::MAX);
+    pub const RESULT: Kind = Kind::Int(4);
+}
+
+message! {
+    /// The standard reply `{resultCode, msg}` of most interfaces.
+    Reply {
+        /// 操作返回码
+        result_code: ResultCode = "resultCode", Y, kinds::RESULT;
+        /// 操作返回信息
+        #[serde(default)]
+        msg: String = "msg", N, kinds::MSG;
+    }
+}
+
+impl Reply {
+    pub fn ok() -> Self {
+        Reply { result_code: ResultCode::OK, msg: "操作成功".into() }
+    }
+
+    pub fn new(result_code: ResultCode, msg: impl Into<String>) -> Self {
+        Reply { result_code, msg: msg.into() }
+    }
+}
+
+/// The confirm body (§2.2.6) shared by every confirm interface and `uploadFee`.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Confirm<P> {
+    /// 下发车场成功标志
+    pub success: bool,
+    /// 请求编号: the MQ message's `requestId`
+    #[serde(rename = "requestId")]
+    pub request_id: i64,
+    /// 以下均属于params域下
+    pub params: P,
+}
+
+impl<P: Message> Message for Confirm<P> {
+    const FIELDS: &'static [Field] = &[
+        Field { name: "success", aliases: &[], need: Need::Y, kind: Kind::Bool },
+        Field { name: "requestId", aliases: &["requestID", "requestid"], need: Need::Y, kind: Kind::Long },
+        Field { name: "params", aliases: &[], need: Need::Y, kind: Kind::Object(P::FIELDS) },
+    ];
+
+    fn check(&self, problems: &mut Problems) {
+        let mut inner = Problems::default();
+        self.params.check(&mut inner);
+        for mut p in inner.0 {
+            p.field = format!("params.{}", p.field);
+            problems.push(p);
+        }
+    }
+}
+
+impl<P> crate::wire::Omit for Confirm<P> {}
+
+/// A decoded message and the warnings (data-quality findings) it carried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded<T> {
+    pub message: T,
+    pub warnings: Vec<Problem>,
+}
+
+/// Why a plaintext did not become a message. Each variant names the step.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("plaintext is not JSON: {0}")]
+    Json(String),
+    #[error("plaintext is JSON but not an object")]
+    NotObject,
+    #[error("`data` is a string but does not hold a JSON object: {0}")]
+    DataNotJson(String),
+    #[error("validation failed: {0}")]
+    Invalid(Problems),
+}
+
+impl DecodeError {
+    /// Chinese text for `msg`.
+    pub fn zh(&self) -> String {
+        match self {
+            DecodeError::Json(e) => format!("解密后的内容不是有效的 JSON：{e}"),
+            DecodeError::NotObject => "解密后的 JSON 不是对象".into(),
+            DecodeError::DataNotJson(e) => format!("data 字段为字符串，但不是有效的 JSON 对象：{e}"),
+            DecodeError::Invalid(p) => format!("参数校验失败：{}", p.zh()),
+        }
+    }
+}
+
+/// Decodes a plaintext: parse JSON, unwrap `{"data": …}` (nested object or a
+/// string holding JSON, D-15; a bare object is tolerated), canonicalise and
+/// validate against the table, deserialize, then check cross-field rules.
+pub fn decode<T: Message>(text: &str) -> Result<Decoded<T>, DecodeError> {
+    let value: Value =
+        serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let Value::Object(mut object) = value else {
+        return Err(DecodeError::NotObject);
+    };
+    let wrapped = !T::FIELDS.iter().any(|f| f.name == "data");
+    if wrapped {
+        object = unwrap_data(object)?;
+    }
+    decode_object(object)
+}
+
+fn unwrap_data(mut object: Map<String, Value>) -> Result<Map<String, Value>, DecodeError> {
+    match object.remove("data") {
+        Some(Value::Object(inner)) => Ok(inner),
+        Some(Value::String(inner)) => match serde_json::from_str(&inner) {
+            Ok(Value::Object(inner)) => Ok(inner),
+            Ok(_) => Err(DecodeError::DataNotJson("not an object".into())),
+            Err(e) => Err(DecodeError::DataNotJson(e.to_string())),
+        },
+        Some(other) => {
+            object.insert("data".into(), other);
+            Ok(object)
+        }
+        None => Ok(object),
+    }
+}
+
+/// Validates and deserializes an already-unwrapped object.
+pub fn decode_object<T: Message>(mut object: Map<String, Value>) -> Result<Decoded<T>, DecodeError> {
+    let mut problems = Problems::default();
+    check_object(&mut object, T::FIELDS, "", &mut problems);
+    if problems.has_errors() {
+        return Err(DecodeError::Invalid(problems));
+    }
+    let message: T = serde_json::from_value(Value::Object(object)).map_err(|e| DecodeError::Json(e.to_string()))?;
+    message.check(&mut problems);
+    if problems.has_errors() {
+        return Err(DecodeError::Invalid(problems));
+    }
+    Ok(Decoded { message, warnings: problems.0 })
+}
+
+/// The plaintext a lot encrypts: `{"data": {…}}` (D-15).
+pub fn encode<T: Serialize>(message: &T) -> String {
+    #[derive(Serialize)]
+    struct Wrapped<'a, T> {
+        data: &'a T,
+    }
+    serde_json::to_string(&Wrapped { data: message }).unwrap_or_default()
+}
+
+/// A reply or downlink payload: a flat object, no wrapper.
+pub fn encode_flat<T: Serialize>(message: &T) -> String {
+    serde_json::to_string(message).unwrap_or_default()
+}
+
+/// Validates the plaintext of an uplink request by interface name; returns
+/// the warnings when it is acceptable.
+pub fn check_uplink(interface: Uplink, text: &str) -> Result<Vec<Problem>, DecodeError> {
+    use list::*;
+    use payment::*;
+    use record::*;
+    fn run<T: Message>(text: &str) -> Result<Vec<Problem>, DecodeError> {
+        decode::<T>(text).map(|d| d.warnings)
+    }
+    match interface {
+        Uplink::UploadCarInData => run::<CarIn>(text),
+        Uplink::UploadModifyCarInData => run::<CarInModify>(text),
+        Uplink::UploadCarOutData => run::<CarOut>(text),
+        Uplink::UploadParkingState => run::<ParkingState>(text),
+        Uplink::UploadPhoto => run::<Photo>(text),
+        Uplink::UploadPayRecord => run::<PayRecord>(text),
+        Uplink::UploadCheckRecord => run::<CheckRecord>(text),
+        Uplink::DownloadUid => run::<DownloadUid>(text),
+        Uplink::UploadHeartbeat => run::<Heartbeat>(text),
+        Uplink::UploadParkingInfo => run::<ParkingInfo>(text),
+        Uplink::ApplyPayment => run::<ApplyPayment>(text),
+        Uplink::UploadFee => run::<UploadFee>(text),
+        Uplink::ConfirmPayResult => run::<ConfirmPayResult>(text),
+        Uplink::ConfirmDeparturePayInfo => run::<ConfirmDeparturePayInfo>(text),
+        Uplink::GetDeparturePayInfo => run::<DeparturePayQuery>(text),
+        Uplink::UploadAbnormalBill => run::<AbnormalBill>(text),
+        Uplink::CheckDailyBill => run::<DailyBillQuery>(text),
+        Uplink::GetPayResult => run::<PayResultQuery>(text),
+        Uplink::CancelOverDueBill => run::<CancelOverDue>(text),
+        Uplink::ConfirmOverDueResult => run::<ConfirmOverDueResult>(text),
+        Uplink::GetOverDueResult => run::<OverDueQuery>(text),
+        Uplink::ConfirmSpecialCar => run::<ConfirmSpecialCar>(text),
+    }
+}
+
+/// Validates the decrypted payload of a downlink message by interface.
+pub fn check_downlink(interface: Downlink, text: &str) -> Result<Vec<Problem>, DecodeError> {
+    fn run<T: Message>(text: &str) -> Result<Vec<Problem>, DecodeError> {
+        decode::<T>(text).map(|d| d.warnings)
+    }
+    match interface {
+        Downlink::Fee => run::<payment::FeeQuery>(text),
+        Downlink::PayResult => run::<payment::PayResult>(text),
+        Downlink::DeparturePayInfo => run::<payment::DeparturePayInfo>(text),
+        Downlink::OverDueResult => run::<payment::OverDueResult>(text),
+        Downlink::SpecialCar => run::<list::SpecialCar>(text),
+    }
+}
+
+/// The conditional fields of a payment result: required when paid (`C` rows).
+pub(crate) fn require_when_paid(paid: bool, fields: &[(&str, bool)], problems: &mut Problems) {
+    if !paid {
+        return;
+    }
+    for (name, present) in fields {
+        if !present {
+            problems.push(Problem::rule(*name, "required when payStatus is 1", "payStatus 为 1（已完成）时必填"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::list::SpecialCar;
+    use crate::msg::record::CarIn;
+
+    const CAR_IN: &str = r#"{"uid":"100112021070108000012","arrivalID":"1","plateNo":"鲁B01C01","carType":1,
+        "parkingCode":"1001","entryNum":"1","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":70,
+        "arriveTime":"2021-07-01 08:00:00","parkingType":1,"plateColor":1,"uploadTime":"2021-07-01 08:00:01"}"#;
+
+    #[test]
+    fn data_as_object_string_or_bare() {
+        let nested = format!("{{\"data\":{CAR_IN}}}");
+        let as_string = serde_json::json!({ "data": CAR_IN }).to_string();
+        for text in [nested, as_string, CAR_IN.to_owned()] {
+            let d = decode::<CarIn>(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+            assert_eq!(d.message.plate_no, "鲁B01C01");
+            assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+        }
+    }
+
+    #[test]
+    fn emits_the_nested_object() {
+        let d = decode::<CarIn>(CAR_IN).expect("decode");
+        let text = encode(&d.message);
+        assert!(text.starts_with("{\"data\":{\"uid\":"), "{text}");
+        assert!(!text.contains("gateNo"), "None is omitted: {text}");
+        assert_eq!(decode::<CarIn>(&text).expect("again").message, d.message);
+    }
+
+    #[test]
+    fn confirm_names_nested_fields() {
+        let text = r#"{"data":{"success":"true","requestId":"7","params":{"parkingCode":"1001","plateNo":"鲁B01C01",
+            "carType":1,"operateType":3,"operate":0,"operateTime":"2008-08-08 08:08:08","startTime":"x"}}}"#;
+        let Err(DecodeError::Invalid(p)) = decode::<Confirm<SpecialCar>>(text) else { panic!("must fail") };
+        let fields: Vec<&str> = p.errors().map(|p| p.field.as_str()).collect();
+        assert_eq!(fields, ["params.operateType", "params.startTime", "params.endTime"]);
+    }
+
+    #[test]
+    fn errors_name_the_step() {
+        assert!(matches!(decode::<CarIn>("{not json"), Err(DecodeError::Json(_))));
+        assert!(matches!(decode::<CarIn>("[1]"), Err(DecodeError::NotObject)));
+        assert!(matches!(decode::<CarIn>(r#"{"data":"{oops"}"#), Err(DecodeError::DataNotJson(_))));
+    }
+}
