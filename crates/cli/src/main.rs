@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod keyarg;
 mod keys;
+mod platform;
 mod qdpark;
 
 #[derive(Parser)]
@@ -24,6 +25,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::Command,
     },
+    /// The city platform service.
+    Platform {
+        #[command(subcommand)]
+        command: platform::Command,
+    },
     /// Qingdao city-platform protocol tools: seal, open, demo.
     Qdpark {
         #[command(subcommand)]
@@ -35,6 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Keys { command } => keys::run(command),
+        Command::Platform { command } => platform::run(command),
         Command::Qdpark { command } => qdpark::run(command),
     };
     match outcome {

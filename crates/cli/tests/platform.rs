@@ -1,0 +1,96 @@
+//! `onepark platform serve` through the real binary: a lot registered in the
+//! config uploads an entry and an exit over HTTP on loopback.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use onepark_proto::form::UplinkForm;
+use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn keys_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys")
+}
+
+fn post(port: u16, path: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+#[test]
+fn serve_accepts_entries_and_exits_from_a_configured_lot() {
+    let dir = std::env::temp_dir().join(format!("onepark-serve-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let keys = keys_dir();
+    std::fs::write(
+        dir.join("platform.toml"),
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://{db}\"\n[keys]\nprivate_key = \"{pk}\"\n\n\
+             [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
+            db = dir.join("onepark.db").display(),
+            pk = keys.join("platform_private.b64").display(),
+            lot = keys.join("lot_public.b64").display(),
+        ),
+    )
+    .expect("config");
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_onepark"))
+            .args(["platform", "serve", "--config", dir.join("platform.toml").to_str().expect("path")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start platform"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "platform did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let lot = PrivateKey::parse(&std::fs::read_to_string(keys.join("lot_private.b64")).expect("key")).expect("lot");
+    let platform =
+        PublicKey::parse(&std::fs::read_to_string(keys.join("platform_public.b64")).expect("key")).expect("platform");
+    let seal = |data: &str| {
+        let s = onepark_proto::seal(
+            Profile::Qingdao,
+            format!("{{\"data\":{data}}}").as_bytes(),
+            Keys { own: Some(&lot), peer: Some(&platform) },
+        )
+        .expect("seal");
+        UplinkForm { access_id: "234".into(), cipher: s.cipher, sign: s.sign, file: None }.encode()
+    };
+    let entry = r#"{"uid":"e2e1","arrivalID":"1","plateNo":"鲁B01C01","carType":1,"parkingCode":"1001","entryNum":"1","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":70,"arriveTime":"2021-07-01 08:00:00","parkingType":1,"plateColor":1,"uploadTime":"2021-07-01 08:00:01"}"#;
+    let response = post(port, "/api/v1/cp/uploadCarInData", &seal(entry));
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains(r#""resultCode":"200""#), "{response}");
+
+    let exit = r#"{"uid":"e2e1","exitID":"2","plateNo":"鲁B01C01","carType":1,"parkingCode":"1001","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":71,"arriveTime":"2021-07-01 08:00:00","parkingType":1,"endTime":"2021-07-01 09:00:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"2021-07-01 09:00:01","chargeFee":500,"shouldPay":500}"#;
+    let response = post(port, "/api/v1/cp/uploadCarOutData", &seal(exit));
+    assert!(response.contains(r#""resultCode":"200""#), "{response}");
+
+    let response = post(port, "/api/v1/cp/uploadCarOutData", "accessID=234&cipher=x&sign=y");
+    assert!(response.contains(r#""resultCode":"400""#) && response.contains("sign 不是有效的 Base64"), "{response}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

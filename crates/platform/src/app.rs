@@ -1,0 +1,111 @@
+//! The platform's shared state, its router and the server loop.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::post;
+use chrono::NaiveDateTime;
+use onepark_domain::time::Zone;
+use onepark_proto::PrivateKey;
+
+use crate::config::{Config, LotAccess};
+use crate::store::{Store, StoreError};
+use crate::uplink;
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    zone: Zone,
+    private_key: Option<Arc<PrivateKey>>,
+    lots: HashMap<String, Arc<LotAccess>>,
+}
+
+impl AppState {
+    pub fn new(config: &Config, store: Store) -> AppState {
+        let lots = config.lots.iter().map(|l| (l.access_id.clone(), Arc::new(l.clone()))).collect();
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                zone: config.zone,
+                private_key: config.private_key.clone().map(Arc::new),
+                lots,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn private_key(&self) -> Option<Arc<PrivateKey>> {
+        self.inner.private_key.clone()
+    }
+
+    pub async fn lot(&self, access_id: &str) -> Option<Arc<LotAccess>> {
+        self.inner.lots.get(access_id).cloned()
+    }
+
+    /// Wall-clock time in the configured zone.
+    pub fn now(&self) -> NaiveDateTime {
+        self.inner.zone.local(chrono::Utc::now())
+    }
+}
+
+/// The HTTP API; tests drive it without a socket.
+pub fn router(config: &Config, state: AppState) -> Router {
+    Router::new()
+        .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .with_state(state)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the platform until Ctrl-C / SIGTERM.
+pub async fn serve(config: Config) -> Result<(), ServeError> {
+    let store = Store::connect(&config.database).await?;
+    let state = AppState::new(&config, store);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        database = %config.database,
+        lots = config.lots.len(),
+        "platform serving"
+    );
+    axum::serve(listener, router(&config, state)).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,200 @@
+//! Platform configuration: a TOML file, overridden by `ONEPARK_*` variables.
+//!
+//! Errors name the key and the file, so an operator can fix them at once.
+
+use std::path::{Path, PathBuf};
+
+use onepark_domain::time::Zone;
+use onepark_proto::{PrivateKey, Profile, PublicKey};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+/// The file as written; every field has a default so an empty file works.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: Option<String>,
+    database: Option<String>,
+    timezone: Option<String>,
+    path_prefix: Option<String>,
+    photo_dir: Option<PathBuf>,
+    body_limit_bytes: Option<usize>,
+    #[serde(default)]
+    keys: RawKeys,
+    #[serde(default)]
+    lots: Vec<RawLot>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawKeys {
+    private_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLot {
+    access_id: String,
+    public_key: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    parking_codes: Vec<String>,
+}
+
+/// A lot (access system) allowed to report, with its key and lots.
+#[derive(Clone, Debug)]
+pub struct LotAccess {
+    pub access_id: String,
+    pub public_key: PublicKey,
+    pub profile: Profile,
+    pub parking_codes: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub listen: String,
+    pub database: String,
+    pub zone: Zone,
+    pub path_prefix: String,
+    pub photo_dir: PathBuf,
+    pub body_limit_bytes: usize,
+    pub private_key: Option<PrivateKey>,
+    pub lots: Vec<LotAccess>,
+}
+
+/// Default request body limit: a 512 KiB photo as Base64 (~700 KB) plus the envelope.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+impl Config {
+    /// Reads `path` (when given) and applies `ONEPARK_LISTEN`, `ONEPARK_DATABASE`,
+    /// `ONEPARK_TIMEZONE`, `ONEPARK_PRIVATE_KEY` from `env`.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let raw = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                toml::from_str::<Raw>(&text)
+                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?
+            }
+            None => Raw::default(),
+        };
+        let base = path.and_then(Path::parent).unwrap_or(Path::new("."));
+        Self::build(raw, base, env)
+    }
+
+    fn build(raw: Raw, base: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let listen = env("ONEPARK_LISTEN").or(raw.listen).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let database = env("ONEPARK_DATABASE").or(raw.database).unwrap_or_else(|| "sqlite://onepark.db".into());
+        if !(database.starts_with("sqlite:")
+            || database.starts_with("postgres://")
+            || database.starts_with("postgresql://"))
+        {
+            return Err(invalid("database", format!("`{database}` is neither sqlite://FILE nor postgres://…")));
+        }
+        let zone_name = env("ONEPARK_TIMEZONE").or(raw.timezone).unwrap_or_else(|| "Asia/Shanghai".into());
+        let zone =
+            zone_name.parse().map_err(|e: onepark_domain::time::TimeError| invalid("timezone", e.to_string()))?;
+        let path_prefix = raw.path_prefix.unwrap_or_else(|| "/api/v1/cp".into()).trim_end_matches('/').to_owned();
+        if !path_prefix.starts_with('/') {
+            return Err(invalid("path_prefix", "must start with `/`"));
+        }
+        let private_key = env("ONEPARK_PRIVATE_KEY")
+            .or(raw.keys.private_key)
+            .map(|text| read_key_text(&text, base).and_then(|t| PrivateKey::parse(&t).map_err(|e| e.to_string())))
+            .transpose()
+            .map_err(|e| invalid("keys.private_key", e))?;
+        let mut lots = Vec::new();
+        for (i, lot) in raw.lots.into_iter().enumerate() {
+            lots.push(lot_access(lot, base).map_err(|(key, message)| invalid(format!("lots[{i}].{key}"), message))?);
+        }
+        Ok(Config {
+            listen,
+            database,
+            zone,
+            path_prefix,
+            photo_dir: base.join(raw.photo_dir.unwrap_or_else(|| "photos".into())),
+            body_limit_bytes: raw.body_limit_bytes.unwrap_or(DEFAULT_BODY_LIMIT),
+            private_key,
+            lots,
+        })
+    }
+}
+
+fn lot_access(raw: RawLot, base: &Path) -> Result<LotAccess, (&'static str, String)> {
+    if raw.access_id.trim().is_empty() || raw.access_id.contains('_') {
+        return Err(("access_id", "must be non-empty and without `_` (node suffixes are added by lots)".into()));
+    }
+    let text = read_key_text(&raw.public_key, base).map_err(|e| ("public_key", e))?;
+    let public_key = PublicKey::parse(&text).map_err(|e| ("public_key", e.to_string()))?;
+    let profile = raw.profile.as_deref().unwrap_or("qingdao").parse().map_err(|e| ("profile", e))?;
+    if raw.parking_codes.is_empty() {
+        return Err(("parking_codes", "list at least one parkingCode this accessID may report".into()));
+    }
+    Ok(LotAccess { access_id: raw.access_id, public_key, profile, parking_codes: raw.parking_codes })
+}
+
+/// A key value is inline text (Base64 or PEM) or a path, relative to the config file.
+pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
+    let value = value.trim();
+    if value.starts_with("-----BEGIN") || value.len() > 200 {
+        return Ok(value.to_owned());
+    }
+    let path = base.join(value);
+    if path.is_file() {
+        return std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let raw: Raw =
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: "t".into(), message: e.to_string() })?;
+        Config::build(raw, Path::new("."), |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn empty_file_gives_embedded_defaults() {
+        let c = parse("", &[]).expect("defaults");
+        assert_eq!((c.listen.as_str(), c.database.as_str()), ("127.0.0.1:8080", "sqlite://onepark.db"));
+        assert_eq!(c.zone.name(), "Asia/Shanghai");
+        assert_eq!(c.path_prefix, "/api/v1/cp");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let c = parse("listen = \"0.0.0.0:1\"", &[("ONEPARK_LISTEN", "127.0.0.1:9")]).expect("env");
+        assert_eq!(c.listen, "127.0.0.1:9");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let e = parse("timezone = \"Mars/Base\"", &[]).expect_err("bad zone").to_string();
+        assert!(e.starts_with("timezone:"), "{e}");
+        let e = parse("[[lots]]\naccess_id = \"234\"\npublic_key = \"nope\"\nparking_codes = [\"1\"]", &[])
+            .expect_err("bad key")
+            .to_string();
+        assert!(e.starts_with("lots[0].public_key:"), "{e}");
+        let e = parse("listn = \"x\"", &[]).expect_err("typo").to_string();
+        assert!(e.contains("unknown field `listn`"), "{e}");
+        let e = parse("database = \"mysql://x\"", &[]).expect_err("db").to_string();
+        assert!(e.starts_with("database:"), "{e}");
+    }
+}

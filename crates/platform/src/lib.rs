@@ -1,0 +1,9 @@
+//! The city platform: the service every lot reports to.
+//!
+//! `uplink` is the HTTP pipeline, `store` owns all SQL, `config` reads the
+//! TOML file, `app` wires them into a router and a server loop.
+
+pub mod app;
+pub mod config;
+pub mod store;
+pub mod uplink;

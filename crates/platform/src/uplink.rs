@@ -1,0 +1,216 @@
+//! `POST {prefix}/{interface}`: every lot → platform request goes through one
+//! pipeline: form → lot → verify+decrypt → decode+validate → authorize →
+//! store → reply. Each step's failure is answered with the spec's resultCode
+//! and a Chinese `msg` naming the step and the field.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use onepark_proto::form::UplinkForm;
+use onepark_proto::interface::{AccessId, Uplink};
+use onepark_proto::msg::record::{CarIn, CarInModify, CarOut, Heartbeat, ParkingState};
+use onepark_proto::msg::{Decoded, Message, decode};
+use onepark_proto::validate::{Problem, ProblemKind};
+use onepark_proto::wire::ResultCode;
+use onepark_proto::{Keys, Opened};
+use serde_json::{Map, Value};
+
+use crate::app::AppState;
+use crate::config::LotAccess;
+use crate::store::{Put, StoreError};
+
+/// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
+#[derive(Debug)]
+pub struct Answer {
+    pub code: ResultCode,
+    pub msg: String,
+    pub extra: Map<String, Value>,
+}
+
+impl Answer {
+    fn ok(msg: &str) -> Answer {
+        Answer { code: ResultCode::OK, msg: msg.into(), extra: Map::new() }
+    }
+
+    fn client(msg: impl Into<String>) -> Answer {
+        Answer { code: ResultCode::BAD_REQUEST, msg: msg.into(), extra: Map::new() }
+    }
+
+    fn server(msg: impl Into<String>) -> Answer {
+        Answer { code: ResultCode::SERVER_ERROR, msg: msg.into(), extra: Map::new() }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match self.code.0 {
+            200 => "ok",
+            500 => "server_error",
+            _ => "rejected",
+        }
+    }
+}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("resultCode".into(), Value::String(self.code.0.to_string()));
+        body.insert("msg".into(), Value::String(self.msg));
+        body.extend(self.extra);
+        // Client faults are answers (HTTP 200, resultCode 400): retrying them
+        // cannot help. Our own faults are HTTP 500 so lots retry (D-17).
+        let status =
+            if self.code == ResultCode::SERVER_ERROR { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
+        (status, axum::Json(Value::Object(body))).into_response()
+    }
+}
+
+pub async fn handle(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Answer {
+    let started = Instant::now();
+    let mut access_id = String::new();
+    let answer = pipeline(&state, &name, query.as_deref().unwrap_or_default(), &body, &mut access_id).await;
+    tracing::info!(
+        access_id = %access_id,
+        interface = %name,
+        outcome = answer.outcome(),
+        result_code = answer.code.0,
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        msg = %answer.msg,
+        "uplink"
+    );
+    answer
+}
+
+async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access_id: &mut String) -> Answer {
+    let Some(interface) = Uplink::from_name(name) else {
+        return Answer::client(format!("未知接口 {name}"));
+    };
+    let form = match UplinkForm::parse(query.as_bytes(), body) {
+        Ok(form) => form,
+        Err(e) => return Answer::client(e.zh()),
+    };
+    *access_id = form.access_id.clone();
+    let access = AccessId::parse(&form.access_id);
+    let Some(lot) = state.lot(&access.base).await else {
+        return Answer::client(format!("未知的接入方 accessID {}", form.access_id));
+    };
+    let opened = match open(state, &lot, form.cipher, form.sign).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    let now = onepark_domain::time::format_time(state.now());
+    match interface {
+        Uplink::UploadCarInData => {
+            let m = match accept::<CarIn>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            let valid = plate_ok(&m.warnings);
+            stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &m.message.uid)
+        }
+        Uplink::UploadModifyCarInData => {
+            let m = match accept::<CarInModify>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            stored(state.store().modify_entry(&m.message, &now).await, &m.message.uid)
+        }
+        Uplink::UploadCarOutData => {
+            let m = match accept::<CarOut>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            let valid = plate_ok(&m.warnings);
+            stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &m.message.uid)
+        }
+        Uplink::UploadParkingState => {
+            let m = match accept::<ParkingState>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            stored(state.store().put_state(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
+        }
+        Uplink::UploadHeartbeat => {
+            let m = match accept::<Heartbeat>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            let mut answer = stored(
+                state.store().heartbeat(&lot.access_id, &m.message.parking_code, &now).await.map(|()| Put::Inserted),
+                "",
+            );
+            answer.extra.insert("serverTime".into(), Value::String(now));
+            answer
+        }
+        other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
+    }
+}
+
+/// Verify and decrypt off the reactor: RSA private-key operations are the
+/// whole cost of a request and would otherwise stall other connections.
+async fn open(state: &AppState, lot: &Arc<LotAccess>, cipher: String, sign: String) -> Result<Opened, Answer> {
+    let Some(own) = state.private_key() else {
+        if lot.profile == onepark_proto::Profile::Qingdao {
+            return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
+        }
+        return open_with(lot.clone(), None, cipher, sign).await;
+    };
+    open_with(lot.clone(), Some(own), cipher, sign).await
+}
+
+async fn open_with(
+    lot: Arc<LotAccess>,
+    own: Option<Arc<onepark_proto::PrivateKey>>,
+    cipher: String,
+    sign: String,
+) -> Result<Opened, Answer> {
+    tokio::task::spawn_blocking(move || {
+        let keys = Keys { own: own.as_deref(), peer: Some(&lot.public_key) };
+        onepark_proto::open(lot.profile, &cipher, &sign, keys).map_err(|e| Answer::client(e.zh()))
+    })
+    .await
+    .unwrap_or_else(|e| Err(Answer::server(format!("服务器错误：解密任务失败（{e}）"))))
+}
+
+/// Decode, validate, and authorize the parkingCode for this accessID.
+fn accept<T: Message>(
+    lot: &LotAccess,
+    opened: &Opened,
+    parking_code: impl Fn(&T) -> &String,
+) -> Result<Decoded<T>, Answer> {
+    let decoded = decode::<T>(&opened.text).map_err(|e| Answer::client(e.zh()))?;
+    let code = parking_code(&decoded.message);
+    if !lot.parking_codes.iter().any(|c| c == code) {
+        return Err(Answer::client(format!(
+            "接入方 {} 无权上传停车场 {code} 的数据（parkingCode 未授权）",
+            lot.access_id
+        )));
+    }
+    Ok(decoded)
+}
+
+fn plate_ok(warnings: &[Problem]) -> bool {
+    !warnings.iter().any(|w| w.field == "plateNo" && matches!(w.kind, ProblemKind::BadPlate { .. }))
+}
+
+fn stored(result: Result<Put, StoreError>, uid: &str) -> Answer {
+    match result {
+        Ok(Put::Inserted) => Answer::ok("操作成功"),
+        Ok(Put::Duplicate) => Answer::ok("操作成功（重复上传，数据未变更）"),
+        Err(StoreError::Conflict { .. }) => Answer::client(format!(
+            "流水号 uid {uid} 已存在且内容不同：同一 uid 不能重复上传，修改请使用 uploadModifyCarInData"
+        )),
+        Err(StoreError::NoEntry { .. }) => Answer::client(format!("流水号 uid {uid} 的入场记录不存在，无法修改")),
+        Err(StoreError::Db(e)) => {
+            tracing::error!(error = %e, "store failed");
+            Answer::server("服务器错误：数据写入失败，请稍后重传")
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! The uplink pipeline through the router, on SQLite always and on
+//! PostgreSQL when DATABASE_URL is set.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::Request;
+use onepark_platform::app::{AppState, router};
+use onepark_platform::config::{Config, LotAccess};
+use onepark_platform::store::{Store, Table};
+use onepark_proto::form::UplinkForm;
+use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use serde_json::Value;
+use tower::ServiceExt;
+
+fn key(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys").join(name);
+    std::fs::read_to_string(path).expect("test key")
+}
+
+struct Lot {
+    private: PrivateKey,
+    platform_public: PublicKey,
+}
+
+fn config(database: String, dir: PathBuf) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        database,
+        zone: Default::default(),
+        path_prefix: "/api/v1/cp".into(),
+        photo_dir: dir.join("photos"),
+        body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
+        private_key: Some(PrivateKey::parse(&key("platform_private.b64")).expect("platform key")),
+        lots: vec![LotAccess {
+            access_id: "234".into(),
+            public_key: PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
+            profile: Profile::Qingdao,
+            parking_codes: vec!["1001".into(), "1002".into()],
+        }],
+    }
+}
+
+fn lot() -> Lot {
+    Lot {
+        private: PrivateKey::parse(&key("lot_private.b64")).expect("lot private"),
+        platform_public: PublicKey::parse(&key("platform_public.b64")).expect("platform public"),
+    }
+}
+
+struct Harness {
+    app: axum::Router,
+    store: Store,
+    lot: Lot,
+}
+
+impl Harness {
+    async fn new(database: String) -> Harness {
+        let dir = std::env::temp_dir().join(format!("onepark-platform-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let config = config(database, dir);
+        let store = Store::connect(&config.database).await.expect("store");
+        let app = router(&config, AppState::new(&config, store.clone()));
+        Harness { app, store, lot: lot() }
+    }
+
+    fn seal(&self, access_id: &str, plaintext: &str) -> String {
+        let sealed = onepark_proto::seal(
+            Profile::Qingdao,
+            plaintext.as_bytes(),
+            Keys { own: Some(&self.lot.private), peer: Some(&self.lot.platform_public) },
+        )
+        .expect("seal");
+        UplinkForm { access_id: access_id.into(), cipher: sealed.cipher, sign: sealed.sign, file: None }.encode()
+    }
+
+    async fn post(&self, interface: &str, body: String) -> (u16, Value) {
+        let request = Request::post(format!("/api/v1/cp/{interface}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json reply"))
+    }
+
+    async fn send(&self, interface: &str, data: &str) -> Value {
+        let (status, reply) = self.post(interface, self.seal("234", &format!("{{\"data\":{data}}}"))).await;
+        assert_eq!(status, 200, "{reply}");
+        reply
+    }
+}
+
+fn entry(code: &str, uid: &str, plate: &str) -> String {
+    format!(
+        r#"{{"uid":"{uid}","arrivalID":"1","plateNo":"{plate}","carType":1,"parkingCode":"{code}","entryNum":"1",
+        "totalBerthNum":150,"openBerthNum":130,"freeBerthNum":70,"arriveTime":"2021-07-01 08:00:00","parkingType":1,
+        "plateColor":1,"uploadTime":"2021-07-01 08:00:01"}}"#
+    )
+}
+
+fn exit(code: &str, uid: &str) -> String {
+    format!(
+        r#"{{"uid":"{uid}","exitID":"9","plateNo":"鲁B01C01","carType":1,"parkingCode":"{code}","totalBerthNum":150,
+        "openBerthNum":130,"freeBerthNum":71,"arriveTime":"2021-07-01 08:00:00","parkingType":1,
+        "endTime":"2021-07-01 10:00:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"2021-07-01 10:00:01",
+        "chargeFee":800,"shouldPay":800}}"#
+    )
+}
+
+fn code(reply: &Value) -> &str {
+    reply["resultCode"].as_str().unwrap_or_default()
+}
+
+fn msg(reply: &Value) -> &str {
+    reply["msg"].as_str().unwrap_or_default()
+}
+
+async fn suite(h: Harness, tag: &str) {
+    let c = "1001";
+    let uid = format!("{tag}-u1");
+
+    let r = h.send("uploadCarInData", &entry(c, &uid, "鲁B01C01")).await;
+    assert_eq!((code(&r), msg(&r)), ("200", "操作成功"));
+    // Identical re-upload, even with a fresh uploadTime: 200, nothing changes.
+    let again = entry(c, &uid, "鲁B01C01").replace("08:00:01", "08:05:00");
+    let r = h.send("uploadCarInData", &again).await;
+    assert_eq!(code(&r), "200", "{r}");
+    assert!(msg(&r).contains("重复上传"), "{r}");
+    // Different content for the same uid: refused with a clear message.
+    let r = h.send("uploadCarInData", &entry(c, &uid, "鲁B99999")).await;
+    assert_eq!(code(&r), "400");
+    assert!(msg(&r).contains("uploadModifyCarInData"), "{r}");
+    // Changes go through uploadModifyCarInData.
+    let modify = entry(c, &uid, "鲁B99999").replace("\"carType\"", "\"operateType\":0,\"carType\"");
+    let r = h.send("uploadModifyCarInData", &modify).await;
+    assert_eq!(code(&r), "200", "{r}");
+
+    let r = h.send("uploadCarOutData", &exit(c, &uid)).await;
+    assert_eq!(code(&r), "200", "{r}");
+    let r = h.send("uploadCarOutData", &exit(c, &format!("{tag}-no-entry"))).await;
+    assert_eq!(code(&r), "200", "an exit without entry is stored: {r}");
+    assert_eq!(h.store.count(Table::ExitsWithoutEntry, c).await.expect("count"), 1);
+    assert_eq!(h.store.count(Table::Entries, c).await.expect("count"), 1);
+    assert_eq!(h.store.count(Table::Exits, c).await.expect("count"), 2);
+
+    let state = r#"{"parkingCode":"1001","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":10,"uploadTime":"2021-07-01 10:01:00"}"#;
+    assert_eq!(code(&h.send("uploadParkingState", state).await), "200");
+    assert!(h.store.count(Table::BerthStates, c).await.expect("count") >= 2);
+    let r = h.send("uploadHeartbeat", r#"{"parkingCode":"1001","uploadTime":"2021-07-01 10:01:00"}"#).await;
+    assert_eq!(code(&r), "200");
+    assert_eq!(r["serverTime"].as_str().map(str::len), Some(19), "{r}");
+}
+
+async fn bad_input(h: Harness) {
+    let body = h.seal("234", &format!("{{\"data\":{}}}", entry("1001", "x", "鲁B01C01")));
+    let cases: Vec<(String, String, &str)> = vec![
+        ("uploadCarInData".into(), "accessID=234&sign=abc".into(), "缺少参数 cipher"),
+        ("uploadCarInData".into(), body.replace("accessID=234", "accessID=999"), "未知的接入方"),
+        ("uploadCarInData".into(), body.replace("sign=", "sign=AAAA"), "签名验证失败"),
+        ("uploadCarInData".into(), h.seal("234", "{not json"), "不是有效的 JSON"),
+        ("uploadCarInData".into(), h.seal("234", r#"{"data":{"uid":"a"}}"#), "缺少必填字段 plateNo"),
+        (
+            "uploadCarInData".into(),
+            h.seal("234", &format!("{{\"data\":{}}}", entry("7777", "y", "鲁B01C01"))),
+            "无权上传停车场 7777",
+        ),
+        ("applyPayment".into(), body.clone(), "暂未开通"),
+        ("noSuchInterface".into(), body.clone(), "未知接口"),
+    ];
+    for (interface, body, expected) in cases {
+        let (status, reply) = h.post(&interface, body).await;
+        assert_eq!((status, code(&reply)), (200, "400"), "{interface}: {reply}");
+        assert!(msg(&reply).contains(expected), "{interface}: expected `{expected}` in {reply}");
+    }
+    // Node suffixes resolve to the base accessID.
+    let (_, reply) =
+        h.post("uploadCarInData", h.seal("234_2", &format!("{{\"data\":{}}}", entry("1002", "n", "鲁B01C01")))).await;
+    assert_eq!(code(&reply), "200", "{reply}");
+}
+
+#[tokio::test]
+async fn sqlite_backend() {
+    let file = std::env::temp_dir().join(format!("onepark-test-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let url = format!("sqlite://{}", file.display());
+    suite(Harness::new(url.clone()).await, "s").await;
+    bad_input(Harness::new(url).await).await;
+    let _ = std::fs::remove_file(&file);
+}
+
+#[tokio::test]
+async fn postgres_backend() {
+    let Ok(base) = std::env::var("DATABASE_URL") else {
+        eprintln!("SKIPPED postgres_backend: DATABASE_URL is not set");
+        return;
+    };
+    // A schema of our own, so runs never see each other's rows.
+    let schema = format!("onepark_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.expect("postgres");
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("schema");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    suite(Harness::new(url.clone()).await, "p").await;
+    bad_input(Harness::new(url).await).await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop");
+}
