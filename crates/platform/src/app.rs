@@ -1,6 +1,7 @@
 //! The platform's shared state, its router and the server loop.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,6 +25,7 @@ struct Inner {
     zone: Zone,
     private_key: Option<Arc<PrivateKey>>,
     lots: HashMap<String, Arc<LotAccess>>,
+    photo_dir: PathBuf,
 }
 
 impl AppState {
@@ -35,6 +37,7 @@ impl AppState {
                 zone: config.zone,
                 private_key: config.private_key.clone().map(Arc::new),
                 lots,
+                photo_dir: config.photo_dir.clone(),
             }),
         }
     }
@@ -45,6 +48,10 @@ impl AppState {
 
     pub fn private_key(&self) -> Option<Arc<PrivateKey>> {
         self.inner.private_key.clone()
+    }
+
+    pub fn photo_dir(&self) -> &Path {
+        &self.inner.photo_dir
     }
 
     pub async fn lot(&self, access_id: &str) -> Option<Arc<LotAccess>> {

@@ -105,6 +105,7 @@ impl Config {
         {
             return Err(invalid("database", format!("`{database}` is neither sqlite://FILE nor postgres://…")));
         }
+        let database = relative_sqlite(&database, base);
         let zone_name = env("ONEPARK_TIMEZONE").or(raw.timezone).unwrap_or_else(|| "Asia/Shanghai".into());
         let zone =
             zone_name.parse().map_err(|e: onepark_domain::time::TimeError| invalid("timezone", e.to_string()))?;
@@ -131,6 +132,22 @@ impl Config {
             private_key,
             lots,
         })
+    }
+}
+
+/// A relative SQLite path is relative to the config file, like `photo_dir`.
+fn relative_sqlite(url: &str, base: &Path) -> String {
+    let Some(rest) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) else {
+        return url.to_owned();
+    };
+    let (path, query) = rest.split_once('?').map_or((rest, None), |(p, q)| (p, Some(q)));
+    if path.is_empty() || path == ":memory:" || Path::new(path).is_absolute() {
+        return url.to_owned();
+    }
+    let joined = base.join(path);
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", joined.display()),
+        None => format!("sqlite://{}", joined.display()),
     }
 }
 
@@ -173,7 +190,12 @@ mod tests {
     #[test]
     fn empty_file_gives_embedded_defaults() {
         let c = parse("", &[]).expect("defaults");
-        assert_eq!((c.listen.as_str(), c.database.as_str()), ("127.0.0.1:8080", "sqlite://onepark.db"));
+        assert_eq!((c.listen.as_str(), c.database.as_str()), ("127.0.0.1:8080", "sqlite://./onepark.db"));
+        assert_eq!(
+            relative_sqlite("sqlite://x.db?mode=rwc", Path::new("/etc/onepark")),
+            "sqlite:///etc/onepark/x.db?mode=rwc"
+        );
+        assert_eq!(relative_sqlite("sqlite:///var/x.db", Path::new("/etc")), "sqlite:///var/x.db");
         assert_eq!(c.zone.name(), "Asia/Shanghai");
         assert_eq!(c.path_prefix, "/api/v1/cp");
     }

@@ -5,5 +5,6 @@
 
 pub mod app;
 pub mod config;
+pub mod photo;
 pub mod store;
 pub mod uplink;

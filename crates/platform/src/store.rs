@@ -3,20 +3,28 @@
 //!
 //! Every write is one transaction; callers answer 200 only after it commits.
 
-use onepark_proto::msg::record::{CarIn, CarInModify, CarOut, ParkingState};
+use chrono::NaiveDate;
+use onepark_proto::dict::RecordKind;
+use onepark_proto::msg::record::{
+    CarIn, CarInModify, CarOut, CheckRecord, ParkingInfo, ParkingState, PayRecord, Photo,
+};
 use serde::Serialize;
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Row};
+use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row, Transaction};
 
 /// Migrations, in order; applied ones are never edited.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_records.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_records.sql")),
+    (2, include_str!("../migrations/0002_photos_bills_checks.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("record {uid} of lot {parking_code} already exists with different content")]
-    Conflict { parking_code: String, uid: String },
+    #[error("record {key} of lot {parking_code} already exists with different content")]
+    Conflict { parking_code: String, key: String },
     #[error("no entry {uid} of lot {parking_code} to modify")]
     NoEntry { parking_code: String, uid: String },
 }
@@ -93,7 +101,7 @@ impl Store {
     pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
         let content = content(m);
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
              parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
@@ -111,23 +119,10 @@ impl Store {
         .bind(m.upload_time.to_string())
         .bind(now)
         .bind(i64::from(plate_valid))
-        .bind(&content)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
-            let stored: String = sqlx::query("SELECT content FROM entries WHERE parking_code = $1 AND uid = $2")
-                .bind(&m.parking_code)
-                .bind(&m.uid)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            return if stored == content {
-                Ok(Put::Duplicate)
-            } else {
-                Err(StoreError::Conflict { parking_code: m.parking_code.clone(), uid: m.uid.clone() })
-            };
+        .bind(&content);
+        let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
+        if put == Put::Duplicate {
+            return Ok(put);
         }
         berths(
             &mut tx,
@@ -206,7 +201,7 @@ impl Store {
             .bind(&m.uid)
             .fetch_optional(&mut *tx)
             .await?;
-        let inserted = sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
              should_pay, upload_time, received_at, plate_valid, without_entry, content) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
@@ -224,23 +219,10 @@ impl Store {
         .bind(now)
         .bind(i64::from(plate_valid))
         .bind(i64::from(entry.is_none()))
-        .bind(&content)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
-            let stored: String = sqlx::query("SELECT content FROM exits WHERE parking_code = $1 AND uid = $2")
-                .bind(&m.parking_code)
-                .bind(&m.uid)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-            return if stored == content {
-                Ok(Put::Duplicate)
-            } else {
-                Err(StoreError::Conflict { parking_code: m.parking_code.clone(), uid: m.uid.clone() })
-            };
+        .bind(&content);
+        let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+        if put == Put::Duplicate {
+            return Ok(put);
         }
         berths(
             &mut tx,
@@ -285,6 +267,166 @@ impl Store {
         Ok(())
     }
 
+    /// Stores a photo's metadata; the file is already on disk under `sha256`.
+    pub async fn put_photo(
+        &self,
+        access_id: &str,
+        m: &Photo,
+        sha256: &str,
+        size: i64,
+        now: &str,
+    ) -> Result<Put, StoreError> {
+        let content = format!("{}|{sha256}", content(m));
+        let mut tx = self.pool.begin().await?;
+        let insert = sqlx::query(
+            "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, size, \
+             upload_time, received_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&m.parking_code)
+        .bind(&m.photo_id)
+        .bind(&m.uid)
+        .bind(access_id)
+        .bind(m.photo_type.code())
+        .bind(m.time.to_string())
+        .bind(&m.name)
+        .bind(sha256)
+        .bind(size)
+        .bind(m.upload_time.to_string())
+        .bind(now)
+        .bind(&content);
+        let put = insert_once(&mut tx, insert, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &content).await?;
+        tx.commit().await?;
+        Ok(put)
+    }
+
+    /// Stores a bill, keyed by (parkingCode, billID).
+    pub async fn put_bill(&self, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
+        let content = content(m);
+        let mut tx = self.pool.begin().await?;
+        let insert = sqlx::query(
+            "INSERT INTO bills (parking_code, bill_id, uid, access_id, plate_no, charge_fee, should_pay, actual_pay, \
+             bill_time, deal_time, paid_type, pay_type, bill_way, upload_time, received_at, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
+        )
+        .bind(&m.parking_code)
+        .bind(&m.bill_id)
+        .bind(&m.uid)
+        .bind(access_id)
+        .bind(&m.plate_no)
+        .bind(m.charge_fee)
+        .bind(m.should_pay)
+        .bind(m.actual_pay)
+        .bind(m.bill_time.to_string())
+        .bind(m.deal_time.to_string())
+        .bind(m.paid_type.code())
+        .bind(m.pay_type.code())
+        .bind(m.bill_way.code())
+        .bind(m.upload_time.to_string())
+        .bind(now)
+        .bind(&content);
+        let put = insert_once(&mut tx, insert, ("bills", "bill_id"), &m.parking_code, &m.bill_id, &content).await?;
+        tx.commit().await?;
+        Ok(put)
+    }
+
+    /// Keeps the latest basic information of a lot.
+    pub async fn put_parking_info(&self, access_id: &str, m: &ParkingInfo, now: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO parking_info (parking_code, access_id, received_at, content) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, received_at = $3, content = $4",
+        )
+        .bind(&m.parking_code)
+        .bind(access_id)
+        .bind(now)
+        .bind(content(m))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The platform's own counts for one lot and day, as uploadCheckRecord
+    /// defines them: entries by arrival, exits by exit, photos by photo
+    /// time, bills and their total by deal time.
+    pub async fn day_counts(&self, parking_code: &str, date: NaiveDate) -> Result<DayCounts, StoreError> {
+        let (from, to) = day_range(date);
+        let mut counts = [0i64; 5];
+        let queries = [
+            "SELECT COUNT(*), 0 FROM entries WHERE parking_code = $1 AND deleted = 0 \
+             AND arrive_time >= $2 AND arrive_time < $3",
+            "SELECT COUNT(*), 0 FROM exits WHERE parking_code = $1 AND end_time >= $2 AND end_time < $3",
+            "SELECT COUNT(*), 0 FROM photos WHERE parking_code = $1 AND photo_time >= $2 AND photo_time < $3",
+            "SELECT COUNT(*), CAST(COALESCE(SUM(actual_pay), 0) AS BIGINT) FROM bills WHERE parking_code = $1 \
+             AND deal_time >= $2 AND deal_time < $3",
+        ];
+        for (i, sql) in queries.into_iter().enumerate() {
+            let row = sqlx::query(sql).bind(parking_code).bind(&from).bind(&to).fetch_one(&self.pool).await?;
+            counts[i] = row.try_get::<i64, _>(0)?;
+            if i == 3 {
+                counts[4] = row.try_get::<i64, _>(1)?;
+            }
+        }
+        let [arrive, leave, photo, pay_num, pay_total] = counts;
+        Ok(DayCounts { arrive, leave, photo, pay_num, pay_total })
+    }
+
+    /// Keeps a daily check and the answer given.
+    pub async fn record_check(
+        &self,
+        m: &CheckRecord,
+        ours: &DayCounts,
+        marks: (i64, i64),
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let theirs = DayCounts::from(m);
+        sqlx::query(
+            "INSERT INTO check_records (parking_code, check_date, received_at, lot_counts, platform_counts, \
+             account_mark, photo_mark) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&m.parking_code)
+        .bind(m.check_date.to_string())
+        .bind(now)
+        .bind(theirs.to_string())
+        .bind(ours.to_string())
+        .bind(marks.0)
+        .bind(marks.1)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// (uid, the lot's record id) of what the platform holds for one lot,
+    /// day and record kind (downloadUID).
+    pub async fn uids(
+        &self,
+        parking_code: &str,
+        date: NaiveDate,
+        kind: RecordKind,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = match kind {
+            RecordKind::Entry => {
+                "SELECT uid, arrival_id FROM entries WHERE parking_code = $1 AND deleted = 0 \
+                 AND arrive_time >= $2 AND arrive_time < $3 ORDER BY arrive_time, uid"
+            }
+            RecordKind::Exit => {
+                "SELECT uid, exit_id FROM exits WHERE parking_code = $1 AND end_time >= $2 AND end_time < $3 \
+                 ORDER BY end_time, uid"
+            }
+            RecordKind::Bill => {
+                "SELECT uid, bill_id FROM bills WHERE parking_code = $1 AND deal_time >= $2 AND deal_time < $3 \
+                 ORDER BY deal_time, bill_id"
+            }
+            RecordKind::Photo => {
+                "SELECT uid, photo_id FROM photos WHERE parking_code = $1 AND photo_time >= $2 AND photo_time < $3 \
+                 ORDER BY photo_time, photo_id"
+            }
+            RecordKind::Other(_) => return Ok(Vec::new()),
+        };
+        let (from, to) = day_range(date);
+        let rows = sqlx::query(sql).bind(parking_code).bind(from).bind(to).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
     /// Counts a lot's rows in one table (reports and tests).
     pub async fn count(&self, table: Table, parking_code: &str) -> Result<i64, StoreError> {
         let sql = match table {
@@ -304,6 +446,61 @@ pub enum Table {
     Exits,
     ExitsWithoutEntry,
     BerthStates,
+}
+
+/// One day's record counts, on either side of uploadCheckRecord.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub arrive: i64,
+    pub leave: i64,
+    pub photo: i64,
+    pub pay_num: i64,
+    pub pay_total: i64,
+}
+
+impl From<&CheckRecord> for DayCounts {
+    fn from(m: &CheckRecord) -> Self {
+        DayCounts {
+            arrive: m.arrive_num,
+            leave: m.leave_num,
+            photo: m.photo_num,
+            pay_num: m.pay_num,
+            pay_total: m.pay_total,
+        }
+    }
+}
+
+impl std::fmt::Display for DayCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{},{},{},{}", self.arrive, self.leave, self.photo, self.pay_num, self.pay_total)
+    }
+}
+
+fn day_range(date: NaiveDate) -> (String, String) {
+    let next = date.succ_opt().unwrap_or(date);
+    (format!("{date} 00:00:00"), format!("{next} 00:00:00"))
+}
+
+/// Inserts a record unless its key exists: then an identical one is a
+/// duplicate and a different one a conflict. Keys are never overwritten.
+async fn insert_once<'q>(
+    tx: &mut Transaction<'_, Any>,
+    insert: Query<'q, Any, AnyArguments<'q>>,
+    (table, key_column): (&str, &str),
+    parking_code: &str,
+    key: &str,
+    content: &str,
+) -> Result<Put, StoreError> {
+    if insert.execute(&mut **tx).await?.rows_affected() == 1 {
+        return Ok(Put::Inserted);
+    }
+    let sql = format!("SELECT content FROM {table} WHERE parking_code = $1 AND {key_column} = $2");
+    let stored: String = sqlx::query(&sql).bind(parking_code).bind(key).fetch_one(&mut **tx).await?.try_get(0)?;
+    if stored == content {
+        Ok(Put::Duplicate)
+    } else {
+        Err(StoreError::Conflict { parking_code: parking_code.to_owned(), key: key.to_owned() })
+    }
 }
 
 async fn berths(

@@ -10,9 +10,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use onepark_proto::dict::{AccountMark, PhotoMark};
 use onepark_proto::form::UplinkForm;
 use onepark_proto::interface::{AccessId, Uplink};
-use onepark_proto::msg::record::{CarIn, CarInModify, CarOut, Heartbeat, ParkingState};
+use onepark_proto::msg::record::{
+    CarIn, CarInModify, CarOut, CheckRecord, DownloadUid, Heartbeat, ParkingInfo, ParkingState, PayRecord, Photo,
+    UidEntry, decode_photo_file,
+};
 use onepark_proto::msg::{Decoded, Message, decode};
 use onepark_proto::validate::{Problem, ProblemKind};
 use onepark_proto::wire::ResultCode;
@@ -21,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::config::LotAccess;
-use crate::store::{Put, StoreError};
+use crate::store::{DayCounts, Put, StoreError};
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
 #[derive(Debug)]
@@ -101,6 +105,7 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
     let Some(lot) = state.lot(&access.base).await else {
         return Answer::client(format!("未知的接入方 accessID {}", form.access_id));
     };
+    let file = form.file;
     let opened = match open(state, &lot, form.cipher, form.sign).await {
         Ok(opened) => opened,
         Err(answer) => return answer,
@@ -113,14 +118,14 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
                 Err(a) => return a,
             };
             let valid = plate_ok(&m.warnings);
-            stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &m.message.uid)
+            stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadModifyCarInData => {
             let m = match accept::<CarInModify>(&lot, &opened, |m| &m.parking_code) {
                 Ok(m) => m,
                 Err(a) => return a,
             };
-            stored(state.store().modify_entry(&m.message, &now).await, &m.message.uid)
+            stored(state.store().modify_entry(&m.message, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadCarOutData => {
             let m = match accept::<CarOut>(&lot, &opened, |m| &m.parking_code) {
@@ -128,7 +133,7 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
                 Err(a) => return a,
             };
             let valid = plate_ok(&m.warnings);
-            stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &m.message.uid)
+            stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadParkingState => {
             let m = match accept::<ParkingState>(&lot, &opened, |m| &m.parking_code) {
@@ -148,6 +153,42 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
             );
             answer.extra.insert("serverTime".into(), Value::String(now));
             answer
+        }
+        Uplink::UploadPhoto => {
+            let m = match accept::<Photo>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            photo(state, &lot, &m.message, file, &now).await
+        }
+        Uplink::UploadPayRecord => {
+            let m = match accept::<PayRecord>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            let label = format!("账单编号 billID {}", m.message.bill_id);
+            stored(state.store().put_bill(&lot.access_id, &m.message, &now).await, &label)
+        }
+        Uplink::UploadParkingInfo => {
+            let m = match accept::<ParkingInfo>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            stored(state.store().put_parking_info(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
+        }
+        Uplink::UploadCheckRecord => {
+            let m = match accept::<CheckRecord>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            check(state, &m.message, &now).await
+        }
+        Uplink::DownloadUid => {
+            let m = match accept::<DownloadUid>(&lot, &opened, |m| &m.parking_code) {
+                Ok(m) => m,
+                Err(a) => return a,
+            };
+            download(state, &m.message).await
         }
         other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
     }
@@ -200,17 +241,79 @@ fn plate_ok(warnings: &[Problem]) -> bool {
     !warnings.iter().any(|w| w.field == "plateNo" && matches!(w.kind, ProblemKind::BadPlate { .. }))
 }
 
-fn stored(result: Result<Put, StoreError>, uid: &str) -> Answer {
+fn uid_label(uid: &str) -> String {
+    format!("流水号 uid {uid}")
+}
+
+fn stored(result: Result<Put, StoreError>, what: &str) -> Answer {
     match result {
         Ok(Put::Inserted) => Answer::ok("操作成功"),
         Ok(Put::Duplicate) => Answer::ok("操作成功（重复上传，数据未变更）"),
         Err(StoreError::Conflict { .. }) => Answer::client(format!(
-            "流水号 uid {uid} 已存在且内容不同：同一 uid 不能重复上传，修改请使用 uploadModifyCarInData"
+            "{what} 已存在且内容不同：同一记录不能重复上传，入场记录的修改请使用 uploadModifyCarInData"
         )),
-        Err(StoreError::NoEntry { .. }) => Answer::client(format!("流水号 uid {uid} 的入场记录不存在，无法修改")),
+        Err(StoreError::NoEntry { .. }) => Answer::client(format!("{what} 的入场记录不存在，无法修改")),
         Err(StoreError::Db(e)) => {
             tracing::error!(error = %e, "store failed");
             Answer::server("服务器错误：数据写入失败，请稍后重传")
         }
     }
+}
+
+/// uploadPhoto: the JPEG travels outside the cipher as `file`; it is written
+/// to disk (durably) before its row is committed.
+async fn photo(state: &AppState, lot: &LotAccess, m: &Photo, file: Option<String>, now: &str) -> Answer {
+    let jpeg = match decode_photo_file(file.as_deref().unwrap_or_default()) {
+        Ok(jpeg) => jpeg,
+        Err(e) => return Answer::client(e.zh()),
+    };
+    let size = jpeg.len() as i64;
+    let dir = state.photo_dir().to_owned();
+    let saved = tokio::task::spawn_blocking(move || crate::photo::save(&dir, &jpeg)).await;
+    let sha256 = match saved {
+        Ok(Ok(sha)) => sha,
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "photo write failed");
+            return Answer::server("服务器错误：照片保存失败，请稍后重传");
+        }
+        Err(e) => return Answer::server(format!("服务器错误：照片保存任务失败（{e}）")),
+    };
+    let label = format!("照片编号 photoID {}", m.photo_id);
+    stored(state.store().put_photo(&lot.access_id, m, &sha256, size, now).await, &label)
+}
+
+/// uploadCheckRecord: compare the lot's counts with ours and answer the
+/// marks exactly per the data dictionary (bit 1 entries, 2 exits, 4 bills).
+async fn check(state: &AppState, m: &CheckRecord, now: &str) -> Answer {
+    let ours = match state.store().day_counts(&m.parking_code, m.check_date.0).await {
+        Ok(counts) => counts,
+        Err(e) => return stored(Err(e), ""),
+    };
+    let theirs = DayCounts::from(m);
+    let mark = AccountMark::from_mismatches(
+        ours.arrive != theirs.arrive,
+        ours.leave != theirs.leave,
+        ours.pay_num != theirs.pay_num || ours.pay_total != theirs.pay_total,
+    );
+    let photo_mark = if ours.photo == theirs.photo { PhotoMark::Consistent } else { PhotoMark::Inconsistent };
+    if let Err(e) = state.store().record_check(m, &ours, (mark.0, photo_mark.code()), now).await {
+        return stored(Err(e), "");
+    }
+    let mut answer = Answer::ok("操作成功");
+    answer.extra.insert("accountMark".into(), Value::from(mark.0));
+    answer.extra.insert("photoMark".into(), Value::from(photo_mark.code()));
+    answer
+}
+
+/// downloadUID: what the platform holds for that day and kind, with the
+/// lot's record ids under the key matching the kind.
+async fn download(state: &AppState, m: &DownloadUid) -> Answer {
+    let rows = match state.store().uids(&m.parking_code, m.account_date.0, m.kind).await {
+        Ok(rows) => rows,
+        Err(e) => return stored(Err(e), ""),
+    };
+    let result: Vec<UidEntry> = rows.into_iter().map(|(uid, id)| UidEntry::new(m.kind, uid, id)).collect();
+    let mut answer = Answer::ok("操作成功");
+    answer.extra.insert("data".into(), serde_json::json!({ "result": result }));
+    answer
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use axum::body::Body;
 use axum::http::Request;
+use base64::Engine;
 use onepark_platform::app::{AppState, router};
 use onepark_platform::config::{Config, LotAccess};
 use onepark_platform::store::{Store, Table};
@@ -64,6 +65,10 @@ impl Harness {
         Harness { app, store, lot: lot() }
     }
 
+    fn seal_with_file(&self, plaintext: &str, file: &str) -> String {
+        format!("{}&file={}", self.seal("234", plaintext), form_encode(file))
+    }
+
     fn seal(&self, access_id: &str, plaintext: &str) -> String {
         let sealed = onepark_proto::seal(
             Profile::Qingdao,
@@ -87,7 +92,7 @@ impl Harness {
 
     async fn send(&self, interface: &str, data: &str) -> Value {
         let (status, reply) = self.post(interface, self.seal("234", &format!("{{\"data\":{data}}}"))).await;
-        assert_eq!(status, 200, "{reply}");
+        assert_eq!(status, 200, "{interface}: {reply}");
         reply
     }
 }
@@ -107,6 +112,10 @@ fn exit(code: &str, uid: &str) -> String {
         "endTime":"2021-07-01 10:00:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"2021-07-01 10:00:01",
         "chargeFee":800,"shouldPay":800}}"#
     )
+}
+
+fn form_encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 fn code(reply: &Value) -> &str {
@@ -151,6 +160,53 @@ async fn suite(h: Harness, tag: &str) {
     let r = h.send("uploadHeartbeat", r#"{"parkingCode":"1001","uploadTime":"2021-07-01 10:01:00"}"#).await;
     assert_eq!(code(&r), "200");
     assert_eq!(r["serverTime"].as_str().map(str::len), Some(19), "{r}");
+
+    // A photo: metadata in the cipher, the JPEG outside it.
+    let jpeg = base64::engine::general_purpose::STANDARD.encode([0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F']);
+    let photo = format!(
+        r#"{{"data":{{"uid":"{uid}","parkingCode":"1001","photoID":"{tag}-p1","time":"2021-07-01 08:00:00","type":1,"name":"1.jpg","uploadTime":"2021-07-01 08:00:02"}}}}"#
+    );
+    let (_, r) = h.post("uploadPhoto", h.seal_with_file(&photo, &jpeg)).await;
+    assert_eq!(code(&r), "200", "{r}");
+    let (_, r) = h.post("uploadPhoto", h.seal_with_file(&photo, "iVBORw0KGgo=")).await;
+    assert!(code(&r) == "400" && msg(&r).contains("JPG"), "{r}");
+    let (_, r) = h.post("uploadPhoto", h.seal("234", &photo)).await;
+    assert!(code(&r) == "400" && msg(&r).contains("file"), "{r}");
+
+    let bill = format!(
+        r#"{{"billID":"{tag}-b1","uid":"{uid}","plateNo":"鲁B01C01","parkingCode":"1001","chargeFee":800,"shouldPay":800,
+        "actualPay":800,"billTime":"2021-07-01 09:59:00","dealTime":"2021-07-01 09:59:30","paidType":3,"payType":103,
+        "uploadTime":"2021-07-01 10:00:00","billWay":0}}"#
+    );
+    assert_eq!(code(&h.send("uploadPayRecord", &bill).await), "200");
+
+    // The day balances: 1 entry, 2 exits, 1 photo, 1 bill of 800 fen.
+    let check = |arrive: i64| {
+        format!(
+            r#"{{"parkingCode":"1001","checkDate":"2021-07-01","arriveNum":{arrive},"leaveNum":2,"photoNum":1,"payNum":1,
+            "payTotal":800,"uploadTime":"2021-07-02 00:10:00"}}"#
+        )
+    };
+    let r = h.send("uploadCheckRecord", &check(1)).await;
+    assert_eq!((code(&r), &r["accountMark"], &r["photoMark"]), ("200", &Value::from(0), &Value::from(0)), "{r}");
+    // The lot has an entry the platform lacks: entries differ (bit 1).
+    let r = h.send("uploadCheckRecord", &check(2)).await;
+    assert_eq!(r["accountMark"], Value::from(1), "{r}");
+    // downloadUID shows which entries the platform holds.
+    let r = h
+        .send(
+            "downloadUID",
+            r#"{"parkingCode":"1001","accountDate":"2021-07-01","type":0,"uploadTime":"2021-07-02 00:11:00"}"#,
+        )
+        .await;
+    assert_eq!(r["data"]["result"], serde_json::json!([{ "UID": uid, "arrivalID": "1" }]), "{r}");
+    let r = h
+        .send(
+            "downloadUID",
+            r#"{"parkingCode":"1001","accountDate":"2021-07-01","type":2,"uploadTime":"2021-07-02 00:11:00"}"#,
+        )
+        .await;
+    assert_eq!(r["data"]["result"][0]["billID"], Value::from(format!("{tag}-b1")), "{r}");
 }
 
 async fn bad_input(h: Harness) {

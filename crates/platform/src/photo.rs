@@ -1,0 +1,44 @@
+//! Photo files: content-addressed on disk (`{dir}/{sha[0..2]}/{sha}.jpg`),
+//! written durably before the metadata row is committed.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Where a photo with this digest lives.
+pub fn path(dir: &Path, sha256: &str) -> PathBuf {
+    dir.join(&sha256[..2.min(sha256.len())]).join(format!("{sha256}.jpg"))
+}
+
+/// Stores a JPEG and returns its SHA-256 (hex). Identical photos share a
+/// file; a half-written file never takes the final name.
+pub fn save(dir: &Path, jpeg: &[u8]) -> std::io::Result<String> {
+    let sha256: String = openssl::sha::sha256(jpeg).iter().map(|b| format!("{b:02x}")).collect();
+    let target = path(dir, &sha256);
+    if target.is_file() {
+        return Ok(sha256);
+    }
+    let parent = target.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent)?;
+    let temp = parent.join(format!(".{sha256}.{}.tmp", std::process::id()));
+    let mut file = std::fs::File::create(&temp)?;
+    file.write_all(jpeg)?;
+    file.sync_all()?;
+    std::fs::rename(&temp, &target)?;
+    Ok(sha256)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_addressed_and_idempotent() {
+        let dir = std::env::temp_dir().join(format!("onepark-photo-{}", std::process::id()));
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
+        let a = save(&dir, &jpeg).expect("save");
+        let b = save(&dir, &jpeg).expect("save again");
+        assert_eq!(a, b);
+        assert_eq!(std::fs::read(path(&dir, &a)).expect("read"), jpeg);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
