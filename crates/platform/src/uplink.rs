@@ -111,42 +111,39 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
         Err(answer) => return answer,
     };
     let now = onepark_domain::time::format_time(state.now());
-    match interface {
+    dispatch(state, interface, &lot, &opened, file, now).await.unwrap_or_else(|rejected| rejected)
+}
+
+/// Decodes, authorizes and stores one opened request; `Err` is an early answer.
+async fn dispatch(
+    state: &AppState,
+    interface: Uplink,
+    lot: &LotAccess,
+    opened: &Opened,
+    file: Option<String>,
+    now: String,
+) -> Result<Answer, Answer> {
+    Ok(match interface {
         Uplink::UploadCarInData => {
-            let m = match accept::<CarIn>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<CarIn>(lot, opened, |m| &m.parking_code)?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadModifyCarInData => {
-            let m = match accept::<CarInModify>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<CarInModify>(lot, opened, |m| &m.parking_code)?;
             stored(state.store().modify_entry(&m.message, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadCarOutData => {
-            let m = match accept::<CarOut>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<CarOut>(lot, opened, |m| &m.parking_code)?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadParkingState => {
-            let m = match accept::<ParkingState>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<ParkingState>(lot, opened, |m| &m.parking_code)?;
             stored(state.store().put_state(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadHeartbeat => {
-            let m = match accept::<Heartbeat>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<Heartbeat>(lot, opened, |m| &m.parking_code)?;
             let mut answer = stored(
                 state.store().heartbeat(&lot.access_id, &m.message.parking_code, &now).await.map(|()| Put::Inserted),
                 "",
@@ -155,43 +152,28 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
             answer
         }
         Uplink::UploadPhoto => {
-            let m = match accept::<Photo>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
-            photo(state, &lot, &m.message, file, &now).await
+            let m = accept::<Photo>(lot, opened, |m| &m.parking_code)?;
+            photo(state, lot, &m.message, file, &now).await
         }
         Uplink::UploadPayRecord => {
-            let m = match accept::<PayRecord>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<PayRecord>(lot, opened, |m| &m.parking_code)?;
             let label = format!("账单编号 billID {}", m.message.bill_id);
             stored(state.store().put_bill(&lot.access_id, &m.message, &now).await, &label)
         }
         Uplink::UploadParkingInfo => {
-            let m = match accept::<ParkingInfo>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<ParkingInfo>(lot, opened, |m| &m.parking_code)?;
             stored(state.store().put_parking_info(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadCheckRecord => {
-            let m = match accept::<CheckRecord>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<CheckRecord>(lot, opened, |m| &m.parking_code)?;
             check(state, &m.message, &now).await
         }
         Uplink::DownloadUid => {
-            let m = match accept::<DownloadUid>(&lot, &opened, |m| &m.parking_code) {
-                Ok(m) => m,
-                Err(a) => return a,
-            };
+            let m = accept::<DownloadUid>(lot, opened, |m| &m.parking_code)?;
             download(state, &m.message).await
         }
         other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
-    }
+    })
 }
 
 /// Verify and decrypt off the reactor: RSA private-key operations are the
