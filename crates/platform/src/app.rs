@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::post;
+use axum::routing::{get, post};
 use chrono::NaiveDateTime;
 use onepark_domain::time::Zone;
 use onepark_proto::PrivateKey;
 
 use crate::config::{Config, LotAccess};
+use crate::metrics::{Metrics, ProbeLimiter};
 use crate::store::{Store, StoreError};
 use crate::uplink;
 
@@ -26,6 +27,8 @@ struct Inner {
     private_key: Option<Arc<PrivateKey>>,
     lots: HashMap<String, Arc<LotAccess>>,
     photo_dir: PathBuf,
+    metrics: Metrics,
+    probes: ProbeLimiter,
 }
 
 impl AppState {
@@ -38,6 +41,10 @@ impl AppState {
                 private_key: config.private_key.clone().map(Arc::new),
                 lots,
                 photo_dir: config.photo_dir.clone(),
+                metrics: Metrics::default(),
+                // Honest lots almost never send a signed request that does not
+                // decrypt; ten a minute is a probe or a broken key.
+                probes: ProbeLimiter::new(10, std::time::Duration::from_secs(60)),
             }),
         }
     }
@@ -48,6 +55,14 @@ impl AppState {
 
     pub fn private_key(&self) -> Option<Arc<PrivateKey>> {
         self.inner.private_key.clone()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn probes(&self) -> &ProbeLimiter {
+        &self.inner.probes
     }
 
     pub fn photo_dir(&self) -> &Path {
@@ -68,8 +83,13 @@ impl AppState {
 pub fn router(config: &Config, state: AppState) -> Router {
     Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .with_state(state)
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics().render())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod metrics;
 pub mod photo;
 pub mod store;
 pub mod uplink;

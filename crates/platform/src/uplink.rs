@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use onepark_proto::dict::{AccountMark, PhotoMark};
 use onepark_proto::form::UplinkForm;
 use onepark_proto::interface::{AccessId, Uplink};
+use onepark_proto::msg::DecodeError;
 use onepark_proto::msg::record::{
     CarIn, CarInModify, CarOut, CheckRecord, DownloadUid, Heartbeat, ParkingInfo, ParkingState, PayRecord, Photo,
     UidEntry, decode_photo_file,
@@ -20,7 +21,7 @@ use onepark_proto::msg::record::{
 use onepark_proto::msg::{Decoded, Message, decode};
 use onepark_proto::validate::{Problem, ProblemKind};
 use onepark_proto::wire::ResultCode;
-use onepark_proto::{Keys, Opened};
+use onepark_proto::{Keys, OpenError, Opened};
 use serde_json::{Map, Value};
 
 use crate::app::AppState;
@@ -80,6 +81,8 @@ pub async fn handle(
     let started = Instant::now();
     let mut access_id = String::new();
     let answer = pipeline(&state, &name, query.as_deref().unwrap_or_default(), &body, &mut access_id).await;
+    let label = Uplink::from_name(&name).map_or("unknown", Uplink::name);
+    state.metrics().observe(label, answer.outcome(), started.elapsed());
     tracing::info!(
         access_id = %access_id,
         interface = %name,
@@ -105,6 +108,12 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
     let Some(lot) = state.lot(&access.base).await else {
         return Answer::client(format!("未知的接入方 accessID {}", form.access_id));
     };
+    if state.probes().blocked(&lot.access_id, Instant::now()) {
+        return Answer::client(format!(
+            "接入方 {} 近期多次提交签名正确但无法解密的数据，已暂时限制：请检查加密所用的平台公钥",
+            lot.access_id
+        ));
+    }
     let file = form.file;
     let opened = match open(state, &lot, form.cipher, form.sign).await {
         Ok(opened) => opened,
@@ -125,25 +134,25 @@ async fn dispatch(
 ) -> Result<Answer, Answer> {
     Ok(match interface {
         Uplink::UploadCarInData => {
-            let m = accept::<CarIn>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CarIn>(state, lot, opened, |m| &m.parking_code)?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadModifyCarInData => {
-            let m = accept::<CarInModify>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CarInModify>(state, lot, opened, |m| &m.parking_code)?;
             stored(state.store().modify_entry(&m.message, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadCarOutData => {
-            let m = accept::<CarOut>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CarOut>(state, lot, opened, |m| &m.parking_code)?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadParkingState => {
-            let m = accept::<ParkingState>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<ParkingState>(state, lot, opened, |m| &m.parking_code)?;
             stored(state.store().put_state(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadHeartbeat => {
-            let m = accept::<Heartbeat>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<Heartbeat>(state, lot, opened, |m| &m.parking_code)?;
             let mut answer = stored(
                 state.store().heartbeat(&lot.access_id, &m.message.parking_code, &now).await.map(|()| Put::Inserted),
                 "",
@@ -152,24 +161,24 @@ async fn dispatch(
             answer
         }
         Uplink::UploadPhoto => {
-            let m = accept::<Photo>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<Photo>(state, lot, opened, |m| &m.parking_code)?;
             photo(state, lot, &m.message, file, &now).await
         }
         Uplink::UploadPayRecord => {
-            let m = accept::<PayRecord>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<PayRecord>(state, lot, opened, |m| &m.parking_code)?;
             let label = format!("账单编号 billID {}", m.message.bill_id);
             stored(state.store().put_bill(&lot.access_id, &m.message, &now).await, &label)
         }
         Uplink::UploadParkingInfo => {
-            let m = accept::<ParkingInfo>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<ParkingInfo>(state, lot, opened, |m| &m.parking_code)?;
             stored(state.store().put_parking_info(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadCheckRecord => {
-            let m = accept::<CheckRecord>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CheckRecord>(state, lot, opened, |m| &m.parking_code)?;
             check(state, &m.message, &now).await
         }
         Uplink::DownloadUid => {
-            let m = accept::<DownloadUid>(lot, opened, |m| &m.parking_code)?;
+            let m = accept::<DownloadUid>(state, lot, opened, |m| &m.parking_code)?;
             download(state, &m.message).await
         }
         other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
@@ -179,36 +188,64 @@ async fn dispatch(
 /// Verify and decrypt off the reactor: RSA private-key operations are the
 /// whole cost of a request and would otherwise stall other connections.
 async fn open(state: &AppState, lot: &Arc<LotAccess>, cipher: String, sign: String) -> Result<Opened, Answer> {
-    let Some(own) = state.private_key() else {
-        if lot.profile == onepark_proto::Profile::Qingdao {
-            return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
+    let own = state.private_key();
+    if own.is_none() && lot.profile == onepark_proto::Profile::Qingdao {
+        return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
+    }
+    match open_with(lot.clone(), own, cipher, sign).await {
+        Err((answer, true)) => {
+            probe(state, &lot.access_id);
+            Err(answer)
         }
-        return open_with(lot.clone(), None, cipher, sign).await;
-    };
-    open_with(lot.clone(), Some(own), cipher, sign).await
+        other => other.map_err(|(answer, _)| answer),
+    }
 }
 
+/// Counts and alarms on a signed request that did not decrypt to JSON.
+fn probe(state: &AppState, access_id: &str) {
+    state.metrics().undecryptable(access_id);
+    if state.probes().record(access_id, Instant::now()) {
+        tracing::error!(
+            access_id,
+            "signed requests that do not decrypt: limiting this accessID (key probe or broken key)"
+        );
+    } else {
+        tracing::warn!(access_id, "signature verified but the cipher did not decrypt to JSON");
+    }
+}
+
+/// `Err((answer, verified))`: `verified` when the signature was good but
+/// the cipher was not.
 async fn open_with(
     lot: Arc<LotAccess>,
     own: Option<Arc<onepark_proto::PrivateKey>>,
     cipher: String,
     sign: String,
-) -> Result<Opened, Answer> {
+) -> Result<Opened, (Answer, bool)> {
     tokio::task::spawn_blocking(move || {
         let keys = Keys { own: own.as_deref(), peer: Some(&lot.public_key) };
-        onepark_proto::open(lot.profile, &cipher, &sign, keys).map_err(|e| Answer::client(e.zh()))
+        onepark_proto::open(lot.profile, &cipher, &sign, keys).map_err(|e| {
+            let verified = matches!(e, OpenError::BlockLength { .. } | OpenError::Decrypt { .. } | OpenError::Charset);
+            (Answer::client(e.zh()), verified)
+        })
     })
     .await
-    .unwrap_or_else(|e| Err(Answer::server(format!("服务器错误：解密任务失败（{e}）"))))
+    .unwrap_or_else(|e| Err((Answer::server(format!("服务器错误：解密任务失败（{e}）")), false)))
 }
 
 /// Decode, validate, and authorize the parkingCode for this accessID.
 fn accept<T: Message>(
+    state: &AppState,
     lot: &LotAccess,
     opened: &Opened,
     parking_code: impl Fn(&T) -> &String,
 ) -> Result<Decoded<T>, Answer> {
-    let decoded = decode::<T>(&opened.text).map_err(|e| Answer::client(e.zh()))?;
+    let decoded = decode::<T>(&opened.text).map_err(|e| {
+        if !matches!(e, DecodeError::Invalid(_)) {
+            probe(state, &lot.access_id);
+        }
+        Answer::client(e.zh())
+    })?;
     let code = parking_code(&decoded.message);
     if !lot.parking_codes.iter().any(|c| c == code) {
         return Err(Answer::client(format!(

@@ -263,3 +263,28 @@ async fn postgres_backend() {
     bad_input(Harness::new(url).await).await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop");
 }
+
+#[tokio::test]
+async fn key_probes_are_counted_limited_and_exported() {
+    let file = std::env::temp_dir().join(format!("onepark-probe-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&file);
+    let h = Harness::new(format!("sqlite://{}", file.display())).await;
+    for _ in 0..11 {
+        let (_, r) = h.post("uploadCarInData", h.seal("234", "garbage that is not JSON")).await;
+        assert_eq!(code(&r), "400", "{r}");
+    }
+    let good = h.seal("234", &format!("{{\"data\":{}}}", entry("1001", "probe-ok", "鲁B01C01")));
+    let (_, r) = h.post("uploadCarInData", good).await;
+    assert!(msg(&r).contains("暂时限制"), "{r}");
+
+    let request = Request::get("/metrics").body(Body::empty()).expect("request");
+    let response = h.app.clone().oneshot(request).await.expect("response");
+    let text = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body").to_vec())
+        .expect("utf8");
+    assert!(text.contains("onepark_uplink_undecryptable_total{access_id=\"234\"} 11"), "{text}");
+    assert!(
+        text.contains("onepark_uplink_requests_total{interface=\"uploadCarInData\",outcome=\"rejected\"} 12"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&file);
+}

@@ -1,0 +1,162 @@
+//! Prometheus metrics, rendered in the text exposition format at `/metrics`.
+//!
+//! Hand-rolled on purpose: a handful of counters and one histogram do not
+//! justify a metrics framework in the dependency tree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Latency bucket bounds in seconds.
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+
+#[derive(Default)]
+struct Histogram {
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, &'static str), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    undecryptable: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Metrics {
+    /// One finished uplink request. `interface` must be a known name (bounded labels).
+    pub fn observe(&self, interface: &str, outcome: &'static str, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests.entry((interface.to_owned(), outcome)).or_default() += 1;
+        }
+        if let Ok(mut latency) = self.latency.lock() {
+            let h = latency.entry(interface.to_owned()).or_default();
+            for (slot, bound) in h.buckets.iter_mut().zip(BUCKETS) {
+                if seconds <= bound {
+                    *slot += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    /// A request whose signature verified but whose cipher did not decrypt
+    /// to valid JSON: only a holder of the lot's key can send it.
+    pub fn undecryptable(&self, access_id: &str) {
+        if let Ok(mut map) = self.undecryptable.lock() {
+            *map.entry(access_id.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP onepark_uplink_requests_total Uplink requests by interface and outcome.\n");
+        out.push_str("# TYPE onepark_uplink_requests_total counter\n");
+        if let Ok(requests) = self.requests.lock() {
+            for ((interface, outcome), n) in requests.iter() {
+                let _ = writeln!(
+                    out,
+                    "onepark_uplink_requests_total{{interface=\"{interface}\",outcome=\"{outcome}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP onepark_uplink_latency_seconds Uplink request latency by interface.\n");
+        out.push_str("# TYPE onepark_uplink_latency_seconds histogram\n");
+        if let Ok(latency) = self.latency.lock() {
+            for (interface, h) in latency.iter() {
+                for (n, bound) in h.buckets.iter().zip(BUCKETS) {
+                    let _ = writeln!(
+                        out,
+                        "onepark_uplink_latency_seconds_bucket{{interface=\"{interface}\",le=\"{bound}\"}} {n}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "onepark_uplink_latency_seconds_bucket{{interface=\"{interface}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(out, "onepark_uplink_latency_seconds_sum{{interface=\"{interface}\"}} {}", h.sum);
+                let _ = writeln!(out, "onepark_uplink_latency_seconds_count{{interface=\"{interface}\"}} {}", h.count);
+            }
+        }
+        out.push_str(
+            "# HELP onepark_uplink_undecryptable_total Signed requests whose cipher did not decrypt to JSON.\n",
+        );
+        out.push_str("# TYPE onepark_uplink_undecryptable_total counter\n");
+        if let Ok(map) = self.undecryptable.lock() {
+            for (access_id, n) in map.iter() {
+                let _ = writeln!(out, "onepark_uplink_undecryptable_total{{access_id=\"{access_id}\"}} {n}");
+            }
+        }
+        out
+    }
+}
+
+/// Limits signed-but-undecryptable requests per accessID: probing the
+/// platform's private key needs many of them, honest lots send almost none.
+pub struct ProbeLimiter {
+    limit: u32,
+    window: Duration,
+    seen: Mutex<BTreeMap<String, (Instant, u32)>>,
+}
+
+impl ProbeLimiter {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        ProbeLimiter { limit, window, seen: Mutex::new(BTreeMap::new()) }
+    }
+
+    /// Records one failure; true once the accessID is over its limit.
+    pub fn record(&self, access_id: &str, now: Instant) -> bool {
+        let Ok(mut seen) = self.seen.lock() else { return false };
+        let entry = seen.entry(access_id.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) > self.window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        entry.1 > self.limit
+    }
+
+    /// True while the accessID is over its limit within the current window.
+    pub fn blocked(&self, access_id: &str, now: Instant) -> bool {
+        let Ok(seen) = self.seen.lock() else { return false };
+        seen.get(access_id).is_some_and(|(start, n)| *n > self.limit && now.duration_since(*start) <= self.window)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histograms() {
+        let m = Metrics::default();
+        m.observe("uploadCarInData", "ok", Duration::from_millis(3));
+        m.observe("uploadCarInData", "rejected", Duration::from_millis(30));
+        m.undecryptable("234");
+        let text = m.render();
+        assert!(
+            text.contains("onepark_uplink_requests_total{interface=\"uploadCarInData\",outcome=\"ok\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("onepark_uplink_latency_seconds_bucket{interface=\"uploadCarInData\",le=\"0.005\"} 1"));
+        assert!(text.contains("onepark_uplink_latency_seconds_count{interface=\"uploadCarInData\"} 2"));
+        assert!(text.contains("onepark_uplink_undecryptable_total{access_id=\"234\"} 1"));
+    }
+
+    #[test]
+    fn limiter_blocks_after_the_limit_within_the_window() {
+        let l = ProbeLimiter::new(2, Duration::from_secs(60));
+        let t = Instant::now();
+        assert!(!l.record("234", t));
+        assert!(!l.record("234", t));
+        assert!(l.record("234", t));
+        assert!(l.blocked("234", t));
+        assert!(!l.blocked("999", t));
+        assert!(!l.blocked("234", t + Duration::from_secs(61)));
+        assert!(!l.record("234", t + Duration::from_secs(61)));
+    }
+}
