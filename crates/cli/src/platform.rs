@@ -1,11 +1,12 @@
-//! `onepark platform`: run the city platform service.
+//! `onepark platform`: run the city platform service and manage its lots.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
-use onepark_platform::config::Config;
+use onepark_platform::config::{Config, LotAccess, read_key_text};
+use onepark_platform::store::{Store, StoredLot};
 
 #[derive(Subcommand)]
 pub enum Command {
@@ -16,18 +17,93 @@ pub enum Command {
         #[arg(long, env = "ONEPARK_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Lots registered at run time (stored in the database, no restart needed).
+    Lots {
+        #[arg(long, env = "ONEPARK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: LotsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LotsCommand {
+    /// Register or replace a lot.
+    Add {
+        #[arg(long)]
+        access_id: String,
+        /// The lot's public key: inline Base64/PEM or a file path.
+        #[arg(long)]
+        public_key: String,
+        #[arg(long, default_value = "qingdao")]
+        profile: String,
+        /// A parkingCode this accessID may report (repeat for several).
+        #[arg(long = "parking-code", required = true)]
+        parking_codes: Vec<String>,
+    },
+    /// List lots from the config file and the database.
+    List,
+    /// Remove a lot registered at run time.
+    Remove {
+        #[arg(long)]
+        access_id: String,
+    },
+}
+
+fn load(config: Option<PathBuf>) -> Result<Config> {
+    Config::load(config.as_deref(), |k| std::env::var(k).ok()).context("configuration")
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
-    let Command::Serve { config } = command;
-    let config = Config::load(config.as_deref(), |k| std::env::var(k).ok()).context("configuration")?;
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
-    runtime.block_on(onepark_platform::app::serve(config))?;
+    match command {
+        Command::Serve { config } => {
+            let config = load(config)?;
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                )
+                .init();
+            runtime.block_on(onepark_platform::app::serve(config))?;
+        }
+        Command::Lots { config, command } => {
+            let config = load(config)?;
+            runtime.block_on(lots(&config, command))?;
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
+    let store = Store::connect(&config.database).await.context("database")?;
+    match command {
+        LotsCommand::Add { access_id, public_key, profile, parking_codes } => {
+            let key = read_key_text(&public_key, std::path::Path::new(".")).map_err(anyhow::Error::msg)?;
+            let stored = StoredLot { access_id, public_key: key, profile, parking_codes };
+            // Refuse what the platform could not use, before storing it.
+            LotAccess::try_from(stored.clone()).map_err(anyhow::Error::msg).context("--public-key / --profile")?;
+            if stored.access_id.is_empty() || stored.access_id.contains('_') {
+                bail!("--access-id must be non-empty and without `_`");
+            }
+            let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
+            store.add_lot(&stored, &now).await?;
+            println!("added {} ({}) for {}", stored.access_id, stored.profile, stored.parking_codes.join(","));
+        }
+        LotsCommand::List => {
+            for lot in &config.lots {
+                println!("{}\t{}\t{}\tconfig", lot.access_id, lot.profile, lot.parking_codes.join(","));
+            }
+            for lot in store.lots().await? {
+                println!("{}\t{}\t{}\tdatabase", lot.access_id, lot.profile, lot.parking_codes.join(","));
+            }
+        }
+        LotsCommand::Remove { access_id } => {
+            if !store.remove_lot(&access_id).await? {
+                bail!("no lot {access_id} registered in the database (lots in the config file are removed there)");
+            }
+            println!("removed {access_id}");
+        }
+    }
+    Ok(())
 }

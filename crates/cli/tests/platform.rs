@@ -94,3 +94,91 @@ fn serve_accepts_entries_and_exits_from_a_configured_lot() {
     assert!(response.contains(r#""resultCode":"400""#) && response.contains("sign 不是有效的 Base64"), "{response}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_onepark")).args(args).output().expect("run onepark")
+}
+
+#[test]
+fn lots_registered_at_run_time_are_accepted_without_restart() {
+    let dir = std::env::temp_dir().join(format!("onepark-lots-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let keys = keys_dir();
+    let config = dir.join("platform.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://onepark.db\"\n[keys]\nprivate_key = \"{pk}\"\n",
+            pk = keys.join("platform_private.b64").display(),
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("path");
+    let lot_public = keys.join("lot_public.b64");
+    let out = run(&[
+        "platform",
+        "lots",
+        "add",
+        "--config",
+        config,
+        "--access-id",
+        "555",
+        "--public-key",
+        lot_public.to_str().expect("path"),
+        "--parking-code",
+        "2001",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad = run(&[
+        "platform",
+        "lots",
+        "add",
+        "--config",
+        config,
+        "--access-id",
+        "556",
+        "--public-key",
+        "nope",
+        "--parking-code",
+        "1",
+    ]);
+    assert!(!bad.status.success(), "an unusable key is refused before storing");
+    let list = run(&["platform", "lots", "list", "--config", config]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("555\tqingdao\t2001\tdatabase"));
+
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_onepark"))
+            .args(["platform", "serve", "--config", config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start platform"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "platform did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lot = PrivateKey::parse(&std::fs::read_to_string(keys.join("lot_private.b64")).expect("key")).expect("lot");
+    let platform =
+        PublicKey::parse(&std::fs::read_to_string(keys.join("platform_public.b64")).expect("key")).expect("platform");
+    let heartbeat = || {
+        let s = onepark_proto::seal(
+            Profile::Qingdao,
+            br#"{"data":{"parkingCode":"2001","uploadTime":"2021-07-01 08:00:00"}}"#,
+            Keys { own: Some(&lot), peer: Some(&platform) },
+        )
+        .expect("seal");
+        UplinkForm { access_id: "555".into(), cipher: s.cipher, sign: s.sign, file: None }.encode()
+    };
+    let response = post(port, "/api/v1/cp/uploadHeartbeat", &heartbeat());
+    assert!(response.contains(r#""resultCode":"200""#), "{response}");
+
+    let out = run(&["platform", "lots", "remove", "--config", config, "--access-id", "555"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let response = post(port, "/api/v1/cp/uploadHeartbeat", &heartbeat());
+    assert!(response.contains("未知的接入方"), "{response}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -69,8 +69,26 @@ impl AppState {
         &self.inner.photo_dir
     }
 
+    /// A lot from the config file, else one registered at run time
+    /// (`onepark platform lots add`), so additions need no restart.
     pub async fn lot(&self, access_id: &str) -> Option<Arc<LotAccess>> {
-        self.inner.lots.get(access_id).cloned()
+        if let Some(lot) = self.inner.lots.get(access_id) {
+            return Some(lot.clone());
+        }
+        let stored = match self.inner.store.lot(access_id).await {
+            Ok(stored) => stored?,
+            Err(e) => {
+                tracing::error!(error = %e, access_id, "lot lookup failed");
+                return None;
+            }
+        };
+        match LotAccess::try_from(stored) {
+            Ok(lot) => Some(Arc::new(lot)),
+            Err(e) => {
+                tracing::error!(access_id, error = %e, "registered lot has an unusable key or profile");
+                None
+            }
+        }
     }
 
     /// Wall-clock time in the configured zone.

@@ -164,6 +164,18 @@ fn lot_access(raw: RawLot, base: &Path) -> Result<LotAccess, (&'static str, Stri
     Ok(LotAccess { access_id: raw.access_id, public_key, profile, parking_codes: raw.parking_codes })
 }
 
+impl TryFrom<crate::store::StoredLot> for LotAccess {
+    type Error = String;
+    fn try_from(stored: crate::store::StoredLot) -> Result<Self, Self::Error> {
+        Ok(LotAccess {
+            public_key: PublicKey::parse(&stored.public_key).map_err(|e| e.to_string())?,
+            profile: stored.profile.parse()?,
+            access_id: stored.access_id,
+            parking_codes: stored.parking_codes,
+        })
+    }
+}
+
 /// A key value is inline text (Base64 or PEM) or a path, relative to the config file.
 pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
     let value = value.trim();

@@ -427,6 +427,46 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
+    /// Registers (or replaces) a lot at run time.
+    pub async fn add_lot(&self, lot: &StoredLot, now: &str) -> Result<(), StoreError> {
+        let codes = serde_json::to_string(&lot.parking_codes).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO lot_access (access_id, public_key, profile, parking_codes, added_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (access_id) DO UPDATE SET public_key = $2, profile = $3, parking_codes = $4, added_at = $5",
+        )
+        .bind(&lot.access_id)
+        .bind(&lot.public_key)
+        .bind(&lot.profile)
+        .bind(codes)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a run-time lot; false when there was none.
+    pub async fn remove_lot(&self, access_id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM lot_access WHERE access_id = $1").bind(access_id).execute(&self.pool).await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    pub async fn lots(&self) -> Result<Vec<StoredLot>, StoreError> {
+        let rows =
+            sqlx::query("SELECT access_id, public_key, profile, parking_codes FROM lot_access ORDER BY access_id")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(stored_lot).collect()
+    }
+
+    pub async fn lot(&self, access_id: &str) -> Result<Option<StoredLot>, StoreError> {
+        let row =
+            sqlx::query("SELECT access_id, public_key, profile, parking_codes FROM lot_access WHERE access_id = $1")
+                .bind(access_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.as_ref().map(stored_lot).transpose()
+    }
+
     /// Counts a lot's rows in one table (reports and tests).
     pub async fn count(&self, table: Table, parking_code: &str) -> Result<i64, StoreError> {
         let sql = match table {
@@ -446,6 +486,25 @@ pub enum Table {
     Exits,
     ExitsWithoutEntry,
     BerthStates,
+}
+
+/// A lot registered at run time, as stored (key text, profile name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredLot {
+    pub access_id: String,
+    pub public_key: String,
+    pub profile: String,
+    pub parking_codes: Vec<String>,
+}
+
+fn stored_lot(row: &sqlx::any::AnyRow) -> Result<StoredLot, StoreError> {
+    let codes: String = row.try_get(3)?;
+    Ok(StoredLot {
+        access_id: row.try_get(0)?,
+        public_key: row.try_get(1)?,
+        profile: row.try_get(2)?,
+        parking_codes: serde_json::from_str(&codes).unwrap_or_default(),
+    })
 }
 
 /// One day's record counts, on either side of uploadCheckRecord.
