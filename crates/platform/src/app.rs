@@ -29,6 +29,7 @@ struct Inner {
     photo_dir: PathBuf,
     metrics: Metrics,
     probes: ProbeLimiter,
+    admin_token: Option<String>,
 }
 
 impl AppState {
@@ -45,6 +46,7 @@ impl AppState {
                 // Honest lots almost never send a signed request that does not
                 // decrypt; ten a minute is a probe or a broken key.
                 probes: ProbeLimiter::new(10, std::time::Duration::from_secs(60)),
+                admin_token: config.admin_token.clone(),
             }),
         }
     }
@@ -55,6 +57,10 @@ impl AppState {
 
     pub fn private_key(&self) -> Option<Arc<PrivateKey>> {
         self.inner.private_key.clone()
+    }
+
+    pub fn admin_token(&self) -> Option<&str> {
+        self.inner.admin_token.as_deref()
     }
 
     pub fn metrics(&self) -> &Metrics {
@@ -102,6 +108,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
     Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
         .route("/metrics", get(metrics))
+        .merge(crate::admin::router(state.clone()))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .with_state(state)
 }

@@ -32,6 +32,7 @@ struct Raw {
     path_prefix: Option<String>,
     photo_dir: Option<PathBuf>,
     body_limit_bytes: Option<usize>,
+    admin_token: Option<String>,
     #[serde(default)]
     keys: RawKeys,
     #[serde(default)]
@@ -74,6 +75,8 @@ pub struct Config {
     pub body_limit_bytes: usize,
     pub private_key: Option<PrivateKey>,
     pub lots: Vec<LotAccess>,
+    /// Bearer token of the admin API; the API is closed without one.
+    pub admin_token: Option<String>,
 }
 
 /// Default request body limit: a 512 KiB photo as Base64 (~700 KB) plus the envelope.
@@ -131,6 +134,7 @@ impl Config {
             body_limit_bytes: raw.body_limit_bytes.unwrap_or(DEFAULT_BODY_LIMIT),
             private_key,
             lots,
+            admin_token: env("ONEPARK_ADMIN_TOKEN").or(raw.admin_token).filter(|t| !t.trim().is_empty()),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! `uplink` is the HTTP pipeline, `store` owns all SQL, `config` reads the
 //! TOML file, `app` wires them into a router and a server loop.
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod metrics;

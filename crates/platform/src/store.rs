@@ -370,7 +370,8 @@ impl Store {
         Ok(DayCounts { arrive, leave, photo, pay_num, pay_total })
     }
 
-    /// Keeps a daily check and the answer given.
+    /// Keeps a daily check and the answer given (the later of two checks in
+    /// the same second wins).
     pub async fn record_check(
         &self,
         m: &CheckRecord,
@@ -381,7 +382,9 @@ impl Store {
         let theirs = DayCounts::from(m);
         sqlx::query(
             "INSERT INTO check_records (parking_code, check_date, received_at, lot_counts, platform_counts, \
-             account_mark, photo_mark) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+             account_mark, photo_mark) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (parking_code, check_date, received_at) DO UPDATE SET lot_counts = $4, \
+             platform_counts = $5, account_mark = $6, photo_mark = $7",
         )
         .bind(&m.parking_code)
         .bind(m.check_date.to_string())
@@ -467,6 +470,144 @@ impl Store {
         row.as_ref().map(stored_lot).transpose()
     }
 
+    /// Latest state of every lot that has reported.
+    pub async fn lot_statuses(&self) -> Result<Vec<LotStatus>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT parking_code, access_id, last_seen, last_heartbeat, total, open_berths, free_berths, state_at \
+             FROM lot_status ORDER BY parking_code",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LotStatus {
+                    parking_code: r.try_get(0)?,
+                    access_id: r.try_get(1)?,
+                    last_seen: r.try_get(2)?,
+                    last_heartbeat: r.try_get(3)?,
+                    total_berths: r.try_get(4)?,
+                    open_berths: r.try_get(5)?,
+                    free_berths: r.try_get(6)?,
+                    state_at: r.try_get(7)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Parking records (entries with their exit, if any), newest first.
+    pub async fn search(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.parking_code, e.uid, e.plate_no, e.plate_color, e.arrive_time, x.end_time, x.should_pay, \
+             e.deleted, e.plate_valid FROM entries e LEFT JOIN exits x ON x.parking_code = e.parking_code AND x.uid = e.uid \
+             WHERE ($1 = '' OR e.parking_code = $1) AND ($2 = '' OR e.plate_no = $2) \
+             AND e.arrive_time >= $3 AND e.arrive_time < $4 \
+             ORDER BY e.arrive_time DESC, e.uid LIMIT $5 OFFSET $6",
+        )
+        .bind(&q.parking_code)
+        .bind(&q.plate_no)
+        .bind(&q.from)
+        .bind(&q.to)
+        .bind(q.limit)
+        .bind(q.offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RecordRow {
+                    parking_code: r.try_get(0)?,
+                    uid: r.try_get(1)?,
+                    plate_no: r.try_get(2)?,
+                    plate_color: r.try_get(3)?,
+                    arrive_time: r.try_get(4)?,
+                    end_time: r.try_get(5)?,
+                    should_pay: r.try_get(6)?,
+                    deleted: r.try_get::<i64, _>(7)? != 0,
+                    plate_valid: r.try_get::<i64, _>(8)? != 0,
+                })
+            })
+            .collect()
+    }
+
+    /// A lot's berth counts between two local times.
+    pub async fn berth_series(&self, parking_code: &str, from: &str, to: &str) -> Result<Vec<BerthPoint>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, total, open_berths, free_berths FROM berth_states WHERE parking_code = $1 \
+             AND at >= $2 AND at < $3 ORDER BY at",
+        )
+        .bind(parking_code)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(BerthPoint { at: r.try_get(0)?, total: r.try_get(1)?, open: r.try_get(2)?, free: r.try_get(3)? })
+            })
+            .collect()
+    }
+
+    /// The lot's latest uploadCheckRecord for a day: (received_at, lot counts, marks).
+    pub async fn latest_check(
+        &self,
+        parking_code: &str,
+        date: NaiveDate,
+    ) -> Result<Option<(String, String, i64, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT received_at, lot_counts, account_mark, photo_mark FROM check_records \
+             WHERE parking_code = $1 AND check_date = $2 ORDER BY received_at DESC LIMIT 1",
+        )
+        .bind(parking_code)
+        .bind(date.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?))).transpose()
+    }
+
+    /// Data quality of one lot and day. Late = received more than 5 s after
+    /// the event it reports (entry time, exit time).
+    pub async fn quality(&self, parking_code: &str, date: NaiveDate, open_before: &str) -> Result<Quality, StoreError> {
+        let (from, to) = day_range(date);
+        let mut q = Quality::default();
+        for (sql, exits) in [
+            (
+                "SELECT arrive_time, received_at, plate_valid, 0 FROM entries WHERE parking_code = $1 \
+                 AND arrive_time >= $2 AND arrive_time < $3",
+                false,
+            ),
+            (
+                "SELECT end_time, received_at, plate_valid, without_entry FROM exits WHERE parking_code = $1 \
+                 AND end_time >= $2 AND end_time < $3",
+                true,
+            ),
+        ] {
+            let rows = sqlx::query(sql).bind(parking_code).bind(&from).bind(&to).fetch_all(&self.pool).await?;
+            for r in &rows {
+                let (event, received): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+                let late =
+                    match (event.parse::<onepark_proto::wire::Time>(), received.parse::<onepark_proto::wire::Time>()) {
+                        (Ok(e), Ok(rcv)) => (rcv.0 - e.0).num_seconds() > 5,
+                        _ => false,
+                    };
+                q.records += 1;
+                q.late += i64::from(late);
+                q.invalid_plates += i64::from(r.try_get::<i64, _>(2)? == 0);
+                if exits {
+                    q.exits_without_entry += r.try_get::<i64, _>(3)?;
+                }
+            }
+        }
+        q.entries_open_too_long = sqlx::query(
+            "SELECT COUNT(*) FROM entries e WHERE e.parking_code = $1 AND e.deleted = 0 AND e.arrive_time < $2 \
+             AND NOT EXISTS (SELECT 1 FROM exits x WHERE x.parking_code = e.parking_code AND x.uid = e.uid)",
+        )
+        .bind(parking_code)
+        .bind(open_before)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        Ok(q)
+    }
+
     /// Counts a lot's rows in one table (reports and tests).
     pub async fn count(&self, table: Table, parking_code: &str) -> Result<i64, StoreError> {
         let sql = match table {
@@ -486,6 +627,65 @@ pub enum Table {
     Exits,
     ExitsWithoutEntry,
     BerthStates,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LotStatus {
+    pub parking_code: String,
+    pub access_id: String,
+    pub last_seen: String,
+    pub last_heartbeat: Option<String>,
+    pub total_berths: Option<i64>,
+    pub open_berths: Option<i64>,
+    pub free_berths: Option<i64>,
+    pub state_at: Option<String>,
+}
+
+/// Filters of a record search; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct RecordQuery {
+    pub parking_code: String,
+    pub plate_no: String,
+    pub from: String,
+    pub to: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordRow {
+    pub parking_code: String,
+    pub uid: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub arrive_time: String,
+    pub end_time: Option<String>,
+    pub should_pay: Option<i64>,
+    pub deleted: bool,
+    pub plate_valid: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BerthPoint {
+    pub at: String,
+    pub total: i64,
+    pub open: i64,
+    pub free: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Quality {
+    /// Entries and exits of the day.
+    pub records: i64,
+    /// Received more than 5 s after the event (spec §三(二)).
+    pub late: i64,
+    pub invalid_plates: i64,
+    pub exits_without_entry: i64,
+    /// Entries without exit that arrived before the configured cut-off.
+    pub entries_open_too_long: i64,
 }
 
 /// A lot registered at run time, as stored (key text, profile name).

@@ -39,6 +39,7 @@ fn config(database: String, dir: PathBuf) -> Config {
             profile: Profile::Qingdao,
             parking_codes: vec!["1001".into(), "1002".into()],
         }],
+        admin_token: Some("test-token".into()),
     }
 }
 
@@ -88,6 +89,17 @@ impl Harness {
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
         (status, serde_json::from_slice(&bytes).expect("json reply"))
+    }
+
+    async fn admin(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = Request::get(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self.app.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
     }
 
     async fn send(&self, interface: &str, data: &str) -> Value {
@@ -207,6 +219,38 @@ async fn suite(h: Harness, tag: &str) {
         )
         .await;
     assert_eq!(r["data"]["result"][0]["billID"], Value::from(format!("{tag}-b1")), "{r}");
+
+    admin(&h, &uid).await;
+}
+
+async fn admin(h: &Harness, uid: &str) {
+    let t = Some("test-token");
+    assert_eq!(h.admin("/api/admin/lots", None).await.0, 401);
+    assert_eq!(h.admin("/api/admin/lots", Some("wrong")).await.0, 401);
+    let (status, lots) = h.admin("/api/admin/lots", t).await;
+    assert_eq!(status, 200, "{lots}");
+    let lot = lots["lots"].as_array().and_then(|l| l.iter().find(|l| l["parkingCode"] == "1001")).expect("lot 1001");
+    assert_eq!((lot["freeBerths"].as_i64(), lot["online"].as_bool()), (Some(10), Some(true)), "{lot}");
+
+    let (_, records) = h.admin("/api/admin/records?parkingCode=1001&plateNo=%E9%B2%81B99999&from=2021-07-01", t).await;
+    let items = records["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "{records}");
+    assert_eq!((items[0]["uid"].as_str(), items[0]["shouldPay"].as_i64()), (Some(uid), Some(800)));
+    assert_eq!(h.admin("/api/admin/records?from=yesterday", t).await.0, 400);
+
+    let (_, series) = h.admin("/api/admin/lots/1001/berths?from=2021-07-01&to=2021-07-02", t).await;
+    assert!(series["points"].as_array().is_some_and(|p| p.len() >= 2), "{series}");
+
+    let (_, rec) = h.admin("/api/admin/reports/reconciliation?parkingCode=1001&date=2021-07-01", t).await;
+    assert_eq!(rec["platform"]["payTotal"], Value::from(800), "{rec}");
+    assert_eq!(rec["lastCheck"]["accountMark"], Value::from(1), "{rec}");
+
+    let (_, quality) = h.admin("/api/admin/reports/quality?parkingCode=1001&date=2021-07-01", t).await;
+    assert_eq!(quality["quality"]["exitsWithoutEntry"], Value::from(1), "{quality}");
+    assert_eq!(quality["quality"]["late"], Value::from(3), "records of 2021 arrive years late: {quality}");
+
+    let (status, doc) = h.admin("/api/admin/openapi.json", None).await;
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.0.3")));
 }
 
 async fn bad_input(h: Harness) {
