@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod keyarg;
 mod keys;
 mod platform;
@@ -20,6 +21,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Load generators and measurements (see BENCHMARKS.md).
+    Bench {
+        #[command(subcommand)]
+        command: bench::Command,
+    },
     /// RSA key pairs for lots and platforms.
     Keys {
         #[command(subcommand)]
@@ -40,6 +46,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Bench { command } => bench::run(command),
         Command::Keys { command } => keys::run(command),
         Command::Platform { command } => platform::run(command),
         Command::Qdpark { command } => qdpark::run(command),

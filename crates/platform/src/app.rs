@@ -144,6 +144,24 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// Starts the platform in the background (tests, load generator) and
+/// returns the address it listens on.
+pub async fn spawn(config: Config) -> Result<std::net::SocketAddr, ServeError> {
+    let store = Store::connect(&config.database).await?;
+    let state = AppState::new(&config, store);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
+    let addr = listener.local_addr()?;
+    let app = router(&config, state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(addr)
+}
+
 async fn shutdown() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a photo with this digest lives.
 pub fn path(dir: &Path, sha256: &str) -> PathBuf {
@@ -19,7 +20,9 @@ pub fn save(dir: &Path, jpeg: &[u8]) -> std::io::Result<String> {
     }
     let parent = target.parent().unwrap_or(dir);
     std::fs::create_dir_all(parent)?;
-    let temp = parent.join(format!(".{sha256}.{}.tmp", std::process::id()));
+    // Unique per call: two uploads of the same photo may race here.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let temp = parent.join(format!(".{sha256}.{}.{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
     let mut file = std::fs::File::create(&temp)?;
     file.write_all(jpeg)?;
     file.sync_all()?;
@@ -39,6 +42,19 @@ mod tests {
         let b = save(&dir, &jpeg).expect("save again");
         assert_eq!(a, b);
         assert_eq!(std::fs::read(path(&dir, &a)).expect("read"), jpeg);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn concurrent_saves_of_one_photo_all_succeed() {
+        let dir = std::env::temp_dir().join(format!("onepark-photo-race-{}", std::process::id()));
+        let jpeg: Vec<u8> = [0xFF, 0xD8, 0xFF].into_iter().chain((0..50_000).map(|i| i as u8)).collect();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| save(&dir, &jpeg))).collect();
+            for h in handles {
+                assert!(h.join().expect("thread").is_ok());
+            }
+        });
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

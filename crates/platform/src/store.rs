@@ -40,6 +40,10 @@ pub enum Put {
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// SQLite has one writer. A read-then-write transaction that loses the
+    /// race fails at once with SQLITE_BUSY (no busy wait for a stale WAL
+    /// snapshot), so on SQLite write transactions take turns here.
+    writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Canonical content of a record for idempotency: the message without
@@ -66,7 +70,8 @@ impl Store {
         if sqlite {
             sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         }
-        let store = Store { pool };
+        let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let store = Store { pool, writer };
         store.migrate().await?;
         Ok(store)
     }
@@ -76,6 +81,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         for (version, sql) in MIGRATIONS {
+            let _writer = self.writer().await;
             let mut tx = self.pool.begin().await?;
             let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
                 .bind(version)
@@ -93,6 +99,13 @@ impl Store {
         Ok(())
     }
 
+    async fn writer(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match &self.writer {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        }
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
@@ -100,6 +113,7 @@ impl Store {
     /// Stores an entry; an identical re-upload is a [`Put::Duplicate`].
     pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
         let content = content(m);
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let insert = sqlx::query(
             "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
@@ -140,6 +154,7 @@ impl Store {
     /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
     pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
         let content = content(m);
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let last = sqlx::query(
             "SELECT content, change_no FROM entry_changes WHERE parking_code = $1 AND uid = $2 \
@@ -195,6 +210,7 @@ impl Store {
     /// Stores an exit; an exit without a known entry is stored and flagged.
     pub async fn put_exit(&self, access_id: &str, m: &CarOut, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
         let content = content(m);
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let entry = sqlx::query("SELECT uid FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0")
             .bind(&m.parking_code)
@@ -239,6 +255,7 @@ impl Store {
 
     /// Records a berth state: time series plus latest state.
     pub async fn put_state(&self, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         berths(
             &mut tx,
@@ -277,6 +294,7 @@ impl Store {
         now: &str,
     ) -> Result<Put, StoreError> {
         let content = format!("{}|{sha256}", content(m));
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let insert = sqlx::query(
             "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, size, \
@@ -303,6 +321,7 @@ impl Store {
     /// Stores a bill, keyed by (parkingCode, billID).
     pub async fn put_bill(&self, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
         let content = content(m);
+        let _writer = self.writer().await;
         let mut tx = self.pool.begin().await?;
         let insert = sqlx::query(
             "INSERT INTO bills (parking_code, bill_id, uid, access_id, plate_no, charge_fee, should_pay, actual_pay, \

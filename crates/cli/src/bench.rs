@@ -1,0 +1,252 @@
+//! `onepark bench ingest`: a load generator. Starts the platform in-process
+//! on loopback, simulates N lots sending pre-sealed uploadCarInData,
+//! uploadCarOutData and uploadPhoto over HTTP/1.1 keep-alive connections,
+//! and reports records/s and latency next to the RSA-bound limit measured in
+//! the same run (private-key block operations per second ÷ blocks per record).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use clap::Subcommand;
+use onepark_platform::config::{Config, LotAccess};
+use onepark_proto::form::UplinkForm;
+use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Measure the platform's ingest rate over HTTP on loopback.
+    Ingest {
+        /// Simulated lots (one keep-alive connection each).
+        #[arg(long, default_value_t = 16)]
+        lots: usize,
+        /// Parking sessions per lot (each = entry + photo + exit).
+        #[arg(long, default_value_t = 100)]
+        sessions: usize,
+        /// Database URL; default: a fresh SQLite file in a temp directory.
+        #[arg(long)]
+        database: Option<String>,
+        /// Directory holding platform_private.b64, lot_private.b64 and their public halves.
+        #[arg(long, default_value = "crates/proto/tests/interop/keys")]
+        keys: PathBuf,
+    },
+}
+
+struct Request {
+    path: &'static str,
+    body: String,
+    blocks: usize,
+}
+
+pub fn run(command: Command) -> Result<ExitCode> {
+    let Command::Ingest { lots, sessions, database, keys } = command;
+    if lots == 0 || sessions == 0 {
+        bail!("--lots and --sessions must be at least 1");
+    }
+    let read = |name: &str| std::fs::read_to_string(keys.join(name)).with_context(|| format!("reading {name}"));
+    let platform = PrivateKey::parse(&read("platform_private.b64")?)?;
+    let lot = PrivateKey::parse(&read("lot_private.b64")?)?;
+    let lot_pub = PublicKey::parse(&read("lot_public.b64")?)?;
+    let dir = std::env::temp_dir().join(format!("onepark-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let database = database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
+
+    eprintln!("sealing {} requests…", lots * sessions * 3);
+    let work = seal_all(lots, sessions, &lot, &platform.public_key())?;
+    let blocks: usize = work.iter().flatten().map(|r| r.blocks).sum();
+    let records = lots * sessions * 3;
+
+    let runtime = tokio::runtime::Runtime::new()?;
+    let rsa_limit = rsa_ops_per_second(&platform, 2)?;
+    let config = Config {
+        listen: "127.0.0.1:0".into(),
+        database: database.clone(),
+        zone: Default::default(),
+        path_prefix: "/api/v1/cp".into(),
+        photo_dir: dir.join("photos"),
+        body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
+        private_key: Some(platform),
+        lots: (0..lots)
+            .map(|i| LotAccess {
+                access_id: format!("b{i}"),
+                public_key: lot_pub.clone(),
+                profile: Profile::Qingdao,
+                parking_codes: vec![format!("B{i}")],
+            })
+            .collect(),
+        admin_token: None,
+    };
+    let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
+    latencies.sort_unstable();
+    let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
+    let rate = records as f64 / elapsed.as_secs_f64();
+    let bound = rsa_limit / (blocks as f64 / records as f64);
+    println!("database              {database}");
+    println!("lots × sessions       {lots} × {sessions} (entry + photo + exit each)");
+    println!("records               {records} in {:.2} s", elapsed.as_secs_f64());
+    println!("records/s             {rate:.0}");
+    println!("latency p50 / p99     {:.2} ms / {:.2} ms", ms(pct(0.50)), ms(pct(0.99)));
+    println!(
+        "RSA-bound limit       {bound:.0} records/s ({rsa_limit:.0} private-key block ops/s on 2 threads ÷ {:.2} blocks/record)",
+        blocks as f64 / records as f64
+    );
+    println!("ratio to the limit    {:.2}", rate / bound);
+    println!("peak RSS              {} MiB (client and platform, one process)", peak_rss_kib() / 1024);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Sealing is the lots' cost, not the platform's: done before timing.
+fn seal_all(lots: usize, sessions: usize, lot: &PrivateKey, platform: &PublicKey) -> Result<Vec<Vec<Request>>> {
+    let keys = Keys { own: Some(lot), peer: Some(platform) };
+    let jpeg = base64::engine::general_purpose::STANDARD.encode(fake_jpeg(40 * 1024));
+    // Fresh uids per run, so a reused database measures inserts, not duplicates.
+    let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() % 1_000_000);
+    let mut all = Vec::with_capacity(lots);
+    for l in 0..lots {
+        let mut requests = Vec::with_capacity(sessions * 3);
+        for s in 0..sessions {
+            let (code, uid) = (format!("B{l}"), format!("R{run}B{l}x{s}"));
+            let (h, m) = (8 + s / 60 % 12, s % 60);
+            let entry = format!(
+                r#"{{"data":{{"uid":"{uid}","arrivalID":"{s}","plateNo":"鲁B{:05}","carType":1,"parkingCode":"{code}","entryNum":"1","totalBerthNum":500,"openBerthNum":450,"freeBerthNum":200,"arriveTime":"2021-07-01 {h:02}:{m:02}:00","parkingType":1,"plateColor":1,"uploadTime":"2021-07-01 {h:02}:{m:02}:01"}}}}"#,
+                s % 100000
+            );
+            let photo = format!(
+                r#"{{"data":{{"uid":"{uid}","parkingCode":"{code}","photoID":"{uid}p","time":"2021-07-01 {h:02}:{m:02}:00","type":1,"name":"{uid}.jpg","uploadTime":"2021-07-01 {h:02}:{m:02}:01"}}}}"#
+            );
+            let exit = format!(
+                r#"{{"data":{{"uid":"{uid}","exitID":"{s}","plateNo":"鲁B{:05}","carType":1,"parkingCode":"{code}","totalBerthNum":500,"openBerthNum":450,"freeBerthNum":201,"arriveTime":"2021-07-01 {h:02}:{m:02}:00","parkingType":1,"endTime":"2021-07-01 {:02}:{m:02}:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"2021-07-01 {:02}:{m:02}:01","chargeFee":600,"shouldPay":600}}}}"#,
+                s % 100000,
+                h + 2,
+                h + 2
+            );
+            for (path, text, file) in [
+                ("/api/v1/cp/uploadCarInData", entry, None),
+                ("/api/v1/cp/uploadPhoto", photo, Some(jpeg.clone())),
+                ("/api/v1/cp/uploadCarOutData", exit, None),
+            ] {
+                let sealed = onepark_proto::seal(Profile::Qingdao, text.as_bytes(), keys)?;
+                let blocks = text.len().div_ceil(platform.size() - 11);
+                let body =
+                    UplinkForm { access_id: format!("b{l}"), cipher: sealed.cipher, sign: sealed.sign, file }.encode();
+                requests.push(Request { path, body, blocks });
+            }
+        }
+        all.push(requests);
+    }
+    Ok(all)
+}
+
+/// A JPEG-signed blob of `size` bytes (the platform checks the magic only).
+fn fake_jpeg(size: usize) -> Vec<u8> {
+    let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    bytes.extend((0..size.saturating_sub(4)).map(|i| (i * 31 % 251) as u8));
+    bytes
+}
+
+async fn drive(config: Config, work: Vec<Vec<Request>>) -> Result<(Duration, Vec<Duration>)> {
+    let addr = onepark_platform::app::spawn(config).await?;
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for requests in work {
+        tasks.push(tokio::spawn(async move { lot_client(addr, requests).await }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.context("client task")??);
+    }
+    Ok((started.elapsed(), latencies))
+}
+
+/// One lot: its requests in order on one keep-alive connection.
+async fn lot_client(addr: std::net::SocketAddr, requests: Vec<Request>) -> Result<Vec<Duration>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    let mut latencies = Vec::with_capacity(requests.len());
+    for r in &requests {
+        let t = Instant::now();
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            r.path,
+            r.body.len()
+        );
+        write.write_all(head.as_bytes()).await?;
+        write.write_all(r.body.as_bytes()).await?;
+        let body = read_response(&mut read).await?;
+        if !body.contains("\"resultCode\":\"200\"") {
+            bail!("{} was not accepted: {body}", r.path);
+        }
+        latencies.push(t.elapsed());
+    }
+    Ok(latencies)
+}
+
+async fn read_response(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Result<String> {
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        if read.read_line(&mut line).await? == 0 {
+            bail!("connection closed");
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().context("content-length")?;
+            }
+        }
+    }
+    let mut body = vec![0u8; length];
+    read.read_exact(&mut body).await?;
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// One-block opens per second on `threads` threads for one second: a
+/// private-key block decryption plus its (cheap, ~2 %) signature check.
+fn rsa_ops_per_second(key: &PrivateKey, threads: usize) -> Result<f64> {
+    let public = key.public_key();
+    let keys = Keys { own: Some(key), peer: Some(&public) };
+    let one = onepark_proto::seal(Profile::Qingdao, &[b'x'; 100], keys)?;
+    let window = Duration::from_secs(1);
+    let counts: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let start = Instant::now();
+                    let mut n = 0u64;
+                    while start.elapsed() < window {
+                        let _ = onepark_proto::open(Profile::Qingdao, &one.cipher, &one.sign, keys);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
+    });
+    Ok(counts.iter().sum::<u64>() as f64 / window.as_secs_f64())
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").trim().to_owned()))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
