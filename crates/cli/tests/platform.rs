@@ -23,6 +23,33 @@ fn keys_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys")
 }
 
+/// Starts `onepark platform serve` and waits until it listens.
+fn start(config: &str, port: u16) -> Server {
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_onepark"))
+            .args(["platform", "serve", "--config", config])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start platform"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "platform did not start listening");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// The published test keys: (lot private, platform public).
+fn test_keys() -> (PrivateKey, PublicKey) {
+    let read = |name: &str| std::fs::read_to_string(keys_dir().join(name)).expect("test key");
+    (
+        PrivateKey::parse(&read("lot_private.b64")).expect("lot"),
+        PublicKey::parse(&read("platform_public.b64")).expect("platform"),
+    )
+}
+
 fn post(port: u16, path: &str, body: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     write!(
@@ -55,23 +82,8 @@ fn serve_accepts_entries_and_exits_from_a_configured_lot() {
         ),
     )
     .expect("config");
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_onepark"))
-            .args(["platform", "serve", "--config", dir.join("platform.toml").to_str().expect("path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start platform"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "platform did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-
-    let lot = PrivateKey::parse(&std::fs::read_to_string(keys.join("lot_private.b64")).expect("key")).expect("lot");
-    let platform =
-        PublicKey::parse(&std::fs::read_to_string(keys.join("platform_public.b64")).expect("key")).expect("platform");
+    let _server = start(dir.join("platform.toml").to_str().expect("path"), port);
+    let (lot, platform) = test_keys();
     let seal = |data: &str| {
         let s = onepark_proto::seal(
             Profile::Qingdao,
@@ -148,22 +160,8 @@ fn lots_registered_at_run_time_are_accepted_without_restart() {
     let list = run(&["platform", "lots", "list", "--config", config]);
     assert!(String::from_utf8_lossy(&list.stdout).contains("555\tqingdao\t2001\tdatabase"));
 
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_onepark"))
-            .args(["platform", "serve", "--config", config])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start platform"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "platform did not start listening");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let lot = PrivateKey::parse(&std::fs::read_to_string(keys.join("lot_private.b64")).expect("key")).expect("lot");
-    let platform =
-        PublicKey::parse(&std::fs::read_to_string(keys.join("platform_public.b64")).expect("key")).expect("platform");
+    let _server = start(config, port);
+    let (lot, platform) = test_keys();
     let heartbeat = || {
         let s = onepark_proto::seal(
             Profile::Qingdao,
