@@ -352,8 +352,8 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 fn decode_cipher(cipher: &str, block: usize) -> Option<(Vec<u8>, CipherEncoding)> {
     let text = normalise_base64(cipher);
     let whole = STANDARD.decode(text.as_bytes()).ok();
-    if let Some(bytes) = whole.as_ref().filter(|b| b.len() % block == 0) {
-        return Some((bytes.clone(), CipherEncoding::Base64));
+    if whole.as_ref().is_some_and(|b| b.len() % block == 0) {
+        return whole.map(|b| (b, CipherEncoding::Base64));
     }
     if let Some(bytes) = decode_per_block(&text).filter(|b| b.len() % block == 0) {
         return Some((bytes, CipherEncoding::Base64PerBlock));

@@ -335,10 +335,12 @@ fn check_plate(text: &str, name: &str, problems: &mut Problems) {
         problems.push(Problem::warning(name, ProblemKind::BadPlate { reason: "contains spaces or separators".into() }));
         return;
     }
-    if let Err(e) = Plate::parse(text) {
-        problems.push(Problem::warning(name, ProblemKind::BadPlate { reason: e.to_string() }));
-    } else if Plate::parse(text).map(|p| p.as_str() != text).unwrap_or(false) {
-        problems.push(Problem::warning(name, ProblemKind::BadPlate { reason: "not in canonical form".into() }));
+    match Plate::parse(text) {
+        Err(e) => problems.push(Problem::warning(name, ProblemKind::BadPlate { reason: e.to_string() })),
+        Ok(plate) if plate.as_str() != text => {
+            problems.push(Problem::warning(name, ProblemKind::BadPlate { reason: "not in canonical form".into() }))
+        }
+        Ok(_) => {}
     }
 }
 
