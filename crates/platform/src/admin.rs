@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/admin/lots/{parking_code}/berths", get(berths))
         .route("/api/admin/reports/reconciliation", get(reconciliation))
         .route("/api/admin/reports/quality", get(quality))
+        .route("/api/admin/reports/online", get(online))
         .route_layer(middleware::from_fn_with_state(state, authorize))
         .route("/api/admin/openapi.json", get(openapi))
 }
@@ -177,6 +178,24 @@ async fn quality(State(state): State<AppState>, Query(p): Query<DayParams>) -> R
     let cutoff = onepark_domain::time::format_time(state.now() - Duration::days(OPEN_TOO_LONG_DAYS));
     let q = state.store().quality(&p.parking_code, date, &cutoff).await?;
     Ok(Json(json!({ "parkingCode": p.parking_code, "date": p.date, "quality": q })))
+}
+
+/// The daily online rate: 10-minute slots heard ÷ slots of the day (so far,
+/// for today). The spec demands ≥ 99 %.
+async fn online(State(state): State<AppState>, Query(p): Query<DayParams>) -> Result<Json<Value>, ApiError> {
+    let date = day(&p)?;
+    let heard = state.store().online_slots(&p.parking_code, date).await?;
+    let now = state.now();
+    let expected = if date == now.date() {
+        i64::from(chrono::Timelike::hour(&now)) * 6 + i64::from(chrono::Timelike::minute(&now)) / 10 + 1
+    } else {
+        144
+    };
+    let rate = if date > now.date() { 0.0 } else { heard as f64 / expected as f64 };
+    Ok(Json(json!({
+        "parkingCode": p.parking_code, "date": p.date,
+        "slotsHeard": heard, "slotsExpected": expected, "rate": rate, "meetsSpec": rate >= 0.99,
+    })))
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -17,6 +17,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_records.sql")),
     (2, include_str!("../migrations/0002_photos_bills_checks.sql")),
+    (3, include_str!("../migrations/0003_online_slots.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -272,6 +273,9 @@ impl Store {
 
     /// Marks a lot as alive.
     pub async fn heartbeat(&self, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
+        let _writer = self.writer().await;
+        let mut tx = self.pool.begin().await?;
+        mark_online(&mut tx, parking_code, now).await?;
         sqlx::query(
             "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat) VALUES ($1, $2, $3, $3) \
              ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, last_heartbeat = $3",
@@ -279,8 +283,9 @@ impl Store {
         .bind(parking_code)
         .bind(access_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -627,6 +632,18 @@ impl Store {
         Ok(q)
     }
 
+    /// How many 10-minute slots of a day the lot was heard in.
+    pub async fn online_slots(&self, parking_code: &str, date: NaiveDate) -> Result<i64, StoreError> {
+        let (from, to) = day_range(date);
+        Ok(sqlx::query("SELECT COUNT(*) FROM online_slots WHERE parking_code = $1 AND slot >= $2 AND slot < $3")
+            .bind(parking_code)
+            .bind(&from[..16])
+            .bind(&to[..16])
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?)
+    }
+
     /// Counts a lot's rows in one table (reports and tests).
     pub async fn count(&self, table: Table, parking_code: &str) -> Result<i64, StoreError> {
         let sql = match table {
@@ -814,6 +831,18 @@ async fn berths(
     .bind(at)
     .execute(&mut **tx)
     .await?;
+    mark_online(tx, parking_code, now).await
+}
+
+/// Records that the lot was heard from in the current 10-minute slot.
+async fn mark_online(tx: &mut Transaction<'_, Any>, parking_code: &str, now: &str) -> Result<(), StoreError> {
+    // `yyyy-MM-dd HH:m` + `0`: the slot's first minute.
+    let slot = format!("{}0", now.get(..15).unwrap_or(now));
+    sqlx::query("INSERT INTO online_slots (parking_code, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(parking_code)
+        .bind(slot)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

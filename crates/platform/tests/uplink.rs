@@ -249,6 +249,13 @@ async fn admin(h: &Harness, uid: &str) {
     assert_eq!(quality["quality"]["exitsWithoutEntry"], Value::from(1), "{quality}");
     assert_eq!(quality["quality"]["late"], Value::from(3), "records of 2021 arrive years late: {quality}");
 
+    // Everything above was received just now: today has at least one slot heard.
+    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("utc+8")).date_naive();
+    let (_, online) = h.admin(&format!("/api/admin/reports/online?parkingCode=1001&date={today}"), t).await;
+    assert!(online["slotsHeard"].as_i64().is_some_and(|n| n >= 1), "{online}");
+    let (_, past) = h.admin("/api/admin/reports/online?parkingCode=1001&date=2021-07-01", t).await;
+    assert_eq!((past["slotsExpected"].as_i64(), past["meetsSpec"].as_bool()), (Some(144), Some(false)), "{past}");
+
     let (status, doc) = h.admin("/api/admin/openapi.json", None).await;
     assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.0.3")));
 }
