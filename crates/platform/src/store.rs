@@ -422,35 +422,39 @@ impl Store {
         Ok(())
     }
 
-    /// (uid, the lot's record id) of what the platform holds for one lot,
-    /// day and record kind (downloadUID).
-    pub async fn uids(
+    /// A page of (uid, the lot's record id) of what the platform holds for
+    /// one lot, day and record kind (downloadUID), in (uid, id) order after
+    /// `after`: keyset paging, so a large day streams in constant memory.
+    pub async fn uids_page(
         &self,
         parking_code: &str,
         date: NaiveDate,
         kind: RecordKind,
+        after: Option<&(String, String)>,
+        limit: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let sql = match kind {
-            RecordKind::Entry => {
-                "SELECT uid, arrival_id FROM entries WHERE parking_code = $1 AND deleted = 0 \
-                 AND arrive_time >= $2 AND arrive_time < $3 ORDER BY arrive_time, uid"
-            }
-            RecordKind::Exit => {
-                "SELECT uid, exit_id FROM exits WHERE parking_code = $1 AND end_time >= $2 AND end_time < $3 \
-                 ORDER BY end_time, uid"
-            }
-            RecordKind::Bill => {
-                "SELECT uid, bill_id FROM bills WHERE parking_code = $1 AND deal_time >= $2 AND deal_time < $3 \
-                 ORDER BY deal_time, bill_id"
-            }
-            RecordKind::Photo => {
-                "SELECT uid, photo_id FROM photos WHERE parking_code = $1 AND photo_time >= $2 AND photo_time < $3 \
-                 ORDER BY photo_time, photo_id"
-            }
+        let (table, id, time, extra) = match kind {
+            RecordKind::Entry => ("entries", "arrival_id", "arrive_time", " AND deleted = 0"),
+            RecordKind::Exit => ("exits", "exit_id", "end_time", ""),
+            RecordKind::Bill => ("bills", "bill_id", "deal_time", ""),
+            RecordKind::Photo => ("photos", "photo_id", "photo_time", ""),
             RecordKind::Other(_) => return Ok(Vec::new()),
         };
+        let sql = format!(
+            "SELECT uid, {id} FROM {table} WHERE parking_code = $1 AND {time} >= $2 AND {time} < $3{extra} \
+             AND (uid > $4 OR (uid = $4 AND {id} > $5)) ORDER BY uid, {id} LIMIT $6"
+        );
         let (from, to) = day_range(date);
-        let rows = sqlx::query(sql).bind(parking_code).bind(from).bind(to).fetch_all(&self.pool).await?;
+        let (uid, record) = after.cloned().unwrap_or_default();
+        let rows = sqlx::query(&sql)
+            .bind(parking_code)
+            .bind(from)
+            .bind(to)
+            .bind(uid)
+            .bind(record)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
     }
 
@@ -819,8 +823,13 @@ async fn berths(
     .await?;
     sqlx::query(
         "INSERT INTO lot_status (parking_code, access_id, last_seen, total, open_berths, free_berths, state_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, \
-         last_seen = $3, total = $4, open_berths = $5, free_berths = $6, state_at = $7",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, \
+         total = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $4 ELSE lot_status.total END, \
+         open_berths = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $5 \
+         ELSE lot_status.open_berths END, \
+         free_berths = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $6 \
+         ELSE lot_status.free_berths END, \
+         state_at = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $7 ELSE lot_status.state_at END",
     )
     .bind(parking_code)
     .bind(access_id)

@@ -26,27 +26,28 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::config::LotAccess;
-use crate::store::{DayCounts, Put, StoreError};
+use crate::store::{DayCounts, Put, Store, StoreError};
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
-#[derive(Debug)]
 pub struct Answer {
     pub code: ResultCode,
     pub msg: String,
     pub extra: Map<String, Value>,
+    /// downloadUID's `data.result`, streamed from the database after the head.
+    stream: Option<UidStream>,
 }
 
 impl Answer {
     fn ok(msg: &str) -> Answer {
-        Answer { code: ResultCode::OK, msg: msg.into(), extra: Map::new() }
+        Answer { code: ResultCode::OK, msg: msg.into(), extra: Map::new(), stream: None }
     }
 
     fn client(msg: impl Into<String>) -> Answer {
-        Answer { code: ResultCode::BAD_REQUEST, msg: msg.into(), extra: Map::new() }
+        Answer { code: ResultCode::BAD_REQUEST, msg: msg.into(), extra: Map::new(), stream: None }
     }
 
     fn server(msg: impl Into<String>) -> Answer {
-        Answer { code: ResultCode::SERVER_ERROR, msg: msg.into(), extra: Map::new() }
+        Answer { code: ResultCode::SERVER_ERROR, msg: msg.into(), extra: Map::new(), stream: None }
     }
 
     fn outcome(&self) -> &'static str {
@@ -64,11 +65,77 @@ impl IntoResponse for Answer {
         body.insert("resultCode".into(), Value::String(self.code.0.to_string()));
         body.insert("msg".into(), Value::String(self.msg));
         body.extend(self.extra);
+        if let Some(stream) = self.stream {
+            // `{"msg":…,"resultCode":"200","data":{"result":[` … `]}}`
+            let mut head = Value::Object(body).to_string();
+            head.pop();
+            head.push_str(",\"data\":{\"result\":[");
+            return ([("content-type", "application/json")], stream.body(head)).into_response();
+        }
         // Client faults are answers (HTTP 200, resultCode 400): retrying them
         // cannot help. Our own faults are HTTP 500 so lots retry (D-17).
         let status =
             if self.code == ResultCode::SERVER_ERROR { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::OK };
         (status, axum::Json(Value::Object(body))).into_response()
+    }
+}
+
+/// The rows of one downloadUID answer, read page by page while the body is
+/// written, so tens of thousands of records never sit in memory at once.
+struct UidStream {
+    store: Store,
+    parking_code: String,
+    date: chrono::NaiveDate,
+    kind: onepark_proto::dict::RecordKind,
+}
+
+const UID_PAGE: i64 = 1000;
+
+impl UidStream {
+    fn body(self, head: String) -> axum::body::Body {
+        struct Cursor {
+            rows: UidStream,
+            head: Option<String>,
+            after: Option<(String, String)>,
+            done: bool,
+        }
+        let start = Cursor { rows: self, head: Some(head), after: None, done: false };
+        let stream = futures_util::stream::unfold(start, |mut c| async move {
+            if let Some(head) = c.head.take() {
+                return Some((Ok::<_, std::io::Error>(head), c));
+            }
+            if c.done {
+                return None;
+            }
+            let page =
+                c.rows.store.uids_page(&c.rows.parking_code, c.rows.date, c.rows.kind, c.after.as_ref(), UID_PAGE);
+            match page.await {
+                Err(e) => {
+                    // The status line is gone; cutting the body short makes
+                    // the reply invalid JSON, so the lot retries.
+                    tracing::error!(error = %e, "downloadUID stream failed");
+                    c.done = true;
+                    Some((Err(std::io::Error::other(e.to_string())), c))
+                }
+                Ok(rows) if rows.is_empty() => {
+                    c.done = true;
+                    Some((Ok("]}}".to_owned()), c))
+                }
+                Ok(rows) => {
+                    let mut chunk = String::new();
+                    for (uid, id) in &rows {
+                        if c.after.is_some() || !chunk.is_empty() {
+                            chunk.push(',');
+                        }
+                        let entry = UidEntry::new(c.rows.kind, uid.clone(), id.clone());
+                        chunk.push_str(&serde_json::to_string(&entry).unwrap_or_default());
+                    }
+                    c.after = rows.into_iter().last();
+                    Some((Ok(chunk), c))
+                }
+            }
+        });
+        axum::body::Body::from_stream(stream)
     }
 }
 
@@ -325,14 +392,14 @@ async fn check(state: &AppState, m: &CheckRecord, now: &str) -> Answer {
 }
 
 /// downloadUID: what the platform holds for that day and kind, with the
-/// lot's record ids under the key matching the kind.
+/// lot's record ids under the key matching the kind; streamed.
 async fn download(state: &AppState, m: &DownloadUid) -> Answer {
-    let rows = match state.store().uids(&m.parking_code, m.account_date.0, m.kind).await {
-        Ok(rows) => rows,
-        Err(e) => return stored(Err(e), ""),
-    };
-    let result: Vec<UidEntry> = rows.into_iter().map(|(uid, id)| UidEntry::new(m.kind, uid, id)).collect();
     let mut answer = Answer::ok("操作成功");
-    answer.extra.insert("data".into(), serde_json::json!({ "result": result }));
+    answer.stream = Some(UidStream {
+        store: state.store().clone(),
+        parking_code: m.parking_code.clone(),
+        date: m.account_date.0,
+        kind: m.kind,
+    });
     answer
 }
