@@ -34,7 +34,7 @@ pub struct Answer {
     pub msg: String,
     pub extra: Map<String, Value>,
     /// downloadUID's `data.result`, streamed from the database after the head.
-    stream: Option<UidStream>,
+    stream: Option<Box<UidStream>>,
 }
 
 impl Answer {
@@ -92,14 +92,14 @@ struct UidStream {
 const UID_PAGE: i64 = 1000;
 
 impl UidStream {
-    fn body(self, head: String) -> axum::body::Body {
+    fn body(self: Box<Self>, head: String) -> axum::body::Body {
         struct Cursor {
             rows: UidStream,
             head: Option<String>,
             after: Option<(String, String)>,
             done: bool,
         }
-        let start = Cursor { rows: self, head: Some(head), after: None, done: false };
+        let start = Cursor { rows: *self, head: Some(head), after: None, done: false };
         let stream = futures_util::stream::unfold(start, |mut c| async move {
             if let Some(head) = c.head.take() {
                 return Some((Ok::<_, std::io::Error>(head), c));
@@ -395,11 +395,11 @@ async fn check(state: &AppState, m: &CheckRecord, now: &str) -> Answer {
 /// lot's record ids under the key matching the kind; streamed.
 async fn download(state: &AppState, m: &DownloadUid) -> Answer {
     let mut answer = Answer::ok("操作成功");
-    answer.stream = Some(UidStream {
+    answer.stream = Some(Box::new(UidStream {
         store: state.store().clone(),
         parking_code: m.parking_code.clone(),
         date: m.account_date.0,
         kind: m.kind,
-    });
+    }));
     answer
 }
