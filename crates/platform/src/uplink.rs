@@ -70,7 +70,7 @@ impl IntoResponse for Answer {
             let mut head = Value::Object(body).to_string();
             head.pop();
             head.push_str(",\"data\":{\"result\":[");
-            return ([("content-type", "application/json")], stream.body(head)).into_response();
+            return ([("content-type", "application/json")], (*stream).body(head)).into_response();
         }
         // Client faults are answers (HTTP 200, resultCode 400): retrying them
         // cannot help. Our own faults are HTTP 500 so lots retry (D-17).
@@ -92,14 +92,14 @@ struct UidStream {
 const UID_PAGE: i64 = 1000;
 
 impl UidStream {
-    fn body(self: Box<Self>, head: String) -> axum::body::Body {
+    fn body(self, head: String) -> axum::body::Body {
         struct Cursor {
             rows: UidStream,
             head: Option<String>,
             after: Option<(String, String)>,
             done: bool,
         }
-        let start = Cursor { rows: *self, head: Some(head), after: None, done: false };
+        let start = Cursor { rows: self, head: Some(head), after: None, done: false };
         let stream = futures_util::stream::unfold(start, |mut c| async move {
             if let Some(head) = c.head.take() {
                 return Some((Ok::<_, std::io::Error>(head), c));
