@@ -19,6 +19,7 @@ use openssl::rsa::Padding;
 use openssl::sign::{Signer, Verifier};
 
 use crate::key::{PrivateKey, PublicKey};
+use onepark_domain::plate::PROVINCES;
 
 /// Which envelope a peer speaks; chosen per accessID.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -296,30 +297,35 @@ fn decrypt_blocks(ciphertext: &[u8], k: usize, op: &RsaOp<'_>) -> Result<Vec<u8>
 }
 
 fn decode_text(bytes: Vec<u8>) -> Result<(String, Charset), OpenError> {
-    let gbk = |bytes: &[u8]| {
-        let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(bytes);
-        (!had_errors && !text.contains('\0')).then(|| text.into_owned())
-    };
     match String::from_utf8(bytes) {
-        // Some GBK byte pairs are also valid UTF-8: 鲁 (C2 B3) reads as `³`.
-        // Real UTF-8 Chinese has three-byte characters (≥ U+0800); a text
-        // whose only non-ASCII characters are two-byte ones, and that decodes
-        // cleanly as GBK into CJK, is GBK.
-        Ok(text) if looks_like_gbk(&text) => match gbk(text.as_bytes()).filter(|t| t.chars().any(cjk)) {
-            Some(decoded) => Ok((decoded, Charset::Gbk)),
+        Ok(text) => match gbk_plate_reading(&text) {
+            Some(gbk) => Ok((gbk, Charset::Gbk)),
             None => Ok((text, Charset::Utf8)),
         },
-        Ok(text) => Ok((text, Charset::Utf8)),
-        Err(e) => gbk(e.as_bytes()).map(|t| (t, Charset::Gbk)).ok_or(OpenError::Charset),
+        Err(e) => {
+            let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(e.as_bytes());
+            if had_errors || text.contains('\0') {
+                Err(OpenError::Charset)
+            } else {
+                Ok((text.into_owned(), Charset::Gbk))
+            }
+        }
     }
 }
 
-fn looks_like_gbk(utf8: &str) -> bool {
-    !utf8.is_ascii() && utf8.chars().all(|c| (c as u32) < 0x800)
-}
-
-fn cjk(c: char) -> bool {
-    ('\u{4e00}'..='\u{9fff}').contains(&c)
+/// Valid UTF-8 is UTF-8, with one exception. Some GBK byte pairs are also
+/// valid UTF-8: 鲁 (C2 B3) reads as `³`, so a GBK message whose only Chinese
+/// is such a plate arrives as valid UTF-8. Such a text has no character
+/// ≥ U+0800 as UTF-8, and read as GBK it holds a plate (province + letter);
+/// only then is it GBK. Arbitrary UTF-8 practically never matches both.
+fn gbk_plate_reading(utf8: &str) -> Option<String> {
+    if utf8.is_ascii() || utf8.chars().any(|c| c as u32 >= 0x800) {
+        return None;
+    }
+    let (gbk, had_errors) = encoding_rs::GBK.decode_without_bom_handling(utf8.as_bytes());
+    let chars: Vec<char> = gbk.chars().collect();
+    let plate = chars.windows(2).any(|w| PROVINCES.contains(w[0]) && w[1].is_ascii_uppercase());
+    (!had_errors && plate).then(|| gbk.into_owned())
 }
 
 /// Base64 as it arrives in practice: MIME line breaks, `+` turned into a
@@ -351,15 +357,20 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
 /// whole number of blocks.
 fn decode_cipher(cipher: &str, block: usize) -> Option<(Vec<u8>, CipherEncoding)> {
     let text = normalise_base64(cipher);
+    // All-hex text is valid Base64 too, and for an even number of blocks even
+    // decodes to a whole number of blocks; real Base64 of a block is never
+    // all hex digits, so hex wins when the length fits.
+    if text.len() % (2 * block) == 0 {
+        if let Some(bytes) = decode_hex(&text).filter(|b| !b.is_empty()) {
+            return Some((bytes, CipherEncoding::Hex));
+        }
+    }
     let whole = STANDARD.decode(text.as_bytes()).ok();
     if whole.as_ref().is_some_and(|b| b.len() % block == 0) {
         return whole.map(|b| (b, CipherEncoding::Base64));
     }
     if let Some(bytes) = decode_per_block(&text).filter(|b| b.len() % block == 0) {
         return Some((bytes, CipherEncoding::Base64PerBlock));
-    }
-    if let Some(bytes) = decode_hex(&text).filter(|b| !b.is_empty() && b.len() % block == 0) {
-        return Some((bytes, CipherEncoding::Hex));
     }
     whole.map(|b| (b, CipherEncoding::Base64))
 }
@@ -431,7 +442,7 @@ pub(crate) mod tests {
     fn per_block_base64_and_hex_open() {
         let (lot, lot_pub) = pair(1024);
         let (platform, platform_pub) = pair(1024);
-        let text = "x".repeat(300);
+        let text = "x".repeat(200);
         let keys_out = Keys { own: Some(&lot), peer: Some(&platform_pub) };
         let keys_in = Keys { own: Some(&platform), peer: Some(&lot_pub) };
         let sealed = seal(Profile::Qingdao, text.as_bytes(), keys_out).expect("seal");
@@ -482,12 +493,12 @@ pub(crate) mod tests {
 
     #[test]
     fn utf8_with_latin1_symbols_stays_utf8() {
-        // Text with no CJK at all but Latin-1 symbols (`³ café`) is truly
-        // ambiguous and reads as GBK; it does not occur in this protocol.
-        for text in ["{\"plateNo\":\"鲁B·01C01\"}", "{\"remark\":\"¥8·00 停车\"}"] {
+        for text in ["{\"plateNo\":\"鲁B·01C01\"}", "{\"remark\":\"¥8·00 停车\"}", "Café ³ ¥", "Ѩ°é"] {
             assert_eq!(decode_text(text.as_bytes().to_vec()), Ok((text.to_owned(), Charset::Utf8)), "{text}");
         }
         let (gbk, _, _) = encoding_rs::GBK.encode("吴山广场");
         assert_eq!(decode_text(gbk.into_owned()), Ok(("吴山广场".to_owned(), Charset::Gbk)));
+        let (gbk, _, _) = encoding_rs::GBK.encode("{\"plateNo\":\"鲁B01C01\"}");
+        assert_eq!(String::from_utf8(gbk.to_vec()).map(|t| t.contains('³')), Ok(true), "GBK 鲁 is valid UTF-8");
     }
 }

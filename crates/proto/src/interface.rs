@@ -155,11 +155,11 @@ impl Downlink {
 
     /// Resolves a topic segment, including the general section's names (D-10).
     pub fn from_name(name: &str) -> Option<Downlink> {
-        match name {
+        match name.to_ascii_lowercase().as_str() {
             "calfee" => Some(Downlink::Fee),
             "noticepay" => Some(Downlink::PayResult),
             "nosenseinfo" => Some(Downlink::DeparturePayInfo),
-            _ => Downlink::ALL.into_iter().find(|d| d.name() == name),
+            _ => Downlink::ALL.into_iter().find(|d| d.name().eq_ignore_ascii_case(name)),
         }
     }
 
@@ -194,27 +194,27 @@ impl fmt::Display for Downlink {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AccessId {
     pub base: String,
-    pub node: Option<u32>,
+    /// The node number as sent (digits; `01` stays `01` so topics and client
+    /// ids rebuilt from it match).
+    pub node: Option<String>,
 }
 
 impl AccessId {
     /// Splits a numeric `_N` suffix off; anything else is part of the base.
     pub fn parse(text: &str) -> AccessId {
         let text = text.trim();
-        if let Some((base, node)) = text.rsplit_once('_') {
-            if !base.is_empty() && !node.is_empty() && node.bytes().all(|b| b.is_ascii_digit()) {
-                if let Ok(node) = node.parse() {
-                    return AccessId { base: base.to_owned(), node: Some(node) };
-                }
+        match text.rsplit_once('_') {
+            Some((base, node)) if !base.is_empty() && !node.is_empty() && node.bytes().all(|b| b.is_ascii_digit()) => {
+                AccessId { base: base.to_owned(), node: Some(node.to_owned()) }
             }
+            _ => AccessId { base: text.to_owned(), node: None },
         }
-        AccessId { base: text.to_owned(), node: None }
     }
 }
 
 impl fmt::Display for AccessId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.node {
+        match &self.node {
             Some(n) => write!(f, "{}_{n}", self.base),
             None => f.write_str(&self.base),
         }
@@ -274,7 +274,8 @@ mod tests {
     #[test]
     fn access_ids() {
         assert_eq!(AccessId::parse("234"), AccessId { base: "234".into(), node: None });
-        assert_eq!(AccessId::parse("234_2"), AccessId { base: "234".into(), node: Some(2) });
+        assert_eq!(AccessId::parse("234_2"), AccessId { base: "234".into(), node: Some("2".into()) });
+        assert_eq!(AccessId::parse("234_01").to_string(), "234_01");
         assert_eq!(AccessId::parse("lot_a"), AccessId { base: "lot_a".into(), node: None });
         assert_eq!(AccessId::parse("234_2").to_string(), "234_2");
     }

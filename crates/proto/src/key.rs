@@ -18,7 +18,13 @@ pub enum KeyError {
     NotRsa { which: &'static str, detail: &'static str },
     #[error("key generation failed: {0}")]
     Generate(String),
+    #[error("{which} key is only {bits} bits; at least {MIN_BITS} are required")]
+    TooSmall { which: &'static str, bits: usize },
 }
+
+/// Smallest key accepted: below it the PKCS#1 padding (11 bytes) leaves no
+/// room for data, and no deployed system uses less.
+pub const MIN_BITS: usize = 512;
 
 /// An RSA public key (a peer's: the lot's on the platform, the platform's on a lot).
 #[derive(Clone)]
@@ -77,6 +83,9 @@ impl PublicKey {
     }
 
     fn from_rsa(rsa: Rsa<Public>) -> Result<PublicKey, KeyError> {
+        if (rsa.size() as usize) * 8 < MIN_BITS {
+            return Err(KeyError::TooSmall { which: "public", bits: rsa.size() as usize * 8 });
+        }
         let pkey =
             PKey::from_rsa(rsa.clone()).map_err(|_| KeyError::NotRsa { which: "public", detail: "unusable key" })?;
         Ok(PublicKey { rsa, pkey })
@@ -129,6 +138,9 @@ impl PrivateKey {
     }
 
     fn from_rsa(rsa: Rsa<Private>) -> Result<PrivateKey, KeyError> {
+        if (rsa.size() as usize) * 8 < MIN_BITS {
+            return Err(KeyError::TooSmall { which: "private", bits: rsa.size() as usize * 8 });
+        }
         let pkey =
             PKey::from_rsa(rsa.clone()).map_err(|_| KeyError::NotRsa { which: "private", detail: "unusable key" })?;
         Ok(PrivateKey { rsa, pkey })
@@ -194,6 +206,11 @@ mod tests {
         assert!(matches!(PublicKey::parse("not base64!"), Err(KeyError::NotBase64 { .. })));
         assert!(matches!(PrivateKey::parse("AAAA"), Err(KeyError::NotRsa { .. })));
         let private = PrivateKey::generate(1024).expect("generate");
+        let n = openssl::bn::BigNum::from_hex_str(&"F".repeat(64)).expect("n");
+        let e = openssl::bn::BigNum::from_u32(65537).expect("e");
+        let tiny = Rsa::from_public_components(n, e).expect("tiny key");
+        let tiny = STANDARD.encode(tiny.public_key_to_der_pkcs1().expect("der"));
+        assert!(matches!(PublicKey::parse(&tiny), Err(KeyError::TooSmall { bits: 256, .. })));
         // A private key where a public one belongs is refused, not misread.
         assert!(PublicKey::parse(&private.to_base64_der()).is_err());
     }

@@ -26,6 +26,9 @@ pub enum Kind {
     Money,
     /// One of the listed integer codes.
     Code(&'static [i64]),
+    /// One of the listed codes; another code is only a warning (`plateColor`,
+    /// whose `0` the spec's own example sends, D-21).
+    CodeOrUnknown(&'static [i64]),
     /// One of the listed string codes.
     StrCode(&'static [&'static str]),
     /// `yyyy-MM-dd HH:mm:ss`
@@ -120,6 +123,12 @@ impl Problem {
 
     pub fn rule(field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> Self {
         Problem::error(field, ProblemKind::Rule { en: en.into(), zh: zh.into() })
+    }
+
+    /// A cross-field inconsistency that is stored and reported, not rejected:
+    /// a lot retries a rejected record forever, so rejecting would lose it.
+    pub fn quality(field: impl Into<String>, en: impl Into<String>, zh: impl Into<String>) -> Self {
+        Problem::warning(field, ProblemKind::Rule { en: en.into(), zh: zh.into() })
     }
 
     /// Chinese text for `msg`.
@@ -248,8 +257,9 @@ fn check_value(value: &mut Value, kind: Kind, name: &str, problems: &mut Problem
             if len > max {
                 return fail(ProblemKind::TooLong { max, len });
             }
+            // Received uids are opaque (D-18): an odd one is worth a warning, not a rejection.
             if matches!(kind, Kind::Uid(_)) && !s.bytes().all(|b| b.is_ascii_graphic()) {
-                return fail(ProblemKind::BadUid);
+                problems.push(Problem::warning(name, ProblemKind::BadUid));
             }
             if matches!(kind, Kind::Plate(_)) {
                 check_plate(s, name, problems);
@@ -265,7 +275,7 @@ fn check_value(value: &mut Value, kind: Kind, name: &str, problems: &mut Problem
                 _ => fail(ProblemKind::WrongType { expected: "string" }),
             }
         }
-        Kind::Int(_) | Kind::Long | Kind::Money | Kind::Code(_) => {
+        Kind::Int(_) | Kind::Long | Kind::Money | Kind::Code(_) | Kind::CodeOrUnknown(_) => {
             let Some(n) = as_integer(value) else {
                 return fail(ProblemKind::WrongType { expected: "integer" });
             };
@@ -375,8 +385,9 @@ mod tests {
             "at": "2015-09-01", "gate": "", "n": 100, "plateNo": "鲁B 01C01"
         }));
         let fields: Vec<&str> = p.errors().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["uid", "arrivalID", "fee", "color", "at", "n"]);
-        assert_eq!(p.warnings().count(), 1);
+        assert_eq!(fields, ["arrivalID", "fee", "color", "at", "n"]);
+        let warned: Vec<&str> = p.warnings().map(|p| p.field.as_str()).collect();
+        assert_eq!(warned, ["uid", "plateNo"]);
         assert!(p.zh().contains("字段 arrivalID 长度 4 超过上限 3 个字符"), "{}", p.zh());
     }
 

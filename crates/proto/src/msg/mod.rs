@@ -41,7 +41,7 @@ macro_rules! message {
         pub struct $name {
             $(
                 $(#[$fmeta])*
-                #[serde(rename = $wire, skip_serializing_if = "crate::wire::omit")]
+                #[serde(rename = $wire $($(, alias = $alias)*)?, skip_serializing_if = "crate::wire::omit")]
                 pub $field: $ty,
             )*
         }
@@ -83,6 +83,8 @@ pub(crate) mod kinds {
     /// `msg` of any length (D-17).
     pub const MSG: Kind = Kind::Str(usize::MAX);
     pub const RESULT: Kind = Kind::Int(4);
+    /// `plateColor`: 1–6; another code (the spec's own example sends 0) is a warning (D-21).
+    pub const PLATE_COLOR: Kind = Kind::CodeOrUnknown(crate::dict::PlateColor::CODES);
 }
 
 message! {

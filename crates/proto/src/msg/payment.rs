@@ -13,7 +13,7 @@ message! {
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         uid: String = "uid", Y, UID64;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         arrive_time: Time = "arriveTime" ["arrivalTime"], Y, Kind::Time;
         end_time: Time = "endTime", Y, Kind::Time;
         out_num: String = "outNum", Y, Kind::Str(50);
@@ -63,7 +63,7 @@ message! {
     FeeQuery {
         parking_code: Option<String> = "parkingCode", N, PARKING_CODE;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: Option<PlateColor> = "plateColor", N, Kind::Code(PlateColor::CODES);
+        plate_color: Option<PlateColor> = "plateColor", N, PLATE_COLOR;
     }
 }
 
@@ -72,7 +72,7 @@ message! {
     FeeBill rules fee_bill_rules {
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         arrive_time: Time = "arriveTime" ["arrivalTime"], Y, Kind::Time;
         /// the time the fee was computed up to (D-45)
         end_time: Time = "endTime", Y, Kind::Time;
@@ -129,7 +129,7 @@ message! {
     /// `confirmDeparturePayInfo` (§5.5.2), `moneyLimit` returned unchanged.
     DeparturePayInfo {
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         /// 签约信息
         no_sense: NoSense = "noSense", Y, Kind::Code(NoSense::CODES);
@@ -161,7 +161,7 @@ message! {
     DeparturePayQuery {
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
     }
 }
 
@@ -184,7 +184,7 @@ message! {
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         uid: String = "uid", Y, UID64;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         arrive_time: Time = "arriveTime" ["arrivalTime"], Y, Kind::Time;
         end_time: Time = "endTime", Y, Kind::Time;
         bill_time: Time = "billTime", Y, Kind::Time;
@@ -281,7 +281,7 @@ message! {
     CancelOverDue {
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: Option<PlateColor> = "plateColor", N, Kind::Code(PlateColor::CODES);
+        plate_color: Option<PlateColor> = "plateColor", N, PLATE_COLOR;
     }
 }
 
@@ -307,7 +307,7 @@ message! {
     OverDueQuery {
         parking_code: String = "parkingCode", Y, PARKING_CODE;
         plate_no: String = "plateNo", Y, PLATE;
-        plate_color: Option<PlateColor> = "plateColor", N, Kind::Code(PlateColor::CODES);
+        plate_color: Option<PlateColor> = "plateColor", N, PLATE_COLOR;
     }
 }
 

@@ -41,7 +41,7 @@ message! {
         /// 停车类型
         parking_type: ParkingType = "parkingType", Y, Kind::Code(ParkingType::CODES);
         /// 车牌颜色
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         /// 上传时间
         upload_time: Time = "uploadTime", Y, Kind::Time;
     }
@@ -66,7 +66,7 @@ message! {
         /// 入场时间: the table says `arrivalTime`, every example `arriveTime` (D-2)
         arrive_time: Time = "arriveTime" ["arrivalTime"], Y, Kind::Time;
         parking_type: ParkingType = "parkingType", Y, Kind::Code(ParkingType::CODES);
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         upload_time: Time = "uploadTime", Y, Kind::Time;
     }
 }
@@ -93,7 +93,7 @@ message! {
         entry_num: String = "entryNum", Y, Kind::Str(50);
         /// 出口编号
         out_num: String = "outNum", Y, Kind::Str(50);
-        plate_color: PlateColor = "plateColor", Y, Kind::Code(PlateColor::CODES);
+        plate_color: PlateColor = "plateColor", Y, PLATE_COLOR;
         upload_time: Time = "uploadTime", Y, Kind::Time;
         /// 计费金额 (fen, before discounts)
         charge_fee: i64 = "chargeFee", Y, Kind::Money;
@@ -379,10 +379,10 @@ fn exit_rules(m: &CarOut, problems: &mut Problems) {
     plate_rules(&m.plate_no, m.plate_color, problems);
     berth_rules(m.total_berth_num, m.open_berth_num, m.free_berth_num, problems);
     if m.end_time < m.arrive_time {
-        problems.push(Problem::rule("endTime", "is earlier than arriveTime", "离场时间早于入场时间"));
+        problems.push(Problem::quality("endTime", "is earlier than arriveTime", "离场时间早于入场时间"));
     }
     if m.should_pay > m.charge_fee {
-        problems.push(Problem::rule("shouldPay", "exceeds chargeFee", "应收金额大于计费金额"));
+        problems.push(Problem::quality("shouldPay", "exceeds chargeFee", "应收金额大于计费金额"));
     }
 }
 
@@ -392,7 +392,7 @@ fn state_rules(m: &ParkingState, problems: &mut Problems) {
 
 fn info_rules(m: &ParkingInfo, problems: &mut Problems) {
     if m.open_berth_num > m.total_berth_num {
-        problems.push(Problem::rule("openBerthNum", "exceeds totalBerthNum", "开放泊位数大于泊位总数"));
+        problems.push(Problem::quality("openBerthNum", "exceeds totalBerthNum", "开放泊位数大于泊位总数"));
     }
 }
 
@@ -433,9 +433,10 @@ pub fn decode_photo_file(file: &str) -> Result<Vec<u8>, PhotoError> {
     if file.is_empty() {
         return Err(PhotoError::Missing);
     }
-    // Base64 of 512 KiB is ~700,000 characters; refuse far larger input
-    // before allocating for it.
-    if file.len() > (MAX_PHOTO_BYTES / 3 + 1) * 4 + file.len() / 76 * 2 + 8 {
+    // Base64 of 512 KiB is 699,052 characters (~718,000 with MIME line
+    // breaks); refuse far larger input before allocating for it.
+    const MAX_TEXT: usize = 730_000;
+    if file.len() > MAX_TEXT {
         return Err(PhotoError::TooLarge(file.len() / 4 * 3));
     }
     let bytes = STANDARD.decode(crate::envelope::normalise_base64(file).as_bytes()).map_err(|_| PhotoError::Base64)?;
