@@ -3,14 +3,11 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use onepark_platform::config::read_key_text;
 use onepark_proto::{PrivateKey, PublicKey};
 
 fn text(arg: &str) -> Result<String> {
-    let trimmed = arg.trim();
-    if !trimmed.starts_with("-----BEGIN") && Path::new(trimmed).is_file() {
-        return std::fs::read_to_string(trimmed).with_context(|| format!("reading key file {trimmed}"));
-    }
-    Ok(trimmed.to_owned())
+    read_key_text(arg, Path::new(".")).map_err(anyhow::Error::msg)
 }
 
 pub fn public(arg: &str, what: &str) -> Result<PublicKey> {

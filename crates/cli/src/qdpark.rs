@@ -96,10 +96,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             }
             let sealed =
                 onepark_proto::seal(profile, plaintext.as_bytes(), Keys { own: Some(&lot), peer: platform.as_ref() })?;
-            let file = photo
-                .map(|p| std::fs::read(&p).with_context(|| format!("reading {}", p.display())))
-                .transpose()?
-                .map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes));
+            let file = photo.map(|p| photo_field(&p)).transpose()?;
             println!("{}", UplinkForm { access_id, cipher: sealed.cipher, sign: sealed.sign, file }.encode());
             Ok(ExitCode::SUCCESS)
         }
@@ -124,6 +121,24 @@ pub fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Demo => demo(),
     }
+}
+
+/// The `file` field of uploadPhoto: a JPEG whose Base64 stays within the
+/// spec's 500,000 characters (D-33).
+fn photo_field(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        bail!("{} is not a JPEG (the platform accepts JPG only)", path.display());
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if b64.len() > 500_000 {
+        bail!(
+            "{} is {} Base64 characters; the spec allows 500,000 (a JPEG of ~366 KiB): recompress it",
+            path.display(),
+            b64.len()
+        );
+    }
+    Ok(b64)
 }
 
 fn read_stdin() -> Result<String> {

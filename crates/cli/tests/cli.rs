@@ -213,6 +213,16 @@ fn java_opens_what_the_binary_sealed() {
 }
 
 #[test]
+fn a_mistyped_key_path_is_reported_as_such() {
+    let out = onepark(
+        &["qdpark", "open", "--platform-private-key", "keys/platfrom_private.b64", "--lot-public-key", "x.b64"],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+}
+
+#[test]
 fn demo_runs() {
     let out = onepark(&["qdpark", "demo"], "");
     assert!(out.status.success(), "{}", stderr(&out));

@@ -190,6 +190,10 @@ pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
     if path.is_file() {
         return std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()));
     }
+    // Base64 and PEM have no `.`; a path to a key file usually does.
+    if value.contains('.') {
+        return Err(format!("key file {} not found", path.display()));
+    }
     Ok(value.to_owned())
 }
 
