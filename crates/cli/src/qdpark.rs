@@ -12,6 +12,7 @@ use onepark_proto::envelope::{self, Charset, CipherEncoding, OpenError, SignedOv
 use onepark_proto::form::UplinkForm;
 use onepark_proto::interface::Uplink;
 use onepark_proto::msg::{DecodeError, check_uplink};
+use onepark_proto::validate::Severity;
 use onepark_proto::{Keys, Profile};
 
 use crate::keyarg;
@@ -177,7 +178,7 @@ fn report_validation(interface: Uplink, plaintext: &str) -> bool {
         }
         Err(DecodeError::Invalid(problems)) => {
             for p in &problems.0 {
-                eprintln!("{} ({interface}): {p}", if problems.errors().any(|e| e == p) { "error" } else { "warning" });
+                eprintln!("{} ({interface}): {p}", if p.severity == Severity::Error { "error" } else { "warning" });
             }
             false
         }

@@ -136,20 +136,8 @@ impl Store {
         .bind(i64::from(plate_valid))
         .bind(&content);
         let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
-        if put == Put::Duplicate {
-            return Ok(put);
-        }
-        berths(
-            &mut tx,
-            &m.parking_code,
-            access_id,
-            &m.upload_time.to_string(),
-            now,
-            [m.total_berth_num, m.open_berth_num, m.free_berth_num],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Put::Inserted)
+        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+        commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
     }
 
     /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
@@ -238,20 +226,8 @@ impl Store {
         .bind(i64::from(entry.is_none()))
         .bind(&content);
         let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
-        if put == Put::Duplicate {
-            return Ok(put);
-        }
-        berths(
-            &mut tx,
-            &m.parking_code,
-            access_id,
-            &m.upload_time.to_string(),
-            now,
-            [m.total_berth_num, m.open_berth_num, m.free_berth_num],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(Put::Inserted)
+        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+        commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
     }
 
     /// Records a berth state: time series plus latest state.
@@ -800,6 +776,22 @@ async fn insert_once<'q>(
     } else {
         Err(StoreError::Conflict { parking_code: parking_code.to_owned(), key: key.to_owned() })
     }
+}
+
+/// Commits a newly inserted record together with the berth counts it
+/// carries; a duplicate changes nothing (the transaction is dropped).
+async fn commit_new(
+    mut tx: Transaction<'_, Any>,
+    put: Put,
+    (parking_code, access_id, at, counts): (&str, &str, &str, [i64; 3]),
+    now: &str,
+) -> Result<Put, StoreError> {
+    if put == Put::Duplicate {
+        return Ok(put);
+    }
+    berths(&mut tx, parking_code, access_id, at, now, counts).await?;
+    tx.commit().await?;
+    Ok(Put::Inserted)
 }
 
 async fn berths(

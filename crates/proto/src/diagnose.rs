@@ -5,12 +5,10 @@
 //! DigestInfo with the peer's public key tells which key signed, with which
 //! hash, and (by comparing digests) over which text.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use openssl::hash::{MessageDigest, hash};
 use openssl::rsa::Padding;
 
-use crate::envelope::{Keys, OpenError, Profile, normalise_base64};
+use crate::envelope::{Keys, OpenError, Profile, decode_base64, decode_cipher, decrypt_blocks};
 use crate::key::PublicKey;
 
 const SHA1_PREFIX: &[u8] = &[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14];
@@ -59,7 +57,7 @@ pub(crate) fn explain(profile: Profile, cipher: &str, sign: &str, keys: Keys<'_>
 
 fn signature_hints(profile: Profile, cipher: &str, sign: &str, keys: Keys<'_>, hints: &mut Vec<String>) {
     let Some(peer) = keys.peer else { return };
-    let Ok(signature) = STANDARD.decode(normalise_base64(sign).as_bytes()) else { return };
+    let Some(signature) = decode_base64(sign) else { return };
     if signature.len() != peer.size() {
         hints.push(format!(
             "sign is {} bytes but the lot public key is RSA-{}: signed with a different key",
@@ -91,7 +89,7 @@ fn signature_hints(profile: Profile, cipher: &str, sign: &str, keys: Keys<'_>, h
         ("cipher without line breaks", stripped.into_bytes()),
         ("cipher with spaces turned back into `+`", cipher.replace(' ', "+").into_bytes()),
     ];
-    if let Ok(raw) = STANDARD.decode(normalise_base64(cipher).as_bytes()) {
+    if let Some(raw) = decode_base64(cipher) {
         candidates.push(("the raw ciphertext bytes", raw));
     }
     if let Some(plain) = keys.own.and_then(|own| decrypt_for_diagnosis(own, cipher)) {
@@ -146,23 +144,20 @@ fn recover(peer: &PublicKey, signature: &[u8]) -> Option<(Algorithm, Vec<u8>)> {
     Some((Algorithm { name: "a bare digest without DigestInfo (NONEwithRSA)", digest }, info.to_vec()))
 }
 
+/// The plaintext, if the cipher decrypts with our key at all (diagnosis only:
+/// the signature did not verify, so nothing here is trusted).
 fn decrypt_for_diagnosis(own: &crate::key::PrivateKey, cipher: &str) -> Option<Vec<u8>> {
-    let raw = STANDARD.decode(normalise_base64(cipher).as_bytes()).ok()?;
-    let k = own.size();
-    if raw.is_empty() || raw.len() % k != 0 {
+    let (raw, _) = decode_cipher(cipher, own.size())?;
+    if raw.is_empty() || raw.len() % own.size() != 0 {
         return None;
     }
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; k];
-    for block in raw.chunks(k) {
-        let n = own.rsa.private_decrypt(block, &mut buf, Padding::PKCS1).ok()?;
-        out.extend_from_slice(&buf[..n]);
-    }
-    Some(out)
+    decrypt_blocks(&raw, own.size(), &|b, out| own.rsa.private_decrypt(b, out, Padding::PKCS1)).ok()
 }
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
     use openssl::sign::Signer;
 
     use super::*;

@@ -282,7 +282,7 @@ fn verify(
     ciphertext.filter(|c| ok(c)).map(|_| SignedOver::CiphertextBytes)
 }
 
-fn decrypt_blocks(ciphertext: &[u8], k: usize, op: &RsaOp<'_>) -> Result<Vec<u8>, OpenError> {
+pub(crate) fn decrypt_blocks(ciphertext: &[u8], k: usize, op: &RsaOp<'_>) -> Result<Vec<u8>, OpenError> {
     let blocks = ciphertext.len() / k;
     let mut out = Vec::with_capacity(blocks * (k - 11) + k);
     for (index, block) in ciphertext.chunks(k).enumerate() {
@@ -348,14 +348,14 @@ pub(crate) fn normalise_base64(text: &str) -> Cow<'_, str> {
     )
 }
 
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(text: &str) -> Option<Vec<u8>> {
     STANDARD.decode(normalise_base64(text).as_bytes()).ok()
 }
 
 /// Decodes `cipher` into ciphertext bytes, trying whole Base64 first, then
 /// per-block Base64, then hex (D-14); prefers a decoding whose length is a
 /// whole number of blocks.
-fn decode_cipher(cipher: &str, block: usize) -> Option<(Vec<u8>, CipherEncoding)> {
+pub(crate) fn decode_cipher(cipher: &str, block: usize) -> Option<(Vec<u8>, CipherEncoding)> {
     let text = normalise_base64(cipher);
     // All-hex text is valid Base64 too, and for an even number of blocks even
     // decodes to a whole number of blocks; real Base64 of a block is never

@@ -232,15 +232,17 @@ pub fn encode_flat<T: Serialize>(message: &T) -> String {
     serde_json::to_string(message).unwrap_or_default()
 }
 
+/// Decodes as `T` and keeps only the warnings (for by-name checks).
+fn run<T: Message>(text: &str) -> Result<Vec<Problem>, DecodeError> {
+    decode::<T>(text).map(|d| d.warnings)
+}
+
 /// Validates the plaintext of an uplink request by interface name; returns
 /// the warnings when it is acceptable.
 pub fn check_uplink(interface: Uplink, text: &str) -> Result<Vec<Problem>, DecodeError> {
     use list::*;
     use payment::*;
     use record::*;
-    fn run<T: Message>(text: &str) -> Result<Vec<Problem>, DecodeError> {
-        decode::<T>(text).map(|d| d.warnings)
-    }
     match interface {
         Uplink::UploadCarInData => run::<CarIn>(text),
         Uplink::UploadModifyCarInData => run::<CarInModify>(text),
@@ -269,9 +271,6 @@ pub fn check_uplink(interface: Uplink, text: &str) -> Result<Vec<Problem>, Decod
 
 /// Validates the decrypted payload of a downlink message by interface.
 pub fn check_downlink(interface: Downlink, text: &str) -> Result<Vec<Problem>, DecodeError> {
-    fn run<T: Message>(text: &str) -> Result<Vec<Problem>, DecodeError> {
-        decode::<T>(text).map(|d| d.warnings)
-    }
     match interface {
         Downlink::Fee => run::<payment::FeeQuery>(text),
         Downlink::PayResult => run::<payment::PayResult>(text),
