@@ -114,7 +114,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
-    ([("content-type", "text/plain; version=0.0.4")], state.metrics().render())
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics().render(state.store().commit_stats()))
 }
 
 #[derive(Debug, thiserror::Error)]

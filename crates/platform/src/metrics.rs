@@ -6,6 +6,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+
+use crate::store::CommitStats;
 use std::time::{Duration, Instant};
 
 /// Latency bucket bounds in seconds.
@@ -52,7 +55,7 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
+    pub fn render(&self, commits: &CommitStats) -> String {
         let mut out = String::new();
         out.push_str("# HELP onepark_uplink_requests_total Uplink requests by interface and outcome.\n");
         out.push_str("# TYPE onepark_uplink_requests_total counter\n");
@@ -92,6 +95,13 @@ impl Metrics {
                 let _ = writeln!(out, "onepark_uplink_undecryptable_total{{access_id=\"{access_id}\"}} {n}");
             }
         }
+        let (batches, jobs) = (commits.batches.load(Ordering::Relaxed), commits.jobs.load(Ordering::Relaxed));
+        out.push_str("# HELP onepark_store_commits_total Committed group-commit transactions (one fsync each).\n");
+        out.push_str("# TYPE onepark_store_commits_total counter\n");
+        let _ = writeln!(out, "onepark_store_commits_total {batches}");
+        out.push_str("# HELP onepark_store_committed_writes_total Writes committed in those transactions.\n");
+        out.push_str("# TYPE onepark_store_committed_writes_total counter\n");
+        let _ = writeln!(out, "onepark_store_committed_writes_total {jobs}");
         out
     }
 }
@@ -137,7 +147,7 @@ mod tests {
         m.observe("uploadCarInData", "ok", Duration::from_millis(3));
         m.observe("uploadCarInData", "rejected", Duration::from_millis(30));
         m.undecryptable("234");
-        let text = m.render();
+        let text = m.render(&CommitStats::default());
         assert!(
             text.contains("onepark_uplink_requests_total{interface=\"uploadCarInData\",outcome=\"ok\"} 1"),
             "{text}"

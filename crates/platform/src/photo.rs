@@ -19,7 +19,10 @@ pub fn save(dir: &Path, jpeg: &[u8]) -> std::io::Result<String> {
         return Ok(sha256);
     }
     let parent = target.parent().unwrap_or(dir);
-    std::fs::create_dir_all(parent)?;
+    if !parent.is_dir() {
+        std::fs::create_dir_all(parent)?;
+        sync_dir(dir)?;
+    }
     // Unique per call: two uploads of the same photo may race here.
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let temp = parent.join(format!(".{sha256}.{}.{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
@@ -27,7 +30,13 @@ pub fn save(dir: &Path, jpeg: &[u8]) -> std::io::Result<String> {
     file.write_all(jpeg)?;
     file.sync_all()?;
     std::fs::rename(&temp, &target)?;
+    // The rename is durable only once the directory itself is synced.
+    sync_dir(parent)?;
     Ok(sha256)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

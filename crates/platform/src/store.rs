@@ -1,7 +1,8 @@
 //! Durable storage: one schema, two backends (SQLite embedded by default,
 //! PostgreSQL for scale) through sqlx's `Any` driver. All SQL lives here.
 //!
-//! Every write is one transaction; callers answer 200 only after it commits.
+//! Every uplink write is one (nested) transaction run by the group-commit
+//! writer ([`group`]); callers answer 200 only after its batch commits.
 
 use chrono::NaiveDate;
 use onepark_proto::dict::RecordKind;
@@ -11,7 +12,10 @@ use onepark_proto::msg::record::{
 use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
+
+mod group;
+pub use group::CommitStats;
 
 /// Migrations, in order; applied ones are never edited.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -28,6 +32,10 @@ pub enum StoreError {
     Conflict { parking_code: String, key: String },
     #[error("no entry {uid} of lot {parking_code} to modify")]
     NoEntry { parking_code: String, uid: String },
+    #[error("database: commit failed: {0}")]
+    Commit(std::sync::Arc<sqlx::Error>),
+    #[error("database: the write was not attempted (database unavailable; see the log)")]
+    NotWritten,
 }
 
 /// What a write did.
@@ -45,6 +53,7 @@ pub struct Store {
     /// race fails at once with SQLITE_BUSY (no busy wait for a stale WAL
     /// snapshot), so on SQLite write transactions take turns here.
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    group: group::GroupCommit,
 }
 
 /// Canonical content of a record for idempotency: the message without
@@ -72,7 +81,8 @@ impl Store {
             sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         }
         let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        let store = Store { pool, writer };
+        let group = group::GroupCommit::start(pool.clone(), writer.clone(), if sqlite { 1 } else { 4 });
+        let store = Store { pool, writer, group };
         store.migrate().await?;
         Ok(store)
     }
@@ -107,162 +117,48 @@ impl Store {
         }
     }
 
+    pub fn commit_stats(&self) -> &CommitStats {
+        self.group.stats()
+    }
+
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
 
     /// Stores an entry; an identical re-upload is a [`Put::Duplicate`].
     pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
-        let content = content(m);
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let insert = sqlx::query(
-            "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
-             parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.uid)
-        .bind(access_id)
-        .bind(&m.arrival_id)
-        .bind(&m.plate_no)
-        .bind(m.plate_color.code())
-        .bind(m.car_type.code())
-        .bind(m.parking_type.code())
-        .bind(&m.entry_num)
-        .bind(m.arrive_time.to_string())
-        .bind(m.upload_time.to_string())
-        .bind(now)
-        .bind(i64::from(plate_valid))
-        .bind(&content);
-        let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
-        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-        commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
+        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(move |conn| Box::pin(async move { put_entry(conn, &access_id, &m, plate_valid, &now).await }))
+            .await
     }
 
     /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
     pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
-        let content = content(m);
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let last = sqlx::query(
-            "SELECT content, change_no FROM entry_changes WHERE parking_code = $1 AND uid = $2 \
-             ORDER BY change_no DESC LIMIT 1",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.uid)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let change_no = match last {
-            Some(row) if row.try_get::<String, _>(0)? == content => return Ok(Put::Duplicate),
-            Some(row) => row.try_get::<i64, _>(1)? + 1,
-            None => 1,
-        };
-        let deleted = i64::from(m.operate_type == onepark_proto::dict::ModifyOperation::Delete);
-        let updated = sqlx::query(
-            "UPDATE entries SET arrival_id = $3, plate_no = $4, plate_color = $5, car_type = $6, parking_type = $7, \
-             entry_num = $8, arrive_time = $9, upload_time = $10, deleted = $11 WHERE parking_code = $1 AND uid = $2",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.uid)
-        .bind(&m.arrival_id)
-        .bind(&m.plate_no)
-        .bind(m.plate_color.code())
-        .bind(m.car_type.code())
-        .bind(m.parking_type.code())
-        .bind(&m.entry_num)
-        .bind(m.arrive_time.to_string())
-        .bind(m.upload_time.to_string())
-        .bind(deleted)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NoEntry { parking_code: m.parking_code.clone(), uid: m.uid.clone() });
-        }
-        sqlx::query(
-            "INSERT INTO entry_changes (parking_code, uid, change_no, operate_type, received_at, content) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.uid)
-        .bind(change_no)
-        .bind(m.operate_type.code())
-        .bind(now)
-        .bind(&content)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Put::Inserted)
+        let (m, now) = (m.clone(), now.to_owned());
+        self.group.write(move |conn| Box::pin(async move { modify_entry(conn, &m, &now).await })).await
     }
 
     /// Stores an exit; an exit without a known entry is stored and flagged.
     pub async fn put_exit(&self, access_id: &str, m: &CarOut, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
-        let content = content(m);
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let entry = sqlx::query("SELECT uid FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0")
-            .bind(&m.parking_code)
-            .bind(&m.uid)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let insert = sqlx::query(
-            "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
-             should_pay, upload_time, received_at, plate_valid, without_entry, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.uid)
-        .bind(access_id)
-        .bind(&m.exit_id)
-        .bind(&m.plate_no)
-        .bind(m.arrive_time.to_string())
-        .bind(m.end_time.to_string())
-        .bind(m.charge_fee)
-        .bind(m.should_pay)
-        .bind(m.upload_time.to_string())
-        .bind(now)
-        .bind(i64::from(plate_valid))
-        .bind(i64::from(entry.is_none()))
-        .bind(&content);
-        let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
-        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-        commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
+        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(move |conn| Box::pin(async move { put_exit(conn, &access_id, &m, plate_valid, &now).await }))
+            .await
     }
 
     /// Records a berth state: time series plus latest state.
     pub async fn put_state(&self, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        berths(
-            &mut tx,
-            &m.parking_code,
-            access_id,
-            &m.upload_time.to_string(),
-            now,
-            [m.total_berth_num, m.open_berth_num, m.free_berth_num],
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group.write(move |conn| Box::pin(async move { put_state(conn, &access_id, &m, &now).await })).await
     }
 
     /// Marks a lot as alive.
     pub async fn heartbeat(&self, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        mark_online(&mut tx, parking_code, now).await?;
-        sqlx::query(
-            "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat) VALUES ($1, $2, $3, $3) \
-             ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, last_heartbeat = $3",
-        )
-        .bind(parking_code)
-        .bind(access_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let (access_id, parking_code, now) = (access_id.to_owned(), parking_code.to_owned(), now.to_owned());
+        self.group
+            .write(move |conn| Box::pin(async move { heartbeat(conn, &access_id, &parking_code, &now).await }))
+            .await
     }
 
     /// Stores a photo's metadata; the file is already on disk under `sha256`.
@@ -274,62 +170,17 @@ impl Store {
         size: i64,
         now: &str,
     ) -> Result<Put, StoreError> {
-        let content = format!("{}|{sha256}", content(m));
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let insert = sqlx::query(
-            "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, size, \
-             upload_time, received_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.photo_id)
-        .bind(&m.uid)
-        .bind(access_id)
-        .bind(m.photo_type.code())
-        .bind(m.time.to_string())
-        .bind(&m.name)
-        .bind(sha256)
-        .bind(size)
-        .bind(m.upload_time.to_string())
-        .bind(now)
-        .bind(&content);
-        let put = insert_once(&mut tx, insert, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &content).await?;
-        tx.commit().await?;
-        Ok(put)
+        let (m, access_id, sha256, now) = (m.clone(), access_id.to_owned(), sha256.to_owned(), now.to_owned());
+        self.group
+            .write(move |conn| Box::pin(async move { put_photo(conn, &access_id, &m, &sha256, size, &now).await }))
+            .await
     }
 
     /// Stores a bill, keyed by (parkingCode, billID).
     pub async fn put_bill(&self, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
-        let content = content(m);
-        let _writer = self.writer().await;
-        let mut tx = self.pool.begin().await?;
-        let insert = sqlx::query(
-            "INSERT INTO bills (parking_code, bill_id, uid, access_id, plate_no, charge_fee, should_pay, actual_pay, \
-             bill_time, deal_time, paid_type, pay_type, bill_way, upload_time, received_at, content) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.bill_id)
-        .bind(&m.uid)
-        .bind(access_id)
-        .bind(&m.plate_no)
-        .bind(m.charge_fee)
-        .bind(m.should_pay)
-        .bind(m.actual_pay)
-        .bind(m.bill_time.to_string())
-        .bind(m.deal_time.to_string())
-        .bind(m.paid_type.code())
-        .bind(m.pay_type.code())
-        .bind(m.bill_way.code())
-        .bind(m.upload_time.to_string())
-        .bind(now)
-        .bind(&content);
-        let put = insert_once(&mut tx, insert, ("bills", "bill_id"), &m.parking_code, &m.bill_id, &content).await?;
-        tx.commit().await?;
-        Ok(put)
+        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group.write(move |conn| Box::pin(async move { put_bill(conn, &access_id, &m, &now).await })).await
     }
-
     /// Keeps the latest basic information of a lot.
     pub async fn put_parking_info(&self, access_id: &str, m: &ParkingInfo, now: &str) -> Result<(), StoreError> {
         sqlx::query(
@@ -754,6 +605,229 @@ impl std::fmt::Display for DayCounts {
 fn day_range(date: NaiveDate) -> (String, String) {
     let next = date.succ_opt().unwrap_or(date);
     (format!("{date} 00:00:00"), format!("{next} 00:00:00"))
+}
+
+async fn put_entry(
+    conn: &mut AnyConnection,
+    access_id: &str,
+    m: &CarIn,
+    plate_valid: bool,
+    now: &str,
+) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let insert = sqlx::query(
+        "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
+         parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(access_id)
+    .bind(&m.arrival_id)
+    .bind(&m.plate_no)
+    .bind(m.plate_color.code())
+    .bind(m.car_type.code())
+    .bind(m.parking_type.code())
+    .bind(&m.entry_num)
+    .bind(m.arrive_time.to_string())
+    .bind(m.upload_time.to_string())
+    .bind(now)
+    .bind(i64::from(plate_valid))
+    .bind(&content);
+    let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
+    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+    commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
+}
+
+/// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
+async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let last = sqlx::query(
+        "SELECT content, change_no FROM entry_changes WHERE parking_code = $1 AND uid = $2 \
+         ORDER BY change_no DESC LIMIT 1",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let change_no = match last {
+        Some(row) if row.try_get::<String, _>(0)? == content => return Ok(Put::Duplicate),
+        Some(row) => row.try_get::<i64, _>(1)? + 1,
+        None => 1,
+    };
+    let deleted = i64::from(m.operate_type == onepark_proto::dict::ModifyOperation::Delete);
+    let updated = sqlx::query(
+        "UPDATE entries SET arrival_id = $3, plate_no = $4, plate_color = $5, car_type = $6, parking_type = $7, \
+         entry_num = $8, arrive_time = $9, upload_time = $10, deleted = $11 WHERE parking_code = $1 AND uid = $2",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(&m.arrival_id)
+    .bind(&m.plate_no)
+    .bind(m.plate_color.code())
+    .bind(m.car_type.code())
+    .bind(m.parking_type.code())
+    .bind(&m.entry_num)
+    .bind(m.arrive_time.to_string())
+    .bind(m.upload_time.to_string())
+    .bind(deleted)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NoEntry { parking_code: m.parking_code.clone(), uid: m.uid.clone() });
+    }
+    sqlx::query(
+        "INSERT INTO entry_changes (parking_code, uid, change_no, operate_type, received_at, content) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(change_no)
+    .bind(m.operate_type.code())
+    .bind(now)
+    .bind(&content)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Put::Inserted)
+}
+
+/// Stores an exit; an exit without a known entry is stored and flagged.
+async fn put_exit(
+    conn: &mut AnyConnection,
+    access_id: &str,
+    m: &CarOut,
+    plate_valid: bool,
+    now: &str,
+) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let entry = sqlx::query("SELECT uid FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0")
+        .bind(&m.parking_code)
+        .bind(&m.uid)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let insert = sqlx::query(
+        "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
+         should_pay, upload_time, received_at, plate_valid, without_entry, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(access_id)
+    .bind(&m.exit_id)
+    .bind(&m.plate_no)
+    .bind(m.arrive_time.to_string())
+    .bind(m.end_time.to_string())
+    .bind(m.charge_fee)
+    .bind(m.should_pay)
+    .bind(m.upload_time.to_string())
+    .bind(now)
+    .bind(i64::from(plate_valid))
+    .bind(i64::from(entry.is_none()))
+    .bind(&content);
+    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+    commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
+}
+
+/// Records a berth state: time series plus latest state.
+async fn put_state(conn: &mut AnyConnection, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
+    berths(
+        &mut tx,
+        &m.parking_code,
+        access_id,
+        &m.upload_time.to_string(),
+        now,
+        [m.total_berth_num, m.open_berth_num, m.free_berth_num],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks a lot as alive.
+async fn heartbeat(conn: &mut AnyConnection, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
+    let mut tx = conn.begin().await?;
+    mark_online(&mut tx, parking_code, now).await?;
+    sqlx::query(
+        "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat) VALUES ($1, $2, $3, $3) \
+         ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, last_heartbeat = $3",
+    )
+    .bind(parking_code)
+    .bind(access_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Stores a photo's metadata; the file is already on disk under `sha256`.
+async fn put_photo(
+    conn: &mut AnyConnection,
+    access_id: &str,
+    m: &Photo,
+    sha256: &str,
+    size: i64,
+    now: &str,
+) -> Result<Put, StoreError> {
+    let content = format!("{}|{sha256}", content(m));
+    let mut tx = conn.begin().await?;
+    let insert = sqlx::query(
+        "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, size, \
+         upload_time, received_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.photo_id)
+    .bind(&m.uid)
+    .bind(access_id)
+    .bind(m.photo_type.code())
+    .bind(m.time.to_string())
+    .bind(&m.name)
+    .bind(sha256)
+    .bind(size)
+    .bind(m.upload_time.to_string())
+    .bind(now)
+    .bind(&content);
+    let put = insert_once(&mut tx, insert, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &content).await?;
+    tx.commit().await?;
+    Ok(put)
+}
+
+/// Stores a bill, keyed by (parkingCode, billID).
+async fn put_bill(conn: &mut AnyConnection, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let insert = sqlx::query(
+        "INSERT INTO bills (parking_code, bill_id, uid, access_id, plate_no, charge_fee, should_pay, actual_pay, \
+         bill_time, deal_time, paid_type, pay_type, bill_way, upload_time, received_at, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.bill_id)
+    .bind(&m.uid)
+    .bind(access_id)
+    .bind(&m.plate_no)
+    .bind(m.charge_fee)
+    .bind(m.should_pay)
+    .bind(m.actual_pay)
+    .bind(m.bill_time.to_string())
+    .bind(m.deal_time.to_string())
+    .bind(m.paid_type.code())
+    .bind(m.pay_type.code())
+    .bind(m.bill_way.code())
+    .bind(m.upload_time.to_string())
+    .bind(now)
+    .bind(&content);
+    let put = insert_once(&mut tx, insert, ("bills", "bill_id"), &m.parking_code, &m.bill_id, &content).await?;
+    tx.commit().await?;
+    Ok(put)
 }
 
 /// Inserts a record unless its key exists: then an identical one is a

@@ -2,6 +2,7 @@
 //! PostgreSQL when DATABASE_URL is set.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -237,6 +238,7 @@ async fn suite(h: Harness, tag: &str) {
     assert_eq!(seen, [uid.clone(), format!("{uid}a"), format!("{uid}b")]);
 
     admin(&h, &uid).await;
+    concurrent_writes_share_commits_but_not_failures(&h, tag).await;
 }
 
 async fn admin(h: &Harness, uid: &str) {
@@ -301,6 +303,26 @@ async fn bad_input(h: Harness) {
     let (_, reply) =
         h.post("uploadCarInData", h.seal("234_2", &format!("{{\"data\":{}}}", entry("1002", "n", "鲁B01C01")))).await;
     assert_eq!(code(&reply), "200", "{reply}");
+}
+
+/// Concurrent uploads are committed together (group commit); a conflicting
+/// one in the same batch is refused alone and takes nothing with it.
+async fn concurrent_writes_share_commits_but_not_failures(h: &Harness, tag: &str) {
+    let c = "1002";
+    let taken = format!("{tag}-taken");
+    assert_eq!(code(&h.send("uploadCarInData", &entry(c, &taken, "鲁B01C01")).await), "200");
+    let stats = h.store.commit_stats();
+    let (batches, jobs) = (stats.batches.load(Ordering::Relaxed), stats.jobs.load(Ordering::Relaxed));
+    let mut bodies: Vec<String> = (0..40).map(|i| entry(c, &format!("{tag}-c{i}"), "鲁B01C01")).collect();
+    bodies.insert(20, entry(c, &taken, "鲁B77777"));
+    let replies = futures_util::future::join_all(bodies.iter().map(|data| h.send("uploadCarInData", data))).await;
+    for (i, reply) in replies.iter().enumerate() {
+        assert_eq!(code(reply), if i == 20 { "400" } else { "200" }, "{i}: {reply}");
+    }
+    assert_eq!(h.store.count(Table::Entries, c).await.expect("count"), 41);
+    let batches = stats.batches.load(Ordering::Relaxed) - batches;
+    let jobs = stats.jobs.load(Ordering::Relaxed) - jobs;
+    assert!(jobs > batches, "41 concurrent writes should share commits: {jobs} writes in {batches} commits");
 }
 
 #[tokio::test]
