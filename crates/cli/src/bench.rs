@@ -79,6 +79,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
             })
             .collect(),
         admin_token: None,
+        mqtt_url: None,
+        downlink_retry: chrono::Duration::hours(24),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

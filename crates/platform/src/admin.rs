@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::app::AppState;
-use crate::store::{RecordQuery, StoreError};
+use crate::store::{DownlinkState, RecordQuery, StoreError};
 
 /// A lot counts as online when it was heard from within this many minutes
 /// (heartbeats come every 10 min, berth states every minute).
@@ -30,11 +30,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/admin/reports/reconciliation", get(reconciliation))
         .route("/api/admin/reports/quality", get(quality))
         .route("/api/admin/reports/online", get(online))
+        .route("/api/admin/lists", get(crate::lists::list).post(crate::lists::change))
+        .route("/api/admin/downlinks", get(downlinks))
         .route_layer(middleware::from_fn_with_state(state, authorize))
         .route("/api/admin/openapi.json", get(openapi))
 }
 
-struct ApiError(StatusCode, String);
+pub(crate) struct ApiError(StatusCode, String);
+
+impl ApiError {
+    pub(crate) fn server(message: String) -> ApiError {
+        tracing::error!(error = %message, "admin request failed");
+        ApiError(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -49,7 +58,7 @@ impl From<StoreError> for ApiError {
     }
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
@@ -90,6 +99,28 @@ async fn lots(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
         })
         .collect();
     Ok(Json(json!({ "lots": lots })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DownlinkParams {
+    parking_code: Option<String>,
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Downlinks, newest first, with their delivery state and confirm latency.
+async fn downlinks(State(state): State<AppState>, Query(p): Query<DownlinkParams>) -> Result<Json<Value>, ApiError> {
+    let wanted = match p.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(
+            DownlinkState::parse(s)
+                .ok_or_else(|| bad(format!("state: `{s}` is not queued, published, confirmed or expired")))?,
+        ),
+    };
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let items = state.store().downlinks(p.parking_code.as_deref(), wanted, limit).await?;
+    Ok(Json(json!({ "items": items })))
 }
 
 #[derive(Deserialize)]

@@ -30,6 +30,8 @@ struct Inner {
     metrics: Metrics,
     probes: ProbeLimiter,
     admin_token: Option<String>,
+    wake: crate::downlink::Wake,
+    downlink_retry: chrono::Duration,
 }
 
 impl AppState {
@@ -47,6 +49,8 @@ impl AppState {
                 // decrypt; ten a minute is a probe or a broken key.
                 probes: ProbeLimiter::new(10, std::time::Duration::from_secs(60)),
                 admin_token: config.admin_token.clone(),
+                wake: Default::default(),
+                downlink_retry: config.downlink_retry,
             }),
         }
     }
@@ -69,6 +73,14 @@ impl AppState {
 
     pub fn probes(&self) -> &ProbeLimiter {
         &self.inner.probes
+    }
+
+    pub fn wake(&self) -> &crate::downlink::Wake {
+        &self.inner.wake
+    }
+
+    pub fn downlink_retry(&self) -> chrono::Duration {
+        self.inner.downlink_retry
     }
 
     pub fn photo_dir(&self) -> &Path {
@@ -125,12 +137,30 @@ pub enum ServeError {
     Listen { addr: String, source: std::io::Error },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("mqtt_url: {0}")]
+    Mqtt(String),
+}
+
+/// Connects the downlink publisher to the configured broker. Without one,
+/// downlinks are stored and wait (they are published once a broker is set).
+pub fn start_downlink(config: &Config, state: &AppState) -> Result<(), ServeError> {
+    let Some(url) = &config.mqtt_url else {
+        tracing::warn!("no mqtt_url configured: downlinks are queued but not published");
+        return Ok(());
+    };
+    let client_id = format!("onepark-platform-{}", std::process::id());
+    let (client, events) = crate::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;
+    tokio::spawn(crate::downlink::drive(events));
+    tokio::spawn(crate::downlink::publish_loop(state.clone(), Arc::new(client)));
+    tracing::info!(broker = %url, "downlink publisher started");
+    Ok(())
 }
 
 /// Runs the platform until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = Store::connect(&config.database).await?;
     let state = AppState::new(&config, store);
+    start_downlink(&config, &state)?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -149,6 +179,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
 pub async fn spawn(config: Config) -> Result<std::net::SocketAddr, ServeError> {
     let store = Store::connect(&config.database).await?;
     let state = AppState::new(&config, store);
+    start_downlink(&config, &state)?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;

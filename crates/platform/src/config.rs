@@ -33,6 +33,8 @@ struct Raw {
     photo_dir: Option<PathBuf>,
     body_limit_bytes: Option<usize>,
     admin_token: Option<String>,
+    mqtt_url: Option<String>,
+    downlink_retry_hours: Option<u64>,
     #[serde(default)]
     keys: RawKeys,
     #[serde(default)]
@@ -77,6 +79,10 @@ pub struct Config {
     pub lots: Vec<LotAccess>,
     /// Bearer token of the admin API; the API is closed without one.
     pub admin_token: Option<String>,
+    /// The MQTT broker downlinks are published to (`mqtt://host:port`).
+    pub mqtt_url: Option<String>,
+    /// How long an unconfirmed downlink is retried before it expires.
+    pub downlink_retry: chrono::Duration,
 }
 
 /// Default request body limit: a 512 KiB photo as Base64 (~700 KB) plus the envelope.
@@ -135,6 +141,8 @@ impl Config {
             private_key,
             lots,
             admin_token: env("ONEPARK_ADMIN_TOKEN").or(raw.admin_token).filter(|t| !t.trim().is_empty()),
+            mqtt_url: env("ONEPARK_MQTT_URL").or(raw.mqtt_url).filter(|u| !u.trim().is_empty()),
+            downlink_retry: chrono::Duration::hours(raw.downlink_retry_hours.unwrap_or(24).clamp(1, 24 * 30) as i64),
         })
     }
 }

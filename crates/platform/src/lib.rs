@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod downlink;
+pub mod lists;
 pub mod metrics;
 pub mod photo;
 pub mod store;

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// Latency bucket bounds in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
+/// Confirm bounds: the spec allows 5 s (20 s for specialCar); retries reach minutes.
+const CONFIRM_BUCKETS: [f64; 10] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 60.0, 300.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -26,25 +28,35 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, &'static str), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     undecryptable: Mutex<BTreeMap<String, u64>>,
+    /// (interface, first attempt?) → publishes
+    published: Mutex<BTreeMap<(String, bool), u64>>,
+    expired: std::sync::atomic::AtomicU64,
+    confirm_latency: Mutex<BTreeMap<String, Histogram>>,
 }
 
 impl Metrics {
     /// One finished uplink request. `interface` must be a known name (bounded labels).
     pub fn observe(&self, interface: &str, outcome: &'static str, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
         if let Ok(mut requests) = self.requests.lock() {
             *requests.entry((interface.to_owned(), outcome)).or_default() += 1;
         }
-        if let Ok(mut latency) = self.latency.lock() {
-            let h = latency.entry(interface.to_owned()).or_default();
-            for (slot, bound) in h.buckets.iter_mut().zip(BUCKETS) {
-                if seconds <= bound {
-                    *slot += 1;
-                }
-            }
-            h.count += 1;
-            h.sum += seconds;
+        observe(&self.latency, BUCKETS, interface, elapsed.as_secs_f64());
+    }
+
+    /// A downlink handed to the broker (`first`: its first attempt).
+    pub fn downlink_published(&self, interface: &str, first: bool) {
+        if let Ok(mut map) = self.published.lock() {
+            *map.entry((interface.to_owned(), first)).or_default() += 1;
         }
+    }
+
+    pub fn downlinks_expired(&self, n: u64) {
+        self.expired.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Time from queuing a downlink to its confirm.
+    pub fn confirmed(&self, interface: &str, latency_ms: i64) {
+        observe(&self.confirm_latency, CONFIRM_BUCKETS, interface, latency_ms as f64 / 1000.0);
     }
 
     /// A request whose signature verified but whose cipher did not decrypt
@@ -69,23 +81,7 @@ impl Metrics {
         }
         out.push_str("# HELP onepark_uplink_latency_seconds Uplink request latency by interface.\n");
         out.push_str("# TYPE onepark_uplink_latency_seconds histogram\n");
-        if let Ok(latency) = self.latency.lock() {
-            for (interface, h) in latency.iter() {
-                for (n, bound) in h.buckets.iter().zip(BUCKETS) {
-                    let _ = writeln!(
-                        out,
-                        "onepark_uplink_latency_seconds_bucket{{interface=\"{interface}\",le=\"{bound}\"}} {n}"
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "onepark_uplink_latency_seconds_bucket{{interface=\"{interface}\",le=\"+Inf\"}} {}",
-                    h.count
-                );
-                let _ = writeln!(out, "onepark_uplink_latency_seconds_sum{{interface=\"{interface}\"}} {}", h.sum);
-                let _ = writeln!(out, "onepark_uplink_latency_seconds_count{{interface=\"{interface}\"}} {}", h.count);
-            }
-        }
+        render_histograms(&mut out, "onepark_uplink_latency_seconds", &self.latency, BUCKETS);
         out.push_str(
             "# HELP onepark_uplink_undecryptable_total Signed requests whose cipher did not decrypt to JSON.\n",
         );
@@ -95,6 +91,25 @@ impl Metrics {
                 let _ = writeln!(out, "onepark_uplink_undecryptable_total{{access_id=\"{access_id}\"}} {n}");
             }
         }
+        out.push_str(
+            "# HELP onepark_downlink_published_total Downlinks handed to the broker (retry=\"true\": a repeat).\n",
+        );
+        out.push_str("# TYPE onepark_downlink_published_total counter\n");
+        if let Ok(map) = self.published.lock() {
+            for ((interface, first), n) in map.iter() {
+                let retry = !first;
+                let _ = writeln!(
+                    out,
+                    "onepark_downlink_published_total{{interface=\"{interface}\",retry=\"{retry}\"}} {n}"
+                );
+            }
+        }
+        out.push_str("# HELP onepark_downlink_expired_total Downlinks given up without a confirm.\n");
+        out.push_str("# TYPE onepark_downlink_expired_total counter\n");
+        let _ = writeln!(out, "onepark_downlink_expired_total {}", self.expired.load(Ordering::Relaxed));
+        out.push_str("# HELP onepark_downlink_confirm_seconds Time from queuing a downlink to the lot's confirm.\n");
+        out.push_str("# TYPE onepark_downlink_confirm_seconds histogram\n");
+        render_histograms(&mut out, "onepark_downlink_confirm_seconds", &self.confirm_latency, CONFIRM_BUCKETS);
         let (batches, jobs) = (commits.batches.load(Ordering::Relaxed), commits.jobs.load(Ordering::Relaxed));
         out.push_str("# HELP onepark_store_commits_total Committed group-commit transactions (one fsync each).\n");
         out.push_str("# TYPE onepark_store_commits_total counter\n");
@@ -103,6 +118,31 @@ impl Metrics {
         out.push_str("# TYPE onepark_store_committed_writes_total counter\n");
         let _ = writeln!(out, "onepark_store_committed_writes_total {jobs}");
         out
+    }
+}
+
+fn observe(map: &Mutex<BTreeMap<String, Histogram>>, bounds: [f64; 10], label: &str, seconds: f64) {
+    if let Ok(mut map) = map.lock() {
+        let h = map.entry(label.to_owned()).or_default();
+        for (slot, bound) in h.buckets.iter_mut().zip(bounds) {
+            if seconds <= bound {
+                *slot += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+}
+
+fn render_histograms(out: &mut String, name: &str, map: &Mutex<BTreeMap<String, Histogram>>, bounds: [f64; 10]) {
+    let Ok(map) = map.lock() else { return };
+    for (interface, h) in map.iter() {
+        for (n, bound) in h.buckets.iter().zip(bounds) {
+            let _ = writeln!(out, "{name}_bucket{{interface=\"{interface}\",le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{interface=\"{interface}\",le=\"+Inf\"}} {}", h.count);
+        let _ = writeln!(out, "{name}_sum{{interface=\"{interface}\"}} {}", h.sum);
+        let _ = writeln!(out, "{name}_count{{interface=\"{interface}\"}} {}", h.count);
     }
 }
 

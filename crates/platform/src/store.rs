@@ -14,7 +14,9 @@ use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
 
+mod downlinks;
 mod group;
+pub use downlinks::{Confirmed, Downlink, DownlinkState, ListEntry};
 pub use group::CommitStats;
 
 /// Migrations, in order; applied ones are never edited.
@@ -22,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_records.sql")),
     (2, include_str!("../migrations/0002_photos_bills_checks.sql")),
     (3, include_str!("../migrations/0003_online_slots.sql")),
+    (4, include_str!("../migrations/0004_downlinks.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

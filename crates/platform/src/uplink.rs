@@ -10,10 +10,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use onepark_domain::time::format_time;
 use onepark_proto::dict::{AccountMark, PhotoMark};
 use onepark_proto::form::UplinkForm;
 use onepark_proto::interface::{AccessId, Uplink};
 use onepark_proto::msg::DecodeError;
+use onepark_proto::msg::list::ConfirmSpecialCar;
 use onepark_proto::msg::record::{
     CarIn, CarInModify, CarOut, CheckRecord, DownloadUid, Heartbeat, ParkingInfo, ParkingState, PayRecord, Photo,
     UidEntry, decode_photo_file,
@@ -26,7 +28,7 @@ use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::config::LotAccess;
-use crate::store::{DayCounts, Put, Store, StoreError};
+use crate::store::{Confirmed, DayCounts, Put, Store, StoreError};
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
 pub struct Answer {
@@ -38,7 +40,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn ok(msg: &str) -> Answer {
+    fn ok(msg: impl Into<String>) -> Answer {
         Answer { code: ResultCode::OK, msg: msg.into(), extra: Map::new(), stream: None }
     }
 
@@ -248,6 +250,10 @@ async fn dispatch(
             let m = accept::<DownloadUid>(state, lot, opened, |m| &m.parking_code)?;
             download(state, &m.message).await
         }
+        Uplink::ConfirmSpecialCar => {
+            let m = accept::<ConfirmSpecialCar>(state, lot, opened, |m| &m.params.parking_code)?;
+            confirm(state, lot, "specialCar", m.message.request_id, m.message.success).await
+        }
         other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
     })
 }
@@ -343,6 +349,31 @@ fn stored(result: Result<Put, StoreError>, what: &str) -> Answer {
             tracing::error!(error = %e, "store failed");
             Answer::server("服务器错误：数据写入失败，请稍后重传")
         }
+    }
+}
+
+/// A confirm call: marks the downlink confirmed. A repeat, or a requestId
+/// this accessID was never sent, is answered 200 and changes nothing.
+async fn confirm(state: &AppState, lot: &LotAccess, interface: &str, request_id: i64, success: bool) -> Answer {
+    let now = state.now();
+    let result = state
+        .store()
+        .confirm_downlink(request_id, &lot.access_id, success, &format_time(now), chrono::Utc::now().timestamp_millis())
+        .await;
+    match result {
+        Ok(Confirmed::Now { latency_ms }) => {
+            state.metrics().confirmed(interface, latency_ms);
+            if !success {
+                tracing::warn!(request_id, access_id = %lot.access_id, interface, "lot reports the downlink failed");
+            }
+            Answer::ok("确认成功")
+        }
+        Ok(Confirmed::Already) => Answer::ok("确认成功（重复确认，未变更）"),
+        Ok(Confirmed::Unknown) => {
+            tracing::warn!(request_id, access_id = %lot.access_id, interface, "confirm for an unknown requestId");
+            Answer::ok(format!("requestId {request_id} 不是平台发给接入方 {} 的消息，已忽略", lot.access_id))
+        }
+        Err(e) => stored(Err(e), ""),
     }
 }
 

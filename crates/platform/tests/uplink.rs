@@ -42,6 +42,8 @@ fn config(database: String, dir: PathBuf) -> Config {
             parking_codes: vec!["1001".into(), "1002".into()],
         }],
         admin_token: Some("test-token".into()),
+        mqtt_url: None,
+        downlink_retry: chrono::Duration::hours(24),
     }
 }
 

@@ -1,0 +1,239 @@
+//! Platform → lot delivery over MQTT (spec §2.2): every message is sealed
+//! once, stored, and published (QoS 1) until the lot's confirm call arrives
+//! or its retry period ends. The confirm, not the broker's PUBACK, is the
+//! acknowledgement: a lot that was offline, or a publish lost with a broker
+//! restart, is covered by the next attempt.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use onepark_domain::time::format_time;
+use onepark_proto::interface::{AccessId, Downlink as Interface, Topic};
+use onepark_proto::msg::encode_flat;
+use onepark_proto::msg::list::SpecialCar;
+use onepark_proto::wire::Time;
+use onepark_proto::{Keys, downlink};
+use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
+use tokio::sync::Notify;
+
+use crate::app::AppState;
+use crate::config::LotAccess;
+use crate::store::{Downlink, DownlinkState, ListEntry, StoreError};
+
+/// Longest wait between two attempts of one message.
+const MAX_BACKOFF_SECS: i64 = 600;
+/// Messages handled per pass of the publisher.
+const BATCH: i64 = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownlinkError {
+    #[error("platform private key is not configured (keys.private_key)")]
+    NoPrivateKey,
+    #[error("sealing: {0}")]
+    Seal(#[from] onepark_proto::envelope::SealError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A unique, increasing requestId: Unix microseconds, bumped on collision.
+/// Fits a JSON number exactly (< 2^53) for the next two centuries.
+pub fn next_request_id() -> i64 {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let id = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, id, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return id,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
+/// Wakes the publisher when a message is queued.
+#[derive(Default)]
+pub struct Wake(Notify);
+
+impl Wake {
+    pub fn now(&self) {
+        self.0.notify_one();
+    }
+}
+
+/// Seals and stores a black/white list change for one lot, and wakes the
+/// publisher. `entry.request_id` is set to the new message's id.
+pub async fn send_list_change(
+    state: &AppState,
+    lot: &LotAccess,
+    mut entry: ListEntry,
+    operate: onepark_proto::dict::ListOperation,
+) -> Result<i64, DownlinkError> {
+    let now = state.now();
+    entry.request_id = next_request_id();
+    let message = SpecialCar {
+        parking_code: entry.parking_code.clone(),
+        plate_no: entry.plate_no.clone(),
+        car_type: onepark_proto::dict::CarType::from_code(entry.car_type),
+        list_kind: onepark_proto::dict::ListKind::from_code(entry.list_kind),
+        operate,
+        remark: entry.remark.clone(),
+        operate_time: Time(now),
+        start_time: entry.start_time.parse().unwrap_or(Time(now)),
+        end_time: entry.end_time.parse().unwrap_or(Time(now)),
+    };
+    entry.operate_time = format_time(now);
+    let downlink = seal(
+        state,
+        lot,
+        Interface::SpecialCar,
+        &entry.parking_code,
+        &entry.plate_no,
+        entry.request_id,
+        now,
+        &encode_flat(&message),
+    )?;
+    state.store().put_list_change(&entry, &downlink).await?;
+    state.wake().now();
+    Ok(entry.request_id)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seal(
+    state: &AppState,
+    lot: &LotAccess,
+    interface: Interface,
+    parking_code: &str,
+    subject: &str,
+    request_id: i64,
+    now: NaiveDateTime,
+    payload: &str,
+) -> Result<Downlink, DownlinkError> {
+    let key = state.private_key().ok_or(DownlinkError::NoPrivateKey)?;
+    let keys = Keys { own: Some(&key), peer: Some(&lot.public_key) };
+    let envelope = downlink::seal(lot.profile, keys, request_id, Time(now), payload)?;
+    let topic = Topic { interface, access_id: AccessId::parse(&lot.access_id), parking_code: parking_code.to_owned() };
+    let deadline = now + chrono::Duration::seconds(interface.confirm_deadline_secs() as i64);
+    Ok(Downlink {
+        request_id,
+        access_id: lot.access_id.clone(),
+        parking_code: parking_code.to_owned(),
+        interface: interface.to_string(),
+        topic: topic.to_string(),
+        payload: envelope.to_json(),
+        subject: subject.to_owned(),
+        created_at: format_time(now),
+        created_ms: chrono::Utc::now().timestamp_millis(),
+        deadline_at: format_time(deadline),
+        expires_at: format_time(now + state.downlink_retry()),
+        state: DownlinkState::Queued,
+        attempts: 0,
+        next_attempt_at: format_time(now),
+        last_published_at: None,
+        confirmed_at: None,
+        confirm_success: None,
+        confirm_ms: None,
+    })
+}
+
+/// When to try again after attempt number `attempts` (1-based): first at the
+/// confirm deadline, then doubling, capped.
+fn backoff(interface: &str, attempts: i64) -> chrono::Duration {
+    let first = Interface::from_name(interface).map_or(5, |i| i.confirm_deadline_secs() as i64);
+    let factor = 1i64 << (attempts - 1).clamp(0, 16);
+    chrono::Duration::seconds((first * factor).min(MAX_BACKOFF_SECS))
+}
+
+/// Connects the platform's MQTT client to `url` (`mqtt://host:port`).
+pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), String> {
+    let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
+        format!("`{url}` is not mqtt://host:port (TLS is not built in; put a TLS terminator in front)")
+    })?;
+    let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port in `{url}`"))?),
+        None => (rest.trim_end_matches('/'), 1883),
+    };
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    Ok(AsyncClient::new(options, 1024))
+}
+
+/// Drives the MQTT connection; rumqttc reconnects on the next poll.
+pub async fn drive(mut events: EventLoop) {
+    loop {
+        if let Err(e) = events.poll().await {
+            tracing::warn!(error = %e, "MQTT connection lost; reconnecting in 1 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+}
+
+/// The publisher: publishes due messages, expires old ones, sleeps until the
+/// next is due or a new one is queued.
+pub async fn publish_loop(state: AppState, client: Arc<AsyncClient>) {
+    loop {
+        let pause = match publish_due(&state, &client).await {
+            Ok(true) => Duration::ZERO,
+            Ok(false) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "downlink publisher failed; retrying in 5 s");
+                Duration::from_secs(5)
+            }
+        };
+        if !pause.is_zero() {
+            let _ = tokio::time::timeout(pause, state.wake().0.notified()).await;
+        }
+    }
+}
+
+/// One pass; true when more may be due right away.
+async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool, StoreError> {
+    let now = state.now();
+    let now_text = format_time(now);
+    let expired = state.store().expire_downlinks(&now_text).await?;
+    if expired > 0 {
+        tracing::warn!(expired, "downlinks expired without a confirm");
+        state.metrics().downlinks_expired(expired);
+    }
+    let due = state.store().due_downlinks(&now_text, BATCH).await?;
+    for d in &due {
+        if let Err(e) = client.publish(d.topic.as_str(), QoS::AtLeastOnce, false, d.payload.as_bytes()).await {
+            tracing::error!(error = %e, request_id = d.request_id, "MQTT client closed");
+            return Ok(false);
+        }
+        let next = format_time(now + backoff(&d.interface, d.attempts + 1));
+        state.store().mark_published(d.request_id, &now_text, &next).await?;
+        state.metrics().downlink_published(&d.interface, d.attempts == 0);
+        tracing::debug!(request_id = d.request_id, topic = %d.topic, attempt = d.attempts + 1, "downlink published");
+    }
+    Ok(due.len() as i64 == BATCH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_increase() {
+        let a = next_request_id();
+        let b = next_request_id();
+        assert!(b > a && a > 1_700_000_000_000_000);
+    }
+
+    #[test]
+    fn backoff_starts_at_the_deadline_and_is_capped() {
+        assert_eq!(backoff("specialCar", 1).num_seconds(), 20);
+        assert_eq!(backoff("specialCar", 2).num_seconds(), 40);
+        assert_eq!(backoff("fee", 1).num_seconds(), 5);
+        assert_eq!(backoff("specialCar", 40).num_seconds(), MAX_BACKOFF_SECS);
+    }
+
+    #[test]
+    fn broker_urls() {
+        assert!(client("mqtt://127.0.0.1:1883", "t").is_ok());
+        assert!(client("mqtts://x:8883", "t").err().unwrap_or_default().contains("TLS"));
+        assert!(client("mqtt://x:notaport", "t").err().unwrap_or_default().contains("port"));
+    }
+}
