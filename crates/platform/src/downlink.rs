@@ -198,17 +198,26 @@ async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool, Sto
         state.metrics().downlinks_expired(expired);
     }
     let due = state.store().due_downlinks(&now_text, BATCH).await?;
+    let mut published = Vec::with_capacity(due.len());
     for d in &due {
         if let Err(e) = client.publish(d.topic.as_str(), QoS::AtLeastOnce, false, d.payload.as_bytes()).await {
             tracing::error!(error = %e, request_id = d.request_id, "MQTT client closed");
-            return Ok(false);
+            break;
         }
-        let next = format_time(now + backoff(&d.interface, d.attempts + 1));
-        state.store().mark_published(d.request_id, &now_text, &next).await?;
         state.metrics().downlink_published(&d.interface, d.attempts == 0);
         tracing::debug!(request_id = d.request_id, topic = %d.topic, attempt = d.attempts + 1, "downlink published");
+        published.push(d);
     }
-    Ok(due.len() as i64 == BATCH)
+    // Concurrent, so that the group commit records the whole pass at once.
+    let now_text = &now_text;
+    let marks = published.iter().map(|d| {
+        let next = format_time(now + backoff(&d.interface, d.attempts + 1));
+        async move { state.store().mark_published(d.request_id, now_text, &next).await }
+    });
+    for result in futures_util::future::join_all(marks).await {
+        result?;
+    }
+    Ok(published.len() == due.len() && due.len() as i64 == BATCH)
 }
 
 #[cfg(test)]

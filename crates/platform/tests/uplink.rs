@@ -106,6 +106,18 @@ impl Harness {
         (status, serde_json::from_slice(&bytes).expect("json"))
     }
 
+    async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
+        let request = Request::post(path)
+            .header("authorization", "Bearer test-token")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request");
+        let response = self.app.clone().oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    }
+
     async fn send(&self, interface: &str, data: &str) -> Value {
         let (status, reply) = self.post(interface, self.seal("234", &format!("{{\"data\":{data}}}"))).await;
         assert_eq!(status, 200, "{interface}: {reply}");
@@ -278,6 +290,38 @@ async fn admin(h: &Harness, uid: &str) {
 
     let (status, doc) = h.admin("/api/admin/openapi.json", None).await;
     assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.0.3")));
+    lists(h).await;
+}
+
+/// List changes are validated field by field; without a broker they are
+/// stored and wait queued.
+async fn lists(h: &Harness) {
+    let change = |patch: Value| {
+        let mut body = serde_json::json!({ "accessId": "234", "parkingCodes": ["1001"], "plateNo": "鲁B12345",
+            "list": "white", "operate": "add", "startTime": "2026-01-01 00:00:00", "endTime": "2026-12-31 23:59:59" });
+        for (k, v) in patch.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        body
+    };
+    let bad = [
+        (serde_json::json!({ "list": "grey" }), "list"),
+        (serde_json::json!({ "operate": "upsert" }), "operate"),
+        (serde_json::json!({ "plateNo": "XYZ" }), "plateNo"),
+        (serde_json::json!({ "parkingCodes": ["9999"] }), "parkingCodes"),
+        (serde_json::json!({ "endTime": "2025-01-01 00:00:00" }), "endTime"),
+        (serde_json::json!({ "operate": "delete", "plateNo": "鲁B54321" }), "no whitelist entry"),
+    ];
+    for (patch, field) in bad {
+        let (status, reply) = h.admin_post("/api/admin/lists", change(patch)).await;
+        assert_eq!(status, 400, "{reply}");
+        assert!(reply["error"].as_str().unwrap_or_default().contains(field), "`{field}` in {reply}");
+    }
+    let (status, reply) = h.admin_post("/api/admin/lists", change(Value::Null)).await;
+    assert_eq!(status, 200, "{reply}");
+    let (_, listed) = h.admin("/api/admin/lists?parkingCode=1001", Some("test-token")).await;
+    assert_eq!(listed["items"][0]["delivery"], "queued", "{listed}");
+    assert_eq!(listed["items"][0]["requestId"], reply["sent"][0]["requestId"], "{listed}");
 }
 
 async fn bad_input(h: Harness) {
