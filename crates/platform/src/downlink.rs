@@ -63,7 +63,7 @@ impl Wake {
 }
 
 /// Seals and stores a black/white list change for one lot, and wakes the
-/// publisher. `entry.request_id` is set to the new message's id.
+/// publisher. Returns the new message's requestId.
 pub async fn send_list_change(
     state: &AppState,
     lot: &LotAccess,
@@ -71,7 +71,6 @@ pub async fn send_list_change(
     operate: onepark_proto::dict::ListOperation,
 ) -> Result<i64, DownlinkError> {
     let now = state.now();
-    entry.request_id = next_request_id();
     let message = SpecialCar {
         parking_code: entry.parking_code.clone(),
         plate_no: entry.plate_no.clone(),
@@ -83,33 +82,26 @@ pub async fn send_list_change(
         start_time: entry.start_time.parse().unwrap_or(Time(now)),
         end_time: entry.end_time.parse().unwrap_or(Time(now)),
     };
-    entry.operate_time = format_time(now);
-    let downlink = seal(
-        state,
-        lot,
-        Interface::SpecialCar,
-        &entry.parking_code,
-        &entry.plate_no,
-        entry.request_id,
-        now,
-        &encode_flat(&message),
-    )?;
+    let downlink =
+        seal(state, lot, Interface::SpecialCar, (&entry.parking_code, &entry.plate_no), now, &encode_flat(&message))?;
+    entry.operate_time = downlink.created_at.clone();
+    entry.request_id = downlink.request_id;
     state.store().put_list_change(&entry, &downlink).await?;
     state.wake().now();
     Ok(entry.request_id)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A new message (fresh requestId) for one lot; `subject` is the business
+/// key operators see (a plate).
 fn seal(
     state: &AppState,
     lot: &LotAccess,
     interface: Interface,
-    parking_code: &str,
-    subject: &str,
-    request_id: i64,
+    (parking_code, subject): (&str, &str),
     now: NaiveDateTime,
     payload: &str,
 ) -> Result<Downlink, DownlinkError> {
+    let request_id = next_request_id();
     let key = state.private_key().ok_or(DownlinkError::NoPrivateKey)?;
     let keys = Keys { own: Some(&key), peer: Some(&lot.public_key) };
     let envelope = downlink::seal(lot.profile, keys, request_id, Time(now), payload)?;

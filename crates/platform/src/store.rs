@@ -610,6 +610,9 @@ fn day_range(date: NaiveDate) -> (String, String) {
     (format!("{date} 00:00:00"), format!("{next} 00:00:00"))
 }
 
+// The writes behind the `Store` methods of the same names. Each runs inside a
+// group-commit batch, where its `conn.begin()` is a savepoint.
+
 async fn put_entry(
     conn: &mut AnyConnection,
     access_id: &str,
@@ -643,7 +646,6 @@ async fn put_entry(
     commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
 }
 
-/// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
 async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
     let content = content(m);
     let mut tx = conn.begin().await?;
@@ -698,7 +700,6 @@ async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> R
     Ok(Put::Inserted)
 }
 
-/// Stores an exit; an exit without a known entry is stored and flagged.
 async fn put_exit(
     conn: &mut AnyConnection,
     access_id: &str,
@@ -737,7 +738,6 @@ async fn put_exit(
     commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
 }
 
-/// Records a berth state: time series plus latest state.
 async fn put_state(conn: &mut AnyConnection, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
     let mut tx = conn.begin().await?;
     berths(
@@ -753,7 +753,6 @@ async fn put_state(conn: &mut AnyConnection, access_id: &str, m: &ParkingState, 
     Ok(())
 }
 
-/// Marks a lot as alive.
 async fn heartbeat(conn: &mut AnyConnection, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
     let mut tx = conn.begin().await?;
     mark_online(&mut tx, parking_code, now).await?;
@@ -770,7 +769,6 @@ async fn heartbeat(conn: &mut AnyConnection, access_id: &str, parking_code: &str
     Ok(())
 }
 
-/// Stores a photo's metadata; the file is already on disk under `sha256`.
 async fn put_photo(
     conn: &mut AnyConnection,
     access_id: &str,
@@ -803,7 +801,6 @@ async fn put_photo(
     Ok(put)
 }
 
-/// Stores a bill, keyed by (parkingCode, billID).
 async fn put_bill(conn: &mut AnyConnection, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
     let content = content(m);
     let mut tx = conn.begin().await?;

@@ -3,13 +3,15 @@
 //! signed and encrypted; the lot's confirm closes it; a lot that was offline
 //! gets it when it comes back.
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
+
+use common::key;
 
 use axum::body::Body;
 use axum::http::Request;
 use onepark_platform::app::{AppState, router, start_downlink};
-use onepark_platform::config::{Config, LotAccess};
 use onepark_platform::store::Store;
 use onepark_proto::form::UplinkForm;
 use onepark_proto::msg::decode_object;
@@ -17,12 +19,6 @@ use onepark_proto::msg::list::SpecialCar;
 use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-fn key(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys").join(name);
-    std::fs::read_to_string(path).expect("test key")
-}
 
 struct Platform {
     app: axum::Router,
@@ -36,24 +32,9 @@ async fn platform(mqtt_url: &str) -> Platform {
     let _ = std::fs::remove_file(&file);
     // A fresh accessID per run: the broker is shared with other runs.
     let access_id = format!("t{}", chrono::Utc::now().timestamp_micros());
-    let config = Config {
-        listen: "127.0.0.1:0".into(),
-        database: format!("sqlite://{}", file.display()),
-        zone: Default::default(),
-        path_prefix: "/api/v1/cp".into(),
-        photo_dir: dir.join("photos"),
-        body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
-        private_key: Some(PrivateKey::parse(&key("platform_private.b64")).expect("platform key")),
-        lots: vec![LotAccess {
-            access_id: access_id.clone(),
-            public_key: PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
-            profile: Profile::Qingdao,
-            parking_codes: vec!["1001".into(), "1002".into()],
-        }],
-        admin_token: Some("test-token".into()),
-        mqtt_url: Some(mqtt_url.into()),
-        downlink_retry: chrono::Duration::hours(1),
-    };
+    let mut config = common::config(format!("sqlite://{}", file.display()), dir, &access_id);
+    config.mqtt_url = Some(mqtt_url.into());
+    config.downlink_retry = chrono::Duration::hours(1);
     let store = Store::connect(&config.database).await.expect("store");
     let state = AppState::new(&config, store);
     start_downlink(&config, &state).expect("downlink");
@@ -62,19 +43,11 @@ async fn platform(mqtt_url: &str) -> Platform {
 
 impl Platform {
     async fn call(&self, request: Request<Body>) -> (u16, Value) {
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json"))
+        common::call(&self.app, request).await
     }
 
     async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
-        let request = Request::post(path)
-            .header("authorization", "Bearer test-token")
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("request");
-        self.call(request).await
+        common::admin_post(&self.app, path, body).await
     }
 
     async fn admin_get(&self, path: &str) -> Value {

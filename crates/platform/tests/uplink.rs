@@ -1,14 +1,16 @@
 //! The uplink pipeline through the router, on SQLite always and on
 //! PostgreSQL when DATABASE_URL is set.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::sync::atomic::Ordering;
+
+use common::key;
 
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
 use onepark_platform::app::{AppState, router};
-use onepark_platform::config::{Config, LotAccess};
 use onepark_platform::store::{Store, Table};
 use onepark_proto::dict::RecordKind;
 use onepark_proto::form::UplinkForm;
@@ -16,35 +18,9 @@ use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
 use serde_json::Value;
 use tower::ServiceExt;
 
-fn key(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys").join(name);
-    std::fs::read_to_string(path).expect("test key")
-}
-
 struct Lot {
     private: PrivateKey,
     platform_public: PublicKey,
-}
-
-fn config(database: String, dir: PathBuf) -> Config {
-    Config {
-        listen: "127.0.0.1:0".into(),
-        database,
-        zone: Default::default(),
-        path_prefix: "/api/v1/cp".into(),
-        photo_dir: dir.join("photos"),
-        body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
-        private_key: Some(PrivateKey::parse(&key("platform_private.b64")).expect("platform key")),
-        lots: vec![LotAccess {
-            access_id: "234".into(),
-            public_key: PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
-            profile: Profile::Qingdao,
-            parking_codes: vec!["1001".into(), "1002".into()],
-        }],
-        admin_token: Some("test-token".into()),
-        mqtt_url: None,
-        downlink_retry: chrono::Duration::hours(24),
-    }
 }
 
 fn lot() -> Lot {
@@ -64,7 +40,7 @@ impl Harness {
     async fn new(database: String) -> Harness {
         let dir = std::env::temp_dir().join(format!("onepark-platform-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let config = config(database, dir);
+        let config = common::config(database, dir, "234");
         let store = Store::connect(&config.database).await.expect("store");
         let app = router(&config, AppState::new(&config, store.clone()));
         Harness { app, store, lot: lot() }
@@ -89,10 +65,7 @@ impl Harness {
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from(body))
             .expect("request");
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json reply"))
+        common::call(&self.app, request).await
     }
 
     async fn admin(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -100,22 +73,11 @@ impl Harness {
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let response = self.app.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json"))
+        common::call(&self.app, request.body(Body::empty()).expect("request")).await
     }
 
     async fn admin_post(&self, path: &str, body: Value) -> (u16, Value) {
-        let request = Request::post(path)
-            .header("authorization", "Bearer test-token")
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .expect("request");
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, serde_json::from_slice(&bytes).expect("json"))
+        common::admin_post(&self.app, path, body).await
     }
 
     async fn send(&self, interface: &str, data: &str) -> Value {

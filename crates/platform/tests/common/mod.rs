@@ -1,0 +1,59 @@
+//! Helpers shared by the platform's integration tests.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::Request;
+use onepark_platform::config::{Config, LotAccess};
+use onepark_proto::{PrivateKey, Profile, PublicKey};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A published test key of the interop fixtures.
+pub fn key(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys").join(name);
+    std::fs::read_to_string(path).expect("test key")
+}
+
+/// One lot `access_id` with parking codes 1001 and 1002, the test keys, no
+/// broker, admin token `test-token`.
+pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        database,
+        zone: Default::default(),
+        path_prefix: "/api/v1/cp".into(),
+        photo_dir: dir.join("photos"),
+        body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
+        private_key: Some(PrivateKey::parse(&key("platform_private.b64")).expect("platform key")),
+        lots: vec![LotAccess {
+            access_id: access_id.into(),
+            public_key: PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
+            profile: Profile::Qingdao,
+            parking_codes: vec!["1001".into(), "1002".into()],
+        }],
+        admin_token: Some("test-token".into()),
+        mqtt_url: None,
+        downlink_retry: chrono::Duration::hours(24),
+    }
+}
+
+/// Sends a request through the router; the reply must be JSON.
+pub async fn call(app: &axum::Router, request: Request<Body>) -> (u16, Value) {
+    let response = app.clone().oneshot(request).await.expect("response");
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+    (status, serde_json::from_slice(&bytes).expect("json reply"))
+}
+
+/// An admin API POST with the test token.
+pub async fn admin_post(app: &axum::Router, path: &str, body: Value) -> (u16, Value) {
+    let request = Request::post(path)
+        .header("authorization", "Bearer test-token")
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    call(app, request).await
+}
