@@ -80,6 +80,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             .collect(),
         admin_token: None,
         mqtt_url: None,
+        mqtt_listen: None,
         downlink_retry: chrono::Duration::hours(24),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
@@ -156,7 +157,7 @@ fn fake_jpeg(size: usize) -> Vec<u8> {
 }
 
 async fn drive(config: Config, work: Vec<Vec<Request>>) -> Result<(Duration, Vec<Duration>)> {
-    let addr = onepark_platform::app::spawn(config).await?;
+    let addr = onepark_platform::app::spawn(config).await?.http;
 
     let started = Instant::now();
     let mut tasks = Vec::new();

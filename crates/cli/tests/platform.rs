@@ -74,7 +74,7 @@ fn serve_accepts_entries_and_exits_from_a_configured_lot() {
     std::fs::write(
         dir.join("platform.toml"),
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://{db}\"\n[keys]\nprivate_key = \"{pk}\"\n\n\
+            "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{db}\"\n[keys]\nprivate_key = \"{pk}\"\n\n\
              [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
             db = dir.join("onepark.db").display(),
             pk = keys.join("platform_private.b64").display(),
@@ -122,7 +122,7 @@ fn lots_registered_at_run_time_are_accepted_without_restart() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://onepark.db\"\n[keys]\nprivate_key = \"{pk}\"\n",
+            "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://onepark.db\"\n[keys]\nprivate_key = \"{pk}\"\n",
             pk = keys.join("platform_private.b64").display(),
         ),
     )

@@ -1,6 +1,7 @@
 //! The platform's shared state, its router and the server loop.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -139,28 +140,54 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("mqtt_url: {0}")]
     Mqtt(String),
+    #[error("embedded MQTT broker: {0}")]
+    Broker(#[from] crate::broker::BrokerError),
 }
 
-/// Connects the downlink publisher to the configured broker. Without one,
-/// downlinks are stored and wait (they are published once a broker is set).
-pub fn start_downlink(config: &Config, state: &AppState) -> Result<(), ServeError> {
-    let Some(url) = &config.mqtt_url else {
-        tracing::warn!("no mqtt_url configured: downlinks are queued but not published");
-        return Ok(());
-    };
+/// Starts the downlink: the embedded broker (unless an external one is
+/// configured) and the publisher. Returns the embedded broker's address.
+/// With neither, downlinks are stored and wait until a broker is configured.
+pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<crate::broker::Embedded>, ServeError> {
     let client_id = format!("onepark-platform-{}", std::process::id());
-    let (client, events) = crate::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;
+    let (client, events, embedded) = match (&config.mqtt_url, &config.mqtt_listen) {
+        (Some(url), _) => {
+            let (client, events) = crate::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;
+            tracing::info!(broker = %crate::downlink::redact(url), "downlink publisher uses an external broker");
+            (client, events, None)
+        }
+        (None, Some(listen)) => {
+            let expiry = config.downlink_retry.to_std().unwrap_or(std::time::Duration::from_secs(86_400));
+            let embedded = crate::broker::start(listen, expiry, state.clone()).await?;
+            let local = SocketAddr::new(loopback(embedded.addr.ip()), embedded.addr.port());
+            let login = &embedded.publisher;
+            let url = format!("mqtt://{}:{}@{local}", login.username, login.password);
+            let (client, events) = crate::downlink::client(&url, &client_id).map_err(ServeError::Mqtt)?;
+            (client, events, Some(embedded))
+        }
+        (None, None) => {
+            tracing::warn!("no MQTT broker (mqtt_listen = \"off\", no mqtt_url): downlinks are queued, not published");
+            return Ok(None);
+        }
+    };
     tokio::spawn(crate::downlink::drive(events));
     tokio::spawn(crate::downlink::publish_loop(state.clone(), Arc::new(client)));
-    tracing::info!(broker = %url, "downlink publisher started");
-    Ok(())
+    Ok(embedded)
+}
+
+/// The publisher reaches a wildcard-bound embedded broker over loopback.
+fn loopback(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    }
 }
 
 /// Runs the platform until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = Store::connect(&config.database).await?;
     let state = AppState::new(&config, store);
-    start_downlink(&config, &state)?;
+    start_downlink(&config, &state).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -174,12 +201,19 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Starts the platform in the background (tests, load generator) and
-/// returns the address it listens on.
-pub async fn spawn(config: Config) -> Result<std::net::SocketAddr, ServeError> {
+/// Where a platform started with [`spawn`] listens.
+#[derive(Clone, Debug)]
+pub struct Spawned {
+    pub http: SocketAddr,
+    /// The embedded broker, when it runs.
+    pub mqtt: Option<crate::broker::Embedded>,
+}
+
+/// Starts the platform in the background (tests, load generator).
+pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let store = Store::connect(&config.database).await?;
     let state = AppState::new(&config, store);
-    start_downlink(&config, &state)?;
+    let mqtt = start_downlink(&config, &state).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -190,7 +224,7 @@ pub async fn spawn(config: Config) -> Result<std::net::SocketAddr, ServeError> {
             tracing::error!(error = %e, "server stopped");
         }
     });
-    Ok(addr)
+    Ok(Spawned { http: addr, mqtt })
 }
 
 async fn shutdown() {

@@ -34,6 +34,7 @@ struct Raw {
     body_limit_bytes: Option<usize>,
     admin_token: Option<String>,
     mqtt_url: Option<String>,
+    mqtt_listen: Option<String>,
     downlink_retry_hours: Option<u64>,
     #[serde(default)]
     keys: RawKeys,
@@ -79,11 +80,17 @@ pub struct Config {
     pub lots: Vec<LotAccess>,
     /// Bearer token of the admin API; the API is closed without one.
     pub admin_token: Option<String>,
-    /// The MQTT broker downlinks are published to (`mqtt://host:port`).
+    /// An external MQTT broker for downlinks (`mqtt://[user:password@]host:port`);
+    /// without one the embedded broker serves on `mqtt_listen`.
     pub mqtt_url: Option<String>,
+    /// Where the embedded broker listens (not 1883, which an external broker
+    /// may hold); `None` when switched off with `mqtt_listen = "off"`.
+    pub mqtt_listen: Option<String>,
     /// How long an unconfirmed downlink is retried before it expires.
     pub downlink_retry: chrono::Duration,
 }
+
+pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1884";
 
 /// Default request body limit: a 512 KiB photo as Base64 (~700 KB) plus the envelope.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -142,6 +149,10 @@ impl Config {
             lots,
             admin_token: env("ONEPARK_ADMIN_TOKEN").or(raw.admin_token).filter(|t| !t.trim().is_empty()),
             mqtt_url: env("ONEPARK_MQTT_URL").or(raw.mqtt_url).filter(|u| !u.trim().is_empty()),
+            mqtt_listen: Some(
+                env("ONEPARK_MQTT_LISTEN").or(raw.mqtt_listen).unwrap_or_else(|| DEFAULT_MQTT_LISTEN.into()),
+            )
+            .filter(|l| !l.trim().is_empty() && l.trim() != "off"),
             downlink_retry: chrono::Duration::hours(raw.downlink_retry_hours.unwrap_or(24).clamp(1, 24 * 30) as i64),
         })
     }

@@ -137,19 +137,39 @@ fn backoff(interface: &str, attempts: i64) -> chrono::Duration {
     chrono::Duration::seconds((first * factor).min(MAX_BACKOFF_SECS))
 }
 
-/// Connects the platform's MQTT client to `url` (`mqtt://host:port`).
+/// An MQTT client for `mqtt://[user:password@]host[:port]` (no TLS built in).
 pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), String> {
     let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
-        format!("`{url}` is not mqtt://host:port (TLS is not built in; put a TLS terminator in front)")
+        format!("`{}` is not mqtt://host:port (TLS is not built in; put a TLS terminator in front)", redact(url))
     })?;
-    let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port in `{url}`"))?),
-        None => (rest.trim_end_matches('/'), 1883),
+    let rest = rest.trim_end_matches('/');
+    let (login, address) = match rest.rsplit_once('@') {
+        Some((login, address)) => (login.split_once(':').or(Some((login, ""))), address),
+        None => (None, rest),
     };
-    let mut options = MqttOptions::new(client_id, host, port);
+    let (host, port) = match address.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port in `{}`", redact(url)))?),
+        None => (address, 1883),
+    };
+    let mut options = MqttOptions::new(client_id, host.trim_start_matches('[').trim_end_matches(']'), port);
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(1 << 20, 1 << 20);
+    if let Some((user, password)) = login {
+        options.set_credentials(user, password);
+    }
     Ok(AsyncClient::new(options, 1024))
+}
+
+/// The URL without its password, for logs.
+pub fn redact(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((login, address)) => {
+            let user = login.rsplit_once("//").map_or(login, |(_, l)| l).split(':').next().unwrap_or_default();
+            let scheme = url.split_once("//").map_or("", |(s, _)| s);
+            format!("{scheme}//{user}:***@{address}")
+        }
+        None => url.to_owned(),
+    }
 }
 
 /// Drives the MQTT connection; rumqttc reconnects on the next poll.

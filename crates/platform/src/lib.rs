@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod broker;
 pub mod config;
 pub mod downlink;
 pub mod lists;

@@ -37,7 +37,7 @@ async fn platform(mqtt_url: &str) -> Platform {
     config.downlink_retry = chrono::Duration::hours(1);
     let store = Store::connect(&config.database).await.expect("store");
     let state = AppState::new(&config, store);
-    start_downlink(&config, &state).expect("downlink");
+    start_downlink(&config, &state).await.expect("downlink");
     Platform { app: router(&config, state), access_id }
 }
 

@@ -16,6 +16,7 @@ pub mod envelope;
 pub mod form;
 pub mod interface;
 pub mod key;
+pub mod mqtt;
 pub mod msg;
 pub mod uid;
 pub mod validate;

@@ -149,6 +149,28 @@ impl Store {
             .await
     }
 
+    /// Makes an accessID's already-published, unconfirmed messages due now:
+    /// called when the lot (re)subscribes, so it need not wait for the
+    /// backoff (after a broker restart its session is gone). Returns how many.
+    pub async fn resend_now(&self, access_id: &str, now: &str) -> Result<u64, StoreError> {
+        let (access_id, now) = (access_id.to_owned(), now.to_owned());
+        self.group
+            .write(move |conn| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 AND state = 'published' \
+                         AND next_attempt_at > $2",
+                    )
+                    .bind(access_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+
     /// Gives up on messages past their retry period; returns how many.
     pub async fn expire_downlinks(&self, now: &str) -> Result<u64, StoreError> {
         let now = now.to_owned();

@@ -36,6 +36,7 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         }],
         admin_token: Some("test-token".into()),
         mqtt_url: None,
+        mqtt_listen: None,
         downlink_retry: chrono::Duration::hours(24),
     }
 }

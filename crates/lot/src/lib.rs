@@ -1,0 +1,9 @@
+//! The parking-lot side of the protocol: the platform client.
+//!
+//! [`uplink`] sends sealed records over HTTP; [`subscriber`] receives the
+//! platform's MQTT downlink and confirms it; [`downlink`] holds the I/O-free
+//! part of that (opening, ordering, deduplication).
+
+pub mod downlink;
+pub mod subscriber;
+pub mod uplink;

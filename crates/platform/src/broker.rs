@@ -1,0 +1,182 @@
+//! The embedded MQTT broker (rmqtt, as a task in our runtime): what a fresh
+//! machine uses for the downlink when no external broker is configured.
+//!
+//! Lots log in with the signed-timestamp password of [`onepark_proto::mqtt`]
+//! and may subscribe only to their own topics; nobody but the platform's own
+//! publisher (a superuser with a per-process random password) may publish.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use onepark_proto::interface::AccessId;
+use onepark_proto::mqtt::{AclDenied, may_subscribe, verify_login};
+use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
+use rmqtt::net::Builder;
+use rmqtt::server::MqttServer;
+use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
+
+use crate::app::AppState;
+
+/// The platform publisher's login on the embedded broker.
+#[derive(Clone, Debug)]
+pub struct Internal {
+    pub username: String,
+    pub password: String,
+}
+
+impl Internal {
+    fn random() -> Internal {
+        let mut bytes = [0u8; 24];
+        // Only ever compared in-process; unpredictable so a lot cannot guess it.
+        openssl::rand::rand_bytes(&mut bytes).expect("OpenSSL RNG");
+        let password = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        Internal { username: "onepark-platform".into(), password }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("mqtt_listen `{0}` is not host:port")]
+    Address(String),
+    #[error("cannot listen for MQTT on {addr}: {message}")]
+    Listen { addr: String, message: String },
+}
+
+/// A running embedded broker.
+#[derive(Clone, Debug)]
+pub struct Embedded {
+    pub addr: SocketAddr,
+    /// The superuser login the platform publishes with (in-process only).
+    pub publisher: Internal,
+}
+
+/// Starts the broker on `listen` (port 0 picks one).
+pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> Result<Embedded, BrokerError> {
+    let laddr: SocketAddr = tokio::net::lookup_host(listen)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| BrokerError::Address(listen.to_owned()))?;
+    let internal = Internal::random();
+    // rmqtt's busy check refuses CONNECTs while the host's load average is
+    // high: on a small shared box that locks lots out exactly when they
+    // reconnect en masse, so admission is left to max_connections.
+    let scx = ServerContext::new().busy_check_enable(false).build().await;
+    let register = scx.extends.hook_mgr().register();
+    for typ in
+        [Type::ClientAuthenticate, Type::ClientSubscribeCheckAcl, Type::MessagePublishCheckAcl, Type::SessionSubscribed]
+    {
+        register.add(typ, Box::new(Gate { state: state.clone(), internal: internal.clone() })).await;
+    }
+    register.start().await;
+    let listen_error = |e: rmqtt::Error| BrokerError::Listen { addr: listen.to_owned(), message: e.to_string() };
+    let listener = Builder::new()
+        .name("onepark/tcp")
+        .laddr(laddr)
+        .allow_anonymous(false)
+        .nodelay(true)
+        // Persistent sessions hold a lot's messages while it is away; the
+        // downlink table re-publishes anything older anyway.
+        .session_expiry_interval(session_expiry)
+        .message_expiry_interval(session_expiry)
+        .bind()
+        .map_err(listen_error)?;
+    let addr = listener.local_addr().map_err(listen_error)?;
+    let listener = listener.tcp().map_err(listen_error)?;
+    let server = MqttServer::new(scx).listener(listener).build();
+    tokio::spawn(async move {
+        if let Err(e) = server.run().await {
+            tracing::error!(error = %e, "embedded MQTT broker stopped");
+        }
+    });
+    tracing::info!(%addr, "embedded MQTT broker listening");
+    Ok(Embedded { addr, publisher: internal })
+}
+
+struct Gate {
+    state: AppState,
+    internal: Internal,
+}
+
+#[async_trait]
+impl Handler for Gate {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        match param {
+            Parameter::ClientAuthenticate(info) => {
+                let username = info.username().map(|u| u.to_string()).unwrap_or_default();
+                let password = info.password().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+                let result = self.authenticate(&username, &password, info.id().remote_addr).await;
+                (false, Some(HookResult::AuthResult(result)))
+            }
+            Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
+                let user = AccessId::parse(session.id.username_ref());
+                let filter = subscribe.topic_filter.to_string();
+                let result = match self.may_subscribe(&user, &filter).await {
+                    Ok(()) => SubscribeAclResult::new_success(subscribe.opts.qos(), None),
+                    Err(denied) => {
+                        tracing::warn!(user = %user, %filter, reason = %denied, "MQTT subscribe refused");
+                        SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
+                    }
+                };
+                (false, Some(HookResult::SubscribeAclResult(result)))
+            }
+            // Superusers never reach this hook.
+            Parameter::MessagePublishCheckAcl(session, publish) => {
+                tracing::warn!(user = session.id.username_ref(), topic = %publish.topic, "MQTT publish by a lot refused");
+                let reason = AclDenied::Publish.to_string();
+                (false, Some(HookResult::PublishAclResult(PublishAclResult::rejected(false, Some(reason.into())))))
+            }
+            Parameter::SessionSubscribed(session, _) if session.id.username_ref() != self.internal.username => {
+                self.resend(AccessId::parse(session.id.username_ref())).await;
+                (true, acc)
+            }
+            _ => (true, acc),
+        }
+    }
+}
+
+impl Gate {
+    async fn authenticate(&self, username: &str, password: &str, from: Option<SocketAddr>) -> AuthResult {
+        if username == self.internal.username {
+            return if password == self.internal.password {
+                AuthResult::Allow(true, None)
+            } else {
+                AuthResult::BadUsernameOrPassword
+            };
+        }
+        let user = AccessId::parse(username);
+        let Some(lot) = self.state.lot(&user.base).await else {
+            tracing::warn!(username, ?from, "MQTT login refused: unknown accessID");
+            return AuthResult::NotAuthorized;
+        };
+        match verify_login(&lot.public_key, username, password, chrono::Utc::now().timestamp()) {
+            Ok(()) => AuthResult::Allow(false, None),
+            Err(e) => {
+                tracing::warn!(username, ?from, reason = %e, "MQTT login refused");
+                AuthResult::BadUsernameOrPassword
+            }
+        }
+    }
+
+    /// A lot that (re)subscribes gets its unconfirmed messages now rather
+    /// than at the next backoff step.
+    async fn resend(&self, user: AccessId) {
+        let now = onepark_domain::time::format_time(self.state.now());
+        match self.state.store().resend_now(&user.base, &now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(user = %user, messages = n, "lot subscribed: re-publishing its unconfirmed downlinks");
+                self.state.wake().now();
+            }
+            Err(e) => tracing::error!(error = %e, "cannot reschedule downlinks"),
+        }
+    }
+
+    async fn may_subscribe(&self, user: &AccessId, filter: &str) -> Result<(), AclDenied> {
+        let codes = self.state.lot(&user.base).await.map(|l| l.parking_codes.clone()).unwrap_or_default();
+        may_subscribe(user, filter, &codes)
+    }
+}
