@@ -34,6 +34,15 @@ pub enum Command {
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
     },
+    /// Broadcast one black-list entry to N lots connected to the embedded broker.
+    Downlink {
+        /// Simulated lots (one accessID and MQTT session each).
+        #[arg(long, default_value_t = 1000)]
+        lots: usize,
+        /// Directory holding the test key pairs.
+        #[arg(long, default_value = "crates/proto/tests/interop/keys")]
+        keys: PathBuf,
+    },
 }
 
 struct Request {
@@ -43,7 +52,10 @@ struct Request {
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
-    let Command::Ingest { lots, sessions, database, keys } = command;
+    let (lots, sessions, database, keys) = match command {
+        Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
+        Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
+    };
     if lots == 0 || sessions == 0 {
         bail!("--lots and --sessions must be at least 1");
     }

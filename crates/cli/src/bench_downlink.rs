@@ -1,0 +1,221 @@
+//! `onepark bench downlink`: N simulated lots connect to a real platform
+//! (the `onepark platform serve` binary, a child process, with its embedded
+//! broker); one specialCar entry is broadcast to all of them; reports the
+//! time until every lot has confirmed, and the platform's memory per lot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use onepark_lot::downlink::Received;
+use onepark_lot::subscriber::{Apply, Settings, Stats, Subscriber};
+use onepark_lot::uplink::{Client, Identity};
+use onepark_proto::{PrivateKey, Profile, PublicKey};
+use serde_json::{Value, json};
+
+struct Platform {
+    child: Child,
+    http: u16,
+    mqtt: u16,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Platform {
+    /// Resident memory of the platform process (VmRSS), KiB.
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().trim_end_matches(" kB").trim().to_owned()))
+            })
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
+    let (http, mqtt) = (free_port()?, free_port()?);
+    let absolute = |name: &str| -> Result<String> {
+        Ok(std::fs::canonicalize(keys.join(name)).with_context(|| format!("key {name}"))?.display().to_string())
+    };
+    let mut toml = format!(
+        "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{}\"\n\
+         admin_token = \"bench\"\n[keys]\nprivate_key = \"{}\"\n",
+        dir.join("platform.db").display(),
+        absolute("platform_private.b64")?
+    );
+    let lot_public = absolute("lot_public.b64")?;
+    for i in 0..lots {
+        toml.push_str(&format!(
+            "[[lots]]\naccess_id = \"L{i}\"\npublic_key = \"{lot_public}\"\nparking_codes = [\"P{i}\"]\n"
+        ));
+    }
+    let config = dir.join("platform.toml");
+    std::fs::write(&config, toml)?;
+    let log = std::fs::File::create(dir.join("platform.log"))?;
+    let child = Command::new(std::env::current_exe()?)
+        .args(["platform", "serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .context("starting the platform")?;
+    let platform = Platform { child, http, mqtt };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
+        if Instant::now() > deadline {
+            bail!("the platform did not start; see {}", dir.join("platform.log").display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(platform)
+}
+
+/// Counts applied messages.
+#[derive(Clone)]
+struct Count(Arc<AtomicU64>);
+
+impl Apply for Count {
+    async fn apply(&mut self, _: &Received) -> Result<(), String> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+pub fn run(lots: usize, keys: PathBuf) -> Result<ExitCode> {
+    if lots == 0 {
+        bail!("--lots must be at least 1");
+    }
+    let dir = std::env::temp_dir().join(format!("onepark-bench-downlink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let platform = start_platform(&dir, &keys, lots)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(measure(&platform, &keys, lots));
+    drop(platform);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCode> {
+    let read = |name: &str| std::fs::read_to_string(keys.join(name)).with_context(|| format!("reading {name}"));
+    let lot_key = PrivateKey::parse(&read("lot_private.b64")?)?;
+    let platform_public = PublicKey::parse(&read("platform_public.b64")?)?;
+    let idle_kib = platform.rss_kib();
+
+    let connecting = Instant::now();
+    let applied = Arc::new(AtomicU64::new(0));
+    let mut stats = Vec::with_capacity(lots);
+    for i in 0..lots {
+        let identity = Identity {
+            access_id: format!("L{i}"),
+            key: lot_key.clone(),
+            platform_public: platform_public.clone(),
+            profile: Profile::Qingdao,
+        };
+        let uplink =
+            Client::new(&format!("http://127.0.0.1:{}/api/v1/cp", platform.http), identity, Duration::from_secs(30))?;
+        let settings = Settings {
+            broker_url: format!("mqtt://127.0.0.1:{}", platform.mqtt),
+            username: format!("L{i}"),
+            parking_codes: vec![format!("P{i}")],
+            password: None,
+        };
+        let subscriber = Subscriber::new(settings, uplink);
+        stats.push(subscriber.stats());
+        let count = Count(applied.clone());
+        tokio::spawn(subscriber.run(count));
+    }
+    let sum = |f: fn(&Stats) -> &AtomicU64| stats.iter().map(|s| Stats::get(f(s))).sum::<u64>();
+    wait(Duration::from_secs(120), || sum(|s| &s.subscribed) >= lots as u64).await.context("lots subscribing")?;
+    let connected_in = connecting.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let connected_kib = platform.rss_kib();
+
+    // One entry, sent to every lot: one admin call per accessID.
+    let http = reqwest::Client::new();
+    let admin = format!("http://127.0.0.1:{}/api/admin", platform.http);
+    let started = Instant::now();
+    let mut calls = tokio::task::JoinSet::new();
+    let gate = Arc::new(tokio::sync::Semaphore::new(32));
+    for i in 0..lots {
+        let (http, url, gate) = (http.clone(), format!("{admin}/lists"), gate.clone());
+        calls.spawn(async move {
+            let _permit = gate.acquire().await;
+            let body = json!({ "accessId": format!("L{i}"), "plateNo": "鲁B99999", "list": "black", "operate": "add",
+                "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
+            let response = http
+                .post(url)
+                .bearer_auth("bench")
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await?;
+            anyhow::ensure!(response.status() == 200, "admin POST: {}", response.text().await?);
+            Ok(())
+        });
+    }
+    while let Some(call) = calls.join_next().await {
+        call??;
+    }
+    let queued_in = started.elapsed();
+    wait(Duration::from_secs(300), || sum(|s| &s.confirmed) >= lots as u64).await.context("confirms")?;
+    let all_confirmed = started.elapsed();
+    let after_kib = platform.rss_kib();
+
+    let mut confirm_ms = Vec::with_capacity(lots);
+    for i in 0..lots {
+        let url = format!("{admin}/downlinks?parkingCode=P{i}&limit=1");
+        let body: Value = serde_json::from_str(&http.get(url).bearer_auth("bench").send().await?.text().await?)?;
+        if let Some(ms) = body["items"][0]["confirmMs"].as_i64() {
+            confirm_ms.push(ms);
+        }
+    }
+    confirm_ms.sort_unstable();
+    let pct = |p: f64| confirm_ms.get(((confirm_ms.len() as f64 * p) as usize).min(confirm_ms.len().saturating_sub(1)));
+    println!("lots                      {lots} (one accessID, one MQTT session each; platform = child process)");
+    println!("all subscribed in         {:.2} s", connected_in.as_secs_f64());
+    println!("admin calls done in       {:.2} s (one list change per accessID, 32 in flight)", queued_in.as_secs_f64());
+    println!("all confirmed after       {:.2} s", all_confirmed.as_secs_f64());
+    println!(
+        "created → confirmed       p50 {} ms, p99 {} ms, max {} ms ({} messages)",
+        pct(0.50).copied().unwrap_or(0),
+        pct(0.99).copied().unwrap_or(0),
+        confirm_ms.last().copied().unwrap_or(0),
+        confirm_ms.len()
+    );
+    println!("lots applied / rejected   {} / {}", applied.load(Ordering::Relaxed), sum(|s| &s.rejected));
+    println!(
+        "platform RSS              idle {} MiB, {lots} lots connected {} MiB, after broadcast {} MiB",
+        idle_kib / 1024,
+        connected_kib / 1024,
+        after_kib / 1024
+    );
+    println!("per connected lot         {:.1} KiB", (connected_kib.saturating_sub(idle_kib)) as f64 / lots as f64);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait(limit: Duration, done: impl Fn() -> bool) -> Result<()> {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        if Instant::now() > deadline {
+            bail!("not done within {} s", limit.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
