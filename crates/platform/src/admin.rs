@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/api/admin/reports/online", get(online))
         .route("/api/admin/lists", get(crate::lists::list).post(crate::lists::change))
         .route("/api/admin/downlinks", get(downlinks))
+        .route("/api/admin/mqtt/auth", post(crate::mqtt_auth::authenticate))
+        .route("/api/admin/mqtt/acl", post(crate::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))
         .route("/api/admin/openapi.json", get(openapi))
 }

@@ -33,6 +33,8 @@ struct Inner {
     admin_token: Option<String>,
     wake: crate::downlink::Wake,
     downlink_retry: chrono::Duration,
+    /// The platform's own login on an external broker (from `mqtt_url`).
+    mqtt_publisher: Option<crate::broker::Internal>,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
                 admin_token: config.admin_token.clone(),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
+                mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
             }),
         }
     }
@@ -82,6 +85,10 @@ impl AppState {
 
     pub fn downlink_retry(&self) -> chrono::Duration {
         self.inner.downlink_retry
+    }
+
+    pub fn mqtt_publisher(&self) -> Option<&crate::broker::Internal> {
+        self.inner.mqtt_publisher.as_ref()
     }
 
     pub fn photo_dir(&self) -> &Path {

@@ -112,14 +112,10 @@ impl Handler for Gate {
                 (false, Some(HookResult::AuthResult(result)))
             }
             Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
-                let user = AccessId::parse(session.id.username_ref());
                 let filter = subscribe.topic_filter.to_string();
-                let result = match self.may_subscribe(&user, &filter).await {
+                let result = match subscribe_allowed(&self.state, session.id.username_ref(), &filter).await {
                     Ok(()) => SubscribeAclResult::new_success(subscribe.opts.qos(), None),
-                    Err(denied) => {
-                        tracing::warn!(user = %user, %filter, reason = %denied, "MQTT subscribe refused");
-                        SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized)
-                    }
+                    Err(_) => SubscribeAclResult::new_failure(SubscribeAckReason::NotAuthorized),
                 };
                 (false, Some(HookResult::SubscribeAclResult(result)))
             }
@@ -138,26 +134,57 @@ impl Handler for Gate {
     }
 }
 
+/// Who is connecting, decided the same way for the embedded broker and
+/// for an external one asking over HTTP ([`crate::mqtt_auth`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Login {
+    Publisher,
+    Lot,
+    /// Unknown accessID (no key to check against).
+    Unknown,
+    Refused(String),
+}
+
+pub(crate) async fn login(
+    state: &AppState,
+    publisher: Option<&Internal>,
+    username: &str,
+    password: &str,
+    from: Option<SocketAddr>,
+) -> Login {
+    if let Some(publisher) = publisher.filter(|p| p.username == username) {
+        return if password == publisher.password { Login::Publisher } else { Login::Refused("wrong password".into()) };
+    }
+    let user = AccessId::parse(username);
+    let Some(lot) = state.lot(&user.base).await else {
+        tracing::warn!(username, ?from, "MQTT login refused: unknown accessID");
+        return Login::Unknown;
+    };
+    match verify_login(&lot.public_key, username, password, chrono::Utc::now().timestamp()) {
+        Ok(()) => Login::Lot,
+        Err(e) => {
+            tracing::warn!(username, ?from, reason = %e, "MQTT login refused");
+            Login::Refused(e.to_string())
+        }
+    }
+}
+
+/// Whether a lot logged in as `username` may subscribe to `filter` (logged when not).
+pub(crate) async fn subscribe_allowed(state: &AppState, username: &str, filter: &str) -> Result<(), AclDenied> {
+    let user = AccessId::parse(username);
+    let codes = state.lot(&user.base).await.map(|l| l.parking_codes.clone()).unwrap_or_default();
+    may_subscribe(&user, filter, &codes).inspect_err(|denied| {
+        tracing::warn!(user = %user, filter, reason = %denied, "MQTT subscribe refused");
+    })
+}
+
 impl Gate {
     async fn authenticate(&self, username: &str, password: &str, from: Option<SocketAddr>) -> AuthResult {
-        if username == self.internal.username {
-            return if password == self.internal.password {
-                AuthResult::Allow(true, None)
-            } else {
-                AuthResult::BadUsernameOrPassword
-            };
-        }
-        let user = AccessId::parse(username);
-        let Some(lot) = self.state.lot(&user.base).await else {
-            tracing::warn!(username, ?from, "MQTT login refused: unknown accessID");
-            return AuthResult::NotAuthorized;
-        };
-        match verify_login(&lot.public_key, username, password, chrono::Utc::now().timestamp()) {
-            Ok(()) => AuthResult::Allow(false, None),
-            Err(e) => {
-                tracing::warn!(username, ?from, reason = %e, "MQTT login refused");
-                AuthResult::BadUsernameOrPassword
-            }
+        match login(&self.state, Some(&self.internal), username, password, from).await {
+            Login::Publisher => AuthResult::Allow(true, None),
+            Login::Lot => AuthResult::Allow(false, None),
+            Login::Unknown => AuthResult::NotAuthorized,
+            Login::Refused(_) => AuthResult::BadUsernameOrPassword,
         }
     }
 
@@ -173,10 +200,5 @@ impl Gate {
             }
             Err(e) => tracing::error!(error = %e, "cannot reschedule downlinks"),
         }
-    }
-
-    async fn may_subscribe(&self, user: &AccessId, filter: &str) -> Result<(), AclDenied> {
-        let codes = self.state.lot(&user.base).await.map(|l| l.parking_codes.clone()).unwrap_or_default();
-        may_subscribe(user, filter, &codes)
     }
 }

@@ -19,6 +19,7 @@ use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
 use tokio::sync::Notify;
 
 use crate::app::AppState;
+use crate::broker::Internal;
 use crate::config::LotAccess;
 use crate::store::{Downlink, DownlinkState, ListEntry, StoreError};
 
@@ -139,25 +140,38 @@ fn backoff(interface: &str, attempts: i64) -> chrono::Duration {
 
 /// An MQTT client for `mqtt://[user:password@]host[:port]` (no TLS built in).
 pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), String> {
+    let (login, host, port) = split_url(url)?;
+    let mut options = MqttOptions::new(client_id, host, port);
+    options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    if let Some(login) = login {
+        options.set_credentials(login.username, login.password);
+    }
+    Ok(AsyncClient::new(options, 1024))
+}
+
+/// The login in `mqtt://user:password@host:port`, if any.
+pub fn url_login(url: &str) -> Option<Internal> {
+    split_url(url).ok().and_then(|(login, _, _)| login)
+}
+
+fn split_url(url: &str) -> Result<(Option<Internal>, String, u16), String> {
     let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
         format!("`{}` is not mqtt://host:port (TLS is not built in; put a TLS terminator in front)", redact(url))
     })?;
     let rest = rest.trim_end_matches('/');
     let (login, address) = match rest.rsplit_once('@') {
-        Some((login, address)) => (login.split_once(':').or(Some((login, ""))), address),
+        Some((login, address)) => {
+            let (user, password) = login.split_once(':').unwrap_or((login, ""));
+            (Some(Internal { username: user.to_owned(), password: password.to_owned() }), address)
+        }
         None => (None, rest),
     };
     let (host, port) = match address.rsplit_once(':') {
         Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port in `{}`", redact(url)))?),
         None => (address, 1883),
     };
-    let mut options = MqttOptions::new(client_id, host.trim_start_matches('[').trim_end_matches(']'), port);
-    options.set_keep_alive(Duration::from_secs(30));
-    options.set_max_packet_size(1 << 20, 1 << 20);
-    if let Some((user, password)) = login {
-        options.set_credentials(user, password);
-    }
-    Ok(AsyncClient::new(options, 1024))
+    Ok((login, host.trim_start_matches('[').trim_end_matches(']').to_owned(), port))
 }
 
 /// The URL without its password, for logs.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod downlink;
 pub mod lists;
 pub mod metrics;
+mod mqtt_auth;
 pub mod photo;
 pub mod store;
 pub mod uplink;

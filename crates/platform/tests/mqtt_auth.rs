@@ -1,0 +1,73 @@
+//! The HTTP login/ACL endpoints an external broker (EMQX, mosquitto-go-auth)
+//! calls: the same decisions as the embedded broker.
+
+mod common;
+
+use onepark_platform::app::{AppState, router};
+use onepark_platform::store::Store;
+use onepark_proto::PrivateKey;
+use onepark_proto::mqtt::login_password;
+use serde_json::json;
+
+async fn app() -> axum::Router {
+    let dir = std::env::temp_dir().join(format!("onepark-mqtt-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("auth.db");
+    let _ = std::fs::remove_file(&file);
+    let mut config = common::config(format!("sqlite://{}", file.display()), dir, "234");
+    config.mqtt_url = Some("mqtt://onepark:s3cret@127.0.0.1:1883".into());
+    let store = Store::connect(&config.database).await.expect("store");
+    router(&config, AppState::new(&config, store))
+}
+
+#[tokio::test]
+async fn external_broker_logins_and_topics() {
+    let app = app().await;
+    let key = PrivateKey::parse(&common::key("lot_private.b64")).expect("lot key");
+    let now = chrono::Utc::now().timestamp();
+    let auth =
+        |username: &str, password: String| json!({ "username": username, "password": password, "clientid": username });
+    let cases = [
+        (auth("234", login_password(&key, "234", now).expect("pw")), "allow", Some(false)),
+        (auth("234_2", login_password(&key, "234_2", now).expect("pw")), "allow", Some(false)),
+        (auth("234", login_password(&key, "234", now - 3600).expect("pw")), "deny", None),
+        (auth("234", "secret".into()), "deny", None),
+        (auth("999", login_password(&key, "999", now).expect("pw")), "deny", None),
+        (auth("onepark", "s3cret".into()), "allow", Some(true)),
+        (auth("onepark", "guess".into()), "deny", None),
+    ];
+    for (body, result, superuser) in cases {
+        let (status, reply) = common::admin_post(&app, "/api/admin/mqtt/auth", body.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["result"], result, "{body} → {reply}");
+        if let Some(superuser) = superuser {
+            assert_eq!(reply["is_superuser"], superuser, "{body} → {reply}");
+        }
+    }
+
+    let acl =
+        |username: &str, topic: &str, action: &str| json!({ "username": username, "topic": topic, "action": action });
+    let cases = [
+        (acl("234", "qdpark/v1/+/234/1001", "subscribe"), "allow"),
+        (acl("234", "/qdpark/v1/specialCar/234/#", "subscribe"), "allow"),
+        (acl("234", "qdpark/v1/+/235/1001", "subscribe"), "deny"),
+        (acl("234", "qdpark/v1/+/234/7777", "subscribe"), "deny"),
+        (acl("234", "qdpark/v1/specialCar/234/1001", "publish"), "deny"),
+        (acl("onepark", "qdpark/v1/specialCar/234/1001", "publish"), "allow"),
+        (json!({ "username": "234", "topic": "qdpark/v1/specialCar/234/1001", "acc": 1 }), "allow"),
+        (json!({ "username": "234", "topic": "qdpark/v1/specialCar/234/1001", "acc": 2 }), "deny"),
+    ];
+    for (body, result) in cases {
+        let (status, reply) = common::admin_post(&app, "/api/admin/mqtt/acl", body.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(reply["result"], result, "{body} → {reply}");
+    }
+
+    // Without the admin token the endpoints say nothing.
+    let request = axum::http::Request::post("/api/admin/mqtt/auth")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(auth("234", "x".into()).to_string()))
+        .expect("request");
+    let (status, _) = common::call(&app, request).await;
+    assert_eq!(status, 401);
+}
