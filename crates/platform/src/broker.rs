@@ -78,6 +78,9 @@ pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> R
         .laddr(laddr)
         .allow_anonymous(false)
         .nodelay(true)
+        // A restarted platform must get its port back while old lot
+        // connections linger in TIME_WAIT.
+        .reuseaddr(Some(true))
         // Persistent sessions hold a lot's messages while it is away; the
         // downlink table re-publishes anything older anyway.
         .session_expiry_interval(session_expiry)
