@@ -135,3 +135,29 @@ fn openssl_opens_what_we_seal() {
         assert_eq!(run_with_stdin(sh, &sealed_body(Profile::Qingdao, &keys)), PLAINTEXT, "{bits}");
     }
 }
+
+/// The MQTT login password (docs/mqtt.md) made by the openssl CLI, as a lot
+/// in another language would, is accepted.
+#[test]
+fn openssl_made_mqtt_login_is_accepted() {
+    if !available("openssl", "version") {
+        eprintln!("SKIPPED openssl_made_mqtt_login_is_accepted: `openssl` is not installed");
+        return;
+    }
+    let der = key("lot_private.b64");
+    let der: String = der.split_whitespace().collect();
+    let lines: Vec<String> = der.as_bytes().chunks(64).map(|c| String::from_utf8_lossy(c).into_owned()).collect();
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
+    let file = std::env::temp_dir().join(format!("onepark-mqtt-login-{}.pem", std::process::id()));
+    std::fs::write(&file, pem).expect("pem");
+    let unix = 1_800_000_000i64;
+    let text = format!("onepark-mqtt-login\n234_1\n{unix}");
+    let mut command = Command::new("sh");
+    command.arg("-c").arg(format!("openssl dgst -sha256 -sign '{}' | openssl base64 -A", file.display()));
+    let signature = run_with_stdin(command, &text);
+    let _ = std::fs::remove_file(&file);
+    let password = format!("v1:{unix}:{}", signature.trim());
+    let public = PublicKey::parse(&key("lot_public.b64")).expect("lot public");
+    assert_eq!(onepark_proto::mqtt::verify_login(&public, "234_1", &password, unix + 10), Ok(()));
+    assert!(onepark_proto::mqtt::verify_login(&public, "234_2", &password, unix).is_err());
+}
