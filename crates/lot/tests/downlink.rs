@@ -206,7 +206,10 @@ async fn list_change_reaches_every_lot_and_an_offline_lot_on_return() {
         let items = downlinks["items"].as_array().expect("items").clone();
         let mine: Vec<&Value> = items.iter().filter(|d| d["accessId"] == p.access_id.as_str()).collect();
         assert_eq!(mine.len(), 4, "{downlinks}");
-        assert!(mine.iter().all(|d| d["state"] == "confirmed" && d["confirmMs"].is_i64()), "{downlinks}");
+        assert!(
+            mine.iter().all(|d| d["state"] == "confirmed" && d["confirmMs"].is_i64() && d["overdue"] == false),
+            "{downlinks}"
+        );
         assert_eq!(Stats::get(&stats.rejected), 0);
     }
 }

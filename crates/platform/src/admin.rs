@@ -122,6 +122,17 @@ async fn downlinks(State(state): State<AppState>, Query(p): Query<DownlinkParams
     };
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let items = state.store().downlinks(p.parking_code.as_deref(), wanted, limit).await?;
+    // Overdue: not confirmed by its deadline (20 s specialCar, 5 s others) and still retried.
+    let now = onepark_domain::time::format_time(state.now());
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|d| {
+            let overdue = matches!(d.state, DownlinkState::Queued | DownlinkState::Published) && d.deadline_at < now;
+            let mut item = json!(d);
+            item["overdue"] = Value::Bool(overdue);
+            item
+        })
+        .collect();
     Ok(Json(json!({ "items": items })))
 }
 
