@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use onepark_proto::interface::AccessId;
-use onepark_proto::mqtt::login_password;
+use onepark_proto::mqtt::{BrokerUrl, login_password};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
 use serde_json::{Value, json};
 
@@ -69,7 +69,7 @@ pub struct Subscriber {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriberError {
-    #[error("broker_url `{0}` is not mqtt://host:port")]
+    #[error("broker_url: {0}")]
     Url(String),
 }
 
@@ -118,14 +118,8 @@ impl Subscriber {
     }
 
     fn connect_options(&self) -> Result<(AsyncClient, EventLoop), SubscriberError> {
-        let url = &self.settings.broker_url;
-        let bad = || SubscriberError::Url(url.clone());
-        let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(bad)?;
-        let (host, port) = match rest.trim_end_matches('/').rsplit_once(':') {
-            Some((host, port)) => (host, port.parse::<u16>().map_err(|_| bad())?),
-            None => (rest.trim_end_matches('/'), 1883),
-        };
-        let mut options = MqttOptions::new(&self.settings.username, host, port);
+        let url = BrokerUrl::parse(&self.settings.broker_url).map_err(SubscriberError::Url)?;
+        let mut options = MqttOptions::new(&self.settings.username, url.host, url.port);
         options.set_clean_session(false);
         options.set_keep_alive(Duration::from_secs(30));
         options.set_max_packet_size(1 << 20, 1 << 20);

@@ -159,7 +159,7 @@ pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<
     let (client, events, embedded) = match (&config.mqtt_url, &config.mqtt_listen) {
         (Some(url), _) => {
             let (client, events) = crate::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;
-            tracing::info!(broker = %crate::downlink::redact(url), "downlink publisher uses an external broker");
+            tracing::info!(broker = %onepark_proto::mqtt::redact(url), "downlink publisher uses an external broker");
             (client, events, None)
         }
         (None, Some(listen)) => {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use onepark_domain::time::format_time;
 use onepark_proto::interface::{AccessId, Downlink as Interface, Topic};
+use onepark_proto::mqtt::BrokerUrl;
 use onepark_proto::msg::encode_flat;
 use onepark_proto::msg::list::SpecialCar;
 use onepark_proto::wire::Time;
@@ -140,50 +141,20 @@ fn backoff(interface: &str, attempts: i64) -> chrono::Duration {
 
 /// An MQTT client for `mqtt://[user:password@]host[:port]` (no TLS built in).
 pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), String> {
-    let (login, host, port) = split_url(url)?;
-    let mut options = MqttOptions::new(client_id, host, port);
+    let url = BrokerUrl::parse(url)?;
+    let mut options = MqttOptions::new(client_id, url.host, url.port);
     options.set_keep_alive(Duration::from_secs(30));
     options.set_max_packet_size(1 << 20, 1 << 20);
-    if let Some(login) = login {
-        options.set_credentials(login.username, login.password);
+    if let Some((user, password)) = url.login {
+        options.set_credentials(user, password);
     }
     Ok(AsyncClient::new(options, 1024))
 }
 
 /// The login in `mqtt://user:password@host:port`, if any.
 pub fn url_login(url: &str) -> Option<Internal> {
-    split_url(url).ok().and_then(|(login, _, _)| login)
-}
-
-fn split_url(url: &str) -> Result<(Option<Internal>, String, u16), String> {
-    let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
-        format!("`{}` is not mqtt://host:port (TLS is not built in; put a TLS terminator in front)", redact(url))
-    })?;
-    let rest = rest.trim_end_matches('/');
-    let (login, address) = match rest.rsplit_once('@') {
-        Some((login, address)) => {
-            let (user, password) = login.split_once(':').unwrap_or((login, ""));
-            (Some(Internal { username: user.to_owned(), password: password.to_owned() }), address)
-        }
-        None => (None, rest),
-    };
-    let (host, port) = match address.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| format!("bad port in `{}`", redact(url)))?),
-        None => (address, 1883),
-    };
-    Ok((login, host.trim_start_matches('[').trim_end_matches(']').to_owned(), port))
-}
-
-/// The URL without its password, for logs.
-pub fn redact(url: &str) -> String {
-    match url.rsplit_once('@') {
-        Some((login, address)) => {
-            let user = login.rsplit_once("//").map_or(login, |(_, l)| l).split(':').next().unwrap_or_default();
-            let scheme = url.split_once("//").map_or("", |(s, _)| s);
-            format!("{scheme}//{user}:***@{address}")
-        }
-        None => url.to_owned(),
-    }
+    let (username, password) = BrokerUrl::parse(url).ok()?.login?;
+    Some(Internal { username, password })
 }
 
 /// Drives the MQTT connection; rumqttc reconnects on the next poll.

@@ -125,6 +125,52 @@ pub fn may_subscribe(user: &AccessId, filter: &str, parking_codes: &[String]) ->
     }
 }
 
+/// `mqtt://[user:password@]host[:port]` (or `tcp://`), as both sides configure a broker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokerUrl {
+    pub login: Option<(String, String)>,
+    pub host: String,
+    pub port: u16,
+}
+
+impl BrokerUrl {
+    pub fn parse(url: &str) -> Result<BrokerUrl, String> {
+        let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).ok_or_else(|| {
+            format!("`{}` is not mqtt://host:port (TLS is not built in; put a TLS terminator in front)", redact(url))
+        })?;
+        let rest = rest.trim_end_matches('/');
+        let (login, address) = match rest.rsplit_once('@') {
+            Some((login, address)) => {
+                let (user, password) = login.split_once(':').unwrap_or((login, ""));
+                (Some((user.to_owned(), password.to_owned())), address)
+            }
+            None => (None, rest),
+        };
+        let (host, port) = match address.rsplit_once(':') {
+            Some((host, port)) if !host.ends_with(':') => {
+                (host, port.parse::<u16>().map_err(|_| format!("bad port in `{}`", redact(url)))?)
+            }
+            _ => (address, 1883),
+        };
+        if host.is_empty() {
+            return Err(format!("no host in `{}`", redact(url)));
+        }
+        Ok(BrokerUrl { login, host: host.trim_start_matches('[').trim_end_matches(']').to_owned(), port })
+    }
+}
+
+/// The URL without its password, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match url.rsplit_once('@') {
+        Some((login, address)) => {
+            let (scheme, login) = login.split_once("//").unwrap_or(("", login));
+            let user = login.split(':').next().unwrap_or_default();
+            format!("{scheme}//{user}:***@{address}")
+        }
+        None => url.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +194,18 @@ mod tests {
         for bad in ["", "secret", "v1:x:AAAA", "v2:1800000000:AAAA", "v1:1800000000:***"] {
             assert_eq!(verify_login(&public, "234_1", bad, 1_800_000_000), Err(LoginError::Format), "{bad}");
         }
+    }
+
+    #[test]
+    fn broker_urls() {
+        let url = BrokerUrl::parse("mqtt://onepark:p@ss@broker:1884").expect("url");
+        assert_eq!(url.login, Some(("onepark".into(), "p@ss".into())));
+        assert_eq!((url.host.as_str(), url.port), ("broker", 1884));
+        assert_eq!(BrokerUrl::parse("tcp://10.0.0.1").map(|u| u.port), Ok(1883));
+        assert!(BrokerUrl::parse("mqtts://broker:8883").is_err());
+        assert!(BrokerUrl::parse("mqtt://broker:x").is_err());
+        assert_eq!(redact("mqtt://onepark:secret@broker:1883"), "mqtt://onepark:***@broker:1883");
+        assert!(!BrokerUrl::parse("mqtt://u:secret@broker:x").expect_err("bad port").contains("secret"));
     }
 
     #[test]
