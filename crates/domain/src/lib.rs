@@ -6,4 +6,5 @@
 
 pub mod money;
 pub mod plate;
+pub mod tariff;
 pub mod time;
