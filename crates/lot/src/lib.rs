@@ -5,5 +5,8 @@
 //! part of that (opening, ordering, deduplication).
 
 pub mod downlink;
+pub mod lane;
+pub mod outbox;
+pub mod store;
 pub mod subscriber;
 pub mod uplink;

@@ -1,0 +1,110 @@
+//! Barrier decisions, without I/O.
+
+/// Characters plate readers confuse; an exit read may differ from the entry
+/// read in one of these positions and still match (reported as fuzzy).
+const CONFUSABLE: [&[char]; 7] =
+    [&['0', 'D', 'Q', 'O'], &['8', 'B'], &['2', 'Z'], &['5', 'S'], &['1', 'I'], &['6', 'G'], &['7', 'T']];
+
+/// How an exit read matches an entry read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Match {
+    Exact,
+    /// One position differs by an OCR-confusable pair.
+    Fuzzy,
+}
+
+pub fn plate_match(entry: &str, exit: &str) -> Option<Match> {
+    if entry == exit {
+        return Some(Match::Exact);
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (entry.chars().collect(), exit.chars().collect());
+    if a.len() != b.len() {
+        return None;
+    }
+    let mut diffs = a.iter().zip(&b).filter(|(x, y)| x != y);
+    let (Some((x, y)), None) = (diffs.next(), diffs.next()) else {
+        return None;
+    };
+    CONFUSABLE.iter().any(|group| group.contains(x) && group.contains(y)).then_some(Match::Fuzzy)
+}
+
+/// Why the barrier stays closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deny {
+    Blacklisted,
+    Full,
+    UnknownLane,
+    WrongDirection,
+    NoSession,
+    AlreadyInside { uid: String },
+    Unpaid { due: i64 },
+}
+
+impl Deny {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Deny::Blacklisted => "blacklisted",
+            Deny::Full => "full",
+            Deny::UnknownLane => "unknown_lane",
+            Deny::WrongDirection => "wrong_direction",
+            Deny::NoSession => "no_session",
+            Deny::AlreadyInside { .. } => "already_inside",
+            Deny::Unpaid { .. } => "unpaid",
+        }
+    }
+
+    pub fn zh(&self) -> String {
+        match self {
+            Deny::Blacklisted => "黑名单车辆，禁止入场".into(),
+            Deny::Full => "车位已满".into(),
+            Deny::UnknownLane => "未知车道".into(),
+            Deny::WrongDirection => "车道方向不符".into(),
+            Deny::NoSession => "无入场记录，请人工处理".into(),
+            Deny::AlreadyInside { uid } => format!("车辆已在场内（{uid}），请人工处理"),
+            Deny::Unpaid { due } => format!("请缴费 {}.{:02} 元", due / 100, due % 100),
+        }
+    }
+}
+
+/// Entry: black list first, then (for temporary cars) free open berths.
+pub fn entry(blacklisted: bool, whitelisted: bool, temporary: bool, free_berths: i64) -> Result<(), Deny> {
+    if blacklisted {
+        return Err(Deny::Blacklisted);
+    }
+    if temporary && !whitelisted && free_berths <= 0 {
+        return Err(Deny::Full);
+    }
+    Ok(())
+}
+
+/// Exit: open when what is due has been paid (white-listed cars pay nothing).
+pub fn exit(fee: i64, paid: i64, whitelisted: bool) -> Result<(), Deny> {
+    if whitelisted || paid >= fee { Ok(()) } else { Err(Deny::Unpaid { due: fee - paid }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fuzzy_plates() {
+        assert_eq!(plate_match("鲁B12345", "鲁B12345"), Some(Match::Exact));
+        assert_eq!(plate_match("鲁B12345", "鲁812345"), Some(Match::Fuzzy));
+        assert_eq!(plate_match("鲁B1234S", "鲁B12345"), Some(Match::Fuzzy));
+        assert_eq!(plate_match("鲁B12345", "鲁B12346"), None, "not confusable");
+        assert_eq!(plate_match("鲁B12345", "鲁812S45"), None, "two differences");
+        assert_eq!(plate_match("鲁B12345", "鲁B123456"), None);
+    }
+
+    #[test]
+    fn decisions() {
+        assert_eq!(entry(true, true, false, 10), Err(Deny::Blacklisted));
+        assert_eq!(entry(false, false, true, 0), Err(Deny::Full));
+        assert_eq!(entry(false, false, false, 0), Ok(()), "month cards have their own spaces");
+        assert_eq!(entry(false, true, true, 0), Ok(()));
+        assert_eq!(exit(500, 0, false), Err(Deny::Unpaid { due: 500 }));
+        assert_eq!(exit(500, 500, false), Ok(()));
+        assert_eq!(exit(500, 0, true), Ok(()));
+        assert_eq!(Deny::Unpaid { due: 1205 }.zh(), "请缴费 12.05 元");
+    }
+}

@@ -1,0 +1,316 @@
+//! The lot's embedded SQLite: sessions, the outbox, lists. A change and the
+//! outbox rows that report it commit together, so nothing is ever decided at
+//! the barrier without also being on its way to the platform.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+const MIGRATIONS: [&str; 1] = [include_str!("../migrations/0001_lot.sql")];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("session {0} is not open")]
+    NotOpen(String),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// An open or closed parking session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub uid: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub car_type: i64,
+    pub parking_type: i64,
+    pub entry_lane: String,
+    pub entry_time: String,
+}
+
+/// One record waiting for (or done with) the platform.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    pub id: i64,
+    pub interface: String,
+    pub body: String,
+    pub created_ms: i64,
+    pub attempts: i64,
+    pub next_attempt_ms: i64,
+}
+
+/// A row to add to the outbox in the same transaction as a change.
+pub struct Report {
+    pub uid: Option<String>,
+    pub interface: &'static str,
+    pub body: String,
+    pub created_ms: i64,
+}
+
+impl Store {
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A lot's record must survive a power cut once the barrier opened.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&self.pool).await?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1)).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a session and queues its entry record.
+    pub async fn enter(&self, s: &Session, report: Report) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, state) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
+        )
+        .bind(&s.uid)
+        .bind(&s.plate_no)
+        .bind(s.plate_color)
+        .bind(s.car_type)
+        .bind(s.parking_type)
+        .bind(&s.entry_lane)
+        .bind(&s.entry_time)
+        .execute(&mut *tx)
+        .await?;
+        queue(&mut tx, report).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Closes a session and queues its exit record.
+    pub async fn leave(&self, exit: &Exit, report: Report) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET exit_lane = ?, exit_time = ?, charge_fee = ?, should_pay = ?, paid = ?, fuzzy_exit = ?, \
+             state = 'closed' WHERE uid = ? AND state = 'open'",
+        )
+        .bind(&exit.lane)
+        .bind(&exit.time)
+        .bind(exit.charge_fee)
+        .bind(exit.should_pay)
+        .bind(exit.paid)
+        .bind(exit.fuzzy)
+        .bind(&exit.uid)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotOpen(exit.uid.clone()));
+        }
+        queue(&mut tx, report).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Open sessions of plates that are `plate` or differ from it in one
+    /// position (the caller decides which differences are OCR-confusable).
+    pub async fn open_sessions_like(&self, plate: &str) -> Result<Vec<Session>, StoreError> {
+        let chars = plate.chars().count() as i64;
+        let rows = sqlx::query(
+            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time FROM sessions \
+             WHERE state = 'open' AND length(plate_no) = ? ORDER BY entry_time DESC",
+        )
+        .bind(chars)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(session).collect()
+    }
+
+    pub async fn session(&self, uid: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time FROM sessions WHERE uid = ?",
+        )
+        .bind(uid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session).transpose()
+    }
+
+    /// Cars in the lot now: (temporary, all).
+    pub async fn occupancy(&self) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN parking_type = 1 THEN 1 ELSE 0 END), 0), COUNT(*) \
+             FROM sessions WHERE state = 'open'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Queues a record that belongs to no session change (berth state, heartbeat).
+    pub async fn report(&self, report: Report) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        queue(&mut tx, report).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The oldest record not yet delivered nor refused: the outbox is sent
+    /// strictly in order, so an entry always precedes its exit.
+    pub async fn head(&self) -> Result<Option<Outgoing>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, interface, body, created_ms, attempts, next_attempt_ms FROM outbox \
+             WHERE delivered_ms IS NULL AND dead = 0 ORDER BY id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Outgoing {
+                id: r.try_get(0)?,
+                interface: r.try_get(1)?,
+                body: r.try_get(2)?,
+                created_ms: r.try_get(3)?,
+                attempts: r.try_get(4)?,
+                next_attempt_ms: r.try_get(5)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delivered(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE id = ?")
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?")
+            .bind(next_attempt_ms)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The platform refused the record as invalid: kept for an operator, not retried.
+    pub async fn refused(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, dead = 1, last_error = ? WHERE id = ?")
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records waiting for the platform, and records it refused.
+    pub async fn backlog(&self) -> Result<(i64, i64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(dead), 0) \
+             FROM outbox WHERE delivered_ms IS NULL",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
+    /// Applies a list entry from the platform (add/update, or delete).
+    pub async fn set_list(&self, entry: &ListEntry, delete: bool) -> Result<(), StoreError> {
+        if delete {
+            sqlx::query("DELETE FROM list_entries WHERE plate_no = ? AND list_kind = ?")
+                .bind(&entry.plate_no)
+                .bind(entry.list_kind)
+                .execute(&self.pool)
+                .await?;
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO list_entries (plate_no, list_kind, start_time, end_time, remark, request_id) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plate_no, list_kind) DO UPDATE SET \
+             start_time = excluded.start_time, end_time = excluded.end_time, remark = excluded.remark, \
+             request_id = excluded.request_id",
+        )
+        .bind(&entry.plate_no)
+        .bind(entry.list_kind)
+        .bind(&entry.start_time)
+        .bind(&entry.end_time)
+        .bind(&entry.remark)
+        .bind(entry.request_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether `plate` is on the list `kind` (0 black, 1 white) at `now`.
+    pub async fn listed(&self, plate: &str, kind: i64, now: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM list_entries WHERE plate_no = ? AND list_kind = ? AND start_time <= ? AND end_time >= ?",
+        )
+        .bind(plate)
+        .bind(kind)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Exit {
+    pub uid: String,
+    pub lane: String,
+    pub time: String,
+    pub charge_fee: i64,
+    pub should_pay: i64,
+    pub paid: i64,
+    pub fuzzy: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ListEntry {
+    pub plate_no: String,
+    pub list_kind: i64,
+    pub start_time: String,
+    pub end_time: String,
+    pub remark: Option<String>,
+    pub request_id: i64,
+}
+
+async fn queue(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, r: Report) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) VALUES (?, ?, ?, ?, ?)")
+        .bind(r.uid)
+        .bind(r.interface)
+        .bind(r.body)
+        .bind(r.created_ms)
+        .bind(r.created_ms)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn session(r: &sqlx::sqlite::SqliteRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        uid: r.try_get(0)?,
+        plate_no: r.try_get(1)?,
+        plate_color: r.try_get(2)?,
+        car_type: r.try_get(3)?,
+        parking_type: r.try_get(4)?,
+        entry_lane: r.try_get(5)?,
+        entry_time: r.try_get(6)?,
+    })
+}
