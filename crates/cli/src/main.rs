@@ -10,6 +10,7 @@ mod bench;
 mod bench_downlink;
 mod keyarg;
 mod keys;
+mod lot;
 mod platform;
 mod qdpark;
 
@@ -32,6 +33,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::Command,
     },
+    /// The parking-lot gateway.
+    Lot {
+        #[command(subcommand)]
+        command: lot::Command,
+    },
     /// The city platform service.
     Platform {
         #[command(subcommand)]
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Bench { command } => bench::run(command),
         Command::Keys { command } => keys::run(command),
+        Command::Lot { command } => lot::run(command),
         Command::Platform { command } => platform::run(command),
         Command::Qdpark { command } => qdpark::run(command),
     };

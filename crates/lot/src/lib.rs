@@ -4,6 +4,8 @@
 //! platform's MQTT downlink and confirms it; [`downlink`] holds the I/O-free
 //! part of that (opening, ordering, deduplication).
 
+pub mod app;
+pub mod config;
 pub mod downlink;
 pub mod lane;
 pub mod outbox;

@@ -2,15 +2,13 @@
 //! endpoint), a real broker — the embedded one always, Mosquitto when
 //! MQTT_URL is set — and the lot's subscriber library.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onepark_lot::downlink::Received;
 use onepark_lot::subscriber::{Apply, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
-use onepark_platform::app::{Spawned, spawn};
-use onepark_platform::config::Config;
+use onepark_platform::app::Spawned;
 use onepark_proto::mqtt::login_password;
 use onepark_proto::wire::Time;
 use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
@@ -18,13 +16,8 @@ use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop,
 use rumqttc::{SubscribeFilter, SubscribeReasonCode};
 use serde_json::{Value, json};
 
-fn key_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys").join(name)
-}
-
-fn key(name: &str) -> String {
-    std::fs::read_to_string(key_path(name)).expect("test key")
-}
+mod common;
+use common::key;
 
 #[derive(Clone, Debug)]
 enum Leg {
@@ -53,23 +46,11 @@ async fn platform(leg: &Leg) -> Platform {
     // A fresh accessID per run: an external broker is shared with other runs.
     let access_id = format!("t{}", chrono::Utc::now().timestamp_micros());
     let dir = std::env::temp_dir().join(format!("onepark-lot-downlink-{access_id}"));
-    std::fs::create_dir_all(&dir).expect("dir");
     let broker = match leg {
         Leg::Embedded => "mqtt_listen = \"127.0.0.1:0\"".to_owned(),
         Leg::External(url) => format!("mqtt_url = \"{url}\""),
     };
-    let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{db}\"\nadmin_token = \"t\"\ndownlink_retry_hours = 1\n{broker}\n\
-         [keys]\nprivate_key = \"{private}\"\n[[lots]]\naccess_id = \"{access_id}\"\npublic_key = \"{public}\"\n\
-         parking_codes = [\"1001\", \"1002\"]\n",
-        db = dir.join("p.db").display(),
-        private = key_path("platform_private.b64").display(),
-        public = key_path("lot_public.b64").display(),
-    );
-    let file = dir.join("platform.toml");
-    std::fs::write(&file, toml).expect("config");
-    let config = Config::load(Some(&file), |_| None).expect("config loads");
-    let spawned = spawn(config).await.expect("platform starts");
+    let spawned = common::platform(&dir, &access_id, &format!("listen = \"127.0.0.1:0\"\n{broker}")).await;
     let broker_url = match (leg, &spawned.mqtt) {
         (Leg::External(url), _) => url.clone(),
         (Leg::Embedded, Some(embedded)) => format!("mqtt://{}", embedded.addr),

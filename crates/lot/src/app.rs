@@ -1,0 +1,391 @@
+//! The lot gateway service: the lane API for cameras and barrier
+//! controllers, the outbox sender and the downlink subscriber.
+//!
+//! Every barrier decision flows request → lane check → lookups → decision
+//! (`lane`) → store (session change + outbox row, one transaction) → reply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::NaiveDateTime;
+use onepark_domain::time::{format_time, parse_time};
+use onepark_proto::dict::{CarType, ParkingType, PlateColor};
+use onepark_proto::interface::Downlink;
+use onepark_proto::msg::encode_flat;
+use onepark_proto::msg::record::{CarIn, CarOut};
+use onepark_proto::wire::Time;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::config::{Config, Direction, Lane};
+use crate::downlink::Received;
+use crate::lane::{self, Deny, Match};
+use crate::outbox::{self, OutboxStats};
+use crate::store::{Exit, ListEntry, Report, Session, Store, StoreError};
+use crate::subscriber::{Apply, Settings, Stats, Subscriber};
+use crate::uplink::{Client, Identity};
+
+#[derive(Clone)]
+pub struct LotState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    wake: Arc<Notify>,
+    outbox: Arc<OutboxStats>,
+    downlink: Option<Arc<Stats>>,
+}
+
+impl LotState {
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn outbox_stats(&self) -> &OutboxStats {
+        &self.inner.outbox
+    }
+
+    pub fn downlink_stats(&self) -> Option<&Stats> {
+        self.inner.downlink.as_deref()
+    }
+
+    fn now(&self) -> NaiveDateTime {
+        self.inner.config.zone.local(chrono::Utc::now())
+    }
+
+    fn lane(&self, id: &str, direction: Direction) -> Result<&Lane, Deny> {
+        let lane = self.inner.config.lanes.iter().find(|l| l.id == id).ok_or(Deny::UnknownLane)?;
+        if lane.direction == direction { Ok(lane) } else { Err(Deny::WrongDirection) }
+    }
+
+    /// (total, open, free open) berths now.
+    async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
+        let b = &self.inner.config.berths;
+        let (temporary, _) = self.inner.store.occupancy().await?;
+        Ok((b.total, b.open, (b.open - temporary).max(0)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LotError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("platform client: {0}")]
+    Uplink(#[from] crate::uplink::UplinkError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: std::io::Error },
+}
+
+/// Opens the store and starts the outbox sender and (with `mqtt_url`) the
+/// downlink subscriber.
+pub async fn start(config: Config) -> Result<LotState, LotError> {
+    let store = Store::open(&config.database).await?;
+    let p = &config.platform;
+    let identity = Identity {
+        access_id: p.access_id.clone(),
+        key: p.private_key.clone(),
+        platform_public: p.platform_public_key.clone(),
+        profile: p.profile,
+    };
+    let uplink = Client::new(&p.url, identity, Duration::from_secs(10))?;
+    let wake = Arc::new(Notify::new());
+    let outbox = Arc::new(OutboxStats::default());
+    tokio::spawn(outbox::run(store.clone(), uplink.clone(), wake.clone(), outbox.clone()));
+    let downlink = match &p.mqtt_url {
+        Some(url) => {
+            let username = match p.node {
+                Some(n) => format!("{}_{n}", p.access_id),
+                None => p.access_id.clone(),
+            };
+            let settings = Settings {
+                broker_url: url.clone(),
+                username,
+                parking_codes: vec![config.parking_code.clone()],
+                password: p.mqtt_password.clone(),
+            };
+            let subscriber = Subscriber::new(settings, uplink);
+            let stats = subscriber.stats();
+            let apply = Lists { store: store.clone() };
+            tokio::spawn(async move {
+                if let Err(e) = subscriber.run(apply).await {
+                    tracing::error!(error = %e, "downlink subscriber stopped");
+                }
+            });
+            Some(stats)
+        }
+        None => {
+            tracing::warn!("no platform.mqtt_url: black/white lists from the platform are not received");
+            None
+        }
+    };
+    Ok(LotState { inner: Arc::new(Inner { config, store, wake, outbox, downlink }) })
+}
+
+pub fn router(state: LotState) -> Router {
+    Router::new()
+        .route("/api/lanes/{lane}/entry", post(entry))
+        .route("/api/lanes/{lane}/exit", post(exit))
+        .route("/api/status", get(status))
+        .with_state(state)
+}
+
+/// Runs the gateway until Ctrl-C.
+pub async fn serve(config: Config) -> Result<(), LotError> {
+    let listen = config.listen.clone();
+    let state = start(config).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
+    tracing::info!(%listen, "lot gateway serving");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|source| LotError::Listen { addr: listen, source })
+}
+
+/// A camera's read at a lane.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Read {
+    plate_no: String,
+    #[serde(default = "blue")]
+    plate_color: i64,
+    #[serde(default = "small")]
+    car_type: i64,
+    /// Event time (`yyyy-MM-dd HH:mm:ss`); default now.
+    time: Option<String>,
+    /// Exit: what was paid at the booth or kiosk, fen.
+    #[serde(default)]
+    paid: i64,
+}
+
+fn blue() -> i64 {
+    PlateColor::Blue.code()
+}
+
+fn small() -> i64 {
+    1
+}
+
+fn closed(deny: Deny, extra: Value) -> Json<Value> {
+    let mut body = json!({ "open": false, "reason": deny.code(), "msg": deny.zh() });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    Json(body)
+}
+
+fn failed(e: impl std::fmt::Display) -> Json<Value> {
+    tracing::error!(error = %e, "lane request failed");
+    Json(json!({ "open": false, "reason": "error", "msg": "系统错误，请人工处理" }))
+}
+
+fn event_time(state: &LotState, read: &Read) -> Result<NaiveDateTime, Json<Value>> {
+    match &read.time {
+        None => Ok(state.now()),
+        Some(t) => parse_time(t)
+            .map_err(|e| Json(json!({ "open": false, "reason": "bad_request", "msg": format!("time: {e}") }))),
+    }
+}
+
+async fn entry(State(state): State<LotState>, Path(lane): Path<String>, Json(read): Json<Read>) -> Json<Value> {
+    let lane = match state.lane(&lane, Direction::Entry) {
+        Ok(l) => l.clone(),
+        Err(deny) => return closed(deny, json!({})),
+    };
+    let at = match event_time(&state, &read) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    match enter(&state, &lane, &read, at).await {
+        Ok(Ok(uid)) => Json(json!({ "open": true, "uid": uid, "msg": "欢迎光临" })),
+        Ok(Err(deny)) => closed(deny, json!({})),
+        Err(e) => failed(e),
+    }
+}
+
+async fn enter(
+    state: &LotState,
+    lane: &Lane,
+    read: &Read,
+    at: NaiveDateTime,
+) -> Result<Result<String, Deny>, StoreError> {
+    let store = state.store();
+    let now = format_time(at);
+    let black = store.listed(&read.plate_no, 0, &now).await?;
+    let white = store.listed(&read.plate_no, 1, &now).await?;
+    if let Some(inside) =
+        store.open_sessions_like(&read.plate_no).await?.into_iter().find(|s| s.plate_no == read.plate_no)
+    {
+        return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
+    }
+    let (total, open, free) = state.berths().await?;
+    if let Err(deny) = lane::entry(black, white, true, free) {
+        return Ok(Err(deny));
+    }
+    // Milliseconds from the clock keep two cars in one second apart (uid rule D-18).
+    let stamped = at + chrono::Duration::milliseconds(i64::from(chrono::Utc::now().timestamp_subsec_millis()));
+    let config = &state.inner.config;
+    let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)
+        .unwrap_or_else(|_| format!("{}{}{}", config.parking_code, lane.id, stamped.format("%Y%m%d%H%M%S%3f")));
+    let session = Session {
+        uid: uid.clone(),
+        plate_no: read.plate_no.clone(),
+        plate_color: read.plate_color,
+        car_type: read.car_type,
+        parking_type: ParkingType::from_code(1).code(),
+        entry_lane: lane.id.clone(),
+        entry_time: now.clone(),
+    };
+    let record = CarIn {
+        uid: uid.clone(),
+        arrival_id: uid.clone(),
+        plate_no: read.plate_no.clone(),
+        car_type: CarType::from_code(read.car_type),
+        parking_code: config.parking_code.clone(),
+        gate_no: None,
+        entry_num: lane.id.clone(),
+        operator_code: None,
+        total_berth_num: total,
+        open_berth_num: open,
+        free_berth_num: (free - 1).max(0),
+        arrive_time: Time(at),
+        parking_type: ParkingType::from_code(1),
+        plate_color: PlateColor::from_code(read.plate_color),
+        upload_time: Time(state.now()),
+    };
+    let report = Report {
+        uid: Some(uid.clone()),
+        interface: "uploadCarInData",
+        body: encode_flat(&record),
+        created_ms: outbox::now_ms(),
+    };
+    store.enter(&session, report).await?;
+    state.inner.wake.notify_one();
+    Ok(Ok(uid))
+}
+
+async fn exit(State(state): State<LotState>, Path(lane): Path<String>, Json(read): Json<Read>) -> Json<Value> {
+    let lane = match state.lane(&lane, Direction::Exit) {
+        Ok(l) => l.clone(),
+        Err(deny) => return closed(deny, json!({})),
+    };
+    let at = match event_time(&state, &read) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    match leave(&state, &lane, &read, at).await {
+        Ok(reply) => reply,
+        Err(e) => failed(e),
+    }
+}
+
+async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<Json<Value>, StoreError> {
+    let store = state.store();
+    let candidates = store.open_sessions_like(&read.plate_no).await?;
+    let mut matched: Vec<(Session, Match)> =
+        candidates.into_iter().filter_map(|s| lane::plate_match(&s.plate_no, &read.plate_no).map(|m| (s, m))).collect();
+    // An exact match wins; a fuzzy one only when it is the only candidate.
+    matched.sort_by_key(|(_, m)| *m != Match::Exact);
+    let (session, how) = match matched.as_slice() {
+        [(s, Match::Exact), ..] | [(s, Match::Fuzzy)] => (s.clone(), matched[0].1),
+        _ => return Ok(closed(Deny::NoSession, json!({}))),
+    };
+    let entered = parse_time(&session.entry_time).unwrap_or(at);
+    let now = format_time(at);
+    let white = store.listed(&session.plate_no, 1, &now).await?;
+    let fee = if white { 0 } else { state.inner.config.tariff.fee(session.car_type, entered, at).get() };
+    if let Err(deny) = lane::exit(fee, read.paid, white) {
+        return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
+    }
+    let (total, open, free) = state.berths().await?;
+    let config = &state.inner.config;
+    let record = CarOut {
+        uid: session.uid.clone(),
+        exit_id: format!("{}X", session.uid),
+        plate_no: session.plate_no.clone(),
+        car_type: CarType::from_code(session.car_type),
+        parking_code: config.parking_code.clone(),
+        gate_no: None,
+        operator_code: None,
+        total_berth_num: total,
+        open_berth_num: open,
+        free_berth_num: (free + 1).min(open),
+        arrive_time: Time(entered),
+        parking_type: ParkingType::from_code(session.parking_type),
+        end_time: Time(at),
+        entry_num: session.entry_lane.clone(),
+        out_num: lane.id.clone(),
+        plate_color: PlateColor::from_code(session.plate_color),
+        upload_time: Time(state.now()),
+        charge_fee: fee,
+        should_pay: fee,
+    };
+    let exit = Exit {
+        uid: session.uid.clone(),
+        lane: lane.id.clone(),
+        time: now,
+        charge_fee: fee,
+        should_pay: fee,
+        paid: read.paid.min(fee),
+        fuzzy: how == Match::Fuzzy,
+    };
+    let report = Report {
+        uid: Some(session.uid.clone()),
+        interface: "uploadCarOutData",
+        body: encode_flat(&record),
+        created_ms: outbox::now_ms(),
+    };
+    store.leave(&exit, report).await?;
+    state.inner.wake.notify_one();
+    Ok(Json(json!({ "open": true, "uid": session.uid, "fee": fee, "fuzzy": how == Match::Fuzzy, "msg": "一路顺风" })))
+}
+
+async fn status(State(state): State<LotState>) -> Json<Value> {
+    let stats = state.outbox_stats();
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
+    let (total, open, free) = state.berths().await.unwrap_or((0, 0, 0));
+    Json(json!({
+        "berths": { "total": total, "open": open, "free": free },
+        "outbox": { "pending": pending, "refused": refused, "delivered": get(&stats.delivered),
+            "timely": get(&stats.timely), "lastLatencyMs": get(&stats.last_latency_ms) },
+        "downlink": state.downlink_stats().map(|s| json!({ "applied": get(&s.applied), "confirmed": get(&s.confirmed),
+            "rejected": get(&s.rejected), "connected": get(&s.connects) > 0 })),
+    }))
+}
+
+/// Applies specialCar (black/white list) downlinks; the other interfaces
+/// are answered `success: false` until their issue lands.
+struct Lists {
+    store: Store,
+}
+
+impl Apply for Lists {
+    async fn apply(&mut self, m: &Received) -> Result<(), String> {
+        if m.topic.interface != Downlink::SpecialCar {
+            return Err(format!("{} is not handled by this lot yet", m.topic.interface));
+        }
+        let text = |k: &str| m.params.get(k).and_then(Value::as_str).map(str::to_owned);
+        let number = |k: &str| m.params.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+        let plate_no = text("plateNo").ok_or("plateNo missing")?;
+        let entry = ListEntry {
+            plate_no,
+            list_kind: number("operateType").ok_or("operateType missing")?,
+            start_time: text("startTime").unwrap_or_else(|| "0000-01-01 00:00:00".into()),
+            end_time: text("endTime").unwrap_or_else(|| "9999-12-31 23:59:59".into()),
+            remark: text("remark"),
+            request_id: m.request_id,
+        };
+        let delete = number("operate") == Some(1);
+        self.store.set_list(&entry, delete).await.map_err(|e| e.to_string())
+    }
+}

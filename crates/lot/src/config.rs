@@ -1,0 +1,253 @@
+//! The lot gateway's configuration (TOML). Errors name the key.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveTime;
+use onepark_domain::money::Fen;
+use onepark_domain::tariff::{Night, Rule, Tariff};
+use onepark_domain::time::Zone;
+use onepark_proto::{PrivateKey, Profile, PublicKey};
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), message: message.into() }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    parking_code: String,
+    name: Option<String>,
+    listen: Option<String>,
+    database: Option<String>,
+    timezone: Option<String>,
+    berths: Berths,
+    lanes: Vec<RawLane>,
+    #[serde(default)]
+    tariff: RawTariff,
+    platform: RawPlatform,
+}
+
+/// Berth counts (spec: total, open to the public, monthly, …).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Berths {
+    pub total: i64,
+    /// Open to temporary parkers (total minus monthly and reserved).
+    pub open: i64,
+    #[serde(default)]
+    pub monthly: i64,
+    #[serde(default)]
+    pub charging: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLane {
+    id: String,
+    direction: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTariff {
+    #[serde(flatten)]
+    default: RawRule,
+    #[serde(default)]
+    car_types: Vec<RawCarType>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCarType {
+    car_type: i64,
+    #[serde(flatten)]
+    rule: RawRule,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawRule {
+    free_minutes: Option<u32>,
+    free_deducted: Option<bool>,
+    first_period_minutes: Option<u32>,
+    first_period_price: Option<i64>,
+    period_minutes: Option<u32>,
+    /// fen per period
+    price: Option<i64>,
+    night_start: Option<String>,
+    night_end: Option<String>,
+    night_price: Option<i64>,
+    /// fen per 24-hour cycle
+    cycle_cap: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlatform {
+    url: String,
+    access_id: String,
+    node: Option<u32>,
+    private_key: PathBuf,
+    platform_public_key: PathBuf,
+    profile: Option<String>,
+    mqtt_url: Option<String>,
+    mqtt_password: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Entry,
+    Exit,
+}
+
+#[derive(Clone, Debug)]
+pub struct Lane {
+    pub id: String,
+    pub direction: Direction,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlatformLink {
+    /// e.g. `http://platform:8080/api/v1/cp`
+    pub url: String,
+    pub access_id: String,
+    pub node: Option<u32>,
+    pub private_key: PrivateKey,
+    pub platform_public_key: PublicKey,
+    pub profile: Profile,
+    pub mqtt_url: Option<String>,
+    pub mqtt_password: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub parking_code: String,
+    pub name: String,
+    pub listen: String,
+    pub database: String,
+    pub zone: Zone,
+    pub berths: Berths,
+    pub lanes: Vec<Lane>,
+    pub tariff: Tariff,
+    pub platform: PlatformLink,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let raw: Raw =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        Self::build(raw, path.parent().unwrap_or(Path::new(".")))
+    }
+
+    fn build(raw: Raw, base: &Path) -> Result<Config, ConfigError> {
+        if raw.parking_code.trim().is_empty() {
+            return Err(invalid("parking_code", "must not be empty"));
+        }
+        if raw.berths.open > raw.berths.total || raw.berths.open < 0 {
+            return Err(invalid("berths.open", "must be between 0 and berths.total"));
+        }
+        let mut lanes = Vec::new();
+        for (i, lane) in raw.lanes.into_iter().enumerate() {
+            let direction = match lane.direction.as_str() {
+                "entry" => Direction::Entry,
+                "exit" => Direction::Exit,
+                other => {
+                    return Err(invalid(format!("lanes[{i}].direction"), format!("`{other}` is not entry or exit")));
+                }
+            };
+            lanes.push(Lane { id: lane.id, direction });
+        }
+        let default = rule(raw.tariff.default, "tariff")?;
+        let mut by_car_type = Vec::new();
+        for (i, c) in raw.tariff.car_types.into_iter().enumerate() {
+            by_car_type.push((c.car_type, rule(c.rule, &format!("tariff.car_types[{i}]"))?));
+        }
+        let p = raw.platform;
+        let read = |key: &str, path: &Path| {
+            std::fs::read_to_string(base.join(path))
+                .map_err(|e| invalid(format!("platform.{key}"), format!("{}: {e}", path.display())))
+        };
+        let private_key = PrivateKey::parse(&read("private_key", &p.private_key)?)
+            .map_err(|e| invalid("platform.private_key", e.to_string()))?;
+        let platform_public_key = PublicKey::parse(&read("platform_public_key", &p.platform_public_key)?)
+            .map_err(|e| invalid("platform.platform_public_key", e.to_string()))?;
+        let profile =
+            p.profile.as_deref().unwrap_or("qingdao").parse().map_err(|e: String| invalid("platform.profile", e))?;
+        let zone = raw
+            .timezone
+            .as_deref()
+            .unwrap_or("Asia/Shanghai")
+            .parse()
+            .map_err(|e: onepark_domain::time::TimeError| invalid("timezone", e.to_string()))?;
+        let database = raw.database.unwrap_or_else(|| "sqlite://lot.db".into());
+        let database = match database.strip_prefix("sqlite://") {
+            Some(file) if !Path::new(file).is_absolute() => format!("sqlite://{}", base.join(file).display()),
+            _ => database,
+        };
+        Ok(Config {
+            name: raw.name.unwrap_or_else(|| raw.parking_code.clone()),
+            parking_code: raw.parking_code,
+            listen: raw.listen.unwrap_or_else(|| "127.0.0.1:8090".into()),
+            database,
+            zone,
+            berths: raw.berths,
+            lanes,
+            tariff: Tariff { default, by_car_type },
+            platform: PlatformLink {
+                url: p.url,
+                access_id: p.access_id,
+                node: p.node,
+                private_key,
+                platform_public_key,
+                profile,
+                mqtt_url: p.mqtt_url,
+                mqtt_password: p.mqtt_password,
+            },
+        })
+    }
+}
+
+fn rule(raw: RawRule, key: &str) -> Result<Rule, ConfigError> {
+    let money = |field: &str, value: Option<i64>| -> Result<Fen, ConfigError> {
+        Fen::new(value.unwrap_or(0)).map_err(|e| invalid(format!("{key}.{field}"), e.to_string()))
+    };
+    let time = |field: &str, value: &str| {
+        NaiveTime::parse_from_str(value, "%H:%M").map_err(|_| invalid(format!("{key}.{field}"), "expected HH:MM"))
+    };
+    let night = match (&raw.night_start, &raw.night_end) {
+        (Some(start), Some(end)) => Some(Night {
+            start: time("night_start", start)?,
+            end: time("night_end", end)?,
+            price: money("night_price", raw.night_price)?,
+        }),
+        (None, None) => None,
+        _ => return Err(invalid(key, "night_start and night_end go together")),
+    };
+    let first_period = match raw.first_period_minutes {
+        Some(minutes) => Some((minutes, money("first_period_price", raw.first_period_price)?)),
+        None => None,
+    };
+    let rule = Rule {
+        free_minutes: raw.free_minutes.unwrap_or(15),
+        free_deducted: raw.free_deducted.unwrap_or(false),
+        first_period,
+        period_minutes: raw.period_minutes.unwrap_or(60),
+        day_price: money("price", raw.price)?,
+        night,
+        cycle_cap: raw.cycle_cap.map(|c| money("cycle_cap", Some(c))).transpose()?,
+    };
+    rule.validate().map_err(|e| invalid(key, e.to_string()))?;
+    Ok(rule)
+}

@@ -1,0 +1,148 @@
+//! The lot gateway against a real platform over loopback: barrier decisions,
+//! fees, records delivered in order after the platform comes up late, and a
+//! black list from the platform applied at the barrier.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use onepark_lot::app::{LotState, router, start};
+use onepark_lot::config::Config;
+use serde_json::{Value, json};
+
+mod common;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
+}
+
+struct Lot {
+    state: LotState,
+    url: String,
+    http: reqwest::Client,
+}
+
+impl Lot {
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("lane call");
+        assert_eq!(response.status(), 200);
+        serde_json::from_str(&response.text().await.expect("body")).expect("JSON")
+    }
+
+    async fn wait(&self, what: &str, done: impl Fn(&LotState) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(&self.state) {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+async fn lot(dir: &std::path::Path, platform_http: u16, mqtt: u16) -> Lot {
+    let toml = format!(
+        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 3\nopen = 2\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n\
+         [platform]\nurl = \"http://127.0.0.1:{platform_http}/api/v1/cp\"\naccess_id = \"234\"\n\
+         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n",
+        db = dir.join("lot.db").display(),
+        private = common::key_path("lot_private.b64").display(),
+        public = common::key_path("platform_public.b64").display(),
+    );
+    let file = dir.join("lot.toml");
+    std::fs::write(&file, toml).expect("config");
+    let state = start(Config::load(&file).expect("lot config")).await.expect("lot starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let app = router(state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Lot { state, url, http: reqwest::Client::new() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
+    let dir = std::env::temp_dir().join(format!("onepark-gateway-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (http, mqtt) = (free_port(), free_port());
+    // The lot starts while the platform is down.
+    let lot = lot(&dir, http, mqtt).await;
+
+    let entry = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B12345", "time": "2026-11-23 08:00:00" })).await;
+    assert_eq!(entry["open"], true, "{entry}");
+    let second = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B12345" })).await;
+    assert_eq!(second["reason"], "already_inside", "{second}");
+    let other = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B22222", "time": "2026-11-23 08:05:00" })).await;
+    assert_eq!(other["open"], true);
+    let full = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B33333" })).await;
+    assert_eq!((full["open"].as_bool(), full["reason"].as_str()), (Some(false), Some("full")), "two open berths");
+    let wrong = lot.post("/api/lanes/2/entry", json!({ "plateNo": "鲁B33333" })).await;
+    assert_eq!(wrong["reason"], "wrong_direction");
+
+    // 1 h 30 min at 3 yuan per started hour; the exit camera misreads B as 8.
+    let unpaid = lot.post("/api/lanes/2/exit", json!({ "plateNo": "鲁812345", "time": "2026-11-23 09:30:00" })).await;
+    assert_eq!((unpaid["reason"].as_str(), unpaid["due"].as_i64()), (Some("unpaid"), Some(600)), "{unpaid}");
+    let paid = lot
+        .post("/api/lanes/2/exit", json!({ "plateNo": "鲁812345", "time": "2026-11-23 09:30:00", "paid": 600 }))
+        .await;
+    assert_eq!(
+        (paid["open"].as_bool(), paid["fuzzy"].as_bool(), paid["fee"].as_i64()),
+        (Some(true), Some(true), Some(600))
+    );
+    let nobody = lot.post("/api/lanes/2/exit", json!({ "plateNo": "鲁B99999" })).await;
+    assert_eq!(nobody["reason"], "no_session");
+
+    // Nothing reached the platform yet; the records wait in the outbox.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(lot.state.store().backlog().await.expect("backlog"), (3, 0));
+
+    let platform =
+        common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))
+            .await;
+    lot.wait("the backlog to drain", |s| s.outbox_stats().delivered.load(Ordering::Relaxed) == 3).await;
+    assert_eq!(lot.state.store().backlog().await.expect("backlog"), (0, 0));
+    let records: Value = serde_json::from_str(
+        &lot.http
+            .get(format!("http://{}/api/admin/records?parkingCode=1001", platform.http))
+            .bearer_auth("t")
+            .send()
+            .await
+            .expect("records")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("JSON");
+    let items = records["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{records}");
+    let closed = items.iter().find(|r| r["plateNo"] == "鲁B12345").expect("the fuzzy-matched session");
+    assert_eq!((closed["endTime"].as_str(), closed["shouldPay"].as_i64()), (Some("2026-11-23 09:30:00"), Some(600)));
+
+    // A black list entry from the platform closes the barrier.
+    lot.wait("the downlink subscription", |s| {
+        s.downlink_stats().is_some_and(|d| d.subscribed.load(Ordering::Relaxed) > 0)
+    })
+    .await;
+    let change = json!({ "accessId": "234", "parkingCodes": ["1001"], "plateNo": "鲁B66666", "list": "black",
+        "operate": "add", "startTime": "2026-01-01 00:00:00", "endTime": "2099-01-01 00:00:00" });
+    let sent = lot
+        .http
+        .post(format!("http://{}/api/admin/lists", platform.http))
+        .bearer_auth("t")
+        .header("content-type", "application/json")
+        .body(change.to_string())
+        .send()
+        .await
+        .expect("admin");
+    assert_eq!(sent.status(), 200);
+    lot.wait("the list entry", |s| s.downlink_stats().is_some_and(|d| d.confirmed.load(Ordering::Relaxed) == 1)).await;
+    let denied = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B66666" })).await;
+    assert_eq!(denied["reason"], "blacklisted", "{denied}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
