@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use onepark_lot::downlink::Received;
-use onepark_lot::subscriber::{Apply, Settings, Stats, Subscriber};
+use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
 use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
@@ -91,7 +91,7 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
 struct Count(Arc<AtomicU64>);
 
 impl Apply for Count {
-    async fn apply(&mut self, _: &Received) -> Result<(), String> {
+    async fn apply(&mut self, _: &Received) -> Result<(), Refusal> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use onepark_lot::downlink::Received;
-use onepark_lot::subscriber::{Apply, Settings, Stats, Subscriber};
+use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
 use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
@@ -168,7 +168,7 @@ async fn subscribed(stats: &Stats, more_than: u64) {
 struct Recorder(Arc<Mutex<Vec<(String, String, i64)>>>);
 
 impl Apply for Recorder {
-    async fn apply(&mut self, m: &Received) -> Result<(), String> {
+    async fn apply(&mut self, m: &Received) -> Result<(), Refusal> {
         let plate = m.params.get("plateNo").and_then(Value::as_str).unwrap_or_default().to_owned();
         let operate = m.params.get("operate").and_then(Value::as_i64).unwrap_or(-1);
         self.0.lock().expect("lock").push((m.topic.parking_code.clone(), plate, operate));
@@ -312,13 +312,18 @@ async fn lists_reach_lots_through_mosquitto_with_generated_acl_and_survive_its_r
         options.set_credentials(user, password);
         rumqttc::AsyncClient::new(options, 8)
     };
-    let (snoop, mut snooped) = connect("snoop", "234", "lot-secret");
+    let (snoop, mut snooped) = connect("234-snoop", "234", "lot-secret");
     snoop.subscribe("qdpark/v1/+/999/1001", rumqttc::QoS::AtLeastOnce).await.expect("subscribe");
-    loop {
-        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) = snooped.poll().await {
-            break;
+    let subscribed = async {
+        loop {
+            match snooped.poll().await {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => break,
+                Ok(_) => {}
+                Err(e) => panic!("snoop connection failed: {e}"),
+            }
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(10), subscribed).await.expect("SUBACK in 10 s");
     let (publisher, mut publishing) = connect("pub", "onepark", "pub-secret");
     publisher.publish("qdpark/v1/specialCar/999/1001", rumqttc::QoS::AtLeastOnce, false, "x").await.expect("publish");
     tokio::spawn(async move { while publishing.poll().await.is_ok() {} });

@@ -15,7 +15,7 @@ use onepark_domain::time::{format_time, parse_time};
 use onepark_proto::dict::{CarType, ParkingType, PlateColor};
 use onepark_proto::interface::Downlink;
 use onepark_proto::msg::encode_flat;
-use onepark_proto::msg::record::{CarIn, CarOut};
+use onepark_proto::msg::record::{CarIn, CarOut, Heartbeat, ParkingState};
 use onepark_proto::wire::Time;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -26,7 +26,7 @@ use crate::downlink::Received;
 use crate::lane::{self, Deny, Match};
 use crate::outbox::{self, OutboxStats};
 use crate::store::{Exit, ListEntry, Report, Session, Store, StoreError};
-use crate::subscriber::{Apply, Settings, Stats, Subscriber};
+use crate::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use crate::uplink::{Client, Identity};
 
 #[derive(Clone)]
@@ -96,7 +96,7 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
     let uplink = Client::new(&p.url, identity, Duration::from_secs(10))?;
     let wake = Arc::new(Notify::new());
     let outbox = Arc::new(OutboxStats::default());
-    tokio::spawn(outbox::run(store.clone(), uplink.clone(), wake.clone(), outbox.clone()));
+    tokio::spawn(outbox::run(store.clone(), uplink.clone(), config.zone, wake.clone(), outbox.clone()));
     let downlink = match &p.mqtt_url {
         Some(url) => {
             let username = match p.node {
@@ -124,7 +124,46 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
             None
         }
     };
-    Ok(LotState { inner: Arc::new(Inner { config, store, wake, outbox, downlink }) })
+    let state = LotState { inner: Arc::new(Inner { config, store, wake, outbox, downlink }) };
+    tokio::spawn(periodic(state.clone()));
+    Ok(state)
+}
+
+/// Berth state every 60 s, heartbeat every 10 min (spec §5.1.4, §5.2.3),
+/// both through the outbox.
+async fn periodic(state: LotState) {
+    let mut minute = tokio::time::interval(Duration::from_secs(60));
+    let mut ticks: u64 = 0;
+    loop {
+        minute.tick().await;
+        let now = state.now();
+        let code = state.inner.config.parking_code.clone();
+        let mut reports = Vec::new();
+        match state.berths().await {
+            Ok((total, open, free)) => {
+                let record = ParkingState {
+                    parking_code: code.clone(),
+                    total_berth_num: total,
+                    open_berth_num: open,
+                    free_berth_num: free,
+                    upload_time: Time(now),
+                };
+                reports.push(("uploadParkingState", encode_flat(&record)));
+            }
+            Err(e) => tracing::error!(error = %e, "cannot count berths"),
+        }
+        if ticks % 10 == 0 {
+            reports.push(("uploadHeartbeat", encode_flat(&Heartbeat { parking_code: code, upload_time: Time(now) })));
+        }
+        ticks += 1;
+        for (interface, body) in reports {
+            let report = Report { uid: None, interface, body, created_ms: outbox::now_ms() };
+            if let Err(e) = state.store().report(report).await {
+                tracing::error!(error = %e, interface, "cannot queue a periodic record");
+            }
+        }
+        state.inner.wake.notify_one();
+    }
 }
 
 pub fn router(state: LotState) -> Router {
@@ -132,6 +171,7 @@ pub fn router(state: LotState) -> Router {
         .route("/api/lanes/{lane}/entry", post(entry))
         .route("/api/lanes/{lane}/exit", post(exit))
         .route("/api/status", get(status))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -363,6 +403,68 @@ async fn status(State(state): State<LotState>) -> Json<Value> {
     }))
 }
 
+/// Prometheus text: outbox delivery, timeliness, backlog, clock skew, downlink.
+async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str); 1], String) {
+    use std::fmt::Write;
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let o = state.outbox_stats();
+    let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: i64| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+    };
+    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    metric("onepark_lot_outbox_delivered_total", "counter", "Records the platform acknowledged.", n(get(&o.delivered)));
+    metric(
+        "onepark_lot_outbox_timely_total",
+        "counter",
+        "Records acknowledged within 5 s of the event.",
+        n(get(&o.timely)),
+    );
+    metric(
+        "onepark_lot_outbox_refused_total",
+        "counter",
+        "Records the platform refused (kept, not retried).",
+        n(get(&o.refused)),
+    );
+    metric(
+        "onepark_lot_outbox_failed_attempts_total",
+        "counter",
+        "Upload attempts that failed and will be retried.",
+        n(get(&o.failed_attempts)),
+    );
+    metric("onepark_lot_outbox_pending", "gauge", "Records waiting for the platform.", pending);
+    metric("onepark_lot_outbox_refused_pending", "gauge", "Refused records waiting for an operator.", refused);
+    metric(
+        "onepark_lot_outbox_last_latency_ms",
+        "gauge",
+        "Event to acknowledgement of the last record.",
+        n(get(&o.last_latency_ms)),
+    );
+    metric(
+        "onepark_lot_clock_skew_seconds",
+        "gauge",
+        "Platform clock minus lot clock at the last heartbeat.",
+        o.clock_skew_secs.load(std::sync::atomic::Ordering::Relaxed),
+    );
+    if let Some(d) = state.downlink_stats() {
+        metric("onepark_lot_downlink_applied_total", "counter", "Downlink messages applied.", n(get(&d.applied)));
+        metric(
+            "onepark_lot_downlink_rejected_total",
+            "counter",
+            "Downlink messages dropped (signature, decryption, topic).",
+            n(get(&d.rejected)),
+        );
+        metric(
+            "onepark_lot_downlink_confirmed_total",
+            "counter",
+            "Downlink messages confirmed to the platform.",
+            n(get(&d.confirmed)),
+        );
+    }
+    ([("content-type", "text/plain; version=0.0.4")], out)
+}
+
 /// Applies specialCar (black/white list) downlinks; the other interfaces
 /// are answered `success: false` until their issue lands.
 struct Lists {
@@ -370,22 +472,22 @@ struct Lists {
 }
 
 impl Apply for Lists {
-    async fn apply(&mut self, m: &Received) -> Result<(), String> {
+    async fn apply(&mut self, m: &Received) -> Result<(), Refusal> {
         if m.topic.interface != Downlink::SpecialCar {
-            return Err(format!("{} is not handled by this lot yet", m.topic.interface));
+            return Err(Refusal::Reject(format!("{} is not handled by this lot yet", m.topic.interface)));
         }
         let text = |k: &str| m.params.get(k).and_then(Value::as_str).map(str::to_owned);
         let number = |k: &str| m.params.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
-        let plate_no = text("plateNo").ok_or("plateNo missing")?;
+        let plate_no = text("plateNo").ok_or_else(|| Refusal::Reject("plateNo missing".into()))?;
         let entry = ListEntry {
             plate_no,
-            list_kind: number("operateType").ok_or("operateType missing")?,
+            list_kind: number("operateType").ok_or_else(|| Refusal::Reject("operateType missing".into()))?,
             start_time: text("startTime").unwrap_or_else(|| "0000-01-01 00:00:00".into()),
             end_time: text("endTime").unwrap_or_else(|| "9999-12-31 23:59:59".into()),
             remark: text("remark"),
             request_id: m.request_id,
         };
         let delete = number("operate") == Some(1);
-        self.store.set_list(&entry, delete).await.map_err(|e| e.to_string())
+        self.store.set_list(&entry, delete).await.map_err(|e| Refusal::Retry(e.to_string()))
     }
 }

@@ -4,7 +4,9 @@
 //! Per (interface, parkingCode, business key) only a message whose envelope
 //! timestamp is not older than the last one applied is applied; an older one
 //! and an exact redelivery (same requestId) are confirmed without being
-//! applied again. The business key is `billID` for payResult and
+//! applied again. Within the same second (the timestamp's resolution, D-38)
+//! the larger requestId wins: onepark's requestIds only increase, so an add
+//! and a delete sent in one second cannot end reversed. The business key is `billID` for payResult and
 //! `plateNo`+`plateColor` for the others.
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -71,7 +73,7 @@ pub struct Order {
     capacity: usize,
     seen: HashSet<i64>,
     seen_order: VecDeque<i64>,
-    last: HashMap<(Downlink, String, String), NaiveDateTime>,
+    last: HashMap<(Downlink, String, String), (NaiveDateTime, i64)>,
 }
 
 impl Default for Order {
@@ -90,7 +92,7 @@ impl Order {
             return Verdict::Duplicate;
         }
         match self.last.get(&key(r)) {
-            Some(last) if r.timestamp < *last => Verdict::Stale,
+            Some(last) if (r.timestamp, r.request_id) < *last => Verdict::Stale,
             _ => Verdict::Apply,
         }
     }
@@ -105,8 +107,9 @@ impl Order {
                 self.seen.remove(&old);
             }
         }
-        let last = self.last.entry(key(r)).or_insert(r.timestamp);
-        *last = (*last).max(r.timestamp);
+        let at = (r.timestamp, r.request_id);
+        let last = self.last.entry(key(r)).or_insert(at);
+        *last = (*last).max(at);
     }
 }
 
@@ -148,8 +151,9 @@ mod tests {
         assert_eq!(order.check(&newer), Verdict::Duplicate);
         // Sent earlier, arrived later: confirmed, not applied.
         assert_eq!(order.check(&received(1, "2026-11-23 10:00:04", "鲁B1")), Verdict::Stale);
-        // Same second: the spec only skips older ones.
+        // Same second: the later requestId is applied, an earlier one is stale.
         assert_eq!(order.check(&received(3, "2026-11-23 10:00:05", "鲁B1")), Verdict::Apply);
+        assert_eq!(order.check(&received(1, "2026-11-23 10:00:05", "鲁B1")), Verdict::Stale);
         // Another plate has its own order.
         assert_eq!(order.check(&received(4, "2026-11-23 09:00:00", "鲁B2")), Verdict::Apply);
     }

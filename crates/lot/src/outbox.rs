@@ -6,9 +6,10 @@
 //! the content) is kept aside for an operator instead of blocking the queue.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use onepark_domain::time::{Zone, parse_time};
 use onepark_proto::interface::Uplink;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -26,7 +27,12 @@ pub struct OutboxStats {
     pub failed_attempts: AtomicU64,
     /// Event → acknowledged of the last delivery, milliseconds.
     pub last_latency_ms: AtomicU64,
+    /// Platform clock minus ours, seconds, from the last heartbeat reply.
+    pub clock_skew_secs: AtomicI64,
 }
+
+/// Beyond this the lot's timestamps would mislead the platform (issue: warn at 30 s).
+pub const MAX_SKEW_SECS: i64 = 30;
 
 pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 8) as u32).min(Duration::from_secs(300))
@@ -37,14 +43,14 @@ pub fn now_ms() -> i64 {
 }
 
 /// Runs until the task is dropped; `wake` is notified when a record is queued.
-pub async fn run(store: Store, uplink: Client, wake: Arc<Notify>, stats: Arc<OutboxStats>) {
+pub async fn run(store: Store, uplink: Client, zone: Zone, wake: Arc<Notify>, stats: Arc<OutboxStats>) {
     loop {
         let pause = match store.head().await {
             Ok(None) => Duration::from_secs(5),
             Ok(Some(row)) if row.next_attempt_ms > now_ms() => {
                 Duration::from_millis((row.next_attempt_ms - now_ms()).max(1) as u64)
             }
-            Ok(Some(row)) => match send(&store, &uplink, &stats, row).await {
+            Ok(Some(row)) => match send(&store, &uplink, zone, &stats, row).await {
                 Ok(()) => Duration::ZERO,
                 Err(e) => {
                     tracing::error!(error = %e, "outbox bookkeeping failed; retrying in 1 s");
@@ -65,6 +71,7 @@ pub async fn run(store: Store, uplink: Client, wake: Arc<Notify>, stats: Arc<Out
 async fn send(
     store: &Store,
     uplink: &Client,
+    zone: Zone,
     stats: &OutboxStats,
     row: Outgoing,
 ) -> Result<(), crate::store::StoreError> {
@@ -83,6 +90,9 @@ async fn send(
             if latency <= 5000 {
                 stats.timely.fetch_add(1, Ordering::Relaxed);
             }
+            if interface == Uplink::UploadHeartbeat {
+                check_clock(&reply.body, zone, stats);
+            }
             store.delivered(row.id, now).await
         }
         Ok(reply) if reply.result_code == "400" => {
@@ -100,5 +110,17 @@ async fn send(
             tracing::warn!(id = row.id, interface = row.interface, %error, retry_in = ?wait, "upload failed");
             store.retry(row.id, now_ms() + wait.as_millis() as i64, &error).await
         }
+    }
+}
+
+/// Compares the heartbeat reply's `serverTime` with our clock.
+fn check_clock(reply: &Value, zone: Zone, stats: &OutboxStats) {
+    let Some(server) = reply.get("serverTime").and_then(Value::as_str).and_then(|t| parse_time(t).ok()) else {
+        return;
+    };
+    let skew = (server - zone.local(chrono::Utc::now())).num_seconds();
+    stats.clock_skew_secs.store(skew, Ordering::Relaxed);
+    if skew.abs() > MAX_SKEW_SECS {
+        tracing::warn!(skew_secs = skew, "the lot's clock differs from the platform's by more than 30 s");
     }
 }

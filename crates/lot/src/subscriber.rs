@@ -32,10 +32,19 @@ pub struct Settings {
     pub password: Option<String>,
 }
 
+/// Why a message was not applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A passing local failure (e.g. the database is busy): not confirmed, so
+    /// the platform re-publishes it.
+    Retry(String),
+    /// The message cannot be applied here: confirmed with `success: false`.
+    Reject(String),
+}
+
 /// Applies messages the ordering rule admits (a lot's lists, bills, …).
 pub trait Apply: Send + 'static {
-    /// `Err` is confirmed with `success: false` and the reason logged.
-    fn apply(&mut self, message: &Received) -> impl Future<Output = Result<(), String>> + Send;
+    fn apply(&mut self, message: &Received) -> impl Future<Output = Result<(), Refusal>> + Send;
 }
 
 /// Counters, for metrics and tests.
@@ -65,6 +74,8 @@ pub struct Subscriber {
     uplink: Client,
     order: Order,
     stats: Arc<Stats>,
+    /// Bounds concurrent confirm calls (a reconnect may deliver a backlog at once).
+    confirms: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +86,13 @@ pub enum SubscriberError {
 
 impl Subscriber {
     pub fn new(settings: Settings, uplink: Client) -> Subscriber {
-        Subscriber { settings, uplink, order: Order::default(), stats: Arc::default() }
+        Subscriber {
+            settings,
+            uplink,
+            order: Order::default(),
+            stats: Arc::default(),
+            confirms: Arc::new(tokio::sync::Semaphore::new(16)),
+        }
     }
 
     pub fn stats(&self) -> Arc<Stats> {
@@ -183,9 +200,13 @@ impl Subscriber {
                     self.stats.applied.fetch_add(1, Ordering::Relaxed);
                     true
                 }
-                Err(reason) => {
-                    tracing::error!(request_id = message.request_id, topic, %reason, "downlink could not be applied");
+                Err(Refusal::Reject(reason)) => {
+                    tracing::error!(request_id = message.request_id, topic, %reason, "downlink rejected");
                     false
+                }
+                Err(Refusal::Retry(reason)) => {
+                    tracing::warn!(request_id = message.request_id, topic, %reason, "downlink not applied; awaiting re-publish");
+                    return;
                 }
             },
             Verdict::Stale => {
@@ -199,25 +220,36 @@ impl Subscriber {
             }
         };
         // Off the MQTT loop, so a slow platform does not hold up delivery.
-        tokio::spawn(confirm(self.uplink.clone(), self.stats.clone(), message, success));
+        let permit = self.confirms.clone().acquire_owned().await;
+        let (uplink, stats) = (self.uplink.clone(), self.stats.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            confirm(uplink, stats, message, success).await;
+        });
     }
 }
 
+/// The spec wants the confirm within 5 s: a failed call is retried while
+/// there is time left; after that the platform's re-publish brings it back.
 async fn confirm(uplink: Client, stats: Arc<Stats>, message: Received, success: bool) {
     let interface = message.topic.interface.reply();
-    let body = json!({ "success": success, "requestId": message.request_id, "params": Value::Object(message.params) });
-    match uplink.send(interface, &body).await {
-        Ok(reply) if reply.ok() => {
-            stats.confirmed.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(reply) => {
+    let request_id = message.request_id;
+    let body = json!({ "success": success, "requestId": request_id, "params": Value::Object(message.params) });
+    let started = std::time::Instant::now();
+    loop {
+        let error = match uplink.send(interface, &body).await {
+            Ok(reply) if reply.ok() => {
+                stats.confirmed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            Ok(reply) => format!("{} {}", reply.result_code, reply.msg),
+            Err(e) => e.to_string(),
+        };
+        if started.elapsed() > Duration::from_secs(3) {
             stats.confirm_failed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(request_id = message.request_id, %interface, code = reply.result_code, msg = reply.msg, "confirm refused");
+            tracing::warn!(request_id, %interface, %error, "confirm failed; the platform will re-publish");
+            return;
         }
-        Err(e) => {
-            stats.confirm_failed.fetch_add(1, Ordering::Relaxed);
-            // The platform re-publishes an unconfirmed message; we confirm it then.
-            tracing::warn!(request_id = message.request_id, error = %e, "confirm failed");
-        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

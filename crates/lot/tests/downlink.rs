@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onepark_lot::downlink::Received;
-use onepark_lot::subscriber::{Apply, Settings, Stats, Subscriber};
+use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
 use onepark_platform::app::Spawned;
 use onepark_proto::mqtt::login_password;
@@ -153,7 +153,7 @@ impl Recorder {
 }
 
 impl Apply for Recorder {
-    async fn apply(&mut self, message: &Received) -> Result<(), String> {
+    async fn apply(&mut self, message: &Received) -> Result<(), Refusal> {
         self.0.lock().expect("lock").push(message.clone());
         Ok(())
     }
@@ -256,19 +256,27 @@ async fn duplicates_out_of_order_and_forged_messages() {
 }
 
 async fn connack(events: &mut EventLoop) -> Result<(), ConnectionError> {
-    loop {
-        if let Event::Incoming(Packet::ConnAck(_)) = events.poll().await? {
-            return Ok(());
+    let wait = async {
+        loop {
+            if let Event::Incoming(Packet::ConnAck(_)) = events.poll().await? {
+                return Ok(());
+            }
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait).await.expect("a CONNACK in 10 s")
 }
 
 async fn suback(events: &mut EventLoop) -> Vec<SubscribeReasonCode> {
-    loop {
-        if let Ok(Event::Incoming(Packet::SubAck(ack))) = events.poll().await {
-            return ack.return_codes;
+    let wait = async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::SubAck(ack))) => return ack.return_codes,
+                Ok(_) => {}
+                Err(e) => panic!("connection failed while waiting for SUBACK: {e}"),
+            }
         }
-    }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait).await.expect("a SUBACK in 10 s")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,10 +295,15 @@ async fn embedded_broker_enforces_login_and_topic_permissions() {
     let stale = login_password(&lot_key, &p.access_id, now - 3600).expect("password");
     let other_key = PrivateKey::parse(&key("platform_private.b64")).expect("key");
     let foreign = login_password(&other_key, &p.access_id, now).expect("password");
-    for (user, password) in
-        [(p.access_id.as_str(), "v1:0:AAAA".to_owned()), (&p.access_id, stale), (&p.access_id, foreign)]
-    {
-        let (_c, mut events) = login("bad", user, password);
+    let valid = login_password(&lot_key, &p.access_id, now).expect("password");
+    for (client_id, password) in [
+        (p.access_id.as_str(), "v1:0:AAAA".to_owned()),
+        (&p.access_id, stale),
+        (&p.access_id, foreign),
+        // A good password under another client id would take over that session.
+        ("someone-else", valid.clone()),
+    ] {
+        let (_c, mut events) = login(client_id, &p.access_id, password);
         match connack(&mut events).await {
             Err(ConnectionError::ConnectionRefused(ConnectReturnCode::BadUserNamePassword)) => {}
             other => panic!("expected a refusal, got {other:?}"),
@@ -300,6 +313,13 @@ async fn embedded_broker_enforces_login_and_topic_permissions() {
     let (_c, mut events) = login("bad", "nobody", unknown);
     assert!(matches!(connack(&mut events).await, Err(ConnectionError::ConnectionRefused(_))));
     let (_c, mut events) = AsyncClient::new(MqttOptions::new("anon", host.clone(), port), 16);
+    assert!(matches!(connack(&mut events).await, Err(ConnectionError::ConnectionRefused(_))));
+    // A will is a publish the ACL never sees: refused at login.
+    let mut options = MqttOptions::new(p.access_id.clone(), host.clone(), port);
+    options.set_credentials(&p.access_id, valid);
+    let will = format!("qdpark/v1/specialCar/{}/1001", p.access_id);
+    options.set_last_will(rumqttc::LastWill::new(will, "x", QoS::AtLeastOnce, false));
+    let (_c, mut events) = AsyncClient::new(options, 16);
     assert!(matches!(connack(&mut events).await, Err(ConnectionError::ConnectionRefused(_))));
 
     // A good login: its own topics yes, another lot's or parking code's no.

@@ -20,11 +20,22 @@ use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
 use crate::app::AppState;
 
-/// The platform publisher's login on the embedded broker.
-#[derive(Clone, Debug)]
+/// The platform publisher's login (embedded broker, or the user in `mqtt_url`).
+#[derive(Clone)]
 pub struct Internal {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for Internal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Internal").field("username", &self.username).field("password", &"***").finish()
+    }
+}
+
+/// Length-and-content comparison that does not stop at the first difference.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 
 impl Internal {
@@ -111,7 +122,13 @@ impl Handler for Gate {
             Parameter::ClientAuthenticate(info) => {
                 let username = info.username().map(|u| u.to_string()).unwrap_or_default();
                 let password = info.password().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
-                let result = self.authenticate(&username, &password, info.id().remote_addr).await;
+                let from = info.id().remote_addr;
+                let mut result = self.authenticate(&username, &password, info.client_id(), from).await;
+                // A will is a publish the ACL hook never sees: lots may not set one.
+                if matches!(result, AuthResult::Allow(false, _)) && info.last_will().is_some() {
+                    tracing::warn!(username, ?from, "MQTT login refused: lots may not set a will message");
+                    result = AuthResult::NotAuthorized;
+                }
                 (false, Some(HookResult::AuthResult(result)))
             }
             Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
@@ -126,7 +143,7 @@ impl Handler for Gate {
             Parameter::MessagePublishCheckAcl(session, publish) => {
                 tracing::warn!(user = session.id.username_ref(), topic = %publish.topic, "MQTT publish by a lot refused");
                 let reason = AclDenied::Publish.to_string();
-                (false, Some(HookResult::PublishAclResult(PublishAclResult::rejected(false, Some(reason.into())))))
+                (false, Some(HookResult::PublishAclResult(PublishAclResult::rejected(true, Some(reason.into())))))
             }
             Parameter::SessionSubscribed(session, _) if session.id.username_ref() != self.internal.username => {
                 self.resend(AccessId::parse(session.id.username_ref())).await;
@@ -148,15 +165,27 @@ pub(crate) enum Login {
     Refused(String),
 }
 
+/// `client_id`: a lot must use its username, so that no login can take over
+/// (or kick) another lot's or the publisher's session, which brokers key by
+/// client id.
 pub(crate) async fn login(
     state: &AppState,
     publisher: Option<&Internal>,
     username: &str,
     password: &str,
+    client_id: &str,
     from: Option<SocketAddr>,
 ) -> Login {
     if let Some(publisher) = publisher.filter(|p| p.username == username) {
-        return if password == publisher.password { Login::Publisher } else { Login::Refused("wrong password".into()) };
+        return if same_secret(password, &publisher.password) {
+            Login::Publisher
+        } else {
+            Login::Refused("wrong password".into())
+        };
+    }
+    if client_id != username {
+        tracing::warn!(username, client_id, ?from, "MQTT login refused: a lot's client id must be its username");
+        return Login::Refused(format!("client id `{client_id}` is not the username `{username}`"));
     }
     let user = AccessId::parse(username);
     let Some(lot) = state.lot(&user.base).await else {
@@ -182,8 +211,14 @@ pub(crate) async fn subscribe_allowed(state: &AppState, username: &str, filter: 
 }
 
 impl Gate {
-    async fn authenticate(&self, username: &str, password: &str, from: Option<SocketAddr>) -> AuthResult {
-        match login(&self.state, Some(&self.internal), username, password, from).await {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+        client_id: &str,
+        from: Option<SocketAddr>,
+    ) -> AuthResult {
+        match login(&self.state, Some(&self.internal), username, password, client_id, from).await {
             Login::Publisher => AuthResult::Allow(true, None),
             Login::Lot => AuthResult::Allow(false, None),
             Login::Unknown => AuthResult::NotAuthorized,

@@ -24,7 +24,7 @@ pub(crate) struct AuthRequest {
 }
 
 pub(crate) async fn authenticate(State(state): State<AppState>, Json(r): Json<AuthRequest>) -> Json<Value> {
-    let outcome = login(&state, state.mqtt_publisher(), &r.username, &r.password, None).await;
+    let outcome = login(&state, state.mqtt_publisher(), &r.username, &r.password, &r.clientid, None).await;
     tracing::debug!(username = r.username, clientid = r.clientid, ?outcome, "external broker login check");
     Json(match outcome {
         Login::Publisher => json!({ "result": "allow", "is_superuser": true, "ok": true }),

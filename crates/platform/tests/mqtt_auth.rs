@@ -33,6 +33,11 @@ async fn external_broker_logins_and_topics() {
         (auth("234", login_password(&key, "234", now - 3600).expect("pw")), "deny", None),
         (auth("234", "secret".into()), "deny", None),
         (auth("999", login_password(&key, "999", now).expect("pw")), "deny", None),
+        (
+            json!({ "username": "234", "password": login_password(&key, "234", now).expect("pw"), "clientid": "235" }),
+            "deny",
+            None,
+        ),
         (auth("onepark", "s3cret".into()), "allow", Some(true)),
         (auth("onepark", "guess".into()), "deny", None),
     ];

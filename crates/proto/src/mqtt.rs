@@ -73,9 +73,9 @@ pub fn verify_login(key: &PublicKey, username: &str, password: &str, now_unix: i
     };
     let ts: i64 = ts.parse().map_err(|_| LoginError::Format)?;
     let signature = decode_base64(sig).ok_or(LoginError::Format)?;
-    let skew = ts.saturating_sub(now_unix);
-    if skew.abs() > LOGIN_WINDOW_SECS {
-        return Err(LoginError::Clock { skew });
+    // abs_diff: a crafted i64::MIN must neither overflow nor pass the window.
+    if ts.abs_diff(now_unix) > LOGIN_WINDOW_SECS.unsigned_abs() {
+        return Err(LoginError::Clock { skew: ts.saturating_sub(now_unix) });
     }
     let ok = Verifier::new(MessageDigest::sha256(), &key.pkey)
         .and_then(|mut v| v.verify_oneshot(&signature, signed_text(username, ts).as_bytes()))
@@ -191,6 +191,10 @@ mod tests {
         assert_eq!(verify_login(&public, "234_1", &password, 1_800_000_301), Err(LoginError::Clock { skew: -301 }));
         let other = PrivateKey::generate(1024).expect("key").public_key();
         assert_eq!(verify_login(&other, "234_1", &password, 1_800_000_000), Err(LoginError::Signature));
+        for extreme in [i64::MIN, i64::MAX] {
+            let forged = login_password(&key, "234_1", extreme).expect("password");
+            assert!(matches!(verify_login(&public, "234_1", &forged, 1_800_000_000), Err(LoginError::Clock { .. })));
+        }
         for bad in ["", "secret", "v1:x:AAAA", "v2:1800000000:AAAA", "v1:1800000000:***"] {
             assert_eq!(verify_login(&public, "234_1", bad, 1_800_000_000), Err(LoginError::Format), "{bad}");
         }
