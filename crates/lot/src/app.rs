@@ -37,6 +37,7 @@ pub struct LotState {
 struct Inner {
     config: Config,
     store: Store,
+    uplink: Client,
     wake: Arc<Notify>,
     outbox: Arc<OutboxStats>,
     downlink: Option<Arc<Stats>>,
@@ -94,6 +95,7 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
         profile: p.profile,
     };
     let uplink = Client::new(&p.url, identity, Duration::from_secs(10))?;
+    let reconcile_client = uplink.clone();
     let wake = Arc::new(Notify::new());
     let outbox = Arc::new(OutboxStats::default());
     tokio::spawn(outbox::run(store.clone(), uplink.clone(), config.zone, wake.clone(), outbox.clone()));
@@ -124,8 +126,10 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
             None
         }
     };
-    let state = LotState { inner: Arc::new(Inner { config, store, wake, outbox, downlink }) };
+    let inner = Inner { config, store, uplink: reconcile_client, wake, outbox, downlink };
+    let state = LotState { inner: Arc::new(inner) };
     tokio::spawn(periodic(state.clone()));
+    tokio::spawn(nightly(state.clone()));
     Ok(state)
 }
 
@@ -171,6 +175,7 @@ pub fn router(state: LotState) -> Router {
         .route("/api/lanes/{lane}/entry", post(entry))
         .route("/api/lanes/{lane}/exit", post(exit))
         .route("/api/status", get(status))
+        .route("/api/reconcile", post(reconcile_now))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -401,6 +406,72 @@ async fn status(State(state): State<LotState>) -> Json<Value> {
         "downlink": state.downlink_stats().map(|s| json!({ "applied": get(&s.applied), "confirmed": get(&s.confirmed),
             "rejected": get(&s.rejected), "connected": get(&s.connects) > 0 })),
     }))
+}
+
+/// Reconciles `date` until balanced: check, backfill what the platform
+/// lacks, wait for the outbox to drain, check again (at most 3 passes).
+pub async fn reconcile(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<crate::reconcile::Outcome>, String> {
+    let mut passes = Vec::new();
+    for _ in 0..3 {
+        let outcome = crate::reconcile::check_day(
+            state.store(),
+            &state.inner.uplink,
+            &state.inner.config.parking_code,
+            date,
+            state.now(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        let done = outcome.balanced() || outcome.requeued == 0;
+        passes.push(outcome);
+        if done {
+            break;
+        }
+        state.inner.wake.notify_one();
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while state.store().backlog().await.map_err(|e| e.to_string())?.0 > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(passes)
+}
+
+#[derive(Deserialize)]
+struct ReconcileRequest {
+    /// yyyy-MM-dd; default yesterday
+    date: Option<String>,
+}
+
+async fn reconcile_now(State(state): State<LotState>, Json(r): Json<ReconcileRequest>) -> Json<Value> {
+    let date = match r.date.as_deref().map(onepark_domain::time::parse_date) {
+        None => crate::reconcile::yesterday(state.now()),
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Json(json!({ "error": format!("date: {e}") })),
+    };
+    match reconcile(&state, date).await {
+        Ok(passes) => Json(json!({ "balanced": passes.last().is_some_and(|p| p.balanced()), "passes": passes })),
+        Err(e) => Json(json!({ "error": e })),
+    }
+}
+
+/// After midnight (00:10 local), reconciles the previous day.
+async fn nightly(state: LotState) {
+    loop {
+        let now = state.now();
+        let next = (now.date() + chrono::Duration::days(1)).and_hms_opt(0, 10, 0).unwrap_or(now);
+        let wait = (next - now).to_std().unwrap_or(Duration::from_secs(3600));
+        tokio::time::sleep(wait).await;
+        let date = crate::reconcile::yesterday(state.now());
+        // The platform may be down at 00:10: try again every 10 minutes for 3 hours.
+        for _ in 0..18 {
+            match reconcile(&state, date).await {
+                Ok(passes) if passes.last().is_some_and(|p| p.balanced()) => break,
+                Ok(passes) => tracing::error!(?passes, "daily reconciliation did not balance"),
+                Err(e) => tracing::error!(error = %e, "daily reconciliation failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+    }
 }
 
 /// Prometheus text: outbox delivery, timeliness, backlog, clock skew, downlink.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod downlink;
 pub mod lane;
 pub mod outbox;
+pub mod reconcile;
 pub mod store;
 pub mod subscriber;
 pub mod uplink;

@@ -228,6 +228,32 @@ impl Store {
         Ok((row.try_get(0)?, row.try_get(1)?))
     }
 
+    /// uids of the sessions that entered (or, `exits`, left) on `date` (yyyy-MM-dd).
+    pub async fn day_uids(&self, date: &str, exits: bool) -> Result<Vec<String>, StoreError> {
+        let sql = if exits {
+            "SELECT uid FROM sessions WHERE state = 'closed' AND substr(exit_time, 1, 10) = ? ORDER BY uid"
+        } else {
+            "SELECT uid FROM sessions WHERE substr(entry_time, 1, 10) = ? ORDER BY uid"
+        };
+        Ok(sqlx::query_scalar(sql).bind(date).fetch_all(&self.pool).await?)
+    }
+
+    /// Queues the last sent copy of a session's record again (backfill after
+    /// reconciliation); false when there is none.
+    pub async fn requeue(&self, uid: &str, interface: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
+             SELECT uid, interface, body, ?, ? FROM outbox WHERE uid = ? AND interface = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(uid)
+        .bind(interface)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Applies a list entry from the platform (add/update, or delete).
     pub async fn set_list(&self, entry: &ListEntry, delete: bool) -> Result<(), StoreError> {
         if delete {

@@ -125,6 +125,25 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     let closed = items.iter().find(|r| r["plateNo"] == "鲁B12345").expect("the fuzzy-matched session");
     assert_eq!((closed["endTime"].as_str(), closed["shouldPay"].as_i64()), (Some("2026-11-23 09:30:00"), Some(600)));
 
+    // Reconciliation: balanced; then the platform loses an entry and the
+    // lot's check finds it, re-sends exactly that record and balances again.
+    let reconciled = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
+    assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    assert_eq!(
+        (reconciled["passes"][0]["arriveNum"].as_i64(), reconciled["passes"][0]["leaveNum"].as_i64()),
+        (Some(2), Some(1))
+    );
+    let platform_db = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("p.db").display())).await.expect("db");
+    let lost =
+        sqlx::query("DELETE FROM entries WHERE plate_no = '鲁B22222'").execute(&platform_db).await.expect("delete");
+    assert_eq!(lost.rows_affected(), 1);
+    let reconciled = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
+    let passes = reconciled["passes"].as_array().expect("passes");
+    assert_eq!((passes[0]["accountMark"].as_i64(), passes[0]["requeued"].as_i64()), (Some(1), Some(1)), "{reconciled}");
+    assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM entries").fetch_one(&platform_db).await.expect("count");
+    assert_eq!(entries, 2, "backfilled once, no duplicate");
+
     // A black list entry from the platform closes the barrier.
     lot.wait("the downlink subscription", |s| {
         s.downlink_stats().is_some_and(|d| d.subscribed.load(Ordering::Relaxed) > 0)

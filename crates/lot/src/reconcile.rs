@@ -1,0 +1,140 @@
+//! Daily reconciliation (spec §3 Q3, §5.2.1–5.2.2): report the day's counts
+//! with uploadCheckRecord; for every kind the platform flags, fetch the uids
+//! it holds with downloadUID, re-queue exactly the records it lacks (their
+//! stored copy, so the platform sees identical content and can never store a
+//! duplicate), and let the caller check again once the outbox has drained.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDate;
+use onepark_domain::time::format_date;
+use onepark_proto::dict::{AccountMark, RecordKind};
+use onepark_proto::interface::Uplink;
+use onepark_proto::msg::record::{CheckRecord, DownloadUid, DownloadUidReply};
+use onepark_proto::msg::{decode_object, encode_flat};
+use onepark_proto::wire::{Date, Time};
+use serde_json::Value;
+
+use crate::outbox::now_ms;
+use crate::store::{Store, StoreError};
+use crate::uplink::{Client, UplinkError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Uplink(#[from] UplinkError),
+    #[error("{step}: the platform answered {code} {msg}")]
+    Refused { step: &'static str, code: String, msg: String },
+    #[error("{step}: unreadable reply: {detail}")]
+    Reply { step: &'static str, detail: String },
+}
+
+/// What one pass found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub date: String,
+    pub arrive_num: usize,
+    pub leave_num: usize,
+    pub account_mark: i64,
+    pub photo_mark: i64,
+    /// Records queued again because the platform lacked them.
+    pub requeued: usize,
+}
+
+impl Outcome {
+    pub fn balanced(&self) -> bool {
+        self.account_mark == 0 && self.photo_mark == 0
+    }
+}
+
+pub async fn check_day(
+    store: &Store,
+    uplink: &Client,
+    parking_code: &str,
+    date: NaiveDate,
+    now: chrono::NaiveDateTime,
+) -> Result<Outcome, ReconcileError> {
+    let day = format_date(date);
+    let entries = store.day_uids(&day, false).await?;
+    let exits = store.day_uids(&day, true).await?;
+    let check = CheckRecord {
+        parking_code: parking_code.to_owned(),
+        check_date: Date(date),
+        arrive_num: entries.len() as i64,
+        leave_num: exits.len() as i64,
+        // Photos and bills are not produced by this gateway yet: both sides count 0.
+        photo_num: 0,
+        pay_num: 0,
+        pay_total: 0,
+        upload_time: Time(now),
+    };
+    let reply = send(uplink, Uplink::UploadCheckRecord, &check_json(&check)?, "uploadCheckRecord").await?;
+    let mark = |k: &str| reply.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
+    let (account_mark, photo_mark) = (mark("accountMark"), mark("photoMark"));
+    let mut outcome = Outcome {
+        date: day.clone(),
+        arrive_num: entries.len(),
+        leave_num: exits.len(),
+        account_mark,
+        photo_mark,
+        requeued: 0,
+    };
+    for (bit, kind, ours, interface) in [
+        (AccountMark::ENTRIES, RecordKind::Entry, &entries, "uploadCarInData"),
+        (AccountMark::EXITS, RecordKind::Exit, &exits, "uploadCarOutData"),
+    ] {
+        if account_mark & bit == 0 {
+            continue;
+        }
+        let theirs = platform_uids(uplink, parking_code, date, kind, now).await?;
+        for uid in ours.iter().filter(|u| !theirs.contains(*u)) {
+            if store.requeue(uid, interface, now_ms()).await? {
+                outcome.requeued += 1;
+            } else {
+                tracing::error!(uid, interface, "the platform lacks a record this lot has no copy of");
+            }
+        }
+    }
+    tracing::info!(?outcome, "daily reconciliation");
+    Ok(outcome)
+}
+
+fn check_json<T: serde::Serialize>(message: &T) -> Result<Value, ReconcileError> {
+    serde_json::from_str(&encode_flat(message))
+        .map_err(|e| ReconcileError::Reply { step: "encode", detail: e.to_string() })
+}
+
+async fn send(uplink: &Client, interface: Uplink, body: &Value, step: &'static str) -> Result<Value, ReconcileError> {
+    let reply = uplink.send(interface, body).await?;
+    if !reply.ok() {
+        return Err(ReconcileError::Refused { step, code: reply.result_code, msg: reply.msg });
+    }
+    Ok(reply.body)
+}
+
+async fn platform_uids(
+    uplink: &Client,
+    parking_code: &str,
+    date: NaiveDate,
+    kind: RecordKind,
+    now: chrono::NaiveDateTime,
+) -> Result<HashSet<String>, ReconcileError> {
+    let request =
+        DownloadUid { parking_code: parking_code.to_owned(), account_date: Date(date), kind, upload_time: Time(now) };
+    let body = send(uplink, Uplink::DownloadUid, &check_json(&request)?, "downloadUID").await?;
+    let Value::Object(object) = body else {
+        return Err(ReconcileError::Reply { step: "downloadUID", detail: "not an object".into() });
+    };
+    let reply = decode_object::<DownloadUidReply>(object)
+        .map_err(|e| ReconcileError::Reply { step: "downloadUID", detail: e.to_string() })?
+        .message;
+    Ok(reply.data.map(|d| d.result.into_iter().map(|e| e.uid).collect()).unwrap_or_default())
+}
+
+/// The day to check at `now`: yesterday.
+pub fn yesterday(now: chrono::NaiveDateTime) -> NaiveDate {
+    now.date().pred_opt().unwrap_or(now.date())
+}
