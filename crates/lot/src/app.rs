@@ -25,7 +25,7 @@ use crate::config::{Config, Direction, Lane};
 use crate::downlink::Received;
 use crate::lane::{self, Deny, Match};
 use crate::outbox::{self, OutboxStats};
-use crate::store::{Exit, ListEntry, Report, Session, Store, StoreError};
+use crate::store::{Exit, ListEntry, MonthCard, Report, Session, Store, StoreError};
 use crate::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use crate::uplink::{Client, Identity};
 
@@ -176,6 +176,8 @@ pub fn router(state: LotState) -> Router {
         .route("/api/lanes/{lane}/exit", post(exit))
         .route("/api/status", get(status))
         .route("/api/reconcile", post(reconcile_now))
+        .route("/api/month-cards", get(list_cards).post(put_card))
+        .route("/api/month-cards/{id}", axum::routing::delete(delete_card))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -272,10 +274,22 @@ async fn enter(
     {
         return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
     }
+    let card = match store.card_of(&read.plate_no).await? {
+        // The black list wins over a card (checked first by lane::entry).
+        Some((card, other_inside)) if !black => {
+            match lane::month_card(&card, &read.plate_no, &lane.id, &now, other_inside) {
+                Ok(lane::CardUse::Monthly) => Some(card.id),
+                Ok(lane::CardUse::Temporary) => None,
+                Err(deny) => return Ok(Err(deny)),
+            }
+        }
+        _ => None,
+    };
     let (total, open, free) = state.berths().await?;
-    if let Err(deny) = lane::entry(black, white, true, free) {
+    if let Err(deny) = lane::entry(black, white, card.is_none(), free) {
         return Ok(Err(deny));
     }
+    let parking_type = if card.is_some() { ParkingType::Monthly } else { ParkingType::Temporary };
     // Milliseconds from the clock keep two cars in one second apart (uid rule D-18).
     let stamped = at + chrono::Duration::milliseconds(i64::from(chrono::Utc::now().timestamp_subsec_millis()));
     let config = &state.inner.config;
@@ -286,9 +300,10 @@ async fn enter(
         plate_no: read.plate_no.clone(),
         plate_color: read.plate_color,
         car_type: read.car_type,
-        parking_type: ParkingType::from_code(1).code(),
+        parking_type: parking_type.code(),
         entry_lane: lane.id.clone(),
         entry_time: now.clone(),
+        card_id: card,
     };
     let record = CarIn {
         uid: uid.clone(),
@@ -301,9 +316,9 @@ async fn enter(
         operator_code: None,
         total_berth_num: total,
         open_berth_num: open,
-        free_berth_num: (free - 1).max(0),
+        free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
         arrive_time: Time(at),
-        parking_type: ParkingType::from_code(1),
+        parking_type,
         plate_color: PlateColor::from_code(read.plate_color),
         upload_time: Time(state.now()),
     };
@@ -347,7 +362,19 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
     let entered = parse_time(&session.entry_time).unwrap_or(at);
     let now = format_time(at);
     let white = store.listed(&session.plate_no, 1, &now).await?;
-    let fee = if white { 0 } else { state.inner.config.tariff.fee(session.car_type, entered, at).get() };
+    let tariff = &state.inner.config.tariff;
+    let fee = match &session.card_id {
+        _ if white => 0,
+        // A monthly stay is free while the card is valid; time past its end is charged.
+        Some(card_id) => match store.card(card_id).await? {
+            Some(card) => {
+                let end = parse_time(&card.end_time).unwrap_or(at);
+                if at <= end { 0 } else { tariff.fee(session.car_type, end.max(entered), at).get() }
+            }
+            None => tariff.fee(session.car_type, entered, at).get(),
+        },
+        None => tariff.fee(session.car_type, entered, at).get(),
+    };
     if let Err(deny) = lane::exit(fee, read.paid, white) {
         return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
     }
@@ -363,7 +390,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         operator_code: None,
         total_berth_num: total,
         open_berth_num: open,
-        free_berth_num: (free + 1).min(open),
+        free_berth_num: if session.card_id.is_none() { (free + 1).min(open) } else { free },
         arrive_time: Time(entered),
         parking_type: ParkingType::from_code(session.parking_type),
         end_time: Time(at),
@@ -434,6 +461,47 @@ pub async fn reconcile(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<
         }
     }
     Ok(passes)
+}
+
+async fn list_cards(State(state): State<LotState>) -> Json<Value> {
+    match state.store().cards().await {
+        Ok(cards) => Json(json!({ "items": cards })),
+        Err(e) => Json(json!({ "error": e.to_string() })),
+    }
+}
+
+/// Creates or replaces a card; errors name the field.
+async fn put_card(State(state): State<LotState>, Json(card): Json<MonthCard>) -> (axum::http::StatusCode, Json<Value>) {
+    let bad = |m: String| (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": m })));
+    if card.id.trim().is_empty() {
+        return bad("id: must not be empty".into());
+    }
+    if card.plates.is_empty() || card.plates.iter().any(|p| p.trim().is_empty()) {
+        return bad("plates: list at least one plate".into());
+    }
+    for (field, value) in [("startTime", &card.start_time), ("endTime", &card.end_time)] {
+        if let Err(e) = parse_time(value) {
+            return bad(format!("{field}: {e}"));
+        }
+    }
+    if card.end_time < card.start_time {
+        return bad("endTime: before startTime".into());
+    }
+    if let Some(lane) = card.lanes.iter().find(|l| !state.inner.config.lanes.iter().any(|c| &c.id == *l)) {
+        return bad(format!("lanes: no lane `{lane}` in this lot"));
+    }
+    match state.store().put_card(&card).await {
+        Ok(()) => (axum::http::StatusCode::OK, Json(json!({ "saved": card.id }))),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))),
+    }
+}
+
+async fn delete_card(State(state): State<LotState>, Path(id): Path<String>) -> (axum::http::StatusCode, Json<Value>) {
+    match state.store().delete_card(&id).await {
+        Ok(true) => (axum::http::StatusCode::OK, Json(json!({ "deleted": id }))),
+        Ok(false) => (axum::http::StatusCode::NOT_FOUND, Json(json!({ "error": format!("no month card `{id}`") }))),
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))),
+    }
 }
 
 #[derive(Deserialize)]

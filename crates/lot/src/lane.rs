@@ -38,6 +38,9 @@ pub enum Deny {
     NoSession,
     AlreadyInside { uid: String },
     Unpaid { due: i64 },
+    CardExpired,
+    CardNotForLane,
+    CardOddEven,
 }
 
 impl Deny {
@@ -50,6 +53,9 @@ impl Deny {
             Deny::NoSession => "no_session",
             Deny::AlreadyInside { .. } => "already_inside",
             Deny::Unpaid { .. } => "unpaid",
+            Deny::CardExpired => "card_expired",
+            Deny::CardNotForLane => "card_not_for_lane",
+            Deny::CardOddEven => "card_odd_even",
         }
     }
 
@@ -62,8 +68,46 @@ impl Deny {
             Deny::NoSession => "无入场记录，请人工处理".into(),
             Deny::AlreadyInside { uid } => format!("车辆已在场内（{uid}），请人工处理"),
             Deny::Unpaid { due } => format!("请缴费 {}.{:02} 元", due / 100, due % 100),
+            Deny::CardExpired => "月卡不在有效期内".into(),
+            Deny::CardNotForLane => "月卡不可使用此车道".into(),
+            Deny::CardOddEven => "单双号限行：今日不可入场".into(),
         }
     }
+}
+
+/// How a month card applies to a car at an entry lane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CardUse {
+    /// Enter as a monthly parker.
+    Monthly,
+    /// Another plate of the card is inside: this one parks as a temporary car.
+    Temporary,
+}
+
+/// `now` and the card's window are `yyyy-MM-dd HH:mm:ss` texts (they sort).
+pub fn month_card(
+    card: &crate::store::MonthCard,
+    plate: &str,
+    lane: &str,
+    now: &str,
+    other_plate_inside: bool,
+) -> Result<CardUse, Deny> {
+    if now < card.start_time.as_str() || now > card.end_time.as_str() {
+        return Err(Deny::CardExpired);
+    }
+    if !card.lanes.is_empty() && !card.lanes.iter().any(|l| l == lane) {
+        return Err(Deny::CardNotForLane);
+    }
+    if card.odd_even {
+        let digit = plate.chars().rev().find_map(|c| c.to_digit(10));
+        let day = now.get(8..10).and_then(|d| d.parse::<u32>().ok());
+        if let (Some(digit), Some(day)) = (digit, day)
+            && digit % 2 != day % 2
+        {
+            return Err(Deny::CardOddEven);
+        }
+    }
+    Ok(if other_plate_inside { CardUse::Temporary } else { CardUse::Monthly })
 }
 
 /// Entry: black list first, then (for temporary cars) free open berths.
@@ -94,6 +138,26 @@ mod tests {
         assert_eq!(plate_match("鲁B12345", "鲁B12346"), None, "not confusable");
         assert_eq!(plate_match("鲁B12345", "鲁812S45"), None, "two differences");
         assert_eq!(plate_match("鲁B12345", "鲁B123456"), None);
+    }
+
+    #[test]
+    fn month_cards() {
+        let card = crate::store::MonthCard {
+            id: "c1".into(),
+            owner: "张三".into(),
+            plates: vec!["鲁B12345".into(), "鲁B12346".into()],
+            start_time: "2026-11-01 00:00:00".into(),
+            end_time: "2026-11-30 23:59:59".into(),
+            lanes: vec!["1".into()],
+            odd_even: true,
+        };
+        let on = |plate: &str, lane: &str, now: &str, inside: bool| month_card(&card, plate, lane, now, inside);
+        assert_eq!(on("鲁B12345", "1", "2026-11-23 08:00:00", false), Ok(CardUse::Monthly));
+        assert_eq!(on("鲁B12345", "1", "2026-11-23 08:00:00", true), Ok(CardUse::Temporary));
+        assert_eq!(on("鲁B12345", "1", "2026-12-01 08:00:00", false), Err(Deny::CardExpired));
+        assert_eq!(on("鲁B12345", "3", "2026-11-23 08:00:00", false), Err(Deny::CardNotForLane));
+        assert_eq!(on("鲁B12346", "1", "2026-11-23 08:00:00", false), Err(Deny::CardOddEven), "even plate, odd day");
+        assert_eq!(on("鲁B12346", "1", "2026-11-24 08:00:00", false), Ok(CardUse::Monthly));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-const MIGRATIONS: [&str; 1] = [include_str!("../migrations/0001_lot.sql")];
+const MIGRATIONS: [&str; 2] =
+    [include_str!("../migrations/0001_lot.sql"), include_str!("../migrations/0002_month_cards.sql")];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,6 +33,8 @@ pub struct Session {
     pub parking_type: i64,
     pub entry_lane: String,
     pub entry_time: String,
+    /// The month card it entered on (monthly sessions).
+    pub card_id: Option<String>,
 }
 
 /// One record waiting for (or done with) the platform.
@@ -82,8 +85,8 @@ impl Store {
     pub async fn enter(&self, s: &Session, report: Report) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, state) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, 'open')",
+            "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id, \
+             state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')",
         )
         .bind(&s.uid)
         .bind(&s.plate_no)
@@ -92,6 +95,7 @@ impl Store {
         .bind(s.parking_type)
         .bind(&s.entry_lane)
         .bind(&s.entry_time)
+        .bind(&s.card_id)
         .execute(&mut *tx)
         .await?;
         queue(&mut tx, report).await?;
@@ -128,7 +132,7 @@ impl Store {
     pub async fn open_sessions_like(&self, plate: &str) -> Result<Vec<Session>, StoreError> {
         let chars = plate.chars().count() as i64;
         let rows = sqlx::query(
-            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time FROM sessions \
+            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id FROM sessions \
              WHERE state = 'open' AND length(plate_no) = ? ORDER BY entry_time DESC",
         )
         .bind(chars)
@@ -139,7 +143,8 @@ impl Store {
 
     pub async fn session(&self, uid: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
-            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time FROM sessions WHERE uid = ?",
+            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id FROM sessions \
+             WHERE uid = ?",
         )
         .bind(uid)
         .fetch_optional(&self.pool)
@@ -254,6 +259,103 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Creates or replaces a card (its plates move to it).
+    pub async fn put_card(&self, card: &MonthCard) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO month_cards (id, owner, start_time, end_time, lanes, odd_even) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, start_time = excluded.start_time, \
+             end_time = excluded.end_time, lanes = excluded.lanes, odd_even = excluded.odd_even",
+        )
+        .bind(&card.id)
+        .bind(&card.owner)
+        .bind(&card.start_time)
+        .bind(&card.end_time)
+        .bind(card.lanes.join(","))
+        .bind(card.odd_even)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM month_card_plates WHERE card_id = ?").bind(&card.id).execute(&mut *tx).await?;
+        for plate in &card.plates {
+            sqlx::query(
+                "INSERT INTO month_card_plates (plate_no, card_id) VALUES (?, ?) \
+                 ON CONFLICT (plate_no) DO UPDATE SET card_id = excluded.card_id",
+            )
+            .bind(plate)
+            .bind(&card.id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_card(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM month_card_plates WHERE card_id = ?").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM month_cards WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn cards(&self) -> Result<Vec<MonthCard>, StoreError> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM month_cards ORDER BY id").fetch_all(&self.pool).await?;
+        let mut cards = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(card) = self.card(&id).await? {
+                cards.push(card);
+            }
+        }
+        Ok(cards)
+    }
+
+    pub async fn card(&self, id: &str) -> Result<Option<MonthCard>, StoreError> {
+        let Some(row) =
+            sqlx::query("SELECT id, owner, start_time, end_time, lanes, odd_even FROM month_cards WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let plates = sqlx::query_scalar("SELECT plate_no FROM month_card_plates WHERE card_id = ? ORDER BY plate_no")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        let lanes: String = row.try_get(4)?;
+        Ok(Some(MonthCard {
+            id: row.try_get(0)?,
+            owner: row.try_get(1)?,
+            plates,
+            start_time: row.try_get(2)?,
+            end_time: row.try_get(3)?,
+            lanes: lanes.split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect(),
+            odd_even: row.try_get(5)?,
+        }))
+    }
+
+    /// The card `plate` belongs to, and whether another of its plates is inside.
+    pub async fn card_of(&self, plate: &str) -> Result<Option<(MonthCard, bool)>, StoreError> {
+        let Some(id): Option<String> = sqlx::query_scalar("SELECT card_id FROM month_card_plates WHERE plate_no = ?")
+            .bind(plate)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(card) = self.card(&id).await? else {
+            return Ok(None);
+        };
+        let inside: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM sessions WHERE state = 'open' AND card_id = ? AND plate_no <> ? LIMIT 1")
+                .bind(&id)
+                .bind(plate)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(Some((card, inside.is_some())))
+    }
+
     /// Applies a list entry from the platform (add/update, or delete).
     pub async fn set_list(&self, entry: &ListEntry, delete: bool) -> Result<(), StoreError> {
         if delete {
@@ -294,6 +396,22 @@ impl Store {
         .await?;
         Ok(row.is_some())
     }
+}
+
+/// A month card with its plates.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MonthCard {
+    pub id: String,
+    pub owner: String,
+    pub plates: Vec<String>,
+    pub start_time: String,
+    pub end_time: String,
+    /// Lanes the card opens; empty = every lane.
+    #[serde(default)]
+    pub lanes: Vec<String>,
+    #[serde(default)]
+    pub odd_even: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -338,5 +456,6 @@ fn session(r: &sqlx::sqlite::SqliteRow) -> Result<Session, StoreError> {
         parking_type: r.try_get(4)?,
         entry_lane: r.try_get(5)?,
         entry_time: r.try_get(6)?,
+        card_id: r.try_get(7)?,
     })
 }
