@@ -34,6 +34,14 @@ pub enum Command {
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
     },
+    /// Lot gateway: barrier decision latency and backlog drain rate.
+    Lot {
+        /// Cars (each enters and leaves; the backlog is twice this).
+        #[arg(long, default_value_t = 5000)]
+        cars: usize,
+        #[arg(long, default_value = "crates/proto/tests/interop/keys")]
+        keys: PathBuf,
+    },
     /// Broadcast one black-list entry to N lots connected to the embedded broker.
     Downlink {
         /// Simulated lots (one accessID and MQTT session each).
@@ -55,6 +63,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
         Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
+        Command::Lot { cars, keys } => return crate::bench_lot::run(cars, keys),
     };
     if lots == 0 || sessions == 0 {
         bail!("--lots and --sessions must be at least 1");

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_downlink;
+mod bench_lot;
 mod keyarg;
 mod keys;
 mod lot;

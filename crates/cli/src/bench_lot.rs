@@ -1,0 +1,162 @@
+//! `onepark bench lot`: the lot gateway's barrier decision latency (entry
+//! with month-card and list lookups, exit with a fee) over loopback HTTP, and
+//! how fast a backlog drains once the platform comes up, next to the
+//! platform's own ingest rate for the same records measured in the same run.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn absolute(keys: &Path, name: &str) -> Result<String> {
+    Ok(std::fs::canonicalize(keys.join(name)).with_context(|| format!("key {name}"))?.display().to_string())
+}
+
+pub fn run(cars: usize, keys: PathBuf) -> Result<ExitCode> {
+    if cars == 0 {
+        bail!("--cars must be at least 1");
+    }
+    let dir = std::env::temp_dir().join(format!("onepark-bench-lot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(measure(&dir, &keys, cars));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+async fn measure(dir: &Path, keys: &Path, cars: usize) -> Result<ExitCode> {
+    let (http, mqtt) = (free_port()?, free_port()?);
+    let lot_toml = format!(
+        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = {total}\nopen = {total}\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n\
+         [platform]\nurl = \"http://127.0.0.1:{http}/api/v1/cp\"\naccess_id = \"234\"\n\
+         private_key = \"{lk}\"\nplatform_public_key = \"{pp}\"\n",
+        db = dir.join("lot.db").display(),
+        total = cars * 2,
+        lk = absolute(keys, "lot_private.b64")?,
+        pp = absolute(keys, "platform_public.b64")?,
+    );
+    std::fs::write(dir.join("lot.toml"), lot_toml)?;
+    let config = onepark_lot::config::Config::load(&dir.join("lot.toml"))?;
+    // The platform is not up yet: every record waits in the outbox.
+    let state = onepark_lot::app::start(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let lane = listener.local_addr()?;
+    let app = onepark_lot::app::router(state.clone());
+    tokio::spawn(async move { axum_serve(listener, app).await });
+
+    let client = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let client = client.clone();
+        async move {
+            let started = Instant::now();
+            let reply = client
+                .post(format!("http://{lane}{path}"))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await?
+                .text()
+                .await?;
+            let reply: Value = serde_json::from_str(&reply)?;
+            anyhow::Ok((started.elapsed(), reply))
+        }
+    };
+    // Every other car holds a month card; a list entry per ten plates.
+    for i in (0..cars).step_by(2) {
+        let card = json!({ "id": format!("c{i}"), "owner": "bench", "plates": [format!("鲁B{i:05}")],
+            "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
+        post("/api/month-cards".into(), card).await?;
+    }
+    for i in (0..cars).step_by(10) {
+        let entry = onepark_lot::store::ListEntry {
+            plate_no: format!("鲁C{i:05}"),
+            list_kind: 1,
+            start_time: "2026-01-01 00:00:00".into(),
+            end_time: "2027-01-01 00:00:00".into(),
+            remark: None,
+            request_id: i as i64,
+        };
+        state.store().set_list(&entry, false).await?;
+    }
+    let mut entry_times = Vec::with_capacity(cars);
+    for i in 0..cars {
+        let at = format!("2026-11-23 08:{:02}:{:02}", i / 60 % 60, i % 60);
+        let (took, reply) =
+            post("/api/lanes/1/entry".into(), json!({ "plateNo": format!("鲁B{i:05}"), "time": at })).await?;
+        if reply["open"] != true {
+            bail!("entry refused: {reply}");
+        }
+        entry_times.push(took);
+    }
+    let mut exit_times = Vec::with_capacity(cars);
+    for i in 0..cars {
+        let body = json!({ "plateNo": format!("鲁B{i:05}"), "time": "2026-11-23 12:00:00", "paid": 1200 });
+        let (took, reply) = post("/api/lanes/2/exit".into(), body).await?;
+        if reply["open"] != true {
+            bail!("exit refused: {reply}");
+        }
+        exit_times.push(took);
+    }
+    let backlog = state.store().backlog().await?.0;
+
+    // The platform comes up: time the drain.
+    let platform_toml = format!(
+        "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
+         [keys]\nprivate_key = \"{pk}\"\n[[lots]]\naccess_id = \"234\"\npublic_key = \"{lp}\"\nparking_codes = [\"1001\"]\n",
+        db = dir.join("platform.db").display(),
+        pk = absolute(keys, "platform_private.b64")?,
+        lp = absolute(keys, "lot_public.b64")?,
+    );
+    std::fs::write(dir.join("platform.toml"), platform_toml)?;
+    let platform = onepark_platform::config::Config::load(Some(&dir.join("platform.toml")), |_| None)?;
+    let before = state.outbox_stats().delivered.load(Ordering::Relaxed);
+    let started = Instant::now();
+    onepark_platform::app::spawn(platform).await?;
+    while state.store().backlog().await?.0 > 0 {
+        if started.elapsed() > Duration::from_secs(1800) {
+            bail!("the backlog did not drain in 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let drained = state.outbox_stats().delivered.load(Ordering::Relaxed) - before;
+    let drain = started.elapsed();
+
+    let pct = |v: &mut Vec<Duration>, p: f64| {
+        v.sort_unstable();
+        v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_secs_f64() * 1000.0
+    };
+    println!("cars                      {cars} (half with month cards; {} white-list entries)", cars.div_ceil(10));
+    println!(
+        "entry decision            p50 {:.2} ms, p99 {:.2} ms (HTTP on loopback, durable commit included)",
+        pct(&mut entry_times, 0.5),
+        pct(&mut entry_times, 0.99)
+    );
+    println!(
+        "exit decision + fee       p50 {:.2} ms, p99 {:.2} ms",
+        pct(&mut exit_times, 0.5),
+        pct(&mut exit_times, 0.99)
+    );
+    println!("backlog                   {backlog} records (entries, exits, berth state, heartbeat)");
+    println!(
+        "drain                     {drained} records in {:.2} s = {:.0} records/s (one in flight, in order)",
+        drain.as_secs_f64(),
+        drained as f64 / drain.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn axum_serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    if let Err(e) = axum::serve(listener, app).await {
+        eprintln!("lane API stopped: {e}");
+    }
+}
