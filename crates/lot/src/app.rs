@@ -232,7 +232,7 @@ fn closed(deny: Deny, extra: Value) -> Json<Value> {
 
 fn failed(e: impl std::fmt::Display) -> Json<Value> {
     tracing::error!(error = %e, "lane request failed");
-    Json(json!({ "open": false, "reason": "error", "msg": "系统错误，请人工处理" }))
+    Json(json!({ "open": false, "reason": "error", "msg": "系统错误，请人工处理", "detail": e.to_string() }))
 }
 
 fn event_time(state: &LotState, read: &Read) -> Result<NaiveDateTime, Json<Value>> {
@@ -269,9 +269,7 @@ async fn enter(
     let now = format_time(at);
     let black = store.listed(&read.plate_no, 0, &now).await?;
     let white = store.listed(&read.plate_no, 1, &now).await?;
-    if let Some(inside) =
-        store.open_sessions_like(&read.plate_no).await?.into_iter().find(|s| s.plate_no == read.plate_no)
-    {
+    if let Some(inside) = store.open_sessions(std::slice::from_ref(&read.plate_no)).await?.into_iter().next() {
         return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
     }
     let card = match store.card_of(&read.plate_no).await? {
@@ -291,46 +289,57 @@ async fn enter(
     }
     let parking_type = if card.is_some() { ParkingType::Monthly } else { ParkingType::Temporary };
     // Milliseconds from the clock keep two cars in one second apart (uid rule D-18).
-    let stamped = at + chrono::Duration::milliseconds(i64::from(chrono::Utc::now().timestamp_subsec_millis()));
     let config = &state.inner.config;
-    let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)
-        .unwrap_or_else(|_| format!("{}{}{}", config.parking_code, lane.id, stamped.format("%Y%m%d%H%M%S%3f")));
-    let session = Session {
-        uid: uid.clone(),
-        plate_no: read.plate_no.clone(),
-        plate_color: read.plate_color,
-        car_type: read.car_type,
-        parking_type: parking_type.code(),
-        entry_lane: lane.id.clone(),
-        entry_time: now.clone(),
-        card_id: card,
-    };
-    let record = CarIn {
-        uid: uid.clone(),
-        arrival_id: uid.clone(),
-        plate_no: read.plate_no.clone(),
-        car_type: CarType::from_code(read.car_type),
-        parking_code: config.parking_code.clone(),
-        gate_no: None,
-        entry_num: lane.id.clone(),
-        operator_code: None,
-        total_berth_num: total,
-        open_berth_num: open,
-        free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
-        arrive_time: Time(at),
-        parking_type,
-        plate_color: PlateColor::from_code(read.plate_color),
-        upload_time: Time(state.now()),
-    };
-    let report = Report {
-        uid: Some(uid.clone()),
-        interface: "uploadCarInData",
-        body: encode_flat(&record),
-        created_ms: outbox::now_ms(),
-    };
-    store.enter(&session, report).await?;
-    state.inner.wake.notify_one();
-    Ok(Ok(uid))
+    let millis = i64::from(chrono::Utc::now().timestamp_subsec_millis());
+    // The uid carries milliseconds (D-18); two cars read in the same second and
+    // millisecond on one lane would collide, so step to the next free one.
+    for step in 0..50 {
+        let stamped = at + chrono::Duration::milliseconds((millis + step) % 1000);
+        let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)
+            .unwrap_or_else(|_| format!("{}{}{}", config.parking_code, lane.id, stamped.format("%Y%m%d%H%M%S%3f")));
+        let session = Session {
+            uid: uid.clone(),
+            plate_no: read.plate_no.clone(),
+            plate_color: read.plate_color,
+            car_type: read.car_type,
+            parking_type: parking_type.code(),
+            entry_lane: lane.id.clone(),
+            entry_time: now.clone(),
+            card_id: card.clone(),
+        };
+        let record = CarIn {
+            uid: uid.clone(),
+            arrival_id: uid.clone(),
+            plate_no: read.plate_no.clone(),
+            car_type: CarType::from_code(read.car_type),
+            parking_code: config.parking_code.clone(),
+            gate_no: None,
+            entry_num: lane.id.clone(),
+            operator_code: None,
+            total_berth_num: total,
+            open_berth_num: open,
+            free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
+            arrive_time: Time(at),
+            parking_type,
+            plate_color: PlateColor::from_code(read.plate_color),
+            upload_time: Time(state.now()),
+        };
+        let report = Report {
+            uid: Some(uid.clone()),
+            interface: "uploadCarInData",
+            body: encode_flat(&record),
+            created_ms: outbox::now_ms(),
+        };
+        match store.enter(&session, report).await {
+            Ok(()) => {
+                state.inner.wake.notify_one();
+                return Ok(Ok(uid));
+            }
+            Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::UidExhausted)
 }
 
 async fn exit(State(state): State<LotState>, Path(lane): Path<String>, Json(read): Json<Read>) -> Json<Value> {
@@ -350,7 +359,7 @@ async fn exit(State(state): State<LotState>, Path(lane): Path<String>, Json(read
 
 async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<Json<Value>, StoreError> {
     let store = state.store();
-    let candidates = store.open_sessions_like(&read.plate_no).await?;
+    let candidates = store.open_sessions(&lane::candidates(&read.plate_no)).await?;
     let mut matched: Vec<(Session, Match)> =
         candidates.into_iter().filter_map(|s| lane::plate_match(&s.plate_no, &read.plate_no).map(|m| (s, m))).collect();
     // An exact match wins; a fuzzy one only when it is the only candidate.

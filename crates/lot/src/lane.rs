@@ -28,6 +28,23 @@ pub fn plate_match(entry: &str, exit: &str) -> Option<Match> {
     CONFUSABLE.iter().any(|group| group.contains(x) && group.contains(y)).then_some(Match::Fuzzy)
 }
 
+/// `plate` and every plate differing from it in one OCR-confusable position:
+/// the entry reads an exit read could match (a handful, so lookups stay exact).
+pub fn candidates(plate: &str) -> Vec<String> {
+    let chars: Vec<char> = plate.chars().collect();
+    let mut out = vec![plate.to_owned()];
+    for (i, c) in chars.iter().enumerate() {
+        for group in CONFUSABLE.iter().filter(|g| g.contains(c)) {
+            for alt in group.iter().filter(|a| *a != c) {
+                let mut variant = chars.clone();
+                variant[i] = *alt;
+                out.push(variant.into_iter().collect());
+            }
+        }
+    }
+    out
+}
+
 /// Why the barrier stays closed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Deny {
@@ -129,6 +146,13 @@ pub fn exit(fee: i64, paid: i64, whitelisted: bool) -> Result<(), Deny> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidates_cover_every_fuzzy_match() {
+        let all = candidates("鲁B12345");
+        assert!(all.contains(&"鲁812345".to_owned()) && all.contains(&"鲁B1234S".to_owned()));
+        assert!(all.iter().all(|c| plate_match("鲁B12345", c).is_some()));
+    }
 
     #[test]
     fn fuzzy_plates() {

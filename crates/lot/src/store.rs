@@ -16,6 +16,8 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("session {0} is not open")]
     NotOpen(String),
+    #[error("no free uid in this second on this lane")]
+    UidExhausted,
 }
 
 #[derive(Clone)]
@@ -127,17 +129,22 @@ impl Store {
         Ok(())
     }
 
-    /// Open sessions of plates that are `plate` or differ from it in one
-    /// position (the caller decides which differences are OCR-confusable).
-    pub async fn open_sessions_like(&self, plate: &str) -> Result<Vec<Session>, StoreError> {
-        let chars = plate.chars().count() as i64;
-        let rows = sqlx::query(
+    /// Open sessions of any of `plates` (an exit read and its OCR-confusable
+    /// variants, see `lane::candidates`), newest first.
+    pub async fn open_sessions(&self, plates: &[String]) -> Result<Vec<Session>, StoreError> {
+        if plates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; plates.len()].join(", ");
+        let sql = format!(
             "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id FROM sessions \
-             WHERE state = 'open' AND length(plate_no) = ? ORDER BY entry_time DESC",
-        )
-        .bind(chars)
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE state = 'open' AND plate_no IN ({marks}) ORDER BY entry_time DESC"
+        );
+        let mut query = sqlx::query(&sql);
+        for plate in plates {
+            query = query.bind(plate);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter().map(session).collect()
     }
 
