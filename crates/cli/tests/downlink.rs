@@ -6,7 +6,7 @@
 //! and a password file.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,25 +16,11 @@ use onepark_lot::uplink::{Client, Identity};
 use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys")
-}
+mod common;
+use common::{Process, free_port, keys_dir};
 
 fn key(name: &str) -> String {
     std::fs::read_to_string(keys_dir().join(name)).expect("test key")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
 
 async fn wait_port(port: u16, what: &str) {

@@ -3,28 +3,14 @@
 //! restarts, and once the platform is up every record arrives exactly once
 //! and the day reconciles to accountMark 0.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
-}
+mod common;
+use common::{Process, free_port, keys_dir};
 
 async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log.txt")).expect("log");
