@@ -265,8 +265,8 @@ async fn lists_reach_lots_through_mosquitto_with_generated_acl_and_survive_its_r
         eprintln!("SKIPPED: the Mosquitto leg runs when MQTT_URL is set");
         return;
     }
-    if Command::new("mosquitto").arg("-h").output().is_err() {
-        eprintln!("SKIPPED: no mosquitto binary on PATH");
+    if Command::new("mosquitto").arg("-h").output().is_err() || Command::new("mosquitto_passwd").output().is_err() {
+        eprintln!("SKIPPED: no mosquitto / mosquitto_passwd binary on PATH");
         return;
     }
     let port = free_port();
