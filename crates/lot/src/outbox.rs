@@ -35,7 +35,7 @@ pub struct OutboxStats {
 pub const MAX_SKEW_SECS: i64 = 30;
 
 pub fn backoff(attempts: i64) -> Duration {
-    Duration::from_secs(1u64 << attempts.clamp(0, 8) as u32).min(Duration::from_secs(300))
+    Duration::from_secs(1u64 << attempts.clamp(0, 9) as u32).min(Duration::from_secs(300))
 }
 
 pub fn now_ms() -> i64 {
@@ -122,5 +122,16 @@ fn check_clock(reply: &Value, zone: Zone, stats: &OutboxStats) {
     stats.clock_skew_secs.store(skew, Ordering::Relaxed);
     if skew.abs() > MAX_SKEW_SECS {
         tracing::warn!(skew_secs = skew, "the lot's clock differs from the platform's by more than 30 s");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_five_minutes() {
+        let secs: Vec<u64> = [0, 1, 2, 8, 9, 40].iter().map(|a| backoff(*a).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 4, 256, 300, 300]);
     }
 }
