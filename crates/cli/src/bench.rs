@@ -59,6 +59,16 @@ struct Request {
     blocks: usize,
 }
 
+/// A port free right now on loopback (for a child process to bind).
+pub(crate) fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A key file's absolute path, for configs written into a temp directory.
+pub(crate) fn key_path(keys: &std::path::Path, name: &str) -> Result<String> {
+    Ok(std::fs::canonicalize(keys.join(name)).with_context(|| format!("key {name}"))?.display().to_string())
+}
+
 pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+
+use crate::bench::{free_port, key_path};
 use onepark_lot::downlink::Received;
 use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
@@ -43,15 +45,9 @@ impl Platform {
     }
 }
 
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
     let (http, mqtt) = (free_port()?, free_port()?);
-    let absolute = |name: &str| -> Result<String> {
-        Ok(std::fs::canonicalize(keys.join(name)).with_context(|| format!("key {name}"))?.display().to_string())
-    };
+    let absolute = |name: &str| key_path(keys, name);
     let mut toml = format!(
         "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{}\"\n\
          admin_token = \"bench\"\n[keys]\nprivate_key = \"{}\"\n",

@@ -8,16 +8,10 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
+
+use crate::bench::{free_port, key_path as absolute};
 use serde_json::{Value, json};
-
-fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn absolute(keys: &Path, name: &str) -> Result<String> {
-    Ok(std::fs::canonicalize(keys.join(name)).with_context(|| format!("key {name}"))?.display().to_string())
-}
 
 pub fn run(cars: usize, keys: PathBuf) -> Result<ExitCode> {
     if cars == 0 {

@@ -68,7 +68,7 @@ impl LotState {
     /// (total, open, free open) berths now.
     async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
         let b = &self.inner.config.berths;
-        let (temporary, _) = self.inner.store.occupancy().await?;
+        let temporary = self.inner.store.temporary_inside().await?;
         Ok((b.total, b.open, (b.open - temporary).max(0)))
     }
 }
@@ -432,7 +432,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
 
 async fn status(State(state): State<LotState>) -> Json<Value> {
     let stats = state.outbox_stats();
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let get = Stats::get;
     let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
     let (total, open, free) = state.berths().await.unwrap_or((0, 0, 0));
     Json(json!({
@@ -554,7 +554,7 @@ async fn nightly(state: LotState) {
 /// Prometheus text: outbox delivery, timeliness, backlog, clock skew, downlink.
 async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str); 1], String) {
     use std::fmt::Write;
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let get = Stats::get;
     let o = state.outbox_stats();
     let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
     let mut out = String::new();

@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use onepark_domain::time::format_date;
 use onepark_proto::dict::{AccountMark, RecordKind};
 use onepark_proto::interface::Uplink;
+use onepark_proto::msg::decode_object;
 use onepark_proto::msg::record::{CheckRecord, DownloadUid, DownloadUidReply};
-use onepark_proto::msg::{decode_object, encode_flat};
 use onepark_proto::wire::{Date, Time};
 use serde_json::Value;
 
@@ -71,7 +71,7 @@ pub async fn check_day(
         pay_total: 0,
         upload_time: Time(now),
     };
-    let reply = send(uplink, Uplink::UploadCheckRecord, &check_json(&check)?, "uploadCheckRecord").await?;
+    let reply = send(uplink, Uplink::UploadCheckRecord, &to_value(&check)?, "uploadCheckRecord").await?;
     let mark = |k: &str| reply.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok())).unwrap_or(0);
     let (account_mark, photo_mark) = (mark("accountMark"), mark("photoMark"));
     let mut outcome = Outcome {
@@ -102,9 +102,8 @@ pub async fn check_day(
     Ok(outcome)
 }
 
-fn check_json<T: serde::Serialize>(message: &T) -> Result<Value, ReconcileError> {
-    serde_json::from_str(&encode_flat(message))
-        .map_err(|e| ReconcileError::Reply { step: "encode", detail: e.to_string() })
+fn to_value<T: serde::Serialize>(message: &T) -> Result<Value, ReconcileError> {
+    serde_json::to_value(message).map_err(|e| ReconcileError::Reply { step: "encode", detail: e.to_string() })
 }
 
 async fn send(uplink: &Client, interface: Uplink, body: &Value, step: &'static str) -> Result<Value, ReconcileError> {
@@ -124,7 +123,7 @@ async fn platform_uids(
 ) -> Result<HashSet<String>, ReconcileError> {
     let request =
         DownloadUid { parking_code: parking_code.to_owned(), account_date: Date(date), kind, upload_time: Time(now) };
-    let body = send(uplink, Uplink::DownloadUid, &check_json(&request)?, "downloadUID").await?;
+    let body = send(uplink, Uplink::DownloadUid, &to_value(&request)?, "downloadUID").await?;
     let Value::Object(object) = body else {
         return Err(ReconcileError::Reply { step: "downloadUID", detail: "not an object".into() });
     };

@@ -159,15 +159,11 @@ impl Store {
         row.as_ref().map(session).transpose()
     }
 
-    /// Cars in the lot now: (temporary, all).
-    pub async fn occupancy(&self) -> Result<(i64, i64), StoreError> {
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN parking_type = 1 THEN 1 ELSE 0 END), 0), COUNT(*) \
-             FROM sessions WHERE state = 'open'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok((row.try_get(0)?, row.try_get(1)?))
+    /// Temporary cars in the lot now (they occupy open berths).
+    pub async fn temporary_inside(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE state = 'open' AND parking_type = 1")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Queues a record that belongs to no session change (berth state, heartbeat).

@@ -157,9 +157,8 @@ pub enum ServeError {
 pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<crate::broker::Embedded>, ServeError> {
     // Unique per process: replicas (or containers that are all pid 1) must not
     // share a client id, or the broker would keep kicking one for the other.
-    let mut nonce = [0u8; 6];
-    openssl::rand::rand_bytes(&mut nonce).map_err(|e| ServeError::Mqtt(e.to_string()))?;
-    let client_id = format!("onepark-platform-{}", nonce.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let nonce = crate::broker::random_hex(6).map_err(|e| ServeError::Mqtt(e.to_string()))?;
+    let client_id = format!("onepark-platform-{nonce}");
     let (client, events, embedded) = match (&config.mqtt_url, &config.mqtt_listen) {
         (Some(url), _) => {
             let (client, events) = crate::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;

@@ -38,13 +38,18 @@ fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 
+/// `bytes` random bytes from OpenSSL, as hex.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, openssl::error::ErrorStack> {
+    let mut buf = vec![0u8; bytes];
+    openssl::rand::rand_bytes(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 impl Internal {
-    fn random() -> Internal {
-        let mut bytes = [0u8; 24];
-        // Only ever compared in-process; unpredictable so a lot cannot guess it.
-        openssl::rand::rand_bytes(&mut bytes).expect("OpenSSL RNG");
-        let password = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        Internal { username: "onepark-platform".into(), password }
+    /// Only ever compared in-process; unpredictable so a lot cannot guess it.
+    fn random() -> Result<Internal, BrokerError> {
+        let password = random_hex(24).map_err(|e| BrokerError::Random(e.to_string()))?;
+        Ok(Internal { username: "onepark-platform".into(), password })
     }
 }
 
@@ -52,6 +57,8 @@ impl Internal {
 pub enum BrokerError {
     #[error("mqtt_listen `{0}` is not host:port")]
     Address(String),
+    #[error("random publisher password: {0}")]
+    Random(String),
     #[error("cannot listen for MQTT on {addr}: {message}")]
     Listen { addr: String, message: String },
 }
@@ -71,7 +78,7 @@ pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> R
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| BrokerError::Address(listen.to_owned()))?;
-    let internal = Internal::random();
+    let internal = Internal::random()?;
     // rmqtt's busy check refuses CONNECTs while the host's load average is
     // high: on a small shared box that locks lots out exactly when they
     // reconnect en masse, so admission is left to max_connections.
