@@ -1,21 +1,18 @@
-//! The lot gateway service: the lane API for cameras and barrier
-//! controllers, the outbox sender and the downlink subscriber.
-//!
-//! Every barrier decision flows request → lane check → lookups → decision
-//! (`lane`) → store (session change + outbox row, one transaction) → reply.
+//! The lot gateway service: starts the outbox sender, the downlink
+//! subscriber and the periodic reports, and serves the HTTP API (lanes in
+//! `barrier`, staff actions in `staff`, status and metrics here).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::NaiveDateTime;
-use onepark_domain::time::{format_time, parse_time};
-use onepark_proto::dict::{CarType, ParkingType, PlateColor};
 use onepark_proto::interface::Downlink;
 use onepark_proto::msg::encode_flat;
-use onepark_proto::msg::record::{CarIn, CarOut, Heartbeat, ParkingState};
+use onepark_proto::msg::record::{Heartbeat, ParkingState};
 use onepark_proto::wire::Time;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,9 +20,9 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, Direction, Lane};
 use crate::downlink::Received;
-use crate::lane::{self, Deny, Match};
+use crate::lane::Deny;
 use crate::outbox::{self, OutboxStats};
-use crate::store::{Exit, ListEntry, MonthCard, Report, Session, Store, StoreError};
+use crate::store::{ListEntry, Report, Store, StoreError};
 use crate::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use crate::uplink::{Client, Identity};
 
@@ -56,17 +53,26 @@ impl LotState {
         self.inner.downlink.as_deref()
     }
 
-    fn now(&self) -> NaiveDateTime {
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn now(&self) -> NaiveDateTime {
         self.inner.config.zone.local(chrono::Utc::now())
     }
 
-    fn lane(&self, id: &str, direction: Direction) -> Result<&Lane, Deny> {
+    /// A record was queued: let the sender look.
+    pub(crate) fn wake_outbox(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    pub(crate) fn lane(&self, id: &str, direction: Direction) -> Result<&Lane, Deny> {
         let lane = self.inner.config.lanes.iter().find(|l| l.id == id).ok_or(Deny::UnknownLane)?;
         if lane.direction == direction { Ok(lane) } else { Err(Deny::WrongDirection) }
     }
 
     /// (total, open, free open) berths now.
-    async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
+    pub(crate) async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
         let b = &self.inner.config.berths;
         let temporary = self.inner.store.temporary_inside().await?;
         Ok((b.total, b.open, (b.open - temporary).max(0)))
@@ -98,7 +104,9 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
     let reconcile_client = uplink.clone();
     let wake = Arc::new(Notify::new());
     let outbox = Arc::new(OutboxStats::default());
-    tokio::spawn(outbox::run(store.clone(), uplink.clone(), config.zone, wake.clone(), outbox.clone()));
+    report_parking_info(&store, &config).await?;
+    let concurrency = p.concurrency;
+    tokio::spawn(outbox::run(store.clone(), uplink.clone(), config.zone, wake.clone(), outbox.clone(), concurrency));
     let downlink = match &p.mqtt_url {
         Some(url) => {
             let username = match p.node {
@@ -170,14 +178,37 @@ async fn periodic(state: LotState) {
     }
 }
 
+/// uploadParkingInfo at first start and whenever the configured
+/// information changes (compared with what was last queued).
+async fn report_parking_info(store: &Store, config: &Config) -> Result<(), StoreError> {
+    let Some(info) = &config.info else {
+        tracing::warn!("no [info] in the config: the platform gets no uploadParkingInfo");
+        return Ok(());
+    };
+    let fingerprint = encode_flat(info);
+    let mut info = info.clone();
+    info.upload_time = Time(config.zone.local(chrono::Utc::now()));
+    let report =
+        Report { uid: None, interface: "uploadParkingInfo", body: encode_flat(&info), created_ms: outbox::now_ms() };
+    if store.report_if_changed("parking_info", &fingerprint, report).await? {
+        tracing::info!("lot information changed: uploadParkingInfo queued");
+    }
+    Ok(())
+}
+
 pub fn router(state: LotState) -> Router {
+    use crate::{barrier, staff};
     Router::new()
-        .route("/api/lanes/{lane}/entry", post(entry))
-        .route("/api/lanes/{lane}/exit", post(exit))
+        .route("/api/lanes/{lane}/entry", post(barrier::entry))
+        .route("/api/lanes/{lane}/exit", post(barrier::exit))
+        .route("/api/lanes/{lane}/open", post(barrier::open_by_hand))
+        .route("/api/sessions", get(staff::sessions))
+        .route("/api/sessions/{uid}/plate", post(staff::correct_plate))
+        .route("/api/sessions/{uid}/close", post(staff::close))
         .route("/api/status", get(status))
         .route("/api/reconcile", post(reconcile_now))
-        .route("/api/month-cards", get(list_cards).post(put_card))
-        .route("/api/month-cards/{id}", axum::routing::delete(delete_card))
+        .route("/api/month-cards", get(staff::list_cards).post(staff::put_card))
+        .route("/api/month-cards/{id}", axum::routing::delete(staff::delete_card))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -196,238 +227,6 @@ pub async fn serve(config: Config) -> Result<(), LotError> {
         })
         .await
         .map_err(|source| LotError::Listen { addr: listen, source })
-}
-
-/// A camera's read at a lane.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Read {
-    plate_no: String,
-    #[serde(default = "blue")]
-    plate_color: i64,
-    #[serde(default = "small")]
-    car_type: i64,
-    /// Event time (`yyyy-MM-dd HH:mm:ss`); default now.
-    time: Option<String>,
-    /// Exit: what was paid at the booth or kiosk, fen.
-    #[serde(default)]
-    paid: i64,
-}
-
-fn blue() -> i64 {
-    PlateColor::Blue.code()
-}
-
-fn small() -> i64 {
-    1
-}
-
-fn closed(deny: Deny, extra: Value) -> Json<Value> {
-    let mut body = json!({ "open": false, "reason": deny.code(), "msg": deny.zh() });
-    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
-    }
-    Json(body)
-}
-
-fn failed(e: impl std::fmt::Display) -> Json<Value> {
-    tracing::error!(error = %e, "lane request failed");
-    Json(json!({ "open": false, "reason": "error", "msg": "系统错误，请人工处理", "detail": e.to_string() }))
-}
-
-fn event_time(state: &LotState, read: &Read) -> Result<NaiveDateTime, Json<Value>> {
-    match &read.time {
-        None => Ok(state.now()),
-        Some(t) => parse_time(t)
-            .map_err(|e| Json(json!({ "open": false, "reason": "bad_request", "msg": format!("time: {e}") }))),
-    }
-}
-
-async fn entry(State(state): State<LotState>, Path(lane): Path<String>, Json(read): Json<Read>) -> Json<Value> {
-    let lane = match state.lane(&lane, Direction::Entry) {
-        Ok(l) => l.clone(),
-        Err(deny) => return closed(deny, json!({})),
-    };
-    let at = match event_time(&state, &read) {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
-    match enter(&state, &lane, &read, at).await {
-        Ok(Ok(uid)) => Json(json!({ "open": true, "uid": uid, "msg": "欢迎光临" })),
-        Ok(Err(deny)) => closed(deny, json!({})),
-        Err(e) => failed(e),
-    }
-}
-
-async fn enter(
-    state: &LotState,
-    lane: &Lane,
-    read: &Read,
-    at: NaiveDateTime,
-) -> Result<Result<String, Deny>, StoreError> {
-    let store = state.store();
-    let now = format_time(at);
-    let black = store.listed(&read.plate_no, 0, &now).await?;
-    let white = store.listed(&read.plate_no, 1, &now).await?;
-    if let Some(inside) = store.open_sessions(std::slice::from_ref(&read.plate_no)).await?.into_iter().next() {
-        return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
-    }
-    let card = match store.card_of(&read.plate_no).await? {
-        // The black list wins over a card (checked first by lane::entry).
-        Some((card, other_inside)) if !black => {
-            match lane::month_card(&card, &read.plate_no, &lane.id, &now, other_inside) {
-                Ok(lane::CardUse::Monthly) => Some(card.id),
-                Ok(lane::CardUse::Temporary) => None,
-                Err(deny) => return Ok(Err(deny)),
-            }
-        }
-        _ => None,
-    };
-    let (total, open, free) = state.berths().await?;
-    if let Err(deny) = lane::entry(black, white, card.is_none(), free) {
-        return Ok(Err(deny));
-    }
-    let parking_type = if card.is_some() { ParkingType::Monthly } else { ParkingType::Temporary };
-    // Milliseconds from the clock keep two cars in one second apart (uid rule D-18).
-    let config = &state.inner.config;
-    let millis = i64::from(chrono::Utc::now().timestamp_subsec_millis());
-    // The uid carries milliseconds (D-18); two cars read in the same second and
-    // millisecond on one lane would collide, so step to the next free one.
-    for step in 0..50 {
-        let stamped = at + chrono::Duration::milliseconds((millis + step) % 1000);
-        let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)
-            .unwrap_or_else(|_| format!("{}{}{}", config.parking_code, lane.id, stamped.format("%Y%m%d%H%M%S%3f")));
-        let session = Session {
-            uid: uid.clone(),
-            plate_no: read.plate_no.clone(),
-            plate_color: read.plate_color,
-            car_type: read.car_type,
-            parking_type: parking_type.code(),
-            entry_lane: lane.id.clone(),
-            entry_time: now.clone(),
-            card_id: card.clone(),
-        };
-        let record = CarIn {
-            uid: uid.clone(),
-            arrival_id: uid.clone(),
-            plate_no: read.plate_no.clone(),
-            car_type: CarType::from_code(read.car_type),
-            parking_code: config.parking_code.clone(),
-            gate_no: None,
-            entry_num: lane.id.clone(),
-            operator_code: None,
-            total_berth_num: total,
-            open_berth_num: open,
-            free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
-            arrive_time: Time(at),
-            parking_type,
-            plate_color: PlateColor::from_code(read.plate_color),
-            upload_time: Time(state.now()),
-        };
-        let report = Report {
-            uid: Some(uid.clone()),
-            interface: "uploadCarInData",
-            body: encode_flat(&record),
-            created_ms: outbox::now_ms(),
-        };
-        match store.enter(&session, report).await {
-            Ok(()) => {
-                state.inner.wake.notify_one();
-                return Ok(Ok(uid));
-            }
-            Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(StoreError::UidExhausted)
-}
-
-async fn exit(State(state): State<LotState>, Path(lane): Path<String>, Json(read): Json<Read>) -> Json<Value> {
-    let lane = match state.lane(&lane, Direction::Exit) {
-        Ok(l) => l.clone(),
-        Err(deny) => return closed(deny, json!({})),
-    };
-    let at = match event_time(&state, &read) {
-        Ok(t) => t,
-        Err(reply) => return reply,
-    };
-    match leave(&state, &lane, &read, at).await {
-        Ok(reply) => reply,
-        Err(e) => failed(e),
-    }
-}
-
-async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<Json<Value>, StoreError> {
-    let store = state.store();
-    let candidates = store.open_sessions(&lane::candidates(&read.plate_no)).await?;
-    let mut matched: Vec<(Session, Match)> =
-        candidates.into_iter().filter_map(|s| lane::plate_match(&s.plate_no, &read.plate_no).map(|m| (s, m))).collect();
-    // An exact match wins; a fuzzy one only when it is the only candidate.
-    matched.sort_by_key(|(_, m)| *m != Match::Exact);
-    let (session, how) = match matched.as_slice() {
-        [(s, Match::Exact), ..] | [(s, Match::Fuzzy)] => (s.clone(), matched[0].1),
-        _ => return Ok(closed(Deny::NoSession, json!({}))),
-    };
-    let entered = parse_time(&session.entry_time).unwrap_or(at);
-    let now = format_time(at);
-    let white = store.listed(&session.plate_no, 1, &now).await?;
-    let tariff = &state.inner.config.tariff;
-    let fee = match &session.card_id {
-        _ if white => 0,
-        // A monthly stay is free while the card is valid; time past its end is charged.
-        Some(card_id) => match store.card(card_id).await? {
-            Some(card) => {
-                let end = parse_time(&card.end_time).unwrap_or(at);
-                if at <= end { 0 } else { tariff.fee(session.car_type, end.max(entered), at).get() }
-            }
-            None => tariff.fee(session.car_type, entered, at).get(),
-        },
-        None => tariff.fee(session.car_type, entered, at).get(),
-    };
-    if let Err(deny) = lane::exit(fee, read.paid, white) {
-        return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
-    }
-    let (total, open, free) = state.berths().await?;
-    let config = &state.inner.config;
-    let record = CarOut {
-        uid: session.uid.clone(),
-        exit_id: format!("{}X", session.uid),
-        plate_no: session.plate_no.clone(),
-        car_type: CarType::from_code(session.car_type),
-        parking_code: config.parking_code.clone(),
-        gate_no: None,
-        operator_code: None,
-        total_berth_num: total,
-        open_berth_num: open,
-        free_berth_num: if session.card_id.is_none() { (free + 1).min(open) } else { free },
-        arrive_time: Time(entered),
-        parking_type: ParkingType::from_code(session.parking_type),
-        end_time: Time(at),
-        entry_num: session.entry_lane.clone(),
-        out_num: lane.id.clone(),
-        plate_color: PlateColor::from_code(session.plate_color),
-        upload_time: Time(state.now()),
-        charge_fee: fee,
-        should_pay: fee,
-    };
-    let exit = Exit {
-        uid: session.uid.clone(),
-        lane: lane.id.clone(),
-        time: now,
-        charge_fee: fee,
-        should_pay: fee,
-        paid: read.paid.min(fee),
-        fuzzy: how == Match::Fuzzy,
-    };
-    let report = Report {
-        uid: Some(session.uid.clone()),
-        interface: "uploadCarOutData",
-        body: encode_flat(&record),
-        created_ms: outbox::now_ms(),
-    };
-    store.leave(&exit, report).await?;
-    state.inner.wake.notify_one();
-    Ok(Json(json!({ "open": true, "uid": session.uid, "fee": fee, "fuzzy": how == Match::Fuzzy, "msg": "一路顺风" })))
 }
 
 async fn status(State(state): State<LotState>) -> Json<Value> {
@@ -472,62 +271,33 @@ pub async fn reconcile(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<
     Ok(passes)
 }
 
-async fn list_cards(State(state): State<LotState>) -> Json<Value> {
-    match state.store().cards().await {
-        Ok(cards) => Json(json!({ "items": cards })),
-        Err(e) => Json(json!({ "error": e.to_string() })),
-    }
-}
-
-/// Creates or replaces a card; errors name the field.
-async fn put_card(State(state): State<LotState>, Json(card): Json<MonthCard>) -> (axum::http::StatusCode, Json<Value>) {
-    let bad = |m: String| (axum::http::StatusCode::BAD_REQUEST, Json(json!({ "error": m })));
-    if card.id.trim().is_empty() {
-        return bad("id: must not be empty".into());
-    }
-    if card.plates.is_empty() || card.plates.iter().any(|p| p.trim().is_empty()) {
-        return bad("plates: list at least one plate".into());
-    }
-    for (field, value) in [("startTime", &card.start_time), ("endTime", &card.end_time)] {
-        if let Err(e) = parse_time(value) {
-            return bad(format!("{field}: {e}"));
-        }
-    }
-    if card.end_time < card.start_time {
-        return bad("endTime: before startTime".into());
-    }
-    if let Some(lane) = card.lanes.iter().find(|l| !state.inner.config.lanes.iter().any(|c| &c.id == *l)) {
-        return bad(format!("lanes: no lane `{lane}` in this lot"));
-    }
-    match state.store().put_card(&card).await {
-        Ok(()) => (axum::http::StatusCode::OK, Json(json!({ "saved": card.id }))),
-        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))),
-    }
-}
-
-async fn delete_card(State(state): State<LotState>, Path(id): Path<String>) -> (axum::http::StatusCode, Json<Value>) {
-    match state.store().delete_card(&id).await {
-        Ok(true) => (axum::http::StatusCode::OK, Json(json!({ "deleted": id }))),
-        Ok(false) => (axum::http::StatusCode::NOT_FOUND, Json(json!({ "error": format!("no month card `{id}`") }))),
-        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() }))),
-    }
-}
-
 #[derive(Deserialize)]
 struct ReconcileRequest {
     /// yyyy-MM-dd; default yesterday
     date: Option<String>,
 }
 
-async fn reconcile_now(State(state): State<LotState>, Json(r): Json<ReconcileRequest>) -> Json<Value> {
+async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) -> (StatusCode, Json<Value>) {
+    let bad = |m: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": m })));
+    let r: ReconcileRequest = if bytes.is_empty() {
+        ReconcileRequest { date: None }
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => return bad(format!("body: {e}")),
+        }
+    };
     let date = match r.date.as_deref().map(onepark_domain::time::parse_date) {
         None => crate::reconcile::yesterday(state.now()),
         Some(Ok(d)) => d,
-        Some(Err(e)) => return Json(json!({ "error": format!("date: {e}") })),
+        Some(Err(e)) => return bad(format!("date: {e}")),
     };
     match reconcile(&state, date).await {
-        Ok(passes) => Json(json!({ "balanced": passes.last().is_some_and(|p| p.balanced()), "passes": passes })),
-        Err(e) => Json(json!({ "error": e })),
+        Ok(passes) => {
+            (StatusCode::OK, Json(json!({ "balanced": passes.last().is_some_and(|p| p.balanced()), "passes": passes })))
+        }
+        // The platform could not be asked: a gateway error, not ours.
+        Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({ "error": e }))),
     }
 }
 
@@ -539,6 +309,7 @@ async fn nightly(state: LotState) {
         let wait = (next - now).to_std().unwrap_or(Duration::from_secs(3600));
         tokio::time::sleep(wait).await;
         let date = crate::reconcile::yesterday(state.now());
+        prune_photos(&state).await;
         // The platform may be down at 00:10: try again every 10 minutes for 3 hours.
         for _ in 0..18 {
             match reconcile(&state, date).await {
@@ -548,6 +319,16 @@ async fn nightly(state: LotState) {
             }
             tokio::time::sleep(Duration::from_secs(600)).await;
         }
+    }
+}
+
+/// Photos stay a week after delivery (for disputes and backfill), then only their metadata.
+async fn prune_photos(state: &LotState) {
+    let before = onepark_domain::time::format_time(state.now() - chrono::Duration::days(7));
+    match state.store().prune_photos(&before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(photos = n, "pruned delivered photos older than a week"),
+        Err(e) => tracing::error!(error = %e, "cannot prune photos"),
     }
 }
 
@@ -610,6 +391,11 @@ async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str
             n(get(&d.confirmed)),
         );
     }
+    o.latency.render(
+        &mut out,
+        "onepark_lot_outbox_latency_seconds",
+        "Event to acknowledgement by the platform (the spec asks for 5 s).",
+    );
     ([("content-type", "text/plain; version=0.0.4")], out)
 }
 

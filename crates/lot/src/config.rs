@@ -6,6 +6,10 @@ use chrono::NaiveTime;
 use onepark_domain::money::Fen;
 use onepark_domain::tariff::{Night, Rule, Tariff};
 use onepark_domain::time::Zone;
+use onepark_proto::dict::{BuildType, LotType, ParkingLocate, ParkingPattern, PriceType};
+use onepark_proto::interface::Uplink;
+use onepark_proto::msg::record::ParkingInfo;
+use onepark_proto::wire::Time;
 use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde::Deserialize;
 
@@ -36,6 +40,49 @@ struct Raw {
     #[serde(default)]
     tariff: RawTariff,
     platform: RawPlatform,
+    info: Option<RawInfo>,
+}
+
+/// The lot's basic information for uploadParkingInfo (§5.3.1); berth
+/// counts come from `[berths]`, the name from `name`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInfo {
+    address: String,
+    region_code: String,
+    area_code: String,
+    #[serde(default = "one")]
+    price_type: i64,
+    fee_scale: String,
+    #[serde(default = "all_day")]
+    open_time: String,
+    #[serde(default = "one")]
+    parking_locate: i64,
+    /// 停车场类型: 1 attached, 2 public, 3 on-road
+    #[serde(default = "two")]
+    lot_type: i64,
+    parking_pattern: Option<i64>,
+    build_type: Option<i64>,
+    attached_type: Option<String>,
+    inroad_fees_type: Option<String>,
+    bmap_x: String,
+    bmap_y: String,
+    gmap_x: String,
+    gmap_y: String,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn two() -> i64 {
+    2
+}
+
+fn all_day() -> String {
+    "00:00-23:59".into()
 }
 
 /// Berth counts (spec: total, open to the public, monthly, …).
@@ -48,6 +95,8 @@ pub struct Berths {
     #[serde(default)]
     pub monthly: i64,
     #[serde(default)]
+    pub visitor: i64,
+    #[serde(default)]
     pub charging: i64,
 }
 
@@ -56,6 +105,8 @@ pub struct Berths {
 struct RawLane {
     id: String,
     direction: String,
+    /// Who may use the lane: "temporary", "monthly" (default both).
+    allow: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,6 +153,8 @@ struct RawPlatform {
     profile: Option<String>,
     mqtt_url: Option<String>,
     mqtt_password: Option<String>,
+    /// Uploads in flight at once (different sessions; one session's records stay in order).
+    concurrency: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +167,8 @@ pub enum Direction {
 pub struct Lane {
     pub id: String,
     pub direction: Direction,
+    pub temporary: bool,
+    pub monthly: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -127,6 +182,7 @@ pub struct PlatformLink {
     pub profile: Profile,
     pub mqtt_url: Option<String>,
     pub mqtt_password: Option<String>,
+    pub concurrency: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +196,8 @@ pub struct Config {
     pub lanes: Vec<Lane>,
     pub tariff: Tariff,
     pub platform: PlatformLink,
+    /// uploadParkingInfo as configured (its uploadTime is set when sent).
+    pub info: Option<ParkingInfo>,
 }
 
 impl Config {
@@ -167,7 +225,16 @@ impl Config {
                     return Err(invalid(format!("lanes[{i}].direction"), format!("`{other}` is not entry or exit")));
                 }
             };
-            lanes.push(Lane { id: lane.id, direction });
+            let allow = lane.allow.unwrap_or_else(|| vec!["temporary".into(), "monthly".into()]);
+            if let Some(other) = allow.iter().find(|a| !matches!(a.as_str(), "temporary" | "monthly")) {
+                return Err(invalid(format!("lanes[{i}].allow"), format!("`{other}` is not temporary or monthly")));
+            }
+            let has = |class: &str| allow.iter().any(|a| a == class);
+            lanes.push(Lane { id: lane.id, direction, temporary: has("temporary"), monthly: has("monthly") });
+        }
+        let b = &raw.berths;
+        if b.monthly < 0 || b.visitor < 0 || b.charging < 0 || b.open + b.monthly + b.visitor > b.total {
+            return Err(invalid("berths", "open + monthly + visitor must not exceed total, none negative"));
         }
         let default = rule(raw.tariff.default, "tariff")?;
         let mut by_car_type = Vec::new();
@@ -196,8 +263,18 @@ impl Config {
             Some(file) if !Path::new(file).is_absolute() => format!("sqlite://{}", base.join(file).display()),
             _ => database,
         };
+        let name = raw.name.unwrap_or_else(|| raw.parking_code.clone());
+        let info = match raw.info {
+            Some(i) => Some(parking_info(i, &raw.parking_code, &name, &raw.berths)?),
+            None => None,
+        };
+        let concurrency = p.concurrency.unwrap_or(8);
+        if !(1..=64).contains(&concurrency) {
+            return Err(invalid("platform.concurrency", "must be between 1 and 64"));
+        }
         Ok(Config {
-            name: raw.name.unwrap_or_else(|| raw.parking_code.clone()),
+            info,
+            name,
             parking_code: raw.parking_code,
             listen: raw.listen.unwrap_or_else(|| "127.0.0.1:8090".into()),
             database,
@@ -214,8 +291,48 @@ impl Config {
                 profile,
                 mqtt_url: p.mqtt_url,
                 mqtt_password: p.mqtt_password,
+                concurrency,
             },
         })
+    }
+}
+
+/// Builds the uploadParkingInfo record and checks it with the protocol's own
+/// rules, so a bad code fails at start-up, not at the platform.
+fn parking_info(i: RawInfo, code: &str, name: &str, b: &Berths) -> Result<ParkingInfo, ConfigError> {
+    let info = ParkingInfo {
+        parking_code: code.to_owned(),
+        parking_name: name.to_owned(),
+        address: i.address,
+        region_code: i.region_code,
+        area_code: i.area_code,
+        price_type: PriceType::from_code(i.price_type),
+        inroad_fees_type: i.inroad_fees_type,
+        fee_scale: i.fee_scale,
+        open_time: i.open_time,
+        parking_pattern: i.parking_pattern.map(ParkingPattern::from_code),
+        parking_locate: ParkingLocate::from_code(i.parking_locate),
+        lot_type: LotType::from_code(i.lot_type),
+        attached_type: i.attached_type,
+        build_type: i.build_type.map(BuildType::from_code),
+        total_berth_num: b.total,
+        open_berth_num: b.open,
+        x: i.x,
+        y: i.y,
+        bmap_x: i.bmap_x,
+        bmap_y: i.bmap_y,
+        gmap_x: i.gmap_x,
+        gmap_y: i.gmap_y,
+        temp_total_num: b.open,
+        intrinsic_total_num: b.monthly,
+        visitor_total_num: b.visitor,
+        charge_total_num: b.charging,
+        upload_time: Time(chrono::NaiveDateTime::default()),
+    };
+    let text = onepark_proto::msg::encode_flat(&info);
+    match onepark_proto::msg::check_uplink(Uplink::UploadParkingInfo, &text) {
+        Ok(_) => Ok(info),
+        Err(e) => Err(invalid("info", e.to_string())),
     }
 }
 

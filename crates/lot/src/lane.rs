@@ -53,11 +53,17 @@ pub enum Deny {
     UnknownLane,
     WrongDirection,
     NoSession,
-    AlreadyInside { uid: String },
-    Unpaid { due: i64 },
+    AlreadyInside {
+        uid: String,
+    },
+    Unpaid {
+        due: i64,
+    },
     CardExpired,
     CardNotForLane,
     CardOddEven,
+    /// The lane is for month-card holders only.
+    MonthlyOnly,
 }
 
 impl Deny {
@@ -73,6 +79,7 @@ impl Deny {
             Deny::CardExpired => "card_expired",
             Deny::CardNotForLane => "card_not_for_lane",
             Deny::CardOddEven => "card_odd_even",
+            Deny::MonthlyOnly => "monthly_only",
         }
     }
 
@@ -88,6 +95,7 @@ impl Deny {
             Deny::CardExpired => "月卡不在有效期内".into(),
             Deny::CardNotForLane => "月卡不可使用此车道".into(),
             Deny::CardOddEven => "单双号限行：今日不可入场".into(),
+            Deny::MonthlyOnly => "本通道仅限月卡车通行".into(),
         }
     }
 }

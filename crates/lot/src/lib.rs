@@ -5,11 +5,13 @@
 //! part of that (opening, ordering, deduplication).
 
 pub mod app;
+mod barrier;
 pub mod config;
 pub mod downlink;
 pub mod lane;
 pub mod outbox;
 pub mod reconcile;
+mod staff;
 pub mod store;
 pub mod subscriber;
 pub mod uplink;

@@ -1,10 +1,19 @@
-//! Drains the outbox to the platform: strictly in order (an entry always
-//! before its photo, exit and bill), one record at a time, retrying with
-//! exponential backoff (1 s doubling to 5 min) through outages and restarts.
+//! Drains the outbox to the platform. Records of one session (one uid) go
+//! strictly in order — an entry before its photo, exit and bill — while
+//! different sessions are in flight together, so a backlog drains as fast as
+//! the platform ingests. Records without a uid (berth state, heartbeat) are
+//! ordered per interface.
+//!
 //! A record counts as delivered on resultCode 200, which the platform also
-//! answers for an identical re-upload; a resultCode 400 (the platform refuses
-//! the content) is kept aside for an operator instead of blocking the queue.
+//! answers for an identical re-upload; resultCode 400 (the platform refuses
+//! the content) parks the record for an operator instead of blocking its
+//! session. Other failures are retried with exponential backoff (1 s doubling
+//! to 5 min): per record when the platform answered, and for the whole
+//! sender when it could not be reached — then one probe at a time goes out
+//! until a delivery succeeds, so an hour-long outage costs a few requests,
+//! not one per queued record.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,9 +22,13 @@ use onepark_domain::time::{Zone, parse_time};
 use onepark_proto::interface::Uplink;
 use serde_json::Value;
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
-use crate::store::{Outgoing, Store};
-use crate::uplink::Client;
+use crate::store::{Finished, Outgoing, Store};
+use crate::uplink::{Client, UplinkError};
+
+/// Records held in memory for dispatch (bodies without photo files).
+const WINDOW: usize = 1024;
 
 /// Counters for metrics and tests.
 #[derive(Debug, Default)]
@@ -27,12 +40,51 @@ pub struct OutboxStats {
     pub failed_attempts: AtomicU64,
     /// Event → acknowledged of the last delivery, milliseconds.
     pub last_latency_ms: AtomicU64,
+    /// Event → acknowledged of every delivery.
+    pub latency: Histogram,
     /// Platform clock minus ours, seconds, from the last heartbeat reply.
     pub clock_skew_secs: AtomicI64,
 }
 
 /// Beyond this the lot's timestamps would mislead the platform (issue: warn at 30 s).
 pub const MAX_SKEW_SECS: i64 = 30;
+
+/// Bucket bounds of the timeliness histogram, seconds: the spec's 5 s, and
+/// the long tail an outage leaves.
+pub const LATENCY_BUCKETS: [f64; 12] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0];
+
+/// A Prometheus histogram over [`LATENCY_BUCKETS`], lock-free.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_ms(&self, ms: u64) {
+        let seconds = ms as f64 / 1000.0;
+        for (bucket, bound) in self.buckets.iter().zip(LATENCY_BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, out: &mut String, name: &str, help: &str) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bucket, bound) in self.buckets.iter().zip(LATENCY_BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0);
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
 
 pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 9) as u32).min(Duration::from_secs(300))
@@ -42,74 +94,217 @@ pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Runs until the task is dropped; `wake` is notified when a record is queued.
-pub async fn run(store: Store, uplink: Client, zone: Zone, wake: Arc<Notify>, stats: Arc<OutboxStats>) {
+/// How one upload attempt ended.
+enum Attempt {
+    Delivered {
+        latency_ms: u64,
+    },
+    Refused(String),
+    /// The platform answered but did not take the record.
+    Failed(String),
+    /// The platform could not be reached (or answered with no protocol reply).
+    Unreachable(String),
+}
+
+/// Pending records in id order, and which of them are on the wire.
+#[derive(Default)]
+struct Queue {
+    rows: VecDeque<Outgoing>,
+    last_id: i64,
+    /// The last refill filled the window: more rows may wait in the store.
+    more: bool,
+    in_flight: HashSet<i64>,
+}
+
+impl Queue {
+    /// Rows that may go now: the first pending row of each ordering key,
+    /// due, not already in flight.
+    fn ready(&self, now: i64, room: usize) -> Vec<Outgoing> {
+        let mut seen = HashSet::new();
+        let mut ready = Vec::new();
+        for row in &self.rows {
+            if ready.len() >= room {
+                break;
+            }
+            let first = seen.insert(row.ordering_key());
+            if first && !self.in_flight.contains(&row.id) && row.next_attempt_ms <= now {
+                ready.push(row.clone());
+            }
+        }
+        ready
+    }
+
+    /// When the earliest waiting head row falls due.
+    fn next_due(&self) -> Option<i64> {
+        let mut seen = HashSet::new();
+        self.rows
+            .iter()
+            .filter(|r| seen.insert(r.ordering_key()) && !self.in_flight.contains(&r.id))
+            .map(|r| r.next_attempt_ms)
+            .min()
+    }
+}
+
+/// The sender: runs until the task is dropped; `wake` is notified whenever a
+/// record is queued. At most `concurrency` uploads are in flight.
+pub async fn run(
+    store: Store,
+    uplink: Client,
+    zone: Zone,
+    wake: Arc<Notify>,
+    stats: Arc<OutboxStats>,
+    concurrency: usize,
+) {
+    let mut queue = Queue::default();
+    let mut flights: JoinSet<(Outgoing, Attempt)> = JoinSet::new();
+    let mut refill = true;
+    // Consecutive rounds in which the platform was unreachable, and until when to hold off.
+    let mut outage: i64 = 0;
+    let mut paused_until: i64 = 0;
     loop {
-        let pause = match store.head().await {
-            Ok(None) => Duration::from_secs(5),
-            Ok(Some(row)) if row.next_attempt_ms > now_ms() => {
-                Duration::from_millis((row.next_attempt_ms - now_ms()).max(1) as u64)
-            }
-            Ok(Some(row)) => match send(&store, &uplink, zone, &stats, row).await {
-                Ok(()) => Duration::ZERO,
-                Err(e) => {
-                    tracing::error!(error = %e, "outbox bookkeeping failed; retrying in 1 s");
-                    Duration::from_secs(1)
+        if refill || (queue.more && queue.rows.len() < WINDOW / 2) {
+            match store.pending_after(queue.last_id, WINDOW - queue.rows.len()).await {
+                Ok(rows) => {
+                    queue.more = rows.len() == WINDOW - queue.rows.len();
+                    if let Some(last) = rows.last() {
+                        queue.last_id = last.id;
+                    }
+                    queue.rows.extend(rows);
+                    refill = false;
                 }
-            },
-            Err(e) => {
-                tracing::error!(error = %e, "outbox read failed; retrying in 1 s");
-                Duration::from_secs(1)
+                Err(e) => tracing::error!(error = %e, "outbox read failed; retrying"),
             }
+        }
+        let now = now_ms();
+        // While the platform is unreachable only one probe is on the wire.
+        let limit = if outage > 0 { 1 } else { concurrency.max(1) };
+        if now >= paused_until {
+            for row in queue.ready(now, limit.saturating_sub(queue.in_flight.len())) {
+                queue.in_flight.insert(row.id);
+                let (store, uplink, stats) = (store.clone(), uplink.clone(), stats.clone());
+                flights.spawn(async move {
+                    let attempt = attempt(&store, &uplink, zone, &stats, &row).await;
+                    (row, attempt)
+                });
+            }
+        }
+        // With no room on the wire a completion wakes the loop, not a timer.
+        let due = match queue.next_due() {
+            Some(due) if queue.in_flight.len() < limit => due.max(paused_until),
+            _ => now + 5000,
         };
-        if !pause.is_zero() {
-            let _ = tokio::time::timeout(pause, wake.notified()).await;
+        let sleep = Duration::from_millis(u64::try_from(due - now).unwrap_or(0).clamp(1, 5000));
+        tokio::select! {
+            Some(done) = flights.join_next(), if !flights.is_empty() => {
+                let mut finished = Vec::new();
+                let mut unreachable = false;
+                for done in std::iter::once(done).chain(std::iter::from_fn(|| flights.try_join_next())) {
+                    let Ok((row, result)) = done else { continue };
+                    queue.in_flight.remove(&row.id);
+                    let now = now_ms();
+                    let outcome = match result {
+                        Attempt::Delivered { latency_ms } => {
+                            stats.delivered.fetch_add(1, Ordering::Relaxed);
+                            stats.last_latency_ms.store(latency_ms, Ordering::Relaxed);
+                            stats.latency.observe_ms(latency_ms);
+                            if latency_ms <= 5000 {
+                                stats.timely.fetch_add(1, Ordering::Relaxed);
+                            }
+                            outage = 0;
+                            Finished::Delivered { at_ms: now }
+                        }
+                        Attempt::Refused(error) => {
+                            stats.refused.fetch_add(1, Ordering::Relaxed);
+                            tracing::error!(id = row.id, interface = row.interface, %error, "the platform refused a record");
+                            Finished::Refused(error)
+                        }
+                        Attempt::Failed(error) => {
+                            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                            let wait = backoff(row.attempts);
+                            tracing::warn!(id = row.id, interface = row.interface, %error, retry_in = ?wait, "upload failed");
+                            Finished::Retry { next_attempt_ms: now + wait.as_millis() as i64, error }
+                        }
+                        Attempt::Unreachable(error) => {
+                            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                            if !unreachable {
+                                tracing::warn!(%error, retry_in = ?backoff(outage), "platform unreachable; holding the outbox");
+                            }
+                            unreachable = true;
+                            Finished::Retry { next_attempt_ms: now, error }
+                        }
+                    };
+                    finished.push((row.id, row.attempts + 1, outcome));
+                }
+                if unreachable && now_ms() >= paused_until {
+                    paused_until = now_ms() + backoff(outage).as_millis() as i64;
+                    outage += 1;
+                }
+                apply(&store, &mut queue, finished).await;
+            }
+            _ = wake.notified() => refill = true,
+            _ = tokio::time::sleep(sleep) => {
+                // Rows can also come from a restart's leftovers or a failed refill.
+                if queue.rows.is_empty() {
+                    refill = true;
+                }
+            }
         }
     }
 }
 
-async fn send(
-    store: &Store,
-    uplink: &Client,
-    zone: Zone,
-    stats: &OutboxStats,
-    row: Outgoing,
-) -> Result<(), crate::store::StoreError> {
+/// Records the outcomes (one transaction) and updates the in-memory queue.
+async fn apply(store: &Store, queue: &mut Queue, finished: Vec<(i64, i64, Finished)>) {
+    if let Err(e) = store.finish(&finished).await {
+        // The rows stay pending: an already delivered record is re-sent and
+        // answered 200 as an identical re-upload.
+        tracing::error!(error = %e, "cannot record upload outcomes");
+    }
+    let outcomes: HashMap<i64, (i64, Finished)> = finished.into_iter().map(|(id, a, f)| (id, (a, f))).collect();
+    queue.rows.retain_mut(|row| match outcomes.get(&row.id) {
+        Some((_, Finished::Delivered { .. } | Finished::Refused(_))) => false,
+        Some((attempts, Finished::Retry { next_attempt_ms, .. })) => {
+            row.attempts = *attempts;
+            row.next_attempt_ms = *next_attempt_ms;
+            true
+        }
+        None => true,
+    });
+}
+
+async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats, row: &Outgoing) -> Attempt {
     let Some(interface) = Uplink::from_name(&row.interface) else {
-        return store.refused(row.id, &format!("unknown interface {}", row.interface)).await;
+        return Attempt::Refused(format!("unknown interface {}", row.interface));
     };
     let Ok(body) = serde_json::from_str::<Value>(&row.body) else {
-        return store.refused(row.id, "stored body is not JSON").await;
+        return Attempt::Refused("stored body is not JSON".into());
     };
-    match uplink.send(interface, &body).await {
+    let file = if interface == Uplink::UploadPhoto {
+        let id = body.get("photoID").and_then(Value::as_str).unwrap_or_default();
+        match store.photo_file(id).await {
+            Ok(Some(file)) => Some(file),
+            Ok(None) => return Attempt::Refused(format!("photo {id} is no longer stored")),
+            Err(e) => return Attempt::Failed(format!("reading photo {id}: {e}")),
+        }
+    } else {
+        None
+    };
+    match uplink.send_with_file(interface, &body, file).await {
         Ok(reply) if reply.ok() => {
-            let now = now_ms();
-            let latency = u64::try_from(now - row.created_ms).unwrap_or(0);
-            stats.delivered.fetch_add(1, Ordering::Relaxed);
-            stats.last_latency_ms.store(latency, Ordering::Relaxed);
-            if latency <= 5000 {
-                stats.timely.fetch_add(1, Ordering::Relaxed);
-            }
             if interface == Uplink::UploadHeartbeat {
                 check_clock(&reply.body, zone, stats);
             }
-            store.delivered(row.id, now).await
+            Attempt::Delivered { latency_ms: u64::try_from(now_ms() - row.created_ms).unwrap_or(0) }
         }
-        Ok(reply) if reply.result_code == "400" => {
-            stats.refused.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(id = row.id, interface = row.interface, msg = reply.msg, "the platform refused a record");
-            store.refused(row.id, &format!("{}: {}", reply.result_code, reply.msg)).await
+        Ok(reply) if reply.result_code == "400" => Attempt::Refused(format!("400: {}", reply.msg)),
+        Ok(reply) => Attempt::Failed(format!("{}: {}", reply.result_code, reply.msg)),
+        Err(e @ UplinkError::Seal(_)) => Attempt::Refused(e.to_string()),
+        // A 4xx names this request (too large, bad form), not an outage.
+        Err(e @ UplinkError::Status { status: 400..=499, .. })
+            if !matches!(&e, UplinkError::Status { status: 408 | 429, .. }) =>
+        {
+            Attempt::Failed(e.to_string())
         }
-        outcome => {
-            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-            let error = match outcome {
-                Ok(reply) => format!("{}: {}", reply.result_code, reply.msg),
-                Err(e) => e.to_string(),
-            };
-            let wait = backoff(row.attempts);
-            tracing::warn!(id = row.id, interface = row.interface, %error, retry_in = ?wait, "upload failed");
-            store.retry(row.id, now_ms() + wait.as_millis() as i64, &error).await
-        }
+        Err(e) => Attempt::Unreachable(e.to_string()),
     }
 }
 
@@ -133,5 +328,66 @@ mod tests {
     fn backoff_doubles_to_five_minutes() {
         let secs: Vec<u64> = [0, 1, 2, 8, 9, 40].iter().map(|a| backoff(*a).as_secs()).collect();
         assert_eq!(secs, [1, 2, 4, 256, 300, 300]);
+    }
+
+    fn row(id: i64, uid: Option<&str>, interface: &str, due: i64) -> Outgoing {
+        Outgoing {
+            id,
+            uid: uid.map(str::to_owned),
+            interface: interface.into(),
+            body: "{}".into(),
+            created_ms: 0,
+            attempts: 0,
+            next_attempt_ms: due,
+        }
+    }
+
+    #[test]
+    fn one_record_per_session_in_flight_others_in_parallel() {
+        let mut q = Queue::default();
+        q.rows.extend([
+            row(1, Some("A"), "uploadCarInData", 0),
+            row(2, Some("B"), "uploadCarInData", 0),
+            row(3, Some("A"), "uploadCarOutData", 0),
+            row(4, None, "uploadParkingState", 0),
+            row(5, None, "uploadParkingState", 0),
+            row(6, None, "uploadHeartbeat", 0),
+        ]);
+        let ids = |v: Vec<Outgoing>| v.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(q.ready(10, 16)), [1, 2, 4, 6]);
+        assert_eq!(ids(q.ready(10, 2)), [1, 2]);
+        q.in_flight.extend([1, 2, 4, 6]);
+        // A's exit waits for its entry, the second state for the first.
+        assert!(q.ready(10, 16).is_empty());
+        q.rows.retain(|r| r.id != 1);
+        q.in_flight.remove(&1);
+        assert_eq!(ids(q.ready(10, 16)), [3]);
+    }
+
+    #[test]
+    fn a_waiting_record_holds_back_its_session_only() {
+        let mut q = Queue::default();
+        q.rows.extend([row(1, Some("A"), "uploadCarInData", 500), row(2, Some("A"), "uploadPhoto", 0)]);
+        q.rows.push_back(row(3, Some("B"), "uploadCarInData", 0));
+        let ready: Vec<i64> = q.ready(100, 16).iter().map(|r| r.id).collect();
+        assert_eq!(ready, [3]);
+        assert_eq!(q.next_due(), Some(0));
+        q.in_flight.insert(3);
+        assert_eq!(q.next_due(), Some(500));
+    }
+
+    #[test]
+    fn histogram_renders_cumulative_buckets() {
+        let h = Histogram::default();
+        h.observe_ms(80);
+        h.observe_ms(4000);
+        h.observe_ms(7_200_000);
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"0.1\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"5\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"3600\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 3\n"), "{out}");
+        assert!(out.contains("x_count 3\n"), "{out}");
     }
 }

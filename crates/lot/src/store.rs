@@ -7,8 +7,11 @@ use std::str::FromStr;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-const MIGRATIONS: [&str; 2] =
-    [include_str!("../migrations/0001_lot.sql"), include_str!("../migrations/0002_month_cards.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("../migrations/0001_lot.sql"),
+    include_str!("../migrations/0002_month_cards.sql"),
+    include_str!("../migrations/0003_photos_staff.sql"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -43,11 +46,28 @@ pub struct Session {
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub id: i64,
+    pub uid: Option<String>,
     pub interface: String,
     pub body: String,
     pub created_ms: i64,
     pub attempts: i64,
     pub next_attempt_ms: i64,
+}
+
+impl Outgoing {
+    /// Records with one key are delivered in order: a session's records by
+    /// uid, the others (berth state, heartbeat) per interface.
+    pub fn ordering_key(&self) -> &str {
+        self.uid.as_deref().unwrap_or(&self.interface)
+    }
+}
+
+/// How an upload ended, as the outbox records it.
+#[derive(Clone, Debug)]
+pub enum Finished {
+    Delivered { at_ms: i64 },
+    Refused(String),
+    Retry { next_attempt_ms: i64, error: String },
 }
 
 /// A row to add to the outbox in the same transaction as a change.
@@ -83,8 +103,13 @@ impl Store {
         Ok(())
     }
 
-    /// Starts a session and queues its entry record.
-    pub async fn enter(&self, s: &Session, report: Report) -> Result<(), StoreError> {
+    /// Starts a session and queues its entry record (and photo).
+    pub async fn enter(
+        &self,
+        s: &Session,
+        reports: Vec<Report>,
+        photo: Option<&StoredPhoto>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id, \
@@ -100,17 +125,27 @@ impl Store {
         .bind(&s.card_id)
         .execute(&mut *tx)
         .await?;
-        queue(&mut tx, report).await?;
+        if let Some(photo) = photo {
+            put_photo(&mut tx, photo).await?;
+        }
+        for report in reports {
+            queue(&mut tx, report).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Closes a session and queues its exit record.
-    pub async fn leave(&self, exit: &Exit, report: Report) -> Result<(), StoreError> {
+    /// Closes a session and queues its exit record (and photo).
+    pub async fn leave(
+        &self,
+        exit: &Exit,
+        reports: Vec<Report>,
+        photo: Option<&StoredPhoto>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE sessions SET exit_lane = ?, exit_time = ?, charge_fee = ?, should_pay = ?, paid = ?, fuzzy_exit = ?, \
-             state = 'closed' WHERE uid = ? AND state = 'open'",
+             closed_note = ?, state = 'closed' WHERE uid = ? AND state = 'open'",
         )
         .bind(&exit.lane)
         .bind(&exit.time)
@@ -118,13 +153,19 @@ impl Store {
         .bind(exit.should_pay)
         .bind(exit.paid)
         .bind(exit.fuzzy)
+        .bind(&exit.note)
         .bind(&exit.uid)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotOpen(exit.uid.clone()));
         }
-        queue(&mut tx, report).await?;
+        if let Some(photo) = photo {
+            put_photo(&mut tx, photo).await?;
+        }
+        for report in reports {
+            queue(&mut tx, report).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -159,6 +200,123 @@ impl Store {
         row.as_ref().map(session).transpose()
     }
 
+    /// The session `uid` if it is open.
+    pub async fn open_session(&self, uid: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id FROM sessions \
+             WHERE uid = ? AND state = 'open'",
+        )
+        .bind(uid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session).transpose()
+    }
+
+    /// Staff corrected an open session's plate: the session and the
+    /// uploadModifyCarInData row change together.
+    pub async fn correct_plate(&self, s: &Session, report: Report) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET plate_no = ?, plate_color = ?, car_type = ? WHERE uid = ? AND state = 'open'",
+        )
+        .bind(&s.plate_no)
+        .bind(s.plate_color)
+        .bind(s.car_type)
+        .bind(&s.uid)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotOpen(s.uid.clone()));
+        }
+        queue(&mut tx, report).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sessions for staff and audits, newest entry first.
+    pub async fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, exit_lane, exit_time, \
+             charge_fee, should_pay, paid, fuzzy_exit, state, card_id, closed_note FROM sessions \
+             WHERE (? = '' OR state = ?) AND (? = '' OR plate_no = ?) AND (? = '' OR substr(entry_time, 1, 10) = ?) \
+             AND (? = 0 OR plate_no IN ('无车牌', '未识别')) ORDER BY entry_time DESC, uid LIMIT ?",
+        )
+        .bind(&q.state)
+        .bind(&q.state)
+        .bind(&q.plate_no)
+        .bind(&q.plate_no)
+        .bind(&q.date)
+        .bind(&q.date)
+        .bind(q.unresolved)
+        .bind(q.limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionRow {
+                    uid: r.try_get(0)?,
+                    plate_no: r.try_get(1)?,
+                    plate_color: r.try_get(2)?,
+                    car_type: r.try_get(3)?,
+                    parking_type: r.try_get(4)?,
+                    entry_lane: r.try_get(5)?,
+                    entry_time: r.try_get(6)?,
+                    exit_lane: r.try_get(7)?,
+                    exit_time: r.try_get(8)?,
+                    charge_fee: r.try_get(9)?,
+                    should_pay: r.try_get(10)?,
+                    paid: r.try_get(11)?,
+                    fuzzy_exit: r.try_get(12)?,
+                    state: r.try_get(13)?,
+                    card_id: r.try_get(14)?,
+                    note: r.try_get(15)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Logs a barrier opened by staff.
+    pub async fn manual_open(
+        &self,
+        lane: &str,
+        time: &str,
+        reason: &str,
+        operator: Option<&str>,
+        plate: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let done =
+            sqlx::query("INSERT INTO manual_openings (lane, time, reason, operator, plate_no) VALUES (?, ?, ?, ?, ?)")
+                .bind(lane)
+                .bind(time)
+                .bind(reason)
+                .bind(operator)
+                .bind(plate)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.last_insert_rowid())
+    }
+
+    /// Queues `report` unless `key` already holds `fingerprint` (what was
+    /// last reported); true when queued.
+    pub async fn report_if_changed(&self, key: &str, fingerprint: &str, report: Report) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(&mut *tx).await?;
+        if last.as_deref() == Some(fingerprint) {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(fingerprint)
+        .execute(&mut *tx)
+        .await?;
+        queue(&mut tx, report).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Temporary cars in the lot now (they occupy open berths).
     pub async fn temporary_inside(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE state = 'open' AND parking_type = 1")
@@ -174,54 +332,51 @@ impl Store {
         Ok(())
     }
 
-    /// The oldest record not yet delivered nor refused: the outbox is sent
-    /// strictly in order, so an entry always precedes its exit.
-    pub async fn head(&self) -> Result<Option<Outgoing>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, interface, body, created_ms, attempts, next_attempt_ms FROM outbox \
-             WHERE delivered_ms IS NULL AND dead = 0 ORDER BY id LIMIT 1",
+    /// Pending records (not delivered, not refused) after `after_id`, in id order.
+    pub async fn pending_after(&self, after_id: i64, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, uid, interface, body, created_ms, attempts, next_attempt_ms FROM outbox \
+             WHERE delivered_ms IS NULL AND dead = 0 AND id > ? ORDER BY id LIMIT ?",
         )
-        .fetch_optional(&self.pool)
+        .bind(after_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Outgoing {
-                id: r.try_get(0)?,
-                interface: r.try_get(1)?,
-                body: r.try_get(2)?,
-                created_ms: r.try_get(3)?,
-                attempts: r.try_get(4)?,
-                next_attempt_ms: r.try_get(5)?,
+        rows.iter()
+            .map(|r| {
+                Ok(Outgoing {
+                    id: r.try_get(0)?,
+                    uid: r.try_get(1)?,
+                    interface: r.try_get(2)?,
+                    body: r.try_get(3)?,
+                    created_ms: r.try_get(4)?,
+                    attempts: r.try_get(5)?,
+                    next_attempt_ms: r.try_get(6)?,
+                })
             })
-        })
-        .transpose()
+            .collect()
     }
 
-    pub async fn delivered(&self, id: i64, now_ms: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET delivered_ms = ?, attempts = attempts + 1 WHERE id = ?")
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?")
-            .bind(next_attempt_ms)
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// The platform refused the record as invalid: kept for an operator, not retried.
-    pub async fn refused(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, dead = 1, last_error = ? WHERE id = ?")
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+    /// Records upload outcomes `(id, attempts so far, outcome)` in one transaction.
+    pub async fn finish(&self, outcomes: &[(i64, i64, Finished)]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for (id, attempts, outcome) in outcomes {
+            let query = match outcome {
+                Finished::Delivered { at_ms } => {
+                    sqlx::query("UPDATE outbox SET delivered_ms = ?, attempts = ? WHERE id = ?").bind(at_ms)
+                }
+                Finished::Refused(error) => {
+                    sqlx::query("UPDATE outbox SET dead = 1, last_error = ?, attempts = ? WHERE id = ?").bind(error)
+                }
+                Finished::Retry { next_attempt_ms, error } => {
+                    sqlx::query("UPDATE outbox SET next_attempt_ms = ?, last_error = ?, attempts = ? WHERE id = ?")
+                        .bind(next_attempt_ms)
+                        .bind(error)
+                }
+            };
+            query.bind(attempts).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -260,6 +415,55 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// uploadPhoto's `file`: the stored JPEG as Base64; None once pruned or unknown.
+    pub async fn photo_file(&self, photo_id: &str) -> Result<Option<String>, StoreError> {
+        use base64::Engine;
+        let jpeg: Option<Option<Vec<u8>>> = sqlx::query_scalar("SELECT jpeg FROM photos WHERE photo_id = ?")
+            .bind(photo_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(jpeg.flatten().map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
+
+    /// Photo ids taken on `date` (yyyy-MM-dd), for reconciliation.
+    pub async fn day_photos(&self, date: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT photo_id FROM photos WHERE substr(time, 1, 10) = ? ORDER BY photo_id")
+            .bind(date)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Queues a photo's upload again (backfill); false when it was never queued.
+    pub async fn requeue_photo(&self, photo_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
+             SELECT o.uid, o.interface, o.body, ?, ? FROM outbox o JOIN photos p ON p.uid = o.uid \
+             WHERE p.photo_id = ? AND o.interface = 'uploadPhoto' AND json_extract(o.body, '$.photoID') = ? \
+             ORDER BY o.id DESC LIMIT 1",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(photo_id)
+        .bind(photo_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Drops the JPEGs of delivered photos taken before `before` (local time):
+    /// the metadata stays for counting, the bytes would fill the lot's disk.
+    pub async fn prune_photos(&self, before: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE photos SET jpeg = NULL WHERE jpeg IS NOT NULL AND time < ? AND NOT EXISTS (\
+             SELECT 1 FROM outbox o WHERE o.uid = photos.uid AND o.interface = 'uploadPhoto' \
+             AND o.delivered_ms IS NULL AND o.dead = 0)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
     }
 
     /// Creates or replaces a card (its plates move to it).
@@ -426,6 +630,52 @@ pub struct Exit {
     pub should_pay: i64,
     pub paid: i64,
     pub fuzzy: bool,
+    /// Staff closed the session (not a lane): why and who.
+    pub note: Option<String>,
+}
+
+/// Filters for [`Store::sessions`]; empty strings match everything.
+#[derive(Clone, Debug, Default)]
+pub struct SessionQuery {
+    pub state: String,
+    pub plate_no: String,
+    /// yyyy-MM-dd of the entry
+    pub date: String,
+    /// Only `无车牌` / `未识别` sessions (for staff to resolve).
+    pub unresolved: bool,
+    pub limit: i64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRow {
+    pub uid: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub car_type: i64,
+    pub parking_type: i64,
+    pub entry_lane: String,
+    pub entry_time: String,
+    pub exit_lane: Option<String>,
+    pub exit_time: Option<String>,
+    pub charge_fee: Option<i64>,
+    pub should_pay: Option<i64>,
+    pub paid: Option<i64>,
+    pub fuzzy_exit: bool,
+    pub state: String,
+    pub card_id: Option<String>,
+    pub note: Option<String>,
+}
+
+/// A lane photo to keep until uploadPhoto delivers it.
+#[derive(Clone, Debug)]
+pub struct StoredPhoto {
+    pub photo_id: String,
+    pub uid: String,
+    pub photo_type: i64,
+    pub time: String,
+    pub name: String,
+    pub jpeg: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -436,6 +686,19 @@ pub struct ListEntry {
     pub end_time: String,
     pub remark: Option<String>,
     pub request_id: i64,
+}
+
+async fn put_photo(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, p: &StoredPhoto) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO photos (photo_id, uid, photo_type, time, name, jpeg) VALUES (?, ?, ?, ?, ?, ?)")
+        .bind(&p.photo_id)
+        .bind(&p.uid)
+        .bind(p.photo_type)
+        .bind(&p.time)
+        .bind(&p.name)
+        .bind(&p.jpeg)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn queue(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, r: Report) -> Result<(), StoreError> {

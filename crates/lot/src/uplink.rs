@@ -68,13 +68,23 @@ impl Client {
 
     /// Sends `data` (the object inside `{"data": …}`) to `interface`.
     pub async fn send(&self, interface: Uplink, data: &Value) -> Result<Reply, UplinkError> {
+        self.send_with_file(interface, data, None).await
+    }
+
+    /// As [`Client::send`], with uploadPhoto's `file` (Base64 JPEG) beside the cipher.
+    pub async fn send_with_file(
+        &self,
+        interface: Uplink,
+        data: &Value,
+        file: Option<String>,
+    ) -> Result<Reply, UplinkError> {
         let name = interface.name();
         let text = serde_json::json!({ "data": data }).to_string();
         let id = &self.identity;
         let keys = Keys { own: Some(&id.key), peer: Some(&id.platform_public) };
         let sealed =
             onepark_proto::seal(id.profile, text.as_bytes(), keys).map_err(|e| UplinkError::Seal(e.to_string()))?;
-        let form = UplinkForm { access_id: id.access_id.clone(), cipher: sealed.cipher, sign: sealed.sign, file: None };
+        let form = UplinkForm { access_id: id.access_id.clone(), cipher: sealed.cipher, sign: sealed.sign, file };
         let response = self
             .http
             .post(format!("{}/{name}", self.base_url))

@@ -1,0 +1,31 @@
+-- Photos taken at the lanes: the JPEG waits here until uploadPhoto delivers it
+-- (the outbox row holds only the encrypted part's fields).
+CREATE TABLE photos (
+    photo_id    TEXT PRIMARY KEY,
+    uid         TEXT NOT NULL,                -- the session
+    photo_type  INTEGER NOT NULL,             -- 1 entry, 2 exit
+    time        TEXT NOT NULL,                -- local yyyy-MM-dd HH:mm:ss (reconciliation counts by it)
+    name        TEXT NOT NULL,
+    jpeg        BLOB                          -- NULL once pruned after delivery
+);
+CREATE INDEX photos_by_time ON photos (time);
+
+-- Barriers opened by staff, with their reason (audit).
+CREATE TABLE manual_openings (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    lane      TEXT NOT NULL,
+    time      TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    operator  TEXT,
+    plate_no  TEXT
+);
+
+-- Small state that must survive restarts (e.g. the parking info last reported).
+CREATE TABLE meta (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+
+-- Why a session was closed other than at a lane (staff), and by whom.
+ALTER TABLE sessions ADD COLUMN closed_note TEXT;
+CREATE INDEX outbox_uid ON outbox (uid, interface);

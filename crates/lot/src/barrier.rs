@@ -1,0 +1,457 @@
+//! The lane API for cameras and barrier controllers: entry, exit and a
+//! barrier opened by staff. Every decision flows read → lane check →
+//! lookups → decision (`lane`) → store (session change, outbox rows and
+//! photo in one transaction) → reply. A photo never decides the barrier: a
+//! bad one is reported in the reply and left out.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use chrono::NaiveDateTime;
+use onepark_domain::plate::{self, Plate, PlateError};
+use onepark_domain::time::{format_time, parse_time};
+use onepark_proto::dict::{CarType, ParkingType, PhotoType, PlateColor};
+use onepark_proto::msg::encode_flat;
+use onepark_proto::msg::record::{CarIn, CarOut, Photo};
+use onepark_proto::wire::Time;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::app::LotState;
+use crate::config::{Direction, Lane};
+use crate::lane::{self, Deny, Match};
+use crate::outbox::now_ms;
+use crate::store::{Exit, Report, Session, StoreError, StoredPhoto};
+
+/// uploadPhoto's `file` may hold 500,000 Base64 characters (D-33): 375,000 bytes.
+const MAX_PHOTO_BYTES: usize = 375_000;
+
+/// A camera's read at a lane.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Read {
+    /// As read; empty means unrecognised (`未识别`).
+    #[serde(default)]
+    plate_no: String,
+    #[serde(default = "blue")]
+    plate_color: i64,
+    #[serde(default = "small")]
+    car_type: i64,
+    /// Event time (`yyyy-MM-dd HH:mm:ss`); default now.
+    time: Option<String>,
+    /// Exit: what was paid at the booth or kiosk, fen.
+    #[serde(default)]
+    paid: i64,
+    /// The lane camera's JPEG, Base64.
+    photo: Option<String>,
+    /// Exit: the session, when the plate cannot find it (no plate, a ticket's QR code).
+    uid: Option<String>,
+}
+
+fn blue() -> i64 {
+    PlateColor::Blue.code()
+}
+
+fn small() -> i64 {
+    1
+}
+
+/// Parses a JSON body; a malformed one gets a reply naming the problem
+/// (axum's extractor would answer plain text).
+pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Json<Value>> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Json(json!({ "open": false, "reason": "bad_request", "msg": format!("请求不是有效的 JSON：{e}"),
+            "error": format!("body: {e}") }))
+    })
+}
+
+fn closed(deny: Deny, extra: Value) -> Json<Value> {
+    let mut body = json!({ "open": false, "reason": deny.code(), "msg": deny.zh() });
+    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+        body.extend(extra);
+    }
+    Json(body)
+}
+
+fn failed(e: impl std::fmt::Display) -> Json<Value> {
+    tracing::error!(error = %e, "lane request failed");
+    Json(json!({ "open": false, "reason": "error", "msg": "系统错误，请人工处理", "detail": e.to_string() }))
+}
+
+fn bad_request(field: &str, e: impl std::fmt::Display) -> Json<Value> {
+    Json(
+        json!({ "open": false, "reason": "bad_request", "msg": format!("{field}：{e}"), "error": format!("{field}: {e}") }),
+    )
+}
+
+/// The plate as the platform wants it (Q6): normalised, `未识别` when empty;
+/// a read the parser does not know is kept as read — the barrier still decides.
+fn plate_text(read: &str) -> String {
+    match Plate::parse(read) {
+        Ok(p) => p.as_str().to_owned(),
+        Err(PlateError::Empty) => plate::UNRECOGNISED.to_owned(),
+        Err(_) => plate::normalise(read),
+    }
+}
+
+/// `无车牌` / `未识别`: the session exists but staff must resolve who it is.
+pub(crate) fn placeholder(plate: &str) -> bool {
+    plate == plate::NO_PLATE || plate == plate::UNRECOGNISED
+}
+
+fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Json<Value>> {
+    match time {
+        None => Ok(state.now()),
+        Some(t) => parse_time(t).map_err(|e| bad_request("time", e)),
+    }
+}
+
+/// The photo to store and report, or why it was left out.
+fn photo(
+    state: &LotState,
+    read: &Read,
+    uid: &str,
+    kind: PhotoType,
+    at: NaiveDateTime,
+) -> Result<Option<(StoredPhoto, Report)>, String> {
+    let Some(file) = &read.photo else { return Ok(None) };
+    let jpeg = onepark_proto::msg::record::decode_photo_file(file).map_err(|e| e.zh())?;
+    if jpeg.len() > MAX_PHOTO_BYTES {
+        return Err(format!("照片 {} 字节，超过上传上限 {MAX_PHOTO_BYTES} 字节", jpeg.len()));
+    }
+    let photo_id = format!("{uid}-{}", kind.code());
+    let name = format!("{photo_id}.jpg");
+    let record = Photo {
+        uid: uid.to_owned(),
+        parking_code: state.config().parking_code.clone(),
+        photo_id: photo_id.clone(),
+        time: Time(at),
+        photo_type: kind,
+        name: name.clone(),
+        upload_time: Time(state.now()),
+    };
+    let report = Report {
+        uid: Some(uid.to_owned()),
+        interface: "uploadPhoto",
+        body: encode_flat(&record),
+        created_ms: now_ms(),
+    };
+    let stored =
+        StoredPhoto { photo_id, uid: uid.to_owned(), photo_type: kind.code(), time: format_time(at), name, jpeg };
+    Ok(Some((stored, report)))
+}
+
+fn with_photo_note(mut reply: Value, note: Option<String>) -> Json<Value> {
+    if let (Some(note), Some(body)) = (note, reply.as_object_mut()) {
+        body.insert("photo".into(), Value::from(format!("未上传：{note}")));
+    }
+    Json(reply)
+}
+
+pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
+    let read: Read = match body(&bytes) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let lane = match state.lane(&lane, Direction::Entry) {
+        Ok(l) => l.clone(),
+        Err(deny) => return closed(deny, json!({})),
+    };
+    let at = match event_time(&state, read.time.as_deref()) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    match enter(&state, &lane, &read, at).await {
+        Ok(Ok((uid, plate, note))) => {
+            let unresolved = placeholder(&plate);
+            let msg = if unresolved {
+                "欢迎光临（无牌车，出场时请出示入场凭证）"
+            } else {
+                "欢迎光临"
+            };
+            with_photo_note(
+                json!({ "open": true, "uid": uid, "plateNo": plate, "unresolved": unresolved, "msg": msg }),
+                note,
+            )
+        }
+        Ok(Err(deny)) => closed(deny, json!({})),
+        Err(e) => failed(e),
+    }
+}
+
+/// Ok(Ok((uid, plate, photo left out because))) when the barrier opens.
+async fn enter(
+    state: &LotState,
+    lane: &Lane,
+    read: &Read,
+    at: NaiveDateTime,
+) -> Result<Result<(String, String, Option<String>), Deny>, StoreError> {
+    let store = state.store();
+    let plate = plate_text(&read.plate_no);
+    let now = format_time(at);
+    // A car without a readable plate can be on no list and no card; several may be inside.
+    let known = !placeholder(&plate);
+    let black = known && store.listed(&plate, 0, &now).await?;
+    let white = known && store.listed(&plate, 1, &now).await?;
+    if known && let Some(inside) = store.open_sessions(std::slice::from_ref(&plate)).await?.into_iter().next() {
+        return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
+    }
+    let card = match store.card_of(&plate).await? {
+        // The black list wins over a card (checked first by lane::entry).
+        Some((card, other_inside)) if known && !black => {
+            match lane::month_card(&card, &plate, &lane.id, &now, other_inside) {
+                Ok(lane::CardUse::Monthly) if lane.monthly => Some(card.id),
+                Ok(lane::CardUse::Monthly) => return Ok(Err(Deny::CardNotForLane)),
+                Ok(lane::CardUse::Temporary) => None,
+                Err(deny) => return Ok(Err(deny)),
+            }
+        }
+        _ => None,
+    };
+    if card.is_none() && !lane.temporary && !black {
+        return Ok(Err(Deny::MonthlyOnly));
+    }
+    let (total, open, free) = state.berths().await?;
+    if let Err(deny) = lane::entry(black, white, card.is_none(), free) {
+        return Ok(Err(deny));
+    }
+    let parking_type = if card.is_some() { ParkingType::Monthly } else { ParkingType::Temporary };
+    let config = state.config();
+    // The uid carries milliseconds (D-18); two cars read in the same second and
+    // millisecond on one lane would collide, so step to the next free one.
+    let millis = i64::from(chrono::Utc::now().timestamp_subsec_millis());
+    for step in 0..50 {
+        let stamped = at + chrono::Duration::milliseconds((millis + step) % 1000);
+        let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)
+            .unwrap_or_else(|_| format!("{}{}{}", config.parking_code, lane.id, stamped.format("%Y%m%d%H%M%S%3f")));
+        let session = Session {
+            uid: uid.clone(),
+            plate_no: plate.clone(),
+            plate_color: read.plate_color,
+            car_type: read.car_type,
+            parking_type: parking_type.code(),
+            entry_lane: lane.id.clone(),
+            entry_time: now.clone(),
+            card_id: card.clone(),
+        };
+        let record = CarIn {
+            uid: uid.clone(),
+            arrival_id: uid.clone(),
+            plate_no: plate.clone(),
+            car_type: CarType::from_code(read.car_type),
+            parking_code: config.parking_code.clone(),
+            gate_no: None,
+            entry_num: lane.id.clone(),
+            operator_code: None,
+            total_berth_num: total,
+            open_berth_num: open,
+            free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
+            arrive_time: Time(at),
+            parking_type,
+            plate_color: PlateColor::from_code(read.plate_color),
+            upload_time: Time(state.now()),
+        };
+        let mut reports = vec![Report {
+            uid: Some(uid.clone()),
+            interface: "uploadCarInData",
+            body: encode_flat(&record),
+            created_ms: now_ms(),
+        }];
+        let (stored, note) = match photo(state, read, &uid, PhotoType::Entry, at) {
+            Ok(Some((stored, report))) => {
+                reports.push(report);
+                (Some(stored), None)
+            }
+            Ok(None) => (None, None),
+            Err(note) => (None, Some(note)),
+        };
+        match store.enter(&session, reports, stored.as_ref()).await {
+            Ok(()) => {
+                state.wake_outbox();
+                return Ok(Ok((uid, plate, note)));
+            }
+            Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(StoreError::UidExhausted)
+}
+
+pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
+    let read: Read = match body(&bytes) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    let lane = match state.lane(&lane, Direction::Exit) {
+        Ok(l) => l.clone(),
+        Err(deny) => return closed(deny, json!({})),
+    };
+    let at = match event_time(&state, read.time.as_deref()) {
+        Ok(t) => t,
+        Err(reply) => return reply,
+    };
+    match leave(&state, &lane, &read, at).await {
+        Ok(reply) => reply,
+        Err(e) => failed(e),
+    }
+}
+
+/// How the exit found its session.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Plate(Match),
+    Uid,
+}
+
+async fn find_session(state: &LotState, read: &Read) -> Result<Option<(Session, Found)>, StoreError> {
+    let store = state.store();
+    if let Some(uid) = &read.uid {
+        return Ok(store.open_session(uid).await?.map(|s| (s, Found::Uid)));
+    }
+    let plate = plate_text(&read.plate_no);
+    if placeholder(&plate) {
+        return Ok(None);
+    }
+    let candidates = store.open_sessions(&lane::candidates(&plate)).await?;
+    let mut matched: Vec<(Session, Match)> =
+        candidates.into_iter().filter_map(|s| lane::plate_match(&s.plate_no, &plate).map(|m| (s, m))).collect();
+    // An exact match wins; a fuzzy one only when it is the only candidate.
+    matched.sort_by_key(|(_, m)| *m != Match::Exact);
+    Ok(match matched.as_slice() {
+        [(s, m @ Match::Exact), ..] | [(s, m @ Match::Fuzzy)] => Some((s.clone(), Found::Plate(*m))),
+        _ => None,
+    })
+}
+
+/// The fee for `session` leaving at `at`, fen.
+pub(crate) async fn fee(state: &LotState, session: &Session, at: NaiveDateTime) -> Result<i64, StoreError> {
+    let store = state.store();
+    let entered = parse_time(&session.entry_time).unwrap_or(at);
+    let tariff = &state.config().tariff;
+    if store.listed(&session.plate_no, 1, &format_time(at)).await? {
+        return Ok(0);
+    }
+    Ok(match &session.card_id {
+        // A monthly stay is free while the card is valid; time past its end is charged.
+        Some(card_id) => match store.card(card_id).await? {
+            Some(card) => {
+                let end = parse_time(&card.end_time).unwrap_or(at);
+                if at <= end { 0 } else { tariff.fee(session.car_type, end.max(entered), at).get() }
+            }
+            None => tariff.fee(session.car_type, entered, at).get(),
+        },
+        None => tariff.fee(session.car_type, entered, at).get(),
+    })
+}
+
+/// The exit record for `exit` of `session`.
+pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit) -> Result<Report, StoreError> {
+    let (total, open, free) = state.berths().await?;
+    let at = parse_time(&exit.time).unwrap_or_else(|_| state.now());
+    let record = CarOut {
+        uid: session.uid.clone(),
+        exit_id: format!("{}X", session.uid),
+        plate_no: session.plate_no.clone(),
+        car_type: CarType::from_code(session.car_type),
+        parking_code: state.config().parking_code.clone(),
+        gate_no: None,
+        operator_code: None,
+        total_berth_num: total,
+        open_berth_num: open,
+        free_berth_num: if session.card_id.is_none() { (free + 1).min(open) } else { free },
+        arrive_time: Time(parse_time(&session.entry_time).unwrap_or(at)),
+        parking_type: ParkingType::from_code(session.parking_type),
+        end_time: Time(at),
+        entry_num: session.entry_lane.clone(),
+        out_num: exit.lane.clone(),
+        plate_color: PlateColor::from_code(session.plate_color),
+        upload_time: Time(state.now()),
+        charge_fee: exit.charge_fee,
+        should_pay: exit.should_pay,
+    };
+    Ok(Report {
+        uid: Some(session.uid.clone()),
+        interface: "uploadCarOutData",
+        body: encode_flat(&record),
+        created_ms: now_ms(),
+    })
+}
+
+async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<Json<Value>, StoreError> {
+    let Some((session, found)) = find_session(state, read).await? else {
+        return Ok(closed(Deny::NoSession, json!({})));
+    };
+    let fee = fee(state, &session, at).await?;
+    let white = state.store().listed(&session.plate_no, 1, &format_time(at)).await?;
+    if let Err(deny) = lane::exit(fee, read.paid, white) {
+        return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
+    }
+    let fuzzy = found == Found::Plate(Match::Fuzzy);
+    let exit = Exit {
+        uid: session.uid.clone(),
+        lane: lane.id.clone(),
+        time: format_time(at),
+        charge_fee: fee,
+        should_pay: fee,
+        paid: read.paid.min(fee),
+        fuzzy,
+        note: None,
+    };
+    let mut reports = vec![exit_record(state, &session, &exit).await?];
+    let (stored, note) = match photo(state, read, &session.uid, PhotoType::Exit, at) {
+        Ok(Some((stored, report))) => {
+            reports.push(report);
+            (Some(stored), None)
+        }
+        Ok(None) => (None, None),
+        Err(note) => (None, Some(note)),
+    };
+    state.store().leave(&exit, reports, stored.as_ref()).await?;
+    state.wake_outbox();
+    let matched_by = match found {
+        Found::Uid => "uid",
+        Found::Plate(Match::Exact) => "plate",
+        Found::Plate(Match::Fuzzy) => "fuzzy",
+    };
+    Ok(with_photo_note(
+        json!({ "open": true, "uid": session.uid, "plateNo": session.plate_no, "fee": fee, "fuzzy": fuzzy,
+            "matchedBy": matched_by, "msg": "一路顺风" }),
+        note,
+    ))
+}
+
+/// Staff open a barrier by hand: the reason is mandatory and logged.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ManualOpen {
+    reason: String,
+    operator: Option<String>,
+    plate_no: Option<String>,
+}
+
+pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
+    let request: ManualOpen = match body(&bytes) {
+        Ok(r) => r,
+        Err(reply) => return reply,
+    };
+    if !state.config().lanes.iter().any(|l| l.id == lane) {
+        return closed(Deny::UnknownLane, json!({}));
+    }
+    if request.reason.trim().is_empty() {
+        return bad_request("reason", "必须填写开闸原因");
+    }
+    let now = format_time(state.now());
+    let plate = request.plate_no.as_deref().map(plate_text);
+    match state
+        .store()
+        .manual_open(&lane, &now, request.reason.trim(), request.operator.as_deref(), plate.as_deref())
+        .await
+    {
+        Ok(id) => {
+            tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
+            Json(json!({ "open": true, "id": id, "msg": "已手动开闸" }))
+        }
+        Err(e) => failed(e),
+    }
+}
