@@ -1,6 +1,6 @@
 //! Daily reconciliation (spec §3 Q3, §5.2.1–5.2.2): report the day's counts
-//! with uploadCheckRecord; for every kind the platform flags, fetch the uids
-//! it holds with downloadUID, re-queue exactly the records it lacks (their
+//! with uploadCheckRecord; for every kind the platform flags (entries, exits,
+//! photos), fetch the ids it holds with downloadUID, re-queue exactly the records it lacks (their
 //! stored copy, so the platform sees identical content and can never store a
 //! duplicate), and let the caller check again once the outbox has drained.
 
@@ -11,7 +11,7 @@ use onepark_domain::time::format_date;
 use onepark_proto::dict::{AccountMark, RecordKind};
 use onepark_proto::interface::Uplink;
 use onepark_proto::msg::decode_object;
-use onepark_proto::msg::record::{CheckRecord, DownloadUid, DownloadUidReply};
+use onepark_proto::msg::record::{CheckRecord, DownloadUid, DownloadUidReply, UidEntry};
 use onepark_proto::wire::{Date, Time};
 use serde_json::Value;
 
@@ -38,6 +38,7 @@ pub struct Outcome {
     pub date: String,
     pub arrive_num: usize,
     pub leave_num: usize,
+    pub photo_num: usize,
     pub account_mark: i64,
     pub photo_mark: i64,
     /// Records queued again because the platform lacked them.
@@ -60,13 +61,14 @@ pub async fn check_day(
     let day = format_date(date);
     let entries = store.day_uids(&day, false).await?;
     let exits = store.day_uids(&day, true).await?;
+    let photos = store.day_photos(&day).await?;
     let check = CheckRecord {
         parking_code: parking_code.to_owned(),
         check_date: Date(date),
         arrive_num: entries.len() as i64,
         leave_num: exits.len() as i64,
-        // Photos and bills are not produced by this gateway yet: both sides count 0.
-        photo_num: 0,
+        photo_num: photos.len() as i64,
+        // Bills are not produced by this gateway yet: both sides count 0.
         pay_num: 0,
         pay_total: 0,
         upload_time: Time(now),
@@ -78,6 +80,7 @@ pub async fn check_day(
         date: day.clone(),
         arrive_num: entries.len(),
         leave_num: exits.len(),
+        photo_num: photos.len(),
         account_mark,
         photo_mark,
         requeued: 0,
@@ -89,12 +92,27 @@ pub async fn check_day(
         if account_mark & bit == 0 {
             continue;
         }
-        let theirs = platform_uids(uplink, parking_code, date, kind, now).await?;
+        let theirs: HashSet<String> =
+            platform_ids(uplink, parking_code, date, kind, now).await?.into_iter().map(|e| e.uid).collect();
         for uid in ours.iter().filter(|u| !theirs.contains(*u)) {
             if store.requeue(uid, interface, now_ms()).await? {
                 outcome.requeued += 1;
             } else {
                 tracing::error!(uid, interface, "the platform lacks a record this lot has no copy of");
+            }
+        }
+    }
+    if photo_mark != 0 {
+        let theirs: HashSet<String> = platform_ids(uplink, parking_code, date, RecordKind::Photo, now)
+            .await?
+            .iter()
+            .filter_map(|e| e.record_id().map(str::to_owned))
+            .collect();
+        for id in photos.iter().filter(|p| !theirs.contains(*p)) {
+            if store.requeue_photo(id, now_ms()).await? {
+                outcome.requeued += 1;
+            } else {
+                tracing::error!(photo = id, "the platform lacks a photo this lot never queued");
             }
         }
     }
@@ -114,13 +132,14 @@ async fn send(uplink: &Client, interface: Uplink, body: &Value, step: &'static s
     Ok(reply.body)
 }
 
-async fn platform_uids(
+/// What the platform holds of `kind` for the day: uids with record ids.
+async fn platform_ids(
     uplink: &Client,
     parking_code: &str,
     date: NaiveDate,
     kind: RecordKind,
     now: chrono::NaiveDateTime,
-) -> Result<HashSet<String>, ReconcileError> {
+) -> Result<Vec<UidEntry>, ReconcileError> {
     let request =
         DownloadUid { parking_code: parking_code.to_owned(), account_date: Date(date), kind, upload_time: Time(now) };
     let body = send(uplink, Uplink::DownloadUid, &to_value(&request)?, "downloadUID").await?;
@@ -130,7 +149,7 @@ async fn platform_uids(
     let reply = decode_object::<DownloadUidReply>(object)
         .map_err(|e| ReconcileError::Reply { step: "downloadUID", detail: e.to_string() })?
         .message;
-    Ok(reply.data.map(|d| d.result.into_iter().map(|e| e.uid).collect()).unwrap_or_default())
+    Ok(reply.data.map(|d| d.result).unwrap_or_default())
 }
 
 /// The day to check at `now`: yesterday.

@@ -44,12 +44,17 @@ impl Lot {
 }
 
 async fn lot(dir: &std::path::Path, platform_http: u16, mqtt: u16) -> Lot {
+    lot_with(dir, platform_http, mqtt, "").await
+}
+
+/// A lot with `extra` TOML appended (more lanes, `[info]`).
+async fn lot_with(dir: &std::path::Path, platform_http: u16, mqtt: u16, extra: &str) -> Lot {
     let toml = format!(
         "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 3\nopen = 2\n\
          [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
          [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n\
          [platform]\nurl = \"http://127.0.0.1:{platform_http}/api/v1/cp\"\naccess_id = \"234\"\n\
-         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n",
+         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n{extra}",
         db = dir.join("lot.db").display(),
         private = common::key_path("lot_private.b64").display(),
         public = common::key_path("platform_public.b64").display(),
@@ -181,5 +186,143 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     lot.wait("the list entry", |s| s.downlink_stats().is_some_and(|d| d.confirmed.load(Ordering::Relaxed) == 1)).await;
     let denied = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B66666" })).await;
     assert_eq!(denied["reason"], "blacklisted", "{denied}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A minimal JPEG (signature and end marker), Base64.
+const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==";
+
+async fn admin_get(lot: &Lot, platform: &onepark_platform::app::Spawned, path: &str) -> Value {
+    let url = format!("http://{}{path}", platform.http);
+    let text = lot.http.get(url).bearer_auth("t").send().await.expect("admin").text().await.expect("body");
+    serde_json::from_str(&text).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
+    let dir = std::env::temp_dir().join(format!("onepark-gateway-staff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (http, mqtt) = (free_port(), free_port());
+    let platform =
+        common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))
+            .await;
+    let extra = "[[lanes]]\nid = \"3\"\ndirection = \"entry\"\nallow = [\"monthly\"]\n\
+        [info]\naddress = \"市南区香港中路1号\"\nregion_code = \"370202\"\narea_code = \"01\"\n\
+        fee_scale = \"每小时3元\"\nbmap_x = \"120.38\"\nbmap_y = \"36.07\"\ngmap_x = \"120.37\"\ngmap_y = \"36.06\"\n";
+    let lot = lot_with(&dir, http, mqtt, extra).await;
+
+    // A photo travels after its entry; a bad one is reported, the barrier still opens.
+    let with_photo = lot
+        .post("/api/lanes/1/entry", json!({ "plateNo": "鲁B10001", "time": "2026-11-23 08:00:00", "photo": JPEG }))
+        .await;
+    assert_eq!((with_photo["open"].as_bool(), with_photo.get("photo")), (Some(true), None), "{with_photo}");
+    let bad_photo = lot
+        .post(
+            "/api/lanes/1/entry",
+            json!({ "plateNo": "鲁B10002", "time": "2026-11-23 08:01:00", "photo": "aGVsbG8=" }),
+        )
+        .await;
+    assert_eq!(bad_photo["open"], true, "{bad_photo}");
+    assert!(bad_photo["photo"].as_str().is_some_and(|p| p.contains("JPG")), "{bad_photo}");
+    // A monthly-only lane turns temporary cars away; malformed JSON is named.
+    let monthly_only = lot.post("/api/lanes/3/entry", json!({ "plateNo": "鲁B10003" })).await;
+    assert_eq!(monthly_only["reason"], "monthly_only", "{monthly_only}");
+    let malformed = lot.post("/api/lanes/1/entry", json!("not an object")).await;
+    assert_eq!(malformed["reason"], "bad_request", "{malformed}");
+
+    // Two cars without a readable plate: both get sessions (the lot holds 2
+    // temporary cars, so exit the photo car first).
+    let out = lot
+        .post("/api/lanes/2/exit", json!({ "plateNo": "鲁B10001", "time": "2026-11-23 08:10:00", "photo": JPEG }))
+        .await;
+    assert_eq!(out["open"], true, "{out}");
+    let closed = lot.post("/api/sessions/nope/close", json!({ "reason": "x" })).await;
+    assert!(closed["error"].as_str().is_some_and(|e| e.starts_with("uid")), "{closed}");
+    let open: Value = serde_json::from_str(
+        &lot.http
+            .get(format!("{}/api/sessions?state=open", lot.url))
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("b"),
+    )
+    .expect("JSON");
+    let stale_uid = open["items"][0]["uid"].as_str().expect("the open session").to_owned();
+    let no_reason = lot.post(&format!("/api/sessions/{stale_uid}/close"), json!({ "reason": " " })).await;
+    assert!(no_reason["error"].as_str().is_some_and(|e| e.starts_with("reason")), "{no_reason}");
+    let closed = lot
+        .post(
+            &format!("/api/sessions/{stale_uid}/close"),
+            json!({ "reason": "跟车离场", "time": "2026-11-23 09:00:00" }),
+        )
+        .await;
+    assert_eq!(closed["shouldPay"], 0, "{closed}");
+    let first = lot.post("/api/lanes/1/entry", json!({ "plateNo": "", "time": "2026-11-23 10:00:00" })).await;
+    let second = lot.post("/api/lanes/1/entry", json!({ "plateNo": "无牌", "time": "2026-11-23 10:01:00" })).await;
+    assert_eq!((first["plateNo"].as_str(), first["unresolved"].as_bool()), (Some("未识别"), Some(true)), "{first}");
+    assert_eq!((second["plateNo"].as_str(), second["open"].as_bool()), (Some("无车牌"), Some(true)), "{second}");
+    let unresolved: Value = serde_json::from_str(
+        &lot.http
+            .get(format!("{}/api/sessions?unresolved=true&state=open", lot.url))
+            .send()
+            .await
+            .expect("list")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("JSON");
+    assert_eq!(unresolved["items"].as_array().map(Vec::len), Some(2), "{unresolved}");
+    // Staff resolve the first (plate correction), the second leaves by its uid.
+    let (first_uid, second_uid) = (first["uid"].as_str().expect("uid"), second["uid"].as_str().expect("uid"));
+    let typo = lot.post(&format!("/api/sessions/{first_uid}/plate"), json!({ "plateNo": "鲁" })).await;
+    assert!(typo["error"].as_str().is_some_and(|e| e.starts_with("plateNo")), "{typo}");
+    let fixed = lot.post(&format!("/api/sessions/{first_uid}/plate"), json!({ "plateNo": "鲁B-77777" })).await;
+    assert_eq!(fixed["plateNo"], "鲁B77777", "{fixed}");
+    let no_plate_out =
+        lot.post("/api/lanes/2/exit", json!({ "plateNo": "无车牌", "time": "2026-11-23 10:05:00" })).await;
+    assert_eq!(no_plate_out["reason"], "no_session", "{no_plate_out}");
+    let by_uid = lot
+        .post("/api/lanes/2/exit", json!({ "plateNo": "无车牌", "uid": second_uid, "time": "2026-11-23 10:05:00" }))
+        .await;
+    assert_eq!((by_uid["open"].as_bool(), by_uid["matchedBy"].as_str()), (Some(true), Some("uid")), "{by_uid}");
+    let manual = lot.post("/api/lanes/2/open", json!({ "reason": "救护车", "operator": "01C001" })).await;
+    assert_eq!(manual["open"], true, "{manual}");
+    let unexplained = lot.post("/api/lanes/2/open", json!({ "reason": "" })).await;
+    assert_eq!(unexplained["reason"], "bad_request", "{unexplained}");
+
+    // Everything reaches the platform: corrected plate, photos, parking info.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lot.state.store().backlog().await.expect("backlog").0 > 0 {
+        assert!(Instant::now() < deadline, "outbox did not drain");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(lot.state.store().backlog().await.expect("backlog").1, 0, "nothing refused");
+    let records = admin_get(&lot, &platform, "/api/admin/records?parkingCode=1001&plateNo=鲁B77777").await;
+    assert_eq!(records["items"].as_array().map(Vec::len), Some(1), "{records}");
+    let platform_db = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("p.db").display())).await.expect("db");
+    let photos: Vec<(String, i64)> = sqlx::query_as("SELECT photo_id, photo_type FROM photos ORDER BY photo_id")
+        .fetch_all(&platform_db)
+        .await
+        .expect("photos");
+    let entry_uid = with_photo["uid"].as_str().expect("uid");
+    assert_eq!(photos, [(format!("{entry_uid}-1"), 1), (format!("{entry_uid}-2"), 2)]);
+    let info: String =
+        sqlx::query_scalar("SELECT content FROM parking_info").fetch_one(&platform_db).await.expect("info");
+    assert!(info.contains("市南区香港中路1号") && info.contains("\"tempTotalNum\":2"), "{info}");
+
+    // The platform loses a photo: the check flags it and the lot re-sends it alone.
+    sqlx::query("DELETE FROM photos WHERE photo_type = 2").execute(&platform_db).await.expect("delete");
+    let reconciled = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
+    let passes = reconciled["passes"].as_array().expect("passes");
+    assert_eq!((passes[0]["photoMark"].as_i64(), passes[0]["requeued"].as_i64()), (Some(1), Some(1)), "{reconciled}");
+    assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM photos").fetch_one(&platform_db).await.expect("count");
+    assert_eq!(count, 2);
+    let metrics = lot.http.get(format!("{}/metrics", lot.url)).send().await.expect("metrics").text().await.expect("b");
+    assert!(metrics.contains("onepark_lot_outbox_latency_seconds_bucket{le=\"+Inf\"}"), "{metrics}");
     let _ = std::fs::remove_dir_all(&dir);
 }
