@@ -5,7 +5,9 @@
 use std::str::FromStr;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
+use std::sync::Arc;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 const MIGRATIONS: [&str; 3] = [
     include_str!("../migrations/0001_lot.sql"),
@@ -26,6 +28,54 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// One writer at a time, queued here: SQLite would otherwise make a
+    /// second writer sleep in its busy handler (tens of milliseconds at the
+    /// barrier while the sender records deliveries).
+    writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction holding the writer lock; commit, or drop to roll back.
+struct Write {
+    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl Write {
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+}
+
+/// A connection for one autocommitted statement, holding the writer lock.
+struct Single {
+    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
+    _turn: OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for Single {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Single {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+}
+
+impl std::ops::Deref for Write {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Write {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
 }
 
 /// An open or closed parking session.
@@ -87,15 +137,27 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        let store = Store { pool };
+        let store = Store { pool, writer: Arc::new(Mutex::new(())) };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Begins a write transaction, after any other writer of this process.
+    async fn write(&self) -> Result<Write, StoreError> {
+        let turn = self.writer.clone().lock_owned().await;
+        Ok(Write { tx: self.pool.begin().await?, _turn: turn })
+    }
+
+    /// A connection for a single write statement, after any other writer.
+    async fn single(&self) -> Result<Single, StoreError> {
+        let turn = self.writer.clone().lock_owned().await;
+        Ok(Single { conn: self.pool.acquire().await?, _turn: turn })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&self.pool).await?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.write().await?;
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
             sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1)).execute(&mut *tx).await?;
             tx.commit().await?;
@@ -110,7 +172,7 @@ impl Store {
         reports: Vec<Report>,
         photo: Option<&StoredPhoto>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id, \
              state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')",
@@ -142,7 +204,7 @@ impl Store {
         reports: Vec<Report>,
         photo: Option<&StoredPhoto>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE sessions SET exit_lane = ?, exit_time = ?, charge_fee = ?, should_pay = ?, paid = ?, fuzzy_exit = ?, \
              closed_note = ?, state = 'closed' WHERE uid = ? AND state = 'open'",
@@ -215,7 +277,7 @@ impl Store {
     /// Staff corrected an open session's plate: the session and the
     /// uploadModifyCarInData row change together.
     pub async fn correct_plate(&self, s: &Session, report: Report) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE sessions SET plate_no = ?, plate_color = ?, car_type = ? WHERE uid = ? AND state = 'open'",
         )
@@ -291,7 +353,7 @@ impl Store {
                 .bind(reason)
                 .bind(operator)
                 .bind(plate)
-                .execute(&self.pool)
+                .execute(&mut *self.single().await?)
                 .await?;
         Ok(done.last_insert_rowid())
     }
@@ -299,7 +361,7 @@ impl Store {
     /// Queues `report` unless `key` already holds `fingerprint` (what was
     /// last reported); true when queued.
     pub async fn report_if_changed(&self, key: &str, fingerprint: &str, report: Report) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let last: Option<String> =
             sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(&mut *tx).await?;
         if last.as_deref() == Some(fingerprint) {
@@ -326,7 +388,7 @@ impl Store {
 
     /// Queues a record that belongs to no session change (berth state, heartbeat).
     pub async fn report(&self, report: Report) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         queue(&mut tx, report).await?;
         tx.commit().await?;
         Ok(())
@@ -359,7 +421,7 @@ impl Store {
 
     /// Records upload outcomes `(id, attempts so far, outcome)` in one transaction.
     pub async fn finish(&self, outcomes: &[(i64, i64, Finished)]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for (id, attempts, outcome) in outcomes {
             let query = match outcome {
                 Finished::Delivered { at_ms } => {
@@ -412,7 +474,7 @@ impl Store {
         .bind(now_ms)
         .bind(uid)
         .bind(interface)
-        .execute(&self.pool)
+        .execute(&mut *self.single().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -447,7 +509,7 @@ impl Store {
         .bind(now_ms)
         .bind(photo_id)
         .bind(photo_id)
-        .execute(&self.pool)
+        .execute(&mut *self.single().await?)
         .await?;
         Ok(done.rows_affected() > 0)
     }
@@ -461,14 +523,14 @@ impl Store {
              AND o.delivered_ms IS NULL AND o.dead = 0)",
         )
         .bind(before)
-        .execute(&self.pool)
+        .execute(&mut *self.single().await?)
         .await?;
         Ok(done.rows_affected())
     }
 
     /// Creates or replaces a card (its plates move to it).
     pub async fn put_card(&self, card: &MonthCard) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO month_cards (id, owner, start_time, end_time, lanes, odd_even) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, start_time = excluded.start_time, \
@@ -498,7 +560,7 @@ impl Store {
     }
 
     pub async fn delete_card(&self, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("DELETE FROM month_card_plates WHERE card_id = ?").bind(id).execute(&mut *tx).await?;
         let done = sqlx::query("DELETE FROM month_cards WHERE id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -569,7 +631,7 @@ impl Store {
             sqlx::query("DELETE FROM list_entries WHERE plate_no = ? AND list_kind = ?")
                 .bind(&entry.plate_no)
                 .bind(entry.list_kind)
-                .execute(&self.pool)
+                .execute(&mut *self.single().await?)
                 .await?;
             return Ok(());
         }
@@ -585,7 +647,7 @@ impl Store {
         .bind(&entry.end_time)
         .bind(&entry.remark)
         .bind(entry.request_id)
-        .execute(&self.pool)
+        .execute(&mut *self.single().await?)
         .await?;
         Ok(())
     }
@@ -688,7 +750,7 @@ pub struct ListEntry {
     pub request_id: i64,
 }
 
-async fn put_photo(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, p: &StoredPhoto) -> Result<(), StoreError> {
+async fn put_photo(tx: &mut SqliteConnection, p: &StoredPhoto) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO photos (photo_id, uid, photo_type, time, name, jpeg) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(&p.photo_id)
         .bind(&p.uid)
@@ -696,19 +758,19 @@ async fn put_photo(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, p: &StoredPhoto
         .bind(&p.time)
         .bind(&p.name)
         .bind(&p.jpeg)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
 
-async fn queue(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, r: Report) -> Result<(), StoreError> {
+async fn queue(tx: &mut SqliteConnection, r: Report) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) VALUES (?, ?, ?, ?, ?)")
         .bind(r.uid)
         .bind(r.interface)
         .bind(r.body)
         .bind(r.created_ms)
         .bind(r.created_ms)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     Ok(())
 }
