@@ -53,10 +53,10 @@ pub enum Command {
     },
 }
 
-struct Request {
-    path: &'static str,
-    body: String,
-    blocks: usize,
+pub(crate) struct Request {
+    pub(crate) path: String,
+    pub(crate) body: String,
+    pub(crate) blocks: usize,
 }
 
 /// A port free right now on loopback (for a child process to bind).
@@ -172,7 +172,7 @@ fn seal_all(lots: usize, sessions: usize, lot: &PrivateKey, platform: &PublicKey
                 let blocks = text.len().div_ceil(platform.size() - 11);
                 let body =
                     UplinkForm { access_id: format!("b{l}"), cipher: sealed.cipher, sign: sealed.sign, file }.encode();
-                requests.push(Request { path, body, blocks });
+                requests.push(Request { path: path.to_owned(), body, blocks });
             }
         }
         all.push(requests);
@@ -187,7 +187,8 @@ fn fake_jpeg(size: usize) -> Vec<u8> {
     bytes
 }
 
-async fn drive(config: Config, work: Vec<Vec<Request>>) -> Result<(Duration, Vec<Duration>)> {
+/// Serves `config` and plays every lot's requests on its own connection, all at once.
+pub(crate) async fn drive(config: Config, work: Vec<Vec<Request>>) -> Result<(Duration, Vec<Duration>)> {
     let addr = onepark_platform::app::spawn(config).await?.http;
 
     let started = Instant::now();

@@ -29,3 +29,12 @@ CREATE TABLE meta (
 -- Why a session was closed other than at a lane (staff), and by whom.
 ALTER TABLE sessions ADD COLUMN closed_note TEXT;
 CREATE INDEX outbox_uid ON outbox (uid, interface);
+
+-- Bills: what a driver paid at the lot for a session (uploadPayRecord); reconciliation counts them by deal time.
+CREATE TABLE bills (
+    bill_id     TEXT PRIMARY KEY,
+    uid         TEXT NOT NULL,
+    actual_pay  INTEGER NOT NULL,             -- fen
+    deal_time   TEXT NOT NULL                 -- local yyyy-MM-dd HH:mm:ss
+);
+CREATE INDEX bills_by_time ON bills (deal_time);

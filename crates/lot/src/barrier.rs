@@ -10,9 +10,9 @@ use axum::extract::{Path, State};
 use chrono::NaiveDateTime;
 use onepark_domain::plate::{self, Plate, PlateError};
 use onepark_domain::time::{format_time, parse_time};
-use onepark_proto::dict::{CarType, ParkingType, PhotoType, PlateColor};
+use onepark_proto::dict::{BillWay, CarType, PaidType, ParkingType, PayScene, PhotoType, PlateColor};
 use onepark_proto::msg::encode_flat;
-use onepark_proto::msg::record::{CarIn, CarOut, Photo};
+use onepark_proto::msg::record::{CarIn, CarOut, PayRecord, Photo};
 use onepark_proto::wire::Time;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -22,7 +22,7 @@ use crate::app::LotState;
 use crate::config::{Direction, Lane};
 use crate::lane::{self, Deny, Match};
 use crate::outbox::now_ms;
-use crate::store::{Exit, Report, Session, StoreError, StoredPhoto};
+use crate::store::{Bill, Exit, Report, Session, StoreError, StoredPhoto};
 
 /// uploadPhoto's `file` may hold 500,000 Base64 characters (D-33): 375,000 bytes.
 const MAX_PHOTO_BYTES: usize = 375_000;
@@ -40,9 +40,17 @@ struct Read {
     car_type: i64,
     /// Event time (`yyyy-MM-dd HH:mm:ss`); default now.
     time: Option<String>,
-    /// Exit: what was paid at the booth or kiosk, fen.
+    /// Exit: what was paid at the booth or kiosk, fen (reported as a bill).
     #[serde(default)]
     paid: i64,
+    /// Exit: how it was paid (付费方式, spec §7; default 1 cash).
+    #[serde(default = "cash")]
+    paid_type: i64,
+    /// Exit: where it was paid (付费场景; default 103 at the exit).
+    #[serde(default = "at_gate")]
+    pay_scene: i64,
+    /// Exit: when the payment channel confirmed it (default the exit time).
+    deal_time: Option<String>,
     /// The lane camera's JPEG, Base64.
     photo: Option<String>,
     /// Exit: the session, when the plate cannot find it (no plate, a ticket's QR code).
@@ -55,6 +63,14 @@ fn blue() -> i64 {
 
 fn small() -> i64 {
     1
+}
+
+fn cash() -> i64 {
+    PaidType::Cash.code()
+}
+
+fn at_gate() -> i64 {
+    PayScene::AtGate.code()
 }
 
 /// Parses a JSON body; a malformed one gets a reply naming the problem
@@ -388,17 +404,53 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
     }
     let fuzzy = found == Found::Plate(Match::Fuzzy);
+    let deal_time = match read.deal_time.as_deref().map(parse_time) {
+        None => at,
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return Ok(bad_request("dealTime", e)),
+    };
+    let paid = read.paid.clamp(0, fee);
+    let bill = (paid > 0).then(|| Bill {
+        bill_id: format!("{}B", session.uid),
+        actual_pay: paid,
+        deal_time: format_time(deal_time),
+    });
     let exit = Exit {
         uid: session.uid.clone(),
         lane: lane.id.clone(),
         time: format_time(at),
         charge_fee: fee,
         should_pay: fee,
-        paid: read.paid.min(fee),
+        paid,
         fuzzy,
         note: None,
+        bill,
     };
     let mut reports = vec![exit_record(state, &session, &exit).await?];
+    if let Some(bill) = &exit.bill {
+        let record = PayRecord {
+            bill_id: bill.bill_id.clone(),
+            uid: session.uid.clone(),
+            plate_no: session.plate_no.clone(),
+            parking_code: state.config().parking_code.clone(),
+            charge_fee: fee,
+            should_pay: fee,
+            actual_pay: bill.actual_pay,
+            bill_time: Time(at),
+            deal_time: Time(deal_time),
+            paid_type: PaidType::from_code(read.paid_type),
+            pay_type: PayScene::from_code(read.pay_scene),
+            upload_time: Time(state.now()),
+            bill_way: BillWay::Elsewhere,
+        };
+        let body = encode_flat(&record);
+        reports.push(Report {
+            uid: Some(session.uid.clone()),
+            interface: "uploadPayRecord",
+            body,
+            created_ms: now_ms(),
+        });
+    }
     let (stored, note) = match photo(state, read, &session.uid, PhotoType::Exit, at) {
         Ok(Some((stored, report))) => {
             reports.push(report);

@@ -368,3 +368,26 @@ fn rule(raw: RawRule, key: &str) -> Result<Rule, ConfigError> {
     rule.validate().map_err(|e| invalid(key, e.to_string()))?;
     Ok(rule)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lot.toml");
+        let config = Config::load(&path).expect("examples/lot.toml loads");
+        let info = config.info.expect("the example reports its parking info");
+        assert_eq!((info.temp_total_num, info.intrinsic_total_num, info.charge_total_num), (130, 20, 10));
+        assert!(config.lanes.iter().any(|l| l.monthly && !l.temporary), "the monthly-only lane");
+    }
+
+    #[test]
+    fn a_bad_region_code_fails_at_start_up() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lot.toml");
+        let text = std::fs::read_to_string(&path).expect("example").replace("\"370202\"", "\"330102\"");
+        let raw: Raw = toml::from_str(&text).expect("toml");
+        let err = Config::build(raw, path.parent().expect("dir")).expect_err("Hangzhou's code is not Qingdao's");
+        assert!(err.to_string().starts_with("info: ") && err.to_string().contains("regionCode"), "{err}");
+    }
+}

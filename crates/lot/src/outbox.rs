@@ -162,7 +162,8 @@ pub async fn run(
     let mut outage: i64 = 0;
     let mut paused_until: i64 = 0;
     loop {
-        if refill || (queue.more && queue.rows.len() < WINDOW / 2) {
+        // A full window has nothing to load: the rows wait in the store for room.
+        if queue.rows.len() < WINDOW && (refill || (queue.more && queue.rows.len() < WINDOW / 2)) {
             match store.pending_after(queue.last_id, WINDOW - queue.rows.len()).await {
                 Ok(rows) => {
                     queue.more = rows.len() == WINDOW - queue.rows.len();
@@ -189,9 +190,13 @@ pub async fn run(
             }
         }
         // With no room on the wire a completion wakes the loop, not a timer.
-        let due = match queue.next_due() {
-            Some(due) if queue.in_flight.len() < limit => due.max(paused_until),
-            _ => now + 5000,
+        let due = if now < paused_until {
+            paused_until
+        } else {
+            match queue.next_due() {
+                Some(due) if queue.in_flight.len() < limit => due,
+                _ => now + 5000,
+            }
         };
         let sleep = Duration::from_millis(u64::try_from(due - now).unwrap_or(0).clamp(1, 5000));
         tokio::select! {

@@ -1,6 +1,6 @@
 //! Daily reconciliation (spec §3 Q3, §5.2.1–5.2.2): report the day's counts
 //! with uploadCheckRecord; for every kind the platform flags (entries, exits,
-//! photos), fetch the ids it holds with downloadUID, re-queue exactly the records it lacks (their
+//! bills, photos), fetch the ids it holds with downloadUID, re-queue exactly the records it lacks (their
 //! stored copy, so the platform sees identical content and can never store a
 //! duplicate), and let the caller check again once the outbox has drained.
 
@@ -39,6 +39,7 @@ pub struct Outcome {
     pub arrive_num: usize,
     pub leave_num: usize,
     pub photo_num: usize,
+    pub pay_num: usize,
     pub account_mark: i64,
     pub photo_mark: i64,
     /// Records queued again because the platform lacked them.
@@ -62,15 +63,15 @@ pub async fn check_day(
     let entries = store.day_uids(&day, false).await?;
     let exits = store.day_uids(&day, true).await?;
     let photos = store.day_photos(&day).await?;
+    let bills = store.day_bills(&day).await?;
     let check = CheckRecord {
         parking_code: parking_code.to_owned(),
         check_date: Date(date),
         arrive_num: entries.len() as i64,
         leave_num: exits.len() as i64,
         photo_num: photos.len() as i64,
-        // Bills are not produced by this gateway yet: both sides count 0.
-        pay_num: 0,
-        pay_total: 0,
+        pay_num: bills.len() as i64,
+        pay_total: bills.iter().map(|b| b.2).sum(),
         upload_time: Time(now),
     };
     let reply = send(uplink, Uplink::UploadCheckRecord, &to_value(&check)?, "uploadCheckRecord").await?;
@@ -81,6 +82,7 @@ pub async fn check_day(
         arrive_num: entries.len(),
         leave_num: exits.len(),
         photo_num: photos.len(),
+        pay_num: bills.len(),
         account_mark,
         photo_mark,
         requeued: 0,
@@ -102,17 +104,25 @@ pub async fn check_day(
             }
         }
     }
-    if photo_mark != 0 {
-        let theirs: HashSet<String> = platform_ids(uplink, parking_code, date, RecordKind::Photo, now)
+    // Photos and bills are matched by their own ids (several may share a uid).
+    let bills: Vec<(String, String)> = bills.into_iter().map(|(uid, id, _)| (uid, id)).collect();
+    for (flagged, kind, ours, interface, key) in [
+        (photo_mark != 0, RecordKind::Photo, &photos, "uploadPhoto", "photoID"),
+        (account_mark & AccountMark::BILLS != 0, RecordKind::Bill, &bills, "uploadPayRecord", "billID"),
+    ] {
+        if !flagged {
+            continue;
+        }
+        let theirs: HashSet<String> = platform_ids(uplink, parking_code, date, kind, now)
             .await?
             .iter()
             .filter_map(|e| e.record_id().map(str::to_owned))
             .collect();
-        for id in photos.iter().filter(|p| !theirs.contains(*p)) {
-            if store.requeue_photo(id, now_ms()).await? {
+        for (uid, id) in ours.iter().filter(|(_, id)| !theirs.contains(id)) {
+            if store.requeue_item(uid, interface, key, id, now_ms()).await? {
                 outcome.requeued += 1;
             } else {
-                tracing::error!(photo = id, "the platform lacks a photo this lot never queued");
+                tracing::error!(uid, id, interface, "the platform lacks a record this lot never queued");
             }
         }
     }

@@ -222,6 +222,7 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         paid: 0,
         fuzzy: false,
         note: Some(note),
+        bill: None,
     };
     let result = match exit_record(&state, &session, &exit).await {
         Ok(report) => state.store().leave(&exit, vec![report], None).await,

@@ -225,6 +225,15 @@ impl Store {
         if let Some(photo) = photo {
             put_photo(&mut tx, photo).await?;
         }
+        if let Some(bill) = &exit.bill {
+            sqlx::query("INSERT INTO bills (bill_id, uid, actual_pay, deal_time) VALUES (?, ?, ?, ?)")
+                .bind(&bill.bill_id)
+                .bind(&exit.uid)
+                .bind(bill.actual_pay)
+                .bind(&bill.deal_time)
+                .execute(&mut *tx)
+                .await?;
+        }
         for report in reports {
             queue(&mut tx, report).await?;
         }
@@ -489,26 +498,45 @@ impl Store {
         Ok(jpeg.flatten().map(|bytes| base64::engine::general_purpose::STANDARD.encode(bytes)))
     }
 
-    /// Photo ids taken on `date` (yyyy-MM-dd), for reconciliation.
-    pub async fn day_photos(&self, date: &str) -> Result<Vec<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT photo_id FROM photos WHERE substr(time, 1, 10) = ? ORDER BY photo_id")
+    /// (uid, photo id) of the photos taken on `date` (yyyy-MM-dd), for reconciliation.
+    pub async fn day_photos(&self, date: &str) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT uid, photo_id FROM photos WHERE substr(time, 1, 10) = ? ORDER BY photo_id")
             .bind(date)
             .fetch_all(&self.pool)
             .await?)
     }
 
-    /// Queues a photo's upload again (backfill); false when it was never queued.
-    pub async fn requeue_photo(&self, photo_id: &str, now_ms: i64) -> Result<bool, StoreError> {
+    /// (uid, bill id, actual pay) of the bills dealt on `date` (yyyy-MM-dd), for reconciliation.
+    pub async fn day_bills(&self, date: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT uid, bill_id, actual_pay FROM bills WHERE substr(deal_time, 1, 10) = ? ORDER BY bill_id",
+        )
+        .bind(date)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Queues again the last sent copy of the record of `uid` whose body has
+    /// `key` = `id` (a photo's photoID, a bill's billID); false when there is none.
+    pub async fn requeue_item(
+        &self,
+        uid: &str,
+        interface: &str,
+        key: &str,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
-             SELECT o.uid, o.interface, o.body, ?, ? FROM outbox o JOIN photos p ON p.uid = o.uid \
-             WHERE p.photo_id = ? AND o.interface = 'uploadPhoto' AND json_extract(o.body, '$.photoID') = ? \
-             ORDER BY o.id DESC LIMIT 1",
+             SELECT uid, interface, body, ?, ? FROM outbox WHERE uid = ? AND interface = ? \
+             AND json_extract(body, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
         )
         .bind(now_ms)
         .bind(now_ms)
-        .bind(photo_id)
-        .bind(photo_id)
+        .bind(uid)
+        .bind(interface)
+        .bind(key)
+        .bind(id)
         .execute(&mut *self.single().await?)
         .await?;
         Ok(done.rows_affected() > 0)
@@ -694,6 +722,15 @@ pub struct Exit {
     pub fuzzy: bool,
     /// Staff closed the session (not a lane): why and who.
     pub note: Option<String>,
+    /// What the driver paid at the lot, reported with uploadPayRecord.
+    pub bill: Option<Bill>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Bill {
+    pub bill_id: String,
+    pub actual_pay: i64,
+    pub deal_time: String,
 }
 
 /// Filters for [`Store::sessions`]; empty strings match everything.

@@ -122,13 +122,13 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
 
     // Nothing reached the platform yet; the records wait in the outbox.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // Three entries, two exits, plus the berth state and heartbeat queued at start.
-    assert_eq!(lot.state.store().backlog().await.expect("backlog"), (7, 0));
+    // Three entries, two exits, one bill, plus the berth state and heartbeat queued at start.
+    assert_eq!(lot.state.store().backlog().await.expect("backlog"), (8, 0));
 
     let platform =
         common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))
             .await;
-    lot.wait("the backlog to drain", |s| s.outbox_stats().delivered.load(Ordering::Relaxed) >= 7).await;
+    lot.wait("the backlog to drain", |s| s.outbox_stats().delivered.load(Ordering::Relaxed) >= 8).await;
     assert_eq!(lot.state.store().backlog().await.expect("backlog"), (0, 0));
     let records: Value = serde_json::from_str(
         &lot.http
@@ -151,11 +151,23 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     // lot's check finds it, re-sends exactly that record and balances again.
     let reconciled = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
     assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    let first = &reconciled["passes"][0];
     assert_eq!(
-        (reconciled["passes"][0]["arriveNum"].as_i64(), reconciled["passes"][0]["leaveNum"].as_i64()),
-        (Some(3), Some(2))
+        (first["arriveNum"].as_i64(), first["leaveNum"].as_i64(), first["payNum"].as_i64()),
+        (Some(3), Some(2), Some(1))
     );
     let platform_db = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("p.db").display())).await.expect("db");
+    let bill: (String, i64, i64) = sqlx::query_as("SELECT uid, actual_pay, paid_type FROM bills")
+        .fetch_one(&platform_db)
+        .await
+        .expect("the exit's bill");
+    assert_eq!(bill, (paid["uid"].as_str().expect("uid").to_owned(), 600, 1));
+    // The platform loses the bill: the check flags bills (bit 4) and the lot re-sends it alone.
+    sqlx::query("DELETE FROM bills").execute(&platform_db).await.expect("delete");
+    let reconciled = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
+    let passes = reconciled["passes"].as_array().expect("passes");
+    assert_eq!((passes[0]["accountMark"].as_i64(), passes[0]["requeued"].as_i64()), (Some(4), Some(1)), "{reconciled}");
+    assert_eq!(reconciled["balanced"], true, "{reconciled}");
     let lost =
         sqlx::query("DELETE FROM entries WHERE plate_no = '鲁B22222'").execute(&platform_db).await.expect("delete");
     assert_eq!(lost.rows_affected(), 1);
