@@ -39,6 +39,9 @@ pub enum Command {
         /// Cars (each enters and leaves; the backlog is twice this).
         #[arg(long, default_value_t = 5000)]
         cars: usize,
+        /// The lot's `platform.concurrency` (sessions in flight while draining).
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
     },
@@ -73,7 +76,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
         Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
-        Command::Lot { cars, keys } => return crate::bench_lot::run(cars, keys),
+        Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
     };
     if lots == 0 || sessions == 0 {
         bail!("--lots and --sessions must be at least 1");

@@ -38,3 +38,6 @@ CREATE TABLE bills (
     deal_time   TEXT NOT NULL                 -- local yyyy-MM-dd HH:mm:ss
 );
 CREATE INDEX bills_by_time ON bills (deal_time);
+
+-- Free berths are counted at every barrier decision: a covering index keeps that off the table rows.
+CREATE INDEX sessions_open_type ON sessions (state, parking_type);

@@ -208,8 +208,7 @@ async fn enter(
     let now = format_time(at);
     // A car without a readable plate can be on no list and no card; several may be inside.
     let known = !placeholder(&plate);
-    let black = known && store.listed(&plate, 0, &now).await?;
-    let white = known && store.listed(&plate, 1, &now).await?;
+    let (black, white) = if known { store.lists(&plate, &now).await? } else { (false, false) };
     if known && let Some(inside) = store.open_sessions(std::slice::from_ref(&plate)).await?.into_iter().next() {
         return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
     }
@@ -340,15 +339,15 @@ async fn find_session(state: &LotState, read: &Read) -> Result<Option<(Session, 
     })
 }
 
-/// The fee for `session` leaving at `at`, fen.
-pub(crate) async fn fee(state: &LotState, session: &Session, at: NaiveDateTime) -> Result<i64, StoreError> {
+/// The fee for `session` leaving at `at`, fen, and whether the car is white-listed (it pays nothing).
+pub(crate) async fn fee(state: &LotState, session: &Session, at: NaiveDateTime) -> Result<(i64, bool), StoreError> {
     let store = state.store();
     let entered = parse_time(&session.entry_time).unwrap_or(at);
     let tariff = &state.config().tariff;
-    if store.listed(&session.plate_no, 1, &format_time(at)).await? {
-        return Ok(0);
+    if store.lists(&session.plate_no, &format_time(at)).await?.1 {
+        return Ok((0, true));
     }
-    Ok(match &session.card_id {
+    let fee = match &session.card_id {
         // A monthly stay is free while the card is valid; time past its end is charged.
         Some(card_id) => match store.card(card_id).await? {
             Some(card) => {
@@ -358,7 +357,8 @@ pub(crate) async fn fee(state: &LotState, session: &Session, at: NaiveDateTime) 
             None => tariff.fee(session.car_type, entered, at).get(),
         },
         None => tariff.fee(session.car_type, entered, at).get(),
-    })
+    };
+    Ok((fee, false))
 }
 
 /// The exit record for `exit` of `session`.
@@ -398,8 +398,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
     let Some((session, found)) = find_session(state, read).await? else {
         return Ok(closed(Deny::NoSession, json!({})));
     };
-    let fee = fee(state, &session, at).await?;
-    let white = state.store().listed(&session.plate_no, 1, &format_time(at)).await?;
+    let (fee, white) = fee(state, &session, at).await?;
     if let Err(deny) = lane::exit(fee, read.paid, white) {
         return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
     }

@@ -268,7 +268,7 @@ impl Config {
             Some(i) => Some(parking_info(i, &raw.parking_code, &name, &raw.berths)?),
             None => None,
         };
-        let concurrency = p.concurrency.unwrap_or(8);
+        let concurrency = p.concurrency.unwrap_or(16);
         if !(1..=64).contains(&concurrency) {
             return Err(invalid("platform.concurrency", "must be between 1 and 64"));
         }

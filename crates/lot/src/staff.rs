@@ -205,7 +205,7 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         return bad("time", format!("before the entry at {}", session.entry_time));
     }
     let charge = match fee(&state, &session, at).await {
-        Ok(f) => f,
+        Ok((f, _)) => f,
         Err(e) => return internal(e),
     };
     let owed = c.fee.unwrap_or(0);

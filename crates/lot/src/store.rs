@@ -680,18 +680,17 @@ impl Store {
         Ok(())
     }
 
-    /// Whether `plate` is on the list `kind` (0 black, 1 white) at `now`.
-    pub async fn listed(&self, plate: &str, kind: i64, now: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query(
-            "SELECT 1 FROM list_entries WHERE plate_no = ? AND list_kind = ? AND start_time <= ? AND end_time >= ?",
+    /// Whether `plate` is (black, white) listed at `now`: one query, both lists.
+    pub async fn lists(&self, plate: &str, now: &str) -> Result<(bool, bool), StoreError> {
+        let kinds: Vec<i64> = sqlx::query_scalar(
+            "SELECT list_kind FROM list_entries WHERE plate_no = ? AND start_time <= ? AND end_time >= ?",
         )
         .bind(plate)
-        .bind(kind)
         .bind(now)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(row.is_some())
+        Ok((kinds.contains(&0), kinds.contains(&1)))
     }
 }
 
