@@ -81,7 +81,14 @@ async fn measure(dir: &Path, keys: &Path, cars: usize, concurrency: usize) -> Re
             remark: None,
             request_id: i as i64,
         };
-        state.store().set_list(&entry, false).await?;
+        let mark = onepark_lot::store::OrderMark {
+            interface: "specialCar".into(),
+            parking_code: "1001".into(),
+            subject: format!("鲁C{i:05}|1"),
+            at: "2026-01-01 00:00:00".into(),
+            request_id: i as i64,
+        };
+        state.store().set_list(&entry, false, &mark).await?;
     }
     let mut entry_times = Vec::with_capacity(cars);
     for i in 0..cars {

@@ -41,3 +41,15 @@ CREATE INDEX bills_by_time ON bills (deal_time);
 
 -- Free berths are counted at every barrier decision: a covering index keeps that off the table rows.
 CREATE INDEX sessions_open_type ON sessions (state, parking_type);
+
+-- The downlink ordering rule's memory (§2.2.4): per interface + parkingCode + plate/billID, the newest
+-- (timestamp, requestId) applied. Written with the change it orders, read at start-up, so a restart
+-- cannot let an older message overwrite a newer one.
+CREATE TABLE downlink_order (
+    interface     TEXT NOT NULL,
+    parking_code  TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    at            TEXT NOT NULL,              -- the message's timestamp, yyyy-MM-dd HH:mm:ss
+    request_id    INTEGER NOT NULL,
+    PRIMARY KEY (interface, parking_code, subject)
+);

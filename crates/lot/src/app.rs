@@ -19,10 +19,10 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::config::{Config, Direction, Lane};
-use crate::downlink::Received;
+use crate::downlink::{Order, Received};
 use crate::lane::Deny;
 use crate::outbox::{self, OutboxStats};
-use crate::store::{ListEntry, Report, Store, StoreError};
+use crate::store::{ListEntry, OrderMark, Report, Store, StoreError};
 use crate::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
 use crate::uplink::{Client, Identity};
 
@@ -119,7 +119,7 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
                 parking_codes: vec![config.parking_code.clone()],
                 password: p.mqtt_password.clone(),
             };
-            let subscriber = Subscriber::new(settings, uplink);
+            let subscriber = Subscriber::new(settings, uplink).with_order(remembered_order(&store).await?);
             let stats = subscriber.stats();
             let apply = Lists { store: store.clone() };
             tokio::spawn(async move {
@@ -399,6 +399,20 @@ async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str
     ([("content-type", "text/plain; version=0.0.4")], out)
 }
 
+/// The downlink ordering state the store remembers (lists applied before a restart).
+async fn remembered_order(store: &Store) -> Result<Order, StoreError> {
+    let mut order = Order::default();
+    for mark in store.order_marks().await? {
+        let (Some(interface), Ok(at)) =
+            (Downlink::from_name(&mark.interface), onepark_domain::time::parse_time(&mark.at))
+        else {
+            continue;
+        };
+        order.restore((interface, mark.parking_code, mark.subject), at, mark.request_id);
+    }
+    Ok(order)
+}
+
 /// Applies specialCar (black/white list) downlinks; the other interfaces
 /// are answered `success: false` until their issue lands.
 struct Lists {
@@ -422,6 +436,51 @@ impl Apply for Lists {
             request_id: m.request_id,
         };
         let delete = number("operate") == Some(1);
-        self.store.set_list(&entry, delete).await.map_err(|e| Refusal::Retry(e.to_string()))
+        let (interface, parking_code, subject) = m.order_key();
+        let mark = OrderMark {
+            interface: interface.name().to_owned(),
+            parking_code,
+            subject,
+            at: onepark_domain::time::format_time(m.timestamp),
+            request_id: m.request_id,
+        };
+        self.store.set_list(&entry, delete, &mark).await.map_err(|e| Refusal::Retry(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::downlink::Verdict;
+    use onepark_proto::interface::Topic;
+
+    fn special_car(request_id: i64, at: &str) -> Received {
+        let Value::Object(params) = json!({ "plateNo": "鲁B12345", "plateColor": 1, "operateType": 0, "operate": 0 })
+        else {
+            unreachable!()
+        };
+        Received {
+            topic: Topic::parse("qdpark/v1/specialCar/234/1001").expect("topic"),
+            request_id,
+            timestamp: onepark_domain::time::parse_time(at).expect("time"),
+            params,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_ordering_rule_survives_a_restart() {
+        let file = std::env::temp_dir().join(format!("onepark-order-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
+        let mut lists = Lists { store: store.clone() };
+        lists.apply(&special_car(7, "2026-11-23 10:00:00")).await.expect("newer applied");
+        // An older message applied out of order (the subscriber would call it stale) must not move the mark back.
+        lists.apply(&special_car(9, "2026-11-23 09:00:00")).await.expect("stored");
+        // "Restart": a fresh subscriber state from the store.
+        let order = remembered_order(&store).await.expect("order");
+        assert_eq!(order.check(&special_car(8, "2026-11-23 09:30:00")), Verdict::Stale);
+        assert_eq!(order.check(&special_car(7, "2026-11-23 10:00:00")), Verdict::Apply, "the same message again");
+        assert_eq!(order.check(&special_car(10, "2026-11-23 10:00:01")), Verdict::Apply);
+        let _ = std::fs::remove_file(&file);
     }
 }

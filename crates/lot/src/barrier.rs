@@ -27,9 +27,10 @@ use crate::store::{Bill, Exit, Report, Session, StoreError, StoredPhoto};
 /// uploadPhoto's `file` may hold 500,000 Base64 characters (D-33): 375,000 bytes.
 const MAX_PHOTO_BYTES: usize = 375_000;
 
-/// A camera's read at a lane.
+/// A camera's read at a lane. Unknown fields are ignored: cameras add their
+/// own (confidence, vendor ids), and the barrier must not stay closed for that.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct Read {
     /// As read; empty means unrecognised (`未识别`).
     #[serde(default)]

@@ -73,7 +73,7 @@ pub struct Order {
     capacity: usize,
     seen: HashSet<i64>,
     seen_order: VecDeque<i64>,
-    last: HashMap<(Downlink, String, String), (NaiveDateTime, i64)>,
+    last: HashMap<OrderKey, (NaiveDateTime, i64)>,
 }
 
 impl Default for Order {
@@ -91,10 +91,17 @@ impl Order {
         if self.seen.contains(&r.request_id) {
             return Verdict::Duplicate;
         }
-        match self.last.get(&key(r)) {
+        match self.last.get(&r.order_key()) {
             Some(last) if (r.timestamp, r.request_id) < *last => Verdict::Stale,
             _ => Verdict::Apply,
         }
+    }
+
+    /// Seeds the memory with an applied (timestamp, requestId) for `key`,
+    /// e.g. from the lot's store after a restart.
+    pub fn restore(&mut self, key: OrderKey, at: NaiveDateTime, request_id: i64) {
+        let last = self.last.entry(key).or_insert((at, request_id));
+        *last = (*last).max((at, request_id));
     }
 
     /// Records that `r` was applied.
@@ -108,22 +115,28 @@ impl Order {
             }
         }
         let at = (r.timestamp, r.request_id);
-        let last = self.last.entry(key(r)).or_insert(at);
+        let last = self.last.entry(r.order_key()).or_insert(at);
         *last = (*last).max(at);
     }
 }
 
-fn key(r: &Received) -> (Downlink, String, String) {
-    let text = |k: &str| match r.params.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        Some(v) => v.to_string(),
-        None => String::new(),
-    };
-    let business = match r.topic.interface {
-        Downlink::PayResult => text("billID"),
-        _ => format!("{}|{}", text("plateNo"), text("plateColor")),
-    };
-    (r.topic.interface, r.topic.parking_code.clone(), business)
+/// What the ordering rule orders by: interface, parkingCode, and the plate
+/// (plateNo|plateColor) or, for payResult, the billID.
+pub type OrderKey = (Downlink, String, String);
+
+impl Received {
+    pub fn order_key(&self) -> OrderKey {
+        let text = |k: &str| match self.params.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        };
+        let business = match self.topic.interface {
+            Downlink::PayResult => text("billID"),
+            _ => format!("{}|{}", text("plateNo"), text("plateColor")),
+        };
+        (self.topic.interface, self.topic.parking_code.clone(), business)
+    }
 }
 
 #[cfg(test)]

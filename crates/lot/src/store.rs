@@ -653,31 +653,63 @@ impl Store {
         Ok(Some((card, inside.is_some())))
     }
 
-    /// Applies a list entry from the platform (add/update, or delete).
-    pub async fn set_list(&self, entry: &ListEntry, delete: bool) -> Result<(), StoreError> {
+    /// Applies a list entry from the platform (add/update, or delete) and
+    /// remembers the message's place in the ordering rule, in one transaction.
+    pub async fn set_list(&self, entry: &ListEntry, delete: bool, mark: &OrderMark) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
         if delete {
             sqlx::query("DELETE FROM list_entries WHERE plate_no = ? AND list_kind = ?")
                 .bind(&entry.plate_no)
                 .bind(entry.list_kind)
-                .execute(&mut *self.single().await?)
+                .execute(&mut *tx)
                 .await?;
-            return Ok(());
+        } else {
+            sqlx::query(
+                "INSERT INTO list_entries (plate_no, list_kind, start_time, end_time, remark, request_id) \
+                 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plate_no, list_kind) DO UPDATE SET \
+                 start_time = excluded.start_time, end_time = excluded.end_time, remark = excluded.remark, \
+                 request_id = excluded.request_id",
+            )
+            .bind(&entry.plate_no)
+            .bind(entry.list_kind)
+            .bind(&entry.start_time)
+            .bind(&entry.end_time)
+            .bind(&entry.remark)
+            .bind(entry.request_id)
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query(
-            "INSERT INTO list_entries (plate_no, list_kind, start_time, end_time, remark, request_id) \
-             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (plate_no, list_kind) DO UPDATE SET \
-             start_time = excluded.start_time, end_time = excluded.end_time, remark = excluded.remark, \
-             request_id = excluded.request_id",
+            "INSERT INTO downlink_order (interface, parking_code, subject, at, request_id) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (interface, parking_code, subject) DO UPDATE SET at = excluded.at, \
+             request_id = excluded.request_id WHERE (excluded.at, excluded.request_id) > (at, request_id)",
         )
-        .bind(&entry.plate_no)
-        .bind(entry.list_kind)
-        .bind(&entry.start_time)
-        .bind(&entry.end_time)
-        .bind(&entry.remark)
-        .bind(entry.request_id)
-        .execute(&mut *self.single().await?)
+        .bind(&mark.interface)
+        .bind(&mark.parking_code)
+        .bind(&mark.subject)
+        .bind(&mark.at)
+        .bind(mark.request_id)
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await
+    }
+
+    /// The ordering rule's memory, for the subscriber at start-up.
+    pub async fn order_marks(&self) -> Result<Vec<OrderMark>, StoreError> {
+        let rows = sqlx::query("SELECT interface, parking_code, subject, at, request_id FROM downlink_order")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrderMark {
+                    interface: r.try_get(0)?,
+                    parking_code: r.try_get(1)?,
+                    subject: r.try_get(2)?,
+                    at: r.try_get(3)?,
+                    request_id: r.try_get(4)?,
+                })
+            })
+            .collect()
     }
 
     /// Whether `plate` is (black, white) listed at `now`: one query, both lists.
@@ -774,6 +806,17 @@ pub struct StoredPhoto {
     pub time: String,
     pub name: String,
     pub jpeg: Vec<u8>,
+}
+
+/// An applied downlink's place in the ordering rule (see `downlink::Order`).
+#[derive(Clone, Debug)]
+pub struct OrderMark {
+    pub interface: String,
+    pub parking_code: String,
+    pub subject: String,
+    /// yyyy-MM-dd HH:mm:ss
+    pub at: String,
+    pub request_id: i64,
 }
 
 #[derive(Clone, Debug)]

@@ -95,6 +95,12 @@ impl Subscriber {
         }
     }
 
+    /// Starts from remembered ordering state (the lot's store) instead of none.
+    pub fn with_order(mut self, order: Order) -> Subscriber {
+        self.order = order;
+        self
+    }
+
     pub fn stats(&self) -> Arc<Stats> {
         self.stats.clone()
     }
