@@ -22,12 +22,25 @@ pub struct Identity {
 pub enum UplinkError {
     #[error("sealing failed: {0}")]
     Seal(String),
-    #[error("{interface}: HTTP: {0}", interface = .1)]
+    #[error("{interface}: HTTP: {chain}", interface = .1, chain = chain(.0))]
     Http(reqwest::Error, &'static str),
     #[error("{interface}: HTTP status {status}: {body}")]
     Status { interface: &'static str, status: u16, body: String },
     #[error("{interface}: the reply is not JSON with a resultCode: {body}")]
     Reply { interface: &'static str, body: String },
+}
+
+/// The error with its causes: reqwest's own text ("error sending request")
+/// hides what an operator needs (connection refused, certificate verify failed).
+fn chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The platform's answer.
