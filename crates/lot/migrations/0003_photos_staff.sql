@@ -53,3 +53,7 @@ CREATE TABLE downlink_order (
     request_id    INTEGER NOT NULL,
     PRIMARY KEY (interface, parking_code, subject)
 );
+
+-- One open session per real plate, even when two lanes read it at once (cars without a plate excepted).
+CREATE UNIQUE INDEX sessions_one_open_plate ON sessions (plate_no)
+    WHERE state = 'open' AND plate_no NOT IN ('无车牌', '未识别');

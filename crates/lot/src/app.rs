@@ -305,7 +305,9 @@ async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) 
 async fn nightly(state: LotState) {
     loop {
         let now = state.now();
-        let next = (now.date() + chrono::Duration::days(1)).and_hms_opt(0, 10, 0).unwrap_or(now);
+        // Today's 00:10 if it is still ahead (a gateway started at 00:05), else tomorrow's.
+        let today = now.date().and_hms_opt(0, 10, 0).unwrap_or(now);
+        let next = if now < today { today } else { today + chrono::Duration::days(1) };
         let wait = (next - now).to_std().unwrap_or(Duration::from_secs(3600));
         tokio::time::sleep(wait).await;
         let date = crate::reconcile::yesterday(state.now());

@@ -32,18 +32,16 @@ const MAX_PHOTO_BYTES: usize = 375_000;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Read {
-    /// As read; empty means unrecognised (`未识别`).
-    #[serde(default)]
-    plate_no: String,
+    /// As read; empty or absent means unrecognised (`未识别`).
+    plate_no: Option<String>,
     #[serde(default = "blue")]
     plate_color: i64,
     #[serde(default = "small")]
     car_type: i64,
-    /// Event time (`yyyy-MM-dd HH:mm:ss`); default now.
+    /// Event time (`yyyy-MM-dd HH:mm:ss`); default (absent, null or empty) now.
     time: Option<String>,
     /// Exit: what was paid at the booth or kiosk, fen (reported as a bill).
-    #[serde(default)]
-    paid: i64,
+    paid: Option<i64>,
     /// Exit: how it was paid (付费方式, spec §7; default 1 cash).
     #[serde(default = "cash")]
     paid_type: i64,
@@ -56,6 +54,29 @@ struct Read {
     photo: Option<String>,
     /// Exit: the session, when the plate cannot find it (no plate, a ticket's QR code).
     uid: Option<String>,
+}
+
+impl Read {
+    fn plate(&self) -> String {
+        plate_text(self.plate_no.as_deref().unwrap_or_default())
+    }
+
+    fn paid(&self) -> i64 {
+        self.paid.unwrap_or(0)
+    }
+
+    /// The session named by the read, when it names one.
+    fn uid(&self) -> Option<&str> {
+        self.uid.as_deref().map(str::trim).filter(|u| !u.is_empty())
+    }
+
+    /// Fields a reply must refuse (anything else falls back to a default).
+    fn check(&self) -> Result<(), Json<Value>> {
+        match self.paid() {
+            0..=1_000_000_000 => Ok(()),
+            _ => Err(bad_request("paid", "must be between 0 and 1000000000 fen")),
+        }
+    }
 }
 
 fn blue() -> i64 {
@@ -104,7 +125,7 @@ fn bad_request(field: &str, e: impl std::fmt::Display) -> Json<Value> {
 
 /// The plate as the platform wants it (Q6): normalised, `未识别` when empty;
 /// a read the parser does not know is kept as read — the barrier still decides.
-fn plate_text(read: &str) -> String {
+pub(crate) fn plate_text(read: &str) -> String {
     match Plate::parse(read) {
         Ok(p) => p.as_str().to_owned(),
         Err(PlateError::Empty) => plate::UNRECOGNISED.to_owned(),
@@ -118,7 +139,7 @@ pub(crate) fn placeholder(plate: &str) -> bool {
 }
 
 fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Json<Value>> {
-    match time {
+    match time.map(str::trim).filter(|t| !t.is_empty()) {
         None => Ok(state.now()),
         Some(t) => parse_time(t).map_err(|e| bad_request("time", e)),
     }
@@ -171,6 +192,9 @@ pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String
         Ok(r) => r,
         Err(reply) => return reply,
     };
+    if let Err(reply) = read.check() {
+        return reply;
+    }
     let lane = match state.lane(&lane, Direction::Entry) {
         Ok(l) => l.clone(),
         Err(deny) => return closed(deny, json!({})),
@@ -205,7 +229,7 @@ async fn enter(
     at: NaiveDateTime,
 ) -> Result<Result<(String, String, Option<String>), Deny>, StoreError> {
     let store = state.store();
-    let plate = plate_text(&read.plate_no);
+    let plate = read.plate();
     let now = format_time(at);
     // A car without a readable plate can be on no list and no card; several may be inside.
     let known = !placeholder(&plate);
@@ -218,7 +242,8 @@ async fn enter(
         Some((card, other_inside)) if known && !black => {
             match lane::month_card(&card, &plate, &lane.id, &now, other_inside) {
                 Ok(lane::CardUse::Monthly) if lane.monthly => Some(card.id),
-                Ok(lane::CardUse::Monthly) => return Ok(Err(Deny::CardNotForLane)),
+                // A lane for temporary cars only: the card holder parks as one.
+                Ok(lane::CardUse::Monthly) => None,
                 Ok(lane::CardUse::Temporary) => None,
                 Err(deny) => return Ok(Err(deny)),
             }
@@ -287,6 +312,11 @@ async fn enter(
                 state.wake_outbox();
                 return Ok(Ok((uid, plate, note)));
             }
+            // Another lane let the same plate in a moment ago (the index on open plates).
+            Err(StoreError::Db(sqlx::Error::Database(e))) if e.message().contains("sessions.plate_no") => {
+                let inside = store.open_sessions(std::slice::from_ref(&plate)).await?;
+                return Ok(Err(Deny::AlreadyInside { uid: inside.first().map(|s| s.uid.clone()).unwrap_or_default() }));
+            }
             Err(StoreError::Db(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
             Err(e) => return Err(e),
         }
@@ -299,6 +329,9 @@ pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>
         Ok(r) => r,
         Err(reply) => return reply,
     };
+    if let Err(reply) = read.check() {
+        return reply;
+    }
     let lane = match state.lane(&lane, Direction::Exit) {
         Ok(l) => l.clone(),
         Err(deny) => return closed(deny, json!({})),
@@ -322,10 +355,13 @@ enum Found {
 
 async fn find_session(state: &LotState, read: &Read) -> Result<Option<(Session, Found)>, StoreError> {
     let store = state.store();
-    if let Some(uid) = &read.uid {
-        return Ok(store.open_session(uid).await?.map(|s| (s, Found::Uid)));
+    // A ticket's uid wins; one that finds nothing (already left, mistyped) falls back to the plate.
+    if let Some(uid) = read.uid()
+        && let Some(session) = store.open_session(uid).await?
+    {
+        return Ok(Some((session, Found::Uid)));
     }
-    let plate = plate_text(&read.plate_no);
+    let plate = read.plate();
     if placeholder(&plate) {
         return Ok(None);
     }
@@ -400,16 +436,20 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         return Ok(closed(Deny::NoSession, json!({})));
     };
     let (fee, white) = fee(state, &session, at).await?;
-    if let Err(deny) = lane::exit(fee, read.paid, white) {
-        return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid })));
+    if let Err(deny) = lane::exit(fee, read.paid(), white) {
+        return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid() })));
     }
     let fuzzy = found == Found::Plate(Match::Fuzzy);
+    // The car has paid: a malformed payment time must not keep it at the barrier.
     let deal_time = match read.deal_time.as_deref().map(parse_time) {
-        None => at,
         Some(Ok(t)) => t,
-        Some(Err(e)) => return Ok(bad_request("dealTime", e)),
+        Some(Err(e)) => {
+            tracing::warn!(uid = session.uid, error = %e, "dealTime unreadable; the bill uses the exit time");
+            at
+        }
+        None => at,
     };
-    let paid = read.paid.clamp(0, fee);
+    let paid = read.paid().clamp(0, fee);
     let bill = (paid > 0).then(|| Bill {
         bill_id: format!("{}B", session.uid),
         actual_pay: paid,
@@ -475,7 +515,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
 
 /// Staff open a barrier by hand: the reason is mandatory and logged.
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 struct ManualOpen {
     reason: String,
     operator: Option<String>,

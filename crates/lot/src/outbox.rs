@@ -8,10 +8,10 @@
 //! answers for an identical re-upload; resultCode 400 (the platform refuses
 //! the content) parks the record for an operator instead of blocking its
 //! session. Other failures are retried with exponential backoff (1 s doubling
-//! to 5 min): per record when the platform answered, and for the whole
-//! sender when it could not be reached — then one probe at a time goes out
-//! until a delivery succeeds, so an hour-long outage costs a few requests,
-//! not one per queued record.
+//! to 5 min): per record when the platform answered (set aside after 30
+//! attempts, about two hours), and for the whole sender when it could not be
+//! reached — then one probe at a time goes out until the platform answers, so
+//! an hour-long outage costs a few requests, not one per queued record.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -157,6 +157,7 @@ pub async fn run(
 ) {
     let mut queue = Queue::default();
     let mut flights: JoinSet<(Outgoing, Attempt)> = JoinSet::new();
+    let mut tasks: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut refill = true;
     // Consecutive rounds in which the platform was unreachable, and until when to hold off.
     let mut outage: i64 = 0;
@@ -183,10 +184,12 @@ pub async fn run(
             for row in queue.ready(now, limit.saturating_sub(queue.in_flight.len())) {
                 queue.in_flight.insert(row.id);
                 let (store, uplink, stats) = (store.clone(), uplink.clone(), stats.clone());
-                flights.spawn(async move {
+                let row_id = row.id;
+                let task = flights.spawn(async move {
                     let attempt = attempt(&store, &uplink, zone, &stats, &row).await;
                     (row, attempt)
                 });
+                tasks.insert(task.id(), row_id);
             }
         }
         // With no room on the wire a completion wakes the loop, not a timer.
@@ -200,47 +203,31 @@ pub async fn run(
         };
         let sleep = Duration::from_millis(u64::try_from(due - now).unwrap_or(0).clamp(1, 5000));
         tokio::select! {
-            Some(done) = flights.join_next(), if !flights.is_empty() => {
+            Some(done) = flights.join_next_with_id(), if !flights.is_empty() => {
                 let mut finished = Vec::new();
                 let mut unreachable = false;
-                for done in std::iter::once(done).chain(std::iter::from_fn(|| flights.try_join_next())) {
-                    let Ok((row, result)) = done else { continue };
-                    queue.in_flight.remove(&row.id);
-                    let now = now_ms();
-                    let outcome = match result {
-                        Attempt::Delivered { latency_ms } => {
-                            stats.delivered.fetch_add(1, Ordering::Relaxed);
-                            stats.last_latency_ms.store(latency_ms, Ordering::Relaxed);
-                            stats.latency.observe_ms(latency_ms);
-                            if latency_ms <= 5000 {
-                                stats.timely.fetch_add(1, Ordering::Relaxed);
+                for done in std::iter::once(done).chain(std::iter::from_fn(|| flights.try_join_next_with_id())) {
+                    let (row, result) = match done {
+                        Ok((task, (row, result))) => {
+                            tasks.remove(&task);
+                            (row, result)
+                        }
+                        // A task that panicked or was cancelled frees its session for a retry.
+                        Err(e) => {
+                            if let Some(id) = tasks.remove(&e.id()) {
+                                queue.in_flight.remove(&id);
+                                tracing::error!(id, error = %e, "an upload task failed; the record will be retried");
                             }
-                            outage = 0;
-                            Finished::Delivered { at_ms: now }
-                        }
-                        Attempt::Refused(error) => {
-                            stats.refused.fetch_add(1, Ordering::Relaxed);
-                            tracing::error!(id = row.id, interface = row.interface, %error, "the platform refused a record");
-                            Finished::Refused(error)
-                        }
-                        Attempt::Failed(error) => {
-                            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                            let wait = backoff(row.attempts);
-                            tracing::warn!(id = row.id, interface = row.interface, %error, retry_in = ?wait, "upload failed");
-                            Finished::Retry { next_attempt_ms: now + wait.as_millis() as i64, error }
-                        }
-                        Attempt::Unreachable(error) => {
-                            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
-                            if !unreachable {
-                                tracing::warn!(%error, retry_in = ?backoff(outage), "platform unreachable; holding the outbox");
-                            }
-                            unreachable = true;
-                            Finished::Retry { next_attempt_ms: now, error }
+                            continue;
                         }
                     };
+                    queue.in_flight.remove(&row.id);
+                    unreachable |= matches!(result, Attempt::Unreachable(_));
+                    let outcome = settle(&row, result, &stats, &mut outage);
                     finished.push((row.id, row.attempts + 1, outcome));
                 }
                 if unreachable && now_ms() >= paused_until {
+                    tracing::warn!(retry_in = ?backoff(outage), "platform unreachable; holding the outbox");
                     paused_until = now_ms() + backoff(outage).as_millis() as i64;
                     outage += 1;
                 }
@@ -257,11 +244,62 @@ pub async fn run(
     }
 }
 
+/// After this many failed attempts a record the platform keeps answering with
+/// an error (≈ 2 hours at the 5-minute ceiling) is set aside like a refusal,
+/// so one record cannot hold its session back for ever; reconciliation
+/// re-sends it if the platform still lacks it.
+const MAX_FAILED_ATTEMPTS: i64 = 30;
+
+/// The bookkeeping for one finished attempt; a reply from the platform (any
+/// reply) ends an outage.
+fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64) -> Finished {
+    let now = now_ms();
+    match result {
+        Attempt::Delivered { latency_ms } => {
+            stats.delivered.fetch_add(1, Ordering::Relaxed);
+            stats.last_latency_ms.store(latency_ms, Ordering::Relaxed);
+            stats.latency.observe_ms(latency_ms);
+            if latency_ms <= 5000 {
+                stats.timely.fetch_add(1, Ordering::Relaxed);
+            }
+            *outage = 0;
+            Finished::Delivered { at_ms: now }
+        }
+        Attempt::Refused(error) => {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(id = row.id, interface = row.interface, %error, "the platform refused a record");
+            *outage = 0;
+            Finished::Refused(error)
+        }
+        Attempt::Failed(error) if row.attempts + 1 >= MAX_FAILED_ATTEMPTS => {
+            stats.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(id = row.id, interface = row.interface, %error, "record failed {MAX_FAILED_ATTEMPTS} times; set aside");
+            *outage = 0;
+            Finished::Refused(format!("failed {MAX_FAILED_ATTEMPTS} times, last: {error}"))
+        }
+        Attempt::Failed(error) => {
+            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            let wait = backoff(row.attempts);
+            tracing::warn!(id = row.id, interface = row.interface, %error, retry_in = ?wait, "upload failed");
+            *outage = 0;
+            Finished::Retry { next_attempt_ms: now + wait.as_millis() as i64, error }
+        }
+        Attempt::Unreachable(error) => {
+            stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            // The sender as a whole waits (see `run`); the row also steps back a
+            // little so the next probe is another record, in case this one is
+            // the problem (a photo too slow for the link).
+            let wait = backoff(row.attempts).min(Duration::from_secs(30));
+            Finished::Retry { next_attempt_ms: now + wait.as_millis() as i64, error }
+        }
+    }
+}
+
 /// Records the outcomes (one transaction) and updates the in-memory queue.
 async fn apply(store: &Store, queue: &mut Queue, finished: Vec<(i64, i64, Finished)>) {
     if let Err(e) = store.finish(&finished).await {
-        // The rows stay pending: an already delivered record is re-sent and
-        // answered 200 as an identical re-upload.
+        // The rows stay pending in the store and are sent again after a
+        // restart, answered 200 as identical re-uploads: nothing is lost.
         tracing::error!(error = %e, "cannot record upload outcomes");
     }
     let outcomes: HashMap<i64, (i64, Finished)> = finished.into_iter().map(|(id, a, f)| (id, (a, f))).collect();
@@ -303,6 +341,10 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
         Ok(reply) if reply.result_code == "400" => Attempt::Refused(format!("400: {}", reply.msg)),
         Ok(reply) => Attempt::Failed(format!("{}: {}", reply.result_code, reply.msg)),
         Err(e @ UplinkError::Seal(_)) => Attempt::Refused(e.to_string()),
+        // Too large now, too large for ever.
+        Err(e @ UplinkError::Status { status: 413, .. }) => Attempt::Refused(e.to_string()),
+        // A 200 whose body is not a protocol reply: this request, not an outage.
+        Err(e @ UplinkError::Reply { .. }) => Attempt::Failed(e.to_string()),
         // A 4xx names this request (too large, bad form), not an outage.
         Err(e @ UplinkError::Status { status: 400..=499, .. })
             if !matches!(&e, UplinkError::Status { status: 408 | 429, .. }) =>
@@ -379,6 +421,27 @@ mod tests {
         assert_eq!(q.next_due(), Some(0));
         q.in_flight.insert(3);
         assert_eq!(q.next_due(), Some(500));
+    }
+
+    #[test]
+    fn a_record_failing_for_hours_is_set_aside_and_any_reply_ends_an_outage() {
+        let stats = OutboxStats::default();
+        let mut outage = 3;
+        let mut failing = row(1, Some("A"), "uploadPhoto", 0);
+        failing.attempts = 5;
+        let retry = settle(&failing, Attempt::Failed("500: busy".into()), &stats, &mut outage);
+        assert!(matches!(retry, Finished::Retry { .. }) && outage == 0);
+        failing.attempts = MAX_FAILED_ATTEMPTS - 1;
+        let aside = settle(&failing, Attempt::Failed("500: busy".into()), &stats, &mut outage);
+        assert!(matches!(aside, Finished::Refused(e) if e.contains("500: busy")));
+        outage = 2;
+        let Finished::Retry { next_attempt_ms, .. } =
+            settle(&failing, Attempt::Unreachable("refused".into()), &stats, &mut outage)
+        else {
+            panic!("an unreachable platform is retried");
+        };
+        assert_eq!(outage, 2, "the sender's pause is `run`'s business");
+        assert!(next_attempt_ms - now_ms() <= 30_000, "steps back at most 30 s");
     }
 
     #[test]

@@ -100,7 +100,11 @@ pub async fn check_day(
             if store.requeue(uid, interface, now_ms()).await? {
                 outcome.requeued += 1;
             } else {
-                tracing::error!(uid, interface, "the platform lacks a record this lot has no copy of");
+                tracing::warn!(
+                    uid,
+                    interface,
+                    "the platform lacks a record that is still queued, was refused, or was never queued"
+                );
             }
         }
     }
@@ -122,7 +126,12 @@ pub async fn check_day(
             if store.requeue_item(uid, interface, key, id, now_ms()).await? {
                 outcome.requeued += 1;
             } else {
-                tracing::error!(uid, id, interface, "the platform lacks a record this lot never queued");
+                tracing::warn!(
+                    uid,
+                    id,
+                    interface,
+                    "the platform lacks a record that is still queued, was refused, or was never queued"
+                );
             }
         }
     }

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use crate::app::LotState;
 use crate::barrier::{exit_record, fee};
+use crate::config::Direction;
 use crate::outbox::now_ms;
 use crate::store::{Exit, MonthCard, Report, Session, SessionQuery, StoreError};
 
@@ -62,7 +63,7 @@ pub(crate) async fn sessions(State(state): State<LotState>, Query(p): Query<Sess
     }
     let query = SessionQuery {
         state: session_state,
-        plate_no: p.plate_no.unwrap_or_default(),
+        plate_no: p.plate_no.as_deref().map(crate::barrier::plate_text).unwrap_or_default(),
         date,
         unresolved: p.unresolved,
         limit: p.limit.unwrap_or(100).clamp(1, 100_000),
@@ -183,13 +184,15 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         return bad("reason", "say why the session is closed");
     }
     let config = state.config();
-    let lane = match c
-        .lane
-        .or_else(|| config.lanes.iter().find(|l| l.direction == crate::config::Direction::Exit).map(|l| l.id.clone()))
-    {
-        Some(lane) if config.lanes.iter().any(|l| l.id == lane) => lane,
-        Some(lane) => return bad("lane", format!("no lane `{lane}` in this lot")),
-        None => return bad("lane", "this lot has no exit lane; name one"),
+    let exits: Vec<&str> =
+        config.lanes.iter().filter(|l| l.direction == Direction::Exit).map(|l| l.id.as_str()).collect();
+    let lane = match c.lane {
+        Some(lane) if exits.contains(&lane.as_str()) => lane,
+        Some(lane) => return bad("lane", format!("`{lane}` is not an exit lane of this lot")),
+        None => match exits.first() {
+            Some(lane) => (*lane).to_owned(),
+            None => return bad("lane", "this lot has no exit lane"),
+        },
     };
     let session = match state.store().open_session(&uid).await {
         Ok(Some(s)) => s,

@@ -472,20 +472,10 @@ impl Store {
         Ok(sqlx::query_scalar(sql).bind(date).fetch_all(&self.pool).await?)
     }
 
-    /// Queues the last sent copy of a session's record again (backfill after
-    /// reconciliation); false when there is none.
+    /// Queues the last copy of a session's record again (backfill after
+    /// reconciliation); false when there is none to send.
     pub async fn requeue(&self, uid: &str, interface: &str, now_ms: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
-             SELECT uid, interface, body, ?, ? FROM outbox WHERE uid = ? AND interface = ? ORDER BY id DESC LIMIT 1",
-        )
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(uid)
-        .bind(interface)
-        .execute(&mut *self.single().await?)
-        .await?;
-        Ok(done.rows_affected() > 0)
+        self.requeue_where(uid, interface, None, now_ms).await
     }
 
     /// uploadPhoto's `file`: the stored JPEG as Base64; None once pruned or unknown.
@@ -516,8 +506,8 @@ impl Store {
         .await?)
     }
 
-    /// Queues again the last sent copy of the record of `uid` whose body has
-    /// `key` = `id` (a photo's photoID, a bill's billID); false when there is none.
+    /// As [`Store::requeue`] for one of several records of a kind a session
+    /// has: the one whose body has `key` = `id` (a photo's photoID, a bill's billID).
     pub async fn requeue_item(
         &self,
         uid: &str,
@@ -526,12 +516,29 @@ impl Store {
         id: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
+        self.requeue_where(uid, interface, Some((key, id)), now_ms).await
+    }
+
+    /// Nothing is queued while a copy is still waiting to be sent (the
+    /// platform lacks it because it has not arrived yet), nor when the last
+    /// copy was refused as invalid (it would be refused again).
+    async fn requeue_where(
+        &self,
+        uid: &str,
+        interface: &str,
+        item: Option<(&str, &str)>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let (key, id) = item.unzip();
         let done = sqlx::query(
             "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
-             SELECT uid, interface, body, ?, ? FROM outbox WHERE uid = ? AND interface = ? \
-             AND json_extract(body, '$.' || ?) = ? ORDER BY id DESC LIMIT 1",
+             SELECT last.uid, last.interface, last.body, ?1, ?1 FROM ( \
+                 SELECT uid, interface, body, dead, last_error FROM outbox WHERE uid = ?2 AND interface = ?3 \
+                 AND (?4 IS NULL OR json_extract(body, '$.' || ?4) = ?5) ORDER BY id DESC LIMIT 1) last \
+             WHERE NOT (last.dead = 1 AND last.last_error LIKE '400:%') \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.uid = last.uid AND p.interface = last.interface \
+                 AND p.body = last.body AND p.delivered_ms IS NULL AND p.dead = 0)",
         )
-        .bind(now_ms)
         .bind(now_ms)
         .bind(uid)
         .bind(interface)
@@ -865,4 +872,32 @@ fn session(r: &sqlx::sqlite::SqliteRow) -> Result<Session, StoreError> {
         entry_time: r.try_get(6)?,
         card_id: r.try_get(7)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backfill_never_doubles_a_queued_copy_nor_resends_a_refusal() {
+        let file = std::env::temp_dir().join(format!("onepark-requeue-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
+        let report =
+            |body: &str| Report { uid: Some("u1".into()), interface: "uploadPhoto", body: body.into(), created_ms: 1 };
+        store.report(report(r#"{"photoID":"u1-1"}"#)).await.expect("queued");
+        store.report(report(r#"{"photoID":"u1-2"}"#)).await.expect("queued");
+        let ids = |rows: Vec<Outgoing>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [1, 2]);
+        // Still waiting to be sent: the platform lacks it because it has not arrived.
+        assert!(!store.requeue_item("u1", "uploadPhoto", "photoID", "u1-1", 5).await.expect("requeue"));
+        store.finish(&[(1, 1, Finished::Delivered { at_ms: 2 })]).await.expect("finish");
+        assert!(store.requeue_item("u1", "uploadPhoto", "photoID", "u1-1", 5).await.expect("requeue"));
+        assert!(!store.requeue_item("u1", "uploadPhoto", "photoID", "u1-1", 6).await.expect("requeue"), "once");
+        // The other photo was refused as invalid: sending it again would be refused again.
+        store.finish(&[(2, 1, Finished::Refused("400: bad photo".into()))]).await.expect("finish");
+        assert!(!store.requeue_item("u1", "uploadPhoto", "photoID", "u1-2", 7).await.expect("requeue"));
+        assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [3]);
+        let _ = std::fs::remove_file(&file);
+    }
 }

@@ -8,6 +8,8 @@ use onepark_proto::interface::Uplink;
 use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
 use serde_json::Value;
 
+const PHOTO_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// The lot's identity towards the platform.
 #[derive(Clone)]
 pub struct Identity {
@@ -97,10 +99,14 @@ impl Client {
         let keys = Keys { own: Some(&id.key), peer: Some(&id.platform_public) };
         let sealed =
             onepark_proto::seal(id.profile, text.as_bytes(), keys).map_err(|e| UplinkError::Seal(e.to_string()))?;
+        // A photo is up to ~500 KB: give a slow uplink (4G at the lot) time for it.
+        let timeout = if file.is_some() { Some(PHOTO_TIMEOUT) } else { None };
         let form = UplinkForm { access_id: id.access_id.clone(), cipher: sealed.cipher, sign: sealed.sign, file };
-        let response = self
-            .http
-            .post(format!("{}/{name}", self.base_url))
+        let mut request = self.http.post(format!("{}/{name}", self.base_url));
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.encode())
             .send()

@@ -242,6 +242,8 @@ async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
     assert_eq!(monthly_only["reason"], "monthly_only", "{monthly_only}");
     let malformed = lot.post("/api/lanes/1/entry", json!("not an object")).await;
     assert_eq!(malformed["reason"], "bad_request", "{malformed}");
+    let negative = lot.post("/api/lanes/2/exit", json!({ "plateNo": "鲁B10001", "paid": -5 })).await;
+    assert!(negative["error"].as_str().is_some_and(|e| e.starts_with("paid")), "{negative}");
 
     // Two cars without a readable plate: both get sessions (the lot holds 2
     // temporary cars, so exit the photo car first).
@@ -273,7 +275,13 @@ async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
         .await;
     assert_eq!(closed["shouldPay"], 0, "{closed}");
     let first = lot.post("/api/lanes/1/entry", json!({ "plateNo": "", "time": "2026-11-23 10:00:00" })).await;
-    let second = lot.post("/api/lanes/1/entry", json!({ "plateNo": "无牌", "time": "2026-11-23 10:01:00" })).await;
+    // Cameras send what they have: null, empty, their own extra fields.
+    let second = lot
+        .post("/api/lanes/1/entry", json!({ "plateNo": "无牌", "time": "2026-11-23 10:01:00", "confidence": 0.4 }))
+        .await;
+    let unread = lot.post("/api/lanes/1/entry", json!({ "plateNo": null, "time": "" })).await;
+    assert_eq!((unread["open"].as_bool(), unread["plateNo"].as_str()), (Some(false), None), "lot full: {unread}");
+    assert_eq!(unread["reason"], "full", "{unread}");
     assert_eq!((first["plateNo"].as_str(), first["unresolved"].as_bool()), (Some("未识别"), Some(true)), "{first}");
     assert_eq!((second["plateNo"].as_str(), second["open"].as_bool()), (Some("无车牌"), Some(true)), "{second}");
     let unresolved: Value = serde_json::from_str(
