@@ -245,7 +245,10 @@ async fn status(State(state): State<LotState>) -> Json<Value> {
 
 /// Reconciles `date` until balanced: check, backfill what the platform
 /// lacks, wait for the outbox to drain, check again (at most 3 passes).
-pub async fn reconcile(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<crate::reconcile::Outcome>, String> {
+pub async fn reconcile(
+    state: &LotState,
+    date: chrono::NaiveDate,
+) -> Result<Vec<crate::reconcile::Outcome>, crate::reconcile::ReconcileError> {
     let mut passes = Vec::new();
     for _ in 0..3 {
         let outcome = crate::reconcile::check_day(
@@ -255,8 +258,7 @@ pub async fn reconcile(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<
             date,
             state.now(),
         )
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let done = outcome.balanced() || outcome.requeued == 0;
         passes.push(outcome);
         if done {
@@ -264,7 +266,7 @@ pub async fn reconcile(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<
         }
         state.inner.wake.notify_one();
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while state.store().backlog().await.map_err(|e| e.to_string())?.0 > 0 && std::time::Instant::now() < deadline {
+        while state.store().backlog().await?.0 > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
@@ -296,8 +298,11 @@ async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) 
         Ok(passes) => {
             (StatusCode::OK, Json(json!({ "balanced": passes.last().is_some_and(|p| p.balanced()), "passes": passes })))
         }
-        // The platform could not be asked: a gateway error, not ours.
-        Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({ "error": e }))),
+        // Our storage failed: ours (500); the platform failed or refused: a gateway error (502).
+        Err(e @ crate::reconcile::ReconcileError::Store(_)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() })))
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({ "error": e.to_string() }))),
     }
 }
 
