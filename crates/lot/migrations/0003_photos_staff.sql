@@ -57,3 +57,6 @@ CREATE TABLE downlink_order (
 -- One open session per real plate, even when two lanes read it at once (cars without a plate excepted).
 CREATE UNIQUE INDEX sessions_one_open_plate ON sessions (plate_no)
     WHERE state = 'open' AND plate_no NOT IN ('无车牌', '未识别');
+
+-- outbox.dead from here on: 0 in line, 1 set aside (refused, or failing for hours), 2 set aside and since
+-- re-sent by staff as a new row (POST /api/outbox/{id}/retry).

@@ -205,6 +205,8 @@ pub fn router(state: LotState) -> Router {
         .route("/api/sessions", get(staff::sessions))
         .route("/api/sessions/{uid}/plate", post(staff::correct_plate))
         .route("/api/sessions/{uid}/close", post(staff::close))
+        .route("/api/outbox/refused", get(staff::refused))
+        .route("/api/outbox/{id}/retry", post(staff::retry))
         .route("/api/status", get(status))
         .route("/api/reconcile", post(reconcile_now))
         .route("/api/month-cards", get(staff::list_cards).post(staff::put_card))

@@ -1,7 +1,8 @@
 //! What the lot's staff do through the API: find sessions, correct a plate
 //! (`无车牌`/`未识别` sessions or a misread; reported with
-//! uploadModifyCarInData), close a stale session (reported as its exit), and
-//! keep month cards. Errors are 4xx with the field named.
+//! uploadModifyCarInData), close a stale session (reported as its exit), keep
+//! month cards, and look at or re-send records the sender set aside. Errors
+//! are 4xx with the field named.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -282,6 +283,27 @@ pub(crate) async fn delete_card(State(state): State<LotState>, Path(id): Path<St
     match state.store().delete_card(&id).await {
         Ok(true) => (StatusCode::OK, Json(json!({ "deleted": id }))),
         Ok(false) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no month card `{id}`") }))),
+        Err(e) => internal(e),
+    }
+}
+
+/// Records set aside: refused by the platform (resultCode 400) or failing for hours.
+pub(crate) async fn refused(State(state): State<LotState>) -> Reply {
+    match state.store().refused_records(500).await {
+        Ok(items) => (StatusCode::OK, Json(json!({ "items": items }))),
+        Err(e) => internal(e),
+    }
+}
+
+/// Sends a set-aside record again (after the platform or the data was fixed).
+pub(crate) async fn retry(State(state): State<LotState>, Path(id): Path<i64>) -> Reply {
+    match state.store().retry_refused(id, now_ms()).await {
+        Ok(true) => {
+            state.wake_outbox();
+            tracing::info!(id, "set-aside record queued again by staff");
+            (StatusCode::OK, Json(json!({ "queued": id })))
+        }
+        Ok(false) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("id: no set-aside record {id}") }))),
         Err(e) => internal(e),
     }
 }

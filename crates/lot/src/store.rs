@@ -451,10 +451,56 @@ impl Store {
         Ok(())
     }
 
+    /// Records set aside (refused by the platform, or failing for hours), newest first.
+    pub async fn refused_records(&self, limit: i64) -> Result<Vec<RefusedRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, uid, interface, body, attempts, last_error FROM outbox \
+             WHERE dead = 1 AND delivered_ms IS NULL ORDER BY id DESC LIMIT ?",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RefusedRecord {
+                    id: r.try_get(0)?,
+                    uid: r.try_get(1)?,
+                    interface: r.try_get(2)?,
+                    body: r.try_get(3)?,
+                    attempts: r.try_get(4)?,
+                    error: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Puts a copy of a set-aside record back in line (after the cause was
+    /// fixed) and marks the original as retried (`dead = 2`); false when `id`
+    /// is not set aside. A copy, not the row: the sender reads new rows only.
+    pub async fn retry_refused(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query(
+            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
+             SELECT uid, interface, body, ?, ? FROM outbox WHERE id = ? AND dead = 1 AND delivered_ms IS NULL",
+        )
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE outbox SET dead = 2 WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// Records waiting for the platform, and records it refused.
     pub async fn backlog(&self) -> Result<(i64, i64), StoreError> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END), 0), COALESCE(SUM(dead), 0) \
+            "SELECT COALESCE(SUM(CASE WHEN dead = 0 THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN dead = 1 THEN 1 ELSE 0 END), 0) \
              FROM outbox WHERE delivered_ms IS NULL",
         )
         .fetch_one(&self.pool)
@@ -771,6 +817,19 @@ pub struct Bill {
     pub deal_time: String,
 }
 
+/// A record the sender set aside, for an operator.
+#[derive(Clone, Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedRecord {
+    pub id: i64,
+    pub uid: Option<String>,
+    pub interface: String,
+    /// The `data` object as sent (JSON text).
+    pub body: String,
+    pub attempts: i64,
+    pub error: Option<String>,
+}
+
 /// Filters for [`Store::sessions`]; empty strings match everything.
 #[derive(Clone, Debug, Default)]
 pub struct SessionQuery {
@@ -898,6 +957,14 @@ mod tests {
         store.finish(&[(2, 1, Finished::Refused("400: bad photo".into()))]).await.expect("finish");
         assert!(!store.requeue_item("u1", "uploadPhoto", "photoID", "u1-2", 7).await.expect("requeue"));
         assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [3]);
+        // Staff fixed the cause and send it again: a new row in line, the old one no longer listed.
+        assert_eq!(store.backlog().await.expect("backlog"), (1, 1));
+        assert_eq!(store.refused_records(10).await.expect("refused").len(), 1);
+        assert!(store.retry_refused(2, 8).await.expect("retry"));
+        assert!(!store.retry_refused(2, 9).await.expect("retry"), "only once");
+        assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [3, 4]);
+        assert_eq!(store.backlog().await.expect("backlog"), (2, 0));
+        assert!(store.refused_records(10).await.expect("refused").is_empty());
         let _ = std::fs::remove_file(&file);
     }
 }
