@@ -97,7 +97,7 @@ fn at_gate() -> i64 {
 
 /// Parses a JSON body; a malformed one gets a reply naming the problem
 /// (axum's extractor would answer plain text).
-pub(crate) fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Json<Value>> {
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Json<Value>> {
     serde_json::from_slice(bytes).map_err(|e| {
         Json(json!({ "open": false, "reason": "bad_request", "msg": format!("请求不是有效的 JSON：{e}"),
             "error": format!("body: {e}") }))
@@ -134,7 +134,7 @@ pub(crate) fn plate_text(read: &str) -> String {
 }
 
 /// `无车牌` / `未识别`: the session exists but staff must resolve who it is.
-pub(crate) fn placeholder(plate: &str) -> bool {
+fn placeholder(plate: &str) -> bool {
     plate == plate::NO_PLATE || plate == plate::UNRECOGNISED
 }
 
@@ -145,15 +145,34 @@ fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Jso
     }
 }
 
-/// The photo to store and report, or why it was left out.
+/// The read's photo, if any, to store with the change (its uploadPhoto
+/// joins `reports`), or why it was left out.
 fn photo(
     state: &LotState,
     read: &Read,
     uid: &str,
     kind: PhotoType,
     at: NaiveDateTime,
+    reports: &mut Vec<Report>,
+) -> (Option<StoredPhoto>, Option<String>) {
+    match stored_photo(state, read, uid, kind, at) {
+        Ok(Some((stored, report))) => {
+            reports.push(report);
+            (Some(stored), None)
+        }
+        Ok(None) => (None, None),
+        Err(note) => (None, Some(note)),
+    }
+}
+
+fn stored_photo(
+    state: &LotState,
+    read: &Read,
+    uid: &str,
+    kind: PhotoType,
+    at: NaiveDateTime,
 ) -> Result<Option<(StoredPhoto, Report)>, String> {
-    let Some(file) = &read.photo else { return Ok(None) };
+    let Some(file) = read.photo.as_deref().filter(|f| !f.trim().is_empty()) else { return Ok(None) };
     let jpeg = onepark_proto::msg::record::decode_photo_file(file).map_err(|e| e.zh())?;
     if jpeg.len() > MAX_PHOTO_BYTES {
         return Err(format!("照片 {} 字节，超过上传上限 {MAX_PHOTO_BYTES} 字节", jpeg.len()));
@@ -187,20 +206,24 @@ fn with_photo_note(mut reply: Value, note: Option<String>) -> Json<Value> {
     Json(reply)
 }
 
+/// What every lane event starts with: the read, its lane (the right way
+/// round) and its time; or the reply refusing it.
+fn lane_event(
+    state: &LotState,
+    lane: &str,
+    direction: Direction,
+    bytes: &[u8],
+) -> Result<(Read, Lane, NaiveDateTime), Json<Value>> {
+    let read: Read = body(bytes)?;
+    read.check()?;
+    let lane = state.lane(lane, direction).map_err(|deny| closed(deny, json!({})))?.clone();
+    let at = event_time(state, read.time.as_deref())?;
+    Ok((read, lane, at))
+}
+
 pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
-    let read: Read = match body(&bytes) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    if let Err(reply) = read.check() {
-        return reply;
-    }
-    let lane = match state.lane(&lane, Direction::Entry) {
-        Ok(l) => l.clone(),
-        Err(deny) => return closed(deny, json!({})),
-    };
-    let at = match event_time(&state, read.time.as_deref()) {
-        Ok(t) => t,
+    let (read, lane, at) = match lane_event(&state, &lane, Direction::Entry, &bytes) {
+        Ok(event) => event,
         Err(reply) => return reply,
     };
     match enter(&state, &lane, &read, at).await {
@@ -299,14 +322,7 @@ async fn enter(
             body: encode_flat(&record),
             created_ms: now_ms(),
         }];
-        let (stored, note) = match photo(state, read, &uid, PhotoType::Entry, at) {
-            Ok(Some((stored, report))) => {
-                reports.push(report);
-                (Some(stored), None)
-            }
-            Ok(None) => (None, None),
-            Err(note) => (None, Some(note)),
-        };
+        let (stored, note) = photo(state, read, &uid, PhotoType::Entry, at, &mut reports);
         match store.enter(&session, reports, stored.as_ref()).await {
             Ok(()) => {
                 state.wake_outbox();
@@ -325,19 +341,8 @@ async fn enter(
 }
 
 pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
-    let read: Read = match body(&bytes) {
-        Ok(r) => r,
-        Err(reply) => return reply,
-    };
-    if let Err(reply) = read.check() {
-        return reply;
-    }
-    let lane = match state.lane(&lane, Direction::Exit) {
-        Ok(l) => l.clone(),
-        Err(deny) => return closed(deny, json!({})),
-    };
-    let at = match event_time(&state, read.time.as_deref()) {
-        Ok(t) => t,
+    let (read, lane, at) = match lane_event(&state, &lane, Direction::Exit, &bytes) {
+        Ok(event) => event,
         Err(reply) => return reply,
     };
     match leave(&state, &lane, &read, at).await {
@@ -491,14 +496,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
             created_ms: now_ms(),
         });
     }
-    let (stored, note) = match photo(state, read, &session.uid, PhotoType::Exit, at) {
-        Ok(Some((stored, report))) => {
-            reports.push(report);
-            (Some(stored), None)
-        }
-        Ok(None) => (None, None),
-        Err(note) => (None, Some(note)),
-    };
+    let (stored, note) = photo(state, read, &session.uid, PhotoType::Exit, at, &mut reports);
     state.store().leave(&exit, reports, stored.as_ref()).await?;
     state.wake_outbox();
     let matched_by = match found {
