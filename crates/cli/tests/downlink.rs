@@ -17,18 +17,10 @@ use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, free_port, keys_dir};
+use common::{Process, free_port, keys_dir, wait_port};
 
 fn key(name: &str) -> String {
     std::fs::read_to_string(keys_dir().join(name)).expect("test key")
-}
-
-async fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start listening on {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 struct Setup {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, free_port, keys_dir};
+use common::{Process, free_port, keys_dir, wait_port};
 
 async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log.txt")).expect("log");
@@ -23,11 +23,7 @@ async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
         .stderr(log)
         .spawn()
         .expect("start");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(Instant::now() < deadline, "{args:?} did not listen on {port}; see {}", dir.display());
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_port(port, &format!("{args:?} (log in {})", dir.display())).await;
     Process(child)
 }
 

@@ -34,6 +34,11 @@ impl Lot {
         serde_json::from_str(&response.text().await.expect("body")).expect("JSON")
     }
 
+    async fn get(&self, path: &str) -> Value {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await.expect("get");
+        serde_json::from_str(&response.text().await.expect("body")).expect("JSON")
+    }
+
     async fn wait(&self, what: &str, done: impl Fn(&LotState) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !done(&self.state) {
@@ -253,17 +258,7 @@ async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
     assert_eq!(out["open"], true, "{out}");
     let closed = lot.post("/api/sessions/nope/close", json!({ "reason": "x" })).await;
     assert!(closed["error"].as_str().is_some_and(|e| e.starts_with("uid")), "{closed}");
-    let open: Value = serde_json::from_str(
-        &lot.http
-            .get(format!("{}/api/sessions?state=open", lot.url))
-            .send()
-            .await
-            .expect("list")
-            .text()
-            .await
-            .expect("b"),
-    )
-    .expect("JSON");
+    let open = lot.get("/api/sessions?state=open").await;
     let stale_uid = open["items"][0]["uid"].as_str().expect("the open session").to_owned();
     let no_reason = lot.post(&format!("/api/sessions/{stale_uid}/close"), json!({ "reason": " " })).await;
     assert!(no_reason["error"].as_str().is_some_and(|e| e.starts_with("reason")), "{no_reason}");
@@ -284,17 +279,7 @@ async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
     assert_eq!(unread["reason"], "full", "{unread}");
     assert_eq!((first["plateNo"].as_str(), first["unresolved"].as_bool()), (Some("未识别"), Some(true)), "{first}");
     assert_eq!((second["plateNo"].as_str(), second["open"].as_bool()), (Some("无车牌"), Some(true)), "{second}");
-    let unresolved: Value = serde_json::from_str(
-        &lot.http
-            .get(format!("{}/api/sessions?unresolved=true&state=open", lot.url))
-            .send()
-            .await
-            .expect("list")
-            .text()
-            .await
-            .expect("body"),
-    )
-    .expect("JSON");
+    let unresolved = lot.get("/api/sessions?unresolved=true&state=open").await;
     assert_eq!(unresolved["items"].as_array().map(Vec::len), Some(2), "{unresolved}");
     // Staff resolve the first (plate correction), the second leaves by its uid.
     let (first_uid, second_uid) = (first["uid"].as_str().expect("uid"), second["uid"].as_str().expect("uid"));

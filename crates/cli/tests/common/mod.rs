@@ -22,3 +22,12 @@ pub fn keys_dir() -> PathBuf {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
 }
+
+/// Waits until something listens on `port` (a child process started), at most 20 s.
+pub async fn wait_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start listening on {port}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
