@@ -5,8 +5,10 @@
 //! and may subscribe only to their own topics; nobody but the platform's own
 //! publisher (a superuser with a per-process random password) may publish.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use onepark_proto::interface::AccessId;
@@ -84,10 +86,12 @@ pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> R
     // reconnect en masse, so admission is left to max_connections.
     let scx = ServerContext::new().busy_check_enable(false).build().await;
     let register = scx.extends.hook_mgr().register();
+    let resent = Arc::new(Mutex::new(HashMap::new()));
     for typ in
         [Type::ClientAuthenticate, Type::ClientSubscribeCheckAcl, Type::MessagePublishCheckAcl, Type::SessionSubscribed]
     {
-        register.add(typ, Box::new(Gate { state: state.clone(), internal: internal.clone() })).await;
+        let gate = Gate { state: state.clone(), internal: internal.clone(), resent: resent.clone() };
+        register.add(typ, Box::new(gate)).await;
     }
     register.start().await;
     let listen_error = |e: rmqtt::Error| BrokerError::Listen { addr: listen.to_owned(), message: e.to_string() };
@@ -120,7 +124,13 @@ pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> R
 struct Gate {
     state: AppState,
     internal: Internal,
+    /// When each accessID's downlinks were last rescheduled: a lot subscribes
+    /// to several topics per connect, one reschedule covers them all.
+    resent: Arc<Mutex<HashMap<String, Instant>>>,
 }
+
+/// Subscriptions of one lot closer together than this share one resend.
+const RESEND_DEBOUNCE: Duration = Duration::from_secs(2);
 
 #[async_trait]
 impl Handler for Gate {
@@ -236,6 +246,13 @@ impl Gate {
     /// A lot that (re)subscribes gets its unconfirmed messages now rather
     /// than at the next backoff step.
     async fn resend(&self, user: AccessId) {
+        if let Ok(mut resent) = self.resent.lock() {
+            let fresh = resent.get(&user.base).is_some_and(|at| at.elapsed() < RESEND_DEBOUNCE);
+            if fresh {
+                return;
+            }
+            resent.insert(user.base.clone(), Instant::now());
+        }
         let now = onepark_domain::time::format_time(self.state.now());
         match self.state.store().resend_now(&user.base, &now).await {
             Ok(0) => {}
