@@ -124,12 +124,15 @@ fn bad_request(field: &str, e: impl std::fmt::Display) -> Json<Value> {
 }
 
 /// The plate as the platform wants it (Q6): normalised, `未识别` when empty;
-/// a read the parser does not know is kept as read — the barrier still decides.
+/// a read the parser does not know is kept as read — the barrier still
+/// decides — unless it is longer than plateNo may be (50), then `未识别`.
 pub(crate) fn plate_text(read: &str) -> String {
     match Plate::parse(read) {
         Ok(p) => p.as_str().to_owned(),
         Err(PlateError::Empty) => plate::UNRECOGNISED.to_owned(),
-        Err(_) => plate::normalise(read),
+        Err(_) => Some(plate::normalise(read))
+            .filter(|p| p.chars().count() <= 50)
+            .unwrap_or_else(|| plate::UNRECOGNISED.to_owned()),
     }
 }
 
@@ -543,5 +546,19 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
             Json(json!({ "open": true, "id": id, "msg": "已手动开闸" }))
         }
         Err(e) => failed(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plates_as_the_platform_wants_them() {
+        assert_eq!(plate_text(" 鲁b-12345 "), "鲁B12345");
+        assert_eq!(plate_text(""), "未识别");
+        assert_eq!(plate_text("无牌"), "无车牌");
+        assert_eq!(plate_text("ABC123"), "ABC123", "unknown shapes are kept as read");
+        assert_eq!(plate_text(&"X".repeat(51)), "未识别", "longer than plateNo may be");
     }
 }
