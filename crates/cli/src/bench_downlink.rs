@@ -116,15 +116,17 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     let connecting = Instant::now();
     let applied = Arc::new(AtomicU64::new(0));
     let mut stats = Vec::with_capacity(lots);
+    let identity = |i: usize| Identity {
+        access_id: format!("L{i}"),
+        key: lot_key.clone(),
+        platform_public: platform_public.clone(),
+        profile: Profile::Qingdao,
+    };
+    // One pool for every lot: building a client per lot would load the TLS roots a thousand times.
+    let pool =
+        Client::new(&format!("http://127.0.0.1:{}/api/v1/cp", platform.http), identity(0), Duration::from_secs(30))?;
     for i in 0..lots {
-        let identity = Identity {
-            access_id: format!("L{i}"),
-            key: lot_key.clone(),
-            platform_public: platform_public.clone(),
-            profile: Profile::Qingdao,
-        };
-        let uplink =
-            Client::new(&format!("http://127.0.0.1:{}/api/v1/cp", platform.http), identity, Duration::from_secs(30))?;
+        let uplink = pool.with_identity(identity(i));
         let settings = Settings {
             broker_url: format!("mqtt://127.0.0.1:{}", platform.mqtt),
             username: format!("L{i}"),

@@ -17,7 +17,7 @@ use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, free_port, keys_dir, wait_port};
+use common::{Process, client, free_port, keys_dir, wait_port};
 
 fn key(name: &str) -> String {
     std::fs::read_to_string(keys_dir().join(name)).expect("test key")
@@ -69,7 +69,7 @@ impl Setup {
     }
 
     async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = reqwest::Client::new().request(method, format!("http://127.0.0.1:{}{path}", self.http));
+        let mut request = client().request(method, format!("http://127.0.0.1:{}{path}", self.http));
         request = request.bearer_auth("t");
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());

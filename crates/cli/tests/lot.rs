@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, free_port, keys_dir, wait_port};
+use common::{Process, client, free_port, keys_dir, wait_port};
 
 async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log.txt")).expect("log");
@@ -25,12 +25,6 @@ async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
         .expect("start");
     wait_port(port, &format!("{args:?} (log in {})", dir.display())).await;
     Process(child)
-}
-
-/// One client for the test: building one loads the TLS roots (tens of ms).
-fn client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
 }
 
 async fn post(port: u16, path: &str, body: Value) -> Value {

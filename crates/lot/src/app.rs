@@ -347,58 +347,57 @@ async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str
     let get = Stats::get;
     let o = state.outbox_stats();
     let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
-    let mut out = String::new();
-    let mut metric = |name: &str, kind: &str, help: &str, value: i64| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-    };
-    let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    metric("onepark_lot_outbox_delivered_total", "counter", "Records the platform acknowledged.", n(get(&o.delivered)));
-    metric(
-        "onepark_lot_outbox_timely_total",
-        "counter",
-        "Records acknowledged within 5 s of the event.",
-        n(get(&o.timely)),
-    );
-    metric(
-        "onepark_lot_outbox_refused_total",
-        "counter",
-        "Records the platform refused (kept, not retried).",
-        n(get(&o.refused)),
-    );
-    metric(
-        "onepark_lot_outbox_failed_attempts_total",
-        "counter",
-        "Upload attempts that failed and will be retried.",
-        n(get(&o.failed_attempts)),
-    );
-    metric("onepark_lot_outbox_pending", "gauge", "Records waiting for the platform.", pending);
-    metric("onepark_lot_outbox_refused_pending", "gauge", "Refused records waiting for an operator.", refused);
-    metric(
-        "onepark_lot_outbox_last_latency_ms",
-        "gauge",
-        "Event to acknowledgement of the last record.",
-        n(get(&o.last_latency_ms)),
-    );
-    metric(
-        "onepark_lot_clock_skew_seconds",
-        "gauge",
-        "Platform clock minus lot clock at the last heartbeat.",
-        o.clock_skew_secs.load(std::sync::atomic::Ordering::Relaxed),
-    );
+    let n = |v: &std::sync::atomic::AtomicU64| i64::try_from(get(v)).unwrap_or(i64::MAX);
+    let mut metrics = vec![
+        ("onepark_lot_outbox_delivered_total", "counter", "Records the platform acknowledged.", n(&o.delivered)),
+        ("onepark_lot_outbox_timely_total", "counter", "Records acknowledged within 5 s of the event.", n(&o.timely)),
+        (
+            "onepark_lot_outbox_refused_total",
+            "counter",
+            "Records the platform refused (kept, not retried).",
+            n(&o.refused),
+        ),
+        (
+            "onepark_lot_outbox_failed_attempts_total",
+            "counter",
+            "Upload attempts that failed and will be retried.",
+            n(&o.failed_attempts),
+        ),
+        ("onepark_lot_outbox_pending", "gauge", "Records waiting for the platform.", pending),
+        ("onepark_lot_outbox_refused_pending", "gauge", "Refused records waiting for an operator.", refused),
+        (
+            "onepark_lot_outbox_last_latency_ms",
+            "gauge",
+            "Event to acknowledgement of the last record.",
+            n(&o.last_latency_ms),
+        ),
+        (
+            "onepark_lot_clock_skew_seconds",
+            "gauge",
+            "Platform clock minus lot clock at the last heartbeat.",
+            o.clock_skew_secs.load(std::sync::atomic::Ordering::Relaxed),
+        ),
+    ];
     if let Some(d) = state.downlink_stats() {
-        metric("onepark_lot_downlink_applied_total", "counter", "Downlink messages applied.", n(get(&d.applied)));
-        metric(
-            "onepark_lot_downlink_rejected_total",
-            "counter",
-            "Downlink messages dropped (signature, decryption, topic).",
-            n(get(&d.rejected)),
-        );
-        metric(
-            "onepark_lot_downlink_confirmed_total",
-            "counter",
-            "Downlink messages confirmed to the platform.",
-            n(get(&d.confirmed)),
-        );
+        metrics.extend([
+            ("onepark_lot_downlink_applied_total", "counter", "Downlink messages applied.", n(&d.applied)),
+            (
+                "onepark_lot_downlink_rejected_total",
+                "counter",
+                "Downlink messages dropped (signature, decryption, topic).",
+                n(&d.rejected),
+            ),
+            (
+                "onepark_lot_downlink_confirmed_total",
+                "counter",
+                "Downlink messages confirmed to the platform.",
+                n(&d.confirmed),
+            ),
+        ]);
+    }
+    let mut out = String::new();
+    for (name, kind, help, value) in metrics {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
     }
     o.latency.render(
         &mut out,

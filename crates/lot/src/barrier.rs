@@ -263,9 +263,10 @@ async fn enter(
     if known && let Some(inside) = store.open_sessions(std::slice::from_ref(&plate)).await?.into_iter().next() {
         return Ok(Err(Deny::AlreadyInside { uid: inside.uid }));
     }
-    let card = match store.card_of(&plate).await? {
+    let card = if known { store.card_of(&plate).await? } else { None };
+    let card = match card {
         // The black list wins over a card (checked first by lane::entry).
-        Some((card, other_inside)) if known && !black => {
+        Some((card, other_inside)) if !black => {
             match lane::month_card(&card, &plate, &lane.id, &now, other_inside) {
                 Ok(lane::CardUse::Monthly) if lane.monthly => Some(card.id),
                 // A lane for temporary cars only: the card holder parks as one.

@@ -260,17 +260,6 @@ impl Store {
         rows.iter().map(session).collect()
     }
 
-    pub async fn session(&self, uid: &str) -> Result<Option<Session>, StoreError> {
-        let row = sqlx::query(
-            "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id FROM sessions \
-             WHERE uid = ?",
-        )
-        .bind(uid)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(session).transpose()
-    }
-
     /// The session `uid` if it is open.
     pub async fn open_session(&self, uid: &str) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(

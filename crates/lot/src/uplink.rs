@@ -77,6 +77,12 @@ impl Client {
         Ok(Client { http, base_url: base_url.trim_end_matches('/').to_owned(), identity })
     }
 
+    /// The same connection pool and settings for another identity (many
+    /// simulated lots in one process share one pool and one TLS setup).
+    pub fn with_identity(&self, identity: Identity) -> Client {
+        Client { http: self.http.clone(), base_url: self.base_url.clone(), identity }
+    }
+
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

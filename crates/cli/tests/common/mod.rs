@@ -31,3 +31,9 @@ pub async fn wait_port(port: u16, what: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// One HTTP client per test binary: building one loads the TLS roots (tens of ms).
+pub fn client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
+}
