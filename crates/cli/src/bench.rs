@@ -116,6 +116,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
         mqtt_url: None,
         mqtt_listen: None,
         downlink_retry: chrono::Duration::hours(24),
+        metrics_listen: None,
+        metrics_token: None,
+        limits: Default::default(),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

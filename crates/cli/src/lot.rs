@@ -14,10 +14,22 @@ pub enum Command {
         #[arg(long, env = "ONEPARK_LOT_CONFIG")]
         config: PathBuf,
     },
+    /// Read a staff password on stdin, print its hash for `[[auth.staff]] password`.
+    HashPassword,
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
-    let Command::Serve { config } = command;
+    let config = match command {
+        Command::Serve { config } => config,
+        Command::HashPassword => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("reading the password")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            anyhow::ensure!(!password.is_empty(), "empty password");
+            println!("{}", onepark_lot::auth::hash_password(password)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let config = onepark_lot::config::Config::load(&config).context("configuration")?;
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -38,11 +38,17 @@ struct Inner {
     wake: Arc<Notify>,
     outbox: Arc<OutboxStats>,
     downlink: Option<Arc<Stats>>,
+    sessions: crate::auth::Sessions,
+    http: Arc<onepark_serve::Stats>,
 }
 
 impl LotState {
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn sessions(&self) -> &crate::auth::Sessions {
+        &self.inner.sessions
     }
 
     pub fn outbox_stats(&self) -> &OutboxStats {
@@ -134,7 +140,8 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
             None
         }
     };
-    let inner = Inner { config, store, uplink: reconcile_client, wake, outbox, downlink };
+    let (sessions, http) = (Default::default(), Default::default());
+    let inner = Inner { config, store, uplink: reconcile_client, wake, outbox, downlink, sessions, http };
     let state = LotState { inner: Arc::new(inner) };
     tokio::spawn(periodic(state.clone()));
     tokio::spawn(nightly(state.clone()));
@@ -212,6 +219,8 @@ pub fn router(state: LotState) -> Router {
         .route("/api/month-cards", get(staff::list_cards).post(staff::put_card))
         .route("/api/month-cards/{id}", axum::routing::delete(staff::delete_card))
         .route("/metrics", get(metrics))
+        .route("/api/login", post(crate::auth::login))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::gate))
         .with_state(state)
 }
 
@@ -223,12 +232,15 @@ pub async fn serve(config: Config) -> Result<(), LotError> {
         .await
         .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
     tracing::info!(%listen, "lot gateway serving");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|source| LotError::Listen { addr: listen, source })
+    if state.config().auth.is_none() {
+        tracing::warn!("no [auth] configured: the lane and staff API answer this machine only");
+    }
+    let stats = state.inner.http.clone();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    onepark_serve::serve(listener, router(state), onepark_serve::Limits::default(), stats, shutdown).await;
+    Ok(())
 }
 
 async fn status(State(state): State<LotState>) -> Json<Value> {
@@ -363,6 +375,12 @@ async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str
             "Upload attempts that failed and will be retried.",
             n(&o.failed_attempts),
         ),
+        (
+            "onepark_lot_outbox_held_total",
+            "counter",
+            "Attempts the platform answered 429/503 with Retry-After (kept, sent again later).",
+            n(&o.held),
+        ),
         ("onepark_lot_outbox_pending", "gauge", "Records waiting for the platform.", pending),
         ("onepark_lot_outbox_refused_pending", "gauge", "Refused records waiting for an operator.", refused),
         (
@@ -404,6 +422,7 @@ async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str
         "onepark_lot_outbox_latency_seconds",
         "Event to acknowledgement by the platform (the spec asks for 5 s).",
     );
+    state.inner.http.render(&mut out, "onepark_lot_http");
     ([("content-type", "text/plain; version=0.0.4")], out)
 }
 

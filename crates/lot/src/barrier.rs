@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use onepark_domain::plate::{self, Plate, PlateError};
 use onepark_domain::time::{format_time, parse_time};
 use onepark_proto::dict::{BillWay, CarType, PaidType, ParkingType, PayScene, PhotoType, PlateColor};
@@ -70,8 +70,26 @@ impl Read {
         self.uid.as_deref().map(str::trim).filter(|u| !u.is_empty())
     }
 
-    /// Fields a reply must refuse (anything else falls back to a default).
+    /// Fields a reply must refuse, each named (anything absent falls back
+    /// to a default): a camera that sends nonsense must hear it at once,
+    /// not after the platform refused the record hours later.
     fn check(&self) -> Result<(), Json<Value>> {
+        let code = |field: &str, value: i64, codes: &[i64]| {
+            if codes.contains(&value) {
+                Ok(())
+            } else {
+                Err(bad_request(field, format!("{value} 不在数据字典范围内（{codes:?}）")))
+            }
+        };
+        code("carType", self.car_type, CarType::CODES)?;
+        code("plateColor", self.plate_color, PlateColor::CODES)?;
+        code("paidType", self.paid_type, PaidType::CODES)?;
+        code("payScene", self.pay_scene, PayScene::CODES)?;
+        if let Some(uid) = self.uid() {
+            if uid.chars().count() > 64 || !uid.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(bad_request("uid", "流水号最多 64 个可见 ASCII 字符"));
+            }
+        }
         match self.paid() {
             0..=1_000_000_000 => Ok(()),
             _ => Err(bad_request("paid", "must be between 0 and 1000000000 fen")),
@@ -141,11 +159,42 @@ fn placeholder(plate: &str) -> bool {
     plate == plate::NO_PLATE || plate == plate::UNRECOGNISED
 }
 
+/// A lane event's time: now when absent. Ahead of the lot's clock by more
+/// than [`MAX_AHEAD_SECS`] or before 2000 is refused (the platform would
+/// refuse the record, and a far-future stamp would outlive every true one).
 fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Json<Value>> {
-    match time.map(str::trim).filter(|t| !t.is_empty()) {
-        None => Ok(state.now()),
-        Some(t) => parse_time(t).map_err(|e| bad_request("time", e)),
+    let now = state.now();
+    let Some(t) = time.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(now) };
+    let at = parse_time(t).map_err(|e| bad_request("time", e))?;
+    if (at - now).num_seconds() > MAX_AHEAD_SECS {
+        return Err(bad_request("time", format!("{t} 晚于车场时间 {} 超过 {MAX_AHEAD_SECS} 秒", format_time(now))));
     }
+    if at.year() < 2000 {
+        return Err(bad_request("time", format!("{t} 早于 2000 年")));
+    }
+    Ok(at)
+}
+
+/// How far ahead of the lot's clock a camera's event time may be.
+const MAX_AHEAD_SECS: i64 = 600;
+
+/// Longest reason / operator name kept in the audit trail.
+pub(crate) const MAX_REASON: usize = 200;
+pub(crate) const MAX_OPERATOR: usize = 50;
+
+/// A staff text field: required or not, at most `max` characters, no control characters.
+pub(crate) fn staff_text(field: &str, text: Option<&str>, max: usize, required: bool) -> Result<(), Json<Value>> {
+    let text = text.map(str::trim).unwrap_or_default();
+    if required && text.is_empty() {
+        return Err(bad_request(field, "必须填写"));
+    }
+    if text.chars().count() > max {
+        return Err(bad_request(field, format!("最多 {max} 个字符")));
+    }
+    if text.chars().any(char::is_control) {
+        return Err(bad_request(field, "不能包含控制字符"));
+    }
+    Ok(())
 }
 
 /// The read's photo, if any, to store with the change (its uploadPhoto
@@ -534,6 +583,13 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
     }
     if request.reason.trim().is_empty() {
         return bad_request("reason", "必须填写开闸原因");
+    }
+    for (field, text, max) in
+        [("reason", Some(request.reason.as_str()), MAX_REASON), ("operator", request.operator.as_deref(), MAX_OPERATOR)]
+    {
+        if let Err(reply) = staff_text(field, text, max, false) {
+            return reply;
+        }
     }
     let now = format_time(state.now());
     let plate = request.plate_no.as_deref().map(plate_text);

@@ -41,6 +41,33 @@ struct Raw {
     tariff: RawTariff,
     platform: RawPlatform,
     info: Option<RawInfo>,
+    auth: Option<RawAuth>,
+}
+
+/// `[auth]`: device tokens and staff accounts (see `auth`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    devices: Vec<RawDevice>,
+    #[serde(default)]
+    staff: Vec<RawStaff>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    name: String,
+    token: String,
+    #[serde(default)]
+    lanes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStaff {
+    user: String,
+    password: String,
 }
 
 /// The lot's basic information for uploadParkingInfo (§5.3.1); berth
@@ -198,6 +225,8 @@ pub struct Config {
     pub platform: PlatformLink,
     /// uploadParkingInfo as configured (its uploadTime is set when sent).
     pub info: Option<ParkingInfo>,
+    /// Who may use the API; `None`: this machine only.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 impl Config {
@@ -272,7 +301,9 @@ impl Config {
         if !(1..=64).contains(&concurrency) {
             return Err(invalid("platform.concurrency", "must be between 1 and 64"));
         }
+        let auth = raw.auth.map(|a| auth(a, &lanes)).transpose()?;
         Ok(Config {
+            auth,
             info,
             name,
             parking_code: raw.parking_code,
@@ -295,6 +326,33 @@ impl Config {
             },
         })
     }
+}
+
+fn auth(raw: RawAuth, lanes: &[Lane]) -> Result<crate::auth::AuthConfig, ConfigError> {
+    let mut devices = Vec::new();
+    for (i, d) in raw.devices.into_iter().enumerate() {
+        if d.token.trim().chars().count() < 16 {
+            return Err(invalid(format!("auth.devices[{i}].token"), "use at least 16 random characters"));
+        }
+        if let Some(lane) = d.lanes.iter().find(|l| !lanes.iter().any(|known| &known.id == *l)) {
+            return Err(invalid(format!("auth.devices[{i}].lanes"), format!("`{lane}` is not a lane of this lot")));
+        }
+        devices.push(crate::auth::Device { name: d.name, token: d.token.trim().to_owned(), lanes: d.lanes });
+    }
+    let mut staff = Vec::new();
+    for (i, s) in raw.staff.into_iter().enumerate() {
+        if !crate::auth::valid_hash(&s.password) {
+            return Err(invalid(
+                format!("auth.staff[{i}].password"),
+                "not a password hash: make one with `onepark lot hash-password`",
+            ));
+        }
+        staff.push(crate::auth::Staff { user: s.user, password: s.password });
+    }
+    if devices.is_empty() && staff.is_empty() {
+        return Err(invalid("auth", "configure at least one device or staff account (or leave [auth] out)"));
+    }
+    Ok(crate::auth::AuthConfig { devices, staff })
 }
 
 /// Builds the uploadParkingInfo record and checks it with the protocol's own

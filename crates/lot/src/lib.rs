@@ -5,6 +5,7 @@
 //! part of that (opening, ordering, deduplication).
 
 pub mod app;
+pub mod auth;
 mod barrier;
 pub mod config;
 pub mod downlink;

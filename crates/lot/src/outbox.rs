@@ -38,6 +38,8 @@ pub struct OutboxStats {
     pub timely: AtomicU64,
     pub refused: AtomicU64,
     pub failed_attempts: AtomicU64,
+    /// Attempts the platform answered "retry later" (429/503 + Retry-After).
+    pub held: AtomicU64,
     /// Event → acknowledged of the last delivery, milliseconds.
     pub last_latency_ms: AtomicU64,
     /// Event → acknowledged of every delivery.
@@ -104,6 +106,13 @@ enum Attempt {
     Failed(String),
     /// The platform could not be reached (or answered with no protocol reply).
     Unreachable(String),
+    /// The platform asked us to wait (HTTP 429/503 with Retry-After: a
+    /// throttle, or our clock is off). Not the record's fault: it keeps its
+    /// attempts and the whole sender waits.
+    Held {
+        secs: u64,
+        why: String,
+    },
 }
 
 /// Pending records in id order, and which of them are on the wire.
@@ -223,8 +232,16 @@ pub async fn run(
                     };
                     queue.in_flight.remove(&row.id);
                     unreachable |= matches!(result, Attempt::Unreachable(_));
+                    if let Attempt::Held { secs, why } = &result {
+                        let until = now_ms() + 1000 * (*secs).clamp(1, 3600) as i64;
+                        if until > paused_until {
+                            tracing::warn!(retry_in_secs = secs, reason = %why, "the platform asks to wait; holding the outbox");
+                            paused_until = until;
+                        }
+                    }
+                    let held = matches!(result, Attempt::Held { .. });
                     let outcome = settle(&row, result, &stats, &mut outage);
-                    finished.push((row.id, row.attempts + 1, outcome));
+                    finished.push((row.id, row.attempts + i64::from(!held), outcome));
                 }
                 if unreachable && now_ms() >= paused_until {
                     tracing::warn!(retry_in = ?backoff(outage), "platform unreachable; holding the outbox");
@@ -284,6 +301,12 @@ fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64
             *outage = 0;
             Finished::Retry { next_attempt_ms: now + wait.as_millis() as i64, error }
         }
+        Attempt::Held { why, .. } => {
+            stats.held.fetch_add(1, Ordering::Relaxed);
+            *outage = 0;
+            // Same attempt count: waiting on the platform is not failing.
+            Finished::Retry { next_attempt_ms: now, error: why }
+        }
         Attempt::Unreachable(error) => {
             stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
             // The sender as a whole waits (see `run`); the row also steps back a
@@ -331,6 +354,13 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
     } else {
         None
     };
+    let mut body = body;
+    // uploadTime is the time of *this* upload: a record kept through an
+    // outage is re-stamped on every attempt, so the platform's freshness
+    // window (replay protection) accepts it.
+    if let Some(slot) = body.get_mut("uploadTime") {
+        *slot = Value::String(onepark_domain::time::format_time(zone.local(chrono::Utc::now())));
+    }
     match uplink.send_with_file(interface, &body, file).await {
         Ok(reply) if reply.ok() => {
             if interface == Uplink::UploadHeartbeat {
@@ -341,6 +371,17 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
         Ok(reply) if reply.result_code == "400" => Attempt::Refused(format!("400: {}", reply.msg)),
         Ok(reply) => Attempt::Failed(format!("{}: {}", reply.result_code, reply.msg)),
         Err(e @ UplinkError::Seal(_)) => Attempt::Refused(e.to_string()),
+        // "Not now" (throttled, or our clock is off): the platform says when.
+        Err(UplinkError::Status { status: 429 | 503, retry_after: Some(secs), body, .. }) => {
+            if let Ok(reply) = serde_json::from_str::<Value>(&body) {
+                check_clock(&reply, zone, stats);
+            }
+            let why = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v.get("msg").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or(body);
+            Attempt::Held { secs, why: format!("{}: {why}", row.interface) }
+        }
         // Too large now, too large for ever.
         Err(e @ UplinkError::Status { status: 413, .. }) => Attempt::Refused(e.to_string()),
         // A 200 whose body is not a protocol reply: this request, not an outage.

@@ -184,6 +184,13 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
     if c.reason.trim().is_empty() {
         return bad("reason", "say why the session is closed");
     }
+    let too_long = |text: &str, max| text.chars().count() > max || text.chars().any(char::is_control);
+    if too_long(&c.reason, crate::barrier::MAX_REASON) {
+        return bad("reason", format!("at most {} characters, no control characters", crate::barrier::MAX_REASON));
+    }
+    if c.operator.as_deref().is_some_and(|o| too_long(o, crate::barrier::MAX_OPERATOR)) {
+        return bad("operator", format!("at most {} characters, no control characters", crate::barrier::MAX_OPERATOR));
+    }
     let config = state.config();
     let exits: Vec<&str> =
         config.lanes.iter().filter(|l| l.direction == Direction::Exit).map(|l| l.id.as_str()).collect();

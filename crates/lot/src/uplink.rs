@@ -27,7 +27,7 @@ pub enum UplinkError {
     #[error("{interface}: HTTP: {chain}", interface = .1, chain = chain(.0))]
     Http(reqwest::Error, &'static str),
     #[error("{interface}: HTTP status {status}: {body}")]
-    Status { interface: &'static str, status: u16, body: String },
+    Status { interface: &'static str, status: u16, body: String, retry_after: Option<u64> },
     #[error("{interface}: the reply is not JSON with a resultCode: {body}")]
     Reply { interface: &'static str, body: String },
 }
@@ -72,6 +72,9 @@ impl Client {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .tcp_nodelay(true)
+            // Below the platform's idle limit (20 s by default), so a pooled
+            // connection is never reused just as the platform closes it.
+            .pool_idle_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| UplinkError::Http(e, "client"))?;
         Ok(Client { http, base_url: base_url.trim_end_matches('/').to_owned(), identity })
@@ -119,9 +122,14 @@ impl Client {
             .await
             .map_err(|e| UplinkError::Http(e, name))?;
         let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
         let body = response.text().await.map_err(|e| UplinkError::Http(e, name))?;
         if status != 200 {
-            return Err(UplinkError::Status { interface: name, status, body });
+            return Err(UplinkError::Status { interface: name, status, body, retry_after });
         }
         let json: Value =
             serde_json::from_str(&body).map_err(|_| UplinkError::Reply { interface: name, body: body.clone() })?;

@@ -150,13 +150,15 @@ struct RecordParams {
 async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -> Result<Json<Value>, ApiError> {
     let page = p.page.unwrap_or(1).max(1);
     let size = p.page_size.unwrap_or(50).clamp(1, 500);
+    // A page past the last representable offset is a mistake, not page 1.
+    let offset = (page - 1).checked_mul(size).ok_or_else(|| bad(format!("page: {page} is out of range")))?;
     let query = RecordQuery {
         parking_code: p.parking_code.unwrap_or_default(),
         plate_no: p.plate_no.unwrap_or_default(),
         from: time_param(p.from, "from", "0000-01-01 00:00:00")?,
         to: time_param(p.to, "to", "9999-12-31 23:59:59")?,
         limit: size,
-        offset: (page - 1) * size,
+        offset,
     };
     let items = state.store().search(&query).await?;
     Ok(Json(json!({ "page": page, "pageSize": size, "items": items })))

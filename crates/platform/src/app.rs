@@ -12,8 +12,9 @@ use chrono::NaiveDateTime;
 use onepark_domain::time::Zone;
 use onepark_proto::PrivateKey;
 
-use crate::config::{Config, LotAccess};
-use crate::metrics::{Metrics, ProbeLimiter};
+use crate::admission::{ProbeLimiter, Rate, Refusals, Replays};
+use crate::config::{Config, Limits, LotAccess};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 use crate::uplink;
 
@@ -30,7 +31,14 @@ struct Inner {
     photo_dir: PathBuf,
     metrics: Metrics,
     probes: ProbeLimiter,
+    replays: Replays,
+    photo_rate: Rate,
+    refusals: Refusals,
+    limits: Limits,
     admin_token: Option<String>,
+    metrics_token: Option<String>,
+    /// uploadPhoto takes turns per file digest (stripes), see `uplink::photo`.
+    photo_locks: Vec<tokio::sync::Mutex<()>>,
     wake: crate::downlink::Wake,
     downlink_retry: chrono::Duration,
     /// The platform's own login on an external broker (from `mqtt_url`).
@@ -51,7 +59,22 @@ impl AppState {
                 // Honest lots almost never send a signed request that does not
                 // decrypt; ten a minute is a probe or a broken key.
                 probes: ProbeLimiter::new(10, std::time::Duration::from_secs(60)),
+                // A replay older than the window is refused by its uploadTime;
+                // without a window, remember signatures for ten minutes.
+                replays: Replays::new(
+                    config
+                        .limits
+                        .upload_time_window
+                        .and_then(|w| w.to_std().ok())
+                        .unwrap_or(std::time::Duration::from_secs(600)),
+                    config.limits.replay_cache,
+                ),
+                photo_rate: Rate::new(config.limits.photos_per_minute),
+                refusals: Refusals::default(),
+                limits: config.limits.clone(),
                 admin_token: config.admin_token.clone(),
+                metrics_token: config.metrics_token.clone(),
+                photo_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
@@ -77,6 +100,39 @@ impl AppState {
 
     pub fn probes(&self) -> &ProbeLimiter {
         &self.inner.probes
+    }
+
+    pub fn replays(&self) -> &Replays {
+        &self.inner.replays
+    }
+
+    pub fn photo_rate(&self) -> &Rate {
+        &self.inner.photo_rate
+    }
+
+    pub fn refusals(&self) -> &Refusals {
+        &self.inner.refusals
+    }
+
+    /// The turn of uploads of the file with this digest.
+    pub async fn photo_lock(&self, sha256: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = sha256.bytes().take(4).fold(0usize, |n, b| n * 31 + usize::from(b)) % self.inner.photo_locks.len();
+        self.inner.photo_locks[stripe].lock().await
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The receiver's clock for a message's times.
+    pub fn clock(&self) -> onepark_proto::msg::Clock {
+        let l = &self.inner.limits;
+        onepark_proto::msg::Clock {
+            now: self.now(),
+            future: l.future_skew,
+            past: l.past,
+            upload_window: l.upload_time_window,
+        }
     }
 
     pub fn wake(&self) -> &crate::downlink::Wake {
@@ -123,18 +179,42 @@ impl AppState {
     }
 }
 
-/// The HTTP API; tests drive it without a socket.
+/// The HTTP API; tests drive it without a socket. `/metrics` is here unless
+/// it has an address of its own (`metrics_listen`).
 pub fn router(config: &Config, state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
-        .route("/metrics", get(metrics))
-        .merge(crate::admin::router(state.clone()))
-        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .with_state(state)
+        .merge(crate::admin::router(state.clone()));
+    if config.metrics_listen.is_none() {
+        router = router.route("/metrics", get(metrics));
+    }
+    router.layer(DefaultBodyLimit::max(config.body_limit_bytes)).with_state(state)
 }
 
-async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+/// `/metrics` alone, for `metrics_listen`.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics)).with_state(state)
+}
+
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(token) = &state.inner.metrics_token {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let expected = format!("Bearer {token}");
+        if !(given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes())) {
+            return (
+                axum::http::StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Bearer")],
+                "metrics_token required\n",
+            )
+                .into_response();
+        }
+    }
     ([("content-type", "text/plain; version=0.0.4")], state.metrics().render(state.store().commit_stats()))
+        .into_response()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,8 +246,7 @@ pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<
             (client, events, None)
         }
         (None, Some(listen)) => {
-            let expiry = config.downlink_retry.to_std().unwrap_or(std::time::Duration::from_secs(86_400));
-            let embedded = crate::broker::start(listen, expiry, state.clone()).await?;
+            let embedded = crate::broker::start(listen, &config.limits, state.clone()).await?;
             let local = SocketAddr::new(loopback(embedded.addr.ip()), embedded.addr.port());
             let login = &embedded.publisher;
             let url = format!("mqtt://{}:{}@{local}", login.username, login.password);
@@ -207,8 +286,34 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         lots = config.lots.len(),
         "platform serving"
     );
-    axum::serve(listener, router(&config, state)).with_graceful_shutdown(shutdown()).await?;
+    spawn_metrics(&config, &state).await?;
+    let stats = state.metrics().http.clone();
+    onepark_serve::serve(listener, router(&config, state), config.limits.http.clone(), stats, shutdown()).await;
     Ok(())
+}
+
+/// `/metrics` on its own address, when configured.
+async fn spawn_metrics(config: &Config, state: &AppState) -> Result<(), ServeError> {
+    let Some(addr) = &config.metrics_listen else {
+        if config.metrics_token.is_none() && !is_loopback(&config.listen) {
+            tracing::warn!(
+                "/metrics is public on {} (accessIDs, counts): set metrics_listen or metrics_token",
+                config.listen
+            );
+        }
+        return Ok(());
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Listen { addr: addr.clone(), source })?;
+    tracing::info!(listen = %listener.local_addr()?, "metrics serving");
+    let (app, limits, stats) = (metrics_router(state.clone()), config.limits.http.clone(), Default::default());
+    tokio::spawn(onepark_serve::serve(listener, app, limits, stats, std::future::pending()));
+    Ok(())
+}
+
+fn is_loopback(listen: &str) -> bool {
+    listen.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback()) || listen.starts_with("localhost:")
 }
 
 /// Where a platform started with [`spawn`] listens.
@@ -228,12 +333,10 @@ pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     let addr = listener.local_addr()?;
+    spawn_metrics(&config, &state).await?;
+    let stats = state.metrics().http.clone();
     let app = router(&config, state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    tokio::spawn(onepark_serve::serve(listener, app, config.limits.http.clone(), stats, std::future::pending()));
     Ok(Spawned { http: addr, mqtt })
 }
 

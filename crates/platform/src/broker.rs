@@ -21,6 +21,7 @@ use rmqtt::server::MqttServer;
 use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
 use crate::app::AppState;
+use crate::config::Limits;
 
 /// The platform publisher's login (embedded broker, or the user in `mqtt_url`).
 #[derive(Clone)]
@@ -74,7 +75,15 @@ pub struct Embedded {
 }
 
 /// Starts the broker on `listen` (port 0 picks one).
-pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> Result<Embedded, BrokerError> {
+///
+/// Bounds (docs/operations.md): rmqtt 0.24 keeps a disconnected client's
+/// socket open until its session expires (docs/mqtt.md, "Known broker
+/// limits"), so sessions are what must be bounded: at most
+/// `mqtt_max_nodes` per accessID (online or offline), `mqtt_max_sessions`
+/// in all, kept `mqtt_session_expiry` after a disconnect (the downlink table
+/// re-publishes whatever a lot missed), a bounded queue each, and no
+/// "never time out" keep-alive.
+pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Embedded, BrokerError> {
     let laddr: SocketAddr = tokio::net::lookup_host(listen)
         .await
         .ok()
@@ -84,13 +93,20 @@ pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> R
     // rmqtt's busy check refuses CONNECTs while the host's load average is
     // high: on a small shared box that locks lots out exactly when they
     // reconnect en masse, so admission is left to max_connections.
-    let scx = ServerContext::new().busy_check_enable(false).build().await;
+    let max_sessions = isize::try_from(limits.mqtt_max_sessions).unwrap_or(isize::MAX);
+    let scx = ServerContext::new().busy_check_enable(false).mqtt_max_sessions(max_sessions).build().await;
     let register = scx.extends.hook_mgr().register();
     let resent = Arc::new(Mutex::new(HashMap::new()));
     for typ in
         [Type::ClientAuthenticate, Type::ClientSubscribeCheckAcl, Type::MessagePublishCheckAcl, Type::SessionSubscribed]
     {
-        let gate = Gate { state: state.clone(), internal: internal.clone(), resent: resent.clone() };
+        let gate = Gate {
+            state: state.clone(),
+            internal: internal.clone(),
+            resent: resent.clone(),
+            scx: scx.clone(),
+            max_nodes: limits.mqtt_max_nodes,
+        };
         register.add(typ, Box::new(gate)).await;
     }
     register.start().await;
@@ -105,8 +121,14 @@ pub async fn start(listen: &str, session_expiry: Duration, state: AppState) -> R
         .reuseaddr(Some(true))
         // Persistent sessions hold a lot's messages while it is away; the
         // downlink table re-publishes anything older anyway.
-        .session_expiry_interval(session_expiry)
-        .message_expiry_interval(session_expiry)
+        .session_expiry_interval(limits.mqtt_session_expiry)
+        .max_session_expiry_interval(limits.mqtt_session_expiry)
+        .message_expiry_interval(limits.mqtt_session_expiry)
+        .max_mqueue_len(limits.mqtt_max_queue)
+        .handshake_timeout(Duration::from_secs(10))
+        // keep-alive 0 ("never") would let a vanished lot hold its socket.
+        .allow_zero_keepalive(false)
+        .max_keepalive(limits.mqtt_max_keepalive_secs)
         .bind()
         .map_err(listen_error)?;
     let addr = listener.local_addr().map_err(listen_error)?;
@@ -127,6 +149,8 @@ struct Gate {
     /// When each accessID's downlinks were last rescheduled: a lot subscribes
     /// to several topics per connect, one reschedule covers them all.
     resent: Arc<Mutex<HashMap<String, Instant>>>,
+    scx: ServerContext,
+    max_nodes: usize,
 }
 
 /// Subscriptions of one lot closer together than this share one resend.
@@ -145,6 +169,19 @@ impl Handler for Gate {
                 if matches!(result, AuthResult::Allow(false, _)) && info.last_will().is_some() {
                     tracing::warn!(username, ?from, "MQTT login refused: lots may not set a will message");
                     result = AuthResult::NotAuthorized;
+                }
+                if matches!(result, AuthResult::Allow(false, _)) {
+                    let others = self.other_nodes(&username).await;
+                    if others >= self.max_nodes {
+                        tracing::warn!(
+                            username,
+                            ?from,
+                            sessions = others,
+                            max = self.max_nodes,
+                            "MQTT login refused: this accessID holds its maximum of sessions (limits.mqtt_max_nodes)"
+                        );
+                        result = AuthResult::NotAuthorized;
+                    }
                 }
                 (false, Some(HookResult::AuthResult(result)))
             }
@@ -241,6 +278,18 @@ impl Gate {
             Login::Unknown => AuthResult::NotAuthorized,
             Login::Refused(_) => AuthResult::BadUsernameOrPassword,
         }
+    }
+
+    /// Sessions (online or offline) other nodes of `username`'s accessID hold;
+    /// the node's own session is replaced by this login, so it does not count.
+    async fn other_nodes(&self, username: &str) -> usize {
+        let base = AccessId::parse(username).base;
+        let shared = self.scx.extends.shared().await;
+        shared
+            .iter()
+            .filter_map(|entry| entry.session())
+            .filter(|s| &*s.id.client_id != username && AccessId::parse(s.id.username_ref()).base == base)
+            .count()
     }
 
     /// A lot that (re)subscribes gets its unconfirmed messages now rather

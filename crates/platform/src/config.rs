@@ -36,10 +36,34 @@ struct Raw {
     mqtt_url: Option<String>,
     mqtt_listen: Option<String>,
     downlink_retry_hours: Option<u64>,
+    metrics_listen: Option<String>,
+    metrics_token: Option<String>,
+    #[serde(default)]
+    limits: RawLimits,
     #[serde(default)]
     keys: RawKeys,
     #[serde(default)]
     lots: Vec<RawLot>,
+}
+
+/// `[limits]`: every bound an operator may tune (docs/operations.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    future_skew_secs: Option<u64>,
+    past_days: Option<u64>,
+    upload_time_window_secs: Option<u64>,
+    replay_cache: Option<usize>,
+    photos_per_minute: Option<u32>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    mqtt_max_nodes: Option<usize>,
+    mqtt_max_sessions: Option<usize>,
+    mqtt_session_expiry_secs: Option<u64>,
+    mqtt_max_queue: Option<usize>,
+    mqtt_max_keepalive_secs: Option<u16>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +112,103 @@ pub struct Config {
     pub mqtt_listen: Option<String>,
     /// How long an unconfirmed downlink is retried before it expires.
     pub downlink_retry: chrono::Duration,
+    /// Serve `/metrics` on this address instead of `listen`.
+    pub metrics_listen: Option<String>,
+    /// Bearer token `/metrics` requires, when set.
+    pub metrics_token: Option<String>,
+    pub limits: Limits,
+}
+
+/// The bounds of the platform's front doors; see docs/operations.md.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Event times ahead of the platform's clock by more than this are refused.
+    pub future_skew: chrono::Duration,
+    /// Event times older than this are stored as a data-quality finding.
+    pub past: chrono::Duration,
+    /// `uploadTime` must lie within now ± this (replays, wrong clocks); `None`: off.
+    pub upload_time_window: Option<chrono::Duration>,
+    /// Signatures of answered requests remembered per window (exact replays).
+    pub replay_cache: usize,
+    /// uploadPhoto per accessID per minute (0: unlimited).
+    pub photos_per_minute: u32,
+    pub http: onepark_serve::Limits,
+    /// MQTT sessions (nodes `accessID_N`, online or offline) one accessID may hold.
+    pub mqtt_max_nodes: usize,
+    /// MQTT sessions in all.
+    pub mqtt_max_sessions: usize,
+    /// How long the embedded broker keeps a disconnected lot's session.
+    pub mqtt_session_expiry: std::time::Duration,
+    /// Messages queued per MQTT session.
+    pub mqtt_max_queue: usize,
+    /// The longest keep-alive a lot may ask for (0 = "never" is refused).
+    pub mqtt_max_keepalive_secs: u16,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            future_skew: chrono::Duration::minutes(10),
+            past: chrono::Duration::days(30),
+            upload_time_window: Some(chrono::Duration::minutes(10)),
+            replay_cache: 1_000_000,
+            photos_per_minute: 600,
+            http: onepark_serve::Limits::default(),
+            mqtt_max_nodes: 4,
+            mqtt_max_sessions: 10_000,
+            mqtt_session_expiry: std::time::Duration::from_secs(600),
+            mqtt_max_queue: 1000,
+            mqtt_max_keepalive_secs: 300,
+        }
+    }
+}
+
+impl RawLimits {
+    fn build(self) -> Result<Limits, ConfigError> {
+        let d = Limits::default();
+        let secs = |v: Option<u64>, key: &str, default: std::time::Duration| match v {
+            Some(0) => Err(invalid(format!("limits.{key}"), "must be at least 1")),
+            Some(n) => Ok(std::time::Duration::from_secs(n)),
+            None => Ok(default),
+        };
+        let at_least_one = |v: Option<usize>, key: &str, default: usize| match v {
+            Some(0) => Err(invalid(format!("limits.{key}"), "must be at least 1")),
+            Some(n) => Ok(n),
+            None => Ok(default),
+        };
+        let http = onepark_serve::Limits {
+            max_connections: at_least_one(self.max_connections, "max_connections", d.http.max_connections)?,
+            max_per_ip: at_least_one(self.max_connections_per_ip, "max_connections_per_ip", d.http.max_per_ip)?,
+            header_timeout: secs(self.header_timeout_secs, "header_timeout_secs", d.http.header_timeout)?,
+            body_timeout: secs(self.body_timeout_secs, "body_timeout_secs", d.http.body_timeout)?,
+        };
+        let seconds = |s: u64| chrono::Duration::seconds(s.min(i64::MAX as u64 / 1000) as i64);
+        Ok(Limits {
+            future_skew: self.future_skew_secs.map_or(d.future_skew, seconds),
+            past: self.past_days.map_or(d.past, |days| chrono::Duration::days(days.clamp(1, 36_500) as i64)),
+            upload_time_window: match self.upload_time_window_secs {
+                Some(0) => None,
+                Some(s) => Some(seconds(s)),
+                None => d.upload_time_window,
+            },
+            replay_cache: self.replay_cache.unwrap_or(d.replay_cache),
+            photos_per_minute: self.photos_per_minute.unwrap_or(d.photos_per_minute),
+            http,
+            mqtt_max_nodes: at_least_one(self.mqtt_max_nodes, "mqtt_max_nodes", d.mqtt_max_nodes)?,
+            mqtt_max_sessions: at_least_one(self.mqtt_max_sessions, "mqtt_max_sessions", d.mqtt_max_sessions)?,
+            mqtt_session_expiry: secs(
+                self.mqtt_session_expiry_secs,
+                "mqtt_session_expiry_secs",
+                d.mqtt_session_expiry,
+            )?,
+            mqtt_max_queue: at_least_one(self.mqtt_max_queue, "mqtt_max_queue", d.mqtt_max_queue)?,
+            mqtt_max_keepalive_secs: match self.mqtt_max_keepalive_secs {
+                Some(0) => return Err(invalid("limits.mqtt_max_keepalive_secs", "must be at least 1")),
+                Some(n) => n,
+                None => d.mqtt_max_keepalive_secs,
+            },
+        })
+    }
 }
 
 pub const DEFAULT_MQTT_LISTEN: &str = "127.0.0.1:1884";
@@ -154,6 +275,9 @@ impl Config {
             )
             .filter(|l| !l.trim().is_empty() && l.trim() != "off"),
             downlink_retry: chrono::Duration::hours(raw.downlink_retry_hours.unwrap_or(24).clamp(1, 24 * 30) as i64),
+            metrics_listen: env("ONEPARK_METRICS_LISTEN").or(raw.metrics_listen).filter(|l| !l.trim().is_empty()),
+            metrics_token: env("ONEPARK_METRICS_TOKEN").or(raw.metrics_token).filter(|t| !t.trim().is_empty()),
+            limits: raw.limits.build()?,
         })
     }
 }
@@ -257,5 +381,18 @@ mod tests {
         assert!(e.contains("unknown field `listn`"), "{e}");
         let e = parse("database = \"mysql://x\"", &[]).expect_err("db").to_string();
         assert!(e.starts_with("database:"), "{e}");
+        let e = parse("[limits]\nheader_timeout_secs = 0", &[]).expect_err("zero").to_string();
+        assert!(e.starts_with("limits.header_timeout_secs:"), "{e}");
+    }
+
+    #[test]
+    fn limits_default_and_override() {
+        let c = parse("", &[]).expect("defaults");
+        assert_eq!(c.limits.upload_time_window, Some(chrono::Duration::minutes(10)));
+        assert_eq!(c.limits.mqtt_max_nodes, 4);
+        let c = parse("[limits]\nupload_time_window_secs = 0\nmqtt_max_nodes = 2\nmax_connections = 7", &[])
+            .expect("limits");
+        assert_eq!((c.limits.upload_time_window, c.limits.mqtt_max_nodes), (None, 2));
+        assert_eq!(c.limits.http.max_connections, 7);
     }
 }

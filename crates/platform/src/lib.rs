@@ -4,6 +4,7 @@
 //! TOML file, `app` wires them into a router and a server loop.
 
 pub mod admin;
+pub mod admission;
 pub mod app;
 pub mod broker;
 pub mod config;

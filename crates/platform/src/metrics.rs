@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use crate::store::CommitStats;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Latency bucket bounds in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
@@ -32,6 +32,30 @@ pub struct Metrics {
     published: Mutex<BTreeMap<(String, bool), u64>>,
     expired: std::sync::atomic::AtomicU64,
     confirm_latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Requests held off (retryable), by reason.
+    held: Mutex<BTreeMap<&'static str, u64>>,
+    /// Requests refused before anyone was authenticated, by step.
+    unauthenticated: Mutex<BTreeMap<&'static str, u64>>,
+    /// Data-quality findings on stored records, by kind.
+    findings: Mutex<BTreeMap<&'static str, u64>>,
+    /// Exact replays answered without decrypting.
+    replays: std::sync::atomic::AtomicU64,
+    pub http: std::sync::Arc<onepark_serve::Stats>,
+}
+
+fn bump(map: &Mutex<BTreeMap<&'static str, u64>>, key: &'static str) {
+    if let Ok(mut map) = map.lock() {
+        *map.entry(key).or_default() += 1;
+    }
+}
+
+fn render_counter(out: &mut String, name: &str, help: &str, label: &str, map: &Mutex<BTreeMap<&'static str, u64>>) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    if let Ok(map) = map.lock() {
+        for (key, n) in map.iter() {
+            let _ = writeln!(out, "{name}{{{label}=\"{key}\"}} {n}");
+        }
+    }
 }
 
 impl Metrics {
@@ -67,8 +91,52 @@ impl Metrics {
         }
     }
 
+    /// A request answered "retry later" (`reason`: probe, photo_rate, upload_time).
+    pub fn held(&self, reason: &'static str) {
+        bump(&self.held, reason);
+    }
+
+    /// A request refused before authentication (`step`: interface, form, access_id, signature).
+    pub fn unauthenticated(&self, step: &'static str) {
+        bump(&self.unauthenticated, step);
+    }
+
+    /// A stored record carried a finding (`kind`: far_past).
+    pub fn finding(&self, kind: &'static str) {
+        bump(&self.findings, kind);
+    }
+
+    pub fn replay(&self) {
+        self.replays.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn render(&self, commits: &CommitStats) -> String {
         let mut out = String::new();
+        render_counter(
+            &mut out,
+            "onepark_uplink_held_total",
+            "Requests answered 429 (retry later), by reason.",
+            "reason",
+            &self.held,
+        );
+        render_counter(
+            &mut out,
+            "onepark_uplink_unauthenticated_total",
+            "Requests refused before authentication, by step.",
+            "step",
+            &self.unauthenticated,
+        );
+        render_counter(
+            &mut out,
+            "onepark_uplink_findings_total",
+            "Stored records with a data-quality finding, by kind.",
+            "kind",
+            &self.findings,
+        );
+        out.push_str("# HELP onepark_uplink_replays_total Exact replays answered without decrypting.\n");
+        out.push_str("# TYPE onepark_uplink_replays_total counter\n");
+        let _ = writeln!(out, "onepark_uplink_replays_total {}", self.replays.load(Ordering::Relaxed));
+        self.http.render(&mut out, "onepark_http");
         out.push_str("# HELP onepark_uplink_requests_total Uplink requests by interface and outcome.\n");
         out.push_str("# TYPE onepark_uplink_requests_total counter\n");
         if let Ok(requests) = self.requests.lock() {
@@ -117,6 +185,9 @@ impl Metrics {
         out.push_str("# HELP onepark_store_committed_writes_total Writes committed in those transactions.\n");
         out.push_str("# TYPE onepark_store_committed_writes_total counter\n");
         let _ = writeln!(out, "onepark_store_committed_writes_total {jobs}");
+        out.push_str("# HELP onepark_store_retried_batches_total Batches rolled back by a conflict and run again.\n");
+        out.push_str("# TYPE onepark_store_retried_batches_total counter\n");
+        let _ = writeln!(out, "onepark_store_retried_batches_total {}", commits.retries.load(Ordering::Relaxed));
         out
     }
 }
@@ -146,37 +217,6 @@ fn render_histograms(out: &mut String, name: &str, map: &Mutex<BTreeMap<String, 
     }
 }
 
-/// Limits signed-but-undecryptable requests per accessID: probing the
-/// platform's private key needs many of them, honest lots send almost none.
-pub struct ProbeLimiter {
-    limit: u32,
-    window: Duration,
-    seen: Mutex<BTreeMap<String, (Instant, u32)>>,
-}
-
-impl ProbeLimiter {
-    pub fn new(limit: u32, window: Duration) -> Self {
-        ProbeLimiter { limit, window, seen: Mutex::new(BTreeMap::new()) }
-    }
-
-    /// Records one failure; true once the accessID is over its limit.
-    pub fn record(&self, access_id: &str, now: Instant) -> bool {
-        let Ok(mut seen) = self.seen.lock() else { return false };
-        let entry = seen.entry(access_id.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) > self.window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 > self.limit
-    }
-
-    /// True while the accessID is over its limit within the current window.
-    pub fn blocked(&self, access_id: &str, now: Instant) -> bool {
-        let Ok(seen) = self.seen.lock() else { return false };
-        seen.get(access_id).is_some_and(|(start, n)| *n > self.limit && now.duration_since(*start) <= self.window)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,18 +235,5 @@ mod tests {
         assert!(text.contains("onepark_uplink_latency_seconds_bucket{interface=\"uploadCarInData\",le=\"0.005\"} 1"));
         assert!(text.contains("onepark_uplink_latency_seconds_count{interface=\"uploadCarInData\"} 2"));
         assert!(text.contains("onepark_uplink_undecryptable_total{access_id=\"234\"} 1"));
-    }
-
-    #[test]
-    fn limiter_blocks_after_the_limit_within_the_window() {
-        let l = ProbeLimiter::new(2, Duration::from_secs(60));
-        let t = Instant::now();
-        assert!(!l.record("234", t));
-        assert!(!l.record("234", t));
-        assert!(l.record("234", t));
-        assert!(l.blocked("234", t));
-        assert!(!l.blocked("999", t));
-        assert!(!l.blocked("234", t + Duration::from_secs(61)));
-        assert!(!l.record("234", t + Duration::from_secs(61)));
     }
 }

@@ -10,13 +10,18 @@ pub fn path(dir: &Path, sha256: &str) -> PathBuf {
     dir.join(&sha256[..2.min(sha256.len())]).join(format!("{sha256}.jpg"))
 }
 
-/// Stores a JPEG and returns its SHA-256 (hex). Identical photos share a
-/// file; a half-written file never takes the final name.
-pub fn save(dir: &Path, jpeg: &[u8]) -> std::io::Result<String> {
-    let sha256: String = openssl::sha::sha256(jpeg).iter().map(|b| format!("{b:02x}")).collect();
-    let target = path(dir, &sha256);
+/// A JPEG's SHA-256 (hex): its file name.
+pub fn digest(jpeg: &[u8]) -> String {
+    openssl::sha::sha256(jpeg).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Stores a JPEG under its digest [`digest`]; true when this call created
+/// the file (false: an identical photo was there already — they share it).
+/// A half-written file never takes the final name.
+pub fn save(dir: &Path, sha256: &str, jpeg: &[u8]) -> std::io::Result<bool> {
+    let target = path(dir, sha256);
     if target.is_file() {
-        return Ok(sha256);
+        return Ok(false);
     }
     let parent = target.parent().unwrap_or(dir);
     if !parent.is_dir() {
@@ -32,7 +37,15 @@ pub fn save(dir: &Path, jpeg: &[u8]) -> std::io::Result<String> {
     std::fs::rename(&temp, &target)?;
     // The rename is durable only once the directory itself is synced.
     sync_dir(parent)?;
-    Ok(sha256)
+    Ok(true)
+}
+
+/// Removes a file no row refers to (a row that did not commit).
+pub fn remove(dir: &Path, sha256: &str) -> std::io::Result<()> {
+    match std::fs::remove_file(path(dir, sha256)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
@@ -47,10 +60,13 @@ mod tests {
     fn content_addressed_and_idempotent() {
         let dir = std::env::temp_dir().join(format!("onepark-photo-{}", std::process::id()));
         let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3];
-        let a = save(&dir, &jpeg).expect("save");
-        let b = save(&dir, &jpeg).expect("save again");
-        assert_eq!(a, b);
-        assert_eq!(std::fs::read(path(&dir, &a)).expect("read"), jpeg);
+        let sha = digest(&jpeg);
+        assert!(save(&dir, &sha, &jpeg).expect("save"), "created");
+        assert!(!save(&dir, &sha, &jpeg).expect("save again"), "shared");
+        assert_eq!(std::fs::read(path(&dir, &sha)).expect("read"), jpeg);
+        remove(&dir, &sha).expect("remove");
+        assert!(!path(&dir, &sha).exists());
+        remove(&dir, &sha).expect("removing twice is fine");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -58,8 +74,9 @@ mod tests {
     fn concurrent_saves_of_one_photo_all_succeed() {
         let dir = std::env::temp_dir().join(format!("onepark-photo-race-{}", std::process::id()));
         let jpeg: Vec<u8> = [0xFF, 0xD8, 0xFF].into_iter().chain((0..50_000).map(|i| i as u8)).collect();
+        let sha = digest(&jpeg);
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| save(&dir, &jpeg))).collect();
+            let handles: Vec<_> = (0..8).map(|_| s.spawn(|| save(&dir, &sha, &jpeg))).collect();
             for h in handles {
                 assert!(h.join().expect("thread").is_ok());
             }

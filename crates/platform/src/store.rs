@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_photos_bills_checks.sql")),
     (3, include_str!("../migrations/0003_online_slots.sql")),
     (4, include_str!("../migrations/0004_downlinks.sql")),
+    (5, include_str!("../migrations/0005_photo_files.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -130,37 +131,45 @@ impl Store {
 
     /// Stores an entry; an identical re-upload is a [`Put::Duplicate`].
     pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
-        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
         self.group
-            .write(move |conn| Box::pin(async move { put_entry(conn, &access_id, &m, plate_valid, &now).await }))
+            .write(&m.parking_code, data, move |conn, (m, access_id, now)| {
+                Box::pin(put_entry(conn, access_id, m, plate_valid, now))
+            })
             .await
     }
 
     /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
     pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
-        let (m, now) = (m.clone(), now.to_owned());
-        self.group.write(move |conn| Box::pin(async move { modify_entry(conn, &m, &now).await })).await
+        let data = (m.clone(), now.to_owned());
+        self.group.write(&m.parking_code, data, |conn, (m, now)| Box::pin(modify_entry(conn, m, now))).await
     }
 
     /// Stores an exit; an exit without a known entry is stored and flagged.
     pub async fn put_exit(&self, access_id: &str, m: &CarOut, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
-        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
         self.group
-            .write(move |conn| Box::pin(async move { put_exit(conn, &access_id, &m, plate_valid, &now).await }))
+            .write(&m.parking_code, data, move |conn, (m, access_id, now)| {
+                Box::pin(put_exit(conn, access_id, m, plate_valid, now))
+            })
             .await
     }
 
     /// Records a berth state: time series plus latest state.
     pub async fn put_state(&self, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
-        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
-        self.group.write(move |conn| Box::pin(async move { put_state(conn, &access_id, &m, &now).await })).await
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(&m.parking_code, data, |conn, (m, access_id, now)| Box::pin(put_state(conn, access_id, m, now)))
+            .await
     }
 
     /// Marks a lot as alive.
     pub async fn heartbeat(&self, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
-        let (access_id, parking_code, now) = (access_id.to_owned(), parking_code.to_owned(), now.to_owned());
+        let data = (access_id.to_owned(), parking_code.to_owned(), now.to_owned());
         self.group
-            .write(move |conn| Box::pin(async move { heartbeat(conn, &access_id, &parking_code, &now).await }))
+            .write(parking_code, data, |conn, (access_id, parking_code, now)| {
+                Box::pin(heartbeat(conn, access_id, parking_code, now))
+            })
             .await
     }
 
@@ -173,16 +182,36 @@ impl Store {
         size: i64,
         now: &str,
     ) -> Result<Put, StoreError> {
-        let (m, access_id, sha256, now) = (m.clone(), access_id.to_owned(), sha256.to_owned(), now.to_owned());
+        let data = (m.clone(), access_id.to_owned(), sha256.to_owned(), now.to_owned());
         self.group
-            .write(move |conn| Box::pin(async move { put_photo(conn, &access_id, &m, &sha256, size, &now).await }))
+            .write(&m.parking_code, data, move |conn, (m, access_id, sha256, now)| {
+                Box::pin(put_photo(conn, access_id, m, sha256, size, now))
+            })
             .await
+    }
+
+    /// The stored identity ([`photo_content`]) of a photo, if any.
+    pub async fn photo_stored(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT content FROM photos WHERE parking_code = $1 AND photo_id = $2")
+            .bind(parking_code)
+            .bind(photo_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// Whether any photo row refers to this file.
+    pub async fn photo_file_used(&self, sha256: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM photos WHERE sha256 = $1 LIMIT 1").bind(sha256).fetch_optional(&self.pool);
+        Ok(row.await?.is_some())
     }
 
     /// Stores a bill, keyed by (parkingCode, billID).
     pub async fn put_bill(&self, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
-        let (m, access_id, now) = (m.clone(), access_id.to_owned(), now.to_owned());
-        self.group.write(move |conn| Box::pin(async move { put_bill(conn, &access_id, &m, &now).await })).await
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(&m.parking_code, data, |conn, (m, access_id, now)| Box::pin(put_bill(conn, access_id, m, now)))
+            .await
     }
     /// Keeps the latest basic information of a lot.
     pub async fn put_parking_info(&self, access_id: &str, m: &ParkingInfo, now: &str) -> Result<(), StoreError> {
@@ -643,7 +672,7 @@ async fn put_entry(
     .bind(&content);
     let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
     let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-    commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
+    commit_new(tx, put, (&m.parking_code, access_id, &m.arrive_time.to_string(), counts), now).await
 }
 
 async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
@@ -735,7 +764,7 @@ async fn put_exit(
     .bind(&content);
     let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
     let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-    commit_new(tx, put, (&m.parking_code, access_id, &m.upload_time.to_string(), counts), now).await
+    commit_new(tx, put, (&m.parking_code, access_id, &m.end_time.to_string(), counts), now).await
 }
 
 async fn put_state(conn: &mut AnyConnection, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
@@ -769,6 +798,11 @@ async fn heartbeat(conn: &mut AnyConnection, access_id: &str, parking_code: &str
     Ok(())
 }
 
+/// A photo's identity for idempotency: the message and its file's digest.
+pub fn photo_content(m: &Photo, sha256: &str) -> String {
+    format!("{}|{sha256}", content(m))
+}
+
 async fn put_photo(
     conn: &mut AnyConnection,
     access_id: &str,
@@ -777,7 +811,7 @@ async fn put_photo(
     size: i64,
     now: &str,
 ) -> Result<Put, StoreError> {
-    let content = format!("{}|{sha256}", content(m));
+    let content = photo_content(m, sha256);
     let mut tx = conn.begin().await?;
     let insert = sqlx::query(
         "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, size, \
@@ -868,6 +902,10 @@ async fn commit_new(
     Ok(Put::Inserted)
 }
 
+/// The berth counts a record carries, at the time of its event (the entry,
+/// the exit; a state's uploadTime). "Latest" is decided by that time, but
+/// never later than the platform's own clock: a lot whose clock runs ahead
+/// cannot stamp a state that later true states could never beat.
 async fn berths(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     parking_code: &str,
@@ -876,6 +914,7 @@ async fn berths(
     now: &str,
     [total, open, free]: [i64; 3],
 ) -> Result<(), StoreError> {
+    let at = if at > now { now } else { at };
     sqlx::query(
         "INSERT INTO berth_states (parking_code, at, total, open_berths, free_berths) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (parking_code, at) DO UPDATE SET total = $3, open_berths = $4, free_berths = $5",

@@ -20,12 +20,13 @@ use onepark_proto::msg::record::{
     CarIn, CarInModify, CarOut, CheckRecord, DownloadUid, Heartbeat, ParkingInfo, ParkingState, PayRecord, Photo,
     UidEntry, decode_photo_file,
 };
-use onepark_proto::msg::{Decoded, Message, decode};
+use onepark_proto::msg::{Clock, Decoded, Message, decode_at};
 use onepark_proto::validate::{Problem, ProblemKind};
 use onepark_proto::wire::ResultCode;
 use onepark_proto::{Keys, OpenError, Opened};
 use serde_json::{Map, Value};
 
+use crate::admission::{Seen, bounded};
 use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::store::{Confirmed, DayCounts, Put, Store, StoreError};
@@ -37,24 +38,46 @@ pub struct Answer {
     pub extra: Map<String, Value>,
     /// downloadUID's `data.result`, streamed from the database after the head.
     stream: Option<Box<UidStream>>,
+    /// "Retry later": the HTTP status (429 held off, 503 clock) and Retry-After seconds.
+    hold: Option<(StatusCode, u64)>,
+    /// Refused before the sender was authenticated, at this step.
+    unauthenticated: Option<&'static str>,
 }
 
 impl Answer {
+    fn new(code: ResultCode, msg: impl Into<String>) -> Answer {
+        Answer { code, msg: msg.into(), extra: Map::new(), stream: None, hold: None, unauthenticated: None }
+    }
+
     fn ok(msg: impl Into<String>) -> Answer {
-        Answer { code: ResultCode::OK, msg: msg.into(), extra: Map::new(), stream: None }
+        Answer::new(ResultCode::OK, msg)
     }
 
     fn client(msg: impl Into<String>) -> Answer {
-        Answer { code: ResultCode::BAD_REQUEST, msg: msg.into(), extra: Map::new(), stream: None }
+        Answer::new(ResultCode::BAD_REQUEST, msg)
     }
 
     fn server(msg: impl Into<String>) -> Answer {
-        Answer { code: ResultCode::SERVER_ERROR, msg: msg.into(), extra: Map::new(), stream: None }
+        Answer::new(ResultCode::SERVER_ERROR, msg)
+    }
+
+    /// Not now, but nothing is wrong with the record: resultCode 500 with an
+    /// HTTP status and `Retry-After` every HTTP client understands, so a lot
+    /// keeps the record and sends it again (never a 400, which lots set aside).
+    fn hold(status: StatusCode, retry_after: u64, msg: impl Into<String>) -> Answer {
+        Answer { hold: Some((status, retry_after)), ..Answer::server(msg) }
+    }
+
+    /// A refusal before authentication (logged as a summary, not per request).
+    fn before_auth(mut self, step: &'static str) -> Answer {
+        self.unauthenticated = Some(step);
+        self
     }
 
     fn outcome(&self) -> &'static str {
         match self.code.0 {
             200 => "ok",
+            _ if self.hold.is_some() => "held",
             500 => "server_error",
             _ => "rejected",
         }
@@ -73,6 +96,10 @@ impl IntoResponse for Answer {
             head.pop();
             head.push_str(",\"data\":{\"result\":[");
             return ([("content-type", "application/json")], (*stream).body(head)).into_response();
+        }
+        if let Some((status, retry_after)) = self.hold {
+            return (status, [("retry-after", retry_after.to_string())], axum::Json(Value::Object(body)))
+                .into_response();
         }
         // Client faults are answers (HTTP 200, resultCode 400): retrying them
         // cannot help. Our own faults are HTTP 500 so lots retry (D-17).
@@ -152,9 +179,19 @@ pub async fn handle(
     let answer = pipeline(&state, &name, query.as_deref().unwrap_or_default(), &body, &mut access_id).await;
     let label = Uplink::from_name(&name).map_or("unknown", Uplink::name);
     state.metrics().observe(label, answer.outcome(), started.elapsed());
+    if let Some(step) = answer.unauthenticated {
+        // Anyone can send these, with any text: count them, log a summary a
+        // minute, and each one at debug level only.
+        state.metrics().unauthenticated(step);
+        if let Some(summary) = state.refusals().record(step, &access_id, started) {
+            tracing::warn!(%summary, "unauthenticated uplink requests refused in the last minute");
+        }
+        tracing::debug!(access_id = %access_id, step, interface = %bounded(&name, 40), msg = %answer.msg, "uplink refused");
+        return answer;
+    }
     tracing::info!(
         access_id = %access_id,
-        interface = %name,
+        interface = label,
         outcome = answer.outcome(),
         result_code = answer.code.0,
         latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -164,32 +201,65 @@ pub async fn handle(
     answer
 }
 
+/// Echoed and logged accessIDs are cut to this many characters.
+const ECHO: usize = 64;
+
 async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access_id: &mut String) -> Answer {
     let Some(interface) = Uplink::from_name(name) else {
-        return Answer::client(format!("未知接口 {name}"));
+        return Answer::client(format!("未知接口 {}", bounded(name, 40))).before_auth("interface");
     };
     let form = match UplinkForm::parse(query.as_bytes(), body) {
         Ok(form) => form,
-        Err(e) => return Answer::client(e.zh()),
+        Err(e) => return Answer::client(e.zh()).before_auth("form"),
     };
-    *access_id = form.access_id.clone();
+    *access_id = bounded(&form.access_id, ECHO);
     let access = AccessId::parse(&form.access_id);
     let Some(lot) = state.lot(&access.base).await else {
-        return Answer::client(format!("未知的接入方 accessID {}", form.access_id));
+        return Answer::client(format!("未知的接入方 accessID {access_id}")).before_auth("access_id");
     };
-    if state.probes().blocked(&lot.access_id, Instant::now()) {
-        return Answer::client(format!(
-            "接入方 {} 近期多次提交签名正确但无法解密的数据，已暂时限制：请检查加密所用的平台公钥",
-            lot.access_id
-        ));
+    // The node as sent (`234_2`): one broken node must not hold back the others.
+    let node = form.access_id.as_str();
+    let now = Instant::now();
+    if let Some(wait) = state.probes().blocked(node, now) {
+        state.metrics().held("probe");
+        return Answer::hold(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            format!(
+                "接入方 {access_id} 近期多次提交签名正确但无法解密的数据，已暂停受理 {wait} 秒后可重试：请检查加密所用的平台公钥"
+            ),
+        );
     }
-    let file = form.file;
-    let opened = match open(state, &lot, form.cipher, form.sign).await {
+    match state.replays().seen(node, &form.sign, now) {
+        Some(Seen::Done) => {
+            state.metrics().replay();
+            return Answer::client(
+                "重复提交的请求：与已成功处理的请求完全相同（数据已保存），未再次处理；重传请重新加密签名",
+            );
+        }
+        Some(Seen::Stale) => {
+            state.metrics().replay();
+            return Answer::hold(
+                StatusCode::SERVICE_UNAVAILABLE,
+                60,
+                "上传时间 uploadTime 超出允许范围：请校准时钟后重新加密上传",
+            );
+        }
+        None => {}
+    }
+    let (file, sign) = (form.file, form.sign);
+    let opened = match open(state, &lot, node, form.cipher, sign.clone()).await {
         Ok(opened) => opened,
         Err(answer) => return answer,
     };
-    let now = onepark_domain::time::format_time(state.now());
-    dispatch(state, interface, &lot, &opened, file, now).await.unwrap_or_else(|rejected| rejected)
+    let answer = dispatch(state, interface, &lot, node, &opened, file).await.unwrap_or_else(|rejected| rejected);
+    // Bytes answered for good are answered again without decrypting them.
+    if answer.code == ResultCode::OK {
+        state.replays().remember(node, &sign, Seen::Done, now);
+    } else if answer.hold.is_some_and(|(status, _)| status == StatusCode::SERVICE_UNAVAILABLE) {
+        state.replays().remember(node, &sign, Seen::Stale, now);
+    }
+    answer
 }
 
 /// Decodes, authorizes and stores one opened request; `Err` is an early answer.
@@ -197,31 +267,33 @@ async fn dispatch(
     state: &AppState,
     interface: Uplink,
     lot: &LotAccess,
+    node: &str,
     opened: &Opened,
     file: Option<String>,
-    now: String,
 ) -> Result<Answer, Answer> {
+    let clock = state.clock();
+    let now = format_time(clock.now);
     Ok(match interface {
         Uplink::UploadCarInData => {
-            let m = accept::<CarIn>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CarIn>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadModifyCarInData => {
-            let m = accept::<CarInModify>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CarInModify>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             stored(state.store().modify_entry(&m.message, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadCarOutData => {
-            let m = accept::<CarOut>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CarOut>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadParkingState => {
-            let m = accept::<ParkingState>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<ParkingState>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             stored(state.store().put_state(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadHeartbeat => {
-            let m = accept::<Heartbeat>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<Heartbeat>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             let mut answer = stored(
                 state.store().heartbeat(&lot.access_id, &m.message.parking_code, &now).await.map(|()| Put::Inserted),
                 "",
@@ -230,28 +302,28 @@ async fn dispatch(
             answer
         }
         Uplink::UploadPhoto => {
-            let m = accept::<Photo>(state, lot, opened, |m| &m.parking_code)?;
-            photo(state, lot, &m.message, file, &now).await
+            let m = accept::<Photo>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            photo(state, lot, &m.message, file, &now).await?
         }
         Uplink::UploadPayRecord => {
-            let m = accept::<PayRecord>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<PayRecord>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             let label = format!("账单编号 billID {}", m.message.bill_id);
             stored(state.store().put_bill(&lot.access_id, &m.message, &now).await, &label)
         }
         Uplink::UploadParkingInfo => {
-            let m = accept::<ParkingInfo>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<ParkingInfo>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             stored(state.store().put_parking_info(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadCheckRecord => {
-            let m = accept::<CheckRecord>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<CheckRecord>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             check(state, &m.message, &now).await
         }
         Uplink::DownloadUid => {
-            let m = accept::<DownloadUid>(state, lot, opened, |m| &m.parking_code)?;
+            let m = accept::<DownloadUid>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
             download(state, &m.message).await
         }
         Uplink::ConfirmSpecialCar => {
-            let m = accept::<ConfirmSpecialCar>(state, lot, opened, |m| &m.params.parking_code)?;
+            let m = accept::<ConfirmSpecialCar>(state, lot, node, opened, &clock, |m| &m.params.parking_code)?;
             confirm(state, lot, "specialCar", m.message.request_id, m.message.success).await
         }
         other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
@@ -260,27 +332,36 @@ async fn dispatch(
 
 /// Verify and decrypt off the reactor: RSA private-key operations are the
 /// whole cost of a request and would otherwise stall other connections.
-async fn open(state: &AppState, lot: &Arc<LotAccess>, cipher: String, sign: String) -> Result<Opened, Answer> {
+async fn open(
+    state: &AppState,
+    lot: &Arc<LotAccess>,
+    node: &str,
+    cipher: String,
+    sign: String,
+) -> Result<Opened, Answer> {
     let own = state.private_key();
     if own.is_none() && lot.profile == onepark_proto::Profile::Qingdao {
         return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
     }
     match open_with(lot.clone(), own, cipher, sign).await {
         Err((answer, true)) => {
-            probe(state, &lot.access_id);
+            probe(state, &lot.access_id, node);
             Err(answer)
         }
+        // Not signed by the lot's key: nobody is authenticated.
+        Err((answer, false)) if answer.code == ResultCode::BAD_REQUEST => Err(answer.before_auth("signature")),
         other => other.map_err(|(answer, _)| answer),
     }
 }
 
 /// Counts and alarms on a signed request that did not decrypt to JSON.
-fn probe(state: &AppState, access_id: &str) {
+fn probe(state: &AppState, access_id: &str, node: &str) {
     state.metrics().undecryptable(access_id);
-    if state.probes().record(access_id, Instant::now()) {
+    if state.probes().record(node, Instant::now()) {
         tracing::error!(
             access_id,
-            "signed requests that do not decrypt: limiting this accessID (key probe or broken key)"
+            node = %bounded(node, ECHO),
+            "signed requests that do not decrypt: holding this node off (key probe or broken key)"
         );
     } else {
         tracing::warn!(access_id, "signature verified but the cipher did not decrypt to JSON");
@@ -306,19 +387,32 @@ async fn open_with(
     .unwrap_or_else(|e| Err((Answer::server(format!("服务器错误：解密任务失败（{e}）")), false)))
 }
 
-/// Decode, validate, and authorize the parkingCode for this accessID.
+/// Decode, validate (times against the platform's clock), and authorize
+/// the parkingCode for this accessID.
 fn accept<T: Message>(
     state: &AppState,
     lot: &LotAccess,
+    node: &str,
     opened: &Opened,
+    clock: &Clock,
     parking_code: impl Fn(&T) -> &String,
 ) -> Result<Decoded<T>, Answer> {
-    let decoded = decode::<T>(&opened.text).map_err(|e| {
-        if !matches!(e, DecodeError::Invalid(_)) {
-            probe(state, &lot.access_id);
+    let decoded = decode_at::<T>(&opened.text, clock).map_err(|e| match e {
+        DecodeError::UploadTime { .. } => {
+            state.metrics().held("upload_time");
+            let mut answer = Answer::hold(StatusCode::SERVICE_UNAVAILABLE, 60, e.zh());
+            answer.extra.insert("serverTime".into(), Value::String(format_time(clock.now)));
+            answer
         }
-        Answer::client(e.zh())
+        DecodeError::Invalid(_) => Answer::client(e.zh()),
+        _ => {
+            probe(state, &lot.access_id, node);
+            Answer::client(e.zh())
+        }
     })?;
+    if decoded.warnings.iter().any(|w| matches!(w.kind, ProblemKind::FarPast { .. })) {
+        state.metrics().finding("far_past");
+    }
     let code = parking_code(&decoded.message);
     if !lot.parking_codes.iter().any(|c| c == code) {
         return Err(Answer::client(format!(
@@ -377,26 +471,68 @@ async fn confirm(state: &AppState, lot: &LotAccess, interface: &str, request_id:
     }
 }
 
-/// uploadPhoto: the JPEG travels outside the cipher as `file`; it is written
-/// to disk (durably) before its row is committed.
-async fn photo(state: &AppState, lot: &LotAccess, m: &Photo, file: Option<String>, now: &str) -> Answer {
-    let jpeg = match decode_photo_file(file.as_deref().unwrap_or_default()) {
-        Ok(jpeg) => jpeg,
-        Err(e) => return Answer::client(e.zh()),
-    };
+/// uploadPhoto: the JPEG travels outside the cipher and the signature (the
+/// spec's design), so anyone who captured a request can resend it with
+/// another file. Hence: a budget per accessID before any work, the existing
+/// row checked before anything touches the disk (a replay with another file
+/// is refused without writing), and a file written for a row that then did
+/// not commit is removed again, so no replay can leave an orphan behind.
+async fn photo(
+    state: &AppState,
+    lot: &LotAccess,
+    m: &Photo,
+    file: Option<String>,
+    now: &str,
+) -> Result<Answer, Answer> {
+    if let Err(wait) = state.photo_rate().take(&lot.access_id, Instant::now()) {
+        state.metrics().held("photo_rate");
+        let per_minute = state.limits().photos_per_minute;
+        return Err(Answer::hold(
+            StatusCode::TOO_MANY_REQUESTS,
+            wait,
+            format!("接入方 {} 上传照片超过每分钟 {per_minute} 张的上限，请 {wait} 秒后重传", lot.access_id),
+        ));
+    }
+    let jpeg = decode_photo_file(file.as_deref().unwrap_or_default()).map_err(|e| Answer::client(e.zh()))?;
     let size = jpeg.len() as i64;
+    let sha256 = crate::photo::digest(&jpeg);
+    let label = format!("照片编号 photoID {}", m.photo_id);
+    let content = crate::store::photo_content(m, &sha256);
+    // One upload of a given file at a time in this process: the clean-up
+    // below must not remove a file another upload is about to commit.
+    let _turn = state.photo_lock(&sha256).await;
+    match state.store().photo_stored(&m.parking_code, &m.photo_id).await {
+        Ok(Some(stored)) if stored == content => return Ok(Answer::ok("操作成功（重复上传，数据未变更）")),
+        Ok(Some(_)) => {
+            return Ok(stored(Err(StoreError::Conflict { parking_code: String::new(), key: String::new() }), &label));
+        }
+        Ok(None) => {}
+        Err(e) => return Ok(stored(Err(e), &label)),
+    }
     let dir = state.photo_dir().to_owned();
-    let saved = tokio::task::spawn_blocking(move || crate::photo::save(&dir, &jpeg)).await;
-    let sha256 = match saved {
-        Ok(Ok(sha)) => sha,
+    let (write_dir, write_sha) = (dir.clone(), sha256.clone());
+    let created = match tokio::task::spawn_blocking(move || crate::photo::save(&write_dir, &write_sha, &jpeg)).await {
+        Ok(Ok(created)) => created,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "photo write failed");
-            return Answer::server("服务器错误：照片保存失败，请稍后重传");
+            return Ok(Answer::server("服务器错误：照片保存失败，请稍后重传"));
         }
-        Err(e) => return Answer::server(format!("服务器错误：照片保存任务失败（{e}）")),
+        Err(e) => return Ok(Answer::server(format!("服务器错误：照片保存任务失败（{e}）"))),
     };
-    let label = format!("照片编号 photoID {}", m.photo_id);
-    stored(state.store().put_photo(&lot.access_id, m, &sha256, size, now).await, &label)
+    let put = state.store().put_photo(&lot.access_id, m, &sha256, size, now).await;
+    if put.is_err() && created {
+        // Nothing refers to the file this request created: take it back.
+        match state.store().photo_file_used(&sha256).await {
+            Ok(false) => {
+                if let Err(e) = crate::photo::remove(&dir, &sha256) {
+                    tracing::error!(error = %e, sha256, "cannot remove an unreferenced photo file");
+                }
+            }
+            Ok(true) => {}
+            Err(e) => tracing::error!(error = %e, sha256, "cannot check an unreferenced photo file"),
+        }
+    }
+    Ok(stored(put, &label))
 }
 
 /// uploadCheckRecord: compare the lot's counts with ours and answer the

@@ -98,6 +98,26 @@ pub enum ProblemKind {
     BadPlate {
         reason: String,
     },
+    /// A control character (NUL, ESC, …): refused in every string field; free
+    /// text longer than 64 characters may hold tabs and line breaks.
+    Control {
+        at: usize,
+    },
+    /// An event time ahead of the receiver's clock by more than the skew allowed.
+    Future {
+        time: String,
+        now: String,
+        secs: i64,
+    },
+    /// An event time before 2000-01-01: no lot recorded it.
+    BeforeEpoch {
+        time: String,
+    },
+    /// An event time older than the receiver's horizon: stored, but a finding.
+    FarPast {
+        time: String,
+        days: i64,
+    },
     /// A rule that spans fields; carries both languages.
     Rule {
         en: String,
@@ -146,6 +166,12 @@ impl Problem {
             ProblemKind::BadDate => format!("字段 {f} 日期格式错误，应为 yyyy-MM-dd"),
             ProblemKind::BadUid => format!("字段 {f} 流水号只能包含字母、数字及 -_. 等可见字符，不能有空格"),
             ProblemKind::BadPlate { reason } => format!("字段 {f} 车牌格式不正确（{reason}）"),
+            ProblemKind::Control { at } => format!("字段 {f} 第 {at} 个字符是控制字符（如 NUL），不允许"),
+            ProblemKind::Future { time, now, secs } => {
+                format!("字段 {f} 的时间 {time} 晚于平台时间 {now} {secs} 秒，超过允许的偏差：请校准车场时钟")
+            }
+            ProblemKind::BeforeEpoch { time } => format!("字段 {f} 的时间 {time} 早于 2000-01-01，不是有效的事件时间"),
+            ProblemKind::FarPast { time, days } => format!("字段 {f} 的时间 {time} 早于平台时间 {days} 天以上"),
             ProblemKind::Rule { zh, .. } => format!("字段 {f}：{zh}"),
         }
     }
@@ -177,6 +203,12 @@ impl fmt::Display for Problem {
             ProblemKind::BadDate => write!(f, "{field}: not a date of the form yyyy-MM-dd"),
             ProblemKind::BadUid => write!(f, "{field}: uid must be visible ASCII without spaces"),
             ProblemKind::BadPlate { reason } => write!(f, "{field}: invalid plate ({reason})"),
+            ProblemKind::Control { at } => write!(f, "{field}: character {at} is a control character"),
+            ProblemKind::Future { time, now, secs } => {
+                write!(f, "{field}: {time} is {secs} s ahead of the platform's clock ({now})")
+            }
+            ProblemKind::BeforeEpoch { time } => write!(f, "{field}: {time} is before 2000-01-01"),
+            ProblemKind::FarPast { time, days } => write!(f, "{field}: {time} is more than {days} days old"),
             ProblemKind::Rule { en, .. } => write!(f, "{field}: {en}"),
         }
     }
@@ -256,6 +288,13 @@ fn check_value(value: &mut Value, kind: Kind, name: &str, problems: &mut Problem
             let len = s.chars().count();
             if len > max {
                 return fail(ProblemKind::TooLong { max, len });
+            }
+            // Identifiers and short fields are shown, logged and returned by
+            // downloadUID: a NUL or an escape there is never data.
+            let text = matches!(kind, Kind::Str(max) if max > 64);
+            let control = |c: char| c.is_control() && !(text && matches!(c, '\t' | '\n' | '\r'));
+            if let Some(at) = s.chars().position(control) {
+                return fail(ProblemKind::Control { at: at + 1 });
             }
             // Received uids are opaque (D-18): an odd one is worth a warning, not a rejection.
             if matches!(kind, Kind::Uid(_)) && !s.bytes().all(|b| b.is_ascii_graphic()) {

@@ -87,6 +87,10 @@ pub enum Confirmed {
     Unknown,
 }
 
+/// The group-commit shard of every downlink write: they touch rows of many
+/// lots at once (expiry), so they share one writer instead of one per lot.
+const DOWNLINKS: &str = "downlinks";
+
 const DOWNLINK_COLUMNS: &str = "request_id, access_id, parking_code, interface, topic, payload, subject, created_at, \
      created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, last_published_at, confirmed_at, \
      confirm_success, confirm_ms";
@@ -95,13 +99,13 @@ impl Store {
     /// Stores a list entry's new version and the downlink that carries it,
     /// in one commit: an entry is never changed without its message.
     pub async fn put_list_change(&self, entry: &ListEntry, downlink: &Downlink) -> Result<(), StoreError> {
-        let (entry, downlink) = (entry.clone(), downlink.clone());
+        let data = (entry.clone(), downlink.clone());
         self.group
-            .write(move |conn| {
+            .write(DOWNLINKS, data, |conn, (entry, downlink)| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
-                    upsert_entry(&mut tx, &entry).await?;
-                    insert_downlink(&mut tx, &downlink).await?;
+                    upsert_entry(&mut tx, entry).await?;
+                    insert_downlink(&mut tx, downlink).await?;
                     tx.commit().await?;
                     Ok(())
                 })
@@ -129,9 +133,9 @@ impl Store {
 
     /// Records a publish (the broker accepted it) and when to try again.
     pub async fn mark_published(&self, request_id: i64, now: &str, next_attempt_at: &str) -> Result<(), StoreError> {
-        let (now, next) = (now.to_owned(), next_attempt_at.to_owned());
+        let data = (now.to_owned(), next_attempt_at.to_owned());
         self.group
-            .write(move |conn| {
+            .write(DOWNLINKS, data, move |conn, (now, next)| {
                 Box::pin(async move {
                     sqlx::query(
                         "UPDATE downlinks SET attempts = attempts + 1, last_published_at = $2, next_attempt_at = $3, \
@@ -153,9 +157,9 @@ impl Store {
     /// called when the lot (re)subscribes, so it need not wait for the
     /// backoff (after a broker restart its session is gone). Returns how many.
     pub async fn resend_now(&self, access_id: &str, now: &str) -> Result<u64, StoreError> {
-        let (access_id, now) = (access_id.to_owned(), now.to_owned());
+        let data = (access_id.to_owned(), now.to_owned());
         self.group
-            .write(move |conn| {
+            .write(DOWNLINKS, data, |conn, (access_id, now)| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 AND state = 'published' \
@@ -173,9 +177,8 @@ impl Store {
 
     /// Gives up on messages past their retry period; returns how many.
     pub async fn expire_downlinks(&self, now: &str) -> Result<u64, StoreError> {
-        let now = now.to_owned();
         self.group
-            .write(move |conn| {
+            .write(DOWNLINKS, now.to_owned(), |conn, now| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE downlinks SET state = 'expired' WHERE state IN ('queued', 'published') \
@@ -200,15 +203,15 @@ impl Store {
         now: &str,
         now_ms: i64,
     ) -> Result<Confirmed, StoreError> {
-        let (access_id, now) = (access_id.to_owned(), now.to_owned());
+        let data = (access_id.to_owned(), now.to_owned());
         self.group
-            .write(move |conn| {
+            .write(DOWNLINKS, data, move |conn, (access_id, now)| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     let row =
                         sqlx::query("SELECT state, created_ms FROM downlinks WHERE request_id = $1 AND access_id = $2")
                             .bind(request_id)
-                            .bind(&access_id)
+                            .bind(access_id)
                             .fetch_optional(&mut *tx)
                             .await?;
                     let Some(row) = row else { return Ok(Confirmed::Unknown) };

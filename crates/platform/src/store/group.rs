@@ -6,9 +6,20 @@
 //! lot hears 200. One fsync per record caps SQLite (one writer) at a few
 //! hundred records a second; one fsync per batch does not. A job that
 //! fails rolls back to its savepoint and leaves the rest of the batch alone.
+//!
+//! Deadlock freedom: on a server database several writers commit batches
+//! concurrently. Every write names the rows it touches by a *shard key* (the
+//! parkingCode for records: a lot's records, berth states, status and online
+//! slots) and each key always goes to the same writer, so two batches never
+//! lock one lot's rows in different orders. What still conflicts (a
+//! cross-lot maintenance update, another process) is retried inside: a batch
+//! that meets a deadlock or serialization failure is rolled back and run
+//! again, so a lot never hears 500 for a conflict the platform caused.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool, Connection};
@@ -20,110 +31,192 @@ use super::StoreError;
 /// and the latency a job waits behind others.
 const MAX_BATCH: usize = 256;
 
-/// A queued write: runs on the writer's connection (inside a batch
-/// transaction) and hands back what to report once the batch has committed.
-type Job = Box<dyn for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Finish> + Send>;
-type Finish = Box<dyn FnOnce(Result<(), Arc<sqlx::Error>>) + Send>;
+/// How often a batch that hit a transient conflict is run again.
+const MAX_RETRIES: u32 = 8;
+
+/// A queued write, type-erased. `run` may be called again when its batch is
+/// retried; `finish` reports the last run's result once the batch ended.
+trait Job: Send {
+    /// Runs the write; `Err` when it hit a transient conflict (the batch
+    /// must be rolled back and retried).
+    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), String>>;
+    fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>);
+}
+
+struct Write<T, D, W> {
+    data: D,
+    write: W,
+    result: Option<Result<T, StoreError>>,
+    answer: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, D, W> Job for Write<T, D, W>
+where
+    T: Send + 'static,
+    D: Send + Sync + 'static,
+    W: for<'c> Fn(&'c mut AnyConnection, &'c D) -> BoxFuture<'c, Result<T, StoreError>> + Send + Sync + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), String>> {
+        Box::pin(async move {
+            let result = (self.write)(conn, &self.data).await;
+            let transient = match &result {
+                Err(StoreError::Db(e)) if transient(e) => Some(e.to_string()),
+                _ => None,
+            };
+            self.result = Some(result);
+            transient.map_or(Ok(()), Err)
+        })
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>) {
+        let result = match (self.result, committed) {
+            // Never run: the batch failed before reaching it.
+            (None, Ok(())) | (None, Err(_)) => Err(StoreError::NotWritten),
+            (Some(result), Ok(())) => result,
+            // A job that failed on its own reports its own error.
+            (Some(result), Err(e)) => result.and(Err(StoreError::Commit(e))),
+        };
+        let _ = self.answer.send(result);
+    }
+}
+
+/// Deadlock, serialization failure, lock not available (PostgreSQL), busy
+/// or locked (SQLite, another process): the same write can succeed later.
+pub(super) fn transient(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("40P01" | "40001" | "55P03" | "5" | "6" | "517" | "262"))
+        }
+        _ => false,
+    }
+}
 
 #[derive(Clone)]
 pub(super) struct GroupCommit {
-    jobs: mpsc::Sender<Job>,
+    /// One queue per writer; a shard key always maps to the same one.
+    queues: Arc<[mpsc::Sender<Box<dyn Job>>]>,
     stats: Arc<CommitStats>,
 }
 
 /// Committed batches and the jobs in them (for `/metrics`: jobs ÷ batches
-/// is the mean batch size, the fsyncs saved).
+/// is the mean batch size, the fsyncs saved), and batches retried.
 #[derive(Debug, Default)]
 pub struct CommitStats {
     pub batches: AtomicU64,
     pub jobs: AtomicU64,
+    pub retries: AtomicU64,
 }
 
 impl GroupCommit {
-    /// Starts `writers` writer tasks sharing one queue: one for SQLite (one
-    /// writer anyway), several for a server database, where a batch waiting
-    /// on its commit should not hold back the next. `writer` is SQLite's
-    /// one-writer lock, taken for each batch so other writes never meet a
-    /// half-open transaction.
+    /// Starts `writers` writer tasks: one for SQLite (one writer anyway),
+    /// several for a server database, where a batch waiting on its commit
+    /// should not hold back the next. `writer` is SQLite's one-writer lock,
+    /// taken for each batch so other writes never meet a half-open transaction.
     pub(super) fn start(pool: AnyPool, writer: Option<Arc<Mutex<()>>>, writers: usize) -> GroupCommit {
-        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        let queue = Arc::new(Mutex::new(queue));
         let stats = Arc::new(CommitStats::default());
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(pool.clone(), writer.clone(), queue.clone(), stats.clone()));
-        }
-        GroupCommit { jobs, stats }
+        let queues: Vec<_> = (0..writers.max(1))
+            .map(|_| {
+                let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+                tokio::spawn(run(pool.clone(), writer.clone(), queue, stats.clone()));
+                jobs
+            })
+            .collect();
+        GroupCommit { queues: queues.into(), stats }
     }
 
     pub(super) fn stats(&self) -> &CommitStats {
         &self.stats
     }
 
-    /// Runs `write` in the next batch; its result arrives once that batch is
-    /// durable. `write` opens its own (nested) transaction with
-    /// `conn.begin()`: a savepoint here, a real transaction without batching.
-    pub(super) async fn write<T, W>(&self, write: W) -> Result<T, StoreError>
+    /// Runs `write` over `data` in the next batch of the writer that owns
+    /// `shard`; its result arrives once that batch is durable. `write` opens
+    /// its own (nested) transaction with `conn.begin()`: a savepoint here. It
+    /// runs again when its batch is retried, hence `data` by reference.
+    pub(super) async fn write<T, D, W>(&self, shard: &str, data: D, write: W) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        W: for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        D: Send + Sync + 'static,
+        W: for<'c> Fn(&'c mut AnyConnection, &'c D) -> BoxFuture<'c, Result<T, StoreError>> + Send + Sync + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = write(conn).await;
-                Box::new(move |committed: Result<(), Arc<sqlx::Error>>| {
-                    let result = match committed {
-                        Ok(()) => result,
-                        // A job that failed on its own reports its own error.
-                        Err(e) => result.and(Err(StoreError::Commit(e))),
-                    };
-                    let _ = answer.send(result);
-                }) as Finish
-            })
-        });
-        self.jobs.send(job).await.map_err(|_| StoreError::NotWritten)?;
+        let job: Box<dyn Job> = Box::new(Write { data, write, result: None, answer });
+        let queue = &self.queues[shard_of(shard, self.queues.len())];
+        queue.send(job).await.map_err(|_| StoreError::NotWritten)?;
         answered.await.map_err(|_| StoreError::NotWritten)?
     }
+}
+
+fn shard_of(key: &str, writers: usize) -> usize {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % writers as u64) as usize
 }
 
 async fn run(
     pool: AnyPool,
     writer: Option<Arc<Mutex<()>>>,
-    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+    mut queue: mpsc::Receiver<Box<dyn Job>>,
     stats: Arc<CommitStats>,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while queue.lock().await.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let _turn = match &writer {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let mut finishes = Vec::with_capacity(batch.len());
-        let committed = commit(&pool, batch.drain(..), &mut finishes).await.map_err(Arc::new);
+        let mut retries = 0;
+        let committed = loop {
+            match commit(&pool, &mut batch).await {
+                Err(Failure::Transient(why)) if retries < MAX_RETRIES => {
+                    retries += 1;
+                    stats.retries.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(reason = %why, retries, jobs = batch.len(), "write conflict; batch retried");
+                    // The other side needs a moment to finish; spread retries.
+                    tokio::time::sleep(Duration::from_millis(5 << retries.min(6))).await;
+                }
+                Err(Failure::Transient(why)) => break Err(Arc::new(sqlx::Error::Protocol(why))),
+                Err(Failure::Db(e)) => break Err(Arc::new(e)),
+                Ok(()) => break Ok(()),
+            }
+        };
         match &committed {
             Ok(()) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats.jobs.fetch_add(finishes.len() as u64, Ordering::Relaxed);
+                stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
             }
-            Err(e) => tracing::error!(error = %e, jobs = finishes.len(), "group commit failed"),
+            Err(e) => tracing::error!(error = %e, jobs = batch.len(), "group commit failed"),
         }
-        for finish in finishes {
-            finish(committed.clone());
+        for job in batch.drain(..) {
+            job.finish(committed.clone());
         }
     }
 }
 
-async fn commit(
-    pool: &AnyPool,
-    jobs: impl Iterator<Item = Job>,
-    finishes: &mut Vec<Finish>,
-) -> Result<(), sqlx::Error> {
-    // On an early error the jobs not yet run are dropped with their answer
-    // channels: their callers hear that the write was not attempted.
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
-    for job in jobs {
-        finishes.push(job(&mut tx).await);
+enum Failure {
+    Transient(String),
+    Db(sqlx::Error),
+}
+
+async fn commit(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), Failure> {
+    let mut conn = pool.acquire().await.map_err(Failure::Db)?;
+    let mut tx = conn.begin().await.map_err(Failure::Db)?;
+    for job in jobs.iter_mut() {
+        // Dropping `tx` on the way out rolls the whole batch back.
+        job.run(&mut tx).await.map_err(Failure::Transient)?;
     }
-    tx.commit().await
+    tx.commit().await.map_err(|e| if transient(&e) { Failure::Transient(e.to_string()) } else { Failure::Db(e) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_always_maps_to_the_same_writer() {
+        let a = shard_of("1001", 4);
+        assert!((0..100).all(|_| shard_of("1001", 4) == a));
+        let spread: std::collections::HashSet<_> = (0..64).map(|i| shard_of(&format!("B{i}"), 4)).collect();
+        assert_eq!(spread.len(), 4, "200 lots spread over all writers");
+        assert_eq!(shard_of("x", 1), 0);
+    }
 }

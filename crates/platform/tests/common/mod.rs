@@ -38,6 +38,10 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         mqtt_url: None,
         mqtt_listen: None,
         downlink_retry: chrono::Duration::hours(24),
+        metrics_listen: None,
+        metrics_token: None,
+        // Fixtures are dated 2021: no freshness window on uploadTime here.
+        limits: onepark_platform::config::Limits { upload_time_window: None, ..Default::default() },
     }
 }
 

@@ -157,6 +157,11 @@ pub enum DecodeError {
     DataNotJson(String),
     #[error("validation failed: {0}")]
     Invalid(Problems),
+    /// `uploadTime` outside the receiver's freshness window: the request is
+    /// stale (a replay) or the sender's clock is off. Retryable after the
+    /// clock is corrected (a lot re-stamps uploadTime on every attempt).
+    #[error("uploadTime {upload_time} is {secs} s off the receiver's clock {now} (window {window} s)")]
+    UploadTime { upload_time: String, now: String, secs: i64, window: i64 },
 }
 
 impl DecodeError {
@@ -167,6 +172,10 @@ impl DecodeError {
             DecodeError::NotObject => "解密后的 JSON 不是对象".into(),
             DecodeError::DataNotJson(e) => format!("data 字段为字符串，但不是有效的 JSON 对象：{e}"),
             DecodeError::Invalid(p) => format!("参数校验失败：{}", p.zh()),
+            DecodeError::UploadTime { upload_time, now, secs, window } => format!(
+                "上传时间 uploadTime {upload_time} 与平台时间 {now} 相差 {secs} 秒，超过允许的 ±{window} 秒：\
+                 请按平台时间（serverTime）校准车场时钟后重新加密上传"
+            ),
         }
     }
 }
@@ -175,6 +184,29 @@ impl DecodeError {
 /// string holding JSON, D-15; a bare object is tolerated), canonicalise and
 /// validate against the table, deserialize, then check cross-field rules.
 pub fn decode<T: Message>(text: &str) -> Result<Decoded<T>, DecodeError> {
+    decode_with(text, None)
+}
+
+/// The receiver's clock and how far a message's times may stray from it.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    pub now: chrono::NaiveDateTime,
+    /// Event times (every time field but `uploadTime`) ahead of `now` by more
+    /// than this are refused: one far-future state would otherwise win every
+    /// "newest" comparison for ever.
+    pub future: chrono::Duration,
+    /// Event times older than this are accepted with a [`ProblemKind::FarPast`] warning.
+    pub past: chrono::Duration,
+    /// `uploadTime` must lie within `now ± window` ([`DecodeError::UploadTime`]).
+    pub upload_window: Option<chrono::Duration>,
+}
+
+/// As [`decode`], with the times bounded by the receiver's clock.
+pub fn decode_at<T: Message>(text: &str, clock: &Clock) -> Result<Decoded<T>, DecodeError> {
+    decode_with(text, Some(clock))
+}
+
+fn decode_with<T: Message>(text: &str, clock: Option<&Clock>) -> Result<Decoded<T>, DecodeError> {
     let value: Value =
         serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| DecodeError::Json(e.to_string()))?;
     let Value::Object(mut object) = value else {
@@ -184,7 +216,7 @@ pub fn decode<T: Message>(text: &str) -> Result<Decoded<T>, DecodeError> {
     if wrapped {
         object = unwrap_data(object)?;
     }
-    decode_object(object)
+    decode_object_with(object, clock)
 }
 
 fn unwrap_data(mut object: Map<String, Value>) -> Result<Map<String, Value>, DecodeError> {
@@ -204,11 +236,24 @@ fn unwrap_data(mut object: Map<String, Value>) -> Result<Map<String, Value>, Dec
 }
 
 /// Validates and deserializes an already-unwrapped object.
-pub fn decode_object<T: Message>(mut object: Map<String, Value>) -> Result<Decoded<T>, DecodeError> {
+pub fn decode_object<T: Message>(object: Map<String, Value>) -> Result<Decoded<T>, DecodeError> {
+    decode_object_with(object, None)
+}
+
+fn decode_object_with<T: Message>(
+    mut object: Map<String, Value>,
+    clock: Option<&Clock>,
+) -> Result<Decoded<T>, DecodeError> {
     let mut problems = Problems::default();
     check_object(&mut object, T::FIELDS, "", &mut problems);
+    if let Some(clock) = clock {
+        check_times(&object, T::FIELDS, clock, &mut problems);
+    }
     if problems.has_errors() {
         return Err(DecodeError::Invalid(problems));
+    }
+    if let Some(clock) = clock {
+        check_upload_time(&object, clock)?;
     }
     let message: T = serde_json::from_value(Value::Object(object)).map_err(|e| DecodeError::Json(e.to_string()))?;
     message.check(&mut problems);
@@ -216,6 +261,43 @@ pub fn decode_object<T: Message>(mut object: Map<String, Value>) -> Result<Decod
         return Err(DecodeError::Invalid(problems));
     }
     Ok(Decoded { message, warnings: problems.0 })
+}
+
+/// Event times against the clock (top-level fields only: nested `params`
+/// carry list validity windows, which may well lie in the future).
+fn check_times(object: &Map<String, Value>, fields: &[Field], clock: &Clock, problems: &mut Problems) {
+    use crate::validate::ProblemKind;
+    let floor = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0));
+    for field in fields.iter().filter(|f| matches!(f.kind, Kind::Time) && f.name != "uploadTime") {
+        let Some(text) = object.get(field.name).and_then(Value::as_str) else { continue };
+        let Ok(time) = onepark_domain::time::parse_time(text) else { continue };
+        let ahead = (time - clock.now).num_seconds();
+        let now = onepark_domain::time::format_time(clock.now);
+        if ahead > clock.future.num_seconds() {
+            problems.push(Problem::error(field.name, ProblemKind::Future { time: text.into(), now, secs: ahead }));
+        } else if floor.is_some_and(|floor| time < floor) {
+            problems.push(Problem::error(field.name, ProblemKind::BeforeEpoch { time: text.into() }));
+        } else if clock.now - time > clock.past {
+            let days = clock.past.num_days();
+            problems.push(Problem::warning(field.name, ProblemKind::FarPast { time: text.into(), days }));
+        }
+    }
+}
+
+fn check_upload_time(object: &Map<String, Value>, clock: &Clock) -> Result<(), DecodeError> {
+    let Some(window) = clock.upload_window else { return Ok(()) };
+    let Some(text) = object.get("uploadTime").and_then(Value::as_str) else { return Ok(()) };
+    let Ok(time) = onepark_domain::time::parse_time(text) else { return Ok(()) };
+    let secs = (time - clock.now).num_seconds();
+    if secs.abs() > window.num_seconds() {
+        return Err(DecodeError::UploadTime {
+            upload_time: text.into(),
+            now: onepark_domain::time::format_time(clock.now),
+            secs,
+            window: window.num_seconds(),
+        });
+    }
+    Ok(())
 }
 
 /// The plaintext a lot encrypts: `{"data": {…}}` (D-15).
@@ -329,6 +411,44 @@ mod tests {
         let Err(DecodeError::Invalid(p)) = decode::<Confirm<SpecialCar>>(text) else { panic!("must fail") };
         let fields: Vec<&str> = p.errors().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["params.operateType", "params.startTime", "params.endTime"]);
+    }
+
+    fn clock() -> Clock {
+        let now = onepark_domain::time::parse_time("2021-07-01 08:00:10").expect("now");
+        let d = chrono::Duration::seconds;
+        Clock { now, future: d(600), past: chrono::Duration::days(30), upload_window: Some(d(600)) }
+    }
+
+    #[test]
+    fn event_times_are_bounded_by_the_clock() {
+        assert!(decode_at::<CarIn>(CAR_IN, &clock()).is_ok());
+        let future = CAR_IN.replace("2021-07-01 08:00:00", "9999-12-31 23:59:59");
+        let Err(DecodeError::Invalid(p)) = decode_at::<CarIn>(&future, &clock()) else { panic!("9999 accepted") };
+        assert!(p.zh().contains("arriveTime") && p.zh().contains("请校准车场时钟"), "{}", p.zh());
+        let zero = CAR_IN.replace("2021-07-01 08:00:00", "0000-01-01 00:00:00");
+        assert!(decode_at::<CarIn>(&zero, &clock()).is_err(), "year 0 accepted");
+        let old = CAR_IN.replace("2021-07-01 08:00:00", "2021-01-01 08:00:00");
+        let d = decode_at::<CarIn>(&old, &clock()).expect("old is stored");
+        assert!(d.warnings.iter().any(|w| matches!(w.kind, crate::validate::ProblemKind::FarPast { .. })));
+        assert!(decode::<CarIn>(&future).is_ok(), "without a clock nothing is bounded");
+    }
+
+    #[test]
+    fn a_stale_upload_time_names_the_skew() {
+        let stale = CAR_IN.replace("\"uploadTime\":\"2021-07-01 08:00:01\"", "\"uploadTime\":\"2021-07-01 07:30:00\"");
+        let Err(e @ DecodeError::UploadTime { secs: -1810, .. }) = decode_at::<CarIn>(&stale, &clock()) else {
+            panic!("stale uploadTime accepted")
+        };
+        assert!(e.zh().contains("相差 -1810 秒") && e.zh().contains("serverTime"), "{}", e.zh());
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_field() {
+        let nul = CAR_IN.replace("鲁B01C01", "鲁B0\\u00001C01");
+        let Err(DecodeError::Invalid(p)) = decode::<CarIn>(&nul) else { panic!("NUL accepted") };
+        assert!(p.zh().contains("plateNo") && p.zh().contains("控制字符"), "{}", p.zh());
+        let uid = CAR_IN.replace("100112021070108000012", "1001\\u001b[2J");
+        assert!(decode::<CarIn>(&uid).is_err(), "ESC in uid accepted");
     }
 
     #[test]

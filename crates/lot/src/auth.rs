@@ -1,0 +1,227 @@
+//! Who may drive the lot's API.
+//!
+//! - **Devices** (cameras, barrier controllers): a bearer token each, for
+//!   the lanes it serves; it may post entries and exits there, nothing else.
+//! - **Staff** (booth page, staff API): user and password (PBKDF2 hash in the
+//!   config, made with `onepark lot hash-password`), `POST /api/login` → a
+//!   bearer token valid for 12 hours; staff may do everything.
+//! - Without an `[auth]` section the API answers only this machine
+//!   (loopback), so a fresh install is not open to the LAN; every other
+//!   caller is told to configure `[auth]`.
+//!
+//! `/metrics`, `/api/status` and `/api/login` need no token.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+
+use crate::app::LotState;
+
+/// `[[auth.devices]]`
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub name: String,
+    pub token: String,
+    /// Lane ids this device may post for; empty = every lane.
+    pub lanes: Vec<String>,
+}
+
+/// `[[auth.staff]]`
+#[derive(Clone, Debug)]
+pub struct Staff {
+    pub user: String,
+    /// `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    pub devices: Vec<Device>,
+    pub staff: Vec<Staff>,
+}
+
+const SESSION: Duration = Duration::from_secs(12 * 3600);
+const ITERATIONS: usize = 100_000;
+/// Failed logins per user a minute before logins are held off.
+const MAX_FAILURES: u32 = 5;
+
+/// Staff sessions and failed logins, in memory (a restart logs staff out).
+#[derive(Default)]
+pub struct Sessions {
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
+    failures: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+impl Sessions {
+    fn user(&self, token: &str, now: Instant) -> Option<String> {
+        let mut tokens = self.tokens.lock().ok()?;
+        tokens.retain(|_, (_, until)| *until > now);
+        tokens.get(token).map(|(user, _)| user.clone())
+    }
+}
+
+/// A PBKDF2-SHA256 hash of `password` in the config's format.
+pub fn hash_password(password: &str) -> Result<String, openssl::error::ErrorStack> {
+    let mut salt = [0u8; 16];
+    openssl::rand::rand_bytes(&mut salt)?;
+    let mut hash = [0u8; 32];
+    openssl::pkcs5::pbkdf2_hmac(
+        password.as_bytes(),
+        &salt,
+        ITERATIONS,
+        openssl::hash::MessageDigest::sha256(),
+        &mut hash,
+    )?;
+    Ok(format!("pbkdf2-sha256${ITERATIONS}${}${}", STANDARD.encode(salt), STANDARD.encode(hash)))
+}
+
+/// Whether `encoded` is a well-formed hash (checked at start-up).
+pub fn valid_hash(encoded: &str) -> bool {
+    parse_hash(encoded).is_some()
+}
+
+fn parse_hash(encoded: &str) -> Option<(usize, Vec<u8>, Vec<u8>)> {
+    let mut parts = encoded.split('$');
+    (parts.next()? == "pbkdf2-sha256").then_some(())?;
+    let iterations = parts.next()?.parse().ok().filter(|n| *n >= 1000)?;
+    let salt = STANDARD.decode(parts.next()?).ok()?;
+    let hash = STANDARD.decode(parts.next()?).ok().filter(|h| h.len() == 32)?;
+    parts.next().is_none().then_some((iterations, salt, hash))
+}
+
+fn verify(password: &str, encoded: &str) -> bool {
+    let Some((iterations, salt, hash)) = parse_hash(encoded) else { return false };
+    let mut given = [0u8; 32];
+    let digest = openssl::hash::MessageDigest::sha256();
+    openssl::pkcs5::pbkdf2_hmac(password.as_bytes(), &salt, iterations, digest, &mut given).is_ok()
+        && openssl::memcmp::eq(&given, &hash)
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+}
+
+fn refuse(status: StatusCode, msg: &str) -> Response {
+    (status, axum::Json(json!({ "open": false, "reason": "unauthorized", "msg": msg }))).into_response()
+}
+
+/// What a request may do, decided before its handler runs.
+pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login") {
+        return next.run(request).await;
+    }
+    let Some(auth) = state.config().auth.as_ref() else {
+        // In-process callers (tests) have no peer address.
+        let local = request.extensions().get::<ConnectInfo<SocketAddr>>().is_none_or(|c| c.0.ip().is_loopback());
+        if local {
+            return next.run(request).await;
+        }
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "未配置 [auth]：车场接口仅允许本机访问；请为设备与岗亭人员配置令牌和账号",
+        );
+    };
+    let token = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default()
+        .to_owned();
+    if token.is_empty() {
+        return refuse(StatusCode::UNAUTHORIZED, "缺少令牌：请在 Authorization: Bearer 中提供设备令牌或登录令牌");
+    }
+    if state.sessions().user(&token, Instant::now()).is_some() {
+        return next.run(request).await;
+    }
+    if let Some(device) = auth.devices.iter().find(|d| same(&d.token, &token)) {
+        // Devices report lane events and nothing else.
+        let lane_event = path
+            .strip_prefix("/api/lanes/")
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(_, action)| matches!(*action, "entry" | "exit"));
+        return match lane_event {
+            Some((lane, _)) if device.lanes.is_empty() || device.lanes.iter().any(|l| l == lane) => {
+                next.run(request).await
+            }
+            Some((lane, _)) => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 无权操作车道 {lane}", device.name)),
+            None => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 只能上报车道进出事件", device.name)),
+        };
+    }
+    refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct Login {
+    user: String,
+    password: String,
+}
+
+/// `POST /api/login {"user","password"}` → `{"token","expiresInSecs","user"}`.
+pub(crate) async fn login(State(state): State<LotState>, bytes: axum::body::Bytes) -> Response {
+    let Ok(login) = serde_json::from_slice::<Login>(&bytes) else {
+        return refuse(StatusCode::BAD_REQUEST, "请求应为 {\"user\":…, \"password\":…}");
+    };
+    let Some(auth) = state.config().auth.as_ref() else {
+        return refuse(StatusCode::NOT_FOUND, "未配置 [auth]，无需登录（仅允许本机访问）");
+    };
+    let sessions = state.sessions();
+    let now = Instant::now();
+    if let Ok(mut failures) = sessions.failures.lock() {
+        let entry = failures.entry(login.user.clone()).or_insert((now, 0));
+        if now.duration_since(entry.0) > Duration::from_secs(60) {
+            *entry = (now, 0);
+        }
+        if entry.1 >= MAX_FAILURES {
+            return refuse(StatusCode::TOO_MANY_REQUESTS, "登录失败次数过多，请一分钟后再试");
+        }
+    }
+    let staff = auth.staff.iter().find(|s| s.user == login.user);
+    let password = login.password;
+    let encoded = staff.map(|s| s.password.clone());
+    // PBKDF2 is deliberately slow: off the reactor.
+    let ok = tokio::task::spawn_blocking(move || encoded.is_some_and(|e| verify(&password, &e))).await;
+    if !matches!(ok, Ok(true)) {
+        if let Ok(mut failures) = sessions.failures.lock() {
+            failures.entry(login.user.clone()).or_insert((now, 0)).1 += 1;
+        }
+        tracing::warn!(user = %login.user.chars().take(40).collect::<String>(), "staff login failed");
+        return refuse(StatusCode::UNAUTHORIZED, "用户名或密码错误");
+    }
+    let mut bytes = [0u8; 24];
+    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+        return refuse(StatusCode::INTERNAL_SERVER_ERROR, "系统错误：无法生成令牌");
+    }
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    if let Ok(mut tokens) = sessions.tokens.lock() {
+        tokens.insert(token.clone(), (login.user.clone(), now + SESSION));
+    }
+    tracing::info!(user = %login.user, "staff logged in");
+    axum::Json(json!({ "token": token, "user": login.user, "expiresInSecs": SESSION.as_secs() })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_against_their_hash_only() {
+        let h = hash_password("岗亭 secret").expect("hash");
+        assert!(valid_hash(&h), "{h}");
+        assert!(verify("岗亭 secret", &h));
+        assert!(!verify("岗亭 Secret", &h));
+        assert!(!verify("x", "pbkdf2-sha256$10$AAAA$AAAA"), "malformed hashes never verify");
+        assert!(!valid_hash("plain text"));
+    }
+}
