@@ -45,6 +45,27 @@ pub enum Command {
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
     },
+    /// Ingest as connections grow: a platform child process, distinct
+    /// uploadCarInData over many parking codes, at each connection count.
+    Concurrency {
+        /// Parking codes the records are spread over (1: every writer meets one lot's rows).
+        #[arg(long, default_value_t = 200)]
+        codes: usize,
+        /// Connection counts, measured in this order.
+        #[arg(long, value_delimiter = ',', default_values_t = [16, 64, 256])]
+        connections: Vec<usize>,
+        /// Distinct requests sent at each connection count.
+        #[arg(long, default_value_t = 10_000)]
+        requests: usize,
+        /// Database URL; default: a fresh SQLite file. PostgreSQL runs in a schema of its own (needs `psql`).
+        #[arg(long)]
+        database: Option<String>,
+        /// Another build's `onepark` to run as the platform (before/after in one run).
+        #[arg(long)]
+        platform_bin: Option<PathBuf>,
+        #[arg(long, default_value = "crates/proto/tests/interop/keys")]
+        keys: PathBuf,
+    },
     /// Broadcast one black-list entry to N lots connected to the embedded broker.
     Downlink {
         /// Simulated lots (one accessID and MQTT session each).
@@ -77,6 +98,11 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
         Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
         Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
+        Command::Concurrency { codes, connections, requests, database, platform_bin, keys } => {
+            let options =
+                crate::bench_concurrency::Options { codes, connections, requests, database, platform_bin, keys };
+            return crate::bench_concurrency::run(options);
+        }
     };
     if lots == 0 || sessions == 0 {
         bail!("--lots and --sessions must be at least 1");
@@ -118,7 +144,8 @@ pub fn run(command: Command) -> Result<ExitCode> {
         downlink_retry: chrono::Duration::hours(24),
         metrics_listen: None,
         metrics_token: None,
-        limits: Default::default(),
+        // Ingest is measured, not the per-lot photo budget.
+        limits: onepark_platform::config::Limits { photos_per_minute: 0, ..Default::default() },
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();
@@ -150,6 +177,8 @@ fn seal_all(lots: usize, sessions: usize, lot: &PrivateKey, platform: &PublicKey
     let jpeg = base64::engine::general_purpose::STANDARD.encode(fake_jpeg(40 * 1024));
     // Fresh uids per run, so a reused database measures inserts, not duplicates.
     let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() % 1_000_000);
+    // Sealed now, sent within the platform's uploadTime window.
+    let upload = onepark_domain::time::format_time(onepark_domain::time::Zone::default().local(chrono::Utc::now()));
     let mut all = Vec::with_capacity(lots);
     for l in 0..lots {
         let mut requests = Vec::with_capacity(sessions * 3);
@@ -157,17 +186,16 @@ fn seal_all(lots: usize, sessions: usize, lot: &PrivateKey, platform: &PublicKey
             let (code, uid) = (format!("B{l}"), format!("R{run}B{l}x{s}"));
             let (h, m) = (8 + s / 60 % 12, s % 60);
             let entry = format!(
-                r#"{{"data":{{"uid":"{uid}","arrivalID":"{s}","plateNo":"鲁B{:05}","carType":1,"parkingCode":"{code}","entryNum":"1","totalBerthNum":500,"openBerthNum":450,"freeBerthNum":200,"arriveTime":"2021-07-01 {h:02}:{m:02}:00","parkingType":1,"plateColor":1,"uploadTime":"2021-07-01 {h:02}:{m:02}:01"}}}}"#,
+                r#"{{"data":{{"uid":"{uid}","arrivalID":"{s}","plateNo":"鲁B{:05}","carType":1,"parkingCode":"{code}","entryNum":"1","totalBerthNum":500,"openBerthNum":450,"freeBerthNum":200,"arriveTime":"2021-07-01 {h:02}:{m:02}:00","parkingType":1,"plateColor":1,"uploadTime":"{upload}"}}}}"#,
                 s % 100000
             );
             let photo = format!(
-                r#"{{"data":{{"uid":"{uid}","parkingCode":"{code}","photoID":"{uid}p","time":"2021-07-01 {h:02}:{m:02}:00","type":1,"name":"{uid}.jpg","uploadTime":"2021-07-01 {h:02}:{m:02}:01"}}}}"#
+                r#"{{"data":{{"uid":"{uid}","parkingCode":"{code}","photoID":"{uid}p","time":"2021-07-01 {h:02}:{m:02}:00","type":1,"name":"{uid}.jpg","uploadTime":"{upload}"}}}}"#
             );
             let exit = format!(
-                r#"{{"data":{{"uid":"{uid}","exitID":"{s}","plateNo":"鲁B{:05}","carType":1,"parkingCode":"{code}","totalBerthNum":500,"openBerthNum":450,"freeBerthNum":201,"arriveTime":"2021-07-01 {h:02}:{m:02}:00","parkingType":1,"endTime":"2021-07-01 {:02}:{m:02}:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"2021-07-01 {:02}:{m:02}:01","chargeFee":600,"shouldPay":600}}}}"#,
+                r#"{{"data":{{"uid":"{uid}","exitID":"{s}","plateNo":"鲁B{:05}","carType":1,"parkingCode":"{code}","totalBerthNum":500,"openBerthNum":450,"freeBerthNum":201,"arriveTime":"2021-07-01 {h:02}:{m:02}:00","parkingType":1,"endTime":"2021-07-01 {:02}:{m:02}:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"{upload}","chargeFee":600,"shouldPay":600}}}}"#,
                 s % 100000,
                 h + 2,
-                h + 2
             );
             for (path, text, file) in [
                 ("/api/v1/cp/uploadCarInData", entry, None),

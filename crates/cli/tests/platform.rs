@@ -75,6 +75,7 @@ fn serve_accepts_entries_and_exits_from_a_configured_lot() {
         dir.join("platform.toml"),
         format!(
             "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://{db}\"\n[keys]\nprivate_key = \"{pk}\"\n\n\
+             # The fixtures are dated 2021.\n[limits]\nupload_time_window_secs = 0\n\
              [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
             db = dir.join("onepark.db").display(),
             pk = keys.join("platform_private.b64").display(),
@@ -122,7 +123,8 @@ fn lots_registered_at_run_time_are_accepted_without_restart() {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://onepark.db\"\n[keys]\nprivate_key = \"{pk}\"\n",
+            "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"127.0.0.1:0\"\ndatabase = \"sqlite://onepark.db\"\n[keys]\nprivate_key = \"{pk}\"\n\
+             [limits]\nupload_time_window_secs = 0\n",
             pk = keys.join("platform_private.b64").display(),
         ),
     )

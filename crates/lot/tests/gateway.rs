@@ -107,7 +107,8 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     assert_eq!(sibling["reason"], "full", "{sibling}");
     let free = lot.post("/api/lanes/2/exit", json!({ "plateNo": "鲁B55555", "time": "2026-11-23 18:10:00" })).await;
     assert_eq!((free["open"].as_bool(), free["fee"].as_i64()), (Some(true), Some(0)), "{free}");
-    let late = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B55555", "time": "2026-12-02 08:00:00" })).await;
+    // After the card's end and not ahead of the lot's clock (future event times are refused).
+    let late = lot.post("/api/lanes/1/entry", json!({ "plateNo": "鲁B55555", "time": "2026-12-01 08:00:00" })).await;
     assert_eq!(late["reason"], "card_expired", "{late}");
     let wrong = lot.post("/api/lanes/2/entry", json!({ "plateNo": "鲁B33333" })).await;
     assert_eq!(wrong["reason"], "wrong_direction");

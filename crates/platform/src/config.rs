@@ -152,7 +152,7 @@ impl Default for Limits {
             past: chrono::Duration::days(30),
             upload_time_window: Some(chrono::Duration::minutes(10)),
             replay_cache: 1_000_000,
-            photos_per_minute: 600,
+            photos_per_minute: 6000,
             http: onepark_serve::Limits::default(),
             mqtt_max_nodes: 4,
             mqtt_max_sessions: 10_000,

@@ -1,0 +1,278 @@
+//! `onepark bench concurrency`: does ingest hold up as a city's lots connect
+//! at once? The platform runs as a child process (`platform serve`, or
+//! another build's binary with `--platform-bin`, for before/after in one
+//! run); this process replays distinct pre-sealed uploadCarInData spread
+//! over `--codes` parking codes at each connection count in turn (closed
+//! loop: every connection sends its next request when the last is
+//! answered), and reports requests/s, latency and every non-200.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use onepark_proto::form::UplinkForm;
+use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::bench::{free_port, key_path};
+
+pub struct Options {
+    pub codes: usize,
+    pub connections: Vec<usize>,
+    pub requests: usize,
+    pub database: Option<String>,
+    pub platform_bin: Option<PathBuf>,
+    pub keys: PathBuf,
+}
+
+pub fn run(o: Options) -> Result<ExitCode> {
+    if o.codes == 0 || o.requests == 0 || o.connections.contains(&0) {
+        bail!("--codes, --requests and every --connections value must be at least 1");
+    }
+    let dir = std::env::temp_dir().join(format!("onepark-bench-conc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let result = measure(&o, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
+    let read = |name: &str| std::fs::read_to_string(o.keys.join(name)).with_context(|| format!("reading {name}"));
+    let lot = PrivateKey::parse(&read("lot_private.b64")?)?;
+    let platform_public = PublicKey::parse(&read("platform_public.b64")?)?;
+    let codes: Vec<String> = (0..o.codes).map(|i| format!("C{i}")).collect();
+    let (database, schema) = database(o, dir)?;
+    let port = free_port()?;
+    let config = dir.join("platform.toml");
+    let code_list = codes.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"off\"\ndatabase = \"{database}\"\nphoto_dir = \"{photos}\"\n\
+             [keys]\nprivate_key = \"{pk}\"\n[[lots]]\naccess_id = \"c1\"\npublic_key = \"{lp}\"\nparking_codes = [{code_list}]\n",
+            photos = dir.join("photos").display(),
+            pk = key_path(&o.keys, "platform_private.b64")?,
+            lp = key_path(&o.keys, "lot_public.b64")?,
+        ),
+    )?;
+    let bin = match &o.platform_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?,
+    };
+    eprintln!("sealing {} requests…", o.requests * o.connections.len());
+    let levels: Vec<Vec<String>> = (0..o.connections.len())
+        .map(|level| seal(level, o.requests, &codes, &lot, &platform_public))
+        .collect::<Result<_>>()?;
+    let mut child = std::process::Command::new(&bin)
+        .args(["platform", "serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("platform.log"))?)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let outcome = runtime.block_on(async {
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse()?;
+        wait_port(addr).await?;
+        println!("platform   {}", bin.display());
+        println!("database   {}", database.split('?').next().unwrap_or_default());
+        println!("codes      {} parking codes, {} distinct uploadCarInData per level", o.codes, o.requests);
+        println!(
+            "{:>11} {:>9} {:>9} {:>9} {:>8} {:>8}",
+            "connections", "req/s", "p50 ms", "p99 ms", "non-200", "errors"
+        );
+        for (connections, requests) in o.connections.iter().zip(levels) {
+            let r = level(addr, *connections, requests).await;
+            println!(
+                "{connections:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8}",
+                r.rate, r.p50, r.p99, r.rejected, r.errors
+            );
+            if let Some(sample) = r.sample {
+                println!("            first non-200: {sample}");
+            }
+        }
+        anyhow::Ok(())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    if let Some(schema) = schema {
+        drop_schema(o.database.as_deref().unwrap_or_default(), &schema);
+    }
+    let log = std::fs::read_to_string(dir.join("platform.log")).unwrap_or_default();
+    let deadlocks = log.matches("deadlock").count();
+    let conflicts = log.matches("write conflict").count();
+    println!("platform log: {deadlocks} lines mention a deadlock, {conflicts} retried conflicts");
+    outcome?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SQLite in the temp directory, or PostgreSQL in a schema of its own (made
+/// and dropped with `psql`) so runs never see each other's rows.
+fn database(o: &Options, dir: &Path) -> Result<(String, Option<String>)> {
+    let Some(url) = &o.database else {
+        return Ok((format!("sqlite://{}", dir.join("bench.db").display()), None));
+    };
+    if !url.starts_with("postgres") {
+        return Ok((url.clone(), None));
+    }
+    let schema = format!("onepark_bench_{}", std::process::id());
+    let made = std::process::Command::new("psql")
+        .args([url.as_str(), "-qc", &format!("CREATE SCHEMA {schema}")])
+        .status()
+        .context("psql (to make a schema for the run)")?;
+    if !made.success() {
+        bail!("psql could not create schema {schema}");
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok((format!("{url}{sep}options=-c%20search_path%3D{schema}"), Some(schema)))
+}
+
+fn drop_schema(url: &str, schema: &str) {
+    let _ = std::process::Command::new("psql").args([url, "-qc", &format!("DROP SCHEMA {schema} CASCADE")]).status();
+}
+
+fn seal(level: usize, n: usize, codes: &[String], lot: &PrivateKey, platform: &PublicKey) -> Result<Vec<String>> {
+    let keys = Keys { own: Some(lot), peer: Some(platform) };
+    let zone = onepark_domain::time::Zone::default();
+    let now = zone.local(chrono::Utc::now());
+    let upload = onepark_domain::time::format_time(now);
+    let arrive = onepark_domain::time::format_time(now - chrono::Duration::seconds(5));
+    let run = std::process::id();
+    (0..n)
+        .map(|i| {
+            let code = &codes[i % codes.len()];
+            let data = serde_json::json!({ "data": {
+                "uid": format!("K{run}L{level}N{i}"), "arrivalID": "1", "plateNo": format!("鲁B{:05}", i % 100_000),
+                "carType": 1, "parkingCode": code, "entryNum": "1", "totalBerthNum": 500, "openBerthNum": 450,
+                "freeBerthNum": 200, "arriveTime": arrive, "parkingType": 1, "plateColor": 1, "uploadTime": upload } });
+            let sealed = onepark_proto::seal(Profile::Qingdao, data.to_string().as_bytes(), keys)?;
+            Ok(UplinkForm { access_id: "c1".into(), cipher: sealed.cipher, sign: sealed.sign, file: None }.encode())
+        })
+        .collect()
+}
+
+struct Level {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+    rejected: usize,
+    errors: usize,
+    sample: Option<String>,
+}
+
+async fn level(addr: std::net::SocketAddr, connections: usize, requests: Vec<String>) -> Level {
+    let mut slices: Vec<Vec<String>> = (0..connections).map(|_| Vec::new()).collect();
+    for (i, r) in requests.into_iter().enumerate() {
+        slices[i % connections].push(r);
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = slices.into_iter().map(|s| tokio::spawn(connection(addr, s))).collect();
+    let (mut latencies, mut rejected, mut errors, mut sample) = (Vec::new(), 0, 0, None);
+    for task in tasks {
+        match task.await {
+            Ok(c) => {
+                latencies.extend(c.latencies);
+                rejected += c.rejected;
+                errors += c.errors;
+                sample = sample.or(c.sample);
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Level { rate: latencies.len() as f64 / elapsed, p50: pct(0.5), p99: pct(0.99), rejected, errors, sample }
+}
+
+struct Connection {
+    latencies: Vec<Duration>,
+    rejected: usize,
+    errors: usize,
+    sample: Option<String>,
+}
+
+/// One keep-alive connection sending its requests one after another; a
+/// broken connection is replaced. Only 200s count towards the rate.
+async fn connection(addr: std::net::SocketAddr, requests: Vec<String>) -> Connection {
+    let mut c = Connection { latencies: Vec::new(), rejected: 0, errors: 0, sample: None };
+    let mut stream: Option<BufReader<TcpStream>> = None;
+    for body in &requests {
+        let t = Instant::now();
+        if stream.is_none() {
+            match TcpStream::connect(addr).await {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    stream = Some(BufReader::new(s));
+                }
+                Err(_) => {
+                    c.errors += 1;
+                    continue;
+                }
+            }
+        }
+        let Some(s) = stream.as_mut() else { continue };
+        let reply = tokio::time::timeout(Duration::from_secs(10), exchange(s, body)).await;
+        match reply {
+            Ok(Ok((200, reply))) if reply.contains("\"resultCode\":\"200\"") => c.latencies.push(t.elapsed()),
+            Ok(Ok((status, reply))) => {
+                c.rejected += 1;
+                c.sample
+                    .get_or_insert_with(|| format!("HTTP {status} {}", reply.chars().take(200).collect::<String>()));
+            }
+            Ok(Err(_)) | Err(_) => {
+                c.errors += 1;
+                stream = None;
+            }
+        }
+    }
+    c
+}
+
+async fn exchange(s: &mut BufReader<TcpStream>, body: &str) -> Result<(u16, String)> {
+    let head = format!(
+        "POST /api/v1/cp/uploadCarInData HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.get_mut().write_all(head.as_bytes()).await?;
+    s.get_mut().write_all(body.as_bytes()).await?;
+    let (mut status, mut length) = (0u16, 0usize);
+    loop {
+        let mut line = String::new();
+        if tokio::io::AsyncBufReadExt::read_line(s, &mut line).await? == 0 {
+            bail!("connection closed");
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some(code) = line.strip_prefix("HTTP/1.1 ") {
+            status = code.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        } else if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().context("content-length")?;
+            }
+        }
+    }
+    let mut reply = vec![0u8; length];
+    s.read_exact(&mut reply).await?;
+    Ok((status, String::from_utf8_lossy(&reply).into_owned()))
+}
+
+async fn wait_port(addr: std::net::SocketAddr) -> Result<()> {
+    for _ in 0..300 {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the platform did not listen on {addr} within 30 s")
+}

@@ -1,0 +1,133 @@
+//! Descriptor exhaustion through the real binary, its descriptor limit set
+//! low: abandoned persistent MQTT sessions (one accessID, any node N) and
+//! silent HTTP connections used to hold a descriptor each until the process
+//! could accept nothing: no lot could log in, HTTP stopped answering.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{Process, free_port, keys_dir, wait_port};
+use onepark_proto::PrivateKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `onepark platform serve` under `ulimit -n {fds}`.
+fn platform(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32) -> Process {
+    let keys = keys_dir();
+    let config = dir.join("platform.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
+             [keys]\nprivate_key = \"{pk}\"\n[limits]\nheader_timeout_secs = 1\n\
+             [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
+            db = dir.join("p.db").display(),
+            pk = keys.join("platform_private.b64").display(),
+            lot = keys.join("lot_public.b64").display(),
+        ),
+    )
+    .expect("config");
+    let script = format!("ulimit -n {fds} && exec \"$0\" platform serve --config \"$1\"");
+    Process(
+        Command::new("sh")
+            .args(["-c", &script, env!("CARGO_BIN_EXE_onepark")])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start platform"),
+    )
+}
+
+fn string(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// MQTT 3.1.1 CONNECT, clean session off (a persistent session), keep-alive 60 s.
+fn connect_packet(username: &str, password: &str) -> Vec<u8> {
+    let mut body = Vec::new();
+    string(&mut body, "MQTT");
+    body.extend_from_slice(&[4, 0xC0, 0, 60]);
+    string(&mut body, username);
+    string(&mut body, username);
+    string(&mut body, password);
+    let mut packet = vec![0x10];
+    let mut len = body.len();
+    loop {
+        let mut byte = (len % 128) as u8;
+        len /= 128;
+        if len > 0 {
+            byte |= 0x80;
+        }
+        packet.push(byte);
+        if len == 0 {
+            break;
+        }
+    }
+    packet.extend(body);
+    packet
+}
+
+/// Logs in as `username` and leaves without DISCONNECT; the CONNACK return code.
+async fn abandon(mqtt: u16, key: &PrivateKey, username: &str) -> Option<u8> {
+    let password =
+        onepark_proto::mqtt::login_password(key, username, chrono::Utc::now().timestamp()).expect("password");
+    let mut stream = TcpStream::connect(("127.0.0.1", mqtt)).await.ok()?;
+    stream.write_all(&connect_packet(username, &password)).await.ok()?;
+    let mut ack = [0u8; 4];
+    tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut ack)).await.ok()?.ok()?;
+    (ack[0] == 0x20).then_some(ack[3])
+}
+
+async fn http_answers(http: u16) -> bool {
+    let request = common::client().get(format!("http://127.0.0.1:{http}/metrics")).timeout(Duration::from_secs(5));
+    request.send().await.is_ok_and(|r| r.status().is_success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abandoned_sessions_and_silent_connections_cannot_exhaust_descriptors() {
+    let dir = std::env::temp_dir().join(format!("onepark-fds-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (http, mqtt) = (free_port(), free_port());
+    let _platform = platform(&dir, http, mqtt, 256);
+    wait_port(http, "platform").await;
+    wait_port(mqtt, "embedded broker").await;
+    let key =
+        PrivateKey::parse(&std::fs::read_to_string(keys_dir().join("lot_private.b64")).expect("key")).expect("lot key");
+
+    // One lot opens far more nodes than its descriptor budget allows.
+    let mut accepted = 0;
+    for n in 0..400 {
+        if abandon(mqtt, &key, &format!("234_{n}")).await == Some(0) {
+            accepted += 1;
+        }
+    }
+    assert!(accepted <= 4, "{accepted} sessions accepted for one accessID (limits.mqtt_max_nodes = 4)");
+    assert!(http_answers(http).await, "HTTP must keep answering");
+    // A node that holds a session logs in again (it replaces its own session).
+    assert_eq!(abandon(mqtt, &key, "234_0").await, Some(0), "a lot's own node is never locked out");
+
+    // Silent connections (no request line) are closed after the header timeout.
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        if let Ok(s) = TcpStream::connect(("127.0.0.1", http)).await {
+            silent.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut closed = 0;
+    for s in &mut silent {
+        let mut buf = [0u8; 1];
+        if matches!(tokio::time::timeout(Duration::from_millis(200), s.read(&mut buf)).await, Ok(Ok(0) | Err(_))) {
+            closed += 1;
+        }
+    }
+    assert!(closed >= silent.len() * 9 / 10, "{closed} of {} silent connections closed", silent.len());
+    drop(silent);
+    assert!(http_answers(http).await, "HTTP answers after the silent connections");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,145 @@
+//! The lane and staff API were open to anyone on the network: 118 posts of
+//! `{}` filled a lot with 未识别 sessions until a real car was refused as
+//! "full". Device tokens, staff login, this-machine-only without `[auth]`,
+//! and bounded inputs.
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use onepark_lot::app::{LotState, router, start};
+use onepark_lot::config::Config;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+mod common;
+
+const CAMERA: &str = "cam-1-token-0123456789";
+
+struct Lot {
+    state: LotState,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Lot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn lot(tag: &str, auth: &str) -> Lot {
+    let dir = std::env::temp_dir().join(format!("onepark-lot-auth-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // No platform listens there: records wait in the outbox.
+    let toml = format!(
+        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 100\nopen = 100\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [platform]\nurl = \"http://127.0.0.1:9/api/v1/cp\"\naccess_id = \"234\"\n\
+         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\n{auth}",
+        db = dir.join("lot.db").display(),
+        private = common::key_path("lot_private.b64").display(),
+        public = common::key_path("platform_public.b64").display(),
+    );
+    std::fs::write(dir.join("lot.toml"), toml).expect("config");
+    let state = start(Config::load(&dir.join("lot.toml")).expect("config")).await.expect("start");
+    Lot { state, dir }
+}
+
+impl Lot {
+    async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Value, from: [u8; 4]) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let mut request = request.body(Body::from(body.to_string())).expect("request");
+        request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from((from, 40000))));
+        let response = router(self.state.clone()).oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+        self.call("POST", path, token, body, [192, 168, 1, 20]).await
+    }
+}
+
+#[tokio::test]
+async fn devices_post_lane_events_for_their_lanes_and_staff_log_in() {
+    let hash = onepark_lot::auth::hash_password("booth-pass").expect("hash");
+    let auth = format!(
+        "[[auth.devices]]\nname = \"east camera\"\ntoken = \"{CAMERA}\"\nlanes = [\"1\"]\n\
+         [[auth.staff]]\nuser = \"zhang\"\npassword = \"{hash}\"\n"
+    );
+    let lot = lot("tokens", &auth).await;
+
+    // The probe's flood: `{}` without a token creates nothing.
+    for _ in 0..5 {
+        let (status, reply) = lot.post("/api/lanes/1/entry", None, json!({})).await;
+        assert_eq!(status, 401, "{reply}");
+    }
+    let (status, _) = lot.post("/api/lanes/1/entry", Some("guessed-token-000000"), json!({})).await;
+    assert_eq!(status, 401);
+    // The camera: its own lane only, lane events only.
+    let (status, reply) = lot.post("/api/lanes/2/exit", Some(CAMERA), json!({ "plateNo": "鲁B12345" })).await;
+    assert_eq!(status, 403, "{reply}");
+    let (status, reply) = lot.post("/api/lanes/1/open", Some(CAMERA), json!({ "reason": "x" })).await;
+    assert_eq!(status, 403, "a camera cannot open the barrier: {reply}");
+    let (status, reply) = lot.post("/api/lanes/1/entry", Some(CAMERA), json!({ "plateNo": "鲁B12345" })).await;
+    assert_eq!((status, reply["open"].as_bool()), (200, Some(true)), "{reply}");
+    let (status, _) = lot.call("GET", "/api/sessions", Some(CAMERA), json!({}), [192, 168, 1, 20]).await;
+    assert_eq!(status, 403, "a camera cannot read sessions");
+
+    // Staff: wrong password, then the right one.
+    let (status, _) = lot.post("/api/login", None, json!({ "user": "zhang", "password": "nope" })).await;
+    assert_eq!(status, 401);
+    let (status, login) = lot.post("/api/login", None, json!({ "user": "zhang", "password": "booth-pass" })).await;
+    assert_eq!(status, 200, "{login}");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let (status, sessions) = lot.call("GET", "/api/sessions", Some(&token), json!({}), [192, 168, 1, 20]).await;
+    assert_eq!(status, 200, "{sessions}");
+    let items = sessions["items"].as_array().expect("sessions").len();
+    assert_eq!(items, 1, "only the camera's car is inside: {sessions}");
+    let (status, reply) =
+        lot.post("/api/lanes/1/open", Some(&token), json!({ "reason": "救护车", "operator": "zhang" })).await;
+    assert_eq!((status, reply["open"].as_bool()), (200, Some(true)), "{reply}");
+}
+
+#[tokio::test]
+async fn without_auth_only_this_machine_is_answered() {
+    let lot = lot("local", "").await;
+    let (status, reply) = lot.post("/api/lanes/1/entry", None, json!({ "plateNo": "鲁B12345" })).await;
+    assert_eq!(status, 401, "{reply}");
+    assert!(reply["msg"].as_str().is_some_and(|m| m.contains("[auth]")), "{reply}");
+    let (status, reply) =
+        lot.call("POST", "/api/lanes/1/entry", None, json!({ "plateNo": "鲁B12345" }), [127, 0, 0, 1]).await;
+    assert_eq!((status, reply["open"].as_bool()), (200, Some(true)), "{reply}");
+}
+
+#[tokio::test]
+async fn lane_and_staff_inputs_are_bounded_with_the_field_named() {
+    let lot = lot("bounds", "").await;
+    let local = |path: &'static str, body: Value| {
+        let lot = &lot;
+        async move { lot.call("POST", path, None, body, [127, 0, 0, 1]).await.1 }
+    };
+    let far = onepark_domain::time::format_time(
+        onepark_domain::time::Zone::default().local(chrono::Utc::now()) + chrono::Duration::hours(3),
+    );
+    for (body, field) in [
+        (json!({ "plateNo": "鲁B12345", "carType": 99 }), "carType"),
+        (json!({ "plateNo": "鲁B12345", "plateColor": -1 }), "plateColor"),
+        (json!({ "plateNo": "鲁B12345", "time": far }), "time"),
+        (json!({ "plateNo": "鲁B12345", "time": "1970-01-01 00:00:00" }), "time"),
+    ] {
+        let reply = local("/api/lanes/1/entry", body.clone()).await;
+        assert_eq!(reply["reason"], "bad_request", "{body}: {reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| e.starts_with(field)), "{body}: {reply}");
+    }
+    let reply = local("/api/lanes/1/open", json!({ "reason": "x".repeat(201) })).await;
+    assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("reason")), "{reply}");
+    let reply = local("/api/lanes/1/open", json!({ "reason": "ok", "operator": "a\u{0}b" })).await;
+    assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("operator")), "{reply}");
+    let (_, sessions) = lot.call("GET", "/api/sessions", None, json!({}), [127, 0, 0, 1]).await;
+    assert_eq!(sessions["items"].as_array().map(Vec::len), Some(0), "nothing refused was recorded: {sessions}");
+}
