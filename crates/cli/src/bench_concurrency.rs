@@ -69,8 +69,9 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
         .args(["platform", "serve", "--config"])
         .arg(&config)
         .env("RUST_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(dir.join("platform.log"))?)
+        // The platform logs to stdout.
+        .stdout(std::fs::File::create(dir.join("platform.log"))?)
+        .stderr(std::process::Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", bin.display()))?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -87,8 +88,8 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
         for (connections, requests) in o.connections.iter().zip(levels) {
             let r = level(addr, *connections, requests).await;
             println!(
-                "{connections:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8}",
-                r.rate, r.p50, r.p99, r.rejected, r.errors
+                "{connections:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8} {:>8}",
+                r.rate, r.p50, r.p99, r.rejected, r.errors, r.unsent
             );
             if let Some(sample) = r.sample {
                 println!("            first non-200: {sample}");
@@ -131,7 +132,10 @@ fn database(o: &Options, dir: &Path) -> Result<(String, Option<String>)> {
 }
 
 fn drop_schema(url: &str, schema: &str) {
-    let _ = std::process::Command::new("psql").args([url, "-qc", &format!("DROP SCHEMA {schema} CASCADE")]).status();
+    let _ = std::process::Command::new("psql")
+        .args([url, "-qc", &format!("DROP SCHEMA {schema} CASCADE")])
+        .env("PGOPTIONS", "--client-min-messages=warning")
+        .status();
 }
 
 fn seal(level: usize, n: usize, codes: &[String], lot: &PrivateKey, platform: &PublicKey) -> Result<Vec<String>> {
@@ -160,8 +164,14 @@ struct Level {
     p99: f64,
     rejected: usize,
     errors: usize,
+    /// Not sent within [`LEVEL_BUDGET`].
+    unsent: usize,
     sample: Option<String>,
 }
+
+/// A level stops sending after this long: a platform stalled by lock waits
+/// would otherwise take hours (every request waiting out its 10 s timeout).
+const LEVEL_BUDGET: Duration = Duration::from_secs(60);
 
 async fn level(addr: std::net::SocketAddr, connections: usize, requests: Vec<String>) -> Level {
     let mut slices: Vec<Vec<String>> = (0..connections).map(|_| Vec::new()).collect();
@@ -169,14 +179,16 @@ async fn level(addr: std::net::SocketAddr, connections: usize, requests: Vec<Str
         slices[i % connections].push(r);
     }
     let started = Instant::now();
-    let tasks: Vec<_> = slices.into_iter().map(|s| tokio::spawn(connection(addr, s))).collect();
-    let (mut latencies, mut rejected, mut errors, mut sample) = (Vec::new(), 0, 0, None);
+    let deadline = started + LEVEL_BUDGET;
+    let tasks: Vec<_> = slices.into_iter().map(|s| tokio::spawn(connection(addr, s, deadline))).collect();
+    let (mut latencies, mut rejected, mut errors, mut sample, mut unsent) = (Vec::new(), 0, 0, None, 0);
     for task in tasks {
         match task.await {
             Ok(c) => {
                 latencies.extend(c.latencies);
                 rejected += c.rejected;
                 errors += c.errors;
+                unsent += c.unsent;
                 sample = sample.or(c.sample);
             }
             Err(_) => errors += 1,
@@ -189,22 +201,27 @@ async fn level(addr: std::net::SocketAddr, connections: usize, requests: Vec<Str
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
-    Level { rate: latencies.len() as f64 / elapsed, p50: pct(0.5), p99: pct(0.99), rejected, errors, sample }
+    Level { rate: latencies.len() as f64 / elapsed, p50: pct(0.5), p99: pct(0.99), rejected, errors, unsent, sample }
 }
 
 struct Connection {
     latencies: Vec<Duration>,
     rejected: usize,
     errors: usize,
+    unsent: usize,
     sample: Option<String>,
 }
 
 /// One keep-alive connection sending its requests one after another; a
 /// broken connection is replaced. Only 200s count towards the rate.
-async fn connection(addr: std::net::SocketAddr, requests: Vec<String>) -> Connection {
-    let mut c = Connection { latencies: Vec::new(), rejected: 0, errors: 0, sample: None };
+async fn connection(addr: std::net::SocketAddr, requests: Vec<String>, deadline: Instant) -> Connection {
+    let mut c = Connection { latencies: Vec::new(), rejected: 0, errors: 0, unsent: 0, sample: None };
     let mut stream: Option<BufReader<TcpStream>> = None;
-    for body in &requests {
+    for (i, body) in requests.iter().enumerate() {
+        if Instant::now() >= deadline {
+            c.unsent = requests.len() - i;
+            break;
+        }
         let t = Instant::now();
         if stream.is_none() {
             match TcpStream::connect(addr).await {

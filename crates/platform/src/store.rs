@@ -16,8 +16,10 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
 
 mod downlinks;
 mod group;
+mod shared;
 pub use downlinks::{Confirmed, Downlink, DownlinkState, ListEntry};
 pub use group::CommitStats;
+use shared::Shared;
 
 /// Migrations, in order; applied ones are never edited.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -133,8 +135,8 @@ impl Store {
     pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
         let data = (m.clone(), access_id.to_owned(), now.to_owned());
         self.group
-            .write(&m.parking_code, data, move |conn, (m, access_id, now)| {
-                Box::pin(put_entry(conn, access_id, m, plate_valid, now))
+            .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
+                Box::pin(put_entry(conn, access_id, m, plate_valid, now, shared))
             })
             .await
     }
@@ -142,15 +144,15 @@ impl Store {
     /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
     pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
         let data = (m.clone(), now.to_owned());
-        self.group.write(&m.parking_code, data, |conn, (m, now)| Box::pin(modify_entry(conn, m, now))).await
+        self.group.write(&m.parking_code, data, |conn, (m, now), _| Box::pin(modify_entry(conn, m, now))).await
     }
 
     /// Stores an exit; an exit without a known entry is stored and flagged.
     pub async fn put_exit(&self, access_id: &str, m: &CarOut, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
         let data = (m.clone(), access_id.to_owned(), now.to_owned());
         self.group
-            .write(&m.parking_code, data, move |conn, (m, access_id, now)| {
-                Box::pin(put_exit(conn, access_id, m, plate_valid, now))
+            .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
+                Box::pin(put_exit(conn, access_id, m, plate_valid, now, shared))
             })
             .await
     }
@@ -159,7 +161,10 @@ impl Store {
     pub async fn put_state(&self, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
         let data = (m.clone(), access_id.to_owned(), now.to_owned());
         self.group
-            .write(&m.parking_code, data, |conn, (m, access_id, now)| Box::pin(put_state(conn, access_id, m, now)))
+            .write(&m.parking_code, data, |_, (m, access_id, now), shared| {
+                put_state(access_id, m, now, shared);
+                Box::pin(async { Ok(()) })
+            })
             .await
     }
 
@@ -167,8 +172,9 @@ impl Store {
     pub async fn heartbeat(&self, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
         let data = (access_id.to_owned(), parking_code.to_owned(), now.to_owned());
         self.group
-            .write(parking_code, data, |conn, (access_id, parking_code, now)| {
-                Box::pin(heartbeat(conn, access_id, parking_code, now))
+            .write(parking_code, data, |_, (access_id, parking_code, now), shared| {
+                shared.heartbeat(parking_code, access_id, now);
+                Box::pin(async { Ok(()) })
             })
             .await
     }
@@ -184,7 +190,7 @@ impl Store {
     ) -> Result<Put, StoreError> {
         let data = (m.clone(), access_id.to_owned(), sha256.to_owned(), now.to_owned());
         self.group
-            .write(&m.parking_code, data, move |conn, (m, access_id, sha256, now)| {
+            .write(&m.parking_code, data, move |conn, (m, access_id, sha256, now), _| {
                 Box::pin(put_photo(conn, access_id, m, sha256, size, now))
             })
             .await
@@ -210,7 +216,7 @@ impl Store {
     pub async fn put_bill(&self, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
         let data = (m.clone(), access_id.to_owned(), now.to_owned());
         self.group
-            .write(&m.parking_code, data, |conn, (m, access_id, now)| Box::pin(put_bill(conn, access_id, m, now)))
+            .write(&m.parking_code, data, |conn, (m, access_id, now), _| Box::pin(put_bill(conn, access_id, m, now)))
             .await
     }
     /// Keeps the latest basic information of a lot.
@@ -648,6 +654,7 @@ async fn put_entry(
     m: &CarIn,
     plate_valid: bool,
     now: &str,
+    shared: &mut Shared,
 ) -> Result<Put, StoreError> {
     let content = content(m);
     let mut tx = conn.begin().await?;
@@ -672,7 +679,7 @@ async fn put_entry(
     .bind(&content);
     let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
     let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-    commit_new(tx, put, (&m.parking_code, access_id, &m.arrive_time.to_string(), counts), now).await
+    commit_new(tx, put, (&m.parking_code, access_id, &m.arrive_time.to_string(), counts), now, shared).await
 }
 
 async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
@@ -735,6 +742,7 @@ async fn put_exit(
     m: &CarOut,
     plate_valid: bool,
     now: &str,
+    shared: &mut Shared,
 ) -> Result<Put, StoreError> {
     let content = content(m);
     let mut tx = conn.begin().await?;
@@ -764,38 +772,12 @@ async fn put_exit(
     .bind(&content);
     let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
     let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-    commit_new(tx, put, (&m.parking_code, access_id, &m.end_time.to_string(), counts), now).await
+    commit_new(tx, put, (&m.parking_code, access_id, &m.end_time.to_string(), counts), now, shared).await
 }
 
-async fn put_state(conn: &mut AnyConnection, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await?;
-    berths(
-        &mut tx,
-        &m.parking_code,
-        access_id,
-        &m.upload_time.to_string(),
-        now,
-        [m.total_berth_num, m.open_berth_num, m.free_berth_num],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn heartbeat(conn: &mut AnyConnection, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
-    let mut tx = conn.begin().await?;
-    mark_online(&mut tx, parking_code, now).await?;
-    sqlx::query(
-        "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat) VALUES ($1, $2, $3, $3) \
-         ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, last_heartbeat = $3",
-    )
-    .bind(parking_code)
-    .bind(access_id)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    Ok(())
+fn put_state(access_id: &str, m: &ParkingState, now: &str, shared: &mut Shared) {
+    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+    shared.berths(&m.parking_code, access_id, &m.upload_time.to_string(), now, counts);
 }
 
 /// A photo's identity for idempotency: the message and its file's digest.
@@ -886,78 +868,21 @@ async fn insert_once<'q>(
     }
 }
 
-/// Commits a newly inserted record together with the berth counts it
-/// carries; a duplicate changes nothing (the transaction is dropped).
+/// Commits a newly inserted record; the berth counts it carries join the
+/// batch's shared rows. A duplicate changes nothing (the transaction is dropped).
 async fn commit_new(
-    mut tx: Transaction<'_, Any>,
+    tx: Transaction<'_, Any>,
     put: Put,
     (parking_code, access_id, at, counts): (&str, &str, &str, [i64; 3]),
     now: &str,
+    shared: &mut Shared,
 ) -> Result<Put, StoreError> {
     if put == Put::Duplicate {
         return Ok(put);
     }
-    berths(&mut tx, parking_code, access_id, at, now, counts).await?;
     tx.commit().await?;
+    shared.berths(parking_code, access_id, at, now, counts);
     Ok(Put::Inserted)
-}
-
-/// The berth counts a record carries, at the time of its event (the entry,
-/// the exit; a state's uploadTime). "Latest" is decided by that time, but
-/// never later than the platform's own clock: a lot whose clock runs ahead
-/// cannot stamp a state that later true states could never beat.
-async fn berths(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    parking_code: &str,
-    access_id: &str,
-    at: &str,
-    now: &str,
-    [total, open, free]: [i64; 3],
-) -> Result<(), StoreError> {
-    let at = if at > now { now } else { at };
-    sqlx::query(
-        "INSERT INTO berth_states (parking_code, at, total, open_berths, free_berths) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (parking_code, at) DO UPDATE SET total = $3, open_berths = $4, free_berths = $5",
-    )
-    .bind(parking_code)
-    .bind(at)
-    .bind(total)
-    .bind(open)
-    .bind(free)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO lot_status (parking_code, access_id, last_seen, total, open_berths, free_berths, state_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, \
-         total = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $4 ELSE lot_status.total END, \
-         open_berths = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $5 \
-         ELSE lot_status.open_berths END, \
-         free_berths = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $6 \
-         ELSE lot_status.free_berths END, \
-         state_at = CASE WHEN lot_status.state_at IS NULL OR lot_status.state_at <= $7 THEN $7 ELSE lot_status.state_at END",
-    )
-    .bind(parking_code)
-    .bind(access_id)
-    .bind(now)
-    .bind(total)
-    .bind(open)
-    .bind(free)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    mark_online(tx, parking_code, now).await
-}
-
-/// Records that the lot was heard from in the current 10-minute slot.
-async fn mark_online(tx: &mut Transaction<'_, Any>, parking_code: &str, now: &str) -> Result<(), StoreError> {
-    // `yyyy-MM-dd HH:m` + `0`: the slot's first minute.
-    let slot = format!("{}0", now.get(..15).unwrap_or(now));
-    sqlx::query("INSERT INTO online_slots (parking_code, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(parking_code)
-        .bind(slot)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Drops `--` comments so that `;` inside them does not split statements.

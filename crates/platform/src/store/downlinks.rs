@@ -101,7 +101,7 @@ impl Store {
     pub async fn put_list_change(&self, entry: &ListEntry, downlink: &Downlink) -> Result<(), StoreError> {
         let data = (entry.clone(), downlink.clone());
         self.group
-            .write(DOWNLINKS, data, |conn, (entry, downlink)| {
+            .write(DOWNLINKS, data, |conn, (entry, downlink), _| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     upsert_entry(&mut tx, entry).await?;
@@ -135,7 +135,7 @@ impl Store {
     pub async fn mark_published(&self, request_id: i64, now: &str, next_attempt_at: &str) -> Result<(), StoreError> {
         let data = (now.to_owned(), next_attempt_at.to_owned());
         self.group
-            .write(DOWNLINKS, data, move |conn, (now, next)| {
+            .write(DOWNLINKS, data, move |conn, (now, next), _| {
                 Box::pin(async move {
                     sqlx::query(
                         "UPDATE downlinks SET attempts = attempts + 1, last_published_at = $2, next_attempt_at = $3, \
@@ -159,7 +159,7 @@ impl Store {
     pub async fn resend_now(&self, access_id: &str, now: &str) -> Result<u64, StoreError> {
         let data = (access_id.to_owned(), now.to_owned());
         self.group
-            .write(DOWNLINKS, data, |conn, (access_id, now)| {
+            .write(DOWNLINKS, data, |conn, (access_id, now), _| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 AND state = 'published' \
@@ -178,7 +178,7 @@ impl Store {
     /// Gives up on messages past their retry period; returns how many.
     pub async fn expire_downlinks(&self, now: &str) -> Result<u64, StoreError> {
         self.group
-            .write(DOWNLINKS, now.to_owned(), |conn, now| {
+            .write(DOWNLINKS, now.to_owned(), |conn, now, _| {
                 Box::pin(async move {
                     let done = sqlx::query(
                         "UPDATE downlinks SET state = 'expired' WHERE state IN ('queued', 'published') \
@@ -205,7 +205,7 @@ impl Store {
     ) -> Result<Confirmed, StoreError> {
         let data = (access_id.to_owned(), now.to_owned());
         self.group
-            .write(DOWNLINKS, data, move |conn, (access_id, now)| {
+            .write(DOWNLINKS, data, move |conn, (access_id, now), _| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     let row =

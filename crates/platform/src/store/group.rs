@@ -25,7 +25,7 @@ use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::StoreError;
+use super::{Shared, StoreError};
 
 /// Most jobs in one transaction: bounds the work lost to one failed commit
 /// and the latency a job waits behind others.
@@ -39,7 +39,7 @@ const MAX_RETRIES: u32 = 8;
 trait Job: Send {
     /// Runs the write; `Err` when it hit a transient conflict (the batch
     /// must be rolled back and retried).
-    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), String>>;
+    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, shared: &'c mut Shared) -> BoxFuture<'c, Result<(), String>>;
     fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>);
 }
 
@@ -54,11 +54,11 @@ impl<T, D, W> Job for Write<T, D, W>
 where
     T: Send + 'static,
     D: Send + Sync + 'static,
-    W: for<'c> Fn(&'c mut AnyConnection, &'c D) -> BoxFuture<'c, Result<T, StoreError>> + Send + Sync + 'static,
+    W: Writer<T, D>,
 {
-    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection) -> BoxFuture<'c, Result<(), String>> {
+    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, shared: &'c mut Shared) -> BoxFuture<'c, Result<(), String>> {
         Box::pin(async move {
-            let result = (self.write)(conn, &self.data).await;
+            let result = (self.write)(conn, &self.data, shared).await;
             let transient = match &result {
                 Err(StoreError::Db(e)) if transient(e) => Some(e.to_string()),
                 _ => None,
@@ -78,6 +78,22 @@ where
         };
         let _ = self.answer.send(result);
     }
+}
+
+/// A write: runs on the batch's connection with its data, and records what
+/// it says about rows shared by many records in `Shared` (applied once per
+/// batch) once its own savepoint is released.
+pub(super) trait Writer<T, D>:
+    for<'c> Fn(&'c mut AnyConnection, &'c D, &'c mut Shared) -> BoxFuture<'c, Result<T, StoreError>> + Send + Sync + 'static
+{
+}
+
+impl<T, D, W> Writer<T, D> for W where
+    W: for<'c> Fn(&'c mut AnyConnection, &'c D, &'c mut Shared) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 /// Deadlock, serialization failure, lock not available (PostgreSQL), busy
@@ -136,7 +152,7 @@ impl GroupCommit {
     where
         T: Send + 'static,
         D: Send + Sync + 'static,
-        W: for<'c> Fn(&'c mut AnyConnection, &'c D) -> BoxFuture<'c, Result<T, StoreError>> + Send + Sync + 'static,
+        W: Writer<T, D>,
     {
         let (answer, answered) = oneshot::channel();
         let job: Box<dyn Job> = Box::new(Write { data, write, result: None, answer });
@@ -198,13 +214,16 @@ enum Failure {
 }
 
 async fn commit(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), Failure> {
+    let failure = |e: sqlx::Error| if transient(&e) { Failure::Transient(e.to_string()) } else { Failure::Db(e) };
     let mut conn = pool.acquire().await.map_err(Failure::Db)?;
     let mut tx = conn.begin().await.map_err(Failure::Db)?;
+    let mut shared = Shared::default();
     for job in jobs.iter_mut() {
         // Dropping `tx` on the way out rolls the whole batch back.
-        job.run(&mut tx).await.map_err(Failure::Transient)?;
+        job.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
     }
-    tx.commit().await.map_err(|e| if transient(&e) { Failure::Transient(e.to_string()) } else { Failure::Db(e) })
+    shared.apply(&mut tx).await.map_err(failure)?;
+    tx.commit().await.map_err(failure)
 }
 
 #[cfg(test)]

@@ -1,0 +1,138 @@
+//! Rows many records share — a lot's latest status, its berth time series,
+//! its online slots — written once per lot per group-commit batch instead of
+//! once per record.
+//!
+//! Why: every entry and exit carries the lot's berth counts. Upserting the
+//! lot's status row for each record of a batch meant hundreds of updates of
+//! one row in one transaction, each in its own savepoint (PostgreSQL walks
+//! the growing version chain and the subtransactions on every update), and
+//! two writers' batches locking lots' rows in different orders. Gathered
+//! here, they are applied at the end of the batch in parkingCode order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::AnyConnection;
+
+/// What a batch's records said about their lots; applied by [`Shared::apply`].
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    lots: BTreeMap<String, Touch>,
+}
+
+#[derive(Debug, Default)]
+struct Touch {
+    access_id: String,
+    last_seen: String,
+    heartbeat: Option<String>,
+    /// The newest state of the batch: (its time, [total, open, free]).
+    state: Option<(String, [i64; 3])>,
+    /// Berth time series points; a later record of the same second wins.
+    series: BTreeMap<String, [i64; 3]>,
+    slots: BTreeSet<String>,
+}
+
+impl Shared {
+    fn touch(&mut self, parking_code: &str, access_id: &str, now: &str) -> &mut Touch {
+        let t = self.lots.entry(parking_code.to_owned()).or_default();
+        t.access_id = access_id.to_owned();
+        if t.last_seen.as_str() < now {
+            t.last_seen = now.to_owned();
+        }
+        // `yyyy-MM-dd HH:m` + `0`: the 10-minute slot's first minute.
+        t.slots.insert(format!("{}0", now.get(..15).unwrap_or(now)));
+        t
+    }
+
+    /// Berth counts a record carries at `at` (its event time). "Latest" is
+    /// decided by that time, but never later than the platform's own clock,
+    /// so a lot whose clock runs ahead cannot stamp a state later true
+    /// states never beat.
+    pub(crate) fn berths(&mut self, parking_code: &str, access_id: &str, at: &str, now: &str, counts: [i64; 3]) {
+        let at = if at > now { now } else { at };
+        let t = self.touch(parking_code, access_id, now);
+        t.series.insert(at.to_owned(), counts);
+        if t.state.as_ref().is_none_or(|(newest, _)| newest.as_str() <= at) {
+            t.state = Some((at.to_owned(), counts));
+        }
+    }
+
+    pub(crate) fn heartbeat(&mut self, parking_code: &str, access_id: &str, now: &str) {
+        self.touch(parking_code, access_id, now).heartbeat = Some(now.to_owned());
+    }
+
+    /// Writes everything gathered, lot by lot in parkingCode order.
+    pub(crate) async fn apply(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        for (code, t) in &self.lots {
+            for (at, [total, open, free]) in &t.series {
+                sqlx::query(
+                    "INSERT INTO berth_states (parking_code, at, total, open_berths, free_berths) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (parking_code, at) DO UPDATE SET total = $3, open_berths = $4, free_berths = $5",
+                )
+                .bind(code)
+                .bind(at)
+                .bind(total)
+                .bind(open)
+                .bind(free)
+                .execute(&mut *conn)
+                .await?;
+            }
+            let (state_at, [total, open, free]) = match &t.state {
+                Some((at, counts)) => (Some(at.as_str()), counts.map(Some)),
+                None => (None, [None; 3]),
+            };
+            sqlx::query(
+                "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, \
+                 free_berths, state_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, \
+                 last_heartbeat = COALESCE($4, lot_status.last_heartbeat), \
+                 total = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
+                 THEN $5 ELSE lot_status.total END, \
+                 open_berths = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
+                 THEN $6 ELSE lot_status.open_berths END, \
+                 free_berths = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
+                 THEN $7 ELSE lot_status.free_berths END, \
+                 state_at = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
+                 THEN $8 ELSE lot_status.state_at END",
+            )
+            .bind(code)
+            .bind(&t.access_id)
+            .bind(&t.last_seen)
+            .bind(t.heartbeat.as_deref())
+            .bind(total)
+            .bind(open)
+            .bind(free)
+            .bind(state_at)
+            .execute(&mut *conn)
+            .await?;
+            for slot in &t.slots {
+                sqlx::query("INSERT INTO online_slots (parking_code, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(code)
+                    .bind(slot)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_state_wins_and_never_beyond_now() {
+        let mut s = Shared::default();
+        let now = "2026-12-01 10:00:00";
+        s.berths("1001", "234", "2026-12-01 09:59:00", now, [10, 9, 1]);
+        s.berths("1001", "234", "2099-01-01 00:00:00", now, [10, 9, 2]);
+        s.berths("1001", "234", "2026-12-01 09:58:00", now, [10, 9, 3]);
+        let t = &s.lots["1001"];
+        assert_eq!(t.state, Some((now.to_owned(), [10, 9, 2])), "a clock ahead is clamped to now");
+        assert_eq!(t.series.len(), 3);
+        s.heartbeat("1002", "234", now);
+        assert_eq!(s.lots["1002"].state, None);
+        assert_eq!(s.lots["1002"].slots.iter().next().map(String::as_str), Some("2026-12-01 10:00"));
+    }
+}
