@@ -37,8 +37,8 @@ struct Inner {
     limits: Limits,
     admin_token: Option<String>,
     metrics_token: Option<String>,
-    /// uploadPhoto takes turns per file digest (stripes), see `uplink::photo`.
-    photo_locks: Vec<tokio::sync::Mutex<()>>,
+    /// uploadPhoto's files between write and commit, see `uplink::photo`.
+    photos_in_flight: crate::photo::InFlight,
     wake: crate::downlink::Wake,
     downlink_retry: chrono::Duration,
     /// The platform's own login on an external broker (from `mqtt_url`).
@@ -74,7 +74,7 @@ impl AppState {
                 limits: config.limits.clone(),
                 admin_token: config.admin_token.clone(),
                 metrics_token: config.metrics_token.clone(),
-                photo_locks: (0..64).map(|_| tokio::sync::Mutex::new(())).collect(),
+                photos_in_flight: Default::default(),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
@@ -114,10 +114,8 @@ impl AppState {
         &self.inner.refusals
     }
 
-    /// The turn of uploads of the file with this digest.
-    pub async fn photo_lock(&self, sha256: &str) -> tokio::sync::MutexGuard<'_, ()> {
-        let stripe = sha256.bytes().take(4).fold(0usize, |n, b| n * 31 + usize::from(b)) % self.inner.photo_locks.len();
-        self.inner.photo_locks[stripe].lock().await
+    pub fn photos_in_flight(&self) -> &crate::photo::InFlight {
+        &self.inner.photos_in_flight
     }
 
     pub fn limits(&self) -> &Limits {

@@ -48,6 +48,67 @@ pub fn remove(dir: &Path, sha256: &str) -> std::io::Result<()> {
     }
 }
 
+/// Uploads of each photo file between writing it and committing its row,
+/// so that a failed upload's clean-up never removes a file another upload
+/// still needs. Bookkeeping only (no lock is held across the database
+/// write): concurrent uploads of one file do not wait for each other.
+#[derive(Default)]
+pub struct InFlight {
+    files: std::sync::Mutex<std::collections::HashMap<String, (usize, u64)>>,
+}
+
+/// A ticket for one upload of one file; [`InFlight::may_remove`] decides.
+pub struct Ticket {
+    sha256: String,
+    /// The file's activity count when the clean-up began.
+    seen: u64,
+}
+
+impl InFlight {
+    /// Registers an upload of `sha256` (before its file is checked or written).
+    pub fn start(&self, sha256: &str) {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let (n, epoch) = files.entry(sha256.to_owned()).or_default();
+        *n += 1;
+        *epoch += 1;
+    }
+
+    /// Ends an upload that needs no clean-up.
+    pub fn end(&self, sha256: &str) {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, epoch)) = files.get_mut(sha256) {
+            *n -= 1;
+            *epoch += 1;
+            if *n == 0 {
+                files.remove(sha256);
+            }
+        }
+    }
+
+    /// Begins a clean-up: call before checking that no row refers to the file.
+    pub fn ticket(&self, sha256: &str) -> Ticket {
+        let files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        Ticket { sha256: sha256.to_owned(), seen: files.get(sha256).map_or(0, |(_, e)| *e) }
+    }
+
+    /// Ends the upload; true when its file may be removed: no other upload
+    /// of it is in flight and none started or ended since the ticket (so no
+    /// row committed after the check refers to it). `remove` runs under the
+    /// bookkeeping lock, so no upload can start using the file meanwhile.
+    pub fn finish(&self, ticket: Ticket, remove: impl FnOnce()) {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((n, epoch)) = files.get_mut(&ticket.sha256) else { return };
+        if *n == 1 && *epoch == ticket.seen {
+            remove();
+        }
+        *n -= 1;
+        *epoch += 1;
+        if *n == 0 {
+            files.remove(&ticket.sha256);
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }
@@ -68,6 +129,33 @@ mod tests {
         assert!(!path(&dir, &sha).exists());
         remove(&dir, &sha).expect("removing twice is fine");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_failed_upload_removes_its_file_only_when_no_other_upload_touched_it() {
+        let f = InFlight::default();
+        f.start("a");
+        let t = f.ticket("a");
+        let mut removed = false;
+        f.finish(t, || removed = true);
+        assert!(removed, "alone: removed");
+
+        f.start("b");
+        let t = f.ticket("b");
+        f.start("b"); // another upload of the same file begins meanwhile
+        let mut removed = false;
+        f.finish(t, || removed = true);
+        assert!(!removed, "another upload still needs it");
+        f.end("b");
+
+        f.start("c");
+        f.start("c");
+        let t = f.ticket("c");
+        f.end("c"); // the other one committed after the check
+        let mut removed = false;
+        f.finish(t, || removed = true);
+        assert!(!removed, "a row committed since the check may refer to it");
+        assert!(f.files.lock().expect("lock").is_empty());
     }
 
     #[test]

@@ -476,7 +476,8 @@ async fn confirm(state: &AppState, lot: &LotAccess, interface: &str, request_id:
 /// another file. Hence: a budget per accessID before any work, the existing
 /// row checked before anything touches the disk (a replay with another file
 /// is refused without writing), and a file written for a row that then did
-/// not commit is removed again, so no replay can leave an orphan behind.
+/// not commit is removed again (unless another upload of the same file is
+/// under way), so no replay can leave an orphan behind.
 async fn photo(
     state: &AppState,
     lot: &LotAccess,
@@ -498,9 +499,6 @@ async fn photo(
     let sha256 = crate::photo::digest(&jpeg);
     let label = format!("照片编号 photoID {}", m.photo_id);
     let content = crate::store::photo_content(m, &sha256);
-    // One upload of a given file at a time in this process: the clean-up
-    // below must not remove a file another upload is about to commit.
-    let _turn = state.photo_lock(&sha256).await;
     match state.store().photo_stored(&m.parking_code, &m.photo_id).await {
         Ok(Some(stored)) if stored == content => return Ok(Answer::ok("操作成功（重复上传，数据未变更）")),
         Ok(Some(_)) => {
@@ -509,28 +507,42 @@ async fn photo(
         Ok(None) => {}
         Err(e) => return Ok(stored(Err(e), &label)),
     }
+    // From here to the commit this upload may need the file; a failed
+    // upload's clean-up must not remove it from under another one.
+    let in_flight = state.photos_in_flight();
+    in_flight.start(&sha256);
     let dir = state.photo_dir().to_owned();
     let (write_dir, write_sha) = (dir.clone(), sha256.clone());
     let created = match tokio::task::spawn_blocking(move || crate::photo::save(&write_dir, &write_sha, &jpeg)).await {
         Ok(Ok(created)) => created,
         Ok(Err(e)) => {
+            in_flight.end(&sha256);
             tracing::error!(error = %e, "photo write failed");
             return Ok(Answer::server("服务器错误：照片保存失败，请稍后重传"));
         }
-        Err(e) => return Ok(Answer::server(format!("服务器错误：照片保存任务失败（{e}）"))),
+        Err(e) => {
+            in_flight.end(&sha256);
+            return Ok(Answer::server(format!("服务器错误：照片保存任务失败（{e}）")));
+        }
     };
     let put = state.store().put_photo(&lot.access_id, m, &sha256, size, now).await;
     if put.is_err() && created {
-        // Nothing refers to the file this request created: take it back.
+        // Nothing may refer to the file this request created: take it back.
+        let ticket = in_flight.ticket(&sha256);
         match state.store().photo_file_used(&sha256).await {
-            Ok(false) => {
+            Ok(false) => in_flight.finish(ticket, || {
                 if let Err(e) = crate::photo::remove(&dir, &sha256) {
                     tracing::error!(error = %e, sha256, "cannot remove an unreferenced photo file");
                 }
+            }),
+            Ok(true) => in_flight.finish(ticket, || {}),
+            Err(e) => {
+                in_flight.finish(ticket, || {});
+                tracing::error!(error = %e, sha256, "cannot check an unreferenced photo file");
             }
-            Ok(true) => {}
-            Err(e) => tracing::error!(error = %e, sha256, "cannot check an unreferenced photo file"),
         }
+    } else {
+        in_flight.end(&sha256);
     }
     Ok(stored(put, &label))
 }
