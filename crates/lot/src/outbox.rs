@@ -373,13 +373,9 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
         Err(e @ UplinkError::Seal(_)) => Attempt::Refused(e.to_string()),
         // "Not now" (throttled, or our clock is off): the platform says when.
         Err(UplinkError::Status { status: 429 | 503, retry_after: Some(secs), body, .. }) => {
-            if let Ok(reply) = serde_json::from_str::<Value>(&body) {
-                check_clock(&reply, zone, stats);
-            }
-            let why = serde_json::from_str::<Value>(&body)
-                .ok()
-                .and_then(|v| v.get("msg").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or(body);
+            let reply = serde_json::from_str::<Value>(&body).unwrap_or_default();
+            check_clock(&reply, zone, stats);
+            let why = reply.get("msg").and_then(Value::as_str).map_or(body.clone(), str::to_owned);
             Attempt::Held { secs, why: format!("{}: {why}", row.interface) }
         }
         // Too large now, too large for ever.

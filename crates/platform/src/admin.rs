@@ -104,14 +104,10 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
+    if !crate::broker::same_secret(given, token) {
         return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
     }
     next.run(request).await
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn lots(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

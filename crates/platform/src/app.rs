@@ -201,8 +201,7 @@ async fn metrics(
     use axum::response::IntoResponse;
     if let Some(token) = &state.inner.metrics_token {
         let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let expected = format!("Bearer {token}");
-        if !(given.len() == expected.len() && openssl::memcmp::eq(given.as_bytes(), expected.as_bytes())) {
+        if !crate::broker::same_secret(given, &format!("Bearer {token}")) {
             return (
                 axum::http::StatusCode::UNAUTHORIZED,
                 [("www-authenticate", "Bearer")],

@@ -37,7 +37,7 @@ impl std::fmt::Debug for Internal {
 }
 
 /// Length-and-content comparison that does not stop at the first difference.
-fn same_secret(a: &str, b: &str) -> bool {
+pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
 

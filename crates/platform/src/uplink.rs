@@ -500,9 +500,11 @@ async fn photo(
     let label = format!("照片编号 photoID {}", m.photo_id);
     let content = crate::store::photo_content(m, &sha256);
     match state.store().photo_stored(&m.parking_code, &m.photo_id).await {
-        Ok(Some(stored)) if stored == content => return Ok(Answer::ok("操作成功（重复上传，数据未变更）")),
+        // The same answers the row's own insert gives, without writing the file first.
+        Ok(Some(existing)) if existing == content => return Ok(stored(Ok(Put::Duplicate), &label)),
         Ok(Some(_)) => {
-            return Ok(stored(Err(StoreError::Conflict { parking_code: String::new(), key: String::new() }), &label));
+            let conflict = StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.photo_id.clone() };
+            return Ok(stored(Err(conflict), &label));
         }
         Ok(None) => {}
         Err(e) => return Ok(stored(Err(e), &label)),

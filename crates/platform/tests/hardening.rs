@@ -279,16 +279,8 @@ async fn metrics_can_require_a_token_and_page_overflow_is_refused() {
 /// lots, and over one lot, must all be answered 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_ingest_on_postgres_never_deadlocks() {
-    let Ok(base) = std::env::var("DATABASE_URL") else {
-        eprintln!("SKIPPED concurrent_ingest_on_postgres_never_deadlocks: DATABASE_URL is not set");
-        return;
-    };
-    let schema = format!("onepark_deadlock_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.expect("postgres");
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let Some(pg) = common::PgSchema::new("concurrent_ingest_on_postgres_never_deadlocks").await else { return };
+    let url = pg.url.clone();
     let codes: Vec<String> = (0..40).map(|i| format!("D{i}")).collect();
     let p = Platform::new("deadlock", |c| {
         c.database = url.clone();
@@ -309,5 +301,5 @@ async fn concurrent_ingest_on_postgres_never_deadlocks() {
         assert!(failed.is_empty(), "{} of 400 not stored over {spread} lots, e.g. {:?}", failed.len(), failed.first());
     }
     drop(p);
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop");
+    pg.drop().await;
 }

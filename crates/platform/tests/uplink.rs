@@ -345,20 +345,11 @@ async fn sqlite_backend() {
 
 #[tokio::test]
 async fn postgres_backend() {
-    let Ok(base) = std::env::var("DATABASE_URL") else {
-        eprintln!("SKIPPED postgres_backend: DATABASE_URL is not set");
-        return;
-    };
-    // A schema of our own, so runs never see each other's rows.
-    let schema = format!("onepark_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.expect("postgres");
-    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&admin).await.expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let Some(pg) = common::PgSchema::new("postgres_backend").await else { return };
+    let url = pg.url.clone();
     suite(Harness::new(url.clone()).await, "p").await;
     bad_input(Harness::new(url).await).await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&admin).await.expect("drop");
+    pg.drop().await;
 }
 
 #[tokio::test]

@@ -62,3 +62,31 @@ pub async fn admin_post(app: &axum::Router, path: &str, body: Value) -> (u16, Va
         .expect("request");
     call(app, request).await
 }
+
+/// A PostgreSQL schema of the test's own (so runs never see each other's
+/// rows), when `DATABASE_URL` is set; `None` prints the skip notice.
+pub struct PgSchema {
+    pub url: String,
+    name: String,
+    admin: sqlx::AnyPool,
+}
+
+impl PgSchema {
+    pub async fn new(test: &str) -> Option<PgSchema> {
+        let Ok(base) = std::env::var("DATABASE_URL") else {
+            eprintln!("SKIPPED {test}: DATABASE_URL is not set");
+            return None;
+        };
+        let name = format!("onepark_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&base).await.expect("postgres");
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.expect("schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
+        Some(PgSchema { url, name, admin })
+    }
+
+    pub async fn drop(self) {
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name)).execute(&self.admin).await.expect("drop");
+    }
+}
