@@ -9,6 +9,17 @@ pub const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
 /// Dates (`checkDate`, `accountDate`, `checkBillTime`).
 pub const DATE_FORMAT: &str = "%Y-%m-%d";
 
+/// Times as a regular expression for API documents: a subset of what
+/// [`parse_time`] accepts (years 1900–2099, days 01–28, so that every
+/// matching string is a real time); the documents state the full rule.
+pub const TIME_PATTERN: &str =
+    "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]) ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$";
+/// Dates likewise (see [`TIME_PATTERN`]).
+pub const DATE_PATTERN: &str = "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
+/// A date or a time (range bounds of the admin API).
+pub const DATE_OR_TIME_PATTERN: &str =
+    "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])( ([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9])?$";
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimeError {
     #[error("`{0}` is not a time of the form yyyy-MM-dd HH:mm:ss")]
@@ -94,6 +105,21 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn body(pattern: &str) -> &str {
+        pattern.trim_start_matches('^').trim_end_matches('$')
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn documented_patterns_match_only_real_times(
+            time in body(TIME_PATTERN), date in body(DATE_PATTERN), either in body(DATE_OR_TIME_PATTERN),
+        ) {
+            proptest::prop_assert!(parse_time(&time).is_ok(), "{time}");
+            proptest::prop_assert!(parse_date(&date).is_ok(), "{date}");
+            proptest::prop_assert!(parse_time(&either).is_ok() || parse_date(&either).is_ok(), "{either}");
+        }
+    }
 
     #[test]
     fn strict_and_tolerant_times() {

@@ -1,6 +1,7 @@
 //! The admin/read API (`/api/admin/…`, JSON, bearer token): lots with their
 //! status, record search, berth time series, reconciliation and quality
-//! reports. Described by the OpenAPI document at `/api/admin/openapi.json`.
+//! reports, lists. Described by the OpenAPI document at `/api/admin/openapi.json`,
+//! generated from this code.
 
 use axum::Json;
 use axum::Router;
@@ -8,13 +9,17 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use chrono::{Duration, NaiveDate};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::AppState;
-use crate::store::{DownlinkState, RecordQuery, StoreError};
+use crate::store::{BerthPoint, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow, StoreError};
 
 /// A lot counts as online when it was heard from within this many minutes
 /// (heartbeats come every 10 min, berth states every minute).
@@ -22,21 +27,102 @@ const ONLINE_MINUTES: i64 = 15;
 /// An entry without exit this many days old is flagged in the quality report.
 const OPEN_TOO_LONG_DAYS: i64 = 7;
 
+/// The admin API's document: generated from the handlers below (each a
+/// `#[utoipa::path]`, registered through [`routes!`], so an endpoint cannot
+/// exist without its entry) and their types; [`CommonErrors`] then adds the
+/// error answers every operation can give.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "onepark platform admin API",
+        description = "Read API for operators and integrators. Times are yyyy-MM-dd HH:mm:ss in the platform's zone; \
+                       money is integer fen. Every error is `{\"error\": \"…\"}` naming the parameter or field."
+    ),
+    components(schemas(ErrorBody)),
+    tags((name = "read", description = "lots, records, reports"), (name = "lists", description = "black/white lists and their downlinks"),
+         (name = "mqtt", description = "checks for an external broker (docs/mqtt.md)"))
+)]
+struct AdminDoc;
+
 pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/lots", get(lots))
-        .route("/api/admin/records", get(records))
-        .route("/api/admin/lots/{parking_code}/berths", get(berths))
-        .route("/api/admin/reports/reconciliation", get(reconciliation))
-        .route("/api/admin/reports/quality", get(quality))
-        .route("/api/admin/reports/online", get(online))
-        .route("/api/admin/lists", get(crate::lists::list).post(crate::lists::change))
-        .route("/api/admin/downlinks", get(downlinks))
-        .route("/api/admin/mqtt/auth", post(crate::mqtt_auth::authenticate))
-        .route("/api/admin/mqtt/acl", post(crate::mqtt_auth::authorize))
+    let (router, mut document) = OpenApiRouter::with_openapi(AdminDoc::openapi())
+        .routes(routes!(lots))
+        .routes(routes!(records))
+        .routes(routes!(berths))
+        .routes(routes!(reconciliation))
+        .routes(routes!(quality))
+        .routes(routes!(online))
+        .routes(routes!(crate::lists::list, crate::lists::change))
+        .routes(routes!(downlinks))
+        .routes(routes!(crate::mqtt_auth::authenticate))
+        .routes(routes!(crate::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))
-        .route("/api/admin/openapi.json", get(openapi))
+        .split_for_parts();
+    // After the routes: a modifier in #[openapi] would run before they exist.
+    CommonErrors.modify(&mut document);
+    let document: Arc<str> = document.to_pretty_json().unwrap_or_default().into();
+    router
+        .route(
+            "/api/admin/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([("content-type", "application/json")], document.to_string()) }
+            }),
+        )
         .layer(middleware::map_response(json_errors))
+}
+
+/// `{"error": "…"}`: the one shape of every admin error.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    /// What failed, naming the parameter or field.
+    error: String,
+}
+
+/// The answers every operation can give besides its own: bearer token
+/// missing or wrong (401), admin API switched off (403), storage failure
+/// (500); with parameters, a bad one (400); with a JSON body, a wrong
+/// content type (415) or shape (422, 400 when it is not JSON at all).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        let error = |text: &str| {
+            ResponseBuilder::new()
+                .description(text)
+                .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Error"))).build())
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let has_input =
+                    operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) || operation.request_body.is_some();
+                let mut add = |code: &str, text: &str| {
+                    operation.responses.responses.entry(code.to_owned()).or_insert_with(|| error(text).into());
+                };
+                if has_input {
+                    add("400", "a parameter or field is invalid (the error names it), or the body is not JSON");
+                }
+                if operation.request_body.is_some() {
+                    add("415", "the body must be application/json");
+                    add("422", "the JSON body does not have the documented shape");
+                }
+                add("401", "missing or wrong bearer token");
+                add("403", "the admin API is disabled (no admin_token configured)");
+                add("500", "the platform's storage failed");
+                operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+            }
+        }
+    }
 }
 
 /// Every admin error has one shape, `{"error": "…"}`, also the ones axum
@@ -93,6 +179,41 @@ pub(crate) fn bad(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, message.into())
 }
 
+/// A JSON body read as its document describes it ([`onepark_serve::json`]):
+/// 415 without `Content-Type: application/json`, 400 when it is not JSON,
+/// 422 naming the field when its shape is wrong.
+pub(crate) struct Body<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let json = request
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "body: Content-Type must be application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError(e.status(), format!("body: {}", e.body_text())))?;
+        onepark_serve::json::decode(&bytes).map(Body).map_err(|e| {
+            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            ApiError(status, e.to_string())
+        })
+    }
+}
+
+pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, message.into())
+}
+
 async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(token) = state.admin_token() else {
         return ApiError(StatusCode::FORBIDDEN, "admin API disabled: set admin_token in the config".into())
@@ -110,69 +231,145 @@ async fn authorize(State(state): State<AppState>, request: Request, next: Next) 
     next.run(request).await
 }
 
-async fn lots(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[derive(Serialize, ToSchema)]
+struct LotsReply {
+    lots: Vec<LotView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct LotView {
+    #[serde(flatten)]
+    status: LotStatus,
+    /// Heard from within the last 15 minutes.
+    online: bool,
+}
+
+/// Every lot that has reported, with its latest berth state.
+#[utoipa::path(get, path = "/api/admin/lots", tag = "read", responses((status = 200, body = LotsReply)))]
+async fn lots(State(state): State<AppState>) -> Result<Json<LotsReply>, ApiError> {
     let now = state.now();
     let cutoff = onepark_domain::time::format_time(now - Duration::minutes(ONLINE_MINUTES));
-    let lots: Vec<Value> = state
+    let lots = state
         .store()
         .lot_statuses()
         .await?
         .into_iter()
-        .map(|s| {
-            let online = s.last_seen >= cutoff;
-            let mut v = serde_json::to_value(s).unwrap_or_default();
-            v["online"] = Value::Bool(online);
-            v
-        })
+        .map(|status| LotView { online: status.last_seen >= cutoff, status })
         .collect();
-    Ok(Json(json!({ "lots": lots })))
+    Ok(Json(LotsReply { lots }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct DownlinkParams {
+    /// Only this lot's.
     parking_code: Option<String>,
-    state: Option<String>,
+    /// Only those in this state.
+    #[param(inline)]
+    state: Option<DownlinkState>,
+    /// At most this many (default 100; below 1 reads as 1, above 1000 as 1000).
     limit: Option<i64>,
 }
 
+#[derive(Serialize, ToSchema)]
+struct DownlinksReply {
+    items: Vec<DownlinkView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DownlinkView {
+    #[serde(flatten)]
+    downlink: Downlink,
+    /// Not confirmed by its deadline (20 s specialCar, 5 s others) and still retried.
+    overdue: bool,
+}
+
 /// Downlinks, newest first, with their delivery state and confirm latency.
-async fn downlinks(State(state): State<AppState>, Query(p): Query<DownlinkParams>) -> Result<Json<Value>, ApiError> {
-    let wanted = match p.state.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(
-            DownlinkState::parse(s)
-                .ok_or_else(|| bad(format!("state: `{s}` is not queued, published, confirmed or expired")))?,
-        ),
-    };
+#[utoipa::path(get, path = "/api/admin/downlinks", tag = "lists", params(DownlinkParams),
+    responses((status = 200, body = DownlinksReply)))]
+async fn downlinks(
+    State(state): State<AppState>,
+    Query(p): Query<DownlinkParams>,
+) -> Result<Json<DownlinksReply>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let items = state.store().downlinks(p.parking_code.as_deref(), wanted, limit).await?;
-    // Overdue: not confirmed by its deadline (20 s specialCar, 5 s others) and still retried.
+    let items = state.store().downlinks(p.parking_code.as_deref(), p.state, limit).await?;
     let now = onepark_domain::time::format_time(state.now());
-    let items: Vec<Value> = items
+    let items = items
         .into_iter()
         .map(|d| {
             let overdue = matches!(d.state, DownlinkState::Queued | DownlinkState::Published) && d.deadline_at < now;
-            let mut item = json!(d);
-            item["overdue"] = Value::Bool(overdue);
-            item
+            DownlinkView { overdue, downlink: d }
         })
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(DownlinksReply { items }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct RecordParams {
+    /// Only this lot's.
     parking_code: Option<String>,
+    /// Only this plate (exactly as stored).
     plate_no: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
+    /// Arrival at or after this.
+    #[param(inline)]
+    from: Option<DateOrTime>,
+    /// Arrival before this.
+    #[param(inline)]
+    to: Option<DateOrTime>,
+    /// Page number from 1 (default 1; below 1 reads as 1; a page beyond the last representable offset is refused).
     page: Option<i64>,
+    /// Records per page (default 50; below 1 reads as 1, above 500 as 500).
     page_size: Option<i64>,
 }
 
-async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -> Result<Json<Value>, ApiError> {
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RecordsReply {
+    page: i64,
+    page_size: i64,
+    items: Vec<RecordRow>,
+}
+
+/// A query parameter with a documented pattern, kept as the text given
+/// (the handler parses it and names it in its error).
+macro_rules! patterned {
+    ($name:ident, $pattern:expr, $description:literal) => {
+        #[derive(Deserialize)]
+        #[serde(transparent)]
+        pub(crate) struct $name(String);
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some($pattern))
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+patterned!(
+    DateOrTime,
+    onepark_domain::time::DATE_OR_TIME_PATTERN,
+    "yyyy-MM-dd or yyyy-MM-dd HH:mm:ss (the pattern shows years 1900–2099 and days to 28; every real date of 0000–9999 is accepted)"
+);
+patterned!(
+    Day,
+    onepark_domain::time::DATE_PATTERN,
+    "yyyy-MM-dd (the pattern shows years 1900–2099 and days to 28; every real date is accepted)"
+);
+
+/// Parking records (entries with their exit), newest first.
+#[utoipa::path(get, path = "/api/admin/records", tag = "read", params(RecordParams),
+    responses((status = 200, description = "one page", body = RecordsReply)))]
+async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -> Result<Json<RecordsReply>, ApiError> {
     let page = p.page.unwrap_or(1).max(1);
     let size = p.page_size.unwrap_or(50).clamp(1, 500);
     // A page past the last representable offset is a mistake, not page 1.
@@ -186,74 +383,167 @@ async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -
         offset,
     };
     let items = state.store().search(&query).await?;
-    Ok(Json(json!({ "page": page, "pageSize": size, "items": items })))
+    Ok(Json(RecordsReply { page, page_size: size, items }))
 }
 
-fn time_param(value: Option<String>, name: &str, default: &str) -> Result<String, ApiError> {
+fn time_param(value: Option<DateOrTime>, name: &str, default: &str) -> Result<String, ApiError> {
     match value {
         None => Ok(default.to_owned()),
-        Some(v) => onepark_domain::time::parse_time(&v)
+        Some(DateOrTime(v)) => onepark_domain::time::parse_time(&v)
             .map(onepark_domain::time::format_time)
             .or_else(|_| onepark_domain::time::parse_date(&v).map(|d| format!("{d} 00:00:00")))
             .map_err(|_| bad(format!("{name}: expected yyyy-MM-dd or yyyy-MM-dd HH:mm:ss"))),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RangeParams {
-    from: Option<String>,
-    to: Option<String>,
+    /// At or after this.
+    #[param(inline)]
+    from: Option<DateOrTime>,
+    /// Before this.
+    #[param(inline)]
+    to: Option<DateOrTime>,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct BerthsReply {
+    parking_code: String,
+    points: Vec<BerthPoint>,
+}
+
+/// A lot's berth states over time (one point per state received).
+#[utoipa::path(get, path = "/api/admin/lots/{parkingCode}/berths", tag = "read",
+    params(("parkingCode" = String, Path, description = "the lot"), RangeParams),
+    responses((status = 200, body = BerthsReply)))]
 async fn berths(
     State(state): State<AppState>,
     Path(parking_code): Path<String>,
     Query(p): Query<RangeParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<BerthsReply>, ApiError> {
     let from = time_param(p.from, "from", "0000-01-01 00:00:00")?;
     let to = time_param(p.to, "to", "9999-12-31 23:59:59")?;
     let points = state.store().berth_series(&parking_code, &from, &to).await?;
-    Ok(Json(json!({ "parkingCode": parking_code, "points": points })))
+    Ok(Json(BerthsReply { parking_code, points }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 struct DayParams {
+    /// The lot.
     parking_code: String,
-    date: String,
+    /// The day.
+    #[param(inline)]
+    date: Day,
 }
 
 fn day(p: &DayParams) -> Result<NaiveDate, ApiError> {
-    onepark_domain::time::parse_date(&p.date).map_err(|_| bad("date: expected yyyy-MM-dd"))
+    onepark_domain::time::parse_date(&p.date.0).map_err(|_| bad("date: expected yyyy-MM-dd"))
 }
 
-async fn reconciliation(State(state): State<AppState>, Query(p): Query<DayParams>) -> Result<Json<Value>, ApiError> {
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct ReconciliationReply {
+    parking_code: String,
+    date: String,
+    /// What the platform holds for the day.
+    platform: PlatformCounts,
+    /// The lot's latest uploadCheckRecord for the day and the platform's answer.
+    last_check: Option<LastCheck>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct PlatformCounts {
+    arrive_num: i64,
+    leave_num: i64,
+    photo_num: i64,
+    pay_num: i64,
+    /// fen
+    pay_total: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct LastCheck {
+    received_at: String,
+    /// The lot's counts as it sent them.
+    lot_counts: String,
+    /// 1 when the counts and money agreed, 0 otherwise.
+    account_mark: i64,
+    /// 1 when the photo count agreed, 0 otherwise.
+    photo_mark: i64,
+}
+
+/// One lot's day: the platform's counts beside the lot's latest daily check.
+#[utoipa::path(get, path = "/api/admin/reports/reconciliation", tag = "read", params(DayParams),
+    responses((status = 200, body = ReconciliationReply)))]
+async fn reconciliation(
+    State(state): State<AppState>,
+    Query(p): Query<DayParams>,
+) -> Result<Json<ReconciliationReply>, ApiError> {
     let date = day(&p)?;
     let ours = state.store().day_counts(&p.parking_code, date).await?;
     let check = state.store().latest_check(&p.parking_code, date).await?;
-    Ok(Json(json!({
-        "parkingCode": p.parking_code,
-        "date": p.date,
-        "platform": {
-            "arriveNum": ours.arrive, "leaveNum": ours.leave, "photoNum": ours.photo,
-            "payNum": ours.pay_num, "payTotal": ours.pay_total,
+    Ok(Json(ReconciliationReply {
+        parking_code: p.parking_code,
+        date: p.date.0,
+        platform: PlatformCounts {
+            arrive_num: ours.arrive,
+            leave_num: ours.leave,
+            photo_num: ours.photo,
+            pay_num: ours.pay_num,
+            pay_total: ours.pay_total,
         },
-        "lastCheck": check.map(|(at, lot, account, photo)| json!({
-            "receivedAt": at, "lotCounts": lot, "accountMark": account, "photoMark": photo,
-        })),
-    })))
+        last_check: check.map(|(received_at, lot_counts, account_mark, photo_mark)| LastCheck {
+            received_at,
+            lot_counts,
+            account_mark,
+            photo_mark,
+        }),
+    }))
 }
 
-async fn quality(State(state): State<AppState>, Query(p): Query<DayParams>) -> Result<Json<Value>, ApiError> {
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct QualityReply {
+    parking_code: String,
+    date: String,
+    quality: Quality,
+}
+
+/// One lot's data quality of a day (spec §三(二)).
+#[utoipa::path(get, path = "/api/admin/reports/quality", tag = "read", params(DayParams),
+    responses((status = 200, body = QualityReply)))]
+async fn quality(State(state): State<AppState>, Query(p): Query<DayParams>) -> Result<Json<QualityReply>, ApiError> {
     let date = day(&p)?;
     let cutoff = onepark_domain::time::format_time(state.now() - Duration::days(OPEN_TOO_LONG_DAYS));
-    let q = state.store().quality(&p.parking_code, date, &cutoff).await?;
-    Ok(Json(json!({ "parkingCode": p.parking_code, "date": p.date, "quality": q })))
+    let quality = state.store().quality(&p.parking_code, date, &cutoff).await?;
+    Ok(Json(QualityReply { parking_code: p.parking_code, date: p.date.0, quality }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OnlineReply {
+    parking_code: String,
+    date: String,
+    slots_heard: i64,
+    /// 144 for a past day; the slots so far for today.
+    slots_expected: i64,
+    /// slotsHeard ÷ slotsExpected (0 for a future day).
+    rate: f64,
+    /// rate ≥ 0.99
+    meets_spec: bool,
 }
 
 /// The daily online rate: 10-minute slots heard ÷ slots of the day (so far,
 /// for today). The spec demands ≥ 99 %.
-async fn online(State(state): State<AppState>, Query(p): Query<DayParams>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/admin/reports/online", tag = "read", params(DayParams),
+    responses((status = 200, body = OnlineReply)))]
+async fn online(State(state): State<AppState>, Query(p): Query<DayParams>) -> Result<Json<OnlineReply>, ApiError> {
     let date = day(&p)?;
     let heard = state.store().online_slots(&p.parking_code, date).await?;
     let now = state.now();
@@ -263,14 +553,12 @@ async fn online(State(state): State<AppState>, Query(p): Query<DayParams>) -> Re
         144
     };
     let rate = if date > now.date() { 0.0 } else { heard as f64 / expected as f64 };
-    Ok(Json(json!({
-        "parkingCode": p.parking_code, "date": p.date,
-        "slotsHeard": heard, "slotsExpected": expected, "rate": rate, "meetsSpec": rate >= 0.99,
-    })))
+    Ok(Json(OnlineReply {
+        parking_code: p.parking_code,
+        date: p.date.0,
+        slots_heard: heard,
+        slots_expected: expected,
+        rate,
+        meets_spec: rate >= 0.99,
+    }))
 }
-
-async fn openapi() -> impl IntoResponse {
-    ([("content-type", "application/json")], OPENAPI)
-}
-
-const OPENAPI: &str = include_str!("admin_openapi.json");

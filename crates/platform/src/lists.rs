@@ -7,50 +7,105 @@ use axum::extract::{Query, State};
 use onepark_domain::plate::Plate;
 use onepark_domain::time::{format_time, parse_time};
 use onepark_proto::dict::{CarType, ListKind, ListOperation};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::admin::{ApiError, bad};
+use crate::admin::{ApiError, Body, bad, not_found};
 use crate::app::AppState;
 use crate::downlink::{DownlinkError, send_list_change};
-use crate::store::ListEntry;
+use crate::store::{DownlinkState, ListEntry};
 
-#[derive(Deserialize)]
+/// One change of a black/white list entry, for one lot, several, or every
+/// lot of an accessID. `endTime` must not be before `startTime` (400).
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Change {
+    /// The lots' accessID (404 when unknown).
     access_id: String,
-    /// Absent or empty: every parkingCode of the accessID.
+    /// Absent or empty: every parkingCode of the accessID (404 for one of another accessID).
     #[serde(default)]
     parking_codes: Vec<String>,
+    /// The plate (normalised: `鲁b-12345` is accepted as `鲁B12345`).
+    #[schema(schema_with = plate_schema)]
     plate_no: String,
-    /// "black" or "white"
-    list: String,
-    /// "add", "update" or "delete"
-    operate: String,
+    #[schema(inline)]
+    list: ListName,
+    /// update and delete need an existing entry (404 otherwise).
+    #[schema(inline)]
+    operate: Operate,
+    /// 1 small, 2 large, 3 other; default: the previous version's, else 1.
+    #[schema(minimum = 1, maximum = 3)]
+    #[serde(default)]
     car_type: Option<i64>,
+    /// yyyy-MM-dd HH:mm:ss; required to add, else the previous version's.
+    #[schema(schema_with = time_schema)]
     start_time: Option<String>,
+    /// yyyy-MM-dd HH:mm:ss, not before startTime; required to add, else the previous version's.
+    #[schema(schema_with = time_schema)]
     end_time: Option<String>,
+    #[schema(max_length = 50)]
     remark: Option<String>,
 }
 
-/// `POST /api/admin/lists`: one change, delivered to each chosen lot.
-pub(crate) async fn change(State(state): State<AppState>, Json(c): Json<Change>) -> Result<Json<Value>, ApiError> {
-    let kind = match c.list.as_str() {
-        "black" => ListKind::Black,
-        "white" => ListKind::White,
-        other => return Err(bad(format!("list: `{other}` is neither black nor white"))),
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum ListName {
+    Black,
+    White,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Operate {
+    Add,
+    Update,
+    Delete,
+}
+
+fn plate_schema() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(onepark_domain::plate::PATTERN)).build()
+}
+
+fn time_schema() -> Object {
+    ObjectBuilder::new().schema_type(Type::String).pattern(Some(onepark_domain::time::TIME_PATTERN)).build()
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChangeReply {
+    /// One downlink per lot, delivered until confirmed.
+    sent: Vec<Sent>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Sent {
+    parking_code: String,
+    request_id: i64,
+}
+
+/// One change, delivered to each chosen lot as a `specialCar` downlink.
+#[utoipa::path(post, path = "/api/admin/lists", tag = "lists", request_body = Change,
+    responses((status = 200, body = ChangeReply),
+              (status = 404, description = "unknown accessId, a parkingCode of another accessID, or no entry to update or delete", body = crate::admin::ErrorBody)))]
+pub(crate) async fn change(
+    State(state): State<AppState>,
+    Body(c): Body<Change>,
+) -> Result<Json<ChangeReply>, ApiError> {
+    let kind = match c.list {
+        ListName::Black => ListKind::Black,
+        ListName::White => ListKind::White,
     };
-    let operate = match c.operate.as_str() {
-        "add" => ListOperation::Add,
-        "update" => ListOperation::Update,
-        "delete" => ListOperation::Delete,
-        other => return Err(bad(format!("operate: `{other}` is not add, update or delete"))),
+    let operate = match c.operate {
+        Operate::Add => ListOperation::Add,
+        Operate::Update => ListOperation::Update,
+        Operate::Delete => ListOperation::Delete,
     };
     let plate = Plate::parse(&c.plate_no).map_err(|e| bad(format!("plateNo: {e}")))?.to_string();
-    let lot = state.lot(&c.access_id).await.ok_or_else(|| bad(format!("accessId: unknown `{}`", c.access_id)))?;
+    let lot = state.lot(&c.access_id).await.ok_or_else(|| not_found(format!("accessId: unknown `{}`", c.access_id)))?;
     let codes = if c.parking_codes.is_empty() { lot.parking_codes.clone() } else { c.parking_codes.clone() };
     if let Some(foreign) = codes.iter().find(|code| !lot.parking_codes.contains(code)) {
-        return Err(bad(format!("parkingCodes: `{foreign}` does not belong to accessId {}", lot.access_id)));
+        return Err(not_found(format!("parkingCodes: `{foreign}` does not belong to accessId {}", lot.access_id)));
     }
     let mut sent = Vec::new();
     for code in codes {
@@ -60,9 +115,9 @@ pub(crate) async fn change(State(state): State<AppState>, Json(c): Json<Change>)
             DownlinkError::Store(e) => ApiError::from(e),
             other => ApiError::server(other.to_string()),
         })?;
-        sent.push(json!({ "parkingCode": code, "requestId": request_id }));
+        sent.push(Sent { parking_code: code, request_id });
     }
-    Ok(Json(json!({ "sent": sent })))
+    Ok(Json(ChangeReply { sent }))
 }
 
 /// The entry's new version: fields given now, else the previous version's.
@@ -75,7 +130,8 @@ fn entry(
     previous: Option<&ListEntry>,
 ) -> Result<ListEntry, ApiError> {
     if operate != ListOperation::Add && previous.is_none_or(|p| p.deleted) {
-        return Err(bad(format!("lot {code} has no {} entry for {plate} to {}", kind_en(kind), c.operate)));
+        let verb = if operate == ListOperation::Update { "update" } else { "delete" };
+        return Err(not_found(format!("lot {code} has no {} entry for {plate} to {verb}", kind_en(kind))));
     }
     let time = |given: &Option<String>, old: Option<&String>, name: &str| -> Result<String, ApiError> {
         match (given, old) {
@@ -115,23 +171,36 @@ fn kind_en(kind: ListKind) -> &'static str {
     if kind == ListKind::Black { "blacklist" } else { "whitelist" }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
+    /// Only this lot's.
     parking_code: Option<String>,
+    /// Only this plate (as stored).
     plate_no: Option<String>,
 }
 
-/// `GET /api/admin/lists`: entries with the delivery state of their latest change.
-pub(crate) async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ListReply {
+    items: Vec<ListItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ListItem {
+    #[serde(flatten)]
+    entry: ListEntry,
+    /// The delivery state of the entry's latest change.
+    delivery: Option<DownlinkState>,
+}
+
+/// Entries (deleted ones included, as their latest version) with the delivery state of their latest change.
+#[utoipa::path(get, path = "/api/admin/lists", tag = "lists", params(ListParams), responses((status = 200, body = ListReply)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<ListReply>, ApiError> {
     let entries = state.store().list_entries(p.parking_code.as_deref(), p.plate_no.as_deref()).await?;
-    let items: Vec<Value> = entries
-        .into_iter()
-        .map(|(entry, delivery)| {
-            let mut v = serde_json::to_value(entry).unwrap_or_default();
-            v["delivery"] = serde_json::to_value(delivery).unwrap_or_default();
-            v
-        })
-        .collect();
-    Ok(Json(json!({ "items": items })))
+    let items = entries.into_iter().map(|(entry, delivery)| ListItem { entry, delivery }).collect();
+    Ok(Json(ListReply { items }))
 }

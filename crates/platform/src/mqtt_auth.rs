@@ -7,13 +7,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use crate::admin::Body;
 use crate::app::AppState;
 use crate::broker::{Login, login, subscribe_allowed};
 
-#[derive(Deserialize)]
+/// What the broker sends about a connecting client (other fields are ignored).
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct AuthRequest {
     #[serde(default)]
     username: String,
@@ -23,18 +25,44 @@ pub(crate) struct AuthRequest {
     clientid: String,
 }
 
-pub(crate) async fn authenticate(State(state): State<AppState>, Json(r): Json<AuthRequest>) -> Json<Value> {
+#[derive(Serialize, ToSchema, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Verdict {
+    Allow,
+    Deny,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuthReply {
+    result: Verdict,
+    /// Present when allowed: true for the platform's own publisher.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_superuser: Option<bool>,
+    /// mosquitto-go-auth's JSON mode reads this.
+    ok: bool,
+    /// Why a login was denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// External broker login check (EMQX HTTP authentication format; see docs/mqtt.md).
+#[utoipa::path(post, path = "/api/admin/mqtt/auth", tag = "mqtt", request_body = AuthRequest,
+    responses((status = 200, body = AuthReply)))]
+pub(crate) async fn authenticate(State(state): State<AppState>, Body(r): Body<AuthRequest>) -> Json<AuthReply> {
     let outcome = login(&state, state.mqtt_publisher(), &r.username, &r.password, &r.clientid, None).await;
     tracing::debug!(username = r.username, clientid = r.clientid, ?outcome, "external broker login check");
+    let allow = |superuser| AuthReply { result: Verdict::Allow, is_superuser: Some(superuser), ok: true, error: None };
+    let deny = |reason: String| AuthReply { result: Verdict::Deny, is_superuser: None, ok: false, error: Some(reason) };
     Json(match outcome {
-        Login::Publisher => json!({ "result": "allow", "is_superuser": true, "ok": true }),
-        Login::Lot => json!({ "result": "allow", "is_superuser": false, "ok": true }),
-        Login::Unknown => json!({ "result": "deny", "ok": false, "error": "unknown accessID" }),
-        Login::Refused(reason) => json!({ "result": "deny", "ok": false, "error": reason }),
+        Login::Publisher => allow(true),
+        Login::Lot => allow(false),
+        Login::Unknown => deny("unknown accessID".into()),
+        Login::Refused(reason) => deny(reason),
     })
 }
 
-#[derive(Deserialize)]
+/// What the broker asks about a subscribe or publish (other fields are ignored).
+#[derive(Deserialize, ToSchema)]
 pub(crate) struct AclRequest {
     #[serde(default)]
     username: String,
@@ -45,10 +73,19 @@ pub(crate) struct AclRequest {
     action: Option<String>,
     /// mosquitto-go-auth: 1 read, 2 write, 3 read+write, 4 subscribe.
     #[serde(default)]
-    acc: Option<u8>,
+    acc: Option<i64>,
 }
 
-pub(crate) async fn authorize(State(state): State<AppState>, Json(r): Json<AclRequest>) -> Json<Value> {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AclReply {
+    result: Verdict,
+    ok: bool,
+}
+
+/// External broker topic check (EMQX HTTP authorization format; see docs/mqtt.md).
+#[utoipa::path(post, path = "/api/admin/mqtt/acl", tag = "mqtt", request_body = AclRequest,
+    responses((status = 200, body = AclReply)))]
+pub(crate) async fn authorize(State(state): State<AppState>, Body(r): Body<AclRequest>) -> Json<AclReply> {
     let publisher = state.mqtt_publisher().is_some_and(|p| p.username == r.username);
     let publish = match (&r.action, r.acc) {
         (Some(action), _) => action.eq_ignore_ascii_case("publish"),
@@ -63,6 +100,6 @@ pub(crate) async fn authorize(State(state): State<AppState>, Json(r): Json<AclRe
     } else {
         subscribe_allowed(&state, &r.username, &r.topic).await.is_ok()
     };
-    let result = if allowed { "allow" } else { "deny" };
-    Json(json!({ "result": result, "ok": allowed }))
+    let result = if allowed { Verdict::Allow } else { Verdict::Deny };
+    Json(AclReply { result, ok: allowed })
 }

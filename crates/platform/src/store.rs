@@ -534,7 +534,7 @@ pub enum Table {
     BerthStates,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LotStatus {
     pub parking_code: String,
@@ -558,7 +558,7 @@ pub struct RecordQuery {
     pub offset: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordRow {
     pub parking_code: String,
@@ -572,7 +572,7 @@ pub struct RecordRow {
     pub plate_valid: bool,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct BerthPoint {
     pub at: String,
     pub total: i64,
@@ -580,7 +580,7 @@ pub struct BerthPoint {
     pub free: i64,
 }
 
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Quality {
     /// Entries and exits of the day.

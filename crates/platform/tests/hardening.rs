@@ -189,8 +189,13 @@ fn jpeg(fill: u8) -> Vec<u8> {
     [0xFF, 0xD8, 0xFF, 0xE0].into_iter().chain(std::iter::repeat_n(fill, 2000)).chain([0xFF, 0xD9]).collect()
 }
 
+/// The photo's own time, fixed once: a re-upload of "the same photo" a
+/// second later must carry the same content (it failed when the test
+/// straddled a second under load).
+static SHOT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| at(-5));
+
 fn photo(id: &str) -> Value {
-    json!({ "uid": "ph-1", "parkingCode": "1001", "photoID": id, "time": at(-5), "type": 1,
+    json!({ "uid": "ph-1", "parkingCode": "1001", "photoID": id, "time": *SHOT, "type": 1,
         "name": format!("{id}.jpg"), "uploadTime": at(0) })
 }
 

@@ -251,7 +251,7 @@ async fn admin(h: &Harness, uid: &str) {
     assert_eq!((past["slotsExpected"].as_i64(), past["meetsSpec"].as_bool()), (Some(144), Some(false)), "{past}");
 
     let (status, doc) = h.admin("/api/admin/openapi.json", None).await;
-    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.0.3")));
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
     lists(h).await;
 }
 
@@ -266,17 +266,20 @@ async fn lists(h: &Harness) {
         }
         body
     };
+    // Schema-valid changes that name what does not exist are 404 (the
+    // document says so); invalid ones 422 (shape) or 400 (a field's rule).
     let bad = [
-        (serde_json::json!({ "list": "grey" }), "list"),
-        (serde_json::json!({ "operate": "upsert" }), "operate"),
-        (serde_json::json!({ "plateNo": "XYZ" }), "plateNo"),
-        (serde_json::json!({ "parkingCodes": ["9999"] }), "parkingCodes"),
-        (serde_json::json!({ "endTime": "2025-01-01 00:00:00" }), "endTime"),
-        (serde_json::json!({ "operate": "delete", "plateNo": "鲁B54321" }), "no whitelist entry"),
+        (serde_json::json!({ "list": "grey" }), "list", 422),
+        (serde_json::json!({ "operate": "upsert" }), "operate", 422),
+        (serde_json::json!({ "plateNo": "XYZ" }), "plateNo", 400),
+        (serde_json::json!({ "parkingCodes": ["9999"] }), "parkingCodes", 404),
+        (serde_json::json!({ "accessId": "999" }), "accessId", 404),
+        (serde_json::json!({ "endTime": "2025-01-01 00:00:00" }), "endTime", 400),
+        (serde_json::json!({ "operate": "delete", "plateNo": "鲁B54321" }), "no whitelist entry", 404),
     ];
-    for (patch, field) in bad {
+    for (patch, field, expected) in bad {
         let (status, reply) = h.admin_post("/api/admin/lists", change(patch)).await;
-        assert_eq!(status, 400, "{reply}");
+        assert_eq!(status, expected, "{reply}");
         assert!(reply["error"].as_str().unwrap_or_default().contains(field), "`{field}` in {reply}");
     }
     let (status, reply) = h.admin_post("/api/admin/lists", change(Value::Null)).await;

@@ -16,6 +16,8 @@
 //! Graceful shutdown: on `shutdown`, stop accepting and let in-flight
 //! requests finish (up to 10 s).
 
+pub mod json;
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

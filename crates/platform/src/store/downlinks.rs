@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, Connection, Row};
 
 use super::{Store, StoreError};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DownlinkState {
     Queued,
@@ -33,7 +33,7 @@ impl DownlinkState {
 }
 
 /// One message to a lot, as stored.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Downlink {
     pub request_id: i64,
@@ -59,7 +59,7 @@ pub struct Downlink {
 }
 
 /// A black/white list entry of one lot (the latest version).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ListEntry {
     pub parking_code: String,

@@ -1,0 +1,37 @@
+"""Schemathesis hooks for the API contract run (.ci/contract).
+
+Rules a JSON Schema cannot state are applied to the positive (schema-valid)
+cases here, so that "valid data is accepted" tests what the documents
+promise. Each rule is also written in the operation's description.
+"""
+
+import schemathesis
+
+# The lots registered in the contract run's platform config.
+ACCESS_ID = "234"
+PARKING_CODES = ("1001", "1002")
+
+
+@schemathesis.hook
+def map_case(ctx, case):
+    operation = case.operation
+    meta = case.meta
+    positive = meta is not None and meta.generation.mode.is_positive
+    if not positive or not isinstance(case.body, dict):
+        return case
+    if operation.method.upper() == "POST" and operation.path == "/api/admin/lists":
+        body = case.body
+        # Referenced data must exist for a change to be accepted (404 otherwise,
+        # which the document states); aim most changes at the known lot.
+        body["accessId"] = ACCESS_ID
+        if isinstance(body.get("parkingCodes"), list):
+            body["parkingCodes"] = [c for c in body["parkingCodes"] if c in PARKING_CODES]
+        # Adding needs both times (update and delete keep the previous ones).
+        if body.get("operate") == "add":
+            body.setdefault("startTime", "2026-01-01 00:00:00")
+            body.setdefault("endTime", "2026-12-28 23:59:59")
+        # "endTime not before startTime": a cross-field rule.
+        start, end = body.get("startTime"), body.get("endTime")
+        if isinstance(start, str) and isinstance(end, str) and end < start:
+            body["startTime"], body["endTime"] = end, start
+    return case
