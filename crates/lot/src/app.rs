@@ -7,16 +7,18 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDateTime;
 use onepark_proto::interface::Downlink;
 use onepark_proto::msg::encode_flat;
 use onepark_proto::msg::record::{Heartbeat, ParkingState};
 use onepark_proto::wire::Time;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::sync::Notify;
+use utoipa::{OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::config::{Config, Direction, Lane};
 use crate::downlink::{Order, Received};
@@ -203,24 +205,53 @@ async fn report_parking_info(store: &Store, config: &Config) -> Result<(), Store
     Ok(())
 }
 
+/// The lot API's document, generated from the handlers (each registered
+/// through `routes!`, so none goes undocumented) and their types; served at
+/// `/api/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "onepark lot gateway API",
+        description = "Lanes (cameras, barrier controllers) and staff (booth, integrators). Times are \
+                       yyyy-MM-dd HH:mm:ss in the lot's zone; money is integer fen. Without [auth] only this \
+                       machine may call it; with it, devices send their token and staff log in (docs/lot.md)."
+    ),
+    components(schemas(crate::staff::ErrorBody)),
+    tags((name = "lane", description = "cameras and barrier controllers"), (name = "staff", description = "the booth and integrators"),
+         (name = "gateway", description = "status, reconciliation, login, metrics"))
+)]
+struct LotDoc;
+
 pub fn router(state: LotState) -> Router {
     use crate::{barrier, staff};
-    Router::new()
-        .route("/api/lanes/{lane}/entry", post(barrier::entry))
-        .route("/api/lanes/{lane}/exit", post(barrier::exit))
-        .route("/api/lanes/{lane}/open", post(barrier::open_by_hand))
-        .route("/api/sessions", get(staff::sessions))
-        .route("/api/sessions/{uid}/plate", post(staff::correct_plate))
-        .route("/api/sessions/{uid}/close", post(staff::close))
-        .route("/api/outbox/refused", get(staff::refused))
-        .route("/api/outbox/{id}/retry", post(staff::retry))
-        .route("/api/status", get(status))
-        .route("/api/reconcile", post(reconcile_now))
-        .route("/api/month-cards", get(staff::list_cards).post(staff::put_card))
-        .route("/api/month-cards/{id}", axum::routing::delete(staff::delete_card))
-        .route("/metrics", get(metrics))
-        .route("/api/login", post(crate::auth::login))
+    let (router, mut document) = OpenApiRouter::with_openapi(LotDoc::openapi())
+        .routes(routes!(barrier::entry))
+        .routes(routes!(barrier::exit))
+        .routes(routes!(barrier::open_by_hand))
+        .routes(routes!(staff::sessions))
+        .routes(routes!(staff::correct_plate))
+        .routes(routes!(staff::close))
+        .routes(routes!(staff::refused))
+        .routes(routes!(staff::retry))
+        .routes(routes!(status))
+        .routes(routes!(reconcile_now))
+        .routes(routes!(staff::list_cards, staff::put_card))
+        .routes(routes!(staff::delete_card))
+        .routes(routes!(metrics))
+        .routes(routes!(crate::auth::login))
+        .split_for_parts();
+    crate::auth::document(&mut document);
+    let document: Arc<str> = document.to_pretty_json().unwrap_or_default().into();
+    router
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([("content-type", "application/json")], document.to_string()) }
+            }),
+        )
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::gate))
+        .layer(axum::middleware::map_response(onepark_serve::json::errors))
         .with_state(state)
 }
 
@@ -243,18 +274,66 @@ pub async fn serve(config: Config) -> Result<(), LotError> {
     Ok(())
 }
 
-async fn status(State(state): State<LotState>) -> Json<Value> {
+#[derive(Serialize, ToSchema)]
+struct StatusReply {
+    berths: Berths,
+    outbox: OutboxStatus,
+    /// Absent when no downlink subscriber runs.
+    downlink: Option<DownlinkStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Berths {
+    total: i64,
+    open: i64,
+    free: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct OutboxStatus {
+    /// Waiting to be sent (-1: storage unreadable).
+    pending: i64,
+    /// Set aside for an operator (-1: storage unreadable).
+    refused: i64,
+    delivered: u64,
+    /// Delivered within 5 s of the event.
+    timely: u64,
+    last_latency_ms: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DownlinkStatus {
+    applied: u64,
+    confirmed: u64,
+    rejected: u64,
+    /// Connected to the broker at least once.
+    connected: bool,
+}
+
+/// Berths, outbox backlog and deliveries, downlink counters (open to anyone).
+#[utoipa::path(get, path = "/api/status", tag = "gateway", responses((status = 200, body = StatusReply)))]
+async fn status(State(state): State<LotState>) -> Json<StatusReply> {
     let stats = state.outbox_stats();
     let get = Stats::get;
     let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
     let (total, open, free) = state.berths().await.unwrap_or((0, 0, 0));
-    Json(json!({
-        "berths": { "total": total, "open": open, "free": free },
-        "outbox": { "pending": pending, "refused": refused, "delivered": get(&stats.delivered),
-            "timely": get(&stats.timely), "lastLatencyMs": get(&stats.last_latency_ms) },
-        "downlink": state.downlink_stats().map(|s| json!({ "applied": get(&s.applied), "confirmed": get(&s.confirmed),
-            "rejected": get(&s.rejected), "connected": get(&s.connects) > 0 })),
-    }))
+    Json(StatusReply {
+        berths: Berths { total, open, free },
+        outbox: OutboxStatus {
+            pending,
+            refused,
+            delivered: get(&stats.delivered),
+            timely: get(&stats.timely),
+            last_latency_ms: get(&stats.last_latency_ms),
+        },
+        downlink: state.downlink_stats().map(|s| DownlinkStatus {
+            applied: get(&s.applied),
+            confirmed: get(&s.confirmed),
+            rejected: get(&s.rejected),
+            connected: get(&s.connects) > 0,
+        }),
+    })
 }
 
 /// Reconciles `date` until balanced: check, backfill what the platform
@@ -287,36 +366,45 @@ pub async fn reconcile(
     Ok(passes)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ReconcileRequest {
-    /// yyyy-MM-dd; default yesterday
+    /// yyyy-MM-dd; default (absent or empty) yesterday
+    #[schema(value_type = Option<crate::staff::Day>)]
     date: Option<String>,
 }
 
-async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) -> (StatusCode, Json<Value>) {
-    let bad = |m: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": m })));
-    let r: ReconcileRequest = if bytes.is_empty() {
+#[derive(Serialize, ToSchema)]
+struct Reconciled {
+    /// The last pass found the counts and the money agreed.
+    balanced: bool,
+    passes: Vec<crate::reconcile::Outcome>,
+}
+
+/// Reconciles a day now (uploadCheckRecord, then backfill of what the
+/// platform lacks, at most 3 passes); the body may be empty.
+#[utoipa::path(post, path = "/api/reconcile", tag = "gateway", request_body(content = Option<ReconcileRequest>, description = "optional: an empty body reconciles yesterday"),
+    responses((status = 200, body = Reconciled),
+        (status = 502, description = "the platform could not be asked, or refused", body = crate::staff::ErrorBody)))]
+async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) -> crate::staff::Reply<Reconciled> {
+    use crate::staff::error;
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    let r: ReconcileRequest = if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
         ReconcileRequest { date: None }
     } else {
-        match serde_json::from_slice(&bytes) {
-            Ok(r) => r,
-            Err(e) => return bad(format!("body: {e}")),
-        }
+        onepark_serve::json::decode(&bytes).map_err(|e| bad(e.to_string()))?
     };
-    let date = match r.date.as_deref().map(onepark_domain::time::parse_date) {
+    let date = match r.date.as_deref().filter(|d| !d.is_empty()).map(onepark_domain::time::parse_date) {
         None => crate::reconcile::yesterday(state.now()),
         Some(Ok(d)) => d,
-        Some(Err(e)) => return bad(format!("date: {e}")),
+        Some(Err(e)) => return Err(bad(format!("date: {e}"))),
     };
     match reconcile(&state, date).await {
-        Ok(passes) => {
-            (StatusCode::OK, Json(json!({ "balanced": passes.last().is_some_and(|p| p.balanced()), "passes": passes })))
-        }
+        Ok(passes) => Ok(Json(Reconciled { balanced: passes.last().is_some_and(|p| p.balanced()), passes })),
         // Our storage failed: ours (500); the platform failed or refused: a gateway error (502).
         Err(e @ crate::reconcile::ReconcileError::Store(_)) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() })))
+            Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
         }
-        Err(e) => (StatusCode::BAD_GATEWAY, Json(json!({ "error": e.to_string() }))),
+        Err(e) => Err(error(StatusCode::BAD_GATEWAY, e.to_string())),
     }
 }
 
@@ -353,7 +441,9 @@ async fn prune_photos(state: &LotState) {
     }
 }
 
-/// Prometheus text: outbox delivery, timeliness, backlog, clock skew, downlink.
+/// Prometheus text: outbox delivery, timeliness, backlog, clock skew, downlink (open to anyone).
+#[utoipa::path(get, path = "/metrics", tag = "gateway",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str); 1], String) {
     use std::fmt::Write;
     let get = Stats::get;
@@ -482,7 +572,8 @@ mod tests {
     use onepark_proto::interface::Topic;
 
     fn special_car(request_id: i64, at: &str) -> Received {
-        let Value::Object(params) = json!({ "plateNo": "鲁B12345", "plateColor": 1, "operateType": 0, "operate": 0 })
+        let Value::Object(params) =
+            serde_json::json!({ "plateNo": "鲁B12345", "plateColor": 1, "operateType": 0, "operate": 0 })
         else {
             unreachable!()
         };

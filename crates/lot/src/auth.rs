@@ -117,7 +117,7 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 /// What a request may do, decided before its handler runs.
 pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login") {
+    if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login" | "/api/openapi.json") {
         return next.run(request).await;
     }
     let Some(auth) = state.config().auth.as_ref() else {
@@ -162,15 +162,39 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
     refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct Login {
     user: String,
     password: String,
 }
 
-/// `POST /api/login {"user","password"}` → `{"token","expiresInSecs","user"}`.
+/// A staff token, to send as `Authorization: Bearer <token>`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Token {
+    token: String,
+    user: String,
+    /// 43200 (12 hours); a restart logs staff out.
+    expires_in_secs: u64,
+}
+
+/// Why a caller may not: `{"open": false, "reason": "unauthorized", "msg"}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Refused {
+    open: bool,
+    reason: String,
+    msg: String,
+}
+
+/// Staff login: a token for the booth page and the staff API. Five failures
+/// of one user in a minute hold that user off for the rest of it (429).
+#[utoipa::path(post, path = "/api/login", tag = "gateway", request_body = Login,
+    responses((status = 200, body = Token), (status = 400, description = "not {user, password}", body = Refused),
+        (status = 401, description = "wrong user or password", body = Refused),
+        (status = 404, description = "no [auth] configured: no login needed (this machine only)", body = Refused),
+        (status = 429, description = "too many failures", body = Refused)))]
 pub(crate) async fn login(State(state): State<LotState>, bytes: axum::body::Bytes) -> Response {
-    let Ok(login) = serde_json::from_slice::<Login>(&bytes) else {
+    let Ok(login) = onepark_serve::json::decode::<Login>(&bytes) else {
         return refuse(StatusCode::BAD_REQUEST, "请求应为 {\"user\":…, \"password\":…}");
     };
     let Some(auth) = state.config().auth.as_ref() else {
@@ -208,7 +232,58 @@ pub(crate) async fn login(State(state): State<LotState>, bytes: axum::body::Byte
         tokens.insert(token.clone(), (login.user.clone(), now + SESSION));
     }
     tracing::info!(user = %login.user, "staff logged in");
-    axum::Json(json!({ "token": token, "user": login.user, "expiresInSecs": SESSION.as_secs() })).into_response()
+    axum::Json(Token { token, user: login.user, expires_in_secs: SESSION.as_secs() }).into_response()
+}
+
+/// Adds to the generated document what the gate answers for every gated
+/// operation (401 no or unknown token / not this machine, 403 a device
+/// outside its lanes) and the two bearer schemes; 400 where there is input.
+pub(crate) fn document(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let components = openapi.components.get_or_insert_with(Default::default);
+    let bearer = || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+    components.add_security_scheme("device", bearer());
+    components.add_security_scheme("staff", bearer());
+    let response = |text: &str, schema: &str| {
+        ResponseBuilder::new()
+            .description(text)
+            .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build())
+            .build()
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let open = matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login");
+        let lane = path.starts_with("/api/lanes/") && !path.ends_with("/open");
+        let error = if path.starts_with("/api/lanes/") || open { "Refused" } else { "Error" };
+        for operation in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete].into_iter().flatten() {
+            let input =
+                operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) || operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            if input {
+                responses
+                    .entry("400".into())
+                    .or_insert_with(|| response("a parameter or field is invalid (named)", error).into());
+            }
+            if !open {
+                responses.entry("401".into()).or_insert_with(|| {
+                    response("no or unknown token (without [auth]: not called from this machine)", "Refused").into()
+                });
+                responses
+                    .entry("403".into())
+                    .or_insert_with(|| response("a device outside its lanes, or a staff-only call", "Refused").into());
+                responses.entry("500".into()).or_insert_with(|| response("the lot's storage failed", error).into());
+                let schemes: &[&str] = if lane { &["device", "staff"] } else { &["staff"] };
+                operation.security =
+                    Some(schemes.iter().map(|s| SecurityRequirement::new(*s, Vec::<String>::new())).collect());
+            }
+        }
+    }
+    if let Some(schemas) = openapi.components.as_mut().map(|c| &mut c.schemas) {
+        schemas.entry("Refused".into()).or_insert_with(|| {
+            use utoipa::PartialSchema;
+            Refused::schema()
+        });
+    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use chrono::{Datelike, NaiveDateTime};
 use onepark_domain::plate::{self, Plate, PlateError};
 use onepark_domain::time::{format_time, parse_time};
@@ -14,9 +15,10 @@ use onepark_proto::dict::{BillWay, CarType, PaidType, ParkingType, PayScene, Pho
 use onepark_proto::msg::encode_flat;
 use onepark_proto::msg::record::{CarIn, CarOut, PayRecord, Photo};
 use onepark_proto::wire::Time;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::app::LotState;
 use crate::config::{Direction, Lane};
@@ -29,31 +31,147 @@ const MAX_PHOTO_BYTES: usize = 375_000;
 
 /// A camera's read at a lane. Unknown fields are ignored: cameras add their
 /// own (confidence, vendor ids), and the barrier must not stay closed for that.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct Read {
-    /// As read; empty or absent means unrecognised (`未识别`).
+pub(crate) struct Read {
+    /// As read; empty or absent means unrecognised (`未识别`); normalised (`鲁b-12345` → `鲁B12345`).
     plate_no: Option<String>,
+    /// 车牌颜色 (spec §7); default 1 blue.
     #[serde(default = "blue")]
+    #[schema(schema_with = plate_colors)]
     plate_color: i64,
+    /// 车辆类型 (spec §7); default 1 small.
     #[serde(default = "small")]
+    #[schema(schema_with = car_types)]
     car_type: i64,
-    /// Event time (`yyyy-MM-dd HH:mm:ss`); default (absent, null or empty) now.
+    /// Event time, yyyy-MM-dd HH:mm:ss; default (absent, null or empty) now. More than
+    /// 10 minutes ahead of the lot's clock, or before 2000, is refused.
     time: Option<String>,
     /// Exit: what was paid at the booth or kiosk, fen (reported as a bill).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
     paid: Option<i64>,
     /// Exit: how it was paid (付费方式, spec §7; default 1 cash).
     #[serde(default = "cash")]
+    #[schema(schema_with = paid_types)]
     paid_type: i64,
     /// Exit: where it was paid (付费场景; default 103 at the exit).
     #[serde(default = "at_gate")]
+    #[schema(schema_with = pay_scenes)]
     pay_scene: i64,
-    /// Exit: when the payment channel confirmed it (default the exit time).
+    /// Exit: when the payment channel confirmed it (default the exit time; unreadable: the exit time).
     deal_time: Option<String>,
-    /// The lane camera's JPEG, Base64.
+    /// The lane camera's JPEG, Base64 (a bad one is left out, never decides the barrier).
     photo: Option<String>,
-    /// Exit: the session, when the plate cannot find it (no plate, a ticket's QR code).
+    /// Exit: the session, when the plate cannot find it (no plate, a ticket's QR code);
+    /// at most 64 visible ASCII characters (blank: none).
+    #[schema(schema_with = uid_schema)]
     uid: Option<String>,
+}
+
+fn codes(codes: &[i64], description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .enum_values(Some(codes.iter().copied()))
+        .description(Some(description))
+}
+
+fn plate_colors() -> ObjectBuilder {
+    codes(PlateColor::CODES, "车牌颜色 (spec §7); default 1 blue")
+}
+
+fn car_types() -> ObjectBuilder {
+    codes(CarType::CODES, "车辆类型 (spec §7); default 1 small")
+}
+
+/// Dictionary codes of an optional field: `null` reads as absent.
+fn codes_or_null(codes: &[i64], description: &str) -> ObjectBuilder {
+    let values = codes.iter().map(|&c| serde_json::Value::from(c)).chain([serde_json::Value::Null]);
+    ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Integer, Type::Null]))
+        .enum_values(Some(values))
+        .description(Some(description))
+}
+
+pub(crate) fn optional_plate_colors() -> ObjectBuilder {
+    codes_or_null(PlateColor::CODES, "车牌颜色 (spec §7)")
+}
+
+pub(crate) fn optional_car_types() -> ObjectBuilder {
+    codes_or_null(CarType::CODES, "车辆类型 (spec §7)")
+}
+
+fn paid_types() -> ObjectBuilder {
+    codes(PaidType::CODES, "付费方式 (spec §7); default 1 cash")
+}
+
+fn pay_scenes() -> ObjectBuilder {
+    codes(PayScene::CODES, "付费场景 (spec §7); default 103 at the exit")
+}
+
+/// `null` allowed too: serde reads it as absent.
+fn nullable_string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
+}
+
+fn uid_schema() -> ObjectBuilder {
+    // Surrounding blanks are trimmed; blank means none.
+    nullable_string()
+        .pattern(Some(r"^\s*([!-~]{1,64})?\s*$"))
+        .description(Some("the session's uid, at most 64 visible ASCII characters"))
+}
+
+/// The lane's answer: open or not, why, and what the lane shows. HTTP 200
+/// for every decision; 400 (`bad_request`, `error` names the field), 404
+/// (`unknown_lane`) and 500 (`error`, storage failed: open by hand) say
+/// the request could not be decided.
+#[derive(Serialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Decision {
+    open: bool,
+    /// Why not: blacklisted, full, already_inside, card_expired, card_not_for_lane, card_odd_even,
+    /// monthly_only, no_session, unpaid, unknown_lane, wrong_direction, bad_request, error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// For the lane's display (Chinese).
+    msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plate_no: Option<String>,
+    /// Entry: `无车牌`/`未识别`; staff must resolve the plate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unresolved: Option<bool>,
+    /// Exit: the tariff's fee, fen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee: Option<i64>,
+    /// Exit refused as unpaid: still owed, fen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    due: Option<i64>,
+    /// Exit matched by one OCR-confusable character.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fuzzy: Option<bool>,
+    /// Exit: uid, plate or fuzzy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched_by: Option<String>,
+    /// Opened by hand: the audit entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<i64>,
+    /// bad_request: the field and the problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// error: what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+    /// Why the photo was left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    photo: Option<String>,
+}
+
+/// Boxed: a decision has many optional fields, and refusals travel as `Err`.
+pub(crate) type LaneReply = (StatusCode, Json<Box<Decision>>);
+
+fn decided(decision: Decision) -> LaneReply {
+    (StatusCode::OK, Json(Box::new(decision)))
 }
 
 impl Read {
@@ -73,7 +191,7 @@ impl Read {
     /// Fields a reply must refuse, each named (anything absent falls back
     /// to a default): a camera that sends nonsense must hear it at once,
     /// not after the platform refused the record hours later.
-    fn check(&self) -> Result<(), Json<Value>> {
+    fn check(&self) -> Result<(), LaneReply> {
         let code = |field: &str, value: i64, codes: &[i64]| {
             if codes.contains(&value) {
                 Ok(())
@@ -115,30 +233,49 @@ fn at_gate() -> i64 {
 
 /// Parses a JSON body; a malformed one gets a reply naming the problem
 /// (axum's extractor would answer plain text).
-fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Json<Value>> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        Json(json!({ "open": false, "reason": "bad_request", "msg": format!("请求不是有效的 JSON：{e}"),
-            "error": format!("body: {e}") }))
+fn body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, LaneReply> {
+    onepark_serve::json::decode(bytes).map_err(|e| {
+        let error = e.to_string();
+        let decision = Decision {
+            reason: Some("bad_request".into()),
+            msg: format!("请求不是有效的 JSON 对象：{error}"),
+            error: Some(error),
+            ..Decision::default()
+        };
+        (StatusCode::BAD_REQUEST, Json(Box::new(decision)))
     })
 }
 
-fn closed(deny: Deny, extra: Value) -> Json<Value> {
-    let mut body = json!({ "open": false, "reason": deny.code(), "msg": deny.zh() });
-    if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
-        body.extend(extra);
-    }
-    Json(body)
+/// The barrier stays closed; an unknown lane is not a decision but a
+/// misconfigured caller (404).
+fn closed(deny: Deny) -> Decision {
+    Decision { reason: Some(deny.code().into()), msg: deny.zh(), ..Decision::default() }
 }
 
-fn failed(e: impl std::fmt::Display) -> Json<Value> {
+fn refused(deny: Deny) -> LaneReply {
+    let status = if deny == Deny::UnknownLane { StatusCode::NOT_FOUND } else { StatusCode::OK };
+    (status, Json(Box::new(closed(deny))))
+}
+
+fn failed(e: impl std::fmt::Display) -> LaneReply {
     tracing::error!(error = %e, "lane request failed");
-    Json(json!({ "open": false, "reason": "error", "msg": "系统错误，请人工处理", "detail": e.to_string() }))
+    let decision = Decision {
+        reason: Some("error".into()),
+        msg: "系统错误，请人工处理".into(),
+        detail: Some(e.to_string()),
+        ..Decision::default()
+    };
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(Box::new(decision)))
 }
 
-fn bad_request(field: &str, e: impl std::fmt::Display) -> Json<Value> {
-    Json(
-        json!({ "open": false, "reason": "bad_request", "msg": format!("{field}：{e}"), "error": format!("{field}: {e}") }),
-    )
+fn bad_request(field: &str, e: impl std::fmt::Display) -> LaneReply {
+    let decision = Decision {
+        reason: Some("bad_request".into()),
+        msg: format!("{field}：{e}"),
+        error: Some(format!("{field}: {e}")),
+        ..Decision::default()
+    };
+    (StatusCode::BAD_REQUEST, Json(Box::new(decision)))
 }
 
 /// The plate as the platform wants it (Q6): normalised, `未识别` when empty;
@@ -162,7 +299,7 @@ fn placeholder(plate: &str) -> bool {
 /// A lane event's time: now when absent. Ahead of the lot's clock by more
 /// than [`MAX_AHEAD_SECS`] or before 2000 is refused (the platform would
 /// refuse the record, and a far-future stamp would outlive every true one).
-fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Json<Value>> {
+fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, LaneReply> {
     let now = state.now();
     let Some(t) = time.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(now) };
     let at = parse_time(t).map_err(|e| bad_request("time", e))?;
@@ -183,7 +320,7 @@ pub(crate) const MAX_REASON: usize = 200;
 pub(crate) const MAX_OPERATOR: usize = 50;
 
 /// A staff text field: required or not, at most `max` characters, no control characters.
-pub(crate) fn staff_text(field: &str, text: Option<&str>, max: usize, required: bool) -> Result<(), Json<Value>> {
+pub(crate) fn staff_text(field: &str, text: Option<&str>, max: usize, required: bool) -> Result<(), LaneReply> {
     let text = text.map(str::trim).unwrap_or_default();
     if required && text.is_empty() {
         return Err(bad_request(field, "必须填写"));
@@ -251,11 +388,8 @@ fn stored_photo(
     Ok(Some((stored, report)))
 }
 
-fn with_photo_note(mut reply: Value, note: Option<String>) -> Json<Value> {
-    if let (Some(note), Some(body)) = (note, reply.as_object_mut()) {
-        body.insert("photo".into(), Value::from(format!("未上传：{note}")));
-    }
-    Json(reply)
+fn with_photo_note(decision: Decision, note: Option<String>) -> LaneReply {
+    decided(Decision { photo: note.map(|note| format!("未上传：{note}")), ..decision })
 }
 
 /// What every lane event starts with: the read, its lane (the right way
@@ -265,15 +399,23 @@ fn lane_event(
     lane: &str,
     direction: Direction,
     bytes: &[u8],
-) -> Result<(Read, Lane, NaiveDateTime), Json<Value>> {
+) -> Result<(Read, Lane, NaiveDateTime), LaneReply> {
     let read: Read = body(bytes)?;
     read.check()?;
-    let lane = state.lane(lane, direction).map_err(|deny| closed(deny, json!({})))?.clone();
+    let lane = state.lane(lane, direction).map_err(refused)?.clone();
     let at = event_time(state, read.time.as_deref())?;
     Ok((read, lane, at))
 }
 
-pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
+/// A car at an entry lane: open or not (a session, its entry record and photo
+/// are stored before the answer).
+#[utoipa::path(post, path = "/api/lanes/{lane}/entry", tag = "lane", request_body = Read,
+    params(("lane" = String, Path, description = "the lane's id")),
+    responses((status = 200, description = "decided", body = Decision),
+        (status = 400, description = "bad_request: the error names the field", body = Decision),
+        (status = 404, description = "unknown_lane", body = Decision),
+        (status = 500, description = "storage failed: open by hand", body = Decision)))]
+pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
     let (read, lane, at) = match lane_event(&state, &lane, Direction::Entry, &bytes) {
         Ok(event) => event,
         Err(reply) => return reply,
@@ -286,12 +428,17 @@ pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String
             } else {
                 "欢迎光临"
             };
-            with_photo_note(
-                json!({ "open": true, "uid": uid, "plateNo": plate, "unresolved": unresolved, "msg": msg }),
-                note,
-            )
+            let decision = Decision {
+                open: true,
+                uid: Some(uid),
+                plate_no: Some(plate),
+                unresolved: Some(unresolved),
+                msg: msg.into(),
+                ..Decision::default()
+            };
+            with_photo_note(decision, note)
         }
-        Ok(Err(deny)) => closed(deny, json!({})),
+        Ok(Err(deny)) => refused(deny),
         Err(e) => failed(e),
     }
 }
@@ -393,7 +540,15 @@ async fn enter(
     Err(StoreError::UidExhausted)
 }
 
-pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
+/// A car at an exit lane: its session found (plate, one OCR-confusable
+/// character, or uid), its fee, open when paid.
+#[utoipa::path(post, path = "/api/lanes/{lane}/exit", tag = "lane", request_body = Read,
+    params(("lane" = String, Path, description = "the lane's id")),
+    responses((status = 200, description = "decided", body = Decision),
+        (status = 400, description = "bad_request: the error names the field", body = Decision),
+        (status = 404, description = "unknown_lane", body = Decision),
+        (status = 500, description = "storage failed: open by hand", body = Decision)))]
+pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
     let (read, lane, at) = match lane_event(&state, &lane, Direction::Exit, &bytes) {
         Ok(event) => event,
         Err(reply) => return reply,
@@ -489,13 +644,15 @@ pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit
     })
 }
 
-async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<Json<Value>, StoreError> {
+async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<LaneReply, StoreError> {
     let Some((session, found)) = find_session(state, read).await? else {
-        return Ok(closed(Deny::NoSession, json!({})));
+        return Ok(refused(Deny::NoSession));
     };
     let (fee, white) = fee(state, &session, at).await?;
     if let Err(deny) = lane::exit(fee, read.paid(), white) {
-        return Ok(closed(deny, json!({ "uid": session.uid, "fee": fee, "due": fee - read.paid() })));
+        let decision =
+            Decision { uid: Some(session.uid), fee: Some(fee), due: Some(fee - read.paid()), ..closed(deny) };
+        return Ok(decided(decision));
     }
     let fuzzy = found == Found::Plate(Match::Fuzzy);
     // The car has paid: a malformed payment time must not keep it at the barrier.
@@ -557,29 +714,65 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         Found::Plate(Match::Exact) => "plate",
         Found::Plate(Match::Fuzzy) => "fuzzy",
     };
-    Ok(with_photo_note(
-        json!({ "open": true, "uid": session.uid, "plateNo": session.plate_no, "fee": fee, "fuzzy": fuzzy,
-            "matchedBy": matched_by, "msg": "一路顺风" }),
-        note,
-    ))
+    let decision = Decision {
+        open: true,
+        uid: Some(session.uid),
+        plate_no: Some(session.plate_no),
+        fee: Some(fee),
+        fuzzy: Some(fuzzy),
+        matched_by: Some(matched_by.into()),
+        msg: "一路顺风".into(),
+        ..Decision::default()
+    };
+    Ok(with_photo_note(decision, note))
 }
 
 /// Staff open a barrier by hand: the reason is mandatory and logged.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct ManualOpen {
+pub(crate) struct ManualOpen {
+    /// Why (救护车, 设备故障 …): required, at most 200 characters, no control characters.
+    #[schema(schema_with = reason_schema)]
     reason: String,
+    /// Who, at most 50 characters, no control characters.
+    #[schema(schema_with = operator_schema)]
     operator: Option<String>,
+    /// The car, if known.
     plate_no: Option<String>,
 }
 
-pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> Json<Value> {
+/// Staff text: not blank, no control characters, at most `max` characters.
+pub(crate) fn staff_text_schema(max: usize, required: bool) -> ObjectBuilder {
+    if required {
+        let pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).max_length(Some(max))
+    } else {
+        nullable_string().pattern(Some(r"^[^\u0000-\u001f\u007f-\u009f]*$")).max_length(Some(max))
+    }
+}
+
+pub(crate) fn reason_schema() -> ObjectBuilder {
+    staff_text_schema(MAX_REASON, true)
+}
+
+pub(crate) fn operator_schema() -> ObjectBuilder {
+    staff_text_schema(MAX_OPERATOR, false)
+}
+
+/// Opens a barrier by hand (staff only), with the reason in the audit trail.
+#[utoipa::path(post, path = "/api/lanes/{lane}/open", tag = "lane", request_body = ManualOpen,
+    params(("lane" = String, Path, description = "the lane's id")),
+    responses((status = 200, description = "opened", body = Decision),
+        (status = 400, description = "bad_request: the error names the field", body = Decision),
+        (status = 404, description = "unknown_lane", body = Decision),
+        (status = 500, description = "storage failed", body = Decision)))]
+pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
     let request: ManualOpen = match body(&bytes) {
         Ok(r) => r,
         Err(reply) => return reply,
     };
     if !state.config().lanes.iter().any(|l| l.id == lane) {
-        return closed(Deny::UnknownLane, json!({}));
+        return refused(Deny::UnknownLane);
     }
     if request.reason.trim().is_empty() {
         return bad_request("reason", "必须填写开闸原因");
@@ -600,7 +793,7 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
     {
         Ok(id) => {
             tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
-            Json(json!({ "open": true, "id": id, "msg": "已手动开闸" }))
+            decided(Decision { open: true, id: Some(id), msg: "已手动开闸".into(), ..Decision::default() })
         }
         Err(e) => failed(e),
     }

@@ -14,53 +14,110 @@ use onepark_proto::dict::{CarType, ModifyOperation, ParkingType, PlateColor};
 use onepark_proto::msg::encode_flat;
 use onepark_proto::msg::record::CarInModify;
 use onepark_proto::wire::Time;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::LotState;
 use crate::barrier::{exit_record, fee};
 use crate::config::Direction;
 use crate::outbox::now_ms;
-use crate::store::{Exit, MonthCard, Report, Session, SessionQuery, StoreError};
+use crate::store::{Exit, MonthCard, RefusedRecord, Report, Session, SessionQuery, SessionRow, StoreError};
 
-type Reply = (StatusCode, Json<Value>);
-
-fn bad(field: &str, message: impl std::fmt::Display) -> Reply {
-    (StatusCode::BAD_REQUEST, Json(json!({ "error": format!("{field}: {message}") })))
+/// `{"error": "…"}` naming the field: every staff API error.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Error)]
+pub(crate) struct ErrorBody {
+    error: String,
 }
 
-fn internal(e: StoreError) -> Reply {
+/// A staff answer: its body, or an error with its status.
+pub(crate) type Reply<T> = Result<Json<T>, (StatusCode, Json<ErrorBody>)>;
+
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> (StatusCode, Json<ErrorBody>) {
+    (status, Json(ErrorBody { error: message.into() }))
+}
+
+fn bad(field: &str, message: impl std::fmt::Display) -> (StatusCode, Json<ErrorBody>) {
+    error(StatusCode::BAD_REQUEST, format!("{field}: {message}"))
+}
+
+fn internal(e: StoreError) -> (StatusCode, Json<ErrorBody>) {
     tracing::error!(error = %e, "staff request failed");
-    (StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "error": e.to_string() })))
+    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
-fn not_open(uid: &str) -> Reply {
-    (StatusCode::NOT_FOUND, Json(json!({ "error": format!("uid: no open session `{uid}`") })))
+fn not_open(uid: &str) -> (StatusCode, Json<ErrorBody>) {
+    error(StatusCode::NOT_FOUND, format!("uid: no open session `{uid}`"))
 }
 
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Reply> {
-    serde_json::from_slice(bytes).map_err(|e| bad("body", e))
+/// A staff body ([`onepark_serve::json`]): an object, fields named in errors (400).
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, (StatusCode, Json<ErrorBody>)> {
+    onepark_serve::json::decode(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SessionState {
+    Open,
+    Closed,
+}
+
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SessionParams {
-    state: Option<String>,
+    #[param(inline)]
+    state: Option<SessionState>,
+    /// The plate (normalised like a camera's read).
     plate_no: Option<String>,
-    date: Option<String>,
+    /// Entered that day.
+    #[param(inline)]
+    date: Option<Day>,
+    /// Only `无车牌` / `未识别` sessions.
     #[serde(default)]
     unresolved: bool,
+    /// At most this many (default 100; below 1 reads as 1, above 100000 as 100000).
     limit: Option<i64>,
 }
 
-pub(crate) async fn sessions(State(state): State<LotState>, Query(p): Query<SessionParams>) -> Reply {
-    let session_state = p.state.unwrap_or_default();
-    if !matches!(session_state.as_str(), "" | "open" | "closed") {
-        return bad("state", "expected open or closed");
+/// yyyy-MM-dd, kept as given (the handler names it in its error).
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Day(String);
+
+impl utoipa::PartialSchema for Day {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!("^({})?$", onepark_domain::time::DATE_PATTERN.trim_matches(['^', '$']))))
+            .description(Some("yyyy-MM-dd; empty: any day"))
+            .into()
     }
-    let date = p.date.unwrap_or_default();
+}
+
+impl ToSchema for Day {}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Items<T: ToSchema> {
+    items: Vec<T>,
+}
+
+/// Sessions, newest first.
+#[utoipa::path(get, path = "/api/sessions", tag = "staff", params(SessionParams),
+    responses((status = 200, body = Items<SessionRow>)))]
+pub(crate) async fn sessions(
+    State(state): State<LotState>,
+    Query(p): Query<SessionParams>,
+) -> Reply<Items<SessionRow>> {
+    let session_state = match p.state {
+        None => "",
+        Some(SessionState::Open) => "open",
+        Some(SessionState::Closed) => "closed",
+    }
+    .to_owned();
+    let date = p.date.map(|d| d.0).unwrap_or_default();
     if !date.is_empty() && onepark_domain::time::parse_date(&date).is_err() {
-        return bad("date", "expected yyyy-MM-dd");
+        return Err(bad("date", "expected yyyy-MM-dd"));
     }
     let query = SessionQuery {
         state: session_state,
@@ -70,65 +127,100 @@ pub(crate) async fn sessions(State(state): State<LotState>, Query(p): Query<Sess
         limit: p.limit.unwrap_or(100).clamp(1, 100_000),
     };
     match state.store().sessions(&query).await {
-        Ok(items) => (StatusCode::OK, Json(json!({ "items": items }))),
-        Err(e) => internal(e),
+        Ok(items) => Ok(Json(Items { items })),
+        Err(e) => Err(internal(e)),
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Correction {
+pub(crate) struct Correction {
+    /// The real plate (not `无车牌`/`未识别`).
+    #[schema(schema_with = real_plate)]
     plate_no: String,
+    /// 车牌颜色 (spec §7); default the session's.
+    #[schema(schema_with = crate::barrier::optional_plate_colors)]
     plate_color: Option<i64>,
+    /// 车辆类型 (spec §7); default the session's.
+    #[schema(schema_with = crate::barrier::optional_car_types)]
     car_type: Option<i64>,
+    #[schema(schema_with = crate::barrier::operator_schema)]
     operator: Option<String>,
 }
 
-/// Corrects an open session's plate and reports it (operateType 0).
-pub(crate) async fn correct_plate(State(state): State<LotState>, Path(uid): Path<String>, bytes: Bytes) -> Reply {
-    let c: Correction = match parse(&bytes) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
+pub(crate) fn real_plate() -> utoipa::openapi::schema::ObjectBuilder {
+    // The documented grammar without its two placeholders (`…|无车牌|未识别)$`).
+    let pattern = onepark_domain::plate::PATTERN.replace("|无车牌|未识别", "");
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(pattern))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Corrected {
+    uid: String,
+    plate_no: String,
+    /// uploadModifyCarInData
+    reported: String,
+}
+
+/// Corrects an open session's plate and reports it (uploadModifyCarInData, operateType 0).
+#[utoipa::path(post, path = "/api/sessions/{uid}/plate", tag = "staff", request_body = Correction,
+    params(("uid" = String, Path, description = "the open session")),
+    responses((status = 200, body = Corrected), (status = 404, description = "no open session", body = ErrorBody),
+        (status = 409, description = "that plate is already inside", body = ErrorBody)))]
+pub(crate) async fn correct_plate(
+    State(state): State<LotState>,
+    Path(uid): Path<String>,
+    bytes: Bytes,
+) -> Reply<Corrected> {
+    let c: Correction = parse(&bytes)?;
+    // These go to the platform, which refuses codes outside its dictionary.
+    for (field, value, codes) in
+        [("plateColor", c.plate_color, PlateColor::CODES), ("carType", c.car_type, CarType::CODES)]
+    {
+        if let Some(value) = value.filter(|v| !codes.contains(v)) {
+            return Err(bad(field, format!("{value} is not one of {codes:?}")));
+        }
+    }
+    // It goes to the platform as operatorCode, which refuses control characters.
+    if c.operator
+        .as_deref()
+        .is_some_and(|o| o.chars().count() > crate::barrier::MAX_OPERATOR || o.chars().any(char::is_control))
+    {
+        let max = crate::barrier::MAX_OPERATOR;
+        return Err(bad("operator", format!("at most {max} characters, no control characters")));
+    }
     // Staff type the plate: it must be a real one (a camera's read is taken as is).
     let plate = match Plate::parse(&c.plate_no) {
         Ok(p) if !p.kind().is_placeholder() => p.as_str().to_owned(),
-        Ok(_) => return bad("plateNo", "a correction names the real plate"),
-        Err(e) => return bad("plateNo", e),
+        Ok(_) => return Err(bad("plateNo", "a correction names the real plate")),
+        Err(e) => return Err(bad("plateNo", e)),
     };
     let store = state.store();
     let mut session = match store.open_session(&uid).await {
         Ok(Some(s)) => s,
-        Ok(None) => return not_open(&uid),
-        Err(e) => return internal(e),
+        Ok(None) => return Err(not_open(&uid)),
+        Err(e) => return Err(internal(e)),
     };
-    match store.open_sessions(std::slice::from_ref(&plate)).await {
-        Ok(inside) => {
-            if let Some(other) = inside.iter().find(|s| s.uid != uid) {
-                let message = format!("`{plate}` is already inside as session {}", other.uid);
-                return (StatusCode::CONFLICT, Json(json!({ "error": format!("plateNo: {message}") })));
-            }
-        }
-        Err(e) => return internal(e),
+    let inside = store.open_sessions(std::slice::from_ref(&plate)).await.map_err(internal)?;
+    if let Some(other) = inside.iter().find(|s| s.uid != uid) {
+        let message = format!("plateNo: `{plate}` is already inside as session {}", other.uid);
+        return Err(error(StatusCode::CONFLICT, message));
     }
     session.plate_no = plate;
     session.plate_color = c.plate_color.unwrap_or(session.plate_color);
     session.car_type = c.car_type.unwrap_or(session.car_type);
-    let report = match modify_record(&state, &session, c.operator).await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
-    };
+    let report = modify_record(&state, &session, c.operator).await.map_err(internal)?;
     match store.correct_plate(&session, report).await {
         Ok(()) => {
             state.wake_outbox();
             tracing::info!(uid, plate = session.plate_no, "plate corrected by staff");
-            (
-                StatusCode::OK,
-                Json(json!({ "uid": uid, "plateNo": session.plate_no, "reported": "uploadModifyCarInData" })),
-            )
+            Ok(Json(Corrected { uid, plate_no: session.plate_no, reported: "uploadModifyCarInData".into() }))
         }
-        Err(StoreError::NotOpen(_)) => not_open(&uid),
-        Err(e) => internal(e),
+        Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
+        Err(e) => Err(internal(e)),
     }
 }
 
@@ -161,67 +253,80 @@ async fn modify_record(state: &LotState, s: &Session, operator: Option<String>) 
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Close {
+pub(crate) struct Close {
+    /// Why: required, at most 200 characters, no control characters.
+    #[schema(schema_with = crate::barrier::reason_schema)]
     reason: String,
+    #[schema(schema_with = crate::barrier::operator_schema)]
     operator: Option<String>,
-    /// When the car left, if known (default now).
+    /// When the car left, if known (default now; not before the entry).
     time: Option<String>,
     /// The exit lane (default the first exit lane).
     lane: Option<String>,
-    /// What is still owed, fen (default 0: a stale session is waived).
+    /// What is still owed, fen (default 0: a stale session is waived; at most the tariff's fee).
+    #[schema(minimum = 0)]
     fee: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Closed {
+    uid: String,
+    /// The exit time recorded.
+    closed: String,
+    charge_fee: i64,
+    should_pay: i64,
 }
 
 /// Closes a session whose car left unseen (or never was there); the exit
 /// record goes to the platform like any other.
-pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>, bytes: Bytes) -> Reply {
-    let c: Close = match parse(&bytes) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
+#[utoipa::path(post, path = "/api/sessions/{uid}/close", tag = "staff", request_body = Close,
+    params(("uid" = String, Path, description = "the open session")),
+    responses((status = 200, body = Closed), (status = 404, description = "no open session", body = ErrorBody)))]
+pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>, bytes: Bytes) -> Reply<Closed> {
+    let c: Close = parse(&bytes)?;
     if c.reason.trim().is_empty() {
-        return bad("reason", "say why the session is closed");
+        return Err(bad("reason", "say why the session is closed"));
     }
     let too_long = |text: &str, max| text.chars().count() > max || text.chars().any(char::is_control);
     if too_long(&c.reason, crate::barrier::MAX_REASON) {
-        return bad("reason", format!("at most {} characters, no control characters", crate::barrier::MAX_REASON));
+        let max = crate::barrier::MAX_REASON;
+        return Err(bad("reason", format!("at most {max} characters, no control characters")));
     }
     if c.operator.as_deref().is_some_and(|o| too_long(o, crate::barrier::MAX_OPERATOR)) {
-        return bad("operator", format!("at most {} characters, no control characters", crate::barrier::MAX_OPERATOR));
+        let max = crate::barrier::MAX_OPERATOR;
+        return Err(bad("operator", format!("at most {max} characters, no control characters")));
     }
     let config = state.config();
     let exits: Vec<&str> =
         config.lanes.iter().filter(|l| l.direction == Direction::Exit).map(|l| l.id.as_str()).collect();
     let lane = match c.lane {
         Some(lane) if exits.contains(&lane.as_str()) => lane,
-        Some(lane) => return bad("lane", format!("`{lane}` is not an exit lane of this lot")),
+        Some(lane) => return Err(bad("lane", format!("`{lane}` is not an exit lane of this lot"))),
         None => match exits.first() {
             Some(lane) => (*lane).to_owned(),
-            None => return bad("lane", "this lot has no exit lane"),
+            None => return Err(bad("lane", "this lot has no exit lane")),
         },
     };
     let session = match state.store().open_session(&uid).await {
         Ok(Some(s)) => s,
-        Ok(None) => return not_open(&uid),
-        Err(e) => return internal(e),
+        Ok(None) => return Err(not_open(&uid)),
+        Err(e) => return Err(internal(e)),
     };
     let at = match c.time.as_deref().map(parse_time) {
         None => state.now(),
         Some(Ok(t)) => t,
-        Some(Err(e)) => return bad("time", e),
+        Some(Err(e)) => return Err(bad("time", e)),
     };
     if format_time(at) < session.entry_time {
-        return bad("time", format!("before the entry at {}", session.entry_time));
+        return Err(bad("time", format!("before the entry at {}", session.entry_time)));
     }
-    let charge = match fee(&state, &session, at).await {
-        Ok((f, _)) => f,
-        Err(e) => return internal(e),
-    };
+    let charge = fee(&state, &session, at).await.map_err(internal)?.0;
     let owed = c.fee.unwrap_or(0);
     if owed < 0 || owed > charge {
-        return bad("fee", format!("must be between 0 and the tariff's {charge}"));
+        return Err(bad("fee", format!("must be between 0 and the tariff's {charge}")));
     }
     let note = format!("{} ({})", c.reason.trim(), c.operator.as_deref().unwrap_or("staff"));
     let exit = Exit {
@@ -243,74 +348,107 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         Ok(()) => {
             state.wake_outbox();
             tracing::info!(uid, reason = c.reason, "session closed by staff");
-            (StatusCode::OK, Json(json!({ "uid": uid, "closed": exit.time, "chargeFee": charge, "shouldPay": owed })))
+            Ok(Json(Closed { uid, closed: exit.time, charge_fee: charge, should_pay: owed }))
         }
-        Err(StoreError::NotOpen(_)) => not_open(&uid),
-        Err(e) => internal(e),
+        Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
+        Err(e) => Err(internal(e)),
     }
 }
 
-pub(crate) async fn list_cards(State(state): State<LotState>) -> Reply {
-    match state.store().cards().await {
-        Ok(cards) => (StatusCode::OK, Json(json!({ "items": cards }))),
-        Err(e) => internal(e),
-    }
+/// Every month card.
+#[utoipa::path(get, path = "/api/month-cards", tag = "staff", responses((status = 200, body = Items<MonthCard>)))]
+pub(crate) async fn list_cards(State(state): State<LotState>) -> Reply<Items<MonthCard>> {
+    state.store().cards().await.map(|items| Json(Items { items })).map_err(internal)
 }
 
-/// Creates or replaces a card; errors name the field.
-pub(crate) async fn put_card(State(state): State<LotState>, bytes: Bytes) -> Reply {
-    let card: MonthCard = match parse(&bytes) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    if card.id.trim().is_empty() {
-        return bad("id", "must not be empty");
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Saved {
+    saved: String,
+}
+
+/// Creates or replaces a card; errors name the field. `lanes` must be lanes of this lot (400).
+#[utoipa::path(post, path = "/api/month-cards", tag = "staff", request_body = MonthCard,
+    responses((status = 200, body = Saved), (status = 409, description = "a plate is on another card", body = ErrorBody)))]
+pub(crate) async fn put_card(State(state): State<LotState>, bytes: Bytes) -> Reply<Saved> {
+    let mut card: MonthCard = parse(&bytes)?;
+    if card.id.is_empty() || card.id.len() > 64 || !card.id.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad("id", "1 to 64 visible ASCII characters"));
     }
-    if card.plates.is_empty() || card.plates.iter().any(|p| p.trim().is_empty()) {
-        return bad("plates", "list at least one plate");
+    if card.owner.chars().count() > 50 || card.owner.chars().any(char::is_control) {
+        return Err(bad("owner", "at most 50 characters, no control characters"));
     }
+    if card.plates.is_empty() {
+        return Err(bad("plates", "list at least one plate"));
+    }
+    // Staff type these: real plates only, kept in canonical form.
+    let mut plates = Vec::new();
+    for (i, text) in card.plates.iter().enumerate() {
+        let plate = match Plate::parse(text) {
+            Ok(p) if !p.kind().is_placeholder() => p.as_str().to_owned(),
+            Ok(_) => return Err(bad(&format!("plates[{i}]"), "a month card names real plates")),
+            Err(e) => return Err(bad(&format!("plates[{i}]"), e)),
+        };
+        if !plates.contains(&plate) {
+            plates.push(plate);
+        }
+    }
+    card.plates = plates;
     for (field, value) in [("startTime", &card.start_time), ("endTime", &card.end_time)] {
         if let Err(e) = parse_time(value) {
-            return bad(field, e);
+            return Err(bad(field, e));
         }
     }
     if card.end_time < card.start_time {
-        return bad("endTime", "before startTime");
+        return Err(bad("endTime", "before startTime"));
     }
     if let Some(lane) = card.lanes.iter().find(|l| !state.config().lanes.iter().any(|c| &c.id == *l)) {
-        return bad("lanes", format!("no lane `{lane}` in this lot"));
+        return Err(bad("lanes", format!("no lane `{lane}` in this lot")));
     }
     match state.store().put_card(&card).await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "saved": card.id }))),
-        Err(e) => internal(e),
+        Ok(()) => Ok(Json(Saved { saved: card.id })),
+        Err(e @ StoreError::PlateOnCard { .. }) => Err(error(StatusCode::CONFLICT, e.to_string())),
+        Err(e) => Err(internal(e)),
     }
 }
 
-pub(crate) async fn delete_card(State(state): State<LotState>, Path(id): Path<String>) -> Reply {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Deleted {
+    deleted: String,
+}
+
+/// Deletes a card.
+#[utoipa::path(delete, path = "/api/month-cards/{id}", tag = "staff", params(("id" = String, Path, description = "the card")),
+    responses((status = 200, body = Deleted), (status = 404, description = "no such card", body = ErrorBody)))]
+pub(crate) async fn delete_card(State(state): State<LotState>, Path(id): Path<String>) -> Reply<Deleted> {
     match state.store().delete_card(&id).await {
-        Ok(true) => (StatusCode::OK, Json(json!({ "deleted": id }))),
-        Ok(false) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("no month card `{id}`") }))),
-        Err(e) => internal(e),
+        Ok(true) => Ok(Json(Deleted { deleted: id })),
+        Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("no month card `{id}`"))),
+        Err(e) => Err(internal(e)),
     }
 }
 
-/// Records set aside: refused by the platform (resultCode 400) or failing for hours.
-pub(crate) async fn refused(State(state): State<LotState>) -> Reply {
-    match state.store().refused_records(500).await {
-        Ok(items) => (StatusCode::OK, Json(json!({ "items": items }))),
-        Err(e) => internal(e),
-    }
+/// Records set aside: refused by the platform (resultCode 400) or failing for hours (at most 500).
+#[utoipa::path(get, path = "/api/outbox/refused", tag = "staff", responses((status = 200, body = Items<RefusedRecord>)))]
+pub(crate) async fn refused(State(state): State<LotState>) -> Reply<Items<RefusedRecord>> {
+    state.store().refused_records(500).await.map(|items| Json(Items { items })).map_err(internal)
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Queued {
+    queued: i64,
 }
 
 /// Sends a set-aside record again (after the platform or the data was fixed).
-pub(crate) async fn retry(State(state): State<LotState>, Path(id): Path<i64>) -> Reply {
+#[utoipa::path(post, path = "/api/outbox/{id}/retry", tag = "staff", params(("id" = i64, Path, description = "the record")),
+    responses((status = 200, body = Queued), (status = 404, description = "no such set-aside record", body = ErrorBody)))]
+pub(crate) async fn retry(State(state): State<LotState>, Path(id): Path<i64>) -> Reply<Queued> {
     match state.store().retry_refused(id, now_ms()).await {
         Ok(true) => {
             state.wake_outbox();
             tracing::info!(id, "set-aside record queued again by staff");
-            (StatusCode::OK, Json(json!({ "queued": id })))
+            Ok(Json(Queued { queued: id }))
         }
-        Ok(false) => (StatusCode::NOT_FOUND, Json(json!({ "error": format!("id: no set-aside record {id}") }))),
-        Err(e) => internal(e),
+        Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("id: no set-aside record {id}"))),
+        Err(e) => Err(internal(e)),
     }
 }

@@ -23,6 +23,8 @@ pub enum StoreError {
     NotOpen(String),
     #[error("no free uid in this second on this lane")]
     UidExhausted,
+    #[error("plates: {plate} is on month card {card}")]
+    PlateOnCard { plate: String, card: String },
 }
 
 #[derive(Clone)]
@@ -599,8 +601,21 @@ impl Store {
     }
 
     /// Creates or replaces a card (its plates move to it).
+    /// Creates or replaces a card; a plate on another card is refused (a
+    /// plate moving silently would leave that card without it).
     pub async fn put_card(&self, card: &MonthCard) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
+        for plate in &card.plates {
+            let holder: Option<String> =
+                sqlx::query_scalar("SELECT card_id FROM month_card_plates WHERE plate_no = ? AND card_id <> ?")
+                    .bind(plate)
+                    .bind(&card.id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if let Some(card) = holder {
+                return Err(StoreError::PlateOnCard { plate: plate.clone(), card });
+            }
+        }
         sqlx::query(
             "INSERT INTO month_cards (id, owner, start_time, end_time, lanes, odd_even) VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, start_time = excluded.start_time, \
@@ -768,14 +783,39 @@ impl Store {
     }
 }
 
+fn card_plates() -> utoipa::openapi::schema::ArrayBuilder {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(crate::staff::real_plate())
+        .min_items(Some(1))
+        .description(Some("at least one real plate (normalised), none on another card (409)"))
+}
+
+fn card_time() -> utoipa::openapi::schema::ObjectBuilder {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(onepark_domain::time::TIME_PATTERN))
+        .description(Some("yyyy-MM-dd HH:mm:ss"))
+}
+
 /// A month card with its plates.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonthCard {
+    /// 1–64 visible ASCII characters; a card with this id is replaced.
+    #[schema(pattern = "^[!-~]{1,64}$")]
     pub id: String,
+    /// At most 50 characters, no control characters.
+    #[schema(pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$", max_length = 50)]
     pub owner: String,
+    /// At least one, none blank.
+    #[schema(schema_with = card_plates)]
     pub plates: Vec<String>,
+    /// yyyy-MM-dd HH:mm:ss
+    #[schema(schema_with = card_time)]
     pub start_time: String,
+    /// yyyy-MM-dd HH:mm:ss, not before startTime.
+    #[schema(schema_with = card_time)]
     pub end_time: String,
     /// Lanes the card opens; empty = every lane.
     #[serde(default)]
@@ -807,7 +847,7 @@ pub struct Bill {
 }
 
 /// A record the sender set aside, for an operator.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefusedRecord {
     pub id: i64,
@@ -831,7 +871,7 @@ pub struct SessionQuery {
     pub limit: i64,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
     pub uid: String,

@@ -143,3 +143,53 @@ async fn lane_and_staff_inputs_are_bounded_with_the_field_named() {
     let (_, sessions) = lot.call("GET", "/api/sessions", None, json!({}), [127, 0, 0, 1]).await;
     assert_eq!(sessions["items"].as_array().map(Vec::len), Some(0), "nothing refused was recorded: {sessions}");
 }
+
+/// Found by the contract run (.ci/contract): a plate correction took any
+/// carType/plateColor and control characters in `operator` (the platform
+/// then refused the uploadModifyCarInData and the record was set aside); a
+/// month card took any text as a plate and silently moved a plate off
+/// another card; lane refusals were HTTP 200.
+#[tokio::test]
+async fn staff_inputs_the_platform_would_refuse_are_refused_at_the_lot() {
+    let lot = lot("contract", "").await;
+    let local = |method: &'static str, path: String, body: Value| {
+        let lot = &lot;
+        async move { lot.call(method, &path, None, body, [127, 0, 0, 1]).await }
+    };
+    let (status, entry) = local("POST", "/api/lanes/1/entry".into(), json!({ "plateNo": "" })).await;
+    assert_eq!((status, entry["open"].as_bool()), (200, Some(true)), "{entry}");
+    let uid = entry["uid"].as_str().expect("uid").to_owned();
+    let plate = format!("/api/sessions/{uid}/plate");
+    for (body, field) in [
+        (json!({ "plateNo": "鲁B12345", "carType": 91 }), "carType"),
+        (json!({ "plateNo": "鲁B12345", "plateColor": 0 }), "plateColor"),
+        (json!({ "plateNo": "鲁B12345", "operator": "\u{84}" }), "operator"),
+    ] {
+        let (status, reply) = local("POST", plate.clone(), body.clone()).await;
+        assert_eq!(status, 400, "{body}: {reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| e.starts_with(field)), "{body}: {reply}");
+    }
+    let (status, reply) = local("POST", plate, json!({ "plateNo": "鲁b-12345", "carType": 1.0 })).await;
+    assert_eq!((status, reply["plateNo"].as_str()), (200, Some("鲁B12345")), "{reply}");
+
+    let card = |id: &str, plates: Value| {
+        json!({ "id": id, "owner": "张三", "plates": plates, "startTime": "2026-01-01 00:00:00",
+            "endTime": "2026-12-28 00:00:00" })
+    };
+    let (status, reply) = local("POST", "/api/month-cards".into(), card("c1", json!(["鲁b 55555"]))).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = local("POST", "/api/month-cards".into(), card("c2", json!(["鲁B55555"]))).await;
+    assert_eq!(status, 409, "a plate stays on its card: {reply}");
+    let (status, reply) = local("POST", "/api/month-cards".into(), card("c3", json!(["\u{7}x"]))).await;
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plates[0]")), "{reply}");
+    let (_, cards) = local("GET", "/api/month-cards".into(), json!({})).await;
+    assert_eq!(cards["items"][0]["plates"], json!(["鲁B55555"]), "canonical plates: {cards}");
+
+    let (status, reply) = local("POST", "/api/lanes/9/entry".into(), json!({ "plateNo": "鲁B1" })).await;
+    assert_eq!((status, reply["reason"].as_str()), (404, Some("unknown_lane")), "{reply}");
+    let (status, reply) = local("POST", "/api/lanes/1/entry".into(), json!([])).await;
+    assert_eq!((status, reply["reason"].as_str()), (400, Some("bad_request")), "{reply}");
+    let (status, doc) = local("GET", "/api/openapi.json".into(), json!({})).await;
+    assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
+}

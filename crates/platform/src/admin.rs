@@ -26,6 +26,8 @@ use crate::store::{BerthPoint, Downlink, DownlinkState, LotStatus, Quality, Reco
 const ONLINE_MINUTES: i64 = 15;
 /// An entry without exit this many days old is flagged in the quality report.
 const OPEN_TOO_LONG_DAYS: i64 = 7;
+/// The last page of a record search (10⁹ × 500 records is beyond any city).
+const MAX_PAGE: i64 = 1_000_000_000;
 
 /// The admin API's document: generated from the handlers below (each a
 /// `#[utoipa::path]`, registered through [`routes!`], so an endpoint cannot
@@ -69,7 +71,7 @@ pub fn router(state: AppState) -> Router<AppState> {
                 async move { ([("content-type", "application/json")], document.to_string()) }
             }),
         )
-        .layer(middleware::map_response(json_errors))
+        .layer(middleware::map_response(onepark_serve::json::errors))
 }
 
 /// `{"error": "…"}`: the one shape of every admin error.
@@ -123,34 +125,6 @@ impl Modify for CommonErrors {
             }
         }
     }
-}
-
-/// Every admin error has one shape, `{"error": "…"}`, also the ones axum
-/// answers by itself (a query or body that does not parse, a wrong content
-/// type, a wrong method): integrators parse one thing.
-async fn json_errors(response: Response) -> Response {
-    let status = response.status();
-    let json = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || json {
-        return response;
-    }
-    let (parts, body) = response.into_parts();
-    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
-    let mut text = String::from_utf8_lossy(&text).trim().to_owned();
-    if text.is_empty() {
-        text = status.canonical_reason().unwrap_or("error").to_owned();
-    }
-    let mut reply = (status, Json(json!({ "error": text }))).into_response();
-    for (name, value) in &parts.headers {
-        if name != "content-type" && name != "content-length" {
-            reply.headers_mut().insert(name, value.clone());
-        }
-    }
-    reply
 }
 
 pub(crate) struct ApiError(StatusCode, String);
@@ -319,7 +293,8 @@ struct RecordParams {
     /// Arrival before this.
     #[param(inline)]
     to: Option<DateOrTime>,
-    /// Page number from 1 (default 1; below 1 reads as 1; a page beyond the last representable offset is refused).
+    /// Page number from 1 (default 1; below 1 reads as 1).
+    #[param(maximum = 1_000_000_000)]
     page: Option<i64>,
     /// Records per page (default 50; below 1 reads as 1, above 500 as 500).
     page_size: Option<i64>,
@@ -372,8 +347,11 @@ patterned!(
 async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -> Result<Json<RecordsReply>, ApiError> {
     let page = p.page.unwrap_or(1).max(1);
     let size = p.page_size.unwrap_or(50).clamp(1, 500);
-    // A page past the last representable offset is a mistake, not page 1.
-    let offset = (page - 1).checked_mul(size).ok_or_else(|| bad(format!("page: {page} is out of range")))?;
+    // A page past any real result is a mistake, not page 1 (and no offset overflows).
+    if page > MAX_PAGE {
+        return Err(bad(format!("page: {page} is out of range (at most {MAX_PAGE})")));
+    }
+    let offset = (page - 1) * size;
     let query = RecordQuery {
         parking_code: p.parking_code.unwrap_or_default(),
         plate_no: p.plate_no.unwrap_or_default(),

@@ -56,6 +56,36 @@ fn integral(value: &mut Value) {
     }
 }
 
+use axum::response::{IntoResponse, Response};
+
+/// Every API error has one shape, `{"error": "…"}`, also the ones axum
+/// answers by itself (a query or body that does not parse, a wrong content
+/// type, a wrong method): integrators parse one thing.
+pub async fn errors(response: Response) -> Response {
+    let status = response.status();
+    let json = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
+    let mut text = String::from_utf8_lossy(&text).trim().to_owned();
+    if text.is_empty() {
+        text = status.canonical_reason().unwrap_or("error").to_owned();
+    }
+    let mut reply = (status, axum::Json(serde_json::json!({ "error": text }))).into_response();
+    for (name, value) in &parts.headers {
+        if name != "content-type" && name != "content-length" {
+            reply.headers_mut().insert(name, value.clone());
+        }
+    }
+    reply
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
