@@ -184,6 +184,10 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<
     }
 }
 
+pub(crate) fn conflict(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::CONFLICT, message.into())
+}
+
 pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, message.into())
 }

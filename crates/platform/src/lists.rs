@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::admin::{ApiError, Body, bad, not_found};
+use crate::admin::{ApiError, Body, bad, conflict, not_found};
 use crate::app::AppState;
 use crate::downlink::{DownlinkError, send_list_change};
 use crate::store::{DownlinkState, ListEntry};
@@ -87,7 +87,8 @@ struct Sent {
 /// One change, delivered to each chosen lot as a `specialCar` downlink.
 #[utoipa::path(post, path = "/api/admin/lists", tag = "lists", request_body = Change,
     responses((status = 200, body = ChangeReply),
-              (status = 404, description = "unknown accessId, a parkingCode of another accessID, or no entry to update or delete", body = crate::admin::ErrorBody)))]
+              (status = 404, description = "unknown accessId, a parkingCode of another accessID, or no entry to update or delete", body = crate::admin::ErrorBody),
+              (status = 409, description = "an update's one new time does not fit the entry's other, stored time", body = crate::admin::ErrorBody)))]
 pub(crate) async fn change(
     State(state): State<AppState>,
     Body(c): Body<Change>,
@@ -143,7 +144,13 @@ fn entry(
     let start_time = time(&c.start_time, previous.map(|p| &p.start_time), "startTime")?;
     let end_time = time(&c.end_time, previous.map(|p| &p.end_time), "endTime")?;
     if end_time < start_time {
-        return Err(bad("endTime: earlier than startTime"));
+        // Both given: the request contradicts itself. One given: it does not
+        // fit the entry as stored (409, the stored time named).
+        return Err(match (&c.start_time, &c.end_time) {
+            (Some(_), Some(_)) | (None, None) => bad("endTime: earlier than startTime"),
+            (None, Some(_)) => conflict(format!("endTime: earlier than the entry's startTime {start_time}")),
+            (Some(_), None) => conflict(format!("startTime: later than the entry's endTime {end_time}")),
+        });
     }
     let car_type = c.car_type.or(previous.map(|p| p.car_type)).unwrap_or(1);
     if matches!(CarType::from_code(car_type), CarType::Other(_)) {
