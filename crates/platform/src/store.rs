@@ -15,19 +15,21 @@ use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
 
 mod downlinks;
+mod embedded;
 mod group;
 mod shared;
 pub use downlinks::{Confirmed, Downlink, DownlinkState, ListEntry};
 pub use group::CommitStats;
 use shared::Shared;
 
-/// Migrations, in order; applied ones are never edited.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../migrations/0001_records.sql")),
-    (2, include_str!("../migrations/0002_photos_bills_checks.sql")),
-    (3, include_str!("../migrations/0003_online_slots.sql")),
-    (4, include_str!("../migrations/0004_downlinks.sql")),
-    (5, include_str!("../migrations/0005_photo_files.sql")),
+/// Migrations, in order, embedded in the binary; applied ones are never
+/// edited (sqlx's migrator refuses a changed checksum).
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "records", include_str!("../migrations/0001_records.sql")),
+    (2, "photos bills checks", include_str!("../migrations/0002_photos_bills_checks.sql")),
+    (3, "online slots", include_str!("../migrations/0003_online_slots.sql")),
+    (4, "downlinks", include_str!("../migrations/0004_downlinks.sql")),
+    (5, "photo files", include_str!("../migrations/0005_photo_files.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ pub enum StoreError {
     Commit(std::sync::Arc<sqlx::Error>),
     #[error("database: the write was not attempted (database unavailable; see the log)")]
     NotWritten,
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 /// What a write did.
@@ -93,26 +97,16 @@ impl Store {
         Ok(store)
     }
 
+    /// sqlx's migrator over the embedded files (`_sqlx_migrations`; on
+    /// PostgreSQL under an advisory lock, so two platforms starting at once
+    /// do not both migrate). A database made by onepark 0.1's own runner
+    /// (`schema_migrations`) is adopted first.
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
-            .await?;
-        for (version, sql) in MIGRATIONS {
-            let _writer = self.writer().await;
-            let mut tx = self.pool.begin().await?;
-            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if done.is_some() {
-                continue;
-            }
-            for statement in strip_comments(sql).split(';').map(str::trim).filter(|s| !s.is_empty()) {
-                sqlx::query(statement).execute(&mut *tx).await?;
-            }
-            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)").bind(version).execute(&mut *tx).await?;
-            tx.commit().await?;
-        }
+        let _writer = self.writer().await;
+        let migrator = sqlx::migrate::Migrator::new(embedded::Embedded(MIGRATIONS)).await?;
+        let mut conn = self.pool.acquire().await?;
+        embedded::adopt_schema_migrations(&mut conn, &migrator, self.writer.is_some()).await?;
+        migrator.run(&mut *conn).await?;
         Ok(())
     }
 
@@ -883,9 +877,4 @@ async fn commit_new(
     tx.commit().await?;
     shared.berths(parking_code, access_id, at, now, counts);
     Ok(Put::Inserted)
-}
-
-/// Drops `--` comments so that `;` inside them does not split statements.
-fn strip_comments(sql: &str) -> String {
-    sql.lines().map(|line| line.split("--").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
 }

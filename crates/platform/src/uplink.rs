@@ -439,7 +439,7 @@ fn stored(result: Result<Put, StoreError>, what: &str) -> Answer {
             "{what} 已存在且内容不同：同一记录不能重复上传，入场记录的修改请使用 uploadModifyCarInData"
         )),
         Err(StoreError::NoEntry { .. }) => Answer::client(format!("{what} 的入场记录不存在，无法修改")),
-        Err(e @ (StoreError::Db(_) | StoreError::Commit(_) | StoreError::NotWritten)) => {
+        Err(e @ (StoreError::Db(_) | StoreError::Commit(_) | StoreError::NotWritten | StoreError::Migrate(_))) => {
             tracing::error!(error = %e, "store failed");
             Answer::server("服务器错误：数据写入失败，请稍后重传")
         }
