@@ -9,10 +9,12 @@ use sqlx::{Row, SqliteConnection, SqlitePool};
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-const MIGRATIONS: [&str; 3] = [
-    include_str!("../migrations/0001_lot.sql"),
-    include_str!("../migrations/0002_month_cards.sql"),
-    include_str!("../migrations/0003_photos_staff.sql"),
+/// Migrations, in order, embedded in the binary; applied ones are never
+/// edited (sqlx's migrator refuses a changed checksum).
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "lot", include_str!("../migrations/0001_lot.sql")),
+    (2, "month cards", include_str!("../migrations/0002_month_cards.sql")),
+    (3, "photos staff", include_str!("../migrations/0003_photos_staff.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,34 @@ pub enum StoreError {
     UidExhausted,
     #[error("plates: {plate} is on month card {card}")]
     PlateOnCard { plate: String, card: String },
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// What `MigrationSource::resolve` returns (sqlx's `BoxFuture`).
+type Resolved = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<sqlx::migrate::Migration>, sqlx::error::BoxDynError>> + Send>,
+>;
+
+/// The embedded migrations as sqlx's migrator takes them (the `migrate!`
+/// macro would do the same through sqlx's proc-macro crates). The
+/// platform's store has the same few lines for its own files.
+#[derive(Debug)]
+struct Embedded(&'static [(i64, &'static str, &'static str)]);
+
+impl sqlx::migrate::MigrationSource<'static> for Embedded {
+    fn resolve(self) -> Resolved {
+        use sqlx::migrate::{Migration, MigrationType};
+        use std::borrow::Cow;
+        let migrations = self
+            .0
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
+            })
+            .collect();
+        Box::pin(async move { Ok(migrations) })
+    }
 }
 
 #[derive(Clone)]
@@ -156,14 +186,39 @@ impl Store {
         Ok(Single { conn: self.pool.acquire().await?, _turn: turn })
     }
 
+    /// sqlx's migrator over the embedded files (`_sqlx_migrations`), as on
+    /// the platform. A database made by onepark 0.1 (`PRAGMA user_version`)
+    /// is adopted first: its versions get `_sqlx_migrations` rows with the
+    /// checksums of the very files it ran, in one transaction.
     async fn migrate(&self) -> Result<(), StoreError> {
-        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&self.pool).await?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
-            let mut tx = self.write().await?;
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::raw_sql(&format!("PRAGMA user_version = {}", i + 1)).execute(&mut *tx).await?;
+        use sqlx::migrate::Migrate;
+        let migrator = sqlx::migrate::Migrator::new(Embedded(MIGRATIONS)).await?;
+        let _turn = self.writer.clone().lock_owned().await;
+        let mut conn = self.pool.acquire().await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version").fetch_one(&mut *conn).await?;
+        let adopted: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_one(&mut *conn)
+                .await?;
+        if version > 0 && adopted == 0 {
+            conn.ensure_migrations_table().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            for migration in migrator.iter().filter(|m| m.version <= version) {
+                sqlx::query(
+                    "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                     VALUES (?, ?, TRUE, ?, -1)",
+                )
+                .bind(migration.version)
+                .bind(&*migration.description)
+                .bind(&*migration.checksum)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("PRAGMA user_version = 0").execute(&mut *tx).await?;
             tx.commit().await?;
+            tracing::info!(version, "lot database of onepark 0.1 adopted by sqlx's migrator");
         }
+        migrator.run(&mut *conn).await?;
         Ok(())
     }
 

@@ -8,12 +8,16 @@ use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationSource, Migration
 use sqlx::{Connection, Row};
 use std::borrow::Cow;
 
+/// What `MigrationSource::resolve` returns (sqlx's `BoxFuture`).
+type Resolved =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>> + Send>>;
+
 /// (version, description, SQL), in order.
 #[derive(Debug)]
 pub(super) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
 
 impl MigrationSource<'static> for Embedded {
-    fn resolve(self) -> futures_util::future::BoxFuture<'static, Result<Vec<Migration>, sqlx::error::BoxDynError>> {
+    fn resolve(self) -> Resolved {
         let migrations = self
             .0
             .iter()
