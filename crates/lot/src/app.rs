@@ -445,75 +445,58 @@ async fn prune_photos(state: &LotState) {
 #[utoipa::path(get, path = "/metrics", tag = "gateway",
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str); 1], String) {
-    use std::fmt::Write;
-    let get = Stats::get;
+    use onepark_serve::metrics::{Registry, Sample, Snapshot};
     let o = state.outbox_stats();
     let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
-    let n = |v: &std::sync::atomic::AtomicU64| i64::try_from(get(v)).unwrap_or(i64::MAX);
-    let mut metrics = vec![
-        ("onepark_lot_outbox_delivered_total", "counter", "Records the platform acknowledged.", n(&o.delivered)),
-        ("onepark_lot_outbox_timely_total", "counter", "Records acknowledged within 5 s of the event.", n(&o.timely)),
+    let count = |v: &std::sync::atomic::AtomicU64| Sample::Counter(Stats::get(v));
+    let gauge = |v: u64| Sample::Gauge(i64::try_from(v).unwrap_or(i64::MAX));
+    let mut values = vec![
+        ("onepark_lot_outbox_delivered", "Records the platform acknowledged.", count(&o.delivered)),
+        ("onepark_lot_outbox_timely", "Records acknowledged within 5 s of the event.", count(&o.timely)),
+        ("onepark_lot_outbox_refused", "Records the platform refused (kept, not retried).", count(&o.refused)),
         (
-            "onepark_lot_outbox_refused_total",
-            "counter",
-            "Records the platform refused (kept, not retried).",
-            n(&o.refused),
-        ),
-        (
-            "onepark_lot_outbox_failed_attempts_total",
-            "counter",
+            "onepark_lot_outbox_failed_attempts",
             "Upload attempts that failed and will be retried.",
-            n(&o.failed_attempts),
+            count(&o.failed_attempts),
         ),
         (
-            "onepark_lot_outbox_held_total",
-            "counter",
+            "onepark_lot_outbox_held",
             "Attempts the platform answered 429/503 with Retry-After (kept, sent again later).",
-            n(&o.held),
+            count(&o.held),
         ),
-        ("onepark_lot_outbox_pending", "gauge", "Records waiting for the platform.", pending),
-        ("onepark_lot_outbox_refused_pending", "gauge", "Refused records waiting for an operator.", refused),
+        ("onepark_lot_outbox_pending", "Records waiting for the platform.", Sample::Gauge(pending)),
+        ("onepark_lot_outbox_refused_pending", "Refused records waiting for an operator.", Sample::Gauge(refused)),
         (
             "onepark_lot_outbox_last_latency_ms",
-            "gauge",
             "Event to acknowledgement of the last record.",
-            n(&o.last_latency_ms),
+            gauge(Stats::get(&o.last_latency_ms)),
         ),
         (
             "onepark_lot_clock_skew_seconds",
-            "gauge",
             "Platform clock minus lot clock at the last heartbeat.",
-            o.clock_skew_secs.load(std::sync::atomic::Ordering::Relaxed),
+            Sample::Gauge(o.clock_skew_secs.load(std::sync::atomic::Ordering::Relaxed)),
         ),
     ];
     if let Some(d) = state.downlink_stats() {
-        metrics.extend([
-            ("onepark_lot_downlink_applied_total", "counter", "Downlink messages applied.", n(&d.applied)),
+        values.extend([
+            ("onepark_lot_downlink_applied", "Downlink messages applied.", count(&d.applied)),
             (
-                "onepark_lot_downlink_rejected_total",
-                "counter",
+                "onepark_lot_downlink_rejected",
                 "Downlink messages dropped (signature, decryption, topic).",
-                n(&d.rejected),
+                count(&d.rejected),
             ),
-            (
-                "onepark_lot_downlink_confirmed_total",
-                "counter",
-                "Downlink messages confirmed to the platform.",
-                n(&d.confirmed),
-            ),
+            ("onepark_lot_downlink_confirmed", "Downlink messages confirmed to the platform.", count(&d.confirmed)),
         ]);
     }
-    let mut out = String::new();
-    for (name, kind, help, value) in metrics {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
-    }
-    o.latency.render(
-        &mut out,
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Snapshot(values)));
+    registry.register(
         "onepark_lot_outbox_latency_seconds",
         "Event to acknowledgement by the platform (the spec asks for 5 s).",
+        o.latency.0.clone(),
     );
-    state.inner.http.render(&mut out, "onepark_lot_http");
-    ([("content-type", "text/plain; version=0.0.4")], out)
+    registry.sub_registry_with_prefix("onepark_lot_http").register_collector(Box::new(state.inner.http.snapshot()));
+    ([("content-type", onepark_serve::metrics::CONTENT_TYPE)], onepark_serve::metrics::render(&registry))
 }
 
 /// The downlink ordering state the store remembers (lists applied before a restart).

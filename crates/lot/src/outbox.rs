@@ -43,7 +43,7 @@ pub struct OutboxStats {
     /// Event → acknowledged of the last delivery, milliseconds.
     pub last_latency_ms: AtomicU64,
     /// Event → acknowledged of every delivery.
-    pub latency: Histogram,
+    pub latency: Latency,
     /// Platform clock minus ours, seconds, from the last heartbeat reply.
     pub clock_skew_secs: AtomicI64,
 }
@@ -55,36 +55,19 @@ pub const MAX_SKEW_SECS: i64 = 30;
 /// the long tail an outage leaves.
 pub const LATENCY_BUCKETS: [f64; 12] = [0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0];
 
-/// A Prometheus histogram over [`LATENCY_BUCKETS`], lock-free.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    count: AtomicU64,
-    sum_ms: AtomicU64,
+/// The timeliness histogram over [`LATENCY_BUCKETS`] (prometheus-client's).
+#[derive(Debug, Clone)]
+pub struct Latency(pub onepark_serve::metrics::Histogram);
+
+impl Default for Latency {
+    fn default() -> Self {
+        Latency(onepark_serve::metrics::histogram(&LATENCY_BUCKETS))
+    }
 }
 
-impl Histogram {
+impl Latency {
     pub fn observe_ms(&self, ms: u64) {
-        let seconds = ms as f64 / 1000.0;
-        for (bucket, bound) in self.buckets.iter().zip(LATENCY_BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
-    }
-
-    pub fn render(&self, out: &mut String, name: &str, help: &str) {
-        use std::fmt::Write;
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-        for (bucket, bound) in self.buckets.iter().zip(LATENCY_BUCKETS) {
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {}", bucket.load(Ordering::Relaxed));
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0);
-        let _ = writeln!(out, "{name}_count {count}");
+        self.0.observe(ms as f64 / 1000.0);
     }
 }
 
@@ -482,13 +465,14 @@ mod tests {
     }
 
     #[test]
-    fn histogram_renders_cumulative_buckets() {
-        let h = Histogram::default();
+    fn latency_buckets_are_cumulative() {
+        let h = Latency::default();
         h.observe_ms(80);
         h.observe_ms(4000);
         h.observe_ms(7_200_000);
-        let mut out = String::new();
-        h.render(&mut out, "x", "help");
+        let mut registry = onepark_serve::metrics::Registry::default();
+        registry.register("x", "help", h.0.clone());
+        let out = onepark_serve::metrics::render(&registry);
         assert!(out.contains("x_bucket{le=\"0.1\"} 1\n"), "{out}");
         assert!(out.contains("x_bucket{le=\"5\"} 2\n"), "{out}");
         assert!(out.contains("x_bucket{le=\"3600\"} 2\n"), "{out}");

@@ -210,7 +210,7 @@ async fn metrics(
                 .into_response();
         }
     }
-    ([("content-type", "text/plain; version=0.0.4")], state.metrics().render(state.store().commit_stats()))
+    ([("content-type", onepark_serve::metrics::CONTENT_TYPE)], state.metrics().render(state.store().commit_stats()))
         .into_response()
 }
 

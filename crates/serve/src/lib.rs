@@ -17,6 +17,7 @@
 //! requests finish (up to 10 s).
 
 pub mod json;
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -71,23 +72,20 @@ pub struct Stats {
 
 impl Stats {
     /// Prometheus text for these counters, with `prefix` (e.g. `onepark_http`).
-    pub fn render(&self, out: &mut String, prefix: &str) {
-        use std::fmt::Write;
-        let rows = [
-            ("open_connections", "gauge", "Open HTTP connections.", &self.open),
-            ("accepted_total", "counter", "Accepted HTTP connections.", &self.accepted),
+    /// The counts for `/metrics` (names under the caller's prefix).
+    pub fn snapshot(&self) -> metrics::Snapshot {
+        use metrics::Sample::{Counter, Gauge};
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        metrics::Snapshot(vec![
+            ("open_connections", "Open HTTP connections.", Gauge(i64::try_from(get(&self.open)).unwrap_or(i64::MAX))),
+            ("accepted", "Accepted HTTP connections.", Counter(get(&self.accepted))),
             (
-                "refused_per_ip_total",
-                "counter",
+                "refused_per_ip",
                 "Connections refused: too many open from one address.",
-                &self.refused_per_ip,
+                Counter(get(&self.refused_per_ip)),
             ),
-            ("accept_errors_total", "counter", "Failed accepts (e.g. out of file descriptors).", &self.accept_errors),
-        ];
-        for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP {prefix}_{name} {help}\n# TYPE {prefix}_{name} {kind}");
-            let _ = writeln!(out, "{prefix}_{name} {}", value.load(Ordering::Relaxed));
-        }
+            ("accept_errors", "Failed accepts (e.g. out of file descriptors).", Counter(get(&self.accept_errors))),
+        ])
     }
 }
 
