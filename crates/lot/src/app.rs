@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::{Json, Router};
 use chrono::NaiveDateTime;
 use onepark_proto::interface::Downlink;
@@ -241,15 +240,8 @@ pub fn router(state: LotState) -> Router {
         .routes(routes!(crate::auth::login))
         .split_for_parts();
     crate::auth::document(&mut document);
-    let document: Arc<str> = document.to_pretty_json().unwrap_or_default().into();
     router
-        .route(
-            "/api/openapi.json",
-            get(move || {
-                let document = document.clone();
-                async move { ([("content-type", "application/json")], document.to_string()) }
-            }),
-        )
+        .route("/api/openapi.json", onepark_serve::json::document(document.to_pretty_json().unwrap_or_default()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::gate))
         .layer(axum::middleware::map_response(onepark_serve::json::errors))
         .with_state(state)

@@ -170,6 +170,20 @@ pub(crate) struct Decision {
 /// Boxed: a decision has many optional fields, and refusals travel as `Err`.
 pub(crate) type LaneReply = (StatusCode, Json<Box<Decision>>);
 
+/// The answers of a lane event, for the API document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only documents the answers
+enum LaneAnswers {
+    #[response(status = 200, description = "decided")]
+    Decided(Decision),
+    #[response(status = 400, description = "bad_request: the error names the field")]
+    BadRequest(Decision),
+    #[response(status = 404, description = "unknown_lane")]
+    UnknownLane(Decision),
+    #[response(status = 500, description = "storage failed: open by hand")]
+    Failed(Decision),
+}
+
 fn decided(decision: Decision) -> LaneReply {
     (StatusCode::OK, Json(Box::new(decision)))
 }
@@ -410,11 +424,7 @@ fn lane_event(
 /// A car at an entry lane: open or not (a session, its entry record and photo
 /// are stored before the answer).
 #[utoipa::path(post, path = "/api/lanes/{lane}/entry", tag = "lane", request_body = Read,
-    params(("lane" = String, Path, description = "the lane's id")),
-    responses((status = 200, description = "decided", body = Decision),
-        (status = 400, description = "bad_request: the error names the field", body = Decision),
-        (status = 404, description = "unknown_lane", body = Decision),
-        (status = 500, description = "storage failed: open by hand", body = Decision)))]
+    params(("lane" = String, Path, description = "the lane's id")), responses(LaneAnswers))]
 pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
     let (read, lane, at) = match lane_event(&state, &lane, Direction::Entry, &bytes) {
         Ok(event) => event,
@@ -543,11 +553,7 @@ async fn enter(
 /// A car at an exit lane: its session found (plate, one OCR-confusable
 /// character, or uid), its fee, open when paid.
 #[utoipa::path(post, path = "/api/lanes/{lane}/exit", tag = "lane", request_body = Read,
-    params(("lane" = String, Path, description = "the lane's id")),
-    responses((status = 200, description = "decided", body = Decision),
-        (status = 400, description = "bad_request: the error names the field", body = Decision),
-        (status = 404, description = "unknown_lane", body = Decision),
-        (status = 500, description = "storage failed: open by hand", body = Decision)))]
+    params(("lane" = String, Path, description = "the lane's id")), responses(LaneAnswers))]
 pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
     let (read, lane, at) = match lane_event(&state, &lane, Direction::Exit, &bytes) {
         Ok(event) => event,

@@ -9,11 +9,9 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::sync::Arc;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -62,15 +60,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .split_for_parts();
     // After the routes: a modifier in #[openapi] would run before they exist.
     CommonErrors.modify(&mut document);
-    let document: Arc<str> = document.to_pretty_json().unwrap_or_default().into();
     router
-        .route(
-            "/api/admin/openapi.json",
-            get(move || {
-                let document = document.clone();
-                async move { ([("content-type", "application/json")], document.to_string()) }
-            }),
-        )
+        .route("/api/admin/openapi.json", onepark_serve::json::document(document.to_pretty_json().unwrap_or_default()))
         .layer(middleware::map_response(onepark_serve::json::errors))
 }
 

@@ -58,6 +58,15 @@ fn integral(value: &mut Value) {
 
 use axum::response::{IntoResponse, Response};
 
+/// `GET` of an API's OpenAPI document (generated once at start-up).
+pub fn document<S: Clone + Send + Sync + 'static>(json: String) -> axum::routing::MethodRouter<S> {
+    let json: std::sync::Arc<str> = json.into();
+    axum::routing::get(move || {
+        let json = json.clone();
+        async move { ([("content-type", "application/json")], json.to_string()) }
+    })
+}
+
 /// Every API error has one shape, `{"error": "…"}`, also the ones axum
 /// answers by itself (a query or body that does not parse, a wrong content
 /// type, a wrong method): integrators parse one thing.
