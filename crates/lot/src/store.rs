@@ -655,7 +655,6 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Creates or replaces a card (its plates move to it).
     /// Creates or replaces a card; a plate on another card is refused (a
     /// plate moving silently would leave that card without it).
     pub async fn put_card(&self, card: &MonthCard) -> Result<(), StoreError> {
