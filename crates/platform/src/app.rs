@@ -151,22 +151,24 @@ impl AppState {
 
     /// A lot from the config file, else one registered at run time
     /// (`onepark platform lots add`), so additions need no restart.
-    pub async fn lot(&self, access_id: &str) -> Option<Arc<LotAccess>> {
+    /// The lot of an accessID: from the config, else registered at run
+    /// time. `Err` when the store could not be read — not "unknown": a lot
+    /// told it is unknown sets its record aside, a storage hiccup must not.
+    pub async fn lot(&self, access_id: &str) -> Result<Option<Arc<LotAccess>>, StoreError> {
         if let Some(lot) = self.inner.lots.get(access_id) {
-            return Some(lot.clone());
+            return Ok(Some(lot.clone()));
         }
-        let stored = match self.inner.store.lot(access_id).await {
-            Ok(stored) => stored?,
-            Err(e) => {
-                tracing::error!(error = %e, access_id, "lot lookup failed");
-                return None;
-            }
+        let Some(stored) = self.inner.store.lot(access_id).await.inspect_err(|e| {
+            tracing::error!(error = %e, access_id, "lot lookup failed");
+        })?
+        else {
+            return Ok(None);
         };
         match LotAccess::try_from(stored) {
-            Ok(lot) => Some(Arc::new(lot)),
+            Ok(lot) => Ok(Some(Arc::new(lot))),
             Err(e) => {
                 tracing::error!(access_id, error = %e, "registered lot has an unusable key or profile");
-                None
+                Ok(None)
             }
         }
     }

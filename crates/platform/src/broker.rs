@@ -242,9 +242,14 @@ pub(crate) async fn login(
         return Login::Refused(format!("client id `{client_id}` is not the username `{username}`"));
     }
     let user = AccessId::parse(username);
-    let Some(lot) = state.lot(&user.base).await else {
-        tracing::warn!(username, ?from, "MQTT login refused: unknown accessID");
-        return Login::Unknown;
+    let lot = match state.lot(&user.base).await {
+        Ok(Some(lot)) => lot,
+        Ok(None) => {
+            tracing::warn!(username, ?from, "MQTT login refused: unknown accessID");
+            return Login::Unknown;
+        }
+        // Logged by the lookup; the lot's client reconnects with backoff.
+        Err(_) => return Login::Refused("lot lookup failed, try again".into()),
     };
     match verify_login(&lot.public_key, username, password, chrono::Utc::now().timestamp()) {
         Ok(()) => Login::Lot,
@@ -258,7 +263,10 @@ pub(crate) async fn login(
 /// Whether a lot logged in as `username` may subscribe to `filter` (logged when not).
 pub(crate) async fn subscribe_allowed(state: &AppState, username: &str, filter: &str) -> Result<(), AclDenied> {
     let user = AccessId::parse(username);
-    let codes = state.lot(&user.base).await.map(|l| l.parking_codes.clone()).unwrap_or_default();
+    let codes = match state.lot(&user.base).await {
+        Ok(lot) => lot.map(|l| l.parking_codes.clone()).unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
     may_subscribe(&user, filter, &codes).inspect_err(|denied| {
         tracing::warn!(user = %user, filter, reason = %denied, "MQTT subscribe refused");
     })

@@ -103,7 +103,8 @@ pub(crate) async fn change(
         Operate::Delete => ListOperation::Delete,
     };
     let plate = Plate::parse(&c.plate_no).map_err(|e| bad(format!("plateNo: {e}")))?.to_string();
-    let lot = state.lot(&c.access_id).await.ok_or_else(|| not_found(format!("accessId: unknown `{}`", c.access_id)))?;
+    let lot =
+        state.lot(&c.access_id).await?.ok_or_else(|| not_found(format!("accessId: unknown `{}`", c.access_id)))?;
     let codes = if c.parking_codes.is_empty() { lot.parking_codes.clone() } else { c.parking_codes.clone() };
     if let Some(foreign) = codes.iter().find(|code| !lot.parking_codes.contains(code)) {
         return Err(not_found(format!("parkingCodes: `{foreign}` does not belong to accessId {}", lot.access_id)));

@@ -214,8 +214,10 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
     };
     *access_id = bounded(&form.access_id, ECHO);
     let access = AccessId::parse(&form.access_id);
-    let Some(lot) = state.lot(&access.base).await else {
-        return Answer::client(format!("未知的接入方 accessID {access_id}")).before_auth("access_id");
+    let lot = match state.lot(&access.base).await {
+        Ok(Some(lot)) => lot,
+        Ok(None) => return Answer::client(format!("未知的接入方 accessID {access_id}")).before_auth("access_id"),
+        Err(_) => return Answer::server("服务器错误：接入方信息读取失败，请稍后重传"),
     };
     // The node as sent (`234_2`): one broken node must not hold back the others.
     let node = form.access_id.as_str();

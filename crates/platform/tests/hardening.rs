@@ -308,3 +308,27 @@ async fn concurrent_ingest_on_postgres_never_deadlocks() {
     drop(p);
     pg.drop().await;
 }
+
+/// Noticed while chasing a flaky MQTT test: a lot lookup that failed in the
+/// store read as "unknown accessID", a permanent refusal (resultCode 400)
+/// that makes a lot set its record aside. A storage failure is retryable.
+#[tokio::test]
+async fn a_lot_lookup_the_store_cannot_answer_is_retryable_not_unknown() {
+    let dir = std::env::temp_dir().join(format!("onepark-hardening-lookup-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.clone(), "234");
+    let store = Store::connect(&config.database).await.expect("store");
+    let app = router(&config, AppState::new(&config, store.clone()));
+    let p = Platform {
+        app,
+        dir,
+        lot: PrivateKey::parse(&key("lot_private.b64")).expect("lot key"),
+        platform: PublicKey::parse(&key("platform_public.b64")).expect("platform key"),
+    };
+    // 235 is not in the config: it is looked up in the store, which is gone.
+    store.pool().close().await;
+    let (_, _, reply) = p.post("uploadCarInData", p.seal("235", &entry("lookup-1", &at(-5)), None)).await;
+    assert_eq!(code(&reply), "500", "{reply}");
+    assert!(!msg(&reply).contains("未知的接入方"), "{reply}");
+}
