@@ -11,20 +11,27 @@ use std::fmt;
 /// The 31 province-level abbreviations used as the first plate character.
 pub const PROVINCES: &str = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼";
 
+/// The grammar of real plates (no placeholders), for [`PATTERN`] and [`REAL_PATTERN`].
+macro_rules! real_plates {
+    () => {
+        concat!(
+            "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]",
+            "([A-Z0-9]{5}|[DABCEFGHJK][A-Z0-9][0-9]{4}|[0-9]{5}[DABCEFGHJK]|[A-Z0-9]{4}[学警挂港澳领试超]|[A-Z0-9]{4,5}应急)",
+            "|WJ[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]?[0-9]{4}[0-9消边通森金警电]",
+            "|使[0-9]{6}|[0-9]{6}使",
+            "|[VKHBSLJNGCEZQ][A-Z][0-9]{5}",
+        )
+    };
+}
+
 /// Canonical plates as a regular expression (JSON Schema dialect), for API
 /// documents: every string it matches is accepted by [`Plate::parse`] as is
 /// (a test generates from it). `parse` accepts more — lowercase, separators,
 /// full-width characters — and turns them into one of these.
-pub const PATTERN: &str = concat!(
-    "^(",
-    "[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼][A-Z]",
-    "([A-Z0-9]{5}|[DABCEFGHJK][A-Z0-9][0-9]{4}|[0-9]{5}[DABCEFGHJK]|[A-Z0-9]{4}[学警挂港澳领试超]|[A-Z0-9]{4,5}应急)",
-    "|WJ[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]?[0-9]{4}[0-9消边通森金警电]",
-    "|使[0-9]{6}|[0-9]{6}使",
-    "|[VKHBSLJNGCEZQ][A-Z][0-9]{5}",
-    "|无车牌|未识别",
-    ")$"
-);
+pub const PATTERN: &str = concat!("^(", real_plates!(), "|无车牌|未识别)$");
+
+/// [`PATTERN`] without the two placeholders: a plate staff type by hand.
+pub const REAL_PATTERN: &str = concat!("^(", real_plates!(), ")$");
 
 /// The literal the spec requires for a vehicle without a plate.
 pub const NO_PLATE: &str = "无车牌";
@@ -392,6 +399,12 @@ mod tests {
         fn every_plate_of_the_documented_pattern_parses(text in PATTERN.trim_start_matches('^').trim_end_matches('$')) {
             let plate = Plate::parse(&text);
             proptest::prop_assert!(plate.is_ok(), "{text}: {plate:?}");
+        }
+
+        #[test]
+        fn every_plate_of_the_real_pattern_is_real(text in REAL_PATTERN.trim_start_matches('^').trim_end_matches('$')) {
+            let plate = Plate::parse(&text);
+            proptest::prop_assert!(plate.as_ref().is_ok_and(|p| !p.kind().is_placeholder()), "{text}: {plate:?}");
         }
 
         #[test]

@@ -50,6 +50,25 @@ fn not_open(uid: &str) -> (StatusCode, Json<ErrorBody>) {
     error(StatusCode::NOT_FOUND, format!("uid: no open session `{uid}`"))
 }
 
+/// A staff text field: at most `max` characters, no control characters.
+fn short_text(field: &str, text: Option<&str>, max: usize) -> Result<(), (StatusCode, Json<ErrorBody>)> {
+    match text {
+        Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => {
+            Err(bad(field, format!("at most {max} characters, no control characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A plate staff typed: a real one (not `无车牌`/`未识别`), in canonical form.
+fn real_plate_text(field: &str, text: &str, placeholder: &str) -> Result<String, (StatusCode, Json<ErrorBody>)> {
+    match Plate::parse(text) {
+        Ok(p) if !p.kind().is_placeholder() => Ok(p.as_str().to_owned()),
+        Ok(_) => Err(bad(field, placeholder)),
+        Err(e) => Err(bad(field, e)),
+    }
+}
+
 /// A staff body ([`onepark_serve::json`]): an object, fields named in errors (400).
 fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, (StatusCode, Json<ErrorBody>)> {
     onepark_serve::json::decode(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))
@@ -149,11 +168,9 @@ pub(crate) struct Correction {
 }
 
 pub(crate) fn real_plate() -> utoipa::openapi::schema::ObjectBuilder {
-    // The documented grammar without its two placeholders (`…|无车牌|未识别)$`).
-    let pattern = onepark_domain::plate::PATTERN.replace("|无车牌|未识别", "");
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .pattern(Some(pattern))
+        .pattern(Some(onepark_domain::plate::REAL_PATTERN))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -185,19 +202,9 @@ pub(crate) async fn correct_plate(
         }
     }
     // It goes to the platform as operatorCode, which refuses control characters.
-    if c.operator
-        .as_deref()
-        .is_some_and(|o| o.chars().count() > crate::barrier::MAX_OPERATOR || o.chars().any(char::is_control))
-    {
-        let max = crate::barrier::MAX_OPERATOR;
-        return Err(bad("operator", format!("at most {max} characters, no control characters")));
-    }
+    short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
     // Staff type the plate: it must be a real one (a camera's read is taken as is).
-    let plate = match Plate::parse(&c.plate_no) {
-        Ok(p) if !p.kind().is_placeholder() => p.as_str().to_owned(),
-        Ok(_) => return Err(bad("plateNo", "a correction names the real plate")),
-        Err(e) => return Err(bad("plateNo", e)),
-    };
+    let plate = real_plate_text("plateNo", &c.plate_no, "a correction names the real plate")?;
     let store = state.store();
     let mut session = match store.open_session(&uid).await {
         Ok(Some(s)) => s,
@@ -290,15 +297,8 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
     if c.reason.trim().is_empty() {
         return Err(bad("reason", "say why the session is closed"));
     }
-    let too_long = |text: &str, max| text.chars().count() > max || text.chars().any(char::is_control);
-    if too_long(&c.reason, crate::barrier::MAX_REASON) {
-        let max = crate::barrier::MAX_REASON;
-        return Err(bad("reason", format!("at most {max} characters, no control characters")));
-    }
-    if c.operator.as_deref().is_some_and(|o| too_long(o, crate::barrier::MAX_OPERATOR)) {
-        let max = crate::barrier::MAX_OPERATOR;
-        return Err(bad("operator", format!("at most {max} characters, no control characters")));
-    }
+    short_text("reason", Some(&c.reason), crate::barrier::MAX_REASON)?;
+    short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
     let config = state.config();
     let exits: Vec<&str> =
         config.lanes.iter().filter(|l| l.direction == Direction::Exit).map(|l| l.id.as_str()).collect();
@@ -374,20 +374,14 @@ pub(crate) async fn put_card(State(state): State<LotState>, bytes: Bytes) -> Rep
     if card.id.is_empty() || card.id.len() > 64 || !card.id.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(bad("id", "1 to 64 visible ASCII characters"));
     }
-    if card.owner.chars().count() > 50 || card.owner.chars().any(char::is_control) {
-        return Err(bad("owner", "at most 50 characters, no control characters"));
-    }
+    short_text("owner", Some(&card.owner), 50)?;
     if card.plates.is_empty() {
         return Err(bad("plates", "list at least one plate"));
     }
     // Staff type these: real plates only, kept in canonical form.
     let mut plates = Vec::new();
     for (i, text) in card.plates.iter().enumerate() {
-        let plate = match Plate::parse(text) {
-            Ok(p) if !p.kind().is_placeholder() => p.as_str().to_owned(),
-            Ok(_) => return Err(bad(&format!("plates[{i}]"), "a month card names real plates")),
-            Err(e) => return Err(bad(&format!("plates[{i}]"), e)),
-        };
+        let plate = real_plate_text(&format!("plates[{i}]"), text, "a month card names real plates")?;
         if !plates.contains(&plate) {
             plates.push(plate);
         }
