@@ -17,7 +17,9 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::AppState;
-use crate::store::{BerthPoint, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow, StoreError};
+use crate::store::{
+    BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow, StoreError,
+};
 
 /// A lot counts as online when it was heard from within this many minutes
 /// (heartbeats come every 10 min, berth states every minute).
@@ -471,7 +473,7 @@ async fn reconciliation(
             pay_num: ours.pay_num,
             pay_total: ours.pay_total,
         },
-        last_check: check.map(|(received_at, lot_counts, account_mark, photo_mark)| LastCheck {
+        last_check: check.map(|CheckRow { received_at, lot_counts, account_mark, photo_mark }| LastCheck {
             received_at,
             lot_counts,
             account_mark,

@@ -1,33 +1,9 @@
-//! Migrations compiled into the binary, run by sqlx's migrator (the
-//! `migrate!` macro would do the same but needs sqlx's proc-macro crates;
-//! `MigrationSource` is the migrator's public way to be given them), and
-//! the adoption of databases made by onepark 0.1's own runner.
+//! The adoption of databases made by onepark 0.1's own migration runner by
+//! sqlx's migrator (which runs the embedded files, `onepark_sql::Embedded`).
 
 use sqlx::AnyConnection;
-use sqlx::migrate::{Migrate, MigrateError, Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::{Connection, Row};
-use std::borrow::Cow;
-
-/// What `MigrationSource::resolve` returns (sqlx's `BoxFuture`).
-type Resolved =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>> + Send>>;
-
-/// (version, description, SQL), in order.
-#[derive(Debug)]
-pub(super) struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
-
-impl MigrationSource<'static> for Embedded {
-    fn resolve(self) -> Resolved {
-        let migrations = self
-            .0
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, Cow::Borrowed(sql), false)
-            })
-            .collect();
-        Box::pin(async move { Ok(migrations) })
-    }
-}
+use sqlx::Connection;
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
 /// onepark 0.1 recorded applied versions in `schema_migrations (version)`.
 /// Such a database gets `_sqlx_migrations` rows for those versions (with
@@ -49,20 +25,15 @@ pub(super) async fn adopt_schema_migrations(
             )
         }
     };
-    let count = |row: sqlx::any::AnyRow| row.try_get::<i64, _>(0);
-    let legacy = count(sqlx::query(&exists("schema_migrations")).fetch_one(&mut *conn).await?)? > 0;
-    let adopted = count(sqlx::query(&exists("_sqlx_migrations")).fetch_one(&mut *conn).await?)? > 0;
-    if !legacy || adopted {
+    let legacy: i64 = sqlx::query_scalar(&exists("schema_migrations")).fetch_one(&mut *conn).await?;
+    let adopted: i64 = sqlx::query_scalar(&exists("_sqlx_migrations")).fetch_one(&mut *conn).await?;
+    if legacy == 0 || adopted > 0 {
         return Ok(());
     }
     conn.ensure_migrations_table().await?;
     let mut tx = conn.begin().await?;
-    let applied: Vec<i64> = sqlx::query("SELECT version FROM schema_migrations ORDER BY version")
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| r.try_get(0))
-        .collect::<Result<_, _>>()?;
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(&mut *tx).await?;
     for version in applied {
         let migration = migrator.iter().find(|m| m.version == version).ok_or(MigrateError::VersionMissing(version))?;
         sqlx::query(

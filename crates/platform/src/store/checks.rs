@@ -1,0 +1,165 @@
+//! Reconciliation: the lots' daily checks (`check_records`, uploadCheckRecord
+//! and the answer given) and what the platform counts and lists of a day to
+//! compare with them (downloadUID reads the uid pages).
+
+use chrono::NaiveDate;
+use onepark_proto::dict::RecordKind;
+use onepark_proto::msg::record::CheckRecord;
+
+use super::{Store, StoreError, day_range};
+
+/// One day's record counts, on either side of uploadCheckRecord.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayCounts {
+    pub arrive: i64,
+    pub leave: i64,
+    pub photo: i64,
+    pub pay_num: i64,
+    pub pay_total: i64,
+}
+
+impl From<&CheckRecord> for DayCounts {
+    fn from(m: &CheckRecord) -> Self {
+        DayCounts {
+            arrive: m.arrive_num,
+            leave: m.leave_num,
+            photo: m.photo_num,
+            pay_num: m.pay_num,
+            pay_total: m.pay_total,
+        }
+    }
+}
+
+impl std::fmt::Display for DayCounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{},{},{},{}", self.arrive, self.leave, self.photo, self.pay_num, self.pay_total)
+    }
+}
+
+/// A lot's check of one day, as kept.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct CheckRow {
+    pub received_at: String,
+    /// The lot's counts, `arrive,leave,photo,payNum,payTotal` ([`DayCounts`]'s text).
+    pub lot_counts: String,
+    pub account_mark: i64,
+    pub photo_mark: i64,
+}
+
+/// The bills of a day: how many, and their total in fen.
+#[derive(sqlx::FromRow)]
+struct Paid {
+    bills: i64,
+    total: i64,
+}
+
+impl Store {
+    /// The platform's own counts for one lot and day, as uploadCheckRecord
+    /// defines them: entries by arrival, exits by exit, photos by photo
+    /// time, bills and their total by deal time.
+    pub async fn day_counts(&self, parking_code: &str, date: NaiveDate) -> Result<DayCounts, StoreError> {
+        let (from, to) = day_range(date);
+        let count = |sql| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(parking_code)
+                .bind(from.as_str())
+                .bind(to.as_str())
+                .fetch_one(&self.pool)
+        };
+        let arrive = count(
+            "SELECT COUNT(*) FROM entries WHERE parking_code = $1 AND deleted = 0 \
+             AND arrive_time >= $2 AND arrive_time < $3",
+        )
+        .await?;
+        let leave =
+            count("SELECT COUNT(*) FROM exits WHERE parking_code = $1 AND end_time >= $2 AND end_time < $3").await?;
+        let photo =
+            count("SELECT COUNT(*) FROM photos WHERE parking_code = $1 AND photo_time >= $2 AND photo_time < $3")
+                .await?;
+        let paid: Paid = sqlx::query_as(
+            "SELECT COUNT(*) AS bills, CAST(COALESCE(SUM(actual_pay), 0) AS BIGINT) AS total FROM bills \
+             WHERE parking_code = $1 AND deal_time >= $2 AND deal_time < $3",
+        )
+        .bind(parking_code)
+        .bind(&from)
+        .bind(&to)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(DayCounts { arrive, leave, photo, pay_num: paid.bills, pay_total: paid.total })
+    }
+
+    /// Keeps a daily check and the answer given (the later of two checks in
+    /// the same second wins).
+    pub async fn record_check(
+        &self,
+        m: &CheckRecord,
+        ours: &DayCounts,
+        marks: (i64, i64),
+        now: &str,
+    ) -> Result<(), StoreError> {
+        let theirs = DayCounts::from(m);
+        sqlx::query(
+            "INSERT INTO check_records (parking_code, check_date, received_at, lot_counts, platform_counts, \
+             account_mark, photo_mark) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (parking_code, check_date, received_at) DO UPDATE SET lot_counts = $4, \
+             platform_counts = $5, account_mark = $6, photo_mark = $7",
+        )
+        .bind(&m.parking_code)
+        .bind(m.check_date.to_string())
+        .bind(now)
+        .bind(theirs.to_string())
+        .bind(ours.to_string())
+        .bind(marks.0)
+        .bind(marks.1)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The lot's latest uploadCheckRecord for a day.
+    pub async fn latest_check(&self, parking_code: &str, date: NaiveDate) -> Result<Option<CheckRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT received_at, lot_counts, account_mark, photo_mark FROM check_records \
+             WHERE parking_code = $1 AND check_date = $2 ORDER BY received_at DESC LIMIT 1",
+        )
+        .bind(parking_code)
+        .bind(date.to_string())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A page of (uid, the lot's record id) of what the platform holds for
+    /// one lot, day and record kind (downloadUID), in (uid, id) order after
+    /// `after`: keyset paging, so a large day streams in constant memory.
+    pub async fn uids_page(
+        &self,
+        parking_code: &str,
+        date: NaiveDate,
+        kind: RecordKind,
+        after: Option<&(String, String)>,
+        limit: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let (table, id, time, extra) = match kind {
+            RecordKind::Entry => ("entries", "arrival_id", "arrive_time", " AND deleted = 0"),
+            RecordKind::Exit => ("exits", "exit_id", "end_time", ""),
+            RecordKind::Bill => ("bills", "bill_id", "deal_time", ""),
+            RecordKind::Photo => ("photos", "photo_id", "photo_time", ""),
+            RecordKind::Other(_) => return Ok(Vec::new()),
+        };
+        let sql = format!(
+            "SELECT uid, {id} FROM {table} WHERE parking_code = $1 AND {time} >= $2 AND {time} < $3{extra} \
+             AND (uid > $4 OR (uid = $4 AND {id} > $5)) ORDER BY uid, {id} LIMIT $6"
+        );
+        let (from, to) = day_range(date);
+        let (uid, record) = after.cloned().unwrap_or_default();
+        Ok(sqlx::query_as(&sql)
+            .bind(parking_code)
+            .bind(from)
+            .bind(to)
+            .bind(uid)
+            .bind(record)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+}

@@ -1,0 +1,179 @@
+//! Lots: those registered at run time (`lot_access`), their basic
+//! information (`parking_info`), their latest state (`lot_status`), their
+//! berth time series (`berth_states`) and the 10-minute slots they were heard
+//! in (`online_slots`). The last three are written once per group-commit
+//! batch through [`super::shared`]; this file reads them.
+
+use chrono::NaiveDate;
+use onepark_proto::msg::record::{ParkingInfo, ParkingState};
+use serde::Serialize;
+
+use super::{Store, StoreError, content, day_range};
+
+/// The latest state of a lot that has reported.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LotStatus {
+    pub parking_code: String,
+    pub access_id: String,
+    pub last_seen: String,
+    pub last_heartbeat: Option<String>,
+    #[sqlx(rename = "total")]
+    pub total_berths: Option<i64>,
+    pub open_berths: Option<i64>,
+    pub free_berths: Option<i64>,
+    pub state_at: Option<String>,
+}
+
+/// One point of a lot's berth time series.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct BerthPoint {
+    pub at: String,
+    pub total: i64,
+    #[sqlx(rename = "open_berths")]
+    pub open: i64,
+    #[sqlx(rename = "free_berths")]
+    pub free: i64,
+}
+
+/// A lot registered at run time, as stored (key text, profile name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredLot {
+    pub access_id: String,
+    pub public_key: String,
+    pub profile: String,
+    pub parking_codes: Vec<String>,
+}
+
+/// A `lot_access` row: the parking codes are a JSON array of strings.
+#[derive(sqlx::FromRow)]
+struct LotAccess {
+    access_id: String,
+    public_key: String,
+    profile: String,
+    parking_codes: String,
+}
+
+impl TryFrom<LotAccess> for StoredLot {
+    type Error = sqlx::Error;
+
+    fn try_from(row: LotAccess) -> Result<StoredLot, sqlx::Error> {
+        let parking_codes = serde_json::from_str(&row.parking_codes)
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "lot_access.parking_codes".into(), source: Box::new(e) })?;
+        Ok(StoredLot { access_id: row.access_id, public_key: row.public_key, profile: row.profile, parking_codes })
+    }
+}
+
+impl Store {
+    /// Records a berth state: time series plus latest state.
+    pub async fn put_state(&self, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(&m.parking_code, data, |_, (m, access_id, now), shared| {
+                let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+                shared.berths(&m.parking_code, access_id, &m.upload_time.to_string(), now, counts);
+                Box::pin(async { Ok(()) })
+            })
+            .await
+    }
+
+    /// Marks a lot as alive.
+    pub async fn heartbeat(&self, access_id: &str, parking_code: &str, now: &str) -> Result<(), StoreError> {
+        let data = (access_id.to_owned(), parking_code.to_owned(), now.to_owned());
+        self.group
+            .write(parking_code, data, |_, (access_id, parking_code, now), shared| {
+                shared.heartbeat(parking_code, access_id, now);
+                Box::pin(async { Ok(()) })
+            })
+            .await
+    }
+
+    /// Keeps the latest basic information of a lot.
+    pub async fn put_parking_info(&self, access_id: &str, m: &ParkingInfo, now: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO parking_info (parking_code, access_id, received_at, content) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, received_at = $3, content = $4",
+        )
+        .bind(&m.parking_code)
+        .bind(access_id)
+        .bind(now)
+        .bind(content(m))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Registers (or replaces) a lot at run time.
+    pub async fn add_lot(&self, lot: &StoredLot, now: &str) -> Result<(), StoreError> {
+        let codes = serde_json::to_string(&lot.parking_codes).unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO lot_access (access_id, public_key, profile, parking_codes, added_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (access_id) DO UPDATE SET public_key = $2, profile = $3, parking_codes = $4, added_at = $5",
+        )
+        .bind(&lot.access_id)
+        .bind(&lot.public_key)
+        .bind(&lot.profile)
+        .bind(codes)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a run-time lot; false when there was none.
+    pub async fn remove_lot(&self, access_id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM lot_access WHERE access_id = $1").bind(access_id).execute(&self.pool).await?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    pub async fn lots(&self) -> Result<Vec<StoredLot>, StoreError> {
+        let rows: Vec<LotAccess> =
+            sqlx::query_as("SELECT access_id, public_key, profile, parking_codes FROM lot_access ORDER BY access_id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(StoredLot::try_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn lot(&self, access_id: &str) -> Result<Option<StoredLot>, StoreError> {
+        let row: Option<LotAccess> =
+            sqlx::query_as("SELECT access_id, public_key, profile, parking_codes FROM lot_access WHERE access_id = $1")
+                .bind(access_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(StoredLot::try_from).transpose()?)
+    }
+
+    /// Latest state of every lot that has reported.
+    pub async fn lot_statuses(&self) -> Result<Vec<LotStatus>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT parking_code, access_id, last_seen, last_heartbeat, total, open_berths, free_berths, state_at \
+             FROM lot_status ORDER BY parking_code",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A lot's berth counts between two local times.
+    pub async fn berth_series(&self, parking_code: &str, from: &str, to: &str) -> Result<Vec<BerthPoint>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT at, total, open_berths, free_berths FROM berth_states WHERE parking_code = $1 \
+             AND at >= $2 AND at < $3 ORDER BY at",
+        )
+        .bind(parking_code)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many 10-minute slots of a day the lot was heard in.
+    pub async fn online_slots(&self, parking_code: &str, date: NaiveDate) -> Result<i64, StoreError> {
+        let (from, to) = day_range(date);
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM online_slots WHERE parking_code = $1 AND slot >= $2 AND slot < $3")
+            .bind(parking_code)
+            .bind(&from[..16])
+            .bind(&to[..16])
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}

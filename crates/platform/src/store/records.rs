@@ -1,0 +1,324 @@
+//! Parking records: entries (`entries`), their modifications and deletions
+//! (`entry_changes`, kept as history) and exits (`exits`); the record search
+//! and the data-quality figures read from them.
+
+use chrono::NaiveDate;
+use onepark_proto::msg::record::{CarIn, CarInModify, CarOut};
+use onepark_sql::Flag;
+use serde::Serialize;
+use sqlx::{Any, AnyConnection, Connection, Transaction};
+
+use super::{Put, Shared, Store, StoreError, content, day_range, insert_once};
+
+/// Counted tables, for reports and tests.
+#[derive(Clone, Copy, Debug)]
+pub enum Table {
+    Entries,
+    Exits,
+    ExitsWithoutEntry,
+    BerthStates,
+}
+
+/// Filters of a record search; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct RecordQuery {
+    pub parking_code: String,
+    pub plate_no: String,
+    pub from: String,
+    pub to: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A parking record: an entry with its exit, if any.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordRow {
+    pub parking_code: String,
+    pub uid: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub arrive_time: String,
+    pub end_time: Option<String>,
+    pub should_pay: Option<i64>,
+    #[sqlx(try_from = "Flag")]
+    pub deleted: bool,
+    #[sqlx(try_from = "Flag")]
+    pub plate_valid: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Quality {
+    /// Entries and exits of the day.
+    pub records: i64,
+    /// Received more than 5 s after the event (spec §三(二)).
+    pub late: i64,
+    pub invalid_plates: i64,
+    pub exits_without_entry: i64,
+    /// Entries without exit that arrived before the configured cut-off.
+    pub entries_open_too_long: i64,
+}
+
+/// What data quality reads of one entry or exit.
+#[derive(sqlx::FromRow)]
+struct Timeliness {
+    /// The arrival (entries) or exit (exits) time.
+    event_time: String,
+    received_at: String,
+    #[sqlx(try_from = "Flag")]
+    plate_valid: bool,
+    #[sqlx(try_from = "Flag")]
+    without_entry: bool,
+}
+
+/// The latest change of an entry, for idempotency.
+#[derive(sqlx::FromRow)]
+struct LastChange {
+    content: String,
+    change_no: i64,
+}
+
+impl Store {
+    /// Stores an entry; an identical re-upload is a [`Put::Duplicate`].
+    pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
+                Box::pin(put_entry(conn, access_id, m, plate_valid, now, shared))
+            })
+            .await
+    }
+
+    /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
+    pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
+        let data = (m.clone(), now.to_owned());
+        self.group.write(&m.parking_code, data, |conn, (m, now), _| Box::pin(modify_entry(conn, m, now))).await
+    }
+
+    /// Stores an exit; an exit without a known entry is stored and flagged.
+    pub async fn put_exit(&self, access_id: &str, m: &CarOut, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
+        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+        self.group
+            .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
+                Box::pin(put_exit(conn, access_id, m, plate_valid, now, shared))
+            })
+            .await
+    }
+
+    /// Parking records (entries with their exit, if any), newest first.
+    pub async fn search(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT e.parking_code, e.uid, e.plate_no, e.plate_color, e.arrive_time, x.end_time, x.should_pay, \
+             e.deleted, e.plate_valid FROM entries e LEFT JOIN exits x ON x.parking_code = e.parking_code AND x.uid = e.uid \
+             WHERE ($1 = '' OR e.parking_code = $1) AND ($2 = '' OR e.plate_no = $2) \
+             AND e.arrive_time >= $3 AND e.arrive_time < $4 \
+             ORDER BY e.arrive_time DESC, e.uid LIMIT $5 OFFSET $6",
+        )
+        .bind(&q.parking_code)
+        .bind(&q.plate_no)
+        .bind(&q.from)
+        .bind(&q.to)
+        .bind(q.limit)
+        .bind(q.offset)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Data quality of one lot and day. Late = received more than 5 s after
+    /// the event it reports (entry time, exit time).
+    pub async fn quality(&self, parking_code: &str, date: NaiveDate, open_before: &str) -> Result<Quality, StoreError> {
+        let (from, to) = day_range(date);
+        let mut q = Quality::default();
+        for sql in [
+            "SELECT arrive_time AS event_time, received_at, plate_valid, 0 AS without_entry FROM entries \
+             WHERE parking_code = $1 AND arrive_time >= $2 AND arrive_time < $3",
+            "SELECT end_time AS event_time, received_at, plate_valid, without_entry FROM exits \
+             WHERE parking_code = $1 AND end_time >= $2 AND end_time < $3",
+        ] {
+            let rows: Vec<Timeliness> =
+                sqlx::query_as(sql).bind(parking_code).bind(&from).bind(&to).fetch_all(&self.pool).await?;
+            for r in &rows {
+                let late = match (
+                    r.event_time.parse::<onepark_proto::wire::Time>(),
+                    r.received_at.parse::<onepark_proto::wire::Time>(),
+                ) {
+                    (Ok(e), Ok(rcv)) => (rcv.0 - e.0).num_seconds() > 5,
+                    _ => false,
+                };
+                q.records += 1;
+                q.late += i64::from(late);
+                q.invalid_plates += i64::from(!r.plate_valid);
+                q.exits_without_entry += i64::from(r.without_entry);
+            }
+        }
+        q.entries_open_too_long = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM entries e WHERE e.parking_code = $1 AND e.deleted = 0 AND e.arrive_time < $2 \
+             AND NOT EXISTS (SELECT 1 FROM exits x WHERE x.parking_code = e.parking_code AND x.uid = e.uid)",
+        )
+        .bind(parking_code)
+        .bind(open_before)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(q)
+    }
+
+    /// Counts a lot's rows in one table (reports and tests).
+    pub async fn count(&self, table: Table, parking_code: &str) -> Result<i64, StoreError> {
+        let sql = match table {
+            Table::Entries => "SELECT COUNT(*) FROM entries WHERE parking_code = $1 AND deleted = 0",
+            Table::Exits => "SELECT COUNT(*) FROM exits WHERE parking_code = $1",
+            Table::ExitsWithoutEntry => "SELECT COUNT(*) FROM exits WHERE parking_code = $1 AND without_entry = 1",
+            Table::BerthStates => "SELECT COUNT(*) FROM berth_states WHERE parking_code = $1",
+        };
+        Ok(sqlx::query_scalar(sql).bind(parking_code).fetch_one(&self.pool).await?)
+    }
+}
+
+// The writes behind the `Store` methods of the same names. Each runs inside a
+// group-commit batch, where its `conn.begin()` is a savepoint.
+
+async fn put_entry(
+    conn: &mut AnyConnection,
+    access_id: &str,
+    m: &CarIn,
+    plate_valid: bool,
+    now: &str,
+    shared: &mut Shared,
+) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let insert = sqlx::query(
+        "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
+         parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(access_id)
+    .bind(&m.arrival_id)
+    .bind(&m.plate_no)
+    .bind(m.plate_color.code())
+    .bind(m.car_type.code())
+    .bind(m.parking_type.code())
+    .bind(&m.entry_num)
+    .bind(m.arrive_time.to_string())
+    .bind(m.upload_time.to_string())
+    .bind(now)
+    .bind(Flag(plate_valid))
+    .bind(&content);
+    let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
+    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+    commit_new(tx, put, (&m.parking_code, access_id, &m.arrive_time.to_string(), counts), now, shared).await
+}
+
+async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let last: Option<LastChange> = sqlx::query_as(
+        "SELECT content, change_no FROM entry_changes WHERE parking_code = $1 AND uid = $2 \
+         ORDER BY change_no DESC LIMIT 1",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let change_no = match last {
+        Some(last) if last.content == content => return Ok(Put::Duplicate),
+        Some(last) => last.change_no + 1,
+        None => 1,
+    };
+    let deleted = m.operate_type == onepark_proto::dict::ModifyOperation::Delete;
+    let updated = sqlx::query(
+        "UPDATE entries SET arrival_id = $3, plate_no = $4, plate_color = $5, car_type = $6, parking_type = $7, \
+         entry_num = $8, arrive_time = $9, upload_time = $10, deleted = $11 WHERE parking_code = $1 AND uid = $2",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(&m.arrival_id)
+    .bind(&m.plate_no)
+    .bind(m.plate_color.code())
+    .bind(m.car_type.code())
+    .bind(m.parking_type.code())
+    .bind(&m.entry_num)
+    .bind(m.arrive_time.to_string())
+    .bind(m.upload_time.to_string())
+    .bind(Flag(deleted))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NoEntry { parking_code: m.parking_code.clone(), uid: m.uid.clone() });
+    }
+    sqlx::query(
+        "INSERT INTO entry_changes (parking_code, uid, change_no, operate_type, received_at, content) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(change_no)
+    .bind(m.operate_type.code())
+    .bind(now)
+    .bind(&content)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Put::Inserted)
+}
+
+async fn put_exit(
+    conn: &mut AnyConnection,
+    access_id: &str,
+    m: &CarOut,
+    plate_valid: bool,
+    now: &str,
+    shared: &mut Shared,
+) -> Result<Put, StoreError> {
+    let content = content(m);
+    let mut tx = conn.begin().await?;
+    let entry: Option<String> =
+        sqlx::query_scalar("SELECT uid FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0")
+            .bind(&m.parking_code)
+            .bind(&m.uid)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let insert = sqlx::query(
+        "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
+         should_pay, upload_time, received_at, plate_valid, without_entry, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
+    )
+    .bind(&m.parking_code)
+    .bind(&m.uid)
+    .bind(access_id)
+    .bind(&m.exit_id)
+    .bind(&m.plate_no)
+    .bind(m.arrive_time.to_string())
+    .bind(m.end_time.to_string())
+    .bind(m.charge_fee)
+    .bind(m.should_pay)
+    .bind(m.upload_time.to_string())
+    .bind(now)
+    .bind(Flag(plate_valid))
+    .bind(Flag(entry.is_none()))
+    .bind(&content);
+    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+    commit_new(tx, put, (&m.parking_code, access_id, &m.end_time.to_string(), counts), now, shared).await
+}
+
+/// Commits a newly inserted record; the berth counts it carries join the
+/// batch's shared rows. A duplicate changes nothing (the transaction is dropped).
+async fn commit_new(
+    tx: Transaction<'_, Any>,
+    put: Put,
+    (parking_code, access_id, at, counts): (&str, &str, &str, [i64; 3]),
+    now: &str,
+    shared: &mut Shared,
+) -> Result<Put, StoreError> {
+    if put == Put::Duplicate {
+        return Ok(put);
+    }
+    tx.commit().await?;
+    shared.berths(parking_code, access_id, at, now, counts);
+    Ok(Put::Inserted)
+}
