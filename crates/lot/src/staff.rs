@@ -21,7 +21,9 @@ use crate::app::LotState;
 use crate::barrier::{exit_record, fee};
 use crate::config::Direction;
 use crate::outbox::now_ms;
-use crate::store::{Exit, MonthCard, RefusedRecord, Report, Session, SessionQuery, SessionRow, StoreError};
+use crate::store::{
+    Exit, MonthCard, RefusedRecord, Report, Session, SessionQuery, SessionRow, SessionState, StoreError,
+};
 
 /// `{"error": "…"}` naming the field: every staff API error.
 #[derive(Serialize, ToSchema)]
@@ -74,13 +76,6 @@ fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, (StatusCode,
     onepark_serve::json::decode(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
-#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum SessionState {
-    Open,
-    Closed,
-}
-
 #[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -128,18 +123,12 @@ pub(crate) async fn sessions(
     State(state): State<LotState>,
     Query(p): Query<SessionParams>,
 ) -> Reply<Items<SessionRow>> {
-    let session_state = match p.state {
-        None => "",
-        Some(SessionState::Open) => "open",
-        Some(SessionState::Closed) => "closed",
-    }
-    .to_owned();
     let date = p.date.map(|d| d.0).unwrap_or_default();
     if !date.is_empty() && onepark_domain::time::parse_date(&date).is_err() {
         return Err(bad("date", "expected yyyy-MM-dd"));
     }
     let query = SessionQuery {
-        state: session_state,
+        state: p.state,
         plate_no: p.plate_no.as_deref().map(crate::barrier::plate_text).unwrap_or_default(),
         date,
         unresolved: p.unresolved,
