@@ -74,25 +74,6 @@ impl Write {
     }
 }
 
-/// A connection for one autocommitted statement, holding the writer lock.
-struct Single {
-    conn: sqlx::pool::PoolConnection<sqlx::Sqlite>,
-    _turn: OwnedMutexGuard<()>,
-}
-
-impl std::ops::Deref for Single {
-    type Target = SqliteConnection;
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
-}
-
-impl std::ops::DerefMut for Single {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
-    }
-}
-
 impl std::ops::Deref for Write {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
@@ -124,12 +105,6 @@ impl Store {
     async fn write(&self) -> Result<Write, StoreError> {
         let turn = self.writer.clone().lock_owned().await;
         Ok(Write { tx: self.pool.begin().await?, _turn: turn })
-    }
-
-    /// A connection for a single write statement, after any other writer.
-    async fn single(&self) -> Result<Single, StoreError> {
-        let turn = self.writer.clone().lock_owned().await;
-        Ok(Single { conn: self.pool.acquire().await?, _turn: turn })
     }
 
     /// sqlx's migrator over the embedded files (`_sqlx_migrations`), as on

@@ -21,7 +21,7 @@
 use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
 use sqlx::query::Query;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
 mod adopt;
 mod bills;
@@ -154,19 +154,23 @@ fn day_range(date: chrono::NaiveDate) -> (String, String) {
 
 /// Inserts a record unless its key exists: then an identical one is a
 /// duplicate and a different one a conflict. Keys are never overwritten.
+/// Runs in its own savepoint, so a failing insert leaves the rest of the
+/// group-commit batch alone.
 async fn insert_once<'q>(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut AnyConnection,
     insert: Query<'q, Any, AnyArguments<'q>>,
     (table, key_column): (&str, &str),
     parking_code: &str,
     key: &str,
     content: &str,
 ) -> Result<Put, StoreError> {
-    if insert.execute(&mut **tx).await?.rows_affected() == 1 {
+    let mut tx = conn.begin().await?;
+    if insert.execute(&mut *tx).await?.rows_affected() == 1 {
+        tx.commit().await?;
         return Ok(Put::Inserted);
     }
     let sql = format!("SELECT content FROM {table} WHERE parking_code = $1 AND {key_column} = $2");
-    let stored: String = sqlx::query_scalar(&sql).bind(parking_code).bind(key).fetch_one(&mut **tx).await?;
+    let stored: String = sqlx::query_scalar(&sql).bind(parking_code).bind(key).fetch_one(&mut *tx).await?;
     if stored == content {
         Ok(Put::Duplicate)
     } else {

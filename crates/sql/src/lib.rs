@@ -137,14 +137,15 @@ where
 /// assert_eq!(Standing::InLine.code(), 0);
 /// ```
 ///
-/// The enum implements sqlx's `Type`, `Encode` and `Decode` for every
-/// database that stores text (or `i64`), so it binds and reads as itself;
-/// decoding a value it does not list fails with the column's name.
+/// The enum (which must be `Copy`) implements sqlx's `Type`, `Encode` and
+/// `Decode` for every database that stores `String` (or `i64`), so it binds
+/// and reads as itself; decoding a value it does not list fails with the
+/// column's name.
 #[macro_export]
 macro_rules! column_enum {
     (
         $(#[$meta:meta])*
-        $vis:vis enum $name:ident in $column:literal as text {
+        $vis:vis enum $name:ident in $column:literal as $stored:ident {
             $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)?
         }
     ) => {
@@ -152,121 +153,70 @@ macro_rules! column_enum {
         $vis enum $name {
             $($(#[$vmeta])* $variant),+
         }
-
+        $crate::column_enum!(@$stored $name, $column, $($variant = $value),+);
+    };
+    (@text $name:ident, $column:literal, $($variant:ident = $value:literal),+) => {
         impl $name {
             /// The stored text.
             pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $value),+
-                }
+                match self { $($name::$variant => $value),+ }
             }
 
             pub fn parse(text: &str) -> Option<$name> {
-                match text {
-                    $($value => Some($name::$variant),)+
-                    _ => None,
-                }
+                match text { $($value => Some($name::$variant),)+ _ => None }
             }
         }
-
-        impl<DB: $crate::sqlx::Database> $crate::sqlx::Type<DB> for $name
-        where
-            str: $crate::sqlx::Type<DB>,
-        {
-            fn type_info() -> DB::TypeInfo {
-                <str as $crate::sqlx::Type<DB>>::type_info()
-            }
-
-            fn compatible(ty: &DB::TypeInfo) -> bool {
-                <str as $crate::sqlx::Type<DB>>::compatible(ty)
-            }
-        }
-
-        impl<'q, DB: $crate::sqlx::Database> $crate::sqlx::Encode<'q, DB> for $name
-        where
-            &'q str: $crate::sqlx::Encode<'q, DB>,
-        {
-            fn encode_by_ref(
-                &self,
-                buf: &mut <DB as $crate::sqlx::Database>::ArgumentBuffer<'q>,
-            ) -> Result<$crate::sqlx::encode::IsNull, $crate::sqlx::error::BoxDynError> {
-                <&'q str as $crate::sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
-            }
-        }
-
-        impl<'r, DB: $crate::sqlx::Database> $crate::sqlx::Decode<'r, DB> for $name
-        where
-            &'r str: $crate::sqlx::Decode<'r, DB>,
-        {
-            fn decode(
-                value: <DB as $crate::sqlx::Database>::ValueRef<'r>,
-            ) -> Result<Self, $crate::sqlx::error::BoxDynError> {
-                let text = <&'r str as $crate::sqlx::Decode<'r, DB>>::decode(value)?;
-                $name::parse(text).ok_or_else(|| format!("{} holds {text:?}, which is no known value", $column).into())
-            }
-        }
+        $crate::column_enum!(@column $name, $column, String, |v: $name| v.as_str().to_owned(), |raw: &String| $name::parse(raw));
     };
-    (
-        $(#[$meta:meta])*
-        $vis:vis enum $name:ident in $column:literal as integer {
-            $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        $vis enum $name {
-            $($(#[$vmeta])* $variant),+
-        }
-
+    (@integer $name:ident, $column:literal, $($variant:ident = $value:literal),+) => {
         impl $name {
             /// The stored integer.
             pub fn code(self) -> i64 {
-                match self {
-                    $($name::$variant => $value),+
-                }
+                match self { $($name::$variant => $value),+ }
             }
 
             pub fn from_code(code: i64) -> Option<$name> {
-                match code {
-                    $($value => Some($name::$variant),)+
-                    _ => None,
-                }
+                match code { $($value => Some($name::$variant),)+ _ => None }
             }
         }
-
+        $crate::column_enum!(@column $name, $column, i64, |v: $name| v.code(), |raw: &i64| $name::from_code(*raw));
+    };
+    // sqlx's traits through the stored type, for every database that has it.
+    (@column $name:ident, $column:literal, $stored:ty, $to:expr, $from:expr) => {
         impl<DB: $crate::sqlx::Database> $crate::sqlx::Type<DB> for $name
         where
-            i64: $crate::sqlx::Type<DB>,
+            $stored: $crate::sqlx::Type<DB>,
         {
             fn type_info() -> DB::TypeInfo {
-                <i64 as $crate::sqlx::Type<DB>>::type_info()
+                <$stored as $crate::sqlx::Type<DB>>::type_info()
             }
 
             fn compatible(ty: &DB::TypeInfo) -> bool {
-                <i64 as $crate::sqlx::Type<DB>>::compatible(ty)
+                <$stored as $crate::sqlx::Type<DB>>::compatible(ty)
             }
         }
 
         impl<'q, DB: $crate::sqlx::Database> $crate::sqlx::Encode<'q, DB> for $name
         where
-            i64: $crate::sqlx::Encode<'q, DB>,
+            $stored: $crate::sqlx::Encode<'q, DB>,
         {
             fn encode_by_ref(
                 &self,
                 buf: &mut <DB as $crate::sqlx::Database>::ArgumentBuffer<'q>,
             ) -> Result<$crate::sqlx::encode::IsNull, $crate::sqlx::error::BoxDynError> {
-                <i64 as $crate::sqlx::Encode<'q, DB>>::encode(self.code(), buf)
+                <$stored as $crate::sqlx::Encode<'q, DB>>::encode(($to)(*self), buf)
             }
         }
 
         impl<'r, DB: $crate::sqlx::Database> $crate::sqlx::Decode<'r, DB> for $name
         where
-            i64: $crate::sqlx::Decode<'r, DB>,
+            $stored: $crate::sqlx::Decode<'r, DB>,
         {
             fn decode(
                 value: <DB as $crate::sqlx::Database>::ValueRef<'r>,
             ) -> Result<Self, $crate::sqlx::error::BoxDynError> {
-                let code = <i64 as $crate::sqlx::Decode<'r, DB>>::decode(value)?;
-                $name::from_code(code).ok_or_else(|| format!("{} holds {code}, which is no known value", $column).into())
+                let raw = <$stored as $crate::sqlx::Decode<'r, DB>>::decode(value)?;
+                ($from)(&raw).ok_or_else(|| format!("{} holds {raw:?}, which is no known value", $column).into())
             }
         }
     };

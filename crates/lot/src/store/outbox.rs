@@ -220,6 +220,7 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let (key, id) = item.unzip();
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
              SELECT last.uid, last.interface, last.body, ?1, ?1 FROM ( \
@@ -236,8 +237,9 @@ impl Store {
         .bind(id)
         .bind(Standing::SetAside)
         .bind(Standing::InLine)
-        .execute(&mut *self.single().await?)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -38,6 +38,7 @@ impl Store {
     /// Drops the JPEGs of delivered photos taken before `before` (local time):
     /// the metadata stays for counting, the bytes would fill the lot's disk.
     pub async fn prune_photos(&self, before: &str) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
         let done = sqlx::query(
             "UPDATE photos SET jpeg = NULL WHERE jpeg IS NOT NULL AND time < ? AND NOT EXISTS (\
              SELECT 1 FROM outbox o WHERE o.uid = photos.uid AND o.interface = 'uploadPhoto' \
@@ -45,8 +46,9 @@ impl Store {
         )
         .bind(before)
         .bind(Standing::InLine)
-        .execute(&mut *self.single().await?)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 }

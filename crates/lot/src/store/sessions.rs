@@ -4,7 +4,7 @@
 
 use super::outbox::queue;
 use super::photos::put_photo;
-use super::{Report, Store, StoreError, StoredPhoto};
+use super::{Report, Store, StoreError, StoredPhoto, Write};
 
 onepark_sql::column_enum! {
     /// Whether a car is still inside.
@@ -16,8 +16,9 @@ onepark_sql::column_enum! {
     }
 }
 
-/// An open or closed parking session.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+/// An open or closed parking session: what its entry decided.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Session {
     pub uid: String,
     pub plate_no: String,
@@ -64,16 +65,13 @@ pub struct SessionQuery {
     pub limit: i64,
 }
 
+/// A session as staff and audits see it: its entry, and its exit once closed.
 #[derive(Clone, Debug, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
-    pub uid: String,
-    pub plate_no: String,
-    pub plate_color: i64,
-    pub car_type: i64,
-    pub parking_type: i64,
-    pub entry_lane: String,
-    pub entry_time: String,
+    #[serde(flatten)]
+    #[sqlx(flatten)]
+    pub session: Session,
     pub exit_lane: Option<String>,
     pub exit_time: Option<String>,
     pub charge_fee: Option<i64>,
@@ -81,7 +79,6 @@ pub struct SessionRow {
     pub paid: Option<i64>,
     pub fuzzy_exit: bool,
     pub state: SessionState,
-    pub card_id: Option<String>,
     /// Why staff closed it, and who.
     #[sqlx(rename = "closed_note")]
     pub note: Option<String>,
@@ -110,14 +107,7 @@ impl Store {
         .bind(&s.card_id)
         .execute(&mut *tx)
         .await?;
-        if let Some(photo) = photo {
-            put_photo(&mut tx, photo).await?;
-        }
-        for report in reports {
-            queue(&mut tx, report).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        commit_reported(tx, photo, reports).await
     }
 
     /// Closes a session and queues its exit record (and photo).
@@ -145,9 +135,6 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotOpen(exit.uid.clone()));
         }
-        if let Some(photo) = photo {
-            put_photo(&mut tx, photo).await?;
-        }
         if let Some(bill) = &exit.bill {
             sqlx::query("INSERT INTO bills (bill_id, uid, actual_pay, deal_time) VALUES (?, ?, ?, ?)")
                 .bind(&bill.bill_id)
@@ -157,11 +144,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for report in reports {
-            queue(&mut tx, report).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        commit_reported(tx, photo, reports).await
     }
 
     /// Open sessions of any of `plates` (an exit read and its OCR-confusable
@@ -209,9 +192,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotOpen(s.uid.clone()));
         }
-        queue(&mut tx, report).await?;
-        tx.commit().await?;
-        Ok(())
+        commit_reported(tx, None, vec![report]).await
     }
 
     /// Sessions for staff and audits, newest entry first.
@@ -240,6 +221,7 @@ impl Store {
         operator: Option<&str>,
         plate: Option<&str>,
     ) -> Result<i64, StoreError> {
+        let mut tx = self.write().await?;
         let done =
             sqlx::query("INSERT INTO manual_openings (lane, time, reason, operator, plate_no) VALUES (?, ?, ?, ?, ?)")
                 .bind(lane)
@@ -247,8 +229,9 @@ impl Store {
                 .bind(reason)
                 .bind(operator)
                 .bind(plate)
-                .execute(&mut *self.single().await?)
+                .execute(&mut *tx)
                 .await?;
+        tx.commit().await?;
         Ok(done.last_insert_rowid())
     }
 
@@ -278,4 +261,16 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+/// Adds a change's photo and outbox rows to its transaction and commits: the
+/// change and what reports it become durable together, or not at all.
+async fn commit_reported(mut tx: Write, photo: Option<&StoredPhoto>, reports: Vec<Report>) -> Result<(), StoreError> {
+    if let Some(photo) = photo {
+        put_photo(&mut tx, photo).await?;
+    }
+    for report in reports {
+        queue(&mut tx, report).await?;
+    }
+    tx.commit().await
 }

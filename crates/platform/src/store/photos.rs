@@ -1,10 +1,8 @@
 //! Photo metadata (`photos`); the JPEG files themselves are content-addressed
 //! on disk (`crate::photo`), written and fsynced before their row commits.
 
-use onepark_proto::msg::record::Photo;
-use sqlx::{AnyConnection, Connection};
-
 use super::{Put, Store, StoreError, content, insert_once};
+use onepark_proto::msg::record::Photo;
 
 /// A photo's identity for idempotency: the message and its file's digest.
 pub fn photo_content(m: &Photo, sha256: &str) -> String {
@@ -24,7 +22,27 @@ impl Store {
         let data = (m.clone(), access_id.to_owned(), sha256.to_owned(), now.to_owned());
         self.group
             .write(&m.parking_code, data, move |conn, (m, access_id, sha256, now), _| {
-                Box::pin(put_photo(conn, access_id, m, sha256, size, now))
+                let content = photo_content(m, sha256);
+                let insert = sqlx::query(
+                    "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, \
+                     size, upload_time, received_at, content) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                )
+                .bind(&m.parking_code)
+                .bind(&m.photo_id)
+                .bind(&m.uid)
+                .bind(access_id)
+                .bind(m.photo_type.code())
+                .bind(m.time.to_string())
+                .bind(&m.name)
+                .bind(sha256)
+                .bind(size)
+                .bind(m.upload_time.to_string())
+                .bind(now)
+                .bind(content.clone());
+                Box::pin(async move {
+                    insert_once(conn, insert, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &content).await
+                })
             })
             .await
     }
@@ -46,36 +64,4 @@ impl Store {
             .await?;
         Ok(row.is_some())
     }
-}
-
-async fn put_photo(
-    conn: &mut AnyConnection,
-    access_id: &str,
-    m: &Photo,
-    sha256: &str,
-    size: i64,
-    now: &str,
-) -> Result<Put, StoreError> {
-    let content = photo_content(m, sha256);
-    let mut tx = conn.begin().await?;
-    let insert = sqlx::query(
-        "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, size, \
-         upload_time, received_at, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&m.parking_code)
-    .bind(&m.photo_id)
-    .bind(&m.uid)
-    .bind(access_id)
-    .bind(m.photo_type.code())
-    .bind(m.time.to_string())
-    .bind(&m.name)
-    .bind(sha256)
-    .bind(size)
-    .bind(m.upload_time.to_string())
-    .bind(now)
-    .bind(&content);
-    let put = insert_once(&mut tx, insert, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &content).await?;
-    tx.commit().await?;
-    Ok(put)
 }

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use onepark_proto::msg::record::{CarIn, CarInModify, CarOut};
 use onepark_sql::Flag;
 use serde::Serialize;
-use sqlx::{Any, AnyConnection, Connection, Transaction};
+use sqlx::{AnyConnection, Connection};
 
 use super::{Put, Shared, Store, StoreError, content, day_range, insert_once};
 
@@ -187,7 +187,6 @@ async fn put_entry(
     shared: &mut Shared,
 ) -> Result<Put, StoreError> {
     let content = content(m);
-    let mut tx = conn.begin().await?;
     let insert = sqlx::query(
         "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
          parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
@@ -207,9 +206,12 @@ async fn put_entry(
     .bind(now)
     .bind(Flag(plate_valid))
     .bind(&content);
-    let put = insert_once(&mut tx, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
-    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-    commit_new(tx, put, (&m.parking_code, access_id, &m.arrive_time.to_string(), counts), now, shared).await
+    let put = insert_once(conn, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
+    if put == Put::Inserted {
+        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+        shared.berths(&m.parking_code, access_id, &m.arrive_time.to_string(), now, counts);
+    }
+    Ok(put)
 }
 
 async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
@@ -275,12 +277,11 @@ async fn put_exit(
     shared: &mut Shared,
 ) -> Result<Put, StoreError> {
     let content = content(m);
-    let mut tx = conn.begin().await?;
     let entry: Option<String> =
         sqlx::query_scalar("SELECT uid FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0")
             .bind(&m.parking_code)
             .bind(&m.uid)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
     let insert = sqlx::query(
         "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
@@ -301,24 +302,10 @@ async fn put_exit(
     .bind(Flag(plate_valid))
     .bind(Flag(entry.is_none()))
     .bind(&content);
-    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
-    let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-    commit_new(tx, put, (&m.parking_code, access_id, &m.end_time.to_string(), counts), now, shared).await
-}
-
-/// Commits a newly inserted record; the berth counts it carries join the
-/// batch's shared rows. A duplicate changes nothing (the transaction is dropped).
-async fn commit_new(
-    tx: Transaction<'_, Any>,
-    put: Put,
-    (parking_code, access_id, at, counts): (&str, &str, &str, [i64; 3]),
-    now: &str,
-    shared: &mut Shared,
-) -> Result<Put, StoreError> {
-    if put == Put::Duplicate {
-        return Ok(put);
+    let put = insert_once(conn, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+    if put == Put::Inserted {
+        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
+        shared.berths(&m.parking_code, access_id, &m.end_time.to_string(), now, counts);
     }
-    tx.commit().await?;
-    shared.berths(parking_code, access_id, at, now, counts);
-    Ok(Put::Inserted)
+    Ok(put)
 }
