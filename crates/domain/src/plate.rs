@@ -33,6 +33,12 @@ pub const PATTERN: &str = concat!("^(", real_plates!(), "|无车牌|未识别)$"
 /// [`PATTERN`] without the two placeholders: a plate staff type by hand.
 pub const REAL_PATTERN: &str = concat!("^(", real_plates!(), ")$");
 
+/// Characters plate readers confuse: an exit read may differ from the entry
+/// read in one of these positions and still be the same car (the lot's lane
+/// matches such reads; the simulator makes them).
+pub const CONFUSABLE: [&[char]; 7] =
+    [&['0', 'D', 'Q', 'O'], &['8', 'B'], &['2', 'Z'], &['5', 'S'], &['1', 'I'], &['6', 'G'], &['7', 'T']];
+
 /// The literal the spec requires for a vehicle without a plate.
 pub const NO_PLATE: &str = "无车牌";
 /// The literal the spec requires for a plate the camera could not read.

@@ -1,9 +1,6 @@
 //! Barrier decisions, without I/O.
 
-/// Characters plate readers confuse; an exit read may differ from the entry
-/// read in one of these positions and still match (reported as fuzzy).
-const CONFUSABLE: [&[char]; 7] =
-    [&['0', 'D', 'Q', 'O'], &['8', 'B'], &['2', 'Z'], &['5', 'S'], &['1', 'I'], &['6', 'G'], &['7', 'T']];
+use onepark_domain::plate::CONFUSABLE;
 
 /// How an exit read matches an entry read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
