@@ -9,13 +9,15 @@
 //!   new-energy share) and the misreads plate cameras make;
 //! - [`traffic`]: arrivals by time of day and weekday, stays from minutes to
 //!   overnight, cars without plates, unread plates, payments — as [`traffic::Event`]s
-//!   in time order, up to whatever instant the driver asks for.
+//!   in time order, up to whatever instant the driver asks for;
+//! - [`photo`]: the lane camera's small JPEGs of those cars.
 //!
 //! Draws use floating point (they are statistics); everything that leaves
 //! the model is integer: money in fen, times to the second.
 
 pub mod city;
 mod draw;
+pub mod photo;
 pub mod plates;
 pub mod traffic;
 

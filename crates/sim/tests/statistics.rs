@@ -250,3 +250,20 @@ fn a_refused_car_never_leaves() {
     let later = sim.advance(monday() + Duration::days(4));
     assert!(later.iter().all(|e| e.car != refused));
 }
+
+#[test]
+fn lane_photos_are_small_jpegs_that_differ_by_car() {
+    use onepark_sim::photo::lane_photo;
+    let noon = monday() + Duration::hours(12);
+    let a = lane_photo(Some(("鲁B12345", 1)), noon, 1);
+    let b = lane_photo(Some(("鲁BD12345", 5)), noon, 2);
+    let night = lane_photo(Some(("鲁B12345", 1)), monday() + Duration::hours(2), 1);
+    let none = lane_photo(None, noon, 3);
+    for jpeg in [&a, &b, &night, &none] {
+        assert!(jpeg.starts_with(&[0xFF, 0xD8, 0xFF]) && jpeg.ends_with(&[0xFF, 0xD9]), "a JPEG");
+        assert!((2_000..60_000).contains(&jpeg.len()), "small: {} bytes", jpeg.len());
+    }
+    assert_ne!(a, b);
+    assert_ne!(a, night, "night is darker");
+    assert_eq!(a, lane_photo(Some(("鲁B12345", 1)), noon, 1), "deterministic");
+}
