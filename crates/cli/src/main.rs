@@ -10,11 +10,13 @@ mod bench;
 mod bench_concurrency;
 mod bench_downlink;
 mod bench_lot;
+mod city;
 mod keyarg;
 mod keys;
 mod lot;
 mod platform;
 mod qdpark;
+mod sim;
 
 #[derive(Parser)]
 #[command(name = "onepark", version, about = "City-wide parking platform, lot gateway and integrator tools")]
@@ -45,6 +47,11 @@ enum Command {
         #[command(subcommand)]
         command: platform::Command,
     },
+    /// The traffic simulator: a Qingdao-like city's lots and traffic.
+    Sim {
+        #[command(subcommand)]
+        command: sim::Command,
+    },
     /// Qingdao city-platform protocol tools: seal, open, demo.
     Qdpark {
         #[command(subcommand)]
@@ -60,6 +67,7 @@ fn main() -> ExitCode {
         Command::Lot { command } => lot::run(command),
         Command::Platform { command } => platform::run(command),
         Command::Qdpark { command } => qdpark::run(command),
+        Command::Sim { command } => sim::run(command),
     };
     match outcome {
         Ok(code) => code,
