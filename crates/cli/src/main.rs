@@ -17,6 +17,7 @@ mod lot;
 mod platform;
 mod qdpark;
 mod sim;
+mod sim_drive;
 
 #[derive(Parser)]
 #[command(name = "onepark", version, about = "City-wide parking platform, lot gateway and integrator tools")]

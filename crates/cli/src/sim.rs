@@ -1,6 +1,7 @@
 //! `onepark sim`: the traffic simulator's commands. `city` writes a
 //! simulated city's lots as lot-gateway configurations (one accessID,
-//! database and port each) and prints how to register them on a platform.
+//! database and port each) and prints how to register them on a platform;
+//! `run` drives those gateways' lane APIs with the city's traffic.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,39 +15,51 @@ use crate::city::{Link, lot_config};
 #[derive(Subcommand)]
 pub enum Command {
     /// Write a simulated city's lots as lot-gateway configurations.
-    City {
-        /// How many lots.
-        #[arg(long, default_value_t = 8)]
-        lots: usize,
-        /// The seed that names the city (the same seed, the same city).
-        #[arg(long, default_value_t = 2026)]
-        seed: u64,
-        /// Directory for the `<parkingCode>.toml` files (created).
-        #[arg(long)]
-        out: PathBuf,
-        /// The platform's uplink URL.
-        #[arg(long, default_value = "http://127.0.0.1:8080/api/v1/cp")]
-        platform_url: String,
-        /// The platform's MQTT broker (black/white lists).
-        #[arg(long, default_value = "mqtt://127.0.0.1:1884")]
-        mqtt_url: String,
-        /// accessID of the first lot; the others count up from it.
-        #[arg(long, default_value_t = 9001)]
-        first_access_id: u64,
-        /// Lane API port of the first lot; the others count up from it.
-        #[arg(long, default_value_t = 8101)]
-        first_port: u16,
-        /// The lots' private key and the platform's public key (Base64 DER or PEM files).
-        #[arg(long, default_value = "crates/proto/tests/interop/keys/lot_private.b64")]
-        lot_key: PathBuf,
-        #[arg(long, default_value = "crates/proto/tests/interop/keys/platform_public.b64")]
-        platform_key: PathBuf,
-    },
+    City(CityOptions),
+    /// Drive the lane APIs of a city's gateways (written by `city`) with its traffic.
+    Run(crate::sim_drive::Options),
+}
+
+#[derive(clap::Args)]
+pub struct CityOptions {
+    /// How many lots.
+    #[arg(long, default_value_t = 8)]
+    lots: usize,
+    /// The seed that names the city (the same seed, the same city).
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Directory for the `<parkingCode>.toml` files (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// The platform's uplink URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080/api/v1/cp")]
+    platform_url: String,
+    /// The platform's MQTT broker (black/white lists).
+    #[arg(long, default_value = "mqtt://127.0.0.1:1884")]
+    mqtt_url: String,
+    /// accessID of the first lot; the others count up from it.
+    #[arg(long, default_value_t = 9001)]
+    first_access_id: u64,
+    /// Lane API port of the first lot; the others count up from it.
+    #[arg(long, default_value_t = 8101)]
+    first_port: u16,
+    /// The lots' private key and the platform's public key (Base64 DER or PEM files).
+    #[arg(long, default_value = "crates/proto/tests/interop/keys/lot_private.b64")]
+    lot_key: PathBuf,
+    #[arg(long, default_value = "crates/proto/tests/interop/keys/platform_public.b64")]
+    platform_key: PathBuf,
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
-    let Command::City { lots, seed, out, platform_url, mqtt_url, first_access_id, first_port, lot_key, platform_key } =
-        command;
+    match command {
+        Command::City(options) => city(options),
+        Command::Run(options) => crate::sim_drive::run(options),
+    }
+}
+
+fn city(options: CityOptions) -> Result<ExitCode> {
+    let CityOptions { lots, seed, out, platform_url, mqtt_url, first_access_id, first_port, lot_key, platform_key } =
+        options;
     if lots == 0 || lots > 10_000 {
         bail!("--lots must be 1 to 10000");
     }

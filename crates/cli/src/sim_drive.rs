@@ -1,0 +1,323 @@
+//! `onepark sim run`: drives real lot gateways' lane APIs with a simulated
+//! city's traffic. Virtual time may start in the past (`--since-hours`) and
+//! run at `--speed` until it has caught up with the wall clock, then in
+//! real time: a lane refuses event times ahead of its own clock, so the
+//! past is the only place accelerated time can be. At the end: what was
+//! sent, answered and refused by reason, per lot, and each lot's
+//! reconciliation of the simulated days.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use chrono::NaiveDateTime;
+use onepark_domain::time::{Zone, format_time};
+use onepark_sim::{City, CityParams, Event, EventKind, Sim, TrafficParams};
+use serde_json::{Value, json};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// The city, as given to `onepark sim city`.
+    #[arg(long, default_value_t = 8)]
+    lots: usize,
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// Lane API port of the first lot (as given to `city`).
+    #[arg(long, default_value_t = 8101)]
+    first_port: u16,
+    /// Start this many hours in the past, replayed at `--speed`.
+    #[arg(long, default_value_t = 0.0)]
+    since_hours: f64,
+    /// Start at this local time instead (yyyy-MM-dd HH:mm:ss, not in the future).
+    #[arg(long)]
+    start: Option<String>,
+    /// Virtual seconds per wall second while behind the clock (60: an hour a minute).
+    #[arg(long, default_value_t = 60.0)]
+    speed: f64,
+    /// Stop after this many virtual hours (default: at Ctrl-C).
+    #[arg(long)]
+    hours: Option<f64>,
+    /// Demand as a multiple of the lots' drawn traffic.
+    #[arg(long, default_value_t = 1.0)]
+    demand: f64,
+    /// Send no lane photos.
+    #[arg(long)]
+    no_photos: bool,
+}
+
+/// What happened at one lot.
+#[derive(Default)]
+struct Tally {
+    entries: u64,
+    exits: u64,
+    paid_fen: i64,
+    fuzzy: u64,
+    /// The lot asked a different fee than the model's tariff (should stay 0).
+    fee_differs: u64,
+    /// An exit closed another car's stay (should stay 0).
+    wrong_stay: u64,
+    refused: BTreeMap<String, u64>,
+    failed: u64,
+}
+
+pub fn run(o: Options) -> Result<ExitCode> {
+    if o.lots == 0 || o.speed.is_nan() || o.speed < 1.0 || o.since_hours < 0.0 || o.hours.is_some_and(|h| h <= 0.0) {
+        bail!("--lots ≥ 1, --speed ≥ 1, --since-hours ≥ 0 and --hours > 0");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(drive(o))
+}
+
+async fn drive(o: Options) -> Result<ExitCode> {
+    let zone = Zone::default();
+    let city = City::generate(&CityParams { lots: o.lots, seed: o.seed, ..CityParams::default() });
+    let wall = || zone.local(chrono::Utc::now());
+    let start = match &o.start {
+        Some(text) => onepark_domain::time::parse_time(text).map_err(|e| anyhow::anyhow!("--start: {e}"))?,
+        None => wall() - chrono::Duration::seconds((o.since_hours * 3600.0) as i64),
+    };
+    if start > wall() {
+        bail!("--start {} is in the future: a lane refuses event times ahead of its clock", format_time(start));
+    }
+    let end = o.hours.map(|h| start + chrono::Duration::seconds((h * 3600.0) as i64));
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let port = |lot: usize| usize::from(o.first_port) + lot;
+    for (i, lot) in city.lots.iter().enumerate() {
+        load_cards(&http, port(i), lot, start).await.with_context(|| format!("{} on port {}", lot.name, port(i)))?;
+    }
+    let mut params = TrafficParams::starting(start);
+    params.demand = o.demand;
+    let mut sim = Sim::new(city.clone(), params);
+    let mut tallies: Vec<Tally> = (0..city.lots.len()).map(|_| Tally::default()).collect();
+    let mut tickets: HashMap<u64, (String, bool)> = HashMap::new();
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let began = Instant::now();
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        let virtual_now = (start
+            + chrono::Duration::milliseconds((began.elapsed().as_secs_f64() * o.speed * 1000.0) as i64))
+        .min(wall());
+        let until = end.map_or(virtual_now, |e| virtual_now.min(e));
+        for event in sim.advance(until) {
+            lane_call(&http, port(event.lot), &event, &mut sim, &mut tickets, &mut tallies[event.lot], o.no_photos)
+                .await;
+        }
+        let (entries, exits): (u64, u64) = tallies.iter().fold((0, 0), |a, t| (a.0 + t.entries, a.1 + t.exits));
+        bar.set_message(format!("virtual {}  {entries} entries  {exits} exits", format_time(until)));
+        bar.tick();
+        if end.is_some_and(|e| until >= e) {
+            break;
+        }
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+    bar.finish_and_clear();
+    report(&http, &city, &tallies, start, sim.now(), port).await;
+    let bad = tallies.iter().any(|t| t.failed > 0 || t.fee_differs > 0 || t.wrong_stay > 0);
+    Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The lot's month cards, valid from a day before the simulation for a year.
+async fn load_cards(
+    http: &reqwest::Client,
+    port: usize,
+    lot: &onepark_sim::LotSpec,
+    start: NaiveDateTime,
+) -> Result<()> {
+    for card in &lot.cards {
+        let plates: Vec<&str> = card.plates.iter().map(|p| p.text.as_str()).collect();
+        let body = json!({ "id": card.id, "owner": card.owner, "plates": plates,
+            "startTime": format_time(start - chrono::Duration::days(1)),
+            "endTime": format_time(start + chrono::Duration::days(365)) });
+        let response = http
+            .post(format!("http://127.0.0.1:{port}/api/month-cards"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .context("is the gateway running? (onepark lot serve)")?;
+        if !response.status().is_success() {
+            bail!("month card {}: {}", card.id, response.text().await.unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
+async fn lane_call(
+    http: &reqwest::Client,
+    port: usize,
+    e: &Event,
+    sim: &mut Sim,
+    tickets: &mut HashMap<u64, (String, bool)>,
+    tally: &mut Tally,
+    no_photos: bool,
+) {
+    let (path, body) = match &e.kind {
+        EventKind::Entry { lane, read, .. } => {
+            let mut body = json!({ "plateNo": read.plate_no, "plateColor": read.plate_color,
+                "carType": read.car_type, "time": format_time(e.at) });
+            if !no_photos {
+                let plate = readable(&read.plate_no).then_some((read.plate_no.as_str(), read.plate_color));
+                body["photo"] = json!(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(onepark_sim::photo::lane_photo(plate, e.at, e.car))
+                );
+            }
+            (format!("/api/lanes/{lane}/entry"), body)
+        }
+        EventKind::Exit { lane, read, payment, .. } => {
+            let Some((uid, ticket)) = tickets.get(&e.car).cloned() else { return };
+            let mut body = json!({ "plateNo": read.plate_no, "plateColor": read.plate_color,
+                "carType": read.car_type, "time": format_time(e.at) });
+            // A stay opened without a readable plate is found by its ticket (or staff at the booth).
+            if ticket || !readable(&read.plate_no) {
+                body["uid"] = json!(uid);
+            }
+            if let Some(p) = payment {
+                body["paid"] = json!(p.amount);
+                body["paidType"] = json!(p.paid_type);
+                body["payScene"] = json!(p.pay_scene);
+                body["dealTime"] = json!(format_time(p.deal_time));
+            }
+            (format!("/api/lanes/{lane}/exit"), body)
+        }
+    };
+    let answer: Option<Value> = async {
+        let response = http
+            .post(format!("http://127.0.0.1:{port}{path}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .ok()?;
+        serde_json::from_str(&response.text().await.ok()?).ok()
+    }
+    .await;
+    let Some(answer) = answer else {
+        tally.failed += 1;
+        if matches!(e.kind, EventKind::Entry { .. }) {
+            sim.refused(e.car);
+        }
+        return;
+    };
+    let opened = answer["open"] == true;
+    let uid = tickets.remove(&e.car).map(|(uid, _)| uid).unwrap_or_default();
+    match &e.kind {
+        EventKind::Entry { read, .. } if opened => {
+            tally.entries += 1;
+            let uid = answer["uid"].as_str().unwrap_or_default().to_owned();
+            tickets.insert(e.car, (uid, !readable(&read.plate_no)));
+        }
+        EventKind::Exit { payment, .. } if opened => {
+            tally.exits += 1;
+            let asked = answer["fee"].as_i64().unwrap_or(0);
+            let paid = payment.as_ref().map_or(0, |p| p.amount);
+            tally.paid_fen += paid;
+            tally.fee_differs += u64::from(asked != paid);
+            tally.fuzzy += u64::from(answer["fuzzy"] == true);
+            tally.wrong_stay += u64::from(answer["uid"].as_str() != Some(uid.as_str()));
+        }
+        kind => {
+            let reason = answer["reason"].as_str().unwrap_or("error").to_owned();
+            *tally.refused.entry(reason).or_default() += 1;
+            if matches!(kind, EventKind::Entry { .. }) {
+                sim.refused(e.car);
+            }
+        }
+    }
+}
+
+fn readable(plate: &str) -> bool {
+    !plate.is_empty() && plate != onepark_domain::plate::NO_PLATE
+}
+
+/// The summary: per lot and in all, then each lot's reconciliation of the
+/// simulated days (uploadCheckRecord through the gateway).
+async fn report(
+    http: &reqwest::Client,
+    city: &City,
+    tallies: &[Tally],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    port: impl Fn(usize) -> usize,
+) {
+    println!(
+        "{:<12} {:<28} {:>8} {:>8} {:>10} {:>6}  refused / failed",
+        "parkingCode", "lot", "entries", "exits", "paid (¥)", "fuzzy"
+    );
+    for (lot, t) in city.lots.iter().zip(tallies) {
+        let refused: Vec<String> = t.refused.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        println!(
+            "{:<12} {:<28} {:>8} {:>8} {:>10.2} {:>6}  {}{}{}",
+            lot.parking_code,
+            lot.name,
+            t.entries,
+            t.exits,
+            t.paid_fen as f64 / 100.0,
+            t.fuzzy,
+            if refused.is_empty() { "-".to_owned() } else { refused.join(", ") },
+            if t.failed > 0 { format!("; {} calls failed", t.failed) } else { String::new() },
+            if t.fee_differs > 0 { format!("; {} fees differ from the model", t.fee_differs) } else { String::new() },
+        );
+        if t.wrong_stay > 0 {
+            println!("{:<12} {} exits closed another car's stay", "", t.wrong_stay);
+        }
+    }
+    let total = |f: fn(&Tally) -> u64| tallies.iter().map(f).sum::<u64>();
+    println!(
+        "in all: {} entries, {} exits, {} refused, {} failed",
+        total(|t| t.entries),
+        total(|t| t.exits),
+        total(|t| t.refused.values().sum()),
+        total(|t| t.failed)
+    );
+    // Reconcile once each gateway has delivered what it holds (at most a minute).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..city.lots.len() {
+        let url = format!("http://127.0.0.1:{}/api/status", port(i));
+        while Instant::now() < deadline {
+            let pending = match http.get(&url).send().await {
+                Ok(r) => json_of(r).await.ok().and_then(|v| v["outbox"]["pending"].as_i64()),
+                Err(_) => None,
+            };
+            if pending.is_none_or(|p| p == 0) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    let mut day = from.date();
+    while day <= to.date() {
+        for (i, lot) in city.lots.iter().enumerate() {
+            let url = format!("http://127.0.0.1:{}/api/reconcile", port(i));
+            let body = json!({ "date": day.to_string() }).to_string();
+            let answer = http.post(url).header("content-type", "application/json").body(body).send().await;
+            let verdict = match answer {
+                Ok(r) => match json_of(r).await {
+                    Ok(v) if v["balanced"] == true => "balanced".to_owned(),
+                    Ok(v) => format!("not balanced: {}", v.get("error").unwrap_or(&v)),
+                    Err(e) => format!("unreadable answer: {e}"),
+                },
+                Err(e) => format!("not reached: {e}"),
+            };
+            println!("reconciliation {day} {}: {verdict}", lot.parking_code);
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+}
+
+async fn json_of(response: reqwest::Response) -> Result<Value> {
+    Ok(serde_json::from_str(&response.text().await?)?)
+}
