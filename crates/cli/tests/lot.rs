@@ -4,28 +4,12 @@
 //! both sides hold identical records — proven by the spec's own
 //! reconciliation (accountMark 0, photoMark 0) and by comparing them.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, client, free_port, keys_dir, wait_port};
-
-async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log.txt")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_onepark"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start");
-    wait_port(port, &format!("{args:?} (log in {})", dir.display())).await;
-    Process(child)
-}
+use common::{client, free_port, fresh_dir, get, keys_dir, platform_config, start};
 
 async fn post(port: u16, path: &str, body: Value) -> Value {
     let response = client()
@@ -36,11 +20,6 @@ async fn post(port: u16, path: &str, body: Value) -> Value {
         .await
         .expect("call");
     serde_json::from_str(&response.text().await.expect("body")).expect("JSON")
-}
-
-async fn get(url: String) -> Value {
-    let text = client().get(url).bearer_auth("t").send().await.expect("get").text().await;
-    serde_json::from_str(&text.expect("body")).expect("JSON")
 }
 
 async fn status(port: u16) -> Value {
@@ -97,24 +76,14 @@ fn clock(day: &str, minute: u32, second: u32) -> String {
 async fn a_day_with_an_outage_and_a_crash_ends_with_identical_records() {
     const DAY: &str = "2026-11-22";
     const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==";
-    let dir = std::env::temp_dir().join(format!("onepark-lot-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("lot-e2e");
     let keys = keys_dir();
     let (http, mqtt, lane) = (free_port(), free_port(), free_port());
-    let platform_config = dir.join("platform.toml");
-    std::fs::write(
-        &platform_config,
-        format!(
-            "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
-             admin_token = \"t\"\n[keys]\nprivate_key = \"{pk}\"\n[[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\n\
-             parking_codes = [\"1001\"]\n",
-            db = dir.join("platform.db").display(),
-            pk = keys.join("platform_private.b64").display(),
-            lot = keys.join("lot_public.b64").display(),
-        ),
-    )
-    .expect("platform config");
+    let lots = format!(
+        "[[lots]]\naccess_id = \"234\"\npublic_key = \"{}\"\nparking_codes = [\"1001\"]\n",
+        keys.join("lot_public.b64").display()
+    );
+    let platform_config = platform_config(&dir, http, mqtt, &lots);
     let lot_config = dir.join("lot.toml");
     std::fs::write(
         &lot_config,

@@ -4,34 +4,13 @@
 //! plates included), each lot's day reconciles with the platform, and the
 //! platform holds every entry.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use onepark_sim::{City, CityParams};
-use serde_json::Value;
 
 mod common;
-use common::{Process, client, free_port, keys_dir, wait_port};
-
-async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Process {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("log.txt")).expect("log");
-    let child = Command::new(env!("CARGO_BIN_EXE_onepark"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start");
-    wait_port(port, &format!("{args:?} (log in {})", dir.display())).await;
-    Process(child)
-}
-
-async fn get(url: String) -> Value {
-    let text = client().get(url).bearer_auth("t").send().await.expect("get").text().await;
-    serde_json::from_str(&text.expect("body")).expect("JSON")
-}
+use common::{free_port, fresh_dir, get, keys_dir, platform_config, start};
 
 fn time(t: chrono::NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -39,22 +18,10 @@ fn time(t: chrono::NaiveDateTime) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_lot_runs_on_a_real_gateway() {
-    let dir = std::env::temp_dir().join(format!("onepark-sim-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("sim-e2e");
     let keys = keys_dir();
     let (http, mqtt, lane) = (free_port(), free_port(), free_port());
-    let platform_config = dir.join("platform.toml");
-    std::fs::write(
-        &platform_config,
-        format!(
-            "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
-             admin_token = \"t\"\n[keys]\nprivate_key = \"{pk}\"\n",
-            db = dir.join("platform.db").display(),
-            pk = keys.join("platform_private.b64").display(),
-        ),
-    )
-    .expect("platform config");
+    let platform_config = platform_config(&dir, http, mqtt, "");
 
     // The city's configs, and the registration commands the tool prints, run as printed.
     let city_dir = dir.join("city");
