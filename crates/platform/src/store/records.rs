@@ -277,11 +277,14 @@ async fn put_exit(
     shared: &mut Shared,
 ) -> Result<Put, StoreError> {
     let content = content(m);
+    // The lookup too runs in the write's savepoint: on PostgreSQL a failing statement outside one would
+    // abort the whole group-commit batch.
+    let mut tx = conn.begin().await?;
     let entry: Option<String> =
         sqlx::query_scalar("SELECT uid FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0")
             .bind(&m.parking_code)
             .bind(&m.uid)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(&mut *tx)
             .await?;
     let insert = sqlx::query(
         "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
@@ -302,7 +305,8 @@ async fn put_exit(
     .bind(Flag(plate_valid))
     .bind(Flag(entry.is_none()))
     .bind(&content);
-    let put = insert_once(conn, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+    tx.commit().await?;
     if put == Put::Inserted {
         let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
         shared.berths(&m.parking_code, access_id, &m.end_time.to_string(), now, counts);
