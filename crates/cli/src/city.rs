@@ -22,12 +22,12 @@ pub(crate) struct Link<'a> {
 /// The gateway's TOML for one simulated lot (see examples/lot.toml).
 pub(crate) fn lot_config(spec: &LotSpec, link: &Link) -> String {
     let mut toml = String::new();
-    let mut line = |key: &str, value: String| toml.push_str(&format!("{key} = {value}\n"));
-    line("parking_code", text(&spec.parking_code));
-    line("name", text(&spec.name));
-    line("listen", text(link.listen));
-    line("database", text(link.database));
-    line("timezone", text("Asia/Shanghai"));
+    let line = |toml: &mut String, key: &str, value: String| toml.push_str(&format!("{key} = {value}\n"));
+    line(&mut toml, "parking_code", text(&spec.parking_code));
+    line(&mut toml, "name", text(&spec.name));
+    line(&mut toml, "listen", text(link.listen));
+    line(&mut toml, "database", text(link.database));
+    line(&mut toml, "timezone", text("Asia/Shanghai"));
     toml.push_str("\n[berths]\n");
     toml.push_str(&format!(
         "total = {}\nopen = {}\nmonthly = {}\ncharging = {}\n",
@@ -47,28 +47,26 @@ pub(crate) fn lot_config(spec: &LotSpec, link: &Link) -> String {
         toml.push_str(&format!("\n[[tariff.car_types]]\ncar_type = {car_type}\n{}", rule(r)));
     }
     toml.push_str("\n[platform]\n");
-    let mut line = |key: &str, value: String| toml.push_str(&format!("{key} = {value}\n"));
-    line("url", text(link.platform_url));
-    line("access_id", text(link.access_id));
-    line("private_key", text(link.private_key));
-    line("platform_public_key", text(link.platform_public_key));
-    line("profile", text("qingdao"));
+    line(&mut toml, "url", text(link.platform_url));
+    line(&mut toml, "access_id", text(link.access_id));
+    line(&mut toml, "private_key", text(link.private_key));
+    line(&mut toml, "platform_public_key", text(link.platform_public_key));
+    line(&mut toml, "profile", text("qingdao"));
     if let Some(mqtt) = link.mqtt_url {
-        line("mqtt_url", text(mqtt));
+        line(&mut toml, "mqtt_url", text(mqtt));
     }
     toml.push_str("\n[info]\n");
     let (amap, baidu) = (spec.position, baidu(spec.position));
-    let mut line = |key: &str, value: String| toml.push_str(&format!("{key} = {value}\n"));
-    line("address", text(&spec.address));
-    line("region_code", text(spec.region_code));
-    line("area_code", text("01"));
-    line("price_type", "2".into());
-    line("fee_scale", text(&spec.fee_scale));
-    line("lot_type", "2".into());
-    line("bmap_x", text(&format!("{:.6}", baidu.0)));
-    line("bmap_y", text(&format!("{:.6}", baidu.1)));
-    line("gmap_x", text(&format!("{:.6}", amap.0)));
-    line("gmap_y", text(&format!("{:.6}", amap.1)));
+    line(&mut toml, "address", text(&spec.address));
+    line(&mut toml, "region_code", text(spec.region_code));
+    line(&mut toml, "area_code", text("01"));
+    line(&mut toml, "price_type", "2".into());
+    line(&mut toml, "fee_scale", text(&spec.fee_scale));
+    line(&mut toml, "lot_type", "2".into());
+    line(&mut toml, "bmap_x", text(&format!("{:.6}", baidu.0)));
+    line(&mut toml, "bmap_y", text(&format!("{:.6}", baidu.1)));
+    line(&mut toml, "gmap_x", text(&format!("{:.6}", amap.0)));
+    line(&mut toml, "gmap_y", text(&format!("{:.6}", amap.1)));
     toml
 }
 

@@ -161,10 +161,15 @@ async fn lane_call(
     tally: &mut Tally,
     no_photos: bool,
 ) {
-    let (path, body) = match &e.kind {
-        EventKind::Entry { lane, read, .. } => {
-            let mut body = json!({ "plateNo": read.plate_no, "plateColor": read.plate_color,
-                "carType": read.car_type, "time": format_time(e.at) });
+    let (lane, read) = match &e.kind {
+        EventKind::Entry { lane, read, .. } | EventKind::Exit { lane, read, .. } => (lane, read),
+    };
+    let mut body = json!({ "plateNo": read.plate_no, "plateColor": read.plate_color,
+        "carType": read.car_type, "time": format_time(e.at) });
+    // The stay an exit must close: the uid its entry was answered with.
+    let mut expected = None;
+    let path = match &e.kind {
+        EventKind::Entry { .. } => {
             if !no_photos {
                 let plate = readable(&read.plate_no).then_some((read.plate_no.as_str(), read.plate_color));
                 body["photo"] = json!(
@@ -172,12 +177,10 @@ async fn lane_call(
                         .encode(onepark_sim::photo::lane_photo(plate, e.at, e.car))
                 );
             }
-            (format!("/api/lanes/{lane}/entry"), body)
+            format!("/api/lanes/{lane}/entry")
         }
-        EventKind::Exit { lane, read, payment, .. } => {
-            let Some((uid, ticket)) = tickets.get(&e.car).cloned() else { return };
-            let mut body = json!({ "plateNo": read.plate_no, "plateColor": read.plate_color,
-                "carType": read.car_type, "time": format_time(e.at) });
+        EventKind::Exit { payment, .. } => {
+            let Some((uid, ticket)) = tickets.remove(&e.car) else { return };
             // A stay opened without a readable plate is found by its ticket (or staff at the booth).
             if ticket || !readable(&read.plate_no) {
                 body["uid"] = json!(uid);
@@ -188,7 +191,8 @@ async fn lane_call(
                 body["payScene"] = json!(p.pay_scene);
                 body["dealTime"] = json!(format_time(p.deal_time));
             }
-            (format!("/api/lanes/{lane}/exit"), body)
+            expected = Some(uid);
+            format!("/api/lanes/{lane}/exit")
         }
     };
     let answer: Option<Value> = async {
@@ -210,7 +214,6 @@ async fn lane_call(
         return;
     };
     let opened = answer["open"] == true;
-    let uid = tickets.remove(&e.car).map(|(uid, _)| uid).unwrap_or_default();
     match &e.kind {
         EventKind::Entry { read, .. } if opened => {
             tally.entries += 1;
@@ -224,7 +227,7 @@ async fn lane_call(
             tally.paid_fen += paid;
             tally.fee_differs += u64::from(asked != paid);
             tally.fuzzy += u64::from(answer["fuzzy"] == true);
-            tally.wrong_stay += u64::from(answer["uid"].as_str() != Some(uid.as_str()));
+            tally.wrong_stay += u64::from(answer["uid"].as_str() != expected.as_deref());
         }
         kind => {
             let reason = answer["reason"].as_str().unwrap_or("error").to_owned();

@@ -7,14 +7,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use onepark_domain::time::format_time as time;
 use onepark_sim::{City, CityParams};
 
 mod common;
 use common::{free_port, fresh_dir, get, keys_dir, platform_config, start};
-
-fn time(t: chrono::NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M:%S").to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_lot_runs_on_a_real_gateway() {

@@ -1,6 +1,6 @@
 //! Plates as a Qingdao car park sees them, and the misreads of its cameras.
 
-use onepark_domain::plate::{CONFUSABLE, PROVINCES, Plate, PlateKind};
+use onepark_domain::plate::{CONFUSABLE, PROVINCES, Plate};
 
 use crate::draw::{Seeded, chance, pick, weighted};
 
@@ -87,11 +87,6 @@ pub fn is_qingdao(plate: &str) -> bool {
     plate.starts_with("鲁B") || plate.starts_with("鲁U")
 }
 
-/// True for a new-energy plate.
-pub fn is_new_energy(plate: &str) -> bool {
-    Plate::parse(plate).is_ok_and(|p| p.kind().is_new_energy())
-}
-
 /// What a camera that confuses one character reads: one serial character
 /// replaced by one it is confused with, when the result is still a plate of
 /// the same kind (a camera does not invent shapes). `None` when the plate
@@ -114,9 +109,4 @@ pub fn misread(rng: &mut Seeded, plate: &str) -> Option<String> {
         }
     }
     (!options.is_empty()).then(|| pick(rng, &options).clone())
-}
-
-/// The kinds a drawn plate may have (for tests).
-pub fn drawn_kind(plate: &str) -> Option<PlateKind> {
-    Plate::parse(plate).ok().map(|p| p.kind())
 }
