@@ -47,7 +47,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
 }
 
 /// Private keys are created readable by the owner only.
-fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
+pub(crate) fn write_private(path: &std::path::Path, text: &str) -> Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -11,6 +11,7 @@ mod bench_concurrency;
 mod bench_downlink;
 mod bench_lot;
 mod city;
+mod demo;
 mod keyarg;
 mod keys;
 mod lot;
@@ -28,6 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// A live city in one command: platform, lot gateways and traffic, resumed on the next run.
+    Demo(demo::Options),
     /// Load generators and measurements (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -64,6 +67,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Bench { command } => bench::run(command),
+        Command::Demo(options) => demo::run(options),
         Command::Keys { command } => keys::run(command),
         Command::Lot { command } => lot::run(command),
         Command::Platform { command } => platform::run(command),

@@ -82,34 +82,23 @@ async fn drive(o: Options) -> Result<ExitCode> {
         bail!("--start {} is in the future: a lane refuses event times ahead of its clock", format_time(start));
     }
     let end = o.hours.map(|h| start + chrono::Duration::seconds((h * 3600.0) as i64));
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-    let port = |lot: usize| usize::from(o.first_port) + lot;
-    for (i, lot) in city.lots.iter().enumerate() {
-        load_cards(&http, port(i), lot, start).await.with_context(|| format!("{} on port {}", lot.name, port(i)))?;
-    }
+    let urls = (0..city.lots.len()).map(|i| format!("http://127.0.0.1:{}", usize::from(o.first_port) + i)).collect();
     let mut params = TrafficParams::starting(start);
     params.demand = o.demand;
-    let mut sim = Sim::new(city.clone(), params);
-    let mut tallies: Vec<Tally> = (0..city.lots.len()).map(|_| Tally::default()).collect();
-    let mut tickets: HashMap<u64, (String, bool)> = HashMap::new();
+    let mut driver = Driver::new(Sim::new(city.clone(), params), urls, o.no_photos)?;
+    driver.load_cards(start).await?;
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
-    let began = Instant::now();
+    let clock = Clock { start, began: Instant::now(), speed: o.speed, zone };
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
     loop {
-        let virtual_now = (start
-            + chrono::Duration::milliseconds((began.elapsed().as_secs_f64() * o.speed * 1000.0) as i64))
-        .min(wall());
-        let until = end.map_or(virtual_now, |e| virtual_now.min(e));
-        for event in sim.advance(until) {
-            lane_call(&http, port(event.lot), &event, &mut sim, &mut tickets, &mut tallies[event.lot], o.no_photos)
-                .await;
-        }
-        let (entries, exits): (u64, u64) = tallies.iter().fold((0, 0), |a, t| (a.0 + t.entries, a.1 + t.exits));
+        let until = end.map_or(clock.now(), |e| clock.now().min(e));
+        driver.step(until).await;
+        let (entries, exits) = driver.totals();
         bar.set_message(format!("virtual {}  {entries} entries  {exits} exits", format_time(until)));
         bar.tick();
         if end.is_some_and(|e| until >= e) {
@@ -121,25 +110,111 @@ async fn drive(o: Options) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    report(&http, &city, &tallies, start, sim.now(), port).await;
-    let bad = tallies.iter().any(|t| t.failed > 0 || t.fee_differs > 0 || t.wrong_stay > 0);
-    Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    driver.report(start).await;
+    Ok(if driver.sound() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Virtual time: from `start` at `speed` while behind the wall clock, then
+/// the wall clock itself (a lane refuses event times ahead of its clock).
+pub(crate) struct Clock {
+    pub(crate) start: NaiveDateTime,
+    pub(crate) began: Instant,
+    pub(crate) speed: f64,
+    pub(crate) zone: Zone,
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> NaiveDateTime {
+        let ahead = chrono::Duration::milliseconds((self.began.elapsed().as_secs_f64() * self.speed * 1000.0) as i64);
+        (self.start + ahead).min(self.zone.local(chrono::Utc::now()))
+    }
+}
+
+/// The simulation wired to the gateways' lane APIs: each event becomes a
+/// lane call, each answer is held against the model.
+pub(crate) struct Driver {
+    http: reqwest::Client,
+    /// Each lot's gateway, e.g. `http://127.0.0.1:8101`.
+    urls: Vec<String>,
+    sim: Sim,
+    /// The uid each car inside was let in with, and whether it left no
+    /// readable plate (then its exit shows its ticket).
+    tickets: HashMap<u64, (String, bool)>,
+    tallies: Vec<Tally>,
+    no_photos: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(sim: Sim, urls: Vec<String>, no_photos: bool) -> Result<Driver> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        let tallies = (0..urls.len()).map(|_| Tally::default()).collect();
+        Ok(Driver { http, urls, sim, tickets: HashMap::new(), tallies, no_photos })
+    }
+
+    pub(crate) fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// Every lot's month cards, valid from a day before `start` for a year.
+    pub(crate) async fn load_cards(&self, start: NaiveDateTime) -> Result<()> {
+        for (lot, url) in self.sim.city().lots.iter().zip(&self.urls) {
+            load_cards(&self.http, url, lot, start).await.with_context(|| format!("{} at {url}", lot.name))?;
+        }
+        Ok(())
+    }
+
+    /// A car already inside a gateway (its open session) joins the model.
+    pub(crate) fn adopt(&mut self, lot: usize, session: &onepark_lot::store::Session, entered: NaiveDateTime) {
+        let plate = readable(&session.plate_no).then(|| onepark_sim::CarPlate {
+            text: session.plate_no.clone(),
+            color: session.plate_color,
+            car_type: session.car_type,
+        });
+        let ticket = plate.is_none();
+        let car = self.sim.adopt(lot, plate, session.card_id.as_deref(), entered);
+        self.tickets.insert(car, (session.uid.clone(), ticket));
+    }
+
+    /// Every event up to `until`, sent.
+    pub(crate) async fn step(&mut self, until: NaiveDateTime) {
+        for event in self.sim.advance(until) {
+            let url = &self.urls[event.lot];
+            let tally = &mut self.tallies[event.lot];
+            lane_call(&self.http, url, &event, &mut self.sim, &mut self.tickets, tally, self.no_photos).await;
+        }
+    }
+
+    /// Entries and exits let through, in all.
+    pub(crate) fn totals(&self) -> (u64, u64) {
+        self.tallies.iter().fold((0, 0), |a, t| (a.0 + t.entries, a.1 + t.exits))
+    }
+
+    /// No call failed, every fee was the model's, every exit closed its own stay.
+    pub(crate) fn sound(&self) -> bool {
+        !self.tallies.iter().any(|t| t.failed > 0 || t.fee_differs > 0 || t.wrong_stay > 0)
+    }
+
+    /// The summary table, then each lot's reconciliation of the days since `from`.
+    pub(crate) async fn report(&self, from: NaiveDateTime) {
+        table(self.sim.city(), &self.tallies);
+        reconcile(&self.http, self.sim.city(), from, self.sim.now(), &self.urls).await;
+    }
+
+    /// The summary table: per lot and in all.
+    pub(crate) fn table(&self) {
+        table(self.sim.city(), &self.tallies);
+    }
 }
 
 /// The lot's month cards, valid from a day before the simulation for a year.
-async fn load_cards(
-    http: &reqwest::Client,
-    port: usize,
-    lot: &onepark_sim::LotSpec,
-    start: NaiveDateTime,
-) -> Result<()> {
+async fn load_cards(http: &reqwest::Client, url: &str, lot: &onepark_sim::LotSpec, start: NaiveDateTime) -> Result<()> {
     for card in &lot.cards {
         let plates: Vec<&str> = card.plates.iter().map(|p| p.text.as_str()).collect();
         let body = json!({ "id": card.id, "owner": card.owner, "plates": plates,
             "startTime": format_time(start - chrono::Duration::days(1)),
             "endTime": format_time(start + chrono::Duration::days(365)) });
         let response = http
-            .post(format!("http://127.0.0.1:{port}/api/month-cards"))
+            .post(format!("{url}/api/month-cards"))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -154,7 +229,7 @@ async fn load_cards(
 
 async fn lane_call(
     http: &reqwest::Client,
-    port: usize,
+    url: &str,
     e: &Event,
     sim: &mut Sim,
     tickets: &mut HashMap<u64, (String, bool)>,
@@ -197,7 +272,7 @@ async fn lane_call(
     };
     let answer: Option<Value> = async {
         let response = http
-            .post(format!("http://127.0.0.1:{port}{path}"))
+            .post(format!("{url}{path}"))
             .header("content-type", "application/json")
             .body(body.to_string())
             .send()
@@ -239,20 +314,13 @@ async fn lane_call(
     }
 }
 
+/// A plate a lane can find a stay by (not empty, `无车牌` or `未识别`).
 fn readable(plate: &str) -> bool {
-    !plate.is_empty() && plate != onepark_domain::plate::NO_PLATE
+    use onepark_domain::plate::{NO_PLATE, UNRECOGNISED};
+    !plate.is_empty() && plate != NO_PLATE && plate != UNRECOGNISED
 }
 
-/// The summary: per lot and in all, then each lot's reconciliation of the
-/// simulated days (uploadCheckRecord through the gateway).
-async fn report(
-    http: &reqwest::Client,
-    city: &City,
-    tallies: &[Tally],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    port: impl Fn(usize) -> usize,
-) {
+fn table(city: &City, tallies: &[Tally]) {
     println!(
         "{:<12} {:<28} {:>8} {:>8} {:>10} {:>6}  refused / failed",
         "parkingCode", "lot", "entries", "exits", "paid (¥)", "fuzzy"
@@ -283,10 +351,15 @@ async fn report(
         total(|t| t.refused.values().sum()),
         total(|t| t.failed)
     );
+}
+
+/// Each lot's reconciliation of the simulated days (uploadCheckRecord
+/// through the gateway).
+async fn reconcile(http: &reqwest::Client, city: &City, from: NaiveDateTime, to: NaiveDateTime, urls: &[String]) {
     // Reconcile once each gateway has delivered what it holds (at most a minute).
     let deadline = Instant::now() + Duration::from_secs(60);
-    for i in 0..city.lots.len() {
-        let url = format!("http://127.0.0.1:{}/api/status", port(i));
+    for base in urls {
+        let url = format!("{base}/api/status");
         while Instant::now() < deadline {
             let pending = match http.get(&url).send().await {
                 Ok(r) => json_of(r).await.ok().and_then(|v| v["outbox"]["pending"].as_i64()),
@@ -300,8 +373,8 @@ async fn report(
     }
     let mut day = from.date();
     while day <= to.date() {
-        for (i, lot) in city.lots.iter().enumerate() {
-            let url = format!("http://127.0.0.1:{}/api/reconcile", port(i));
+        for (lot, base) in city.lots.iter().zip(urls) {
+            let url = format!("{base}/api/reconcile");
             let body = json!({ "date": day.to_string() }).to_string();
             let answer = http.post(url).header("content-type", "application/json").body(body).send().await;
             let verdict = match answer {

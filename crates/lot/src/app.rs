@@ -266,6 +266,21 @@ pub async fn serve(config: Config) -> Result<(), LotError> {
     Ok(())
 }
 
+/// Starts the gateway in the background (the demo's lots, load
+/// generators): its tasks, and its HTTP API on `config.listen`, which may
+/// be port 0. Returns the address it listens on.
+pub async fn spawn(config: Config) -> Result<(LotState, std::net::SocketAddr), LotError> {
+    let listen = config.listen.clone();
+    let state = start(config).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
+    let addr = listener.local_addr().map_err(|source| LotError::Listen { addr: listen, source })?;
+    let (app, stats) = (router(state.clone()), state.inner.http.clone());
+    tokio::spawn(onepark_serve::serve(listener, app, onepark_serve::Limits::default(), stats, std::future::pending()));
+    Ok((state, addr))
+}
+
 #[derive(Serialize, ToSchema)]
 struct StatusReply {
     berths: Berths,

@@ -22,5 +22,5 @@ pub mod plates;
 pub mod traffic;
 
 pub use city::{City, CityParams, LotKind, LotSpec};
-pub use plates::PlateMix;
+pub use plates::{CarPlate, PlateMix};
 pub use traffic::{Event, EventKind, Payment, Read, Sim, TrafficParams};

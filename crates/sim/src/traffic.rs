@@ -30,6 +30,10 @@ pub struct TrafficParams {
     pub prepaid: f64,
     /// 付费方式 (spec §7) with their weights.
     pub paid_types: Vec<(i64, f64)>,
+    /// Varies the draws of a run over the same city (0: the city's own
+    /// stream). A resumed run takes another, so it does not replay the same
+    /// plates at the same minutes.
+    pub seed: u64,
 }
 
 impl TrafficParams {
@@ -43,6 +47,7 @@ impl TrafficParams {
             prepaid: 0.3,
             // WeChat, Alipay, cash, UnionPay, ETC, citizen card.
             paid_types: vec![(3, 0.48), (2, 0.33), (1, 0.06), (6, 0.04), (10, 0.06), (5, 0.03)],
+            seed: 0,
         }
     }
 }
@@ -168,7 +173,11 @@ impl Sim {
                 let scale = params.demand * lot.cars_per_day / weekly;
                 let peak = [false, true].iter().flat_map(|w| lot.kind.profile(*w)).fold(0.0_f64, f64::max) * scale;
                 LotState {
-                    rng: seeded(city.params.seed ^ (lot.index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                    rng: seeded(
+                        city.params.seed
+                            ^ params.seed.wrapping_mul(0xD1B5_4A32_D192_ED03)
+                            ^ (lot.index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    ),
                     scale,
                     peak,
                     temporary_inside: 0,
@@ -242,6 +251,33 @@ impl Sim {
                 None => state.temporary_inside -= 1,
             }
         }
+    }
+
+    /// A car the model did not see enter: a gateway's open session when a
+    /// run resumes. It stays as long as the lot's cars do (a month card's
+    /// holder by the card's routine) and leaves no earlier than a minute
+    /// from now; its exit reads `plate` (`None`: it left no readable plate,
+    /// so the driver must find it by its ticket). Returns its car id.
+    pub fn adopt(&mut self, lot: usize, plate: Option<CarPlate>, card: Option<&str>, entered: NaiveDateTime) -> u64 {
+        let spec = &self.city.lots[lot];
+        let card = card.and_then(|id| spec.cards.iter().position(|c| c.id == id));
+        let (median, sigma) = if card.is_some() { spec.kind.card_stay() } else { spec.kind.stay() };
+        let state = &mut self.lots[lot];
+        let id = ((lot as u64) << 40) | state.next_car;
+        state.next_car += 1;
+        match card {
+            Some(c) => state.cards_inside[c] = true,
+            None => state.temporary_inside += 1,
+        }
+        let minutes = lognormal(&mut state.rng, median, sigma).clamp(3.0, 3.0 * 24.0 * 60.0);
+        let mut leaves = entered + Duration::seconds((minutes * 60.0) as i64);
+        if leaves <= self.now {
+            // Overdue already: spread them over the next hour and a half.
+            leaves = self.now + Duration::seconds(crate::draw::between(&mut state.rng, 60, 90 * 60));
+        }
+        self.cars.insert(id, Car { lot, plate, card, entered });
+        self.push(leaves, Due::Departure { car: id });
+        id
     }
 
     fn push(&mut self, at: NaiveDateTime, due: Due) {

@@ -271,3 +271,36 @@ fn lane_photos_are_small_jpegs_that_differ_by_car() {
     assert_ne!(a, night, "night is darker");
     assert_eq!(a, lane_photo(Some(("鲁B12345", 1)), noon, 1), "deterministic");
 }
+
+#[test]
+fn a_resumed_run_draws_anew_and_lets_adopted_cars_leave_once() {
+    let city = City::generate(&CityParams { lots: 2, seed: 7, ..CityParams::default() });
+    let start = monday() + Duration::hours(9);
+    let first = Sim::new(city.clone(), TrafficParams::starting(start)).advance(start + Duration::hours(3));
+    let mut params = TrafficParams::starting(start);
+    params.seed = 1;
+    let other = Sim::new(city.clone(), params.clone()).advance(start + Duration::hours(3));
+    assert_ne!(other, first, "another run seed, other draws");
+    let mut resumed = Sim::new(city.clone(), params);
+    let card = &city.lots[1].cards[0];
+    let plate = card.plates[0].clone();
+    let parked = resumed.adopt(0, Some(plate.clone()), None, start - Duration::days(2));
+    let holder = resumed.adopt(1, Some(plate.clone()), Some(&card.id), start - Duration::hours(1));
+    let unread = resumed.adopt(0, None, None, start - Duration::minutes(5));
+    assert_eq!(resumed.inside(0).0, 2);
+    assert_eq!(resumed.inside(1).1, 1);
+    let events = resumed.advance(start + Duration::days(4));
+    let exits = |car: u64| {
+        events.iter().filter(|e| e.car == car && matches!(e.kind, EventKind::Exit { .. })).collect::<Vec<_>>()
+    };
+    let overdue = exits(parked);
+    assert_eq!(overdue.len(), 1);
+    assert!(overdue[0].at > start && overdue[0].at <= start + Duration::minutes(90), "an overdue car leaves soon");
+    let EventKind::Exit { plate: left, entered, payment, .. } = &overdue[0].kind else { unreachable!() };
+    assert_eq!((left.as_deref(), *entered), (Some(plate.text.as_str()), start - Duration::days(2)));
+    assert!(payment.as_ref().is_some_and(|p| p.amount > 0), "two days are paid for");
+    let EventKind::Exit { payment, .. } = &exits(holder)[0].kind else { unreachable!() };
+    assert!(payment.is_none(), "a card holder pays nothing");
+    let EventKind::Exit { read, .. } = &exits(unread)[0].kind else { unreachable!() };
+    assert_eq!(read.plate_no, onepark_domain::plate::NO_PLATE);
+}
