@@ -17,13 +17,11 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::AppState;
+use crate::overview::ONLINE_MINUTES;
 use crate::store::{
     BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow, StoreError,
 };
 
-/// A lot counts as online when it was heard from within this many minutes
-/// (heartbeats come every 10 min, berth states every minute).
-const ONLINE_MINUTES: i64 = 15;
 /// An entry without exit this many days old is flagged in the quality report.
 const OPEN_TOO_LONG_DAYS: i64 = 7;
 /// The last page of a record search (10⁹ × 500 records is beyond any city).
@@ -49,6 +47,7 @@ struct AdminDoc;
 pub fn router(state: AppState) -> Router<AppState> {
     let (router, mut document) = OpenApiRouter::with_openapi(AdminDoc::openapi())
         .routes(routes!(lots))
+        .routes(routes!(crate::overview::handle))
         .routes(routes!(records))
         .routes(routes!(berths))
         .routes(routes!(reconciliation))
@@ -126,6 +125,13 @@ impl ApiError {
     pub(crate) fn server(message: String) -> ApiError {
         tracing::error!(error = %message, "admin request failed");
         ApiError(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+}
+
+impl ApiError {
+    /// What the caller is told (`{"error": …}`).
+    pub(crate) fn message(&self) -> &str {
+        &self.1
     }
 }
 

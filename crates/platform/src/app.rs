@@ -184,7 +184,8 @@ impl AppState {
 pub fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
-        .merge(crate::admin::router(state.clone()));
+        .merge(crate::admin::router(state.clone()))
+        .merge(crate::dashboard::router());
     if config.metrics_listen.is_none() {
         router = router.route("/metrics", get(metrics));
     }

@@ -93,6 +93,41 @@ pub(crate) async fn change(
     State(state): State<AppState>,
     Body(c): Body<Change>,
 ) -> Result<Json<ChangeReply>, ApiError> {
+    apply(&state, c).await.map(Json)
+}
+
+impl Change {
+    /// An addition (with its times) or a removal, as the dashboard's forms make them.
+    pub(crate) fn new(access_id: &str, parking_codes: Vec<String>, plate_no: &str, black: bool, add: bool) -> Change {
+        Change {
+            access_id: access_id.to_owned(),
+            parking_codes,
+            plate_no: plate_no.to_owned(),
+            list: if black { ListName::Black } else { ListName::White },
+            operate: if add { Operate::Add } else { Operate::Delete },
+            car_type: None,
+            start_time: None,
+            end_time: None,
+            remark: None,
+        }
+    }
+
+    pub(crate) fn during(mut self, start_time: String, end_time: String, remark: Option<String>) -> Change {
+        (self.start_time, self.end_time, self.remark) = (Some(start_time), Some(end_time), remark);
+        self
+    }
+}
+
+impl ChangeReply {
+    /// The lots the change was sent to.
+    pub(crate) fn lots(&self) -> usize {
+        self.sent.len()
+    }
+}
+
+/// Validates a change and sends it to each of its lots (the admin API's
+/// `POST /api/admin/lists` and the dashboard's list form).
+pub(crate) async fn apply(state: &AppState, c: Change) -> Result<ChangeReply, ApiError> {
     let kind = match c.list {
         ListName::Black => ListKind::Black,
         ListName::White => ListKind::White,
@@ -113,13 +148,13 @@ pub(crate) async fn change(
     for code in codes {
         let previous = state.store().list_entry(&code, &plate, kind.code()).await?;
         let entry = entry(&c, &code, &plate, kind, operate, previous.as_ref())?;
-        let request_id = send_list_change(&state, &lot, entry, operate).await.map_err(|e| match e {
+        let request_id = send_list_change(state, &lot, entry, operate).await.map_err(|e| match e {
             DownlinkError::Store(e) => ApiError::from(e),
             other => ApiError::server(other.to_string()),
         })?;
         sent.push(Sent { parking_code: code, request_id });
     }
-    Ok(Json(ChangeReply { sent }))
+    Ok(ChangeReply { sent })
 }
 
 /// The entry's new version: fields given now, else the previous version's.

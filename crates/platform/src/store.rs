@@ -12,6 +12,7 @@
 //! | `lots` | `lot_access`, `parking_info`, `lot_status`, `berth_states`, `online_slots` |
 //! | `downlinks` | `downlinks` |
 //! | `lists` | `list_entries` |
+//! | `city` | (reads only: a day's figures of every lot at once) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
 //! writer ([`group`]); callers answer 200 only after its batch commits.
@@ -26,6 +27,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection};
 mod adopt;
 mod bills;
 mod checks;
+mod city;
 mod downlinks;
 mod group;
 mod lists;
@@ -34,6 +36,7 @@ mod photos;
 mod records;
 mod shared;
 pub use checks::{CheckRow, DayCounts};
+pub use city::{PerLot, Slot};
 pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
@@ -50,6 +53,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (3, "online slots", include_str!("../migrations/0003_online_slots.sql")),
     (4, "downlinks", include_str!("../migrations/0004_downlinks.sql")),
     (5, "photo files", include_str!("../migrations/0005_photo_files.sql")),
+    (6, "berths by time", include_str!("../migrations/0006_berths_by_time.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,188 @@
+//! The city at a glance: every lot's state now and its day so far, the
+//! city's occupancy through the day, and what needs an operator's eye.
+//! `/api/admin/overview` serves it to integrators; the dashboard renders
+//! the same value, so the two cannot disagree.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{Duration, Timelike};
+use onepark_domain::time::format_time;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::admin::ApiError;
+use crate::app::AppState;
+use crate::store::{PerLot, StoreError};
+
+/// A lot counts as online when it was heard from within this many minutes
+/// (heartbeats come every 10 min, berth states every minute).
+pub const ONLINE_MINUTES: i64 = 15;
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// The platform's clock.
+    pub now: String,
+    /// Today (yyyy-MM-dd): the day the counts are of.
+    pub date: String,
+    pub city: CityFigures,
+    /// Every lot that has reported, by parkingCode.
+    pub lots: Vec<LotOverview>,
+    /// The city's occupied and open berths through today, per 10 minutes.
+    pub occupancy: Vec<OccupancySlot>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CityFigures {
+    pub lots: i64,
+    pub online: i64,
+    pub total_berths: i64,
+    pub open_berths: i64,
+    pub free_berths: i64,
+    pub entries_today: i64,
+    pub exits_today: i64,
+    pub downlinks_overdue: i64,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LotOverview {
+    pub parking_code: String,
+    pub access_id: String,
+    /// From its uploadParkingInfo (absent until it sent one).
+    pub name: Option<String>,
+    pub address: Option<String>,
+    /// AMap (GCJ-02) longitude and latitude from its uploadParkingInfo.
+    pub position: Option<[f64; 2]>,
+    pub online: bool,
+    pub last_seen: String,
+    pub total_berths: Option<i64>,
+    pub open_berths: Option<i64>,
+    pub free_berths: Option<i64>,
+    pub entries_today: i64,
+    pub exits_today: i64,
+    /// 10-minute slots heard today ÷ slots so far (the spec demands ≥ 0.99).
+    pub online_rate_today: f64,
+    /// Exits today whose entry the platform never had.
+    pub exits_without_entry_today: i64,
+    /// Downlinks past their confirm deadline, still retried.
+    pub downlinks_overdue: i64,
+    /// What needs attention: `offline`, `onlineRate`, `exitsWithoutEntry`, `downlinksOverdue`.
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Warning {
+    Offline,
+    OnlineRate,
+    ExitsWithoutEntry,
+    DownlinksOverdue,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OccupancySlot {
+    /// HH:mm, the slot's start.
+    pub at: String,
+    /// Each reporting lot's average over the slot, summed.
+    pub occupied: i64,
+    pub open_berths: i64,
+    pub lots: i64,
+}
+
+/// The overview as of `state.now()`.
+pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
+    let now = state.now();
+    let today = now.date();
+    let store = state.store();
+    let cutoff = format_time(now - Duration::minutes(ONLINE_MINUTES));
+    let statuses = store.lot_statuses().await?;
+    let index = |rows: Vec<PerLot>| rows.into_iter().map(|r| (r.parking_code, r.n)).collect::<HashMap<_, _>>();
+    let entries = index(store.entries_by_lot(today).await?);
+    let exits = index(store.exits_by_lot(today).await?);
+    let orphans = index(store.orphan_exits_by_lot(today).await?);
+    let slots = index(store.online_slots_by_lot(today).await?);
+    let overdue = index(store.overdue_by_lot(&format_time(now)).await?);
+    let infos: HashMap<String, serde_json::Value> = store
+        .parking_infos()
+        .await?
+        .into_iter()
+        .filter_map(|(code, content)| Some((code, serde_json::from_str(&content).ok()?)))
+        .collect();
+    let slots_so_far = i64::from(now.hour()) * 6 + i64::from(now.minute()) / 10 + 1;
+    let mut city = CityFigures::default();
+    let lots = statuses
+        .into_iter()
+        .map(|s| {
+            let code = s.parking_code.clone();
+            let get = |m: &HashMap<String, i64>| m.get(&code).copied().unwrap_or(0);
+            let info = infos.get(&code);
+            let text = |key: &str| info.and_then(|i| i[key].as_str()).map(str::to_owned);
+            let coordinate = |key: &str| text(key).and_then(|t| t.parse::<f64>().ok());
+            let position = coordinate("gmapX").zip(coordinate("gmapY")).map(|(x, y)| [x, y]);
+            let online = s.last_seen >= cutoff;
+            let rate = get(&slots) as f64 / slots_so_far as f64;
+            let mut warnings = Vec::new();
+            if !online {
+                warnings.push(Warning::Offline);
+            }
+            if rate < 0.99 {
+                warnings.push(Warning::OnlineRate);
+            }
+            if get(&orphans) > 0 {
+                warnings.push(Warning::ExitsWithoutEntry);
+            }
+            if get(&overdue) > 0 {
+                warnings.push(Warning::DownlinksOverdue);
+            }
+            city.lots += 1;
+            city.online += i64::from(online);
+            city.total_berths += s.total_berths.unwrap_or(0);
+            city.open_berths += s.open_berths.unwrap_or(0);
+            city.free_berths += s.free_berths.unwrap_or(0);
+            city.entries_today += get(&entries);
+            city.exits_today += get(&exits);
+            city.downlinks_overdue += get(&overdue);
+            LotOverview {
+                name: text("parkingName"),
+                address: text("address"),
+                position,
+                online,
+                entries_today: get(&entries),
+                exits_today: get(&exits),
+                online_rate_today: rate.min(1.0),
+                exits_without_entry_today: get(&orphans),
+                downlinks_overdue: get(&overdue),
+                warnings,
+                parking_code: s.parking_code,
+                access_id: s.access_id,
+                last_seen: s.last_seen,
+                total_berths: s.total_berths,
+                open_berths: s.open_berths,
+                free_berths: s.free_berths,
+            }
+        })
+        .collect();
+    let occupancy = store
+        .occupancy(today)
+        .await?
+        .into_iter()
+        .map(|s| OccupancySlot {
+            at: format!("{}0", s.slot),
+            occupied: s.occupied,
+            open_berths: s.capacity,
+            lots: s.lots,
+        })
+        .collect();
+    Ok(Overview { now: format_time(now), date: today.to_string(), city, lots, occupancy })
+}
+
+/// The city now: every lot's state and day so far, the day's occupancy, warnings.
+#[utoipa::path(get, path = "/api/admin/overview", tag = "read", responses((status = 200, body = Overview)))]
+pub(crate) async fn handle(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
+    Ok(Json(overview(&state).await?))
+}

@@ -1,0 +1,138 @@
+//! The city's day across all lots, each figure in one grouped query (the
+//! dashboard's overview and `/api/admin/overview` read these, for a city
+//! of a thousand lots as for eight).
+
+use chrono::NaiveDate;
+
+use super::{Store, StoreError, day_range};
+
+/// A count per lot.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PerLot {
+    pub parking_code: String,
+    pub n: i64,
+}
+
+/// The city's berths in one 10-minute slot of a day: each lot's average
+/// over the slot, summed.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Slot {
+    /// `HH:m` (the slot's first minute digit: `08:3` is 08:30–08:39).
+    pub slot: String,
+    pub occupied: i64,
+    pub capacity: i64,
+    /// Lots that reported in the slot.
+    pub lots: i64,
+}
+
+impl Store {
+    /// Entries of the day per lot (deleted ones not counted, as in reconciliation).
+    pub async fn entries_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
+        self.per_lot(
+            "SELECT parking_code, COUNT(*) AS n FROM entries WHERE deleted = 0 AND arrive_time >= $1 \
+             AND arrive_time < $2 GROUP BY parking_code",
+            date,
+        )
+        .await
+    }
+
+    /// Exits of the day per lot.
+    pub async fn exits_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
+        self.per_lot(
+            "SELECT parking_code, COUNT(*) AS n FROM exits WHERE end_time >= $1 AND end_time < $2 GROUP BY parking_code",
+            date,
+        )
+        .await
+    }
+
+    /// Exits of the day whose entry the platform never had, per lot.
+    pub async fn orphan_exits_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
+        self.per_lot(
+            "SELECT parking_code, COUNT(*) AS n FROM exits WHERE without_entry = 1 AND end_time >= $1 \
+             AND end_time < $2 GROUP BY parking_code",
+            date,
+        )
+        .await
+    }
+
+    /// 10-minute slots of the day each lot was heard in.
+    pub async fn online_slots_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
+        let (from, to) = day_range(date);
+        Ok(sqlx::query_as(
+            "SELECT parking_code, COUNT(*) AS n FROM online_slots WHERE slot >= $1 AND slot < $2 GROUP BY parking_code",
+        )
+        .bind(&from[..16])
+        .bind(&to[..16])
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Downlinks past their confirm deadline and still retried, per lot.
+    pub async fn overdue_by_lot(&self, now: &str) -> Result<Vec<PerLot>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT parking_code, COUNT(*) AS n FROM downlinks WHERE state IN ('queued', 'published') \
+             AND deadline_at < $1 GROUP BY parking_code",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The city's occupancy through a day, slot by slot.
+    pub async fn occupancy(&self, date: NaiveDate) -> Result<Vec<Slot>, StoreError> {
+        let (from, to) = day_range(date);
+        Ok(sqlx::query_as(
+            "SELECT slot, CAST(SUM(occupied) AS BIGINT) AS occupied, CAST(SUM(capacity) AS BIGINT) AS capacity, \
+             COUNT(*) AS lots FROM (SELECT substr(at, 12, 4) AS slot, parking_code, \
+             CAST(AVG(open_berths - free_berths) AS BIGINT) AS occupied, CAST(AVG(open_berths) AS BIGINT) AS capacity \
+             FROM berth_states WHERE at >= $1 AND at < $2 GROUP BY substr(at, 12, 4), parking_code) per_lot \
+             GROUP BY slot ORDER BY slot",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Every lot's latest uploadParkingInfo (its stored JSON).
+    pub async fn parking_infos(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT parking_code, content FROM parking_info").fetch_all(&self.pool).await?)
+    }
+
+    /// The photos of some stays of a lot: (uid, photo_id, photo_type, sha256).
+    pub async fn photos_of(
+        &self,
+        parking_code: &str,
+        uids: &[String],
+    ) -> Result<Vec<(String, String, i64, String)>, StoreError> {
+        let mut out = Vec::new();
+        // One statement per stay: a page shows twenty, and placeholders
+        // lists differ between the two backends.
+        for uid in uids {
+            let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+                "SELECT uid, photo_id, photo_type, sha256 FROM photos WHERE parking_code = $1 AND uid = $2 \
+                 ORDER BY photo_time",
+            )
+            .bind(parking_code)
+            .bind(uid)
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// A photo's file digest.
+    pub async fn photo_sha(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT sha256 FROM photos WHERE parking_code = $1 AND photo_id = $2")
+            .bind(parking_code)
+            .bind(photo_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn per_lot(&self, sql: &'static str, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
+        let (from, to) = day_range(date);
+        Ok(sqlx::query_as(sql).bind(&from).bind(&to).fetch_all(&self.pool).await?)
+    }
+}
