@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+pub mod webdriver;
+
 /// A child process killed (SIGKILL) and reaped when dropped.
 pub struct Process(pub Child);
 
