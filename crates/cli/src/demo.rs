@@ -160,7 +160,11 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
     println!("             admin token {} (also for /api/admin/…)", saved.admin_token);
     println!("  booths     {} … {}", urls.first().map_or("", String::as_str), urls.last().map_or("", String::as_str));
     println!("  log        {}", data.join("demo.log").display());
-    println!("  catching up from {} at ×{}, then live. Ctrl-C stops; run again to resume.", format_time(start), o.speed);
+    println!(
+        "  catching up from {} at ×{}, then live. Ctrl-C stops; run again to resume.",
+        format_time(start),
+        o.speed
+    );
 
     let mut params = TrafficParams::starting(start);
     params.demand = o.demand;
@@ -217,7 +221,11 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
         }
     }
     driver.table();
-    println!("stopped at {}; `onepark demo --data {}` resumes this city", format_time(driver.sim().now()), data.display());
+    println!(
+        "stopped at {}; `onepark demo --data {}` resumes this city",
+        format_time(driver.sim().now()),
+        data.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -268,7 +276,8 @@ fn key_pair(dir: &Path, name: &str) -> Result<String> {
 fn save(path: &Path, saved: &Saved) -> Result<()> {
     // Written aside and renamed: a crash mid-write must not lose the city.
     let aside = path.with_extension("json.new");
-    std::fs::write(&aside, serde_json::to_string_pretty(saved)?).with_context(|| format!("writing {}", aside.display()))?;
+    std::fs::write(&aside, serde_json::to_string_pretty(saved)?)
+        .with_context(|| format!("writing {}", aside.display()))?;
     std::fs::rename(&aside, path).with_context(|| format!("writing {}", path.display()))
 }
 

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::webdriver::{self, Browser};
-use common::{Process, client, fresh_dir, free_port, wait_port};
+use common::{Process, client, free_port, fresh_dir, wait_port};
 use serde_json::Value;
 
 /// Two consecutive free ports for the two lots.
@@ -90,7 +90,9 @@ async fn the_demo_runs_shows_its_city_stops_and_resumes() {
 
     match webdriver::find() {
         Some((chromium, driver)) => pages(&dir, http, &token, &chromium, &driver).await,
-        None => eprintln!("SKIPPED the dashboard in Chromium: no /usr/bin/chromium and chromedriver (apt-get install chromium chromium-driver)"),
+        None => eprintln!(
+            "SKIPPED the dashboard in Chromium: no /usr/bin/chromium and chromedriver (apt-get install chromium chromium-driver)"
+        ),
     }
 
     assert!(interrupt(run).success(), "Ctrl-C ends the demo with status 0");

@@ -64,10 +64,16 @@ impl IntoResponse for Refused {
             Refused::Disabled(lang) => (
                 StatusCode::FORBIDDEN,
                 [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                page(lang, lang.t("控制台未启用", "Dashboard disabled"), "", 0, html! {
-                    div.card.login { p { (lang.t("配置中未设置 admin_token，控制台与管理接口均未启用。",
-                        "No admin_token in the configuration: the dashboard and admin API are off.")) } }
-                })
+                page(
+                    lang,
+                    lang.t("控制台未启用", "Dashboard disabled"),
+                    "",
+                    0,
+                    html! {
+                        div.card.login { p { (lang.t("配置中未设置 admin_token，控制台与管理接口均未启用。",
+                            "No admin_token in the configuration: the dashboard and admin API are off.")) } }
+                    },
+                )
                 .into_string(),
             )
                 .into_response(),
@@ -90,7 +96,8 @@ fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refused> {
     Ok(Viewer { lang, fragment: headers.get("x-fragment").is_some() })
 }
 
-const NAV: [(&str, &str, &str); 3] = [("/", "全市概览", "City"), ("/plates", "车牌查询", "Plates"), ("/lists", "黑白名单", "Lists")];
+const NAV: [(&str, &str, &str); 3] =
+    [("/", "全市概览", "City"), ("/plates", "车牌查询", "Plates"), ("/lists", "黑白名单", "Lists")];
 
 fn page(lang: Lang, title: &str, here: &str, live: u32, body: Markup) -> Markup {
     let nav: Vec<Nav> = NAV.iter().map(|(href, zh, en)| Nav { href, zh, en, active: *href == here }).collect();
@@ -219,17 +226,23 @@ fn warning_badge(lang: Lang, w: Warning, l: &LotOverview) -> Markup {
     match w {
         Warning::Offline => html! { span.badge.bad { (lang.t("离线", "offline")) } },
         Warning::OnlineRate => html! { span.badge.warn {
-            (lang.t("在线率 ", "online ")) (format!("{:.0}%", l.online_rate_today * 100.0)) } },
+        (lang.t("在线率 ", "online ")) (format!("{:.0}%", l.online_rate_today * 100.0)) } },
         Warning::ExitsWithoutEntry => html! { span.badge.warn {
-            (lang.t("无入场出场 ", "exits without entry ")) (l.exits_without_entry_today) } },
+        (lang.t("无入场出场 ", "exits without entry ")) (l.exits_without_entry_today) } },
         Warning::DownlinksOverdue => html! { span.badge.warn {
-            (lang.t("下发超时 ", "overdue ")) (l.downlinks_overdue) } },
+        (lang.t("下发超时 ", "overdue ")) (l.downlinks_overdue) } },
     }
 }
 
 fn bar(part: i64, whole: i64) -> Markup {
     let p = percent(part, whole).clamp(0, 100);
-    let class = if p >= 95 { "bar full" } else if p >= 80 { "bar hot" } else { "bar" };
+    let class = if p >= 95 {
+        "bar full"
+    } else if p >= 80 {
+        "bar hot"
+    } else {
+        "bar"
+    };
     html! { div class=(class) title=(format!("{p}%")) { span style=(format!("width:{p}%")) {} } }
 }
 
@@ -252,12 +265,13 @@ fn occupancy_chart(lang: Lang, o: &Overview) -> Markup {
         .filter_map(|s| Some((minutes(&s.at)?, s.occupied as f64 * 100.0 / s.open_berths as f64)))
         .collect();
     let axes = Axes { x_min: 0.0, x_max: 24.0 * 60.0, x_ticks: day_ticks(), y_max: 100.0, y_unit: "%" };
-    chart::line(lang.t("今日全市泊位占用率", "The city's occupancy today"), &axes, &[Series {
-        name: lang.t("开放泊位占用率", "open berths occupied"),
-        class: "s1",
-        points: share,
-        area: true,
-    }])
+    chart::line(
+        lang.t("今日全市泊位占用率", "The city's occupancy today"),
+        &axes,
+        &[Series {
+            name: lang.t("开放泊位占用率", "open berths occupied"), class: "s1", points: share, area: true
+        }],
+    )
 }
 
 fn city_map(lang: Lang, lots: &[LotOverview]) -> Markup {
@@ -270,8 +284,10 @@ fn city_map(lang: Lang, lots: &[LotOverview]) -> Markup {
         .collect();
     let hrefs: Vec<String> = lots.iter().map(|l| format!("/lots/{}", l.parking_code)).collect();
     // Each dot shows its free berths (a large city shows dots alone).
-    let frees: Vec<String> =
-        lots.iter().map(|l| if lots.len() <= 60 { l.free_berths.unwrap_or(0).to_string() } else { String::new() }).collect();
+    let frees: Vec<String> = lots
+        .iter()
+        .map(|l| if lots.len() <= 60 { l.free_berths.unwrap_or(0).to_string() } else { String::new() })
+        .collect();
     let places: Vec<Place> = titles
         .iter()
         .zip(&hrefs)
@@ -294,7 +310,11 @@ fn city_map(lang: Lang, lots: &[LotOverview]) -> Markup {
                 label: free,
                 class,
                 href,
-                radius: if lots.len() <= 60 { 9.0 + (open.max(1) as f64).sqrt() / 3.0 } else { 3.0 + (open.max(1) as f64).sqrt() / 6.0 },
+                radius: if lots.len() <= 60 {
+                    9.0 + (open.max(1) as f64).sqrt() / 3.0
+                } else {
+                    3.0 + (open.max(1) as f64).sqrt() / 6.0
+                },
                 title: title.clone(),
             })
         })
@@ -316,9 +336,17 @@ async fn lot(State(state): State<AppState>, headers: HeaderMap, Path(code): Path
     };
     match lot_body(&state, v.lang, &code).await {
         Ok(Some((title, body))) => reply(&v, title.as_str(), "", body),
-        Ok(None) => (StatusCode::NOT_FOUND, reply(&v, "404", "", html! {
-            div.card { p { (v.lang.t("没有这个车场：", "No such lot: ")) (code) } }
-        }))
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            reply(
+                &v,
+                "404",
+                "",
+                html! {
+                    div.card { p { (v.lang.t("没有这个车场：", "No such lot: ")) (code) } }
+                },
+            ),
+        )
             .into_response(),
         Err(e) => Refused::Store(e).into_response(),
     }
@@ -366,7 +394,13 @@ async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result<Option<(St
         series.push((m, (p.open - p.free) as f64));
         free.push((m, p.free as f64));
     }
-    let axes = Axes { x_min: 0.0, x_max: 24.0 * 60.0, x_ticks: day_ticks(), y_max: l.open_berths.unwrap_or(0) as f64, y_unit: "" };
+    let axes = Axes {
+        x_min: 0.0,
+        x_max: 24.0 * 60.0,
+        x_ticks: day_ticks(),
+        y_max: l.open_berths.unwrap_or(0) as f64,
+        y_unit: "",
+    };
     let body = html! {
         h1 { (title) " " (online_badge(lang, l.online)) span.muted { " · " (l.parking_code) " · accessID " (l.access_id) } }
         @if let Some(address) = &l.address { p.muted { (address) } }
@@ -447,15 +481,27 @@ async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result<Option<(St
 }
 
 fn list_name(lang: Lang, kind: i64) -> &'static str {
-    if kind == onepark_proto::dict::ListKind::Black.code() { lang.t("黑名单", "black") } else { lang.t("白名单", "white") }
+    if kind == onepark_proto::dict::ListKind::Black.code() {
+        lang.t("黑名单", "black")
+    } else {
+        lang.t("白名单", "white")
+    }
 }
 
 fn delivery_badge(lang: Lang, state: Option<DownlinkState>) -> Markup {
     match state {
-        Some(DownlinkState::Confirmed) => html! { span.badge.ok.delivery data-state="confirmed" { (lang.t("已确认", "confirmed")) } },
-        Some(DownlinkState::Published) => html! { span.badge.warn.delivery data-state="published" { (lang.t("已下发", "published")) } },
-        Some(DownlinkState::Queued) => html! { span.badge.delivery data-state="queued" { (lang.t("排队中", "queued")) } },
-        Some(DownlinkState::Expired) => html! { span.badge.bad.delivery data-state="expired" { (lang.t("已过期", "expired")) } },
+        Some(DownlinkState::Confirmed) => {
+            html! { span.badge.ok.delivery data-state="confirmed" { (lang.t("已确认", "confirmed")) } }
+        }
+        Some(DownlinkState::Published) => {
+            html! { span.badge.warn.delivery data-state="published" { (lang.t("已下发", "published")) } }
+        }
+        Some(DownlinkState::Queued) => {
+            html! { span.badge.delivery data-state="queued" { (lang.t("排队中", "queued")) } }
+        }
+        Some(DownlinkState::Expired) => {
+            html! { span.badge.bad.delivery data-state="expired" { (lang.t("已过期", "expired")) } }
+        }
         None => html! { span.muted { "—" } },
     }
 }
@@ -544,7 +590,7 @@ async fn lists(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
         (Err(e), _) | (_, Err(e)) => return Refused::Store(e).into_response(),
     };
     // One row per plate and list, one badge per lot.
-    let mut rows: BTreeMap<(String, i64), Vec<(String, bool, Option<DownlinkState>)>> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, i64), Vec<LotCopy>> = BTreeMap::new();
     for (e, delivery) in &entries {
         rows.entry((e.plate_no.clone(), e.list_kind)).or_default().push((e.parking_code.clone(), e.deleted, *delivery));
     }
@@ -598,6 +644,10 @@ async fn lists(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
     reply(&v, lang.t("黑白名单", "Lists"), "/lists", body)
 }
 
+/// One lot's copy of a list entry: its parkingCode, whether its latest
+/// change is a removal, and that change's delivery.
+type LotCopy = (String, bool, Option<DownlinkState>);
+
 #[derive(Deserialize)]
 struct ListForm {
     operate: String,
@@ -642,7 +692,8 @@ async fn change_list(State(state): State<AppState>, headers: HeaderMap, Form(f):
             Err(e) => return Refused::Store(e).into_response(),
         };
         for codes in by_access.values_mut() {
-            codes.retain(|c| live.iter().any(|(e, _)| e.parking_code == *c && e.list_kind == kind.code() && !e.deleted));
+            codes
+                .retain(|c| live.iter().any(|(e, _)| e.parking_code == *c && e.list_kind == kind.code() && !e.deleted));
         }
         by_access.retain(|_, codes| !codes.is_empty());
     }
@@ -665,7 +716,10 @@ async fn change_list(State(state): State<AppState>, headers: HeaderMap, Form(f):
         format!("error={}", encode(lang.t("没有可下发的车场", "no lot to send it to")))
     } else {
         let verb = if add { lang.t("已下发", "sent") } else { lang.t("已下发移除", "removal sent") };
-        format!("notice={}", encode(&format!("{plate} {verb} → {sent} {}", lang.t("个车场，等待确认", "lots; confirmations follow"))))
+        format!(
+            "notice={}",
+            encode(&format!("{plate} {verb} → {sent} {}", lang.t("个车场，等待确认", "lots; confirmations follow")))
+        )
     };
     Redirect::to(&format!("/lists?{query}")).into_response()
 }
@@ -674,7 +728,11 @@ fn encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-async fn photo(State(state): State<AppState>, headers: HeaderMap, Path((code, id)): Path<(String, String)>) -> Response {
+async fn photo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((code, id)): Path<(String, String)>,
+) -> Response {
     if let Err(e) = viewer(&state, &headers) {
         return e.into_response();
     }
@@ -693,7 +751,8 @@ async fn photo(State(state): State<AppState>, headers: HeaderMap, Path((code, id
 async fn asset(Path(name): Path<String>) -> Response {
     match onepark_web::asset(&name) {
         Some((content_type, body)) => {
-            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+                .into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
@@ -721,7 +780,11 @@ fn login_form(state: &AppState, lang: Lang, wrong: bool) -> Response {
         }
     };
     let status = if wrong { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], page(lang, lang.t("登录", "Sign in"), "", 0, body).into_string())
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        page(lang, lang.t("登录", "Sign in"), "", 0, body).into_string(),
+    )
         .into_response()
 }
 

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Crates that do I/O or run a runtime; `proto`, `domain` and `sim` must not reach
+/// Crates that do I/O or run a runtime; `proto`, `domain`, `sim` and `web` must not reach
 /// any of them, directly or transitively.
 const FORBIDDEN: &[&str] =
     &["tokio", "async-std", "mio", "hyper", "axum", "reqwest", "sqlx", "rusqlite", "postgres", "rumqttc", "rmqtt"];
@@ -16,7 +16,7 @@ fn workspace() -> &'static Path {
 }
 
 #[test]
-fn proto_domain_and_sim_depend_on_no_runtime_database_or_broker() {
+fn proto_domain_sim_and_web_depend_on_no_runtime_database_or_broker() {
     // Only the host's packages: others (Windows-only crates) are not downloaded.
     let rustc = Command::new("rustc").arg("-vV").output().expect("rustc -vV");
     let host = String::from_utf8_lossy(&rustc.stdout)
@@ -52,7 +52,7 @@ fn proto_domain_and_sim_depend_on_no_runtime_database_or_broker() {
             Some((n["id"].as_str()?, deps))
         })
         .collect();
-    for root in ["onepark-proto", "onepark-domain", "onepark-sim"] {
+    for root in ["onepark-proto", "onepark-domain", "onepark-sim", "onepark-web"] {
         let start = names.iter().find(|(_, n)| **n == root).map(|(id, _)| *id).expect("root package");
         let mut seen = BTreeSet::new();
         let mut stack = vec![start];

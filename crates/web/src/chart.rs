@@ -157,7 +157,8 @@ mod tests {
         let s = Series { name: "a", class: "s1", points: vec![(0.0, 0.0), (100.0, 50.0)], area: true };
         let svg = line("test", &axes, &[s]).into_string();
         assert!(svg.contains("points=\"44.0,194.0 628.0,12.0\""), "{svg}");
-        let places = [Place { x: 120.3, y: 36.0, label: "<a>", class: "ok", href: "/x", radius: 5.0, title: "t".into() }];
+        let places =
+            [Place { x: 120.3, y: 36.0, label: "<a>", class: "ok", href: "/x", radius: 5.0, title: "t".into() }];
         assert!(map("m", &places).into_string().contains("&lt;a&gt;"));
     }
 }

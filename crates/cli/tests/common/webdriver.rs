@@ -65,13 +65,15 @@ impl Browser {
 
     /// The element matching a CSS selector, if any.
     pub async fn find(&self, css: &str) -> Option<String> {
-        let v = self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
+        let v =
+            self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
         v.as_array()?.first()?[ELEMENT].as_str().map(str::to_owned)
     }
 
     /// The text of every element matching a CSS selector.
     pub async fn texts(&self, css: &str) -> Vec<String> {
-        let v = self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
+        let v =
+            self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
         let mut out = Vec::new();
         for e in v.as_array().cloned().unwrap_or_default() {
             let id = e[ELEMENT].as_str().unwrap_or_default();
@@ -87,7 +89,8 @@ impl Browser {
 
     /// An attribute of every element matching a CSS selector.
     pub async fn attributes(&self, css: &str, name: &str) -> Vec<String> {
-        let v = self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
+        let v =
+            self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
         let mut out = Vec::new();
         for e in v.as_array().cloned().unwrap_or_default() {
             let id = e[ELEMENT].as_str().unwrap_or_default();
