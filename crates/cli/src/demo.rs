@@ -184,11 +184,7 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
         println!("  {adopted} cars are still parked from the last run");
     }
 
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+    let bar = crate::sim_drive::spinner("{spinner} {msg}");
     let clock = Clock { start, began: Instant::now(), speed: o.speed, zone };
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);

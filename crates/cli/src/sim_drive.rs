@@ -87,11 +87,7 @@ async fn drive(o: Options) -> Result<ExitCode> {
     params.demand = o.demand;
     let mut driver = Driver::new(Sim::new(city.clone(), params), urls, o.no_photos)?;
     driver.load_cards(start).await?;
-    let bar = indicatif::ProgressBar::new_spinner();
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+    let bar = spinner("{spinner} {elapsed} {msg}");
     let clock = Clock { start, began: Instant::now(), speed: o.speed, zone };
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
@@ -112,6 +108,16 @@ async fn drive(o: Options) -> Result<ExitCode> {
     bar.finish_and_clear();
     driver.report(start).await;
     Ok(if driver.sound() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The progress line (an indicatif template).
+pub(crate) fn spinner(template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar
 }
 
 /// Virtual time: from `start` at `speed` while behind the wall clock, then

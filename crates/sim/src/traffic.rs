@@ -148,6 +148,19 @@ struct LotState {
     next_car: u64,
 }
 
+impl LotState {
+    /// A car comes in (on `card`, or as a temporary parker): its id.
+    fn admit(&mut self, lot: usize, card: Option<usize>) -> u64 {
+        let id = ((lot as u64) << 40) | self.next_car;
+        self.next_car += 1;
+        match card {
+            Some(c) => self.cards_inside[c] = true,
+            None => self.temporary_inside += 1,
+        }
+        id
+    }
+}
+
 /// The running simulation.
 pub struct Sim {
     city: City,
@@ -263,12 +276,7 @@ impl Sim {
         let card = card.and_then(|id| spec.cards.iter().position(|c| c.id == id));
         let (median, sigma) = if card.is_some() { spec.kind.card_stay() } else { spec.kind.stay() };
         let state = &mut self.lots[lot];
-        let id = ((lot as u64) << 40) | state.next_car;
-        state.next_car += 1;
-        match card {
-            Some(c) => state.cards_inside[c] = true,
-            None => state.temporary_inside += 1,
-        }
+        let id = state.admit(lot, card);
         let minutes = lognormal(&mut state.rng, median, sigma).clamp(3.0, 3.0 * 24.0 * 60.0);
         let mut leaves = entered + Duration::seconds((minutes * 60.0) as i64);
         if leaves <= self.now {
@@ -360,12 +368,7 @@ impl Sim {
     fn enter(&mut self, lot: usize, at: NaiveDateTime, plate: Option<CarPlate>, card: Option<usize>) -> Event {
         let spec = &self.city.lots[lot];
         let state = &mut self.lots[lot];
-        let id = ((lot as u64) << 40) | state.next_car;
-        state.next_car += 1;
-        match card {
-            Some(c) => state.cards_inside[c] = true,
-            None => state.temporary_inside += 1,
-        }
+        let id = state.admit(lot, card);
         let (median, sigma) = if card.is_some() { spec.kind.card_stay() } else { spec.kind.stay() };
         let minutes = lognormal(&mut state.rng, median, sigma).clamp(3.0, 3.0 * 24.0 * 60.0);
         let leaves = at + Duration::seconds((minutes * 60.0) as i64);

@@ -70,17 +70,27 @@ impl Browser {
         v.as_array()?.first()?[ELEMENT].as_str().map(str::to_owned)
     }
 
-    /// The text of every element matching a CSS selector.
-    pub async fn texts(&self, css: &str) -> Vec<String> {
+    /// The ids of every element matching a CSS selector.
+    async fn elements(&self, css: &str) -> Vec<String> {
         let v =
             self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
+        let list = v.as_array().cloned().unwrap_or_default();
+        list.iter().filter_map(|e| e[ELEMENT].as_str().map(str::to_owned)).collect()
+    }
+
+    /// What `GET /element/{id}/{what}` says of every element matching a CSS selector.
+    async fn each(&self, css: &str, what: &str) -> Vec<String> {
         let mut out = Vec::new();
-        for e in v.as_array().cloned().unwrap_or_default() {
-            let id = e[ELEMENT].as_str().unwrap_or_default();
-            let t = self.call(reqwest::Method::GET, &format!("/element/{id}/text"), None).await;
-            out.push(t.as_str().unwrap_or_default().to_owned());
+        for id in self.elements(css).await {
+            let v = self.call(reqwest::Method::GET, &format!("/element/{id}/{what}"), None).await;
+            out.push(v.as_str().unwrap_or_default().to_owned());
         }
         out
+    }
+
+    /// The text of every element matching a CSS selector.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        self.each(css, "text").await
     }
 
     pub async fn text(&self, css: &str) -> Option<String> {
@@ -89,15 +99,7 @@ impl Browser {
 
     /// An attribute of every element matching a CSS selector.
     pub async fn attributes(&self, css: &str, name: &str) -> Vec<String> {
-        let v =
-            self.call(reqwest::Method::POST, "/elements", Some(json!({ "using": "css selector", "value": css }))).await;
-        let mut out = Vec::new();
-        for e in v.as_array().cloned().unwrap_or_default() {
-            let id = e[ELEMENT].as_str().unwrap_or_default();
-            let a = self.call(reqwest::Method::GET, &format!("/element/{id}/attribute/{name}"), None).await;
-            out.push(a.as_str().unwrap_or_default().to_owned());
-        }
-        out
+        self.each(css, &format!("attribute/{name}")).await
     }
 
     pub async fn type_into(&self, css: &str, text: &str) {

@@ -15,7 +15,8 @@
     if (document.hidden || busy()) return;
     fetch(location.href, { headers: { "x-fragment": "1" }, credentials: "same-origin" })
       .then(function (r) {
-        if (r.status === 401) { location.reload(); throw new Error("login"); }
+        // Signed out meanwhile: the answer is the login page (a redirect), not a fragment.
+        if (r.status === 401 || r.redirected) { location.reload(); throw new Error("login"); }
         if (!r.ok) throw new Error(r.status);
         return r.text();
       })
