@@ -41,6 +41,7 @@ struct Inner {
     downlink: Option<Arc<Stats>>,
     sessions: crate::auth::Sessions,
     http: Arc<onepark_serve::Stats>,
+    feed: crate::booth::Feed,
 }
 
 impl LotState {
@@ -50,6 +51,11 @@ impl LotState {
 
     pub fn sessions(&self) -> &crate::auth::Sessions {
         &self.inner.sessions
+    }
+
+    /// The latest lane events, for the booth page.
+    pub fn feed(&self) -> &crate::booth::Feed {
+        &self.inner.feed
     }
 
     pub fn outbox_stats(&self) -> &OutboxStats {
@@ -142,7 +148,8 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
         }
     };
     let (sessions, http) = (Default::default(), Default::default());
-    let inner = Inner { config, store, uplink: reconcile_client, wake, outbox, downlink, sessions, http };
+    let feed = Default::default();
+    let inner = Inner { config, store, uplink: reconcile_client, wake, outbox, downlink, sessions, http, feed };
     let state = LotState { inner: Arc::new(inner) };
     tokio::spawn(periodic(state.clone()));
     tokio::spawn(nightly(state.clone()));
@@ -242,6 +249,7 @@ pub fn router(state: LotState) -> Router {
     crate::auth::document(&mut document);
     router
         .route("/api/openapi.json", onepark_serve::json::document(document.to_pretty_json().unwrap_or_default()))
+        .merge(crate::booth::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::auth::gate))
         .layer(axum::middleware::map_response(onepark_serve::json::errors))
         .with_state(state)

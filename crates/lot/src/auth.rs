@@ -117,9 +117,12 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 /// What a request may do, decided before its handler runs.
 pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login" | "/api/openapi.json") {
+    if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login" | "/api/openapi.json" | "/booth/login")
+        || path.starts_with("/assets/")
+    {
         return next.run(request).await;
     }
+    let booth = path == "/booth" || path.starts_with("/booth/");
     let Some(auth) = state.config().auth.as_ref() else {
         // In-process callers (tests) have no peer address.
         let local = request.extensions().get::<ConnectInfo<SocketAddr>>().is_none_or(|c| c.0.ip().is_loopback());
@@ -139,6 +142,15 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
         .map(str::trim)
         .unwrap_or_default()
         .to_owned();
+    // The booth page's browser carries the staff token in its cookie.
+    let cookies = request.headers().get("cookie").and_then(|v| v.to_str().ok());
+    let token = match onepark_web::cookie(cookies, crate::booth::COOKIE) {
+        Some(cookie) if token.is_empty() && booth => cookie.to_owned(),
+        _ => token,
+    };
+    if booth && state.sessions().user(&token, Instant::now()).is_none() {
+        return axum::response::Redirect::to("/booth/login").into_response();
+    }
     if token.is_empty() {
         return refuse(StatusCode::UNAUTHORIZED, "缺少令牌：请在 Authorization: Bearer 中提供设备令牌或登录令牌");
     }

@@ -430,7 +430,13 @@ pub(crate) async fn entry(State(state): State<LotState>, Path(lane): Path<String
         Ok(event) => event,
         Err(reply) => return reply,
     };
-    match enter(&state, &lane, &read, at).await {
+    let reply = decide_entry(&state, &lane, &read, at).await;
+    remember(&state, &lane, &read, at, &reply, PhotoType::Entry);
+    reply
+}
+
+async fn decide_entry(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> LaneReply {
+    match enter(state, lane, read, at).await {
         Ok(Ok((uid, plate, note))) => {
             let unresolved = placeholder(&plate);
             let msg = if unresolved {
@@ -559,10 +565,32 @@ pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>
         Ok(event) => event,
         Err(reply) => return reply,
     };
-    match leave(&state, &lane, &read, at).await {
+    let reply = match leave(&state, &lane, &read, at).await {
         Ok(reply) => reply,
         Err(e) => failed(e),
-    }
+    };
+    remember(&state, &lane, &read, at, &reply, PhotoType::Exit);
+    reply
+}
+
+/// The booth's feed hears of every decided lane event.
+fn remember(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime, reply: &LaneReply, kind: PhotoType) {
+    let d = &reply.1.0;
+    let with_photo = read.photo.as_deref().is_some_and(|f| !f.trim().is_empty()) && d.photo.is_none();
+    let photo_id = d.uid.as_ref().filter(|_| with_photo && (d.open || kind == PhotoType::Entry));
+    state.feed().push(crate::booth::LaneEvent {
+        at: format_time(at),
+        lane: lane.id.clone(),
+        direction: lane.direction,
+        plate_no: d.plate_no.clone().unwrap_or_else(|| read.plate()),
+        open: d.open,
+        reason: d.reason.clone(),
+        msg: d.msg.clone(),
+        uid: d.uid.clone(),
+        fee: d.fee,
+        due: d.due,
+        photo_id: photo_id.map(|uid| format!("{uid}-{}", kind.code())),
+    });
 }
 
 /// How the exit found its session.
@@ -799,6 +827,20 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
     {
         Ok(id) => {
             tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
+            let direction = state.config().lanes.iter().find(|l| l.id == lane).map_or(Direction::Exit, |l| l.direction);
+            state.feed().push(crate::booth::LaneEvent {
+                at: now.clone(),
+                lane: lane.clone(),
+                direction,
+                plate_no: plate.clone().unwrap_or_default(),
+                open: true,
+                reason: Some("manual".into()),
+                msg: format!("手动开闸：{}", request.reason.trim()),
+                uid: None,
+                fee: None,
+                due: None,
+                photo_id: None,
+            });
             decided(Decision { open: true, id: Some(id), msg: "已手动开闸".into(), ..Decision::default() })
         }
         Err(e) => failed(e),

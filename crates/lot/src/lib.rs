@@ -7,6 +7,7 @@
 pub mod app;
 pub mod auth;
 mod barrier;
+pub mod booth;
 pub mod config;
 pub mod downlink;
 pub mod lane;

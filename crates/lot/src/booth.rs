@@ -1,0 +1,381 @@
+//! The booth page (岗亭) at `/booth`: the lanes' latest events with photo,
+//! plate and decision; cars held at an exit with what they owe (collect
+//! and let out); unread plates to correct; the barrier by hand with a
+//! reason; open sessions; month cards. Every action goes through the lane
+//! and staff API's own handlers (the same validation, records and audit),
+//! so the page cannot do what the API would refuse.
+//!
+//! Access is the API's: this machine only without `[auth]`; with it, staff
+//! log in at `/booth/login` and the token rides in an HttpOnly,
+//! SameSite=Strict cookie. Forms are refused when another site posts them
+//! (`Origin`/`Sec-Fetch-Site`), which matters on a loopback-only booth.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use onepark_web::{Lang, Markup, Nav, html, yuan};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::LotState;
+use crate::config::Direction;
+use crate::store::{SessionQuery, SessionState};
+
+/// The cookie that carries a staff token for the booth page.
+pub(crate) const COOKIE: &str = "onepark_staff";
+/// Events the feed keeps (a busy lot has a few hundred an hour).
+const KEEP: usize = 200;
+/// A car refused as unpaid counts as waiting this long.
+const WAITING_MINUTES: i64 = 30;
+
+/// One decided lane event, as the booth shows it.
+#[derive(Clone, Debug)]
+pub struct LaneEvent {
+    pub at: String,
+    pub lane: String,
+    pub direction: Direction,
+    pub plate_no: String,
+    pub open: bool,
+    pub reason: Option<String>,
+    pub msg: String,
+    pub uid: Option<String>,
+    pub fee: Option<i64>,
+    pub due: Option<i64>,
+    pub photo_id: Option<String>,
+}
+
+/// The latest lane events, in memory (a restart starts an empty feed; the
+/// sessions and records themselves are in the store).
+#[derive(Default)]
+pub struct Feed(Mutex<VecDeque<LaneEvent>>);
+
+impl Feed {
+    pub fn push(&self, event: LaneEvent) {
+        if let Ok(mut events) = self.0.lock() {
+            if events.len() == KEEP {
+                events.pop_back();
+            }
+            events.push_front(event);
+        }
+    }
+
+    /// Newest first.
+    pub fn latest(&self) -> Vec<LaneEvent> {
+        self.0.lock().map(|e| e.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
+pub fn router() -> Router<LotState> {
+    Router::new()
+        .route("/booth", get(page))
+        .route("/booth/login", get(login_page).post(login))
+        .route("/booth/collect", post(collect))
+        .route("/booth/plate", post(correct))
+        .route("/booth/open", post(open))
+        .route("/booth/photos/{id}", get(photo))
+        .route("/assets/{name}", get(asset))
+}
+
+fn lang(headers: &HeaderMap) -> Lang {
+    Lang::from_cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()))
+}
+
+fn shell(lang: Lang, title: &str, live: u32, body: Markup) -> Markup {
+    let nav = [Nav { href: "/booth", zh: "岗亭", en: "Booth", active: true }];
+    onepark_web::page(lang, title, lang.t("onepark 车场岗亭", "onepark booth"), &nav, live, body)
+}
+
+fn html_reply(markup: Markup) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], markup.into_string())
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct Notice {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query<Notice>) -> Response {
+    let lang = lang(&headers);
+    let store = state.store();
+    let open = SessionQuery { state: Some(SessionState::Open), limit: 50, ..SessionQuery::default() };
+    let unresolved =
+        SessionQuery { state: Some(SessionState::Open), unresolved: true, limit: 50, ..SessionQuery::default() };
+    let (open, unresolved, cards, berths) =
+        match (store.sessions(&open).await, store.sessions(&unresolved).await, store.cards().await, state.berths().await) {
+            (Ok(o), Ok(u), Ok(c), Ok(b)) => (o, u, c, b),
+            _ => return (StatusCode::INTERNAL_SERVER_ERROR, "存储读取失败 / storage unreadable").into_response(),
+        };
+    let events = state.feed().latest();
+    let now = state.now();
+    let since = onepark_domain::time::format_time(now - chrono::Duration::minutes(WAITING_MINUTES));
+    // Held at an exit as unpaid, and not let out since.
+    let mut waiting: Vec<&LaneEvent> = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let held = e.direction == Direction::Exit && !e.open && e.reason.as_deref() == Some("unpaid") && e.at >= since;
+        let later = events[..i].iter().any(|l| l.uid == e.uid && (l.open || l.reason.as_deref() == Some("unpaid")));
+        if held && !later && e.uid.is_some() {
+            waiting.push(e);
+        }
+    }
+    let config = state.config();
+    let (total, open_berths, free) = berths;
+    let body = html! {
+        h1 { (config.name) span.muted { " · " (config.parking_code) " · " (lang.t("空余", "free")) " " (free) " / " (open_berths) " · " (lang.t("总泊位", "berths")) " " (total) } }
+        @if let Some(t) = &n.notice { div.notice id="notice" { (t) } }
+        @if let Some(t) = &n.error { div.notice.bad id="notice" { (t) } }
+        div.grid {
+            div.card.span-8 {
+                h2 { (lang.t("车道事件", "Lane events")) }
+                @if events.is_empty() { p.empty { (lang.t("启动以来还没有车辆经过。", "No car since the gateway started.")) } }
+                @else { div.scroll { table id="events" {
+                    thead { tr { th { (lang.t("时间", "Time")) } th { (lang.t("车道", "Lane")) } th { (lang.t("车牌", "Plate")) }
+                        th { (lang.t("结果", "Decision")) } th.num { (lang.t("费用", "Fee")) } th { (lang.t("照片", "Photo")) } } }
+                    tbody { @for e in events.iter().take(15) { tr.event data-reason=(e.reason.as_deref().unwrap_or("open")) {
+                        td { (e.at.get(11..).unwrap_or(&e.at)) }
+                        td { (e.lane) " " span.muted { (if e.direction == Direction::Entry { lang.t("入", "in") } else { lang.t("出", "out") }) } }
+                        td.plate { (e.plate_no) }
+                        td { @if e.open { span.badge.ok { (lang.t("放行", "open")) } } @else { span.badge.bad { (lang.t("未放行", "closed")) } } " " span.msg { (e.msg) } }
+                        td.num { (e.fee.map(yuan).unwrap_or_default()) }
+                        td { @if let Some(id) = &e.photo_id { div.photos { img src=(format!("/booth/photos/{id}")) alt=(e.plate_no) loading="lazy"; } } }
+                    } } }
+                } } }
+            }
+            div.card.span-4 {
+                h2 { (lang.t("出口等待缴费", "Waiting at an exit")) }
+                @if waiting.is_empty() { p.empty { (lang.t("没有等待的车辆", "No car waiting")) } }
+                @for e in &waiting {
+                    form.waiting method="post" action="/booth/collect" style="margin-bottom:10px"
+                        data-confirm=(format!("{} {} {}？", lang.t("确认收取", "Collect"), e.due.map(yuan).unwrap_or_default(), e.plate_no)) {
+                        input type="hidden" name="lane" value=(e.lane);
+                        input type="hidden" name="uid" value=(e.uid.as_deref().unwrap_or_default());
+                        input type="hidden" name="plate" value=(e.plate_no);
+                        input type="hidden" name="paid" value=(e.fee.unwrap_or(0));
+                        div { span.plate { (e.plate_no) } " · " (e.lane) " · " (lang.t("应收", "due")) " " strong { (e.due.map(yuan).unwrap_or_default()) } }
+                        div.inline style="display:flex;gap:6px;margin-top:4px" {
+                            select name="paidType" { option value="1" { (lang.t("现金", "cash")) } option value="3" { (lang.t("微信", "WeChat")) }
+                                option value="2" { (lang.t("支付宝", "Alipay")) } option value="6" { (lang.t("银联", "UnionPay")) } }
+                            button type="submit" { (lang.t("收费放行", "Collect and open")) }
+                        }
+                    }
+                }
+                h2 style="margin-top:16px" { (lang.t("手动开闸", "Open by hand")) }
+                form.inline method="post" action="/booth/open" id="manual-open" {
+                    label.field { (lang.t("车道", "Lane")) select name="lane" { @for l in &config.lanes { option value=(l.id) { (l.id) } } } }
+                    label.field { (lang.t("原因（必填）", "Reason (required)")) input name="reason" required maxlength="200" placeholder=(lang.t("救护车 / 设备故障", "ambulance / fault")); }
+                    label.field { (lang.t("车牌", "Plate")) input name="plate" maxlength="20"; }
+                    button.danger type="submit" { (lang.t("开闸", "Open")) }
+                }
+            }
+            div.card.span-6 {
+                h2 { (lang.t("待确认车牌", "Plates to resolve")) " (" (unresolved.len()) ")" }
+                @if unresolved.is_empty() { p.empty { (lang.t("没有未识别或无牌的在场车辆", "No unread or plateless car inside")) } }
+                @for s in &unresolved {
+                    form.inline method="post" action="/booth/plate" style="margin-bottom:8px" {
+                        input type="hidden" name="uid" value=(s.session.uid);
+                        span { (s.session.plate_no) " · " (s.session.entry_time) " · " (s.session.entry_lane) }
+                        input name="plate" required placeholder="鲁B12345" maxlength="20";
+                        button.secondary type="submit" { (lang.t("更正", "Correct")) }
+                    }
+                }
+            }
+            div.card.span-6 {
+                h2 { (lang.t("在场车辆", "Cars inside")) " (" (open.len()) (if open.len() == 50 { "+" } else { "" }) ")" }
+                div.scroll { table id="inside" { tbody { @for s in &open { tr {
+                    td.plate { (s.session.plate_no) } td { (s.session.entry_time) }
+                    td { @if let Some(card) = &s.session.card_id { span.badge { (lang.t("月卡 ", "card ")) (card) } } }
+                } } } } }
+            }
+            div.card.span-12 {
+                h2 { (lang.t("月卡", "Month cards")) " (" (cards.len()) ")" }
+                @if cards.is_empty() { p.empty { (lang.t("暂无月卡", "No month cards")) } }
+                @else { div.scroll { table { tbody { @for c in cards.iter().take(100) { tr {
+                    td { (c.id) } td { (c.owner) } td.plate { (c.plates.join(" ")) } td { (c.start_time) " ~ " (c.end_time) }
+                } } } } } }
+            }
+        }
+    };
+    let live = if headers.get("x-fragment").is_some() { body } else { shell(lang, lang.t("岗亭", "Booth"), 2, body) };
+    html_reply(live)
+}
+
+/// A form from another site (a page in the booth's browser) is refused:
+/// without `[auth]` the booth trusts this machine, so it must not trust
+/// every page this machine's browser shows.
+fn same_origin(headers: &HeaderMap) -> bool {
+    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s == "cross-site" || s == "same-site")
+    {
+        return false;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None | Some("null") => true,
+        Some(origin) => origin.split_once("://").is_some_and(|(_, rest)| rest == host),
+    }
+}
+
+/// Back to the page with what the API answered.
+fn back(ok: bool, text: &str) -> Response {
+    let key = if ok { "notice" } else { "error" };
+    let text: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    Redirect::to(&format!("/booth?{key}={text}")).into_response()
+}
+
+fn cross_site() -> Response {
+    (StatusCode::FORBIDDEN, "拒绝跨站提交 / cross-site form refused").into_response()
+}
+
+/// What an API handler answered: its status and JSON body.
+async fn answer(response: Response) -> (bool, serde_json::Value) {
+    let ok = response.status().is_success();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap_or_default();
+    (ok, serde_json::from_slice(&bytes).unwrap_or_default())
+}
+
+#[derive(Deserialize)]
+struct Collect {
+    lane: String,
+    uid: String,
+    plate: String,
+    paid: i64,
+    #[serde(rename = "paidType")]
+    paid_type: i64,
+}
+
+/// Collect what the exit asked and let the car out: the exit lane's own
+/// call, with the payment (it is reported as a bill).
+async fn collect(State(state): State<LotState>, headers: HeaderMap, Form(c): Form<Collect>) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
+    let body = json!({ "uid": c.uid, "plateNo": c.plate, "paid": c.paid, "paidType": c.paid_type, "payScene": 103 });
+    let reply = crate::barrier::exit(State(state), Path(c.lane), Bytes::from(body.to_string())).await;
+    let (_, v) = answer(reply.into_response()).await;
+    let msg = v["msg"].as_str().unwrap_or_default();
+    if v["open"] == true {
+        back(true, &format!("{} {} · {}", c.plate, yuan(c.paid), msg))
+    } else {
+        // The fee may have grown since the car was held (a new period began).
+        let due = v["due"].as_i64().map(yuan).unwrap_or_default();
+        back(false, &format!("{} {msg} {due}", c.plate))
+    }
+}
+
+#[derive(Deserialize)]
+struct Correct {
+    uid: String,
+    plate: String,
+}
+
+async fn correct(State(state): State<LotState>, headers: HeaderMap, Form(c): Form<Correct>) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
+    let body = json!({ "plateNo": c.plate, "operator": "booth" });
+    let reply = crate::staff::correct_plate(State(state), Path(c.uid), Bytes::from(body.to_string())).await;
+    let (ok, v) = answer(reply.into_response()).await;
+    if ok {
+        back(true, &format!("{} → {}", v["uid"].as_str().unwrap_or_default(), v["plateNo"].as_str().unwrap_or_default()))
+    } else {
+        back(false, v["error"].as_str().unwrap_or("更正失败"))
+    }
+}
+
+#[derive(Deserialize)]
+struct Open {
+    lane: String,
+    reason: String,
+    #[serde(default)]
+    plate: String,
+}
+
+async fn open(State(state): State<LotState>, headers: HeaderMap, Form(o): Form<Open>) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
+    let plate = Some(o.plate.trim()).filter(|p| !p.is_empty());
+    let body = json!({ "reason": o.reason, "operator": "booth", "plateNo": plate });
+    let reply = crate::barrier::open_by_hand(State(state), Path(o.lane.clone()), Bytes::from(body.to_string())).await;
+    let (_, v) = answer(reply.into_response()).await;
+    let msg = v["msg"].as_str().unwrap_or_default();
+    if v["open"] == true {
+        back(true, &format!("{} {msg}", o.lane))
+    } else {
+        back(false, &format!("{msg} {}", v["error"].as_str().unwrap_or_default()))
+    }
+}
+
+async fn photo(State(state): State<LotState>, Path(id): Path<String>) -> Response {
+    use base64::Engine;
+    match state.store().photo_file(&id).await {
+        Ok(Some(b64)) => match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], jpeg)
+                .into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+async fn asset(Path(name): Path<String>) -> Response {
+    match onepark_web::asset(&name) {
+        Some((content_type, body)) => {
+            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn login_page(State(state): State<LotState>, headers: HeaderMap) -> Response {
+    login_form(&state, lang(&headers), None)
+}
+
+fn login_form(state: &LotState, lang: Lang, error: Option<&str>) -> Response {
+    if state.config().auth.is_none() {
+        return Redirect::to("/booth").into_response();
+    }
+    let body = html! {
+        div.card.login {
+            h1 { (lang.t("岗亭登录", "Booth sign-in")) }
+            @if let Some(e) = error { div.notice.bad { (e) } }
+            form method="post" action="/booth/login" {
+                p { label.field { (lang.t("用户名", "User")) input name="user" required autofocus; } }
+                p { label.field { (lang.t("密码", "Password")) input type="password" name="password" required; } }
+                button type="submit" { (lang.t("登录", "Sign in")) }
+            }
+        }
+    };
+    let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
+    (status, html_reply(shell(lang, lang.t("登录", "Sign in"), 0, body))).into_response()
+}
+
+#[derive(Deserialize)]
+struct Login {
+    user: String,
+    password: String,
+}
+
+/// The staff login of the API (`POST /api/login`: its checks and its hold
+/// on repeated failures), its token kept in the cookie.
+async fn login(State(state): State<LotState>, headers: HeaderMap, Form(l): Form<Login>) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
+    let body = json!({ "user": l.user, "password": l.password });
+    let (ok, v) = answer(crate::auth::login(State(state.clone()), Bytes::from(body.to_string())).await).await;
+    match v["token"].as_str().filter(|_| ok) {
+        Some(token) => {
+            let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200");
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/booth")).into_response()
+        }
+        None => login_form(&state, lang(&headers), Some(v["msg"].as_str().unwrap_or("登录失败"))),
+    }
+}
