@@ -108,11 +108,15 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
     let open = SessionQuery { state: Some(SessionState::Open), limit: 50, ..SessionQuery::default() };
     let unresolved =
         SessionQuery { state: Some(SessionState::Open), unresolved: true, limit: 50, ..SessionQuery::default() };
-    let (open, unresolved, cards, berths) =
-        match (store.sessions(&open).await, store.sessions(&unresolved).await, store.cards().await, state.berths().await) {
-            (Ok(o), Ok(u), Ok(c), Ok(b)) => (o, u, c, b),
-            _ => return (StatusCode::INTERNAL_SERVER_ERROR, "存储读取失败 / storage unreadable").into_response(),
-        };
+    let (open, unresolved, cards, berths) = match (
+        store.sessions(&open).await,
+        store.sessions(&unresolved).await,
+        store.cards().await,
+        state.berths().await,
+    ) {
+        (Ok(o), Ok(u), Ok(c), Ok(b)) => (o, u, c, b),
+        _ => return (StatusCode::INTERNAL_SERVER_ERROR, "存储读取失败 / storage unreadable").into_response(),
+    };
     let events = state.feed().latest();
     let now = state.now();
     let since = onepark_domain::time::format_time(now - chrono::Duration::minutes(WAITING_MINUTES));
@@ -210,7 +214,10 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
 /// without `[auth]` the booth trusts this machine, so it must not trust
 /// every page this machine's browser shows.
 fn same_origin(headers: &HeaderMap) -> bool {
-    if headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()).is_some_and(|s| s == "cross-site" || s == "same-site")
+    if headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|s| s == "cross-site" || s == "same-site")
     {
         return false;
     }
@@ -282,7 +289,10 @@ async fn correct(State(state): State<LotState>, headers: HeaderMap, Form(c): For
     let reply = crate::staff::correct_plate(State(state), Path(c.uid), Bytes::from(body.to_string())).await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
-        back(true, &format!("{} → {}", v["uid"].as_str().unwrap_or_default(), v["plateNo"].as_str().unwrap_or_default()))
+        back(
+            true,
+            &format!("{} → {}", v["uid"].as_str().unwrap_or_default(), v["plateNo"].as_str().unwrap_or_default()),
+        )
     } else {
         back(false, v["error"].as_str().unwrap_or("更正失败"))
     }
@@ -316,8 +326,10 @@ async fn photo(State(state): State<LotState>, Path(id): Path<String>) -> Respons
     use base64::Engine;
     match state.store().photo_file(&id).await {
         Ok(Some(b64)) => match base64::engine::general_purpose::STANDARD.decode(b64) {
-            Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], jpeg)
-                .into_response(),
+            Ok(jpeg) => {
+                ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], jpeg)
+                    .into_response()
+            }
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
@@ -328,7 +340,8 @@ async fn photo(State(state): State<LotState>, Path(id): Path<String>) -> Respons
 async fn asset(Path(name): Path<String>) -> Response {
     match onepark_web::asset(&name) {
         Some((content_type, body)) => {
-            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+                .into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
     }
