@@ -238,7 +238,7 @@ pub(crate) async fn drive(config: Config, work: Vec<Vec<Request>>) -> Result<(Du
 }
 
 /// One lot: its requests in order on one keep-alive connection.
-async fn lot_client(addr: std::net::SocketAddr, requests: Vec<Request>) -> Result<Vec<Duration>> {
+pub(crate) async fn lot_client(addr: std::net::SocketAddr, requests: Vec<Request>) -> Result<Vec<Duration>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (read, mut write) = stream.into_split();
@@ -286,7 +286,7 @@ async fn read_response(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> 
 
 /// One-block opens per second on `threads` threads for one second: a
 /// private-key block decryption plus its (cheap, ~2 %) signature check.
-fn rsa_ops_per_second(key: &PrivateKey, threads: usize) -> Result<f64> {
+pub(crate) fn rsa_ops_per_second(key: &PrivateKey, threads: usize) -> Result<f64> {
     let public = key.public_key();
     let keys = Keys { own: Some(key), peer: Some(&public) };
     let one = onepark_proto::seal(Profile::Qingdao, &[b'x'; 100], keys)?;

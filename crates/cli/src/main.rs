@@ -18,6 +18,7 @@ mod lot;
 mod platform;
 mod qdpark;
 mod sim;
+mod sim_direct;
 mod sim_drive;
 
 #[derive(Parser)]

@@ -45,6 +45,23 @@ pub struct Options {
     /// Send no lane photos.
     #[arg(long)]
     no_photos: bool,
+    /// No gateways: send the span's sealed records straight to a platform,
+    /// as fast as it answers (a load generator; `--hours` is the span,
+    /// default 1; `--speed` does not apply).
+    #[arg(long)]
+    direct: bool,
+    /// `--direct`: the platform's uplink.
+    #[arg(long, default_value = "http://127.0.0.1:8080/api/v1/cp")]
+    platform_url: String,
+    /// `--direct`: the lots' private key (one for all, as `sim city` registers them).
+    #[arg(long, default_value = "crates/proto/tests/interop/keys/lot_private.b64")]
+    lot_key: std::path::PathBuf,
+    /// `--direct`: the platform's public key.
+    #[arg(long, default_value = "crates/proto/tests/interop/keys/platform_public.b64")]
+    platform_key: std::path::PathBuf,
+    /// `--direct`: accessID of the first lot (as given to `sim city`).
+    #[arg(long, default_value_t = 9001)]
+    first_access_id: u64,
 }
 
 /// What happened at one lot.
@@ -82,6 +99,22 @@ async fn drive(o: Options) -> Result<ExitCode> {
         bail!("--start {} is in the future: a lane refuses event times ahead of its clock", format_time(start));
     }
     let end = o.hours.map(|h| start + chrono::Duration::seconds((h * 3600.0) as i64));
+    if o.direct {
+        let end = end.unwrap_or(start + chrono::Duration::hours(1)).min(wall());
+        let read = |path: &std::path::Path| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let target = crate::sim_direct::Target {
+            url: o.platform_url.clone(),
+            lot_key: onepark_proto::PrivateKey::parse(&read(&o.lot_key)?).context("--lot-key")?,
+            platform_key: onepark_proto::PublicKey::parse(&read(&o.platform_key)?).context("--platform-key")?,
+            first_access_id: o.first_access_id,
+            photos: !o.no_photos,
+        };
+        let mut params = TrafficParams::starting(start);
+        params.demand = o.demand;
+        return crate::sim_direct::run(city, params, end, target).await;
+    }
     let urls = (0..city.lots.len()).map(|i| format!("http://127.0.0.1:{}", usize::from(o.first_port) + i)).collect();
     let mut params = TrafficParams::starting(start);
     params.demand = o.demand;

@@ -96,5 +96,33 @@ async fn a_simulated_lot_runs_on_a_real_gateway() {
         assert!(Instant::now() < deadline, "the platform holds {stored} of {entries} entries");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    drop(lots);
+
+    // The load generator: the afternoon's sealed records straight to the platform, as the same lots.
+    let afternoon = from + chrono::Duration::hours(6);
+    let direct = Command::new(env!("CARGO_BIN_EXE_onepark"))
+        .args(["sim", "run", "--direct", "--lots", "2", "--seed", "5", "--start", &time(afternoon), "--hours", "1"])
+        .args(["--platform-url", &format!("http://127.0.0.1:{http}/api/v1/cp")])
+        .arg("--lot-key")
+        .arg(keys.join("lot_private.b64"))
+        .arg("--platform-key")
+        .arg(keys.join("platform_public.b64"))
+        .output()
+        .expect("sim run --direct");
+    let report = String::from_utf8_lossy(&direct.stdout);
+    eprintln!("{report}{}", String::from_utf8_lossy(&direct.stderr));
+    assert!(direct.status.success(), "every sealed record accepted");
+    let line = report.lines().find(|l| l.starts_with("records ")).expect("records line");
+    let counts: Vec<usize> = line.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    assert_eq!(counts[0], counts[1], "{line}");
+    assert!(report.contains("RSA-bound limit"), "{report}");
+    let url = format!(
+        "http://127.0.0.1:{http}/api/admin/records?parkingCode={}&from={}&to={}&pageSize=500",
+        spec.parking_code,
+        time(afternoon).replace(' ', "%20"),
+        time(afternoon + chrono::Duration::hours(1)).replace(' ', "%20")
+    );
+    let stored = get(url).await["items"].as_array().map_or(0, Vec::len);
+    assert!(stored > 5, "the afternoon's entries are stored: {stored}");
     let _ = std::fs::remove_dir_all(&dir);
 }
