@@ -66,6 +66,17 @@ pub enum Command {
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
     },
+    /// The city overview (admin API and dashboard page) of a big city's day so far.
+    Dashboard {
+        #[arg(long, default_value_t = 1000)]
+        lots: usize,
+        /// Timed requests per page.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// Database URL; default: a fresh SQLite file in a temp directory.
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Broadcast one black-list entry to N lots connected to the embedded broker.
     Downlink {
         /// Simulated lots (one accessID and MQTT session each).
@@ -97,6 +108,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
         Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
+        Command::Dashboard { lots, requests, database } => return crate::bench_dashboard::run(lots, requests, database),
         Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
         Command::Concurrency { codes, connections, requests, database, platform_bin, keys } => {
             let options =

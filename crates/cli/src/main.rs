@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_concurrency;
+mod bench_dashboard;
 mod bench_downlink;
 mod bench_lot;
 mod city;

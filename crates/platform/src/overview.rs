@@ -88,7 +88,7 @@ pub enum Warning {
 pub struct OccupancySlot {
     /// HH:mm, the slot's start.
     pub at: String,
-    /// Each reporting lot's average over the slot, summed.
+    /// Each reporting lot's latest state in the slot, summed.
     pub occupied: i64,
     pub open_berths: i64,
     pub lots: i64,
@@ -102,9 +102,14 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
     let cutoff = format_time(now - Duration::minutes(ONLINE_MINUTES));
     let statuses = store.lot_statuses().await?;
     let index = |rows: Vec<PerLot>| rows.into_iter().map(|r| (r.parking_code, r.n)).collect::<HashMap<_, _>>();
-    let entries = index(store.entries_by_lot(today).await?);
-    let exits = index(store.exits_by_lot(today).await?);
-    let orphans = index(store.orphan_exits_by_lot(today).await?);
+    let mut entries = HashMap::new();
+    let mut exits = HashMap::new();
+    let mut orphans = HashMap::new();
+    for d in store.day_by_lot(today).await? {
+        entries.insert(d.parking_code.clone(), d.entries);
+        exits.insert(d.parking_code.clone(), d.exits);
+        orphans.insert(d.parking_code, d.orphan_exits);
+    }
     let slots = index(store.online_slots_by_lot(today).await?);
     let overdue = index(store.overdue_by_lot(&format_time(now)).await?);
     let infos: HashMap<String, serde_json::Value> = store

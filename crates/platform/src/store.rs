@@ -9,10 +9,10 @@
 //! | `photos` | `photos` (the files themselves: `crate::photo`) |
 //! | `bills` | `bills` |
 //! | `checks` | `check_records` (and the day counts and uid pages reconciliation reads) |
-//! | `lots` | `lot_access`, `parking_info`, `lot_status`, `berth_states`, `online_slots` |
+//! | `lots` | `lot_access`, `parking_info`, `lot_status`, `berth_states`, `berth_slots`, `online_slots` |
 //! | `downlinks` | `downlinks` |
 //! | `lists` | `list_entries` |
-//! | `city` | (reads only: a day's figures of every lot at once) |
+//! | `city` | `lot_days`, `berth_slots` (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
 //! writer ([`group`]); callers answer 200 only after its batch commits.
@@ -36,7 +36,7 @@ mod photos;
 mod records;
 mod shared;
 pub use checks::{CheckRow, DayCounts};
-pub use city::{PerLot, Slot};
+pub use city::{LotDay, PerLot, Slot};
 pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
@@ -53,7 +53,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (3, "online slots", include_str!("../migrations/0003_online_slots.sql")),
     (4, "downlinks", include_str!("../migrations/0004_downlinks.sql")),
     (5, "photo files", include_str!("../migrations/0005_photo_files.sql")),
-    (6, "berths by time", include_str!("../migrations/0006_berths_by_time.sql")),
+    (6, "city day", include_str!("../migrations/0006_city_day.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

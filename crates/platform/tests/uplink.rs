@@ -143,6 +143,28 @@ async fn suite(h: Harness, tag: &str) {
     assert_eq!(h.store.count(Table::ExitsWithoutEntry, c).await.expect("count"), 1);
     assert_eq!(h.store.count(Table::Entries, c).await.expect("count"), 1);
     assert_eq!(h.store.count(Table::Exits, c).await.expect("count"), 2);
+    // The overview's day counts, kept as records are written, follow a modification to another day
+    // and a deletion, and agree with reconciliation's counts of the raw records.
+    let other = format!("{tag}-u2");
+    assert_eq!(code(&h.send("uploadCarInData", &entry(c, &other, "鲁B02C02")).await), "200");
+    let moved = entry(c, &other, "鲁B02C02")
+        .replace("\"carType\"", "\"operateType\":0,\"carType\"")
+        .replace("\"arriveTime\":\"2021-07-01 08:00:00\"", "\"arriveTime\":\"2021-07-02 08:00:00\"");
+    assert_eq!(code(&h.send("uploadModifyCarInData", &moved).await), "200");
+    let days = |d: u32| chrono::NaiveDate::from_ymd_opt(2021, 7, d).expect("day");
+    let counted = |rows: Vec<onepark_platform::store::LotDay>| {
+        rows.into_iter().find(|r| r.parking_code == c).map(|r| (r.entries, r.exits, r.orphan_exits))
+    };
+    assert_eq!(counted(h.store.day_by_lot(days(1)).await.expect("day")), Some((1, 2, 1)));
+    assert_eq!(counted(h.store.day_by_lot(days(2)).await.expect("day")), Some((1, 0, 0)));
+    let deleted = moved.replace("\"operateType\":0", "\"operateType\":1");
+    assert_eq!(code(&h.send("uploadModifyCarInData", &deleted).await), "200");
+    assert_eq!(counted(h.store.day_by_lot(days(2)).await.expect("day")), Some((0, 0, 0)));
+    for d in [1, 2] {
+        let raw = h.store.day_counts(c, days(d)).await.expect("counts");
+        let kept = counted(h.store.day_by_lot(days(d)).await.expect("day")).unwrap_or_default();
+        assert_eq!((raw.arrive, raw.leave), (kept.0, kept.1), "day {d}");
+    }
 
     let state = r#"{"parkingCode":"1001","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":10,"uploadTime":"2021-07-01 10:01:00"}"#;
     assert_eq!(code(&h.send("uploadParkingState", state).await), "200");

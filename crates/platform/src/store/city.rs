@@ -13,8 +13,17 @@ pub struct PerLot {
     pub n: i64,
 }
 
-/// The city's berths in one 10-minute slot of a day: each lot's average
-/// over the slot, summed.
+/// A lot's day (`lot_days`).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LotDay {
+    pub parking_code: String,
+    pub entries: i64,
+    pub exits: i64,
+    pub orphan_exits: i64,
+}
+
+/// The city's berths in one 10-minute slot of a day: each lot's latest
+/// state in the slot, summed.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Slot {
     /// `HH:m` (the slot's first minute digit: `08:3` is 08:30–08:39).
@@ -26,33 +35,13 @@ pub struct Slot {
 }
 
 impl Store {
-    /// Entries of the day per lot (deleted ones not counted, as in reconciliation).
-    pub async fn entries_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
-        self.per_lot(
-            "SELECT parking_code, COUNT(*) AS n FROM entries WHERE deleted = 0 AND arrive_time >= $1 \
-             AND arrive_time < $2 GROUP BY parking_code",
-            date,
-        )
-        .await
-    }
-
-    /// Exits of the day per lot.
-    pub async fn exits_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
-        self.per_lot(
-            "SELECT parking_code, COUNT(*) AS n FROM exits WHERE end_time >= $1 AND end_time < $2 GROUP BY parking_code",
-            date,
-        )
-        .await
-    }
-
-    /// Exits of the day whose entry the platform never had, per lot.
-    pub async fn orphan_exits_by_lot(&self, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
-        self.per_lot(
-            "SELECT parking_code, COUNT(*) AS n FROM exits WHERE without_entry = 1 AND end_time >= $1 \
-             AND end_time < $2 GROUP BY parking_code",
-            date,
-        )
-        .await
+    /// Each lot's entries (deleted ones not counted, as in reconciliation),
+    /// exits and exits without entry of a day, as counted while written.
+    pub async fn day_by_lot(&self, date: NaiveDate) -> Result<Vec<LotDay>, StoreError> {
+        Ok(sqlx::query_as("SELECT parking_code, entries, exits, orphan_exits FROM lot_days WHERE day = $1")
+            .bind(date.to_string())
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// 10-minute slots of the day each lot was heard in.
@@ -78,18 +67,17 @@ impl Store {
         .await?)
     }
 
-    /// The city's occupancy through a day, slot by slot.
+    /// The city's occupancy through a day, slot by slot: each lot's latest
+    /// state in the slot, summed over the lots that reported in it.
     pub async fn occupancy(&self, date: NaiveDate) -> Result<Vec<Slot>, StoreError> {
         let (from, to) = day_range(date);
         Ok(sqlx::query_as(
-            "SELECT slot, CAST(SUM(occupied) AS BIGINT) AS occupied, CAST(SUM(capacity) AS BIGINT) AS capacity, \
-             COUNT(*) AS lots FROM (SELECT substr(at, 12, 4) AS slot, parking_code, \
-             CAST(AVG(open_berths - free_berths) AS BIGINT) AS occupied, CAST(AVG(open_berths) AS BIGINT) AS capacity \
-             FROM berth_states WHERE at >= $1 AND at < $2 GROUP BY substr(at, 12, 4), parking_code) per_lot \
-             GROUP BY slot ORDER BY slot",
+            "SELECT substr(slot, 12, 4) AS slot, CAST(SUM(occupied) AS BIGINT) AS occupied, \
+             CAST(SUM(open_berths) AS BIGINT) AS capacity, COUNT(*) AS lots FROM berth_slots \
+             WHERE slot >= $1 AND slot < $2 GROUP BY slot ORDER BY slot",
         )
-        .bind(&from)
-        .bind(&to)
+        .bind(&from[..16])
+        .bind(&to[..16])
         .fetch_all(&self.pool)
         .await?)
     }
@@ -131,8 +119,4 @@ impl Store {
             .await?)
     }
 
-    async fn per_lot(&self, sql: &'static str, date: NaiveDate) -> Result<Vec<PerLot>, StoreError> {
-        let (from, to) = day_range(date);
-        Ok(sqlx::query_as(sql).bind(&from).bind(&to).fetch_all(&self.pool).await?)
-    }
 }

@@ -93,7 +93,9 @@ impl Store {
     /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
     pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
         let data = (m.clone(), now.to_owned());
-        self.group.write(&m.parking_code, data, |conn, (m, now), _| Box::pin(modify_entry(conn, m, now))).await
+        self.group
+            .write(&m.parking_code, data, |conn, (m, now), shared| Box::pin(modify_entry(conn, m, now, shared)))
+            .await
     }
 
     /// Stores an exit; an exit without a known entry is stored and flagged.
@@ -210,11 +212,17 @@ async fn put_entry(
     if put == Put::Inserted {
         let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
         shared.berths(&m.parking_code, access_id, &m.arrive_time.to_string(), now, counts);
+        shared.count(&m.parking_code, &m.arrive_time.to_string(), [1, 0, 0]);
     }
     Ok(put)
 }
 
-async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
+async fn modify_entry(
+    conn: &mut AnyConnection,
+    m: &CarInModify,
+    now: &str,
+    shared: &mut Shared,
+) -> Result<Put, StoreError> {
     let content = content(m);
     let mut tx = conn.begin().await?;
     let last: Option<LastChange> = sqlx::query_as(
@@ -231,6 +239,13 @@ async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> R
         None => 1,
     };
     let deleted = m.operate_type == onepark_proto::dict::ModifyOperation::Delete;
+    // The day counts follow the entry: out of its old day, into its new one.
+    let before: Option<(String, i64)> =
+        sqlx::query_as("SELECT arrive_time, deleted FROM entries WHERE parking_code = $1 AND uid = $2")
+            .bind(&m.parking_code)
+            .bind(&m.uid)
+            .fetch_optional(&mut *tx)
+            .await?;
     let updated = sqlx::query(
         "UPDATE entries SET arrival_id = $3, plate_no = $4, plate_color = $5, car_type = $6, parking_type = $7, \
          entry_num = $8, arrive_time = $9, upload_time = $10, deleted = $11 WHERE parking_code = $1 AND uid = $2",
@@ -265,6 +280,14 @@ async fn modify_entry(conn: &mut AnyConnection, m: &CarInModify, now: &str) -> R
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    if let Some((arrived, was_deleted)) = before {
+        if was_deleted == 0 {
+            shared.count(&m.parking_code, &arrived, [-1, 0, 0]);
+        }
+        if !deleted {
+            shared.count(&m.parking_code, &m.arrive_time.to_string(), [1, 0, 0]);
+        }
+    }
     Ok(Put::Inserted)
 }
 
@@ -310,6 +333,7 @@ async fn put_exit(
     if put == Put::Inserted {
         let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
         shared.berths(&m.parking_code, access_id, &m.end_time.to_string(), now, counts);
+        shared.count(&m.parking_code, &m.end_time.to_string(), [0, 1, i64::from(entry.is_none())]);
     }
     Ok(put)
 }

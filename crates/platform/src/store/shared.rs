@@ -17,6 +17,8 @@ use sqlx::AnyConnection;
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     lots: BTreeMap<String, Touch>,
+    /// Changes to each lot's day counts (`lot_days`): entries, exits, exits without entry.
+    days: BTreeMap<(String, String), [i64; 3]>,
 }
 
 #[derive(Debug, Default)]
@@ -56,12 +58,35 @@ impl Shared {
         }
     }
 
+    /// A record of the day `time` begins with came (or, negative, went).
+    pub(crate) fn count(&mut self, parking_code: &str, time: &str, delta: [i64; 3]) {
+        let day = time.get(..10).unwrap_or(time).to_owned();
+        let counts = self.days.entry((parking_code.to_owned(), day)).or_default();
+        for (c, d) in counts.iter_mut().zip(delta) {
+            *c += d;
+        }
+    }
+
     pub(crate) fn heartbeat(&mut self, parking_code: &str, access_id: &str, now: &str) {
         self.touch(parking_code, access_id, now).heartbeat = Some(now.to_owned());
     }
 
     /// Writes everything gathered, lot by lot in parkingCode order.
     pub(crate) async fn apply(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+        for ((code, day), [entries, exits, orphans]) in &self.days {
+            sqlx::query(
+                "INSERT INTO lot_days (parking_code, day, entries, exits, orphan_exits) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (parking_code, day) DO UPDATE SET entries = lot_days.entries + $3, \
+                 exits = lot_days.exits + $4, orphan_exits = lot_days.orphan_exits + $5",
+            )
+            .bind(code)
+            .bind(day)
+            .bind(entries)
+            .bind(exits)
+            .bind(orphans)
+            .execute(&mut *conn)
+            .await?;
+        }
         for (code, t) in &self.lots {
             for (at, [total, open, free]) in &t.series {
                 sqlx::query(
@@ -74,6 +99,19 @@ impl Shared {
                 .bind(total)
                 .bind(open)
                 .bind(free)
+                .execute(&mut *conn)
+                .await?;
+                // The slot's latest state, for the city's day (`Store::occupancy`).
+                sqlx::query(
+                    "INSERT INTO berth_slots (parking_code, slot, at, occupied, open_berths) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (parking_code, slot) DO UPDATE SET at = $3, occupied = $4, open_berths = $5 \
+                     WHERE berth_slots.at <= $3",
+                )
+                .bind(code)
+                .bind(format!("{}0", at.get(..15).unwrap_or(at)))
+                .bind(at)
+                .bind(open - free)
+                .bind(open)
                 .execute(&mut *conn)
                 .await?;
             }
