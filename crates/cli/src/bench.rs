@@ -108,7 +108,9 @@ pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
         Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
-        Command::Dashboard { lots, requests, database } => return crate::bench_dashboard::run(lots, requests, database),
+        Command::Dashboard { lots, requests, database } => {
+            return crate::bench_dashboard::run(lots, requests, database);
+        }
         Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
         Command::Concurrency { codes, connections, requests, database, platform_bin, keys } => {
             let options =

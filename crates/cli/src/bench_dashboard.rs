@@ -55,10 +55,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
     println!("city                  {lots} lots, today up to {} ({rows} rows)", format_time(now));
     for (path, what) in [("/api/admin/overview", "admin API (JSON)"), ("/", "dashboard page (HTML)")] {
         let get = || {
-            http.get(format!("http://{addr}{path}"))
-                .bearer_auth("bench")
-                .header("cookie", "onepark_admin=bench")
-                .send()
+            http.get(format!("http://{addr}{path}")).bearer_auth("bench").header("cookie", "onepark_admin=bench").send()
         };
         let mut size = 0;
         for _ in 0..3 {
@@ -122,7 +119,9 @@ async fn fill(pool: &AnyPool, lots: usize, now: NaiveDateTime) -> Result<usize> 
         let x = 120.2 + (l % 40) as f64 * 0.01;
         let y = 36.0 + (l / 40) as f64 * 0.01;
         let info = format!(r#"{{"parkingName":"测试停车场{l}","address":"青岛市","gmapX":"{x:.6}","gmapY":"{y:.6}"}}"#);
-        sqlx::query(&format!("INSERT INTO parking_info VALUES ('{code}', 'a{l}', '{seen}', '{info}')")).execute(pool).await?;
+        sqlx::query(&format!("INSERT INTO parking_info VALUES ('{code}', 'a{l}', '{seen}', '{info}')"))
+            .execute(pool)
+            .await?;
         rows += 2;
         // A berth state a minute.
         for m in 0..=minutes {
@@ -172,7 +171,9 @@ async fn fill(pool: &AnyPool, lots: usize, now: NaiveDateTime) -> Result<usize> 
         }
         // The day counts the platform keeps as it writes records.
         let (today, left) = (day.to_string(), exits.len());
-        sqlx::query(&format!("INSERT INTO lot_days VALUES ('{code}', '{today}', {entered}, {left}, 0)")).execute(pool).await?;
+        sqlx::query(&format!("INSERT INTO lot_days VALUES ('{code}', '{today}', {entered}, {left}, 0)"))
+            .execute(pool)
+            .await?;
         rows += 1;
     }
     Ok(rows)

@@ -118,5 +118,4 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?)
     }
-
 }
