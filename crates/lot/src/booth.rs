@@ -79,7 +79,7 @@ pub fn router() -> Router<LotState> {
         .route("/booth/plate", post(correct))
         .route("/booth/open", post(open))
         .route("/booth/photos/{id}", get(photo))
-        .route("/assets/{name}", get(asset))
+        .route("/assets/{name}", get(onepark_serve::pages::asset))
 }
 
 fn lang(headers: &HeaderMap) -> Lang {
@@ -89,11 +89,6 @@ fn lang(headers: &HeaderMap) -> Lang {
 fn shell(lang: Lang, title: &str, live: u32, body: Markup) -> Markup {
     let nav = [Nav { href: "/booth", zh: "岗亭", en: "Booth", active: true }];
     onepark_web::page(lang, title, lang.t("onepark 车场岗亭", "onepark booth"), &nav, live, body)
-}
-
-fn html_reply(markup: Markup) -> Response {
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], markup.into_string())
-        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -207,7 +202,7 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
         }
     };
     let live = if headers.get("x-fragment").is_some() { body } else { shell(lang, lang.t("岗亭", "Booth"), 2, body) };
-    html_reply(live)
+    onepark_serve::pages::html(live)
 }
 
 /// A form from another site (a page in the booth's browser) is refused:
@@ -337,16 +332,6 @@ async fn photo(State(state): State<LotState>, Path(id): Path<String>) -> Respons
     }
 }
 
-async fn asset(Path(name): Path<String>) -> Response {
-    match onepark_web::asset(&name) {
-        Some((content_type, body)) => {
-            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
-                .into_response()
-        }
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
 async fn login_page(State(state): State<LotState>, headers: HeaderMap) -> Response {
     login_form(&state, lang(&headers), None)
 }
@@ -367,7 +352,7 @@ fn login_form(state: &LotState, lang: Lang, error: Option<&str>) -> Response {
         }
     };
     let status = if error.is_some() { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    (status, html_reply(shell(lang, lang.t("登录", "Sign in"), 0, body))).into_response()
+    (status, onepark_serve::pages::html(shell(lang, lang.t("登录", "Sign in"), 0, body))).into_response()
 }
 
 #[derive(Deserialize)]

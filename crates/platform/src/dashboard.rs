@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/plates", get(plates))
         .route("/lists", get(lists).post(change_list))
         .route("/photos/{code}/{photo_id}", get(photo))
-        .route("/assets/{name}", get(asset))
+        .route("/assets/{name}", get(onepark_serve::pages::asset))
 }
 
 /// Who is asking, in which language, for a whole page or `<main>` only.
@@ -106,9 +106,7 @@ fn page(lang: Lang, title: &str, here: &str, live: u32, body: Markup) -> Markup 
 
 /// The page, or its `<main>` alone for a live refresh.
 fn reply(v: &Viewer, title: &str, here: &str, body: Markup) -> Response {
-    let html = if v.fragment { body } else { page(v.lang, title, here, LIVE, body) };
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html.into_string())
-        .into_response()
+    onepark_serve::pages::html(if v.fragment { body } else { page(v.lang, title, here, LIVE, body) })
 }
 
 #[derive(Deserialize)]
@@ -742,19 +740,8 @@ async fn photo(
         Err(e) => return Refused::Store(e).into_response(),
     };
     match tokio::fs::read(crate::photo::path(state.photo_dir(), &sha)).await {
-        Ok(jpeg) => ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], jpeg)
-            .into_response(),
+        Ok(jpeg) => onepark_serve::pages::jpeg(jpeg),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-async fn asset(Path(name): Path<String>) -> Response {
-    match onepark_web::asset(&name) {
-        Some((content_type, body)) => {
-            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
-                .into_response()
-        }
-        None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 

@@ -18,6 +18,7 @@
 
 pub mod json;
 pub mod metrics;
+pub mod pages;
 
 use std::collections::HashMap;
 use std::future::Future;

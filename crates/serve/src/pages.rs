@@ -1,0 +1,28 @@
+//! What both sides' pages (the dashboard, the booth) share at the HTTP
+//! edge: the compiled-in assets of `onepark-web`, and how a page is sent.
+
+use axum::extract::Path;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// `GET /assets/{name}`: a stylesheet or script compiled into the binary.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match onepark_web::asset(&name) {
+        Some((content_type, body)) => {
+            ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body)
+                .into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A rendered page: HTML, never cached (its figures are live).
+pub fn html(markup: onepark_web::Markup) -> Response {
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], markup.into_string())
+        .into_response()
+}
+
+/// A JPEG from a store, kept a day by the browser (photos never change).
+pub fn jpeg(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], bytes).into_response()
+}
