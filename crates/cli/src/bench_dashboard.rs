@@ -111,18 +111,14 @@ async fn fill(pool: &AnyPool, lots: usize, now: NaiveDateTime) -> Result<usize> 
         // Status and basic information.
         let seen = format_time(now);
         let free = open - occupied(minutes);
-        sqlx::query(&format!(
-            "INSERT INTO lot_status VALUES ('{code}', 'a{l}', '{seen}', '{seen}', {total}, {open}, {free}, '{seen}')"
-        ))
-        .execute(pool)
-        .await?;
+
         let x = 120.2 + (l % 40) as f64 * 0.01;
         let y = 36.0 + (l / 40) as f64 * 0.01;
         let info = format!(r#"{{"parkingName":"测试停车场{l}","address":"青岛市","gmapX":"{x:.6}","gmapY":"{y:.6}"}}"#);
         sqlx::query(&format!("INSERT INTO parking_info VALUES ('{code}', 'a{l}', '{seen}', '{info}')"))
             .execute(pool)
             .await?;
-        rows += 2;
+        rows += 1;
         // A berth state a minute.
         for m in 0..=minutes {
             batch.push(format!("('{code}', '{}', {total}, {open}, {})", at(m), open - occupied(m)));
@@ -137,8 +133,7 @@ async fn fill(pool: &AnyPool, lots: usize, now: NaiveDateTime) -> Result<usize> 
         }
         rows += flush(pool, "online_slots", &mut batch).await?;
         for s in 0..=minutes / 10 {
-            let last = (s * 10 + 9).min(minutes);
-            batch.push(format!("('{code}', '{}', '{}', {}, {open})", &at(s * 10)[..16], at(last), occupied(last)));
+            batch.push(format!("('{code}', '{}', '{}', {}, {open})", &at(s * 10)[..16], at(s * 10), occupied(s * 10)));
         }
         rows += flush(pool, "berth_slots", &mut batch).await?;
         // An entry every two minutes from 07:00, each leaving an hour later.
@@ -169,12 +164,15 @@ async fn fill(pool: &AnyPool, lots: usize, now: NaiveDateTime) -> Result<usize> 
             let mut chunk = chunk.to_vec();
             rows += flush(pool, "exits", &mut chunk).await?;
         }
-        // The day counts the platform keeps as it writes records.
+        // The status row, with the counts of today the platform keeps as it writes records.
         let (today, left) = (day.to_string(), exits.len());
-        sqlx::query(&format!("INSERT INTO lot_days VALUES ('{code}', '{today}', {entered}, {left}, 0)"))
-            .execute(pool)
-            .await?;
-        rows += 1;
+        sqlx::query(&format!(
+            "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, free_berths, \
+             state_at, counted_day, entries_today, exits_today, orphans_today) VALUES ('{code}', 'a{l}', '{seen}', \
+             '{seen}', {total}, {open}, {free}, '{seen}', '{today}', {entered}, {left}, 0)"
+        ))
+        .execute(pool)
+        .await?;
     }
     Ok(rows)
 }

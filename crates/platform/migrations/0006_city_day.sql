@@ -1,12 +1,12 @@
 -- What the city overview reads, kept as records are written.
 
--- Each lot's latest berth state in each 10-minute slot of the day (`yyyy-MM-dd HH:m0`), kept beside
--- the full series as it is written: the city's occupancy through a day sums these (144 a lot a day)
--- instead of grouping every state of every lot.
+-- Each lot's first berth state in each 10-minute slot of the day (`yyyy-MM-dd HH:m0`), kept beside
+-- the full series as it is written (once a lot a slot): the city's occupancy through a day sums
+-- these (144 a lot a day) instead of grouping every state of every lot.
 CREATE TABLE berth_slots (
     parking_code TEXT NOT NULL,
     slot         TEXT NOT NULL,
-    at           TEXT NOT NULL,            -- the state's own time: a later one replaces it
+    at           TEXT NOT NULL,            -- the state's own time
     occupied     BIGINT NOT NULL,          -- open berths minus free berths
     open_berths  BIGINT NOT NULL,
     PRIMARY KEY (parking_code, slot)
@@ -14,29 +14,21 @@ CREATE TABLE berth_slots (
 -- Covering: the day's sums read the index alone.
 CREATE INDEX berth_slots_by_slot ON berth_slots (slot, occupied, open_berths);
 
--- Each lot's entries (not deleted), exits and exits without entry per day (yyyy-MM-dd of the
--- arrival or exit time), counted as they are written: the overview reads a row a lot, however
--- long the history.
-CREATE TABLE lot_days (
-    parking_code TEXT NOT NULL,
-    day          TEXT NOT NULL,
-    entries      BIGINT NOT NULL,
-    exits        BIGINT NOT NULL,
-    orphan_exits BIGINT NOT NULL,
-    PRIMARY KEY (parking_code, day)
-);
-CREATE INDEX lot_days_by_day ON lot_days (day);
+-- Each lot's entries (not deleted), exits and exits without entry of the platform's day
+-- `counted_day`, counted in the same upsert of `lot_status` the records make anyway (a record of
+-- another day, e.g. a backfill, is not counted: the overview shows today only).
+ALTER TABLE lot_status ADD COLUMN counted_day TEXT;
+ALTER TABLE lot_status ADD COLUMN entries_today BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE lot_status ADD COLUMN exits_today BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE lot_status ADD COLUMN orphans_today BIGINT NOT NULL DEFAULT 0;
+UPDATE lot_status SET counted_day = substr(last_seen, 1, 10),
+    entries_today = (SELECT COUNT(*) FROM entries e WHERE e.parking_code = lot_status.parking_code
+        AND e.deleted = 0 AND substr(e.arrive_time, 1, 10) = substr(lot_status.last_seen, 1, 10)),
+    exits_today = (SELECT COUNT(*) FROM exits x WHERE x.parking_code = lot_status.parking_code
+        AND substr(x.end_time, 1, 10) = substr(lot_status.last_seen, 1, 10)),
+    orphans_today = (SELECT COUNT(*) FROM exits x WHERE x.parking_code = lot_status.parking_code
+        AND x.without_entry = 1 AND substr(x.end_time, 1, 10) = substr(lot_status.last_seen, 1, 10));
 
-INSERT INTO lot_days (parking_code, day, entries, exits, orphan_exits)
-SELECT parking_code, day, SUM(e), SUM(x), SUM(o) FROM (
-    SELECT parking_code, substr(arrive_time, 1, 10) AS day, 1 AS e, 0 AS x, 0 AS o FROM entries WHERE deleted = 0
-    UNION ALL
-    SELECT parking_code, substr(end_time, 1, 10) AS day, 0 AS e, 1 AS x, without_entry AS o FROM exits
-) counted GROUP BY parking_code, day;
-
--- States stored before this table existed: the latest of each slot.
-INSERT INTO berth_slots (parking_code, slot, at, occupied, open_berths)
-SELECT b.parking_code, substr(b.at, 1, 15) || '0', b.at, b.open_berths - b.free_berths, b.open_berths
-FROM berth_states b
-JOIN (SELECT parking_code, MAX(at) AS at FROM berth_states GROUP BY parking_code, substr(at, 1, 15)) latest
-  ON latest.parking_code = b.parking_code AND latest.at = b.at;
+-- The day's online slots of every lot read that day's range only, however long the history
+-- (the key leads with parking_code). A slot row is written once a lot per 10 minutes.
+CREATE INDEX online_slots_by_slot ON online_slots (slot, parking_code);

@@ -88,7 +88,7 @@ pub enum Warning {
 pub struct OccupancySlot {
     /// HH:mm, the slot's start.
     pub at: String,
-    /// Each reporting lot's latest state in the slot, summed.
+    /// Each reporting lot's first state in the slot, summed.
     pub occupied: i64,
     pub open_berths: i64,
     pub lots: i64,

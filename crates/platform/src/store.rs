@@ -12,7 +12,7 @@
 //! | `lots` | `lot_access`, `parking_info`, `lot_status`, `berth_states`, `berth_slots`, `online_slots` |
 //! | `downlinks` | `downlinks` |
 //! | `lists` | `list_entries` |
-//! | `city` | `lot_days`, `berth_slots` (read: a day's figures of every lot at once; written with the records, in `shared`) |
+//! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
 //! writer ([`group`]); callers answer 200 only after its batch commits.

@@ -13,7 +13,7 @@ pub struct PerLot {
     pub n: i64,
 }
 
-/// A lot's day (`lot_days`).
+/// A lot's day so far (`lot_status`' counts of today).
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct LotDay {
     pub parking_code: String,
@@ -22,7 +22,7 @@ pub struct LotDay {
     pub orphan_exits: i64,
 }
 
-/// The city's berths in one 10-minute slot of a day: each lot's latest
+/// The city's berths in one 10-minute slot of a day: each lot's first
 /// state in the slot, summed.
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct Slot {
@@ -36,12 +36,17 @@ pub struct Slot {
 
 impl Store {
     /// Each lot's entries (deleted ones not counted, as in reconciliation),
-    /// exits and exits without entry of a day, as counted while written.
+    /// exits and exits without entry of `date`, counted while written; the
+    /// platform counts its own day only (the overview's today), so an
+    /// earlier day finds none.
     pub async fn day_by_lot(&self, date: NaiveDate) -> Result<Vec<LotDay>, StoreError> {
-        Ok(sqlx::query_as("SELECT parking_code, entries, exits, orphan_exits FROM lot_days WHERE day = $1")
-            .bind(date.to_string())
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT parking_code, entries_today AS entries, exits_today AS exits, orphans_today AS orphan_exits \
+             FROM lot_status WHERE counted_day = $1",
+        )
+        .bind(date.to_string())
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// 10-minute slots of the day each lot was heard in.
@@ -67,7 +72,7 @@ impl Store {
         .await?)
     }
 
-    /// The city's occupancy through a day, slot by slot: each lot's latest
+    /// The city's occupancy through a day, slot by slot: each lot's first
     /// state in the slot, summed over the lots that reported in it.
     pub async fn occupancy(&self, date: NaiveDate) -> Result<Vec<Slot>, StoreError> {
         let (from, to) = day_range(date);

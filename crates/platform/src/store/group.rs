@@ -24,6 +24,7 @@ use futures_util::future::BoxFuture;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::shared::SlotsWritten;
 use super::{Shared, StoreError};
 
 /// Most jobs in one transaction: bounds the work lost to one failed commit
@@ -184,6 +185,7 @@ async fn run(
     stats: Arc<CommitStats>,
 ) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    let mut written = SlotsWritten::new();
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let _turn = match &writer {
             Some(lock) => Some(lock.lock().await),
@@ -191,7 +193,7 @@ async fn run(
         };
         let mut retries = 0;
         let committed = loop {
-            match commit(&pool, &mut batch).await {
+            match commit(&pool, &mut batch, &mut written).await {
                 Err(Failure::Transient(why)) if retries < MAX_RETRIES => {
                     retries += 1;
                     stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -222,7 +224,7 @@ enum Failure {
     Db(sqlx::Error),
 }
 
-async fn commit(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), Failure> {
+async fn commit(pool: &AnyPool, jobs: &mut [Box<dyn Job>], written: &mut SlotsWritten) -> Result<(), Failure> {
     let failure = |e: sqlx::Error| if transient(&e) { Failure::Transient(e.to_string()) } else { Failure::Db(e) };
     let mut conn = pool.acquire().await.map_err(Failure::Db)?;
     let mut tx = conn.begin().await.map_err(Failure::Db)?;
@@ -231,8 +233,11 @@ async fn commit(pool: &AnyPool, jobs: &mut [Box<dyn Job>]) -> Result<(), Failure
         // Dropping `tx` on the way out rolls the whole batch back.
         job.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
     }
-    shared.apply(&mut tx).await.map_err(failure)?;
-    tx.commit().await.map_err(failure)
+    let slots = shared.apply(&mut tx, written).await.map_err(failure)?;
+    tx.commit().await.map_err(failure)?;
+    // Only now: a batch rolled back and retried writes its slots again.
+    written.extend(slots);
+    Ok(())
 }
 
 #[cfg(test)]

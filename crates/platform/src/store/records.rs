@@ -212,7 +212,7 @@ async fn put_entry(
     if put == Put::Inserted {
         let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
         shared.berths(&m.parking_code, access_id, &m.arrive_time.to_string(), now, counts);
-        shared.count(&m.parking_code, &m.arrive_time.to_string(), [1, 0, 0]);
+        shared.count(&m.parking_code, &m.arrive_time.to_string(), now, [1, 0, 0]);
     }
     Ok(put)
 }
@@ -282,10 +282,10 @@ async fn modify_entry(
     tx.commit().await?;
     if let Some((arrived, was_deleted)) = before {
         if was_deleted == 0 {
-            shared.count(&m.parking_code, &arrived, [-1, 0, 0]);
+            shared.count(&m.parking_code, &arrived, now, [-1, 0, 0]);
         }
         if !deleted {
-            shared.count(&m.parking_code, &m.arrive_time.to_string(), [1, 0, 0]);
+            shared.count(&m.parking_code, &m.arrive_time.to_string(), now, [1, 0, 0]);
         }
     }
     Ok(Put::Inserted)
@@ -333,7 +333,7 @@ async fn put_exit(
     if put == Put::Inserted {
         let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
         shared.berths(&m.parking_code, access_id, &m.end_time.to_string(), now, counts);
-        shared.count(&m.parking_code, &m.end_time.to_string(), [0, 1, i64::from(entry.is_none())]);
+        shared.count(&m.parking_code, &m.end_time.to_string(), now, [0, 1, i64::from(entry.is_none())]);
     }
     Ok(put)
 }

@@ -9,16 +9,22 @@
 //! two writers' batches locking lots' rows in different orders. Gathered
 //! here, they are applied at the end of the batch in parkingCode order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::AnyConnection;
+
+/// The 10-minute slot each lot's berth state was last written to
+/// `berth_slots` for, kept by the writer task that owns the lot (a lot is
+/// always written by the same one), so a slot costs one write a lot.
+pub(crate) type SlotsWritten = HashMap<String, String>;
 
 /// What a batch's records said about their lots; applied by [`Shared::apply`].
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     lots: BTreeMap<String, Touch>,
-    /// Changes to each lot's day counts (`lot_days`): entries, exits, exits without entry.
-    days: BTreeMap<(String, String), [i64; 3]>,
+    /// Changes to each lot's counts of today (the platform's day, then
+    /// its entries, exits and exits without entry), kept in `lot_status`.
+    today: BTreeMap<String, (String, [i64; 3])>,
 }
 
 #[derive(Debug, Default)]
@@ -58,11 +64,19 @@ impl Shared {
         }
     }
 
-    /// A record of the day `time` begins with came (or, negative, went).
-    pub(crate) fn count(&mut self, parking_code: &str, time: &str, delta: [i64; 3]) {
-        let day = time.get(..10).unwrap_or(time).to_owned();
-        let counts = self.days.entry((parking_code.to_owned(), day)).or_default();
-        for (c, d) in counts.iter_mut().zip(delta) {
+    /// A record of `time` came (or, negative, went): counted when it is of
+    /// the platform's day `now` (the overview shows today only).
+    pub(crate) fn count(&mut self, parking_code: &str, time: &str, now: &str, delta: [i64; 3]) {
+        let (day, today) = (time.get(..10).unwrap_or(time), now.get(..10).unwrap_or(now));
+        if day != today {
+            return;
+        }
+        let entry = self.today.entry(parking_code.to_owned()).or_insert_with(|| (today.to_owned(), [0; 3]));
+        if entry.0 != today {
+            // The batch crossed midnight: the earlier day's changes no longer show.
+            *entry = (today.to_owned(), [0; 3]);
+        }
+        for (c, d) in entry.1.iter_mut().zip(delta) {
             *c += d;
         }
     }
@@ -72,12 +86,19 @@ impl Shared {
     }
 
     /// Writes everything gathered, lot by lot in parkingCode order.
-    pub(crate) async fn apply(&self, conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
-        for ((code, day), [entries, exits, orphans]) in &self.days {
+    /// Returns the (lot, slot) pairs written to `berth_slots`, for the
+    /// writer to remember once the batch has committed.
+    pub(crate) async fn apply(
+        &self,
+        conn: &mut AnyConnection,
+        written: &SlotsWritten,
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let mut slots_written = Vec::new();
+        // Today's counts of lots no record of this batch touched (a modification alone).
+        for (code, (day, [entries, exits, orphans])) in self.today.iter().filter(|(c, _)| !self.lots.contains_key(*c)) {
             sqlx::query(
-                "INSERT INTO lot_days (parking_code, day, entries, exits, orphan_exits) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (parking_code, day) DO UPDATE SET entries = lot_days.entries + $3, \
-                 exits = lot_days.exits + $4, orphan_exits = lot_days.orphan_exits + $5",
+                "UPDATE lot_status SET entries_today = entries_today + $3, exits_today = exits_today + $4, \
+                 orphans_today = orphans_today + $5 WHERE parking_code = $1 AND counted_day = $2",
             )
             .bind(code)
             .bind(day)
@@ -101,28 +122,49 @@ impl Shared {
                 .bind(free)
                 .execute(&mut *conn)
                 .await?;
-                // The slot's latest state, for the city's day (`Store::occupancy`).
+            }
+            // Each slot's first state, for the city's day (`Store::occupancy`): once a lot a slot.
+            let mut firsts: BTreeMap<String, (&String, i64, i64)> = BTreeMap::new();
+            for (at, [_, open, free]) in &t.series {
+                let slot = format!("{}0", at.get(..15).unwrap_or(at));
+                firsts.entry(slot).or_insert((at, open - free, *open));
+            }
+            for (slot, (at, occupied, open)) in firsts {
+                if written.get(code) == Some(&slot) {
+                    continue;
+                }
                 sqlx::query(
                     "INSERT INTO berth_slots (parking_code, slot, at, occupied, open_berths) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (parking_code, slot) DO UPDATE SET at = $3, occupied = $4, open_berths = $5 \
-                     WHERE berth_slots.at <= $3",
+                     ON CONFLICT (parking_code, slot) DO NOTHING",
                 )
                 .bind(code)
-                .bind(format!("{}0", at.get(..15).unwrap_or(at)))
+                .bind(&slot)
                 .bind(at)
-                .bind(open - free)
+                .bind(occupied)
                 .bind(open)
                 .execute(&mut *conn)
                 .await?;
+                slots_written.push((code.clone(), slot));
             }
+            // Today is the platform's day of the batch's latest record of the lot.
+            let today = t.last_seen.get(..10).unwrap_or(&t.last_seen);
+            let counts = match self.today.get(code) {
+                Some((day, counts)) if day == today => *counts,
+                _ => [0; 3],
+            };
             let (state_at, [total, open, free]) = match &t.state {
                 Some((at, counts)) => (Some(at.as_str()), counts.map(Some)),
                 None => (None, [None; 3]),
             };
             sqlx::query(
                 "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, \
-                 free_berths, state_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 free_berths, state_at, counted_day, entries_today, exits_today, orphans_today) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, \
+                 entries_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.entries_today + $10 ELSE $10 END, \
+                 exits_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.exits_today + $11 ELSE $11 END, \
+                 orphans_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.orphans_today + $12 ELSE $12 END, \
+                 counted_day = $9, \
                  last_heartbeat = COALESCE($4, lot_status.last_heartbeat), \
                  total = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
                  THEN $5 ELSE lot_status.total END, \
@@ -141,6 +183,10 @@ impl Shared {
             .bind(open)
             .bind(free)
             .bind(state_at)
+            .bind(today)
+            .bind(counts[0])
+            .bind(counts[1])
+            .bind(counts[2])
             .execute(&mut *conn)
             .await?;
             for slot in &t.slots {
@@ -151,7 +197,7 @@ impl Shared {
                     .await?;
             }
         }
-        Ok(())
+        Ok(slots_written)
     }
 }
 
