@@ -206,6 +206,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn today_counts_only_today_and_start_again_after_midnight() {
+        let mut s = Shared::default();
+        s.count("1001", "2026-12-01 09:00:00", "2026-12-01 10:00:00", [1, 0, 0]);
+        s.count("1001", "2026-11-30 23:00:00", "2026-12-01 10:00:00", [1, 1, 1]);
+        s.count("1001", "2026-12-01 09:30:00", "2026-12-01 10:00:00", [0, 1, 1]);
+        assert_eq!(s.today["1001"], ("2026-12-01".to_owned(), [1, 1, 1]), "a backfilled yesterday is not today's");
+        s.count("1001", "2026-12-02 00:00:01", "2026-12-02 00:00:02", [1, 0, 0]);
+        assert_eq!(s.today["1001"], ("2026-12-02".to_owned(), [1, 0, 0]), "a batch across midnight keeps the new day");
+    }
+
+    #[test]
     fn the_newest_state_wins_and_never_beyond_now() {
         let mut s = Shared::default();
         let now = "2026-12-01 10:00:00";
