@@ -156,8 +156,8 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
     Ok(state)
 }
 
-/// Berth state every 60 s, heartbeat every 10 min (spec §5.1.4, §5.2.3),
-/// both through the outbox.
+/// Berth state every 60 s (the first a minute after start), heartbeat every
+/// 10 min from the start (spec §5.1.4, §5.2.3), both through the outbox.
 async fn periodic(state: LotState) {
     let mut minute = tokio::time::interval(Duration::from_secs(60));
     let mut ticks: u64 = 0;
@@ -166,8 +166,14 @@ async fn periodic(state: LotState) {
         let now = state.now();
         let code = state.inner.config.parking_code.clone();
         let mut reports = Vec::new();
-        match state.berths().await {
-            Ok((total, open, free)) => {
+        // The first berth state waits a full minute: right after a start the
+        // sessions are often still catching up (lanes queued during the
+        // restart, a replayed past), and the platform keeps the state with
+        // the newest time, so a transient one would stand until the next.
+        let berths = if ticks == 0 { None } else { Some(state.berths().await) };
+        match berths {
+            None => {}
+            Some(Ok((total, open, free))) => {
                 let record = ParkingState {
                     parking_code: code.clone(),
                     total_berth_num: total,
@@ -177,7 +183,7 @@ async fn periodic(state: LotState) {
                 };
                 reports.push(("uploadParkingState", encode_flat(&record)));
             }
-            Err(e) => tracing::error!(error = %e, "cannot count berths"),
+            Some(Err(e)) => tracing::error!(error = %e, "cannot count berths"),
         }
         if ticks % 10 == 0 {
             reports.push(("uploadHeartbeat", encode_flat(&Heartbeat { parking_code: code, upload_time: Time(now) })));
