@@ -44,7 +44,9 @@ pub(crate) async fn run(city: City, params: TrafficParams, end: NaiveDateTime, t
         .next()
         .with_context(|| format!("--platform-url: no address for {host}"))?;
     let started = Instant::now();
-    let (work, records, blocks) = seal(&city, params, end, &target, &prefix)?;
+    let work = seal(&city, params, end, &target, &prefix)?;
+    let records: usize = work.iter().map(Vec::len).sum();
+    let blocks: usize = work.iter().flatten().map(|r| r.blocks).sum();
     if records == 0 {
         bail!("no traffic in that span: choose busier hours or more lots");
     }
@@ -99,14 +101,14 @@ fn split_url(url: &str) -> Result<(String, String)> {
     Ok((host, format!("/{}", path.trim_end_matches('/'))))
 }
 
-/// Every lot's records of the span, sealed: (per lot, records, RSA blocks).
+/// Every lot's records of the span, sealed, in order.
 fn seal(
     city: &City,
     params: TrafficParams,
     end: NaiveDateTime,
     target: &Target,
     prefix: &str,
-) -> Result<(Vec<Vec<Request>>, usize, usize)> {
+) -> Result<Vec<Vec<Request>>> {
     let keys = Keys { own: Some(&target.lot_key), peer: Some(&target.platform_key) };
     let block = target.platform_key.size() - 11;
     // Sealed now and sent within the platform's uploadTime window (10 min).
@@ -116,7 +118,6 @@ fn seal(
     // What each lot's records say of its berths, and each car's uid.
     let mut inside: Vec<i64> = vec![0; city.lots.len()];
     let mut uids = std::collections::HashMap::new();
-    let (mut records, mut blocks) = (0, 0);
     for event in sim.advance(end) {
         let lot = &city.lots[event.lot];
         let access_id = (target.first_access_id + event.lot as u64).to_string();
@@ -124,8 +125,6 @@ fn seal(
         let (total, open) = (lot.berths, lot.open_berths());
         let mut push = |interface: &str, text: String, file: Option<String>| -> Result<()> {
             let sealed = onepark_proto::seal(Profile::Qingdao, text.as_bytes(), keys)?;
-            blocks += text.len().div_ceil(block);
-            records += 1;
             let body =
                 UplinkForm { access_id: access_id.clone(), cipher: sealed.cipher, sign: sealed.sign, file }.encode();
             work[event.lot].push(Request {
@@ -238,7 +237,7 @@ fn seal(
             }
         }
     }
-    Ok((work, records, blocks))
+    Ok(work)
 }
 
 /// As a gateway reports a read: `未识别` when the camera read nothing.

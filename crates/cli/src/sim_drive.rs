@@ -252,10 +252,7 @@ async fn load_cards(http: &reqwest::Client, url: &str, lot: &onepark_sim::LotSpe
         let body = json!({ "id": card.id, "owner": card.owner, "plates": plates,
             "startTime": format_time(start - chrono::Duration::days(1)),
             "endTime": format_time(start + chrono::Duration::days(365)) });
-        let response = http
-            .post(format!("{url}/api/month-cards"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
+        let response = post_json(http, format!("{url}/api/month-cards"), &body)
             .send()
             .await
             .context("is the gateway running? (onepark lot serve)")?;
@@ -310,13 +307,7 @@ async fn lane_call(
         }
     };
     let answer: Option<Value> = async {
-        let response = http
-            .post(format!("{url}{path}"))
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-            .await
-            .ok()?;
+        let response = post_json(http, format!("{url}{path}"), &body).send().await.ok()?;
         serde_json::from_str(&response.text().await.ok()?).ok()
     }
     .await;
@@ -414,8 +405,7 @@ async fn reconcile(http: &reqwest::Client, city: &City, from: NaiveDateTime, to:
     while day <= to.date() {
         for (lot, base) in city.lots.iter().zip(urls) {
             let url = format!("{base}/api/reconcile");
-            let body = json!({ "date": day.to_string() }).to_string();
-            let answer = http.post(url).header("content-type", "application/json").body(body).send().await;
+            let answer = post_json(http, url, &json!({ "date": day.to_string() })).send().await;
             let verdict = match answer {
                 Ok(r) => match json_of(r).await {
                     Ok(v) if v["balanced"] == true => "balanced".to_owned(),
@@ -431,6 +421,10 @@ async fn reconcile(http: &reqwest::Client, city: &City, from: NaiveDateTime, to:
             None => break,
         }
     }
+}
+
+fn post_json(http: &reqwest::Client, url: String, body: &Value) -> reqwest::RequestBuilder {
+    http.post(url).header("content-type", "application/json").body(body.to_string())
 }
 
 async fn json_of(response: reqwest::Response) -> Result<Value> {

@@ -45,8 +45,16 @@ impl Fen {
 impl fmt::Display for Fen {
     /// Yuan with two decimals, for people: `Fen(800)` shows as `8.00`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+        f.write_str(&yuan(self.0))
     }
+}
+
+/// Any count of fen as yuan with two decimals, exactly (`-5` is `-0.05`):
+/// for sums and differences that are not a [`Fen`] of one interface.
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
 #[cfg(test)]

@@ -116,6 +116,9 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 
 /// What a request may do, decided before its handler runs.
 pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
+    if !request.method().is_safe() && cross_site(request.headers()) {
+        return refuse(StatusCode::FORBIDDEN, "拒绝其他网站页面发起的请求");
+    }
     let path = request.uri().path().to_owned();
     if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login" | "/api/openapi.json" | "/booth/login")
         || path.starts_with("/assets/")
@@ -143,8 +146,7 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
         .unwrap_or_default()
         .to_owned();
     // The booth page's browser carries the staff token in its cookie.
-    let cookies = request.headers().get("cookie").and_then(|v| v.to_str().ok());
-    let token = match onepark_web::cookie(cookies, crate::booth::COOKIE) {
+    let token = match onepark_serve::pages::cookie(request.headers(), crate::booth::COOKIE) {
         Some(cookie) if token.is_empty() && booth => cookie.to_owned(),
         _ => token,
     };
@@ -172,6 +174,22 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
         };
     }
     refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")
+}
+
+/// A browser sent it from another site's page (`Sec-Fetch-Site`, else an
+/// `Origin` other than this host): without `[auth]` the gateway trusts this
+/// machine, and must not trust every page this machine's browser shows; with
+/// it, the booth's cookie would otherwise ride along. Callers that are not
+/// browsers send neither header.
+fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
+    if text("sec-fetch-site").is_some_and(|s| s == "cross-site" || s == "same-site") {
+        return true;
+    }
+    match text("origin") {
+        None | Some("null") => false,
+        Some(origin) => origin.split_once("://").is_none_or(|(_, rest)| Some(rest) != text("host")),
+    }
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]

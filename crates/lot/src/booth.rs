@@ -5,10 +5,10 @@
 //! and staff API's own handlers (the same validation, records and audit),
 //! so the page cannot do what the API would refuse.
 //!
-//! Access is the API's: this machine only without `[auth]`; with it, staff
-//! log in at `/booth/login` and the token rides in an HttpOnly,
-//! SameSite=Strict cookie. Forms are refused when another site posts them
-//! (`Origin`/`Sec-Fetch-Site`), which matters on a loopback-only booth.
+//! Access is the API's (`auth::gate`): this machine only without `[auth]`;
+//! with it, staff log in at `/booth/login` and the token rides in an
+//! HttpOnly, SameSite=Strict cookie. The gate also refuses what another
+//! site's page posts, so a loopback-only booth cannot be driven by one.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -82,10 +82,6 @@ pub fn router() -> Router<LotState> {
         .route("/assets/{name}", get(onepark_serve::pages::asset))
 }
 
-fn lang(headers: &HeaderMap) -> Lang {
-    Lang::from_cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()))
-}
-
 fn shell(lang: Lang, title: &str, live: u32, body: Markup) -> Markup {
     let nav = [Nav { href: "/booth", zh: "岗亭", en: "Booth", active: true }];
     onepark_web::page(lang, title, lang.t("onepark 车场岗亭", "onepark booth"), &nav, live, body)
@@ -98,7 +94,7 @@ struct Notice {
 }
 
 async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query<Notice>) -> Response {
-    let lang = lang(&headers);
+    let lang = onepark_serve::pages::lang(&headers);
     let store = state.store();
     let open = SessionQuery { state: Some(SessionState::Open), limit: 50, ..SessionQuery::default() };
     let unresolved =
@@ -205,33 +201,11 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
     onepark_serve::pages::html(live)
 }
 
-/// A form from another site (a page in the booth's browser) is refused:
-/// without `[auth]` the booth trusts this machine, so it must not trust
-/// every page this machine's browser shows.
-fn same_origin(headers: &HeaderMap) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|s| s == "cross-site" || s == "same-site")
-    {
-        return false;
-    }
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        None | Some("null") => true,
-        Some(origin) => origin.split_once("://").is_some_and(|(_, rest)| rest == host),
-    }
-}
-
 /// Back to the page with what the API answered.
 fn back(ok: bool, text: &str) -> Response {
     let key = if ok { "notice" } else { "error" };
     let text: String = form_urlencoded::byte_serialize(text.as_bytes()).collect();
     Redirect::to(&format!("/booth?{key}={text}")).into_response()
-}
-
-fn cross_site() -> Response {
-    (StatusCode::FORBIDDEN, "拒绝跨站提交 / cross-site form refused").into_response()
 }
 
 /// What an API handler answered: its status and JSON body.
@@ -253,10 +227,7 @@ struct Collect {
 
 /// Collect what the exit asked and let the car out: the exit lane's own
 /// call, with the payment (it is reported as a bill).
-async fn collect(State(state): State<LotState>, headers: HeaderMap, Form(c): Form<Collect>) -> Response {
-    if !same_origin(&headers) {
-        return cross_site();
-    }
+async fn collect(State(state): State<LotState>, Form(c): Form<Collect>) -> Response {
     let body = json!({ "uid": c.uid, "plateNo": c.plate, "paid": c.paid, "paidType": c.paid_type, "payScene": 103 });
     let reply = crate::barrier::exit(State(state), Path(c.lane), Bytes::from(body.to_string())).await;
     let (_, v) = answer(reply.into_response()).await;
@@ -276,10 +247,7 @@ struct Correct {
     plate: String,
 }
 
-async fn correct(State(state): State<LotState>, headers: HeaderMap, Form(c): Form<Correct>) -> Response {
-    if !same_origin(&headers) {
-        return cross_site();
-    }
+async fn correct(State(state): State<LotState>, Form(c): Form<Correct>) -> Response {
     let body = json!({ "plateNo": c.plate, "operator": "booth" });
     let reply = crate::staff::correct_plate(State(state), Path(c.uid), Bytes::from(body.to_string())).await;
     let (ok, v) = answer(reply.into_response()).await;
@@ -301,10 +269,7 @@ struct Open {
     plate: String,
 }
 
-async fn open(State(state): State<LotState>, headers: HeaderMap, Form(o): Form<Open>) -> Response {
-    if !same_origin(&headers) {
-        return cross_site();
-    }
+async fn open(State(state): State<LotState>, Form(o): Form<Open>) -> Response {
     let plate = Some(o.plate.trim()).filter(|p| !p.is_empty());
     let body = json!({ "reason": o.reason, "operator": "booth", "plateNo": plate });
     let reply = crate::barrier::open_by_hand(State(state), Path(o.lane.clone()), Bytes::from(body.to_string())).await;
@@ -333,7 +298,7 @@ async fn photo(State(state): State<LotState>, Path(id): Path<String>) -> Respons
 }
 
 async fn login_page(State(state): State<LotState>, headers: HeaderMap) -> Response {
-    login_form(&state, lang(&headers), None)
+    login_form(&state, onepark_serve::pages::lang(&headers), None)
 }
 
 fn login_form(state: &LotState, lang: Lang, error: Option<&str>) -> Response {
@@ -364,9 +329,6 @@ struct Login {
 /// The staff login of the API (`POST /api/login`: its checks and its hold
 /// on repeated failures), its token kept in the cookie.
 async fn login(State(state): State<LotState>, headers: HeaderMap, Form(l): Form<Login>) -> Response {
-    if !same_origin(&headers) {
-        return cross_site();
-    }
     let body = json!({ "user": l.user, "password": l.password });
     let (ok, v) = answer(crate::auth::login(State(state.clone()), Bytes::from(body.to_string())).await).await;
     match v["token"].as_str().filter(|_| ok) {
@@ -374,6 +336,6 @@ async fn login(State(state): State<LotState>, headers: HeaderMap, Form(l): Form<
             let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200");
             ([(header::SET_COOKIE, cookie)], Redirect::to("/booth")).into_response()
         }
-        None => login_form(&state, lang(&headers), Some(v["msg"].as_str().unwrap_or("登录失败"))),
+        None => login_form(&state, onepark_serve::pages::lang(&headers), Some(v["msg"].as_str().unwrap_or("登录失败"))),
     }
 }

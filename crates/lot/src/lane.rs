@@ -88,7 +88,7 @@ impl Deny {
             Deny::WrongDirection => "车道方向不符".into(),
             Deny::NoSession => "无入场记录，请人工处理".into(),
             Deny::AlreadyInside { uid } => format!("车辆已在场内（{uid}），请人工处理"),
-            Deny::Unpaid { due } => format!("请缴费 {}.{:02} 元", due / 100, due % 100),
+            Deny::Unpaid { due } => format!("请缴费 {} 元", onepark_domain::money::yuan(*due)),
             Deny::CardExpired => "月卡不在有效期内".into(),
             Deny::CardNotForLane => "月卡不可使用此车道".into(),
             Deny::CardOddEven => "单双号限行：今日不可入场".into(),

@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -63,8 +64,7 @@ impl IntoResponse for Refused {
             Refused::Login => Redirect::to("/login").into_response(),
             Refused::Disabled(lang) => (
                 StatusCode::FORBIDDEN,
-                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                page(
+                onepark_serve::pages::html(page(
                     lang,
                     lang.t("控制台未启用", "Dashboard disabled"),
                     "",
@@ -73,8 +73,7 @@ impl IntoResponse for Refused {
                         div.card.login { p { (lang.t("配置中未设置 admin_token，控制台与管理接口均未启用。",
                             "No admin_token in the configuration: the dashboard and admin API are off.")) } }
                     },
-                )
-                .into_string(),
+                )),
             )
                 .into_response(),
             Refused::Store(e) => {
@@ -85,15 +84,25 @@ impl IntoResponse for Refused {
     }
 }
 
-fn viewer(state: &AppState, headers: &HeaderMap) -> Result<Viewer, Refused> {
-    let cookies = headers.get(header::COOKIE).and_then(|v| v.to_str().ok());
-    let lang = Lang::from_cookie(cookies);
-    let Some(token) = state.admin_token() else { return Err(Refused::Disabled(lang)) };
-    let given = onepark_web::cookie(cookies, COOKIE).unwrap_or_default();
-    if !crate::broker::same_secret(given, token) {
-        return Err(Refused::Login);
+/// Every dashboard page but the login asks for a viewer: the admin
+/// token's cookie, else a redirect to the login.
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Refused;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let lang = onepark_serve::pages::lang(&parts.headers);
+        let Some(token) = state.admin_token() else { return Err(Refused::Disabled(lang)) };
+        let given = onepark_serve::pages::cookie(&parts.headers, COOKIE).unwrap_or_default();
+        if !crate::broker::same_secret(given, token) {
+            return Err(Refused::Login);
+        }
+        Ok(Viewer { lang, fragment: parts.headers.get("x-fragment").is_some() })
     }
-    Ok(Viewer { lang, fragment: headers.get("x-fragment").is_some() })
+}
+
+/// A plate as typed (`鲁b-12345`), as the store holds it; kept as typed when it is no plate.
+fn stored_plate(typed: &str) -> String {
+    onepark_domain::plate::Plate::parse(typed).map_or_else(|_| typed.to_owned(), |p| p.to_string())
 }
 
 const NAV: [(&str, &str, &str); 3] =
@@ -115,18 +124,18 @@ struct TokenQuery {
 }
 
 /// The overview; `/?token=…` logs in (the demo prints that link).
-async fn city(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<TokenQuery>) -> Response {
+async fn city(
+    State(state): State<AppState>,
+    viewer: Result<Viewer, Refused>,
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, Refused> {
     if let Some(token) = q.token {
-        return log_in(&state, &token, &headers);
+        return Ok(log_in(&state, &token, &headers));
     }
-    let v = match viewer(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    match overview(&state).await {
-        Ok(o) => reply(&v, v.lang.t("全市概览", "City overview"), "/", city_body(v.lang, &o)),
-        Err(e) => Refused::Store(e).into_response(),
-    }
+    let v = viewer?;
+    let o = overview(&state).await?;
+    Ok(reply(&v, v.lang.t("全市概览", "City overview"), "/", city_body(v.lang, &o)))
 }
 
 fn city_body(lang: Lang, o: &Overview) -> Markup {
@@ -327,14 +336,10 @@ fn city_map(lang: Lang, lots: &[LotOverview]) -> Markup {
     }
 }
 
-async fn lot(State(state): State<AppState>, headers: HeaderMap, Path(code): Path<String>) -> Response {
-    let v = match viewer(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    match lot_body(&state, v.lang, &code).await {
-        Ok(Some((title, body))) => reply(&v, title.as_str(), "", body),
-        Ok(None) => (
+async fn lot(State(state): State<AppState>, v: Viewer, Path(code): Path<String>) -> Result<Response, Refused> {
+    Ok(match lot_body(&state, v.lang, &code).await? {
+        Some((title, body)) => reply(&v, title.as_str(), "", body),
+        None => (
             StatusCode::NOT_FOUND,
             reply(
                 &v,
@@ -346,8 +351,7 @@ async fn lot(State(state): State<AppState>, headers: HeaderMap, Path(code): Path
             ),
         )
             .into_response(),
-        Err(e) => Refused::Store(e).into_response(),
-    }
+    })
 }
 
 async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result<Option<(String, Markup)>, StoreError> {
@@ -369,7 +373,8 @@ async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result<Option<(St
     let records = store.search(&query).await?;
     let uids: Vec<String> = records.iter().map(|r| r.uid.clone()).collect();
     let mut photos: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (uid, photo_id, _, _) in store.photos_of(code, &uids).await? {
+    let since = records.iter().map(|r| r.arrive_time.as_str()).min().unwrap_or_default();
+    for (uid, photo_id) in store.photos_of(code, since, &uids).await? {
         photos.entry(uid).or_default().push(photo_id);
     }
     let days: Vec<NaiveDate> = [today.pred_opt(), Some(today)].into_iter().flatten().collect();
@@ -509,15 +514,11 @@ struct PlateQuery {
     plate: Option<String>,
 }
 
-async fn plates(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PlateQuery>) -> Response {
-    let v = match viewer(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+async fn plates(State(state): State<AppState>, v: Viewer, Query(q): Query<PlateQuery>) -> Result<Response, Refused> {
     let lang = v.lang;
     let plate = q.plate.unwrap_or_default().trim().to_owned();
     // Typed as on a windscreen (`鲁b-12345`): searched as stored.
-    let normal = onepark_domain::plate::Plate::parse(&plate).map(|p| p.to_string()).unwrap_or_else(|_| plate.clone());
+    let normal = stored_plate(&plate);
     let (records, entries) = if normal.is_empty() {
         (Vec::new(), Vec::new())
     } else {
@@ -529,10 +530,7 @@ async fn plates(State(state): State<AppState>, headers: HeaderMap, Query(q): Que
             limit: 100,
             offset: 0,
         };
-        match (state.store().search(&query).await, state.store().list_entries(None, Some(&normal)).await) {
-            (Ok(r), Ok(e)) => (r, e),
-            (Err(e), _) | (_, Err(e)) => return Refused::Store(e).into_response(),
-        }
+        (state.store().search(&query).await?, state.store().list_entries(None, Some(&normal)).await?)
     };
     let body = html! {
         h1 { (lang.t("车牌查询", "Find a plate")) }
@@ -568,7 +566,7 @@ async fn plates(State(state): State<AppState>, headers: HeaderMap, Query(q): Que
             }
         }
     };
-    reply(&v, lang.t("车牌查询", "Find a plate"), "/plates", body)
+    Ok(reply(&v, lang.t("车牌查询", "Find a plate"), "/plates", body))
 }
 
 #[derive(Deserialize)]
@@ -577,16 +575,9 @@ struct ListsQuery {
     error: Option<String>,
 }
 
-async fn lists(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ListsQuery>) -> Response {
-    let v = match viewer(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+async fn lists(State(state): State<AppState>, v: Viewer, Query(q): Query<ListsQuery>) -> Result<Response, Refused> {
     let lang = v.lang;
-    let (entries, lots) = match (state.store().list_entries(None, None).await, state.store().lot_statuses().await) {
-        (Ok(e), Ok(l)) => (e, l),
-        (Err(e), _) | (_, Err(e)) => return Refused::Store(e).into_response(),
-    };
+    let (entries, lots) = (state.store().list_entries(None, None).await?, state.store().lot_statuses().await?);
     // One row per plate and list, one badge per lot.
     let mut rows: BTreeMap<(String, i64), Vec<LotCopy>> = BTreeMap::new();
     for (e, delivery) in &entries {
@@ -639,7 +630,7 @@ async fn lists(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
             } } }
         }
     };
-    reply(&v, lang.t("黑白名单", "Lists"), "/lists", body)
+    Ok(reply(&v, lang.t("黑白名单", "Lists"), "/lists", body))
 }
 
 /// One lot's copy of a list entry: its parkingCode, whether its latest
@@ -660,35 +651,19 @@ struct ListForm {
 
 /// The list form: one change per accessID of the chosen lots (every lot,
 /// or one), through the admin API's own validation and downlinks.
-async fn change_list(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<ListForm>) -> Response {
-    let v = match viewer(&state, &headers) {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
+async fn change_list(State(state): State<AppState>, v: Viewer, Form(f): Form<ListForm>) -> Result<Response, Refused> {
     let lang = v.lang;
     let add = f.operate == "add";
     let black = f.list != "white";
     let plate = f.plate.trim().to_owned();
-    let targets: Vec<(String, String)> = match state.store().lot_statuses().await {
-        Ok(lots) => lots
-            .into_iter()
-            .filter(|l| f.lot.is_empty() || l.parking_code == f.lot)
-            .map(|l| (l.access_id, l.parking_code))
-            .collect(),
-        Err(e) => return Refused::Store(e).into_response(),
-    };
     let mut by_access: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (access_id, code) in targets {
-        by_access.entry(access_id).or_default().push(code);
+    for lot in state.store().lot_statuses().await?.into_iter().filter(|l| f.lot.is_empty() || l.parking_code == f.lot) {
+        by_access.entry(lot.access_id).or_default().push(lot.parking_code);
     }
     if !add {
         // A removal goes to the lots where the entry is live.
         let kind = if black { onepark_proto::dict::ListKind::Black } else { onepark_proto::dict::ListKind::White };
-        let normal = onepark_domain::plate::Plate::parse(&plate).map(|p| p.to_string()).unwrap_or(plate.clone());
-        let live = match state.store().list_entries(None, Some(&normal)).await {
-            Ok(e) => e,
-            Err(e) => return Refused::Store(e).into_response(),
-        };
+        let live = state.store().list_entries(None, Some(&stored_plate(&plate))).await?;
         for codes in by_access.values_mut() {
             codes
                 .retain(|c| live.iter().any(|(e, _)| e.parking_code == *c && e.list_kind == kind.code() && !e.deleted));
@@ -719,7 +694,7 @@ async fn change_list(State(state): State<AppState>, headers: HeaderMap, Form(f):
             encode(&format!("{plate} {verb} → {sent} {}", lang.t("个车场，等待确认", "lots; confirmations follow")))
         )
     };
-    Redirect::to(&format!("/lists?{query}")).into_response()
+    Ok(Redirect::to(&format!("/lists?{query}")).into_response())
 }
 
 fn encode(text: &str) -> String {
@@ -728,27 +703,20 @@ fn encode(text: &str) -> String {
 
 async fn photo(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Viewer,
     Path((code, id)): Path<(String, String)>,
-) -> Response {
-    if let Err(e) = viewer(&state, &headers) {
-        return e.into_response();
-    }
-    let sha = match state.store().photo_sha(&code, &id).await {
-        Ok(Some(sha)) => sha,
-        Ok(None) => return StatusCode::NOT_FOUND.into_response(),
-        Err(e) => return Refused::Store(e).into_response(),
+) -> Result<Response, Refused> {
+    let Some(sha) = state.store().photo_sha(&code, &id).await? else {
+        return Ok(StatusCode::NOT_FOUND.into_response());
     };
-    match tokio::fs::read(crate::photo::path(state.photo_dir(), &sha)).await {
+    Ok(match tokio::fs::read(crate::photo::path(state.photo_dir(), &sha)).await {
         Ok(jpeg) => onepark_serve::pages::jpeg(jpeg),
         Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
+    })
 }
 
 async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let lang = Lang::from_cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()));
-    let wrong = headers.get("x-wrong").is_some();
-    login_form(&state, lang, wrong)
+    login_form(&state, onepark_serve::pages::lang(&headers), false)
 }
 
 fn login_form(state: &AppState, lang: Lang, wrong: bool) -> Response {
@@ -767,12 +735,7 @@ fn login_form(state: &AppState, lang: Lang, wrong: bool) -> Response {
         }
     };
     let status = if wrong { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        page(lang, lang.t("登录", "Sign in"), "", 0, body).into_string(),
-    )
-        .into_response()
+    (status, onepark_serve::pages::html(page(lang, lang.t("登录", "Sign in"), "", 0, body))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -785,7 +748,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<
 }
 
 fn log_in(state: &AppState, token: &str, headers: &HeaderMap) -> Response {
-    let lang = Lang::from_cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()));
+    let lang = onepark_serve::pages::lang(headers);
     match state.admin_token() {
         None => Refused::Disabled(lang).into_response(),
         Some(expected) if crate::broker::same_secret(token, expected) => {

@@ -2,7 +2,7 @@
 //! edge: the compiled-in assets of `onepark-web`, and how a page is sent.
 
 use axum::extract::Path;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// `GET /assets/{name}`: a stylesheet or script compiled into the binary.
@@ -25,4 +25,14 @@ pub fn html(markup: onepark_web::Markup) -> Response {
 /// A JPEG from a store, kept a day by the browser (photos never change).
 pub fn jpeg(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], bytes).into_response()
+}
+
+/// A cookie's value from the request.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    onepark_web::cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()), name)
+}
+
+/// The page language the request's `lang` cookie asks for.
+pub fn lang(headers: &HeaderMap) -> onepark_web::Lang {
+    onepark_web::Lang::from_cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()))
 }

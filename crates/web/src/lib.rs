@@ -103,9 +103,10 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
 
 /// Integer fen as yuan with two decimals (`¥12.50`), exactly.
 pub fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let abs = fen.unsigned_abs();
-    format!("{sign}¥{}.{:02}", abs / 100, abs % 100)
+    match onepark_domain::money::yuan(fen) {
+        negative if fen < 0 => format!("-¥{}", &negative[1..]),
+        amount => format!("¥{amount}"),
+    }
 }
 
 /// `part / whole` as a whole percentage (0 when `whole` is 0).

@@ -91,36 +91,4 @@ impl Store {
     pub async fn parking_infos(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as("SELECT parking_code, content FROM parking_info").fetch_all(&self.pool).await?)
     }
-
-    /// The photos of some stays of a lot: (uid, photo_id, photo_type, sha256).
-    pub async fn photos_of(
-        &self,
-        parking_code: &str,
-        uids: &[String],
-    ) -> Result<Vec<(String, String, i64, String)>, StoreError> {
-        let mut out = Vec::new();
-        // One statement per stay: a page shows twenty, and placeholders
-        // lists differ between the two backends.
-        for uid in uids {
-            let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
-                "SELECT uid, photo_id, photo_type, sha256 FROM photos WHERE parking_code = $1 AND uid = $2 \
-                 ORDER BY photo_time",
-            )
-            .bind(parking_code)
-            .bind(uid)
-            .fetch_all(&self.pool)
-            .await?;
-            out.extend(rows);
-        }
-        Ok(out)
-    }
-
-    /// A photo's file digest.
-    pub async fn photo_sha(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT sha256 FROM photos WHERE parking_code = $1 AND photo_id = $2")
-            .bind(parking_code)
-            .bind(photo_id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
 }

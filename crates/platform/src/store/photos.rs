@@ -47,6 +47,40 @@ impl Store {
             .await
     }
 
+    /// The photos of some stays of a lot, taken at or after `since` (the
+    /// earliest of their arrivals, so the time index bounds the search):
+    /// (uid, photo_id), by time. One statement for all the stays.
+    pub async fn photos_of(
+        &self,
+        parking_code: &str,
+        since: &str,
+        uids: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = (0..uids.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT uid, photo_id FROM photos WHERE parking_code = $1 AND photo_time >= $2 AND uid IN ({}) \
+             ORDER BY photo_time",
+            list.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql).bind(parking_code).bind(since);
+        for uid in uids {
+            query = query.bind(uid);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    /// A photo's file digest.
+    pub async fn photo_sha(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT sha256 FROM photos WHERE parking_code = $1 AND photo_id = $2")
+            .bind(parking_code)
+            .bind(photo_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// The stored identity ([`photo_content`]) of a photo, if any.
     pub async fn photo_stored(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT content FROM photos WHERE parking_code = $1 AND photo_id = $2")
