@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::bench::{free_port, key_path};
 use onepark_lot::downlink::Received;
-use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
+use onepark_lot::subscriber::{Applied, Apply, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
 use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
@@ -87,9 +87,9 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
 struct Count(Arc<AtomicU64>);
 
 impl Apply for Count {
-    async fn apply(&mut self, _: &Received) -> Result<(), Refusal> {
+    async fn apply(&mut self, _: &Received) -> Applied {
         self.0.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        Ok(None)
     }
 }
 

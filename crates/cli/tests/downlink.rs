@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use onepark_lot::downlink::Received;
-use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
+use onepark_lot::subscriber::{Applied, Apply, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
 use onepark_proto::{PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
@@ -146,11 +146,11 @@ async fn subscribed(stats: &Stats, more_than: u64) {
 struct Recorder(Arc<Mutex<Vec<(String, String, i64)>>>);
 
 impl Apply for Recorder {
-    async fn apply(&mut self, m: &Received) -> Result<(), Refusal> {
+    async fn apply(&mut self, m: &Received) -> Applied {
         let plate = m.params.get("plateNo").and_then(Value::as_str).unwrap_or_default().to_owned();
         let operate = m.params.get("operate").and_then(Value::as_i64).unwrap_or(-1);
         self.0.lock().expect("lock").push((m.topic.parking_code.clone(), plate, operate));
-        Ok(())
+        Ok(None)
     }
 }
 

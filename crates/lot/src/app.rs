@@ -23,8 +23,8 @@ use crate::config::{Config, Direction, Lane};
 use crate::downlink::{Order, Received};
 use crate::lane::Deny;
 use crate::outbox::{self, OutboxStats};
-use crate::store::{ListEntry, OrderMark, Report, Store, StoreError};
-use crate::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
+use crate::store::{ListEntry, Report, Store, StoreError};
+use crate::subscriber::{Refusal, Settings, Stats, Subscriber};
 use crate::uplink::{Client, Identity};
 
 #[derive(Clone)]
@@ -64,6 +64,10 @@ impl LotState {
 
     pub fn downlink_stats(&self) -> Option<&Stats> {
         self.inner.downlink.as_deref()
+    }
+
+    pub(crate) fn uplink(&self) -> &Client {
+        &self.inner.uplink
     }
 
     pub fn config(&self) -> &Config {
@@ -120,7 +124,7 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
     report_parking_info(&store, &config).await?;
     let concurrency = p.concurrency;
     tokio::spawn(outbox::run(store.clone(), uplink.clone(), config.zone, wake.clone(), outbox.clone(), concurrency));
-    let downlink = match &p.mqtt_url {
+    let subscriber = match &p.mqtt_url {
         Some(url) => {
             let username = match p.node {
                 Some(n) => format!("{}_{n}", p.access_id),
@@ -132,25 +136,29 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
                 parking_codes: vec![config.parking_code.clone()],
                 password: p.mqtt_password.clone(),
             };
-            let subscriber = Subscriber::new(settings, uplink).with_order(remembered_order(&store).await?);
-            let stats = subscriber.stats();
-            let apply = Lists { store: store.clone() };
-            tokio::spawn(async move {
-                if let Err(e) = subscriber.run(apply).await {
-                    tracing::error!(error = %e, "downlink subscriber stopped");
-                }
-            });
-            Some(stats)
+            Some(Subscriber::new(settings, uplink).with_order(remembered_order(&store).await?))
         }
         None => {
-            tracing::warn!("no platform.mqtt_url: black/white lists from the platform are not received");
+            tracing::warn!(
+                "no platform.mqtt_url: lists, fee queries and payment results from the platform are not received"
+            );
             None
         }
     };
+    let downlink = subscriber.as_ref().map(Subscriber::stats);
     let (sessions, http) = (Default::default(), Default::default());
     let feed = Default::default();
     let inner = Inner { config, store, uplink: reconcile_client, wake, outbox, downlink, sessions, http, feed };
     let state = LotState { inner: Arc::new(inner) };
+    if let Some(subscriber) = subscriber {
+        let apply = crate::payments::Downlinks { state: state.clone() };
+        tokio::spawn(async move {
+            if let Err(e) = subscriber.run(apply).await {
+                tracing::error!(error = %e, "downlink subscriber stopped");
+            }
+        });
+    }
+    tokio::spawn(crate::payments::run(state.clone()));
     tokio::spawn(periodic(state.clone()));
     tokio::spawn(nightly(state.clone()));
     Ok(state)
@@ -534,17 +542,9 @@ async fn remembered_order(store: &Store) -> Result<Order, StoreError> {
     Ok(order)
 }
 
-/// Applies specialCar (black/white list) downlinks; the other interfaces
-/// are answered `success: false` until their issue lands.
-struct Lists {
-    store: Store,
-}
-
-impl Apply for Lists {
-    async fn apply(&mut self, m: &Received) -> Result<(), Refusal> {
-        if m.topic.interface != Downlink::SpecialCar {
-            return Err(Refusal::Reject(format!("{} is not handled by this lot yet", m.topic.interface)));
-        }
+/// Applies a specialCar (black/white list) downlink.
+pub(crate) async fn apply_list(store: &Store, m: &Received) -> Result<(), Refusal> {
+    {
         let text = |k: &str| m.params.get(k).and_then(Value::as_str).map(str::to_owned);
         let number = |k: &str| m.params.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
         let plate_no = text("plateNo").ok_or_else(|| Refusal::Reject("plateNo missing".into()))?;
@@ -557,15 +557,8 @@ impl Apply for Lists {
             request_id: m.request_id,
         };
         let delete = number("operate") == Some(1);
-        let (interface, parking_code, subject) = m.order_key();
-        let mark = OrderMark {
-            interface: interface.name().to_owned(),
-            parking_code,
-            subject,
-            at: onepark_domain::time::format_time(m.timestamp),
-            request_id: m.request_id,
-        };
-        self.store.set_list(&entry, delete, &mark).await.map_err(|e| Refusal::Retry(e.to_string()))
+        let mark = crate::payments::order_mark(m);
+        store.set_list(&entry, delete, &mark).await.map_err(|e| Refusal::Retry(e.to_string()))
     }
 }
 
@@ -594,10 +587,9 @@ mod tests {
         let file = std::env::temp_dir().join(format!("onepark-order-{}.db", std::process::id()));
         let _ = std::fs::remove_file(&file);
         let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
-        let mut lists = Lists { store: store.clone() };
-        lists.apply(&special_car(7, "2026-11-23 10:00:00")).await.expect("newer applied");
+        apply_list(&store, &special_car(7, "2026-11-23 10:00:00")).await.expect("newer applied");
         // An older message applied out of order (the subscriber would call it stale) must not move the mark back.
-        lists.apply(&special_car(9, "2026-11-23 09:00:00")).await.expect("stored");
+        apply_list(&store, &special_car(9, "2026-11-23 09:00:00")).await.expect("stored");
         // "Restart": a fresh subscriber state from the store.
         let order = remembered_order(&store).await.expect("order");
         assert_eq!(order.check(&special_car(8, "2026-11-23 09:30:00")), Verdict::Stale);

@@ -24,7 +24,8 @@ use crate::app::LotState;
 use crate::config::{Direction, Lane};
 use crate::lane::{self, Deny, Match};
 use crate::outbox::now_ms;
-use crate::store::{Bill, Exit, Report, Session, StoreError, StoredPhoto};
+use crate::payments::{self, ExitPay};
+use crate::store::{Bill, BillKind, BillState, Exit, OnlineBill, Report, Session, StoreError, StoredPhoto};
 
 /// uploadPhoto's `file` may hold 500,000 Base64 characters (D-33): 375,000 bytes.
 const MAX_PHOTO_BYTES: usize = 375_000;
@@ -147,6 +148,10 @@ pub(crate) struct Decision {
     /// Exit refused as unpaid: still owed, fen.
     #[serde(skip_serializing_if = "Option::is_none")]
     due: Option<i64>,
+    /// Exit: how it was paid when not at the booth: no_stop (deducted by the platform),
+    /// after_leave (settled after the car left), booth (collected after an online attempt).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paid_by: Option<String>,
     /// Exit matched by one OCR-confusable character.
     #[serde(skip_serializing_if = "Option::is_none")]
     fuzzy: Option<bool>,
@@ -683,10 +688,55 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         return Ok(refused(Deny::NoSession));
     };
     let (fee, white) = fee(state, &session, at).await?;
-    if let Err(deny) = lane::exit(fee, read.paid(), white) {
-        let decision =
-            Decision { uid: Some(session.uid), fee: Some(fee), due: Some(fee - read.paid()), ..closed(deny) };
+    // City-wide arrears hold before anything else: a paid or free stay does not lift it.
+    if let Some(notice) = payments::arrears_hold(state, &session).await? {
+        let deny = Deny::Arrears { count: notice.over_due_count, amount: notice.un_pay };
+        let decision = Decision { uid: Some(session.uid), fee: Some(fee), due: Some(notice.un_pay), ..closed(deny) };
         return Ok(decided(decision));
+    }
+    let bill_id = payments::exit_bill_id(&session.uid);
+    let now = format_time(at);
+    // An earlier attempt at this exit asked the platform for this bill: it stands at that amount.
+    let earlier = state.store().online_bill(&bill_id).await?.filter(|b| b.state == BillState::Open);
+    let due = match &earlier {
+        Some(b) => b.should_pay,
+        None if white => 0,
+        None => payments::due(state, &session, fee, at).await?,
+    };
+    let mut online = None;
+    let mut settled = None;
+    let mut path = None;
+    if due > read.paid() {
+        match payments::at_exit(state, &session, due, &lane.id, at).await? {
+            ExitPay::Paid(s) => settled = Some(s),
+            ExitPay::AfterLeave => {
+                let mut bill = OnlineBill::open(BillKind::AfterLeave, format!("{}A", session.uid), &session, &now, due);
+                bill.path = Some("after_leave".into());
+                path = Some("after_leave");
+                online = Some(bill);
+            }
+            pay @ (ExitPay::Booth(_) | ExitPay::NotUsed) => {
+                let mut msg = Deny::Unpaid { due: due - read.paid() }.zh();
+                if let ExitPay::Booth(why) = pay {
+                    // Remember the bill the platform was asked for: a late deduction of it is then found.
+                    if earlier.is_none() {
+                        let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
+                        bill.path = Some("booth".into());
+                        state.store().put_online_bill(&bill).await?;
+                    }
+                    msg = format!("{why}；{msg}");
+                }
+                let deny = Deny::Unpaid { due: due - read.paid() };
+                let decision = Decision {
+                    uid: Some(session.uid),
+                    fee: Some(fee),
+                    due: Some(due - read.paid()),
+                    msg,
+                    ..closed(deny)
+                };
+                return Ok(decided(decision));
+            }
+        }
     }
     let fuzzy = found == Found::Plate(Match::Fuzzy);
     // The car has paid: a malformed payment time must not keep it at the barrier.
@@ -698,22 +748,40 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         }
         None => at,
     };
-    let paid = read.paid().clamp(0, fee);
-    let bill = (paid > 0).then(|| Bill {
-        bill_id: format!("{}B", session.uid),
-        actual_pay: paid,
-        deal_time: format_time(deal_time),
-    });
+    let (paid, paid_type, pay_scene, bill_way, deal_time) = match &settled {
+        Some(s) => {
+            (s.actual_pay, s.paid_type, s.pay_type, BillWay::CityPlatform, parse_time(&s.deal_time).unwrap_or(at))
+        }
+        None => (read.paid().clamp(0, fee), read.paid_type, read.pay_scene, BillWay::Elsewhere, deal_time),
+    };
+    if let Some(s) = &settled {
+        let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
+        (bill.state, bill.path, bill.actual_pay, bill.discount) =
+            (BillState::Paid, s.path.clone(), Some(s.actual_pay), Some(s.discount));
+        (bill.deal_time, bill.order_code, bill.paid_type, bill.pay_type) =
+            (Some(s.deal_time.clone()), Some(s.order_code.clone()), Some(s.paid_type), Some(s.pay_type));
+        path = Some("no_stop");
+        online = Some(bill);
+    } else if let Some(mut bill) = earlier {
+        // Collected at the booth after the platform was asked: the bill is offline now.
+        (bill.state, bill.updated_at) = (BillState::Offline, now.clone());
+        path = Some("booth");
+        online = Some(bill);
+    }
+    let bill =
+        (paid > 0).then(|| Bill { bill_id: bill_id.clone(), actual_pay: paid, deal_time: format_time(deal_time) });
+    let after_leave = online.as_ref().filter(|b| b.kind == BillKind::AfterLeave).map(|b| b.bill_id.clone());
     let exit = Exit {
         uid: session.uid.clone(),
         lane: lane.id.clone(),
-        time: format_time(at),
+        time: now.clone(),
         charge_fee: fee,
         should_pay: fee,
-        paid,
+        paid: settled.as_ref().map_or(paid, |s| s.actual_pay + s.discount),
         fuzzy,
         note: None,
         bill,
+        online,
     };
     let mut reports = vec![exit_record(state, &session, &exit).await?];
     if let Some(bill) = &exit.bill {
@@ -723,14 +791,14 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
             plate_no: session.plate_no.clone(),
             parking_code: state.config().parking_code.clone(),
             charge_fee: fee,
-            should_pay: fee,
+            should_pay: if settled.is_some() { due } else { fee },
             actual_pay: bill.actual_pay,
             bill_time: Time(at),
             deal_time: Time(deal_time),
-            paid_type: PaidType::from_code(read.paid_type),
-            pay_type: PayScene::from_code(read.pay_scene),
+            paid_type: PaidType::from_code(paid_type),
+            pay_type: PayScene::from_code(pay_scene),
             upload_time: Time(state.now()),
-            bill_way: BillWay::Elsewhere,
+            bill_way,
         };
         let body = encode_flat(&record);
         reports.push(Report {
@@ -743,10 +811,18 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
     let (stored, note) = photo(state, read, &session.uid, PhotoType::Exit, at, &mut reports);
     state.store().leave(&exit, reports, stored.as_ref()).await?;
     state.wake_outbox();
+    if let Some(bill_id) = after_leave {
+        payments::after_exit(state, bill_id);
+    }
     let matched_by = match found {
         Found::Uid => "uid",
         Found::Plate(Match::Exact) => "plate",
         Found::Plate(Match::Fuzzy) => "fuzzy",
+    };
+    let msg = match path {
+        Some("no_stop") => format!("无感支付 {} 元，一路顺风", onepark_domain::money::yuan(paid)),
+        Some("after_leave") => "先离场后付费，一路顺风".to_owned(),
+        _ => "一路顺风".to_owned(),
     };
     let decision = Decision {
         open: true,
@@ -755,7 +831,8 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         fee: Some(fee),
         fuzzy: Some(fuzzy),
         matched_by: Some(matched_by.into()),
-        msg: "一路顺风".into(),
+        paid_by: path.map(str::to_owned),
+        msg,
         ..Decision::default()
     };
     Ok(with_photo_note(decision, note))

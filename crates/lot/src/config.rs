@@ -42,6 +42,46 @@ struct Raw {
     platform: RawPlatform,
     info: Option<RawInfo>,
     auth: Option<RawAuth>,
+    #[serde(default)]
+    payments: RawPayments,
+}
+
+/// `[payments]`: how the exit uses the platform's payment interfaces (docs/payments.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPayments {
+    no_stop: Option<bool>,
+    wait_ms: Option<u64>,
+    grace_minutes: Option<u64>,
+    after_leave: Option<bool>,
+    arrears_hold: Option<bool>,
+}
+
+/// The exit's use of online payment.
+#[derive(Clone, Debug)]
+pub struct Payments {
+    /// Ask the platform to deduct the fee (applyPayment) before the booth collects.
+    pub no_stop: bool,
+    /// How long the barrier waits for applyPayment (then getPayResult, then the booth).
+    pub wait: std::time::Duration,
+    /// After a prepayment the car leaves free for this long; then only the difference is due.
+    pub grace: chrono::Duration,
+    /// Let signed-up cars leave first and settle afterwards (departurePayInfo, D-32).
+    pub after_leave: bool,
+    /// Hold a car at the exit when the platform says prevent=1 (overDueResult).
+    pub arrears_hold: bool,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Payments {
+            no_stop: true,
+            wait: std::time::Duration::from_millis(1500),
+            grace: chrono::Duration::minutes(15),
+            after_leave: true,
+            arrears_hold: true,
+        }
+    }
 }
 
 /// `[auth]`: device tokens and staff accounts (see `auth`).
@@ -227,6 +267,7 @@ pub struct Config {
     pub info: Option<ParkingInfo>,
     /// Who may use the API; `None`: this machine only.
     pub auth: Option<crate::auth::AuthConfig>,
+    pub payments: Payments,
 }
 
 impl Config {
@@ -302,7 +343,25 @@ impl Config {
             return Err(invalid("platform.concurrency", "must be between 1 and 64"));
         }
         let auth = raw.auth.map(|a| auth(a, &lanes)).transpose()?;
+        let defaults = Payments::default();
+        let q = raw.payments;
+        let wait_ms = q.wait_ms.unwrap_or(1500);
+        if !(100..=10_000).contains(&wait_ms) {
+            return Err(invalid("payments.wait_ms", "must be between 100 and 10000"));
+        }
+        let grace = q.grace_minutes.unwrap_or(15);
+        if grace > 24 * 60 {
+            return Err(invalid("payments.grace_minutes", "must be at most 1440"));
+        }
+        let payments = Payments {
+            no_stop: q.no_stop.unwrap_or(defaults.no_stop),
+            wait: std::time::Duration::from_millis(wait_ms),
+            grace: chrono::Duration::minutes(grace as i64),
+            after_leave: q.after_leave.unwrap_or(defaults.after_leave),
+            arrears_hold: q.arrears_hold.unwrap_or(defaults.arrears_hold),
+        };
         Ok(Config {
+            payments,
             auth,
             info,
             name,

@@ -56,6 +56,11 @@ pub enum Deny {
     Unpaid {
         due: i64,
     },
+    /// Unpaid bills across the city and the platform says hold the car (overDueResult prevent=1).
+    Arrears {
+        count: Option<i64>,
+        amount: i64,
+    },
     CardExpired,
     CardNotForLane,
     CardOddEven,
@@ -73,6 +78,7 @@ impl Deny {
             Deny::NoSession => "no_session",
             Deny::AlreadyInside { .. } => "already_inside",
             Deny::Unpaid { .. } => "unpaid",
+            Deny::Arrears { .. } => "arrears",
             Deny::CardExpired => "card_expired",
             Deny::CardNotForLane => "card_not_for_lane",
             Deny::CardOddEven => "card_odd_even",
@@ -89,6 +95,11 @@ impl Deny {
             Deny::NoSession => "无入场记录，请人工处理".into(),
             Deny::AlreadyInside { uid } => format!("车辆已在场内（{uid}），请人工处理"),
             Deny::Unpaid { due } => format!("请缴费 {} 元", onepark_domain::money::yuan(*due)),
+            Deny::Arrears { count, amount } => format!(
+                "该车在全市有欠费{}共 {} 元，请扫码或到岗亭缴清后出场",
+                count.map(|n| format!(" {n} 笔")).unwrap_or_default(),
+                onepark_domain::money::yuan(*amount)
+            ),
             Deny::CardExpired => "月卡不在有效期内".into(),
             Deny::CardNotForLane => "月卡不可使用此车道".into(),
             Deny::CardOddEven => "单双号限行：今日不可入场".into(),

@@ -12,6 +12,7 @@ pub mod config;
 pub mod downlink;
 pub mod lane;
 pub mod outbox;
+mod payments;
 pub mod reconcile;
 mod staff;
 pub mod store;

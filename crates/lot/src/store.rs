@@ -10,6 +10,7 @@
 //! | `photos` | `photos` (the JPEGs until delivered) |
 //! | `cards` | `month_cards`, `month_card_plates` |
 //! | `lists` | `list_entries`, `downlink_order` |
+//! | `payments` | `online_bills`, `signings`, `arrears_notices` |
 //!
 //! Writes take turns on one writer lock ([`Store::write`], [`Store::single`]).
 
@@ -23,11 +24,13 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 mod cards;
 mod lists;
 mod outbox;
+mod payments;
 mod photos;
 mod sessions;
 pub use cards::MonthCard;
 pub use lists::{ListEntry, OrderMark};
 pub use outbox::{Finished, Outgoing, RefusedRecord, Report, Standing};
+pub use payments::{ArrearsNotice, BillKind, BillState, OnlineBill, Settlement, Signing};
 pub use photos::StoredPhoto;
 pub use sessions::{Bill, Exit, Session, SessionQuery, SessionRow, SessionState};
 
@@ -37,6 +40,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (1, "lot", include_str!("../migrations/0001_lot.sql")),
     (2, "month cards", include_str!("../migrations/0002_month_cards.sql")),
     (3, "photos staff", include_str!("../migrations/0003_photos_staff.sql")),
+    (4, "payments", include_str!("../migrations/0004_payments.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

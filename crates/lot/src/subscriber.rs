@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use onepark_proto::interface::AccessId;
+use onepark_proto::interface::{AccessId, Downlink};
 use onepark_proto::mqtt::{BrokerUrl, login_password};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::downlink::{Order, Received, Verdict, receive};
 use crate::uplink::Client;
@@ -43,9 +43,14 @@ pub enum Refusal {
 }
 
 /// Applies messages the ordering rule admits (a lot's lists, bills, …).
+/// `Ok(Some(params))` answers with those `params` instead of the message's
+/// own (uploadFee carries the bill the lot computed for a `fee` query).
 pub trait Apply: Send + 'static {
-    fn apply(&mut self, message: &Received) -> impl Future<Output = Result<(), Refusal>> + Send;
+    fn apply(&mut self, message: &Received) -> impl Future<Output = Applied> + Send;
 }
+
+/// What [`Apply::apply`] answers.
+pub type Applied = Result<Option<Map<String, Value>>, Refusal>;
 
 /// Counters, for metrics and tests.
 #[derive(Debug, Default)]
@@ -198,17 +203,23 @@ impl Subscriber {
                 return;
             }
         };
-        let verdict = self.order.check(&message);
-        let success = match verdict {
+        // A fee query is answered afresh every time (the fee grows with the stay).
+        let verdict =
+            if message.topic.interface == Downlink::Fee { Verdict::Apply } else { self.order.check(&message) };
+        let mut message = message;
+        let refusal = match verdict {
             Verdict::Apply => match apply.apply(&message).await {
-                Ok(()) => {
+                Ok(reply) => {
                     self.order.applied(&message);
                     self.stats.applied.fetch_add(1, Ordering::Relaxed);
-                    true
+                    if let Some(params) = reply {
+                        message.params = params;
+                    }
+                    None
                 }
                 Err(Refusal::Reject(reason)) => {
                     tracing::error!(request_id = message.request_id, topic, %reason, "downlink rejected");
-                    false
+                    Some(reason)
                 }
                 Err(Refusal::Retry(reason)) => {
                     tracing::warn!(request_id = message.request_id, topic, %reason, "downlink not applied; awaiting re-publish");
@@ -218,11 +229,11 @@ impl Subscriber {
             Verdict::Stale => {
                 self.stats.stale.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(request_id = message.request_id, topic, "older than the last applied: confirmed only");
-                true
+                None
             }
             Verdict::Duplicate => {
                 self.stats.duplicate.fetch_add(1, Ordering::Relaxed);
-                true
+                None
             }
         };
         // Off the MQTT loop, so a slow platform does not hold up delivery.
@@ -230,17 +241,22 @@ impl Subscriber {
         let (uplink, stats) = (self.uplink.clone(), self.stats.clone());
         tokio::spawn(async move {
             let _permit = permit;
-            confirm(uplink, stats, message, success).await;
+            confirm(uplink, stats, message, refusal).await;
         });
     }
 }
 
 /// The spec wants the confirm within 5 s: a failed call is retried while
 /// there is time left; after that the platform's re-publish brings it back.
-async fn confirm(uplink: Client, stats: Arc<Stats>, message: Received, success: bool) {
+/// A refusal says why in `msg` (an onepark extension a platform may ignore).
+async fn confirm(uplink: Client, stats: Arc<Stats>, message: Received, refusal: Option<String>) {
     let interface = message.topic.interface.reply();
     let request_id = message.request_id;
-    let body = json!({ "success": success, "requestId": request_id, "params": Value::Object(message.params) });
+    let mut body =
+        json!({ "success": refusal.is_none(), "requestId": request_id, "params": Value::Object(message.params) });
+    if let (Some(reason), Some(object)) = (refusal, body.as_object_mut()) {
+        object.insert("msg".into(), Value::String(reason));
+    }
     let started = std::time::Instant::now();
     loop {
         let error = match uplink.send(interface, &body).await {

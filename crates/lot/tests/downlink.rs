@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use onepark_lot::downlink::Received;
-use onepark_lot::subscriber::{Apply, Refusal, Settings, Stats, Subscriber};
+use onepark_lot::subscriber::{Applied, Apply, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
 use onepark_platform::app::Spawned;
 use onepark_proto::mqtt::login_password;
@@ -153,9 +153,9 @@ impl Recorder {
 }
 
 impl Apply for Recorder {
-    async fn apply(&mut self, message: &Received) -> Result<(), Refusal> {
+    async fn apply(&mut self, message: &Received) -> Applied {
         self.0.lock().expect("lock").push(message.clone());
-        Ok(())
+        Ok(None)
     }
 }
 

@@ -505,6 +505,9 @@ fn delivery_badge(lang: Lang, state: Option<DownlinkState>) -> Markup {
         Some(DownlinkState::Expired) => {
             html! { span.badge.bad.delivery data-state="expired" { (lang.t("已过期", "expired")) } }
         }
+        Some(DownlinkState::Refused) => {
+            html! { span.badge.bad.delivery data-state="refused" { (lang.t("车场拒绝", "refused")) } }
+        }
         None => html! { span.muted { "—" } },
     }
 }

@@ -128,6 +128,7 @@ fn seal(
         confirmed_at: None,
         confirm_success: None,
         confirm_ms: None,
+        confirm_reason: None,
     })
 }
 

@@ -28,6 +28,12 @@ struct Interface {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PaymentLabel {
+    purpose: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Lot {
     access_id: String,
 }
@@ -63,6 +69,10 @@ pub struct Metrics {
     published: Family<Publish, Counter>,
     expired: AtomicU64,
     confirm_latency: Histograms<Interface>,
+    /// Downlinks the lot confirmed with `success: false`.
+    refused: Family<Interface, Counter>,
+    /// Charges through the payment channel, by purpose and outcome.
+    payments: Family<PaymentLabel, Counter>,
     /// Requests held off (retryable), by reason.
     held: Family<Reason, Counter>,
     /// Requests refused before anyone was authenticated, by step.
@@ -83,6 +93,8 @@ impl Default for Metrics {
             published: Family::default(),
             expired: AtomicU64::new(0),
             confirm_latency: Family::new_with_constructor(|| histogram(&CONFIRM_BUCKETS)),
+            refused: Family::default(),
+            payments: Family::default(),
             held: Family::default(),
             unauthenticated: Family::default(),
             findings: Family::default(),
@@ -122,6 +134,17 @@ impl Metrics {
     pub fn confirmed(&self, interface: &str, latency_ms: i64) {
         let interface = Interface { interface: interface.to_owned() };
         self.confirm_latency.get_or_create(&interface).observe(latency_ms as f64 / 1000.0);
+    }
+
+    /// A downlink the lot confirmed with `success: false`.
+    pub fn refused(&self, interface: &str) {
+        self.refused.get_or_create(&Interface { interface: interface.to_owned() }).inc();
+    }
+
+    /// A charge's outcome (`purpose`: exit, prepay, after_leave, arrears;
+    /// `outcome`: paid, declined, pending, timeout, error, refunded, duplicate_notification).
+    pub fn payment(&self, purpose: &str, outcome: &'static str) {
+        self.payments.get_or_create(&PaymentLabel { purpose: purpose.to_owned(), outcome }).inc();
     }
 
     /// A request whose signature verified but whose cipher did not decrypt
@@ -179,6 +202,12 @@ impl Metrics {
             "Time from queuing a downlink to the lot's confirm.",
             self.confirm_latency.clone(),
         );
+        r.register(
+            "onepark_downlink_refused",
+            "Downlinks the lot confirmed with success:false (not applied).",
+            self.refused.clone(),
+        );
+        r.register("onepark_payments", "Payment-channel charges by purpose and outcome.", self.payments.clone());
         let count = |n: &AtomicU64| Sample::Counter(n.load(Ordering::Relaxed));
         r.register_collector(Box::new(Snapshot(vec![
             ("onepark_uplink_replays", "Exact replays answered without decrypting.", count(&self.replays)),

@@ -54,6 +54,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (4, "downlinks", include_str!("../migrations/0004_downlinks.sql")),
     (5, "photo files", include_str!("../migrations/0005_photo_files.sql")),
     (6, "city day", include_str!("../migrations/0006_city_day.sql")),
+    (7, "payments", include_str!("../migrations/0007_payments.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,7 @@ use onepark_proto::msg::record::{
     CarIn, CarInModify, CarOut, CheckRecord, DownloadUid, Heartbeat, ParkingInfo, ParkingState, PayRecord, Photo,
     UidEntry, decode_photo_file,
 };
-use onepark_proto::msg::{Clock, Decoded, Message, decode_at};
+use onepark_proto::msg::{Clock, Confirm, Decoded, Message, decode_at};
 use onepark_proto::validate::{Problem, ProblemKind};
 use onepark_proto::wire::ResultCode;
 use onepark_proto::{Keys, OpenError, Opened};
@@ -326,7 +326,7 @@ async fn dispatch(
         }
         Uplink::ConfirmSpecialCar => {
             let m = accept::<ConfirmSpecialCar>(state, lot, node, opened, &clock, |m| &m.params.parking_code)?;
-            confirm(state, lot, "specialCar", m.message.request_id, m.message.success).await
+            confirm(state, lot, "specialCar", &m.message).await
         }
         other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
     })
@@ -448,21 +448,25 @@ fn stored(result: Result<Put, StoreError>, what: &str) -> Answer {
     }
 }
 
-/// A confirm call: marks the downlink confirmed. A repeat, or a requestId
-/// this accessID was never sent, is answered 200 and changes nothing.
-async fn confirm(state: &AppState, lot: &LotAccess, interface: &str, request_id: i64, success: bool) -> Answer {
-    let now = state.now();
-    let result = state
-        .store()
-        .confirm_downlink(request_id, &lot.access_id, success, &format_time(now), chrono::Utc::now().timestamp_millis())
-        .await;
+/// A confirm call: marks the downlink confirmed, or refused with the lot's
+/// reason (`success: false`; not counted as delivered). A repeat, or a
+/// requestId this accessID was never sent, is answered 200 and changes nothing.
+async fn confirm<P>(state: &AppState, lot: &LotAccess, interface: &str, c: &Confirm<P>) -> Answer {
+    let (request_id, success) = (c.request_id, c.success);
+    let now = format_time(state.now());
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let result =
+        state.store().confirm_downlink(request_id, &lot.access_id, success, c.msg.as_deref(), &now, now_ms).await;
     match result {
-        Ok(Confirmed::Now { latency_ms }) => {
+        Ok(Confirmed::Now { latency_ms }) if success => {
             state.metrics().confirmed(interface, latency_ms);
-            if !success {
-                tracing::warn!(request_id, access_id = %lot.access_id, interface, "lot reports the downlink failed");
-            }
             Answer::ok("确认成功")
+        }
+        Ok(Confirmed::Now { .. }) => {
+            state.metrics().refused(interface);
+            let reason = c.msg.as_deref().unwrap_or("（未说明原因）");
+            tracing::warn!(request_id, access_id = %lot.access_id, interface, reason, "lot refused the downlink");
+            Answer::ok("已记录：车场未能处理该消息")
         }
         Ok(Confirmed::Already) => Answer::ok("确认成功（重复确认，未变更）"),
         Ok(Confirmed::Unknown) => {

@@ -52,18 +52,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        sqlx::query(
-            "INSERT INTO downlink_order (interface, parking_code, subject, at, request_id) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (interface, parking_code, subject) DO UPDATE SET at = excluded.at, \
-             request_id = excluded.request_id WHERE (excluded.at, excluded.request_id) > (at, request_id)",
-        )
-        .bind(&mark.interface)
-        .bind(&mark.parking_code)
-        .bind(&mark.subject)
-        .bind(&mark.at)
-        .bind(mark.request_id)
-        .execute(&mut *tx)
-        .await?;
+        mark_order(&mut tx, mark).await?;
         tx.commit().await
     }
 
@@ -86,4 +75,22 @@ impl Store {
         .await?;
         Ok((kinds.contains(&0), kinds.contains(&1)))
     }
+}
+
+/// Remembers an applied downlink's place in the ordering rule, in the
+/// transaction that applies it (an older message never moves it back).
+pub(super) async fn mark_order(tx: &mut sqlx::SqliteConnection, mark: &OrderMark) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO downlink_order (interface, parking_code, subject, at, request_id) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (interface, parking_code, subject) DO UPDATE SET at = excluded.at, \
+             request_id = excluded.request_id WHERE (excluded.at, excluded.request_id) > (at, request_id)",
+    )
+    .bind(&mark.interface)
+    .bind(&mark.parking_code)
+    .bind(&mark.subject)
+    .bind(&mark.at)
+    .bind(mark.request_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

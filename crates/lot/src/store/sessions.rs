@@ -44,6 +44,9 @@ pub struct Exit {
     pub note: Option<String>,
     /// What the driver paid at the lot, reported with uploadPayRecord.
     pub bill: Option<Bill>,
+    /// A bill the platform settles (pay-after-leave, a no-stop deduction),
+    /// stored with the exit so the car never leaves without it.
+    pub online: Option<super::OnlineBill>,
 }
 
 #[derive(Clone, Debug)]
@@ -134,6 +137,9 @@ impl Store {
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotOpen(exit.uid.clone()));
+        }
+        if let Some(online) = &exit.online {
+            super::payments::insert_bill(&mut tx, online).await?;
         }
         if let Some(bill) = &exit.bill {
             sqlx::query("INSERT INTO bills (bill_id, uid, actual_pay, deal_time) VALUES (?, ?, ?, ?)")
@@ -233,6 +239,15 @@ impl Store {
                 .await?;
         tx.commit().await?;
         Ok(done.last_insert_rowid())
+    }
+
+    /// The lane a closed session left by.
+    pub async fn exit_lane(&self, uid: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT exit_lane FROM sessions WHERE uid = ?")
+            .bind(uid)
+            .fetch_optional(&self.pool)
+            .await?
+            .flatten())
     }
 
     /// Temporary cars in the lot now (they occupy open berths).

@@ -1,4 +1,4 @@
-//! Downlink messages (`downlinks`: queued → published → confirmed | expired),
+//! Downlink messages (`downlinks`: queued → published → confirmed | refused | expired),
 //! published and retried by `crate::downlink`, confirmed by the lots.
 
 use onepark_sql::Flag;
@@ -14,6 +14,8 @@ onepark_sql::column_enum! {
         Queued = "queued",
         Published = "published",
         Confirmed = "confirmed",
+        /// The lot confirmed with `success: false`: delivered, not applied (its reason kept).
+        Refused = "refused",
         Expired = "expired",
     }
 }
@@ -43,6 +45,8 @@ pub struct Downlink {
     #[sqlx(try_from = "Flag<Option<bool>>")]
     pub confirm_success: Option<bool>,
     pub confirm_ms: Option<i64>,
+    /// Why the lot refused it (`msg` of a confirm with `success: false`).
+    pub confirm_reason: Option<String>,
 }
 
 /// What a confirm call found.
@@ -62,7 +66,7 @@ pub(super) const DOWNLINKS: &str = "downlinks";
 
 const DOWNLINK_COLUMNS: &str = "request_id, access_id, parking_code, interface, topic, payload, subject, created_at, \
      created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, last_published_at, confirmed_at, \
-     confirm_success, confirm_ms";
+     confirm_success, confirm_ms, confirm_reason";
 
 impl Store {
     /// Messages due for (re)publishing at `now`, oldest first.
@@ -143,19 +147,22 @@ impl Store {
             .await
     }
 
-    /// A lot's confirm call for `request_id`. Only the accessID the message
-    /// was sent to may confirm it; a repeat changes nothing.
+    /// A lot's confirm call for `request_id`: confirmed, or refused with the
+    /// lot's reason when `success` is false (not re-published: the lot has
+    /// said it cannot apply it). Only the accessID the message was sent to
+    /// may confirm it; a repeat changes nothing.
     pub async fn confirm_downlink(
         &self,
         request_id: i64,
         access_id: &str,
         success: bool,
+        reason: Option<&str>,
         now: &str,
         now_ms: i64,
     ) -> Result<Confirmed, StoreError> {
-        let data = (access_id.to_owned(), now.to_owned());
+        let data = (access_id.to_owned(), now.to_owned(), reason.map(str::to_owned));
         self.group
-            .write(DOWNLINKS, data, move |conn, (access_id, now), _| {
+            .write(DOWNLINKS, data, move |conn, (access_id, now, reason), _| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     let found: Option<(DownlinkState, i64)> = sqlx::query_as(
@@ -166,18 +173,25 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     let Some((state, created_ms)) = found else { return Ok(Confirmed::Unknown) };
-                    if state == DownlinkState::Confirmed {
+                    if matches!(state, DownlinkState::Confirmed | DownlinkState::Refused) {
                         return Ok(Confirmed::Already);
                     }
                     let latency_ms = (now_ms - created_ms).max(0);
+                    let state = if success { DownlinkState::Confirmed } else { DownlinkState::Refused };
                     sqlx::query(
-                        "UPDATE downlinks SET state = 'confirmed', confirmed_at = $2, confirm_success = $3, \
-                         confirm_ms = $4 WHERE request_id = $1",
+                        "UPDATE downlinks SET state = $5, confirmed_at = $2, confirm_success = $3, \
+                         confirm_ms = $4, confirm_reason = $6 WHERE request_id = $1",
                     )
                     .bind(request_id)
                     .bind(now)
                     .bind(Flag(success))
                     .bind(latency_ms)
+                    .bind(state)
+                    .bind(if success {
+                        None
+                    } else {
+                        reason.as_deref().map(|r| r.chars().take(256).collect::<String>())
+                    })
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;

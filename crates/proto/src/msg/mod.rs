@@ -118,6 +118,11 @@ pub struct Confirm<P> {
     pub request_id: i64,
     /// 以下均属于params域下
     pub params: P,
+    /// Why `success` is false, in the lot's words: an onepark extension the
+    /// spec's confirm tables lack (a platform without it ignores it), so a
+    /// refused message is recorded with its reason, not just as failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
 }
 
 impl<P: Message> Message for Confirm<P> {
@@ -125,6 +130,7 @@ impl<P: Message> Message for Confirm<P> {
         Field { name: "success", aliases: &[], need: Need::Y, kind: Kind::Bool },
         Field { name: "requestId", aliases: &["requestID", "requestid"], need: Need::Y, kind: Kind::Long },
         Field { name: "params", aliases: &[], need: Need::Y, kind: Kind::Object(P::FIELDS) },
+        Field { name: "msg", aliases: &[], need: Need::N, kind: kinds::MSG },
     ];
 
     fn check(&self, problems: &mut Problems) {

@@ -1,0 +1,598 @@
+//! The lot's side of online payment (spec §5.4–§5.6): the platform's
+//! downlinks applied ([`Downlinks`]: fee quotes, payment results, signing
+//! and arrears notices), what the exit asks of the platform ([`at_exit`]:
+//! arrears hold, prepayment grace, pay-after-leave, no-stop deduction with a
+//! bounded wait), and the follow-up job ([`run`]): pay-after-leave bills
+//! charged, bills unpaid for 3 h reported every hour (uploadAbnormalBill),
+//! the previous day reconciled (checkDailyBill).
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use onepark_domain::time::{format_time, parse_time};
+use onepark_proto::dict::{BillWay, CarStock, PaidType, PayScene, PayStatus, PlateColor, Prevent};
+use onepark_proto::interface::{Downlink, Uplink};
+use onepark_proto::msg::payment::{
+    AbnormalBill, ApplyPayment, ApplyPaymentReply, DailyBillQuery, DailyBillReply, DeparturePayInfo, FeeBill, FeeQuery,
+    OverDueQuery, OverDueReply, OverDueResult, PayResult, PayResultQuery, PayResultReply,
+};
+use onepark_proto::msg::record::PayRecord;
+use onepark_proto::msg::{Message, decode_object, encode_flat};
+use onepark_proto::wire::{Date, Time};
+use serde_json::{Map, Value};
+
+use crate::app::LotState;
+use crate::downlink::Received;
+use crate::outbox::now_ms;
+use crate::store::{
+    ArrearsNotice, BillKind, BillState, OnlineBill, OrderMark, Report, Session, Settlement, Signing, StoreError,
+};
+use crate::subscriber::{Applied, Apply, Refusal};
+
+/// Applies every downlink interface: lists, and the four payment ones.
+pub(crate) struct Downlinks {
+    pub state: LotState,
+}
+
+impl Apply for Downlinks {
+    async fn apply(&mut self, m: &Received) -> Applied {
+        let state = &self.state;
+        match m.topic.interface {
+            Downlink::SpecialCar => crate::app::apply_list(state.store(), m).await.map(|()| None),
+            Downlink::Fee => quote(state, m).await.map(Some),
+            Downlink::PayResult => pay_result(state, m).await.map(|()| None),
+            Downlink::DeparturePayInfo => signing(state, m).await.map(|()| None),
+            Downlink::OverDueResult => arrears(state, m).await.map(|()| None),
+        }
+    }
+}
+
+/// The message's parameters as `T`, or a refusal naming the fields.
+fn decode<T: Message>(m: &Received) -> Result<T, Refusal> {
+    decode_object::<T>(m.params.clone()).map(|d| d.message).map_err(|e| Refusal::Reject(e.zh()))
+}
+
+fn retry(e: StoreError) -> Refusal {
+    Refusal::Retry(e.to_string())
+}
+
+pub(crate) fn order_mark(m: &Received) -> OrderMark {
+    let (interface, parking_code, subject) = m.order_key();
+    OrderMark {
+        interface: interface.name().to_owned(),
+        parking_code,
+        subject,
+        at: format_time(m.timestamp),
+        request_id: m.request_id,
+    }
+}
+
+/// What prepayments already cover for a session: the sum of the paid
+/// quotes' receivables, and whether `at` is within the grace period of the
+/// newest one (the car then leaves free).
+async fn prepaid(state: &LotState, uid: &str, at: NaiveDateTime) -> Result<(i64, bool), StoreError> {
+    let bills = state.store().online_bills_of(uid).await?;
+    let paid: Vec<&OnlineBill> =
+        bills.iter().filter(|b| b.kind == BillKind::Prepay && b.state == BillState::Paid).collect();
+    let covered = paid.iter().map(|b| b.should_pay).sum();
+    let last = paid.iter().filter_map(|b| parse_time(&b.end_time).ok()).max();
+    Ok((covered, last.is_some_and(|end| at <= end + state.config().payments.grace)))
+}
+
+/// What is still due for a session leaving at `at` with `fee`: prepayments
+/// taken off, nothing within their grace period.
+pub(crate) async fn due(state: &LotState, session: &Session, fee: i64, at: NaiveDateTime) -> Result<i64, StoreError> {
+    let (covered, in_grace) = prepaid(state, &session.uid, at).await?;
+    Ok(if in_grace { 0 } else { (fee - covered).max(0) })
+}
+
+/// `fee`: the car's bill so far, answered with uploadFee (D-26, D-45).
+async fn quote(state: &LotState, m: &Received) -> Result<Map<String, Value>, Refusal> {
+    let q: FeeQuery = decode(m)?;
+    let plate = crate::barrier::plate_text(&q.plate_no);
+    let sessions = state.store().open_sessions(std::slice::from_ref(&plate)).await.map_err(retry)?;
+    let Some(session) = sessions.into_iter().next() else {
+        return Err(Refusal::Reject(format!("车辆 {plate} 不在场内，无法计费")));
+    };
+    let now = state.now();
+    let (fee, _) = crate::barrier::fee(state, &session, now).await.map_err(retry)?;
+    let should_pay = due(state, &session, fee, now).await.map_err(retry)?;
+    let at = format_time(now);
+    let bill_id = format!("{}P{}", session.uid, now.format("%H%M%S"));
+    let bill = OnlineBill::open(BillKind::Prepay, bill_id.clone(), &session, &at, should_pay);
+    state.store().put_online_bill(&bill).await.map_err(retry)?;
+    let reply = FeeBill {
+        parking_code: state.config().parking_code.clone(),
+        plate_no: session.plate_no.clone(),
+        plate_color: PlateColor::from_code(session.plate_color),
+        arrive_time: Time(parse_time(&session.entry_time).unwrap_or(now)),
+        end_time: Time(now),
+        bill_id,
+        bill_time: Time(now),
+        should_pay,
+        uid: session.uid.clone(),
+        pay_status: PayStatus::Pending,
+        paid_type: None,
+    };
+    match serde_json::to_value(&reply) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Refusal::Reject("账单序列化失败".into())),
+    }
+}
+
+/// uploadPayRecord for a bill the platform settled.
+fn pay_record(state: &LotState, bill: &OnlineBill, s: &Settlement) -> Report {
+    let now = state.now();
+    let time = |t: &str| Time(parse_time(t).unwrap_or(now));
+    let record = PayRecord {
+        bill_id: bill.bill_id.clone(),
+        uid: bill.uid.clone(),
+        plate_no: bill.plate_no.clone(),
+        parking_code: state.config().parking_code.clone(),
+        charge_fee: bill.should_pay,
+        should_pay: bill.should_pay,
+        actual_pay: s.actual_pay,
+        bill_time: time(&bill.bill_time),
+        deal_time: time(&s.deal_time),
+        paid_type: PaidType::from_code(s.paid_type),
+        pay_type: PayScene::from_code(s.pay_type),
+        upload_time: Time(now),
+        bill_way: BillWay::CityPlatform,
+    };
+    Report {
+        uid: Some(bill.uid.clone()),
+        interface: "uploadPayRecord",
+        body: encode_flat(&record),
+        created_ms: now_ms(),
+    }
+}
+
+/// `payResult`: the bill is paid (prepay, or an after-leave bill settled
+/// as arrears); a repeat with another requestId changes nothing.
+async fn pay_result(state: &LotState, m: &Received) -> Result<(), Refusal> {
+    let r: PayResult = decode(m)?;
+    let store = state.store();
+    let Some(bill) = store.online_bill(&r.bill_id).await.map_err(retry)? else {
+        return Err(Refusal::Reject(format!("账单 billID {} 不是本车场的账单", r.bill_id)));
+    };
+    if crate::barrier::plate_text(&r.plate_no) != bill.plate_no {
+        return Err(Refusal::Reject(format!("车牌 {} 与账单 {} 的车牌 {} 不符", r.plate_no, r.bill_id, bill.plate_no)));
+    }
+    if r.should_pay != bill.should_pay {
+        return Err(Refusal::Reject(format!(
+            "应收金额 shouldPay {} 与车场账单 {} 的应收 {} 分不符",
+            r.should_pay, r.bill_id, bill.should_pay
+        )));
+    }
+    if r.pay_status != PayStatus::Done {
+        return Ok(());
+    }
+    let actual_pay = r.actual_pay.unwrap_or(0);
+    if actual_pay > r.should_pay {
+        return Err(Refusal::Reject(format!("实付 actualPay {actual_pay} 大于应收 shouldPay {}", r.should_pay)));
+    }
+    let s = Settlement {
+        actual_pay,
+        discount: r.discount_amount,
+        deal_time: r.deal_time.map(|t| t.to_string()).unwrap_or_else(|| format_time(m.timestamp)),
+        order_code: r.order_code.clone().unwrap_or_default(),
+        paid_type: r.paid_type.map_or(PaidType::PlatformAccount.code(), |p| p.code()),
+        pay_type: r.pay_type.map_or(PayScene::PrepayInLot.code(), |p| p.code()),
+        path: None,
+        request_id: Some(m.request_id),
+    };
+    let report = pay_record(state, &bill, &s);
+    let now = format_time(state.now());
+    let settled = store.settle_online_bill(&bill.bill_id, &s, &now, Some(&order_mark(m)), vec![report]).await;
+    if settled.map_err(retry)? {
+        state.wake_outbox();
+        tracing::info!(bill_id = bill.bill_id, actual_pay, "bill paid online");
+    }
+    Ok(())
+}
+
+async fn signing(state: &LotState, m: &Received) -> Result<(), Refusal> {
+    let info: DeparturePayInfo = decode(m)?;
+    let signing = Signing {
+        plate_no: crate::barrier::plate_text(&info.plate_no),
+        plate_color: info.plate_color.code(),
+        no_sense: info.no_sense.code(),
+        money_limit: info.money_limit,
+        departure_pay: info.departure_pay.code(),
+        request_id: m.request_id,
+        received_at: format_time(state.now()),
+    };
+    state.store().put_signing(&signing, Some(&order_mark(m))).await.map_err(retry)
+}
+
+async fn arrears(state: &LotState, m: &Received) -> Result<(), Refusal> {
+    let notice: OverDueResult = decode(m)?;
+    let notice = ArrearsNotice {
+        plate_no: crate::barrier::plate_text(&notice.plate_no),
+        over_due_count: Some(notice.over_due_count),
+        un_pay: notice.un_pay,
+        prevent: notice.prevent.code(),
+        request_id: m.request_id,
+        received_at: format_time(state.now()),
+    };
+    state.store().put_arrears(&notice, Some(&order_mark(m))).await.map_err(retry)
+}
+
+/// What the exit's online payment decided.
+pub(crate) enum ExitPay {
+    /// Paid by a no-stop deduction (the path: no_stop or no_stop_query).
+    Paid(Settlement),
+    /// Leaves first, the bill is settled afterwards.
+    AfterLeave,
+    /// To the booth: why (declined, unknown).
+    Booth(String),
+    /// Online payment is not used for this car.
+    NotUsed,
+}
+
+/// The plate's arrears hold, refreshed from the platform (getOverDueResult)
+/// within the bound: the driver may just have paid on the driver page.
+pub(crate) async fn arrears_hold(state: &LotState, session: &Session) -> Result<Option<ArrearsNotice>, StoreError> {
+    if !state.config().payments.arrears_hold {
+        return Ok(None);
+    }
+    let Some(notice) = state.store().arrears(&session.plate_no).await? else { return Ok(None) };
+    if notice.prevent != Prevent::Block.code() {
+        return Ok(None);
+    }
+    let query = OverDueQuery {
+        parking_code: state.config().parking_code.clone(),
+        plate_no: session.plate_no.clone(),
+        plate_color: Some(PlateColor::from_code(session.plate_color)),
+    };
+    let wait = state.config().payments.wait;
+    let fresh = match ask::<OverDueReply>(state, Uplink::GetOverDueResult, &query, wait).await {
+        Ok(reply) => ArrearsNotice {
+            over_due_count: reply.over_due_count,
+            un_pay: reply.un_pay,
+            prevent: reply.prevent.code(),
+            received_at: format_time(state.now()),
+            ..notice.clone()
+        },
+        Err(e) => {
+            tracing::warn!(plate = session.plate_no, error = %e, "getOverDueResult failed; holding on the last notice");
+            return Ok(Some(notice));
+        }
+    };
+    state.store().put_arrears(&fresh, None).await?;
+    Ok((fresh.prevent == Prevent::Block.code() && fresh.un_pay > 0).then_some(fresh))
+}
+
+/// Calls `interface` within `wait` and reads its reply as `T`.
+async fn ask<T: Message>(
+    state: &LotState,
+    interface: Uplink,
+    request: &impl serde::Serialize,
+    wait: Duration,
+) -> Result<T, String> {
+    let data = serde_json::to_value(request).map_err(|e| e.to_string())?;
+    let reply = match tokio::time::timeout(wait, state.uplink().send(interface, &data)).await {
+        Err(_) => return Err(format!("{interface}: no answer within {} ms", wait.as_millis())),
+        Ok(Err(e)) => return Err(e.to_string()),
+        Ok(Ok(reply)) => reply,
+    };
+    if !reply.ok() {
+        return Err(format!("{interface}: {} {}", reply.result_code, reply.msg));
+    }
+    let Value::Object(body) = reply.body else { return Err(format!("{interface}: the reply is not an object")) };
+    decode_object::<T>(body).map(|d| d.message).map_err(|e| format!("{interface}: {}", e.zh()))
+}
+
+/// The exit's online payment for `due` fen: pay-after-leave when the car's
+/// signing allows it (D-32), else a no-stop deduction within the bound
+/// (applyPayment, then getPayResult), else the booth.
+pub(crate) async fn at_exit(
+    state: &LotState,
+    session: &Session,
+    due: i64,
+    lane: &str,
+    at: NaiveDateTime,
+) -> Result<ExitPay, StoreError> {
+    let p = &state.config().payments;
+    if p.after_leave
+        && let Some(s) = state.store().signing(&session.plate_no).await?
+        && signing_allows(&s, due)
+    {
+        return Ok(ExitPay::AfterLeave);
+    }
+    if !p.no_stop {
+        return Ok(ExitPay::NotUsed);
+    }
+    let started = Instant::now();
+    let request = apply_request(state, session, &exit_bill_id(&session.uid), due, lane, at, CarStock::InLot);
+    let reply = ask::<ApplyPaymentReply>(state, Uplink::ApplyPayment, &request, p.wait).await;
+    match reply {
+        Ok(r) if r.pay_status == PayStatus::Done => return Ok(ExitPay::Paid(settled(&r, "no_stop"))),
+        Ok(r) => return Ok(ExitPay::Booth(if r.msg.is_empty() { "无感支付未成功".into() } else { r.msg })),
+        Err(e) => tracing::warn!(uid = session.uid, error = %e, "applyPayment unanswered; asking getPayResult"),
+    }
+    // Unanswered: the deduction may have happened. Ask once, briefly.
+    let query = PayResultQuery {
+        bill_id: request.bill_id.clone(),
+        parking_code: request.parking_code.clone(),
+        plate_no: request.plate_no.clone(),
+    };
+    let left = p.wait.saturating_sub(started.elapsed()).max(Duration::from_millis(300));
+    match ask::<PayResultReply>(state, Uplink::GetPayResult, &query, left).await {
+        Ok(r) if r.pay_status == PayStatus::Done => Ok(ExitPay::Paid(Settlement {
+            actual_pay: r.actual_pay.unwrap_or(0),
+            discount: r.discount_amount,
+            deal_time: r.deal_time.map(|t| t.to_string()).unwrap_or_else(|| format_time(at)),
+            order_code: r.order_code.unwrap_or_default(),
+            paid_type: r.paid_type.map_or(PaidType::PlatformAccount.code(), |p| p.code()),
+            pay_type: PayScene::AtGate.code(),
+            path: Some("no_stop_query".into()),
+            request_id: None,
+        })),
+        Ok(_) => Ok(ExitPay::Booth("无感支付结果未知，请到岗亭缴费".into())),
+        Err(e) => {
+            tracing::warn!(uid = session.uid, error = %e, "getPayResult unanswered; to the booth");
+            Ok(ExitPay::Booth("无感支付结果未知，请到岗亭缴费".into()))
+        }
+    }
+}
+
+/// D-32: signed without arrears, supported, within the limit.
+fn signing_allows(s: &Signing, due: i64) -> bool {
+    use onepark_proto::dict::{DeparturePay, NoSense};
+    let info = DeparturePayInfo {
+        plate_no: s.plate_no.clone(),
+        plate_color: PlateColor::from_code(s.plate_color),
+        parking_code: String::new(),
+        no_sense: NoSense::from_code(s.no_sense),
+        money_limit: s.money_limit,
+        departure_pay: DeparturePay::from_code(s.departure_pay),
+    };
+    info.allows_pay_after_exit(due)
+}
+
+/// The bill id of a session's exit payment: the booth's bill and the no-stop
+/// deduction share it, so the platform sees a late deduction of a bill the
+/// booth collected (and refunds it).
+pub(crate) fn exit_bill_id(uid: &str) -> String {
+    format!("{uid}B")
+}
+
+fn settled(r: &ApplyPaymentReply, path: &str) -> Settlement {
+    Settlement {
+        actual_pay: r.actual_pay.unwrap_or(0),
+        discount: r.discount_amount,
+        deal_time: r.deal_time.map(|t| t.to_string()).unwrap_or_default(),
+        order_code: r.order_code.clone().unwrap_or_default(),
+        paid_type: r.paid_type.map_or(PaidType::PlatformAccount.code(), |p| p.code()),
+        pay_type: PayScene::AtGate.code(),
+        path: Some(path.into()),
+        request_id: None,
+    }
+}
+
+fn apply_request(
+    state: &LotState,
+    session: &Session,
+    bill_id: &str,
+    should_pay: i64,
+    lane: &str,
+    at: NaiveDateTime,
+    car_stock: CarStock,
+) -> ApplyPayment {
+    ApplyPayment {
+        parking_code: state.config().parking_code.clone(),
+        uid: session.uid.clone(),
+        plate_no: session.plate_no.clone(),
+        plate_color: PlateColor::from_code(session.plate_color),
+        arrive_time: Time(parse_time(&session.entry_time).unwrap_or(at)),
+        end_time: Time(at),
+        out_num: lane.to_owned(),
+        bill_id: bill_id.to_owned(),
+        bill_time: Time(at),
+        should_pay,
+        // D-22: the bill is unpaid when the lot applies.
+        pay_status: PayStatus::Pending,
+        car_stock,
+    }
+}
+
+/// An after-leave bill asked for: applyPayment with the car gone; paid →
+/// settled and reported. Unanswered or unpaid bills are asked again later.
+async fn charge_after_leave(state: &LotState, bill: &OnlineBill) -> Result<(), StoreError> {
+    let now = state.now();
+    let at = parse_time(&bill.end_time).unwrap_or(now);
+    let session = Session {
+        uid: bill.uid.clone(),
+        plate_no: bill.plate_no.clone(),
+        plate_color: bill.plate_color,
+        car_type: 1,
+        parking_type: 1,
+        entry_lane: String::new(),
+        entry_time: bill.arrive_time.clone(),
+        card_id: None,
+    };
+    let store = state.store();
+    let lane = store.exit_lane(&bill.uid).await?.unwrap_or_default();
+    let request = apply_request(state, &session, &bill.bill_id, bill.should_pay, &lane, at, CarStock::Left);
+    match ask::<ApplyPaymentReply>(state, Uplink::ApplyPayment, &request, Duration::from_secs(10)).await {
+        Ok(r) if r.pay_status == PayStatus::Done => {
+            let s = Settlement { pay_type: PayScene::PayAfterExit.code(), ..settled(&r, "after_leave") };
+            let report = pay_record(state, bill, &s);
+            if store.settle_online_bill(&bill.bill_id, &s, &format_time(now), None, vec![report]).await? {
+                state.wake_outbox();
+            }
+        }
+        Ok(r) => {
+            tracing::info!(bill_id = bill.bill_id, msg = r.msg, "pay-after-leave bill not paid yet");
+            store.note_online_bill(&bill.bill_id, &format_time(now), None).await?;
+        }
+        Err(e) => {
+            tracing::warn!(bill_id = bill.bill_id, error = %e, "applyPayment for a pay-after-leave bill failed");
+        }
+    }
+    Ok(())
+}
+
+/// getPayResult for an open bill; paid → settled and reported.
+async fn follow_up(state: &LotState, bill: &OnlineBill) -> Result<(), StoreError> {
+    let query = PayResultQuery {
+        bill_id: bill.bill_id.clone(),
+        parking_code: state.config().parking_code.clone(),
+        plate_no: bill.plate_no.clone(),
+    };
+    let now = format_time(state.now());
+    match ask::<PayResultReply>(state, Uplink::GetPayResult, &query, Duration::from_secs(10)).await {
+        Ok(r) if r.pay_status == PayStatus::Done => {
+            let s = Settlement {
+                actual_pay: r.actual_pay.unwrap_or(0),
+                discount: r.discount_amount,
+                deal_time: r.deal_time.map(|t| t.to_string()).unwrap_or_else(|| now.clone()),
+                order_code: r.order_code.unwrap_or_default(),
+                paid_type: r.paid_type.map_or(PaidType::PlatformAccount.code(), |p| p.code()),
+                pay_type: r.pay_type.map_or(PayScene::PayAfterExit.code(), |p| p.code()),
+                path: None,
+                request_id: None,
+            };
+            let report = pay_record(state, bill, &s);
+            if state.store().settle_online_bill(&bill.bill_id, &s, &now, None, vec![report]).await? {
+                state.wake_outbox();
+            }
+        }
+        Ok(_) => state.store().note_online_bill(&bill.bill_id, &now, None).await?,
+        Err(e) => tracing::warn!(bill_id = bill.bill_id, error = %e, "getPayResult failed"),
+    }
+    Ok(())
+}
+
+/// uploadAbnormalBill for a bill unpaid for more than 3 h (hourly, D-22: payStatus 0).
+async fn report_abnormal(state: &LotState, bill: &OnlineBill) -> Result<(), StoreError> {
+    let now = state.now();
+    let time = |t: &str| Time(parse_time(t).unwrap_or(now));
+    let record = AbnormalBill {
+        bill_id: bill.bill_id.clone(),
+        parking_code: state.config().parking_code.clone(),
+        uid: bill.uid.clone(),
+        plate_no: bill.plate_no.clone(),
+        plate_color: PlateColor::from_code(bill.plate_color),
+        arrive_time: time(&bill.arrive_time),
+        end_time: time(&bill.end_time),
+        bill_time: time(&bill.bill_time),
+        should_pay: bill.should_pay,
+        pay_status: PayStatus::Pending,
+    };
+    let report = Report {
+        uid: Some(bill.uid.clone()),
+        interface: "uploadAbnormalBill",
+        body: encode_flat(&record),
+        created_ms: now_ms(),
+    };
+    state.store().note_online_bill(&bill.bill_id, &format_time(now), Some(report)).await?;
+    state.wake_outbox();
+    Ok(())
+}
+
+/// Bills unpaid this long are abnormal (§5.5.4) and followed up with getPayResult (§5.5.6).
+const ABNORMAL_AFTER: chrono::Duration = chrono::Duration::hours(3);
+const EVERY_HOUR: chrono::Duration = chrono::Duration::hours(1);
+
+/// One pass of the follow-up job at `now`.
+pub(crate) async fn follow_up_pass(state: &LotState, now: NaiveDateTime) -> Result<(), StoreError> {
+    let store = state.store();
+    let now_text = format_time(now);
+    let stale =
+        |t: &Option<String>| t.as_deref().and_then(|t| parse_time(t).ok()).is_none_or(|t| now - t >= EVERY_HOUR);
+    for bill in store.open_online_bills(BillKind::AfterLeave, &now_text).await? {
+        if bill.checked_at.is_none() {
+            charge_after_leave(state, &bill).await?;
+        } else if stale(&bill.checked_at) {
+            follow_up(state, &bill).await?;
+        }
+    }
+    let old = format_time(now - ABNORMAL_AFTER);
+    for kind in [BillKind::AfterLeave, BillKind::Exit] {
+        for bill in store.open_online_bills(kind, &old).await? {
+            // Settled meanwhile? Then it is not abnormal.
+            if kind == BillKind::Exit && stale(&bill.checked_at) {
+                follow_up(state, &bill).await?;
+            }
+            let still_open = store.online_bill(&bill.bill_id).await?.is_some_and(|b| b.state == BillState::Open);
+            if still_open && stale(&bill.abnormal_at) {
+                report_abnormal(state, &bill).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The previous day's pay-after-leave bills against the platform's
+/// (checkDailyBill); every difference is logged and returned.
+pub(crate) async fn check_day(state: &LotState, date: chrono::NaiveDate) -> Result<Vec<String>, String> {
+    let query = DailyBillQuery {
+        plate_no: None,
+        parking_code: state.config().parking_code.clone(),
+        check_bill_time: Date(date),
+    };
+    let theirs = ask::<DailyBillReply>(state, Uplink::CheckDailyBill, &query, Duration::from_secs(30)).await?;
+    let ours = state.store().after_leave_bills(&date.to_string()).await.map_err(|e| e.to_string())?;
+    let mut differences = Vec::new();
+    for bill in &ours {
+        match theirs.detail.iter().find(|d| d.bill_id == bill.bill_id) {
+            None => differences.push(format!("{}: 平台无此先离后缴账单", bill.bill_id)),
+            Some(d) if d.should_pay != bill.should_pay => differences
+                .push(format!("{}: 应收 车场 {} 分，平台 {} 分", bill.bill_id, bill.should_pay, d.should_pay)),
+            Some(d) => {
+                let paid_there = d.pay_status == PayStatus::Done;
+                let paid_here = bill.state == BillState::Paid;
+                if paid_there != paid_here {
+                    differences.push(format!("{}: 支付状态 车场 {paid_here}，平台 {paid_there}", bill.bill_id));
+                }
+            }
+        }
+    }
+    for d in theirs.detail.iter().filter(|d| !ours.iter().any(|b| b.bill_id == d.bill_id)) {
+        differences.push(format!("{}: 车场无此先离后缴账单", d.bill_id));
+    }
+    for difference in &differences {
+        tracing::warn!(%date, difference, "checkDailyBill: pay-after-leave bills differ");
+    }
+    tracing::info!(%date, bills = ours.len(), differences = differences.len(), "checkDailyBill done");
+    Ok(differences)
+}
+
+/// The follow-up job: every five minutes, and the previous day's check
+/// once a day (after 00:10).
+pub(crate) async fn run(state: LotState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    let mut checked: Option<chrono::NaiveDate> = None;
+    loop {
+        tick.tick().await;
+        let now = state.now();
+        if let Err(e) = follow_up_pass(&state, now).await {
+            tracing::error!(error = %e, "payment follow-up failed");
+        }
+        let yesterday = now.date() - chrono::Duration::days(1);
+        if now.time() >= chrono::NaiveTime::from_hms_opt(0, 10, 0).unwrap_or_default() && checked != Some(yesterday) {
+            match check_day(&state, yesterday).await {
+                Ok(_) => checked = Some(yesterday),
+                Err(e) => tracing::warn!(error = %e, "checkDailyBill failed; trying again later"),
+            }
+        }
+    }
+}
+
+/// Charges a pay-after-leave bill right after the car left (off the lane's path).
+pub(crate) fn after_exit(state: &LotState, bill_id: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        match state.store().online_bill(&bill_id).await {
+            Ok(Some(bill)) if bill.state == BillState::Open => {
+                if let Err(e) = charge_after_leave(&state, &bill).await {
+                    tracing::error!(error = %e, bill_id, "pay-after-leave charge failed");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, bill_id, "pay-after-leave bill unreadable"),
+        }
+    });
+}
