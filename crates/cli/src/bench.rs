@@ -160,6 +160,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         metrics_token: None,
         // Ingest is measured, not the per-lot photo budget.
         limits: onepark_platform::config::Limits { photos_per_minute: 0, ..Default::default() },
+        payments: Default::default(),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

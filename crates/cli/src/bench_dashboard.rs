@@ -43,6 +43,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
         metrics_listen: None,
         metrics_token: None,
         limits: Default::default(),
+        payments: Default::default(),
     };
     let store = onepark_platform::store::Store::connect(database).await.context("database")?;
     let now = onepark_domain::time::Zone::default().local(chrono::Utc::now());

@@ -16,6 +16,7 @@ mod demo;
 mod keyarg;
 mod keys;
 mod lot;
+mod pay_sandbox;
 mod platform;
 mod qdpark;
 mod sim;
@@ -48,6 +49,8 @@ enum Command {
         #[command(subcommand)]
         command: lot::Command,
     },
+    /// The sandbox payment channel as its own HTTP service (docs/payments.md).
+    PaySandbox(pay_sandbox::Options),
     /// The city platform service.
     Platform {
         #[command(subcommand)]
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Demo(options) => demo::run(options),
         Command::Keys { command } => keys::run(command),
         Command::Lot { command } => lot::run(command),
+        Command::PaySandbox(options) => pay_sandbox::run(options),
         Command::Platform { command } => platform::run(command),
         Command::Qdpark { command } => qdpark::run(command),
         Command::Sim { command } => sim::run(command),

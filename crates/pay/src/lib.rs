@@ -26,6 +26,11 @@ pub struct Charge {
     pub amount: i64,
     /// What the driver sees on the statement.
     pub description: String,
+    /// The driver approves this payment himself (a scan or in-app payment on
+    /// the driver page): no contract needed. Otherwise it is a deduction
+    /// (免密代扣) from the plate's signed-up account.
+    #[serde(default)]
+    pub interactive: bool,
 }
 
 /// A charge's state at the channel.

@@ -209,6 +209,8 @@ impl Sandbox {
             refunded: 0,
         };
         let decline = match book.accounts.get(&c.plate_no) {
+            _ if c.interactive && behaviour.decline => Some(("DECLINED", "银行拒绝交易")),
+            _ if c.interactive => None,
             None => Some(("NOT_SIGNED", "该车牌未开通无感支付")),
             Some(a) if !a.signed => Some(("NOT_SIGNED", "该车牌已解约无感支付")),
             Some(a) if c.amount > a.per_payment_limit => Some(("LIMIT", "超过单笔免密支付限额")),
@@ -222,7 +224,7 @@ impl Sandbox {
                 order.reason = Some(reason.into());
             }
             None => {
-                if let Some(account) = book.accounts.get_mut(&c.plate_no) {
+                if let Some(account) = book.accounts.get_mut(&c.plate_no).filter(|_| !c.interactive) {
                     account.balance -= c.amount;
                 }
                 let txn_id = format!("SBX{}{sequence:08}", now.replace(['-', ' ', ':'], ""));
@@ -408,7 +410,9 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn charge(id: &str, plate: &str, amount: i64) -> Charge {
-        Charge { order_id: id.into(), plate_no: plate.into(), amount, description: "停车费".into() }
+        Charge {
+            order_id: id.into(), plate_no: plate.into(), amount, description: "停车费".into(), interactive: false
+        }
     }
 
     fn counting(sandbox: &Sandbox) -> Arc<AtomicUsize> {

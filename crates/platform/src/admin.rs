@@ -191,7 +191,7 @@ pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, message.into())
 }
 
-async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(token) = state.admin_token() else {
         return ApiError(StatusCode::FORBIDDEN, "admin API disabled: set admin_token in the config".into())
             .into_response();

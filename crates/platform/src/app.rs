@@ -43,6 +43,7 @@ struct Inner {
     downlink_retry: chrono::Duration,
     /// The platform's own login on an external broker (from `mqtt_url`).
     mqtt_publisher: Option<crate::broker::Internal>,
+    payments: crate::payments::Payments,
 }
 
 impl AppState {
@@ -78,8 +79,18 @@ impl AppState {
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
+                payments: crate::payments::Payments::new(&config.payments, config.zone),
             }),
         }
+    }
+
+    pub fn payments(&self) -> &crate::payments::Payments {
+        &self.inner.payments
+    }
+
+    /// The configured lot holding `parking_code` (registered lots: `payments::lot_of`).
+    pub fn lot_of_code(&self, parking_code: &str) -> Option<Arc<LotAccess>> {
+        self.inner.lots.values().find(|l| l.parking_codes.iter().any(|c| c == parking_code)).cloned()
     }
 
     pub fn store(&self) -> &Store {
@@ -185,11 +196,39 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
         .merge(crate::admin::router(state.clone()))
-        .merge(crate::dashboard::router());
+        .merge(crate::dashboard::router())
+        .merge(crate::driver::router())
+        .route("/api/pay/notify", post(notify));
+    if let Some(sandbox) = &state.payments().sandbox {
+        // The in-process sandbox's own API (accounts, behaviour, statement), as `onepark pay-sandbox` serves it.
+        // Behind the admin token: in process the sandbox's own key is never shown to anyone.
+        let api = onepark_pay::http::open_router(sandbox.clone())
+            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::admin::authorize));
+        router = router.nest_service("/sandbox", api);
+    }
     if config.metrics_listen.is_none() {
         router = router.route("/metrics", get(metrics));
     }
     router.layer(DefaultBodyLimit::max(config.body_limit_bytes)).with_state(state)
+}
+
+/// The payment channel's notifications: 200 once recorded (the channel stops
+/// delivering), 401 for a bad signature, 500 to have it delivered again.
+async fn notify(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let signature = headers.get(onepark_pay::sign::HEADER).and_then(|v| v.to_str().ok());
+    match crate::payments::notified(&state, &body, signature).await {
+        Ok(()) => axum::Json(serde_json::json!({ "code": "SUCCESS" })).into_response(),
+        Err(e) if e.contains("signature") || e.contains("notification body") => {
+            (axum::http::StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": e }))).into_response()
+        }
+        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": e })))
+            .into_response(),
+    }
 }
 
 /// `/metrics` alone, for `metrics_listen`.
@@ -263,6 +302,13 @@ pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<
     Ok(embedded)
 }
 
+/// The payment side's background work: the in-process sandbox's
+/// notifications, and the recovery of pending charges.
+pub fn start_payments(state: &AppState) {
+    crate::payments::connect_sandbox(state);
+    tokio::spawn(crate::payments::recover(state.clone()));
+}
+
 /// The publisher reaches a wildcard-bound embedded broker over loopback.
 fn loopback(ip: std::net::IpAddr) -> std::net::IpAddr {
     match ip {
@@ -277,6 +323,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let store = Store::connect(&config.database).await?;
     let state = AppState::new(&config, store);
     start_downlink(&config, &state).await?;
+    start_payments(&state);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -329,6 +376,7 @@ pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let store = Store::connect(&config.database).await?;
     let state = AppState::new(&config, store);
     let mqtt = start_downlink(&config, &state).await?;
+    start_payments(&state);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;

@@ -44,6 +44,87 @@ struct Raw {
     keys: RawKeys,
     #[serde(default)]
     lots: Vec<RawLot>,
+    #[serde(default)]
+    payments: RawPayments,
+}
+
+/// `[payments]`: the payment channel and the money rules (docs/payments.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPayments {
+    channel: Option<String>,
+    url: Option<String>,
+    key: Option<String>,
+    timeout_ms: Option<u64>,
+    arrears_prevent: Option<bool>,
+    money_limit: Option<i64>,
+}
+
+/// Which payment channel charges drivers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChannelKind {
+    /// The sandbox in this process (the default; not for real money).
+    Sandbox,
+    /// A channel service over HTTP (`onepark pay-sandbox`, or an adapter of the same API).
+    Http { url: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Payments {
+    pub channel: ChannelKind,
+    /// Signs notifications and authenticates calls; random per start for the in-process sandbox.
+    pub key: Option<String>,
+    /// A charge's synchronous wait before the platform answers "unknown" (below the lot's 1.5 s).
+    pub timeout: std::time::Duration,
+    /// overDueResult says prevent=1 (hold the car until paid).
+    pub arrears_prevent: bool,
+    /// moneyLimit of a new pay-after-leave sign-up, fen.
+    pub money_limit: i64,
+}
+
+impl Default for Payments {
+    fn default() -> Self {
+        Payments {
+            channel: ChannelKind::Sandbox,
+            key: None,
+            timeout: std::time::Duration::from_millis(1000),
+            arrears_prevent: true,
+            money_limit: 20_000,
+        }
+    }
+}
+
+impl RawPayments {
+    fn build(self) -> Result<Payments, ConfigError> {
+        let d = Payments::default();
+        let channel = match (self.channel.as_deref().unwrap_or("sandbox"), self.url) {
+            ("sandbox", None) => ChannelKind::Sandbox,
+            ("sandbox", Some(_)) => return Err(invalid("payments.url", "only with channel = \"http\"")),
+            ("http", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+                ChannelKind::Http { url }
+            }
+            ("http", _) => return Err(invalid("payments.url", "channel = \"http\" needs url = \"http://host:port\"")),
+            (other, _) => return Err(invalid("payments.channel", format!("`{other}` is not sandbox or http"))),
+        };
+        if matches!(channel, ChannelKind::Http { .. }) && self.key.as_deref().is_none_or(|k| k.len() < 16) {
+            return Err(invalid("payments.key", "an HTTP channel needs a shared key of at least 16 characters"));
+        }
+        let timeout_ms = self.timeout_ms.unwrap_or(1000);
+        if !(50..=30_000).contains(&timeout_ms) {
+            return Err(invalid("payments.timeout_ms", "must be between 50 and 30000"));
+        }
+        let money_limit = self.money_limit.unwrap_or(d.money_limit);
+        if !(0..=onepark_domain::money::MAX_FEN).contains(&money_limit) {
+            return Err(invalid("payments.money_limit", "fen, between 0 and 1000000000"));
+        }
+        Ok(Payments {
+            channel,
+            key: self.key,
+            timeout: std::time::Duration::from_millis(timeout_ms),
+            arrears_prevent: self.arrears_prevent.unwrap_or(d.arrears_prevent),
+            money_limit,
+        })
+    }
 }
 
 /// `[limits]`: every bound an operator may tune (docs/operations.md).
@@ -117,6 +198,7 @@ pub struct Config {
     /// Bearer token `/metrics` requires, when set.
     pub metrics_token: Option<String>,
     pub limits: Limits,
+    pub payments: Payments,
 }
 
 /// The bounds of the platform's front doors; see docs/operations.md.
@@ -278,6 +360,7 @@ impl Config {
             metrics_listen: env("ONEPARK_METRICS_LISTEN").or(raw.metrics_listen).filter(|l| !l.trim().is_empty()),
             metrics_token: env("ONEPARK_METRICS_TOKEN").or(raw.metrics_token).filter(|t| !t.trim().is_empty()),
             limits: raw.limits.build()?,
+            payments: raw.payments.build()?,
         })
     }
 }

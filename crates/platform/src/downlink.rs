@@ -94,8 +94,8 @@ pub async fn send_list_change(
 }
 
 /// A new message (fresh requestId) for one lot; `subject` is the business
-/// key operators see (a plate).
-fn seal(
+/// key operators see (a plate). Stored by the caller, with what it announces.
+pub(crate) fn seal(
     state: &AppState,
     lot: &LotAccess,
     interface: Interface,

@@ -12,6 +12,7 @@
 //! | `lots` | `lot_access`, `parking_info`, `lot_status`, `berth_states`, `berth_slots`, `online_slots` |
 //! | `downlinks` | `downlinks` |
 //! | `lists` | `list_entries` |
+//! | `payments` | `signups`, `fee_quotes`, `payments`, `arrears` |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
@@ -32,6 +33,7 @@ mod downlinks;
 mod group;
 mod lists;
 mod lots;
+mod payments;
 mod photos;
 mod records;
 mod shared;
@@ -41,6 +43,7 @@ pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};
+pub use payments::{Arrear, Began, FeeQuote, MoneyDay, Outcome, PayState, Payment, Purpose, Signup};
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Table};
 use shared::Shared;

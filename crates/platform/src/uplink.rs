@@ -10,12 +10,18 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use onepark_domain::money::yuan;
 use onepark_domain::time::format_time;
+use onepark_proto::dict::CarStock;
 use onepark_proto::dict::{AccountMark, PhotoMark};
 use onepark_proto::form::UplinkForm;
 use onepark_proto::interface::{AccessId, Uplink};
 use onepark_proto::msg::DecodeError;
 use onepark_proto::msg::list::ConfirmSpecialCar;
+use onepark_proto::msg::payment::{
+    AbnormalBill, ApplyPayment, CancelOverDue, ConfirmDeparturePayInfo, ConfirmOverDueResult, ConfirmPayResult,
+    DailyBillQuery, DeparturePayQuery, FeeQuery, OverDueQuery, PayResultQuery, UploadFee,
+};
 use onepark_proto::msg::record::{
     CarIn, CarInModify, CarOut, CheckRecord, DownloadUid, Heartbeat, ParkingInfo, ParkingState, PayRecord, Photo,
     UidEntry, decode_photo_file,
@@ -29,7 +35,8 @@ use serde_json::{Map, Value};
 use crate::admission::{Seen, bounded};
 use crate::app::AppState;
 use crate::config::LotAccess;
-use crate::store::{Confirmed, DayCounts, Put, Store, StoreError};
+use crate::payments;
+use crate::store::{Arrear, Confirmed, DayCounts, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError};
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
 pub struct Answer {
@@ -268,7 +275,7 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
 async fn dispatch(
     state: &AppState,
     interface: Uplink,
-    lot: &LotAccess,
+    lot: &Arc<LotAccess>,
     node: &str,
     opened: &Opened,
     file: Option<String>,
@@ -277,25 +284,30 @@ async fn dispatch(
     let now = format_time(clock.now);
     Ok(match interface {
         Uplink::UploadCarInData => {
-            let m = accept::<CarIn>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<CarIn>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let valid = plate_ok(&m.warnings);
-            stored(state.store().put_entry(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
+            let put = state.store().put_entry(&lot.access_id, &m.message, valid, &now).await;
+            if matches!(put, Ok(Put::Inserted)) && valid {
+                let e = &m.message;
+                payments::entered(state, lot.clone(), e.parking_code.clone(), plate(&e.plate_no), e.plate_color);
+            }
+            stored(put, &uid_label(&m.message.uid))
         }
         Uplink::UploadModifyCarInData => {
-            let m = accept::<CarInModify>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<CarInModify>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             stored(state.store().modify_entry(&m.message, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadCarOutData => {
-            let m = accept::<CarOut>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<CarOut>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let valid = plate_ok(&m.warnings);
             stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadParkingState => {
-            let m = accept::<ParkingState>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<ParkingState>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             stored(state.store().put_state(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadHeartbeat => {
-            let m = accept::<Heartbeat>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<Heartbeat>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let mut answer = stored(
                 state.store().heartbeat(&lot.access_id, &m.message.parking_code, &now).await.map(|()| Put::Inserted),
                 "",
@@ -304,32 +316,345 @@ async fn dispatch(
             answer
         }
         Uplink::UploadPhoto => {
-            let m = accept::<Photo>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<Photo>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             photo(state, lot, &m.message, file, &now).await?
         }
         Uplink::UploadPayRecord => {
-            let m = accept::<PayRecord>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<PayRecord>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let label = format!("账单编号 billID {}", m.message.bill_id);
-            stored(state.store().put_bill(&lot.access_id, &m.message, &now).await, &label)
+            let put = state.store().put_bill(&lot.access_id, &m.message, &now).await;
+            if matches!(put, Ok(Put::Inserted)) {
+                let b = &m.message;
+                payments::bill_reported(state, &b.parking_code, &b.bill_id, b.paid_type.code()).await;
+            }
+            stored(put, &label)
         }
         Uplink::UploadParkingInfo => {
-            let m = accept::<ParkingInfo>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<ParkingInfo>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             stored(state.store().put_parking_info(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
         }
         Uplink::UploadCheckRecord => {
-            let m = accept::<CheckRecord>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<CheckRecord>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             check(state, &m.message, &now).await
         }
         Uplink::DownloadUid => {
-            let m = accept::<DownloadUid>(state, lot, node, opened, &clock, |m| &m.parking_code)?;
+            let m = accept::<DownloadUid>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             download(state, &m.message).await
         }
         Uplink::ConfirmSpecialCar => {
-            let m = accept::<ConfirmSpecialCar>(state, lot, node, opened, &clock, |m| &m.params.parking_code)?;
+            let m = accept::<ConfirmSpecialCar>(state, lot, node, opened, &clock, |m| Some(&m.params.parking_code))?;
             confirm(state, lot, "specialCar", &m.message).await
         }
-        other => Answer::client(format!("接口 {other}（{}）暂未开通", other.zh())),
+        Uplink::ApplyPayment => {
+            let m = accept::<ApplyPayment>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            apply_payment(state, &m.message).await
+        }
+        Uplink::GetPayResult => {
+            let m = accept::<PayResultQuery>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            get_pay_result(state, &m.message).await
+        }
+        Uplink::UploadFee => {
+            // A refusal echoes the query (the car is not there), not a bill: read it loosely first.
+            let loose = accept::<Confirm<FeeQuery>>(state, lot, node, opened, &clock, |_| None)?;
+            if loose.message.success {
+                let m = accept::<UploadFee>(state, lot, node, opened, &clock, |m| Some(&m.params.parking_code))?;
+                upload_fee(state, lot, &m.message).await
+            } else {
+                refused_fee(state, lot, &loose.message).await
+            }
+        }
+        Uplink::ConfirmPayResult => {
+            // Its params carry no parkingCode: only the accessID it was sent to may confirm it.
+            let m = accept::<ConfirmPayResult>(state, lot, node, opened, &clock, |_| None)?;
+            confirm(state, lot, "payResult", &m.message).await
+        }
+        Uplink::ConfirmDeparturePayInfo => {
+            let m =
+                accept::<ConfirmDeparturePayInfo>(state, lot, node, opened, &clock, |m| Some(&m.params.parking_code))?;
+            confirm(state, lot, "departurePayInfo", &m.message).await
+        }
+        Uplink::ConfirmOverDueResult => {
+            let m = accept::<ConfirmOverDueResult>(state, lot, node, opened, &clock, |_| None)?;
+            confirm(state, lot, "overDueResult", &m.message).await
+        }
+        Uplink::GetDeparturePayInfo => {
+            let m = accept::<DeparturePayQuery>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            let q = &m.message;
+            match payments::signing(state, &q.parking_code, &plate(&q.plate_no), q.plate_color).await {
+                Ok(info) => {
+                    let mut answer = Answer::ok("操作成功");
+                    answer.extra.insert("noSense".into(), Value::from(info.no_sense.code()));
+                    answer.extra.insert("moneyLimit".into(), Value::from(info.money_limit));
+                    answer.extra.insert("departurePay".into(), Value::from(info.departure_pay.code()));
+                    answer
+                }
+                Err(e) => stored(Err(e), ""),
+            }
+        }
+        Uplink::GetOverDueResult => {
+            let m = accept::<OverDueQuery>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            match payments::arrears_of(state, &plate(&m.message.plate_no)).await {
+                Ok(a) => {
+                    let mut answer = Answer::ok("操作成功");
+                    answer.extra.insert("plateNo".into(), Value::from(a.plate_no));
+                    answer.extra.insert("overDueCount".into(), Value::from(a.over_due_count));
+                    answer.extra.insert("unPay".into(), Value::from(a.un_pay));
+                    answer.extra.insert("prevent".into(), Value::from(a.prevent.code()));
+                    answer
+                }
+                Err(e) => stored(Err(e), ""),
+            }
+        }
+        Uplink::UploadAbnormalBill => {
+            let m = accept::<AbnormalBill>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            abnormal_bill(state, &m.message, &now).await
+        }
+        Uplink::CheckDailyBill => {
+            let m = accept::<DailyBillQuery>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            daily_bill(state, &m.message).await
+        }
+        Uplink::CancelOverDueBill => {
+            let m = accept::<CancelOverDue>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
+            let plate_no = plate(&m.message.plate_no);
+            match payments::write_off(state, &m.message.parking_code, &plate_no).await {
+                Ok((0, _)) => Answer::ok(format!("车辆 {plate_no} 无待核销的欠费账单")),
+                Ok((n, fen)) => Answer::ok(format!("已核销车辆 {plate_no} 的 {n} 笔欠费，共 {} 元", yuan(fen))),
+                Err(e) => stored(Err(e), ""),
+            }
+        }
     })
+}
+
+/// A plate as the platform stores it (normalised; what lots and drivers type varies).
+fn plate(text: &str) -> String {
+    onepark_domain::plate::Plate::parse(text).map_or_else(|_| text.trim().to_owned(), |p| p.to_string())
+}
+
+/// applyPayment (§5.4.1): charge the plate's account for the lot's bill, at
+/// most once per bill; the answer says paid (open the barrier) or not.
+async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
+    if m.should_pay == 0 {
+        return Answer::client("应收金额 shouldPay 为 0：无需申请扣款");
+    }
+    let plate_no = plate(&m.plate_no);
+    let label = format!("账单 billID {}", m.bill_id);
+    let existing = match state.store().payment(&m.parking_code, &m.bill_id).await {
+        Ok(p) => p,
+        Err(e) => return stored(Err(e), &label),
+    };
+    if let Some(p) = existing.filter(|p| p.state != PayState::Declined) {
+        if p.should_pay != m.should_pay || p.plate_no != plate_no {
+            return Answer::client(format!(
+                "{label} 已于 {} 为车辆 {} 申请扣款 {} 分，本次（{plate_no}，shouldPay {}）不符：同一账单不能再次扣款",
+                p.created_at, p.plate_no, p.should_pay, m.should_pay
+            ));
+        }
+        return match payments::resolve(state, &p).await {
+            Ok(p) => payment_answer(&p, true),
+            Err(e) => stored(Err(e), &label),
+        };
+    }
+    let purpose = if m.car_stock == CarStock::Left { Purpose::AfterLeave } else { Purpose::Exit };
+    let signup = match state.store().signup(&plate_no).await {
+        Ok(s) => s,
+        Err(e) => return stored(Err(e), &label),
+    };
+    let p = payments::new_payment(
+        state,
+        purpose,
+        &m.parking_code,
+        &m.bill_id,
+        &m.uid,
+        (&plate_no, m.plate_color.code()),
+        (&m.arrive_time.to_string(), &m.end_time.to_string(), &m.bill_time.to_string()),
+        m.should_pay,
+    );
+    let chargeable = signup.is_some_and(|s| s.no_stop || (purpose == Purpose::AfterLeave && s.after_leave));
+    if !chargeable {
+        if purpose == Purpose::AfterLeave {
+            let a = arrear(&p, "after_leave", &format_time(state.now()));
+            if let Err(e) = payments::record_arrear(state, &a).await {
+                return stored(Err(e), &label);
+            }
+        }
+        let mut answer = Answer::ok(format!("车辆 {plate_no} 未开通无感支付，请转线下缴费"));
+        answer.extra = payments::reply_fields(&Payment { state: PayState::Declined, ..p }, false);
+        return answer;
+    }
+    match payments::pay(state, p, false).await {
+        Ok(p) => payment_answer(&p, false),
+        Err(e) => stored(Err(e), &label),
+    }
+}
+
+fn arrear(p: &Payment, source: &str, now: &str) -> Arrear {
+    Arrear {
+        parking_code: p.parking_code.clone(),
+        bill_id: p.bill_id.clone(),
+        plate_no: p.plate_no.clone(),
+        plate_color: p.plate_color,
+        uid: p.uid.clone(),
+        arrive_time: p.arrive_time.clone(),
+        end_time: p.end_time.clone(),
+        bill_time: p.bill_time.clone(),
+        should_pay: p.should_pay,
+        source: source.into(),
+        state: "open".into(),
+        settled_by: None,
+        settled_at: None,
+        created_at: now.to_owned(),
+    }
+}
+
+/// The applyPayment answer of a payment in any state (a repeat is said to be one).
+fn payment_answer(p: &Payment, repeat: bool) -> Answer {
+    let msg = match p.state {
+        PayState::Paid if repeat => "扣款成功（重复申请：按已完成的扣款答复，未再次扣款）".to_owned(),
+        PayState::Paid => "扣款成功".to_owned(),
+        PayState::Pending => "扣款结果未知：请稍后用 getPayResult 查询，或转线下缴费".to_owned(),
+        PayState::Declined => format!("扣款失败（{}），请转线下缴费", p.reason.as_deref().unwrap_or("渠道拒绝")),
+        PayState::Refunded => "该账单的线上扣款已退还（车场已线下收费）".to_owned(),
+    };
+    let mut answer = Answer::ok(msg);
+    answer.extra = payments::reply_fields(p, false);
+    answer
+}
+
+/// getPayResult (§5.5.6): the bill's charge as it stands (a pending one is asked about first).
+async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
+    let label = format!("账单 billID {}", q.bill_id);
+    let p = match state.store().payment(&q.parking_code, &q.bill_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return Answer::client(format!("{label} 不存在：该账单未申请过扣款")),
+        Err(e) => return stored(Err(e), &label),
+    };
+    if p.plate_no != plate(&q.plate_no) {
+        return Answer::client(format!("{label} 的车牌为 {}，与查询的 {} 不符", p.plate_no, q.plate_no));
+    }
+    match payments::resolve(state, &p).await {
+        Ok(p) => {
+            let mut answer = Answer::ok("操作成功");
+            answer.extra = payments::reply_fields(&p, true);
+            answer
+        }
+        Err(e) => stored(Err(e), &label),
+    }
+}
+
+/// uploadFee (§5.4.3): the lot's bill for a fee query, stored, then confirmed.
+async fn upload_fee(state: &AppState, lot: &LotAccess, m: &UploadFee) -> Answer {
+    let b = &m.params;
+    let quote = FeeQuote {
+        request_id: m.request_id,
+        parking_code: b.parking_code.clone(),
+        plate_no: plate(&b.plate_no),
+        asked_at: String::new(),
+        answered_at: Some(format_time(state.now())),
+        success: Some(true),
+        uid: Some(b.uid.clone()),
+        bill_id: Some(b.bill_id.clone()),
+        plate_color: Some(b.plate_color.code()),
+        arrive_time: Some(b.arrive_time.to_string()),
+        end_time: Some(b.end_time.to_string()),
+        bill_time: Some(b.bill_time.to_string()),
+        should_pay: Some(b.should_pay),
+        pay_status: Some(b.pay_status.code()),
+    };
+    if let Err(e) = state.store().answer_fee(&quote).await {
+        return stored(Err(e), "");
+    }
+    let answer = confirm(state, lot, "fee", m).await;
+    payments::fee_answered(state, m.request_id);
+    answer
+}
+
+async fn refused_fee(state: &AppState, lot: &LotAccess, m: &Confirm<FeeQuery>) -> Answer {
+    let quote = FeeQuote {
+        request_id: m.request_id,
+        parking_code: m.params.parking_code.clone().unwrap_or_default(),
+        plate_no: plate(&m.params.plate_no),
+        asked_at: String::new(),
+        answered_at: Some(format_time(state.now())),
+        success: Some(false),
+        uid: None,
+        bill_id: None,
+        plate_color: None,
+        arrive_time: None,
+        end_time: None,
+        bill_time: None,
+        should_pay: None,
+        pay_status: None,
+    };
+    if let Err(e) = state.store().answer_fee(&quote).await {
+        return stored(Err(e), "");
+    }
+    let answer = confirm(state, lot, "fee", m).await;
+    payments::fee_answered(state, m.request_id);
+    answer
+}
+
+/// uploadAbnormalBill (§5.5.4): the bill is owed by its plate across the city.
+async fn abnormal_bill(state: &AppState, m: &AbnormalBill, now: &str) -> Answer {
+    let a = Arrear {
+        parking_code: m.parking_code.clone(),
+        bill_id: m.bill_id.clone(),
+        plate_no: plate(&m.plate_no),
+        plate_color: m.plate_color.code(),
+        uid: m.uid.clone(),
+        arrive_time: m.arrive_time.to_string(),
+        end_time: m.end_time.to_string(),
+        bill_time: m.bill_time.to_string(),
+        should_pay: m.should_pay,
+        source: "abnormal".into(),
+        state: "open".into(),
+        settled_by: None,
+        settled_at: None,
+        created_at: now.to_owned(),
+    };
+    match payments::record_arrear(state, &a).await {
+        Ok(true) => Answer::ok("操作成功：已登记为欠费账单"),
+        Ok(false) => Answer::ok("操作成功（该账单已登记或已支付，未重复登记）"),
+        Err(e) => stored(Err(e), &format!("账单 billID {}", m.bill_id)),
+    }
+}
+
+/// checkDailyBill (§5.5.5): the lot's pay-after-leave bills of the day as the platform has them.
+async fn daily_bill(state: &AppState, q: &DailyBillQuery) -> Answer {
+    let plate_no = q.plate_no.as_deref().map(plate);
+    let rows = match state.store().after_leave_payments(&q.parking_code, q.check_bill_time.0, plate_no.as_deref()).await
+    {
+        Ok(rows) => rows,
+        Err(e) => return stored(Err(e), ""),
+    };
+    let mut detail = Vec::new();
+    let (mut should, mut actual) = (0i64, 0i64);
+    for p in &rows {
+        should += p.should_pay;
+        let paid = p.state == PayState::Paid || p.state == PayState::Refunded;
+        let received = if paid { p.actual_pay.unwrap_or(0) - p.refunded } else { 0 };
+        actual += received;
+        let mut d = Map::new();
+        d.insert("plateNo".into(), Value::from(p.plate_no.clone()));
+        d.insert("billID".into(), Value::from(p.bill_id.clone()));
+        d.insert("billTime".into(), Value::from(p.bill_time.clone()));
+        d.insert("shouldPay".into(), Value::from(p.should_pay));
+        d.insert("payStatus".into(), Value::from(i64::from(paid)));
+        d.insert("actualPay".into(), Value::from(received));
+        d.insert("dealTime".into(), Value::from(p.deal_time.clone().unwrap_or_default()));
+        d.insert("orderCode".into(), Value::from(p.txn_id.clone().unwrap_or_default()));
+        if let Some(paid_type) = p.paid_type {
+            d.insert("paidType".into(), Value::from(paid_type));
+        }
+        d.insert("payType".into(), Value::from(p.pay_type));
+        detail.push(Value::Object(d));
+    }
+    let mut answer = Answer::ok("业务成功");
+    answer.extra.insert("parkingCode".into(), Value::from(q.parking_code.clone()));
+    answer.extra.insert("dailyCount".into(), Value::from(rows.len() as i64));
+    answer.extra.insert("dailyShouldPay".into(), Value::from(should));
+    answer.extra.insert("dailyActualPay".into(), Value::from(actual));
+    answer.extra.insert("detail".into(), Value::Array(detail));
+    answer
 }
 
 /// Verify and decrypt off the reactor: RSA private-key operations are the
@@ -397,7 +722,7 @@ fn accept<T: Message>(
     node: &str,
     opened: &Opened,
     clock: &Clock,
-    parking_code: impl Fn(&T) -> &String,
+    parking_code: impl Fn(&T) -> Option<&String>,
 ) -> Result<Decoded<T>, Answer> {
     let decoded = decode_at::<T>(&opened.text, clock).map_err(|e| match e {
         DecodeError::UploadTime { .. } => {
@@ -415,8 +740,9 @@ fn accept<T: Message>(
     if decoded.warnings.iter().any(|w| matches!(w.kind, ProblemKind::FarPast { .. })) {
         state.metrics().finding("far_past");
     }
-    let code = parking_code(&decoded.message);
-    if !lot.parking_codes.iter().any(|c| c == code) {
+    if let Some(code) = parking_code(&decoded.message)
+        && !lot.parking_codes.iter().any(|c| c == code)
+    {
         return Err(Answer::client(format!(
             "接入方 {} 无权上传停车场 {code} 的数据（parkingCode 未授权）",
             lot.access_id

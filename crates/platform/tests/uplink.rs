@@ -344,7 +344,7 @@ async fn bad_input(h: Harness) {
             h.seal("234", &format!("{{\"data\":{}}}", entry("7777", "y", "鲁B01C01"))),
             "无权上传停车场 7777",
         ),
-        ("applyPayment".into(), body.clone(), "暂未开通"),
+        ("applyPayment".into(), body.clone(), "billID"),
         ("noSuchInterface".into(), body.clone(), "未知接口"),
     ];
     for (interface, body, expected) in cases {

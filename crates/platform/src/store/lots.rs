@@ -144,6 +144,14 @@ impl Store {
     }
 
     /// Latest state of every lot that has reported.
+    /// The accessID a parking code reports under (from its records).
+    pub async fn access_of(&self, parking_code: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT access_id FROM lot_status WHERE parking_code = $1")
+            .bind(parking_code)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     pub async fn lot_statuses(&self) -> Result<Vec<LotStatus>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT parking_code, access_id, last_seen, last_heartbeat, total, open_berths, free_berths, state_at \

@@ -1,0 +1,462 @@
+//! The driver pages (`/pay…`, mobile, Chinese first): enter a plate, see
+//! where the car is and what it owes (the lot computes the fee: `fee` →
+//! uploadFee), pay it, get a receipt once the lot has it (payResult →
+//! confirmPayResult); pay arrears across the city; sign up for no-stop
+//! deduction and pay-after-leave; see the history. Server-rendered; the
+//! script only refreshes the receipt while the lot confirms.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use onepark_domain::plate::Plate;
+use onepark_web::{Lang, Nav, yuan};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::payments;
+use crate::store::{DownlinkState, PayState, Payment, Purpose, Signup};
+
+/// The spec gives the lot 5 s to answer `fee`.
+const FEE_WAIT: Duration = Duration::from_secs(5);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/pay", get(start))
+        .route("/pay/fee", post(ask_fee))
+        .route("/pay/quote/{id}", get(quote))
+        .route("/pay/quote/{id}/pay", post(pay_quote))
+        .route("/pay/arrears", post(pay_arrears))
+        .route("/pay/signup", post(sign_up))
+        .route("/pay/receipt/{order}", get(receipt))
+}
+
+struct Driver {
+    lang: Lang,
+    fragment: bool,
+}
+
+fn driver(headers: &HeaderMap) -> Driver {
+    Driver { lang: onepark_serve::pages::lang(headers), fragment: headers.contains_key("x-fragment") }
+}
+
+fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
+    let lang = d.lang;
+    if d.fragment {
+        return onepark_serve::pages::html(body);
+    }
+    let nav = [Nav { href: "/pay", zh: "缴费", en: "Pay", active: true }];
+    let body = html! { div.driver { (body) } };
+    onepark_serve::pages::html(onepark_web::page(
+        lang,
+        title,
+        lang.t("青岛停车 · 车主服务", "Qingdao parking · drivers"),
+        &nav,
+        live,
+        body,
+    ))
+}
+
+/// A page that says what went wrong and how to go on (HTTP status kept).
+fn problem(d: &Driver, status: StatusCode, zh: &str, en: &str) -> Response {
+    let lang = d.lang;
+    let body = html! {
+        div.card { div.notice.bad { (lang.t(zh, en)) } p { a.button href="/pay" { (lang.t("返回", "Back")) } } }
+    };
+    (status, page(d, lang.t("出错了", "Something went wrong"), 0, body)).into_response()
+}
+
+fn failed(d: &Driver, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "driver page failed");
+    problem(d, StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙，请稍后再试", "The system is busy, please try again")
+}
+
+/// The plate as typed on a phone (`鲁b 12345`), normalised; `None` when it is no plate.
+fn plate(text: &str) -> Option<String> {
+    Plate::parse(text).ok().map(|p| p.to_string())
+}
+
+#[derive(Deserialize)]
+struct PlateQuery {
+    plate: Option<String>,
+}
+
+/// `/pay`: the plate form, or (with `?plate=`) the plate's page.
+async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PlateQuery>) -> Response {
+    let d = driver(&headers);
+    let lang = d.lang;
+    let typed = q.plate.unwrap_or_default();
+    if typed.trim().is_empty() {
+        let body = html! {
+            div.card {
+                h1 { (lang.t("停车缴费", "Parking payment")) }
+                (plate_form(lang, ""))
+            }
+        };
+        return page(&d, lang.t("停车缴费", "Parking payment"), 0, body);
+    }
+    let Some(plate_no) = plate(&typed) else {
+        let body = html! {
+            div.card {
+                div.notice.bad { (lang.t("车牌号格式不正确，例如：鲁B12345", "Not a plate number, e.g. 鲁B12345")) }
+                (plate_form(lang, &typed))
+            }
+        };
+        return (StatusCode::BAD_REQUEST, page(&d, lang.t("停车缴费", "Parking payment"), 0, body)).into_response();
+    };
+    match plate_page(&state, &d, &plate_no).await {
+        Ok(r) => r,
+        Err(e) => failed(&d, e),
+    }
+}
+
+fn plate_form(lang: Lang, value: &str) -> Markup {
+    html! {
+        form method="get" action="/pay" {
+            p { label.field { (lang.t("车牌号", "Plate number"))
+                input.plate-input name="plate" value=(value) placeholder="鲁B12345" required autofocus
+                    autocapitalize="characters" autocomplete="off"; } }
+            button.wide type="submit" { (lang.t("查询", "Look up")) }
+        }
+    }
+}
+
+async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Response, crate::store::StoreError> {
+    let lang = d.lang;
+    let store = state.store();
+    let parked = store.parked(plate_no).await?;
+    let arrears = store.open_arrears(plate_no).await?;
+    let owed: i64 = arrears.iter().map(|a| a.should_pay).sum();
+    let signup = store.signup(plate_no).await?;
+    let history = store.payments_of(plate_no, 20).await?;
+    let body = html! {
+        div.card {
+            div.plate.big { (plate_no) }
+            @match &parked {
+                Some((code, _, _, arrived)) => {
+                    p { (lang.t("在场：", "Parked at: ")) strong { (code) } }
+                    p.muted { (lang.t("入场时间 ", "Entered ")) (arrived) }
+                    form method="post" action="/pay/fee" {
+                        input type="hidden" name="plate" value=(plate_no);
+                        button.wide type="submit" id="ask-fee" { (lang.t("查询停车费", "Get the parking fee")) }
+                    }
+                }
+                None => p.muted { (lang.t("该车辆当前不在任何接入车场内。", "This car is not parked in any connected lot.")) }
+            }
+        }
+        @if owed > 0 {
+            div.card id="arrears" {
+                h2 { (lang.t("欠费补缴", "Unpaid bills")) }
+                p {
+                    @match lang {
+                        Lang::Zh => { "共 " strong.amount { (yuan(owed)) } "（" (arrears.len()) " 笔）" }
+                        Lang::En => { strong.amount { (yuan(owed)) } " in " (arrears.len()) " bills" }
+                    }
+                }
+                table {
+                    tr { th { (lang.t("车场", "Lot")) } th { (lang.t("离场", "Left")) } th.num { (lang.t("金额", "Amount")) } }
+                    @for a in &arrears {
+                        tr { td { (a.parking_code) } td { (a.end_time) } td.num { (yuan(a.should_pay)) } }
+                    }
+                }
+                form method="post" action="/pay/arrears" {
+                    input type="hidden" name="plate" value=(plate_no);
+                    button.wide type="submit" id="pay-arrears" { (lang.t("补缴全部欠费", "Pay all")) " " (yuan(owed)) }
+                }
+            }
+        }
+        div.card id="signup" {
+            h2 { (lang.t("无感支付", "Pay without stopping")) }
+            (signup_form(lang, plate_no, signup.as_ref(), state.payments().money_limit()))
+        }
+        @if !history.is_empty() {
+            div.card id="history" {
+                h2 { (lang.t("缴费记录", "History")) }
+                table {
+                    tr { th { (lang.t("时间", "Time")) } th { (lang.t("类型", "Kind")) } th.num { (lang.t("金额", "Amount")) } th { (lang.t("状态", "State")) } }
+                    @for p in &history {
+                        tr {
+                            td { a href=(format!("/pay/receipt/{}", p.order_id)) { (p.created_at) } }
+                            td { (purpose_name(lang, p.purpose)) }
+                            td.num { (yuan(p.actual_pay.unwrap_or(p.should_pay))) }
+                            td { (state_badge(lang, p.state)) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(d, plate_no, 0, body))
+}
+
+fn signup_form(lang: Lang, plate_no: &str, signup: Option<&Signup>, default_limit: i64) -> Markup {
+    let no_stop = signup.is_some_and(|s| s.no_stop);
+    let after_leave = signup.is_some_and(|s| s.after_leave);
+    let limit = signup.map_or(default_limit, |s| s.money_limit);
+    html! {
+        @if let Some(s) = signup {
+            p.muted { (lang.t("已签约，签约号 ", "Signed up, contract ")) (s.contract_id) }
+        } @else {
+            p.muted { (lang.t("开通后，出场时自动从账户扣费，无需停车缴费。", "Once signed up, exits are paid from your account without stopping.")) }
+        }
+        form method="post" action="/pay/signup" {
+            input type="hidden" name="plate" value=(plate_no);
+            p { label.check { input type="checkbox" name="no_stop" value="1" checked[no_stop || signup.is_none()];
+                (lang.t(" 出场无感扣费", " Deduct at the exit")) } }
+            p { label.check { input type="checkbox" name="after_leave" value="1" checked[after_leave];
+                (lang.t(" 先离场后付费", " Leave first, pay after")) } }
+            p { label.field { (lang.t("单笔限额（元）", "Limit per payment (yuan)"))
+                input type="number" name="limit" min="1" max="10000" step="1" value=(limit / 100) required; } }
+            button.wide.secondary type="submit" id="sign-up" {
+                @if signup.is_some() { (lang.t("更新签约", "Update")) } @else { (lang.t("开通无感支付", "Sign up")) }
+            }
+        }
+    }
+}
+
+fn purpose_name(lang: Lang, p: Purpose) -> &'static str {
+    match p {
+        Purpose::Exit => lang.t("出口扣费", "At the exit"),
+        Purpose::Prepay => lang.t("场内缴费", "Paid in the lot"),
+        Purpose::AfterLeave => lang.t("先离场后付费", "Paid after leaving"),
+        Purpose::Arrears => lang.t("欠费补缴", "Arrears"),
+    }
+}
+
+fn state_badge(lang: Lang, s: PayState) -> Markup {
+    match s {
+        PayState::Paid => html! { span.badge.ok { (lang.t("已支付", "paid")) } },
+        PayState::Pending => html! { span.badge.warn { (lang.t("处理中", "pending")) } },
+        PayState::Declined => html! { span.badge.bad { (lang.t("未成功", "declined")) } },
+        PayState::Refunded => html! { span.badge.off { (lang.t("已退款", "refunded")) } },
+    }
+}
+
+#[derive(Deserialize)]
+struct PlateForm {
+    plate: String,
+}
+
+fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Response> {
+    plate(typed).ok_or_else(|| {
+        problem(d, StatusCode::BAD_REQUEST, "车牌号格式不正确，例如：鲁B12345", "Not a plate number, e.g. 鲁B12345")
+    })
+}
+
+/// Asks the car's lot for the fee and waits up to 5 s for it.
+async fn ask_fee(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PlateForm>) -> Response {
+    let d = driver(&headers);
+    let plate_no = match plate_or_400(&d, &f.plate) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match payments::ask_fee(&state, &plate_no, FEE_WAIT).await {
+        Ok(Some((request_id, _))) => Redirect::to(&format!("/pay/quote/{request_id}")).into_response(),
+        Ok(None) => problem(
+            &d,
+            StatusCode::NOT_FOUND,
+            "该车辆当前不在任何接入车场内",
+            "This car is not parked in a connected lot",
+        ),
+        Err(e) => failed(&d, e),
+    }
+}
+
+/// A fee quote: the lot's bill and a pay button, or why there is none.
+async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let d = driver(&headers);
+    let lang = d.lang;
+    let q = match state.store().fee_quote(id).await {
+        Ok(Some(q)) => q,
+        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
+        Err(e) => return failed(&d, e),
+    };
+    let back = format!("/pay?plate={}", q.plate_no);
+    let body = match (q.success, q.should_pay) {
+        (None, _) => html! {
+            div.card {
+                div.plate.big { (q.plate_no) }
+                div.notice { (lang.t("车场暂未返回费用，请稍候刷新。", "The lot has not answered yet; refresh in a moment.")) }
+                p { a.button href=(format!("/pay/quote/{id}")) { (lang.t("刷新", "Refresh")) } }
+            }
+        },
+        (Some(false), _) => html! {
+            div.card {
+                div.plate.big { (q.plate_no) }
+                div.notice.bad { (lang.t("车场未找到该车辆的在场记录，请到岗亭咨询。", "The lot did not find this car; please ask at the booth.")) }
+                p { a.button href=(back) { (lang.t("返回", "Back")) } }
+            }
+        },
+        (Some(true), Some(0)) => html! {
+            div.card {
+                div.plate.big { (q.plate_no) }
+                p.amount id="fee" { (yuan(0)) }
+                div.notice { (lang.t("当前无需缴费，可直接出场。", "Nothing to pay now; you may leave.")) }
+            }
+        },
+        (Some(true), Some(fen)) => html! {
+            div.card {
+                div.plate.big { (q.plate_no) }
+                p.muted { (lang.t("车场 ", "Lot ")) (q.parking_code) " · " (lang.t("入场 ", "entered ")) (q.arrive_time.clone().unwrap_or_default()) }
+                p.muted { (lang.t("计费至 ", "Charged up to ")) (q.end_time.clone().unwrap_or_default()) }
+                p.amount id="fee" { (yuan(fen)) }
+                p.muted { (lang.t("支付后请在 15 分钟内出场，超时需补缴差额。", "After paying, leave within 15 minutes; later, only the difference is due.")) }
+                form method="post" action=(format!("/pay/quote/{id}/pay")) {
+                    button.wide type="submit" id="pay" { (lang.t("立即支付 ", "Pay ")) (yuan(fen)) }
+                }
+            }
+        },
+        (Some(true), None) => {
+            html! { div.card { div.notice.bad { (lang.t("车场返回的账单不完整", "The lot's bill is incomplete")) } } }
+        }
+    };
+    page(&d, lang.t("停车费", "Parking fee"), 0, body)
+}
+
+/// Pays a quote (an interactive payment: the driver approves it in the channel).
+async fn pay_quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    let d = driver(&headers);
+    let q = match state.store().fee_quote(id).await {
+        Ok(Some(q)) => q,
+        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
+        Err(e) => return failed(&d, e),
+    };
+    let (Some(true), Some(fen), Some(bill_id), Some(uid)) = (q.success, q.should_pay, q.bill_id.clone(), q.uid.clone())
+    else {
+        return problem(&d, StatusCode::CONFLICT, "这次查询没有可支付的账单", "This query has no bill to pay");
+    };
+    if fen <= 0 {
+        return Redirect::to(&format!("/pay/quote/{id}")).into_response();
+    }
+    let p = payments::new_payment(
+        &state,
+        Purpose::Prepay,
+        &q.parking_code,
+        &bill_id,
+        &uid,
+        (&q.plate_no, q.plate_color.unwrap_or(1)),
+        (
+            q.arrive_time.as_deref().unwrap_or_default(),
+            q.end_time.as_deref().unwrap_or_default(),
+            q.bill_time.as_deref().unwrap_or_default(),
+        ),
+        fen,
+    );
+    match payments::pay(&state, p, true).await {
+        Ok(p) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
+        Err(e) => failed(&d, e),
+    }
+}
+
+async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PlateForm>) -> Response {
+    let d = driver(&headers);
+    let plate_no = match plate_or_400(&d, &f.plate) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match payments::pay_arrears(&state, &plate_no).await {
+        Ok(Some(p)) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
+        Ok(None) => Redirect::to(&format!("/pay?plate={plate_no}")).into_response(),
+        Err(e) => failed(&d, e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SignupForm {
+    plate: String,
+    #[serde(default)]
+    no_stop: Option<String>,
+    #[serde(default)]
+    after_leave: Option<String>,
+    /// yuan
+    limit: String,
+}
+
+async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<SignupForm>) -> Response {
+    let d = driver(&headers);
+    let plate_no = match plate_or_400(&d, &f.plate) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(limit) = f.limit.trim().parse::<i64>().ok().filter(|y| (1..=10_000).contains(y)).map(|y| y * 100) else {
+        return problem(
+            &d,
+            StatusCode::BAD_REQUEST,
+            "单笔限额应为 1 到 10000 元的整数",
+            "The limit is 1 to 10000 yuan",
+        );
+    };
+    let contract = match state.payments().channel().sign_up(&plate_no, limit).await {
+        Ok(c) => c,
+        Err(e) => return failed(&d, e),
+    };
+    let signup = Signup {
+        plate_color: if plate_no.chars().count() == 8 { 5 } else { 1 },
+        plate_no: plate_no.clone(),
+        no_stop: f.no_stop.is_some(),
+        after_leave: f.after_leave.is_some(),
+        money_limit: limit,
+        channel: state.payments().channel().name().to_owned(),
+        contract_id: contract.contract_id,
+        updated_at: onepark_domain::time::format_time(state.now()),
+    };
+    if let Err(e) = state.store().put_signup(&signup).await {
+        return failed(&d, e);
+    }
+    tracing::info!(plate = plate_no, no_stop = signup.no_stop, after_leave = signup.after_leave, "driver signed up");
+    Redirect::to(&format!("/pay?plate={plate_no}#signup")).into_response()
+}
+
+/// A payment's receipt; refreshes itself until the lot has confirmed it.
+async fn receipt(State(state): State<AppState>, headers: HeaderMap, Path(order): Path<String>) -> Response {
+    let d = driver(&headers);
+    let lang = d.lang;
+    let p = match state.store().payment_by_order(&order).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这笔支付", "No such payment"),
+        Err(e) => return failed(&d, e),
+    };
+    let delivered = match lot_heard(&state, &p).await {
+        Ok(d) => d,
+        Err(e) => return failed(&d, e),
+    };
+    let settled = p.state != PayState::Pending
+        && delivered.is_none_or(|s| s != DownlinkState::Queued && s != DownlinkState::Published);
+    let body = html! {
+        div.card.receipt {
+            h1 { (lang.t("支付凭证", "Receipt")) }
+            div.plate.big { (p.plate_no) }
+            p.amount id="paid" { (yuan(p.actual_pay.unwrap_or(p.should_pay))) }
+            p id="state" { (state_badge(lang, p.state)) " " (purpose_name(lang, p.purpose)) }
+            table {
+                tr { th { (lang.t("订单号", "Order")) } td { (p.order_id) } }
+                @if let Some(txn) = &p.txn_id { tr { th { (lang.t("交易流水号", "Transaction")) } td { (txn) } } }
+                @if let Some(t) = &p.deal_time { tr { th { (lang.t("支付时间", "Paid at")) } td { (t) } } }
+                @if !p.parking_code.is_empty() { tr { th { (lang.t("车场", "Lot")) } td { (p.parking_code) } } }
+                @if let Some(reason) = &p.reason { tr { th { (lang.t("原因", "Reason")) } td { (reason) } } }
+                @if p.refunded > 0 { tr { th { (lang.t("已退款", "Refunded")) } td { (yuan(p.refunded)) " " (p.refund_reason.clone().unwrap_or_default()) } } }
+            }
+            @match (p.state, delivered) {
+                (PayState::Paid, Some(DownlinkState::Confirmed)) => div.notice id="lot" { (lang.t("车场已确认，请在 15 分钟内出场。", "The lot has confirmed; please leave within 15 minutes.")) },
+                (PayState::Paid, Some(DownlinkState::Refused)) => div.notice.bad id="lot" { (lang.t("车场未能确认本次支付，请到岗亭出示凭证。", "The lot could not confirm this payment; show this receipt at the booth.")) },
+                (PayState::Paid, Some(_)) => div.notice id="lot" { (lang.t("正在通知车场…", "Telling the lot…")) },
+                (PayState::Pending, _) => div.notice id="lot" { (lang.t("支付处理中…", "Processing…")) },
+                _ => {}
+            }
+            p { a.button href=(format!("/pay?plate={}", p.plate_no)) { (lang.t("返回", "Back")) } }
+        }
+    };
+    page(&d, lang.t("支付凭证", "Receipt"), if settled { 0 } else { 2 }, body)
+}
+
+/// For a prepayment, how far its payResult to the lot has come.
+async fn lot_heard(state: &AppState, p: &Payment) -> Result<Option<DownlinkState>, crate::store::StoreError> {
+    if p.purpose != Purpose::Prepay || p.state != PayState::Paid {
+        return Ok(None);
+    }
+    state.store().pay_result_delivery(&p.parking_code, &p.plate_no, &p.updated_at).await
+}

@@ -1,0 +1,709 @@
+//! Money through the platform (spec §5.4–§5.6): charges through the payment
+//! channel ([`onepark_pay::Channel`]) for no-stop deduction at the exit,
+//! prepayment in the lot and pay-after-leave; the channel's notifications
+//! (verified, applied once, in any order relative to the synchronous answer);
+//! refunds when a lot collected a bill offline that the channel also
+//! charged; arrears kept per plate across the city and announced to the lot
+//! a car enters; the downlinks announcing all of it (fee, payResult,
+//! departurePayInfo, overDueResult).
+//!
+//! Every charge is stored (pending) before the channel is asked and its order
+//! id is derived from the lot's bill, so a timeout, a repeat of the lot's
+//! request or a platform restart in between asks the channel about the same
+//! order again: it is never charged twice.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use onepark_domain::time::format_time;
+use onepark_pay::{Channel, ChannelError, Charge, Notification, Order, Refund};
+use onepark_proto::dict::{DeparturePay, NoSense, PaidType, PayScene, PayStatus, PlateColor, Prevent};
+use onepark_proto::interface::Downlink as Interface;
+use onepark_proto::msg::encode_flat;
+use onepark_proto::msg::payment::{DeparturePayInfo, FeeQuery, OverDueResult, PayResult};
+use onepark_proto::wire::Time;
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use crate::app::AppState;
+use crate::config::LotAccess;
+use crate::downlink::{DownlinkError, seal};
+use crate::store::{Arrear, Began, Downlink, Outcome, PayState, Payment, Purpose, StoreError};
+
+/// The channel and the money rules, shared by the uplink, the notify
+/// endpoint, the driver pages and the recovery job.
+pub struct Payments {
+    channel: Arc<dyn Channel>,
+    /// The in-process sandbox (when it is the channel): its test API is mounted at `/sandbox`.
+    pub sandbox: Option<onepark_pay::sandbox::Sandbox>,
+    timeout: Duration,
+    prevent: bool,
+    money_limit: i64,
+    /// Fee queries waiting for their uploadFee, by requestId.
+    waiters: Mutex<HashMap<i64, oneshot::Sender<()>>>,
+}
+
+impl Payments {
+    pub fn new(config: &crate::config::Payments, zone: onepark_domain::time::Zone) -> Payments {
+        let (channel, sandbox): (Arc<dyn Channel>, _) = match &config.channel {
+            crate::config::ChannelKind::Sandbox => {
+                let key = config.key.clone().unwrap_or_else(|| {
+                    let mut bytes = [0u8; 16];
+                    let _ = openssl::rand::rand_bytes(&mut bytes);
+                    bytes.iter().map(|b| format!("{b:02x}")).collect()
+                });
+                let sandbox = onepark_pay::sandbox::Sandbox::new(key.as_bytes(), zone);
+                (Arc::new(sandbox.clone()), Some(sandbox))
+            }
+            crate::config::ChannelKind::Http { url } => {
+                let key = config.key.clone().unwrap_or_default();
+                (Arc::new(onepark_pay::http::HttpChannel::new(url, key.as_bytes(), config.timeout)), None)
+            }
+        };
+        Payments {
+            channel,
+            sandbox,
+            timeout: config.timeout,
+            prevent: config.arrears_prevent,
+            money_limit: config.money_limit,
+            waiters: Mutex::default(),
+        }
+    }
+
+    pub fn channel(&self) -> &dyn Channel {
+        self.channel.as_ref()
+    }
+
+    pub fn money_limit(&self) -> i64 {
+        self.money_limit
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, HashMap<i64, oneshot::Sender<()>>> {
+        self.waiters.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The in-process sandbox delivers its notifications straight to the handler.
+pub fn connect_sandbox(state: &AppState) {
+    let Some(sandbox) = &state.payments().sandbox else { return };
+    let state = state.clone();
+    sandbox.set_notifier(Arc::new(move |body: Vec<u8>, signature: String| {
+        let state = state.clone();
+        Box::pin(async move { notified(&state, &body, Some(&signature)).await.is_ok() })
+    }));
+}
+
+/// The merchant order id of a lot bill: deterministic (the same bill asks
+/// about the same order after any restart), ≤ 32 characters, the attempt last.
+pub fn order_id(parking_code: &str, bill_id: &str, attempt: i64) -> String {
+    let digest = openssl::sha::sha256(format!("{parking_code}\n{bill_id}").as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("OP{hex}{attempt}")
+}
+
+fn outcome(order: &Order, paid_type: i64) -> Outcome {
+    Outcome {
+        state: PayState::from_channel(order.state),
+        actual_pay: order.paid,
+        discount: order.discount,
+        txn_id: order.txn_id.clone(),
+        deal_time: order.paid_at.clone(),
+        paid_type: order.paid.map(|_| paid_type),
+        reason: order.code.as_ref().map(|c| format!("{c} {}", order.reason.clone().unwrap_or_default())),
+        refunded: order.refunded,
+    }
+}
+
+/// Asks the channel to charge a stored (pending) payment, within the
+/// configured wait; records what it said. A timeout leaves it pending: the
+/// notification or the recovery job decides it later.
+pub async fn charge(state: &AppState, p: &Payment, interactive: bool) -> Result<Payment, StoreError> {
+    let pay = state.payments();
+    let request = Charge {
+        order_id: p.order_id.clone(),
+        plate_no: p.plate_no.clone(),
+        amount: p.should_pay,
+        description: format!("停车费 {} {}", p.parking_code, p.bill_id),
+        interactive,
+    };
+    let purpose = p.purpose.as_str();
+    let answer = tokio::time::timeout(pay.timeout, pay.channel.charge(&request)).await;
+    let now = format_time(state.now());
+    let order = match answer {
+        Ok(Ok(order)) => order,
+        Err(_) | Ok(Err(ChannelError::Timeout)) => {
+            state.metrics().payment(purpose, "timeout");
+            tracing::warn!(order_id = p.order_id, "payment channel did not answer in time; the order stays pending");
+            return Ok(p.clone());
+        }
+        Ok(Err(ChannelError::Unavailable(e))) => {
+            state.metrics().payment(purpose, "error");
+            tracing::error!(order_id = p.order_id, error = %e, "payment channel unavailable; the order stays pending");
+            return Ok(p.clone());
+        }
+        Ok(Err(e)) => {
+            // The channel refused the request itself: it will not become paid.
+            state.metrics().payment(purpose, "declined");
+            let declined = Outcome {
+                state: PayState::Declined,
+                actual_pay: None,
+                discount: 0,
+                txn_id: None,
+                deal_time: None,
+                paid_type: None,
+                reason: Some(format!("REFUSED {e}")),
+                refunded: 0,
+            };
+            let after = state.store().record_outcome(&p.order_id, &declined, false, &now, Vec::new()).await?;
+            return Ok(after.map_or_else(|| p.clone(), |(after, _)| after));
+        }
+    };
+    apply(state, &order, false).await.map(|after| after.unwrap_or_else(|| p.clone()))
+}
+
+/// Records a channel's word about an order (answer, query or
+/// notification) and, when it moved the payment on, does what follows:
+/// announce it to the lot, settle arrears, refund a bill also paid offline.
+async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option<Payment>, StoreError> {
+    let paid_type = state.payments().channel.paid_type();
+    let o = outcome(order, paid_type);
+    let now = format_time(state.now());
+    let Some(before) = state.store().payment_by_order(&order.order_id).await? else {
+        tracing::warn!(order_id = order.order_id, "the channel reports an order this platform never made");
+        return Ok(None);
+    };
+    // The lot hears of a prepayment with the change itself.
+    let downlinks = if o.state == PayState::Paid && before.purpose == Purpose::Prepay {
+        match pay_result_downlink(state, &before, &o).await {
+            Ok(d) => d.into_iter().collect(),
+            Err(e) => {
+                tracing::error!(error = %e, order_id = order.order_id, "cannot seal payResult");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let Some((after, moved)) = state.store().record_outcome(&order.order_id, &o, notified, &now, downlinks).await?
+    else {
+        return Ok(None);
+    };
+    if !moved {
+        if notified {
+            state.metrics().payment(after.purpose.as_str(), "duplicate_notification");
+        }
+        return Ok(Some(after));
+    }
+    state.wake().now();
+    let purpose = after.purpose.as_str();
+    match after.state {
+        PayState::Paid => {
+            state.metrics().payment(purpose, "paid");
+            tracing::info!(order_id = after.order_id, bill_id = after.bill_id, fen = after.actual_pay, purpose, "paid");
+            after_paid(state, &after).await?;
+        }
+        PayState::Declined => {
+            state.metrics().payment(purpose, "declined");
+            if after.purpose == Purpose::AfterLeave {
+                owe(state, &after, "after_leave").await?;
+            }
+        }
+        PayState::Refunded => state.metrics().payment(purpose, "refunded"),
+        PayState::Pending => {}
+    }
+    Ok(Some(after))
+}
+
+/// What follows a charge that became paid.
+async fn after_paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
+    match p.purpose {
+        Purpose::Exit | Purpose::AfterLeave => {
+            // The lot collected this bill itself meanwhile (the barrier gave
+            // up waiting): the driver must not pay twice.
+            let channel_type = state.payments().channel.paid_type();
+            if let Some(paid_type) = state.store().reported_paid_type(&p.parking_code, &p.bill_id).await?
+                && paid_type != channel_type
+            {
+                refund(state, p, "车场已线下收取该账单：自动退还线上扣款").await?;
+            }
+            // An after-leave bill reported abnormal is no longer owed.
+            let bill = [(p.parking_code.clone(), p.bill_id.clone())];
+            state.store().settle_arrears(&bill, "paid", &p.order_id, &format_time(state.now()), Vec::new()).await?;
+        }
+        Purpose::Arrears => settle_claimed(state, p).await?,
+        Purpose::Prepay => {}
+    }
+    Ok(())
+}
+
+/// A lot's uploadPayRecord of a bill the channel charged too (paid
+/// offline with another paidType): the channel's charge is refunded.
+pub async fn bill_reported(state: &AppState, parking_code: &str, bill_id: &str, paid_type: i64) {
+    let p = match state.store().payment(parking_code, bill_id).await {
+        Ok(Some(p)) if p.state == PayState::Paid => p,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!(error = %e, bill_id, "cannot check a reported bill against its charge");
+            return;
+        }
+    };
+    if paid_type != state.payments().channel.paid_type()
+        && let Err(e) = refund(state, &p, "车场已线下收取该账单：自动退还线上扣款").await
+    {
+        tracing::error!(error = %e, order_id = p.order_id, "refund failed; retried by the recovery job");
+    }
+}
+
+/// Refunds what is left of a payment; idempotent (the refund id is the order's).
+pub async fn refund(state: &AppState, p: &Payment, reason: &str) -> Result<(), StoreError> {
+    let left = p.actual_pay.unwrap_or(0) - p.refunded;
+    if left <= 0 {
+        return Ok(());
+    }
+    let request = Refund {
+        order_id: p.order_id.clone(),
+        refund_id: format!("R{}", p.order_id),
+        amount: left,
+        reason: reason.into(),
+    };
+    match state.payments().channel.refund(&request).await {
+        Ok(order) => {
+            state.store().note_refund(&p.order_id, reason).await?;
+            // Boxed: a refund is recorded through `apply`, which may have called us.
+            Box::pin(apply(state, &order, false)).await?;
+            tracing::warn!(order_id = p.order_id, fen = left, reason, "refunded");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(order_id = p.order_id, error = %e, "refund failed");
+            Ok(())
+        }
+    }
+}
+
+/// Records a bill as owed by its plate (arrears across the city).
+async fn owe(state: &AppState, p: &Payment, source: &str) -> Result<(), StoreError> {
+    let a = Arrear {
+        parking_code: p.parking_code.clone(),
+        bill_id: p.bill_id.clone(),
+        plate_no: p.plate_no.clone(),
+        plate_color: p.plate_color,
+        uid: p.uid.clone(),
+        arrive_time: p.arrive_time.clone(),
+        end_time: p.end_time.clone(),
+        bill_time: p.bill_time.clone(),
+        should_pay: p.should_pay,
+        source: source.into(),
+        state: "open".into(),
+        settled_by: None,
+        settled_at: None,
+        created_at: format_time(state.now()),
+    };
+    if state.store().put_arrear(&a).await? {
+        tracing::info!(plate = a.plate_no, bill_id = a.bill_id, fen = a.should_pay, source, "arrears recorded");
+    }
+    Ok(())
+}
+
+pub async fn record_arrear(state: &AppState, a: &Arrear) -> Result<bool, StoreError> {
+    state.store().put_arrear(a).await
+}
+
+/// The payResult downlink for a paid lot bill (prepay or a settled arrears bill).
+async fn pay_result_downlink(state: &AppState, p: &Payment, o: &Outcome) -> Result<Option<Downlink>, DownlinkError> {
+    let scene = if p.purpose == Purpose::Prepay { PayScene::PrepayInLot } else { PayScene::Arrears };
+    notice(state, &p.parking_code, &p.bill_id, &p.plate_no, &p.bill_time, p.should_pay, o, scene).await
+}
+
+/// Seals a payResult for one bill of a lot.
+#[allow(clippy::too_many_arguments)]
+async fn notice(
+    state: &AppState,
+    parking_code: &str,
+    bill_id: &str,
+    plate_no: &str,
+    bill_time: &str,
+    should_pay: i64,
+    o: &Outcome,
+    scene: PayScene,
+) -> Result<Option<Downlink>, DownlinkError> {
+    let Some(lot) = lot_of(state, parking_code).await? else { return Ok(None) };
+    let now = state.now();
+    let message = PayResult {
+        plate_no: plate_no.to_owned(),
+        bill_id: bill_id.to_owned(),
+        bill_time: bill_time.parse().unwrap_or(Time(now)),
+        should_pay,
+        pay_status: PayStatus::Done,
+        actual_pay: Some(o.actual_pay.unwrap_or(0)),
+        discount_amount: o.discount,
+        deal_time: Some(o.deal_time.as_deref().and_then(|t| t.parse().ok()).unwrap_or(Time(now))),
+        order_code: Some(o.txn_id.clone().unwrap_or_else(|| "OFFLINE".into())),
+        paid_type: Some(PaidType::from_code(o.paid_type.unwrap_or(PaidType::PlatformAccount.code()))),
+        pay_type: Some(scene),
+    };
+    let payload = encode_flat(&message);
+    Ok(Some(seal(state, &lot, Interface::PayResult, (parking_code, plate_no), now, &payload)?))
+}
+
+/// The lot a parking code belongs to.
+pub async fn lot_of(state: &AppState, parking_code: &str) -> Result<Option<Arc<LotAccess>>, StoreError> {
+    if let Some(lot) = state.lot_of_code(parking_code) {
+        return Ok(Some(lot));
+    }
+    match state.store().access_of(parking_code).await? {
+        Some(access_id) => state.lot(&access_id).await,
+        None => Ok(None),
+    }
+}
+
+/// A notification as it arrived (body, signature header): verified, then
+/// applied once. `Err` is what to answer the channel (it will deliver again).
+pub async fn notified(state: &AppState, body: &[u8], signature: Option<&str>) -> Result<(), String> {
+    let note: Notification = state.payments().channel.verify(body, signature).map_err(|e| {
+        tracing::warn!(error = %e, "payment notification refused");
+        e.to_string()
+    })?;
+    match apply(state, &note.order, true).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::error!(error = %e, order_id = note.order.order_id, "payment notification not recorded");
+            Err("storage failed; deliver again".into())
+        }
+    }
+}
+
+/// Resolves a pending payment by asking the channel (bounded); the row after.
+pub async fn resolve(state: &AppState, p: &Payment) -> Result<Payment, StoreError> {
+    if p.state != PayState::Pending {
+        return Ok(p.clone());
+    }
+    let pay = state.payments();
+    match tokio::time::timeout(pay.timeout, pay.channel.query(&p.order_id)).await {
+        Ok(Ok(order)) => Ok(apply(state, &order, false).await?.unwrap_or_else(|| p.clone())),
+        Ok(Err(ChannelError::NoOrder(_))) => {
+            // The channel never got it (the platform stopped before asking): ask now.
+            charge(state, p, p.purpose == Purpose::Prepay || p.purpose == Purpose::Arrears).await
+        }
+        _ => Ok(p.clone()),
+    }
+}
+
+/// The recovery job: pending payments older than a few seconds are asked
+/// about (a lost notification, a platform restart between charge and answer).
+pub async fn recover(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let before = format_time(state.now() - chrono::Duration::seconds(5));
+        let pending = match state.store().pending_payments(&before).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read pending payments");
+                continue;
+            }
+        };
+        for p in pending {
+            if let Err(e) = resolve(&state, &p).await {
+                tracing::error!(error = %e, order_id = p.order_id, "cannot resolve a pending payment");
+            }
+        }
+    }
+}
+
+/// A new pending payment for a lot bill.
+#[allow(clippy::too_many_arguments)]
+pub fn new_payment(
+    state: &AppState,
+    purpose: Purpose,
+    parking_code: &str,
+    bill_id: &str,
+    uid: &str,
+    (plate_no, plate_color): (&str, i64),
+    (arrive_time, end_time, bill_time): (&str, &str, &str),
+    should_pay: i64,
+) -> Payment {
+    let now = format_time(state.now());
+    let pay_type = match purpose {
+        Purpose::Exit => PayScene::AtGate,
+        Purpose::Prepay => PayScene::PrepayInLot,
+        Purpose::AfterLeave => PayScene::PayAfterExit,
+        Purpose::Arrears => PayScene::Arrears,
+    };
+    Payment {
+        parking_code: parking_code.to_owned(),
+        bill_id: bill_id.to_owned(),
+        order_id: order_id(parking_code, bill_id, 1),
+        attempt: 1,
+        purpose,
+        uid: uid.to_owned(),
+        plate_no: plate_no.to_owned(),
+        plate_color,
+        arrive_time: arrive_time.to_owned(),
+        end_time: end_time.to_owned(),
+        bill_time: bill_time.to_owned(),
+        should_pay,
+        discount: 0,
+        actual_pay: None,
+        state: PayState::Pending,
+        channel: state.payments().channel.name().to_owned(),
+        txn_id: None,
+        paid_type: None,
+        pay_type: pay_type.code(),
+        deal_time: None,
+        reason: None,
+        refunded: 0,
+        refund_reason: None,
+        notifications: 0,
+        created_at: now.clone(),
+        updated_at: now,
+    }
+}
+
+/// Stores and charges a payment (or answers the bill's existing charge).
+pub async fn pay(state: &AppState, p: Payment, interactive: bool) -> Result<Payment, StoreError> {
+    match state.store().begin_payment(&p, true).await? {
+        Began::Charge(p) => charge(state, &p, interactive).await,
+        Began::Existing(p) if p.state == PayState::Pending => resolve(state, &p).await,
+        Began::Existing(p) => Ok(p),
+    }
+}
+
+/// The applyPayment / getPayResult reply fields of a payment.
+pub fn reply_fields(p: &Payment, with_scene: bool) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("plateNo".into(), Value::from(p.plate_no.clone()));
+    m.insert("billID".into(), Value::from(p.bill_id.clone()));
+    m.insert("billTime".into(), Value::from(p.bill_time.clone()));
+    m.insert("shouldPay".into(), Value::from(p.should_pay));
+    let paid = matches!(p.state, PayState::Paid);
+    m.insert("payStatus".into(), Value::from(if paid { PayStatus::Done.code() } else { PayStatus::Pending.code() }));
+    m.insert("discountAmount".into(), Value::from(if paid { p.discount } else { 0 }));
+    if paid {
+        m.insert("actualPay".into(), Value::from(p.actual_pay.unwrap_or(0)));
+        m.insert("dealTime".into(), Value::from(p.deal_time.clone().unwrap_or_default()));
+        m.insert("orderCode".into(), Value::from(p.txn_id.clone().unwrap_or_default()));
+        m.insert("paidType".into(), Value::from(p.paid_type.unwrap_or(PaidType::PlatformAccount.code())));
+        if with_scene {
+            m.insert("payType".into(), Value::from(p.pay_type));
+        }
+    }
+    m
+}
+
+/// A plate's signing, as departurePayInfo / getDeparturePayInfo carry it (D-32).
+pub async fn signing(
+    state: &AppState,
+    parking_code: &str,
+    plate_no: &str,
+    plate_color: PlateColor,
+) -> Result<DeparturePayInfo, StoreError> {
+    let signup = state.store().signup(plate_no).await?;
+    let owes = !state.store().open_arrears(plate_no).await?.is_empty();
+    let (no_sense, money_limit, departure_pay) = match &signup {
+        Some(s) if s.no_stop || s.after_leave => (
+            if owes { NoSense::SignedInArrears } else { NoSense::Signed },
+            s.money_limit,
+            if s.after_leave { DeparturePay::LeaveFirst } else { DeparturePay::PayFirst },
+        ),
+        _ => (NoSense::Unsigned, 0, DeparturePay::PayFirst),
+    };
+    Ok(DeparturePayInfo {
+        plate_no: plate_no.to_owned(),
+        plate_color,
+        parking_code: parking_code.to_owned(),
+        no_sense,
+        money_limit,
+        departure_pay,
+    })
+}
+
+/// A plate's arrears as overDueResult / getOverDueResult carry them.
+pub async fn arrears_of(state: &AppState, plate_no: &str) -> Result<OverDueResult, StoreError> {
+    let open = state.store().open_arrears(plate_no).await?;
+    let un_pay: i64 = open.iter().map(|a| a.should_pay).sum();
+    let prevent = if state.payments().prevent && un_pay > 0 { Prevent::Block } else { Prevent::Pass };
+    Ok(OverDueResult { plate_no: plate_no.to_owned(), over_due_count: open.len() as i64, un_pay, prevent })
+}
+
+/// A car entered a lot: push its signing (pay-after-leave) and its arrears,
+/// when it has either. Runs after the entry is stored, off the uplink's path.
+pub fn entered(state: &AppState, lot: Arc<LotAccess>, parking_code: String, plate_no: String, plate_color: PlateColor) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = announce(&state, &lot, &parking_code, &plate_no, plate_color).await {
+            tracing::error!(error = %e, plate = plate_no, "cannot announce signing or arrears to the lot");
+        }
+    });
+}
+
+async fn announce(
+    state: &AppState,
+    lot: &LotAccess,
+    parking_code: &str,
+    plate_no: &str,
+    plate_color: PlateColor,
+) -> Result<(), DownlinkError> {
+    let now = state.now();
+    let mut downlinks = Vec::new();
+    let info = signing(state, parking_code, plate_no, plate_color).await?;
+    if info.no_sense != NoSense::Unsigned {
+        let payload = encode_flat(&info);
+        downlinks.push(seal(state, lot, Interface::DeparturePayInfo, (parking_code, plate_no), now, &payload)?);
+    }
+    let arrears = arrears_of(state, plate_no).await?;
+    if arrears.un_pay > 0 {
+        let payload = encode_flat(&arrears);
+        downlinks.push(seal(state, lot, Interface::OverDueResult, (parking_code, plate_no), now, &payload)?);
+    }
+    if !downlinks.is_empty() {
+        state.store().put_downlinks(downlinks).await?;
+        state.wake().now();
+    }
+    Ok(())
+}
+
+/// Asks the lot a car is in for its fee (`fee`), waiting for the uploadFee
+/// up to `wait`; the quote's requestId, and whether the answer came.
+pub async fn ask_fee(state: &AppState, plate_no: &str, wait: Duration) -> Result<Option<(i64, bool)>, DownlinkError> {
+    let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(None) };
+    let Some(lot) = state.lot(&access_id).await? else { return Ok(None) };
+    let message =
+        FeeQuery { parking_code: Some(parking_code.clone()), plate_no: plate_no.to_owned(), plate_color: None };
+    let now = state.now();
+    let downlink = seal(state, &lot, Interface::Fee, (&parking_code, plate_no), now, &encode_flat(&message))?;
+    let request_id = downlink.request_id;
+    let (tx, rx) = oneshot::channel();
+    state.payments().waiters().insert(request_id, tx);
+    state.store().ask_fee(&downlink, plate_no).await?;
+    state.wake().now();
+    let answered = tokio::time::timeout(wait, rx).await.is_ok();
+    state.payments().waiters().remove(&request_id);
+    Ok(Some((request_id, answered)))
+}
+
+/// uploadFee arrived for `request_id`: wake the driver page waiting for it.
+pub fn fee_answered(state: &AppState, request_id: i64) {
+    if let Some(waiter) = state.payments().waiters().remove(&request_id) {
+        let _ = waiter.send(());
+    }
+}
+
+/// Pays a plate's open arrears in one interactive charge; the bills are
+/// settled (and their lots told with payResult) when it is paid.
+pub async fn pay_arrears(state: &AppState, plate_no: &str) -> Result<Option<Payment>, StoreError> {
+    let open = state.store().open_arrears(plate_no).await?;
+    let total: i64 = open.iter().map(|a| a.should_pay).sum();
+    let Some(first) = open.first() else { return Ok(None) };
+    let now = format_time(state.now());
+    let bill_id = format!("ARR{}", chrono::Utc::now().timestamp_micros());
+    let mut p = new_payment(
+        state,
+        Purpose::Arrears,
+        "",
+        &bill_id,
+        &first.uid,
+        (plate_no, first.plate_color),
+        (&first.arrive_time, &first.end_time, &now),
+        total,
+    );
+    p.uid = open.iter().map(|a| format!("{}:{}", a.parking_code, a.bill_id)).collect::<Vec<_>>().join(",");
+    Ok(Some(pay(state, p, true).await?))
+}
+
+/// The bills an arrears payment covers (kept in its `uid`), settled, and
+/// each lot told with payResult; the lot the car is in now hears that
+/// nothing is owed any more (overDueResult with prevent=0).
+async fn settle_claimed(state: &AppState, p: &Payment) -> Result<(), StoreError> {
+    let bills: Vec<(String, String)> = p
+        .uid
+        .split(',')
+        .filter_map(|b| b.split_once(':'))
+        .map(|(code, bill)| (code.to_owned(), bill.to_owned()))
+        .collect();
+    let open = state.store().open_arrears(&p.plate_no).await?;
+    let o = Outcome {
+        state: PayState::Paid,
+        actual_pay: None,
+        discount: 0,
+        txn_id: p.txn_id.clone(),
+        deal_time: p.deal_time.clone(),
+        paid_type: p.paid_type,
+        reason: None,
+        refunded: 0,
+    };
+    let mut downlinks = Vec::new();
+    for a in open.iter().filter(|a| bills.contains(&(a.parking_code.clone(), a.bill_id.clone()))) {
+        let paid = Outcome { actual_pay: Some(a.should_pay), ..o.clone() };
+        match notice(
+            state,
+            &a.parking_code,
+            &a.bill_id,
+            &a.plate_no,
+            &a.bill_time,
+            a.should_pay,
+            &paid,
+            PayScene::Arrears,
+        )
+        .await
+        {
+            Ok(Some(d)) => downlinks.push(d),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, bill_id = a.bill_id, "cannot seal payResult for an arrears bill"),
+        }
+    }
+    let now = format_time(state.now());
+    state.store().settle_arrears(&bills, "paid", &p.order_id, &now, downlinks).await?;
+    release(state, &p.plate_no).await;
+    Ok(())
+}
+
+/// Tells the lot the car is in that its arrears are settled (no hold).
+async fn release(state: &AppState, plate_no: &str) {
+    let result = async {
+        let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(()) };
+        let Some(lot) = state.lot(&access_id).await? else { return Ok(()) };
+        let arrears = arrears_of(state, plate_no).await?;
+        let payload = encode_flat(&arrears);
+        let d = seal(state, &lot, Interface::OverDueResult, (&parking_code, plate_no), state.now(), &payload)?;
+        state.store().put_downlinks(vec![d]).await?;
+        state.wake().now();
+        Ok::<(), DownlinkError>(())
+    };
+    if let Err(e) = result.await {
+        tracing::error!(error = %e, plate = plate_no, "cannot tell the lot the arrears are settled");
+    }
+}
+
+/// A lot collected a plate's arrears offline (cancelOverDueBill): its open
+/// bills are written off and their lots told; returns (bills, fen).
+pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> Result<(usize, i64), StoreError> {
+    let open = state.store().open_arrears(plate_no).await?;
+    let total = open.iter().map(|a| a.should_pay).sum();
+    let now = state.now();
+    let mut downlinks = Vec::new();
+    for a in &open {
+        let o = Outcome {
+            state: PayState::Paid,
+            actual_pay: Some(a.should_pay),
+            discount: 0,
+            txn_id: Some(format!("OFFLINE-{parking_code}")),
+            deal_time: Some(format_time(now)),
+            paid_type: Some(PaidType::Cash.code()),
+            reason: None,
+            refunded: 0,
+        };
+        if let Ok(Some(d)) =
+            notice(state, &a.parking_code, &a.bill_id, &a.plate_no, &a.bill_time, a.should_pay, &o, PayScene::Arrears)
+                .await
+        {
+            downlinks.push(d);
+        }
+    }
+    let bills: Vec<(String, String)> = open.iter().map(|a| (a.parking_code.clone(), a.bill_id.clone())).collect();
+    let by = format!("lot:{parking_code}");
+    let settled = state.store().settle_arrears(&bills, "written_off", &by, &format_time(now), downlinks).await?;
+    state.wake().now();
+    Ok((settled.len(), total))
+}

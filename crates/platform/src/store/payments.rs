@@ -1,0 +1,719 @@
+//! Money (`signups`, `fee_quotes`, `payments`, `arrears`): drivers' sign-ups,
+//! fee queries and the lots' answers, charges through the payment channel
+//! (one per lot bill, idempotent by the merchant order id) and the unpaid
+//! bills of every plate across the city. Written through the downlinks'
+//! group-commit shard, since a payment and the downlink announcing it
+//! (payResult) commit together.
+
+use onepark_sql::Flag;
+use serde::Serialize;
+use sqlx::Connection;
+
+use super::downlinks::{DOWNLINKS, insert_downlink};
+use super::{Downlink, Store, StoreError};
+
+onepark_sql::column_enum! {
+    /// What a charge is for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Purpose in "payments.purpose" as text {
+        /// No-stop deduction at the exit (applyPayment, car in the lot).
+        Exit = "exit",
+        /// A driver paying in the lot before leaving (fee → uploadFee → pay → payResult).
+        Prepay = "prepay",
+        /// The car left first (applyPayment after it left, §5.5).
+        AfterLeave = "after_leave",
+        /// A driver paying a plate's arrears (the bills of several lots).
+        Arrears = "arrears",
+    }
+}
+
+onepark_sql::column_enum! {
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    pub enum PayState in "payments.state" as text {
+        /// Sent to the channel; its answer or notification is awaited.
+        Pending = "pending",
+        Paid = "paid",
+        Declined = "declined",
+        Refunded = "refunded",
+    }
+}
+
+impl PayState {
+    pub fn from_channel(state: onepark_pay::State) -> PayState {
+        match state {
+            onepark_pay::State::Pending => PayState::Pending,
+            onepark_pay::State::Paid => PayState::Paid,
+            onepark_pay::State::Declined => PayState::Declined,
+            onepark_pay::State::Refunded => PayState::Refunded,
+        }
+    }
+}
+
+/// A driver's sign-up for a plate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Signup {
+    pub plate_no: String,
+    pub plate_color: i64,
+    /// No-stop deduction at the exit.
+    #[sqlx(try_from = "Flag")]
+    pub no_stop: bool,
+    /// Pay after leaving (departurePay = 1).
+    #[sqlx(try_from = "Flag")]
+    pub after_leave: bool,
+    /// fen
+    pub money_limit: i64,
+    pub channel: String,
+    pub contract_id: String,
+    pub updated_at: String,
+}
+
+/// A fee query and the lot's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeQuote {
+    pub request_id: i64,
+    pub parking_code: String,
+    pub plate_no: String,
+    pub asked_at: String,
+    pub answered_at: Option<String>,
+    #[sqlx(try_from = "Flag<Option<bool>>")]
+    pub success: Option<bool>,
+    pub uid: Option<String>,
+    pub bill_id: Option<String>,
+    pub plate_color: Option<i64>,
+    pub arrive_time: Option<String>,
+    pub end_time: Option<String>,
+    pub bill_time: Option<String>,
+    pub should_pay: Option<i64>,
+    pub pay_status: Option<i64>,
+}
+
+/// One charge through the channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Payment {
+    pub parking_code: String,
+    pub bill_id: String,
+    pub order_id: String,
+    pub attempt: i64,
+    pub purpose: Purpose,
+    pub uid: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub arrive_time: String,
+    pub end_time: String,
+    pub bill_time: String,
+    pub should_pay: i64,
+    pub discount: i64,
+    pub actual_pay: Option<i64>,
+    pub state: PayState,
+    pub channel: String,
+    pub txn_id: Option<String>,
+    pub paid_type: Option<i64>,
+    pub pay_type: i64,
+    pub deal_time: Option<String>,
+    pub reason: Option<String>,
+    pub refunded: i64,
+    pub refund_reason: Option<String>,
+    pub notifications: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// An unpaid bill of a plate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Arrear {
+    pub parking_code: String,
+    pub bill_id: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub uid: String,
+    pub arrive_time: String,
+    pub end_time: String,
+    pub bill_time: String,
+    pub should_pay: i64,
+    /// after_leave | abnormal
+    pub source: String,
+    /// open | paid | written_off
+    pub state: String,
+    pub settled_by: Option<String>,
+    pub settled_at: Option<String>,
+    pub created_at: String,
+}
+
+/// What the channel said about a charge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub state: PayState,
+    pub actual_pay: Option<i64>,
+    pub discount: i64,
+    pub txn_id: Option<String>,
+    pub deal_time: Option<String>,
+    pub paid_type: Option<i64>,
+    pub reason: Option<String>,
+    pub refunded: i64,
+}
+
+const PAYMENT_COLUMNS: &str = "parking_code, bill_id, order_id, attempt, purpose, uid, plate_no, plate_color, \
+     arrive_time, end_time, bill_time, should_pay, discount, actual_pay, state, channel, txn_id, paid_type, pay_type, \
+     deal_time, reason, refunded, refund_reason, notifications, created_at, updated_at";
+
+const ARREAR_COLUMNS: &str = "parking_code, bill_id, plate_no, plate_color, uid, arrive_time, end_time, bill_time, \
+     should_pay, source, state, settled_by, settled_at, created_at";
+
+const QUOTE_COLUMNS: &str = "request_id, parking_code, plate_no, asked_at, answered_at, success, uid, bill_id, \
+     plate_color, arrive_time, end_time, bill_time, should_pay, pay_status";
+
+/// How a charge's row changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Began {
+    /// A new row (or a new attempt of a declined one): charge it.
+    Charge(Payment),
+    /// The bill has a charge already: this is it.
+    Existing(Payment),
+}
+
+impl Store {
+    pub async fn put_signup(&self, s: &Signup) -> Result<(), StoreError> {
+        let s = s.clone();
+        self.group
+            .write(DOWNLINKS, s, |conn, s, _| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "INSERT INTO signups (plate_no, plate_color, no_stop, after_leave, money_limit, channel, \
+                         contract_id, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (plate_no) DO \
+                         UPDATE SET plate_color = excluded.plate_color, no_stop = excluded.no_stop, \
+                         after_leave = excluded.after_leave, money_limit = excluded.money_limit, \
+                         channel = excluded.channel, contract_id = excluded.contract_id, updated_at = excluded.updated_at",
+                    )
+                    .bind(&s.plate_no)
+                    .bind(s.plate_color)
+                    .bind(Flag(s.no_stop))
+                    .bind(Flag(s.after_leave))
+                    .bind(s.money_limit)
+                    .bind(&s.channel)
+                    .bind(&s.contract_id)
+                    .bind(&s.updated_at)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    pub async fn signup(&self, plate_no: &str) -> Result<Option<Signup>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT plate_no, plate_color, no_stop, after_leave, money_limit, channel, contract_id, updated_at \
+             FROM signups WHERE plate_no = $1",
+        )
+        .bind(plate_no)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Where a plate is parked now: its newest entry without an exit, as
+    /// (parkingCode, accessID, uid, arriveTime).
+    pub async fn parked(&self, plate_no: &str) -> Result<Option<(String, String, String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT e.parking_code, e.access_id, e.uid, e.arrive_time FROM entries e WHERE e.plate_no = $1 \
+             AND e.deleted = 0 AND NOT EXISTS (SELECT 1 FROM exits x WHERE x.parking_code = e.parking_code \
+             AND x.uid = e.uid) ORDER BY e.arrive_time DESC LIMIT 1",
+        )
+        .bind(plate_no)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// A `fee` downlink and its quote row, stored together.
+    pub async fn ask_fee(&self, downlink: &Downlink, plate_no: &str) -> Result<(), StoreError> {
+        let data = (downlink.clone(), plate_no.to_owned());
+        self.group
+            .write(DOWNLINKS, data, |conn, (downlink, plate_no), _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    insert_downlink(&mut tx, downlink).await?;
+                    sqlx::query(
+                        "INSERT INTO fee_quotes (request_id, parking_code, plate_no, asked_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(downlink.request_id)
+                    .bind(&downlink.parking_code)
+                    .bind(plate_no)
+                    .bind(&downlink.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// The lot's uploadFee: records its bill for the query (first answer wins).
+    pub async fn answer_fee(&self, q: &FeeQuote) -> Result<bool, StoreError> {
+        let q = q.clone();
+        self.group
+            .write(DOWNLINKS, q, |conn, q, _| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE fee_quotes SET answered_at = $2, success = $3, uid = $4, bill_id = $5, plate_color = $6, \
+                         arrive_time = $7, end_time = $8, bill_time = $9, should_pay = $10, pay_status = $11 \
+                         WHERE request_id = $1 AND answered_at IS NULL",
+                    )
+                    .bind(q.request_id)
+                    .bind(&q.answered_at)
+                    .bind(q.success.map(i64::from))
+                    .bind(&q.uid)
+                    .bind(&q.bill_id)
+                    .bind(q.plate_color)
+                    .bind(&q.arrive_time)
+                    .bind(&q.end_time)
+                    .bind(&q.bill_time)
+                    .bind(q.should_pay)
+                    .bind(q.pay_status)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await
+    }
+
+    pub async fn fee_quote(&self, request_id: i64) -> Result<Option<FeeQuote>, StoreError> {
+        let sql = format!("SELECT {QUOTE_COLUMNS} FROM fee_quotes WHERE request_id = $1");
+        Ok(sqlx::query_as(&sql).bind(request_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// The charge of a lot bill, if any.
+    pub async fn payment(&self, parking_code: &str, bill_id: &str) -> Result<Option<Payment>, StoreError> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND bill_id = $2");
+        Ok(sqlx::query_as(&sql).bind(parking_code).bind(bill_id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn payment_by_order(&self, order_id: &str) -> Result<Option<Payment>, StoreError> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1");
+        Ok(sqlx::query_as(&sql).bind(order_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// A plate's charges, newest first.
+    pub async fn payments_of(&self, plate_no: &str, limit: i64) -> Result<Vec<Payment>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE plate_no = $1 ORDER BY created_at DESC, order_id LIMIT $2"
+        );
+        Ok(sqlx::query_as(&sql).bind(plate_no).bind(limit).fetch_all(&self.pool).await?)
+    }
+
+    /// Charges for the admin API, newest first.
+    pub async fn payments(
+        &self,
+        parking_code: Option<&str>,
+        state: Option<PayState>,
+        limit: i64,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ($1 = '' OR parking_code = $1) AND ($2 = '' OR state = $2) \
+             ORDER BY created_at DESC, order_id LIMIT $3"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(parking_code.unwrap_or_default())
+            .bind(state.map(PayState::as_str).unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Charges still pending that were last touched before `before`.
+    pub async fn pending_payments(&self, before: &str) -> Result<Vec<Payment>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE state = 'pending' AND updated_at <= $1 \
+             ORDER BY updated_at LIMIT 200"
+        );
+        Ok(sqlx::query_as(&sql).bind(before).fetch_all(&self.pool).await?)
+    }
+
+    /// Charges whose money moved on `date` (dealt or created that day), for reconciliation.
+    pub async fn day_payments(&self, date: chrono::NaiveDate) -> Result<Vec<Payment>, StoreError> {
+        let (from, to) = super::day_range(date);
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE (deal_time >= $1 AND deal_time < $2) \
+             OR (deal_time IS NULL AND created_at >= $1 AND created_at < $2) ORDER BY order_id"
+        );
+        Ok(sqlx::query_as(&sql).bind(from).bind(to).fetch_all(&self.pool).await?)
+    }
+
+    /// A lot's pay-after-leave charges of a day (bill_time), for checkDailyBill.
+    pub async fn after_leave_payments(
+        &self,
+        parking_code: &str,
+        date: chrono::NaiveDate,
+        plate_no: Option<&str>,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let (from, to) = super::day_range(date);
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND purpose = 'after_leave' \
+             AND bill_time >= $2 AND bill_time < $3 AND ($4 = '' OR plate_no = $4) ORDER BY bill_id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(parking_code)
+            .bind(from)
+            .bind(to)
+            .bind(plate_no.unwrap_or_default())
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Stores a charge about to be made, durably, before the channel is
+    /// asked: a new bill gets a row; a bill charged before answers that
+    /// charge — except a declined one, which is tried again as a new
+    /// attempt (a new order id; `retry_declined`).
+    pub async fn begin_payment(&self, p: &Payment, retry_declined: bool) -> Result<Began, StoreError> {
+        let p = p.clone();
+        self.group
+            .write(DOWNLINKS, p, move |conn, p, _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    let sql =
+                        format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND bill_id = $2");
+                    let existing: Option<Payment> =
+                        sqlx::query_as(&sql).bind(&p.parking_code).bind(&p.bill_id).fetch_optional(&mut *tx).await?;
+                    let began = match existing {
+                        Some(e) if e.state == PayState::Declined && retry_declined => {
+                            let attempt = e.attempt + 1;
+                            let order_id = format!("{}{attempt}", p.order_id.trim_end_matches(char::is_numeric));
+                            let next = Payment { order_id, attempt, ..p.clone() };
+                            sqlx::query(
+                                "UPDATE payments SET order_id = $3, attempt = $4, should_pay = $5, state = 'pending', \
+                                 reason = NULL, updated_at = $6 WHERE parking_code = $1 AND bill_id = $2",
+                            )
+                            .bind(&p.parking_code)
+                            .bind(&p.bill_id)
+                            .bind(&next.order_id)
+                            .bind(next.attempt)
+                            .bind(next.should_pay)
+                            .bind(&next.updated_at)
+                            .execute(&mut *tx)
+                            .await?;
+                            Began::Charge(next)
+                        }
+                        Some(e) => Began::Existing(e),
+                        None => {
+                            insert_payment(&mut tx, p).await?;
+                            Began::Charge(p.clone())
+                        }
+                    };
+                    tx.commit().await?;
+                    Ok(began)
+                })
+            })
+            .await
+    }
+
+    /// Records what the channel said about `order_id`, unless the row is
+    /// already past it (paid stays paid; a notification repeating the state
+    /// changes nothing). `notified`: it came as a notification. Returns the
+    /// row after, and whether it changed. `downlinks` are stored with the change.
+    pub async fn record_outcome(
+        &self,
+        order_id: &str,
+        o: &Outcome,
+        notified: bool,
+        now: &str,
+        downlinks: Vec<Downlink>,
+    ) -> Result<Option<(Payment, bool)>, StoreError> {
+        let data = (order_id.to_owned(), o.clone(), now.to_owned(), downlinks);
+        self.group
+            .write(DOWNLINKS, data, move |conn, (order_id, o, now, downlinks), _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE order_id = $1");
+                    let Some(before) =
+                        sqlx::query_as::<_, Payment>(&sql).bind(&*order_id).fetch_optional(&mut *tx).await?
+                    else {
+                        return Ok(None);
+                    };
+                    // Forward only: pending → paid | declined; paid → refunded.
+                    let forward = match (before.state, o.state) {
+                        (PayState::Pending, PayState::Paid | PayState::Declined | PayState::Refunded) => true,
+                        (PayState::Paid, PayState::Refunded) => true,
+                        (PayState::Refunded, PayState::Refunded) => o.refunded > before.refunded,
+                        _ => false,
+                    };
+                    if notified {
+                        sqlx::query("UPDATE payments SET notifications = notifications + 1 WHERE order_id = $1")
+                            .bind(&*order_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    if forward {
+                        sqlx::query(
+                            "UPDATE payments SET state = $2, actual_pay = COALESCE($3, actual_pay), discount = $4, \
+                             txn_id = COALESCE($5, txn_id), deal_time = COALESCE($6, deal_time), \
+                             paid_type = COALESCE($7, paid_type), reason = $8, refunded = $9, updated_at = $10 \
+                             WHERE order_id = $1",
+                        )
+                        .bind(&*order_id)
+                        .bind(o.state)
+                        .bind(o.actual_pay)
+                        .bind(o.discount)
+                        .bind(&o.txn_id)
+                        .bind(&o.deal_time)
+                        .bind(o.paid_type)
+                        .bind(&o.reason)
+                        .bind(o.refunded.max(before.refunded))
+                        .bind(&*now)
+                        .execute(&mut *tx)
+                        .await?;
+                        for d in downlinks.iter() {
+                            insert_downlink(&mut tx, d).await?;
+                        }
+                    }
+                    let after: Payment = sqlx::query_as(&sql).bind(&*order_id).fetch_one(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(Some((after, forward)))
+                })
+            })
+            .await
+    }
+
+    /// Why a payment was refunded.
+    pub async fn note_refund(&self, order_id: &str, reason: &str) -> Result<(), StoreError> {
+        let data = (order_id.to_owned(), reason.to_owned());
+        self.group
+            .write(DOWNLINKS, data, |conn, (order_id, reason), _| {
+                Box::pin(async move {
+                    sqlx::query("UPDATE payments SET refund_reason = $2 WHERE order_id = $1")
+                        .bind(&*order_id)
+                        .bind(&*reason)
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// How a lot reported a bill paid (uploadPayRecord): its paidType, if it did.
+    pub async fn reported_paid_type(&self, parking_code: &str, bill_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT paid_type FROM bills WHERE parking_code = $1 AND bill_id = $2")
+            .bind(parking_code)
+            .bind(bill_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// An unpaid bill (a repeat of the same bill changes nothing); false when
+    /// the bill was paid meanwhile or is already known.
+    pub async fn put_arrear(&self, a: &Arrear) -> Result<bool, StoreError> {
+        let a = a.clone();
+        self.group
+            .write(DOWNLINKS, a, |conn, a, _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    let paid: Option<String> = sqlx::query_scalar(
+                        "SELECT state FROM payments WHERE parking_code = $1 AND bill_id = $2 AND state IN ('paid', 'refunded')",
+                    )
+                    .bind(&a.parking_code)
+                    .bind(&a.bill_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if paid.is_some() {
+                        return Ok(false);
+                    }
+                    let done = sqlx::query(&format!(
+                        "INSERT INTO arrears ({ARREAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+                         $12, $13, $14) ON CONFLICT DO NOTHING"
+                    ))
+                    .bind(&a.parking_code)
+                    .bind(&a.bill_id)
+                    .bind(&a.plate_no)
+                    .bind(a.plate_color)
+                    .bind(&a.uid)
+                    .bind(&a.arrive_time)
+                    .bind(&a.end_time)
+                    .bind(&a.bill_time)
+                    .bind(a.should_pay)
+                    .bind(&a.source)
+                    .bind(&a.state)
+                    .bind(&a.settled_by)
+                    .bind(&a.settled_at)
+                    .bind(&a.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    Ok(done.rows_affected() == 1)
+                })
+            })
+            .await
+    }
+
+    /// A plate's open arrears, oldest first.
+    pub async fn open_arrears(&self, plate_no: &str) -> Result<Vec<Arrear>, StoreError> {
+        let sql = format!(
+            "SELECT {ARREAR_COLUMNS} FROM arrears WHERE plate_no = $1 AND state = 'open' ORDER BY bill_time, bill_id"
+        );
+        Ok(sqlx::query_as(&sql).bind(plate_no).fetch_all(&self.pool).await?)
+    }
+
+    /// Arrears for the admin API (every state), newest first.
+    pub async fn arrears(&self, plate_no: Option<&str>, limit: i64) -> Result<Vec<Arrear>, StoreError> {
+        let sql = format!(
+            "SELECT {ARREAR_COLUMNS} FROM arrears WHERE ($1 = '' OR plate_no = $1) ORDER BY created_at DESC LIMIT $2"
+        );
+        Ok(sqlx::query_as(&sql).bind(plate_no.unwrap_or_default()).bind(limit).fetch_all(&self.pool).await?)
+    }
+
+    /// Settles open arrears (`state`: paid or written_off, `by`: the order or
+    /// the lot), storing the downlinks that tell their lots; returns the
+    /// bills that were still open.
+    pub async fn settle_arrears(
+        &self,
+        bills: &[(String, String)],
+        state: &str,
+        by: &str,
+        now: &str,
+        downlinks: Vec<Downlink>,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let data = (bills.to_vec(), state.to_owned(), by.to_owned(), now.to_owned(), downlinks);
+        self.group
+            .write(DOWNLINKS, data, |conn, (bills, state, by, now, downlinks), _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    let mut settled = Vec::new();
+                    for (code, bill) in bills.iter() {
+                        let done = sqlx::query(
+                            "UPDATE arrears SET state = $3, settled_by = $4, settled_at = $5 \
+                             WHERE parking_code = $1 AND bill_id = $2 AND state = 'open'",
+                        )
+                        .bind(code)
+                        .bind(bill)
+                        .bind(&*state)
+                        .bind(&*by)
+                        .bind(&*now)
+                        .execute(&mut *tx)
+                        .await?;
+                        if done.rows_affected() == 1 {
+                            settled.push((code.clone(), bill.clone()));
+                        }
+                    }
+                    for d in downlinks.iter().filter(|d| settled.iter().any(|(code, _)| *code == d.parking_code)) {
+                        insert_downlink(&mut tx, d).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(settled)
+                })
+            })
+            .await
+    }
+
+    /// Stores downlinks (payment notices to lots) and wakes nobody: the caller does.
+    pub async fn put_downlinks(&self, downlinks: Vec<Downlink>) -> Result<(), StoreError> {
+        self.group
+            .write(DOWNLINKS, downlinks, |conn, downlinks, _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    for d in downlinks.iter() {
+                        insert_downlink(&mut tx, d).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// How far the newest payResult for a plate at a lot, sealed at or after `since`, has come.
+    pub async fn pay_result_delivery(
+        &self,
+        parking_code: &str,
+        plate_no: &str,
+        since: &str,
+    ) -> Result<Option<super::DownlinkState>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT state FROM downlinks WHERE parking_code = $1 AND interface = 'payResult' AND subject = $2 \
+             AND created_at >= $3 ORDER BY request_id DESC LIMIT 1",
+        )
+        .bind(parking_code)
+        .bind(plate_no)
+        .bind(since)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Today's takings by channel and purpose, unpaid bills and arrears per lot (the dashboard).
+    pub async fn money_today(&self, date: chrono::NaiveDate) -> Result<MoneyDay, StoreError> {
+        let (from, to) = super::day_range(date);
+        let takings: Vec<(String, String, i64, i64)> = sqlx::query_as(
+            "SELECT channel, purpose, COUNT(*), COALESCE(SUM(actual_pay - refunded), 0) FROM payments \
+             WHERE state IN ('paid', 'refunded') AND deal_time >= $1 AND deal_time < $2 GROUP BY channel, purpose \
+             ORDER BY channel, purpose",
+        )
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(&self.pool)
+        .await?;
+        let arrears: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT parking_code, COUNT(*), COALESCE(SUM(should_pay), 0) FROM arrears WHERE state = 'open' \
+             GROUP BY parking_code ORDER BY parking_code",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let pending: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT parking_code, COUNT(*), COALESCE(SUM(should_pay), 0) FROM payments WHERE state = 'pending' \
+             GROUP BY parking_code ORDER BY parking_code",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(MoneyDay { takings, arrears, pending })
+    }
+}
+
+/// The dashboard's money figures.
+#[derive(Clone, Debug, Default)]
+pub struct MoneyDay {
+    /// (channel, purpose, count, fen net of refunds)
+    pub takings: Vec<(String, String, i64, i64)>,
+    /// (parkingCode, open bills, fen)
+    pub arrears: Vec<(String, i64, i64)>,
+    /// (parkingCode, pending charges, fen)
+    pub pending: Vec<(String, i64, i64)>,
+}
+
+async fn insert_payment(conn: &mut sqlx::AnyConnection, p: &Payment) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+    ))
+    .bind(&p.parking_code)
+    .bind(&p.bill_id)
+    .bind(&p.order_id)
+    .bind(p.attempt)
+    .bind(p.purpose)
+    .bind(&p.uid)
+    .bind(&p.plate_no)
+    .bind(p.plate_color)
+    .bind(&p.arrive_time)
+    .bind(&p.end_time)
+    .bind(&p.bill_time)
+    .bind(p.should_pay)
+    .bind(p.discount)
+    .bind(p.actual_pay)
+    .bind(p.state)
+    .bind(&p.channel)
+    .bind(&p.txn_id)
+    .bind(p.paid_type)
+    .bind(p.pay_type)
+    .bind(&p.deal_time)
+    .bind(&p.reason)
+    .bind(p.refunded)
+    .bind(&p.refund_reason)
+    .bind(p.notifications)
+    .bind(&p.created_at)
+    .bind(&p.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
