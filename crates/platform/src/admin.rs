@@ -40,6 +40,7 @@ const MAX_PAGE: i64 = 1_000_000_000;
     ),
     components(schemas(ErrorBody)),
     tags((name = "read", description = "lots, records, reports"), (name = "lists", description = "black/white lists and their downlinks"),
+         (name = "money", description = "charges, arrears and the daily three-way reconciliation"),
          (name = "mqtt", description = "checks for an external broker (docs/mqtt.md)"))
 )]
 struct AdminDoc;
@@ -55,6 +56,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(online))
         .routes(routes!(crate::lists::list, crate::lists::change))
         .routes(routes!(downlinks))
+        .routes(routes!(crate::money::payments))
+        .routes(routes!(crate::money::arrears))
+        .routes(routes!(crate::money::reconciliation))
         .routes(routes!(crate::mqtt_auth::authenticate))
         .routes(routes!(crate::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))
@@ -119,7 +123,7 @@ impl Modify for CommonErrors {
     }
 }
 
-pub(crate) struct ApiError(StatusCode, String);
+pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl ApiError {
     pub(crate) fn server(message: String) -> ApiError {
@@ -330,6 +334,13 @@ macro_rules! patterned {
         }
 
         impl ToSchema for $name {}
+
+        impl $name {
+            #[allow(dead_code)] // not every patterned parameter is read as text
+            pub(crate) fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
     };
 }
 

@@ -13,6 +13,7 @@ pub mod downlink;
 mod driver;
 pub mod lists;
 pub mod metrics;
+mod money;
 mod mqtt_auth;
 pub mod overview;
 pub mod payments;

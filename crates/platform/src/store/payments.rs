@@ -29,7 +29,7 @@ onepark_sql::column_enum! {
 }
 
 onepark_sql::column_enum! {
-    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
     #[serde(rename_all = "snake_case")]
     pub enum PayState in "payments.state" as text {
         /// Sent to the channel; its answer or notification is awaited.
@@ -343,6 +343,23 @@ impl Store {
              OR (deal_time IS NULL AND created_at >= $1 AND created_at < $2) ORDER BY order_id"
         );
         Ok(sqlx::query_as(&sql).bind(from).bind(to).fetch_all(&self.pool).await?)
+    }
+
+    /// The lots' bills of a day paid through the city platform (billWay 1):
+    /// (parkingCode, billID, actualPay, paidType), for reconciliation.
+    pub async fn day_online_bills(
+        &self,
+        date: chrono::NaiveDate,
+    ) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
+        let (from, to) = super::day_range(date);
+        Ok(sqlx::query_as(
+            "SELECT parking_code, bill_id, actual_pay, paid_type FROM bills WHERE bill_way = 1 \
+             AND deal_time >= $1 AND deal_time < $2 ORDER BY parking_code, bill_id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// A lot's pay-after-leave charges of a day (bill_time), for checkDailyBill.

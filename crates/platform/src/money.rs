@@ -1,0 +1,297 @@
+//! The admin API of money: charges, arrears, and the daily three-way
+//! reconciliation of the lots' bills (uploadPayRecord), the platform's
+//! charges and the channel's statement, listing every mismatch.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::admin::{ApiError, Day, bad};
+use crate::app::AppState;
+use crate::store::{Arrear, PayState, Payment, Purpose};
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PaymentParams {
+    /// Only this plate's (as stored).
+    plate_no: Option<String>,
+    /// Only this lot's.
+    parking_code: Option<String>,
+    /// Only those in this state.
+    #[param(inline)]
+    state: Option<PayState>,
+    /// At most this many (default 100; below 1 reads as 1, above 1000 as 1000).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PaymentsReply {
+    items: Vec<Payment>,
+}
+
+/// Charges through the payment channel, newest first.
+#[utoipa::path(get, path = "/api/admin/payments", tag = "money", params(PaymentParams),
+    responses((status = 200, body = PaymentsReply)))]
+pub(crate) async fn payments(
+    State(state): State<AppState>,
+    Query(p): Query<PaymentParams>,
+) -> Result<Json<PaymentsReply>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let items = match p.plate_no.as_deref().filter(|s| !s.is_empty()) {
+        Some(plate) => {
+            let mut items = state.store().payments_of(plate, limit).await?;
+            items.retain(|i| {
+                p.parking_code.as_deref().is_none_or(|c| c.is_empty() || i.parking_code == c)
+                    && p.state.is_none_or(|s| i.state == s)
+            });
+            items
+        }
+        None => state.store().payments(p.parking_code.as_deref(), p.state, limit).await?,
+    };
+    Ok(Json(PaymentsReply { items }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ArrearsParams {
+    /// Only this plate's (as stored).
+    plate_no: Option<String>,
+    /// At most this many (default 100; below 1 reads as 1, above 1000 as 1000).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ArrearsReply {
+    items: Vec<Arrear>,
+    /// Open bills among `items`, and what they add up to (fen).
+    open_count: i64,
+    open_fen: i64,
+}
+
+/// Unpaid bills across the city (open, paid, written off), newest first.
+#[utoipa::path(get, path = "/api/admin/arrears", tag = "money", params(ArrearsParams),
+    responses((status = 200, body = ArrearsReply)))]
+pub(crate) async fn arrears(
+    State(state): State<AppState>,
+    Query(p): Query<ArrearsParams>,
+) -> Result<Json<ArrearsReply>, ApiError> {
+    let limit = p.limit.unwrap_or(100).clamp(1, 1000);
+    let items = state.store().arrears(p.plate_no.as_deref(), limit).await?;
+    let open: Vec<&Arrear> = items.iter().filter(|a| a.state == "open").collect();
+    let (open_count, open_fen) = (open.len() as i64, open.iter().map(|a| a.should_pay).sum());
+    Ok(Json(ArrearsReply { items, open_count, open_fen }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DateParams {
+    /// The day.
+    #[param(inline)]
+    date: Day,
+}
+
+/// One difference between the three sources.
+#[derive(Serialize, ToSchema, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Mismatch {
+    /// channel_only (the channel took money the platform has no paid charge for), platform_only
+    /// (a paid charge missing from the statement), amount (they disagree on the amount), refund
+    /// (refunds disagree), not_reported (paid, but the lot never sent the bill), lot_only (a lot
+    /// reports a city-platform payment the platform never charged).
+    kind: String,
+    order_id: Option<String>,
+    parking_code: Option<String>,
+    bill_id: Option<String>,
+    /// fen, as the platform, the channel and the lot have it.
+    platform: Option<i64>,
+    channel: Option<i64>,
+    lot: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReconcileReply {
+    date: String,
+    /// Paid charges of the day, net of refunds (fen), by the platform and by the channel.
+    platform_fen: i64,
+    channel_fen: i64,
+    /// City-platform payments the lots reported for the day (fen).
+    lot_fen: i64,
+    mismatches: Vec<Mismatch>,
+}
+
+/// The day's money three ways — lots' bills, the platform's charges, the
+/// channel's statement — with every mismatch.
+#[utoipa::path(get, path = "/api/admin/payments/reconciliation", tag = "money", params(DateParams),
+    responses((status = 200, body = ReconcileReply),
+              (status = 502, description = "the channel's statement could not be fetched", body = crate::admin::ErrorBody)))]
+pub(crate) async fn reconciliation(
+    State(state): State<AppState>,
+    Query(p): Query<DateParams>,
+) -> Result<Json<ReconcileReply>, ApiError> {
+    let date = onepark_domain::time::parse_date(p.date.as_str()).map_err(|_| bad("date: expected yyyy-MM-dd"))?;
+    let ours = state.store().day_payments(date).await?;
+    let csv = state
+        .payments()
+        .channel()
+        .statement(date)
+        .await
+        .map_err(|e| ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("channel statement: {e}")))?;
+    let lines = onepark_pay::parse_statement(&csv)
+        .map_err(|e| ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("channel statement: {e}")))?;
+    let lot_bills = state.store().day_online_bills(date).await?;
+    let paid_type = state.payments().channel().paid_type();
+    Ok(Json(reconcile(p.date.as_str(), &ours, &lines, &lot_bills, paid_type)))
+}
+
+/// The comparison itself, pure.
+fn reconcile(
+    date: &str,
+    ours: &[Payment],
+    lines: &[onepark_pay::StatementLine],
+    lot_bills: &[(String, String, i64, i64)],
+    paid_type: i64,
+) -> ReconcileReply {
+    let mut mismatches = Vec::new();
+    let money = |p: &Payment| matches!(p.state, PayState::Paid | PayState::Refunded);
+    let charged =
+        |order: &str| lines.iter().filter(|l| l.order_id == order && l.kind == "charge").map(|l| l.amount).sum::<i64>();
+    let refunded = |order: &str| {
+        -lines.iter().filter(|l| l.order_id == order && l.kind == "refund").map(|l| l.amount).sum::<i64>()
+    };
+    let mismatch = |kind: &str, p: Option<&Payment>| Mismatch {
+        kind: kind.into(),
+        order_id: p.map(|p| p.order_id.clone()),
+        parking_code: p.map(|p| p.parking_code.clone()),
+        bill_id: p.map(|p| p.bill_id.clone()),
+        platform: None,
+        channel: None,
+        lot: None,
+    };
+    for p in ours.iter().filter(|p| money(p)) {
+        let (theirs, back) = (charged(&p.order_id), refunded(&p.order_id));
+        let actual = p.actual_pay.unwrap_or(0);
+        if theirs == 0 && !lines.iter().any(|l| l.order_id == p.order_id) {
+            mismatches.push(Mismatch { platform: Some(actual), ..mismatch("platform_only", Some(p)) });
+        } else if theirs != actual {
+            mismatches.push(Mismatch { platform: Some(actual), channel: Some(theirs), ..mismatch("amount", Some(p)) });
+        } else if back != p.refunded {
+            mismatches.push(Mismatch {
+                platform: Some(p.refunded),
+                channel: Some(back),
+                ..mismatch("refund", Some(p))
+            });
+        }
+        // Arrears payments settle other lots' bills; refunded ones were collected offline.
+        let reported = lot_bills.iter().find(|(c, b, _, _)| *c == p.parking_code && *b == p.bill_id);
+        if p.purpose != Purpose::Arrears && p.state == PayState::Paid && reported.is_none() {
+            mismatches.push(Mismatch { platform: Some(actual), ..mismatch("not_reported", Some(p)) });
+        }
+    }
+    for l in lines.iter().filter(|l| l.kind == "charge") {
+        if !ours.iter().any(|p| p.order_id == l.order_id && money(p)) {
+            mismatches.push(Mismatch {
+                order_id: Some(l.order_id.clone()),
+                channel: Some(l.amount),
+                ..mismatch("channel_only", None)
+            });
+        }
+    }
+    for (code, bill, fen, reported_type) in lot_bills.iter().filter(|b| b.3 == paid_type) {
+        let _ = reported_type;
+        if !ours.iter().any(|p| p.parking_code == *code && p.bill_id == *bill && money(p)) {
+            mismatches.push(Mismatch {
+                parking_code: Some(code.clone()),
+                bill_id: Some(bill.clone()),
+                lot: Some(*fen),
+                ..mismatch("lot_only", None)
+            });
+        }
+    }
+    ReconcileReply {
+        date: date.to_owned(),
+        platform_fen: ours.iter().filter(|p| money(p)).map(|p| p.actual_pay.unwrap_or(0) - p.refunded).sum(),
+        channel_fen: lines.iter().map(|l| l.amount).sum(),
+        lot_fen: lot_bills.iter().filter(|b| b.3 == paid_type).map(|b| b.2).sum(),
+        mismatches,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paid(order: &str, bill: &str, fen: i64) -> Payment {
+        Payment {
+            parking_code: "1001".into(),
+            bill_id: bill.into(),
+            order_id: order.into(),
+            attempt: 1,
+            purpose: Purpose::Exit,
+            uid: "u".into(),
+            plate_no: "鲁B12345".into(),
+            plate_color: 1,
+            arrive_time: String::new(),
+            end_time: String::new(),
+            bill_time: String::new(),
+            should_pay: fen,
+            discount: 0,
+            actual_pay: Some(fen),
+            state: PayState::Paid,
+            channel: "sandbox".into(),
+            txn_id: None,
+            paid_type: Some(4),
+            pay_type: 103,
+            deal_time: None,
+            reason: None,
+            refunded: 0,
+            refund_reason: None,
+            notifications: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn line(order: &str, kind: &str, fen: i64) -> onepark_pay::StatementLine {
+        onepark_pay::StatementLine {
+            time: String::new(),
+            kind: kind.into(),
+            order_id: order.into(),
+            txn_id: String::new(),
+            plate_no: String::new(),
+            amount: fen,
+        }
+    }
+
+    #[test]
+    fn every_kind_of_mismatch_is_listed() {
+        let ours = [paid("A", "b1", 500), paid("B", "b2", 300), paid("C", "b3", 200)];
+        let lines = [line("A", "charge", 500), line("B", "charge", 400), line("X", "charge", 100)];
+        let bills = [
+            ("1001".into(), "b1".into(), 500, 4),
+            ("1001".into(), "b2".into(), 300, 4),
+            ("1001".into(), "b9".into(), 50, 4),
+        ];
+        let r = reconcile("2026-12-02", &ours, &lines, &bills, 4);
+        let kinds: Vec<(&str, Option<&str>)> =
+            r.mismatches.iter().map(|m| (m.kind.as_str(), m.order_id.as_deref().or(m.bill_id.as_deref()))).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("amount", Some("B")),
+                ("platform_only", Some("C")),
+                ("not_reported", Some("C")),
+                ("channel_only", Some("X")),
+                ("lot_only", Some("b9"))
+            ]
+        );
+        assert_eq!((r.platform_fen, r.channel_fen, r.lot_fen), (1000, 1000, 850));
+        let clean = reconcile("d", &ours[..1], &lines[..1], &bills[..1], 4);
+        assert!(clean.mismatches.is_empty(), "{:?}", clean.mismatches);
+    }
+}
