@@ -37,6 +37,15 @@ pub(crate) struct Downlinks {
 impl Apply for Downlinks {
     async fn apply(&mut self, m: &Received) -> Applied {
         let state = &self.state;
+        // Another lot's message (gateways sharing one MQTT session): not ours to
+        // confirm, or the platform would stop delivering it to the right lot.
+        if m.topic.parking_code != state.config().parking_code && m.topic.parking_code != "+" {
+            return Err(Refusal::Retry(format!(
+                "parkingCode {} is not this lot's ({}): give every gateway of an accessID its own platform.node",
+                m.topic.parking_code,
+                state.config().parking_code
+            )));
+        }
         match m.topic.interface {
             Downlink::SpecialCar => crate::app::apply_list(state.store(), m).await.map(|()| None),
             Downlink::Fee => quote(state, m).await.map(Some),

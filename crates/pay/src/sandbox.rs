@@ -53,6 +53,9 @@ pub struct Behaviour {
     pub late_ms: u64,
     /// Every charge is declined (the bank is refusing), with code DECLINED.
     pub decline: bool,
+    /// A charge is answered `pending` and stays so (also to queries) this
+    /// long, ms, before it is decided and notified: a bank still processing.
+    pub settle_ms: u64,
     /// The balance of an account opened by a sign-up, fen.
     pub opening_balance: i64,
 }
@@ -65,6 +68,7 @@ impl Default for Behaviour {
             notify: NotifyMode::Once,
             late_ms: 2000,
             decline: false,
+            settle_ms: 0,
             opening_balance: 100_000,
         }
     }
@@ -104,6 +108,8 @@ struct Book {
     refunds: HashMap<String, (String, i64)>,
     /// (time, kind, orderId, txnId, plate, fen)
     ledger: Vec<(String, &'static str, String, String, String, i64)>,
+    /// Charges accepted but not decided yet (`settle_ms`).
+    pending: HashMap<String, Order>,
     sequence: u64,
     notifications: u64,
 }
@@ -182,11 +188,56 @@ impl Sandbox {
         }
     }
 
+    /// Accepts a charge as pending and decides it `after` (then notifies).
+    fn accept_pending(&self, c: &Charge, after: Duration) -> Result<Order, ChannelError> {
+        let order = Order {
+            order_id: c.order_id.clone(),
+            plate_no: c.plate_no.clone(),
+            state: State::Pending,
+            amount: c.amount,
+            paid: None,
+            discount: 0,
+            txn_id: None,
+            paid_at: None,
+            code: None,
+            reason: None,
+            refunded: 0,
+        };
+        {
+            let mut book = self.book();
+            if let Some(existing) = book.pending.get(&c.order_id) {
+                if existing.plate_no != c.plate_no || existing.amount != c.amount {
+                    return Err(ChannelError::Conflict(c.order_id.clone()));
+                }
+                return Ok(existing.clone());
+            }
+            book.pending.insert(c.order_id.clone(), order.clone());
+        }
+        let (sandbox, charge) = (self.clone(), c.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            if let Ok((order, true)) = sandbox.decide(&charge, true) {
+                sandbox.notify(&order).await;
+            }
+        });
+        Ok(order)
+    }
+
     /// Decides a new charge against the account, or answers the existing order.
-    fn decide(&self, c: &Charge) -> Result<(Order, bool), ChannelError> {
+    /// `settling`: a pending charge's time has come (it leaves `pending` in the same step).
+    fn decide(&self, c: &Charge, settling: bool) -> Result<(Order, bool), ChannelError> {
         let behaviour = self.behaviour();
         let now = self.now();
         let mut book = self.book();
+        if settling {
+            book.pending.remove(&c.order_id);
+        }
+        if let Some(pending) = book.pending.get(&c.order_id) {
+            if pending.plate_no != c.plate_no || pending.amount != c.amount {
+                return Err(ChannelError::Conflict(c.order_id.clone()));
+            }
+            return Ok((pending.clone(), false));
+        }
         if let Some(existing) = book.orders.get(&c.order_id) {
             if existing.plate_no != c.plate_no || existing.amount != c.amount {
                 return Err(ChannelError::Conflict(c.order_id.clone()));
@@ -314,7 +365,11 @@ impl Channel for Sandbox {
     async fn charge(&self, charge: &Charge) -> Result<Order, ChannelError> {
         check_charge(charge)?;
         self.pause().await;
-        let (order, fresh) = self.decide(charge)?;
+        let settle = self.behaviour().settle_ms;
+        if settle > 0 && !self.book().orders.contains_key(&charge.order_id) {
+            return self.accept_pending(charge, Duration::from_millis(settle));
+        }
+        let (order, fresh) = self.decide(charge, false)?;
         if fresh {
             self.notify(&order).await;
             let hang = self.behaviour().hang_ms;
@@ -326,6 +381,9 @@ impl Channel for Sandbox {
     }
 
     async fn query(&self, order_id: &str) -> Result<Order, ChannelError> {
+        if let Some(pending) = self.book().pending.get(order_id) {
+            return Ok(pending.clone());
+        }
         self.pause().await;
         self.book().orders.get(order_id).cloned().ok_or_else(|| ChannelError::NoOrder(order_id.to_owned()))
     }

@@ -46,11 +46,11 @@ fn driver(headers: &HeaderMap) -> Driver {
 
 fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
     let lang = d.lang;
+    let body = html! { div.driver { (body) } };
     if d.fragment {
         return onepark_serve::pages::html(body);
     }
     let nav = [Nav { href: "/pay", zh: "缴费", en: "Pay", active: true }];
-    let body = html! { div.driver { (body) } };
     onepark_serve::pages::html(onepark_web::page(
         lang,
         title,
@@ -73,6 +73,11 @@ fn problem(d: &Driver, status: StatusCode, zh: &str, en: &str) -> Response {
 fn failed(d: &Driver, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "driver page failed");
     problem(d, StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙，请稍后再试", "The system is busy, please try again")
+}
+
+/// The plate's page (a Location header must be ASCII: the plate is percent-encoded).
+fn plate_url(plate_no: &str) -> String {
+    format!("/pay?plate={}", form_urlencoded::byte_serialize(plate_no.as_bytes()).collect::<String>())
 }
 
 /// The plate as typed on a phone (`鲁b 12345`), normalised; `None` when it is no plate.
@@ -275,7 +280,7 @@ async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path
         Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
         Err(e) => return failed(&d, e),
     };
-    let back = format!("/pay?plate={}", q.plate_no);
+    let back = plate_url(&q.plate_no);
     let body = match (q.success, q.should_pay) {
         (None, _) => html! {
             div.card {
@@ -360,7 +365,7 @@ async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f):
     };
     match payments::pay_arrears(&state, &plate_no).await {
         Ok(Some(p)) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
-        Ok(None) => Redirect::to(&format!("/pay?plate={plate_no}")).into_response(),
+        Ok(None) => Redirect::to(&plate_url(&plate_no)).into_response(),
         Err(e) => failed(&d, e),
     }
 }
@@ -408,7 +413,7 @@ async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): For
         return failed(&d, e);
     }
     tracing::info!(plate = plate_no, no_stop = signup.no_stop, after_leave = signup.after_leave, "driver signed up");
-    Redirect::to(&format!("/pay?plate={plate_no}#signup")).into_response()
+    Redirect::to(&format!("{}#signup", plate_url(&plate_no))).into_response()
 }
 
 /// A payment's receipt; refreshes itself until the lot has confirmed it.
@@ -447,7 +452,7 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap, Path(order):
                 (PayState::Pending, _) => div.notice id="lot" { (lang.t("支付处理中…", "Processing…")) },
                 _ => {}
             }
-            p { a.button href=(format!("/pay?plate={}", p.plate_no)) { (lang.t("返回", "Back")) } }
+            p { a.button href=(plate_url(&p.plate_no)) { (lang.t("返回", "Back")) } }
         }
     };
     page(&d, lang.t("支付凭证", "Receipt"), if settled { 0 } else { 2 }, body)

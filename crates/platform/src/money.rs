@@ -202,9 +202,14 @@ fn reconcile(
             });
         }
     }
-    for (code, bill, fen, reported_type) in lot_bills.iter().filter(|b| b.3 == paid_type) {
-        let _ = reported_type;
-        if !ours.iter().any(|p| p.parking_code == *code && p.bill_id == *bill && money(p)) {
+    // An arrears payment settles the bills listed in its uid (`code:bill,…`).
+    let settled_as_arrears = |code: &str, bill: &str| {
+        let key = format!("{code}:{bill}");
+        ours.iter().any(|p| p.purpose == Purpose::Arrears && money(p) && p.uid.split(',').any(|b| b == key))
+    };
+    for (code, bill, fen, _) in lot_bills.iter().filter(|b| b.3 == paid_type) {
+        let charged = ours.iter().any(|p| p.parking_code == *code && p.bill_id == *bill && money(p));
+        if !charged && !settled_as_arrears(code, bill) {
             mismatches.push(Mismatch {
                 parking_code: Some(code.clone()),
                 bill_id: Some(bill.clone()),

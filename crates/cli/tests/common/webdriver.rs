@@ -117,6 +117,11 @@ impl Browser {
         self.call(reqwest::Method::POST, "/alert/accept", Some(json!({}))).await;
     }
 
+    /// Resizes the window (a phone's width for the driver pages).
+    pub async fn window(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({ "width": width, "height": height }))).await;
+    }
+
     pub async fn screenshot(&self, path: &Path) {
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).expect("PNG");
