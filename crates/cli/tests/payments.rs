@@ -321,6 +321,39 @@ async fn money_flows_through_the_binaries() {
     let out = if out["open"] == true { out } else { city.exit(1, plate, Some(due)).await };
     assert_eq!(out["open"], true, "{out}");
 
+    // 7. The same at the booth: arrears collected in cash are written off
+    //    (cancelOverDueBill) and lot A hears its bill is settled.
+    let plate = "鲁B70007";
+    city.sign_up(plate, "&after_leave=1").await;
+    let mut account = city.sandbox(reqwest::Method::GET, &format!("/v1/accounts/{}", enc(plate)), None).await;
+    account["balance"] = json!(0);
+    city.sandbox(reqwest::Method::PUT, &format!("/v1/accounts/{}", enc(plate)), Some(account)).await;
+    city.enter(0, plate, 90).await;
+    eventually("departurePayInfo at lot A", async || city.delivered("1001", "departurePayInfo", plate).await).await;
+    assert_eq!(city.exit(0, plate, None).await["paidBy"], "after_leave");
+    eventually("arrears", async || {
+        city.admin(&format!("/api/admin/arrears?plateNo={}", enc(plate))).await["openCount"] == 1
+    })
+    .await;
+    city.enter(1, plate, 30).await;
+    eventually("overDueResult at lot B", async || city.delivered("1002", "overDueResult", plate).await).await;
+    let held = city.exit(1, plate, None).await;
+    assert_eq!(held["reason"], "arrears", "{held}");
+    let owed = held["due"].as_i64().expect("arrears");
+    let path = format!("/api/arrears/{}/collected", enc(plate));
+    let short = city.lane(1, &path, json!({ "amount": owed - 1 })).await;
+    assert!(short["error"].as_str().is_some_and(|e| e.starts_with("amount")), "{short}");
+    let collected = city.lane(1, &path, json!({ "amount": owed, "operator": "王" })).await;
+    assert_eq!(collected["reported"], "cancelOverDueBill", "{collected}");
+    eventually("the platform to write the arrears off", async || {
+        city.admin(&format!("/api/admin/arrears?plateNo={}", enc(plate))).await["openCount"] == 0
+    })
+    .await;
+    eventually("lot A told its bill is settled", async || city.delivered("1001", "payResult", plate).await).await;
+    let out = city.exit(1, plate, None).await;
+    let out = if out["open"] == true { out } else { city.exit(1, plate, out["due"].as_i64()).await };
+    assert_eq!(out["open"], true, "{out}");
+
     // The day reconciles three ways; what differs is explained.
     let today = now().date();
     let report = city.admin(&format!("/api/admin/payments/reconciliation?date={today}")).await;

@@ -257,6 +257,7 @@ pub fn router(state: LotState) -> Router {
         .routes(routes!(reconcile_now))
         .routes(routes!(staff::list_cards, staff::put_card))
         .routes(routes!(staff::delete_card))
+        .routes(routes!(staff::arrears_collected))
         .routes(routes!(metrics))
         .routes(routes!(crate::auth::login))
         .split_for_parts();

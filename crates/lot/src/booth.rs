@@ -76,6 +76,7 @@ pub fn router() -> Router<LotState> {
         .route("/booth", get(page))
         .route("/booth/login", get(login_page).post(login))
         .route("/booth/collect", post(collect))
+        .route("/booth/arrears", post(arrears))
         .route("/booth/plate", post(correct))
         .route("/booth/open", post(open))
         .route("/booth/photos/{id}", get(photo))
@@ -114,8 +115,9 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
     // Held at an exit as unpaid, and not let out since.
     let mut waiting: Vec<&LaneEvent> = Vec::new();
     for (i, e) in events.iter().enumerate() {
-        let held = e.direction == Direction::Exit && !e.open && e.reason.as_deref() == Some("unpaid") && e.at >= since;
-        let later = events[..i].iter().any(|l| l.uid == e.uid && (l.open || l.reason.as_deref() == Some("unpaid")));
+        let holding = |r: Option<&str>| matches!(r, Some("unpaid" | "arrears"));
+        let held = e.direction == Direction::Exit && !e.open && holding(e.reason.as_deref()) && e.at >= since;
+        let later = events[..i].iter().any(|l| l.uid == e.uid && (l.open || holding(l.reason.as_deref())));
         if held && !later && e.uid.is_some() {
             waiting.push(e);
         }
@@ -146,7 +148,18 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
             div.card.span-4 {
                 h2 { (lang.t("出口等待缴费", "Waiting at an exit")) }
                 @if waiting.is_empty() { p.empty { (lang.t("没有等待的车辆", "No car waiting")) } }
-                @for e in &waiting {
+                @for e in waiting.iter().filter(|e| e.reason.as_deref() == Some("arrears")) {
+                    form.waiting.arrears method="post" action="/booth/arrears" style="margin-bottom:10px"
+                        data-confirm=(format!("{} {} {}？", lang.t("确认收取欠费", "Collect arrears"), e.due.map(yuan).unwrap_or_default(), e.plate_no)) {
+                        input type="hidden" name="plate" value=(e.plate_no);
+                        input type="hidden" name="amount" value=(e.due.unwrap_or(0));
+                        div { span.plate { (e.plate_no) } " · " (e.lane) " · " span.badge.bad { (lang.t("全市欠费", "city arrears")) } " " strong { (e.due.map(yuan).unwrap_or_default()) } }
+                        div.inline style="display:flex;gap:6px;margin-top:4px" {
+                            button type="submit" { (lang.t("收取欠费", "Collect arrears")) }
+                        }
+                    }
+                }
+                @for e in waiting.iter().filter(|e| e.reason.as_deref() == Some("unpaid")) {
                     form.waiting method="post" action="/booth/collect" style="margin-bottom:10px"
                         data-confirm=(format!("{} {} {}？", lang.t("确认收取", "Collect"), e.due.map(yuan).unwrap_or_default(), e.plate_no)) {
                         input type="hidden" name="lane" value=(e.lane);
@@ -238,6 +251,25 @@ async fn collect(State(state): State<LotState>, Form(c): Form<Collect>) -> Respo
         // The fee may have grown since the car was held (a new period began).
         let due = v["due"].as_i64().map(yuan).unwrap_or_default();
         back(false, &format!("{} {msg} {due}", c.plate))
+    }
+}
+
+#[derive(Deserialize)]
+struct Arrears {
+    plate: String,
+    amount: i64,
+}
+
+/// Arrears collected at the booth: the hold lifts; the car then leaves as any other.
+async fn arrears(State(state): State<LotState>, Form(a): Form<Arrears>) -> Response {
+    let body = json!({ "amount": a.amount, "operator": "booth" });
+    let reply =
+        crate::staff::arrears_collected(State(state), Path(a.plate.clone()), Bytes::from(body.to_string())).await;
+    let (ok, v) = answer(reply.into_response()).await;
+    if ok {
+        back(true, &format!("{} {} · 已收欠费，已通知平台核销", a.plate, yuan(a.amount)))
+    } else {
+        back(false, v["error"].as_str().unwrap_or("欠费收取失败"))
     }
 }
 

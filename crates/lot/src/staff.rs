@@ -436,3 +436,61 @@ pub(crate) async fn retry(State(state): State<LotState>, Path(id): Path<i64>) ->
         Err(e) => Err(internal(e)),
     }
 }
+
+/// Arrears collected at the booth (every bill the platform notified for the plate).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ArrearsCollected {
+    /// What was taken, fen: the whole of the notified arrears (unPay).
+    #[schema(minimum = 0, maximum = 1_000_000_000)]
+    amount: i64,
+    /// Who, at most 50 characters, no control characters.
+    #[schema(schema_with = crate::barrier::operator_schema)]
+    operator: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ArrearsReply {
+    plate_no: String,
+    /// fen
+    collected: i64,
+    /// cancelOverDueBill: the platform writes the plate's arrears off.
+    reported: String,
+}
+
+/// Records arrears collected at the booth: the hold is lifted and the
+/// platform told (cancelOverDueBill, through the outbox).
+#[utoipa::path(post, path = "/api/arrears/{plate}/collected", tag = "staff", request_body = ArrearsCollected,
+    params(("plate" = String, Path, description = "the plate held for arrears")),
+    responses((status = 200, body = ArrearsReply),
+        (status = 400, description = "the amount is not the notified arrears", body = ErrorBody),
+        (status = 404, description = "no arrears notified for the plate", body = ErrorBody)))]
+pub(crate) async fn arrears_collected(
+    State(state): State<LotState>,
+    Path(plate): Path<String>,
+    bytes: Bytes,
+) -> Reply<ArrearsReply> {
+    let c: ArrearsCollected = parse(&bytes)?;
+    short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
+    let plate = crate::barrier::plate_text(&plate);
+    let store = state.store();
+    let Some(notice) = store.arrears(&plate).await.map_err(internal)? else {
+        return Err(error(StatusCode::NOT_FOUND, format!("plate: no arrears notified for `{plate}`")));
+    };
+    if c.amount != notice.un_pay {
+        return Err(bad("amount", format!("{} fen collected, the arrears are {} fen", c.amount, notice.un_pay)));
+    }
+    let color =
+        store.open_sessions(std::slice::from_ref(&plate)).await.map_err(internal)?.first().map(|s| s.plate_color);
+    let record = onepark_proto::msg::payment::CancelOverDue {
+        parking_code: state.config().parking_code.clone(),
+        plate_no: plate.clone(),
+        plate_color: color.map(PlateColor::from_code),
+    };
+    let report = Report { uid: None, interface: "cancelOverDueBill", body: encode_flat(&record), created_ms: now_ms() };
+    store.collect_arrears(&plate, report).await.map_err(internal)?;
+    state.wake_outbox();
+    tracing::info!(plate, fen = c.amount, operator = ?c.operator, "arrears collected at the booth");
+    Ok(Json(ArrearsReply { plate_no: plate, collected: c.amount, reported: "cancelOverDueBill".into() }))
+}

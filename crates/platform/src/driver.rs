@@ -138,12 +138,16 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
     let owed: i64 = arrears.iter().map(|a| a.should_pay).sum();
     let signup = store.signup(plate_no).await?;
     let history = store.payments_of(plate_no, 20).await?;
+    let lot_name = match &parked {
+        Some((code, ..)) => store.lot_name(code).await?,
+        None => None,
+    };
     let body = html! {
         div.card {
             div.plate.big { (plate_no) }
             @match &parked {
                 Some((code, _, _, arrived)) => {
-                    p { (lang.t("在场：", "Parked at: ")) strong { (code) } }
+                    p { (lang.t("在场：", "Parked at: ")) strong { (lot_name.as_deref().unwrap_or(code)) } " " span.muted { (code) } }
                     p.muted { (lang.t("入场时间 ", "Entered ")) (arrived) }
                     form method="post" action="/pay/fee" {
                         input type="hidden" name="plate" value=(plate_no);

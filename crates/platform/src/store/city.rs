@@ -91,4 +91,16 @@ impl Store {
     pub async fn parking_infos(&self) -> Result<Vec<(String, String)>, StoreError> {
         Ok(sqlx::query_as("SELECT parking_code, content FROM parking_info").fetch_all(&self.pool).await?)
     }
+
+    /// A lot's name as its uploadParkingInfo gave it.
+    pub async fn lot_name(&self, parking_code: &str) -> Result<Option<String>, StoreError> {
+        let content: Option<String> = sqlx::query_scalar("SELECT content FROM parking_info WHERE parking_code = $1")
+            .bind(parking_code)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(content.and_then(|c| {
+            let v: serde_json::Value = serde_json::from_str(&c).ok()?;
+            v.get("parkingName")?.as_str().map(str::to_owned)
+        }))
+    }
 }
