@@ -158,6 +158,7 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
     );
     println!("  dashboard  http://{}/?token={}", platform.http, saved.admin_token);
     println!("             admin token {} (also for /api/admin/…)", saved.admin_token);
+    println!("  drivers    http://{}/pay", platform.http);
     println!("  booths     {} … {}", urls.first().map_or("", String::as_str), urls.last().map_or("", String::as_str));
     println!("  log        {}", data.join("demo.log").display());
     println!(
@@ -169,7 +170,8 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
     let mut params = TrafficParams::starting(start);
     params.demand = o.demand;
     params.seed = saved.runs;
-    let mut driver = Driver::new(Sim::new(city.clone(), params), urls, false)?;
+    let mut driver =
+        Driver::new(Sim::new(city.clone(), params), urls, false)?.with_payments(format!("http://{}", platform.http));
     driver.load_cards(start).await?;
     let mut adopted = 0;
     for (lot, gateway) in gateways.iter().enumerate() {

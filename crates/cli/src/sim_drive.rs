@@ -6,7 +6,7 @@
 //! sent, answered and refused by reason, per lot, and each lot's
 //! reconciliation of the simulated days.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,8 @@ struct Tally {
     wrong_stay: u64,
     refused: BTreeMap<String, u64>,
     failed: u64,
+    /// Exits paid by the platform's no-stop deduction (the demo's signed-up drivers).
+    no_stop: u64,
 }
 
 pub fn run(o: Options) -> Result<ExitCode> {
@@ -181,13 +183,31 @@ pub(crate) struct Driver {
     tickets: HashMap<u64, (String, bool)>,
     tallies: Vec<Tally>,
     no_photos: bool,
+    /// The platform whose driver pages sign drivers up for no-stop deduction, when the run uses it.
+    payments: Option<Payments>,
+}
+
+/// One driver in [`SIGNED_UP_ONE_IN`] is signed up for no-stop deduction on
+/// the platform's driver page and leaves without paying at the exit: the
+/// lot asks the platform (applyPayment), the sandbox channel pays.
+const SIGNED_UP_ONE_IN: u64 = 5;
+
+struct Payments {
+    platform: String,
+    signed: HashSet<String>,
 }
 
 impl Driver {
     pub(crate) fn new(sim: Sim, urls: Vec<String>, no_photos: bool) -> Result<Driver> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
         let tallies = (0..urls.len()).map(|_| Tally::default()).collect();
-        Ok(Driver { http, urls, sim, tickets: HashMap::new(), tallies, no_photos })
+        Ok(Driver { http, urls, sim, tickets: HashMap::new(), tallies, no_photos, payments: None })
+    }
+
+    /// Some drivers pay without stopping, signed up on `platform`'s driver page.
+    pub(crate) fn with_payments(mut self, platform: String) -> Driver {
+        self.payments = Some(Payments { platform, signed: HashSet::new() });
+        self
     }
 
     pub(crate) fn sim(&self) -> &Sim {
@@ -219,7 +239,8 @@ impl Driver {
         for event in self.sim.advance(until) {
             let url = &self.urls[event.lot];
             let tally = &mut self.tallies[event.lot];
-            lane_call(&self.http, url, &event, &mut self.sim, &mut self.tickets, tally, self.no_photos).await;
+            let payments = self.payments.as_mut();
+            lane_call(&self.http, url, &event, &mut self.sim, &mut self.tickets, tally, self.no_photos, payments).await;
         }
     }
 
@@ -263,6 +284,31 @@ async fn load_cards(http: &reqwest::Client, url: &str, lot: &onepark_sim::LotSpe
     Ok(())
 }
 
+/// Whether this plate's driver has signed up for no-stop deduction (a fixed share, by the plate).
+fn signed_up(plate: &str) -> bool {
+    let digest = openssl::sha::sha256(plate.as_bytes());
+    u64::from(digest[0]) % SIGNED_UP_ONE_IN == 0
+}
+
+/// Signs the plate's driver up on the driver page (once per run).
+async fn sign_up(http: &reqwest::Client, p: &mut Payments, plate: &str) -> bool {
+    if p.signed.contains(plate) {
+        return true;
+    }
+    let form =
+        format!("plate={}&no_stop=1&limit=200", form_urlencoded::byte_serialize(plate.as_bytes()).collect::<String>());
+    let request = http
+        .post(format!("{}/pay/signup", p.platform))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form);
+    let ok = request.send().await.is_ok_and(|r| r.status().is_success() || r.status().is_redirection());
+    if ok {
+        p.signed.insert(plate.to_owned());
+    }
+    ok
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn lane_call(
     http: &reqwest::Client,
     url: &str,
@@ -271,6 +317,7 @@ async fn lane_call(
     tickets: &mut HashMap<u64, (String, bool)>,
     tally: &mut Tally,
     no_photos: bool,
+    payments: Option<&mut Payments>,
 ) {
     let (lane, read) = match &e.kind {
         EventKind::Entry { lane, read, .. } | EventKind::Exit { lane, read, .. } => (lane, read),
@@ -296,7 +343,14 @@ async fn lane_call(
             if ticket || !readable(&read.plate_no) {
                 body["uid"] = json!(uid);
             }
-            if let Some(p) = payment {
+            let at_gate = payment.as_ref().is_some_and(|p| p.pay_scene == 103);
+            let no_stop = match payments {
+                Some(pay) if at_gate && readable(&read.plate_no) && signed_up(&read.plate_no) => {
+                    sign_up(http, pay, &read.plate_no).await
+                }
+                _ => false,
+            };
+            if let Some(p) = payment.as_ref().filter(|_| !no_stop) {
                 body["paid"] = json!(p.amount);
                 body["paidType"] = json!(p.paid_type);
                 body["payScene"] = json!(p.pay_scene);
@@ -328,7 +382,9 @@ async fn lane_call(
         EventKind::Exit { payment, .. } if opened => {
             tally.exits += 1;
             let asked = answer["fee"].as_i64().unwrap_or(0);
-            let paid = payment.as_ref().map_or(0, |p| p.amount);
+            let by_platform = answer["paidBy"] == "no_stop";
+            tally.no_stop += u64::from(by_platform);
+            let paid = if by_platform { asked } else { payment.as_ref().map_or(0, |p| p.amount) };
             tally.paid_fen += paid;
             tally.fee_differs += u64::from(asked != paid);
             tally.fuzzy += u64::from(answer["fuzzy"] == true);
@@ -375,9 +431,10 @@ fn table(city: &City, tallies: &[Tally]) {
     }
     let total = |f: fn(&Tally) -> u64| tallies.iter().map(f).sum::<u64>();
     println!(
-        "in all: {} entries, {} exits, {} refused, {} failed",
+        "in all: {} entries, {} exits ({} paid without stopping), {} refused, {} failed",
         total(|t| t.entries),
         total(|t| t.exits),
+        total(|t| t.no_stop),
         total(|t| t.refused.values().sum()),
         total(|t| t.failed)
     );

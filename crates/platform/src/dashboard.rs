@@ -135,10 +135,62 @@ async fn city(
     }
     let v = viewer?;
     let o = overview(&state).await?;
-    Ok(reply(&v, v.lang.t("全市概览", "City overview"), "/", city_body(v.lang, &o)))
+    let money = state.store().money_today(state.now().date()).await?;
+    Ok(reply(&v, v.lang.t("全市概览", "City overview"), "/", city_body(v.lang, &o, &money)))
 }
 
-fn city_body(lang: Lang, o: &Overview) -> Markup {
+/// Today's takings by channel and what is owed or undecided per lot.
+fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) -> Markup {
+    let total: i64 = m.takings.iter().map(|t| t.3).sum();
+    let lot_name = |code: &str| {
+        o.lots.iter().find(|l| l.parking_code == code).and_then(|l| l.name.clone()).unwrap_or_else(|| code.to_owned())
+    };
+    let purpose = |p: &str| -> String {
+        match p {
+            "exit" => lang.t("出口无感扣费", "no-stop at the exit"),
+            "prepay" => lang.t("场内缴费", "paid in the lot"),
+            "after_leave" => lang.t("先离场后付费", "after leaving"),
+            "arrears" => lang.t("欠费补缴", "arrears"),
+            other => other,
+        }
+        .to_owned()
+    };
+    html! {
+        div.card.span-6 id="takings" {
+            h2 { (lang.t("今日线上收款", "Online takings today")) " " span.muted { (yuan(total)) } }
+            @if m.takings.is_empty() { p.empty { (lang.t("今天还没有线上收款", "No online payment today yet")) } }
+            @else { table {
+                thead { tr { th { (lang.t("渠道", "Channel")) } th { (lang.t("场景", "Kind")) } th.num { (lang.t("笔数", "Count")) } th.num { (lang.t("金额", "Amount")) } } }
+                tbody { @for (channel, p, n, fen) in &m.takings { tr {
+                    td { (channel) } td { (purpose(p)) } td.num { (n) } td.num { (yuan(*fen)) }
+                } } }
+            } }
+        }
+        div.card.span-6 id="owed" {
+            h2 { (lang.t("欠费与待定扣款", "Arrears and undecided charges")) }
+            @if m.arrears.is_empty() && m.pending.is_empty() { p.empty { (lang.t("没有欠费", "Nothing owed")) } }
+            @else { table {
+                thead { tr { th { (lang.t("车场", "Lot")) } th.num { (lang.t("欠费笔数", "Unpaid bills")) } th.num { (lang.t("欠费金额", "Owed")) } th.num { (lang.t("待定扣款", "Undecided")) } } }
+                tbody {
+                    @let mut codes: Vec<&str> = m.arrears.iter().map(|a| a.0.as_str()).chain(m.pending.iter().map(|p| p.0.as_str())).collect();
+                    @let _ = { codes.sort_unstable(); codes.dedup(); };
+                    @for code in &codes {
+                        @let owed = m.arrears.iter().find(|a| a.0 == *code);
+                        @let pending = m.pending.iter().find(|p| p.0 == *code);
+                        tr data-code=(code) {
+                            td { (if code.is_empty() { lang.t("全市补缴", "city-wide").to_owned() } else { lot_name(code) }) }
+                            td.num { (owed.map_or(0, |a| a.1)) }
+                            td.num { (yuan(owed.map_or(0, |a| a.2))) }
+                            td.num { (pending.map_or(0, |p| p.1)) }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+}
+
+fn city_body(lang: Lang, o: &Overview, money: &crate::store::MoneyDay) -> Markup {
     let c = &o.city;
     let occupied = c.open_berths - c.free_berths;
     let mut lots: Vec<&LotOverview> = o.lots.iter().collect();
@@ -203,6 +255,7 @@ fn city_body(lang: Lang, o: &Overview) -> Markup {
                 } }
                 @if lots.is_empty() { p.empty { (lang.t("还没有车场上报数据。", "No lot has reported yet.")) } }
             }
+            (money_cards(lang, money, o))
         }
     }
 }
