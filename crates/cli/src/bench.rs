@@ -66,6 +66,17 @@ pub enum Command {
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
     },
+    /// Online payment: the exit with a no-stop deduction beside a plain exit, and the driver page's fee round trip.
+    Payments {
+        /// Cars leaving (half signed up for no-stop deduction, interleaved with the others).
+        #[arg(long, default_value_t = 1000)]
+        cars: usize,
+        /// Fee queries from the driver page (fee → uploadFee).
+        #[arg(long, default_value_t = 300)]
+        quotes: usize,
+        #[arg(long, default_value = "crates/proto/tests/interop/keys")]
+        keys: PathBuf,
+    },
     /// The city overview (admin API and dashboard page) of a big city's day so far.
     Dashboard {
         #[arg(long, default_value_t = 1000)]
@@ -112,6 +123,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
             return crate::bench_dashboard::run(lots, requests, database);
         }
         Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
+        Command::Payments { cars, quotes, keys } => return crate::bench_payments::run(cars, quotes, keys),
         Command::Concurrency { codes, connections, requests, database, platform_bin, keys } => {
             let options =
                 crate::bench_concurrency::Options { codes, connections, requests, database, platform_bin, keys };

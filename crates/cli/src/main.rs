@@ -11,6 +11,7 @@ mod bench_concurrency;
 mod bench_dashboard;
 mod bench_downlink;
 mod bench_lot;
+mod bench_payments;
 mod city;
 mod demo;
 mod keyarg;
