@@ -130,7 +130,7 @@ fn uid_schema() -> ObjectBuilder {
 pub(crate) struct Decision {
     open: bool,
     /// Why not: blacklisted, full, already_inside, card_expired, card_not_for_lane, card_odd_even,
-    /// monthly_only, no_session, unpaid, unknown_lane, wrong_direction, bad_request, error.
+    /// monthly_only, no_session, unpaid, arrears, unknown_lane, wrong_direction, bad_request, error.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     /// For the lane's display (Chinese).

@@ -605,3 +605,99 @@ pub(crate) fn after_exit(state: &LotState, bill_id: String) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onepark_proto::interface::Topic;
+    use serde_json::json;
+
+    fn received(interface: &str, request_id: i64, params: Value) -> Received {
+        let Value::Object(params) = params else { unreachable!() };
+        Received {
+            topic: Topic::parse(&format!("qdpark/v1/{interface}/234/1001")).expect("topic"),
+            request_id,
+            timestamp: chrono::Utc::now().naive_utc(),
+            params,
+        }
+    }
+
+    /// A gateway without a platform (nothing is sent; the outbox keeps it).
+    async fn gateway(dir: &std::path::Path) -> LotState {
+        let keys = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys");
+        let toml = format!(
+            "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 10\nopen = 10\n\
+             [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+             [tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n\
+             [platform]\nurl = \"http://127.0.0.1:9/api/v1/cp\"\naccess_id = \"234\"\n\
+             private_key = \"{lk}\"\nplatform_public_key = \"{pp}\"\n",
+            db = dir.join("lot.db").display(),
+            lk = keys.join("lot_private.b64").display(),
+            pp = keys.join("platform_public.b64").display(),
+        );
+        std::fs::write(dir.join("lot.toml"), toml).expect("config");
+        let config = crate::config::Config::load(&dir.join("lot.toml")).expect("config");
+        crate::app::start(config).await.expect("gateway")
+    }
+
+    #[tokio::test]
+    async fn a_quote_is_paid_once_whatever_the_platform_repeats() {
+        let dir = std::env::temp_dir().join(format!("onepark-lot-pay-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let state = gateway(&dir).await;
+        let entered = format_time(state.now() - chrono::Duration::hours(2));
+        let session = Session {
+            uid: "1001120260101000000001".into(),
+            plate_no: "鲁B12345".into(),
+            plate_color: 1,
+            car_type: 1,
+            parking_type: 1,
+            entry_lane: "1".into(),
+            entry_time: entered,
+            card_id: None,
+        };
+        state.store().enter(&session, Vec::new(), None).await.expect("inside");
+        let pay_records = async || {
+            let pending = state.store().pending_after(0, 1000).await.expect("outbox");
+            pending.iter().filter(|o| o.interface == "uploadPayRecord").count()
+        };
+        let mut apply = Downlinks { state: state.clone() };
+
+        let absent = apply.apply(&received("fee", 1, json!({ "plateNo": "鲁B99999" }))).await;
+        assert!(matches!(absent, Err(Refusal::Reject(ref why)) if why.contains("不在场内")), "{absent:?}");
+        let bill = apply.apply(&received("fee", 2, json!({ "plateNo": "鲁b-12345" }))).await.expect("quoted");
+        let bill = bill.expect("uploadFee params");
+        let (bill_id, fen) =
+            (bill["billID"].as_str().expect("billID").to_owned(), bill["shouldPay"].as_i64().expect("fen"));
+        assert!(fen > 0 && bill["payStatus"] == 0, "{bill:?}");
+
+        let paid = |request_id: i64, should_pay: i64, actual_pay: i64, bill: &str| {
+            received(
+                "payResult",
+                request_id,
+                json!({ "plateNo": "鲁B12345", "billID": bill,
+                "billTime": format_time(state.now()), "shouldPay": should_pay, "payStatus": 1,
+                "actualPay": actual_pay, "discountAmount": 0, "dealTime": format_time(state.now()),
+                "orderCode": "SBX1", "paidType": 4, "payType": 102 }),
+            )
+        };
+        let wrong = apply.apply(&paid(3, fen + 1, fen, &bill_id)).await;
+        assert!(matches!(wrong, Err(Refusal::Reject(ref why)) if why.contains("shouldPay")), "{wrong:?}");
+        let unknown = apply.apply(&paid(4, fen, fen, "nope")).await;
+        assert!(matches!(unknown, Err(Refusal::Reject(ref why)) if why.contains("不是本车场")), "{unknown:?}");
+        let over = apply.apply(&paid(5, fen, fen + 1, &bill_id)).await;
+        assert!(matches!(over, Err(Refusal::Reject(ref why)) if why.contains("actualPay")), "{over:?}");
+        apply.apply(&paid(6, fen, fen, &bill_id)).await.expect("paid");
+        // The platform repeats it under another requestId (a second node, a re-publish after a lost confirm).
+        apply.apply(&paid(7, fen, fen, &bill_id)).await.expect("confirmed again");
+        assert_eq!(pay_records().await, 1, "one uploadPayRecord for the bill, however often it is announced");
+        // Within the grace period nothing more is due.
+        let (fee, _) = crate::barrier::fee(&state, &session, state.now()).await.expect("fee");
+        assert_eq!(due(&state, &session, fee, state.now()).await.expect("due"), 0);
+        let later = state.now() + chrono::Duration::minutes(30);
+        let (fee_later, _) = crate::barrier::fee(&state, &session, later).await.expect("fee");
+        assert_eq!(due(&state, &session, fee_later, later).await.expect("due"), fee_later - fen, "only the difference");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
