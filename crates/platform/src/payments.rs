@@ -29,7 +29,7 @@ use tokio::sync::oneshot;
 use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::downlink::{DownlinkError, seal};
-use crate::store::{Arrear, Began, Downlink, Outcome, PayState, Payment, Purpose, StoreError};
+use crate::store::{Arrear, Began, Downlink, Outcome, PayState, Payment, Purpose, Signup, StoreError};
 
 /// The channel and the money rules, shared by the uplink, the notify
 /// endpoint, the driver pages and the recovery job.
@@ -493,15 +493,14 @@ pub fn reply_fields(p: &Payment, with_scene: bool) -> Map<String, Value> {
 }
 
 /// A plate's signing, as departurePayInfo / getDeparturePayInfo carry it (D-32).
-pub async fn signing(
-    state: &AppState,
-    parking_code: &str,
-    plate_no: &str,
-    plate_color: PlateColor,
-) -> Result<DeparturePayInfo, StoreError> {
+pub async fn signing(state: &AppState, parking_code: &str, plate_no: &str, plate_color: PlateColor) -> Result<DeparturePayInfo, StoreError> {
     let signup = state.store().signup(plate_no).await?;
     let owes = !state.store().open_arrears(plate_no).await?.is_empty();
-    let (no_sense, money_limit, departure_pay) = match &signup {
+    Ok(signing_of(signup.as_ref(), owes, parking_code, plate_no, plate_color))
+}
+
+fn signing_of(signup: Option<&Signup>, owes: bool, parking_code: &str, plate_no: &str, plate_color: PlateColor) -> DeparturePayInfo {
+    let (no_sense, money_limit, departure_pay) = match signup {
         Some(s) if s.no_stop || s.after_leave => (
             if owes { NoSense::SignedInArrears } else { NoSense::Signed },
             s.money_limit,
@@ -509,22 +508,25 @@ pub async fn signing(
         ),
         _ => (NoSense::Unsigned, 0, DeparturePay::PayFirst),
     };
-    Ok(DeparturePayInfo {
+    DeparturePayInfo {
         plate_no: plate_no.to_owned(),
         plate_color,
         parking_code: parking_code.to_owned(),
         no_sense,
         money_limit,
         departure_pay,
-    })
+    }
 }
 
 /// A plate's arrears as overDueResult / getOverDueResult carry them.
 pub async fn arrears_of(state: &AppState, plate_no: &str) -> Result<OverDueResult, StoreError> {
-    let open = state.store().open_arrears(plate_no).await?;
+    Ok(arrears_from(state, plate_no, &state.store().open_arrears(plate_no).await?))
+}
+
+fn arrears_from(state: &AppState, plate_no: &str, open: &[Arrear]) -> OverDueResult {
     let un_pay: i64 = open.iter().map(|a| a.should_pay).sum();
     let prevent = if state.payments().prevent && un_pay > 0 { Prevent::Block } else { Prevent::Pass };
-    Ok(OverDueResult { plate_no: plate_no.to_owned(), over_due_count: open.len() as i64, un_pay, prevent })
+    OverDueResult { plate_no: plate_no.to_owned(), over_due_count: open.len() as i64, un_pay, prevent }
 }
 
 /// A car entered a lot: push its signing (pay-after-leave) and its arrears,
@@ -547,12 +549,15 @@ async fn announce(
 ) -> Result<(), DownlinkError> {
     let now = state.now();
     let mut downlinks = Vec::new();
-    let info = signing(state, parking_code, plate_no, plate_color).await?;
+    // Two reads for every entry of the city: the sign-up and the open arrears, nothing else.
+    let signup = state.store().signup(plate_no).await?;
+    let open = state.store().open_arrears(plate_no).await?;
+    let info = signing_of(signup.as_ref(), !open.is_empty(), parking_code, plate_no, plate_color);
     if info.no_sense != NoSense::Unsigned {
         let payload = encode_flat(&info);
         downlinks.push(seal(state, lot, Interface::DeparturePayInfo, (parking_code, plate_no), now, &payload)?);
     }
-    let arrears = arrears_of(state, plate_no).await?;
+    let arrears = arrears_from(state, plate_no, &open);
     if arrears.un_pay > 0 {
         let payload = encode_flat(&arrears);
         downlinks.push(seal(state, lot, Interface::OverDueResult, (parking_code, plate_no), now, &payload)?);
