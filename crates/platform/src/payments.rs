@@ -493,13 +493,24 @@ pub fn reply_fields(p: &Payment, with_scene: bool) -> Map<String, Value> {
 }
 
 /// A plate's signing, as departurePayInfo / getDeparturePayInfo carry it (D-32).
-pub async fn signing(state: &AppState, parking_code: &str, plate_no: &str, plate_color: PlateColor) -> Result<DeparturePayInfo, StoreError> {
+pub async fn signing(
+    state: &AppState,
+    parking_code: &str,
+    plate_no: &str,
+    plate_color: PlateColor,
+) -> Result<DeparturePayInfo, StoreError> {
     let signup = state.store().signup(plate_no).await?;
     let owes = !state.store().open_arrears(plate_no).await?.is_empty();
     Ok(signing_of(signup.as_ref(), owes, parking_code, plate_no, plate_color))
 }
 
-fn signing_of(signup: Option<&Signup>, owes: bool, parking_code: &str, plate_no: &str, plate_color: PlateColor) -> DeparturePayInfo {
+fn signing_of(
+    signup: Option<&Signup>,
+    owes: bool,
+    parking_code: &str,
+    plate_no: &str,
+    plate_color: PlateColor,
+) -> DeparturePayInfo {
     let (no_sense, money_limit, departure_pay) = match signup {
         Some(s) if s.no_stop || s.after_leave => (
             if owes { NoSense::SignedInArrears } else { NoSense::Signed },
