@@ -142,6 +142,10 @@ async fn city(
 /// Today's takings by channel and what is owed or undecided per lot.
 fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) -> Markup {
     let total: i64 = m.takings.iter().map(|t| t.3).sum();
+    let mut codes: Vec<&str> =
+        m.arrears.iter().map(|a| a.0.as_str()).chain(m.pending.iter().map(|p| p.0.as_str())).collect();
+    codes.sort_unstable();
+    codes.dedup();
     let lot_name = |code: &str| {
         o.lots.iter().find(|l| l.parking_code == code).and_then(|l| l.name.clone()).unwrap_or_else(|| code.to_owned())
     };
@@ -172,8 +176,6 @@ fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) -> Markup {
             @else { table {
                 thead { tr { th { (lang.t("车场", "Lot")) } th.num { (lang.t("欠费笔数", "Unpaid bills")) } th.num { (lang.t("欠费金额", "Owed")) } th.num { (lang.t("待定扣款", "Undecided")) } } }
                 tbody {
-                    @let mut codes: Vec<&str> = m.arrears.iter().map(|a| a.0.as_str()).chain(m.pending.iter().map(|p| p.0.as_str())).collect();
-                    @let _ = { codes.sort_unstable(); codes.dedup(); };
                     @for code in &codes {
                         @let owed = m.arrears.iter().find(|a| a.0 == *code);
                         @let pending = m.pending.iter().find(|p| p.0 == *code);

@@ -250,9 +250,14 @@ struct PlateForm {
     plate: String,
 }
 
-fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Response> {
+fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
     plate(typed).ok_or_else(|| {
-        problem(d, StatusCode::BAD_REQUEST, "车牌号格式不正确，例如：鲁B12345", "Not a plate number, e.g. 鲁B12345")
+        Box::new(problem(
+            d,
+            StatusCode::BAD_REQUEST,
+            "车牌号格式不正确，例如：鲁B12345",
+            "Not a plate number, e.g. 鲁B12345",
+        ))
     })
 }
 
@@ -261,7 +266,7 @@ async fn ask_fee(State(state): State<AppState>, headers: HeaderMap, Form(f): For
     let d = driver(&headers);
     let plate_no = match plate_or_400(&d, &f.plate) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match payments::ask_fee(&state, &plate_no, FEE_WAIT).await {
         Ok(Some((request_id, _))) => Redirect::to(&format!("/pay/quote/{request_id}")).into_response(),
@@ -365,7 +370,7 @@ async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f):
     let d = driver(&headers);
     let plate_no = match plate_or_400(&d, &f.plate) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match payments::pay_arrears(&state, &plate_no).await {
         Ok(Some(p)) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
@@ -389,7 +394,7 @@ async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): For
     let d = driver(&headers);
     let plate_no = match plate_or_400(&d, &f.plate) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(limit) = f.limit.trim().parse::<i64>().ok().filter(|y| (1..=10_000).contains(y)).map(|y| y * 100) else {
         return problem(
