@@ -703,7 +703,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         None if white => 0,
         None => payments::due(state, &session, fee, at).await?,
     };
-    let mut online = None;
+    let mut online = Vec::new();
     let mut settled = None;
     let mut path = None;
     if due > read.paid() {
@@ -713,7 +713,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
                 let mut bill = OnlineBill::open(BillKind::AfterLeave, format!("{}A", session.uid), &session, &now, due);
                 bill.path = Some("after_leave".into());
                 path = Some("after_leave");
-                online = Some(bill);
+                online.push(bill);
             }
             pay @ (ExitPay::Booth(_) | ExitPay::NotUsed) => {
                 let mut msg = Deny::Unpaid { due: due - read.paid() }.zh();
@@ -761,16 +761,22 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         (bill.deal_time, bill.order_code, bill.paid_type, bill.pay_type) =
             (Some(s.deal_time.clone()), Some(s.order_code.clone()), Some(s.paid_type), Some(s.pay_type));
         path = Some("no_stop");
-        online = Some(bill);
+        online.push(bill);
     } else if let Some(mut bill) = earlier {
-        // Collected at the booth after the platform was asked: the bill is offline now.
-        (bill.state, bill.updated_at) = (BillState::Offline, now.clone());
-        path = Some("booth");
-        online = Some(bill);
+        // The platform was asked for this bill at an earlier attempt: now it
+        // was collected at the booth (offline), or the car leaves first and
+        // settles under its after-leave bill (void). Never left open: an
+        // open one would be reported unpaid.
+        let state = if path == Some("after_leave") { BillState::Void } else { BillState::Offline };
+        (bill.state, bill.updated_at) = (state, now.clone());
+        if state == BillState::Offline {
+            path = Some("booth");
+        }
+        online.push(bill);
     }
     let bill =
         (paid > 0).then(|| Bill { bill_id: bill_id.clone(), actual_pay: paid, deal_time: format_time(deal_time) });
-    let after_leave = online.as_ref().filter(|b| b.kind == BillKind::AfterLeave).map(|b| b.bill_id.clone());
+    let after_leave = online.iter().find(|b| b.kind == BillKind::AfterLeave).map(|b| b.bill_id.clone());
     let exit = Exit {
         uid: session.uid.clone(),
         lane: lane.id.clone(),

@@ -328,7 +328,7 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         fuzzy: false,
         note: Some(note),
         bill: None,
-        online: None,
+        online: Vec::new(),
     };
     let result = match exit_record(&state, &session, &exit).await {
         Ok(report) => state.store().leave(&exit, vec![report], None).await,

@@ -29,6 +29,7 @@ use tokio::sync::oneshot;
 use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::downlink::{DownlinkError, seal};
+pub use crate::store::order_id;
 use crate::store::{Arrear, Began, Downlink, Outcome, PayState, Payment, Purpose, Signup, StoreError};
 
 /// The channel and the money rules, shared by the uplink, the notify
@@ -92,14 +93,6 @@ pub fn connect_sandbox(state: &AppState) {
         let state = state.clone();
         Box::pin(async move { notified(&state, &body, Some(&signature)).await.is_ok() })
     }));
-}
-
-/// The merchant order id of a lot bill: deterministic (the same bill asks
-/// about the same order after any restart), ≤ 32 characters, the attempt last.
-pub fn order_id(parking_code: &str, bill_id: &str, attempt: i64) -> String {
-    let digest = openssl::sha::sha256(format!("{parking_code}\n{bill_id}").as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("OP{hex}{attempt}")
 }
 
 fn outcome(order: &Order, paid_type: i64) -> Outcome {
@@ -174,17 +167,18 @@ async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option
         return Ok(None);
     };
     // The lot hears of a prepayment with the change itself.
-    let downlinks = if o.state == PayState::Paid && before.purpose == Purpose::Prepay {
-        match pay_result_downlink(state, &before, &o).await {
-            Ok(d) => d.into_iter().collect(),
-            Err(e) => {
-                tracing::error!(error = %e, order_id = order.order_id, "cannot seal payResult");
-                Vec::new()
+    let downlinks =
+        if o.state == PayState::Paid && before.purpose == Purpose::Prepay && before.state == PayState::Pending {
+            match pay_result_downlink(state, &before, &o).await {
+                Ok(d) => d.into_iter().collect(),
+                Err(e) => {
+                    tracing::error!(error = %e, order_id = order.order_id, "cannot seal payResult");
+                    Vec::new()
+                }
             }
-        }
-    } else {
-        Vec::new()
-    };
+        } else {
+            Vec::new()
+        };
     let Some((after, moved)) = state.store().record_outcome(&order.order_id, &o, notified, &now, downlinks).await?
     else {
         return Ok(None);

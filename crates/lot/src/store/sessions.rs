@@ -44,9 +44,10 @@ pub struct Exit {
     pub note: Option<String>,
     /// What the driver paid at the lot, reported with uploadPayRecord.
     pub bill: Option<Bill>,
-    /// A bill the platform settles (pay-after-leave, a no-stop deduction),
-    /// stored with the exit so the car never leaves without it.
-    pub online: Option<super::OnlineBill>,
+    /// Bills the platform settles (pay-after-leave, a no-stop deduction) or
+    /// that this exit closed (an earlier attempt's, now collected or void),
+    /// stored with the exit so the car never leaves without them.
+    pub online: Vec<super::OnlineBill>,
 }
 
 #[derive(Clone, Debug)]
@@ -138,7 +139,7 @@ impl Store {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotOpen(exit.uid.clone()));
         }
-        if let Some(online) = &exit.online {
+        for online in &exit.online {
             super::payments::insert_bill(&mut tx, online).await?;
         }
         if let Some(bill) = &exit.bill {

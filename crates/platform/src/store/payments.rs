@@ -168,6 +168,14 @@ const ARREAR_COLUMNS: &str = "parking_code, bill_id, plate_no, plate_color, uid,
 const QUOTE_COLUMNS: &str = "request_id, parking_code, plate_no, asked_at, answered_at, success, uid, bill_id, \
      plate_color, arrive_time, end_time, bill_time, should_pay, pay_status";
 
+/// The merchant order id of a lot bill: deterministic (the same bill asks
+/// about the same order after any restart), ≤ 32 characters, the attempt last.
+pub fn order_id(parking_code: &str, bill_id: &str, attempt: i64) -> String {
+    let digest = openssl::sha::sha256(format!("{parking_code}\n{bill_id}").as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("OP{hex}{attempt}")
+}
+
 /// How a charge's row changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Began {
@@ -400,7 +408,7 @@ impl Store {
                     let began = match existing {
                         Some(e) if e.state == PayState::Declined && retry_declined => {
                             let attempt = e.attempt + 1;
-                            let order_id = format!("{}{attempt}", p.order_id.trim_end_matches(char::is_numeric));
+                            let order_id = order_id(&p.parking_code, &p.bill_id, attempt);
                             let next = Payment { order_id, attempt, ..p.clone() };
                             sqlx::query(
                                 "UPDATE payments SET order_id = $3, attempt = $4, should_pay = $5, state = 'pending', \
