@@ -102,6 +102,15 @@ impl City {
         response.headers()["location"].to_str().expect("location").to_owned()
     }
 
+    /// Waits until the lot has answered a fee query (its page shows the fee).
+    async fn quoted(&self, quote: &str) {
+        eventually("the lot's uploadFee", async || {
+            let page = client().get(format!("{}{quote}", self.platform())).send().await.expect("quote");
+            page.text().await.unwrap_or_default().contains("id=\"fee\"")
+        })
+        .await;
+    }
+
     async fn sign_up(&self, plate: &str, options: &str) {
         self.form("/pay/signup", &format!("plate={}&limit=50{options}", enc(plate))).await;
     }
@@ -271,6 +280,7 @@ async fn money_flows_through_the_binaries() {
         None => {
             eprintln!("SKIPPED the driver page in Chromium: install chromium and chromium-driver (Debian)");
             let quote = city.form("/pay/fee", &format!("plate={}", enc(plate))).await;
+            city.quoted(&quote).await;
             city.form(&format!("{quote}/pay"), "").await;
         }
     }
@@ -283,6 +293,7 @@ async fn money_flows_through_the_binaries() {
     let plate = "鲁B70005";
     city.enter(0, plate, 60).await;
     let quote = city.form("/pay/fee", &format!("plate={}", enc(plate))).await;
+    city.quoted(&quote).await;
     drop(lot_a.take());
     let receipt = city.form(&format!("{quote}/pay"), "").await;
     assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
@@ -374,7 +385,15 @@ async fn driver_pays(browser: &Browser, city: &City, plate: &str) {
     assert_eq!(browser.text(".plate.big").await.as_deref(), Some(plate));
     browser.screenshot(&shots.join("pay-plate.png")).await;
     browser.click("#ask-fee").await;
-    let fee = browser.text("#fee").await.expect("the fee");
+    // A lot still reconnecting after the platform's restart answers late: the page waits for it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let fee = loop {
+        if let Some(fee) = browser.text("#fee").await {
+            break fee;
+        }
+        assert!(Instant::now() < deadline, "the quote page never showed the lot's fee");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
     assert!(fee.starts_with('¥') && fee != "¥0.00", "the lot's fee: {fee}");
     browser.screenshot(&shots.join("pay-quote.png")).await;
     browser.click("#pay").await;

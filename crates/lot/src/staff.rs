@@ -318,6 +318,14 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         return Err(bad("fee", format!("must be between 0 and the tariff's {charge}")));
     }
     let note = format!("{} ({})", c.reason.trim(), c.operator.as_deref().unwrap_or("staff"));
+    // What an exit attempt asked the platform for is void now: left open it would be reported unpaid.
+    let now = format_time(state.now());
+    let online = state.store().online_bills_of(&uid).await.map_err(internal)?;
+    let online = online
+        .into_iter()
+        .filter(|b| b.state == crate::store::BillState::Open && b.kind == crate::store::BillKind::Exit)
+        .map(|b| crate::store::OnlineBill { state: crate::store::BillState::Void, updated_at: now.clone(), ..b })
+        .collect();
     let exit = Exit {
         uid: uid.clone(),
         lane,
@@ -328,7 +336,7 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         fuzzy: false,
         note: Some(note),
         bill: None,
-        online: Vec::new(),
+        online,
     };
     let result = match exit_record(&state, &session, &exit).await {
         Ok(report) => state.store().leave(&exit, vec![report], None).await,

@@ -294,7 +294,7 @@ async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path
         (None, _) => html! {
             div.card {
                 div.plate.big { (q.plate_no) }
-                div.notice { (lang.t("车场暂未返回费用，请稍候刷新。", "The lot has not answered yet; refresh in a moment.")) }
+                div.notice id="waiting" { (lang.t("正在向车场查询费用，请稍候…", "Asking the lot for the fee…")) }
                 p { a.button href=(format!("/pay/quote/{id}")) { (lang.t("刷新", "Refresh")) } }
             }
         },
@@ -328,7 +328,9 @@ async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path
             html! { div.card { div.notice.bad { (lang.t("车场返回的账单不完整", "The lot's bill is incomplete")) } } }
         }
     };
-    page(&d, lang.t("停车费", "Parking fee"), 0, body)
+    // Unanswered yet (the lot is reconnecting): the page refreshes itself until the fee arrives.
+    let live = if q.success.is_none() { 2 } else { 0 };
+    page(&d, lang.t("停车费", "Parking fee"), live, body)
 }
 
 /// Pays a quote (an interactive payment: the driver approves it in the channel).

@@ -245,7 +245,7 @@ pub async fn bill_reported(state: &AppState, parking_code: &str, bill_id: &str, 
     if paid_type != state.payments().channel.paid_type()
         && let Err(e) = refund(state, &p, "车场已线下收取该账单：自动退还线上扣款").await
     {
-        tracing::error!(error = %e, order_id = p.order_id, "refund failed; retried by the recovery job");
+        tracing::error!(error = %e, order_id = p.order_id, "refund failed; the recovery job tries again");
     }
 }
 
@@ -270,10 +270,31 @@ pub async fn refund(state: &AppState, p: &Payment, reason: &str) -> Result<(), S
             Ok(())
         }
         Err(e) => {
+            // The recovery job finds the payment again (doubly_paid) and retries.
             tracing::error!(order_id = p.order_id, error = %e, "refund failed");
             Ok(())
         }
     }
+}
+
+/// The reply fields of a bill settled as arrears (paid on the driver page or
+/// written off at a booth), for applyPayment and getPayResult.
+pub fn settled_fields(a: &Arrear) -> Map<String, Value> {
+    let mut m = Map::new();
+    let online = a.settled_by.as_deref().is_some_and(|by| by.starts_with("OP"));
+    m.insert("plateNo".into(), Value::from(a.plate_no.clone()));
+    m.insert("billID".into(), Value::from(a.bill_id.clone()));
+    m.insert("billTime".into(), Value::from(a.bill_time.clone()));
+    m.insert("shouldPay".into(), Value::from(a.should_pay));
+    m.insert("payStatus".into(), Value::from(PayStatus::Done.code()));
+    m.insert("discountAmount".into(), Value::from(0));
+    m.insert("actualPay".into(), Value::from(a.should_pay));
+    m.insert("dealTime".into(), Value::from(a.settled_at.clone().unwrap_or_default()));
+    m.insert("orderCode".into(), Value::from(a.settled_by.clone().unwrap_or_default()));
+    let paid_type = if online { PaidType::PlatformAccount } else { PaidType::Cash };
+    m.insert("paidType".into(), Value::from(paid_type.code()));
+    m.insert("payType".into(), Value::from(PayScene::Arrears.code()));
+    m
 }
 
 /// Records a bill as owed by its plate (arrears across the city).
@@ -385,11 +406,24 @@ pub async fn resolve(state: &AppState, p: &Payment) -> Result<Payment, StoreErro
 }
 
 /// The recovery job: pending payments older than a few seconds are asked
-/// about (a lost notification, a platform restart between charge and answer).
+/// about (a lost notification, a platform restart between charge and
+/// answer), and refunds owed for bills also paid offline are made (one that
+/// failed before is tried again).
 pub async fn recover(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
+        match state.store().doubly_paid().await {
+            Ok(owed) => {
+                for p in owed {
+                    if let Err(e) = refund(&state, &p, "车场已线下收取该账单：自动退还线上扣款").await
+                    {
+                        tracing::error!(error = %e, order_id = p.order_id, "refund failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read the bills owed a refund"),
+        }
         let before = format_time(state.now() - chrono::Duration::seconds(5));
         let pending = match state.store().pending_payments(&before).await {
             Ok(p) => p,

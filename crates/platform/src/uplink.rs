@@ -454,6 +454,17 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
             Err(e) => stored(Err(e), &label),
         };
     }
+    // Settled as arrears meanwhile (the driver page, a booth elsewhere): never charge it again.
+    match state.store().settled_arrear(&m.parking_code, &m.bill_id).await {
+        Ok(Some(a)) => {
+            let mut answer = Answer::ok("该账单已作为欠费补缴结清，未再次扣款");
+            answer.extra = payments::settled_fields(&a);
+            answer.extra.remove("payType");
+            return answer;
+        }
+        Ok(None) => {}
+        Err(e) => return stored(Err(e), &label),
+    }
     let purpose = if m.car_stock == CarStock::Left { Purpose::AfterLeave } else { Purpose::Exit };
     let signup = match state.store().signup(&plate_no).await {
         Ok(s) => s,
@@ -471,14 +482,18 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
     );
     let chargeable = signup.is_some_and(|s| s.no_stop || (purpose == Purpose::AfterLeave && s.after_leave));
     if !chargeable {
+        let declined =
+            Payment { state: PayState::Declined, reason: Some("NOT_SIGNED 未开通无感支付".into()), ..p };
         if purpose == Purpose::AfterLeave {
-            let a = arrear(&p, "after_leave", &format_time(state.now()));
-            if let Err(e) = payments::record_arrear(state, &a).await {
+            // The car has left: the bill is kept (getPayResult, checkDailyBill) and owed by its plate.
+            let kept = state.store().begin_payment(&declined, false).await;
+            let a = arrear(&declined, "after_leave", &format_time(state.now()));
+            if let Err(e) = kept.map(|_| ()).and(payments::record_arrear(state, &a).await.map(|_| ())) {
                 return stored(Err(e), &label);
             }
         }
         let mut answer = Answer::ok(format!("车辆 {plate_no} 未开通无感支付，请转线下缴费"));
-        answer.extra = payments::reply_fields(&Payment { state: PayState::Declined, ..p }, false);
+        answer.extra = payments::reply_fields(&declined, false);
         return answer;
     }
     match payments::pay(state, p, false).await {
@@ -531,14 +546,24 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
     if p.plate_no != plate(&q.plate_no) {
         return Answer::client(format!("{label} 的车牌为 {}，与查询的 {} 不符", p.plate_no, q.plate_no));
     }
-    match payments::resolve(state, &p).await {
-        Ok(p) => {
-            let mut answer = Answer::ok("操作成功");
-            answer.extra = payments::reply_fields(&p, true);
-            answer
+    let p = match payments::resolve(state, &p).await {
+        Ok(p) => p,
+        Err(e) => return stored(Err(e), &label),
+    };
+    if p.state != PayState::Paid {
+        match state.store().settled_arrear(&q.parking_code, &q.bill_id).await {
+            Ok(Some(a)) => {
+                let mut answer = Answer::ok("操作成功（该账单已作为欠费补缴结清）");
+                answer.extra = payments::settled_fields(&a);
+                return answer;
+            }
+            Ok(None) => {}
+            Err(e) => return stored(Err(e), &label),
         }
-        Err(e) => stored(Err(e), &label),
     }
+    let mut answer = Answer::ok("操作成功");
+    answer.extra = payments::reply_fields(&p, true);
+    answer
 }
 
 /// uploadFee (§5.4.3): the lot's bill for a fee query, stored, then confirmed.
@@ -630,6 +655,18 @@ async fn daily_bill(state: &AppState, q: &DailyBillQuery) -> Answer {
     let (mut should, mut actual) = (0i64, 0i64);
     for p in &rows {
         should += p.should_pay;
+        // A declined bill settled later as arrears is paid, as its lot was told (payResult).
+        if !matches!(p.state, PayState::Paid | PayState::Refunded) {
+            match state.store().settled_arrear(&p.parking_code, &p.bill_id).await {
+                Ok(Some(a)) => {
+                    actual += a.should_pay;
+                    detail.push(Value::Object(payments::settled_fields(&a)));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => return stored(Err(e), ""),
+            }
+        }
         let paid = p.state == PayState::Paid || p.state == PayState::Refunded;
         let received = if paid { p.actual_pay.unwrap_or(0) - p.refunded } else { 0 };
         actual += received;

@@ -214,6 +214,20 @@ async fn scenario(h: Harness, tag: &str) {
     assert!(msg(&written).contains("2 笔"), "{written}");
     let arrears = h.send("getOverDueResult", json!({ "parkingCode": "1001", "plateNo": debtor })).await;
     assert_eq!((arrears["unPay"].as_i64(), arrears["prevent"].as_i64()), (Some(0), Some(0)), "{arrears}");
+    // The written-off bill is settled for the lot too, and never charged again.
+    let settled = h.send("getPayResult", bill_query(&format!("{tag}-3"), &debtor)).await;
+    assert_eq!((settled["payStatus"].as_i64(), settled["payType"].as_i64()), (Some(1), Some(104)), "{settled}");
+    let again = h.send("applyPayment", apply(&format!("{tag}-3"), &debtor, 1500, true)).await;
+    assert!(again["payStatus"] == 1 && msg(&again).contains("结清"), "{again}");
+    let today = now().date().to_string();
+    let daily =
+        h.send("checkDailyBill", json!({ "parkingCode": "1001", "checkBillTime": today, "plateNo": debtor })).await;
+    let row = &daily["detail"][0];
+    assert_eq!(
+        (daily["dailyCount"].as_i64(), row["payStatus"].as_i64(), row["payType"].as_i64()),
+        (Some(1), Some(1), Some(104)),
+        "{daily}"
+    );
 
     // Signed up for pay-after-leave: the day's bill reconciles with checkDailyBill.
     let leaver = format!("鲁B{}3", &tag[..4]);
@@ -226,7 +240,6 @@ async fn scenario(h: Harness, tag: &str) {
     );
     let settled = h.send("applyPayment", apply(&format!("{tag}-5"), &leaver, 800, true)).await;
     assert_eq!(settled["payStatus"].as_i64(), Some(1), "{settled}");
-    let today = now().date().to_string();
     let daily =
         h.send("checkDailyBill", json!({ "parkingCode": "1001", "checkBillTime": today, "plateNo": leaver })).await;
     assert_eq!(

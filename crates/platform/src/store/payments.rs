@@ -575,6 +575,26 @@ impl Store {
             .await
     }
 
+    /// A lot bill's arrears row once it was settled (paid on the driver page, or written off).
+    pub async fn settled_arrear(&self, parking_code: &str, bill_id: &str) -> Result<Option<Arrear>, StoreError> {
+        let sql = format!(
+            "SELECT {ARREAR_COLUMNS} FROM arrears WHERE parking_code = $1 AND bill_id = $2 AND state IN ('paid', 'written_off')"
+        );
+        Ok(sqlx::query_as(&sql).bind(parking_code).bind(bill_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// Paid charges whose bill the lot reported paid another way (a refund is owed).
+    pub async fn doubly_paid(&self) -> Result<Vec<Payment>, StoreError> {
+        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {} FROM payments p WHERE p.state = 'paid' AND p.purpose IN ('exit', 'after_leave') AND EXISTS \
+             (SELECT 1 FROM bills b WHERE b.parking_code = p.parking_code AND b.bill_id = p.bill_id \
+             AND b.paid_type <> COALESCE(p.paid_type, -1)) LIMIT 100",
+            columns.join(", ")
+        );
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
     /// A plate's open arrears, oldest first.
     pub async fn open_arrears(&self, plate_no: &str) -> Result<Vec<Arrear>, StoreError> {
         let sql = format!(
