@@ -79,6 +79,8 @@ struct Tally {
     failed: u64,
     /// Exits paid by the platform's no-stop deduction (the demo's signed-up drivers).
     no_stop: u64,
+    /// Signed-up drivers whose deduction did not go through and who paid at the booth.
+    no_stop_booth: u64,
 }
 
 pub fn run(o: Options) -> Result<ExitCode> {
@@ -326,6 +328,11 @@ async fn lane_call(
         "carType": read.car_type, "time": format_time(e.at) });
     // The stay an exit must close: the uid its entry was answered with.
     let mut expected = None;
+    let mut no_stop_tried = false;
+    let payment = match &e.kind {
+        EventKind::Exit { payment, .. } => payment.clone(),
+        EventKind::Entry { .. } => None,
+    };
     let path = match &e.kind {
         EventKind::Entry { .. } => {
             if !no_photos {
@@ -350,6 +357,7 @@ async fn lane_call(
                 }
                 _ => false,
             };
+            no_stop_tried = no_stop;
             if let Some(p) = payment.as_ref().filter(|_| !no_stop) {
                 body["paid"] = json!(p.amount);
                 body["paidType"] = json!(p.paid_type);
@@ -360,11 +368,23 @@ async fn lane_call(
             format!("/api/lanes/{lane}/exit")
         }
     };
-    let answer: Option<Value> = async {
-        let response = post_json(http, format!("{url}{path}"), &body).send().await.ok()?;
+    let send = async |body: &Value| -> Option<Value> {
+        let response = post_json(http, format!("{url}{path}"), body).send().await.ok()?;
         serde_json::from_str(&response.text().await.ok()?).ok()
+    };
+    let mut answer = send(&body).await;
+    // The deduction did not go through (declined, undecided in time): the
+    // driver pays at the booth, as one would.
+    if no_stop_tried
+        && let Some(held) = answer.as_ref().filter(|a| a["reason"] == "unpaid")
+        && let (Some(p), Some(due)) = (payment.as_ref(), held["due"].as_i64())
+    {
+        tally.no_stop_booth += 1;
+        body["paid"] = json!(due);
+        body["paidType"] = json!(p.paid_type);
+        body["payScene"] = json!(p.pay_scene);
+        answer = send(&body).await;
     }
-    .await;
     let Some(answer) = answer else {
         tally.failed += 1;
         if matches!(e.kind, EventKind::Entry { .. }) {
@@ -431,10 +451,11 @@ fn table(city: &City, tallies: &[Tally]) {
     }
     let total = |f: fn(&Tally) -> u64| tallies.iter().map(f).sum::<u64>();
     println!(
-        "in all: {} entries, {} exits ({} paid without stopping), {} refused, {} failed",
+        "in all: {} entries, {} exits ({} paid without stopping, {} at the booth after a deduction failed), {} refused, {} failed",
         total(|t| t.entries),
         total(|t| t.exits),
         total(|t| t.no_stop),
+        total(|t| t.no_stop_booth),
         total(|t| t.refused.values().sum()),
         total(|t| t.failed)
     );

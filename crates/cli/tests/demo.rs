@@ -155,7 +155,7 @@ async fn pages(dir: &Path, http: u16, token: &str, chromium: &str, driver: &str)
     browser.goto(&format!("{base}/lists")).await;
     browser.type_into("#add-list input[name=plate]", "鲁B7E519").await;
     browser.click("#add-list button[type=submit]").await;
-    let notice = browser.text("#notice").await.unwrap_or_default();
+    let notice = browser.wait_text("#notice", |t| t.contains("鲁B7E519")).await;
     assert!(notice.contains("鲁B7E519") && notice.contains('2'), "sent to both lots: {notice}");
     confirmed(&browser, &base, "鲁B7E519", false).await;
     browser.screenshot(&shots().join("demo-lists.png")).await;
@@ -192,10 +192,12 @@ async fn booth(dir: &Path, lot: u16, chromium: &str, driver: &str) {
     let waiting = browser.texts("form.waiting").await;
     assert!(waiting.iter().any(|w| w.contains(plate)), "the held car waits on the page: {waiting:?}");
     browser.screenshot(&shots().join("demo-booth.png")).await;
-    browser.click("form.waiting button[type=submit]").await;
+    // This car's form: simulated cars may be waiting too (a no-stop deduction that did not go through).
+    browser.click(&format!("form.waiting:has(input[name=plate][value=\"{plate}\"]) button[type=submit]")).await;
     browser.accept_alert().await;
-    let notice = browser.text("#notice").await.unwrap_or_default();
-    assert!(notice.contains(plate) && notice.contains(&format!("{}.{:02}", due / 100, due % 100)), "{notice}");
+    let amount = format!("{}.{:02}", due / 100, due % 100);
+    let notice = browser.wait_text("#notice", |t| t.contains(plate) && t.contains(&amount)).await;
+    assert!(notice.contains(plate) && notice.contains(&amount), "{notice}");
     let sessions = client().get(format!("{lane}/api/sessions?plateNo={plate}")).send().await.expect("sessions");
     let sessions: Value = serde_json::from_str(&sessions.text().await.expect("body")).expect("JSON");
     assert_eq!(sessions["items"][0]["state"], "closed", "collected and let out: {sessions}");
@@ -203,7 +205,7 @@ async fn booth(dir: &Path, lot: u16, chromium: &str, driver: &str) {
 
     browser.type_into("#manual-open input[name=reason]", "救护车").await;
     browser.click("#manual-open button[type=submit]").await;
-    let notice = browser.text("#notice").await.unwrap_or_default();
+    let notice = browser.wait_text("#notice", |t| t.contains("已手动开闸")).await;
     assert!(notice.contains("已手动开闸"), "{notice}");
     let events = browser.texts("#events tr.event[data-reason=manual]").await;
     assert!(events.iter().any(|e| e.contains("救护车")), "the opening is in the lane events: {events:?}");

@@ -365,8 +365,12 @@ async fn money_flows_through_the_binaries() {
     let out = if out["open"] == true { out } else { city.exit(1, plate, out["due"].as_i64()).await };
     assert_eq!(out["open"], true, "{out}");
 
-    // The day reconciles three ways; what differs is explained.
+    // Lot A's pay-after-leave bills of today agree with the platform's (checkDailyBill).
     let today = now().date();
+    let checked = city.lane(0, "/api/payments/check-day", json!({ "date": today.to_string() })).await;
+    assert_eq!(checked["differences"], json!([]), "{checked}");
+
+    // The day reconciles three ways; what differs is explained.
     let report = city.admin(&format!("/api/admin/payments/reconciliation?date={today}")).await;
     let kinds: Vec<&str> =
         report["mismatches"].as_array().expect("mismatches").iter().filter_map(|m| m["kind"].as_str()).collect();

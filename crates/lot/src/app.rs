@@ -255,6 +255,7 @@ pub fn router(state: LotState) -> Router {
         .routes(routes!(staff::retry))
         .routes(routes!(status))
         .routes(routes!(reconcile_now))
+        .routes(routes!(check_day))
         .routes(routes!(staff::list_cards, staff::put_card))
         .routes(routes!(staff::delete_card))
         .routes(routes!(staff::arrears_collected))
@@ -435,6 +436,37 @@ async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) 
             Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
         }
         Err(e) => Err(error(StatusCode::BAD_GATEWAY, e.to_string())),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct DayChecked {
+    date: String,
+    /// Every difference between the lot's pay-after-leave bills and the platform's (empty: they agree).
+    differences: Vec<String>,
+}
+
+/// Checks a day's pay-after-leave bills against the platform's now
+/// (checkDailyBill; the gateway does it itself after 00:10 for yesterday).
+#[utoipa::path(post, path = "/api/payments/check-day", tag = "gateway", request_body(content = Option<ReconcileRequest>, description = "optional: an empty body checks yesterday"),
+    responses((status = 200, body = DayChecked),
+        (status = 502, description = "the platform could not be asked, or refused", body = crate::staff::ErrorBody)))]
+async fn check_day(State(state): State<LotState>, bytes: axum::body::Bytes) -> crate::staff::Reply<DayChecked> {
+    use crate::staff::error;
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
+    let r: ReconcileRequest = if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
+        ReconcileRequest { date: None }
+    } else {
+        onepark_serve::json::decode(&bytes).map_err(|e| bad(e.to_string()))?
+    };
+    let date = match r.date.as_deref().filter(|d| !d.is_empty()).map(onepark_domain::time::parse_date) {
+        None => crate::reconcile::yesterday(state.now()),
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Err(bad(format!("date: {e}"))),
+    };
+    match crate::payments::check_day(&state, date).await {
+        Ok(differences) => Ok(Json(DayChecked { date: date.to_string(), differences })),
+        Err(e) => Err(error(StatusCode::BAD_GATEWAY, e)),
     }
 }
 

@@ -97,6 +97,19 @@ impl Browser {
         self.texts(css).await.into_iter().next()
     }
 
+    /// The text of the first element matching `css` once it satisfies `want`
+    /// (a click's navigation or a live refresh may still be under way), within 30 s.
+    pub async fn wait_text(&self, css: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let text = self.text(css).await.unwrap_or_default();
+            if want(&text) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// An attribute of every element matching a CSS selector.
     pub async fn attributes(&self, css: &str, name: &str) -> Vec<String> {
         self.each(css, &format!("attribute/{name}")).await

@@ -47,7 +47,19 @@ message! {
     }
 }
 
+/// `actualPay ≤ shouldPay`: a channel never takes more than the bill (money is exact).
+fn at_most_due(actual_pay: Option<i64>, should_pay: i64, problems: &mut Problems) {
+    if actual_pay.is_some_and(|a| a > should_pay) {
+        problems.push(crate::validate::Problem::rule(
+            "actualPay",
+            "more than shouldPay",
+            "实付 actualPay 大于应收 shouldPay",
+        ));
+    }
+}
+
 fn apply_reply_rules(m: &ApplyPaymentReply, problems: &mut Problems) {
+    at_most_due(m.actual_pay, m.should_pay, problems);
     let fields = [
         ("actualPay", m.actual_pay.is_some()),
         ("dealTime", m.deal_time.is_some()),
@@ -111,6 +123,7 @@ message! {
 }
 
 fn pay_result_rules(m: &PayResult, problems: &mut Problems) {
+    at_most_due(m.actual_pay, m.should_pay, problems);
     let fields = [
         ("actualPay", m.actual_pay.is_some()),
         ("dealTime", m.deal_time.is_some()),
@@ -266,6 +279,7 @@ message! {
 }
 
 fn pay_result_reply_rules(m: &PayResultReply, problems: &mut Problems) {
+    at_most_due(m.actual_pay, m.should_pay, problems);
     let fields = [
         ("actualPay", m.actual_pay.is_some()),
         ("dealTime", m.deal_time.is_some()),

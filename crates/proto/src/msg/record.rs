@@ -133,7 +133,7 @@ message! {
 
 message! {
     /// `uploadPayRecord` 上传停车账单记录 (§5.1.6)
-    PayRecord {
+    PayRecord rules pay_record_rules {
         /// 停车场账单编号
         bill_id: String = "billID", Y, ID;
         uid: String = "uid", Y, UID;
@@ -154,6 +154,18 @@ message! {
         upload_time: Time = "uploadTime", Y, Kind::Time;
         /// 是否通过全市一个停车场付费
         bill_way: BillWay = "billWay", Y, Kind::Code(BillWay::CODES);
+    }
+}
+
+/// Money is exact: what was paid is at most what was due, what was due at
+/// most the charge. Stored with a finding, not refused (a refused record is
+/// retried for ever and its money would never be counted).
+fn pay_record_rules(m: &PayRecord, problems: &mut Problems) {
+    if m.actual_pay > m.should_pay {
+        problems.push(Problem::quality("actualPay", "more than shouldPay", "实付 actualPay 大于应收 shouldPay"));
+    }
+    if m.should_pay > m.charge_fee {
+        problems.push(Problem::quality("shouldPay", "more than chargeFee", "应收 shouldPay 大于应收总额 chargeFee"));
     }
 }
 
