@@ -418,17 +418,7 @@ struct Reconciled {
         (status = 502, description = "the platform could not be asked, or refused", body = crate::staff::ErrorBody)))]
 async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) -> crate::staff::Reply<Reconciled> {
     use crate::staff::error;
-    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
-    let r: ReconcileRequest = if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
-        ReconcileRequest { date: None }
-    } else {
-        onepark_serve::json::decode(&bytes).map_err(|e| bad(e.to_string()))?
-    };
-    let date = match r.date.as_deref().filter(|d| !d.is_empty()).map(onepark_domain::time::parse_date) {
-        None => crate::reconcile::yesterday(state.now()),
-        Some(Ok(d)) => d,
-        Some(Err(e)) => return Err(bad(format!("date: {e}"))),
-    };
+    let date = requested_day(&state, &bytes)?;
     match reconcile(&state, date).await {
         Ok(passes) => Ok(Json(Reconciled { balanced: passes.last().is_some_and(|p| p.balanced()), passes })),
         // Our storage failed: ours (500); the platform failed or refused: a gateway error (502).
@@ -436,6 +426,24 @@ async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) 
             Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
         }
         Err(e) => Err(error(StatusCode::BAD_GATEWAY, e.to_string())),
+    }
+}
+
+/// The day a request names (`{"date"}`; an empty body, or no date: yesterday).
+fn requested_day(
+    state: &LotState,
+    bytes: &[u8],
+) -> Result<chrono::NaiveDate, (StatusCode, Json<crate::staff::ErrorBody>)> {
+    let bad = |m: String| crate::staff::error(StatusCode::BAD_REQUEST, m);
+    let r: ReconcileRequest = if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
+        ReconcileRequest { date: None }
+    } else {
+        onepark_serve::json::decode(bytes).map_err(|e| bad(e.to_string()))?
+    };
+    match r.date.as_deref().filter(|d| !d.is_empty()).map(onepark_domain::time::parse_date) {
+        None => Ok(crate::reconcile::yesterday(state.now())),
+        Some(Ok(d)) => Ok(d),
+        Some(Err(e)) => Err(bad(format!("date: {e}"))),
     }
 }
 
@@ -453,17 +461,7 @@ struct DayChecked {
         (status = 502, description = "the platform could not be asked, or refused", body = crate::staff::ErrorBody)))]
 async fn check_day(State(state): State<LotState>, bytes: axum::body::Bytes) -> crate::staff::Reply<DayChecked> {
     use crate::staff::error;
-    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
-    let r: ReconcileRequest = if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
-        ReconcileRequest { date: None }
-    } else {
-        onepark_serve::json::decode(&bytes).map_err(|e| bad(e.to_string()))?
-    };
-    let date = match r.date.as_deref().filter(|d| !d.is_empty()).map(onepark_domain::time::parse_date) {
-        None => crate::reconcile::yesterday(state.now()),
-        Some(Ok(d)) => d,
-        Some(Err(e)) => return Err(bad(format!("date: {e}"))),
-    };
+    let date = requested_day(&state, &bytes)?;
     match crate::payments::check_day(&state, date).await {
         Ok(differences) => Ok(Json(DayChecked { date: date.to_string(), differences })),
         Err(e) => Err(error(StatusCode::BAD_GATEWAY, e)),

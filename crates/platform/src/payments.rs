@@ -299,7 +299,16 @@ pub fn settled_fields(a: &Arrear) -> Map<String, Value> {
 
 /// Records a bill as owed by its plate (arrears across the city).
 async fn owe(state: &AppState, p: &Payment, source: &str) -> Result<(), StoreError> {
-    let a = Arrear {
+    let a = arrear(p, source, &format_time(state.now()));
+    if state.store().put_arrear(&a).await? {
+        tracing::info!(plate = a.plate_no, bill_id = a.bill_id, fen = a.should_pay, source, "arrears recorded");
+    }
+    Ok(())
+}
+
+/// A charge's bill as owed by its plate (open).
+pub fn arrear(p: &Payment, source: &str, now: &str) -> Arrear {
+    Arrear {
         parking_code: p.parking_code.clone(),
         bill_id: p.bill_id.clone(),
         plate_no: p.plate_no.clone(),
@@ -313,12 +322,8 @@ async fn owe(state: &AppState, p: &Payment, source: &str) -> Result<(), StoreErr
         state: "open".into(),
         settled_by: None,
         settled_at: None,
-        created_at: format_time(state.now()),
-    };
-    if state.store().put_arrear(&a).await? {
-        tracing::info!(plate = a.plate_no, bill_id = a.bill_id, fen = a.should_pay, source, "arrears recorded");
+        created_at: now.to_owned(),
     }
-    Ok(())
 }
 
 pub async fn record_arrear(state: &AppState, a: &Arrear) -> Result<bool, StoreError> {

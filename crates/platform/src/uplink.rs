@@ -487,7 +487,7 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
         if purpose == Purpose::AfterLeave {
             // The car has left: the bill is kept (getPayResult, checkDailyBill) and owed by its plate.
             let kept = state.store().begin_payment(&declined, false).await;
-            let a = arrear(&declined, "after_leave", &format_time(state.now()));
+            let a = payments::arrear(&declined, "after_leave", &format_time(state.now()));
             if let Err(e) = kept.map(|_| ()).and(payments::record_arrear(state, &a).await.map(|_| ())) {
                 return stored(Err(e), &label);
             }
@@ -499,25 +499,6 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
     match payments::pay(state, p, false).await {
         Ok(p) => payment_answer(&p, false),
         Err(e) => stored(Err(e), &label),
-    }
-}
-
-fn arrear(p: &Payment, source: &str, now: &str) -> Arrear {
-    Arrear {
-        parking_code: p.parking_code.clone(),
-        bill_id: p.bill_id.clone(),
-        plate_no: p.plate_no.clone(),
-        plate_color: p.plate_color,
-        uid: p.uid.clone(),
-        arrive_time: p.arrive_time.clone(),
-        end_time: p.end_time.clone(),
-        bill_time: p.bill_time.clone(),
-        should_pay: p.should_pay,
-        source: source.into(),
-        state: "open".into(),
-        settled_by: None,
-        settled_at: None,
-        created_at: now.to_owned(),
     }
 }
 
