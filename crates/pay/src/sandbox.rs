@@ -190,26 +190,11 @@ impl Sandbox {
 
     /// Accepts a charge as pending and decides it `after` (then notifies).
     fn accept_pending(&self, c: &Charge, after: Duration) -> Result<Order, ChannelError> {
-        let order = Order {
-            order_id: c.order_id.clone(),
-            plate_no: c.plate_no.clone(),
-            state: State::Pending,
-            amount: c.amount,
-            paid: None,
-            discount: 0,
-            txn_id: None,
-            paid_at: None,
-            code: None,
-            reason: None,
-            refunded: 0,
-        };
+        let order = fresh(c, State::Pending);
         {
             let mut book = self.book();
             if let Some(existing) = book.pending.get(&c.order_id) {
-                if existing.plate_no != c.plate_no || existing.amount != c.amount {
-                    return Err(ChannelError::Conflict(c.order_id.clone()));
-                }
-                return Ok(existing.clone());
+                return same_order(existing, c);
             }
             book.pending.insert(c.order_id.clone(), order.clone());
         }
@@ -232,33 +217,12 @@ impl Sandbox {
         if settling {
             book.pending.remove(&c.order_id);
         }
-        if let Some(pending) = book.pending.get(&c.order_id) {
-            if pending.plate_no != c.plate_no || pending.amount != c.amount {
-                return Err(ChannelError::Conflict(c.order_id.clone()));
-            }
-            return Ok((pending.clone(), false));
-        }
-        if let Some(existing) = book.orders.get(&c.order_id) {
-            if existing.plate_no != c.plate_no || existing.amount != c.amount {
-                return Err(ChannelError::Conflict(c.order_id.clone()));
-            }
-            return Ok((existing.clone(), false));
+        if let Some(known) = book.pending.get(&c.order_id).or_else(|| book.orders.get(&c.order_id)) {
+            return same_order(known, c).map(|o| (o, false));
         }
         book.sequence += 1;
         let sequence = book.sequence;
-        let mut order = Order {
-            order_id: c.order_id.clone(),
-            plate_no: c.plate_no.clone(),
-            state: State::Declined,
-            amount: c.amount,
-            paid: None,
-            discount: 0,
-            txn_id: None,
-            paid_at: None,
-            code: None,
-            reason: None,
-            refunded: 0,
-        };
+        let mut order = fresh(c, State::Declined);
         let decline = match book.accounts.get(&c.plate_no) {
             _ if c.interactive && behaviour.decline => Some(("DECLINED", "银行拒绝交易")),
             _ if c.interactive => None,
@@ -336,6 +300,31 @@ impl Sandbox {
         }
         tracing::warn!("sandbox: notification not acknowledged after {NOTIFY_ATTEMPTS} attempts");
     }
+}
+
+/// A new order for a charge, undecided.
+fn fresh(c: &Charge, state: State) -> Order {
+    Order {
+        order_id: c.order_id.clone(),
+        plate_no: c.plate_no.clone(),
+        state,
+        amount: c.amount,
+        paid: None,
+        discount: 0,
+        txn_id: None,
+        paid_at: None,
+        code: None,
+        reason: None,
+        refunded: 0,
+    }
+}
+
+/// The order a repeated charge names: the same, unless its plate or amount differ.
+fn same_order(known: &Order, c: &Charge) -> Result<Order, ChannelError> {
+    if known.plate_no != c.plate_no || known.amount != c.amount {
+        return Err(ChannelError::Conflict(c.order_id.clone()));
+    }
+    Ok(known.clone())
 }
 
 fn check_charge(c: &Charge) -> Result<(), ChannelError> {
