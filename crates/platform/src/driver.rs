@@ -18,8 +18,8 @@ use onepark_web::{Lang, Nav, yuan};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::payments;
-use crate::store::{DownlinkState, PayState, Payment, Purpose, Signup};
+use crate::payments::{self, Paying};
+use crate::store::{Debt, DownlinkState, PayState, Payment, Purpose, Signup};
 
 /// The spec gives the lot 5 s to answer `fee`.
 const FEE_WAIT: Duration = Duration::from_secs(5);
@@ -362,10 +362,41 @@ async fn pay_quote(State(state): State<AppState>, headers: HeaderMap, Path(id): 
         ),
         fen,
     );
-    match payments::pay(&state, p, true).await {
-        Ok(p) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
+    // The quote's bill and the stay's fee: a second quote of the same stay,
+    // asked before this payment reached the lot, cannot be paid too.
+    let stay = Debt::Stay { parking_code: q.parking_code.clone(), uid, asked_at: q.asked_at.clone() };
+    let debts = [(Debt::bill(&q.parking_code, &bill_id), fen), (stay, fen)];
+    match payments::pay(&state, p, &debts, true).await {
+        Ok(Paying::Charge(p)) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
+        Ok(Paying::Mismatch(_)) => problem(
+            &d,
+            StatusCode::CONFLICT,
+            "这次查询的账单已按其他金额支付过",
+            "This bill was paid with another amount",
+        ),
+        Ok(Paying::Claimed(holder)) => already_paying(&d, &holder),
         Err(e) => failed(&d, e),
     }
+}
+
+/// Another charge is paying (or has paid) this debt: no second one; the
+/// driver sees that one and how to go on.
+fn already_paying(d: &Driver, holder: &Payment) -> Response {
+    let lang = d.lang;
+    let body = html! {
+        div.card {
+            div.notice.bad id="already" {
+                @if holder.state == PayState::Pending {
+                    (lang.t("这笔费用已有一笔支付正在处理中，未再次收费。", "A payment of this is already being processed; you were not charged again."))
+                } @else {
+                    (lang.t("这笔费用已经支付，未再次收费。如需继续缴费，请重新查询停车费。", "This was already paid; you were not charged again. Ask for the fee again to pay any more."))
+                }
+            }
+            p { a.button href=(format!("/pay/receipt/{}", holder.order_id)) { (lang.t("查看该笔支付", "See that payment")) } }
+            p { a.button.secondary href=(plate_url(&holder.plate_no)) { (lang.t("返回", "Back")) } }
+        }
+    };
+    (StatusCode::CONFLICT, page(d, lang.t("已支付", "Already paid"), 0, body)).into_response()
 }
 
 async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PlateForm>) -> Response {
@@ -375,7 +406,14 @@ async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f):
         Err(r) => return *r,
     };
     match payments::pay_arrears(&state, &plate_no).await {
-        Ok(Some(p)) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
+        // A second tap finds the first charge: its receipt, not a new one.
+        Ok(Some(Paying::Charge(p) | Paying::Claimed(p))) if p.purpose == Purpose::Arrears => {
+            Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response()
+        }
+        Ok(Some(Paying::Claimed(p))) => already_paying(&d, &p),
+        Ok(Some(Paying::Charge(p) | Paying::Mismatch(p))) => {
+            Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response()
+        }
         Ok(None) => Redirect::to(&plate_url(&plate_no)).into_response(),
         Err(e) => failed(&d, e),
     }

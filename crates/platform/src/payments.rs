@@ -30,7 +30,7 @@ use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::downlink::{DownlinkError, seal};
 pub use crate::store::order_id;
-use crate::store::{Arrear, Began, Downlink, Outcome, PayState, Payment, Purpose, Signup, StoreError};
+use crate::store::{Arrear, Began, Debt, Downlink, Outcome, PayState, Payment, Purpose, Signup, StoreError};
 
 /// The channel and the money rules, shared by the uplink, the notify
 /// endpoint, the driver pages and the recovery job.
@@ -198,10 +198,8 @@ async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option
             after_paid(state, &after).await?;
         }
         PayState::Declined => {
+            // A declined after-leave bill became its plate's arrears in the same commit.
             state.metrics().payment(purpose, "declined");
-            if after.purpose == Purpose::AfterLeave {
-                owe(state, &after, "after_leave").await?;
-            }
         }
         PayState::Refunded => state.metrics().payment(purpose, "refunded"),
         PayState::Pending => {}
@@ -209,7 +207,9 @@ async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option
     Ok(Some(after))
 }
 
-/// What follows a charge that became paid.
+/// What follows a charge that became paid. Whatever it paid beyond the
+/// debt — a bill the lot collected offline meanwhile, arrears a booth wrote
+/// off while the charge was pending — is refunded here.
 async fn after_paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
     match p.purpose {
         Purpose::Exit | Purpose::AfterLeave => {
@@ -219,11 +219,15 @@ async fn after_paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
             if let Some(paid_type) = state.store().reported_paid_type(&p.parking_code, &p.bill_id).await?
                 && paid_type != channel_type
             {
-                refund(state, p, "车场已线下收取该账单：自动退还线上扣款").await?;
+                return refund(state, p, "车场已线下收取该账单：自动退还线上扣款").await;
             }
-            // An after-leave bill reported abnormal is no longer owed.
-            let bill = [(p.parking_code.clone(), p.bill_id.clone())];
-            state.store().settle_arrears(&bill, "paid", &p.order_id, &format_time(state.now()), Vec::new()).await?;
+            // Its arrears row (if any) was settled by this payment in the same
+            // commit — unless a booth wrote it off while the charge was pending.
+            if let Some(a) = state.store().settled_arrear(&p.parking_code, &p.bill_id).await?
+                && a.settled_by.as_deref() != Some(p.order_id.as_str())
+            {
+                refund(state, p, "该账单已作为欠费在岗亭结清：自动退还线上扣款").await?;
+            }
         }
         Purpose::Arrears => settle_claimed(state, p).await?,
         Purpose::Prepay => {}
@@ -252,21 +256,28 @@ pub async fn bill_reported(state: &AppState, parking_code: &str, bill_id: &str, 
 /// Refunds what is left of a payment; idempotent (the refund id is the order's).
 pub async fn refund(state: &AppState, p: &Payment, reason: &str) -> Result<(), StoreError> {
     let left = p.actual_pay.unwrap_or(0) - p.refunded;
-    if left <= 0 {
+    refund_part(state, p, left, &format!("R{}", p.order_id), reason).await
+}
+
+/// Refunds `amount` of a payment under `refund_id` (the channel is idempotent on it).
+async fn refund_part(
+    state: &AppState,
+    p: &Payment,
+    amount: i64,
+    refund_id: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    if amount <= 0 {
         return Ok(());
     }
-    let request = Refund {
-        order_id: p.order_id.clone(),
-        refund_id: format!("R{}", p.order_id),
-        amount: left,
-        reason: reason.into(),
-    };
+    let request =
+        Refund { order_id: p.order_id.clone(), refund_id: refund_id.to_owned(), amount, reason: reason.into() };
     match state.payments().channel.refund(&request).await {
         Ok(order) => {
             state.store().note_refund(&p.order_id, reason).await?;
             // Boxed: a refund is recorded through `apply`, which may have called us.
             Box::pin(apply(state, &order, false)).await?;
-            tracing::warn!(order_id = p.order_id, fen = left, reason, "refunded");
+            tracing::warn!(order_id = p.order_id, fen = amount, reason, "refunded");
             Ok(())
         }
         Err(e) => {
@@ -290,44 +301,13 @@ pub fn settled_fields(a: &Arrear) -> Map<String, Value> {
     m.insert("discountAmount".into(), Value::from(0));
     m.insert("actualPay".into(), Value::from(a.should_pay));
     m.insert("dealTime".into(), Value::from(a.settled_at.clone().unwrap_or_default()));
-    m.insert("orderCode".into(), Value::from(a.settled_by.clone().unwrap_or_default()));
+    // The number the lot was told in payResult: the channel's, or OFFLINE-{parkingCode}.
+    let txn = a.settled_txn.clone().or_else(|| a.settled_by.clone()).unwrap_or_default();
+    m.insert("orderCode".into(), Value::from(txn));
     let paid_type = if online { PaidType::PlatformAccount } else { PaidType::Cash };
     m.insert("paidType".into(), Value::from(paid_type.code()));
     m.insert("payType".into(), Value::from(PayScene::Arrears.code()));
     m
-}
-
-/// Records a bill as owed by its plate (arrears across the city).
-async fn owe(state: &AppState, p: &Payment, source: &str) -> Result<(), StoreError> {
-    let a = arrear(p, source, &format_time(state.now()));
-    if state.store().put_arrear(&a).await? {
-        tracing::info!(plate = a.plate_no, bill_id = a.bill_id, fen = a.should_pay, source, "arrears recorded");
-    }
-    Ok(())
-}
-
-/// A charge's bill as owed by its plate (open).
-pub fn arrear(p: &Payment, source: &str, now: &str) -> Arrear {
-    Arrear {
-        parking_code: p.parking_code.clone(),
-        bill_id: p.bill_id.clone(),
-        plate_no: p.plate_no.clone(),
-        plate_color: p.plate_color,
-        uid: p.uid.clone(),
-        arrive_time: p.arrive_time.clone(),
-        end_time: p.end_time.clone(),
-        bill_time: p.bill_time.clone(),
-        should_pay: p.should_pay,
-        source: source.into(),
-        state: "open".into(),
-        settled_by: None,
-        settled_at: None,
-        created_at: now.to_owned(),
-    }
-}
-
-pub async fn record_arrear(state: &AppState, a: &Arrear) -> Result<bool, StoreError> {
-    state.store().put_arrear(a).await
 }
 
 /// The payResult downlink for a paid lot bill (prepay or a settled arrears bill).
@@ -494,13 +474,26 @@ pub fn new_payment(
     }
 }
 
-/// Stores and charges a payment (or answers the bill's existing charge).
-pub async fn pay(state: &AppState, p: Payment, interactive: bool) -> Result<Payment, StoreError> {
-    match state.store().begin_payment(&p, true).await? {
-        Began::Charge(p) => charge(state, &p, interactive).await,
-        Began::Existing(p) if p.state == PayState::Pending => resolve(state, &p).await,
-        Began::Existing(p) => Ok(p),
-    }
+/// What asking to pay a debt came to.
+pub enum Paying {
+    /// This charge (new, or the bill's earlier one), as it stands now.
+    Charge(Payment),
+    /// The bill was first applied for with another plate or amount.
+    Mismatch(Payment),
+    /// Another charge holds a debt it pays (pending or paid): that one.
+    Claimed(Payment),
+}
+
+/// Stores a payment claiming `debts` and charges it — or answers the bill's
+/// existing charge, or the charge already holding one of its debts.
+pub async fn pay(state: &AppState, p: Payment, debts: &[(Debt, i64)], interactive: bool) -> Result<Paying, StoreError> {
+    Ok(match state.store().begin_payment(&p, debts).await? {
+        Began::Charge(p) => Paying::Charge(charge(state, &p, interactive).await?),
+        Began::Existing(p) if p.state == PayState::Pending => Paying::Charge(resolve(state, &p).await?),
+        Began::Existing(p) | Began::Recorded(p) => Paying::Charge(p),
+        Began::Mismatch(p) => Paying::Mismatch(p),
+        Began::Claimed(p) => Paying::Claimed(p),
+    })
 }
 
 /// The applyPayment / getPayResult reply fields of a payment.
@@ -640,13 +633,25 @@ pub fn fee_answered(state: &AppState, request_id: i64) {
 }
 
 /// Pays a plate's open arrears in one interactive charge; the bills are
-/// settled (and their lots told with payResult) when it is paid.
-pub async fn pay_arrears(state: &AppState, plate_no: &str) -> Result<Option<Payment>, StoreError> {
-    let open = state.store().open_arrears(plate_no).await?;
+/// settled (and their lots told with payResult) when it is paid. The charge
+/// claims each bill: a second tap, tab or a lot's retry of one of them finds
+/// the first charge. Bills another charge is paying are left to it.
+pub async fn pay_arrears(state: &AppState, plate_no: &str) -> Result<Option<Paying>, StoreError> {
+    let mut open = Vec::new();
+    let mut holder = None;
+    for a in state.store().open_arrears(plate_no).await? {
+        match state.store().debt_holder(&Debt::bill(&a.parking_code, &a.bill_id)).await? {
+            Some(h) => holder = holder.or(Some(h)),
+            None => open.push(a),
+        }
+    }
+    let Some(first) = open.first() else { return Ok(holder.map(Paying::Claimed)) };
     let total: i64 = open.iter().map(|a| a.should_pay).sum();
-    let Some(first) = open.first() else { return Ok(None) };
+    let bills = open.iter().map(|a| format!("{}:{}", a.parking_code, a.bill_id)).collect::<Vec<_>>().join(",");
+    // The same bills make the same charge (a declined one is tried again as its next attempt).
+    let digest = openssl::sha::sha256(format!("{plate_no}\n{bills}").as_bytes());
+    let bill_id = format!("ARR{}", digest.iter().take(10).map(|b| format!("{b:02x}")).collect::<String>());
     let now = format_time(state.now());
-    let bill_id = format!("ARR{}", chrono::Utc::now().timestamp_micros());
     let mut p = new_payment(
         state,
         Purpose::Arrears,
@@ -657,8 +662,10 @@ pub async fn pay_arrears(state: &AppState, plate_no: &str) -> Result<Option<Paym
         (&first.arrive_time, &first.end_time, &now),
         total,
     );
-    p.uid = open.iter().map(|a| format!("{}:{}", a.parking_code, a.bill_id)).collect::<Vec<_>>().join(",");
-    Ok(Some(pay(state, p, true).await?))
+    p.uid = bills;
+    let debts: Vec<(Debt, i64)> =
+        open.iter().map(|a| (Debt::bill(&a.parking_code, &a.bill_id), a.should_pay)).collect();
+    Ok(Some(pay(state, p, &debts, true).await?))
 }
 
 /// The bills an arrears payment covers (kept in its `uid`), settled, and
@@ -703,7 +710,22 @@ async fn settle_claimed(state: &AppState, p: &Payment) -> Result<(), StoreError>
         }
     }
     let now = format_time(state.now());
-    state.store().settle_arrears(&bills, "paid", &p.order_id, &now, downlinks).await?;
+    let txn = p.txn_id.clone().unwrap_or_default();
+    let settled = state.store().settle_arrears(&bills, ("paid", &p.order_id, &txn), &now, downlinks).await?;
+    // Bills settled otherwise while this charge was pending (a booth collected
+    // them): the driver paid them twice, so that part goes back.
+    let mut beyond = 0;
+    for (code, bill) in bills.iter().filter(|b| !settled.contains(b)) {
+        if let Some(a) = state.store().settled_arrear(code, bill).await?
+            && a.settled_by.as_deref() != Some(p.order_id.as_str())
+        {
+            beyond += a.should_pay;
+        }
+    }
+    if beyond > 0 {
+        let reason = "部分欠费已在岗亭结清：自动退还多付部分";
+        refund_part(state, p, beyond, &format!("R{}-{}", p.order_id, settled.len()), reason).await?;
+    }
     release(state, &p.plate_no).await;
     Ok(())
 }
@@ -731,13 +753,15 @@ pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> 
     let open = state.store().open_arrears(plate_no).await?;
     let total = open.iter().map(|a| a.should_pay).sum();
     let now = state.now();
+    // The one number the lot hears (payResult) and is answered later (getPayResult, checkDailyBill).
+    let offline = format!("OFFLINE-{parking_code}");
     let mut downlinks = Vec::new();
     for a in &open {
         let o = Outcome {
             state: PayState::Paid,
             actual_pay: Some(a.should_pay),
             discount: 0,
-            txn_id: Some(format!("OFFLINE-{parking_code}")),
+            txn_id: Some(offline.clone()),
             deal_time: Some(format_time(now)),
             paid_type: Some(PaidType::Cash.code()),
             reason: None,
@@ -752,7 +776,8 @@ pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> 
     }
     let bills: Vec<(String, String)> = open.iter().map(|a| (a.parking_code.clone(), a.bill_id.clone())).collect();
     let by = format!("lot:{parking_code}");
-    let settled = state.store().settle_arrears(&bills, "written_off", &by, &format_time(now), downlinks).await?;
+    let settled =
+        state.store().settle_arrears(&bills, ("written_off", &by, &offline), &format_time(now), downlinks).await?;
     state.wake().now();
     Ok((settled.len(), total))
 }

@@ -43,7 +43,7 @@ pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};
-pub use payments::{Arrear, Began, FeeQuote, MoneyDay, Outcome, PayState, Payment, Purpose, Signup, order_id};
+pub use payments::{Arrear, Began, Debt, FeeQuote, MoneyDay, Outcome, PayState, Payment, Purpose, Signup, order_id};
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Table};
 use shared::Shared;
@@ -58,6 +58,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (5, "photo files", include_str!("../migrations/0005_photo_files.sql")),
     (6, "city day", include_str!("../migrations/0006_city_day.sql")),
     (7, "payments", include_str!("../migrations/0007_payments.sql")),
+    (8, "debt claims", include_str!("../migrations/0008_debt_claims.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -36,7 +36,9 @@ use crate::admission::{Seen, bounded};
 use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::payments;
-use crate::store::{Arrear, Confirmed, DayCounts, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError};
+use crate::store::{
+    Arrear, Began, Confirmed, DayCounts, Debt, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError,
+};
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
 pub struct Answer {
@@ -239,7 +241,11 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
             ),
         );
     }
-    match state.replays().seen(node, &form.sign, now) {
+    // Replays are keyed by what was signed and whose key signed it — the base
+    // accessID — not by the node suffix, which is outside the signature: the
+    // same bytes sent as `234_7` and `234_8` are one request.
+    let signer = access.base.as_str();
+    match state.replays().seen(signer, &form.sign, now) {
         Some(Seen::Done) => {
             state.metrics().replay();
             return Answer::client(
@@ -264,9 +270,9 @@ async fn pipeline(state: &AppState, name: &str, query: &str, body: &[u8], access
     let answer = dispatch(state, interface, &lot, node, &opened, file).await.unwrap_or_else(|rejected| rejected);
     // Bytes answered for good are answered again without decrypting them.
     if answer.code == ResultCode::OK {
-        state.replays().remember(node, &sign, Seen::Done, now);
+        state.replays().remember(signer, &sign, Seen::Done, now);
     } else if answer.hold.is_some_and(|(status, _)| status == StatusCode::SERVICE_UNAVAILABLE) {
-        state.replays().remember(node, &sign, Seen::Stale, now);
+        state.replays().remember(signer, &sign, Seen::Stale, now);
     }
     answer
 }
@@ -416,6 +422,7 @@ async fn dispatch(
         Uplink::CancelOverDueBill => {
             let m = accept::<CancelOverDue>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let plate_no = plate(&m.message.plate_no);
+            saw_car(state, &m.message.parking_code, &plate_no, clock.now).await?;
             match payments::write_off(state, &m.message.parking_code, &plate_no).await {
                 Ok((0, _)) => Answer::ok(format!("车辆 {plate_no} 无待核销的欠费账单")),
                 Ok((n, fen)) => Answer::ok(format!("已核销车辆 {plate_no} 的 {n} 笔欠费，共 {} 元", yuan(fen))),
@@ -430,6 +437,60 @@ fn plate(text: &str) -> String {
     onepark_domain::plate::Plate::parse(text).map_or_else(|_| text.trim().to_owned(), |p| p.to_string())
 }
 
+/// cancelOverDueBill: a lot writes off only the arrears of a car it has
+/// reported — parked there now, or left within the last day — since its
+/// booth collected them from that car; never a plate it never saw.
+async fn saw_car(
+    state: &AppState,
+    parking_code: &str,
+    plate_no: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), Answer> {
+    let since = format_time(now - chrono::Duration::hours(24));
+    match state.store().last_stay(parking_code, plate_no).await {
+        Ok(Some((_, None))) => Ok(()),
+        Ok(Some((_, Some(left)))) if left >= since => Ok(()),
+        Ok(_) => Err(Answer::client(format!(
+            "车场 {parking_code} 没有车辆 {plate_no} 在场或 24 小时内离场的记录：只能核销本场车辆的欠费"
+        ))),
+        Err(e) => Err(stored(Err(e), "")),
+    }
+}
+
+/// A lot's money report about a stay (applyPayment, uploadAbnormalBill) is
+/// acted on only when the lot reported that stay (its entry or exit, uid)
+/// with that plate: a lot cannot charge or put arrears on a car it never had.
+async fn reported_stay(
+    state: &AppState,
+    parking_code: &str,
+    uid: &str,
+    plate_no: &str,
+    label: &str,
+) -> Result<(), Answer> {
+    match state.store().stay_plates(parking_code, uid).await.map(|mut plates| {
+        plates.dedup();
+        plates
+    }) {
+        Ok(plates) if plates.iter().any(|p| plate(p) == plate_no) => Ok(()),
+        Ok(plates) if plates.is_empty() => Err(Answer::client(format!(
+            "{label}：车场 {parking_code} 未上传过停车记录 uid {uid}（入场或出场），不能据此扣款或登记欠费"
+        ))),
+        Ok(plates) => Err(Answer::client(format!(
+            "{label}：停车记录 uid {uid} 的车牌为 {}，与账单车牌 {plate_no} 不符",
+            plates.join("/")
+        ))),
+        Err(e) => Err(stored(Err(e), label)),
+    }
+}
+
+/// A bill applied for again with another plate or amount.
+fn mismatch(label: &str, first: &Payment, plate_no: &str, should_pay: i64) -> Answer {
+    Answer::client(format!(
+        "{label} 已于 {} 为车辆 {} 申请扣款 {} 分，本次（{plate_no}，shouldPay {should_pay}）不符：同一账单不能再次扣款",
+        first.created_at, first.plate_no, first.should_pay
+    ))
+}
+
 /// applyPayment (§5.4.1): charge the plate's account for the lot's bill, at
 /// most once per bill; the answer says paid (open the barrier) or not.
 async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
@@ -438,17 +499,19 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
     }
     let plate_no = plate(&m.plate_no);
     let label = format!("账单 billID {}", m.bill_id);
+    if let Err(answer) = reported_stay(state, &m.parking_code, &m.uid, &plate_no, &label).await {
+        return answer;
+    }
     let existing = match state.store().payment(&m.parking_code, &m.bill_id).await {
         Ok(p) => p,
         Err(e) => return stored(Err(e), &label),
     };
+    if let Some(p) = &existing
+        && (p.should_pay != m.should_pay || p.plate_no != plate_no)
+    {
+        return mismatch(&label, p, &plate_no, m.should_pay);
+    }
     if let Some(p) = existing.filter(|p| p.state != PayState::Declined) {
-        if p.should_pay != m.should_pay || p.plate_no != plate_no {
-            return Answer::client(format!(
-                "{label} 已于 {} 为车辆 {} 申请扣款 {} 分，本次（{plate_no}，shouldPay {}）不符：同一账单不能再次扣款",
-                p.created_at, p.plate_no, p.should_pay, m.should_pay
-            ));
-        }
         return match payments::resolve(state, &p).await {
             Ok(p) => payment_answer(&p, true),
             Err(e) => stored(Err(e), &label),
@@ -456,6 +519,12 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
     }
     // Settled as arrears meanwhile (the driver page, a booth elsewhere): never charge it again.
     match state.store().settled_arrear(&m.parking_code, &m.bill_id).await {
+        Ok(Some(a)) if a.plate_no != plate_no || a.should_pay != m.should_pay => {
+            return Answer::client(format!(
+                "{label} 已作为车辆 {} 的欠费 {} 分结清，本次（{plate_no}，shouldPay {}）不符",
+                a.plate_no, a.should_pay, m.should_pay
+            ));
+        }
         Ok(Some(a)) => {
             let mut answer = Answer::ok("该账单已作为欠费补缴结清，未再次扣款");
             answer.extra = payments::settled_fields(&a);
@@ -485,19 +554,32 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
         let declined =
             Payment { state: PayState::Declined, reason: Some("NOT_SIGNED 未开通无感支付".into()), ..p };
         if purpose == Purpose::AfterLeave {
-            // The car has left: the bill is kept (getPayResult, checkDailyBill) and owed by its plate.
-            let kept = state.store().begin_payment(&declined, false).await;
-            let a = payments::arrear(&declined, "after_leave", &format_time(state.now()));
-            if let Err(e) = kept.map(|_| ()).and(payments::record_arrear(state, &a).await.map(|_| ())) {
-                return stored(Err(e), &label);
+            // The car has left: the bill is kept (getPayResult, checkDailyBill)
+            // and owed by its plate, in one commit.
+            match state.store().begin_payment(&declined, &[]).await {
+                Ok(Began::Mismatch(first)) => return mismatch(&label, &first, &plate_no, m.should_pay),
+                Ok(_) => {}
+                Err(e) => return stored(Err(e), &label),
             }
         }
         let mut answer = Answer::ok(format!("车辆 {plate_no} 未开通无感支付，请转线下缴费"));
         answer.extra = payments::reply_fields(&declined, false);
         return answer;
     }
-    match payments::pay(state, p, false).await {
-        Ok(p) => payment_answer(&p, false),
+    let debt = [(Debt::bill(&m.parking_code, &m.bill_id), m.should_pay)];
+    match payments::pay(state, p.clone(), &debt, false).await {
+        Ok(payments::Paying::Charge(p)) => payment_answer(&p, false),
+        Ok(payments::Paying::Mismatch(first)) => mismatch(&label, &first, &plate_no, m.should_pay),
+        Ok(payments::Paying::Claimed(holder)) => {
+            // The driver is paying it as arrears right now: that charge decides it.
+            let mut answer = Answer::ok(format!(
+                "{label} 正由另一笔支付（订单 {}，{}）处理，未再次扣款：请稍后用 getPayResult 查询",
+                holder.order_id,
+                holder.state.as_str()
+            ));
+            answer.extra = payments::reply_fields(&p, false);
+            answer
+        }
         Err(e) => stored(Err(e), &label),
     }
 }
@@ -521,7 +603,7 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
     let label = format!("账单 billID {}", q.bill_id);
     let p = match state.store().payment(&q.parking_code, &q.bill_id).await {
         Ok(Some(p)) => p,
-        Ok(None) => return Answer::client(format!("{label} 不存在：该账单未申请过扣款")),
+        Ok(None) => return Answer::new(ResultCode::NO_DATA, format!("{label} 不存在：该账单未申请过扣款")),
         Err(e) => return stored(Err(e), &label),
     };
     if p.plate_no != plate(&q.plate_no) {
@@ -547,13 +629,44 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
     answer
 }
 
+/// Whether a fee query (`fee` downlink) went to this lot for this plate:
+/// only then may its uploadFee answer it (authorize before storing).
+async fn fee_query_of(state: &AppState, lot: &LotAccess, request_id: i64, plate_no: &str) -> Result<FeeQuote, Answer> {
+    let q = match state.store().fee_quote(request_id).await {
+        Ok(q) => q,
+        Err(e) => return Err(stored(Err(e), "")),
+    };
+    match q {
+        Some(q) if lot.parking_codes.contains(&q.parking_code) && q.plate_no == plate_no => Ok(q),
+        Some(q) if lot.parking_codes.contains(&q.parking_code) => Err(Answer::client(format!(
+            "requestId {request_id} 查询的是车辆 {}，不是 {plate_no}（plateNo 不符）",
+            q.plate_no
+        ))),
+        _ => Err(Answer::client(format!(
+            "requestId {request_id} 不是平台发给接入方 {} 的计费查询（fee），不能应答",
+            lot.access_id
+        ))),
+    }
+}
+
 /// uploadFee (§5.4.3): the lot's bill for a fee query, stored, then confirmed.
 async fn upload_fee(state: &AppState, lot: &LotAccess, m: &UploadFee) -> Answer {
     let b = &m.params;
+    let plate_no = plate(&b.plate_no);
+    let asked = match fee_query_of(state, lot, m.request_id, &plate_no).await {
+        Ok(q) => q,
+        Err(answer) => return answer,
+    };
+    if asked.parking_code != b.parking_code {
+        return Answer::client(format!(
+            "requestId {} 查询的是车场 {}，应答的 parkingCode {} 不符",
+            m.request_id, asked.parking_code, b.parking_code
+        ));
+    }
     let quote = FeeQuote {
         request_id: m.request_id,
         parking_code: b.parking_code.clone(),
-        plate_no: plate(&b.plate_no),
+        plate_no,
         asked_at: String::new(),
         answered_at: Some(format_time(state.now())),
         success: Some(true),
@@ -575,10 +688,15 @@ async fn upload_fee(state: &AppState, lot: &LotAccess, m: &UploadFee) -> Answer 
 }
 
 async fn refused_fee(state: &AppState, lot: &LotAccess, m: &Confirm<FeeQuery>) -> Answer {
+    let plate_no = plate(&m.params.plate_no);
+    let asked = match fee_query_of(state, lot, m.request_id, &plate_no).await {
+        Ok(q) => q,
+        Err(answer) => return answer,
+    };
     let quote = FeeQuote {
         request_id: m.request_id,
-        parking_code: m.params.parking_code.clone().unwrap_or_default(),
-        plate_no: plate(&m.params.plate_no),
+        parking_code: asked.parking_code,
+        plate_no,
         asked_at: String::new(),
         answered_at: Some(format_time(state.now())),
         success: Some(false),
@@ -599,12 +717,37 @@ async fn refused_fee(state: &AppState, lot: &LotAccess, m: &Confirm<FeeQuery>) -
     answer
 }
 
-/// uploadAbnormalBill (§5.5.4): the bill is owed by its plate across the city.
+/// uploadAbnormalBill (§5.5.4): the bill is owed by its plate across the
+/// city — only for a stay this lot reported with that plate (a lot cannot
+/// put arrears on a car it never had), and never beyond the spec's money
+/// bound for the plate's arrears together (the driver could not pay them).
 async fn abnormal_bill(state: &AppState, m: &AbnormalBill, now: &str) -> Answer {
+    let label = format!("账单 billID {}", m.bill_id);
+    let plate_no = plate(&m.plate_no);
+    if m.end_time.0 < m.arrive_time.0 {
+        return Answer::client(format!("出场时间 endTime {} 早于入场时间 arriveTime {}", m.end_time, m.arrive_time));
+    }
+    if let Err(answer) = reported_stay(state, &m.parking_code, &m.uid, &plate_no, &label).await {
+        return answer;
+    }
+    let owed: i64 = match state.store().open_arrears(&plate_no).await {
+        Ok(open) => open
+            .iter()
+            .filter(|a| a.bill_id != m.bill_id || a.parking_code != m.parking_code)
+            .map(|a| a.should_pay)
+            .sum(),
+        Err(e) => return stored(Err(e), &label),
+    };
+    if owed + m.should_pay > onepark_domain::money::MAX_FEN {
+        return Answer::client(format!(
+            "{label}：车辆 {plate_no} 的欠费合计将超过 {} 元的上限（shouldPay）",
+            yuan(onepark_domain::money::MAX_FEN)
+        ));
+    }
     let a = Arrear {
         parking_code: m.parking_code.clone(),
         bill_id: m.bill_id.clone(),
-        plate_no: plate(&m.plate_no),
+        plate_no,
         plate_color: m.plate_color.code(),
         uid: m.uid.clone(),
         arrive_time: m.arrive_time.to_string(),
@@ -616,11 +759,12 @@ async fn abnormal_bill(state: &AppState, m: &AbnormalBill, now: &str) -> Answer 
         settled_by: None,
         settled_at: None,
         created_at: now.to_owned(),
+        settled_txn: None,
     };
-    match payments::record_arrear(state, &a).await {
+    match state.store().put_arrear(&a).await {
         Ok(true) => Answer::ok("操作成功：已登记为欠费账单"),
         Ok(false) => Answer::ok("操作成功（该账单已登记或已支付，未重复登记）"),
-        Err(e) => stored(Err(e), &format!("账单 billID {}", m.bill_id)),
+        Err(e) => stored(Err(e), &label),
     }
 }
 

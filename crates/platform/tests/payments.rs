@@ -28,7 +28,12 @@ impl Harness {
     async fn new(database: String, tag: &str) -> Harness {
         let dir = std::env::temp_dir().join(format!("onepark-payments-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let config = common::config(database, dir, "234");
+        let mut config = common::config(database, dir, "234");
+        // Another car park's operator (accessID 235, lot 2001), with its own rights only.
+        let mut other = config.lots[0].clone();
+        other.access_id = "235".into();
+        other.parking_codes = vec!["2001".into()];
+        config.lots.push(other);
         let store = Store::connect(&config.database).await.expect("store");
         let state = AppState::new(&config, store);
         start_payments(&state);
@@ -41,11 +46,22 @@ impl Harness {
     }
 
     async fn send(&self, interface: &str, data: Value) -> Value {
+        self.send_as("234", interface, data).await
+    }
+
+    /// The form of a sealed request, as a lot would post it.
+    fn seal(&self, access_id: &str, data: &Value) -> String {
         let text = json!({ "data": data }).to_string();
         let keys = Keys { own: Some(&self.private), peer: Some(&self.platform_public) };
         let sealed = onepark_proto::seal(Profile::Qingdao, text.as_bytes(), keys).expect("seal");
-        let body =
-            UplinkForm { access_id: "234".into(), cipher: sealed.cipher, sign: sealed.sign, file: None }.encode();
+        UplinkForm { access_id: access_id.into(), cipher: sealed.cipher, sign: sealed.sign, file: None }.encode()
+    }
+
+    async fn send_as(&self, access_id: &str, interface: &str, data: Value) -> Value {
+        self.post_form(interface, self.seal(access_id, &data)).await
+    }
+
+    async fn post_form(&self, interface: &str, body: String) -> Value {
         let request = Request::post(format!("/api/v1/cp/{interface}"))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(Body::from(body))
@@ -53,6 +69,41 @@ impl Harness {
         let (status, reply) = common::call(&self.app, request).await;
         assert_eq!(status, 200, "{interface}: {reply}");
         reply
+    }
+
+    /// A driver page's form post: (status, Location or body).
+    async fn driver_post(&self, path: &str, form: String) -> (u16, String) {
+        let request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form))
+            .expect("post");
+        let response = tower::ServiceExt::oneshot(self.app.clone(), request).await.expect("call");
+        let status = response.status().as_u16();
+        let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, location.unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// The sandbox's charges of a plate today (its statement).
+    async fn charges(&self, plate: &str) -> usize {
+        let csv = self.sandbox().statement(now().date()).await.expect("statement");
+        csv.lines().filter(|l| l.contains(",charge,") && l.contains(plate)).count()
+    }
+
+    /// A car `plate` entered lot `code` (uid `uid`) 90 minutes ago and, with `left`, left a minute ago.
+    async fn stay(&self, access_id: &str, code: &str, uid: &str, plate: &str, left: bool) {
+        let entry = json!({ "uid": uid, "arrivalID": "1", "plateNo": plate, "carType": 1, "parkingCode": code,
+            "entryNum": "1", "totalBerthNum": 150, "openBerthNum": 130, "freeBerthNum": 70, "arriveTime": at(90),
+            "parkingType": 1, "plateColor": 1, "uploadTime": at(0) });
+        assert_eq!(code_of(&self.send_as(access_id, "uploadCarInData", entry).await), "200");
+        if left {
+            let exit = json!({ "uid": uid, "exitID": "2", "plateNo": plate, "parkingCode": code, "arriveTime": at(90),
+                "endTime": at(1), "totalBerthNum": 150, "openBerthNum": 130, "freeBerthNum": 71, "chargeFee": 1000,
+                "shouldPay": 1000, "carType": 1, "plateColor": 1, "parkingType": 1, "entryNum": "1", "outNum": "2",
+                "uploadTime": at(0) });
+            let reply = self.send_as(access_id, "uploadCarOutData", exit).await;
+            assert_eq!(code_of(&reply), "200", "{reply}");
+        }
     }
 
     async fn get(&self, path: &str) -> Value {
@@ -83,6 +134,10 @@ impl Harness {
 
 fn enc(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+fn code_of(reply: &Value) -> &str {
+    code(reply)
 }
 
 fn code(reply: &Value) -> &str {
@@ -123,6 +178,9 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 async fn scenario(h: Harness, tag: &str) {
     let plate = format!("鲁B{}1", &tag[..4]);
+    for bill in 0..3 {
+        h.stay("234", "1001", &format!("U{tag}-{bill}"), &plate, false).await;
+    }
     // Not signed up: the lot is told to collect at the booth.
     let reply = h.send("applyPayment", apply(&format!("{tag}-0"), &plate, 1000, false)).await;
     assert_eq!((code(&reply), reply["payStatus"].as_i64()), ("200", Some(0)), "{reply}");
@@ -145,8 +203,9 @@ async fn scenario(h: Harness, tag: &str) {
     assert!(msg(&other).contains("不能再次扣款"), "{other}");
     let result = h.send("getPayResult", bill_query(&b1, &plate)).await;
     assert_eq!((result["payStatus"].as_i64(), result["payType"].as_i64()), (Some(1), Some(103)), "{result}");
+    // The spec's code for "no data found" (item 7).
     let unknown = h.send("getPayResult", bill_query("nope", &plate)).await;
-    assert!(code(&unknown) == "400" && msg(&unknown).contains("不存在"), "{unknown}");
+    assert!(code(&unknown) == "204" && msg(&unknown).contains("不存在"), "{unknown}");
 
     // The channel hangs after taking the money: the answer is "unknown" in
     // time, the notification then says paid; the lot meanwhile collected
@@ -193,6 +252,8 @@ async fn scenario(h: Harness, tag: &str) {
 
     // Pay after leave, not signed up: the bill is owed across the city.
     let debtor = format!("鲁B{}2", &tag[..4]);
+    h.stay("234", "1001", &format!("U{tag}-3"), &debtor, true).await;
+    h.stay("234", "1002", &format!("U{tag}-4"), &debtor, true).await;
     let owed = h.send("applyPayment", apply(&format!("{tag}-3"), &debtor, 1500, true)).await;
     assert_eq!(owed["payStatus"].as_i64(), Some(0), "{owed}");
     let abnormal = json!({ "billID": format!("{tag}-4"), "parkingCode": "1002", "uid": format!("U{tag}-4"),
@@ -231,6 +292,7 @@ async fn scenario(h: Harness, tag: &str) {
 
     // Signed up for pay-after-leave: the day's bill reconciles with checkDailyBill.
     let leaver = format!("鲁B{}3", &tag[..4]);
+    h.stay("234", "1001", &format!("U{tag}-5"), &leaver, true).await;
     h.sign_up(&leaver, false, true).await;
     let info =
         h.send("getDeparturePayInfo", json!({ "parkingCode": "1001", "plateNo": leaver, "plateColor": 1 })).await;
@@ -273,6 +335,211 @@ async fn scenario(h: Harness, tag: &str) {
     assert_eq!(refused["confirmReason"], "测试：闸机离线", "{refused}");
 }
 
+/// Issue 21: what a double-tapping driver, a retrying lot or another car park
+/// tried against the money paths. Each check failed before the fix.
+async fn attacks(h: Harness, tag: &str) {
+    let p = |n: u32| format!("鲁C{}{n}", &tag[..4]);
+    h.sandbox().set_behaviour(Behaviour::default());
+
+    // 1. "Pay all arrears" tapped four times at once while the bank is still
+    //    processing: one charge, every tap shows its receipt.
+    let debtor = p(1);
+    for i in 0..2 {
+        let bill = format!("{tag}-A{i}");
+        h.stay("234", "1001", &format!("U{bill}"), &debtor, true).await;
+        let owed = h.send("applyPayment", apply(&bill, &debtor, 500 + i, true)).await;
+        assert_eq!(owed["payStatus"].as_i64(), Some(0), "{owed}");
+    }
+    h.sandbox().set_behaviour(Behaviour { settle_ms: 1500, ..Behaviour::default() });
+    let form = format!("plate={}", enc(&debtor));
+    let tap = || h.driver_post("/pay/arrears", form.clone());
+    let (a, b, c, d) = tokio::join!(tap(), tap(), tap(), tap());
+    let taps = [a, b, c, d];
+    let receipts: std::collections::BTreeSet<String> = taps.iter().map(|(_, to)| to.clone()).collect();
+    assert!(taps.iter().all(|(status, _)| *status == 303), "{taps:?}");
+    assert_eq!(receipts.len(), 1, "every tap shows the one charge: {taps:?}");
+    // A second tap after the bank answered: still that charge.
+    eventually("the arrears paid", async || {
+        h.send("getOverDueResult", json!({ "parkingCode": "1001", "plateNo": debtor })).await["unPay"] == 0
+    })
+    .await;
+    assert_eq!(h.charges(&debtor).await, 1, "charged once for the arrears");
+    h.sandbox().set_behaviour(Behaviour::default());
+
+    // 6. One transaction number per payment: the channel's, everywhere.
+    let txn = h.get(&format!("/api/admin/payments?plateNo={}", enc(&debtor))).await["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["purpose"] == "arrears").map(|p| p["txnId"].clone()))
+        .expect("the arrears charge");
+    assert!(txn.as_str().is_some_and(|t| t.starts_with("SBX")), "{txn}");
+    let result = h.send("getPayResult", bill_query(&format!("{tag}-A0"), &debtor)).await;
+    assert_eq!((result["payStatus"].as_i64(), &result["orderCode"]), (Some(1), &txn), "{result}");
+    let again = h.send("applyPayment", apply(&format!("{tag}-A0"), &debtor, 500, true)).await;
+    assert_eq!(&again["orderCode"], &txn, "{again}");
+    let daily = h
+        .send(
+            "checkDailyBill",
+            json!({ "parkingCode": "1001", "checkBillTime": now().date().to_string(), "plateNo": debtor }),
+        )
+        .await;
+    let codes: Vec<&Value> = daily["detail"].as_array().expect("detail").iter().map(|d| &d["orderCode"]).collect();
+    assert!(codes.len() == 2 && codes.iter().all(|c| **c == txn), "{daily}");
+
+    // 2. The lot retries a declined after-leave bill (pending at the bank)
+    //    while the driver pays the same debt as arrears: paid once.
+    let leaver = p(2);
+    let bill = format!("{tag}-B");
+    h.stay("234", "1001", &format!("U{bill}"), &leaver, true).await;
+    assert_eq!(h.send("applyPayment", apply(&bill, &leaver, 900, true)).await["payStatus"], 0);
+    h.sign_up(&leaver, false, true).await;
+    let balance = h.sandbox().account(&leaver).expect("account").balance;
+    h.sandbox().set_behaviour(Behaviour { settle_ms: 1500, ..Behaviour::default() });
+    let retry = h.send("applyPayment", apply(&bill, &leaver, 900, true)).await;
+    assert_eq!(retry["payStatus"].as_i64(), Some(0), "still processing: {retry}");
+    let (status, _) = h.driver_post("/pay/arrears", format!("plate={}", enc(&leaver))).await;
+    assert_eq!(status, 409, "the bill is being paid by the lot's retry");
+    eventually("the retry settled", async || {
+        h.send("getPayResult", bill_query(&bill, &leaver)).await["payStatus"] == 1
+    })
+    .await;
+    // The arrears row was settled in the same commit as the payment.
+    h.sandbox().set_behaviour(Behaviour::default());
+    assert_eq!(h.charges(&leaver).await, 1, "paid once");
+    assert_eq!(h.sandbox().account(&leaver).expect("account").balance, balance - 900);
+    let left = h.send("getOverDueResult", json!({ "parkingCode": "1001", "plateNo": leaver })).await;
+    assert_eq!(left["unPay"], 0, "{left}");
+
+    // 4. A declined bill re-applied with another plate and amount is refused.
+    let other = p(3);
+    h.stay("234", "1001", &format!("U{tag}-C"), &other, true).await;
+    let first = h.send("applyPayment", apply(&format!("{tag}-C"), &other, 400, true)).await;
+    assert_eq!(first["payStatus"], 0);
+    h.sign_up(&other, true, true).await;
+    let cheaper = h.send("applyPayment", apply(&format!("{tag}-C"), &other, 100, true)).await;
+    assert_eq!(code(&cheaper), "400", "{cheaper}");
+    assert!(msg(&cheaper).contains("不能再次扣款"), "{cheaper}");
+    h.sign_up(&leaver, true, true).await;
+    let swapped = h.send("applyPayment", apply(&format!("{tag}-C"), &leaver, 100, true)).await;
+    assert_eq!(code(&swapped), "400", "{swapped}");
+    assert_eq!((h.charges(&other).await, h.charges(&leaver).await), (0, 1), "nobody charged for it");
+
+    // 5. A declined after-leave charge and the arrears it makes are one commit.
+    let store = h.state.store();
+    let bill = format!("{tag}-D");
+    let pending = onepark_platform::payments::new_payment(
+        &h.state,
+        onepark_platform::store::Purpose::AfterLeave,
+        "1001",
+        &bill,
+        "UD",
+        (&p(4), 1),
+        (&at(90), &at(1), &at(1)),
+        300,
+    );
+    let debt = [(onepark_platform::store::Debt::bill("1001", &bill), 300)];
+    store.begin_payment(&pending, &debt).await.expect("stored");
+    let declined = onepark_platform::store::Outcome {
+        state: onepark_platform::store::PayState::Declined,
+        actual_pay: None,
+        discount: 0,
+        txn_id: None,
+        deal_time: None,
+        paid_type: None,
+        reason: Some("BALANCE".into()),
+        refunded: 0,
+    };
+    store.record_outcome(&pending.order_id, &declined, false, &at(0), Vec::new()).await.expect("recorded");
+    assert_eq!(store.open_arrears(&p(4)).await.expect("arrears").len(), 1, "owed from the same commit");
+
+    // 8. Lot 2001 never saw the car: it cannot write off lot 1001's arrears.
+    let owed = h.send("getOverDueResult", json!({ "parkingCode": "1001", "plateNo": other })).await;
+    assert_eq!(owed["unPay"], 400, "{owed}");
+    let cancel = json!({ "parkingCode": "2001", "plateNo": other, "plateColor": 1 });
+    let refused = h.send_as("235", "cancelOverDueBill", cancel).await;
+    assert_eq!(code(&refused), "400", "{refused}");
+    let owed = h.send("getOverDueResult", json!({ "parkingCode": "1001", "plateNo": other })).await;
+    assert_eq!(owed["unPay"], 400, "still owed: {owed}");
+
+    // 9. Nor put arrears on a car it never had, nor beyond the money bound.
+    let victim = p(5);
+    let fake = json!({ "billID": format!("{tag}-E"), "parkingCode": "2001", "uid": "UE", "plateNo": victim,
+        "plateColor": 1, "arriveTime": at(400), "endTime": at(300), "billTime": at(300), "shouldPay": 1_000_000_000,
+        "payStatus": 0 });
+    let refused = h.send_as("235", "uploadAbnormalBill", fake).await;
+    assert_eq!(code(&refused), "400", "{refused}");
+    h.stay("235", "2001", "UE1", &victim, true).await;
+    h.stay("235", "2001", "UE2", &victim, true).await;
+    let big = |uid: &str, bill: &str| {
+        json!({ "billID": bill, "parkingCode": "2001", "uid": uid, "plateNo": victim,
+        "plateColor": 1, "arriveTime": at(90), "endTime": at(1), "billTime": at(1), "shouldPay": 600_000_000,
+        "payStatus": 0 })
+    };
+    assert_eq!(code(&h.send_as("235", "uploadAbnormalBill", big("UE1", "E1")).await), "200");
+    let over = h.send_as("235", "uploadAbnormalBill", big("UE2", "E2")).await;
+    assert_eq!(code(&over), "400", "{over}");
+    let backwards = json!({ "billID": "E3", "parkingCode": "2001", "uid": "UE2", "plateNo": victim, "plateColor": 1,
+        "arriveTime": at(1), "endTime": at(90), "billTime": at(1), "shouldPay": 100, "payStatus": 0 });
+    let refused = h.send_as("235", "uploadAbnormalBill", backwards).await;
+    assert!(code(&refused) == "400" && msg(&refused).contains("endTime"), "{refused}");
+
+    // 10. Lot 2001 cannot answer a fee query sent to lot 1001.
+    let parked = p(6);
+    h.stay("234", "1001", &format!("U{tag}-F"), &parked, false).await;
+    let ask = || onepark_platform::payments::ask_fee(&h.state, &parked, Duration::from_millis(1));
+    let (q1, _) = ask().await.expect("asked").expect("parked");
+    let quote = |request_id: i64, code: &str, fen: i64| {
+        json!({ "success": true, "requestId": request_id,
+        "params": { "parkingCode": code, "uid": format!("U{tag}-F"), "plateNo": parked, "plateColor": 1,
+        "arriveTime": at(90), "endTime": at(0), "billID": format!("{tag}-F{request_id}"), "billTime": at(0),
+        "shouldPay": fen, "payStatus": 0 } })
+    };
+    let stolen = h.send_as("235", "uploadFee", quote(q1, "2001", 1)).await;
+    assert_eq!(code(&stolen), "400", "{stolen}");
+    let q = h.state.store().fee_quote(q1).await.expect("read").expect("quote");
+    assert_eq!(q.should_pay, None, "nothing stored from another lot's answer");
+
+    // 3. Two quotes of one stay: only one is payable; a quote asked after
+    //    the lot confirmed the payment is.
+    let (q2, _) = ask().await.expect("asked").expect("parked");
+    assert_eq!(code(&h.send("uploadFee", quote(q1, "1001", 800)).await), "200");
+    assert_eq!(code(&h.send("uploadFee", quote(q2, "1001", 800)).await), "200");
+    let (status, receipt) = h.driver_post(&format!("/pay/quote/{q1}/pay"), String::new()).await;
+    assert_eq!(status, 303, "{receipt}");
+    let (status, page) = h.driver_post(&format!("/pay/quote/{q2}/pay"), String::new()).await;
+    assert_eq!(status, 409, "the second quote of the stay is not payable: {page}");
+    assert_eq!(h.charges(&parked).await, 1);
+    // The lot confirms the payResult; a fee asked after that counts it.
+    let mut notice = 0;
+    eventually("payResult queued", async || {
+        let downlinks = h.get("/api/admin/downlinks?parkingCode=1001").await;
+        notice = downlinks["items"]
+            .as_array()
+            .and_then(|i| i.iter().find(|d| d["interface"] == "payResult" && d["subject"] == parked.as_str()).cloned())
+            .and_then(|d| d["requestId"].as_i64())
+            .unwrap_or(0);
+        notice != 0
+    })
+    .await;
+    let paid = json!({ "plateNo": parked, "billID": format!("{tag}-F{q1}"), "billTime": at(0), "shouldPay": 800,
+        "payStatus": 1, "actualPay": 800, "discountAmount": 0, "dealTime": at(0), "orderCode": "x", "paidType": 4,
+        "payType": 102 });
+    let confirm = json!({ "success": true, "requestId": notice, "params": paid });
+    assert_eq!(code(&h.send("confirmPayResult", confirm).await), "200");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (q3, _) = ask().await.expect("asked").expect("parked");
+    assert_eq!(code(&h.send("uploadFee", quote(q3, "1001", 200)).await), "200");
+    let (status, receipt) = h.driver_post(&format!("/pay/quote/{q3}/pay"), String::new()).await;
+    assert_eq!(status, 303, "{receipt}");
+    assert_eq!(h.charges(&parked).await, 2);
+
+    // 11. Captured bytes replayed under another node suffix are one request.
+    let query = json!({ "parkingCode": "1001", "plateNo": parked });
+    let form = h.seal("234_7", &query);
+    assert_eq!(code(&h.post_form("getOverDueResult", form.clone()).await), "200");
+    let replayed = h.post_form("getOverDueResult", form.replacen("234_7", "234_8", 1)).await;
+    assert!(code(&replayed) == "400" && msg(&replayed).contains("重复"), "{replayed}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payments_on_sqlite() {
     let dir = std::env::temp_dir().join(format!("onepark-payments-db-{}", std::process::id()));
@@ -287,5 +554,22 @@ async fn payments_on_sqlite() {
 async fn payments_on_postgres() {
     let Some(pg) = common::PgSchema::new("payments_on_postgres").await else { return };
     scenario(Harness::new(pg.url.clone(), "pg").await, "6001").await;
+    pg.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_attacks_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("onepark-payments-attacks-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("platform.db").display());
+    attacks(Harness::new(url, "attacks-sqlite").await, "5002").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn money_attacks_on_postgres() {
+    let Some(pg) = common::PgSchema::new("money_attacks_on_postgres").await else { return };
+    attacks(Harness::new(pg.url.clone(), "attacks-pg").await, "6002").await;
     pg.drop().await;
 }

@@ -143,6 +143,31 @@ pub struct Arrear {
     pub settled_by: Option<String>,
     pub settled_at: Option<String>,
     pub created_at: String,
+    /// The transaction number it was settled with, as its lot was told (payResult's orderCode).
+    pub settled_txn: Option<String>,
+}
+
+impl Arrear {
+    /// A charge's bill as owed by its plate (open).
+    pub fn of(p: &Payment, source: &str, now: &str) -> Arrear {
+        Arrear {
+            parking_code: p.parking_code.clone(),
+            bill_id: p.bill_id.clone(),
+            plate_no: p.plate_no.clone(),
+            plate_color: p.plate_color,
+            uid: p.uid.clone(),
+            arrive_time: p.arrive_time.clone(),
+            end_time: p.end_time.clone(),
+            bill_time: p.bill_time.clone(),
+            should_pay: p.should_pay,
+            source: source.into(),
+            state: "open".into(),
+            settled_by: None,
+            settled_at: None,
+            created_at: now.to_owned(),
+            settled_txn: None,
+        }
+    }
 }
 
 /// What the channel said about a charge.
@@ -163,7 +188,7 @@ const PAYMENT_COLUMNS: &str = "parking_code, bill_id, order_id, attempt, purpose
      deal_time, reason, refunded, refund_reason, notifications, created_at, updated_at";
 
 const ARREAR_COLUMNS: &str = "parking_code, bill_id, plate_no, plate_color, uid, arrive_time, end_time, bill_time, \
-     should_pay, source, state, settled_by, settled_at, created_at";
+     should_pay, source, state, settled_by, settled_at, created_at, settled_txn";
 
 const QUOTE_COLUMNS: &str = "request_id, parking_code, plate_no, asked_at, answered_at, success, uid, bill_id, \
      plate_color, arrive_time, end_time, bill_time, should_pay, pay_status";
@@ -176,13 +201,44 @@ pub fn order_id(parking_code: &str, bill_id: &str, attempt: i64) -> String {
     format!("OP{hex}{attempt}")
 }
 
-/// How a charge's row changed.
+/// A debt a charge pays (see migration 0008): at most one charge at a time
+/// holds a claim on it, whatever path, tab or retry asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Debt {
+    /// A lot's bill (applyPayment, a quote's bill, an arrears bill).
+    Bill { parking_code: String, bill_id: String },
+    /// A stay's fee (prepayments): `asked_at` is when the quote being paid
+    /// was asked. A paid prepayment of the stay holds it until the lot has
+    /// confirmed its payResult before that time, i.e. the quote counted it.
+    Stay { parking_code: String, uid: String, asked_at: String },
+}
+
+impl Debt {
+    pub fn bill(parking_code: &str, bill_id: &str) -> Debt {
+        Debt::Bill { parking_code: parking_code.to_owned(), bill_id: bill_id.to_owned() }
+    }
+
+    fn key(&self) -> String {
+        match self {
+            Debt::Bill { parking_code, bill_id } => format!("bill\n{parking_code}\n{bill_id}"),
+            Debt::Stay { parking_code, uid, .. } => format!("stay\n{parking_code}\n{uid}"),
+        }
+    }
+}
+
+/// How storing a charge went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Began {
-    /// A new row (or a new attempt of a declined one): charge it.
+    /// A new row (or a new attempt of a declined one), its debts claimed: charge it.
     Charge(Payment),
+    /// A charge already declined, stored as such (nothing to ask the channel).
+    Recorded(Payment),
     /// The bill has a charge already: this is it.
     Existing(Payment),
+    /// The bill was first applied for with another plate or amount: this one.
+    Mismatch(Payment),
+    /// A debt it pays is claimed by another charge (pending or paid): that one.
+    Claimed(Payment),
 }
 
 impl Store {
@@ -392,49 +448,97 @@ impl Store {
     }
 
     /// Stores a charge about to be made, durably, before the channel is
-    /// asked: a new bill gets a row; a bill charged before answers that
-    /// charge — except a declined one, which is tried again as a new
-    /// attempt (a new order id; `retry_declined`).
-    pub async fn begin_payment(&self, p: &Payment, retry_declined: bool) -> Result<Began, StoreError> {
-        let p = p.clone();
+    /// asked, and claims the debts it pays in the same transaction. A bill
+    /// charged before answers that charge — except a declined one, which is
+    /// tried again as a new attempt (a new order id) with the same plate and
+    /// amount; a debt another charge holds answers that charge. `p` in the
+    /// state `declined` (the plate is not signed up) is only recorded: an
+    /// after-leave bill becomes its plate's arrears in that transaction.
+    pub async fn begin_payment(&self, p: &Payment, debts: &[(Debt, i64)]) -> Result<Began, StoreError> {
+        let data = (p.clone(), debts.to_vec());
         self.group
-            .write(DOWNLINKS, p, move |conn, p, _| {
+            .write(DOWNLINKS, data, move |conn, (p, debts), _| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     let sql =
                         format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND bill_id = $2");
                     let existing: Option<Payment> =
                         sqlx::query_as(&sql).bind(&p.parking_code).bind(&p.bill_id).fetch_optional(&mut *tx).await?;
-                    let began = match existing {
-                        Some(e) if e.state == PayState::Declined && retry_declined => {
+                    // A bill's plate and amount are fixed by its first application.
+                    if let Some(e) = &existing
+                        && (e.plate_no != p.plate_no || e.should_pay != p.should_pay)
+                    {
+                        return Ok(Began::Mismatch(e.clone()));
+                    }
+                    let retry = match existing {
+                        Some(e) if e.state == PayState::Declined && p.state == PayState::Pending => Some(e),
+                        Some(e) => return Ok(Began::Existing(e)),
+                        None => None,
+                    };
+                    if p.state == PayState::Declined {
+                        insert_payment(&mut tx, p).await?;
+                        if p.purpose == Purpose::AfterLeave {
+                            insert_arrear(&mut tx, &Arrear::of(p, "after_leave", &p.created_at)).await?;
+                        }
+                        tx.commit().await?;
+                        return Ok(Began::Recorded(p.clone()));
+                    }
+                    if let Some(holder) = claim_holder(&mut tx, p, debts).await? {
+                        return Ok(Began::Claimed(holder));
+                    }
+                    let began = match retry {
+                        Some(e) => {
                             let attempt = e.attempt + 1;
                             let order_id = order_id(&p.parking_code, &p.bill_id, attempt);
-                            let next = Payment { order_id, attempt, ..p.clone() };
+                            let next = Payment { order_id, attempt, ..e.clone() };
                             sqlx::query(
-                                "UPDATE payments SET order_id = $3, attempt = $4, should_pay = $5, state = 'pending', \
-                                 reason = NULL, updated_at = $6 WHERE parking_code = $1 AND bill_id = $2",
+                                "UPDATE payments SET order_id = $3, attempt = $4, state = 'pending', reason = NULL, \
+                                 updated_at = $5 WHERE parking_code = $1 AND bill_id = $2",
                             )
                             .bind(&p.parking_code)
                             .bind(&p.bill_id)
                             .bind(&next.order_id)
                             .bind(next.attempt)
-                            .bind(next.should_pay)
-                            .bind(&next.updated_at)
+                            .bind(&p.updated_at)
                             .execute(&mut *tx)
                             .await?;
-                            Began::Charge(next)
+                            Payment { state: PayState::Pending, reason: None, updated_at: p.updated_at.clone(), ..next }
                         }
-                        Some(e) => Began::Existing(e),
                         None => {
                             insert_payment(&mut tx, p).await?;
-                            Began::Charge(p.clone())
+                            p.clone()
                         }
                     };
+                    for (debt, amount) in debts.iter() {
+                        sqlx::query(
+                            "INSERT INTO debt_claims (debt, parking_code, bill_id, amount, state, updated_at) \
+                             VALUES ($1, $2, $3, $4, 'live', $5) ON CONFLICT (debt, parking_code, bill_id) \
+                             DO UPDATE SET amount = excluded.amount, state = 'live', updated_at = excluded.updated_at",
+                        )
+                        .bind(debt.key())
+                        .bind(&p.parking_code)
+                        .bind(&p.bill_id)
+                        .bind(*amount)
+                        .bind(&p.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
                     tx.commit().await?;
-                    Ok(began)
+                    Ok(Began::Charge(began))
                 })
             })
             .await
+    }
+
+    /// The charge holding a claim on a debt (pending or paid), if any.
+    pub async fn debt_holder(&self, debt: &Debt) -> Result<Option<Payment>, StoreError> {
+        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {} FROM debt_claims c JOIN payments p ON p.parking_code = c.parking_code AND p.bill_id = c.bill_id \
+             WHERE c.debt = $1 AND c.state <> 'released'",
+            columns.join(", ")
+        );
+        Ok(sqlx::query_as(&sql).bind(debt.key()).fetch_optional(&self.pool).await?)
     }
 
     /// Records what the channel said about `order_id`, unless the row is
@@ -495,6 +599,45 @@ impl Store {
                         for d in downlinks.iter() {
                             insert_downlink(&mut tx, d).await?;
                         }
+                        // The charge's claims follow it: held once paid (the debt is
+                        // settled by it), released when declined (another may try).
+                        let (claims, notice) = match o.state {
+                            PayState::Paid => ("held", downlinks.first().map(|d| d.request_id)),
+                            PayState::Declined => ("released", None),
+                            _ => ("", None),
+                        };
+                        if !claims.is_empty() {
+                            sqlx::query(
+                                "UPDATE debt_claims SET state = $3, notice = COALESCE($4, notice), updated_at = $5 \
+                                 WHERE parking_code = $1 AND bill_id = $2 AND state = 'live'",
+                            )
+                            .bind(&before.parking_code)
+                            .bind(&before.bill_id)
+                            .bind(claims)
+                            .bind(notice)
+                            .bind(&*now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        // A lot bill paid settles its arrears row (declined before, or
+                        // reported abnormal) in the same commit.
+                        if o.state == PayState::Paid && matches!(before.purpose, Purpose::Exit | Purpose::AfterLeave) {
+                            sqlx::query(
+                                "UPDATE arrears SET state = 'paid', settled_by = $3, settled_at = $4, \
+                                 settled_txn = $5 WHERE parking_code = $1 AND bill_id = $2 AND state = 'open'",
+                            )
+                            .bind(&before.parking_code)
+                            .bind(&before.bill_id)
+                            .bind(&*order_id)
+                            .bind(&*now)
+                            .bind(o.txn_id.as_ref().or(before.txn_id.as_ref()))
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                        // A declined after-leave bill is owed by its plate from this commit on.
+                        if o.state == PayState::Declined && before.purpose == Purpose::AfterLeave {
+                            insert_arrear(&mut tx, &Arrear::of(&before, "after_leave", now)).await?;
+                        }
                     }
                     let after: Payment = sqlx::query_as(&sql).bind(&*order_id).fetch_one(&mut *tx).await?;
                     tx.commit().await?;
@@ -548,28 +691,9 @@ impl Store {
                     if paid.is_some() {
                         return Ok(false);
                     }
-                    let done = sqlx::query(&format!(
-                        "INSERT INTO arrears ({ARREAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
-                         $12, $13, $14) ON CONFLICT DO NOTHING"
-                    ))
-                    .bind(&a.parking_code)
-                    .bind(&a.bill_id)
-                    .bind(&a.plate_no)
-                    .bind(a.plate_color)
-                    .bind(&a.uid)
-                    .bind(&a.arrive_time)
-                    .bind(&a.end_time)
-                    .bind(&a.bill_time)
-                    .bind(a.should_pay)
-                    .bind(&a.source)
-                    .bind(&a.state)
-                    .bind(&a.settled_by)
-                    .bind(&a.settled_at)
-                    .bind(&a.created_at)
-                    .execute(&mut *tx)
-                    .await?;
+                    let done = insert_arrear(&mut tx, a).await?;
                     tx.commit().await?;
-                    Ok(done.rows_affected() == 1)
+                    Ok(done)
                 })
             })
             .await
@@ -617,20 +741,19 @@ impl Store {
     pub async fn settle_arrears(
         &self,
         bills: &[(String, String)],
-        state: &str,
-        by: &str,
+        (state, by, txn): (&str, &str, &str),
         now: &str,
         downlinks: Vec<Downlink>,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let data = (bills.to_vec(), state.to_owned(), by.to_owned(), now.to_owned(), downlinks);
+        let data = (bills.to_vec(), (state.to_owned(), by.to_owned(), txn.to_owned()), now.to_owned(), downlinks);
         self.group
-            .write(DOWNLINKS, data, |conn, (bills, state, by, now, downlinks), _| {
+            .write(DOWNLINKS, data, |conn, (bills, (state, by, txn), now, downlinks), _| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     let mut settled = Vec::new();
                     for (code, bill) in bills.iter() {
                         let done = sqlx::query(
-                            "UPDATE arrears SET state = $3, settled_by = $4, settled_at = $5 \
+                            "UPDATE arrears SET state = $3, settled_by = $4, settled_at = $5, settled_txn = $6 \
                              WHERE parking_code = $1 AND bill_id = $2 AND state = 'open'",
                         )
                         .bind(code)
@@ -638,6 +761,7 @@ impl Store {
                         .bind(&*state)
                         .bind(&*by)
                         .bind(&*now)
+                        .bind(&*txn)
                         .execute(&mut *tx)
                         .await?;
                         if done.rows_affected() == 1 {
@@ -761,4 +885,78 @@ async fn insert_payment(conn: &mut sqlx::AnyConnection, p: &Payment) -> Result<(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// An arrears row, unless the bill is known (a repeat changes nothing); true when inserted.
+async fn insert_arrear(conn: &mut sqlx::AnyConnection, a: &Arrear) -> Result<bool, StoreError> {
+    let done = sqlx::query(&format!(
+        "INSERT INTO arrears ({ARREAR_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+         $15) ON CONFLICT DO NOTHING"
+    ))
+    .bind(&a.parking_code)
+    .bind(&a.bill_id)
+    .bind(&a.plate_no)
+    .bind(a.plate_color)
+    .bind(&a.uid)
+    .bind(&a.arrive_time)
+    .bind(&a.end_time)
+    .bind(&a.bill_time)
+    .bind(a.should_pay)
+    .bind(&a.source)
+    .bind(&a.state)
+    .bind(&a.settled_by)
+    .bind(&a.settled_at)
+    .bind(&a.created_at)
+    .bind(&a.settled_txn)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The charge other than `p` holding a claim on one of `debts`, if any. A
+/// stay's paid prepayment whose payResult the lot confirmed before the quote
+/// now paid was asked no longer holds the stay (that quote counted it): its
+/// claim is released here.
+async fn claim_holder(
+    conn: &mut sqlx::AnyConnection,
+    p: &Payment,
+    debts: &[(Debt, i64)],
+) -> Result<Option<Payment>, StoreError> {
+    for (debt, _) in debts {
+        let held: Option<(String, String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT parking_code, bill_id, state, notice FROM debt_claims WHERE debt = $1 AND state <> 'released' \
+             AND NOT (parking_code = $2 AND bill_id = $3)",
+        )
+        .bind(debt.key())
+        .bind(&p.parking_code)
+        .bind(&p.bill_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some((code, bill, state, notice)) = held else { continue };
+        if let (Debt::Stay { asked_at, .. }, "held", Some(notice)) = (debt, state.as_str(), notice) {
+            let confirmed: Option<String> = sqlx::query_scalar(
+                "SELECT confirmed_at FROM downlinks WHERE request_id = $1 AND state = 'confirmed' AND confirmed_at < $2",
+            )
+            .bind(notice)
+            .bind(asked_at)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if confirmed.is_some() {
+                sqlx::query(
+                    "UPDATE debt_claims SET state = 'released', updated_at = $4 WHERE debt = $1 AND parking_code = $2 \
+                     AND bill_id = $3",
+                )
+                .bind(debt.key())
+                .bind(&code)
+                .bind(&bill)
+                .bind(&p.updated_at)
+                .execute(&mut *conn)
+                .await?;
+                continue;
+            }
+        }
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND bill_id = $2");
+        return Ok(Some(sqlx::query_as(&sql).bind(&code).bind(&bill).fetch_one(&mut *conn).await?));
+    }
+    Ok(None)
 }

@@ -108,6 +108,36 @@ impl Store {
             .await
     }
 
+    /// The plates a lot reported for one stay (its entry, unless deleted, and
+    /// its exit): a lot's money reports about a stay must name one of them.
+    pub async fn stay_plates(&self, parking_code: &str, uid: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT plate_no FROM entries WHERE parking_code = $1 AND uid = $2 AND deleted = 0 \
+             UNION ALL SELECT plate_no FROM exits WHERE parking_code = $1 AND uid = $2",
+        )
+        .bind(parking_code)
+        .bind(uid)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A plate's latest stay at a lot: (arriveTime, endTime once it left).
+    pub async fn last_stay(
+        &self,
+        parking_code: &str,
+        plate_no: &str,
+    ) -> Result<Option<(String, Option<String>)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT e.arrive_time, x.end_time FROM entries e LEFT JOIN exits x ON x.parking_code = e.parking_code \
+             AND x.uid = e.uid WHERE e.plate_no = $2 AND e.parking_code = $1 AND e.deleted = 0 \
+             ORDER BY e.arrive_time DESC LIMIT 1",
+        )
+        .bind(parking_code)
+        .bind(plate_no)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Parking records (entries with their exit, if any), newest first.
     pub async fn search(&self, q: &RecordQuery) -> Result<Vec<RecordRow>, StoreError> {
         Ok(sqlx::query_as(
