@@ -40,6 +40,7 @@ async fn measure(dir: &Path, keys: &Path, cars: usize, quotes: usize) -> Result<
     let platform_toml = format!(
         "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
          admin_token = \"bench\"\n[keys]\nprivate_key = \"{pk}\"\n\
+         [payments]\nchannel = \"sandbox\"\n[limits]\nfee_queries_per_minute = 0\n\
          [[lots]]\naccess_id = \"234\"\npublic_key = \"{lp}\"\nparking_codes = [\"1001\"]\n",
         db = dir.join("platform.db").display(),
         pk = absolute(keys, "platform_private.b64")?,
@@ -82,12 +83,21 @@ async fn measure(dir: &Path, keys: &Path, cars: usize, quotes: usize) -> Result<
         let client = client.clone();
         async move {
             let started = Instant::now();
-            let response = client
-                .post(format!("http://127.0.0.1:{http}{path}"))
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await?;
+            let url = format!("http://127.0.0.1:{http}{path}");
+            let proof = match path.as_str() {
+                "/pay/signup" => {
+                    let plate = body.split('&').next().and_then(|p| p.strip_prefix("plate=")).unwrap_or_default();
+                    let plate: String = form_urlencoded::parse(format!("p={plate}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                        .unwrap_or_default();
+                    crate::sim_drive::sandbox_proof(&format!("http://127.0.0.1:{http}"), &plate)
+                        .await
+                        .unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            let response = crate::sim_drive::driver_form(&url, &body, &proof).await?;
             let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
             anyhow::Ok((started.elapsed(), response.status().as_u16(), location))
         }

@@ -242,6 +242,8 @@ fn platform_config(o: &Options, data: &Path, saved: &Saved, city: &City, access_
     toml.push_str(&format!("photo_dir = {}\n", text(&data.join("photos").display().to_string())));
     toml.push_str(&format!("admin_token = {}\n", text(&saved.admin_token)));
     toml.push_str(&format!("mqtt_listen = {}\n", text(&o.mqtt_listen)));
+    // The demo's drivers pay with play money, and say so on every page.
+    toml.push_str("\n[payments]\nchannel = \"sandbox\"\n");
     toml.push_str(&format!(
         "\n[keys]\nprivate_key = {}\n",
         text(&data.join("keys/platform_private.b64").display().to_string())

@@ -50,7 +50,7 @@ enum Command {
         #[command(subcommand)]
         command: lot::Command,
     },
-    /// The sandbox payment channel as its own HTTP service (docs/payments.md).
+    /// A TEST payment channel (play money) as its own HTTP service, for tests and demos (docs/payments.md).
     PaySandbox(pay_sandbox::Options),
     /// The city platform service.
     Platform {

@@ -87,14 +87,21 @@ impl City {
         self.lane(i, "/api/lanes/2/exit", json!({ "plateNo": plate, "paid": paid, "paidType": 1 })).await
     }
 
-    /// A driver page form, without following the redirect: its Location.
+    /// A driver page form (with its CSRF token, as from the page), without
+    /// following the redirect: its Location.
     async fn form(&self, path: &str, form: &str) -> String {
+        self.form_with(path, form, "").await
+    }
+
+    /// … with more cookies (a plate's proof).
+    async fn form_with(&self, path: &str, form: &str, cookies: &str) -> String {
         let no_redirect =
             reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         let response = no_redirect
             .post(format!("{}{path}", self.platform()))
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(form.to_owned())
+            .header("cookie", format!("op_csrf={CSRF}; {cookies}"))
+            .body(format!("{form}&csrf={CSRF}"))
             .send()
             .await
             .expect("form");
@@ -111,8 +118,20 @@ impl City {
         .await;
     }
 
+    /// Proves the plate (the sandbox's "prove at once") and signs it up.
     async fn sign_up(&self, plate: &str, options: &str) {
-        self.form("/pay/signup", &format!("plate={}&limit=50{options}", enc(plate))).await;
+        let no_redirect =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let response = no_redirect
+            .post(format!("{}/pay/verify", self.platform()))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", format!("op_csrf={CSRF}"))
+            .body(format!("plate={}&sandbox=1&csrf={CSRF}", enc(plate)))
+            .send()
+            .await
+            .expect("verify");
+        let proof = response.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair");
+        self.form_with("/pay/signup", &format!("plate={}&limit=50{options}", enc(plate)), proof).await;
     }
 
     async fn payment(&self, plate: &str) -> Vec<Value> {
@@ -281,7 +300,7 @@ async fn money_flows_through_the_binaries() {
             eprintln!("SKIPPED the driver page in Chromium: install chromium and chromium-driver (Debian)");
             let quote = city.form("/pay/fee", &format!("plate={}", enc(plate))).await;
             city.quoted(&quote).await;
-            city.form(&format!("{quote}/pay"), "").await;
+            city.form(&pay_url(&quote), "").await;
         }
     }
     eventually("the lot to confirm the payResult", async || city.delivered("1001", "payResult", plate).await).await;
@@ -295,7 +314,7 @@ async fn money_flows_through_the_binaries() {
     let quote = city.form("/pay/fee", &format!("plate={}", enc(plate))).await;
     city.quoted(&quote).await;
     drop(lot_a.take());
-    let receipt = city.form(&format!("{quote}/pay"), "").await;
+    let receipt = city.form(&pay_url(&quote), "").await;
     assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!city.delivered("1001", "payResult", plate).await);
@@ -377,6 +396,15 @@ async fn money_flows_through_the_binaries() {
     assert!(kinds.iter().all(|k| *k == "not_reported"), "only bills still on their way may differ: {report}");
     drop((platform, lot_a));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The driver pages' CSRF token of these requests (double submit, as a browser's page would).
+const CSRF: &str = "0000000000000000000000000000beef";
+
+/// A quote's pay action (`/pay/quote/{id}/pay?k=…`) from its address (`/pay/quote/{id}?k=…`).
+fn pay_url(quote: &str) -> String {
+    let (path, query) = quote.split_once('?').unwrap_or((quote, ""));
+    format!("{path}/pay?{query}")
 }
 
 /// The driver's flow on a phone-sized page: plate → fee (the lot's real

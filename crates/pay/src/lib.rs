@@ -166,6 +166,50 @@ pub trait Channel: Send + Sync {
     fn verify(&self, body: &[u8], signature: Option<&str>) -> Result<Notification, NotifyError>;
 }
 
+/// No channel configured: online payment is off. A production platform
+/// without a real channel must never take play money, so every charge and
+/// sign-up is refused (the lot collects at the booth), the statement is empty
+/// and no notification is believed.
+pub struct Disabled;
+
+/// Why [`Disabled`] refuses.
+pub const DISABLED: &str = "online payment is off: no payment channel is configured ([payments] channel)";
+
+#[async_trait::async_trait]
+impl Channel for Disabled {
+    fn name(&self) -> &str {
+        "off"
+    }
+
+    fn paid_type(&self) -> i64 {
+        4
+    }
+
+    async fn charge(&self, _: &Charge) -> Result<Order, ChannelError> {
+        Err(ChannelError::Invalid(DISABLED.into()))
+    }
+
+    async fn query(&self, order_id: &str) -> Result<Order, ChannelError> {
+        Err(ChannelError::NoOrder(order_id.into()))
+    }
+
+    async fn refund(&self, _: &Refund) -> Result<Order, ChannelError> {
+        Err(ChannelError::Invalid(DISABLED.into()))
+    }
+
+    async fn sign_up(&self, _: &str, _: i64) -> Result<Contract, ChannelError> {
+        Err(ChannelError::Invalid(DISABLED.into()))
+    }
+
+    async fn statement(&self, _: chrono::NaiveDate) -> Result<String, ChannelError> {
+        Ok(format!("{}\n", sandbox::STATEMENT_HEADER))
+    }
+
+    fn verify(&self, _: &[u8], _: Option<&str>) -> Result<Notification, NotifyError> {
+        Err(NotifyError::BadSignature)
+    }
+}
+
 /// One line of a statement, parsed (for reconciliation).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatementLine {

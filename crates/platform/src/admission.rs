@@ -132,6 +132,9 @@ impl Generations {
     }
 }
 
+/// Keys a [`Rate`] remembers at most (a busy key is refused beyond it).
+const RATE_KEYS: usize = 100_000;
+
 /// A token bucket per key: `per_minute` on average, bursts up to the same.
 pub struct Rate {
     per_minute: u32,
@@ -151,6 +154,14 @@ impl Rate {
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         let capacity = f64::from(self.per_minute);
         let per_sec = capacity / 60.0;
+        // Keys may be client addresses: a full bucket is the same as none, so
+        // forget those before the map grows past a bound.
+        if buckets.len() >= RATE_KEYS {
+            buckets.retain(|_, (at, tokens)| *tokens + now.duration_since(*at).as_secs_f64() * per_sec < capacity);
+            if buckets.len() >= RATE_KEYS {
+                return Err(60);
+            }
+        }
         let (at, tokens) = buckets.entry(key.to_owned()).or_insert((now, capacity));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_sec).min(capacity);
         *at = now;

@@ -44,6 +44,24 @@ struct Inner {
     /// The platform's own login on an external broker (from `mqtt_url`).
     mqtt_publisher: Option<crate::broker::Internal>,
     payments: crate::payments::Payments,
+    /// The driver pages' plate proofs and receipt codes.
+    proofs: crate::proof::Proofs,
+    /// Fee queries per client: each one costs a downlink, a lot's upload and a row.
+    fee_rate: Rate,
+}
+
+/// What the driver pages' proofs are signed with: the platform's private key
+/// (the same on every node and after a restart), else a random key (proofs
+/// then last until the process stops).
+fn proof_secret(config: &Config) -> Vec<u8> {
+    match &config.private_key {
+        Some(key) => key.to_base64_der().into_bytes(),
+        None => {
+            let mut bytes = vec![0u8; 32];
+            let _ = openssl::rand::rand_bytes(&mut bytes);
+            bytes
+        }
+    }
 }
 
 impl AppState {
@@ -80,12 +98,22 @@ impl AppState {
                 downlink_retry: config.downlink_retry,
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
                 payments: crate::payments::Payments::new(&config.payments, config.zone),
+                proofs: crate::proof::Proofs::new(&proof_secret(config)),
+                fee_rate: Rate::new(config.limits.fee_queries_per_minute),
             }),
         }
     }
 
     pub fn payments(&self) -> &crate::payments::Payments {
         &self.inner.payments
+    }
+
+    pub fn proofs(&self) -> &crate::proof::Proofs {
+        &self.inner.proofs
+    }
+
+    pub fn fee_rate(&self) -> &Rate {
+        &self.inner.fee_rate
     }
 
     /// The configured lot holding `parking_code` (registered lots: `payments::lot_of`).

@@ -63,7 +63,10 @@ struct RawPayments {
 /// Which payment channel charges drivers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChannelKind {
-    /// The sandbox in this process (the default; not for real money).
+    /// None configured (the default): online payment is off.
+    Off,
+    /// The sandbox in this process: play money, for demos and tests only
+    /// (announced at start and on every driver page).
     Sandbox,
     /// A channel service over HTTP (`onepark pay-sandbox`, or an adapter of the same API).
     Http { url: String },
@@ -85,7 +88,7 @@ pub struct Payments {
 impl Default for Payments {
     fn default() -> Self {
         Payments {
-            channel: ChannelKind::Sandbox,
+            channel: ChannelKind::Off,
             key: None,
             timeout: std::time::Duration::from_millis(1000),
             arrears_prevent: true,
@@ -97,14 +100,16 @@ impl Default for Payments {
 impl RawPayments {
     fn build(self) -> Result<Payments, ConfigError> {
         let d = Payments::default();
-        let channel = match (self.channel.as_deref().unwrap_or("sandbox"), self.url) {
+        let channel = match (self.channel.as_deref().unwrap_or("off"), self.url) {
+            ("off", None) => ChannelKind::Off,
             ("sandbox", None) => ChannelKind::Sandbox,
+            ("off", Some(_)) => return Err(invalid("payments.url", "only with channel = \"http\"")),
             ("sandbox", Some(_)) => return Err(invalid("payments.url", "only with channel = \"http\"")),
             ("http", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
                 ChannelKind::Http { url }
             }
             ("http", _) => return Err(invalid("payments.url", "channel = \"http\" needs url = \"http://host:port\"")),
-            (other, _) => return Err(invalid("payments.channel", format!("`{other}` is not sandbox or http"))),
+            (other, _) => return Err(invalid("payments.channel", format!("`{other}` is not off, sandbox or http"))),
         };
         if matches!(channel, ChannelKind::Http { .. }) && self.key.as_deref().is_none_or(|k| k.len() < 16) {
             return Err(invalid("payments.key", "an HTTP channel needs a shared key of at least 16 characters"));
@@ -136,6 +141,7 @@ struct RawLimits {
     upload_time_window_secs: Option<u64>,
     replay_cache: Option<usize>,
     photos_per_minute: Option<u32>,
+    fee_queries_per_minute: Option<u32>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     header_timeout_secs: Option<u64>,
@@ -214,6 +220,8 @@ pub struct Limits {
     pub replay_cache: usize,
     /// uploadPhoto per accessID per minute (0: unlimited).
     pub photos_per_minute: u32,
+    /// The driver page's fee queries per client address (each is a downlink, a lot's upload and a row); 0: off.
+    pub fee_queries_per_minute: u32,
     pub http: onepark_serve::Limits,
     /// MQTT sessions (nodes `accessID_N`, online or offline) one accessID may hold.
     pub mqtt_max_nodes: usize,
@@ -235,6 +243,7 @@ impl Default for Limits {
             upload_time_window: Some(chrono::Duration::minutes(10)),
             replay_cache: 1_000_000,
             photos_per_minute: 6000,
+            fee_queries_per_minute: 10,
             http: onepark_serve::Limits::default(),
             mqtt_max_nodes: 4,
             mqtt_max_sessions: 10_000,
@@ -275,6 +284,7 @@ impl RawLimits {
             },
             replay_cache: self.replay_cache.unwrap_or(d.replay_cache),
             photos_per_minute: self.photos_per_minute.unwrap_or(d.photos_per_minute),
+            fee_queries_per_minute: self.fee_queries_per_minute.unwrap_or(d.fee_queries_per_minute),
             http,
             mqtt_max_nodes: at_least_one(self.mqtt_max_nodes, "mqtt_max_nodes", d.mqtt_max_nodes)?,
             mqtt_max_sessions: at_least_one(self.mqtt_max_sessions, "mqtt_max_sessions", d.mqtt_max_sessions)?,

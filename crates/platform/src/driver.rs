@@ -1,14 +1,18 @@
 //! The driver pages (`/pay…`, mobile, Chinese first): enter a plate, see
-//! where the car is and what it owes (the lot computes the fee: `fee` →
+//! which lot it is in and what it owes (the lot computes the fee: `fee` →
 //! uploadFee), pay it, get a receipt once the lot has it (payResult →
-//! confirmPayResult); pay arrears across the city; sign up for no-stop
-//! deduction and pay-after-leave; see the history. Server-rendered; the
-//! script only refreshes the receipt while the lot confirms.
+//! confirmPayResult); pay arrears across the city. Anyone who types a plate
+//! sees only what paying needs (the lot's name, the fee, the amount owed);
+//! the entry time, where arrears come from, the history, receipts and the
+//! no-stop sign-up need proof of the plate (`crate::proof`). Every form
+//! carries a CSRF token; fee queries are throttled per client.
+//! Server-rendered; the script only refreshes the receipt while the lot confirms.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{ConnectInfo, Extension, Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -19,6 +23,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::payments::{self, Paying};
+use crate::proof;
 use crate::store::{Debt, DownlinkState, PayState, Payment, Purpose, Signup};
 
 /// The spec gives the lot 5 s to answer `fee`.
@@ -33,32 +38,109 @@ pub fn router() -> Router<AppState> {
         .route("/pay/arrears", post(pay_arrears))
         .route("/pay/signup", post(sign_up))
         .route("/pay/receipt/{order}", get(receipt))
+        .route("/pay/verify", post(verify))
 }
 
 struct Driver {
     lang: Lang,
     fragment: bool,
+    /// The forms' CSRF token, and its cookie when the browser has none yet.
+    csrf: String,
+    set_csrf: Option<String>,
+    /// Plates this browser has proven (history, receipts, sign-up).
+    proven: Vec<String>,
+    /// The channel is the sandbox (play money): every page says so, and a
+    /// plate may be proven on request.
+    play_money: bool,
 }
 
-fn driver(headers: &HeaderMap) -> Driver {
-    Driver { lang: onepark_serve::pages::lang(headers), fragment: headers.contains_key("x-fragment") }
+fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
+    let (csrf, set_csrf) = proof::csrf(headers);
+    Driver {
+        lang: onepark_serve::pages::lang(headers),
+        fragment: headers.contains_key("x-fragment"),
+        csrf,
+        set_csrf,
+        proven: state.proofs().plates(headers, unix_now()),
+        play_money: state.payments().play_money(),
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Driver {
+    fn proves(&self, plate_no: &str) -> bool {
+        self.proven.iter().any(|p| p == plate_no)
+    }
+
+    /// The hidden CSRF field every driver form carries.
+    fn token(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.csrf); }
+    }
 }
 
 fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
     let lang = d.lang;
-    let body = html! { div.driver { (body) } };
-    if d.fragment {
-        return onepark_serve::pages::html(body);
+    let body = html! {
+        div.driver {
+            @if d.play_money {
+                div.notice.bad id="sandbox" { (lang.t("测试环境：沙箱支付渠道，虚拟资金，不产生真实扣款。", "Test system: sandbox payment channel, play money, nothing real is charged.")) }
+            }
+            (body)
+        }
+    };
+    let mut response = if d.fragment {
+        onepark_serve::pages::html(body)
+    } else {
+        let nav = [Nav { href: "/pay", zh: "缴费", en: "Pay", active: true }];
+        onepark_serve::pages::html(onepark_web::page(
+            lang,
+            title,
+            lang.t("青岛停车 · 车主服务", "Qingdao parking · drivers"),
+            &nav,
+            live,
+            body,
+        ))
+    };
+    if let Some(cookie) = d.set_csrf.as_deref().and_then(|c| c.parse().ok()) {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
     }
-    let nav = [Nav { href: "/pay", zh: "缴费", en: "Pay", active: true }];
-    onepark_serve::pages::html(onepark_web::page(
-        lang,
-        title,
-        lang.t("青岛停车 · 车主服务", "Qingdao parking · drivers"),
-        &nav,
-        live,
-        body,
-    ))
+    response
+}
+
+/// A redirect that also hands the browser proof of `plate_no` (it paid for it here).
+fn proven_redirect(state: &AppState, headers: &HeaderMap, to: &str, plate_no: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    if let Ok(cookie) = state.proofs().grant(headers, plate_no, unix_now()).parse() {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// A receipt's address, with the key that opens it without proof of the plate.
+fn receipt_url(state: &AppState, order_id: &str) -> String {
+    format!("/pay/receipt/{order_id}?k={}", state.proofs().link(&format!("receipt\n{order_id}")))
+}
+
+fn quote_url(state: &AppState, request_id: i64) -> String {
+    format!("/pay/quote/{request_id}?k={}", state.proofs().link(&format!("quote\n{request_id}")))
+}
+
+/// A form posted from another site, or without its page's token.
+fn forged(d: &Driver) -> Response {
+    problem(
+        d,
+        StatusCode::FORBIDDEN,
+        "页面已过期或来自其他网站，请返回缴费页面刷新后重试",
+        "This form expired or came from another site; go back, reload and try again",
+    )
+}
+
+#[derive(Deserialize)]
+struct Key {
+    k: Option<String>,
 }
 
 /// A page that says what went wrong and how to go on (HTTP status kept).
@@ -92,7 +174,7 @@ struct PlateQuery {
 
 /// `/pay`: the plate form, or (with `?plate=`) the plate's page.
 async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PlateQuery>) -> Response {
-    let d = driver(&headers);
+    let d = driver(&state, &headers);
     let lang = d.lang;
     let typed = q.plate.unwrap_or_default();
     if typed.trim().is_empty() {
@@ -133,11 +215,13 @@ fn plate_form(lang: Lang, value: &str) -> Markup {
 async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Response, crate::store::StoreError> {
     let lang = d.lang;
     let store = state.store();
+    let proven = d.proves(plate_no);
     let parked = store.parked(plate_no).await?;
     let arrears = store.open_arrears(plate_no).await?;
     let owed: i64 = arrears.iter().map(|a| a.should_pay).sum();
-    let signup = store.signup(plate_no).await?;
-    let history = store.payments_of(plate_no, 20).await?;
+    let signup = if proven { store.signup(plate_no).await? } else { None };
+    let history = if proven { store.payments_of(plate_no, 20).await? } else { Vec::new() };
+    let online = state.payments().enabled();
     let lot_name = match &parked {
         Some((code, ..)) => store.lot_name(code).await?,
         None => None,
@@ -147,11 +231,16 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
             div.plate.big { (plate_no) }
             @match &parked {
                 Some((code, _, _, arrived)) => {
-                    p { (lang.t("在场：", "Parked at: ")) strong { (lot_name.as_deref().unwrap_or(code)) } " " span.muted { (code) } }
-                    p.muted { (lang.t("入场时间 ", "Entered ")) (arrived) }
-                    form method="post" action="/pay/fee" {
-                        input type="hidden" name="plate" value=(plate_no);
-                        button.wide type="submit" id="ask-fee" { (lang.t("查询停车费", "Get the parking fee")) }
+                    p { (lang.t("在场：", "Parked at: ")) strong { (lot_name.as_deref().unwrap_or(code)) } }
+                    @if proven { p.muted { (lang.t("入场时间 ", "Entered ")) (arrived) } }
+                    @if online {
+                        form method="post" action="/pay/fee" {
+                            (d.token())
+                            input type="hidden" name="plate" value=(plate_no);
+                            button.wide type="submit" id="ask-fee" { (lang.t("查询停车费", "Get the parking fee")) }
+                        }
+                    } @else {
+                        p.muted id="offline" { (lang.t("本平台未开通线上支付，请在出口岗亭缴费。", "Online payment is not available here; please pay at the exit booth.")) }
                     }
                 }
                 None => p.muted { (lang.t("该车辆当前不在任何接入车场内。", "This car is not parked in any connected lot.")) }
@@ -166,21 +255,43 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
                         Lang::En => { strong.amount { (yuan(owed)) } " in " (arrears.len()) " bills" }
                     }
                 }
-                table {
-                    tr { th { (lang.t("车场", "Lot")) } th { (lang.t("离场", "Left")) } th.num { (lang.t("金额", "Amount")) } }
-                    @for a in &arrears {
-                        tr { td { (a.parking_code) } td { (a.end_time) } td.num { (yuan(a.should_pay)) } }
+                @if proven {
+                    table {
+                        tr { th { (lang.t("车场", "Lot")) } th { (lang.t("离场", "Left")) } th.num { (lang.t("金额", "Amount")) } }
+                        @for a in &arrears {
+                            tr { td { (a.parking_code) } td { (a.end_time) } td.num { (yuan(a.should_pay)) } }
+                        }
                     }
                 }
-                form method="post" action="/pay/arrears" {
-                    input type="hidden" name="plate" value=(plate_no);
-                    button.wide type="submit" id="pay-arrears" { (lang.t("补缴全部欠费", "Pay all")) " " (yuan(owed)) }
+                @if online {
+                    form method="post" action="/pay/arrears" {
+                        (d.token())
+                        input type="hidden" name="plate" value=(plate_no);
+                        button.wide type="submit" id="pay-arrears" { (lang.t("补缴全部欠费", "Pay all")) " " (yuan(owed)) }
+                    }
                 }
             }
         }
-        div.card id="signup" {
-            h2 { (lang.t("无感支付", "Pay without stopping")) }
-            (signup_form(lang, plate_no, signup.as_ref(), state.payments().money_limit()))
+        @if proven && online {
+            div.card id="signup" {
+                h2 { (lang.t("无感支付", "Pay without stopping")) }
+                (signup_form(d, plate_no, signup.as_ref(), state.payments().money_limit()))
+            }
+        } @else if online {
+            div.card id="verify" {
+                h2 { (lang.t("验证车牌", "Prove this plate")) }
+                p.muted { (lang.t("输入该车牌任一支付凭证上的查询码，即可查看缴费记录、开通无感支付。", "Enter the code on any of its receipts to see its history and sign up for paying without stopping.")) }
+                form method="post" action="/pay/verify" {
+                    (d.token())
+                    input type="hidden" name="plate" value=(plate_no);
+                    p { label.field { (lang.t("查询码", "Receipt code"))
+                        input name="code" inputmode="numeric" autocomplete="off" maxlength="8" placeholder="12345678"; } }
+                    button.wide.secondary type="submit" id="verify-code" { (lang.t("验证", "Prove")) }
+                    @if d.play_money {
+                        button.wide.secondary type="submit" name="sandbox" value="1" id="verify-sandbox" { (lang.t("沙箱：直接验证", "Sandbox: prove at once")) }
+                    }
+                }
+            }
         }
         @if !history.is_empty() {
             div.card id="history" {
@@ -189,7 +300,7 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
                     tr { th { (lang.t("时间", "Time")) } th { (lang.t("类型", "Kind")) } th.num { (lang.t("金额", "Amount")) } th { (lang.t("状态", "State")) } }
                     @for p in &history {
                         tr {
-                            td { a href=(format!("/pay/receipt/{}", p.order_id)) { (p.created_at) } }
+                            td { a href=(receipt_url(state, &p.order_id)) { (p.created_at) } }
                             td { (purpose_name(lang, p.purpose)) }
                             td.num { (yuan(p.actual_pay.unwrap_or(p.should_pay))) }
                             td { (state_badge(lang, p.state)) }
@@ -202,7 +313,8 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
     Ok(page(d, plate_no, 0, body))
 }
 
-fn signup_form(lang: Lang, plate_no: &str, signup: Option<&Signup>, default_limit: i64) -> Markup {
+fn signup_form(d: &Driver, plate_no: &str, signup: Option<&Signup>, default_limit: i64) -> Markup {
+    let lang = d.lang;
     let no_stop = signup.is_some_and(|s| s.no_stop);
     let after_leave = signup.is_some_and(|s| s.after_leave);
     let limit = signup.map_or(default_limit, |s| s.money_limit);
@@ -213,6 +325,7 @@ fn signup_form(lang: Lang, plate_no: &str, signup: Option<&Signup>, default_limi
             p.muted { (lang.t("开通后，出场时自动从账户扣费，无需停车缴费。", "Once signed up, exits are paid from your account without stopping.")) }
         }
         form method="post" action="/pay/signup" {
+            (d.token())
             input type="hidden" name="plate" value=(plate_no);
             p { label.check { input type="checkbox" name="no_stop" value="1" checked[no_stop || signup.is_none()];
                 (lang.t(" 出场无感扣费", " Deduct at the exit")) } }
@@ -248,6 +361,14 @@ fn state_badge(lang: Lang, s: PayState) -> Markup {
 #[derive(Deserialize)]
 struct PlateForm {
     plate: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    #[serde(default)]
+    csrf: String,
 }
 
 fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
@@ -262,14 +383,39 @@ fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
 }
 
 /// Asks the car's lot for the fee and waits up to 5 s for it.
-async fn ask_fee(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PlateForm>) -> Response {
-    let d = driver(&headers);
+async fn ask_fee(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<PlateForm>,
+) -> Response {
+    let d = driver(&state, &headers);
+    if !proof::genuine(&headers, &f.csrf) {
+        return forged(&d);
+    }
     let plate_no = match plate_or_400(&d, &f.plate) {
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if !state.payments().enabled() {
+        return offline(&d);
+    }
+    // Each query is a downlink, a lot's upload and a row: bounded per client.
+    let client = peer.map_or_else(|| "local".to_owned(), |Extension(ConnectInfo(addr))| addr.ip().to_string());
+    if let Err(wait) = state.fee_rate().take(&client, std::time::Instant::now()) {
+        let mut response = problem(
+            &d,
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("查询过于频繁，请 {wait} 秒后再试"),
+            &format!("Too many fee queries; try again in {wait} s"),
+        );
+        if let Ok(value) = wait.to_string().parse() {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     match payments::ask_fee(&state, &plate_no, FEE_WAIT).await {
-        Ok(Some((request_id, _))) => Redirect::to(&format!("/pay/quote/{request_id}")).into_response(),
+        Ok(Some((request_id, _))) => Redirect::to(&quote_url(&state, request_id)).into_response(),
         Ok(None) => problem(
             &d,
             StatusCode::NOT_FOUND,
@@ -281,12 +427,21 @@ async fn ask_fee(State(state): State<AppState>, headers: HeaderMap, Form(f): For
 }
 
 /// A fee quote: the lot's bill and a pay button, or why there is none.
-async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let d = driver(&headers);
+async fn quote(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(key): Query<Key>,
+) -> Response {
+    let d = driver(&state, &headers);
     let lang = d.lang;
     let q = match state.store().fee_quote(id).await {
-        Ok(Some(q)) => q,
-        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
+        Ok(Some(q)) if d.proves(&q.plate_no) || state.proofs().opens(&format!("quote\n{id}"), key.k.as_deref()) => q,
+        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
+        Err(e) => return failed(&d, e),
+    };
+    let lot_name = match state.store().lot_name(&q.parking_code).await {
+        Ok(name) => name.unwrap_or_else(|| q.parking_code.clone()),
         Err(e) => return failed(&d, e),
     };
     let back = plate_url(&q.plate_no);
@@ -295,7 +450,7 @@ async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path
             div.card {
                 div.plate.big { (q.plate_no) }
                 div.notice id="waiting" { (lang.t("正在向车场查询费用，请稍候…", "Asking the lot for the fee…")) }
-                p { a.button href=(format!("/pay/quote/{id}")) { (lang.t("刷新", "Refresh")) } }
+                p { a.button href=(quote_url(&state, id)) { (lang.t("刷新", "Refresh")) } }
             }
         },
         (Some(false), _) => html! {
@@ -315,11 +470,13 @@ async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path
         (Some(true), Some(fen)) => html! {
             div.card {
                 div.plate.big { (q.plate_no) }
-                p.muted { (lang.t("车场 ", "Lot ")) (q.parking_code) " · " (lang.t("入场 ", "entered ")) (q.arrive_time.clone().unwrap_or_default()) }
+                p.muted { (lang.t("车场 ", "Lot ")) (lot_name)
+                    @if d.proves(&q.plate_no) { " · " (lang.t("入场 ", "entered ")) (q.arrive_time.clone().unwrap_or_default()) } }
                 p.muted { (lang.t("计费至 ", "Charged up to ")) (q.end_time.clone().unwrap_or_default()) }
                 p.amount id="fee" { (yuan(fen)) }
                 p.muted { (lang.t("支付后请在 15 分钟内出场，超时需补缴差额。", "After paying, leave within 15 minutes; later, only the difference is due.")) }
-                form method="post" action=(format!("/pay/quote/{id}/pay")) {
+                form method="post" action=(format!("/pay/quote/{id}/pay?k={}", key.k.clone().unwrap_or_default())) {
+                    (d.token())
                     button.wide type="submit" id="pay" { (lang.t("立即支付 ", "Pay ")) (yuan(fen)) }
                 }
             }
@@ -334,11 +491,20 @@ async fn quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path
 }
 
 /// Pays a quote (an interactive payment: the driver approves it in the channel).
-async fn pay_quote(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
-    let d = driver(&headers);
+async fn pay_quote(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Query(key): Query<Key>,
+    Form(f): Form<TokenForm>,
+) -> Response {
+    let d = driver(&state, &headers);
+    if !proof::genuine(&headers, &f.csrf) {
+        return forged(&d);
+    }
     let q = match state.store().fee_quote(id).await {
-        Ok(Some(q)) => q,
-        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
+        Ok(Some(q)) if d.proves(&q.plate_no) || state.proofs().opens(&format!("quote\n{id}"), key.k.as_deref()) => q,
+        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
         Err(e) => return failed(&d, e),
     };
     let (Some(true), Some(fen), Some(bill_id), Some(uid)) = (q.success, q.should_pay, q.bill_id.clone(), q.uid.clone())
@@ -346,7 +512,7 @@ async fn pay_quote(State(state): State<AppState>, headers: HeaderMap, Path(id): 
         return problem(&d, StatusCode::CONFLICT, "这次查询没有可支付的账单", "This query has no bill to pay");
     };
     if fen <= 0 {
-        return Redirect::to(&format!("/pay/quote/{id}")).into_response();
+        return Redirect::to(&quote_url(&state, id)).into_response();
     }
     let p = payments::new_payment(
         &state,
@@ -367,21 +533,31 @@ async fn pay_quote(State(state): State<AppState>, headers: HeaderMap, Path(id): 
     let stay = Debt::Stay { parking_code: q.parking_code.clone(), uid, asked_at: q.asked_at.clone() };
     let debts = [(Debt::bill(&q.parking_code, &bill_id), fen), (stay, fen)];
     match payments::pay(&state, p, &debts, true).await {
-        Ok(Paying::Charge(p)) => Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response(),
+        Ok(Paying::Charge(p)) => proven_redirect(&state, &headers, &receipt_url(&state, &p.order_id), &p.plate_no),
         Ok(Paying::Mismatch(_)) => problem(
             &d,
             StatusCode::CONFLICT,
             "这次查询的账单已按其他金额支付过",
             "This bill was paid with another amount",
         ),
-        Ok(Paying::Claimed(holder)) => already_paying(&d, &holder),
+        Ok(Paying::Claimed(holder)) => already_paying(&state, &d, &holder),
         Err(e) => failed(&d, e),
     }
 }
 
+/// Online payment is off (no channel configured).
+fn offline(d: &Driver) -> Response {
+    problem(
+        d,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "本平台未开通线上支付，请在出口岗亭缴费",
+        "Online payment is not available here; please pay at the exit booth",
+    )
+}
+
 /// Another charge is paying (or has paid) this debt: no second one; the
 /// driver sees that one and how to go on.
-fn already_paying(d: &Driver, holder: &Payment) -> Response {
+fn already_paying(state: &AppState, d: &Driver, holder: &Payment) -> Response {
     let lang = d.lang;
     let body = html! {
         div.card {
@@ -392,7 +568,9 @@ fn already_paying(d: &Driver, holder: &Payment) -> Response {
                     (lang.t("这笔费用已经支付，未再次收费。如需继续缴费，请重新查询停车费。", "This was already paid; you were not charged again. Ask for the fee again to pay any more."))
                 }
             }
-            p { a.button href=(format!("/pay/receipt/{}", holder.order_id)) { (lang.t("查看该笔支付", "See that payment")) } }
+            @if d.proves(&holder.plate_no) {
+                p { a.button href=(receipt_url(state, &holder.order_id)) { (lang.t("查看该笔支付", "See that payment")) } }
+            }
             p { a.button.secondary href=(plate_url(&holder.plate_no)) { (lang.t("返回", "Back")) } }
         }
     };
@@ -400,19 +578,25 @@ fn already_paying(d: &Driver, holder: &Payment) -> Response {
 }
 
 async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PlateForm>) -> Response {
-    let d = driver(&headers);
+    let d = driver(&state, &headers);
+    if !proof::genuine(&headers, &f.csrf) {
+        return forged(&d);
+    }
     let plate_no = match plate_or_400(&d, &f.plate) {
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if !state.payments().enabled() {
+        return offline(&d);
+    }
     match payments::pay_arrears(&state, &plate_no).await {
         // A second tap finds the first charge: its receipt, not a new one.
         Ok(Some(Paying::Charge(p) | Paying::Claimed(p))) if p.purpose == Purpose::Arrears => {
-            Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response()
+            proven_redirect(&state, &headers, &receipt_url(&state, &p.order_id), &p.plate_no)
         }
-        Ok(Some(Paying::Claimed(p))) => already_paying(&d, &p),
+        Ok(Some(Paying::Claimed(p))) => already_paying(&state, &d, &p),
         Ok(Some(Paying::Charge(p) | Paying::Mismatch(p))) => {
-            Redirect::to(&format!("/pay/receipt/{}", p.order_id)).into_response()
+            proven_redirect(&state, &headers, &receipt_url(&state, &p.order_id), &p.plate_no)
         }
         Ok(None) => Redirect::to(&plate_url(&plate_no)).into_response(),
         Err(e) => failed(&d, e),
@@ -423,6 +607,8 @@ async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f):
 struct SignupForm {
     plate: String,
     #[serde(default)]
+    csrf: String,
+    #[serde(default)]
     no_stop: Option<String>,
     #[serde(default)]
     after_leave: Option<String>,
@@ -431,11 +617,22 @@ struct SignupForm {
 }
 
 async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<SignupForm>) -> Response {
-    let d = driver(&headers);
+    let d = driver(&state, &headers);
+    if !proof::genuine(&headers, &f.csrf) {
+        return forged(&d);
+    }
     let plate_no = match plate_or_400(&d, &f.plate) {
         Ok(p) => p,
         Err(r) => return *r,
     };
+    if !d.proves(&plate_no) {
+        return problem(
+            &d,
+            StatusCode::FORBIDDEN,
+            "请先验证车牌（输入支付凭证上的查询码），再开通或变更无感支付",
+            "Prove this plate first (the code on one of its receipts) to sign it up",
+        );
+    }
     let Some(limit) = f.limit.trim().parse::<i64>().ok().filter(|y| (1..=10_000).contains(y)).map(|y| y * 100) else {
         return problem(
             &d,
@@ -466,14 +663,21 @@ async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): For
 }
 
 /// A payment's receipt; refreshes itself until the lot has confirmed it.
-async fn receipt(State(state): State<AppState>, headers: HeaderMap, Path(order): Path<String>) -> Response {
-    let d = driver(&headers);
+async fn receipt(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(order): Path<String>,
+    Query(key): Query<Key>,
+) -> Response {
+    let d = driver(&state, &headers);
     let lang = d.lang;
+    let opens = state.proofs().opens(&format!("receipt\n{order}"), key.k.as_deref());
     let p = match state.store().payment_by_order(&order).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有这笔支付", "No such payment"),
+        Ok(Some(p)) if opens || d.proves(&p.plate_no) => p,
+        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这笔支付", "No such payment"),
         Err(e) => return failed(&d, e),
     };
+    let code = state.proofs().receipt_code(&p.order_id);
     let delivered = match lot_heard(&state, &p).await {
         Ok(d) => d,
         Err(e) => return failed(&d, e),
@@ -488,6 +692,7 @@ async fn receipt(State(state): State<AppState>, headers: HeaderMap, Path(order):
             p id="state" { (state_badge(lang, p.state)) " " (purpose_name(lang, p.purpose)) }
             table {
                 tr { th { (lang.t("订单号", "Order")) } td { (p.order_id) } }
+                tr { th { (lang.t("查询码", "Receipt code")) } td id="receipt-code" { (code) } }
                 @if let Some(txn) = &p.txn_id { tr { th { (lang.t("交易流水号", "Transaction")) } td { (txn) } } }
                 @if let Some(t) = &p.deal_time { tr { th { (lang.t("支付时间", "Paid at")) } td { (t) } } }
                 @if !p.parking_code.is_empty() { tr { th { (lang.t("车场", "Lot")) } td { (p.parking_code) } } }
@@ -513,4 +718,55 @@ async fn lot_heard(state: &AppState, p: &Payment) -> Result<Option<DownlinkState
         return Ok(None);
     }
     state.store().pay_result_delivery(&p.parking_code, &p.plate_no, &p.updated_at).await
+}
+
+#[derive(Deserialize)]
+struct VerifyForm {
+    plate: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    sandbox: Option<String>,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Proof of a plate: the 查询码 of one of its receipts (or, with the sandbox
+/// channel only, on request). The seam where a deployment's channel login goes.
+async fn verify(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<VerifyForm>) -> Response {
+    let d = driver(&state, &headers);
+    if !proof::genuine(&headers, &f.csrf) {
+        return forged(&d);
+    }
+    let plate_no = match plate_or_400(&d, &f.plate) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    // Guessing a plate's codes is bounded like fee queries.
+    if state.fee_rate().take(&format!("verify\n{plate_no}"), std::time::Instant::now()).is_err() {
+        return problem(
+            &d,
+            StatusCode::TOO_MANY_REQUESTS,
+            "尝试过于频繁，请稍后再试",
+            "Too many tries; try again later",
+        );
+    }
+    let code = f.code.trim();
+    let proven = if f.sandbox.is_some() && d.play_money {
+        true
+    } else {
+        match state.store().payments_of(&plate_no, 200).await {
+            Ok(paid) => !code.is_empty() && paid.iter().any(|p| state.proofs().receipt_code(&p.order_id) == code),
+            Err(e) => return failed(&d, e),
+        }
+    };
+    if !proven {
+        return problem(
+            &d,
+            StatusCode::FORBIDDEN,
+            "查询码不正确：请输入该车牌任一支付凭证上的 8 位查询码",
+            "Wrong code: enter the 8-digit code on one of this plate's receipts",
+        );
+    }
+    proven_redirect(&state, &headers, &plate_url(&plate_no), &plate_no)
 }

@@ -18,5 +18,6 @@ mod mqtt_auth;
 pub mod overview;
 pub mod payments;
 pub mod photo;
+pub mod proof;
 pub mod store;
 pub mod uplink;

@@ -48,7 +48,15 @@ pub struct Payments {
 impl Payments {
     pub fn new(config: &crate::config::Payments, zone: onepark_domain::time::Zone) -> Payments {
         let (channel, sandbox): (Arc<dyn Channel>, _) = match &config.channel {
+            crate::config::ChannelKind::Off => {
+                tracing::info!("online payment is off: no [payments] channel is configured");
+                (Arc::new(onepark_pay::Disabled), None)
+            }
             crate::config::ChannelKind::Sandbox => {
+                tracing::warn!(
+                    "PAYMENT SANDBOX: drivers pay with play money and every lot is told they paid; \
+                     for demos and tests only, never in production ([payments] channel = \"sandbox\")"
+                );
                 let key = config.key.clone().unwrap_or_else(|| {
                     let mut bytes = [0u8; 16];
                     let _ = openssl::rand::rand_bytes(&mut bytes);
@@ -74,6 +82,16 @@ impl Payments {
 
     pub fn channel(&self) -> &dyn Channel {
         self.channel.as_ref()
+    }
+
+    /// Whether drivers can pay online at all (a channel is configured).
+    pub fn enabled(&self) -> bool {
+        self.channel.name() != onepark_pay::Disabled.name()
+    }
+
+    /// Whether the channel is the sandbox (play money): every page it touches says so.
+    pub fn play_money(&self) -> bool {
+        self.channel.name() == "sandbox"
     }
 
     pub fn money_limit(&self) -> i64 {

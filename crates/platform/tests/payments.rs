@@ -71,11 +71,17 @@ impl Harness {
         reply
     }
 
-    /// A driver page's form post: (status, Location or body).
+    /// A driver page's form post, with its CSRF token: (status, Location or body).
     async fn driver_post(&self, path: &str, form: String) -> (u16, String) {
+        self.driver_post_with(path, form, "").await
+    }
+
+    /// … with more cookies (a plate's proof).
+    async fn driver_post_with(&self, path: &str, form: String, cookies: &str) -> (u16, String) {
         let request = Request::post(path)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form))
+            .header("cookie", format!("op_csrf={CSRF}; {cookies}"))
+            .body(Body::from(format!("{form}&csrf={CSRF}")))
             .expect("post");
         let response = tower::ServiceExt::oneshot(self.app.clone(), request).await.expect("call");
         let status = response.status().as_u16();
@@ -115,7 +121,9 @@ impl Harness {
         self.state.payments().sandbox.as_ref().expect("in-process sandbox")
     }
 
+    /// Proves the plate (the sandbox's "prove at once") and signs it up.
     async fn sign_up(&self, plate: &str, no_stop: bool, after_leave: bool) {
+        let proof = self.prove(plate).await;
         let mut form = format!("plate={}&limit=50", enc(plate));
         if no_stop {
             form.push_str("&no_stop=1");
@@ -123,14 +131,26 @@ impl Harness {
         if after_leave {
             form.push_str("&after_leave=1");
         }
-        let request = Request::post("/pay/signup")
+        let (status, to) = self.driver_post_with("/pay/signup", form, &proof).await;
+        assert_eq!(status, 303, "sign-up redirects to the plate's page: {to}");
+    }
+
+    /// The proof cookie of a plate, from the sandbox's "prove at once".
+    async fn prove(&self, plate: &str) -> String {
+        let request = Request::post("/pay/verify")
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form))
-            .expect("signup");
+            .header("cookie", format!("op_csrf={CSRF}"))
+            .body(Body::from(format!("plate={}&sandbox=1&csrf={CSRF}", enc(plate))))
+            .expect("verify");
         let response = tower::ServiceExt::oneshot(self.app.clone(), request).await.expect("call");
-        assert_eq!(response.status(), 303, "sign-up redirects to the plate's page");
+        assert_eq!(response.status(), 303, "proven");
+        let set = response.headers().get("set-cookie").and_then(|c| c.to_str().ok()).expect("a proof cookie");
+        set.split(';').next().expect("pair").to_owned()
     }
 }
+
+/// The driver forms' token a browser would have from its page (double submit).
+const CSRF: &str = "0123456789abcdef0123456789abcdef";
 
 fn enc(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
@@ -503,9 +523,10 @@ async fn attacks(h: Harness, tag: &str) {
     let (q2, _) = ask().await.expect("asked").expect("parked");
     assert_eq!(code(&h.send("uploadFee", quote(q1, "1001", 800)).await), "200");
     assert_eq!(code(&h.send("uploadFee", quote(q2, "1001", 800)).await), "200");
-    let (status, receipt) = h.driver_post(&format!("/pay/quote/{q1}/pay"), String::new()).await;
+    let pay = |q: i64| format!("/pay/quote/{q}/pay?k={}", h.state.proofs().link(&format!("quote\n{q}")));
+    let (status, receipt) = h.driver_post(&pay(q1), String::new()).await;
     assert_eq!(status, 303, "{receipt}");
-    let (status, page) = h.driver_post(&format!("/pay/quote/{q2}/pay"), String::new()).await;
+    let (status, page) = h.driver_post(&pay(q2), String::new()).await;
     assert_eq!(status, 409, "the second quote of the stay is not payable: {page}");
     assert_eq!(h.charges(&parked).await, 1);
     // The lot confirms the payResult; a fee asked after that counts it.
@@ -528,7 +549,7 @@ async fn attacks(h: Harness, tag: &str) {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (q3, _) = ask().await.expect("asked").expect("parked");
     assert_eq!(code(&h.send("uploadFee", quote(q3, "1001", 200)).await), "200");
-    let (status, receipt) = h.driver_post(&format!("/pay/quote/{q3}/pay"), String::new()).await;
+    let (status, receipt) = h.driver_post(&pay(q3), String::new()).await;
     assert_eq!(status, 303, "{receipt}");
     assert_eq!(h.charges(&parked).await, 2);
 
@@ -572,4 +593,122 @@ async fn money_attacks_on_postgres() {
     let Some(pg) = common::PgSchema::new("money_attacks_on_postgres").await else { return };
     attacks(Harness::new(pg.url.clone(), "attacks-pg").await, "6002").await;
     pg.drop().await;
+}
+
+/// Issue 21 item 13: the driver pages show a plate's whereabouts only to a
+/// browser that proved it; forms need their token and this site; fee queries
+/// are throttled per client.
+async fn driver_pages(h: Harness, tag: &str) {
+    let plate = format!("鲁D{}1", &tag[..4]);
+    h.stay("234", "1001", &format!("U{tag}-P"), &plate, false).await;
+    let owed = format!("{tag}-Q");
+    h.stay("234", "1002", &format!("U{owed}"), &plate, true).await;
+    let mut bill = apply(&owed, &plate, 700, true);
+    bill["parkingCode"] = json!("1002");
+    assert_eq!(h.send("applyPayment", bill).await["payStatus"], 0);
+    let page = |cookie: String| {
+        let request = Request::get(format!("/pay?plate={}", enc(&plate))).header("cookie", cookie);
+        let app = h.app.clone();
+        async move {
+            let response =
+                tower::ServiceExt::oneshot(app, request.body(Body::empty()).expect("get")).await.expect("call");
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+    };
+    // Anyone: the lot and what is owed, nothing of when or where from.
+    let anyone = page(String::new()).await;
+    assert!(anyone.contains("ask-fee") && anyone.contains("pay-arrears"), "{anyone}");
+    assert!(!anyone.contains("入场时间") && !anyone.contains(&at(90)[..13]), "no entry time: {anyone}");
+    assert!(!anyone.contains("1002") && !anyone.contains("id=\"signup\""), "no arrears' lots, no sign-up: {anyone}");
+    assert!(anyone.contains("id=\"sandbox\""), "the sandbox says so");
+    // Signing up needs proof, the token, and this site.
+    let (status, _) = h.driver_post("/pay/signup", format!("plate={}&limit=50&no_stop=1", enc(&plate))).await;
+    assert_eq!(status, 403, "no proof of the plate");
+    let proof = h.prove(&plate).await;
+    let cross = Request::post("/pay/signup")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .header("host", "pay.example")
+        .header("cookie", format!("op_csrf={CSRF}; {proof}"))
+        .body(Body::from(format!("plate={}&limit=50&no_stop=1&csrf={CSRF}", enc(&plate))))
+        .expect("post");
+    let response = tower::ServiceExt::oneshot(h.app.clone(), cross).await.expect("call");
+    assert_eq!(response.status(), 403, "another site's form");
+    let tokenless = Request::post("/pay/signup")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", proof.clone())
+        .body(Body::from(format!("plate={}&limit=50&no_stop=1", enc(&plate))))
+        .expect("post");
+    assert_eq!(tower::ServiceExt::oneshot(h.app.clone(), tokenless).await.expect("call").status(), 403);
+    // With proof: the entry time, the arrears' lots, the sign-up form.
+    let proven = page(proof.clone()).await;
+    assert!(proven.contains("入场时间") && proven.contains("1002") && proven.contains("id=\"signup\""), "{proven}");
+    // A receipt opens with its link's key or the plate's proof, not by its order id alone.
+    let (status, receipt) = h.driver_post("/pay/arrears", format!("plate={}", enc(&plate))).await;
+    assert_eq!(status, 303, "{receipt}");
+    let order = receipt.trim_start_matches("/pay/receipt/").split('?').next().expect("order").to_owned();
+    let bare = Request::get(format!("/pay/receipt/{order}")).body(Body::empty()).expect("get");
+    assert_eq!(tower::ServiceExt::oneshot(h.app.clone(), bare).await.expect("call").status(), 404);
+    let keyed = Request::get(&receipt).body(Body::empty()).expect("get");
+    assert_eq!(tower::ServiceExt::oneshot(h.app.clone(), keyed).await.expect("call").status(), 200);
+    // Its 查询码 proves the plate in another browser.
+    let code = h.state.proofs().receipt_code(&order);
+    let (status, _) = h.driver_post("/pay/verify", format!("plate={}&code=00000000", enc(&plate))).await;
+    assert_eq!(status, 403, "a wrong code");
+    let (status, _) = h.driver_post("/pay/verify", format!("plate={}&code={code}", enc(&plate))).await;
+    assert_eq!(status, 303, "the receipt's code");
+    // Fee queries: ten a minute from one client, then 429 (a plate not
+    // parked anywhere, so no query waits for a lot).
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(h.driver_post("/pay/fee", format!("plate={}", enc("鲁D99999"))).await.0);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_pages_on_sqlite() {
+    let dir = std::env::temp_dir().join(format!("onepark-payments-driver-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("platform.db").display());
+    driver_pages(Harness::new(url, "driver-sqlite").await, "5003").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 21 item 12: without a configured channel, online payment is off —
+/// never the sandbox's play money.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_channel_online_payment_is_off() {
+    let dir = std::env::temp_dir().join(format!("onepark-payments-off-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("platform.db").display());
+    let toml = "[payments]\ntimeout_ms = 1000\n";
+    std::fs::write(dir.join("p.toml"), toml).expect("toml");
+    let parsed = onepark_platform::config::Config::load(Some(&dir.join("p.toml")), |_| None).expect("config");
+    assert_eq!(parsed.payments.channel, onepark_platform::config::ChannelKind::Off, "absent channel: off");
+    let mut config = common::config(url, dir.clone(), "234");
+    config.payments = parsed.payments;
+    let store = Store::connect(&config.database).await.expect("store");
+    let state = AppState::new(&config, store);
+    let app = router(&config, state.clone());
+    assert!(state.payments().sandbox.is_none() && !state.payments().enabled());
+    let form = format!("plate={}&csrf={CSRF}", enc("鲁B12345"));
+    let request = Request::post("/pay/arrears")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("op_csrf={CSRF}"))
+        .body(Body::from(form))
+        .expect("post");
+    let response = tower::ServiceExt::oneshot(app.clone(), request).await.expect("call");
+    assert_eq!(response.status(), 503, "no channel, no online payment");
+    let page =
+        tower::ServiceExt::oneshot(app, Request::get("/pay?plate=%E9%B2%81B12345").body(Body::empty()).expect("get"))
+            .await
+            .expect("call");
+    let bytes = axum::body::to_bytes(page.into_body(), 1 << 20).await.expect("body");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("sandbox") && !text.contains("sign-up"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

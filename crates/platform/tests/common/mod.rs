@@ -42,7 +42,11 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         metrics_token: None,
         // Fixtures are dated 2021: no freshness window on uploadTime here.
         limits: onepark_platform::config::Limits { upload_time_window: None, ..Default::default() },
-        payments: Default::default(),
+        // The tests' payments go through the in-process sandbox (play money).
+        payments: onepark_platform::config::Payments {
+            channel: onepark_platform::config::ChannelKind::Sandbox,
+            ..Default::default()
+        },
     }
 }
 
