@@ -97,7 +97,7 @@ async fn measure(dir: &Path, keys: &Path, cars: usize, quotes: usize) -> Result<
                 }
                 _ => String::new(),
             };
-            let response = crate::sim_drive::driver_form(&url, &body, &proof).await?;
+            let response = crate::sim_drive::driver_form(&client, &url, &body, &proof).await?;
             let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
             anyhow::Ok((started.elapsed(), response.status().as_u16(), location))
         }

@@ -297,9 +297,13 @@ fn signed_up(plate: &str) -> bool {
 const DRIVER_CSRF: &str = "0000000000000000000000000000cafe";
 
 /// Posts a driver page form as a browser would (its token, and `cookies`
-/// such as a plate's proof), without following the redirect.
-pub async fn driver_form(url: &str, form: &str, cookies: &str) -> reqwest::Result<reqwest::Response> {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+/// such as a plate's proof).
+pub async fn driver_form(
+    http: &reqwest::Client,
+    url: &str,
+    form: &str,
+    cookies: &str,
+) -> reqwest::Result<reqwest::Response> {
     http.post(url)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("cookie", format!("op_csrf={DRIVER_CSRF}; {cookies}"))
@@ -312,20 +316,22 @@ pub async fn driver_form(url: &str, form: &str, cookies: &str) -> reqwest::Resul
 /// play money only; a real channel proves plates with its own login): the cookie.
 pub async fn sandbox_proof(platform: &str, plate: &str) -> Option<String> {
     let form = format!("plate={}&sandbox=1", form_urlencoded::byte_serialize(plate.as_bytes()).collect::<String>());
-    let response = driver_form(&format!("{platform}/pay/verify"), &form, "").await.ok()?;
+    // Not following the redirect: the proof is in its Set-Cookie.
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().ok()?;
+    let response = driver_form(&http, &format!("{platform}/pay/verify"), &form, "").await.ok()?;
     let set = response.headers().get("set-cookie")?.to_str().ok()?;
     set.split(';').next().map(str::to_owned)
 }
 
 /// Signs the plate's driver up on the driver page (once per run).
-async fn sign_up(p: &mut Payments, plate: &str) -> bool {
+async fn sign_up(http: &reqwest::Client, p: &mut Payments, plate: &str) -> bool {
     if p.signed.contains(plate) {
         return true;
     }
     let Some(proof) = sandbox_proof(&p.platform, plate).await else { return false };
     let form =
         format!("plate={}&no_stop=1&limit=200", form_urlencoded::byte_serialize(plate.as_bytes()).collect::<String>());
-    let answer = driver_form(&format!("{}/pay/signup", p.platform), &form, &proof).await;
+    let answer = driver_form(http, &format!("{}/pay/signup", p.platform), &form, &proof).await;
     let ok = answer.is_ok_and(|r| r.status().is_success() || r.status().is_redirection());
     if ok {
         p.signed.insert(plate.to_owned());
@@ -376,7 +382,7 @@ async fn lane_call(
             let at_gate = payment.as_ref().is_some_and(|p| p.pay_scene == 103);
             let no_stop = match payments {
                 Some(pay) if at_gate && readable(&read.plate_no) && signed_up(&read.plate_no) => {
-                    sign_up(pay, &read.plate_no).await
+                    sign_up(http, pay, &read.plate_no).await
                 }
                 _ => false,
             };

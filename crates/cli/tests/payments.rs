@@ -80,6 +80,13 @@ impl City {
         let time = onepark_domain::time::format_time(now() - chrono::Duration::minutes(minutes_ago));
         let reply = self.lane(i, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": time })).await;
         assert_eq!(reply["open"], true, "{plate} enters lot {i}: {reply}");
+        // The platform acts on a stay's money only once the lot reported the stay.
+        let uid = reply["uid"].as_str().expect("the stay's uid").to_owned();
+        eventually("the entry at the platform", async || {
+            let records = self.admin(&format!("/api/admin/records?plateNo={}", enc(plate))).await;
+            records["items"].as_array().is_some_and(|items| items.iter().any(|r| r["uid"] == uid.as_str()))
+        })
+        .await;
         reply
     }
 

@@ -18,6 +18,7 @@ use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
 use serde_json::{Value, json};
 
 struct Harness {
+    dir: std::path::PathBuf,
     app: axum::Router,
     state: AppState,
     private: PrivateKey,
@@ -28,7 +29,7 @@ impl Harness {
     async fn new(database: String, tag: &str) -> Harness {
         let dir = std::env::temp_dir().join(format!("onepark-payments-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let mut config = common::config(database, dir, "234");
+        let mut config = common::config(database, dir.clone(), "234");
         // Another car park's operator (accessID 235, lot 2001), with its own rights only.
         let mut other = config.lots[0].clone();
         other.access_id = "235".into();
@@ -38,6 +39,7 @@ impl Harness {
         let state = AppState::new(&config, store);
         start_payments(&state);
         Harness {
+            dir,
             app: router(&config, state.clone()),
             state,
             private: PrivateKey::parse(&key("lot_private.b64")).expect("lot private"),
@@ -151,6 +153,12 @@ impl Harness {
 
 /// The driver forms' token a browser would have from its page (double submit).
 const CSRF: &str = "0123456789abcdef0123456789abcdef";
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 fn enc(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
