@@ -382,6 +382,16 @@ fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
     })
 }
 
+/// A driver form's post: genuine (its page's token, this site) and naming a plate.
+fn posted(state: &AppState, headers: &HeaderMap, csrf: &str, plate: &str) -> Result<(Driver, String), Box<Response>> {
+    let d = driver(state, headers);
+    if !proof::genuine(headers, csrf) {
+        return Err(Box::new(forged(&d)));
+    }
+    let plate_no = plate_or_400(&d, plate)?;
+    Ok((d, plate_no))
+}
+
 /// Asks the car's lot for the fee and waits up to 5 s for it.
 async fn ask_fee(
     State(state): State<AppState>,
@@ -389,12 +399,8 @@ async fn ask_fee(
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Form(f): Form<PlateForm>,
 ) -> Response {
-    let d = driver(&state, &headers);
-    if !proof::genuine(&headers, &f.csrf) {
-        return forged(&d);
-    }
-    let plate_no = match plate_or_400(&d, &f.plate) {
-        Ok(p) => p,
+    let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
+        Ok(posted) => posted,
         Err(r) => return *r,
     };
     if !state.payments().enabled() {
@@ -578,12 +584,8 @@ fn already_paying(state: &AppState, d: &Driver, holder: &Payment) -> Response {
 }
 
 async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<PlateForm>) -> Response {
-    let d = driver(&state, &headers);
-    if !proof::genuine(&headers, &f.csrf) {
-        return forged(&d);
-    }
-    let plate_no = match plate_or_400(&d, &f.plate) {
-        Ok(p) => p,
+    let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
+        Ok(posted) => posted,
         Err(r) => return *r,
     };
     if !state.payments().enabled() {
@@ -617,12 +619,8 @@ struct SignupForm {
 }
 
 async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<SignupForm>) -> Response {
-    let d = driver(&state, &headers);
-    if !proof::genuine(&headers, &f.csrf) {
-        return forged(&d);
-    }
-    let plate_no = match plate_or_400(&d, &f.plate) {
-        Ok(p) => p,
+    let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
+        Ok(posted) => posted,
         Err(r) => return *r,
     };
     if !d.proves(&plate_no) {
@@ -734,12 +732,8 @@ struct VerifyForm {
 /// Proof of a plate: the 查询码 of one of its receipts (or, with the sandbox
 /// channel only, on request). The seam where a deployment's channel login goes.
 async fn verify(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<VerifyForm>) -> Response {
-    let d = driver(&state, &headers);
-    if !proof::genuine(&headers, &f.csrf) {
-        return forged(&d);
-    }
-    let plate_no = match plate_or_400(&d, &f.plate) {
-        Ok(p) => p,
+    let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
+        Ok(posted) => posted,
         Err(r) => return *r,
     };
     // Guessing a plate's codes is bounded like fee queries.
