@@ -193,3 +193,59 @@ async fn staff_inputs_the_platform_would_refuse_are_refused_at_the_lot() {
     let (status, doc) = local("GET", "/api/openapi.json".into(), json!({})).await;
     assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
 }
+
+/// Found by the adversarial probe: plates with BEL, ESC, NUL, DEL, a
+/// zero-width space or U+202E were accepted at the lane and the barrier
+/// opened; the platform then refused the records, so the city never heard of
+/// those stays. Every door that takes a plate refuses them, naming the field.
+#[tokio::test]
+async fn plates_with_control_or_invisible_characters_are_refused_at_every_door() {
+    let lot = lot("invisible", "").await;
+    let local = |method: &'static str, path: String, body: Value| {
+        let lot = &lot;
+        async move { lot.call(method, &path, None, body, [127, 0, 0, 1]).await }
+    };
+    let bad = ["鲁B1234\u{7}", "\u{1b}[2J鲁B12345", "鲁B\u{0}12345", "鲁B12345\u{7f}", "鲁B123\u{200b}45", "\u{202e}鲁B12345"];
+    for plate in bad {
+        for path in ["/api/lanes/1/entry", "/api/lanes/2/exit"] {
+            let (status, reply) = local("POST", path.into(), json!({ "plateNo": plate })).await;
+            assert_eq!((status, reply["open"].as_bool()), (400, Some(false)), "{plate:?} at {path}: {reply}");
+            assert_eq!(reply["reason"], "bad_request", "{plate:?}: {reply}");
+            assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plateNo")), "{plate:?}: {reply}");
+            assert!(reply["msg"].as_str().is_some_and(|m| m.starts_with("plateNo：车牌第")), "{plate:?}: {reply}");
+        }
+        let (status, reply) =
+            local("POST", "/api/lanes/2/open".into(), json!({ "reason": "救护车", "plateNo": plate })).await;
+        assert_eq!((status, reply["open"].as_bool()), (400, Some(false)), "{plate:?} opened by hand: {reply}");
+        let search = format!("/api/sessions?plateNo={}", urlencoding(plate));
+        let (status, reply) = local("GET", search, json!({})).await;
+        assert_eq!(status, 400, "{plate:?} as a search: {reply}");
+    }
+    let (_, sessions) = local("GET", "/api/sessions".into(), json!({})).await;
+    assert_eq!(sessions["items"].as_array().map(Vec::len), Some(0), "no session was opened: {sessions}");
+
+    let (_, entry) = local("POST", "/api/lanes/1/entry".into(), json!({ "plateNo": "" })).await;
+    let uid = entry["uid"].as_str().expect("uid").to_owned();
+    for plate in bad {
+        let (status, reply) = local("POST", format!("/api/sessions/{uid}/plate"), json!({ "plateNo": plate })).await;
+        assert_eq!(status, 400, "{plate:?}: {reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plateNo: 车牌第")), "{plate:?}: {reply}");
+        let card = json!({ "id": "c1", "owner": "张三", "plates": ["鲁B55555", plate],
+            "startTime": "2026-01-01 00:00:00", "endTime": "2026-12-28 00:00:00" });
+        let (status, reply) = local("POST", "/api/month-cards".into(), card).await;
+        assert_eq!(status, 400, "{plate:?}: {reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plates[1]")), "{plate:?}: {reply}");
+        let path = format!("/api/arrears/{}/collected", urlencoding(plate));
+        let (status, reply) = local("POST", path, json!({ "amount": 100 })).await;
+        assert_eq!(status, 400, "{plate:?}: {reply}");
+    }
+    let (_, cards) = local("GET", "/api/month-cards".into(), json!({})).await;
+    assert_eq!(cards["items"].as_array().map(Vec::len), Some(0), "{cards}");
+}
+
+/// Percent-encodes every byte but ASCII letters and digits (a query or path segment).
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
