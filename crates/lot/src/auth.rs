@@ -116,6 +116,16 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 
 /// What a request may do, decided before its handler runs.
 pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
+    if let Some(host) = foreign_host(&state.config().hosts, &request) {
+        let host: String = host.chars().take(64).collect();
+        let msg = format!(
+            "拒绝访问：主机名 {host} 不是本网关的名称（防 DNS 重绑定）；请用 IP 地址或 localhost 访问，\
+             或把该名称加入配置 hosts（Host `{host}` is not a name of this gateway: use an IP address or \
+             localhost, or add it to `hosts`)"
+        );
+        return (StatusCode::FORBIDDEN, axum::Json(json!({ "open": false, "reason": "foreign_host", "msg": msg })))
+            .into_response();
+    }
     if !request.method().is_safe() && cross_site(request.headers()) {
         return refuse(StatusCode::FORBIDDEN, "拒绝其他网站页面发起的请求");
     }
@@ -176,10 +186,46 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
     refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")
 }
 
+/// The request's Host when it names neither an IP address, `localhost`, nor
+/// one of `hosts` (DNS rebinding). A page on `evil.example` whose name the
+/// attacker re-points at 127.0.0.1 reaches a loopback-only gateway from the
+/// booth's own browser, and the browser calls that *same-origin*: the Host
+/// header, which still says `evil.example`, is the one thing that tells. An IP
+/// literal cannot be rebound (the page's origin is then the gateway itself),
+/// so cameras and the LAN may use any address the gateway listens on. No Host
+/// (HTTP/1.0, in-process callers) is not a browser.
+pub(crate) fn foreign_host<'r>(hosts: &[String], request: &'r Request) -> Option<&'r str> {
+    let host = match request.headers().get(axum::http::header::HOST) {
+        Some(value) => value.to_str().unwrap_or("\u{fffd}"),
+        None => request.uri().authority()?.as_str(),
+    };
+    let name = host_part(host).trim_end_matches('.').to_ascii_lowercase();
+    let allowed = ip_literal(&name).is_some() || name == "localhost" || hosts.iter().any(|h| *h == name);
+    (!allowed).then_some(host)
+}
+
+/// The host of `host[:port]`, `[v6][:port]` or a bare name/address.
+pub(crate) fn host_part(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split_once(']').map_or(authority, |(v6, _)| v6);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// `host` as an IP address (IPv4 dotted, or IPv6 without brackets).
+pub(crate) fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
+    host.parse().ok()
+}
+
 /// A browser sent it from another site's page (`Sec-Fetch-Site`, else an
 /// `Origin` other than this host): without `[auth]` the gateway trusts this
 /// machine, and must not trust every page this machine's browser shows; with
-/// it, the booth's cookie would otherwise ride along. Callers that are not
+/// it, the booth's cookie would otherwise ride along. `Origin: null` is
+/// foreign: an opaque origin (a sandboxed frame, a `data:` page, a
+/// cross-origin redirect) is never the booth's own page. Callers that are not
 /// browsers send neither header.
 fn cross_site(headers: &axum::http::HeaderMap) -> bool {
     let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
@@ -187,7 +233,8 @@ fn cross_site(headers: &axum::http::HeaderMap) -> bool {
         return true;
     }
     match text("origin") {
-        None | Some("null") => false,
+        None => false,
+        Some("null") => true,
         Some(origin) => origin.split_once("://").is_none_or(|(_, rest)| Some(rest) != text("host")),
     }
 }

@@ -27,12 +27,17 @@ impl Drop for Lot {
 }
 
 async fn lot(tag: &str, auth: &str) -> Lot {
+    lot_with(tag, "", auth).await
+}
+
+/// `top`: top-level keys (before the tables); `auth`: tables at the end.
+async fn lot_with(tag: &str, top: &str, auth: &str) -> Lot {
     let dir = std::env::temp_dir().join(format!("onepark-lot-auth-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     // No platform listens there: records wait in the outbox.
     let toml = format!(
-        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 100\nopen = 100\n\
+        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n{top}\n[berths]\ntotal = 100\nopen = 100\n\
          [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
          [platform]\nurl = \"http://127.0.0.1:9/api/v1/cp\"\naccess_id = \"234\"\n\
          private_key = \"{private}\"\nplatform_public_key = \"{public}\"\n{auth}",
@@ -57,6 +62,21 @@ impl Lot {
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// From this machine, with a browser's headers; the body as text (a page or JSON).
+    async fn browser(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = if method == "POST" { json!({ "reason": "救护车" }).to_string() } else { String::new() };
+        let mut request = request.body(Body::from(body)).expect("request");
+        request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = router(self.state.clone()).oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -248,4 +268,42 @@ fn urlencoding(text: &str) -> String {
     text.bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
+}
+
+/// Found by the adversarial probe (DNS rebinding): a page on a name the
+/// attacker re-points at 127.0.0.1 is same-origin with the gateway to the
+/// browser, so it read `/booth` and opened a barrier with
+/// `Sec-Fetch-Site: same-origin` and a foreign Host; `Origin: null` without
+/// Sec-Fetch-Site opened it too.
+#[tokio::test]
+async fn a_rebound_name_or_an_opaque_origin_is_refused() {
+    let lot = lot_with("rebinding", "hosts = [\"Booth.Lot1.internal.\"]", "").await;
+    let rebound = "rebound.example:8090";
+    let (status, page) = lot.browser("GET", "/booth", &[("host", rebound), ("sec-fetch-site", "none")]).await;
+    assert_eq!(status, 403, "the booth page read through a rebound name: {page}");
+    assert!(page.contains("foreign_host") && page.contains("拒绝访问：主机名 rebound.example:8090"), "{page}");
+    let same_origin = [("host", rebound), ("sec-fetch-site", "same-origin"), ("origin", "http://rebound.example:8090")];
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &same_origin).await;
+    assert_eq!(status, 403, "a barrier opened through a rebound name: {reply}");
+    for path in ["/metrics", "/api/status", "/api/login", "/booth/login", "/assets/app.css"] {
+        let (status, reply) = lot.browser("GET", path, &[("host", "rebound.example")]).await;
+        assert_eq!(status, 403, "{path}: {reply}");
+    }
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[("host", "127.0.0.1:8090"), ("origin", "null")]).await;
+    assert_eq!(status, 403, "Origin: null opened a barrier: {reply}");
+    assert!(reply.contains("拒绝其他网站页面发起的请求"), "{reply}");
+
+    // The gateway's own names: addresses, localhost, `hosts` (any case, a trailing dot, any port).
+    for host in ["127.0.0.1:8090", "localhost:8090", "LOCALHOST", "[::1]:8090", "192.168.1.5:8090", "booth.lot1.internal:80", "booth.LOT1.internal."] {
+        let (status, page) = lot.browser("GET", "/booth", &[("host", host), ("sec-fetch-site", "none")]).await;
+        assert_eq!(status, 200, "{host}: {page}");
+        let headers = [("host", host), ("sec-fetch-site", "same-origin"), ("origin", &format!("http://{host}"))];
+        let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &headers).await;
+        assert_eq!(status, 200, "{host}: {reply}");
+    }
+    // Cameras and scripts send no Origin; in-process callers no Host.
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[("host", "127.0.0.1:8090")]).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[]).await;
+    assert_eq!(status, 200, "{reply}");
 }
