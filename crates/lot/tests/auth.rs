@@ -307,3 +307,40 @@ async fn a_rebound_name_or_an_opaque_origin_is_refused() {
     let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[]).await;
     assert_eq!(status, 200, "{reply}");
 }
+
+/// Found by the adversarial probe: the five-a-minute throttle was checked
+/// before the slow password hash and counted after it, so 60 concurrent tries
+/// checked 38 passwords; the failure memory was keyed by the name as sent and
+/// never pruned (300 tries with 400 KB names: RSS 26 → 149 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_logins_check_at_most_five_passwords_and_names_are_bounded() {
+    let hash = onepark_lot::auth::hash_password("booth-pass").expect("hash");
+    let lot = lot("throttle", &format!("[[auth.staff]]\nuser = \"zhang\"\npassword = \"{hash}\"\n")).await;
+    let app = router(lot.state.clone());
+    let mut tries = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let app = app.clone();
+        tries.spawn(async move {
+            let body = json!({ "user": "zhang", "password": format!("guess-{i}") }).to_string();
+            let request = Request::post("/api/login").header("content-type", "application/json").body(Body::from(body));
+            app.oneshot(request.expect("request")).await.expect("response").status().as_u16()
+        });
+    }
+    let answers = tries.join_all().await;
+    let checked = answers.iter().filter(|status| **status == 401).count();
+    let held = answers.iter().filter(|status| **status == 429).count();
+    assert_eq!((checked, held), (5, 55), "passwords checked, tries held off: {answers:?}");
+    let (status, _) = lot.post("/api/login", None, json!({ "user": "zhang", "password": "booth-pass" })).await;
+    assert_eq!(status, 429, "held off for the rest of the minute, whatever the password");
+
+    let long = json!({ "user": "x".repeat(400 * 1024), "password": "p" }).to_string();
+    for _ in 0..300 {
+        let request = Request::post("/api/login").header("content-type", "application/json").body(Body::from(long.clone()));
+        let status = app.clone().oneshot(request.expect("request")).await.expect("response").status().as_u16();
+        assert_eq!(status, 400);
+    }
+    let at_bound = "y".repeat(onepark_lot::auth::MAX_USER_BYTES);
+    let (status, _) = lot.post("/api/login", None, json!({ "user": at_bound, "password": "p" })).await;
+    assert_eq!(status, 401);
+    assert_eq!(lot.state.sessions().tracked_logins(), 2, "zhang and the 64-byte name; long names never kept");
+}
