@@ -43,13 +43,25 @@ struct Guard {
 }
 
 impl Drop for Guard {
+    /// Returns once no process of the profile is left: SIGKILL is delivered
+    /// asynchronously, and a test that checks right after (or the next test
+    /// reusing the profile) must not meet a dying browser. A killed process
+    /// no longer shows its command line, so it stops matching at once.
     fn drop(&mut self) {
         let group = format!("-{}", self.driver.id());
         let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        for pid in profile_processes(&self.profile) {
-            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = profile_processes(&self.profile);
+            if left.is_empty() || std::time::Instant::now() > deadline {
+                break;
+            }
+            for pid in left {
+                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).stderr(Stdio::null()).status();
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
