@@ -192,7 +192,9 @@ async fn booth(dir: &Path, lot: u16, chromium: &str, driver: &str) {
     assert!(waiting.iter().any(|w| w.contains(plate)), "the held car waits on the page: {waiting:?}");
     browser.screenshot(&shots().join("demo-booth.png")).await;
     // This car's form: simulated cars may be waiting too (a no-stop deduction that did not go through).
-    browser.click_confirm_and_wait(&format!("form.waiting:has(input[name=plate][value=\"{plate}\"]) button[type=submit]")).await;
+    browser
+        .click_confirm_and_wait(&format!("form.waiting:has(input[name=plate][value=\"{plate}\"]) button[type=submit]"))
+        .await;
     let amount = format!("{}.{:02}", due / 100, due % 100);
     let notice = browser.wait_text("#notice", |t| t.contains(plate) && t.contains(&amount)).await;
     assert!(notice.contains(plate) && notice.contains(&amount), "{notice}");

@@ -478,15 +478,30 @@ mod tests {
 
     /// The characters the issue found accepted at a lane, and their kin.
     const INVISIBLE: [char; 16] = [
-        '\0', '\u{7}', '\t', '\n', '\u{1b}', '\u{7f}', '\u{85}', '\u{ad}', '\u{200b}', '\u{200d}', '\u{202e}',
-        '\u{2066}', '\u{2028}', '\u{feff}', '\u{fe0f}', '\u{e0041}',
+        '\0',
+        '\u{7}',
+        '\t',
+        '\n',
+        '\u{1b}',
+        '\u{7f}',
+        '\u{85}',
+        '\u{ad}',
+        '\u{200b}',
+        '\u{200d}',
+        '\u{202e}',
+        '\u{2066}',
+        '\u{2028}',
+        '\u{feff}',
+        '\u{fe0f}',
+        '\u{e0041}',
     ];
 
     #[test]
     fn control_and_invisible_characters_are_refused_wherever_they_are() {
         for c in INVISIBLE {
             assert!(is_invisible(c), "{:04X}", c as u32);
-            for (at, text) in [(1, format!("{c}鲁B12345")), (3, format!("鲁B{c}12345")), (8, format!("鲁B12345{c}"))] {
+            for (at, text) in [(1, format!("{c}鲁B12345")), (3, format!("鲁B{c}12345")), (8, format!("鲁B12345{c}"))]
+            {
                 let want = PlateError::Invisible { at, code: c as u32 };
                 assert_eq!(Plate::parse(&text), Err(want.clone()), "{text:?}");
                 assert_eq!(reading(&text), Err(want), "{text:?}");

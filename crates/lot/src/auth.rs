@@ -290,7 +290,7 @@ pub(crate) fn foreign_host<'r>(hosts: &[String], request: &'r Request) -> Option
         None => request.uri().authority()?.as_str(),
     };
     let name = host_part(host).trim_end_matches('.').to_ascii_lowercase();
-    let allowed = ip_literal(&name).is_some() || name == "localhost" || hosts.iter().any(|h| *h == name);
+    let allowed = ip_literal(&name).is_some() || name == "localhost" || hosts.contains(&name);
     (!allowed).then_some(host)
 }
 
@@ -498,4 +498,3 @@ mod tests {
         assert_eq!(throttle.reserve(zhang, true, later), Ok(()), "a new minute");
     }
 }
-

@@ -225,7 +225,14 @@ async fn plates_with_control_or_invisible_characters_are_refused_at_every_door()
         let lot = &lot;
         async move { lot.call(method, &path, None, body, [127, 0, 0, 1]).await }
     };
-    let bad = ["鲁B1234\u{7}", "\u{1b}[2J鲁B12345", "鲁B\u{0}12345", "鲁B12345\u{7f}", "鲁B123\u{200b}45", "\u{202e}鲁B12345"];
+    let bad = [
+        "鲁B1234\u{7}",
+        "\u{1b}[2J鲁B12345",
+        "鲁B\u{0}12345",
+        "鲁B12345\u{7f}",
+        "鲁B123\u{200b}45",
+        "\u{202e}鲁B12345",
+    ];
     for plate in bad {
         for path in ["/api/lanes/1/entry", "/api/lanes/2/exit"] {
             let (status, reply) = local("POST", path.into(), json!({ "plateNo": plate })).await;
@@ -289,12 +296,21 @@ async fn a_rebound_name_or_an_opaque_origin_is_refused() {
         let (status, reply) = lot.browser("GET", path, &[("host", "rebound.example")]).await;
         assert_eq!(status, 403, "{path}: {reply}");
     }
-    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[("host", "127.0.0.1:8090"), ("origin", "null")]).await;
+    let (status, reply) =
+        lot.browser("POST", "/api/lanes/2/open", &[("host", "127.0.0.1:8090"), ("origin", "null")]).await;
     assert_eq!(status, 403, "Origin: null opened a barrier: {reply}");
     assert!(reply.contains("拒绝其他网站页面发起的请求"), "{reply}");
 
     // The gateway's own names: addresses, localhost, `hosts` (any case, a trailing dot, any port).
-    for host in ["127.0.0.1:8090", "localhost:8090", "LOCALHOST", "[::1]:8090", "192.168.1.5:8090", "booth.lot1.internal:80", "booth.LOT1.internal."] {
+    for host in [
+        "127.0.0.1:8090",
+        "localhost:8090",
+        "LOCALHOST",
+        "[::1]:8090",
+        "192.168.1.5:8090",
+        "booth.lot1.internal:80",
+        "booth.LOT1.internal.",
+    ] {
         let (status, page) = lot.browser("GET", "/booth", &[("host", host), ("sec-fetch-site", "none")]).await;
         assert_eq!(status, 200, "{host}: {page}");
         let headers = [("host", host), ("sec-fetch-site", "same-origin"), ("origin", &format!("http://{host}"))];
@@ -335,7 +351,8 @@ async fn concurrent_logins_check_at_most_five_passwords_and_names_are_bounded() 
 
     let long = json!({ "user": "x".repeat(400 * 1024), "password": "p" }).to_string();
     for _ in 0..300 {
-        let request = Request::post("/api/login").header("content-type", "application/json").body(Body::from(long.clone()));
+        let request =
+            Request::post("/api/login").header("content-type", "application/json").body(Body::from(long.clone()));
         let status = app.clone().oneshot(request.expect("request")).await.expect("response").status().as_u16();
         assert_eq!(status, 400);
     }

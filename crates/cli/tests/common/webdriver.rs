@@ -216,7 +216,8 @@ impl Browser {
         let mut bytes = [0u8; 8];
         openssl::rand::rand_bytes(&mut bytes).expect("random");
         let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let set = self.script("window.__oneparkPage = arguments[0]; return window.__oneparkPage;", json!([token])).await;
+        let set =
+            self.script("window.__oneparkPage = arguments[0]; return window.__oneparkPage;", json!([token])).await;
         assert_eq!(set.as_str(), Some(token.as_str()), "could not mark the page: {set}");
         token
     }
