@@ -154,13 +154,12 @@ async fn pages(dir: &Path, http: u16, token: &str, chromium: &str, driver: &str)
 
     browser.goto(&format!("{base}/lists")).await;
     browser.type_into("#add-list input[name=plate]", "鲁B7E519").await;
-    browser.click("#add-list button[type=submit]").await;
+    browser.click_and_wait("#add-list button[type=submit]").await;
     let notice = browser.wait_text("#notice", |t| t.contains("鲁B7E519")).await;
     assert!(notice.contains("鲁B7E519") && notice.contains('2'), "sent to both lots: {notice}");
     confirmed(&browser, &base, "鲁B7E519", false).await;
     browser.screenshot(&shots().join("demo-lists.png")).await;
-    browser.click("tr[data-plate='鲁B7E519'] button.danger").await;
-    browser.accept_alert().await;
+    browser.click_confirm_and_wait("tr[data-plate='鲁B7E519'] button.danger").await;
     confirmed(&browser, &base, "鲁B7E519", true).await;
     browser.close().await;
 }
@@ -193,8 +192,9 @@ async fn booth(dir: &Path, lot: u16, chromium: &str, driver: &str) {
     assert!(waiting.iter().any(|w| w.contains(plate)), "the held car waits on the page: {waiting:?}");
     browser.screenshot(&shots().join("demo-booth.png")).await;
     // This car's form: simulated cars may be waiting too (a no-stop deduction that did not go through).
-    browser.click(&format!("form.waiting:has(input[name=plate][value=\"{plate}\"]) button[type=submit]")).await;
-    browser.accept_alert().await;
+    browser
+        .click_confirm_and_wait(&format!("form.waiting:has(input[name=plate][value=\"{plate}\"]) button[type=submit]"))
+        .await;
     let amount = format!("{}.{:02}", due / 100, due % 100);
     let notice = browser.wait_text("#notice", |t| t.contains(plate) && t.contains(&amount)).await;
     assert!(notice.contains(plate) && notice.contains(&amount), "{notice}");
@@ -204,7 +204,7 @@ async fn booth(dir: &Path, lot: u16, chromium: &str, driver: &str) {
     assert_eq!(sessions["items"][0]["paid"], due);
 
     browser.type_into("#manual-open input[name=reason]", "救护车").await;
-    browser.click("#manual-open button[type=submit]").await;
+    browser.click_and_wait("#manual-open button[type=submit]").await;
     let notice = browser.wait_text("#notice", |t| t.contains("已手动开闸")).await;
     assert!(notice.contains("已手动开闸"), "{notice}");
     let events = browser.texts("#events tr.event[data-reason=manual]").await;

@@ -420,10 +420,10 @@ async fn driver_pays(browser: &Browser, city: &City, plate: &str) {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
     browser.goto(&format!("{}/pay", city.platform())).await;
     browser.type_into("input[name=plate]", plate).await;
-    browser.click("form button[type=submit]").await;
+    browser.click_and_wait("form button[type=submit]").await;
     assert_eq!(browser.text(".plate.big").await.as_deref(), Some(plate));
     browser.screenshot(&shots.join("pay-plate.png")).await;
-    browser.click("#ask-fee").await;
+    browser.click_and_wait("#ask-fee").await;
     // A lot still reconnecting after the platform's restart answers late: the page waits for it.
     let deadline = Instant::now() + Duration::from_secs(60);
     let fee = loop {
@@ -435,7 +435,7 @@ async fn driver_pays(browser: &Browser, city: &City, plate: &str) {
     };
     assert!(fee.starts_with('¥') && fee != "¥0.00", "the lot's fee: {fee}");
     browser.screenshot(&shots.join("pay-quote.png")).await;
-    browser.click("#pay").await;
+    browser.click_and_wait("#pay").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let lot = browser.text("#lot").await.unwrap_or_default();

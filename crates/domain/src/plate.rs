@@ -134,7 +134,32 @@ pub enum PlateError {
     UnknownPrefix(String),
     #[error("plate `{plate}`: {reason}")]
     BadShape { plate: String, reason: &'static str },
+    /// Refused whatever the rest looks like: a plate shows every character it
+    /// holds, so one that prints nothing (NUL, BEL, ESC, DEL, zero-width space,
+    /// soft hyphen …) or reorders what follows (U+202E and the other bidi
+    /// controls) makes two plates that look the same but never match — and the
+    /// platform refuses the record, so the stay would never reach the city.
+    /// `at` counts characters from 1, in the text as received.
+    #[error("plate: character {at} (U+{code:04X}) is a control or invisible character")]
+    Invisible { at: usize, code: u32 },
 }
+
+impl PlateError {
+    /// Chinese text for a lane's display, a `msg` or a page.
+    pub fn zh(&self) -> String {
+        match self {
+            PlateError::Empty => "车牌为空（无牌车请填 无车牌，无法识别请填 未识别）".into(),
+            PlateError::UnknownPrefix(plate) => format!("车牌 {plate} 不是以省份简称、使、WJ 或军牌字母开头"),
+            PlateError::BadShape { plate, reason } => format!("车牌 {plate} 格式不正确（{reason}）"),
+            PlateError::Invisible { at, code } => {
+                format!("车牌第 {at} 个字符（U+{code:04X}）是控制字符或不可见字符，不允许")
+            }
+        }
+    }
+}
+
+/// The longest text a read may be kept as ([`reading`]): plateNo's bound in the spec.
+pub const MAX_READ_CHARS: usize = 50;
 
 const SUFFIXES: [(char, PlateKind); 8] = [
     ('学', PlateKind::Coach),
@@ -159,6 +184,7 @@ impl Plate {
     /// Normalises and parses a plate as a camera, a lane controller or a
     /// person may have written it.
     pub fn parse(input: &str) -> Result<Plate, PlateError> {
+        visible(input)?;
         let text = normalise(input);
         if let Some(kind) = placeholder(&text) {
             let text = if kind == PlateKind::NoPlate { NO_PLATE } else { UNRECOGNISED };
@@ -230,9 +256,59 @@ impl fmt::Display for Plate {
     }
 }
 
+/// The plate text to record for what a camera read or a person typed, when
+/// the lane must decide whatever the shape: canonical when [`Plate::parse`]
+/// knows it; a shape it does not know is kept as read (normalised) — a
+/// foreign plate, a misread — unless longer than [`MAX_READ_CHARS`]; empty
+/// or too long is [`UNRECOGNISED`]. Refused only for what no plate can hold:
+/// a control or invisible character ([`PlateError::Invisible`]).
+pub fn reading(input: &str) -> Result<String, PlateError> {
+    match Plate::parse(input) {
+        Ok(p) => Ok(p.text),
+        Err(e @ PlateError::Invisible { .. }) => Err(e),
+        Err(PlateError::Empty) => Ok(UNRECOGNISED.to_owned()),
+        Err(_) => Ok(Some(normalise(input))
+            .filter(|p| p.chars().count() <= MAX_READ_CHARS)
+            .unwrap_or_else(|| UNRECOGNISED.to_owned())),
+    }
+}
+
+/// The first control or invisible character of `text` ([`is_invisible`]), as
+/// [`PlateError::Invisible`].
+pub fn visible(text: &str) -> Result<(), PlateError> {
+    match text.chars().position(is_invisible) {
+        Some(i) => {
+            let c = text.chars().nth(i).unwrap_or_default();
+            Err(PlateError::Invisible { at: i + 1, code: c as u32 })
+        }
+        None => Ok(()),
+    }
+}
+
+/// Control characters (Cc: NUL, BEL, tab, ESC, DEL, C1 …), format characters
+/// (Cf: zero-width space and joiners, soft hyphen, BOM, the bidi embeddings,
+/// overrides, isolates and marks, tags), the rest of Unicode's
+/// Default_Ignorable_Code_Point (variation selectors, Hangul fillers, the
+/// combining grapheme joiner) and the line/paragraph separators. Ordinary
+/// spaces are not here: they are separators that [`normalise`] drops.
+/// Written out rather than taken from a Unicode crate: the set is small and
+/// stable, and the domain crate stays dependency-free.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c as u32,
+            0x00AD | 0x034F | 0x061C | 0x0600..=0x0605 | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+            | 0x115F..=0x1160 | 0x17B4..=0x17B5 | 0x180B..=0x180F
+            | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F
+            | 0x3164 | 0xFE00..=0xFE0F | 0xFEFF | 0xFFA0 | 0xFFF0..=0xFFFB
+            | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF)
+}
+
 /// Strips separators, folds full-width forms to ASCII and uppercases.
 /// I and O are left alone here; [`civil`] maps them where plates use digits.
-pub fn normalise(input: &str) -> String {
+/// Private: every text that becomes a plate goes through [`Plate::parse`] or
+/// [`reading`], which refuse invisible characters first.
+fn normalise(input: &str) -> String {
     input
         .chars()
         .map(|c| match c {
@@ -400,7 +476,92 @@ mod tests {
         assert!(Plate::parse("未识别").expect("lit").colour_consistent(Green));
     }
 
+    /// The characters the issue found accepted at a lane, and their kin.
+    const INVISIBLE: [char; 16] = [
+        '\0',
+        '\u{7}',
+        '\t',
+        '\n',
+        '\u{1b}',
+        '\u{7f}',
+        '\u{85}',
+        '\u{ad}',
+        '\u{200b}',
+        '\u{200d}',
+        '\u{202e}',
+        '\u{2066}',
+        '\u{2028}',
+        '\u{feff}',
+        '\u{fe0f}',
+        '\u{e0041}',
+    ];
+
+    #[test]
+    fn control_and_invisible_characters_are_refused_wherever_they_are() {
+        for c in INVISIBLE {
+            assert!(is_invisible(c), "{:04X}", c as u32);
+            for (at, text) in [(1, format!("{c}鲁B12345")), (3, format!("鲁B{c}12345")), (8, format!("鲁B12345{c}"))]
+            {
+                let want = PlateError::Invisible { at, code: c as u32 };
+                assert_eq!(Plate::parse(&text), Err(want.clone()), "{text:?}");
+                assert_eq!(reading(&text), Err(want), "{text:?}");
+            }
+        }
+        let e = Plate::parse("鲁B1\u{200b}2345").expect_err("zero-width space");
+        assert_eq!(e.to_string(), "plate: character 4 (U+200B) is a control or invisible character");
+        assert_eq!(e.zh(), "车牌第 4 个字符（U+200B）是控制字符或不可见字符，不允许");
+        // Spacing is still a separator, not refused.
+        for c in [' ', '\u{a0}', '\u{3000}', '\u{2009}', '\u{202f}'] {
+            assert!(!is_invisible(c));
+            assert_eq!(canon(&format!("鲁B{c}12345")), "鲁B12345");
+        }
+    }
+
+    #[test]
+    fn a_reading_is_canonical_or_kept_as_read() {
+        assert_eq!(reading(" 鲁b-12345 ").as_deref(), Ok("鲁B12345"));
+        assert_eq!(reading("").as_deref(), Ok(UNRECOGNISED));
+        assert_eq!(reading("无牌").as_deref(), Ok(NO_PLATE));
+        assert_eq!(reading("abc123").as_deref(), Ok("ABC123"), "unknown shapes are kept as read");
+        assert_eq!(reading(&"X".repeat(51)).as_deref(), Ok(UNRECOGNISED), "longer than plateNo may be");
+    }
+
     proptest::proptest! {
+        #[test]
+        fn no_plate_or_reading_holds_an_invisible_character(
+            chars in proptest::collection::vec(proptest::prelude::any::<char>(), 0..12),
+        ) {
+            let text: String = chars.into_iter().collect();
+            let first = text.chars().position(is_invisible);
+            match (Plate::parse(&text), first) {
+                (Ok(p), _) => proptest::prop_assert!(!p.as_str().chars().any(is_invisible) && first.is_none()),
+                (Err(PlateError::Invisible { at, .. }), Some(i)) => proptest::prop_assert_eq!(at, i + 1),
+                (Err(e), first) => proptest::prop_assert!(first.is_none(), "{text:?}: {e}"),
+            }
+            match reading(&text) {
+                Ok(r) => proptest::prop_assert!(!r.chars().any(is_invisible) && first.is_none(), "{text:?} → {r:?}"),
+                Err(e) => {
+                    let invisible = matches!(e, PlateError::Invisible { .. });
+                    proptest::prop_assert!(invisible && first.is_some(), "{text:?}: {e}");
+                }
+            }
+        }
+
+        #[test]
+        fn an_invisible_character_anywhere_in_a_plate_is_refused(
+            text in REAL_PATTERN.trim_start_matches('^').trim_end_matches('$'),
+            at in 0usize..10,
+            pick in 0usize..INVISIBLE.len(),
+        ) {
+            let mut chars: Vec<char> = text.chars().collect();
+            let at = at.min(chars.len());
+            chars.insert(at, INVISIBLE[pick]);
+            let text: String = chars.into_iter().collect();
+            let want = PlateError::Invisible { at: at + 1, code: INVISIBLE[pick] as u32 };
+            proptest::prop_assert_eq!(Plate::parse(&text), Err(want.clone()));
+            proptest::prop_assert_eq!(reading(&text), Err(want));
+        }
+
         #[test]
         fn every_plate_of_the_documented_pattern_parses(text in PATTERN.trim_start_matches('^').trim_end_matches('$')) {
             let plate = Plate::parse(&text);

@@ -579,6 +579,8 @@ pub(crate) async fn apply_list(store: &Store, m: &Received) -> Result<(), Refusa
         let text = |k: &str| m.params.get(k).and_then(Value::as_str).map(str::to_owned);
         let number = |k: &str| m.params.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
         let plate_no = text("plateNo").ok_or_else(|| Refusal::Reject("plateNo missing".into()))?;
+        // Stored as the lane records plates, so the lane's lookup finds it.
+        let plate_no = crate::payments::plate_text(&plate_no)?;
         let entry = ListEntry {
             plate_no,
             list_kind: number("operateType").ok_or_else(|| Refusal::Reject("operateType missing".into()))?,

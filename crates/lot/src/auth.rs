@@ -51,14 +51,24 @@ pub struct AuthConfig {
 
 const SESSION: Duration = Duration::from_secs(12 * 3600);
 const ITERATIONS: usize = 100_000;
-/// Failed logins per user a minute before logins are held off.
+/// Login attempts per user a minute that may reach the password check;
+/// failed ones use it up, a successful one gives its attempt back.
 const MAX_FAILURES: u32 = 5;
+/// The throttle's window.
+const WINDOW: Duration = Duration::from_secs(60);
+/// A user name longer than this (bytes) is refused before anything: staff
+/// names are short, and a name is never kept, only a hash of it.
+pub const MAX_USER_BYTES: usize = 64;
+/// Names the throttle tracks at most (~40 bytes each): beyond, after expired
+/// windows are pruned, an untracked name that is not a configured user is
+/// held off until windows expire. Configured users always get a window.
+const MAX_TRACKED: usize = 10_000;
 
-/// Staff sessions and failed logins, in memory (a restart logs staff out).
+/// Staff sessions and the login throttle, in memory (a restart logs staff out).
 #[derive(Default)]
 pub struct Sessions {
     tokens: Mutex<HashMap<String, (String, Instant)>>,
-    failures: Mutex<HashMap<String, (Instant, u32)>>,
+    throttle: Mutex<Throttle>,
 }
 
 impl Sessions {
@@ -66,6 +76,86 @@ impl Sessions {
         let mut tokens = self.tokens.lock().ok()?;
         tokens.retain(|_, (_, until)| *until > now);
         tokens.get(token).map(|(user, _)| user.clone())
+    }
+
+    /// How many names the login throttle holds a window for (bounded by
+    /// [`MAX_TRACKED`] plus the configured users).
+    pub fn tracked_logins(&self) -> usize {
+        self.throttle.lock().map_or(0, |t| t.windows.len())
+    }
+}
+
+/// Login attempts per user name and minute. An attempt is *reserved* before
+/// the slow password check, under the lock, so concurrent tries of one name
+/// cannot all pass the check before any of them is counted (60 concurrent
+/// tries used to check 38 passwords). Names are keyed by a keyed hash (SipHash
+/// with this process's random keys: an attacker cannot aim collisions), never
+/// stored; windows expire after a minute and are pruned.
+struct Throttle {
+    keys: std::hash::RandomState,
+    windows: HashMap<u64, Window>,
+    max_tracked: usize,
+    pruned: Instant,
+}
+
+#[derive(Clone, Copy)]
+struct Window {
+    start: Instant,
+    attempts: u32,
+}
+
+/// Why a login attempt may not reach the password check.
+#[derive(Debug, PartialEq, Eq)]
+enum Held {
+    /// This name used its attempts for the minute.
+    User,
+    /// The throttle is full of live windows (a flood of names).
+    Full,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle {
+            keys: std::hash::RandomState::new(),
+            windows: HashMap::new(),
+            max_tracked: MAX_TRACKED,
+            pruned: Instant::now(),
+        }
+    }
+}
+
+impl Throttle {
+    fn key(&self, user: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.keys, user)
+    }
+
+    /// Takes one of the name's attempts for this minute, or says why not.
+    fn reserve(&mut self, key: u64, configured: bool, now: Instant) -> Result<(), Held> {
+        if now.duration_since(self.pruned) >= WINDOW
+            || (!self.windows.contains_key(&key) && self.windows.len() >= self.max_tracked)
+        {
+            self.windows.retain(|_, w| now.duration_since(w.start) < WINDOW);
+            self.pruned = now;
+        }
+        if !self.windows.contains_key(&key) && self.windows.len() >= self.max_tracked && !configured {
+            return Err(Held::Full);
+        }
+        let window = self.windows.entry(key).or_insert(Window { start: now, attempts: 0 });
+        if now.duration_since(window.start) >= WINDOW {
+            *window = Window { start: now, attempts: 0 };
+        }
+        if window.attempts >= MAX_FAILURES {
+            return Err(Held::User);
+        }
+        window.attempts += 1;
+        Ok(())
+    }
+
+    /// A successful login gives its attempt back.
+    fn release(&mut self, key: u64) {
+        if let Some(window) = self.windows.get_mut(&key) {
+            window.attempts = window.attempts.saturating_sub(1);
+        }
     }
 }
 
@@ -116,6 +206,16 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 
 /// What a request may do, decided before its handler runs.
 pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
+    if let Some(host) = foreign_host(&state.config().hosts, &request) {
+        let host: String = host.chars().take(64).collect();
+        let msg = format!(
+            "拒绝访问：主机名 {host} 不是本网关的名称（防 DNS 重绑定）；请用 IP 地址或 localhost 访问，\
+             或把该名称加入配置 hosts（Host `{host}` is not a name of this gateway: use an IP address or \
+             localhost, or add it to `hosts`)"
+        );
+        return (StatusCode::FORBIDDEN, axum::Json(json!({ "open": false, "reason": "foreign_host", "msg": msg })))
+            .into_response();
+    }
     if !request.method().is_safe() && cross_site(request.headers()) {
         return refuse(StatusCode::FORBIDDEN, "拒绝其他网站页面发起的请求");
     }
@@ -176,10 +276,46 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
     refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")
 }
 
+/// The request's Host when it names neither an IP address, `localhost`, nor
+/// one of `hosts` (DNS rebinding). A page on `evil.example` whose name the
+/// attacker re-points at 127.0.0.1 reaches a loopback-only gateway from the
+/// booth's own browser, and the browser calls that *same-origin*: the Host
+/// header, which still says `evil.example`, is the one thing that tells. An IP
+/// literal cannot be rebound (the page's origin is then the gateway itself),
+/// so cameras and the LAN may use any address the gateway listens on. No Host
+/// (HTTP/1.0, in-process callers) is not a browser.
+pub(crate) fn foreign_host<'r>(hosts: &[String], request: &'r Request) -> Option<&'r str> {
+    let host = match request.headers().get(axum::http::header::HOST) {
+        Some(value) => value.to_str().unwrap_or("\u{fffd}"),
+        None => request.uri().authority()?.as_str(),
+    };
+    let name = host_part(host).trim_end_matches('.').to_ascii_lowercase();
+    let allowed = ip_literal(&name).is_some() || name == "localhost" || hosts.contains(&name);
+    (!allowed).then_some(host)
+}
+
+/// The host of `host[:port]`, `[v6][:port]` or a bare name/address.
+pub(crate) fn host_part(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split_once(']').map_or(authority, |(v6, _)| v6);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// `host` as an IP address (IPv4 dotted, or IPv6 without brackets).
+pub(crate) fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
+    host.parse().ok()
+}
+
 /// A browser sent it from another site's page (`Sec-Fetch-Site`, else an
 /// `Origin` other than this host): without `[auth]` the gateway trusts this
 /// machine, and must not trust every page this machine's browser shows; with
-/// it, the booth's cookie would otherwise ride along. Callers that are not
+/// it, the booth's cookie would otherwise ride along. `Origin: null` is
+/// foreign: an opaque origin (a sandboxed frame, a `data:` page, a
+/// cross-origin redirect) is never the booth's own page. Callers that are not
 /// browsers send neither header.
 fn cross_site(headers: &axum::http::HeaderMap) -> bool {
     let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
@@ -187,7 +323,8 @@ fn cross_site(headers: &axum::http::HeaderMap) -> bool {
         return true;
     }
     match text("origin") {
-        None | Some("null") => false,
+        None => false,
+        Some("null") => true,
         Some(origin) => origin.split_once("://").is_none_or(|(_, rest)| Some(rest) != text("host")),
     }
 }
@@ -217,9 +354,11 @@ pub(crate) struct Refused {
 }
 
 /// Staff login: a token for the booth page and the staff API. Five failures
-/// of one user in a minute hold that user off for the rest of it (429).
+/// of one user in a minute hold that user off for the rest of it (429); the
+/// attempt is counted before the password is checked. A user name over 64
+/// bytes is refused (400) before anything.
 #[utoipa::path(post, path = "/api/login", tag = "gateway", request_body = Login,
-    responses((status = 200, body = Token), (status = 400, description = "not {user, password}", body = Refused),
+    responses((status = 200, body = Token), (status = 400, description = "not {user, password}, or a user name over 64 bytes", body = Refused),
         (status = 401, description = "wrong user or password", body = Refused),
         (status = 404, description = "no [auth] configured: no login needed (this machine only)", body = Refused),
         (status = 429, description = "too many failures", body = Refused)))]
@@ -230,28 +369,32 @@ pub(crate) async fn login(State(state): State<LotState>, bytes: axum::body::Byte
     let Some(auth) = state.config().auth.as_ref() else {
         return refuse(StatusCode::NOT_FOUND, "未配置 [auth]，无需登录（仅允许本机访问）");
     };
+    if login.user.len() > MAX_USER_BYTES {
+        return refuse(StatusCode::BAD_REQUEST, &format!("用户名过长（最多 {MAX_USER_BYTES} 字节）"));
+    }
     let sessions = state.sessions();
     let now = Instant::now();
-    if let Ok(mut failures) = sessions.failures.lock() {
-        let entry = failures.entry(login.user.clone()).or_insert((now, 0));
-        if now.duration_since(entry.0) > Duration::from_secs(60) {
-            *entry = (now, 0);
-        }
-        if entry.1 >= MAX_FAILURES {
-            return refuse(StatusCode::TOO_MANY_REQUESTS, "登录失败次数过多，请一分钟后再试");
-        }
-    }
     let staff = auth.staff.iter().find(|s| s.user == login.user);
+    // Counted before the slow check, so concurrent tries cannot outrun the count.
+    let reserved = sessions.throttle.lock().map_err(|_| ()).and_then(|mut throttle| {
+        let key = throttle.key(&login.user);
+        throttle.reserve(key, staff.is_some(), now).map(|()| key).map_err(|held| {
+            tracing::warn!(?held, user = %login.user.chars().take(40).collect::<String>(), "staff login held off");
+        })
+    });
+    let Ok(key) = reserved else {
+        return refuse(StatusCode::TOO_MANY_REQUESTS, "登录失败次数过多，请一分钟后再试");
+    };
     let password = login.password;
     let encoded = staff.map(|s| s.password.clone());
     // PBKDF2 is deliberately slow: off the reactor.
     let ok = tokio::task::spawn_blocking(move || encoded.is_some_and(|e| verify(&password, &e))).await;
     if !matches!(ok, Ok(true)) {
-        if let Ok(mut failures) = sessions.failures.lock() {
-            failures.entry(login.user.clone()).or_insert((now, 0)).1 += 1;
-        }
         tracing::warn!(user = %login.user.chars().take(40).collect::<String>(), "staff login failed");
         return refuse(StatusCode::UNAUTHORIZED, "用户名或密码错误");
+    }
+    if let Ok(mut throttle) = sessions.throttle.lock() {
+        throttle.release(key);
     }
     let mut bytes = [0u8; 24];
     if openssl::rand::rand_bytes(&mut bytes).is_err() {
@@ -328,5 +471,30 @@ mod tests {
         assert!(!verify("岗亭 Secret", &h));
         assert!(!verify("x", "pbkdf2-sha256$10$AAAA$AAAA"), "malformed hashes never verify");
         assert!(!valid_hash("plain text"));
+    }
+
+    #[test]
+    fn the_throttle_counts_before_the_check_and_stays_bounded() {
+        let t0 = Instant::now();
+        let mut throttle = Throttle { max_tracked: 3, ..Throttle::default() };
+        let zhang = throttle.key("zhang");
+        for _ in 0..MAX_FAILURES {
+            assert_eq!(throttle.reserve(zhang, true, t0), Ok(()));
+        }
+        assert_eq!(throttle.reserve(zhang, true, t0), Err(Held::User), "reserved, not yet checked: still counted");
+        throttle.release(zhang);
+        assert_eq!(throttle.reserve(zhang, true, t0), Ok(()), "a success gives its attempt back");
+        // A flood of names: the cap holds, a configured user still gets a window.
+        for name in ["a", "b"] {
+            assert_eq!(throttle.reserve(throttle.key(name), false, t0), Ok(()));
+        }
+        assert_eq!(throttle.reserve(throttle.key("c"), false, t0), Err(Held::Full));
+        assert_eq!(throttle.windows.len(), 3);
+        assert_eq!(throttle.reserve(throttle.key("li"), true, t0), Ok(()));
+        // A minute later every window has expired and is pruned.
+        let later = t0 + WINDOW;
+        assert_eq!(throttle.reserve(throttle.key("c"), false, later), Ok(()));
+        assert_eq!(throttle.windows.len(), 1, "expired windows pruned");
+        assert_eq!(throttle.reserve(zhang, true, later), Ok(()), "a new minute");
     }
 }

@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{Datelike, NaiveDateTime};
-use onepark_domain::plate::{self, Plate, PlateError};
+use onepark_domain::plate::{self, PlateError};
 use onepark_domain::time::{format_time, parse_time};
 use onepark_proto::dict::{BillWay, CarType, PaidType, ParkingType, PayScene, PhotoType, PlateColor};
 use onepark_proto::msg::encode_flat;
@@ -36,6 +36,7 @@ const MAX_PHOTO_BYTES: usize = 375_000;
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Read {
     /// As read; empty or absent means unrecognised (`未识别`); normalised (`鲁b-12345` → `鲁B12345`).
+    /// A control or invisible character (NUL, ESC, zero-width space, U+202E …) is refused (400).
     plate_no: Option<String>,
     /// 车牌颜色 (spec §7); default 1 blue.
     #[serde(default = "blue")]
@@ -194,8 +195,10 @@ fn decided(decision: Decision) -> LaneReply {
 }
 
 impl Read {
+    /// The plate as recorded: [`lane_event`] replaced the read with its
+    /// [`plate::reading`] before anything else looked at it.
     fn plate(&self) -> String {
-        plate_text(self.plate_no.as_deref().unwrap_or_default())
+        self.plate_no.clone().unwrap_or_else(|| plate::UNRECOGNISED.to_owned())
     }
 
     fn paid(&self) -> i64 {
@@ -297,17 +300,23 @@ fn bad_request(field: &str, e: impl std::fmt::Display) -> LaneReply {
     (StatusCode::BAD_REQUEST, Json(Box::new(decision)))
 }
 
-/// The plate as the platform wants it (Q6): normalised, `未识别` when empty;
-/// a read the parser does not know is kept as read — the barrier still
-/// decides — unless it is longer than plateNo may be (50), then `未识别`.
-pub(crate) fn plate_text(read: &str) -> String {
-    match Plate::parse(read) {
-        Ok(p) => p.as_str().to_owned(),
-        Err(PlateError::Empty) => plate::UNRECOGNISED.to_owned(),
-        Err(_) => Some(plate::normalise(read))
-            .filter(|p| p.chars().count() <= 50)
-            .unwrap_or_else(|| plate::UNRECOGNISED.to_owned()),
-    }
+/// The plate as the platform wants it (Q6, [`plate::reading`]): normalised,
+/// `未识别` when empty; a read the parser does not know is kept as read — the
+/// barrier still decides; a control or invisible character is a 400 naming
+/// `field`, before the barrier decides anything.
+pub(crate) fn plate_text(field: &str, read: &str) -> Result<String, LaneReply> {
+    plate::reading(read).map_err(|e| plate_refused(field, &e))
+}
+
+/// A plate the parser refused: Chinese first on the lane's display, the field named.
+pub(crate) fn plate_refused(field: &str, e: &PlateError) -> LaneReply {
+    let decision = Decision {
+        reason: Some("bad_request".into()),
+        msg: format!("{field}：{}", e.zh()),
+        error: Some(format!("{field}: {e}")),
+        ..Decision::default()
+    };
+    (StatusCode::BAD_REQUEST, Json(Box::new(decision)))
 }
 
 /// `无车牌` / `未识别`: the session exists but staff must resolve who it is.
@@ -419,8 +428,9 @@ fn lane_event(
     direction: Direction,
     bytes: &[u8],
 ) -> Result<(Read, Lane, NaiveDateTime), LaneReply> {
-    let read: Read = body(bytes)?;
+    let mut read: Read = body(bytes)?;
     read.check()?;
+    read.plate_no = Some(plate_text("plateNo", read.plate_no.as_deref().unwrap_or_default())?);
     let lane = state.lane(lane, direction).map_err(refused)?.clone();
     let at = event_time(state, read.time.as_deref())?;
     Ok((read, lane, at))
@@ -901,8 +911,11 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
             return reply;
         }
     }
+    let plate = match request.plate_no.as_deref().map(|p| plate_text("plateNo", p)).transpose() {
+        Ok(plate) => plate,
+        Err(reply) => return reply,
+    };
     let now = format_time(state.now());
-    let plate = request.plate_no.as_deref().map(plate_text);
     match state
         .store()
         .manual_open(&lane, &now, request.reason.trim(), request.operator.as_deref(), plate.as_deref())
@@ -936,10 +949,12 @@ mod tests {
 
     #[test]
     fn plates_as_the_platform_wants_them() {
-        assert_eq!(plate_text(" 鲁b-12345 "), "鲁B12345");
-        assert_eq!(plate_text(""), "未识别");
-        assert_eq!(plate_text("无牌"), "无车牌");
-        assert_eq!(plate_text("ABC123"), "ABC123", "unknown shapes are kept as read");
-        assert_eq!(plate_text(&"X".repeat(51)), "未识别", "longer than plateNo may be");
+        let text = |read: &str| plate_text("plateNo", read).map_err(|(status, _)| status);
+        assert_eq!(text(" 鲁b-12345 "), Ok("鲁B12345".into()));
+        assert_eq!(text(""), Ok("未识别".into()));
+        assert_eq!(text("无牌"), Ok("无车牌".into()));
+        assert_eq!(text("ABC123"), Ok("ABC123".into()), "unknown shapes are kept as read");
+        assert_eq!(text(&"X".repeat(51)), Ok("未识别".into()), "longer than plateNo may be");
+        assert_eq!(text("鲁B1234\u{7}"), Err(StatusCode::BAD_REQUEST), "control characters are refused");
     }
 }

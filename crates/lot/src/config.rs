@@ -33,6 +33,7 @@ struct Raw {
     parking_code: String,
     name: Option<String>,
     listen: Option<String>,
+    hosts: Option<Vec<String>>,
     database: Option<String>,
     timezone: Option<String>,
     berths: Berths,
@@ -257,6 +258,9 @@ pub struct Config {
     pub parking_code: String,
     pub name: String,
     pub listen: String,
+    /// Host names a request may name besides IP literals and `localhost`
+    /// (`hosts`, plus `listen`'s when it is a name): lower case, no trailing dot.
+    pub hosts: Vec<String>,
     pub database: String,
     pub zone: Zone,
     pub berths: Berths,
@@ -343,6 +347,8 @@ impl Config {
             return Err(invalid("platform.concurrency", "must be between 1 and 64"));
         }
         let auth = raw.auth.map(|a| auth(a, &lanes)).transpose()?;
+        let listen = raw.listen.unwrap_or_else(|| "127.0.0.1:8090".into());
+        let hosts = hosts(raw.hosts.unwrap_or_default(), &listen)?;
         let defaults = Payments::default();
         let q = raw.payments;
         let wait_ms = q.wait_ms.unwrap_or(1500);
@@ -366,7 +372,8 @@ impl Config {
             info,
             name,
             parking_code: raw.parking_code,
-            listen: raw.listen.unwrap_or_else(|| "127.0.0.1:8090".into()),
+            listen,
+            hosts,
             database,
             zone,
             berths: raw.berths,
@@ -385,6 +392,33 @@ impl Config {
             },
         })
     }
+}
+
+/// `hosts`: the names the gateway answers to (DNS-rebinding guard, see
+/// `auth::foreign_host`), each a bare host name; `listen`'s host joins them
+/// when it is a name.
+fn hosts(raw: Vec<String>, listen: &str) -> Result<Vec<String>, ConfigError> {
+    let mut hosts = Vec::new();
+    for (i, name) in raw.iter().enumerate() {
+        let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+        let valid = !name.is_empty()
+            && name.len() <= 253
+            && name.split('.').all(|label| {
+                !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !valid {
+            return Err(invalid(
+                format!("hosts[{i}]"),
+                format!("`{}` is not a host name (letters, digits, - and dots; no port, no scheme)", raw[i]),
+            ));
+        }
+        hosts.push(name);
+    }
+    let host = crate::auth::host_part(listen).trim_end_matches('.').to_ascii_lowercase();
+    if !host.is_empty() && crate::auth::ip_literal(&host).is_none() {
+        hosts.push(host);
+    }
+    Ok(hosts)
 }
 
 fn auth(raw: RawAuth, lanes: &[Lane]) -> Result<crate::auth::AuthConfig, ConfigError> {
@@ -506,5 +540,24 @@ mod tests {
         let raw: Raw = toml::from_str(&text).expect("toml");
         let err = Config::build(raw, path.parent().expect("dir")).expect_err("Hangzhou's code is not Qingdao's");
         assert!(err.to_string().starts_with("info: ") && err.to_string().contains("regionCode"), "{err}");
+    }
+
+    #[test]
+    fn hosts_are_bare_names_and_a_named_listen_joins_them() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lot.toml");
+        let example = std::fs::read_to_string(&path).expect("example");
+        let with = |top: &str| {
+            let raw: Raw = toml::from_str(&example.replace("listen = ", &format!("{top}\nlisten = "))).expect("toml");
+            Config::build(raw, path.parent().expect("dir"))
+        };
+        let config = with("hosts = [\"Booth.Lot1.internal.\"]").expect("a name");
+        assert_eq!(config.hosts, ["booth.lot1.internal"]);
+        for bad in ["http://booth", "booth:8090", "", "a b"] {
+            let err = with(&format!("hosts = [\"ok\", \"{bad}\"]")).expect_err(bad);
+            assert!(err.to_string().starts_with("hosts[1]: "), "{err}");
+        }
+        assert_eq!(hosts(vec![], "gate.local:8090").expect("listen"), ["gate.local"]);
+        assert!(hosts(vec![], "0.0.0.0:8090").expect("listen").is_empty());
+        assert!(hosts(vec![], "[::1]:8090").expect("listen").is_empty());
     }
 }

@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
+use onepark_domain::plate;
 use onepark_domain::time::{format_time, parse_time};
 use onepark_proto::dict::{BillWay, CarStock, PaidType, PayScene, PayStatus, PlateColor, Prevent};
 use onepark_proto::interface::{Downlink, Uplink};
@@ -95,10 +96,16 @@ pub(crate) async fn due(state: &LotState, session: &Session, fee: i64, at: Naive
     Ok(if in_grace { 0 } else { (fee - covered).max(0) })
 }
 
+/// A downlink's plateNo as the lane records plates ([`plate::reading`]); one
+/// the parser refuses is confirmed with `success: false` and the reason.
+pub(crate) fn plate_text(text: &str) -> Result<String, Refusal> {
+    plate::reading(text).map_err(|e| Refusal::Reject(format!("plateNo：{}", e.zh())))
+}
+
 /// `fee`: the car's bill so far, answered with uploadFee (D-26, D-45).
 async fn quote(state: &LotState, m: &Received) -> Result<Map<String, Value>, Refusal> {
     let q: FeeQuery = decode(m)?;
-    let plate = crate::barrier::plate_text(&q.plate_no);
+    let plate = plate_text(&q.plate_no)?;
     let sessions = state.store().open_sessions(std::slice::from_ref(&plate)).await.map_err(retry)?;
     let Some(session) = sessions.into_iter().next() else {
         return Err(Refusal::Reject(format!("车辆 {plate} 不在场内，无法计费")));
@@ -164,7 +171,7 @@ async fn pay_result(state: &LotState, m: &Received) -> Result<(), Refusal> {
     let Some(bill) = store.online_bill(&r.bill_id).await.map_err(retry)? else {
         return Err(Refusal::Reject(format!("账单 billID {} 不是本车场的账单", r.bill_id)));
     };
-    if crate::barrier::plate_text(&r.plate_no) != bill.plate_no {
+    if plate_text(&r.plate_no)? != bill.plate_no {
         return Err(Refusal::Reject(format!("车牌 {} 与账单 {} 的车牌 {} 不符", r.plate_no, r.bill_id, bill.plate_no)));
     }
     if r.should_pay != bill.should_pay {
@@ -203,7 +210,7 @@ async fn pay_result(state: &LotState, m: &Received) -> Result<(), Refusal> {
 async fn signing(state: &LotState, m: &Received) -> Result<(), Refusal> {
     let info: DeparturePayInfo = decode(m)?;
     let signing = Signing {
-        plate_no: crate::barrier::plate_text(&info.plate_no),
+        plate_no: plate_text(&info.plate_no)?,
         plate_color: info.plate_color.code(),
         no_sense: info.no_sense.code(),
         money_limit: info.money_limit,
@@ -217,7 +224,7 @@ async fn signing(state: &LotState, m: &Received) -> Result<(), Refusal> {
 async fn arrears(state: &LotState, m: &Received) -> Result<(), Refusal> {
     let notice: OverDueResult = decode(m)?;
     let notice = ArrearsNotice {
-        plate_no: crate::barrier::plate_text(&notice.plate_no),
+        plate_no: plate_text(&notice.plate_no)?,
         over_due_count: Some(notice.over_due_count),
         un_pay: notice.un_pay,
         prevent: notice.prevent.code(),

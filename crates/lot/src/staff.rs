@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use onepark_domain::plate::Plate;
+use onepark_domain::plate::{Plate, PlateError};
 use onepark_domain::time::{format_time, parse_time};
 use onepark_proto::dict::{CarType, ModifyOperation, ParkingType, PlateColor};
 use onepark_proto::msg::encode_flat;
@@ -67,8 +67,19 @@ fn real_plate_text(field: &str, text: &str, placeholder: &str) -> Result<String,
     match Plate::parse(text) {
         Ok(p) if !p.kind().is_placeholder() => Ok(p.as_str().to_owned()),
         Ok(_) => Err(bad(field, placeholder)),
-        Err(e) => Err(bad(field, e)),
+        Err(e) => Err(plate_refused(field, &e)),
     }
+}
+
+/// A plate as the lane records it ([`onepark_domain::plate::reading`]): a
+/// search or a path names plates the way cameras read them.
+fn plate_text(field: &str, text: &str) -> Result<String, (StatusCode, Json<ErrorBody>)> {
+    onepark_domain::plate::reading(text).map_err(|e| plate_refused(field, &e))
+}
+
+/// Chinese first (the booth shows it), then the parser's English.
+fn plate_refused(field: &str, e: &PlateError) -> (StatusCode, Json<ErrorBody>) {
+    bad(field, format!("{} ({e})", e.zh()))
 }
 
 /// A staff body ([`onepark_serve::json`]): an object, fields named in errors (400).
@@ -127,9 +138,10 @@ pub(crate) async fn sessions(
     if !date.is_empty() && onepark_domain::time::parse_date(&date).is_err() {
         return Err(bad("date", "expected yyyy-MM-dd"));
     }
+    let plate_no = p.plate_no.as_deref().map(|t| plate_text("plateNo", t)).transpose()?;
     let query = SessionQuery {
         state: p.state,
-        plate_no: p.plate_no.as_deref().map(crate::barrier::plate_text).unwrap_or_default(),
+        plate_no: plate_no.unwrap_or_default(),
         date,
         unresolved: p.unresolved,
         limit: p.limit.unwrap_or(100).clamp(1, 100_000),
@@ -481,7 +493,7 @@ pub(crate) async fn arrears_collected(
 ) -> Reply<ArrearsReply> {
     let c: ArrearsCollected = parse(&bytes)?;
     short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
-    let plate = crate::barrier::plate_text(&plate);
+    let plate = plate_text("plate", &plate)?;
     let store = state.store();
     let Some(notice) = store.arrears(&plate).await.map_err(internal)? else {
         return Err(error(StatusCode::NOT_FOUND, format!("plate: no arrears notified for `{plate}`")));

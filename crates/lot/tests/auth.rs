@@ -27,12 +27,17 @@ impl Drop for Lot {
 }
 
 async fn lot(tag: &str, auth: &str) -> Lot {
+    lot_with(tag, "", auth).await
+}
+
+/// `top`: top-level keys (before the tables); `auth`: tables at the end.
+async fn lot_with(tag: &str, top: &str, auth: &str) -> Lot {
     let dir = std::env::temp_dir().join(format!("onepark-lot-auth-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     // No platform listens there: records wait in the outbox.
     let toml = format!(
-        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 100\nopen = 100\n\
+        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n{top}\n[berths]\ntotal = 100\nopen = 100\n\
          [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
          [platform]\nurl = \"http://127.0.0.1:9/api/v1/cp\"\naccess_id = \"234\"\n\
          private_key = \"{private}\"\nplatform_public_key = \"{public}\"\n{auth}",
@@ -57,6 +62,21 @@ impl Lot {
         let status = response.status().as_u16();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
         (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    /// From this machine, with a browser's headers; the body as text (a page or JSON).
+    async fn browser(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let mut request = Request::builder().method(method).uri(path).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = if method == "POST" { json!({ "reason": "救护车" }).to_string() } else { String::new() };
+        let mut request = request.body(Body::from(body)).expect("request");
+        request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let response = router(self.state.clone()).oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
+        (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
@@ -192,4 +212,152 @@ async fn staff_inputs_the_platform_would_refuse_are_refused_at_the_lot() {
     assert_eq!((status, reply["reason"].as_str()), (400, Some("bad_request")), "{reply}");
     let (status, doc) = local("GET", "/api/openapi.json".into(), json!({})).await;
     assert_eq!((status, doc["openapi"].as_str()), (200, Some("3.1.0")));
+}
+
+/// Found by the adversarial probe: plates with BEL, ESC, NUL, DEL, a
+/// zero-width space or U+202E were accepted at the lane and the barrier
+/// opened; the platform then refused the records, so the city never heard of
+/// those stays. Every door that takes a plate refuses them, naming the field.
+#[tokio::test]
+async fn plates_with_control_or_invisible_characters_are_refused_at_every_door() {
+    let lot = lot("invisible", "").await;
+    let local = |method: &'static str, path: String, body: Value| {
+        let lot = &lot;
+        async move { lot.call(method, &path, None, body, [127, 0, 0, 1]).await }
+    };
+    let bad = [
+        "鲁B1234\u{7}",
+        "\u{1b}[2J鲁B12345",
+        "鲁B\u{0}12345",
+        "鲁B12345\u{7f}",
+        "鲁B123\u{200b}45",
+        "\u{202e}鲁B12345",
+    ];
+    for plate in bad {
+        for path in ["/api/lanes/1/entry", "/api/lanes/2/exit"] {
+            let (status, reply) = local("POST", path.into(), json!({ "plateNo": plate })).await;
+            assert_eq!((status, reply["open"].as_bool()), (400, Some(false)), "{plate:?} at {path}: {reply}");
+            assert_eq!(reply["reason"], "bad_request", "{plate:?}: {reply}");
+            assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plateNo")), "{plate:?}: {reply}");
+            assert!(reply["msg"].as_str().is_some_and(|m| m.starts_with("plateNo：车牌第")), "{plate:?}: {reply}");
+        }
+        let (status, reply) =
+            local("POST", "/api/lanes/2/open".into(), json!({ "reason": "救护车", "plateNo": plate })).await;
+        assert_eq!((status, reply["open"].as_bool()), (400, Some(false)), "{plate:?} opened by hand: {reply}");
+        let search = format!("/api/sessions?plateNo={}", urlencoding(plate));
+        let (status, reply) = local("GET", search, json!({})).await;
+        assert_eq!(status, 400, "{plate:?} as a search: {reply}");
+    }
+    let (_, sessions) = local("GET", "/api/sessions".into(), json!({})).await;
+    assert_eq!(sessions["items"].as_array().map(Vec::len), Some(0), "no session was opened: {sessions}");
+
+    let (_, entry) = local("POST", "/api/lanes/1/entry".into(), json!({ "plateNo": "" })).await;
+    let uid = entry["uid"].as_str().expect("uid").to_owned();
+    for plate in bad {
+        let (status, reply) = local("POST", format!("/api/sessions/{uid}/plate"), json!({ "plateNo": plate })).await;
+        assert_eq!(status, 400, "{plate:?}: {reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plateNo: 车牌第")), "{plate:?}: {reply}");
+        let card = json!({ "id": "c1", "owner": "张三", "plates": ["鲁B55555", plate],
+            "startTime": "2026-01-01 00:00:00", "endTime": "2026-12-28 00:00:00" });
+        let (status, reply) = local("POST", "/api/month-cards".into(), card).await;
+        assert_eq!(status, 400, "{plate:?}: {reply}");
+        assert!(reply["error"].as_str().is_some_and(|e| e.starts_with("plates[1]")), "{plate:?}: {reply}");
+        let path = format!("/api/arrears/{}/collected", urlencoding(plate));
+        let (status, reply) = local("POST", path, json!({ "amount": 100 })).await;
+        assert_eq!(status, 400, "{plate:?}: {reply}");
+    }
+    let (_, cards) = local("GET", "/api/month-cards".into(), json!({})).await;
+    assert_eq!(cards["items"].as_array().map(Vec::len), Some(0), "{cards}");
+}
+
+/// Percent-encodes every byte but ASCII letters and digits (a query or path segment).
+fn urlencoding(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// Found by the adversarial probe (DNS rebinding): a page on a name the
+/// attacker re-points at 127.0.0.1 is same-origin with the gateway to the
+/// browser, so it read `/booth` and opened a barrier with
+/// `Sec-Fetch-Site: same-origin` and a foreign Host; `Origin: null` without
+/// Sec-Fetch-Site opened it too.
+#[tokio::test]
+async fn a_rebound_name_or_an_opaque_origin_is_refused() {
+    let lot = lot_with("rebinding", "hosts = [\"Booth.Lot1.internal.\"]", "").await;
+    let rebound = "rebound.example:8090";
+    let (status, page) = lot.browser("GET", "/booth", &[("host", rebound), ("sec-fetch-site", "none")]).await;
+    assert_eq!(status, 403, "the booth page read through a rebound name: {page}");
+    assert!(page.contains("foreign_host") && page.contains("拒绝访问：主机名 rebound.example:8090"), "{page}");
+    let same_origin = [("host", rebound), ("sec-fetch-site", "same-origin"), ("origin", "http://rebound.example:8090")];
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &same_origin).await;
+    assert_eq!(status, 403, "a barrier opened through a rebound name: {reply}");
+    for path in ["/metrics", "/api/status", "/api/login", "/booth/login", "/assets/app.css"] {
+        let (status, reply) = lot.browser("GET", path, &[("host", "rebound.example")]).await;
+        assert_eq!(status, 403, "{path}: {reply}");
+    }
+    let (status, reply) =
+        lot.browser("POST", "/api/lanes/2/open", &[("host", "127.0.0.1:8090"), ("origin", "null")]).await;
+    assert_eq!(status, 403, "Origin: null opened a barrier: {reply}");
+    assert!(reply.contains("拒绝其他网站页面发起的请求"), "{reply}");
+
+    // The gateway's own names: addresses, localhost, `hosts` (any case, a trailing dot, any port).
+    for host in [
+        "127.0.0.1:8090",
+        "localhost:8090",
+        "LOCALHOST",
+        "[::1]:8090",
+        "192.168.1.5:8090",
+        "booth.lot1.internal:80",
+        "booth.LOT1.internal.",
+    ] {
+        let (status, page) = lot.browser("GET", "/booth", &[("host", host), ("sec-fetch-site", "none")]).await;
+        assert_eq!(status, 200, "{host}: {page}");
+        let headers = [("host", host), ("sec-fetch-site", "same-origin"), ("origin", &format!("http://{host}"))];
+        let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &headers).await;
+        assert_eq!(status, 200, "{host}: {reply}");
+    }
+    // Cameras and scripts send no Origin; in-process callers no Host.
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[("host", "127.0.0.1:8090")]).await;
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = lot.browser("POST", "/api/lanes/2/open", &[]).await;
+    assert_eq!(status, 200, "{reply}");
+}
+
+/// Found by the adversarial probe: the five-a-minute throttle was checked
+/// before the slow password hash and counted after it, so 60 concurrent tries
+/// checked 38 passwords; the failure memory was keyed by the name as sent and
+/// never pruned (300 tries with 400 KB names: RSS 26 → 149 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_logins_check_at_most_five_passwords_and_names_are_bounded() {
+    let hash = onepark_lot::auth::hash_password("booth-pass").expect("hash");
+    let lot = lot("throttle", &format!("[[auth.staff]]\nuser = \"zhang\"\npassword = \"{hash}\"\n")).await;
+    let app = router(lot.state.clone());
+    let mut tries = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let app = app.clone();
+        tries.spawn(async move {
+            let body = json!({ "user": "zhang", "password": format!("guess-{i}") }).to_string();
+            let request = Request::post("/api/login").header("content-type", "application/json").body(Body::from(body));
+            app.oneshot(request.expect("request")).await.expect("response").status().as_u16()
+        });
+    }
+    let answers = tries.join_all().await;
+    let checked = answers.iter().filter(|status| **status == 401).count();
+    let held = answers.iter().filter(|status| **status == 429).count();
+    assert_eq!((checked, held), (5, 55), "passwords checked, tries held off: {answers:?}");
+    let (status, _) = lot.post("/api/login", None, json!({ "user": "zhang", "password": "booth-pass" })).await;
+    assert_eq!(status, 429, "held off for the rest of the minute, whatever the password");
+
+    let long = json!({ "user": "x".repeat(400 * 1024), "password": "p" }).to_string();
+    for _ in 0..300 {
+        let request =
+            Request::post("/api/login").header("content-type", "application/json").body(Body::from(long.clone()));
+        let status = app.clone().oneshot(request.expect("request")).await.expect("response").status().as_u16();
+        assert_eq!(status, 400);
+    }
+    let at_bound = "y".repeat(onepark_lot::auth::MAX_USER_BYTES);
+    let (status, _) = lot.post("/api/login", None, json!({ "user": at_bound, "password": "p" })).await;
+    assert_eq!(status, 401);
+    assert_eq!(lot.state.sessions().tracked_logins(), 2, "zhang and the 64-byte name; long names never kept");
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use onepark_domain::money::MAX_FEN;
-use onepark_domain::plate::Plate;
+use onepark_domain::plate::{self, Plate, PlateError};
 use onepark_domain::time as dtime;
 use serde_json::{Map, Value};
 
@@ -103,6 +103,14 @@ pub enum ProblemKind {
     Control {
         at: usize,
     },
+    /// A plate holding a character that shows nothing or reorders the text
+    /// (zero-width space, U+202E, BOM …; `domain::plate::is_invisible`):
+    /// refused, as the lot's lanes refuse it, since it would look like another
+    /// plate and match none.
+    Invisible {
+        at: usize,
+        code: u32,
+    },
     /// An event time ahead of the receiver's clock by more than the skew allowed.
     Future {
         time: String,
@@ -167,6 +175,9 @@ impl Problem {
             ProblemKind::BadUid => format!("字段 {f} 流水号只能包含字母、数字及 -_. 等可见字符，不能有空格"),
             ProblemKind::BadPlate { reason } => format!("字段 {f} 车牌格式不正确（{reason}）"),
             ProblemKind::Control { at } => format!("字段 {f} 第 {at} 个字符是控制字符（如 NUL），不允许"),
+            ProblemKind::Invisible { at, code } => {
+                format!("字段 {f} 第 {at} 个字符（U+{code:04X}）是不可见字符或双向控制字符，不允许")
+            }
             ProblemKind::Future { time, now, secs } => {
                 format!("字段 {f} 的时间 {time} 晚于平台时间 {now} {secs} 秒，超过允许的偏差：请校准车场时钟")
             }
@@ -204,6 +215,9 @@ impl fmt::Display for Problem {
             ProblemKind::BadUid => write!(f, "{field}: uid must be visible ASCII without spaces"),
             ProblemKind::BadPlate { reason } => write!(f, "{field}: invalid plate ({reason})"),
             ProblemKind::Control { at } => write!(f, "{field}: character {at} is a control character"),
+            ProblemKind::Invisible { at, code } => {
+                write!(f, "{field}: character {at} (U+{code:04X}) is an invisible or bidi control character")
+            }
             ProblemKind::Future { time, now, secs } => {
                 write!(f, "{field}: {time} is {secs} s ahead of the platform's clock ({now})")
             }
@@ -301,6 +315,10 @@ fn check_value(value: &mut Value, kind: Kind, name: &str, problems: &mut Problem
                 problems.push(Problem::warning(name, ProblemKind::BadUid));
             }
             if matches!(kind, Kind::Plate(_)) {
+                // The parser's own rule (the lot's lanes refuse the same characters).
+                if let Err(PlateError::Invisible { at, code }) = plate::visible(s) {
+                    return problems.push(Problem::error(name, ProblemKind::Invisible { at, code }));
+                }
                 check_plate(s, name, problems);
             }
         }

@@ -457,6 +457,17 @@ mod tests {
         assert!(decode::<CarIn>(&uid).is_err(), "ESC in uid accepted");
     }
 
+    /// The domain parser's rule, as the lot's lanes apply it: a plate with a
+    /// zero-width space or a bidi override is refused, not a warning.
+    #[test]
+    fn invisible_characters_in_a_plate_are_refused() {
+        for (hidden, code) in [("\\u200b", "U+200B"), ("\\u202e", "U+202E"), ("\\ufeff", "U+FEFF")] {
+            let text = CAR_IN.replace("鲁B01C01", &format!("鲁B0{hidden}1C01"));
+            let Err(DecodeError::Invalid(p)) = decode::<CarIn>(&text) else { panic!("{hidden} accepted") };
+            assert!(p.zh().contains("plateNo") && p.zh().contains(code), "{}", p.zh());
+        }
+    }
+
     #[test]
     fn errors_name_the_step() {
         assert!(matches!(decode::<CarIn>("{not json"), Err(DecodeError::Json(_))));
