@@ -70,6 +70,7 @@ pub fn run(o: Options) -> Result<ExitCode> {
             tokio::net::TcpListener::bind(&o.listen).await.with_context(|| format!("cannot listen on {}", o.listen))?;
         eprintln!("pay-sandbox: A TEST PAYMENT CHANNEL. It approves payments with play money; never point a");
         eprintln!("            production platform at it. 测试用支付渠道：虚拟资金，切勿用于生产环境。");
+        eprintln!("            Name it on the platform: [payments] channel = \"http\", name = \"sandbox\".");
         eprintln!("pay-sandbox listening on http://{} (notifications to {})", listener.local_addr()?, o.notify_url);
         let app = onepark_pay::http::router(sandbox);
         let shutdown = async {

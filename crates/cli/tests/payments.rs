@@ -211,7 +211,7 @@ async fn money_flows_through_the_binaries() {
     let lanes = [free_port(), free_port()];
     let lots = format!(
         "[[lots]]\naccess_id = \"234\"\npublic_key = \"{}\"\nparking_codes = [\"1001\", \"1002\"]\n\
-         [payments]\nchannel = \"http\"\nurl = \"http://127.0.0.1:{pay}\"\nkey = \"{KEY}\"\n",
+         [payments]\nchannel = \"http\"\nname = \"sandbox\"\nurl = \"http://127.0.0.1:{pay}\"\nkey = \"{KEY}\"\n",
         keys_dir().join("lot_public.b64").display()
     );
     let city = City {

@@ -176,6 +176,7 @@ pub struct HttpChannel {
     key: Vec<u8>,
     client: reqwest::Client,
     paid_type: i64,
+    name: String,
 }
 
 impl HttpChannel {
@@ -183,7 +184,19 @@ impl HttpChannel {
     pub fn new(base: &str, key: &[u8], timeout: Duration) -> HttpChannel {
         // Building fails only when the TLS backend cannot start; the default client then reports it per call.
         let client = reqwest::Client::builder().timeout(timeout).build().unwrap_or_default();
-        HttpChannel { base: base.trim_end_matches('/').to_owned(), key: key.to_vec(), client, paid_type: 4 }
+        HttpChannel {
+            base: base.trim_end_matches('/').to_owned(),
+            key: key.to_vec(),
+            client,
+            paid_type: 4,
+            name: "http".into(),
+        }
+    }
+
+    /// The name its orders are stored under (`sandbox` for `onepark pay-sandbox`: play money).
+    pub fn named(mut self, name: &str) -> HttpChannel {
+        self.name = name.to_owned();
+        self
     }
 
     async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ChannelError> {
@@ -215,7 +228,7 @@ impl HttpChannel {
 #[async_trait::async_trait]
 impl Channel for HttpChannel {
     fn name(&self) -> &str {
-        "sandbox"
+        &self.name
     }
 
     fn paid_type(&self) -> i64 {

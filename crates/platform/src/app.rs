@@ -48,6 +48,8 @@ struct Inner {
     proofs: crate::proof::Proofs,
     /// Fee queries per client: each one costs a downlink, a lot's upload and a row.
     fee_rate: Rate,
+    /// Receipt-code guesses per client and per plate.
+    verify_rates: (Rate, Rate),
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -100,6 +102,7 @@ impl AppState {
                 payments: crate::payments::Payments::new(&config.payments, config.zone),
                 proofs: crate::proof::Proofs::new(&proof_secret(config)),
                 fee_rate: Rate::new(config.limits.fee_queries_per_minute),
+                verify_rates: (Rate::new(10), Rate::new(30)),
             }),
         }
     }
@@ -114,6 +117,11 @@ impl AppState {
 
     pub fn fee_rate(&self) -> &Rate {
         &self.inner.fee_rate
+    }
+
+    /// Receipt-code guesses: (per client, per plate).
+    pub fn verify_rates(&self) -> &(Rate, Rate) {
+        &self.inner.verify_rates
     }
 
     /// The configured lot holding `parking_code` (registered lots: `payments::lot_of`).

@@ -53,6 +53,7 @@ struct Raw {
 #[serde(deny_unknown_fields)]
 struct RawPayments {
     channel: Option<String>,
+    name: Option<String>,
     url: Option<String>,
     key: Option<String>,
     timeout_ms: Option<u64>,
@@ -68,8 +69,9 @@ pub enum ChannelKind {
     /// The sandbox in this process: play money, for demos and tests only
     /// (announced at start and on every driver page).
     Sandbox,
-    /// A channel service over HTTP (`onepark pay-sandbox`, or an adapter of the same API).
-    Http { url: String },
+    /// A channel service over HTTP (`onepark pay-sandbox`, or an adapter of the
+    /// same API), its orders stored under `name` (`sandbox`: play money, announced).
+    Http { url: String, name: String },
 }
 
 #[derive(Clone, Debug)]
@@ -106,7 +108,11 @@ impl RawPayments {
             ("off", Some(_)) => return Err(invalid("payments.url", "only with channel = \"http\"")),
             ("sandbox", Some(_)) => return Err(invalid("payments.url", "only with channel = \"http\"")),
             ("http", Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
-                ChannelKind::Http { url }
+                let name = self.name.unwrap_or_else(|| "http".into());
+                if name.is_empty() || name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                    return Err(invalid("payments.name", "1 to 32 letters, digits or _ (e.g. wechat, sandbox)"));
+                }
+                ChannelKind::Http { url, name }
             }
             ("http", _) => return Err(invalid("payments.url", "channel = \"http\" needs url = \"http://host:port\"")),
             (other, _) => return Err(invalid("payments.channel", format!("`{other}` is not off, sandbox or http"))),

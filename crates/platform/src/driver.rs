@@ -66,6 +66,19 @@ fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
     }
 }
 
+/// Who a throttle counts: the client's address (an IPv6 client by its /64,
+/// which one subscriber usually holds whole).
+fn client(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> String {
+    match peer.map(|Extension(ConnectInfo(addr))| addr.ip()) {
+        Some(std::net::IpAddr::V6(ip)) => {
+            let s = ip.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Some(ip) => ip.to_string(),
+        None => "local".to_owned(),
+    }
+}
+
 fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -110,13 +123,24 @@ fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
     response
 }
 
-/// A redirect that also hands the browser proof of `plate_no` (it paid for it here).
+/// A redirect that also hands the browser proof of `plate_no`.
 fn proven_redirect(state: &AppState, headers: &HeaderMap, to: &str, plate_no: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
     if let Ok(cookie) = state.proofs().grant(headers, plate_no, unix_now()).parse() {
         response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
     }
     response
+}
+
+/// To a charge's receipt; a browser whose payment went through has proven
+/// the plate (one that started a charge and never approved it has not).
+fn paid_redirect(state: &AppState, headers: &HeaderMap, p: &Payment) -> Response {
+    let to = receipt_url(state, &p.order_id);
+    if p.state == PayState::Paid {
+        proven_redirect(state, headers, &to, &p.plate_no)
+    } else {
+        Redirect::to(&to).into_response()
+    }
 }
 
 /// A receipt's address, with the key that opens it without proof of the plate.
@@ -407,8 +431,7 @@ async fn ask_fee(
         return offline(&d);
     }
     // Each query is a downlink, a lot's upload and a row: bounded per client.
-    let client = peer.map_or_else(|| "local".to_owned(), |Extension(ConnectInfo(addr))| addr.ip().to_string());
-    if let Err(wait) = state.fee_rate().take(&client, std::time::Instant::now()) {
+    if let Err(wait) = state.fee_rate().take(&client(peer), std::time::Instant::now()) {
         let mut response = problem(
             &d,
             StatusCode::TOO_MANY_REQUESTS,
@@ -539,7 +562,7 @@ async fn pay_quote(
     let stay = Debt::Stay { parking_code: q.parking_code.clone(), uid, asked_at: q.asked_at.clone() };
     let debts = [(Debt::bill(&q.parking_code, &bill_id), fen), (stay, fen)];
     match payments::pay(&state, p, &debts, true).await {
-        Ok(Paying::Charge(p)) => proven_redirect(&state, &headers, &receipt_url(&state, &p.order_id), &p.plate_no),
+        Ok(Paying::Charge(p)) => paid_redirect(&state, &headers, &p),
         Ok(Paying::Mismatch(_)) => problem(
             &d,
             StatusCode::CONFLICT,
@@ -593,13 +616,12 @@ async fn pay_arrears(State(state): State<AppState>, headers: HeaderMap, Form(f):
     }
     match payments::pay_arrears(&state, &plate_no).await {
         // A second tap finds the first charge: its receipt, not a new one.
-        Ok(Some(Paying::Charge(p) | Paying::Claimed(p))) if p.purpose == Purpose::Arrears => {
-            proven_redirect(&state, &headers, &receipt_url(&state, &p.order_id), &p.plate_no)
+        Ok(Some(Paying::Charge(p))) => paid_redirect(&state, &headers, &p),
+        // Another tap's charge: its receipt (the key in the address opens it), no proof.
+        Ok(Some(Paying::Claimed(p))) if p.purpose == Purpose::Arrears => {
+            Redirect::to(&receipt_url(&state, &p.order_id)).into_response()
         }
-        Ok(Some(Paying::Claimed(p))) => already_paying(&state, &d, &p),
-        Ok(Some(Paying::Charge(p) | Paying::Mismatch(p))) => {
-            proven_redirect(&state, &headers, &receipt_url(&state, &p.order_id), &p.plate_no)
-        }
+        Ok(Some(Paying::Claimed(p) | Paying::Mismatch(p))) => already_paying(&state, &d, &p),
         Ok(None) => Redirect::to(&plate_url(&plate_no)).into_response(),
         Err(e) => failed(&d, e),
     }
@@ -675,7 +697,8 @@ async fn receipt(
         Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这笔支付", "No such payment"),
         Err(e) => return failed(&d, e),
     };
-    let code = state.proofs().receipt_code(&p.order_id);
+    // Only a payment that went through proves its plate.
+    let code = (p.state == PayState::Paid).then(|| state.proofs().receipt_code(&p.order_id));
     let delivered = match lot_heard(&state, &p).await {
         Ok(d) => d,
         Err(e) => return failed(&d, e),
@@ -690,7 +713,7 @@ async fn receipt(
             p id="state" { (state_badge(lang, p.state)) " " (purpose_name(lang, p.purpose)) }
             table {
                 tr { th { (lang.t("订单号", "Order")) } td { (p.order_id) } }
-                tr { th { (lang.t("查询码", "Receipt code")) } td id="receipt-code" { (code) } }
+                @if let Some(code) = &code { tr { th { (lang.t("查询码", "Receipt code")) } td id="receipt-code" { (code) } } }
                 @if let Some(txn) = &p.txn_id { tr { th { (lang.t("交易流水号", "Transaction")) } td { (txn) } } }
                 @if let Some(t) = &p.deal_time { tr { th { (lang.t("支付时间", "Paid at")) } td { (t) } } }
                 @if !p.parking_code.is_empty() { tr { th { (lang.t("车场", "Lot")) } td { (p.parking_code) } } }
@@ -731,13 +754,21 @@ struct VerifyForm {
 
 /// Proof of a plate: the 查询码 of one of its receipts (or, with the sandbox
 /// channel only, on request). The seam where a deployment's channel login goes.
-async fn verify(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<VerifyForm>) -> Response {
+async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Form(f): Form<VerifyForm>,
+) -> Response {
     let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
         Ok(posted) => posted,
         Err(r) => return *r,
     };
-    // Guessing a plate's codes is bounded like fee queries.
-    if state.fee_rate().take(&format!("verify\n{plate_no}"), std::time::Instant::now()).is_err() {
+    // Guessing codes: bounded per client and per plate (10 and 30 a minute:
+    // 10^8 codes take years), whatever fee queries are allowed.
+    let now = std::time::Instant::now();
+    let limits = state.verify_rates();
+    if limits.0.take(&client(peer), now).is_err() || limits.1.take(&plate_no, now).is_err() {
         return problem(
             &d,
             StatusCode::TOO_MANY_REQUESTS,
@@ -750,7 +781,12 @@ async fn verify(State(state): State<AppState>, headers: HeaderMap, Form(f): Form
         true
     } else {
         match state.store().payments_of(&plate_no, 200).await {
-            Ok(paid) => !code.is_empty() && paid.iter().any(|p| state.proofs().receipt_code(&p.order_id) == code),
+            Ok(paid) => {
+                !code.is_empty()
+                    && paid
+                        .iter()
+                        .any(|p| p.state == PayState::Paid && state.proofs().receipt_code(&p.order_id) == code)
+            }
             Err(e) => return failed(&d, e),
         }
     };

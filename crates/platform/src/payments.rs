@@ -30,7 +30,10 @@ use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::downlink::{DownlinkError, seal};
 pub use crate::store::order_id;
-use crate::store::{Arrear, Began, Debt, Downlink, Outcome, PayState, Payment, Purpose, Signup, StoreError};
+use crate::store::{Arrear, Began, Debt, Downlink, Notice, Outcome, PayState, Payment, Purpose, Signup, StoreError};
+
+/// The name of the sandbox channel's orders (in process, or `[payments] name` of `onepark pay-sandbox`).
+const SANDBOX: &str = "sandbox";
 
 /// The channel and the money rules, shared by the uplink, the notify
 /// endpoint, the driver pages and the recovery job.
@@ -65,9 +68,18 @@ impl Payments {
                 let sandbox = onepark_pay::sandbox::Sandbox::new(key.as_bytes(), zone);
                 (Arc::new(sandbox.clone()), Some(sandbox))
             }
-            crate::config::ChannelKind::Http { url } => {
+            crate::config::ChannelKind::Http { url, name } => {
                 let key = config.key.clone().unwrap_or_default();
-                (Arc::new(onepark_pay::http::HttpChannel::new(url, key.as_bytes(), config.timeout)), None)
+                let channel = onepark_pay::http::HttpChannel::new(url, key.as_bytes(), config.timeout).named(name);
+                if name == SANDBOX {
+                    tracing::warn!(
+                        url,
+                        "PAYMENT SANDBOX over HTTP (onepark pay-sandbox): play money; never in production"
+                    );
+                } else {
+                    tracing::info!(url, name, "payment channel");
+                }
+                (Arc::new(channel), None)
             }
         };
         Payments {
@@ -89,9 +101,10 @@ impl Payments {
         self.channel.name() != onepark_pay::Disabled.name()
     }
 
-    /// Whether the channel is the sandbox (play money): every page it touches says so.
+    /// Whether the channel is the sandbox (play money) — in this process or
+    /// `onepark pay-sandbox` named so — : every page it touches says so.
     pub fn play_money(&self) -> bool {
-        self.channel.name() == "sandbox"
+        self.channel.name() == SANDBOX
     }
 
     pub fn money_limit(&self) -> i64 {
@@ -184,19 +197,13 @@ async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option
         tracing::warn!(order_id = order.order_id, "the channel reports an order this platform never made");
         return Ok(None);
     };
-    // The lot hears of a prepayment with the change itself.
-    let downlinks =
-        if o.state == PayState::Paid && before.purpose == Purpose::Prepay && before.state == PayState::Pending {
-            match pay_result_downlink(state, &before, &o).await {
-                Ok(d) => d.into_iter().collect(),
-                Err(e) => {
-                    tracing::error!(error = %e, order_id = order.order_id, "cannot seal payResult");
-                    Vec::new()
-                }
-            }
-        } else {
-            Vec::new()
-        };
+    // The lots hear of a prepayment, or of the bills an arrears payment
+    // settles, with the change itself (one commit).
+    let downlinks = if o.state == PayState::Paid && before.state == PayState::Pending {
+        notices(state, &before, &o).await?
+    } else {
+        Vec::new()
+    };
     let Some((after, moved)) = state.store().record_outcome(&order.order_id, &o, notified, &now, downlinks).await?
     else {
         return Ok(None);
@@ -204,6 +211,14 @@ async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option
     if !moved {
         if notified {
             state.metrics().payment(after.purpose.as_str(), "duplicate_notification");
+        }
+        // The channel took the money after the charge was given up as
+        // declined (its claim released, the debt perhaps paid otherwise):
+        // that money goes back.
+        if after.state == PayState::Declined && o.state == PayState::Paid && o.refunded == 0 {
+            let late = Payment { actual_pay: o.actual_pay, refunded: 0, ..after.clone() };
+            let reason = "扣款已按失败处理后渠道才扣款成功：自动退款";
+            refund_part(state, &late, o.actual_pay.unwrap_or(0), &format!("R{}", order.order_id), reason).await?;
         }
         return Ok(Some(after));
     }
@@ -271,6 +286,20 @@ pub async fn bill_reported(state: &AppState, parking_code: &str, bill_id: &str, 
     }
 }
 
+/// A lot refused the payResult announcing a prepayment (confirm with
+/// success=false): the lot will not count it, so the driver gets it back and
+/// the stay can be paid again.
+pub async fn pay_result_refused(state: &AppState, request_id: i64, reason: &str) {
+    let result = async {
+        let Some(p) = state.store().announced_by(request_id).await? else { return Ok(()) };
+        refund(state, &p, &format!("车场未能确认本次支付（{reason}）：自动退款")).await?;
+        state.store().release_claims(&p.parking_code, &p.bill_id, &format_time(state.now())).await
+    };
+    if let Err(e) = result.await {
+        tracing::error!(error = %e, request_id, "cannot refund a prepayment its lot refused");
+    }
+}
+
 /// Refunds what is left of a payment; idempotent (the refund id is the order's).
 pub async fn refund(state: &AppState, p: &Payment, reason: &str) -> Result<(), StoreError> {
     let left = p.actual_pay.unwrap_or(0) - p.refunded;
@@ -328,10 +357,59 @@ pub fn settled_fields(a: &Arrear) -> Map<String, Value> {
     m
 }
 
-/// The payResult downlink for a paid lot bill (prepay or a settled arrears bill).
-async fn pay_result_downlink(state: &AppState, p: &Payment, o: &Outcome) -> Result<Option<Downlink>, DownlinkError> {
-    let scene = if p.purpose == Purpose::Prepay { PayScene::PrepayInLot } else { PayScene::Arrears };
-    notice(state, &p.parking_code, &p.bill_id, &p.plate_no, &p.bill_time, p.should_pay, o, scene).await
+/// The payResults a charge's becoming paid sends: a prepayment's to its lot;
+/// an arrears payment's to the lot of each bill it claimed (stored only for
+/// the bills it settles). Sealed before the commit that records the change.
+async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notice>, StoreError> {
+    // The number the lot is told is the one every later answer gives (settled_txn).
+    let o = &Outcome { txn_id: o.txn_id.clone().or_else(|| Some(p.order_id.clone())), ..o.clone() };
+    let sealed = match p.purpose {
+        Purpose::Prepay => {
+            let n = notice(
+                state,
+                &p.parking_code,
+                &p.bill_id,
+                &p.plate_no,
+                &p.bill_time,
+                p.should_pay,
+                o,
+                PayScene::PrepayInLot,
+            );
+            vec![(None, n.await)]
+        }
+        Purpose::Arrears => {
+            let claimed = state.store().claimed_bills(&p.parking_code, &p.bill_id).await?;
+            let mut sealed = Vec::new();
+            for a in state.store().open_arrears(&p.plate_no).await? {
+                let bill = (a.parking_code.clone(), a.bill_id.clone());
+                if claimed.contains(&bill) {
+                    let paid = Outcome { actual_pay: Some(a.should_pay), ..o.clone() };
+                    let n = notice(
+                        state,
+                        &a.parking_code,
+                        &a.bill_id,
+                        &a.plate_no,
+                        &a.bill_time,
+                        a.should_pay,
+                        &paid,
+                        PayScene::Arrears,
+                    );
+                    sealed.push((Some(bill), n.await));
+                }
+            }
+            sealed
+        }
+        Purpose::Exit | Purpose::AfterLeave => Vec::new(),
+    };
+    let mut notices = Vec::new();
+    for (bill, downlink) in sealed {
+        match downlink {
+            Ok(Some(downlink)) => notices.push(Notice { bill, downlink }),
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, order_id = p.order_id, "cannot seal payResult"),
+        }
+    }
+    Ok(notices)
 }
 
 /// Seals a payResult for one bill of a lot.
@@ -686,63 +764,24 @@ pub async fn pay_arrears(state: &AppState, plate_no: &str) -> Result<Option<Payi
     Ok(Some(pay(state, p, &debts, true).await?))
 }
 
-/// The bills an arrears payment covers (kept in its `uid`), settled, and
-/// each lot told with payResult; the lot the car is in now hears that
-/// nothing is owed any more (overDueResult with prevent=0).
+/// After an arrears payment became paid (its bills settled, their lots told,
+/// in that commit): bills of it settled otherwise while it was pending (a
+/// booth collected them) were paid twice, so that part goes back; the lot the
+/// car is in now hears that nothing is owed any more (overDueResult, prevent=0).
 async fn settle_claimed(state: &AppState, p: &Payment) -> Result<(), StoreError> {
-    let bills: Vec<(String, String)> = p
-        .uid
-        .split(',')
-        .filter_map(|b| b.split_once(':'))
-        .map(|(code, bill)| (code.to_owned(), bill.to_owned()))
-        .collect();
-    let open = state.store().open_arrears(&p.plate_no).await?;
-    let o = Outcome {
-        state: PayState::Paid,
-        actual_pay: None,
-        discount: 0,
-        txn_id: p.txn_id.clone(),
-        deal_time: p.deal_time.clone(),
-        paid_type: p.paid_type,
-        reason: None,
-        refunded: 0,
-    };
-    let mut downlinks = Vec::new();
-    for a in open.iter().filter(|a| bills.contains(&(a.parking_code.clone(), a.bill_id.clone()))) {
-        let paid = Outcome { actual_pay: Some(a.should_pay), ..o.clone() };
-        match notice(
-            state,
-            &a.parking_code,
-            &a.bill_id,
-            &a.plate_no,
-            &a.bill_time,
-            a.should_pay,
-            &paid,
-            PayScene::Arrears,
-        )
-        .await
-        {
-            Ok(Some(d)) => downlinks.push(d),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, bill_id = a.bill_id, "cannot seal payResult for an arrears bill"),
-        }
-    }
-    let now = format_time(state.now());
-    let txn = p.txn_id.clone().unwrap_or_default();
-    let settled = state.store().settle_arrears(&bills, ("paid", &p.order_id, &txn), &now, downlinks).await?;
-    // Bills settled otherwise while this charge was pending (a booth collected
-    // them): the driver paid them twice, so that part goes back.
     let mut beyond = 0;
-    for (code, bill) in bills.iter().filter(|b| !settled.contains(b)) {
-        if let Some(a) = state.store().settled_arrear(code, bill).await?
+    let mut settled_otherwise = 0;
+    for (code, bill) in state.store().claimed_bills(&p.parking_code, &p.bill_id).await? {
+        if let Some(a) = state.store().settled_arrear(&code, &bill).await?
             && a.settled_by.as_deref() != Some(p.order_id.as_str())
         {
             beyond += a.should_pay;
+            settled_otherwise += 1;
         }
     }
     if beyond > 0 {
         let reason = "部分欠费已在岗亭结清：自动退还多付部分";
-        refund_part(state, p, beyond, &format!("R{}-{}", p.order_id, settled.len()), reason).await?;
+        refund_part(state, p, beyond, &format!("R{}-{settled_otherwise}", p.order_id), reason).await?;
     }
     release(state, &p.plate_no).await;
     Ok(())
@@ -769,7 +808,6 @@ async fn release(state: &AppState, plate_no: &str) {
 /// bills are written off and their lots told; returns (bills, fen).
 pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> Result<(usize, i64), StoreError> {
     let open = state.store().open_arrears(plate_no).await?;
-    let total = open.iter().map(|a| a.should_pay).sum();
     let now = state.now();
     // The one number the lot hears (payResult) and is answered later (getPayResult, checkDailyBill).
     let offline = format!("OFFLINE-{parking_code}");
@@ -785,11 +823,11 @@ pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> 
             reason: None,
             refunded: 0,
         };
-        if let Ok(Some(d)) =
+        if let Ok(Some(downlink)) =
             notice(state, &a.parking_code, &a.bill_id, &a.plate_no, &a.bill_time, a.should_pay, &o, PayScene::Arrears)
                 .await
         {
-            downlinks.push(d);
+            downlinks.push(Notice { bill: Some((a.parking_code.clone(), a.bill_id.clone())), downlink });
         }
     }
     let bills: Vec<(String, String)> = open.iter().map(|a| (a.parking_code.clone(), a.bill_id.clone())).collect();
@@ -797,5 +835,10 @@ pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> 
     let settled =
         state.store().settle_arrears(&bills, ("written_off", &by, &offline), &format_time(now), downlinks).await?;
     state.wake().now();
+    let total = open
+        .iter()
+        .filter(|a| settled.contains(&(a.parking_code.clone(), a.bill_id.clone())))
+        .map(|a| a.should_pay)
+        .sum();
     Ok((settled.len(), total))
 }

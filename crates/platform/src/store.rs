@@ -43,7 +43,9 @@ pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};
-pub use payments::{Arrear, Began, Debt, FeeQuote, MoneyDay, Outcome, PayState, Payment, Purpose, Signup, order_id};
+pub use payments::{
+    Arrear, ArrearPut, Began, Debt, FeeQuote, MoneyDay, Notice, Outcome, PayState, Payment, Purpose, Signup, order_id,
+};
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Table};
 use shared::Shared;

@@ -37,7 +37,7 @@ use crate::app::AppState;
 use crate::config::LotAccess;
 use crate::payments;
 use crate::store::{
-    Arrear, Began, Confirmed, DayCounts, Debt, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError,
+    Arrear, ArrearPut, Began, Confirmed, DayCounts, Debt, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError,
 };
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
@@ -566,8 +566,13 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
         answer.extra = payments::reply_fields(&declined, false);
         return answer;
     }
-    let debt = [(Debt::bill(&m.parking_code, &m.bill_id), m.should_pay)];
-    match payments::pay(state, p.clone(), &debt, false).await {
+    // The bill, and the stay's fee it is for: a prepayment of the stay the lot
+    // had not counted when it computed this bill (its payResult confirmed
+    // later) holds the stay, and the exit is not charged on top of it.
+    let computed = format_time(m.bill_time.0.min(state.now()));
+    let stay = Debt::Stay { parking_code: m.parking_code.clone(), uid: m.uid.clone(), asked_at: computed };
+    let debts = [(Debt::bill(&m.parking_code, &m.bill_id), m.should_pay), (stay, m.should_pay)];
+    match payments::pay(state, p.clone(), &debts, false).await {
         Ok(payments::Paying::Charge(p)) => payment_answer(&p, false),
         Ok(payments::Paying::Mismatch(first)) => mismatch(&label, &first, &plate_no, m.should_pay),
         Ok(payments::Paying::Claimed(holder)) => {
@@ -603,7 +608,18 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
     let label = format!("账单 billID {}", q.bill_id);
     let p = match state.store().payment(&q.parking_code, &q.bill_id).await {
         Ok(Some(p)) => p,
-        Ok(None) => return Answer::new(ResultCode::NO_DATA, format!("{label} 不存在：该账单未申请过扣款")),
+        Ok(None) => {
+            // A bill never applied for, but owed and settled as arrears (an abnormal bill paid on the driver page).
+            return match state.store().settled_arrear(&q.parking_code, &q.bill_id).await {
+                Ok(Some(a)) if a.plate_no == plate(&q.plate_no) => {
+                    let mut answer = Answer::ok("操作成功（该账单已作为欠费补缴结清）");
+                    answer.extra = payments::settled_fields(&a);
+                    answer
+                }
+                Ok(_) => Answer::new(ResultCode::NO_DATA, format!("{label} 不存在：该账单未申请过扣款")),
+                Err(e) => stored(Err(e), &label),
+            };
+        }
         Err(e) => return stored(Err(e), &label),
     };
     if p.plate_no != plate(&q.plate_no) {
@@ -730,20 +746,6 @@ async fn abnormal_bill(state: &AppState, m: &AbnormalBill, now: &str) -> Answer 
     if let Err(answer) = reported_stay(state, &m.parking_code, &m.uid, &plate_no, &label).await {
         return answer;
     }
-    let owed: i64 = match state.store().open_arrears(&plate_no).await {
-        Ok(open) => open
-            .iter()
-            .filter(|a| a.bill_id != m.bill_id || a.parking_code != m.parking_code)
-            .map(|a| a.should_pay)
-            .sum(),
-        Err(e) => return stored(Err(e), &label),
-    };
-    if owed + m.should_pay > onepark_domain::money::MAX_FEN {
-        return Answer::client(format!(
-            "{label}：车辆 {plate_no} 的欠费合计将超过 {} 元的上限（shouldPay）",
-            yuan(onepark_domain::money::MAX_FEN)
-        ));
-    }
     let a = Arrear {
         parking_code: m.parking_code.clone(),
         bill_id: m.bill_id.clone(),
@@ -761,9 +763,16 @@ async fn abnormal_bill(state: &AppState, m: &AbnormalBill, now: &str) -> Answer 
         created_at: now.to_owned(),
         settled_txn: None,
     };
-    match state.store().put_arrear(&a).await {
-        Ok(true) => Answer::ok("操作成功：已登记为欠费账单"),
-        Ok(false) => Answer::ok("操作成功（该账单已登记或已支付，未重复登记）"),
+    // The plate's arrears together stay payable (the spec's money bound), checked in the commit.
+    match state.store().put_arrear(&a, onepark_domain::money::MAX_FEN).await {
+        Ok(ArrearPut::Inserted) => Answer::ok("操作成功：已登记为欠费账单"),
+        Ok(ArrearPut::Known) => Answer::ok("操作成功（该账单已登记或已支付，未重复登记）"),
+        Ok(ArrearPut::OverBound(owed)) => Answer::client(format!(
+            "{label}：车辆 {} 已欠 {} 元，再登记将超过 {} 元的上限（shouldPay）",
+            a.plate_no,
+            yuan(owed),
+            yuan(onepark_domain::money::MAX_FEN)
+        )),
         Err(e) => stored(Err(e), &label),
     }
 }
@@ -954,6 +963,10 @@ async fn confirm<P>(state: &AppState, lot: &LotAccess, interface: &str, c: &Conf
             state.metrics().refused(interface);
             let reason = c.msg.as_deref().unwrap_or("（未说明原因）");
             tracing::warn!(request_id, access_id = %lot.access_id, interface, reason, "lot refused the downlink");
+            if interface == "payResult" {
+                // The lot will not count the prepayment (the car left, the bill is unknown): it goes back.
+                payments::pay_result_refused(state, request_id, reason).await;
+            }
             Answer::ok("已记录：车场未能处理该消息")
         }
         Ok(Confirmed::Already) => Answer::ok("确认成功（重复确认，未变更）"),

@@ -226,6 +226,26 @@ impl Debt {
     }
 }
 
+/// A downlink stored with a payment's change: a payResult for one of the
+/// bills an arrears charge pays is stored only if that bill was settled by
+/// this change (a booth may have written it off meanwhile); one without a
+/// bill (a prepayment's payResult) always.
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub bill: Option<(String, String)>,
+    pub downlink: Downlink,
+}
+
+/// How an arrears row went into the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArrearPut {
+    Inserted,
+    /// Known already, or its bill was paid.
+    Known,
+    /// The plate's open arrears would exceed the bound: nothing stored (what is owed now).
+    OverBound(i64),
+}
+
 /// How storing a charge went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Began {
@@ -551,7 +571,7 @@ impl Store {
         o: &Outcome,
         notified: bool,
         now: &str,
-        downlinks: Vec<Downlink>,
+        downlinks: Vec<Notice>,
     ) -> Result<Option<(Payment, bool)>, StoreError> {
         let data = (order_id.to_owned(), o.clone(), now.to_owned(), downlinks);
         self.group
@@ -565,7 +585,7 @@ impl Store {
                         return Ok(None);
                     };
                     // Forward only: pending → paid | declined; paid → refunded.
-                    let forward = match (before.state, o.state) {
+                    let mut forward = match (before.state, o.state) {
                         (PayState::Pending, PayState::Paid | PayState::Declined | PayState::Refunded) => true,
                         (PayState::Paid, PayState::Refunded) => true,
                         (PayState::Refunded, PayState::Refunded) => o.refunded > before.refunded,
@@ -578,11 +598,13 @@ impl Store {
                             .await?;
                     }
                     if forward {
-                        sqlx::query(
+                        // Compare and set: another node applying the same word
+                        // (answer and notification at once) moves it only once.
+                        let moved = sqlx::query(
                             "UPDATE payments SET state = $2, actual_pay = COALESCE($3, actual_pay), discount = $4, \
                              txn_id = COALESCE($5, txn_id), deal_time = COALESCE($6, deal_time), \
                              paid_type = COALESCE($7, paid_type), reason = $8, refunded = $9, updated_at = $10 \
-                             WHERE order_id = $1",
+                             WHERE order_id = $1 AND state = $11",
                         )
                         .bind(&*order_id)
                         .bind(o.state)
@@ -594,16 +616,45 @@ impl Store {
                         .bind(&o.reason)
                         .bind(o.refunded.max(before.refunded))
                         .bind(&*now)
+                        .bind(before.state)
                         .execute(&mut *tx)
                         .await?;
-                        for d in downlinks.iter() {
-                            insert_downlink(&mut tx, d).await?;
+                        forward = moved.rows_affected() == 1;
+                    }
+                    if forward {
+                        // An arrears charge paid settles the bills it claimed, of its
+                        // plate only, in this commit.
+                        let mut settled = Vec::new();
+                        if o.state == PayState::Paid && before.purpose == Purpose::Arrears {
+                            let txn = o.txn_id.as_deref().or(before.txn_id.as_deref()).unwrap_or(&before.order_id);
+                            for (code, bill) in claimed_bills(&mut tx, &before.parking_code, &before.bill_id).await? {
+                                let done = sqlx::query(
+                                    "UPDATE arrears SET state = 'paid', settled_by = $3, settled_at = $4, \
+                                     settled_txn = $5 WHERE parking_code = $1 AND bill_id = $2 AND plate_no = $6 \
+                                     AND state = 'open'",
+                                )
+                                .bind(&code)
+                                .bind(&bill)
+                                .bind(&*order_id)
+                                .bind(&*now)
+                                .bind(txn)
+                                .bind(&before.plate_no)
+                                .execute(&mut *tx)
+                                .await?;
+                                if done.rows_affected() == 1 {
+                                    settled.push((code, bill));
+                                }
+                            }
+                        }
+                        for n in downlinks.iter().filter(|n| n.bill.as_ref().is_none_or(|b| settled.contains(b))) {
+                            insert_downlink(&mut tx, &n.downlink).await?;
                         }
                         // The charge's claims follow it: held once paid (the debt is
-                        // settled by it), released when declined (another may try).
-                        let (claims, notice) = match o.state {
-                            PayState::Paid => ("held", downlinks.first().map(|d| d.request_id)),
-                            PayState::Declined => ("released", None),
+                        // settled by it), released when declined or refunded unpaid.
+                        let notice = downlinks.iter().find(|n| n.bill.is_none()).map(|n| n.downlink.request_id);
+                        let (claims, notice) = match (before.state, o.state) {
+                            (_, PayState::Paid) => ("held", notice),
+                            (_, PayState::Declined) | (PayState::Pending, PayState::Refunded) => ("released", None),
                             _ => ("", None),
                         };
                         if !claims.is_empty() {
@@ -673,12 +724,13 @@ impl Store {
             .await?)
     }
 
-    /// An unpaid bill (a repeat of the same bill changes nothing); false when
-    /// the bill was paid meanwhile or is already known.
-    pub async fn put_arrear(&self, a: &Arrear) -> Result<bool, StoreError> {
+    /// An unpaid bill (a repeat of the same bill changes nothing), unless the
+    /// bill was paid meanwhile or the plate's open arrears would then exceed
+    /// `bound` fen (checked in the same transaction).
+    pub async fn put_arrear(&self, a: &Arrear, bound: i64) -> Result<ArrearPut, StoreError> {
         let a = a.clone();
         self.group
-            .write(DOWNLINKS, a, |conn, a, _| {
+            .write(DOWNLINKS, a, move |conn, a, _| {
                 Box::pin(async move {
                     let mut tx = conn.begin().await?;
                     let paid: Option<String> = sqlx::query_scalar(
@@ -689,14 +741,64 @@ impl Store {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if paid.is_some() {
-                        return Ok(false);
+                        return Ok(ArrearPut::Known);
+                    }
+                    let owed: i64 = sqlx::query_scalar(
+                        "SELECT CAST(COALESCE(SUM(should_pay), 0) AS BIGINT) FROM arrears WHERE plate_no = $1 AND state = 'open' \
+                         AND NOT (parking_code = $2 AND bill_id = $3)",
+                    )
+                    .bind(&a.plate_no)
+                    .bind(&a.parking_code)
+                    .bind(&a.bill_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if owed + a.should_pay > bound {
+                        return Ok(ArrearPut::OverBound(owed));
                     }
                     let done = insert_arrear(&mut tx, a).await?;
                     tx.commit().await?;
-                    Ok(done)
+                    Ok(if done { ArrearPut::Inserted } else { ArrearPut::Known })
                 })
             })
             .await
+    }
+
+    /// The prepayment a payResult (its requestId) announced.
+    pub async fn announced_by(&self, request_id: i64) -> Result<Option<Payment>, StoreError> {
+        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {} FROM payments p WHERE EXISTS (SELECT 1 FROM debt_claims c WHERE c.notice = $1 \
+             AND c.parking_code = p.parking_code AND c.bill_id = p.bill_id)",
+            columns.join(", ")
+        );
+        Ok(sqlx::query_as(&sql).bind(request_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// A charge's debts may be paid again (it was refunded unused).
+    pub async fn release_claims(&self, parking_code: &str, bill_id: &str, now: &str) -> Result<(), StoreError> {
+        let data = (parking_code.to_owned(), bill_id.to_owned(), now.to_owned());
+        self.group
+            .write(DOWNLINKS, data, |conn, (code, bill, now), _| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE debt_claims SET state = 'released', updated_at = $3 WHERE parking_code = $1 \
+                         AND bill_id = $2",
+                    )
+                    .bind(&*code)
+                    .bind(&*bill)
+                    .bind(&*now)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// The bills an arrears charge claimed (parkingCode, billID).
+    pub async fn claimed_bills(&self, parking_code: &str, bill_id: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        claimed_bills(&mut conn, parking_code, bill_id).await
     }
 
     /// A lot bill's arrears row once it was settled (paid on the driver page, or written off).
@@ -743,7 +845,7 @@ impl Store {
         bills: &[(String, String)],
         (state, by, txn): (&str, &str, &str),
         now: &str,
-        downlinks: Vec<Downlink>,
+        downlinks: Vec<Notice>,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let data = (bills.to_vec(), (state.to_owned(), by.to_owned(), txn.to_owned()), now.to_owned(), downlinks);
         self.group
@@ -768,8 +870,8 @@ impl Store {
                             settled.push((code.clone(), bill.clone()));
                         }
                     }
-                    for d in downlinks.iter().filter(|d| settled.iter().any(|(code, _)| *code == d.parking_code)) {
-                        insert_downlink(&mut tx, d).await?;
+                    for n in downlinks.iter().filter(|n| n.bill.as_ref().is_none_or(|b| settled.contains(b))) {
+                        insert_downlink(&mut tx, &n.downlink).await?;
                     }
                     tx.commit().await?;
                     Ok(settled)
@@ -959,4 +1061,25 @@ async fn claim_holder(
         return Ok(Some(sqlx::query_as(&sql).bind(&code).bind(&bill).fetch_one(&mut *conn).await?));
     }
     Ok(None)
+}
+
+/// The bills a charge claimed (its `bill` debts), as (parkingCode, billID).
+/// Keys are split on the line break, which no parkingCode or billID holds
+/// (control characters are refused on the wire).
+async fn claimed_bills(
+    conn: &mut sqlx::AnyConnection,
+    parking_code: &str,
+    bill_id: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let debts: Vec<String> =
+        sqlx::query_scalar("SELECT debt FROM debt_claims WHERE parking_code = $1 AND bill_id = $2 ORDER BY debt")
+            .bind(parking_code)
+            .bind(bill_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(debts
+        .iter()
+        .filter_map(|d| d.strip_prefix("bill\n")?.split_once('\n'))
+        .map(|(code, bill)| (code.to_owned(), bill.to_owned()))
+        .collect())
 }
