@@ -79,7 +79,8 @@ pub struct Embedded {
 /// Bounds (docs/operations.md): rmqtt 0.24 keeps a disconnected client's
 /// socket open until its session expires (docs/mqtt.md, "Known broker
 /// limits"), so sessions are what must be bounded: at most
-/// `mqtt_max_nodes` per accessID (online or offline), `mqtt_max_sessions`
+/// `mqtt_max_nodes` per accessID (online or offline: a new node evicts the
+/// oldest offline one, and is refused only when all are online), `mqtt_max_sessions`
 /// in all, kept `mqtt_session_expiry` after a disconnect (the downlink table
 /// re-publishes whatever a lot missed), a bounded queue each, and no
 /// "never time out" keep-alive.
@@ -97,11 +98,13 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     let scx = ServerContext::new().busy_check_enable(false).mqtt_max_sessions(max_sessions).build().await;
     let register = scx.extends.hook_mgr().register();
     let resent = Arc::new(Mutex::new(HashMap::new()));
+    let nodes = Arc::new(Nodes::default());
     for typ in
         [Type::ClientAuthenticate, Type::ClientSubscribeCheckAcl, Type::MessagePublishCheckAcl, Type::SessionSubscribed]
     {
         let gate = Gate {
             state: state.clone(),
+            nodes: nodes.clone(),
             internal: internal.clone(),
             resent: resent.clone(),
             scx: scx.clone(),
@@ -125,7 +128,7 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
         .max_session_expiry_interval(limits.mqtt_session_expiry)
         .message_expiry_interval(limits.mqtt_session_expiry)
         .max_mqueue_len(limits.mqtt_max_queue)
-        .handshake_timeout(Duration::from_secs(10))
+        .handshake_timeout(PENDING_LOGIN)
         // keep-alive 0 ("never") would let a vanished lot hold its socket.
         .allow_zero_keepalive(false)
         .max_keepalive(limits.mqtt_max_keepalive_secs)
@@ -143,8 +146,32 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     Ok(Embedded { addr, publisher: internal })
 }
 
+/// The client ids each accessID has been admitted with: a login looks at
+/// its own accessID's nodes only. Entries whose session is gone are dropped
+/// at that accessID's next login, so each list stays within about
+/// `mqtt_max_nodes`; the map holds only accessIDs that logged in.
+#[derive(Default)]
+struct Nodes(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Vec<Node>>>>>);
+
+struct Node {
+    client_id: String,
+    admitted: Instant,
+}
+
+/// How long an admitted login may take to become a session (the broker's
+/// handshake deadline).
+const PENDING_LOGIN: Duration = Duration::from_secs(10);
+
+impl Nodes {
+    fn of(&self, base: &str) -> Arc<tokio::sync::Mutex<Vec<Node>>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(base.to_owned()).or_default().clone()
+    }
+}
+
 struct Gate {
     state: AppState,
+    nodes: Arc<Nodes>,
     internal: Internal,
     /// When each accessID's downlinks were last rescheduled: a lot subscribes
     /// to several topics per connect, one reschedule covers them all.
@@ -170,18 +197,8 @@ impl Handler for Gate {
                     tracing::warn!(username, ?from, "MQTT login refused: lots may not set a will message");
                     result = AuthResult::NotAuthorized;
                 }
-                if matches!(result, AuthResult::Allow(false, _)) {
-                    let others = self.other_nodes(&username).await;
-                    if others >= self.max_nodes {
-                        tracing::warn!(
-                            username,
-                            ?from,
-                            sessions = others,
-                            max = self.max_nodes,
-                            "MQTT login refused: this accessID holds its maximum of sessions (limits.mqtt_max_nodes)"
-                        );
-                        result = AuthResult::NotAuthorized;
-                    }
+                if matches!(result, AuthResult::Allow(false, _)) && !self.admit_node(&username, from).await {
+                    result = AuthResult::NotAuthorized;
                 }
                 (false, Some(HookResult::AuthResult(result)))
             }
@@ -288,16 +305,77 @@ impl Gate {
         }
     }
 
-    /// Sessions (online or offline) other nodes of `username`'s accessID hold;
-    /// the node's own session is replaced by this login, so it does not count.
-    async fn other_nodes(&self, username: &str) -> usize {
+    /// Whether node `username` may hold a session beside its accessID's
+    /// others: fewer than `max_nodes` others are held (online or offline), or
+    /// the oldest offline ones are evicted to make room; refused only when
+    /// `max_nodes` others are online. A node logging in again replaces its
+    /// own session, so it never counts against itself. Costs the nodes of
+    /// this one accessID, never a walk over every session in the broker.
+    async fn admit_node(&self, username: &str, from: Option<SocketAddr>) -> bool {
         let base = AccessId::parse(username).base;
+        let slot = self.nodes.of(&base);
+        // Held across the checks, so that concurrent logins of one accessID
+        // see each other's admission (no overshoot of the bound).
+        let mut nodes = slot.lock().await;
         let shared = self.scx.extends.shared().await;
-        shared
-            .iter()
-            .filter_map(|entry| entry.session())
-            .filter(|s| &*s.id.client_id != username && AccessId::parse(s.id.username_ref()).base == base)
-            .count()
+        let mut online = 0;
+        let mut offline = Vec::new();
+        let mut kept = Vec::with_capacity(nodes.len() + 1);
+        for node in nodes.drain(..) {
+            if node.client_id == username {
+                kept.push(node);
+                continue;
+            }
+            match shared.session_status(&node.client_id).await {
+                Some(status) if status.online => online += 1,
+                Some(status) => {
+                    let session = shared.entry(status.id.clone()).session();
+                    let since = match session {
+                        Some(s) => s.disconnected_at().await.unwrap_or_default(),
+                        None => 0,
+                    };
+                    offline.push((since, status.id));
+                }
+                // Admitted but not yet registered by the broker (its CONNACK
+                // is on the way): counts as online for a handshake's time.
+                None if node.admitted.elapsed() < PENDING_LOGIN => online += 1,
+                // Gone (expired, kicked, or a login that never completed).
+                None => continue,
+            }
+            kept.push(node);
+        }
+        *nodes = kept;
+        if online >= self.max_nodes {
+            tracing::warn!(
+                username,
+                ?from,
+                online,
+                max = self.max_nodes,
+                "MQTT login refused: this accessID holds its maximum of online sessions (limits.mqtt_max_nodes)"
+            );
+            return false;
+        }
+        // Oldest disconnect first.
+        offline.sort_by_key(|(since, _)| *since);
+        let excess = (online + offline.len() + 1).saturating_sub(self.max_nodes);
+        for (_, id) in offline.into_iter().take(excess) {
+            let evicted = match shared.entry(id.clone()).try_lock().await {
+                Ok(mut entry) => entry.kick(true, true, true).await.is_ok(),
+                Err(_) => false,
+            };
+            if !evicted {
+                // Its own node is logging in again at this moment.
+                tracing::warn!(username, ?from, node = %id.client_id, "MQTT login refused: cannot evict an offline session");
+                return false;
+            }
+            tracing::info!(username, evicted = %id.client_id, "offline MQTT session evicted for a new node (limits.mqtt_max_nodes)");
+            nodes.retain(|n| n.client_id != *id.client_id);
+        }
+        match nodes.iter_mut().find(|n| n.client_id == username) {
+            Some(node) => node.admitted = Instant::now(),
+            None => nodes.push(Node { client_id: username.to_owned(), admitted: Instant::now() }),
+        }
+        true
     }
 
     /// A lot that (re)subscribes gets its unconfirmed messages now rather
