@@ -11,17 +11,22 @@ use std::time::Duration;
 use common::{Process, free_port, keys_dir, wait_port};
 use onepark_proto::PrivateKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// `onepark platform serve` under `ulimit -n {fds}`.
 fn platform(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32) -> Process {
+    platform_with(dir, http, mqtt, fds, "")
+}
+
+/// The same, with more `[limits]` lines.
+fn platform_with(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32, limits: &str) -> Process {
     let keys = keys_dir();
     let config = dir.join("platform.toml");
     std::fs::write(
         &config,
         format!(
             "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
-             [keys]\nprivate_key = \"{pk}\"\n[limits]\nheader_timeout_secs = 1\n\
+             [keys]\nprivate_key = \"{pk}\"\n[limits]\nheader_timeout_secs = 1\n{limits}\
              [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
             db = dir.join("p.db").display(),
             pk = keys.join("platform_private.b64").display(),
@@ -200,5 +205,47 @@ async fn rotating_node_ids_evict_the_oldest_offline_session() {
     // A node of those four logging in again replaces its own session.
     assert_eq!(abandon(mqtt, &key, "234_2").await, Some(0));
     drop(online);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// TCP connections to the MQTT port that never send CONNECT used to hold a
+/// descriptor each (rmqtt read the first packet without a deadline) until
+/// the platform could accept nothing: HTTP stopped answering. They are now
+/// bounded per address and in all, within the MQTT share of the descriptor
+/// limit, and closed after `mqtt_connect_timeout_secs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_mqtt_connections_cannot_take_the_uplink_down() {
+    let dir = common::fresh_dir("silent-mqtt");
+    let (http, mqtt) = (free_port(), free_port());
+    let _platform = platform_with(&dir, http, mqtt, 256, "mqtt_connect_timeout_secs = 2\n");
+    wait_port(http, "platform").await;
+    wait_port(mqtt, "embedded broker").await;
+
+    // 300 silent connections from 127.0.0.2 (loopback too, another address than the lot's).
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.2:0".parse().expect("address")).expect("bind 127.0.0.2");
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_secs(5), socket.connect(([127, 0, 0, 1], mqtt).into())).await
+        {
+            silent.push(stream);
+        }
+    }
+    assert!(!silent.is_empty());
+    assert!(http_answers(http).await, "HTTP answers while {} silent MQTT connections are open", silent.len());
+    let (ack, _lot) = login(mqtt, &lot_key(), "234").await.expect("a lot gets a CONNACK meanwhile");
+    assert_eq!(ack.code, 0, "the lot logs in meanwhile");
+
+    // The platform closes every one of them: beyond the bounds at once, the rest at the deadline.
+    let mut open = 0;
+    for stream in &mut silent {
+        let mut buf = [0u8; 1];
+        if !matches!(tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf)).await, Ok(Ok(0) | Err(_))) {
+            open += 1;
+        }
+    }
+    assert_eq!(open, 0, "silent connections the platform kept open");
+    assert!(http_answers(http).await, "HTTP answers afterwards");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,7 +6,8 @@
 //! publisher (a superuser with a per-process random password) may publish.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use onepark_proto::mqtt::{AclDenied, may_subscribe, verify_login};
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
-use rmqtt::net::Builder;
+use rmqtt::net::{Admission, Admitted, Builder};
 use rmqtt::server::MqttServer;
 use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
@@ -114,6 +115,7 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     }
     register.start().await;
     let listen_error = |e: rmqtt::Error| BrokerError::Listen { addr: listen.to_owned(), message: e.to_string() };
+    let door = Arc::new(Door::new(limits, descriptor_limit(), state.metrics().mqtt.clone()));
     let listener = Builder::new()
         .name("onepark/tcp")
         .laddr(laddr)
@@ -128,7 +130,11 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
         .max_session_expiry_interval(limits.mqtt_session_expiry)
         .message_expiry_interval(limits.mqtt_session_expiry)
         .max_mqueue_len(limits.mqtt_max_queue)
-        .handshake_timeout(PENDING_LOGIN)
+        // Bounds silent and unauthenticated peers before anything is read
+        // (the accept path is patched for it: vendor/rmqtt-net/PATCHES.md).
+        .admission(door.admission())
+        // Also the deadline for the first packet (patched), then for the rest of CONNECT.
+        .handshake_timeout(limits.mqtt_connect_timeout)
         // keep-alive 0 ("never") would let a vanished lot hold its socket.
         .allow_zero_keepalive(false)
         .max_keepalive(limits.mqtt_max_keepalive_secs)
@@ -158,8 +164,8 @@ struct Node {
     admitted: Instant,
 }
 
-/// How long an admitted login may take to become a session (the broker's
-/// handshake deadline).
+/// How long an admitted login may take to become a session (its CONNACK is
+/// sent right after the authentication hook).
 const PENDING_LOGIN: Duration = Duration::from_secs(10);
 
 impl Nodes {
@@ -397,5 +403,237 @@ impl Gate {
             }
             Err(e) => tracing::error!(error = %e, "cannot reschedule downlinks"),
         }
+    }
+}
+
+/// The MQTT port's admission (rmqtt-net's accept path, patched: see
+/// vendor/rmqtt-net/PATCHES.md). An unauthenticated peer must never take
+/// the descriptors the uplink needs: a connection that has not sent its
+/// CONNECT is "pending" and bounded in all and per address, and every MQTT
+/// socket counts against the MQTT share of the descriptor limit. Over a
+/// bound the connection is closed at once (a lot reconnects with backoff);
+/// a pending one is closed after `mqtt_connect_timeout`.
+#[derive(Debug)]
+pub(crate) struct Door {
+    max_connections: usize,
+    max_pending: usize,
+    max_pending_per_ip: usize,
+    counts: Mutex<DoorCounts>,
+    stats: Arc<DoorStats>,
+}
+
+#[derive(Debug, Default)]
+struct DoorCounts {
+    open: usize,
+    pending: usize,
+    pending_per_ip: HashMap<IpAddr, usize>,
+}
+
+/// The door's counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DoorStats {
+    open: AtomicU64,
+    pending: AtomicU64,
+    refused_connections: AtomicU64,
+    refused_pending: AtomicU64,
+    refused_pending_per_ip: AtomicU64,
+}
+
+impl DoorStats {
+    /// The counts for `/metrics` (names under the caller's prefix).
+    pub fn snapshot(&self) -> onepark_serve::metrics::Snapshot {
+        use onepark_serve::metrics::Sample::{Counter, Gauge};
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let gauge = |n: &AtomicU64| Gauge(i64::try_from(get(n)).unwrap_or(i64::MAX));
+        onepark_serve::metrics::Snapshot(vec![
+            ("open_connections", "Open MQTT connections (lots online, sessions kept, handshakes).", gauge(&self.open)),
+            ("pending_connections", "MQTT connections that have not sent CONNECT yet.", gauge(&self.pending)),
+            (
+                "refused_connections",
+                "MQTT connections closed at once: limits.mqtt_max_connections reached.",
+                Counter(get(&self.refused_connections)),
+            ),
+            (
+                "refused_pending",
+                "MQTT connections closed at once: limits.mqtt_max_pending reached.",
+                Counter(get(&self.refused_pending)),
+            ),
+            (
+                "refused_pending_per_ip",
+                "MQTT connections closed at once: limits.mqtt_max_pending_per_ip reached for the address.",
+                Counter(get(&self.refused_pending_per_ip)),
+            ),
+        ])
+    }
+}
+
+/// Descriptors kept for everything but MQTT when the limit is tight: the
+/// database, photo files, logs, the runtime.
+const DESCRIPTOR_RESERVE: usize = 64;
+
+impl Door {
+    /// The bounds of `limits`, with the MQTT total capped by the MQTT share
+    /// of `descriptors` (the soft `RLIMIT_NOFILE`, when known): what is left
+    /// after HTTP's `max_connections` and a reserve, but never less than half
+    /// (then HTTP, which pauses at `EMFILE`, has the other half).
+    pub(crate) fn new(limits: &Limits, descriptors: Option<usize>, stats: Arc<DoorStats>) -> Door {
+        let wanted = limits.mqtt_max_connections.unwrap_or(limits.mqtt_max_sessions + limits.mqtt_max_pending);
+        let mut max_connections = wanted;
+        let mut max_pending = limits.mqtt_max_pending;
+        if let Some(fds) = descriptors {
+            let share = fds.saturating_sub(limits.http.max_connections + DESCRIPTOR_RESERVE).max(fds / 2);
+            if share < wanted {
+                // Pending peers may take half at most: lots keep room to log in.
+                max_connections = share.max(1);
+                max_pending = max_pending.min(max_connections.div_ceil(2));
+                tracing::warn!(
+                    descriptors = fds,
+                    mqtt_max_connections = max_connections,
+                    mqtt_max_pending = max_pending,
+                    wanted,
+                    "the descriptor limit (ulimit -n, LimitNOFILE=) leaves MQTT fewer connections than \
+                     limits.mqtt_max_sessions + mqtt_max_pending: raise it (docs/operations.md)"
+                );
+            }
+        }
+        Door {
+            max_connections,
+            max_pending,
+            // One address never fills the pending places of all.
+            max_pending_per_ip: limits.mqtt_max_pending_per_ip.min(max_pending.div_ceil(4)),
+            counts: Mutex::default(),
+            stats,
+        }
+    }
+
+    /// A new connection from `peer`: its guards, or `None` (closed at once).
+    pub(crate) fn admit(self: &Arc<Door>, peer: IpAddr) -> Option<(Connection, Pending)> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let refused = if counts.open >= self.max_connections {
+            Some(&self.stats.refused_connections)
+        } else if counts.pending >= self.max_pending {
+            Some(&self.stats.refused_pending)
+        } else if counts.pending_per_ip.get(&peer).is_some_and(|n| *n >= self.max_pending_per_ip) {
+            Some(&self.stats.refused_pending_per_ip)
+        } else {
+            None
+        };
+        if let Some(counter) = refused {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "MQTT connection refused at the door");
+            return None;
+        }
+        counts.open += 1;
+        counts.pending += 1;
+        *counts.pending_per_ip.entry(peer).or_default() += 1;
+        self.stats.open.fetch_add(1, Ordering::Relaxed);
+        self.stats.pending.fetch_add(1, Ordering::Relaxed);
+        Some((Connection(self.clone()), Pending { door: self.clone(), peer }))
+    }
+
+    /// The rmqtt-net hook.
+    fn admission(self: Arc<Door>) -> Admission {
+        Admission(Arc::new(move |peer: SocketAddr| {
+            self.admit(peer.ip()).map(|(connection, pending)| Admitted {
+                connection: Box::new(connection),
+                handshake: Some(Box::new(pending)),
+            })
+        }))
+    }
+}
+
+/// One open MQTT socket.
+pub(crate) struct Connection(Arc<Door>);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let mut counts = self.0.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.open -= 1;
+        self.0.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One MQTT connection that has not sent its CONNECT yet.
+pub(crate) struct Pending {
+    door: Arc<Door>,
+    peer: IpAddr,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut counts = self.door.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.pending -= 1;
+        if let std::collections::hash_map::Entry::Occupied(mut n) = counts.pending_per_ip.entry(self.peer) {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                // Bounded memory: only addresses with a pending connection are kept.
+                n.remove();
+            }
+        }
+        self.door.stats.pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The soft descriptor limit of this process (Linux: /proc/self/limits;
+/// read rather than asked of libc, the workspace forbids `unsafe`).
+pub(crate) fn descriptor_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod door_tests {
+    use super::*;
+
+    fn door(pending: usize, per_ip: usize, total: usize) -> Arc<Door> {
+        assert!(per_ip <= pending.div_ceil(4), "a quarter of the pending places at most");
+        let limits = Limits {
+            mqtt_max_pending: pending,
+            mqtt_max_pending_per_ip: per_ip,
+            mqtt_max_connections: Some(total),
+            ..Limits::default()
+        };
+        Arc::new(Door::new(&limits, None, Arc::default()))
+    }
+
+    #[test]
+    fn pending_connections_are_bounded_per_address_and_in_all() {
+        let door = door(5, 2, 100);
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let a1 = door.admit(a).unwrap();
+        let _a2 = door.admit(a).unwrap();
+        assert!(door.admit(a).is_none(), "a third pending from one address");
+        // Past CONNECT, a connection no longer counts as pending for its address.
+        let (connection, pending) = a1;
+        drop(pending);
+        let _a3 = door.admit(a).unwrap();
+        let _b = [door.admit(b).unwrap(), door.admit(b).unwrap()];
+        let _c = door.admit("10.0.0.3".parse().unwrap()).unwrap();
+        assert!(door.admit("10.0.0.4".parse().unwrap()).is_none(), "five pending in all");
+        assert_eq!(door.stats.refused_pending.load(Ordering::Relaxed), 1);
+        assert_eq!(door.stats.refused_pending_per_ip.load(Ordering::Relaxed), 1);
+        drop(connection);
+        assert_eq!(door.counts.lock().unwrap().open, 5);
+    }
+
+    #[test]
+    fn every_socket_counts_against_the_total() {
+        let door = door(40, 10, 3);
+        let ip = "10.0.0.1".parse().unwrap();
+        let held: Vec<_> = (0..3).map(|_| door.admit(ip).unwrap().0).collect();
+        assert!(door.admit(ip).is_none(), "the total holds connections past CONNECT too");
+        drop(held);
+        assert!(door.admit(ip).is_some());
+        assert!(door.counts.lock().unwrap().pending_per_ip.len() <= 1);
+    }
+
+    #[test]
+    fn a_tight_descriptor_limit_keeps_half_for_the_rest() {
+        let limits = Limits::default();
+        let door = Door::new(&limits, Some(256), Arc::default());
+        assert_eq!((door.max_connections, door.max_pending, door.max_pending_per_ip), (128, 64, 16));
+        let roomy = Door::new(&limits, Some(65_536), Arc::default());
+        assert_eq!(roomy.max_connections, limits.mqtt_max_sessions + limits.mqtt_max_pending);
     }
 }

@@ -145,6 +145,10 @@ struct RawLimits {
     mqtt_session_expiry_secs: Option<u64>,
     mqtt_max_queue: Option<usize>,
     mqtt_max_keepalive_secs: Option<u16>,
+    mqtt_connect_timeout_secs: Option<u64>,
+    mqtt_max_pending: Option<usize>,
+    mqtt_max_pending_per_ip: Option<usize>,
+    mqtt_max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -225,6 +229,16 @@ pub struct Limits {
     pub mqtt_max_queue: usize,
     /// The longest keep-alive a lot may ask for (0 = "never" is refused).
     pub mqtt_max_keepalive_secs: u16,
+    /// Time for a new MQTT connection's CONNECT packet to arrive.
+    pub mqtt_connect_timeout: std::time::Duration,
+    /// MQTT connections that have not yet sent their CONNECT, in all.
+    pub mqtt_max_pending: usize,
+    /// MQTT connections that have not yet sent their CONNECT, from one address.
+    pub mqtt_max_pending_per_ip: usize,
+    /// MQTT sockets in all (lots online, sessions kept, handshakes); `None`:
+    /// `mqtt_max_sessions + mqtt_max_pending`. Either way at most the MQTT
+    /// share of the descriptor limit (docs/operations.md).
+    pub mqtt_max_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -241,6 +255,10 @@ impl Default for Limits {
             mqtt_session_expiry: std::time::Duration::from_secs(600),
             mqtt_max_queue: 1000,
             mqtt_max_keepalive_secs: 300,
+            mqtt_connect_timeout: std::time::Duration::from_secs(10),
+            mqtt_max_pending: 1024,
+            mqtt_max_pending_per_ip: 64,
+            mqtt_max_connections: None,
         }
     }
 }
@@ -288,6 +306,21 @@ impl RawLimits {
                 Some(0) => return Err(invalid("limits.mqtt_max_keepalive_secs", "must be at least 1")),
                 Some(n) => n,
                 None => d.mqtt_max_keepalive_secs,
+            },
+            mqtt_connect_timeout: secs(
+                self.mqtt_connect_timeout_secs,
+                "mqtt_connect_timeout_secs",
+                d.mqtt_connect_timeout,
+            )?,
+            mqtt_max_pending: at_least_one(self.mqtt_max_pending, "mqtt_max_pending", d.mqtt_max_pending)?,
+            mqtt_max_pending_per_ip: at_least_one(
+                self.mqtt_max_pending_per_ip,
+                "mqtt_max_pending_per_ip",
+                d.mqtt_max_pending_per_ip,
+            )?,
+            mqtt_max_connections: match self.mqtt_max_connections {
+                Some(0) => return Err(invalid("limits.mqtt_max_connections", "must be at least 1")),
+                n => n,
             },
         })
     }
@@ -477,5 +510,10 @@ mod tests {
             .expect("limits");
         assert_eq!((c.limits.upload_time_window, c.limits.mqtt_max_nodes), (None, 2));
         assert_eq!(c.limits.http.max_connections, 7);
+        let c = parse("[limits]\nmqtt_connect_timeout_secs = 3\nmqtt_max_pending_per_ip = 8", &[]).expect("mqtt");
+        assert_eq!(c.limits.mqtt_connect_timeout, std::time::Duration::from_secs(3));
+        assert_eq!((c.limits.mqtt_max_pending_per_ip, c.limits.mqtt_max_connections), (8, None));
+        let e = parse("[limits]\nmqtt_max_connections = 0", &[]).expect_err("zero");
+        assert!(e.to_string().contains("limits.mqtt_max_connections"), "{e}");
     }
 }
