@@ -95,7 +95,8 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     // rmqtt's busy check refuses CONNECTs while the host's load average is
     // high: on a small shared box that locks lots out exactly when they
     // reconnect en masse, so admission is left to max_connections.
-    let max_sessions = isize::try_from(limits.mqtt_max_sessions).unwrap_or(isize::MAX);
+    // The limit is the lots': the platform's own publisher session comes on top.
+    let max_sessions = isize::try_from(limits.mqtt_max_sessions.saturating_add(1)).unwrap_or(isize::MAX);
     let scx = ServerContext::new().busy_check_enable(false).mqtt_max_sessions(max_sessions).build().await;
     let register = scx.extends.hook_mgr().register();
     let resent = Arc::new(Mutex::new(HashMap::new()));
@@ -480,16 +481,20 @@ impl Door {
         let wanted = limits.mqtt_max_connections.unwrap_or(limits.mqtt_max_sessions + limits.mqtt_max_pending);
         let mut max_connections = wanted;
         let mut max_pending = limits.mqtt_max_pending;
+        let mut max_pending_per_ip = limits.mqtt_max_pending_per_ip;
         if let Some(fds) = descriptors {
             let share = fds.saturating_sub(limits.http.max_connections + DESCRIPTOR_RESERVE).max(fds / 2);
             if share < wanted {
                 // Pending peers may take half at most: lots keep room to log in.
                 max_connections = share.max(1);
                 max_pending = max_pending.min(max_connections.div_ceil(2));
+                // One address never fills the pending places of all.
+                max_pending_per_ip = max_pending_per_ip.min(max_pending.div_ceil(4));
                 tracing::warn!(
                     descriptors = fds,
                     mqtt_max_connections = max_connections,
                     mqtt_max_pending = max_pending,
+                    mqtt_max_pending_per_ip = max_pending_per_ip,
                     wanted,
                     "the descriptor limit (ulimit -n, LimitNOFILE=) leaves MQTT fewer connections than \
                      limits.mqtt_max_sessions + mqtt_max_pending: raise it (docs/operations.md)"
@@ -499,8 +504,7 @@ impl Door {
         Door {
             max_connections,
             max_pending,
-            // One address never fills the pending places of all.
-            max_pending_per_ip: limits.mqtt_max_pending_per_ip.min(max_pending.div_ceil(4)),
+            max_pending_per_ip,
             counts: Mutex::default(),
             stats,
         }
@@ -587,7 +591,6 @@ mod door_tests {
     use super::*;
 
     fn door(pending: usize, per_ip: usize, total: usize) -> Arc<Door> {
-        assert!(per_ip <= pending.div_ceil(4), "a quarter of the pending places at most");
         let limits = Limits {
             mqtt_max_pending: pending,
             mqtt_max_pending_per_ip: per_ip,
