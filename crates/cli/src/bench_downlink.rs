@@ -200,7 +200,10 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     confirm_ms.sort_unstable();
     let pct = |p: f64| confirm_ms.get(((confirm_ms.len() as f64 * p) as usize).min(confirm_ms.len().saturating_sub(1)));
     println!("lots                      {lots} (one accessID, one MQTT session each; platform = child process)");
-    println!("all subscribed in         {:.2} s ({refused} connections refused at the MQTT door)", connected_in.as_secs_f64());
+    println!(
+        "all subscribed in         {:.2} s ({refused} connections refused at the MQTT door)",
+        connected_in.as_secs_f64()
+    );
     println!("admin calls done in       {:.2} s (one list change per accessID, 32 in flight)", queued_in.as_secs_f64());
     println!("all confirmed after       {:.2} s", all_confirmed.as_secs_f64());
     println!(

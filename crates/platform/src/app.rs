@@ -44,6 +44,8 @@ struct Inner {
     /// The platform's own login on an external broker (from `mqtt_url`).
     mqtt_publisher: Option<crate::broker::Internal>,
     payments: crate::payments::Payments,
+    /// The dashboard's sessions and login throttle.
+    dashboard: crate::dashboard::Guard,
 }
 
 impl AppState {
@@ -80,8 +82,13 @@ impl AppState {
                 downlink_retry: config.downlink_retry,
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
                 payments: crate::payments::Payments::new(&config.payments, config.zone),
+                dashboard: crate::dashboard::Guard::new(&config.dashboard),
             }),
         }
+    }
+
+    pub fn dashboard(&self) -> &crate::dashboard::Guard {
+        &self.inner.dashboard
     }
 
     pub fn payments(&self) -> &crate::payments::Payments {

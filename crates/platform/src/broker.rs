@@ -501,13 +501,7 @@ impl Door {
                 );
             }
         }
-        Door {
-            max_connections,
-            max_pending,
-            max_pending_per_ip,
-            counts: Mutex::default(),
-            stats,
-        }
+        Door { max_connections, max_pending, max_pending_per_ip, counts: Mutex::default(), stats }
     }
 
     /// A new connection from `peer`: its guards, or `None` (closed at once).

@@ -46,6 +46,24 @@ struct Raw {
     lots: Vec<RawLot>,
     #[serde(default)]
     payments: RawPayments,
+    #[serde(default)]
+    dashboard: RawDashboard,
+}
+
+/// `[dashboard]`: the operator pages' session cookie.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDashboard {
+    secure_cookie: Option<bool>,
+}
+
+/// The operator pages (docs/operations.md, "Dashboard").
+#[derive(Clone, Debug, Default)]
+pub struct Dashboard {
+    /// Mark the session cookie `Secure` always (the platform is reached over
+    /// HTTPS through a proxy that does not say so); it is also `Secure` on
+    /// any request with `X-Forwarded-Proto: https`.
+    pub secure_cookie: bool,
 }
 
 /// `[payments]`: the payment channel and the money rules (docs/payments.md).
@@ -203,6 +221,7 @@ pub struct Config {
     pub metrics_token: Option<String>,
     pub limits: Limits,
     pub payments: Payments,
+    pub dashboard: Dashboard,
 }
 
 /// The bounds of the platform's front doors; see docs/operations.md.
@@ -340,7 +359,7 @@ impl Config {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
                 toml::from_str::<Raw>(&text)
-                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?
+                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: toml_error(&text, &e) })?
             }
             None => Raw::default(),
         };
@@ -394,6 +413,7 @@ impl Config {
             metrics_token: env("ONEPARK_METRICS_TOKEN").or(raw.metrics_token).filter(|t| !t.trim().is_empty()),
             limits: raw.limits.build()?,
             payments: raw.payments.build()?,
+            dashboard: Dashboard { secure_cookie: raw.dashboard.secure_cookie.unwrap_or(false) },
         })
     }
 }
@@ -439,6 +459,17 @@ impl TryFrom<crate::store::StoredLot> for LotAccess {
     }
 }
 
+/// A TOML error without the quoted line toml adds (it may hold an inline
+/// key or a token): its message and line, key-like text hidden.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let message = onepark_proto::key::redact(e.message());
+    match line {
+        Some(line) => format!("line {line}: {message}"),
+        None => message,
+    }
+}
+
 /// A key value is inline text (Base64 or PEM) or a path, relative to the config file.
 pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
     let value = value.trim();
@@ -451,7 +482,8 @@ pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
     }
     // Base64 and PEM have no `.`; a path to a key file usually does.
     if value.contains('.') {
-        return Err(format!("key file {} not found", path.display()));
+        // Shown redacted: a mistyped inline key is not a path to print.
+        return Err(format!("key file {} not found", onepark_proto::key::redact(&path.display().to_string())));
     }
     Ok(value.to_owned())
 }
@@ -462,7 +494,7 @@ mod tests {
 
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let raw: Raw =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: "t".into(), message: e.to_string() })?;
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: "t".into(), message: toml_error(text, &e) })?;
         Config::build(raw, Path::new("."), |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
     }
 
@@ -499,6 +531,30 @@ mod tests {
         assert!(e.starts_with("database:"), "{e}");
         let e = parse("[limits]\nheader_timeout_secs = 0", &[]).expect_err("zero").to_string();
         assert!(e.starts_with("limits.header_timeout_secs:"), "{e}");
+    }
+
+    /// A config error never prints an inline private key (it used to print
+    /// the whole TOML line, or the key as a "file not found" path).
+    #[test]
+    fn errors_never_echo_an_inline_key() {
+        let key = std::fs::read_to_string("../proto/tests/interop/keys/platform_private.b64").expect("test key");
+        let key = key.trim();
+        let secret = &key[200..260];
+        let cases = [
+            // A typo in the key's name: toml quotes the line.
+            format!("[keys]\nprivat_key = \"{key}\"\n"),
+            // A value toml cannot read (a line break inside a basic string).
+            format!("[keys]\nprivate_key = \"{}\n{}\"\n", &key[..300], &key[300..]),
+            // Inline text with a `.` taken for a file name.
+            format!("[keys]\nprivate_key = \"{}.{}\"\n", &key[..150], &key[150..190]),
+            // A key where a number belongs.
+            format!("[limits]\nmqtt_max_nodes = \"{key}\"\n"),
+        ];
+        for text in cases {
+            let e = parse(&text, &[]).expect_err("refused").to_string();
+            assert!(!e.contains(secret) && !e.contains(&key[..40]), "{e}");
+            assert!(e.contains("line 2") || e.contains("keys.private_key"), "the error still says where: {e}");
+        }
     }
 
     #[test]

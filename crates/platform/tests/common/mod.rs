@@ -43,6 +43,7 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         // Fixtures are dated 2021: no freshness window on uploadTime here.
         limits: onepark_platform::config::Limits { upload_time_window: None, ..Default::default() },
         payments: Default::default(),
+        dashboard: Default::default(),
     }
 }
 
