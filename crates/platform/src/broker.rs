@@ -597,32 +597,32 @@ mod door_tests {
     #[test]
     fn pending_connections_are_bounded_per_address_and_in_all() {
         let door = door(5, 2, 100);
-        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let a1 = door.admit(a).unwrap();
-        let _a2 = door.admit(a).unwrap();
+        let (a, b) = ("10.0.0.1".parse().expect("address"), "10.0.0.2".parse().expect("address"));
+        let a1 = door.admit(a).expect("admitted");
+        let _a2 = door.admit(a).expect("admitted");
         assert!(door.admit(a).is_none(), "a third pending from one address");
         // Past CONNECT, a connection no longer counts as pending for its address.
         let (connection, pending) = a1;
         drop(pending);
-        let _a3 = door.admit(a).unwrap();
-        let _b = [door.admit(b).unwrap(), door.admit(b).unwrap()];
-        let _c = door.admit("10.0.0.3".parse().unwrap()).unwrap();
-        assert!(door.admit("10.0.0.4".parse().unwrap()).is_none(), "five pending in all");
+        let _a3 = door.admit(a).expect("admitted");
+        let _b = [door.admit(b).expect("admitted"), door.admit(b).expect("admitted")];
+        let _c = door.admit("10.0.0.3".parse().expect("address")).expect("admitted");
+        assert!(door.admit("10.0.0.4".parse().expect("address")).is_none(), "five pending in all");
         assert_eq!(door.stats.refused_pending.load(Ordering::Relaxed), 1);
         assert_eq!(door.stats.refused_pending_per_ip.load(Ordering::Relaxed), 1);
         drop(connection);
-        assert_eq!(door.counts.lock().unwrap().open, 5);
+        assert_eq!(door.counts.lock().expect("lock").open, 5);
     }
 
     #[test]
     fn every_socket_counts_against_the_total() {
         let door = door(40, 10, 3);
-        let ip = "10.0.0.1".parse().unwrap();
-        let held: Vec<_> = (0..3).map(|_| door.admit(ip).unwrap().0).collect();
+        let ip = "10.0.0.1".parse().expect("address");
+        let held: Vec<_> = (0..3).map(|_| door.admit(ip).expect("admitted").0).collect();
         assert!(door.admit(ip).is_none(), "the total holds connections past CONNECT too");
         drop(held);
         assert!(door.admit(ip).is_some());
-        assert!(door.counts.lock().unwrap().pending_per_ip.len() <= 1);
+        assert!(door.counts.lock().expect("lock").pending_per_ip.len() <= 1);
     }
 
     #[test]
