@@ -173,6 +173,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         // Ingest is measured, not the per-lot photo budget.
         limits: onepark_platform::config::Limits { photos_per_minute: 0, ..Default::default() },
         payments: Default::default(),
+        dashboard: Default::default(),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

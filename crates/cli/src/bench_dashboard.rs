@@ -44,6 +44,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
         metrics_token: None,
         limits: Default::default(),
         payments: Default::default(),
+        dashboard: Default::default(),
     };
     let store = onepark_platform::store::Store::connect(database).await.context("database")?;
     let now = onepark_domain::time::Zone::default().local(chrono::Utc::now());
@@ -51,13 +52,26 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
     let rows = fill(store.pool(), lots, now).await?;
     eprintln!("filled {rows} rows for {lots} lots in {:.1} s", started.elapsed().as_secs_f64());
     let addr = onepark_platform::app::spawn(config).await?.http;
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
+    // The dashboard's session: log in once, as an operator does.
+    let login = http
+        .post(format!("http://{addr}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("token=bench")
+        .send()
+        .await?;
+    let session = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+        .context("the dashboard login set no session cookie")?;
     println!("database              {database}");
     println!("city                  {lots} lots, today up to {} ({rows} rows)", format_time(now));
     for (path, what) in [("/api/admin/overview", "admin API (JSON)"), ("/", "dashboard page (HTML)")] {
-        let get = || {
-            http.get(format!("http://{addr}{path}")).bearer_auth("bench").header("cookie", "onepark_admin=bench").send()
-        };
+        let get =
+            || http.get(format!("http://{addr}{path}")).bearer_auth("bench").header("cookie", session.as_str()).send();
         let mut size = 0;
         for _ in 0..3 {
             size = get().await?.bytes().await?.len();

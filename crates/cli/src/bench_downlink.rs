@@ -50,9 +50,16 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
     let absolute = |name: &str| key_path(keys, name);
     let mut toml = format!(
         "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{}\"\n\
-         admin_token = \"bench\"\n[keys]\nprivate_key = \"{}\"\n",
+         admin_token = \"bench\"\n[limits]\nmqtt_max_sessions = {sessions}\nmqtt_max_pending = {pending}\n\
+         mqtt_max_pending_per_ip = {pending}\n[keys]\nprivate_key = \"{}\"\n",
         dir.join("platform.db").display(),
-        absolute("platform_private.b64")?
+        absolute("platform_private.b64")?,
+        // A city of `lots` lots, one session each (the default holds 10,000).
+        sessions = lots.max(10_000),
+        // Every simulated lot connects at once from 127.0.0.1: one address
+        // that is not one attacker (the defaults would refuse most of them
+        // and measure the lots' reconnect backoff).
+        pending = (lots / 2).max(1024),
     );
     let lot_public = absolute("lot_public.b64")?;
     for i in 0..lots {
@@ -143,9 +150,16 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     let connected_in = connecting.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let connected_kib = platform.rss_kib();
+    let http = reqwest::Client::new();
+    // Connections the broker's door closed at once (the lots reconnected with backoff).
+    let metrics = http.get(format!("http://127.0.0.1:{}/metrics", platform.http)).send().await?.text().await?;
+    let refused: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("onepark_mqtt_refused_"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
 
     // One entry, sent to every lot: one admin call per accessID.
-    let http = reqwest::Client::new();
     let admin = format!("http://127.0.0.1:{}/api/admin", platform.http);
     let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
@@ -186,7 +200,10 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     confirm_ms.sort_unstable();
     let pct = |p: f64| confirm_ms.get(((confirm_ms.len() as f64 * p) as usize).min(confirm_ms.len().saturating_sub(1)));
     println!("lots                      {lots} (one accessID, one MQTT session each; platform = child process)");
-    println!("all subscribed in         {:.2} s", connected_in.as_secs_f64());
+    println!(
+        "all subscribed in         {:.2} s ({refused} connections refused at the MQTT door)",
+        connected_in.as_secs_f64()
+    );
     println!("admin calls done in       {:.2} s (one list change per accessID, 32 in flight)", queued_in.as_secs_f64());
     println!("all confirmed after       {:.2} s", all_confirmed.as_secs_f64());
     println!(

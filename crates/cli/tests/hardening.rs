@@ -11,17 +11,22 @@ use std::time::Duration;
 use common::{Process, free_port, keys_dir, wait_port};
 use onepark_proto::PrivateKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// `onepark platform serve` under `ulimit -n {fds}`.
 fn platform(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32) -> Process {
+    platform_with(dir, http, mqtt, fds, "")
+}
+
+/// The same, with more `[limits]` lines.
+fn platform_with(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32, limits: &str) -> Process {
     let keys = keys_dir();
     let config = dir.join("platform.toml");
     std::fs::write(
         &config,
         format!(
             "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
-             [keys]\nprivate_key = \"{pk}\"\n[limits]\nheader_timeout_secs = 1\n\
+             [keys]\nprivate_key = \"{pk}\"\n[limits]\nheader_timeout_secs = 1\n{limits}\
              [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
             db = dir.join("p.db").display(),
             pk = keys.join("platform_private.b64").display(),
@@ -71,15 +76,40 @@ fn connect_packet(username: &str, password: &str) -> Vec<u8> {
     packet
 }
 
-/// Logs in as `username` and leaves without DISCONNECT; the CONNACK return code.
-async fn abandon(mqtt: u16, key: &PrivateKey, username: &str) -> Option<u8> {
+/// A CONNACK: whether the broker still held a session for the client id, and the return code.
+#[derive(Debug, PartialEq, Eq)]
+struct Connack {
+    session_present: bool,
+    code: u8,
+}
+
+/// Logs in as `username` (a persistent session); the CONNACK and the open connection.
+async fn login(mqtt: u16, key: &PrivateKey, username: &str) -> Option<(Connack, TcpStream)> {
     let password =
         onepark_proto::mqtt::login_password(key, username, chrono::Utc::now().timestamp()).expect("password");
     let mut stream = TcpStream::connect(("127.0.0.1", mqtt)).await.ok()?;
     stream.write_all(&connect_packet(username, &password)).await.ok()?;
     let mut ack = [0u8; 4];
     tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut ack)).await.ok()?.ok()?;
-    (ack[0] == 0x20).then_some(ack[3])
+    (ack[0] == 0x20).then_some((Connack { session_present: ack[2] & 1 == 1, code: ack[3] }, stream))
+}
+
+/// Logs in as `username` and leaves without DISCONNECT; the CONNACK return code.
+async fn abandon(mqtt: u16, key: &PrivateKey, username: &str) -> Option<u8> {
+    login(mqtt, key, username).await.map(|(ack, _)| ack.code)
+}
+
+/// Descriptors the process holds.
+fn descriptors(process: &Process) -> usize {
+    std::fs::read_dir(format!("/proc/{}/fd", process.0.id())).map_or(0, |d| d.count())
+}
+
+/// Sends DISCONNECT and waits for the broker to close: the session is offline
+/// (kept, clean session off) from then on.
+async fn leave(mut stream: TcpStream) {
+    stream.write_all(&[0xE0, 0]).await.expect("DISCONNECT");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
 }
 
 async fn http_answers(http: u16) -> bool {
@@ -93,23 +123,22 @@ async fn abandoned_sessions_and_silent_connections_cannot_exhaust_descriptors() 
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let (http, mqtt) = (free_port(), free_port());
-    let _platform = platform(&dir, http, mqtt, 256);
+    let platform = platform(&dir, http, mqtt, 256);
     wait_port(http, "platform").await;
     wait_port(mqtt, "embedded broker").await;
-    let key =
-        PrivateKey::parse(&std::fs::read_to_string(keys_dir().join("lot_private.b64")).expect("key")).expect("lot key");
+    let key = lot_key();
 
-    // One lot opens far more nodes than its descriptor budget allows.
-    let mut accepted = 0;
+    // One lot opens far more nodes than its descriptor budget allows: each
+    // new node evicts the oldest abandoned one, so what it holds stays bounded.
+    let before = descriptors(&platform);
     for n in 0..400 {
-        if abandon(mqtt, &key, &format!("234_{n}")).await == Some(0) {
-            accepted += 1;
-        }
+        abandon(mqtt, &key, &format!("234_{n}")).await;
     }
-    assert!(accepted <= 4, "{accepted} sessions accepted for one accessID (limits.mqtt_max_nodes = 4)");
+    let held = descriptors(&platform).saturating_sub(before);
+    assert!(held < 20, "{held} more descriptors after 400 abandoned nodes (limits.mqtt_max_nodes = 4)");
     assert!(http_answers(http).await, "HTTP must keep answering");
     // A node that holds a session logs in again (it replaces its own session).
-    assert_eq!(abandon(mqtt, &key, "234_0").await, Some(0), "a lot's own node is never locked out");
+    assert_eq!(abandon(mqtt, &key, "234_399").await, Some(0), "a lot's own node is never locked out");
 
     // Silent connections (no request line) are closed after the header timeout.
     let mut silent = Vec::new();
@@ -129,5 +158,94 @@ async fn abandoned_sessions_and_silent_connections_cannot_exhaust_descriptors() 
     assert!(closed >= silent.len() * 9 / 10, "{closed} of {} silent connections closed", silent.len());
     drop(silent);
     assert!(http_answers(http).await, "HTTP answers after the silent connections");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn lot_key() -> PrivateKey {
+    PrivateKey::parse(&std::fs::read_to_string(keys_dir().join("lot_private.b64")).expect("key")).expect("lot key")
+}
+
+/// A lot that rotates node ids (a restarted gateway taking a new `234_N`)
+/// used to be locked out, even as its plain accessID, until its abandoned
+/// sessions expired: the oldest offline session makes room; only online
+/// ones refuse a further node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_node_ids_evict_the_oldest_offline_session() {
+    let dir = common::fresh_dir("rotating-nodes");
+    let (http, mqtt) = (free_port(), free_port());
+    let _platform = platform(&dir, http, mqtt, 1024);
+    wait_port(mqtt, "embedded broker").await;
+    let key = lot_key();
+
+    // Four nodes log in and vanish, in order: four offline sessions (the limit).
+    for n in 0..4 {
+        let (ack, stream) = login(mqtt, &key, &format!("234_{n}")).await.expect("CONNACK");
+        assert_eq!(ack.code, 0, "node {n} logs in");
+        leave(stream).await;
+    }
+    // The plain accessID still gets in: 234_0, the oldest offline session, makes room.
+    let (ack, stream) = login(mqtt, &key, "234").await.expect("CONNACK");
+    assert_eq!(ack.code, 0, "the plain accessID is not locked out by its own offline sessions");
+    leave(stream).await;
+    // 234_3 kept its session; 234_0's was the one evicted (and 234_1 now makes room for it).
+    let (ack, stream) = login(mqtt, &key, "234_3").await.expect("CONNACK");
+    assert_eq!(ack, Connack { session_present: true, code: 0 }, "a newer offline session is kept");
+    leave(stream).await;
+    let (ack, zero) = login(mqtt, &key, "234_0").await.expect("CONNACK");
+    assert_eq!(ack, Connack { session_present: false, code: 0 }, "the oldest offline session was evicted");
+
+    // With four nodes online, a fifth is refused and evicts nobody.
+    let mut online = vec![zero];
+    for node in ["234_2", "234_3", "234"] {
+        let (ack, stream) = login(mqtt, &key, node).await.expect("CONNACK");
+        assert_eq!(ack.code, 0, "{node} logs in");
+        online.push(stream);
+    }
+    assert_eq!(abandon(mqtt, &key, "234_9").await, Some(5), "a fifth node while four are online: not authorized");
+    // A node of those four logging in again replaces its own session.
+    assert_eq!(abandon(mqtt, &key, "234_2").await, Some(0));
+    drop(online);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// TCP connections to the MQTT port that never send CONNECT used to hold a
+/// descriptor each (rmqtt read the first packet without a deadline) until
+/// the platform could accept nothing: HTTP stopped answering. They are now
+/// bounded per address and in all, within the MQTT share of the descriptor
+/// limit, and closed after `mqtt_connect_timeout_secs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_mqtt_connections_cannot_take_the_uplink_down() {
+    let dir = common::fresh_dir("silent-mqtt");
+    let (http, mqtt) = (free_port(), free_port());
+    let _platform = platform_with(&dir, http, mqtt, 256, "mqtt_connect_timeout_secs = 2\n");
+    wait_port(http, "platform").await;
+    wait_port(mqtt, "embedded broker").await;
+
+    // 300 silent connections from 127.0.0.2 (loopback too, another address than the lot's).
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.bind("127.0.0.2:0".parse().expect("address")).expect("bind 127.0.0.2");
+        if let Ok(Ok(stream)) =
+            tokio::time::timeout(Duration::from_secs(5), socket.connect(([127, 0, 0, 1], mqtt).into())).await
+        {
+            silent.push(stream);
+        }
+    }
+    assert!(!silent.is_empty());
+    assert!(http_answers(http).await, "HTTP answers while {} silent MQTT connections are open", silent.len());
+    let (ack, _lot) = login(mqtt, &lot_key(), "234").await.expect("a lot gets a CONNACK meanwhile");
+    assert_eq!(ack.code, 0, "the lot logs in meanwhile");
+
+    // The platform closes every one of them: beyond the bounds at once, the rest at the deadline.
+    let mut open = 0;
+    for stream in &mut silent {
+        let mut buf = [0u8; 1];
+        if !matches!(tokio::time::timeout(Duration::from_secs(30), stream.read(&mut buf)).await, Ok(Ok(0) | Err(_))) {
+            open += 1;
+        }
+    }
+    assert_eq!(open, 0, "silent connections the platform kept open");
+    assert!(http_answers(http).await, "HTTP answers afterwards");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -149,32 +149,32 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
                 h2 { (lang.t("出口等待缴费", "Waiting at an exit")) }
                 @if waiting.is_empty() { p.empty { (lang.t("没有等待的车辆", "No car waiting")) } }
                 @for e in waiting.iter().filter(|e| e.reason.as_deref() == Some("arrears")) {
-                    form.waiting.arrears method="post" action="/booth/arrears" style="margin-bottom:10px"
+                    form.waiting.arrears.mb method="post" action="/booth/arrears"
                         data-confirm=(format!("{} {} {}？", lang.t("确认收取欠费", "Collect arrears"), e.due.map(yuan).unwrap_or_default(), e.plate_no)) {
                         input type="hidden" name="plate" value=(e.plate_no);
                         input type="hidden" name="amount" value=(e.due.unwrap_or(0));
                         div { span.plate { (e.plate_no) } " · " (e.lane) " · " span.badge.bad { (lang.t("全市欠费", "city arrears")) } " " strong { (e.due.map(yuan).unwrap_or_default()) } }
-                        div.inline style="display:flex;gap:6px;margin-top:4px" {
+                        div.inline.row {
                             button type="submit" { (lang.t("收取欠费", "Collect arrears")) }
                         }
                     }
                 }
                 @for e in waiting.iter().filter(|e| e.reason.as_deref() == Some("unpaid")) {
-                    form.waiting method="post" action="/booth/collect" style="margin-bottom:10px"
+                    form.waiting.mb method="post" action="/booth/collect"
                         data-confirm=(format!("{} {} {}？", lang.t("确认收取", "Collect"), e.due.map(yuan).unwrap_or_default(), e.plate_no)) {
                         input type="hidden" name="lane" value=(e.lane);
                         input type="hidden" name="uid" value=(e.uid.as_deref().unwrap_or_default());
                         input type="hidden" name="plate" value=(e.plate_no);
                         input type="hidden" name="paid" value=(e.fee.unwrap_or(0));
                         div { span.plate { (e.plate_no) } " · " (e.lane) " · " (lang.t("应收", "due")) " " strong { (e.due.map(yuan).unwrap_or_default()) } }
-                        div.inline style="display:flex;gap:6px;margin-top:4px" {
+                        div.inline.row {
                             select name="paidType" { option value="1" { (lang.t("现金", "cash")) } option value="3" { (lang.t("微信", "WeChat")) }
                                 option value="2" { (lang.t("支付宝", "Alipay")) } option value="6" { (lang.t("银联", "UnionPay")) } }
                             button type="submit" { (lang.t("收费放行", "Collect and open")) }
                         }
                     }
                 }
-                h2 style="margin-top:16px" { (lang.t("手动开闸", "Open by hand")) }
+                h2.mt { (lang.t("手动开闸", "Open by hand")) }
                 form.inline method="post" action="/booth/open" id="manual-open" {
                     label.field { (lang.t("车道", "Lane")) select name="lane" { @for l in &config.lanes { option value=(l.id) { (l.id) } } } }
                     label.field { (lang.t("原因（必填）", "Reason (required)")) input name="reason" required maxlength="200" placeholder=(lang.t("救护车 / 设备故障", "ambulance / fault")); }
@@ -186,7 +186,7 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
                 h2 { (lang.t("待确认车牌", "Plates to resolve")) " (" (unresolved.len()) ")" }
                 @if unresolved.is_empty() { p.empty { (lang.t("没有未识别或无牌的在场车辆", "No unread or plateless car inside")) } }
                 @for s in &unresolved {
-                    form.inline method="post" action="/booth/plate" style="margin-bottom:8px" {
+                    form.inline.mb method="post" action="/booth/plate" {
                         input type="hidden" name="uid" value=(s.session.uid);
                         span { (s.session.plate_no) " · " (s.session.entry_time) " · " (s.session.entry_lane) }
                         input name="plate" required placeholder="鲁B12345" maxlength="20";

@@ -8,6 +8,7 @@ use onepark_domain::tariff::{Night, Rule, Tariff};
 use onepark_domain::time::Zone;
 use onepark_proto::dict::{BuildType, LotType, ParkingLocate, ParkingPattern, PriceType};
 use onepark_proto::interface::Uplink;
+use onepark_proto::key::redact;
 use onepark_proto::msg::record::ParkingInfo;
 use onepark_proto::wire::Time;
 use onepark_proto::{PrivateKey, Profile, PublicKey};
@@ -274,12 +275,22 @@ pub struct Config {
     pub payments: Payments,
 }
 
+/// A TOML error without the quoted line toml adds (it may hold key text or
+/// a token): its message and line, key-like text hidden.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    match line {
+        Some(line) => format!("line {line}: {}", redact(e.message())),
+        None => redact(e.message()),
+    }
+}
+
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        let raw: Raw =
-            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let raw: Raw = toml::from_str(&text)
+            .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: toml_error(&text, &e) })?;
         Self::build(raw, path.parent().unwrap_or(Path::new(".")))
     }
 
@@ -317,8 +328,10 @@ impl Config {
         }
         let p = raw.platform;
         let read = |key: &str, path: &Path| {
-            std::fs::read_to_string(base.join(path))
-                .map_err(|e| invalid(format!("platform.{key}"), format!("{}: {e}", path.display())))
+            std::fs::read_to_string(base.join(path)).map_err(|e| {
+                // Shown redacted: key text pasted where its path belongs is not a path to print.
+                invalid(format!("platform.{key}"), format!("{}: {e}", redact(&path.display().to_string())))
+            })
         };
         let private_key = PrivateKey::parse(&read("private_key", &p.private_key)?)
             .map_err(|e| invalid("platform.private_key", e.to_string()))?;
@@ -523,6 +536,33 @@ fn rule(raw: RawRule, key: &str) -> Result<Rule, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Key text where a path belongs, or a TOML mistake on a line holding
+    /// it, never comes back in the error.
+    #[test]
+    fn errors_never_echo_key_text() {
+        let dir = std::env::temp_dir().join(format!("onepark-lot-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let example = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/lot.toml"))
+            .expect("example");
+        let key_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys/lot_private.b64");
+        let key = std::fs::read_to_string(key_path).expect("test key");
+        let key = key.trim();
+        let inline = example
+            .lines()
+            .map(|l| if l.starts_with("private_key") { format!("private_key = \"{key}\"") } else { l.to_owned() })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_ne!(inline, example, "the example has a private_key line");
+        let typo = inline.replace("private_key = ", "privat_key = ");
+        for (name, text) in [("inline.toml", inline), ("typo.toml", typo)] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).expect("write");
+            let e = Config::load(&path).expect_err("refused").to_string();
+            assert!(!e.contains(&key[..40]) && !e.contains(&key[300..340]), "{e}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_example_config_loads() {

@@ -132,18 +132,25 @@ impl Generations {
     }
 }
 
-/// Keys a [`Rate`] remembers at most (a busy key is refused beyond it).
-const RATE_KEYS: usize = 100_000;
-
 /// A token bucket per key: `per_minute` on average, bursts up to the same.
 pub struct Rate {
     per_minute: u32,
+    /// Keys remembered at most (`None`: the keys are bounded by themselves,
+    /// e.g. registered accessIDs).
+    max_keys: Option<usize>,
     buckets: Mutex<HashMap<String, (Instant, f64)>>,
 }
 
 impl Rate {
     pub fn new(per_minute: u32) -> Rate {
-        Rate { per_minute, buckets: Mutex::new(HashMap::new()) }
+        Rate { per_minute, max_keys: None, buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// For keys anyone can make up (client addresses): at most `max_keys`
+    /// buckets; when full, idle ones (refilled) are forgotten, and a new key
+    /// finding no room is refused, not remembered.
+    pub fn bounded(per_minute: u32, max_keys: usize) -> Rate {
+        Rate { per_minute, max_keys: Some(max_keys), buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes one token; `Err(seconds)` until one is available.
@@ -154,11 +161,9 @@ impl Rate {
         let Ok(mut buckets) = self.buckets.lock() else { return Ok(()) };
         let capacity = f64::from(self.per_minute);
         let per_sec = capacity / 60.0;
-        // Keys may be client addresses: a full bucket is the same as none, so
-        // forget those before the map grows past a bound.
-        if buckets.len() >= RATE_KEYS {
+        if let Some(max) = self.max_keys.filter(|max| buckets.len() >= *max && !buckets.contains_key(key)) {
             buckets.retain(|_, (at, tokens)| *tokens + now.duration_since(*at).as_secs_f64() * per_sec < capacity);
-            if buckets.len() >= RATE_KEYS {
+            if buckets.len() >= max {
                 return Err(60);
             }
         }
@@ -261,6 +266,17 @@ mod tests {
         assert!(r.take("235", t).is_ok(), "per key");
         assert!(r.take("234", t + Duration::from_secs(1)).is_ok());
         assert!(Rate::new(0).take("x", t).is_ok(), "0 = unlimited");
+    }
+
+    #[test]
+    fn a_bounded_rate_forgets_idle_keys_and_refuses_when_full() {
+        let r = Rate::bounded(10, 2);
+        let t = Instant::now();
+        assert!(r.take("a", t).is_ok() && r.take("b", t).is_ok());
+        assert_eq!(r.take("c", t), Err(60), "no room: refused, not remembered");
+        // A minute later both buckets are full again (idle): forgotten for the new key.
+        assert!(r.take("c", t + Duration::from_secs(60)).is_ok());
+        assert!(r.buckets.lock().expect("lock").len() <= 2);
     }
 
     #[test]

@@ -50,6 +50,8 @@ struct Inner {
     fee_rate: Rate,
     /// Receipt-code guesses per client and per plate.
     verify_rates: (Rate, Rate),
+    /// The dashboard's sessions and login throttle.
+    dashboard: crate::dashboard::Guard,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -101,10 +103,16 @@ impl AppState {
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
                 payments: crate::payments::Payments::new(&config.payments, config.zone),
                 proofs: crate::proof::Proofs::new(&proof_secret(config)),
-                fee_rate: Rate::new(config.limits.fee_queries_per_minute),
-                verify_rates: (Rate::new(10), Rate::new(30)),
+                // Keyed by client addresses and plates anyone can make up: bounded.
+                fee_rate: Rate::bounded(config.limits.fee_queries_per_minute, 100_000),
+                verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
+                dashboard: crate::dashboard::Guard::new(&config.dashboard),
             }),
         }
+    }
+
+    pub fn dashboard(&self) -> &crate::dashboard::Guard {
+        &self.inner.dashboard
     }
 
     pub fn payments(&self) -> &crate::payments::Payments {

@@ -6,7 +6,8 @@
 //! publisher (a superuser with a per-process random password) may publish.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use onepark_proto::mqtt::{AclDenied, may_subscribe, verify_login};
 use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, ReturnType, Type};
-use rmqtt::net::Builder;
+use rmqtt::net::{Admission, Admitted, Builder};
 use rmqtt::server::MqttServer;
 use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
@@ -79,7 +80,8 @@ pub struct Embedded {
 /// Bounds (docs/operations.md): rmqtt 0.24 keeps a disconnected client's
 /// socket open until its session expires (docs/mqtt.md, "Known broker
 /// limits"), so sessions are what must be bounded: at most
-/// `mqtt_max_nodes` per accessID (online or offline), `mqtt_max_sessions`
+/// `mqtt_max_nodes` per accessID (online or offline: a new node evicts the
+/// oldest offline one, and is refused only when all are online), `mqtt_max_sessions`
 /// in all, kept `mqtt_session_expiry` after a disconnect (the downlink table
 /// re-publishes whatever a lot missed), a bounded queue each, and no
 /// "never time out" keep-alive.
@@ -93,15 +95,18 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     // rmqtt's busy check refuses CONNECTs while the host's load average is
     // high: on a small shared box that locks lots out exactly when they
     // reconnect en masse, so admission is left to max_connections.
-    let max_sessions = isize::try_from(limits.mqtt_max_sessions).unwrap_or(isize::MAX);
+    // The limit is the lots': the platform's own publisher session comes on top.
+    let max_sessions = isize::try_from(limits.mqtt_max_sessions.saturating_add(1)).unwrap_or(isize::MAX);
     let scx = ServerContext::new().busy_check_enable(false).mqtt_max_sessions(max_sessions).build().await;
     let register = scx.extends.hook_mgr().register();
     let resent = Arc::new(Mutex::new(HashMap::new()));
+    let nodes = Arc::new(Nodes::default());
     for typ in
         [Type::ClientAuthenticate, Type::ClientSubscribeCheckAcl, Type::MessagePublishCheckAcl, Type::SessionSubscribed]
     {
         let gate = Gate {
             state: state.clone(),
+            nodes: nodes.clone(),
             internal: internal.clone(),
             resent: resent.clone(),
             scx: scx.clone(),
@@ -111,6 +116,7 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     }
     register.start().await;
     let listen_error = |e: rmqtt::Error| BrokerError::Listen { addr: listen.to_owned(), message: e.to_string() };
+    let door = Arc::new(Door::new(limits, descriptor_limit(), state.metrics().mqtt.clone()));
     let listener = Builder::new()
         .name("onepark/tcp")
         .laddr(laddr)
@@ -125,7 +131,11 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
         .max_session_expiry_interval(limits.mqtt_session_expiry)
         .message_expiry_interval(limits.mqtt_session_expiry)
         .max_mqueue_len(limits.mqtt_max_queue)
-        .handshake_timeout(Duration::from_secs(10))
+        // Bounds silent and unauthenticated peers before anything is read
+        // (the accept path is patched for it: vendor/rmqtt-net/PATCHES.md).
+        .admission(door.admission())
+        // Also the deadline for the first packet (patched), then for the rest of CONNECT.
+        .handshake_timeout(limits.mqtt_connect_timeout)
         // keep-alive 0 ("never") would let a vanished lot hold its socket.
         .allow_zero_keepalive(false)
         .max_keepalive(limits.mqtt_max_keepalive_secs)
@@ -143,8 +153,32 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
     Ok(Embedded { addr, publisher: internal })
 }
 
+/// The client ids each accessID has been admitted with: a login looks at
+/// its own accessID's nodes only. Entries whose session is gone are dropped
+/// at that accessID's next login, so each list stays within about
+/// `mqtt_max_nodes`; the map holds only accessIDs that logged in.
+#[derive(Default)]
+struct Nodes(Mutex<HashMap<String, Arc<tokio::sync::Mutex<Vec<Node>>>>>);
+
+struct Node {
+    client_id: String,
+    admitted: Instant,
+}
+
+/// How long an admitted login may take to become a session (its CONNACK is
+/// sent right after the authentication hook).
+const PENDING_LOGIN: Duration = Duration::from_secs(10);
+
+impl Nodes {
+    fn of(&self, base: &str) -> Arc<tokio::sync::Mutex<Vec<Node>>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(base.to_owned()).or_default().clone()
+    }
+}
+
 struct Gate {
     state: AppState,
+    nodes: Arc<Nodes>,
     internal: Internal,
     /// When each accessID's downlinks were last rescheduled: a lot subscribes
     /// to several topics per connect, one reschedule covers them all.
@@ -170,18 +204,8 @@ impl Handler for Gate {
                     tracing::warn!(username, ?from, "MQTT login refused: lots may not set a will message");
                     result = AuthResult::NotAuthorized;
                 }
-                if matches!(result, AuthResult::Allow(false, _)) {
-                    let others = self.other_nodes(&username).await;
-                    if others >= self.max_nodes {
-                        tracing::warn!(
-                            username,
-                            ?from,
-                            sessions = others,
-                            max = self.max_nodes,
-                            "MQTT login refused: this accessID holds its maximum of sessions (limits.mqtt_max_nodes)"
-                        );
-                        result = AuthResult::NotAuthorized;
-                    }
+                if matches!(result, AuthResult::Allow(false, _)) && !self.admit_node(&username, from).await {
+                    result = AuthResult::NotAuthorized;
                 }
                 (false, Some(HookResult::AuthResult(result)))
             }
@@ -288,16 +312,77 @@ impl Gate {
         }
     }
 
-    /// Sessions (online or offline) other nodes of `username`'s accessID hold;
-    /// the node's own session is replaced by this login, so it does not count.
-    async fn other_nodes(&self, username: &str) -> usize {
+    /// Whether node `username` may hold a session beside its accessID's
+    /// others: fewer than `max_nodes` others are held (online or offline), or
+    /// the oldest offline ones are evicted to make room; refused only when
+    /// `max_nodes` others are online. A node logging in again replaces its
+    /// own session, so it never counts against itself. Costs the nodes of
+    /// this one accessID, never a walk over every session in the broker.
+    async fn admit_node(&self, username: &str, from: Option<SocketAddr>) -> bool {
         let base = AccessId::parse(username).base;
+        let slot = self.nodes.of(&base);
+        // Held across the checks, so that concurrent logins of one accessID
+        // see each other's admission (no overshoot of the bound).
+        let mut nodes = slot.lock().await;
         let shared = self.scx.extends.shared().await;
-        shared
-            .iter()
-            .filter_map(|entry| entry.session())
-            .filter(|s| &*s.id.client_id != username && AccessId::parse(s.id.username_ref()).base == base)
-            .count()
+        let mut online = 0;
+        let mut offline = Vec::new();
+        let mut kept = Vec::with_capacity(nodes.len() + 1);
+        for node in nodes.drain(..) {
+            if node.client_id == username {
+                kept.push(node);
+                continue;
+            }
+            match shared.session_status(&node.client_id).await {
+                Some(status) if status.online => online += 1,
+                Some(status) => {
+                    let session = shared.entry(status.id.clone()).session();
+                    let since = match session {
+                        Some(s) => s.disconnected_at().await.unwrap_or_default(),
+                        None => 0,
+                    };
+                    offline.push((since, status.id));
+                }
+                // Admitted but not yet registered by the broker (its CONNACK
+                // is on the way): counts as online for a handshake's time.
+                None if node.admitted.elapsed() < PENDING_LOGIN => online += 1,
+                // Gone (expired, kicked, or a login that never completed).
+                None => continue,
+            }
+            kept.push(node);
+        }
+        *nodes = kept;
+        if online >= self.max_nodes {
+            tracing::warn!(
+                username,
+                ?from,
+                online,
+                max = self.max_nodes,
+                "MQTT login refused: this accessID holds its maximum of online sessions (limits.mqtt_max_nodes)"
+            );
+            return false;
+        }
+        // Oldest disconnect first.
+        offline.sort_by_key(|(since, _)| *since);
+        let excess = (online + offline.len() + 1).saturating_sub(self.max_nodes);
+        for (_, id) in offline.into_iter().take(excess) {
+            let evicted = match shared.entry(id.clone()).try_lock().await {
+                Ok(mut entry) => entry.kick(true, true, true).await.is_ok(),
+                Err(_) => false,
+            };
+            if !evicted {
+                // Its own node is logging in again at this moment.
+                tracing::warn!(username, ?from, node = %id.client_id, "MQTT login refused: cannot evict an offline session");
+                return false;
+            }
+            tracing::info!(username, evicted = %id.client_id, "offline MQTT session evicted for a new node (limits.mqtt_max_nodes)");
+            nodes.retain(|n| n.client_id != *id.client_id);
+        }
+        match nodes.iter_mut().find(|n| n.client_id == username) {
+            Some(node) => node.admitted = Instant::now(),
+            None => nodes.push(Node { client_id: username.to_owned(), admitted: Instant::now() }),
+        }
+        true
     }
 
     /// A lot that (re)subscribes gets its unconfirmed messages now rather
@@ -319,5 +404,233 @@ impl Gate {
             }
             Err(e) => tracing::error!(error = %e, "cannot reschedule downlinks"),
         }
+    }
+}
+
+/// The MQTT port's admission (rmqtt-net's accept path, patched: see
+/// vendor/rmqtt-net/PATCHES.md). An unauthenticated peer must never take
+/// the descriptors the uplink needs: a connection that has not sent its
+/// CONNECT is "pending" and bounded in all and per address, and every MQTT
+/// socket counts against the MQTT share of the descriptor limit. Over a
+/// bound the connection is closed at once (a lot reconnects with backoff);
+/// a pending one is closed after `mqtt_connect_timeout`.
+#[derive(Debug)]
+pub(crate) struct Door {
+    max_connections: usize,
+    max_pending: usize,
+    max_pending_per_ip: usize,
+    counts: Mutex<DoorCounts>,
+    stats: Arc<DoorStats>,
+}
+
+#[derive(Debug, Default)]
+struct DoorCounts {
+    open: usize,
+    pending: usize,
+    pending_per_ip: HashMap<IpAddr, usize>,
+}
+
+/// The door's counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DoorStats {
+    open: AtomicU64,
+    pending: AtomicU64,
+    refused_connections: AtomicU64,
+    refused_pending: AtomicU64,
+    refused_pending_per_ip: AtomicU64,
+}
+
+impl DoorStats {
+    /// The counts for `/metrics` (names under the caller's prefix).
+    pub fn snapshot(&self) -> onepark_serve::metrics::Snapshot {
+        use onepark_serve::metrics::Sample::{Counter, Gauge};
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let gauge = |n: &AtomicU64| Gauge(i64::try_from(get(n)).unwrap_or(i64::MAX));
+        onepark_serve::metrics::Snapshot(vec![
+            ("open_connections", "Open MQTT connections (lots online, sessions kept, handshakes).", gauge(&self.open)),
+            ("pending_connections", "MQTT connections that have not sent CONNECT yet.", gauge(&self.pending)),
+            (
+                "refused_connections",
+                "MQTT connections closed at once: limits.mqtt_max_connections reached.",
+                Counter(get(&self.refused_connections)),
+            ),
+            (
+                "refused_pending",
+                "MQTT connections closed at once: limits.mqtt_max_pending reached.",
+                Counter(get(&self.refused_pending)),
+            ),
+            (
+                "refused_pending_per_ip",
+                "MQTT connections closed at once: limits.mqtt_max_pending_per_ip reached for the address.",
+                Counter(get(&self.refused_pending_per_ip)),
+            ),
+        ])
+    }
+}
+
+/// Descriptors kept for everything but MQTT when the limit is tight: the
+/// database, photo files, logs, the runtime.
+const DESCRIPTOR_RESERVE: usize = 64;
+
+impl Door {
+    /// The bounds of `limits`, with the MQTT total capped by the MQTT share
+    /// of `descriptors` (the soft `RLIMIT_NOFILE`, when known): what is left
+    /// after HTTP's `max_connections` and a reserve, but never less than half
+    /// (then HTTP, which pauses at `EMFILE`, has the other half).
+    pub(crate) fn new(limits: &Limits, descriptors: Option<usize>, stats: Arc<DoorStats>) -> Door {
+        let wanted = limits.mqtt_max_connections.unwrap_or(limits.mqtt_max_sessions + limits.mqtt_max_pending);
+        let mut max_connections = wanted;
+        let mut max_pending = limits.mqtt_max_pending;
+        let mut max_pending_per_ip = limits.mqtt_max_pending_per_ip;
+        if let Some(fds) = descriptors {
+            let share = fds.saturating_sub(limits.http.max_connections + DESCRIPTOR_RESERVE).max(fds / 2);
+            if share < wanted {
+                // Pending peers may take half at most: lots keep room to log in.
+                max_connections = share.max(1);
+                max_pending = max_pending.min(max_connections.div_ceil(2));
+                // One address never fills the pending places of all.
+                max_pending_per_ip = max_pending_per_ip.min(max_pending.div_ceil(4));
+                tracing::warn!(
+                    descriptors = fds,
+                    mqtt_max_connections = max_connections,
+                    mqtt_max_pending = max_pending,
+                    mqtt_max_pending_per_ip = max_pending_per_ip,
+                    wanted,
+                    "the descriptor limit (ulimit -n, LimitNOFILE=) leaves MQTT fewer connections than \
+                     limits.mqtt_max_sessions + mqtt_max_pending: raise it (docs/operations.md)"
+                );
+            }
+        }
+        Door { max_connections, max_pending, max_pending_per_ip, counts: Mutex::default(), stats }
+    }
+
+    /// A new connection from `peer`: its guards, or `None` (closed at once).
+    pub(crate) fn admit(self: &Arc<Door>, peer: IpAddr) -> Option<(Connection, Pending)> {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let refused = if counts.open >= self.max_connections {
+            Some(&self.stats.refused_connections)
+        } else if counts.pending >= self.max_pending {
+            Some(&self.stats.refused_pending)
+        } else if counts.pending_per_ip.get(&peer).is_some_and(|n| *n >= self.max_pending_per_ip) {
+            Some(&self.stats.refused_pending_per_ip)
+        } else {
+            None
+        };
+        if let Some(counter) = refused {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%peer, "MQTT connection refused at the door");
+            return None;
+        }
+        counts.open += 1;
+        counts.pending += 1;
+        *counts.pending_per_ip.entry(peer).or_default() += 1;
+        self.stats.open.fetch_add(1, Ordering::Relaxed);
+        self.stats.pending.fetch_add(1, Ordering::Relaxed);
+        Some((Connection(self.clone()), Pending { door: self.clone(), peer }))
+    }
+
+    /// The rmqtt-net hook.
+    fn admission(self: Arc<Door>) -> Admission {
+        Admission(Arc::new(move |peer: SocketAddr| {
+            self.admit(peer.ip()).map(|(connection, pending)| Admitted {
+                connection: Box::new(connection),
+                handshake: Some(Box::new(pending)),
+            })
+        }))
+    }
+}
+
+/// One open MQTT socket.
+pub(crate) struct Connection(Arc<Door>);
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        let mut counts = self.0.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.open -= 1;
+        self.0.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One MQTT connection that has not sent its CONNECT yet.
+pub(crate) struct Pending {
+    door: Arc<Door>,
+    peer: IpAddr,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let mut counts = self.door.counts.lock().unwrap_or_else(|p| p.into_inner());
+        counts.pending -= 1;
+        if let std::collections::hash_map::Entry::Occupied(mut n) = counts.pending_per_ip.entry(self.peer) {
+            *n.get_mut() -= 1;
+            if *n.get() == 0 {
+                // Bounded memory: only addresses with a pending connection are kept.
+                n.remove();
+            }
+        }
+        self.door.stats.pending.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The soft descriptor limit of this process (Linux: /proc/self/limits;
+/// read rather than asked of libc, the workspace forbids `unsafe`).
+pub(crate) fn descriptor_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod door_tests {
+    use super::*;
+
+    fn door(pending: usize, per_ip: usize, total: usize) -> Arc<Door> {
+        let limits = Limits {
+            mqtt_max_pending: pending,
+            mqtt_max_pending_per_ip: per_ip,
+            mqtt_max_connections: Some(total),
+            ..Limits::default()
+        };
+        Arc::new(Door::new(&limits, None, Arc::default()))
+    }
+
+    #[test]
+    fn pending_connections_are_bounded_per_address_and_in_all() {
+        let door = door(5, 2, 100);
+        let (a, b) = ("10.0.0.1".parse().expect("address"), "10.0.0.2".parse().expect("address"));
+        let a1 = door.admit(a).expect("admitted");
+        let _a2 = door.admit(a).expect("admitted");
+        assert!(door.admit(a).is_none(), "a third pending from one address");
+        // Past CONNECT, a connection no longer counts as pending for its address.
+        let (connection, pending) = a1;
+        drop(pending);
+        let _a3 = door.admit(a).expect("admitted");
+        let _b = [door.admit(b).expect("admitted"), door.admit(b).expect("admitted")];
+        let _c = door.admit("10.0.0.3".parse().expect("address")).expect("admitted");
+        assert!(door.admit("10.0.0.4".parse().expect("address")).is_none(), "five pending in all");
+        assert_eq!(door.stats.refused_pending.load(Ordering::Relaxed), 1);
+        assert_eq!(door.stats.refused_pending_per_ip.load(Ordering::Relaxed), 1);
+        drop(connection);
+        assert_eq!(door.counts.lock().expect("lock").open, 5);
+    }
+
+    #[test]
+    fn every_socket_counts_against_the_total() {
+        let door = door(40, 10, 3);
+        let ip = "10.0.0.1".parse().expect("address");
+        let held: Vec<_> = (0..3).map(|_| door.admit(ip).expect("admitted").0).collect();
+        assert!(door.admit(ip).is_none(), "the total holds connections past CONNECT too");
+        drop(held);
+        assert!(door.admit(ip).is_some());
+        assert!(door.counts.lock().expect("lock").pending_per_ip.len() <= 1);
+    }
+
+    #[test]
+    fn a_tight_descriptor_limit_keeps_half_for_the_rest() {
+        let limits = Limits::default();
+        let door = Door::new(&limits, Some(256), Arc::default());
+        assert_eq!((door.max_connections, door.max_pending, door.max_pending_per_ip), (128, 64, 16));
+        let roomy = Door::new(&limits, Some(65_536), Arc::default());
+        assert_eq!(roomy.max_connections, limits.mqtt_max_sessions + limits.mqtt_max_pending);
     }
 }

@@ -46,6 +46,24 @@ struct Raw {
     lots: Vec<RawLot>,
     #[serde(default)]
     payments: RawPayments,
+    #[serde(default)]
+    dashboard: RawDashboard,
+}
+
+/// `[dashboard]`: the operator pages' session cookie.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDashboard {
+    secure_cookie: Option<bool>,
+}
+
+/// The operator pages (docs/operations.md, "Dashboard").
+#[derive(Clone, Debug, Default)]
+pub struct Dashboard {
+    /// Mark the session cookie `Secure` always (the platform is reached over
+    /// HTTPS through a proxy that does not say so); it is also `Secure` on
+    /// any request with `X-Forwarded-Proto: https`.
+    pub secure_cookie: bool,
 }
 
 /// `[payments]`: the payment channel and the money rules (docs/payments.md).
@@ -157,6 +175,10 @@ struct RawLimits {
     mqtt_session_expiry_secs: Option<u64>,
     mqtt_max_queue: Option<usize>,
     mqtt_max_keepalive_secs: Option<u16>,
+    mqtt_connect_timeout_secs: Option<u64>,
+    mqtt_max_pending: Option<usize>,
+    mqtt_max_pending_per_ip: Option<usize>,
+    mqtt_max_connections: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -211,6 +233,7 @@ pub struct Config {
     pub metrics_token: Option<String>,
     pub limits: Limits,
     pub payments: Payments,
+    pub dashboard: Dashboard,
 }
 
 /// The bounds of the platform's front doors; see docs/operations.md.
@@ -239,6 +262,16 @@ pub struct Limits {
     pub mqtt_max_queue: usize,
     /// The longest keep-alive a lot may ask for (0 = "never" is refused).
     pub mqtt_max_keepalive_secs: u16,
+    /// Time for a new MQTT connection's CONNECT packet to arrive.
+    pub mqtt_connect_timeout: std::time::Duration,
+    /// MQTT connections that have not yet sent their CONNECT, in all.
+    pub mqtt_max_pending: usize,
+    /// MQTT connections that have not yet sent their CONNECT, from one address.
+    pub mqtt_max_pending_per_ip: usize,
+    /// MQTT sockets in all (lots online, sessions kept, handshakes); `None`:
+    /// `mqtt_max_sessions + mqtt_max_pending`. Either way at most the MQTT
+    /// share of the descriptor limit (docs/operations.md).
+    pub mqtt_max_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -256,6 +289,10 @@ impl Default for Limits {
             mqtt_session_expiry: std::time::Duration::from_secs(600),
             mqtt_max_queue: 1000,
             mqtt_max_keepalive_secs: 300,
+            mqtt_connect_timeout: std::time::Duration::from_secs(10),
+            mqtt_max_pending: 1024,
+            mqtt_max_pending_per_ip: 64,
+            mqtt_max_connections: None,
         }
     }
 }
@@ -305,6 +342,21 @@ impl RawLimits {
                 Some(n) => n,
                 None => d.mqtt_max_keepalive_secs,
             },
+            mqtt_connect_timeout: secs(
+                self.mqtt_connect_timeout_secs,
+                "mqtt_connect_timeout_secs",
+                d.mqtt_connect_timeout,
+            )?,
+            mqtt_max_pending: at_least_one(self.mqtt_max_pending, "mqtt_max_pending", d.mqtt_max_pending)?,
+            mqtt_max_pending_per_ip: at_least_one(
+                self.mqtt_max_pending_per_ip,
+                "mqtt_max_pending_per_ip",
+                d.mqtt_max_pending_per_ip,
+            )?,
+            mqtt_max_connections: match self.mqtt_max_connections {
+                Some(0) => return Err(invalid("limits.mqtt_max_connections", "must be at least 1")),
+                n => n,
+            },
         })
     }
 }
@@ -323,7 +375,7 @@ impl Config {
                 let text = std::fs::read_to_string(path)
                     .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
                 toml::from_str::<Raw>(&text)
-                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })?
+                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: toml_error(&text, &e) })?
             }
             None => Raw::default(),
         };
@@ -377,6 +429,7 @@ impl Config {
             metrics_token: env("ONEPARK_METRICS_TOKEN").or(raw.metrics_token).filter(|t| !t.trim().is_empty()),
             limits: raw.limits.build()?,
             payments: raw.payments.build()?,
+            dashboard: Dashboard { secure_cookie: raw.dashboard.secure_cookie.unwrap_or(false) },
         })
     }
 }
@@ -422,6 +475,17 @@ impl TryFrom<crate::store::StoredLot> for LotAccess {
     }
 }
 
+/// A TOML error without the quoted line toml adds (it may hold an inline
+/// key or a token): its message and line, key-like text hidden.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let line = e.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+    let message = onepark_proto::key::redact(e.message());
+    match line {
+        Some(line) => format!("line {line}: {message}"),
+        None => message,
+    }
+}
+
 /// A key value is inline text (Base64 or PEM) or a path, relative to the config file.
 pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
     let value = value.trim();
@@ -434,7 +498,8 @@ pub fn read_key_text(value: &str, base: &Path) -> Result<String, String> {
     }
     // Base64 and PEM have no `.`; a path to a key file usually does.
     if value.contains('.') {
-        return Err(format!("key file {} not found", path.display()));
+        // Shown redacted: a mistyped inline key is not a path to print.
+        return Err(format!("key file {} not found", onepark_proto::key::redact(&path.display().to_string())));
     }
     Ok(value.to_owned())
 }
@@ -445,7 +510,7 @@ mod tests {
 
     fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let raw: Raw =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: "t".into(), message: e.to_string() })?;
+            toml::from_str(text).map_err(|e| ConfigError::Parse { path: "t".into(), message: toml_error(text, &e) })?;
         Config::build(raw, Path::new("."), |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
     }
 
@@ -484,6 +549,30 @@ mod tests {
         assert!(e.starts_with("limits.header_timeout_secs:"), "{e}");
     }
 
+    /// A config error never prints an inline private key (it used to print
+    /// the whole TOML line, or the key as a "file not found" path).
+    #[test]
+    fn errors_never_echo_an_inline_key() {
+        let key = std::fs::read_to_string("../proto/tests/interop/keys/platform_private.b64").expect("test key");
+        let key = key.trim();
+        let secret = &key[200..260];
+        let cases = [
+            // A typo in the key's name: toml quotes the line.
+            format!("[keys]\nprivat_key = \"{key}\"\n"),
+            // A value toml cannot read (a line break inside a basic string).
+            format!("[keys]\nprivate_key = \"{}\n{}\"\n", &key[..300], &key[300..]),
+            // Inline text with a `.` taken for a file name.
+            format!("[keys]\nprivate_key = \"{}.{}\"\n", &key[..150], &key[150..190]),
+            // A key where a number belongs.
+            format!("[limits]\nmqtt_max_nodes = \"{key}\"\n"),
+        ];
+        for text in cases {
+            let e = parse(&text, &[]).expect_err("refused").to_string();
+            assert!(!e.contains(secret) && !e.contains(&key[..40]), "{e}");
+            assert!(e.contains("line 2") || e.contains("keys.private_key"), "the error still says where: {e}");
+        }
+    }
+
     #[test]
     fn limits_default_and_override() {
         let c = parse("", &[]).expect("defaults");
@@ -493,5 +582,10 @@ mod tests {
             .expect("limits");
         assert_eq!((c.limits.upload_time_window, c.limits.mqtt_max_nodes), (None, 2));
         assert_eq!(c.limits.http.max_connections, 7);
+        let c = parse("[limits]\nmqtt_connect_timeout_secs = 3\nmqtt_max_pending_per_ip = 8", &[]).expect("mqtt");
+        assert_eq!(c.limits.mqtt_connect_timeout, std::time::Duration::from_secs(3));
+        assert_eq!((c.limits.mqtt_max_pending_per_ip, c.limits.mqtt_max_connections), (8, None));
+        let e = parse("[limits]\nmqtt_max_connections = 0", &[]).expect_err("zero");
+        assert!(e.to_string().contains("limits.mqtt_max_connections"), "{e}");
     }
 }

@@ -2,16 +2,26 @@
 //! plate across the city, black/white lists with each lot's confirmation.
 //! Server-rendered (maud, `onepark-web`), refreshed in place every few
 //! seconds; it reads the same functions as the admin API, so its numbers
-//! are the API's. Login is the admin token, kept in an HttpOnly,
-//! SameSite=Strict cookie (the strict cookie is what keeps another site's
-//! form from posting a list change).
+//! are the API's.
+//!
+//! Login: the admin token is the secret (accounts come later), exchanged for
+//! a random session id kept server-side ([`Guard`]): an HttpOnly,
+//! SameSite=Strict cookie that expires after [`SESSION`], is revoked by
+//! logout, and is `Secure` behind TLS. Tries are throttled per client
+//! address, counted before the comparison. Every POST must come from this
+//! origin: SameSite does not separate two origins of one site (another port
+//! of the same host), so `Sec-Fetch-Site` and `Origin` are checked too.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{Duration, NaiveDate, Timelike as _};
@@ -24,20 +34,128 @@ use crate::app::AppState;
 use crate::overview::{LotOverview, Overview, Warning, overview};
 use crate::store::{DownlinkState, RecordQuery, StoreError};
 
-const COOKIE: &str = "onepark_admin";
+/// The session cookie: a random id, never the admin token.
+const COOKIE: &str = "onepark_session";
 /// Seconds between live refreshes.
 const LIVE: u32 = 5;
+/// A session's life from its login.
+const SESSION: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
+/// Sessions kept at most (each a login with the admin token); the oldest
+/// makes room.
+const MAX_SESSIONS: usize = 1024;
+/// Login tries per client address per minute (a burst of as many), and the
+/// addresses remembered at most.
+const LOGINS_PER_MINUTE: u32 = 10;
+const MAX_LOGIN_CLIENTS: usize = 4096;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(city))
         .route("/login", get(login_page).post(login))
-        .route("/logout", get(logout))
+        .route("/logout", get(logout).post(logout))
         .route("/lots/{code}", get(lot))
         .route("/plates", get(plates))
         .route("/lists", get(lists).post(change_list))
         .route("/photos/{code}/{photo_id}", get(photo))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
+        .layer(axum::middleware::from_fn(same_origin_posts))
+}
+
+/// The dashboard's server-side state: live sessions and the login throttle.
+pub struct Guard {
+    /// SHA-256 of each session id → when it expires.
+    sessions: Mutex<HashMap<[u8; 32], Instant>>,
+    logins: crate::admission::Rate,
+    secure_cookie: bool,
+}
+
+impl Guard {
+    pub fn new(config: &crate::config::Dashboard) -> Guard {
+        Guard {
+            sessions: Mutex::default(),
+            logins: crate::admission::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_CLIENTS),
+            secure_cookie: config.secure_cookie,
+        }
+    }
+
+    /// A new session; its id goes in the cookie, only its hash is kept.
+    fn open(&self, now: Instant) -> Option<String> {
+        let id = crate::broker::random_hex(32).ok()?;
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|_, expires| *expires > now);
+        if sessions.len() >= MAX_SESSIONS {
+            let oldest = sessions.iter().min_by_key(|(_, expires)| **expires).map(|(k, _)| *k);
+            if let Some(oldest) = oldest {
+                sessions.remove(&oldest);
+            }
+        }
+        sessions.insert(digest(&id), now + SESSION);
+        Some(id)
+    }
+
+    fn valid(&self, id: &str, now: Instant) -> bool {
+        let key = digest(id);
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        match sessions.get(&key) {
+            Some(expires) if *expires > now => true,
+            Some(_) => {
+                sessions.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    fn close(&self, id: &str) {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
+    }
+}
+
+fn digest(id: &str) -> [u8; 32] {
+    openssl::sha::sha256(id.as_bytes())
+}
+
+/// Whether the request reached us over TLS (through a proxy that says so),
+/// or the configuration says the dashboard is only ever served so.
+fn secure(guard: &Guard, headers: &HeaderMap) -> bool {
+    let forwarded = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
+    guard.secure_cookie || forwarded.is_some_and(|p| p.split(',').next().is_some_and(|p| p.trim() == "https"))
+}
+
+/// Refuses a POST that a browser says came from another origin: a page of
+/// another site, or of another origin of this site (SameSite=Strict sends
+/// the cookie to every port of the host). `Origin: null` (a sandboxed frame,
+/// a redirect) is foreign. A request with neither header is no browser's
+/// cross-origin form.
+async fn same_origin_posts(request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST || same_origin(request.headers()) {
+        return next.run(request).await;
+    }
+    let lang = onepark_serve::pages::lang(request.headers());
+    tracing::warn!(
+        origin = ?request.headers().get(header::ORIGIN),
+        fetch_site = ?request.headers().get("sec-fetch-site"),
+        path = request.uri().path(),
+        "dashboard POST from another origin refused"
+    );
+    (StatusCode::FORBIDDEN, lang.t("拒绝跨站提交", "Cross-origin form refused")).into_response()
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    if text("sec-fetch-site").is_some_and(|site| site != "same-origin") {
+        return false;
+    }
+    match text(header::ORIGIN.as_str()) {
+        None => true,
+        Some(origin) => {
+            let host = text(header::HOST.as_str()).unwrap_or_default();
+            // The scheme is not compared: behind a TLS proxy the browser says
+            // https and we are reached over http.
+            let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+            origin_host.is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
+        }
+    }
 }
 
 /// Who is asking, in which language, for a whole page or `<main>` only.
@@ -91,9 +209,11 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = onepark_serve::pages::lang(&parts.headers);
-        let Some(token) = state.admin_token() else { return Err(Refused::Disabled(lang)) };
+        if state.admin_token().is_none() {
+            return Err(Refused::Disabled(lang));
+        }
         let given = onepark_serve::pages::cookie(&parts.headers, COOKIE).unwrap_or_default();
-        if !crate::broker::same_secret(given, token) {
+        if !state.dashboard().valid(given, Instant::now()) {
             return Err(Refused::Login);
         }
         Ok(Viewer { lang, fragment: parts.headers.get("x-fragment").is_some() })
@@ -127,11 +247,12 @@ struct TokenQuery {
 async fn city(
     State(state): State<AppState>,
     viewer: Result<Viewer, Refused>,
+    Client(client): Client,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, Refused> {
     if let Some(token) = q.token {
-        return Ok(log_in(&state, &token, &headers));
+        return Ok(log_in(&state, client, &token, &headers));
     }
     let v = viewer?;
     let o = overview(&state).await?;
@@ -305,7 +426,12 @@ fn bar(part: i64, whole: i64) -> Markup {
     } else {
         "bar"
     };
-    html! { div class=(class) title=(format!("{p}%")) { span style=(format!("width:{p}%")) {} } }
+    html! {
+        svg class=(class) viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label=(format!("{p}%")) {
+            title { (p) "%" }
+            rect width=(p) height="6" {}
+        }
+    }
 }
 
 fn day_ticks() -> Vec<(f64, String)> {
@@ -599,7 +725,7 @@ async fn plates(State(state): State<AppState>, v: Viewer, Query(q): Query<PlateQ
             }
         }
         @if !normal.is_empty() {
-            div.grid style="margin-top:14px" {
+            div.grid.mt {
                 div.card.span-8 {
                     h2 { (normal) " · " (lang.t("停车记录", "stays")) " (" (records.len()) ")" }
                     @if records.is_empty() { p.empty { (lang.t("全市没有该车牌的记录。", "No stays of this plate in the city.")) } }
@@ -662,7 +788,7 @@ async fn lists(State(state): State<AppState>, v: Viewer, Query(q): Query<ListsQu
                 button type="submit" { (lang.t("下发", "Send")) }
             }
         }
-        div.card style="margin-top:14px" {
+        div.card.mt {
             h2 { (lang.t("名单与各车场确认", "Entries and each lot's confirmation")) }
             @if rows.is_empty() { p.empty { (lang.t("暂无名单", "No entries yet")) } }
             @else { div.scroll { table id="list-entries" {
@@ -774,17 +900,31 @@ async fn photo(
 }
 
 async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    login_form(&state, onepark_serve::pages::lang(&headers), false)
+    login_form(&state, onepark_serve::pages::lang(&headers), Notice::None)
 }
 
-fn login_form(state: &AppState, lang: Lang, wrong: bool) -> Response {
+/// What the login page says above its form.
+enum Notice {
+    None,
+    Wrong,
+    /// Too many tries from this address: seconds to wait.
+    Throttled(u64),
+}
+
+fn login_form(state: &AppState, lang: Lang, notice: Notice) -> Response {
     if state.admin_token().is_none() {
         return Refused::Disabled(lang).into_response();
     }
     let body = html! {
         div.card.login {
             h1 { (lang.t("登录控制台", "Sign in")) }
-            @if wrong { div.notice.bad { (lang.t("令牌不正确", "Wrong token")) } }
+            @match notice {
+                Notice::Wrong => div.notice.bad { (lang.t("令牌不正确", "Wrong token")) },
+                Notice::Throttled(wait) => div.notice.bad {
+                    (lang.t("尝试次数过多，请稍后再试（秒）：", "Too many tries; try again in (seconds): ")) (wait)
+                },
+                Notice::None => {},
+            }
             form method="post" action="/login" {
                 p { label.field { (lang.t("管理令牌（admin_token）", "Admin token (admin_token)"))
                     input type="password" name="token" required autofocus; } }
@@ -792,8 +932,14 @@ fn login_form(state: &AppState, lang: Lang, wrong: bool) -> Response {
             }
         }
     };
-    let status = if wrong { StatusCode::UNAUTHORIZED } else { StatusCode::OK };
-    (status, onepark_serve::pages::html(page(lang, lang.t("登录", "Sign in"), "", 0, body))).into_response()
+    let page = onepark_serve::pages::html(page(lang, lang.t("登录", "Sign in"), "", 0, body));
+    match notice {
+        Notice::None => page,
+        Notice::Wrong => (StatusCode::UNAUTHORIZED, page).into_response(),
+        Notice::Throttled(wait) => {
+            (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait.to_string())], page).into_response()
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -801,28 +947,56 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
-    log_in(&state, &f.token, &headers)
-}
+/// The client's address (unspecified when served without a socket, in tests).
+struct Client(IpAddr);
 
-fn log_in(state: &AppState, token: &str, headers: &HeaderMap) -> Response {
-    let lang = onepark_serve::pages::lang(headers);
-    match state.admin_token() {
-        None => Refused::Disabled(lang).into_response(),
-        Some(expected) if crate::broker::same_secret(token, expected) => {
-            // Only characters a cookie value may hold are ever set (a token
-            // with others is still accepted as a bearer token).
-            if !token.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',' && b != b'"' && b != b'\\') {
-                return (StatusCode::BAD_REQUEST, "admin_token holds characters a cookie cannot carry").into_response();
-            }
-            let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=2592000");
-            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
-        }
-        Some(_) => login_form(state, lang, true),
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        Ok(Client(peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))))
     }
 }
 
-async fn logout() -> Response {
-    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+async fn login(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    log_in(&state, client, &f.token, &headers)
+}
+
+/// The admin token, from the form or the demo's `/?token=` link, for a session.
+fn log_in(state: &AppState, client: IpAddr, token: &str, headers: &HeaderMap) -> Response {
+    let lang = onepark_serve::pages::lang(headers);
+    let Some(expected) = state.admin_token() else { return Refused::Disabled(lang).into_response() };
+    let guard = state.dashboard();
+    let now = Instant::now();
+    // Counted before the comparison, so concurrent tries cannot all slip
+    // under the limit while earlier ones are being compared.
+    if let Err(wait) = guard.logins.take(&client.to_string(), now) {
+        tracing::warn!(%client, "dashboard login throttled");
+        return login_form(state, lang, Notice::Throttled(wait));
+    }
+    if !crate::broker::same_secret(token, expected) {
+        return login_form(state, lang, Notice::Wrong);
+    }
+    let Some(id) = guard.open(now) else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "no random session id").into_response();
+    };
+    let secure = if secure(guard, headers) { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION.as_secs());
+    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+}
+
+/// Ends the session server-side (a copied cookie stops working) and clears it.
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(id) = onepark_serve::pages::cookie(&headers, COOKIE) {
+        state.dashboard().close(id);
+    }
+    let secure = if secure(state.dashboard(), &headers) { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");
     ([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response()
 }

@@ -82,6 +82,8 @@ pub struct Metrics {
     /// Exact replays answered without decrypting.
     replays: AtomicU64,
     pub http: Arc<onepark_serve::Stats>,
+    /// The embedded broker's door (connections before and after CONNECT).
+    pub mqtt: Arc<crate::broker::DoorStats>,
 }
 
 impl Default for Metrics {
@@ -100,6 +102,7 @@ impl Default for Metrics {
             findings: Family::default(),
             replays: AtomicU64::new(0),
             http: Arc::default(),
+            mqtt: Arc::default(),
         };
         // Every interface's request series exists from the start, at zero: a
         // rate over a series that appears mid-way misses its first increments
@@ -221,6 +224,7 @@ impl Metrics {
             ),
         ])));
         r.sub_registry_with_prefix("onepark_http").register_collector(Box::new(self.http.snapshot()));
+        r.sub_registry_with_prefix("onepark_mqtt").register_collector(Box::new(self.mqtt.snapshot()));
         onepark_serve::metrics::render(&r)
     }
 }

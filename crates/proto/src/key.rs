@@ -22,6 +22,40 @@ pub enum KeyError {
     TooSmall { which: &'static str, bits: usize },
 }
 
+/// Runs of Base64 at least this long are taken for key material: a key's
+/// Base64 or each line of a PEM (64 characters) is longer, a path or a
+/// word is not (`.`, `_`, `-` and spaces end a run).
+const KEY_RUN: usize = 40;
+
+/// `text` as it may be shown in an error or a log: every run of
+/// [`KEY_RUN`] or more Base64 characters (an inline key, a line of a PEM, a
+/// long token) is replaced by its length. Errors that echo what a
+/// configuration said (a TOML error's line, a "file not found" path that was
+/// really inline key text) go through this, so no key is ever printed.
+pub fn redact(text: &str) -> String {
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len().min(256));
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= KEY_RUN {
+            out.push_str(&format!("<{} characters hidden>", run.chars().count()));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_b64(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Smallest key accepted: below it the PKCS#1 padding (11 bytes) leaves no
 /// room for data, and no deployed system uses less.
 pub const MIN_BITS: usize = 512;
@@ -172,6 +206,18 @@ impl PrivateKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redact_hides_key_text_and_keeps_paths() {
+        let key = PrivateKey::generate(1024).expect("key").to_base64_der();
+        let shown = redact(&format!("line 3: private_key = \"{key}\" is not a file"));
+        assert!(!shown.contains(&key[100..140]), "{shown}");
+        assert!(
+            shown.starts_with("line 3: private_key = \"<") && shown.ends_with("characters hidden>\" is not a file")
+        );
+        let path = "/etc/onepark/keys/lot_private.b64 not found";
+        assert_eq!(redact(path), path);
+    }
 
     #[test]
     fn every_form_parses_to_the_same_key() {

@@ -208,10 +208,17 @@ impl Store {
         state: Option<DownlinkState>,
         limit: i64,
     ) -> Result<Vec<Downlink>, StoreError> {
-        let sql = format!(
-            "SELECT {DOWNLINK_COLUMNS} FROM downlinks WHERE ($1 = '' OR parking_code = $1) \
-             AND ($2 = '' OR state = $2) ORDER BY request_id DESC LIMIT $3"
-        );
+        // One statement per filter: `($1 = '' OR parking_code = $1)` cannot
+        // use an index, so a lot's latest message cost a walk over every
+        // message stored (the downlink bench reading back 10,000 lots took
+        // minutes). With the code given, `downlinks_lot` finds its rows.
+        let filter = match (parking_code.is_some(), state.is_some()) {
+            (true, true) => "WHERE parking_code = $1 AND state = $2",
+            (true, false) => "WHERE parking_code = $1 AND $2 = ''",
+            (false, true) => "WHERE $1 = '' AND state = $2",
+            (false, false) => "WHERE $1 = '' AND $2 = ''",
+        };
+        let sql = format!("SELECT {DOWNLINK_COLUMNS} FROM downlinks {filter} ORDER BY request_id DESC LIMIT $3");
         Ok(sqlx::query_as(&sql)
             .bind(parking_code.unwrap_or_default())
             .bind(state.map(DownlinkState::as_str).unwrap_or_default())

@@ -47,6 +47,7 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
             channel: onepark_platform::config::ChannelKind::Sandbox,
             ..Default::default()
         },
+        dashboard: Default::default(),
     }
 }
 
