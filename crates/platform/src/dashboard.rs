@@ -13,12 +13,12 @@
 //! of the same host), so `Sec-Fetch-Site` and `Origin` are checked too.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
@@ -26,6 +26,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{Duration, NaiveDate, Timelike as _};
 use onepark_domain::time::format_time;
+use onepark_serve::pages::Client;
 use onepark_web::chart::{self, Axes, Place, Series};
 use onepark_web::{Lang, Markup, Nav, html, percent, yuan};
 use serde::Deserialize;
@@ -162,6 +163,8 @@ fn same_origin(headers: &HeaderMap) -> bool {
 struct Viewer {
     lang: Lang,
     fragment: bool,
+    /// The payment channel is the sandbox: every page says so.
+    play_money: bool,
 }
 
 enum Refused {
@@ -216,7 +219,8 @@ impl FromRequestParts<AppState> for Viewer {
         if !state.dashboard().valid(given, Instant::now()) {
             return Err(Refused::Login);
         }
-        Ok(Viewer { lang, fragment: parts.headers.get("x-fragment").is_some() })
+        let play_money = state.payments().play_money();
+        Ok(Viewer { lang, fragment: parts.headers.get("x-fragment").is_some(), play_money })
     }
 }
 
@@ -235,7 +239,14 @@ fn page(lang: Lang, title: &str, here: &str, live: u32, body: Markup) -> Markup 
 
 /// The page, or its `<main>` alone for a live refresh.
 fn reply(v: &Viewer, title: &str, here: &str, body: Markup) -> Response {
-    onepark_serve::pages::html(if v.fragment { body } else { page(v.lang, title, here, LIVE, body) })
+    let lang = v.lang;
+    let body = html! {
+        @if v.play_money {
+            div.notice.bad id="sandbox" { (lang.t("测试环境：支付渠道为沙箱（虚拟资金），线上收入均非真实资金。", "Test system: the payment channel is the sandbox (play money); online takings are not real money.")) }
+        }
+        (body)
+    };
+    onepark_serve::pages::html(if v.fragment { body } else { page(lang, title, here, LIVE, body) })
 }
 
 #[derive(Deserialize)]
@@ -945,18 +956,6 @@ fn login_form(state: &AppState, lang: Lang, notice: Notice) -> Response {
 #[derive(Deserialize)]
 struct LoginForm {
     token: String,
-}
-
-/// The client's address (unspecified when served without a socket, in tests).
-struct Client(IpAddr);
-
-impl<S: Send + Sync> FromRequestParts<S> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        Ok(Client(peer.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))))
-    }
 }
 
 async fn login(

@@ -8,16 +8,16 @@
 //! carries a CSRF token; fee queries are throttled per client.
 //! Server-rendered; the script only refreshes the receipt while the lot confirms.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Extension, Form, Path, Query, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use onepark_domain::plate::Plate;
+use onepark_serve::pages::Client;
 use onepark_web::{Lang, Nav, yuan};
 use serde::Deserialize;
 
@@ -63,19 +63,6 @@ fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
         set_csrf,
         proven: state.proofs().plates(headers, unix_now()),
         play_money: state.payments().play_money(),
-    }
-}
-
-/// Who a throttle counts: the client's address (an IPv6 client by its /64,
-/// which one subscriber usually holds whole).
-fn client(peer: Option<Extension<ConnectInfo<SocketAddr>>>) -> String {
-    match peer.map(|Extension(ConnectInfo(addr))| addr.ip()) {
-        Some(std::net::IpAddr::V6(ip)) => {
-            let s = ip.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-        Some(ip) => ip.to_string(),
-        None => "local".to_owned(),
     }
 }
 
@@ -420,7 +407,7 @@ fn posted(state: &AppState, headers: &HeaderMap, csrf: &str, plate: &str) -> Res
 async fn ask_fee(
     State(state): State<AppState>,
     headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Client,
     Form(f): Form<PlateForm>,
 ) -> Response {
     let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
@@ -431,7 +418,7 @@ async fn ask_fee(
         return offline(&d);
     }
     // Each query is a downlink, a lot's upload and a row: bounded per client.
-    if let Err(wait) = state.fee_rate().take(&client(peer), std::time::Instant::now()) {
+    if let Err(wait) = state.fee_rate().take(&client.key(), std::time::Instant::now()) {
         let mut response = problem(
             &d,
             StatusCode::TOO_MANY_REQUESTS,
@@ -757,7 +744,7 @@ struct VerifyForm {
 async fn verify(
     State(state): State<AppState>,
     headers: HeaderMap,
-    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    client: Client,
     Form(f): Form<VerifyForm>,
 ) -> Response {
     let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
@@ -768,7 +755,7 @@ async fn verify(
     // 10^8 codes take years), whatever fee queries are allowed.
     let now = std::time::Instant::now();
     let limits = state.verify_rates();
-    if limits.0.take(&client(peer), now).is_err() || limits.1.take(&plate_no, now).is_err() {
+    if limits.0.take(&client.key(), now).is_err() || limits.1.take(&plate_no, now).is_err() {
         return problem(
             &d,
             StatusCode::TOO_MANY_REQUESTS,

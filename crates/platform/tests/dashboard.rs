@@ -198,3 +198,17 @@ async fn pages_say_what_they_may_load_and_who_may_frame_them() {
     let asset = d.get("/assets/onepark.js", "").await;
     assert_eq!(asset.header("x-content-type-options"), "nosniff");
 }
+
+/// Issue 21 item 12: a sandbox channel is announced on every dashboard page;
+/// a real one (or none) is not.
+#[tokio::test]
+async fn the_sandbox_is_announced_on_every_page() {
+    let d = Dashboard::new("sandbox", |_| {}).await;
+    let session = d.login("10.0.0.2", "test-token", &[]).await.session();
+    for path in ["/", "/plates", "/lists"] {
+        assert!(d.get(path, &session).await.body.contains("id=\"sandbox\""), "{path}");
+    }
+    let off = Dashboard::new("no-channel", |c| c.payments = Default::default()).await;
+    let session = off.login("10.0.0.3", "test-token", &[]).await.session();
+    assert!(!off.get("/", &session).await.body.contains("id=\"sandbox\""));
+}

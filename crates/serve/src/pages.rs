@@ -71,3 +71,30 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 pub fn lang(headers: &HeaderMap) -> onepark_web::Lang {
     onepark_web::Lang::from_cookie(headers.get(header::COOKIE).and_then(|v| v.to_str().ok()))
 }
+
+/// The client's address (unspecified when served without a socket, in tests):
+/// what the pages' throttles count.
+pub struct Client(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(Client(peer.unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))))
+    }
+}
+
+impl Client {
+    /// The key a throttle counts it under: an IPv6 client by its /64, which
+    /// one subscriber usually holds whole.
+    pub fn key(&self) -> String {
+        match self.0 {
+            std::net::IpAddr::V6(ip) => {
+                let s = ip.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            ip => ip.to_string(),
+        }
+    }
+}
