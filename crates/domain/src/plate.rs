@@ -273,6 +273,33 @@ pub fn reading(input: &str) -> Result<String, PlateError> {
     }
 }
 
+/// The documented pattern of a plate as read ([`reading`] accepts every text
+/// it matches): characters of the Basic Multilingual Plane that are neither
+/// control nor invisible ([`is_invisible`]), spelled `\uXXXX` so that ECMA
+/// and Python regexes read it alike. Built from [`is_invisible`] itself, so
+/// the two cannot disagree.
+pub fn reading_pattern() -> String {
+    let allowed = |c: u32| !(0xD800..=0xDFFF).contains(&c) && char::from_u32(c).is_some_and(|c| !is_invisible(c));
+    let mut class = String::new();
+    let mut c = 0x20;
+    while c <= 0xFFFF {
+        if !allowed(c) {
+            c += 1;
+            continue;
+        }
+        let start = c;
+        while c < 0xFFFF && allowed(c + 1) {
+            c += 1;
+        }
+        class.push_str(&format!("\\u{start:04x}"));
+        if c > start {
+            class.push_str(&format!("-\\u{c:04x}"));
+        }
+        c += 1;
+    }
+    format!("^[{class}]*$")
+}
+
 /// The first control or invisible character of `text` ([`is_invisible`]), as
 /// [`PlateError::Invisible`].
 pub fn visible(text: &str) -> Result<(), PlateError> {
@@ -398,6 +425,37 @@ fn armed_police(rest: &str) -> Option<PlateKind> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_reading_pattern_admits_exactly_the_visible_characters_of_the_bmp() {
+        let pattern = reading_pattern();
+        let class = pattern.strip_prefix("^[").and_then(|p| p.strip_suffix("]*$")).expect("a class");
+        let code = |s: &str| u32::from_str_radix(s.trim_start_matches("\\u"), 16).expect("hex");
+        let mut allowed = std::collections::BTreeSet::new();
+        // Parse `\uXXXX` and `\uXXXX-\uXXXX` items.
+        let mut rest = class;
+        while let Some(item) = rest.strip_prefix("\\u") {
+            let (start, after) = item.split_at(4);
+            let start = code(start);
+            if let Some(range) = after.strip_prefix("-\\u") {
+                let (end, after) = range.split_at(4);
+                allowed.extend(start..=code(end));
+                rest = after;
+            } else {
+                allowed.insert(start);
+                rest = after;
+            }
+        }
+        assert!(rest.is_empty(), "unparsed: {rest}");
+        for c in 0x20..=0xFFFFu32 {
+            let visible = char::from_u32(c).is_some_and(|c| !is_invisible(c));
+            assert_eq!(allowed.contains(&c), visible, "U+{c:04X}");
+        }
+        assert!(
+            !allowed.contains(&0x200B) && !allowed.contains(&0x202E) && allowed.contains(&0x9C81),
+            "鲁 in, ZWSP and RLO out"
+        );
+    }
+
     use super::*;
 
     fn kind(s: &str) -> PlateKind {

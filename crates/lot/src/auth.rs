@@ -331,6 +331,8 @@ fn cross_site(headers: &axum::http::HeaderMap) -> bool {
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct Login {
+    /// At most 64 bytes (16 characters are always within it).
+    #[schema(max_length = 16)]
     user: String,
     password: String,
 }

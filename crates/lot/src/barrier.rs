@@ -37,6 +37,7 @@ const MAX_PHOTO_BYTES: usize = 375_000;
 pub(crate) struct Read {
     /// As read; empty or absent means unrecognised (`未识别`); normalised (`鲁b-12345` → `鲁B12345`).
     /// A control or invisible character (NUL, ESC, zero-width space, U+202E …) is refused (400).
+    #[schema(schema_with = read_plate)]
     plate_no: Option<String>,
     /// 车牌颜色 (spec §7); default 1 blue.
     #[serde(default = "blue")]
@@ -865,10 +866,16 @@ pub(crate) struct ManualOpen {
     #[schema(schema_with = operator_schema)]
     operator: Option<String>,
     /// The car, if known.
+    #[schema(schema_with = read_plate)]
     plate_no: Option<String>,
 }
 
 /// Staff text: not blank, no control characters, at most `max` characters.
+/// A plate as read (or null): no control or invisible character (`domain::plate::reading_pattern`).
+pub(crate) fn read_plate() -> ObjectBuilder {
+    nullable_string().pattern(Some(onepark_domain::plate::reading_pattern()))
+}
+
 pub(crate) fn staff_text_schema(max: usize, required: bool) -> ObjectBuilder {
     if required {
         let pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";

@@ -94,6 +94,7 @@ pub(crate) struct SessionParams {
     #[param(inline)]
     state: Option<SessionState>,
     /// The plate (normalised like a camera's read).
+    #[param(schema_with = crate::barrier::read_plate)]
     plate_no: Option<String>,
     /// Entered that day.
     #[param(inline)]
@@ -482,7 +483,7 @@ pub(crate) struct ArrearsReply {
 /// Records arrears collected at the booth: the hold is lifted and the
 /// platform told (cancelOverDueBill, through the outbox).
 #[utoipa::path(post, path = "/api/arrears/{plate}/collected", tag = "staff", request_body = ArrearsCollected,
-    params(("plate" = String, Path, description = "the plate held for arrears")),
+    params(("plate" = String, Path, description = "the plate held for arrears", pattern = "^[\\u0020-\\u007e\\u00a0-\\u00ac\\u00ae-\\u02ff\\u4e00-\\u9fff]*$")),
     responses((status = 200, body = ArrearsReply),
         (status = 400, description = "the amount is not the notified arrears", body = ErrorBody),
         (status = 404, description = "no arrears notified for the plate", body = ErrorBody)))]

@@ -288,16 +288,26 @@ pub async fn bill_reported(state: &AppState, parking_code: &str, bill_id: &str, 
 
 /// A lot refused the payResult announcing a prepayment (confirm with
 /// success=false): the lot will not count it, so the driver gets it back and
-/// the stay can be paid again.
+/// the stay can be paid again. (The recovery job does the same for one whose
+/// payResult expired unconfirmed, and retries a refund that failed here.)
 pub async fn pay_result_refused(state: &AppState, request_id: i64, reason: &str) {
     let result = async {
         let Some(p) = state.store().announced_by(request_id).await? else { return Ok(()) };
-        refund(state, &p, &format!("车场未能确认本次支付（{reason}）：自动退款")).await?;
-        state.store().release_claims(&p.parking_code, &p.bill_id, &format_time(state.now())).await
+        uncounted(state, &p, &format!("车场未能确认本次支付（{reason}）：自动退款")).await
     };
     if let Err(e) = result.await {
         tracing::error!(error = %e, request_id, "cannot refund a prepayment its lot refused");
     }
+}
+
+/// A prepayment its lot will not count: refunded, and the stay may be paid again.
+async fn uncounted(state: &AppState, p: &Payment, reason: &str) -> Result<(), StoreError> {
+    refund(state, p, reason).await?;
+    if state.store().payment(&p.parking_code, &p.bill_id).await?.is_some_and(|after| after.state == PayState::Refunded)
+    {
+        state.store().release_claims(&p.parking_code, &p.bill_id, &format_time(state.now())).await?;
+    }
+    Ok(())
 }
 
 /// Refunds what is left of a payment; idempotent (the refund id is the order's).
@@ -504,6 +514,17 @@ pub async fn recover(state: AppState) {
                 }
             }
             Err(e) => tracing::error!(error = %e, "cannot read the bills owed a refund"),
+        }
+        match state.store().uncounted_prepayments().await {
+            Ok(uncounted_by_lots) => {
+                for p in uncounted_by_lots {
+                    if let Err(e) = uncounted(&state, &p, "车场未确认本次支付（通知已拒收或过期）：自动退款").await
+                    {
+                        tracing::error!(error = %e, order_id = p.order_id, "refund failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read prepayments their lots did not count"),
         }
         let before = format_time(state.now() - chrono::Duration::seconds(5));
         let pending = match state.store().pending_payments(&before).await {

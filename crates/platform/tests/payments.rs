@@ -747,6 +747,29 @@ async fn driver_pages(h: Harness, tag: &str) {
     assert_eq!(status, 403, "a wrong code");
     let (status, _) = h.driver_post("/pay/verify", format!("plate={}&code={code}", enc(&plate))).await;
     assert_eq!(status, 303, "the receipt's code");
+    // A prepayment whose payResult expires unconfirmed is never counted by
+    // its lot: the recovery job refunds it.
+    let (q, _) = onepark_platform::payments::ask_fee(&h.state, &plate, Duration::from_millis(1))
+        .await
+        .expect("asked")
+        .expect("parked");
+    let bill = json!({ "success": true, "requestId": q, "params": { "parkingCode": "1001", "uid": format!("U{tag}-P"),
+        "plateNo": plate, "plateColor": 1, "arriveTime": at(90), "endTime": at(0), "billID": format!("{tag}-PQ"),
+        "billTime": at(0), "shouldPay": 400, "payStatus": 0 } });
+    assert_eq!(code_of(&h.send("uploadFee", bill).await), "200");
+    let pay = format!("/pay/quote/{q}/pay?k={}", h.state.proofs().link(&format!("quote\n{q}")));
+    assert_eq!(h.driver_post(&pay, String::new()).await.0, 303);
+    sqlx::query("UPDATE downlinks SET state = 'expired' WHERE interface = 'payResult' AND subject = $1")
+        .bind(&plate)
+        .execute(h.state.store().pool())
+        .await
+        .expect("expire");
+    eventually("the uncounted prepayment refunded", async || {
+        let p = h.state.store().payment("1001", &format!("{tag}-PQ")).await.expect("read").expect("payment");
+        p.state == onepark_platform::store::PayState::Refunded
+    })
+    .await;
+
     // Receipt codes: ten wrong guesses a minute from a client, then 429.
     let mut guesses = Vec::new();
     for _ in 0..11 {

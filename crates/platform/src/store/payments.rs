@@ -763,6 +763,20 @@ impl Store {
             .await
     }
 
+    /// Paid prepayments their lot will never count: the payResult announcing
+    /// it was refused or expired unconfirmed (each is refunded).
+    pub async fn uncounted_prepayments(&self) -> Result<Vec<Payment>, StoreError> {
+        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
+        let sql = format!(
+            "SELECT {} FROM payments p WHERE p.state = 'paid' AND p.purpose = 'prepay' AND EXISTS \
+             (SELECT 1 FROM debt_claims c JOIN downlinks d ON d.request_id = c.notice \
+             WHERE c.parking_code = p.parking_code AND c.bill_id = p.bill_id AND d.state IN ('refused', 'expired')) \
+             LIMIT 100",
+            columns.join(", ")
+        );
+        Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
+    }
+
     /// The prepayment a payResult (its requestId) announced.
     pub async fn announced_by(&self, request_id: i64) -> Result<Option<Payment>, StoreError> {
         let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
