@@ -194,7 +194,23 @@ async fn apply(state: &AppState, order: &Order, notified: bool) -> Result<Option
     let o = outcome(order, paid_type);
     let now = format_time(state.now());
     let Some(before) = state.store().payment_by_order(&order.order_id).await? else {
-        tracing::warn!(order_id = order.order_id, "the channel reports an order this platform never made");
+        // An earlier attempt of a bill, given up as declined and since tried
+        // again under a new order id, that the channel charged after all: no
+        // debt is left for that money, so it goes back.
+        if order.state == onepark_pay::State::Paid && order.refunded == 0 && order.order_id.starts_with("OP") {
+            let request = Refund {
+                order_id: order.order_id.clone(),
+                refund_id: format!("R{}", order.order_id),
+                amount: order.paid.unwrap_or(0),
+                reason: "该次扣款已被新的扣款取代：自动退款".into(),
+            };
+            match state.payments().channel.refund(&request).await {
+                Ok(_) => tracing::warn!(order_id = order.order_id, fen = request.amount, "superseded charge refunded"),
+                Err(e) => tracing::error!(order_id = order.order_id, error = %e, "cannot refund a superseded charge"),
+            }
+        } else {
+            tracing::warn!(order_id = order.order_id, "the channel reports an order this platform never made");
+        }
         return Ok(None);
     };
     // The lots hear of a prepayment, or of the bills an arrears payment
