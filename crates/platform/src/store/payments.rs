@@ -193,6 +193,11 @@ const ARREAR_COLUMNS: &str = "parking_code, bill_id, plate_no, plate_color, uid,
 const QUOTE_COLUMNS: &str = "request_id, parking_code, plate_no, asked_at, answered_at, success, uid, bill_id, \
      plate_color, arrive_time, end_time, bill_time, should_pay, pay_status";
 
+/// The payment columns of a table aliased `alias` in a join.
+fn payment_columns_of(alias: &str) -> String {
+    PAYMENT_COLUMNS.split(", ").map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}
+
 /// The merchant order id of a lot bill: deterministic (the same bill asks
 /// about the same order after any restart), ≤ 32 characters, the attempt last.
 pub fn order_id(parking_code: &str, bill_id: &str, attempt: i64) -> String {
@@ -552,11 +557,10 @@ impl Store {
 
     /// The charge holding a claim on a debt (pending or paid), if any.
     pub async fn debt_holder(&self, debt: &Debt) -> Result<Option<Payment>, StoreError> {
-        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {} FROM debt_claims c JOIN payments p ON p.parking_code = c.parking_code AND p.bill_id = c.bill_id \
              WHERE c.debt = $1 AND c.state <> 'released'",
-            columns.join(", ")
+            payment_columns_of("p")
         );
         Ok(sqlx::query_as(&sql).bind(debt.key()).fetch_optional(&self.pool).await?)
     }
@@ -766,24 +770,22 @@ impl Store {
     /// Paid prepayments their lot will never count: the payResult announcing
     /// it was refused or expired unconfirmed (each is refunded).
     pub async fn uncounted_prepayments(&self) -> Result<Vec<Payment>, StoreError> {
-        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {} FROM payments p WHERE p.state = 'paid' AND p.purpose = 'prepay' AND EXISTS \
              (SELECT 1 FROM debt_claims c JOIN downlinks d ON d.request_id = c.notice \
              WHERE c.parking_code = p.parking_code AND c.bill_id = p.bill_id AND d.state IN ('refused', 'expired')) \
              LIMIT 100",
-            columns.join(", ")
+            payment_columns_of("p")
         );
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
     /// The prepayment a payResult (its requestId) announced.
     pub async fn announced_by(&self, request_id: i64) -> Result<Option<Payment>, StoreError> {
-        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {} FROM payments p WHERE EXISTS (SELECT 1 FROM debt_claims c WHERE c.notice = $1 \
              AND c.parking_code = p.parking_code AND c.bill_id = p.bill_id)",
-            columns.join(", ")
+            payment_columns_of("p")
         );
         Ok(sqlx::query_as(&sql).bind(request_id).fetch_optional(&self.pool).await?)
     }
@@ -825,12 +827,11 @@ impl Store {
 
     /// Paid charges whose bill the lot reported paid another way (a refund is owed).
     pub async fn doubly_paid(&self) -> Result<Vec<Payment>, StoreError> {
-        let columns: Vec<String> = PAYMENT_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect();
         let sql = format!(
             "SELECT {} FROM payments p WHERE p.state = 'paid' AND p.purpose IN ('exit', 'after_leave') AND EXISTS \
              (SELECT 1 FROM bills b WHERE b.parking_code = p.parking_code AND b.bill_id = p.bill_id \
              AND b.paid_type <> COALESCE(p.paid_type, -1)) LIMIT 100",
-            columns.join(", ")
+            payment_columns_of("p")
         );
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
