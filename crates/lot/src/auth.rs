@@ -216,7 +216,10 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
         return (StatusCode::FORBIDDEN, axum::Json(json!({ "open": false, "reason": "foreign_host", "msg": msg })))
             .into_response();
     }
-    if !request.method().is_safe() && cross_site(request.headers()) {
+    // Without `[auth]` the gateway trusts this machine, and must not trust
+    // every page this machine's browser shows; with it, the booth's cookie
+    // would otherwise ride along (`onepark_serve::pages::cross_site`).
+    if !request.method().is_safe() && onepark_serve::pages::cross_site(request.headers()) {
         return refuse(StatusCode::FORBIDDEN, "拒绝其他网站页面发起的请求");
     }
     let path = request.uri().path().to_owned();
@@ -308,25 +311,6 @@ pub(crate) fn host_part(authority: &str) -> &str {
 /// `host` as an IP address (IPv4 dotted, or IPv6 without brackets).
 pub(crate) fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
     host.parse().ok()
-}
-
-/// A browser sent it from another site's page (`Sec-Fetch-Site`, else an
-/// `Origin` other than this host): without `[auth]` the gateway trusts this
-/// machine, and must not trust every page this machine's browser shows; with
-/// it, the booth's cookie would otherwise ride along. `Origin: null` is
-/// foreign: an opaque origin (a sandboxed frame, a `data:` page, a
-/// cross-origin redirect) is never the booth's own page. Callers that are not
-/// browsers send neither header.
-fn cross_site(headers: &axum::http::HeaderMap) -> bool {
-    let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
-    if text("sec-fetch-site").is_some_and(|s| s == "cross-site" || s == "same-site") {
-        return true;
-    }
-    match text("origin") {
-        None => false,
-        Some("null") => true,
-        Some(origin) => origin.split_once("://").is_none_or(|(_, rest)| Some(rest) != text("host")),
-    }
 }
 
 #[derive(serde::Deserialize, utoipa::ToSchema)]

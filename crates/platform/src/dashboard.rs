@@ -129,7 +129,7 @@ fn secure(guard: &Guard, headers: &HeaderMap) -> bool {
 /// a redirect) is foreign. A request with neither header is no browser's
 /// cross-origin form.
 async fn same_origin_posts(request: Request, next: Next) -> Response {
-    if request.method() != axum::http::Method::POST || same_origin(request.headers()) {
+    if request.method() != axum::http::Method::POST || !onepark_serve::pages::cross_site(request.headers()) {
         return next.run(request).await;
     }
     let lang = onepark_serve::pages::lang(request.headers());
@@ -140,23 +140,6 @@ async fn same_origin_posts(request: Request, next: Next) -> Response {
         "dashboard POST from another origin refused"
     );
     (StatusCode::FORBIDDEN, lang.t("拒绝跨站提交", "Cross-origin form refused")).into_response()
-}
-
-fn same_origin(headers: &HeaderMap) -> bool {
-    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
-    if text("sec-fetch-site").is_some_and(|site| site != "same-origin") {
-        return false;
-    }
-    match text(header::ORIGIN.as_str()) {
-        None => true,
-        Some(origin) => {
-            let host = text(header::HOST.as_str()).unwrap_or_default();
-            // The scheme is not compared: behind a TLS proxy the browser says
-            // https and we are reached over http.
-            let origin_host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
-            origin_host.is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
-        }
-    }
 }
 
 /// Who is asking, in which language, for a whole page or `<main>` only.

@@ -11,7 +11,7 @@
 //! Also the driver forms' CSRF token (double submit: a random cookie the
 //! form repeats), so no other site's page can post a driver form.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 
 const PLATES: &str = "op_plates";
 const CSRF: &str = "op_csrf";
@@ -105,16 +105,7 @@ pub fn csrf(headers: &HeaderMap) -> (String, Option<String>) {
 /// `Sec-Fetch-Site` / `Origin`; `Origin: null` is foreign) and carrying the
 /// token of its cookie.
 pub fn genuine(headers: &HeaderMap, token: &str) -> bool {
-    let cross_site = match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
-        Some(site) => site != "same-origin" && site != "none",
-        None => match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-            Some(origin) => {
-                let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
-                origin.split_once("://").is_none_or(|(_, authority)| authority != host)
-            }
-            None => false,
-        },
-    };
+    let cross_site = onepark_serve::pages::cross_site(headers);
     let cookie = onepark_serve::pages::cookie(headers, CSRF).unwrap_or_default();
     !cross_site
         && !cookie.is_empty()
@@ -132,6 +123,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     fn with_cookie(set: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -98,3 +98,27 @@ impl Client {
         }
     }
 }
+
+/// A request a browser sent from another site's page — or from another origin
+/// of this host, whose pages a SameSite cookie would also ride along with:
+/// `Sec-Fetch-Site` says `cross-site` or `same-site`, or `Origin` names
+/// another host than `Host` (`Origin: null`, an opaque origin such as a
+/// sandboxed frame or a redirect, is foreign). The scheme is not compared
+/// (behind a TLS proxy the browser says https and this side hears http). A
+/// typed address (`Sec-Fetch-Site: none`) and clients that are no browser
+/// (neither header) are not cross-site. The one rule of every page and form
+/// of both sides.
+pub fn cross_site(headers: &HeaderMap) -> bool {
+    let text = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    if text("sec-fetch-site").is_some_and(|site| site == "cross-site" || site == "same-site") {
+        return true;
+    }
+    match text(header::ORIGIN.as_str()) {
+        None => false,
+        Some(origin) => {
+            let host = text(header::HOST.as_str()).unwrap_or_default();
+            let origin_host = origin.split_once("://").map(|(_, authority)| authority);
+            !origin_host.is_some_and(|o| !host.is_empty() && o.eq_ignore_ascii_case(host))
+        }
+    }
+}
