@@ -92,9 +92,7 @@ pub fn csrf(headers: &HeaderMap) -> (String, Option<String>) {
     match onepark_serve::pages::cookie(headers, CSRF).filter(|t| t.len() == 32) {
         Some(token) => (token.to_owned(), None),
         None => {
-            let mut bytes = [0u8; 16];
-            let _ = openssl::rand::rand_bytes(&mut bytes);
-            let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            let token = crate::broker::random_hex(16).unwrap_or_default();
             let cookie = format!("{CSRF}={token}; Path=/pay; HttpOnly; SameSite=Strict");
             (token, Some(cookie))
         }
