@@ -16,6 +16,7 @@
 //! Graceful shutdown: on `shutdown`, stop accepting and let in-flight
 //! requests finish (up to 10 s).
 
+pub mod clock;
 pub mod json;
 pub mod metrics;
 pub mod pages;
