@@ -6,5 +6,6 @@
 
 pub mod money;
 pub mod plate;
+pub mod record;
 pub mod tariff;
 pub mod time;

@@ -11,12 +11,14 @@ use axum::routing::{get, post};
 use chrono::NaiveDateTime;
 use onepark_domain::time::Zone;
 use onepark_proto::PrivateKey;
+use onepark_serve::clock::Clock;
 
-use crate::admission::{ProbeLimiter, Rate, Refusals, Replays};
 use crate::config::{Config, Limits, LotAccess};
+use crate::link::qdpark::admission::{ProbeLimiter, Refusals, Replays};
+use crate::link::qdpark::uplink;
 use crate::metrics::Metrics;
+use crate::rate::Rate;
 use crate::store::{Store, StoreError};
-use crate::uplink;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,19 +41,21 @@ struct Inner {
     metrics_token: Option<String>,
     /// uploadPhoto's files between write and commit, see `uplink::photo`.
     photos_in_flight: crate::photo::InFlight,
-    wake: crate::downlink::Wake,
+    wake: crate::link::qdpark::downlink::Wake,
     downlink_retry: chrono::Duration,
     /// The platform's own login on an external broker (from `mqtt_url`).
-    mqtt_publisher: Option<crate::broker::Internal>,
-    payments: crate::payments::Payments,
+    mqtt_publisher: Option<crate::link::qdpark::broker::Internal>,
+    payments: crate::city::payments::Payments,
     /// The driver pages' plate proofs and receipt codes.
-    proofs: crate::proof::Proofs,
+    proofs: crate::http::proof::Proofs,
     /// Fee queries per client: each one costs a downlink, a lot's upload and a row.
     fee_rate: Rate,
     /// Receipt-code guesses per client and per plate.
     verify_rates: (Rate, Rate),
     /// The dashboard's sessions and login throttle.
-    dashboard: crate::dashboard::Guard,
+    dashboard: crate::http::dashboard::Guard,
+    /// The platform's one clock (a test may move it).
+    clock: Clock,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -70,6 +74,12 @@ fn proof_secret(config: &Config) -> Vec<u8> {
 
 impl AppState {
     pub fn new(config: &Config, store: Store) -> AppState {
+        AppState::with_clock(config, store, Clock::system())
+    }
+
+    /// A platform whose time is `clock`'s: tests start it at a chosen
+    /// instant and move time to see retries, expiries and recoveries.
+    pub fn with_clock(config: &Config, store: Store, clock: Clock) -> AppState {
         let lots = config.lots.iter().map(|l| (l.access_id.clone(), Arc::new(l.clone()))).collect();
         AppState {
             inner: Arc::new(Inner {
@@ -100,26 +110,27 @@ impl AppState {
                 photos_in_flight: Default::default(),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
-                mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::downlink::url_login),
-                payments: crate::payments::Payments::new(&config.payments, config.zone),
-                proofs: crate::proof::Proofs::new(&proof_secret(config)),
+                mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::link::qdpark::downlink::url_login),
+                payments: crate::city::payments::Payments::new(&config.payments, config.zone),
+                proofs: crate::http::proof::Proofs::new(&proof_secret(config)),
                 // Keyed by client addresses and plates anyone can make up: bounded.
                 fee_rate: Rate::bounded(config.limits.fee_queries_per_minute, 100_000),
                 verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
-                dashboard: crate::dashboard::Guard::new(&config.dashboard),
+                dashboard: crate::http::dashboard::Guard::new(&config.dashboard),
+                clock,
             }),
         }
     }
 
-    pub fn dashboard(&self) -> &crate::dashboard::Guard {
+    pub fn dashboard(&self) -> &crate::http::dashboard::Guard {
         &self.inner.dashboard
     }
 
-    pub fn payments(&self) -> &crate::payments::Payments {
+    pub fn payments(&self) -> &crate::city::payments::Payments {
         &self.inner.payments
     }
 
-    pub fn proofs(&self) -> &crate::proof::Proofs {
+    pub fn proofs(&self) -> &crate::http::proof::Proofs {
         &self.inner.proofs
     }
 
@@ -178,7 +189,7 @@ impl AppState {
     }
 
     /// The receiver's clock for a message's times.
-    pub fn clock(&self) -> onepark_proto::msg::Clock {
+    pub fn receiving(&self) -> onepark_proto::msg::Clock {
         let l = &self.inner.limits;
         onepark_proto::msg::Clock {
             now: self.now(),
@@ -188,7 +199,7 @@ impl AppState {
         }
     }
 
-    pub fn wake(&self) -> &crate::downlink::Wake {
+    pub fn wake(&self) -> &crate::link::qdpark::downlink::Wake {
         &self.inner.wake
     }
 
@@ -196,7 +207,7 @@ impl AppState {
         self.inner.downlink_retry
     }
 
-    pub fn mqtt_publisher(&self) -> Option<&crate::broker::Internal> {
+    pub fn mqtt_publisher(&self) -> Option<&crate::link::qdpark::broker::Internal> {
         self.inner.mqtt_publisher.as_ref()
     }
 
@@ -230,7 +241,12 @@ impl AppState {
 
     /// Wall-clock time in the configured zone.
     pub fn now(&self) -> NaiveDateTime {
-        self.inner.zone.local(chrono::Utc::now())
+        self.inner.zone.local(self.inner.clock.now())
+    }
+
+    /// The platform's clock (instants: Unix times, request ids).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
     }
 }
 
@@ -239,15 +255,15 @@ impl AppState {
 pub fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
-        .merge(crate::admin::router(state.clone()))
-        .merge(crate::dashboard::router())
-        .merge(crate::driver::router())
+        .merge(crate::http::admin::router(state.clone()))
+        .merge(crate::http::dashboard::router())
+        .merge(crate::http::driver::router())
         .route("/api/pay/notify", post(notify));
     if let Some(sandbox) = &state.payments().sandbox {
         // The in-process sandbox's own API (accounts, behaviour, statement), as `onepark pay-sandbox` serves it.
         // Behind the admin token: in process the sandbox's own key is never shown to anyone.
         let api = onepark_pay::http::open_router(sandbox.clone())
-            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::admin::authorize));
+            .layer(axum::middleware::from_fn_with_state(state.clone(), crate::http::admin::authorize));
         router = router.nest_service("/sandbox", api);
     }
     if config.metrics_listen.is_none() {
@@ -265,7 +281,7 @@ async fn notify(
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
     let signature = headers.get(onepark_pay::sign::HEADER).and_then(|v| v.to_str().ok());
-    match crate::payments::notified(&state, &body, signature).await {
+    match crate::city::payments::notified(&state, &body, signature).await {
         Ok(()) => axum::Json(serde_json::json!({ "code": "SUCCESS" })).into_response(),
         Err(e) if e.contains("signature") || e.contains("notification body") => {
             (axum::http::StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": e }))).into_response()
@@ -287,7 +303,7 @@ async fn metrics(
     use axum::response::IntoResponse;
     if let Some(token) = &state.inner.metrics_token {
         let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !crate::broker::same_secret(given, &format!("Bearer {token}")) {
+        if !crate::secret::same_secret(given, &format!("Bearer {token}")) {
             return (
                 axum::http::StatusCode::UNAUTHORIZED,
                 [("www-authenticate", "Bearer")],
@@ -311,29 +327,32 @@ pub enum ServeError {
     #[error("mqtt_url: {0}")]
     Mqtt(String),
     #[error("embedded MQTT broker: {0}")]
-    Broker(#[from] crate::broker::BrokerError),
+    Broker(#[from] crate::link::qdpark::broker::BrokerError),
 }
 
 /// Starts the downlink: the embedded broker (unless an external one is
 /// configured) and the publisher. Returns the embedded broker's address.
 /// With neither, downlinks are stored and wait until a broker is configured.
-pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<crate::broker::Embedded>, ServeError> {
+pub async fn start_downlink(
+    config: &Config,
+    state: &AppState,
+) -> Result<Option<crate::link::qdpark::broker::Embedded>, ServeError> {
     // Unique per process: replicas (or containers that are all pid 1) must not
     // share a client id, or the broker would keep kicking one for the other.
-    let nonce = crate::broker::random_hex(6).map_err(|e| ServeError::Mqtt(e.to_string()))?;
+    let nonce = crate::secret::random_hex(6).map_err(|e| ServeError::Mqtt(e.to_string()))?;
     let client_id = format!("onepark-platform-{nonce}");
     let (client, events, embedded) = match (&config.mqtt_url, &config.mqtt_listen) {
         (Some(url), _) => {
-            let (client, events) = crate::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;
+            let (client, events) = crate::link::qdpark::downlink::client(url, &client_id).map_err(ServeError::Mqtt)?;
             tracing::info!(broker = %onepark_proto::mqtt::redact(url), "downlink publisher uses an external broker");
             (client, events, None)
         }
         (None, Some(listen)) => {
-            let embedded = crate::broker::start(listen, &config.limits, state.clone()).await?;
+            let embedded = crate::link::qdpark::broker::start(listen, &config.limits, state.clone()).await?;
             let local = SocketAddr::new(loopback(embedded.addr.ip()), embedded.addr.port());
             let login = &embedded.publisher;
             let url = format!("mqtt://{}:{}@{local}", login.username, login.password);
-            let (client, events) = crate::downlink::client(&url, &client_id).map_err(ServeError::Mqtt)?;
+            let (client, events) = crate::link::qdpark::downlink::client(&url, &client_id).map_err(ServeError::Mqtt)?;
             (client, events, Some(embedded))
         }
         (None, None) => {
@@ -341,16 +360,16 @@ pub async fn start_downlink(config: &Config, state: &AppState) -> Result<Option<
             return Ok(None);
         }
     };
-    tokio::spawn(crate::downlink::drive(events));
-    tokio::spawn(crate::downlink::publish_loop(state.clone(), Arc::new(client)));
+    tokio::spawn(crate::link::qdpark::downlink::drive(events));
+    tokio::spawn(crate::link::qdpark::downlink::publish_loop(state.clone(), Arc::new(client)));
     Ok(embedded)
 }
 
 /// The payment side's background work: the in-process sandbox's
 /// notifications, and the recovery of pending charges.
 pub fn start_payments(state: &AppState) {
-    crate::payments::connect_sandbox(state);
-    tokio::spawn(crate::payments::recover(state.clone()));
+    crate::city::payments::connect_sandbox(state);
+    tokio::spawn(crate::city::payments::recover(state.clone()));
 }
 
 /// The publisher reaches a wildcard-bound embedded broker over loopback.
@@ -412,7 +431,7 @@ fn is_loopback(listen: &str) -> bool {
 pub struct Spawned {
     pub http: SocketAddr,
     /// The embedded broker, when it runs.
-    pub mqtt: Option<crate::broker::Embedded>,
+    pub mqtt: Option<crate::link::qdpark::broker::Embedded>,
 }
 
 /// Starts the platform in the background (tests, load generator).

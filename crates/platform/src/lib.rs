@@ -1,23 +1,20 @@
 //! The city platform: the service every lot reports to.
 //!
-//! `uplink` is the HTTP pipeline, `store` owns all SQL, `config` reads the
-//! TOML file, `app` wires them into a router and a server loop.
+//! `link` holds each protocol's front door, `city` the logic every protocol
+//! shares, `http` the admin API, dashboard and driver pages, `store` all SQL;
+//! `state` is the shared state they take parts of, and `app` (the
+//! composition root) wires them into a router and a server loop.
 
-pub mod admin;
-pub mod admission;
 pub mod app;
-pub mod broker;
+pub mod city;
 pub mod config;
-mod dashboard;
-pub mod downlink;
-mod driver;
-pub mod lists;
+pub mod http;
+pub mod link;
 pub mod metrics;
-mod money;
-mod mqtt_auth;
-pub mod overview;
-pub mod payments;
 pub mod photo;
-pub mod proof;
+pub mod rate;
+pub mod secret;
 pub mod store;
-pub mod uplink;
+
+// Paths integrators' tests and the binary use.
+pub use city::{lists, overview, payments};

@@ -83,7 +83,7 @@ pub struct Metrics {
     replays: AtomicU64,
     pub http: Arc<onepark_serve::Stats>,
     /// The embedded broker's door (connections before and after CONNECT).
-    pub mqtt: Arc<crate::broker::DoorStats>,
+    pub mqtt: Arc<crate::link::qdpark::broker::DoorStats>,
 }
 
 impl Default for Metrics {

@@ -20,7 +20,6 @@
 //! What many records of a batch say about their lot (status, berth series,
 //! online slots) is gathered in [`shared`] and written once per batch.
 
-use serde::Serialize;
 use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
@@ -38,7 +37,7 @@ mod photos;
 mod records;
 mod shared;
 pub use checks::{CheckRow, DayCounts};
-pub use city::{LotDay, PerLot, Slot};
+pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
@@ -61,6 +60,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (6, "city day", include_str!("../migrations/0006_city_day.sql")),
     (7, "payments", include_str!("../migrations/0007_payments.sql")),
     (8, "debt claims", include_str!("../migrations/0008_debt_claims.sql")),
+    (9, "protocols", include_str!("../migrations/0009_protocols.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -95,16 +95,6 @@ pub struct Store {
     /// snapshot), so on SQLite write transactions take turns here.
     writer: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     group: group::GroupCommit,
-}
-
-/// Canonical content of a record for idempotency: the message without
-/// `uploadTime`, which a retrying lot may refresh.
-pub fn content<T: Serialize>(message: &T) -> String {
-    let mut value = serde_json::to_value(message).unwrap_or_default();
-    if let Some(object) = value.as_object_mut() {
-        object.remove("uploadTime");
-    }
-    value.to_string()
 }
 
 impl Store {

@@ -10,9 +10,9 @@ use common::key;
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
+use onepark_domain::record::Kind;
 use onepark_platform::app::{AppState, router};
 use onepark_platform::store::{Store, Table};
-use onepark_proto::dict::RecordKind;
 use onepark_proto::form::UplinkForm;
 use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
 use serde_json::Value;
@@ -247,7 +247,7 @@ async fn suite(h: Harness, tag: &str) {
     let date = chrono::NaiveDate::from_ymd_opt(2021, 7, 1).expect("date");
     let (mut after, mut seen) = (None, Vec::new());
     loop {
-        let page = h.store.uids_page(c, date, RecordKind::Entry, after.as_ref(), 1).await.expect("page");
+        let page = h.store.uids_page(c, date, Kind::Entry, after.as_ref(), 1).await.expect("page");
         let Some(last) = page.last().cloned() else { break };
         seen.push(last.0.clone());
         after = Some(last);

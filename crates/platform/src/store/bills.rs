@@ -1,15 +1,17 @@
 //! Bills (`bills`): what a driver paid for a session, keyed by (parkingCode, billID).
 
-use super::{Put, Store, StoreError, content, insert_once};
-use onepark_proto::msg::record::PayRecord;
+use onepark_domain::record::{Bill, LotRef};
+use onepark_domain::time::format_time;
+
+use super::{Put, Store, StoreError, insert_once};
 
 impl Store {
     /// Stores a bill, keyed by (parkingCode, billID).
-    pub async fn put_bill(&self, access_id: &str, m: &PayRecord, now: &str) -> Result<Put, StoreError> {
-        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+    pub async fn put_bill(&self, lot: &LotRef, m: &Bill, now: &str) -> Result<Put, StoreError> {
+        let data = (m.clone(), lot.access_id.clone(), now.to_owned());
         self.group
             .write(&m.parking_code, data, |conn, (m, access_id, now), _| {
-                let content = content(m);
+                let content = m.content.clone();
                 let insert = sqlx::query(
                     "INSERT INTO bills (parking_code, bill_id, uid, access_id, plate_no, charge_fee, should_pay, \
                      actual_pay, bill_time, deal_time, paid_type, pay_type, bill_way, upload_time, received_at, content) \
@@ -23,12 +25,12 @@ impl Store {
                 .bind(m.charge_fee)
                 .bind(m.should_pay)
                 .bind(m.actual_pay)
-                .bind(m.bill_time.to_string())
-                .bind(m.deal_time.to_string())
-                .bind(m.paid_type.code())
-                .bind(m.pay_type.code())
-                .bind(m.bill_way.code())
-                .bind(m.upload_time.to_string())
+                .bind(format_time(m.bill_time))
+                .bind(format_time(m.deal_time))
+                .bind(m.paid_type)
+                .bind(m.pay_type)
+                .bind(m.bill_way)
+                .bind(format_time(m.upload_time))
                 .bind(now)
                 .bind(content.clone());
                 Box::pin(async move {

@@ -3,38 +3,10 @@
 //! compare with them (downloadUID reads the uid pages).
 
 use chrono::NaiveDate;
-use onepark_proto::dict::RecordKind;
-use onepark_proto::msg::record::CheckRecord;
+pub use onepark_domain::record::DayCounts;
+use onepark_domain::record::{DayCheck, Kind};
 
 use super::{Store, StoreError, day_range};
-
-/// One day's record counts, on either side of uploadCheckRecord.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DayCounts {
-    pub arrive: i64,
-    pub leave: i64,
-    pub photo: i64,
-    pub pay_num: i64,
-    pub pay_total: i64,
-}
-
-impl From<&CheckRecord> for DayCounts {
-    fn from(m: &CheckRecord) -> Self {
-        DayCounts {
-            arrive: m.arrive_num,
-            leave: m.leave_num,
-            photo: m.photo_num,
-            pay_num: m.pay_num,
-            pay_total: m.pay_total,
-        }
-    }
-}
-
-impl std::fmt::Display for DayCounts {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{},{},{},{},{}", self.arrive, self.leave, self.photo, self.pay_num, self.pay_total)
-    }
-}
 
 /// A lot's check of one day, as kept.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -92,12 +64,12 @@ impl Store {
     /// the same second wins).
     pub async fn record_check(
         &self,
-        m: &CheckRecord,
+        m: &DayCheck,
         ours: &DayCounts,
         marks: (i64, i64),
         now: &str,
     ) -> Result<(), StoreError> {
-        let theirs = DayCounts::from(m);
+        let theirs = m.counts;
         sqlx::query(
             "INSERT INTO check_records (parking_code, check_date, received_at, lot_counts, platform_counts, \
              account_mark, photo_mark) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -105,7 +77,7 @@ impl Store {
              platform_counts = $5, account_mark = $6, photo_mark = $7",
         )
         .bind(&m.parking_code)
-        .bind(m.check_date.to_string())
+        .bind(m.date.to_string())
         .bind(now)
         .bind(theirs.to_string())
         .bind(ours.to_string())
@@ -135,16 +107,15 @@ impl Store {
         &self,
         parking_code: &str,
         date: NaiveDate,
-        kind: RecordKind,
+        kind: Kind,
         after: Option<&(String, String)>,
         limit: i64,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let (table, id, time, extra) = match kind {
-            RecordKind::Entry => ("entries", "arrival_id", "arrive_time", " AND deleted = 0"),
-            RecordKind::Exit => ("exits", "exit_id", "end_time", ""),
-            RecordKind::Bill => ("bills", "bill_id", "deal_time", ""),
-            RecordKind::Photo => ("photos", "photo_id", "photo_time", ""),
-            RecordKind::Other(_) => return Ok(Vec::new()),
+            Kind::Entry => ("entries", "arrival_id", "arrive_time", " AND deleted = 0"),
+            Kind::Exit => ("exits", "exit_id", "end_time", ""),
+            Kind::Bill => ("bills", "bill_id", "deal_time", ""),
+            Kind::Photo => ("photos", "photo_id", "photo_time", ""),
         };
         let sql = format!(
             "SELECT uid, {id} FROM {table} WHERE parking_code = $1 AND {time} >= $2 AND {time} < $3{extra} \

@@ -87,20 +87,29 @@ impl Store {
         .await?)
     }
 
-    /// Every lot's latest uploadParkingInfo (its stored JSON).
-    pub async fn parking_infos(&self) -> Result<Vec<(String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT parking_code, content FROM parking_info").fetch_all(&self.pool).await?)
+    /// Every lot's latest description: name, address, map position.
+    pub async fn parking_infos(&self) -> Result<Vec<LotPlace>, StoreError> {
+        Ok(sqlx::query_as("SELECT parking_code, name, address, longitude, latitude FROM parking_info")
+            .fetch_all(&self.pool)
+            .await?)
     }
 
-    /// A lot's name as its uploadParkingInfo gave it.
+    /// A lot's name as its description gave it.
     pub async fn lot_name(&self, parking_code: &str) -> Result<Option<String>, StoreError> {
-        let content: Option<String> = sqlx::query_scalar("SELECT content FROM parking_info WHERE parking_code = $1")
+        let name: Option<Option<String>> = sqlx::query_scalar("SELECT name FROM parking_info WHERE parking_code = $1")
             .bind(parking_code)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(content.and_then(|c| {
-            let v: serde_json::Value = serde_json::from_str(&c).ok()?;
-            v.get("parkingName")?.as_str().map(str::to_owned)
-        }))
+        Ok(name.flatten())
     }
+}
+
+/// Where a lot is, as the city's map shows it.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct LotPlace {
+    pub parking_code: String,
+    pub name: Option<String>,
+    pub address: Option<String>,
+    pub longitude: Option<String>,
+    pub latitude: Option<String>,
 }

@@ -1,5 +1,5 @@
 //! Downlink messages (`downlinks`: queued → published → confirmed | refused | expired),
-//! published and retried by `crate::downlink`, confirmed by the lots.
+//! published and retried by `crate::link::qdpark::downlink`, confirmed by the lots.
 
 use onepark_sql::Flag;
 use serde::Serialize;

@@ -5,10 +5,11 @@
 //! batch through [`super::shared`]; this file reads them.
 
 use chrono::NaiveDate;
-use onepark_proto::msg::record::{ParkingInfo, ParkingState};
+use onepark_domain::record::{BerthState, LotInfo, LotRef};
+use onepark_domain::time::format_time;
 use serde::Serialize;
 
-use super::{Store, StoreError, content, day_range};
+use super::{Store, StoreError, day_range};
 
 /// The latest state of a lot that has reported.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -66,12 +67,11 @@ impl TryFrom<LotAccess> for StoredLot {
 
 impl Store {
     /// Records a berth state: time series plus latest state.
-    pub async fn put_state(&self, access_id: &str, m: &ParkingState, now: &str) -> Result<(), StoreError> {
-        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+    pub async fn put_state(&self, lot: &LotRef, m: &BerthState, now: &str) -> Result<(), StoreError> {
+        let data = (m.clone(), lot.access_id.clone(), now.to_owned());
         self.group
             .write(&m.parking_code, data, |_, (m, access_id, now), shared| {
-                let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-                shared.berths(&m.parking_code, access_id, &m.upload_time.to_string(), now, counts);
+                shared.berths(&m.parking_code, access_id, &format_time(m.at), now, m.berths.counts());
                 Box::pin(async { Ok(()) })
             })
             .await
@@ -89,15 +89,46 @@ impl Store {
     }
 
     /// Keeps the latest basic information of a lot.
-    pub async fn put_parking_info(&self, access_id: &str, m: &ParkingInfo, now: &str) -> Result<(), StoreError> {
+    pub async fn put_parking_info(&self, lot: &LotRef, m: &LotInfo, now: &str) -> Result<(), StoreError> {
+        let (longitude, latitude) = m.position.clone().unzip();
         sqlx::query(
-            "INSERT INTO parking_info (parking_code, access_id, received_at, content) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, received_at = $3, content = $4",
+            "INSERT INTO parking_info (parking_code, access_id, received_at, content, name, address, longitude, \
+             latitude) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (parking_code) DO UPDATE SET \
+             access_id = $2, received_at = $3, content = $4, name = $5, address = $6, longitude = $7, latitude = $8",
         )
         .bind(&m.parking_code)
-        .bind(access_id)
+        .bind(&lot.access_id)
         .bind(now)
-        .bind(content(m))
+        .bind(&m.content)
+        .bind(&m.name)
+        .bind(&m.address)
+        .bind(longitude)
+        .bind(latitude)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Descriptions stored before the city's columns existed (migration 9):
+    /// (parking code, what the lot sent), for their link to fill in.
+    pub async fn lot_infos_to_upgrade(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT parking_code, content FROM parking_info WHERE name IS NULL")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Fills in the city's columns of a description stored before migration 9.
+    pub async fn upgrade_lot_info(&self, m: &LotInfo) -> Result<(), StoreError> {
+        let (longitude, latitude) = m.position.clone().unzip();
+        sqlx::query(
+            "UPDATE parking_info SET name = $2, address = $3, longitude = $4, latitude = $5 \
+             WHERE parking_code = $1 AND name IS NULL",
+        )
+        .bind(&m.parking_code)
+        .bind(&m.name)
+        .bind(&m.address)
+        .bind(longitude)
+        .bind(latitude)
         .execute(&self.pool)
         .await?;
         Ok(())

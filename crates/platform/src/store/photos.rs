@@ -1,25 +1,27 @@
 //! Photo metadata (`photos`); the JPEG files themselves are content-addressed
 //! on disk (`crate::photo`), written and fsynced before their row commits.
 
-use super::{Put, Store, StoreError, content, insert_once};
-use onepark_proto::msg::record::Photo;
+use onepark_domain::record::{LotRef, Photo};
+use onepark_domain::time::format_time;
 
-/// A photo's identity for idempotency: the message and its file's digest.
+use super::{Put, Store, StoreError, insert_once};
+
+/// A photo's identity for idempotency: the record and its file's digest.
 pub fn photo_content(m: &Photo, sha256: &str) -> String {
-    format!("{}|{sha256}", content(m))
+    format!("{}|{sha256}", m.content)
 }
 
 impl Store {
     /// Stores a photo's metadata; the file is already on disk under `sha256`.
     pub async fn put_photo(
         &self,
-        access_id: &str,
+        lot: &LotRef,
         m: &Photo,
         sha256: &str,
         size: i64,
         now: &str,
     ) -> Result<Put, StoreError> {
-        let data = (m.clone(), access_id.to_owned(), sha256.to_owned(), now.to_owned());
+        let data = (m.clone(), lot.access_id.clone(), sha256.to_owned(), now.to_owned());
         self.group
             .write(&m.parking_code, data, move |conn, (m, access_id, sha256, now), _| {
                 let content = photo_content(m, sha256);
@@ -32,12 +34,12 @@ impl Store {
                 .bind(&m.photo_id)
                 .bind(&m.uid)
                 .bind(access_id)
-                .bind(m.photo_type.code())
-                .bind(m.time.to_string())
+                .bind(m.kind)
+                .bind(format_time(m.time))
                 .bind(&m.name)
                 .bind(sha256)
                 .bind(size)
-                .bind(m.upload_time.to_string())
+                .bind(format_time(m.upload_time))
                 .bind(now)
                 .bind(content.clone());
                 Box::pin(async move {

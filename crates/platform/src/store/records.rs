@@ -3,12 +3,13 @@
 //! and the data-quality figures read from them.
 
 use chrono::NaiveDate;
-use onepark_proto::msg::record::{CarIn, CarInModify, CarOut};
+use onepark_domain::record::{Entry, EntryChange, Exit, LotRef};
+use onepark_domain::time::{format_time, parse_time};
 use onepark_sql::Flag;
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
 
-use super::{Put, Shared, Store, StoreError, content, day_range, insert_once};
+use super::{Put, Shared, Store, StoreError, day_range, insert_once};
 
 /// Counted tables, for reports and tests.
 #[derive(Clone, Copy, Debug)]
@@ -81,29 +82,29 @@ struct LastChange {
 
 impl Store {
     /// Stores an entry; an identical re-upload is a [`Put::Duplicate`].
-    pub async fn put_entry(&self, access_id: &str, m: &CarIn, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
-        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+    pub async fn put_entry(&self, lot: &LotRef, m: &Entry, now: &str) -> Result<Put, StoreError> {
+        let data = (m.clone(), lot.access_id.clone(), now.to_owned());
         self.group
             .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
-                Box::pin(put_entry(conn, access_id, m, plate_valid, now, shared))
+                Box::pin(put_entry(conn, access_id, m, now, shared))
             })
             .await
     }
 
-    /// Applies a modification (operateType 0) or deletion (1) and keeps it as history.
-    pub async fn modify_entry(&self, m: &CarInModify, now: &str) -> Result<Put, StoreError> {
+    /// Applies a modification or deletion and keeps it as history.
+    pub async fn modify_entry(&self, m: &EntryChange, now: &str) -> Result<Put, StoreError> {
         let data = (m.clone(), now.to_owned());
         self.group
-            .write(&m.parking_code, data, |conn, (m, now), shared| Box::pin(modify_entry(conn, m, now, shared)))
+            .write(&m.entry.parking_code, data, |conn, (m, now), shared| Box::pin(modify_entry(conn, m, now, shared)))
             .await
     }
 
     /// Stores an exit; an exit without a known entry is stored and flagged.
-    pub async fn put_exit(&self, access_id: &str, m: &CarOut, plate_valid: bool, now: &str) -> Result<Put, StoreError> {
-        let data = (m.clone(), access_id.to_owned(), now.to_owned());
+    pub async fn put_exit(&self, lot: &LotRef, m: &Exit, now: &str) -> Result<Put, StoreError> {
+        let data = (m.clone(), lot.access_id.clone(), now.to_owned());
         self.group
             .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
-                Box::pin(put_exit(conn, access_id, m, plate_valid, now, shared))
+                Box::pin(put_exit(conn, access_id, m, now, shared))
             })
             .await
     }
@@ -171,11 +172,8 @@ impl Store {
             let rows: Vec<Timeliness> =
                 sqlx::query_as(sql).bind(parking_code).bind(&from).bind(&to).fetch_all(&self.pool).await?;
             for r in &rows {
-                let late = match (
-                    r.event_time.parse::<onepark_proto::wire::Time>(),
-                    r.received_at.parse::<onepark_proto::wire::Time>(),
-                ) {
-                    (Ok(e), Ok(rcv)) => (rcv.0 - e.0).num_seconds() > 5,
+                let late = match (parse_time(&r.event_time), parse_time(&r.received_at)) {
+                    (Ok(e), Ok(rcv)) => (rcv - e).num_seconds() > 5,
                     _ => false,
                 };
                 q.records += 1;
@@ -213,12 +211,12 @@ impl Store {
 async fn put_entry(
     conn: &mut AnyConnection,
     access_id: &str,
-    m: &CarIn,
-    plate_valid: bool,
+    m: &Entry,
     now: &str,
     shared: &mut Shared,
 ) -> Result<Put, StoreError> {
-    let content = content(m);
+    let content = &m.content;
+    let arrive_time = format_time(m.arrive_time);
     let insert = sqlx::query(
         "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
          parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
@@ -229,31 +227,31 @@ async fn put_entry(
     .bind(access_id)
     .bind(&m.arrival_id)
     .bind(&m.plate_no)
-    .bind(m.plate_color.code())
-    .bind(m.car_type.code())
-    .bind(m.parking_type.code())
+    .bind(m.plate_color)
+    .bind(m.car_type)
+    .bind(m.parking_type)
     .bind(&m.entry_num)
-    .bind(m.arrive_time.to_string())
-    .bind(m.upload_time.to_string())
+    .bind(&arrive_time)
+    .bind(format_time(m.upload_time))
     .bind(now)
-    .bind(Flag(plate_valid))
-    .bind(&content);
-    let put = insert_once(conn, insert, ("entries", "uid"), &m.parking_code, &m.uid, &content).await?;
+    .bind(Flag(m.plate_valid))
+    .bind(content);
+    let put = insert_once(conn, insert, ("entries", "uid"), &m.parking_code, &m.uid, content).await?;
     if put == Put::Inserted {
-        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-        shared.berths(&m.parking_code, access_id, &m.arrive_time.to_string(), now, counts);
-        shared.count(&m.parking_code, &m.arrive_time.to_string(), now, [1, 0, 0]);
+        shared.berths(&m.parking_code, access_id, &arrive_time, now, m.berths.counts());
+        shared.count(&m.parking_code, &arrive_time, now, [1, 0, 0]);
     }
     Ok(put)
 }
 
 async fn modify_entry(
     conn: &mut AnyConnection,
-    m: &CarInModify,
+    change: &EntryChange,
     now: &str,
     shared: &mut Shared,
 ) -> Result<Put, StoreError> {
-    let content = content(m);
+    let m = &change.entry;
+    let content = &m.content;
     let mut tx = conn.begin().await?;
     let last: Option<LastChange> = sqlx::query_as(
         "SELECT content, change_no FROM entry_changes WHERE parking_code = $1 AND uid = $2 \
@@ -264,11 +262,12 @@ async fn modify_entry(
     .fetch_optional(&mut *tx)
     .await?;
     let change_no = match last {
-        Some(last) if last.content == content => return Ok(Put::Duplicate),
+        Some(last) if &last.content == content => return Ok(Put::Duplicate),
         Some(last) => last.change_no + 1,
         None => 1,
     };
-    let deleted = m.operate_type == onepark_proto::dict::ModifyOperation::Delete;
+    let deleted = change.deleted;
+    let arrive_time = format_time(m.arrive_time);
     // The day counts follow the entry: out of its old day, into its new one.
     let before: Option<(String, i64)> =
         sqlx::query_as("SELECT arrive_time, deleted FROM entries WHERE parking_code = $1 AND uid = $2")
@@ -284,12 +283,12 @@ async fn modify_entry(
     .bind(&m.uid)
     .bind(&m.arrival_id)
     .bind(&m.plate_no)
-    .bind(m.plate_color.code())
-    .bind(m.car_type.code())
-    .bind(m.parking_type.code())
+    .bind(m.plate_color)
+    .bind(m.car_type)
+    .bind(m.parking_type)
     .bind(&m.entry_num)
-    .bind(m.arrive_time.to_string())
-    .bind(m.upload_time.to_string())
+    .bind(&arrive_time)
+    .bind(format_time(m.upload_time))
     .bind(Flag(deleted))
     .execute(&mut *tx)
     .await?
@@ -304,9 +303,10 @@ async fn modify_entry(
     .bind(&m.parking_code)
     .bind(&m.uid)
     .bind(change_no)
-    .bind(m.operate_type.code())
+    // The city's operation codes: 0 modified, 1 deleted.
+    .bind(i64::from(deleted))
     .bind(now)
-    .bind(&content)
+    .bind(content)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -315,7 +315,7 @@ async fn modify_entry(
             shared.count(&m.parking_code, &arrived, now, [-1, 0, 0]);
         }
         if !deleted {
-            shared.count(&m.parking_code, &m.arrive_time.to_string(), now, [1, 0, 0]);
+            shared.count(&m.parking_code, &arrive_time, now, [1, 0, 0]);
         }
     }
     Ok(Put::Inserted)
@@ -324,12 +324,12 @@ async fn modify_entry(
 async fn put_exit(
     conn: &mut AnyConnection,
     access_id: &str,
-    m: &CarOut,
-    plate_valid: bool,
+    m: &Exit,
     now: &str,
     shared: &mut Shared,
 ) -> Result<Put, StoreError> {
-    let content = content(m);
+    let content = &m.content;
+    let end_time = format_time(m.end_time);
     // The lookup too runs in the write's savepoint: on PostgreSQL a failing statement outside one would
     // abort the whole group-commit batch.
     let mut tx = conn.begin().await?;
@@ -349,21 +349,20 @@ async fn put_exit(
     .bind(access_id)
     .bind(&m.exit_id)
     .bind(&m.plate_no)
-    .bind(m.arrive_time.to_string())
-    .bind(m.end_time.to_string())
+    .bind(format_time(m.arrive_time))
+    .bind(&end_time)
     .bind(m.charge_fee)
     .bind(m.should_pay)
-    .bind(m.upload_time.to_string())
+    .bind(format_time(m.upload_time))
     .bind(now)
-    .bind(Flag(plate_valid))
+    .bind(Flag(m.plate_valid))
     .bind(Flag(entry.is_none()))
-    .bind(&content);
-    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, &content).await?;
+    .bind(content);
+    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, content).await?;
     tx.commit().await?;
     if put == Put::Inserted {
-        let counts = [m.total_berth_num, m.open_berth_num, m.free_berth_num];
-        shared.berths(&m.parking_code, access_id, &m.end_time.to_string(), now, counts);
-        shared.count(&m.parking_code, &m.end_time.to_string(), now, [0, 1, i64::from(entry.is_none())]);
+        shared.berths(&m.parking_code, access_id, &end_time, now, m.berths.counts());
+        shared.count(&m.parking_code, &end_time, now, [0, 1, i64::from(entry.is_none())]);
     }
     Ok(put)
 }

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 
 use crate::app::AppState;
 use crate::config::LotAccess;
-use crate::downlink::{DownlinkError, seal};
+use crate::link::qdpark::downlink::{DownlinkError, seal};
 pub use crate::store::order_id;
 use crate::store::{Arrear, Began, Debt, Downlink, Notice, Outcome, PayState, Payment, Purpose, Signup, StoreError};
 
@@ -520,6 +520,15 @@ pub async fn recover(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
+        recover_once(&state).await;
+    }
+}
+
+/// One pass of [`recover`]: refunds owed, then charges pending for more than
+/// 5 s (by the platform's clock) asked of the channel.
+pub async fn recover_once(state: &AppState) {
+    let state = state.clone();
+    {
         match state.store().doubly_paid().await {
             Ok(owed) => {
                 for p in owed {
@@ -547,7 +556,7 @@ pub async fn recover(state: AppState) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read pending payments");
-                continue;
+                return;
             }
         };
         for p in pending {

@@ -12,9 +12,9 @@ use onepark_domain::time::format_time;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::admin::ApiError;
 use crate::app::AppState;
-use crate::store::{PerLot, StoreError};
+use crate::http::admin::ApiError;
+use crate::store::{LotPlace, PerLot, StoreError};
 
 /// A lot counts as online when it was heard from within this many minutes
 /// (heartbeats come every 10 min, berth states every minute).
@@ -112,12 +112,8 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
     }
     let slots = index(store.online_slots_by_lot(today).await?);
     let overdue = index(store.overdue_by_lot(&format_time(now)).await?);
-    let infos: HashMap<String, serde_json::Value> = store
-        .parking_infos()
-        .await?
-        .into_iter()
-        .filter_map(|(code, content)| Some((code, serde_json::from_str(&content).ok()?)))
-        .collect();
+    let infos: HashMap<String, LotPlace> =
+        store.parking_infos().await?.into_iter().map(|p| (p.parking_code.clone(), p)).collect();
     let slots_so_far = i64::from(now.hour()) * 6 + i64::from(now.minute()) / 10 + 1;
     let mut city = CityFigures::default();
     let lots = statuses
@@ -126,9 +122,10 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
             let code = s.parking_code.clone();
             let get = |m: &HashMap<String, i64>| m.get(&code).copied().unwrap_or(0);
             let info = infos.get(&code);
-            let text = |key: &str| info.and_then(|i| i[key].as_str()).map(str::to_owned);
-            let coordinate = |key: &str| text(key).and_then(|t| t.parse::<f64>().ok());
-            let position = coordinate("gmapX").zip(coordinate("gmapY")).map(|(x, y)| [x, y]);
+            let coordinate = |c: Option<&String>| c.and_then(|t| t.parse::<f64>().ok());
+            let position = info
+                .and_then(|i| coordinate(i.longitude.as_ref()).zip(coordinate(i.latitude.as_ref())))
+                .map(|(x, y)| [x, y]);
             let online = s.last_seen >= cutoff;
             let rate = get(&slots) as f64 / slots_so_far as f64;
             let mut warnings = Vec::new();
@@ -153,8 +150,8 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
             city.exits_today += get(&exits);
             city.downlinks_overdue += get(&overdue);
             LotOverview {
-                name: text("parkingName"),
-                address: text("address"),
+                name: info.and_then(|i| i.name.clone()),
+                address: info.and_then(|i| i.address.clone()),
                 position,
                 online,
                 entries_today: get(&entries),

@@ -32,7 +32,7 @@ use onepark_web::{Lang, Markup, Nav, html, percent, yuan};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::overview::{LotOverview, Overview, Warning, overview};
+use crate::city::overview::{LotOverview, Overview, Warning, overview};
 use crate::store::{DownlinkState, RecordQuery, StoreError};
 
 /// The session cookie: a random id, never the admin token.
@@ -66,7 +66,7 @@ pub fn router() -> Router<AppState> {
 pub struct Guard {
     /// SHA-256 of each session id → when it expires.
     sessions: Mutex<HashMap<[u8; 32], Instant>>,
-    logins: crate::admission::Rate,
+    logins: crate::rate::Rate,
     secure_cookie: bool,
 }
 
@@ -74,14 +74,14 @@ impl Guard {
     pub fn new(config: &crate::config::Dashboard) -> Guard {
         Guard {
             sessions: Mutex::default(),
-            logins: crate::admission::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_CLIENTS),
+            logins: crate::rate::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_CLIENTS),
             secure_cookie: config.secure_cookie,
         }
     }
 
     /// A new session; its id goes in the cookie, only its hash is kept.
     fn open(&self, now: Instant) -> Option<String> {
-        let id = crate::broker::random_hex(32).ok()?;
+        let id = crate::secret::random_hex(32).ok()?;
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         sessions.retain(|_, expires| *expires > now);
         if sessions.len() >= MAX_SESSIONS {
@@ -851,12 +851,12 @@ async fn change_list(State(state): State<AppState>, v: Viewer, Form(f): Form<Lis
     let mut sent = 0;
     let mut errors = Vec::new();
     for (access_id, codes) in by_access {
-        let mut change = crate::lists::Change::new(&access_id, codes, &plate, black, add);
+        let mut change = crate::city::lists::Change::new(&access_id, codes, &plate, black, add);
         if add {
             let remark = f.remark.clone().filter(|r| !r.trim().is_empty());
             change = change.during(f.start.clone().unwrap_or_default(), f.end.clone().unwrap_or_default(), remark);
         }
-        match crate::lists::apply(&state, change).await {
+        match crate::city::lists::apply(&state, change).await {
             Ok(reply) => sent += reply.lots(),
             Err(e) => errors.push(e.message().to_owned()),
         }
@@ -962,7 +962,7 @@ fn log_in(state: &AppState, client: IpAddr, token: &str, headers: &HeaderMap) ->
         tracing::warn!(%client, "dashboard login throttled");
         return login_form(state, lang, Notice::Throttled(wait));
     }
-    if !crate::broker::same_secret(token, expected) {
+    if !crate::secret::same_secret(token, expected) {
         return login_form(state, lang, Notice::Wrong);
     }
     let Some(id) = guard.open(now) else {

@@ -92,7 +92,7 @@ pub fn csrf(headers: &HeaderMap) -> (String, Option<String>) {
     match onepark_serve::pages::cookie(headers, CSRF).filter(|t| t.len() == 32) {
         Some(token) => (token.to_owned(), None),
         None => {
-            let token = crate::broker::random_hex(16).unwrap_or_default();
+            let token = crate::secret::random_hex(16).unwrap_or_default();
             let cookie = format!("{CSRF}={token}; Path=/pay; HttpOnly; SameSite=Strict");
             (token, Some(cookie))
         }

@@ -23,6 +23,7 @@ use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
 use crate::app::AppState;
 use crate::config::Limits;
+use crate::secret::{random_hex, same_secret};
 
 /// The platform publisher's login (embedded broker, or the user in `mqtt_url`).
 #[derive(Clone)]
@@ -35,18 +36,6 @@ impl std::fmt::Debug for Internal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Internal").field("username", &self.username).field("password", &"***").finish()
     }
-}
-
-/// Length-and-content comparison that does not stop at the first difference.
-pub(crate) fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
-}
-
-/// `bytes` random bytes from OpenSSL, as hex.
-pub(crate) fn random_hex(bytes: usize) -> Result<String, openssl::error::ErrorStack> {
-    let mut buf = vec![0u8; bytes];
-    openssl::rand::rand_bytes(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 impl Internal {
@@ -233,7 +222,7 @@ impl Handler for Gate {
 }
 
 /// Who is connecting, decided the same way for the embedded broker and
-/// for an external one asking over HTTP ([`crate::mqtt_auth`]).
+/// for an external one asking over HTTP ([`crate::link::qdpark::mqtt_auth`]).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Login {
     Publisher,
@@ -275,7 +264,7 @@ pub(crate) async fn login(
         // Logged by the lookup; the lot's client reconnects with backoff.
         Err(_) => return Login::Refused("lot lookup failed, try again".into()),
     };
-    match verify_login(&lot.public_key, username, password, chrono::Utc::now().timestamp()) {
+    match verify_login(&lot.public_key, username, password, state.clock().now().timestamp()) {
         Ok(()) => Login::Lot,
         Err(e) => {
             tracing::warn!(username, ?from, reason = %e, "MQTT login refused");

@@ -32,12 +32,13 @@ use onepark_proto::wire::ResultCode;
 use onepark_proto::{Keys, OpenError, Opened};
 use serde_json::{Map, Value};
 
-use crate::admission::{Seen, bounded};
+use super::records;
 use crate::app::AppState;
+use crate::city::payments;
 use crate::config::LotAccess;
-use crate::payments;
+use crate::link::qdpark::admission::{Seen, bounded};
 use crate::store::{
-    Arrear, ArrearPut, Began, Confirmed, DayCounts, Debt, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError,
+    Arrear, ArrearPut, Began, Confirmed, Debt, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError,
 };
 
 /// The reply: `{resultCode, msg, …}` at the top level, as the spec shows.
@@ -145,9 +146,13 @@ impl UidStream {
             if c.done {
                 return None;
             }
-            let page =
-                c.rows.store.uids_page(&c.rows.parking_code, c.rows.date, c.rows.kind, c.after.as_ref(), UID_PAGE);
-            match page.await {
+            let page = match records::kind(c.rows.kind) {
+                Some(kind) => {
+                    c.rows.store.uids_page(&c.rows.parking_code, c.rows.date, kind, c.after.as_ref(), UID_PAGE).await
+                }
+                None => Ok(Vec::new()),
+            };
+            match page {
                 Err(e) => {
                     // The status line is gone; cutting the body short makes
                     // the reply invalid JSON, so the lot retries.
@@ -286,13 +291,14 @@ async fn dispatch(
     opened: &Opened,
     file: Option<String>,
 ) -> Result<Answer, Answer> {
-    let clock = state.clock();
+    let clock = state.receiving();
     let now = format_time(clock.now);
     Ok(match interface {
         Uplink::UploadCarInData => {
             let m = accept::<CarIn>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let valid = plate_ok(&m.warnings);
-            let put = state.store().put_entry(&lot.access_id, &m.message, valid, &now).await;
+            let put =
+                state.store().put_entry(&records::lot(&lot.access_id), &records::entry(&m.message, valid), &now).await;
             if matches!(put, Ok(Put::Inserted)) && valid {
                 let e = &m.message;
                 payments::entered(state, lot.clone(), e.parking_code.clone(), plate(&e.plate_no), e.plate_color);
@@ -301,16 +307,24 @@ async fn dispatch(
         }
         Uplink::UploadModifyCarInData => {
             let m = accept::<CarInModify>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
-            stored(state.store().modify_entry(&m.message, &now).await, &uid_label(&m.message.uid))
+            stored(
+                state.store().modify_entry(&records::entry_change(&m.message), &now).await,
+                &uid_label(&m.message.uid),
+            )
         }
         Uplink::UploadCarOutData => {
             let m = accept::<CarOut>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let valid = plate_ok(&m.warnings);
-            stored(state.store().put_exit(&lot.access_id, &m.message, valid, &now).await, &uid_label(&m.message.uid))
+            let exit = records::exit(&m.message, valid);
+            stored(state.store().put_exit(&records::lot(&lot.access_id), &exit, &now).await, &uid_label(&m.message.uid))
         }
         Uplink::UploadParkingState => {
             let m = accept::<ParkingState>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
-            stored(state.store().put_state(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
+            let berths = records::berth_state(&m.message);
+            stored(
+                state.store().put_state(&records::lot(&lot.access_id), &berths, &now).await.map(|()| Put::Inserted),
+                "",
+            )
         }
         Uplink::UploadHeartbeat => {
             let m = accept::<Heartbeat>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
@@ -328,7 +342,7 @@ async fn dispatch(
         Uplink::UploadPayRecord => {
             let m = accept::<PayRecord>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let label = format!("账单编号 billID {}", m.message.bill_id);
-            let put = state.store().put_bill(&lot.access_id, &m.message, &now).await;
+            let put = state.store().put_bill(&records::lot(&lot.access_id), &records::bill(&m.message), &now).await;
             if matches!(put, Ok(Put::Inserted)) {
                 let b = &m.message;
                 payments::bill_reported(state, &b.parking_code, &b.bill_id, b.paid_type.code()).await;
@@ -337,7 +351,15 @@ async fn dispatch(
         }
         Uplink::UploadParkingInfo => {
             let m = accept::<ParkingInfo>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
-            stored(state.store().put_parking_info(&lot.access_id, &m.message, &now).await.map(|()| Put::Inserted), "")
+            let info = records::lot_info(&m.message);
+            stored(
+                state
+                    .store()
+                    .put_parking_info(&records::lot(&lot.access_id), &info, &now)
+                    .await
+                    .map(|()| Put::Inserted),
+                "",
+            )
         }
         Uplink::UploadCheckRecord => {
             let m = accept::<CheckRecord>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
@@ -951,7 +973,7 @@ fn stored(result: Result<Put, StoreError>, what: &str) -> Answer {
 async fn confirm<P>(state: &AppState, lot: &LotAccess, interface: &str, c: &Confirm<P>) -> Answer {
     let (request_id, success) = (c.request_id, c.success);
     let now = format_time(state.now());
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = state.clock().millis();
     let result =
         state.store().confirm_downlink(request_id, &lot.access_id, success, c.msg.as_deref(), &now, now_ms).await;
     match result {
@@ -1005,7 +1027,8 @@ async fn photo(
     let size = jpeg.len() as i64;
     let sha256 = crate::photo::digest(&jpeg);
     let label = format!("照片编号 photoID {}", m.photo_id);
-    let content = crate::store::photo_content(m, &sha256);
+    let record = records::photo(m);
+    let content = crate::store::photo_content(&record, &sha256);
     match state.store().photo_stored(&m.parking_code, &m.photo_id).await {
         // The same answers the row's own insert gives, without writing the file first.
         Ok(Some(existing)) if existing == content => return Ok(stored(Ok(Put::Duplicate), &label)),
@@ -1034,7 +1057,7 @@ async fn photo(
             return Ok(Answer::server(format!("服务器错误：照片保存任务失败（{e}）")));
         }
     };
-    let put = state.store().put_photo(&lot.access_id, m, &sha256, size, now).await;
+    let put = state.store().put_photo(&records::lot(&lot.access_id), &record, &sha256, size, now).await;
     if put.is_err() && created {
         // Nothing may refer to the file this request created: take it back.
         let ticket = in_flight.ticket(&sha256);
@@ -1063,14 +1086,15 @@ async fn check(state: &AppState, m: &CheckRecord, now: &str) -> Answer {
         Ok(counts) => counts,
         Err(e) => return stored(Err(e), ""),
     };
-    let theirs = DayCounts::from(m);
+    let check = records::day_check(m);
+    let theirs = check.counts;
     let mark = AccountMark::from_mismatches(
         ours.arrive != theirs.arrive,
         ours.leave != theirs.leave,
         ours.pay_num != theirs.pay_num || ours.pay_total != theirs.pay_total,
     );
     let photo_mark = if ours.photo == theirs.photo { PhotoMark::Consistent } else { PhotoMark::Inconsistent };
-    if let Err(e) = state.store().record_check(m, &ours, (mark.0, photo_mark.code()), now).await {
+    if let Err(e) = state.store().record_check(&check, &ours, (mark.0, photo_mark.code()), now).await {
         return stored(Err(e), "");
     }
     let mut answer = Answer::ok("操作成功");

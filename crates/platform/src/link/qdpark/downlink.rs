@@ -20,8 +20,8 @@ use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
 use tokio::sync::Notify;
 
 use crate::app::AppState;
-use crate::broker::Internal;
 use crate::config::LotAccess;
+use crate::link::qdpark::broker::Internal;
 use crate::store::{Downlink, DownlinkState, ListEntry, StoreError};
 
 /// Longest wait between two attempts of one message.
@@ -39,11 +39,10 @@ pub enum DownlinkError {
     Store(#[from] StoreError),
 }
 
-/// A unique, increasing requestId: Unix microseconds, bumped on collision.
-/// Fits a JSON number exactly (< 2^53) for the next two centuries.
-pub fn next_request_id() -> i64 {
+/// A unique, increasing requestId: Unix microseconds (`now`), bumped on
+/// collision. Fits a JSON number exactly (< 2^53) for the next two centuries.
+pub fn next_request_id(now: i64) -> i64 {
     static LAST: AtomicI64 = AtomicI64::new(0);
-    let now = chrono::Utc::now().timestamp_micros();
     let mut last = LAST.load(Ordering::Relaxed);
     loop {
         let id = now.max(last + 1);
@@ -103,7 +102,7 @@ pub(crate) fn seal(
     now: NaiveDateTime,
     payload: &str,
 ) -> Result<Downlink, DownlinkError> {
-    let request_id = next_request_id();
+    let request_id = next_request_id(state.clock().now().timestamp_micros());
     let key = state.private_key().ok_or(DownlinkError::NoPrivateKey)?;
     let keys = Keys { own: Some(&key), peer: Some(&lot.public_key) };
     let envelope = downlink::seal(lot.profile, keys, request_id, Time(now), payload)?;
@@ -118,7 +117,7 @@ pub(crate) fn seal(
         payload: envelope.to_json(),
         subject: subject.to_owned(),
         created_at: format_time(now),
-        created_ms: chrono::Utc::now().timestamp_millis(),
+        created_ms: state.clock().millis(),
         deadline_at: format_time(deadline),
         expires_at: format_time(now + state.downlink_retry()),
         state: DownlinkState::Queued,
@@ -187,7 +186,7 @@ pub async fn publish_loop(state: AppState, client: Arc<AsyncClient>) {
 }
 
 /// One pass; true when more may be due right away.
-async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool, StoreError> {
+pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool, StoreError> {
     let now = state.now();
     let now_text = format_time(now);
     let expired = state.store().expire_downlinks(&now_text).await?;
@@ -224,8 +223,9 @@ mod tests {
 
     #[test]
     fn request_ids_increase() {
-        let a = next_request_id();
-        let b = next_request_id();
+        let now = 1_790_000_000_000_000;
+        let a = next_request_id(now);
+        let b = next_request_id(now);
         assert!(b > a && a > 1_700_000_000_000_000);
     }
 

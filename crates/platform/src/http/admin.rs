@@ -17,7 +17,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::app::AppState;
-use crate::overview::ONLINE_MINUTES;
+use crate::city::overview::ONLINE_MINUTES;
 use crate::store::{
     BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow, StoreError,
 };
@@ -48,19 +48,19 @@ struct AdminDoc;
 pub fn router(state: AppState) -> Router<AppState> {
     let (router, mut document) = OpenApiRouter::with_openapi(AdminDoc::openapi())
         .routes(routes!(lots))
-        .routes(routes!(crate::overview::handle))
+        .routes(routes!(crate::city::overview::handle))
         .routes(routes!(records))
         .routes(routes!(berths))
         .routes(routes!(reconciliation))
         .routes(routes!(quality))
         .routes(routes!(online))
-        .routes(routes!(crate::lists::list, crate::lists::change))
+        .routes(routes!(crate::city::lists::list, crate::city::lists::change))
         .routes(routes!(downlinks))
-        .routes(routes!(crate::money::payments))
-        .routes(routes!(crate::money::arrears))
-        .routes(routes!(crate::money::reconciliation))
-        .routes(routes!(crate::mqtt_auth::authenticate))
-        .routes(routes!(crate::mqtt_auth::authorize))
+        .routes(routes!(crate::http::money::payments))
+        .routes(routes!(crate::http::money::arrears))
+        .routes(routes!(crate::http::money::reconciliation))
+        .routes(routes!(crate::link::qdpark::mqtt_auth::authenticate))
+        .routes(routes!(crate::link::qdpark::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))
         .split_for_parts();
     // After the routes: a modifier in #[openapi] would run before they exist.
@@ -206,7 +206,7 @@ pub(crate) async fn authorize(State(state): State<AppState>, request: Request, n
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if !crate::broker::same_secret(given, token) {
+    if !crate::secret::same_secret(given, token) {
         return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
     }
     next.run(request).await

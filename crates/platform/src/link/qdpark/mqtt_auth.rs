@@ -10,9 +10,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::admin::Body;
 use crate::app::AppState;
-use crate::broker::{Login, login, subscribe_allowed};
+use crate::http::admin::Body;
+use crate::link::qdpark::broker::{Login, login, subscribe_allowed};
 
 /// What the broker sends about a connecting client (other fields are ignored).
 #[derive(Deserialize, ToSchema)]

@@ -4,7 +4,7 @@
 //! confirmPayResult); pay arrears across the city. Anyone who types a plate
 //! sees only what paying needs (the lot's name, the fee, the amount owed);
 //! the entry time, where arrears come from, the history, receipts and the
-//! no-stop sign-up need proof of the plate (`crate::proof`). Every form
+//! no-stop sign-up need proof of the plate (`crate::http::proof`). Every form
 //! carries a CSRF token; fee queries are throttled per client.
 //! Server-rendered; the script only refreshes the receipt while the lot confirms.
 
@@ -22,8 +22,8 @@ use onepark_web::{Lang, Nav, yuan};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::payments::{self, Paying};
-use crate::proof;
+use crate::city::payments::{self, Paying};
+use crate::http::proof;
 use crate::store::{Debt, DownlinkState, PayState, Payment, Purpose, Signup};
 
 /// The spec gives the lot 5 s to answer `fee`.
@@ -61,13 +61,9 @@ fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
         fragment: headers.contains_key("x-fragment"),
         csrf,
         set_csrf,
-        proven: state.proofs().plates(headers, unix_now()),
+        proven: state.proofs().plates(headers, state.clock().now().timestamp()),
         play_money: state.payments().play_money(),
     }
-}
-
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 impl Driver {
@@ -113,7 +109,7 @@ fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
 /// A redirect that also hands the browser proof of `plate_no`.
 fn proven_redirect(state: &AppState, headers: &HeaderMap, to: &str, plate_no: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
-    if let Ok(cookie) = state.proofs().grant(headers, plate_no, unix_now()).parse() {
+    if let Ok(cookie) = state.proofs().grant(headers, plate_no, state.clock().now().timestamp()).parse() {
         response.headers_mut().append(axum::http::header::SET_COOKIE, cookie);
     }
     response

@@ -1,0 +1,8 @@
+//! The city's logic, whatever protocol a lot speaks: money (charges,
+//! arrears, refunds, the channel's notifications), black/white lists, the
+//! overview. It announces to lots through `announce` without knowing their
+//! protocol.
+
+pub mod lists;
+pub mod overview;
+pub mod payments;

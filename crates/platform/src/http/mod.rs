@@ -1,0 +1,9 @@
+//! The platform's HTTP surfaces other than the lots' front doors: the admin
+//! API, the money API, the operator dashboard and the driver pages, with
+//! their one error type (`error`).
+
+pub mod admin;
+pub mod dashboard;
+pub mod driver;
+pub mod money;
+pub mod proof;

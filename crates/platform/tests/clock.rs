@@ -1,0 +1,112 @@
+//! Time moved by the test, not waited for: the platform runs on a manual
+//! clock (`onepark_serve::clock::Clock`), and each background job's single
+//! pass is driven by hand. Downlink retry and expiry; the payment recovery job.
+
+mod common;
+
+use chrono::{DateTime, Duration, Utc};
+use onepark_platform::app::{AppState, router};
+use onepark_platform::link::qdpark::downlink::publish_due;
+use onepark_platform::payments::{new_payment, recover_once};
+use onepark_platform::store::{Debt, DownlinkState, PayState, Purpose, Store};
+use onepark_serve::clock::Clock;
+use serde_json::json;
+
+/// 2026-12-04 10:00:00 in Qingdao.
+fn start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-04T10:00:00+08:00").expect("time").with_timezone(&Utc)
+}
+
+struct Platform {
+    state: AppState,
+    app: axum::Router,
+    clock: Clock,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Platform {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn platform(tag: &str, retry: Duration) -> Platform {
+    let dir = std::env::temp_dir().join(format!("onepark-clock-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.clone(), "234");
+    config.downlink_retry = retry;
+    let store = Store::connect(&config.database).await.expect("store");
+    let clock = Clock::manual(start());
+    let state = AppState::with_clock(&config, store, clock.clone());
+    Platform { app: router(&config, state.clone()), state, clock, dir }
+}
+
+#[tokio::test]
+async fn a_downlink_is_retried_after_its_backoff_and_expires_after_the_retry_period() {
+    let p = platform("downlink", Duration::minutes(10)).await;
+    // A client whose event loop never runs: publishing only queues the packet.
+    let (client, _events) =
+        onepark_platform::link::qdpark::downlink::client("mqtt://127.0.0.1:9", "clock-test").expect("client");
+    let change = json!({ "accessId": "234", "plateNo": "鲁B12345", "list": "black", "operate": "add",
+        "carType": 1, "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00", "remark": "测试" });
+    let (status, sent) = common::admin_post(&p.app, "/api/admin/lists", change).await;
+    assert_eq!(status, 200, "{sent}");
+    let request_id = sent["sent"][0]["requestId"].as_i64().expect("requestId");
+    let row = || async { p.state.store().downlink(request_id).await.expect("read").expect("stored") };
+    assert_eq!(row().await.created_at, "2026-12-04 10:00:00", "stamped by the platform's clock");
+
+    publish_due(&p.state, &client).await.expect("pass");
+    assert_eq!((row().await.state, row().await.attempts), (DownlinkState::Published, 1));
+
+    // specialCar's confirm deadline is 20 s: not retried before it.
+    p.clock.advance(Duration::seconds(19));
+    publish_due(&p.state, &client).await.expect("pass");
+    assert_eq!(row().await.attempts, 1, "not due yet");
+    p.clock.advance(Duration::seconds(1));
+    publish_due(&p.state, &client).await.expect("pass");
+    assert_eq!(row().await.attempts, 2, "retried at the deadline");
+    // Then the wait doubles: 40 s.
+    p.clock.advance(Duration::seconds(39));
+    publish_due(&p.state, &client).await.expect("pass");
+    assert_eq!(row().await.attempts, 2);
+    p.clock.advance(Duration::seconds(1));
+    publish_due(&p.state, &client).await.expect("pass");
+    assert_eq!(row().await.attempts, 3);
+
+    // Unconfirmed for the whole retry period (10 min): expired, never sent again.
+    p.clock.set(start() + Duration::minutes(10) + Duration::seconds(1));
+    publish_due(&p.state, &client).await.expect("pass");
+    let expired = row().await;
+    assert_eq!((expired.state, expired.attempts), (DownlinkState::Expired, 3));
+}
+
+#[tokio::test]
+async fn the_recovery_job_asks_about_a_charge_only_once_it_is_five_seconds_old() {
+    let p = platform("recovery", Duration::hours(24)).await;
+    let store = p.state.store();
+    // A charge stored when the platform stopped before asking the channel.
+    let pending = new_payment(
+        &p.state,
+        Purpose::AfterLeave,
+        "1001",
+        "B-clock",
+        "U-clock",
+        ("鲁B54321", 1),
+        ("2026-12-04 08:00:00", "2026-12-04 09:59:00", "2026-12-04 09:59:00"),
+        300,
+    );
+    store.begin_payment(&pending, &[(Debt::bill("1001", "B-clock"), 300)]).await.expect("stored");
+    let state = || async { store.payment("1001", "B-clock").await.expect("read").expect("stored").state };
+
+    recover_once(&p.state).await;
+    p.clock.advance(Duration::seconds(4));
+    recover_once(&p.state).await;
+    assert_eq!(state().await, PayState::Pending, "younger than 5 s: left to the answer under way");
+
+    p.clock.advance(Duration::seconds(2));
+    recover_once(&p.state).await;
+    // The channel never had it, so the job asks now; the sandbox knows no
+    // such driver and declines it.
+    assert_eq!(state().await, PayState::Declined);
+}
