@@ -8,12 +8,14 @@
 pub mod app;
 pub mod city;
 pub mod config;
+pub mod error;
 pub mod http;
 pub mod link;
 pub mod metrics;
 pub mod photo;
 pub mod rate;
 pub mod secret;
+pub mod state;
 pub mod store;
 
 // Paths integrators' tests and the binary use.

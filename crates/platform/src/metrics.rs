@@ -83,7 +83,7 @@ pub struct Metrics {
     replays: AtomicU64,
     pub http: Arc<onepark_serve::Stats>,
     /// The embedded broker's door (connections before and after CONNECT).
-    pub mqtt: Arc<crate::link::qdpark::broker::DoorStats>,
+    pub mqtt: Arc<DoorStats>,
 }
 
 impl Default for Metrics {
@@ -247,5 +247,43 @@ mod tests {
         assert!(text.contains("onepark_uplink_latency_seconds_bucket{interface=\"uploadCarInData\",le=\"0.005\"} 1"));
         assert!(text.contains("onepark_uplink_latency_seconds_count{interface=\"uploadCarInData\"} 2"));
         assert!(text.contains("onepark_uplink_undecryptable_total{access_id=\"234\"} 1"));
+    }
+}
+
+/// The embedded MQTT broker's door (`link::qdpark::broker`): its counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct DoorStats {
+    pub(crate) open: AtomicU64,
+    pub(crate) pending: AtomicU64,
+    pub(crate) refused_connections: AtomicU64,
+    pub(crate) refused_pending: AtomicU64,
+    pub(crate) refused_pending_per_ip: AtomicU64,
+}
+
+impl DoorStats {
+    /// The counts for `/metrics` (names under the caller's prefix).
+    pub fn snapshot(&self) -> onepark_serve::metrics::Snapshot {
+        use onepark_serve::metrics::Sample::{Counter, Gauge};
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let gauge = |n: &AtomicU64| Gauge(i64::try_from(get(n)).unwrap_or(i64::MAX));
+        onepark_serve::metrics::Snapshot(vec![
+            ("open_connections", "Open MQTT connections (lots online, sessions kept, handshakes).", gauge(&self.open)),
+            ("pending_connections", "MQTT connections that have not sent CONNECT yet.", gauge(&self.pending)),
+            (
+                "refused_connections",
+                "MQTT connections closed at once: limits.mqtt_max_connections reached.",
+                Counter(get(&self.refused_connections)),
+            ),
+            (
+                "refused_pending",
+                "MQTT connections closed at once: limits.mqtt_max_pending reached.",
+                Counter(get(&self.refused_pending)),
+            ),
+            (
+                "refused_pending_per_ip",
+                "MQTT connections closed at once: limits.mqtt_max_pending_per_ip reached for the address.",
+                Counter(get(&self.refused_pending_per_ip)),
+            ),
+        ])
     }
 }

@@ -89,3 +89,165 @@ fn every_module_says_what_it_is_for() {
     }
     assert!(missing.is_empty(), "modules without a `//!` line: {missing:?}");
 }
+
+/// Every `.rs` file under `dir`, with its module path (`store/records.rs` →
+/// `["store", "records"]`, `city/mod.rs` → `["city"]`, `lib.rs` → `[]`).
+fn modules(dir: &Path) -> Vec<(Vec<String>, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let Some(rel) = path.strip_prefix(dir).ok().and_then(|r| r.to_str()) else { continue };
+            let Some(rel) = rel.strip_suffix(".rs") else { continue };
+            let mut segments: Vec<String> = rel.split('/').map(str::to_owned).collect();
+            if matches!(segments.last().map(String::as_str), Some("mod" | "lib" | "main")) {
+                segments.pop();
+            }
+            out.push((segments, std::fs::read_to_string(&path).expect("read")));
+        }
+    }
+    out
+}
+
+/// The code of a file without its comments (`//` to the end of a line).
+fn code(text: &str) -> String {
+    text.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n")
+}
+
+/// The module paths a file names: `crate::a::b`, `super::c`, `crate::{a, b}`.
+fn named_paths(own: &[String], text: &str) -> Vec<Vec<String>> {
+    let code = code(text);
+    let ident = |s: &str| -> Vec<String> {
+        s.split("::")
+            .map(|p| p.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>())
+            .take_while(|p| !p.is_empty())
+            .collect()
+    };
+    let mut paths = Vec::new();
+    for (i, _) in code.match_indices("crate::") {
+        if code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue; // `onepark_crate::`, not ours
+        }
+        let rest = &code[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            for item in group.split('}').next().unwrap_or_default().split(',') {
+                paths.push(ident(item.trim()));
+            }
+        } else {
+            paths.push(ident(rest));
+        }
+    }
+    for (i, _) in code.match_indices("super::") {
+        if code[..i].ends_with("super::") || code[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut base = own.to_vec();
+        let mut rest = &code[i..];
+        while let Some(r) = rest.strip_prefix("super::") {
+            base.pop();
+            rest = r;
+        }
+        base.extend(ident(rest));
+        paths.push(base);
+    }
+    paths
+}
+
+/// A crate's import graph between its units (a top-level module, or a
+/// module inside a grouping folder such as the platform's `link/qdpark/`),
+/// leaving out the composition root: a cycle, if any.
+fn import_cycle(krate: &str, depth: &[(&str, usize)], root: &str) -> Option<Vec<String>> {
+    let src = workspace().join("crates").join(krate).join("src");
+    let unit = |path: &[String]| -> Option<String> {
+        let first = path.first()?;
+        let d = depth.iter().find(|(g, _)| g == first).map_or(1, |(_, d)| *d);
+        (path.len() >= d).then(|| path[..d].join("::"))
+    };
+    let files = modules(&src);
+    let units: BTreeSet<String> = files.iter().filter_map(|(p, _)| unit(p)).collect();
+    let mut edges: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (path, text) in &files {
+        let Some(from) = unit(path) else { continue };
+        for named in named_paths(path, text) {
+            // The longest unit the path names (`crate::link::qdpark::records::entry`).
+            let to = (1..=named.len()).rev().filter_map(|n| unit(&named[..n])).find(|u| units.contains(u));
+            if let Some(to) = to.filter(|to| *to != from && from != root && *to != root) {
+                edges.entry(from.clone()).or_default().insert(to);
+            }
+        }
+    }
+    // Depth-first search for a back edge.
+    fn visit(
+        n: &str,
+        edges: &HashMap<String, BTreeSet<String>>,
+        done: &mut BTreeSet<String>,
+        path: &mut Vec<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == n) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(n.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(n.to_owned()) {
+            return None;
+        }
+        path.push(n.to_owned());
+        for next in edges.get(n).into_iter().flatten() {
+            if let Some(c) = visit(next, edges, done, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    units.iter().find_map(|u| visit(u, &edges, &mut done, &mut Vec::new()))
+}
+
+#[test]
+fn no_module_of_the_platform_or_the_lot_imports_a_module_that_imports_it() {
+    let platform = import_cycle("platform", &[("link", 3), ("city", 2), ("http", 2)], "app");
+    assert_eq!(platform, None, "an import circle in crates/platform/src (outside the composition root `app`)");
+    let lot = import_cycle("lot", &[], "app");
+    assert_eq!(lot, None, "an import circle in crates/lot/src (outside the composition root `app`)");
+}
+
+#[test]
+fn the_store_knows_no_wire_type() {
+    let src = workspace().join("crates/platform/src");
+    let bad: Vec<String> = modules(&src)
+        .into_iter()
+        .filter(|(path, text)| path.first().is_some_and(|m| m == "store") && code(text).contains("onepark_proto"))
+        .map(|(path, _)| path.join("::"))
+        .collect();
+    assert!(bad.is_empty(), "the store imports a protocol crate: {bad:?} (convert at the link: domain::record)");
+}
+
+#[test]
+fn pure_crates_read_no_clock_file_or_socket_and_the_sides_read_one_clock() {
+    let mut bad = Vec::new();
+    for krate in ["proto", "domain", "sim", "web"] {
+        for (path, text) in modules(&workspace().join("crates").join(krate).join("src")) {
+            for needle in ["::now(", "std::fs", "std::net"] {
+                if code(&text).contains(needle) {
+                    bad.push(format!("{krate}::{}: {needle}", path.join("::")));
+                }
+            }
+        }
+    }
+    for krate in ["platform", "lot"] {
+        for (path, text) in modules(&workspace().join("crates").join(krate).join("src")) {
+            for needle in ["Utc::now(", "Local::now(", "SystemTime::now("] {
+                if code(&text).contains(needle) {
+                    bad.push(format!("{krate}::{}: {needle} (ask the side's clock)", path.join("::")));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::http::admin::{ApiError, Body, bad, conflict, not_found};
+use crate::error::{ApiError, Body, bad, conflict, not_found};
 use crate::link::qdpark::downlink::{DownlinkError, send_list_change};
+use crate::state::AppState;
 use crate::store::{DownlinkState, ListEntry};
 
 /// One change of a black/white list entry, for one lot, several, or every
@@ -87,8 +87,8 @@ struct Sent {
 /// One change, delivered to each chosen lot as a `specialCar` downlink.
 #[utoipa::path(post, path = "/api/admin/lists", tag = "lists", request_body = Change,
     responses((status = 200, body = ChangeReply),
-              (status = 404, description = "unknown accessId, a parkingCode of another accessID, or no entry to update or delete", body = crate::http::admin::ErrorBody),
-              (status = 409, description = "an update's one new time does not fit the entry's other, stored time", body = crate::http::admin::ErrorBody)))]
+              (status = 404, description = "unknown accessId, a parkingCode of another accessID, or no entry to update or delete", body = crate::error::ErrorBody),
+              (status = 409, description = "an update's one new time does not fit the entry's other, stored time", body = crate::error::ErrorBody)))]
 pub(crate) async fn change(
     State(state): State<AppState>,
     Body(c): Body<Change>,

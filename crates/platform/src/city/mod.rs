@@ -3,6 +3,8 @@
 //! overview. It announces to lots through `announce` without knowing their
 //! protocol.
 
+pub mod announce;
+pub mod channel;
 pub mod lists;
 pub mod overview;
 pub mod payments;

@@ -12,8 +12,8 @@ use onepark_domain::time::format_time;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::http::admin::ApiError;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{LotPlace, PerLot, StoreError};
 
 /// A lot counts as online when it was heard from within this many minutes

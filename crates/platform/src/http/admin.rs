@@ -11,16 +11,14 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::app::AppState;
 use crate::city::overview::ONLINE_MINUTES;
-use crate::store::{
-    BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow, StoreError,
-};
+use crate::error::{ApiError, ErrorBody, bad};
+use crate::http::params::{DateOrTime, Day};
+use crate::state::AppState;
+use crate::store::{BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow};
 
 /// An entry without exit this many days old is flagged in the quality report.
 const OPEN_TOO_LONG_DAYS: i64 = 7;
@@ -70,14 +68,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::map_response(onepark_serve::json::errors))
 }
 
-/// `{"error": "…"}`: the one shape of every admin error.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Error)]
-pub(crate) struct ErrorBody {
-    /// What failed, naming the parameter or field.
-    error: String,
-}
-
 /// The answers every operation can give besides its own: bearer token
 /// missing or wrong (401), admin API switched off (403), storage failure
 /// (500); with parameters, a bad one (400); with a JSON body, a wrong
@@ -121,78 +111,6 @@ impl Modify for CommonErrors {
             }
         }
     }
-}
-
-pub(crate) struct ApiError(pub(crate) StatusCode, pub(crate) String);
-
-impl ApiError {
-    pub(crate) fn server(message: String) -> ApiError {
-        tracing::error!(error = %message, "admin request failed");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, message)
-    }
-}
-
-impl ApiError {
-    /// What the caller is told (`{"error": …}`).
-    pub(crate) fn message(&self) -> &str {
-        &self.1
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "admin query failed");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "database error".into())
-    }
-}
-
-pub(crate) fn bad(message: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, message.into())
-}
-
-/// A JSON body read as its document describes it ([`onepark_serve::json`]):
-/// 415 without `Content-Type: application/json`, 400 when it is not JSON,
-/// 422 naming the field when its shape is wrong.
-pub(crate) struct Body<T>(pub T);
-
-impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let json = request
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-        if !json {
-            return Err(ApiError(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "body: Content-Type must be application/json".into(),
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError(e.status(), format!("body: {}", e.body_text())))?;
-        onepark_serve::json::decode(&bytes).map(Body).map_err(|e| {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            ApiError(status, e.to_string())
-        })
-    }
-}
-
-pub(crate) fn conflict(message: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::CONFLICT, message.into())
-}
-
-pub(crate) fn not_found(message: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::NOT_FOUND, message.into())
 }
 
 pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -314,46 +232,6 @@ struct RecordsReply {
     page_size: i64,
     items: Vec<RecordRow>,
 }
-
-/// A query parameter with a documented pattern, kept as the text given
-/// (the handler parses it and names it in its error).
-macro_rules! patterned {
-    ($name:ident, $pattern:expr, $description:literal) => {
-        #[derive(Deserialize)]
-        #[serde(transparent)]
-        pub(crate) struct $name(String);
-
-        impl utoipa::PartialSchema for $name {
-            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some($pattern))
-                    .description(Some($description))
-                    .into()
-            }
-        }
-
-        impl ToSchema for $name {}
-
-        impl $name {
-            #[allow(dead_code)] // not every patterned parameter is read as text
-            pub(crate) fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-    };
-}
-
-patterned!(
-    DateOrTime,
-    onepark_domain::time::DATE_OR_TIME_PATTERN,
-    "yyyy-MM-dd or yyyy-MM-dd HH:mm:ss (the pattern shows years 1900–2099 and days to 28; every real date of 0000–9999 is accepted)"
-);
-patterned!(
-    Day,
-    onepark_domain::time::DATE_PATTERN,
-    "yyyy-MM-dd (the pattern shows years 1900–2099 and days to 28; every real date is accepted)"
-);
 
 /// Parking records (entries with their exit), newest first.
 #[utoipa::path(get, path = "/api/admin/records", tag = "read", params(RecordParams),

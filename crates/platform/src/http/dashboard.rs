@@ -12,9 +12,8 @@
 //! origin: SameSite does not separate two origins of one site (another port
 //! of the same host), so `Sec-Fetch-Site` and `Origin` are checked too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::Router;
@@ -31,24 +30,16 @@ use onepark_web::chart::{self, Axes, Place, Series};
 use onepark_web::{Lang, Markup, Nav, html, percent, yuan};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::city::overview::{LotOverview, Overview, Warning, overview};
+pub use crate::http::session::Guard;
+use crate::http::session::SESSION;
+use crate::state::AppState;
 use crate::store::{DownlinkState, RecordQuery, StoreError};
 
 /// The session cookie: a random id, never the admin token.
 const COOKIE: &str = "onepark_session";
 /// Seconds between live refreshes.
 const LIVE: u32 = 5;
-/// A session's life from its login.
-const SESSION: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-/// Sessions kept at most (each a login with the admin token); the oldest
-/// makes room.
-const MAX_SESSIONS: usize = 1024;
-/// Login tries per client address per minute (a burst of as many), and the
-/// addresses remembered at most.
-const LOGINS_PER_MINUTE: u32 = 10;
-const MAX_LOGIN_CLIENTS: usize = 4096;
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(city))
@@ -60,60 +51,6 @@ pub fn router() -> Router<AppState> {
         .route("/photos/{code}/{photo_id}", get(photo))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
         .layer(axum::middleware::from_fn(same_origin_posts))
-}
-
-/// The dashboard's server-side state: live sessions and the login throttle.
-pub struct Guard {
-    /// SHA-256 of each session id → when it expires.
-    sessions: Mutex<HashMap<[u8; 32], Instant>>,
-    logins: crate::rate::Rate,
-    secure_cookie: bool,
-}
-
-impl Guard {
-    pub fn new(config: &crate::config::Dashboard) -> Guard {
-        Guard {
-            sessions: Mutex::default(),
-            logins: crate::rate::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_CLIENTS),
-            secure_cookie: config.secure_cookie,
-        }
-    }
-
-    /// A new session; its id goes in the cookie, only its hash is kept.
-    fn open(&self, now: Instant) -> Option<String> {
-        let id = crate::secret::random_hex(32).ok()?;
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|_, expires| *expires > now);
-        if sessions.len() >= MAX_SESSIONS {
-            let oldest = sessions.iter().min_by_key(|(_, expires)| **expires).map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                sessions.remove(&oldest);
-            }
-        }
-        sessions.insert(digest(&id), now + SESSION);
-        Some(id)
-    }
-
-    fn valid(&self, id: &str, now: Instant) -> bool {
-        let key = digest(id);
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        match sessions.get(&key) {
-            Some(expires) if *expires > now => true,
-            Some(_) => {
-                sessions.remove(&key);
-                false
-            }
-            None => false,
-        }
-    }
-
-    fn close(&self, id: &str) {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
-    }
-}
-
-fn digest(id: &str) -> [u8; 32] {
-    openssl::sha::sha256(id.as_bytes())
 }
 
 /// Whether the request reached us over TLS (through a proxy that says so),

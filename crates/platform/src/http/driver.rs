@@ -21,9 +21,9 @@ use onepark_serve::pages::Client;
 use onepark_web::{Lang, Nav, yuan};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::city::payments::{self, Paying};
 use crate::http::proof;
+use crate::state::AppState;
 use crate::store::{Debt, DownlinkState, PayState, Payment, Purpose, Signup};
 
 /// The spec gives the lot 5 s to answer `fee`.

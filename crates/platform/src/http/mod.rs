@@ -6,4 +6,6 @@ pub mod admin;
 pub mod dashboard;
 pub mod driver;
 pub mod money;
+pub mod params;
 pub mod proof;
+pub mod session;

@@ -7,8 +7,9 @@ use axum::extract::{Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::AppState;
-use crate::http::admin::{ApiError, Day, bad};
+use crate::error::{ApiError, bad};
+use crate::http::params::Day;
+use crate::state::AppState;
 use crate::store::{Arrear, PayState, Payment, Purpose};
 
 #[derive(Deserialize, IntoParams)]
@@ -129,7 +130,7 @@ pub(crate) struct ReconcileReply {
 /// channel's statement — with every mismatch.
 #[utoipa::path(get, path = "/api/admin/payments/reconciliation", tag = "money", params(DateParams),
     responses((status = 200, body = ReconcileReply),
-              (status = 502, description = "the channel's statement could not be fetched", body = crate::http::admin::ErrorBody)))]
+              (status = 502, description = "the channel's statement could not be fetched", body = crate::error::ErrorBody)))]
 pub(crate) async fn reconciliation(
     State(state): State<AppState>,
     Query(p): Query<DateParams>,

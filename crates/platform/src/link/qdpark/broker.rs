@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,29 +21,17 @@ use rmqtt::net::{Admission, Admitted, Builder};
 use rmqtt::server::MqttServer;
 use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
-use crate::app::AppState;
 use crate::config::Limits;
+pub use crate::link::qdpark::publisher::Internal;
+pub use crate::metrics::DoorStats;
 use crate::secret::{random_hex, same_secret};
+use crate::state::AppState;
 
-/// The platform publisher's login (embedded broker, or the user in `mqtt_url`).
-#[derive(Clone)]
-pub struct Internal {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Internal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Internal").field("username", &self.username).field("password", &"***").finish()
-    }
-}
-
-impl Internal {
-    /// Only ever compared in-process; unpredictable so a lot cannot guess it.
-    fn random() -> Result<Internal, BrokerError> {
-        let password = random_hex(24).map_err(|e| BrokerError::Random(e.to_string()))?;
-        Ok(Internal { username: "onepark-platform".into(), password })
-    }
+/// The embedded broker's publisher login: only ever compared in-process;
+/// unpredictable so a lot cannot guess it.
+fn random_login() -> Result<Internal, BrokerError> {
+    let password = random_hex(24).map_err(|e| BrokerError::Random(e.to_string()))?;
+    Ok(Internal { username: "onepark-platform".into(), password })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +68,7 @@ pub async fn start(listen: &str, limits: &Limits, state: AppState) -> Result<Emb
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| BrokerError::Address(listen.to_owned()))?;
-    let internal = Internal::random()?;
+    let internal = random_login()?;
     // rmqtt's busy check refuses CONNECTs while the host's load average is
     // high: on a small shared box that locks lots out exactly when they
     // reconnect en masse, so admission is left to max_connections.
@@ -417,44 +405,6 @@ struct DoorCounts {
     open: usize,
     pending: usize,
     pending_per_ip: HashMap<IpAddr, usize>,
-}
-
-/// The door's counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct DoorStats {
-    open: AtomicU64,
-    pending: AtomicU64,
-    refused_connections: AtomicU64,
-    refused_pending: AtomicU64,
-    refused_pending_per_ip: AtomicU64,
-}
-
-impl DoorStats {
-    /// The counts for `/metrics` (names under the caller's prefix).
-    pub fn snapshot(&self) -> onepark_serve::metrics::Snapshot {
-        use onepark_serve::metrics::Sample::{Counter, Gauge};
-        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
-        let gauge = |n: &AtomicU64| Gauge(i64::try_from(get(n)).unwrap_or(i64::MAX));
-        onepark_serve::metrics::Snapshot(vec![
-            ("open_connections", "Open MQTT connections (lots online, sessions kept, handshakes).", gauge(&self.open)),
-            ("pending_connections", "MQTT connections that have not sent CONNECT yet.", gauge(&self.pending)),
-            (
-                "refused_connections",
-                "MQTT connections closed at once: limits.mqtt_max_connections reached.",
-                Counter(get(&self.refused_connections)),
-            ),
-            (
-                "refused_pending",
-                "MQTT connections closed at once: limits.mqtt_max_pending reached.",
-                Counter(get(&self.refused_pending)),
-            ),
-            (
-                "refused_pending_per_ip",
-                "MQTT connections closed at once: limits.mqtt_max_pending_per_ip reached for the address.",
-                Counter(get(&self.refused_pending_per_ip)),
-            ),
-        ])
-    }
 }
 
 /// Descriptors kept for everything but MQTT when the limit is tight: the

@@ -17,11 +17,10 @@ use onepark_proto::msg::list::SpecialCar;
 use onepark_proto::wire::Time;
 use onepark_proto::{Keys, downlink};
 use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
-use tokio::sync::Notify;
 
-use crate::app::AppState;
+pub use crate::city::announce::Wake;
 use crate::config::LotAccess;
-use crate::link::qdpark::broker::Internal;
+use crate::state::AppState;
 use crate::store::{Downlink, DownlinkState, ListEntry, StoreError};
 
 /// Longest wait between two attempts of one message.
@@ -50,16 +49,6 @@ pub fn next_request_id(now: i64) -> i64 {
             Ok(_) => return id,
             Err(seen) => last = seen,
         }
-    }
-}
-
-/// Wakes the publisher when a message is queued.
-#[derive(Default)]
-pub struct Wake(Notify);
-
-impl Wake {
-    pub fn now(&self) {
-        self.0.notify_one();
     }
 }
 
@@ -151,12 +140,6 @@ pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), St
     Ok(AsyncClient::new(options, 1024))
 }
 
-/// The login in `mqtt://user:password@host:port`, if any.
-pub fn url_login(url: &str) -> Option<Internal> {
-    let (username, password) = BrokerUrl::parse(url).ok()?.login?;
-    Some(Internal { username, password })
-}
-
 /// Drives the MQTT connection; rumqttc reconnects on the next poll.
 pub async fn drive(mut events: EventLoop) {
     loop {
@@ -180,7 +163,7 @@ pub async fn publish_loop(state: AppState, client: Arc<AsyncClient>) {
             }
         };
         if !pause.is_zero() {
-            let _ = tokio::time::timeout(pause, state.wake().0.notified()).await;
+            let _ = tokio::time::timeout(pause, state.wake().notified()).await;
         }
     }
 }

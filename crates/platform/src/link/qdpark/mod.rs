@@ -15,5 +15,6 @@ pub mod admission;
 pub mod broker;
 pub mod downlink;
 pub mod mqtt_auth;
+pub mod publisher;
 pub mod records;
 pub mod uplink;

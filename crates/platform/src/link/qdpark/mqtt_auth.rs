@@ -10,9 +10,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::http::admin::Body;
+use crate::error::Body;
 use crate::link::qdpark::broker::{Login, login, subscribe_allowed};
+use crate::state::AppState;
 
 /// What the broker sends about a connecting client (other fields are ignored).
 #[derive(Deserialize, ToSchema)]

@@ -33,10 +33,10 @@ use onepark_proto::{Keys, OpenError, Opened};
 use serde_json::{Map, Value};
 
 use super::records;
-use crate::app::AppState;
 use crate::city::payments;
 use crate::config::LotAccess;
 use crate::link::qdpark::admission::{Seen, bounded};
+use crate::state::AppState;
 use crate::store::{
     Arrear, ArrearPut, Began, Confirmed, Debt, FeeQuote, PayState, Payment, Purpose, Put, Store, StoreError,
 };

@@ -1,0 +1,258 @@
+//! The platform's shared state: what every surface takes its part of (the
+//! store, the clock, the lots, the limits, the payment channel, the
+//! publisher's wake-up). A leaf: it knows the types it holds, never the
+//! modules that use it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use onepark_domain::time::Zone;
+use onepark_proto::PrivateKey;
+use onepark_serve::clock::Clock;
+
+use crate::city::announce::Wake;
+use crate::city::channel::Payments;
+use crate::config::{Config, Limits, LotAccess};
+use crate::http::proof::Proofs;
+use crate::http::session::Guard;
+use crate::link::qdpark::admission::{ProbeLimiter, Refusals, Replays};
+use crate::link::qdpark::publisher::Internal;
+use crate::metrics::Metrics;
+use crate::rate::Rate;
+use crate::store::{Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    zone: Zone,
+    private_key: Option<Arc<PrivateKey>>,
+    lots: HashMap<String, Arc<LotAccess>>,
+    photo_dir: PathBuf,
+    metrics: Metrics,
+    probes: ProbeLimiter,
+    replays: Replays,
+    photo_rate: Rate,
+    refusals: Refusals,
+    limits: Limits,
+    admin_token: Option<String>,
+    metrics_token: Option<String>,
+    /// uploadPhoto's files between write and commit, see `uplink::photo`.
+    photos_in_flight: crate::photo::InFlight,
+    wake: Wake,
+    downlink_retry: chrono::Duration,
+    /// The platform's own login on an external broker (from `mqtt_url`).
+    mqtt_publisher: Option<Internal>,
+    payments: Payments,
+    /// The driver pages' plate proofs and receipt codes.
+    proofs: Proofs,
+    /// Fee queries per client: each one costs a downlink, a lot's upload and a row.
+    fee_rate: Rate,
+    /// Receipt-code guesses per client and per plate.
+    verify_rates: (Rate, Rate),
+    /// The dashboard's sessions and login throttle.
+    dashboard: Guard,
+    /// The platform's one clock (a test may move it).
+    clock: Clock,
+}
+
+/// What the driver pages' proofs are signed with: the platform's private key
+/// (the same on every node and after a restart), else a random key (proofs
+/// then last until the process stops).
+fn proof_secret(config: &Config) -> Vec<u8> {
+    match &config.private_key {
+        Some(key) => key.to_base64_der().into_bytes(),
+        None => {
+            let mut bytes = vec![0u8; 32];
+            let _ = openssl::rand::rand_bytes(&mut bytes);
+            bytes
+        }
+    }
+}
+
+impl AppState {
+    pub fn new(config: &Config, store: Store) -> AppState {
+        AppState::with_clock(config, store, Clock::system())
+    }
+
+    /// A platform whose time is `clock`'s: tests start it at a chosen
+    /// instant and move time to see retries, expiries and recoveries.
+    pub fn with_clock(config: &Config, store: Store, clock: Clock) -> AppState {
+        let lots = config.lots.iter().map(|l| (l.access_id.clone(), Arc::new(l.clone()))).collect();
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                zone: config.zone,
+                private_key: config.private_key.clone().map(Arc::new),
+                lots,
+                photo_dir: config.photo_dir.clone(),
+                metrics: Metrics::default(),
+                // Honest lots almost never send a signed request that does not
+                // decrypt; ten a minute is a probe or a broken key.
+                probes: ProbeLimiter::new(10, std::time::Duration::from_secs(60)),
+                // A replay older than the window is refused by its uploadTime;
+                // without a window, remember signatures for ten minutes.
+                replays: Replays::new(
+                    config
+                        .limits
+                        .upload_time_window
+                        .and_then(|w| w.to_std().ok())
+                        .unwrap_or(std::time::Duration::from_secs(600)),
+                    config.limits.replay_cache,
+                ),
+                photo_rate: Rate::new(config.limits.photos_per_minute),
+                refusals: Refusals::default(),
+                limits: config.limits.clone(),
+                admin_token: config.admin_token.clone(),
+                metrics_token: config.metrics_token.clone(),
+                photos_in_flight: Default::default(),
+                wake: Default::default(),
+                downlink_retry: config.downlink_retry,
+                mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::link::qdpark::publisher::url_login),
+                payments: Payments::new(&config.payments, config.zone),
+                proofs: Proofs::new(&proof_secret(config)),
+                // Keyed by client addresses and plates anyone can make up: bounded.
+                fee_rate: Rate::bounded(config.limits.fee_queries_per_minute, 100_000),
+                verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
+                dashboard: Guard::new(&config.dashboard),
+                clock,
+            }),
+        }
+    }
+
+    pub fn dashboard(&self) -> &Guard {
+        &self.inner.dashboard
+    }
+
+    pub fn payments(&self) -> &Payments {
+        &self.inner.payments
+    }
+
+    pub fn proofs(&self) -> &Proofs {
+        &self.inner.proofs
+    }
+
+    pub fn fee_rate(&self) -> &Rate {
+        &self.inner.fee_rate
+    }
+
+    /// Receipt-code guesses: (per client, per plate).
+    pub fn verify_rates(&self) -> &(Rate, Rate) {
+        &self.inner.verify_rates
+    }
+
+    /// The configured lot holding `parking_code` (registered lots: `payments::lot_of`).
+    pub fn lot_of_code(&self, parking_code: &str) -> Option<Arc<LotAccess>> {
+        self.inner.lots.values().find(|l| l.parking_codes.iter().any(|c| c == parking_code)).cloned()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn private_key(&self) -> Option<Arc<PrivateKey>> {
+        self.inner.private_key.clone()
+    }
+
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
+    }
+
+    pub fn admin_token(&self) -> Option<&str> {
+        self.inner.admin_token.as_deref()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn probes(&self) -> &ProbeLimiter {
+        &self.inner.probes
+    }
+
+    pub fn replays(&self) -> &Replays {
+        &self.inner.replays
+    }
+
+    pub fn photo_rate(&self) -> &Rate {
+        &self.inner.photo_rate
+    }
+
+    pub fn refusals(&self) -> &Refusals {
+        &self.inner.refusals
+    }
+
+    pub fn photos_in_flight(&self) -> &crate::photo::InFlight {
+        &self.inner.photos_in_flight
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    /// The receiver's clock for a message's times.
+    pub fn receiving(&self) -> onepark_proto::msg::Clock {
+        let l = &self.inner.limits;
+        onepark_proto::msg::Clock {
+            now: self.now(),
+            future: l.future_skew,
+            past: l.past,
+            upload_window: l.upload_time_window,
+        }
+    }
+
+    pub fn wake(&self) -> &Wake {
+        &self.inner.wake
+    }
+
+    pub fn downlink_retry(&self) -> chrono::Duration {
+        self.inner.downlink_retry
+    }
+
+    pub fn mqtt_publisher(&self) -> Option<&Internal> {
+        self.inner.mqtt_publisher.as_ref()
+    }
+
+    pub fn photo_dir(&self) -> &Path {
+        &self.inner.photo_dir
+    }
+
+    /// A lot from the config file, else one registered at run time
+    /// (`onepark platform lots add`), so additions need no restart.
+    /// The lot of an accessID: from the config, else registered at run
+    /// time. `Err` when the store could not be read — not "unknown": a lot
+    /// told it is unknown sets its record aside, a storage hiccup must not.
+    pub async fn lot(&self, access_id: &str) -> Result<Option<Arc<LotAccess>>, StoreError> {
+        if let Some(lot) = self.inner.lots.get(access_id) {
+            return Ok(Some(lot.clone()));
+        }
+        let Some(stored) = self.inner.store.lot(access_id).await.inspect_err(|e| {
+            tracing::error!(error = %e, access_id, "lot lookup failed");
+        })?
+        else {
+            return Ok(None);
+        };
+        match LotAccess::try_from(stored) {
+            Ok(lot) => Ok(Some(Arc::new(lot))),
+            Err(e) => {
+                tracing::error!(access_id, error = %e, "registered lot has an unusable key or profile");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Wall-clock time in the configured zone.
+    pub fn now(&self) -> NaiveDateTime {
+        self.inner.zone.local(self.inner.clock.now())
+    }
+
+    /// The platform's clock (instants: Unix times, request ids).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+}
