@@ -157,12 +157,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
         private_key: Some(platform),
         lots: (0..lots)
-            .map(|i| LotAccess {
-                access_id: format!("b{i}"),
-                public_key: lot_pub.clone(),
-                profile: Profile::Qingdao,
-                parking_codes: vec![format!("B{i}")],
-            })
+            .map(|i| LotAccess::qdpark(&format!("b{i}"), lot_pub.clone(), Profile::Qingdao, vec![format!("B{i}")]))
             .collect(),
         admin_token: None,
         mqtt_url: None,

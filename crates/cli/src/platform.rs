@@ -108,7 +108,8 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
         }
         LotsCommand::List => {
             for lot in &config.lots {
-                println!("{}\t{}\t{}\tconfig", lot.access_id, lot.profile, lot.parking_codes.join(","));
+                let onepark_platform::config::LotLink::Qdpark { profile, .. } = &lot.link;
+                println!("{}\t{}\t{}\tconfig", lot.access_id, profile, lot.parking_codes.join(","));
             }
             for lot in store.lots().await? {
                 println!("{}\t{}\t{}\tdatabase", lot.access_id, lot.profile, lot.parking_codes.join(","));

@@ -174,6 +174,38 @@ pub struct LotInfo {
     pub content: String,
 }
 
+/// Where a bill was paid: the city's payment scenes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scene {
+    /// After the car left (pay-after-leave, arrears of it).
+    AfterExit,
+    /// In the lot, before going to the exit.
+    InLot,
+    /// At the exit lane.
+    AtGate,
+    /// Arrears paid later.
+    Arrears,
+}
+
+impl Scene {
+    pub fn code(self) -> i64 {
+        match self {
+            Scene::AfterExit => 101,
+            Scene::InLot => 102,
+            Scene::AtGate => 103,
+            Scene::Arrears => 104,
+        }
+    }
+}
+
+/// How a bill was paid: the city's codes the platform writes itself.
+pub mod paid_type {
+    /// Cash at a booth (also: arrears a lot collected offline).
+    pub const CASH: i64 = 1;
+    /// The driver's platform account (every charge through the platform).
+    pub const PLATFORM_ACCOUNT: i64 = 4;
+}
+
 /// The kinds of records a day's check counts and lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {

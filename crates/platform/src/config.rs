@@ -198,13 +198,33 @@ struct RawLot {
     parking_codes: Vec<String>,
 }
 
-/// A lot (access system) allowed to report, with its key and lots.
+/// A lot (access system) allowed to report: its login, the parking codes it
+/// may report for, and what its protocol needs to know it by.
 #[derive(Clone, Debug)]
 pub struct LotAccess {
     pub access_id: String,
-    pub public_key: PublicKey,
-    pub profile: Profile,
     pub parking_codes: Vec<String>,
+    pub link: LotLink,
+}
+
+/// A lot's registration with its protocol's link.
+#[derive(Clone, Debug)]
+pub enum LotLink {
+    /// The Qingdao interface: the lot's RSA public key and envelope profile.
+    Qdpark { public_key: PublicKey, profile: Profile },
+}
+
+impl LotAccess {
+    /// A lot speaking the Qingdao interface.
+    pub fn qdpark(access_id: &str, public_key: PublicKey, profile: Profile, parking_codes: Vec<String>) -> LotAccess {
+        LotAccess { access_id: access_id.to_owned(), parking_codes, link: LotLink::Qdpark { public_key, profile } }
+    }
+
+    pub fn protocol(&self) -> onepark_domain::record::Protocol {
+        match self.link {
+            LotLink::Qdpark { .. } => onepark_domain::record::Protocol::Qdpark,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -460,18 +480,14 @@ fn lot_access(raw: RawLot, base: &Path) -> Result<LotAccess, (&'static str, Stri
     if raw.parking_codes.is_empty() {
         return Err(("parking_codes", "list at least one parkingCode this accessID may report".into()));
     }
-    Ok(LotAccess { access_id: raw.access_id, public_key, profile, parking_codes: raw.parking_codes })
+    Ok(LotAccess::qdpark(&raw.access_id, public_key, profile, raw.parking_codes))
 }
 
 impl TryFrom<crate::store::StoredLot> for LotAccess {
     type Error = String;
     fn try_from(stored: crate::store::StoredLot) -> Result<Self, Self::Error> {
-        Ok(LotAccess {
-            public_key: PublicKey::parse(&stored.public_key).map_err(|e| e.to_string())?,
-            profile: stored.profile.parse()?,
-            access_id: stored.access_id,
-            parking_codes: stored.parking_codes,
-        })
+        let public_key = PublicKey::parse(&stored.public_key).map_err(|e| e.to_string())?;
+        Ok(LotAccess::qdpark(&stored.access_id, public_key, stored.profile.parse()?, stored.parking_codes))
     }
 }
 

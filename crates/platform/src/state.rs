@@ -12,7 +12,7 @@ use onepark_domain::time::Zone;
 use onepark_proto::PrivateKey;
 use onepark_serve::clock::Clock;
 
-use crate::city::announce::Wake;
+use crate::city::announce::{AnnounceError, Announcement, Announcer, Wake};
 use crate::city::channel::Payments;
 use crate::config::{Config, Limits, LotAccess};
 use crate::http::proof::Proofs;
@@ -21,7 +21,8 @@ use crate::link::qdpark::admission::{ProbeLimiter, Refusals, Replays};
 use crate::link::qdpark::publisher::Internal;
 use crate::metrics::Metrics;
 use crate::rate::Rate;
-use crate::store::{Store, StoreError};
+use crate::store::{Downlink, Store, StoreError};
+use onepark_domain::record::Protocol;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -59,6 +60,8 @@ struct Inner {
     dashboard: Guard,
     /// The platform's one clock (a test may move it).
     clock: Clock,
+    /// Each link's side of the announcement seam.
+    announcers: HashMap<Protocol, Arc<dyn Announcer>>,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -120,6 +123,14 @@ impl AppState {
                 fee_rate: Rate::bounded(config.limits.fee_queries_per_minute, 100_000),
                 verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
                 dashboard: Guard::new(&config.dashboard),
+                announcers: HashMap::from([(
+                    Protocol::Qdpark,
+                    Arc::new(crate::link::qdpark::announce::Qdpark {
+                        key: config.private_key.clone().map(Arc::new),
+                        retry: config.downlink_retry,
+                        clock: clock.clone(),
+                    }) as Arc<dyn Announcer>,
+                )]),
                 clock,
             }),
         }
@@ -249,6 +260,18 @@ impl AppState {
     /// Wall-clock time in the configured zone.
     pub fn now(&self) -> NaiveDateTime {
         self.inner.zone.local(self.inner.clock.now())
+    }
+
+    /// What the city tells a lot, as the message of the lot's protocol
+    /// (not yet stored: the caller stores it with what it announces).
+    pub fn announce(
+        &self,
+        lot: &LotAccess,
+        parking_code: &str,
+        what: &Announcement,
+    ) -> Result<Downlink, AnnounceError> {
+        let announcer = self.inner.announcers.get(&lot.protocol()).ok_or(AnnounceError::NoLink(lot.protocol()))?;
+        announcer.message(lot, parking_code, what, self.now())
     }
 
     /// The platform's clock (instants: Unix times, request ids).

@@ -1,8 +1,115 @@
-//! How the city's logic tells lots something (a payment's result, an
-//! arrears notice, a list change): the messages are stored durably with what
-//! they announce, then the link's publisher is woken to deliver them.
+//! How the city's logic tells a lot something (a fee request, a payment's
+//! result, a plate's signing or arrears, a list change) without knowing the
+//! protocol the lot speaks: it names an [`Announcement`], the lot's link
+//! turns it into a message ([`Announcer`]), and the city stores that message
+//! durably together with what it announces; the link's publisher, woken by
+//! [`Wake`], delivers it until the lot confirms it or it expires.
 
+use chrono::NaiveDateTime;
 use tokio::sync::Notify;
+
+use crate::config::LotAccess;
+use crate::store::{Downlink, ListEntry, StoreError};
+
+/// What the city tells a lot, in the city's terms (money in fen, codes of
+/// the city's dictionary).
+#[derive(Clone, Debug)]
+pub enum Announcement {
+    /// Compute this car's fee now and report it (a driver is paying ahead).
+    FeeRequest { plate_no: String },
+    /// A bill was paid through the platform.
+    Paid(PaidBill),
+    /// A plate's no-stop signing, as the car enters.
+    Signing(Signing),
+    /// A plate's unpaid bills across the city.
+    Arrears(ArrearsNotice),
+    /// A black/white list entry changed.
+    List { entry: ListEntry, operation: ListOperation },
+}
+
+/// A bill the platform collected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaidBill {
+    pub plate_no: String,
+    pub bill_id: String,
+    pub bill_time: NaiveDateTime,
+    /// Fen.
+    pub should_pay: i64,
+    pub actual_pay: i64,
+    pub discount: i64,
+    pub deal_time: NaiveDateTime,
+    /// The channel's transaction number.
+    pub order_code: String,
+    /// How it was paid (the city's code).
+    pub paid_type: i64,
+    /// Where it was paid (the city's payment scene code).
+    pub scene: i64,
+}
+
+/// Whether a plate may leave without stopping, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoStop {
+    Unsigned,
+    Signed,
+    /// Signed, but the plate owes money: no deduction until it is paid.
+    SignedInArrears,
+}
+
+/// A plate's signing as a lot needs it at the exit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signing {
+    pub parking_code: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub no_stop: NoStop,
+    /// The most a no-stop deduction may take, fen.
+    pub money_limit: i64,
+    /// The driver signed up to pay after leaving (else: pay before).
+    pub leave_first: bool,
+}
+
+/// A plate's open arrears.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArrearsNotice {
+    pub plate_no: String,
+    pub count: i64,
+    /// Fen.
+    pub un_pay: i64,
+    /// Whether the lot should hold the car until they are paid.
+    pub prevent: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListOperation {
+    Add,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnnounceError {
+    #[error("platform private key is not configured (keys.private_key)")]
+    NoPrivateKey,
+    #[error("sealing: {0}")]
+    Seal(String),
+    #[error("no link speaks {0} in this platform")]
+    NoLink(onepark_domain::record::Protocol),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A link's side of the seam: an announcement for one lot (about a car at
+/// `parking_code`) as the message its protocol carries, ready to store
+/// (fresh id, deadline, expiry).
+pub trait Announcer: Send + Sync {
+    fn message(
+        &self,
+        lot: &LotAccess,
+        parking_code: &str,
+        what: &Announcement,
+        now: NaiveDateTime,
+    ) -> Result<Downlink, AnnounceError>;
+}
 
 /// Wakes the publisher when a message is queued.
 #[derive(Default)]

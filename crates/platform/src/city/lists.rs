@@ -6,13 +6,13 @@ use axum::Json;
 use axum::extract::{Query, State};
 use onepark_domain::plate::Plate;
 use onepark_domain::time::{format_time, parse_time};
-use onepark_proto::dict::{CarType, ListKind, ListOperation};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::city::announce::{AnnounceError, Announcement, ListOperation};
+use crate::config::LotAccess;
 use crate::error::{ApiError, Body, bad, conflict, not_found};
-use crate::link::qdpark::downlink::{DownlinkError, send_list_change};
 use crate::state::AppState;
 use crate::store::{DownlinkState, ListEntry};
 
@@ -48,11 +48,21 @@ pub(crate) struct Change {
     remark: Option<String>,
 }
 
-#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 enum ListName {
     Black,
     White,
+}
+
+impl ListName {
+    /// The city's list codes: 0 black, 1 white.
+    fn code(self) -> i64 {
+        match self {
+            ListName::Black => 0,
+            ListName::White => 1,
+        }
+    }
 }
 
 #[derive(Deserialize, ToSchema, Clone, Copy)]
@@ -128,10 +138,7 @@ impl ChangeReply {
 /// Validates a change and sends it to each of its lots (the admin API's
 /// `POST /api/admin/lists` and the dashboard's list form).
 pub(crate) async fn apply(state: &AppState, c: Change) -> Result<ChangeReply, ApiError> {
-    let kind = match c.list {
-        ListName::Black => ListKind::Black,
-        ListName::White => ListKind::White,
-    };
+    let kind = c.list;
     let operate = match c.operate {
         Operate::Add => ListOperation::Add,
         Operate::Update => ListOperation::Update,
@@ -148,8 +155,8 @@ pub(crate) async fn apply(state: &AppState, c: Change) -> Result<ChangeReply, Ap
     for code in codes {
         let previous = state.store().list_entry(&code, &plate, kind.code()).await?;
         let entry = entry(&c, &code, &plate, kind, operate, previous.as_ref())?;
-        let request_id = send_list_change(state, &lot, entry, operate).await.map_err(|e| match e {
-            DownlinkError::Store(e) => ApiError::from(e),
+        let request_id = send(state, &lot, entry, operate).await.map_err(|e| match e {
+            AnnounceError::Store(e) => ApiError::from(e),
             other => ApiError::server(other.to_string()),
         })?;
         sent.push(Sent { parking_code: code, request_id });
@@ -157,12 +164,29 @@ pub(crate) async fn apply(state: &AppState, c: Change) -> Result<ChangeReply, Ap
     Ok(ChangeReply { sent })
 }
 
+/// Stores a list change for one lot with the message carrying it, and wakes
+/// the publisher. Returns the message's requestId.
+async fn send(
+    state: &AppState,
+    lot: &LotAccess,
+    mut entry: ListEntry,
+    operation: ListOperation,
+) -> Result<i64, AnnounceError> {
+    let code = entry.parking_code.clone();
+    let downlink = state.announce(lot, &code, &Announcement::List { entry: entry.clone(), operation })?;
+    entry.operate_time = downlink.created_at.clone();
+    entry.request_id = downlink.request_id;
+    state.store().put_list_change(&entry, &downlink).await?;
+    state.wake().now();
+    Ok(entry.request_id)
+}
+
 /// The entry's new version: fields given now, else the previous version's.
 fn entry(
     c: &Change,
     code: &str,
     plate: &str,
-    kind: ListKind,
+    kind: ListName,
     operate: ListOperation,
     previous: Option<&ListEntry>,
 ) -> Result<ListEntry, ApiError> {
@@ -189,7 +213,8 @@ fn entry(
         });
     }
     let car_type = c.car_type.or(previous.map(|p| p.car_type)).unwrap_or(1);
-    if matches!(CarType::from_code(car_type), CarType::Other(_)) {
+    // The city's car types: 1 small, 2 medium, 3 large.
+    if !(1..=3).contains(&car_type) {
         return Err(bad(format!("carType: {car_type} is not 1, 2 or 3")));
     }
     if c.remark.as_ref().is_some_and(|r| r.chars().count() > 50) {
@@ -210,8 +235,8 @@ fn entry(
     })
 }
 
-fn kind_en(kind: ListKind) -> &'static str {
-    if kind == ListKind::Black { "blacklist" } else { "whitelist" }
+fn kind_en(kind: ListName) -> &'static str {
+    if kind == ListName::Black { "blacklist" } else { "whitelist" }
 }
 
 #[derive(Deserialize, IntoParams)]

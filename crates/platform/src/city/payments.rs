@@ -15,19 +15,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use onepark_domain::record::{Scene, paid_type};
 use onepark_domain::time::format_time;
+use onepark_domain::time::parse_time;
 use onepark_pay::{ChannelError, Charge, Notification, Order, Refund};
-use onepark_proto::dict::{DeparturePay, NoSense, PaidType, PayScene, PayStatus, PlateColor, Prevent};
-use onepark_proto::interface::Downlink as Interface;
-use onepark_proto::msg::encode_flat;
-use onepark_proto::msg::payment::{DeparturePayInfo, FeeQuery, OverDueResult, PayResult};
-use onepark_proto::wire::Time;
-use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
+use crate::city::announce::{AnnounceError, Announcement, ArrearsNotice, NoStop, PaidBill, Signing};
 pub use crate::city::channel::Payments;
 use crate::config::LotAccess;
-use crate::link::qdpark::downlink::{DownlinkError, seal};
 use crate::state::AppState;
 pub use crate::store::order_id;
 use crate::store::{Arrear, Began, Debt, Downlink, Notice, Outcome, PayState, Payment, Purpose, Signup, StoreError};
@@ -277,28 +273,6 @@ async fn refund_part(
     }
 }
 
-/// The reply fields of a bill settled as arrears (paid on the driver page or
-/// written off at a booth), for applyPayment and getPayResult.
-pub fn settled_fields(a: &Arrear) -> Map<String, Value> {
-    let mut m = Map::new();
-    let online = a.settled_by.as_deref().is_some_and(|by| by.starts_with("OP"));
-    m.insert("plateNo".into(), Value::from(a.plate_no.clone()));
-    m.insert("billID".into(), Value::from(a.bill_id.clone()));
-    m.insert("billTime".into(), Value::from(a.bill_time.clone()));
-    m.insert("shouldPay".into(), Value::from(a.should_pay));
-    m.insert("payStatus".into(), Value::from(PayStatus::Done.code()));
-    m.insert("discountAmount".into(), Value::from(0));
-    m.insert("actualPay".into(), Value::from(a.should_pay));
-    m.insert("dealTime".into(), Value::from(a.settled_at.clone().unwrap_or_default()));
-    // The number the lot was told in payResult: the channel's, or OFFLINE-{parkingCode}.
-    let txn = a.settled_txn.clone().or_else(|| a.settled_by.clone()).unwrap_or_default();
-    m.insert("orderCode".into(), Value::from(txn));
-    let paid_type = if online { PaidType::PlatformAccount } else { PaidType::Cash };
-    m.insert("paidType".into(), Value::from(paid_type.code()));
-    m.insert("payType".into(), Value::from(PayScene::Arrears.code()));
-    m
-}
-
 /// The payResults a charge's becoming paid sends: a prepayment's to its lot;
 /// an arrears payment's to the lot of each bill it claimed (stored only for
 /// the bills it settles). Sealed before the commit that records the change.
@@ -307,16 +281,8 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
     let o = &Outcome { txn_id: o.txn_id.clone().or_else(|| Some(p.order_id.clone())), ..o.clone() };
     let sealed = match p.purpose {
         Purpose::Prepay => {
-            let n = notice(
-                state,
-                &p.parking_code,
-                &p.bill_id,
-                &p.plate_no,
-                &p.bill_time,
-                p.should_pay,
-                o,
-                PayScene::PrepayInLot,
-            );
+            let n =
+                notice(state, &p.parking_code, &p.bill_id, &p.plate_no, &p.bill_time, p.should_pay, o, Scene::InLot);
             vec![(None, n.await)]
         }
         Purpose::Arrears => {
@@ -334,7 +300,7 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
                         &a.bill_time,
                         a.should_pay,
                         &paid,
-                        PayScene::Arrears,
+                        Scene::Arrears,
                     );
                     sealed.push((Some(bill), n.await));
                 }
@@ -354,7 +320,7 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
     Ok(notices)
 }
 
-/// Seals a payResult for one bill of a lot.
+/// A payResult for one bill of a lot, ready to store.
 #[allow(clippy::too_many_arguments)]
 async fn notice(
     state: &AppState,
@@ -364,25 +330,23 @@ async fn notice(
     bill_time: &str,
     should_pay: i64,
     o: &Outcome,
-    scene: PayScene,
-) -> Result<Option<Downlink>, DownlinkError> {
+    scene: Scene,
+) -> Result<Option<Downlink>, AnnounceError> {
     let Some(lot) = lot_of(state, parking_code).await? else { return Ok(None) };
     let now = state.now();
-    let message = PayResult {
+    let paid = PaidBill {
         plate_no: plate_no.to_owned(),
         bill_id: bill_id.to_owned(),
-        bill_time: bill_time.parse().unwrap_or(Time(now)),
+        bill_time: parse_time(bill_time).unwrap_or(now),
         should_pay,
-        pay_status: PayStatus::Done,
-        actual_pay: Some(o.actual_pay.unwrap_or(0)),
-        discount_amount: o.discount,
-        deal_time: Some(o.deal_time.as_deref().and_then(|t| t.parse().ok()).unwrap_or(Time(now))),
-        order_code: Some(o.txn_id.clone().unwrap_or_else(|| "OFFLINE".into())),
-        paid_type: Some(PaidType::from_code(o.paid_type.unwrap_or(PaidType::PlatformAccount.code()))),
-        pay_type: Some(scene),
+        actual_pay: o.actual_pay.unwrap_or(0),
+        discount: o.discount,
+        deal_time: o.deal_time.as_deref().and_then(|t| parse_time(t).ok()).unwrap_or(now),
+        order_code: o.txn_id.clone().unwrap_or_else(|| "OFFLINE".into()),
+        paid_type: o.paid_type.unwrap_or(paid_type::PLATFORM_ACCOUNT),
+        scene: scene.code(),
     };
-    let payload = encode_flat(&message);
-    Ok(Some(seal(state, &lot, Interface::PayResult, (parking_code, plate_no), now, &payload)?))
+    Ok(Some(state.announce(&lot, parking_code, &Announcement::Paid(paid))?))
 }
 
 /// The lot a parking code belongs to.
@@ -497,10 +461,10 @@ pub fn new_payment(
 ) -> Payment {
     let now = format_time(state.now());
     let pay_type = match purpose {
-        Purpose::Exit => PayScene::AtGate,
-        Purpose::Prepay => PayScene::PrepayInLot,
-        Purpose::AfterLeave => PayScene::PayAfterExit,
-        Purpose::Arrears => PayScene::Arrears,
+        Purpose::Exit => Scene::AtGate,
+        Purpose::Prepay => Scene::InLot,
+        Purpose::AfterLeave => Scene::AfterExit,
+        Purpose::Arrears => Scene::Arrears,
     };
     Payment {
         parking_code: parking_code.to_owned(),
@@ -554,79 +518,49 @@ pub async fn pay(state: &AppState, p: Payment, debts: &[(Debt, i64)], interactiv
     })
 }
 
-/// The applyPayment / getPayResult reply fields of a payment.
-pub fn reply_fields(p: &Payment, with_scene: bool) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("plateNo".into(), Value::from(p.plate_no.clone()));
-    m.insert("billID".into(), Value::from(p.bill_id.clone()));
-    m.insert("billTime".into(), Value::from(p.bill_time.clone()));
-    m.insert("shouldPay".into(), Value::from(p.should_pay));
-    let paid = matches!(p.state, PayState::Paid);
-    m.insert("payStatus".into(), Value::from(if paid { PayStatus::Done.code() } else { PayStatus::Pending.code() }));
-    m.insert("discountAmount".into(), Value::from(if paid { p.discount } else { 0 }));
-    if paid {
-        m.insert("actualPay".into(), Value::from(p.actual_pay.unwrap_or(0)));
-        m.insert("dealTime".into(), Value::from(p.deal_time.clone().unwrap_or_default()));
-        m.insert("orderCode".into(), Value::from(p.txn_id.clone().unwrap_or_default()));
-        m.insert("paidType".into(), Value::from(p.paid_type.unwrap_or(PaidType::PlatformAccount.code())));
-        if with_scene {
-            m.insert("payType".into(), Value::from(p.pay_type));
-        }
-    }
-    m
-}
-
-/// A plate's signing, as departurePayInfo / getDeparturePayInfo carry it (D-32).
+/// A plate's signing, as a lot needs it at the exit (D-32).
 pub async fn signing(
     state: &AppState,
     parking_code: &str,
     plate_no: &str,
-    plate_color: PlateColor,
-) -> Result<DeparturePayInfo, StoreError> {
+    plate_color: i64,
+) -> Result<Signing, StoreError> {
     let signup = state.store().signup(plate_no).await?;
     let owes = !state.store().open_arrears(plate_no).await?.is_empty();
     Ok(signing_of(signup.as_ref(), owes, parking_code, plate_no, plate_color))
 }
 
-fn signing_of(
-    signup: Option<&Signup>,
-    owes: bool,
-    parking_code: &str,
-    plate_no: &str,
-    plate_color: PlateColor,
-) -> DeparturePayInfo {
-    let (no_sense, money_limit, departure_pay) = match signup {
-        Some(s) if s.no_stop || s.after_leave => (
-            if owes { NoSense::SignedInArrears } else { NoSense::Signed },
-            s.money_limit,
-            if s.after_leave { DeparturePay::LeaveFirst } else { DeparturePay::PayFirst },
-        ),
-        _ => (NoSense::Unsigned, 0, DeparturePay::PayFirst),
+fn signing_of(signup: Option<&Signup>, owes: bool, parking_code: &str, plate_no: &str, plate_color: i64) -> Signing {
+    let (no_stop, money_limit, leave_first) = match signup {
+        Some(s) if s.no_stop || s.after_leave => {
+            (if owes { NoStop::SignedInArrears } else { NoStop::Signed }, s.money_limit, s.after_leave)
+        }
+        _ => (NoStop::Unsigned, 0, false),
     };
-    DeparturePayInfo {
+    Signing {
+        parking_code: parking_code.to_owned(),
         plate_no: plate_no.to_owned(),
         plate_color,
-        parking_code: parking_code.to_owned(),
-        no_sense,
+        no_stop,
         money_limit,
-        departure_pay,
+        leave_first,
     }
 }
 
-/// A plate's arrears as overDueResult / getOverDueResult carry them.
-pub async fn arrears_of(state: &AppState, plate_no: &str) -> Result<OverDueResult, StoreError> {
+/// A plate's open arrears across the city.
+pub async fn arrears_of(state: &AppState, plate_no: &str) -> Result<ArrearsNotice, StoreError> {
     Ok(arrears_from(state, plate_no, &state.store().open_arrears(plate_no).await?))
 }
 
-fn arrears_from(state: &AppState, plate_no: &str, open: &[Arrear]) -> OverDueResult {
+fn arrears_from(state: &AppState, plate_no: &str, open: &[Arrear]) -> ArrearsNotice {
     let un_pay: i64 = open.iter().map(|a| a.should_pay).sum();
-    let prevent = if state.payments().prevent && un_pay > 0 { Prevent::Block } else { Prevent::Pass };
-    OverDueResult { plate_no: plate_no.to_owned(), over_due_count: open.len() as i64, un_pay, prevent }
+    let prevent = state.payments().prevent && un_pay > 0;
+    ArrearsNotice { plate_no: plate_no.to_owned(), count: open.len() as i64, un_pay, prevent }
 }
 
 /// A car entered a lot: push its signing (pay-after-leave) and its arrears,
 /// when it has either. Runs after the entry is stored, off the uplink's path.
-pub fn entered(state: &AppState, lot: Arc<LotAccess>, parking_code: String, plate_no: String, plate_color: PlateColor) {
+pub fn entered(state: &AppState, lot: Arc<LotAccess>, parking_code: String, plate_no: String, plate_color: i64) {
     let state = state.clone();
     tokio::spawn(async move {
         if let Err(e) = announce(&state, &lot, &parking_code, &plate_no, plate_color).await {
@@ -640,22 +574,19 @@ async fn announce(
     lot: &LotAccess,
     parking_code: &str,
     plate_no: &str,
-    plate_color: PlateColor,
-) -> Result<(), DownlinkError> {
-    let now = state.now();
+    plate_color: i64,
+) -> Result<(), AnnounceError> {
     let mut downlinks = Vec::new();
     // Two reads for every entry of the city: the sign-up and the open arrears, nothing else.
     let signup = state.store().signup(plate_no).await?;
     let open = state.store().open_arrears(plate_no).await?;
     let info = signing_of(signup.as_ref(), !open.is_empty(), parking_code, plate_no, plate_color);
-    if info.no_sense != NoSense::Unsigned {
-        let payload = encode_flat(&info);
-        downlinks.push(seal(state, lot, Interface::DeparturePayInfo, (parking_code, plate_no), now, &payload)?);
+    if info.no_stop != NoStop::Unsigned {
+        downlinks.push(state.announce(lot, parking_code, &Announcement::Signing(info))?);
     }
     let arrears = arrears_from(state, plate_no, &open);
     if arrears.un_pay > 0 {
-        let payload = encode_flat(&arrears);
-        downlinks.push(seal(state, lot, Interface::OverDueResult, (parking_code, plate_no), now, &payload)?);
+        downlinks.push(state.announce(lot, parking_code, &Announcement::Arrears(arrears))?);
     }
     if !downlinks.is_empty() {
         state.store().put_downlinks(downlinks).await?;
@@ -666,13 +597,11 @@ async fn announce(
 
 /// Asks the lot a car is in for its fee (`fee`), waiting for the uploadFee
 /// up to `wait`; the quote's requestId, and whether the answer came.
-pub async fn ask_fee(state: &AppState, plate_no: &str, wait: Duration) -> Result<Option<(i64, bool)>, DownlinkError> {
+pub async fn ask_fee(state: &AppState, plate_no: &str, wait: Duration) -> Result<Option<(i64, bool)>, AnnounceError> {
     let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(None) };
     let Some(lot) = state.lot(&access_id).await? else { return Ok(None) };
-    let message =
-        FeeQuery { parking_code: Some(parking_code.clone()), plate_no: plate_no.to_owned(), plate_color: None };
-    let now = state.now();
-    let downlink = seal(state, &lot, Interface::Fee, (&parking_code, plate_no), now, &encode_flat(&message))?;
+    let ask = Announcement::FeeRequest { plate_no: plate_no.to_owned() };
+    let downlink = state.announce(&lot, &parking_code, &ask)?;
     let request_id = downlink.request_id;
     let (tx, rx) = oneshot::channel();
     state.payments().waiters().insert(request_id, tx);
@@ -755,11 +684,10 @@ async fn release(state: &AppState, plate_no: &str) {
         let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(()) };
         let Some(lot) = state.lot(&access_id).await? else { return Ok(()) };
         let arrears = arrears_of(state, plate_no).await?;
-        let payload = encode_flat(&arrears);
-        let d = seal(state, &lot, Interface::OverDueResult, (&parking_code, plate_no), state.now(), &payload)?;
+        let d = state.announce(&lot, &parking_code, &Announcement::Arrears(arrears))?;
         state.store().put_downlinks(vec![d]).await?;
         state.wake().now();
-        Ok::<(), DownlinkError>(())
+        Ok::<(), AnnounceError>(())
     };
     if let Err(e) = result.await {
         tracing::error!(error = %e, plate = plate_no, "cannot tell the lot the arrears are settled");
@@ -781,12 +709,12 @@ pub async fn write_off(state: &AppState, parking_code: &str, plate_no: &str) -> 
             discount: 0,
             txn_id: Some(offline.clone()),
             deal_time: Some(format_time(now)),
-            paid_type: Some(PaidType::Cash.code()),
+            paid_type: Some(paid_type::CASH),
             reason: None,
             refunded: 0,
         };
         if let Ok(Some(downlink)) =
-            notice(state, &a.parking_code, &a.bill_id, &a.plate_no, &a.bill_time, a.should_pay, &o, PayScene::Arrears)
+            notice(state, &a.parking_code, &a.bill_id, &a.plate_no, &a.bill_time, a.should_pay, &o, Scene::Arrears)
                 .await
         {
             downlinks.push(Notice { bill: Some((a.parking_code.clone(), a.bill_id.clone())), downlink });

@@ -1,6 +1,8 @@
-//! Downlink messages (`downlinks`: queued → published → confirmed | refused | expired),
-//! published and retried by `crate::link::qdpark::downlink`, confirmed by the lots.
+//! Messages to lots (`downlinks`: queued → published → confirmed | refused | expired),
+//! each for one link (`protocol`) with its kind (`interface`) and the bytes it
+//! publishes (`payload`); published and retried by that link, confirmed by the lots.
 
+use onepark_domain::record::Protocol;
 use onepark_sql::Flag;
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
@@ -25,6 +27,9 @@ onepark_sql::column_enum! {
 #[serde(rename_all = "camelCase")]
 pub struct Downlink {
     pub request_id: i64,
+    /// The link that delivers it (`onepark_domain::record::Protocol`'s name).
+    #[serde(skip)]
+    pub protocol: String,
     pub access_id: String,
     pub parking_code: String,
     pub interface: String,
@@ -64,18 +69,18 @@ pub enum Confirmed {
 /// lots at once (expiry), so they share one writer instead of one per lot.
 pub(super) const DOWNLINKS: &str = "downlinks";
 
-const DOWNLINK_COLUMNS: &str = "request_id, access_id, parking_code, interface, topic, payload, subject, created_at, \
+const DOWNLINK_COLUMNS: &str = "request_id, protocol, access_id, parking_code, interface, topic, payload, subject, created_at, \
      created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, last_published_at, confirmed_at, \
      confirm_success, confirm_ms, confirm_reason";
 
 impl Store {
-    /// Messages due for (re)publishing at `now`, oldest first.
-    pub async fn due_downlinks(&self, now: &str, limit: i64) -> Result<Vec<Downlink>, StoreError> {
+    /// One link's messages due for (re)publishing at `now`, oldest first.
+    pub async fn due_downlinks(&self, protocol: Protocol, now: &str, limit: i64) -> Result<Vec<Downlink>, StoreError> {
         let sql = format!(
             "SELECT {DOWNLINK_COLUMNS} FROM downlinks WHERE state IN ('queued', 'published') \
-             AND next_attempt_at <= $1 ORDER BY next_attempt_at, request_id LIMIT $2"
+             AND next_attempt_at <= $1 AND protocol = $3 ORDER BY next_attempt_at, request_id LIMIT $2"
         );
-        Ok(sqlx::query_as(&sql).bind(now).bind(limit).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(&sql).bind(now).bind(limit).bind(protocol.as_str()).fetch_all(&self.pool).await?)
     }
 
     /// The earliest time a message will be due (None: nothing pending).
@@ -236,8 +241,8 @@ impl Store {
 pub(super) async fn insert_downlink(conn: &mut AnyConnection, d: &Downlink) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO downlinks (request_id, access_id, parking_code, interface, topic, payload, subject, created_at, \
-         created_ms, deadline_at, expires_at, state, attempts, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13)",
+         created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, protocol) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14)",
     )
     .bind(d.request_id)
     .bind(&d.access_id)
@@ -252,6 +257,7 @@ pub(super) async fn insert_downlink(conn: &mut AnyConnection, d: &Downlink) -> R
     .bind(&d.expires_at)
     .bind(d.state)
     .bind(&d.next_attempt_at)
+    .bind(&d.protocol)
     .execute(&mut *conn)
     .await?;
     Ok(())

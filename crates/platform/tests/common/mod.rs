@@ -28,12 +28,12 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         photo_dir: dir.join("photos"),
         body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
         private_key: Some(PrivateKey::parse(&key("platform_private.b64")).expect("platform key")),
-        lots: vec![LotAccess {
-            access_id: access_id.into(),
-            public_key: PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
-            profile: Profile::Qingdao,
-            parking_codes: vec!["1001".into(), "1002".into()],
-        }],
+        lots: vec![LotAccess::qdpark(
+            access_id,
+            PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
+            Profile::Qingdao,
+            vec!["1001".into(), "1002".into()],
+        )],
         admin_token: Some("test-token".into()),
         mqtt_url: None,
         mqtt_listen: None,

@@ -21,7 +21,7 @@ use rmqtt::net::{Admission, Admitted, Builder};
 use rmqtt::server::MqttServer;
 use rmqtt::types::{AuthResult, PublishAclResult, SubscribeAclResult};
 
-use crate::config::Limits;
+use crate::config::{Limits, LotLink};
 pub use crate::link::qdpark::publisher::Internal;
 pub use crate::metrics::DoorStats;
 use crate::secret::{random_hex, same_secret};
@@ -252,7 +252,8 @@ pub(crate) async fn login(
         // Logged by the lookup; the lot's client reconnects with backoff.
         Err(_) => return Login::Refused("lot lookup failed, try again".into()),
     };
-    match verify_login(&lot.public_key, username, password, state.clock().now().timestamp()) {
+    let LotLink::Qdpark { public_key, .. } = &lot.link;
+    match verify_login(public_key, username, password, state.clock().now().timestamp()) {
         Ok(()) => Login::Lot,
         Err(e) => {
             tracing::warn!(username, ?from, reason = %e, "MQTT login refused");

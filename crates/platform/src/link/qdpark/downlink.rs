@@ -8,35 +8,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use chrono::NaiveDateTime;
+use onepark_domain::record::Protocol;
 use onepark_domain::time::format_time;
-use onepark_proto::interface::{AccessId, Downlink as Interface, Topic};
+use onepark_proto::interface::Downlink as Interface;
 use onepark_proto::mqtt::BrokerUrl;
-use onepark_proto::msg::encode_flat;
-use onepark_proto::msg::list::SpecialCar;
-use onepark_proto::wire::Time;
-use onepark_proto::{Keys, downlink};
 use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
 
 pub use crate::city::announce::Wake;
-use crate::config::LotAccess;
 use crate::state::AppState;
-use crate::store::{Downlink, DownlinkState, ListEntry, StoreError};
+use crate::store::StoreError;
 
 /// Longest wait between two attempts of one message.
 const MAX_BACKOFF_SECS: i64 = 600;
 /// Messages handled per pass of the publisher.
 const BATCH: i64 = 500;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DownlinkError {
-    #[error("platform private key is not configured (keys.private_key)")]
-    NoPrivateKey,
-    #[error("sealing: {0}")]
-    Seal(#[from] onepark_proto::envelope::SealError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// A unique, increasing requestId: Unix microseconds (`now`), bumped on
 /// collision. Fits a JSON number exactly (< 2^53) for the next two centuries.
@@ -52,77 +37,9 @@ pub fn next_request_id(now: i64) -> i64 {
     }
 }
 
-/// Seals and stores a black/white list change for one lot, and wakes the
-/// publisher. Returns the new message's requestId.
-pub async fn send_list_change(
-    state: &AppState,
-    lot: &LotAccess,
-    mut entry: ListEntry,
-    operate: onepark_proto::dict::ListOperation,
-) -> Result<i64, DownlinkError> {
-    let now = state.now();
-    let message = SpecialCar {
-        parking_code: entry.parking_code.clone(),
-        plate_no: entry.plate_no.clone(),
-        car_type: onepark_proto::dict::CarType::from_code(entry.car_type),
-        list_kind: onepark_proto::dict::ListKind::from_code(entry.list_kind),
-        operate,
-        remark: entry.remark.clone(),
-        operate_time: Time(now),
-        start_time: entry.start_time.parse().unwrap_or(Time(now)),
-        end_time: entry.end_time.parse().unwrap_or(Time(now)),
-    };
-    let downlink =
-        seal(state, lot, Interface::SpecialCar, (&entry.parking_code, &entry.plate_no), now, &encode_flat(&message))?;
-    entry.operate_time = downlink.created_at.clone();
-    entry.request_id = downlink.request_id;
-    state.store().put_list_change(&entry, &downlink).await?;
-    state.wake().now();
-    Ok(entry.request_id)
-}
-
-/// A new message (fresh requestId) for one lot; `subject` is the business
-/// key operators see (a plate). Stored by the caller, with what it announces.
-pub(crate) fn seal(
-    state: &AppState,
-    lot: &LotAccess,
-    interface: Interface,
-    (parking_code, subject): (&str, &str),
-    now: NaiveDateTime,
-    payload: &str,
-) -> Result<Downlink, DownlinkError> {
-    let request_id = next_request_id(state.clock().now().timestamp_micros());
-    let key = state.private_key().ok_or(DownlinkError::NoPrivateKey)?;
-    let keys = Keys { own: Some(&key), peer: Some(&lot.public_key) };
-    let envelope = downlink::seal(lot.profile, keys, request_id, Time(now), payload)?;
-    let topic = Topic { interface, access_id: AccessId::parse(&lot.access_id), parking_code: parking_code.to_owned() };
-    let deadline = now + chrono::Duration::seconds(interface.confirm_deadline_secs() as i64);
-    Ok(Downlink {
-        request_id,
-        access_id: lot.access_id.clone(),
-        parking_code: parking_code.to_owned(),
-        interface: interface.to_string(),
-        topic: topic.to_string(),
-        payload: envelope.to_json(),
-        subject: subject.to_owned(),
-        created_at: format_time(now),
-        created_ms: state.clock().millis(),
-        deadline_at: format_time(deadline),
-        expires_at: format_time(now + state.downlink_retry()),
-        state: DownlinkState::Queued,
-        attempts: 0,
-        next_attempt_at: format_time(now),
-        last_published_at: None,
-        confirmed_at: None,
-        confirm_success: None,
-        confirm_ms: None,
-        confirm_reason: None,
-    })
-}
-
 /// When to try again after attempt number `attempts` (1-based): first at the
 /// confirm deadline, then doubling, capped.
-fn backoff(interface: &str, attempts: i64) -> chrono::Duration {
+pub(crate) fn backoff(interface: &str, attempts: i64) -> chrono::Duration {
     let first = Interface::from_name(interface).map_or(5, |i| i.confirm_deadline_secs() as i64);
     let factor = 1i64 << (attempts - 1).clamp(0, 16);
     chrono::Duration::seconds((first * factor).min(MAX_BACKOFF_SECS))
@@ -177,7 +94,7 @@ pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool,
         tracing::warn!(expired, "downlinks expired without a confirm");
         state.metrics().downlinks_expired(expired);
     }
-    let due = state.store().due_downlinks(&now_text, BATCH).await?;
+    let due = state.store().due_downlinks(Protocol::Qdpark, &now_text, BATCH).await?;
     let mut published = Vec::with_capacity(due.len());
     for d in &due {
         if let Err(e) = client.publish(d.topic.as_str(), QoS::AtLeastOnce, false, d.payload.as_bytes()).await {

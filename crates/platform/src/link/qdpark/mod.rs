@@ -12,9 +12,11 @@
 //! | `mqtt_auth` | login and ACL hooks for an external broker |
 
 pub mod admission;
+pub mod announce;
 pub mod broker;
 pub mod downlink;
 pub mod mqtt_auth;
 pub mod publisher;
 pub mod records;
+pub mod replies;
 pub mod uplink;

@@ -32,9 +32,9 @@ use onepark_proto::wire::ResultCode;
 use onepark_proto::{Keys, OpenError, Opened};
 use serde_json::{Map, Value};
 
-use super::records;
+use super::{records, replies};
 use crate::city::payments;
-use crate::config::LotAccess;
+use crate::config::{LotAccess, LotLink};
 use crate::link::qdpark::admission::{Seen, bounded};
 use crate::state::AppState;
 use crate::store::{
@@ -301,7 +301,7 @@ async fn dispatch(
                 state.store().put_entry(&records::lot(&lot.access_id), &records::entry(&m.message, valid), &now).await;
             if matches!(put, Ok(Put::Inserted)) && valid {
                 let e = &m.message;
-                payments::entered(state, lot.clone(), e.parking_code.clone(), plate(&e.plate_no), e.plate_color);
+                payments::entered(state, lot.clone(), e.parking_code.clone(), plate(&e.plate_no), e.plate_color.code());
             }
             stored(put, &uid_label(&m.message.uid))
         }
@@ -408,12 +408,10 @@ async fn dispatch(
         Uplink::GetDeparturePayInfo => {
             let m = accept::<DeparturePayQuery>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let q = &m.message;
-            match payments::signing(state, &q.parking_code, &plate(&q.plate_no), q.plate_color).await {
+            match payments::signing(state, &q.parking_code, &plate(&q.plate_no), q.plate_color.code()).await {
                 Ok(info) => {
                     let mut answer = Answer::ok("操作成功");
-                    answer.extra.insert("noSense".into(), Value::from(info.no_sense.code()));
-                    answer.extra.insert("moneyLimit".into(), Value::from(info.money_limit));
-                    answer.extra.insert("departurePay".into(), Value::from(info.departure_pay.code()));
+                    answer.extra = replies::signing(&info);
                     answer
                 }
                 Err(e) => stored(Err(e), ""),
@@ -424,10 +422,7 @@ async fn dispatch(
             match payments::arrears_of(state, &plate(&m.message.plate_no)).await {
                 Ok(a) => {
                     let mut answer = Answer::ok("操作成功");
-                    answer.extra.insert("plateNo".into(), Value::from(a.plate_no));
-                    answer.extra.insert("overDueCount".into(), Value::from(a.over_due_count));
-                    answer.extra.insert("unPay".into(), Value::from(a.un_pay));
-                    answer.extra.insert("prevent".into(), Value::from(a.prevent.code()));
+                    answer.extra = replies::arrears(&a);
                     answer
                 }
                 Err(e) => stored(Err(e), ""),
@@ -549,7 +544,7 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
         }
         Ok(Some(a)) => {
             let mut answer = Answer::ok("该账单已作为欠费补缴结清，未再次扣款");
-            answer.extra = payments::settled_fields(&a);
+            answer.extra = replies::settled(&a);
             answer.extra.remove("payType");
             return answer;
         }
@@ -585,7 +580,7 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
             }
         }
         let mut answer = Answer::ok(format!("车辆 {plate_no} 未开通无感支付，请转线下缴费"));
-        answer.extra = payments::reply_fields(&declined, false);
+        answer.extra = replies::payment(&declined, false);
         return answer;
     }
     // The bill, and the stay's fee it is for: a prepayment of the stay the lot
@@ -604,7 +599,7 @@ async fn apply_payment(state: &AppState, m: &ApplyPayment) -> Answer {
                 holder.order_id,
                 holder.state.as_str()
             ));
-            answer.extra = payments::reply_fields(&p, false);
+            answer.extra = replies::payment(&p, false);
             answer
         }
         Err(e) => stored(Err(e), &label),
@@ -621,7 +616,7 @@ fn payment_answer(p: &Payment, repeat: bool) -> Answer {
         PayState::Refunded => "该账单的线上扣款已退还（车场已线下收费）".to_owned(),
     };
     let mut answer = Answer::ok(msg);
-    answer.extra = payments::reply_fields(p, false);
+    answer.extra = replies::payment(p, false);
     answer
 }
 
@@ -635,7 +630,7 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
             return match state.store().settled_arrear(&q.parking_code, &q.bill_id).await {
                 Ok(Some(a)) if a.plate_no == plate(&q.plate_no) => {
                     let mut answer = Answer::ok("操作成功（该账单已作为欠费补缴结清）");
-                    answer.extra = payments::settled_fields(&a);
+                    answer.extra = replies::settled(&a);
                     answer
                 }
                 Ok(_) => Answer::new(ResultCode::NO_DATA, format!("{label} 不存在：该账单未申请过扣款")),
@@ -655,7 +650,7 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
         match state.store().settled_arrear(&q.parking_code, &q.bill_id).await {
             Ok(Some(a)) => {
                 let mut answer = Answer::ok("操作成功（该账单已作为欠费补缴结清）");
-                answer.extra = payments::settled_fields(&a);
+                answer.extra = replies::settled(&a);
                 return answer;
             }
             Ok(None) => {}
@@ -663,7 +658,7 @@ async fn get_pay_result(state: &AppState, q: &PayResultQuery) -> Answer {
         }
     }
     let mut answer = Answer::ok("操作成功");
-    answer.extra = payments::reply_fields(&p, true);
+    answer.extra = replies::payment(&p, true);
     answer
 }
 
@@ -816,7 +811,7 @@ async fn daily_bill(state: &AppState, q: &DailyBillQuery) -> Answer {
             match state.store().settled_arrear(&p.parking_code, &p.bill_id).await {
                 Ok(Some(a)) => {
                     actual += a.should_pay;
-                    detail.push(Value::Object(payments::settled_fields(&a)));
+                    detail.push(Value::Object(replies::settled(&a)));
                     continue;
                 }
                 Ok(None) => {}
@@ -860,7 +855,8 @@ async fn open(
     sign: String,
 ) -> Result<Opened, Answer> {
     let own = state.private_key();
-    if own.is_none() && lot.profile == onepark_proto::Profile::Qingdao {
+    let LotLink::Qdpark { profile, .. } = &lot.link;
+    if own.is_none() && *profile == onepark_proto::Profile::Qingdao {
         return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
     }
     match open_with(lot.clone(), own, cipher, sign).await {
@@ -897,8 +893,9 @@ async fn open_with(
     sign: String,
 ) -> Result<Opened, (Answer, bool)> {
     tokio::task::spawn_blocking(move || {
-        let keys = Keys { own: own.as_deref(), peer: Some(&lot.public_key) };
-        onepark_proto::open(lot.profile, &cipher, &sign, keys).map_err(|e| {
+        let LotLink::Qdpark { public_key, profile } = &lot.link;
+        let keys = Keys { own: own.as_deref(), peer: Some(public_key) };
+        onepark_proto::open(*profile, &cipher, &sign, keys).map_err(|e| {
             let verified = matches!(e, OpenError::BlockLength { .. } | OpenError::Decrypt { .. } | OpenError::Charset);
             (Answer::client(e.zh()), verified)
         })
