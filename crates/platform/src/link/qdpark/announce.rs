@@ -4,6 +4,7 @@
 //! on `qdpark/v1/{interface}/{accessID}/{parkingCode}`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::NaiveDateTime;
 use onepark_domain::time::format_time;
@@ -19,12 +20,25 @@ use onepark_proto::wire::Time;
 use onepark_proto::{Keys, PrivateKey, downlink};
 use onepark_serve::clock::Clock;
 
-use super::downlink::next_request_id;
 use crate::city::announce::{
     AnnounceError, Announcement, Announcer, ArrearsNotice, ListOperation, NoStop, PaidBill, Signing,
 };
 use crate::config::{LotAccess, LotLink};
 use crate::store::{Downlink, DownlinkState};
+
+/// A unique, increasing requestId: Unix microseconds (`now`), bumped on
+/// collision. Fits a JSON number exactly (< 2^53) for the next two centuries.
+pub fn next_request_id(now: i64) -> i64 {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let id = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, id, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return id,
+            Err(seen) => last = seen,
+        }
+    }
+}
 
 /// Seals announcements with the platform's private key.
 pub struct Qdpark {
@@ -162,5 +176,18 @@ pub fn arrears(a: &ArrearsNotice) -> OverDueResult {
         over_due_count: a.count,
         un_pay: a.un_pay,
         prevent: if a.prevent { Prevent::Block } else { Prevent::Pass },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_increase() {
+        let now = 1_790_000_000_000_000;
+        let a = next_request_id(now);
+        let b = next_request_id(now);
+        assert!(b > a && a > 1_700_000_000_000_000);
     }
 }

@@ -5,7 +5,6 @@
 //! restart, is covered by the next attempt.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use onepark_domain::record::Protocol;
@@ -22,20 +21,6 @@ use crate::store::StoreError;
 const MAX_BACKOFF_SECS: i64 = 600;
 /// Messages handled per pass of the publisher.
 const BATCH: i64 = 500;
-
-/// A unique, increasing requestId: Unix microseconds (`now`), bumped on
-/// collision. Fits a JSON number exactly (< 2^53) for the next two centuries.
-pub fn next_request_id(now: i64) -> i64 {
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    let mut last = LAST.load(Ordering::Relaxed);
-    loop {
-        let id = now.max(last + 1);
-        match LAST.compare_exchange_weak(last, id, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return id,
-            Err(seen) => last = seen,
-        }
-    }
-}
 
 /// When to try again after attempt number `attempts` (1-based): first at the
 /// confirm deadline, then doubling, capped.
@@ -120,14 +105,6 @@ pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool,
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_ids_increase() {
-        let now = 1_790_000_000_000_000;
-        let a = next_request_id(now);
-        let b = next_request_id(now);
-        assert!(b > a && a > 1_700_000_000_000_000);
-    }
 
     #[test]
     fn backoff_starts_at_the_deadline_and_is_capped() {
