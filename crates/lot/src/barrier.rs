@@ -20,11 +20,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use crate::app::LotState;
 use crate::config::{Direction, Lane};
+use crate::feed::LaneEvent;
 use crate::lane::{self, Deny, Match};
-use crate::outbox::now_ms;
 use crate::payments::{self, ExitPay};
+use crate::schema;
+use crate::state::LotState;
 use crate::store::{Bill, BillKind, BillState, Exit, OnlineBill, Report, Session, StoreError, StoredPhoto};
 
 /// uploadPhoto's `file` may hold 500,000 Base64 characters (D-33): 375,000 bytes.
@@ -37,7 +38,7 @@ const MAX_PHOTO_BYTES: usize = 375_000;
 pub(crate) struct Read {
     /// As read; empty or absent means unrecognised (`未识别`); normalised (`鲁b-12345` → `鲁B12345`).
     /// A control or invisible character (NUL, ESC, zero-width space, U+202E …) is refused (400).
-    #[schema(schema_with = read_plate)]
+    #[schema(schema_with = schema::read_plate)]
     plate_no: Option<String>,
     /// 车牌颜色 (spec §7); default 1 blue.
     #[serde(default = "blue")]
@@ -86,23 +87,6 @@ fn car_types() -> ObjectBuilder {
     codes(CarType::CODES, "车辆类型 (spec §7); default 1 small")
 }
 
-/// Dictionary codes of an optional field: `null` reads as absent.
-fn codes_or_null(codes: &[i64], description: &str) -> ObjectBuilder {
-    let values = codes.iter().map(|&c| serde_json::Value::from(c)).chain([serde_json::Value::Null]);
-    ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Integer, Type::Null]))
-        .enum_values(Some(values))
-        .description(Some(description))
-}
-
-pub(crate) fn optional_plate_colors() -> ObjectBuilder {
-    codes_or_null(PlateColor::CODES, "车牌颜色 (spec §7)")
-}
-
-pub(crate) fn optional_car_types() -> ObjectBuilder {
-    codes_or_null(CarType::CODES, "车辆类型 (spec §7)")
-}
-
 fn paid_types() -> ObjectBuilder {
     codes(PaidType::CODES, "付费方式 (spec §7); default 1 cash")
 }
@@ -111,14 +95,9 @@ fn pay_scenes() -> ObjectBuilder {
     codes(PayScene::CODES, "付费场景 (spec §7); default 103 at the exit")
 }
 
-/// `null` allowed too: serde reads it as absent.
-fn nullable_string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
-}
-
 fn uid_schema() -> ObjectBuilder {
     // Surrounding blanks are trimmed; blank means none.
-    nullable_string()
+    schema::nullable_string()
         .pattern(Some(r"^\s*([!-~]{1,64})?\s*$"))
         .description(Some("the session's uid, at most 64 visible ASCII characters"))
 }
@@ -344,10 +323,6 @@ fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Lan
 /// How far ahead of the lot's clock a camera's event time may be.
 const MAX_AHEAD_SECS: i64 = 600;
 
-/// Longest reason / operator name kept in the audit trail.
-pub(crate) const MAX_REASON: usize = 200;
-pub(crate) const MAX_OPERATOR: usize = 50;
-
 /// A staff text field: required or not, at most `max` characters, no control characters.
 pub(crate) fn staff_text(field: &str, text: Option<&str>, max: usize, required: bool) -> Result<(), LaneReply> {
     let text = text.map(str::trim).unwrap_or_default();
@@ -410,7 +385,7 @@ fn stored_photo(
         uid: Some(uid.to_owned()),
         interface: "uploadPhoto",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     };
     let stored =
         StoredPhoto { photo_id, uid: uid.to_owned(), photo_type: kind.code(), time: format_time(at), name, jpeg };
@@ -552,7 +527,7 @@ async fn enter(
             uid: Some(uid.clone()),
             interface: "uploadCarInData",
             body: encode_flat(&record),
-            created_ms: now_ms(),
+            created_ms: state.now_ms(),
         }];
         let (stored, note) = photo(state, read, &uid, PhotoType::Entry, at, &mut reports);
         match store.enter(&session, reports, stored.as_ref()).await {
@@ -594,7 +569,7 @@ fn remember(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime, reply
     let d = &reply.1.0;
     let with_photo = read.photo.as_deref().is_some_and(|f| !f.trim().is_empty()) && d.photo.is_none();
     let photo_id = d.uid.as_ref().filter(|_| with_photo && (d.open || kind == PhotoType::Entry));
-    state.feed().push(crate::booth::LaneEvent {
+    state.feed().push(LaneEvent {
         at: format_time(at),
         lane: lane.id.clone(),
         direction: lane.direction,
@@ -639,28 +614,6 @@ async fn find_session(state: &LotState, read: &Read) -> Result<Option<(Session, 
     })
 }
 
-/// The fee for `session` leaving at `at`, fen, and whether the car is white-listed (it pays nothing).
-pub(crate) async fn fee(state: &LotState, session: &Session, at: NaiveDateTime) -> Result<(i64, bool), StoreError> {
-    let store = state.store();
-    let entered = parse_time(&session.entry_time).unwrap_or(at);
-    let tariff = &state.config().tariff;
-    if store.lists(&session.plate_no, &format_time(at)).await?.1 {
-        return Ok((0, true));
-    }
-    let fee = match &session.card_id {
-        // A monthly stay is free while the card is valid; time past its end is charged.
-        Some(card_id) => match store.card(card_id).await? {
-            Some(card) => {
-                let end = parse_time(&card.end_time).unwrap_or(at);
-                if at <= end { 0 } else { tariff.fee(session.car_type, end.max(entered), at).get() }
-            }
-            None => tariff.fee(session.car_type, entered, at).get(),
-        },
-        None => tariff.fee(session.car_type, entered, at).get(),
-    };
-    Ok((fee, false))
-}
-
 /// The exit record for `exit` of `session`.
 pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit) -> Result<Report, StoreError> {
     let (total, open, free) = state.berths().await?;
@@ -690,7 +643,7 @@ pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit
         uid: Some(session.uid.clone()),
         interface: "uploadCarOutData",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     })
 }
 
@@ -698,7 +651,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
     let Some((session, found)) = find_session(state, read).await? else {
         return Ok(refused(Deny::NoSession));
     };
-    let (fee, white) = fee(state, &session, at).await?;
+    let (fee, white) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await?;
     // City-wide arrears hold before anything else: a paid or free stay does not lift it.
     if let Some(notice) = payments::arrears_hold(state, &session).await? {
         let deny = Deny::Arrears { count: notice.over_due_count, amount: notice.un_pay };
@@ -822,7 +775,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
             uid: Some(session.uid.clone()),
             interface: "uploadPayRecord",
             body,
-            created_ms: now_ms(),
+            created_ms: state.now_ms(),
         });
     }
     let (stored, note) = photo(state, read, &session.uid, PhotoType::Exit, at, &mut reports);
@@ -860,37 +813,14 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ManualOpen {
     /// Why (救护车, 设备故障 …): required, at most 200 characters, no control characters.
-    #[schema(schema_with = reason_schema)]
+    #[schema(schema_with = schema::reason_schema)]
     reason: String,
     /// Who, at most 50 characters, no control characters.
-    #[schema(schema_with = operator_schema)]
+    #[schema(schema_with = schema::operator_schema)]
     operator: Option<String>,
     /// The car, if known.
-    #[schema(schema_with = read_plate)]
+    #[schema(schema_with = schema::read_plate)]
     plate_no: Option<String>,
-}
-
-/// Staff text: not blank, no control characters, at most `max` characters.
-/// A plate as read (or null): no control or invisible character (`domain::plate::reading_pattern`).
-pub(crate) fn read_plate() -> ObjectBuilder {
-    nullable_string().pattern(Some(onepark_domain::plate::reading_pattern()))
-}
-
-pub(crate) fn staff_text_schema(max: usize, required: bool) -> ObjectBuilder {
-    if required {
-        let pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
-        ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).max_length(Some(max))
-    } else {
-        nullable_string().pattern(Some(r"^[^\u0000-\u001f\u007f-\u009f]*$")).max_length(Some(max))
-    }
-}
-
-pub(crate) fn reason_schema() -> ObjectBuilder {
-    staff_text_schema(MAX_REASON, true)
-}
-
-pub(crate) fn operator_schema() -> ObjectBuilder {
-    staff_text_schema(MAX_OPERATOR, false)
 }
 
 /// Opens a barrier by hand (staff only), with the reason in the audit trail.
@@ -911,9 +841,10 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
     if request.reason.trim().is_empty() {
         return bad_request("reason", "必须填写开闸原因");
     }
-    for (field, text, max) in
-        [("reason", Some(request.reason.as_str()), MAX_REASON), ("operator", request.operator.as_deref(), MAX_OPERATOR)]
-    {
+    for (field, text, max) in [
+        ("reason", Some(request.reason.as_str()), schema::MAX_REASON),
+        ("operator", request.operator.as_deref(), schema::MAX_OPERATOR),
+    ] {
         if let Err(reply) = staff_text(field, text, max, false) {
             return reply;
         }
@@ -931,7 +862,7 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
         Ok(id) => {
             tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
             let direction = state.config().lanes.iter().find(|l| l.id == lane).map_or(Direction::Exit, |l| l.direction);
-            state.feed().push(crate::booth::LaneEvent {
+            state.feed().push(LaneEvent {
                 at: now.clone(),
                 lane: lane.clone(),
                 direction,

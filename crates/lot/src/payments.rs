@@ -22,11 +22,11 @@ use onepark_proto::msg::{Message, decode_object, encode_flat};
 use onepark_proto::wire::{Date, Time};
 use serde_json::{Map, Value};
 
-use crate::app::LotState;
 use crate::downlink::Received;
-use crate::outbox::now_ms;
+use crate::state::LotState;
 use crate::store::{
-    ArrearsNotice, BillKind, BillState, OnlineBill, OrderMark, Report, Session, Settlement, Signing, StoreError,
+    ArrearsNotice, BillKind, BillState, ListEntry, OnlineBill, OrderMark, Report, Session, Settlement, Signing, Store,
+    StoreError,
 };
 use crate::subscriber::{Applied, Apply, Refusal};
 
@@ -48,12 +48,34 @@ impl Apply for Downlinks {
             )));
         }
         match m.topic.interface {
-            Downlink::SpecialCar => crate::app::apply_list(state.store(), m).await.map(|()| None),
+            Downlink::SpecialCar => apply_list(state.store(), m).await.map(|()| None),
             Downlink::Fee => quote(state, m).await.map(Some),
             Downlink::PayResult => pay_result(state, m).await.map(|()| None),
             Downlink::DeparturePayInfo => signing(state, m).await.map(|()| None),
             Downlink::OverDueResult => arrears(state, m).await.map(|()| None),
         }
+    }
+}
+
+/// Applies a specialCar (black/white list) downlink.
+pub(crate) async fn apply_list(store: &Store, m: &Received) -> Result<(), Refusal> {
+    {
+        let text = |k: &str| m.params.get(k).and_then(Value::as_str).map(str::to_owned);
+        let number = |k: &str| m.params.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+        let plate_no = text("plateNo").ok_or_else(|| Refusal::Reject("plateNo missing".into()))?;
+        // Stored as the lane records plates, so the lane's lookup finds it.
+        let plate_no = plate_text(&plate_no)?;
+        let entry = ListEntry {
+            plate_no,
+            list_kind: number("operateType").ok_or_else(|| Refusal::Reject("operateType missing".into()))?,
+            start_time: text("startTime").unwrap_or_else(|| "0000-01-01 00:00:00".into()),
+            end_time: text("endTime").unwrap_or_else(|| "9999-12-31 23:59:59".into()),
+            remark: text("remark"),
+            request_id: m.request_id,
+        };
+        let delete = number("operate") == Some(1);
+        let mark = order_mark(m);
+        store.set_list(&entry, delete, &mark).await.map_err(|e| Refusal::Retry(e.to_string()))
     }
 }
 
@@ -111,7 +133,7 @@ async fn quote(state: &LotState, m: &Received) -> Result<Map<String, Value>, Ref
         return Err(Refusal::Reject(format!("车辆 {plate} 不在场内，无法计费")));
     };
     let now = state.now();
-    let (fee, _) = crate::barrier::fee(state, &session, now).await.map_err(retry)?;
+    let (fee, _) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, now).await.map_err(retry)?;
     let should_pay = due(state, &session, fee, now).await.map_err(retry)?;
     let at = format_time(now);
     let bill_id = format!("{}P{}", session.uid, now.format("%H%M%S"));
@@ -159,7 +181,7 @@ fn pay_record(state: &LotState, bill: &OnlineBill, s: &Settlement) -> Report {
         uid: Some(bill.uid.clone()),
         interface: "uploadPayRecord",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     }
 }
 
@@ -501,7 +523,7 @@ async fn report_abnormal(state: &LotState, bill: &OnlineBill) -> Result<(), Stor
         uid: Some(bill.uid.clone()),
         interface: "uploadAbnormalBill",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     };
     state.store().note_online_bill(&bill.bill_id, &format_time(now), Some(report)).await?;
     state.wake_outbox();
@@ -700,10 +722,12 @@ mod tests {
         apply.apply(&paid(7, fen, fen, &bill_id)).await.expect("confirmed again");
         assert_eq!(pay_records().await, 1, "one uploadPayRecord for the bill, however often it is announced");
         // Within the grace period nothing more is due.
-        let (fee, _) = crate::barrier::fee(&state, &session, state.now()).await.expect("fee");
+        let (fee, _) =
+            crate::fee::of_stay(state.store(), &state.config().tariff, &session, state.now()).await.expect("fee");
         assert_eq!(due(&state, &session, fee, state.now()).await.expect("due"), 0);
         let later = state.now() + chrono::Duration::minutes(30);
-        let (fee_later, _) = crate::barrier::fee(&state, &session, later).await.expect("fee");
+        let (fee_later, _) =
+            crate::fee::of_stay(state.store(), &state.config().tariff, &session, later).await.expect("fee");
         assert_eq!(due(&state, &session, fee_later, later).await.expect("due"), fee_later - fen, "only the difference");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -5,6 +5,7 @@
 //! duplicate), and let the caller check again once the outbox has drained.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 use onepark_domain::time::format_date;
@@ -16,6 +17,7 @@ use onepark_proto::wire::{Date, Time};
 use serde_json::Value;
 
 use crate::outbox::now_ms;
+use crate::state::LotState;
 use crate::store::{Store, StoreError};
 use crate::uplink::{Client, UplinkError};
 
@@ -50,6 +52,27 @@ impl Outcome {
     pub fn balanced(&self) -> bool {
         self.account_mark == 0 && self.photo_mark == 0
     }
+}
+
+/// Reconciles `date` until balanced: check, backfill what the platform
+/// lacks, wait for the outbox to drain, check again (at most 3 passes).
+pub async fn until_balanced(state: &LotState, date: NaiveDate) -> Result<Vec<Outcome>, ReconcileError> {
+    let mut passes = Vec::new();
+    for _ in 0..3 {
+        let outcome = check_day(state.store(), state.uplink(), &state.config().parking_code, date, state.now()).await?;
+        let done = outcome.balanced() || outcome.requeued == 0;
+        passes.push(outcome);
+        if done {
+            break;
+        }
+        state.wake_outbox();
+        // Waiting on the sender, not on the lot's clock: real time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while state.store().backlog().await?.0 > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(passes)
 }
 
 pub async fn check_day(
