@@ -491,7 +491,7 @@ async fn enter(
     let config = state.config();
     // The uid carries milliseconds (D-18); two cars read in the same second and
     // millisecond on one lane would collide, so step to the next free one.
-    let millis = i64::from(chrono::Utc::now().timestamp_subsec_millis());
+    let millis = i64::from(state.clock().now().timestamp_subsec_millis());
     for step in 0..50 {
         let stamped = at + chrono::Duration::milliseconds((millis + step) % 1000);
         let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)

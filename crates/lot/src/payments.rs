@@ -646,7 +646,7 @@ mod tests {
         Received {
             topic: Topic::parse(&format!("qdpark/v1/{interface}/234/1001")).expect("topic"),
             request_id,
-            timestamp: chrono::Utc::now().naive_utc(),
+            timestamp: onepark_domain::time::parse_time("2026-11-23 10:00:00").expect("time"),
             params,
         }
     }

@@ -8,15 +8,15 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use onepark_domain::time::format_date;
+use onepark_domain::time::{Zone, format_date};
 use onepark_proto::dict::{AccountMark, RecordKind};
 use onepark_proto::interface::Uplink;
 use onepark_proto::msg::decode_object;
 use onepark_proto::msg::record::{CheckRecord, DownloadUid, DownloadUidReply, UidEntry};
 use onepark_proto::wire::{Date, Time};
+use onepark_serve::clock::Clock;
 use serde_json::Value;
 
-use crate::outbox::now_ms;
 use crate::state::LotState;
 use crate::store::{Store, StoreError};
 use crate::uplink::{Client, UplinkError};
@@ -59,7 +59,8 @@ impl Outcome {
 pub async fn until_balanced(state: &LotState, date: NaiveDate) -> Result<Vec<Outcome>, ReconcileError> {
     let mut passes = Vec::new();
     for _ in 0..3 {
-        let outcome = check_day(state.store(), state.uplink(), &state.config().parking_code, date, state.now()).await?;
+        let (code, zone) = (&state.config().parking_code, state.config().zone);
+        let outcome = check_day(state.store(), state.uplink(), code, date, state.clock(), zone).await?;
         let done = outcome.balanced() || outcome.requeued == 0;
         passes.push(outcome);
         if done {
@@ -80,8 +81,10 @@ pub async fn check_day(
     uplink: &Client,
     parking_code: &str,
     date: NaiveDate,
-    now: chrono::NaiveDateTime,
+    clock: &Clock,
+    zone: Zone,
 ) -> Result<Outcome, ReconcileError> {
+    let now = zone.local(clock.now());
     let day = format_date(date);
     let entries = store.day_uids(&day, false).await?;
     let exits = store.day_uids(&day, true).await?;
@@ -120,7 +123,7 @@ pub async fn check_day(
         let theirs: HashSet<String> =
             platform_ids(uplink, parking_code, date, kind, now).await?.into_iter().map(|e| e.uid).collect();
         for uid in ours.iter().filter(|u| !theirs.contains(*u)) {
-            if store.requeue(uid, interface, now_ms()).await? {
+            if store.requeue(uid, interface, clock.millis()).await? {
                 outcome.requeued += 1;
             } else {
                 tracing::warn!(
@@ -146,7 +149,7 @@ pub async fn check_day(
             .filter_map(|e| e.record_id().map(str::to_owned))
             .collect();
         for (uid, id) in ours.iter().filter(|(_, id)| !theirs.contains(id)) {
-            if store.requeue_item(uid, interface, key, id, now_ms()).await? {
+            if store.requeue_item(uid, interface, key, id, clock.millis()).await? {
                 outcome.requeued += 1;
             } else {
                 tracing::warn!(

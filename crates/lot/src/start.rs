@@ -49,7 +49,16 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     let outbox = Arc::new(OutboxStats::default());
     crate::jobs::report_parking_info(&store, &config, &clock).await?;
     let concurrency = p.concurrency;
-    tokio::spawn(outbox::run(store.clone(), uplink.clone(), config.zone, wake.clone(), outbox.clone(), concurrency));
+    let sender = outbox::run(
+        store.clone(),
+        uplink.clone(),
+        config.zone,
+        clock.clone(),
+        wake.clone(),
+        outbox.clone(),
+        concurrency,
+    );
+    tokio::spawn(sender);
     let subscriber = match &p.mqtt_url {
         Some(url) => {
             let username = match p.node {
@@ -62,7 +71,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
                 parking_codes: vec![config.parking_code.clone()],
                 password: p.mqtt_password.clone(),
             };
-            Some(Subscriber::new(settings, uplink).with_order(remembered_order(&store).await?))
+            Some(
+                Subscriber::new(settings, uplink).with_clock(clock.clone()).with_order(remembered_order(&store).await?),
+            )
         }
         None => {
             tracing::warn!(
