@@ -22,8 +22,8 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use crate::config::{Direction, Lane};
 use crate::feed::LaneEvent;
-use crate::lane::{self, Deny, Match};
-use crate::payments::{self, ExitPay};
+use crate::lane::{self, Deny, ExitFacts, ExitPlan, ExitStep, Leave, Match, PayPath};
+use crate::payments;
 use crate::schema;
 use crate::state::LotState;
 use crate::store::{Bill, BillKind, BillState, Exit, OnlineBill, Report, Session, StoreError, StoredPhoto};
@@ -647,62 +647,77 @@ pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit
     })
 }
 
+/// An exit: the facts gathered (session, fee, lists, arrears, the bill an
+/// earlier attempt opened, prepayments), decided by [`lane::exit_plan`] —
+/// asking the platform in between when it says so — and the plan applied.
 async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<LaneReply, StoreError> {
     let Some((session, found)) = find_session(state, read).await? else {
         return Ok(refused(Deny::NoSession));
     };
-    let (fee, white) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await?;
-    // City-wide arrears hold before anything else: a paid or free stay does not lift it.
-    if let Some(notice) = payments::arrears_hold(state, &session).await? {
-        let deny = Deny::Arrears { count: notice.over_due_count, amount: notice.un_pay };
-        let decision = Decision { uid: Some(session.uid), fee: Some(fee), due: Some(notice.un_pay), ..closed(deny) };
-        return Ok(decided(decision));
-    }
+    let (fee, whitelisted) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await?;
+    let arrears = payments::arrears_hold(state, &session)
+        .await?
+        .map(|notice| lane::Arrears { count: notice.over_due_count, amount: notice.un_pay });
     let bill_id = payments::exit_bill_id(&session.uid);
-    let now = format_time(at);
-    // An earlier attempt at this exit asked the platform for this bill: it stands at that amount.
     let earlier = state.store().online_bill(&bill_id).await?.filter(|b| b.state == BillState::Open);
-    let due = match &earlier {
-        Some(b) => b.should_pay,
-        None if white => 0,
-        None => payments::due(state, &session, fee, at).await?,
+    let facts = ExitFacts {
+        at,
+        fee,
+        whitelisted,
+        arrears,
+        asked_before: earlier.as_ref().map(|b| b.should_pay),
+        prepaid: payments::prepaid(state, &session.uid).await?,
+        paid: read.paid(),
     };
-    let mut online = Vec::new();
-    let mut settled = None;
-    let mut path = None;
-    if due > read.paid() {
-        match payments::at_exit(state, &session, due, &lane.id, at).await? {
-            ExitPay::Paid(s) => settled = Some(s),
-            ExitPay::AfterLeave => {
-                let mut bill = OnlineBill::open(BillKind::AfterLeave, format!("{}A", session.uid), &session, &now, due);
-                bill.path = Some("after_leave".into());
-                path = Some("after_leave");
-                online.push(bill);
-            }
-            pay @ (ExitPay::Booth(_) | ExitPay::NotUsed) => {
-                let mut msg = Deny::Unpaid { due: due - read.paid() }.zh();
-                if let ExitPay::Booth(why) = pay {
-                    // Remember the bill the platform was asked for: a late deduction of it is then found.
-                    if earlier.is_none() {
-                        let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
-                        bill.path = Some("booth".into());
-                        state.store().put_online_bill(&bill).await?;
-                    }
-                    msg = format!("{why}；{msg}");
-                }
-                let deny = Deny::Unpaid { due: due - read.paid() };
-                let decision = Decision {
-                    uid: Some(session.uid),
-                    fee: Some(fee),
-                    due: Some(due - read.paid()),
-                    msg,
-                    ..closed(deny)
-                };
-                return Ok(decided(decision));
-            }
+    let plan = match lane::exit_plan(&facts) {
+        ExitStep::Decided(plan) => plan,
+        ExitStep::AskPlatform { due } => {
+            let answer = payments::at_exit(state, &session, due, &lane.id, at).await?;
+            lane::exit_answered(&facts, due, answer)
         }
+    };
+    match plan {
+        ExitPlan::Hold { deny, why, remember_bill } => {
+            let now = format_time(at);
+            if let Some(due) = remember_bill {
+                let mut bill = OnlineBill::open(BillKind::Exit, bill_id, &session, &now, due);
+                bill.path = Some(PayPath::Booth.code().into());
+                state.store().put_online_bill(&bill).await?;
+            }
+            let due = match deny {
+                Deny::Arrears { amount, .. } => Some(amount),
+                Deny::Unpaid { due } => Some(due),
+                _ => None,
+            };
+            let closed = closed(deny);
+            let msg = match why {
+                Some(why) => format!("{why}；{}", closed.msg),
+                None => closed.msg.clone(),
+            };
+            Ok(decided(Decision { uid: Some(session.uid), fee: Some(fee), due, msg, ..closed }))
+        }
+        ExitPlan::Open(plan) => open_exit(state, lane, read, &facts, (session, found), earlier, plan).await,
     }
+}
+
+/// Applies an exit that opens: the session closed with its exit record, the
+/// bill (the lane's or the platform's deduction) and its online bills, in one
+/// transaction; an after-leave bill charged afterwards.
+async fn open_exit(
+    state: &LotState,
+    lane: &Lane,
+    read: &Read,
+    facts: &ExitFacts,
+    (session, found): (Session, Found),
+    earlier: Option<OnlineBill>,
+    plan: Leave,
+) -> Result<LaneReply, StoreError> {
+    let (at, fee) = (facts.at, facts.fee);
+    let Leave { due, path, earlier_bill } = plan;
+    let now = format_time(at);
+    let bill_id = payments::exit_bill_id(&session.uid);
     let fuzzy = found == Found::Plate(Match::Fuzzy);
+    let mut online = Vec::new();
     // The car has paid: a malformed payment time must not keep it at the barrier.
     let deal_time = match read.deal_time.as_deref().map(parse_time) {
         Some(Ok(t)) => t,
@@ -712,30 +727,34 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         }
         None => at,
     };
-    let (paid, paid_type, pay_scene, bill_way, deal_time) = match &settled {
+    let settled = match &path {
+        Some(PayPath::NoStop(s)) => Some(s),
+        _ => None,
+    };
+    let (paid, paid_type, pay_scene, bill_way, deal_time) = match settled {
         Some(s) => {
             (s.actual_pay, s.paid_type, s.pay_type, BillWay::CityPlatform, parse_time(&s.deal_time).unwrap_or(at))
         }
         None => (read.paid().clamp(0, fee), read.paid_type, read.pay_scene, BillWay::Elsewhere, deal_time),
     };
-    if let Some(s) = &settled {
-        let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
-        (bill.state, bill.path, bill.actual_pay, bill.discount) =
-            (BillState::Paid, s.path.clone(), Some(s.actual_pay), Some(s.discount));
-        (bill.deal_time, bill.order_code, bill.paid_type, bill.pay_type) =
-            (Some(s.deal_time.clone()), Some(s.order_code.clone()), Some(s.paid_type), Some(s.pay_type));
-        path = Some("no_stop");
-        online.push(bill);
-    } else if let Some(mut bill) = earlier {
-        // The platform was asked for this bill at an earlier attempt: now it
-        // was collected at the booth (offline), or the car leaves first and
-        // settles under its after-leave bill (void). Never left open: an
-        // open one would be reported unpaid.
-        let state = if path == Some("after_leave") { BillState::Void } else { BillState::Offline };
-        (bill.state, bill.updated_at) = (state, now.clone());
-        if state == BillState::Offline {
-            path = Some("booth");
+    match &path {
+        Some(PayPath::NoStop(s)) => {
+            let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
+            (bill.state, bill.path, bill.actual_pay, bill.discount) =
+                (BillState::Paid, s.path.clone(), Some(s.actual_pay), Some(s.discount));
+            (bill.deal_time, bill.order_code, bill.paid_type, bill.pay_type) =
+                (Some(s.deal_time.clone()), Some(s.order_code.clone()), Some(s.paid_type), Some(s.pay_type));
+            online.push(bill);
         }
+        Some(p @ PayPath::AfterLeave) => {
+            let mut bill = OnlineBill::open(BillKind::AfterLeave, format!("{}A", session.uid), &session, &now, due);
+            bill.path = Some(p.code().into());
+            online.push(bill);
+        }
+        Some(PayPath::Booth) | None => {}
+    }
+    if let (Some(mut bill), Some(settled_as)) = (earlier, earlier_bill) {
+        (bill.state, bill.updated_at) = (settled_as, now.clone());
         online.push(bill);
     }
     let bill =
@@ -747,7 +766,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         time: now.clone(),
         charge_fee: fee,
         should_pay: fee,
-        paid: settled.as_ref().map_or(paid, |s| s.actual_pay + s.discount),
+        paid: settled.map_or(paid, |s| s.actual_pay + s.discount),
         fuzzy,
         note: None,
         bill,
@@ -789,10 +808,10 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         Found::Plate(Match::Exact) => "plate",
         Found::Plate(Match::Fuzzy) => "fuzzy",
     };
-    let msg = match path {
-        Some("no_stop") => format!("无感支付 {} 元，一路顺风", onepark_domain::money::yuan(paid)),
-        Some("after_leave") => "先离场后付费，一路顺风".to_owned(),
-        _ => "一路顺风".to_owned(),
+    let msg = match &path {
+        Some(PayPath::NoStop(_)) => format!("无感支付 {} 元，一路顺风", onepark_domain::money::yuan(paid)),
+        Some(PayPath::AfterLeave) => "先离场后付费，一路顺风".to_owned(),
+        Some(PayPath::Booth) | None => "一路顺风".to_owned(),
     };
     let decision = Decision {
         open: true,
@@ -801,7 +820,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         fee: Some(fee),
         fuzzy: Some(fuzzy),
         matched_by: Some(matched_by.into()),
-        paid_by: path.map(str::to_owned),
+        paid_by: path.as_ref().map(|p| p.code().to_owned()),
         msg,
         ..Decision::default()
     };

@@ -23,6 +23,7 @@ use onepark_proto::wire::{Date, Time};
 use serde_json::{Map, Value};
 
 use crate::downlink::Received;
+use crate::lane::{self, OnlinePay, Prepaid};
 use crate::state::LotState;
 use crate::store::{
     ArrearsNotice, BillKind, BillState, ListEntry, OnlineBill, OrderMark, Report, Session, Settlement, Signing, Store,
@@ -99,23 +100,20 @@ pub(crate) fn order_mark(m: &Received) -> OrderMark {
     }
 }
 
-/// What prepayments already cover for a session: the sum of the paid
-/// quotes' receivables, and whether `at` is within the grace period of the
-/// newest one (the car then leaves free).
-async fn prepaid(state: &LotState, uid: &str, at: NaiveDateTime) -> Result<(i64, bool), StoreError> {
+/// What the session's paid prepayments cover, and until when the newest
+/// one's grace period lets the car leave free.
+pub(crate) async fn prepaid(state: &LotState, uid: &str) -> Result<Prepaid, StoreError> {
     let bills = state.store().online_bills_of(uid).await?;
     let paid: Vec<&OnlineBill> =
         bills.iter().filter(|b| b.kind == BillKind::Prepay && b.state == BillState::Paid).collect();
     let covered = paid.iter().map(|b| b.should_pay).sum();
     let last = paid.iter().filter_map(|b| parse_time(&b.end_time).ok()).max();
-    Ok((covered, last.is_some_and(|end| at <= end + state.config().payments.grace)))
+    Ok(Prepaid { covered, grace_until: last.map(|end| end + state.config().payments.grace) })
 }
 
-/// What is still due for a session leaving at `at` with `fee`: prepayments
-/// taken off, nothing within their grace period.
+/// What is still due for a session leaving at `at` with `fee` ([`lane::due`]).
 pub(crate) async fn due(state: &LotState, session: &Session, fee: i64, at: NaiveDateTime) -> Result<i64, StoreError> {
-    let (covered, in_grace) = prepaid(state, &session.uid, at).await?;
-    Ok(if in_grace { 0 } else { (fee - covered).max(0) })
+    Ok(lane::due(fee, &prepaid(state, &session.uid).await?, at))
 }
 
 /// A downlink's plateNo as the lane records plates ([`plate::reading`]); one
@@ -256,18 +254,6 @@ async fn arrears(state: &LotState, m: &Received) -> Result<(), Refusal> {
     state.store().put_arrears(&notice, Some(&order_mark(m))).await.map_err(retry)
 }
 
-/// What the exit's online payment decided.
-pub(crate) enum ExitPay {
-    /// Paid by a no-stop deduction (the path: no_stop or no_stop_query).
-    Paid(Settlement),
-    /// Leaves first, the bill is settled afterwards.
-    AfterLeave,
-    /// To the booth: why (declined, unknown).
-    Booth(String),
-    /// Online payment is not used for this car.
-    NotUsed,
-}
-
 /// The plate's arrears hold, refreshed from the platform (getOverDueResult)
 /// within the bound: the driver may just have paid on the driver page.
 pub(crate) async fn arrears_hold(state: &LotState, session: &Session) -> Result<Option<ArrearsNotice>, StoreError> {
@@ -330,23 +316,23 @@ pub(crate) async fn at_exit(
     due: i64,
     lane: &str,
     at: NaiveDateTime,
-) -> Result<ExitPay, StoreError> {
+) -> Result<OnlinePay, StoreError> {
     let p = &state.config().payments;
     if p.after_leave
         && let Some(s) = state.store().signing(&session.plate_no).await?
         && signing_allows(&s, due)
     {
-        return Ok(ExitPay::AfterLeave);
+        return Ok(OnlinePay::AfterLeave);
     }
     if !p.no_stop {
-        return Ok(ExitPay::NotUsed);
+        return Ok(OnlinePay::NotUsed);
     }
     let started = Instant::now();
     let request = apply_request(state, session, &exit_bill_id(&session.uid), due, lane, at, CarStock::InLot);
     let reply = ask::<ApplyPaymentReply>(state, Uplink::ApplyPayment, &request, p.wait).await;
     match reply {
-        Ok(r) if r.pay_status == PayStatus::Done => return Ok(ExitPay::Paid(settled(&r, "no_stop"))),
-        Ok(r) => return Ok(ExitPay::Booth(if r.msg.is_empty() { "无感支付未成功".into() } else { r.msg })),
+        Ok(r) if r.pay_status == PayStatus::Done => return Ok(OnlinePay::Paid(settled(&r, "no_stop"))),
+        Ok(r) => return Ok(OnlinePay::Booth(if r.msg.is_empty() { "无感支付未成功".into() } else { r.msg })),
         Err(e) => tracing::warn!(uid = session.uid, error = %e, "applyPayment unanswered; asking getPayResult"),
     }
     // Unanswered: the deduction may have happened. Ask once, briefly.
@@ -357,7 +343,7 @@ pub(crate) async fn at_exit(
     };
     let left = p.wait.saturating_sub(started.elapsed()).max(Duration::from_millis(300));
     match ask::<PayResultReply>(state, Uplink::GetPayResult, &query, left).await {
-        Ok(r) if r.pay_status == PayStatus::Done => Ok(ExitPay::Paid(Settlement {
+        Ok(r) if r.pay_status == PayStatus::Done => Ok(OnlinePay::Paid(Settlement {
             actual_pay: r.actual_pay.unwrap_or(0),
             discount: r.discount_amount,
             deal_time: r.deal_time.map(|t| t.to_string()).unwrap_or_else(|| format_time(at)),
@@ -367,10 +353,10 @@ pub(crate) async fn at_exit(
             path: Some("no_stop_query".into()),
             request_id: None,
         })),
-        Ok(_) => Ok(ExitPay::Booth("无感支付结果未知，请到岗亭缴费".into())),
+        Ok(_) => Ok(OnlinePay::Booth("无感支付结果未知，请到岗亭缴费".into())),
         Err(e) => {
             tracing::warn!(uid = session.uid, error = %e, "getPayResult unanswered; to the booth");
-            Ok(ExitPay::Booth("无感支付结果未知，请到岗亭缴费".into()))
+            Ok(OnlinePay::Booth("无感支付结果未知，请到岗亭缴费".into()))
         }
     }
 }
