@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use onepark_domain::plate;
 use onepark_domain::time::{format_time, parse_time};
-use onepark_proto::dict::{BillWay, CarStock, PaidType, PayScene, PayStatus, PlateColor, Prevent};
+use onepark_proto::dict::{BillWay, CarStock, ListOperation, PaidType, PayScene, PayStatus, PlateColor, Prevent};
 use onepark_proto::interface::{Downlink, Uplink};
+use onepark_proto::msg::list::SpecialCar;
 use onepark_proto::msg::payment::{
     AbnormalBill, ApplyPayment, ApplyPaymentReply, DailyBillQuery, DailyBillReply, DeparturePayInfo, FeeBill, FeeQuery,
     OverDueQuery, OverDueReply, OverDueResult, PayResult, PayResultQuery, PayResultReply,
@@ -58,26 +59,22 @@ impl Apply for Downlinks {
     }
 }
 
-/// Applies a specialCar (black/white list) downlink.
+/// Applies a specialCar (black/white list) downlink, read as the protocol's
+/// [`SpecialCar`] (a message missing a field the spec requires is confirmed
+/// with `success: false`, naming it).
 pub(crate) async fn apply_list(store: &Store, m: &Received) -> Result<(), Refusal> {
-    {
-        let text = |k: &str| m.params.get(k).and_then(Value::as_str).map(str::to_owned);
-        let number = |k: &str| m.params.get(k).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
-        let plate_no = text("plateNo").ok_or_else(|| Refusal::Reject("plateNo missing".into()))?;
+    let car: SpecialCar = decode(m)?;
+    let entry = ListEntry {
         // Stored as the lane records plates, so the lane's lookup finds it.
-        let plate_no = plate_text(&plate_no)?;
-        let entry = ListEntry {
-            plate_no,
-            list_kind: number("operateType").ok_or_else(|| Refusal::Reject("operateType missing".into()))?,
-            start_time: text("startTime").unwrap_or_else(|| "0000-01-01 00:00:00".into()),
-            end_time: text("endTime").unwrap_or_else(|| "9999-12-31 23:59:59".into()),
-            remark: text("remark"),
-            request_id: m.request_id,
-        };
-        let delete = number("operate") == Some(1);
-        let mark = order_mark(m);
-        store.set_list(&entry, delete, &mark).await.map_err(|e| Refusal::Retry(e.to_string()))
-    }
+        plate_no: plate_text(&car.plate_no)?,
+        list_kind: car.list_kind.code(),
+        start_time: car.start_time.to_string(),
+        end_time: car.end_time.to_string(),
+        remark: car.remark,
+        request_id: m.request_id,
+    };
+    let delete = car.operate == ListOperation::Delete;
+    store.set_list(&entry, delete, &order_mark(m)).await.map_err(|e| Refusal::Retry(e.to_string()))
 }
 
 /// The message's parameters as `T`, or a refusal naming the fields.
@@ -716,5 +713,31 @@ mod tests {
             crate::fee::of_stay(state.store(), &state.config().tariff, &session, later).await.expect("fee");
         assert_eq!(due(&state, &session, fee_later, later).await.expect("due"), fee_later - fen, "only the difference");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_list_message_is_read_as_the_protocols_special_car() {
+        let file = std::env::temp_dir().join(format!("onepark-lot-list-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
+        let list = |request_id: i64, operate: i64| {
+            received(
+                "specialCar",
+                request_id,
+                json!({ "parkingCode": "1001", "plateNo": "鲁b-12345", "carType": 1, "operateType": 0,
+                    "operate": operate, "remark": "", "operateTime": "2026-11-23 10:00:00",
+                    "startTime": "2026-11-01 00:00:00", "endTime": "2026-11-30 23:59:59" }),
+            )
+        };
+        let mut incomplete = list(1, 0);
+        incomplete.params.remove("startTime");
+        let refused = apply_list(&store, &incomplete).await;
+        assert!(matches!(refused, Err(Refusal::Reject(ref why)) if why.contains("startTime")), "{refused:?}");
+        apply_list(&store, &list(2, 0)).await.expect("added");
+        assert_eq!(store.lists("鲁B12345", "2026-11-23 12:00:00").await.expect("lists"), (true, false));
+        assert_eq!(store.lists("鲁B12345", "2026-12-01 12:00:00").await.expect("lists"), (false, false), "expired");
+        apply_list(&store, &list(3, 1)).await.expect("deleted");
+        assert_eq!(store.lists("鲁B12345", "2026-11-23 12:00:00").await.expect("lists"), (false, false));
+        let _ = std::fs::remove_file(&file);
     }
 }

@@ -133,8 +133,9 @@ mod tests {
     use serde_json::Value;
 
     fn special_car(request_id: i64, at: &str) -> Received {
-        let Value::Object(params) =
-            serde_json::json!({ "plateNo": "鲁B12345", "plateColor": 1, "operateType": 0, "operate": 0 })
+        let Value::Object(params) = serde_json::json!({ "parkingCode": "1001", "plateNo": "鲁B12345", "plateColor": 1, "carType": 1,
+                "operateType": 0, "operate": 0, "operateTime": at, "startTime": "2026-01-01 00:00:00",
+                "endTime": "2026-12-31 23:59:59" })
         else {
             unreachable!()
         };
