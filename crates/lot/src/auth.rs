@@ -13,44 +13,30 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::app::LotState;
+use crate::config::{Config, host_part, ip_literal};
+pub use crate::password::hash_password;
+use crate::password::verify;
 
-/// `[[auth.devices]]`
-#[derive(Clone, Debug)]
-pub struct Device {
-    pub name: String,
-    pub token: String,
-    /// Lane ids this device may post for; empty = every lane.
-    pub lanes: Vec<String>,
-}
+/// The cookie that carries a staff token for the booth page.
+pub(crate) const COOKIE: &str = "onepark_staff";
 
-/// `[[auth.staff]]`
-#[derive(Clone, Debug)]
-pub struct Staff {
-    pub user: String,
-    /// `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`
-    pub password: String,
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct AuthConfig {
-    pub devices: Vec<Device>,
-    pub staff: Vec<Staff>,
+/// What the gate and the login need of the gateway (`FromRef` of its state).
+#[derive(Clone)]
+pub struct Access {
+    pub(crate) config: Arc<Config>,
+    pub(crate) sessions: Arc<Sessions>,
 }
 
 const SESSION: Duration = Duration::from_secs(12 * 3600);
-const ITERATIONS: usize = 100_000;
 /// Login attempts per user a minute that may reach the password check;
 /// failed ones use it up, a successful one gives its attempt back.
 const MAX_FAILURES: u32 = 5;
@@ -159,43 +145,6 @@ impl Throttle {
     }
 }
 
-/// A PBKDF2-SHA256 hash of `password` in the config's format.
-pub fn hash_password(password: &str) -> Result<String, openssl::error::ErrorStack> {
-    let mut salt = [0u8; 16];
-    openssl::rand::rand_bytes(&mut salt)?;
-    let mut hash = [0u8; 32];
-    openssl::pkcs5::pbkdf2_hmac(
-        password.as_bytes(),
-        &salt,
-        ITERATIONS,
-        openssl::hash::MessageDigest::sha256(),
-        &mut hash,
-    )?;
-    Ok(format!("pbkdf2-sha256${ITERATIONS}${}${}", STANDARD.encode(salt), STANDARD.encode(hash)))
-}
-
-/// Whether `encoded` is a well-formed hash (checked at start-up).
-pub fn valid_hash(encoded: &str) -> bool {
-    parse_hash(encoded).is_some()
-}
-
-fn parse_hash(encoded: &str) -> Option<(usize, Vec<u8>, Vec<u8>)> {
-    let mut parts = encoded.split('$');
-    (parts.next()? == "pbkdf2-sha256").then_some(())?;
-    let iterations = parts.next()?.parse().ok().filter(|n| *n >= 1000)?;
-    let salt = STANDARD.decode(parts.next()?).ok()?;
-    let hash = STANDARD.decode(parts.next()?).ok().filter(|h| h.len() == 32)?;
-    parts.next().is_none().then_some((iterations, salt, hash))
-}
-
-fn verify(password: &str, encoded: &str) -> bool {
-    let Some((iterations, salt, hash)) = parse_hash(encoded) else { return false };
-    let mut given = [0u8; 32];
-    let digest = openssl::hash::MessageDigest::sha256();
-    openssl::pkcs5::pbkdf2_hmac(password.as_bytes(), &salt, iterations, digest, &mut given).is_ok()
-        && openssl::memcmp::eq(&given, &hash)
-}
-
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
 }
@@ -205,8 +154,8 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
 }
 
 /// What a request may do, decided before its handler runs.
-pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -> Response {
-    if let Some(host) = foreign_host(&state.config().hosts, &request) {
+pub async fn gate(State(access): State<Access>, request: Request, next: Next) -> Response {
+    if let Some(host) = foreign_host(&access.config.hosts, &request) {
         let host: String = host.chars().take(64).collect();
         let msg = format!(
             "拒绝访问：主机名 {host} 不是本网关的名称（防 DNS 重绑定）；请用 IP 地址或 localhost 访问，\
@@ -229,7 +178,7 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
         return next.run(request).await;
     }
     let booth = path == "/booth" || path.starts_with("/booth/");
-    let Some(auth) = state.config().auth.as_ref() else {
+    let Some(auth) = access.config.auth.as_ref() else {
         // In-process callers (tests) have no peer address.
         let local = request.extensions().get::<ConnectInfo<SocketAddr>>().is_none_or(|c| c.0.ip().is_loopback());
         if local {
@@ -249,17 +198,17 @@ pub async fn gate(State(state): State<LotState>, request: Request, next: Next) -
         .unwrap_or_default()
         .to_owned();
     // The booth page's browser carries the staff token in its cookie.
-    let token = match onepark_serve::pages::cookie(request.headers(), crate::booth::COOKIE) {
+    let token = match onepark_serve::pages::cookie(request.headers(), COOKIE) {
         Some(cookie) if token.is_empty() && booth => cookie.to_owned(),
         _ => token,
     };
-    if booth && state.sessions().user(&token, Instant::now()).is_none() {
+    if booth && access.sessions.user(&token, Instant::now()).is_none() {
         return axum::response::Redirect::to("/booth/login").into_response();
     }
     if token.is_empty() {
         return refuse(StatusCode::UNAUTHORIZED, "缺少令牌：请在 Authorization: Bearer 中提供设备令牌或登录令牌");
     }
-    if state.sessions().user(&token, Instant::now()).is_some() {
+    if access.sessions.user(&token, Instant::now()).is_some() {
         return next.run(request).await;
     }
     if let Some(device) = auth.devices.iter().find(|d| same(&d.token, &token)) {
@@ -297,22 +246,6 @@ pub(crate) fn foreign_host<'r>(hosts: &[String], request: &'r Request) -> Option
     (!allowed).then_some(host)
 }
 
-/// The host of `host[:port]`, `[v6][:port]` or a bare name/address.
-pub(crate) fn host_part(authority: &str) -> &str {
-    if let Some(rest) = authority.strip_prefix('[') {
-        return rest.split_once(']').map_or(authority, |(v6, _)| v6);
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => authority,
-    }
-}
-
-/// `host` as an IP address (IPv4 dotted, or IPv6 without brackets).
-pub(crate) fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
-    host.parse().ok()
-}
-
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 pub(crate) struct Login {
     /// At most 64 bytes (16 characters are always within it).
@@ -348,17 +281,17 @@ pub(crate) struct Refused {
         (status = 401, description = "wrong user or password", body = Refused),
         (status = 404, description = "no [auth] configured: no login needed (this machine only)", body = Refused),
         (status = 429, description = "too many failures", body = Refused)))]
-pub(crate) async fn login(State(state): State<LotState>, bytes: axum::body::Bytes) -> Response {
+pub(crate) async fn login(State(access): State<Access>, bytes: axum::body::Bytes) -> Response {
     let Ok(login) = onepark_serve::json::decode::<Login>(&bytes) else {
         return refuse(StatusCode::BAD_REQUEST, "请求应为 {\"user\":…, \"password\":…}");
     };
-    let Some(auth) = state.config().auth.as_ref() else {
+    let Some(auth) = access.config.auth.as_ref() else {
         return refuse(StatusCode::NOT_FOUND, "未配置 [auth]，无需登录（仅允许本机访问）");
     };
     if login.user.len() > MAX_USER_BYTES {
         return refuse(StatusCode::BAD_REQUEST, &format!("用户名过长（最多 {MAX_USER_BYTES} 字节）"));
     }
-    let sessions = state.sessions();
+    let sessions = &access.sessions;
     let now = Instant::now();
     let staff = auth.staff.iter().find(|s| s.user == login.user);
     // Counted before the slow check, so concurrent tries cannot outrun the count.
@@ -448,16 +381,6 @@ pub(crate) fn document(openapi: &mut utoipa::openapi::OpenApi) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_verify_against_their_hash_only() {
-        let h = hash_password("岗亭 secret").expect("hash");
-        assert!(valid_hash(&h), "{h}");
-        assert!(verify("岗亭 secret", &h));
-        assert!(!verify("岗亭 Secret", &h));
-        assert!(!verify("x", "pbkdf2-sha256$10$AAAA$AAAA"), "malformed hashes never verify");
-        assert!(!valid_hash("plain text"));
-    }
 
     #[test]
     fn the_throttle_counts_before_the_check_and_stays_bounded() {

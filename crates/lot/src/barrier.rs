@@ -20,11 +20,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 
-use crate::app::LotState;
 use crate::config::{Direction, Lane};
-use crate::lane::{self, Deny, Match};
-use crate::outbox::now_ms;
-use crate::payments::{self, ExitPay};
+use crate::feed::LaneEvent;
+use crate::lane::{self, Deny, ExitFacts, ExitPlan, ExitStep, Leave, Match, PayPath};
+use crate::payments;
+use crate::schema;
+use crate::state::LotState;
 use crate::store::{Bill, BillKind, BillState, Exit, OnlineBill, Report, Session, StoreError, StoredPhoto};
 
 /// uploadPhoto's `file` may hold 500,000 Base64 characters (D-33): 375,000 bytes.
@@ -37,7 +38,7 @@ const MAX_PHOTO_BYTES: usize = 375_000;
 pub(crate) struct Read {
     /// As read; empty or absent means unrecognised (`未识别`); normalised (`鲁b-12345` → `鲁B12345`).
     /// A control or invisible character (NUL, ESC, zero-width space, U+202E …) is refused (400).
-    #[schema(schema_with = read_plate)]
+    #[schema(schema_with = schema::read_plate)]
     plate_no: Option<String>,
     /// 车牌颜色 (spec §7); default 1 blue.
     #[serde(default = "blue")]
@@ -86,23 +87,6 @@ fn car_types() -> ObjectBuilder {
     codes(CarType::CODES, "车辆类型 (spec §7); default 1 small")
 }
 
-/// Dictionary codes of an optional field: `null` reads as absent.
-fn codes_or_null(codes: &[i64], description: &str) -> ObjectBuilder {
-    let values = codes.iter().map(|&c| serde_json::Value::from(c)).chain([serde_json::Value::Null]);
-    ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::Integer, Type::Null]))
-        .enum_values(Some(values))
-        .description(Some(description))
-}
-
-pub(crate) fn optional_plate_colors() -> ObjectBuilder {
-    codes_or_null(PlateColor::CODES, "车牌颜色 (spec §7)")
-}
-
-pub(crate) fn optional_car_types() -> ObjectBuilder {
-    codes_or_null(CarType::CODES, "车辆类型 (spec §7)")
-}
-
 fn paid_types() -> ObjectBuilder {
     codes(PaidType::CODES, "付费方式 (spec §7); default 1 cash")
 }
@@ -111,14 +95,9 @@ fn pay_scenes() -> ObjectBuilder {
     codes(PayScene::CODES, "付费场景 (spec §7); default 103 at the exit")
 }
 
-/// `null` allowed too: serde reads it as absent.
-fn nullable_string() -> ObjectBuilder {
-    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]))
-}
-
 fn uid_schema() -> ObjectBuilder {
     // Surrounding blanks are trimmed; blank means none.
-    nullable_string()
+    schema::nullable_string()
         .pattern(Some(r"^\s*([!-~]{1,64})?\s*$"))
         .description(Some("the session's uid, at most 64 visible ASCII characters"))
 }
@@ -344,10 +323,6 @@ fn event_time(state: &LotState, time: Option<&str>) -> Result<NaiveDateTime, Lan
 /// How far ahead of the lot's clock a camera's event time may be.
 const MAX_AHEAD_SECS: i64 = 600;
 
-/// Longest reason / operator name kept in the audit trail.
-pub(crate) const MAX_REASON: usize = 200;
-pub(crate) const MAX_OPERATOR: usize = 50;
-
 /// A staff text field: required or not, at most `max` characters, no control characters.
 pub(crate) fn staff_text(field: &str, text: Option<&str>, max: usize, required: bool) -> Result<(), LaneReply> {
     let text = text.map(str::trim).unwrap_or_default();
@@ -410,7 +385,7 @@ fn stored_photo(
         uid: Some(uid.to_owned()),
         interface: "uploadPhoto",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     };
     let stored =
         StoredPhoto { photo_id, uid: uid.to_owned(), photo_type: kind.code(), time: format_time(at), name, jpeg };
@@ -516,7 +491,7 @@ async fn enter(
     let config = state.config();
     // The uid carries milliseconds (D-18); two cars read in the same second and
     // millisecond on one lane would collide, so step to the next free one.
-    let millis = i64::from(chrono::Utc::now().timestamp_subsec_millis());
+    let millis = i64::from(state.clock().now().timestamp_subsec_millis());
     for step in 0..50 {
         let stamped = at + chrono::Duration::milliseconds((millis + step) % 1000);
         let uid = onepark_proto::uid::build(&config.parking_code, &lane.id, stamped)
@@ -552,7 +527,7 @@ async fn enter(
             uid: Some(uid.clone()),
             interface: "uploadCarInData",
             body: encode_flat(&record),
-            created_ms: now_ms(),
+            created_ms: state.now_ms(),
         }];
         let (stored, note) = photo(state, read, &uid, PhotoType::Entry, at, &mut reports);
         match store.enter(&session, reports, stored.as_ref()).await {
@@ -594,7 +569,7 @@ fn remember(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime, reply
     let d = &reply.1.0;
     let with_photo = read.photo.as_deref().is_some_and(|f| !f.trim().is_empty()) && d.photo.is_none();
     let photo_id = d.uid.as_ref().filter(|_| with_photo && (d.open || kind == PhotoType::Entry));
-    state.feed().push(crate::booth::LaneEvent {
+    state.feed().push(LaneEvent {
         at: format_time(at),
         lane: lane.id.clone(),
         direction: lane.direction,
@@ -639,28 +614,6 @@ async fn find_session(state: &LotState, read: &Read) -> Result<Option<(Session, 
     })
 }
 
-/// The fee for `session` leaving at `at`, fen, and whether the car is white-listed (it pays nothing).
-pub(crate) async fn fee(state: &LotState, session: &Session, at: NaiveDateTime) -> Result<(i64, bool), StoreError> {
-    let store = state.store();
-    let entered = parse_time(&session.entry_time).unwrap_or(at);
-    let tariff = &state.config().tariff;
-    if store.lists(&session.plate_no, &format_time(at)).await?.1 {
-        return Ok((0, true));
-    }
-    let fee = match &session.card_id {
-        // A monthly stay is free while the card is valid; time past its end is charged.
-        Some(card_id) => match store.card(card_id).await? {
-            Some(card) => {
-                let end = parse_time(&card.end_time).unwrap_or(at);
-                if at <= end { 0 } else { tariff.fee(session.car_type, end.max(entered), at).get() }
-            }
-            None => tariff.fee(session.car_type, entered, at).get(),
-        },
-        None => tariff.fee(session.car_type, entered, at).get(),
-    };
-    Ok((fee, false))
-}
-
 /// The exit record for `exit` of `session`.
 pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit) -> Result<Report, StoreError> {
     let (total, open, free) = state.berths().await?;
@@ -690,66 +643,81 @@ pub(crate) async fn exit_record(state: &LotState, session: &Session, exit: &Exit
         uid: Some(session.uid.clone()),
         interface: "uploadCarOutData",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     })
 }
 
+/// An exit: the facts gathered (session, fee, lists, arrears, the bill an
+/// earlier attempt opened, prepayments), decided by [`lane::exit_plan`] —
+/// asking the platform in between when it says so — and the plan applied.
 async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) -> Result<LaneReply, StoreError> {
     let Some((session, found)) = find_session(state, read).await? else {
         return Ok(refused(Deny::NoSession));
     };
-    let (fee, white) = fee(state, &session, at).await?;
-    // City-wide arrears hold before anything else: a paid or free stay does not lift it.
-    if let Some(notice) = payments::arrears_hold(state, &session).await? {
-        let deny = Deny::Arrears { count: notice.over_due_count, amount: notice.un_pay };
-        let decision = Decision { uid: Some(session.uid), fee: Some(fee), due: Some(notice.un_pay), ..closed(deny) };
-        return Ok(decided(decision));
-    }
+    let (fee, whitelisted) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await?;
+    let arrears = payments::arrears_hold(state, &session)
+        .await?
+        .map(|notice| lane::Arrears { count: notice.over_due_count, amount: notice.un_pay });
     let bill_id = payments::exit_bill_id(&session.uid);
-    let now = format_time(at);
-    // An earlier attempt at this exit asked the platform for this bill: it stands at that amount.
     let earlier = state.store().online_bill(&bill_id).await?.filter(|b| b.state == BillState::Open);
-    let due = match &earlier {
-        Some(b) => b.should_pay,
-        None if white => 0,
-        None => payments::due(state, &session, fee, at).await?,
+    let facts = ExitFacts {
+        at,
+        fee,
+        whitelisted,
+        arrears,
+        asked_before: earlier.as_ref().map(|b| b.should_pay),
+        prepaid: payments::prepaid(state, &session.uid).await?,
+        paid: read.paid(),
     };
-    let mut online = Vec::new();
-    let mut settled = None;
-    let mut path = None;
-    if due > read.paid() {
-        match payments::at_exit(state, &session, due, &lane.id, at).await? {
-            ExitPay::Paid(s) => settled = Some(s),
-            ExitPay::AfterLeave => {
-                let mut bill = OnlineBill::open(BillKind::AfterLeave, format!("{}A", session.uid), &session, &now, due);
-                bill.path = Some("after_leave".into());
-                path = Some("after_leave");
-                online.push(bill);
-            }
-            pay @ (ExitPay::Booth(_) | ExitPay::NotUsed) => {
-                let mut msg = Deny::Unpaid { due: due - read.paid() }.zh();
-                if let ExitPay::Booth(why) = pay {
-                    // Remember the bill the platform was asked for: a late deduction of it is then found.
-                    if earlier.is_none() {
-                        let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
-                        bill.path = Some("booth".into());
-                        state.store().put_online_bill(&bill).await?;
-                    }
-                    msg = format!("{why}；{msg}");
-                }
-                let deny = Deny::Unpaid { due: due - read.paid() };
-                let decision = Decision {
-                    uid: Some(session.uid),
-                    fee: Some(fee),
-                    due: Some(due - read.paid()),
-                    msg,
-                    ..closed(deny)
-                };
-                return Ok(decided(decision));
-            }
+    let plan = match lane::exit_plan(&facts) {
+        ExitStep::Decided(plan) => plan,
+        ExitStep::AskPlatform { due } => {
+            let answer = payments::at_exit(state, &session, due, &lane.id, at).await?;
+            lane::exit_answered(&facts, due, answer)
         }
+    };
+    match plan {
+        ExitPlan::Hold { deny, why, remember_bill } => {
+            let now = format_time(at);
+            if let Some(due) = remember_bill {
+                let mut bill = OnlineBill::open(BillKind::Exit, bill_id, &session, &now, due);
+                bill.path = Some(PayPath::Booth.code().into());
+                state.store().put_online_bill(&bill).await?;
+            }
+            let due = match deny {
+                Deny::Arrears { amount, .. } => Some(amount),
+                Deny::Unpaid { due } => Some(due),
+                _ => None,
+            };
+            let closed = closed(deny);
+            let msg = match why {
+                Some(why) => format!("{why}；{}", closed.msg),
+                None => closed.msg.clone(),
+            };
+            Ok(decided(Decision { uid: Some(session.uid), fee: Some(fee), due, msg, ..closed }))
+        }
+        ExitPlan::Open(plan) => open_exit(state, lane, read, &facts, (session, found), earlier, plan).await,
     }
+}
+
+/// Applies an exit that opens: the session closed with its exit record, the
+/// bill (the lane's or the platform's deduction) and its online bills, in one
+/// transaction; an after-leave bill charged afterwards.
+async fn open_exit(
+    state: &LotState,
+    lane: &Lane,
+    read: &Read,
+    facts: &ExitFacts,
+    (session, found): (Session, Found),
+    earlier: Option<OnlineBill>,
+    plan: Leave,
+) -> Result<LaneReply, StoreError> {
+    let (at, fee) = (facts.at, facts.fee);
+    let Leave { due, path, earlier_bill } = plan;
+    let now = format_time(at);
+    let bill_id = payments::exit_bill_id(&session.uid);
     let fuzzy = found == Found::Plate(Match::Fuzzy);
+    let mut online = Vec::new();
     // The car has paid: a malformed payment time must not keep it at the barrier.
     let deal_time = match read.deal_time.as_deref().map(parse_time) {
         Some(Ok(t)) => t,
@@ -759,30 +727,34 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         }
         None => at,
     };
-    let (paid, paid_type, pay_scene, bill_way, deal_time) = match &settled {
+    let settled = match &path {
+        Some(PayPath::NoStop(s)) => Some(s),
+        _ => None,
+    };
+    let (paid, paid_type, pay_scene, bill_way, deal_time) = match settled {
         Some(s) => {
             (s.actual_pay, s.paid_type, s.pay_type, BillWay::CityPlatform, parse_time(&s.deal_time).unwrap_or(at))
         }
         None => (read.paid().clamp(0, fee), read.paid_type, read.pay_scene, BillWay::Elsewhere, deal_time),
     };
-    if let Some(s) = &settled {
-        let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
-        (bill.state, bill.path, bill.actual_pay, bill.discount) =
-            (BillState::Paid, s.path.clone(), Some(s.actual_pay), Some(s.discount));
-        (bill.deal_time, bill.order_code, bill.paid_type, bill.pay_type) =
-            (Some(s.deal_time.clone()), Some(s.order_code.clone()), Some(s.paid_type), Some(s.pay_type));
-        path = Some("no_stop");
-        online.push(bill);
-    } else if let Some(mut bill) = earlier {
-        // The platform was asked for this bill at an earlier attempt: now it
-        // was collected at the booth (offline), or the car leaves first and
-        // settles under its after-leave bill (void). Never left open: an
-        // open one would be reported unpaid.
-        let state = if path == Some("after_leave") { BillState::Void } else { BillState::Offline };
-        (bill.state, bill.updated_at) = (state, now.clone());
-        if state == BillState::Offline {
-            path = Some("booth");
+    match &path {
+        Some(PayPath::NoStop(s)) => {
+            let mut bill = OnlineBill::open(BillKind::Exit, bill_id.clone(), &session, &now, due);
+            (bill.state, bill.path, bill.actual_pay, bill.discount) =
+                (BillState::Paid, s.path.clone(), Some(s.actual_pay), Some(s.discount));
+            (bill.deal_time, bill.order_code, bill.paid_type, bill.pay_type) =
+                (Some(s.deal_time.clone()), Some(s.order_code.clone()), Some(s.paid_type), Some(s.pay_type));
+            online.push(bill);
         }
+        Some(p @ PayPath::AfterLeave) => {
+            let mut bill = OnlineBill::open(BillKind::AfterLeave, format!("{}A", session.uid), &session, &now, due);
+            bill.path = Some(p.code().into());
+            online.push(bill);
+        }
+        Some(PayPath::Booth) | None => {}
+    }
+    if let (Some(mut bill), Some(settled_as)) = (earlier, earlier_bill) {
+        (bill.state, bill.updated_at) = (settled_as, now.clone());
         online.push(bill);
     }
     let bill =
@@ -794,7 +766,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         time: now.clone(),
         charge_fee: fee,
         should_pay: fee,
-        paid: settled.as_ref().map_or(paid, |s| s.actual_pay + s.discount),
+        paid: settled.map_or(paid, |s| s.actual_pay + s.discount),
         fuzzy,
         note: None,
         bill,
@@ -822,7 +794,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
             uid: Some(session.uid.clone()),
             interface: "uploadPayRecord",
             body,
-            created_ms: now_ms(),
+            created_ms: state.now_ms(),
         });
     }
     let (stored, note) = photo(state, read, &session.uid, PhotoType::Exit, at, &mut reports);
@@ -836,10 +808,10 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         Found::Plate(Match::Exact) => "plate",
         Found::Plate(Match::Fuzzy) => "fuzzy",
     };
-    let msg = match path {
-        Some("no_stop") => format!("无感支付 {} 元，一路顺风", onepark_domain::money::yuan(paid)),
-        Some("after_leave") => "先离场后付费，一路顺风".to_owned(),
-        _ => "一路顺风".to_owned(),
+    let msg = match &path {
+        Some(PayPath::NoStop(_)) => format!("无感支付 {} 元，一路顺风", onepark_domain::money::yuan(paid)),
+        Some(PayPath::AfterLeave) => "先离场后付费，一路顺风".to_owned(),
+        Some(PayPath::Booth) | None => "一路顺风".to_owned(),
     };
     let decision = Decision {
         open: true,
@@ -848,7 +820,7 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         fee: Some(fee),
         fuzzy: Some(fuzzy),
         matched_by: Some(matched_by.into()),
-        paid_by: path.map(str::to_owned),
+        paid_by: path.as_ref().map(|p| p.code().to_owned()),
         msg,
         ..Decision::default()
     };
@@ -860,37 +832,14 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ManualOpen {
     /// Why (救护车, 设备故障 …): required, at most 200 characters, no control characters.
-    #[schema(schema_with = reason_schema)]
+    #[schema(schema_with = schema::reason_schema)]
     reason: String,
     /// Who, at most 50 characters, no control characters.
-    #[schema(schema_with = operator_schema)]
+    #[schema(schema_with = schema::operator_schema)]
     operator: Option<String>,
     /// The car, if known.
-    #[schema(schema_with = read_plate)]
+    #[schema(schema_with = schema::read_plate)]
     plate_no: Option<String>,
-}
-
-/// Staff text: not blank, no control characters, at most `max` characters.
-/// A plate as read (or null): no control or invisible character (`domain::plate::reading_pattern`).
-pub(crate) fn read_plate() -> ObjectBuilder {
-    nullable_string().pattern(Some(onepark_domain::plate::reading_pattern()))
-}
-
-pub(crate) fn staff_text_schema(max: usize, required: bool) -> ObjectBuilder {
-    if required {
-        let pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
-        ObjectBuilder::new().schema_type(Type::String).pattern(Some(pattern)).max_length(Some(max))
-    } else {
-        nullable_string().pattern(Some(r"^[^\u0000-\u001f\u007f-\u009f]*$")).max_length(Some(max))
-    }
-}
-
-pub(crate) fn reason_schema() -> ObjectBuilder {
-    staff_text_schema(MAX_REASON, true)
-}
-
-pub(crate) fn operator_schema() -> ObjectBuilder {
-    staff_text_schema(MAX_OPERATOR, false)
 }
 
 /// Opens a barrier by hand (staff only), with the reason in the audit trail.
@@ -911,9 +860,10 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
     if request.reason.trim().is_empty() {
         return bad_request("reason", "必须填写开闸原因");
     }
-    for (field, text, max) in
-        [("reason", Some(request.reason.as_str()), MAX_REASON), ("operator", request.operator.as_deref(), MAX_OPERATOR)]
-    {
+    for (field, text, max) in [
+        ("reason", Some(request.reason.as_str()), schema::MAX_REASON),
+        ("operator", request.operator.as_deref(), schema::MAX_OPERATOR),
+    ] {
         if let Err(reply) = staff_text(field, text, max, false) {
             return reply;
         }
@@ -931,7 +881,7 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
         Ok(id) => {
             tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
             let direction = state.config().lanes.iter().find(|l| l.id == lane).map_or(Direction::Exit, |l| l.direction);
-            state.feed().push(crate::booth::LaneEvent {
+            state.feed().push(LaneEvent {
                 at: now.clone(),
                 lane: lane.clone(),
                 direction,

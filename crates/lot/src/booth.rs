@@ -10,12 +10,9 @@
 //! HttpOnly, SameSite=Strict cookie. The gate also refuses what another
 //! site's page posts, so a loopback-only booth cannot be driven by one.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
-
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,53 +20,14 @@ use onepark_web::{Lang, Markup, Nav, html, yuan};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::LotState;
+use crate::auth::{Access, COOKIE};
 use crate::config::Direction;
-use crate::store::{SessionQuery, SessionState};
+use crate::feed::LaneEvent;
+use crate::state::LotState;
+use crate::store::{SessionQuery, SessionState, Store};
 
-/// The cookie that carries a staff token for the booth page.
-pub(crate) const COOKIE: &str = "onepark_staff";
-/// Events the feed keeps (a busy lot has a few hundred an hour).
-const KEEP: usize = 200;
 /// A car refused as unpaid counts as waiting this long.
 const WAITING_MINUTES: i64 = 30;
-
-/// One decided lane event, as the booth shows it.
-#[derive(Clone, Debug)]
-pub struct LaneEvent {
-    pub at: String,
-    pub lane: String,
-    pub direction: Direction,
-    pub plate_no: String,
-    pub open: bool,
-    pub reason: Option<String>,
-    pub msg: String,
-    pub uid: Option<String>,
-    pub fee: Option<i64>,
-    pub due: Option<i64>,
-    pub photo_id: Option<String>,
-}
-
-/// The latest lane events, in memory (a restart starts an empty feed; the
-/// sessions and records themselves are in the store).
-#[derive(Default)]
-pub struct Feed(Mutex<VecDeque<LaneEvent>>);
-
-impl Feed {
-    pub fn push(&self, event: LaneEvent) {
-        if let Ok(mut events) = self.0.lock() {
-            if events.len() == KEEP {
-                events.pop_back();
-            }
-            events.push_front(event);
-        }
-    }
-
-    /// Newest first.
-    pub fn latest(&self) -> Vec<LaneEvent> {
-        self.0.lock().map(|e| e.iter().cloned().collect()).unwrap_or_default()
-    }
-}
 
 pub fn router() -> Router<LotState> {
     Router::new()
@@ -314,9 +272,9 @@ async fn open(State(state): State<LotState>, Form(o): Form<Open>) -> Response {
     }
 }
 
-async fn photo(State(state): State<LotState>, Path(id): Path<String>) -> Response {
+async fn photo(State(store): State<Store>, Path(id): Path<String>) -> Response {
     use base64::Engine;
-    match state.store().photo_file(&id).await {
+    match store.photo_file(&id).await {
         Ok(Some(b64)) => match base64::engine::general_purpose::STANDARD.decode(b64) {
             Ok(jpeg) => {
                 ([(header::CONTENT_TYPE, "image/jpeg"), (header::CACHE_CONTROL, "private, max-age=86400")], jpeg)
@@ -362,7 +320,8 @@ struct Login {
 /// on repeated failures), its token kept in the cookie.
 async fn login(State(state): State<LotState>, headers: HeaderMap, Form(l): Form<Login>) -> Response {
     let body = json!({ "user": l.user, "password": l.password });
-    let (ok, v) = answer(crate::auth::login(State(state.clone()), Bytes::from(body.to_string())).await).await;
+    let (ok, v) =
+        answer(crate::auth::login(State(Access::from_ref(&state)), Bytes::from(body.to_string())).await).await;
     match v["token"].as_str().filter(|_| ok) {
         Some(token) => {
             let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200");

@@ -271,7 +271,7 @@ pub struct Config {
     /// uploadParkingInfo as configured (its uploadTime is set when sent).
     pub info: Option<ParkingInfo>,
     /// Who may use the API; `None`: this machine only.
-    pub auth: Option<crate::auth::AuthConfig>,
+    pub auth: Option<AuthConfig>,
     pub payments: Payments,
 }
 
@@ -427,14 +427,37 @@ fn hosts(raw: Vec<String>, listen: &str) -> Result<Vec<String>, ConfigError> {
         }
         hosts.push(name);
     }
-    let host = crate::auth::host_part(listen).trim_end_matches('.').to_ascii_lowercase();
-    if !host.is_empty() && crate::auth::ip_literal(&host).is_none() {
+    let host = host_part(listen).trim_end_matches('.').to_ascii_lowercase();
+    if !host.is_empty() && ip_literal(&host).is_none() {
         hosts.push(host);
     }
     Ok(hosts)
 }
 
-fn auth(raw: RawAuth, lanes: &[Lane]) -> Result<crate::auth::AuthConfig, ConfigError> {
+/// `[[auth.devices]]`
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub name: String,
+    pub token: String,
+    /// Lane ids this device may post for; empty = every lane.
+    pub lanes: Vec<String>,
+}
+
+/// `[[auth.staff]]`
+#[derive(Clone, Debug)]
+pub struct Staff {
+    pub user: String,
+    /// `pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>`
+    pub password: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuthConfig {
+    pub devices: Vec<Device>,
+    pub staff: Vec<Staff>,
+}
+
+fn auth(raw: RawAuth, lanes: &[Lane]) -> Result<AuthConfig, ConfigError> {
     let mut devices = Vec::new();
     for (i, d) in raw.devices.into_iter().enumerate() {
         if d.token.trim().chars().count() < 16 {
@@ -443,22 +466,38 @@ fn auth(raw: RawAuth, lanes: &[Lane]) -> Result<crate::auth::AuthConfig, ConfigE
         if let Some(lane) = d.lanes.iter().find(|l| !lanes.iter().any(|known| &known.id == *l)) {
             return Err(invalid(format!("auth.devices[{i}].lanes"), format!("`{lane}` is not a lane of this lot")));
         }
-        devices.push(crate::auth::Device { name: d.name, token: d.token.trim().to_owned(), lanes: d.lanes });
+        devices.push(Device { name: d.name, token: d.token.trim().to_owned(), lanes: d.lanes });
     }
     let mut staff = Vec::new();
     for (i, s) in raw.staff.into_iter().enumerate() {
-        if !crate::auth::valid_hash(&s.password) {
+        if !crate::password::valid_hash(&s.password) {
             return Err(invalid(
                 format!("auth.staff[{i}].password"),
                 "not a password hash: make one with `onepark lot hash-password`",
             ));
         }
-        staff.push(crate::auth::Staff { user: s.user, password: s.password });
+        staff.push(Staff { user: s.user, password: s.password });
     }
     if devices.is_empty() && staff.is_empty() {
         return Err(invalid("auth", "configure at least one device or staff account (or leave [auth] out)"));
     }
-    Ok(crate::auth::AuthConfig { devices, staff })
+    Ok(AuthConfig { devices, staff })
+}
+
+/// The host of `host[:port]`, `[v6][:port]` or a bare name/address.
+pub(crate) fn host_part(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split_once(']').map_or(authority, |(v6, _)| v6);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
+/// `host` as an IP address (IPv4 dotted, or IPv6 without brackets).
+pub(crate) fn ip_literal(host: &str) -> Option<std::net::IpAddr> {
+    host.parse().ok()
 }
 
 /// Builds the uploadParkingInfo record and checks it with the protocol's own

@@ -1,8 +1,10 @@
-//! The parking-lot side of the protocol: the platform client.
+//! The parking-lot side of the protocol: the platform client and the lot
+//! gateway.
 //!
 //! [`uplink`] sends sealed records over HTTP; [`subscriber`] receives the
 //! platform's MQTT downlink and confirms it; [`downlink`] holds the I/O-free
-//! part of that (opening, ordering, deduplication).
+//! part of that (opening, ordering, deduplication). [`app`] is the gateway's
+//! composition root; the gateway's parts share [`state`].
 
 pub mod app;
 pub mod auth;
@@ -10,11 +12,21 @@ mod barrier;
 pub mod booth;
 pub mod config;
 pub mod downlink;
+mod fee;
+pub mod feed;
+mod gateway;
+mod http_error;
+mod jobs;
 pub mod lane;
 pub mod outbox;
+mod password;
 mod payments;
 pub mod reconcile;
+mod router;
+mod schema;
 mod staff;
+mod start;
+pub mod state;
 pub mod store;
 pub mod subscriber;
 pub mod uplink;

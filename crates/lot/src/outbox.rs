@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use onepark_domain::time::{Zone, parse_time};
 use onepark_proto::interface::Uplink;
+use onepark_serve::clock::Clock;
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -73,10 +74,6 @@ impl Latency {
 
 pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs(1u64 << attempts.clamp(0, 9) as u32).min(Duration::from_secs(300))
-}
-
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 /// How one upload attempt ended.
@@ -137,24 +134,120 @@ impl Queue {
     }
 }
 
+/// The sender's decisions, without I/O: which rows go now, what the end of
+/// an attempt means, when to look again. Time is passed in (`now`,
+/// milliseconds since the Unix epoch), so a test moves it; [`run`] is the
+/// driver that reads the store, the clock and the network.
+struct Sender {
+    queue: Queue,
+    concurrency: usize,
+    /// Consecutive rounds in which the platform was unreachable.
+    outage: i64,
+    /// No new attempt before this: an outage's backoff, or the platform's Retry-After.
+    paused_until: i64,
+}
+
+impl Sender {
+    fn new(concurrency: usize) -> Sender {
+        Sender { queue: Queue::default(), concurrency, outage: 0, paused_until: 0 }
+    }
+
+    /// While the platform is unreachable only one probe is on the wire.
+    fn limit(&self) -> usize {
+        if self.outage > 0 { 1 } else { self.concurrency.max(1) }
+    }
+
+    /// The rows to send now, marked in flight.
+    fn poll_transmit(&mut self, now: i64) -> Vec<Outgoing> {
+        if now < self.paused_until {
+            return Vec::new();
+        }
+        let rows = self.queue.ready(now, self.limit().saturating_sub(self.queue.in_flight.len()));
+        self.queue.in_flight.extend(rows.iter().map(|r| r.id));
+        rows
+    }
+
+    /// When to look again if nothing else happens. With no room on the wire
+    /// a completion wakes the driver, not a timer.
+    fn poll_timeout(&self, now: i64) -> i64 {
+        if now < self.paused_until {
+            return self.paused_until;
+        }
+        match self.queue.next_due() {
+            Some(due) if self.queue.in_flight.len() < self.limit() => due,
+            _ => now + 5000,
+        }
+    }
+
+    /// One attempt ended: the row's new attempt count and outcome, to record.
+    fn handle_attempt(
+        &mut self,
+        now: i64,
+        row: &Outgoing,
+        result: Attempt,
+        stats: &OutboxStats,
+    ) -> (i64, i64, Finished) {
+        self.queue.in_flight.remove(&row.id);
+        if let Attempt::Held { secs, why } = &result {
+            let until = now + 1000 * (*secs).clamp(1, 3600) as i64;
+            if until > self.paused_until {
+                tracing::warn!(retry_in_secs = secs, reason = %why, "the platform asks to wait; holding the outbox");
+                self.paused_until = until;
+            }
+        }
+        let held = matches!(result, Attempt::Held { .. });
+        let outcome = settle(row, result, stats, &mut self.outage, now);
+        (row.id, row.attempts + i64::from(!held), outcome)
+    }
+
+    /// An upload task died (panicked, cancelled): its session is free for a retry.
+    fn handle_lost(&mut self, id: i64) {
+        self.queue.in_flight.remove(&id);
+    }
+
+    /// The completions that came together are settled; if one of them could
+    /// not reach the platform, the whole sender holds off.
+    fn handle_round(&mut self, now: i64, unreachable: bool) {
+        if unreachable && now >= self.paused_until {
+            tracing::warn!(retry_in = ?backoff(self.outage), "platform unreachable; holding the outbox");
+            self.paused_until = now + backoff(self.outage).as_millis() as i64;
+            self.outage += 1;
+        }
+    }
+
+    /// The outcomes are recorded: finished rows leave the queue, retried
+    /// ones wait for their next attempt.
+    fn handle_recorded(&mut self, finished: Vec<(i64, i64, Finished)>) {
+        let outcomes: HashMap<i64, (i64, Finished)> = finished.into_iter().map(|(id, a, f)| (id, (a, f))).collect();
+        self.queue.rows.retain_mut(|row| match outcomes.get(&row.id) {
+            Some((_, Finished::Delivered { .. } | Finished::Refused(_))) => false,
+            Some((attempts, Finished::Retry { next_attempt_ms, .. })) => {
+                row.attempts = *attempts;
+                row.next_attempt_ms = *next_attempt_ms;
+                true
+            }
+            None => true,
+        });
+    }
+}
+
 /// The sender: runs until the task is dropped; `wake` is notified whenever a
 /// record is queued. At most `concurrency` uploads are in flight.
 pub async fn run(
     store: Store,
     uplink: Client,
     zone: Zone,
+    clock: Clock,
     wake: Arc<Notify>,
     stats: Arc<OutboxStats>,
     concurrency: usize,
 ) {
-    let mut queue = Queue::default();
+    let mut sender = Sender::new(concurrency);
     let mut flights: JoinSet<(Outgoing, Attempt)> = JoinSet::new();
     let mut tasks: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut refill = true;
-    // Consecutive rounds in which the platform was unreachable, and until when to hold off.
-    let mut outage: i64 = 0;
-    let mut paused_until: i64 = 0;
     loop {
+        let queue = &mut sender.queue;
         // A full window has nothing to load: the rows wait in the store for room.
         if queue.rows.len() < WINDOW && (refill || (queue.more && queue.rows.len() < WINDOW / 2)) {
             match store.pending_after(queue.last_id, WINDOW - queue.rows.len()).await {
@@ -169,31 +262,19 @@ pub async fn run(
                 Err(e) => tracing::error!(error = %e, "outbox read failed; retrying"),
             }
         }
-        let now = now_ms();
-        // While the platform is unreachable only one probe is on the wire.
-        let limit = if outage > 0 { 1 } else { concurrency.max(1) };
-        if now >= paused_until {
-            for row in queue.ready(now, limit.saturating_sub(queue.in_flight.len())) {
-                queue.in_flight.insert(row.id);
-                let (store, uplink, stats) = (store.clone(), uplink.clone(), stats.clone());
-                let row_id = row.id;
-                let task = flights.spawn(async move {
-                    let attempt = attempt(&store, &uplink, zone, &stats, &row).await;
-                    (row, attempt)
-                });
-                tasks.insert(task.id(), row_id);
-            }
+        let now = clock.millis();
+        for row in sender.poll_transmit(now) {
+            let (store, uplink, stats, clock) = (store.clone(), uplink.clone(), stats.clone(), clock.clone());
+            let row_id = row.id;
+            let task = flights.spawn(async move {
+                let attempt = attempt(&store, &uplink, zone, &clock, &stats, &row).await;
+                (row, attempt)
+            });
+            tasks.insert(task.id(), row_id);
         }
-        // With no room on the wire a completion wakes the loop, not a timer.
-        let due = if now < paused_until {
-            paused_until
-        } else {
-            match queue.next_due() {
-                Some(due) if queue.in_flight.len() < limit => due,
-                _ => now + 5000,
-            }
-        };
-        let sleep = Duration::from_millis(u64::try_from(due - now).unwrap_or(0).clamp(1, 5000));
+        // A manual clock does not move while this sleeps: the sleep only
+        // bounds how long until the sender looks at the clock again.
+        let sleep = Duration::from_millis(u64::try_from(sender.poll_timeout(now) - now).unwrap_or(0).clamp(1, 5000));
         tokio::select! {
             Some(done) = flights.join_next_with_id(), if !flights.is_empty() => {
                 let mut finished = Vec::new();
@@ -207,36 +288,27 @@ pub async fn run(
                         // A task that panicked or was cancelled frees its session for a retry.
                         Err(e) => {
                             if let Some(id) = tasks.remove(&e.id()) {
-                                queue.in_flight.remove(&id);
+                                sender.handle_lost(id);
                                 tracing::error!(id, error = %e, "an upload task failed; the record will be retried");
                             }
                             continue;
                         }
                     };
-                    queue.in_flight.remove(&row.id);
                     unreachable |= matches!(result, Attempt::Unreachable(_));
-                    if let Attempt::Held { secs, why } = &result {
-                        let until = now_ms() + 1000 * (*secs).clamp(1, 3600) as i64;
-                        if until > paused_until {
-                            tracing::warn!(retry_in_secs = secs, reason = %why, "the platform asks to wait; holding the outbox");
-                            paused_until = until;
-                        }
-                    }
-                    let held = matches!(result, Attempt::Held { .. });
-                    let outcome = settle(&row, result, &stats, &mut outage);
-                    finished.push((row.id, row.attempts + i64::from(!held), outcome));
+                    finished.push(sender.handle_attempt(clock.millis(), &row, result, &stats));
                 }
-                if unreachable && now_ms() >= paused_until {
-                    tracing::warn!(retry_in = ?backoff(outage), "platform unreachable; holding the outbox");
-                    paused_until = now_ms() + backoff(outage).as_millis() as i64;
-                    outage += 1;
+                sender.handle_round(clock.millis(), unreachable);
+                if let Err(e) = store.finish(&finished).await {
+                    // The rows stay pending in the store and are sent again after a
+                    // restart, answered 200 as identical re-uploads: nothing is lost.
+                    tracing::error!(error = %e, "cannot record upload outcomes");
                 }
-                apply(&store, &mut queue, finished).await;
+                sender.handle_recorded(finished);
             }
             _ = wake.notified() => refill = true,
             _ = tokio::time::sleep(sleep) => {
                 // Rows can also come from a restart's leftovers or a failed refill.
-                if queue.rows.is_empty() {
+                if sender.queue.rows.is_empty() {
                     refill = true;
                 }
             }
@@ -252,8 +324,7 @@ const MAX_FAILED_ATTEMPTS: i64 = 30;
 
 /// The bookkeeping for one finished attempt; a reply from the platform (any
 /// reply) ends an outage.
-fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64) -> Finished {
-    let now = now_ms();
+fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64, now: i64) -> Finished {
     match result {
         Attempt::Delivered { latency_ms } => {
             stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -301,26 +372,14 @@ fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64
     }
 }
 
-/// Records the outcomes (one transaction) and updates the in-memory queue.
-async fn apply(store: &Store, queue: &mut Queue, finished: Vec<(i64, i64, Finished)>) {
-    if let Err(e) = store.finish(&finished).await {
-        // The rows stay pending in the store and are sent again after a
-        // restart, answered 200 as identical re-uploads: nothing is lost.
-        tracing::error!(error = %e, "cannot record upload outcomes");
-    }
-    let outcomes: HashMap<i64, (i64, Finished)> = finished.into_iter().map(|(id, a, f)| (id, (a, f))).collect();
-    queue.rows.retain_mut(|row| match outcomes.get(&row.id) {
-        Some((_, Finished::Delivered { .. } | Finished::Refused(_))) => false,
-        Some((attempts, Finished::Retry { next_attempt_ms, .. })) => {
-            row.attempts = *attempts;
-            row.next_attempt_ms = *next_attempt_ms;
-            true
-        }
-        None => true,
-    });
-}
-
-async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats, row: &Outgoing) -> Attempt {
+async fn attempt(
+    store: &Store,
+    uplink: &Client,
+    zone: Zone,
+    clock: &Clock,
+    stats: &OutboxStats,
+    row: &Outgoing,
+) -> Attempt {
     let Some(interface) = Uplink::from_name(&row.interface) else {
         return Attempt::Refused(format!("unknown interface {}", row.interface));
     };
@@ -342,14 +401,14 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
     // outage is re-stamped on every attempt, so the platform's freshness
     // window (replay protection) accepts it.
     if let Some(slot) = body.get_mut("uploadTime") {
-        *slot = Value::String(onepark_domain::time::format_time(zone.local(chrono::Utc::now())));
+        *slot = Value::String(onepark_domain::time::format_time(zone.local(clock.now())));
     }
     match uplink.send_with_file(interface, &body, file).await {
         Ok(reply) if reply.ok() => {
             if interface == Uplink::UploadHeartbeat {
-                check_clock(&reply.body, zone, stats);
+                check_clock(&reply.body, zone.local(clock.now()), stats);
             }
-            Attempt::Delivered { latency_ms: u64::try_from(now_ms() - row.created_ms).unwrap_or(0) }
+            Attempt::Delivered { latency_ms: u64::try_from(clock.millis() - row.created_ms).unwrap_or(0) }
         }
         Ok(reply) if reply.result_code == "400" => Attempt::Refused(format!("400: {}", reply.msg)),
         Ok(reply) => Attempt::Failed(format!("{}: {}", reply.result_code, reply.msg)),
@@ -357,7 +416,7 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
         // "Not now" (throttled, or our clock is off): the platform says when.
         Err(UplinkError::Status { status: 429 | 503, retry_after: Some(secs), body, .. }) => {
             let reply = serde_json::from_str::<Value>(&body).unwrap_or_default();
-            check_clock(&reply, zone, stats);
+            check_clock(&reply, zone.local(clock.now()), stats);
             let why = reply.get("msg").and_then(Value::as_str).map_or(body.clone(), str::to_owned);
             Attempt::Held { secs, why: format!("{}: {why}", row.interface) }
         }
@@ -375,12 +434,12 @@ async fn attempt(store: &Store, uplink: &Client, zone: Zone, stats: &OutboxStats
     }
 }
 
-/// Compares the heartbeat reply's `serverTime` with our clock.
-fn check_clock(reply: &Value, zone: Zone, stats: &OutboxStats) {
+/// Compares the heartbeat reply's `serverTime` with our clock (`now`, the lot's local time).
+fn check_clock(reply: &Value, now: chrono::NaiveDateTime, stats: &OutboxStats) {
     let Some(server) = reply.get("serverTime").and_then(Value::as_str).and_then(|t| parse_time(t).ok()) else {
         return;
     };
-    let skew = (server - zone.local(chrono::Utc::now())).num_seconds();
+    let skew = (server - now).num_seconds();
     stats.clock_skew_secs.store(skew, Ordering::Relaxed);
     if skew.abs() > MAX_SKEW_SECS {
         tracing::warn!(skew_secs = skew, "the lot's clock differs from the platform's by more than 30 s");
@@ -446,22 +505,80 @@ mod tests {
     #[test]
     fn a_record_failing_for_hours_is_set_aside_and_any_reply_ends_an_outage() {
         let stats = OutboxStats::default();
+        let now = start().millis();
         let mut outage = 3;
         let mut failing = row(1, Some("A"), "uploadPhoto", 0);
         failing.attempts = 5;
-        let retry = settle(&failing, Attempt::Failed("500: busy".into()), &stats, &mut outage);
+        let retry = settle(&failing, Attempt::Failed("500: busy".into()), &stats, &mut outage, now);
         assert!(matches!(retry, Finished::Retry { .. }) && outage == 0);
         failing.attempts = MAX_FAILED_ATTEMPTS - 1;
-        let aside = settle(&failing, Attempt::Failed("500: busy".into()), &stats, &mut outage);
+        let aside = settle(&failing, Attempt::Failed("500: busy".into()), &stats, &mut outage, now);
         assert!(matches!(aside, Finished::Refused(e) if e.contains("500: busy")));
         outage = 2;
         let Finished::Retry { next_attempt_ms, .. } =
-            settle(&failing, Attempt::Unreachable("refused".into()), &stats, &mut outage)
+            settle(&failing, Attempt::Unreachable("refused".into()), &stats, &mut outage, now)
         else {
             panic!("an unreachable platform is retried");
         };
         assert_eq!(outage, 2, "the sender's pause is `run`'s business");
-        assert!(next_attempt_ms - now_ms() <= 30_000, "steps back at most 30 s");
+        assert!(next_attempt_ms - now <= 30_000, "steps back at most 30 s");
+    }
+
+    /// A manual clock at a fixed instant.
+    fn start() -> Clock {
+        Clock::manual(chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("time"))
+    }
+
+    fn ids(rows: &[Outgoing]) -> Vec<(i64, i64)> {
+        rows.iter().map(|r| (r.id, r.attempts)).collect()
+    }
+
+    #[test]
+    fn a_failed_send_waits_for_its_backoff_on_the_clock() {
+        let (clock, stats) = (start(), OutboxStats::default());
+        let t0 = clock.millis();
+        let mut sender = Sender::new(4);
+        sender.queue.rows.push_back(row(1, Some("A"), "uploadCarInData", t0));
+        let sent = sender.poll_transmit(clock.millis());
+        assert_eq!(ids(&sent), [(1, 0)]);
+        // The platform answers, but not with 200: retried after backoff(0) = 1 s.
+        let failed = sender.handle_attempt(clock.millis(), &sent[0], Attempt::Failed("500: busy".into()), &stats);
+        sender.handle_round(clock.millis(), false);
+        sender.handle_recorded(vec![failed]);
+        assert!(sender.poll_transmit(clock.millis()).is_empty(), "not at once");
+        clock.advance(chrono::Duration::milliseconds(999));
+        assert!(sender.poll_transmit(clock.millis()).is_empty(), "not before its backoff elapsed");
+        assert_eq!(sender.poll_timeout(clock.millis()), t0 + 1000, "the driver looks again when it falls due");
+        clock.advance(chrono::Duration::milliseconds(1));
+        let again = sender.poll_transmit(clock.millis());
+        assert_eq!(ids(&again), [(1, 1)], "retried once its backoff elapsed");
+        // A second failure doubles the wait.
+        let failed = sender.handle_attempt(clock.millis(), &again[0], Attempt::Failed("500: busy".into()), &stats);
+        sender.handle_recorded(vec![failed]);
+        clock.advance(chrono::Duration::milliseconds(1999));
+        assert!(sender.poll_transmit(clock.millis()).is_empty());
+        clock.advance(chrono::Duration::milliseconds(1));
+        assert_eq!(ids(&sender.poll_transmit(clock.millis())), [(1, 2)]);
+    }
+
+    #[test]
+    fn an_unreachable_platform_holds_the_whole_sender_then_one_probe_goes() {
+        let (clock, stats) = (start(), OutboxStats::default());
+        let t0 = clock.millis();
+        let mut sender = Sender::new(4);
+        sender.queue.rows.extend([row(1, Some("A"), "uploadCarInData", t0), row(2, Some("B"), "uploadCarInData", t0)]);
+        let sent = sender.poll_transmit(t0);
+        assert_eq!(sent.len(), 2);
+        let finished: Vec<_> = sent
+            .iter()
+            .map(|r| sender.handle_attempt(t0, r, Attempt::Unreachable("connection refused".into()), &stats))
+            .collect();
+        sender.handle_round(t0, true);
+        sender.handle_recorded(finished);
+        clock.advance(chrono::Duration::milliseconds(999));
+        assert!(sender.poll_transmit(clock.millis()).is_empty(), "the sender holds off");
+        clock.advance(chrono::Duration::milliseconds(1));
+        assert_eq!(sender.poll_transmit(clock.millis()).len(), 1, "one probe at a time while the platform is away");
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDateTime;
 use onepark_domain::plate;
 use onepark_domain::time::{format_time, parse_time};
-use onepark_proto::dict::{BillWay, CarStock, PaidType, PayScene, PayStatus, PlateColor, Prevent};
+use onepark_proto::dict::{BillWay, CarStock, ListOperation, PaidType, PayScene, PayStatus, PlateColor, Prevent};
 use onepark_proto::interface::{Downlink, Uplink};
+use onepark_proto::msg::list::SpecialCar;
 use onepark_proto::msg::payment::{
     AbnormalBill, ApplyPayment, ApplyPaymentReply, DailyBillQuery, DailyBillReply, DeparturePayInfo, FeeBill, FeeQuery,
     OverDueQuery, OverDueReply, OverDueResult, PayResult, PayResultQuery, PayResultReply,
@@ -22,11 +23,12 @@ use onepark_proto::msg::{Message, decode_object, encode_flat};
 use onepark_proto::wire::{Date, Time};
 use serde_json::{Map, Value};
 
-use crate::app::LotState;
 use crate::downlink::Received;
-use crate::outbox::now_ms;
+use crate::lane::{self, OnlinePay, Prepaid};
+use crate::state::LotState;
 use crate::store::{
-    ArrearsNotice, BillKind, BillState, OnlineBill, OrderMark, Report, Session, Settlement, Signing, StoreError,
+    ArrearsNotice, BillKind, BillState, ListEntry, OnlineBill, OrderMark, Report, Session, Settlement, Signing, Store,
+    StoreError,
 };
 use crate::subscriber::{Applied, Apply, Refusal};
 
@@ -48,13 +50,31 @@ impl Apply for Downlinks {
             )));
         }
         match m.topic.interface {
-            Downlink::SpecialCar => crate::app::apply_list(state.store(), m).await.map(|()| None),
+            Downlink::SpecialCar => apply_list(state.store(), m).await.map(|()| None),
             Downlink::Fee => quote(state, m).await.map(Some),
             Downlink::PayResult => pay_result(state, m).await.map(|()| None),
             Downlink::DeparturePayInfo => signing(state, m).await.map(|()| None),
             Downlink::OverDueResult => arrears(state, m).await.map(|()| None),
         }
     }
+}
+
+/// Applies a specialCar (black/white list) downlink, read as the protocol's
+/// [`SpecialCar`] (a message missing a field the spec requires is confirmed
+/// with `success: false`, naming it).
+pub(crate) async fn apply_list(store: &Store, m: &Received) -> Result<(), Refusal> {
+    let car: SpecialCar = decode(m)?;
+    let entry = ListEntry {
+        // Stored as the lane records plates, so the lane's lookup finds it.
+        plate_no: plate_text(&car.plate_no)?,
+        list_kind: car.list_kind.code(),
+        start_time: car.start_time.to_string(),
+        end_time: car.end_time.to_string(),
+        remark: car.remark,
+        request_id: m.request_id,
+    };
+    let delete = car.operate == ListOperation::Delete;
+    store.set_list(&entry, delete, &order_mark(m)).await.map_err(|e| Refusal::Retry(e.to_string()))
 }
 
 /// The message's parameters as `T`, or a refusal naming the fields.
@@ -77,23 +97,20 @@ pub(crate) fn order_mark(m: &Received) -> OrderMark {
     }
 }
 
-/// What prepayments already cover for a session: the sum of the paid
-/// quotes' receivables, and whether `at` is within the grace period of the
-/// newest one (the car then leaves free).
-async fn prepaid(state: &LotState, uid: &str, at: NaiveDateTime) -> Result<(i64, bool), StoreError> {
+/// What the session's paid prepayments cover, and until when the newest
+/// one's grace period lets the car leave free.
+pub(crate) async fn prepaid(state: &LotState, uid: &str) -> Result<Prepaid, StoreError> {
     let bills = state.store().online_bills_of(uid).await?;
     let paid: Vec<&OnlineBill> =
         bills.iter().filter(|b| b.kind == BillKind::Prepay && b.state == BillState::Paid).collect();
     let covered = paid.iter().map(|b| b.should_pay).sum();
     let last = paid.iter().filter_map(|b| parse_time(&b.end_time).ok()).max();
-    Ok((covered, last.is_some_and(|end| at <= end + state.config().payments.grace)))
+    Ok(Prepaid { covered, grace_until: last.map(|end| end + state.config().payments.grace) })
 }
 
-/// What is still due for a session leaving at `at` with `fee`: prepayments
-/// taken off, nothing within their grace period.
+/// What is still due for a session leaving at `at` with `fee` ([`lane::due`]).
 pub(crate) async fn due(state: &LotState, session: &Session, fee: i64, at: NaiveDateTime) -> Result<i64, StoreError> {
-    let (covered, in_grace) = prepaid(state, &session.uid, at).await?;
-    Ok(if in_grace { 0 } else { (fee - covered).max(0) })
+    Ok(lane::due(fee, &prepaid(state, &session.uid).await?, at))
 }
 
 /// A downlink's plateNo as the lane records plates ([`plate::reading`]); one
@@ -111,7 +128,7 @@ async fn quote(state: &LotState, m: &Received) -> Result<Map<String, Value>, Ref
         return Err(Refusal::Reject(format!("车辆 {plate} 不在场内，无法计费")));
     };
     let now = state.now();
-    let (fee, _) = crate::barrier::fee(state, &session, now).await.map_err(retry)?;
+    let (fee, _) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, now).await.map_err(retry)?;
     let should_pay = due(state, &session, fee, now).await.map_err(retry)?;
     let at = format_time(now);
     let bill_id = format!("{}P{}", session.uid, now.format("%H%M%S"));
@@ -159,7 +176,7 @@ fn pay_record(state: &LotState, bill: &OnlineBill, s: &Settlement) -> Report {
         uid: Some(bill.uid.clone()),
         interface: "uploadPayRecord",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     }
 }
 
@@ -234,18 +251,6 @@ async fn arrears(state: &LotState, m: &Received) -> Result<(), Refusal> {
     state.store().put_arrears(&notice, Some(&order_mark(m))).await.map_err(retry)
 }
 
-/// What the exit's online payment decided.
-pub(crate) enum ExitPay {
-    /// Paid by a no-stop deduction (the path: no_stop or no_stop_query).
-    Paid(Settlement),
-    /// Leaves first, the bill is settled afterwards.
-    AfterLeave,
-    /// To the booth: why (declined, unknown).
-    Booth(String),
-    /// Online payment is not used for this car.
-    NotUsed,
-}
-
 /// The plate's arrears hold, refreshed from the platform (getOverDueResult)
 /// within the bound: the driver may just have paid on the driver page.
 pub(crate) async fn arrears_hold(state: &LotState, session: &Session) -> Result<Option<ArrearsNotice>, StoreError> {
@@ -308,23 +313,23 @@ pub(crate) async fn at_exit(
     due: i64,
     lane: &str,
     at: NaiveDateTime,
-) -> Result<ExitPay, StoreError> {
+) -> Result<OnlinePay, StoreError> {
     let p = &state.config().payments;
     if p.after_leave
         && let Some(s) = state.store().signing(&session.plate_no).await?
         && signing_allows(&s, due)
     {
-        return Ok(ExitPay::AfterLeave);
+        return Ok(OnlinePay::AfterLeave);
     }
     if !p.no_stop {
-        return Ok(ExitPay::NotUsed);
+        return Ok(OnlinePay::NotUsed);
     }
     let started = Instant::now();
     let request = apply_request(state, session, &exit_bill_id(&session.uid), due, lane, at, CarStock::InLot);
     let reply = ask::<ApplyPaymentReply>(state, Uplink::ApplyPayment, &request, p.wait).await;
     match reply {
-        Ok(r) if r.pay_status == PayStatus::Done => return Ok(ExitPay::Paid(settled(&r, "no_stop"))),
-        Ok(r) => return Ok(ExitPay::Booth(if r.msg.is_empty() { "无感支付未成功".into() } else { r.msg })),
+        Ok(r) if r.pay_status == PayStatus::Done => return Ok(OnlinePay::Paid(settled(&r, "no_stop"))),
+        Ok(r) => return Ok(OnlinePay::Booth(if r.msg.is_empty() { "无感支付未成功".into() } else { r.msg })),
         Err(e) => tracing::warn!(uid = session.uid, error = %e, "applyPayment unanswered; asking getPayResult"),
     }
     // Unanswered: the deduction may have happened. Ask once, briefly.
@@ -335,7 +340,7 @@ pub(crate) async fn at_exit(
     };
     let left = p.wait.saturating_sub(started.elapsed()).max(Duration::from_millis(300));
     match ask::<PayResultReply>(state, Uplink::GetPayResult, &query, left).await {
-        Ok(r) if r.pay_status == PayStatus::Done => Ok(ExitPay::Paid(Settlement {
+        Ok(r) if r.pay_status == PayStatus::Done => Ok(OnlinePay::Paid(Settlement {
             actual_pay: r.actual_pay.unwrap_or(0),
             discount: r.discount_amount,
             deal_time: r.deal_time.map(|t| t.to_string()).unwrap_or_else(|| format_time(at)),
@@ -345,10 +350,10 @@ pub(crate) async fn at_exit(
             path: Some("no_stop_query".into()),
             request_id: None,
         })),
-        Ok(_) => Ok(ExitPay::Booth("无感支付结果未知，请到岗亭缴费".into())),
+        Ok(_) => Ok(OnlinePay::Booth("无感支付结果未知，请到岗亭缴费".into())),
         Err(e) => {
             tracing::warn!(uid = session.uid, error = %e, "getPayResult unanswered; to the booth");
-            Ok(ExitPay::Booth("无感支付结果未知，请到岗亭缴费".into()))
+            Ok(OnlinePay::Booth("无感支付结果未知，请到岗亭缴费".into()))
         }
     }
 }
@@ -501,7 +506,7 @@ async fn report_abnormal(state: &LotState, bill: &OnlineBill) -> Result<(), Stor
         uid: Some(bill.uid.clone()),
         interface: "uploadAbnormalBill",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     };
     state.store().note_online_bill(&bill.bill_id, &format_time(now), Some(report)).await?;
     state.wake_outbox();
@@ -624,7 +629,7 @@ mod tests {
         Received {
             topic: Topic::parse(&format!("qdpark/v1/{interface}/234/1001")).expect("topic"),
             request_id,
-            timestamp: chrono::Utc::now().naive_utc(),
+            timestamp: onepark_domain::time::parse_time("2026-11-23 10:00:00").expect("time"),
             params,
         }
     }
@@ -700,11 +705,39 @@ mod tests {
         apply.apply(&paid(7, fen, fen, &bill_id)).await.expect("confirmed again");
         assert_eq!(pay_records().await, 1, "one uploadPayRecord for the bill, however often it is announced");
         // Within the grace period nothing more is due.
-        let (fee, _) = crate::barrier::fee(&state, &session, state.now()).await.expect("fee");
+        let (fee, _) =
+            crate::fee::of_stay(state.store(), &state.config().tariff, &session, state.now()).await.expect("fee");
         assert_eq!(due(&state, &session, fee, state.now()).await.expect("due"), 0);
         let later = state.now() + chrono::Duration::minutes(30);
-        let (fee_later, _) = crate::barrier::fee(&state, &session, later).await.expect("fee");
+        let (fee_later, _) =
+            crate::fee::of_stay(state.store(), &state.config().tariff, &session, later).await.expect("fee");
         assert_eq!(due(&state, &session, fee_later, later).await.expect("due"), fee_later - fen, "only the difference");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_list_message_is_read_as_the_protocols_special_car() {
+        let file = std::env::temp_dir().join(format!("onepark-lot-list-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&file);
+        let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
+        let list = |request_id: i64, operate: i64| {
+            received(
+                "specialCar",
+                request_id,
+                json!({ "parkingCode": "1001", "plateNo": "鲁b-12345", "carType": 1, "operateType": 0,
+                    "operate": operate, "remark": "", "operateTime": "2026-11-23 10:00:00",
+                    "startTime": "2026-11-01 00:00:00", "endTime": "2026-11-30 23:59:59" }),
+            )
+        };
+        let mut incomplete = list(1, 0);
+        incomplete.params.remove("startTime");
+        let refused = apply_list(&store, &incomplete).await;
+        assert!(matches!(refused, Err(Refusal::Reject(ref why)) if why.contains("startTime")), "{refused:?}");
+        apply_list(&store, &list(2, 0)).await.expect("added");
+        assert_eq!(store.lists("鲁B12345", "2026-11-23 12:00:00").await.expect("lists"), (true, false));
+        assert_eq!(store.lists("鲁B12345", "2026-12-01 12:00:00").await.expect("lists"), (false, false), "expired");
+        apply_list(&store, &list(3, 1)).await.expect("deleted");
+        assert_eq!(store.lists("鲁B12345", "2026-11-23 12:00:00").await.expect("lists"), (false, false));
+        let _ = std::fs::remove_file(&file);
     }
 }

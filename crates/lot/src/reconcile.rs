@@ -5,17 +5,19 @@
 //! duplicate), and let the caller check again once the outbox has drained.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use chrono::NaiveDate;
-use onepark_domain::time::format_date;
+use onepark_domain::time::{Zone, format_date};
 use onepark_proto::dict::{AccountMark, RecordKind};
 use onepark_proto::interface::Uplink;
 use onepark_proto::msg::decode_object;
 use onepark_proto::msg::record::{CheckRecord, DownloadUid, DownloadUidReply, UidEntry};
 use onepark_proto::wire::{Date, Time};
+use onepark_serve::clock::Clock;
 use serde_json::Value;
 
-use crate::outbox::now_ms;
+use crate::state::LotState;
 use crate::store::{Store, StoreError};
 use crate::uplink::{Client, UplinkError};
 
@@ -52,13 +54,37 @@ impl Outcome {
     }
 }
 
+/// Reconciles `date` until balanced: check, backfill what the platform
+/// lacks, wait for the outbox to drain, check again (at most 3 passes).
+pub async fn until_balanced(state: &LotState, date: NaiveDate) -> Result<Vec<Outcome>, ReconcileError> {
+    let mut passes = Vec::new();
+    for _ in 0..3 {
+        let (code, zone) = (&state.config().parking_code, state.config().zone);
+        let outcome = check_day(state.store(), state.uplink(), code, date, state.clock(), zone).await?;
+        let done = outcome.balanced() || outcome.requeued == 0;
+        passes.push(outcome);
+        if done {
+            break;
+        }
+        state.wake_outbox();
+        // Waiting on the sender, not on the lot's clock: real time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while state.store().backlog().await?.0 > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(passes)
+}
+
 pub async fn check_day(
     store: &Store,
     uplink: &Client,
     parking_code: &str,
     date: NaiveDate,
-    now: chrono::NaiveDateTime,
+    clock: &Clock,
+    zone: Zone,
 ) -> Result<Outcome, ReconcileError> {
+    let now = zone.local(clock.now());
     let day = format_date(date);
     let entries = store.day_uids(&day, false).await?;
     let exits = store.day_uids(&day, true).await?;
@@ -97,7 +123,7 @@ pub async fn check_day(
         let theirs: HashSet<String> =
             platform_ids(uplink, parking_code, date, kind, now).await?.into_iter().map(|e| e.uid).collect();
         for uid in ours.iter().filter(|u| !theirs.contains(*u)) {
-            if store.requeue(uid, interface, now_ms()).await? {
+            if store.requeue(uid, interface, clock.millis()).await? {
                 outcome.requeued += 1;
             } else {
                 tracing::warn!(
@@ -123,7 +149,7 @@ pub async fn check_day(
             .filter_map(|e| e.record_id().map(str::to_owned))
             .collect();
         for (uid, id) in ours.iter().filter(|(_, id)| !theirs.contains(id)) {
-            if store.requeue_item(uid, interface, key, id, now_ms()).await? {
+            if store.requeue_item(uid, interface, key, id, clock.millis()).await? {
                 outcome.requeued += 1;
             } else {
                 tracing::warn!(

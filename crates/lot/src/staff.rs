@@ -17,74 +17,52 @@ use onepark_proto::wire::Time;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::app::LotState;
-use crate::barrier::{exit_record, fee};
+use crate::barrier::exit_record;
 use crate::config::Direction;
-use crate::outbox::now_ms;
+use crate::http_error::{ErrorBody, HttpError, Reply};
+use crate::schema;
+use crate::state::LotState;
 use crate::store::{
-    Exit, MonthCard, RefusedRecord, Report, Session, SessionQuery, SessionRow, SessionState, StoreError,
+    Exit, MonthCard, RefusedRecord, Report, Session, SessionQuery, SessionRow, SessionState, Store, StoreError,
 };
 
-/// `{"error": "…"}` naming the field: every staff API error.
-#[derive(Serialize, ToSchema)]
-#[schema(as = Error)]
-pub(crate) struct ErrorBody {
-    error: String,
-}
-
-/// A staff answer: its body, or an error with its status.
-pub(crate) type Reply<T> = Result<Json<T>, (StatusCode, Json<ErrorBody>)>;
-
-pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> (StatusCode, Json<ErrorBody>) {
-    (status, Json(ErrorBody { error: message.into() }))
-}
-
-fn bad(field: &str, message: impl std::fmt::Display) -> (StatusCode, Json<ErrorBody>) {
-    error(StatusCode::BAD_REQUEST, format!("{field}: {message}"))
-}
-
-fn internal(e: StoreError) -> (StatusCode, Json<ErrorBody>) {
-    tracing::error!(error = %e, "staff request failed");
-    error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-}
-
-fn not_open(uid: &str) -> (StatusCode, Json<ErrorBody>) {
-    error(StatusCode::NOT_FOUND, format!("uid: no open session `{uid}`"))
+fn not_open(uid: &str) -> HttpError {
+    HttpError::new(StatusCode::NOT_FOUND, format!("uid: no open session `{uid}`"))
 }
 
 /// A staff text field: at most `max` characters, no control characters.
-fn short_text(field: &str, text: Option<&str>, max: usize) -> Result<(), (StatusCode, Json<ErrorBody>)> {
+fn short_text(field: &str, text: Option<&str>, max: usize) -> Result<(), HttpError> {
     match text {
         Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => {
-            Err(bad(field, format!("at most {max} characters, no control characters")))
+            Err(HttpError::bad(field, format!("at most {max} characters, no control characters")))
         }
         _ => Ok(()),
     }
 }
 
 /// A plate staff typed: a real one (not `无车牌`/`未识别`), in canonical form.
-fn real_plate_text(field: &str, text: &str, placeholder: &str) -> Result<String, (StatusCode, Json<ErrorBody>)> {
+fn real_plate_text(field: &str, text: &str, placeholder: &str) -> Result<String, HttpError> {
     match Plate::parse(text) {
         Ok(p) if !p.kind().is_placeholder() => Ok(p.as_str().to_owned()),
-        Ok(_) => Err(bad(field, placeholder)),
+        Ok(_) => Err(HttpError::bad(field, placeholder)),
         Err(e) => Err(plate_refused(field, &e)),
     }
 }
 
 /// A plate as the lane records it ([`onepark_domain::plate::reading`]): a
 /// search or a path names plates the way cameras read them.
-fn plate_text(field: &str, text: &str) -> Result<String, (StatusCode, Json<ErrorBody>)> {
+fn plate_text(field: &str, text: &str) -> Result<String, HttpError> {
     onepark_domain::plate::reading(text).map_err(|e| plate_refused(field, &e))
 }
 
 /// Chinese first (the booth shows it), then the parser's English.
-fn plate_refused(field: &str, e: &PlateError) -> (StatusCode, Json<ErrorBody>) {
-    bad(field, format!("{} ({e})", e.zh()))
+fn plate_refused(field: &str, e: &PlateError) -> HttpError {
+    HttpError::bad(field, format!("{} ({e})", e.zh()))
 }
 
 /// A staff body ([`onepark_serve::json`]): an object, fields named in errors (400).
-fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, (StatusCode, Json<ErrorBody>)> {
-    onepark_serve::json::decode(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, e.to_string()))
+fn parse<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    onepark_serve::json::decode(bytes).map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -94,7 +72,7 @@ pub(crate) struct SessionParams {
     #[param(inline)]
     state: Option<SessionState>,
     /// The plate (normalised like a camera's read).
-    #[param(schema_with = crate::barrier::read_plate)]
+    #[param(schema_with = schema::read_plate)]
     plate_no: Option<String>,
     /// Entered that day.
     #[param(inline)]
@@ -137,7 +115,7 @@ pub(crate) async fn sessions(
 ) -> Reply<Items<SessionRow>> {
     let date = p.date.map(|d| d.0).unwrap_or_default();
     if !date.is_empty() && onepark_domain::time::parse_date(&date).is_err() {
-        return Err(bad("date", "expected yyyy-MM-dd"));
+        return Err(HttpError::bad("date", "expected yyyy-MM-dd"));
     }
     let plate_no = p.plate_no.as_deref().map(|t| plate_text("plateNo", t)).transpose()?;
     let query = SessionQuery {
@@ -149,7 +127,7 @@ pub(crate) async fn sessions(
     };
     match state.store().sessions(&query).await {
         Ok(items) => Ok(Json(Items { items })),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(HttpError::internal(e)),
     }
 }
 
@@ -157,22 +135,16 @@ pub(crate) async fn sessions(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Correction {
     /// The real plate (not `无车牌`/`未识别`).
-    #[schema(schema_with = real_plate)]
+    #[schema(schema_with = schema::real_plate)]
     plate_no: String,
     /// 车牌颜色 (spec §7); default the session's.
-    #[schema(schema_with = crate::barrier::optional_plate_colors)]
+    #[schema(schema_with = schema::optional_plate_colors)]
     plate_color: Option<i64>,
     /// 车辆类型 (spec §7); default the session's.
-    #[schema(schema_with = crate::barrier::optional_car_types)]
+    #[schema(schema_with = schema::optional_car_types)]
     car_type: Option<i64>,
-    #[schema(schema_with = crate::barrier::operator_schema)]
+    #[schema(schema_with = schema::operator_schema)]
     operator: Option<String>,
-}
-
-pub(crate) fn real_plate() -> utoipa::openapi::schema::ObjectBuilder {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .pattern(Some(onepark_domain::plate::REAL_PATTERN))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -200,28 +172,28 @@ pub(crate) async fn correct_plate(
         [("plateColor", c.plate_color, PlateColor::CODES), ("carType", c.car_type, CarType::CODES)]
     {
         if let Some(value) = value.filter(|v| !codes.contains(v)) {
-            return Err(bad(field, format!("{value} is not one of {codes:?}")));
+            return Err(HttpError::bad(field, format!("{value} is not one of {codes:?}")));
         }
     }
     // It goes to the platform as operatorCode, which refuses control characters.
-    short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
+    short_text("operator", c.operator.as_deref(), schema::MAX_OPERATOR)?;
     // Staff type the plate: it must be a real one (a camera's read is taken as is).
     let plate = real_plate_text("plateNo", &c.plate_no, "a correction names the real plate")?;
     let store = state.store();
     let mut session = match store.open_session(&uid).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(not_open(&uid)),
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(HttpError::internal(e)),
     };
-    let inside = store.open_sessions(std::slice::from_ref(&plate)).await.map_err(internal)?;
+    let inside = store.open_sessions(std::slice::from_ref(&plate)).await.map_err(HttpError::internal)?;
     if let Some(other) = inside.iter().find(|s| s.uid != uid) {
         let message = format!("plateNo: `{plate}` is already inside as session {}", other.uid);
-        return Err(error(StatusCode::CONFLICT, message));
+        return Err(HttpError::new(StatusCode::CONFLICT, message));
     }
     session.plate_no = plate;
     session.plate_color = c.plate_color.unwrap_or(session.plate_color);
     session.car_type = c.car_type.unwrap_or(session.car_type);
-    let report = modify_record(&state, &session, c.operator).await.map_err(internal)?;
+    let report = modify_record(&state, &session, c.operator).await.map_err(HttpError::internal)?;
     match store.correct_plate(&session, report).await {
         Ok(()) => {
             state.wake_outbox();
@@ -229,7 +201,7 @@ pub(crate) async fn correct_plate(
             Ok(Json(Corrected { uid, plate_no: session.plate_no, reported: "uploadModifyCarInData".into() }))
         }
         Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(HttpError::internal(e)),
     }
 }
 
@@ -258,7 +230,7 @@ async fn modify_record(state: &LotState, s: &Session, operator: Option<String>) 
         uid: Some(s.uid.clone()),
         interface: "uploadModifyCarInData",
         body: encode_flat(&record),
-        created_ms: now_ms(),
+        created_ms: state.now_ms(),
     })
 }
 
@@ -266,9 +238,9 @@ async fn modify_record(state: &LotState, s: &Session, operator: Option<String>) 
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Close {
     /// Why: required, at most 200 characters, no control characters.
-    #[schema(schema_with = crate::barrier::reason_schema)]
+    #[schema(schema_with = schema::reason_schema)]
     reason: String,
-    #[schema(schema_with = crate::barrier::operator_schema)]
+    #[schema(schema_with = schema::operator_schema)]
     operator: Option<String>,
     /// When the car left, if known (default now; not before the entry).
     time: Option<String>,
@@ -297,43 +269,44 @@ pub(crate) struct Closed {
 pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>, bytes: Bytes) -> Reply<Closed> {
     let c: Close = parse(&bytes)?;
     if c.reason.trim().is_empty() {
-        return Err(bad("reason", "say why the session is closed"));
+        return Err(HttpError::bad("reason", "say why the session is closed"));
     }
-    short_text("reason", Some(&c.reason), crate::barrier::MAX_REASON)?;
-    short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
+    short_text("reason", Some(&c.reason), schema::MAX_REASON)?;
+    short_text("operator", c.operator.as_deref(), schema::MAX_OPERATOR)?;
     let config = state.config();
     let exits: Vec<&str> =
         config.lanes.iter().filter(|l| l.direction == Direction::Exit).map(|l| l.id.as_str()).collect();
     let lane = match c.lane {
         Some(lane) if exits.contains(&lane.as_str()) => lane,
-        Some(lane) => return Err(bad("lane", format!("`{lane}` is not an exit lane of this lot"))),
+        Some(lane) => return Err(HttpError::bad("lane", format!("`{lane}` is not an exit lane of this lot"))),
         None => match exits.first() {
             Some(lane) => (*lane).to_owned(),
-            None => return Err(bad("lane", "this lot has no exit lane")),
+            None => return Err(HttpError::bad("lane", "this lot has no exit lane")),
         },
     };
     let session = match state.store().open_session(&uid).await {
         Ok(Some(s)) => s,
         Ok(None) => return Err(not_open(&uid)),
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(HttpError::internal(e)),
     };
     let at = match c.time.as_deref().map(parse_time) {
         None => state.now(),
         Some(Ok(t)) => t,
-        Some(Err(e)) => return Err(bad("time", e)),
+        Some(Err(e)) => return Err(HttpError::bad("time", e)),
     };
     if format_time(at) < session.entry_time {
-        return Err(bad("time", format!("before the entry at {}", session.entry_time)));
+        return Err(HttpError::bad("time", format!("before the entry at {}", session.entry_time)));
     }
-    let charge = fee(&state, &session, at).await.map_err(internal)?.0;
+    let charge =
+        crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await.map_err(HttpError::internal)?.0;
     let owed = c.fee.unwrap_or(0);
     if owed < 0 || owed > charge {
-        return Err(bad("fee", format!("must be between 0 and the tariff's {charge}")));
+        return Err(HttpError::bad("fee", format!("must be between 0 and the tariff's {charge}")));
     }
     let note = format!("{} ({})", c.reason.trim(), c.operator.as_deref().unwrap_or("staff"));
     // What an exit attempt asked the platform for is void now: left open it would be reported unpaid.
     let now = format_time(state.now());
-    let online = state.store().online_bills_of(&uid).await.map_err(internal)?;
+    let online = state.store().online_bills_of(&uid).await.map_err(HttpError::internal)?;
     let online = online
         .into_iter()
         .filter(|b| b.state == crate::store::BillState::Open && b.kind == crate::store::BillKind::Exit)
@@ -362,14 +335,14 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
             Ok(Json(Closed { uid, closed: exit.time, charge_fee: charge, should_pay: owed }))
         }
         Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(HttpError::internal(e)),
     }
 }
 
 /// Every month card.
 #[utoipa::path(get, path = "/api/month-cards", tag = "staff", responses((status = 200, body = Items<MonthCard>)))]
-pub(crate) async fn list_cards(State(state): State<LotState>) -> Reply<Items<MonthCard>> {
-    state.store().cards().await.map(|items| Json(Items { items })).map_err(internal)
+pub(crate) async fn list_cards(State(store): State<Store>) -> Reply<Items<MonthCard>> {
+    store.cards().await.map(|items| Json(Items { items })).map_err(HttpError::internal)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -383,11 +356,11 @@ pub(crate) struct Saved {
 pub(crate) async fn put_card(State(state): State<LotState>, bytes: Bytes) -> Reply<Saved> {
     let mut card: MonthCard = parse(&bytes)?;
     if card.id.is_empty() || card.id.len() > 64 || !card.id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad("id", "1 to 64 visible ASCII characters"));
+        return Err(HttpError::bad("id", "1 to 64 visible ASCII characters"));
     }
     short_text("owner", Some(&card.owner), 50)?;
     if card.plates.is_empty() {
-        return Err(bad("plates", "list at least one plate"));
+        return Err(HttpError::bad("plates", "list at least one plate"));
     }
     // Staff type these: real plates only, kept in canonical form.
     let mut plates = Vec::new();
@@ -400,19 +373,19 @@ pub(crate) async fn put_card(State(state): State<LotState>, bytes: Bytes) -> Rep
     card.plates = plates;
     for (field, value) in [("startTime", &card.start_time), ("endTime", &card.end_time)] {
         if let Err(e) = parse_time(value) {
-            return Err(bad(field, e));
+            return Err(HttpError::bad(field, e));
         }
     }
     if card.end_time < card.start_time {
-        return Err(bad("endTime", "before startTime"));
+        return Err(HttpError::bad("endTime", "before startTime"));
     }
     if let Some(lane) = card.lanes.iter().find(|l| !state.config().lanes.iter().any(|c| &c.id == *l)) {
-        return Err(bad("lanes", format!("no lane `{lane}` in this lot")));
+        return Err(HttpError::bad("lanes", format!("no lane `{lane}` in this lot")));
     }
     match state.store().put_card(&card).await {
         Ok(()) => Ok(Json(Saved { saved: card.id })),
-        Err(e @ StoreError::PlateOnCard { .. }) => Err(error(StatusCode::CONFLICT, e.to_string())),
-        Err(e) => Err(internal(e)),
+        Err(e @ StoreError::PlateOnCard { .. }) => Err(HttpError::new(StatusCode::CONFLICT, e.to_string())),
+        Err(e) => Err(HttpError::internal(e)),
     }
 }
 
@@ -424,18 +397,18 @@ pub(crate) struct Deleted {
 /// Deletes a card.
 #[utoipa::path(delete, path = "/api/month-cards/{id}", tag = "staff", params(("id" = String, Path, description = "the card")),
     responses((status = 200, body = Deleted), (status = 404, description = "no such card", body = ErrorBody)))]
-pub(crate) async fn delete_card(State(state): State<LotState>, Path(id): Path<String>) -> Reply<Deleted> {
-    match state.store().delete_card(&id).await {
+pub(crate) async fn delete_card(State(store): State<Store>, Path(id): Path<String>) -> Reply<Deleted> {
+    match store.delete_card(&id).await {
         Ok(true) => Ok(Json(Deleted { deleted: id })),
-        Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("no month card `{id}`"))),
-        Err(e) => Err(internal(e)),
+        Ok(false) => Err(HttpError::new(StatusCode::NOT_FOUND, format!("no month card `{id}`"))),
+        Err(e) => Err(HttpError::internal(e)),
     }
 }
 
 /// Records set aside: refused by the platform (resultCode 400) or failing for hours (at most 500).
 #[utoipa::path(get, path = "/api/outbox/refused", tag = "staff", responses((status = 200, body = Items<RefusedRecord>)))]
-pub(crate) async fn refused(State(state): State<LotState>) -> Reply<Items<RefusedRecord>> {
-    state.store().refused_records(500).await.map(|items| Json(Items { items })).map_err(internal)
+pub(crate) async fn refused(State(store): State<Store>) -> Reply<Items<RefusedRecord>> {
+    store.refused_records(500).await.map(|items| Json(Items { items })).map_err(HttpError::internal)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -447,14 +420,14 @@ pub(crate) struct Queued {
 #[utoipa::path(post, path = "/api/outbox/{id}/retry", tag = "staff", params(("id" = i64, Path, description = "the record")),
     responses((status = 200, body = Queued), (status = 404, description = "no such set-aside record", body = ErrorBody)))]
 pub(crate) async fn retry(State(state): State<LotState>, Path(id): Path<i64>) -> Reply<Queued> {
-    match state.store().retry_refused(id, now_ms()).await {
+    match state.store().retry_refused(id, state.now_ms()).await {
         Ok(true) => {
             state.wake_outbox();
             tracing::info!(id, "set-aside record queued again by staff");
             Ok(Json(Queued { queued: id }))
         }
-        Ok(false) => Err(error(StatusCode::NOT_FOUND, format!("id: no set-aside record {id}"))),
-        Err(e) => Err(internal(e)),
+        Ok(false) => Err(HttpError::new(StatusCode::NOT_FOUND, format!("id: no set-aside record {id}"))),
+        Err(e) => Err(HttpError::internal(e)),
     }
 }
 
@@ -466,7 +439,7 @@ pub(crate) struct ArrearsCollected {
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     amount: i64,
     /// Who, at most 50 characters, no control characters.
-    #[schema(schema_with = crate::barrier::operator_schema)]
+    #[schema(schema_with = schema::operator_schema)]
     operator: Option<String>,
 }
 
@@ -493,24 +466,32 @@ pub(crate) async fn arrears_collected(
     bytes: Bytes,
 ) -> Reply<ArrearsReply> {
     let c: ArrearsCollected = parse(&bytes)?;
-    short_text("operator", c.operator.as_deref(), crate::barrier::MAX_OPERATOR)?;
+    short_text("operator", c.operator.as_deref(), schema::MAX_OPERATOR)?;
     let plate = plate_text("plate", &plate)?;
     let store = state.store();
-    let Some(notice) = store.arrears(&plate).await.map_err(internal)? else {
-        return Err(error(StatusCode::NOT_FOUND, format!("plate: no arrears notified for `{plate}`")));
+    let Some(notice) = store.arrears(&plate).await.map_err(HttpError::internal)? else {
+        return Err(HttpError::new(StatusCode::NOT_FOUND, format!("plate: no arrears notified for `{plate}`")));
     };
     if c.amount != notice.un_pay {
-        return Err(bad("amount", format!("{} fen collected, the arrears are {} fen", c.amount, notice.un_pay)));
+        return Err(HttpError::bad(
+            "amount",
+            format!("{} fen collected, the arrears are {} fen", c.amount, notice.un_pay),
+        ));
     }
-    let color =
-        store.open_sessions(std::slice::from_ref(&plate)).await.map_err(internal)?.first().map(|s| s.plate_color);
+    let color = store
+        .open_sessions(std::slice::from_ref(&plate))
+        .await
+        .map_err(HttpError::internal)?
+        .first()
+        .map(|s| s.plate_color);
     let record = onepark_proto::msg::payment::CancelOverDue {
         parking_code: state.config().parking_code.clone(),
         plate_no: plate.clone(),
         plate_color: color.map(PlateColor::from_code),
     };
-    let report = Report { uid: None, interface: "cancelOverDueBill", body: encode_flat(&record), created_ms: now_ms() };
-    store.collect_arrears(&plate, report).await.map_err(internal)?;
+    let report =
+        Report { uid: None, interface: "cancelOverDueBill", body: encode_flat(&record), created_ms: state.now_ms() };
+    store.collect_arrears(&plate, report).await.map_err(HttpError::internal)?;
     state.wake_outbox();
     tracing::info!(plate, fen = c.amount, operator = ?c.operator, "arrears collected at the booth");
     Ok(Json(ArrearsReply { plate_no: plate, collected: c.amount, reported: "cancelOverDueBill".into() }))

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use onepark_proto::interface::{AccessId, Downlink};
 use onepark_proto::mqtt::{BrokerUrl, login_password};
+use onepark_serve::clock::Clock;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, SubscribeReasonCode};
 use serde_json::{Map, Value, json};
 
@@ -81,6 +82,8 @@ pub struct Subscriber {
     stats: Arc<Stats>,
     /// Bounds concurrent confirm calls (a reconnect may deliver a backlog at once).
     confirms: Arc<tokio::sync::Semaphore>,
+    /// Signs the broker login's timestamp (the broker accepts ±300 s).
+    clock: Clock,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +100,14 @@ impl Subscriber {
             order: Order::default(),
             stats: Arc::default(),
             confirms: Arc::new(tokio::sync::Semaphore::new(16)),
+            clock: Clock::system(),
         }
+    }
+
+    /// Reads the time from `clock` (the gateway's) instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Subscriber {
+        self.clock = clock;
+        self
     }
 
     /// Starts from remembered ordering state (the lot's store) instead of none.
@@ -159,7 +169,7 @@ impl Subscriber {
         let user = &self.settings.username;
         let password = match &self.settings.password {
             Some(p) => p.clone(),
-            None => match login_password(&self.uplink.identity().key, user, chrono::Utc::now().timestamp()) {
+            None => match login_password(&self.uplink.identity().key, user, self.clock.now().timestamp()) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot sign the MQTT login");

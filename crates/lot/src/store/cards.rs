@@ -5,7 +5,7 @@ use super::{Store, StoreError};
 
 fn card_plates() -> utoipa::openapi::schema::ArrayBuilder {
     utoipa::openapi::schema::ArrayBuilder::new()
-        .items(crate::staff::real_plate())
+        .items(crate::schema::real_plate())
         .min_items(Some(1))
         .description(Some("at least one real plate (normalised), none on another card (409)"))
 }

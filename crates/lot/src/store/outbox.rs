@@ -1,5 +1,5 @@
 //! The outbox (`outbox`): every record for the platform, queued in the same
-//! transaction as the change it reports and sent in order by `crate::outbox`;
+//! transaction as the change it reports and sent in order by the sender (the top-level `outbox` module);
 //! `meta` remembers what was last reported where only a change is news.
 
 use sqlx::SqliteConnection;

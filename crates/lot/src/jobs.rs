@@ -1,0 +1,109 @@
+//! What the gateway does on its own, besides sending the outbox: berth
+//! state and heartbeat every minute, uploadParkingInfo when the configured
+//! information changed, and after midnight the previous day reconciled and
+//! old photos pruned.
+
+use std::time::Duration;
+
+use onepark_proto::msg::encode_flat;
+use onepark_proto::msg::record::{Heartbeat, ParkingState};
+use onepark_proto::wire::Time;
+use onepark_serve::clock::Clock;
+
+use crate::config::Config;
+use crate::state::LotState;
+use crate::store::{Report, Store, StoreError};
+
+/// Berth state every 60 s (the first a minute after start), heartbeat every
+/// 10 min from the start (spec §5.1.4, §5.2.3), both through the outbox.
+pub(crate) async fn periodic(state: LotState) {
+    let mut minute = tokio::time::interval(Duration::from_secs(60));
+    let mut ticks: u64 = 0;
+    loop {
+        minute.tick().await;
+        let now = state.now();
+        let code = state.config().parking_code.clone();
+        let mut reports = Vec::new();
+        // The first berth state waits a full minute: right after a start the
+        // sessions are often still catching up (lanes queued during the
+        // restart, a replayed past), and the platform keeps the state with
+        // the newest time, so a transient one would stand until the next.
+        let berths = if ticks == 0 { None } else { Some(state.berths().await) };
+        match berths {
+            None => {}
+            Some(Ok((total, open, free))) => {
+                let record = ParkingState {
+                    parking_code: code.clone(),
+                    total_berth_num: total,
+                    open_berth_num: open,
+                    free_berth_num: free,
+                    upload_time: Time(now),
+                };
+                reports.push(("uploadParkingState", encode_flat(&record)));
+            }
+            Some(Err(e)) => tracing::error!(error = %e, "cannot count berths"),
+        }
+        if ticks % 10 == 0 {
+            reports.push(("uploadHeartbeat", encode_flat(&Heartbeat { parking_code: code, upload_time: Time(now) })));
+        }
+        ticks += 1;
+        for (interface, body) in reports {
+            let report = Report { uid: None, interface, body, created_ms: state.now_ms() };
+            if let Err(e) = state.store().report(report).await {
+                tracing::error!(error = %e, interface, "cannot queue a periodic record");
+            }
+        }
+        state.wake_outbox();
+    }
+}
+
+/// uploadParkingInfo at first start and whenever the configured
+/// information changes (compared with what was last queued).
+pub(crate) async fn report_parking_info(store: &Store, config: &Config, clock: &Clock) -> Result<(), StoreError> {
+    let Some(info) = &config.info else {
+        tracing::warn!("no [info] in the config: the platform gets no uploadParkingInfo");
+        return Ok(());
+    };
+    let fingerprint = encode_flat(info);
+    let mut info = info.clone();
+    info.upload_time = Time(config.zone.local(clock.now()));
+    let report =
+        Report { uid: None, interface: "uploadParkingInfo", body: encode_flat(&info), created_ms: clock.millis() };
+    if store.report_if_changed("parking_info", &fingerprint, report).await? {
+        tracing::info!("lot information changed: uploadParkingInfo queued");
+    }
+    Ok(())
+}
+
+/// After midnight (00:10 local), reconciles the previous day.
+pub(crate) async fn nightly(state: LotState) {
+    loop {
+        let now = state.now();
+        // Today's 00:10 if it is still ahead (a gateway started at 00:05), else tomorrow's.
+        let today = now.date().and_hms_opt(0, 10, 0).unwrap_or(now);
+        let next = if now < today { today } else { today + chrono::Duration::days(1) };
+        let wait = (next - now).to_std().unwrap_or(Duration::from_secs(3600));
+        tokio::time::sleep(wait).await;
+        let date = crate::reconcile::yesterday(state.now());
+        prune_photos(&state).await;
+        // The platform may be down at 00:10: try again every 10 minutes for 3 hours.
+        for _ in 0..18 {
+            match crate::reconcile::until_balanced(&state, date).await {
+                Ok(passes) if passes.last().is_some_and(|p| p.balanced()) => break,
+                Ok(passes) => tracing::error!(?passes, "daily reconciliation did not balance"),
+                Err(e) => tracing::error!(error = %e, "daily reconciliation failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+    }
+}
+
+/// Photos stay a week after delivery (for disputes and backfill), then only their metadata.
+async fn prune_photos(state: &LotState) {
+    let before = onepark_domain::time::format_time(state.now() - chrono::Duration::days(7));
+    match state.store().prune_photos(&before).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(photos = n, "pruned delivered photos older than a week"),
+        Err(e) => tracing::error!(error = %e, "cannot prune photos"),
+    }
+}

@@ -1,0 +1,125 @@
+//! What the gateway's handlers and jobs share: the config, the store, the
+//! platform client, the clock and the in-memory counters and feeds.
+//!
+//! It knows no handler: a handler takes [`LotState`], or only the part it
+//! needs (`State<Store>`, `State<auth::Access>`, through axum's `FromRef`),
+//! and the composition root (`app`) builds it.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use chrono::NaiveDateTime;
+use onepark_serve::clock::Clock;
+use tokio::sync::Notify;
+
+use crate::auth::{Access, Sessions};
+use crate::config::{Config, Direction, Lane};
+use crate::feed::Feed;
+use crate::lane::Deny;
+use crate::outbox::OutboxStats;
+use crate::store::{Store, StoreError};
+use crate::subscriber::Stats;
+use crate::uplink::Client;
+
+#[derive(Clone)]
+pub struct LotState {
+    inner: Arc<Inner>,
+}
+
+/// Everything [`LotState`] holds, as start-up assembles it.
+pub(crate) struct Inner {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub uplink: Client,
+    pub clock: Clock,
+    /// Notified whenever a record is queued: the outbox sender looks.
+    pub wake: Arc<Notify>,
+    pub outbox: Arc<OutboxStats>,
+    pub downlink: Option<Arc<Stats>>,
+    pub sessions: Arc<Sessions>,
+    pub http: Arc<onepark_serve::Stats>,
+    pub feed: Arc<Feed>,
+}
+
+impl LotState {
+    pub(crate) fn new(inner: Inner) -> LotState {
+        LotState { inner: Arc::new(inner) }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    /// The latest lane events, for the booth page.
+    pub fn feed(&self) -> &Feed {
+        &self.inner.feed
+    }
+
+    pub fn outbox_stats(&self) -> &OutboxStats {
+        &self.inner.outbox
+    }
+
+    pub fn downlink_stats(&self) -> Option<&Stats> {
+        self.inner.downlink.as_deref()
+    }
+
+    pub(crate) fn http_stats(&self) -> &Arc<onepark_serve::Stats> {
+        &self.inner.http
+    }
+
+    pub(crate) fn uplink(&self) -> &Client {
+        &self.inner.uplink
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The gateway's one clock (a test's manual one, else the system's).
+    pub fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// The lot's wall-clock time now, in its zone.
+    pub(crate) fn now(&self) -> NaiveDateTime {
+        self.inner.config.zone.local(self.inner.clock.now())
+    }
+
+    /// Milliseconds since the Unix epoch now (the outbox's timestamps).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.millis()
+    }
+
+    /// A record was queued: let the sender look.
+    pub(crate) fn wake_outbox(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    pub(crate) fn lane(&self, id: &str, direction: Direction) -> Result<&Lane, Deny> {
+        let lane = self.inner.config.lanes.iter().find(|l| l.id == id).ok_or(Deny::UnknownLane)?;
+        if lane.direction == direction { Ok(lane) } else { Err(Deny::WrongDirection) }
+    }
+
+    /// (total, open, free open) berths now.
+    pub(crate) async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
+        let b = &self.inner.config.berths;
+        let temporary = self.inner.store.temporary_inside().await?;
+        Ok((b.total, b.open, (b.open - temporary).max(0)))
+    }
+}
+
+impl FromRef<LotState> for Store {
+    fn from_ref(state: &LotState) -> Store {
+        state.inner.store.clone()
+    }
+}
+
+impl FromRef<LotState> for Access {
+    fn from_ref(state: &LotState) -> Access {
+        Access { config: state.inner.config.clone(), sessions: state.inner.sessions.clone() }
+    }
+}
