@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::response::Html;
 use axum::routing::{get, post};
-use common::fresh_dir;
 use common::webdriver::{self, Browser, profile_processes};
+use onepark_testkit::dirs::fresh_dir;
 
 /// A form whose answer comes late, as a platform's under load does: a read
 /// right after a plain click sees the old page.

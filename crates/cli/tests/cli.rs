@@ -4,6 +4,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::keys::key_path;
+
 fn onepark(args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_onepark"))
         .args(args)
@@ -29,14 +32,7 @@ fn interop() -> PathBuf {
 }
 
 fn test_key(name: &str) -> String {
-    interop().join("keys").join(name).to_string_lossy().into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("onepark-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    key_path(name).to_string_lossy().into_owned()
 }
 
 const ENTRY: &str = r#"{"uid":"u1","arrivalID":"1","plateNo":"鲁B01C01","carType":1,"parkingCode":"1001","entryNum":"1","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":70,"arriveTime":"2021-07-01 08:00:00","parkingType":1,"plateColor":1,"uploadTime":"2021-07-01 08:00:01"}"#;
@@ -54,7 +50,7 @@ fn keys_new_prints_two_lines_of_base64_der() {
 
 #[test]
 fn seal_then_open_with_inline_keys_and_files() {
-    let dir = temp_dir("roundtrip");
+    let dir = fresh_dir("cli-roundtrip");
     let (lot, platform) = (dir.join("lot"), dir.join("platform"));
     for d in [&lot, &platform] {
         let out = onepark(&["keys", "new", "--out", d.to_str().expect("path")], "");

@@ -11,7 +11,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::webdriver::{self, Browser};
-use common::{Process, client, free_port, fresh_dir, wait_port};
+use common::{Process, client};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::net::{free_port, wait_port};
 use serde_json::Value;
 
 /// Two consecutive free ports for the two lots.

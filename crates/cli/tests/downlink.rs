@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 use onepark_lot::downlink::Received;
 use onepark_lot::subscriber::{Applied, Apply, Settings, Stats, Subscriber};
 use onepark_lot::uplink::{Client, Identity};
-use onepark_proto::{PrivateKey, Profile, PublicKey};
+use onepark_proto::Profile;
+use onepark_testkit::keys::{lot_private, platform_public};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, client, free_port, keys_dir, wait_port};
-
-fn key(name: &str) -> String {
-    std::fs::read_to_string(keys_dir().join(name)).expect("test key")
-}
+use common::{Process, client};
+use onepark_testkit::config::{lot_access, platform_toml};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::net::{free_port, wait_port};
 
 struct Setup {
     dir: PathBuf,
@@ -33,24 +33,12 @@ struct Setup {
 
 impl Setup {
     fn new(name: &str, broker: &str, mqtt: u16) -> Setup {
-        let dir = std::env::temp_dir().join(format!("onepark-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = fresh_dir(&format!("e2e-{name}"));
         let http = free_port();
-        let keys = keys_dir();
         let config = dir.join("platform.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "listen = \"127.0.0.1:{http}\"\n{broker}\ndatabase = \"sqlite://{db}\"\nadmin_token = \"t\"\n\
-                 [keys]\nprivate_key = \"{pk}\"\n[[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\n\
-                 parking_codes = [\"1001\", \"1002\"]\n",
-                db = dir.join("onepark.db").display(),
-                pk = keys.join("platform_private.b64").display(),
-                lot = keys.join("lot_public.b64").display(),
-            ),
-        )
-        .expect("config");
+        let top = format!("listen = \"127.0.0.1:{http}\"\n{broker}\nadmin_token = \"t\"\n");
+        let lots = lot_access("234", &["1001", "1002"]);
+        std::fs::write(&config, platform_toml(&top, &dir.join("onepark.db"), &lots)).expect("config");
         Setup { dir, http, mqtt, config }
     }
 
@@ -108,8 +96,8 @@ impl Setup {
     fn lot(&self, password: Option<&str>, recorder: &Recorder) -> (tokio::task::JoinHandle<()>, Arc<Stats>) {
         let identity = Identity {
             access_id: "234".into(),
-            key: PrivateKey::parse(&key("lot_private.b64")).expect("lot key"),
-            platform_public: PublicKey::parse(&key("platform_public.b64")).expect("platform key"),
+            key: lot_private(),
+            platform_public: platform_public(),
             profile: Profile::Qingdao,
         };
         let uplink = format!("http://127.0.0.1:{}/api/v1/cp", self.http);
@@ -253,12 +241,12 @@ impl Mosquitto {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_reach_lots_through_mosquitto_with_generated_acl_and_survive_its_restart() {
-    if std::env::var("MQTT_URL").is_err() {
-        eprintln!("SKIPPED: the Mosquitto leg runs when MQTT_URL is set");
+    const TEST: &str = "the Mosquitto leg";
+    if onepark_testkit::env_or_skip("MQTT_URL", TEST).is_none() {
         return;
     }
     if Command::new("mosquitto").arg("-h").output().is_err() || Command::new("mosquitto_passwd").output().is_err() {
-        eprintln!("SKIPPED: no mosquitto / mosquitto_passwd binary on PATH");
+        onepark_testkit::skip(TEST, "no mosquitto / mosquitto_passwd binary on PATH");
         return;
     }
     let port = free_port();

@@ -8,8 +8,12 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Process, free_port, keys_dir, wait_port};
+use common::Process;
 use onepark_proto::PrivateKey;
+use onepark_testkit::config::{lot_access, platform_toml};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::keys::lot_private;
+use onepark_testkit::net::{free_port, wait_port};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -20,20 +24,10 @@ fn platform(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32) -> Process {
 
 /// The same, with more `[limits]` lines.
 fn platform_with(dir: &std::path::Path, http: u16, mqtt: u16, fds: u32, limits: &str) -> Process {
-    let keys = keys_dir();
     let config = dir.join("platform.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
-             [keys]\nprivate_key = \"{pk}\"\n[limits]\nheader_timeout_secs = 1\n{limits}\
-             [[lots]]\naccess_id = \"234\"\npublic_key = \"{lot}\"\nparking_codes = [\"1001\"]\n",
-            db = dir.join("p.db").display(),
-            pk = keys.join("platform_private.b64").display(),
-            lot = keys.join("lot_public.b64").display(),
-        ),
-    )
-    .expect("config");
+    let top = format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\n");
+    let tables = format!("[limits]\nheader_timeout_secs = 1\n{limits}{}", lot_access("234", &["1001"]));
+    std::fs::write(&config, platform_toml(&top, &dir.join("p.db"), &tables)).expect("config");
     let script = format!("ulimit -n {fds} && exec \"$0\" platform serve --config \"$1\"");
     Process(
         Command::new("sh")
@@ -119,14 +113,12 @@ async fn http_answers(http: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abandoned_sessions_and_silent_connections_cannot_exhaust_descriptors() {
-    let dir = std::env::temp_dir().join(format!("onepark-fds-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("fds");
     let (http, mqtt) = (free_port(), free_port());
     let platform = platform(&dir, http, mqtt, 256);
     wait_port(http, "platform").await;
     wait_port(mqtt, "embedded broker").await;
-    let key = lot_key();
+    let key = lot_private();
 
     // One lot opens far more nodes than its descriptor budget allows: each
     // new node evicts the oldest abandoned one, so what it holds stays bounded.
@@ -161,21 +153,17 @@ async fn abandoned_sessions_and_silent_connections_cannot_exhaust_descriptors() 
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn lot_key() -> PrivateKey {
-    PrivateKey::parse(&std::fs::read_to_string(keys_dir().join("lot_private.b64")).expect("key")).expect("lot key")
-}
-
 /// A lot that rotates node ids (a restarted gateway taking a new `234_N`)
 /// used to be locked out, even as its plain accessID, until its abandoned
 /// sessions expired: the oldest offline session makes room; only online
 /// ones refuse a further node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_node_ids_evict_the_oldest_offline_session() {
-    let dir = common::fresh_dir("rotating-nodes");
+    let dir = fresh_dir("rotating-nodes");
     let (http, mqtt) = (free_port(), free_port());
     let _platform = platform(&dir, http, mqtt, 1024);
     wait_port(mqtt, "embedded broker").await;
-    let key = lot_key();
+    let key = lot_private();
 
     // Four nodes log in and vanish, in order: four offline sessions (the limit).
     for n in 0..4 {
@@ -215,7 +203,7 @@ async fn rotating_node_ids_evict_the_oldest_offline_session() {
 /// limit, and closed after `mqtt_connect_timeout_secs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_mqtt_connections_cannot_take_the_uplink_down() {
-    let dir = common::fresh_dir("silent-mqtt");
+    let dir = fresh_dir("silent-mqtt");
     let (http, mqtt) = (free_port(), free_port());
     let _platform = platform_with(&dir, http, mqtt, 256, "mqtt_connect_timeout_secs = 2\n");
     wait_port(http, "platform").await;
@@ -234,7 +222,7 @@ async fn silent_mqtt_connections_cannot_take_the_uplink_down() {
     }
     assert!(!silent.is_empty());
     assert!(http_answers(http).await, "HTTP answers while {} silent MQTT connections are open", silent.len());
-    let (ack, _lot) = login(mqtt, &lot_key(), "234").await.expect("a lot gets a CONNACK meanwhile");
+    let (ack, _lot) = login(mqtt, &lot_private(), "234").await.expect("a lot gets a CONNACK meanwhile");
     assert_eq!(ack.code, 0, "the lot logs in meanwhile");
 
     // The platform closes every one of them: beyond the bounds at once, the rest at the deadline.

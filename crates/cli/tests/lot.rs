@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{client, free_port, fresh_dir, get, keys_dir, platform_config, start};
+use common::{client, get, platform_config, start};
+use onepark_testkit::config::{lot_access, lot_toml};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::net::free_port;
 
 async fn post(port: u16, path: &str, body: Value) -> Value {
     let response = client()
@@ -77,28 +80,16 @@ async fn a_day_with_an_outage_and_a_crash_ends_with_identical_records() {
     const DAY: &str = "2026-11-22";
     const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==";
     let dir = fresh_dir("lot-e2e");
-    let keys = keys_dir();
     let (http, mqtt, lane) = (free_port(), free_port(), free_port());
-    let lots = format!(
-        "[[lots]]\naccess_id = \"234\"\npublic_key = \"{}\"\nparking_codes = [\"1001\"]\n",
-        keys.join("lot_public.b64").display()
-    );
-    let platform_config = platform_config(&dir, http, mqtt, &lots);
+    let platform_config = platform_config(&dir, http, mqtt, &lot_access("234", &["1001"]));
     let lot_config = dir.join("lot.toml");
-    std::fs::write(
-        &lot_config,
-        format!(
-            "parking_code = \"1001\"\nlisten = \"127.0.0.1:{lane}\"\ndatabase = \"sqlite://{db}\"\n\
-             [berths]\ntotal = 2000\nopen = 1900\n[[lanes]]\nid = \"1\"\ndirection = \"entry\"\n\
-             [[lanes]]\nid = \"2\"\ndirection = \"exit\"\n[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n\
-             [platform]\nurl = \"http://127.0.0.1:{http}/api/v1/cp\"\naccess_id = \"234\"\n\
-             private_key = \"{lk}\"\nplatform_public_key = \"{pp}\"\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n",
-            db = dir.join("lot.db").display(),
-            lk = keys.join("lot_private.b64").display(),
-            pp = keys.join("platform_public.b64").display(),
-        ),
-    )
-    .expect("lot config");
+    let top = format!("listen = \"127.0.0.1:{lane}\"\n");
+    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
+    let text = lot_toml("1001", &top, &dir.join("lot.db"), (2000, 1900), &url)
+        + &format!(
+            "mqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n"
+        );
+    std::fs::write(&lot_config, text).expect("lot config");
 
     let mut platform = Some(start(&dir, &["platform", "serve"], &platform_config, http).await);
     let mut lot = start(&dir, &["lot", "serve"], &lot_config, lane).await;

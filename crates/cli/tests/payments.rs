@@ -15,7 +15,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::webdriver::{self, Browser};
-use common::{Process, client, free_port, fresh_dir, keys_dir, platform_config, start, wait_port};
+use common::{Process, client, platform_config, start};
+use onepark_testkit::config::{lot_access, lot_toml};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::net::{free_port, wait_port};
 use serde_json::{Value, json};
 
 const KEY: &str = "test-key-0123456789abcdef";
@@ -172,23 +175,15 @@ async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 
 /// Gateway `node` of accessID 234 (one MQTT session each, D-11).
 fn lot_config(dir: &Path, code: &str, node: u32, lane: u16, http: u16, mqtt: u16) -> std::path::PathBuf {
-    let keys = keys_dir();
     let path = dir.join(format!("lot-{code}.toml"));
-    std::fs::write(
-        &path,
-        format!(
-            "parking_code = \"{code}\"\nlisten = \"127.0.0.1:{lane}\"\ndatabase = \"sqlite://{db}\"\n\
-             [berths]\ntotal = 200\nopen = 190\n[[lanes]]\nid = \"1\"\ndirection = \"entry\"\n\
-             [[lanes]]\nid = \"2\"\ndirection = \"exit\"\n[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n\
-             [payments]\nwait_ms = 1500\n\
-             [platform]\nurl = \"http://127.0.0.1:{http}/api/v1/cp\"\naccess_id = \"234\"\nnode = {node}\n\
-             private_key = \"{lk}\"\nplatform_public_key = \"{pp}\"\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n",
-            db = dir.join(format!("lot-{code}.db")).display(),
-            lk = keys.join("lot_private.b64").display(),
-            pp = keys.join("platform_public.b64").display(),
-        ),
-    )
-    .expect("lot config");
+    let top = format!("listen = \"127.0.0.1:{lane}\"\n");
+    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
+    let text = lot_toml(code, &top, &dir.join(format!("lot-{code}.db")), (200, 190), &url)
+        + &format!(
+            "node = {node}\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n\
+             [tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n[payments]\nwait_ms = 1500\n"
+        );
+    std::fs::write(&path, text).expect("lot config");
     path
 }
 
@@ -209,11 +204,10 @@ async fn money_flows_through_the_binaries() {
     let dir = fresh_dir("payments-e2e");
     let (http, mqtt, pay) = (free_port(), free_port(), free_port());
     let lanes = [free_port(), free_port()];
-    let lots = format!(
-        "[[lots]]\naccess_id = \"234\"\npublic_key = \"{}\"\nparking_codes = [\"1001\", \"1002\"]\n\
-         [payments]\nchannel = \"http\"\nname = \"sandbox\"\nurl = \"http://127.0.0.1:{pay}\"\nkey = \"{KEY}\"\n",
-        keys_dir().join("lot_public.b64").display()
-    );
+    let lots = lot_access("234", &["1001", "1002"])
+        + &format!(
+            "[payments]\nchannel = \"http\"\nname = \"sandbox\"\nurl = \"http://127.0.0.1:{pay}\"\nkey = \"{KEY}\"\n"
+        );
     let city = City {
         platform_config: platform_config(&dir, http, mqtt, &lots),
         lot_configs: [

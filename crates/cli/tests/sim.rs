@@ -11,7 +11,10 @@ use onepark_domain::time::format_time as time;
 use onepark_sim::{City, CityParams};
 
 mod common;
-use common::{free_port, fresh_dir, get, keys_dir, platform_config, start};
+use common::{get, platform_config, start};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::keys::keys_dir;
+use onepark_testkit::net::free_port;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_lot_runs_on_a_real_gateway() {

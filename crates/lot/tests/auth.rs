@@ -8,22 +8,17 @@ use axum::extract::ConnectInfo;
 use axum::http::Request;
 use onepark_lot::app::{LotState, router, start};
 use onepark_lot::config::Config;
+use onepark_testkit::config::lot_toml;
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::router::{Reply, send};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-mod common;
 
 const CAMERA: &str = "cam-1-token-0123456789";
 
 struct Lot {
     state: LotState,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Lot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: TempDir,
 }
 
 async fn lot(tag: &str, auth: &str) -> Lot {
@@ -32,22 +27,12 @@ async fn lot(tag: &str, auth: &str) -> Lot {
 
 /// `top`: top-level keys (before the tables); `auth`: tables at the end.
 async fn lot_with(tag: &str, top: &str, auth: &str) -> Lot {
-    let dir = std::env::temp_dir().join(format!("onepark-lot-auth-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = TempDir::new(&format!("lot-auth-{tag}"));
     // No platform listens there: records wait in the outbox.
-    let toml = format!(
-        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n{top}\n[berths]\ntotal = 100\nopen = 100\n\
-         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
-         [platform]\nurl = \"http://127.0.0.1:9/api/v1/cp\"\naccess_id = \"234\"\n\
-         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\n{auth}",
-        db = dir.join("lot.db").display(),
-        private = common::key_path("lot_private.b64").display(),
-        public = common::key_path("platform_public.b64").display(),
-    );
-    std::fs::write(dir.join("lot.toml"), toml).expect("config");
+    let toml = lot_toml("1001", &format!("{top}\n"), &dir.join("lot.db"), (100, 100), "http://127.0.0.1:9/api/v1/cp");
+    std::fs::write(dir.join("lot.toml"), toml + auth).expect("config");
     let state = start(Config::load(&dir.join("lot.toml")).expect("config")).await.expect("start");
-    Lot { state, dir }
+    Lot { state, _dir: dir }
 }
 
 impl Lot {
@@ -58,10 +43,8 @@ impl Lot {
         }
         let mut request = request.body(Body::from(body.to_string())).expect("request");
         request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from((from, 40000))));
-        let response = router(self.state.clone()).oneshot(request).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+        let Reply { status, body, .. } = send(&router(self.state.clone()), request).await;
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     /// From this machine, with a browser's headers; the body as text (a page or JSON).
@@ -73,10 +56,8 @@ impl Lot {
         let body = if method == "POST" { json!({ "reason": "救护车" }).to_string() } else { String::new() };
         let mut request = request.body(Body::from(body)).expect("request");
         request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
-        let response = router(self.state.clone()).oneshot(request).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        let reply = send(&router(self.state.clone()), request).await;
+        (reply.status, reply.text())
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {

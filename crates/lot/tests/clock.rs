@@ -9,8 +9,6 @@ use onepark_serve::clock::Clock;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-mod common;
-
 async fn post(state: &LotState, path: &str, body: Value) -> Value {
     let request = Request::post(path)
         .header("content-type", "application/json")
@@ -23,9 +21,8 @@ async fn post(state: &LotState, path: &str, body: Value) -> Value {
 
 #[tokio::test]
 async fn lane_events_and_fees_follow_the_gateways_clock() {
-    let dir = std::env::temp_dir().join(format!("onepark-lot-clock-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let temp = onepark_testkit::dirs::TempDir::new("lot-clock");
+    let dir = temp.path().to_path_buf();
     // No platform listens there: records wait in the outbox.
     let toml = format!(
         "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 10\nopen = 10\n\
@@ -34,8 +31,8 @@ async fn lane_events_and_fees_follow_the_gateways_clock() {
          [platform]\nurl = \"http://127.0.0.1:9/api/v1/cp\"\naccess_id = \"234\"\n\
          private_key = \"{private}\"\nplatform_public_key = \"{public}\"\n",
         db = dir.join("lot.db").display(),
-        private = common::key_path("lot_private.b64").display(),
-        public = common::key_path("platform_public.b64").display(),
+        private = onepark_testkit::keys::key_path("lot_private.b64").display(),
+        public = onepark_testkit::keys::key_path("platform_public.b64").display(),
     );
     std::fs::write(dir.join("lot.toml"), toml).expect("config");
     let config = Config::load(&dir.join("lot.toml")).expect("config");
@@ -59,5 +56,4 @@ async fn lane_events_and_fees_follow_the_gateways_clock() {
     let expected = tariff.fee(1, at("2026-11-23 10:10:00"), at("2026-11-23 12:10:00")).get();
     assert!(expected > 0);
     assert_eq!((held["open"].as_bool(), held["fee"].as_i64()), (Some(false), Some(expected)), "{held}");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -11,13 +11,13 @@ use onepark_lot::uplink::{Client, Identity};
 use onepark_platform::app::Spawned;
 use onepark_proto::mqtt::login_password;
 use onepark_proto::wire::Time;
-use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use onepark_proto::{Keys, PrivateKey, Profile};
 use rumqttc::{AsyncClient, ConnectReturnCode, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS};
 use rumqttc::{SubscribeFilter, SubscribeReasonCode};
 use serde_json::{Value, json};
 
 mod common;
-use common::key;
+use onepark_testkit::keys::{lot_private, lot_public, platform_private, platform_public};
 
 #[derive(Clone, Debug)]
 enum Leg {
@@ -28,9 +28,8 @@ enum Leg {
 /// The broker legs this machine can run.
 fn legs(test: &str) -> Vec<Leg> {
     let mut legs = vec![Leg::Embedded];
-    match std::env::var("MQTT_URL") {
-        Ok(url) => legs.push(Leg::External(url)),
-        Err(_) => eprintln!("{test}: Mosquitto leg SKIPPED (MQTT_URL is not set)"),
+    if let Some(url) = onepark_testkit::env_or_skip("MQTT_URL", &format!("{test} (its Mosquitto leg)")) {
+        legs.push(Leg::External(url));
     }
     legs
 }
@@ -95,8 +94,8 @@ impl Platform {
     fn identity(&self) -> Identity {
         Identity {
             access_id: self.access_id.clone(),
-            key: PrivateKey::parse(&key("lot_private.b64")).expect("lot key"),
-            platform_public: PublicKey::parse(&key("platform_public.b64")).expect("platform key"),
+            key: lot_private(),
+            platform_public: platform_public(),
             profile: Profile::Qingdao,
         }
     }
@@ -216,7 +215,7 @@ fn host_port(url: &str) -> (String, u16) {
 }
 
 fn sealed(signer: &PrivateKey, request_id: i64, at: &str, plate: &str) -> Vec<u8> {
-    let lot_public = PublicKey::parse(&key("lot_public.b64")).expect("lot key");
+    let lot_public = lot_public();
     let payload = json!({ "parkingCode": "1001", "plateNo": plate, "carType": 1, "operateType": 0, "operate": 0,
         "operateTime": at, "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
     let time = Time(onepark_domain::time::parse_time(at).expect("time"));
@@ -234,8 +233,8 @@ async fn duplicates_out_of_order_and_forged_messages() {
         let recorder = Recorder::default();
         let (_lot, stats) = p.lot(&recorder).await;
         let (publisher, _driver) = raw_publisher(&p).await;
-        let platform_key = PrivateKey::parse(&key("platform_private.b64")).expect("platform key");
-        let impostor = PrivateKey::parse(&key("lot_private.b64")).expect("lot key");
+        let platform_key = platform_private();
+        let impostor = lot_private();
         let topic = format!("qdpark/v1/specialCar/{}/1001", p.access_id);
         let plate = "鲁B77777";
         let messages = [
@@ -283,7 +282,7 @@ async fn suback(events: &mut EventLoop) -> Vec<SubscribeReasonCode> {
 async fn embedded_broker_enforces_login_and_topic_permissions() {
     let p = platform(&Leg::Embedded).await;
     let (host, port) = host_port(&p.broker_url);
-    let lot_key = PrivateKey::parse(&key("lot_private.b64")).expect("lot key");
+    let lot_key = lot_private();
     let now = chrono::Utc::now().timestamp();
     let login = |client_id: &str, user: &str, password: String| {
         let mut options = MqttOptions::new(client_id, host.clone(), port);
@@ -293,7 +292,7 @@ async fn embedded_broker_enforces_login_and_topic_permissions() {
 
     // Wrong password, a stale one, an unknown accessID, no login at all.
     let stale = login_password(&lot_key, &p.access_id, now - 3600).expect("password");
-    let other_key = PrivateKey::parse(&key("platform_private.b64")).expect("key");
+    let other_key = platform_private();
     let foreign = login_password(&other_key, &p.access_id, now).expect("password");
     let valid = login_password(&lot_key, &p.access_id, now).expect("password");
     for (client_id, password) in [

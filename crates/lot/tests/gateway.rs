@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 
 use onepark_lot::app::{LotState, router, start};
 use onepark_lot::config::Config;
+use onepark_testkit::config::lot_toml;
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::net::free_port;
 use serde_json::{Value, json};
 
 mod common;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
-}
 
 struct Lot {
     state: LotState,
@@ -54,16 +53,12 @@ async fn lot(dir: &std::path::Path, platform_http: u16, mqtt: u16) -> Lot {
 
 /// A lot with `extra` TOML appended (more lanes, `[info]`).
 async fn lot_with(dir: &std::path::Path, platform_http: u16, mqtt: u16, extra: &str) -> Lot {
-    let toml = format!(
-        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 3\nopen = 2\n\
-         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
-         [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n\
-         [platform]\nurl = \"http://127.0.0.1:{platform_http}/api/v1/cp\"\naccess_id = \"234\"\n\
-         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\nmqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n{extra}",
-        db = dir.join("lot.db").display(),
-        private = common::key_path("lot_private.b64").display(),
-        public = common::key_path("platform_public.b64").display(),
-    );
+    let url = format!("http://127.0.0.1:{platform_http}/api/v1/cp");
+    let toml = lot_toml("1001", "", &dir.join("lot.db"), (3, 2), &url)
+        + &format!(
+            "mqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n\
+             [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n{extra}"
+        );
     let file = dir.join("lot.toml");
     std::fs::write(&file, toml).expect("config");
     let state = start(Config::load(&file).expect("lot config")).await.expect("lot starts");
@@ -76,9 +71,7 @@ async fn lot_with(dir: &std::path::Path, platform_http: u16, mqtt: u16, extra: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
-    let dir = std::env::temp_dir().join(format!("onepark-gateway-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("gateway");
     let (http, mqtt) = (free_port(), free_port());
     // The lot starts while the platform is down.
     let lot = lot(&dir, http, mqtt).await;
@@ -219,9 +212,7 @@ async fn admin_get(lot: &Lot, platform: &onepark_platform::app::Spawned, path: &
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
-    let dir = std::env::temp_dir().join(format!("onepark-gateway-staff-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("gateway-staff");
     let (http, mqtt) = (free_port(), free_port());
     let platform =
         common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))

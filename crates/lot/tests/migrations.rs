@@ -2,14 +2,13 @@
 //! database made by onepark 0.1 (`PRAGMA user_version`) upgrades in place.
 
 use onepark_lot::store::Store;
+use onepark_testkit::dirs::fresh_dir;
 
 /// Written by the 0.1 binary: one session (鲁B12345, delivered), one month
 /// card (`tests/fixtures/lot-0.1.db`).
 #[tokio::test]
 async fn a_database_of_version_0_1_upgrades_in_place() {
-    let dir = std::env::temp_dir().join(format!("onepark-lot-migrate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("lot-migrate");
     let file = dir.join("lot.db");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lot-0.1.db"), &file).expect("fixture");
     for _ in 0..2 {

@@ -12,9 +12,10 @@ use onepark_lot::app::{router, start};
 use onepark_lot::config::Config;
 use onepark_proto::form::UplinkForm;
 use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use onepark_testkit::config::lot_toml;
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::keys::{lot_public, platform_private};
 use serde_json::{Value, json};
-
-mod common;
 
 /// What the scripted platform saw: (interface, plate, answered 200?), in arrival order.
 type Log = Arc<Mutex<Vec<(String, String, bool)>>>;
@@ -52,32 +53,17 @@ async fn handle(State(p): State<Scripted>, Path(interface): Path<String>, body: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_session_waits_alone_while_the_others_flow() {
-    let dir = std::env::temp_dir().join(format!("onepark-outbox-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let platform = Scripted {
-        log: Log::default(),
-        in_flight: Arc::default(),
-        keys: (
-            PrivateKey::parse(&common::key("platform_private.b64")).expect("key"),
-            PublicKey::parse(&common::key("lot_public.b64")).expect("key"),
-        ),
-    };
+    let dir = fresh_dir("outbox");
+    let platform =
+        Scripted { log: Log::default(), in_flight: Arc::default(), keys: (platform_private(), lot_public()) };
     let app =
         axum::Router::new().route("/api/v1/cp/{interface}", axum::routing::post(handle)).with_state(platform.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let platform_addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let toml = format!(
-        "parking_code = \"1001\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 100\nopen = 100\n\
-         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
-         [platform]\nurl = \"http://{platform_addr}/api/v1/cp\"\naccess_id = \"234\"\nconcurrency = 8\n\
-         private_key = \"{private}\"\nplatform_public_key = \"{public}\"\n",
-        db = dir.join("lot.db").display(),
-        private = common::key_path("lot_private.b64").display(),
-        public = common::key_path("platform_public.b64").display(),
-    );
+    let url = format!("http://{platform_addr}/api/v1/cp");
+    let toml = lot_toml("1001", "", &dir.join("lot.db"), (100, 100), &url) + "concurrency = 8\n";
     std::fs::write(dir.join("lot.toml"), toml).expect("config");
     let state = start(Config::load(&dir.join("lot.toml")).expect("config")).await.expect("lot");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

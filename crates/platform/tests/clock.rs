@@ -21,25 +21,18 @@ struct Platform {
     state: AppState,
     app: axum::Router,
     clock: Clock,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: onepark_testkit::dirs::TempDir,
 }
 
 async fn platform(tag: &str, retry: Duration) -> Platform {
-    let dir = std::env::temp_dir().join(format!("onepark-clock-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.clone(), "234");
+    let temp = onepark_testkit::dirs::TempDir::new(&format!("clock-{tag}"));
+    let dir = temp.path().to_path_buf();
+    let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir, "234");
     config.downlink_retry = retry;
     let store = Store::connect(&config.database).await.expect("store");
     let clock = Clock::manual(start());
     let state = AppState::with_clock(&config, store, clock.clone());
-    Platform { app: router(&config, state.clone()), state, clock, dir }
+    Platform { app: router(&config, state.clone()), state, clock, _dir: temp }
 }
 
 #[tokio::test]

@@ -13,17 +13,12 @@ use axum::http::{HeaderMap, Request};
 use onepark_platform::app::{AppState, router};
 use onepark_platform::config::Config;
 use onepark_platform::store::Store;
-use tower::ServiceExt;
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::router::send;
 
 struct Dashboard {
     app: axum::Router,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Dashboard {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: TempDir,
 }
 
 /// A response's status, headers and body text.
@@ -48,20 +43,16 @@ impl Answer {
 
 impl Dashboard {
     async fn new(tag: &str, tune: impl FnOnce(&mut Config)) -> Dashboard {
-        let dir = std::env::temp_dir().join(format!("onepark-dashboard-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.clone(), "234");
+        let dir = TempDir::new(&format!("dashboard-{tag}"));
+        let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.to_path_buf(), "234");
         tune(&mut config);
         let store = Store::connect(&config.database).await.expect("store");
-        Dashboard { app: router(&config, AppState::new(&config, store)), dir }
+        Dashboard { app: router(&config, AppState::new(&config, store)), _dir: dir }
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let (status, headers) = (response.status().as_u16(), response.headers().clone());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 22).await.expect("body");
-        Answer { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        let reply = send(&self.app, request).await;
+        Answer { status: reply.status, body: reply.text(), headers: reply.headers }
     }
 
     /// `GET path` with `cookie` (e.g. `onepark_session=…`).

@@ -7,16 +7,15 @@ mod common;
 
 use std::time::Duration;
 
-use common::key;
-
 use axum::body::Body;
 use axum::http::Request;
 use onepark_platform::app::{AppState, router, start_downlink};
 use onepark_platform::store::Store;
-use onepark_proto::form::UplinkForm;
 use onepark_proto::msg::decode_object;
 use onepark_proto::msg::list::SpecialCar;
-use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use onepark_proto::{Keys, Profile};
+use onepark_testkit::keys::{lot_private, platform_public};
+use onepark_testkit::uplink::{self, Lot};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 use serde_json::{Value, json};
 
@@ -60,22 +59,10 @@ impl Platform {
 
     /// The lot's confirmSpecialCar for a received message.
     async fn confirm(&self, request_id: i64, params: &Value) -> Value {
-        let text = json!({ "data": { "success": true, "requestId": request_id, "params": params } }).to_string();
-        let lot_key = PrivateKey::parse(&key("lot_private.b64")).expect("lot key");
-        let platform_public = PublicKey::parse(&key("platform_public.b64")).expect("platform key");
-        let sealed = onepark_proto::seal(
-            Profile::Qingdao,
-            text.as_bytes(),
-            Keys { own: Some(&lot_key), peer: Some(&platform_public) },
-        )
-        .expect("seal");
-        let form =
-            UplinkForm { access_id: self.access_id.clone(), cipher: sealed.cipher, sign: sealed.sign, file: None };
-        let request = Request::post("/api/v1/cp/confirmSpecialCar")
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(form.encode()))
-            .expect("request");
-        let (status, reply) = self.call(request).await;
+        let data = json!({ "success": true, "requestId": request_id, "params": params });
+        let body = Lot::new().seal(&self.access_id, &data, None);
+        let reply = uplink::post(&self.app, "confirmSpecialCar", body).await;
+        let (status, reply) = (reply.status, reply.json());
         assert_eq!(status, 200, "{reply}");
         reply
     }
@@ -112,8 +99,8 @@ async fn lot_session(mqtt_url: &str, access_id: &str) -> (AsyncClient, EventLoop
 
 /// Next downlink: verified with the platform key, decrypted with the lot's.
 async fn receive(events: &mut EventLoop) -> (String, i64, SpecialCar, Value) {
-    let lot_key = PrivateKey::parse(&key("lot_private.b64")).expect("lot key");
-    let platform_public = PublicKey::parse(&key("platform_public.b64")).expect("platform key");
+    let lot_key = lot_private();
+    let platform_public = platform_public();
     loop {
         let event = tokio::time::timeout(Duration::from_secs(30), events.poll()).await.expect("a downlink in 30 s");
         if let Ok(Event::Incoming(Packet::Publish(p))) = event {
@@ -130,8 +117,8 @@ async fn receive(events: &mut EventLoop) -> (String, i64, SpecialCar, Value) {
 
 #[tokio::test]
 async fn list_change_reaches_every_lot_and_is_confirmed() {
-    let Ok(mqtt_url) = std::env::var("MQTT_URL") else {
-        eprintln!("SKIPPED list_change_reaches_every_lot_and_is_confirmed: MQTT_URL is not set");
+    let Some(mqtt_url) = onepark_testkit::env_or_skip("MQTT_URL", "list_change_reaches_every_lot_and_is_confirmed")
+    else {
         return;
     };
     let p = platform(&mqtt_url).await;

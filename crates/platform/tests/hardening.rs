@@ -6,65 +6,40 @@ mod common;
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
-use common::key;
 use onepark_platform::app::{AppState, router};
 use onepark_platform::config::{Config, Limits};
 use onepark_platform::store::Store;
-use onepark_proto::form::UplinkForm;
-use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::pg::PgSchema;
+use onepark_testkit::router::send;
+use onepark_testkit::uplink::{self, Lot};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 struct Platform {
     app: axum::Router,
-    dir: std::path::PathBuf,
-    lot: PrivateKey,
-    platform: PublicKey,
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    dir: TempDir,
+    lot: Lot,
 }
 
 impl Platform {
     async fn new(tag: &str, tune: impl FnOnce(&mut Config)) -> Platform {
-        let dir = std::env::temp_dir().join(format!("onepark-hardening-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.clone(), "234");
+        let dir = TempDir::new(&format!("hardening-{tag}"));
+        let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.to_path_buf(), "234");
         config.limits = Limits::default();
         tune(&mut config);
         let store = Store::connect(&config.database).await.expect("store");
         let app = router(&config, AppState::new(&config, store));
-        Platform {
-            app,
-            dir,
-            lot: PrivateKey::parse(&key("lot_private.b64")).expect("lot key"),
-            platform: PublicKey::parse(&key("platform_public.b64")).expect("platform key"),
-        }
+        Platform { app, dir, lot: Lot::new() }
     }
 
     fn seal(&self, access_id: &str, data: &Value, file: Option<&[u8]>) -> String {
-        let text = json!({ "data": data }).to_string();
-        let keys = Keys { own: Some(&self.lot), peer: Some(&self.platform) };
-        let sealed = onepark_proto::seal(Profile::Qingdao, text.as_bytes(), keys).expect("seal");
-        let file = file.map(|f| base64::engine::general_purpose::STANDARD.encode(f));
-        UplinkForm { access_id: access_id.into(), cipher: sealed.cipher, sign: sealed.sign, file }.encode()
+        self.lot.seal(access_id, data, file)
     }
 
     /// (HTTP status, Retry-After, reply)
     async fn post(&self, interface: &str, body: String) -> (u16, Option<String>, Value) {
-        let request = Request::post(format!("/api/v1/cp/{interface}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .expect("request");
-        let response = self.app.clone().oneshot(request).await.expect("response");
-        let status = response.status().as_u16();
-        let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap_or_default().to_owned());
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, retry, serde_json::from_slice(&bytes).expect("json"))
+        let reply = uplink::post(&self.app, interface, body).await;
+        (reply.status, reply.header("retry-after"), reply.json())
     }
 
     async fn send(&self, interface: &str, data: &Value) -> (u16, Option<String>, Value) {
@@ -76,10 +51,8 @@ impl Platform {
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        let response = self.app.clone().oneshot(request.body(Body::empty()).expect("request")).await.expect("response");
-        let status = response.status().as_u16();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, String::from_utf8_lossy(&bytes).into_owned())
+        let reply = send(&self.app, request.body(Body::empty()).expect("request")).await;
+        (reply.status, reply.text())
     }
 
     fn photo_files(&self) -> usize {
@@ -125,10 +98,8 @@ fn msg(reply: &Value) -> &str {
 async fn throttling_is_retryable_and_holds_off_only_the_offending_node() {
     let p = Platform::new("throttle", |_| {}).await;
     for _ in 0..11 {
-        let keys = Keys { own: Some(&p.lot), peer: Some(&p.platform) };
-        let sealed = onepark_proto::seal(Profile::Qingdao, b"not json at all", keys).expect("seal");
-        let body = UplinkForm { access_id: "234_2".into(), cipher: sealed.cipher, sign: sealed.sign, file: None };
-        let (_, _, reply) = p.post("uploadHeartbeat", body.encode()).await;
+        let body = p.lot.seal_text("234_2", "not json at all", None);
+        let (_, _, reply) = p.post("uploadHeartbeat", body).await;
         assert_eq!(code(&reply), "400", "{reply}");
     }
     let heartbeat = json!({ "parkingCode": "1001", "uploadTime": at(0) });
@@ -284,7 +255,7 @@ async fn metrics_can_require_a_token_and_page_overflow_is_refused() {
 /// lots, and over one lot, must all be answered 200.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_ingest_on_postgres_never_deadlocks() {
-    let Some(pg) = common::PgSchema::new("concurrent_ingest_on_postgres_never_deadlocks").await else { return };
+    let Some(pg) = PgSchema::new("concurrent_ingest_on_postgres_never_deadlocks").await else { return };
     let url = pg.url.clone();
     let codes: Vec<String> = (0..40).map(|i| format!("D{i}")).collect();
     let p = Platform::new("deadlock", |c| {
@@ -314,18 +285,11 @@ async fn concurrent_ingest_on_postgres_never_deadlocks() {
 /// that makes a lot set its record aside. A storage failure is retryable.
 #[tokio::test]
 async fn a_lot_lookup_the_store_cannot_answer_is_retryable_not_unknown() {
-    let dir = std::env::temp_dir().join(format!("onepark-hardening-lookup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.clone(), "234");
+    let dir = TempDir::new("hardening-lookup");
+    let config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir.to_path_buf(), "234");
     let store = Store::connect(&config.database).await.expect("store");
     let app = router(&config, AppState::new(&config, store.clone()));
-    let p = Platform {
-        app,
-        dir,
-        lot: PrivateKey::parse(&key("lot_private.b64")).expect("lot key"),
-        platform: PublicKey::parse(&key("platform_public.b64")).expect("platform key"),
-    };
+    let p = Platform { app, dir, lot: Lot::new() };
     // 235 is not in the config: it is looked up in the store, which is gone.
     store.pool().close().await;
     let (_, _, reply) = p.post("uploadCarInData", p.seal("235", &entry("lookup-1", &at(-5)), None)).await;

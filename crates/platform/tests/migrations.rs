@@ -2,6 +2,8 @@
 //! 0.1's own runner (`schema_migrations`) upgrade in place, data intact.
 
 use onepark_platform::store::{RecordQuery, Store, Table};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::pg::PgSchema;
 use sqlx::Row;
 
 mod common;
@@ -28,9 +30,7 @@ async fn versions(store: &Store) -> Vec<i64> {
 /// a 0.1 lot gateway; `tests/fixtures/platform-0.1.db`).
 #[tokio::test]
 async fn a_sqlite_database_of_version_0_1_upgrades_in_place() {
-    let dir = std::env::temp_dir().join(format!("onepark-migrate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("migrate");
     let file = dir.join("platform.db");
     std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform-0.1.db"), &file).expect("fixture");
     let url = format!("sqlite://{}", file.display());
@@ -57,7 +57,7 @@ async fn a_sqlite_database_of_version_0_1_upgrades_in_place() {
 /// `schema_migrations`), with a row in it.
 #[tokio::test]
 async fn a_postgres_database_of_version_0_1_upgrades_in_place() {
-    let Some(schema) = common::PgSchema::new("a_postgres_database_of_version_0_1_upgrades_in_place").await else {
+    let Some(schema) = PgSchema::new("a_postgres_database_of_version_0_1_upgrades_in_place").await else {
         return;
     };
     {

@@ -5,8 +5,8 @@ mod common;
 
 use onepark_platform::app::{AppState, router};
 use onepark_platform::store::Store;
-use onepark_proto::PrivateKey;
 use onepark_proto::mqtt::login_password;
+use onepark_testkit::keys::lot_private;
 use serde_json::json;
 
 async fn app() -> axum::Router {
@@ -23,7 +23,7 @@ async fn app() -> axum::Router {
 #[tokio::test]
 async fn external_broker_logins_and_topics() {
     let app = app().await;
-    let key = PrivateKey::parse(&common::key("lot_private.b64")).expect("lot key");
+    let key = lot_private();
     let now = chrono::Utc::now().timestamp();
     let auth =
         |username: &str, password: String| json!({ "username": username, "password": password, "clientid": username });

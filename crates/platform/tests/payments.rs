@@ -8,21 +8,21 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
-use common::key;
 use onepark_pay::Channel;
 use onepark_pay::sandbox::{Behaviour, NotifyMode};
 use onepark_platform::app::{AppState, router, start_payments};
 use onepark_platform::store::Store;
-use onepark_proto::form::UplinkForm;
-use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::pg::PgSchema;
+use onepark_testkit::router::send;
+use onepark_testkit::uplink::{self, Lot};
 use serde_json::{Value, json};
 
 struct Harness {
     dir: std::path::PathBuf,
     app: axum::Router,
     state: AppState,
-    private: PrivateKey,
-    platform_public: PublicKey,
+    lot: Lot,
 }
 
 impl Harness {
@@ -38,13 +38,7 @@ impl Harness {
         let store = Store::connect(&config.database).await.expect("store");
         let state = AppState::new(&config, store);
         start_payments(&state);
-        Harness {
-            dir,
-            app: router(&config, state.clone()),
-            state,
-            private: PrivateKey::parse(&key("lot_private.b64")).expect("lot private"),
-            platform_public: PublicKey::parse(&key("platform_public.b64")).expect("platform public"),
-        }
+        Harness { dir, app: router(&config, state.clone()), state, lot: Lot::new() }
     }
 
     async fn send(&self, interface: &str, data: Value) -> Value {
@@ -53,10 +47,7 @@ impl Harness {
 
     /// The form of a sealed request, as a lot would post it.
     fn seal(&self, access_id: &str, data: &Value) -> String {
-        let text = json!({ "data": data }).to_string();
-        let keys = Keys { own: Some(&self.private), peer: Some(&self.platform_public) };
-        let sealed = onepark_proto::seal(Profile::Qingdao, text.as_bytes(), keys).expect("seal");
-        UplinkForm { access_id: access_id.into(), cipher: sealed.cipher, sign: sealed.sign, file: None }.encode()
+        self.lot.seal(access_id, data, None)
     }
 
     async fn send_as(&self, access_id: &str, interface: &str, data: Value) -> Value {
@@ -64,11 +55,8 @@ impl Harness {
     }
 
     async fn post_form(&self, interface: &str, body: String) -> Value {
-        let request = Request::post(format!("/api/v1/cp/{interface}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .expect("request");
-        let (status, reply) = common::call(&self.app, request).await;
+        let reply = uplink::post(&self.app, interface, body).await;
+        let (status, reply) = (reply.status, reply.json());
         assert_eq!(status, 200, "{interface}: {reply}");
         reply
     }
@@ -85,11 +73,8 @@ impl Harness {
             .header("cookie", format!("op_csrf={CSRF}; {cookies}"))
             .body(Body::from(format!("{form}&csrf={CSRF}")))
             .expect("post");
-        let response = tower::ServiceExt::oneshot(self.app.clone(), request).await.expect("call");
-        let status = response.status().as_u16();
-        let location = response.headers().get("location").and_then(|l| l.to_str().ok()).map(str::to_owned);
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-        (status, location.unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned()))
+        let reply = send(&self.app, request).await;
+        (reply.status, reply.header("location").unwrap_or_else(|| reply.text()))
     }
 
     /// The sandbox's charges of a plate today (its statement).
@@ -652,9 +637,7 @@ async fn attacks(h: Harness, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payments_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("onepark-payments-db-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("payments-db");
     let url = format!("sqlite://{}", dir.join("platform.db").display());
     scenario(Harness::new(url, "sqlite").await, "5001").await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -662,16 +645,14 @@ async fn payments_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn payments_on_postgres() {
-    let Some(pg) = common::PgSchema::new("payments_on_postgres").await else { return };
+    let Some(pg) = PgSchema::new("payments_on_postgres").await else { return };
     scenario(Harness::new(pg.url.clone(), "pg").await, "6001").await;
     pg.drop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn money_attacks_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("onepark-payments-attacks-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("payments-attacks");
     let url = format!("sqlite://{}", dir.join("platform.db").display());
     attacks(Harness::new(url, "attacks-sqlite").await, "5002").await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -679,7 +660,7 @@ async fn money_attacks_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn money_attacks_on_postgres() {
-    let Some(pg) = common::PgSchema::new("money_attacks_on_postgres").await else { return };
+    let Some(pg) = PgSchema::new("money_attacks_on_postgres").await else { return };
     attacks(Harness::new(pg.url.clone(), "attacks-pg").await, "6002").await;
     pg.drop().await;
 }
@@ -804,9 +785,7 @@ async fn driver_pages(h: Harness, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn driver_pages_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("onepark-payments-driver-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("payments-driver");
     let url = format!("sqlite://{}", dir.join("platform.db").display());
     driver_pages(Harness::new(url, "driver-sqlite").await, "5003").await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -816,9 +795,7 @@ async fn driver_pages_on_sqlite() {
 /// never the sandbox's play money.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_channel_online_payment_is_off() {
-    let dir = std::env::temp_dir().join(format!("onepark-payments-off-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = fresh_dir("payments-off");
     let url = format!("sqlite://{}", dir.join("platform.db").display());
     let toml = "[payments]\ntimeout_ms = 1000\n";
     std::fs::write(dir.join("p.toml"), toml).expect("toml");

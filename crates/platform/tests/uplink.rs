@@ -5,30 +5,16 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use common::key;
-
 use axum::body::Body;
 use axum::http::Request;
 use base64::Engine;
 use onepark_domain::record::Kind;
 use onepark_platform::app::{AppState, router};
 use onepark_platform::store::{Store, Table};
-use onepark_proto::form::UplinkForm;
-use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
+use onepark_testkit::pg::PgSchema;
+use onepark_testkit::router::send;
+use onepark_testkit::uplink::{self, Lot};
 use serde_json::Value;
-use tower::ServiceExt;
-
-struct Lot {
-    private: PrivateKey,
-    platform_public: PublicKey,
-}
-
-fn lot() -> Lot {
-    Lot {
-        private: PrivateKey::parse(&key("lot_private.b64")).expect("lot private"),
-        platform_public: PublicKey::parse(&key("platform_public.b64")).expect("platform public"),
-    }
-}
 
 struct Harness {
     app: axum::Router,
@@ -43,29 +29,20 @@ impl Harness {
         let config = common::config(database, dir, "234");
         let store = Store::connect(&config.database).await.expect("store");
         let app = router(&config, AppState::new(&config, store.clone()));
-        Harness { app, store, lot: lot() }
+        Harness { app, store, lot: Lot::new() }
     }
 
     fn seal_with_file(&self, plaintext: &str, file: &str) -> String {
-        format!("{}&file={}", self.seal("234", plaintext), form_encode(file))
+        self.lot.seal_text("234", plaintext, Some(file.into()))
     }
 
     fn seal(&self, access_id: &str, plaintext: &str) -> String {
-        let sealed = onepark_proto::seal(
-            Profile::Qingdao,
-            plaintext.as_bytes(),
-            Keys { own: Some(&self.lot.private), peer: Some(&self.lot.platform_public) },
-        )
-        .expect("seal");
-        UplinkForm { access_id: access_id.into(), cipher: sealed.cipher, sign: sealed.sign, file: None }.encode()
+        self.lot.seal_text(access_id, plaintext, None)
     }
 
     async fn post(&self, interface: &str, body: String) -> (u16, Value) {
-        let request = Request::post(format!("/api/v1/cp/{interface}"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(Body::from(body))
-            .expect("request");
-        common::call(&self.app, request).await
+        let reply = uplink::post(&self.app, interface, body).await;
+        (reply.status, reply.json())
     }
 
     async fn admin(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -102,10 +79,6 @@ fn exit(code: &str, uid: &str) -> String {
         "endTime":"2021-07-01 10:00:00","entryNum":"1","outNum":"2","plateColor":1,"uploadTime":"2021-07-01 10:00:01",
         "chargeFee":800,"shouldPay":800}}"#
     )
-}
-
-fn form_encode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 fn code(reply: &Value) -> &str {
@@ -390,7 +363,7 @@ async fn sqlite_backend() {
 
 #[tokio::test]
 async fn postgres_backend() {
-    let Some(pg) = common::PgSchema::new("postgres_backend").await else { return };
+    let Some(pg) = PgSchema::new("postgres_backend").await else { return };
     let url = pg.url.clone();
     suite(Harness::new(url.clone()).await, "p").await;
     bad_input(Harness::new(url).await).await;
@@ -413,9 +386,7 @@ async fn key_probes_are_counted_limited_and_exported() {
     assert!(msg(&r).contains("暂停受理"), "{r}");
 
     let request = Request::get("/metrics").body(Body::empty()).expect("request");
-    let response = h.app.clone().oneshot(request).await.expect("response");
-    let text = String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body").to_vec())
-        .expect("utf8");
+    let text = send(&h.app, request).await.text();
     assert!(text.contains("onepark_uplink_undecryptable_total{access_id=\"234\"} 11"), "{text}");
     assert!(
         text.contains("onepark_uplink_requests_total{interface=\"uploadCarInData\",outcome=\"rejected\"} 11"),

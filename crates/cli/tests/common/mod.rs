@@ -1,9 +1,13 @@
-//! Helpers shared by the binary's end-to-end tests.
+//! Helpers shared by the binary's end-to-end tests (the rest is in
+//! onepark-testkit).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+use onepark_testkit::config::platform_toml;
+use onepark_testkit::net::wait_port;
 
 pub mod webdriver;
 
@@ -14,23 +18,6 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-pub fn keys_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys")
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-/// Waits until something listens on `port` (a child process started), at most 20 s.
-pub async fn wait_port(port: u16, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "{what} did not start listening on {port}");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
@@ -62,24 +49,11 @@ pub async fn get(url: String) -> serde_json::Value {
     serde_json::from_str(&text.expect("body")).expect("JSON")
 }
 
-/// A fresh directory for one test's files (removed first if a run left it).
-pub fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("onepark-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    dir
-}
-
 /// A platform config in `dir` on the given ports, admin token `t`, the test
 /// platform key; `lots` is appended as is (`[[lots]]` tables, or nothing).
 pub fn platform_config(dir: &Path, http: u16, mqtt: u16, lots: &str) -> PathBuf {
     let path = dir.join("platform.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{db}\"\n\
-         admin_token = \"t\"\n[keys]\nprivate_key = \"{pk}\"\n{lots}",
-        db = dir.join("platform.db").display(),
-        pk = keys_dir().join("platform_private.b64").display(),
-    );
-    std::fs::write(&path, text).expect("platform config");
+    let top = format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\nadmin_token = \"t\"\n");
+    std::fs::write(&path, platform_toml(&top, &dir.join("platform.db"), lots)).expect("platform config");
     path
 }

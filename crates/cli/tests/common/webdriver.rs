@@ -22,7 +22,7 @@ use std::time::Duration;
 use base64::Engine;
 use serde_json::{Value, json};
 
-use super::{free_port, wait_port};
+use onepark_testkit::net::{free_port, wait_port};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 

@@ -1,21 +1,15 @@
-//! Helpers shared by the platform's integration tests.
+//! Helpers shared by the platform's integration tests (the rest is in
+//! onepark-testkit).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::http::Request;
 use onepark_platform::config::{Config, LotAccess};
-use onepark_proto::{PrivateKey, Profile, PublicKey};
+use onepark_proto::Profile;
 use serde_json::Value;
-use tower::ServiceExt;
-
-/// A published test key of the interop fixtures.
-pub fn key(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/tests/interop/keys").join(name);
-    std::fs::read_to_string(path).expect("test key")
-}
 
 /// One lot `access_id` with parking codes 1001 and 1002, the test keys, no
 /// broker, admin token `test-token`.
@@ -24,13 +18,13 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         listen: "127.0.0.1:0".into(),
         database,
         zone: Default::default(),
-        path_prefix: "/api/v1/cp".into(),
+        path_prefix: onepark_testkit::uplink::PREFIX.into(),
         photo_dir: dir.join("photos"),
         body_limit_bytes: onepark_platform::config::DEFAULT_BODY_LIMIT,
-        private_key: Some(PrivateKey::parse(&key("platform_private.b64")).expect("platform key")),
+        private_key: Some(onepark_testkit::keys::platform_private()),
         lots: vec![LotAccess::qdpark(
             access_id,
-            PublicKey::parse(&key("lot_public.b64")).expect("lot key"),
+            onepark_testkit::keys::lot_public(),
             Profile::Qingdao,
             vec!["1001".into(), "1002".into()],
         )],
@@ -53,10 +47,8 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
 
 /// Sends a request through the router; the reply must be JSON.
 pub async fn call(app: &axum::Router, request: Request<Body>) -> (u16, Value) {
-    let response = app.clone().oneshot(request).await.expect("response");
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-    (status, serde_json::from_slice(&bytes).expect("json reply"))
+    let reply = onepark_testkit::router::send(app, request).await;
+    (reply.status, reply.json())
 }
 
 /// An admin API POST with the test token.
@@ -67,32 +59,4 @@ pub async fn admin_post(app: &axum::Router, path: &str, body: Value) -> (u16, Va
         .body(Body::from(body.to_string()))
         .expect("request");
     call(app, request).await
-}
-
-/// A PostgreSQL schema of the test's own (so runs never see each other's
-/// rows), when `DATABASE_URL` is set; `None` prints the skip notice.
-pub struct PgSchema {
-    pub url: String,
-    name: String,
-    admin: sqlx::AnyPool,
-}
-
-impl PgSchema {
-    pub async fn new(test: &str) -> Option<PgSchema> {
-        let Ok(base) = std::env::var("DATABASE_URL") else {
-            eprintln!("SKIPPED {test}: DATABASE_URL is not set");
-            return None;
-        };
-        let name = format!("onepark_test_{}_{}", std::process::id(), chrono::Utc::now().timestamp_micros());
-        sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&base).await.expect("postgres");
-        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.expect("schema");
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-c%20search_path%3D{name}");
-        Some(PgSchema { url, name, admin })
-    }
-
-    pub async fn drop(self) {
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name)).execute(&self.admin).await.expect("drop");
-    }
 }
