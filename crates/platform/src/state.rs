@@ -78,6 +78,13 @@ fn proof_secret(config: &Config) -> Vec<u8> {
     }
 }
 
+/// Handlers that only read and write records take the store alone.
+impl axum::extract::FromRef<AppState> for Store {
+    fn from_ref(state: &AppState) -> Store {
+        state.inner.store.clone()
+    }
+}
+
 impl AppState {
     pub fn new(config: &Config, store: Store) -> AppState {
         AppState::with_clock(config, store, Clock::system())

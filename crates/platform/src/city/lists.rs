@@ -14,6 +14,7 @@ use crate::city::announce::{AnnounceError, Announcement, ListOperation};
 use crate::config::LotAccess;
 use crate::error::{ApiError, Body, bad, conflict, not_found};
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::{DownlinkState, ListEntry};
 
 /// One change of a black/white list entry, for one lot, several, or every
@@ -55,12 +56,15 @@ enum ListName {
     White,
 }
 
+/// The city's list codes.
+pub const BLACK: i64 = 0;
+pub const WHITE: i64 = 1;
+
 impl ListName {
-    /// The city's list codes: 0 black, 1 white.
     fn code(self) -> i64 {
         match self {
-            ListName::Black => 0,
-            ListName::White => 1,
+            ListName::Black => BLACK,
+            ListName::White => WHITE,
         }
     }
 }
@@ -264,11 +268,8 @@ struct ListItem {
 
 /// Entries (deleted ones included, as their latest version) with the delivery state of their latest change.
 #[utoipa::path(get, path = "/api/admin/lists", tag = "lists", params(ListParams), responses((status = 200, body = ListReply)))]
-pub(crate) async fn list(
-    State(state): State<AppState>,
-    Query(p): Query<ListParams>,
-) -> Result<Json<ListReply>, ApiError> {
-    let entries = state.store().list_entries(p.parking_code.as_deref(), p.plate_no.as_deref()).await?;
+pub(crate) async fn list(State(store): State<Store>, Query(p): Query<ListParams>) -> Result<Json<ListReply>, ApiError> {
+    let entries = store.list_entries(p.parking_code.as_deref(), p.plate_no.as_deref()).await?;
     let items = entries.into_iter().map(|(entry, delivery)| ListItem { entry, delivery }).collect();
     Ok(Json(ListReply { items }))
 }

@@ -18,6 +18,7 @@ use crate::city::overview::ONLINE_MINUTES;
 use crate::error::{ApiError, ErrorBody, bad};
 use crate::http::params::{DateOrTime, Day};
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::{BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow};
 
 /// An entry without exit this many days old is flagged in the quality report.
@@ -236,7 +237,7 @@ struct RecordsReply {
 /// Parking records (entries with their exit), newest first.
 #[utoipa::path(get, path = "/api/admin/records", tag = "read", params(RecordParams),
     responses((status = 200, description = "one page", body = RecordsReply)))]
-async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -> Result<Json<RecordsReply>, ApiError> {
+async fn records(State(store): State<Store>, Query(p): Query<RecordParams>) -> Result<Json<RecordsReply>, ApiError> {
     let page = p.page.unwrap_or(1).max(1);
     let size = p.page_size.unwrap_or(50).clamp(1, 500);
     // A page past any real result is a mistake, not page 1 (and no offset overflows).
@@ -252,7 +253,7 @@ async fn records(State(state): State<AppState>, Query(p): Query<RecordParams>) -
         limit: size,
         offset,
     };
-    let items = state.store().search(&query).await?;
+    let items = store.search(&query).await?;
     Ok(Json(RecordsReply { page, page_size: size, items }))
 }
 
@@ -289,13 +290,13 @@ struct BerthsReply {
     params(("parkingCode" = String, Path, description = "the lot"), RangeParams),
     responses((status = 200, body = BerthsReply)))]
 async fn berths(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Path(parking_code): Path<String>,
     Query(p): Query<RangeParams>,
 ) -> Result<Json<BerthsReply>, ApiError> {
     let from = time_param(p.from, "from", "0000-01-01 00:00:00")?;
     let to = time_param(p.to, "to", "9999-12-31 23:59:59")?;
-    let points = state.store().berth_series(&parking_code, &from, &to).await?;
+    let points = store.berth_series(&parking_code, &from, &to).await?;
     Ok(Json(BerthsReply { parking_code, points }))
 }
 
@@ -352,12 +353,12 @@ struct LastCheck {
 #[utoipa::path(get, path = "/api/admin/reports/reconciliation", tag = "read", params(DayParams),
     responses((status = 200, body = ReconciliationReply)))]
 async fn reconciliation(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Query(p): Query<DayParams>,
 ) -> Result<Json<ReconciliationReply>, ApiError> {
     let date = day(&p)?;
-    let ours = state.store().day_counts(&p.parking_code, date).await?;
-    let check = state.store().latest_check(&p.parking_code, date).await?;
+    let ours = store.day_counts(&p.parking_code, date).await?;
+    let check = store.latest_check(&p.parking_code, date).await?;
     Ok(Json(ReconciliationReply {
         parking_code: p.parking_code,
         date: p.date.0,

@@ -30,6 +30,7 @@ use onepark_web::chart::{self, Axes, Place, Series};
 use onepark_web::{Lang, Markup, Nav, html, percent, yuan};
 use serde::Deserialize;
 
+use crate::city::lists::{BLACK, WHITE};
 use crate::city::overview::{LotOverview, Overview, Warning, overview};
 pub use crate::http::session::Guard;
 use crate::http::session::SESSION;
@@ -596,11 +597,7 @@ async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result<Option<(St
 }
 
 fn list_name(lang: Lang, kind: i64) -> &'static str {
-    if kind == onepark_proto::dict::ListKind::Black.code() {
-        lang.t("黑名单", "black")
-    } else {
-        lang.t("白名单", "white")
-    }
+    if kind == BLACK { lang.t("黑名单", "black") } else { lang.t("白名单", "white") }
 }
 
 fn delivery_badge(lang: Lang, state: Option<DownlinkState>) -> Markup {
@@ -736,7 +733,7 @@ async fn lists(State(state): State<AppState>, v: Viewer, Query(q): Query<ListsQu
                             form method="post" action="/lists" data-confirm=(format!("{} {plate}？", lang.t("确认从所有车场移除", "Remove from every lot:"))) {
                                 input type="hidden" name="operate" value="delete";
                                 input type="hidden" name="plate" value=(plate);
-                                input type="hidden" name="list" value=(if *kind == onepark_proto::dict::ListKind::Black.code() { "black" } else { "white" });
+                                input type="hidden" name="list" value=(if *kind == BLACK { "black" } else { "white" });
                                 button.danger type="submit" { (lang.t("移除", "Remove")) }
                             }
                         } }
@@ -777,11 +774,10 @@ async fn change_list(State(state): State<AppState>, v: Viewer, Form(f): Form<Lis
     }
     if !add {
         // A removal goes to the lots where the entry is live.
-        let kind = if black { onepark_proto::dict::ListKind::Black } else { onepark_proto::dict::ListKind::White };
+        let kind = if black { BLACK } else { WHITE };
         let live = state.store().list_entries(None, Some(&stored_plate(&plate))).await?;
         for codes in by_access.values_mut() {
-            codes
-                .retain(|c| live.iter().any(|(e, _)| e.parking_code == *c && e.list_kind == kind.code() && !e.deleted));
+            codes.retain(|c| live.iter().any(|(e, _)| e.parking_code == *c && e.list_kind == kind && !e.deleted));
         }
         by_access.retain(|_, codes| !codes.is_empty());
     }

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::error::{ApiError, bad};
 use crate::http::params::Day;
 use crate::state::AppState;
+use crate::store::Store;
 use crate::store::{Arrear, PayState, Payment, Purpose};
 
 #[derive(Deserialize, IntoParams)]
@@ -36,20 +37,20 @@ pub(crate) struct PaymentsReply {
 #[utoipa::path(get, path = "/api/admin/payments", tag = "money", params(PaymentParams),
     responses((status = 200, body = PaymentsReply)))]
 pub(crate) async fn payments(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Query(p): Query<PaymentParams>,
 ) -> Result<Json<PaymentsReply>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let items = match p.plate_no.as_deref().filter(|s| !s.is_empty()) {
         Some(plate) => {
-            let mut items = state.store().payments_of(plate, limit).await?;
+            let mut items = store.payments_of(plate, limit).await?;
             items.retain(|i| {
                 p.parking_code.as_deref().is_none_or(|c| c.is_empty() || i.parking_code == c)
                     && p.state.is_none_or(|s| i.state == s)
             });
             items
         }
-        None => state.store().payments(p.parking_code.as_deref(), p.state, limit).await?,
+        None => store.payments(p.parking_code.as_deref(), p.state, limit).await?,
     };
     Ok(Json(PaymentsReply { items }))
 }
@@ -77,11 +78,11 @@ pub(crate) struct ArrearsReply {
 #[utoipa::path(get, path = "/api/admin/arrears", tag = "money", params(ArrearsParams),
     responses((status = 200, body = ArrearsReply)))]
 pub(crate) async fn arrears(
-    State(state): State<AppState>,
+    State(store): State<Store>,
     Query(p): Query<ArrearsParams>,
 ) -> Result<Json<ArrearsReply>, ApiError> {
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let items = state.store().arrears(p.plate_no.as_deref(), limit).await?;
+    let items = store.arrears(p.plate_no.as_deref(), limit).await?;
     let open: Vec<&Arrear> = items.iter().filter(|a| a.state == "open").collect();
     let (open_count, open_fen) = (open.len() as i64, open.iter().map(|a| a.should_pay).sum());
     Ok(Json(ArrearsReply { items, open_count, open_fen }))
