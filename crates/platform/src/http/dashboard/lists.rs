@@ -1,0 +1,139 @@
+//! Black/white lists (`/lists`): every entry with each lot's confirmation,
+//! and the form that changes them.
+
+use super::*;
+
+#[derive(Deserialize)]
+pub(super) struct ListsQuery {
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+pub(super) async fn lists(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(q): Query<ListsQuery>,
+) -> Result<Response, Refused> {
+    let lang = v.lang;
+    let (entries, lots) = (state.store().list_entries(None, None).await?, state.store().lot_statuses().await?);
+    // One row per plate and list, one badge per lot.
+    let mut rows: BTreeMap<(String, i64), Vec<LotCopy>> = BTreeMap::new();
+    for (e, delivery) in &entries {
+        rows.entry((e.plate_no.clone(), e.list_kind)).or_default().push((e.parking_code.clone(), e.deleted, *delivery));
+    }
+    let now = state.now();
+    let body = html! {
+        h1 { (lang.t("黑白名单", "Black and white lists")) }
+        @if let Some(n) = &q.notice { div.notice id="notice" { (n) } }
+        @if let Some(e) = &q.error { div.notice.bad id="notice" { (e) } }
+        div.card {
+            h2 { (lang.t("新增名单", "Add an entry")) }
+            form.inline method="post" action="/lists" id="add-list" {
+                input type="hidden" name="operate" value="add";
+                label.field { (lang.t("车牌号", "Plate")) input name="plate" required placeholder="鲁B12345"; }
+                label.field { (lang.t("名单", "List")) select name="list" {
+                    option value="black" { (lang.t("黑名单", "black")) } option value="white" { (lang.t("白名单", "white")) } } }
+                label.field { (lang.t("车场", "Lots")) select name="lot" {
+                    option value="" { (lang.t("全部车场", "every lot")) }
+                    @for l in &lots { option value=(l.parking_code) { (l.parking_code) } } } }
+                label.field { (lang.t("开始", "From")) input name="start" value=(format_time(now.with_second(0).unwrap_or(now))); }
+                label.field { (lang.t("结束", "Until")) input name="end" value=(format_time(now.with_second(0).unwrap_or(now) + Duration::days(365))); }
+                label.field { (lang.t("备注", "Remark")) input name="remark" maxlength="50"; }
+                button type="submit" { (lang.t("下发", "Send")) }
+            }
+        }
+        div.card.mt {
+            h2 { (lang.t("名单与各车场确认", "Entries and each lot's confirmation")) }
+            @if rows.is_empty() { p.empty { (lang.t("暂无名单", "No entries yet")) } }
+            @else { div.scroll { table id="list-entries" {
+                thead { tr { th { (lang.t("车牌", "Plate")) } th { (lang.t("名单", "List")) } th { (lang.t("各车场", "Lots")) } th {} } }
+                tbody { @for ((plate, kind), lots) in &rows {
+                    @let live: Vec<&String> = lots.iter().filter(|(_, deleted, _)| !deleted).map(|(c, _, _)| c).collect();
+                    tr data-plate=(plate) {
+                        td.plate { a href=(format!("/plates?plate={plate}")) { (plate) } }
+                        td { (list_name(lang, *kind)) }
+                        td { @for (code, deleted, delivery) in lots {
+                            span.lot-state data-code=(code) { (code) " " @if *deleted { span.badge.off { (lang.t("移除", "removal")) } " " } (delivery_badge(lang, *delivery)) } " "
+                        } }
+                        td { @if !live.is_empty() {
+                            form method="post" action="/lists" data-confirm=(format!("{} {plate}？", lang.t("确认从所有车场移除", "Remove from every lot:"))) {
+                                input type="hidden" name="operate" value="delete";
+                                input type="hidden" name="plate" value=(plate);
+                                input type="hidden" name="list" value=(if *kind == BLACK { "black" } else { "white" });
+                                button.danger type="submit" { (lang.t("移除", "Remove")) }
+                            }
+                        } }
+                    }
+                } }
+            } } }
+        }
+    };
+    Ok(reply(&v, lang.t("黑白名单", "Lists"), "/lists", body))
+}
+
+/// One lot's copy of a list entry: its parkingCode, whether its latest
+/// change is a removal, and that change's delivery.
+type LotCopy = (String, bool, Option<DownlinkState>);
+
+#[derive(Deserialize)]
+pub(super) struct ListForm {
+    operate: String,
+    plate: String,
+    list: String,
+    #[serde(default)]
+    lot: String,
+    start: Option<String>,
+    end: Option<String>,
+    remark: Option<String>,
+}
+
+/// The list form: one change per accessID of the chosen lots (every lot,
+/// or one), through the admin API's own validation and downlinks.
+pub(super) async fn change_list(
+    State(state): State<AppState>,
+    v: Viewer,
+    Form(f): Form<ListForm>,
+) -> Result<Response, Refused> {
+    let lang = v.lang;
+    let add = f.operate == "add";
+    let black = f.list != "white";
+    let plate = f.plate.trim().to_owned();
+    let mut by_access: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for lot in state.store().lot_statuses().await?.into_iter().filter(|l| f.lot.is_empty() || l.parking_code == f.lot) {
+        by_access.entry(lot.access_id).or_default().push(lot.parking_code);
+    }
+    if !add {
+        // A removal goes to the lots where the entry is live.
+        let kind = if black { BLACK } else { WHITE };
+        let live = state.store().list_entries(None, Some(&stored_plate(&plate))).await?;
+        for codes in by_access.values_mut() {
+            codes.retain(|c| live.iter().any(|(e, _)| e.parking_code == *c && e.list_kind == kind && !e.deleted));
+        }
+        by_access.retain(|_, codes| !codes.is_empty());
+    }
+    let mut sent = 0;
+    let mut errors = Vec::new();
+    for (access_id, codes) in by_access {
+        let mut change = crate::city::lists::Change::new(&access_id, codes, &plate, black, add);
+        if add {
+            let remark = f.remark.clone().filter(|r| !r.trim().is_empty());
+            change = change.during(f.start.clone().unwrap_or_default(), f.end.clone().unwrap_or_default(), remark);
+        }
+        match crate::city::lists::apply(&state, change).await {
+            Ok(reply) => sent += reply.lots(),
+            Err(e) => errors.push(e.message().to_owned()),
+        }
+    }
+    let query = if let Some(first) = errors.first() {
+        format!("error={}", encode(&format!("{}{first}", lang.t("未下发：", "not sent: "))))
+    } else if sent == 0 {
+        format!("error={}", encode(lang.t("没有可下发的车场", "no lot to send it to")))
+    } else {
+        let verb = if add { lang.t("已下发", "sent") } else { lang.t("已下发移除", "removal sent") };
+        format!(
+            "notice={}",
+            encode(&format!("{plate} {verb} → {sent} {}", lang.t("个车场，等待确认", "lots; confirmations follow")))
+        )
+    };
+    Ok(Redirect::to(&format!("/lists?{query}")).into_response())
+}
