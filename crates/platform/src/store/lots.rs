@@ -8,6 +8,9 @@ use chrono::NaiveDate;
 use onepark_domain::record::{BerthState, LotInfo, LotRef};
 use onepark_domain::time::format_time;
 use serde::Serialize;
+use sqlx::Any;
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
 
 use super::{Store, StoreError, day_range};
 
@@ -90,22 +93,12 @@ impl Store {
 
     /// Keeps the latest basic information of a lot.
     pub async fn put_parking_info(&self, lot: &LotRef, m: &LotInfo, now: &str) -> Result<(), StoreError> {
-        let (longitude, latitude) = m.position.clone().unzip();
-        sqlx::query(
-            "INSERT INTO parking_info (parking_code, access_id, received_at, content, name, address, longitude, \
-             latitude) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (parking_code) DO UPDATE SET \
-             access_id = $2, received_at = $3, content = $4, name = $5, address = $6, longitude = $7, latitude = $8",
-        )
-        .bind(&m.parking_code)
-        .bind(&lot.access_id)
-        .bind(now)
-        .bind(&m.content)
-        .bind(&m.name)
-        .bind(&m.address)
-        .bind(longitude)
-        .bind(latitude)
-        .execute(&self.pool)
-        .await?;
+        let upsert = sqlx::query(
+            "INSERT INTO parking_info (parking_code, name, address, longitude, latitude, access_id, received_at, \
+             content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (parking_code) DO UPDATE SET \
+             name = $2, address = $3, longitude = $4, latitude = $5, access_id = $6, received_at = $7, content = $8",
+        );
+        lot_info_columns(upsert, m).bind(&lot.access_id).bind(now).bind(&m.content).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -119,18 +112,11 @@ impl Store {
 
     /// Fills in the city's columns of a description stored before migration 9.
     pub async fn upgrade_lot_info(&self, m: &LotInfo) -> Result<(), StoreError> {
-        let (longitude, latitude) = m.position.clone().unzip();
-        sqlx::query(
+        let update = sqlx::query(
             "UPDATE parking_info SET name = $2, address = $3, longitude = $4, latitude = $5 \
              WHERE parking_code = $1 AND name IS NULL",
-        )
-        .bind(&m.parking_code)
-        .bind(&m.name)
-        .bind(&m.address)
-        .bind(longitude)
-        .bind(latitude)
-        .execute(&self.pool)
-        .await?;
+        );
+        lot_info_columns(update, m).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -215,4 +201,10 @@ impl Store {
             .fetch_one(&self.pool)
             .await?)
     }
+}
+
+/// Binds $1–$5 of a description's statement: its parking code and the city's columns.
+fn lot_info_columns<'q>(query: Query<'q, Any, AnyArguments<'q>>, m: &'q LotInfo) -> Query<'q, Any, AnyArguments<'q>> {
+    let (longitude, latitude) = m.position.clone().unzip();
+    query.bind(&m.parking_code).bind(&m.name).bind(&m.address).bind(longitude).bind(latitude)
 }

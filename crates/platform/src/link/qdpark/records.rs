@@ -24,43 +24,33 @@ pub fn content<T: Serialize>(message: &T) -> String {
     value.to_string()
 }
 
+/// The entry an entry message (`CarIn`, `CarInModify`: the same fields) reports.
+macro_rules! entry_of {
+    ($m:expr, $plate_valid:expr) => {
+        Entry {
+            parking_code: $m.parking_code.clone(),
+            uid: $m.uid.clone(),
+            arrival_id: $m.arrival_id.clone(),
+            plate_no: $m.plate_no.clone(),
+            plate_color: $m.plate_color.code(),
+            car_type: $m.car_type.code(),
+            parking_type: $m.parking_type.code(),
+            entry_num: $m.entry_num.clone(),
+            arrive_time: $m.arrive_time.0,
+            upload_time: $m.upload_time.0,
+            berths: Berths { total: $m.total_berth_num, open: $m.open_berth_num, free: $m.free_berth_num },
+            plate_valid: $plate_valid,
+            content: content($m),
+        }
+    };
+}
+
 pub fn entry(m: &wire::CarIn, plate_valid: bool) -> Entry {
-    Entry {
-        parking_code: m.parking_code.clone(),
-        uid: m.uid.clone(),
-        arrival_id: m.arrival_id.clone(),
-        plate_no: m.plate_no.clone(),
-        plate_color: m.plate_color.code(),
-        car_type: m.car_type.code(),
-        parking_type: m.parking_type.code(),
-        entry_num: m.entry_num.clone(),
-        arrive_time: m.arrive_time.0,
-        upload_time: m.upload_time.0,
-        berths: Berths { total: m.total_berth_num, open: m.open_berth_num, free: m.free_berth_num },
-        plate_valid,
-        content: content(m),
-    }
+    entry_of!(m, plate_valid)
 }
 
 pub fn entry_change(m: &wire::CarInModify) -> EntryChange {
-    EntryChange {
-        entry: Entry {
-            parking_code: m.parking_code.clone(),
-            uid: m.uid.clone(),
-            arrival_id: m.arrival_id.clone(),
-            plate_no: m.plate_no.clone(),
-            plate_color: m.plate_color.code(),
-            car_type: m.car_type.code(),
-            parking_type: m.parking_type.code(),
-            entry_num: m.entry_num.clone(),
-            arrive_time: m.arrive_time.0,
-            upload_time: m.upload_time.0,
-            berths: Berths { total: m.total_berth_num, open: m.open_berth_num, free: m.free_berth_num },
-            plate_valid: true,
-            content: content(m),
-        },
-        deleted: m.operate_type == ModifyOperation::Delete,
-    }
+    EntryChange { entry: entry_of!(m, true), deleted: m.operate_type == ModifyOperation::Delete }
 }
 
 pub fn exit(m: &wire::CarOut, plate_valid: bool) -> Exit {
