@@ -91,3 +91,20 @@ async fn a_postgres_database_of_version_0_1_upgrades_in_place() {
     }
     schema.drop().await;
 }
+
+/// A lot description a 0.1 platform kept as Qingdao JSON reads back in the
+/// city's terms once the Qingdao link has filled in migration 9's columns.
+#[tokio::test]
+async fn a_version_0_1_lot_description_is_upgraded_by_its_link() {
+    let dir = onepark_testkit::dirs::TempDir::new("migrate-info");
+    let file = dir.path().join("platform.db");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/platform-0.1.db"), &file).expect("fixture");
+    let store = Store::connect(&format!("sqlite://{}", file.display())).await.expect("upgrade");
+    assert_eq!(store.lot_name("1001").await.expect("name"), None, "not in the city's columns yet");
+    assert_eq!(onepark_platform::link::qdpark::records::upgrade(&store).await.expect("link upgrade"), 1);
+    let name = store.lot_name("1001").await.expect("name").expect("a name");
+    let places = store.parking_infos().await.expect("places");
+    assert_eq!((places.len(), places[0].longitude.as_deref()), (1, Some("120.3761")));
+    assert_eq!(name, "示例停车场");
+    assert_eq!(onepark_platform::link::qdpark::records::upgrade(&store).await.expect("again"), 0, "once");
+}
