@@ -96,7 +96,8 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
     match command {
         LotsCommand::Add { access_id, public_key, profile, parking_codes } => {
             let key = read_key_text(&public_key, std::path::Path::new(".")).map_err(anyhow::Error::msg)?;
-            let stored = StoredLot { access_id, public_key: key, profile, parking_codes };
+            let protocol = onepark_domain::record::Protocol::Qdpark;
+            let stored = StoredLot { protocol, access_id, public_key: key, profile, parking_codes };
             // Refuse what the platform could not use, before storing it.
             LotAccess::try_from(stored.clone()).map_err(anyhow::Error::msg).context("--public-key / --profile")?;
             if stored.access_id.is_empty() || stored.access_id.contains('_') {

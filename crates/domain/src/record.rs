@@ -131,7 +131,8 @@ pub struct Bill {
     pub actual_pay: i64,
     pub bill_time: NaiveDateTime,
     pub deal_time: NaiveDateTime,
-    /// How it was paid (the city's code: 1 cash … 3 paid online by the platform).
+    /// How it was paid (the city's code: 1 cash, 2 Alipay, 3 WeChat, 4 the
+    /// platform's account, …).
     pub paid_type: i64,
     /// Where it was paid (the city's payment scene code).
     pub pay_type: i64,

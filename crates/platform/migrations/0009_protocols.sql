@@ -9,7 +9,7 @@ ALTER TABLE downlinks ADD COLUMN protocol TEXT NOT NULL DEFAULT 'qdpark';
 
 -- A lot's description in the city's terms; `content` keeps what the lot sent.
 -- Rows stored before this migration have them NULL until their link fills
--- them in at start (`link::qdpark::upgrade`).
+-- them in at start (`link::qdpark::records::upgrade`).
 ALTER TABLE parking_info ADD COLUMN name TEXT;
 ALTER TABLE parking_info ADD COLUMN address TEXT;
 ALTER TABLE parking_info ADD COLUMN longitude TEXT;

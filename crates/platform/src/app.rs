@@ -21,7 +21,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(crate::http::admin::router(state.clone()))
         .merge(crate::http::dashboard::router())
         .merge(crate::http::driver::router())
-        .route("/api/pay/notify", post(notify));
+        .route("/api/pay/notify", post(crate::http::notify::notify));
     if let Some(sandbox) = &state.payments().sandbox {
         // The in-process sandbox's own API (accounts, behaviour, statement), as `onepark pay-sandbox` serves it.
         // Behind the admin token: in process the sandbox's own key is never shown to anyone.
@@ -30,53 +30,14 @@ pub fn router(config: &Config, state: AppState) -> Router {
         router = router.nest_service("/sandbox", api);
     }
     if config.metrics_listen.is_none() {
-        router = router.route("/metrics", get(metrics));
+        router = router.route("/metrics", get(crate::http::scrape::metrics));
     }
     router.layer(DefaultBodyLimit::max(config.body_limit_bytes)).with_state(state)
 }
 
-/// The payment channel's notifications: 200 once recorded (the channel stops
-/// delivering), 401 for a bad signature, 500 to have it delivered again.
-async fn notify(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let signature = headers.get(onepark_pay::sign::HEADER).and_then(|v| v.to_str().ok());
-    match crate::city::payments::notified(&state, &body, signature).await {
-        Ok(()) => axum::Json(serde_json::json!({ "code": "SUCCESS" })).into_response(),
-        Err(e) if e.contains("signature") || e.contains("notification body") => {
-            (axum::http::StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": e }))).into_response()
-        }
-        Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(serde_json::json!({ "error": e })))
-            .into_response(),
-    }
-}
-
 /// `/metrics` alone, for `metrics_listen`.
 pub fn metrics_router(state: AppState) -> Router {
-    Router::new().route("/metrics", get(metrics)).with_state(state)
-}
-
-async fn metrics(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    headers: axum::http::HeaderMap,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    if let Some(token) = &state.metrics_token() {
-        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !crate::secret::same_secret(given, &format!("Bearer {token}")) {
-            return (
-                axum::http::StatusCode::UNAUTHORIZED,
-                [("www-authenticate", "Bearer")],
-                "metrics_token required\n",
-            )
-                .into_response();
-        }
-    }
-    ([("content-type", onepark_serve::metrics::CONTENT_TYPE)], state.metrics().render(state.store().commit_stats()))
-        .into_response()
+    Router::new().route("/metrics", get(crate::http::scrape::metrics)).with_state(state)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -486,8 +486,12 @@ fn lot_access(raw: RawLot, base: &Path) -> Result<LotAccess, (&'static str, Stri
 impl TryFrom<crate::store::StoredLot> for LotAccess {
     type Error = String;
     fn try_from(stored: crate::store::StoredLot) -> Result<Self, Self::Error> {
-        let public_key = PublicKey::parse(&stored.public_key).map_err(|e| e.to_string())?;
-        Ok(LotAccess::qdpark(&stored.access_id, public_key, stored.profile.parse()?, stored.parking_codes))
+        match stored.protocol {
+            onepark_domain::record::Protocol::Qdpark => {
+                let public_key = PublicKey::parse(&stored.public_key).map_err(|e| e.to_string())?;
+                Ok(LotAccess::qdpark(&stored.access_id, public_key, stored.profile.parse()?, stored.parking_codes))
+            }
+        }
     }
 }
 

@@ -130,14 +130,7 @@ impl AppState {
                 fee_rate: Rate::bounded(config.limits.fee_queries_per_minute, 100_000),
                 verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
                 dashboard: Guard::new(&config.dashboard),
-                announcers: HashMap::from([(
-                    Protocol::Qdpark,
-                    Arc::new(crate::link::qdpark::announce::Qdpark {
-                        key: config.private_key.clone().map(Arc::new),
-                        retry: config.downlink_retry,
-                        clock: clock.clone(),
-                    }) as Arc<dyn Announcer>,
-                )]),
+                announcers: crate::link::announcers(config, &clock),
                 clock,
             }),
         }

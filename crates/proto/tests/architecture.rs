@@ -166,7 +166,8 @@ fn import_cycle(krate: &str, depth: &[(&str, usize)], root: &str) -> Option<Vec<
     let unit = |path: &[String]| -> Option<String> {
         let first = path.first()?;
         let d = depth.iter().find(|(g, _)| g == first).map_or(1, |(_, d)| *d);
-        (path.len() >= d).then(|| path[..d].join("::"))
+        // A grouping folder's own `mod.rs` is a unit too (`link`, `link::qdpark`).
+        Some(path[..d.min(path.len())].join("::"))
     };
     let files = modules(&src);
     let units: BTreeSet<String> = files.iter().filter_map(|(p, _)| unit(p)).collect();

@@ -6,6 +6,8 @@ pub mod admin;
 pub mod dashboard;
 pub mod driver;
 pub mod money;
+pub mod notify;
 pub mod params;
 pub mod proof;
+pub mod scrape;
 pub mod session;

@@ -4,4 +4,23 @@
 //!
 //! Adding a protocol: docs/protocols.md.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use onepark_domain::record::Protocol;
+use onepark_serve::clock::Clock;
+
+use crate::city::announce::Announcer;
+use crate::config::Config;
+
 pub mod qdpark;
+
+/// Every link's side of the announcement seam, by the protocol it speaks.
+pub fn announcers(config: &Config, clock: &Clock) -> HashMap<Protocol, Arc<dyn Announcer>> {
+    let qdpark = qdpark::announce::Qdpark {
+        key: config.private_key.clone().map(Arc::new),
+        retry: config.downlink_retry,
+        clock: clock.clone(),
+    };
+    HashMap::from([(Protocol::Qdpark, Arc::new(qdpark) as Arc<dyn Announcer>)])
+}

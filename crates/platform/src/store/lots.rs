@@ -5,7 +5,7 @@
 //! batch through [`super::shared`]; this file reads them.
 
 use chrono::NaiveDate;
-use onepark_domain::record::{BerthState, LotInfo, LotRef};
+use onepark_domain::record::{BerthState, LotInfo, LotRef, Protocol};
 use onepark_domain::time::format_time;
 use serde::Serialize;
 use sqlx::Any;
@@ -40,9 +40,11 @@ pub struct BerthPoint {
     pub free: i64,
 }
 
-/// A lot registered at run time, as stored (key text, profile name).
+/// A lot registered at run time, as stored: its protocol, and what that
+/// protocol knows it by (Qingdao: key text and profile name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredLot {
+    pub protocol: Protocol,
     pub access_id: String,
     pub public_key: String,
     pub profile: String,
@@ -52,6 +54,7 @@ pub struct StoredLot {
 /// A `lot_access` row: the parking codes are a JSON array of strings.
 #[derive(sqlx::FromRow)]
 struct LotAccess {
+    protocol: String,
     access_id: String,
     public_key: String,
     profile: String,
@@ -64,7 +67,17 @@ impl TryFrom<LotAccess> for StoredLot {
     fn try_from(row: LotAccess) -> Result<StoredLot, sqlx::Error> {
         let parking_codes = serde_json::from_str(&row.parking_codes)
             .map_err(|e| sqlx::Error::ColumnDecode { index: "lot_access.parking_codes".into(), source: Box::new(e) })?;
-        Ok(StoredLot { access_id: row.access_id, public_key: row.public_key, profile: row.profile, parking_codes })
+        let protocol = Protocol::parse(&row.protocol).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "lot_access.protocol".into(),
+            source: format!("unknown protocol `{}`", row.protocol).into(),
+        })?;
+        Ok(StoredLot {
+            protocol,
+            access_id: row.access_id,
+            public_key: row.public_key,
+            profile: row.profile,
+            parking_codes,
+        })
     }
 }
 
@@ -124,14 +137,16 @@ impl Store {
     pub async fn add_lot(&self, lot: &StoredLot, now: &str) -> Result<(), StoreError> {
         let codes = serde_json::to_string(&lot.parking_codes).unwrap_or_default();
         sqlx::query(
-            "INSERT INTO lot_access (access_id, public_key, profile, parking_codes, added_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (access_id) DO UPDATE SET public_key = $2, profile = $3, parking_codes = $4, added_at = $5",
+            "INSERT INTO lot_access (access_id, public_key, profile, parking_codes, added_at, protocol) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (access_id) DO UPDATE SET public_key = $2, profile = $3, \
+             parking_codes = $4, added_at = $5, protocol = $6",
         )
         .bind(&lot.access_id)
         .bind(&lot.public_key)
         .bind(&lot.profile)
         .bind(codes)
         .bind(now)
+        .bind(lot.protocol.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -144,19 +159,21 @@ impl Store {
     }
 
     pub async fn lots(&self) -> Result<Vec<StoredLot>, StoreError> {
-        let rows: Vec<LotAccess> =
-            sqlx::query_as("SELECT access_id, public_key, profile, parking_codes FROM lot_access ORDER BY access_id")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<LotAccess> = sqlx::query_as(
+            "SELECT protocol, access_id, public_key, profile, parking_codes FROM lot_access ORDER BY access_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows.into_iter().map(StoredLot::try_from).collect::<Result<_, _>>()?)
     }
 
     pub async fn lot(&self, access_id: &str) -> Result<Option<StoredLot>, StoreError> {
-        let row: Option<LotAccess> =
-            sqlx::query_as("SELECT access_id, public_key, profile, parking_codes FROM lot_access WHERE access_id = $1")
-                .bind(access_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<LotAccess> = sqlx::query_as(
+            "SELECT protocol, access_id, public_key, profile, parking_codes FROM lot_access WHERE access_id = $1",
+        )
+        .bind(access_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(StoredLot::try_from).transpose()?)
     }
 

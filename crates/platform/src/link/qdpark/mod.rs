@@ -5,10 +5,13 @@
 //! | module | what |
 //! |---|---|
 //! | `uplink` | the uplink pipeline: verify → decode → validate → authorize → store → reply |
-//! | `records` | wire messages ⇄ the city's records |
+//! | `records` | wire messages → the city's records; the 0.1/0.2 descriptions' upgrade |
+//! | `replies` | the payment interfaces' answers, from proto's typed `*Reply` structs |
+//! | `announce` | the city's announcements as sealed downlinks (requestIds, deadlines, expiry) |
 //! | `admission` | probe, replay and refusal limits before the RSA step |
 //! | `downlink` | sealing, publishing and retrying downlinks; MQTT clients |
 //! | `broker` | the embedded MQTT broker (rmqtt) |
+//! | `publisher` | the platform's own MQTT login |
 //! | `mqtt_auth` | login and ACL hooks for an external broker |
 
 pub mod admission;
