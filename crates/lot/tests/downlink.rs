@@ -17,6 +17,7 @@ use rumqttc::{SubscribeFilter, SubscribeReasonCode};
 use serde_json::{Value, json};
 
 mod common;
+use onepark_testkit::dirs::TempDir;
 use onepark_testkit::keys::{lot_private, lot_public, platform_private, platform_public};
 
 #[derive(Clone, Debug)]
@@ -36,6 +37,7 @@ fn legs(test: &str) -> Vec<Leg> {
 
 struct Platform {
     spawned: Spawned,
+    _dir: TempDir,
     access_id: String,
     broker_url: String,
     http: reqwest::Client,
@@ -44,7 +46,7 @@ struct Platform {
 async fn platform(leg: &Leg) -> Platform {
     // A fresh accessID per run: an external broker is shared with other runs.
     let access_id = format!("t{}", chrono::Utc::now().timestamp_micros());
-    let dir = std::env::temp_dir().join(format!("onepark-lot-downlink-{access_id}"));
+    let dir = TempDir::new(&format!("lot-downlink-{access_id}"));
     let broker = match leg {
         Leg::Embedded => "mqtt_listen = \"127.0.0.1:0\"".to_owned(),
         Leg::External(url) => format!("mqtt_url = \"{url}\""),
@@ -55,7 +57,7 @@ async fn platform(leg: &Leg) -> Platform {
         (Leg::Embedded, Some(embedded)) => format!("mqtt://{}", embedded.addr),
         (Leg::Embedded, None) => panic!("the embedded broker did not start"),
     };
-    Platform { spawned, access_id, broker_url, http: reqwest::Client::new() }
+    Platform { spawned, _dir: dir, access_id, broker_url, http: reqwest::Client::new() }
 }
 
 impl Platform {

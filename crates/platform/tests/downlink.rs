@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,6 +15,7 @@ use onepark_platform::store::Store;
 use onepark_proto::msg::decode_object;
 use onepark_proto::msg::list::SpecialCar;
 use onepark_proto::{Keys, Profile};
+use onepark_testkit::dirs::TempDir;
 use onepark_testkit::keys::{lot_private, platform_public};
 use onepark_testkit::uplink::{self, Lot};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
@@ -22,22 +24,24 @@ use serde_json::{Value, json};
 struct Platform {
     app: axum::Router,
     access_id: String,
+    _dir: TempDir,
 }
 
+/// Platforms of one process may run side by side: each its own directory.
+static PLATFORMS: AtomicUsize = AtomicUsize::new(0);
+
 async fn platform(mqtt_url: &str) -> Platform {
-    let dir = std::env::temp_dir().join(format!("onepark-downlink-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = TempDir::new(&format!("downlink-{}", PLATFORMS.fetch_add(1, Ordering::Relaxed)));
     let file = dir.join("downlink.db");
-    let _ = std::fs::remove_file(&file);
     // A fresh accessID per run: the broker is shared with other runs.
     let access_id = format!("t{}", chrono::Utc::now().timestamp_micros());
-    let mut config = common::config(format!("sqlite://{}", file.display()), dir, &access_id);
+    let mut config = common::config(format!("sqlite://{}", file.display()), dir.to_path_buf(), &access_id);
     config.mqtt_url = Some(mqtt_url.into());
     config.downlink_retry = chrono::Duration::hours(1);
     let store = Store::connect(&config.database).await.expect("store");
     let state = AppState::new(&config, store);
     start_downlink(&config, &state).await.expect("downlink");
-    Platform { app: router(&config, state), access_id }
+    Platform { app: router(&config, state), access_id, _dir: dir }
 }
 
 impl Platform {

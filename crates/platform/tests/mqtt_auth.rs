@@ -6,23 +6,23 @@ mod common;
 use onepark_platform::app::{AppState, router};
 use onepark_platform::store::Store;
 use onepark_proto::mqtt::login_password;
+use onepark_testkit::dirs::TempDir;
 use onepark_testkit::keys::lot_private;
 use serde_json::json;
 
-async fn app() -> axum::Router {
-    let dir = std::env::temp_dir().join(format!("onepark-mqtt-auth-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+/// The router and the directory it keeps its files in (removed when dropped).
+async fn app() -> (axum::Router, TempDir) {
+    let dir = TempDir::new("mqtt-auth");
     let file = dir.join("auth.db");
-    let _ = std::fs::remove_file(&file);
-    let mut config = common::config(format!("sqlite://{}", file.display()), dir, "234");
+    let mut config = common::config(format!("sqlite://{}", file.display()), dir.to_path_buf(), "234");
     config.mqtt_url = Some("mqtt://onepark:s3cret@127.0.0.1:1883".into());
     let store = Store::connect(&config.database).await.expect("store");
-    router(&config, AppState::new(&config, store))
+    (router(&config, AppState::new(&config, store)), dir)
 }
 
 #[tokio::test]
 async fn external_broker_logins_and_topics() {
-    let app = app().await;
+    let (app, _dir) = app().await;
     let key = lot_private();
     let now = chrono::Utc::now().timestamp();
     let auth =

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -11,6 +11,7 @@ use base64::Engine;
 use onepark_domain::record::Kind;
 use onepark_platform::app::{AppState, router};
 use onepark_platform::store::{Store, Table};
+use onepark_testkit::dirs::TempDir;
 use onepark_testkit::pg::PgSchema;
 use onepark_testkit::router::send;
 use onepark_testkit::uplink::{self, Lot};
@@ -20,16 +21,19 @@ struct Harness {
     app: axum::Router,
     store: Store,
     lot: Lot,
+    _dir: TempDir,
 }
+
+/// Harnesses of one process run side by side (the tests of this file are concurrent): each its own directory.
+static HARNESSES: AtomicUsize = AtomicUsize::new(0);
 
 impl Harness {
     async fn new(database: String) -> Harness {
-        let dir = std::env::temp_dir().join(format!("onepark-platform-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let config = common::config(database, dir, "234");
+        let dir = TempDir::new(&format!("platform-{}", HARNESSES.fetch_add(1, Ordering::Relaxed)));
+        let config = common::config(database, dir.to_path_buf(), "234");
         let store = Store::connect(&config.database).await.expect("store");
         let app = router(&config, AppState::new(&config, store.clone()));
-        Harness { app, store, lot: Lot::new() }
+        Harness { app, store, lot: Lot::new(), _dir: dir }
     }
 
     fn seal_with_file(&self, plaintext: &str, file: &str) -> String {
