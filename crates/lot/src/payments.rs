@@ -717,8 +717,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_list_message_is_read_as_the_protocols_special_car() {
-        let file = std::env::temp_dir().join(format!("onepark-lot-list-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&file);
+        let dir = onepark_testkit::dirs::TempDir::new("lot-list");
+        let file = dir.join("lot.db");
         let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
         let list = |request_id: i64, operate: i64| {
             received(
@@ -738,6 +738,5 @@ mod tests {
         assert_eq!(store.lists("鲁B12345", "2026-12-01 12:00:00").await.expect("lists"), (false, false), "expired");
         apply_list(&store, &list(3, 1)).await.expect("deleted");
         assert_eq!(store.lists("鲁B12345", "2026-11-23 12:00:00").await.expect("lists"), (false, false));
-        let _ = std::fs::remove_file(&file);
     }
 }

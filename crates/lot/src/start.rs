@@ -149,8 +149,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_ordering_rule_survives_a_restart() {
-        let file = std::env::temp_dir().join(format!("onepark-order-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&file);
+        let dir = onepark_testkit::dirs::TempDir::new("order");
+        let file = dir.join("lot.db");
         let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
         crate::payments::apply_list(&store, &special_car(7, "2026-11-23 10:00:00")).await.expect("newer applied");
         // An older message applied out of order (the subscriber would call it stale) must not move the mark back.
@@ -160,6 +160,5 @@ mod tests {
         assert_eq!(order.check(&special_car(8, "2026-11-23 09:30:00")), Verdict::Stale);
         assert_eq!(order.check(&special_car(7, "2026-11-23 10:00:00")), Verdict::Apply, "the same message again");
         assert_eq!(order.check(&special_car(10, "2026-11-23 10:00:01")), Verdict::Apply);
-        let _ = std::fs::remove_file(&file);
     }
 }

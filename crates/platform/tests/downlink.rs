@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -27,11 +26,8 @@ struct Platform {
     _dir: TempDir,
 }
 
-/// Platforms of one process may run side by side: each its own directory.
-static PLATFORMS: AtomicUsize = AtomicUsize::new(0);
-
 async fn platform(mqtt_url: &str) -> Platform {
-    let dir = TempDir::new(&format!("downlink-{}", PLATFORMS.fetch_add(1, Ordering::Relaxed)));
+    let dir = TempDir::new("downlink");
     let file = dir.join("downlink.db");
     // A fresh accessID per run: the broker is shared with other runs.
     let access_id = format!("t{}", chrono::Utc::now().timestamp_micros());

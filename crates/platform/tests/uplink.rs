@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -24,12 +24,9 @@ struct Harness {
     _dir: TempDir,
 }
 
-/// Harnesses of one process run side by side (the tests of this file are concurrent): each its own directory.
-static HARNESSES: AtomicUsize = AtomicUsize::new(0);
-
 impl Harness {
     async fn new(database: String) -> Harness {
-        let dir = TempDir::new(&format!("platform-{}", HARNESSES.fetch_add(1, Ordering::Relaxed)));
+        let dir = TempDir::new("platform");
         let config = common::config(database, dir.to_path_buf(), "234");
         let store = Store::connect(&config.database).await.expect("store");
         let app = router(&config, AppState::new(&config, store.clone()));
@@ -357,12 +354,10 @@ async fn concurrent_writes_share_commits_but_not_failures(h: &Harness, tag: &str
 
 #[tokio::test]
 async fn sqlite_backend() {
-    let file = std::env::temp_dir().join(format!("onepark-test-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&file);
-    let url = format!("sqlite://{}", file.display());
+    let dir = TempDir::new("uplink-db");
+    let url = format!("sqlite://{}", dir.join("test.db").display());
     suite(Harness::new(url.clone()).await, "s").await;
     bad_input(Harness::new(url).await).await;
-    let _ = std::fs::remove_file(&file);
 }
 
 #[tokio::test]
@@ -376,9 +371,8 @@ async fn postgres_backend() {
 
 #[tokio::test]
 async fn key_probes_are_counted_limited_and_exported() {
-    let file = std::env::temp_dir().join(format!("onepark-probe-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&file);
-    let h = Harness::new(format!("sqlite://{}", file.display())).await;
+    let dir = TempDir::new("uplink-probe");
+    let h = Harness::new(format!("sqlite://{}", dir.join("probe.db").display())).await;
     for _ in 0..11 {
         let (_, r) = h.post("uploadCarInData", h.seal("234", "garbage that is not JSON")).await;
         assert_eq!(code(&r), "400", "{r}");
@@ -396,5 +390,4 @@ async fn key_probes_are_counted_limited_and_exported() {
         text.contains("onepark_uplink_requests_total{interface=\"uploadCarInData\",outcome=\"rejected\"} 11"),
         "{text}"
     );
-    let _ = std::fs::remove_file(&file);
 }

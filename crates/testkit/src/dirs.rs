@@ -2,6 +2,7 @@
 //! removed again when the test is done.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// `$TMP/onepark-{name}-{pid}`, emptied (removed first if a run left it).
 pub fn fresh_dir(name: &str) -> PathBuf {
@@ -14,9 +15,14 @@ pub fn fresh_dir(name: &str) -> PathBuf {
 /// A [`fresh_dir`] removed (with its files) when dropped, passed or failed.
 pub struct TempDir(PathBuf);
 
+/// Tests of one binary run side by side in one process: a sequence number
+/// keeps two `TempDir`s of the same name apart.
+static SEQUENCE: AtomicUsize = AtomicUsize::new(0);
+
 impl TempDir {
+    /// `$TMP/onepark-{name}-{pid}-{n}`, `n` unique in this process.
     pub fn new(name: &str) -> TempDir {
-        TempDir(fresh_dir(name))
+        TempDir(fresh_dir(&format!("{name}-{}", SEQUENCE.fetch_add(1, Ordering::Relaxed))))
     }
 
     pub fn path(&self) -> &Path {

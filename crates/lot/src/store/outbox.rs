@@ -262,8 +262,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_backfill_never_doubles_a_queued_copy_nor_resends_a_refusal() {
-        let file = std::env::temp_dir().join(format!("onepark-requeue-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&file);
+        let dir = onepark_testkit::dirs::TempDir::new("requeue");
+        let file = dir.join("lot.db");
         let store = Store::open(&format!("sqlite://{}", file.display())).await.expect("store");
         let report =
             |body: &str| Report { uid: Some("u1".into()), interface: "uploadPhoto", body: body.into(), created_ms: 1 };
@@ -288,6 +288,5 @@ mod tests {
         assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [3, 4]);
         assert_eq!(store.backlog().await.expect("backlog"), (2, 0));
         assert!(store.refused_records(10).await.expect("refused").is_empty());
-        let _ = std::fs::remove_file(&file);
     }
 }
