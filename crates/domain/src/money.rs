@@ -15,6 +15,8 @@ pub enum MoneyError {
     Negative(i64),
     #[error("amount {0} fen exceeds the limit of {MAX_FEN} fen")]
     TooLarge(i64),
+    #[error("`{0}` is not an amount of yuan with at most two decimals")]
+    NotYuan(String),
 }
 
 impl Fen {
@@ -57,9 +59,66 @@ pub fn yuan(fen: i64) -> String {
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
 }
 
+/// Yuan as a wire writes them (`150`, `150.5`, `150.00`, `-0.05`, `1e2` is
+/// refused) to fen, exactly: the digits are read as text, never as a float.
+/// More than two decimals are refused unless they are zeros (`1.500`).
+pub fn parse_yuan(text: &str) -> Result<i64, MoneyError> {
+    let bad = || MoneyError::NotYuan(text.to_owned());
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !all_digits(whole) || !all_digits(fraction) {
+        return Err(bad());
+    }
+    let (cents, rest) = fraction.split_at(fraction.len().min(2));
+    if rest.bytes().any(|b| b != b'0') {
+        return Err(bad());
+    }
+    let whole = whole.trim_start_matches('0');
+    // 19 digits may overflow i64 once multiplied by 100; amounts are bounded far below.
+    if whole.len() > 15 {
+        return Err(bad());
+    }
+    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
+    let cents: i64 = format!("{cents:0<2}").parse().map_err(|_| bad())?;
+    let fen = whole * 100 + cents;
+    Ok(if negative { -fen } else { fen })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yuan_parses_exactly() {
+        for (text, fen) in [
+            ("150", 15000),
+            ("150.00", 15000),
+            ("150.5", 15050),
+            ("0.05", 5),
+            (".5", 50),
+            ("7.", 700),
+            ("1.500", 150),
+            ("-0.05", -5),
+            ("0", 0),
+            ("0019.99", 1999),
+        ] {
+            assert_eq!(parse_yuan(text), Ok(fen), "{text}");
+        }
+        for text in ["", ".", "-", "1.005", "1e2", "1,5", " 1", "abc", "9999999999999999", "0x10", "1.2.3"] {
+            assert!(parse_yuan(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn yuan_round_trips_through_its_text() {
+        for fen in [0, 1, 5, 99, 100, 12345, MAX_FEN, -5, -12345] {
+            assert_eq!(parse_yuan(&yuan(fen)), Ok(fen));
+        }
+    }
 
     #[test]
     fn bounds() {
