@@ -165,6 +165,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         downlink_retry: chrono::Duration::hours(24),
         metrics_listen: None,
         metrics_token: None,
+        public_url: "http://127.0.0.1:8080".into(),
         // Ingest is measured, not the per-lot photo budget.
         limits: onepark_platform::config::Limits { photos_per_minute: 0, ..Default::default() },
         payments: Default::default(),

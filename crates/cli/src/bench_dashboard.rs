@@ -42,6 +42,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
         downlink_retry: chrono::Duration::hours(24),
         metrics_listen: None,
         metrics_token: None,
+        public_url: "http://127.0.0.1:8080".into(),
         limits: Default::default(),
         payments: Default::default(),
         dashboard: Default::default(),

@@ -13,6 +13,7 @@ mod bench_downlink;
 mod bench_lot;
 mod bench_payments;
 mod city;
+mod cloudpark;
 mod demo;
 mod keyarg;
 mod keys;
@@ -35,6 +36,11 @@ struct Cli {
 enum Command {
     /// A live city in one command: platform, lot gateways and traffic, resumed on the next run.
     Demo(demo::Options),
+    /// The parking cloud's open API (cloudparkapi): sign, verify and call it by hand.
+    Cloudpark {
+        #[command(subcommand)]
+        command: cloudpark::Command,
+    },
     /// Load generators and measurements (see BENCHMARKS.md).
     Bench {
         #[command(subcommand)]
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Bench { command } => bench::run(command),
+        Command::Cloudpark { command } => cloudpark::run(command),
         Command::Demo(options) => demo::run(options),
         Command::Keys { command } => keys::run(command),
         Command::Lot { command } => lot::run(command),

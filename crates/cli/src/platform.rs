@@ -29,12 +29,47 @@ pub enum Command {
         #[arg(long, default_value_t = 0)]
         nodes: u32,
     },
+    /// Integrators and lots of the parking cloud's open API: pid, secret, parkCodes.
+    Integrators {
+        #[arg(long, env = "ONEPARK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: IntegratorsCommand,
+    },
     /// Lots registered at run time (stored in the database, no restart needed).
     Lots {
         #[arg(long, env = "ONEPARK_CONFIG", global = true)]
         config: Option<PathBuf>,
         #[command(subcommand)]
         command: LotsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IntegratorsCommand {
+    /// Register or replace a pid of the cloud API (docs/cloudpark.md).
+    Add {
+        #[arg(long)]
+        pid: String,
+        /// Its secret key (the MD5 sign's); default: a new random one, printed once.
+        #[arg(long, env = "ONEPARK_CLOUDPARK_SECRET")]
+        secret: Option<String>,
+        /// Who it is, for people.
+        #[arg(long, default_value = "")]
+        name: String,
+        /// `integrator` (acts on the lots given) or `lot` (a lot speaking this protocol).
+        #[arg(long, default_value = "integrator")]
+        kind: String,
+        /// A parkCode it may act on (repeat for several).
+        #[arg(long = "park-code", required = true)]
+        park_codes: Vec<String>,
+    },
+    /// List the pids (never their secrets).
+    List,
+    /// Remove a pid.
+    Remove {
+        #[arg(long)]
+        pid: String,
     },
 }
 
@@ -83,6 +118,10 @@ pub fn run(command: Command) -> Result<ExitCode> {
             let config = load(config)?;
             runtime.block_on(lots(&config, command))?;
         }
+        Command::Integrators { config, command } => {
+            let config = load(config)?;
+            runtime.block_on(integrators(&config, command))?;
+        }
         Command::MqttAcl { config, publisher, nodes } => {
             let config = load(config)?;
             print!("{}", runtime.block_on(mqtt_acl(&config, &publisher, nodes))?);
@@ -121,6 +160,40 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
                 bail!("no lot {access_id} registered in the database (lots in the config file are removed there)");
             }
             println!("removed {access_id}");
+        }
+    }
+    Ok(())
+}
+
+async fn integrators(config: &Config, command: IntegratorsCommand) -> Result<()> {
+    let store = Store::connect(&config.database).await.context("database")?;
+    match command {
+        IntegratorsCommand::Add { pid, secret, name, kind, park_codes } => {
+            let principal = onepark_platform::city::principals::new_principal(
+                &pid,
+                secret.as_deref(),
+                &name,
+                &kind,
+                park_codes,
+                &onepark_domain::time::format_time(config.zone.local(chrono::Utc::now())),
+            )
+            .map_err(anyhow::Error::msg)?;
+            onepark_platform::city::principals::register(&store, &principal).await?;
+            println!("added {} ({}) for {}", principal.pid, principal.kind.as_str(), principal.park_codes.join(","));
+            if secret.is_none() {
+                println!("secret: {} (shown once; keep it with the integrator)", principal.secret);
+            }
+        }
+        IntegratorsCommand::List => {
+            for p in store.principals().await? {
+                println!("{}\t{}\t{}\t{}\t{}", p.pid, p.kind.as_str(), p.park_codes.join(","), p.name, p.created_at);
+            }
+        }
+        IntegratorsCommand::Remove { pid } => {
+            if !store.remove_principal(&pid).await? {
+                bail!("no pid {pid} registered");
+            }
+            println!("removed {pid}");
         }
     }
     Ok(())

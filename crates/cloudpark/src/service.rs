@@ -481,6 +481,9 @@ pub struct ParkinItem {
     #[serde(rename = "enterOpame")]
     pub enter_op_name: String,
     pub enter_pic: String,
+    /// onepark's addition, in the vendor's MQ words: 1 in the lot (an entry
+    /// or a correction), 2 no longer (delInCar closed the stay).
+    pub car_status: i64,
 }
 
 impl ParkinItem {
@@ -500,6 +503,7 @@ impl ParkinItem {
             in_channel_id: or_empty(f.opt_text(&["inChannelid", "inChannelId"], 30)?),
             enter_op_name: or_empty(f.opt_text(&["enterOpame", "enterOpName"], 50)?),
             enter_pic: or_empty(f.opt_text(&["enterPic"], 500)?),
+            car_status: f.opt_int(&["carStatus"])?.unwrap_or(1),
         })
     }
 }
@@ -578,8 +582,9 @@ pub struct FixcarCheck {
 #[serde(rename_all = "camelCase")]
 pub struct MqStatus {
     pub park_code: String,
-    /// 1 when the lot is connected to its command channel now.
-    pub subscribed: i64,
+    /// 1 when the lot was heard within the last 10 minutes (on any link;
+    /// the MQ command channel of the next issue will answer for itself).
+    pub online: i64,
     /// The lot's last message on any link, `yyyy-MM-dd HH:mm:ss` or "".
     pub last_seen_time: String,
     /// The links the lot is registered with (`qdpark`, `cloudpark`).

@@ -18,6 +18,7 @@ use crate::store::{Store, StoreError};
 pub fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
+        .route(&format!("{}/{{name}}", crate::link::cloudpark::PATH), post(crate::link::cloudpark::door::handle))
         .merge(crate::http::admin::router(state.clone()))
         .merge(crate::http::dashboard::router())
         .merge(crate::http::driver::router())

@@ -38,6 +38,7 @@ struct Raw {
     downlink_retry_hours: Option<u64>,
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
+    public_url: Option<String>,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -251,6 +252,9 @@ pub struct Config {
     pub metrics_listen: Option<String>,
     /// Bearer token `/metrics` requires, when set.
     pub metrics_token: Option<String>,
+    /// How drivers reach the platform (`https://park.example.com`): the lot
+    /// QR codes (cloud API 7.1) encode pages under it. Default: `http://{listen}`.
+    pub public_url: String,
     pub limits: Limits,
     pub payments: Payments,
     pub dashboard: Dashboard,
@@ -429,7 +433,16 @@ impl Config {
         for (i, lot) in raw.lots.into_iter().enumerate() {
             lots.push(lot_access(lot, base).map_err(|(key, message)| invalid(format!("lots[{i}].{key}"), message))?);
         }
+        let public_url = env("ONEPARK_PUBLIC_URL")
+            .or(raw.public_url)
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(invalid("public_url", format!("`{public_url}` is not an http:// or https:// address")));
+        }
+        let public_url = public_url.trim_end_matches('/').to_owned();
         Ok(Config {
+            public_url,
             listen,
             database,
             zone,

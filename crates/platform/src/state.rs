@@ -62,6 +62,10 @@ struct Inner {
     clock: Clock,
     /// Each link's side of the announcement seam.
     announcers: HashMap<Protocol, Arc<dyn Announcer>>,
+    /// The cloud API's (pid, sign) memory.
+    cloud_replays: crate::link::cloudpark::replay::Replays,
+    /// How drivers reach the platform (QR codes).
+    public_url: String,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -131,9 +135,24 @@ impl AppState {
                 verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
                 dashboard: Guard::new(&config.dashboard),
                 announcers: crate::link::announcers(config, &clock),
+                // A timestamp is good for ±window: remember a sign for twice that.
+                cloud_replays: crate::link::cloudpark::replay::Replays::new(
+                    std::time::Duration::from_secs(2 * crate::link::cloudpark::WINDOW_SECONDS.unsigned_abs()),
+                    config.limits.replay_cache,
+                ),
+                public_url: config.public_url.clone(),
                 clock,
             }),
         }
+    }
+
+    pub fn cloud_replays(&self) -> &crate::link::cloudpark::replay::Replays {
+        &self.inner.cloud_replays
+    }
+
+    /// How drivers reach the platform, without a trailing `/`.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
     }
 
     pub fn dashboard(&self) -> &Guard {

@@ -13,6 +13,7 @@
 //! | `downlinks` | `downlinks` |
 //! | `lists` | `list_entries` |
 //! | `payments` | `signups`, `fee_quotes`, `payments`, `arrears` |
+//! | `cloud` | `cloud_principals`, `remote_stays`, `fixed_cars` (the parking cloud's API) |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
@@ -28,6 +29,7 @@ mod adopt;
 mod bills;
 mod checks;
 mod city;
+mod cloud;
 mod downlinks;
 mod group;
 mod lists;
@@ -38,6 +40,7 @@ mod records;
 mod shared;
 pub use checks::{CheckRow, DayCounts};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
+pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
 pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
@@ -61,6 +64,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (7, "payments", include_str!("../migrations/0007_payments.sql")),
     (8, "debt claims", include_str!("../migrations/0008_debt_claims.sql")),
     (9, "protocols", include_str!("../migrations/0009_protocols.sql")),
+    (10, "cloudpark", include_str!("../migrations/0010_cloudpark.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

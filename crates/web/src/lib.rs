@@ -9,6 +9,7 @@
 //! (`data-confirm`) and the language switch.
 
 pub mod chart;
+pub mod qr;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
 

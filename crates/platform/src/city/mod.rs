@@ -8,3 +8,4 @@ pub mod channel;
 pub mod lists;
 pub mod overview;
 pub mod payments;
+pub mod principals;

@@ -40,7 +40,8 @@ const MAX_PAGE: i64 = 1_000_000_000;
     components(schemas(ErrorBody)),
     tags((name = "read", description = "lots, records, reports"), (name = "lists", description = "black/white lists and their downlinks"),
          (name = "money", description = "charges, arrears and the daily three-way reconciliation"),
-         (name = "mqtt", description = "checks for an external broker (docs/mqtt.md)"))
+         (name = "mqtt", description = "checks for an external broker (docs/mqtt.md)"),
+         (name = "cloudpark", description = "the parking cloud's API: its pids and the fixed cars they manage (docs/cloudpark.md)"))
 )]
 struct AdminDoc;
 
@@ -58,6 +59,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(crate::http::money::payments))
         .routes(routes!(crate::http::money::arrears))
         .routes(routes!(crate::http::money::reconciliation))
+        .routes(routes!(crate::http::integrators::list, crate::http::integrators::add))
+        .routes(routes!(crate::http::integrators::remove))
+        .routes(routes!(crate::http::integrators::fixed_cars))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authenticate))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod dashboard;
 pub mod driver;
+pub mod integrators;
 pub mod money;
 pub mod notify;
 pub mod params;

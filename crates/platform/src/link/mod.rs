@@ -13,6 +13,7 @@ use onepark_serve::clock::Clock;
 use crate::city::announce::Announcer;
 use crate::config::Config;
 
+pub mod cloudpark;
 pub mod qdpark;
 
 /// Every link's side of the announcement seam, by the protocol it speaks.

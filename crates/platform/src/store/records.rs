@@ -122,6 +122,18 @@ impl Store {
         .await?)
     }
 
+    /// A stay the lot reported an entry of and no exit yet: (plate, arriveTime).
+    pub async fn open_stay(&self, parking_code: &str, uid: &str) -> Result<Option<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT e.plate_no, e.arrive_time FROM entries e WHERE e.parking_code = $1 AND e.uid = $2 AND e.deleted = 0 \
+             AND NOT EXISTS (SELECT 1 FROM exits x WHERE x.parking_code = e.parking_code AND x.uid = e.uid)",
+        )
+        .bind(parking_code)
+        .bind(uid)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// A plate's latest stay at a lot: (arriveTime, endTime once it left).
     pub async fn last_stay(
         &self,

@@ -34,6 +34,7 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         downlink_retry: chrono::Duration::hours(24),
         metrics_listen: None,
         metrics_token: None,
+        public_url: "http://127.0.0.1:8080".into(),
         // Fixtures are dated 2021: no freshness window on uploadTime here.
         limits: onepark_platform::config::Limits { upload_time_window: None, ..Default::default() },
         // The tests' payments go through the in-process sandbox (play money).

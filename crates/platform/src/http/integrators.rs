@@ -1,0 +1,129 @@
+//! The admin API of the parking cloud's principals (integrators and lots of
+//! that protocol) and of the fixed cars they manage.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::city::principals::{RegisterError, new_principal, register};
+use crate::error::{ApiError, Body, bad};
+use crate::state::AppState;
+use crate::store::{FixedCar, PrincipalKind, Store};
+
+/// A principal as shown: never its secret.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PrincipalView {
+    pid: String,
+    kind: PrincipalKind,
+    name: String,
+    park_codes: Vec<String>,
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PrincipalsReply {
+    items: Vec<PrincipalView>,
+}
+
+/// The pids of the cloud API (docs/cloudpark.md), without their secrets.
+#[utoipa::path(get, path = "/api/admin/integrators", tag = "cloudpark", responses((status = 200, body = PrincipalsReply)))]
+pub(crate) async fn list(State(store): State<Store>) -> Result<Json<PrincipalsReply>, ApiError> {
+    let items = store
+        .principals()
+        .await?
+        .into_iter()
+        .map(|p| PrincipalView {
+            pid: p.pid,
+            kind: p.kind,
+            name: p.name,
+            park_codes: p.park_codes,
+            created_at: p.created_at,
+        })
+        .collect();
+    Ok(Json(PrincipalsReply { items }))
+}
+
+/// A pid to register or replace.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct NewPrincipal {
+    /// 1 to 20 letters, digits, `-` or `_`.
+    #[schema(min_length = 1, max_length = 20)]
+    pid: String,
+    /// 16 to 64 printable ASCII characters; absent: a new random one, answered once.
+    #[schema(min_length = 16, max_length = 64)]
+    secret: Option<String>,
+    #[serde(default)]
+    #[schema(max_length = 50)]
+    name: String,
+    kind: PrincipalKind,
+    /// The lots it may act on (a lot's code belongs to one lot pid).
+    #[schema(min_items = 1)]
+    park_codes: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Registered {
+    pid: String,
+    /// The secret, only when the platform made it.
+    secret: Option<String>,
+}
+
+/// Registers or replaces a pid.
+#[utoipa::path(post, path = "/api/admin/integrators", tag = "cloudpark", request_body = NewPrincipal,
+    responses((status = 200, body = Registered),
+              (status = 409, description = "a lot's parkCode already belongs to another lot pid", body = crate::error::ErrorBody)))]
+pub(crate) async fn add(
+    State(state): State<AppState>,
+    Body(n): Body<NewPrincipal>,
+) -> Result<Json<Registered>, ApiError> {
+    let now = onepark_domain::time::format_time(state.now());
+    let p = new_principal(&n.pid, n.secret.as_deref(), &n.name, n.kind.as_str(), n.park_codes, &now).map_err(bad)?;
+    register(state.store(), &p).await.map_err(|e| match e {
+        RegisterError::Invalid(m) => ApiError(StatusCode::CONFLICT, m),
+        RegisterError::Store(e) => ApiError::from(e),
+    })?;
+    Ok(Json(Registered { pid: p.pid, secret: n.secret.is_none().then_some(p.secret) }))
+}
+
+/// Removes a pid: its requests are refused from now on.
+#[utoipa::path(delete, path = "/api/admin/integrators/{pid}", tag = "cloudpark",
+    params(("pid" = String, Path, description = "the pid")),
+    responses((status = 204, description = "removed"), (status = 404, description = "no such pid", body = crate::error::ErrorBody)))]
+pub(crate) async fn remove(State(store): State<Store>, Path(pid): Path<String>) -> Result<StatusCode, ApiError> {
+    if store.remove_principal(&pid).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError(StatusCode::NOT_FOUND, format!("pid: no `{pid}` registered")))
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct CarParams {
+    /// Only this lot's.
+    park_code: Option<String>,
+    /// At most this many (default 200, 1 to 1000).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct FixedCarsReply {
+    items: Vec<FixedCar>,
+}
+
+/// Fixed cars (deleted ones included), newest change first; `syncedVersion`
+/// equal to `version` means the lot has applied the latest change.
+#[utoipa::path(get, path = "/api/admin/fixed-cars", tag = "cloudpark", params(CarParams), responses((status = 200, body = FixedCarsReply)))]
+pub(crate) async fn fixed_cars(
+    State(store): State<Store>,
+    Query(p): Query<CarParams>,
+) -> Result<Json<FixedCarsReply>, ApiError> {
+    let limit = p.limit.unwrap_or(200).clamp(1, 1000);
+    Ok(Json(FixedCarsReply { items: store.fixed_cars(p.park_code.as_deref(), limit).await? }))
+}

@@ -1,0 +1,87 @@
+//! The front door: body (bounded) → envelope → principal → timestamp →
+//! sign → replay → service → answer. Every refusal is an answer with its
+//! code and a Chinese msg naming the field or step; a retryable one (storage,
+//! throttle) also carries HTTP 503/429 so proxies and clients see it.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use onepark_cloudpark::{Answer, Code, Refusal, Request, Service};
+
+use super::replay::Claim;
+use super::{BODY_LIMIT, WINDOW_SECONDS, services};
+use crate::state::AppState;
+
+/// `POST /cloudparkapi/api/{serviceName}`.
+pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, body: Body) -> Response {
+    let req_id = crate::secret::random_hex(16).unwrap_or_default();
+    let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(bytes) => match serve(&state, &name, &bytes).await {
+            Ok(done) => match done.note {
+                Some(note) => Answer::ok_noting(&req_id, done.data, &note),
+                None => Answer::ok(&req_id, done.data),
+            },
+            Err(refusal) => {
+                tracing::warn!(service = %name, code = refusal.code.number(), reason = %refusal.detail, "cloud API request refused");
+                Answer::refused(&req_id, &refusal)
+            }
+        },
+        Err(_) => {
+            Answer::refused(&req_id, &Refusal::new(Code::TooLarge, format!("请求体超过 {} KiB", BODY_LIMIT / 1024)))
+        }
+    };
+    let status = match Code::from_number(answer.code) {
+        Some(Code::Throttled) => StatusCode::TOO_MANY_REQUESTS,
+        Some(Code::Unavailable | Code::Internal) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::OK,
+    };
+    (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], answer.to_json()).into_response()
+}
+
+/// A service's result: its `data`, and a remark for `msg`.
+pub(super) struct Done {
+    pub data: Option<serde_json::Value>,
+    pub note: Option<String>,
+}
+
+/// What storage failing means to a caller: retry later, unchanged.
+pub(super) fn unavailable(e: crate::store::StoreError) -> Refusal {
+    tracing::error!(error = %e, "cloud API storage");
+    Refusal::new(Code::Unavailable, "存储暂不可用，请稍后用新的 timestamp 和 sign 重试")
+}
+
+async fn serve(state: &AppState, url_name: &str, body: &[u8]) -> Result<Done, Refusal> {
+    let request = Request::parse(body)?;
+    let service = Service::parse(url_name)?;
+    if request.service_name != url_name {
+        return Err(Refusal::bad(format!(
+            "URL 中的接口 {url_name} 与参数 serviceName {} 不一致",
+            request.service_name
+        )));
+    }
+    let principal = state
+        .store()
+        .principal(&request.pid)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| Refusal::new(Code::UnknownPid, format!("pid {} 未注册", request.pid)))?;
+    let now = state.clock().now();
+    request.check_time(now.timestamp(), WINDOW_SECONDS)?;
+    request.verify(&principal.secret)?;
+    match state.cloud_replays().claim(&request.pid, &request.sign, std::time::Instant::now()) {
+        Claim::Fresh => {}
+        Claim::Replay => {
+            return Err(Refusal::new(
+                Code::Replay,
+                format!("相同的 pid 与 sign 在 {} 秒内已收到；重发请用新的 timestamp 重新签名", 2 * WINDOW_SECONDS),
+            ));
+        }
+        Claim::Full => return Err(Refusal::new(Code::Throttled, "请求过多，请稍后重试")),
+    }
+    let result = services::run(state, &principal, service, &request.biz_content).await;
+    if result.as_ref().is_err_and(|r| r.code.retryable()) {
+        state.cloud_replays().release(&request.pid, &request.sign);
+    }
+    result
+}
