@@ -1,0 +1,276 @@
+//! The parking cloud's open API through the real binaries: an integrator
+//! registered with `onepark platform integrators add`, whose client signs
+//! its requests itself (its own canonical string and MD5, not onepark's
+//! code), adds a fixed car to a Qingdao lot (the lot gateway confirms it
+//! and lets the car in and out free), pulls 250 cloud entries page by page
+//! with one page left unreported (it comes back on the next pull), and is
+//! refused, with its code and a msg naming the field, for each kind of bad
+//! request.
+
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+
+mod common;
+use common::{Process, client, get, platform_config, start};
+use onepark_testkit::config::{lot_access, lot_toml};
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::net::free_port;
+
+const PID: &str = "9001";
+const KEY: &str = "TEST-ONLY-8F3A1C77D2E54B6A9C0D";
+
+/// The vendor's sign, written out here: non-empty parameters but `sign`,
+/// ASCII order, `name=value` joined with `&`, `&key=` + secret, MD5, upper hex.
+fn vendor_sign(params: &[(&str, String)], key: &str) -> String {
+    let mut sorted: Vec<&(&str, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let joined: Vec<String> = sorted.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let text = format!("{}&key={key}", joined.join("&"));
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+struct Cloud {
+    base: String,
+    pid: String,
+    key: String,
+    /// Bodies sent: the same request again within a second has the same
+    /// sign, which the platform refuses as a replay, so `ok` waits.
+    sent: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+impl Cloud {
+    /// A request body: bizContent sent as compact JSON text, that same text signed.
+    fn body(&self, service: &str, timestamp: i64, biz: &Value) -> String {
+        let biz = biz.to_string();
+        let params = [
+            ("pid", self.pid.clone()),
+            ("serviceName", service.to_owned()),
+            ("timestamp", timestamp.to_string()),
+            ("bizContent", biz.clone()),
+        ];
+        let sign = vendor_sign(&params, &self.key);
+        format!(
+            r#"{{"pid":"{}","serviceName":"{service}","timestamp":"{timestamp}","bizContent":{biz},"sign":"{sign}"}}"#,
+            self.pid
+        )
+    }
+
+    async fn post(&self, service: &str, body: String) -> (u16, Value) {
+        let reply = client()
+            .post(format!("{}/cloudparkapi/api/{service}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("cloud API call");
+        let status = reply.status().as_u16();
+        let text = reply.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+    }
+
+    /// A signed call that must succeed; its answer.
+    async fn ok(&self, service: &str, biz: Value) -> Value {
+        let body = loop {
+            let body = self.body(service, now(), &biz);
+            if self.sent.lock().expect("sent").insert(body.clone()) {
+                break body;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let (status, answer) = self.post(service, body).await;
+        assert_eq!((status, answer["code"].as_i64()), (200, Some(200)), "{service} {biz}: {answer}");
+        assert_eq!(answer["reqId"].as_str().map(str::len), Some(32), "{answer}");
+        answer
+    }
+
+    /// A call that must be refused with `code`, its msg containing `needle`.
+    async fn refused(&self, service: &str, body: String, code: i64, needle: &str) {
+        let (_, answer) = self.post(service, body).await;
+        assert_eq!(answer["code"].as_i64(), Some(code), "{service}: {answer}");
+        let msg = answer["msg"].as_str().unwrap_or_default();
+        assert!(msg.contains(needle), "{service}: msg {msg:?} should name {needle:?}");
+    }
+}
+
+async fn lane(port: u16, path: &str, body: Value) -> Value {
+    let reply = client()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("lane");
+    serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
+}
+
+/// Runs `onepark ARGS --config CONFIG` to completion; its stdout.
+fn onepark(args: &[&str], config: &std::path::Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_onepark"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run onepark");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn an_integrator_runs_lots_through_the_cloud_api() {
+    let dir = TempDir::new("cloudpark-e2e");
+    let (http, mqtt, lane_port) = (free_port(), free_port(), free_port());
+    let config = platform_config(&dir, http, mqtt, &lot_access("234", &["1001"]));
+    let _platform: Process = start(&dir, &["platform", "serve"], &config, http).await;
+    let lot_config = dir.join("lot.toml");
+    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
+    let text = lot_toml("1001", &format!("listen = \"127.0.0.1:{lane_port}\"\n"), &dir.join("lot.db"), (100, 90), &url)
+        + &format!("mqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n");
+    std::fs::write(&lot_config, text).expect("lot config");
+    let _lot = start(&dir, &["lot", "serve"], &lot_config, lane_port).await;
+
+    let added = onepark(
+        &[
+            "platform",
+            "integrators",
+            "add",
+            "--pid",
+            PID,
+            "--secret",
+            KEY,
+            "--name",
+            "物业系统",
+            "--park-code",
+            "1001",
+            "--park-code",
+            "2002",
+        ],
+        &config,
+    );
+    assert!(added.contains("added 9001"), "{added}");
+    assert!(onepark(&["platform", "integrators", "list"], &config).contains("9001\tintegrator\t1001,2002"));
+    let cloud =
+        Cloud { base: format!("http://127.0.0.1:{http}"), pid: PID.into(), key: KEY.into(), sent: Default::default() };
+
+    // A fixed car for the Qingdao lot: sent as a white-list entry, confirmed,
+    // and the car comes and goes without paying.
+    let car = json!({ "uuid": "0123456789abcdef0123456789abcdef", "parkCode": "1001", "carNum": "鲁B12345",
+        "owner": "张三", "cartypeCode": "81", "carMMoney": "300.00", "balance": 0, "timeStart": "2026-01-01",
+        "timeEnd": "2030-12-31", "cargroupUuid": "", "state": 0 });
+    cloud.ok("addfixcar", car.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lists = get(format!("http://127.0.0.1:{http}/api/admin/lists?plateNo=%E9%B2%81B12345")).await;
+        if lists["items"][0]["delivery"] == "confirmed" {
+            assert_eq!(lists["items"][0]["listKind"], 1, "{lists}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lot never confirmed the fixed car: {lists}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cars = get(format!("http://127.0.0.1:{http}/api/admin/fixed-cars?parkCode=1001")).await;
+    assert_eq!(cars["items"][0]["monthlyFee"], 30000, "yuan became fen: {cars}");
+    let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B12345" })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    let left = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B12345" })).await;
+    assert_eq!((left["open"].clone(), left["fee"].as_i64()), (json!(true), Some(0)), "{left}");
+    let check = cloud.ok("checkFixcar", json!({ "parkCode": "1001", "plateNumber": "鲁B12345" })).await;
+    assert_eq!(check["data"]["isFixcar"], 1, "{check}");
+    // Deleted: the lot is told to take it off the list.
+    cloud.ok("delfixcar", json!({ "uuid": "0123456789abcdef0123456789abcdef", "parkCode": "1001" })).await;
+    let check = cloud.ok("checkFixcar", json!({ "parkCode": "1001", "plateNumber": "鲁B12345" })).await;
+    assert_eq!(check["data"]["isFixcar"], 0, "{check}");
+
+    // 250 cars put into lot 2002 from the cloud, pulled 100 a page.
+    for i in 0..250 {
+        let biz = json!({ "parkCode": "2002", "plateNumber": format!("鲁A{:05}", i), "carType": "9",
+            "carSubType": "91", "enterTime": "2026-12-04 08:00:00", "entrance": "undefined",
+            "enterOpame": "超管", "inChannelid": "云坐席", "recordNo": format!("rec{i:04}") });
+        cloud.ok("modifyInCar", biz).await;
+    }
+    let pull = |page: i64| {
+        cloud.ok("queryAgentParkin", json!({ "page": page.to_string(), "pageSize": "100", "parkCode": "2002" }))
+    };
+    let mut pages = Vec::new();
+    for page in 1.. {
+        let answer = pull(page).await;
+        let items = answer["data"]["items"].as_array().cloned().unwrap_or_default();
+        if items.is_empty() {
+            break;
+        }
+        assert_eq!(answer["data"]["totalItems"], 250, "{answer}");
+        assert_eq!(answer["data"]["totalPages"], 3, "{answer}");
+        pages.push(items.iter().map(|i| i["recordNo"].as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>());
+        assert!(page < 10, "pulling never ends");
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [100, 100, 50]);
+    let first = pull(1).await;
+    assert_eq!(first["data"]["items"][0]["enterOpame"], "超管", "the vendor's spelling: {first}");
+    assert_eq!(first["data"]["items"][0]["entrance"], "", "undefined is absent: {first}");
+    // Pages 1 and 3 reported synced (the vendor's comma-separated recordNos), page 2 not.
+    for page in [&pages[0], &pages[2]] {
+        let report = cloud.ok("notifyAgentParkin", json!({ "parkCode": "2002", "recordNos": page.join(",") })).await;
+        assert_eq!(report["data"], 1, "{report}");
+    }
+    let again = pull(1).await;
+    let back: Vec<String> = again["data"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["recordNo"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(back, pages[1], "the unreported page comes back, and only it");
+    cloud.ok("notifyAgentParkin", json!({ "parkCode": "2002", "recordNos": back.join(",") })).await;
+    assert_eq!(pull(1).await["data"]["items"], json!([]));
+    // A stay closed from the cloud comes back once, as no longer in the lot.
+    cloud.ok("delInCar", json!({ "parkCode": "2002", "recordNo": "rec0007", "remark": "僵尸车" })).await;
+    let closed = pull(1).await;
+    assert_eq!(closed["data"]["items"][0]["recordNo"], "rec0007", "{closed}");
+    assert_eq!(closed["data"]["items"][0]["carStatus"], 2, "{closed}");
+
+    // The other answers: arrears, the lot's status, its QR code.
+    let arrears = cloud.ok("queryArrears", json!({ "plateNumber": "鲁B12345" })).await;
+    assert_eq!((arrears["data"]["hasArrears"].as_i64(), arrears["data"]["arrearsFee"].as_i64()), (Some(0), Some(0)));
+    let status = cloud.ok("queryMqStatus", json!({ "parkCode": "1001" })).await;
+    assert_eq!(status["data"]["links"], json!(["qdpark"]), "{status}");
+    assert_eq!(status["data"]["online"], 1, "the gateway reports: {status}");
+    let qr = cloud.ok("getParkQrCode", json!({ "parkCode": "1001", "format": "png" })).await;
+    assert_eq!(qr["data"]["url"], format!("http://127.0.0.1:{http}/pay?lot=1001"), "{qr}");
+    let svg = cloud.ok("getParkQrCode", json!({ "parkCode": "1001" })).await;
+    assert!(svg["data"]["content"].as_str().is_some_and(|s| s.starts_with("<svg")), "{svg}");
+
+    // Every refusal: its code and a msg naming what failed.
+    let biz = json!({ "parkCode": "1001" });
+    // A second ahead: the same request was just sent for the status above.
+    let good = cloud.body("queryMqStatus", now() + 1, &biz);
+    let tampered = good.replace(r#""parkCode":"1001""#, r#""parkCode":"2002""#);
+    cloud.refused("queryMqStatus", tampered, 402, "bizContent={\"parkCode\":\"2002\"}&pid=9001").await;
+    cloud.refused("queryMqStatus", cloud.body("queryMqStatus", now() - 400, &biz), 408, "timestamp").await;
+    let (_, first) = cloud.post("queryMqStatus", good.clone()).await;
+    assert_eq!(first["code"], 200, "{first}");
+    cloud.refused("queryMqStatus", good, 409, "重复").await;
+    let stranger = Cloud { base: cloud.base.clone(), pid: "777".into(), key: KEY.into(), sent: Default::default() };
+    stranger.refused("queryMqStatus", stranger.body("queryMqStatus", now(), &biz), 401, "pid 777").await;
+    let foreign = json!({ "parkCode": "3003" });
+    cloud.refused("queryMqStatus", cloud.body("queryMqStatus", now(), &foreign), 403, "3003").await;
+    cloud.refused("queryMqStatus", cloud.body("fooBar", now(), &biz), 400, "不一致").await;
+    cloud.refused("fooBar", cloud.body("fooBar", now(), &biz), 404, "fooBar").await;
+    let no_plate = json!({ "parkCode": "2002", "carType": 9, "enterTime": "2026-12-04 08:00:00", "recordNo": "x" });
+    cloud.refused("modifyInCar", cloud.body("modifyInCar", now(), &no_plate), 400, "bizContent.plateNumber").await;
+    let bad_page = json!({ "page": "one", "pageSize": 10, "parkCode": "2002" });
+    cloud.refused("queryAgentParkin", cloud.body("queryAgentParkin", now(), &bad_page), 400, "bizContent.page").await;
+    let big = json!({ "page": 1, "pageSize": 1000, "parkCode": "2002" });
+    let capped = cloud.ok("queryAgentParkin", big).await;
+    assert!(capped["msg"].as_str().is_some_and(|m| m.contains("pageSize 1000")), "{capped}");
+    assert_eq!(capped["data"]["itemsPerPage"], 100, "{capped}");
+    cloud.refused("queryMqStatus", format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)), 413, "KiB").await;
+    cloud.refused("queryMqStatus", "{\"pid\":".into(), 400, "JSON").await;
+    let unsigned =
+        format!(r#"{{"pid":"{PID}","serviceName":"queryMqStatus","timestamp":{},"bizContent":{{}}}}"#, now());
+    cloud.refused("queryMqStatus", unsigned, 400, "sign").await;
+}
