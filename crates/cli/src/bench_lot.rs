@@ -109,7 +109,7 @@ async fn measure(dir: &Path, keys: &Path, cars: usize, concurrency: usize) -> Re
         }
         exit_times.push(took);
     }
-    let backlog = state.store().backlog().await?.0;
+    let backlog = state.store().backlog("qdpark").await?.0;
     // The same records, sealed now (off the clock), replay later against a
     // fresh platform: its ingest rate is the ceiling for the drain.
     let sealing = Instant::now();
@@ -139,7 +139,7 @@ async fn measure(dir: &Path, keys: &Path, cars: usize, concurrency: usize) -> Re
     }
     let (first, started) = (up.elapsed(), Instant::now());
     let start_count = delivered();
-    while state.store().backlog().await?.0 > 0 {
+    while state.store().backlog("qdpark").await?.0 > 0 {
         if started.elapsed() > Duration::from_secs(1800) {
             bail!("the backlog did not drain in 30 minutes");
         }
@@ -206,7 +206,7 @@ async fn seal_backlog(
     let keys = Keys { own: Some(&lot), peer: Some(&platform) };
     let slots = connections.max(1);
     let mut connections: Vec<Vec<crate::bench::Request>> = (0..slots).map(|_| Vec::new()).collect();
-    for row in store.pending_after(0, usize::MAX).await? {
+    for row in store.pending_after("qdpark", 0, usize::MAX).await? {
         let text = format!("{{\"data\":{}}}", row.body);
         let sealed = onepark_proto::seal(Profile::Qingdao, text.as_bytes(), keys)?;
         let form = onepark_proto::form::UplinkForm {

@@ -214,7 +214,8 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
     println!("stopping: delivering what the gateways still hold (at most 10 s)…");
     let deadline = Instant::now() + Duration::from_secs(10);
     for gateway in &gateways {
-        while Instant::now() < deadline && gateway.store().backlog().await.is_ok_and(|(pending, _)| pending > 0) {
+        while Instant::now() < deadline && gateway.store().backlog("qdpark").await.is_ok_and(|(pending, _)| pending > 0)
+        {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -50,10 +50,14 @@ pub enum Service {
     QueryAgentFixcar,
     /// … and reports them applied (designed, after 5.2.4.2).
     NotifyAgentFixcar,
+    /// A lot reports an entry (book B 3.1 `enterNotify`, the sign example's service).
+    EnterNotify,
+    /// A lot reports an exit (book B 3.2 `leaveNotify`, money in fen).
+    LeaveNotify,
 }
 
 impl Service {
-    pub const ALL: [Service; 13] = [
+    pub const ALL: [Service; 15] = [
         Service::AddFixcar,
         Service::DelFixcar,
         Service::EditFixcar,
@@ -67,6 +71,8 @@ impl Service {
         Service::GetParkQrCode,
         Service::QueryAgentFixcar,
         Service::NotifyAgentFixcar,
+        Service::EnterNotify,
+        Service::LeaveNotify,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +90,8 @@ impl Service {
             Service::GetParkQrCode => "getParkQrCode",
             Service::QueryAgentFixcar => "queryAgentFixcar",
             Service::NotifyAgentFixcar => "notifyAgentFixcar",
+            Service::EnterNotify => "enterNotify",
+            Service::LeaveNotify => "leaveNotify",
         }
     }
 
@@ -103,23 +111,9 @@ impl Service {
             Service::GetParkQrCode => "7.1 获取车场二维码",
             Service::QueryAgentFixcar => "(onepark) 车场下拉未同步的固定车",
             Service::NotifyAgentFixcar => "(onepark) 上传固定车同步完成通知",
+            Service::EnterNotify => "(book B 3.1) 入场通知",
+            Service::LeaveNotify => "(book B 3.2) 出场通知",
         }
-    }
-
-    /// Whether a lot's own pid may call it (the lot pulls and reports) as
-    /// opposed to an integrator acting on lots.
-    pub fn for_lots(self) -> bool {
-        matches!(
-            self,
-            Service::QueryAgentParkin
-                | Service::NotifyAgentParkin
-                | Service::QueryAgentFixcar
-                | Service::NotifyAgentFixcar
-                | Service::QueryMqStatus
-                | Service::QueryArrears
-                | Service::CheckFixcar
-                | Service::GetParkQrCode
-        )
     }
 
     /// The service of a URL or `serviceName`; an unknown name is refused
@@ -536,6 +530,155 @@ impl FixcarItem {
             return Err(Refusal::bad(format!("bizContent.operate 只能是 add、edit 或 delete，收到 {operate}")));
         }
         Ok(FixcarItem { sync_no: f.text(&["syncNo"], 50)?, operate, car: FixedCar::from_fields(f)? })
+    }
+}
+
+/// enterNotify: a car entered a lot (the stay's id is `recordNo`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnterNotify {
+    pub park_code: String,
+    pub record_no: String,
+    pub plate_num: String,
+    /// The city's plate colour code, when the lot knows it.
+    pub plate_color: Option<i64>,
+    pub car_type: i64,
+    pub car_sub_type: i64,
+    pub enter_time: NaiveDateTime,
+    pub entrance: Option<String>,
+    pub in_channel_id: Option<String>,
+    pub enter_op_name: Option<String>,
+    /// Berths: all, and still free (the MQ report's names).
+    pub total_park_num: Option<i64>,
+    pub remain_park_num: Option<i64>,
+}
+
+impl EnterNotify {
+    pub fn from_fields(f: &Fields) -> Result<EnterNotify, Refusal> {
+        let car_type = f.opt_int(&["carType"])?.unwrap_or(9);
+        let car_sub_type = f.opt_int(&["carSubType"])?.unwrap_or(car_type.saturating_mul(10).saturating_add(1));
+        check_car_type(car_type, car_sub_type)?;
+        Ok(EnterNotify {
+            park_code: f.text(PARK_CODE, 50)?,
+            record_no: f.text(&["recordNo"], 50)?,
+            plate_num: f.text(&["plateNum", "plateNumber"], 20)?,
+            plate_color: f.opt_int(&["plateColor"])?,
+            car_type,
+            car_sub_type,
+            enter_time: f.time(&["enterTime"])?,
+            entrance: f.opt_text(&["entrance"], 50)?,
+            in_channel_id: f.opt_text(&["inChannelid", "inChannelId"], 30)?,
+            enter_op_name: f.opt_text(&["enterOpame", "enterOpName"], 50)?,
+            total_park_num: f.opt_int(&["totalParkNum"])?,
+            remain_park_num: f.opt_int(&["remainParkNum"])?,
+        })
+    }
+
+    pub fn to_biz(&self) -> Value {
+        let mut v = json!({
+            "parkCode": self.park_code,
+            "recordNo": self.record_no,
+            "plateNum": self.plate_num,
+            "carType": self.car_type,
+            "carSubType": self.car_sub_type,
+            "enterTime": format_time(self.enter_time),
+            "entrance": self.entrance.clone().unwrap_or_default(),
+            "inChannelid": self.in_channel_id.clone().unwrap_or_default(),
+            "enterOpame": self.enter_op_name.clone().unwrap_or_default(),
+        });
+        if let Some(map) = v.as_object_mut() {
+            for (name, value) in [
+                ("plateColor", self.plate_color),
+                ("totalParkNum", self.total_park_num),
+                ("remainParkNum", self.remain_park_num),
+            ] {
+                if let Some(value) = value {
+                    map.insert(name.into(), Value::from(value));
+                }
+            }
+        }
+        v
+    }
+}
+
+/// leaveNotify: a car left; money in fen, as book B's notices write it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaveNotify {
+    pub park_code: String,
+    pub record_no: String,
+    pub plate_num: String,
+    pub enter_time: NaiveDateTime,
+    pub leave_time: NaiveDateTime,
+    pub exit: Option<String>,
+    pub out_channel_id: Option<String>,
+    /// The stay's whole fee (应付).
+    pub payable_fee: i64,
+    /// Taken off it (优惠).
+    pub discount_fee: i64,
+    /// Paid in cash at the exit.
+    pub cash_fee: i64,
+    /// Paid by phone (in the lot or at the exit).
+    pub mobile_fee: i64,
+    pub total_park_num: Option<i64>,
+    pub remain_park_num: Option<i64>,
+}
+
+impl LeaveNotify {
+    pub fn from_fields(f: &Fields) -> Result<LeaveNotify, Refusal> {
+        let fen = |name: &str| -> Result<i64, Refusal> {
+            let v = f.opt_int(&[name])?.unwrap_or(0);
+            if (0..=onepark_domain::money::MAX_FEN).contains(&v) {
+                Ok(v)
+            } else {
+                Err(Refusal::bad(format!("bizContent.{name} 必须是 0 至 1000000000 之间的分，收到 {v}")))
+            }
+        };
+        let (payable_fee, discount_fee) = (fen("payableFee")?, fen("discountFee")?);
+        if discount_fee > payable_fee {
+            return Err(Refusal::bad("bizContent.discountFee 大于 payableFee"));
+        }
+        let leave = LeaveNotify {
+            park_code: f.text(PARK_CODE, 50)?,
+            record_no: f.text(&["recordNo"], 50)?,
+            plate_num: f.text(&["plateNum", "plateNumber"], 20)?,
+            enter_time: f.time(&["enterTime"])?,
+            leave_time: f.time(&["leaveTime"])?,
+            exit: f.opt_text(&["exit"], 50)?,
+            out_channel_id: f.opt_text(&["outChannelid", "outChannelId"], 30)?,
+            payable_fee,
+            discount_fee,
+            cash_fee: fen("cashFee")?,
+            mobile_fee: fen("mobileFee")?,
+            total_park_num: f.opt_int(&["totalParkNum"])?,
+            remain_park_num: f.opt_int(&["remainParkNum"])?,
+        };
+        if leave.leave_time < leave.enter_time {
+            return Err(Refusal::bad("bizContent.leaveTime 早于 enterTime"));
+        }
+        Ok(leave)
+    }
+
+    pub fn to_biz(&self) -> Value {
+        let mut v = json!({
+            "parkCode": self.park_code,
+            "recordNo": self.record_no,
+            "plateNum": self.plate_num,
+            "enterTime": format_time(self.enter_time),
+            "leaveTime": format_time(self.leave_time),
+            "exit": self.exit.clone().unwrap_or_default(),
+            "outChannelid": self.out_channel_id.clone().unwrap_or_default(),
+            "payableFee": self.payable_fee,
+            "discountFee": self.discount_fee,
+            "cashFee": self.cash_fee,
+            "mobileFee": self.mobile_fee,
+        });
+        if let Some(map) = v.as_object_mut() {
+            for (name, value) in [("totalParkNum", self.total_park_num), ("remainParkNum", self.remain_park_num)] {
+                if let Some(value) = value {
+                    map.insert(name.into(), Value::from(value));
+                }
+            }
+        }
+        v
     }
 }
 

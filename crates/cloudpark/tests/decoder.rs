@@ -4,7 +4,8 @@
 
 use onepark_cloudpark::fields::Fields;
 use onepark_cloudpark::service::{
-    DelFixcar, DelInCar, FixcarItem, FixedCar, InCar, PageQuery, ParkQuery, ParkinItem, PlateQuery, SyncReport,
+    DelFixcar, DelInCar, EnterNotify, FixcarItem, FixedCar, InCar, LeaveNotify, PageQuery, ParkQuery, ParkinItem,
+    PlateQuery, SyncReport,
 };
 use onepark_cloudpark::{Code, Request, build_request};
 use proptest::prelude::*;
@@ -98,6 +99,8 @@ proptest! {
         let _ = SyncReport::from_fields(&f, "recordNos");
         let _ = ParkinItem::from_fields(&f);
         let _ = FixcarItem::from_fields(&f);
+        let _ = EnterNotify::from_fields(&f);
+        let _ = LeaveNotify::from_fields(&f);
     }
 
     #[test]

@@ -20,15 +20,18 @@ use chrono::{NaiveDate, NaiveDateTime};
 pub enum Protocol {
     /// The Qingdao city platform's interface (sealed HTTP uplinks, MQTT downlinks).
     Qdpark,
+    /// A parking cloud's open API (`cloudparkapi`: pid, MD5 sign, bizContent).
+    Cloudpark,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 1] = [Protocol::Qdpark];
+    pub const ALL: [Protocol; 2] = [Protocol::Qdpark, Protocol::Cloudpark];
 
     /// The protocol's name in storage, configuration and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Qdpark => "qdpark",
+            Protocol::Cloudpark => "cloudpark",
         }
     }
 

@@ -506,29 +506,7 @@ async fn enter(
             entry_time: now.clone(),
             card_id: card.clone(),
         };
-        let record = CarIn {
-            uid: uid.clone(),
-            arrival_id: uid.clone(),
-            plate_no: plate.clone(),
-            car_type: CarType::from_code(read.car_type),
-            parking_code: config.parking_code.clone(),
-            gate_no: None,
-            entry_num: lane.id.clone(),
-            operator_code: None,
-            total_berth_num: total,
-            open_berth_num: open,
-            free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
-            arrive_time: Time(at),
-            parking_type,
-            plate_color: PlateColor::from_code(read.plate_color),
-            upload_time: Time(state.now()),
-        };
-        let mut reports = vec![Report {
-            uid: Some(uid.clone()),
-            interface: "uploadCarInData",
-            body: encode_flat(&record),
-            created_ms: state.now_ms(),
-        }];
+        let mut reports = vec![entry_report(state, &session, (total, open, free), at)];
         let (stored, note) = photo(state, read, &uid, PhotoType::Entry, at, &mut reports);
         match store.enter(&session, reports, stored.as_ref()).await {
             Ok(()) => {
@@ -545,6 +523,40 @@ async fn enter(
         }
     }
     Err(StoreError::UidExhausted)
+}
+
+/// The entry record (uploadCarInData) of a session starting at `at` with
+/// the lot's berths `(total, open, free)` before it.
+pub(crate) fn entry_report(
+    state: &LotState,
+    session: &Session,
+    (total, open, free): (i64, i64, i64),
+    at: NaiveDateTime,
+) -> Report {
+    let parking_type = ParkingType::from_code(session.parking_type);
+    let record = CarIn {
+        uid: session.uid.clone(),
+        arrival_id: session.uid.clone(),
+        plate_no: session.plate_no.clone(),
+        car_type: CarType::from_code(session.car_type),
+        parking_code: state.config().parking_code.clone(),
+        gate_no: None,
+        entry_num: session.entry_lane.clone(),
+        operator_code: None,
+        total_berth_num: total,
+        open_berth_num: open,
+        free_berth_num: if parking_type == ParkingType::Temporary { (free - 1).max(0) } else { free },
+        arrive_time: Time(at),
+        parking_type,
+        plate_color: PlateColor::from_code(session.plate_color),
+        upload_time: Time(state.now()),
+    };
+    Report {
+        uid: Some(session.uid.clone()),
+        interface: "uploadCarInData",
+        body: encode_flat(&record),
+        created_ms: state.now_ms(),
+    }
 }
 
 /// A car at an exit lane: its session found (plate, one OCR-confusable

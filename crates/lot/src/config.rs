@@ -42,6 +42,7 @@ struct Raw {
     #[serde(default)]
     tariff: RawTariff,
     platform: RawPlatform,
+    cloudpark: Option<RawCloudpark>,
     info: Option<RawInfo>,
     auth: Option<RawAuth>,
     #[serde(default)]
@@ -226,6 +227,32 @@ struct RawPlatform {
     concurrency: Option<usize>,
 }
 
+/// `[cloudpark]`: a parking cloud's open API, spoken beside the platform (docs/cloudpark.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCloudpark {
+    url: String,
+    pid: String,
+    secret: String,
+    pull_seconds: Option<u64>,
+    lane: Option<String>,
+}
+
+/// The lot's link to a parking cloud: it reports its entries and exits
+/// there, pulls the cars and fixed cars the cloud put into it, and reports
+/// them applied.
+#[derive(Clone, Debug)]
+pub struct CloudLink {
+    /// The cloud's address; `/cloudparkapi/api/{serviceName}` is appended.
+    pub url: String,
+    pub pid: String,
+    pub secret: String,
+    /// How often it pulls (also on start and after an outage).
+    pub pull: std::time::Duration,
+    /// The entry lane a pulled car is recorded at.
+    pub lane: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
     Entry,
@@ -268,6 +295,8 @@ pub struct Config {
     pub lanes: Vec<Lane>,
     pub tariff: Tariff,
     pub platform: PlatformLink,
+    /// `[cloudpark]`, when the lot also speaks a parking cloud's API.
+    pub cloudpark: Option<CloudLink>,
     /// uploadParkingInfo as configured (its uploadTime is set when sent).
     pub info: Option<ParkingInfo>,
     /// Who may use the API; `None`: this machine only.
@@ -379,7 +408,9 @@ impl Config {
             after_leave: q.after_leave.unwrap_or(defaults.after_leave),
             arrears_hold: q.arrears_hold.unwrap_or(defaults.arrears_hold),
         };
+        let cloudpark = raw.cloudpark.map(|c| cloud_link(c, &lanes)).transpose()?;
         Ok(Config {
+            cloudpark,
             payments,
             auth,
             info,
@@ -405,6 +436,39 @@ impl Config {
             },
         })
     }
+}
+
+fn cloud_link(c: RawCloudpark, lanes: &[Lane]) -> Result<CloudLink, ConfigError> {
+    let url = c.url.trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(invalid("cloudpark.url", "must be an http:// or https:// address"));
+    }
+    if c.pid.trim().is_empty() || c.pid.len() > 20 {
+        return Err(invalid("cloudpark.pid", "1 to 20 characters"));
+    }
+    if c.secret.trim().len() < 16 {
+        return Err(invalid("cloudpark.secret", "at least 16 characters"));
+    }
+    let pull = c.pull_seconds.unwrap_or(60);
+    if !(5..=3600).contains(&pull) {
+        return Err(invalid("cloudpark.pull_seconds", "must be between 5 and 3600"));
+    }
+    let entries: Vec<&Lane> = lanes.iter().filter(|l| l.direction == Direction::Entry).collect();
+    let lane = match c.lane {
+        Some(id) if entries.iter().any(|l| l.id == id) => id,
+        Some(id) => return Err(invalid("cloudpark.lane", format!("`{id}` is not an entry lane of this lot"))),
+        None => entries
+            .first()
+            .map(|l| l.id.clone())
+            .ok_or_else(|| invalid("cloudpark.lane", "the lot has no entry lane"))?,
+    };
+    Ok(CloudLink {
+        url,
+        pid: c.pid.trim().to_owned(),
+        secret: c.secret.trim().to_owned(),
+        pull: std::time::Duration::from_secs(pull),
+        lane,
+    })
 }
 
 /// `hosts`: the names the gateway answers to (DNS-rebinding guard, see

@@ -15,7 +15,10 @@ use crate::subscriber::Stats;
 #[derive(Serialize, ToSchema)]
 pub(crate) struct StatusReply {
     berths: Berths,
+    /// The platform's (Qingdao) link.
     outbox: OutboxStatus,
+    /// The parking cloud's link, when `[cloudpark]` is configured.
+    cloudpark: Option<OutboxStatus>,
     /// Absent when no downlink subscriber runs.
     downlink: Option<DownlinkStatus>,
 }
@@ -52,19 +55,26 @@ pub(crate) struct DownlinkStatus {
 /// Berths, outbox backlog and deliveries, downlink counters (open to anyone).
 #[utoipa::path(get, path = "/api/status", tag = "gateway", responses((status = 200, body = StatusReply)))]
 pub(crate) async fn status(State(state): State<LotState>) -> Json<StatusReply> {
-    let stats = state.outbox_stats();
     let get = Stats::get;
-    let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
+    let link = |name: &'static str, stats: &crate::outbox::OutboxStats| {
+        let store = state.store().clone();
+        let (delivered, timely, last_latency_ms) =
+            (get(&stats.delivered), get(&stats.timely), get(&stats.last_latency_ms));
+        async move {
+            let (pending, refused) = store.backlog(name).await.unwrap_or((-1, -1));
+            OutboxStatus { pending, refused, delivered, timely, last_latency_ms }
+        }
+    };
+    let outbox = link("qdpark", state.outbox_stats()).await;
+    let cloudpark = match state.cloud_outbox_stats() {
+        Some(stats) => Some(link(crate::cloud::LINK.name, stats).await),
+        None => None,
+    };
     let (total, open, free) = state.berths().await.unwrap_or((0, 0, 0));
     Json(StatusReply {
         berths: Berths { total, open, free },
-        outbox: OutboxStatus {
-            pending,
-            refused,
-            delivered: get(&stats.delivered),
-            timely: get(&stats.timely),
-            last_latency_ms: get(&stats.last_latency_ms),
-        },
+        outbox,
+        cloudpark,
         downlink: state.downlink_stats().map(|s| DownlinkStatus {
             applied: get(&s.applied),
             confirmed: get(&s.confirmed),
@@ -146,7 +156,7 @@ pub(crate) async fn check_day(State(state): State<LotState>, bytes: axum::body::
 pub(crate) async fn metrics(State(state): State<LotState>) -> ([(&'static str, &'static str); 1], String) {
     use onepark_serve::metrics::{Registry, Sample, Snapshot};
     let o = state.outbox_stats();
-    let (pending, refused) = state.store().backlog().await.unwrap_or((-1, -1));
+    let (pending, refused) = state.store().backlog("qdpark").await.unwrap_or((-1, -1));
     let count = |v: &std::sync::atomic::AtomicU64| Sample::Counter(Stats::get(v));
     let gauge = |v: u64| Sample::Gauge(i64::try_from(v).unwrap_or(i64::MAX));
     let mut values = vec![

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 mod barrier;
 pub mod booth;
+pub mod cloud;
 pub mod config;
 pub mod downlink;
 mod fee;

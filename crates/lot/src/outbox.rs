@@ -28,6 +28,25 @@ use tokio::task::JoinSet;
 use crate::store::{Finished, Outgoing, Store};
 use crate::uplink::{Client, UplinkError};
 
+/// Where a link's rows go: each link has its own sender over its own rows.
+#[derive(Clone)]
+pub enum Transport {
+    /// The Qingdao platform (sealed HTTP uploads).
+    Qdpark(Client),
+    /// A parking cloud's open API (signed JSON; `crate::cloud`).
+    Cloudpark(crate::cloud::Client),
+}
+
+impl Transport {
+    /// The `outbox.link` it sends.
+    pub fn link(&self) -> &'static str {
+        match self {
+            Transport::Qdpark(_) => "qdpark",
+            Transport::Cloudpark(_) => crate::cloud::LINK.name,
+        }
+    }
+}
+
 /// Records held in memory for dispatch (bodies without photo files).
 const WINDOW: usize = 1024;
 
@@ -235,7 +254,7 @@ impl Sender {
 /// record is queued. At most `concurrency` uploads are in flight.
 pub async fn run(
     store: Store,
-    uplink: Client,
+    transport: Transport,
     zone: Zone,
     clock: Clock,
     wake: Arc<Notify>,
@@ -250,7 +269,7 @@ pub async fn run(
         let queue = &mut sender.queue;
         // A full window has nothing to load: the rows wait in the store for room.
         if queue.rows.len() < WINDOW && (refill || (queue.more && queue.rows.len() < WINDOW / 2)) {
-            match store.pending_after(queue.last_id, WINDOW - queue.rows.len()).await {
+            match store.pending_after(transport.link(), queue.last_id, WINDOW - queue.rows.len()).await {
                 Ok(rows) => {
                     queue.more = rows.len() == WINDOW - queue.rows.len();
                     if let Some(last) = rows.last() {
@@ -264,10 +283,13 @@ pub async fn run(
         }
         let now = clock.millis();
         for row in sender.poll_transmit(now) {
-            let (store, uplink, stats, clock) = (store.clone(), uplink.clone(), stats.clone(), clock.clone());
+            let (store, transport, stats, clock) = (store.clone(), transport.clone(), stats.clone(), clock.clone());
             let row_id = row.id;
             let task = flights.spawn(async move {
-                let attempt = attempt(&store, &uplink, zone, &clock, &stats, &row).await;
+                let attempt = match &transport {
+                    Transport::Qdpark(uplink) => attempt(&store, uplink, zone, &clock, &stats, &row).await,
+                    Transport::Cloudpark(client) => cloud_attempt(&store, client, &clock, &row).await,
+                };
                 (row, attempt)
             });
             tasks.insert(task.id(), row_id);
@@ -369,6 +391,40 @@ fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64
             let wait = backoff(row.attempts).min(Duration::from_secs(30));
             Finished::Retry { next_attempt_ms: now + wait.as_millis() as i64, error }
         }
+    }
+}
+
+/// One upload to a parking cloud: the row as that API's report, the stay
+/// named by the cloud's own recordNo when the cloud put the car in.
+async fn cloud_attempt(store: &Store, client: &crate::cloud::Client, clock: &Clock, row: &Outgoing) -> Attempt {
+    use onepark_cloudpark::Code;
+    let Ok(body) = serde_json::from_str::<Value>(&row.body) else {
+        return Attempt::Refused("stored body is not JSON".into());
+    };
+    let uid = row.uid.clone().unwrap_or_default();
+    let record_no = match store.cloud_record_of(&uid).await {
+        Ok(found) => found.unwrap_or(uid),
+        Err(e) => return Attempt::Failed(format!("reading the cloud record of {uid}: {e}")),
+    };
+    let (service, biz) = match crate::cloud::report(&row.interface, &body, &record_no) {
+        Ok(report) => report,
+        Err(e) => return Attempt::Refused(e),
+    };
+    match client.call(service, &biz, clock.now().timestamp()).await {
+        Ok(answer) if answer.is_ok() => {
+            Attempt::Delivered { latency_ms: u64::try_from(clock.millis() - row.created_ms).unwrap_or(0) }
+        }
+        // The record is at fault: set aside for an operator.
+        Ok(answer)
+            if matches!(Code::from_number(answer.code), Some(Code::BadRequest | Code::Rejected | Code::TooLarge)) =>
+        {
+            Attempt::Refused(format!("{}: {}", answer.code, answer.msg))
+        }
+        // The link's set-up (pid, secret, codes), our clock, a replay of the same second, or the cloud itself:
+        // not the record's fault, so it waits and goes again, signed anew.
+        Ok(answer) => Attempt::Failed(format!("{} {}: {}", service.name(), answer.code, answer.msg)),
+        Err(e @ crate::cloud::CloudError::Unreachable { .. }) => Attempt::Unreachable(e.to_string()),
+        Err(e) => Attempt::Failed(e.to_string()),
     }
 }
 

@@ -671,7 +671,7 @@ mod tests {
         };
         state.store().enter(&session, Vec::new(), None).await.expect("inside");
         let pay_records = async || {
-            let pending = state.store().pending_after(0, 1000).await.expect("outbox");
+            let pending = state.store().pending_after("qdpark", 0, 1000).await.expect("outbox");
             pending.iter().filter(|o| o.interface == "uploadPayRecord").count()
         };
         let mut apply = Downlinks { state: state.clone() };

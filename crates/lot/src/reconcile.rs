@@ -69,7 +69,7 @@ pub async fn until_balanced(state: &LotState, date: NaiveDate) -> Result<Vec<Out
         state.wake_outbox();
         // Waiting on the sender, not on the lot's clock: real time.
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while state.store().backlog().await?.0 > 0 && std::time::Instant::now() < deadline {
+        while state.store().backlog("qdpark").await?.0 > 0 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }

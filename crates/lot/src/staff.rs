@@ -205,7 +205,11 @@ pub(crate) async fn correct_plate(
     }
 }
 
-async fn modify_record(state: &LotState, s: &Session, operator: Option<String>) -> Result<Report, StoreError> {
+pub(crate) async fn modify_record(
+    state: &LotState,
+    s: &Session,
+    operator: Option<String>,
+) -> Result<Report, StoreError> {
     let (total, open, free) = state.berths().await?;
     let at = parse_time(&s.entry_time).unwrap_or_else(|_| state.now());
     let record = CarInModify {
@@ -304,9 +308,35 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         return Err(HttpError::bad("fee", format!("must be between 0 and the tariff's {charge}")));
     }
     let note = format!("{} ({})", c.reason.trim(), c.operator.as_deref().unwrap_or("staff"));
-    // What an exit attempt asked the platform for is void now: left open it would be reported unpaid.
+    let time = format_time(at);
+    let result = close_session(&state, &session, lane, at, (charge, owed), note).await;
+    match result {
+        Ok(()) => {
+            state.wake_outbox();
+            tracing::info!(uid, reason = c.reason, "session closed by staff");
+            Ok(Json(Closed { uid, closed: time, charge_fee: charge, should_pay: owed }))
+        }
+        Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
+        Err(e) => Err(HttpError::internal(e)),
+    }
+}
+
+/// Closes an open session whose car left unseen: its exit record with the
+/// stay's `charge` and what is `owed`, `note` saying why and who; what an exit
+/// attempt asked the platform for is void. Staff's close and a parking
+/// cloud's delInCar both end a stay this way.
+pub(crate) async fn close_session(
+    state: &LotState,
+    session: &Session,
+    lane: String,
+    at: chrono::NaiveDateTime,
+    (charge, owed): (i64, i64),
+    note: String,
+) -> Result<(), StoreError> {
+    let uid = &session.uid;
+    // Left open it would be reported unpaid.
     let now = format_time(state.now());
-    let online = state.store().online_bills_of(&uid).await.map_err(HttpError::internal)?;
+    let online = state.store().online_bills_of(uid).await?;
     let online = online
         .into_iter()
         .filter(|b| b.state == crate::store::BillState::Open && b.kind == crate::store::BillKind::Exit)
@@ -324,19 +354,8 @@ pub(crate) async fn close(State(state): State<LotState>, Path(uid): Path<String>
         bill: None,
         online,
     };
-    let result = match exit_record(&state, &session, &exit).await {
-        Ok(report) => state.store().leave(&exit, vec![report], None).await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(()) => {
-            state.wake_outbox();
-            tracing::info!(uid, reason = c.reason, "session closed by staff");
-            Ok(Json(Closed { uid, closed: exit.time, charge_fee: charge, should_pay: owed }))
-        }
-        Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
-        Err(e) => Err(HttpError::internal(e)),
-    }
+    let report = exit_record(state, session, &exit).await?;
+    state.store().leave(&exit, vec![report], None).await
 }
 
 /// Every month card.

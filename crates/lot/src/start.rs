@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::downlink::Order;
-use crate::outbox::{self, OutboxStats};
+use crate::outbox::{self, OutboxStats, Transport};
 use crate::state::{Inner, LotState};
 use crate::store::{Store, StoreError};
 use crate::subscriber::{Settings, Subscriber};
@@ -23,6 +23,8 @@ pub enum LotError {
     Store(#[from] StoreError),
     #[error("platform client: {0}")]
     Uplink(#[from] crate::uplink::UplinkError),
+    #[error("cloudpark client: {0}")]
+    Cloud(String),
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
 }
@@ -35,7 +37,11 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
 
 /// [`start`] on `clock`: a test's manual clock moves the gateway's time.
 pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, LotError> {
-    let store = Store::open(&config.database).await?;
+    let mut links = vec![crate::store::Link::QDPARK];
+    if config.cloudpark.is_some() {
+        links.push(crate::cloud::LINK);
+    }
+    let store = Store::open(&config.database).await?.speaking(links);
     let p = &config.platform;
     let identity = Identity {
         access_id: p.access_id.clone(),
@@ -51,7 +57,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     let concurrency = p.concurrency;
     let sender = outbox::run(
         store.clone(),
-        uplink.clone(),
+        Transport::Qdpark(uplink.clone()),
         config.zone,
         clock.clone(),
         wake.clone(),
@@ -59,6 +65,25 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         concurrency,
     );
     tokio::spawn(sender);
+    // The parking cloud: its own sender over its own rows, and its pull.
+    let cloud = match &config.cloudpark {
+        Some(link) => {
+            let client = crate::cloud::Client::new(link).map_err(|e| LotError::Cloud(e.to_string()))?;
+            let (cloud_wake, stats) = (Arc::new(Notify::new()), Arc::new(OutboxStats::default()));
+            let sender = outbox::run(
+                store.clone(),
+                Transport::Cloudpark(client.clone()),
+                config.zone,
+                clock.clone(),
+                cloud_wake.clone(),
+                stats.clone(),
+                concurrency,
+            );
+            tokio::spawn(sender);
+            Some((client, cloud_wake, stats))
+        }
+        None => None,
+    };
     let subscriber = match &p.mqtt_url {
         Some(url) => {
             let username = match p.node {
@@ -92,6 +117,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         clock,
         wake,
         outbox,
+        cloud_outbox: cloud.as_ref().map(|(_, wake, stats)| (wake.clone(), stats.clone())),
         downlink,
         sessions,
         http,
@@ -104,6 +130,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
                 tracing::error!(error = %e, "downlink subscriber stopped");
             }
         });
+    }
+    if let Some((client, _, _)) = cloud {
+        tokio::spawn(crate::cloud::run(state.clone(), client));
     }
     tokio::spawn(crate::payments::run(state.clone()));
     tokio::spawn(crate::jobs::periodic(state.clone()));

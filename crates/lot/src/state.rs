@@ -35,6 +35,8 @@ pub(crate) struct Inner {
     /// Notified whenever a record is queued: the outbox sender looks.
     pub wake: Arc<Notify>,
     pub outbox: Arc<OutboxStats>,
+    /// The parking cloud's sender, when `[cloudpark]` is configured: its wake-up and counters.
+    pub cloud_outbox: Option<(Arc<Notify>, Arc<OutboxStats>)>,
     pub downlink: Option<Arc<Stats>>,
     pub sessions: Arc<Sessions>,
     pub http: Arc<onepark_serve::Stats>,
@@ -97,6 +99,14 @@ impl LotState {
     /// A record was queued: let the sender look.
     pub(crate) fn wake_outbox(&self) {
         self.inner.wake.notify_one();
+        if let Some((wake, _)) = &self.inner.cloud_outbox {
+            wake.notify_one();
+        }
+    }
+
+    /// The parking cloud sender's counters, when the lot speaks to one.
+    pub fn cloud_outbox_stats(&self) -> Option<&OutboxStats> {
+        self.inner.cloud_outbox.as_ref().map(|(_, stats)| &**stats)
     }
 
     pub(crate) fn lane(&self, id: &str, direction: Direction) -> Result<&Lane, Deny> {

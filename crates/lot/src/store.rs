@@ -11,6 +11,7 @@
 //! | `cards` | `month_cards`, `month_card_plates` |
 //! | `lists` | `list_entries`, `downlink_order` |
 //! | `payments` | `online_bills`, `signings`, `arrears_notices` |
+//! | `cloud` | `cloud_stays` (cars a parking cloud put into the lot) |
 //!
 //! Writes take turns on one writer lock ([`Store::write`], [`Store::single`]).
 
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod cards;
+mod cloud;
 mod lists;
 mod outbox;
 mod payments;
@@ -41,6 +43,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (2, "month cards", include_str!("../migrations/0002_month_cards.sql")),
     (3, "photos staff", include_str!("../migrations/0003_photos_staff.sql")),
     (4, "payments", include_str!("../migrations/0004_payments.sql")),
+    (5, "links", include_str!("../migrations/0005_links.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -64,12 +67,32 @@ pub struct Store {
     /// second writer sleep in its busy handler (tens of milliseconds at the
     /// barrier while the sender records deliveries).
     writer: Arc<Mutex<()>>,
+    /// The links records are queued for.
+    links: Arc<[Link]>,
+}
+
+/// A protocol the lot's records go out through, and which records it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    /// `outbox.link`: `qdpark`, `cloudpark`.
+    pub name: &'static str,
+    /// The record kinds (the lot's interface names) it carries; `None`: all.
+    pub carries: Option<&'static [&'static str]>,
+}
+
+impl Link {
+    pub const QDPARK: Link = Link { name: "qdpark", carries: None };
+
+    pub fn carries(&self, interface: &str) -> bool {
+        self.carries.is_none_or(|kinds| kinds.contains(&interface))
+    }
 }
 
 /// A write transaction holding the writer lock; commit, or drop to roll back.
 struct Write {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     _turn: OwnedMutexGuard<()>,
+    links: Arc<[Link]>,
 }
 
 impl Write {
@@ -100,15 +123,24 @@ impl Store {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        let store = Store { pool, writer: Arc::new(Mutex::new(())) };
+        let store = Store { pool, writer: Arc::new(Mutex::new(())), links: Arc::new([Link::QDPARK]) };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The store queueing each record for these links (default: Qingdao's alone).
+    pub fn speaking(self, links: Vec<Link>) -> Store {
+        Store { links: links.into(), ..self }
+    }
+
+    pub fn links(&self) -> &[Link] {
+        &self.links
     }
 
     /// Begins a write transaction, after any other writer of this process.
     async fn write(&self) -> Result<Write, StoreError> {
         let turn = self.writer.clone().lock_owned().await;
-        Ok(Write { tx: self.pool.begin().await?, _turn: turn })
+        Ok(Write { tx: self.pool.begin().await?, _turn: turn, links: self.links.clone() })
     }
 
     /// sqlx's migrator over the embedded files (`_sqlx_migrations`), as on

@@ -123,13 +123,13 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Three entries, two exits, one bill, plus the heartbeat queued at start (the first berth state
     // waits a minute).
-    assert_eq!(lot.state.store().backlog().await.expect("backlog"), (7, 0));
+    assert_eq!(lot.state.store().backlog("qdpark").await.expect("backlog"), (7, 0));
 
     let platform =
         common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))
             .await;
     lot.wait("the backlog to drain", |s| s.outbox_stats().delivered.load(Ordering::Relaxed) >= 7).await;
-    assert_eq!(lot.state.store().backlog().await.expect("backlog"), (0, 0));
+    assert_eq!(lot.state.store().backlog("qdpark").await.expect("backlog"), (0, 0));
     let records: Value = serde_json::from_str(
         &lot.http
             .get(format!("http://{}/api/admin/records?parkingCode=1001", platform.http))
@@ -294,11 +294,11 @@ async fn photos_staff_actions_and_cars_without_plates_reach_the_platform() {
 
     // Everything reaches the platform: corrected plate, photos, parking info.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while lot.state.store().backlog().await.expect("backlog").0 > 0 {
+    while lot.state.store().backlog("qdpark").await.expect("backlog").0 > 0 {
         assert!(Instant::now() < deadline, "outbox did not drain");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(lot.state.store().backlog().await.expect("backlog").1, 0, "nothing refused");
+    assert_eq!(lot.state.store().backlog("qdpark").await.expect("backlog").1, 0, "nothing refused");
     let records = admin_get(&lot, &platform, "/api/admin/records?parkingCode=1001&plateNo=鲁B77777").await;
     assert_eq!(records["items"].as_array().map(Vec::len), Some(1), "{records}");
     let platform_db = sqlx::SqlitePool::connect(&format!("sqlite://{}", dir.join("p.db").display())).await.expect("db");

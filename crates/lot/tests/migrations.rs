@@ -17,7 +17,7 @@ async fn a_database_of_version_0_1_upgrades_in_place() {
         assert_eq!(session.plate_no, "鲁B12345");
         let cards = store.cards().await.expect("cards");
         assert_eq!((cards.len(), cards[0].plates.as_slice()), (1, ["鲁B55555".to_owned()].as_slice()));
-        assert_eq!(store.backlog().await.expect("backlog"), (0, 0), "delivered records stay delivered");
+        assert_eq!(store.backlog("qdpark").await.expect("backlog"), (0, 0), "delivered records stay delivered");
     }
     let fresh = Store::open(&format!("sqlite://{}", dir.join("fresh.db").display())).await.expect("fresh");
     assert!(fresh.cards().await.expect("cards").is_empty());

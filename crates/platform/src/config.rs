@@ -504,6 +504,10 @@ impl TryFrom<crate::store::StoredLot> for LotAccess {
                 let public_key = PublicKey::parse(&stored.public_key).map_err(|e| e.to_string())?;
                 Ok(LotAccess::qdpark(&stored.access_id, public_key, stored.profile.parse()?, stored.parking_codes))
             }
+            // Lots of the cloud API are pids (`cloud_principals`), never `lot_access` rows.
+            onepark_domain::record::Protocol::Cloudpark => {
+                Err(format!("lot {} names protocol cloudpark: register it as a pid", stored.access_id))
+            }
         }
     }
 }

@@ -2,9 +2,7 @@
 //! transaction as the change it reports and sent in order by the sender (the top-level `outbox` module);
 //! `meta` remembers what was last reported where only a change is news.
 
-use sqlx::SqliteConnection;
-
-use super::{Store, StoreError};
+use super::{Store, StoreError, Write};
 
 onepark_sql::column_enum! {
     /// Where an undelivered record stands (`outbox.dead`; delivered ones
@@ -100,12 +98,13 @@ impl Store {
         Ok(())
     }
 
-    /// Pending records (not delivered, not refused) after `after_id`, in id order.
-    pub async fn pending_after(&self, after_id: i64, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
+    /// A link's pending records (not delivered, not refused) after `after_id`, in id order.
+    pub async fn pending_after(&self, link: &str, after_id: i64, limit: usize) -> Result<Vec<Outgoing>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id, uid, interface, body, created_ms, attempts, next_attempt_ms FROM outbox \
-             WHERE delivered_ms IS NULL AND dead = ? AND id > ? ORDER BY id LIMIT ?",
+             WHERE link = ? AND delivered_ms IS NULL AND dead = ? AND id > ? ORDER BY id LIMIT ?",
         )
+        .bind(link)
         .bind(Standing::InLine)
         .bind(after_id)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
@@ -156,8 +155,8 @@ impl Store {
     pub async fn retry_refused(&self, id: i64, now_ms: i64) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
-             SELECT uid, interface, body, ?, ? FROM outbox WHERE id = ? AND dead = ? AND delivered_ms IS NULL",
+            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms, link) \
+             SELECT uid, interface, body, ?, ?, link FROM outbox WHERE id = ? AND dead = ? AND delivered_ms IS NULL",
         )
         .bind(now_ms)
         .bind(now_ms)
@@ -177,15 +176,16 @@ impl Store {
         Ok(true)
     }
 
-    /// Records waiting for the platform, and records it refused.
-    pub async fn backlog(&self) -> Result<(i64, i64), StoreError> {
+    /// A link's records waiting to be sent, and those its far end refused.
+    pub async fn backlog(&self, link: &str) -> Result<(i64, i64), StoreError> {
         Ok(sqlx::query_as(
             "SELECT COALESCE(SUM(CASE WHEN dead = ?1 THEN 1 ELSE 0 END), 0), \
              COALESCE(SUM(CASE WHEN dead = ?2 THEN 1 ELSE 0 END), 0) \
-             FROM outbox WHERE delivered_ms IS NULL",
+             FROM outbox WHERE delivered_ms IS NULL AND link = ?3",
         )
         .bind(Standing::InLine)
         .bind(Standing::SetAside)
+        .bind(link)
         .fetch_one(&self.pool)
         .await?)
     }
@@ -224,10 +224,10 @@ impl Store {
         let done = sqlx::query(
             "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
              SELECT last.uid, last.interface, last.body, ?1, ?1 FROM ( \
-                 SELECT uid, interface, body, dead, last_error FROM outbox WHERE uid = ?2 AND interface = ?3 \
+                 SELECT uid, interface, body, dead, last_error FROM outbox WHERE link = 'qdpark' AND uid = ?2 AND interface = ?3 \
                  AND (?4 IS NULL OR json_extract(body, '$.' || ?4) = ?5) ORDER BY id DESC LIMIT 1) last \
              WHERE NOT (last.dead = ?6 AND last.last_error LIKE '400:%') \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.uid = last.uid AND p.interface = last.interface \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link = 'qdpark' AND p.uid = last.uid AND p.interface = last.interface \
                  AND p.body = last.body AND p.delivered_ms IS NULL AND p.dead = ?7)",
         )
         .bind(now_ms)
@@ -244,15 +244,22 @@ impl Store {
     }
 }
 
-pub(super) async fn queue(tx: &mut SqliteConnection, r: Report) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) VALUES (?, ?, ?, ?, ?)")
-        .bind(r.uid)
+/// Queues a record once for each link that carries it.
+pub(super) async fn queue(tx: &mut Write, r: Report) -> Result<(), StoreError> {
+    let links = tx.links.clone();
+    for link in links.iter().filter(|l| l.carries(r.interface)) {
+        sqlx::query(
+            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms, link) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.uid)
         .bind(r.interface)
-        .bind(r.body)
+        .bind(&r.body)
         .bind(r.created_ms)
         .bind(r.created_ms)
-        .execute(&mut *tx)
+        .bind(link.name)
+        .execute(&mut **tx)
         .await?;
+    }
     Ok(())
 }
 
@@ -270,7 +277,7 @@ mod tests {
         store.report(report(r#"{"photoID":"u1-1"}"#)).await.expect("queued");
         store.report(report(r#"{"photoID":"u1-2"}"#)).await.expect("queued");
         let ids = |rows: Vec<Outgoing>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
-        assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [1, 2]);
+        assert_eq!(ids(store.pending_after("qdpark", 0, 10).await.expect("pending")), [1, 2]);
         // Still waiting to be sent: the platform lacks it because it has not arrived.
         assert!(!store.requeue_item("u1", "uploadPhoto", "photoID", "u1-1", 5).await.expect("requeue"));
         store.finish(&[(1, 1, Finished::Delivered { at_ms: 2 })]).await.expect("finish");
@@ -279,14 +286,14 @@ mod tests {
         // The other photo was refused as invalid: sending it again would be refused again.
         store.finish(&[(2, 1, Finished::Refused("400: bad photo".into()))]).await.expect("finish");
         assert!(!store.requeue_item("u1", "uploadPhoto", "photoID", "u1-2", 7).await.expect("requeue"));
-        assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [3]);
+        assert_eq!(ids(store.pending_after("qdpark", 0, 10).await.expect("pending")), [3]);
         // Staff fixed the cause and send it again: a new row in line, the old one no longer listed.
-        assert_eq!(store.backlog().await.expect("backlog"), (1, 1));
+        assert_eq!(store.backlog("qdpark").await.expect("backlog"), (1, 1));
         assert_eq!(store.refused_records(10).await.expect("refused").len(), 1);
         assert!(store.retry_refused(2, 8).await.expect("retry"));
         assert!(!store.retry_refused(2, 9).await.expect("retry"), "only once");
-        assert_eq!(ids(store.pending_after(0, 10).await.expect("pending")), [3, 4]);
-        assert_eq!(store.backlog().await.expect("backlog"), (2, 0));
+        assert_eq!(ids(store.pending_after("qdpark", 0, 10).await.expect("pending")), [3, 4]);
+        assert_eq!(store.backlog("qdpark").await.expect("backlog"), (2, 0));
         assert!(store.refused_records(10).await.expect("refused").is_empty());
     }
 }

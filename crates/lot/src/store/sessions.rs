@@ -97,21 +97,17 @@ impl Store {
         photo: Option<&StoredPhoto>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query(
-            "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id, \
-             state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')",
-        )
-        .bind(&s.uid)
-        .bind(&s.plate_no)
-        .bind(s.plate_color)
-        .bind(s.car_type)
-        .bind(s.parking_type)
-        .bind(&s.entry_lane)
-        .bind(&s.entry_time)
-        .bind(&s.card_id)
-        .execute(&mut *tx)
-        .await?;
+        insert_session(&mut tx, s).await?;
         commit_reported(tx, photo, reports).await
+    }
+
+    /// Starts a session a parking cloud put into the lot (its `record_no`),
+    /// remembering which, and queues its entry record.
+    pub async fn enter_remote(&self, s: &Session, reports: Vec<Report>, record_no: &str) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        insert_session(&mut tx, s).await?;
+        super::cloud::remember(&mut tx, record_no, &s.uid).await?;
+        commit_reported(tx, None, reports).await
     }
 
     /// Closes a session and queues its exit record (and photo).
@@ -277,6 +273,24 @@ impl Store {
         .fetch_all(&self.pool)
         .await?)
     }
+}
+
+async fn insert_session(tx: &mut Write, s: &Session) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, card_id, \
+         state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')",
+    )
+    .bind(&s.uid)
+    .bind(&s.plate_no)
+    .bind(s.plate_color)
+    .bind(s.car_type)
+    .bind(s.parking_type)
+    .bind(&s.entry_lane)
+    .bind(&s.entry_time)
+    .bind(&s.card_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Adds a change's photo and outbox rows to its transaction and commits: the

@@ -3,10 +3,12 @@
 //! (`store::Principal`), manage fixed cars and in-park cars, ask about
 //! arrears, fixed cars, lots' status and QR codes, and lots pull what the
 //! cloud put into them. `door` reads, verifies and authorises; `services`
-//! turns each message into the city's records; `replay` remembers signs.
+//! turns each message into the city's records (`records` maps the lot
+//! reports); `replay` remembers signs.
 //! The wire is `onepark_cloudpark`; docs/cloudpark.md is the reference.
 
 pub mod door;
+pub mod records;
 pub mod replay;
 mod services;
 

@@ -4,8 +4,8 @@
 
 use onepark_cloudpark::fields::Fields;
 use onepark_cloudpark::service::{
-    ArrearsAnswer, ArrearsPark, DelFixcar, DelInCar, FixcarCheck, FixcarItem, FixedCar as WireCar, InCar, MqStatus,
-    Page, PageQuery, ParkQuery, ParkinItem, PlateQuery, QrCode, SyncReport,
+    ArrearsAnswer, ArrearsPark, DelFixcar, DelInCar, EnterNotify, FixcarCheck, FixcarItem, FixedCar as WireCar, InCar,
+    LeaveNotify, MqStatus, Page, PageQuery, ParkQuery, ParkinItem, PlateQuery, QrCode, SyncReport,
 };
 use onepark_cloudpark::{Code, Refusal, Service};
 use onepark_domain::plate::Plate;
@@ -32,6 +32,8 @@ pub(super) async fn run(state: &AppState, who: &Principal, service: Service, biz
         Service::GetParkQrCode => qr_code(state, who, &f).await,
         Service::QueryAgentFixcar => query_fixcar(state, who, &f).await,
         Service::NotifyAgentFixcar => notify_fixcar(state, who, &f).await,
+        Service::EnterNotify => enter_notify(state, who, &f, biz).await,
+        Service::LeaveNotify => leave_notify(state, who, &f, biz).await,
     }
 }
 
@@ -456,4 +458,47 @@ async fn qr_code(state: &AppState, who: &Principal, f: &Fields) -> Result<Done, 
         onepark_web::qr::svg(&url).map_err(failed)?
     };
     done(Some(to_value(&QrCode { park_code: q.park_code, url, format, content })))
+}
+
+/// What a stored record means to the lot that reported it.
+fn stored(put: Result<crate::store::Put, crate::store::StoreError>, record_no: &str) -> Result<Done, Refusal> {
+    match put {
+        Ok(crate::store::Put::Inserted) => done(None),
+        Ok(crate::store::Put::Duplicate) => {
+            Ok(Done { data: None, note: Some("重复上传，数据未变更".into()) })
+        }
+        Err(crate::store::StoreError::Conflict { .. }) => Err(Refusal::new(
+            Code::Rejected,
+            format!("recordNo {record_no} 已存在且内容不同：同一记录不能以不同内容重复上传"),
+        )),
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
+/// Times a lot reports may be at most this far ahead of the platform.
+fn not_ahead(state: &AppState, at: chrono::NaiveDateTime, field: &str) -> Result<(), Refusal> {
+    if at > state.now() + chrono::Duration::minutes(5) {
+        return Err(Refusal::bad(format!("bizContent.{field} {} 晚于当前时间", format_time(at))));
+    }
+    Ok(())
+}
+
+async fn enter_notify(state: &AppState, who: &Principal, f: &Fields, biz: &str) -> Result<Done, Refusal> {
+    let m = EnterNotify::from_fields(f)?;
+    authorize(who, &m.park_code)?;
+    not_ahead(state, m.enter_time, "enterTime")?;
+    let valid = Plate::parse(&m.plate_num).is_ok();
+    let entry = super::records::entry(&m, valid, state.now(), biz);
+    let put = state.store().put_entry(&super::records::lot(&who.pid), &entry, &now_text(state)).await;
+    stored(put, &m.record_no)
+}
+
+async fn leave_notify(state: &AppState, who: &Principal, f: &Fields, biz: &str) -> Result<Done, Refusal> {
+    let m = LeaveNotify::from_fields(f)?;
+    authorize(who, &m.park_code)?;
+    not_ahead(state, m.leave_time, "leaveTime")?;
+    let valid = Plate::parse(&m.plate_num).is_ok();
+    let exit = super::records::exit(&m, valid, state.now(), biz);
+    let put = state.store().put_exit(&super::records::lot(&who.pid), &exit, &now_text(state)).await;
+    stored(put, &m.record_no)
 }
