@@ -274,3 +274,156 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
         format!(r#"{{"pid":"{PID}","serviceName":"queryMqStatus","timestamp":{},"bizContent":{{}}}}"#, now());
     cloud.refused("queryMqStatus", unsigned, 400, "sign").await;
 }
+
+const LOT_KEY: &str = "TEST-ONLY-LOT-5B0E9D21C4A34F6E";
+
+async fn lot_get(port: u16, path: &str) -> Value {
+    let text = client().get(format!("http://127.0.0.1:{port}{path}")).send().await.expect("lot").text().await;
+    serde_json::from_str(&text.expect("body")).expect("JSON")
+}
+
+/// Waits up to 60 s for `check` to hold, naming `what` when it does not.
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match check().await {
+            None => return,
+            Some(seen) if Instant::now() > deadline => panic!("{what}; last seen: {seen}"),
+            Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+fn plates(records: &Value) -> Vec<String> {
+    let mut plates: Vec<String> = records["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| r["plateNo"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    plates.sort();
+    plates
+}
+
+#[tokio::test]
+async fn a_gateway_speaks_qingdao_and_the_cloud_and_an_outage_of_one_holds_nothing_back() {
+    let dir = TempDir::new("cloudpark-dual");
+    let (qdir, cdir) = (dir.join("qingdao"), dir.join("cloud"));
+    std::fs::create_dir_all(&qdir).expect("dir");
+    std::fs::create_dir_all(&cdir).expect("dir");
+    let (q_http, q_mqtt, c_http, c_mqtt, lane_port) = (free_port(), free_port(), free_port(), free_port(), free_port());
+    let q_config = platform_config(&qdir, q_http, q_mqtt, &lot_access("234", &["1001"]));
+    let c_config = platform_config(&cdir, c_http, c_mqtt, "");
+    let mut qingdao = Some(start(&qdir, &["platform", "serve"], &q_config, q_http).await);
+    let _cloud = start(&cdir, &["platform", "serve"], &c_config, c_http).await;
+    onepark(
+        &[
+            "platform",
+            "integrators",
+            "add",
+            "--pid",
+            "lot1001",
+            "--secret",
+            LOT_KEY,
+            "--kind",
+            "lot",
+            "--park-code",
+            "1001",
+        ],
+        &c_config,
+    );
+    onepark(&["platform", "integrators", "add", "--pid", PID, "--secret", KEY, "--park-code", "1001"], &c_config);
+    let cloud = Cloud {
+        base: format!("http://127.0.0.1:{c_http}"),
+        pid: PID.into(),
+        key: KEY.into(),
+        sent: Default::default(),
+    };
+
+    // Before the lot starts, the integrator adds a fixed car and puts a car in.
+    let card = json!({ "uuid": "card-0001", "parkCode": "1001", "carNum": "鲁B11111", "owner": "李四",
+        "timeStart": "2026-01-01", "timeEnd": "2030-12-31" });
+    cloud.ok("addfixcar", card).await;
+    let an_hour_ago = (chrono::Utc::now() + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M:%S").to_string();
+    let stay = json!({ "parkCode": "1001", "plateNumber": "鲁C22222", "carType": 9, "carSubType": 91,
+        "enterTime": an_hour_ago, "entrance": "云坐席", "enterOpame": "超管", "recordNo": "cloud-1" });
+    cloud.ok("modifyInCar", stay).await;
+
+    let lot_config = dir.join("lot.toml");
+    let url = format!("http://127.0.0.1:{q_http}/api/v1/cp");
+    let text = lot_toml("1001", &format!("listen = \"127.0.0.1:{lane_port}\"\n"), &dir.join("lot.db"), (100, 90), &url)
+        + &format!("mqtt_url = \"mqtt://127.0.0.1:{q_mqtt}\"\n")
+        + &format!(
+            "[cloudpark]\nurl = \"http://127.0.0.1:{c_http}\"\npid = \"lot1001\"\nsecret = \"{LOT_KEY}\"\npull_seconds = 5\n"
+        );
+    std::fs::write(&lot_config, text).expect("lot config");
+    let _lot = start(&dir, &["lot", "serve"], &lot_config, lane_port).await;
+
+    // The lot pulls on start: the fixed car is a month card, the car a session, both reported synced.
+    until("the pulled month card", || async {
+        let cards = lot_get(lane_port, "/api/month-cards").await;
+        (cards["items"][0]["id"] != "card-0001").then_some(cards)
+    })
+    .await;
+    until("the pulled stay", || async {
+        let open = lot_get(lane_port, "/api/sessions?state=open").await;
+        (!open.to_string().contains("鲁C22222")).then_some(open)
+    })
+    .await;
+    until("the fixed car synced", || async {
+        let cars = get(format!("http://127.0.0.1:{c_http}/api/admin/fixed-cars?parkCode=1001")).await;
+        (cars["items"][0]["syncedVersion"] != cars["items"][0]["version"]).then_some(cars)
+    })
+    .await;
+    // Pulling is the lot's own pid's, not an integrator's.
+    let pull = json!({ "page": 1, "pageSize": 100, "parkCode": "1001" });
+    cloud.refused("queryAgentParkin", cloud.body("queryAgentParkin", now(), &pull), 403, "lot1001").await;
+
+    // The Qingdao platform goes down; cars keep coming and going.
+    drop(qingdao.take());
+    let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B11111" })).await;
+    assert_eq!(entered["open"], true, "the month card lets it in: {entered}");
+    let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁D33333" })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    let left = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B11111" })).await;
+    assert_eq!((left["open"].clone(), left["fee"].as_i64()), (json!(true), Some(0)), "{left}");
+    // The cloud closes the stay it made; the lot applies it on its next pull.
+    cloud.ok("delInCar", json!({ "parkCode": "1001", "recordNo": "cloud-1", "remark": "僵尸车" })).await;
+    until("the cloud's stay closed at the lot", || async {
+        let open = lot_get(lane_port, "/api/sessions?state=open").await;
+        open.to_string().contains("鲁C22222").then_some(open)
+    })
+    .await;
+
+    // The cloud heard everything, the cloud's own stay under its recordNo.
+    until("the cloud's records", || async {
+        let records = get(format!("http://127.0.0.1:{c_http}/api/admin/records?parkingCode=1001")).await;
+        let left = records["items"].as_array().into_iter().flatten().filter(|r| !r["endTime"].is_null()).count();
+        (plates(&records) != ["鲁B11111", "鲁C22222", "鲁D33333"] || left != 2).then_some(records)
+    })
+    .await;
+    let records =
+        get(format!("http://127.0.0.1:{c_http}/api/admin/records?parkingCode=1001&plateNo=%E9%B2%81C22222")).await;
+    assert_eq!(records["items"][0]["uid"], "cloud-1", "{records}");
+    let status = lot_get(lane_port, "/api/status").await;
+    assert!(
+        status["outbox"]["pending"].as_i64().is_some_and(|n| n >= 4),
+        "Qingdao's backlog waits: two entries, two exits: {status}"
+    );
+    assert_eq!(status["cloudpark"]["pending"], 0, "the cloud's link is not held back: {status}");
+
+    // Qingdao is back: its outbox drains, and it holds the same stays.
+    qingdao = Some(start(&qdir, &["platform", "serve"], &q_config, q_http).await);
+    until("Qingdao's outbox drained", || async {
+        let status = lot_get(lane_port, "/api/status").await;
+        (status["outbox"]["pending"] != 0 || status["outbox"]["refused"] != 0).then_some(status)
+    })
+    .await;
+    let records = get(format!("http://127.0.0.1:{q_http}/api/admin/records?parkingCode=1001")).await;
+    assert_eq!(plates(&records), ["鲁B11111", "鲁C22222", "鲁D33333"], "{records}");
+    drop(qingdao);
+}
