@@ -65,6 +65,10 @@ pub enum Command {
         platform_bin: Option<PathBuf>,
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
+        /// Also send signed cloud-API entries (enterNotify) at each connection
+        /// count, right after Qingdao's, and print their ratio (docs/cloudpark.md).
+        #[arg(long)]
+        cloudpark: bool,
     },
     /// Online payment: the exit with a no-stop deduction beside a plain exit, and the driver page's fee round trip.
     Payments {
@@ -124,9 +128,16 @@ pub fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
         Command::Payments { cars, quotes, keys } => return crate::bench_payments::run(cars, quotes, keys),
-        Command::Concurrency { codes, connections, requests, database, platform_bin, keys } => {
-            let options =
-                crate::bench_concurrency::Options { codes, connections, requests, database, platform_bin, keys };
+        Command::Concurrency { codes, connections, requests, database, platform_bin, keys, cloudpark } => {
+            let options = crate::bench_concurrency::Options {
+                codes,
+                connections,
+                requests,
+                database,
+                platform_bin,
+                keys,
+                cloudpark,
+            };
             return crate::bench_concurrency::run(options);
         }
     };

@@ -4,7 +4,10 @@
 //! run); this process replays distinct pre-sealed uploadCarInData spread
 //! over `--codes` parking codes at each connection count in turn (closed
 //! loop: every connection sends its next request when the last is
-//! answered), and reports requests/s, latency and every non-200.
+//! answered), and reports requests/s, latency and every non-200. With
+//! `--cloudpark` each level also sends as many distinct signed cloud-API
+//! entries (enterNotify, the same store path behind another front door) and
+//! prints their rate over Qingdao's.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +28,28 @@ pub struct Options {
     pub database: Option<String>,
     pub platform_bin: Option<PathBuf>,
     pub keys: PathBuf,
+    pub cloudpark: bool,
 }
+
+/// The bench's cloud-API pid and its secret (a marked test secret).
+const PID: &str = "bench";
+const SECRET: &str = "TEST-ONLY-BENCH-SECRET-0001";
+
+/// A front door: its path, body type and how its success reads.
+#[derive(Clone, Copy)]
+struct Door {
+    path: &'static str,
+    content_type: &'static str,
+    ok: &'static str,
+}
+
+const QDPARK: Door = Door {
+    path: "/api/v1/cp/uploadCarInData",
+    content_type: "application/x-www-form-urlencoded",
+    ok: "\"resultCode\":\"200\"",
+};
+const CLOUDPARK: Door =
+    Door { path: "/cloudparkapi/api/enterNotify", content_type: "application/json", ok: "\"code\":200" };
 
 pub fn run(o: Options) -> Result<ExitCode> {
     if o.codes == 0 || o.requests == 0 || o.connections.contains(&0) {
@@ -65,6 +89,21 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
     let levels: Vec<Vec<String>> = (0..o.connections.len())
         .map(|level| seal(level, o.requests, &codes, &lot, &platform_public))
         .collect::<Result<_>>()?;
+    let cloud_levels: Vec<Vec<String>> = if o.cloudpark {
+        let mut add = std::process::Command::new(&bin);
+        add.args(["platform", "integrators", "add", "--pid", PID, "--secret", SECRET, "--kind", "lot", "--config"])
+            .arg(&config);
+        for code in &codes {
+            add.args(["--park-code", code]);
+        }
+        let out = add.output().context("registering the bench's pid")?;
+        if !out.status.success() {
+            bail!("integrators add: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        (0..o.connections.len()).map(|level| sign(level, o.requests, &codes)).collect()
+    } else {
+        Vec::new()
+    };
     let mut child = std::process::Command::new(&bin)
         .args(["platform", "serve", "--config"])
         .arg(&config)
@@ -85,14 +124,14 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
             "{:>11} {:>9} {:>9} {:>9} {:>8} {:>8}",
             "connections", "req/s", "p50 ms", "p99 ms", "non-200", "errors"
         );
+        let mut cloud_levels = cloud_levels.into_iter();
         for (connections, requests) in o.connections.iter().zip(levels) {
-            let r = level(addr, *connections, requests).await;
-            println!(
-                "{connections:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8} {:>8}",
-                r.rate, r.p50, r.p99, r.rejected, r.errors, r.unsent
-            );
-            if let Some(sample) = r.sample {
-                println!("            first non-200: {sample}");
+            let r = level(addr, QDPARK, *connections, requests).await;
+            print_level(&format!("{connections}"), &r);
+            if let Some(signed) = cloud_levels.next() {
+                let c = level(addr, CLOUDPARK, *connections, signed).await;
+                print_level(&format!("{connections} cloud"), &c);
+                println!("            cloud / Qingdao: {:.2}", c.rate / r.rate.max(f64::MIN_POSITIVE));
             }
         }
         anyhow::Ok(())
@@ -138,6 +177,32 @@ fn drop_schema(url: &str, schema: &str) {
         .status();
 }
 
+fn print_level(label: &str, r: &Level) {
+    println!(
+        "{label:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8} {:>8}",
+        r.rate, r.p50, r.p99, r.rejected, r.errors, r.unsent
+    );
+    if let Some(sample) = &r.sample {
+        println!("            first non-200: {sample}");
+    }
+}
+
+/// Distinct signed enterNotify requests, signed now (good for ±300 s).
+fn sign(level: usize, n: usize, codes: &[String]) -> Vec<String> {
+    let zone = onepark_domain::time::Zone::default();
+    let now = chrono::Utc::now();
+    let enter = onepark_domain::time::format_time(zone.local(now) - chrono::Duration::seconds(5));
+    let run = std::process::id();
+    (0..n)
+        .map(|i| {
+            let biz = serde_json::json!({ "parkCode": codes[i % codes.len()], "recordNo": format!("K{run}C{level}N{i}"),
+                "plateNum": format!("鲁B{:05}", i % 100_000), "enterTime": enter, "carType": 9, "carSubType": 91,
+                "inChannelid": "1", "totalParkNum": 500, "remainParkNum": 200 });
+            onepark_cloudpark::build_request(PID, "enterNotify", now.timestamp(), &biz.to_string(), SECRET)
+        })
+        .collect()
+}
+
 fn seal(level: usize, n: usize, codes: &[String], lot: &PrivateKey, platform: &PublicKey) -> Result<Vec<String>> {
     let keys = Keys { own: Some(lot), peer: Some(platform) };
     let zone = onepark_domain::time::Zone::default();
@@ -173,14 +238,14 @@ struct Level {
 /// would otherwise take hours (every request waiting out its 10 s timeout).
 const LEVEL_BUDGET: Duration = Duration::from_secs(60);
 
-async fn level(addr: std::net::SocketAddr, connections: usize, requests: Vec<String>) -> Level {
+async fn level(addr: std::net::SocketAddr, door: Door, connections: usize, requests: Vec<String>) -> Level {
     let mut slices: Vec<Vec<String>> = (0..connections).map(|_| Vec::new()).collect();
     for (i, r) in requests.into_iter().enumerate() {
         slices[i % connections].push(r);
     }
     let started = Instant::now();
     let deadline = started + LEVEL_BUDGET;
-    let tasks: Vec<_> = slices.into_iter().map(|s| tokio::spawn(connection(addr, s, deadline))).collect();
+    let tasks: Vec<_> = slices.into_iter().map(|s| tokio::spawn(connection(addr, door, s, deadline))).collect();
     let (mut latencies, mut rejected, mut errors, mut sample, mut unsent) = (Vec::new(), 0, 0, None, 0);
     for task in tasks {
         match task.await {
@@ -214,7 +279,7 @@ struct Connection {
 
 /// One keep-alive connection sending its requests one after another; a
 /// broken connection is replaced. Only 200s count towards the rate.
-async fn connection(addr: std::net::SocketAddr, requests: Vec<String>, deadline: Instant) -> Connection {
+async fn connection(addr: std::net::SocketAddr, door: Door, requests: Vec<String>, deadline: Instant) -> Connection {
     let mut c = Connection { latencies: Vec::new(), rejected: 0, errors: 0, unsent: 0, sample: None };
     let mut stream: Option<BufReader<TcpStream>> = None;
     for (i, body) in requests.iter().enumerate() {
@@ -236,9 +301,9 @@ async fn connection(addr: std::net::SocketAddr, requests: Vec<String>, deadline:
             }
         }
         let Some(s) = stream.as_mut() else { continue };
-        let reply = tokio::time::timeout(Duration::from_secs(10), exchange(s, body)).await;
+        let reply = tokio::time::timeout(Duration::from_secs(10), exchange(s, door, body)).await;
         match reply {
-            Ok(Ok((200, reply))) if reply.contains("\"resultCode\":\"200\"") => c.latencies.push(t.elapsed()),
+            Ok(Ok((200, reply))) if reply.contains(door.ok) => c.latencies.push(t.elapsed()),
             Ok(Ok((status, reply))) => {
                 c.rejected += 1;
                 c.sample
@@ -253,10 +318,11 @@ async fn connection(addr: std::net::SocketAddr, requests: Vec<String>, deadline:
     c
 }
 
-async fn exchange(s: &mut BufReader<TcpStream>, body: &str) -> Result<(u16, String)> {
+async fn exchange(s: &mut BufReader<TcpStream>, door: Door, body: &str) -> Result<(u16, String)> {
     let head = format!(
-        "POST /api/v1/cp/uploadCarInData HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-         Content-Length: {}\r\n\r\n",
+        "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        door.path,
+        door.content_type,
         body.len()
     );
     s.get_mut().write_all(head.as_bytes()).await?;

@@ -273,6 +273,44 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     let unsigned =
         format!(r#"{{"pid":"{PID}","serviceName":"queryMqStatus","timestamp":{},"bizContent":{{}}}}"#, now());
     cloud.refused("queryMqStatus", unsigned, 400, "sign").await;
+
+    match common::webdriver::find() {
+        Some((chromium, driver)) => dashboard(&dir, http, &chromium, &driver).await,
+        None => eprintln!("SKIPPED the cloud API page in Chromium: install chromium and chromium-driver (Debian)"),
+    }
+}
+
+/// The dashboard's cloud page: the pids, a pid registered from the form
+/// (its secret shown once, in the answer, never in a URL), the fixed cars,
+/// at a desktop's, a small laptop's and a phone's width.
+async fn dashboard(dir: &TempDir, http: u16, chromium: &str, driver: &str) {
+    let browser = common::webdriver::Browser::start(chromium, driver, &dir.join("chromium")).await;
+    let base = format!("http://127.0.0.1:{http}");
+    browser.goto(&format!("{base}/?token=t")).await;
+    browser.goto(&format!("{base}/cloud")).await;
+    let pids = browser.attributes("#principals tr[data-pid]", "data-pid").await;
+    assert_eq!(pids, ["9001"], "the registered integrator");
+    let cars = browser.texts("#fixed-cars tr[data-uuid]").await;
+    assert!(cars.iter().any(|c| c.contains("鲁B12345") && c.contains("已删除")), "the deleted fixed car: {cars:?}");
+    browser.type_into("#add-pid input[name=pid]", "web1").await;
+    browser.type_into("#add-pid input[name=name]", "访客系统").await;
+    browser.type_into("#add-pid input[name=codes]", "1001").await;
+    browser.click_and_wait("#add-pid button[type=submit]").await;
+    let secret = browser.text("#secret code").await.unwrap_or_default();
+    assert_eq!(secret.len(), 32, "a made secret, shown once: {secret:?}");
+    assert!(!browser.current_url().await.contains(&secret), "never in the address");
+    let listed = onepark(&["platform", "integrators", "list"], &dir.join("platform.toml"));
+    assert!(listed.contains("web1\tintegrator\t1001") && !listed.contains(&secret), "{listed}");
+    browser.goto(&format!("{base}/cloud")).await;
+    for width in [1400, 1024, 390] {
+        browser.window(width, 1000).await;
+        browser.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cloud-{width}.png"))).await;
+    }
+    browser.window(1400, 1000).await;
+    browser.click_confirm_and_wait("tr[data-pid='web1'] button.danger").await;
+    let notice = browser.wait_text("#notice", |t| t.contains("web1")).await;
+    assert!(notice.contains("已删除"), "{notice}");
+    browser.close().await;
 }
 
 const LOT_KEY: &str = "TEST-ONLY-LOT-5B0E9D21C4A34F6E";

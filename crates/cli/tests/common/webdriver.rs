@@ -129,6 +129,11 @@ impl Browser {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
     }
 
+    /// The address the browser is at.
+    pub async fn current_url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()
+    }
+
     /// The element matching a CSS selector, if any.
     pub async fn find(&self, css: &str) -> Option<String> {
         let v =

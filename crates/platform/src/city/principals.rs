@@ -4,6 +4,39 @@
 
 use crate::store::{Principal, PrincipalKind, Store, StoreError};
 
+/// What is wrong with a principal to register (English; `zh` for pages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrincipalError {
+    #[error("pid: 1 to 20 letters, digits, `-` or `_`")]
+    Pid,
+    #[error("secret: 16 to 64 printable ASCII characters without spaces")]
+    Secret,
+    #[error("secret: no random source ({0})")]
+    Random(String),
+    #[error("kind: `integrator` or `lot`")]
+    Kind,
+    #[error("parkCode `{0}`: 1 to 50 characters, no spaces or commas")]
+    ParkCode(String),
+    #[error("parkCode: at least one")]
+    NoParkCode,
+    #[error("name: at most 50 characters")]
+    Name,
+}
+
+impl PrincipalError {
+    pub fn zh(&self) -> String {
+        match self {
+            PrincipalError::Pid => "pid 须为 1 至 20 个字母、数字、- 或 _".into(),
+            PrincipalError::Secret => "密钥须为 16 至 64 个可见 ASCII 字符，不含空格".into(),
+            PrincipalError::Random(e) => format!("无法生成密钥：{e}"),
+            PrincipalError::Kind => "类型须为对接方或车场".into(),
+            PrincipalError::ParkCode(c) => format!("车场编号 {c} 须为 1 至 50 个字符，不含空格或逗号"),
+            PrincipalError::NoParkCode => "至少填写一个车场编号".into(),
+            PrincipalError::Name => "名称最多 50 个字符".into(),
+        }
+    }
+}
+
 /// A principal to register, validated. `secret` absent: a new random one
 /// (32 upper-case hex characters, like the vendor's example key).
 pub fn new_principal(
@@ -13,33 +46,33 @@ pub fn new_principal(
     kind: &str,
     park_codes: Vec<String>,
     now: &str,
-) -> Result<Principal, String> {
+) -> Result<Principal, PrincipalError> {
     let pid = pid.trim();
     if pid.is_empty() || pid.len() > 20 || !pid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err("pid: 1 to 20 letters, digits, `-` or `_`".into());
+        return Err(PrincipalError::Pid);
     }
     let secret = match secret.map(str::trim) {
         Some(s) if s.len() < 16 || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_graphic()) => {
-            return Err("secret: 16 to 64 printable ASCII characters without spaces".into());
+            return Err(PrincipalError::Secret);
         }
         Some(s) => s.to_owned(),
-        None => crate::secret::random_hex(16).map_err(|e| format!("secret: {e}"))?.to_ascii_uppercase(),
+        None => crate::secret::random_hex(16).map_err(|e| PrincipalError::Random(e.to_string()))?.to_ascii_uppercase(),
     };
-    let kind = PrincipalKind::parse(kind).ok_or("kind: `integrator` or `lot`")?;
+    let kind = PrincipalKind::parse(kind).ok_or(PrincipalError::Kind)?;
     let mut codes: Vec<String> = Vec::new();
     for code in park_codes.iter().map(|c| c.trim()) {
         if code.is_empty() || code.chars().count() > 50 || code.contains(',') || code.chars().any(char::is_whitespace) {
-            return Err(format!("parkCode `{code}`: 1 to 50 characters, no spaces or commas"));
+            return Err(PrincipalError::ParkCode(code.to_owned()));
         }
         if !codes.iter().any(|c| c == code) {
             codes.push(code.to_owned());
         }
     }
     if codes.is_empty() {
-        return Err("parkCode: at least one".into());
+        return Err(PrincipalError::NoParkCode);
     }
     if name.chars().count() > 50 {
-        return Err("name: at most 50 characters".into());
+        return Err(PrincipalError::Name);
     }
     Ok(Principal {
         pid: pid.to_owned(),
@@ -54,8 +87,9 @@ pub fn new_principal(
 /// Why a principal could not be registered.
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
-    #[error("{0}")]
-    Invalid(String),
+    /// A lot's parkCode belongs to another lot pid (`code`, `other`).
+    #[error("parkCode {0} already belongs to lot pid {1}")]
+    Taken(String, String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,10 +99,7 @@ pub async fn register(store: &Store, p: &Principal) -> Result<(), RegisterError>
     if p.kind == PrincipalKind::Lot {
         for code in &p.park_codes {
             if let Some(other) = store.cloud_lot_of(code).await?.filter(|o| o.pid != p.pid) {
-                return Err(RegisterError::Invalid(format!(
-                    "parkCode {code} already belongs to lot pid {}",
-                    other.pid
-                )));
+                return Err(RegisterError::Taken(code.clone(), other.pid));
             }
         }
     }

@@ -82,9 +82,10 @@ pub(crate) async fn add(
     Body(n): Body<NewPrincipal>,
 ) -> Result<Json<Registered>, ApiError> {
     let now = onepark_domain::time::format_time(state.now());
-    let p = new_principal(&n.pid, n.secret.as_deref(), &n.name, n.kind.as_str(), n.park_codes, &now).map_err(bad)?;
+    let p = new_principal(&n.pid, n.secret.as_deref(), &n.name, n.kind.as_str(), n.park_codes, &now)
+        .map_err(|e| bad(e.to_string()))?;
     register(state.store(), &p).await.map_err(|e| match e {
-        RegisterError::Invalid(m) => ApiError(StatusCode::CONFLICT, m),
+        e @ RegisterError::Taken(..) => ApiError(StatusCode::CONFLICT, e.to_string()),
         RegisterError::Store(e) => ApiError::from(e),
     })?;
     Ok(Json(Registered { pid: p.pid, secret: n.secret.is_none().then_some(p.secret) }))

@@ -13,6 +13,7 @@
 //! of the same host), so `Sec-Fetch-Site` and `Origin` are checked too.
 
 mod city;
+mod cloud;
 mod lists;
 mod login;
 mod lot;
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/lots/{code}", get(lot::lot))
         .route("/plates", get(plates::plates))
         .route("/lists", get(lists::lists).post(lists::change_list))
+        .route("/cloud", get(cloud::cloud).post(cloud::change))
         .route("/photos/{code}/{photo_id}", get(photo::photo))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
         .layer(axum::middleware::from_fn(same_origin_posts))
@@ -157,8 +159,12 @@ fn stored_plate(typed: &str) -> String {
     onepark_domain::plate::Plate::parse(typed).map_or_else(|_| typed.to_owned(), |p| p.to_string())
 }
 
-const NAV: [(&str, &str, &str); 3] =
-    [("/", "全市概览", "City"), ("/plates", "车牌查询", "Plates"), ("/lists", "黑白名单", "Lists")];
+const NAV: [(&str, &str, &str); 4] = [
+    ("/", "全市概览", "City"),
+    ("/plates", "车牌查询", "Plates"),
+    ("/lists", "黑白名单", "Lists"),
+    ("/cloud", "云平台接口", "Cloud API"),
+];
 
 fn page(lang: Lang, title: &str, here: &str, live: u32, body: Markup) -> Markup {
     let nav: Vec<Nav> = NAV.iter().map(|(href, zh, en)| Nav { href, zh, en, active: *href == here }).collect();
