@@ -64,6 +64,8 @@ struct Inner {
     announcers: HashMap<Protocol, Arc<dyn Announcer>>,
     /// The cloud API's (pid, sign) memory.
     cloud_replays: crate::link::cloudpark::replay::Replays,
+    /// The cloud API's pids read lately.
+    cloud_known: crate::link::cloudpark::known::Known,
     /// How drivers reach the platform (QR codes).
     public_url: String,
 }
@@ -140,6 +142,7 @@ impl AppState {
                     std::time::Duration::from_secs(2 * crate::link::cloudpark::WINDOW_SECONDS.unsigned_abs()),
                     config.limits.replay_cache,
                 ),
+                cloud_known: Default::default(),
                 public_url: config.public_url.clone(),
                 clock,
             }),
@@ -148,6 +151,10 @@ impl AppState {
 
     pub fn cloud_replays(&self) -> &crate::link::cloudpark::replay::Replays {
         &self.inner.cloud_replays
+    }
+
+    pub fn cloud_known(&self) -> &crate::link::cloudpark::known::Known {
+        &self.inner.cloud_known
     }
 
     /// How drivers reach the platform, without a trailing `/`.

@@ -84,7 +84,9 @@ pub(crate) async fn add(
     let now = onepark_domain::time::format_time(state.now());
     let p = new_principal(&n.pid, n.secret.as_deref(), &n.name, n.kind.as_str(), n.park_codes, &now)
         .map_err(|e| bad(e.to_string()))?;
-    register(state.store(), &p).await.map_err(|e| match e {
+    let registered = register(state.store(), &p).await;
+    state.cloud_known().forget(&p.pid);
+    registered.map_err(|e| match e {
         e @ RegisterError::Taken(..) => ApiError(StatusCode::CONFLICT, e.to_string()),
         RegisterError::Store(e) => ApiError::from(e),
     })?;
@@ -95,8 +97,11 @@ pub(crate) async fn add(
 #[utoipa::path(delete, path = "/api/admin/integrators/{pid}", tag = "cloudpark",
     params(("pid" = String, Path, description = "the pid")),
     responses((status = 204, description = "removed"), (status = 404, description = "no such pid", body = crate::error::ErrorBody)))]
-pub(crate) async fn remove(State(store): State<Store>, Path(pid): Path<String>) -> Result<StatusCode, ApiError> {
-    if store.remove_principal(&pid).await? {
+pub(crate) async fn remove(State(state): State<AppState>, Path(pid): Path<String>) -> Result<StatusCode, ApiError> {
+    let removed = state.store().remove_principal(&pid).await?;
+    // After the change: a request reading it again now reads the new state.
+    state.cloud_known().forget(&pid);
+    if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError(StatusCode::NOT_FOUND, format!("pid: no `{pid}` registered")))

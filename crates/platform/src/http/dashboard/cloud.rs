@@ -168,7 +168,9 @@ pub(super) async fn change(
     let lang = v.lang;
     let pid = f.pid.trim().to_owned();
     if f.operate == "remove" {
-        let query = if state.store().remove_principal(&pid).await? {
+        let removed = state.store().remove_principal(&pid).await?;
+        state.cloud_known().forget(&pid);
+        let query = if removed {
             format!("notice={}", encode(&format!("{}{pid}", lang.t("已删除 pid ", "Removed pid "))))
         } else {
             format!("error={}", encode(&format!("{}{pid}", lang.t("没有 pid ", "No pid "))))
@@ -193,7 +195,9 @@ pub(super) async fn change(
             .await;
         }
     };
-    match register(state.store(), &principal).await {
+    let registered = register(state.store(), &principal).await;
+    state.cloud_known().forget(&principal.pid);
+    match registered {
         Ok(()) if secret.is_none() => {
             page_with(&state, &v, None, None, Some((&principal.pid, &principal.secret))).await
         }

@@ -60,12 +60,15 @@ async fn serve(state: &AppState, url_name: &str, body: &[u8]) -> Result<Done, Re
             request.service_name
         )));
     }
-    let principal = state
-        .store()
-        .principal(&request.pid)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| Refusal::new(Code::UnknownPid, format!("pid {} 未注册", request.pid)))?;
+    let principal = match state.cloud_known().get(&request.pid, std::time::Instant::now()) {
+        Some(known) => known,
+        None => {
+            let read = state.store().principal(&request.pid).await.map_err(unavailable)?;
+            let read = read.ok_or_else(|| Refusal::new(Code::UnknownPid, format!("pid {} 未注册", request.pid)))?;
+            state.cloud_known().put(&read, std::time::Instant::now());
+            read
+        }
+    };
     let now = state.clock().now();
     request.check_time(now.timestamp(), WINDOW_SECONDS)?;
     request.verify(&principal.secret)?;

@@ -4,10 +4,11 @@
 //! arrears, fixed cars, lots' status and QR codes, and lots pull what the
 //! cloud put into them. `door` reads, verifies and authorises; `services`
 //! turns each message into the city's records (`records` maps the lot
-//! reports); `replay` remembers signs.
+//! reports); `replay` remembers signs, `known` the pids read lately.
 //! The wire is `onepark_cloudpark`; docs/cloudpark.md is the reference.
 
 pub mod door;
+pub mod known;
 pub mod records;
 pub mod replay;
 mod services;
