@@ -465,3 +465,72 @@ async fn a_gateway_speaks_qingdao_and_the_cloud_and_an_outage_of_one_holds_nothi
     assert_eq!(plates(&records), ["鲁B11111", "鲁C22222", "鲁D33333"], "{records}");
     drop(qingdao);
 }
+
+#[tokio::test]
+async fn a_gateway_runs_on_the_cloud_alone() {
+    let dir = TempDir::new("cloudpark-alone");
+    let (c_http, c_mqtt, lane_port) = (free_port(), free_port(), free_port());
+    let c_config = platform_config(&dir, c_http, c_mqtt, "");
+    let _cloud = start(&dir, &["platform", "serve"], &c_config, c_http).await;
+    onepark(
+        &[
+            "platform",
+            "integrators",
+            "add",
+            "--pid",
+            "lot3003",
+            "--secret",
+            LOT_KEY,
+            "--kind",
+            "lot",
+            "--park-code",
+            "3003",
+        ],
+        &c_config,
+    );
+    onepark(&["platform", "integrators", "add", "--pid", PID, "--secret", KEY, "--park-code", "3003"], &c_config);
+    let cloud = Cloud {
+        base: format!("http://127.0.0.1:{c_http}"),
+        pid: PID.into(),
+        key: KEY.into(),
+        sent: Default::default(),
+    };
+    let card = json!({ "uuid": "card-3003", "parkCode": "3003", "carNum": "鲁F66666", "timeStart": "2026-01-01", "timeEnd": "2030-12-31" });
+    cloud.ok("addfixcar", card).await;
+
+    // No [platform]: the lot's only link is the cloud.
+    let lot_config = dir.join("lot.toml");
+    let text = format!(
+        "parking_code = \"3003\"\nlisten = \"127.0.0.1:{lane_port}\"\ndatabase = \"sqlite://{db}\"\n\
+         [berths]\ntotal = 50\nopen = 40\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [cloudpark]\nurl = \"http://127.0.0.1:{c_http}\"\npid = \"lot3003\"\nsecret = \"{LOT_KEY}\"\npull_seconds = 5\n",
+        db = dir.join("lot.db").display()
+    );
+    std::fs::write(&lot_config, text).expect("lot config");
+    let _lot = start(&dir, &["lot", "serve"], &lot_config, lane_port).await;
+    until("the pulled month card", || async {
+        let cards = lot_get(lane_port, "/api/month-cards").await;
+        (cards["items"][0]["id"] != "card-3003").then_some(cards)
+    })
+    .await;
+    let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁F66666" })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁G77777" })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    let left = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁F66666" })).await;
+    assert_eq!(left["open"], true, "the month card leaves free: {left}");
+    until("the cloud's records", || async {
+        let records = get(format!("http://127.0.0.1:{c_http}/api/admin/records?parkingCode=3003")).await;
+        (plates(&records) != ["鲁F66666", "鲁G77777"]).then_some(records)
+    })
+    .await;
+    let status = lot_get(lane_port, "/api/status").await;
+    assert_eq!(
+        (status["cloudpark"]["pending"].as_i64(), status["outbox"]["pending"].as_i64()),
+        (Some(0), Some(0)),
+        "{status}"
+    );
+    let reply = client().post(format!("http://127.0.0.1:{lane_port}/api/reconcile")).send().await.expect("reconcile");
+    assert_eq!(reply.status(), 409, "no Qingdao platform to reconcile with");
+}

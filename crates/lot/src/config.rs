@@ -41,7 +41,7 @@ struct Raw {
     lanes: Vec<RawLane>,
     #[serde(default)]
     tariff: RawTariff,
-    platform: RawPlatform,
+    platform: Option<RawPlatform>,
     cloudpark: Option<RawCloudpark>,
     info: Option<RawInfo>,
     auth: Option<RawAuth>,
@@ -294,8 +294,10 @@ pub struct Config {
     pub berths: Berths,
     pub lanes: Vec<Lane>,
     pub tariff: Tariff,
-    pub platform: PlatformLink,
-    /// `[cloudpark]`, when the lot also speaks a parking cloud's API.
+    /// `[platform]`: the Qingdao city platform, when the lot speaks to one.
+    pub platform: Option<PlatformLink>,
+    /// `[cloudpark]`, when the lot speaks a parking cloud's API (beside or
+    /// instead of `[platform]`).
     pub cloudpark: Option<CloudLink>,
     /// uploadParkingInfo as configured (its uploadTime is set when sent).
     pub info: Option<ParkingInfo>,
@@ -355,19 +357,10 @@ impl Config {
         for (i, c) in raw.tariff.car_types.into_iter().enumerate() {
             by_car_type.push((c.car_type, rule(c.rule, &format!("tariff.car_types[{i}]"))?));
         }
-        let p = raw.platform;
-        let read = |key: &str, path: &Path| {
-            std::fs::read_to_string(base.join(path)).map_err(|e| {
-                // Shown redacted: key text pasted where its path belongs is not a path to print.
-                invalid(format!("platform.{key}"), format!("{}: {e}", redact(&path.display().to_string())))
-            })
-        };
-        let private_key = PrivateKey::parse(&read("private_key", &p.private_key)?)
-            .map_err(|e| invalid("platform.private_key", e.to_string()))?;
-        let platform_public_key = PublicKey::parse(&read("platform_public_key", &p.platform_public_key)?)
-            .map_err(|e| invalid("platform.platform_public_key", e.to_string()))?;
-        let profile =
-            p.profile.as_deref().unwrap_or("qingdao").parse().map_err(|e: String| invalid("platform.profile", e))?;
+        let platform = raw.platform.map(|p| platform_link(p, base)).transpose()?;
+        if platform.is_none() && raw.cloudpark.is_none() {
+            return Err(invalid("platform", "configure [platform] (Qingdao), [cloudpark], or both"));
+        }
         let zone = raw
             .timezone
             .as_deref()
@@ -384,10 +377,6 @@ impl Config {
             Some(i) => Some(parking_info(i, &raw.parking_code, &name, &raw.berths)?),
             None => None,
         };
-        let concurrency = p.concurrency.unwrap_or(16);
-        if !(1..=64).contains(&concurrency) {
-            return Err(invalid("platform.concurrency", "must be between 1 and 64"));
-        }
         let auth = raw.auth.map(|a| auth(a, &lanes)).transpose()?;
         let listen = raw.listen.unwrap_or_else(|| "127.0.0.1:8090".into());
         let hosts = hosts(raw.hosts.unwrap_or_default(), &listen)?;
@@ -423,19 +412,40 @@ impl Config {
             berths: raw.berths,
             lanes,
             tariff: Tariff { default, by_car_type },
-            platform: PlatformLink {
-                url: p.url,
-                access_id: p.access_id,
-                node: p.node,
-                private_key,
-                platform_public_key,
-                profile,
-                mqtt_url: p.mqtt_url,
-                mqtt_password: p.mqtt_password,
-                concurrency,
-            },
+            platform,
         })
     }
+}
+
+/// `[platform]`: the keys read from their files, named by key when they fail.
+fn platform_link(p: RawPlatform, base: &Path) -> Result<PlatformLink, ConfigError> {
+    let read = |key: &str, path: &Path| {
+        std::fs::read_to_string(base.join(path)).map_err(|e| {
+            // Shown redacted: key text pasted where its path belongs is not a path to print.
+            invalid(format!("platform.{key}"), format!("{}: {e}", redact(&path.display().to_string())))
+        })
+    };
+    let private_key = PrivateKey::parse(&read("private_key", &p.private_key)?)
+        .map_err(|e| invalid("platform.private_key", e.to_string()))?;
+    let platform_public_key = PublicKey::parse(&read("platform_public_key", &p.platform_public_key)?)
+        .map_err(|e| invalid("platform.platform_public_key", e.to_string()))?;
+    let profile =
+        p.profile.as_deref().unwrap_or("qingdao").parse().map_err(|e: String| invalid("platform.profile", e))?;
+    let concurrency = p.concurrency.unwrap_or(16);
+    if !(1..=64).contains(&concurrency) {
+        return Err(invalid("platform.concurrency", "must be between 1 and 64"));
+    }
+    Ok(PlatformLink {
+        url: p.url,
+        access_id: p.access_id,
+        node: p.node,
+        private_key,
+        platform_public_key,
+        profile,
+        mqtt_url: p.mqtt_url,
+        mqtt_password: p.mqtt_password,
+        concurrency,
+    })
 }
 
 fn cloud_link(c: RawCloudpark, lanes: &[Lane]) -> Result<CloudLink, ConfigError> {

@@ -102,6 +102,7 @@ pub(crate) struct Reconciled {
 /// platform lacks, at most 3 passes); the body may be empty.
 #[utoipa::path(post, path = "/api/reconcile", tag = "gateway", request_body(content = Option<ReconcileRequest>, description = "optional: an empty body reconciles yesterday"),
     responses((status = 200, body = Reconciled),
+        (status = 409, description = "the gateway has no [platform] to reconcile with", body = ErrorBody),
         (status = 502, description = "the platform could not be asked, or refused", body = ErrorBody)))]
 pub(crate) async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) -> Reply<Reconciled> {
     let date = requested_day(&state, &bytes)?;
@@ -110,6 +111,9 @@ pub(crate) async fn reconcile_now(State(state): State<LotState>, bytes: axum::bo
         // Our storage failed: ours (500); the platform failed or refused: a gateway error (502).
         Err(e @ crate::reconcile::ReconcileError::Store(_)) => {
             Err(HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+        }
+        Err(e @ crate::reconcile::ReconcileError::NoPlatform) => {
+            Err(HttpError::new(StatusCode::CONFLICT, e.to_string()))
         }
         Err(e) => Err(HttpError::new(StatusCode::BAD_GATEWAY, e.to_string())),
     }
@@ -141,6 +145,7 @@ pub(crate) struct DayChecked {
 /// (checkDailyBill; the gateway does it itself after 00:10 for yesterday).
 #[utoipa::path(post, path = "/api/payments/check-day", tag = "gateway", request_body(content = Option<ReconcileRequest>, description = "optional: an empty body checks yesterday"),
     responses((status = 200, body = DayChecked),
+        (status = 409, description = "the gateway has no [platform] to reconcile with", body = ErrorBody),
         (status = 502, description = "the platform could not be asked, or refused", body = ErrorBody)))]
 pub(crate) async fn check_day(State(state): State<LotState>, bytes: axum::body::Bytes) -> Reply<DayChecked> {
     let date = requested_day(&state, &bytes)?;

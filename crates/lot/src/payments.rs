@@ -292,7 +292,8 @@ async fn ask<T: Message>(
     wait: Duration,
 ) -> Result<T, String> {
     let data = serde_json::to_value(request).map_err(|e| e.to_string())?;
-    let reply = match tokio::time::timeout(wait, state.uplink().send(interface, &data)).await {
+    let Some(uplink) = state.uplink() else { return Err(format!("{interface}: no [platform] configured")) };
+    let reply = match tokio::time::timeout(wait, uplink.send(interface, &data)).await {
         Err(_) => return Err(format!("{interface}: no answer within {} ms", wait.as_millis())),
         Ok(Err(e)) => return Err(e.to_string()),
         Ok(Ok(reply)) => reply,

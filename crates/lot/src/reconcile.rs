@@ -31,6 +31,8 @@ pub enum ReconcileError {
     Refused { step: &'static str, code: String, msg: String },
     #[error("{step}: unreadable reply: {detail}")]
     Reply { step: &'static str, detail: String },
+    #[error("no [platform]: the daily check is the Qingdao platform's")]
+    NoPlatform,
 }
 
 /// What one pass found and did.
@@ -60,7 +62,8 @@ pub async fn until_balanced(state: &LotState, date: NaiveDate) -> Result<Vec<Out
     let mut passes = Vec::new();
     for _ in 0..3 {
         let (code, zone) = (&state.config().parking_code, state.config().zone);
-        let outcome = check_day(state.store(), state.uplink(), code, date, state.clock(), zone).await?;
+        let uplink = state.uplink().ok_or(ReconcileError::NoPlatform)?;
+        let outcome = check_day(state.store(), uplink, code, date, state.clock(), zone).await?;
         let done = outcome.balanced() || outcome.requeued == 0;
         passes.push(outcome);
         if done {

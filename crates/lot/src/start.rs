@@ -37,34 +37,67 @@ pub async fn start(config: Config) -> Result<LotState, LotError> {
 
 /// [`start`] on `clock`: a test's manual clock moves the gateway's time.
 pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, LotError> {
-    let mut links = vec![crate::store::Link::QDPARK];
+    let mut links = Vec::new();
+    if config.platform.is_some() {
+        links.push(crate::store::Link::QDPARK);
+    }
     if config.cloudpark.is_some() {
         links.push(crate::cloud::LINK);
     }
     let store = Store::open(&config.database).await?.speaking(links);
-    let p = &config.platform;
-    let identity = Identity {
-        access_id: p.access_id.clone(),
-        key: p.private_key.clone(),
-        platform_public: p.platform_public_key.clone(),
-        profile: p.profile,
-    };
-    let uplink = Client::new(&p.url, identity, Duration::from_secs(10))?;
-    let reconcile_client = uplink.clone();
     let wake = Arc::new(Notify::new());
     let outbox = Arc::new(OutboxStats::default());
     crate::jobs::report_parking_info(&store, &config, &clock).await?;
-    let concurrency = p.concurrency;
-    let sender = outbox::run(
-        store.clone(),
-        Transport::Qdpark(uplink.clone()),
-        config.zone,
-        clock.clone(),
-        wake.clone(),
-        outbox.clone(),
-        concurrency,
-    );
-    tokio::spawn(sender);
+    let concurrency = config.platform.as_ref().map_or(16, |p| p.concurrency);
+    // The Qingdao platform: its client, its sender, its downlink subscriber.
+    let (uplink, subscriber) = match &config.platform {
+        Some(p) => {
+            let identity = Identity {
+                access_id: p.access_id.clone(),
+                key: p.private_key.clone(),
+                platform_public: p.platform_public_key.clone(),
+                profile: p.profile,
+            };
+            let uplink = Client::new(&p.url, identity, Duration::from_secs(10))?;
+            let sender = outbox::run(
+                store.clone(),
+                Transport::Qdpark(uplink.clone()),
+                config.zone,
+                clock.clone(),
+                wake.clone(),
+                outbox.clone(),
+                concurrency,
+            );
+            tokio::spawn(sender);
+            let subscriber = match &p.mqtt_url {
+                Some(url) => {
+                    let username = match p.node {
+                        Some(n) => format!("{}_{n}", p.access_id),
+                        None => p.access_id.clone(),
+                    };
+                    let settings = Settings {
+                        broker_url: url.clone(),
+                        username,
+                        parking_codes: vec![config.parking_code.clone()],
+                        password: p.mqtt_password.clone(),
+                    };
+                    let order = remembered_order(&store).await?;
+                    Some(Subscriber::new(settings, uplink.clone()).with_clock(clock.clone()).with_order(order))
+                }
+                None => {
+                    tracing::warn!(
+                        "no platform.mqtt_url: lists, fee queries and payment results from the platform are not received"
+                    );
+                    None
+                }
+            };
+            (Some(uplink), subscriber)
+        }
+        None => {
+            tracing::info!("no [platform]: the lot speaks only its parking cloud ([cloudpark])");
+            (None, None)
+        }
+    };
     // The parking cloud: its own sender over its own rows, and its pull.
     let cloud = match &config.cloudpark {
         Some(link) => {
@@ -84,36 +117,13 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         }
         None => None,
     };
-    let subscriber = match &p.mqtt_url {
-        Some(url) => {
-            let username = match p.node {
-                Some(n) => format!("{}_{n}", p.access_id),
-                None => p.access_id.clone(),
-            };
-            let settings = Settings {
-                broker_url: url.clone(),
-                username,
-                parking_codes: vec![config.parking_code.clone()],
-                password: p.mqtt_password.clone(),
-            };
-            Some(
-                Subscriber::new(settings, uplink).with_clock(clock.clone()).with_order(remembered_order(&store).await?),
-            )
-        }
-        None => {
-            tracing::warn!(
-                "no platform.mqtt_url: lists, fee queries and payment results from the platform are not received"
-            );
-            None
-        }
-    };
     let downlink = subscriber.as_ref().map(Subscriber::stats);
     let (sessions, http, feed) = (Default::default(), Default::default(), Default::default());
     let config = Arc::new(config);
     let state = LotState::new(Inner {
         config,
         store,
-        uplink: reconcile_client,
+        uplink,
         clock,
         wake,
         outbox,

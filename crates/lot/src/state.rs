@@ -30,7 +30,8 @@ pub struct LotState {
 pub(crate) struct Inner {
     pub config: Arc<Config>,
     pub store: Store,
-    pub uplink: Client,
+    /// The Qingdao platform's client, when `[platform]` is configured.
+    pub uplink: Option<Client>,
     pub clock: Clock,
     /// Notified whenever a record is queued: the outbox sender looks.
     pub wake: Arc<Notify>,
@@ -73,8 +74,8 @@ impl LotState {
         &self.inner.http
     }
 
-    pub(crate) fn uplink(&self) -> &Client {
-        &self.inner.uplink
+    pub(crate) fn uplink(&self) -> Option<&Client> {
+        self.inner.uplink.as_ref()
     }
 
     pub fn config(&self) -> &Config {
