@@ -274,6 +274,17 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
         format!(r#"{{"pid":"{PID}","serviceName":"queryMqStatus","timestamp":{},"bizContent":{{}}}}"#, now());
     cloud.refused("queryMqStatus", unsigned, 400, "sign").await;
 
+    // Operators see the answers by service and code.
+    let metrics = client().get(format!("http://127.0.0.1:{http}/metrics")).send().await.expect("metrics");
+    let metrics = metrics.text().await.expect("text");
+    for series in [
+        r#"service="modifyInCar",code="200"} 250"#,
+        r#"service="queryMqStatus",code="402"} 1"#,
+        r#"service="unknown",code="404"} 1"#,
+    ] {
+        assert!(metrics.contains(series), "{series} in /metrics");
+    }
+
     match common::webdriver::find() {
         Some((chromium, driver)) => dashboard(&dir, http, &chromium, &driver).await,
         None => eprintln!("SKIPPED the cloud API page in Chromium: install chromium and chromium-driver (Debian)"),

@@ -56,6 +56,19 @@ struct Step {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Cloud {
+    /// A known serviceName, or `unknown`.
+    service: &'static str,
+    /// The answer's code (200, 400, 402, …).
+    code: i64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Service {
+    service: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     kind: &'static str,
 }
@@ -81,6 +94,9 @@ pub struct Metrics {
     findings: Family<Kind, Counter>,
     /// Exact replays answered without decrypting.
     replays: AtomicU64,
+    /// The cloud API's answers, by service and code.
+    cloud: Family<Cloud, Counter>,
+    cloud_latency: Histograms<Service>,
     pub http: Arc<onepark_serve::Stats>,
     /// The embedded broker's door (connections before and after CONNECT).
     pub mqtt: Arc<DoorStats>,
@@ -101,6 +117,8 @@ impl Default for Metrics {
             unauthenticated: Family::default(),
             findings: Family::default(),
             replays: AtomicU64::new(0),
+            cloud: Family::default(),
+            cloud_latency: Family::new_with_constructor(|| histogram(&BUCKETS)),
             http: Arc::default(),
             mqtt: Arc::default(),
         };
@@ -112,6 +130,9 @@ impl Default for Metrics {
                 let _zero =
                     metrics.requests.get_or_create(&Request { interface: interface.name().to_owned(), outcome });
             }
+        }
+        for service in onepark_cloudpark::Service::ALL {
+            let _zero = metrics.cloud.get_or_create(&Cloud { service: service.name(), code: 200 });
         }
         metrics
     }
@@ -171,6 +192,12 @@ impl Metrics {
         self.findings.get_or_create(&Kind { kind }).inc();
     }
 
+    /// One cloud-API answer (`service`: a known name, else `unknown`).
+    pub fn cloud(&self, service: &'static str, code: i64, elapsed: Duration) {
+        self.cloud.get_or_create(&Cloud { service, code }).inc();
+        self.cloud_latency.get_or_create(&Service { service }).observe(elapsed.as_secs_f64());
+    }
+
     pub fn replay(&self) {
         self.replays.fetch_add(1, Ordering::Relaxed);
     }
@@ -189,6 +216,12 @@ impl Metrics {
             self.findings.clone(),
         );
         r.register("onepark_uplink_requests", "Uplink requests by interface and outcome.", self.requests.clone());
+        r.register("onepark_cloudpark_requests", "Cloud-API answers by service and code.", self.cloud.clone());
+        r.register(
+            "onepark_cloudpark_latency_seconds",
+            "Cloud-API request latency by service.",
+            self.cloud_latency.clone(),
+        );
         r.register("onepark_uplink_latency_seconds", "Uplink request latency by interface.", self.latency.clone());
         r.register(
             "onepark_uplink_undecryptable",

@@ -15,6 +15,7 @@ use crate::state::AppState;
 
 /// `POST /cloudparkapi/api/{serviceName}`.
 pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, body: Body) -> Response {
+    let started = std::time::Instant::now();
     let req_id = crate::secret::random_hex(16).unwrap_or_default();
     let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => match serve(&state, &name, &bytes).await {
@@ -31,6 +32,8 @@ pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, bod
             Answer::refused(&req_id, &Refusal::new(Code::TooLarge, format!("请求体超过 {} KiB", BODY_LIMIT / 1024)))
         }
     };
+    let service = Service::parse(&name).map_or("unknown", Service::name);
+    state.metrics().cloud(service, answer.code, started.elapsed());
     let status = match Code::from_number(answer.code) {
         Some(Code::Throttled) => StatusCode::TOO_MANY_REQUESTS,
         Some(Code::Unavailable | Code::Internal) => StatusCode::SERVICE_UNAVAILABLE,
