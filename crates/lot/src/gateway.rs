@@ -67,7 +67,7 @@ pub(crate) async fn status(State(state): State<LotState>) -> Json<StatusReply> {
     };
     let outbox = link("qdpark", state.outbox_stats()).await;
     let cloudpark = match state.cloud_outbox_stats() {
-        Some(stats) => Some(link(crate::cloud::LINK.name, stats).await),
+        Some(stats) => Some(link(crate::cloudlink::LINK.name, stats).await),
         None => None,
     };
     let (total, open, free) = state.berths().await.unwrap_or((0, 0, 0));

@@ -11,6 +11,7 @@ pub mod auth;
 mod barrier;
 pub mod booth;
 pub mod cloud;
+pub mod cloudlink;
 pub mod config;
 pub mod downlink;
 mod fee;

@@ -34,7 +34,7 @@ pub enum Transport {
     /// The Qingdao platform (sealed HTTP uploads).
     Qdpark(Client),
     /// A parking cloud's open API (signed JSON; `crate::cloud`).
-    Cloudpark(crate::cloud::Client),
+    Cloudpark(crate::cloudlink::Client),
 }
 
 impl Transport {
@@ -42,7 +42,7 @@ impl Transport {
     pub fn link(&self) -> &'static str {
         match self {
             Transport::Qdpark(_) => "qdpark",
-            Transport::Cloudpark(_) => crate::cloud::LINK.name,
+            Transport::Cloudpark(_) => crate::cloudlink::LINK.name,
         }
     }
 }
@@ -396,7 +396,7 @@ fn settle(row: &Outgoing, result: Attempt, stats: &OutboxStats, outage: &mut i64
 
 /// One upload to a parking cloud: the row as that API's report, the stay
 /// named by the cloud's own recordNo when the cloud put the car in.
-async fn cloud_attempt(store: &Store, client: &crate::cloud::Client, clock: &Clock, row: &Outgoing) -> Attempt {
+async fn cloud_attempt(store: &Store, client: &crate::cloudlink::Client, clock: &Clock, row: &Outgoing) -> Attempt {
     use onepark_cloudpark::Code;
     let Ok(body) = serde_json::from_str::<Value>(&row.body) else {
         return Attempt::Refused("stored body is not JSON".into());
@@ -406,7 +406,7 @@ async fn cloud_attempt(store: &Store, client: &crate::cloud::Client, clock: &Clo
         Ok(found) => found.unwrap_or(uid),
         Err(e) => return Attempt::Failed(format!("reading the cloud record of {uid}: {e}")),
     };
-    let (service, biz) = match crate::cloud::report(&row.interface, &body, &record_no) {
+    let (service, biz) = match crate::cloudlink::report(&row.interface, &body, &record_no) {
         Ok(report) => report,
         Err(e) => return Attempt::Refused(e),
     };
@@ -423,7 +423,7 @@ async fn cloud_attempt(store: &Store, client: &crate::cloud::Client, clock: &Clo
         // The link's set-up (pid, secret, codes), our clock, a replay of the same second, or the cloud itself:
         // not the record's fault, so it waits and goes again, signed anew.
         Ok(answer) => Attempt::Failed(format!("{} {}: {}", service.name(), answer.code, answer.msg)),
-        Err(e @ crate::cloud::CloudError::Unreachable { .. }) => Attempt::Unreachable(e.to_string()),
+        Err(e @ crate::cloudlink::CloudError::Unreachable { .. }) => Attempt::Unreachable(e.to_string()),
         Err(e) => Attempt::Failed(e.to_string()),
     }
 }

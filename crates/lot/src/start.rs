@@ -42,7 +42,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         links.push(crate::store::Link::QDPARK);
     }
     if config.cloudpark.is_some() {
-        links.push(crate::cloud::LINK);
+        links.push(crate::cloudlink::LINK);
     }
     let store = Store::open(&config.database).await?.speaking(links);
     let wake = Arc::new(Notify::new());
@@ -101,7 +101,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     // The parking cloud: its own sender over its own rows, and its pull.
     let cloud = match &config.cloudpark {
         Some(link) => {
-            let client = crate::cloud::Client::new(link).map_err(|e| LotError::Cloud(e.to_string()))?;
+            let client = crate::cloudlink::Client::new(link).map_err(|e| LotError::Cloud(e.to_string()))?;
             let (cloud_wake, stats) = (Arc::new(Notify::new()), Arc::new(OutboxStats::default()));
             let sender = outbox::run(
                 store.clone(),

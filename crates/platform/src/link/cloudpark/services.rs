@@ -187,9 +187,7 @@ async fn modify_in_car(state: &AppState, who: &Principal, f: &Fields) -> Result<
     let car = InCar::from_fields(f)?;
     authorize(who, &car.park_code)?;
     let plate_no = plate(&car.plate_number, "plateNumber")?;
-    if car.enter_time > state.now() + chrono::Duration::minutes(5) {
-        return Err(Refusal::bad(format!("bizContent.enterTime {} 晚于当前时间", format_time(car.enter_time))));
-    }
+    not_ahead(state, car.enter_time, "enterTime")?;
     let stay = RemoteStay {
         park_code: car.park_code,
         record_no: car.record_no,
