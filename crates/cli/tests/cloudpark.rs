@@ -98,6 +98,41 @@ impl Cloud {
     }
 }
 
+/// The QR code's PNG read by another implementation: Python's zlib and
+/// CRC-32 (every chunk's checksum, the image's size, its pixels inflate).
+fn png_checked_by_python(base64: &str) {
+    let script = r#"
+import base64, struct, sys, zlib
+png = base64.b64decode(sys.stdin.read())
+assert png[:8] == b"\x89PNG\r\n\x1a\n", "signature"
+at, idat, size = 8, b"", None
+while at < len(png):
+    n, = struct.unpack(">I", png[at:at + 4]); kind = png[at + 4:at + 8]; data = png[at + 8:at + 8 + n]
+    crc, = struct.unpack(">I", png[at + 8 + n:at + 12 + n])
+    assert zlib.crc32(kind + data) & 0xffffffff == crc, kind
+    if kind == b"IHDR": size = struct.unpack(">II", data[:8])
+    if kind == b"IDAT": idat += data
+    at += 12 + n
+w, h = size
+assert w == h and len(zlib.decompress(idat)) == h * (w + 1)
+print(w)
+"#;
+    let child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        eprintln!("SKIPPED the PNG check: no python3");
+        return;
+    };
+    use std::io::Write as _;
+    child.stdin.take().expect("stdin").write_all(base64.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("python3");
+    assert!(out.status.success(), "the PNG does not read: {}", String::from_utf8_lossy(&out.stderr));
+}
+
 async fn lane(port: u16, path: &str, body: Value) -> Value {
     let reply = client()
         .post(format!("http://127.0.0.1:{port}{path}"))
@@ -163,11 +198,16 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
         "owner": "张三", "cartypeCode": "81", "carMMoney": "300.00", "balance": 0, "timeStart": "2026-01-01",
         "timeEnd": "2030-12-31", "cargroupUuid": "", "state": 0 });
     cloud.ok("addfixcar", car.clone()).await;
+    let mut edited = car.clone();
+    edited["owner"] = json!("张三丰");
+    edited["timeEnd"] = json!("2031-12-31");
+    cloud.ok("editfixcar", edited).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let lists = get(format!("http://127.0.0.1:{http}/api/admin/lists?plateNo=%E9%B2%81B12345")).await;
         if lists["items"][0]["delivery"] == "confirmed" {
             assert_eq!(lists["items"][0]["listKind"], 1, "{lists}");
+            assert_eq!(lists["items"][0]["endTime"], "2031-12-31 23:59:59", "the edit: {lists}");
             break;
         }
         assert!(Instant::now() < deadline, "the lot never confirmed the fixed car: {lists}");
@@ -175,6 +215,7 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     }
     let cars = get(format!("http://127.0.0.1:{http}/api/admin/fixed-cars?parkCode=1001")).await;
     assert_eq!(cars["items"][0]["monthlyFee"], 30000, "yuan became fen: {cars}");
+    assert_eq!((cars["items"][0]["owner"].as_str(), cars["items"][0]["version"].as_i64()), (Some("张三丰"), Some(2)));
     let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B12345" })).await;
     assert_eq!(entered["open"], true, "{entered}");
     let left = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B12345" })).await;
@@ -241,6 +282,7 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     assert_eq!(status["data"]["online"], 1, "the gateway reports: {status}");
     let qr = cloud.ok("getParkQrCode", json!({ "parkCode": "1001", "format": "png" })).await;
     assert_eq!(qr["data"]["url"], format!("http://127.0.0.1:{http}/pay?lot=1001"), "{qr}");
+    png_checked_by_python(qr["data"]["content"].as_str().unwrap_or_default());
     let svg = cloud.ok("getParkQrCode", json!({ "parkCode": "1001" })).await;
     assert!(svg["data"]["content"].as_str().is_some_and(|s| s.starts_with("<svg")), "{svg}");
 

@@ -15,7 +15,7 @@ pub enum PrincipalError {
     Random(String),
     #[error("kind: `integrator` or `lot`")]
     Kind,
-    #[error("parkCode `{0}`: 1 to 50 characters, no spaces or commas")]
+    #[error("parkCode `{0}`: 1 to 50 characters, no spaces, commas or control characters")]
     ParkCode(String),
     #[error("parkCode: at least one")]
     NoParkCode,
@@ -30,14 +30,15 @@ impl PrincipalError {
             PrincipalError::Secret => "密钥须为 16 至 64 个可见 ASCII 字符，不含空格".into(),
             PrincipalError::Random(e) => format!("无法生成密钥：{e}"),
             PrincipalError::Kind => "类型须为对接方或车场".into(),
-            PrincipalError::ParkCode(c) => format!("车场编号 {c} 须为 1 至 50 个字符，不含空格或逗号"),
+            PrincipalError::ParkCode(c) => format!("车场编号 {c} 须为 1 至 50 个字符，不含空格、逗号或控制字符"),
             PrincipalError::NoParkCode => "至少填写一个车场编号".into(),
             PrincipalError::Name => "名称最多 50 个字符".into(),
         }
     }
 }
 
-/// A principal to register, validated. `secret` absent: a new random one
+/// A principal to register, validated exactly as given (the admin API's
+/// document says the same; forms trim before). `secret` absent: a new random one
 /// (32 upper-case hex characters, like the vendor's example key).
 pub fn new_principal(
     pid: &str,
@@ -47,11 +48,10 @@ pub fn new_principal(
     park_codes: Vec<String>,
     now: &str,
 ) -> Result<Principal, PrincipalError> {
-    let pid = pid.trim();
     if pid.is_empty() || pid.len() > 20 || !pid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(PrincipalError::Pid);
     }
-    let secret = match secret.map(str::trim) {
+    let secret = match secret {
         Some(s) if s.len() < 16 || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_graphic()) => {
             return Err(PrincipalError::Secret);
         }
@@ -60,8 +60,12 @@ pub fn new_principal(
     };
     let kind = PrincipalKind::parse(kind).ok_or(PrincipalError::Kind)?;
     let mut codes: Vec<String> = Vec::new();
-    for code in park_codes.iter().map(|c| c.trim()) {
-        if code.is_empty() || code.chars().count() > 50 || code.contains(',') || code.chars().any(char::is_whitespace) {
+    for code in park_codes.iter().map(String::as_str) {
+        if code.is_empty()
+            || code.chars().count() > 50
+            || code.contains(',')
+            || code.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
             return Err(PrincipalError::ParkCode(code.to_owned()));
         }
         if !codes.iter().any(|c| c == code) {
@@ -113,7 +117,7 @@ mod tests {
 
     #[test]
     fn principals_are_validated() {
-        let codes = || vec!["TEST/1P1".to_owned(), " TEST/1P1 ".to_owned()];
+        let codes = || vec!["TEST/1P1".to_owned(), "TEST/1P1".to_owned()];
         let p = new_principal("123456", None, "物业", "integrator", codes(), "2026-12-04 12:00:00").expect("valid");
         assert_eq!(p.secret.len(), 32);
         assert_eq!(p.park_codes, ["TEST/1P1"]);

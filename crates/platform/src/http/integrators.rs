@@ -51,18 +51,26 @@ pub(crate) async fn list(State(store): State<Store>) -> Result<Json<PrincipalsRe
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct NewPrincipal {
     /// 1 to 20 letters, digits, `-` or `_`.
-    #[schema(min_length = 1, max_length = 20)]
+    #[schema(pattern = "^[0-9A-Za-z_-]{1,20}$")]
     pid: String,
-    /// 16 to 64 printable ASCII characters; absent: a new random one, answered once.
-    #[schema(min_length = 16, max_length = 64)]
+    /// 16 to 64 printable ASCII characters, no spaces; absent: a new random one, answered once.
+    #[schema(pattern = "^[!-~]{16,64}$")]
     secret: Option<String>,
     #[serde(default)]
     #[schema(max_length = 50)]
     name: String,
     kind: PrincipalKind,
-    /// The lots it may act on (a lot's code belongs to one lot pid).
-    #[schema(min_items = 1)]
+    /// The lots it may act on (a lot's code belongs to one lot pid): 1 to 50
+    /// characters each, no spaces, commas or control characters.
+    #[schema(schema_with = park_codes_schema)]
     park_codes: Vec<String>,
+}
+
+fn park_codes_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let code =
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[^\s,\u0000-\u001f\u007f-\u009f]{1,50}$"));
+    ArrayBuilder::new().items(code).min_items(Some(1)).build()
 }
 
 #[derive(Serialize, ToSchema)]

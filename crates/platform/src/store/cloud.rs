@@ -135,6 +135,19 @@ const STAY_COLUMNS: &str = "park_code, record_no, plate_no, car_type, car_sub_ty
 const CAR_COLUMNS: &str = "park_code, uuid, plate_no, owner, car_type, space_no, tel, monthly_fee, balance, start_time, \
      end_time, group_uuid, remark, remark1, remark2, state, deleted, by_pid, version, synced_version, changed_at";
 
+/// One of the two queues lots pull: its table, key column and columns read.
+#[derive(Clone, Copy)]
+struct Queue {
+    table: &'static str,
+    key: &'static str,
+    columns: &'static str,
+}
+
+impl Queue {
+    const STAYS: Queue = Queue { table: "remote_stays", key: "record_no", columns: STAY_COLUMNS };
+    const CARS: Queue = Queue { table: "fixed_cars", key: "uuid", columns: CAR_COLUMNS };
+}
+
 /// The next pull position of a table.
 async fn next_seq(conn: &mut AnyConnection, table: &str) -> Result<i64, sqlx::Error> {
     let sql = format!("SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}");
@@ -236,30 +249,7 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<RemoteStay>), StoreError> {
-        let _writer = self.writer().await;
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM remote_stays WHERE park_code = $1 AND synced_version < version")
-                .bind(park_code)
-                .fetch_one(&mut *tx)
-                .await?;
-        let sql = format!(
-            "SELECT {STAY_COLUMNS} FROM remote_stays WHERE park_code = $1 AND synced_version < version \
-             ORDER BY seq, record_no LIMIT $2 OFFSET $3"
-        );
-        let rows: Vec<RemoteStay> =
-            sqlx::query_as(&sql).bind(park_code).bind(limit).bind(offset).fetch_all(&mut *tx).await?;
-        for r in &rows {
-            sqlx::query("UPDATE remote_stays SET pulled_version = $3 WHERE park_code = $1 AND record_no = $2")
-                .bind(park_code)
-                .bind(&r.record_no)
-                .bind(r.version)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok((total, rows))
+        self.pull(Queue::STAYS, park_code, offset, limit, |s: &RemoteStay| (s.record_no.clone(), s.version)).await
     }
 
     /// Marks what the lot pulled of these recordNos as synced; returns how
@@ -355,27 +345,36 @@ impl Store {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<FixedCar>), StoreError> {
+        self.pull(Queue::CARS, park_code, offset, limit, |c: &FixedCar| (c.uuid.clone(), c.version)).await
+    }
+
+    /// A page of one of the queues, in `seq` order, each served row's
+    /// version noted as pulled, in one transaction.
+    async fn pull<T>(
+        &self,
+        q: Queue,
+        park_code: &str,
+        offset: i64,
+        limit: i64,
+        key: impl Fn(&T) -> (String, i64),
+    ) -> Result<(i64, Vec<T>), StoreError>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
         let _writer = self.writer().await;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM fixed_cars WHERE park_code = $1 AND synced_version < version")
-                .bind(park_code)
-                .fetch_one(&mut *tx)
-                .await?;
-        let sql = format!(
-            "SELECT {CAR_COLUMNS} FROM fixed_cars WHERE park_code = $1 AND synced_version < version \
-             ORDER BY seq, uuid LIMIT $2 OFFSET $3"
+        let count = format!("SELECT COUNT(*) FROM {} WHERE park_code = $1 AND synced_version < version", q.table);
+        let total: i64 = sqlx::query_scalar(&count).bind(park_code).fetch_one(&mut *tx).await?;
+        let page = format!(
+            "SELECT {} FROM {} WHERE park_code = $1 AND synced_version < version ORDER BY seq, {} LIMIT $2 OFFSET $3",
+            q.columns, q.table, q.key
         );
-        let rows: Vec<FixedCar> =
-            sqlx::query_as(&sql).bind(park_code).bind(limit).bind(offset).fetch_all(&mut *tx).await?;
-        for r in &rows {
-            sqlx::query("UPDATE fixed_cars SET pulled_version = $3 WHERE park_code = $1 AND uuid = $2")
-                .bind(park_code)
-                .bind(&r.uuid)
-                .bind(r.version)
-                .execute(&mut *tx)
-                .await?;
+        let rows: Vec<T> = sqlx::query_as(&page).bind(park_code).bind(limit).bind(offset).fetch_all(&mut *tx).await?;
+        let mark = format!("UPDATE {} SET pulled_version = $3 WHERE park_code = $1 AND {} = $2", q.table, q.key);
+        for row in &rows {
+            let (id, version) = key(row);
+            sqlx::query(&mark).bind(park_code).bind(id).bind(version).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok((total, rows))

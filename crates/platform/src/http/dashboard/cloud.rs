@@ -181,7 +181,7 @@ pub(super) async fn change(
         f.codes.split([',', '，', ' ']).filter(|c| !c.trim().is_empty()).map(str::to_owned).collect();
     let secret = Some(f.secret.trim()).filter(|s| !s.is_empty());
     let now = format_time(state.now());
-    let principal = match new_principal(&pid, secret, &f.name, &f.kind, codes, &now) {
+    let principal = match new_principal(&pid, secret, f.name.trim(), &f.kind, codes, &now) {
         Ok(p) => p,
         Err(e) => {
             let why = if lang == Lang::Zh { e.zh() } else { e.to_string() };
