@@ -133,6 +133,12 @@ print(w)
     assert!(out.status.success(), "the PNG does not read: {}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// An hour ago in the platform's zone (Asia/Shanghai).
+fn an_hour_ago() -> String {
+    let zone = onepark_domain::time::Zone::default();
+    onepark_domain::time::format_time(zone.local(chrono::Utc::now()) - chrono::Duration::hours(1))
+}
+
 async fn lane(port: u16, path: &str, body: Value) -> Value {
     let reply = client()
         .post(format!("http://127.0.0.1:{port}{path}"))
@@ -230,7 +236,7 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     // 250 cars put into lot 2002 from the cloud, pulled 100 a page.
     for i in 0..250 {
         let biz = json!({ "parkCode": "2002", "plateNumber": format!("鲁A{:05}", i), "carType": "9",
-            "carSubType": "91", "enterTime": "2026-12-04 08:00:00", "entrance": "undefined",
+            "carSubType": "91", "enterTime": an_hour_ago(), "entrance": "undefined",
             "enterOpame": "超管", "inChannelid": "云坐席", "recordNo": format!("rec{i:04}") });
         cloud.ok("modifyInCar", biz).await;
     }
@@ -302,7 +308,7 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     cloud.refused("queryMqStatus", cloud.body("queryMqStatus", now(), &foreign), 403, "3003").await;
     cloud.refused("queryMqStatus", cloud.body("fooBar", now(), &biz), 400, "不一致").await;
     cloud.refused("fooBar", cloud.body("fooBar", now(), &biz), 404, "fooBar").await;
-    let no_plate = json!({ "parkCode": "2002", "carType": 9, "enterTime": "2026-12-04 08:00:00", "recordNo": "x" });
+    let no_plate = json!({ "parkCode": "2002", "carType": 9, "enterTime": an_hour_ago(), "recordNo": "x" });
     cloud.refused("modifyInCar", cloud.body("modifyInCar", now(), &no_plate), 400, "bizContent.plateNumber").await;
     let bad_page = json!({ "page": "one", "pageSize": 10, "parkCode": "2002" });
     cloud.refused("queryAgentParkin", cloud.body("queryAgentParkin", now(), &bad_page), 400, "bizContent.page").await;
@@ -439,7 +445,7 @@ async fn a_gateway_speaks_qingdao_and_the_cloud_and_an_outage_of_one_holds_nothi
     let card = json!({ "uuid": "card-0001", "parkCode": "1001", "carNum": "鲁B11111", "owner": "李四",
         "timeStart": "2026-01-01", "timeEnd": "2030-12-31" });
     cloud.ok("addfixcar", card).await;
-    let an_hour_ago = (chrono::Utc::now() + chrono::Duration::hours(7)).format("%Y-%m-%d %H:%M:%S").to_string();
+    let an_hour_ago = an_hour_ago();
     let stay = json!({ "parkCode": "1001", "plateNumber": "鲁C22222", "carType": 9, "carSubType": 91,
         "enterTime": an_hour_ago, "entrance": "云坐席", "enterOpame": "超管", "recordNo": "cloud-1" });
     cloud.ok("modifyInCar", stay).await;

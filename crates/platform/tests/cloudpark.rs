@@ -78,6 +78,12 @@ impl Harness {
     }
 }
 
+/// Yesterday at `hour` o'clock, in the platform's zone: always within its window.
+fn yesterday(hour: u32) -> String {
+    let day = onepark_domain::time::Zone::default().local(chrono::Utc::now()).date() - chrono::Duration::days(1);
+    format!("{day} {hour:02}:00:00")
+}
+
 fn car(uuid: &str, code: &str, plate: &str) -> Value {
     json!({ "uuid": uuid, "parkCode": code, "carNum": plate, "cartypeCode": 81, "carMMoney": "150.5",
             "timeStart": "2026-01-01 00:00:00", "timeEnd": "2030-12-31 23:59:59" })
@@ -110,7 +116,7 @@ async fn scenario(h: Harness) {
     h.ok(
         "int",
         "modifyInCar",
-        json!({ "parkCode": "P2", "plateNumber": "鲁B11111", "enterTime": "2026-12-01 08:00:00", "recordNo": "r1" }),
+        json!({ "parkCode": "P2", "plateNumber": "鲁B11111", "enterTime": yesterday(8), "recordNo": "r1" }),
     )
     .await;
     let refused = h.call("int", "queryAgentParkin", json!({ "page": 1, "pageSize": 10, "parkCode": "P2" })).await;
@@ -119,7 +125,7 @@ async fn scenario(h: Harness) {
     h.ok(
         "int",
         "modifyInCar",
-        json!({ "parkCode": "P2", "plateNumber": "鲁B22222", "enterTime": "2026-12-01 08:00:00", "recordNo": "r1" }),
+        json!({ "parkCode": "P2", "plateNumber": "鲁B22222", "enterTime": yesterday(8), "recordNo": "r1" }),
     )
     .await;
     h.ok("lotP2", "notifyAgentParkin", json!({ "parkCode": "P2", "recordNos": "r1" })).await;
@@ -127,19 +133,27 @@ async fn scenario(h: Harness) {
     assert_eq!(again[0]["plateNum"], "鲁B22222", "the correction made after the pull");
     h.ok("lotP2", "notifyAgentParkin", json!({ "parkCode": "P2", "recordNos": "r1" })).await;
     assert!(h.items("lotP2", "queryAgentParkin", "P2").await.is_empty());
+    // A back-dated entry would make the lot charge for a stay that never was.
+    let old =
+        json!({ "parkCode": "P2", "plateNumber": "鲁B33333", "enterTime": "2020-01-01 08:00:00", "recordNo": "r2" });
+    let refused = h.call("int", "modifyInCar", old).await;
+    assert!(
+        refused["code"] == 400 && refused["msg"].as_str().is_some_and(|m| m.contains("bizContent.enterTime")),
+        "{refused}"
+    );
     let foreign = h.call("lotP2", "queryAgentParkin", json!({ "page": 1, "pageSize": 10, "parkCode": "P1" })).await;
     assert_eq!(foreign["code"], 403, "{foreign}");
 
     // A lot's reports: the same again is a duplicate, different content a conflict.
-    let enter = json!({ "parkCode": "P2", "recordNo": "s1", "plateNum": "鲁C33333", "enterTime": "2026-12-01 09:00:00", "totalParkNum": 50, "remainParkNum": 20 });
+    let enter = json!({ "parkCode": "P2", "recordNo": "s1", "plateNum": "鲁C33333", "enterTime": yesterday(9), "totalParkNum": 50, "remainParkNum": 20 });
     h.ok("lotP2", "enterNotify", enter.clone()).await;
     let dup = h.ok("lotP2", "enterNotify", enter.clone()).await;
     assert!(dup["msg"].as_str().is_some_and(|m| m.contains("重复")), "{dup}");
     let mut changed = enter.clone();
     changed["plateNum"] = json!("鲁C44444");
     assert_eq!(h.call("lotP2", "enterNotify", changed).await["code"], 422);
-    let leave = json!({ "parkCode": "P2", "recordNo": "s1", "plateNum": "鲁C33333", "enterTime": "2026-12-01 09:00:00",
-        "leaveTime": "2026-12-01 10:00:00", "payableFee": 600, "discountFee": 100, "cashFee": 500 });
+    let leave = json!({ "parkCode": "P2", "recordNo": "s1", "plateNum": "鲁C33333", "enterTime": yesterday(9),
+        "leaveTime": yesterday(10), "payableFee": 600, "discountFee": 100, "cashFee": 500 });
     h.ok("lotP2", "leaveNotify", leave).await;
     let request = Request::get("/api/admin/records?parkingCode=P2")
         .header("authorization", "Bearer test-token")

@@ -188,6 +188,7 @@ async fn modify_in_car(state: &AppState, who: &Principal, f: &Fields) -> Result<
     authorize(who, &car.park_code)?;
     let plate_no = plate(&car.plate_number, "plateNumber")?;
     not_ahead(state, car.enter_time, "enterTime")?;
+    not_stale(state, car.enter_time, "enterTime")?;
     let stay = RemoteStay {
         park_code: car.park_code,
         record_no: car.record_no,
@@ -473,10 +474,22 @@ fn stored(put: Result<crate::store::Put, crate::store::StoreError>, record_no: &
     }
 }
 
-/// Times a lot reports may be at most this far ahead of the platform.
+/// An event time may be ahead of the platform's clock by `limits.future_skew`
+/// at most (as on the Qingdao door).
 fn not_ahead(state: &AppState, at: chrono::NaiveDateTime, field: &str) -> Result<(), Refusal> {
-    if at > state.now() + chrono::Duration::minutes(5) {
+    if at > state.now() + state.limits().future_skew {
         return Err(Refusal::bad(format!("bizContent.{field} {} 晚于当前时间", format_time(at))));
+    }
+    Ok(())
+}
+
+/// A car the cloud puts into a lot starts a stay the lot will charge for:
+/// its entry may not be older than `limits.past` (30 days), so no one
+/// inflates a fee by back-dating it.
+fn not_stale(state: &AppState, at: chrono::NaiveDateTime, field: &str) -> Result<(), Refusal> {
+    if at < state.now() - state.limits().past {
+        let days = state.limits().past.num_days();
+        return Err(Refusal::bad(format!("bizContent.{field} {} 早于 {days} 天前", format_time(at))));
     }
     Ok(())
 }
