@@ -463,7 +463,7 @@ async fn a_gateway_speaks_qingdao_and_the_cloud_and_an_outage_of_one_holds_nothi
     // The lot pulls on start: the fixed car is a month card, the car a session, both reported synced.
     until("the pulled month card", || async {
         let cards = lot_get(lane_port, "/api/month-cards").await;
-        (cards["items"][0]["id"] != "card-0001").then_some(cards)
+        (cards["items"][0]["id"] != "cloud-card-0001").then_some(cards)
     })
     .await;
     until("the pulled stay", || async {
@@ -575,7 +575,7 @@ async fn a_gateway_runs_on_the_cloud_alone() {
     let _lot = start(&dir, &["lot", "serve"], &lot_config, lane_port).await;
     until("the pulled month card", || async {
         let cards = lot_get(lane_port, "/api/month-cards").await;
-        (cards["items"][0]["id"] != "card-3003").then_some(cards)
+        (cards["items"][0]["id"] != "cloud-card-3003").then_some(cards)
     })
     .await;
     let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁F66666" })).await;

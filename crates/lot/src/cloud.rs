@@ -85,6 +85,9 @@ where
     Fut: std::future::Future<Output = Result<Option<String>, String>>,
 {
     let mut applied = Vec::new();
+    // A number whose any version failed here is not reported: a later
+    // version of it (served on a later page) must come back.
+    let mut failed = std::collections::HashSet::new();
     let mut page = 1;
     loop {
         let query = PageQuery { page, page_size: MAX_PAGE_SIZE, park_code: code.to_owned() };
@@ -95,11 +98,13 @@ where
         }
         for item in items {
             let Value::Object(map) = item else { continue };
+            let number = map.get("recordNo").or_else(|| map.get("syncNo")).and_then(Value::as_str).map(str::to_owned);
             match apply(state, Fields::from_map(map)).await {
                 Ok(Some(number)) => applied.push(number),
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(service = service.name(), error = %e, "a pulled item was not applied; it will come back")
+                    tracing::warn!(service = service.name(), error = %e, "a pulled item was not applied; it will come back");
+                    failed.extend(number);
                 }
             }
         }
@@ -110,6 +115,9 @@ where
         }
         page += 1;
     }
+    applied.retain(|n| !failed.contains(n));
+    applied.sort();
+    applied.dedup();
     Ok(applied)
 }
 
@@ -171,8 +179,10 @@ async fn apply_stay(state: &LotState, item: &ParkinItem) -> Result<Option<String
         // Its stay has ended here already: nothing to do.
         return Ok(Some(item.record_no.clone()));
     }
-    if let Some(inside) = store.open_sessions(std::slice::from_ref(&plate)).await.map_err(db)?.into_iter().next() {
-        store.adopt_cloud_stay(&item.record_no, &inside.uid).await.map_err(db)?;
+    if store.open_sessions(std::slice::from_ref(&plate)).await.map_err(db)?.into_iter().next().is_some() {
+        // The car is in already, in a stay the lot reported under its own uid:
+        // nothing to add. Not relinked to the cloud's record (its reports went
+        // out under the uid); the cloud reaches that stay by its uid.
         return Ok(Some(item.record_no.clone()));
     }
     enter_remote(state, item, plate).await?;
@@ -236,18 +246,26 @@ async fn enter_remote(state: &LotState, item: &ParkinItem, plate: String) -> Res
     Err(format!("no free uid for recordNo {}", item.record_no))
 }
 
+/// The month card a cloud's fixed car becomes: `cloud-` + its uuid (≤ 38 characters).
+pub fn card_id(uuid: &str) -> String {
+    format!("cloud-{uuid}")
+}
+
 /// A pulled fixed-car change: the month card `uuid` saved, or deleted when
 /// the car was deleted or suspended. Returns the syncNo once applied.
 async fn apply_car(state: &LotState, item: &FixcarItem) -> Result<Option<String>, String> {
     let store = state.store();
     let car = &item.car;
-    if item.operate == "delete" || car.state != 0 {
-        store.delete_card(&car.uuid).await.map_err(|e| e.to_string())?;
+    // The cloud's cards are kept apart from the ones staff make here.
+    let id = card_id(&car.uuid);
+    // A stored-value car (71–75) pays from a balance this lot does not charge yet: no free card.
+    if item.operate == "delete" || car.state != 0 || !matches!(car.cartype_code, 81..=85 | 11..=17) {
+        store.delete_card(&id).await.map_err(|e| e.to_string())?;
         return Ok(Some(item.sync_no.clone()));
     }
     let plate = crate::payments::plate_text(&car.car_num).map_err(|r| format!("uuid {}: {r:?}", car.uuid))?;
     let card = MonthCard {
-        id: car.uuid.clone(),
+        id,
         owner: car.owner.clone().unwrap_or_default(),
         start_time: format_time(car.time_start),
         end_time: format_time(car.time_end),

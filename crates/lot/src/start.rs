@@ -102,6 +102,13 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     let cloud = match &config.cloudpark {
         Some(link) => {
             let client = crate::cloudlink::Client::new(link).map_err(|e| LotError::Cloud(e.to_string()))?;
+            let local =
+                ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|l| link.url.starts_with(l));
+            if link.url.starts_with("http://") && !local {
+                // The cloud's answers are not signed: over plain HTTP anyone on the way could
+                // forge a fixed car or a delivery.
+                tracing::warn!(url = %link.url, "cloudpark.url is plain http: use https beyond this machine");
+            }
             let (cloud_wake, stats) = (Arc::new(Notify::new()), Arc::new(OutboxStats::default()));
             let sender = outbox::run(
                 store.clone(),

@@ -66,6 +66,7 @@ CREATE TABLE fixed_cars (
     remark2         TEXT,
     state           INTEGER NOT NULL,       -- 0 valid, 1 suspended
     deleted         INTEGER NOT NULL,
+    listed_plate    TEXT,                   -- a Qingdao lot: the plate its white list holds for this car
     by_pid          TEXT NOT NULL,
     version         BIGINT NOT NULL,
     pulled_version  BIGINT NOT NULL DEFAULT 0,

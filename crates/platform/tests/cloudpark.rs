@@ -109,6 +109,11 @@ async fn scenario(h: Harness) {
     h.ok("int", "delfixcar", json!({ "uuid": "u1", "parkCode": "P1" })).await;
     let items = h.items("int", "queryAgentFixcar", "P1").await;
     assert_eq!(items[0]["operate"], "delete");
+    let again = h.ok("int", "delfixcar", json!({ "uuid": "u1", "parkCode": "P1" })).await;
+    assert!(
+        again["msg"].as_str().is_some_and(|m| m.contains("已删除")),
+        "a repeated deletion completes the first: {again}"
+    );
     let gone = h.call("int", "editfixcar", car("u1", "P1", "鲁A22222")).await;
     assert_eq!(gone["code"], 422, "{gone}");
 
@@ -147,6 +152,7 @@ async fn scenario(h: Harness) {
     // A lot's reports: the same again is a duplicate, different content a conflict.
     let enter = json!({ "parkCode": "P2", "recordNo": "s1", "plateNum": "鲁C33333", "enterTime": yesterday(9), "totalParkNum": 50, "remainParkNum": 20 });
     h.ok("lotP2", "enterNotify", enter.clone()).await;
+    assert_eq!(h.call("int", "enterNotify", enter.clone()).await["code"], 403, "a lot's records are the lot's");
     let dup = h.ok("lotP2", "enterNotify", enter.clone()).await;
     assert!(dup["msg"].as_str().is_some_and(|m| m.contains("重复")), "{dup}");
     let mut changed = enter.clone();
@@ -177,6 +183,16 @@ async fn scenario(h: Harness) {
         "{codes:?}"
     );
 
+    // A stored-value car is kept but never made free.
+    let mut stored_value = car("sv1", "1001", "鲁E66666");
+    stored_value["cartypeCode"] = json!(71);
+    let kept = h.ok("int", "addfixcar", stored_value).await;
+    assert!(kept["msg"].as_str().is_some_and(|m| m.contains("储值车")), "{kept}");
+    let request = Request::get("/api/admin/lists?plateNo=%E9%B2%81E66666")
+        .header("authorization", "Bearer test-token")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&h.app, request).await.1["items"], json!([]));
     // A Qingdao lot's fixed car is a white-list entry for its plate.
     h.ok("int", "addfixcar", car("q1", "1001", "鲁E55555")).await;
     let request = Request::get("/api/admin/lists?plateNo=%E9%B2%81E55555")

@@ -30,11 +30,4 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?)
     }
-
-    /// Remembers a cloud record held by a session that already existed.
-    pub async fn adopt_cloud_stay(&self, record_no: &str, uid: &str) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
-        remember(&mut tx, record_no, uid).await?;
-        tx.commit().await
-    }
 }

@@ -380,6 +380,29 @@ impl Store {
         Ok((total, rows))
     }
 
+    /// Notes the plate a Qingdao lot's white list now holds for a fixed car
+    /// (`None`: none), once the change that put it there is stored.
+    pub async fn set_listed_plate(&self, park_code: &str, uuid: &str, plate: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE fixed_cars SET listed_plate = $3 WHERE park_code = $1 AND uuid = $2")
+            .bind(park_code)
+            .bind(uuid)
+            .bind(plate)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The plate a Qingdao lot's white list holds for a fixed car.
+    pub async fn listed_plate(&self, park_code: &str, uuid: &str) -> Result<Option<String>, StoreError> {
+        let plate: Option<Option<String>> =
+            sqlx::query_scalar("SELECT listed_plate FROM fixed_cars WHERE park_code = $1 AND uuid = $2")
+                .bind(park_code)
+                .bind(uuid)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(plate.flatten())
+    }
+
     /// Marks fixed-car versions the lot applied; a version newer than the
     /// stored one, or an unknown uuid, marks nothing. Returns how many did.
     pub async fn sync_fixed_cars(&self, park_code: &str, versions: &[(String, i64)]) -> Result<u64, StoreError> {

@@ -85,9 +85,7 @@ async fn serve(state: &AppState, url_name: &str, body: &[u8]) -> Result<Done, Re
         }
         Claim::Full => return Err(Refusal::new(Code::Throttled, "请求过多，请稍后重试")),
     }
-    let result = services::run(state, &principal, service, &request.biz_content).await;
-    if result.as_ref().is_err_and(|r| r.code.retryable()) {
-        state.cloud_replays().release(&request.pid, &request.sign);
-    }
-    result
+    // The claim stands even when the service fails: the caller re-signs to
+    // retry (the answer says so), and a captured copy never gets a second go.
+    services::run(state, &principal, service, &request.biz_content).await
 }

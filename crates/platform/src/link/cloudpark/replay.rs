@@ -1,8 +1,8 @@
 //! The cloud API's replay memory: a (pid, sign) verified once within the
 //! timestamp window is refused after. Claimed before the service runs, so two
-//! copies in flight cannot both pass; released when the service failed in a
-//! way the caller should retry unchanged (storage), so a retry is not taken
-//! for a replay. Per process, like the Qingdao door's (issue 28 shares it).
+//! copies in flight cannot both pass, and never released: a caller retries a
+//! failed request signed anew (the answer says so), so a captured copy never
+//! gets a second go. Per process, like the Qingdao door's (issue 28 shares it).
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -60,14 +60,6 @@ impl Replays {
         g.current.insert(key);
         Claim::Fresh
     }
-
-    pub fn release(&self, pid: &str, sign: &str) {
-        let key = key(pid, sign);
-        if let Ok(mut g) = self.inner.lock() {
-            g.current.remove(&key);
-            g.previous.remove(&key);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -75,7 +67,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_claim_is_remembered_for_at_least_a_window_and_can_be_released() {
+    fn a_claim_is_remembered_for_at_least_a_window() {
         let replays = Replays::new(Duration::from_secs(600), 2);
         let t0 = Instant::now();
         assert_eq!(replays.claim("p", "s", t0), Claim::Fresh);
@@ -83,8 +75,6 @@ mod tests {
         assert_eq!(replays.claim("q", "s", t0), Claim::Fresh, "per pid");
         assert_eq!(replays.claim("r", "s", t0), Claim::Full);
         assert_eq!(replays.claim("p", "s", t0 + Duration::from_secs(900)), Claim::Replay, "previous generation");
-        replays.release("p", "s");
-        assert_eq!(replays.claim("p", "s", t0 + Duration::from_secs(900)), Claim::Fresh, "released");
         assert_eq!(replays.claim("q", "s", t0 + Duration::from_secs(3000)), Claim::Fresh, "long forgotten");
     }
 }

@@ -122,7 +122,7 @@ async fn put_fixcar(state: &AppState, who: &Principal, service: Service, f: &Fie
         changed_at: now_text(state),
     };
     let stored = state.store().put_fixed_car(&row).await.map_err(unavailable)?;
-    let note = deliver(state, &stored, live).await?;
+    let note = deliver(state, &stored).await?;
     Ok(Done { data: None, note })
 }
 
@@ -130,45 +130,60 @@ async fn del_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<Don
     let del = DelFixcar::from_fields(f)?;
     let park_code = park_of(who, del.park_code)?;
     let previous = state.store().fixed_car(&park_code, &del.uuid).await.map_err(unavailable)?;
-    let Some(live) = previous.filter(|p| p.deleted == 0) else {
+    let Some(previous) = previous else {
         return Err(Refusal::new(
             Code::Rejected,
             format!("车场 {park_code} 没有 uuid 为 {} 的固定车（bizContent.uuid）", del.uuid),
         ));
     };
-    let row = FixedCar { deleted: 1, by_pid: who.pid.clone(), changed_at: now_text(state), ..live.clone() };
+    if previous.deleted == 1 {
+        // Deleted before: make sure its lot was told (a first call may have failed half-way).
+        deliver(state, &previous).await?;
+        return Ok(Done { data: None, note: Some("该固定车已删除".into()) });
+    }
+    let row = FixedCar { deleted: 1, by_pid: who.pid.clone(), changed_at: now_text(state), ..previous };
     let stored = state.store().put_fixed_car(&row).await.map_err(unavailable)?;
-    let note = deliver(state, &stored, Some(&live)).await?;
+    let note = deliver(state, &stored).await?;
     Ok(Done { data: None, note })
+}
+
+/// Whether a fixed car passes free: monthly (81–85) and free (11–17) cars.
+/// A stored-value car (71–75) pays from its balance, which no lot charges
+/// yet, so it is kept but never made free.
+pub(super) fn passes_free(car_type: i64) -> bool {
+    matches!(car_type, 81..=85 | 11..=17)
 }
 
 /// Sends a fixed car's change to its lot. A lot of this protocol pulls it
 /// (queryAgentFixcar); a Qingdao lot is sent a white-list entry (spec §5.7)
-/// for the plate while the car is valid, and its removal otherwise.
-async fn deliver(state: &AppState, car: &FixedCar, previous: Option<&FixedCar>) -> Result<Option<String>, Refusal> {
-    if state.store().cloud_lot_of(&car.park_code).await.map_err(unavailable)?.is_some() {
+/// for the plate while the car is valid, and its removal otherwise. What the
+/// list holds is kept (`listed_plate`) and updated only after the change is
+/// stored, so a call that failed half-way is completed by the next one.
+async fn deliver(state: &AppState, car: &FixedCar) -> Result<Option<String>, Refusal> {
+    let store = state.store();
+    if store.cloud_lot_of(&car.park_code).await.map_err(unavailable)?.is_some() {
         return Ok(None);
     }
     let Some(lot) = crate::city::payments::lot_of(state, &car.park_code).await.map_err(unavailable)? else {
         return Ok(Some(format!("车场 {} 尚未接入，固定车已保存，待车场拉取", car.park_code)));
     };
     let codes = vec![car.park_code.clone()];
-    let remove = |plate: &str| Change::new(&lot.access_id, codes.clone(), plate, false, false);
-    // A plate that changed leaves the list under its old number.
-    if let Some(old) = previous.filter(|p| p.plate_no != car.plate_no) {
-        send(state, remove(&old.plate_no), true).await?;
+    let listed = store.listed_plate(&car.park_code, &car.uuid).await.map_err(unavailable)?;
+    let wanted = (car.deleted == 0 && car.state == 0 && passes_free(car.car_type)).then_some(car.plate_no.as_str());
+    if let Some(old) = listed.as_deref().filter(|old| Some(*old) != wanted) {
+        send(state, Change::new(&lot.access_id, codes.clone(), old, false, false), true).await?;
+        store.set_listed_plate(&car.park_code, &car.uuid, None).await.map_err(unavailable)?;
     }
-    if car.deleted == 1 || car.state != 0 {
-        send(state, remove(&car.plate_no), true).await?;
-    } else {
-        let add = Change::new(&lot.access_id, codes.clone(), &car.plate_no, false, true).during(
+    if let Some(plate) = wanted {
+        let add = Change::new(&lot.access_id, codes, plate, false, true).during(
             car.start_time.clone(),
             car.end_time.clone(),
             Some(format!("固定车 {}", car.uuid)),
         );
         send(state, add, false).await?;
+        store.set_listed_plate(&car.park_code, &car.uuid, Some(plate)).await.map_err(unavailable)?;
     }
-    Ok(None)
+    Ok((!passes_free(car.car_type)).then(|| "储值车已保存，车场暂不按余额扣费，不下发白名单".to_owned()))
 }
 
 async fn send(state: &AppState, change: Change, removal: bool) -> Result<(), Refusal> {
@@ -494,7 +509,21 @@ fn not_stale(state: &AppState, at: chrono::NaiveDateTime, field: &str) -> Result
     Ok(())
 }
 
+/// A lot's own reports come from the lot's own pid only: an integrator may
+/// not invent a lot's entries and exits.
+fn lot_only(who: &Principal, service: Service) -> Result<(), Refusal> {
+    if who.kind == PrincipalKind::Lot {
+        Ok(())
+    } else {
+        Err(Refusal::new(
+            Code::Forbidden,
+            format!("{} 只能由车场自身的 pid 上报，对接方 pid {} 不能调用", service.name(), who.pid),
+        ))
+    }
+}
+
 async fn enter_notify(state: &AppState, who: &Principal, f: &Fields, biz: &str) -> Result<Done, Refusal> {
+    lot_only(who, Service::EnterNotify)?;
     let m = EnterNotify::from_fields(f)?;
     authorize(who, &m.park_code)?;
     not_ahead(state, m.enter_time, "enterTime")?;
@@ -505,6 +534,7 @@ async fn enter_notify(state: &AppState, who: &Principal, f: &Fields, biz: &str) 
 }
 
 async fn leave_notify(state: &AppState, who: &Principal, f: &Fields, biz: &str) -> Result<Done, Refusal> {
+    lot_only(who, Service::LeaveNotify)?;
     let m = LeaveNotify::from_fields(f)?;
     authorize(who, &m.park_code)?;
     not_ahead(state, m.leave_time, "leaveTime")?;
