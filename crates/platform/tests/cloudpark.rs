@@ -193,6 +193,15 @@ async fn scenario(h: Harness) {
         .body(Body::empty())
         .expect("request");
     assert_eq!(call(&h.app, request).await.1["items"], json!([]));
+    // Two fixed cars of one plate: deleting one leaves the plate listed for the other.
+    h.ok("int", "addfixcar", car("q2", "1001", "鲁E77777")).await;
+    h.ok("int", "addfixcar", car("q3", "1001", "鲁E77777")).await;
+    h.ok("int", "delfixcar", json!({ "uuid": "q2", "parkCode": "1001" })).await;
+    let request = Request::get("/api/admin/lists?plateNo=%E9%B2%81E77777")
+        .header("authorization", "Bearer test-token")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(call(&h.app, request).await.1["items"][0]["deleted"], false, "q3 still holds it");
     // A Qingdao lot's fixed car is a white-list entry for its plate.
     h.ok("int", "addfixcar", car("q1", "1001", "鲁E55555")).await;
     let request = Request::get("/api/admin/lists?plateNo=%E9%B2%81E55555")

@@ -171,7 +171,12 @@ async fn deliver(state: &AppState, car: &FixedCar) -> Result<Option<String>, Ref
     let listed = store.listed_plate(&car.park_code, &car.uuid).await.map_err(unavailable)?;
     let wanted = (car.deleted == 0 && car.state == 0 && passes_free(car.car_type)).then_some(car.plate_no.as_str());
     if let Some(old) = listed.as_deref().filter(|old| Some(*old) != wanted) {
-        send(state, Change::new(&lot.access_id, codes.clone(), old, false, false), true).await?;
+        // The list is by plate: it stays while another valid fixed car of the lot holds it.
+        let others = store.fixed_cars_of_plate(&car.park_code, old).await.map_err(unavailable)?;
+        let held = others.iter().any(|o| o.uuid != car.uuid && o.state == 0 && passes_free(o.car_type));
+        if !held {
+            send(state, Change::new(&lot.access_id, codes.clone(), old, false, false), true).await?;
+        }
         store.set_listed_plate(&car.park_code, &car.uuid, None).await.map_err(unavailable)?;
     }
     if let Some(plate) = wanted {
