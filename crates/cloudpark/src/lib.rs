@@ -3,7 +3,7 @@
 //! bizContent}` ([`envelope`]), the vendor's MD5 sign ([`sign`]), the
 //! answer `{reqId, code, msg, data}` and its codes ([`code`]), the tolerant
 //! reading of bizContent ([`fields`]) and a typed message per service
-//! ([`service`]).
+//! ([`service`]), and the MQ channel's envelope ([`mq`], issue 24).
 //!
 //! The vendor's spellings are kept on the wire (`enterOpame`, `inChannelid`,
 //! `cartypeCode`); its quirks are read as it writes them (numbers as strings,
@@ -16,6 +16,7 @@
 pub mod code;
 pub mod envelope;
 pub mod fields;
+pub mod mq;
 pub mod service;
 pub mod sign;
 
