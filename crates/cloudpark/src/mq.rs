@@ -137,6 +137,247 @@ impl Envelope {
     }
 }
 
+/// Who sends a message: pts reports (lot → cloud) or stp commands (cloud → lot).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Report,
+    Command,
+}
+
+/// The vendor's serviceId table (业务类型说明, §1.1), each with its TOC entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ServiceId {
+    /// 2.1 在线状态
+    ParkOnline,
+    /// 2.2 入场记录上报
+    EnterRecord,
+    /// 2.3 出场记录上报
+    LeaveRecord,
+    /// 2.4 同步停车订单（废弃）
+    ParkingFeeOrder,
+    /// 2.5 预出场账单推送
+    PreLeaveRecord,
+    /// 2.6 车场信息上报
+    ParkInfo,
+    /// 2.7 预入场信息推送
+    PreEnterRecord,
+    /// 2.8 防调头抬闸后超时预警
+    TurnaroundAlarm,
+    /// 2.9 车场抬闸失败预警
+    OpenGateAlarm,
+    /// 2.10 ETC消费记录上报（废弃）
+    EtcConsume,
+    /// 2.11 手动抬闸记录上报
+    ManualOpenGate,
+    /// 2.16 黑名单告警
+    BlacklistAlarm,
+    /// 2.17 车场综合告警
+    ParkingAlarm,
+    /// 岗亭通知
+    BoothNotice,
+    /// 3.1 查询车辆缴费金额
+    QueryFee,
+    /// 3.2 停车订单支付通知
+    PayParkingFee,
+    /// 3.3 优惠券领取下发
+    SendTicket,
+    /// 3.4 车辆类型管理
+    CarTypes,
+    /// 3.5 车位组管理
+    CarGroups,
+    /// 3.6 车辆管理
+    Cars,
+    /// 3.7 根据车牌获取固定车
+    QueryMonthCards,
+    /// 3.8 固定车订单支付成功通知
+    PayMonthCard,
+    /// 3.9 无牌车入场请求
+    NoPlateEntry,
+    /// 3.10 通道管理
+    Channels,
+    /// 3.11 车牌锁定管理
+    LockCars,
+    /// 3.12 车辆场内状态查询
+    CarStatus,
+    /// 3.13 平台控制进出场
+    Remote,
+    /// 3.14 访客预约
+    Visitor,
+    /// 3.15 黑名单管理
+    Blacklist,
+    /// 3.16 场内车清理
+    ClearParkin,
+    /// 3.17 场内车管理
+    Parkin,
+    /// 3.18 出场管理
+    Parkout,
+    /// 3.20 车辆管理日志
+    CarLogs,
+    /// 3.21 车辆充值套餐
+    ChargePlans,
+    /// 3.22 更新剩余车位
+    ParkLeft,
+    /// 3.23 手动入场通知-下发
+    AgentParkin,
+    /// 3.24 手动出场通知-下发（serviceId 未公开，按 3.23 命名）
+    AgentParkout,
+}
+
+impl ServiceId {
+    pub const ALL: [ServiceId; 37] = [
+        ServiceId::ParkOnline,
+        ServiceId::EnterRecord,
+        ServiceId::LeaveRecord,
+        ServiceId::ParkingFeeOrder,
+        ServiceId::PreLeaveRecord,
+        ServiceId::ParkInfo,
+        ServiceId::PreEnterRecord,
+        ServiceId::TurnaroundAlarm,
+        ServiceId::OpenGateAlarm,
+        ServiceId::EtcConsume,
+        ServiceId::ManualOpenGate,
+        ServiceId::BlacklistAlarm,
+        ServiceId::ParkingAlarm,
+        ServiceId::BoothNotice,
+        ServiceId::QueryFee,
+        ServiceId::PayParkingFee,
+        ServiceId::SendTicket,
+        ServiceId::CarTypes,
+        ServiceId::CarGroups,
+        ServiceId::Cars,
+        ServiceId::QueryMonthCards,
+        ServiceId::PayMonthCard,
+        ServiceId::NoPlateEntry,
+        ServiceId::Channels,
+        ServiceId::LockCars,
+        ServiceId::CarStatus,
+        ServiceId::Remote,
+        ServiceId::Visitor,
+        ServiceId::Blacklist,
+        ServiceId::ClearParkin,
+        ServiceId::Parkin,
+        ServiceId::Parkout,
+        ServiceId::CarLogs,
+        ServiceId::ChargePlans,
+        ServiceId::ParkLeft,
+        ServiceId::AgentParkin,
+        ServiceId::AgentParkout,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ServiceId::ParkOnline => "sync.park.online.status",
+            ServiceId::EnterRecord => "sync.enter.in.record",
+            ServiceId::LeaveRecord => "sync.leave.out.record",
+            ServiceId::ParkingFeeOrder => "sync.payparkingfeeorder",
+            ServiceId::PreLeaveRecord => "sync.pre.out.record",
+            ServiceId::ParkInfo => "sync.parkinfo",
+            ServiceId::PreEnterRecord => "sync.pre.in.record",
+            ServiceId::TurnaroundAlarm => "sync.alarm.turnaround",
+            ServiceId::OpenGateAlarm => "sync.alarm.opengate",
+            ServiceId::EtcConsume => "sync.etc.consume.upload",
+            ServiceId::ManualOpenGate => "sync.manualopengate.record",
+            ServiceId::BlacklistAlarm => "sync.alarm.blacklist",
+            ServiceId::ParkingAlarm => "sync.alarm.parking",
+            ServiceId::BoothNotice => "sync.notify.upload",
+            ServiceId::QueryFee => "pay.queryfeebyplate",
+            ServiceId::PayParkingFee => "pay.payparkingfeeorder",
+            ServiceId::SendTicket => "pay.sendplateticket",
+            ServiceId::CarTypes => "manage.cartypes",
+            ServiceId::CarGroups => "manage.cargroups",
+            ServiceId::Cars => "manage.cars",
+            ServiceId::QueryMonthCards => "pay.querymonthcardlist",
+            ServiceId::PayMonthCard => "pay.paymonthcardorder",
+            ServiceId::NoPlateEntry => "record.in.nocarnum",
+            ServiceId::Channels => "manage.channels",
+            ServiceId::LockCars => "manage.lockcars",
+            ServiceId::CarStatus => "record.carstatus",
+            ServiceId::Remote => "parking.remote",
+            ServiceId::Visitor => "visitor.reservation",
+            ServiceId::Blacklist => "manage.blacklist",
+            ServiceId::ClearParkin => "record.clear",
+            ServiceId::Parkin => "manage.parkin",
+            ServiceId::Parkout => "manage.parkout",
+            ServiceId::CarLogs => "manage.cars.logs",
+            ServiceId::ChargePlans => "manage.cars.chargeplan",
+            ServiceId::ParkLeft => "manage.parkleft",
+            ServiceId::AgentParkin => "notify.agentparkin",
+            ServiceId::AgentParkout => "notify.agentparkout",
+        }
+    }
+
+    pub fn toc(self) -> &'static str {
+        match self {
+            ServiceId::ParkOnline => "2.1 在线状态",
+            ServiceId::EnterRecord => "2.2 入场记录上报",
+            ServiceId::LeaveRecord => "2.3 出场记录上报",
+            ServiceId::ParkingFeeOrder => "2.4 同步停车订单（废弃）",
+            ServiceId::PreLeaveRecord => "2.5 预出场账单推送",
+            ServiceId::ParkInfo => "2.6 车场信息上报",
+            ServiceId::PreEnterRecord => "2.7 预入场信息推送",
+            ServiceId::TurnaroundAlarm => "2.8 防调头抬闸后超时预警",
+            ServiceId::OpenGateAlarm => "2.9 车场抬闸失败预警",
+            ServiceId::EtcConsume => "2.10 ETC消费记录上报（废弃）",
+            ServiceId::ManualOpenGate => "2.11 手动抬闸记录上报",
+            ServiceId::BlacklistAlarm => "2.16 黑名单告警",
+            ServiceId::ParkingAlarm => "2.17 车场综合告警",
+            ServiceId::BoothNotice => "岗亭通知",
+            ServiceId::QueryFee => "3.1 查询车辆缴费金额",
+            ServiceId::PayParkingFee => "3.2 停车订单支付通知",
+            ServiceId::SendTicket => "3.3 优惠券领取下发",
+            ServiceId::CarTypes => "3.4 车辆类型管理",
+            ServiceId::CarGroups => "3.5 车位组管理",
+            ServiceId::Cars => "3.6 车辆管理",
+            ServiceId::QueryMonthCards => "3.7 根据车牌获取固定车",
+            ServiceId::PayMonthCard => "3.8 固定车订单支付成功通知",
+            ServiceId::NoPlateEntry => "3.9 无牌车入场请求",
+            ServiceId::Channels => "3.10 通道管理",
+            ServiceId::LockCars => "3.11 车牌锁定管理",
+            ServiceId::CarStatus => "3.12 车辆场内状态查询",
+            ServiceId::Remote => "3.13 平台控制进出场",
+            ServiceId::Visitor => "3.14 访客预约",
+            ServiceId::Blacklist => "3.15 黑名单管理",
+            ServiceId::ClearParkin => "3.16 场内车清理",
+            ServiceId::Parkin => "3.17 场内车管理",
+            ServiceId::Parkout => "3.18 出场管理",
+            ServiceId::CarLogs => "3.20 车辆管理日志",
+            ServiceId::ChargePlans => "3.21 车辆充值套餐",
+            ServiceId::ParkLeft => "3.22 更新剩余车位",
+            ServiceId::AgentParkin => "3.23 手动入场通知-下发",
+            ServiceId::AgentParkout => "3.24 手动出场通知-下发（serviceId 未公开，按 3.23 命名）",
+        }
+    }
+
+    pub fn direction(self) -> Direction {
+        if matches!(
+            self,
+            ServiceId::ParkOnline
+                | ServiceId::EnterRecord
+                | ServiceId::LeaveRecord
+                | ServiceId::ParkingFeeOrder
+                | ServiceId::PreLeaveRecord
+                | ServiceId::ParkInfo
+                | ServiceId::PreEnterRecord
+                | ServiceId::TurnaroundAlarm
+                | ServiceId::OpenGateAlarm
+                | ServiceId::EtcConsume
+                | ServiceId::ManualOpenGate
+                | ServiceId::BlacklistAlarm
+                | ServiceId::ParkingAlarm
+                | ServiceId::BoothNotice
+        ) {
+            Direction::Report
+        } else {
+            Direction::Command
+        }
+    }
+
+    /// The serviceId of a message, exactly as the vendor spells it.
+    pub fn parse(name: &str) -> Option<ServiceId> {
+        ServiceId::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +410,18 @@ mod tests {
         let again = Envelope::parse(text.as_bytes()).expect("round trip");
         assert_eq!((again.uuid.as_str(), again.service_id.as_str(), again.code), ("x9", "pay.queryfeebyplate", 1));
         assert_eq!(again, a);
+    }
+
+    #[test]
+    fn the_service_table_round_trips() {
+        let mut names = std::collections::HashSet::new();
+        for s in ServiceId::ALL {
+            assert!(names.insert(s.name()), "{} twice", s.name());
+            assert_eq!(ServiceId::parse(s.name()), Some(s));
+        }
+        assert_eq!(ServiceId::parse("sync.enter.in.record").map(ServiceId::direction), Some(Direction::Report));
+        assert_eq!(ServiceId::parse("manage.cars").map(ServiceId::direction), Some(Direction::Command));
+        assert_eq!(ServiceId::parse("Manage.Cars"), None);
     }
 
     #[test]
