@@ -55,6 +55,30 @@ pub enum PlateColour {
     YellowGreen,
 }
 
+impl PlateColour {
+    /// The dictionary's code (1 blue … 6 yellow-green).
+    pub fn code(self) -> i64 {
+        match self {
+            PlateColour::Blue => 1,
+            PlateColour::Yellow => 2,
+            PlateColour::White => 3,
+            PlateColour::Black => 4,
+            PlateColour::Green => 5,
+            PlateColour::YellowGreen => 6,
+        }
+    }
+
+    /// The colour a plate of this text usually has (its kind's first), for a
+    /// message that names no colour; blue when the text is no plate.
+    pub fn usual(plate: &str) -> PlateColour {
+        Plate::parse(plate)
+            .ok()
+            .and_then(|p| p.kind().colours())
+            .and_then(|c| c.first().copied())
+            .unwrap_or(PlateColour::Blue)
+    }
+}
+
 /// What a plate is, which decides its length, shape and expected colour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PlateKind {
@@ -519,6 +543,14 @@ mod tests {
             assert!(Plate::parse(bad).is_err(), "{bad} should be rejected");
         }
         assert!(matches!(Plate::parse("XX12345"), Err(PlateError::UnknownPrefix(_))));
+    }
+
+    #[test]
+    fn usual_colours_and_their_codes() {
+        assert_eq!(PlateColour::usual("鲁BD12345").code(), 5);
+        assert_eq!(PlateColour::usual("鲁B12345").code(), 1);
+        assert_eq!(PlateColour::usual("鲁B1234学").code(), 2);
+        assert_eq!(PlateColour::usual("not a plate"), PlateColour::Blue);
     }
 
     #[test]

@@ -208,11 +208,10 @@ async fn enter_remote(state: &LotState, item: &ParkinItem, plate: String) -> Res
     let db = |e: StoreError| e.to_string();
     let at = time(&item.enter_time)?;
     let config = state.config();
-    let lane = state.config().cloudpark.as_ref().map(|c| c.lane.clone()).unwrap_or_default();
+    let lane = config.cloudpark.as_ref().map(|c| c.lane.clone()).unwrap_or_default();
     let card = state.store().card_of(&plate).await.map_err(db)?.map(|(card, _)| card.id);
     let parking_type = if card.is_some() { 2 } else { 1 };
-    let colour = plate::Plate::parse(&plate).ok().and_then(|p| p.kind().colours()).and_then(|c| c.first().copied());
-    let plate_color = if matches!(colour, Some(plate::PlateColour::Green)) { 5 } else { 1 };
+    let plate_color = plate::PlateColour::usual(&plate).code();
     let berths = state.berths().await.map_err(db)?;
     for step in 0..1000 {
         let stamped = at + chrono::Duration::milliseconds(step);

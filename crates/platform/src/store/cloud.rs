@@ -194,8 +194,15 @@ impl Store {
 
     /// The lot of this protocol that holds `park_code`, if one is registered.
     pub async fn cloud_lot_of(&self, park_code: &str) -> Result<Option<Principal>, StoreError> {
-        let lots = self.principals().await?;
-        Ok(lots.into_iter().find(|p| p.kind == PrincipalKind::Lot && p.may_act_on(park_code)))
+        let rows: Vec<PrincipalRow> =
+            sqlx::query_as("SELECT * FROM cloud_principals WHERE kind = 'lot'").fetch_all(&self.pool).await?;
+        for row in rows {
+            let lot = Principal::try_from(row)?;
+            if lot.may_act_on(park_code) {
+                return Ok(Some(lot));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores a car put into a lot (new, or a new version of the same

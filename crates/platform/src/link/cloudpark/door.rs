@@ -17,8 +17,9 @@ use crate::state::AppState;
 pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, body: Body) -> Response {
     let started = std::time::Instant::now();
     let req_id = crate::secret::random_hex(16).unwrap_or_default();
+    let service = Service::parse(&name);
     let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
-        Ok(bytes) => match serve(&state, &name, &bytes).await {
+        Ok(bytes) => match serve(&state, &name, service.clone(), &bytes).await {
             Ok(done) => match done.note {
                 Some(note) => Answer::ok_noting(&req_id, done.data, &note),
                 None => Answer::ok(&req_id, done.data),
@@ -32,8 +33,8 @@ pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, bod
             Answer::refused(&req_id, &Refusal::new(Code::TooLarge, format!("请求体超过 {} KiB", BODY_LIMIT / 1024)))
         }
     };
-    let service = Service::parse(&name).map_or("unknown", Service::name);
-    state.metrics().cloud(service, answer.code, started.elapsed());
+    let label = service.map_or("unknown", Service::name);
+    state.metrics().cloud(label, answer.code, started.elapsed());
     let status = match Code::from_number(answer.code) {
         Some(Code::Throttled) => StatusCode::TOO_MANY_REQUESTS,
         Some(Code::Unavailable | Code::Internal) => StatusCode::SERVICE_UNAVAILABLE,
@@ -54,9 +55,14 @@ pub(super) fn unavailable(e: crate::store::StoreError) -> Refusal {
     Refusal::new(Code::Unavailable, "存储暂不可用，请稍后用新的 timestamp 和 sign 重试")
 }
 
-async fn serve(state: &AppState, url_name: &str, body: &[u8]) -> Result<Done, Refusal> {
+async fn serve(
+    state: &AppState,
+    url_name: &str,
+    service: Result<Service, Refusal>,
+    body: &[u8],
+) -> Result<Done, Refusal> {
     let request = Request::parse(body)?;
-    let service = Service::parse(url_name)?;
+    let service = service?;
     if request.service_name != url_name {
         return Err(Refusal::bad(format!(
             "URL 中的接口 {url_name} 与参数 serviceName {} 不一致",

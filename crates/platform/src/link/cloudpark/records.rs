@@ -2,7 +2,7 @@
 //! leaveNotify → `Exit` (the stay's id is its `recordNo`, the lot its pid).
 
 use onepark_cloudpark::service::{EnterNotify, LeaveNotify};
-use onepark_domain::plate::{Plate, PlateColour};
+use onepark_domain::plate::PlateColour;
 use onepark_domain::record::{Berths, Entry, Exit, LotRef, Protocol};
 
 pub fn lot(pid: &str) -> LotRef {
@@ -22,16 +22,7 @@ pub fn parking_type(car_type: i64) -> i64 {
 /// The city's plate colour: as given, else what the plate's kind is usually
 /// (green for new-energy plates, blue otherwise).
 fn plate_color(given: Option<i64>, plate: &str) -> i64 {
-    given.unwrap_or_else(|| {
-        let first = Plate::parse(plate).ok().and_then(|p| p.kind().colours()).and_then(|c| c.first().copied());
-        match first {
-            Some(PlateColour::Green) => 5,
-            Some(PlateColour::Yellow) => 2,
-            Some(PlateColour::White) => 3,
-            Some(PlateColour::Black) => 4,
-            _ => 1,
-        }
-    })
+    given.unwrap_or_else(|| PlateColour::usual(plate).code())
 }
 
 /// Berths the lot reported: total and free (open ones are not in this API).
