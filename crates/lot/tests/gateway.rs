@@ -129,6 +129,11 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
         common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))
             .await;
     lot.wait("the backlog to drain", |s| s.outbox_stats().delivered.load(Ordering::Relaxed) >= 7).await;
+    // The counter counts acknowledgements; the sender records them in the store a moment later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lot.state.store().backlog("qdpark").await.expect("backlog") != (0, 0) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(lot.state.store().backlog("qdpark").await.expect("backlog"), (0, 0));
     let records: Value = serde_json::from_str(
         &lot.http
