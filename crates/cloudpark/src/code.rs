@@ -13,6 +13,9 @@ use serde::Serialize;
 pub enum Code {
     /// 成功.
     Ok,
+    /// A command was queued for its lot, which has not answered yet: ask again
+    /// with `queryCommand` and the `uuid` in `data`.
+    Accepted,
     /// The body or a parameter (common or in bizContent) is missing or malformed.
     BadRequest,
     /// No integrator or lot has this `pid`.
@@ -41,8 +44,9 @@ pub enum Code {
 }
 
 impl Code {
-    pub const ALL: [Code; 13] = [
+    pub const ALL: [Code; 14] = [
         Code::Ok,
+        Code::Accepted,
         Code::BadRequest,
         Code::UnknownPid,
         Code::BadSign,
@@ -60,6 +64,7 @@ impl Code {
     pub fn number(self) -> i64 {
         match self {
             Code::Ok => 200,
+            Code::Accepted => 202,
             Code::BadRequest => 400,
             Code::UnknownPid => 401,
             Code::BadSign => 402,
@@ -83,6 +88,7 @@ impl Code {
     pub fn zh(self) -> &'static str {
         match self {
             Code::Ok => "成功",
+            Code::Accepted => "已受理，等待车场应答",
             Code::BadRequest => "参数错误",
             Code::UnknownPid => "pid 不存在",
             Code::BadSign => "签名错误",

@@ -3,7 +3,8 @@
 //! bizContent}` ([`envelope`]), the vendor's MD5 sign ([`sign`]), the
 //! answer `{reqId, code, msg, data}` and its codes ([`code`]), the tolerant
 //! reading of bizContent ([`fields`]) and a typed message per service
-//! ([`service`]), and the MQ channel's envelope ([`mq`], issue 24).
+//! ([`service`]), and the MQ channel (issue 24): its envelope and serviceIds ([`mq`]),
+//! topics and signed logins ([`channel`]), typed commands and reports ([`command`]).
 //!
 //! The vendor's spellings are kept on the wire (`enterOpame`, `inChannelid`,
 //! `cartypeCode`); its quirks are read as it writes them (numbers as strings,
@@ -13,7 +14,9 @@
 //! **Architecture invariant:** no sockets, no runtime, no clock, no files:
 //! `now` comes in as a value, results go out as values.
 
+pub mod channel;
 pub mod code;
+pub mod command;
 pub mod envelope;
 pub mod fields;
 pub mod mq;
