@@ -181,6 +181,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         limits: onepark_platform::config::Limits { photos_per_minute: 0, ..Default::default() },
         payments: Default::default(),
         dashboard: Default::default(),
+        cloud_topics: Default::default(),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

@@ -46,6 +46,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
         limits: Default::default(),
         payments: Default::default(),
         dashboard: Default::default(),
+        cloud_topics: Default::default(),
     };
     let store = onepark_platform::store::Store::connect(database).await.context("database")?;
     let now = onepark_domain::time::Zone::default().local(chrono::Utc::now());

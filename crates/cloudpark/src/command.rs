@@ -313,6 +313,49 @@ pub fn park_left(m: &Envelope) -> Result<i64, Refusal> {
     Ok(n)
 }
 
+/// 2.2 `sync.enter.in.record` as the entry notice it is (the envelope's parkCode added).
+pub fn entry_record(park_code: &str, item: &Map<String, Value>) -> Result<crate::service::EnterNotify, Refusal> {
+    let mut map = item.clone();
+    map.insert("parkCode".into(), Value::from(park_code));
+    crate::service::EnterNotify::from_fields(&Fields::from_map(map))
+}
+
+/// 2.3 `sync.leave.out.record` as the exit notice it is: money in yuan on MQ
+/// (`payableFee`, `discountFee`, `paidFee` the cash taken at the exit),
+/// `useTime` in minutes (not needed: the times say it).
+pub fn exit_record(park_code: &str, item: &Map<String, Value>) -> Result<crate::service::LeaveNotify, Refusal> {
+    let f = Fields::from_map(item.clone());
+    let payable_fee = f.opt_yuan(&["payableFee"])?.unwrap_or(0);
+    let discount_fee = f.opt_yuan(&["discountFee"])?.unwrap_or(0);
+    if discount_fee > payable_fee {
+        return Err(Refusal::bad("bizContent.discountFee 大于 payableFee"));
+    }
+    let leave = crate::service::LeaveNotify {
+        park_code: park_code.to_owned(),
+        record_no: f.text(&["recordNo"], 50)?,
+        plate_num: f.text(&["plateNumber", "plateNum"], 20)?,
+        enter_time: f.time(&["enterTime"])?,
+        leave_time: f.time(&["leaveTime"])?,
+        exit: f.opt_text(&["exit"], 50)?,
+        out_channel_id: f.opt_text(&["outChannelid", "outChannelId"], 30)?,
+        payable_fee,
+        discount_fee,
+        cash_fee: f.opt_yuan(&["paidFee"])?.unwrap_or(0),
+        mobile_fee: 0,
+        total_park_num: f.opt_int(&["totalParkNum"])?,
+        remain_park_num: f.opt_int(&["remainParkNum"])?,
+    };
+    if leave.leave_time < leave.enter_time {
+        return Err(Refusal::bad("bizContent.leaveTime 早于 enterTime"));
+    }
+    Ok(leave)
+}
+
+/// A report's item problem, named as `dataItems[i].field`.
+pub fn in_item(i: usize, r: Refusal) -> Refusal {
+    item(i, r)
+}
+
 /// pts reports a lot sends (the parts onepark's gateway produces; the
 /// platform reads the rest of each report's fields tolerantly).
 #[derive(Clone, Debug, PartialEq, Eq)]

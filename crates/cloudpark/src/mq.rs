@@ -169,6 +169,14 @@ pub enum ServiceId {
     EtcConsume,
     /// 2.11 手动抬闸记录上报
     ManualOpenGate,
+    /// 2.12 运行状态信息上报 (designed)
+    RunningState,
+    /// 2.13 对讲设备联动-上报 (designed)
+    IntercomReport,
+    /// 2.14 打印机/缴费机设备异常预警 (designed)
+    DeviceAlarm,
+    /// 2.15 出场取消记录上报 (designed)
+    LeaveCancel,
     /// 2.16 黑名单告警
     BlacklistAlarm,
     /// 2.17 车场综合告警
@@ -211,6 +219,8 @@ pub enum ServiceId {
     Parkin,
     /// 3.18 出场管理
     Parkout,
+    /// 3.19 对讲设备联动-下发 (designed)
+    Intercom,
     /// 3.20 车辆管理日志
     CarLogs,
     /// 3.21 车辆充值套餐
@@ -224,7 +234,7 @@ pub enum ServiceId {
 }
 
 impl ServiceId {
-    pub const ALL: [ServiceId; 37] = [
+    pub const ALL: [ServiceId; 42] = [
         ServiceId::ParkOnline,
         ServiceId::EnterRecord,
         ServiceId::LeaveRecord,
@@ -236,6 +246,10 @@ impl ServiceId {
         ServiceId::OpenGateAlarm,
         ServiceId::EtcConsume,
         ServiceId::ManualOpenGate,
+        ServiceId::RunningState,
+        ServiceId::IntercomReport,
+        ServiceId::DeviceAlarm,
+        ServiceId::LeaveCancel,
         ServiceId::BlacklistAlarm,
         ServiceId::ParkingAlarm,
         ServiceId::BoothNotice,
@@ -257,6 +271,7 @@ impl ServiceId {
         ServiceId::ClearParkin,
         ServiceId::Parkin,
         ServiceId::Parkout,
+        ServiceId::Intercom,
         ServiceId::CarLogs,
         ServiceId::ChargePlans,
         ServiceId::ParkLeft,
@@ -277,6 +292,10 @@ impl ServiceId {
             ServiceId::OpenGateAlarm => "sync.alarm.opengate",
             ServiceId::EtcConsume => "sync.etc.consume.upload",
             ServiceId::ManualOpenGate => "sync.manualopengate.record",
+            ServiceId::RunningState => "sync.park.running.status",
+            ServiceId::IntercomReport => "sync.intercom.upload",
+            ServiceId::DeviceAlarm => "sync.alarm.device",
+            ServiceId::LeaveCancel => "sync.leave.cancel.record",
             ServiceId::BlacklistAlarm => "sync.alarm.blacklist",
             ServiceId::ParkingAlarm => "sync.alarm.parking",
             ServiceId::BoothNotice => "sync.notify.upload",
@@ -298,6 +317,7 @@ impl ServiceId {
             ServiceId::ClearParkin => "record.clear",
             ServiceId::Parkin => "manage.parkin",
             ServiceId::Parkout => "manage.parkout",
+            ServiceId::Intercom => "notify.intercom",
             ServiceId::CarLogs => "manage.cars.logs",
             ServiceId::ChargePlans => "manage.cars.chargeplan",
             ServiceId::ParkLeft => "manage.parkleft",
@@ -319,6 +339,10 @@ impl ServiceId {
             ServiceId::OpenGateAlarm => "2.9 车场抬闸失败预警",
             ServiceId::EtcConsume => "2.10 ETC消费记录上报（废弃）",
             ServiceId::ManualOpenGate => "2.11 手动抬闸记录上报",
+            ServiceId::RunningState => "2.12 运行状态信息上报（serviceId 未公开，按同类命名）",
+            ServiceId::IntercomReport => "2.13 对讲设备联动-上报（serviceId 未公开，按同类命名）",
+            ServiceId::DeviceAlarm => "2.14 打印机/缴费机设备异常预警（serviceId 未公开，按同类命名）",
+            ServiceId::LeaveCancel => "2.15 出场取消记录上报（serviceId 未公开，按同类命名）",
             ServiceId::BlacklistAlarm => "2.16 黑名单告警",
             ServiceId::ParkingAlarm => "2.17 车场综合告警",
             ServiceId::BoothNotice => "岗亭通知",
@@ -340,6 +364,7 @@ impl ServiceId {
             ServiceId::ClearParkin => "3.16 场内车清理",
             ServiceId::Parkin => "3.17 场内车管理",
             ServiceId::Parkout => "3.18 出场管理",
+            ServiceId::Intercom => "3.19 对讲设备联动-下发（serviceId 未公开，按同类命名）",
             ServiceId::CarLogs => "3.20 车辆管理日志",
             ServiceId::ChargePlans => "3.21 车辆充值套餐",
             ServiceId::ParkLeft => "3.22 更新剩余车位",
@@ -362,6 +387,10 @@ impl ServiceId {
                 | ServiceId::OpenGateAlarm
                 | ServiceId::EtcConsume
                 | ServiceId::ManualOpenGate
+                | ServiceId::RunningState
+                | ServiceId::IntercomReport
+                | ServiceId::DeviceAlarm
+                | ServiceId::LeaveCancel
                 | ServiceId::BlacklistAlarm
                 | ServiceId::ParkingAlarm
                 | ServiceId::BoothNotice

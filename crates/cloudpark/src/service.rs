@@ -54,10 +54,12 @@ pub enum Service {
     EnterNotify,
     /// A lot reports an exit (book B 3.2 `leaveNotify`, money in fen).
     LeaveNotify,
+    /// What became of a command sent to a lot over MQ (designed, issue 24).
+    QueryCommand,
 }
 
 impl Service {
-    pub const ALL: [Service; 15] = [
+    pub const ALL: [Service; 16] = [
         Service::AddFixcar,
         Service::DelFixcar,
         Service::EditFixcar,
@@ -73,6 +75,7 @@ impl Service {
         Service::NotifyAgentFixcar,
         Service::EnterNotify,
         Service::LeaveNotify,
+        Service::QueryCommand,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Service {
             Service::NotifyAgentFixcar => "notifyAgentFixcar",
             Service::EnterNotify => "enterNotify",
             Service::LeaveNotify => "leaveNotify",
+            Service::QueryCommand => "queryCommand",
         }
     }
 
@@ -113,6 +117,7 @@ impl Service {
             Service::NotifyAgentFixcar => "(onepark) 上传固定车同步完成通知",
             Service::EnterNotify => "(book B 3.1) 入场通知",
             Service::LeaveNotify => "(book B 3.2) 出场通知",
+            Service::QueryCommand => "(designed) MQ 指令结果查询",
         }
     }
 

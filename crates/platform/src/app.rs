@@ -85,8 +85,9 @@ pub async fn start_downlink(
             return Ok(None);
         }
     };
-    tokio::spawn(crate::link::qdpark::downlink::drive(events));
-    tokio::spawn(crate::link::qdpark::downlink::publish_loop(state.clone(), Arc::new(client)));
+    let client = Arc::new(client);
+    tokio::spawn(crate::link::qdpark::downlink::drive(events, client.clone(), state.clone()));
+    tokio::spawn(crate::link::qdpark::downlink::publish_loop(state.clone(), client));
     Ok(embedded)
 }
 

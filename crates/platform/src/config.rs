@@ -49,6 +49,16 @@ struct Raw {
     payments: RawPayments,
     #[serde(default)]
     dashboard: RawDashboard,
+    #[serde(default)]
+    cloudpark: RawCloudpark,
+}
+
+/// `[cloudpark]`: the parking cloud's MQ channel (docs/cloudpark.md, "The MQ channel").
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCloudpark {
+    command_topic: Option<String>,
+    report_topic: Option<String>,
 }
 
 /// `[dashboard]`: the operator pages' session cookie.
@@ -258,6 +268,8 @@ pub struct Config {
     pub limits: Limits,
     pub payments: Payments,
     pub dashboard: Dashboard,
+    /// The cloud's MQ topics (`tcp/{parkCode}` and `pts/{parkCode}` by default).
+    pub cloud_topics: onepark_cloudpark::channel::Topics,
 }
 
 /// The bounds of the platform's front doors; see docs/operations.md.
@@ -462,6 +474,12 @@ impl Config {
             metrics_token: env("ONEPARK_METRICS_TOKEN").or(raw.metrics_token).filter(|t| !t.trim().is_empty()),
             limits: raw.limits.build()?,
             payments: raw.payments.build()?,
+            cloud_topics: {
+                let d = onepark_cloudpark::channel::Topics::default();
+                let command = raw.cloudpark.command_topic.unwrap_or_else(|| d.command("{parkCode}"));
+                let report = raw.cloudpark.report_topic.unwrap_or_else(|| d.report("{parkCode}"));
+                onepark_cloudpark::channel::Topics::new(&command, &report).map_err(|e| invalid("cloudpark", e))?
+            },
             dashboard: Dashboard { secure_cookie: raw.dashboard.secure_cookie.unwrap_or(false) },
         })
     }

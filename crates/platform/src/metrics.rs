@@ -69,6 +69,13 @@ struct Service {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MqReport {
+    /// A known serviceId, `unknown` or `unparsed`.
+    service: String,
+    stored: bool,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Kind {
     kind: &'static str,
 }
@@ -97,6 +104,8 @@ pub struct Metrics {
     /// The cloud API's answers, by service and code.
     cloud: Family<Cloud, Counter>,
     cloud_latency: Histograms<Service>,
+    /// Reports lots published on the cloud's MQ channel.
+    cloud_mq: Family<MqReport, Counter>,
     pub http: Arc<onepark_serve::Stats>,
     /// The embedded broker's door (connections before and after CONNECT).
     pub mqtt: Arc<DoorStats>,
@@ -119,6 +128,7 @@ impl Default for Metrics {
             replays: AtomicU64::new(0),
             cloud: Family::default(),
             cloud_latency: Family::new_with_constructor(|| histogram(&BUCKETS)),
+            cloud_mq: Family::default(),
             http: Arc::default(),
             mqtt: Arc::default(),
         };
@@ -198,6 +208,19 @@ impl Metrics {
         self.cloud_latency.get_or_create(&Service { service }).observe(elapsed.as_secs_f64());
     }
 
+    /// A report on the cloud's MQ channel, stored (and acknowledged) or refused.
+    pub fn cloud_mq(&self, service: &str, stored: bool) {
+        self.cloud_mq.get_or_create(&MqReport { service: service.to_owned(), stored }).inc();
+    }
+
+    /// A lot's answer to a cloud command: its latency, and whether it refused.
+    pub fn cloud_answer(&self, service: &str, ok: bool, latency_ms: i64) {
+        self.confirmed(service, latency_ms);
+        if !ok {
+            self.refused(service);
+        }
+    }
+
     pub fn replay(&self) {
         self.replays.fetch_add(1, Ordering::Relaxed);
     }
@@ -221,6 +244,11 @@ impl Metrics {
             "onepark_cloudpark_latency_seconds",
             "Cloud-API request latency by service.",
             self.cloud_latency.clone(),
+        );
+        r.register(
+            "onepark_cloudpark_mq_reports",
+            "Reports on the cloud's MQ channel, by serviceId and whether they were stored.",
+            self.cloud_mq.clone(),
         );
         r.register("onepark_uplink_latency_seconds", "Uplink request latency by interface.", self.latency.clone());
         r.register(

@@ -68,6 +68,10 @@ struct Inner {
     cloud_known: crate::link::cloudpark::known::Known,
     /// How drivers reach the platform (QR codes).
     public_url: String,
+    /// The cloud's MQ topics.
+    cloud_topics: onepark_cloudpark::channel::Topics,
+    /// Woken at every lot answer to a cloud command (callers waiting re-read the store).
+    cloud_answered: tokio::sync::Notify,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -144,6 +148,8 @@ impl AppState {
                 ),
                 cloud_known: Default::default(),
                 public_url: config.public_url.clone(),
+                cloud_topics: config.cloud_topics.clone(),
+                cloud_answered: tokio::sync::Notify::new(),
                 clock,
             }),
         }
@@ -151,6 +157,14 @@ impl AppState {
 
     pub fn cloud_replays(&self) -> &crate::link::cloudpark::replay::Replays {
         &self.inner.cloud_replays
+    }
+
+    pub fn cloud_topics(&self) -> &onepark_cloudpark::channel::Topics {
+        &self.inner.cloud_topics
+    }
+
+    pub fn cloud_answered(&self) -> &tokio::sync::Notify {
+        &self.inner.cloud_answered
     }
 
     pub fn cloud_known(&self) -> &crate::link::cloudpark::known::Known {

@@ -14,6 +14,7 @@
 //! | `lists` | `list_entries` |
 //! | `payments` | `signups`, `fee_quotes`, `payments`, `arrears` |
 //! | `cloud` | `cloud_principals`, `remote_stays`, `fixed_cars` (the parking cloud's API) |
+//! | `commands` | `cloud_answers`, `lot_events`, `cloud_lot_state` (the cloud's MQ channel; its commands are `downlinks`) |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
@@ -30,6 +31,7 @@ mod bills;
 mod checks;
 mod city;
 mod cloud;
+mod commands;
 mod downlinks;
 mod group;
 mod lists;
@@ -41,6 +43,7 @@ mod shared;
 pub use checks::{CheckRow, DayCounts};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
+pub use commands::{Answered, CloudLotState, CommandAnswer, LotEvent};
 pub use downlinks::{Confirmed, Downlink, DownlinkState};
 pub use group::CommitStats;
 pub use lists::ListEntry;
@@ -65,6 +68,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (8, "debt claims", include_str!("../migrations/0008_debt_claims.sql")),
     (9, "protocols", include_str!("../migrations/0009_protocols.sql")),
     (10, "cloudpark", include_str!("../migrations/0010_cloudpark.sql")),
+    (11, "cloud channel", include_str!("../migrations/0011_cloud_channel.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,8 @@
 //! durably together with what it announces; the link's publisher, woken by
 //! [`Wake`], delivers it until the lot confirms it or it expires.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use chrono::NaiveDateTime;
 use tokio::sync::Notify;
 
@@ -109,6 +111,20 @@ pub trait Announcer: Send + Sync {
         what: &Announcement,
         now: NaiveDateTime,
     ) -> Result<Downlink, AnnounceError>;
+}
+
+/// A unique, increasing requestId: Unix microseconds (`now`), bumped on
+/// collision. Fits a JSON number exactly (< 2^53) for the next two centuries.
+pub fn next_request_id(now: i64) -> i64 {
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let id = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, id, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return id,
+            Err(seen) => last = seen,
+        }
+    }
 }
 
 /// Wakes the publisher when a message is queued.

@@ -15,7 +15,7 @@ pub enum PrincipalError {
     Random(String),
     #[error("kind: `integrator` or `lot`")]
     Kind,
-    #[error("parkCode `{0}`: 1 to 50 characters, no spaces, commas or control characters")]
+    #[error("parkCode `{0}`: 1 to 50 characters, no spaces, commas, `+`, `#` or control characters, not `querymonthcard` (the MQ broadcast)")]
     ParkCode(String),
     #[error("parkCode: at least one")]
     NoParkCode,
@@ -30,7 +30,7 @@ impl PrincipalError {
             PrincipalError::Secret => "密钥须为 16 至 64 个可见 ASCII 字符，不含空格".into(),
             PrincipalError::Random(e) => format!("无法生成密钥：{e}"),
             PrincipalError::Kind => "类型须为对接方或车场".into(),
-            PrincipalError::ParkCode(c) => format!("车场编号 {c} 须为 1 至 50 个字符，不含空格、逗号或控制字符"),
+            PrincipalError::ParkCode(c) => format!("车场编号 {c} 须为 1 至 50 个字符，不含空格、逗号、+、# 或控制字符，且不能是 querymonthcard（MQ 广播）"),
             PrincipalError::NoParkCode => "至少填写一个车场编号".into(),
             PrincipalError::Name => "名称最多 50 个字符".into(),
         }
@@ -63,7 +63,8 @@ pub fn new_principal(
     for code in park_codes.iter().map(String::as_str) {
         if code.is_empty()
             || code.chars().count() > 50
-            || code.contains(',')
+            || code.contains([',', '+', '#'])
+            || code == onepark_cloudpark::channel::BROADCAST_CODE
             || code.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(PrincipalError::ParkCode(code.to_owned()));
@@ -127,5 +128,8 @@ mod tests {
         assert!(new_principal("1", None, "", "vendor", codes(), "").is_err());
         assert!(new_principal("1", None, "", "lot", vec![], "").is_err());
         assert!(new_principal("1", None, "", "lot", vec!["A,B".into()], "").is_err());
+        for topic_breaking in ["A/#", "A/+", "querymonthcard"] {
+            assert!(new_principal("1", None, "", "lot", vec![topic_breaking.into()], "").is_err());
+        }
     }
 }

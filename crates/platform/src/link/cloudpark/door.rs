@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use onepark_cloudpark::mq::ServiceId;
 use onepark_cloudpark::{Answer, Code, Refusal, Request, Service};
 
 use super::replay::Claim;
@@ -17,12 +18,21 @@ use crate::state::AppState;
 pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, body: Body) -> Response {
     let started = std::time::Instant::now();
     let req_id = crate::secret::random_hex(16).unwrap_or_default();
-    let service = Service::parse(&name);
+    let service = match Service::parse(&name) {
+        Ok(s) => Ok(Target::Api(s)),
+        Err(refusal) => ServiceId::parse(&name).map(Target::Command).ok_or(refusal),
+    };
     let answer = match axum::body::to_bytes(body, BODY_LIMIT).await {
         Ok(bytes) => match serve(&state, &name, service.clone(), &bytes).await {
-            Ok(done) => match done.note {
-                Some(note) => Answer::ok_noting(&req_id, done.data, &note),
-                None => Answer::ok(&req_id, done.data),
+            Ok(done) => match (done.status, done.note) {
+                (Some((code, msg)), _) => Answer {
+                    req_id: req_id.clone(),
+                    code: code.number(),
+                    msg: format!("{}：{msg}", code.zh()),
+                    data: done.data,
+                },
+                (None, Some(note)) => Answer::ok_noting(&req_id, done.data, &note),
+                (None, None) => Answer::ok(&req_id, done.data),
             },
             Err(refusal) => {
                 tracing::warn!(service = %name, code = refusal.code.number(), reason = %refusal.detail, "cloud API request refused");
@@ -33,7 +43,11 @@ pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, bod
             Answer::refused(&req_id, &Refusal::new(Code::TooLarge, format!("请求体超过 {} KiB", BODY_LIMIT / 1024)))
         }
     };
-    let label = service.map_or("unknown", Service::name);
+    let label = match service {
+        Ok(Target::Api(s)) => s.name(),
+        Ok(Target::Command(s)) => s.name(),
+        Err(_) => "unknown",
+    };
     state.metrics().cloud(label, answer.code, started.elapsed());
     let status = match Code::from_number(answer.code) {
         Some(Code::Throttled) => StatusCode::TOO_MANY_REQUESTS,
@@ -47,6 +61,9 @@ pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, bod
 pub(super) struct Done {
     pub data: Option<serde_json::Value>,
     pub note: Option<String>,
+    /// An answer other than 成功 that still carries `data` (a command's
+    /// pending or refused state): its code and msg.
+    pub status: Option<(Code, String)>,
 }
 
 /// What storage failing means to a caller: retry later, unchanged.
@@ -55,10 +72,17 @@ pub(super) fn unavailable(e: crate::store::StoreError) -> Refusal {
     Refusal::new(Code::Unavailable, "存储暂不可用，请稍后用新的 timestamp 和 sign 重试")
 }
 
+/// What a URL names: a service of the API, or a command to lots (an stp serviceId).
+#[derive(Clone, Copy)]
+enum Target {
+    Api(Service),
+    Command(ServiceId),
+}
+
 async fn serve(
     state: &AppState,
     url_name: &str,
-    service: Result<Service, Refusal>,
+    service: Result<Target, Refusal>,
     body: &[u8],
 ) -> Result<Done, Refusal> {
     let request = Request::parse(body)?;
@@ -93,5 +117,8 @@ async fn serve(
     }
     // The claim stands even when the service fails: the caller re-signs to
     // retry (the answer says so), and a captured copy never gets a second go.
-    services::run(state, &principal, service, &request.biz_content).await
+    match service {
+        Target::Api(service) => services::run(state, &principal, service, &request.biz_content).await,
+        Target::Command(service) => super::commands::issue(state, &principal, service, &request.biz_content).await,
+    }
 }

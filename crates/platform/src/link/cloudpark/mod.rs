@@ -7,6 +7,8 @@
 //! reports); `replay` remembers signs, `known` the pids read lately.
 //! The wire is `onepark_cloudpark`; docs/cloudpark.md is the reference.
 
+pub mod channel;
+mod commands;
 pub mod door;
 pub mod known;
 pub mod records;

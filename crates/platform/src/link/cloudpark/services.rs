@@ -34,11 +34,12 @@ pub(super) async fn run(state: &AppState, who: &Principal, service: Service, biz
         Service::NotifyAgentFixcar => notify_fixcar(state, who, &f).await,
         Service::EnterNotify => enter_notify(state, who, &f, biz).await,
         Service::LeaveNotify => leave_notify(state, who, &f, biz).await,
+        Service::QueryCommand => super::commands::query(state, who, &f).await,
     }
 }
 
 fn done(data: Option<Value>) -> Result<Done, Refusal> {
-    Ok(Done { data, note: None })
+    Ok(Done { data, note: None, status: None })
 }
 
 fn forbidden(who: &Principal, park_code: &str) -> Refusal {
@@ -123,7 +124,7 @@ async fn put_fixcar(state: &AppState, who: &Principal, service: Service, f: &Fie
     };
     let stored = state.store().put_fixed_car(&row).await.map_err(unavailable)?;
     let note = deliver(state, &stored).await?;
-    Ok(Done { data: None, note })
+    Ok(Done { data: None, note, status: None })
 }
 
 async fn del_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<Done, Refusal> {
@@ -139,12 +140,12 @@ async fn del_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<Don
     if previous.deleted == 1 {
         // Deleted before: make sure its lot was told (a first call may have failed half-way).
         deliver(state, &previous).await?;
-        return Ok(Done { data: None, note: Some("该固定车已删除".into()) });
+        return Ok(Done { data: None, note: Some("该固定车已删除".into()), status: None });
     }
     let row = FixedCar { deleted: 1, by_pid: who.pid.clone(), changed_at: now_text(state), ..previous };
     let stored = state.store().put_fixed_car(&row).await.map_err(unavailable)?;
     let note = deliver(state, &stored).await?;
-    Ok(Done { data: None, note })
+    Ok(Done { data: None, note, status: None })
 }
 
 /// Whether a fixed car passes free: monthly (81–85) and free (11–17) cars.
@@ -340,7 +341,7 @@ async fn query_parkin(state: &AppState, who: &Principal, f: &Fields) -> Result<D
             car_status: if s.in_park == 1 { 1 } else { 2 },
         })
         .collect();
-    Ok(Done { data: Some(to_value(&Page::new(q.page, size, total, items))), note: q.cap_note() })
+    Ok(Done { data: Some(to_value(&Page::new(q.page, size, total, items))), note: q.cap_note(), status: None })
 }
 
 async fn notify_parkin(state: &AppState, who: &Principal, f: &Fields) -> Result<Done, Refusal> {
@@ -349,7 +350,7 @@ async fn notify_parkin(state: &AppState, who: &Principal, f: &Fields) -> Result<
     let n = state.store().sync_remote_stays(&report.park_code, &report.numbers).await.map_err(unavailable)?;
     let skipped = report.numbers.len() as u64 - n;
     let note = (skipped > 0).then(|| format!("{skipped} 个 recordNo 未被拉取过或已同步，已忽略"));
-    Ok(Done { data: Some(Value::from(1)), note })
+    Ok(Done { data: Some(Value::from(1)), note, status: None })
 }
 
 async fn query_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<Done, Refusal> {
@@ -376,7 +377,7 @@ async fn query_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<D
             .to_value(),
         );
     }
-    Ok(Done { data: Some(to_value(&Page::new(q.page, size, total, items))), note: q.cap_note() })
+    Ok(Done { data: Some(to_value(&Page::new(q.page, size, total, items))), note: q.cap_note(), status: None })
 }
 
 fn wire_car(car: &FixedCar) -> Result<WireCar, Refusal> {
@@ -414,7 +415,7 @@ async fn notify_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<
     let n = state.store().sync_fixed_cars(&report.park_code, &versions).await.map_err(unavailable)?;
     let skipped = versions.len() as u64 - n;
     let note = (skipped > 0).then(|| format!("{skipped} 个 syncNo 不是最新版本或已同步，已忽略"));
-    Ok(Done { data: Some(Value::from(1)), note })
+    Ok(Done { data: Some(Value::from(1)), note, status: None })
 }
 
 async fn check_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<Done, Refusal> {
@@ -484,7 +485,7 @@ fn stored(put: Result<crate::store::Put, crate::store::StoreError>, record_no: &
     match put {
         Ok(crate::store::Put::Inserted) => done(None),
         Ok(crate::store::Put::Duplicate) => {
-            Ok(Done { data: None, note: Some("重复上传，数据未变更".into()) })
+            Ok(Done { data: None, note: Some("重复上传，数据未变更".into()), status: None })
         }
         Err(crate::store::StoreError::Conflict { .. }) => Err(Refusal::new(
             Code::Rejected,

@@ -4,7 +4,6 @@
 //! on `qdpark/v1/{interface}/{accessID}/{parkingCode}`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::NaiveDateTime;
 use onepark_domain::time::format_time;
@@ -26,19 +25,7 @@ use crate::city::announce::{
 use crate::config::{LotAccess, LotLink};
 use crate::store::{Downlink, DownlinkState};
 
-/// A unique, increasing requestId: Unix microseconds (`now`), bumped on
-/// collision. Fits a JSON number exactly (< 2^53) for the next two centuries.
-pub fn next_request_id(now: i64) -> i64 {
-    static LAST: AtomicI64 = AtomicI64::new(0);
-    let mut last = LAST.load(Ordering::Relaxed);
-    loop {
-        let id = now.max(last + 1);
-        match LAST.compare_exchange_weak(last, id, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return id,
-            Err(seen) => last = seen,
-        }
-    }
-}
+pub use crate::city::announce::next_request_id;
 
 /// Seals announcements with the platform's private key.
 pub struct Qdpark {

@@ -194,11 +194,17 @@ impl Handler for Gate {
                 };
                 (false, Some(HookResult::SubscribeAclResult(result)))
             }
-            // Superusers never reach this hook.
+            // Superusers never reach this hook. Qingdao lots never publish;
+            // a cloud lot only on its own report topic.
             Parameter::MessagePublishCheckAcl(session, publish) => {
-                tracing::warn!(user = session.id.username_ref(), topic = %publish.topic, "MQTT publish by a lot refused");
-                let reason = AclDenied::Publish.to_string();
-                (false, Some(HookResult::PublishAclResult(PublishAclResult::rejected(true, Some(reason.into())))))
+                let user = session.id.username_ref();
+                if publish_allowed(&self.state, user, &publish.topic).await {
+                    (false, Some(HookResult::PublishAclResult(PublishAclResult::allow())))
+                } else {
+                    tracing::warn!(user, topic = %publish.topic, "MQTT publish refused");
+                    let reason = AclDenied::Publish.to_string();
+                    (false, Some(HookResult::PublishAclResult(PublishAclResult::rejected(true, Some(reason.into())))))
+                }
             }
             Parameter::SessionSubscribed(session, _) if session.id.username_ref() != self.internal.username => {
                 self.resend(AccessId::parse(session.id.username_ref())).await;
@@ -238,6 +244,9 @@ pub(crate) async fn login(
             Login::Refused("wrong password".into())
         };
     }
+    if onepark_cloudpark::channel::is_login_password(password) {
+        return cloud_login(state, username, password, client_id, from).await;
+    }
     if client_id != username {
         tracing::warn!(username, client_id, ?from, "MQTT login refused: a lot's client id must be its username");
         return Login::Refused(format!("client id `{client_id}` is not the username `{username}`"));
@@ -262,12 +271,85 @@ pub(crate) async fn login(
     }
 }
 
+/// The cloud lot logged in as `pid`: a lot principal whose name no Qingdao
+/// lot also has (a login is of one protocol, and the topics it reaches must
+/// not depend on which table is read first). Read through the door's cache.
+async fn cloud_lot(state: &AppState, pid: &str) -> Option<crate::store::Principal> {
+    let now = Instant::now();
+    let principal = match state.cloud_known().get(pid, now) {
+        Some(p) => p,
+        None => {
+            let p = state.store().principal(pid).await.ok()??;
+            state.cloud_known().put(&p, now);
+            p
+        }
+    };
+    if principal.kind != crate::store::PrincipalKind::Lot {
+        return None;
+    }
+    match state.lot(&AccessId::parse(pid).base).await {
+        Ok(None) => Some(principal),
+        Ok(Some(_)) => {
+            tracing::error!(pid, "a cloud lot pid is also a Qingdao accessID: its MQ login is refused");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// A cloud lot's login (`onepark_cloudpark::channel`): pid, a client id
+/// naming one of its park codes, a signed timestamp.
+async fn cloud_login(state: &AppState, pid: &str, password: &str, client_id: &str, from: Option<SocketAddr>) -> Login {
+    let Some(lot) = cloud_lot(state, pid).await else {
+        tracing::warn!(pid, ?from, "MQTT login refused: not a lot pid of the cloud API");
+        return Login::Unknown;
+    };
+    // Sessions are keyed by client id: a cloud client id must not be a Qingdao lot's.
+    if matches!(state.lot(&AccessId::parse(client_id).base).await, Ok(Some(_)) | Err(_)) {
+        tracing::warn!(pid, client_id, ?from, "MQTT login refused: the client id is a Qingdao accessID");
+        return Login::Refused(format!("client id `{client_id}` is taken"));
+    }
+    let now = state.clock().now().timestamp();
+    match onepark_cloudpark::channel::verify_login(pid, client_id, password, &lot.secret, &lot.park_codes, now) {
+        Ok(()) => Login::Lot,
+        Err(e) => {
+            tracing::warn!(pid, client_id, ?from, reason = %e, "MQTT login refused");
+            Login::Refused(e.to_string())
+        }
+    }
+}
+
+/// Whether `username` may publish on `topic`: only a cloud lot, only on its own report topic.
+pub(crate) async fn publish_allowed(state: &AppState, username: &str, topic: &str) -> bool {
+    if state.cloud_topics().report_code(topic).is_none() {
+        return false;
+    }
+    let Some(lot) = cloud_lot(state, username).await else { return false };
+    onepark_cloudpark::channel::may_publish(state.cloud_topics(), topic, &lot.park_codes)
+}
+
 /// Whether a lot logged in as `username` may subscribe to `filter` (logged when not).
 pub(crate) async fn subscribe_allowed(state: &AppState, username: &str, filter: &str) -> Result<(), AclDenied> {
+    let topics = state.cloud_topics();
+    if !filter.contains("qdpark/") {
+        let allowed = match cloud_lot(state, username).await {
+            Some(lot) => onepark_cloudpark::channel::may_subscribe(topics, filter, &lot.park_codes),
+            None => false,
+        };
+        if !allowed {
+            tracing::warn!(user = username, filter, "MQTT subscribe refused");
+            return Err(AclDenied::NotDownlink(filter.to_owned()));
+        }
+        return Ok(());
+    }
     let user = AccessId::parse(username);
     let codes = match state.lot(&user.base).await {
-        Ok(lot) => lot.map(|l| l.parking_codes.clone()).unwrap_or_default(),
-        Err(_) => Vec::new(),
+        Ok(Some(lot)) => lot.parking_codes.clone(),
+        // Not a Qingdao lot (a cloud pid, a lot removed): no Qingdao topic.
+        Ok(None) | Err(_) => {
+            tracing::warn!(user = %user, filter, "MQTT subscribe refused: not a Qingdao lot");
+            return Err(AclDenied::NotDownlink(filter.to_owned()));
+        }
     };
     may_subscribe(&user, filter, &codes).inspect_err(|denied| {
         tracing::warn!(user = %user, filter, reason = %denied, "MQTT subscribe refused");

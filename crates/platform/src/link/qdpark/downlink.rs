@@ -11,7 +11,7 @@ use onepark_domain::record::Protocol;
 use onepark_domain::time::format_time;
 use onepark_proto::interface::Downlink as Interface;
 use onepark_proto::mqtt::BrokerUrl;
-use rumqttc::{AsyncClient, EventLoop, MqttOptions, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 
 pub use crate::city::announce::Wake;
 use crate::state::AppState;
@@ -42,12 +42,38 @@ pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), St
     Ok(AsyncClient::new(options, 1024))
 }
 
-/// Drives the MQTT connection; rumqttc reconnects on the next poll.
-pub async fn drive(mut events: EventLoop) {
+/// Drives the MQTT connection (rumqttc reconnects on the next poll): at
+/// each connect it subscribes to the cloud lots' report topics, and hands
+/// what they publish to [`crate::link::cloudpark::channel`], publishing its
+/// acknowledgement. Reports are handled concurrently, at most 256 at once.
+pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppState) {
+    let filter = state.cloud_topics().report_filter();
+    let slots = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
-        if let Err(e) = events.poll().await {
-            tracing::warn!(error = %e, "MQTT connection lost; reconnecting in 1 s");
-            tokio::time::sleep(Duration::from_secs(1)).await;
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce) {
+                    tracing::error!(error = %e, "cannot subscribe to the cloud lots' reports");
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                let Ok(permit) = slots.clone().acquire_owned().await else { continue };
+                let (state, client) = (state.clone(), client.clone());
+                tokio::spawn(async move {
+                    if let Some((topic, payload)) =
+                        crate::link::cloudpark::channel::receive(&state, &p.topic, &p.payload).await
+                        && let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await
+                    {
+                        tracing::error!(error = %e, "MQTT client closed");
+                    }
+                    drop(permit);
+                });
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "MQTT connection lost; reconnecting in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
         }
     }
 }
@@ -79,7 +105,9 @@ pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool,
         tracing::warn!(expired, "downlinks expired without a confirm");
         state.metrics().downlinks_expired(expired);
     }
-    let due = state.store().due_downlinks(Protocol::Qdpark, &now_text, BATCH).await?;
+    // Each link's messages: Qingdao's sealed notices, the cloud's commands.
+    let mut due = state.store().due_downlinks(Protocol::Qdpark, &now_text, BATCH).await?;
+    due.extend(state.store().due_downlinks(Protocol::Cloudpark, &now_text, BATCH).await?);
     let mut published = Vec::with_capacity(due.len());
     for d in &due {
         if let Err(e) = client.publish(d.topic.as_str(), QoS::AtLeastOnce, false, d.payload.as_bytes()).await {
@@ -93,13 +121,17 @@ pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool,
     // Concurrent, so that the group commit records the whole pass at once.
     let now_text = &now_text;
     let marks = published.iter().map(|d| {
-        let next = format_time(now + backoff(&d.interface, d.attempts + 1));
+        let next = if d.protocol == Protocol::Cloudpark.as_str() {
+            crate::link::cloudpark::channel::next_attempt(d, d.attempts + 1, now)
+        } else {
+            format_time(now + backoff(&d.interface, d.attempts + 1))
+        };
         async move { state.store().mark_published(d.request_id, now_text, &next).await }
     });
     for result in futures_util::future::join_all(marks).await {
         result?;
     }
-    Ok(published.len() == due.len() && due.len() as i64 == BATCH)
+    Ok(published.len() == due.len() && due.len() as i64 >= BATCH)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::Body;
-use crate::link::qdpark::broker::{Login, login, subscribe_allowed};
+use crate::link::qdpark::broker::{Login, login, publish_allowed, subscribe_allowed};
 use crate::state::AppState;
 
 /// What the broker sends about a connecting client (other fields are ignored).
@@ -95,8 +95,11 @@ pub(crate) async fn authorize(State(state): State<AppState>, Body(r): Body<AclRe
     let allowed = if publisher {
         true
     } else if publish {
-        tracing::warn!(username = r.username, topic = r.topic, "external broker: publish by a lot refused");
-        false
+        let allowed = publish_allowed(&state, &r.username, &r.topic).await;
+        if !allowed {
+            tracing::warn!(username = r.username, topic = r.topic, "external broker: publish refused");
+        }
+        allowed
     } else {
         subscribe_allowed(&state, &r.username, &r.topic).await.is_ok()
     };
