@@ -212,17 +212,17 @@ pub async fn gate(State(access): State<Access>, request: Request, next: Next) ->
         return next.run(request).await;
     }
     if let Some(device) = auth.devices.iter().find(|d| same(&d.token, &token)) {
-        // Devices report lane events and nothing else.
+        // Devices report lane events and take their lane's barrier orders, nothing else.
         let lane_event = path
             .strip_prefix("/api/lanes/")
             .and_then(|rest| rest.split_once('/'))
-            .filter(|(_, action)| matches!(*action, "entry" | "exit"));
+            .filter(|(_, action)| matches!(*action, "entry" | "exit" | "commands") || action.starts_with("commands/"));
         return match lane_event {
             Some((lane, _)) if device.lanes.is_empty() || device.lanes.iter().any(|l| l == lane) => {
                 next.run(request).await
             }
             Some((lane, _)) => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 无权操作车道 {lane}", device.name)),
-            None => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 只能上报车道进出事件", device.name)),
+            None => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 只能上报车道进出事件、接收本车道道闸指令", device.name)),
         };
     }
     refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")

@@ -111,7 +111,7 @@ fn uid_schema() -> ObjectBuilder {
 pub(crate) struct Decision {
     open: bool,
     /// Why not: blacklisted, full, already_inside, card_expired, card_not_for_lane, card_odd_even,
-    /// monthly_only, no_session, unpaid, arrears, unknown_lane, wrong_direction, bad_request, error.
+    /// monthly_only, locked, no_session, unpaid, arrears, unknown_lane, wrong_direction, bad_request, error.
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
     /// For the lane's display (Chinese).
@@ -480,11 +480,25 @@ async fn enter(
         }
         _ => None,
     };
-    if card.is_none() && !lane.temporary && !black {
+    // A visitor booked through the cloud (3.14) comes in within its window,
+    // also at a lane for card holders and into a full lot: the berth is theirs.
+    let visitor = if known && card.is_none() && !black { store.visitor_at(&plate, &now).await? } else { None };
+    let visitor = visitor.filter(|v| v.channel.as_ref().is_none_or(|c| *c == lane.id));
+    if card.is_none() && !lane.temporary && !black && visitor.is_none() {
         return Ok(Err(Deny::MonthlyOnly));
     }
     let (total, open, free) = state.berths().await?;
-    if let Err(deny) = lane::entry(black, white, card.is_none(), free) {
+    if let Err(deny) = lane::entry(black, white || visitor.is_some(), card.is_none(), free) {
+        if deny == Deny::Blacklisted {
+            let (channel, at) = (lane.id.clone(), at);
+            let alarm = onepark_cloudpark::command::Report::BlacklistAlarm {
+                plate_number: plate.clone(),
+                channel: channel.clone(),
+                channel_name: channel,
+                at,
+            };
+            crate::cloudmq::report(state, alarm).await;
+        }
         return Ok(Err(deny));
     }
     let parking_type = if card.is_some() { ParkingType::Monthly } else { ParkingType::Temporary };
@@ -511,6 +525,10 @@ async fn enter(
         match store.enter(&session, reports, stored.as_ref()).await {
             Ok(()) => {
                 state.wake_outbox();
+                if let Some(v) = &visitor {
+                    store.use_visitor(&v.pass_code).await?;
+                    tracing::info!(plate, pass_code = v.pass_code, free = v.free(), "a visitor entered on a reservation");
+                }
                 return Ok(Ok((uid, plate, note)));
             }
             // Another lane let the same plate in a moment ago (the index on open plates).
@@ -666,6 +684,11 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
     let Some((session, found)) = find_session(state, read).await? else {
         return Ok(refused(Deny::NoSession));
     };
+    // A locked plate stays until its owner unlocks it, whatever is paid.
+    if let Some(lock) = state.store().lock_of(&session.plate_no).await? {
+        tracing::warn!(plate = session.plate_no, locker = lock.locker, lane = lane.id, "a locked plate at the exit");
+        return Ok(decided(Decision { uid: Some(session.uid), ..closed(Deny::Locked) }));
+    }
     let (fee, whitelisted) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await?;
     let arrears = payments::arrears_hold(state, &session)
         .await?
@@ -884,13 +907,22 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
         Ok(plate) => plate,
         Err(reply) => return reply,
     };
-    let now = format_time(state.now());
+    let at = state.now();
+    let now = format_time(at);
+    let report = crate::remote::manual_lift_report(
+        &state,
+        &lane,
+        request.operator.as_deref().unwrap_or("岗亭"),
+        request.reason.trim(),
+        at,
+    );
     match state
         .store()
-        .manual_open(&lane, &now, request.reason.trim(), request.operator.as_deref(), plate.as_deref())
+        .manual_open(&lane, &now, request.reason.trim(), request.operator.as_deref(), plate.as_deref(), report.as_ref())
         .await
     {
         Ok(id) => {
+            state.wake_cloud_reports();
             tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
             let direction = state.config().lanes.iter().find(|l| l.id == lane).map_or(Direction::Exit, |l| l.direction);
             state.feed().push(LaneEvent {

@@ -236,6 +236,12 @@ struct RawCloudpark {
     secret: String,
     pull_seconds: Option<u64>,
     lane: Option<String>,
+    /// The cloud's MQ broker (commands in, reports out); absent: HTTP only.
+    mqtt_url: Option<String>,
+    /// The MQTT client id: a park code, alone or followed by `_…` (default `{parkCode}_onepark`).
+    client_id: Option<String>,
+    command_topic: Option<String>,
+    report_topic: Option<String>,
 }
 
 /// The lot's link to a parking cloud: it reports its entries and exits
@@ -251,6 +257,18 @@ pub struct CloudLink {
     pub pull: std::time::Duration,
     /// The entry lane a pulled car is recorded at.
     pub lane: String,
+    /// The MQ channel, when `mqtt_url` is set.
+    pub mq: Option<CloudMq>,
+}
+
+/// The cloud's MQ channel as the lot speaks it (docs/cloudpark.md, "The MQ channel").
+#[derive(Clone, Debug)]
+pub struct CloudMq {
+    /// `mqtt://host:port`; a login in the URL is used as given (a broker
+    /// with a password file), else a fresh signed one per connect.
+    pub url: String,
+    pub client_id: String,
+    pub topics: onepark_cloudpark::channel::Topics,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -397,7 +415,7 @@ impl Config {
             after_leave: q.after_leave.unwrap_or(defaults.after_leave),
             arrears_hold: q.arrears_hold.unwrap_or(defaults.arrears_hold),
         };
-        let cloudpark = raw.cloudpark.map(|c| cloud_link(c, &lanes)).transpose()?;
+        let cloudpark = raw.cloudpark.map(|c| cloud_link(c, &lanes, raw.parking_code.trim())).transpose()?;
         Ok(Config {
             cloudpark,
             payments,
@@ -448,7 +466,7 @@ fn platform_link(p: RawPlatform, base: &Path) -> Result<PlatformLink, ConfigErro
     })
 }
 
-fn cloud_link(c: RawCloudpark, lanes: &[Lane]) -> Result<CloudLink, ConfigError> {
+fn cloud_link(c: RawCloudpark, lanes: &[Lane], parking_code: &str) -> Result<CloudLink, ConfigError> {
     let url = c.url.trim_end_matches('/').to_owned();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(invalid("cloudpark.url", "must be an http:// or https:// address"));
@@ -472,12 +490,31 @@ fn cloud_link(c: RawCloudpark, lanes: &[Lane]) -> Result<CloudLink, ConfigError>
             .map(|l| l.id.clone())
             .ok_or_else(|| invalid("cloudpark.lane", "the lot has no entry lane"))?,
     };
+    let mq = match c.mqtt_url.filter(|u| !u.trim().is_empty()) {
+        None => None,
+        Some(url) => {
+            onepark_proto::mqtt::BrokerUrl::parse(&url).map_err(|e| invalid("cloudpark.mqtt_url", e))?;
+            let client_id = c.client_id.unwrap_or_else(|| format!("{parking_code}_onepark"));
+            let codes = [parking_code.to_owned()];
+            if onepark_cloudpark::channel::client_park_code(&client_id, &codes).is_none() {
+                return Err(invalid("cloudpark.client_id", format!("must be `{parking_code}` or start with `{parking_code}_`")));
+            }
+            let d = onepark_cloudpark::channel::Topics::default();
+            let topics = onepark_cloudpark::channel::Topics::new(
+                &c.command_topic.unwrap_or_else(|| d.command("{parkCode}")),
+                &c.report_topic.unwrap_or_else(|| d.report("{parkCode}")),
+            )
+            .map_err(|e| invalid("cloudpark", e))?;
+            Some(CloudMq { url, client_id, topics })
+        }
+    };
     Ok(CloudLink {
         url,
         pid: c.pid.trim().to_owned(),
         secret: c.secret.trim().to_owned(),
         pull: std::time::Duration::from_secs(pull),
         lane,
+        mq,
     })
 }
 

@@ -20,6 +20,14 @@ pub(crate) async fn of_stay(
     if store.lists(&session.plate_no, &format_time(at)).await?.1 {
         return Ok((0, true));
     }
+    // A free visitor (3.14, a free car type) parks free until its window closes; later time is charged.
+    if session.card_id.is_none()
+        && let Some(visit) = store.free_visit(&session.plate_no, &session.entry_time).await?
+    {
+        let end = parse_time(&visit.leave_time).unwrap_or(at);
+        let fee = if at <= end { 0 } else { tariff.fee(session.car_type, end.max(entered), at).get() };
+        return Ok((fee, false));
+    }
     let fee = match &session.card_id {
         // A monthly stay is free while the card is valid; time past its end is charged.
         Some(card_id) => match store.card(card_id).await? {

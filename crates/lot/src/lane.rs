@@ -70,6 +70,8 @@ pub enum Deny {
     CardOddEven,
     /// The lane is for month-card holders only.
     MonthlyOnly,
+    /// The owner locked the plate (the cloud's 3.11, anti-theft): it may not leave until unlocked.
+    Locked,
 }
 
 impl Deny {
@@ -87,6 +89,7 @@ impl Deny {
             Deny::CardNotForLane => "card_not_for_lane",
             Deny::CardOddEven => "card_odd_even",
             Deny::MonthlyOnly => "monthly_only",
+            Deny::Locked => "locked",
         }
     }
 
@@ -108,6 +111,7 @@ impl Deny {
             Deny::CardNotForLane => "月卡不可使用此车道".into(),
             Deny::CardOddEven => "单双号限行：今日不可入场".into(),
             Deny::MonthlyOnly => "本通道仅限月卡车通行".into(),
+            Deny::Locked => "该车已被车主锁定（防盗），请联系车主解锁后出场".into(),
         }
     }
 }

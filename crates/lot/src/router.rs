@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{self, Access};
 use crate::state::LotState;
-use crate::{barrier, booth, gateway, staff};
+use crate::{barrier, booth, controller, gateway, staff};
 
 /// The lot API's document, generated from the handlers (each registered
 /// through `routes!`, so none goes undocumented) and their types; served at
@@ -34,6 +34,8 @@ pub fn router(state: LotState) -> Router {
         .routes(routes!(barrier::entry))
         .routes(routes!(barrier::exit))
         .routes(routes!(barrier::open_by_hand))
+        .routes(routes!(controller::commands))
+        .routes(routes!(controller::ack))
         .routes(routes!(staff::sessions))
         .routes(routes!(staff::correct_plate))
         .routes(routes!(staff::close))

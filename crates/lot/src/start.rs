@@ -139,6 +139,8 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         sessions,
         http,
         feed,
+        controllers: Default::default(),
+        cloud_reports: Default::default(),
     });
     if let Some(subscriber) = subscriber {
         let apply = crate::payments::Downlinks { state: state.clone() };
@@ -150,6 +152,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     }
     if let Some((client, _, _)) = cloud {
         tokio::spawn(crate::cloud::run(state.clone(), client));
+    }
+    if let Some(link) = state.config().cloudpark.clone().filter(|l| l.mq.is_some()) {
+        tokio::spawn(crate::cloudmq::run(state.clone(), link));
     }
     tokio::spawn(crate::payments::run(state.clone()));
     tokio::spawn(crate::jobs::periodic(state.clone()));

@@ -42,6 +42,10 @@ pub(crate) struct Inner {
     pub sessions: Arc<Sessions>,
     pub http: Arc<onepark_serve::Stats>,
     pub feed: Arc<Feed>,
+    /// The barrier controllers listening on each lane.
+    pub controllers: Arc<crate::controller::Controllers>,
+    /// Notified when a report for the cloud's MQ channel is queued.
+    pub cloud_reports: Arc<Notify>,
 }
 
 impl LotState {
@@ -60,6 +64,19 @@ impl LotState {
     /// The latest lane events, for the booth page.
     pub fn feed(&self) -> &Feed {
         &self.inner.feed
+    }
+
+    pub fn controllers(&self) -> &crate::controller::Controllers {
+        &self.inner.controllers
+    }
+
+    /// A report for the cloud's MQ channel was queued: let its sender look.
+    pub(crate) fn wake_cloud_reports(&self) {
+        self.inner.cloud_reports.notify_one();
+    }
+
+    pub(crate) async fn cloud_reports_woken(&self) {
+        self.inner.cloud_reports.notified().await;
     }
 
     pub fn outbox_stats(&self) -> &OutboxStats {

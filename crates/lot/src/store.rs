@@ -12,6 +12,7 @@
 //! | `lists` | `list_entries`, `downlink_order` |
 //! | `payments` | `online_bills`, `signings`, `arrears_notices` |
 //! | `cloud` | `cloud_stays` (cars a parking cloud put into the lot) |
+//! | `remote` | `cloud_commands`, `cloud_reports`, `plate_locks`, `visitors`, `cloud_settings` (the cloud's MQ channel; its blacklist in `list_entries`) |
 //!
 //! Writes take turns on one writer lock ([`Store::write`], [`Store::single`]).
 
@@ -28,12 +29,14 @@ mod lists;
 mod outbox;
 mod payments;
 mod photos;
+mod remote;
 mod sessions;
 pub use cards::MonthCard;
 pub use lists::{ListEntry, OrderMark};
 pub use outbox::{Finished, Outgoing, RefusedRecord, Report, Standing};
 pub use payments::{ArrearsNotice, BillKind, BillState, OnlineBill, Settlement, Signing};
 pub use photos::StoredPhoto;
+pub use remote::{BlackEntry, PlateLock, QueuedReport, Seen, Visitor};
 pub use sessions::{Bill, Exit, Session, SessionQuery, SessionRow, SessionState};
 
 /// Migrations, in order, embedded in the binary; applied ones are never
@@ -44,6 +47,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (3, "photos staff", include_str!("../migrations/0003_photos_staff.sql")),
     (4, "payments", include_str!("../migrations/0004_payments.sql")),
     (5, "links", include_str!("../migrations/0005_links.sql")),
+    (6, "cloud channel", include_str!("../migrations/0006_cloud_channel.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,8 @@ pub enum StoreError {
     UidExhausted,
     #[error("plates: {plate} is on month card {card}")]
     PlateOnCard { plate: String, card: String },
+    #[error("{0} not found")]
+    NotFound(String),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

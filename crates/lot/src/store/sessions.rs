@@ -223,6 +223,7 @@ impl Store {
         reason: &str,
         operator: Option<&str>,
         plate: Option<&str>,
+        report: Option<&super::remote::QueuedReport>,
     ) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
         let done =
@@ -234,6 +235,10 @@ impl Store {
                 .bind(plate)
                 .execute(&mut *tx)
                 .await?;
+        // The cloud's manual-lift report (2.11) commits with the opening it reports.
+        if let Some(report) = report {
+            super::remote::insert_report(&mut tx, report, time).await?;
+        }
         tx.commit().await?;
         Ok(done.last_insert_rowid())
     }
