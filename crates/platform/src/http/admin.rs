@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(crate::http::integrators::list, crate::http::integrators::add))
         .routes(routes!(crate::http::integrators::remove))
         .routes(routes!(crate::http::integrators::fixed_cars))
+        .routes(routes!(crate::http::integrators::lot_events))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authenticate))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))

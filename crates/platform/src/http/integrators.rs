@@ -141,3 +141,35 @@ pub(crate) async fn fixed_cars(
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
     Ok(Json(FixedCarsReply { items: store.fixed_cars(p.park_code.as_deref(), limit).await? }))
 }
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventParams {
+    /// Only this lot's.
+    park_code: Option<String>,
+    /// Only this kind: alarm, lift, notice, bill, info.
+    #[param(pattern = "^(alarm|lift|notice|bill|info)$")]
+    kind: Option<String>,
+    /// At most this many (default 200, 1 to 1000).
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LotEventsReply {
+    items: Vec<crate::store::LotEvent>,
+}
+
+/// What cloud lots reported besides records (alarms, manual barrier lifts,
+/// notices, pre-exit bills, lot information), newest first.
+#[utoipa::path(get, path = "/api/admin/lot-events", tag = "cloudpark", params(EventParams), responses((status = 200, body = LotEventsReply)))]
+pub(crate) async fn lot_events(
+    State(store): State<Store>,
+    Query(p): Query<EventParams>,
+) -> Result<Json<LotEventsReply>, ApiError> {
+    let limit = p.limit.unwrap_or(200).clamp(1, 1000);
+    if let Some(kind) = p.kind.as_deref().filter(|k| !["alarm", "lift", "notice", "bill", "info"].contains(k)) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, format!("kind: `{kind}` is not alarm, lift, notice, bill or info")));
+    }
+    Ok(Json(LotEventsReply { items: store.lot_events(p.park_code.as_deref(), p.kind.as_deref(), limit).await? }))
+}

