@@ -45,10 +45,15 @@ async fn call(base: &str, service: &str, mut biz: Value) -> Value {
     biz["nonce"] = json!(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     let biz = biz.to_string();
     let ts = unix_now();
-    let params =
-        [("pid", PID.to_owned()), ("serviceName", service.to_owned()), ("timestamp", ts.to_string()), ("bizContent", biz.clone())];
+    let params = [
+        ("pid", PID.to_owned()),
+        ("serviceName", service.to_owned()),
+        ("timestamp", ts.to_string()),
+        ("bizContent", biz.clone()),
+    ];
     let sign = vendor_sign(&params, KEY);
-    let body = format!(r#"{{"pid":"{PID}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
+    let body =
+        format!(r#"{{"pid":"{PID}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
     let reply = client()
         .post(format!("{base}/cloudparkapi/api/{service}"))
         .header("content-type", "application/json")
@@ -99,7 +104,11 @@ where
 
 /// A barrier controller: reads lane `lane`'s command stream and acknowledges
 /// every order; sends each order it saw on `seen`.
-fn controller(port: u16, lane: &'static str, seen: tokio::sync::mpsc::UnboundedSender<Value>) -> tokio::task::JoinHandle<()> {
+fn controller(
+    port: u16,
+    lane: &'static str,
+    seen: tokio::sync::mpsc::UnboundedSender<Value>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut response = client()
             .get(format!("http://127.0.0.1:{port}/api/lanes/{lane}/commands"))
@@ -148,7 +157,11 @@ async fn start_lot(dir: &TempDir, config: &std::path::Path, port: u16) -> Proces
 async fn controller_online(base: &str) {
     until("the controller of lane 2 online", || async {
         let lanes = call(base, "manage.channels", json!({ "parkCode": CODE, "action": "list" })).await;
-        let online = lanes["data"]["dataItems"].as_array().into_iter().flatten().any(|l| l["channelId"] == "2" && l["remoteControl"] == 1);
+        let online = lanes["data"]["dataItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|l| l["channelId"] == "2" && l["remoteControl"] == 1);
         (!online).then_some(lanes)
     })
     .await;
@@ -162,7 +175,19 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     let _platform = start(&dir, &["platform", "serve"], &config, http).await;
     let base = format!("http://127.0.0.1:{http}");
     onepark(
-        &["platform", "integrators", "add", "--pid", LOT_PID, "--secret", LOT_KEY, "--kind", "lot", "--park-code", CODE],
+        &[
+            "platform",
+            "integrators",
+            "add",
+            "--pid",
+            LOT_PID,
+            "--secret",
+            LOT_KEY,
+            "--kind",
+            "lot",
+            "--park-code",
+            CODE,
+        ],
         &config,
     );
     onepark(&["platform", "integrators", "add", "--pid", PID, "--secret", KEY, "--park-code", CODE], &config);
@@ -184,21 +209,38 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
     let stream = controller(lane_port, "2", seen_tx);
     controller_online(&base).await;
-    let raised = call(&base, "manage.channels", json!({ "parkCode": CODE, "action": "open",
-        "dataItems": [{ "channelId": "2", "operator": "云坐席张", "reason": "访客无牌" }], "waitSeconds": 15 }))
+    let raised = call(
+        &base,
+        "manage.channels",
+        json!({ "parkCode": CODE, "action": "open",
+        "dataItems": [{ "channelId": "2", "operator": "云坐席张", "reason": "访客无牌" }], "waitSeconds": 15 }),
+    )
     .await;
     assert_eq!(raised["code"], 200, "{raised}");
-    assert_eq!((raised["data"]["code"].as_i64(), raised["data"]["msg"].as_str()), (Some(1), Some("已抬闸")), "{raised}");
+    assert_eq!(
+        (raised["data"]["code"].as_i64(), raised["data"]["msg"].as_str()),
+        (Some(1), Some("已抬闸")),
+        "{raised}"
+    );
     let order = seen.recv().await.expect("the controller's order");
     assert_eq!((order["command"].as_str(), order["operator"].as_str()), (Some("raise"), Some("云坐席张")));
     until("the manual-lift report on the platform", || async {
         let events = get(format!("{base}/api/admin/lot-events?kind=lift")).await;
-        let found = events["items"].as_array().into_iter().flatten().any(|e| e["serviceId"] == "sync.manualopengate.record" && e["parkCode"] == CODE);
+        let found = events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["serviceId"] == "sync.manualopengate.record" && e["parkCode"] == CODE);
         (!found).then_some(events)
     })
     .await;
     // The booth's feed shows it.
-    let lowered = call(&base, "manage.channels", json!({ "parkCode": CODE, "action": "close", "channelId": "9", "waitSeconds": 15 })).await;
+    let lowered = call(
+        &base,
+        "manage.channels",
+        json!({ "parkCode": CODE, "action": "close", "channelId": "9", "waitSeconds": 15 }),
+    )
+    .await;
     assert_eq!(lowered["code"], 422, "an unknown lane is the lot's refusal: {lowered}");
     assert!(lowered["data"]["msg"].as_str().unwrap_or_default().contains("通道 9"), "{lowered}");
     let bad = call(&base, "manage.channels", json!({ "parkCode": CODE, "action": "fly" })).await;
@@ -210,15 +252,30 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     // A locked plate stays in until unlocked.
     let plate = "鲁B44001";
     assert_eq!(lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": plate })).await["open"], true);
-    let locked = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "add",
-        "dataItems": [{ "ID": 0, "CarNum": plate, "Locker": "车主" }], "waitSeconds": 15 })).await;
+    let locked = call(
+        &base,
+        "manage.lockcars",
+        json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "ID": 0, "CarNum": plate, "Locker": "车主" }], "waitSeconds": 15 }),
+    )
+    .await;
     assert_eq!(locked["code"], 200, "{locked}");
     let held = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await;
     assert_eq!((held["open"].as_bool(), held["reason"].as_str()), (Some(false), Some("locked")), "{held}");
-    let listed = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "query", "page": 1, "pageSize": 10, "waitSeconds": 15 })).await;
+    let listed = call(
+        &base,
+        "manage.lockcars",
+        json!({ "parkCode": CODE, "action": "query", "page": 1, "pageSize": 10, "waitSeconds": 15 }),
+    )
+    .await;
     assert_eq!(listed["data"]["dataItems"][0]["Items"][0]["CarNum"], plate, "{listed}");
-    let unlocked = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "delete",
-        "dataItems": [{ "CarNum": plate }], "waitSeconds": 15 })).await;
+    let unlocked = call(
+        &base,
+        "manage.lockcars",
+        json!({ "parkCode": CODE, "action": "delete",
+        "dataItems": [{ "CarNum": plate }], "waitSeconds": 15 }),
+    )
+    .await;
     assert_eq!(unlocked["code"], 200, "{unlocked}");
     let left = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await;
     assert_eq!(left["open"], true, "{left}");
@@ -235,8 +292,13 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     assert_eq!((early["open"].as_bool(), early["reason"].as_str()), (Some(false), Some("monthly_only")), "{early}");
 
     // A blacklisted car is refused and its alarm reaches the city's list.
-    let black = call(&base, "manage.blacklist", json!({ "parkCode": CODE, "action": "add",
-        "dataItems": [{ "carNum": "鲁B44004", "remark": "逃费" }], "waitSeconds": 15 })).await;
+    let black = call(
+        &base,
+        "manage.blacklist",
+        json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "carNum": "鲁B44004", "remark": "逃费" }], "waitSeconds": 15 }),
+    )
+    .await;
     assert_eq!(black["code"], 200, "{black}");
     let refused = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B44004" })).await;
     assert_eq!(refused["reason"], "blacklisted", "{refused}");
@@ -250,15 +312,29 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     // Offline: a command waits for the lot within its deadline, and is refused after it.
     drop(lot);
     stream.abort();
-    let queued = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "add",
-        "dataItems": [{ "CarNum": "鲁B44005", "Locker": "车主" }], "waitSeconds": 1, "expireSeconds": 120 })).await;
+    let queued = call(
+        &base,
+        "manage.lockcars",
+        json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "CarNum": "鲁B44005", "Locker": "车主" }], "waitSeconds": 1, "expireSeconds": 120 }),
+    )
+    .await;
     assert_eq!(queued["code"], 202, "{queued}");
-    let late = call(&base, "manage.lockcars", json!({ "parkCode": CODE, "action": "add",
-        "dataItems": [{ "CarNum": "鲁B44006", "Locker": "车主" }], "waitSeconds": 0, "expireSeconds": 5 })).await;
+    let late = call(
+        &base,
+        "manage.lockcars",
+        json!({ "parkCode": CODE, "action": "add",
+        "dataItems": [{ "CarNum": "鲁B44006", "Locker": "车主" }], "waitSeconds": 0, "expireSeconds": 5 }),
+    )
+    .await;
     assert_eq!(late["code"], 202, "{late}");
     tokio::time::sleep(Duration::from_secs(7)).await;
     let expired = call(&base, "queryCommand", json!({ "uuid": late["data"]["uuid"] })).await;
-    assert_eq!((expired["code"].as_i64(), expired["data"]["state"].as_str()), (Some(408), Some("expired")), "{expired}");
+    assert_eq!(
+        (expired["code"].as_i64(), expired["data"]["state"].as_str()),
+        (Some(408), Some("expired")),
+        "{expired}"
+    );
     let _lot = start_lot(&dir, &lot_config, lane_port).await;
     until("the queued command answered after the reconnect", || async {
         let q = call(&base, "queryCommand", json!({ "uuid": queued["data"]["uuid"] })).await;

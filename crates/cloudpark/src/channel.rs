@@ -194,7 +194,10 @@ mod tests {
             Err(LoginError::Clock { skew: -400 })
         );
         assert_eq!(verify_login("123456", "TEST/1P1_other", &p, secret, &codes, 1_000_000), Err(LoginError::Sign));
-        assert_eq!(verify_login("654321", "TEST/1P1_192.168.0.2", &p, secret, &codes, 1_000_000), Err(LoginError::Sign));
+        assert_eq!(
+            verify_login("654321", "TEST/1P1_192.168.0.2", &p, secret, &codes, 1_000_000),
+            Err(LoginError::Sign)
+        );
         let foreign = login_password("123456", "TEST/1P10", secret, 1_000_000);
         assert!(matches!(
             verify_login("123456", "TEST/1P10", &foreign, secret, &codes, 1_000_000),

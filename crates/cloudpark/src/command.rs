@@ -136,7 +136,9 @@ impl GateOrder {
                 }))
             }
             1 => Ok(None),
-            other => Err(Refusal::bad(format!("dataItems[0].type 须为 0（放行）、1（取消）或 2（免费/异常放行），收到 {other}"))),
+            other => Err(Refusal::bad(format!(
+                "dataItems[0].type 须为 0（放行）、1（取消）或 2（免费/异常放行），收到 {other}"
+            ))),
         }
     }
 }
@@ -434,7 +436,8 @@ mod tests {
     use super::*;
 
     fn envelope(service: &str, action: Option<&str>, items: Value) -> Envelope {
-        let text = json!({ "uuid": "u1", "serviceId": service, "parkCode": "P1", "action": action, "dataItems": items });
+        let text =
+            json!({ "uuid": "u1", "serviceId": service, "parkCode": "P1", "action": action, "dataItems": items });
         Envelope::parse(text.to_string().as_bytes()).expect("parses")
     }
 
@@ -448,7 +451,8 @@ mod tests {
 
     #[test]
     fn remote_orders_as_the_vendor_sends_them() {
-        let m = envelope("parking.remote", None, json!([{ "channelId": 2, "type": "0", "operator": "张三", "cmd": 1 }]));
+        let m =
+            envelope("parking.remote", None, json!([{ "channelId": 2, "type": "0", "operator": "张三", "cmd": 1 }]));
         let order = GateOrder::from_remote(&m).expect("valid").expect("a release");
         assert_eq!((order.channel.as_str(), order.gate, order.free), ("2", Gate::Raise, false));
         let free = envelope("parking.remote", None, json!([{ "channelid": "2", "type": 2, "operator": "张三" }]));
@@ -456,7 +460,9 @@ mod tests {
         let cancel = envelope("parking.remote", None, json!([{ "channelid": "2", "type": 1, "operator": "张三" }]));
         assert_eq!(GateOrder::from_remote(&cancel).expect("valid"), None);
         let bad = envelope("manage.channels", Some("open"), json!([{ "operator": "x" }]));
-        assert!(GateOrder::from_channels(&bad, Gate::Raise).expect_err("no lane").detail.contains("dataItems[0].channelId"));
+        assert!(
+            GateOrder::from_channels(&bad, Gate::Raise).expect_err("no lane").detail.contains("dataItems[0].channelId")
+        );
     }
 
     #[test]
@@ -475,7 +481,8 @@ mod tests {
             json!([{ "passCode": "V1", "plateNumber": "鲁B1", "arriveTime": "2026-12-04 18:00:00", "leaveTime": "2026-12-04 09:00:00" }]),
         );
         assert!(Reservation::all(&backwards).expect_err("backwards").detail.contains("dataItems[0].leaveTime"));
-        let locks = envelope("manage.lockcars", Some("add"), json!([{ "ID": 0, "CarNum": "鲁B12345", "Locker": "车主" }]));
+        let locks =
+            envelope("manage.lockcars", Some("add"), json!([{ "ID": 0, "CarNum": "鲁B12345", "Locker": "车主" }]));
         assert_eq!(PlateLock::all(&locks).expect("valid")[0].car_num, "鲁B12345");
     }
 

@@ -137,6 +137,19 @@ impl Envelope {
     }
 }
 
+/// Whether a message (parsed or not) is a failure answer, `code` 0: never
+/// answered, or two sides refusing each other's refusals would loop forever.
+pub fn is_failure(bytes: &[u8]) -> bool {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => match map.get("code") {
+            Some(Value::Number(n)) => n.as_i64() == Some(0),
+            Some(Value::String(s)) => s.trim() == "0",
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// Who sends a message: pts reports (lot → cloud) or stp commands (cloud → lot).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Direction {
@@ -439,6 +452,14 @@ mod tests {
         let again = Envelope::parse(text.as_bytes()).expect("round trip");
         assert_eq!((again.uuid.as_str(), again.service_id.as_str(), again.code), ("x9", "pay.queryfeebyplate", 1));
         assert_eq!(again, a);
+    }
+
+    #[test]
+    fn failures_are_recognised_parsed_or_not() {
+        assert!(is_failure(br#"{"code":0,"uuid":"","msg":"x"}"#));
+        assert!(is_failure(br#"{"code":"0"}"#));
+        assert!(!is_failure(br#"{"code":1,"uuid":"u"}"#));
+        assert!(!is_failure(b"{\"uuid\":"));
     }
 
     #[test]

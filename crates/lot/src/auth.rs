@@ -222,7 +222,9 @@ pub async fn gate(State(access): State<Access>, request: Request, next: Next) ->
                 next.run(request).await
             }
             Some((lane, _)) => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 无权操作车道 {lane}", device.name)),
-            None => refuse(StatusCode::FORBIDDEN, &format!("设备 {} 只能上报车道进出事件、接收本车道道闸指令", device.name)),
+            None => {
+                refuse(StatusCode::FORBIDDEN, &format!("设备 {} 只能上报车道进出事件、接收本车道道闸指令", device.name))
+            }
         };
     }
     refuse(StatusCode::UNAUTHORIZED, "令牌无效或已过期：请重新登录")

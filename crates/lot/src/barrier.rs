@@ -527,7 +527,12 @@ async fn enter(
                 state.wake_outbox();
                 if let Some(v) = &visitor {
                     store.use_visitor(&v.pass_code).await?;
-                    tracing::info!(plate, pass_code = v.pass_code, free = v.free(), "a visitor entered on a reservation");
+                    tracing::info!(
+                        plate,
+                        pass_code = v.pass_code,
+                        free = v.free(),
+                        "a visitor entered on a reservation"
+                    );
                 }
                 return Ok(Ok((uid, plate, note)));
             }

@@ -156,7 +156,8 @@ pub async fn report(state: &LotState, report: Report) {
     let now = state.now();
     let uuid = new_uuid();
     let m = report.envelope(&uuid, &state.config().parking_code, now);
-    let queued = QueuedReport { uuid, service_id: report.service().name().to_owned(), payload: m.to_json().to_string() };
+    let queued =
+        QueuedReport { uuid, service_id: report.service().name().to_owned(), payload: m.to_json().to_string() };
     match state.store().queue_report(&queued, &format_time(now)).await {
         Ok(()) => state.wake_cloud_reports(),
         Err(e) => tracing::error!(error = %e, service = queued.service_id, "cloud report not queued"),
@@ -168,10 +169,15 @@ async fn receive(state: &LotState, client: &AsyncClient, mq: &CloudMq, topic: &s
     let code = state.config().parking_code.clone();
     let back = mq.topics.report(&code);
     let now = state.now();
+    // A failure answer is never answered (a refusal of a refusal would loop).
+    let silent = onepark_cloudpark::mq::is_failure(payload);
     let m = match Envelope::parse(payload) {
         Ok(m) => m,
         Err(r) => {
             tracing::warn!(topic, reason = %r.detail, "cloud MQ message refused");
+            if silent {
+                return;
+            }
             let refusal = Envelope {
                 code: 0,
                 uuid: String::new(),
@@ -189,8 +195,15 @@ async fn receive(state: &LotState, client: &AsyncClient, mq: &CloudMq, topic: &s
         }
     };
     let broadcast = topic == mq.topics.broadcast();
-    let Some(service) = ServiceId::parse(&m.service_id) else {
-        publish(client, back, &m.answer(false, &format!("未知的 serviceId：{}", m.service_id), Vec::new(), now)).await;
+    let service = ServiceId::parse(&m.service_id);
+    if silent && service.is_none_or(|s| s.direction() == Direction::Command) {
+        tracing::warn!(uuid = m.uuid, msg = ?m.msg, "the cloud refused a message of the lot");
+        return;
+    }
+    let Some(service) = service else {
+        let mut a = m.answer(false, &format!("未知的 serviceId：{}", m.service_id), Vec::new(), now);
+        a.park_code = code.clone();
+        publish(client, back, &a).await;
         return;
     };
     if service.direction() == Direction::Report {
@@ -206,19 +219,17 @@ async fn receive(state: &LotState, client: &AsyncClient, mq: &CloudMq, topic: &s
         }
         return;
     }
-    if !broadcast && m.park_code != code {
-        let msg = format!("parkCode {} 不是本车场 {code}", m.park_code);
-        publish(client, back, &m.answer(false, &msg, Vec::new(), now)).await;
-        return;
-    }
     let answer = |ok: bool, msg: &str, items| {
         let mut a = m.answer(ok, msg, items, now);
-        if broadcast {
-            // The broadcast's answer names the lot answering.
-            a.park_code = code.clone();
-        }
+        // Answered on this lot's report topic, in this lot's name (the broadcast's too).
+        a.park_code = code.clone();
         a
     };
+    if !broadcast && m.park_code != code {
+        let msg = format!("parkCode {} 不是本车场 {code}", m.park_code);
+        publish(client, back, &answer(false, &msg, Vec::new())).await;
+        return;
+    }
     if let Some(deadline) = expires(&m)
         && now > deadline
     {

@@ -497,7 +497,10 @@ fn cloud_link(c: RawCloudpark, lanes: &[Lane], parking_code: &str) -> Result<Clo
             let client_id = c.client_id.unwrap_or_else(|| format!("{parking_code}_onepark"));
             let codes = [parking_code.to_owned()];
             if onepark_cloudpark::channel::client_park_code(&client_id, &codes).is_none() {
-                return Err(invalid("cloudpark.client_id", format!("must be `{parking_code}` or start with `{parking_code}_`")));
+                return Err(invalid(
+                    "cloudpark.client_id",
+                    format!("must be `{parking_code}` or start with `{parking_code}_`"),
+                ));
             }
             let d = onepark_cloudpark::channel::Topics::default();
             let topics = onepark_cloudpark::channel::Topics::new(

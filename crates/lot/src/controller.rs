@@ -82,6 +82,11 @@ impl Controllers {
         lanes.entry(lane.to_owned()).or_insert_with(|| broadcast::channel(16).0).clone()
     }
 
+    /// Listens for a lane's orders (what the command stream does; tests too).
+    pub fn subscribe(&self, lane: &str) -> broadcast::Receiver<LaneCommand> {
+        self.channel(lane).subscribe()
+    }
+
     /// Controllers listening on a lane now.
     pub fn online(&self, lane: &str) -> usize {
         let lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
@@ -131,9 +136,10 @@ impl Controllers {
         (status = 404, description = "unknown_lane")))]
 pub(crate) async fn commands(State(state): State<LotState>, Path(lane): Path<String>) -> Response {
     if !state.config().lanes.iter().any(|l| l.id == lane) {
-        return (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": format!("未知车道 {lane}") }))).into_response();
+        return (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": format!("未知车道 {lane}") })))
+            .into_response();
     }
-    let receiver = state.controllers().channel(&lane).subscribe();
+    let receiver = state.controllers().subscribe(&lane);
     tracing::info!(lane, "barrier controller connected");
     let stream = futures_util::stream::unfold(receiver, |mut receiver| async move {
         loop {

@@ -170,7 +170,8 @@ async fn qr_code(state: &LotState, m: &Envelope) -> Outcome {
     let item = m.data_items.first().cloned().unwrap_or_default();
     let f = onepark_cloudpark::fields::Fields::from_map(item);
     let lane = f.text(&["channelId", "channelid"], 30).map_err(|r| r.detail.replace("bizContent.", "dataItems[0]."))?;
-    let url = f.text(&["qrCode", "url", "qrcodeUrl"], 500).map_err(|r| r.detail.replace("bizContent.", "dataItems[0]."))?;
+    let url =
+        f.text(&["qrCode", "url", "qrcodeUrl"], 500).map_err(|r| r.detail.replace("bizContent.", "dataItems[0]."))?;
     if !state.config().lanes.iter().any(|l| l.id == lane) {
         return Err(format!("通道 {lane} 不存在（dataItems[0].channelId）"));
     }
@@ -205,7 +206,8 @@ async fn locks(state: &LotState, m: &Envelope) -> Outcome {
         Some(action @ ("add" | "edit")) => {
             let mut out = Vec::new();
             for l in WireLock::all(m).map_err(|r| r.detail)? {
-                let plate = crate::barrier::plate_text("CarNum", &l.car_num).map_err(|_| format!("车牌 {} 无效（CarNum）", l.car_num))?;
+                let plate = crate::barrier::plate_text("CarNum", &l.car_num)
+                    .map_err(|_| format!("车牌 {} 无效（CarNum）", l.car_num))?;
                 let lock = PlateLock {
                     id: if action == "edit" { l.id } else { 0 },
                     plate_no: plate,
@@ -288,7 +290,8 @@ async fn blacklist(state: &LotState, m: &Envelope) -> Outcome {
             let now = state.now();
             let entries = BlackEntry::all(m).map_err(|r| r.detail)?;
             for b in &entries {
-                let plate = crate::barrier::plate_text("carNum", &b.car_num).map_err(|_| format!("车牌 {} 无效（carNum）", b.car_num))?;
+                let plate = crate::barrier::plate_text("carNum", &b.car_num)
+                    .map_err(|_| format!("车牌 {} 无效（carNum）", b.car_num))?;
                 let uuid = if b.uuid.is_empty() { crate::cloudmq::new_uuid() } else { b.uuid.clone() };
                 state
                     .store()
@@ -339,8 +342,11 @@ async fn car_status(state: &LotState, m: &Envelope) -> Outcome {
 /// 3.17a: the cars in the lot (a camelCase page, as the vendor's).
 async fn parkin(state: &LotState, m: &Envelope) -> Outcome {
     let q = Query::from_envelope(m).map_err(|r| r.detail)?;
-    let (total, rows) =
-        state.store().open_page(q.car_num.as_deref(), (q.page - 1) * q.page_size, q.page_size).await.map_err(storage)?;
+    let (total, rows) = state
+        .store()
+        .open_page(q.car_num.as_deref(), (q.page - 1) * q.page_size, q.page_size)
+        .await
+        .map_err(storage)?;
     let mut items = Vec::new();
     for s in rows {
         let record_no = state.store().cloud_record_of(&s.uid).await.map_err(storage)?.unwrap_or(s.uid.clone());

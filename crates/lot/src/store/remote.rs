@@ -125,7 +125,10 @@ impl Store {
 
     pub async fn report_sent(&self, uuid: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE cloud_reports SET attempts = attempts + 1 WHERE uuid = ?").bind(uuid).execute(&mut *tx).await?;
+        sqlx::query("UPDATE cloud_reports SET attempts = attempts + 1 WHERE uuid = ?")
+            .bind(uuid)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     }
 
@@ -143,22 +146,25 @@ impl Store {
     }
 
     pub async fn reports_waiting(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cloud_reports WHERE acked_at IS NULL").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM cloud_reports WHERE acked_at IS NULL")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Locks a plate, or changes its lock (found by id, else by plate); its id.
     pub async fn put_lock(&self, lock: &PlateLock) -> Result<i64, StoreError> {
         let mut tx = self.write().await?;
         let id: i64 = if lock.id > 0 {
-            let n = sqlx::query("UPDATE plate_locks SET plate_no = ?, locker = ?, lock_time = ?, remark = ? WHERE id = ?")
-                .bind(&lock.plate_no)
-                .bind(&lock.locker)
-                .bind(&lock.lock_time)
-                .bind(&lock.remark)
-                .bind(lock.id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let n =
+                sqlx::query("UPDATE plate_locks SET plate_no = ?, locker = ?, lock_time = ?, remark = ? WHERE id = ?")
+                    .bind(&lock.plate_no)
+                    .bind(&lock.locker)
+                    .bind(&lock.lock_time)
+                    .bind(&lock.remark)
+                    .bind(lock.id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if n == 0 {
                 return Err(StoreError::NotFound(format!("锁定记录 ID {}", lock.id)));
             }
@@ -202,7 +208,12 @@ impl Store {
     }
 
     /// A page of locks (matching a plate part when given) and how many match.
-    pub async fn locks(&self, plate: Option<&str>, offset: i64, limit: i64) -> Result<(i64, Vec<PlateLock>), StoreError> {
+    pub async fn locks(
+        &self,
+        plate: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<PlateLock>), StoreError> {
         let like = format!("%{}%", plate.unwrap_or_default());
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM plate_locks WHERE plate_no LIKE ?")
             .bind(&like)
@@ -272,12 +283,22 @@ impl Store {
 
     pub async fn use_visitor(&self, pass_code: &str) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE visitors SET used = used + 1 WHERE pass_code = ?").bind(pass_code).execute(&mut *tx).await?;
+        sqlx::query("UPDATE visitors SET used = used + 1 WHERE pass_code = ?")
+            .bind(pass_code)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await
     }
 
     /// Adds or renews a cloud blacklist entry (a black `list_entries` row with its uuid).
-    pub async fn put_cloud_black(&self, plate: &str, uuid: &str, start: &str, end: &str, remark: Option<&str>) -> Result<(), StoreError> {
+    pub async fn put_cloud_black(
+        &self,
+        plate: &str,
+        uuid: &str,
+        start: &str,
+        end: &str,
+        remark: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO list_entries (plate_no, list_kind, start_time, end_time, remark, request_id, cloud_uuid) \
@@ -297,19 +318,26 @@ impl Store {
     /// Removes a blacklist entry by the cloud's uuid, else by plate; whether one was.
     pub async fn delete_cloud_black(&self, uuid: &str, plate: &str) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
-        let n = sqlx::query("DELETE FROM list_entries WHERE list_kind = 0 AND ((? <> '' AND cloud_uuid = ?) OR plate_no = ?)")
-            .bind(uuid)
-            .bind(uuid)
-            .bind(plate)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "DELETE FROM list_entries WHERE list_kind = 0 AND ((? <> '' AND cloud_uuid = ?) OR plate_no = ?)",
+        )
+        .bind(uuid)
+        .bind(uuid)
+        .bind(plate)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(n > 0)
     }
 
     /// A page of black-list entries (matching a plate part) and how many match.
-    pub async fn black_entries(&self, plate: Option<&str>, offset: i64, limit: i64) -> Result<(i64, Vec<BlackEntry>), StoreError> {
+    pub async fn black_entries(
+        &self,
+        plate: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<BlackEntry>), StoreError> {
         let like = format!("%{}%", plate.unwrap_or_default());
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM list_entries WHERE list_kind = 0 AND plate_no LIKE ?")
             .bind(&like)
@@ -338,7 +366,10 @@ impl Store {
     }
 
     pub async fn cloud_setting(&self, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT value FROM cloud_settings WHERE name = ?").bind(name).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT value FROM cloud_settings WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }
 
@@ -370,7 +401,12 @@ impl Store {
     }
 
     /// A page of open sessions (matching a plate part) and how many match.
-    pub async fn open_page(&self, plate: Option<&str>, offset: i64, limit: i64) -> Result<(i64, Vec<super::Session>), StoreError> {
+    pub async fn open_page(
+        &self,
+        plate: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<super::Session>), StoreError> {
         let like = format!("%{}%", plate.unwrap_or_default());
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE state = 'open' AND plate_no LIKE ?")
             .bind(&like)

@@ -15,7 +15,9 @@ pub enum PrincipalError {
     Random(String),
     #[error("kind: `integrator` or `lot`")]
     Kind,
-    #[error("parkCode `{0}`: 1 to 50 characters, no spaces, commas, `+`, `#` or control characters, not `querymonthcard` (the MQ broadcast)")]
+    #[error(
+        "parkCode `{0}`: 1 to 50 characters, no spaces, commas, `+`, `#` or control characters, not `querymonthcard` (the MQ broadcast)"
+    )]
     ParkCode(String),
     #[error("parkCode: at least one")]
     NoParkCode,
@@ -30,7 +32,9 @@ impl PrincipalError {
             PrincipalError::Secret => "密钥须为 16 至 64 个可见 ASCII 字符，不含空格".into(),
             PrincipalError::Random(e) => format!("无法生成密钥：{e}"),
             PrincipalError::Kind => "类型须为对接方或车场".into(),
-            PrincipalError::ParkCode(c) => format!("车场编号 {c} 须为 1 至 50 个字符，不含空格、逗号、+、# 或控制字符，且不能是 querymonthcard（MQ 广播）"),
+            PrincipalError::ParkCode(c) => format!(
+                "车场编号 {c} 须为 1 至 50 个字符，不含空格、逗号、+、# 或控制字符，且不能是 querymonthcard（MQ 广播）"
+            ),
             PrincipalError::NoParkCode => "至少填写一个车场编号".into(),
             PrincipalError::Name => "名称最多 50 个字符".into(),
         }

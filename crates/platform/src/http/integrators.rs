@@ -169,7 +169,10 @@ pub(crate) async fn lot_events(
 ) -> Result<Json<LotEventsReply>, ApiError> {
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
     if let Some(kind) = p.kind.as_deref().filter(|k| !["alarm", "lift", "notice", "bill", "info"].contains(k)) {
-        return Err(ApiError(StatusCode::BAD_REQUEST, format!("kind: `{kind}` is not alarm, lift, notice, bill or info")));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("kind: `{kind}` is not alarm, lift, notice, bill or info"),
+        ));
     }
     Ok(Json(LotEventsReply { items: store.lot_events(p.park_code.as_deref(), p.kind.as_deref(), limit).await? }))
 }

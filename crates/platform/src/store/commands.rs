@@ -98,7 +98,8 @@ impl Store {
         now: &str,
         now_ms: i64,
     ) -> Result<Answered, StoreError> {
-        let data = (park_code.to_owned(), broadcast_code.to_owned(), msg.to_owned(), data_items.to_owned(), now.to_owned());
+        let data =
+            (park_code.to_owned(), broadcast_code.to_owned(), msg.to_owned(), data_items.to_owned(), now.to_owned());
         self.group
             .write(DOWNLINKS, data, move |conn, (park_code, broadcast, msg, items, now), _| {
                 Box::pin(async move {

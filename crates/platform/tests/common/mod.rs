@@ -43,6 +43,7 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
             ..Default::default()
         },
         dashboard: Default::default(),
+        cloud_topics: Default::default(),
     }
 }
 

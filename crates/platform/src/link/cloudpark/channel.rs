@@ -27,30 +27,53 @@ pub async fn receive(state: &AppState, topic: &str, payload: &[u8]) -> Option<(S
     let park_code = topics.report_code(topic)?.to_owned();
     let back = topics.command(&park_code);
     let now = state.now();
+    // A failure answer is never answered (a refusal of a refusal would loop).
+    let silent = onepark_cloudpark::mq::is_failure(payload);
     let message = match Envelope::parse(payload) {
         Ok(m) => m,
         Err(r) => {
             tracing::warn!(topic, reason = %r.detail, "cloud MQ message refused");
             state.metrics().cloud_mq("unparsed", false);
+            if silent {
+                return None;
+            }
             let answer = refusal_envelope(&park_code, &r.detail, now);
             return Some((back, answer.to_json().to_string().into_bytes()));
         }
     };
+    let service = ServiceId::parse(&message.service_id);
+    // An answer to a command (an stp serviceId) is stored, never answered.
+    if let Some(service) = service.filter(|s| s.direction() == Direction::Command) {
+        if message.park_code != park_code {
+            tracing::warn!(
+                topic,
+                park_code = message.park_code,
+                service = service.name(),
+                "an answer naming another lot ignored"
+            );
+        } else {
+            answered(state, &park_code, &message).await;
+        }
+        return None;
+    }
+    if silent {
+        tracing::warn!(topic, uuid = message.uuid, msg = ?message.msg, "a lot refused a message of the platform");
+        return None;
+    }
     let answer = |ok: bool, msg: &str, items: Vec<Map<String, Value>>| {
-        Some((back.clone(), message.answer(ok, msg, items, now).to_json().to_string().into_bytes()))
+        let mut a = message.answer(ok, msg, items, now);
+        // Answered on this lot's topic, in this lot's name.
+        a.park_code = park_code.clone();
+        Some((back.clone(), a.to_json().to_string().into_bytes()))
     };
     if message.park_code != park_code {
         tracing::warn!(topic, park_code = message.park_code, "cloud MQ message for another lot refused");
         return answer(false, &format!("parkCode {} 与主题 {topic} 不符", message.park_code), Vec::new());
     }
-    let Some(service) = ServiceId::parse(&message.service_id) else {
+    let Some(service) = service else {
         state.metrics().cloud_mq("unknown", false);
         return answer(false, &format!("未知的 serviceId：{}", message.service_id), Vec::new());
     };
-    if service.direction() == Direction::Command {
-        answered(state, &park_code, &message).await;
-        return None;
-    }
     match report(state, &park_code, service, &message, now).await {
         Ok((msg, items)) => {
             state.metrics().cloud_mq(service.name(), true);
@@ -91,7 +114,11 @@ async fn answered(state: &AppState, park_code: &str, m: &Envelope) {
     let msg = m.msg.clone().unwrap_or_default();
     let broadcast = onepark_cloudpark::channel::BROADCAST_CODE;
     let ms = state.clock().now().timestamp_millis();
-    match state.store().answer_command(request_id, park_code, broadcast, m.code, &msg, &items, &format_time(now), ms).await {
+    match state
+        .store()
+        .answer_command(request_id, park_code, broadcast, m.code, &msg, &items, &format_time(now), ms)
+        .await
+    {
         Ok(Answered::New { latency_ms }) => {
             state.metrics().cloud_answer(&m.service_id, m.code == 1, latency_ms);
             state.cloud_answered().notify_waiters();
@@ -127,10 +154,14 @@ fn event_of(service: ServiceId, f: &Fields) -> (&'static str, String) {
         }
         ServiceId::TurnaroundAlarm => ("alarm", format!("防调头：抬闸后超时未通过 {lane} {plate}")),
         ServiceId::OpenGateAlarm => ("alarm", format!("抬闸失败：{lane} {plate}")),
-        ServiceId::DeviceAlarm => ("alarm", format!("设备异常：{} {}", text(&["deviceName", "device"]), text(&["content", "remark"]))),
+        ServiceId::DeviceAlarm => {
+            ("alarm", format!("设备异常：{} {}", text(&["deviceName", "device"]), text(&["content", "remark"])))
+        }
         ServiceId::IntercomReport => ("notice", format!("对讲呼叫：{lane}")),
         ServiceId::LeaveCancel => ("notice", format!("出场取消：{plate} {lane} {}", text(&["reason", "remark"]))),
-        ServiceId::BoothNotice => ("notice", format!("岗亭通知：{}", f.opt_text(&["content"], 200).ok().flatten().unwrap_or_default())),
+        ServiceId::BoothNotice => {
+            ("notice", format!("岗亭通知：{}", f.opt_text(&["content"], 200).ok().flatten().unwrap_or_default()))
+        }
         ServiceId::PreLeaveRecord => ("bill", format!("预出场账单：{plate} 应缴 {} 元", text(&["paidFee"]))),
         ServiceId::PreEnterRecord => ("bill", format!("预入场：{plate} {lane}")),
         ServiceId::ParkInfo => ("info", format!("车场信息：总车位 {}", text(&["totalParkNum"]))),
@@ -152,9 +183,13 @@ async fn report(
         ServiceId::ParkOnline | ServiceId::RunningState => {
             let f = Fields::from_map(m.data_items.first().cloned().unwrap_or_default());
             let mac = f.opt_text(&["mac"], 64).map_err(|r| in_item(0, r))?;
-            let running = (service == ServiceId::RunningState).then(|| Value::Array(
-                m.data_items.iter().cloned().map(Value::Object).collect()).to_string());
-            state.store().touch_cloud_lot(park_code, &format_time(now), mac.as_deref(), running.as_deref()).await.map_err(unavailable)?;
+            let running = (service == ServiceId::RunningState)
+                .then(|| Value::Array(m.data_items.iter().cloned().map(Value::Object).collect()).to_string());
+            state
+                .store()
+                .touch_cloud_lot(park_code, &format_time(now), mac.as_deref(), running.as_deref())
+                .await
+                .map_err(unavailable)?;
             ok()
         }
         ServiceId::EnterRecord | ServiceId::LeaveRecord => records(state, park_code, service, m).await,
@@ -174,7 +209,8 @@ async fn report(
                     .find_map(|n| f.opt_time(&[n]).ok().flatten())
                     .unwrap_or(now);
                 let plate = f.opt_text(&["plateNumber", "carNum"], 20).ok().flatten();
-                let channel = f.opt_text(&["channelName", "channelid", "channelId", "exit", "entrance"], 50).ok().flatten();
+                let channel =
+                    f.opt_text(&["channelName", "channelid", "channelId", "exit", "entrance"], 50).ok().flatten();
                 let event = LotEvent {
                     park_code: park_code.to_owned(),
                     // One uuid per report: items after the first are told apart by their index.

@@ -31,7 +31,9 @@ const MAX_WAIT_SECS: i64 = 25;
 fn actions(service: ServiceId) -> &'static [&'static str] {
     match service {
         ServiceId::CarGroups => &["all", "query", "add", "edit", "delete"],
-        ServiceId::Cars => &["query", "add", "edit", "delete", "change", "charge", "freeze", "unfreeze", "clear", "refund"],
+        ServiceId::Cars => {
+            &["query", "add", "edit", "delete", "change", "charge", "freeze", "unfreeze", "clear", "refund"]
+        }
         ServiceId::QueryMonthCards => &["store", "month", "store&month"],
         ServiceId::Channels => &["list", "open", "close", "qrcode"],
         ServiceId::LockCars => &["query", "add", "edit", "delete"],
@@ -73,9 +75,9 @@ fn validate(m: &Envelope, service: ServiceId) -> Result<(), Refusal> {
         (ServiceId::Channels, Some("open")) => GateOrder::from_channels(m, Gate::Raise).map(|_| ()),
         (ServiceId::Channels, Some("close")) => GateOrder::from_channels(m, Gate::Lower).map(|_| ()),
         (ServiceId::Remote, _) => GateOrder::from_remote(m).map(|_| ()),
-        (ServiceId::LockCars, Some("add" | "edit" | "delete")) => PlateLock::all(m).and_then(|l| {
-            if l.is_empty() { Err(Refusal::bad("dataItems 至少一条")) } else { Ok(()) }
-        }),
+        (ServiceId::LockCars, Some("add" | "edit" | "delete")) => {
+            PlateLock::all(m).and_then(|l| if l.is_empty() { Err(Refusal::bad("dataItems 至少一条")) } else { Ok(()) })
+        }
         (ServiceId::Visitor, _) => Reservation::all(m).map(|_| ()),
         (ServiceId::Blacklist, Some("add" | "delete")) => command::BlackEntry::all(m).map(|_| ()),
         (ServiceId::CarStatus, _) => command::car_status_query(m).map(|_| ()),
@@ -84,8 +86,16 @@ fn validate(m: &Envelope, service: ServiceId) -> Result<(), Refusal> {
     }
 }
 
+/// What bizContent says of the command's envelope.
+struct Parts {
+    park_code: Option<String>,
+    action: Option<String>,
+    items: Vec<Map<String, Value>>,
+    opt: Option<String>,
+}
+
 /// Reads bizContent into the command's envelope parts.
-fn read(f: &Fields, biz: &str) -> Result<(Option<String>, Option<String>, Vec<Map<String, Value>>, Option<String>), Refusal> {
+fn read(f: &Fields, biz: &str) -> Result<Parts, Refusal> {
     let map: Map<String, Value> = serde_json::from_str(biz).map_err(|e| Refusal::bad(format!("bizContent：{e}")))?;
     let items = match map.get("dataItems") {
         Some(Value::Array(items)) => items
@@ -97,13 +107,21 @@ fn read(f: &Fields, biz: &str) -> Result<(Option<String>, Option<String>, Vec<Ma
             })
             .collect::<Result<Vec<_>, _>>()?,
         Some(Value::Null) | None => {
-            let rest: Map<String, Value> =
-                map.iter().filter(|(k, _)| !ENVELOPE_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let rest: Map<String, Value> = map
+                .iter()
+                .filter(|(k, _)| !ENVELOPE_KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
             if rest.is_empty() { Vec::new() } else { vec![rest] }
         }
         Some(_) => return Err(Refusal::bad("bizContent.dataItems 必须是列表")),
     };
-    Ok((f.opt_text(&["parkCode"], 50)?, f.opt_text(&["action"], 20)?, items, f.opt_text(&["opt"], 50)?))
+    Ok(Parts {
+        park_code: f.opt_text(&["parkCode"], 50)?,
+        action: f.opt_text(&["action"], 20)?,
+        items,
+        opt: f.opt_text(&["opt"], 50)?,
+    })
 }
 
 /// `POST /cloudparkapi/api/{serviceId}` for an stp command.
@@ -118,18 +136,24 @@ pub(super) async fn issue(state: &AppState, who: &Principal, service: ServiceId,
         return Err(Refusal::new(Code::Forbidden, format!("车场 pid {} 不能向车场下发指令", who.pid)));
     }
     let f = Fields::parse(biz)?;
-    let (park_code, action, items, opt) = read(&f, biz)?;
+    let Parts { park_code, action, items, opt } = read(&f, biz)?;
     let broadcast = service == ServiceId::QueryMonthCards;
     let (park_code, lot_pid) = if broadcast {
         (BROADCAST_CODE.to_owned(), "*".to_owned())
     } else {
         let code = park_code.ok_or_else(|| Refusal::bad("缺少 bizContent.parkCode"))?;
         if !who.may_act_on(&code) {
-            return Err(Refusal::new(Code::Forbidden, format!("pid {} 无权操作车场 {code}（bizContent.parkCode）", who.pid)));
+            return Err(Refusal::new(
+                Code::Forbidden,
+                format!("pid {} 无权操作车场 {code}（bizContent.parkCode）", who.pid),
+            ));
         }
         let lot = state.store().cloud_lot_of(&code).await.map_err(unavailable)?;
         let lot = lot.ok_or_else(|| {
-            Refusal::new(Code::Rejected, format!("车场 {code} 没有车场 pid，不经 MQ 接收指令（先登记 kind 为 lot 的 pid）"))
+            Refusal::new(
+                Code::Rejected,
+                format!("车场 {code} 没有车场 pid，不经 MQ 接收指令（先登记 kind 为 lot 的 pid）"),
+            )
         })?;
         (code, lot.pid)
     };
@@ -146,7 +170,8 @@ pub(super) async fn issue(state: &AppState, who: &Principal, service: ServiceId,
     let uuid = uuid_of(request_id);
     let expires = now + chrono::Duration::seconds(expire_secs);
     let operator = opt.clone().or_else(|| Some(if who.name.is_empty() { who.pid.clone() } else { who.name.clone() }));
-    let message = command::command(&uuid, service, &park_code, action.as_deref(), items, operator.as_deref(), now, expires);
+    let message =
+        command::command(&uuid, service, &park_code, action.as_deref(), items, operator.as_deref(), now, expires);
     validate(&message, service)?;
     let topics = state.cloud_topics();
     let topic = if broadcast { topics.broadcast() } else { topics.command(&park_code) };
@@ -188,14 +213,18 @@ pub(super) async fn issue(state: &AppState, who: &Principal, service: ServiceId,
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs.unsigned_abs());
     loop {
         let wake = state.cloud_answered().notified();
-        let (d, _, answers) = state.store().command(request_id).await.map_err(unavailable)?.ok_or_else(|| {
-            Refusal::new(Code::Internal, "指令已存储却读不到")
-        })?;
+        let (d, _, answers) = state
+            .store()
+            .command(request_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| Refusal::new(Code::Internal, "指令已存储却读不到"))?;
         let answered = if broadcast { false } else { !answers.is_empty() };
         if answered || tokio::time::Instant::now() >= deadline {
             return Ok(result(who, &d, &answers));
         }
-        let _ = tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)), wake).await;
+        let _ =
+            tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)), wake).await;
     }
 }
 
@@ -234,7 +263,10 @@ fn result(who: &Principal, d: &Downlink, answers: &[CommandAnswer]) -> Done {
         None if d.state == DownlinkState::Expired => Done {
             data: Some(Value::Object(data)),
             note: None,
-            status: Some((Code::StaleTimestamp, format!("车场在截止时间 {} 前未应答（可能离线），指令已作废", d.expires_at))),
+            status: Some((
+                Code::StaleTimestamp,
+                format!("车场在截止时间 {} 前未应答（可能离线），指令已作废", d.expires_at),
+            )),
         },
         None => Done {
             data: Some(Value::Object(data)),

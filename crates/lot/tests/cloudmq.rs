@@ -1,0 +1,341 @@
+//! The cloud's MQ channel at its edges (issue 24), with the platform and the
+//! gateway in process on the embedded broker: cloud-lot logins and topics
+//! (signed, bound to the lot's park codes, exact topics only), a report sent
+//! twice stored once and acknowledged twice, a report naming another lot
+//! refused, and on the gateway a command's uuid applied once, a stale
+//! command refused unapplied, a command for another lot refused.
+
+use std::time::Duration;
+
+use onepark_cloudpark::channel::login_password;
+use onepark_cloudpark::mq::Envelope;
+use onepark_lot::app::start;
+use onepark_lot::config::Config;
+use onepark_testkit::dirs::TempDir;
+use rumqttc::{
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter, SubscribeReasonCode,
+};
+use serde_json::{Value, json};
+
+mod common;
+
+const LOT_PID: &str = "lot5005";
+const LOT_KEY: &str = "TEST-ONLY-LOT-3C9E0B7A61D24F58";
+const CODE: &str = "TEST/5005P1";
+const OTHER: &str = "TEST/5006P1";
+
+async fn admin(base: &str, path: &str, body: Value) -> Value {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth("t")
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("admin");
+    serde_json::from_str(&r.text().await.expect("body")).expect("JSON")
+}
+
+async fn events(base: &str) -> Vec<Value> {
+    let r = reqwest::Client::new()
+        .get(format!("{base}/api/admin/lot-events"))
+        .bearer_auth("t")
+        .send()
+        .await
+        .expect("events");
+    let v: Value = serde_json::from_str(&r.text().await.expect("body")).expect("JSON");
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn host_port(url: &str) -> (String, u16) {
+    let rest = url.trim_start_matches("mqtt://");
+    let (host, port) = rest.rsplit_once(':').expect("host:port");
+    (host.to_owned(), port.parse().expect("port"))
+}
+
+async fn connack(events: &mut EventLoop) -> Result<(), ConnectionError> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.poll()).await.expect("an answer") {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+            Ok(_) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The next message published to this client (driving its event loop), as JSON.
+async fn next_raw(events: &mut EventLoop) -> Value {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), events.poll()).await.expect("a message in time") {
+            Ok(Event::Incoming(Packet::Publish(p))) => return serde_json::from_slice(&p.payload).expect("JSON"),
+            Ok(_) => {}
+            Err(e) => panic!("connection: {e}"),
+        }
+    }
+}
+
+async fn next_message(events: &mut EventLoop) -> Envelope {
+    Envelope::parse(next_raw(events).await.to_string().as_bytes()).expect("an envelope")
+}
+
+async fn suback(events: &mut EventLoop) -> Vec<SubscribeReasonCode> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), events.poll()).await.expect("a suback") {
+            Ok(Event::Incoming(Packet::SubAck(ack))) => return ack.return_codes,
+            Ok(_) => {}
+            Err(e) => panic!("connection: {e}"),
+        }
+    }
+}
+
+fn report(uuid: &str, park_code: &str) -> String {
+    json!({ "code": 1, "uuid": uuid, "serviceId": "sync.alarm.blacklist", "parkCode": park_code,
+        "dataItems": [{ "plateNumber ": "鲁B55001", "channelid": 1, "channelName": "入口1", "enterTime": "2026-12-4 9:05:00" }],
+        "timestamp": "2026-12-04 09:05:01" })
+    .to_string()
+}
+
+#[tokio::test]
+async fn cloud_lots_reach_only_their_topics_and_reports_are_stored_once() {
+    let dir = TempDir::new("cloudmq-acl");
+    let p = common::platform(dir.path(), "5000", "listen = \"127.0.0.1:0\"\nmqtt_listen = \"127.0.0.1:0\"").await;
+    let base = format!("http://{}", p.http);
+    for (pid, code) in [(LOT_PID, CODE), ("lot5006", OTHER)] {
+        let added = admin(
+            &base,
+            "/api/admin/integrators",
+            json!({ "pid": pid, "secret": LOT_KEY, "kind": "lot", "parkCodes": [code] }),
+        )
+        .await;
+        assert_eq!(added["pid"], pid, "{added}");
+    }
+    let (host, port) = host_port(&format!("mqtt://{}", p.mqtt.as_ref().expect("embedded").addr));
+    let now = chrono::Utc::now().timestamp();
+    let login = |client_id: &str, password: String| {
+        let mut options = MqttOptions::new(client_id, host.clone(), port);
+        options.set_credentials(LOT_PID, password);
+        AsyncClient::new(options, 16)
+    };
+    // A wrong secret, another lot's code as client id, a stale password.
+    for (client_id, password) in [
+        (format!("{CODE}_a"), login_password(LOT_PID, &format!("{CODE}_a"), "TEST-ONLY-WRONG-SECRET-000", now)),
+        (format!("{OTHER}_a"), login_password(LOT_PID, &format!("{OTHER}_a"), LOT_KEY, now)),
+        (format!("{CODE}_a"), login_password(LOT_PID, &format!("{CODE}_a"), LOT_KEY, now - 3600)),
+    ] {
+        let (_c, mut events) = login(&client_id, password);
+        assert!(connack(&mut events).await.is_err(), "{client_id} must be refused");
+    }
+    let id = format!("{CODE}_booth1");
+    let (client, mut ev) = login(&id, login_password(LOT_PID, &id, LOT_KEY, now));
+    connack(&mut ev).await.expect("a good login");
+    let filters = [
+        format!("tcp/{CODE}"),
+        "tcp/querymonthcard".into(),
+        format!("tcp/{OTHER}"),
+        "tcp/#".into(),
+        format!("pts/{CODE}"),
+    ];
+    client
+        .subscribe_many(filters.iter().map(|f| SubscribeFilter::new(f.clone(), QoS::AtLeastOnce)))
+        .await
+        .expect("subscribe");
+    let codes = suback(&mut ev).await;
+    assert!(codes[..2].iter().all(|c| *c == SubscribeReasonCode::Success(QoS::AtLeastOnce)), "{codes:?}");
+    assert!(codes[2..].iter().all(|c| *c == SubscribeReasonCode::Failure), "{codes:?}");
+
+    // A report twice: acknowledged twice with its uuid, stored once.
+    for _ in 0..2 {
+        client.publish(format!("pts/{CODE}"), QoS::AtLeastOnce, false, report("r-1", CODE)).await.expect("publish");
+        let ack = next_message(&mut ev).await;
+        assert_eq!((ack.uuid.as_str(), ack.code, ack.service_id.as_str()), ("r-1", 1, "sync.alarm.blacklist"));
+    }
+    let stored = events(&base).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!((stored[0]["plateNo"].as_str(), stored[0]["kind"].as_str()), (Some("鲁B55001"), Some("alarm")));
+    // Its own topic, another lot's parkCode inside: refused with the reason.
+    client.publish(format!("pts/{CODE}"), QoS::AtLeastOnce, false, report("r-2", OTHER)).await.expect("publish");
+    let refused = next_message(&mut ev).await;
+    assert_eq!(refused.code, 0);
+    assert!(refused.msg.unwrap_or_default().contains("与主题"), "names the mismatch");
+    // A serviceId nobody knows, and a body that is not an envelope.
+    let unknown = json!({ "uuid": "r-3", "serviceId": "sync.nothing", "parkCode": CODE }).to_string();
+    client.publish(format!("pts/{CODE}"), QoS::AtLeastOnce, false, unknown).await.expect("publish");
+    assert!(next_message(&mut ev).await.msg.unwrap_or_default().contains("serviceId"));
+    client.publish(format!("pts/{CODE}"), QoS::AtLeastOnce, false, "{\"uuid\":").await.expect("publish");
+    let refused = next_raw(&mut ev).await;
+    assert!(refused["code"] == 0 && refused["msg"].as_str().unwrap_or_default().contains("JSON"), "{refused}");
+    // Another lot's report topic: the broker refuses it (and drops the connection).
+    client.publish(format!("pts/{OTHER}"), QoS::AtLeastOnce, false, report("r-4", OTHER)).await.expect("publish");
+    let _ = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if ev.poll().await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(events(&base).await.len(), 1, "nothing stored for the forged topic");
+}
+
+/// A command as the platform publishes it, straight onto the lot's topic.
+fn command(uuid: &str, park_code: &str, service: &str, action: &str, item: Value, expire: &str) -> String {
+    let action = if action.is_empty() { Value::Null } else { json!(action) };
+    json!({ "code": 1, "uuid": uuid, "serviceId": service, "parkCode": park_code, "action": action,
+        "dataItems": [item], "msg": "", "opt": "test", "timestamp": "2026-12-04 09:00:00", "expireTime": expire })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
+    let dir = TempDir::new("cloudmq-lot");
+    let p = common::platform(dir.path(), "5000", "listen = \"127.0.0.1:0\"\nmqtt_listen = \"127.0.0.1:0\"").await;
+    let base = format!("http://{}", p.http);
+    admin(
+        &base,
+        "/api/admin/integrators",
+        json!({ "pid": LOT_PID, "secret": LOT_KEY, "kind": "lot", "parkCodes": [CODE] }),
+    )
+    .await;
+    let embedded = p.mqtt.as_ref().expect("embedded");
+    let broker = format!("mqtt://{}", embedded.addr);
+    let toml = format!(
+        "parking_code = \"{CODE}\"\nlisten = \"127.0.0.1:0\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 10\nopen = 10\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [cloudpark]\nurl = \"{base}\"\npid = \"{LOT_PID}\"\nsecret = \"{LOT_KEY}\"\nmqtt_url = \"{broker}\"\n",
+        db = dir.path().join("lot.db").display()
+    );
+    std::fs::write(dir.path().join("lot.toml"), toml).expect("config");
+    let lot = start(Config::load(&dir.path().join("lot.toml")).expect("config")).await.expect("lot starts");
+
+    // The platform's own publisher stands in for the cloud, listening to the lot's answers.
+    let (host, port) = host_port(&broker);
+    let mut options = MqttOptions::new("test-cloud", host, port);
+    options.set_credentials(embedded.publisher.username.clone(), embedded.publisher.password.clone());
+    let (cloud, mut ev) = AsyncClient::new(options, 16);
+    connack(&mut ev).await.expect("publisher login");
+    cloud.subscribe(format!("pts/{CODE}"), QoS::AtLeastOnce).await.expect("subscribe");
+    suback(&mut ev).await;
+    // Wait for the lot's subscription: its online report comes right after it.
+    loop {
+        if next_message(&mut ev).await.service_id == "sync.park.online.status" {
+            break;
+        }
+    }
+    /// The next answer to command `uuid` (the lot's own reports skipped; nothing else may come).
+    async fn answer_to(ev: &mut EventLoop, uuid: &str) -> Envelope {
+        loop {
+            let m = next_message(ev).await;
+            let report = onepark_cloudpark::mq::ServiceId::parse(&m.service_id)
+                .is_some_and(|s| s.direction() == onepark_cloudpark::mq::Direction::Report);
+            if !report {
+                assert_eq!(m.uuid, uuid, "{m:?}");
+                assert_eq!(m.park_code, CODE, "answered in the lot's own name: {m:?}");
+                return m;
+            }
+        }
+    }
+
+    // A barrier order applied once though it comes twice: the controller sees one.
+    let mut orders = lot.controllers().subscribe("2");
+    let acks = lot.clone();
+    let counted = tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok(Ok(order)) = tokio::time::timeout(Duration::from_secs(5), orders.recv()).await {
+            n += 1;
+            assert!(acks.controllers().ack(
+                "2",
+                order.id,
+                onepark_lot::controller::Ack { ok: true, msg: String::new() }
+            ));
+        }
+        n
+    });
+    let raise = json!({ "channelId": 2, "type": "0", "operator": "云坐席", "cmd": 1 });
+    let later = "2099-01-01 00:00:00";
+    for _ in 0..2 {
+        let m = command("c-0", CODE, "parking.remote", "", raise.clone(), later);
+        cloud.publish(format!("tcp/{CODE}"), QoS::AtLeastOnce, false, m).await.expect("publish");
+        let a = answer_to(&mut ev, "c-0").await;
+        assert_eq!((a.uuid.as_str(), a.code, a.msg.as_deref()), ("c-0", 1, Some("已抬闸")), "{a:?}");
+    }
+    assert_eq!(counted.await.expect("joined"), 1, "one raise for one uuid");
+    let lock = json!({ "ID": 0, "CarNum": "鲁B55002", "Locker": "车主" });
+    cloud
+        .publish(
+            format!("tcp/{CODE}"),
+            QoS::AtLeastOnce,
+            false,
+            command("c-1", CODE, "manage.lockcars", "add", lock, later),
+        )
+        .await
+        .expect("publish");
+    assert_eq!(answer_to(&mut ev, "c-1").await.code, 1);
+    let listed = json!({ "page": 1, "pageSize": 10 });
+    cloud
+        .publish(
+            format!("tcp/{CODE}"),
+            QoS::AtLeastOnce,
+            false,
+            command("c-2", CODE, "manage.lockcars", "query", listed, later),
+        )
+        .await
+        .expect("publish");
+    let page = answer_to(&mut ev, "c-2").await;
+    assert_eq!(page.data_items[0]["TotalItems"], 1, "{page:?}");
+
+    // Stale: refused, not applied.
+    let stale = json!({ "ID": 0, "CarNum": "鲁B55003", "Locker": "车主" });
+    cloud
+        .publish(
+            format!("tcp/{CODE}"),
+            QoS::AtLeastOnce,
+            false,
+            command("c-3", CODE, "manage.lockcars", "add", stale, "2020-01-01 00:00:00"),
+        )
+        .await
+        .expect("publish");
+    let refused = answer_to(&mut ev, "c-3").await;
+    assert_eq!(refused.code, 0);
+    assert!(refused.msg.clone().unwrap_or_default().contains("过期"), "{refused:?}");
+    // Another lot's parkCode on this lot's topic.
+    let foreign = json!({ "ID": 0, "CarNum": "鲁B55004", "Locker": "车主" });
+    cloud
+        .publish(
+            format!("tcp/{CODE}"),
+            QoS::AtLeastOnce,
+            false,
+            command("c-4", OTHER, "manage.lockcars", "add", foreign, later),
+        )
+        .await
+        .expect("publish");
+    let refused = answer_to(&mut ev, "c-4").await;
+    assert!(refused.code == 0 && refused.msg.clone().unwrap_or_default().contains(OTHER), "{refused:?}");
+    // Malformed dataItems: the field named.
+    let bad = json!({ "ID": 0, "Locker": "车主" });
+    cloud
+        .publish(
+            format!("tcp/{CODE}"),
+            QoS::AtLeastOnce,
+            false,
+            command("c-5", CODE, "manage.lockcars", "add", bad, later),
+        )
+        .await
+        .expect("publish");
+    let refused = answer_to(&mut ev, "c-5").await;
+    assert!(refused.msg.clone().unwrap_or_default().contains("dataItems[0].CarNum"), "{refused:?}");
+    let check = json!({ "page": 1, "pageSize": 10 });
+    cloud
+        .publish(
+            format!("tcp/{CODE}"),
+            QoS::AtLeastOnce,
+            false,
+            command("c-6", CODE, "manage.lockcars", "query", check, later),
+        )
+        .await
+        .expect("publish");
+    assert_eq!(
+        answer_to(&mut ev, "c-6").await.data_items[0]["TotalItems"],
+        1,
+        "neither the stale nor the foreign lock applied"
+    );
+}
