@@ -309,6 +309,11 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     })
     .await;
 
+    match common::webdriver::find() {
+        Some((chromium, driver)) => pages(&dir, http, lane_port, &chromium, &driver).await,
+        None => eprintln!("SKIPPED the alarm pages in Chromium: install chromium and chromium-driver (Debian)"),
+    }
+
     // Offline: a command waits for the lot within its deadline, and is refused after it.
     drop(lot);
     stream.abort();
@@ -347,4 +352,38 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     assert_eq!(free["open"], true, "the expired lock never reached the lot: {free}");
     let other = call(&base, "queryCommand", json!({ "uuid": "00000000000000000000000000000001" })).await;
     assert_eq!(other["code"], 422, "{other}");
+}
+
+/// The city's alarm list and the lot's page show the blacklist alarm and the
+/// remote lift; the lot's booth shows the lift; at 1400, 1024 and 390 px.
+async fn pages(dir: &TempDir, http: u16, lane_port: u16, chromium: &str, driver: &str) {
+    let browser = common::webdriver::Browser::start(chromium, driver, &dir.join("chromium")).await;
+    let base = format!("http://127.0.0.1:{http}");
+    browser.goto(&format!("{base}/?token=t")).await;
+    browser.goto(&format!("{base}/events")).await;
+    let rows = browser.texts("#events tr[data-uuid]").await;
+    assert!(rows.iter().any(|r| r.contains("黑名单车辆 鲁B44004")), "the alarm: {rows:?}");
+    assert!(rows.iter().any(|r| r.contains("手动抬闸") && r.contains("云坐席张")), "the lift: {rows:?}");
+    let commands = browser.texts("#commands tr").await;
+    assert!(commands.iter().any(|c| c.contains("manage.channels") && c.contains("已确认")), "{commands:?}");
+    let online = browser.texts("#cloud-lots tr").await;
+    assert!(online.iter().any(|l| l.contains(CODE) && l.contains("在线")), "{online:?}");
+    for width in [1400, 1024, 390] {
+        browser.window(width, 1000).await;
+        browser
+            .screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("events-{width}.png")))
+            .await;
+    }
+    browser.window(1400, 1000).await;
+    browser.goto(&format!("{base}/events?kind=alarm")).await;
+    let alarms = browser.texts("#events tr[data-uuid]").await;
+    assert!(!alarms.is_empty() && alarms.iter().all(|r| r.contains("告警")), "only alarms: {alarms:?}");
+    browser.goto(&format!("{base}/lots/{}", CODE.replace('/', "%2F"))).await;
+    let lot = browser.texts("#lot-events tr[data-uuid]").await;
+    assert!(lot.iter().any(|r| r.contains("鲁B44004")), "the lot's page: {lot:?}");
+    browser.goto(&format!("http://127.0.0.1:{lane_port}/booth")).await;
+    let booth = browser.wait_text("body", |t| t.contains("云平台远程抬闸")).await;
+    assert!(booth.contains("云坐席张"), "the booth shows who raised it");
+    browser.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("booth-remote-1400.png")).await;
+    browser.close().await;
 }

@@ -1,5 +1,5 @@
 //! A lot's page (`/lots/{code}`): its state, berths through the day, its
-//! records, photos and lists.
+//! records, photos, lists and (a cloud lot) its alarms and events.
 
 use super::city::{day_ticks, minutes};
 use super::*;
@@ -57,6 +57,7 @@ pub(super) async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result
     let cutoff = format_time(now - Duration::days(7));
     let quality = store.quality(code, today, &cutoff).await?;
     let entries = store.list_entries(Some(code), None).await?;
+    let events = store.lot_events(Some(code), None, 10).await?;
     let title = name(l).to_owned();
     // One point per minute at most (berth states also come with every record).
     let mut series: Vec<(f64, f64)> = Vec::new();
@@ -138,6 +139,12 @@ pub(super) async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result
                             None => span.muted { (lang.t("未上报", "not sent")) },
                         } }
                     } } }
+                }
+            }
+            @if !events.is_empty() {
+                div.card.span-12 id="lot-events" {
+                    h2 { (lang.t("告警与事件", "Alarms and events")) " " a.muted href=(format!("/events?lot={}", encode(code))) { (lang.t("全部", "all")) } }
+                    (super::events::events_table(lang, &events, false))
                 }
             }
             div.card.span-6 {

@@ -14,6 +14,7 @@
 
 mod city;
 mod cloud;
+mod events;
 mod lists;
 mod login;
 mod lot;
@@ -58,6 +59,7 @@ pub fn router() -> Router<AppState> {
         .route("/plates", get(plates::plates))
         .route("/lists", get(lists::lists).post(lists::change_list))
         .route("/cloud", get(cloud::cloud).post(cloud::change))
+        .route("/events", get(events::events))
         .route("/photos/{code}/{photo_id}", get(photo::photo))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
         .layer(axum::middleware::from_fn(same_origin_posts))
@@ -159,10 +161,11 @@ fn stored_plate(typed: &str) -> String {
     onepark_domain::plate::Plate::parse(typed).map_or_else(|_| typed.to_owned(), |p| p.to_string())
 }
 
-const NAV: [(&str, &str, &str); 4] = [
+const NAV: [(&str, &str, &str); 5] = [
     ("/", "全市概览", "City"),
     ("/plates", "车牌查询", "Plates"),
     ("/lists", "黑白名单", "Lists"),
+    ("/events", "告警与事件", "Alarms"),
     ("/cloud", "云平台接口", "Cloud API"),
 ];
 
