@@ -55,3 +55,83 @@ CREATE TABLE cloud_settings (
     name   TEXT PRIMARY KEY,
     value  TEXT NOT NULL
 );
+
+-- The cloud's vehicles (3.6) beside the month cards they are (`month_cards`
+-- id `cloud-{uuid}`): the vendor's fields a card has no place for.
+CREATE TABLE cloud_cars (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid           TEXT NOT NULL UNIQUE,
+    card_id        TEXT NOT NULL UNIQUE,
+    car_type_code  INTEGER NOT NULL,         -- 81-85 monthly, 71-75 stored value, 11-17 free
+    group_uuid     TEXT,
+    tel            TEXT,
+    space_no       TEXT,
+    monthly_fee    INTEGER NOT NULL DEFAULT 0,   -- fen
+    balance        INTEGER NOT NULL DEFAULT 0,   -- fen
+    state          INTEGER NOT NULL DEFAULT 0,   -- 0 normal, 1 frozen (the car parks as a temporary one)
+    remark         TEXT,
+    created_at     TEXT NOT NULL
+);
+
+-- Space groups (3.5): shared berths of several cars.
+CREATE TABLE car_groups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid        TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    num         INTEGER NOT NULL,            -- berths
+    region      TEXT,
+    tel         TEXT,
+    remark      TEXT,
+    begin_time  TEXT,
+    end_time    TEXT,
+    is_free     INTEGER NOT NULL DEFAULT 0,  -- 0 normal, 1 free/shared, 2 stored value
+    unit_fee    INTEGER NOT NULL DEFAULT 0,  -- fen
+    balance     INTEGER NOT NULL DEFAULT 0,  -- fen
+    created_at  TEXT NOT NULL
+);
+
+-- Top-up packages (3.21): what a vehicle's `charge` may name.
+CREATE TABLE charge_plans (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    uuid           TEXT NOT NULL UNIQUE,
+    name           TEXT NOT NULL,
+    car_type_code  INTEGER NOT NULL,
+    months         INTEGER NOT NULL,
+    amount         INTEGER NOT NULL,         -- fen
+    remark         TEXT
+);
+
+-- Every change the cloud made to a vehicle (3.20).
+CREATE TABLE car_logs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    time        TEXT NOT NULL,
+    action      TEXT NOT NULL,               -- add, edit, delete, change, charge, freeze, unfreeze, clear, refund
+    uuid        TEXT NOT NULL,
+    plate_no    TEXT NOT NULL,
+    operator    TEXT,
+    detail      TEXT NOT NULL
+);
+
+-- Merchant coupons (3.3), applied at the stay's exit, once.
+CREATE TABLE coupons (
+    ticket_no     TEXT PRIMARY KEY,
+    plate_no      TEXT NOT NULL,
+    ticket_type   INTEGER NOT NULL,          -- 1 amount (fen), 2 minutes, 3 percent off, 4/5 free
+    value         INTEGER NOT NULL,          -- fen, minutes or percent, per ticket_type
+    shop_name     TEXT,
+    valid_from    TEXT,
+    valid_to      TEXT,
+    received_at   TEXT NOT NULL,
+    used_by       TEXT                       -- the session (uid) it was applied to
+);
+CREATE INDEX coupons_plate ON coupons (plate_no);
+
+-- Payments the cloud announced (3.2 orders, 3.8 fixed-car orders), once each.
+CREATE TABLE cloud_orders (
+    order_no     TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,              -- parking | monthly
+    plate_no     TEXT NOT NULL,
+    amount       INTEGER NOT NULL,           -- fen
+    applied_to   TEXT NOT NULL,              -- the bill or card it settled
+    received_at  TEXT NOT NULL
+);

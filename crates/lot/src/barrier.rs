@@ -694,7 +694,8 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
         tracing::warn!(plate = session.plate_no, locker = lock.locker, lane = lane.id, "a locked plate at the exit");
         return Ok(decided(Decision { uid: Some(session.uid), ..closed(Deny::Locked) }));
     }
-    let (fee, whitelisted) = crate::fee::of_stay(state.store(), &state.config().tariff, &session, at).await?;
+    let (fee, whitelisted, coupons) =
+        crate::fee::with_coupons(state.store(), &state.config().tariff, &session, at).await?;
     let arrears = payments::arrears_hold(state, &session)
         .await?
         .map(|notice| lane::Arrears { count: notice.over_due_count, amount: notice.un_pay });
@@ -736,7 +737,16 @@ async fn leave(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime) ->
             };
             Ok(decided(Decision { uid: Some(session.uid), fee: Some(fee), due, msg, ..closed }))
         }
-        ExitPlan::Open(plan) => open_exit(state, lane, read, &facts, (session, found), earlier, plan).await,
+        ExitPlan::Open(plan) => {
+            let (uid, plate) = (session.uid.clone(), session.plate_no.clone());
+            let reply = open_exit(state, lane, read, &facts, (session, found), earlier, plan).await?;
+            if reply.1.open && !coupons.is_empty() {
+                // The stay left with them: used up (a crash before this leaves them for the plate's next stay).
+                state.store().redeem_coupons(&coupons, &uid).await?;
+                tracing::info!(plate, coupons = ?coupons, "coupons used");
+            }
+            Ok(reply)
+        }
     }
 }
 

@@ -142,7 +142,7 @@ fn time(text: &str) -> Result<NaiveDateTime, String> {
 
 /// A pulled in-park car: a new stay, a plate correction, or (carStatus 2)
 /// a stay closed. Returns the recordNo once applied.
-async fn apply_stay(state: &LotState, item: &ParkinItem) -> Result<Option<String>, String> {
+pub(crate) async fn apply_stay(state: &LotState, item: &ParkinItem) -> Result<Option<String>, String> {
     let store = state.store();
     let db = |e: StoreError| e.to_string();
     let plate =

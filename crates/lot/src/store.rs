@@ -12,6 +12,7 @@
 //! | `lists` | `list_entries`, `downlink_order` |
 //! | `payments` | `online_bills`, `signings`, `arrears_notices` |
 //! | `cloud` | `cloud_stays` (cars a parking cloud put into the lot) |
+//! | `fleet` | `cloud_cars`, `car_groups`, `charge_plans`, `car_logs`, `coupons`, `cloud_orders` (the cloud's vehicles, coupons and payments) |
 //! | `remote` | `cloud_commands`, `cloud_reports`, `plate_locks`, `visitors`, `cloud_settings` (the cloud's MQ channel; its blacklist in `list_entries`) |
 //!
 //! Writes take turns on one writer lock ([`Store::write`], [`Store::single`]).
@@ -25,6 +26,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod cards;
 mod cloud;
+mod fleet;
 mod lists;
 mod outbox;
 mod payments;
@@ -32,6 +34,7 @@ mod photos;
 mod remote;
 mod sessions;
 pub use cards::MonthCard;
+pub use fleet::{CarGroup, CarLog, ChargePlan, CloudCar, Coupon, LogLine};
 pub use lists::{ListEntry, OrderMark};
 pub use outbox::{Finished, Outgoing, RefusedRecord, Report, Standing};
 pub use payments::{ArrearsNotice, BillKind, BillState, OnlineBill, Settlement, Signing};

@@ -185,6 +185,32 @@ fn command(uuid: &str, park_code: &str, service: &str, action: &str, item: Value
     .to_string()
 }
 
+/// Waits until the lot answers on its topic (its subscription is in place):
+/// a harmless query, asked again every second.
+async fn lot_listening(cloud: &AsyncClient, ev: &mut EventLoop) {
+    for n in 0..60 {
+        let probe = json!({ "code": 1, "uuid": format!("probe-{n}"), "serviceId": "manage.cartypes", "parkCode": CODE,
+            "action": "query", "dataItems": [], "expireTime": "2099-01-01 00:00:00" });
+        cloud.publish(format!("tcp/{CODE}"), QoS::AtLeastOnce, false, probe.to_string()).await.expect("publish");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        while let Ok(event) = tokio::time::timeout_at(deadline, ev.poll()).await {
+            if let Ok(Event::Incoming(Packet::Publish(p))) = event
+                && Envelope::parse(&p.payload).is_ok_and(|m| m.uuid.starts_with("probe-"))
+            {
+                // Later probes' answers may still come: drain them.
+                let _ = tokio::time::timeout(Duration::from_millis(300), async {
+                    loop {
+                        let _ = ev.poll().await;
+                    }
+                })
+                .await;
+                return;
+            }
+        }
+    }
+    panic!("the lot never answered on its topic");
+}
+
 #[tokio::test]
 async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
     let dir = TempDir::new("cloudmq-lot");
@@ -215,12 +241,7 @@ async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
     connack(&mut ev).await.expect("publisher login");
     cloud.subscribe(format!("pts/{CODE}"), QoS::AtLeastOnce).await.expect("subscribe");
     suback(&mut ev).await;
-    // Wait for the lot's subscription: its online report comes right after it.
-    loop {
-        if next_message(&mut ev).await.service_id == "sync.park.online.status" {
-            break;
-        }
-    }
+    lot_listening(&cloud, &mut ev).await;
     /// The next answer to command `uuid` (the lot's own reports skipped; nothing else may come).
     async fn answer_to(ev: &mut EventLoop, uuid: &str) -> Envelope {
         loop {
@@ -338,4 +359,274 @@ async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
         1,
         "neither the stale nor the foreign lock applied"
     );
+}
+
+/// A platform (its embedded broker) and a gateway speaking the cloud, with
+/// the platform's publisher standing in for the cloud.
+struct Rig {
+    _dir: TempDir,
+    _platform: onepark_platform::app::Spawned,
+    url: String,
+    cloud: AsyncClient,
+    ev: EventLoop,
+    n: u64,
+}
+
+impl Rig {
+    async fn new(name: &str, extra: &str) -> Rig {
+        let dir = TempDir::new(name);
+        let p = common::platform(dir.path(), "5000", "listen = \"127.0.0.1:0\"\nmqtt_listen = \"127.0.0.1:0\"").await;
+        let base = format!("http://{}", p.http);
+        admin(
+            &base,
+            "/api/admin/integrators",
+            json!({ "pid": LOT_PID, "secret": LOT_KEY, "kind": "lot", "parkCodes": [CODE] }),
+        )
+        .await;
+        let embedded = p.mqtt.clone().expect("embedded");
+        let broker = format!("mqtt://{}", embedded.addr);
+        let toml = format!(
+            "parking_code = \"{CODE}\"\nlisten = \"127.0.0.1:0\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 10\nopen = 10\n\
+             [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+             [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n{extra}\n\
+             [cloudpark]\nurl = \"{base}\"\npid = \"{LOT_PID}\"\nsecret = \"{LOT_KEY}\"\nmqtt_url = \"{broker}\"\n",
+            db = dir.path().join("lot.db").display()
+        );
+        std::fs::write(dir.path().join("lot.toml"), toml).expect("config");
+        let lot = start(Config::load(&dir.path().join("lot.toml")).expect("config")).await.expect("lot starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = onepark_lot::app::router(lot.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let (host, port) = host_port(&broker);
+        let mut options = MqttOptions::new(format!("test-cloud-{name}"), host, port);
+        options.set_credentials(embedded.publisher.username.clone(), embedded.publisher.password.clone());
+        let (cloud, mut ev) = AsyncClient::new(options, 16);
+        connack(&mut ev).await.expect("publisher login");
+        cloud.subscribe(format!("pts/{CODE}"), QoS::AtLeastOnce).await.expect("subscribe");
+        suback(&mut ev).await;
+        lot_listening(&cloud, &mut ev).await;
+        Rig { _dir: dir, _platform: p, url, cloud, ev, n: 0 }
+    }
+
+    /// Sends a command; its answer (the lot's reports skipped).
+    async fn ask(&mut self, service: &str, action: &str, items: Value) -> Envelope {
+        self.n += 1;
+        let uuid = format!("q-{}", self.n);
+        let items = if items.is_array() { items } else { json!([items]) };
+        let action = if action.is_empty() { Value::Null } else { json!(action) };
+        let m = json!({ "code": 1, "uuid": uuid, "serviceId": service, "parkCode": CODE, "action": action,
+            "dataItems": items, "opt": "测试", "expireTime": "2099-01-01 00:00:00" });
+        self.cloud.publish(format!("tcp/{CODE}"), QoS::AtLeastOnce, false, m.to_string()).await.expect("publish");
+        loop {
+            let a = next_message(&mut self.ev).await;
+            let report = onepark_cloudpark::mq::ServiceId::parse(&a.service_id)
+                .is_some_and(|s| s.direction() == onepark_cloudpark::mq::Direction::Report);
+            if !report {
+                assert_eq!(a.uuid, uuid, "{a:?}");
+                return a;
+            }
+        }
+    }
+
+    async fn ok(&mut self, service: &str, action: &str, items: Value) -> Envelope {
+        let a = self.ask(service, action, items).await;
+        assert_eq!(a.code, 1, "{service} {action}: {a:?}");
+        a
+    }
+
+    async fn refused(&mut self, service: &str, action: &str, items: Value, needle: &str) {
+        let a = self.ask(service, action, items).await;
+        assert_eq!(a.code, 0, "{service} {action}: {a:?}");
+        assert!(a.msg.clone().unwrap_or_default().contains(needle), "{service} {action}: {a:?} should say {needle}");
+    }
+
+    async fn lane(&self, path: &str, body: Value) -> Value {
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("lane");
+        serde_json::from_str(&r.text().await.expect("body")).expect("JSON")
+    }
+}
+
+fn local(offset_minutes: i64) -> String {
+    let zone = onepark_domain::time::Zone::default();
+    onepark_domain::time::format_time(zone.local(chrono::Utc::now()) + chrono::Duration::minutes(offset_minutes))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloud_runs_vehicles_money_and_stays() {
+    let mut rig = Rig::new("cloudmq-fleet", "").await;
+
+    // 3.4, 3.5, 3.21, 3.6, 3.20: types, a group, a package, vehicles and their log.
+    let types = rig.ok("manage.cartypes", "query", json!([])).await;
+    assert!(types.data_items.iter().any(|t| t["CarTypeCode"] == 81 && t["CarTypeName"] == "月租车A"));
+    let group =
+        rig.ok("manage.cargroups", "add", json!({ "ID": 0, "UUID": "", "GroupName": "A区", "GroupNum": 2 })).await;
+    let group_uuid = group.data_items[0]["UUID"].as_str().expect("uuid").to_owned();
+    let plan =
+        rig.ok("manage.cars.chargeplan", "add", json!({ "PlanName": "季卡", "Months": 3, "Amount": "900" })).await;
+    let plan_id = plan.data_items[0]["ID"].clone();
+    let car = rig
+        .ok(
+            "manage.cars",
+            "add",
+            json!({ "ID": 0, "UUID": "", "CarNum": "鲁B66001", "Owner": "张三", "CarTypeCode": 81,
+            "CarGroupUuid": group_uuid, "TimeStart": local(-180), "TimeEnd": "2030-12-31", "CarMMoney": "300.00" }),
+        )
+        .await;
+    let uuid = car.data_items[0]["UUID"].as_str().expect("uuid").to_owned();
+    assert_eq!(
+        (car.data_items[0]["CarMMoney"].as_str(), car.data_items[0]["TimeEnd"].as_str()),
+        (Some("300.00"), Some("2030-12-31 23:59:59"))
+    );
+    rig.refused(
+        "manage.cars",
+        "add",
+        json!({ "ID": 0, "UUID": "", "CarNum": "鲁B66001", "TimeEnd": "2030-12-31" }),
+        "已属于另一张月卡",
+    )
+    .await;
+    rig.refused(
+        "manage.cars",
+        "add",
+        json!({ "ID": 0, "CarNum": "鲁B66002", "CarTypeCode": 91, "TimeEnd": "2030-12-31" }),
+        "CarTypeCode",
+    )
+    .await;
+    let entered = rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66001", "time": local(-110) })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    let groups = rig.ok("manage.cargroups", "query", json!({ "page": 1, "pageSize": 10 })).await;
+    assert_eq!(groups.data_items[0]["Items"][0]["LeftNum"], 1, "one of the group's two berths taken: {groups:?}");
+    rig.refused("manage.cargroups", "delete", json!({ "UUID": group_uuid }), "仍有车辆").await;
+    rig.ok("manage.cars", "freeze", json!({ "UUID": uuid })).await;
+    let frozen = rig.lane("/api/lanes/2/exit", json!({ "plateNo": "鲁B66001" })).await;
+    assert_eq!(frozen["open"], true, "the card's stay began as a monthly one: {frozen}");
+    let temp = rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66001", "time": local(-110) })).await;
+    assert_eq!(temp["open"], true);
+    let charged = rig.lane("/api/lanes/2/exit", json!({ "plateNo": "鲁B66001" })).await;
+    assert_eq!(
+        (charged["open"].as_bool(), charged["reason"].as_str()),
+        (Some(false), Some("unpaid")),
+        "frozen: a temporary car: {charged}"
+    );
+    rig.ok("manage.cars", "unfreeze", json!({ "UUID": uuid })).await;
+    let renewed = rig.ok("manage.cars", "charge", json!({ "UUID": uuid, "PlanId": plan_id })).await;
+    assert_eq!(renewed.data_items[0]["TimeEnd"], "2031-03-31 23:59:59", "{renewed:?}");
+    rig.ok("manage.cars", "change", json!({ "UUID": uuid, "CarNum": "鲁B66003" })).await;
+    let found = rig.ok("manage.cars", "query", json!({ "page": 1, "pageSize": 10, "carNum": "66003" })).await;
+    assert_eq!(found.data_items[0]["TotalItems"], 1, "{found:?}");
+    let log = rig.ok("manage.cars.logs", "query", json!({ "page": 1, "pageSize": 20 })).await;
+    let actions: Vec<&str> =
+        log.data_items[0]["Items"].as_array().expect("items").iter().filter_map(|l| l["OpType"].as_str()).collect();
+    assert_eq!(actions, ["change", "charge", "unfreeze", "freeze", "add"], "{log:?}");
+    // 3.8: a paid renewal, once per order.
+    let paid = rig
+        .ok(
+            "pay.paymonthcardorder",
+            "",
+            json!({ "orderNo": "YK001", "plateNumber": "鲁B66003", "rechargeAmount": "300", "rechargeNum": 1 }),
+        )
+        .await;
+    assert_eq!(paid.msg.as_deref(), Some("已续期至 2031-04-30 23:59:59"), "{paid:?}");
+    let again = rig
+        .ok(
+            "pay.paymonthcardorder",
+            "",
+            json!({ "orderNo": "YK001", "plateNumber": "鲁B66003", "rechargeAmount": "300", "rechargeNum": 1 }),
+        )
+        .await;
+    assert_eq!(again.msg.as_deref(), Some("订单已处理"));
+
+    // 3.1 / 3.2: the fee the lot quotes is the only one a payment may settle.
+    let quote =
+        rig.ok("pay.queryfeebyplate", "", json!({ "payScene": 0, "plateNumber": "鲁B66001", "recordNo": "" })).await;
+    assert_eq!(quote.data_items[0]["paidFee"], "6.00", "two started hours at 3 yuan: {quote:?}");
+    rig.refused(
+        "pay.payparkingfeeorder",
+        "",
+        json!({ "orderNo": "P1", "plateNumber": "鲁B66001", "paidFee": "0.01", "payAuth": "x" }),
+        "没有金额为 0.01 元",
+    )
+    .await;
+    rig.ok("pay.payparkingfeeorder", "", json!({ "orderNo": "P2", "plateNumber": "鲁B66001", "paidFee": "5.00", "discountFee": "1.00", "payAuth": "x", "payType": 1 })).await;
+    let again = rig
+        .ok(
+            "pay.payparkingfeeorder",
+            "",
+            json!({ "orderNo": "P2", "plateNumber": "鲁B66001", "paidFee": "5.00", "discountFee": "1.00" }),
+        )
+        .await;
+    assert_eq!(again.msg.as_deref(), Some("订单已处理"));
+    let left = rig.lane("/api/lanes/2/exit", json!({ "plateNo": "鲁B66001" })).await;
+    assert_eq!(left["open"], true, "paid through the cloud: {left}");
+
+    // 3.3: a merchant's coupon comes off the fee at the exit, once.
+    rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66004", "time": local(-110) })).await;
+    rig.ok("pay.sendplateticket", "", json!({ "plateNumber": "鲁B66004", "ticketType": 1, "ticketValue": "2.5", "ticketNo": "T1", "ticketMark": "m", "isEntrance": 0 })).await;
+    let held = rig.lane("/api/lanes/2/exit", json!({ "plateNo": "鲁B66004" })).await;
+    assert_eq!(held["due"], 350, "6.00 less 2.50: {held}");
+    // 3.18b: the held car's bill; 3.18a an attendant's reduction of it.
+    let bill = rig.ok("manage.parkout", "preoutget", json!({ "outChannelId": 2 })).await;
+    assert_eq!(
+        (bill.data_items[0]["plateNumber"].as_str(), bill.data_items[0]["paidFee"].as_str()),
+        (Some("鲁B66004"), Some("3.50"))
+    );
+    let cut = rig.ok("manage.parkout", "preoutmodify", json!({ "outChannelId": 2, "discountFee": "3.50" })).await;
+    assert_eq!(cut.data_items[0]["paidFee"], "0.00", "{cut:?}");
+    let out = rig.lane("/api/lanes/2/exit", json!({ "plateNo": "鲁B66004" })).await;
+    assert_eq!(out["open"], true, "{out}");
+    rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66004", "time": local(-110) })).await;
+    let next = rig.lane("/api/lanes/2/exit", json!({ "plateNo": "鲁B66004" })).await;
+    assert_eq!(next["due"], 600, "the coupons were used up: {next}");
+
+    // 3.23 / 3.24: a cloud attendant's manual entry and exit; 3.12 asks after it.
+    rig.ok(
+        "notify.agentparkin",
+        "",
+        json!({ "recordNo": "A1", "plateNumber": "鲁B66005", "carType": 9, "carSubType": 91,
+        "entrance": "云坐席", "enterTime": local(-30), "inChannelid": "-1", "enterOpame": "云坐席" }),
+    )
+    .await;
+    let status = rig.ok("record.carstatus", "", json!({ "recordNo": "A1" })).await;
+    assert_eq!(status.data_items[0]["carStatus"], 1);
+    rig.ok(
+        "notify.agentparkout",
+        "",
+        json!({ "recordNo": "A1", "plateNumber": "鲁B66005", "leaveTime": local(0),
+        "payableFee": "3.00", "paidFee": "3.00", "discountFee": "0", "exit": "云坐席" }),
+    )
+    .await;
+    let status = rig.ok("record.carstatus", "", json!({ "recordNo": "A1" })).await;
+    assert_eq!(status.data_items[0]["carStatus"], 0, "{status:?}");
+    // 3.17b corrects a plate; 3.16 clears old stays; 3.22 corrects the free count.
+    rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66006", "time": local(-600) })).await;
+    let inside = rig.ok("manage.parkin", "query", json!({ "page": 1, "pageSize": 10 })).await;
+    let record = inside.data_items[0]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|c| c["plateNumber"] == "鲁B66006")
+        .expect("inside")["recordNo"]
+        .clone();
+    rig.ok("manage.parkin", "modify", json!({ "recordNo": record, "plateNumber": "鲁B66007" })).await;
+    let cleared = rig.ok("record.clear", "", json!({ "beforeTime": local(-300) })).await;
+    assert_eq!(cleared.data_items[0]["num"], 1, "{cleared:?}");
+    let status = rig.ok("record.carstatus", "", json!({ "recordNo": record })).await;
+    assert_eq!(
+        (status.data_items[0]["carStatus"].as_i64(), status.data_items[0]["plateNumber"].as_str()),
+        (Some(0), Some("鲁B66007"))
+    );
+    rig.ok("manage.parkleft", "", json!({ "parkLeft": 0 })).await;
+    let full = rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66008" })).await;
+    assert_eq!(full["reason"], "full", "the cloud said none are left: {full}");
+    rig.ok("manage.parkleft", "", json!({ "parkLeft": 5 })).await;
+    let room = rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66008" })).await;
+    assert_eq!(room["open"], true, "{room}");
+    rig.ok("notify.intercom", "call", json!({ "channelId": "2", "content": "请稍候" })).await;
+    rig.refused("manage.cars", "fly", json!({}), "action").await;
 }

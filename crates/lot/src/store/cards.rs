@@ -61,41 +61,7 @@ impl Store {
     /// plate moving silently would leave that card without it).
     pub async fn put_card(&self, card: &MonthCard) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        for plate in &card.plates {
-            let holder: Option<String> =
-                sqlx::query_scalar("SELECT card_id FROM month_card_plates WHERE plate_no = ? AND card_id <> ?")
-                    .bind(plate)
-                    .bind(&card.id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(card) = holder {
-                return Err(StoreError::PlateOnCard { plate: plate.clone(), card });
-            }
-        }
-        sqlx::query(
-            "INSERT INTO month_cards (id, owner, start_time, end_time, lanes, odd_even) VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, start_time = excluded.start_time, \
-             end_time = excluded.end_time, lanes = excluded.lanes, odd_even = excluded.odd_even",
-        )
-        .bind(&card.id)
-        .bind(&card.owner)
-        .bind(&card.start_time)
-        .bind(&card.end_time)
-        .bind(card.lanes.join(","))
-        .bind(card.odd_even)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM month_card_plates WHERE card_id = ?").bind(&card.id).execute(&mut *tx).await?;
-        for plate in &card.plates {
-            sqlx::query(
-                "INSERT INTO month_card_plates (plate_no, card_id) VALUES (?, ?) \
-                 ON CONFLICT (plate_no) DO UPDATE SET card_id = excluded.card_id",
-            )
-            .bind(plate)
-            .bind(&card.id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_card(&mut tx, card).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -146,10 +112,14 @@ impl Store {
 
     /// The card `plate` belongs to, and whether another of its plates is inside.
     pub async fn card_of(&self, plate: &str) -> Result<Option<(MonthCard, bool)>, StoreError> {
-        let Some(id): Option<String> = sqlx::query_scalar("SELECT card_id FROM month_card_plates WHERE plate_no = ?")
-            .bind(plate)
-            .fetch_optional(&self.pool)
-            .await?
+        // A frozen cloud vehicle (3.6 `freeze`) parks as a temporary car.
+        let Some(id): Option<String> = sqlx::query_scalar(
+            "SELECT card_id FROM month_card_plates p WHERE plate_no = ? \
+             AND NOT EXISTS (SELECT 1 FROM cloud_cars c WHERE c.card_id = p.card_id AND c.state = 1)",
+        )
+        .bind(plate)
+        .fetch_optional(&self.pool)
+        .await?
         else {
             return Ok(None);
         };
@@ -164,4 +134,45 @@ impl Store {
                 .await?;
         Ok(Some((card, inside.is_some())))
     }
+}
+
+/// Writes a card and its plates inside the caller's transaction; a plate on
+/// another card is refused.
+pub(super) async fn write_card(conn: &mut sqlx::SqliteConnection, card: &MonthCard) -> Result<(), StoreError> {
+    for plate in &card.plates {
+        let holder: Option<String> =
+            sqlx::query_scalar("SELECT card_id FROM month_card_plates WHERE plate_no = ? AND card_id <> ?")
+                .bind(plate)
+                .bind(&card.id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(card) = holder {
+            return Err(StoreError::PlateOnCard { plate: plate.clone(), card });
+        }
+    }
+    sqlx::query(
+        "INSERT INTO month_cards (id, owner, start_time, end_time, lanes, odd_even) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, start_time = excluded.start_time, \
+             end_time = excluded.end_time, lanes = excluded.lanes, odd_even = excluded.odd_even",
+    )
+    .bind(&card.id)
+    .bind(&card.owner)
+    .bind(&card.start_time)
+    .bind(&card.end_time)
+    .bind(card.lanes.join(","))
+    .bind(card.odd_even)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM month_card_plates WHERE card_id = ?").bind(&card.id).execute(&mut *conn).await?;
+    for plate in &card.plates {
+        sqlx::query(
+            "INSERT INTO month_card_plates (plate_no, card_id) VALUES (?, ?) \
+                 ON CONFLICT (plate_no) DO UPDATE SET card_id = excluded.card_id",
+        )
+        .bind(plate)
+        .bind(&card.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

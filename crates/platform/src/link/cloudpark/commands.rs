@@ -40,7 +40,9 @@ fn actions(service: ServiceId) -> &'static [&'static str] {
         ServiceId::Blacklist => &["query", "add", "delete"],
         ServiceId::Parkin => &["query", "modify", "preinget"],
         ServiceId::Parkout => &["preoutmodify", "preoutget"],
-        ServiceId::CarLogs | ServiceId::ChargePlans | ServiceId::CarTypes => &["query"],
+        ServiceId::ChargePlans => &["query", "add", "delete"],
+        ServiceId::CarLogs | ServiceId::CarTypes => &["query"],
+        ServiceId::Intercom => &["call", "hangup", "message"],
         _ => &[],
     }
 }
@@ -50,7 +52,7 @@ fn actions(service: ServiceId) -> &'static [&'static str] {
 /// caller says (5 s to a day).
 fn default_expiry(service: ServiceId, action: Option<&str>) -> i64 {
     match (service, action) {
-        (ServiceId::Remote, _) | (ServiceId::Channels, Some("open" | "close")) => 30,
+        (ServiceId::Remote | ServiceId::NoPlateEntry, _) | (ServiceId::Channels, Some("open" | "close")) => 30,
         (ServiceId::QueryMonthCards, _) => 10,
         _ => 300,
     }

@@ -11,6 +11,10 @@ use onepark_cloudpark::mq::{Envelope, ServiceId};
 use onepark_domain::time::format_time;
 use serde_json::{Map, Value, json};
 
+mod cars;
+mod money;
+mod stays;
+
 use crate::config::Direction;
 use crate::controller::LaneCommand;
 use crate::feed::LaneEvent;
@@ -61,17 +65,47 @@ pub async fn apply(state: &LotState, m: &Envelope, service: ServiceId) -> Option
         ServiceId::Blacklist => blacklist(state, m).await,
         ServiceId::CarStatus => car_status(state, m).await,
         ServiceId::ParkLeft => match command::park_left(m) {
-            Ok(n) => state.store().set_cloud_setting("parkLeft", &n.to_string()).await.map_err(storage).map(|()| {
-                tracing::info!(park_left = n, "the cloud set the remaining spaces");
-                ("操作成功".to_owned(), Vec::new())
-            }),
+            Ok(n) => park_left(state, n).await,
             Err(r) => Err(r.detail),
         },
-        ServiceId::Parkin if action == Some("query") => parkin(state, m).await,
+        ServiceId::Parkin => match action {
+            Some("query") => parkin(state, m).await,
+            Some("modify") => stays::modify_parkin(state, m).await,
+            Some("preinget") => stays::pre_entries(state),
+            other => Err(format!("manage.parkin 不支持 action {}", other.unwrap_or("（空）"))),
+        },
+        ServiceId::Parkout => stays::parkout(state, m).await,
+        ServiceId::NoPlateEntry => stays::no_plate_entry(state, m).await,
+        ServiceId::ClearParkin => stays::clear(state, m).await,
+        ServiceId::Intercom => stays::intercom(state, m),
+        ServiceId::AgentParkin => stays::agent_parkin(state, m).await,
+        ServiceId::AgentParkout => stays::agent_parkout(state, m).await,
         ServiceId::QueryMonthCards => return month_cards(state, m).await,
+        ServiceId::QueryFee => money::query_fee(state, m).await,
+        ServiceId::PayParkingFee => money::pay_notice(state, m).await,
+        ServiceId::SendTicket => money::coupon(state, m).await,
+        ServiceId::PayMonthCard => money::month_card_paid(state, m).await,
+        ServiceId::CarTypes => cars::car_types(),
+        ServiceId::CarGroups => cars::groups(state, m).await,
+        ServiceId::Cars => cars::cars(state, m).await,
+        ServiceId::CarLogs => cars::logs(state, m).await,
+        ServiceId::ChargePlans => cars::plans(state, m).await,
         other => Err(format!("本车场暂不支持该指令：{}", other.toc())),
     };
     Some(outcome)
+}
+
+/// 3.22: the cloud corrects the free berths to `n`; kept as an offset from
+/// the lot's own count, so entries and exits keep moving it.
+async fn park_left(state: &LotState, n: i64) -> Outcome {
+    let (_, open, free) = state.berths().await.map_err(storage)?;
+    let old: i64 =
+        state.store().cloud_setting("freeOffset").await.map_err(storage)?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let n = n.min(open);
+    let offset = old + n - free;
+    state.store().set_cloud_setting("freeOffset", &offset.to_string()).await.map_err(storage)?;
+    tracing::info!(park_left = n, offset, "the cloud set the remaining spaces");
+    Ok((format!("剩余车位已更新为 {n}"), Vec::new()))
 }
 
 /// 3.10a: the lot's lanes, with whether a barrier controller listens on each.
