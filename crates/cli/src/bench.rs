@@ -100,6 +100,10 @@ pub enum Command {
         /// Directory holding the test key pairs.
         #[arg(long, default_value = "crates/proto/tests/interop/keys")]
         keys: PathBuf,
+        /// Then the parking cloud's MQ channel in the same platform: as many cloud
+        /// lots, a `pay.querymonthcardlist` broadcast and a command to each.
+        #[arg(long)]
+        cloud: bool,
     },
 }
 
@@ -122,7 +126,7 @@ pub(crate) fn key_path(keys: &std::path::Path, name: &str) -> Result<String> {
 pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
-        Command::Downlink { lots, keys } => return crate::bench_downlink::run(lots, keys),
+        Command::Downlink { lots, keys, cloud } => return crate::bench_downlink::run(lots, keys, cloud),
         Command::Dashboard { lots, requests, database } => {
             return crate::bench_dashboard::run(lots, requests, database);
         }

@@ -2,6 +2,8 @@
 //! (the `onepark platform serve` binary, a child process, with its embedded
 //! broker); one specialCar entry is broadcast to all of them; reports the
 //! time until every lot has confirmed, and the platform's memory per lot.
+//! `--cloud` then runs the parking cloud's MQ channel beside it in the same
+//! platform (`crate::bench_cloudmq`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -45,7 +47,7 @@ impl Platform {
     }
 }
 
-fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
+fn start_platform(dir: &Path, keys: &Path, lots: usize, cloud: bool) -> Result<Platform> {
     let (http, mqtt) = (free_port()?, free_port()?);
     let absolute = |name: &str| key_path(keys, name);
     let mut toml = format!(
@@ -54,8 +56,8 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize) -> Result<Platform> {
          mqtt_max_pending_per_ip = {pending}\n[keys]\nprivate_key = \"{}\"\n",
         dir.join("platform.db").display(),
         absolute("platform_private.b64")?,
-        // A city of `lots` lots, one session each (the default holds 10,000).
-        sessions = lots.max(10_000),
+        // A city of `lots` lots, one session each (the default holds 10,000); as many cloud lots again.
+        sessions = (if cloud { 2 * lots } else { lots }).max(10_000),
         // Every simulated lot connects at once from 127.0.0.1: one address
         // that is not one attacker (the defaults would refuse most of them
         // and measure the lots' reconnect backoff).
@@ -100,15 +102,21 @@ impl Apply for Count {
     }
 }
 
-pub fn run(lots: usize, keys: PathBuf) -> Result<ExitCode> {
+pub fn run(lots: usize, keys: PathBuf, cloud: bool) -> Result<ExitCode> {
     if lots == 0 {
         bail!("--lots must be at least 1");
     }
     let dir = std::env::temp_dir().join(format!("onepark-bench-downlink-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let platform = start_platform(&dir, &keys, lots)?;
+    let platform = start_platform(&dir, &keys, lots, cloud)?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let result = runtime.block_on(measure(&platform, &keys, lots));
+    let mut result = runtime.block_on(measure(&platform, &keys, lots));
+    if cloud && result.is_ok() {
+        let cloud = crate::bench_cloudmq::measure(platform.http, platform.mqtt, lots, || platform.rss_kib());
+        if let Err(e) = runtime.block_on(cloud) {
+            result = Err(e);
+        }
+    }
     drop(platform);
     let _ = std::fs::remove_dir_all(&dir);
     result

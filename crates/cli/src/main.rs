@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_cloudmq;
 mod bench_concurrency;
 mod bench_dashboard;
 mod bench_downlink;

@@ -148,7 +148,10 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
         }
         LotsCommand::List => {
             for lot in &config.lots {
-                let onepark_platform::config::LotLink::Qdpark { profile, .. } = &lot.link;
+                let profile = match &lot.link {
+                    onepark_platform::config::LotLink::Qdpark { profile, .. } => profile.to_string(),
+                    onepark_platform::config::LotLink::Cloudpark { .. } => "cloudpark".into(),
+                };
                 println!("{}\t{}\t{}\tconfig", lot.access_id, profile, lot.parking_codes.join(","));
             }
             for lot in store.lots().await? {

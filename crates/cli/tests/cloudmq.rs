@@ -102,8 +102,66 @@ where
     }
 }
 
-/// A barrier controller: reads lane `lane`'s command stream and acknowledges
-/// every order; sends each order it saw on `seen`.
+/// Lane 2's barrier controller: `examples/barrier_controller.py` (the
+/// documented sample) when python3 is here, else the same in Rust.
+enum Controller {
+    Python { _child: Process, orders: std::path::PathBuf, read: usize },
+    Rust { task: tokio::task::JoinHandle<()>, orders: tokio::sync::mpsc::UnboundedReceiver<Value> },
+}
+
+impl Controller {
+    fn start(dir: &TempDir, port: u16, lane: &'static str) -> Controller {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/barrier_controller.py");
+        let orders = dir.join("orders.jsonl");
+        let child = std::process::Command::new("python3")
+            .arg(&script)
+            .env("ONEPARK_GATEWAY", format!("http://127.0.0.1:{port}"))
+            .env("ONEPARK_LANE", lane)
+            .env("ONEPARK_ORDERS", &orders)
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => Controller::Python { _child: Process(child), orders, read: 0 },
+            Err(_) => {
+                eprintln!(
+                    "python3 missing: lane {lane}'s controller is the test's own (examples/barrier_controller.py not run)"
+                );
+                let (tx, orders) = tokio::sync::mpsc::unbounded_channel();
+                Controller::Rust { task: controller(port, lane, tx), orders }
+            }
+        }
+    }
+
+    /// The next order the controller received (and acknowledged).
+    async fn next_order(&mut self) -> Value {
+        match self {
+            Controller::Python { orders, read, .. } => {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                loop {
+                    let text = std::fs::read_to_string(&*orders).unwrap_or_default();
+                    if let Some(line) = text.lines().nth(*read) {
+                        *read += 1;
+                        return serde_json::from_str(line).expect("an order");
+                    }
+                    assert!(Instant::now() < deadline, "the controller received no order");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            Controller::Rust { orders, .. } => orders.recv().await.expect("an order"),
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        if let Controller::Rust { task, .. } = self {
+            task.abort();
+        }
+    }
+}
+
+/// A barrier controller in Rust: reads lane `lane`'s command stream and
+/// acknowledges every order; sends each order it saw on `seen`.
 fn controller(
     port: u16,
     lane: &'static str,
@@ -130,6 +188,33 @@ fn controller(
             }
         }
     })
+}
+
+const CSRF: &str = "0000000000000000000000000000beef";
+
+fn enc(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A driver page form with its CSRF token, not following the redirect: its Location.
+async fn form(base: &str, path: &str, form: &str) -> String {
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let response = no_redirect
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("op_csrf={CSRF}"))
+        .body(format!("{form}&csrf={CSRF}"))
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(response.status(), 303, "{path}: {:?}", response.text().await);
+    response.headers()["location"].to_str().expect("location").to_owned()
+}
+
+/// A quote's pay action from its address.
+fn pay_url(quote: &str) -> String {
+    let (path, query) = quote.split_once('?').unwrap_or((quote, ""));
+    format!("{path}/pay?{query}")
 }
 
 async fn lane_ack(port: u16, lane: &str, id: u64) -> u16 {
@@ -171,7 +256,8 @@ async fn controller_online(base: &str) {
 async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     let dir = TempDir::new("cloudmq");
     let (http, mqtt, lane_port) = (free_port(), free_port(), free_port());
-    let config = platform_config(&dir, http, mqtt, "");
+    // The in-process sandbox channel: a driver pays a cloud lot's stay on the driver page.
+    let config = platform_config(&dir, http, mqtt, "[payments]\nchannel = \"sandbox\"\n");
     let _platform = start(&dir, &["platform", "serve"], &config, http).await;
     let base = format!("http://127.0.0.1:{http}");
     onepark(
@@ -206,8 +292,7 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     let lot = start_lot(&dir, &lot_config, lane_port).await;
 
     // A remote raise reaches the controller, which acknowledges; the answer says so.
-    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
-    let stream = controller(lane_port, "2", seen_tx);
+    let mut controller = Controller::start(&dir, lane_port, "2");
     controller_online(&base).await;
     let raised = call(
         &base,
@@ -222,7 +307,7 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
         (Some(1), Some("已抬闸")),
         "{raised}"
     );
-    let order = seen.recv().await.expect("the controller's order");
+    let order = controller.next_order().await;
     assert_eq!((order["command"].as_str(), order["operator"].as_str()), (Some("raise"), Some("云坐席张")));
     until("the manual-lift report on the platform", || async {
         let events = get(format!("{base}/api/admin/lot-events?kind=lift")).await;
@@ -291,6 +376,34 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     let early = lane(lane_port, "/api/lanes/3/entry", json!({ "plateNo": "鲁B44003" })).await;
     assert_eq!((early["open"].as_bool(), early["reason"].as_str()), (Some(false), Some("monthly_only")), "{early}");
 
+    // A driver pays a stay on the platform's driver page: the fee comes from the lot (3.1),
+    // the payment reaches it (3.2), the car leaves without paying again.
+    let plate = "鲁B44007";
+    let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": local(-110) })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    let quote = form(&base, "/pay/fee", &format!("plate={}", enc(plate))).await;
+    until("the lot's fee on the quote page", || async {
+        let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.unwrap_or_default();
+        (!page.contains("id=\"fee\"")).then(|| json!(page))
+    })
+    .await;
+    let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.expect("page");
+    assert!(page.contains("6.00"), "two started hours at 3 yuan, as the lot prices it");
+    let receipt = form(&base, &pay_url(&quote), "").await;
+    assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
+    until("the payment's notice answered by the lot", || async {
+        let d = get(format!("{base}/api/admin/downlinks?parkingCode={}&limit=20", CODE.replace('/', "%2F"))).await;
+        let done = d["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["interface"] == "pay.payparkingfeeorder" && x["state"] == "confirmed");
+        (!done).then_some(d)
+    })
+    .await;
+    let out = lane(lane_port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await;
+    assert_eq!(out["open"], true, "paid on the driver page: {out}");
+
     // A blacklisted car is refused and its alarm reaches the city's list.
     let black = call(
         &base,
@@ -316,7 +429,7 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
 
     // Offline: a command waits for the lot within its deadline, and is refused after it.
     drop(lot);
-    stream.abort();
+    drop(controller);
     let queued = call(
         &base,
         "manage.lockcars",

@@ -497,7 +497,7 @@ async fn enter(
                 channel_name: channel,
                 at,
             };
-            crate::cloudmq::report(state, alarm).await;
+            crate::cloudreport::report(state, alarm).await;
         }
         return Ok(Err(deny));
     }
@@ -924,7 +924,7 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
     };
     let at = state.now();
     let now = format_time(at);
-    let report = crate::remote::manual_lift_report(
+    let report = crate::cloudreport::manual_lift_report(
         &state,
         &lane,
         request.operator.as_deref().unwrap_or("岗亭"),

@@ -24,17 +24,6 @@ use crate::config::{CloudLink, CloudMq};
 use crate::state::LotState;
 use crate::store::{QueuedReport, Seen};
 
-/// A fresh message id: 32 hex digits, as the vendor's.
-pub fn new_uuid() -> String {
-    let mut bytes = [0u8; 16];
-    if openssl::rand::rand_bytes(&mut bytes).is_err() {
-        // No random source: time-based, still unique within this process.
-        let n = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        return format!("{n:032x}");
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// How often unacknowledged reports go again.
 const RESEND: Duration = Duration::from_secs(10);
 /// How often the online state goes.
@@ -143,25 +132,9 @@ async fn send_reports(state: &LotState, client: &AsyncClient, mq: &CloudMq) {
 /// 2.1: the lot is online (not kept: the next one is 30 s away).
 async fn online_state(state: &LotState, client: &AsyncClient, mq: &CloudMq) {
     let code = &state.config().parking_code;
-    let m = Report::Online { mac: mq.client_id.clone() }.envelope(&new_uuid(), code, state.now());
+    let m =
+        Report::Online { mac: mq.client_id.clone() }.envelope(&crate::cloudreport::new_uuid(state), code, state.now());
     publish(client, mq.topics.report(code), &m).await;
-}
-
-/// Queues a report for the cloud (durable; sent until acknowledged).
-pub async fn report(state: &LotState, report: Report) {
-    let Some(link) = state.config().cloudpark.as_ref() else { return };
-    if link.mq.is_none() {
-        return;
-    }
-    let now = state.now();
-    let uuid = new_uuid();
-    let m = report.envelope(&uuid, &state.config().parking_code, now);
-    let queued =
-        QueuedReport { uuid, service_id: report.service().name().to_owned(), payload: m.to_json().to_string() };
-    match state.store().queue_report(&queued, &format_time(now)).await {
-        Ok(()) => state.wake_cloud_reports(),
-        Err(e) => tracing::error!(error = %e, service = queued.service_id, "cloud report not queued"),
-    }
 }
 
 /// A message on the command topic or the broadcast.

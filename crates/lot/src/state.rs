@@ -43,7 +43,7 @@ pub(crate) struct Inner {
     pub http: Arc<onepark_serve::Stats>,
     pub feed: Arc<Feed>,
     /// The barrier controllers listening on each lane.
-    pub controllers: Arc<crate::controller::Controllers>,
+    pub controllers: Arc<crate::orders::Controllers>,
     /// Notified when a report for the cloud's MQ channel is queued.
     pub cloud_reports: Arc<Notify>,
 }
@@ -66,7 +66,7 @@ impl LotState {
         &self.inner.feed
     }
 
-    pub fn controllers(&self) -> &crate::controller::Controllers {
+    pub fn controllers(&self) -> &crate::orders::Controllers {
         &self.inner.controllers
     }
 

@@ -164,6 +164,82 @@ async fn cloud_lots_reach_only_their_topics_and_reports_are_stored_once() {
     client.publish(format!("pts/{CODE}"), QoS::AtLeastOnce, false, "{\"uuid\":").await.expect("publish");
     let refused = next_raw(&mut ev).await;
     assert!(refused["code"] == 0 && refused["msg"].as_str().unwrap_or_default().contains("JSON"), "{refused}");
+    // Every pts report is acknowledged and lands: entries and exits as records, the rest as events.
+    let reports = [
+        ("sync.park.online.status", json!({ "mac": "12_12_12_12" })),
+        (
+            "sync.enter.in.record",
+            json!({ "plateNumber": "鲁B55010", "carType": 9, "carSubType": 91, "carStatus": 1,
+            "enterTime": "2026-12-04 08:00:00", "entrance": "入口1", "recognizeType": 0, "remainParkNum": 9,
+            "totalParkNum": 10, "recordNo": "r55010", "inChannelid": "1", "cplx": "02" }),
+        ),
+        (
+            "sync.leave.out.record",
+            json!({ "plateNumber": "鲁B55010", "carType": 9, "carSubType": 91, "carStatus": 2,
+            "enterTime": "2026-12-04 08:00:00", "leaveTime": "2026-12-04 09:30:00", "useTime": 90, "exit": "出口2",
+            "inChannelid": "1", "outChannelid": "2", "releaseType": 1, "paidFee": "6", "payableFee": 6.5,
+            "discountFee": "0.50", "payType": 4, "recordNo": "r55010", "remainParkNum": 10, "totalParkNum": 10 }),
+        ),
+        ("sync.payparkingfeeorder", json!({ "orderNo": "x" })),
+        (
+            "sync.pre.out.record",
+            json!({ "plateID": "p1", "plateNumber": "鲁B55011", "paidFee": "3.00", "outChannelid": "2" }),
+        ),
+        ("sync.parkinfo", json!({ "totalParkNum": 10, "freeTime": 15, "workspace": "岗亭1" })),
+        ("sync.pre.in.record", json!({ "plateNumber": "鲁B55012", "entrance": "入口1", "channelScene": 0 })),
+        ("sync.alarm.turnaround", json!({ "plateNumber": "鲁B55013", "channelName": "出口2" })),
+        ("sync.alarm.opengate", json!({ "channelName": "出口2", "alarmTime": "2026-12-04 09:00:00" })),
+        ("sync.etc.consume.upload", json!({ "recordNo": "e1" })),
+        (
+            "sync.manualopengate.record",
+            json!({ "recordNo": "m1", "channelId": 2, "channelName": "出口2", "pic": "",
+            "OpName": "岗亭", "OpTime": "2026-12-04 09:10:00", "OpType": "救护车" }),
+        ),
+        ("sync.park.running.status", json!({ "cpu": 12, "disk": "ok" })),
+        ("sync.intercom.upload", json!({ "channelId": 2, "channelName": "出口2", "content": "呼叫" })),
+        ("sync.alarm.device", json!({ "deviceName": "缴费机1", "content": "缺纸" })),
+        ("sync.leave.cancel.record", json!({ "plateNumber": "鲁B55014", "channelName": "出口2", "reason": "倒车" })),
+        (
+            "sync.alarm.parking",
+            json!({ "type": 22, "plateNumber": "鲁B55015", "pic": "", "alarmTime": "2026-12-04 09:20:00",
+            "channelId": 1, "channelName": "入口1" }),
+        ),
+        (
+            "sync.notify.upload",
+            json!({ "type": 0, "channelId": 1, "content": "交班", "data": { "carNum": "", "content": "交班" } }),
+        ),
+    ];
+    for (n, (service, item)) in reports.iter().enumerate() {
+        let m = json!({ "code": 1, "uuid": format!("all-{n}"), "serviceId": service, "parkCode": CODE, "dataItems": [item] });
+        client.publish(format!("pts/{CODE}"), QoS::AtLeastOnce, false, m.to_string()).await.expect("publish");
+        let ack = next_message(&mut ev).await;
+        assert_eq!((ack.uuid.as_str(), ack.code), (format!("all-{n}").as_str(), 1), "{service}: {ack:?}");
+        if *service == "sync.manualopengate.record" {
+            assert_eq!(ack.data_items[0]["num"], 1, "2.11 answers the number processed");
+        }
+    }
+    let records = reqwest::Client::new()
+        .get(format!("{base}/api/admin/records?parkingCode={}", CODE.replace('/', "%2F")))
+        .bearer_auth("t")
+        .send()
+        .await
+        .expect("records");
+    let records: Value = serde_json::from_str(&records.text().await.expect("body")).expect("JSON");
+    let stay = &records["items"][0];
+    assert_eq!(
+        (stay["plateNo"].as_str(), stay["shouldPay"].as_i64()),
+        (Some("鲁B55010"), Some(600)),
+        "yuan on MQ (6.5 less 0.50), fen stored: {records}"
+    );
+    assert_eq!(stay["endTime"], "2026-12-04 09:30:00");
+    let stored = events(&base).await;
+    let kinds = |kind: &str| stored.iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!(
+        (kinds("alarm"), kinds("lift"), kinds("notice"), kinds("bill"), kinds("info")),
+        (5, 1, 3, 2, 3),
+        "{stored:?}"
+    );
+
     // Another lot's report topic: the broker refuses it (and drops the connection).
     client.publish(format!("pts/{OTHER}"), QoS::AtLeastOnce, false, report("r-4", OTHER)).await.expect("publish");
     let _ = tokio::time::timeout(Duration::from_secs(3), async {
@@ -174,7 +250,7 @@ async fn cloud_lots_reach_only_their_topics_and_reports_are_stored_once() {
         }
     })
     .await;
-    assert_eq!(events(&base).await.len(), 1, "nothing stored for the forged topic");
+    assert_eq!(events(&base).await.len(), stored.len(), "nothing stored for the forged topic");
 }
 
 /// A command as the platform publishes it, straight onto the lot's topic.
@@ -263,11 +339,7 @@ async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
         let mut n = 0;
         while let Ok(Ok(order)) = tokio::time::timeout(Duration::from_secs(5), orders.recv()).await {
             n += 1;
-            assert!(acks.controllers().ack(
-                "2",
-                order.id,
-                onepark_lot::controller::Ack { ok: true, msg: String::new() }
-            ));
+            assert!(acks.controllers().ack("2", order.id, onepark_lot::orders::Ack { ok: true, msg: String::new() }));
         }
         n
     });
@@ -628,5 +700,19 @@ async fn the_cloud_runs_vehicles_money_and_stays() {
     let room = rig.lane("/api/lanes/1/entry", json!({ "plateNo": "鲁B66008" })).await;
     assert_eq!(room["open"], true, "{room}");
     rig.ok("notify.intercom", "call", json!({ "channelId": "2", "content": "请稍候" })).await;
+    // 3.7: the broadcast, answered only by a lot that knows the plate, in its own name.
+    for (uuid, plate) in [("b-unknown", "鲁B60000"), ("b-known", "鲁B66003")] {
+        let m = json!({ "code": 1, "uuid": uuid, "serviceId": "pay.querymonthcardlist", "parkCode": "querymonthcard",
+            "action": "store&month", "dataItems": [{ "plateNumber": plate }], "expireTime": "2099-01-01 00:00:00" });
+        rig.cloud.publish("tcp/querymonthcard", QoS::AtLeastOnce, false, m.to_string()).await.expect("publish");
+    }
+    let known = loop {
+        let a = next_message(&mut rig.ev).await;
+        assert_ne!(a.uuid, "b-unknown", "a lot without the plate stays silent");
+        if a.uuid == "b-known" {
+            break a;
+        }
+    };
+    assert_eq!((known.park_code.as_str(), known.data_items[0]["plateNumber"].as_str()), (CODE, Some("鲁B66003")));
     rig.refused("manage.cars", "fly", json!({}), "action").await;
 }

@@ -13,6 +13,7 @@ CREATE TABLE cloud_answers (
     msg          TEXT NOT NULL,
     data_items   TEXT NOT NULL,             -- JSON array
     answered_at  TEXT NOT NULL,
+    latency_ms   BIGINT NOT NULL,           -- command stored -> answer stored
     PRIMARY KEY (request_id, park_code)
 );
 

@@ -223,6 +223,9 @@ pub struct LotAccess {
 pub enum LotLink {
     /// The Qingdao interface: the lot's RSA public key and envelope profile.
     Qdpark { public_key: PublicKey, profile: Profile },
+    /// The parking cloud's API and MQ channel: the lot's pid (its secret is
+    /// the principal's, read where a request is verified).
+    Cloudpark { pid: String },
 }
 
 impl LotAccess {
@@ -231,9 +234,15 @@ impl LotAccess {
         LotAccess { access_id: access_id.to_owned(), parking_codes, link: LotLink::Qdpark { public_key, profile } }
     }
 
+    /// A lot speaking the parking cloud's protocol (a `lot` principal).
+    pub fn cloudpark(pid: &str, parking_codes: Vec<String>) -> LotAccess {
+        LotAccess { access_id: pid.to_owned(), parking_codes, link: LotLink::Cloudpark { pid: pid.to_owned() } }
+    }
+
     pub fn protocol(&self) -> onepark_domain::record::Protocol {
         match self.link {
             LotLink::Qdpark { .. } => onepark_domain::record::Protocol::Qdpark,
+            LotLink::Cloudpark { .. } => onepark_domain::record::Protocol::Cloudpark,
         }
     }
 }

@@ -70,8 +70,8 @@ struct Inner {
     public_url: String,
     /// The cloud's MQ topics.
     cloud_topics: onepark_cloudpark::channel::Topics,
-    /// Woken at every lot answer to a cloud command (callers waiting re-read the store).
-    cloud_answered: tokio::sync::Notify,
+    /// Callers waiting for a lot's answer to a cloud command.
+    cloud_answered: crate::link::cloudpark::waiting::Waiting,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -149,7 +149,7 @@ impl AppState {
                 cloud_known: Default::default(),
                 public_url: config.public_url.clone(),
                 cloud_topics: config.cloud_topics.clone(),
-                cloud_answered: tokio::sync::Notify::new(),
+                cloud_answered: Default::default(),
                 clock,
             }),
         }
@@ -163,7 +163,7 @@ impl AppState {
         &self.inner.cloud_topics
     }
 
-    pub fn cloud_answered(&self) -> &tokio::sync::Notify {
+    pub fn cloud_answered(&self) -> &crate::link::cloudpark::waiting::Waiting {
         &self.inner.cloud_answered
     }
 
@@ -295,6 +295,19 @@ impl AppState {
                 Ok(None)
             }
         }
+    }
+
+    /// A lot of any protocol by its login: a Qingdao accessID, else a cloud
+    /// lot's pid. For the city's logic (payments, lists), never for a door:
+    /// each door authenticates its own protocol's lots ([`AppState::lot`]).
+    pub async fn any_lot(&self, access_id: &str) -> Result<Option<Arc<LotAccess>>, StoreError> {
+        if let Some(lot) = self.lot(access_id).await? {
+            return Ok(Some(lot));
+        }
+        let principal = self.inner.store.principal(access_id).await?;
+        Ok(principal
+            .filter(|p| p.kind == crate::store::PrincipalKind::Lot)
+            .map(|p| Arc::new(LotAccess::cloudpark(&p.pid, p.park_codes))))
     }
 
     /// Wall-clock time in the configured zone.

@@ -76,3 +76,51 @@ async fn external_broker_logins_and_topics() {
     let (status, _) = common::call(&app, request).await;
     assert_eq!(status, 401);
 }
+
+/// A lot of the parking cloud's MQ channel through the same endpoints: a
+/// `cp1:` login signed with its secret, its own command topics to read and
+/// report topics to write, nothing else.
+#[tokio::test]
+async fn external_broker_cloud_lot_logins_and_topics() {
+    let (app, _dir) = app().await;
+    let secret = "TEST-ONLY-CLOUD-LOT-SECRET-01";
+    for (pid, code) in [("lot77", "TEST/77P1"), ("lot78", "TEST/78P1")] {
+        let body = json!({ "pid": pid, "secret": secret, "kind": "lot", "parkCodes": [code] });
+        let (status, reply) = common::admin_post(&app, "/api/admin/integrators", body).await;
+        assert_eq!(status, 200, "{reply}");
+    }
+    let now = chrono::Utc::now().timestamp();
+    let password = |client: &str, at: i64| onepark_cloudpark::channel::login_password("lot77", client, secret, at);
+    let cases = [
+        (json!({ "username": "lot77", "password": password("TEST/77P1_a", now), "clientid": "TEST/77P1_a" }), "allow"),
+        (
+            json!({ "username": "lot77", "password": password("TEST/77P1_a", now - 3600), "clientid": "TEST/77P1_a" }),
+            "deny",
+        ),
+        (json!({ "username": "lot77", "password": password("TEST/78P1_a", now), "clientid": "TEST/78P1_a" }), "deny"),
+        (json!({ "username": "lot77", "password": password("TEST/77P1_a", now), "clientid": "TEST/77P1_b" }), "deny"),
+        // A Qingdao accessID's client id would take over that lot's session.
+        (json!({ "username": "lot77", "password": password("234", now), "clientid": "234" }), "deny"),
+    ];
+    for (body, result) in cases {
+        let (_, reply) = common::admin_post(&app, "/api/admin/mqtt/auth", body.clone()).await;
+        assert_eq!(reply["result"], result, "{body} → {reply}");
+    }
+    let acl = |user: &str, topic: &str, action: &str| json!({ "username": user, "topic": topic, "action": action });
+    let cases = [
+        (acl("lot77", "tcp/TEST/77P1", "subscribe"), "allow"),
+        (acl("lot77", "tcp/querymonthcard", "subscribe"), "allow"),
+        (acl("lot77", "tcp/TEST/78P1", "subscribe"), "deny"),
+        (acl("lot77", "tcp/#", "subscribe"), "deny"),
+        (acl("lot77", "qdpark/v1/+/lot77/#", "subscribe"), "deny"),
+        (acl("lot77", "pts/TEST/77P1", "publish"), "allow"),
+        (acl("lot77", "pts/TEST/78P1", "publish"), "deny"),
+        (acl("lot77", "tcp/TEST/77P1", "publish"), "deny"),
+        (acl("234", "pts/TEST/77P1", "publish"), "deny"),
+        (acl("onepark", "tcp/TEST/77P1", "publish"), "allow"),
+    ];
+    for (body, result) in cases {
+        let (_, reply) = common::admin_post(&app, "/api/admin/mqtt/acl", body.clone()).await;
+        assert_eq!(reply["result"], result, "{body} → {reply}");
+    }
+}

@@ -128,10 +128,9 @@ pub(super) async fn cars(state: &LotState, m: &Envelope) -> Outcome {
                 if action == "add" && existing.is_some() {
                     return Err(format!("dataItems[{i}]：UUID {uuid} 的车辆已存在，请用 edit"));
                 }
-                let uuid = existing
-                    .as_ref()
-                    .map(|c| c.uuid.clone())
-                    .unwrap_or_else(|| if uuid.is_empty() { crate::cloudmq::new_uuid() } else { uuid.clone() });
+                let uuid = existing.as_ref().map(|c| c.uuid.clone()).unwrap_or_else(|| {
+                    if uuid.is_empty() { crate::cloudreport::new_uuid(state) } else { uuid.clone() }
+                });
                 let old_card = match &existing {
                     Some(c) => state.store().card(&c.card_id).await.map_err(storage)?,
                     None => None,
@@ -405,10 +404,9 @@ pub(super) async fn groups(state: &LotState, m: &Envelope) -> Outcome {
                 }
                 let g = CarGroup {
                     id: 0,
-                    uuid: existing
-                        .as_ref()
-                        .map(|g| g.uuid.clone())
-                        .unwrap_or_else(|| if uuid.is_empty() { crate::cloudmq::new_uuid() } else { uuid.clone() }),
+                    uuid: existing.as_ref().map(|g| g.uuid.clone()).unwrap_or_else(|| {
+                        if uuid.is_empty() { crate::cloudreport::new_uuid(state) } else { uuid.clone() }
+                    }),
                     name: f
                         .opt_text(&["GroupName", "groupName", "name"], 50)
                         .map_err(&e)?
@@ -511,7 +509,10 @@ pub(super) async fn plans(state: &LotState, m: &Envelope) -> Outcome {
                 }
                 let p = ChargePlan {
                     id: 0,
-                    uuid: f.opt_text(&["UUID", "uuid"], 64).map_err(&e)?.unwrap_or_else(crate::cloudmq::new_uuid),
+                    uuid: f
+                        .opt_text(&["UUID", "uuid"], 64)
+                        .map_err(&e)?
+                        .unwrap_or_else(|| crate::cloudreport::new_uuid(state)),
                     name: f.text(&["PlanName", "planName", "name"], 50).map_err(&e)?,
                     car_type_code: code,
                     months,

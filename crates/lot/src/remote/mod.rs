@@ -4,9 +4,7 @@
 //! remaining spaces, the broadcast fixed-car query) and the answer it sends.
 //! The channel itself (MQTT, uuids, deadlines, reports) is `crate::cloudmq`'s.
 
-use onepark_cloudpark::command::{
-    self, BlackEntry, Gate, GateOrder, ManualLift, PlateLock as WireLock, Query, Report, Reservation,
-};
+use onepark_cloudpark::command::{self, BlackEntry, Gate, GateOrder, PlateLock as WireLock, Query, Reservation};
 use onepark_cloudpark::mq::{Envelope, ServiceId};
 use onepark_domain::time::format_time;
 use serde_json::{Map, Value, json};
@@ -16,10 +14,10 @@ mod money;
 mod stays;
 
 use crate::config::Direction;
-use crate::controller::LaneCommand;
 use crate::feed::LaneEvent;
+use crate::orders::LaneCommand;
 use crate::state::LotState;
-use crate::store::{PlateLock, QueuedReport, StoreError, Visitor};
+use crate::store::{PlateLock, StoreError, Visitor};
 
 /// What a command came to: done (msg, dataItems) or refused (msg).
 pub type Outcome = Result<(String, Vec<Map<String, Value>>), String>;
@@ -122,31 +120,6 @@ fn lanes(state: &LotState) -> Vec<Map<String, Value>> {
         .collect()
 }
 
-/// The 2.11 report of a barrier raised by hand (remote or at the booth),
-/// when the lot speaks the cloud's MQ channel.
-pub fn manual_lift_report(
-    state: &LotState,
-    lane: &str,
-    operator: &str,
-    reason: &str,
-    at: chrono::NaiveDateTime,
-) -> Option<QueuedReport> {
-    let link = state.config().cloudpark.as_ref()?;
-    link.mq.as_ref()?;
-    let uuid = crate::cloudmq::new_uuid();
-    let report = Report::ManualLift(ManualLift {
-        record_no: uuid.clone(),
-        channel_id: lane.to_owned(),
-        channel_name: lane.to_owned(),
-        pic: None,
-        op_name: operator.to_owned(),
-        op_time: at,
-        op_type: reason.to_owned(),
-    });
-    let payload = report.envelope(&uuid, &state.config().parking_code, at).to_json().to_string();
-    Some(QueuedReport { uuid, service_id: report.service().name().to_owned(), payload })
-}
-
 /// 3.10b / 3.13: the lane's controller moves the barrier; a raise is then
 /// recorded as a manual opening (and reported, 2.11) and shown in the booth.
 async fn gate(state: &LotState, order: &GateOrder) -> Outcome {
@@ -174,7 +147,7 @@ async fn gate(state: &LotState, order: &GateOrder) -> Outcome {
         return done("已落闸");
     }
     let now = state.now();
-    let report = manual_lift_report(state, &lane.id, &order.operator, &reason, now);
+    let report = crate::cloudreport::manual_lift_report(state, &lane.id, &order.operator, &reason, now);
     let operator = (!order.operator.is_empty()).then_some(order.operator.as_str());
     let id = state
         .store()
@@ -326,7 +299,7 @@ async fn blacklist(state: &LotState, m: &Envelope) -> Outcome {
             for b in &entries {
                 let plate = crate::barrier::plate_text("carNum", &b.car_num)
                     .map_err(|_| format!("车牌 {} 无效（carNum）", b.car_num))?;
-                let uuid = if b.uuid.is_empty() { crate::cloudmq::new_uuid() } else { b.uuid.clone() };
+                let uuid = if b.uuid.is_empty() { crate::cloudreport::new_uuid(state) } else { b.uuid.clone() };
                 state
                     .store()
                     .put_cloud_black(&plate, &uuid, &format_time(now), "2099-12-31 23:59:59", b.remark.as_deref())

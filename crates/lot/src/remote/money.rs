@@ -97,9 +97,10 @@ pub(super) async fn query_fee(state: &LotState, m: &Envelope) -> Outcome {
         .map_err(storage)?;
     let due = crate::payments::due(state, &session, fee, now).await.map_err(storage)?;
     let at = format_time(now);
+    let mut bill_id = String::new();
     if due > 0 {
-        let bill_id = format!("{}C{}", session.uid, now.format("%H%M%S"));
-        let bill = OnlineBill::open(BillKind::Prepay, bill_id, &session, &at, due);
+        bill_id = format!("{}C{}", session.uid, now.format("%H%M%S"));
+        let bill = OnlineBill::open(BillKind::Prepay, bill_id.clone(), &session, &at, due);
         state.store().put_online_bill(&bill).await.map_err(storage)?;
     }
     let entered = parse_time(&session.entry_time).unwrap_or(now);
@@ -109,7 +110,8 @@ pub(super) async fn query_fee(state: &LotState, m: &Envelope) -> Outcome {
         "plateNumber": session.plate_no, "type": 1, "enterTime": session.entry_time, "leaveTime": at,
         "useTime": (now - entered).num_seconds().max(0), "paidFee": yuan(due), "payableFee": yuan(full),
         "discountFee": yuan((full - fee).max(0)), "recordNo": record_no, "inChannelid": session.entry_lane,
-        "entrance": session.entry_lane, "carType": car_type, "carSubType": car_type * 10 + 1, "enterPic": ""
+        "entrance": session.entry_lane, "carType": car_type, "carSubType": car_type * 10 + 1, "enterPic": "",
+        "billId": bill_id
     }));
     Ok(("操作成功".into(), vec![item]))
 }
@@ -146,9 +148,12 @@ pub(super) async fn pay_notice(state: &LotState, m: &Envelope) -> Outcome {
         return Ok(("订单已处理".into(), vec![object(json!({ "orderNo": order_no }))]));
     }
     let sum = paid.saturating_add(discount);
+    // The quote it pays (`billId`, onepark's), else the newest of exactly that amount.
+    let named = f.opt_text(&["billId"], 64).map_err(field)?;
     let Some(bill) = bills
         .iter()
         .filter(|b| b.kind == BillKind::Prepay && b.state == BillState::Open && b.should_pay == sum)
+        .filter(|b| named.as_ref().is_none_or(|n| *n == b.bill_id))
         .max_by(|a, b| a.bill_time.cmp(&b.bill_time))
     else {
         return Err(format!(

@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 
 use super::{Outcome, object, storage};
 use crate::config::Direction;
-use crate::controller::LaneCommand;
 use crate::feed::LaneEvent;
+use crate::orders::LaneCommand;
 use crate::state::LotState;
 use crate::store::{Coupon, Session};
 
@@ -53,7 +53,7 @@ pub(super) async fn no_plate_entry(state: &LotState, m: &Envelope) -> Outcome {
         return Err(format!("入口通道 {lane} 不存在（dataItems[0].channelid）"));
     };
     if state.controllers().online(&l.id) == 0 {
-        return Err(crate::controller::Failed::NoController.zh(&l.id));
+        return Err(crate::orders::Failed::NoController.zh(&l.id));
     }
     let body = json!({ "plateNo": plate }).to_string();
     let (_, decision) = crate::barrier::entry(State(state.clone()), Path(l.id.clone()), body.into()).await;

@@ -96,6 +96,9 @@ pub enum AnnounceError {
     Seal(String),
     #[error("no link speaks {0} in this platform")]
     NoLink(onepark_domain::record::Protocol),
+    /// The lot's protocol has no message for this (a cloud lot has no pay-after-leave signing).
+    #[error("{protocol} carries no {what}")]
+    NotCarried { protocol: onepark_domain::record::Protocol, what: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

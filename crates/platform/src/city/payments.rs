@@ -356,7 +356,11 @@ pub async fn lot_of(state: &AppState, parking_code: &str) -> Result<Option<Arc<L
     }
     match state.store().access_of(parking_code).await? {
         Some(access_id) => state.lot(&access_id).await,
-        None => Ok(None),
+        None => Ok(state
+            .store()
+            .cloud_lot_of(parking_code)
+            .await?
+            .map(|p| Arc::new(LotAccess::cloudpark(&p.pid, p.park_codes)))),
     }
 }
 
@@ -599,7 +603,7 @@ async fn announce(
 /// up to `wait`; the quote's requestId, and whether the answer came.
 pub async fn ask_fee(state: &AppState, plate_no: &str, wait: Duration) -> Result<Option<(i64, bool)>, AnnounceError> {
     let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(None) };
-    let Some(lot) = state.lot(&access_id).await? else { return Ok(None) };
+    let Some(lot) = state.any_lot(&access_id).await? else { return Ok(None) };
     let ask = Announcement::FeeRequest { plate_no: plate_no.to_owned() };
     let downlink = state.announce(&lot, &parking_code, &ask)?;
     let request_id = downlink.request_id;
@@ -682,7 +686,7 @@ async fn settle_claimed(state: &AppState, p: &Payment) -> Result<(), StoreError>
 async fn release(state: &AppState, plate_no: &str) {
     let result = async {
         let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(()) };
-        let Some(lot) = state.lot(&access_id).await? else { return Ok(()) };
+        let Some(lot) = state.any_lot(&access_id).await? else { return Ok(()) };
         let arrears = arrears_of(state, plate_no).await?;
         let d = state.announce(&lot, &parking_code, &Announcement::Arrears(arrears))?;
         state.store().put_downlinks(vec![d]).await?;

@@ -4,6 +4,10 @@
 
 use crate::store::{Principal, PrincipalKind, Store, StoreError};
 
+/// A park code no lot may have: the cloud's MQ broadcast takes it as its
+/// topic's and envelope's (checked equal to the wire's in `link::cloudpark::channel`).
+pub const RESERVED: &str = "querymonthcard";
+
 /// What is wrong with a principal to register (English; `zh` for pages).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrincipalError {
@@ -68,7 +72,7 @@ pub fn new_principal(
         if code.is_empty()
             || code.chars().count() > 50
             || code.contains([',', '+', '#'])
-            || code == onepark_cloudpark::channel::BROADCAST_CODE
+            || code == RESERVED
             || code.chars().any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(PrincipalError::ParkCode(code.to_owned()));

@@ -23,5 +23,13 @@ pub fn announcers(config: &Config, clock: &Clock) -> HashMap<Protocol, Arc<dyn A
         retry: config.downlink_retry,
         clock: clock.clone(),
     };
-    HashMap::from([(Protocol::Qdpark, Arc::new(qdpark) as Arc<dyn Announcer>)])
+    let cloudpark = cloudpark::announce::Cloudpark {
+        topics: config.cloud_topics.clone(),
+        retry: config.downlink_retry,
+        clock: clock.clone(),
+    };
+    HashMap::from([
+        (Protocol::Qdpark, Arc::new(qdpark) as Arc<dyn Announcer>),
+        (Protocol::Cloudpark, Arc::new(cloudpark) as Arc<dyn Announcer>),
+    ])
 }

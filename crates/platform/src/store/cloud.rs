@@ -194,8 +194,15 @@ impl Store {
 
     /// The lot of this protocol that holds `park_code`, if one is registered.
     pub async fn cloud_lot_of(&self, park_code: &str) -> Result<Option<Principal>, StoreError> {
+        // Only rows whose codes' text holds the code are parsed (a city has
+        // thousands of lot pids); the exact check below decides.
+        let quoted = serde_json::to_string(park_code).unwrap_or_default();
+        let pattern = format!("%{}%", quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
         let rows: Vec<PrincipalRow> =
-            sqlx::query_as("SELECT * FROM cloud_principals WHERE kind = 'lot'").fetch_all(&self.pool).await?;
+            sqlx::query_as("SELECT * FROM cloud_principals WHERE kind = 'lot' AND park_codes LIKE $1 ESCAPE '\\'")
+                .bind(pattern)
+                .fetch_all(&self.pool)
+                .await?;
         for row in rows {
             let lot = Principal::try_from(row)?;
             if lot.may_act_on(park_code) {

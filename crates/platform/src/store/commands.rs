@@ -20,6 +20,8 @@ pub struct CommandAnswer {
     /// The answer's `dataItems`, as JSON text.
     pub data_items: String,
     pub answered_at: String,
+    /// From the command's creation to this answer's storing.
+    pub latency_ms: i64,
 }
 
 /// What storing an answer found.
@@ -115,9 +117,10 @@ impl Store {
                     if !is_broadcast && &to != park_code {
                         return Ok(Answered::Unknown);
                     }
+                    let latency_ms = (now_ms - created_ms).max(0);
                     let inserted = sqlx::query(
-                        "INSERT INTO cloud_answers (request_id, park_code, code, msg, data_items, answered_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (request_id, park_code) DO NOTHING",
+                        "INSERT INTO cloud_answers (request_id, park_code, code, msg, data_items, answered_at, latency_ms) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_id, park_code) DO NOTHING",
                     )
                     .bind(request_id)
                     .bind(park_code.as_str())
@@ -125,13 +128,13 @@ impl Store {
                     .bind(msg.chars().take(256).collect::<String>())
                     .bind(items.as_str())
                     .bind(now.as_str())
+                    .bind(latency_ms)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
                     if inserted == 0 {
                         return Ok(Answered::Again);
                     }
-                    let latency_ms = (now_ms - created_ms).max(0);
                     if !is_broadcast && matches!(state, DownlinkState::Queued | DownlinkState::Published | DownlinkState::Expired) {
                         let state = if code == 1 { DownlinkState::Confirmed } else { DownlinkState::Refused };
                         sqlx::query(
@@ -162,7 +165,8 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         let answers = sqlx::query_as(
-            "SELECT park_code, code, msg, data_items, answered_at FROM cloud_answers WHERE request_id = $1 ORDER BY answered_at, park_code",
+            "SELECT park_code, code, msg, data_items, answered_at, latency_ms FROM cloud_answers WHERE request_id = $1 \
+             ORDER BY answered_at, park_code",
         )
         .bind(request_id)
         .fetch_all(&self.pool)

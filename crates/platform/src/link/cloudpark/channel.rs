@@ -121,12 +121,59 @@ async fn answered(state: &AppState, park_code: &str, m: &Envelope) {
     {
         Ok(Answered::New { latency_ms }) => {
             state.metrics().cloud_answer(&m.service_id, m.code == 1, latency_ms);
-            state.cloud_answered().notify_waiters();
+            if m.service_id == ServiceId::QueryFee.name()
+                && let Err(e) = fee_quote(state, park_code, request_id, m).await
+            {
+                tracing::error!(error = %e, park_code, uuid = m.uuid, "storing a cloud lot's fee quote failed");
+            }
+            state.cloud_answered().answered(request_id);
         }
         Ok(Answered::Again) => {}
         Ok(Answered::Unknown) => tracing::warn!(park_code, uuid = m.uuid, "an answer to no command of this lot"),
         Err(e) => tracing::error!(error = %e, park_code, uuid = m.uuid, "storing a command's answer failed"),
     }
+}
+
+/// A lot's answer to the platform's own fee query (3.1, a driver asking):
+/// the quote the driver page shows and pays, as Qingdao's uploadFee makes it.
+/// Only the lot the query went to answers it (checked with the command), and
+/// only for the plate asked.
+async fn fee_quote(state: &AppState, park_code: &str, request_id: i64, m: &Envelope) -> Result<(), StoreError> {
+    let Some(asked) = state.store().fee_quote(request_id).await? else { return Ok(()) };
+    if asked.parking_code != park_code {
+        return Ok(());
+    }
+    let item = Fields::from_map(m.data_items.first().cloned().unwrap_or_default());
+    let text = |names: &[&str]| item.opt_text(names, 64).ok().flatten();
+    let plate = text(&["plateNumber"]).unwrap_or_default();
+    let due = item.opt_yuan(&["paidFee"]).ok().flatten();
+    let record_no = text(&["recordNo"]);
+    let ok = m.code == 1 && plate == asked.plate_no && due.is_some() && record_no.is_some();
+    if m.code == 1 && !ok {
+        tracing::warn!(park_code, uuid = m.uuid, plate, "a fee answer for another plate or without its fee: refused");
+    }
+    let time = |names: &[&str]| item.opt_time(names).ok().flatten().map(format_time);
+    let quote = crate::store::FeeQuote {
+        request_id,
+        parking_code: asked.parking_code.clone(),
+        plate_no: asked.plate_no.clone(),
+        asked_at: String::new(),
+        answered_at: Some(format_time(state.now())),
+        success: Some(ok),
+        uid: record_no.clone().filter(|_| ok),
+        bill_id: ok.then(|| {
+            text(&["billId"]).unwrap_or_else(|| format!("{}Q{request_id}", record_no.clone().unwrap_or_default()))
+        }),
+        plate_color: ok.then(|| onepark_domain::plate::PlateColour::usual(&asked.plate_no).code()),
+        arrive_time: time(&["enterTime"]).filter(|_| ok),
+        end_time: time(&["leaveTime"]).filter(|_| ok),
+        bill_time: time(&["leaveTime"]).filter(|_| ok),
+        should_pay: due.filter(|_| ok),
+        pay_status: ok.then_some(0),
+    };
+    state.store().answer_fee(&quote).await?;
+    crate::city::payments::fee_answered(state, request_id);
+    Ok(())
 }
 
 fn unavailable(e: StoreError) -> Refusal {
@@ -287,4 +334,12 @@ pub(crate) fn next_attempt(d: &Downlink, attempts: i64, now: NaiveDateTime) -> S
     }
     let secs = (10i64 << (attempts - 1).clamp(0, 3)).min(60);
     format_time(now + chrono::Duration::seconds(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_reserved_park_code_is_the_broadcasts() {
+        assert_eq!(crate::city::principals::RESERVED, onepark_cloudpark::channel::BROADCAST_CODE);
+    }
 }

@@ -17,7 +17,7 @@ use onepark_cloudpark::{Code, Refusal};
 use onepark_domain::time::format_time;
 use serde_json::{Map, Value, json};
 
-use super::door::{Done, unavailable};
+use super::answer::{Done, unavailable};
 use crate::city::announce::next_request_id;
 use crate::state::AppState;
 use crate::store::{CommandAnswer, Downlink, DownlinkState, Principal, PrincipalKind};
@@ -213,21 +213,30 @@ pub(super) async fn issue(state: &AppState, who: &Principal, service: ServiceId,
     state.wake().now();
     tracing::info!(uuid, park_code, service = service.name(), action, by = who.pid, "cloud command queued");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(wait_secs.unsigned_abs());
-    loop {
-        let wake = state.cloud_answered().notified();
-        let (d, _, answers) = state
-            .store()
-            .command(request_id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| Refusal::new(Code::Internal, "指令已存储却读不到"))?;
-        let answered = if broadcast { false } else { !answers.is_empty() };
-        if answered || tokio::time::Instant::now() >= deadline {
-            return Ok(result(who, &d, &answers));
+    let wake = state.cloud_answered().register(request_id);
+    let done = loop {
+        // A broadcast collects every lot's answer: it waits the whole time.
+        if broadcast {
+            tokio::time::sleep_until(deadline).await;
+        } else {
+            let _ = tokio::time::timeout_at(
+                deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)),
+                wake.notified(),
+            )
+            .await;
         }
-        let _ =
-            tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(500)), wake).await;
-    }
+        let read = state.store().command(request_id).await;
+        let (d, _, answers) = match read {
+            Ok(Some(found)) => found,
+            Ok(None) => break Err(Refusal::new(Code::Internal, "指令已存储却读不到")),
+            Err(e) => break Err(unavailable(e)),
+        };
+        if (!broadcast && !answers.is_empty()) || tokio::time::Instant::now() >= deadline {
+            break Ok(result(who, &d, &answers));
+        }
+    };
+    state.cloud_answered().forget(request_id);
+    done
 }
 
 /// What a command came to, as the caller sees it.
@@ -237,7 +246,7 @@ fn result(who: &Principal, d: &Downlink, answers: &[CommandAnswer]) -> Done {
     let item = |a: &CommandAnswer| {
         json!({ "parkCode": a.park_code, "code": a.code, "msg": a.msg,
             "dataItems": serde_json::from_str::<Value>(&a.data_items).unwrap_or(Value::Array(Vec::new())),
-            "answeredAt": a.answered_at })
+            "answeredAt": a.answered_at, "latencyMs": a.latency_ms })
     };
     let state = match d.state {
         DownlinkState::Queued => "queued",

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use onepark_cloudpark::mq::ServiceId;
 use onepark_cloudpark::{Answer, Code, Refusal, Request, Service};
 
+use super::answer::{Done, unavailable};
 use super::replay::Claim;
 use super::{BODY_LIMIT, WINDOW_SECONDS, services};
 use crate::state::AppState;
@@ -55,21 +56,6 @@ pub async fn handle(State(state): State<AppState>, Path(name): Path<String>, bod
         _ => StatusCode::OK,
     };
     (status, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], answer.to_json()).into_response()
-}
-
-/// A service's result: its `data`, and a remark for `msg`.
-pub(super) struct Done {
-    pub data: Option<serde_json::Value>,
-    pub note: Option<String>,
-    /// An answer other than 成功 that still carries `data` (a command's
-    /// pending or refused state): its code and msg.
-    pub status: Option<(Code, String)>,
-}
-
-/// What storage failing means to a caller: retry later, unchanged.
-pub(super) fn unavailable(e: crate::store::StoreError) -> Refusal {
-    tracing::error!(error = %e, "cloud API storage");
-    Refusal::new(Code::Unavailable, "存储暂不可用，请稍后用新的 timestamp 和 sign 重试")
 }
 
 /// What a URL names: a service of the API, or a command to lots (an stp serviceId).

@@ -7,6 +7,8 @@
 //! reports); `replay` remembers signs, `known` the pids read lately.
 //! The wire is `onepark_cloudpark`; docs/cloudpark.md is the reference.
 
+pub mod announce;
+mod answer;
 pub mod channel;
 mod commands;
 pub mod door;
@@ -14,6 +16,7 @@ pub mod known;
 pub mod records;
 pub mod replay;
 mod services;
+pub mod waiting;
 
 /// The vendor's path; the service's name follows it.
 pub const PATH: &str = "/cloudparkapi/api";

@@ -12,7 +12,7 @@ use onepark_domain::plate::Plate;
 use onepark_domain::time::{format_time, parse_time};
 use serde_json::Value;
 
-use super::door::{Done, unavailable};
+use super::answer::{Done, unavailable};
 use crate::city::lists::Change;
 use crate::state::AppState;
 use crate::store::{FixedCar, Principal, PrincipalKind, RemoteStay};

@@ -91,7 +91,9 @@ impl Qdpark {
     ) -> Result<Downlink, AnnounceError> {
         let request_id = next_request_id(self.clock.now().timestamp_micros());
         let key = self.key.as_ref().ok_or(AnnounceError::NoPrivateKey)?;
-        let LotLink::Qdpark { public_key, profile } = &lot.link;
+        let LotLink::Qdpark { public_key, profile } = &lot.link else {
+            return Err(AnnounceError::NoLink(lot.protocol()));
+        };
         let keys = Keys { own: Some(key), peer: Some(public_key) };
         let envelope = downlink::seal(*profile, keys, request_id, Time(now), payload)
             .map_err(|e| AnnounceError::Seal(e.to_string()))?;

@@ -261,7 +261,9 @@ pub(crate) async fn login(
         // Logged by the lookup; the lot's client reconnects with backoff.
         Err(_) => return Login::Refused("lot lookup failed, try again".into()),
     };
-    let LotLink::Qdpark { public_key, .. } = &lot.link;
+    let LotLink::Qdpark { public_key, .. } = &lot.link else {
+        return Login::Refused("not a Qingdao lot".into());
+    };
     match verify_login(public_key, username, password, state.clock().now().timestamp()) {
         Ok(()) => Login::Lot,
         Err(e) => {

@@ -855,7 +855,9 @@ async fn open(
     sign: String,
 ) -> Result<Opened, Answer> {
     let own = state.private_key();
-    let LotLink::Qdpark { profile, .. } = &lot.link;
+    let LotLink::Qdpark { profile, .. } = &lot.link else {
+        return Err(Answer::client(format!("接入方 {} 不是青岛协议的车场", lot.access_id)));
+    };
     if own.is_none() && *profile == onepark_proto::Profile::Qingdao {
         return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
     }
@@ -893,7 +895,9 @@ async fn open_with(
     sign: String,
 ) -> Result<Opened, (Answer, bool)> {
     tokio::task::spawn_blocking(move || {
-        let LotLink::Qdpark { public_key, profile } = &lot.link;
+        let LotLink::Qdpark { public_key, profile } = &lot.link else {
+            return Err((Answer::client(format!("接入方 {} 不是青岛协议的车场", lot.access_id)), false));
+        };
         let keys = Keys { own: own.as_deref(), peer: Some(public_key) };
         onepark_proto::open(*profile, &cipher, &sign, keys).map_err(|e| {
             let verified = matches!(e, OpenError::BlockLength { .. } | OpenError::Decrypt { .. } | OpenError::Charset);
