@@ -284,6 +284,7 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
          [berths]\ntotal = 50\nopen = 40\n\
          [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
          [[lanes]]\nid = \"3\"\ndirection = \"entry\"\nallow = [\"monthly\"]\n\
+         [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n\
          [cloudpark]\nurl = \"{base}\"\npid = \"{LOT_PID}\"\nsecret = \"{LOT_KEY}\"\npull_seconds = 5\n\
          mqtt_url = \"mqtt://127.0.0.1:{mqtt}\"\n",
         db = dir.join("lot.db").display()
@@ -388,7 +389,7 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     })
     .await;
     let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.expect("page");
-    assert!(page.contains("6.00"), "two started hours at 3 yuan, as the lot prices it");
+    assert!(page.contains("¥6.00"), "two started hours at 3 yuan, as the lot prices it: {page}");
     let receipt = form(&base, &pay_url(&quote), "").await;
     assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
     until("the payment's notice answered by the lot", || async {

@@ -355,7 +355,7 @@ pub async fn lot_of(state: &AppState, parking_code: &str) -> Result<Option<Arc<L
         return Ok(Some(lot));
     }
     match state.store().access_of(parking_code).await? {
-        Some(access_id) => state.lot(&access_id).await,
+        Some(access_id) => state.any_lot(&access_id).await,
         None => Ok(state
             .store()
             .cloud_lot_of(parking_code)

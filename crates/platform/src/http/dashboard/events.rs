@@ -86,16 +86,16 @@ pub(super) async fn events(
             @else { div id="events" { (events_table(lang, &events, true)) } }
         }
         div.grid.mt {
-            div.card.span-6 {
+            div.card.span-4 {
                 h2 { (lang.t("云平台车场在线状态", "Cloud lots online")) }
                 @if lots.is_empty() { p.empty { (lang.t("尚无车场经 MQ 上报", "No lot has reported over MQ yet")) } }
-                @else { table id="cloud-lots" { tbody { @for l in &lots { tr {
+                @else { div.scroll { table id="cloud-lots" { tbody { @for l in &lots { tr {
                     td { a href=(format!("/lots/{}", encode(&l.park_code))) { (l.park_code) } }
                     td { (online_badge(lang, l.seen_at >= now)) }
-                    td.muted { (lang.t("最近上报 ", "last seen ")) (l.seen_at) }
-                } } } } }
+                    td.muted { (l.seen_at) }
+                } } } } } }
             }
-            div.card.span-6 {
+            div.card.span-8 {
                 h2 { (lang.t("最近指令", "Latest commands")) }
                 @if commands.is_empty() { p.empty { (lang.t("尚未下发指令", "No commands yet")) } }
                 @else { div.scroll { table id="commands" { tbody { @for d in &commands { tr {
