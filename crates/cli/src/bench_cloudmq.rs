@@ -1,5 +1,5 @@
-//! `onepark bench downlink --cloud`: after the Qingdao broadcast, the same
-//! platform process gets N lots of the parking cloud's MQ channel (pids with
+//! `onepark bench downlink --cloud`: after the Qingdao broadcast, a fresh
+//! platform process of the same build gets N lots of the parking cloud's MQ channel (pids with
 //! signed logins, park codes with `/`), each a simulated lot in this process
 //! that answers what it is sent; an integrator then broadcasts
 //! `pay.querymonthcardlist` (every lot knows the plate, so every lot answers)
@@ -214,7 +214,7 @@ pub async fn measure(http_port: u16, mqtt: u16, lots: usize, rss: impl Fn() -> u
 
     println!();
     println!(
-        "cloud lots                {lots} (a lot pid and MQTT session each, signed logins; same platform process)"
+        "cloud lots                {lots} (a lot pid and MQTT session each, signed logins; a fresh platform process)"
     );
     println!("registered in             {:.2} s (admin API, 32 in flight)", registered_in.as_secs_f64());
     println!("all subscribed in         {:.2} s", connected_in.as_secs_f64());
@@ -227,7 +227,7 @@ pub async fn measure(http_port: u16, mqtt: u16, lots: usize, rss: impl Fn() -> u
     println!("unicast all answered      {:.2} s", all_answered.as_secs_f64());
     println!("unicast command→answer    {}", percentiles(unicast));
     println!(
-        "platform RSS              before cloud lots {} MiB, {lots} connected {} MiB, after broadcast {} MiB",
+        "platform RSS              idle {} MiB, {lots} cloud lots connected {} MiB, after broadcast {} MiB",
         idle / 1024,
         connected / 1024,
         after_broadcast / 1024

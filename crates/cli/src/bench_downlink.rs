@@ -2,8 +2,8 @@
 //! (the `onepark platform serve` binary, a child process, with its embedded
 //! broker); one specialCar entry is broadcast to all of them; reports the
 //! time until every lot has confirmed, and the platform's memory per lot.
-//! `--cloud` then runs the parking cloud's MQ channel beside it in the same
-//! platform (`crate::bench_cloudmq`).
+//! `--cloud` then runs the parking cloud's MQ channel the same way, on a
+//! fresh platform process of the same build (`crate::bench_cloudmq`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -47,7 +47,7 @@ impl Platform {
     }
 }
 
-fn start_platform(dir: &Path, keys: &Path, lots: usize, cloud: bool) -> Result<Platform> {
+fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize) -> Result<Platform> {
     let (http, mqtt) = (free_port()?, free_port()?);
     let absolute = |name: &str| key_path(keys, name);
     let mut toml = format!(
@@ -56,12 +56,12 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize, cloud: bool) -> Result<P
          mqtt_max_pending_per_ip = {pending}\n[keys]\nprivate_key = \"{}\"\n",
         dir.join("platform.db").display(),
         absolute("platform_private.b64")?,
-        // A city of `lots` lots, one session each (the default holds 10,000); as many cloud lots again.
-        sessions = (if cloud { 2 * lots } else { lots }).max(10_000),
+        // A city of `sessions` lots, one session each (the default holds 10,000).
+        sessions = sessions.max(10_000),
         // Every simulated lot connects at once from 127.0.0.1: one address
         // that is not one attacker (the defaults would refuse most of them
         // and measure the lots' reconnect backoff).
-        pending = (lots / 2).max(1024),
+        pending = (sessions / 2).max(1024),
     );
     let lot_public = absolute("lot_public.b64")?;
     for i in 0..lots {
@@ -108,16 +108,22 @@ pub fn run(lots: usize, keys: PathBuf, cloud: bool) -> Result<ExitCode> {
     }
     let dir = std::env::temp_dir().join(format!("onepark-bench-downlink-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let platform = start_platform(&dir, &keys, lots, cloud)?;
+    let platform = start_platform(&dir, &keys, lots, lots)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut result = runtime.block_on(measure(&platform, &keys, lots));
+    drop(platform);
     if cloud && result.is_ok() {
+        // A fresh platform of the same build for the cloud's lots: 2 × 10,000 sockets on
+        // either side would pass a default descriptor limit (and the broker keeps a
+        // closed session's socket until it expires, docs/mqtt.md).
+        let cloud_dir = dir.join("cloud");
+        std::fs::create_dir_all(&cloud_dir)?;
+        let platform = start_platform(&cloud_dir, &keys, 0, lots)?;
         let cloud = crate::bench_cloudmq::measure(platform.http, platform.mqtt, lots, || platform.rss_kib());
         if let Err(e) = runtime.block_on(cloud) {
             result = Err(e);
         }
     }
-    drop(platform);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -131,6 +137,7 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     let connecting = Instant::now();
     let applied = Arc::new(AtomicU64::new(0));
     let mut stats = Vec::with_capacity(lots);
+    let mut tasks = Vec::with_capacity(lots);
     let identity = |i: usize| Identity {
         access_id: format!("L{i}"),
         key: lot_key.clone(),
@@ -151,7 +158,7 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
         let subscriber = Subscriber::new(settings, uplink);
         stats.push(subscriber.stats());
         let count = Count(applied.clone());
-        tokio::spawn(subscriber.run(count));
+        tasks.push(tokio::spawn(subscriber.run(count)));
     }
     let sum = |f: fn(&Stats) -> &AtomicU64| stats.iter().map(|s| Stats::get(f(s))).sum::<u64>();
     wait(Duration::from_secs(120), || sum(|s| &s.subscribed) >= lots as u64).await.context("lots subscribing")?;
@@ -229,6 +236,10 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
         after_kib / 1024
     );
     println!("per connected lot         {:.1} KiB", (connected_kib.saturating_sub(idle_kib)) as f64 / lots as f64);
+    // Their sockets closed: the next part has the descriptors.
+    for task in tasks {
+        task.abort();
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,10 +14,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast;
 
+use crate::http_error::{HttpError, Reply};
 use crate::orders::Ack;
 use crate::state::LotState;
 
-/// A lane's orders as Server-Sent Events (`event: command`, `data:` a [`LaneCommand`]).
+/// A lane's orders as Server-Sent Events (`event: command`, `data:` an order of `crate::orders`).
 #[utoipa::path(get, path = "/api/lanes/{lane}/commands", tag = "lane",
     params(("lane" = String, Path, description = "lane id")),
     responses((status = 200, description = "text/event-stream of `command` events"),
@@ -45,20 +46,29 @@ pub(crate) async fn commands(State(state): State<LotState>, Path(lane): Path<Str
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
 }
 
-/// Acknowledges an order.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Acknowledged {
+    ok: bool,
+}
+
+/// Acknowledges an order: `{"ok": true}`, or `{"ok": false, "msg": "why"}` when the barrier did not move.
 #[utoipa::path(post, path = "/api/lanes/{lane}/commands/{id}/ack", tag = "lane", request_body = Ack,
     params(("lane" = String, Path, description = "lane id"), ("id" = u64, Path, description = "the order's id")),
-    responses((status = 200, description = "acknowledged"),
-        (status = 404, description = "no such order waits (answered, or timed out)")))]
+    responses((status = 200, description = "acknowledged", body = Acknowledged),
+        (status = 400, description = "not an acknowledgement: `error` names the field", body = crate::http_error::ErrorBody),
+        (status = 404, description = "no such order waits (answered, or timed out)", body = crate::http_error::ErrorBody)))]
 pub(crate) async fn ack(
     State(state): State<LotState>,
     Path((lane, id)): Path<(String, u64)>,
-    Json(ack): Json<Ack>,
-) -> Response {
+    bytes: axum::body::Bytes,
+) -> Reply<Acknowledged> {
+    let ack: Ack = serde_json::from_slice(&bytes).map_err(|e| HttpError::bad("body", e))?;
+    if ack.msg.chars().count() > 200 {
+        return Err(HttpError::bad("msg", "at most 200 characters"));
+    }
     if state.controllers().ack(&lane, id, ack) {
-        (StatusCode::OK, Json(serde_json::json!({ "ok": true }))).into_response()
+        Ok(Json(Acknowledged { ok: true }))
     } else {
-        let msg = format!("车道 {lane} 没有等待确认的指令 {id}（已确认或已超时）");
-        (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": msg }))).into_response()
+        Err(HttpError::new(StatusCode::NOT_FOUND, format!("车道 {lane} 没有等待确认的指令 {id}（已确认或已超时）")))
     }
 }

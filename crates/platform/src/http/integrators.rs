@@ -162,7 +162,8 @@ pub(crate) struct LotEventsReply {
 
 /// What cloud lots reported besides records (alarms, manual barrier lifts,
 /// notices, pre-exit bills, lot information), newest first.
-#[utoipa::path(get, path = "/api/admin/lot-events", tag = "cloudpark", params(EventParams), responses((status = 200, body = LotEventsReply)))]
+#[utoipa::path(get, path = "/api/admin/lot-events", tag = "cloudpark", params(EventParams),
+    responses((status = 200, body = LotEventsReply), (status = 400, description = "an unknown kind", body = crate::error::ErrorBody)))]
 pub(crate) async fn lot_events(
     State(store): State<Store>,
     Query(p): Query<EventParams>,

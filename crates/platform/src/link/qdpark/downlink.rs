@@ -45,7 +45,8 @@ pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), St
 /// Drives the MQTT connection (rumqttc reconnects on the next poll): at
 /// each connect it subscribes to the cloud lots' report topics, and hands
 /// what they publish to [`crate::link::cloudpark::channel`], publishing its
-/// acknowledgement. Reports are handled concurrently, at most 256 at once.
+/// acknowledgement. Reports are handled concurrently, at most 256 at once;
+/// the rest wait in memory, never in the broker.
 pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppState) {
     let filter = state.cloud_topics().report_filter();
     let slots = Arc::new(tokio::sync::Semaphore::new(256));
@@ -57,9 +58,12 @@ pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppSt
                 }
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
-                let Ok(permit) = slots.clone().acquire_owned().await else { continue };
-                let (state, client) = (state.clone(), client.clone());
+                // Never wait here: a loop that stops polling stops acknowledging,
+                // and the broker drops what overflows this session's queue (a
+                // broadcast's 10,000 answers arrive at once). The work waits instead.
+                let (state, client, slots) = (state.clone(), client.clone(), slots.clone());
                 tokio::spawn(async move {
+                    let Ok(permit) = slots.acquire_owned().await else { return };
                     if let Some((topic, payload)) =
                         crate::link::cloudpark::channel::receive(&state, &p.topic, &p.payload).await
                         && let Err(e) = client.publish(topic, QoS::AtLeastOnce, false, payload).await
