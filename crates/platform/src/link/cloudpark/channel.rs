@@ -186,7 +186,11 @@ fn event_of(service: ServiceId, f: &Fields) -> (&'static str, String) {
     let text = |names: &[&str]| f.opt_text(names, 100).ok().flatten().unwrap_or_default();
     let lane = text(&["channelName", "exit", "entrance", "channelid", "channelId"]);
     // A bare lane id reads as one: "通道 2"; a lane's own name as it is.
-    let lane = if !lane.is_empty() && lane.chars().all(|c| c.is_ascii_alphanumeric()) { format!("通道 {lane}") } else { lane };
+    let lane = if !lane.is_empty() && lane.chars().all(|c| c.is_ascii_alphanumeric()) {
+        format!("通道 {lane}")
+    } else {
+        lane
+    };
     let plate = text(&["plateNumber", "carNum"]);
     match service {
         ServiceId::ManualOpenGate => {
