@@ -87,6 +87,14 @@ async fn the_demo_runs_shows_its_city_stops_and_resumes() {
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("data/demo.json")).expect("demo.json")).expect("JSON");
     let token = saved["adminToken"].as_str().expect("token").to_owned();
+    // One car of the test's own, parked through the run: the simulated city may
+    // have no traffic since midnight (the demo's two lots are empty at night),
+    // and the second run must find a car still parked.
+    wait_port(first, "the demo's first lot").await;
+    let parked =
+        post(&format!("http://127.0.0.1:{first}"), "/api/lanes/E1/entry", serde_json::json!({ "plateNo": "鲁B0T002" }))
+            .await;
+    assert_eq!(parked["open"], true, "{parked}");
     let o = settled(http, &token).await;
     eprintln!("first run: {}", o["city"]);
 
