@@ -61,7 +61,8 @@ pub(crate) struct NewPrincipal {
     name: String,
     kind: PrincipalKind,
     /// The lots it may act on (a lot's code belongs to one lot pid): 1 to 50
-    /// characters each, no spaces, commas or control characters.
+    /// characters each, no spaces, commas, `+`, `#` (they would break MQ topics) or
+    /// control characters, and not `querymonthcard` (the MQ broadcast's).
     #[schema(schema_with = park_codes_schema)]
     park_codes: Vec<String>,
 }
@@ -69,7 +70,7 @@ pub(crate) struct NewPrincipal {
 fn park_codes_schema() -> utoipa::openapi::schema::Array {
     use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
     let code =
-        ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[^\s,\u0000-\u001f\u007f-\u009f]{1,50}$"));
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[^\s,+#\u0000-\u001f\u007f-\u009f]{1,50}$"));
     ArrayBuilder::new().items(code).min_items(Some(1)).build()
 }
 

@@ -164,6 +164,10 @@ pub(super) async fn issue(state: &AppState, who: &Principal, service: ServiceId,
     if !(5..=86_400).contains(&expire_secs) {
         return Err(Refusal::bad(format!("bizContent.expireSeconds 须在 5 至 86400 之间，收到 {expire_secs}")));
     }
+    // A barrier order that reaches its lot late opens for nobody.
+    if default_expiry(service, action.as_deref()) == 30 && expire_secs > 300 {
+        return Err(Refusal::bad(format!("bizContent.expireSeconds：道闸指令最长 300 秒，收到 {expire_secs}")));
+    }
     let wait_secs = f.opt_int(&["waitSeconds"])?.unwrap_or(5);
     if !(0..=MAX_WAIT_SECS).contains(&wait_secs) {
         return Err(Refusal::bad(format!("bizContent.waitSeconds 须在 0 至 {MAX_WAIT_SECS} 之间，收到 {wait_secs}")));
