@@ -52,7 +52,8 @@ fn proto_domain_sim_and_web_depend_on_no_runtime_database_or_broker() {
             Some((n["id"].as_str()?, deps))
         })
         .collect();
-    for root in ["onepark-proto", "onepark-cloudpark", "onepark-domain", "onepark-sim", "onepark-web"] {
+    for root in ["onepark-proto", "onepark-cloudpark", "onepark-bolink", "onepark-domain", "onepark-sim", "onepark-web"]
+    {
         let start = names.iter().find(|(_, n)| **n == root).map(|(id, _)| *id).expect("root package");
         let mut seen = BTreeSet::new();
         let mut stack = vec![start];
@@ -219,7 +220,7 @@ fn no_module_of_the_platform_or_the_lot_imports_a_module_that_imports_it() {
 }
 
 /// The protocol crates: only a link (and the lot gateway, which speaks one) may name them.
-const WIRES: &[&str] = &["onepark_proto", "onepark_cloudpark"];
+const WIRES: &[&str] = &["onepark_proto", "onepark_cloudpark", "onepark_bolink"];
 
 #[test]
 fn the_store_the_city_and_the_http_surfaces_know_no_wire_type() {
@@ -238,7 +239,7 @@ fn the_store_the_city_and_the_http_surfaces_know_no_wire_type() {
 #[test]
 fn pure_crates_read_no_clock_file_or_socket_and_the_sides_read_one_clock() {
     let mut bad = Vec::new();
-    for krate in ["proto", "cloudpark", "domain", "sim", "web"] {
+    for krate in ["proto", "cloudpark", "bolink", "domain", "sim", "web"] {
         for (path, text) in modules(&workspace().join("crates").join(krate).join("src")) {
             for needle in ["::now(", "std::fs", "std::net"] {
                 if code(&text).contains(needle) {

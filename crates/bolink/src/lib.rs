@@ -1,0 +1,22 @@
+//! The Bolink/停车云 charging-system SDK wire (seeds 002, 003 and the
+//! vendor's public pages), sans I/O: a line [`frame`]r (newline-framed JSON,
+//! the heartbeat byte 0x11 answered 0x12), the [`sign`] (upper-case hex MD5
+//! of the `data` text as received followed by `key=` and the key), the
+//! [`envelope`] `{service_name, sign, token, data}` read keeping `data`'s
+//! text, tolerant [`fields`] (numbers as strings, yuan to fen exactly, the
+//! vendor's spellings), typed [`message`]s, and the cloud side's
+//! [`session`] state machine (`handle_input` / `poll_transmit` /
+//! `poll_event` / `poll_timeout`, `now` passed in).
+//!
+//! **Architecture invariant:** no sockets, no runtime, no clock, no files.
+
+pub mod envelope;
+pub mod fields;
+pub mod frame;
+pub mod message;
+pub mod session;
+pub mod sign;
+
+pub use envelope::{Envelope, Reply};
+pub use frame::{Frame, Framer};
+pub use session::{Event, Session};
