@@ -6,10 +6,12 @@
 //! text, tolerant [`fields`] (numbers as strings, yuan to fen exactly, the
 //! vendor's spellings), typed [`message`]s, and the cloud side's
 //! [`session`] state machine (`handle_input` / `poll_transmit` /
-//! `poll_event` / `poll_timeout`, `now` passed in).
+//! `poll_event` / `poll_timeout`, `now` passed in) and its mirror, the
+//! charging system's [`client`].
 //!
 //! **Architecture invariant:** no sockets, no runtime, no clock, no files.
 
+pub mod client;
 pub mod envelope;
 pub mod fields;
 pub mod frame;
