@@ -13,11 +13,10 @@
 
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, client, get, platform_config, start};
+use common::{Process, client, get, platform_config, start, unix_now, vendor_sign};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -26,18 +25,6 @@ const KEY: &str = "TEST-ONLY-5B2E9D41A7C34F08B6E1";
 const LOT_PID: &str = "lot4004";
 const LOT_KEY: &str = "TEST-ONLY-LOT-77A1C0E93B5D4F26";
 const CODE: &str = "TEST/4004P1";
-
-fn vendor_sign(params: &[(&str, String)], key: &str) -> String {
-    let mut sorted: Vec<&(&str, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let joined: Vec<String> = sorted.iter().map(|(n, v)| format!("{n}={v}")).collect();
-    let text = format!("{}&key={key}", joined.join("&"));
-    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
 
 /// An integrator's signed call (a fresh nonce in bizContent keeps each sign new).
 async fn call(base: &str, service: &str, mut biz: Value) -> Value {

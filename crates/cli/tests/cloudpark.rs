@@ -9,31 +9,16 @@
 
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, client, get, platform_config, start};
+use common::{Process, client, get, platform_config, start, unix_now, vendor_sign};
 use onepark_testkit::config::{lot_access, lot_toml};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
 const PID: &str = "9001";
 const KEY: &str = "TEST-ONLY-8F3A1C77D2E54B6A9C0D";
-
-/// The vendor's sign, written out here: non-empty parameters but `sign`,
-/// ASCII order, `name=value` joined with `&`, `&key=` + secret, MD5, upper hex.
-fn vendor_sign(params: &[(&str, String)], key: &str) -> String {
-    let mut sorted: Vec<&(&str, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let joined: Vec<String> = sorted.iter().map(|(n, v)| format!("{n}={v}")).collect();
-    let text = format!("{}&key={key}", joined.join("&"));
-    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
 
 struct Cloud {
     base: String,
@@ -77,7 +62,7 @@ impl Cloud {
     /// A signed call that must succeed; its answer.
     async fn ok(&self, service: &str, biz: Value) -> Value {
         let body = loop {
-            let body = self.body(service, now(), &biz);
+            let body = self.body(service, unix_now(), &biz);
             if self.sent.lock().expect("sent").insert(body.clone()) {
                 break body;
             }
@@ -295,23 +280,25 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     // Every refusal: its code and a msg naming what failed.
     let biz = json!({ "parkCode": "1001" });
     // A second ahead: the same request was just sent for the status above.
-    let good = cloud.body("queryMqStatus", now() + 1, &biz);
+    let good = cloud.body("queryMqStatus", unix_now() + 1, &biz);
     let tampered = good.replace(r#""parkCode":"1001""#, r#""parkCode":"2002""#);
     cloud.refused("queryMqStatus", tampered, 402, "bizContent={\"parkCode\":\"2002\"}&pid=9001").await;
-    cloud.refused("queryMqStatus", cloud.body("queryMqStatus", now() - 400, &biz), 408, "timestamp").await;
+    cloud.refused("queryMqStatus", cloud.body("queryMqStatus", unix_now() - 400, &biz), 408, "timestamp").await;
     let (_, first) = cloud.post("queryMqStatus", good.clone()).await;
     assert_eq!(first["code"], 200, "{first}");
     cloud.refused("queryMqStatus", good, 409, "重复").await;
     let stranger = Cloud { base: cloud.base.clone(), pid: "777".into(), key: KEY.into(), sent: Default::default() };
-    stranger.refused("queryMqStatus", stranger.body("queryMqStatus", now(), &biz), 401, "pid 777").await;
+    stranger.refused("queryMqStatus", stranger.body("queryMqStatus", unix_now(), &biz), 401, "pid 777").await;
     let foreign = json!({ "parkCode": "3003" });
-    cloud.refused("queryMqStatus", cloud.body("queryMqStatus", now(), &foreign), 403, "3003").await;
-    cloud.refused("queryMqStatus", cloud.body("fooBar", now(), &biz), 400, "不一致").await;
-    cloud.refused("fooBar", cloud.body("fooBar", now(), &biz), 404, "fooBar").await;
+    cloud.refused("queryMqStatus", cloud.body("queryMqStatus", unix_now(), &foreign), 403, "3003").await;
+    cloud.refused("queryMqStatus", cloud.body("fooBar", unix_now(), &biz), 400, "不一致").await;
+    cloud.refused("fooBar", cloud.body("fooBar", unix_now(), &biz), 404, "fooBar").await;
     let no_plate = json!({ "parkCode": "2002", "carType": 9, "enterTime": an_hour_ago(), "recordNo": "x" });
-    cloud.refused("modifyInCar", cloud.body("modifyInCar", now(), &no_plate), 400, "bizContent.plateNumber").await;
+    cloud.refused("modifyInCar", cloud.body("modifyInCar", unix_now(), &no_plate), 400, "bizContent.plateNumber").await;
     let bad_page = json!({ "page": "one", "pageSize": 10, "parkCode": "2002" });
-    cloud.refused("queryAgentParkin", cloud.body("queryAgentParkin", now(), &bad_page), 400, "bizContent.page").await;
+    cloud
+        .refused("queryAgentParkin", cloud.body("queryAgentParkin", unix_now(), &bad_page), 400, "bizContent.page")
+        .await;
     let big = json!({ "page": 1, "pageSize": 1000, "parkCode": "2002" });
     let capped = cloud.ok("queryAgentParkin", big).await;
     assert!(capped["msg"].as_str().is_some_and(|m| m.contains("pageSize 1000")), "{capped}");
@@ -319,7 +306,7 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
     cloud.refused("queryMqStatus", format!("{{\"pad\":\"{}\"}}", "x".repeat(70_000)), 413, "KiB").await;
     cloud.refused("queryMqStatus", "{\"pid\":".into(), 400, "JSON").await;
     let unsigned =
-        format!(r#"{{"pid":"{PID}","serviceName":"queryMqStatus","timestamp":{},"bizContent":{{}}}}"#, now());
+        format!(r#"{{"pid":"{PID}","serviceName":"queryMqStatus","timestamp":{},"bizContent":{{}}}}"#, unix_now());
     cloud.refused("queryMqStatus", unsigned, 400, "sign").await;
 
     // Operators see the answers by service and code.
@@ -478,7 +465,7 @@ async fn a_gateway_speaks_qingdao_and_the_cloud_and_an_outage_of_one_holds_nothi
     .await;
     // Pulling is the lot's own pid's, not an integrator's.
     let pull = json!({ "page": 1, "pageSize": 100, "parkCode": "1001" });
-    cloud.refused("queryAgentParkin", cloud.body("queryAgentParkin", now(), &pull), 403, "lot1001").await;
+    cloud.refused("queryAgentParkin", cloud.body("queryAgentParkin", unix_now(), &pull), 403, "lot1001").await;
 
     // The Qingdao platform goes down; cars keep coming and going.
     drop(qingdao.take());

@@ -15,8 +15,8 @@ use crate::code::Refusal;
 use crate::fields::Fields;
 use crate::mq::{Envelope, ServiceId};
 
-/// A problem in `dataItems[i]`, named as the message writes it.
-fn item(i: usize, r: Refusal) -> Refusal {
+/// A problem in `dataItems[i]`, named as the message writes it (`dataItems[0].CarNum`).
+pub fn in_item(i: usize, r: Refusal) -> Refusal {
     Refusal::bad(r.detail.replace("bizContent.", &format!("dataItems[{i}].")))
 }
 
@@ -24,7 +24,8 @@ fn fields(m: &Envelope) -> impl Iterator<Item = (usize, Fields)> + '_ {
     m.data_items.iter().cloned().map(Fields::from_map).enumerate()
 }
 
-fn first(m: &Envelope) -> Fields {
+/// A message's first `dataItems` entry (most commands carry one), empty when none.
+pub fn first(m: &Envelope) -> Fields {
     m.data_items.first().cloned().map(Fields::from_map).unwrap_or_default()
 }
 
@@ -101,7 +102,7 @@ impl GateOrder {
     /// `manage.channels` action `open` / `close`: `[{channelId, operator, reason}]`.
     pub fn from_channels(m: &Envelope, gate: Gate) -> Result<GateOrder, Refusal> {
         let f = first(m);
-        let e = |r| item(0, r);
+        let e = |r| in_item(0, r);
         Ok(GateOrder {
             channel: f.text(&["channelId", "channelid", "channelID"], 30).map_err(e)?,
             gate,
@@ -116,7 +117,7 @@ impl GateOrder {
     /// release; `None` for a cancel (nothing to open).
     pub fn from_remote(m: &Envelope) -> Result<Option<GateOrder>, Refusal> {
         let f = first(m);
-        let e = |r| item(0, r);
+        let e = |r| in_item(0, r);
         let kind = f.opt_int(&["type"]).map_err(e)?.unwrap_or(0);
         let operator = f.text(&["operator"], 50).map_err(e)?;
         let reason = f.opt_text(&["openGateCase"], 100).map_err(e)?;
@@ -172,7 +173,7 @@ impl PlateLock {
     }
 
     pub fn all(m: &Envelope) -> Result<Vec<PlateLock>, Refusal> {
-        fields(m).map(|(i, f)| PlateLock::from_fields(&f).map_err(|r| item(i, r))).collect()
+        fields(m).map(|(i, f)| PlateLock::from_fields(&f).map_err(|r| in_item(i, r))).collect()
     }
 }
 
@@ -222,8 +223,9 @@ impl Reservation {
     }
 
     pub fn all(m: &Envelope) -> Result<Vec<Reservation>, Refusal> {
-        let list: Vec<Reservation> =
-            fields(m).map(|(i, f)| Reservation::from_fields(&f).map_err(|r| item(i, r))).collect::<Result<_, _>>()?;
+        let list: Vec<Reservation> = fields(m)
+            .map(|(i, f)| Reservation::from_fields(&f).map_err(|r| in_item(i, r)))
+            .collect::<Result<_, _>>()?;
         if list.is_empty() {
             return Err(Refusal::bad("dataItems 至少一条预约"));
         }
@@ -259,7 +261,7 @@ impl BlackEntry {
     }
 
     pub fn all(m: &Envelope) -> Result<Vec<BlackEntry>, Refusal> {
-        fields(m).map(|(i, f)| BlackEntry::from_fields(&f).map_err(|r| item(i, r))).collect()
+        fields(m).map(|(i, f)| BlackEntry::from_fields(&f).map_err(|r| in_item(i, r))).collect()
     }
 }
 
@@ -275,7 +277,7 @@ pub struct Query {
 impl Query {
     pub fn from_envelope(m: &Envelope) -> Result<Query, Refusal> {
         let f = first(m);
-        let e = |r| item(0, r);
+        let e = |r| in_item(0, r);
         Ok(Query {
             page: f.opt_int(&["page", "Page"]).map_err(e)?.unwrap_or(1).max(1),
             page_size: f.opt_int(&["pageSize", "PageSize"]).map_err(e)?.unwrap_or(20).clamp(1, 100),
@@ -302,13 +304,13 @@ impl Query {
 /// 3.12 `record.carstatus` (vendor): `recordNo` required.
 pub fn car_status_query(m: &Envelope) -> Result<(String, Option<String>), Refusal> {
     let f = first(m);
-    let e = |r| item(0, r);
+    let e = |r| in_item(0, r);
     Ok((f.text(&["recordNo"], 64).map_err(e)?, f.opt_text(&["plateNumber"], 20).map_err(e)?))
 }
 
 /// 3.22 `manage.parkleft` (vendor): `[{parkLeft}]`.
 pub fn park_left(m: &Envelope) -> Result<i64, Refusal> {
-    let n = first(m).int(&["parkLeft"]).map_err(|r| item(0, r))?;
+    let n = first(m).int(&["parkLeft"]).map_err(|r| in_item(0, r))?;
     if !(0..=100_000).contains(&n) {
         return Err(Refusal::bad(format!("dataItems[0].parkLeft 须在 0 至 100000 之间，收到 {n}")));
     }
@@ -327,35 +329,13 @@ pub fn entry_record(park_code: &str, item: &Map<String, Value>) -> Result<crate:
 /// `useTime` in minutes (not needed: the times say it).
 pub fn exit_record(park_code: &str, item: &Map<String, Value>) -> Result<crate::service::LeaveNotify, Refusal> {
     let f = Fields::from_map(item.clone());
-    let payable_fee = f.opt_yuan(&["payableFee"])?.unwrap_or(0);
-    let discount_fee = f.opt_yuan(&["discountFee"])?.unwrap_or(0);
-    if discount_fee > payable_fee {
-        return Err(Refusal::bad("bizContent.discountFee 大于 payableFee"));
-    }
-    let leave = crate::service::LeaveNotify {
-        park_code: park_code.to_owned(),
-        record_no: f.text(&["recordNo"], 50)?,
-        plate_num: f.text(&["plateNumber", "plateNum"], 20)?,
-        enter_time: f.time(&["enterTime"])?,
-        leave_time: f.time(&["leaveTime"])?,
-        exit: f.opt_text(&["exit"], 50)?,
-        out_channel_id: f.opt_text(&["outChannelid", "outChannelId"], 30)?,
-        payable_fee,
-        discount_fee,
-        cash_fee: f.opt_yuan(&["paidFee"])?.unwrap_or(0),
-        mobile_fee: 0,
-        total_park_num: f.opt_int(&["totalParkNum"])?,
-        remain_park_num: f.opt_int(&["remainParkNum"])?,
+    let money = crate::service::ExitMoney {
+        payable: f.opt_yuan(&["payableFee"])?.unwrap_or(0),
+        discount: f.opt_yuan(&["discountFee"])?.unwrap_or(0),
+        cash: f.opt_yuan(&["paidFee"])?.unwrap_or(0),
+        mobile: 0,
     };
-    if leave.leave_time < leave.enter_time {
-        return Err(Refusal::bad("bizContent.leaveTime 早于 enterTime"));
-    }
-    Ok(leave)
-}
-
-/// A report's item problem, named as `dataItems[i].field`.
-pub fn in_item(i: usize, r: Refusal) -> Refusal {
-    item(i, r)
+    crate::service::LeaveNotify::read(&f, Some(park_code), money)
 }
 
 /// pts reports a lot sends (the parts onepark's gateway produces; the

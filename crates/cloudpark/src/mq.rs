@@ -118,6 +118,22 @@ impl Envelope {
         }
     }
 
+    /// A refusal of a message that could not be read (no uuid to echo): `code` 0 and why.
+    pub fn failure(park_code: &str, msg: &str, now: NaiveDateTime) -> Envelope {
+        Envelope {
+            code: 0,
+            uuid: String::new(),
+            service_id: String::new(),
+            park_code: park_code.to_owned(),
+            action: None,
+            data_items: Vec::new(),
+            msg: Some(msg.to_owned()),
+            opt: None,
+            timestamp: Some(now),
+            extras: Map::new(),
+        }
+    }
+
     /// The message as sent: the vendor's names, `dataItems` always a list.
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();

@@ -627,6 +627,14 @@ pub struct LeaveNotify {
     pub remain_park_num: Option<i64>,
 }
 
+/// An exit's money, fen, however its message wrote it (fen on HTTP, yuan on MQ).
+pub(crate) struct ExitMoney {
+    pub payable: i64,
+    pub discount: i64,
+    pub cash: i64,
+    pub mobile: i64,
+}
+
 impl LeaveNotify {
     pub fn from_fields(f: &Fields) -> Result<LeaveNotify, Refusal> {
         let fen = |name: &str| -> Result<i64, Refusal> {
@@ -637,22 +645,36 @@ impl LeaveNotify {
                 Err(Refusal::bad(format!("bizContent.{name} 必须是 0 至 1000000000 之间的分，收到 {v}")))
             }
         };
-        let (payable_fee, discount_fee) = (fen("payableFee")?, fen("discountFee")?);
-        if discount_fee > payable_fee {
+        let money = ExitMoney {
+            payable: fen("payableFee")?,
+            discount: fen("discountFee")?,
+            cash: fen("cashFee")?,
+            mobile: fen("mobileFee")?,
+        };
+        LeaveNotify::read(f, None, money)
+    }
+
+    /// The exit's other fields and the checks every spelling shares; `park_code`
+    /// when the envelope carries it (MQ), else bizContent's.
+    pub(crate) fn read(f: &Fields, park_code: Option<&str>, m: ExitMoney) -> Result<LeaveNotify, Refusal> {
+        if m.discount > m.payable {
             return Err(Refusal::bad("bizContent.discountFee 大于 payableFee"));
         }
         let leave = LeaveNotify {
-            park_code: f.text(PARK_CODE, 50)?,
+            park_code: match park_code {
+                Some(code) => code.to_owned(),
+                None => f.text(PARK_CODE, 50)?,
+            },
             record_no: f.text(&["recordNo"], 50)?,
             plate_num: f.text(&["plateNum", "plateNumber"], 20)?,
             enter_time: f.time(&["enterTime"])?,
             leave_time: f.time(&["leaveTime"])?,
             exit: f.opt_text(&["exit"], 50)?,
             out_channel_id: f.opt_text(&["outChannelid", "outChannelId"], 30)?,
-            payable_fee,
-            discount_fee,
-            cash_fee: fen("cashFee")?,
-            mobile_fee: fen("mobileFee")?,
+            payable_fee: m.payable,
+            discount_fee: m.discount,
+            cash_fee: m.cash,
+            mobile_fee: m.mobile,
             total_park_num: f.opt_int(&["totalParkNum"])?,
             remain_park_num: f.opt_int(&["remainParkNum"])?,
         };

@@ -18,7 +18,6 @@ use onepark_cloudpark::mq::{Direction, Envelope, ServiceId};
 use onepark_domain::time::format_time;
 use onepark_proto::mqtt::BrokerUrl;
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS, SubscribeFilter};
-use serde_json::Map;
 
 use crate::config::{CloudLink, CloudMq};
 use crate::state::LotState;
@@ -151,18 +150,7 @@ async fn receive(state: &LotState, client: &AsyncClient, mq: &CloudMq, topic: &s
             if silent {
                 return;
             }
-            let refusal = Envelope {
-                code: 0,
-                uuid: String::new(),
-                service_id: String::new(),
-                park_code: code,
-                action: None,
-                data_items: Vec::new(),
-                msg: Some(r.detail),
-                opt: None,
-                timestamp: Some(now),
-                extras: Map::new(),
-            };
+            let refusal = Envelope::failure(&code, &r.detail, now);
             publish(client, back, &refusal).await;
             return;
         }

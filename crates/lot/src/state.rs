@@ -136,10 +136,12 @@ impl LotState {
     pub(crate) async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
         let b = &self.inner.config.berths;
         let temporary = self.inner.store.temporary_inside().await?;
-        // The cloud's correction of the count (3.22), kept as an offset so cars still move it.
-        let offset: i64 = match self.inner.store.cloud_setting("freeOffset").await? {
-            Some(v) => v.parse().unwrap_or(0),
-            None => 0,
+        // The cloud's correction of the count (3.22), kept as an offset so cars
+        // still move it; only a lot on the cloud's MQ channel can have one.
+        let on_cloud_mq = self.inner.config.cloudpark.as_ref().is_some_and(|c| c.mq.is_some());
+        let offset: i64 = match on_cloud_mq {
+            true => self.inner.store.cloud_setting("freeOffset").await?.and_then(|v| v.parse().ok()).unwrap_or(0),
+            false => 0,
         };
         Ok((b.total, b.open, (b.open - temporary + offset).clamp(0, b.open.max(0))))
     }

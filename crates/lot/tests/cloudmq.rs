@@ -289,52 +289,10 @@ async fn lot_listening(cloud: &AsyncClient, ev: &mut EventLoop) {
 
 #[tokio::test]
 async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
-    let dir = TempDir::new("cloudmq-lot");
-    let p = common::platform(dir.path(), "5000", "listen = \"127.0.0.1:0\"\nmqtt_listen = \"127.0.0.1:0\"").await;
-    let base = format!("http://{}", p.http);
-    admin(
-        &base,
-        "/api/admin/integrators",
-        json!({ "pid": LOT_PID, "secret": LOT_KEY, "kind": "lot", "parkCodes": [CODE] }),
-    )
-    .await;
-    let embedded = p.mqtt.as_ref().expect("embedded");
-    let broker = format!("mqtt://{}", embedded.addr);
-    let toml = format!(
-        "parking_code = \"{CODE}\"\nlisten = \"127.0.0.1:0\"\ndatabase = \"sqlite://{db}\"\n[berths]\ntotal = 10\nopen = 10\n\
-         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
-         [cloudpark]\nurl = \"{base}\"\npid = \"{LOT_PID}\"\nsecret = \"{LOT_KEY}\"\nmqtt_url = \"{broker}\"\n",
-        db = dir.path().join("lot.db").display()
-    );
-    std::fs::write(dir.path().join("lot.toml"), toml).expect("config");
-    let lot = start(Config::load(&dir.path().join("lot.toml")).expect("config")).await.expect("lot starts");
-
-    // The platform's own publisher stands in for the cloud, listening to the lot's answers.
-    let (host, port) = host_port(&broker);
-    let mut options = MqttOptions::new("test-cloud", host, port);
-    options.set_credentials(embedded.publisher.username.clone(), embedded.publisher.password.clone());
-    let (cloud, mut ev) = AsyncClient::new(options, 16);
-    connack(&mut ev).await.expect("publisher login");
-    cloud.subscribe(format!("pts/{CODE}"), QoS::AtLeastOnce).await.expect("subscribe");
-    suback(&mut ev).await;
-    lot_listening(&cloud, &mut ev).await;
-    /// The next answer to command `uuid` (the lot's own reports skipped; nothing else may come).
-    async fn answer_to(ev: &mut EventLoop, uuid: &str) -> Envelope {
-        loop {
-            let m = next_message(ev).await;
-            let report = onepark_cloudpark::mq::ServiceId::parse(&m.service_id)
-                .is_some_and(|s| s.direction() == onepark_cloudpark::mq::Direction::Report);
-            if !report {
-                assert_eq!(m.uuid, uuid, "{m:?}");
-                assert_eq!(m.park_code, CODE, "answered in the lot's own name: {m:?}");
-                return m;
-            }
-        }
-    }
-
+    let mut rig = Rig::new("cloudmq-lot", "").await;
     // A barrier order applied once though it comes twice: the controller sees one.
-    let mut orders = lot.controllers().subscribe("2");
-    let acks = lot.clone();
+    let mut orders = rig.lot.controllers().subscribe("2");
+    let acks = rig.lot.clone();
     let counted = tokio::spawn(async move {
         let mut n = 0;
         while let Ok(Ok(order)) = tokio::time::timeout(Duration::from_secs(5), orders.recv()).await {
@@ -346,88 +304,39 @@ async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
     let raise = json!({ "channelId": 2, "type": "0", "operator": "云坐席", "cmd": 1 });
     let later = "2099-01-01 00:00:00";
     for _ in 0..2 {
-        let m = command("c-0", CODE, "parking.remote", "", raise.clone(), later);
-        cloud.publish(format!("tcp/{CODE}"), QoS::AtLeastOnce, false, m).await.expect("publish");
-        let a = answer_to(&mut ev, "c-0").await;
+        rig.send(command("c-0", CODE, "parking.remote", "", raise.clone(), later)).await;
+        let a = rig.answer_to("c-0").await;
         assert_eq!((a.uuid.as_str(), a.code, a.msg.as_deref()), ("c-0", 1, Some("已抬闸")), "{a:?}");
     }
     assert_eq!(counted.await.expect("joined"), 1, "one raise for one uuid");
     let lock = json!({ "ID": 0, "CarNum": "鲁B55002", "Locker": "车主" });
-    cloud
-        .publish(
-            format!("tcp/{CODE}"),
-            QoS::AtLeastOnce,
-            false,
-            command("c-1", CODE, "manage.lockcars", "add", lock, later),
-        )
-        .await
-        .expect("publish");
-    assert_eq!(answer_to(&mut ev, "c-1").await.code, 1);
+    rig.send(command("c-1", CODE, "manage.lockcars", "add", lock, later)).await;
+    assert_eq!(rig.answer_to("c-1").await.code, 1);
     let listed = json!({ "page": 1, "pageSize": 10 });
-    cloud
-        .publish(
-            format!("tcp/{CODE}"),
-            QoS::AtLeastOnce,
-            false,
-            command("c-2", CODE, "manage.lockcars", "query", listed, later),
-        )
-        .await
-        .expect("publish");
-    let page = answer_to(&mut ev, "c-2").await;
+    rig.send(command("c-2", CODE, "manage.lockcars", "query", listed, later)).await;
+    let page = rig.answer_to("c-2").await;
     assert_eq!(page.data_items[0]["TotalItems"], 1, "{page:?}");
 
     // Stale: refused, not applied.
     let stale = json!({ "ID": 0, "CarNum": "鲁B55003", "Locker": "车主" });
-    cloud
-        .publish(
-            format!("tcp/{CODE}"),
-            QoS::AtLeastOnce,
-            false,
-            command("c-3", CODE, "manage.lockcars", "add", stale, "2020-01-01 00:00:00"),
-        )
-        .await
-        .expect("publish");
-    let refused = answer_to(&mut ev, "c-3").await;
+    rig.send(command("c-3", CODE, "manage.lockcars", "add", stale, "2020-01-01 00:00:00")).await;
+    let refused = rig.answer_to("c-3").await;
     assert_eq!(refused.code, 0);
     assert!(refused.msg.clone().unwrap_or_default().contains("过期"), "{refused:?}");
     // Another lot's parkCode on this lot's topic.
     let foreign = json!({ "ID": 0, "CarNum": "鲁B55004", "Locker": "车主" });
-    cloud
-        .publish(
-            format!("tcp/{CODE}"),
-            QoS::AtLeastOnce,
-            false,
-            command("c-4", OTHER, "manage.lockcars", "add", foreign, later),
-        )
-        .await
-        .expect("publish");
-    let refused = answer_to(&mut ev, "c-4").await;
+    rig.send(command("c-4", OTHER, "manage.lockcars", "add", foreign, later)).await;
+    let refused = rig.answer_to("c-4").await;
     assert!(refused.code == 0 && refused.msg.clone().unwrap_or_default().contains(OTHER), "{refused:?}");
     // Malformed dataItems: the field named.
     let bad = json!({ "ID": 0, "Locker": "车主" });
-    cloud
-        .publish(
-            format!("tcp/{CODE}"),
-            QoS::AtLeastOnce,
-            false,
-            command("c-5", CODE, "manage.lockcars", "add", bad, later),
-        )
-        .await
-        .expect("publish");
-    let refused = answer_to(&mut ev, "c-5").await;
+    rig.send(command("c-5", CODE, "manage.lockcars", "add", bad, later)).await;
+    let refused = rig.answer_to("c-5").await;
     assert!(refused.msg.clone().unwrap_or_default().contains("dataItems[0].CarNum"), "{refused:?}");
     let check = json!({ "page": 1, "pageSize": 10 });
-    cloud
-        .publish(
-            format!("tcp/{CODE}"),
-            QoS::AtLeastOnce,
-            false,
-            command("c-6", CODE, "manage.lockcars", "query", check, later),
-        )
-        .await
-        .expect("publish");
+    rig.send(command("c-6", CODE, "manage.lockcars", "query", check, later)).await;
     assert_eq!(
-        answer_to(&mut ev, "c-6").await.data_items[0]["TotalItems"],
+        rig.answer_to("c-6").await.data_items[0]["TotalItems"],
         1,
         "neither the stale nor the foreign lock applied"
     );
@@ -438,6 +347,7 @@ async fn a_gateway_applies_a_command_once_and_never_a_stale_or_foreign_one() {
 struct Rig {
     _dir: TempDir,
     _platform: onepark_platform::app::Spawned,
+    lot: onepark_lot::app::LotState,
     url: String,
     cloud: AsyncClient,
     ev: EventLoop,
@@ -478,7 +388,7 @@ impl Rig {
         cloud.subscribe(format!("pts/{CODE}"), QoS::AtLeastOnce).await.expect("subscribe");
         suback(&mut ev).await;
         lot_listening(&cloud, &mut ev).await;
-        Rig { _dir: dir, _platform: p, url, cloud, ev, n: 0 }
+        Rig { _dir: dir, _platform: p, lot, url, cloud, ev, n: 0 }
     }
 
     /// Sends a command; its answer (the lot's reports skipped).
@@ -489,13 +399,24 @@ impl Rig {
         let action = if action.is_empty() { Value::Null } else { json!(action) };
         let m = json!({ "code": 1, "uuid": uuid, "serviceId": service, "parkCode": CODE, "action": action,
             "dataItems": items, "opt": "测试", "expireTime": "2099-01-01 00:00:00" });
-        self.cloud.publish(format!("tcp/{CODE}"), QoS::AtLeastOnce, false, m.to_string()).await.expect("publish");
+        self.send(m.to_string()).await;
+        self.answer_to(&uuid).await
+    }
+
+    /// Publishes a message on the lot's command topic, as the cloud.
+    async fn send(&self, message: String) {
+        self.cloud.publish(format!("tcp/{CODE}"), QoS::AtLeastOnce, false, message).await.expect("publish");
+    }
+
+    /// The next answer to command `uuid`, in the lot's own name (the lot's reports skipped; nothing else may come).
+    async fn answer_to(&mut self, uuid: &str) -> Envelope {
         loop {
             let a = next_message(&mut self.ev).await;
             let report = onepark_cloudpark::mq::ServiceId::parse(&a.service_id)
                 .is_some_and(|s| s.direction() == onepark_cloudpark::mq::Direction::Report);
             if !report {
                 assert_eq!(a.uuid, uuid, "{a:?}");
+                assert_eq!(a.park_code, CODE, "answered in the lot's own name: {a:?}");
                 return a;
             }
         }

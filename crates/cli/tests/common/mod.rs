@@ -57,3 +57,20 @@ pub fn platform_config(dir: &Path, http: u16, mqtt: u16, lots: &str) -> PathBuf 
     std::fs::write(&path, platform_toml(&top, &dir.join("platform.db"), lots)).expect("platform config");
     path
 }
+
+/// The parking cloud's sign, written out independently of onepark's code:
+/// non-empty parameters but `sign`, ASCII order, `name=value` joined with
+/// `&`, `&key=` + secret, MD5, upper hex.
+pub fn vendor_sign(params: &[(&str, String)], key: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut sorted: Vec<&(&str, String)> = params.iter().filter(|(_, v)| !v.is_empty()).collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    let joined: Vec<String> = sorted.iter().map(|(n, v)| format!("{n}={v}")).collect();
+    let text = format!("{}&key={key}", joined.join("&"));
+    Md5::digest(text.as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// Unix seconds now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

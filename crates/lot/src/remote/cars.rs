@@ -12,13 +12,9 @@ use onepark_domain::money::yuan;
 use onepark_domain::time::{format_time, parse_time};
 use serde_json::{Map, Value, json};
 
-use super::{Outcome, object, storage};
+use super::{Outcome, item_error, object, storage};
 use crate::state::LotState;
 use crate::store::{CarGroup, ChargePlan, CloudCar, LogLine, MonthCard, StoreError};
-
-fn item_error(i: usize) -> impl Fn(onepark_cloudpark::Refusal) -> String {
-    move |r| r.detail.replace("bizContent.", &format!("dataItems[{i}]."))
-}
 
 fn items(m: &Envelope) -> Vec<(usize, Fields)> {
     m.data_items.iter().cloned().map(Fields::from_map).enumerate().collect()

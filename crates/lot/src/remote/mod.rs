@@ -22,6 +22,11 @@ use crate::store::{PlateLock, StoreError, Visitor};
 /// What a command came to: done (msg, dataItems) or refused (msg).
 pub type Outcome = Result<(String, Vec<Map<String, Value>>), String>;
 
+/// A problem in `dataItems[i]`, as the answer's msg (`dataItems[0].CarNum …`).
+fn item_error(i: usize) -> impl Fn(onepark_cloudpark::Refusal) -> String + Copy {
+    move |r| command::in_item(i, r).detail
+}
+
 fn object(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
@@ -176,9 +181,8 @@ async fn gate(state: &LotState, order: &GateOrder) -> Outcome {
 async fn qr_code(state: &LotState, m: &Envelope) -> Outcome {
     let item = m.data_items.first().cloned().unwrap_or_default();
     let f = onepark_cloudpark::fields::Fields::from_map(item);
-    let lane = f.text(&["channelId", "channelid"], 30).map_err(|r| r.detail.replace("bizContent.", "dataItems[0]."))?;
-    let url =
-        f.text(&["qrCode", "url", "qrcodeUrl"], 500).map_err(|r| r.detail.replace("bizContent.", "dataItems[0]."))?;
+    let lane = f.text(&["channelId", "channelid"], 30).map_err(item_error(0))?;
+    let url = f.text(&["qrCode", "url", "qrcodeUrl"], 500).map_err(item_error(0))?;
     if !state.config().lanes.iter().any(|l| l.id == lane) {
         return Err(format!("通道 {lane} 不存在（dataItems[0].channelId）"));
     }

@@ -11,17 +11,11 @@ use onepark_domain::money::yuan;
 use onepark_domain::time::{format_time, parse_time};
 use serde_json::json;
 
-use super::{Outcome, object, storage};
+use onepark_cloudpark::command::first;
+
+use super::{Outcome, item_error, object, storage};
 use crate::state::LotState;
 use crate::store::{BillKind, BillState, Coupon, OnlineBill, Session, Settlement};
-
-fn first(m: &Envelope) -> Fields {
-    Fields::from_map(m.data_items.first().cloned().unwrap_or_default())
-}
-
-fn field(r: onepark_cloudpark::Refusal) -> String {
-    r.detail.replace("bizContent.", "dataItems[0].")
-}
 
 /// The stay a message names: its recordNo (the cloud's, or the lot's uid), else the plate's open stay.
 pub(super) async fn stay_of(
@@ -61,10 +55,10 @@ async fn held_at(state: &LotState, lane: &str) -> Result<Option<Session>, String
 /// seconds here (the vendor's 3.1), money yuan.
 pub(super) async fn query_fee(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let scene = f.opt_int(&["payScene"]).map_err(field)?.unwrap_or(0);
-    let plate = f.opt_text(&["plateNumber"], 20).map_err(field)?;
-    let lane = f.opt_text(&["outChannelid", "outChannelId"], 30).map_err(field)?;
-    let record_no = f.opt_text(&["recordNo"], 64).map_err(field)?;
+    let scene = f.opt_int(&["payScene"]).map_err(item_error(0))?.unwrap_or(0);
+    let plate = f.opt_text(&["plateNumber"], 20).map_err(item_error(0))?;
+    let lane = f.opt_text(&["outChannelid", "outChannelId"], 30).map_err(item_error(0))?;
+    let record_no = f.opt_text(&["recordNo"], 64).map_err(item_error(0))?;
     let session = match scene {
         0 | 2 | 4 => {
             let Some(plate) = plate.as_deref() else { return Err("缺少 dataItems[0].plateNumber".into()) };
@@ -134,11 +128,11 @@ fn paid_type(pay_type: i64) -> i64 {
 /// period. Any other amount is refused: the lot charges only what it asked.
 pub(super) async fn pay_notice(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let order_no = f.text(&["orderNo"], 64).map_err(field)?;
-    let paid = f.opt_yuan(&["paidFee"]).map_err(field)?.unwrap_or(0);
-    let discount = f.opt_yuan(&["discountFee"]).map_err(field)?.unwrap_or(0);
-    let plate = f.opt_text(&["plateNumber"], 20).map_err(field)?;
-    let record_no = f.opt_text(&["recordNo"], 64).map_err(field)?;
+    let order_no = f.text(&["orderNo"], 64).map_err(item_error(0))?;
+    let paid = f.opt_yuan(&["paidFee"]).map_err(item_error(0))?.unwrap_or(0);
+    let discount = f.opt_yuan(&["discountFee"]).map_err(item_error(0))?.unwrap_or(0);
+    let plate = f.opt_text(&["plateNumber"], 20).map_err(item_error(0))?;
+    let record_no = f.opt_text(&["recordNo"], 64).map_err(item_error(0))?;
     let Some(session) = stay_of(state, record_no.as_deref(), plate.as_deref()).await? else {
         return Err(format!("订单 {order_no}：车辆不在场内（recordNo / plateNumber）"));
     };
@@ -149,7 +143,7 @@ pub(super) async fn pay_notice(state: &LotState, m: &Envelope) -> Outcome {
     }
     let sum = paid.saturating_add(discount);
     // The quote it pays (`billId`, onepark's), else the newest of exactly that amount.
-    let named = f.opt_text(&["billId"], 64).map_err(field)?;
+    let named = f.opt_text(&["billId"], 64).map_err(item_error(0))?;
     let Some(bill) = bills
         .iter()
         .filter(|b| b.kind == BillKind::Prepay && b.state == BillState::Open && b.should_pay == sum)
@@ -162,13 +156,13 @@ pub(super) async fn pay_notice(state: &LotState, m: &Envelope) -> Outcome {
         ));
     };
     let deal_time =
-        f.opt_time(&["payTime"]).map_err(field)?.map(format_time).unwrap_or_else(|| format_time(state.now()));
+        f.opt_time(&["payTime"]).map_err(item_error(0))?.map(format_time).unwrap_or_else(|| format_time(state.now()));
     let s = Settlement {
         actual_pay: paid,
         discount,
         deal_time,
         order_code: order_no.clone(),
-        paid_type: paid_type(f.opt_int(&["payType"]).map_err(field)?.unwrap_or(6)),
+        paid_type: paid_type(f.opt_int(&["payType"]).map_err(item_error(0))?.unwrap_or(6)),
         pay_type: onepark_domain::record::Scene::InLot.code(),
         path: Some("cloud".into()),
         request_id: None,
@@ -199,7 +193,7 @@ pub(super) async fn coupon(state: &LotState, m: &Envelope) -> Outcome {
     let mut added = 0;
     for (i, item) in m.data_items.iter().enumerate() {
         let f = Fields::from_map(item.clone());
-        let e = |r: onepark_cloudpark::Refusal| r.detail.replace("bizContent.", &format!("dataItems[{i}]."));
+        let e = item_error(i);
         let plate = f.text(&["plateNumber"], 20).map_err(e)?;
         let plate = crate::barrier::plate_text("plateNumber", &plate)
             .map_err(|_| format!("dataItems[{i}].plateNumber 无效"))?;
@@ -249,12 +243,12 @@ pub(super) async fn coupon(state: &LotState, m: &Envelope) -> Outcome {
 /// when given, else from its end), once per `orderNo`.
 pub(super) async fn month_card_paid(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let order_no = f.text(&["orderNo"], 64).map_err(field)?;
-    let plate = f.text(&["plateNumber"], 20).map_err(field)?;
+    let order_no = f.text(&["orderNo"], 64).map_err(item_error(0))?;
+    let plate = f.text(&["plateNumber"], 20).map_err(item_error(0))?;
     let plate =
         crate::barrier::plate_text("plateNumber", &plate).map_err(|_| "dataItems[0].plateNumber 无效".to_owned())?;
-    let amount = f.opt_yuan(&["rechargeAmount"]).map_err(field)?.unwrap_or(0);
-    let months = f.opt_int(&["rechargeNum"]).map_err(field)?.unwrap_or(1);
+    let amount = f.opt_yuan(&["rechargeAmount"]).map_err(item_error(0))?.unwrap_or(0);
+    let months = f.opt_int(&["rechargeNum"]).map_err(item_error(0))?.unwrap_or(1);
     if !(1..=120).contains(&months) {
         return Err(format!("dataItems[0].rechargeNum 须为 1 至 120 个月，收到 {months}"));
     }
@@ -262,7 +256,7 @@ pub(super) async fn month_card_paid(state: &LotState, m: &Envelope) -> Outcome {
         return Err(format!("车牌 {plate} 在本车场没有月卡"));
     };
     let now = state.now();
-    let from = match f.opt_date_or_time(&["forceTimeStart"]).map_err(field)? {
+    let from = match f.opt_date_or_time(&["forceTimeStart"]).map_err(item_error(0))? {
         Some(start) => {
             card.start_time = format_time(start);
             format_time(start - chrono::Duration::seconds(1))

@@ -12,20 +12,14 @@ use onepark_domain::money::yuan;
 use onepark_domain::time::{format_time, parse_time};
 use serde_json::{Map, Value, json};
 
-use super::{Outcome, object, storage};
+use onepark_cloudpark::command::first;
+
+use super::{Outcome, item_error, object, storage};
 use crate::config::Direction;
 use crate::feed::LaneEvent;
 use crate::orders::LaneCommand;
 use crate::state::LotState;
 use crate::store::{Coupon, Session};
-
-fn first(m: &Envelope) -> Fields {
-    Fields::from_map(m.data_items.first().cloned().unwrap_or_default())
-}
-
-fn field(i: usize) -> impl Fn(onepark_cloudpark::Refusal) -> String {
-    move |r| r.detail.replace("bizContent.", &format!("dataItems[{i}]."))
-}
 
 /// The cars the lanes hold now (refused in the last ten minutes, not let in
 /// or out since), newest first: `direction` entry for pre-entries, exit for pre-exits.
@@ -47,8 +41,8 @@ fn waiting(state: &LotState, direction: Direction) -> Vec<LaneEvent> {
 /// phone's plate enters at `channelid`, whose controller raises the barrier.
 pub(super) async fn no_plate_entry(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let plate = f.text(&["plateNumber"], 20).map_err(field(0))?;
-    let lane = f.text(&["channelid", "channelId"], 30).map_err(field(0))?;
+    let plate = f.text(&["plateNumber"], 20).map_err(item_error(0))?;
+    let lane = f.text(&["channelid", "channelId"], 30).map_err(item_error(0))?;
     let Some(l) = state.config().lanes.iter().find(|l| l.id == lane && l.direction == Direction::Entry) else {
         return Err(format!("入口通道 {lane} 不存在（dataItems[0].channelid）"));
     };
@@ -86,8 +80,8 @@ fn exit_lane(state: &LotState) -> String {
 /// that began before `beforeTime` is closed as left unseen, free.
 pub(super) async fn clear(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let before = f.time(&["beforeTime", "enterTime", "endTime"]).map_err(field(0))?;
-    let operator = f.opt_text(&["operator"], 50).map_err(field(0))?.or(m.opt.clone()).unwrap_or_default();
+    let before = f.time(&["beforeTime", "enterTime", "endTime"]).map_err(item_error(0))?;
+    let operator = f.opt_text(&["operator"], 50).map_err(item_error(0))?.or(m.opt.clone()).unwrap_or_default();
     if before > state.now() {
         return Err("dataItems[0].beforeTime 不能晚于现在".into());
     }
@@ -108,8 +102,8 @@ pub(super) async fn modify_parkin(state: &LotState, m: &Envelope) -> Outcome {
     let mut changed = 0;
     for (i, item) in m.data_items.iter().enumerate() {
         let f = Fields::from_map(item.clone());
-        let record_no = f.text(&["recordNo"], 64).map_err(field(i))?;
-        let plate = f.text(&["plateNumber"], 20).map_err(field(i))?;
+        let record_no = f.text(&["recordNo"], 64).map_err(item_error(i))?;
+        let plate = f.text(&["plateNumber"], 20).map_err(item_error(i))?;
         let plate = crate::barrier::plate_text("plateNumber", &plate)
             .map_err(|_| format!("dataItems[{i}].plateNumber 无效"))?;
         let uid = state.store().cloud_uid(&record_no).await.map_err(storage)?.unwrap_or(record_no.clone());
@@ -169,10 +163,10 @@ async fn held(state: &LotState, lane: &str) -> Result<Session, String> {
 /// an attendant's reduction of that car's fee, kept as a coupon of its stay).
 pub(super) async fn parkout(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let lane = f.text(&["outChannelId", "outChannelid"], 30).map_err(field(0))?;
+    let lane = f.text(&["outChannelId", "outChannelid"], 30).map_err(item_error(0))?;
     let session = held(state, &lane).await?;
     if m.action.as_deref() == Some("preoutmodify") {
-        let discount = f.opt_yuan(&["discountFee"]).map_err(field(0))?.ok_or("缺少 dataItems[0].discountFee")?;
+        let discount = f.opt_yuan(&["discountFee"]).map_err(item_error(0))?.ok_or("缺少 dataItems[0].discountFee")?;
         let coupon = Coupon {
             ticket_no: format!("preout-{}", m.uuid),
             plate_no: session.plate_no.clone(),
@@ -195,7 +189,7 @@ pub(super) async fn parkout(state: &LotState, m: &Envelope) -> Outcome {
 /// `[{channelId, content}]`): shown in the booth's feed.
 pub(super) fn intercom(state: &LotState, m: &Envelope) -> Outcome {
     let f = first(m);
-    let lane = f.text(&["channelId", "channelid"], 30).map_err(field(0))?;
+    let lane = f.text(&["channelId", "channelid"], 30).map_err(item_error(0))?;
     let Some(l) = state.config().lanes.iter().find(|l| l.id == lane) else {
         return Err(format!("通道 {lane} 不存在（dataItems[0].channelId）"));
     };
@@ -204,7 +198,7 @@ pub(super) fn intercom(state: &LotState, m: &Envelope) -> Outcome {
         Some("hangup") => "云坐席挂断",
         _ => "云坐席消息",
     };
-    let content = f.opt_text(&["content"], 200).map_err(field(0))?.unwrap_or_default();
+    let content = f.opt_text(&["content"], 200).map_err(item_error(0))?.unwrap_or_default();
     state.feed().push(LaneEvent {
         at: format_time(state.now()),
         lane: l.id.clone(),
@@ -227,7 +221,7 @@ pub(super) async fn agent_parkin(state: &LotState, m: &Envelope) -> Outcome {
     for (i, item) in m.data_items.iter().enumerate() {
         let mut item = item.clone();
         item.insert("carStatus".into(), Value::from(1));
-        let parsed = ParkinItem::from_fields(&Fields::from_map(item)).map_err(field(i))?;
+        let parsed = ParkinItem::from_fields(&Fields::from_map(item)).map_err(item_error(i))?;
         crate::cloud::apply_stay(state, &parsed).await.map_err(|e| format!("dataItems[{i}]：{e}"))?;
         done += 1;
     }
@@ -241,7 +235,7 @@ pub(super) async fn agent_parkout(state: &LotState, m: &Envelope) -> Outcome {
     let mut done = 0;
     for (i, item) in m.data_items.iter().enumerate() {
         let f = Fields::from_map(item.clone());
-        let e = field(i);
+        let e = item_error(i);
         let record_no = f.opt_text(&["recordNo"], 64).map_err(&e)?;
         let plate = f.opt_text(&["plateNumber"], 20).map_err(&e)?;
         let session = super::money::stay_of(state, record_no.as_deref(), plate.as_deref()).await?;

@@ -42,6 +42,43 @@ fn pay_type(paid_type: i64) -> i64 {
     }
 }
 
+/// A command to a lot (`pid`), as this protocol's downlink: `m` published on
+/// `topic` until the lot answers or its `expireTime` passes (the integrators'
+/// commands and the city's announcements alike).
+pub(super) fn downlink(
+    request_id: i64,
+    pid: &str,
+    topic: String,
+    m: &onepark_cloudpark::mq::Envelope,
+    subject: String,
+    now: NaiveDateTime,
+    created_ms: i64,
+) -> Downlink {
+    let expires = onepark_cloudpark::command::expires(m).unwrap_or(now);
+    Downlink {
+        request_id,
+        protocol: Protocol::Cloudpark.as_str().to_owned(),
+        access_id: pid.to_owned(),
+        parking_code: m.park_code.clone(),
+        interface: m.service_id.clone(),
+        topic,
+        payload: m.to_json().to_string(),
+        subject,
+        created_at: format_time(now),
+        created_ms,
+        deadline_at: format_time(now + chrono::Duration::seconds(10)),
+        expires_at: format_time(expires),
+        state: DownlinkState::Queued,
+        attempts: 0,
+        next_attempt_at: format_time(now),
+        last_published_at: None,
+        confirmed_at: None,
+        confirm_success: None,
+        confirm_ms: None,
+        confirm_reason: None,
+    }
+}
+
 impl Announcer for Cloudpark {
     fn message(
         &self,
@@ -85,29 +122,17 @@ impl Announcer for Cloudpark {
             Announcement::Arrears(_) => return not_carried("city-wide arrears notices"),
         };
         let request_id = next_request_id(self.clock.now().timestamp_micros());
-        let uuid = uuid_of(request_id);
-        let m = command(&uuid, service, parking_code, action, vec![object(item)], Some("onepark"), now, expires);
-        Ok(Downlink {
-            request_id,
-            protocol: Protocol::Cloudpark.as_str().to_owned(),
-            access_id: pid.clone(),
-            parking_code: parking_code.to_owned(),
-            interface: service.name().to_owned(),
-            topic: self.topics.command(parking_code),
-            payload: m.to_json().to_string(),
-            subject,
-            created_at: format_time(now),
-            created_ms: self.clock.now().timestamp_millis(),
-            deadline_at: format_time(now + chrono::Duration::seconds(10)),
-            expires_at: format_time(expires),
-            state: DownlinkState::Queued,
-            attempts: 0,
-            next_attempt_at: format_time(now),
-            last_published_at: None,
-            confirmed_at: None,
-            confirm_success: None,
-            confirm_ms: None,
-            confirm_reason: None,
-        })
+        let m = command(
+            &uuid_of(request_id),
+            service,
+            parking_code,
+            action,
+            vec![object(item)],
+            Some("onepark"),
+            now,
+            expires,
+        );
+        let created_ms = self.clock.now().timestamp_millis();
+        Ok(downlink(request_id, pid, self.topics.command(parking_code), &m, subject, now, created_ms))
     }
 }

@@ -37,7 +37,7 @@ pub async fn receive(state: &AppState, topic: &str, payload: &[u8]) -> Option<(S
             if silent {
                 return None;
             }
-            let answer = refusal_envelope(&park_code, &r.detail, now);
+            let answer = Envelope::failure(&park_code, &r.detail, now);
             return Some((back, answer.to_json().to_string().into_bytes()));
         }
     };
@@ -85,21 +85,6 @@ pub async fn receive(state: &AppState, topic: &str, payload: &[u8]) -> Option<(S
             // A storage failure is not answered: the lot sends it again.
             if r.code.retryable() { None } else { answer(false, &r.detail, Vec::new()) }
         }
-    }
-}
-
-fn refusal_envelope(park_code: &str, detail: &str, now: NaiveDateTime) -> Envelope {
-    Envelope {
-        code: 0,
-        uuid: String::new(),
-        service_id: String::new(),
-        park_code: park_code.to_owned(),
-        action: None,
-        data_items: Vec::new(),
-        msg: Some(detail.to_owned()),
-        opt: None,
-        timestamp: Some(now),
-        extras: Map::new(),
     }
 }
 

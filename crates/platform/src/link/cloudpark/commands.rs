@@ -14,7 +14,6 @@ use onepark_cloudpark::command::{self, Gate, GateOrder, PlateLock, Reservation, 
 use onepark_cloudpark::fields::Fields;
 use onepark_cloudpark::mq::{Direction, Envelope, ServiceId};
 use onepark_cloudpark::{Code, Refusal};
-use onepark_domain::time::format_time;
 use serde_json::{Map, Value, json};
 
 use super::answer::{Done, unavailable};
@@ -187,32 +186,13 @@ pub(super) async fn issue(state: &AppState, who: &Principal, service: ServiceId,
         .and_then(|i| ["plateNumber", "CarNum", "carNum", "channelId", "channelid"].iter().find_map(|k| i.get(*k)))
         .map(|v| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))
         .unwrap_or_default();
-    let downlink = Downlink {
-        request_id,
-        protocol: onepark_domain::record::Protocol::Cloudpark.as_str().to_owned(),
-        access_id: lot_pid,
-        parking_code: park_code.clone(),
-        interface: service.name().to_owned(),
-        topic,
-        payload: message.to_json().to_string(),
-        subject: match &action {
-            Some(a) if subject.is_empty() => a.clone(),
-            Some(a) => format!("{a} {subject}"),
-            None => subject,
-        },
-        created_at: format_time(now),
-        created_ms: state.clock().now().timestamp_millis(),
-        deadline_at: format_time(now + chrono::Duration::seconds(10)),
-        expires_at: format_time(expires),
-        state: DownlinkState::Queued,
-        attempts: 0,
-        next_attempt_at: format_time(now),
-        last_published_at: None,
-        confirmed_at: None,
-        confirm_success: None,
-        confirm_ms: None,
-        confirm_reason: None,
+    let subject = match &action {
+        Some(a) if subject.is_empty() => a.clone(),
+        Some(a) => format!("{a} {subject}"),
+        None => subject,
     };
+    let created_ms = state.clock().now().timestamp_millis();
+    let downlink = super::announce::downlink(request_id, &lot_pid, topic, &message, subject, now, created_ms);
     state.store().queue_command(&downlink, &who.pid).await.map_err(unavailable)?;
     state.wake().now();
     tracing::info!(uuid, park_code, service = service.name(), action, by = who.pid, "cloud command queued");
