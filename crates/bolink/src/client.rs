@@ -41,6 +41,9 @@ pub enum Outcome {
     Throttled {
         service_name: String,
     },
+    /// The answer to a query (`query_month_card_page`…) or to the lot's own
+    /// answer of a downlink: the whole reply.
+    Reply(serde_json::Map<String, Value>),
     /// A message of the cloud's own (a downlink), as received.
     Downlink(Value),
 }
@@ -102,7 +105,10 @@ impl Client {
             let text = |name: &str| reply.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
             let service_name = text("service_name");
             let state = reply.get("state").and_then(|s| s.as_i64().or_else(|| s.as_str()?.parse().ok()));
+            let record = crate::message::deduplicated(&service_name);
             let outcome = match (service_name.as_str(), state) {
+                (_, Some(s)) if s != 1 && text("errmsg") == "request_over_times" => Outcome::Throttled { service_name },
+                (_, Some(_)) if !record && service_name != "login" => Outcome::Reply(reply.clone()),
                 ("login", Some(1)) => {
                     self.token = Some(text("token"));
                     Outcome::LoggedIn
@@ -119,6 +125,13 @@ impl Client {
 
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.transmit.pop_front()
+    }
+
+    /// The connection is new (a reconnect): log in again, forgetting the
+    /// token and whatever was not yet sent.
+    pub fn reset(&mut self, now: i64) {
+        let identity = self.identity.clone();
+        *self = Client::new(identity, now, self.heartbeat_ms);
     }
 
     pub fn poll_outcome(&mut self) -> Option<Outcome> {

@@ -16,6 +16,9 @@ pub mod envelope;
 pub mod fields;
 pub mod frame;
 pub mod message;
+pub mod month_card;
+pub mod no_plate;
+pub mod picture;
 pub mod session;
 pub mod sign;
 

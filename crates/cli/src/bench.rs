@@ -186,6 +186,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         payments: Default::default(),
         dashboard: Default::default(),
         cloud_topics: Default::default(),
+        bolink: Default::default(),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

@@ -47,6 +47,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
         payments: Default::default(),
         dashboard: Default::default(),
         cloud_topics: Default::default(),
+        bolink: Default::default(),
     };
     let store = onepark_platform::store::Store::connect(database).await.context("database")?;
     let now = onepark_domain::time::Zone::default().local(chrono::Utc::now());

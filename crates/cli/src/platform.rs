@@ -77,15 +77,27 @@ pub enum IntegratorsCommand {
 pub enum LotsCommand {
     /// Register or replace a lot.
     Add {
-        #[arg(long)]
+        /// `qdpark` (the Qingdao interface) or `bolink` (a charging system
+        /// speaking Bolink's SDK wire; its park_id is the access id).
+        #[arg(long, default_value = "qdpark")]
+        protocol: String,
+        /// The lot's login: Qingdao's accessID, Bolink's park_id.
+        #[arg(long, alias = "park-id")]
         access_id: String,
-        /// The lot's public key: inline Base64/PEM or a file path.
+        /// Qingdao: the lot's public key, inline Base64/PEM or a file path.
         #[arg(long)]
-        public_key: String,
+        public_key: Option<String>,
         #[arg(long, default_value = "qingdao")]
         profile: String,
-        /// A parkingCode this accessID may report (repeat for several).
-        #[arg(long = "parking-code", required = true)]
+        /// Bolink: the key the lot's SDK signs with; default a new random one, printed once.
+        #[arg(long, env = "ONEPARK_BOLINK_KEY")]
+        key: Option<String>,
+        /// Bolink: the lot's berths (its records carry only the free count).
+        #[arg(long, default_value_t = 0)]
+        berths: i64,
+        /// A parkingCode this lot may report (repeat for several; Bolink: one,
+        /// default its park_id).
+        #[arg(long = "parking-code")]
         parking_codes: Vec<String>,
     },
     /// List lots from the config file and the database.
@@ -133,24 +145,79 @@ pub fn run(command: Command) -> Result<ExitCode> {
 async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
     let store = Store::connect(&config.database).await.context("database")?;
     match command {
-        LotsCommand::Add { access_id, public_key, profile, parking_codes } => {
-            let key = read_key_text(&public_key, std::path::Path::new(".")).map_err(anyhow::Error::msg)?;
-            let protocol = onepark_domain::record::Protocol::Qdpark;
-            let stored = StoredLot { protocol, access_id, public_key: key, profile, parking_codes };
+        LotsCommand::Add { protocol, access_id, public_key, profile, key, berths, parking_codes } => {
+            let protocol = onepark_domain::record::Protocol::parse(&protocol)
+                .filter(|p| *p != onepark_domain::record::Protocol::Cloudpark)
+                .with_context(|| format!("--protocol {protocol}: qdpark or bolink (cloud API lots: `platform integrators add --kind lot`)"))?;
+            if access_id.is_empty() || access_id.contains('_') || access_id.chars().any(char::is_whitespace) {
+                bail!("--access-id must be non-empty, without `_` or spaces");
+            }
+            let (stored, shown_key) = match protocol {
+                onepark_domain::record::Protocol::Bolink => {
+                    let parking_codes = if parking_codes.is_empty() { vec![access_id.clone()] } else { parking_codes };
+                    if parking_codes.len() != 1 {
+                        bail!("--parking-code: a Bolink lot reports under one parking code");
+                    }
+                    if !(0..=1_000_000).contains(&berths) {
+                        bail!("--berths must be between 0 and 1000000");
+                    }
+                    let generated = key.is_none();
+                    let key = match key {
+                        Some(k) => k,
+                        None => onepark_platform::secret::random_hex(16).map_err(anyhow::Error::msg)?,
+                    };
+                    if key.len() < 6 || key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                        bail!("--key must be at least 6 characters, without spaces");
+                    }
+                    let stored = StoredLot {
+                        protocol,
+                        access_id,
+                        public_key: String::new(),
+                        profile: "bolink".into(),
+                        parking_codes,
+                        secret: Some(key.clone()),
+                        berths: Some(berths),
+                    };
+                    (stored, generated.then_some(key))
+                }
+                _ => {
+                    let public_key = public_key.context("--public-key is required for a Qingdao lot")?;
+                    if parking_codes.is_empty() {
+                        bail!("--parking-code: list at least one parkingCode this accessID may report");
+                    }
+                    let key = read_key_text(&public_key, std::path::Path::new(".")).map_err(anyhow::Error::msg)?;
+                    let stored = StoredLot {
+                        protocol,
+                        access_id,
+                        public_key: key,
+                        profile,
+                        parking_codes,
+                        secret: None,
+                        berths: None,
+                    };
+                    (stored, None)
+                }
+            };
             // Refuse what the platform could not use, before storing it.
-            LotAccess::try_from(stored.clone()).map_err(anyhow::Error::msg).context("--public-key / --profile")?;
-            if stored.access_id.is_empty() || stored.access_id.contains('_') {
-                bail!("--access-id must be non-empty and without `_`");
+            LotAccess::try_from(stored.clone())
+                .map_err(anyhow::Error::msg)
+                .context("--public-key / --profile / --key")?;
+            if let Some(p) = store.principal(&stored.access_id).await? {
+                bail!("{} is already a pid of the cloud API ({}); a lot has one login", p.pid, p.kind.as_str());
             }
             let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
             store.add_lot(&stored, &now).await?;
-            println!("added {} ({}) for {}", stored.access_id, stored.profile, stored.parking_codes.join(","));
+            println!("added {} ({}) for {}", stored.access_id, stored.protocol, stored.parking_codes.join(","));
+            if let Some(key) = shown_key {
+                println!("key: {key} (shown once; configure it in the lot's SDK)");
+            }
         }
         LotsCommand::List => {
             for lot in &config.lots {
                 let profile = match &lot.link {
                     onepark_platform::config::LotLink::Qdpark { profile, .. } => profile.to_string(),
                     onepark_platform::config::LotLink::Cloudpark { .. } => "cloudpark".into(),
+                    onepark_platform::config::LotLink::Bolink { .. } => "bolink".into(),
                 };
                 println!("{}\t{}\t{}\tconfig", lot.access_id, profile, lot.parking_codes.join(","));
             }

@@ -22,16 +22,20 @@ pub enum Protocol {
     Qdpark,
     /// A parking cloud's open API (`cloudparkapi`: pid, MD5 sign, bizContent).
     Cloudpark,
+    /// Bolink's charging-system SDK wire (停车云: MD5-signed JSON lines over
+    /// TCP, or its HTTP mode with a long poll).
+    Bolink,
 }
 
 impl Protocol {
-    pub const ALL: [Protocol; 2] = [Protocol::Qdpark, Protocol::Cloudpark];
+    pub const ALL: [Protocol; 3] = [Protocol::Qdpark, Protocol::Cloudpark, Protocol::Bolink];
 
     /// The protocol's name in storage, configuration and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
             Protocol::Qdpark => "qdpark",
             Protocol::Cloudpark => "cloudpark",
+            Protocol::Bolink => "bolink",
         }
     }
 
@@ -254,6 +258,6 @@ mod tests {
         for p in Protocol::ALL {
             assert_eq!(Protocol::parse(p.as_str()), Some(p));
         }
-        assert_eq!(Protocol::parse("bolink"), None);
+        assert_eq!(Protocol::parse("Bolink"), None, "names are exact");
     }
 }

@@ -19,6 +19,8 @@ pub fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route(&format!("{}/{{name}}", config.path_prefix), post(uplink::handle))
         .route(&format!("{}/{{name}}", crate::link::cloudpark::PATH), post(crate::link::cloudpark::door::handle))
+        .route(crate::link::bolink::http::UPLOAD, post(crate::link::bolink::http::upload))
+        .route(crate::link::bolink::http::DOWNLOAD, post(crate::link::bolink::http::download))
         .merge(crate::http::admin::router(state.clone()))
         .merge(crate::http::dashboard::router())
         .merge(crate::http::driver::router())
@@ -123,6 +125,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = AppState::new(&config, open(&config).await?);
     start_downlink(&config, &state).await?;
     start_payments(&state);
+    start_bolink(&config, &state).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -168,6 +171,15 @@ pub struct Spawned {
     pub http: SocketAddr,
     /// The embedded broker, when it runs.
     pub mqtt: Option<crate::link::qdpark::broker::Embedded>,
+    /// Bolink's TCP door, when `[bolink] listen` is set.
+    pub bolink: Option<SocketAddr>,
+}
+
+/// Bolink's TCP door (`[bolink] listen`; off by default): its address.
+pub async fn start_bolink(config: &Config, state: &AppState) -> Result<Option<SocketAddr>, ServeError> {
+    crate::link::bolink::tcp::start(&config.bolink, state.clone())
+        .await
+        .map_err(|source| ServeError::Listen { addr: config.bolink.listen.clone().unwrap_or_default(), source })
 }
 
 /// Starts the platform in the background (tests, load generator).
@@ -175,6 +187,7 @@ pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let state = AppState::new(&config, open(&config).await?);
     let mqtt = start_downlink(&config, &state).await?;
     start_payments(&state);
+    let bolink = start_bolink(&config, &state).await?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
@@ -183,7 +196,7 @@ pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let stats = state.metrics().http.clone();
     let app = router(&config, state);
     tokio::spawn(onepark_serve::serve(listener, app, config.limits.http.clone(), stats, std::future::pending()));
-    Ok(Spawned { http: addr, mqtt })
+    Ok(Spawned { http: addr, mqtt, bolink })
 }
 
 async fn shutdown() {

@@ -51,6 +51,34 @@ struct Raw {
     dashboard: RawDashboard,
     #[serde(default)]
     cloudpark: RawCloudpark,
+    #[serde(default)]
+    bolink: RawBolink,
+}
+
+/// `[bolink]`: Bolink charging systems' SDK connections (docs/bolink.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBolink {
+    listen: Option<String>,
+    max_line_bytes: Option<usize>,
+    max_connections: Option<usize>,
+}
+
+/// Where Bolink SDKs connect, and the bounds of their connections.
+#[derive(Clone, Debug)]
+pub struct Bolink {
+    /// The TCP listener (the vendor's port is 6789); `None`: off (the default).
+    pub listen: Option<String>,
+    /// The longest line read (the vendor's server: 1 KiB; onepark 64 KiB).
+    pub max_line: usize,
+    /// Open TCP connections at once; more are closed on accept.
+    pub max_connections: usize,
+}
+
+impl Default for Bolink {
+    fn default() -> Bolink {
+        Bolink { listen: None, max_line: onepark_bolink::frame::DEFAULT_MAX_LINE, max_connections: 10_000 }
+    }
 }
 
 /// `[cloudpark]`: the parking cloud's MQ channel (docs/cloudpark.md, "The MQ channel").
@@ -226,6 +254,9 @@ pub enum LotLink {
     /// The parking cloud's API and MQ channel: the lot's pid (its secret is
     /// the principal's, read where a request is verified).
     Cloudpark { pid: String },
+    /// Bolink's SDK wire: the key the lot's SDK signs with (its `park_id`
+    /// is the access id, its one parking code the city's code for it).
+    Bolink { key: String, berths: i64 },
 }
 
 impl LotAccess {
@@ -239,10 +270,20 @@ impl LotAccess {
         LotAccess { access_id: pid.to_owned(), parking_codes, link: LotLink::Cloudpark { pid: pid.to_owned() } }
     }
 
+    /// A lot speaking Bolink's SDK wire: `park_id`, its key and the city's code for it.
+    pub fn bolink(park_id: &str, key: &str, parking_code: &str, berths: i64) -> LotAccess {
+        LotAccess {
+            access_id: park_id.to_owned(),
+            parking_codes: vec![parking_code.to_owned()],
+            link: LotLink::Bolink { key: key.to_owned(), berths },
+        }
+    }
+
     pub fn protocol(&self) -> onepark_domain::record::Protocol {
         match self.link {
             LotLink::Qdpark { .. } => onepark_domain::record::Protocol::Qdpark,
             LotLink::Cloudpark { .. } => onepark_domain::record::Protocol::Cloudpark,
+            LotLink::Bolink { .. } => onepark_domain::record::Protocol::Bolink,
         }
     }
 }
@@ -279,6 +320,7 @@ pub struct Config {
     pub dashboard: Dashboard,
     /// The cloud's MQ topics (`tcp/{parkCode}` and `pts/{parkCode}` by default).
     pub cloud_topics: onepark_cloudpark::channel::Topics,
+    pub bolink: Bolink,
 }
 
 /// The bounds of the platform's front doors; see docs/operations.md.
@@ -490,6 +532,18 @@ impl Config {
                 onepark_cloudpark::channel::Topics::new(&command, &report).map_err(|e| invalid("cloudpark", e))?
             },
             dashboard: Dashboard { secure_cookie: raw.dashboard.secure_cookie.unwrap_or(false) },
+            bolink: {
+                let d = Bolink::default();
+                let max_line = raw.bolink.max_line_bytes.unwrap_or(d.max_line);
+                if !(1024..=16 * 1024 * 1024).contains(&max_line) {
+                    return Err(invalid("bolink.max_line_bytes", "between 1024 and 16777216"));
+                }
+                Bolink {
+                    listen: raw.bolink.listen.filter(|l| l != "off"),
+                    max_line,
+                    max_connections: raw.bolink.max_connections.unwrap_or(d.max_connections).max(1),
+                }
+            },
         })
     }
 }
@@ -534,6 +588,13 @@ impl TryFrom<crate::store::StoredLot> for LotAccess {
             // Lots of the cloud API are pids (`cloud_principals`), never `lot_access` rows.
             onepark_domain::record::Protocol::Cloudpark => {
                 Err(format!("lot {} names protocol cloudpark: register it as a pid", stored.access_id))
+            }
+            onepark_domain::record::Protocol::Bolink => {
+                let key = stored.secret.filter(|k| !k.is_empty()).ok_or("a Bolink lot needs its key")?;
+                match stored.parking_codes.as_slice() {
+                    [code] => Ok(LotAccess::bolink(&stored.access_id, &key, code, stored.berths.unwrap_or(0))),
+                    _ => Err(format!("Bolink lot {} needs exactly one parking code", stored.access_id)),
+                }
             }
         }
     }

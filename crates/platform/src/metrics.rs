@@ -69,6 +69,30 @@ struct Service {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BolinkMessage {
+    /// A known service_name or event, else `other`.
+    service: &'static str,
+    ok: bool,
+}
+
+/// The Bolink services and events counted by name (label values stay bounded).
+const BOLINK_NAMES: [&str; 13] = [
+    "login",
+    "in_park",
+    "inpark",
+    "out_park",
+    "outpark",
+    "upload_order",
+    "upload_carpic",
+    "query_month_card_page",
+    "nolicence_in_park",
+    "nolicence_in_park_sent",
+    "connection_refused",
+    "heartbeat",
+    "other",
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct MqReport {
     /// A known serviceId, `unknown` or `unparsed`.
     service: String,
@@ -106,6 +130,7 @@ pub struct Metrics {
     cloud_latency: Histograms<Service>,
     /// Reports lots published on the cloud's MQ channel.
     cloud_mq: Family<MqReport, Counter>,
+    bolink: Family<BolinkMessage, Counter>,
     pub http: Arc<onepark_serve::Stats>,
     /// The embedded broker's door (connections before and after CONNECT).
     pub mqtt: Arc<DoorStats>,
@@ -129,6 +154,7 @@ impl Default for Metrics {
             cloud: Family::default(),
             cloud_latency: Family::new_with_constructor(|| histogram(&BUCKETS)),
             cloud_mq: Family::default(),
+            bolink: Family::default(),
             http: Arc::default(),
             mqtt: Arc::default(),
         };
@@ -213,6 +239,12 @@ impl Metrics {
         self.cloud_mq.get_or_create(&MqReport { service: service.to_owned(), stored }).inc();
     }
 
+    /// A Bolink message served (or a login, a scan sent, a connection refused).
+    pub fn bolink(&self, service: &str, ok: bool) {
+        let service = BOLINK_NAMES.iter().find(|n| **n == service).copied().unwrap_or("other");
+        self.bolink.get_or_create(&BolinkMessage { service, ok }).inc();
+    }
+
     /// A lot's answer to a cloud command: its latency, and whether it refused.
     pub fn cloud_answer(&self, service: &str, ok: bool, latency_ms: i64) {
         self.confirmed(service, latency_ms);
@@ -249,6 +281,11 @@ impl Metrics {
             "onepark_cloudpark_mq_reports",
             "Reports on the cloud's MQ channel, by serviceId and whether they were stored.",
             self.cloud_mq.clone(),
+        );
+        r.register(
+            "onepark_bolink_messages",
+            "Bolink SDK messages by service_name and whether they were served.",
+            self.bolink.clone(),
         );
         r.register("onepark_uplink_latency_seconds", "Uplink request latency by interface.", self.latency.clone());
         r.register(

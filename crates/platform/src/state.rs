@@ -72,6 +72,10 @@ struct Inner {
     cloud_topics: onepark_cloudpark::channel::Topics,
     /// Callers waiting for a lot's answer to a cloud command.
     cloud_answered: crate::link::cloudpark::waiting::Waiting,
+    /// Bolink lots' charging systems online now, and what waits for them.
+    bolink: crate::link::bolink::mailbox::Mailboxes,
+    /// Bolink's HTTP-mode logins.
+    bolink_tokens: crate::link::bolink::held::Tokens,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -150,6 +154,8 @@ impl AppState {
                 public_url: config.public_url.clone(),
                 cloud_topics: config.cloud_topics.clone(),
                 cloud_answered: Default::default(),
+                bolink: Default::default(),
+                bolink_tokens: Default::default(),
                 clock,
             }),
         }
@@ -165,6 +171,19 @@ impl AppState {
 
     pub fn cloud_answered(&self) -> &crate::link::cloudpark::waiting::Waiting {
         &self.inner.cloud_answered
+    }
+
+    pub fn bolink(&self) -> &crate::link::bolink::mailbox::Mailboxes {
+        &self.inner.bolink
+    }
+
+    pub fn bolink_tokens(&self) -> &crate::link::bolink::held::Tokens {
+        &self.inner.bolink_tokens
+    }
+
+    /// The configured zone (wire times in Unix seconds are read in it).
+    pub fn zone(&self) -> Zone {
+        self.inner.zone
     }
 
     pub fn cloud_known(&self) -> &crate::link::cloudpark::known::Known {

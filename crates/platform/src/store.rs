@@ -14,6 +14,7 @@
 //! | `lists` | `list_entries` |
 //! | `payments` | `signups`, `fee_quotes`, `payments`, `arrears` |
 //! | `cloud` | `cloud_principals`, `remote_stays`, `fixed_cars` (the parking cloud's API) |
+//! | `scans` | `bolink_scans` (no-plate entries by scanning a lane's code) |
 //! | `commands` | `cloud_answers`, `lot_events`, `cloud_lot_state` (the cloud's MQ channel; its commands are `downlinks`) |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
@@ -39,6 +40,7 @@ mod lots;
 mod payments;
 mod photos;
 mod records;
+mod scans;
 mod shared;
 pub use checks::{CheckRow, DayCounts};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
@@ -53,6 +55,7 @@ pub use payments::{
 };
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Table};
+pub use scans::Scan;
 use shared::Shared;
 
 /// Migrations, in order, embedded in the binary; applied ones are never
@@ -69,6 +72,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (9, "protocols", include_str!("../migrations/0009_protocols.sql")),
     (10, "cloudpark", include_str!("../migrations/0010_cloudpark.sql")),
     (11, "cloud channel", include_str!("../migrations/0011_cloud_channel.sql")),
+    (12, "bolink", include_str!("../migrations/0012_bolink.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

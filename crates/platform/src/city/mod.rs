@@ -8,4 +8,5 @@ pub mod channel;
 pub mod lists;
 pub mod overview;
 pub mod payments;
+pub mod photos;
 pub mod principals;

@@ -39,10 +39,11 @@ pub fn router() -> Router<AppState> {
         .route("/pay/signup", post(sign_up))
         .route("/pay/receipt/{order}", get(receipt))
         .route("/pay/verify", post(verify))
+        .route("/pay/in/{park_id}/{lane}", get(crate::http::noplate::show).post(crate::http::noplate::scan))
 }
 
-struct Driver {
-    lang: Lang,
+pub(crate) struct Driver {
+    pub(crate) lang: Lang,
     fragment: bool,
     /// The forms' CSRF token, and its cookie when the browser has none yet.
     csrf: String,
@@ -54,7 +55,7 @@ struct Driver {
     play_money: bool,
 }
 
-fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
+pub(crate) fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
     let (csrf, set_csrf) = proof::csrf(headers);
     Driver {
         lang: onepark_serve::pages::lang(headers),
@@ -72,12 +73,12 @@ impl Driver {
     }
 
     /// The hidden CSRF field every driver form carries.
-    fn token(&self) -> Markup {
+    pub(crate) fn token(&self) -> Markup {
         html! { input type="hidden" name="csrf" value=(self.csrf); }
     }
 }
 
-fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
+pub(crate) fn page(d: &Driver, title: &str, live: u32, body: Markup) -> Response {
     let lang = d.lang;
     let body = html! {
         div.driver {
@@ -136,7 +137,7 @@ fn quote_url(state: &AppState, request_id: i64) -> String {
 }
 
 /// A form posted from another site, or without its page's token.
-fn forged(d: &Driver) -> Response {
+pub(crate) fn forged(d: &Driver) -> Response {
     problem(
         d,
         StatusCode::FORBIDDEN,
@@ -151,7 +152,7 @@ struct Key {
 }
 
 /// A page that says what went wrong and how to go on (HTTP status kept).
-fn problem(d: &Driver, status: StatusCode, zh: &str, en: &str) -> Response {
+pub(crate) fn problem(d: &Driver, status: StatusCode, zh: &str, en: &str) -> Response {
     let lang = d.lang;
     let body = html! {
         div.card { div.notice.bad { (lang.t(zh, en)) } p { a.button href="/pay" { (lang.t("返回", "Back")) } } }
@@ -159,7 +160,7 @@ fn problem(d: &Driver, status: StatusCode, zh: &str, en: &str) -> Response {
     (status, page(d, lang.t("出错了", "Something went wrong"), 0, body)).into_response()
 }
 
-fn failed(d: &Driver, e: impl std::fmt::Display) -> Response {
+pub(crate) fn failed(d: &Driver, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "driver page failed");
     problem(d, StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙，请稍后再试", "The system is busy, please try again")
 }

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod driver;
 pub mod integrators;
 pub mod money;
+pub mod noplate;
 pub mod notify;
 pub mod params;
 pub mod proof;

@@ -13,6 +13,7 @@ use onepark_serve::clock::Clock;
 use crate::city::announce::Announcer;
 use crate::config::Config;
 
+pub mod bolink;
 pub mod cloudpark;
 pub mod qdpark;
 

@@ -343,6 +343,38 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(park_code).bind(plate_no).fetch_all(&self.pool).await?)
     }
 
+    /// A lot's month cards as Bolink pages them (2.33): fixed cars not
+    /// deleted and not stored-value (71–75), optionally one plate's or one
+    /// card's, in a stable order; (how many match, this page).
+    pub async fn month_cards(
+        &self,
+        park_code: &str,
+        plate_no: Option<&str>,
+        uuid: Option<&str>,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<FixedCar>), StoreError> {
+        let filter = "FROM fixed_cars WHERE park_code = $1 AND deleted = 0 AND (car_type < 71 OR car_type > 75) \
+             AND ($2 = '' OR plate_no = $2) AND ($3 = '' OR uuid = $3)";
+        let (plate, uuid) = (plate_no.unwrap_or(""), uuid.unwrap_or(""));
+        let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {filter}"))
+            .bind(park_code)
+            .bind(plate)
+            .bind(uuid)
+            .fetch_one(&self.pool)
+            .await?;
+        let sql = format!("SELECT {CAR_COLUMNS} {filter} ORDER BY uuid LIMIT $4 OFFSET $5");
+        let page = sqlx::query_as(&sql)
+            .bind(park_code)
+            .bind(plate)
+            .bind(uuid)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((count, page))
+    }
+
     /// Fixed cars, deleted ones included, of one lot or all.
     pub async fn fixed_cars(&self, park_code: Option<&str>, limit: i64) -> Result<Vec<FixedCar>, StoreError> {
         let sql = format!(

@@ -41,7 +41,8 @@ pub struct BerthPoint {
 }
 
 /// A lot registered at run time, as stored: its protocol, and what that
-/// protocol knows it by (Qingdao: key text and profile name).
+/// protocol knows it by (Qingdao: key text and profile name; Bolink: the
+/// key its SDK signs with, `secret`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredLot {
     pub protocol: Protocol,
@@ -49,6 +50,9 @@ pub struct StoredLot {
     pub public_key: String,
     pub profile: String,
     pub parking_codes: Vec<String>,
+    pub secret: Option<String>,
+    /// Its berths, when its protocol does not report them (Bolink).
+    pub berths: Option<i64>,
 }
 
 /// A `lot_access` row: the parking codes are a JSON array of strings.
@@ -59,6 +63,8 @@ struct LotAccess {
     public_key: String,
     profile: String,
     parking_codes: String,
+    secret: Option<String>,
+    berths: Option<i64>,
 }
 
 impl TryFrom<LotAccess> for StoredLot {
@@ -77,6 +83,8 @@ impl TryFrom<LotAccess> for StoredLot {
             public_key: row.public_key,
             profile: row.profile,
             parking_codes,
+            secret: row.secret,
+            berths: row.berths,
         })
     }
 }
@@ -137,9 +145,9 @@ impl Store {
     pub async fn add_lot(&self, lot: &StoredLot, now: &str) -> Result<(), StoreError> {
         let codes = serde_json::to_string(&lot.parking_codes).unwrap_or_default();
         sqlx::query(
-            "INSERT INTO lot_access (access_id, public_key, profile, parking_codes, added_at, protocol) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (access_id) DO UPDATE SET public_key = $2, profile = $3, \
-             parking_codes = $4, added_at = $5, protocol = $6",
+            "INSERT INTO lot_access (access_id, public_key, profile, parking_codes, added_at, protocol, secret, berths) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (access_id) DO UPDATE SET public_key = $2, \
+             profile = $3, parking_codes = $4, added_at = $5, protocol = $6, secret = $7, berths = $8",
         )
         .bind(&lot.access_id)
         .bind(&lot.public_key)
@@ -147,6 +155,8 @@ impl Store {
         .bind(codes)
         .bind(now)
         .bind(lot.protocol.as_str())
+        .bind(&lot.secret)
+        .bind(lot.berths)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -160,7 +170,7 @@ impl Store {
 
     pub async fn lots(&self) -> Result<Vec<StoredLot>, StoreError> {
         let rows: Vec<LotAccess> = sqlx::query_as(
-            "SELECT protocol, access_id, public_key, profile, parking_codes FROM lot_access ORDER BY access_id",
+            "SELECT protocol, access_id, public_key, profile, parking_codes, secret, berths FROM lot_access ORDER BY access_id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -169,7 +179,7 @@ impl Store {
 
     pub async fn lot(&self, access_id: &str) -> Result<Option<StoredLot>, StoreError> {
         let row: Option<LotAccess> = sqlx::query_as(
-            "SELECT protocol, access_id, public_key, profile, parking_codes FROM lot_access WHERE access_id = $1",
+            "SELECT protocol, access_id, public_key, profile, parking_codes, secret, berths FROM lot_access WHERE access_id = $1",
         )
         .bind(access_id)
         .fetch_optional(&self.pool)

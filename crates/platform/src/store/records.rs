@@ -2,7 +2,7 @@
 //! (`entry_changes`, kept as history) and exits (`exits`); the record search
 //! and the data-quality figures read from them.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use onepark_domain::record::{Entry, EntryChange, Exit, LotRef};
 use onepark_domain::time::{format_time, parse_time};
 use onepark_sql::Flag;
@@ -107,6 +107,64 @@ impl Store {
                 Box::pin(put_exit(conn, access_id, m, now, shared))
             })
             .await
+    }
+
+    /// A lot's entry of `plate` at `at` ends the plate's older open stays
+    /// there, free (as Bolink's cloud does: a car cannot be inside twice).
+    /// Each gets an exit whose content is `settled:{by_uid}`, which the lot's
+    /// own exit of that stay later replaces. The number settled.
+    pub async fn settle_open_stays(
+        &self,
+        lot: &LotRef,
+        parking_code: &str,
+        plate: &str,
+        at: NaiveDateTime,
+        by_uid: &str,
+        now: &str,
+    ) -> Result<u64, StoreError> {
+        let open: Vec<(String, String)> = sqlx::query_as(
+            "SELECT e.uid, e.arrive_time FROM entries e WHERE e.parking_code = $1 AND e.plate_no = $2 \
+             AND e.deleted = 0 AND e.uid <> $3 AND e.arrive_time < $4 \
+             AND NOT EXISTS (SELECT 1 FROM exits x WHERE x.parking_code = e.parking_code AND x.uid = e.uid)",
+        )
+        .bind(parking_code)
+        .bind(plate)
+        .bind(by_uid)
+        .bind(format_time(at))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut settled = 0;
+        for (uid, arrive) in open {
+            let Ok(arrive_time) = parse_time(&arrive) else { continue };
+            let exit = Exit {
+                parking_code: parking_code.to_owned(),
+                uid: uid.clone(),
+                exit_id: format!("settled-{by_uid}"),
+                plate_no: plate.to_owned(),
+                arrive_time,
+                end_time: at,
+                charge_fee: 0,
+                should_pay: 0,
+                upload_time: at,
+                berths: Default::default(),
+                plate_valid: true,
+                content: format!("settled:{by_uid}"),
+            };
+            let data = (exit, lot.access_id.clone(), now.to_owned());
+            let put = self
+                .group
+                .write(parking_code, data, move |conn, (m, access_id, now), shared| {
+                    Box::pin(async move { put_exit(conn, access_id, &m, now, shared).await })
+                })
+                .await;
+            match put {
+                Ok(Put::Inserted) => settled += 1,
+                // The lot's exit came meanwhile: it stands.
+                Ok(Put::Duplicate) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(settled)
     }
 
     /// The plates a lot reported for one stay (its entry, unless deleted, and
@@ -370,10 +428,52 @@ async fn put_exit(
     .bind(Flag(m.plate_valid))
     .bind(Flag(entry.is_none()))
     .bind(content);
-    let put = insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, content).await?;
+    let put = match insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, content).await {
+        // An exit the city inferred (a later entry of the plate settled the
+        // stay) gives way to the lot's own: it is replaced, counted once.
+        Err(StoreError::Conflict { .. }) => {
+            let gone =
+                sqlx::query("DELETE FROM exits WHERE parking_code = $1 AND uid = $2 AND content LIKE 'settled:%'")
+                    .bind(&m.parking_code)
+                    .bind(&m.uid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if gone == 0 {
+                return Err(StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.uid.clone() });
+            }
+            let again = sqlx::query(
+                "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, \
+                 charge_fee, should_pay, upload_time, received_at, plate_valid, without_entry, content) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(&m.parking_code)
+            .bind(&m.uid)
+            .bind(access_id)
+            .bind(&m.exit_id)
+            .bind(&m.plate_no)
+            .bind(format_time(m.arrive_time))
+            .bind(&end_time)
+            .bind(m.charge_fee)
+            .bind(m.should_pay)
+            .bind(format_time(m.upload_time))
+            .bind(now)
+            .bind(Flag(m.plate_valid))
+            .bind(Flag(entry.is_none()))
+            .bind(content);
+            again.execute(&mut *tx).await?;
+            tx.commit().await?;
+            shared.berths(&m.parking_code, access_id, &end_time, now, m.berths.counts());
+            return Ok(Put::Inserted);
+        }
+        other => other?,
+    };
     tx.commit().await?;
     if put == Put::Inserted {
-        shared.berths(&m.parking_code, access_id, &end_time, now, m.berths.counts());
+        // A settlement (`settle_open_stays`) says nothing of the lot's berths.
+        if !m.content.starts_with("settled:") {
+            shared.berths(&m.parking_code, access_id, &end_time, now, m.berths.counts());
+        }
         shared.count(&m.parking_code, &end_time, now, [0, 1, i64::from(entry.is_none())]);
     }
     Ok(put)

@@ -1003,11 +1003,8 @@ async fn confirm<P>(state: &AppState, lot: &LotAccess, interface: &str, c: &Conf
 
 /// uploadPhoto: the JPEG travels outside the cipher and the signature (the
 /// spec's design), so anyone who captured a request can resend it with
-/// another file. Hence: a budget per accessID before any work, the existing
-/// row checked before anything touches the disk (a replay with another file
-/// is refused without writing), and a file written for a row that then did
-/// not commit is removed again (unless another upload of the same file is
-/// under way), so no replay can leave an orphan behind.
+/// another file. Hence a budget per accessID before any work; the rest
+/// (no file written for a replay, none left behind) is `city::photos`'.
 async fn photo(
     state: &AppState,
     lot: &LotAccess,
@@ -1025,59 +1022,13 @@ async fn photo(
         ));
     }
     let jpeg = decode_photo_file(file.as_deref().unwrap_or_default()).map_err(|e| Answer::client(e.zh()))?;
-    let size = jpeg.len() as i64;
-    let sha256 = crate::photo::digest(&jpeg);
     let label = format!("照片编号 photoID {}", m.photo_id);
     let record = records::photo(m);
-    let content = crate::store::photo_content(&record, &sha256);
-    match state.store().photo_stored(&m.parking_code, &m.photo_id).await {
-        // The same answers the row's own insert gives, without writing the file first.
-        Ok(Some(existing)) if existing == content => return Ok(stored(Ok(Put::Duplicate), &label)),
-        Ok(Some(_)) => {
-            let conflict = StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.photo_id.clone() };
-            return Ok(stored(Err(conflict), &label));
-        }
-        Ok(None) => {}
-        Err(e) => return Ok(stored(Err(e), &label)),
+    match crate::city::photos::put(state, &records::lot(&lot.access_id), &record, jpeg, now).await {
+        Ok(put) => Ok(stored(Ok(put), &label)),
+        Err(crate::city::photos::PhotoError::Store(e)) => Ok(stored(Err(e), &label)),
+        Err(crate::city::photos::PhotoError::Disk(_)) => Ok(Answer::server("服务器错误：照片保存失败，请稍后重传")),
     }
-    // From here to the commit this upload may need the file; a failed
-    // upload's clean-up must not remove it from under another one.
-    let in_flight = state.photos_in_flight();
-    in_flight.start(&sha256);
-    let dir = state.photo_dir().to_owned();
-    let (write_dir, write_sha) = (dir.clone(), sha256.clone());
-    let created = match tokio::task::spawn_blocking(move || crate::photo::save(&write_dir, &write_sha, &jpeg)).await {
-        Ok(Ok(created)) => created,
-        Ok(Err(e)) => {
-            in_flight.end(&sha256);
-            tracing::error!(error = %e, "photo write failed");
-            return Ok(Answer::server("服务器错误：照片保存失败，请稍后重传"));
-        }
-        Err(e) => {
-            in_flight.end(&sha256);
-            return Ok(Answer::server(format!("服务器错误：照片保存任务失败（{e}）")));
-        }
-    };
-    let put = state.store().put_photo(&records::lot(&lot.access_id), &record, &sha256, size, now).await;
-    if put.is_err() && created {
-        // Nothing may refer to the file this request created: take it back.
-        let ticket = in_flight.ticket(&sha256);
-        match state.store().photo_file_used(&sha256).await {
-            Ok(false) => in_flight.finish(ticket, || {
-                if let Err(e) = crate::photo::remove(&dir, &sha256) {
-                    tracing::error!(error = %e, sha256, "cannot remove an unreferenced photo file");
-                }
-            }),
-            Ok(true) => in_flight.finish(ticket, || {}),
-            Err(e) => {
-                in_flight.finish(ticket, || {});
-                tracing::error!(error = %e, sha256, "cannot check an unreferenced photo file");
-            }
-        }
-    } else {
-        in_flight.end(&sha256);
-    }
-    Ok(stored(put, &label))
 }
 
 /// uploadCheckRecord: compare the lot's counts with ours and answer the

@@ -1,0 +1,74 @@
+//! A photo into the city, whatever door it came through: the existing row is
+//! checked before anything touches the disk (a replay with another file is
+//! refused without writing), the file is written and fsynced before its row
+//! commits, and a file written for a row that then did not commit is removed
+//! again (unless another upload of the same file is under way), so no replay
+//! leaves an orphan behind.
+
+use onepark_domain::record::{LotRef, Photo};
+
+use crate::state::AppState;
+use crate::store::{Put, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PhotoError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The file could not be written (disk full, permissions): retryable.
+    #[error("photo file: {0}")]
+    Disk(String),
+}
+
+/// Stores `jpeg` under `record` for `lot`.
+pub async fn put(state: &AppState, lot: &LotRef, record: &Photo, jpeg: Vec<u8>, now: &str) -> Result<Put, PhotoError> {
+    let size = jpeg.len() as i64;
+    let sha256 = crate::photo::digest(&jpeg);
+    let content = crate::store::photo_content(record, &sha256);
+    match state.store().photo_stored(&record.parking_code, &record.photo_id).await? {
+        // The same answers the row's own insert gives, without writing the file first.
+        Some(existing) if existing == content => return Ok(Put::Duplicate),
+        Some(_) => {
+            let key = record.photo_id.clone();
+            return Err(StoreError::Conflict { parking_code: record.parking_code.clone(), key }.into());
+        }
+        None => {}
+    }
+    // From here to the commit this upload may need the file; a failed
+    // upload's clean-up must not remove it from under another one.
+    let in_flight = state.photos_in_flight();
+    in_flight.start(&sha256);
+    let dir = state.photo_dir().to_owned();
+    let (write_dir, write_sha) = (dir.clone(), sha256.clone());
+    let created = match tokio::task::spawn_blocking(move || crate::photo::save(&write_dir, &write_sha, &jpeg)).await {
+        Ok(Ok(created)) => created,
+        Ok(Err(e)) => {
+            in_flight.end(&sha256);
+            tracing::error!(error = %e, "photo write failed");
+            return Err(PhotoError::Disk(e.to_string()));
+        }
+        Err(e) => {
+            in_flight.end(&sha256);
+            return Err(PhotoError::Disk(e.to_string()));
+        }
+    };
+    let put = state.store().put_photo(lot, record, &sha256, size, now).await;
+    if put.is_err() && created {
+        // Nothing may refer to the file this request created: take it back.
+        let ticket = in_flight.ticket(&sha256);
+        match state.store().photo_file_used(&sha256).await {
+            Ok(false) => in_flight.finish(ticket, || {
+                if let Err(e) = crate::photo::remove(&dir, &sha256) {
+                    tracing::error!(error = %e, sha256, "cannot remove an unreferenced photo file");
+                }
+            }),
+            Ok(true) => in_flight.finish(ticket, || {}),
+            Err(e) => {
+                in_flight.finish(ticket, || {});
+                tracing::error!(error = %e, sha256, "cannot check an unreferenced photo file");
+            }
+        }
+    } else {
+        in_flight.end(&sha256);
+    }
+    Ok(put?)
+}

@@ -1,0 +1,150 @@
+//! The entrance lane's QR page (`/pay/in/{park_id}/{lane}`, printed at the
+//! lane): a driver whose plate the camera cannot read scans it, taps
+//! "enter", and the lot is asked to let them in (`link::bolink::scan`); the
+//! page says what came of it in the driver's language. The driver is known
+//! by a random id in a cookie (standing in for the WeChat/Alipay user id),
+//! so the same phone is the same pseudo-plate at every scan and at the exit.
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use onepark_domain::record::Protocol;
+use onepark_web::Lang;
+use serde::Deserialize;
+
+use crate::http::driver::{Driver, driver, failed, forged, page, problem};
+use crate::link::bolink::scan::{self, Outcome};
+use crate::state::AppState;
+
+/// The driver's id cookie.
+const DRIVER: &str = "op_driver";
+
+/// The driver's id, and its cookie when the browser has none yet.
+fn driver_id(headers: &HeaderMap) -> (String, Option<String>) {
+    match onepark_serve::pages::cookie(headers, DRIVER)
+        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        Some(id) => (id.to_owned(), None),
+        None => {
+            let id = crate::secret::random_hex(16).unwrap_or_default();
+            let cookie = format!("{DRIVER}={id}; Path=/pay; Max-Age=31536000; HttpOnly; SameSite=Lax");
+            (id, Some(cookie))
+        }
+    }
+}
+
+fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
+    if let Some(c) = cookie.and_then(|c| c.parse().ok()) {
+        response.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// The lot (a Bolink one) and its name for the page.
+async fn lot_name(state: &AppState, park_id: &str) -> Result<Option<String>, crate::store::StoreError> {
+    let Some(lot) = state.lot(park_id).await?.filter(|l| l.protocol() == Protocol::Bolink) else { return Ok(None) };
+    let code = lot.parking_codes.first().cloned().unwrap_or_default();
+    Ok(Some(state.store().lot_name(&code).await?.unwrap_or(code)))
+}
+
+fn valid_lane(lane: &str) -> bool {
+    !lane.is_empty() && lane.chars().count() <= 24 && !lane.chars().any(char::is_control)
+}
+
+fn outcome_card(lang: Lang, outcome: &Outcome) -> Markup {
+    match outcome {
+        Outcome::Entered { plate } => html! {
+            div.notice.ok id="entered" {
+                strong { (lang.t("入场成功，请通行", "You are in: drive on")) }
+                p { (lang.t("您的临时车牌：", "Your temporary plate: ")) strong.plate { (plate) } }
+                p.muted { (lang.t("离场时请扫描出口二维码缴费。", "At the exit, scan the exit code to pay.")) }
+            }
+        },
+        Outcome::Refused(why) => html! {
+            div.notice.bad id="refused" { (lang.t("车场未允许入场：", "The car park did not let you in: ")) (why) }
+        },
+        Outcome::Pending => html! {
+            div.notice id="pending" { (lang.t("车场正在处理，请稍候……", "The car park is handling it, please wait…")) }
+        },
+        Outcome::Offline => html! {
+            div.notice.bad id="offline" { (lang.t("车场网络异常，请联系岗亭工作人员。", "The car park is offline; please ask the booth.")) }
+        },
+        Outcome::UnknownLot => html! {
+            div.notice.bad { (lang.t("未找到该车场。", "No such car park.")) }
+        },
+    }
+}
+
+fn scan_page(d: &Driver, name: &str, lane: &str, outcome: Option<&Outcome>, path: &str) -> Response {
+    let lang = d.lang;
+    let pending = matches!(outcome, Some(Outcome::Pending));
+    let body = html! {
+        div.card {
+            h1 { (lang.t("无牌车扫码入场", "No-plate entry")) }
+            p { (name) " · " (lang.t("入口 ", "entrance ")) strong { (lane) } }
+            @if let Some(o) = outcome { (outcome_card(lang, o)) }
+            @if !matches!(outcome, Some(Outcome::Entered { .. })) && !pending {
+                p.muted { (lang.t("车牌无法识别时，点击下方按钮入场，道闸将自动抬起。", "If the camera cannot read your plate, tap below and the barrier opens.")) }
+                form method="post" action=(path) {
+                    (d.token())
+                    button.button.primary type="submit" id="enter" { (lang.t("确认入场", "Enter")) }
+                }
+            }
+        }
+    };
+    // A pending scan looks again every 2 s (the page's refresh, no script needed).
+    page(d, lang.t("无牌车扫码入场", "No-plate entry"), if pending { 2 } else { 0 }, body)
+}
+
+/// `GET /pay/in/{park_id}/{lane}`: the form, or (a rescan within 30 s) what the last scan came to.
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((park_id, lane)): Path<(String, String)>,
+) -> Response {
+    let d = driver(&state, &headers);
+    let (user, cookie) = driver_id(&headers);
+    let path = format!("/pay/in/{park_id}/{lane}");
+    let name = match lot_name(&state, &park_id).await {
+        Ok(Some(name)) if valid_lane(&lane) => name,
+        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "未找到该车场或入口", "No such car park or entrance"),
+        Err(e) => return failed(&d, e),
+    };
+    let status = match scan::status(&state, &park_id, &user).await {
+        Ok(status) => status,
+        Err(e) => return failed(&d, e),
+    };
+    with_cookie(scan_page(&d, &name, &lane, status.as_ref(), &path), cookie)
+}
+
+#[derive(Deserialize)]
+pub struct ScanForm {
+    csrf: String,
+}
+
+/// `POST /pay/in/{park_id}/{lane}`: the scan.
+pub async fn scan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((park_id, lane)): Path<(String, String)>,
+    Form(form): Form<ScanForm>,
+) -> Response {
+    let d = driver(&state, &headers);
+    if !crate::http::proof::genuine(&headers, &form.csrf) {
+        return forged(&d);
+    }
+    let (user, cookie) = driver_id(&headers);
+    let path = format!("/pay/in/{park_id}/{lane}");
+    let name = match lot_name(&state, &park_id).await {
+        Ok(Some(name)) if valid_lane(&lane) => name,
+        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "未找到该车场或入口", "No such car park or entrance"),
+        Err(e) => return failed(&d, e),
+    };
+    let outcome = match scan::enter(&state, &park_id, &lane, &user, None).await {
+        Ok(o) => o,
+        Err(e) => return failed(&d, e),
+    };
+    let status = if matches!(outcome, Outcome::Offline) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, with_cookie(scan_page(&d, &name, &lane, Some(&outcome), &path), cookie)).into_response()
+}

@@ -1,0 +1,79 @@
+//! What the platform holds of a charging system's login: its lot and its
+//! mailbox (`Held`), and the HTTP mode's sessions by token (`Tokens`: the
+//! HTTP mode has no connection, so its `Session`, with its rate window and
+//! resend memory, lives here between requests). A leaf.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use onepark_bolink::Session;
+
+use super::mailbox::Mailbox;
+use crate::config::LotAccess;
+
+/// One charging system's login.
+#[derive(Default)]
+pub struct Held {
+    pub lot: Option<Arc<LotAccess>>,
+    pub token: Option<String>,
+    /// Its mailbox and the id it is attached under.
+    pub attached: Option<(u64, Arc<Mailbox>)>,
+    /// When the lot's heartbeat was last written (at most once a minute).
+    pub beat: Option<Instant>,
+}
+
+/// An HTTP-mode login: its session and what it holds.
+pub struct Polled {
+    pub session: Session,
+    pub held: Held,
+    pub last: Instant,
+}
+
+/// HTTP-mode logins by token.
+#[derive(Default)]
+pub struct Tokens {
+    map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Polled>>>>,
+}
+
+/// An HTTP login unused this long is forgotten (the SDK polls every 30 s).
+pub const TOKEN_IDLE: Duration = Duration::from_secs(600);
+
+impl Tokens {
+    pub fn put(&self, token: &str, polled: Polled) -> Arc<tokio::sync::Mutex<Polled>> {
+        let held = Arc::new(tokio::sync::Mutex::new(polled));
+        if let Ok(mut map) = self.map.lock() {
+            map.insert(token.to_owned(), held.clone());
+        }
+        held
+    }
+
+    pub fn get(&self, token: &str) -> Option<Arc<tokio::sync::Mutex<Polled>>> {
+        self.map.lock().ok()?.get(token).cloned()
+    }
+
+    pub fn remove(&self, token: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(token);
+        }
+    }
+
+    /// Logins idle past [`TOKEN_IDLE`]: removed, returned for detaching.
+    pub fn expire(&self) -> Vec<Arc<tokio::sync::Mutex<Polled>>> {
+        let Ok(mut map) = self.map.lock() else { return Vec::new() };
+        let idle: Vec<String> = map
+            .iter()
+            .filter(|(_, p)| p.try_lock().is_ok_and(|p| p.last.elapsed() > TOKEN_IDLE))
+            .map(|(t, _)| t.clone())
+            .collect();
+        idle.iter().filter_map(|t| map.remove(t)).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

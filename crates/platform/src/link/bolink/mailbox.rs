@@ -1,0 +1,196 @@
+//! What the platform sends Bolink lots, per lot: the charging systems
+//! logged in now (over TCP or the HTTP mode), each with a queue its
+//! connection (or long poll) drains, and the answers being waited for (a
+//! no-plate scan waits for its lot's `nolicence_in_park` answer). A leaf:
+//! it knows no connection and no store.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, oneshot};
+
+/// One logged-in charging system's outgoing messages.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    queue: Mutex<VecDeque<String>>,
+    pub notify: Notify,
+}
+
+impl Mailbox {
+    /// Everything queued, oldest first.
+    pub fn drain(&self) -> Vec<String> {
+        self.queue.lock().map(|mut q| q.drain(..).collect()).unwrap_or_default()
+    }
+
+    /// The oldest queued message.
+    pub fn pop(&self) -> Option<String> {
+        self.queue.lock().ok()?.pop_front()
+    }
+
+    fn put(&self, json: String) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.push_back(json);
+        }
+        // One consumer per mailbox: a permit is kept if it is not waiting yet.
+        self.notify.notify_one();
+    }
+}
+
+/// A charging system attached to its lot.
+#[derive(Debug)]
+struct Attached {
+    id: u64,
+    /// The lanes it manages (`local_id` `xxx_channels_A1_A2`), empty: all.
+    lanes: Vec<String>,
+    mailbox: Arc<Mailbox>,
+    /// HTTP mode: the last poll (a poller that stopped polling is gone).
+    polled: Option<Instant>,
+}
+
+/// The lot's answer to a scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScanAnswer {
+    pub state: i64,
+    pub errmsg: Option<String>,
+}
+
+#[derive(Default)]
+pub struct Mailboxes {
+    lots: Mutex<HashMap<String, Vec<Attached>>>,
+    waiting: Mutex<HashMap<(String, String), Vec<oneshot::Sender<ScanAnswer>>>>,
+    next: std::sync::atomic::AtomicU64,
+}
+
+/// A poller not heard from for this long no longer counts as online.
+const POLL_GONE: Duration = Duration::from_secs(75);
+
+/// The lanes a `local_id` binds (`aaa001_channels_A1_A2_A3` → A1, A2, A3).
+pub fn lanes_of(local_id: Option<&str>) -> Vec<String> {
+    local_id
+        .and_then(|l| l.split_once("_channels_"))
+        .map(|(_, lanes)| lanes.split('_').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+impl Mailboxes {
+    /// A charging system logged in; its mailbox and the id to detach it with.
+    pub fn attach(&self, park_id: &str, local_id: Option<&str>, http: bool) -> (u64, Arc<Mailbox>) {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mailbox = Arc::new(Mailbox::default());
+        let attached =
+            Attached { id, lanes: lanes_of(local_id), mailbox: mailbox.clone(), polled: http.then(Instant::now) };
+        if let Ok(mut lots) = self.lots.lock() {
+            lots.entry(park_id.to_owned()).or_default().push(attached);
+        }
+        (id, mailbox)
+    }
+
+    pub fn detach(&self, park_id: &str, id: u64) {
+        if let Ok(mut lots) = self.lots.lock()
+            && let Some(list) = lots.get_mut(park_id)
+        {
+            list.retain(|a| a.id != id);
+            if list.is_empty() {
+                lots.remove(park_id);
+            }
+        }
+    }
+
+    /// An HTTP poller was heard from.
+    pub fn polled(&self, park_id: &str, id: u64) {
+        if let Ok(mut lots) = self.lots.lock()
+            && let Some(a) = lots.get_mut(park_id).and_then(|l| l.iter_mut().find(|a| a.id == id))
+        {
+            a.polled = Some(Instant::now());
+        }
+    }
+
+    /// Sends a message to the charging system managing `lane` (the newest
+    /// one that names it, else the newest that names none); false when none
+    /// is online.
+    pub fn send(&self, park_id: &str, lane: &str, json: String) -> bool {
+        let Ok(mut lots) = self.lots.lock() else { return false };
+        let Some(list) = lots.get_mut(park_id) else { return false };
+        list.retain(|a| a.polled.is_none_or(|t| t.elapsed() < POLL_GONE));
+        let pick = list
+            .iter()
+            .rev()
+            .find(|a| a.lanes.iter().any(|l| l == lane))
+            .or_else(|| list.iter().rev().find(|a| a.lanes.is_empty()));
+        match pick {
+            Some(a) => {
+                a.mailbox.put(json);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any charging system of the lot is logged in now.
+    pub fn online(&self, park_id: &str) -> bool {
+        self.lots
+            .lock()
+            .ok()
+            .and_then(|lots| {
+                lots.get(park_id).map(|l| l.iter().any(|a| a.polled.is_none_or(|t| t.elapsed() < POLL_GONE)))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Waits for the lot's answer about `car_number`.
+    pub fn expect(&self, park_id: &str, car_number: &str) -> oneshot::Receiver<ScanAnswer> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut w) = self.waiting.lock() {
+            let list = w.entry((park_id.to_owned(), car_number.to_owned())).or_default();
+            list.retain(|s| !s.is_closed());
+            list.push(tx);
+        }
+        rx
+    }
+
+    /// The lot answered about `car_number` (with or without its marker).
+    pub fn answered(&self, park_id: &str, car_number: &str, answer: ScanAnswer) {
+        let Ok(mut w) = self.waiting.lock() else { return };
+        let keys: Vec<_> = w
+            .keys()
+            .filter(|(p, c)| p == park_id && (c == car_number || car_number.ends_with(c.as_str())))
+            .cloned()
+            .collect();
+        for key in keys {
+            for tx in w.remove(&key).unwrap_or_default() {
+                let _ = tx.send(answer.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lanes_message_goes_to_the_system_managing_it() {
+        let m = Mailboxes::default();
+        assert!(!m.send("P", "A1", "x".into()), "nobody online");
+        let (_, all) = m.attach("P", None, false);
+        let (b, bound) = m.attach("P", Some("pc2_channels_A1_A2"), false);
+        assert!(m.send("P", "A2", "to-bound".into()));
+        assert!(m.send("P", "B9", "to-all".into()));
+        assert_eq!(bound.drain(), ["to-bound"]);
+        assert_eq!(all.drain(), ["to-all"]);
+        m.detach("P", b);
+        assert!(m.send("P", "A2", "fallback".into()));
+        assert_eq!(all.drain(), ["fallback"]);
+        assert!(m.online("P"));
+        assert_eq!(lanes_of(Some("aaa001_channels_A1_A2_A3")), ["A1", "A2", "A3"]);
+    }
+
+    #[tokio::test]
+    async fn answers_reach_their_waiters_with_or_without_the_marker() {
+        let m = Mailboxes::default();
+        let rx = m.expect("P", "62000F9");
+        m.answered("P", "无62000F9", ScanAnswer { state: 1, errmsg: None });
+        assert_eq!(rx.await.expect("answered").state, 1);
+    }
+}

@@ -1,0 +1,185 @@
+//! A verified message of a logged-in Bolink lot, served: its records into
+//! the city (2.1 `in_park`, 2.2 `out_park`, 2.3 `upload_order`, 2.12
+//! `upload_carpic`), its month cards paged (2.33), its answer to a no-plate
+//! scan (3.3). Every refusal is `state` 0 with an errmsg naming the field
+//! or step; a storage failure says to send again (the session then does not
+//! remember the sign, so the resend is taken).
+
+use onepark_bolink::message::{InPark, OutPark, stay_reply};
+use onepark_bolink::{Envelope, Reply, month_card, no_plate, picture};
+use onepark_domain::time::format_time;
+
+use super::mailbox::ScanAnswer;
+use super::records;
+use crate::config::{LotAccess, LotLink};
+use crate::state::AppState;
+use crate::store::{FixedCar, Put, StoreError};
+
+/// What a store write means to the lot.
+fn stored(service: &str, order_id: &str, put: Result<Put, StoreError>) -> Reply {
+    match put {
+        Ok(Put::Inserted | Put::Duplicate) => stay_reply(service, order_id, None),
+        Err(StoreError::Conflict { .. }) => stay_reply(
+            service,
+            order_id,
+            Some(&format!("订单 {order_id} 已上传且内容不同：同一订单不能以不同内容重复上传")),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, service, order_id, "Bolink record not stored");
+            stay_reply(service, order_id, Some("服务器错误：数据写入失败，请稍后重传"))
+        }
+    }
+}
+
+fn berths(lot: &LotAccess) -> i64 {
+    match lot.link {
+        LotLink::Bolink { berths, .. } => berths,
+        _ => 0,
+    }
+}
+
+/// Event times ahead of the platform's clock by more than the limit are refused.
+fn not_future(state: &AppState, field: &str, at: chrono::NaiveDateTime) -> Result<(), String> {
+    let clock = state.receiving();
+    if at > clock.now + clock.future {
+        return Err(format!("data.{field} {} 晚于平台时间 {}", format_time(at), format_time(clock.now)));
+    }
+    Ok(())
+}
+
+pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
+    let service = e.service_name.as_str();
+    let Some(code) = lot.parking_codes.first() else {
+        return Reply::refused(service, "车场未配置停车场编号");
+    };
+    let now = state.now();
+    let now_text = format_time(now);
+    let zone = state.zone();
+    let lot_ref = records::lot(&lot.access_id);
+    match service {
+        "in_park" | "inpark" => {
+            let m = match InPark::read(e) {
+                Ok(m) => m,
+                Err(why) => return stay_reply(service, &order_of(e), Some(&why.0)),
+            };
+            let entry = records::entry(&m, code, berths(lot), zone, now);
+            if let Err(why) = not_future(state, "in_time", entry.arrive_time) {
+                return stay_reply(service, &m.order_id, Some(&why));
+            }
+            let put = state.store().put_entry(&lot_ref, &entry, &now_text).await;
+            if matches!(put, Ok(Put::Inserted)) {
+                // A car cannot be inside twice: the plate's older open stays end here (the vendor's rule).
+                let settled = state
+                    .store()
+                    .settle_open_stays(&lot_ref, code, &m.car_number, entry.arrive_time, &m.order_id, &now_text)
+                    .await;
+                if let Err(err) = settled {
+                    tracing::error!(error = %err, order_id = m.order_id, "older stays of the plate not settled");
+                }
+            }
+            stored(service, &m.order_id, put)
+        }
+        "out_park" | "outpark" | "upload_order" => {
+            let m = match OutPark::read(e) {
+                Ok(m) => m,
+                Err(why) => return stay_reply(service, &order_of(e), Some(&why.0)),
+            };
+            let exit = records::exit(&m, code, berths(lot), zone, now);
+            if let Err(why) = not_future(state, "out_time", exit.end_time) {
+                return stay_reply(service, &m.order_id, Some(&why));
+            }
+            let put = state.store().put_exit(&lot_ref, &exit, &now_text).await;
+            if put.is_err() {
+                return stored(service, &m.order_id, put);
+            }
+            match records::bill(&m, code, zone, now) {
+                None => stored(service, &m.order_id, put),
+                Some(bill) => {
+                    let billed = state.store().put_bill(&lot_ref, &bill, &now_text).await;
+                    if matches!(billed, Ok(Put::Inserted)) {
+                        crate::city::payments::bill_reported(state, code, &bill.bill_id, bill.paid_type).await;
+                    }
+                    stored(service, &m.order_id, billed)
+                }
+            }
+        }
+        picture::SERVICE => {
+            let p = match picture::Picture::read(e) {
+                Ok(p) => p,
+                Err(why) => return Reply::refused(service, &why.0),
+            };
+            let photo = records::photo(&p, code, zone, now);
+            let id = photo.photo_id.clone();
+            match crate::city::photos::put(state, &lot_ref, &photo, p.jpeg, &now_text).await {
+                Ok(_) => Reply::ok(service).with("errmsg", "上传成功").with("photo_id", id),
+                Err(crate::city::photos::PhotoError::Store(StoreError::Conflict { .. })) => {
+                    Reply::refused(service, &format!("图片 {id} 已上传且内容不同"))
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "Bolink picture not stored");
+                    Reply::refused(service, "服务器错误：图片保存失败，请稍后重传")
+                }
+            }
+        }
+        month_card::SERVICE => month_cards(state, lot, code, e).await,
+        no_plate::SERVICE => match no_plate::Answer::read(e) {
+            Ok(a) => {
+                state.bolink().answered(&lot.access_id, &a.car_number, ScanAnswer { state: a.state, errmsg: a.errmsg });
+                Reply::ok(service).with("car_number", a.car_number)
+            }
+            Err(why) => Reply::refused(service, &why.0),
+        },
+        other => {
+            Reply::refused(other, &format!("不支持的 service_name：{other}（onepark 已实现的接口见 docs/bolink.md）"))
+        }
+    }
+}
+
+fn order_of(e: &Envelope) -> String {
+    e.data.get("order_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+}
+
+/// The city's fixed car as a Bolink month card: stored-value cars (71–75)
+/// are not month cards; the rest (monthly 81–85, free 11–17) are, priced at
+/// their monthly fee.
+fn card(car: &FixedCar, zone: onepark_domain::time::Zone) -> Option<month_card::Card> {
+    if (71..=75).contains(&car.car_type) {
+        return None;
+    }
+    let unix =
+        |t: &str| onepark_domain::time::parse_time(t).ok().and_then(|t| zone.instant(t).ok()).map(|t| t.timestamp());
+    Some(month_card::Card {
+        card_id: car.uuid.clone(),
+        car_number: car.plate_no.clone(),
+        name: car.owner.clone().unwrap_or_default(),
+        create_time: None,
+        begin_time: unix(&car.start_time),
+        end_time: unix(&car.end_time).unwrap_or(0),
+        p_lot: car.space_no.clone(),
+        remark: car.remark.clone(),
+        price: car.monthly_fee.unwrap_or(0),
+        tel: car.tel.clone(),
+        limit_day_type: 0,
+        channel_id: String::new(),
+        address: String::new(),
+    })
+}
+
+/// 2.33: the month cards the city holds for the lot, `rp` at a time.
+async fn month_cards(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -> Reply {
+    let q = match month_card::Query::read(e) {
+        Ok(q) => q,
+        Err(why) => return Reply::refused(month_card::SERVICE, &why.0),
+    };
+    let found = state.store().month_cards(code, q.car_number.as_deref(), q.card_id.as_deref(), q.offset(), q.rp).await;
+    match found {
+        Ok((count, cars)) => {
+            let cards: Vec<_> = cars.iter().filter_map(|c| card(c, state.zone())).collect();
+            month_card::reply(&lot.access_id, &q, count, &cards)
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "month cards not read");
+            Reply::refused(month_card::SERVICE, "服务器错误：查询失败，请稍后重试").with("random_str", q.random_str)
+        }
+    }
+}
