@@ -21,6 +21,7 @@ CREATE TABLE bolink_scans (
     asked_ms     BIGINT NOT NULL,
     state        BIGINT,                 -- the lot's answer: 1 entered, 0 refused, 2 pending; NULL none yet
     errmsg       TEXT,
+    plate        TEXT,                   -- the plate the lot made its order with (marker included)
     answered_at  TEXT
 );
 CREATE INDEX bolink_scans_user ON bolink_scans (access_id, user_id, asked_ms);

@@ -154,7 +154,7 @@ impl Store {
             let put = self
                 .group
                 .write(parking_code, data, move |conn, (m, access_id, now), shared| {
-                    Box::pin(async move { put_exit(conn, access_id, &m, now, shared).await })
+                    Box::pin(async move { put_exit(conn, access_id, m, now, shared).await })
                 })
                 .await;
             match put {

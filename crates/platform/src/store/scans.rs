@@ -17,26 +17,32 @@ pub struct Scan {
     /// 1 entered, 0 refused, 2 pending; `None` before the lot answered.
     pub state: Option<i64>,
     pub errmsg: Option<String>,
+    /// The plate the lot made its order with (its marker included).
+    pub plate: Option<String>,
     pub answered_at: Option<String>,
 }
 
-const COLUMNS: &str = "id, access_id, channel_id, user_id, car_number, asked_at, asked_ms, state, errmsg, answered_at";
+const COLUMNS: &str =
+    "id, access_id, channel_id, user_id, car_number, asked_at, asked_ms, state, errmsg, plate, answered_at";
 
 impl Store {
     pub async fn put_scan(&self, s: &Scan) -> Result<(), StoreError> {
-        sqlx::query(&format!("INSERT INTO bolink_scans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"))
-            .bind(&s.id)
-            .bind(&s.access_id)
-            .bind(&s.channel_id)
-            .bind(&s.user_id)
-            .bind(&s.car_number)
-            .bind(&s.asked_at)
-            .bind(s.asked_ms)
-            .bind(s.state)
-            .bind(&s.errmsg)
-            .bind(&s.answered_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(&format!(
+            "INSERT INTO bolink_scans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&s.id)
+        .bind(&s.access_id)
+        .bind(&s.channel_id)
+        .bind(&s.user_id)
+        .bind(&s.car_number)
+        .bind(&s.asked_at)
+        .bind(s.asked_ms)
+        .bind(s.state)
+        .bind(&s.errmsg)
+        .bind(&s.plate)
+        .bind(&s.answered_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -50,6 +56,30 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// A lot answered about `plate` (a pseudo-plate, maybe with the lot's
+    /// marker before it): the scans of it still waiting take the answer.
+    pub async fn answer_scans_of(
+        &self,
+        access_id: &str,
+        plate: &str,
+        state: i64,
+        errmsg: Option<&str>,
+        at: &str,
+    ) -> Result<u64, StoreError> {
+        let n = sqlx::query(
+            "UPDATE bolink_scans SET state = $3, errmsg = $4, answered_at = $5, plate = $2 WHERE access_id = $1 \
+             AND $2 LIKE '%' || car_number AND (state IS NULL OR state = 2)",
+        )
+        .bind(access_id)
+        .bind(plate)
+        .bind(state)
+        .bind(errmsg)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(n.rows_affected())
     }
 
     /// A user's latest scan at a lot.

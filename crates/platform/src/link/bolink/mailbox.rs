@@ -53,13 +53,20 @@ struct Attached {
 pub struct ScanAnswer {
     pub state: i64,
     pub errmsg: Option<String>,
+    /// The plate the lot made its order with (the pseudo-plate and its marker).
+    pub car_number: String,
 }
+
+/// A lot and a pseudo-plate (or a user): what scans are keyed by.
+type LotKey = (String, String);
 
 #[derive(Default)]
 pub struct Mailboxes {
     lots: Mutex<HashMap<String, Vec<Attached>>>,
-    waiting: Mutex<HashMap<(String, String), Vec<oneshot::Sender<ScanAnswer>>>>,
+    waiting: Mutex<HashMap<LotKey, Vec<oneshot::Sender<ScanAnswer>>>>,
     next: std::sync::atomic::AtomicU64,
+    /// One scan decision at a time per (lot, user): a double tap is one request.
+    deciding: Mutex<HashMap<LotKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// A poller not heard from for this long no longer counts as online.
@@ -138,6 +145,18 @@ impl Mailboxes {
             .unwrap_or(false)
     }
 
+    /// The lock under which a user's scan at a lot is decided (read the
+    /// last scan, store the new one). Per process: docs/bolink.md says what
+    /// several nodes mean for it.
+    pub fn deciding(&self, park_id: &str, user: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let Ok(mut map) = self.deciding.lock() else { return Arc::default() };
+        // Locks nobody holds are dropped as others are taken: the map stays small.
+        if map.len() > 1024 {
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+        }
+        map.entry((park_id.to_owned(), user.to_owned())).or_default().clone()
+    }
+
     /// Waits for the lot's answer about `car_number`.
     pub fn expect(&self, park_id: &str, car_number: &str) -> oneshot::Receiver<ScanAnswer> {
         let (tx, rx) = oneshot::channel();
@@ -190,7 +209,7 @@ mod tests {
     async fn answers_reach_their_waiters_with_or_without_the_marker() {
         let m = Mailboxes::default();
         let rx = m.expect("P", "62000F9");
-        m.answered("P", "无62000F9", ScanAnswer { state: 1, errmsg: None });
+        m.answered("P", "无62000F9", ScanAnswer { state: 1, errmsg: None, car_number: "无62000F9".into() });
         assert_eq!(rx.await.expect("answered").state, 1);
     }
 }

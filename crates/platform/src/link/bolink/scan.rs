@@ -50,17 +50,22 @@ pub async fn enter(
     };
     let Some(code) = lot.parking_codes.first().cloned() else { return Ok(Outcome::UnknownLot) };
     let car_number = car_number(user_id);
+    let lock = state.bolink().deciding(park_id, user_id);
+    let decided = lock.lock().await;
     let now_ms = state.clock().millis();
     if let Some(last) = state.store().last_scan(park_id, user_id).await? {
         let age = now_ms - last.asked_ms;
         match last.state {
-            Some(1) if age < RESCAN_SUCCESS_MS => return entered(state, &code, &last).await,
+            Some(1) if age < RESCAN_SUCCESS_MS => {
+                return entered(state, &code, &last, last.plate.as_deref().unwrap_or(&last.car_number)).await;
+            }
             // The lot has not answered yet: this scan is the same request (R2), or a lost answer (R3).
             None | Some(2) if age < RESCAN_SUCCESS_MS => {
                 if let Some(outcome) = lookup(state, &code, &last).await? {
                     return Ok(outcome);
                 }
                 if age < RESCAN_QUIET_MS {
+                    drop(decided);
                     return wait(state, park_id, &last).await;
                 }
             }
@@ -81,9 +86,11 @@ pub async fn enter(
         asked_ms: now_ms,
         state: None,
         errmsg: None,
+        plate: None,
         answered_at: None,
     };
     state.store().put_scan(&scan).await?;
+    drop(decided);
     let request = Request {
         park_id: park_id.to_owned(),
         car_number,
@@ -106,13 +113,9 @@ async fn settle(state: &AppState, code: &str, scan: &Scan, answer: Option<ScanAn
         // The lot may have let the car in and lost its answer: its entry says so.
         return Ok(lookup(state, code, scan).await?.unwrap_or(Outcome::Pending));
     };
-    let at = format_time(state.now());
-    state.store().answer_scan(&scan.id, answer.state, answer.errmsg.as_deref(), &at).await?;
+    // The answer is stored already (by the lot's message, `services`).
     Ok(match answer.state {
-        1 => {
-            let stored = Scan { state: Some(1), ..scan.clone() };
-            return entered(state, code, &stored).await;
-        }
+        1 => return entered(state, code, scan, &answer.car_number).await,
         2 => Outcome::Pending,
         _ => Outcome::Refused(answer.errmsg.unwrap_or_else(|| "车场拒绝入场".into())),
     })
@@ -127,7 +130,7 @@ async fn wait(state: &AppState, park_id: &str, last: &Scan) -> Result<Outcome, S
         && fresh.state.is_some()
     {
         return Ok(match fresh.state {
-            Some(1) => entered(state, &code, &fresh).await?,
+            Some(1) => entered(state, &code, &fresh, fresh.plate.as_deref().unwrap_or(&fresh.car_number)).await?,
             Some(2) => Outcome::Pending,
             _ => Outcome::Refused(fresh.errmsg.unwrap_or_default()),
         });
@@ -138,7 +141,7 @@ async fn wait(state: &AppState, park_id: &str, last: &Scan) -> Result<Outcome, S
     let answer = tokio::time::timeout(waited, rx).await.ok().and_then(Result::ok);
     match answer {
         // The first scan's request stores the answer; this one only shows it.
-        Some(a) if a.state == 1 => entered(state, &code, &Scan { state: Some(1), ..last.clone() }).await,
+        Some(a) if a.state == 1 => entered(state, &code, last, &a.car_number).await,
         Some(a) if a.state == 2 => Ok(Outcome::Pending),
         Some(a) => Ok(Outcome::Refused(a.errmsg.unwrap_or_default())),
         None => Ok(lookup(state, &code, last).await?.unwrap_or(Outcome::Pending)),
@@ -154,8 +157,9 @@ async fn lookup(state: &AppState, code: &str, scan: &Scan) -> Result<Option<Outc
     Ok(found.map(|(_, plate)| Outcome::Entered { plate }))
 }
 
-async fn entered(state: &AppState, code: &str, scan: &Scan) -> Result<Outcome, StoreError> {
-    Ok(lookup(state, code, scan).await?.unwrap_or(Outcome::Entered { plate: scan.car_number.clone() }))
+/// An entry: the plate of the lot's order when it reported it, else the one it answered with.
+async fn entered(state: &AppState, code: &str, scan: &Scan, answered: &str) -> Result<Outcome, StoreError> {
+    Ok(lookup(state, code, scan).await?.unwrap_or(Outcome::Entered { plate: answered.to_owned() }))
 }
 
 /// What a user's latest scan at a lot came to, while it still counts (30 s):
@@ -169,7 +173,7 @@ pub async fn status(state: &AppState, park_id: &str, user_id: &str) -> Result<Op
         return Ok(None);
     };
     Ok(match last.state {
-        Some(1) => Some(entered(state, &code, &last).await?),
+        Some(1) => Some(entered(state, &code, &last, last.plate.as_deref().unwrap_or(&last.car_number)).await?),
         Some(0) => None,
         _ => Some(lookup(state, &code, &last).await?.unwrap_or(Outcome::Pending)),
     })

@@ -124,7 +124,17 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         month_card::SERVICE => month_cards(state, lot, code, e).await,
         no_plate::SERVICE => match no_plate::Answer::read(e) {
             Ok(a) => {
-                state.bolink().answered(&lot.access_id, &a.car_number, ScanAnswer { state: a.state, errmsg: a.errmsg });
+                // Stored before the waiting scans hear it: a rescan reads it from there.
+                let stored = state
+                    .store()
+                    .answer_scans_of(&lot.access_id, &a.car_number, a.state, a.errmsg.as_deref(), &now_text)
+                    .await;
+                if let Err(err) = stored {
+                    tracing::error!(error = %err, "no-plate answer not stored");
+                    return Reply::refused(service, "服务器错误：应答未保存，请重发");
+                }
+                let answer = ScanAnswer { state: a.state, errmsg: a.errmsg, car_number: a.car_number.clone() };
+                state.bolink().answered(&lot.access_id, &a.car_number, answer);
                 Reply::ok(service).with("car_number", a.car_number)
             }
             Err(why) => Reply::refused(service, &why.0),

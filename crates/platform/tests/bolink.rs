@@ -1,0 +1,309 @@
+//! Bolink's SDK wire against the platform, over a real TCP socket and the
+//! HTTP mode, on both stores (SQLite, and PostgreSQL when DATABASE_URL is
+//! set). The client here is independent of `onepark_bolink`: it frames
+//! lines and computes the MD5 sign itself (OpenSSL), as a charging system
+//! written from the vendor's pages would.
+
+use std::time::Duration;
+
+use onepark_platform::config::LotAccess;
+use onepark_platform::store::{FixedCar, Store};
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::pg::PgSchema;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+mod common;
+
+const KEY: &str = "TEST-ONLY-bolink-key";
+const PARK: &str = "21835";
+const CODE: &str = "BL001";
+
+fn sign(data: &str, key: &str) -> String {
+    let digest =
+        openssl::hash::hash(openssl::hash::MessageDigest::md5(), format!("{data}key={key}").as_bytes()).expect("md5");
+    digest.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn envelope(service: &str, token: Option<&str>, data: &Value) -> String {
+    let text = data.to_string();
+    let mut e = json!({ "service_name": service, "sign": sign(&text, KEY), "data": "DATA" });
+    if let Some(t) = token {
+        e["token"] = Value::from(t);
+    }
+    // The data exactly as signed (not re-serialised).
+    e.to_string().replace("\"DATA\"", &text)
+}
+
+struct Line {
+    read: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Line {
+    async fn connect(addr: std::net::SocketAddr) -> Line {
+        let (r, w) = TcpStream::connect(addr).await.expect("connect").into_split();
+        Line { read: BufReader::new(r), write: w }
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.write.write_all(format!("{line}\n").as_bytes()).await.expect("write");
+    }
+
+    /// The next JSON the platform wrote (its lines end in `\r`, start with `\n`).
+    async fn recv(&mut self) -> Value {
+        loop {
+            let mut buf = Vec::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.read.read_until(b'\r', &mut buf))
+                .await
+                .expect("an answer in time")
+                .expect("read");
+            assert!(n > 0, "closed");
+            let text = String::from_utf8_lossy(&buf);
+            let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{12}');
+            if !text.is_empty() {
+                return serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            }
+        }
+    }
+
+    /// Whatever comes next, heartbeats included.
+    async fn recv_raw(&mut self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        let _ = self.read.read_until(b'\r', &mut buf).await;
+        buf
+    }
+
+    async fn call(&mut self, line: &str) -> Value {
+        self.send(line).await;
+        self.recv().await
+    }
+}
+
+async fn fixed_car(store: &Store, uuid: &str, plate: &str, car_type: i64) {
+    let car = FixedCar {
+        park_code: CODE.into(),
+        uuid: uuid.into(),
+        plate_no: plate.into(),
+        owner: Some("车主".into()),
+        car_type,
+        space_no: None,
+        tel: None,
+        monthly_fee: Some(15050),
+        balance: None,
+        start_time: "2026-12-01 00:00:00".into(),
+        end_time: "2027-01-01 00:00:00".into(),
+        group_uuid: None,
+        remark: None,
+        remark1: None,
+        remark2: None,
+        state: 0,
+        deleted: 0,
+        by_pid: "test".into(),
+        version: 0,
+        synced_version: 0,
+        changed_at: "2026-12-04 00:00:00".into(),
+    };
+    store.put_fixed_car(&car).await.expect("card");
+}
+
+async fn run(url: String, dir: &TempDir) {
+    let mut config = common::config(url.clone(), dir.path().to_owned(), "234");
+    config.lots.push(LotAccess::bolink(PARK, KEY, CODE, 120));
+    config.bolink.listen = Some("127.0.0.1:0".into());
+    let store = Store::connect(&url).await.expect("store");
+    for i in 0..250 {
+        fixed_car(&store, &format!("card-{i:03}"), &format!("鲁B{i:05}"), 81).await;
+    }
+    fixed_car(&store, "stored-value", "鲁B99999", 71).await;
+    let spawned = onepark_platform::app::spawn(config).await.expect("spawn");
+    let addr = spawned.bolink.expect("the Bolink door");
+
+    // Before login: refused, the connection stays.
+    let mut line = Line::connect(addr).await;
+    let early = line.call(&envelope("in_park", Some("x"), &json!({"order_id": "a"}))).await;
+    assert_eq!((early["state"].as_i64(), early["errmsg"].as_str()), (Some(0), Some("error:token无效")));
+    // A bad sign at login: refused and closed.
+    let bad = json!({ "service_name": "login", "sign": "00", "data": { "park_id": PARK } }).to_string();
+    let refused = line.call(&bad).await;
+    assert_eq!((refused["state"].as_i64(), refused["errmsg"].as_str()), (Some(0), Some("error:签名错误")));
+
+    let mut line = Line::connect(addr).await;
+    let login = line.call(&envelope("login", None, &json!({ "park_id": PARK, "local_id": "pc1" }))).await;
+    assert_eq!(login["state"], 1, "{login}");
+    let token = login["token"].as_str().expect("token").to_owned();
+
+    // An entry, a resend of it (dropped by its sign), an exit paid in cash with a prepayment.
+    let now = chrono::Utc::now().timestamp();
+    let entry = json!({ "car_number": "鲁B12345", "in_time": now - 3600, "car_type": "小车", "c_type": "通道扫牌",
+        "uid": "u1", "order_id": "O_1", "empty_plot": "99", "in_channel_id": "A1", "license_color": 0 });
+    let first = line.call(&envelope("in_park", Some(&token), &entry)).await;
+    assert_eq!((first["state"].as_i64(), first["order_id"].as_str()), (Some(1), Some("O_1")), "{first}");
+    let again = line.call(&envelope("in_park", Some(&token), &entry)).await;
+    assert!(again["errmsg"].as_str().is_some_and(|e| e.contains("已处理过")), "{again}");
+    let exit = json!({ "car_number": "鲁B12345", "in_time": now - 3600, "out_time": now - 60, "order_id": "O_1",
+        "pay_type": "cash", "total": "3.50", "cash_pay": "3.50", "electronic_prepay": 5, "empty_plot": 100 });
+    let out = line.call(&envelope("out_park", Some(&token), &exit)).await;
+    assert_eq!(out["state"], 1, "{out}");
+    // The same order as upload_order with the same money (its data names its target,
+    // as real frames do, so its sign differs): the same exit.
+    let mut as_order = exit.clone();
+    as_order["data_target"] = json!("cloud");
+    let order = line.call(&envelope("upload_order", Some(&token), &as_order)).await;
+    assert_eq!(order["state"], 1, "{order}");
+    // Other money under the same order: refused, naming the order.
+    let mut other = as_order.clone();
+    other["total"] = json!("9.00");
+    other["cash_pay"] = json!("9.00");
+    let conflict = line.call(&envelope("upload_order", Some(&token), &other)).await;
+    assert!(conflict["errmsg"].as_str().is_some_and(|e| e.contains("O_1")), "{conflict}");
+    // Bad money and unknown services say which field or service.
+    let mut bad = exit.clone();
+    bad["order_id"] = json!("O_2");
+    bad["total"] = json!("1.005");
+    let bad = line.call(&envelope("out_park", Some(&token), &bad)).await;
+    assert!(bad["errmsg"].as_str().is_some_and(|e| e.contains("data.total")), "{bad}");
+    let unknown = line.call(&envelope("nope", Some(&token), &json!({}))).await;
+    assert!(unknown["errmsg"].as_str().is_some_and(|e| e.contains("nope")), "{unknown}");
+
+    // An entry of the same plate settles its older open stay.
+    let older = json!({ "car_number": "鲁B77777", "in_time": now - 7200, "order_id": "O_old", "empty_plot": 98 });
+    assert_eq!(line.call(&envelope("in_park", Some(&token), &older)).await["state"], 1);
+    let newer = json!({ "car_number": "鲁B77777", "in_time": now - 600, "order_id": "O_new", "empty_plot": 97 });
+    assert_eq!(line.call(&envelope("in_park", Some(&token), &newer)).await["state"], 1);
+    let store = Store::connect(&url).await.expect("store");
+    assert_eq!(store.open_stay(CODE, "O_old").await.expect("read"), None, "settled");
+    assert!(store.open_stay(CODE, "O_new").await.expect("read").is_some());
+    // The lot's own exit of the settled stay replaces the settlement.
+    let late = json!({ "car_number": "鲁B77777", "in_time": now - 7200, "out_time": now - 3000, "order_id": "O_old",
+        "pay_type": "cash", "total": "10", "empty_plot": 98 });
+    assert_eq!(line.call(&envelope("out_park", Some(&token), &late)).await["state"], 1);
+
+    // Month cards, 100 a page, `count` the total; stored-value cars are not month cards.
+    let mut seen = Vec::new();
+    let mut page = 1;
+    loop {
+        let q = json!({ "service_name": "query_month_card_page", "data_target": "cloud", "car_number": "", "card_id": "",
+            "random_str": format!("r{page}"), "page": page, "rp": 100 });
+        let reply = line.call(&envelope("query_month_card_page", Some(&token), &q)).await;
+        assert_eq!((reply["state"].as_i64(), reply["count"].as_i64()), (Some(1), Some(250)), "{reply}");
+        assert_eq!(reply["random_str"], format!("r{page}"));
+        let items = reply["vip_list"].as_array().expect("list").clone();
+        seen.extend(items.iter().map(|c| c["card_id"].as_str().unwrap_or_default().to_owned()));
+        if page * 100 >= 250 {
+            break;
+        }
+        page += 1;
+    }
+    assert_eq!(seen.len(), 250);
+    seen.dedup();
+    assert_eq!(seen.len(), 250);
+    let one = json!({ "car_number": "鲁B00007", "card_id": "", "random_str": "x", "page": 1, "rp": 10 });
+    let reply = line.call(&envelope("query_month_card_page", Some(&token), &one)).await;
+    assert_eq!(reply["count"], 1);
+    assert_eq!(
+        (reply["vip_list"][0]["car_number"].as_str(), reply["vip_list"][0]["price"].as_f64()),
+        (Some("鲁B00007"), Some(150.5))
+    );
+
+    // A driver without a readable plate scans lane A1's code: the lot is asked, lets the car in, answers.
+    let http = format!("http://{}", spawned.http);
+    let client = reqwest::Client::new();
+    let page = client.get(format!("{http}/pay/in/{PARK}/A1")).send().await.expect("page");
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let csrf = cookies.iter().find_map(|c| c.strip_prefix("op_csrf=")).expect("csrf cookie").to_owned();
+    assert!(page.text().await.expect("body").contains("确认入场"));
+    let scan = |client: reqwest::Client| {
+        let (url, cookie, form) = (format!("{http}/pay/in/{PARK}/A1"), cookies.join("; "), format!("csrf={csrf}"));
+        async move {
+            let r = client
+                .post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await
+                .expect("scan");
+            r.text().await.expect("body")
+        }
+    };
+    let (first, second) = (tokio::spawn(scan(client.clone())), tokio::spawn(scan(client.clone())));
+    let asked = line.recv().await;
+    assert_eq!(
+        (asked["service_name"].as_str(), asked["channel_id"].as_str()),
+        (Some("nolicence_in_park"), Some("A1")),
+        "{asked}"
+    );
+    let car_number = asked["car_number"].as_str().expect("car_number").to_owned();
+    assert_eq!(car_number.chars().count(), 7);
+    let plate = format!("无{car_number}");
+    let answer = json!({ "service_name": "nolicence_in_park", "data_target": "bolink", "state": 1, "car_number": plate, "timetemp": now });
+    let ack = line.call(&envelope("nolicence_in_park", Some(&token), &answer)).await;
+    assert_eq!(ack["state"], 1, "{ack}");
+    let entry = json!({ "car_number": plate, "in_time": now, "order_id": "NP_1", "empty_plot": 96, "in_channel_id": "A1", "car_cost_type": 4 });
+    assert_eq!(line.call(&envelope("in_park", Some(&token), &entry)).await["state"], 1);
+    for page in [first.await.expect("first"), second.await.expect("second")] {
+        assert!(page.contains("入场成功") && page.contains(&plate), "{page}");
+    }
+    // A rescan within 30 s shows the entry at once; nothing more is sent to the lot.
+    let again = scan(client.clone()).await;
+    assert!(again.contains("入场成功"), "{again}");
+    let quiet = tokio::time::timeout(Duration::from_millis(300), line.recv_raw()).await;
+    assert!(quiet.is_err(), "no second request: {quiet:?}");
+
+    // A flood: past 100 messages in 10 s on the token.
+    let mut throttled = 0;
+    for i in 0..110 {
+        let r = line
+            .call(&envelope(
+                "query_month_card_page",
+                Some(&token),
+                &json!({ "rp": 1, "page": 1, "random_str": i.to_string() }),
+            ))
+            .await;
+        throttled += i64::from(r["errmsg"] == "request_over_times");
+    }
+    assert!(throttled >= 10, "{throttled}");
+
+    // The HTTP mode: login, an entry, a poll that finds nothing, a scan's request through the poll.
+    let post = |path: &'static str, body: String| {
+        let client = client.clone();
+        let http = http.clone();
+        async move {
+            client.post(format!("{http}{path}")).body(body).send().await.expect("post").text().await.expect("body")
+        }
+    };
+    let login: Value = serde_json::from_str(
+        &post("/bpd/upload.do", envelope("login", None, &json!({ "park_id": PARK, "union_id": "200208" }))).await,
+    )
+    .expect("json");
+    let token = login["token"].as_str().expect("token").to_owned();
+    let entry = json!({ "car_number": "鲁B54321", "in_time": now - 100, "order_id": "H_1", "empty_plot": 90 });
+    let reply: Value =
+        serde_json::from_str(&post("/bpd/upload.do", envelope("inpark", Some(&token), &entry)).await).expect("json");
+    assert_eq!(reply["state"], 1, "{reply}");
+    assert!(store.open_stay(CODE, "H_1").await.expect("read").is_some());
+    let wrong: Value =
+        serde_json::from_str(&post("/bpd/upload.do", envelope("inpark", Some("nope"), &entry)).await).expect("json");
+    assert_eq!(wrong["errmsg"], "error:token无效");
+}
+
+#[tokio::test]
+async fn a_bolink_lot_over_tcp_and_http_on_sqlite() {
+    let dir = TempDir::new("platform-bolink");
+    run(format!("sqlite://{}", dir.path().join("p.db").display()), &dir).await;
+}
+
+#[tokio::test]
+async fn a_bolink_lot_over_tcp_and_http_on_postgres() {
+    let Some(pg) = PgSchema::new("a_bolink_lot_over_tcp_and_http_on_postgres").await else { return };
+    let dir = TempDir::new("platform-bolink-pg");
+    run(pg.url.clone(), &dir).await;
+    pg.drop().await;
+}
