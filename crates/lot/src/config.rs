@@ -43,6 +43,7 @@ struct Raw {
     tariff: RawTariff,
     platform: Option<RawPlatform>,
     cloudpark: Option<RawCloudpark>,
+    bolink: Option<RawBolink>,
     info: Option<RawInfo>,
     auth: Option<RawAuth>,
     #[serde(default)]
@@ -227,6 +228,91 @@ struct RawPlatform {
     concurrency: Option<usize>,
 }
 
+/// `[bolink]`: a cloud speaking Bolink's SDK wire, beside the others (docs/bolink.md).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBolink {
+    /// `host:port` of the cloud's TCP door; or
+    address: Option<String>,
+    /// the base URL of its HTTP mode (`/bpd/upload.do`, `/bpd/download.do`).
+    url: Option<String>,
+    park_id: String,
+    local_id: Option<String>,
+    key: String,
+    marker: Option<String>,
+    heartbeat_seconds: Option<u64>,
+    card_sync_seconds: Option<u64>,
+}
+
+/// How the lot reaches its Bolink cloud.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BolinkTransport {
+    /// One TCP connection, newline-framed JSON, heartbeats.
+    Tcp(String),
+    /// The HTTP mode: an upload per message, a long poll for the cloud's.
+    Http(String),
+}
+
+/// The lot's link to a cloud speaking Bolink's SDK wire: it reports its
+/// entries and exits there, pages the cloud's month cards into its own,
+/// and lets in the no-plate cars the cloud sends (`nolicence_in_park`).
+#[derive(Clone, Debug)]
+pub struct BolinkLink {
+    pub transport: BolinkTransport,
+    pub park_id: String,
+    pub local_id: Option<String>,
+    pub key: String,
+    /// Put before a no-plate car's `car_number` (the seed: `无` or `临`); never truncated.
+    pub marker: String,
+    pub heartbeat: std::time::Duration,
+    /// How often the month cards are paged (also at every login).
+    pub card_sync: std::time::Duration,
+}
+
+fn bolink_link(b: RawBolink) -> Result<BolinkLink, ConfigError> {
+    let transport = match (b.address, b.url) {
+        (Some(a), None)
+            if a.parse::<std::net::SocketAddr>().is_ok()
+                || a.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) =>
+        {
+            BolinkTransport::Tcp(a)
+        }
+        (Some(_), None) => return Err(invalid("bolink.address", "host:port of the cloud's TCP door")),
+        (None, Some(u)) if u.starts_with("http://") || u.starts_with("https://") => {
+            BolinkTransport::Http(u.trim_end_matches('/').to_owned())
+        }
+        (None, Some(_)) => return Err(invalid("bolink.url", "must be an http:// or https:// address")),
+        _ => return Err(invalid("bolink", "set address (TCP) or url (HTTP mode), one of them")),
+    };
+    if b.park_id.is_empty() || b.park_id.chars().count() > 24 {
+        return Err(invalid("bolink.park_id", "1 to 24 characters"));
+    }
+    if b.key.len() < 6 {
+        return Err(invalid("bolink.key", "at least 6 characters"));
+    }
+    let marker = b.marker.unwrap_or_else(|| "无".into());
+    if marker.chars().count() > 2 || marker.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("bolink.marker", "at most 2 characters, e.g. 无 or 临 (empty: none)"));
+    }
+    let heartbeat = b.heartbeat_seconds.unwrap_or(20);
+    if !(5..=60).contains(&heartbeat) {
+        return Err(invalid("bolink.heartbeat_seconds", "between 5 and 60 (the cloud closes a line silent for 120 s)"));
+    }
+    let card_sync = b.card_sync_seconds.unwrap_or(300);
+    if !(10..=86_400).contains(&card_sync) {
+        return Err(invalid("bolink.card_sync_seconds", "between 10 and 86400"));
+    }
+    Ok(BolinkLink {
+        transport,
+        park_id: b.park_id,
+        local_id: b.local_id.filter(|l| !l.is_empty()),
+        key: b.key,
+        marker,
+        heartbeat: std::time::Duration::from_secs(heartbeat),
+        card_sync: std::time::Duration::from_secs(card_sync),
+    })
+}
+
 /// `[cloudpark]`: a parking cloud's open API, spoken beside the platform (docs/cloudpark.md).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -317,6 +403,8 @@ pub struct Config {
     /// `[cloudpark]`, when the lot speaks a parking cloud's API (beside or
     /// instead of `[platform]`).
     pub cloudpark: Option<CloudLink>,
+    /// `[bolink]`, when the lot speaks Bolink's SDK wire to a cloud.
+    pub bolink: Option<BolinkLink>,
     /// uploadParkingInfo as configured (its uploadTime is set when sent).
     pub info: Option<ParkingInfo>,
     /// Who may use the API; `None`: this machine only.
@@ -376,8 +464,8 @@ impl Config {
             by_car_type.push((c.car_type, rule(c.rule, &format!("tariff.car_types[{i}]"))?));
         }
         let platform = raw.platform.map(|p| platform_link(p, base)).transpose()?;
-        if platform.is_none() && raw.cloudpark.is_none() {
-            return Err(invalid("platform", "configure [platform] (Qingdao), [cloudpark], or both"));
+        if platform.is_none() && raw.cloudpark.is_none() && raw.bolink.is_none() {
+            return Err(invalid("platform", "configure [platform] (Qingdao), [cloudpark], [bolink], or several"));
         }
         let zone = raw
             .timezone
@@ -416,8 +504,10 @@ impl Config {
             arrears_hold: q.arrears_hold.unwrap_or(defaults.arrears_hold),
         };
         let cloudpark = raw.cloudpark.map(|c| cloud_link(c, &lanes, raw.parking_code.trim())).transpose()?;
+        let bolink = raw.bolink.map(bolink_link).transpose()?;
         Ok(Config {
             cloudpark,
+            bolink,
             payments,
             auth,
             info,

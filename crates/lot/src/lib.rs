@@ -9,6 +9,8 @@
 pub mod app;
 pub mod auth;
 mod barrier;
+pub mod bolink;
+pub mod bolinklink;
 pub mod booth;
 pub mod cloud;
 pub mod cloudlink;

@@ -35,6 +35,9 @@ pub enum Transport {
     Qdpark(Client),
     /// A parking cloud's open API (signed JSON; `crate::cloud`).
     Cloudpark(crate::cloudlink::Client),
+    /// A cloud speaking Bolink's SDK wire (`crate::bolinklink`): the
+    /// records' uid is the `order_id`, no-plate markers as configured.
+    Bolink(crate::bolinklink::Handle, String),
 }
 
 impl Transport {
@@ -43,6 +46,7 @@ impl Transport {
         match self {
             Transport::Qdpark(_) => "qdpark",
             Transport::Cloudpark(_) => crate::cloudlink::LINK.name,
+            Transport::Bolink(..) => crate::bolinklink::LINK.name,
         }
     }
 }
@@ -289,6 +293,7 @@ pub async fn run(
                 let attempt = match &transport {
                     Transport::Qdpark(uplink) => attempt(&store, uplink, zone, &clock, &stats, &row).await,
                     Transport::Cloudpark(client) => cloud_attempt(&store, client, &clock, &row).await,
+                    Transport::Bolink(handle, marker) => bolink_attempt(handle, marker, zone, &clock, &row).await,
                 };
                 (row, attempt)
             });
@@ -424,6 +429,42 @@ async fn cloud_attempt(store: &Store, client: &crate::cloudlink::Client, clock: 
         // not the record's fault, so it waits and goes again, signed anew.
         Ok(answer) => Attempt::Failed(format!("{} {}: {}", service.name(), answer.code, answer.msg)),
         Err(e @ crate::cloudlink::CloudError::Unreachable { .. }) => Attempt::Unreachable(e.to_string()),
+        Err(e) => Attempt::Failed(e.to_string()),
+    }
+}
+
+async fn bolink_attempt(
+    handle: &crate::bolinklink::Handle,
+    marker: &str,
+    zone: Zone,
+    clock: &Clock,
+    row: &Outgoing,
+) -> Attempt {
+    use crate::bolinklink::{Answer, BolinkError};
+    let Ok(body) = serde_json::from_str::<Value>(&row.body) else {
+        return Attempt::Refused("stored body is not JSON".into());
+    };
+    let uid = row.uid.clone().unwrap_or_default();
+    let (service, data) = match crate::bolinklink::report(&row.interface, &body, &uid, zone, marker) {
+        Ok(report) => report,
+        Err(e) => return Attempt::Refused(e),
+    };
+    match handle.call(service, data).await {
+        Ok(Answer::Stored) => {
+            Attempt::Delivered { latency_ms: u64::try_from(clock.millis() - row.created_ms).unwrap_or(0) }
+        }
+        // An exact resend the cloud had stored (its answer was lost).
+        Ok(Answer::Refused(e)) if e.contains("已处理过") => {
+            Attempt::Delivered { latency_ms: u64::try_from(clock.millis() - row.created_ms).unwrap_or(0) }
+        }
+        // The cloud's own trouble: the record goes again.
+        Ok(Answer::Refused(e)) if e.contains("服务器错误") || e.contains("token") || e.contains("签名") => {
+            Attempt::Failed(format!("{service}: {e}"))
+        }
+        Ok(Answer::Refused(e)) => Attempt::Refused(format!("{service}: {e}")),
+        Ok(Answer::Throttled) => Attempt::Held { secs: 10, why: "request_over_times".into() },
+        Ok(Answer::Reply(r)) => Attempt::Failed(format!("{service}: unexpected reply {}", Value::Object(r))),
+        Err(e @ (BolinkError::Offline(_) | BolinkError::Timeout)) => Attempt::Unreachable(e.to_string()),
         Err(e) => Attempt::Failed(e.to_string()),
     }
 }

@@ -44,6 +44,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     if config.cloudpark.is_some() {
         links.push(crate::cloudlink::LINK);
     }
+    if config.bolink.is_some() {
+        links.push(crate::bolinklink::LINK);
+    }
     let store = Store::open(&config.database).await?.speaking(links);
     let wake = Arc::new(Notify::new());
     let outbox = Arc::new(OutboxStats::default());
@@ -94,7 +97,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
             (Some(uplink), subscriber)
         }
         None => {
-            tracing::info!("no [platform]: the lot speaks only its parking cloud ([cloudpark])");
+            tracing::info!("no [platform]: the lot speaks only its clouds ([cloudpark], [bolink])");
             (None, None)
         }
     };
@@ -124,6 +127,25 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         }
         None => None,
     };
+    // A Bolink cloud: its connection, its own sender over its own rows.
+    let bolink = match &config.bolink {
+        Some(link) => {
+            let (handle, downlinks) = crate::bolinklink::Handle::start(link);
+            let (wake, stats) = (Arc::new(Notify::new()), Arc::new(OutboxStats::default()));
+            let sender = outbox::run(
+                store.clone(),
+                Transport::Bolink(handle.clone(), link.marker.clone()),
+                config.zone,
+                clock.clone(),
+                wake.clone(),
+                stats.clone(),
+                concurrency,
+            );
+            tokio::spawn(sender);
+            Some((link.clone(), handle, downlinks, wake, stats))
+        }
+        None => None,
+    };
     let downlink = subscriber.as_ref().map(Subscriber::stats);
     let (sessions, http, feed) = (Default::default(), Default::default(), Default::default());
     let config = Arc::new(config);
@@ -135,6 +157,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         wake,
         outbox,
         cloud_outbox: cloud.as_ref().map(|(_, wake, stats)| (wake.clone(), stats.clone())),
+        bolink_outbox: bolink.as_ref().map(|(_, _, _, wake, stats)| (wake.clone(), stats.clone())),
         downlink,
         sessions,
         http,
@@ -155,6 +178,9 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     }
     if let Some(link) = state.config().cloudpark.clone().filter(|l| l.mq.is_some()) {
         tokio::spawn(crate::cloudmq::run(state.clone(), link));
+    }
+    if let Some((link, handle, downlinks, _, _)) = bolink {
+        tokio::spawn(crate::bolink::run(state.clone(), link, handle, downlinks));
     }
     tokio::spawn(crate::payments::run(state.clone()));
     tokio::spawn(crate::jobs::periodic(state.clone()));

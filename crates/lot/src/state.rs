@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub outbox: Arc<OutboxStats>,
     /// The parking cloud's sender, when `[cloudpark]` is configured: its wake-up and counters.
     pub cloud_outbox: Option<(Arc<Notify>, Arc<OutboxStats>)>,
+    /// The Bolink link's sender (its wake-up and counters), when configured.
+    pub bolink_outbox: Option<(Arc<Notify>, Arc<OutboxStats>)>,
     pub downlink: Option<Arc<Stats>>,
     pub sessions: Arc<Sessions>,
     pub http: Arc<onepark_serve::Stats>,
@@ -120,6 +122,14 @@ impl LotState {
         if let Some((wake, _)) = &self.inner.cloud_outbox {
             wake.notify_one();
         }
+        if let Some((wake, _)) = &self.inner.bolink_outbox {
+            wake.notify_one();
+        }
+    }
+
+    /// The Bolink sender's counters, when the lot speaks Bolink.
+    pub fn bolink_outbox_stats(&self) -> Option<&OutboxStats> {
+        self.inner.bolink_outbox.as_ref().map(|(_, stats)| &**stats)
     }
 
     /// The parking cloud sender's counters, when the lot speaks to one.
