@@ -11,12 +11,12 @@
 //! deadline and refused after; a blacklisted car's alarm reaches the city's
 //! alarm list; a report sent twice is stored once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, client, get, platform_config, start, unix_now, vendor_sign};
+use common::{Controller, Process, client, get, lane, onepark, platform_config, start, unix_now, until, vendor_sign};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -52,131 +52,6 @@ async fn call(base: &str, service: &str, mut biz: Value) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
-async fn lane(port: u16, path: &str, body: Value) -> Value {
-    let reply = client()
-        .post(format!("http://127.0.0.1:{port}{path}"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("lane");
-    serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
-}
-
-fn onepark(args: &[&str], config: &std::path::Path) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_onepark"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run onepark");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-/// Waits up to 60 s for `check` to hold.
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match check().await {
-            None => return,
-            Some(seen) if Instant::now() > deadline => panic!("{what}; last seen: {seen}"),
-            Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
-/// Lane 2's barrier controller: `examples/barrier_controller.py` (the
-/// documented sample) when python3 is here, else the same in Rust.
-enum Controller {
-    Python { _child: Process, orders: std::path::PathBuf, read: usize },
-    Rust { task: tokio::task::JoinHandle<()>, orders: tokio::sync::mpsc::UnboundedReceiver<Value> },
-}
-
-impl Controller {
-    fn start(dir: &TempDir, port: u16, lane: &'static str) -> Controller {
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/barrier_controller.py");
-        let orders = dir.join("orders.jsonl");
-        let child = std::process::Command::new("python3")
-            .arg(&script)
-            .env("ONEPARK_GATEWAY", format!("http://127.0.0.1:{port}"))
-            .env("ONEPARK_LANE", lane)
-            .env("ONEPARK_ORDERS", &orders)
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        match child {
-            Ok(child) => Controller::Python { _child: Process(child), orders, read: 0 },
-            Err(_) => {
-                eprintln!(
-                    "python3 missing: lane {lane}'s controller is the test's own (examples/barrier_controller.py not run)"
-                );
-                let (tx, orders) = tokio::sync::mpsc::unbounded_channel();
-                Controller::Rust { task: controller(port, lane, tx), orders }
-            }
-        }
-    }
-
-    /// The next order the controller received (and acknowledged).
-    async fn next_order(&mut self) -> Value {
-        match self {
-            Controller::Python { orders, read, .. } => {
-                let deadline = Instant::now() + Duration::from_secs(30);
-                loop {
-                    let text = std::fs::read_to_string(&*orders).unwrap_or_default();
-                    if let Some(line) = text.lines().nth(*read) {
-                        *read += 1;
-                        return serde_json::from_str(line).expect("an order");
-                    }
-                    assert!(Instant::now() < deadline, "the controller received no order");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-            Controller::Rust { orders, .. } => orders.recv().await.expect("an order"),
-        }
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        if let Controller::Rust { task, .. } = self {
-            task.abort();
-        }
-    }
-}
-
-/// A barrier controller in Rust: reads lane `lane`'s command stream and
-/// acknowledges every order; sends each order it saw on `seen`.
-fn controller(
-    port: u16,
-    lane: &'static str,
-    seen: tokio::sync::mpsc::UnboundedSender<Value>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut response = client()
-            .get(format!("http://127.0.0.1:{port}/api/lanes/{lane}/commands"))
-            .send()
-            .await
-            .expect("the command stream");
-        assert_eq!(response.status(), 200);
-        let mut buffer = String::new();
-        while let Ok(Some(chunk)) = response.chunk().await {
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let event: String = buffer.drain(..end + 2).collect();
-                let Some(data) = event.lines().find_map(|l| l.strip_prefix("data:")) else { continue };
-                let order: Value = serde_json::from_str(data.trim()).expect("an order");
-                let id = order["id"].as_u64().expect("id");
-                let ack = lane_ack(port, lane, id).await;
-                assert_eq!(ack, 200, "the ack of {order}");
-                let _ = seen.send(order);
-            }
-        }
-    })
-}
-
 const CSRF: &str = "0000000000000000000000000000beef";
 
 fn enc(text: &str) -> String {
@@ -202,18 +77,6 @@ async fn form(base: &str, path: &str, form: &str) -> String {
 fn pay_url(quote: &str) -> String {
     let (path, query) = quote.split_once('?').unwrap_or((quote, ""));
     format!("{path}/pay?{query}")
-}
-
-async fn lane_ack(port: u16, lane: &str, id: u64) -> u16 {
-    client()
-        .post(format!("http://127.0.0.1:{port}/api/lanes/{lane}/commands/{id}/ack"))
-        .header("content-type", "application/json")
-        .body(json!({ "ok": true }).to_string())
-        .send()
-        .await
-        .expect("ack")
-        .status()
-        .as_u16()
 }
 
 fn local(offset_minutes: i64) -> String {

@@ -191,6 +191,23 @@ pub(crate) async fn metrics(State(state): State<LotState>) -> ([(&'static str, &
             Sample::Gauge(o.clock_skew_secs.load(std::sync::atomic::Ordering::Relaxed)),
         ),
     ];
+    let controllers: usize = state.config().lanes.iter().map(|l| state.controllers().online(&l.id)).sum();
+    values.push((
+        "onepark_lot_controllers_online",
+        "Barrier controllers listening for commands, over all lanes.",
+        gauge(controllers as u64),
+    ));
+    if let Some(o) = state.bolink_outbox_stats() {
+        values.extend([
+            ("onepark_lot_bolink_delivered", "Records the Bolink cloud acknowledged.", count(&o.delivered)),
+            ("onepark_lot_bolink_refused", "Records the Bolink cloud refused (kept, not retried).", count(&o.refused)),
+            (
+                "onepark_lot_bolink_failed_attempts",
+                "Bolink uploads that failed and will be retried.",
+                count(&o.failed_attempts),
+            ),
+        ]);
+    }
     if let Some(d) = state.downlink_stats() {
         values.extend([
             ("onepark_lot_downlink_applied", "Downlink messages applied.", count(&d.applied)),

@@ -1,0 +1,357 @@
+//! Bolink's SDK wire through the real binaries (issue 25): one platform
+//! with its Bolink door, a gateway speaking Bolink over TCP, one over the
+//! HTTP mode and one speaking Qingdao, all reporting into one city. Month
+//! cards made through the cloud API reach the TCP gateway by paging (250
+//! of them, 100 a page); a driver without a readable plate scans the
+//! entrance page in headless Chromium and drives in (the gateway's barrier
+//! controller raises the barrier); a double scan and a rescan make one
+//! session; a flood is throttled; the TCP gateway, killed with -9 while the
+//! platform is down, loses nothing. The flood's client is independent of
+//! onepark's code: it frames lines and computes the MD5 sign itself.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+mod common;
+use common::{Controller, client, get, lane, onepark, platform_config, start, unix_now, until, vendor_sign};
+use onepark_testkit::dirs::TempDir;
+use onepark_testkit::net::free_port;
+
+const KEY_TCP: &str = "TEST-ONLY-bolink-21835";
+const KEY_HTTP: &str = "TEST-ONLY-bolink-21836";
+const KEY_FLOOD: &str = "TEST-ONLY-bolink-21837";
+const PID: &str = "9301";
+const PID_KEY: &str = "TEST-ONLY-3A9C5E71B2D84F06A1C7";
+
+/// The vendor's sign, written out here: upper hex MD5 of the data text, `key=`, the key.
+fn bolink_sign(data: &str, key: &str) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(format!("{data}key={key}").as_bytes()).iter().map(|b| format!("{b:02X}")).collect()
+}
+
+fn envelope(service: &str, token: Option<&str>, data: &Value, key: &str) -> String {
+    let text = data.to_string();
+    let token = token.map(|t| format!(r#","token":"{t}""#)).unwrap_or_default();
+    format!(r#"{{"service_name":"{service}","sign":"{}"{token},"data":{text}}}"#, bolink_sign(&text, key))
+}
+
+/// An integrator's signed cloud-API call.
+async fn cloud(base: &str, service: &str, biz: Value) -> Value {
+    let biz = biz.to_string();
+    let ts = unix_now();
+    let params = [
+        ("pid", PID.to_owned()),
+        ("serviceName", service.to_owned()),
+        ("timestamp", ts.to_string()),
+        ("bizContent", biz.clone()),
+    ];
+    let sign = vendor_sign(&params, PID_KEY);
+    let body =
+        format!(r#"{{"pid":"{PID}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
+    let text = client()
+        .post(format!("{base}/cloudparkapi/api/{service}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("cloud API")
+        .text()
+        .await
+        .expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn gateway_toml(dir: &TempDir, name: &str, code: &str, port: u16, link: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.toml"));
+    let text = format!(
+        "parking_code = \"{code}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase = \"sqlite://{db}\"\n\
+         [berths]\ntotal = 50\nopen = 40\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n{link}",
+        db = dir.join(format!("{name}.db")).display()
+    );
+    std::fs::write(&path, text).expect("gateway config");
+    path
+}
+
+/// The platform's records of a parking code.
+async fn records(base: &str, code: &str) -> Vec<Value> {
+    let page = get(format!("{base}/api/admin/records?parkingCode={code}&pageSize=500")).await;
+    page["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn has_record(base: &str, code: &str, plate: &str, left: bool) -> Option<Value> {
+    let rows = records(base, code).await;
+    let found = rows.iter().any(|r| r["plateNo"] == plate && (!left || !r["endTime"].is_null()));
+    (!found).then(|| Value::Array(rows))
+}
+
+/// A driver's scan of lane 1's page: (its page text, the cookies it set or carried).
+async fn scan(base: &str, park_id: &str, cookies: &str) -> String {
+    let url = format!("{base}/pay/in/{park_id}/1");
+    let csrf = cookies.split("; ").find_map(|c| c.strip_prefix("op_csrf=")).expect("csrf").to_owned();
+    client()
+        .post(url)
+        .header("cookie", cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .expect("scan")
+        .text()
+        .await
+        .expect("page")
+}
+
+/// The next JSON line a raw connection reads (lines end in `\r`).
+async fn next(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Value {
+    loop {
+        let mut buf = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), read.read_until(b'\r', &mut buf))
+            .await
+            .expect("answer")
+            .expect("read");
+        let text = String::from_utf8_lossy(&buf).trim().to_owned();
+        if !text.is_empty() {
+            return serde_json::from_str::<Value>(&text).expect("JSON");
+        }
+    }
+}
+
+/// A fresh driver: the page's cookies.
+async fn driver(base: &str, park_id: &str) -> String {
+    let page = client().get(format!("{base}/pay/in/{park_id}/1")).send().await.expect("page");
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    assert!(page.text().await.expect("body").contains("确认入场"));
+    cookies.join("; ")
+}
+
+async fn month_cards(port: u16) -> Option<Value> {
+    let text = client().get(format!("http://127.0.0.1:{port}/api/month-cards")).send().await.ok()?.text().await.ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Sessions of the gateway whose plate holds `part`.
+async fn sessions(port: u16, part: &str) -> Vec<Value> {
+    let text = client()
+        .get(format!("http://127.0.0.1:{port}/api/sessions?limit=500"))
+        .send()
+        .await
+        .expect("sessions")
+        .text()
+        .await
+        .expect("body");
+    let page: Value = serde_json::from_str(&text).expect("JSON");
+    page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["plateNo"].as_str().is_some_and(|p| p.contains(part)))
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
+    let dir = TempDir::new("bolink");
+    let (http, mqtt, bport) = (free_port(), free_port(), free_port());
+    let (tcp_port, http_port, qd_port) = (free_port(), free_port(), free_port());
+    let tables = format!(
+        "{}[payments]\nchannel = \"sandbox\"\n[bolink]\nlisten = \"127.0.0.1:{bport}\"\n",
+        onepark_testkit::config::lot_access("234", &["1001"])
+    );
+    let config = platform_config(&dir, http, mqtt, &tables);
+    let mut platform = start(&dir, &["platform", "serve"], &config, http).await;
+    let base = format!("http://127.0.0.1:{http}");
+    for (park, key, code) in [("21835", KEY_TCP, "BL001"), ("21836", KEY_HTTP, "BL002"), ("21837", KEY_FLOOD, "BL003")]
+    {
+        onepark(
+            &[
+                "platform",
+                "lots",
+                "add",
+                "--protocol",
+                "bolink",
+                "--park-id",
+                park,
+                "--key",
+                key,
+                "--parking-code",
+                code,
+                "--berths",
+                "50",
+            ],
+            &config,
+        );
+    }
+    onepark(&["platform", "integrators", "add", "--pid", PID, "--secret", PID_KEY, "--park-code", "BL001"], &config);
+    // 250 month cards of the TCP gateway's lot, made through the cloud API.
+    for i in 0..250 {
+        let car = json!({ "uuid": format!("{i:032x}"), "parkCode": "BL001", "carNum": format!("鲁B{:05}", 10_000 + i),
+            "owner": "月租车主", "cartypeCode": "81", "carMMoney": "150.50", "timeStart": "2026-01-01", "timeEnd": "2030-12-31", "state": 0 });
+        let answer = cloud(&base, "addfixcar", car).await;
+        assert_eq!(answer["code"], 200, "{answer}");
+    }
+
+    let tcp_link = format!(
+        "[bolink]\naddress = \"127.0.0.1:{bport}\"\npark_id = \"21835\"\nkey = \"{KEY_TCP}\"\ncard_sync_seconds = 10\nheartbeat_seconds = 5\n"
+    );
+    let tcp_config = gateway_toml(&dir, "tcp", "BL001", tcp_port, &tcp_link);
+    let mut tcp_gateway = start(&dir, &["lot", "serve"], &tcp_config, tcp_port).await;
+    let http_link = format!("[bolink]\nurl = \"{base}\"\npark_id = \"21836\"\nkey = \"{KEY_HTTP}\"\nmarker = \"临\"\n");
+    let http_config = gateway_toml(&dir, "http", "BL002", http_port, &http_link);
+    let _http_gateway = start(&dir, &["lot", "serve"], &http_config, http_port).await;
+    let qd_config = dir.join("qd.toml");
+    std::fs::write(
+        &qd_config,
+        onepark_testkit::config::lot_toml(
+            "1001",
+            &format!("listen = \"127.0.0.1:{qd_port}\"\n"),
+            &dir.join("qd.db"),
+            (50, 40),
+            &format!("{base}/api/v1/cp"),
+        ),
+    )
+    .expect("qingdao config");
+    let _qd_gateway = start(&dir, &["lot", "serve"], &qd_config, qd_port).await;
+
+    // Entries and exits at all three gateways land in the city's records.
+    for (port, plate) in [(tcp_port, "鲁B70001"), (http_port, "鲁B70002"), (qd_port, "鲁B70003")] {
+        assert_eq!(lane(port, "/api/lanes/1/entry", json!({ "plateNo": plate })).await["open"], true);
+        assert_eq!(lane(port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await["open"], true);
+    }
+    for (code, plate) in [("BL001", "鲁B70001"), ("BL002", "鲁B70002"), ("1001", "鲁B70003")] {
+        until(&format!("{plate}'s stay at {code} in the city's records"), || has_record(&base, code, plate, true))
+            .await;
+    }
+    let lots = get(format!("{base}/api/admin/lots")).await;
+    for code in ["BL001", "BL002", "1001"] {
+        assert!(
+            lots["lots"].as_array().into_iter().flatten().any(|l| l["parkingCode"] == code && l["online"] == true),
+            "{code}: {lots}"
+        );
+    }
+    let overview = get(format!("{base}/api/admin/overview")).await;
+    assert!(overview.to_string().contains("BL001") && overview.to_string().contains("1001"), "{overview}");
+
+    // The month cards reached the TCP gateway, paged with `count`.
+    until("250 Bolink month cards at the gateway", || async {
+        let cards = month_cards(tcp_port).await?;
+        let n = cards["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with("bolink-")))
+            .count();
+        (n != 250).then(|| json!(n))
+    })
+    .await;
+    // A card holder drives in as one.
+    let holder = lane(tcp_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B10007" })).await;
+    assert_eq!(holder["open"], true, "{holder}");
+    // A card deleted through the cloud API leaves the gateway at the next paging.
+    let deleted = cloud(&base, "delfixcar", json!({ "uuid": format!("{:032x}", 249), "parkCode": "BL001" })).await;
+    assert_eq!(deleted["code"], 200, "{deleted}");
+    until("the deleted card gone from the gateway", || async {
+        let cards = month_cards(tcp_port).await?;
+        let n = cards["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["id"].as_str().is_some_and(|i| i.starts_with("bolink-")))
+            .count();
+        (n != 249).then(|| json!(n))
+    })
+    .await;
+
+    // A driver without a readable plate: lane 1's controller raises the barrier.
+    let mut controller = Controller::start(&dir, tcp_port, "1");
+    until("lane 1's controller online", || async {
+        let page = client().get(format!("http://127.0.0.1:{tcp_port}/metrics")).send().await.ok()?.text().await.ok()?;
+        (!page.contains("onepark_lot_controllers_online 1")).then(|| json!(page))
+    })
+    .await;
+    match common::webdriver::find() {
+        Some((chromium, chromedriver)) => {
+            let browser = common::webdriver::Browser::start(&chromium, &chromedriver, &dir.join("chromium")).await;
+            browser.window(390, 844).await;
+            browser.goto(&format!("{base}/pay/in/21835/1")).await;
+            browser.screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("noplate-before-390.png")).await;
+            browser.click_and_wait("#enter").await;
+            let entered = browser.wait_text("main", |t| t.contains("入场成功")).await;
+            assert!(entered.contains("无"), "the plate has the gateway's marker: {entered}");
+            for width in [390, 1024, 1400] {
+                browser.window(width, 900).await;
+                browser
+                    .screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("noplate-{width}.png")))
+                    .await;
+            }
+            browser.close().await;
+            assert_eq!(controller.next_order().await["command"], "raise");
+        }
+        None => eprintln!(
+            "SKIPPED the headless Chromium part: set CHROMIUM/CHROMEDRIVER (apt-get install chromium chromium-driver)"
+        ),
+    }
+
+    // Double scan within 10 s: one request, one session; a rescan within 30 s shows it at once.
+    let cookies = driver(&base, "21835").await;
+    let (a, b) = tokio::join!(scan(&base, "21835", &cookies), scan(&base, "21835", &cookies));
+    assert!(a.contains("入场成功") && b.contains("入场成功"), "{a}\n{b}");
+    let plate = a.split("class=\"plate\">").nth(1).and_then(|r| r.split('<').next()).expect("the plate").to_owned();
+    assert!(plate.starts_with('无') && plate.chars().count() == 8, "marker + 7, never truncated: {plate}");
+    let again = scan(&base, "21835", &cookies).await;
+    assert!(again.contains("入场成功"), "{again}");
+    assert_eq!(sessions(tcp_port, &plate[3..]).await.len(), 1, "one session for the double scan and the rescan");
+    assert_eq!(controller.next_order().await["command"], "raise");
+    until("the no-plate entry in the city's records", || has_record(&base, "BL001", &plate, false)).await;
+
+    // The same over the HTTP mode's long poll: no controller there, so the lot says why.
+    let refused = scan(&base, "21836", &driver(&base, "21836").await).await;
+    assert!(refused.contains("控制器") || refused.contains("controller"), "{refused}");
+
+    // A flood on one token: past 100 messages in 10 s → request_over_times.
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", bport)).await.expect("connect");
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
+    write
+        .write_all(format!("{}\n", envelope("login", None, &json!({ "park_id": "21837" }), KEY_FLOOD)).as_bytes())
+        .await
+        .expect("write");
+    let login = next(&mut read).await;
+    let token = login["token"].as_str().expect("token").to_owned();
+    let mut flood = String::new();
+    for i in 0..120 {
+        let q = json!({ "car_number": "", "card_id": "", "random_str": i.to_string(), "page": 1, "rp": 1 });
+        flood.push_str(&envelope("query_month_card_page", Some(&token), &q, KEY_FLOOD));
+        flood.push('\n');
+    }
+    write.write_all(flood.as_bytes()).await.expect("flood");
+    let mut throttled = 0;
+    for _ in 0..120 {
+        throttled += i32::from(next(&mut read).await["errmsg"] == "request_over_times");
+    }
+    assert_eq!(throttled, 20, "100 served, the rest throttled");
+
+    // The platform goes away; the TCP gateway keeps letting cars in and is killed -9 mid-outage.
+    drop(platform);
+    for i in 0..5 {
+        let plate = format!("鲁B8000{i}");
+        assert_eq!(lane(tcp_port, "/api/lanes/1/entry", json!({ "plateNo": plate })).await["open"], true);
+    }
+    drop(tcp_gateway);
+    platform = start(&dir, &["platform", "serve"], &config, http).await;
+    tcp_gateway = start(&dir, &["lot", "serve"], &tcp_config, tcp_port).await;
+    for i in 0..5 {
+        let plate = format!("鲁B8000{i}");
+        until(&format!("{plate} delivered after the outage"), || has_record(&base, "BL001", &plate, false)).await;
+    }
+    drop((tcp_gateway, platform));
+}
