@@ -85,7 +85,7 @@ async fn records(base: &str, code: &str) -> Vec<Value> {
 async fn has_record(base: &str, code: &str, plate: &str, left: bool) -> Option<Value> {
     let rows = records(base, code).await;
     let found = rows.iter().any(|r| r["plateNo"] == plate && (!left || !r["endTime"].is_null()));
-    (!found).then(|| Value::Array(rows))
+    (!found).then_some(Value::Array(rows))
 }
 
 /// A driver's scan of lane 1's page: (its page text, the cookies it set or carried).
