@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 mod common;
-use common::{Controller, client, get, lane, onepark, platform_config, start, unix_now, until, vendor_sign};
+use common::{
+    Controller, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, unix_now, until,
+    vendor_sign,
+};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -312,6 +315,70 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     assert_eq!(sessions(tcp_port, &plate[3..]).await.len(), 1, "one session for the double scan and the rescan");
     assert_eq!(controller.next_order().await["command"], "raise");
     until("the no-plate entry in the city's records", || has_record(&base, "BL001", &plate, false)).await;
+
+    // The no-plate driver leaves: the exit page asks the lot the fee at lane 2; the stay is
+    // within the free minutes, so the lot opens lane 2 at once and reports the exit.
+    let lane2 = dir.join("lane2");
+    std::fs::create_dir_all(&lane2).expect("dir");
+    let mut exit_controller = Controller::start(&lane2, tcp_port, "2");
+    until("lane 2's controller online", || async {
+        let page = client().get(format!("http://127.0.0.1:{tcp_port}/metrics")).send().await.ok()?.text().await.ok()?;
+        (!page.contains("onepark_lot_controllers_online 2")).then(|| json!(page))
+    })
+    .await;
+    let exit_page = client()
+        .get(format!("{base}/pay/out/21835/2"))
+        .header("cookie", &cookies)
+        .send()
+        .await
+        .expect("exit page")
+        .text()
+        .await
+        .expect("body");
+    assert!(exit_page.contains(&plate), "the driver's stay: {exit_page}");
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let csrf = cookies.split("; ").find_map(|c| c.strip_prefix("op_csrf=")).expect("csrf").to_owned();
+    let asked = no_redirect
+        .post(format!("{base}/pay/out/21835/2"))
+        .header("cookie", &cookies)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .expect("fee");
+    assert_eq!(asked.status(), 303, "on to the quote");
+    assert_eq!(exit_controller.next_order().await["command"], "raise", "lane 2 opens for a free stay");
+    until("the no-plate stay's exit in the city's records", || has_record(&base, "BL001", &plate, true)).await;
+
+    // A driver pays a plated stay at the HTTP-mode lot on the driver page: the fee comes from the lot
+    // (3.1 query_price through the long poll), the payment reaches it (3.2 prepay_order), the car leaves.
+    let paying = "鲁B44007";
+    let entered = lane(http_port, "/api/lanes/1/entry", json!({ "plateNo": paying, "time": local(-110) })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    until("the paying car's entry in the city's records", || has_record(&base, "BL002", paying, false)).await;
+    let quote = form(&base, "/pay/fee", &format!("plate={}", enc(paying))).await;
+    until("the lot's fee on the quote page", || async {
+        let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.unwrap_or_default();
+        (!page.contains("id=\"fee\"")).then(|| json!(page))
+    })
+    .await;
+    let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.expect("page");
+    assert!(page.contains("¥6.00"), "two started hours at 3 yuan, as the lot prices it: {page}");
+    let receipt = form(&base, &pay_url(&quote), "").await;
+    assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
+    until("the payment's notice booked by the lot", || async {
+        let d = get(format!("{base}/api/admin/downlinks?parkingCode=BL002&limit=20")).await;
+        let done = d["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["interface"] == "prepay_order" && x["state"] == "confirmed");
+        (!done).then_some(d)
+    })
+    .await;
+    let out = lane(http_port, "/api/lanes/2/exit", json!({ "plateNo": paying })).await;
+    assert_eq!(out["open"], true, "paid on the driver page: {out}");
+    until("the paid stay's exit in the city's records", || has_record(&base, "BL002", paying, true)).await;
 
     // The same over the HTTP mode's long poll: no controller there, so the lot says why.
     let refused = scan(&base, "21836", &driver(&base, "21836").await).await;

@@ -16,7 +16,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Controller, Process, client, get, lane, onepark, platform_config, start, unix_now, until, vendor_sign};
+use common::{
+    Controller, Process, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, unix_now,
+    until, vendor_sign,
+};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -50,38 +53,6 @@ async fn call(base: &str, service: &str, mut biz: Value) -> Value {
         .expect("cloud API");
     let text = reply.text().await.expect("body");
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
-const CSRF: &str = "0000000000000000000000000000beef";
-
-fn enc(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-/// A driver page form with its CSRF token, not following the redirect: its Location.
-async fn form(base: &str, path: &str, form: &str) -> String {
-    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let response = no_redirect
-        .post(format!("{base}{path}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("op_csrf={CSRF}"))
-        .body(format!("{form}&csrf={CSRF}"))
-        .send()
-        .await
-        .expect("form");
-    assert_eq!(response.status(), 303, "{path}: {:?}", response.text().await);
-    response.headers()["location"].to_str().expect("location").to_owned()
-}
-
-/// A quote's pay action from its address.
-fn pay_url(quote: &str) -> String {
-    let (path, query) = quote.split_once('?').unwrap_or((quote, ""));
-    format!("{path}/pay?{query}")
-}
-
-fn local(offset_minutes: i64) -> String {
-    let zone = onepark_domain::time::Zone::default();
-    onepark_domain::time::format_time(zone.local(chrono::Utc::now()) + chrono::Duration::minutes(offset_minutes))
 }
 
 async fn start_lot(dir: &TempDir, config: &std::path::Path, port: u16) -> Process {

@@ -5,25 +5,31 @@
 //! paging), and the cloud's no-plate entries (3.3 `nolicence_in_park`: a
 //! session for the marker + `car_number`, never truncated; the barrier
 //! raised by the lane's controller; `state` 1, or 0 with the reason; the
-//! entry itself goes out through the outbox as every entry does). The
-//! connection is `crate::bolinklink`'s.
+//! entry itself goes out through the outbox as every entry does), and the
+//! cloud's fee queries and payments (3.1 `query_price` → an open quote,
+//! 3.2 `prepay_order` settling exactly that quote once per `trade_no`; a
+//! query at an exit lane opens it once paid). The connection is
+//! `crate::bolinklink`'s.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use onepark_bolink::fields::Fields;
 use onepark_bolink::month_card::{self, Card, MAX_RP, Page, Query};
 use onepark_bolink::no_plate::{self, Answer as NoPlateAnswer, Request};
+use onepark_domain::money::yuan;
 use onepark_domain::plate::Plate;
-use onepark_domain::time::format_time;
-use serde_json::{Value, json};
+use onepark_domain::time::{format_time, parse_time};
+use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use crate::bolinklink::{Answer, BolinkError, Handle};
 use crate::config::{BolinkLink, Direction};
 use crate::orders::LaneCommand;
 use crate::state::LotState;
-use crate::store::{MonthCard, StoreError};
+use crate::store::{BillKind, BillState, MonthCard, OnlineBill, Session, Settlement, StoreError};
 
 /// The prefix of the month cards this link keeps.
 pub const CARD_PREFIX: &str = "bolink-";
@@ -43,6 +49,8 @@ pub enum SyncError {
 pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlinks: mpsc::Receiver<Value>) {
     let (s, h, l) = (state.clone(), handle.clone(), link.clone());
     tokio::spawn(async move { cards(s, l, h).await });
+    // Exit lanes the fee was asked at, by query_order_no: paid, that lane opens.
+    let lanes: Lanes = Arc::default();
     while let Some(message) = downlinks.recv().await {
         let service = message.get("service_name").and_then(Value::as_str).unwrap_or_default().to_owned();
         match service.as_str() {
@@ -63,9 +71,208 @@ pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlink
                     }
                 });
             }
+            PRICE | PREPAY => {
+                let (state, link, handle, lanes) = (state.clone(), link.clone(), handle.clone(), lanes.clone());
+                tokio::spawn(async move {
+                    let map = message.as_object().cloned().unwrap_or_default();
+                    let reply = if service == PRICE {
+                        query_price(&state, &link, &lanes, &map).await
+                    } else {
+                        prepay(&state, &link, &lanes, &map).await
+                    };
+                    if let Err(e) = handle.call(&service, reply).await {
+                        tracing::warn!(error = %e, service, "Bolink answer not delivered");
+                    }
+                });
+            }
             other => tracing::info!(service = other, "Bolink message not handled by this gateway (issue 26)"),
         }
     }
+}
+
+const PRICE: &str = "query_price";
+const PREPAY: &str = "prepay_order";
+
+type Lanes = Arc<Mutex<HashMap<String, String>>>;
+
+/// A downlink's fields (its own, or its `data`'s).
+fn fields_of(map: &Map<String, Value>) -> Fields<'_> {
+    match map.get("data") {
+        Some(Value::Object(data)) => Fields::new(data),
+        _ => Fields::new(map),
+    }
+}
+
+fn failed(service: &str, why: String, echo: &[(&str, Value)]) -> Value {
+    let mut v = json!({ "service_name": service, "data_target": "bolink", "state": 0, "errmsg": why });
+    for (k, e) in echo {
+        v[*k] = e.clone();
+    }
+    v
+}
+
+/// The stay a message names: its order (the lot's uid), else the plate's open stay.
+async fn stay_of(state: &LotState, order_id: Option<&str>, plate: Option<&str>) -> Result<Option<Session>, StoreError> {
+    if let Some(uid) = order_id.filter(|o| !o.is_empty())
+        && let Some(s) = state.store().open_session(uid).await?
+    {
+        return Ok(Some(s));
+    }
+    match plate.filter(|p| !p.is_empty()) {
+        Some(p) => Ok(state.store().open_sessions(&[p.to_owned()]).await?.into_iter().next()),
+        None => Ok(None),
+    }
+}
+
+/// 3.1 `query_price`: what the car owes now, kept as an open prepayment
+/// bill (`{uid}B{query_order_no}`) that a 3.2 of exactly that amount settles.
+/// Asked at an exit lane (`pay_scene` 1, 2) with nothing to pay, the lane opens.
+async fn query_price(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<String, Value>) -> Value {
+    let f = fields_of(map);
+    let query_order_no = f.opt_text(&["query_order_no"], 48).ok().flatten().unwrap_or_default();
+    let echo =
+        [("query_order_no", Value::from(query_order_no.as_str())), ("park_id", Value::from(link.park_id.as_str()))];
+    let scene = f.opt_int(&["pay_scene"]).ok().flatten().unwrap_or(0);
+    let plate = f.opt_text(&["car_number", "licence"], 64).ok().flatten();
+    let order_id = f.opt_text(&["order_id"], 48).ok().flatten();
+    let lane = f
+        .opt_text(&["out_channel_id"], 24)
+        .ok()
+        .flatten()
+        .filter(|l| state.config().lanes.iter().any(|x| x.id == *l && x.direction == Direction::Exit));
+    if query_order_no.is_empty() {
+        return failed(PRICE, "缺少 query_order_no".into(), &echo);
+    }
+    let session = match stay_of(state, order_id.as_deref(), plate.as_deref()).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return failed(PRICE, format!("车辆 {} 不在场内", plate.unwrap_or_default()), &echo),
+        Err(e) => return failed(PRICE, format!("车场存储错误：{e}"), &echo),
+    };
+    let now = state.now();
+    let priced = async {
+        let (fee, _, _) = crate::fee::with_coupons(state.store(), &state.config().tariff, &session, now).await?;
+        let (full, _) =
+            crate::fee::of_stay_without_coupons(state.store(), &state.config().tariff, &session, now).await?;
+        let due = crate::payments::due(state, &session, fee, now).await?;
+        Ok::<_, StoreError>((fee, full, due))
+    };
+    let (fee, full, due) = match priced.await {
+        Ok(p) => p,
+        Err(e) => return failed(PRICE, format!("车场存储错误：{e}"), &echo),
+    };
+    let at = format_time(now);
+    if due > 0 {
+        let bill = OnlineBill::open(BillKind::Prepay, format!("{}B{query_order_no}", session.uid), &session, &at, due);
+        if let Err(e) = state.store().put_online_bill(&bill).await {
+            return failed(PRICE, format!("车场存储错误：{e}"), &echo);
+        }
+    }
+    if let (Some(lane), 1 | 2) = (&lane, scene) {
+        if due == 0 {
+            release(state, lane, &session.plate_no).await;
+        } else if let Ok(mut l) = lanes.lock() {
+            l.insert(query_order_no.clone(), lane.clone());
+        }
+    }
+    let entered = parse_time(&session.entry_time).unwrap_or(now);
+    json!({
+        "service_name": PRICE, "data_target": "bolink", "state": 1, "errmsg": "", "park_id": link.park_id,
+        "order_id": session.uid, "car_number": session.plate_no, "price": yuan(due), "total": yuan(full),
+        "duration": (now - entered).num_minutes().max(0), "query_time": now.and_utc().timestamp(),
+        "derate_money": yuan((full - fee).max(0)), "derate_duration": 0, "query_order_no": query_order_no,
+    })
+}
+
+/// 3.2 `prepay_order`: the cloud collected `prepay` for the quote it names
+/// (`order_id` + `query_order_no`); it settles that quote when the amount
+/// is exactly the quote's, once per `trade_no`. Asked at an exit lane, the
+/// lane opens.
+async fn prepay(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<String, Value>) -> Value {
+    let f = fields_of(map);
+    let text = |k: &str| f.opt_text(&[k], 64).ok().flatten().unwrap_or_default();
+    let (order_id, query_order_no, trade_no) = (text("order_id"), text("query_order_no"), text("trade_no"));
+    let echo = [
+        ("order_id", Value::from(order_id.as_str())),
+        ("request_no", Value::from(text("request_no"))),
+        ("trade_no", Value::from(trade_no.as_str())),
+        ("park_id", Value::from(link.park_id.as_str())),
+    ];
+    let paid = match f.opt_yuan(&["prepay"]) {
+        Ok(Some(p)) => p,
+        Ok(None) => return failed(PREPAY, "缺少 prepay".into(), &echo),
+        Err(e) => return failed(PREPAY, e.0, &echo),
+    };
+    if trade_no.is_empty() {
+        return failed(PREPAY, "缺少 trade_no".into(), &echo);
+    }
+    let bills = match state.store().online_bills_of(&order_id).await {
+        Ok(b) => b,
+        Err(e) => return failed(PREPAY, format!("车场存储错误：{e}"), &echo),
+    };
+    let mut ok = json!({ "service_name": PREPAY, "data_target": "bolink", "state": 1, "errmsg": "", "prepay": yuan(paid),
+        "query_time": state.now().and_utc().timestamp() });
+    for (k, v) in &echo {
+        ok[*k] = v.clone();
+    }
+    if bills.iter().any(|b| b.order_code.as_deref() == Some(trade_no.as_str()) && b.state == BillState::Paid) {
+        return ok;
+    }
+    let bill_id = format!("{order_id}B{query_order_no}");
+    let Some(bill) =
+        bills.iter().find(|b| b.bill_id == bill_id && b.kind == BillKind::Prepay && b.state == BillState::Open)
+    else {
+        return failed(PREPAY, format!("订单 {order_id} 没有待缴账单 {bill_id}（先查询价格）"), &echo);
+    };
+    if bill.should_pay != paid {
+        return failed(PREPAY, format!("金额 {} 元与待缴 {} 元不符", yuan(paid), yuan(bill.should_pay)), &echo);
+    }
+    let s = Settlement {
+        actual_pay: paid,
+        discount: 0,
+        deal_time: Some(text("pay_time")).filter(|t| parse_time(t).is_ok()).unwrap_or_else(|| format_time(state.now())),
+        order_code: trade_no.clone(),
+        paid_type: onepark_domain::record::paid_type::PLATFORM_ACCOUNT,
+        pay_type: onepark_domain::record::Scene::InLot.code(),
+        path: Some("bolink".into()),
+        request_id: None,
+    };
+    let now = format_time(state.now());
+    if let Err(e) = state.store().settle_online_bill(&bill.bill_id, &s, &now, None, Vec::new()).await {
+        return failed(PREPAY, format!("车场存储错误：{e}"), &echo);
+    }
+    if let Err(e) = crate::remote::money::void_exit_bills(state, &bills).await {
+        tracing::warn!(error = e, "exit bills not voided");
+    }
+    tracing::info!(order_id, trade_no, paid, "a stay paid through the Bolink cloud");
+    let lane = lanes.lock().ok().and_then(|mut l| l.remove(&query_order_no));
+    if let Some(lane) = lane {
+        release(state, &lane, &bill.plate_no).await;
+    }
+    ok
+}
+
+/// The car at exit `lane` leaves: its exit decided as the camera's would
+/// be (paid, it opens), and the lane's controller told to raise.
+async fn release(state: &LotState, lane: &str, plate: &str) {
+    let body = json!({ "plateNo": plate }).to_string();
+    let (_, decision) = crate::barrier::exit(State(state.clone()), Path(lane.to_owned()), body.into()).await;
+    let decision = serde_json::to_value(&*decision.0).unwrap_or(Value::Null);
+    if decision["open"] != true {
+        tracing::warn!(lane, plate, msg = %decision["msg"], "paid at the exit, yet the exit did not open");
+        return;
+    }
+    let command = LaneCommand {
+        id: 0,
+        lane: lane.to_owned(),
+        command: "raise".into(),
+        operator: "扫码缴费".into(),
+        reason: format!("{plate} 扫码缴费出场"),
+        at: format_time(state.now()),
+    };
+    if let Err(f) = state.controllers().order(command).await {
+        tracing::warn!(lane, reason = f.zh(lane), "paid exit: the barrier was not raised");
+    }
+    state.wake_outbox();
 }
 
 /// 3.3: the no-plate car at `channel_id` enters as marker + `car_number`.

@@ -177,6 +177,8 @@ pub struct Spawned {
 
 /// Bolink's TCP door (`[bolink] listen`; off by default): its address.
 pub async fn start_bolink(config: &Config, state: &AppState) -> Result<Option<SocketAddr>, ServeError> {
+    // The HTTP mode needs no listener of its own: its lots are served whenever the platform is.
+    tokio::spawn(crate::link::bolink::publish::run(state.clone()));
     crate::link::bolink::tcp::start(&config.bolink, state.clone())
         .await
         .map_err(|source| ServeError::Listen { addr: config.bolink.listen.clone().unwrap_or_default(), source })

@@ -216,3 +216,35 @@ pub async fn lane_ack(port: u16, lane: &str, id: u64) -> u16 {
         .status()
         .as_u16()
 }
+
+pub const CSRF: &str = "0000000000000000000000000000beef";
+
+pub fn enc(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A driver page form with its CSRF token, not following the redirect: its Location.
+pub async fn form(base: &str, path: &str, form: &str) -> String {
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let response = no_redirect
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("op_csrf={CSRF}"))
+        .body(format!("{form}&csrf={CSRF}"))
+        .send()
+        .await
+        .expect("form");
+    assert_eq!(response.status(), 303, "{path}: {:?}", response.text().await);
+    response.headers()["location"].to_str().expect("location").to_owned()
+}
+
+/// A quote's pay action from its address.
+pub fn pay_url(quote: &str) -> String {
+    let (path, query) = quote.split_once('?').unwrap_or((quote, ""));
+    format!("{path}/pay?{query}")
+}
+
+pub fn local(offset_minutes: i64) -> String {
+    let zone = onepark_domain::time::Zone::default();
+    onepark_domain::time::format_time(zone.local(chrono::Utc::now()) + chrono::Duration::minutes(offset_minutes))
+}

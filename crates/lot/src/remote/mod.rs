@@ -10,7 +10,7 @@ use onepark_domain::time::format_time;
 use serde_json::{Map, Value, json};
 
 mod cars;
-mod money;
+pub(crate) mod money;
 mod stays;
 
 use crate::config::Direction;

@@ -178,7 +178,7 @@ pub(super) async fn pay_notice(state: &LotState, m: &Envelope) -> Outcome {
 
 /// What an exit attempt asked the platform for is void once the cloud was
 /// paid: the next read at the exit counts the payment, it does not ask again.
-pub(super) async fn void_exit_bills(state: &LotState, bills: &[OnlineBill]) -> Result<(), String> {
+pub(crate) async fn void_exit_bills(state: &LotState, bills: &[OnlineBill]) -> Result<(), String> {
     let now = format_time(state.now());
     for b in bills.iter().filter(|b| b.kind == BillKind::Exit && b.state == BillState::Open) {
         let void = OnlineBill { state: BillState::Void, updated_at: now.clone(), ..b.clone() };

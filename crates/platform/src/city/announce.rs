@@ -17,8 +17,9 @@ use crate::store::{Downlink, ListEntry, StoreError};
 /// the city's dictionary).
 #[derive(Clone, Debug)]
 pub enum Announcement {
-    /// Compute this car's fee now and report it (a driver is paying ahead).
-    FeeRequest { plate_no: String },
+    /// Compute this car's fee now and report it (a driver is paying ahead;
+    /// `exit_lane`: paying at that exit lane, which opens once paid).
+    FeeRequest { plate_no: String, exit_lane: Option<String> },
     /// A bill was paid through the platform.
     Paid(PaidBill),
     /// A plate's no-stop signing, as the car enters.

@@ -602,9 +602,19 @@ async fn announce(
 /// Asks the lot a car is in for its fee (`fee`), waiting for the uploadFee
 /// up to `wait`; the quote's requestId, and whether the answer came.
 pub async fn ask_fee(state: &AppState, plate_no: &str, wait: Duration) -> Result<Option<(i64, bool)>, AnnounceError> {
+    ask_fee_at(state, plate_no, None, wait).await
+}
+
+/// [`ask_fee`] for a driver at `exit_lane` (a lot that knows lanes opens it once paid).
+pub async fn ask_fee_at(
+    state: &AppState,
+    plate_no: &str,
+    exit_lane: Option<&str>,
+    wait: Duration,
+) -> Result<Option<(i64, bool)>, AnnounceError> {
     let Some((parking_code, access_id, _, _)) = state.store().parked(plate_no).await? else { return Ok(None) };
     let Some(lot) = state.any_lot(&access_id).await? else { return Ok(None) };
-    let ask = Announcement::FeeRequest { plate_no: plate_no.to_owned() };
+    let ask = Announcement::FeeRequest { plate_no: plate_no.to_owned(), exit_lane: exit_lane.map(str::to_owned) };
     let downlink = state.announce(&lot, &parking_code, &ask)?;
     let request_id = downlink.request_id;
     let (tx, rx) = oneshot::channel();

@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::store::{Debt, DownlinkState, PayState, Payment, Purpose, Signup};
 
 /// The spec gives the lot 5 s to answer `fee`.
-const FEE_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const FEE_WAIT: Duration = Duration::from_secs(5);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/pay/receipt/{order}", get(receipt))
         .route("/pay/verify", post(verify))
         .route("/pay/in/{park_id}/{lane}", get(crate::http::noplate::show).post(crate::http::noplate::scan))
+        .route("/pay/out/{park_id}/{lane}", get(crate::http::noplate::exit).post(crate::http::noplate::ask_exit_fee))
 }
 
 pub(crate) struct Driver {
@@ -132,7 +133,7 @@ fn receipt_url(state: &AppState, order_id: &str) -> String {
     format!("/pay/receipt/{order_id}?k={}", state.proofs().link(&format!("receipt\n{order_id}")))
 }
 
-fn quote_url(state: &AppState, request_id: i64) -> String {
+pub(crate) fn quote_url(state: &AppState, request_id: i64) -> String {
     format!("/pay/quote/{request_id}?k={}", state.proofs().link(&format!("quote\n{request_id}")))
 }
 

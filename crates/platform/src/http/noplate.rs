@@ -1,9 +1,12 @@
-//! The entrance lane's QR page (`/pay/in/{park_id}/{lane}`, printed at the
-//! lane): a driver whose plate the camera cannot read scans it, taps
-//! "enter", and the lot is asked to let them in (`link::bolink::scan`); the
-//! page says what came of it in the driver's language. The driver is known
-//! by a random id in a cookie (standing in for the WeChat/Alipay user id),
-//! so the same phone is the same pseudo-plate at every scan and at the exit.
+//! The lane QR pages of a Bolink lot, printed at its lanes. Entrance
+//! (`/pay/in/{park_id}/{lane}`): a driver whose plate the camera cannot
+//! read scans it, taps "enter", and the lot is asked to let them in
+//! (`link::bolink::scan`); the page says what came of it in the driver's
+//! language. Exit (`/pay/out/{park_id}/{lane}`): the same driver sees the
+//! fee of their stay, asked of the lot at that lane, and pays it on the
+//! driver pages; the paid lot opens the lane. The driver is known by a
+//! random id in a cookie (standing in for the WeChat/Alipay user id), so
+//! the same phone is the same pseudo-plate at every scan and at the exit.
 
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -147,4 +150,79 @@ pub async fn scan(
     };
     let status = if matches!(outcome, Outcome::Offline) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
     (status, with_cookie(scan_page(&d, &name, &lane, Some(&outcome), &path), cookie)).into_response()
+}
+
+/// `GET /pay/out/{park_id}/{lane}`: the driver's stay and a button to see its fee.
+pub async fn exit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((park_id, lane)): Path<(String, String)>,
+) -> Response {
+    let d = driver(&state, &headers);
+    let lang = d.lang;
+    let (user, cookie) = driver_id(&headers);
+    let name = match lot_name(&state, &park_id).await {
+        Ok(Some(name)) if valid_lane(&lane) => name,
+        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "未找到该车场或出口", "No such car park or exit"),
+        Err(e) => return failed(&d, e),
+    };
+    let stay = match scan::open_stay(&state, &park_id, &user).await {
+        Ok(stay) => stay,
+        Err(e) => return failed(&d, e),
+    };
+    let path = format!("/pay/out/{park_id}/{lane}");
+    let body = html! {
+        div.card {
+            h1 { (lang.t("扫码出场缴费", "Pay to exit")) }
+            p { (name) " · " (lang.t("出口 ", "exit ")) strong { (lane) } }
+            @match &stay {
+                Some(plate) => {
+                    p { (lang.t("您的临时车牌：", "Your temporary plate: ")) strong.plate id="plate" { (plate) } }
+                    form method="post" action=(path) {
+                        (d.token())
+                        button.button.primary type="submit" id="fee" { (lang.t("查询停车费", "See the fee")) }
+                    }
+                }
+                None => div.notice.bad id="no-stay" {
+                    (lang.t("没有找到您在本车场的入场记录（请用入场时扫码的手机扫码），或请联系岗亭工作人员。",
+                        "No stay of yours here (scan with the phone you entered with), or ask the booth."))
+                },
+            }
+        }
+    };
+    with_cookie(page(&d, lang.t("扫码出场缴费", "Pay to exit"), 0, body), cookie)
+}
+
+/// `POST /pay/out/{park_id}/{lane}`: the lot is asked the fee at this lane; on to the quote to pay.
+pub async fn ask_exit_fee(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((park_id, lane)): Path<(String, String)>,
+    Form(form): Form<ScanForm>,
+) -> Response {
+    let d = driver(&state, &headers);
+    if !crate::http::proof::genuine(&headers, &form.csrf) {
+        return forged(&d);
+    }
+    let (user, _) = driver_id(&headers);
+    if !valid_lane(&lane) {
+        return problem(&d, StatusCode::NOT_FOUND, "未找到该出口", "No such exit");
+    }
+    let plate = match scan::open_stay(&state, &park_id, &user).await {
+        Ok(Some(plate)) => plate,
+        Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有找到您的在场记录", "No stay of yours here"),
+        Err(e) => return failed(&d, e),
+    };
+    if let Err(wait) = state.fee_rate().take(&format!("noplate:{user}"), std::time::Instant::now()) {
+        let body = html! { div.card { div.notice.bad { (d.lang.t("查询过于频繁，请稍后再试。", "Too many queries; try again shortly.")) " (" (wait) "s)" } } };
+        return (StatusCode::TOO_MANY_REQUESTS, page(&d, d.lang.t("扫码出场缴费", "Pay to exit"), 0, body))
+            .into_response();
+    }
+    match crate::city::payments::ask_fee_at(&state, &plate, Some(&lane), crate::http::driver::FEE_WAIT).await {
+        Ok(Some((request_id, _))) => {
+            axum::response::Redirect::to(&crate::http::driver::quote_url(&state, request_id)).into_response()
+        }
+        Ok(None) => problem(&d, StatusCode::NOT_FOUND, "没有找到您的在场记录", "No stay of yours here"),
+        Err(e) => failed(&d, e),
+    }
 }

@@ -29,8 +29,10 @@ pub fn announcers(config: &Config, clock: &Clock) -> HashMap<Protocol, Arc<dyn A
         retry: config.downlink_retry,
         clock: clock.clone(),
     };
+    let bolink = bolink::announce::Bolink { retry: config.downlink_retry, clock: clock.clone() };
     HashMap::from([
         (Protocol::Qdpark, Arc::new(qdpark) as Arc<dyn Announcer>),
         (Protocol::Cloudpark, Arc::new(cloudpark) as Arc<dyn Announcer>),
+        (Protocol::Bolink, Arc::new(bolink) as Arc<dyn Announcer>),
     ])
 }

@@ -96,20 +96,24 @@ impl Store {
     }
 
     /// The latest entry at `parking_code` whose plate is `car_number` with
-    /// any marker before it, arrived at or after `since`: (uid, plate).
+    /// any marker before it, arrived at or after `since` (and, `open_only`,
+    /// not left yet): (uid, plate).
     pub async fn entry_by_pseudo_plate(
         &self,
         parking_code: &str,
         car_number: &str,
         since: &str,
+        open_only: bool,
     ) -> Result<Option<(String, String)>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT uid, plate_no FROM entries WHERE parking_code = $1 AND plate_no LIKE $2 AND arrive_time >= $3 \
-             AND deleted = 0 ORDER BY arrive_time DESC LIMIT 1",
+            "SELECT e.uid, e.plate_no FROM entries e WHERE e.parking_code = $1 AND e.plate_no LIKE $2 \
+             AND e.arrive_time >= $3 AND e.deleted = 0 AND ($4 = 0 OR NOT EXISTS (SELECT 1 FROM exits x \
+             WHERE x.parking_code = e.parking_code AND x.uid = e.uid)) ORDER BY e.arrive_time DESC LIMIT 1",
         )
         .bind(parking_code)
         .bind(format!("%{car_number}"))
         .bind(since)
+        .bind(i64::from(open_only))
         .fetch_optional(&self.pool)
         .await?)
     }

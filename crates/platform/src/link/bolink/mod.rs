@@ -9,10 +9,12 @@
 //! maps them). What the platform sends a lot (a no-plate scan, `scan`) goes
 //! through its `mailbox`. docs/bolink.md is the reference.
 
+pub mod announce;
 pub mod connection;
 pub mod held;
 pub mod http;
 pub mod mailbox;
+pub mod publish;
 pub mod records;
 pub mod scan;
 mod services;

@@ -153,7 +153,7 @@ async fn lookup(state: &AppState, code: &str, scan: &Scan) -> Result<Option<Outc
     let since = onepark_domain::time::parse_time(&scan.asked_at)
         .map(|t| format_time(t - chrono::Duration::minutes(1)))
         .unwrap_or_default();
-    let found = state.store().entry_by_pseudo_plate(code, &scan.car_number, &since).await?;
+    let found = state.store().entry_by_pseudo_plate(code, &scan.car_number, &since, false).await?;
     Ok(found.map(|(_, plate)| Outcome::Entered { plate }))
 }
 
@@ -177,4 +177,14 @@ pub async fn status(state: &AppState, park_id: &str, user_id: &str) -> Result<Op
         Some(0) => None,
         _ => Some(lookup(state, &code, &last).await?.unwrap_or(Outcome::Pending)),
     })
+}
+
+/// The stay a user's pseudo-plate has open at a Bolink lot: (its parking code, its plate).
+pub async fn open_stay(state: &AppState, park_id: &str, user_id: &str) -> Result<Option<String>, StoreError> {
+    let Some(lot) = state.lot(park_id).await?.filter(|l| matches!(l.link, LotLink::Bolink { .. })) else {
+        return Ok(None);
+    };
+    let Some(code) = lot.parking_codes.first() else { return Ok(None) };
+    let found = state.store().entry_by_pseudo_plate(code, &car_number(user_id), "0000-01-01 00:00:00", true).await?;
+    Ok(found.map(|(_, plate)| plate))
 }

@@ -122,6 +122,8 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             }
         }
         month_card::SERVICE => month_cards(state, lot, code, e).await,
+        super::announce::QUERY_PRICE => price_answered(state, lot, code, e).await,
+        super::announce::PREPAY_ORDER => prepay_answered(state, lot, e).await,
         no_plate::SERVICE => match no_plate::Answer::read(e) {
             Ok(a) => {
                 // Stored before the waiting scans hear it: a rescan reads it from there.
@@ -143,6 +145,109 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             Reply::refused(other, &format!("不支持的 service_name：{other}（onepark 已实现的接口见 docs/bolink.md）"))
         }
     }
+}
+
+/// The lot's answer to the platform's 3.1 `query_price` (a driver asking):
+/// the quote the driver page shows and pays. Only the lot the query went to
+/// answers it (its request id is `query_order_no`), and only with a stay of
+/// the plate asked.
+async fn price_answered(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -> Reply {
+    let service = super::announce::QUERY_PRICE;
+    let f = e.fields();
+    let Some(request_id) = f.opt_text(&["query_order_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok())
+    else {
+        return Reply::refused(service, "缺少 data.query_order_no（平台查询时给出的编号）");
+    };
+    let asked = match state.store().fee_quote(request_id).await {
+        Ok(Some(q)) if q.parking_code == code => q,
+        Ok(_) => return Reply::refused(service, &format!("query_order_no {request_id} 不是平台向本车场的查询")),
+        Err(err) => return unavailable(service, err),
+    };
+    let answered_ok = f.opt_int(&["state"]).ok().flatten() == Some(1);
+    let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
+    let order_id = f.opt_text(&["order_id"], 48).ok().flatten();
+    let price = match f.opt_yuan(&["price"]) {
+        Ok(p) => p,
+        Err(why) => return Reply::refused(service, &why.0),
+    };
+    let stay = match &order_id {
+        Some(id) => match state.store().open_stay(code, id).await {
+            Ok(stay) => stay,
+            Err(err) => return unavailable(service, err),
+        },
+        None => None,
+    };
+    // The stay must be the plate's: a lot quotes only what it reported.
+    let stay = stay.filter(|(plate, _)| *plate == asked.plate_no);
+    let ok = answered_ok && price.is_some() && stay.is_some();
+    if answered_ok && !ok {
+        tracing::warn!(request_id, ?order_id, "a Bolink price answer without its price or for another stay");
+    }
+    let now = format_time(state.now());
+    let order_id = order_id.unwrap_or_default();
+    let quote = crate::store::FeeQuote {
+        request_id,
+        parking_code: asked.parking_code.clone(),
+        plate_no: asked.plate_no.clone(),
+        asked_at: String::new(),
+        answered_at: Some(now.clone()),
+        success: Some(ok),
+        uid: ok.then(|| order_id.clone()),
+        bill_id: ok.then(|| super::announce::bill_id(&order_id, &request_id.to_string())),
+        plate_color: ok.then(|| onepark_domain::plate::PlateColour::usual(&asked.plate_no).code()),
+        arrive_time: stay.map(|(_, arrived)| arrived).filter(|_| ok),
+        end_time: ok.then(|| now.clone()),
+        bill_time: ok.then(|| now.clone()),
+        should_pay: price.filter(|_| ok),
+        pay_status: ok.then_some(0),
+    };
+    if let Err(err) = state.store().answer_fee(&quote).await {
+        return unavailable(service, err);
+    }
+    crate::city::payments::fee_answered(state, request_id);
+    let confirmed = state
+        .store()
+        .confirm_downlink(request_id, &lot.access_id, ok, errmsg.as_deref(), &now, state.clock().millis())
+        .await;
+    if let Err(err) = confirmed {
+        tracing::warn!(error = %err, request_id, "query_price not marked answered");
+    }
+    Reply::ok(service).with("query_order_no", request_id.to_string())
+}
+
+/// The lot's answer to 3.2 `prepay_order`: booked (`state` 1) ends its
+/// delivery; refused gives the driver the money back (as Qingdao's refused
+/// payResult does).
+async fn prepay_answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
+    let service = super::announce::PREPAY_ORDER;
+    let f = e.fields();
+    let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
+        return Reply::refused(service, "缺少 data.request_no（平台通知中的编号）");
+    };
+    let booked = f.opt_int(&["state"]).ok().flatten() == Some(1);
+    let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
+    let now = format_time(state.now());
+    let confirmed = state
+        .store()
+        .confirm_downlink(request_id, &lot.access_id, booked, errmsg.as_deref(), &now, state.clock().millis())
+        .await;
+    match confirmed {
+        Ok(crate::store::Confirmed::Now { .. }) if !booked => {
+            let reason = errmsg.unwrap_or_else(|| "车场未入账".into());
+            crate::city::payments::pay_result_refused(state, request_id, &reason).await;
+            Reply::ok(service).with("request_no", request_id.to_string())
+        }
+        Ok(crate::store::Confirmed::Unknown) => {
+            Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的通知"))
+        }
+        Ok(_) => Reply::ok(service).with("request_no", request_id.to_string()),
+        Err(err) => unavailable(service, err),
+    }
+}
+
+fn unavailable(service: &str, err: StoreError) -> Reply {
+    tracing::error!(error = %err, service, "Bolink answer not stored");
+    Reply::refused(service, "服务器错误：请稍后重发")
 }
 
 fn order_of(e: &Envelope) -> String {

@@ -90,7 +90,7 @@ impl Announcer for Cloudpark {
         let LotLink::Cloudpark { pid } = &lot.link else { return Err(AnnounceError::NoLink(lot.protocol())) };
         let not_carried = |what| Err(AnnounceError::NotCarried { protocol: Protocol::Cloudpark, what });
         let (service, action, item, subject, expires) = match what {
-            Announcement::FeeRequest { plate_no } => (
+            Announcement::FeeRequest { plate_no, .. } => (
                 ServiceId::QueryFee,
                 None,
                 json!({ "payScene": 0, "plateNumber": plate_no, "recordNo": "" }),

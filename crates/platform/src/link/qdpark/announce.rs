@@ -44,7 +44,7 @@ impl Announcer for Qdpark {
         now: NaiveDateTime,
     ) -> Result<Downlink, AnnounceError> {
         let (interface, subject, payload) = match what {
-            Announcement::FeeRequest { plate_no } => {
+            Announcement::FeeRequest { plate_no, .. } => {
                 let m = FeeQuery {
                     parking_code: Some(parking_code.to_owned()),
                     plate_no: plate_no.clone(),

@@ -1,0 +1,132 @@
+//! The city's announcements to a Bolink lot, as the messages its SDK
+//! receives: a driver asking the fee → 3.1 `query_price` (`pay_scene` 0 in
+//! the lot, 1 at an exit lane, 2 a no-plate car at an exit lane;
+//! `query_order_no` the request id, echoed in the answer, which becomes the
+//! fee quote the driver pays); a bill paid through the platform → 3.2
+//! `prepay_order` (the lot answers `state` 1 only once it booked the money;
+//! redelivered until then, as the vendor's 12 times over 30 min; its
+//! `request_no`, as 3.33's, is echoed to say which notice). The quote's
+//! bill id is `{order_id}B{query_order_no}` on both sides, so the payment
+//! names the very quote the lot made. Lists, signings and arrears have no
+//! message in part 1 of this protocol (`AnnounceError::NotCarried`).
+
+use chrono::NaiveDateTime;
+use onepark_domain::money::yuan;
+use onepark_domain::record::Protocol;
+use onepark_domain::time::format_time;
+use onepark_serve::clock::Clock;
+use serde_json::json;
+
+use crate::city::announce::{AnnounceError, Announcement, Announcer, next_request_id};
+use crate::config::{LotAccess, LotLink};
+use crate::store::{Downlink, DownlinkState};
+
+pub const QUERY_PRICE: &str = "query_price";
+pub const PREPAY_ORDER: &str = "prepay_order";
+
+pub struct Bolink {
+    /// How long a payment's notice is retried.
+    pub retry: chrono::Duration,
+    pub clock: Clock,
+}
+
+/// The quote's bill id, as the lot and the platform both make it.
+pub fn bill_id(order_id: &str, query_order_no: &str) -> String {
+    format!("{order_id}B{query_order_no}")
+}
+
+/// (order_id, query_order_no) of a quote's bill id.
+pub fn split_bill_id(bill_id: &str) -> Option<(&str, &str)> {
+    bill_id.rsplit_once('B').filter(|(o, q)| !o.is_empty() && q.bytes().all(|b| b.is_ascii_digit()) && !q.is_empty())
+}
+
+/// How often a message is sent again while unanswered.
+pub fn interval(interface: &str) -> chrono::Duration {
+    match interface {
+        // 12 times over 30 min.
+        PREPAY_ORDER => chrono::Duration::seconds(150),
+        _ => chrono::Duration::seconds(10),
+    }
+}
+
+impl Announcer for Bolink {
+    fn message(
+        &self,
+        lot: &LotAccess,
+        parking_code: &str,
+        what: &Announcement,
+        now: NaiveDateTime,
+    ) -> Result<Downlink, AnnounceError> {
+        let LotLink::Bolink { .. } = &lot.link else { return Err(AnnounceError::NoLink(lot.protocol())) };
+        let not_carried = |what| Err(AnnounceError::NotCarried { protocol: Protocol::Bolink, what });
+        let request_id = next_request_id(self.clock.now().timestamp_micros());
+        let query_time = self.clock.now().timestamp();
+        let (interface, lane, payload, subject, expires) = match what {
+            Announcement::FeeRequest { plate_no, exit_lane } => {
+                let scene = match exit_lane {
+                    None => 0,
+                    Some(_) if onepark_domain::plate::Plate::parse(plate_no).is_err() => 2,
+                    Some(_) => 1,
+                };
+                let m = json!({ "service_name": QUERY_PRICE, "park_id": lot.access_id, "pay_scene": scene,
+                    "car_number": plate_no, "order_id": "", "out_channel_id": exit_lane.clone().unwrap_or_default(),
+                    "query_order_no": request_id.to_string(), "query_time": query_time });
+                (
+                    QUERY_PRICE,
+                    exit_lane.clone().unwrap_or_default(),
+                    m,
+                    plate_no.clone(),
+                    now + chrono::Duration::seconds(60),
+                )
+            }
+            Announcement::Paid(p) => {
+                let Some((order_id, query_order_no)) = split_bill_id(&p.bill_id) else {
+                    return not_carried("a payment of a bill this lot did not quote");
+                };
+                let m = json!({ "service_name": PREPAY_ORDER, "park_id": lot.access_id, "car_number": p.plate_no,
+                    "order_id": order_id, "query_order_no": query_order_no, "prepay": yuan(p.actual_pay),
+                    "trade_no": p.order_code, "prepay_type": 1, "pay_time": format_time(p.deal_time),
+                    "query_time": query_time, "request_no": request_id.to_string() });
+                (PREPAY_ORDER, String::new(), m, p.plate_no.clone(), now + self.retry)
+            }
+            Announcement::List { .. } => return not_carried("black/white-list entries (part 2: 3.14)"),
+            Announcement::Signing(_) => return not_carried("pay-after-leave signings"),
+            Announcement::Arrears(_) => return not_carried("city-wide arrears notices (part 2: 2.38)"),
+        };
+        Ok(Downlink {
+            request_id,
+            protocol: Protocol::Bolink.as_str().to_owned(),
+            access_id: lot.access_id.clone(),
+            parking_code: parking_code.to_owned(),
+            interface: interface.to_owned(),
+            // The lane whose charging system takes it (empty: any of the lot's).
+            topic: lane,
+            payload: payload.to_string(),
+            subject,
+            created_at: format_time(now),
+            created_ms: self.clock.now().timestamp_millis(),
+            deadline_at: format_time(now + interval(interface)),
+            expires_at: format_time(expires),
+            state: DownlinkState::Queued,
+            attempts: 0,
+            next_attempt_at: format_time(now),
+            last_published_at: None,
+            confirmed_at: None,
+            confirm_success: None,
+            confirm_ms: None,
+            confirm_reason: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bill_ids_round_trip() {
+        assert_eq!(split_bill_id(&bill_id("O_1B2", "1796371200000001")), Some(("O_1B2", "1796371200000001")));
+        assert_eq!(split_bill_id("noquote"), None);
+        assert_eq!(split_bill_id("B123"), None);
+    }
+}

@@ -1,0 +1,40 @@
+//! Delivers the city's messages to Bolink lots (`announce`): each due one
+//! goes to its lot's mailbox (the charging system managing its lane) if
+//! one is logged in, and again after its interval until the lot answers or
+//! it expires. Looks every 250 ms (the city's wake-up is the Qingdao
+//! publisher's): a driver's fee query reaches the lot within a quarter
+//! second.
+
+use std::time::Duration;
+
+use onepark_domain::record::Protocol;
+use onepark_domain::time::format_time;
+
+use super::announce::interval;
+use crate::state::AppState;
+
+const BATCH: i64 = 200;
+
+pub async fn run(state: AppState) {
+    loop {
+        if let Err(e) = publish_due(&state).await {
+            tracing::error!(error = %e, "Bolink publisher");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// One pass: every due message sent (or, its lot offline, tried later); the number sent.
+pub async fn publish_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
+    let now = state.now();
+    let due = state.store().due_downlinks(Protocol::Bolink, &format_time(now), BATCH).await?;
+    let mut sent = 0;
+    for d in due {
+        let delivered = state.bolink().send(&d.access_id, &d.topic, d.payload.clone());
+        sent += usize::from(delivered);
+        // Offline: looked at again in 5 s; sent: again after the message's interval unless answered.
+        let next = if delivered { now + interval(&d.interface) } else { now + chrono::Duration::seconds(5) };
+        state.store().mark_published(d.request_id, &format_time(now), &format_time(next)).await?;
+    }
+    Ok(sent)
+}
