@@ -420,5 +420,27 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
         let plate = format!("鲁B8000{i}");
         until(&format!("{plate} delivered after the outage"), || has_record(&base, "BL001", &plate, false)).await;
     }
+    // The day reconciled with the cloud (2.23): the gateway's counts are the city's.
+    let today = local(0)[..10].to_owned();
+    let checked: Value = serde_json::from_str(
+        &client()
+            .post(format!("http://127.0.0.1:{tcp_port}/api/reconcile"))
+            .header("content-type", "application/json")
+            .body(json!({ "date": today }).to_string())
+            .send()
+            .await
+            .expect("reconcile")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("JSON");
+    assert_eq!(checked["balanced"], true, "{checked}");
+    assert!(checked["bolink"]["inCount"].as_i64().is_some_and(|n| n >= 8), "{checked}");
+    let report = get(format!("{base}/api/admin/reports/reconciliation?parkingCode=BL001&date={today}")).await;
+    assert_eq!(report["lastCheck"]["accountMark"], 0, "the city keeps the Bolink lot's check: {report}");
+    let quality = get(format!("{base}/api/admin/reports/quality?parkingCode=BL001&date={today}")).await;
+    assert!(quality["quality"].is_object(), "the data-quality figures of a Bolink lot: {quality}");
+
     drop((tcp_gateway, platform));
 }

@@ -49,6 +49,7 @@ pub enum SyncError {
 pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlinks: mpsc::Receiver<Value>) {
     let (s, h, l) = (state.clone(), handle.clone(), link.clone());
     tokio::spawn(async move { cards(s, l, h).await });
+    tokio::spawn(nightly(state.clone(), handle.clone()));
     // Exit lanes the fee was asked at, by query_order_no: paid, that lane opens.
     let lanes: Lanes = Arc::default();
     while let Some(message) = downlinks.recv().await {
@@ -340,6 +341,93 @@ async fn cards(state: LotState, link: BolinkLink, handle: Handle) {
         }
         was_online = online;
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// What one reconciliation of a day found and did (2.23, designed).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DayChecked {
+    pub date: String,
+    pub in_count: i64,
+    pub out_count: i64,
+    /// The cloud's counts.
+    pub cloud_in_count: i64,
+    pub cloud_out_count: i64,
+    /// Records queued again because the cloud lacked them.
+    pub requeued: usize,
+}
+
+impl DayChecked {
+    pub fn balanced(&self) -> bool {
+        self.in_count == self.cloud_in_count && self.out_count == self.cloud_out_count
+    }
+}
+
+/// 2.23 (`day_reconciliation`): the day's counts against the cloud's; the
+/// entries and exits it lacks are queued again on this link.
+pub async fn check_day(state: &LotState, handle: &Handle, date: chrono::NaiveDate) -> Result<DayChecked, SyncError> {
+    let day = onepark_domain::time::format_date(date);
+    let entries = state.store().day_uids(&day, false).await?;
+    let exits = state.store().day_uids(&day, true).await?;
+    let request = onepark_bolink::day_check::Request {
+        date,
+        in_count: entries.len() as i64,
+        out_count: exits.len() as i64,
+        random_str: crate::cloudreport::new_uuid(state)[..12].to_owned(),
+    };
+    let reply = match handle.call(onepark_bolink::day_check::SERVICE, request.to_data()).await? {
+        Answer::Reply(r) => r,
+        other => return Err(SyncError::Refused(format!("unexpected answer {other:?}"))),
+    };
+    let answer = onepark_bolink::day_check::Answer::read(&reply).map_err(|e| SyncError::Refused(e.0))?;
+    let mut checked = DayChecked {
+        date: day,
+        in_count: request.in_count,
+        out_count: request.out_count,
+        cloud_in_count: answer.in_count,
+        cloud_out_count: answer.out_count,
+        requeued: 0,
+    };
+    let now_ms = state.now_ms();
+    for (kind, ours, theirs, interface) in [
+        ("in_count", &entries, &answer.in_orders, "uploadCarInData"),
+        ("out_count", &exits, &answer.out_orders, "uploadCarOutData"),
+    ] {
+        // A truncated list cannot say what is missing.
+        if !answer.mismatch.iter().any(|m| m == kind) || answer.truncated {
+            continue;
+        }
+        let theirs: HashSet<&String> = theirs.iter().collect();
+        for uid in ours.iter().filter(|u| !theirs.contains(u)) {
+            if state.store().requeue_on(crate::bolinklink::LINK.name, uid, interface, now_ms).await? {
+                checked.requeued += 1;
+            }
+        }
+    }
+    if checked.requeued > 0 {
+        state.wake_outbox();
+    }
+    Ok(checked)
+}
+
+/// After midnight (00:15 local), reconciles the previous day with the cloud;
+/// the cloud away, again every 10 minutes for 3 hours.
+async fn nightly(state: LotState, handle: Handle) {
+    loop {
+        let now = state.now();
+        let today = now.date().and_hms_opt(0, 15, 0).unwrap_or(now);
+        let next = if now < today { today } else { today + chrono::Duration::days(1) };
+        tokio::time::sleep((next - now).to_std().unwrap_or(Duration::from_secs(3600))).await;
+        let date = crate::reconcile::yesterday(state.now());
+        for _ in 0..18 {
+            match check_day(&state, &handle, date).await {
+                Ok(c) if c.balanced() => break,
+                Ok(c) => tracing::warn!(?c, "Bolink reconciliation: the cloud differs (what it lacks is sent again)"),
+                Err(e) => tracing::warn!(error = %e, "Bolink reconciliation failed"),
+            }
+            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
     }
 }
 

@@ -93,9 +93,13 @@ pub(crate) struct ReconcileRequest {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Reconciled {
-    /// The last pass found the counts and the money agreed.
+    /// The last pass found the counts and the money agreed (every link's).
     balanced: bool,
+    /// The Qingdao platform's passes (none without `[platform]`).
     passes: Vec<crate::reconcile::Outcome>,
+    /// The Bolink cloud's check (`[bolink]`: 2.23, designed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bolink: Option<crate::bolink::DayChecked>,
 }
 
 /// Reconciles a day now (uploadCheckRecord, then backfill of what the
@@ -106,8 +110,25 @@ pub(crate) struct Reconciled {
         (status = 502, description = "the platform could not be asked, or refused", body = ErrorBody)))]
 pub(crate) async fn reconcile_now(State(state): State<LotState>, bytes: axum::body::Bytes) -> Reply<Reconciled> {
     let date = requested_day(&state, &bytes)?;
+    let bolink = match state.bolink() {
+        Some(handle) => Some(
+            crate::bolink::check_day(&state, handle, date)
+                .await
+                .map_err(|e| HttpError::new(StatusCode::BAD_GATEWAY, format!("Bolink: {e}")))?,
+        ),
+        None => None,
+    };
+    if state.uplink().is_none()
+        && let Some(b) = bolink
+    {
+        return Ok(Json(Reconciled { balanced: b.balanced(), passes: Vec::new(), bolink: Some(b) }));
+    }
     match crate::reconcile::until_balanced(&state, date).await {
-        Ok(passes) => Ok(Json(Reconciled { balanced: passes.last().is_some_and(|p| p.balanced()), passes })),
+        Ok(passes) => Ok(Json(Reconciled {
+            balanced: passes.last().is_some_and(|p| p.balanced()) && bolink.as_ref().is_none_or(|b| b.balanced()),
+            passes,
+            bolink,
+        })),
         // Our storage failed: ours (500); the platform failed or refused: a gateway error (502).
         Err(e @ crate::reconcile::ReconcileError::Store(_)) => {
             Err(HttpError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))

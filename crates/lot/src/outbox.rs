@@ -461,7 +461,8 @@ async fn bolink_attempt(
         Ok(Answer::Refused(e)) if e.contains("服务器错误") || e.contains("token") || e.contains("签名") => {
             Attempt::Failed(format!("{service}: {e}"))
         }
-        Ok(Answer::Refused(e)) => Attempt::Refused(format!("{service}: {e}")),
+        // As the Qingdao platform's 400: the record is at fault, so backfill will not send it again.
+        Ok(Answer::Refused(e)) => Attempt::Refused(format!("400: {service}: {e}")),
         Ok(Answer::Throttled) => Attempt::Held { secs: 10, why: "request_over_times".into() },
         Ok(Answer::Reply(r)) => Attempt::Failed(format!("{service}: unexpected reply {}", Value::Object(r))),
         Err(e @ (BolinkError::Offline(_) | BolinkError::Timeout)) => Attempt::Unreachable(e.to_string()),

@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub cloud_outbox: Option<(Arc<Notify>, Arc<OutboxStats>)>,
     /// The Bolink link's sender (its wake-up and counters), when configured.
     pub bolink_outbox: Option<(Arc<Notify>, Arc<OutboxStats>)>,
+    /// The Bolink link's connection, when configured.
+    pub bolink: Option<crate::bolinklink::Handle>,
     pub downlink: Option<Arc<Stats>>,
     pub sessions: Arc<Sessions>,
     pub http: Arc<onepark_serve::Stats>,
@@ -125,6 +127,11 @@ impl LotState {
         if let Some((wake, _)) = &self.inner.bolink_outbox {
             wake.notify_one();
         }
+    }
+
+    /// The Bolink link's connection, when the lot speaks Bolink.
+    pub fn bolink(&self) -> Option<&crate::bolinklink::Handle> {
+        self.inner.bolink.as_ref()
     }
 
     /// The Bolink sender's counters, when the lot speaks Bolink.

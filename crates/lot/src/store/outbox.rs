@@ -193,7 +193,12 @@ impl Store {
     /// Queues the last copy of a session's record again (backfill after
     /// reconciliation); false when there is none to send.
     pub async fn requeue(&self, uid: &str, interface: &str, now_ms: i64) -> Result<bool, StoreError> {
-        self.requeue_where(uid, interface, None, now_ms).await
+        self.requeue_where("qdpark", uid, interface, None, now_ms).await
+    }
+
+    /// As [`Store::requeue`] on another link's rows (`outbox.link`).
+    pub async fn requeue_on(&self, link: &str, uid: &str, interface: &str, now_ms: i64) -> Result<bool, StoreError> {
+        self.requeue_where(link, uid, interface, None, now_ms).await
     }
 
     /// As [`Store::requeue`] for one of several records of a kind a session
@@ -206,7 +211,7 @@ impl Store {
         id: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        self.requeue_where(uid, interface, Some((key, id)), now_ms).await
+        self.requeue_where("qdpark", uid, interface, Some((key, id)), now_ms).await
     }
 
     /// Nothing is queued while a copy is still waiting to be sent (the
@@ -214,6 +219,7 @@ impl Store {
     /// copy was refused as invalid (it would be refused again).
     async fn requeue_where(
         &self,
+        link: &str,
         uid: &str,
         interface: &str,
         item: Option<(&str, &str)>,
@@ -222,12 +228,12 @@ impl Store {
         let (key, id) = item.unzip();
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms) \
-             SELECT last.uid, last.interface, last.body, ?1, ?1 FROM ( \
-                 SELECT uid, interface, body, dead, last_error FROM outbox WHERE link = 'qdpark' AND uid = ?2 AND interface = ?3 \
+            "INSERT INTO outbox (uid, interface, body, created_ms, next_attempt_ms, link) \
+             SELECT last.uid, last.interface, last.body, ?1, ?1, ?8 FROM ( \
+                 SELECT uid, interface, body, dead, last_error FROM outbox WHERE link = ?8 AND uid = ?2 AND interface = ?3 \
                  AND (?4 IS NULL OR json_extract(body, '$.' || ?4) = ?5) ORDER BY id DESC LIMIT 1) last \
              WHERE NOT (last.dead = ?6 AND last.last_error LIKE '400:%') \
-             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link = 'qdpark' AND p.uid = last.uid AND p.interface = last.interface \
+             AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.link = ?8 AND p.uid = last.uid AND p.interface = last.interface \
                  AND p.body = last.body AND p.delivered_ms IS NULL AND p.dead = ?7)",
         )
         .bind(now_ms)
@@ -237,6 +243,7 @@ impl Store {
         .bind(id)
         .bind(Standing::SetAside)
         .bind(Standing::InLine)
+        .bind(link)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

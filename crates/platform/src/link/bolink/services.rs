@@ -6,7 +6,7 @@
 //! remember the sign, so the resend is taken).
 
 use onepark_bolink::message::{InPark, OutPark, stay_reply};
-use onepark_bolink::{Envelope, Reply, month_card, no_plate, picture};
+use onepark_bolink::{Envelope, Reply, day_check, month_card, no_plate, picture};
 use onepark_domain::time::format_time;
 
 use super::mailbox::ScanAnswer;
@@ -123,6 +123,7 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         }
         month_card::SERVICE => month_cards(state, lot, code, e).await,
         super::announce::QUERY_PRICE => price_answered(state, lot, code, e).await,
+        day_check::SERVICE => reconcile(state, lot, code, e, &now_text).await,
         super::announce::PREPAY_ORDER => prepay_answered(state, lot, e).await,
         no_plate::SERVICE => match no_plate::Answer::read(e) {
             Ok(a) => {
@@ -243,6 +244,68 @@ async fn prepay_answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Rep
         Ok(_) => Reply::ok(service).with("request_no", request_id.to_string()),
         Err(err) => unavailable(service, err),
     }
+}
+
+/// 2.23 (designed): the lot's counts of a day against the city's; the
+/// check is kept as Qingdao's daily checks are (the reconciliation report
+/// shows it), and for each kind that differs the order ids the city holds.
+async fn reconcile(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope, now: &str) -> Reply {
+    let service = day_check::SERVICE;
+    let r = match day_check::Request::read(e) {
+        Ok(r) => r,
+        Err(why) => return Reply::refused(service, &why.0),
+    };
+    let ours = match state.store().day_counts(code, r.date).await {
+        Ok(c) => c,
+        Err(err) => return unavailable(service, err),
+    };
+    let mut answer = day_check::Answer {
+        in_count: ours.arrive,
+        out_count: ours.leave,
+        order_count: ours.pay_num,
+        order_total: ours.pay_total,
+        ..Default::default()
+    };
+    for (name, theirs, mine, kind) in [
+        ("in_count", r.in_count, ours.arrive, onepark_domain::record::Kind::Entry),
+        ("out_count", r.out_count, ours.leave, onepark_domain::record::Kind::Exit),
+    ] {
+        if theirs == mine {
+            continue;
+        }
+        answer.mismatch.push(name.to_owned());
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = match state.store().uids_page(code, r.date, kind, after.as_ref(), 1000).await {
+                Ok(p) => p,
+                Err(err) => return unavailable(service, err),
+            };
+            let done = page.len() < 1000;
+            after = page.last().cloned();
+            ids.extend(page.into_iter().map(|(uid, _)| uid));
+            if done || ids.len() >= day_check::MAX_IDS {
+                break;
+            }
+        }
+        answer.truncated |= ids.len() > day_check::MAX_IDS;
+        ids.truncate(day_check::MAX_IDS);
+        match kind {
+            onepark_domain::record::Kind::Entry => answer.in_orders = ids,
+            _ => answer.out_orders = ids,
+        }
+    }
+    let check = onepark_domain::record::DayCheck {
+        parking_code: code.to_owned(),
+        date: r.date,
+        counts: onepark_domain::record::DayCounts { arrive: r.in_count, leave: r.out_count, ..ours },
+    };
+    // The city's marks: 1 entries differ, 2 exits (money and photos are not compared here).
+    let mark = i64::from(r.in_count != ours.arrive) | (i64::from(r.out_count != ours.leave) << 1);
+    if let Err(err) = state.store().record_check(&check, &ours, (mark, 0), now).await {
+        return unavailable(service, err);
+    }
+    answer.reply(&lot.access_id, &r)
 }
 
 fn unavailable(service: &str, err: StoreError) -> Reply {
