@@ -36,6 +36,24 @@ pub enum Command {
         #[command(subcommand)]
         command: IntegratorsCommand,
     },
+    /// A Bolink lot's lane QR code (no-plate entry, or pay-to-exit with --exit):
+    /// prints the page's address, and writes the code as SVG or PNG with --out.
+    Qr {
+        #[arg(long, env = "ONEPARK_CONFIG")]
+        config: Option<PathBuf>,
+        /// The lot's park_id.
+        #[arg(long)]
+        park_id: String,
+        /// The lane's id, as the lot's charging system names it.
+        #[arg(long)]
+        lane: String,
+        /// The exit's code (pay and leave) instead of the entrance's.
+        #[arg(long)]
+        exit: bool,
+        /// Write the code here: `*.png` (a PNG), otherwise SVG.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Lots registered at run time (stored in the database, no restart needed).
     Lots {
         #[arg(long, env = "ONEPARK_CONFIG", global = true)]
@@ -134,6 +152,10 @@ pub fn run(command: Command) -> Result<ExitCode> {
             let config = load(config)?;
             runtime.block_on(integrators(&config, command))?;
         }
+        Command::Qr { config, park_id, lane, exit, out } => {
+            let config = load(config)?;
+            runtime.block_on(qr(&config, &park_id, &lane, exit, out.as_deref()))?;
+        }
         Command::MqttAcl { config, publisher, nodes } => {
             let config = load(config)?;
             print!("{}", runtime.block_on(mqtt_acl(&config, &publisher, nodes))?);
@@ -231,6 +253,27 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
             }
             println!("removed {access_id}");
         }
+    }
+    Ok(())
+}
+
+async fn qr(config: &Config, park_id: &str, lane: &str, exit: bool, out: Option<&std::path::Path>) -> Result<()> {
+    let store = Store::connect(&config.database).await.context("database")?;
+    let lot = store.lot(park_id).await?.with_context(|| format!("no lot {park_id} registered"))?;
+    if lot.protocol != onepark_domain::record::Protocol::Bolink {
+        bail!("{park_id} is a {} lot: lane codes are for Bolink lots", lot.protocol);
+    }
+    if lane.is_empty() || lane.chars().count() > 24 || lane.chars().any(char::is_control) {
+        bail!("--lane: 1 to 24 characters");
+    }
+    let url = onepark_platform::http::dashboard::qr::lane_url(&config.public_url, park_id, lane, exit);
+    if let Some(path) = out {
+        let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        let bytes = onepark_platform::http::dashboard::qr::lane_code(&url, png).map_err(anyhow::Error::msg)?;
+        std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        println!("{url}\nwritten to {}", path.display());
+    } else {
+        println!("{url}");
     }
     Ok(())
 }

@@ -256,6 +256,10 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
         (n != 250).then(|| json!(n))
     })
     .await;
+    // The lane's code from the command line, drawn by onepark.
+    let png = dir.join("lane1.png");
+    onepark(&["platform", "qr", "--park-id", "21835", "--lane", "1", "--out", png.to_str().expect("path")], &config);
+    assert!(std::fs::read(&png).expect("the code").starts_with(b"\x89PNG"), "a PNG");
     // A card holder drives in as one.
     let holder = lane(tcp_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B10007" })).await;
     assert_eq!(holder["open"], true, "{holder}");
@@ -294,6 +298,20 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
                 browser.window(width, 900).await;
                 browser
                     .screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("noplate-{width}.png")))
+                    .await;
+            }
+            // The operator prints the lane's code from the lot's page.
+            browser.goto(&format!("{base}/?token=t")).await;
+            browser.goto(&format!("{base}/lots/BL001")).await;
+            let codes = browser.wait_text("#lane-codes", |t| t.contains("入口码")).await;
+            assert!(codes.contains('1'), "lane 1 seen in the lot's entries: {codes}");
+            browser.goto(&format!("{base}/lots/BL001/qr?lane=1&dir=in")).await;
+            let sheet = browser.wait_text("#qr", |t| t.contains("无牌车扫码入场")).await;
+            assert!(sheet.contains("/pay/in/21835/1"), "{sheet}");
+            for width in [1400, 390] {
+                browser.window(width, 1000).await;
+                browser
+                    .screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lane-qr-{width}.png")))
                     .await;
             }
             browser.close().await;

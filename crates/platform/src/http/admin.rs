@@ -348,9 +348,9 @@ struct LastCheck {
     received_at: String,
     /// The lot's counts as it sent them.
     lot_counts: String,
-    /// 1 when the counts and money agreed, 0 otherwise.
+    /// 0 when the counts and money agreed, else what differs (1 entries, 2 exits, 4 bills, added).
     account_mark: i64,
-    /// 1 when the photo count agreed, 0 otherwise.
+    /// 0 when the photo count agreed, 1 otherwise.
     photo_mark: i64,
 }
 

@@ -58,6 +58,16 @@ impl Store {
         Ok(())
     }
 
+    /// The entrance lanes a lot's entries name (at most 50).
+    pub async fn entry_lanes(&self, parking_code: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT entry_num FROM entries WHERE parking_code = $1 AND entry_num <> '' ORDER BY entry_num LIMIT 50",
+        )
+        .bind(parking_code)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A lot answered about `plate` (a pseudo-plate, maybe with the lot's
     /// marker before it): the scans of it still waiting take the answer.
     pub async fn answer_scans_of(

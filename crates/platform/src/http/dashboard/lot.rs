@@ -58,6 +58,11 @@ pub(super) async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result
     let quality = store.quality(code, today, &cutoff).await?;
     let entries = store.list_entries(Some(code), None).await?;
     let events = store.lot_events(Some(code), None, 10).await?;
+    // A Bolink lot's lanes have QR codes (no-plate entry, pay to exit).
+    let bolink = match state.lot(&l.access_id).await? {
+        Some(lot) if lot.protocol() == onepark_domain::record::Protocol::Bolink => Some(store.entry_lanes(code).await?),
+        _ => None,
+    };
     let title = name(l).to_owned();
     // One point per minute at most (berth states also come with every record).
     let mut series: Vec<(f64, f64)> = Vec::new();
@@ -134,7 +139,8 @@ pub(super) async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result
                         td.num { (counts.photo) }
                         td.num { (yuan(counts.pay_total)) " (" (counts.pay_num) ")" }
                         td { @match check {
-                            Some(c) if c.account_mark == 1 && c.photo_mark == 1 => span.badge.ok { (lang.t("一致", "balanced")) },
+                            // The marks are the spec's: 0 agrees, else what differs.
+                            Some(c) if c.account_mark == 0 && c.photo_mark == 0 => span.badge.ok { (lang.t("一致", "balanced")) },
                             Some(_) => span.badge.bad { (lang.t("不一致", "differs")) },
                             None => span.muted { (lang.t("未上报", "not sent")) },
                         } }
@@ -145,6 +151,21 @@ pub(super) async fn lot_body(state: &AppState, lang: Lang, code: &str) -> Result
                 div.card.span-12 id="lot-events" {
                     h2 { (lang.t("告警与事件", "Alarms and events")) " " a.muted href=(format!("/events?lot={}", encode(code))) { (lang.t("全部", "all")) } }
                     (super::events::events_table(lang, &events, false))
+                }
+            }
+            @if let Some(lanes) = &bolink {
+                div.card.span-6 id="lane-codes" {
+                    h2 { (lang.t("车道二维码", "Lane QR codes")) }
+                    p.muted { (lang.t("打印后贴在车道：无牌车扫入口码入场，扫出口码缴费出场。", "Print and post at the lanes: no-plate drivers scan the entrance code to enter, the exit code to pay and leave.")) }
+                    @if !lanes.is_empty() { table { tbody { @for lane in lanes { tr {
+                        td { (lang.t("入口 ", "entrance ")) strong { (lane) } }
+                        td { a href=(format!("/lots/{}/qr?lane={}&dir=in", encode(code), encode(lane))) { (lang.t("入口码", "entrance code")) } }
+                    } } } } }
+                    form.inline method="get" action=(format!("/lots/{}/qr", encode(code))) {
+                        input name="lane" required maxlength="24" placeholder=(lang.t("车道编号", "lane id"));
+                        select name="dir" { option value="in" { (lang.t("入口", "entrance")) } option value="out" { (lang.t("出口", "exit")) } }
+                        button.button type="submit" { (lang.t("生成二维码", "Show the code")) }
+                    }
                 }
             }
             div.card.span-6 {

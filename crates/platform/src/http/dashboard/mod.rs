@@ -20,6 +20,7 @@ mod login;
 mod lot;
 mod photo;
 mod plates;
+pub mod qr;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -56,6 +57,7 @@ pub fn router() -> Router<AppState> {
         .route("/login", get(login::login_page).post(login::login))
         .route("/logout", get(login::logout).post(login::logout))
         .route("/lots/{code}", get(lot::lot))
+        .route("/lots/{code}/qr", get(qr::qr))
         .route("/plates", get(plates::plates))
         .route("/lists", get(lists::lists).post(lists::change_list))
         .route("/cloud", get(cloud::cloud).post(cloud::change))
