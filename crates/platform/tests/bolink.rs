@@ -111,7 +111,9 @@ async fn fixed_car(store: &Store, uuid: &str, plate: &str, car_type: i64) {
 async fn run(url: String, dir: &TempDir) {
     let mut config = common::config(url.clone(), dir.path().to_owned(), "234");
     config.lots.push(LotAccess::bolink(PARK, KEY, CODE, 120));
+    config.lots.push(LotAccess::bolink("other", KEY, "BL-OTHER", 10));
     config.bolink.listen = Some("127.0.0.1:0".into());
+    config.bolink.max_line = 4096;
     let store = Store::connect(&url).await.expect("store");
     for i in 0..250 {
         fixed_car(&store, &format!("card-{i:03}"), &format!("鲁B{i:05}"), 81).await;
@@ -166,6 +168,24 @@ async fn run(url: String, dir: &TempDir) {
     assert!(bad["errmsg"].as_str().is_some_and(|e| e.contains("data.total")), "{bad}");
     let unknown = line.call(&envelope("nope", Some(&token), &json!({}))).await;
     assert!(unknown["errmsg"].as_str().is_some_and(|e| e.contains("nope")), "{unknown}");
+    let mut negative = exit.clone();
+    negative["order_id"] = json!("O_3");
+    negative["cash_pay"] = json!("-1.00");
+    let negative = line.call(&envelope("out_park", Some(&token), &negative)).await;
+    assert!(negative["errmsg"].as_str().is_some_and(|e| e.contains("data.cash_pay")), "{negative}");
+    // A line over the limit, a line that is not JSON: answered, and the connection goes on.
+    let long = line.call(&format!("{{\"pad\":\"{}\"}}", "x".repeat(5000))).await;
+    assert!(long["errmsg"].as_str().is_some_and(|e| e.contains("4096")), "{long}");
+    let garbage = line.call("not json at all").await;
+    assert!(garbage["errmsg"].as_str().is_some_and(|e| e.contains("JSON")), "{garbage}");
+    // Another lot's token on this connection is not this connection's login.
+    let mut other = Line::connect(addr).await;
+    let other_login = other.call(&envelope("login", None, &json!({ "park_id": "other" }))).await;
+    let other_token = other_login["token"].as_str().expect("token").to_owned();
+    let foreign = line.call(&envelope("in_park", Some(&other_token), &entry)).await;
+    assert_eq!(foreign["errmsg"], "error:token无效", "{foreign}");
+    let still = line.call(&envelope("nope", Some(&token), &json!({}))).await;
+    assert_eq!(still["state"], 0, "the connection still answers: {still}");
 
     // An entry of the same plate settles its older open stay.
     let older = json!({ "car_number": "鲁B77777", "in_time": now - 7200, "order_id": "O_old", "empty_plot": 98 });

@@ -74,12 +74,17 @@ pub async fn upload(State(state): State<AppState>, body: Bytes) -> Response {
     p.last = Instant::now();
     let Polled { session, held, .. } = &mut *p;
     session.handle_input(now, &line);
-    if drive(&state, session, held, true).await.is_some() {
+    let closed = drive(&state, session, held, true).await.is_some();
+    heard(&state, held).await;
+    let reply = answer(session);
+    // 1.4: a logout answered, the token is gone.
+    let logged_out = serde_json::from_str::<Value>(&reply)
+        .is_ok_and(|r| r["service_name"] == super::services::LOGOUT && r["state"] == 1);
+    if closed || logged_out {
         release(&state, held);
         state.bolink_tokens().remove(&token);
     }
-    heard(&state, held).await;
-    json(answer(session))
+    json(reply)
 }
 
 /// `POST /bpd/download.do`: `{"token": …}`.

@@ -17,7 +17,7 @@ pub mod mailbox;
 pub mod publish;
 pub mod records;
 pub mod scan;
-mod services;
+pub mod services;
 pub mod tcp;
 
 /// The vendor's rule for a scan's duplicate (seed 3.3 R2): a second scan

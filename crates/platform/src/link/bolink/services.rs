@@ -15,6 +15,9 @@ use crate::config::{LotAccess, LotLink};
 use crate::state::AppState;
 use crate::store::{FixedCar, Put, StoreError};
 
+/// 1.4 `logout` (designed: an empty `data`, signed with the token).
+pub const LOGOUT: &str = "logout";
+
 /// What a store write means to the lot.
 fn stored(service: &str, order_id: &str, put: Result<Put, StoreError>) -> Reply {
     match put {
@@ -124,6 +127,9 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         month_card::SERVICE => month_cards(state, lot, code, e).await,
         super::announce::QUERY_PRICE => price_answered(state, lot, code, e).await,
         day_check::SERVICE => reconcile(state, lot, code, e, &now_text).await,
+        // 1.4 (title only; designed): the login ends. The HTTP mode forgets
+        // its token (`http`); a TCP SDK closes its connection after the answer.
+        LOGOUT => Reply::ok(service).with("errmsg", "已退出登录"),
         super::announce::PREPAY_ORDER => prepay_answered(state, lot, e).await,
         no_plate::SERVICE => match no_plate::Answer::read(e) {
             Ok(a) => {
