@@ -69,6 +69,11 @@ pub enum Command {
         /// count, right after Qingdao's, and print their ratio (docs/cloudpark.md).
         #[arg(long)]
         cloudpark: bool,
+        /// Also send Bolink in_park messages over the platform's TCP door (one
+        /// login per connection, the vendor's rate limit lifted) at each
+        /// connection count, and print their ratio (docs/bolink.md).
+        #[arg(long)]
+        bolink: bool,
     },
     /// Online payment: the exit with a no-stop deduction beside a plain exit, and the driver page's fee round trip.
     Payments {
@@ -132,7 +137,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Lot { cars, concurrency, keys } => return crate::bench_lot::run(cars, concurrency, keys),
         Command::Payments { cars, quotes, keys } => return crate::bench_payments::run(cars, quotes, keys),
-        Command::Concurrency { codes, connections, requests, database, platform_bin, keys, cloudpark } => {
+        Command::Concurrency { codes, connections, requests, database, platform_bin, keys, cloudpark, bolink } => {
             let options = crate::bench_concurrency::Options {
                 codes,
                 connections,
@@ -141,6 +146,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
                 platform_bin,
                 keys,
                 cloudpark,
+                bolink,
             };
             return crate::bench_concurrency::run(options);
         }

@@ -7,7 +7,10 @@
 //! answered), and reports requests/s, latency and every non-200. With
 //! `--cloudpark` each level also sends as many distinct signed cloud-API
 //! entries (enterNotify, the same store path behind another front door) and
-//! prints their rate over Qingdao's.
+//! prints their rate over Qingdao's; with `--bolink`, as many distinct
+//! signed Bolink `in_park` messages over the platform's TCP door, one login
+//! per connection (the vendor's 100 messages per 10 s per login lifted: the
+//! bench measures the door and the store, not the policy).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,7 +32,11 @@ pub struct Options {
     pub platform_bin: Option<PathBuf>,
     pub keys: PathBuf,
     pub cloudpark: bool,
+    pub bolink: bool,
 }
+
+/// The bench's Bolink key (a marked test key).
+const BOLINK_KEY: &str = "TEST-ONLY-BENCH-BOLINK";
 
 /// The bench's cloud-API pid and its secret (a marked test secret).
 const PID: &str = "bench";
@@ -69,6 +76,7 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
     let codes: Vec<String> = (0..o.codes).map(|i| format!("C{i}")).collect();
     let (database, schema) = database(o, dir)?;
     let port = free_port()?;
+    let bolink_port = free_port()?;
     let config = dir.join("platform.toml");
     let code_list = codes.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
     std::fs::write(
@@ -79,7 +87,11 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
             photos = dir.join("photos").display(),
             pk = key_path(&o.keys, "platform_private.b64")?,
             lp = key_path(&o.keys, "lot_public.b64")?,
-        ),
+        ) + &if o.bolink {
+            format!("[bolink]\nlisten = \"127.0.0.1:{bolink_port}\"\nmessages_per_10s = 100000000\n")
+        } else {
+            String::new()
+        },
     )?;
     let bin = match &o.platform_bin {
         Some(bin) => bin.clone(),
@@ -104,6 +116,22 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
     } else {
         Vec::new()
     };
+    let bolink_levels: Vec<Vec<(String, String)>> = if o.bolink {
+        for (i, code) in codes.iter().enumerate() {
+            let out = std::process::Command::new(&bin)
+                .args(["platform", "lots", "add", "--protocol", "bolink", "--park-id", &format!("B{i}"), "--key", BOLINK_KEY])
+                .args(["--parking-code", &format!("B{code}"), "--berths", "500", "--config"])
+                .arg(&config)
+                .output()
+                .context("registering the bench's Bolink lots")?;
+            if !out.status.success() {
+                bail!("lots add: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        (0..o.connections.len()).map(|level| bolink_sign(level, o.requests)).collect()
+    } else {
+        Vec::new()
+    };
     let mut child = std::process::Command::new(&bin)
         .args(["platform", "serve", "--config"])
         .arg(&config)
@@ -125,9 +153,19 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
             "connections", "req/s", "p50 ms", "p99 ms", "non-200", "errors"
         );
         let mut cloud_levels = cloud_levels.into_iter();
+        let mut bolink_levels = bolink_levels.into_iter();
+        let bolink_addr: std::net::SocketAddr = format!("127.0.0.1:{bolink_port}").parse()?;
+        if o.bolink {
+            wait_port(bolink_addr).await?;
+        }
         for (connections, requests) in o.connections.iter().zip(levels) {
             let r = level(addr, QDPARK, *connections, requests).await;
             print_level(&format!("{connections}"), &r);
+            if let Some(signed) = bolink_levels.next() {
+                let b = bolink_level(bolink_addr, *connections, o.codes, signed).await;
+                print_level(&format!("{connections} bolink"), &b);
+                println!("            bolink / Qingdao: {:.2}", b.rate / r.rate.max(f64::MIN_POSITIVE));
+            }
             if let Some(signed) = cloud_levels.next() {
                 let c = level(addr, CLOUDPARK, *connections, signed).await;
                 print_level(&format!("{connections} cloud"), &c);
@@ -184,6 +222,121 @@ fn print_level(label: &str, r: &Level) {
     );
     if let Some(sample) = &r.sample {
         println!("            first non-200: {sample}");
+    }
+}
+
+/// Distinct Bolink in_park messages: (data text, sign); the token goes in at send time.
+fn bolink_sign(level: usize, n: usize) -> Vec<(String, String)> {
+    let now = chrono::Utc::now().timestamp() - 5;
+    let run = std::process::id();
+    (0..n)
+        .map(|i| {
+            let data = serde_json::json!({ "car_number": format!("鲁B{:05}", i % 100_000), "in_time": now,
+                "order_id": format!("K{run}B{level}N{i}"), "empty_plot": 200, "in_channel_id": "1", "car_cost_type": 1 })
+            .to_string();
+            let sign = onepark_bolink::sign::sign(&data, BOLINK_KEY);
+            (data, sign)
+        })
+        .collect()
+}
+
+/// One level over the Bolink door: each connection logs in as lot
+/// `B{c % codes}` and sends its messages one after another.
+async fn bolink_level(addr: std::net::SocketAddr, connections: usize, codes: usize, messages: Vec<(String, String)>) -> Level {
+    let mut slices: Vec<Vec<(String, String)>> = (0..connections).map(|_| Vec::new()).collect();
+    for (i, m) in messages.into_iter().enumerate() {
+        slices[i % connections].push(m);
+    }
+    let started = Instant::now();
+    let deadline = started + LEVEL_BUDGET;
+    let tasks: Vec<_> = slices
+        .into_iter()
+        .enumerate()
+        .map(|(c, s)| tokio::spawn(bolink_connection(addr, format!("B{}", c % codes), s, deadline)))
+        .collect();
+    let (mut latencies, mut rejected, mut errors, mut sample, mut unsent) = (Vec::new(), 0, 0, None, 0);
+    for task in tasks {
+        match task.await {
+            Ok(c) => {
+                latencies.extend(c.latencies);
+                rejected += c.rejected;
+                errors += c.errors;
+                unsent += c.unsent;
+                sample = sample.or(c.sample);
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Level { rate: latencies.len() as f64 / elapsed, p50: pct(0.5), p99: pct(0.99), rejected, errors, unsent, sample }
+}
+
+async fn bolink_connection(
+    addr: std::net::SocketAddr,
+    park_id: String,
+    messages: Vec<(String, String)>,
+    deadline: Instant,
+) -> Connection {
+    let mut c = Connection { latencies: Vec::new(), rejected: 0, errors: 0, unsent: 0, sample: None };
+    let Ok(stream) = TcpStream::connect(addr).await else {
+        c.errors = messages.len();
+        return c;
+    };
+    let _ = stream.set_nodelay(true);
+    let mut s = BufReader::new(stream);
+    let login = onepark_bolink::Envelope::build("login", None, &serde_json::json!({ "park_id": park_id }), BOLINK_KEY);
+    let token = match bolink_exchange(&mut s, &login).await {
+        Ok(reply) => serde_json::from_str::<serde_json::Value>(&reply)
+            .ok()
+            .and_then(|v| v["token"].as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    if token.is_empty() {
+        c.errors = messages.len();
+        return c;
+    }
+    for (i, (data, sign)) in messages.iter().enumerate() {
+        if Instant::now() >= deadline {
+            c.unsent = messages.len() - i;
+            break;
+        }
+        let line = format!(r#"{{"service_name":"in_park","sign":"{sign}","token":"{token}","data":{data}}}"#);
+        let t = Instant::now();
+        match tokio::time::timeout(Duration::from_secs(10), bolink_exchange(&mut s, &line)).await {
+            Ok(Ok(reply)) if reply.contains("\"state\":1") => c.latencies.push(t.elapsed()),
+            Ok(Ok(reply)) => {
+                c.rejected += 1;
+                c.sample.get_or_insert_with(|| reply.chars().take(200).collect());
+            }
+            Ok(Err(_)) | Err(_) => {
+                c.errors += messages.len() - i;
+                break;
+            }
+        }
+    }
+    c
+}
+
+/// One line out, the next answer in (the platform ends its lines with `\r`).
+async fn bolink_exchange(s: &mut BufReader<TcpStream>, line: &str) -> Result<String> {
+    s.get_mut().write_all(line.as_bytes()).await?;
+    s.get_mut().write_all(b"\n").await?;
+    loop {
+        let mut buf = Vec::new();
+        if tokio::io::AsyncBufReadExt::read_until(s, b'\r', &mut buf).await? == 0 {
+            bail!("connection closed");
+        }
+        let text = String::from_utf8_lossy(&buf).trim().to_owned();
+        if !text.is_empty() {
+            return Ok(text);
+        }
     }
 }
 

@@ -62,6 +62,7 @@ struct RawBolink {
     listen: Option<String>,
     max_line_bytes: Option<usize>,
     max_connections: Option<usize>,
+    messages_per_10s: Option<usize>,
 }
 
 /// Where Bolink SDKs connect, and the bounds of their connections.
@@ -73,11 +74,29 @@ pub struct Bolink {
     pub max_line: usize,
     /// Open TCP connections at once; more are closed on accept.
     pub max_connections: usize,
+    /// Messages a login may send in 10 s before `request_over_times` (the vendor's 100).
+    pub messages_per_10s: usize,
 }
 
 impl Default for Bolink {
     fn default() -> Bolink {
-        Bolink { listen: None, max_line: onepark_bolink::frame::DEFAULT_MAX_LINE, max_connections: 10_000 }
+        Bolink {
+            listen: None,
+            max_line: onepark_bolink::frame::DEFAULT_MAX_LINE,
+            max_connections: 10_000,
+            messages_per_10s: 100,
+        }
+    }
+}
+
+impl Bolink {
+    /// The bounds of each login's session.
+    pub fn session(&self) -> onepark_bolink::session::Config {
+        onepark_bolink::session::Config {
+            max_line: self.max_line,
+            rate_max: self.messages_per_10s,
+            ..Default::default()
+        }
     }
 }
 
@@ -542,6 +561,7 @@ impl Config {
                     listen: raw.bolink.listen.filter(|l| l != "off"),
                     max_line,
                     max_connections: raw.bolink.max_connections.unwrap_or(d.max_connections).max(1),
+                    messages_per_10s: raw.bolink.messages_per_10s.unwrap_or(d.messages_per_10s).max(1),
                 }
             },
         })

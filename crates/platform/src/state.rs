@@ -155,7 +155,7 @@ impl AppState {
                 cloud_topics: config.cloud_topics.clone(),
                 cloud_answered: Default::default(),
                 bolink: Default::default(),
-                bolink_tokens: Default::default(),
+                bolink_tokens: crate::link::bolink::held::Tokens::new(config.bolink.session()),
                 clock,
             }),
         }

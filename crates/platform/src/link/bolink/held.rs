@@ -30,16 +30,26 @@ pub struct Polled {
     pub last: Instant,
 }
 
-/// HTTP-mode logins by token.
+/// HTTP-mode logins by token, and the bounds of a login's session.
 #[derive(Default)]
 pub struct Tokens {
     map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Polled>>>>,
+    session: onepark_bolink::session::Config,
 }
 
 /// An HTTP login unused this long is forgotten (the SDK polls every 30 s).
 pub const TOKEN_IDLE: Duration = Duration::from_secs(600);
 
 impl Tokens {
+    pub fn new(session: onepark_bolink::session::Config) -> Tokens {
+        Tokens { map: Mutex::default(), session }
+    }
+
+    /// A new login's session.
+    pub fn session(&self, now: i64) -> Session {
+        Session::new(self.session.clone(), now)
+    }
+
     pub fn put(&self, token: &str, polled: Polled) -> Arc<tokio::sync::Mutex<Polled>> {
         let held = Arc::new(tokio::sync::Mutex::new(polled));
         if let Ok(mut map) = self.map.lock() {

@@ -53,7 +53,7 @@ pub async fn upload(State(state): State<AppState>, body: Bytes) -> Response {
     let now = state.clock().millis();
     let Some(token) = token else {
         // A login (or a message without its token, which the session answers as the vendor does).
-        let mut session = Session::new(Default::default(), now);
+        let mut session = state.bolink_tokens().session(now);
         let mut held = Held::default();
         session.handle_input(now, &line);
         drive(&state, &mut session, &mut held, true).await;

@@ -22,7 +22,7 @@ pub async fn start(config: &Bolink, state: AppState) -> std::io::Result<Option<s
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(listen = %addr, "Bolink SDK connections served");
-    let session_config = onepark_bolink::session::Config { max_line: config.max_line, ..Default::default() };
+    let session_config = config.session();
     let open = Arc::new(AtomicUsize::new(0));
     let max = config.max_connections;
     tokio::spawn(async move {
