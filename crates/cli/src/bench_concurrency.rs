@@ -119,7 +119,17 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
     let bolink_levels: Vec<Vec<(String, String)>> = if o.bolink {
         for (i, code) in codes.iter().enumerate() {
             let out = std::process::Command::new(&bin)
-                .args(["platform", "lots", "add", "--protocol", "bolink", "--park-id", &format!("B{i}"), "--key", BOLINK_KEY])
+                .args([
+                    "platform",
+                    "lots",
+                    "add",
+                    "--protocol",
+                    "bolink",
+                    "--park-id",
+                    &format!("B{i}"),
+                    "--key",
+                    BOLINK_KEY,
+                ])
                 .args(["--parking-code", &format!("B{code}"), "--berths", "500", "--config"])
                 .arg(&config)
                 .output()
@@ -242,7 +252,12 @@ fn bolink_sign(level: usize, n: usize) -> Vec<(String, String)> {
 
 /// One level over the Bolink door: each connection logs in as lot
 /// `B{c % codes}` and sends its messages one after another.
-async fn bolink_level(addr: std::net::SocketAddr, connections: usize, codes: usize, messages: Vec<(String, String)>) -> Level {
+async fn bolink_level(
+    addr: std::net::SocketAddr,
+    connections: usize,
+    codes: usize,
+    messages: Vec<(String, String)>,
+) -> Level {
     let mut slices: Vec<Vec<(String, String)>> = (0..connections).map(|_| Vec::new()).collect();
     for (i, m) in messages.into_iter().enumerate() {
         slices[i % connections].push(m);

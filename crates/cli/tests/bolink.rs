@@ -211,6 +211,35 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     let http_link = format!("[bolink]\nurl = \"{base}\"\npark_id = \"21836\"\nkey = \"{KEY_HTTP}\"\nmarker = \"临\"\n");
     let http_config = gateway_toml(&dir, "http", "BL002", http_port, &http_link);
     let _http_gateway = start(&dir, &["lot", "serve"], &http_config, http_port).await;
+    // The Qingdao gateway also speaks Bolink, to another cloud (a second platform): each record
+    // goes out through both links, each with its own outbox rows.
+    let cloud_dir = dir.join("cloud");
+    std::fs::create_dir_all(&cloud_dir).expect("dir");
+    let (cloud_http, cloud_mqtt, cloud_bport) = (free_port(), free_port(), free_port());
+    let cloud_config = platform_config(
+        &cloud_dir,
+        cloud_http,
+        cloud_mqtt,
+        &format!("[bolink]\nlisten = \"127.0.0.1:{cloud_bport}\"\n"),
+    );
+    let mut cloud_platform = start(&cloud_dir, &["platform", "serve"], &cloud_config, cloud_http).await;
+    onepark(
+        &[
+            "platform",
+            "lots",
+            "add",
+            "--protocol",
+            "bolink",
+            "--park-id",
+            "41001",
+            "--key",
+            KEY_TCP,
+            "--parking-code",
+            "1001",
+        ],
+        &cloud_config,
+    );
+    let cloud_base = format!("http://127.0.0.1:{cloud_http}");
     let qd_config = dir.join("qd.toml");
     std::fs::write(
         &qd_config,
@@ -220,7 +249,7 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
             &dir.join("qd.db"),
             (50, 40),
             &format!("{base}/api/v1/cp"),
-        ),
+        ) + &format!("[bolink]\naddress = \"127.0.0.1:{cloud_bport}\"\npark_id = \"41001\"\nkey = \"{KEY_TCP}\"\n"),
     )
     .expect("qingdao config");
     let _qd_gateway = start(&dir, &["lot", "serve"], &qd_config, qd_port).await;
@@ -234,6 +263,15 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
         until(&format!("{plate}'s stay at {code} in the city's records"), || has_record(&base, code, plate, true))
             .await;
     }
+    until("鲁B70003 at the Bolink cloud too", || has_record(&cloud_base, "1001", "鲁B70003", true)).await;
+    // The Bolink cloud goes away: the Qingdao link is not held back; the cloud gets its copy when back.
+    drop(cloud_platform);
+    assert_eq!(lane(qd_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B70004" })).await["open"], true);
+    until("鲁B70004 on the Qingdao platform while the cloud is down", || has_record(&base, "1001", "鲁B70004", false))
+        .await;
+    cloud_platform = start(&cloud_dir, &["platform", "serve"], &cloud_config, cloud_http).await;
+    until("鲁B70004 at the Bolink cloud once it is back", || has_record(&cloud_base, "1001", "鲁B70004", false)).await;
+    drop(cloud_platform);
     let lots = get(format!("{base}/api/admin/lots")).await;
     for code in ["BL001", "BL002", "1001"] {
         assert!(
