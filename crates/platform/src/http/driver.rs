@@ -39,8 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/pay/signup", post(sign_up))
         .route("/pay/receipt/{order}", get(receipt))
         .route("/pay/verify", post(verify))
-        .route("/pay/in/{park_id}/{lane}", get(crate::http::noplate::show).post(crate::http::noplate::scan))
-        .route("/pay/out/{park_id}/{lane}", get(crate::http::noplate::exit).post(crate::http::noplate::ask_exit_fee))
 }
 
 pub(crate) struct Driver {

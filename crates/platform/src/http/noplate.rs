@@ -20,6 +20,13 @@ use crate::http::driver::{Driver, driver, failed, forged, page, problem};
 use crate::link::bolink::scan::{self, Outcome};
 use crate::state::AppState;
 
+pub fn router() -> axum::Router<AppState> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/pay/in/{park_id}/{lane}", get(show).post(scan))
+        .route("/pay/out/{park_id}/{lane}", get(exit).post(ask_exit_fee))
+}
+
 /// The driver's id cookie.
 const DRIVER: &str = "op_driver";
 
