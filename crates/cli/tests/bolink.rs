@@ -272,6 +272,29 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     cloud_platform = start(&cloud_dir, &["platform", "serve"], &cloud_config, cloud_http).await;
     until("鲁B70004 at the Bolink cloud once it is back", || has_record(&cloud_base, "1001", "鲁B70004", false)).await;
     drop(cloud_platform);
+    // An entry's photo goes to the Bolink cloud as upload_carpic, after its entry.
+    const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==";
+    let pictured = lane(tcp_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B70005", "photo": JPEG })).await;
+    let uid = pictured["uid"].as_str().expect("uid").to_owned();
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let login = no_redirect.get(format!("{base}/?token=t")).send().await.expect("login");
+    let session = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ");
+    until("the entry's photo at the platform", || async {
+        let r = no_redirect
+            .get(format!("{base}/photos/BL001/order-{uid}-in"))
+            .header("cookie", &session)
+            .send()
+            .await
+            .ok()?;
+        (r.status() != 200).then(|| json!(r.status().as_u16()))
+    })
+    .await;
     let lots = get(format!("{base}/api/admin/lots")).await;
     for code in ["BL001", "BL002", "1001"] {
         assert!(

@@ -6,7 +6,7 @@
 //! or over the HTTP mode (one POST per message, a long poll for the
 //! cloud's). And the lot's records as this wire's messages (entries →
 //! `in_park`, exits → `out_park`; the outbox keeps each link's rows and
-//! converts when sending).
+//! converts when sending; photos as `upload_carpic`, their JPEG read when sent).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ use crate::config::{BolinkLink, BolinkTransport};
 use crate::store::Link;
 
 /// The lot's records this link carries.
-pub const LINK: Link = Link { name: "bolink", carries: Some(&["uploadCarInData", "uploadCarOutData"]) };
+pub const LINK: Link = Link { name: "bolink", carries: Some(&["uploadCarInData", "uploadCarOutData", "uploadPhoto"]) };
 
 /// How long a message waits for the cloud's answer.
 const ANSWER: Duration = Duration::from_secs(10);
@@ -461,6 +461,18 @@ pub fn report(
                 }),
             ))
         }
+        // 2.12: the order's picture; its Base64 `content` is added when sending (the JPEG is in the store).
+        "uploadPhoto" => Ok((
+            onepark_bolink::picture::SERVICE,
+            json!({
+                "picture_source": "order",
+                "order_id": uid,
+                "park_order_type": if int("photoType") == Some(2) { "out" } else { "in" },
+                "create_time": unix(zone, &text("time"))?,
+                "pic_type": "jpg",
+                "upload_type": "http",
+            }),
+        )),
         other => Err(format!("{other} is not carried by the Bolink link")),
     }
 }

@@ -293,7 +293,9 @@ pub async fn run(
                 let attempt = match &transport {
                     Transport::Qdpark(uplink) => attempt(&store, uplink, zone, &clock, &stats, &row).await,
                     Transport::Cloudpark(client) => cloud_attempt(&store, client, &clock, &row).await,
-                    Transport::Bolink(handle, marker) => bolink_attempt(handle, marker, zone, &clock, &row).await,
+                    Transport::Bolink(handle, marker) => {
+                        bolink_attempt(&store, handle, marker, zone, &clock, &row).await
+                    }
                 };
                 (row, attempt)
             });
@@ -434,6 +436,7 @@ async fn cloud_attempt(store: &Store, client: &crate::cloudlink::Client, clock: 
 }
 
 async fn bolink_attempt(
+    store: &Store,
     handle: &crate::bolinklink::Handle,
     marker: &str,
     zone: Zone,
@@ -445,10 +448,18 @@ async fn bolink_attempt(
         return Attempt::Refused("stored body is not JSON".into());
     };
     let uid = row.uid.clone().unwrap_or_default();
-    let (service, data) = match crate::bolinklink::report(&row.interface, &body, &uid, zone, marker) {
+    let (service, mut data) = match crate::bolinklink::report(&row.interface, &body, &uid, zone, marker) {
         Ok(report) => report,
         Err(e) => return Attempt::Refused(e),
     };
+    if row.interface == "uploadPhoto" {
+        let id = body.get("photoID").and_then(Value::as_str).unwrap_or_default();
+        match store.photo_file(id).await {
+            Ok(Some(file)) => data["content"] = Value::String(file),
+            Ok(None) => return Attempt::Refused(format!("photo {id} is no longer stored")),
+            Err(e) => return Attempt::Failed(format!("reading photo {id}: {e}")),
+        }
+    }
     match handle.call(service, data).await {
         Ok(Answer::Stored) => {
             Attempt::Delivered { latency_ms: u64::try_from(clock.millis() - row.created_ms).unwrap_or(0) }
@@ -464,7 +475,17 @@ async fn bolink_attempt(
         // As the Qingdao platform's 400: the record is at fault, so backfill will not send it again.
         Ok(Answer::Refused(e)) => Attempt::Refused(format!("400: {service}: {e}")),
         Ok(Answer::Throttled) => Attempt::Held { secs: 10, why: "request_over_times".into() },
-        Ok(Answer::Reply(r)) => Attempt::Failed(format!("{service}: unexpected reply {}", Value::Object(r))),
+        // A service answered with its whole reply (upload_carpic): `state` says.
+        Ok(Answer::Reply(r)) => {
+            let errmsg = r.get("errmsg").and_then(Value::as_str).unwrap_or_default().to_owned();
+            match r.get("state").and_then(Value::as_i64) {
+                Some(1) => {
+                    Attempt::Delivered { latency_ms: u64::try_from(clock.millis() - row.created_ms).unwrap_or(0) }
+                }
+                _ if errmsg.contains("服务器错误") => Attempt::Failed(format!("{service}: {errmsg}")),
+                _ => Attempt::Refused(format!("400: {service}: {errmsg}")),
+            }
+        }
         Err(e @ (BolinkError::Offline(_) | BolinkError::Timeout)) => Attempt::Unreachable(e.to_string()),
         Err(e) => Attempt::Failed(e.to_string()),
     }

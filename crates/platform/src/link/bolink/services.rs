@@ -107,20 +107,22 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             }
         }
         picture::SERVICE => {
+            // The owner's id is echoed, so a client with several pictures in flight pairs the answers.
+            let owner = order_of(e);
             let p = match picture::Picture::read(e) {
                 Ok(p) => p,
-                Err(why) => return Reply::refused(service, &why.0),
+                Err(why) => return Reply::refused(service, &why.0).with("order_id", owner),
             };
             let photo = records::photo(&p, code, zone, now);
             let id = photo.photo_id.clone();
             match crate::city::photos::put(state, &lot_ref, &photo, p.jpeg, &now_text).await {
-                Ok(_) => Reply::ok(service).with("errmsg", "上传成功").with("photo_id", id),
+                Ok(_) => Reply::ok(service).with("errmsg", "上传成功").with("photo_id", id).with("order_id", owner),
                 Err(crate::city::photos::PhotoError::Store(StoreError::Conflict { .. })) => {
-                    Reply::refused(service, &format!("图片 {id} 已上传且内容不同"))
+                    Reply::refused(service, &format!("图片 {id} 已上传且内容不同")).with("order_id", owner)
                 }
                 Err(err) => {
                     tracing::error!(error = %err, "Bolink picture not stored");
-                    Reply::refused(service, "服务器错误：图片保存失败，请稍后重传")
+                    Reply::refused(service, "服务器错误：图片保存失败，请稍后重传").with("order_id", owner)
                 }
             }
         }
