@@ -269,27 +269,7 @@ async fn bolink_level(
         .enumerate()
         .map(|(c, s)| tokio::spawn(bolink_connection(addr, format!("B{}", c % codes), s, deadline)))
         .collect();
-    let (mut latencies, mut rejected, mut errors, mut sample, mut unsent) = (Vec::new(), 0, 0, None, 0);
-    for task in tasks {
-        match task.await {
-            Ok(c) => {
-                latencies.extend(c.latencies);
-                rejected += c.rejected;
-                errors += c.errors;
-                unsent += c.unsent;
-                sample = sample.or(c.sample);
-            }
-            Err(_) => errors += 1,
-        }
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    Level { rate: latencies.len() as f64 / elapsed, p50: pct(0.5), p99: pct(0.99), rejected, errors, unsent, sample }
+    gather(started, tasks).await
 }
 
 async fn bolink_connection(
@@ -414,6 +394,11 @@ async fn level(addr: std::net::SocketAddr, door: Door, connections: usize, reque
     let started = Instant::now();
     let deadline = started + LEVEL_BUDGET;
     let tasks: Vec<_> = slices.into_iter().map(|s| tokio::spawn(connection(addr, door, s, deadline))).collect();
+    gather(started, tasks).await
+}
+
+/// A level's figures from its connections' tasks.
+async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Connection>>) -> Level {
     let (mut latencies, mut rejected, mut errors, mut sample, mut unsent) = (Vec::new(), 0, 0, None, 0);
     for task in tasks {
         match task.await {

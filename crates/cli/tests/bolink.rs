@@ -15,10 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 mod common;
-use common::{
-    Controller, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, unix_now, until,
-    vendor_sign,
-};
+use common::{Controller, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, until};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -42,28 +39,7 @@ fn envelope(service: &str, token: Option<&str>, data: &Value, key: &str) -> Stri
 
 /// An integrator's signed cloud-API call.
 async fn cloud(base: &str, service: &str, biz: Value) -> Value {
-    let biz = biz.to_string();
-    let ts = unix_now();
-    let params = [
-        ("pid", PID.to_owned()),
-        ("serviceName", service.to_owned()),
-        ("timestamp", ts.to_string()),
-        ("bizContent", biz.clone()),
-    ];
-    let sign = vendor_sign(&params, PID_KEY);
-    let body =
-        format!(r#"{{"pid":"{PID}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
-    let text = client()
-        .post(format!("{base}/cloudparkapi/api/{service}"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("cloud API")
-        .text()
-        .await
-        .expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    common::cloud_call(base, PID, PID_KEY, service, &biz).await
 }
 
 fn gateway_toml(dir: &TempDir, name: &str, code: &str, port: u16, link: &str) -> std::path::PathBuf {
@@ -137,8 +113,7 @@ async fn driver(base: &str, park_id: &str) -> String {
 }
 
 async fn month_cards(port: u16) -> Option<Value> {
-    let text = client().get(format!("http://127.0.0.1:{port}/api/month-cards")).send().await.ok()?.text().await.ok()?;
-    serde_json::from_str(&text).ok()
+    Some(common::lot_get(port, "/api/month-cards").await)
 }
 
 /// Sessions of the gateway whose plate holds `part`.

@@ -17,8 +17,7 @@ use serde_json::{Value, json};
 
 mod common;
 use common::{
-    Controller, Process, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, unix_now,
-    until, vendor_sign,
+    Controller, Process, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, until,
 };
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
@@ -33,26 +32,7 @@ const CODE: &str = "TEST/4004P1";
 async fn call(base: &str, service: &str, mut biz: Value) -> Value {
     static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     biz["nonce"] = json!(N.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    let biz = biz.to_string();
-    let ts = unix_now();
-    let params = [
-        ("pid", PID.to_owned()),
-        ("serviceName", service.to_owned()),
-        ("timestamp", ts.to_string()),
-        ("bizContent", biz.clone()),
-    ];
-    let sign = vendor_sign(&params, KEY);
-    let body =
-        format!(r#"{{"pid":"{PID}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
-    let reply = client()
-        .post(format!("{base}/cloudparkapi/api/{service}"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("cloud API");
-    let text = reply.text().await.expect("body");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    common::cloud_call(base, PID, KEY, service, &biz).await
 }
 
 async fn start_lot(dir: &TempDir, config: &std::path::Path, port: u16) -> Process {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Process, client, get, platform_config, start, unix_now, vendor_sign};
+use common::{Process, client, get, lane, lot_get, onepark, platform_config, start, unix_now, until, vendor_sign};
 use onepark_testkit::config::{lot_access, lot_toml};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
@@ -122,29 +122,6 @@ print(w)
 fn an_hour_ago() -> String {
     let zone = onepark_domain::time::Zone::default();
     onepark_domain::time::format_time(zone.local(chrono::Utc::now()) - chrono::Duration::hours(1))
-}
-
-async fn lane(port: u16, path: &str, body: Value) -> Value {
-    let reply = client()
-        .post(format!("http://127.0.0.1:{port}{path}"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("lane");
-    serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
-}
-
-/// Runs `onepark ARGS --config CONFIG` to completion; its stdout.
-fn onepark(args: &[&str], config: &std::path::Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_onepark"))
-        .args(args)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("run onepark");
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]
@@ -360,27 +337,6 @@ async fn dashboard(dir: &TempDir, http: u16, chromium: &str, driver: &str) {
 }
 
 const LOT_KEY: &str = "TEST-ONLY-LOT-5B0E9D21C4A34F6E";
-
-async fn lot_get(port: u16, path: &str) -> Value {
-    let text = client().get(format!("http://127.0.0.1:{port}{path}")).send().await.expect("lot").text().await;
-    serde_json::from_str(&text.expect("body")).expect("JSON")
-}
-
-/// Waits up to 60 s for `check` to hold, naming `what` when it does not.
-async fn until<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<Value>>,
-{
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match check().await {
-            None => return,
-            Some(seen) if Instant::now() > deadline => panic!("{what}; last seen: {seen}"),
-            Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
-        }
-    }
-}
 
 fn plates(records: &Value) -> Vec<String> {
     let mut plates: Vec<String> = records["items"]

@@ -46,7 +46,7 @@ pub use checks::{CheckRow, DayCounts};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
 pub use commands::{Answered, CloudLotState, CommandAnswer, LotEvent};
-pub use downlinks::{Confirmed, Downlink, DownlinkState};
+pub use downlinks::{Confirmed, Downlink, DownlinkState, NewDownlink};
 pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};

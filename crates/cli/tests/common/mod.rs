@@ -90,8 +90,8 @@ pub async fn lane(port: u16, path: &str, body: Value) -> Value {
     serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
 }
 
-/// `onepark ARGS --config CONFIG`, which must succeed.
-pub fn onepark(args: &[&str], config: &std::path::Path) {
+/// Runs `onepark ARGS --config CONFIG`, which must succeed; its stdout.
+pub fn onepark(args: &[&str], config: &std::path::Path) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_onepark"))
         .args(args)
         .arg("--config")
@@ -99,6 +99,37 @@ pub fn onepark(args: &[&str], config: &std::path::Path) {
         .output()
         .expect("run onepark");
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A gateway's JSON answer to a GET.
+pub async fn lot_get(port: u16, path: &str) -> Value {
+    let text = client().get(format!("http://127.0.0.1:{port}{path}")).send().await.expect("lot").text().await;
+    serde_json::from_str(&text.expect("body")).expect("JSON")
+}
+
+/// A call of the parking cloud's API signed by `pid` with `key`.
+pub async fn cloud_call(base: &str, pid: &str, key: &str, service: &str, biz: &Value) -> Value {
+    let biz = biz.to_string();
+    let ts = unix_now();
+    let params = [
+        ("pid", pid.to_owned()),
+        ("serviceName", service.to_owned()),
+        ("timestamp", ts.to_string()),
+        ("bizContent", biz.clone()),
+    ];
+    let sign = vendor_sign(&params, key);
+    let body =
+        format!(r#"{{"pid":"{pid}","serviceName":"{service}","timestamp":{ts},"bizContent":{biz},"sign":"{sign}"}}"#);
+    let reply = client()
+        .post(format!("{base}/cloudparkapi/api/{service}"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("cloud API");
+    let text = reply.text().await.expect("body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
 }
 
 /// Waits up to 60 s for `check` to hold.

@@ -58,6 +58,16 @@ async fn lot_name(state: &AppState, park_id: &str) -> Result<Option<String>, cra
     Ok(Some(state.store().lot_name(&code).await?.unwrap_or(code)))
 }
 
+/// The name of the Bolink lot whose lane a page is for, or the page saying there is none.
+async fn lane_lot(state: &AppState, d: &Driver, park_id: &str, lane: &str, exit: bool) -> Result<String, Response> {
+    match lot_name(state, park_id).await {
+        Ok(Some(name)) if valid_lane(lane) => Ok(name),
+        Ok(_) if exit => Err(problem(d, StatusCode::NOT_FOUND, "未找到该车场或出口", "No such car park or exit")),
+        Ok(_) => Err(problem(d, StatusCode::NOT_FOUND, "未找到该车场或入口", "No such car park or entrance")),
+        Err(e) => Err(failed(d, e)),
+    }
+}
+
 fn valid_lane(lane: &str) -> bool {
     !lane.is_empty() && lane.chars().count() <= 24 && !lane.chars().any(char::is_control)
 }
@@ -116,10 +126,9 @@ pub async fn show(
     let d = driver(&state, &headers);
     let (user, cookie) = driver_id(&headers);
     let path = format!("/pay/in/{park_id}/{lane}");
-    let name = match lot_name(&state, &park_id).await {
-        Ok(Some(name)) if valid_lane(&lane) => name,
-        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "未找到该车场或入口", "No such car park or entrance"),
-        Err(e) => return failed(&d, e),
+    let name = match lane_lot(&state, &d, &park_id, &lane, false).await {
+        Ok(name) => name,
+        Err(page) => return page,
     };
     let status = match scan::status(&state, &park_id, &user).await {
         Ok(status) => status,
@@ -146,10 +155,9 @@ pub async fn scan(
     }
     let (user, cookie) = driver_id(&headers);
     let path = format!("/pay/in/{park_id}/{lane}");
-    let name = match lot_name(&state, &park_id).await {
-        Ok(Some(name)) if valid_lane(&lane) => name,
-        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "未找到该车场或入口", "No such car park or entrance"),
-        Err(e) => return failed(&d, e),
+    let name = match lane_lot(&state, &d, &park_id, &lane, false).await {
+        Ok(name) => name,
+        Err(page) => return page,
     };
     let outcome = match scan::enter(&state, &park_id, &lane, &user, None).await {
         Ok(o) => o,
@@ -168,10 +176,9 @@ pub async fn exit(
     let d = driver(&state, &headers);
     let lang = d.lang;
     let (user, cookie) = driver_id(&headers);
-    let name = match lot_name(&state, &park_id).await {
-        Ok(Some(name)) if valid_lane(&lane) => name,
-        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "未找到该车场或出口", "No such car park or exit"),
-        Err(e) => return failed(&d, e),
+    let name = match lane_lot(&state, &d, &park_id, &lane, true).await {
+        Ok(name) => name,
+        Err(page) => return page,
     };
     let stay = match scan::open_stay(&state, &park_id, &user).await {
         Ok(stay) => stay,

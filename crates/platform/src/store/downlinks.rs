@@ -54,6 +54,53 @@ pub struct Downlink {
     pub confirm_reason: Option<String>,
 }
 
+/// A new message: who it goes to and what it carries (a link's announcer fills it in).
+pub struct NewDownlink {
+    pub request_id: i64,
+    pub protocol: Protocol,
+    pub access_id: String,
+    pub parking_code: String,
+    pub interface: String,
+    pub topic: String,
+    pub payload: String,
+    pub subject: String,
+}
+
+impl NewDownlink {
+    /// Queued at `now` (due at once), confirmed by `deadline`, retried until `expires`.
+    pub fn queued(
+        self,
+        now: chrono::NaiveDateTime,
+        created_ms: i64,
+        deadline: chrono::NaiveDateTime,
+        expires: chrono::NaiveDateTime,
+    ) -> Downlink {
+        use onepark_domain::time::format_time;
+        Downlink {
+            request_id: self.request_id,
+            protocol: self.protocol.as_str().to_owned(),
+            access_id: self.access_id,
+            parking_code: self.parking_code,
+            interface: self.interface,
+            topic: self.topic,
+            payload: self.payload,
+            subject: self.subject,
+            created_at: format_time(now),
+            created_ms,
+            deadline_at: format_time(deadline),
+            expires_at: format_time(expires),
+            state: DownlinkState::Queued,
+            attempts: 0,
+            next_attempt_at: format_time(now),
+            last_published_at: None,
+            confirmed_at: None,
+            confirm_success: None,
+            confirm_ms: None,
+            confirm_reason: None,
+        }
+    }
+}
+
 /// What a confirm call found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Confirmed {

@@ -409,26 +409,28 @@ async fn put_exit(
             .bind(&m.uid)
             .fetch_optional(&mut *tx)
             .await?;
-    let insert = sqlx::query(
-        "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, charge_fee, \
-         should_pay, upload_time, received_at, plate_valid, without_entry, content) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-    )
-    .bind(&m.parking_code)
-    .bind(&m.uid)
-    .bind(access_id)
-    .bind(&m.exit_id)
-    .bind(&m.plate_no)
-    .bind(format_time(m.arrive_time))
-    .bind(&end_time)
-    .bind(m.charge_fee)
-    .bind(m.should_pay)
-    .bind(format_time(m.upload_time))
-    .bind(now)
-    .bind(Flag(m.plate_valid))
-    .bind(Flag(entry.is_none()))
-    .bind(content);
-    let put = match insert_once(&mut tx, insert, ("exits", "uid"), &m.parking_code, &m.uid, content).await {
+    let sql = "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, \
+         charge_fee, should_pay, upload_time, received_at, plate_valid, without_entry, content) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    let insert = |sql| {
+        sqlx::query(sql)
+            .bind(&m.parking_code)
+            .bind(&m.uid)
+            .bind(access_id)
+            .bind(&m.exit_id)
+            .bind(&m.plate_no)
+            .bind(format_time(m.arrive_time))
+            .bind(end_time.clone())
+            .bind(m.charge_fee)
+            .bind(m.should_pay)
+            .bind(format_time(m.upload_time))
+            .bind(now)
+            .bind(Flag(m.plate_valid))
+            .bind(Flag(entry.is_none()))
+            .bind(content)
+    };
+    let once = format!("{sql} ON CONFLICT DO NOTHING");
+    let put = match insert_once(&mut tx, insert(&once), ("exits", "uid"), &m.parking_code, &m.uid, content).await {
         // An exit the city inferred (a later entry of the plate settled the
         // stay) gives way to the lot's own: it is replaced, counted once.
         Err(StoreError::Conflict { .. }) => {
@@ -442,26 +444,7 @@ async fn put_exit(
             if gone == 0 {
                 return Err(StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.uid.clone() });
             }
-            let again = sqlx::query(
-                "INSERT INTO exits (parking_code, uid, access_id, exit_id, plate_no, arrive_time, end_time, \
-                 charge_fee, should_pay, upload_time, received_at, plate_valid, without_entry, content) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(&m.parking_code)
-            .bind(&m.uid)
-            .bind(access_id)
-            .bind(&m.exit_id)
-            .bind(&m.plate_no)
-            .bind(format_time(m.arrive_time))
-            .bind(&end_time)
-            .bind(m.charge_fee)
-            .bind(m.should_pay)
-            .bind(format_time(m.upload_time))
-            .bind(now)
-            .bind(Flag(m.plate_valid))
-            .bind(Flag(entry.is_none()))
-            .bind(content);
-            again.execute(&mut *tx).await?;
+            insert(sql).execute(&mut *tx).await?;
             tx.commit().await?;
             shared.berths(&m.parking_code, access_id, &end_time, now, m.berths.counts());
             return Ok(Put::Inserted);

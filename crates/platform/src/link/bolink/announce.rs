@@ -19,7 +19,7 @@ use serde_json::json;
 
 use crate::city::announce::{AnnounceError, Announcement, Announcer, next_request_id};
 use crate::config::{LotAccess, LotLink};
-use crate::store::{Downlink, DownlinkState};
+use crate::store::{Downlink, NewDownlink};
 
 pub const QUERY_PRICE: &str = "query_price";
 pub const PREPAY_ORDER: &str = "prepay_order";
@@ -93,9 +93,9 @@ impl Announcer for Bolink {
             Announcement::Signing(_) => return not_carried("pay-after-leave signings"),
             Announcement::Arrears(_) => return not_carried("city-wide arrears notices (part 2: 2.38)"),
         };
-        Ok(Downlink {
+        let m = NewDownlink {
             request_id,
-            protocol: Protocol::Bolink.as_str().to_owned(),
+            protocol: Protocol::Bolink,
             access_id: lot.access_id.clone(),
             parking_code: parking_code.to_owned(),
             interface: interface.to_owned(),
@@ -103,19 +103,8 @@ impl Announcer for Bolink {
             topic: lane,
             payload: payload.to_string(),
             subject,
-            created_at: format_time(now),
-            created_ms: self.clock.now().timestamp_millis(),
-            deadline_at: format_time(now + interval(interface)),
-            expires_at: format_time(expires),
-            state: DownlinkState::Queued,
-            attempts: 0,
-            next_attempt_at: format_time(now),
-            last_published_at: None,
-            confirmed_at: None,
-            confirm_success: None,
-            confirm_ms: None,
-            confirm_reason: None,
-        })
+        };
+        Ok(m.queued(now, self.clock.now().timestamp_millis(), now + interval(interface), expires))
     }
 }
 

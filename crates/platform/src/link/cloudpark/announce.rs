@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::city::announce::{AnnounceError, Announcement, Announcer, ListOperation, next_request_id};
 use crate::city::lists::BLACK;
 use crate::config::{LotAccess, LotLink};
-use crate::store::{Downlink, DownlinkState};
+use crate::store::{Downlink, NewDownlink};
 
 pub struct Cloudpark {
     pub topics: onepark_cloudpark::channel::Topics,
@@ -55,28 +55,17 @@ pub(super) fn downlink(
     created_ms: i64,
 ) -> Downlink {
     let expires = onepark_cloudpark::command::expires(m).unwrap_or(now);
-    Downlink {
+    let new = NewDownlink {
         request_id,
-        protocol: Protocol::Cloudpark.as_str().to_owned(),
+        protocol: Protocol::Cloudpark,
         access_id: pid.to_owned(),
         parking_code: m.park_code.clone(),
         interface: m.service_id.clone(),
         topic,
         payload: m.to_json().to_string(),
         subject,
-        created_at: format_time(now),
-        created_ms,
-        deadline_at: format_time(now + chrono::Duration::seconds(10)),
-        expires_at: format_time(expires),
-        state: DownlinkState::Queued,
-        attempts: 0,
-        next_attempt_at: format_time(now),
-        last_published_at: None,
-        confirmed_at: None,
-        confirm_success: None,
-        confirm_ms: None,
-        confirm_reason: None,
-    }
+    };
+    new.queued(now, created_ms, now + chrono::Duration::seconds(10), expires)
 }
 
 impl Announcer for Cloudpark {

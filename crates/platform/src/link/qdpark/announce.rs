@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use onepark_domain::time::format_time;
 use onepark_proto::dict::{
     CarType, DeparturePay, ListKind, ListOperation as WireOperation, NoSense, PaidType, PayScene, PayStatus,
     PlateColor, Prevent,
@@ -23,7 +22,7 @@ use crate::city::announce::{
     AnnounceError, Announcement, Announcer, ArrearsNotice, ListOperation, NoStop, PaidBill, Signing,
 };
 use crate::config::{LotAccess, LotLink};
-use crate::store::{Downlink, DownlinkState};
+use crate::store::{Downlink, NewDownlink};
 
 pub use crate::city::announce::next_request_id;
 
@@ -100,28 +99,17 @@ impl Qdpark {
         let topic =
             Topic { interface, access_id: AccessId::parse(&lot.access_id), parking_code: parking_code.to_owned() };
         let deadline = now + chrono::Duration::seconds(interface.confirm_deadline_secs() as i64);
-        Ok(Downlink {
+        let m = NewDownlink {
             request_id,
-            protocol: onepark_domain::record::Protocol::Qdpark.as_str().to_owned(),
+            protocol: onepark_domain::record::Protocol::Qdpark,
             access_id: lot.access_id.clone(),
             parking_code: parking_code.to_owned(),
             interface: interface.to_string(),
             topic: topic.to_string(),
             payload: envelope.to_json(),
             subject: subject.to_owned(),
-            created_at: format_time(now),
-            created_ms: self.clock.millis(),
-            deadline_at: format_time(deadline),
-            expires_at: format_time(now + self.retry),
-            state: DownlinkState::Queued,
-            attempts: 0,
-            next_attempt_at: format_time(now),
-            last_published_at: None,
-            confirmed_at: None,
-            confirm_success: None,
-            confirm_ms: None,
-            confirm_reason: None,
-        })
+        };
+        Ok(m.queued(now, self.clock.millis(), deadline, now + self.retry))
     }
 }
 
