@@ -69,7 +69,8 @@ impl Client {
         let login = Envelope::build("login", None, &data, &identity.key);
         let mut c = Client {
             identity,
-            framer: Framer::new(crate::frame::DEFAULT_MAX_LINE),
+            // The cloud's answers can be long (a day's order ids in 2.23): read up to 4 MiB.
+            framer: Framer::new(4 * 1024 * 1024),
             token: None,
             transmit: VecDeque::new(),
             outcomes: VecDeque::new(),

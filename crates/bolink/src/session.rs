@@ -30,6 +30,9 @@ pub struct Config {
     pub remember: usize,
     /// Silence after which the connection is closed (the SDK heartbeats every few seconds).
     pub idle_ms: i64,
+    /// A connection not logged in by then is closed (heartbeats or refused
+    /// lines do not keep an anonymous connection open).
+    pub login_ms: i64,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             rate_window_ms: 10_000,
             remember: 5_000,
             idle_ms: 120_000,
+            login_ms: 30_000,
         }
     }
 }
@@ -82,6 +86,7 @@ pub struct Session {
     seen: HashSet<String>,
     seen_order: VecDeque<String>,
     last_input: i64,
+    opened: i64,
 }
 
 impl Session {
@@ -97,6 +102,7 @@ impl Session {
             seen: HashSet::new(),
             seen_order: VecDeque::new(),
             last_input: now,
+            opened: now,
         }
     }
 
@@ -234,12 +240,18 @@ impl Session {
 
     /// When silence ends the session.
     pub fn poll_timeout(&self) -> Option<i64> {
-        (!matches!(self.state, State::Closed)).then_some(self.last_input + self.config.idle_ms)
+        let idle = self.last_input + self.config.idle_ms;
+        match self.state {
+            State::Closed => None,
+            State::Ready { .. } => Some(idle),
+            _ => Some(idle.min(self.opened + self.config.login_ms)),
+        }
     }
 
     pub fn handle_timeout(&mut self, now: i64) {
         if self.poll_timeout().is_some_and(|t| now >= t) {
-            self.close("silent");
+            let why = if self.login().is_some() { "silent" } else { "no login" };
+            self.close(why);
         }
     }
 

@@ -126,6 +126,19 @@ fn heartbeats_bad_lines_and_silence() {
     assert!(matches!(s.poll_event(), Some(Event::Close(_))));
 }
 
+#[test]
+fn a_connection_that_never_logs_in_is_closed_whatever_it_sends() {
+    let mut s = Session::new(Config::default(), 0);
+    // Heartbeats and refused lines keep the line busy, not the connection open.
+    for t in (0..30_000).step_by(5_000) {
+        s.handle_input(t, b"\x11");
+        s.handle_input(t, b"not json\n");
+    }
+    assert_eq!(s.poll_timeout(), Some(Config::default().login_ms));
+    s.handle_timeout(Config::default().login_ms);
+    assert!(s.is_closed());
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..20)) {

@@ -227,6 +227,17 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
             if let Some(p) = store.principal(&stored.access_id).await? {
                 bail!("{} is already a pid of the cloud API ({}); a lot has one login", p.pid, p.kind.as_str());
             }
+            // Replacing a lot's key is fine; turning it into another protocol's lot is a mistake to refuse.
+            if let Some(existing) = store.lot(&stored.access_id).await?
+                && existing.protocol != stored.protocol
+            {
+                bail!(
+                    "{} is registered as a {} lot: remove it first to register it as {}",
+                    stored.access_id,
+                    existing.protocol,
+                    stored.protocol
+                );
+            }
             let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
             store.add_lot(&stored, &now).await?;
             println!("added {} ({}) for {}", stored.access_id, stored.protocol, stored.parking_codes.join(","));

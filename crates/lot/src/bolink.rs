@@ -172,6 +172,10 @@ async fn query_price(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &M
         if due == 0 {
             release(state, lane, &session.plate_no).await;
         } else if let Ok(mut l) = lanes.lock() {
+            // Unpaid queries are forgotten rather than kept for ever.
+            if l.len() >= 10_000 {
+                l.clear();
+            }
             l.insert(query_order_no.clone(), lane.clone());
         }
     }
@@ -218,6 +222,12 @@ async fn prepay(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<St
     if bills.iter().any(|b| b.order_code.as_deref() == Some(trade_no.as_str()) && b.state == BillState::Paid) {
         return ok;
     }
+    // A stay that has left is not booked: the cloud gives the money back (the car paid at the exit).
+    match state.store().open_session(&order_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return failed(PREPAY, format!("订单 {order_id} 已出场或不在场内，不能入账"), &echo),
+        Err(e) => return failed(PREPAY, format!("车场存储错误：{e}"), &echo),
+    }
     let bill_id = format!("{order_id}B{query_order_no}");
     let Some(bill) =
         bills.iter().find(|b| b.bill_id == bill_id && b.kind == BillKind::Prepay && b.state == BillState::Open)
@@ -238,8 +248,11 @@ async fn prepay(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<St
         request_id: None,
     };
     let now = format_time(state.now());
-    if let Err(e) = state.store().settle_online_bill(&bill.bill_id, &s, &now, None, Vec::new()).await {
-        return failed(PREPAY, format!("车场存储错误：{e}"), &echo);
+    match state.store().settle_online_bill(&bill.bill_id, &s, &now, None, Vec::new()).await {
+        Ok(true) => {}
+        // Settled meanwhile by another payment: this one is not booked.
+        Ok(false) => return failed(PREPAY, format!("账单 {bill_id} 已由其他支付结清"), &echo),
+        Err(e) => return failed(PREPAY, format!("车场存储错误：{e}"), &echo),
     }
     if let Err(e) = crate::remote::money::void_exit_bills(state, &bills).await {
         tracing::warn!(error = e, "exit bills not voided");

@@ -397,15 +397,29 @@ fn license_color(city: i64) -> i64 {
     }
 }
 
+/// What a stay was paid before its exit, fen: online (prepaid through a
+/// cloud or the platform) and what is left to pay after leaving.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Prepaid {
+    pub online: i64,
+    pub after_leave: i64,
+}
+
 /// A lot record (its interface and `data`, as the outbox keeps it) as this
-/// wire's message, `order_id` the stay's uid: (service_name, data).
-/// Deterministic, so a record sent again is byte-identical (the cloud drops it by its sign).
+/// wire's message, `order_id` the stay's uid: (service_name, data). An exit
+/// reports its fee (`amount_receivable`), what was paid online before it
+/// (`electronic_prepay`) and the rest as taken at the exit in cash
+/// (`cash_pay`; `total` is what was due there, pay-after-leave included).
+/// Deterministic for a stored record and `prepaid` (which counts only
+/// payments up to the exit), so a record sent again is byte-identical (the
+/// cloud drops it by its sign).
 pub fn report(
     interface: &str,
     body: &Value,
     uid: &str,
     zone: Zone,
     marker: &str,
+    prepaid: Prepaid,
 ) -> Result<(&'static str, Value), String> {
     let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
     let int = |k: &str| body.get(k).and_then(Value::as_i64);
@@ -436,10 +450,13 @@ pub fn report(
         )),
         "uploadCarOutData" => {
             let charge = int("chargeFee").unwrap_or(0);
-            let owed = int("shouldPay").unwrap_or(charge);
-            let pay_type = match (owed, parking_type) {
-                (o, _) if o > 0 => "cash",
-                (_, 2) => "monthuser",
+            let fee = int("shouldPay").unwrap_or(charge);
+            let due = (fee - prepaid.online).max(0);
+            let cash = (due - prepaid.after_leave).max(0);
+            let pay_type = match (cash, prepaid.online, parking_type) {
+                (c, _, _) if c > 0 => "cash",
+                (_, o, _) if o > 0 => "scancode",
+                (_, _, 2) => "monthuser",
                 _ => "free",
             };
             Ok((
@@ -452,10 +469,11 @@ pub fn report(
                     "order_id": uid,
                     "pay_type": pay_type,
                     "empty_plot": int("freeBerthNum").unwrap_or(0),
-                    "total": onepark_domain::money::yuan(owed),
+                    "total": onepark_domain::money::yuan(due),
                     "amount_receivable": onepark_domain::money::yuan(charge),
-                    "reduce_amount": onepark_domain::money::yuan((charge - owed).max(0)),
-                    "cash_pay": onepark_domain::money::yuan(owed),
+                    "reduce_amount": onepark_domain::money::yuan((charge - fee).max(0)),
+                    "electronic_prepay": onepark_domain::money::yuan(prepaid.online),
+                    "cash_pay": onepark_domain::money::yuan(cash),
                     "out_channel_id": text("outNum"),
                     "car_cost_type": car_cost_type,
                 }),
@@ -486,7 +504,7 @@ mod tests {
         let zone = Zone::default();
         let entry = json!({ "parkingCode": "L1", "plateNo": "无62000F9", "arriveTime": "2026-12-04 08:00:00",
             "entryNum": "A1", "freeBerthNum": 50, "plateColor": 5, "parkingType": 1 });
-        let (service, data) = report("uploadCarInData", &entry, "S_1", zone, "无").expect("entry");
+        let (service, data) = report("uploadCarInData", &entry, "S_1", zone, "无", Prepaid::default()).expect("entry");
         assert_eq!(service, "in_park");
         assert_eq!(
             (data["car_number"].as_str(), data["car_cost_type"].as_i64()),
@@ -497,17 +515,34 @@ mod tests {
         assert_eq!(data["license_color"], 4);
         let exit = json!({ "plateNo": "鲁B12345", "arriveTime": "2026-12-04 08:00:00", "endTime": "2026-12-04 10:00:00",
             "chargeFee": 1000, "shouldPay": 600, "parkingType": 1, "outNum": "B1" });
-        let (service, data) = report("uploadCarOutData", &exit, "S_2", zone, "无").expect("exit");
+        let none = Prepaid::default();
+        let (service, data) = report("uploadCarOutData", &exit, "S_2", zone, "无", none).expect("exit");
         assert_eq!(service, "out_park");
         assert_eq!(
-            (data["total"].as_str(), data["reduce_amount"].as_str(), data["pay_type"].as_str()),
-            (Some("6.00"), Some("4.00"), Some("cash"))
+            (
+                data["total"].as_str(),
+                data["reduce_amount"].as_str(),
+                data["cash_pay"].as_str(),
+                data["pay_type"].as_str()
+            ),
+            (Some("6.00"), Some("4.00"), Some("6.00"), Some("cash"))
         );
+        // Paid 6 yuan online before leaving: nothing taken at the exit.
+        let paid = Prepaid { online: 600, after_leave: 0 };
+        let (_, data) = report("uploadCarOutData", &exit, "S_2", zone, "无", paid).expect("exit");
         assert_eq!(
-            report("uploadCarOutData", &exit, "S_2", zone, "无"),
-            report("uploadCarOutData", &exit, "S_2", zone, "无")
+            (data["electronic_prepay"].as_str(), data["cash_pay"].as_str(), data["pay_type"].as_str()),
+            (Some("6.00"), Some("0.00"), Some("scancode"))
         );
-        assert!(report("uploadPhoto", &exit, "S_2", zone, "无").is_err());
+        // Left to pay after leaving: owed, not taken.
+        let later = Prepaid { online: 0, after_leave: 600 };
+        let (_, data) = report("uploadCarOutData", &exit, "S_2", zone, "无", later).expect("exit");
+        assert_eq!((data["total"].as_str(), data["cash_pay"].as_str()), (Some("6.00"), Some("0.00")));
+        assert_eq!(
+            report("uploadCarOutData", &exit, "S_2", zone, "无", none),
+            report("uploadCarOutData", &exit, "S_2", zone, "无", none)
+        );
+        assert!(report("uploadParkingState", &exit, "S_2", zone, "无", none).is_err());
     }
 
     #[test]

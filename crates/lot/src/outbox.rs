@@ -448,7 +448,30 @@ async fn bolink_attempt(
         return Attempt::Refused("stored body is not JSON".into());
     };
     let uid = row.uid.clone().unwrap_or_default();
-    let (service, mut data) = match crate::bolinklink::report(&row.interface, &body, &uid, zone, marker) {
+    let prepaid = if row.interface == "uploadCarOutData" {
+        let end = body.get("endTime").and_then(Value::as_str).unwrap_or_default();
+        match store.online_bills_of(&uid).await {
+            Ok(bills) => crate::bolinklink::Prepaid {
+                online: bills
+                    .iter()
+                    .filter(|b| {
+                        b.state == crate::store::BillState::Paid && b.kind != crate::store::BillKind::AfterLeave
+                    })
+                    .filter(|b| b.deal_time.as_deref().is_some_and(|t| t <= end))
+                    .filter_map(|b| b.actual_pay)
+                    .sum(),
+                after_leave: bills
+                    .iter()
+                    .filter(|b| b.kind == crate::store::BillKind::AfterLeave)
+                    .map(|b| b.should_pay)
+                    .sum(),
+            },
+            Err(e) => return Attempt::Failed(format!("reading the bills of {uid}: {e}")),
+        }
+    } else {
+        Default::default()
+    };
+    let (service, mut data) = match crate::bolinklink::report(&row.interface, &body, &uid, zone, marker, prepaid) {
         Ok(report) => report,
         Err(e) => return Attempt::Refused(e),
     };

@@ -70,7 +70,7 @@ struct RawBolink {
 pub struct Bolink {
     /// The TCP listener (the vendor's port is 6789); `None`: off (the default).
     pub listen: Option<String>,
-    /// The longest line read (the vendor's server: 1 KiB; onepark 64 KiB).
+    /// The longest line read (the vendor's server: 1 KiB; onepark 1 MiB, for pictures).
     pub max_line: usize,
     /// Open TCP connections at once; more are closed on accept.
     pub max_connections: usize,
@@ -82,7 +82,9 @@ impl Default for Bolink {
     fn default() -> Bolink {
         Bolink {
             listen: None,
-            max_line: onepark_bolink::frame::DEFAULT_MAX_LINE,
+            // Pictures (2.12) travel as Base64 in one line: the vendor keeps
+            // 150 KB, onepark 512 KiB; 64 KiB (the wire's default) would refuse them.
+            max_line: 1024 * 1024,
             max_connections: 10_000,
             messages_per_10s: 100,
         }

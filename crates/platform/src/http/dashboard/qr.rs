@@ -13,7 +13,8 @@ pub(super) struct QrQuery {
 
 /// The driver page a lane's code opens.
 pub fn lane_url(public_url: &str, park_id: &str, lane: &str, exit: bool) -> String {
-    let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    // A path segment: a space is %20 there (form encoding's `+` would be a plus).
+    let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>().replace('+', "%20");
     format!("{public_url}/pay/{}/{}/{}", if exit { "out" } else { "in" }, enc(park_id), enc(lane))
 }
 

@@ -100,12 +100,18 @@ pub async fn download(State(state): State<AppState>, body: Bytes) -> Response {
         let mut p = polled.lock().await;
         p.last = Instant::now();
         heard(&state, &mut p.held).await;
-        match (&p.held.lot, &p.held.attached) {
-            (Some(lot), Some((id, mailbox))) => {
-                state.bolink().polled(&lot.access_id, *id);
-                (lot.access_id.clone(), mailbox.clone())
-            }
-            _ => return json(Reply::refused("", "error:token无效").to_json()),
+        let Some(lot) = p.held.lot.clone() else { return json(Reply::refused("", "error:token无效").to_json()) };
+        let lapsed = match &p.held.attached {
+            Some((id, _)) => !state.bolink().polled(&lot.access_id, *id),
+            None => true,
+        };
+        if lapsed {
+            // It stopped polling for a while: attached again, so what is sent to the lot reaches it.
+            p.held.attached = Some(state.bolink().attach(&lot.access_id, None, true));
+        }
+        match &p.held.attached {
+            Some((_, mailbox)) => (lot.access_id.clone(), mailbox.clone()),
+            None => return json(Reply::refused("", "error:token无效").to_json()),
         }
     };
     let deadline = tokio::time::Instant::now() + super::POLL_HOLD;

@@ -104,13 +104,16 @@ impl Mailboxes {
         }
     }
 
-    /// An HTTP poller was heard from.
-    pub fn polled(&self, park_id: &str, id: u64) {
+    /// An HTTP poller was heard from; false when its attachment lapsed (it
+    /// had not polled for a while) and it must attach again.
+    pub fn polled(&self, park_id: &str, id: u64) -> bool {
         if let Ok(mut lots) = self.lots.lock()
             && let Some(a) = lots.get_mut(park_id).and_then(|l| l.iter_mut().find(|a| a.id == id))
         {
             a.polled = Some(Instant::now());
+            return true;
         }
+        false
     }
 
     /// Sends a message to the charging system managing `lane` (the newest
@@ -161,6 +164,13 @@ impl Mailboxes {
     pub fn expect(&self, park_id: &str, car_number: &str) -> oneshot::Receiver<ScanAnswer> {
         let (tx, rx) = oneshot::channel();
         if let Ok(mut w) = self.waiting.lock() {
+            // Scans whose answer never came leave closed senders behind: swept as others wait.
+            if w.len() > 1024 {
+                w.retain(|_, l| {
+                    l.retain(|s| !s.is_closed());
+                    !l.is_empty()
+                });
+            }
             let list = w.entry((park_id.to_owned(), car_number.to_owned())).or_default();
             list.retain(|s| !s.is_closed());
             list.push(tx);

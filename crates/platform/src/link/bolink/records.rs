@@ -80,9 +80,13 @@ pub fn entry(m: &InPark, parking_code: &str, total_berths: i64, zone: Zone, rece
     }
 }
 
-/// The money of an order: (whole fee, owed at the exit, paid in all).
+/// The money of an order: (whole fee, owed at the exit, paid to the lot).
+/// What the lot was paid is its own takings: `cash_prepay` and what the exit
+/// took (`cash_pay` + `electronic_pay`, or `total` when it itemises nothing;
+/// `monthuser` and `free` take nothing). `electronic_prepay` went through the
+/// cloud, which is this platform: it is the platform's payment already, and
+/// counting it again in the lot's bill would count the money twice.
 pub fn money(m: &OutPark) -> (i64, i64, i64) {
-    let prepaid = m.cash_prepay.unwrap_or(0).saturating_add(m.electronic_prepay.unwrap_or(0));
     let at_exit = match (m.cash_pay, m.electronic_pay) {
         (None, None) => match m.pay_type.as_deref() {
             // Card holders and free passes pay nothing; otherwise `total` is what the exit took.
@@ -91,7 +95,7 @@ pub fn money(m: &OutPark) -> (i64, i64, i64) {
         },
         (cash, electronic) => cash.unwrap_or(0).saturating_add(electronic.unwrap_or(0)),
     };
-    (m.charged(), m.total, prepaid.saturating_add(at_exit))
+    (m.charged(), m.total, m.cash_prepay.unwrap_or(0).saturating_add(at_exit))
 }
 
 fn exit_content(m: &OutPark) -> String {
@@ -139,8 +143,8 @@ pub fn bill(m: &OutPark, parking_code: &str, zone: Zone, received: NaiveDateTime
     if paid <= 0 {
         return None;
     }
-    let prepaid_only = m.cash_pay.unwrap_or(0) + m.electronic_pay.unwrap_or(0) == 0
-        && m.cash_prepay.unwrap_or(0) + m.electronic_prepay.unwrap_or(0) == paid;
+    let prepaid_only =
+        m.cash_pay.unwrap_or(0) + m.electronic_pay.unwrap_or(0) == 0 && m.cash_prepay.unwrap_or(0) == paid;
     let out = local(zone, m.out_time);
     Some(Bill {
         parking_code: parking_code.to_owned(),
@@ -220,14 +224,19 @@ mod tests {
         // Cash at the exit, nothing itemised: `total` is what was taken.
         let b = bill(&out("cash", 800, None, None), "P", zone, at).expect("paid");
         assert_eq!((b.actual_pay, b.paid_type, b.pay_type), (800, 1, 103));
-        // Prepaid 5 yuan in the lot, 3 at the exit in cash.
+        // Prepaid 5 yuan through the cloud (the platform's own payment), 3 at the exit in cash:
+        // the lot's takings are the 3.
         let m = out("cash", 300, Some(300), Some(500));
-        assert_eq!(money(&m), (800, 300, 800));
+        assert_eq!(money(&m), (800, 300, 300));
         // A month card pays nothing: no bill.
         assert_eq!(bill(&out("monthuser", 0, None, None), "P", zone, at), None);
-        // Prepaid in full: an in-lot payment.
-        let b = bill(&out("scancode", 0, Some(0), Some(500)), "P", zone, at).expect("paid");
-        assert_eq!((b.actual_pay, b.paid_type, b.pay_type), (500, 4, 102));
+        // Prepaid in full through the cloud: the platform has that payment, the lot took nothing.
+        assert_eq!(bill(&out("scancode", 0, Some(0), Some(500)), "P", zone, at), None);
+        // Prepaid in cash at a pay station: an in-lot payment of the lot's.
+        let mut station = out("cash", 0, Some(0), None);
+        station.cash_prepay = Some(500);
+        let b = bill(&station, "P", zone, at).expect("paid");
+        assert_eq!((b.actual_pay, b.paid_type, b.pay_type), (500, 1, 102));
         // Same money, same exit: out_park then upload_order is one record.
         assert_eq!(
             exit(&m, "P", 100, zone, at).content,

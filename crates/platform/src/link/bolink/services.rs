@@ -70,8 +70,9 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
                 return stay_reply(service, &m.order_id, Some(&why));
             }
             let put = state.store().put_entry(&lot_ref, &entry, &now_text).await;
-            if matches!(put, Ok(Put::Inserted)) {
-                // A car cannot be inside twice: the plate's older open stays end here (the vendor's rule).
+            // A car cannot be inside twice: the plate's older open stays end here (the vendor's
+            // rule); only for a real plate (many cars share `无牌车`, and a pseudo-plate is one phone's).
+            if matches!(put, Ok(Put::Inserted)) && onepark_domain::plate::Plate::parse(&m.car_number).is_ok() {
                 let settled = state
                     .store()
                     .settle_open_stays(&lot_ref, code, &m.car_number, entry.arrive_time, &m.order_id, &now_text)
