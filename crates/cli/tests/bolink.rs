@@ -392,15 +392,22 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     assert!(exit_page.contains(&plate), "the driver's stay: {exit_page}");
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let csrf = cookies.split("; ").find_map(|c| c.strip_prefix("op_csrf=")).expect("csrf").to_owned();
-    let asked = no_redirect
-        .post(format!("{base}/pay/out/21835/2"))
-        .header("cookie", &cookies)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={csrf}"))
-        .send()
-        .await
-        .expect("fee");
-    assert_eq!(asked.status(), 303, "on to the quote");
+    let ask_exit = || {
+        no_redirect
+            .post(format!("{base}/pay/out/21835/2"))
+            .header("cookie", &cookies)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}"))
+            .send()
+    };
+    // No car waits at lane 2: the scan opens nothing (else any phone could let another car out).
+    assert_eq!(ask_exit().await.expect("fee").status(), 303, "on to the quote");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(has_record(&base, "BL001", &plate, true).await.is_some(), "no exit without a car at the lane");
+    // The no-plate car reaches lane 2: the camera cannot read it, the barrier stays down; now the scan opens it.
+    let unread = lane(tcp_port, "/api/lanes/2/exit", json!({ "plateNo": "" })).await;
+    assert_eq!(unread["open"], false, "{unread}");
+    assert_eq!(ask_exit().await.expect("fee").status(), 303, "on to the quote");
     assert_eq!(exit_controller.next_order().await["command"], "raise", "lane 2 opens for a free stay");
     until("the no-plate stay's exit in the city's records", || has_record(&base, "BL001", &plate, true)).await;
 

@@ -265,9 +265,30 @@ async fn prepay(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<St
     ok
 }
 
+/// Whether a car is waiting at exit `lane` that could be this stay's: the
+/// lane's newest event of the last two minutes refused a car whose plate
+/// the camera could not read, or this very plate. A scan alone opens
+/// nothing: otherwise anyone's phone could let another car out.
+fn waiting_at(state: &LotState, lane: &str, plate: &str) -> bool {
+    let since = format_time(state.now() - chrono::Duration::minutes(2));
+    let newest = state.feed().latest().into_iter().find(|e| e.lane == lane && e.direction == Direction::Exit);
+    newest.is_some_and(|e| {
+        !e.open
+            && e.at >= since
+            && (e.plate_no == plate
+                || e.plate_no == onepark_domain::plate::NO_PLATE
+                || e.plate_no == onepark_domain::plate::UNRECOGNISED)
+    })
+}
+
 /// The car at exit `lane` leaves: its exit decided as the camera's would
-/// be (paid, it opens), and the lane's controller told to raise.
+/// be (paid, it opens), and the lane's controller told to raise; only when
+/// a car that could be it waits there.
 async fn release(state: &LotState, lane: &str, plate: &str) {
+    if !waiting_at(state, lane, plate) {
+        tracing::warn!(lane, plate, "paid at an exit where no such car waits: the barrier stays down");
+        return;
+    }
     let body = json!({ "plateNo": plate }).to_string();
     let (_, decision) = crate::barrier::exit(State(state.clone()), Path(lane.to_owned()), body.into()).await;
     let decision = serde_json::to_value(&*decision.0).unwrap_or(Value::Null);

@@ -56,6 +56,8 @@ struct Inner {
     fee_rate: Rate,
     /// Receipt-code guesses per client and per plate.
     verify_rates: (Rate, Rate),
+    /// No-plate scans per client and per lane (a lane holds one car at a time).
+    scan_rates: (Rate, Rate),
     /// The dashboard's sessions and login throttle.
     dashboard: Guard,
     /// The platform's one clock (a test may move it).
@@ -143,6 +145,7 @@ impl AppState {
                 // Keyed by client addresses and plates anyone can make up: bounded.
                 fee_rate: Rate::bounded(config.limits.fee_queries_per_minute, 100_000),
                 verify_rates: (Rate::bounded(10, 100_000), Rate::bounded(30, 100_000)),
+                scan_rates: (Rate::bounded(10, 100_000), Rate::bounded(20, 100_000)),
                 dashboard: Guard::new(&config.dashboard),
                 announcers: crate::link::announcers(config, &clock),
                 // A timestamp is good for ±window: remember a sign for twice that.
@@ -209,6 +212,11 @@ impl AppState {
 
     pub fn fee_rate(&self) -> &Rate {
         &self.inner.fee_rate
+    }
+
+    /// No-plate scans: (per client, per lane).
+    pub fn scan_rates(&self) -> &(Rate, Rate) {
+        &self.inner.scan_rates
     }
 
     /// Receipt-code guesses: (per client, per plate).

@@ -238,6 +238,20 @@ async fn run(url: String, dir: &TempDir) {
         .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
         .collect();
     let csrf = cookies.iter().find_map(|c| c.strip_prefix("op_csrf=")).expect("csrf cookie").to_owned();
+    // An id the browser made up (one whose pseudo-plate would match another car's) is not taken: a new one is given.
+    let forged = client
+        .get(format!("{http}/pay/in/{PARK}/A1"))
+        .header("cookie", format!("op_driver={}", "a".repeat(32)))
+        .send()
+        .await
+        .expect("page");
+    let given = forged
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with("op_driver="));
+    assert!(given, "a forged id is replaced");
     assert!(page.text().await.expect("body").contains("确认入场"));
     let scan = |client: reqwest::Client| {
         let (url, cookie, form) = (format!("{http}/pay/in/{PARK}/A1"), cookies.join("; "), format!("csrf={csrf}"));

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use onepark_domain::record::Protocol;
+use onepark_serve::pages::Client;
 use onepark_web::Lang;
 use serde::Deserialize;
 
@@ -30,18 +31,35 @@ pub fn router() -> axum::Router<AppState> {
 /// The driver's id cookie.
 const DRIVER: &str = "op_driver";
 
-/// The driver's id, and its cookie when the browser has none yet.
-fn driver_id(headers: &HeaderMap) -> (String, Option<String>) {
-    match onepark_serve::pages::cookie(headers, DRIVER)
-        .filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        Some(id) => (id.to_owned(), None),
+/// The driver's id, and its cookie when the browser has none yet (or a
+/// forged one). The cookie is `{id}.{mac}`: only the platform makes ids, so
+/// nobody can pick one whose pseudo-plate matches another car's.
+fn driver_id(state: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
+    let signed = onepark_serve::pages::cookie(headers, DRIVER)
+        .and_then(|c| c.split_once('.'))
+        .filter(|(id, mac)| id.len() == 32 && state.proofs().opens(&format!("driver\n{id}"), Some(mac)));
+    match signed {
+        Some((id, _)) => (id.to_owned(), None),
         None => {
             let id = crate::secret::random_hex(16).unwrap_or_default();
-            let cookie = format!("{DRIVER}={id}; Path=/pay; Max-Age=31536000; HttpOnly; SameSite=Lax");
+            let mac = state.proofs().link(&format!("driver\n{id}"));
+            let cookie = format!("{DRIVER}={id}.{mac}; Path=/pay; Max-Age=31536000; HttpOnly; SameSite=Lax");
             (id, Some(cookie))
         }
     }
+}
+
+/// A scan's budget: per client and per lane (a lane holds one car at a time).
+fn throttled(state: &AppState, d: &Driver, client: &Client, park_id: &str, lane: &str) -> Option<Response> {
+    let now = std::time::Instant::now();
+    let (per_client, per_lane) = state.scan_rates();
+    let wait = per_client.take(&client.key(), now).and_then(|()| per_lane.take(&format!("{park_id}\n{lane}"), now));
+    wait.err().map(|wait| {
+        let body = html! { div.card { div.notice.bad {
+            (d.lang.t("扫码过于频繁，请稍后再试（", "Too many scans; try again in ")) (wait) (d.lang.t(" 秒）", "s"))
+        } } };
+        (StatusCode::TOO_MANY_REQUESTS, page(d, d.lang.t("请稍候", "Please wait"), 0, body)).into_response()
+    })
 }
 
 fn with_cookie(mut response: Response, cookie: Option<String>) -> Response {
@@ -124,7 +142,7 @@ pub async fn show(
     Path((park_id, lane)): Path<(String, String)>,
 ) -> Response {
     let d = driver(&state, &headers);
-    let (user, cookie) = driver_id(&headers);
+    let (user, cookie) = driver_id(&state, &headers);
     let path = format!("/pay/in/{park_id}/{lane}");
     let name = match lane_lot(&state, &d, &park_id, &lane, false).await {
         Ok(name) => name,
@@ -146,6 +164,7 @@ pub struct ScanForm {
 pub async fn scan(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: Client,
     Path((park_id, lane)): Path<(String, String)>,
     Form(form): Form<ScanForm>,
 ) -> Response {
@@ -153,7 +172,10 @@ pub async fn scan(
     if !crate::http::proof::genuine(&headers, &form.csrf) {
         return forged(&d);
     }
-    let (user, cookie) = driver_id(&headers);
+    if let Some(wait) = throttled(&state, &d, &client, &park_id, &lane) {
+        return wait;
+    }
+    let (user, cookie) = driver_id(&state, &headers);
     let path = format!("/pay/in/{park_id}/{lane}");
     let name = match lane_lot(&state, &d, &park_id, &lane, false).await {
         Ok(name) => name,
@@ -175,7 +197,7 @@ pub async fn exit(
 ) -> Response {
     let d = driver(&state, &headers);
     let lang = d.lang;
-    let (user, cookie) = driver_id(&headers);
+    let (user, cookie) = driver_id(&state, &headers);
     let name = match lane_lot(&state, &d, &park_id, &lane, true).await {
         Ok(name) => name,
         Err(page) => return page,
@@ -211,6 +233,7 @@ pub async fn exit(
 pub async fn ask_exit_fee(
     State(state): State<AppState>,
     headers: HeaderMap,
+    client: Client,
     Path((park_id, lane)): Path<(String, String)>,
     Form(form): Form<ScanForm>,
 ) -> Response {
@@ -218,7 +241,10 @@ pub async fn ask_exit_fee(
     if !crate::http::proof::genuine(&headers, &form.csrf) {
         return forged(&d);
     }
-    let (user, _) = driver_id(&headers);
+    if let Some(wait) = throttled(&state, &d, &client, &park_id, &lane) {
+        return wait;
+    }
+    let (user, _) = driver_id(&state, &headers);
     if !valid_lane(&lane) {
         return problem(&d, StatusCode::NOT_FOUND, "未找到该出口", "No such exit");
     }

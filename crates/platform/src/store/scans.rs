@@ -100,6 +100,15 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(access_id).bind(user_id).fetch_optional(&self.pool).await?)
     }
 
+    /// A user's latest scan at a lot that the lot let in.
+    pub async fn last_entered_scan(&self, access_id: &str, user_id: &str) -> Result<Option<Scan>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM bolink_scans WHERE access_id = $1 AND user_id = $2 AND state = 1 \
+             ORDER BY asked_ms DESC LIMIT 1"
+        );
+        Ok(sqlx::query_as(&sql).bind(access_id).bind(user_id).fetch_optional(&self.pool).await?)
+    }
+
     pub async fn scan(&self, id: &str) -> Result<Option<Scan>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM bolink_scans WHERE id = $1");
         Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)

@@ -179,12 +179,24 @@ pub async fn status(state: &AppState, park_id: &str, user_id: &str) -> Result<Op
     })
 }
 
-/// The stay a user's pseudo-plate has open at a Bolink lot: (its parking code, its plate).
+/// The stay a user entered by scanning at a Bolink lot and has not left:
+/// its plate. Found from the user's own successful scan (the plate the lot
+/// answered with, or its entry within a minute of the scan), then that
+/// plate's open stay at this lot: never by matching other cars' plates.
 pub async fn open_stay(state: &AppState, park_id: &str, user_id: &str) -> Result<Option<String>, StoreError> {
     let Some(lot) = state.lot(park_id).await?.filter(|l| matches!(l.link, LotLink::Bolink { .. })) else {
         return Ok(None);
     };
-    let Some(code) = lot.parking_codes.first() else { return Ok(None) };
-    let found = state.store().entry_by_pseudo_plate(code, &car_number(user_id), "0000-01-01 00:00:00", true).await?;
-    Ok(found.map(|(_, plate)| plate))
+    let Some(code) = lot.parking_codes.first().cloned() else { return Ok(None) };
+    let Some(scan) = state.store().last_entered_scan(park_id, user_id).await? else { return Ok(None) };
+    let plate = match scan.plate.clone() {
+        Some(p) => Some(p),
+        None => match lookup(state, &code, &scan).await? {
+            Some(Outcome::Entered { plate }) => Some(plate),
+            _ => None,
+        },
+    };
+    let Some(plate) = plate else { return Ok(None) };
+    let parked = state.store().parked(&plate).await?;
+    Ok(parked.filter(|(c, _, _, _)| *c == code).map(|_| plate))
 }
