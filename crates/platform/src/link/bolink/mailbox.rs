@@ -117,17 +117,19 @@ impl Mailboxes {
     }
 
     /// Sends a message to the charging system managing `lane` (the newest
-    /// one that names it, else the newest that names none); false when none
-    /// is online.
+    /// one that names it, else the newest that names none; for no lane, the
+    /// newest of all); false when none is online.
     pub fn send(&self, park_id: &str, lane: &str, json: String) -> bool {
         let Ok(mut lots) = self.lots.lock() else { return false };
         let Some(list) = lots.get_mut(park_id) else { return false };
         list.retain(|a| a.polled.is_none_or(|t| t.elapsed() < POLL_GONE));
+        // No lane (a payment's notice): the newest system of the lot, whichever lanes it binds.
         let pick = list
             .iter()
             .rev()
             .find(|a| a.lanes.iter().any(|l| l == lane))
-            .or_else(|| list.iter().rev().find(|a| a.lanes.is_empty()));
+            .or_else(|| list.iter().rev().find(|a| a.lanes.is_empty()))
+            .or_else(|| if lane.is_empty() { list.last() } else { None });
         match pick {
             Some(a) => {
                 a.mailbox.put(json);
@@ -212,6 +214,10 @@ mod tests {
         assert!(m.send("P", "A2", "fallback".into()));
         assert_eq!(all.drain(), ["fallback"]);
         assert!(m.online("P"));
+        let (_, only_bound) = m.attach("Q", Some("pc_channels_B1"), false);
+        assert!(!m.send("Q", "B2", "x".into()), "a lane nobody manages");
+        assert!(m.send("Q", "", "notice".into()), "no lane: any system of the lot");
+        assert_eq!(only_bound.drain(), ["notice"]);
         assert_eq!(lanes_of(Some("aaa001_channels_A1_A2_A3")), ["A1", "A2", "A3"]);
     }
 
