@@ -160,6 +160,27 @@ pub struct ScanForm {
     csrf: String,
 }
 
+/// A lane page's post: genuine (its CSRF token), within the scans' budget;
+/// (the page's driver, their id, their id's cookie if new).
+fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    form: &ScanForm,
+    park_id: &str,
+    lane: &str,
+) -> Result<(Driver, String, Option<String>), Box<Response>> {
+    let d = driver(state, headers);
+    if !crate::http::proof::genuine(headers, &form.csrf) {
+        return Err(Box::new(forged(&d)));
+    }
+    if let Some(wait) = throttled(state, &d, client, park_id, lane) {
+        return Err(Box::new(wait));
+    }
+    let (user, cookie) = driver_id(state, headers);
+    Ok((d, user, cookie))
+}
+
 /// `POST /pay/in/{park_id}/{lane}`: the scan.
 pub async fn scan(
     State(state): State<AppState>,
@@ -168,14 +189,10 @@ pub async fn scan(
     Path((park_id, lane)): Path<(String, String)>,
     Form(form): Form<ScanForm>,
 ) -> Response {
-    let d = driver(&state, &headers);
-    if !crate::http::proof::genuine(&headers, &form.csrf) {
-        return forged(&d);
-    }
-    if let Some(wait) = throttled(&state, &d, &client, &park_id, &lane) {
-        return wait;
-    }
-    let (user, cookie) = driver_id(&state, &headers);
+    let (d, user, cookie) = match posted(&state, &headers, &client, &form, &park_id, &lane) {
+        Ok(posted) => posted,
+        Err(page) => return *page,
+    };
     let path = format!("/pay/in/{park_id}/{lane}");
     let name = match lane_lot(&state, &d, &park_id, &lane, false).await {
         Ok(name) => name,
@@ -237,14 +254,10 @@ pub async fn ask_exit_fee(
     Path((park_id, lane)): Path<(String, String)>,
     Form(form): Form<ScanForm>,
 ) -> Response {
-    let d = driver(&state, &headers);
-    if !crate::http::proof::genuine(&headers, &form.csrf) {
-        return forged(&d);
-    }
-    if let Some(wait) = throttled(&state, &d, &client, &park_id, &lane) {
-        return wait;
-    }
-    let (user, _) = driver_id(&state, &headers);
+    let (d, user, _) = match posted(&state, &headers, &client, &form, &park_id, &lane) {
+        Ok(posted) => posted,
+        Err(page) => return *page,
+    };
     if !valid_lane(&lane) {
         return problem(&d, StatusCode::NOT_FOUND, "未找到该出口", "No such exit");
     }
@@ -253,11 +266,6 @@ pub async fn ask_exit_fee(
         Ok(None) => return problem(&d, StatusCode::NOT_FOUND, "没有找到您的在场记录", "No stay of yours here"),
         Err(e) => return failed(&d, e),
     };
-    if let Err(wait) = state.fee_rate().take(&format!("noplate:{user}"), std::time::Instant::now()) {
-        let body = html! { div.card { div.notice.bad { (d.lang.t("查询过于频繁，请稍后再试。", "Too many queries; try again shortly.")) " (" (wait) "s)" } } };
-        return (StatusCode::TOO_MANY_REQUESTS, page(&d, d.lang.t("扫码出场缴费", "Pay to exit"), 0, body))
-            .into_response();
-    }
     match crate::city::payments::ask_fee_at(&state, &plate, Some(&lane), crate::http::driver::FEE_WAIT).await {
         Ok(Some((request_id, _))) => {
             axum::response::Redirect::to(&crate::http::driver::quote_url(&state, request_id)).into_response()
