@@ -12,6 +12,7 @@
 //! **Architecture invariant:** no sockets, no runtime, no clock, no files.
 
 pub mod client;
+pub mod codes;
 pub mod day_check;
 pub mod envelope;
 pub mod fields;

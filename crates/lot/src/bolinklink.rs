@@ -385,18 +385,6 @@ fn unix(zone: Zone, text: &str) -> Result<i64, String> {
     zone.instant(t).map(|t| t.timestamp()).map_err(|e| e.to_string())
 }
 
-/// The city's plate colours as Bolink's `license_color`.
-fn license_color(city: i64) -> i64 {
-    match city {
-        2 => 1,
-        3 => 2,
-        4 => 3,
-        5 => 4,
-        6 => 5,
-        _ => 0,
-    }
-}
-
 /// What a stay was paid before its exit, fen: online (prepaid through a
 /// cloud or the platform) and what is left to pay after leaving.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -445,7 +433,7 @@ pub fn report(
                 "empty_plot": int("freeBerthNum").unwrap_or(0),
                 "in_channel_id": text("entryNum"),
                 "car_cost_type": car_cost_type,
-                "license_color": license_color(int("plateColor").unwrap_or(1)),
+                "license_color": onepark_bolink::codes::LicenseColor::of_city(int("plateColor").unwrap_or(1)),
             }),
         )),
         "uploadCarOutData" => {

@@ -8,6 +8,7 @@
 //! with the same money is one exit.
 
 use chrono::NaiveDateTime;
+use onepark_bolink::codes::{CarCostType, LicenseColor, PayType};
 use onepark_bolink::message::{InPark, OutPark};
 use onepark_bolink::picture::Picture;
 use onepark_domain::plate::PlateColour;
@@ -29,15 +30,7 @@ pub fn local(zone: Zone, unix: i64) -> NaiveDateTime {
 /// 2 white, 3 black, 4 new-energy, 5 yellow-green, 6 gradient, 7 other);
 /// without one, or for "other", what the plate's kind usually has.
 pub fn plate_color(license_color: Option<i64>, plate: &str) -> i64 {
-    match license_color {
-        Some(0) => PlateColour::Blue.code(),
-        Some(1) => PlateColour::Yellow.code(),
-        Some(2) => PlateColour::White.code(),
-        Some(3) => PlateColour::Black.code(),
-        Some(4 | 6) => PlateColour::Green.code(),
-        Some(5) => PlateColour::YellowGreen.code(),
-        _ => PlateColour::usual(plate).code(),
-    }
+    license_color.and_then(|c| LicenseColor::from_code(c).city()).unwrap_or_else(|| PlateColour::usual(plate).code())
 }
 
 /// The city's parking type of Bolink's `car_cost_type` (1 temporary,
@@ -45,11 +38,7 @@ pub fn plate_color(license_color: Option<i64>, plate: &str) -> i64 {
 /// 8 monthly multi-car, 9 stored value): card holders 2, free ones 4 special,
 /// the rest temporary 1.
 pub fn parking_type(car_cost_type: Option<i64>) -> i64 {
-    match car_cost_type {
-        Some(2 | 8 | 9) => 2,
-        Some(3 | 5 | 6 | 7) => 4,
-        _ => 1,
-    }
+    car_cost_type.map_or(1, |c| CarCostType::from_code(c).parking_type())
 }
 
 fn berths(total: i64, free: Option<i64>) -> Berths {
@@ -88,11 +77,9 @@ pub fn entry(m: &InPark, parking_code: &str, total_berths: i64, zone: Zone, rece
 /// counting it again in the lot's bill would count the money twice.
 pub fn money(m: &OutPark) -> (i64, i64, i64) {
     let at_exit = match (m.cash_pay, m.electronic_pay) {
-        (None, None) => match m.pay_type.as_deref() {
-            // Card holders and free passes pay nothing; otherwise `total` is what the exit took.
-            Some("monthuser" | "free") => 0,
-            _ => m.total,
-        },
+        // Card holders, free passes and cars that left unpaid pay nothing; otherwise `total` is what the exit took.
+        (None, None) if m.pay_type.as_deref().is_some_and(|p| PayType::parse(p).takes_nothing()) => 0,
+        (None, None) => m.total,
         (cash, electronic) => cash.unwrap_or(0).saturating_add(electronic.unwrap_or(0)),
     };
     (m.charged(), m.total, m.cash_prepay.unwrap_or(0).saturating_add(at_exit))
@@ -129,11 +116,7 @@ pub fn exit(m: &OutPark, parking_code: &str, total_berths: i64, zone: Zone, rece
 /// electronic ones (wallet, sweepcode, scancode) the platform account 4 (the
 /// wire does not say which app paid).
 pub fn paid_type_of(pay_type: Option<&str>) -> i64 {
-    match pay_type {
-        Some("cash") | None => paid_type::CASH,
-        Some("etc_pay" | "etc") => 10,
-        Some(_) => paid_type::PLATFORM_ACCOUNT,
-    }
+    pay_type.map_or(paid_type::CASH, |p| PayType::parse(p).city_paid_type())
 }
 
 /// What the driver paid for the order, when anything (one bill per order,
