@@ -23,6 +23,7 @@ pub mod no_plate;
 pub mod picture;
 pub mod session;
 pub mod sign;
+pub mod uplink;
 
 pub use envelope::{Envelope, Reply};
 pub use frame::{Frame, Framer};

@@ -291,6 +291,24 @@ async fn run(url: String, dir: &TempDir) {
     let quiet = tokio::time::timeout(Duration::from_millis(300), line.recv_raw()).await;
     assert!(quiet.is_err(), "no second request: {quiet:?}");
 
+    // Reports the city keeps as the lot's events (§二): a manual lift, a collector; the id is echoed,
+    // the same report again is one event, a missing field is named.
+    let lift = json!({ "liftrod_id": "L1", "operate": 0, "reason": 1, "channel_id": "A1", "user_id": "u1",
+        "create_time": now - 30, "car_number": "鲁B12345" });
+    for _ in 0..2 {
+        let r = line.call(&envelope("upload_liftrod", Some(&token), &lift)).await;
+        assert_eq!((r["state"].as_i64(), r["liftrod_id"].as_str()), (Some(1), Some("L1")), "{r}");
+    }
+    let staff = json!({ "user_id": "u1", "name": "张三", "operate_type": 1, "update_time": now - 60 });
+    assert_eq!(line.call(&envelope("upload_collector", Some(&token), &staff)).await["user_id"], "u1");
+    let bad =
+        line.call(&envelope("upload_liftrod", Some(&token), &json!({ "liftrod_id": "L2", "channel_id": "A1" }))).await;
+    assert!(bad["errmsg"].as_str().is_some_and(|e| e.contains("data.user_id")), "{bad}");
+    let lifts = store.lot_events(Some(CODE), Some("lift"), 10).await.expect("events");
+    assert_eq!(lifts.len(), 1, "{lifts:?}");
+    assert!(lifts[0].summary.contains("异常抬杆") && lifts[0].channel.as_deref() == Some("A1"));
+    assert_eq!(store.lot_events(Some(CODE), Some("staff"), 10).await.expect("events").len(), 1);
+
     // A flood: past 100 messages in 10 s on the token.
     let mut throttled = 0;
     for i in 0..110 {

@@ -13,12 +13,26 @@ pub(super) struct EventQuery {
     lot: Option<String>,
 }
 
-const KINDS: [(&str, &str, &str); 5] = [
+const KINDS: [(&str, &str, &str); 18] = [
     ("alarm", "告警", "alarms"),
     ("lift", "手动抬闸", "manual lifts"),
     ("notice", "通知", "notices"),
     ("bill", "预进出场", "pre-entry/exit"),
     ("info", "车场信息", "lot info"),
+    // What Bolink charging systems report besides records.
+    ("staff", "收费员", "staff"),
+    ("shift", "上下班", "shifts"),
+    ("handover", "交接班", "handovers"),
+    ("log", "日志", "logs"),
+    ("plan", "月卡套餐", "card plans"),
+    ("price", "价格", "prices"),
+    ("lane", "通道", "lanes"),
+    ("cartype", "车型", "car types"),
+    ("confirm", "模糊匹配", "fuzzy matches"),
+    ("storedvalue", "储值卡", "stored-value cards"),
+    ("coupon", "优惠减免", "discounts"),
+    ("invoice", "发票", "invoices"),
+    ("internal", "内部车", "internal cars"),
 ];
 
 pub(super) fn kind_badge(lang: Lang, kind: &str) -> Markup {

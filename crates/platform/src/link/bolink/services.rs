@@ -6,7 +6,7 @@
 //! remember the sign, so the resend is taken).
 
 use onepark_bolink::message::{InPark, OutPark, stay_reply};
-use onepark_bolink::{Envelope, Reply, day_check, month_card, no_plate, picture};
+use onepark_bolink::{Envelope, Reply, day_check, month_card, no_plate, picture, uplink};
 use onepark_domain::time::format_time;
 
 use super::mailbox::ScanAnswer;
@@ -151,9 +151,13 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             }
             Err(why) => Reply::refused(service, &why.0),
         },
-        other => {
-            Reply::refused(other, &format!("不支持的 service_name：{other}（onepark 已实现的接口见 docs/bolink.md）"))
-        }
+        other => match uplink::find(other) {
+            Some(spec) => event(state, lot, code, e, spec, now).await,
+            None => Reply::refused(
+                other,
+                &format!("不支持的 service_name：{other}（onepark 已实现的接口见 docs/bolink.md）"),
+            ),
+        },
     }
 }
 
@@ -315,6 +319,42 @@ async fn reconcile(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope, 
         return unavailable(service, err);
     }
     answer.reply(&lot.access_id, &r)
+}
+
+/// A report the city keeps as the lot's event (`uplink::UPLINKS`: staff,
+/// shifts, logs, plans, prices, lifts, lanes, …): stored once per content
+/// (the same report again is the same event), its id echoed.
+async fn event(
+    state: &AppState,
+    lot: &LotAccess,
+    code: &str,
+    e: &Envelope,
+    spec: &uplink::Spec,
+    now: chrono::NaiveDateTime,
+) -> Reply {
+    let ev = match uplink::read(spec, e) {
+        Ok(ev) => ev,
+        Err(why) => return Reply::refused(spec.service, &why.0),
+    };
+    let digest = openssl::sha::sha256(e.data_text.as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let at = ev.time.map_or(now, |t| records::local(state.zone(), t));
+    let event = crate::store::LotEvent {
+        park_code: code.to_owned(),
+        uuid: format!("{}:{}:{hex}", spec.service, ev.id),
+        service_id: spec.service.to_owned(),
+        kind: spec.kind.to_owned(),
+        plate_no: ev.plate,
+        channel: ev.channel,
+        summary: ev.summary,
+        content: e.data_text.clone(),
+        event_time: format_time(at),
+        received_at: format_time(now),
+    };
+    match state.store().put_lot_event(&event).await {
+        Ok(_) => Reply::ok(spec.service).with(spec.id, ev.id).with("park_id", lot.access_id.as_str()),
+        Err(err) => unavailable(spec.service, err).with(spec.id, ev.id),
+    }
 }
 
 fn unavailable(service: &str, err: StoreError) -> Reply {
