@@ -149,7 +149,8 @@ pub(crate) async fn fixed_cars(
 pub(crate) struct EventParams {
     /// Only this lot's.
     park_code: Option<String>,
-    /// Only this kind: alarm, lift, notice, bill, info.
+    /// Only this kind: alarm, lift, notice, bill, info (the cloud's reports); staff, shift, handover, log,
+    /// plan, price, lane, cartype, confirm, storedvalue, coupon, invoice, internal (Bolink's).
     #[param(pattern = "^(alarm|lift|notice|bill|info)$")]
     kind: Option<String>,
     /// At most this many (default 200, 1 to 1000).
@@ -161,8 +162,9 @@ pub(crate) struct LotEventsReply {
     items: Vec<crate::store::LotEvent>,
 }
 
-/// What cloud lots reported besides records (alarms, manual barrier lifts,
-/// notices, pre-exit bills, lot information), newest first.
+/// What lots reported besides records (the cloud's alarms, manual barrier
+/// lifts, notices, pre-exit bills, lot information; Bolink's staff, shifts,
+/// logs, plans, prices, lanes, …), newest first.
 #[utoipa::path(get, path = "/api/admin/lot-events", tag = "cloudpark", params(EventParams),
     responses((status = 200, body = LotEventsReply), (status = 400, description = "an unknown kind", body = crate::error::ErrorBody)))]
 pub(crate) async fn lot_events(
@@ -170,10 +172,10 @@ pub(crate) async fn lot_events(
     Query(p): Query<EventParams>,
 ) -> Result<Json<LotEventsReply>, ApiError> {
     let limit = p.limit.unwrap_or(200).clamp(1, 1000);
-    if let Some(kind) = p.kind.as_deref().filter(|k| !["alarm", "lift", "notice", "bill", "info"].contains(k)) {
+    if let Some(kind) = p.kind.as_deref().filter(|k| !crate::store::EVENT_KINDS.contains(k)) {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
-            format!("kind: `{kind}` is not alarm, lift, notice, bill or info"),
+            format!("kind: `{kind}` is not one of {}", crate::store::EVENT_KINDS.join(", ")),
         ));
     }
     Ok(Json(LotEventsReply { items: store.lot_events(p.park_code.as_deref(), p.kind.as_deref(), limit).await? }))

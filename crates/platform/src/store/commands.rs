@@ -53,6 +53,29 @@ pub struct LotEvent {
     pub received_at: String,
 }
 
+/// The kinds of lot events: the cloud's MQ reports (alarm … info) and what
+/// Bolink charging systems report besides records (staff … internal).
+pub const EVENT_KINDS: [&str; 18] = [
+    "alarm",
+    "lift",
+    "notice",
+    "bill",
+    "info",
+    "staff",
+    "shift",
+    "handover",
+    "log",
+    "plan",
+    "price",
+    "lane",
+    "cartype",
+    "confirm",
+    "storedvalue",
+    "coupon",
+    "invoice",
+    "internal",
+];
+
 /// A lot's latest online report.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -72,7 +72,7 @@ pub(super) async fn events(
     Query(q): Query<EventQuery>,
 ) -> Result<Response, Refused> {
     let lang = v.lang;
-    let kind = q.kind.as_deref().filter(|k| KINDS.iter().any(|(name, _, _)| name == k));
+    let kind = q.kind.as_deref().filter(|k| crate::store::EVENT_KINDS.contains(k));
     let lot = q.lot.as_deref().map(str::trim).filter(|l| !l.is_empty());
     let events = state.store().lot_events(lot, kind, 200).await?;
     let lots = state.store().cloud_lot_states().await?;
@@ -123,4 +123,13 @@ pub(super) async fn events(
         }
     };
     Ok(reply(&v, lang.t("告警与事件", "Alarms and events"), "/events", body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_event_kind_has_its_label() {
+        let labelled: Vec<&str> = super::KINDS.iter().map(|k| k.0).collect();
+        assert_eq!(labelled, crate::store::EVENT_KINDS);
+    }
 }

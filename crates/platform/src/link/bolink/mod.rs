@@ -29,3 +29,13 @@ pub const RESCAN_SUCCESS_MS: i64 = 30_000;
 pub const SCAN_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
 /// How long the HTTP mode's download holds a poll (the vendor: 30 s).
 pub const POLL_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_reported_kind_is_an_event_kind_the_city_lists() {
+        for spec in onepark_bolink::uplink::UPLINKS {
+            assert!(crate::store::EVENT_KINDS.contains(&spec.kind), "{} ({})", spec.kind, spec.service);
+        }
+    }
+}
