@@ -14,6 +14,7 @@
 pub mod client;
 pub mod codes;
 pub mod day_check;
+pub mod downlink;
 pub mod envelope;
 pub mod fields;
 pub mod frame;

@@ -468,6 +468,56 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     }
     assert_eq!(throttled, 20, "100 served, the rest throttled");
 
+    // Operators command a Bolink lot through the admin API (3.9 lock_car, 3.18 operate_liftrod):
+    // durable messages the gateway applies and answers.
+    let locked = lane(tcp_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B66001" })).await;
+    let order_id = locked["uid"].as_str().expect("uid").to_owned();
+    let command = |service: &'static str, body: Value| {
+        let url = format!("{base}/api/admin/bolink/BL001/{service}");
+        async move {
+            let r = client()
+                .post(url)
+                .bearer_auth("t")
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .expect("command");
+            let status = r.status().as_u16();
+            (status, serde_json::from_str::<Value>(&r.text().await.expect("body")).expect("JSON"))
+        }
+    };
+    let answered = |request_id: i64| {
+        let base = base.clone();
+        async move {
+            until("the lot's answer to the command", || async {
+                let d = get(format!("{base}/api/admin/downlinks?parkingCode=BL001&limit=50")).await;
+                let done = d["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|x| x["requestId"] == request_id && x["state"] == "confirmed");
+                (!done).then_some(d)
+            })
+            .await;
+        }
+    };
+    let (status, issued) =
+        command("lock_car", json!({ "order_id": order_id, "is_locked": 1, "lock_key": "1234" })).await;
+    assert_eq!(status, 202, "{issued}");
+    answered(issued["requestId"].as_i64().expect("id")).await;
+    let refused = lane(tcp_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B66001" })).await;
+    assert_eq!((refused["open"].as_bool(), refused["reason"].as_str()), (Some(false), Some("locked")), "{refused}");
+    let (_, issued) = command("lock_car", json!({ "order_id": order_id, "is_locked": 0 })).await;
+    answered(issued["requestId"].as_i64().expect("id")).await;
+    assert_eq!(lane(tcp_port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B66001" })).await["open"], true, "unlocked");
+    let (status, bad) = command("lock_car", json!({ "is_locked": 1 })).await;
+    assert!(status == 400 && bad["error"].as_str().is_some_and(|e| e.contains("order_id")), "{bad}");
+    let (_, issued) =
+        command("operate_liftrod", json!({ "channel_id": "1", "channel_name": "入口", "operate": 0 })).await;
+    answered(issued["requestId"].as_i64().expect("id")).await;
+    assert_eq!(controller.next_order().await["command"], "raise", "the cloud's remote raise");
+
     // The platform goes away; the TCP gateway keeps letting cars in and is killed -9 mid-outage.
     drop(platform);
     for i in 0..5 {

@@ -86,7 +86,17 @@ pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlink
                     }
                 });
             }
-            other => tracing::info!(service = other, "Bolink message not handled by this gateway (issue 26)"),
+            other if onepark_bolink::downlink::find(other).is_some() => {
+                let (state, handle) = (state.clone(), handle.clone());
+                tokio::spawn(async move {
+                    let map = message.as_object().cloned().unwrap_or_default();
+                    let reply = command(&state, &service, &map).await;
+                    if let Err(e) = handle.call(&service, reply).await {
+                        tracing::warn!(error = %e, service, "Bolink answer not delivered");
+                    }
+                });
+            }
+            other => tracing::info!(service = other, "Bolink message not handled by this gateway"),
         }
     }
 }
@@ -308,6 +318,78 @@ async fn release(state: &LotState, lane: &str, plate: &str) {
         tracing::warn!(lane, reason = f.zh(lane), "paid exit: the barrier was not raised");
     }
     state.wake_outbox();
+}
+
+/// One of the cloud's commands (§三), answered with its `request_no`:
+/// 3.9 `lock_car` locks (1) or unlocks (0) the plate of the stay `order_id`
+/// (a locked car is refused at the exit, reason `locked`); 3.18
+/// `operate_liftrod` raises (0) or lowers (1) lane `channel_id`'s barrier
+/// through its controller. The rest are answered `state` 0: this gateway
+/// keeps no such data (prices, plans, staff… are the platform's).
+async fn command(state: &LotState, service: &str, map: &Map<String, Value>) -> Value {
+    let f = fields_of(map);
+    let text = |k: &str| f.opt_text(&[k], 64).ok().flatten().unwrap_or_default();
+    let mut reply = json!({ "service_name": service, "data_target": "cloud", "request_no": text("request_no") });
+    let outcome: Result<(), String> = match service {
+        "lock_car" => {
+            let order_id = text("order_id");
+            reply["order_id"] = Value::from(order_id.as_str());
+            let lock = f.opt_int(&["is_locked"]).ok().flatten().unwrap_or(-1);
+            reply["is_locked"] = Value::from(lock);
+            match state.store().open_session(&order_id).await {
+                Ok(Some(session)) if onepark_bolink::codes::locked(lock) => {
+                    let l = crate::store::PlateLock {
+                        id: 0,
+                        plate_no: session.plate_no.clone(),
+                        locker: "停车云".into(),
+                        lock_time: format_time(state.now()),
+                        remark: Some(text("lock_key")).filter(|k| !k.is_empty()),
+                    };
+                    state.store().put_lock(&l).await.map(|_| ()).map_err(|e| format!("车场存储错误：{e}"))
+                }
+                Ok(Some(session)) if lock == 0 => state
+                    .store()
+                    .delete_lock(0, &session.plate_no)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("车场存储错误：{e}")),
+                Ok(Some(_)) => Err(format!("is_locked 须为 0 或 1，收到 {lock}")),
+                Ok(None) => Err(format!("订单 {order_id} 不在场内")),
+                Err(e) => Err(format!("车场存储错误：{e}")),
+            }
+        }
+        "operate_liftrod" => {
+            let lane = text("channel_id");
+            reply["channel_id"] = Value::from(lane.as_str());
+            let operate = f.opt_int(&["operate"]).ok().flatten().unwrap_or(-1);
+            reply["operate"] = Value::from(operate);
+            let known = state.config().lanes.iter().any(|l| l.id == lane);
+            match (known, operate) {
+                (false, _) => Err(format!("通道 {lane} 不存在")),
+                (true, 0 | 1) => {
+                    let order = LaneCommand {
+                        id: 0,
+                        lane: lane.clone(),
+                        command: if operate == 0 { "raise" } else { "lower" }.into(),
+                        operator: "停车云".into(),
+                        reason: "云平台远程操作".into(),
+                        at: format_time(state.now()),
+                    };
+                    state.controllers().order(order).await.map_err(|f| f.zh(&lane))
+                }
+                (true, other) => Err(format!("operate 须为 0（抬杆）或 1（落杆），收到 {other}")),
+            }
+        }
+        other => Err(format!("本车场不处理 {other}")),
+    };
+    match outcome {
+        Ok(()) => reply["state"] = Value::from(1),
+        Err(why) => {
+            reply["state"] = Value::from(0);
+            reply["errmsg"] = Value::from(why);
+        }
+    }
+    reply
 }
 
 /// 3.3: the no-plate car at `channel_id` enters as marker + `car_number`.

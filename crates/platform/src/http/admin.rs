@@ -41,7 +41,8 @@ const MAX_PAGE: i64 = 1_000_000_000;
     tags((name = "read", description = "lots, records, reports"), (name = "lists", description = "black/white lists and their downlinks"),
          (name = "money", description = "charges, arrears and the daily three-way reconciliation"),
          (name = "mqtt", description = "checks for an external broker (docs/mqtt.md)"),
-         (name = "cloudpark", description = "the parking cloud's API: its pids and the fixed cars they manage (docs/cloudpark.md)"))
+         (name = "cloudpark", description = "the parking cloud's API: its pids and the fixed cars they manage (docs/cloudpark.md)"),
+         (name = "bolink", description = "messages to Bolink lots (docs/bolink.md)"))
 )]
 struct AdminDoc;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(crate::http::integrators::remove))
         .routes(routes!(crate::http::integrators::fixed_cars))
         .routes(routes!(crate::http::integrators::lot_events))
+        .routes(routes!(crate::link::bolink::commands::issue))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authenticate))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))

@@ -33,7 +33,9 @@ pub async fn publish_due(state: &AppState) -> Result<usize, crate::store::StoreE
         let delivered = state.bolink().send(&d.access_id, &d.topic, d.payload.clone());
         sent += usize::from(delivered);
         // Offline: looked at again in 5 s; sent: again after the message's interval unless answered.
-        let next = if delivered { now + interval(&d.interface) } else { now + chrono::Duration::seconds(5) };
+        let every = onepark_bolink::downlink::find(&d.interface)
+            .map_or_else(|| interval(&d.interface), |c| chrono::Duration::seconds(c.retry_secs));
+        let next = if delivered { now + every } else { now + chrono::Duration::seconds(5) };
         state.store().mark_published(d.request_id, &format_time(now), &format_time(next)).await?;
     }
     Ok(sent)

@@ -151,6 +151,7 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             }
             Err(why) => Reply::refused(service, &why.0),
         },
+        other if onepark_bolink::downlink::find(other).is_some() => answered(state, lot, e).await,
         other => match uplink::find(other) {
             Some(spec) => event(state, lot, code, e, spec, now).await,
             None => Reply::refused(
@@ -319,6 +320,30 @@ async fn reconcile(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope, 
         return unavailable(service, err);
     }
     answer.reply(&lot.access_id, &r)
+}
+
+/// The lot's answer to one of the messages operators send (`commands`):
+/// `state` 1 done, else refused with its errmsg; the message's delivery ends.
+async fn answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
+    let service = e.service_name.as_str();
+    let f = e.fields();
+    let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
+        return Reply::refused(service, "缺少 data.request_no（平台消息中的编号）");
+    };
+    let done = f.opt_int(&["state"]).ok().flatten() == Some(1);
+    let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
+    let now = format_time(state.now());
+    match state
+        .store()
+        .confirm_downlink(request_id, &lot.access_id, done, errmsg.as_deref(), &now, state.clock().millis())
+        .await
+    {
+        Ok(crate::store::Confirmed::Unknown) => {
+            Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的消息"))
+        }
+        Ok(_) => Reply::ok(service).with("request_no", request_id.to_string()),
+        Err(err) => unavailable(service, err),
+    }
 }
 
 /// A report the city keeps as the lot's event (`uplink::UPLINKS`: staff,
