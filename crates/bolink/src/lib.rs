@@ -22,6 +22,7 @@ pub mod message;
 pub mod month_card;
 pub mod no_plate;
 pub mod picture;
+pub mod query;
 pub mod session;
 pub mod sign;
 pub mod uplink;

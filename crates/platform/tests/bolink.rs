@@ -309,6 +309,28 @@ async fn run(url: String, dir: &TempDir) {
     assert!(lifts[0].summary.contains("异常抬杆") && lifts[0].channel.as_deref() == Some("A1"));
     assert_eq!(store.lot_events(Some(CODE), Some("staff"), 10).await.expect("events").len(), 1);
 
+    // What the lot asks the city: its open stays (2.40, 2.41), a plate's arrears (2.38), an order's payments (2.19).
+    let count = line.call(&envelope("query_in_park_count", Some(&token), &json!({ "random_str": "c" }))).await;
+    let open = count["count"].as_i64().expect("count");
+    assert!(open >= 2, "{count}");
+    let list = line
+        .call(&envelope("query_in_park_list", Some(&token), &json!({ "page": 1, "rp": 100, "random_str": "l" })))
+        .await;
+    assert_eq!(list["order_list"].as_array().map(Vec::len), Some(open as usize), "{list}");
+    assert!(list["order_list"].as_array().into_iter().flatten().any(|o| o["order_id"] == "O_new"), "{list}");
+    let escape = line
+        .call(&envelope("query_escape", Some(&token), &json!({ "car_number": "鲁B12345", "random_str": "e" })))
+        .await;
+    assert_eq!((escape["state"].as_i64(), escape["count"].as_i64()), (Some(1), Some(0)), "{escape}");
+    let order = line
+        .call(&envelope("query_order", Some(&token), &json!({ "order_id": "O_1", "time_temp": 1_796_371_200_123i64 })))
+        .await;
+    assert_eq!(
+        (order["time_temp"].as_i64(), order["data"].as_array().map(Vec::len)),
+        (Some(1_796_371_200_123), Some(0)),
+        "{order}"
+    );
+
     // A flood: past 100 messages in 10 s on the token.
     let mut throttled = 0;
     for i in 0..110 {

@@ -396,6 +396,14 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(plate_no).bind(limit).fetch_all(&self.pool).await?)
     }
 
+    /// The charges of one stay (`uid`) at a lot, oldest first.
+    pub async fn payments_of_stay(&self, parking_code: &str, uid: &str) -> Result<Vec<Payment>, StoreError> {
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND uid = $2 ORDER BY created_at, order_id"
+        );
+        Ok(sqlx::query_as(&sql).bind(parking_code).bind(uid).fetch_all(&self.pool).await?)
+    }
+
     /// Charges for the admin API, newest first.
     pub async fn payments(
         &self,

@@ -192,6 +192,32 @@ impl Store {
         .await?)
     }
 
+    /// A lot's stays the city holds open (an entry, no exit): how many, and
+    /// a page of them oldest first: (uid, plate, arriveTime, entry lane).
+    pub async fn open_stays(
+        &self,
+        parking_code: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<(String, String, String, String)>), StoreError> {
+        let open = "FROM entries e WHERE e.parking_code = $1 AND e.deleted = 0 AND NOT EXISTS \
+             (SELECT 1 FROM exits x WHERE x.parking_code = e.parking_code AND x.uid = e.uid)";
+        let count: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) {open}")).bind(parking_code).fetch_one(&self.pool).await?;
+        if limit == 0 {
+            return Ok((count, Vec::new()));
+        }
+        let page = sqlx::query_as(&format!(
+            "SELECT e.uid, e.plate_no, e.arrive_time, e.entry_num {open} ORDER BY e.arrive_time, e.uid LIMIT $2 OFFSET $3"
+        ))
+        .bind(parking_code)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((count, page))
+    }
+
     /// A plate's latest stay at a lot: (arriveTime, endTime once it left).
     pub async fn last_stay(
         &self,

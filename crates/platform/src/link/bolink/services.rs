@@ -6,7 +6,7 @@
 //! remember the sign, so the resend is taken).
 
 use onepark_bolink::message::{InPark, OutPark, stay_reply};
-use onepark_bolink::{Envelope, Reply, day_check, month_card, no_plate, picture, uplink};
+use onepark_bolink::{Envelope, Reply, day_check, month_card, no_plate, picture, query, uplink};
 use onepark_domain::time::format_time;
 
 use super::mailbox::ScanAnswer;
@@ -130,6 +130,7 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         month_card::SERVICE => month_cards(state, lot, code, e).await,
         super::announce::QUERY_PRICE => price_answered(state, lot, code, e).await,
         day_check::SERVICE => reconcile(state, lot, code, e, &now_text).await,
+        query::ORDER | query::ESCAPE | query::IN_PARK_COUNT | query::IN_PARK_LIST => ask(state, code, e).await,
         // 1.4 (title only; designed): the login ends. The HTTP mode forgets
         // its token (`http`); a TCP SDK closes its connection after the answer.
         LOGOUT => Reply::ok(service).with("errmsg", "已退出登录"),
@@ -320,6 +321,75 @@ async fn reconcile(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope, 
         return unavailable(service, err);
     }
     answer.reply(&lot.access_id, &r)
+}
+
+/// What the lot asks the city (2.19, 2.38, 2.40, 2.41): answered from its records.
+async fn ask(state: &AppState, code: &str, e: &Envelope) -> Reply {
+    let service = e.service_name.as_str();
+    let zone = state.zone();
+    let unix = |t: &str| {
+        onepark_domain::time::parse_time(t).ok().and_then(|t| zone.instant(t).ok()).map_or(0, |t| t.timestamp())
+    };
+    let db = |e: StoreError| {
+        tracing::error!(error = %e, service, "Bolink query failed");
+        "服务器错误：查询失败，请稍后重试".to_owned()
+    };
+    let answered: Result<Reply, String> = async {
+        match service {
+            query::ORDER => {
+                let q = query::OrderQuery::read(e).map_err(|w| w.0)?;
+                let payments = state.store().payments_of_stay(code, &q.order_id).await.map_err(db)?;
+                // This month's payments, as the vendor's service finds them.
+                let month = format_time(state.now()).get(..7).unwrap_or_default().to_owned();
+                let paid: Vec<query::Paid> = payments
+                    .iter()
+                    .filter(|p| p.state == crate::store::PayState::Paid)
+                    .filter(|p| p.deal_time.as_deref().is_some_and(|t| t.starts_with(&month)))
+                    .map(|p| query::Paid {
+                        trade_no: p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()),
+                        money: p.actual_pay.unwrap_or(0),
+                        pay_time: unix(p.deal_time.as_deref().unwrap_or_default()),
+                        refunded: p.refunded > 0,
+                    })
+                    .collect();
+                Ok(query::order_reply(&q, &paid))
+            }
+            query::ESCAPE => {
+                let (plate, random_str) = query::escape_plate(e).map_err(|w| w.0)?;
+                let open = state.store().open_arrears(&plate).await.map_err(db)?;
+                let mut list = Vec::new();
+                for a in open {
+                    let name = state.store().lot_name(&a.parking_code).await.map_err(db)?;
+                    list.push(query::Escape {
+                        park_name: name.unwrap_or_else(|| a.parking_code.clone()),
+                        parking_code: a.parking_code,
+                        order_id: a.uid,
+                        money: a.should_pay,
+                        out_time: a.end_time,
+                    });
+                }
+                Ok(query::escape_reply(&plate, &random_str, &list))
+            }
+            _ => {
+                let (page, rp, random_str) = query::page(e).map_err(|w| w.0)?;
+                let listing = service == query::IN_PARK_LIST;
+                let (offset, limit) = if listing { ((page - 1).saturating_mul(rp), rp) } else { (0, 0) };
+                let (count, rows) = state.store().open_stays(code, offset, limit).await.map_err(db)?;
+                let list: Vec<query::InPark> = rows
+                    .into_iter()
+                    .map(|(uid, plate, arrived, lane)| query::InPark {
+                        order_id: uid,
+                        car_number: plate,
+                        in_time: unix(&arrived),
+                        in_channel_id: lane,
+                    })
+                    .collect();
+                Ok(query::in_park_reply(service, &random_str, count, page, listing.then_some(list.as_slice())))
+            }
+        }
+    }
+    .await;
+    answered.unwrap_or_else(|why| Reply::refused(service, &why))
 }
 
 /// The lot's answer to one of the messages operators send (`commands`):
