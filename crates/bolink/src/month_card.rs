@@ -203,6 +203,22 @@ impl Page {
     }
 }
 
+/// 2.10 `upload_month_member`: a member card the charging system made,
+/// changed (`operate_type` 1, 2) or deleted (3), with 2.33's item fields.
+pub const MEMBER: &str = "upload_month_member";
+
+pub fn read_member(e: &Envelope) -> Result<(crate::codes::OperateType, Card), FieldError> {
+    let f = e.fields();
+    let code = f.int(&["operate_type"])?;
+    let op = crate::codes::OperateType::from_code(code)
+        .ok_or_else(|| FieldError(format!("data.operate_type 必须是 1、2 或 3，收到 {code}")))?;
+    let card = Card::read(&e.data)?;
+    if card.plates().is_empty() && op != crate::codes::OperateType::Delete {
+        return Err(FieldError("缺少 data.car_number".into()));
+    }
+    Ok((op, card))
+}
+
 /// Pages to ask for `count` cards at `rp` a page (the seed's rule).
 pub fn pages(count: i64, rp: i64) -> i64 {
     if count <= 0 || rp <= 0 { 0 } else { (count + rp - 1) / rp }

@@ -309,6 +309,43 @@ async fn run(url: String, dir: &TempDir) {
     assert!(lifts[0].summary.contains("异常抬杆") && lifts[0].channel.as_deref() == Some("A1"));
     assert_eq!(store.lot_events(Some(CODE), Some("staff"), 10).await.expect("events").len(), 1);
 
+    // 2.10: a member card the lot made is the city's fixed car of the lot; 2.33 sees it; deleted, it goes.
+    let member = json!({ "card_id": "M-1", "operate_type": 1, "car_number": "鲁B88888,鲁B88889", "name": "李四",
+        "begin_time": now - 86_400, "end_time": now + 30 * 86_400, "price": "200.00", "p_lot": "B-12" });
+    let r = line.call(&envelope("upload_month_member", Some(&token), &member)).await;
+    assert_eq!((r["state"].as_i64(), r["card_id"].as_str()), (Some(1), Some("M-1")), "{r}");
+    let page = line
+        .call(&envelope(
+            "query_month_card_page",
+            Some(&token),
+            &json!({ "card_id": "M-1", "car_number": "", "random_str": "m", "page": 1, "rp": 10 }),
+        ))
+        .await;
+    assert_eq!(
+        (page["count"].as_i64(), page["vip_list"][0]["car_number"].as_str()),
+        (Some(1), Some("鲁B88888,鲁B88889")),
+        "{page}"
+    );
+    let mut gone = member.clone();
+    gone["operate_type"] = json!(3);
+    assert_eq!(line.call(&envelope("upload_month_member", Some(&token), &gone)).await["state"], 1);
+    let page = line
+        .call(&envelope(
+            "query_month_card_page",
+            Some(&token),
+            &json!({ "card_id": "M-1", "car_number": "", "random_str": "n", "page": 1, "rp": 10 }),
+        ))
+        .await;
+    assert_eq!(page["count"], 0, "{page}");
+    let bad = line
+        .call(&envelope(
+            "upload_month_member",
+            Some(&token),
+            &json!({ "card_id": "M-2", "operate_type": 9, "end_time": now }),
+        ))
+        .await;
+    assert!(bad["errmsg"].as_str().is_some_and(|e| e.contains("operate_type")), "{bad}");
+
     // What the lot asks the city: its open stays (2.40, 2.41), a plate's arrears (2.38), an order's payments (2.19).
     let count = line.call(&envelope("query_in_park_count", Some(&token), &json!({ "random_str": "c" }))).await;
     let open = count["count"].as_i64().expect("count");

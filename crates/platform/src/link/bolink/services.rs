@@ -128,6 +128,7 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             }
         }
         month_card::SERVICE => month_cards(state, lot, code, e).await,
+        month_card::MEMBER => member(state, lot, code, e, &now_text).await,
         super::announce::QUERY_PRICE => price_answered(state, lot, code, e).await,
         day_check::SERVICE => reconcile(state, lot, code, e, &now_text).await,
         query::ORDER | query::ESCAPE | query::IN_PARK_COUNT | query::IN_PARK_LIST => ask(state, code, e).await,
@@ -485,6 +486,59 @@ fn card(car: &FixedCar, zone: onepark_domain::time::Zone) -> Option<month_card::
         channel_id: String::new(),
         address: String::new(),
     })
+}
+
+/// 2.10: a member card the lot made, changed or deleted becomes the city's
+/// fixed car of the lot (monthly, 81; its plates as the lot lists them), so
+/// the cloud API's views and 2.33 see it.
+async fn member(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope, now: &str) -> Reply {
+    let service = month_card::MEMBER;
+    let (op, card) = match month_card::read_member(e) {
+        Ok(m) => m,
+        Err(why) => return Reply::refused(service, &why.0),
+    };
+    let zone = state.zone();
+    let time = |unix: i64| format_time(records::local(zone, unix));
+    let existing = match state.store().fixed_car(code, &card.card_id).await {
+        Ok(c) => c,
+        Err(err) => return unavailable(service, err).with("card_id", card.card_id),
+    };
+    let deleted = op == onepark_bolink::codes::OperateType::Delete;
+    if deleted && existing.is_none() {
+        return Reply::ok(service).with("card_id", card.card_id);
+    }
+    let start = card.begin_time.or(card.create_time).map(time).unwrap_or_else(|| now.to_owned());
+    let car = FixedCar {
+        park_code: code.to_owned(),
+        uuid: card.card_id.clone(),
+        plate_no: if card.car_number.is_empty() {
+            existing.as_ref().map(|c| c.plate_no.clone()).unwrap_or_default()
+        } else {
+            card.car_number.clone()
+        },
+        owner: Some(card.name.clone()).filter(|n| !n.is_empty()),
+        car_type: 81,
+        space_no: card.p_lot.clone(),
+        tel: card.tel.clone(),
+        monthly_fee: Some(card.price),
+        balance: None,
+        start_time: start,
+        end_time: time(card.end_time),
+        group_uuid: None,
+        remark: card.remark.clone(),
+        remark1: Some(card.address.clone()).filter(|a| !a.is_empty()),
+        remark2: Some(card.channel_id.clone()).filter(|c| !c.is_empty()),
+        state: 0,
+        deleted: i64::from(deleted),
+        by_pid: format!("bolink:{}", lot.access_id),
+        version: 0,
+        synced_version: 0,
+        changed_at: now.to_owned(),
+    };
+    match state.store().put_fixed_car(&car).await {
+        Ok(_) => Reply::ok(service).with("card_id", card.card_id),
+        Err(err) => unavailable(service, err).with("card_id", card.card_id),
+    }
 }
 
 /// 2.33: the month cards the city holds for the lot, `rp` at a time.
