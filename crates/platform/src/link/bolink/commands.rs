@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 
 use crate::city::announce::next_request_id;
 use crate::config::LotLink;
-use crate::error::{ApiError, bad, not_found};
+use crate::error::{ApiError, Body, bad, not_found};
 use crate::state::AppState;
 use crate::store::NewDownlink;
 
@@ -34,25 +34,145 @@ pub struct Issued {
     expires_at: String,
 }
 
-/// Sends a Bolink lot one of the cloud's messages (3.5–3.19, 3.33): stored,
-/// then delivered until the lot answers; its state in `/api/admin/downlinks`.
-#[utoipa::path(post, path = "/api/admin/bolink/{parkingCode}/{serviceName}", tag = "bolink",
-    params(("parkingCode" = String, Path, description = "the Bolink lot's parking code"),
-        ("serviceName" = String, Path, description = "lock_car, operate_liftrod, price_sync, month_card_sync, month_member_sync, collector_sync, deliver_ticket, gate_sync, blackuser_sync, car_type_sync, month_pay_sync, confirm_order_inform, visitor_sync, update_park_soft")),
-    request_body(content = Object, description = "the message's fields (vendor's names; park_id and request_no are added)"),
+/// 3.9 `lock_car`'s fields.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct LockCar {
+    /// The stay (the lot's `order_id`).
+    #[schema(min_length = 1, max_length = 48)]
+    order_id: String,
+    /// 1 lock, 0 unlock.
+    #[schema(minimum = 0, maximum = 1)]
+    is_locked: i64,
+    /// The 4-digit password the attendant may release it with.
+    #[schema(max_length = 8)]
+    lock_key: Option<String>,
+}
+
+/// 3.18 `operate_liftrod`'s fields.
+#[derive(serde::Deserialize, ToSchema)]
+pub struct Liftrod {
+    #[schema(min_length = 1, max_length = 24)]
+    channel_id: String,
+    #[schema(max_length = 48)]
+    channel_name: Option<String>,
+    /// 0 raise, 1 lower.
+    #[schema(minimum = 0, maximum = 1)]
+    operate: i64,
+}
+
+/// The sync messages relayed as given (their fields are the vendor's; the lot's answer says what it lacked).
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize, ToSchema)]
+#[allow(non_camel_case_types)]
+pub enum Relayed {
+    price_sync,
+    month_card_sync,
+    month_member_sync,
+    collector_sync,
+    deliver_ticket,
+    gate_sync,
+    blackuser_sync,
+    car_type_sync,
+    month_pay_sync,
+    confirm_order_inform,
+    visitor_sync,
+    update_park_soft,
+}
+
+impl Relayed {
+    pub const ALL: [Relayed; 12] = [
+        Relayed::price_sync,
+        Relayed::month_card_sync,
+        Relayed::month_member_sync,
+        Relayed::collector_sync,
+        Relayed::deliver_ticket,
+        Relayed::gate_sync,
+        Relayed::blackuser_sync,
+        Relayed::car_type_sync,
+        Relayed::month_pay_sync,
+        Relayed::confirm_order_inform,
+        Relayed::visitor_sync,
+        Relayed::update_park_soft,
+    ];
+
+    fn name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+}
+
+/// 3.9: locks (1) or unlocks (0) a stay's car at a Bolink lot; the lot
+/// refuses a locked car at the exit. Delivered until the lot answers.
+#[utoipa::path(post, path = "/api/admin/bolink/{parkingCode}/lock_car", tag = "bolink",
+    params(("parkingCode" = String, Path, description = "the Bolink lot's parking code")),
+    request_body = LockCar,
     responses((status = 202, description = "stored; delivered until answered", body = Issued),
-        (status = 400, description = "an unknown message or a missing field", body = crate::error::ErrorBody),
         (status = 404, description = "no Bolink lot with that parking code", body = crate::error::ErrorBody)))]
-pub(crate) async fn issue(
+pub(crate) async fn lock_car(
     State(state): State<AppState>,
-    Path((parking_code, service)): Path<(String, String)>,
+    Path(parking_code): Path<String>,
+    Body(m): Body<LockCar>,
+) -> Result<(StatusCode, Json<Issued>), ApiError> {
+    if m.order_id.trim().is_empty() || !(0..=1).contains(&m.is_locked) {
+        return Err(bad("order_id: required; is_locked: 0 or 1"));
+    }
+    let mut data = Map::new();
+    data.insert("order_id".into(), Value::from(m.order_id));
+    data.insert("is_locked".into(), Value::from(m.is_locked));
+    if let Some(k) = m.lock_key {
+        data.insert("lock_key".into(), Value::from(k));
+    }
+    send(&state, parking_code, "lock_car", data).await
+}
+
+/// 3.18: raises (0) or lowers (1) a lane's barrier at a Bolink lot; for now
+/// (sent every 10 s for five minutes at most).
+#[utoipa::path(post, path = "/api/admin/bolink/{parkingCode}/operate_liftrod", tag = "bolink",
+    params(("parkingCode" = String, Path, description = "the Bolink lot's parking code")),
+    request_body = Liftrod,
+    responses((status = 202, description = "stored; delivered until answered", body = Issued),
+        (status = 404, description = "no Bolink lot with that parking code", body = crate::error::ErrorBody)))]
+pub(crate) async fn operate_liftrod(
+    State(state): State<AppState>,
+    Path(parking_code): Path<String>,
+    Body(m): Body<Liftrod>,
+) -> Result<(StatusCode, Json<Issued>), ApiError> {
+    if m.channel_id.trim().is_empty() || !(0..=1).contains(&m.operate) {
+        return Err(bad("channel_id: required; operate: 0 or 1"));
+    }
+    let mut data = Map::new();
+    data.insert("channel_id".into(), Value::from(m.channel_id));
+    data.insert("channel_name".into(), Value::from(m.channel_name.unwrap_or_default()));
+    data.insert("operate".into(), Value::from(m.operate));
+    send(&state, parking_code, "operate_liftrod", data).await
+}
+
+/// Relays one of the cloud's sync messages (3.5–3.8, 3.12–3.17, 3.19, 3.33)
+/// to a Bolink lot with the fields given (the vendor's names; `park_id` and
+/// `request_no` are added); delivered until the lot answers.
+#[utoipa::path(post, path = "/api/admin/bolink/{parkingCode}/sync/{serviceName}", tag = "bolink",
+    params(("parkingCode" = String, Path, description = "the Bolink lot's parking code"),
+        ("serviceName" = Relayed, Path, description = "the message")),
+    request_body(content = Object, description = "the message's fields"),
+    responses((status = 202, description = "stored; delivered until answered", body = Issued),
+        (status = 400, description = "the body is not a JSON object", body = crate::error::ErrorBody),
+        (status = 404, description = "no Bolink lot with that parking code", body = crate::error::ErrorBody)))]
+pub(crate) async fn relay(
+    State(state): State<AppState>,
+    Path((parking_code, service)): Path<(String, Relayed)>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
-    let command = downlink::find(&service)
-        .ok_or_else(|| bad(format!("serviceName: `{service}` is not a message onepark sends")))?;
     let data: Map<String, Value> =
         serde_json::from_slice(&body).map_err(|e| bad(format!("body: a JSON object of the message's fields ({e})")))?;
-    downlink::check(command, &data).map_err(|why| bad(format!("body: {why}")))?;
+    send(&state, parking_code, &service.name(), data).await
+}
+
+async fn send(
+    state: &AppState,
+    parking_code: String,
+    service: &str,
+    data: Map<String, Value>,
+) -> Result<(StatusCode, Json<Issued>), ApiError> {
+    let command = downlink::find(service)
+        .ok_or_else(|| bad(format!("serviceName: `{service}` is not a message onepark sends")))?;
     let lot = match state.store().access_of(&parking_code).await? {
         Some(access_id) => state.lot(&access_id).await?,
         None => None,
@@ -91,4 +211,19 @@ pub(crate) async fn issue(
             expires_at: onepark_domain::time::format_time(expires),
         }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_is_sent_by_one_route() {
+        let mut names: Vec<String> = Relayed::ALL.iter().map(|r| r.name()).collect();
+        names.extend(["lock_car".to_owned(), "operate_liftrod".to_owned()]);
+        names.sort();
+        let mut table: Vec<String> = downlink::COMMANDS.iter().map(|c| c.service.to_owned()).collect();
+        table.sort();
+        assert_eq!(names, table);
+    }
 }
