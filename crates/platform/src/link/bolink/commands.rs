@@ -37,8 +37,8 @@ pub struct Issued {
 /// 3.9 `lock_car`'s fields.
 #[derive(serde::Deserialize, ToSchema)]
 pub struct LockCar {
-    /// The stay (the lot's `order_id`).
-    #[schema(min_length = 1, max_length = 48)]
+    /// The stay (the lot's `order_id`: letters, digits, `_`, `-`).
+    #[schema(pattern = "^[0-9A-Za-z_-]{1,48}$")]
     order_id: String,
     /// 1 lock, 0 unlock.
     #[schema(minimum = 0, maximum = 1)]
@@ -51,7 +51,8 @@ pub struct LockCar {
 /// 3.18 `operate_liftrod`'s fields.
 #[derive(serde::Deserialize, ToSchema)]
 pub struct Liftrod {
-    #[schema(min_length = 1, max_length = 24)]
+    /// The lane (no spaces or control characters).
+    #[schema(pattern = "^[^\\s\\x00-\\x1f\\x7f-\\x9f]{1,24}$")]
     channel_id: String,
     #[schema(max_length = 48)]
     channel_name: Option<String>,
@@ -111,8 +112,10 @@ pub(crate) async fn lock_car(
     Path(parking_code): Path<String>,
     Body(m): Body<LockCar>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
-    if m.order_id.trim().is_empty() || !(0..=1).contains(&m.is_locked) {
-        return Err(bad("order_id: required; is_locked: 0 or 1"));
+    let id_ok = (1..=48).contains(&m.order_id.len())
+        && m.order_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !id_ok || !(0..=1).contains(&m.is_locked) {
+        return Err(bad("order_id: 1–48 letters, digits, _ or -; is_locked: 0 or 1"));
     }
     let mut data = Map::new();
     data.insert("order_id".into(), Value::from(m.order_id));
@@ -135,8 +138,10 @@ pub(crate) async fn operate_liftrod(
     Path(parking_code): Path<String>,
     Body(m): Body<Liftrod>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
-    if m.channel_id.trim().is_empty() || !(0..=1).contains(&m.operate) {
-        return Err(bad("channel_id: required; operate: 0 or 1"));
+    let lane_ok = (1..=24).contains(&m.channel_id.chars().count())
+        && !m.channel_id.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !lane_ok || !(0..=1).contains(&m.operate) {
+        return Err(bad("channel_id: 1–24 characters, no spaces; operate: 0 or 1"));
     }
     let mut data = Map::new();
     data.insert("channel_id".into(), Value::from(m.channel_id));
@@ -150,7 +155,7 @@ pub(crate) async fn operate_liftrod(
 /// `request_no` are added); delivered until the lot answers.
 #[utoipa::path(post, path = "/api/admin/bolink/{parkingCode}/sync/{serviceName}", tag = "bolink",
     params(("parkingCode" = String, Path, description = "the Bolink lot's parking code"),
-        ("serviceName" = Relayed, Path, description = "the message")),
+        ("serviceName" = inline(Relayed), Path, description = "the message")),
     request_body(content = Object, description = "the message's fields"),
     responses((status = 202, description = "stored; delivered until answered", body = Issued),
         (status = 400, description = "the body is not a JSON object", body = crate::error::ErrorBody),
