@@ -241,6 +241,11 @@ async fn prepay_answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Rep
     let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
         return Reply::refused(service, "缺少 data.request_no（平台通知中的编号）");
     };
+    match state.store().downlink(request_id).await {
+        Ok(Some(d)) if d.interface == service && d.access_id == lot.access_id => {}
+        Ok(_) => return Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的付款通知")),
+        Err(err) => return unavailable(service, err),
+    }
     let booked = f.opt_int(&["state"]).ok().flatten() == Some(1);
     let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
     let now = format_time(state.now());
@@ -401,6 +406,14 @@ async fn answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
     let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
         return Reply::refused(service, "缺少 data.request_no（平台消息中的编号）");
     };
+    // An answer names its own message: another message's request_no (a payment's notice) is not confirmed by it.
+    match state.store().downlink(request_id).await {
+        Ok(Some(d)) if d.interface == service && d.access_id == lot.access_id => {}
+        Ok(_) => {
+            return Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的 {service} 消息"));
+        }
+        Err(err) => return unavailable(service, err),
+    }
     let done = f.opt_int(&["state"]).ok().flatten() == Some(1);
     let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
     let now = format_time(state.now());
