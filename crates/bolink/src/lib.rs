@@ -28,5 +28,14 @@ pub mod sign;
 pub mod uplink;
 
 pub use envelope::{Envelope, Reply};
+
+/// The HTTP mode's paths (the vendor's KC/596745): one envelope per upload,
+/// the long poll for the cloud's messages; a poll with nothing answers [`NOTHING`].
+pub mod http_mode {
+    pub const UPLOAD: &str = "/bpd/upload.do";
+    pub const DOWNLOAD: &str = "/bpd/download.do";
+    /// The body of a poll that found nothing (as the vendor's SDK reads it).
+    pub const NOTHING: &str = "500";
+}
 pub use frame::{Frame, Framer};
 pub use session::{Event, Session};

@@ -16,9 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 mod common;
-use common::{
-    Controller, Process, client, enc, form, get, lane, local, onepark, pay_url, platform_config, start, until,
-};
+use common::{Controller, Process, get, lane, local, onepark, pay_stay, platform_config, start, until};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -183,16 +181,7 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
     let plate = "鲁B44007";
     let entered = lane(lane_port, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": local(-110) })).await;
     assert_eq!(entered["open"], true, "{entered}");
-    let quote = form(&base, "/pay/fee", &format!("plate={}", enc(plate))).await;
-    until("the lot's fee on the quote page", || async {
-        let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.unwrap_or_default();
-        (!page.contains("id=\"fee\"")).then(|| json!(page))
-    })
-    .await;
-    let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.expect("page");
-    assert!(page.contains("¥6.00"), "two started hours at 3 yuan, as the lot prices it: {page}");
-    let receipt = form(&base, &pay_url(&quote), "").await;
-    assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
+    pay_stay(&base, plate, "¥6.00").await;
     until("the payment's notice answered by the lot", || async {
         let d = get(format!("{base}/api/admin/downlinks?parkingCode={}&limit=20", CODE.replace('/', "%2F"))).await;
         let done = d["items"]

@@ -105,18 +105,7 @@ impl City {
 
     /// … with more cookies (a plate's proof).
     async fn form_with(&self, path: &str, form: &str, cookies: &str) -> String {
-        let no_redirect =
-            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        let response = no_redirect
-            .post(format!("{}{path}", self.platform()))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", format!("op_csrf={CSRF}; {cookies}"))
-            .body(format!("{form}&csrf={CSRF}"))
-            .send()
-            .await
-            .expect("form");
-        assert_eq!(response.status(), 303, "{path}: {:?}", response.text().await);
-        response.headers()["location"].to_str().expect("location").to_owned()
+        common::form_with(&self.platform(), path, form, cookies).await
     }
 
     /// Waits until the lot has answered a fee query (its page shows the fee).

@@ -160,14 +160,7 @@ async fn query_price(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &M
         Err(e) => return failed(PRICE, format!("车场存储错误：{e}"), &echo),
     };
     let now = state.now();
-    let priced = async {
-        let (fee, _, _) = crate::fee::with_coupons(state.store(), &state.config().tariff, &session, now).await?;
-        let (full, _) =
-            crate::fee::of_stay_without_coupons(state.store(), &state.config().tariff, &session, now).await?;
-        let due = crate::payments::due(state, &session, fee, now).await?;
-        Ok::<_, StoreError>((fee, full, due))
-    };
-    let (fee, full, due) = match priced.await {
+    let (fee, full, due) = match crate::payments::owed_now(state, &session, now).await {
         Ok(p) => p,
         Err(e) => return failed(PRICE, format!("车场存储错误：{e}"), &echo),
     };
@@ -306,14 +299,8 @@ async fn release(state: &LotState, lane: &str, plate: &str) {
         tracing::warn!(lane, plate, msg = %decision["msg"], "paid at the exit, yet the exit did not open");
         return;
     }
-    let command = LaneCommand {
-        id: 0,
-        lane: lane.to_owned(),
-        command: "raise".into(),
-        operator: "扫码缴费".into(),
-        reason: format!("{plate} 扫码缴费出场"),
-        at: format_time(state.now()),
-    };
+    let command =
+        LaneCommand::new(lane, "raise", "扫码缴费", format!("{plate} 扫码缴费出场"), format_time(state.now()));
     if let Err(f) = state.controllers().order(command).await {
         tracing::warn!(lane, reason = f.zh(lane), "paid exit: the barrier was not raised");
     }
@@ -367,14 +354,13 @@ async fn command(state: &LotState, service: &str, map: &Map<String, Value>) -> V
             match (known, operate) {
                 (false, _) => Err(format!("通道 {lane} 不存在")),
                 (true, 0 | 1) => {
-                    let order = LaneCommand {
-                        id: 0,
-                        lane: lane.clone(),
-                        command: if operate == 0 { "raise" } else { "lower" }.into(),
-                        operator: "停车云".into(),
-                        reason: "云平台远程操作".into(),
-                        at: format_time(state.now()),
-                    };
+                    let order = LaneCommand::new(
+                        lane.as_str(),
+                        if operate == 0 { "raise" } else { "lower" },
+                        "停车云",
+                        "云平台远程操作",
+                        format_time(state.now()),
+                    );
                     state.controllers().order(order).await.map_err(|f| f.zh(&lane))
                 }
                 (true, other) => Err(format!("operate 须为 0（抬杆）或 1（落杆），收到 {other}")),
@@ -419,14 +405,13 @@ async fn no_plate_entry(state: &LotState, link: &BolinkLink, r: &Request) -> NoP
     if decision["open"] != true && !again {
         return refuse(format!("不能入场：{}", decision["msg"].as_str().unwrap_or("")));
     }
-    let command = LaneCommand {
-        id: 0,
-        lane: lane.id.clone(),
-        command: "raise".into(),
-        operator: "无牌车扫码".into(),
-        reason: format!("无牌车 {plate} 扫码入场"),
-        at: format_time(state.now()),
-    };
+    let command = LaneCommand::new(
+        lane.id.as_str(),
+        "raise",
+        "无牌车扫码",
+        format!("无牌车 {plate} 扫码入场"),
+        format_time(state.now()),
+    );
     if let Err(f) = state.controllers().order(command).await {
         return refuse(f.zh(&lane.id));
     }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onepark_bolink::client::{Client, Identity, Outcome};
+use onepark_bolink::http_mode::{DOWNLOAD, UPLOAD};
 use onepark_bolink::{Envelope, message};
 use onepark_domain::time::{Zone, parse_time};
 use serde_json::{Map, Value, json};
@@ -299,7 +300,7 @@ async fn http(
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 };
-                match post(crate::bolinklink::DOWNLOAD, json!({ "token": t }).to_string()).await {
+                match post(DOWNLOAD, json!({ "token": t }).to_string()).await {
                     Ok(body) if body.contains("service_name") => match serde_json::from_str::<Value>(&body) {
                         Ok(v) if v.get("state").is_none() => {
                             if downlinks.send(v).await.is_err() {
@@ -375,9 +376,6 @@ async fn http(
         });
     }
 }
-
-pub const UPLOAD: &str = "/bpd/upload.do";
-pub const DOWNLOAD: &str = "/bpd/download.do";
 
 /// A stored local time as Unix seconds.
 fn unix(zone: Zone, text: &str) -> Result<i64, String> {

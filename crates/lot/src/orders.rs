@@ -28,6 +28,26 @@ pub struct LaneCommand {
     pub at: String,
 }
 
+impl LaneCommand {
+    /// An order for `lane` (`raise` or `lower`); its id is given when it is sent.
+    pub fn new(
+        lane: impl Into<String>,
+        command: impl Into<String>,
+        operator: impl Into<String>,
+        reason: impl Into<String>,
+        at: String,
+    ) -> LaneCommand {
+        LaneCommand {
+            id: 0,
+            lane: lane.into(),
+            command: command.into(),
+            operator: operator.into(),
+            reason: reason.into(),
+            at,
+        }
+    }
+}
+
 /// A controller's acknowledgement.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 pub struct Ack {

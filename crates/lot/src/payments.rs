@@ -108,6 +108,19 @@ pub(crate) async fn prepaid(state: &LotState, uid: &str) -> Result<Prepaid, Stor
     Ok(Prepaid { covered, grace_until: last.map(|end| end + state.config().payments.grace) })
 }
 
+/// A stay's fee now: (with its coupons, without them, still due after what
+/// was paid) — what a cloud's fee query is answered with.
+pub(crate) async fn owed_now(
+    state: &LotState,
+    session: &Session,
+    now: NaiveDateTime,
+) -> Result<(i64, i64, i64), StoreError> {
+    let tariff = &state.config().tariff;
+    let (fee, _, _) = crate::fee::with_coupons(state.store(), tariff, session, now).await?;
+    let (full, _) = crate::fee::of_stay_without_coupons(state.store(), tariff, session, now).await?;
+    Ok((fee, full, due(state, session, fee, now).await?))
+}
+
 /// What is still due for a session leaving at `at` with `fee` ([`lane::due`]).
 pub(crate) async fn due(state: &LotState, session: &Session, fee: i64, at: NaiveDateTime) -> Result<i64, StoreError> {
     Ok(lane::due(fee, &prepaid(state, &session.uid).await?, at))

@@ -256,17 +256,38 @@ pub fn enc(text: &str) -> String {
 
 /// A driver page form with its CSRF token, not following the redirect: its Location.
 pub async fn form(base: &str, path: &str, form: &str) -> String {
+    form_with(base, path, form, "").await
+}
+
+/// [`form`] with more cookies (a plate's proof).
+pub async fn form_with(base: &str, path: &str, form: &str, cookies: &str) -> String {
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let response = no_redirect
         .post(format!("{base}{path}"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", format!("op_csrf={CSRF}"))
+        .header("cookie", format!("op_csrf={CSRF}; {cookies}"))
         .body(format!("{form}&csrf={CSRF}"))
         .send()
         .await
         .expect("form");
     assert_eq!(response.status(), 303, "{path}: {:?}", response.text().await);
     response.headers()["location"].to_str().expect("location").to_owned()
+}
+
+/// A driver pays a stay on the driver pages: the fee asked of its lot, the
+/// quote showing `price` once the lot answered, paid; the receipt's address.
+pub async fn pay_stay(base: &str, plate: &str, price: &str) -> String {
+    let quote = form(base, "/pay/fee", &format!("plate={}", enc(plate))).await;
+    until("the lot's fee on the quote page", || async {
+        let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.unwrap_or_default();
+        (!page.contains("id=\"fee\"")).then(|| json!(page))
+    })
+    .await;
+    let page = client().get(format!("{base}{quote}")).send().await.expect("quote").text().await.expect("page");
+    assert!(page.contains(price), "two started hours at 3 yuan, as the lot prices it: {page}");
+    let receipt = form(base, &pay_url(&quote), "").await;
+    assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
+    receipt
 }
 
 /// A quote's pay action from its address.

@@ -137,14 +137,8 @@ async fn gate(state: &LotState, order: &GateOrder) -> Outcome {
         (Some(r), false) => format!("云平台远程抬闸：{r}"),
         (None, _) => "云平台远程抬闸".to_owned(),
     };
-    let command = LaneCommand {
-        id: 0,
-        lane: lane.id.clone(),
-        command: if order.gate == Gate::Raise { "raise" } else { "lower" }.into(),
-        operator: order.operator.clone(),
-        reason: reason.clone(),
-        at: format_time(now),
-    };
+    let gate = if order.gate == Gate::Raise { "raise" } else { "lower" };
+    let command = LaneCommand::new(lane.id.as_str(), gate, order.operator.as_str(), reason.as_str(), format_time(now));
     if let Err(failed) = state.controllers().order(command).await {
         return Err(failed.zh(&lane.id));
     }

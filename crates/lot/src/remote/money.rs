@@ -84,12 +84,7 @@ pub(super) async fn query_fee(state: &LotState, m: &Envelope) -> Outcome {
         }
         return Err(format!("车辆 {} 不在场内，无法计费", plate.unwrap_or_default()));
     };
-    let (fee, _, _) =
-        crate::fee::with_coupons(state.store(), &state.config().tariff, &session, now).await.map_err(storage)?;
-    let (full, _) = crate::fee::of_stay_without_coupons(state.store(), &state.config().tariff, &session, now)
-        .await
-        .map_err(storage)?;
-    let due = crate::payments::due(state, &session, fee, now).await.map_err(storage)?;
+    let (fee, full, due) = crate::payments::owed_now(state, &session, now).await.map_err(storage)?;
     let at = format_time(now);
     let mut bill_id = String::new();
     if due > 0 {

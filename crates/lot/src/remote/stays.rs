@@ -55,14 +55,13 @@ pub(super) async fn no_plate_entry(state: &LotState, m: &Envelope) -> Outcome {
     if decision["open"] != true {
         return Err(format!("不能入场：{}", decision["msg"].as_str().unwrap_or("")));
     }
-    let command = LaneCommand {
-        id: 0,
-        lane: l.id.clone(),
-        command: "raise".into(),
-        operator: "无牌车扫码".into(),
-        reason: format!("无牌车 {plate} 扫码入场"),
-        at: format_time(state.now()),
-    };
+    let command = LaneCommand::new(
+        l.id.as_str(),
+        "raise",
+        "无牌车扫码",
+        format!("无牌车 {plate} 扫码入场"),
+        format_time(state.now()),
+    );
     state.controllers().order(command).await.map_err(|f| f.zh(&l.id))?;
     let uid = decision["uid"].as_str().unwrap_or_default();
     let item =

@@ -78,12 +78,4 @@ impl Tokens {
             .collect();
         idle.iter().filter_map(|t| map.remove(t)).collect()
     }
-
-    pub fn len(&self) -> usize {
-        self.map.lock().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

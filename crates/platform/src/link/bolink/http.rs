@@ -18,8 +18,7 @@ use super::connection::{drive, heard, release};
 use super::held::{Held, Polled};
 use crate::state::AppState;
 
-pub const UPLOAD: &str = "/bpd/upload.do";
-pub const DOWNLOAD: &str = "/bpd/download.do";
+pub use onepark_bolink::http_mode::{DOWNLOAD, UPLOAD};
 
 fn json(body: String) -> Response {
     ([(header::CONTENT_TYPE, "application/json;charset=utf-8")], body).into_response()
@@ -121,7 +120,7 @@ pub async fn download(State(state): State<AppState>, body: Bytes) -> Response {
         }
         if tokio::time::timeout_at(deadline, mailbox.notify.notified()).await.is_err() {
             tracing::trace!(park_id, "Bolink poll: nothing to send");
-            return json("500".into());
+            return json(onepark_bolink::http_mode::NOTHING.into());
         }
     }
 }

@@ -66,7 +66,7 @@ pub async fn enter(
                 }
                 if age < RESCAN_QUIET_MS {
                     drop(decided);
-                    return wait(state, park_id, &last).await;
+                    return wait(state, park_id, &code, &last).await;
                 }
             }
             _ => {}
@@ -122,15 +122,14 @@ async fn settle(state: &AppState, code: &str, scan: &Scan, answer: Option<ScanAn
 }
 
 /// The earlier scan's answer, waited for (a double scan is one request).
-async fn wait(state: &AppState, park_id: &str, last: &Scan) -> Result<Outcome, StoreError> {
+async fn wait(state: &AppState, park_id: &str, code: &str, last: &Scan) -> Result<Outcome, StoreError> {
     let rx = state.bolink().expect(park_id, &last.car_number);
-    let code = state.lot(park_id).await?.and_then(|l| l.parking_codes.first().cloned()).unwrap_or_default();
     // It may have come between the read and the wait.
     if let Some(fresh) = state.store().scan(&last.id).await?
         && fresh.state.is_some()
     {
         return Ok(match fresh.state {
-            Some(1) => entered(state, &code, &fresh, fresh.plate.as_deref().unwrap_or(&fresh.car_number)).await?,
+            Some(1) => entered(state, code, &fresh, fresh.plate.as_deref().unwrap_or(&fresh.car_number)).await?,
             Some(2) => Outcome::Pending,
             _ => Outcome::Refused(fresh.errmsg.unwrap_or_default()),
         });
@@ -141,10 +140,10 @@ async fn wait(state: &AppState, park_id: &str, last: &Scan) -> Result<Outcome, S
     let answer = tokio::time::timeout(waited, rx).await.ok().and_then(Result::ok);
     match answer {
         // The first scan's request stores the answer; this one only shows it.
-        Some(a) if a.state == 1 => entered(state, &code, last, &a.car_number).await,
+        Some(a) if a.state == 1 => entered(state, code, last, &a.car_number).await,
         Some(a) if a.state == 2 => Ok(Outcome::Pending),
         Some(a) => Ok(Outcome::Refused(a.errmsg.unwrap_or_default())),
-        None => Ok(lookup(state, &code, last).await?.unwrap_or(Outcome::Pending)),
+        None => Ok(lookup(state, code, last).await?.unwrap_or(Outcome::Pending)),
     }
 }
 

@@ -241,10 +241,8 @@ async fn prepay_answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Rep
     let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
         return Reply::refused(service, "缺少 data.request_no（平台通知中的编号）");
     };
-    match state.store().downlink(request_id).await {
-        Ok(Some(d)) if d.interface == service && d.access_id == lot.access_id => {}
-        Ok(_) => return Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的付款通知")),
-        Err(err) => return unavailable(service, err),
+    if let Err(refused) = own_message(state, lot, service, request_id, "付款通知").await {
+        return refused;
     }
     let booked = f.opt_int(&["state"]).ok().flatten() == Some(1);
     let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
@@ -406,13 +404,8 @@ async fn answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
     let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
         return Reply::refused(service, "缺少 data.request_no（平台消息中的编号）");
     };
-    // An answer names its own message: another message's request_no (a payment's notice) is not confirmed by it.
-    match state.store().downlink(request_id).await {
-        Ok(Some(d)) if d.interface == service && d.access_id == lot.access_id => {}
-        Ok(_) => {
-            return Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的 {service} 消息"));
-        }
-        Err(err) => return unavailable(service, err),
+    if let Err(refused) = own_message(state, lot, service, request_id, &format!(" {service} 消息")).await {
+        return refused;
     }
     let done = f.opt_int(&["state"]).ok().flatten() == Some(1);
     let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
@@ -463,6 +456,23 @@ async fn event(
     match state.store().put_lot_event(&event).await {
         Ok(_) => Reply::ok(spec.service).with(spec.id, ev.id).with("park_id", lot.access_id.as_str()),
         Err(err) => unavailable(spec.service, err).with(spec.id, ev.id),
+    }
+}
+
+/// An answer names its own message: another message's `request_no` (a
+/// payment's notice answered as a command) confirms nothing; `what` names
+/// the message in the refusal.
+async fn own_message(
+    state: &AppState,
+    lot: &LotAccess,
+    service: &str,
+    request_id: i64,
+    what: &str,
+) -> Result<(), Reply> {
+    match state.store().downlink(request_id).await {
+        Ok(Some(d)) if d.interface == service && d.access_id == lot.access_id => Ok(()),
+        Ok(_) => Err(Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的{what}"))),
+        Err(err) => Err(unavailable(service, err)),
     }
 }
 
