@@ -35,6 +35,8 @@ pub struct Polled {
 pub struct Tokens {
     map: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Polled>>>>,
     session: onepark_bolink::session::Config,
+    /// When idle logins were last swept (at most once a minute: the sweep reads every login).
+    swept: Mutex<Option<Instant>>,
 }
 
 /// An HTTP login unused this long is forgotten (the SDK polls every 30 s).
@@ -42,7 +44,7 @@ pub const TOKEN_IDLE: Duration = Duration::from_secs(600);
 
 impl Tokens {
     pub fn new(session: onepark_bolink::session::Config) -> Tokens {
-        Tokens { map: Mutex::default(), session }
+        Tokens { map: Mutex::default(), session, swept: Mutex::default() }
     }
 
     /// A new login's session.
@@ -69,7 +71,14 @@ impl Tokens {
     }
 
     /// Logins idle past [`TOKEN_IDLE`]: removed, returned for detaching.
+    /// Looked for at most once a minute, whoever calls.
     pub fn expire(&self) -> Vec<Arc<tokio::sync::Mutex<Polled>>> {
+        if let Ok(mut swept) = self.swept.lock() {
+            if swept.is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+                return Vec::new();
+            }
+            *swept = Some(Instant::now());
+        }
         let Ok(mut map) = self.map.lock() else { return Vec::new() };
         let idle: Vec<String> = map
             .iter()

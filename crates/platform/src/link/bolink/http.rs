@@ -39,7 +39,7 @@ fn answer(session: &mut Session) -> String {
 
 /// `POST /bpd/upload.do`.
 pub async fn upload(State(state): State<AppState>, body: Bytes) -> Response {
-    // Expired logins are swept as others come (no timer of its own).
+    // Expired logins are swept as others come (no timer of its own; at most once a minute).
     for gone in state.bolink_tokens().expire() {
         release(&state, &mut gone.lock().await.held);
     }
