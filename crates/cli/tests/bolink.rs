@@ -331,10 +331,26 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
                     .screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("noplate-{width}.png")))
                     .await;
             }
+            // The exit page of the same phone shows its stay.
+            browser.goto(&format!("{base}/pay/out/21835/2")).await;
+            browser.wait_text("#plate", |t| t.contains('无')).await;
+            for width in [390, 1400] {
+                browser.window(width, 900).await;
+                browser
+                    .screenshot(
+                        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("noplate-exit-{width}.png")),
+                    )
+                    .await;
+            }
             // The operator prints the lane's code from the lot's page.
             browser.goto(&format!("{base}/?token=t")).await;
             browser.goto(&format!("{base}/lots/BL001")).await;
             let codes = browser.wait_text("#lane-codes", |t| t.contains("入口码")).await;
+            browser.window(1024, 900).await;
+            browser
+                .screenshot(&std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("lot-lane-codes-1024.png"))
+                .await;
+            browser.window(1400, 900).await;
             assert!(codes.contains('1'), "lane 1 seen in the lot's entries: {codes}");
             browser.goto(&format!("{base}/lots/BL001/qr?lane=1&dir=in")).await;
             let sheet = browser.wait_text("#qr", |t| t.contains("无牌车扫码入场")).await;
