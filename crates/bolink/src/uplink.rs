@@ -91,9 +91,22 @@ pub const UPLINKS: &[Spec] = &[
         ..spec("upload_liftrod", "2.11", "lift", "异常抬杆/落杆", "liftrod_id")
     },
     Spec {
+        required: &["card_id", "pay_time", "amount_receivable", "amount_pay", "pay_type"],
+        plate: Some("car_number"),
+        time: Some("pay_time"),
+        money: &["amount_receivable", "amount_pay"],
+        ..spec("month_pay_record", "2.13", "renewal", "月卡续费", "trade_no")
+    },
+    Spec {
         required: &["operate_type"],
         channel: Some("channel_id"),
         ..spec("upload_gate", "2.14", "lane", "通道", "channel_id")
+    },
+    Spec {
+        required: &["operate_type", "car_number"],
+        plate: Some("car_number"),
+        time: Some("create_time"),
+        ..spec("upload_blackuser", "2.15", "black", "黑名单", "black_uuid")
     },
     Spec {
         required: &["name", "operate_type"],
@@ -168,6 +181,27 @@ pub const UPLINKS: &[Spec] = &[
         plate: Some("car_number"),
         designed: true,
         ..spec("upload_inner_car", "2.35", "internal", "内部车", "car_id")
+    },
+    Spec {
+        required: &["target", "content"],
+        time: Some("create_time"),
+        designed: true,
+        ..spec("platform_forward", "2.36", "forward", "平台转发", "msg_id")
+    },
+    Spec {
+        required: &["order_id", "car_number", "pay_money"],
+        plate: Some("car_number"),
+        time: Some("pay_time"),
+        money: &["pay_money"],
+        designed: true,
+        ..spec("etc_deduction", "2.37", "coupon", "ETC扣费", "trade_no")
+    },
+    Spec {
+        required: &["order_id", "content"],
+        plate: Some("car_number"),
+        time: Some("correct_time"),
+        designed: true,
+        ..spec("upload_correction", "2.39", "correction", "停车业务纠正", "correction_id")
     },
 ];
 

@@ -52,6 +52,26 @@ pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlink
     tokio::spawn(nightly(state.clone(), handle.clone()));
     // Exit lanes the fee was asked at, by query_order_no: paid, that lane opens.
     let lanes: Lanes = Arc::default();
+    let (ordered, mut work) = mpsc::channel::<Value>(256);
+    {
+        let (state, link, handle, lanes) = (state.clone(), link.clone(), handle.clone(), lanes.clone());
+        tokio::spawn(async move {
+            while let Some(message) = work.recv().await {
+                let service = message.get("service_name").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let map = message.as_object().cloned().unwrap_or_default();
+                let reply = if service == PREPAY {
+                    prepay(&state, &link, &lanes, &map).await
+                } else if crate::bolinkpay::handles(&service) {
+                    crate::bolinkpay::handle(&state, &link, &service, &map).await
+                } else {
+                    command(&state, &service, &map).await
+                };
+                if let Err(e) = handle.call(&service, reply).await {
+                    tracing::warn!(error = %e, service, "Bolink answer not delivered");
+                }
+            }
+        });
+    }
     while let Some(message) = downlinks.recv().await {
         let service = message.get("service_name").and_then(Value::as_str).unwrap_or_default().to_owned();
         match service.as_str() {
@@ -72,29 +92,27 @@ pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlink
                     }
                 });
             }
-            PRICE | PREPAY => {
+            PRICE => {
                 let (state, link, handle, lanes) = (state.clone(), link.clone(), handle.clone(), lanes.clone());
+                // Each query on its own: a driver waits for it.
                 tokio::spawn(async move {
                     let map = message.as_object().cloned().unwrap_or_default();
-                    let reply = if service == PRICE {
-                        query_price(&state, &link, &lanes, &map).await
-                    } else {
-                        prepay(&state, &link, &lanes, &map).await
-                    };
+                    let reply = query_price(&state, &link, &lanes, &map).await;
                     if let Err(e) = handle.call(&service, reply).await {
                         tracing::warn!(error = %e, service, "Bolink answer not delivered");
                     }
                 });
             }
-            other if onepark_bolink::downlink::find(other).is_some() => {
-                let (state, handle) = (state.clone(), handle.clone());
-                tokio::spawn(async move {
-                    let map = message.as_object().cloned().unwrap_or_default();
-                    let reply = command(&state, &service, &map).await;
-                    if let Err(e) = handle.call(&service, reply).await {
-                        tracing::warn!(error = %e, service, "Bolink answer not delivered");
-                    }
-                });
+            other
+                if other == PREPAY
+                    || crate::bolinkpay::handles(other)
+                    || onepark_bolink::downlink::find(other).is_some() =>
+            {
+                // Money and commands in the order they came: a lock then an
+                // unlock, a payment then its refund, are applied in that order.
+                if ordered.send(message).await.is_err() {
+                    tracing::error!(service, "Bolink worker stopped");
+                }
             }
             other => tracing::info!(service = other, "Bolink message not handled by this gateway"),
         }
@@ -107,14 +125,14 @@ const PREPAY: &str = "prepay_order";
 type Lanes = Arc<Mutex<HashMap<String, String>>>;
 
 /// A downlink's fields (its own, or its `data`'s).
-fn fields_of(map: &Map<String, Value>) -> Fields<'_> {
+pub(crate) fn fields_of(map: &Map<String, Value>) -> Fields<'_> {
     match map.get("data") {
         Some(Value::Object(data)) => Fields::new(data),
         _ => Fields::new(map),
     }
 }
 
-fn failed(service: &str, why: String, echo: &[(&str, Value)]) -> Value {
+pub(crate) fn failed(service: &str, why: String, echo: &[(&str, Value)]) -> Value {
     let mut v = json!({ "service_name": service, "data_target": "bolink", "state": 0, "errmsg": why });
     for (k, e) in echo {
         v[*k] = e.clone();
@@ -457,11 +475,16 @@ pub struct DayChecked {
     pub cloud_out_count: i64,
     /// Records queued again because the cloud lacked them.
     pub requeued: usize,
+    /// The day's e-payments against the cloud's (2.30); none when the cloud does not check them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epay: Option<crate::bolinkpay::EpayChecked>,
 }
 
 impl DayChecked {
     pub fn balanced(&self) -> bool {
-        self.in_count == self.cloud_in_count && self.out_count == self.cloud_out_count
+        self.in_count == self.cloud_in_count
+            && self.out_count == self.cloud_out_count
+            && self.epay.as_ref().is_none_or(|e| e.balanced)
     }
 }
 
@@ -489,6 +512,7 @@ pub async fn check_day(state: &LotState, handle: &Handle, date: chrono::NaiveDat
         cloud_in_count: answer.in_count,
         cloud_out_count: answer.out_count,
         requeued: 0,
+        epay: None,
     };
     let now_ms = state.now_ms();
     for (kind, ours, theirs, interface) in [
@@ -508,6 +532,12 @@ pub async fn check_day(state: &LotState, handle: &Handle, date: chrono::NaiveDat
     }
     if checked.requeued > 0 {
         state.wake_outbox();
+    }
+    // A cloud that does not check e-payments (2.30 is onepark's design) leaves them unchecked.
+    match crate::bolinkpay::check_epay(state, handle, date).await {
+        Ok(e) => checked.epay = Some(e),
+        Err(SyncError::Refused(why)) => tracing::warn!(why, "Bolink e-payment check (2.30) refused"),
+        Err(e) => return Err(e),
     }
     Ok(checked)
 }
@@ -612,6 +642,9 @@ async fn apply(state: &LotState, card: &Card) -> Result<bool, StoreError> {
         lanes: card.channels(),
         odd_even: card.limit_day_type == 1,
     };
+    if state.store().card_price(&want.id).await? != Some(card.price) {
+        state.store().put_card_price(&want.id, card.price).await?;
+    }
     if state.store().card(&want.id).await?.as_ref() == Some(&want) {
         return Ok(false);
     }

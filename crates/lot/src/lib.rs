@@ -11,6 +11,7 @@ pub mod auth;
 mod barrier;
 pub mod bolink;
 pub mod bolinklink;
+pub mod bolinkpay;
 pub mod booth;
 pub mod cloud;
 pub mod cloudlink;

@@ -37,7 +37,7 @@ pub use cards::MonthCard;
 pub use fleet::{CarGroup, CarLog, ChargePlan, CloudCar, Coupon, LogLine};
 pub use lists::{ListEntry, OrderMark};
 pub use outbox::{Finished, Outgoing, RefusedRecord, Report, Standing};
-pub use payments::{ArrearsNotice, BillKind, BillState, OnlineBill, Settlement, Signing};
+pub use payments::{ArrearsNotice, BillKind, BillState, OnlineBill, RefundBooked, Settlement, Signing};
 pub use photos::StoredPhoto;
 pub use remote::{BlackEntry, PlateLock, QueuedReport, Seen, Visitor};
 pub use sessions::{Bill, Exit, Session, SessionQuery, SessionRow, SessionState};
@@ -51,6 +51,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (4, "payments", include_str!("../migrations/0004_payments.sql")),
     (5, "links", include_str!("../migrations/0005_links.sql")),
     (6, "cloud channel", include_str!("../migrations/0006_cloud_channel.sql")),
+    (7, "cloud money", include_str!("../migrations/0007_cloud_money.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -40,6 +40,7 @@ mod lots;
 mod payments;
 mod photos;
 mod records;
+mod renewals;
 mod scans;
 mod shared;
 pub use checks::{CheckRow, DayCounts};
@@ -55,6 +56,7 @@ pub use payments::{
 };
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Table};
+pub use renewals::{LotEpay, Renewal};
 pub use scans::Scan;
 use shared::Shared;
 
@@ -73,6 +75,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (10, "cloudpark", include_str!("../migrations/0010_cloudpark.sql")),
     (11, "cloud channel", include_str!("../migrations/0011_cloud_channel.sql")),
     (12, "bolink", include_str!("../migrations/0012_bolink.sql")),
+    (13, "bolink money", include_str!("../migrations/0013_bolink_money.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

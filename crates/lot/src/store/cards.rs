@@ -86,6 +86,29 @@ impl Store {
         Ok(cards)
     }
 
+    /// Keeps the monthly price a cloud lists for one of its cards (fen).
+    pub async fn put_card_price(&self, card_id: &str, monthly_fen: i64) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(
+            "INSERT INTO cloud_card_prices (card_id, monthly_fen) VALUES (?, ?) \
+             ON CONFLICT (card_id) DO UPDATE SET monthly_fen = excluded.monthly_fen",
+        )
+        .bind(card_id)
+        .bind(monthly_fen)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The monthly price a cloud listed for a card, if any.
+    pub async fn card_price(&self, card_id: &str) -> Result<Option<i64>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT monthly_fen FROM cloud_card_prices WHERE card_id = ?")
+            .bind(card_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     pub async fn card(&self, id: &str) -> Result<Option<MonthCard>, StoreError> {
         let Some(row): Option<CardRow> =
             sqlx::query_as("SELECT id, owner, start_time, end_time, lanes, odd_even FROM month_cards WHERE id = ?")

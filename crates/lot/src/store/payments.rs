@@ -33,7 +33,27 @@ onepark_sql::column_enum! {
         Offline = "offline",
         /// Superseded (a newer quote) or nothing to collect.
         Void = "void",
+        /// Paid, then all of it given back by the cloud (the stay owes it again).
+        Refunded = "refunded",
     }
+}
+
+/// What booking a cloud's refund came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundBooked {
+    /// Booked now (`whole`: nothing of the payment is left).
+    Booked {
+        whole: bool,
+    },
+    /// This refund was booked before.
+    Already,
+    /// The refund number was booked for another bill.
+    OtherBill(String),
+    NoBill,
+    NotPaid(BillState),
+    TooMuch {
+        left: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -211,6 +231,81 @@ impl Store {
         }
         tx.commit().await?;
         Ok(settled)
+    }
+
+    /// Books the cloud's refund `refund_no` of a paid bill once: its
+    /// actual_pay lowered by `fen` (all of it: the bill is `refunded`, the
+    /// stay owes it again), in one transaction with the refund's row.
+    pub async fn refund_online_bill(
+        &self,
+        refund_no: &str,
+        bill_id: &str,
+        fen: i64,
+        reason: Option<&str>,
+        now: &str,
+    ) -> Result<RefundBooked, StoreError> {
+        let mut tx = self.write().await?;
+        let seen: Option<String> = sqlx::query_scalar("SELECT bill_id FROM online_refunds WHERE refund_no = ?")
+            .bind(refund_no)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(seen) = seen {
+            return Ok(if seen == bill_id { RefundBooked::Already } else { RefundBooked::OtherBill(seen) });
+        }
+        let paid: Option<(BillState, Option<i64>)> =
+            sqlx::query_as("SELECT state, actual_pay FROM online_bills WHERE bill_id = ?")
+                .bind(bill_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let left = match paid {
+            Some((BillState::Paid, actual)) => actual.unwrap_or(0),
+            Some((state, _)) => return Ok(RefundBooked::NotPaid(state)),
+            None => return Ok(RefundBooked::NoBill),
+        };
+        if fen <= 0 || fen > left {
+            return Ok(RefundBooked::TooMuch { left });
+        }
+        let state = if fen == left { BillState::Refunded } else { BillState::Paid };
+        sqlx::query("UPDATE online_bills SET actual_pay = actual_pay - ?, state = ?, updated_at = ? WHERE bill_id = ?")
+            .bind(fen)
+            .bind(state)
+            .bind(now)
+            .bind(bill_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO online_refunds (refund_no, bill_id, fen, reason, booked_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(refund_no)
+            .bind(bill_id)
+            .bind(fen)
+            .bind(reason)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RefundBooked::Booked { whole: state == BillState::Refunded })
+    }
+
+    /// Prepayments a cloud (`path`) settled on `day` (deal time), paid or refunded since.
+    pub async fn cloud_paid_bills(&self, date: chrono::NaiveDate, path: &str) -> Result<Vec<OnlineBill>, StoreError> {
+        use onepark_domain::time::format_date;
+        let sql = format!(
+            "SELECT {BILL_COLUMNS} FROM online_bills WHERE path = ? AND kind = 'prepay' \
+             AND state IN ('paid', 'refunded') AND deal_time >= ? AND deal_time < ? ORDER BY deal_time, bill_id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(path)
+            .bind(format!("{} 00:00:00", format_date(date)))
+            .bind(format!("{} 00:00:00", format_date(date + chrono::Duration::days(1))))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Fen the cloud gave back of a bill.
+    pub async fn refunded_of(&self, bill_id: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(SUM(fen), 0) FROM online_refunds WHERE bill_id = ?")
+            .bind(bill_id)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Moves an open bill to `state` (offline, void) noting the path that decided.

@@ -28,6 +28,55 @@ pub enum Announcement {
     Arrears(ArrearsNotice),
     /// A black/white list entry changed.
     List { entry: ListEntry, operation: ListOperation },
+    /// An operator gave (part of) a prepayment back to the driver.
+    Refunded(RefundNotice),
+    /// What renewing a month card costs (the lot prices it; the request id is the renewal's trade number).
+    RenewalPrice(RenewalAsk),
+    /// A month card's renewal was paid through the platform.
+    Renewed(RenewalPaid),
+}
+
+/// A driver asking what renewing a card costs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenewalAsk {
+    /// The lot's card id (the city's fixed car's uuid).
+    pub card_id: String,
+    pub plate_no: String,
+    pub months: i64,
+    /// The renewal runs from (the card's end, or now when it lapsed).
+    pub start_time: NaiveDateTime,
+}
+
+/// A renewal paid: the card runs until `end_time`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenewalPaid {
+    pub card_id: String,
+    pub plate_no: String,
+    pub trade_no: String,
+    pub months: i64,
+    pub start_time: NaiveDateTime,
+    pub end_time: NaiveDateTime,
+    /// Fen.
+    pub amount: i64,
+    pub paid_at: NaiveDateTime,
+}
+
+/// A refund of a prepayment the lot booked: the lot books it back (a whole
+/// refund leaves the stay owing again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundNotice {
+    pub plate_no: String,
+    /// The bill the prepayment paid (the lot's quote).
+    pub bill_id: String,
+    /// The transaction number the lot was told when it booked the payment.
+    pub trade_no: String,
+    /// The refund's own id: the lot applies each once.
+    pub refund_no: String,
+    /// Fen given back now, and what is left of the payment after it.
+    pub amount: i64,
+    pub left: i64,
+    pub reason: String,
+    pub at: NaiveDateTime,
 }
 
 /// A bill the platform collected.

@@ -10,3 +10,4 @@ pub mod overview;
 pub mod payments;
 pub mod photos;
 pub mod principals;
+pub mod renewals;

@@ -21,7 +21,7 @@ use onepark_domain::time::parse_time;
 use onepark_pay::{ChannelError, Charge, Notification, Order, Refund};
 use tokio::sync::oneshot;
 
-use crate::city::announce::{AnnounceError, Announcement, ArrearsNotice, NoStop, PaidBill, Signing};
+use crate::city::announce::{AnnounceError, Announcement, ArrearsNotice, NoStop, PaidBill, RefundNotice, Signing};
 pub use crate::city::channel::Payments;
 use crate::config::LotAccess;
 use crate::state::AppState;
@@ -191,6 +191,7 @@ async fn after_paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
             }
         }
         Purpose::Arrears => settle_claimed(state, p).await?,
+        Purpose::Renewal => crate::city::renewals::paid(state, p).await?,
         Purpose::Prepay => {}
     }
     Ok(())
@@ -242,6 +243,94 @@ async fn uncounted(state: &AppState, p: &Payment, reason: &str) -> Result<(), St
 pub async fn refund(state: &AppState, p: &Payment, reason: &str) -> Result<(), StoreError> {
     let left = p.actual_pay.unwrap_or(0) - p.refunded;
     refund_part(state, p, left, &format!("R{}", p.order_id), reason).await
+}
+
+/// Why an operator's refund was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum RefundRefused {
+    #[error("orderId: no payment {0}")]
+    NoPayment(String),
+    #[error("orderId: payment {0} is {1}: only a paid charge is refunded")]
+    NotPaid(String, &'static str),
+    #[error("amount: {asked} fen, but {left} fen of payment {order_id} are left to refund")]
+    TooMuch { order_id: String, asked: i64, left: i64 },
+    #[error("the payment channel refused or did not answer: {0}")]
+    Channel(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An operator gives `amount` (default: all that is left) of a paid charge
+/// back, for `reason`. The refund's id comes from what was refunded before,
+/// so a double click or a retried request asks the channel for the same
+/// refund again (it is idempotent on the id): money goes back once. A
+/// prepayment's lot hears of it (Bolink's 3.23; a protocol without such a
+/// message is not told) and books it once per refund id.
+pub async fn refund_by_operator(
+    state: &AppState,
+    order_id: &str,
+    amount: Option<i64>,
+    reason: &str,
+) -> Result<Payment, RefundRefused> {
+    let Some(p) = state.store().payment_by_order(order_id).await? else {
+        return Err(RefundRefused::NoPayment(order_id.to_owned()));
+    };
+    if !matches!(p.state, PayState::Paid | PayState::Refunded) {
+        return Err(RefundRefused::NotPaid(p.order_id, p.state.as_str()));
+    }
+    let left = p.actual_pay.unwrap_or(0) - p.refunded;
+    let asked = amount.unwrap_or(left);
+    if asked <= 0 || asked > left {
+        return Err(RefundRefused::TooMuch { order_id: p.order_id, asked, left });
+    }
+    let refund_id = format!("R{}-{}", p.order_id, p.refunded);
+    let request =
+        Refund { order_id: p.order_id.clone(), refund_id: refund_id.clone(), amount: asked, reason: reason.into() };
+    let order = state.payments().channel.refund(&request).await.map_err(|e| RefundRefused::Channel(e.to_string()))?;
+    state.store().note_refund(&p.order_id, reason).await?;
+    apply(state, &order, false).await?;
+    tracing::warn!(order_id = p.order_id, fen = asked, reason, "refunded by an operator");
+    let after = state.store().payment_by_order(order_id).await?.unwrap_or(p);
+    if after.purpose == Purpose::Prepay {
+        let left = after.actual_pay.unwrap_or(0) - after.refunded;
+        refund_notice(state, &after, &refund_id, asked, left, reason).await?;
+    }
+    Ok(after)
+}
+
+/// Tells a prepayment's lot of its refund, unless it was told already (the
+/// same refund asked again).
+async fn refund_notice(
+    state: &AppState,
+    p: &Payment,
+    refund_no: &str,
+    amount: i64,
+    left: i64,
+    reason: &str,
+) -> Result<(), StoreError> {
+    let Some(lot) = lot_of(state, &p.parking_code).await? else { return Ok(()) };
+    if state.store().told_about(&lot.access_id, refund_no).await? {
+        return Ok(());
+    }
+    let notice = RefundNotice {
+        plate_no: p.plate_no.clone(),
+        bill_id: p.bill_id.clone(),
+        trade_no: p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()),
+        refund_no: refund_no.to_owned(),
+        amount,
+        left,
+        reason: reason.to_owned(),
+        at: state.now(),
+    };
+    match state.announce(&lot, &p.parking_code, &Announcement::Refunded(notice)) {
+        Ok(d) => {
+            state.store().put_downlinks(vec![d]).await?;
+            state.wake().now();
+        }
+        Err(AnnounceError::Store(e)) => return Err(e),
+        Err(e) => tracing::info!(order_id = p.order_id, reason = %e, "the lot is not told of this refund"),
+    }
+    Ok(())
 }
 
 /// Refunds `amount` of a payment under `refund_id` (the channel is idempotent on it).
@@ -307,6 +396,7 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
             }
             sealed
         }
+        Purpose::Renewal => vec![(None, crate::city::renewals::notice(state, p).await)],
         Purpose::Exit | Purpose::AfterLeave => Vec::new(),
     };
     let mut notices = Vec::new();
@@ -390,7 +480,7 @@ pub async fn resolve(state: &AppState, p: &Payment) -> Result<Payment, StoreErro
         Ok(Ok(order)) => Ok(apply(state, &order, false).await?.unwrap_or_else(|| p.clone())),
         Ok(Err(ChannelError::NoOrder(_))) => {
             // The channel never got it (the platform stopped before asking): ask now.
-            charge(state, p, p.purpose == Purpose::Prepay || p.purpose == Purpose::Arrears).await
+            charge(state, p, matches!(p.purpose, Purpose::Prepay | Purpose::Arrears | Purpose::Renewal)).await
         }
         _ => Ok(p.clone()),
     }
@@ -469,6 +559,7 @@ pub fn new_payment(
         Purpose::Prepay => Scene::InLot,
         Purpose::AfterLeave => Scene::AfterExit,
         Purpose::Arrears => Scene::Arrears,
+        Purpose::Renewal => Scene::InLot,
     };
     Payment {
         parking_code: parking_code.to_owned(),

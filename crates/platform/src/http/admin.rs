@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(crate::http::money::payments))
         .routes(routes!(crate::http::money::arrears))
         .routes(routes!(crate::http::money::reconciliation))
+        .routes(routes!(crate::http::money::refund))
         .routes(routes!(crate::http::integrators::list, crate::http::integrators::add))
         .routes(routes!(crate::http::integrators::remove))
         .routes(routes!(crate::http::integrators::fixed_cars))

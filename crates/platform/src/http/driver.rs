@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/pay/signup", post(sign_up))
         .route("/pay/receipt/{order}", get(receipt))
         .route("/pay/verify", post(verify))
+        .merge(crate::http::renewal::router())
 }
 
 pub(crate) struct Driver {
@@ -67,7 +68,7 @@ pub(crate) fn driver(state: &AppState, headers: &HeaderMap) -> Driver {
 }
 
 impl Driver {
-    fn proves(&self, plate_no: &str) -> bool {
+    pub(crate) fn proves(&self, plate_no: &str) -> bool {
         self.proven.iter().any(|p| p == plate_no)
     }
 
@@ -117,7 +118,7 @@ fn proven_redirect(state: &AppState, headers: &HeaderMap, to: &str, plate_no: &s
 
 /// To a charge's receipt; a browser whose payment went through has proven
 /// the plate (one that started a charge and never approved it has not).
-fn paid_redirect(state: &AppState, headers: &HeaderMap, p: &Payment) -> Response {
+pub(crate) fn paid_redirect(state: &AppState, headers: &HeaderMap, p: &Payment) -> Response {
     let to = receipt_url(state, &p.order_id);
     if p.state == PayState::Paid {
         proven_redirect(state, headers, &to, &p.plate_no)
@@ -127,7 +128,7 @@ fn paid_redirect(state: &AppState, headers: &HeaderMap, p: &Payment) -> Response
 }
 
 /// A receipt's address, with the key that opens it without proof of the plate.
-fn receipt_url(state: &AppState, order_id: &str) -> String {
+pub(crate) fn receipt_url(state: &AppState, order_id: &str) -> String {
     format!("/pay/receipt/{order_id}?k={}", state.proofs().link(&format!("receipt\n{order_id}")))
 }
 
@@ -146,8 +147,8 @@ pub(crate) fn forged(d: &Driver) -> Response {
 }
 
 #[derive(Deserialize)]
-struct Key {
-    k: Option<String>,
+pub(crate) struct Key {
+    pub(crate) k: Option<String>,
 }
 
 /// A page that says what went wrong and how to go on (HTTP status kept).
@@ -165,7 +166,7 @@ pub(crate) fn failed(d: &Driver, e: impl std::fmt::Display) -> Response {
 }
 
 /// The plate's page (a Location header must be ASCII: the plate is percent-encoded).
-fn plate_url(plate_no: &str) -> String {
+pub(crate) fn plate_url(plate_no: &str) -> String {
     format!("/pay?plate={}", form_urlencoded::byte_serialize(plate_no.as_bytes()).collect::<String>())
 }
 
@@ -233,6 +234,7 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
         Some((code, ..)) => store.lot_name(code).await?,
         None => None,
     };
+    let cards = store.fixed_cars_of(plate_no).await?.iter().filter(|c| crate::city::renewals::renewable(c)).count();
     let body = html! {
         div.card {
             div.plate.big { (plate_no) }
@@ -277,6 +279,13 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
                         button.wide type="submit" id="pay-arrears" { (lang.t("补缴全部欠费", "Pay all")) " " (yuan(owed)) }
                     }
                 }
+            }
+        }
+        @if cards > 0 && online {
+            div.card id="cards" {
+                h2 { (lang.t("月卡", "Month cards")) }
+                p { a.button.wide href=(format!("/pay/card?plate={}", form_urlencoded::byte_serialize(plate_no.as_bytes()).collect::<String>())) id="renew" {
+                    (lang.t("月卡续费", "Renew a month card")) } }
             }
         }
         @if proven && online {
@@ -353,6 +362,7 @@ fn purpose_name(lang: Lang, p: Purpose) -> &'static str {
         Purpose::Prepay => lang.t("场内缴费", "Paid in the lot"),
         Purpose::AfterLeave => lang.t("先离场后付费", "Paid after leaving"),
         Purpose::Arrears => lang.t("欠费补缴", "Arrears"),
+        Purpose::Renewal => lang.t("月卡续费", "Month-card renewal"),
     }
 }
 
@@ -373,12 +383,12 @@ struct PlateForm {
 }
 
 #[derive(Deserialize)]
-struct TokenForm {
+pub(crate) struct TokenForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
-fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
+pub(crate) fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
     plate(typed).ok_or_else(|| {
         Box::new(problem(
             d,
@@ -390,7 +400,12 @@ fn plate_or_400(d: &Driver, typed: &str) -> Result<String, Box<Response>> {
 }
 
 /// A driver form's post: genuine (its page's token, this site) and naming a plate.
-fn posted(state: &AppState, headers: &HeaderMap, csrf: &str, plate: &str) -> Result<(Driver, String), Box<Response>> {
+pub(crate) fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    csrf: &str,
+    plate: &str,
+) -> Result<(Driver, String), Box<Response>> {
     let d = driver(state, headers);
     if !proof::genuine(headers, csrf) {
         return Err(Box::new(forged(&d)));
@@ -558,7 +573,7 @@ async fn pay_quote(
 }
 
 /// Online payment is off (no channel configured).
-fn offline(d: &Driver) -> Response {
+pub(crate) fn offline(d: &Driver) -> Response {
     problem(
         d,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -569,7 +584,7 @@ fn offline(d: &Driver) -> Response {
 
 /// Another charge is paying (or has paid) this debt: no second one; the
 /// driver sees that one and how to go on.
-fn already_paying(state: &AppState, d: &Driver, holder: &Payment) -> Response {
+pub(crate) fn already_paying(state: &AppState, d: &Driver, holder: &Payment) -> Response {
     let lang = d.lang;
     let body = html! {
         div.card {

@@ -150,8 +150,11 @@ pub(crate) struct EventParams {
     /// Only this lot's.
     park_code: Option<String>,
     /// Only this kind: alarm, lift, notice, bill, info (the cloud's reports); staff, shift, handover, log,
-    /// plan, price, lane, cartype, confirm, storedvalue, coupon, invoice, internal (Bolink's).
-    #[param(pattern = "^(alarm|lift|notice|bill|info)$")]
+    /// plan, price, lane, cartype, confirm, storedvalue, coupon, invoice, internal, renewal, black, forward,
+    /// correction (Bolink's).
+    #[param(
+        pattern = "^(alarm|lift|notice|bill|info|staff|shift|handover|log|plan|price|lane|cartype|confirm|storedvalue|coupon|invoice|internal|renewal|black|forward|correction)$"
+    )]
     kind: Option<String>,
     /// At most this many (default 200, 1 to 1000).
     limit: Option<i64>,

@@ -11,5 +11,6 @@ pub mod noplate;
 pub mod notify;
 pub mod params;
 pub mod proof;
+pub mod renewal;
 pub mod scrape;
 pub mod session;

@@ -3,7 +3,7 @@
 //! charges and the channel's statement, listing every mismatch.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -53,6 +53,53 @@ pub(crate) async fn payments(
         None => store.payments(p.parking_code.as_deref(), p.state, limit).await?,
     };
     Ok(Json(PaymentsReply { items }))
+}
+
+/// An operator's refund.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RefundRequest {
+    /// Why (kept with the payment and told to the lot).
+    #[schema(min_length = 1, max_length = 200)]
+    reason: String,
+    /// Fen to give back (default: all that is left of the payment).
+    #[schema(minimum = 1)]
+    amount: Option<i64>,
+}
+
+/// Gives (part of) a paid charge back to the driver. Asked again (a
+/// double click, a retry) before anything else was refunded, it is the same
+/// refund: the money goes back once. A Bolink lot's prepayment is booked
+/// back at the lot (3.23 `refund_inform`, once per refund).
+#[utoipa::path(post, path = "/api/admin/payments/{orderId}/refund", tag = "money",
+    params(("orderId" = String, Path, description = "the charge's order id")),
+    request_body = RefundRequest,
+    responses((status = 200, description = "refunded: the payment after it", body = Payment),
+        (status = 404, description = "no such payment", body = crate::error::ErrorBody),
+        (status = 409, description = "not paid, or less left to refund than asked", body = crate::error::ErrorBody),
+        (status = 502, description = "the payment channel refused or did not answer", body = crate::error::ErrorBody)))]
+pub(crate) async fn refund(
+    State(state): State<AppState>,
+    Path(order_id): Path<String>,
+    crate::error::Body(r): crate::error::Body<RefundRequest>,
+) -> Result<Json<Payment>, ApiError> {
+    use crate::city::payments::{RefundRefused, refund_by_operator};
+    let reason = r.reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err(bad("reason: 1–200 characters"));
+    }
+    if r.amount.is_some_and(|a| a < 1) {
+        return Err(bad("amount: at least 1 fen"));
+    }
+    match refund_by_operator(&state, &order_id, r.amount, reason).await {
+        Ok(p) => Ok(Json(p)),
+        Err(e @ RefundRefused::NoPayment(_)) => Err(crate::error::not_found(e.to_string())),
+        Err(e @ (RefundRefused::NotPaid(..) | RefundRefused::TooMuch { .. })) => {
+            Err(crate::error::conflict(e.to_string()))
+        }
+        Err(e @ RefundRefused::Channel(_)) => Err(ApiError(axum::http::StatusCode::BAD_GATEWAY, e.to_string())),
+        Err(RefundRefused::Store(e)) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -146,8 +193,8 @@ pub(crate) async fn reconciliation(
         .map_err(|e| ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("channel statement: {e}")))?;
     let lines = onepark_pay::parse_statement(&csv)
         .map_err(|e| ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("channel statement: {e}")))?;
-    let lot_bills = state.store().day_online_bills(date).await?;
     let paid_type = state.payments().channel().paid_type();
+    let lot_bills = state.store().day_online_bills(date, paid_type).await?;
     Ok(Json(reconcile(p.date.as_str(), &ours, &lines, &lot_bills, paid_type)))
 }
 
@@ -189,9 +236,11 @@ fn reconcile(
                 ..mismatch("refund", Some(p))
             });
         }
-        // Arrears payments settle other lots' bills; refunded ones were collected offline.
+        // Arrears payments settle other lots' bills; refunded ones were collected offline;
+        // a renewal's lot books it by answering 3.10 (the card, not a bill).
         let reported = lot_bills.iter().find(|(c, b, _, _)| *c == p.parking_code && *b == p.bill_id);
-        if p.purpose != Purpose::Arrears && p.state == PayState::Paid && reported.is_none() {
+        let billed = !matches!(p.purpose, Purpose::Arrears | Purpose::Renewal);
+        if billed && p.state == PayState::Paid && reported.is_none() {
             mismatches.push(Mismatch { platform: Some(actual), ..mismatch("not_reported", Some(p)) });
         }
     }

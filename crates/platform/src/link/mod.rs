@@ -29,7 +29,7 @@ pub fn announcers(config: &Config, clock: &Clock) -> HashMap<Protocol, Arc<dyn A
         retry: config.downlink_retry,
         clock: clock.clone(),
     };
-    let bolink = bolink::announce::Bolink { retry: config.downlink_retry, clock: clock.clone() };
+    let bolink = bolink::announce::Bolink { retry: config.downlink_retry, clock: clock.clone(), zone: config.zone };
     HashMap::from([
         (Protocol::Qdpark, Arc::new(qdpark) as Arc<dyn Announcer>),
         (Protocol::Cloudpark, Arc::new(cloudpark) as Arc<dyn Announcer>),

@@ -375,6 +375,14 @@ impl Store {
         Ok((count, page))
     }
 
+    /// A plate's fixed cars at every lot (not deleted), at most 20.
+    pub async fn fixed_cars_of(&self, plate_no: &str) -> Result<Vec<FixedCar>, StoreError> {
+        let sql = format!(
+            "SELECT {CAR_COLUMNS} FROM fixed_cars WHERE plate_no = $1 AND deleted = 0 ORDER BY park_code, uuid LIMIT 20"
+        );
+        Ok(sqlx::query_as(&sql).bind(plate_no).fetch_all(&self.pool).await?)
+    }
+
     /// Fixed cars, deleted ones included, of one lot or all.
     pub async fn fixed_cars(&self, park_code: Option<&str>, limit: i64) -> Result<Vec<FixedCar>, StoreError> {
         let sql = format!(

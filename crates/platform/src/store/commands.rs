@@ -55,7 +55,7 @@ pub struct LotEvent {
 
 /// The kinds of lot events: the cloud's MQ reports (alarm … info) and what
 /// Bolink charging systems report besides records (staff … internal).
-pub const EVENT_KINDS: [&str; 18] = [
+pub const EVENT_KINDS: [&str; 22] = [
     "alarm",
     "lift",
     "notice",
@@ -74,6 +74,10 @@ pub const EVENT_KINDS: [&str; 18] = [
     "coupon",
     "invoice",
     "internal",
+    "renewal",
+    "black",
+    "forward",
+    "correction",
 ];
 
 /// A lot's latest online report.

@@ -181,6 +181,38 @@ impl Store {
             .await
     }
 
+    /// Whether a message about `subject` (a refund's id…) was ever stored for this lot.
+    pub async fn told_about(&self, access_id: &str, subject: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM downlinks WHERE access_id = $1 AND subject = $2")
+            .bind(access_id)
+            .bind(subject)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Makes every unconfirmed message of an accessID due now, so they go
+    /// out in the order they were made (`due_downlinks` orders by time,
+    /// then request id): a lot back after an outage hears them in order.
+    pub async fn due_again(&self, access_id: &str, now: &str) -> Result<u64, StoreError> {
+        let data = (access_id.to_owned(), now.to_owned());
+        self.group
+            .write(DOWNLINKS, data, |conn, (access_id, now), _| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 \
+                         AND state IN ('queued', 'published')",
+                    )
+                    .bind(access_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+
     /// Gives up on messages past their retry period; returns how many.
     pub async fn expire_downlinks(&self, now: &str) -> Result<u64, StoreError> {
         self.group

@@ -25,6 +25,8 @@ onepark_sql::column_enum! {
         AfterLeave = "after_leave",
         /// A driver paying a plate's arrears (the bills of several lots).
         Arrears = "arrears",
+        /// A driver renewing a month card (a Bolink lot's: 3.11 priced, 3.10 delivered).
+        Renewal = "renewal",
     }
 }
 
@@ -442,19 +444,41 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(from).bind(to).fetch_all(&self.pool).await?)
     }
 
+    /// One lot's charges for `purpose` that took money on a day (deal time), refunded since or not.
+    pub async fn lot_day_payments(
+        &self,
+        parking_code: &str,
+        date: chrono::NaiveDate,
+        purpose: Purpose,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let (from, to) = super::day_range(date);
+        let sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND purpose = $2 \
+             AND state IN ('paid', 'refunded') AND deal_time >= $3 AND deal_time < $4 ORDER BY order_id"
+        );
+        Ok(sqlx::query_as(&sql).bind(parking_code).bind(purpose).bind(from).bind(to).fetch_all(&self.pool).await?)
+    }
+
     /// The lots' bills of a day paid through the city platform (billWay 1):
     /// (parkingCode, billID, actualPay, paidType), for reconciliation.
+    /// Bolink lots' prepayments count as they say they booked them (2.30,
+    /// `lot_epay`), with the channel's paid type `platform_paid_type`.
     pub async fn day_online_bills(
         &self,
         date: chrono::NaiveDate,
+        platform_paid_type: i64,
     ) -> Result<Vec<(String, String, i64, i64)>, StoreError> {
         let (from, to) = super::day_range(date);
         Ok(sqlx::query_as(
             "SELECT parking_code, bill_id, actual_pay, paid_type FROM bills WHERE bill_way = 1 \
-             AND deal_time >= $1 AND deal_time < $2 ORDER BY parking_code, bill_id",
+             AND deal_time >= $1 AND deal_time < $2 \
+             UNION ALL SELECT parking_code, bill_id, money - refund, CAST($3 AS BIGINT) FROM lot_epay WHERE day = $4 \
+             ORDER BY 1, 2",
         )
         .bind(from)
         .bind(to)
+        .bind(platform_paid_type)
+        .bind(date.to_string())
         .fetch_all(&self.pool)
         .await?)
     }

@@ -13,7 +13,7 @@ pub(super) struct EventQuery {
     lot: Option<String>,
 }
 
-const KINDS: [(&str, &str, &str); 18] = [
+const KINDS: [(&str, &str, &str); 22] = [
     ("alarm", "告警", "alarms"),
     ("lift", "手动抬闸", "manual lifts"),
     ("notice", "通知", "notices"),
@@ -33,6 +33,10 @@ const KINDS: [(&str, &str, &str); 18] = [
     ("coupon", "优惠减免", "discounts"),
     ("invoice", "发票", "invoices"),
     ("internal", "内部车", "internal cars"),
+    ("renewal", "月卡续费", "card renewals"),
+    ("black", "黑名单", "blacklist"),
+    ("forward", "平台转发", "forwarded"),
+    ("correction", "业务纠正", "corrections"),
 ];
 
 pub(super) fn kind_badge(lang: Lang, kind: &str) -> Markup {

@@ -7,10 +7,14 @@
 //! redelivered until then, as the vendor's 12 times over 30 min; its
 //! `request_no`, as 3.33's, is echoed to say which notice). The quote's
 //! bill id is `{order_id}B{query_order_no}` on both sides, so the payment
-//! names the very quote the lot made. Lists, signings and arrears have no
+//! names the very quote the lot made. An operator's refund of such a
+//! payment → 3.23 `refund_inform` (designed in 3.2's style: `refund_no`
+//! applied once by the lot, `refund_money` and `left_money` in yuan), retried
+//! as 3.2 is. Lists, signings and arrears have no
 //! message in part 1 of this protocol (`AnnounceError::NotCarried`).
 
 use chrono::NaiveDateTime;
+use onepark_bolink::renewal;
 use onepark_domain::money::yuan;
 use onepark_domain::record::Protocol;
 use onepark_domain::time::format_time;
@@ -23,11 +27,15 @@ use crate::store::{Downlink, NewDownlink};
 
 pub const QUERY_PRICE: &str = "query_price";
 pub const PREPAY_ORDER: &str = "prepay_order";
+/// 3.23 退款下发通知 (title only; designed in 3.2's style: `onepark_bolink::refund`).
+pub const REFUND_INFORM: &str = onepark_bolink::refund::SERVICE;
 
 pub struct Bolink {
     /// How long a payment's notice is retried.
     pub retry: chrono::Duration,
     pub clock: Clock,
+    /// The platform's zone (the wire's times are Unix seconds).
+    pub zone: onepark_domain::time::Zone,
 }
 
 /// The quote's bill id, as the lot and the platform both make it.
@@ -44,7 +52,9 @@ pub fn split_bill_id(bill_id: &str) -> Option<(&str, &str)> {
 pub fn interval(interface: &str) -> chrono::Duration {
     match interface {
         // 12 times over 30 min.
-        PREPAY_ORDER => chrono::Duration::seconds(150),
+        PREPAY_ORDER | REFUND_INFORM => chrono::Duration::seconds(150),
+        // 15 times over a day.
+        renewal::PAY => chrono::Duration::seconds(5_760),
         _ => chrono::Duration::seconds(10),
     }
 }
@@ -61,6 +71,7 @@ impl Announcer for Bolink {
         let not_carried = |what| Err(AnnounceError::NotCarried { protocol: Protocol::Bolink, what });
         let request_id = next_request_id(self.clock.now().timestamp_micros());
         let query_time = self.clock.now().timestamp();
+        let unix = |t: NaiveDateTime| self.zone.instant(t).map_or(0, |t| t.timestamp());
         let (interface, lane, payload, subject, expires) = match what {
             Announcement::FeeRequest { plate_no, exit_lane } => {
                 let scene = match exit_lane {
@@ -88,6 +99,54 @@ impl Announcer for Bolink {
                     "trade_no": p.order_code, "prepay_type": 1, "pay_time": format_time(p.deal_time),
                     "query_time": query_time, "request_no": request_id.to_string() });
                 (PREPAY_ORDER, String::new(), m, p.plate_no.clone(), now + self.retry)
+            }
+            Announcement::Refunded(r) => {
+                let Some((order_id, query_order_no)) = split_bill_id(&r.bill_id) else {
+                    return not_carried("a refund of a bill this lot did not quote");
+                };
+                let m = onepark_bolink::refund::Refund {
+                    order_id: order_id.to_owned(),
+                    query_order_no: query_order_no.to_owned(),
+                    trade_no: r.trade_no.clone(),
+                    refund_no: r.refund_no.clone(),
+                    car_number: r.plate_no.clone(),
+                    refund_money: r.amount,
+                    left_money: r.left,
+                    reason: r.reason.clone(),
+                    refund_time: format_time(r.at),
+                }
+                .to_message(&lot.access_id, &request_id.to_string(), query_time);
+                (REFUND_INFORM, String::new(), m, r.refund_no.clone(), now + self.retry)
+            }
+            Announcement::RenewalPrice(a) => {
+                let q = renewal::PriceQuery {
+                    card_id: a.card_id.clone(),
+                    months: a.months,
+                    start_time: unix(a.start_time),
+                    trade_no: request_id.to_string(),
+                    car_number: a.plate_no.clone(),
+                };
+                (
+                    renewal::PRICE,
+                    String::new(),
+                    q.to_message(&lot.access_id),
+                    a.plate_no.clone(),
+                    now + chrono::Duration::seconds(60),
+                )
+            }
+            Announcement::Renewed(r) => {
+                let p = renewal::Paid {
+                    trade_no: r.trade_no.clone(),
+                    card_id: r.card_id.clone(),
+                    car_number: r.plate_no.clone(),
+                    months: r.months,
+                    start_time: unix(r.start_time),
+                    end_time: unix(r.end_time),
+                    pay_money: r.amount,
+                    pay_time: unix(r.paid_at),
+                };
+                let m = p.to_message(&lot.access_id, &request_id.to_string());
+                (renewal::PAY, String::new(), m, r.trade_no.clone(), now + chrono::Duration::days(1))
             }
             Announcement::List { .. } => return not_carried("black/white-list entries (part 2: 3.14)"),
             Announcement::Signing(_) => return not_carried("pay-after-leave signings"),

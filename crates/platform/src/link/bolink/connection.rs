@@ -41,6 +41,7 @@ pub async fn drive(state: &AppState, session: &mut Session, held: &mut Held, htt
                     state.metrics().bolink("login", true);
                     tracing::info!(park_id = login.park_id, local_id = ?login.local_id, http, "Bolink lot logged in");
                     held.attached = Some(state.bolink().attach(&lot.access_id, login.local_id.as_deref(), http));
+                    due_again(state, &lot.access_id).await;
                     held.token = Some(token);
                     held.lot = Some(lot);
                     heard(state, held).await;
@@ -72,6 +73,15 @@ pub async fn heard(state: &AppState, held: &mut Held) {
     let now = onepark_domain::time::format_time(state.now());
     if let Err(e) = state.store().heartbeat(&lot.access_id, code, &now).await {
         tracing::warn!(error = %e, "Bolink lot heartbeat not written");
+    }
+}
+
+/// A lot (back) online: what it has not answered goes out now, in the
+/// order it was made (not in the phases of each message's offline retry).
+pub async fn due_again(state: &AppState, access_id: &str) {
+    let now = onepark_domain::time::format_time(state.now());
+    if let Err(e) = state.store().due_again(access_id, &now).await {
+        tracing::warn!(error = %e, access_id, "Bolink lot's pending messages not made due");
     }
 }
 

@@ -107,6 +107,7 @@ pub async fn download(State(state): State<AppState>, body: Bytes) -> Response {
         if lapsed {
             // It stopped polling for a while: attached again, so what is sent to the lot reaches it.
             p.held.attached = Some(state.bolink().attach(&lot.access_id, None, true));
+            super::connection::due_again(&state, &lot.access_id).await;
         }
         match &p.held.attached {
             Some((_, mailbox)) => (lot.access_id.clone(), mailbox.clone()),

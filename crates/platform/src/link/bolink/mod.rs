@@ -15,6 +15,7 @@ pub mod connection;
 pub mod held;
 pub mod http;
 pub mod mailbox;
+pub mod money;
 pub mod publish;
 pub mod records;
 pub mod scan;

@@ -6,7 +6,7 @@
 //! remember the sign, so the resend is taken).
 
 use onepark_bolink::message::{InPark, OutPark, stay_reply};
-use onepark_bolink::{Envelope, Reply, day_check, month_card, no_plate, picture, query, uplink};
+use onepark_bolink::{Envelope, Reply, day_check, epay_check, month_card, no_plate, picture, query, renewal, uplink};
 use onepark_domain::time::format_time;
 
 use super::mailbox::ScanAnswer;
@@ -136,6 +136,10 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         // its token (`http`); a TCP SDK closes its connection after the answer.
         LOGOUT => Reply::ok(service).with("errmsg", "已退出登录"),
         super::announce::PREPAY_ORDER => prepay_answered(state, lot, e).await,
+        super::announce::REFUND_INFORM => answered(state, lot, e).await,
+        renewal::PRICE => super::money::priced(state, lot, e).await,
+        renewal::PAY => super::money::renewal_answered(state, lot, e).await,
+        epay_check::SERVICE => super::money::epay(state, lot, code, e).await,
         no_plate::SERVICE => match no_plate::Answer::read(e) {
             Ok(a) => {
                 // Stored before the waiting scans hear it: a rescan reads it from there.
@@ -155,6 +159,10 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         },
         other if onepark_bolink::downlink::find(other).is_some() => answered(state, lot, e).await,
         other => match uplink::find(other) {
+            Some(spec) if other == renewal::RECORD => match super::money::renewal_record(state, code, e).await {
+                Ok(()) => event(state, lot, code, e, spec, now).await,
+                Err(refused) => refused,
+            },
             Some(spec) => event(state, lot, code, e, spec, now).await,
             None => Reply::refused(
                 other,
@@ -462,7 +470,7 @@ async fn event(
 /// An answer names its own message: another message's `request_no` (a
 /// payment's notice answered as a command) confirms nothing; `what` names
 /// the message in the refusal.
-async fn own_message(
+pub(super) async fn own_message(
     state: &AppState,
     lot: &LotAccess,
     service: &str,
@@ -476,7 +484,7 @@ async fn own_message(
     }
 }
 
-fn unavailable(service: &str, err: StoreError) -> Reply {
+pub(super) fn unavailable(service: &str, err: StoreError) -> Reply {
     tracing::error!(error = %err, service, "Bolink answer not stored");
     Reply::refused(service, "服务器错误：请稍后重发")
 }

@@ -109,6 +109,9 @@ impl Announcer for Cloudpark {
             Announcement::List { .. } => return not_carried("white-list entries (fixed cars go as addfixcar)"),
             Announcement::Signing(_) => return not_carried("pay-after-leave signings"),
             Announcement::Arrears(_) => return not_carried("city-wide arrears notices"),
+            Announcement::Refunded(_) => return not_carried("refunds"),
+            // The cloud's lots renew through 3.8 from their own cloud, not from the city.
+            Announcement::RenewalPrice(_) | Announcement::Renewed(_) => return not_carried("month-card renewals"),
         };
         let request_id = next_request_id(self.clock.now().timestamp_micros());
         let m = command(

@@ -54,6 +54,13 @@ impl Announcer for Qdpark {
             Announcement::Paid(p) => (Interface::PayResult, p.plate_no.as_str(), encode_flat(&pay_result(p))),
             Announcement::Signing(s) => (Interface::DeparturePayInfo, s.plate_no.as_str(), encode_flat(&signing(s))),
             Announcement::Arrears(a) => (Interface::OverDueResult, a.plate_no.as_str(), encode_flat(&arrears(a))),
+            // The spec has no such messages: its lots hear of money only through payResult.
+            Announcement::Refunded(_) | Announcement::RenewalPrice(_) | Announcement::Renewed(_) => {
+                return Err(AnnounceError::NotCarried {
+                    protocol: onepark_domain::record::Protocol::Qdpark,
+                    what: "refunds or month-card renewals",
+                });
+            }
             Announcement::List { entry, operation } => {
                 let m = SpecialCar {
                     parking_code: entry.parking_code.clone(),

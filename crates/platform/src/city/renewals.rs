@@ -1,0 +1,180 @@
+//! Month-card renewals bought by drivers: the card's lot prices the renewal
+//! (a Bolink lot answers 3.11), the driver pays that price through the
+//! payment channel, the city's fixed car then runs until the new end and
+//! the lot hears of it with the payment's change (3.10, redelivered until it
+//! answers); a lot that refuses it gives the driver the money back. The
+//! renewal is its own debt (`M{trade_no}`): a second tap or tab finds the
+//! first charge.
+
+use std::time::Duration;
+
+use chrono::{Months, NaiveDateTime};
+use onepark_domain::time::{format_time, parse_time};
+use tokio::sync::oneshot;
+
+use crate::city::announce::{AnnounceError, Announcement, RenewalAsk, RenewalPaid};
+use crate::city::payments::{self, Paying};
+use crate::state::AppState;
+use crate::store::{Debt, Downlink, FixedCar, Payment, Purpose, Renewal, StoreError};
+
+/// The months a driver may buy at once.
+pub const MONTHS: [i64; 4] = [1, 3, 6, 12];
+
+/// The payment's bill id of a renewal.
+pub fn bill_id(trade_no: &str) -> String {
+    format!("M{trade_no}")
+}
+
+/// Whether a fixed car is a month card a driver may renew here.
+pub fn renewable(car: &FixedCar) -> bool {
+    car.deleted == 0 && car.state == 0 && !(71..=75).contains(&car.car_type)
+}
+
+/// When a renewal of `car` for `months` runs, from `now`: from the card's
+/// end, or from now when it lapsed.
+pub fn period(car: &FixedCar, months: i64, now: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime)> {
+    let end = parse_time(&car.end_time).ok()?;
+    let start = end.max(now);
+    let months = u32::try_from(months).ok()?;
+    Some((start, start.checked_add_months(Months::new(months))?))
+}
+
+/// Asks the card's lot what renewing it for `months` costs and waits up to
+/// `wait` for the answer: the renewal's trade number, and whether it came.
+/// `None`: no such renewable card of that plate.
+pub async fn ask_price(
+    state: &AppState,
+    parking_code: &str,
+    card_id: &str,
+    months: i64,
+    wait: Duration,
+) -> Result<Option<(String, bool)>, AnnounceError> {
+    let Some(car) = state.store().fixed_car(parking_code, card_id).await?.filter(renewable) else { return Ok(None) };
+    let Some(lot) = payments::lot_of(state, parking_code).await? else { return Ok(None) };
+    let now = state.now();
+    let Some((start, end)) = period(&car, months, now) else { return Ok(None) };
+    let ask = RenewalAsk { card_id: car.uuid.clone(), plate_no: car.plate_no.clone(), months, start_time: start };
+    let downlink: Downlink = state.announce(&lot, parking_code, &Announcement::RenewalPrice(ask))?;
+    let request_id = downlink.request_id;
+    let now_text = format_time(now);
+    let renewal = Renewal {
+        trade_no: request_id.to_string(),
+        parking_code: parking_code.to_owned(),
+        card_id: car.uuid.clone(),
+        plate_no: car.plate_no.clone(),
+        months,
+        start_time: format_time(start),
+        end_time: format_time(end),
+        price: None,
+        state: "asked".into(),
+        errmsg: None,
+        created_at: now_text.clone(),
+        updated_at: now_text,
+    };
+    state.store().put_renewal(&renewal).await?;
+    let (tx, rx) = oneshot::channel();
+    state.payments().waiters().insert(request_id, tx);
+    state.store().put_downlinks(vec![downlink]).await?;
+    state.wake().now();
+    let answered = tokio::time::timeout(wait, rx).await.is_ok();
+    state.payments().waiters().remove(&request_id);
+    Ok(Some((renewal.trade_no, answered)))
+}
+
+/// The lot priced a renewal (or refused to): kept, and the driver's page woken.
+pub async fn priced(state: &AppState, trade_no: &str, price: Result<i64, String>) -> Result<bool, StoreError> {
+    let now = format_time(state.now());
+    let moved = match &price {
+        Ok(fen) => state.store().move_renewal(trade_no, &["asked"], "quoted", Some(*fen), None, &now).await?,
+        Err(why) => state.store().move_renewal(trade_no, &["asked"], "refused", None, Some(why), &now).await?,
+    };
+    if let Ok(id) = trade_no.parse() {
+        payments::fee_answered(state, id);
+    }
+    Ok(moved)
+}
+
+/// Pays a quoted renewal (interactive: the driver approves it in the channel).
+pub async fn pay(state: &AppState, r: &Renewal) -> Result<Option<Paying>, StoreError> {
+    let Some(price) = r.price.filter(|p| *p > 0) else { return Ok(None) };
+    let bill = bill_id(&r.trade_no);
+    let plate_color = 1;
+    let p = payments::new_payment(
+        state,
+        Purpose::Renewal,
+        &r.parking_code,
+        &bill,
+        &r.card_id,
+        (&r.plate_no, plate_color),
+        (&r.start_time, &r.end_time, &format_time(state.now())),
+        price,
+    );
+    let debts = [(Debt::bill(&r.parking_code, &bill), price)];
+    payments::pay(state, p, &debts, true).await.map(Some)
+}
+
+/// The renewal a payment is for.
+pub async fn of_payment(state: &AppState, p: &Payment) -> Result<Option<Renewal>, StoreError> {
+    match p.bill_id.strip_prefix('M') {
+        Some(trade_no) => state.store().renewal(trade_no).await,
+        None => Ok(None),
+    }
+}
+
+/// The lot's notice of a paid renewal, sealed with the payment's change.
+pub async fn notice(state: &AppState, p: &Payment) -> Result<Option<Downlink>, AnnounceError> {
+    let Some(r) = of_payment(state, p).await? else { return Ok(None) };
+    let Some(lot) = payments::lot_of(state, &r.parking_code).await? else { return Ok(None) };
+    let (Ok(start_time), Ok(end_time)) = (parse_time(&r.start_time), parse_time(&r.end_time)) else {
+        return Ok(None);
+    };
+    let paid = RenewalPaid {
+        card_id: r.card_id.clone(),
+        plate_no: r.plate_no.clone(),
+        trade_no: r.trade_no.clone(),
+        months: r.months,
+        start_time,
+        end_time,
+        amount: p.actual_pay.unwrap_or(p.should_pay),
+        paid_at: state.now(),
+    };
+    Ok(Some(state.announce(&lot, &r.parking_code, &Announcement::Renewed(paid))?))
+}
+
+/// A renewal's payment went through: the city's fixed car runs until its
+/// end (never shortened).
+pub async fn paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
+    let Some(r) = of_payment(state, p).await? else { return Ok(()) };
+    let now = format_time(state.now());
+    state.store().move_renewal(&r.trade_no, &["quoted"], "paid", None, None, &now).await?;
+    if let Some(car) = state.store().fixed_car(&r.parking_code, &r.card_id).await?
+        && car.end_time < r.end_time
+    {
+        let renewed = FixedCar { end_time: r.end_time.clone(), changed_at: now, ..car };
+        state.store().put_fixed_car(&renewed).await?;
+    }
+    tracing::info!(trade_no = r.trade_no, card = r.card_id, end = r.end_time, "month card renewed");
+    Ok(())
+}
+
+/// The lot answered a renewal's notice: applied (delivered), or refused —
+/// then the driver gets the money back and the card its old end.
+pub async fn answered(state: &AppState, request_id: i64, done: bool, reason: &str) -> Result<(), StoreError> {
+    let Some(p) = state.store().announced_by(request_id).await? else { return Ok(()) };
+    let Some(r) = of_payment(state, &p).await? else { return Ok(()) };
+    let now = format_time(state.now());
+    if done {
+        state.store().move_renewal(&r.trade_no, &["paid", "quoted"], "delivered", None, None, &now).await?;
+        return Ok(());
+    }
+    if state.store().move_renewal(&r.trade_no, &["paid", "quoted"], "failed", None, Some(reason), &now).await? {
+        if let Some(car) = state.store().fixed_car(&r.parking_code, &r.card_id).await?
+            && car.end_time == r.end_time
+        {
+            let back = FixedCar { end_time: r.start_time.clone().min(car.end_time.clone()), changed_at: now, ..car };
+            state.store().put_fixed_car(&back).await?;
+        }
+        payments::refund(state, &p, &format!("车场未能续期月卡（{reason}）：自动退款")).await?;
+    }
+    Ok(())
+}

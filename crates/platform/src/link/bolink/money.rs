@@ -1,0 +1,136 @@
+//! A Bolink lot's word on money beyond fee queries and prepayments: its
+//! price for a card's renewal (3.11 answer), its answer to a paid renewal
+//! (3.10: applied, or refused and refunded), a renewal it collected itself
+//! (2.13: the city's fixed car runs until its new end; the report is also
+//! kept as the lot's event), and the day's e-payments it booked (2.30,
+//! designed) compared with the platform's charges and kept as the lot's
+//! side of the three-way check.
+
+use onepark_bolink::epay_check::{self, Answer as EpayAnswer, Request as EpayRequest};
+use onepark_bolink::renewal::{self, PriceAnswer, Record};
+use onepark_bolink::{Envelope, Reply};
+use onepark_domain::time::format_time;
+
+use super::records;
+use super::services::{own_message, unavailable};
+use crate::config::LotAccess;
+use crate::state::AppState;
+use crate::store::{Confirmed, FixedCar, LotEpay, Purpose};
+
+/// 3.11's answer: the lot's price for a renewal the platform asked about.
+pub async fn priced(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
+    let service = renewal::PRICE;
+    let a = match PriceAnswer::read(&e.fields()) {
+        Ok(a) => a,
+        Err(why) => return Reply::refused(service, &why.0),
+    };
+    let Ok(request_id) = a.trade_no.parse::<i64>() else {
+        return Reply::refused(service, &format!("trade_no {} 不是平台的续费询价编号", a.trade_no));
+    };
+    if let Err(refused) = own_message(state, lot, service, request_id, "续费询价").await {
+        return refused;
+    }
+    let errmsg = a.price.as_ref().err().cloned();
+    let now = format_time(state.now());
+    let confirmed = state
+        .store()
+        .confirm_downlink(request_id, &lot.access_id, a.price.is_ok(), errmsg.as_deref(), &now, state.clock().millis())
+        .await;
+    if let Err(err) = confirmed {
+        return unavailable(service, err);
+    }
+    match crate::city::renewals::priced(state, &a.trade_no, a.price).await {
+        Ok(_) => Reply::ok(service).with("trade_no", a.trade_no),
+        Err(err) => unavailable(service, err),
+    }
+}
+
+/// 3.10's answer: the lot extended the card (`state` 1), or refused — then
+/// the driver gets the money back.
+pub async fn renewal_answered(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
+    let service = renewal::PAY;
+    let f = e.fields();
+    let Some(request_id) = f.opt_text(&["request_no"], 32).ok().flatten().and_then(|q| q.parse::<i64>().ok()) else {
+        return Reply::refused(service, "缺少 data.request_no（平台通知中的编号）");
+    };
+    if let Err(refused) = own_message(state, lot, service, request_id, "续费通知").await {
+        return refused;
+    }
+    let done = f.opt_int(&["state"]).ok().flatten() == Some(1);
+    let errmsg = f.opt_text(&["errmsg"], 200).ok().flatten();
+    let now = format_time(state.now());
+    let confirmed = state
+        .store()
+        .confirm_downlink(request_id, &lot.access_id, done, errmsg.as_deref(), &now, state.clock().millis())
+        .await;
+    match confirmed {
+        Ok(Confirmed::Now { .. }) => {
+            let reason = errmsg.unwrap_or_else(|| "车场未续期".into());
+            if let Err(err) = crate::city::renewals::answered(state, request_id, done, &reason).await {
+                return unavailable(service, err);
+            }
+        }
+        Ok(Confirmed::Already) => {}
+        Ok(Confirmed::Unknown) => {
+            return Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的续费通知"));
+        }
+        Err(err) => return unavailable(service, err),
+    }
+    Reply::ok(service).with("request_no", request_id.to_string())
+}
+
+/// 2.13: a renewal the lot collected: the city's fixed car of that card
+/// (one the city has) runs until `limit_time`. `None`: kept as the event only.
+pub async fn renewal_record(state: &AppState, code: &str, e: &Envelope) -> Result<(), Reply> {
+    let service = renewal::RECORD;
+    let r = Record::read(&e.fields()).map_err(|why| Reply::refused(service, &why.0))?;
+    let Some(limit) = r.limit_time else { return Ok(()) };
+    let end = format_time(records::local(state.zone(), limit));
+    let car = state.store().fixed_car(code, &r.card_id).await.map_err(|err| unavailable(service, err))?;
+    if let Some(car) = car.filter(|c| c.deleted == 0 && c.end_time < end) {
+        let renewed = FixedCar { end_time: end, changed_at: format_time(state.now()), ..car };
+        state.store().put_fixed_car(&renewed).await.map_err(|err| unavailable(service, err))?;
+    }
+    Ok(())
+}
+
+/// 2.30 (designed): the e-payments the lot booked on a day against the
+/// platform's charges of its stays; what the lot listed becomes its side of
+/// the three-way check (replacing what it said before for that day).
+pub async fn epay(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -> Reply {
+    let service = epay_check::SERVICE;
+    let r = match EpayRequest::read(&e.data, &e.fields()) {
+        Ok(r) => r,
+        Err(why) => return Reply::refused(service, &why.0),
+    };
+    let ours = match state.store().lot_day_payments(code, r.date, Purpose::Prepay).await {
+        Ok(p) => p,
+        Err(err) => return unavailable(service, err),
+    };
+    let cloud: Vec<(String, i64, i64)> = ours
+        .iter()
+        .map(|p| (p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()), p.actual_pay.unwrap_or(0), p.refunded))
+        .collect();
+    let answer = EpayAnswer::compare(&r, &cloud);
+    if !r.truncated {
+        let trades: Vec<LotEpay> = r
+            .trades
+            .iter()
+            .map(|t| LotEpay {
+                trade_no: t.trade_no.clone(),
+                bill_id: super::announce::bill_id(&t.order_id, &t.query_order_no),
+                money: t.money,
+                refund: t.refund,
+            })
+            .collect();
+        let now = format_time(state.now());
+        if let Err(err) = state.store().put_lot_epay(code, &r.date.to_string(), &trades, &now).await {
+            return unavailable(service, err);
+        }
+    }
+    if !answer.balanced(&r) {
+        tracing::warn!(park_id = lot.access_id, date = %r.date, lot_only = ?answer.lot_only,
+            cloud_only = ?answer.cloud_only, amount = ?answer.amount, "Bolink e-payments differ");
+    }
+    answer.reply(&lot.access_id, &r)
+}
