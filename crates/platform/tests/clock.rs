@@ -103,3 +103,52 @@ async fn the_recovery_job_asks_about_a_charge_only_once_it_is_five_seconds_old()
     // such driver and declines it.
     assert_eq!(state().await, PayState::Declined);
 }
+
+/// A Bolink lot away for ten minutes hears every message queued for it in
+/// the order they were made once it logs in again — not in the phases of
+/// each message's offline retry (every 5 s from its own creation).
+#[tokio::test]
+async fn a_bolink_lot_back_after_ten_minutes_hears_its_messages_in_order() {
+    let temp = onepark_testkit::dirs::TempDir::new("clock-bolink-order");
+    let dir = temp.path().to_path_buf();
+    let mut config = common::config(format!("sqlite://{}", dir.join("p.db").display()), dir, "234");
+    config.lots.push(onepark_platform::config::LotAccess::bolink("21835", "TEST-ONLY-bolink-key", "BL001", 50));
+    let store = Store::connect(&config.database).await.expect("store");
+    let clock = Clock::manual(start());
+    let state = AppState::with_clock(&config, store, clock.clone());
+    let app = router(&config, state.clone());
+    use onepark_platform::link::bolink::publish::publish_due as publish_bolink;
+
+    // Offline from the start: each message is tried every 5 s from when it was made.
+    let mut made = Vec::new();
+    for (i, step) in [0, 3, 1, 4, 2].into_iter().enumerate() {
+        clock.advance(Duration::seconds(step));
+        let body = json!({ "channel_id": format!("C{i}"), "operate_type": 1, "passname": format!("通道{i}") });
+        let (status, issued) = common::admin_post(&app, "/api/admin/bolink/BL001/sync/gate_sync", body).await;
+        assert_eq!(status, 202, "{issued}");
+        made.push(issued["requestId"].as_i64().expect("requestId"));
+        publish_bolink(&state).await.expect("pass");
+    }
+    // Ten minutes go by in uneven steps, the publisher finding the lot away each time.
+    let until = clock.now() + Duration::minutes(10);
+    let mut step = 1;
+    while clock.now() < until {
+        clock.advance(Duration::seconds(step));
+        step = step % 7 + 2;
+        assert_eq!(publish_bolink(&state).await.expect("pass"), 0, "nobody to send to");
+    }
+
+    // The lot logs in: everything pending is due at once, sent oldest first.
+    let (_, mailbox) = state.bolink().attach("21835", None, false);
+    onepark_platform::link::bolink::connection::due_again(&state, "21835").await;
+    assert_eq!(publish_bolink(&state).await.expect("pass"), made.len());
+    let heard: Vec<i64> = mailbox
+        .drain()
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(m).expect("JSON");
+            v["data"]["request_no"].as_str().expect("request_no").parse().expect("number")
+        })
+        .collect();
+    assert_eq!(heard, made, "in the order they were made");
+}

@@ -178,10 +178,7 @@ async fn send(
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
     let command = downlink::find(service)
         .ok_or_else(|| bad(format!("serviceName: `{service}` is not a message onepark sends")))?;
-    let lot = match state.store().access_of(&parking_code).await? {
-        Some(access_id) => state.lot(&access_id).await?,
-        None => None,
-    };
+    let lot = crate::city::payments::lot_of(state, &parking_code).await?;
     let Some(lot) = lot.filter(|l| matches!(l.link, LotLink::Bolink { .. })) else {
         return Err(not_found(format!("parkingCode: no Bolink lot reports under {parking_code}")));
     };
