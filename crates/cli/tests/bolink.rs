@@ -570,3 +570,199 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
 
     drop((tcp_gateway, platform));
 }
+
+/// The cloud's side, played by the test over a real socket: every line the
+/// gateway writes is answered (`state` 1, its key echoed; the two daily
+/// checks with the lot's own figures) and handed to the test.
+struct FakeCloud {
+    write: std::sync::Arc<tokio::sync::Mutex<tokio::net::tcp::OwnedWriteHalf>>,
+    heard: tokio::sync::mpsc::UnboundedReceiver<Value>,
+}
+
+impl FakeCloud {
+    async fn accept(listener: tokio::net::TcpListener, cards: Value) -> FakeCloud {
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(30), listener.accept())
+            .await
+            .expect("the gateway connects")
+            .expect("accept");
+        let (read, write) = stream.into_split();
+        let write = std::sync::Arc::new(tokio::sync::Mutex::new(write));
+        let (tx, heard) = tokio::sync::mpsc::unbounded_channel();
+        let w = write.clone();
+        tokio::spawn(async move {
+            let mut read = BufReader::new(read);
+            loop {
+                let mut buf = Vec::new();
+                if read.read_until(b'\n', &mut buf).await.unwrap_or(0) == 0 {
+                    return;
+                }
+                let text = String::from_utf8_lossy(&buf);
+                let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{11}');
+                let Ok(line) = serde_json::from_str::<Value>(text) else { continue };
+                let service = line["service_name"].as_str().unwrap_or_default().to_owned();
+                let data = &line["data"];
+                let mut reply = json!({ "service_name": service, "state": 1, "errmsg": "" });
+                for k in ["order_id", "random_str", "car_number", "request_no", "trade_no", "refund_no"] {
+                    if let Some(v) = data.get(k) {
+                        reply[k] = v.clone();
+                    }
+                }
+                match service.as_str() {
+                    "login" => reply["token"] = json!("TOKEN"),
+                    "query_month_card_page" => {
+                        reply["count"] = json!(cards.as_array().map_or(0, Vec::len));
+                        reply["vip_list"] = cards.clone();
+                    }
+                    "day_reconciliation" => {
+                        reply["in_count"] = data["in_count"].clone();
+                        reply["out_count"] = data["out_count"].clone();
+                    }
+                    "epay_reconciliation" => {
+                        reply["count"] = data["count"].clone();
+                        reply["total"] = data["total"].clone();
+                        reply["balanced"] = json!(1);
+                    }
+                    _ => {}
+                }
+                let mut w = w.lock().await;
+                let _ = w.write_all(format!("\n{reply}\r").as_bytes()).await;
+                let _ = tx.send(line);
+            }
+        });
+        FakeCloud { write, heard }
+    }
+
+    /// Sends one of the cloud's own messages (flat, as 3.1 and 3.2 are).
+    async fn send(&self, message: Value) {
+        self.write.lock().await.write_all(format!("\n{message}\r").as_bytes()).await.expect("write");
+    }
+
+    /// The next line the gateway wrote for `service`.
+    async fn next(&mut self, service: &str) -> Value {
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(15), self.heard.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no {service} from the gateway"))
+                .expect("the connection");
+            if line["service_name"] == service {
+                return line["data"].clone();
+            }
+        }
+    }
+}
+
+/// The gateway's money with a Bolink cloud, the cloud played by the test
+/// (independent of the platform's code): a stay's prepayment booked once,
+/// its refund booked once though delivered twice (the stay then owes its
+/// fee again), a card's renewal priced from the monthly price the cloud
+/// listed and applied once though delivered twice, a new card refused, and
+/// the day's e-payments (2.30) listing exactly what was paid and refunded.
+#[tokio::test]
+async fn a_bolink_gateway_books_each_payment_refund_and_renewal_once() {
+    let dir = TempDir::new("bolink-money-gateway");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let cloud_port = listener.local_addr().expect("addr").port();
+    let port = free_port();
+    let link = format!(
+        "[bolink]\naddress = \"127.0.0.1:{cloud_port}\"\npark_id = \"21840\"\nkey = \"{KEY_TCP}\"\ncard_sync_seconds = 3600\nheartbeat_seconds = 60\n"
+    );
+    let config = gateway_toml(&dir, "money", "BL010", port, &link);
+    let end = chrono::Utc::now().timestamp() + 10 * 86_400;
+    let cards = json!([{ "card_id": "C1", "car_number": "鲁B55001", "name": "月租车主", "begin_time": 1_767_000_000,
+        "end_time": end, "price": 150.00, "limit_day_type": 0 }]);
+    let gateway = start(&dir, &["lot", "serve"], &config, port).await;
+    let mut cloud = FakeCloud::accept(listener, cards).await;
+    cloud.next("query_month_card_page").await;
+    until("the cloud's card at the gateway", || async {
+        let n = bolink_cards(port).await;
+        (n != 1).then(|| json!(n))
+    })
+    .await;
+
+    // A stay of 110 minutes owes 6 yuan; the cloud asks the price, the driver pays it.
+    let plate = "鲁B55002";
+    let entered = lane(port, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": local(-110) })).await;
+    let order_id = entered["uid"].as_str().expect("uid").to_owned();
+    cloud.next("in_park").await;
+    cloud
+        .send(json!({ "service_name": "query_price", "park_id": "21840", "pay_scene": 0, "car_number": plate,
+            "order_id": "", "query_order_no": "501", "query_time": 1 }))
+        .await;
+    let quoted = cloud.next("query_price").await;
+    assert_eq!((quoted["state"].as_i64(), quoted["price"].as_str()), (Some(1), Some("6.00")), "{quoted}");
+    cloud
+        .send(json!({ "service_name": "prepay_order", "park_id": "21840", "car_number": plate, "order_id": order_id,
+            "query_order_no": "501", "prepay": 6.00, "trade_no": "T501", "prepay_type": 1, "request_no": "1" }))
+        .await;
+    assert_eq!(cloud.next("prepay_order").await["state"], 1);
+
+    // The cloud gives the money back; its notice arrives twice (a lost answer): booked once.
+    let refund = json!({ "service_name": "refund_inform", "park_id": "21840", "car_number": plate,
+        "order_id": order_id, "query_order_no": "501", "trade_no": "T501", "refund_no": "RT501-0",
+        "refund_money": "6.00", "left_money": "0.00", "reason": "车主申请退款", "request_no": "2" });
+    cloud.send(refund.clone()).await;
+    let first = cloud.next("refund_inform").await;
+    assert_eq!(first["state"], 1, "{first}");
+    assert!(first["errmsg"].as_str().is_some_and(|m| m.contains("已退款")), "{first}");
+    cloud.send(refund).await;
+    let second = cloud.next("refund_inform").await;
+    assert_eq!((second["state"].as_i64(), second["errmsg"].as_str()), (Some(1), Some("该退款已处理")), "{second}");
+    // Another payment's trade number on that bill books nothing.
+    cloud
+        .send(json!({ "service_name": "refund_inform", "park_id": "21840", "order_id": order_id,
+            "query_order_no": "501", "trade_no": "OTHER", "refund_no": "RX", "refund_money": "1.00",
+            "left_money": "0.00", "request_no": "3" }))
+        .await;
+    assert_eq!(cloud.next("refund_inform").await["state"], 0);
+    // Refunded whole, the stay owes its fee again at the exit.
+    let out = lane(port, "/api/lanes/2/exit", json!({ "plateNo": plate })).await;
+    assert_eq!(out["open"], false, "the refunded stay pays at the exit: {out}");
+
+    // A renewal of the cloud's card: 3 months at 150 yuan, then paid (delivered twice).
+    cloud
+        .send(json!({ "service_name": "query_prodprice", "park_id": "21840", "card_id": "C1", "months": "3",
+            "start_time": end, "trade_no": "900", "car_number": "鲁B55001", "request_no": "4" }))
+        .await;
+    let priced = cloud.next("query_prodprice").await;
+    assert_eq!((priced["state"].as_i64(), priced["price"].as_str()), (Some(1), Some("450.00")), "{priced}");
+    let new_end = end + 92 * 86_400;
+    let paid = json!({ "service_name": "monthcard_pay", "park_id": "21840", "trade_no": "900", "card_id": "C1",
+        "car_number": "鲁B55001", "months": 3, "start_time": end, "end_time": new_end, "pay_money": 450.00,
+        "pay_time": end - 86_400, "request_no": "5" });
+    for expected in ["已续期至", "该续费已处理"] {
+        cloud.send(paid.clone()).await;
+        let answer = cloud.next("monthcard_pay").await;
+        assert_eq!(answer["state"], 1, "{answer}");
+        assert!(answer["errmsg"].as_str().is_some_and(|m| m.contains(expected)), "{answer}");
+    }
+    let cards = common::lot_get(port, "/api/month-cards").await;
+    let card = cards["items"].as_array().into_iter().flatten().find(|c| c["id"] == "bolink-C1").expect("the card");
+    let zone = onepark_domain::time::Zone::default();
+    let want = onepark_domain::time::format_time(zone.local(chrono::DateTime::from_timestamp(new_end, 0).expect("t")));
+    assert_eq!(card["endTime"], want.as_str(), "extended once, to the paid end: {card}");
+    cloud
+        .send(json!({ "service_name": "query_newprodprice", "park_id": "21840", "months": 1, "start_time": end,
+            "trade_no": "901", "car_number": "鲁B55003", "pid": "P1", "request_no": "6" }))
+        .await;
+    assert_eq!(cloud.next("query_newprodprice").await["state"], 0, "new cards are made at the lot");
+
+    // The day's e-payments: the one paid, refunded whole.
+    let today = local(0)[..10].to_owned();
+    let reconcile = client()
+        .post(format!("http://127.0.0.1:{port}/api/reconcile"))
+        .header("content-type", "application/json")
+        .body(json!({ "date": today }).to_string())
+        .send();
+    let (checked, epay) = tokio::join!(reconcile, cloud.next("epay_reconciliation"));
+    let trades = epay["trades"].as_array().expect("trades");
+    assert_eq!(trades.len(), 1, "{epay}");
+    assert_eq!(
+        (trades[0]["trade_no"].as_str(), trades[0]["money"].as_f64(), trades[0]["refund"].as_f64()),
+        (Some("T501"), Some(6.0), Some(6.0)),
+        "{epay}"
+    );
+    assert_eq!((epay["count"].as_i64(), epay["total"].as_f64()), (Some(1), Some(0.0)), "{epay}");
+    let checked: Value = serde_json::from_str(&checked.expect("reconcile").text().await.expect("body")).expect("JSON");
+    assert_eq!(checked["bolink"]["epay"]["balanced"], true, "{checked}");
+    drop(gateway);
+}
