@@ -766,3 +766,144 @@ async fn a_bolink_gateway_books_each_payment_refund_and_renewal_once() {
     assert_eq!(checked["bolink"]["epay"]["balanced"], true, "{checked}");
     drop(gateway);
 }
+
+/// A Bolink lot's money through the real platform and gateway: a driver
+/// prepays on the driver page and leaves within the grace period; a
+/// prepayment refunded from the console (a double click) is refunded once
+/// and booked back at the lot, whose exit then charges the stay; a month
+/// card renewed on the driver pages is priced by the lot, paid, and
+/// extended at the lot and in the city; the day's e-payments (2.30) balance
+/// and the three-way check finds the lot's side of every prepayment.
+#[tokio::test]
+async fn a_bolink_lots_money_flows_through_the_platform() {
+    let dir = TempDir::new("bolink-money");
+    let (http, mqtt, bport, port) = (free_port(), free_port(), free_port(), free_port());
+    let tables = format!("[payments]\nchannel = \"sandbox\"\n[bolink]\nlisten = \"127.0.0.1:{bport}\"\n");
+    let config = platform_config(&dir, http, mqtt, &tables);
+    let platform = start(&dir, &["platform", "serve"], &config, http).await;
+    let base = format!("http://127.0.0.1:{http}");
+    let add = ["platform", "lots", "add", "--protocol", "bolink", "--park-id", "21850", "--key", KEY_TCP];
+    onepark(&[&add[..], &["--parking-code", "BL020", "--berths", "50"]].concat(), &config);
+    onepark(&["platform", "integrators", "add", "--pid", PID, "--secret", PID_KEY, "--park-code", "BL020"], &config);
+    let card_end = local(10 * 24 * 60)[..10].to_owned();
+    let car = json!({ "uuid": "c0ffee00c0ffee00c0ffee00c0ffee00", "parkCode": "BL020", "carNum": "鲁B56001",
+        "owner": "月租车主", "cartypeCode": "81", "carMMoney": "150.00", "timeStart": "2026-01-01", "timeEnd": card_end, "state": 0 });
+    assert_eq!(cloud(&base, "addfixcar", car).await["code"], 200);
+    let link = format!(
+        "[bolink]\naddress = \"127.0.0.1:{bport}\"\npark_id = \"21850\"\nkey = \"{KEY_TCP}\"\ncard_sync_seconds = 10\n"
+    );
+    let gateway_config = gateway_toml(&dir, "money", "BL020", port, &link);
+    let gateway = start(&dir, &["lot", "serve"], &gateway_config, port).await;
+    until("the card at the gateway", || async {
+        let n = bolink_cards(port).await;
+        (n != 1).then(|| json!(n))
+    })
+    .await;
+    let confirmed = |interface: &'static str, n: usize| {
+        let base = base.clone();
+        async move {
+            until(&format!("{n} {interface} answered by the lot"), || async {
+                let d = get(format!("{base}/api/admin/downlinks?parkingCode=BL020&limit=100")).await;
+                let done = d["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x["interface"] == interface && x["state"] == "confirmed")
+                    .count();
+                (done < n).then_some(d)
+            })
+            .await;
+        }
+    };
+
+    // Prepaid on the driver page, the car leaves within the grace period.
+    for plate in ["鲁B56002", "鲁B56003"] {
+        let entered = lane(port, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": local(-110) })).await;
+        assert_eq!(entered["open"], true, "{entered}");
+        until("the entry in the city's records", || has_record(&base, "BL020", plate, false)).await;
+        pay_stay(&base, plate, "¥6.00").await;
+    }
+    confirmed("prepay_order", 2).await;
+    let out = lane(port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B56002" })).await;
+    assert_eq!(out["open"], true, "prepaid, within the grace period: {out}");
+
+    // The second stay's payment refunded from the console; a double click refunds once.
+    let payments = get(format!("{base}/api/admin/payments?plateNo={}", common::enc("鲁B56003"))).await;
+    let order_id = payments["items"][0]["orderId"].as_str().expect("the payment").to_owned();
+    let refund = || {
+        client()
+            .post(format!("{base}/api/admin/payments/{order_id}/refund"))
+            .bearer_auth("t")
+            .header("content-type", "application/json")
+            .body(json!({ "reason": "车主申请退款" }).to_string())
+            .send()
+    };
+    let (a, b) = tokio::join!(refund(), refund());
+    let statuses = [a.expect("refund").status().as_u16(), b.expect("refund").status().as_u16()];
+    assert!(statuses.contains(&200), "{statuses:?}");
+    let again = refund().await.expect("refund");
+    assert_eq!(again.status(), 409, "nothing left to refund");
+    let after = get(format!("{base}/api/admin/payments?plateNo={}", common::enc("鲁B56003"))).await;
+    assert_eq!(
+        (after["items"][0]["refunded"].as_i64(), after["items"][0]["state"].as_str()),
+        (Some(600), Some("refunded"))
+    );
+    confirmed("refund_inform", 1).await;
+    let out = lane(port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B56003" })).await;
+    assert_eq!(out["open"], false, "refunded: the stay pays at the exit: {out}");
+
+    // A month card renewed on the driver pages: priced by the lot, paid, extended at the lot and in the city.
+    let cards_page = client()
+        .get(format!("{base}/pay/card?plate={}", common::enc("鲁B56001")))
+        .send()
+        .await
+        .expect("cards")
+        .text()
+        .await
+        .expect("page");
+    assert!(cards_page.contains("查询续费价格"), "{cards_page}");
+    let quote = common::form(
+        &base,
+        "/pay/card/quote",
+        &format!("plate={}&code=BL020&card=c0ffee00c0ffee00c0ffee00c0ffee00&months=3", common::enc("鲁B56001")),
+    )
+    .await;
+    until("the lot's price on the renewal page", || async {
+        let page = client().get(format!("{base}{quote}")).send().await.ok()?.text().await.ok()?;
+        (!page.contains("¥450.00")).then(|| json!(page))
+    })
+    .await;
+    let receipt = common::form(&base, &common::pay_url(&quote), "").await;
+    assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
+    confirmed("monthcard_pay", 1).await;
+    let page = client().get(format!("{base}{quote}")).send().await.expect("page").text().await.expect("body");
+    assert!(page.contains("续费成功"), "{page}");
+    let new_end = get(format!("{base}/api/admin/fixed-cars?parkCode=BL020")).await;
+    let city_end = new_end["items"][0]["endTime"].as_str().expect("the city's card").to_owned();
+    assert!(city_end > format!("{card_end} 23:59:59"), "three months later in the city: {city_end}");
+    let cards = common::lot_get(port, "/api/month-cards").await;
+    let card = &cards["items"].as_array().expect("cards").iter().find(|c| c["plates"][0] == "鲁B56001").cloned();
+    assert_eq!(card.as_ref().map(|c| c["endTime"].clone()), Some(json!(city_end)), "at the lot: {cards}");
+
+    // The day's e-payments balance, and the three-way check finds the lot's side of both prepayments.
+    let today = local(0)[..10].to_owned();
+    let checked: Value = serde_json::from_str(
+        &client()
+            .post(format!("http://127.0.0.1:{port}/api/reconcile"))
+            .header("content-type", "application/json")
+            .body(json!({ "date": today }).to_string())
+            .send()
+            .await
+            .expect("reconcile")
+            .text()
+            .await
+            .expect("body"),
+    )
+    .expect("JSON");
+    assert_eq!(checked["bolink"]["epay"]["balanced"], true, "{checked}");
+    assert_eq!(checked["bolink"]["epay"]["count"], 2, "{checked}");
+    let three_way = get(format!("{base}/api/admin/payments/reconciliation?date={today}")).await;
+    assert_eq!(three_way["mismatches"], json!([]), "{three_way}");
+    assert_eq!(three_way["lotFen"], 600, "the lot's side: 6 yuan kept, 6 given back: {three_way}");
+    drop((gateway, platform));
+}
