@@ -22,6 +22,7 @@ pub mod frame;
 pub mod message;
 pub mod month_card;
 pub mod no_plate;
+pub mod no_stop;
 pub mod picture;
 pub mod query;
 pub mod refund;

@@ -790,7 +790,8 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
         "owner": "月租车主", "cartypeCode": "81", "carMMoney": "150.00", "timeStart": "2026-01-01", "timeEnd": card_end, "state": 0 });
     assert_eq!(cloud(&base, "addfixcar", car).await["code"], 200);
     let link = format!(
-        "[bolink]\naddress = \"127.0.0.1:{bport}\"\npark_id = \"21850\"\nkey = \"{KEY_TCP}\"\ncard_sync_seconds = 10\n"
+        "[bolink]\naddress = \"127.0.0.1:{bport}\"\npark_id = \"21850\"\nkey = \"{KEY_TCP}\"\ncard_sync_seconds = 10\n\
+         [payments]\nwait_ms = 5000\n"
     );
     let gateway_config = gateway_toml(&dir, "money", "BL020", port, &link);
     let gateway = start(&dir, &["lot", "serve"], &gateway_config, port).await;
@@ -852,6 +853,38 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
     let out = lane(port, "/api/lanes/2/exit", json!({ "plateNo": "鲁B56003" })).await;
     assert_eq!(out["open"], false, "refunded: the stay pays at the exit: {out}");
 
+    // A plate signed up for paying without stopping leaves without stopping: told so at its entry
+    // (4.2 update_balance), the exit asks the cloud to charge it (2.2 wallet), paid (3.4 outpark).
+    let signed = "鲁B56004";
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let proved = no_redirect
+        .post(format!("{base}/pay/verify"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("op_csrf={}", common::CSRF))
+        .body(format!("plate={}&sandbox=1&csrf={}", common::enc(signed), common::CSRF))
+        .send()
+        .await
+        .expect("verify");
+    let proof = proved.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    common::form_with(&base, "/pay/signup", &format!("plate={}&limit=50&no_stop=1", common::enc(signed)), &proof).await;
+    let entered = lane(port, "/api/lanes/1/entry", json!({ "plateNo": signed, "time": local(-110) })).await;
+    assert_eq!(entered["open"], true, "{entered}");
+    confirmed("update_balance", 1).await;
+    let out = lane(port, "/api/lanes/2/exit", json!({ "plateNo": signed })).await;
+    assert_eq!(out["open"], true, "paid without stopping: {out}");
+    let paid = get(format!("{base}/api/admin/payments?plateNo={}", common::enc(signed))).await;
+    assert_eq!(
+        (
+            paid["items"][0]["purpose"].as_str(),
+            paid["items"][0]["state"].as_str(),
+            paid["items"][0]["actualPay"].as_i64()
+        ),
+        (Some("exit"), Some("paid"), Some(600)),
+        "{paid}"
+    );
+    confirmed("outpark", 1).await;
+    until("the password-free stay's exit in the city's records", || has_record(&base, "BL020", signed, true)).await;
+
     // A month card renewed on the driver pages: priced by the lot, paid, extended at the lot and in the city.
     let cards_page = client()
         .get(format!("{base}/pay/card?plate={}", common::enc("鲁B56001")))
@@ -901,9 +934,9 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
     )
     .expect("JSON");
     assert_eq!(checked["bolink"]["epay"]["balanced"], true, "{checked}");
-    assert_eq!(checked["bolink"]["epay"]["count"], 2, "{checked}");
+    assert_eq!(checked["bolink"]["epay"]["count"], 3, "two prepayments and one exit: {checked}");
     let three_way = get(format!("{base}/api/admin/payments/reconciliation?date={today}")).await;
     assert_eq!(three_way["mismatches"], json!([]), "{three_way}");
-    assert_eq!(three_way["lotFen"], 600, "the lot's side: 6 yuan kept, 6 given back: {three_way}");
+    assert_eq!(three_way["lotFen"], 1200, "the lot's side: 6 + 6 yuan kept, 6 given back: {three_way}");
     drop((gateway, platform));
 }

@@ -338,6 +338,12 @@ pub(crate) async fn at_exit(
     if !p.no_stop {
         return Ok(OnlinePay::NotUsed);
     }
+    // A lot of a Bolink cloud only: password-free through it (4.2, 2.2 wallet, 3.4).
+    if state.uplink().is_none()
+        && let Some(handle) = state.bolink()
+    {
+        return crate::bolinkpay::at_exit(state, handle, session, due, lane, at).await;
+    }
     let started = Instant::now();
     let request = apply_request(state, session, &exit_bill_id(&session.uid), due, lane, at, CarStock::InLot);
     let reply = ask::<ApplyPaymentReply>(state, Uplink::ApplyPayment, &request, p.wait).await;

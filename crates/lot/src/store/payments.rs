@@ -285,15 +285,22 @@ impl Store {
         Ok(RefundBooked::Booked { whole: state == BillState::Refunded })
     }
 
-    /// Prepayments a cloud (`path`) settled on `day` (deal time), paid or refunded since.
-    pub async fn cloud_paid_bills(&self, date: chrono::NaiveDate, path: &str) -> Result<Vec<OnlineBill>, StoreError> {
+    /// What a cloud settled on `day` (deal time): prepayments (`path`) and
+    /// password-free exits (`exit_path`), paid or refunded since.
+    pub async fn cloud_paid_bills(
+        &self,
+        date: chrono::NaiveDate,
+        path: &str,
+        exit_path: &str,
+    ) -> Result<Vec<OnlineBill>, StoreError> {
         use onepark_domain::time::format_date;
         let sql = format!(
-            "SELECT {BILL_COLUMNS} FROM online_bills WHERE path = ? AND kind = 'prepay' \
+            "SELECT {BILL_COLUMNS} FROM online_bills WHERE ((path = ? AND kind = 'prepay') OR (path = ? AND kind = 'exit')) \
              AND state IN ('paid', 'refunded') AND deal_time >= ? AND deal_time < ? ORDER BY deal_time, bill_id"
         );
         Ok(sqlx::query_as(&sql)
             .bind(path)
+            .bind(exit_path)
             .bind(format!("{} 00:00:00", format_date(date)))
             .bind(format!("{} 00:00:00", format_date(date + chrono::Duration::days(1))))
             .fetch_all(&self.pool)

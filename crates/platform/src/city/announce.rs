@@ -34,6 +34,24 @@ pub enum Announcement {
     RenewalPrice(RenewalAsk),
     /// A month card's renewal was paid through the platform.
     Renewed(RenewalPaid),
+    /// What came of a no-stop deduction a lot asked for at its exit (told
+    /// to a protocol whose lots wait for it: Bolink's 3.4).
+    Deducted(Deduction),
+}
+
+/// A no-stop deduction's outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deduction {
+    pub plate_no: String,
+    /// The lot's bill (its stay's order id).
+    pub bill_id: String,
+    pub paid: bool,
+    pub trade_no: String,
+    /// Fen.
+    pub amount: i64,
+    pub at: NaiveDateTime,
+    /// Why not, when not paid.
+    pub reason: String,
 }
 
 /// A driver asking what renewing a card costs.

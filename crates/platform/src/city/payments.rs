@@ -397,7 +397,8 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
             sealed
         }
         Purpose::Renewal => vec![(None, crate::city::renewals::notice(state, p).await)],
-        Purpose::Exit | Purpose::AfterLeave => Vec::new(),
+        Purpose::Exit => vec![(None, deduction_notice(state, p, o.txn_id.as_deref(), None).await)],
+        Purpose::AfterLeave => Vec::new(),
     };
     let mut notices = Vec::new();
     for (bill, downlink) in sealed {
@@ -408,6 +409,32 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
         }
     }
     Ok(notices)
+}
+
+/// A no-stop deduction's outcome for a lot that waits for it (Bolink's
+/// 3.4; Qingdao's lots read applyPayment's answer: nothing). `reason`: why
+/// it failed; `None`: paid.
+pub async fn deduction_notice(
+    state: &AppState,
+    p: &Payment,
+    txn_id: Option<&str>,
+    reason: Option<&str>,
+) -> Result<Option<Downlink>, AnnounceError> {
+    let Some(lot) = lot_of(state, &p.parking_code).await? else { return Ok(None) };
+    let d = crate::city::announce::Deduction {
+        plate_no: p.plate_no.clone(),
+        bill_id: p.bill_id.clone(),
+        paid: reason.is_none(),
+        trade_no: txn_id.map_or_else(|| p.order_id.clone(), str::to_owned),
+        amount: p.actual_pay.unwrap_or(p.should_pay),
+        at: state.now(),
+        reason: reason.unwrap_or_default().to_owned(),
+    };
+    match state.announce(&lot, &p.parking_code, &Announcement::Deducted(d)) {
+        Ok(d) => Ok(Some(d)),
+        Err(AnnounceError::NotCarried { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A payResult for one bill of a lot, ready to store.
@@ -676,12 +703,21 @@ async fn announce(
     let signup = state.store().signup(plate_no).await?;
     let open = state.store().open_arrears(plate_no).await?;
     let info = signing_of(signup.as_ref(), !open.is_empty(), parking_code, plate_no, plate_color);
-    if info.no_stop != NoStop::Unsigned {
-        downlinks.push(state.announce(lot, parking_code, &Announcement::Signing(info))?);
-    }
     let arrears = arrears_from(state, plate_no, &open);
+    let mut say = Vec::new();
+    if info.no_stop != NoStop::Unsigned {
+        say.push(Announcement::Signing(info));
+    }
     if arrears.un_pay > 0 {
-        downlinks.push(state.announce(lot, parking_code, &Announcement::Arrears(arrears))?);
+        say.push(Announcement::Arrears(arrears));
+    }
+    for what in &say {
+        match state.announce(lot, parking_code, what) {
+            Ok(d) => downlinks.push(d),
+            // A protocol without the message (Bolink has no arrears push): the lot asks instead (2.38).
+            Err(AnnounceError::NotCarried { .. }) => {}
+            Err(e) => return Err(e),
+        }
     }
     if !downlinks.is_empty() {
         state.store().put_downlinks(downlinks).await?;

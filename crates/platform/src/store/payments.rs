@@ -444,19 +444,26 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(from).bind(to).fetch_all(&self.pool).await?)
     }
 
-    /// One lot's charges for `purpose` that took money on a day (deal time), refunded since or not.
+    /// One lot's charges for these purposes that took money on a day (deal time), refunded since or not.
     pub async fn lot_day_payments(
         &self,
         parking_code: &str,
         date: chrono::NaiveDate,
-        purpose: Purpose,
+        purposes: [Purpose; 2],
     ) -> Result<Vec<Payment>, StoreError> {
         let (from, to) = super::day_range(date);
         let sql = format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND purpose = $2 \
-             AND state IN ('paid', 'refunded') AND deal_time >= $3 AND deal_time < $4 ORDER BY order_id"
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE parking_code = $1 AND purpose IN ($2, $3) \
+             AND state IN ('paid', 'refunded') AND deal_time >= $4 AND deal_time < $5 ORDER BY order_id"
         );
-        Ok(sqlx::query_as(&sql).bind(parking_code).bind(purpose).bind(from).bind(to).fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(parking_code)
+            .bind(purposes[0])
+            .bind(purposes[1])
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The lots' bills of a day paid through the city platform (billWay 1):

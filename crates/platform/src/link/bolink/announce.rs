@@ -14,7 +14,7 @@
 //! message in part 1 of this protocol (`AnnounceError::NotCarried`).
 
 use chrono::NaiveDateTime;
-use onepark_bolink::renewal;
+use onepark_bolink::{no_stop, renewal};
 use onepark_domain::money::yuan;
 use onepark_domain::record::Protocol;
 use onepark_domain::time::format_time;
@@ -55,6 +55,8 @@ pub fn interval(interface: &str) -> chrono::Duration {
         PREPAY_ORDER | REFUND_INFORM => chrono::Duration::seconds(150),
         // 15 times over a day.
         renewal::PAY => chrono::Duration::seconds(5_760),
+        // 14 times over 5.4 min.
+        no_stop::RESULT => chrono::Duration::seconds(23),
         _ => chrono::Duration::seconds(10),
     }
 }
@@ -149,7 +151,29 @@ impl Announcer for Bolink {
                 (renewal::PAY, String::new(), m, r.trade_no.clone(), now + chrono::Duration::days(1))
             }
             Announcement::List { .. } => return not_carried("black/white-list entries (part 2: 3.14)"),
-            Announcement::Signing(_) => return not_carried("pay-after-leave signings"),
+            // 4.2: whether the plate pays password-free, and up to what.
+            Announcement::Signing(s) => {
+                let b = no_stop::Balance {
+                    car_number: s.plate_no.clone(),
+                    balance: s.money_limit,
+                    autopay: s.no_stop == crate::city::announce::NoStop::Signed,
+                };
+                let m = b.to_message(&lot.access_id, &request_id.to_string());
+                (no_stop::UPDATE_BALANCE, String::new(), m, s.plate_no.clone(), now + chrono::Duration::seconds(60))
+            }
+            Announcement::Deducted(d) => {
+                let m = no_stop::Deducted {
+                    order_id: d.bill_id.clone(),
+                    car_number: d.plate_no.clone(),
+                    state: i64::from(d.paid),
+                    trade_no: d.trade_no.clone(),
+                    total: d.amount,
+                    pay_time: unix(d.at),
+                    errmsg: d.reason.clone(),
+                }
+                .to_message(&lot.access_id, &request_id.to_string());
+                (no_stop::RESULT, String::new(), m, d.plate_no.clone(), now + chrono::Duration::seconds(324))
+            }
             Announcement::Arrears(_) => return not_carried("city-wide arrears notices (part 2: 2.38)"),
         };
         let m = NewDownlink {

@@ -7,8 +7,9 @@
 //! side of the three-way check.
 
 use onepark_bolink::epay_check::{self, Answer as EpayAnswer, Request as EpayRequest};
+use onepark_bolink::message::{OutPark, stay_reply};
 use onepark_bolink::renewal::{self, PriceAnswer, Record};
-use onepark_bolink::{Envelope, Reply};
+use onepark_bolink::{Envelope, Reply, no_stop};
 use onepark_domain::time::format_time;
 
 use super::records;
@@ -103,7 +104,7 @@ pub async fn epay(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -
         Ok(r) => r,
         Err(why) => return Reply::refused(service, &why.0),
     };
-    let ours = match state.store().lot_day_payments(code, r.date, Purpose::Prepay).await {
+    let ours = match state.store().lot_day_payments(code, r.date, [Purpose::Prepay, Purpose::Exit]).await {
         Ok(p) => p,
         Err(err) => return unavailable(service, err),
     };
@@ -118,7 +119,12 @@ pub async fn epay(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -
             .iter()
             .map(|t| LotEpay {
                 trade_no: t.trade_no.clone(),
-                bill_id: super::announce::bill_id(&t.order_id, &t.query_order_no),
+                // A password-free exit's bill is its stay's order; a prepayment's its quote.
+                bill_id: if t.query_order_no.is_empty() {
+                    t.order_id.clone()
+                } else {
+                    super::announce::bill_id(&t.order_id, &t.query_order_no)
+                },
                 money: t.money,
                 refund: t.refund,
             })
@@ -133,4 +139,87 @@ pub async fn epay(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -
             cloud_only = ?answer.cloud_only, amount = ?answer.amount, "Bolink e-payments differ");
     }
     answer.reply(&lot.access_id, &r)
+}
+
+/// 4.1 `pay_status`: whether the plate pays password-free here, and up to what.
+pub async fn pay_status(state: &AppState, code: &str, e: &Envelope) -> Reply {
+    let service = no_stop::PAY_STATUS;
+    let f = e.fields();
+    let Ok(plate) = f.text(&["car_number"], 16) else { return Reply::refused(service, "缺少 data.car_number") };
+    let order_id = f.opt_text(&["order_id"], 48).ok().flatten().unwrap_or_default();
+    match crate::city::payments::signing(state, code, &plate, 0).await {
+        Ok(s) => no_stop::Balance {
+            car_number: plate,
+            balance: s.money_limit,
+            autopay: s.no_stop == crate::city::announce::NoStop::Signed,
+        }
+        .status_reply(&order_id),
+        Err(err) => unavailable(service, err),
+    }
+}
+
+/// An exit asking the cloud to charge what is owed (2.2 with `pay_type`
+/// `wallet`): charged once per order (its id is the bill's; a repeat finds
+/// the first charge), its outcome told with 3.4. Not the exit itself: the
+/// lot reports that once the car has left, as every exit.
+pub async fn deduct(state: &AppState, lot: &LotAccess, code: &str, service: &str, m: &OutPark) -> Reply {
+    use crate::city::payments::{self, Paying};
+    use crate::store::{Debt, PayState, Payment};
+    let zone = state.zone();
+    let at = |unix: i64| format_time(records::local(zone, unix));
+    let plate = onepark_domain::plate::Plate::parse(&m.car_number).map(|p| p.to_string());
+    let Ok(plate) = plate else {
+        return stay_reply(service, &m.order_id, Some(&format!("车牌 {} 无法免密支付", m.car_number)));
+    };
+    let signup = match state.store().signup(&plate).await {
+        Ok(s) => s,
+        Err(err) => return unavailable(service, err).with("order_id", m.order_id.as_str()),
+    };
+    let p = payments::new_payment(
+        state,
+        Purpose::Exit,
+        code,
+        &m.order_id,
+        &m.order_id,
+        (&plate, 1),
+        (&at(m.in_time), &at(m.out_time), &format_time(state.now())),
+        m.total,
+    );
+    let refuse = |p: &Payment, why: &str| {
+        let p = p.clone();
+        let why = why.to_owned();
+        async move {
+            match payments::deduction_notice(state, &p, None, Some(&why)).await {
+                Ok(Some(d)) => {
+                    if let Err(err) = state.store().put_downlinks(vec![d]).await {
+                        tracing::error!(error = %err, "Bolink deduction refusal not stored");
+                    }
+                }
+                Ok(None) => {}
+                Err(err) => tracing::error!(error = %err, "Bolink deduction refusal not sealed"),
+            }
+            state.wake().now();
+        }
+    };
+    if !signup.is_some_and(|s| s.no_stop) {
+        refuse(&p, "未开通免密支付").await;
+        return stay_reply(service, &m.order_id, None).with("errmsg", "未开通免密支付：扣费结果见 outpark");
+    }
+    let _ = lot;
+    let stay = Debt::Stay { parking_code: code.to_owned(), uid: m.order_id.clone(), asked_at: at(m.out_time) };
+    let debts = [(Debt::bill(code, &m.order_id), m.total), (stay, m.total)];
+    match payments::pay(state, p.clone(), &debts, false).await {
+        // Paid: its 3.4 was stored with the payment's change.
+        Ok(Paying::Charge(p)) if p.state == PayState::Declined => {
+            refuse(&p, p.reason.as_deref().unwrap_or("扣款失败")).await;
+        }
+        Ok(Paying::Charge(_)) => {}
+        Ok(Paying::Mismatch(first)) => {
+            let why = format!("订单 {} 已按 {} 分申请扣费，本次 {} 分不符", m.order_id, first.should_pay, m.total);
+            return stay_reply(service, &m.order_id, Some(&why));
+        }
+        Ok(Paying::Claimed(holder)) => refuse(&p, &format!("该停车费正由另一笔支付（{}）处理", holder.order_id)).await,
+        Err(err) => return unavailable(service, err).with("order_id", m.order_id.as_str()),
+    }
+    stay_reply(service, &m.order_id, None).with("errmsg", "已受理：扣费结果见 outpark")
 }

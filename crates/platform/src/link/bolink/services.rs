@@ -6,7 +6,9 @@
 //! remember the sign, so the resend is taken).
 
 use onepark_bolink::message::{InPark, OutPark, stay_reply};
-use onepark_bolink::{Envelope, Reply, day_check, epay_check, month_card, no_plate, picture, query, renewal, uplink};
+use onepark_bolink::{
+    Envelope, Reply, day_check, epay_check, month_card, no_plate, no_stop, picture, query, renewal, uplink,
+};
 use onepark_domain::time::format_time;
 
 use super::mailbox::ScanAnswer;
@@ -80,14 +82,28 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
                 if let Err(err) = settled {
                     tracing::error!(error = %err, order_id = m.order_id, "older stays of the plate not settled");
                 }
+                // 4.2: a plate that pays password-free hears so as it enters.
+                let color = entry.plate_color;
+                crate::city::payments::entered(
+                    state,
+                    std::sync::Arc::new(lot.clone()),
+                    code.to_owned(),
+                    m.car_number.clone(),
+                    color,
+                );
             }
             stored(service, &m.order_id, put)
         }
+        // 3.4's answer shares the HTTP mode's exit name.
+        no_stop::RESULT if no_stop::is_result_answer(&e.fields()) => answered(state, lot, e).await,
         "out_park" | "outpark" | "upload_order" => {
             let m = match OutPark::read(e) {
                 Ok(m) => m,
                 Err(why) => return stay_reply(service, &order_of(e), Some(&why.0)),
             };
+            if service != "upload_order" && no_stop::is_deduction(&m) {
+                return super::money::deduct(state, lot, code, service, &m).await;
+            }
             let exit = records::exit(&m, code, berths(lot), zone, now);
             if let Err(why) = not_future(state, "out_time", exit.end_time) {
                 return stay_reply(service, &m.order_id, Some(&why));
@@ -138,6 +154,8 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         super::announce::PREPAY_ORDER => prepay_answered(state, lot, e).await,
         super::announce::REFUND_INFORM => answered(state, lot, e).await,
         renewal::PRICE => super::money::priced(state, lot, e).await,
+        no_stop::PAY_STATUS => super::money::pay_status(state, code, e).await,
+        no_stop::UPDATE_BALANCE => answered(state, lot, e).await,
         renewal::PAY => super::money::renewal_answered(state, lot, e).await,
         epay_check::SERVICE => super::money::epay(state, lot, code, e).await,
         no_plate::SERVICE => match no_plate::Answer::read(e) {

@@ -112,6 +112,7 @@ impl Announcer for Cloudpark {
             Announcement::Refunded(_) => return not_carried("refunds"),
             // The cloud's lots renew through 3.8 from their own cloud, not from the city.
             Announcement::RenewalPrice(_) | Announcement::Renewed(_) => return not_carried("month-card renewals"),
+            Announcement::Deducted(_) => return not_carried("no-stop deductions"),
         };
         let request_id = next_request_id(self.clock.now().timestamp_micros());
         let m = command(

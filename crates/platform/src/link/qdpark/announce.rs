@@ -55,7 +55,11 @@ impl Announcer for Qdpark {
             Announcement::Signing(s) => (Interface::DeparturePayInfo, s.plate_no.as_str(), encode_flat(&signing(s))),
             Announcement::Arrears(a) => (Interface::OverDueResult, a.plate_no.as_str(), encode_flat(&arrears(a))),
             // The spec has no such messages: its lots hear of money only through payResult.
-            Announcement::Refunded(_) | Announcement::RenewalPrice(_) | Announcement::Renewed(_) => {
+            // applyPayment is answered synchronously: no deduction notice either.
+            Announcement::Refunded(_)
+            | Announcement::RenewalPrice(_)
+            | Announcement::Renewed(_)
+            | Announcement::Deducted(_) => {
                 return Err(AnnounceError::NotCarried {
                     protocol: onepark_domain::record::Protocol::Qdpark,
                     what: "refunds or month-card renewals",
