@@ -53,7 +53,29 @@ pub const COMMANDS: &[Command] = &[
         ..command("operate_liftrod", "3.18", "抬杆/落杆", &["channel_id", "operate"])
     },
     command("visitor_sync", "3.19", "访客下发", &["visitor_id"]),
+    // 3.20–3.44 have titles only: designed in 3.5–3.19's style (`{service_name, data}`,
+    // the vendor's field spellings where a neighbour has them).
+    command("prepay_card_sync", "3.20", "储值卡同步", &["card_id", "operate_type"]),
+    command("prepay_card_trade_sync", "3.21", "储值卡余额变更记录下发", &["trade_no", "card_id", "balance"]),
+    command("pass_through", "3.22", "云平台透传", &["content"]),
+    command("change_payout_inform", "3.24", "找零支出下发通知", &["order_id", "money"]),
+    command("platform_pay_inform", "3.25", "平台缴费通知", &["order_id", "trade_no", "money"]),
+    command("query_empty_plot", "3.26", "查询车场停车位", &[]),
+    command("inner_car_sync", "3.27", "内部车同步", &["car_number", "operate_type"]),
+    command("manual_settle", "3.28", "手动结算", &["order_id"]),
+    command("chase_order_result", "3.29", "追缴订单异步返回结果", &["order_id", "state"]),
+    command("e_ticket_sync", "3.30", "积分电子券信息同步", &["ticket_id", "car_number"]),
+    command("capture_sync", "3.31", "车道监控抓拍下发", &["channel_id", "uuid"]),
+    command("upload_park_log", "3.32", "通知上传收费系统日志", &[]),
     command("update_park_soft", "3.33", "收费系统升级通知", &["update_content"]),
+    command("park_validity_sync", "3.35", "车场有效期下发", &["end_time"]),
+    command("charge_pile_inform", "3.36", "充电桩充电通知", &["car_number"]),
+    command("check_vip", "3.38", "车辆包月账单信息查询", &["car_number", "start_time", "end_time"]),
+    command("modify_empty_plot", "3.39", "修改道闸余位", &["empty_plot"]),
+    command("query_vip_car", "3.40", "查询月卡车、特殊车", &["car_number"]),
+    command("manual_in_park", "3.42", "补录订单手动入场", &["car_number", "channel_id", "in_time"]),
+    command("correct_plate", "3.43", "在场订单车牌校正", &["order_id", "car_number"]),
+    command("fixed_charge", "3.44", "无在场订单固定收费", &["car_number", "money"]),
 ];
 
 pub fn find(service: &str) -> Option<&'static Command> {

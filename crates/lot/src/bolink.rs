@@ -325,6 +325,53 @@ async fn release(state: &LotState, lane: &str, plate: &str) {
     state.wake_outbox();
 }
 
+/// 3.42 `manual_in_park` (`car_number`, `channel_id`, `in_time` Unix
+/// seconds, optional `order_id`): a stay of a car already inside, begun at
+/// that lane and time without moving the barrier; 3.43 `correct_plate`
+/// (`order_id`, `car_number`): the open stay's plate corrected. Both as the
+/// cloud MQ's attendant entries and in-park corrections are (reported on).
+async fn stay_by_hand(state: &LotState, service: &str, f: &Fields<'_>) -> Result<String, String> {
+    let plate = f.text(&["car_number"], 16).map_err(|e| e.0)?;
+    let zone = state.config().zone;
+    let (record_no, lane, at) = if service == "manual_in_park" {
+        let lane = f.text(&["channel_id"], 16).map_err(|e| e.0)?;
+        if !state.config().lanes.iter().any(|l| l.id == lane && l.direction == Direction::Entry) {
+            return Err(format!("通道 {lane} 不是本车场的入口"));
+        }
+        let unix = f.unix(&["in_time"]).map_err(|e| e.0)?;
+        let at = zone.local(chrono::DateTime::from_timestamp(unix, 0).unwrap_or_default());
+        if at > state.now() {
+            return Err("in_time 晚于车场时间".into());
+        }
+        let record_no = f.opt_text(&["order_id"], 48).ok().flatten().unwrap_or_else(|| format!("M{unix}{plate}"));
+        (record_no, Some(lane), at)
+    } else {
+        let order_id = f.text(&["order_id"], 48).map_err(|e| e.0)?;
+        match state.store().open_session(&order_id).await {
+            Ok(Some(s)) => (order_id, None, parse_time(&s.entry_time).unwrap_or_else(|_| state.now())),
+            Ok(None) => return Err(format!("订单 {order_id} 不在场内")),
+            Err(e) => return Err(format!("车场存储错误：{e}")),
+        }
+    };
+    let item = onepark_cloudpark::service::ParkinItem {
+        park_code: state.config().parking_code.clone(),
+        record_no: record_no.clone(),
+        plate_num: plate,
+        car_type: 0,
+        car_sub_type: 0,
+        entrance: lane.clone().unwrap_or_default(),
+        enter_time: format_time(at),
+        in_channel_id: lane.clone().unwrap_or_default(),
+        enter_op_name: "停车云".into(),
+        enter_pic: String::new(),
+        car_status: 1,
+    };
+    crate::cloud::apply_stay(state, &item, lane.as_deref()).await?;
+    state.wake_outbox();
+    let uid = state.store().cloud_uid(&record_no).await.map_err(|e| format!("车场存储错误：{e}"))?;
+    Ok(uid.unwrap_or(record_no))
+}
+
 /// One of the cloud's commands (§三), answered with its `request_no`:
 /// 3.9 `lock_car` locks (1) or unlocks (0) the plate of the stay `order_id`
 /// (a locked car is refused at the exit, reason `locked`); 3.18
@@ -384,6 +431,43 @@ async fn command(state: &LotState, service: &str, map: &Map<String, Value>) -> V
                 (true, other) => Err(format!("operate 须为 0（抬杆）或 1（落杆），收到 {other}")),
             }
         }
+        // 3.26: the free berths as the lot counts them.
+        "query_empty_plot" => match state.berths().await {
+            Ok((total, _, free)) => {
+                reply["empty_plot"] = Value::from(free);
+                reply["total_plot"] = Value::from(total);
+                Ok(())
+            }
+            Err(e) => Err(format!("车场存储错误：{e}")),
+        },
+        // 3.39: the cloud corrects the free berths the lanes show (kept as an offset, as the cloud MQ's 3.22).
+        "modify_empty_plot" => match f.opt_int(&["empty_plot"]).ok().flatten() {
+            Some(n) if n >= 0 => crate::remote::park_left(state, n).await.map(|_| ()),
+            _ => Err("empty_plot 须为非负整数".into()),
+        },
+        // 3.40: the plate's month card here, if it has one.
+        "query_vip_car" => {
+            let plate = text("car_number");
+            reply["car_number"] = Value::from(plate.as_str());
+            match state.store().card_of(&plate).await {
+                Ok(Some((card, _))) => {
+                    reply["is_vip"] = Value::from(1);
+                    reply["card_id"] = Value::from(card.id.as_str());
+                    reply["begin_time"] = Value::from(card.start_time.as_str());
+                    reply["end_time"] = Value::from(card.end_time.as_str());
+                    Ok(())
+                }
+                Ok(None) => {
+                    reply["is_vip"] = Value::from(0);
+                    Ok(())
+                }
+                Err(e) => Err(format!("车场存储错误：{e}")),
+            }
+        }
+        // 3.42 / 3.43: a stay the cloud records by hand (no barrier moves) / a plate corrected.
+        "manual_in_park" | "correct_plate" => stay_by_hand(state, service, &f).await.map(|uid| {
+            reply["order_id"] = Value::from(uid);
+        }),
         other => Err(format!("本车场不处理 {other}")),
     };
     match outcome {

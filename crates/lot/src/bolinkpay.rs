@@ -34,6 +34,7 @@ pub fn handles(service: &str) -> bool {
             | renewal::PAY
             | no_stop::UPDATE_BALANCE
             | no_stop::RESULT
+            | onepark_bolink::offline::REPAIR
     )
 }
 
@@ -49,6 +50,20 @@ pub async fn handle(state: &LotState, link: &BolinkLink, service: &str, map: &Ma
         }
         no_stop::UPDATE_BALANCE => balance(state, map).await,
         no_stop::RESULT => deducted(map).await,
+        // 3.37: an unpaid exit paid since; this gateway reports none (2.44), so there is nothing to book.
+        onepark_bolink::offline::REPAIR => {
+            let d = Deducted::read(&f);
+            let order_id = d.as_ref().map(|d| d.order_id.clone()).unwrap_or_default();
+            tracing::info!(order_id, "an unpaid exit paid through the Bolink cloud");
+            match d {
+                Ok(d) => {
+                    let mut a = d.answer(&request_no, Ok(()));
+                    a["service_name"] = Value::from(onepark_bolink::offline::REPAIR);
+                    a
+                }
+                Err(e) => json!({ "service_name": service, "data_target": "bolink", "state": 0, "errmsg": e.0 }),
+            }
+        }
         _ => renewed(state, link, map).await,
     };
     reply["request_no"] = Value::from(request_no);

@@ -59,7 +59,7 @@ pub struct Pulled {
 pub async fn pull(state: &LotState, client: &Client) -> Result<Pulled, CloudError> {
     let code = state.config().parking_code.clone();
     let stays = pull_queue(state, client, Service::QueryAgentParkin, &code, |state, f| async move {
-        apply_stay(state, &ParkinItem::from_fields(&f).map_err(|r| r.detail)?).await
+        apply_stay(state, &ParkinItem::from_fields(&f).map_err(|r| r.detail)?, None).await
     })
     .await?;
     report_synced(state, client, Service::NotifyAgentParkin, "recordNos", &code, &stays).await?;
@@ -142,7 +142,11 @@ fn time(text: &str) -> Result<NaiveDateTime, String> {
 
 /// A pulled in-park car: a new stay, a plate correction, or (carStatus 2)
 /// a stay closed. Returns the recordNo once applied.
-pub(crate) async fn apply_stay(state: &LotState, item: &ParkinItem) -> Result<Option<String>, String> {
+pub(crate) async fn apply_stay(
+    state: &LotState,
+    item: &ParkinItem,
+    lane: Option<&str>,
+) -> Result<Option<String>, String> {
     let store = state.store();
     let db = |e: StoreError| e.to_string();
     let plate =
@@ -185,7 +189,7 @@ pub(crate) async fn apply_stay(state: &LotState, item: &ParkinItem) -> Result<Op
         // out under the uid); the cloud reaches that stay by its uid.
         return Ok(Some(item.record_no.clone()));
     }
-    enter_remote(state, item, plate).await?;
+    enter_remote(state, item, plate, lane).await?;
     Ok(Some(item.record_no.clone()))
 }
 
@@ -203,12 +207,15 @@ fn exit_lane(state: &LotState) -> Result<String, String> {
         .ok_or_else(|| "the lot has no exit lane to close a stay at".to_owned())
 }
 
-/// A stay the cloud began: a session at the link's lane, at the cloud's entry time.
-async fn enter_remote(state: &LotState, item: &ParkinItem, plate: String) -> Result<(), String> {
+/// A stay the cloud began: a session at `lane` (else the cloud link's lane), at the cloud's entry time.
+async fn enter_remote(state: &LotState, item: &ParkinItem, plate: String, lane: Option<&str>) -> Result<(), String> {
     let db = |e: StoreError| e.to_string();
     let at = time(&item.enter_time)?;
     let config = state.config();
-    let lane = config.cloudpark.as_ref().map(|c| c.lane.clone()).unwrap_or_default();
+    let lane = match lane {
+        Some(lane) => lane.to_owned(),
+        None => config.cloudpark.as_ref().map(|c| c.lane.clone()).unwrap_or_default(),
+    };
     let card = state.store().card_of(&plate).await.map_err(db)?.map(|(card, _)| card.id);
     let parking_type = if card.is_some() { 2 } else { 1 };
     let plate_color = plate::PlateColour::usual(&plate).code();

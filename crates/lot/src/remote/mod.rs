@@ -100,7 +100,7 @@ pub async fn apply(state: &LotState, m: &Envelope, service: ServiceId) -> Option
 
 /// 3.22: the cloud corrects the free berths to `n`; kept as an offset from
 /// the lot's own count, so entries and exits keep moving it.
-async fn park_left(state: &LotState, n: i64) -> Outcome {
+pub(crate) async fn park_left(state: &LotState, n: i64) -> Outcome {
     let (_, open, free) = state.berths().await.map_err(storage)?;
     let old: i64 =
         state.store().cloud_setting("freeOffset").await.map_err(storage)?.and_then(|v| v.parse().ok()).unwrap_or(0);

@@ -221,7 +221,7 @@ pub(super) async fn agent_parkin(state: &LotState, m: &Envelope) -> Outcome {
         let mut item = item.clone();
         item.insert("carStatus".into(), Value::from(1));
         let parsed = ParkinItem::from_fields(&Fields::from_map(item)).map_err(item_error(i))?;
-        crate::cloud::apply_stay(state, &parsed).await.map_err(|e| format!("dataItems[{i}]：{e}"))?;
+        crate::cloud::apply_stay(state, &parsed, None).await.map_err(|e| format!("dataItems[{i}]：{e}"))?;
         done += 1;
     }
     state.wake_outbox();

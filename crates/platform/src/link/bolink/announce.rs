@@ -56,7 +56,7 @@ pub fn interval(interface: &str) -> chrono::Duration {
         // 15 times over a day.
         renewal::PAY => chrono::Duration::seconds(5_760),
         // 14 times over 5.4 min.
-        no_stop::RESULT => chrono::Duration::seconds(23),
+        no_stop::RESULT | onepark_bolink::offline::REPAIR => chrono::Duration::seconds(23),
         _ => chrono::Duration::seconds(10),
     }
 }
@@ -91,6 +91,20 @@ impl Announcer for Bolink {
                     plate_no.clone(),
                     now + chrono::Duration::seconds(60),
                 )
+            }
+            // An unpaid exit (2.44) paid since: 3.37 `repair`, 3.4's shape.
+            Announcement::Paid(p) if p.scene == onepark_domain::record::Scene::Arrears.code() => {
+                let d = no_stop::Deducted {
+                    order_id: p.bill_id.clone(),
+                    car_number: p.plate_no.clone(),
+                    state: 1,
+                    trade_no: p.order_code.clone(),
+                    total: p.actual_pay,
+                    pay_time: unix(p.deal_time),
+                    errmsg: String::new(),
+                };
+                let m = onepark_bolink::offline::repair_message(&d, &lot.access_id, &request_id.to_string());
+                (onepark_bolink::offline::REPAIR, String::new(), m, p.plate_no.clone(), now + self.retry)
             }
             Announcement::Paid(p) => {
                 let Some((order_id, query_order_no)) = split_bill_id(&p.bill_id) else {

@@ -76,11 +76,31 @@ pub enum Relayed {
     month_pay_sync,
     confirm_order_inform,
     visitor_sync,
+    prepay_card_sync,
+    prepay_card_trade_sync,
+    pass_through,
+    change_payout_inform,
+    platform_pay_inform,
+    query_empty_plot,
+    inner_car_sync,
+    manual_settle,
+    chase_order_result,
+    e_ticket_sync,
+    capture_sync,
+    upload_park_log,
     update_park_soft,
+    park_validity_sync,
+    charge_pile_inform,
+    check_vip,
+    modify_empty_plot,
+    query_vip_car,
+    manual_in_park,
+    correct_plate,
+    fixed_charge,
 }
 
 impl Relayed {
-    pub const ALL: [Relayed; 12] = [
+    pub const ALL: [Relayed; 32] = [
         Relayed::price_sync,
         Relayed::month_card_sync,
         Relayed::month_member_sync,
@@ -92,7 +112,27 @@ impl Relayed {
         Relayed::month_pay_sync,
         Relayed::confirm_order_inform,
         Relayed::visitor_sync,
+        Relayed::prepay_card_sync,
+        Relayed::prepay_card_trade_sync,
+        Relayed::pass_through,
+        Relayed::change_payout_inform,
+        Relayed::platform_pay_inform,
+        Relayed::query_empty_plot,
+        Relayed::inner_car_sync,
+        Relayed::manual_settle,
+        Relayed::chase_order_result,
+        Relayed::e_ticket_sync,
+        Relayed::capture_sync,
+        Relayed::upload_park_log,
         Relayed::update_park_soft,
+        Relayed::park_validity_sync,
+        Relayed::charge_pile_inform,
+        Relayed::check_vip,
+        Relayed::modify_empty_plot,
+        Relayed::query_vip_car,
+        Relayed::manual_in_park,
+        Relayed::correct_plate,
+        Relayed::fixed_charge,
     ];
 
     fn name(self) -> String {
@@ -150,8 +190,8 @@ pub(crate) async fn operate_liftrod(
     send(&state, parking_code, "operate_liftrod", data).await
 }
 
-/// Relays one of the cloud's sync messages (3.5–3.8, 3.12–3.17, 3.19, 3.33)
-/// to a Bolink lot with the fields given (the vendor's names; `park_id` and
+/// Relays one of the cloud's other messages (3.5–3.8, 3.12–3.17, 3.19–3.22,
+/// 3.24–3.33, 3.35, 3.36, 3.38–3.40, 3.42–3.44) to a Bolink lot with the fields given (the vendor's names; `park_id` and
 /// `request_no` are added); delivered until the lot answers.
 #[utoipa::path(post, path = "/api/admin/bolink/{parkingCode}/sync/{serviceName}", tag = "bolink",
     params(("parkingCode" = String, Path, description = "the Bolink lot's parking code"),

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod connection;
 pub mod held;
 pub mod http;
+pub mod lookup;
 pub mod mailbox;
 pub mod money;
 pub mod publish;

@@ -223,3 +223,47 @@ pub async fn deduct(state: &AppState, lot: &LotAccess, code: &str, service: &str
     }
     stay_reply(service, &m.order_id, None).with("errmsg", "已受理：扣费结果见 outpark")
 }
+
+/// 2.44 (designed): a car left owing: the plate's debt across the city (the
+/// driver pages and every lot's 2.38 see it); paid, this lot hears 3.37.
+pub async fn offline_order(state: &AppState, code: &str, e: &Envelope) -> Reply {
+    use crate::store::{Arrear, ArrearPut};
+    use onepark_bolink::offline::{ORDER, Offline};
+    let o = match Offline::read(&e.fields()) {
+        Ok(o) => o,
+        Err(why) => return Reply::refused(ORDER, &why.0),
+    };
+    let Ok(plate) = onepark_domain::plate::Plate::parse(&o.car_number).map(|p| p.to_string()) else {
+        return Reply::refused(ORDER, &format!("data.car_number {} 不是车牌，无法登记欠费", o.car_number))
+            .with("order_id", o.order_id);
+    };
+    let zone = state.zone();
+    let now = format_time(state.now());
+    let a = Arrear {
+        parking_code: code.to_owned(),
+        bill_id: o.order_id.clone(),
+        plate_no: plate.clone(),
+        plate_color: records::plate_color(None, &plate),
+        uid: o.order_id.clone(),
+        arrive_time: format_time(records::local(zone, o.in_time)),
+        end_time: format_time(records::local(zone, o.out_time)),
+        bill_time: now.clone(),
+        should_pay: o.total,
+        source: "abnormal".into(),
+        state: "open".into(),
+        settled_by: None,
+        settled_at: None,
+        created_at: now,
+        settled_txn: None,
+    };
+    match state.store().put_arrear(&a, onepark_domain::money::MAX_FEN).await {
+        Ok(ArrearPut::Inserted) => Reply::ok(ORDER).with("errmsg", "已登记为欠费").with("order_id", o.order_id),
+        Ok(ArrearPut::Known) => Reply::ok(ORDER).with("errmsg", "该订单已登记或已支付").with("order_id", o.order_id),
+        Ok(ArrearPut::OverBound(owed)) => Reply::refused(
+            ORDER,
+            &format!("车辆 {plate} 已欠 {} 元，再登记将超过上限", onepark_domain::money::yuan(owed)),
+        )
+        .with("order_id", o.order_id),
+        Err(err) => unavailable(ORDER, err).with("order_id", o.order_id),
+    }
+}

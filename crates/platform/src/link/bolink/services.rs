@@ -7,7 +7,7 @@
 
 use onepark_bolink::message::{InPark, OutPark, stay_reply};
 use onepark_bolink::{
-    Envelope, Reply, day_check, epay_check, month_card, no_plate, no_stop, picture, query, renewal, uplink,
+    Envelope, Reply, day_check, epay_check, lookup, month_card, no_plate, no_stop, picture, query, renewal, uplink,
 };
 use onepark_domain::time::format_time;
 
@@ -155,6 +155,9 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
         super::announce::REFUND_INFORM => answered(state, lot, e).await,
         renewal::PRICE => super::money::priced(state, lot, e).await,
         no_stop::PAY_STATUS => super::money::pay_status(state, code, e).await,
+        other if lookup::ALL.contains(&other) => super::lookup::answer(state, lot, code, e).await,
+        onepark_bolink::offline::ORDER => super::money::offline_order(state, code, e).await,
+        onepark_bolink::offline::REPAIR => answered(state, lot, e).await,
         no_stop::UPDATE_BALANCE => answered(state, lot, e).await,
         renewal::PAY => super::money::renewal_answered(state, lot, e).await,
         epay_check::SERVICE => super::money::epay(state, lot, code, e).await,
@@ -514,7 +517,7 @@ fn order_of(e: &Envelope) -> String {
 /// The city's fixed car as a Bolink month card: stored-value cars (71–75)
 /// are not month cards; the rest (monthly 81–85, free 11–17) are, priced at
 /// their monthly fee.
-fn card(car: &FixedCar, zone: onepark_domain::time::Zone) -> Option<month_card::Card> {
+pub(super) fn card(car: &FixedCar, zone: onepark_domain::time::Zone) -> Option<month_card::Card> {
     if (71..=75).contains(&car.car_type) {
         return None;
     }
