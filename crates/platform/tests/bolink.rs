@@ -368,6 +368,65 @@ async fn run(url: String, dir: &TempDir) {
         "{order}"
     );
 
+    // More of what the lot asks (2.18, 2.20, 2.24, 2.28, 2.42, 2.43, 4.1), an unpaid exit (2.44),
+    // a renewal collected at the lot (2.13) and a blacklist entry (2.15).
+    let ask = |service: &'static str, data: Value| envelope(service, Some(&token), &data);
+    let qr = line.call(&ask("query_qr_url", json!({ "channel_id": "A1", "type": "in", "random_str": "q" }))).await;
+    assert!(qr["qr_url"].as_str().is_some_and(|u| u.ends_with("/pay/in/21835/A1")), "{qr}");
+    let cards = line.call(&ask("query_month_card", json!({ "car_number": "鲁B00007", "random_str": "m" }))).await;
+    assert_eq!((cards["count"].as_i64(), cards["vip_list"][0]["card_id"].as_str()), (Some(1), Some("card-007")), "{cards}");
+    let balance = line
+        .call(&ask("query_prepay_card_balance", json!({ "card_id": "stored-value", "car_number": "鲁B99999", "random_str": "b" })))
+        .await;
+    assert_eq!((balance["state"].as_i64(), balance["balance"].as_str()), (Some(1), Some("0.00")), "{balance}");
+    let monthly = line
+        .call(&ask("query_prepay_card_balance", json!({ "card_id": "card-001", "car_number": "鲁B00001", "random_str": "b" })))
+        .await;
+    assert_eq!(monthly["state"], 0, "a month card has no balance: {monthly}");
+    let stay = line.call(&ask("query_in_park_order", json!({ "car_number": "鲁B77777", "random_str": "s" }))).await;
+    assert_eq!((stay["count"].as_i64(), stay["order_list"][0]["order_id"].as_str()), (Some(1), Some("O_new")), "{stay}");
+    let city = line.call(&ask("query_city_car", json!({ "car_number": "鲁B77777", "channel_id": "B1" }))).await;
+    assert_eq!((city["allow"].as_i64(), city["owe_count"].as_i64()), (Some(1), Some(0)), "{city}");
+    let offline = json!({ "order_id": "OFF_1", "car_number": "鲁B77777", "in_time": now - 3600, "out_time": now - 60,
+        "total": "6.00", "out_channel_id": "B1" });
+    assert_eq!(line.call(&ask("upload_offline_order", offline.clone())).await["state"], 1);
+    let again = line.call(&ask("upload_offline_order", offline)).await;
+    assert_eq!((again["state"].as_i64(), again["order_id"].as_str()), (Some(1), Some("OFF_1")), "{again}");
+    let escape = line.call(&ask("query_escape", json!({ "car_number": "鲁B77777", "random_str": "e" }))).await;
+    assert_eq!(escape["count"], 1, "the unpaid exit is the plate's debt: {escape}");
+    let city = line.call(&ask("query_city_car", json!({ "car_number": "鲁B77777", "channel_id": "B1" }))).await;
+    assert_eq!((city["owe_count"].as_i64(), city["owe_money"].as_str()), (Some(1), Some("6.00")), "{city}");
+    let screen = line.call(&ask("query_screen_text", json!({ "channel_id": "B1", "car_number": "鲁B77777" }))).await;
+    assert!(screen["lines"].to_string().contains("欠费 6.00"), "{screen}");
+    let status = line.call(&ask("pay_status", json!({ "order_id": "O_new", "car_number": "鲁B77777" }))).await;
+    assert_eq!((status["state"].as_i64(), status["is_exist"].as_i64()), (Some(1), Some(0)), "not signed up: {status}");
+    let limit = chrono::DateTime::parse_from_rfc3339("2027-06-01T00:00:00+08:00").expect("time").timestamp();
+    let renewed = line
+        .call(&ask(
+            "month_pay_record",
+            json!({ "trade_no": "MP1", "card_id": "card-007", "pay_time": now, "amount_receivable": "150.50",
+                "amount_pay": "150.50", "pay_type": "现金", "car_number": "鲁B00007", "limit_time": limit }),
+        ))
+        .await;
+    assert_eq!((renewed["state"].as_i64(), renewed["trade_no"].as_str()), (Some(1), Some("MP1")), "{renewed}");
+    let card = store.fixed_car(CODE, "card-007").await.expect("read").expect("card");
+    assert_eq!(card.end_time, "2027-06-01 00:00:00", "the city's card runs until the lot's renewal");
+    let black = line
+        .call(&ask("upload_blackuser", json!({ "black_uuid": "BU1", "operate_type": 1, "car_number": "鲁B66666" })))
+        .await;
+    assert_eq!((black["state"].as_i64(), black["black_uuid"].as_str()), (Some(1), Some("BU1")), "{black}");
+    let bad = line.call(&ask("upload_offline_order", json!({ "order_id": "OFF_2", "car_number": "鲁B1" }))).await;
+    assert!(bad["errmsg"].as_str().is_some_and(|e| e.contains("in_time")), "named: {bad}");
+
+    // The day's e-payments (2.30): the lot's list is kept as its side of the three-way check.
+    let today = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("zone")).date_naive();
+    let epay = json!({ "date": today.to_string(), "count": 1, "total": "6.00", "random_str": "p",
+        "trades": [{ "trade_no": "T9", "order_id": "O_new", "query_order_no": "42", "money": "6.00", "refund": "0" }] });
+    let checked = line.call(&ask("epay_reconciliation", epay)).await;
+    assert_eq!((checked["state"].as_i64(), checked["lot_only"][0].as_str()), (Some(1), Some("T9")), "{checked}");
+    let bills = store.day_online_bills(today, 4).await.expect("bills");
+    assert!(bills.contains(&(CODE.to_owned(), "O_newB42".to_owned(), 600, 4)), "{bills:?}");
+
     // A flood: past 100 messages in 10 s on the token.
     let mut throttled = 0;
     for i in 0..110 {
