@@ -746,6 +746,45 @@ async fn a_bolink_gateway_books_each_payment_refund_and_renewal_once() {
         .await;
     assert_eq!(cloud.next("query_newprodprice").await["state"], 0, "new cards are made at the lot");
 
+    // The cloud's other commands the gateway carries out: spaces asked (3.26) and corrected (3.39),
+    // a plate's card (3.40), a stay recorded by hand (3.42) and its plate corrected (3.43).
+    cloud.send(json!({ "service_name": "query_empty_plot", "data": { "park_id": "21840", "request_no": "10" } })).await;
+    let spaces = cloud.next("query_empty_plot").await;
+    assert_eq!((spaces["state"].as_i64(), spaces["total_plot"].as_i64()), (Some(1), Some(50)), "{spaces}");
+    let free = spaces["empty_plot"].as_i64().expect("free");
+    cloud
+        .send(json!({ "service_name": "modify_empty_plot", "data": { "park_id": "21840", "empty_plot": free - 3, "request_no": "11" } }))
+        .await;
+    assert_eq!(cloud.next("modify_empty_plot").await["state"], 1);
+    cloud.send(json!({ "service_name": "query_empty_plot", "data": { "park_id": "21840", "request_no": "12" } })).await;
+    assert_eq!(cloud.next("query_empty_plot").await["empty_plot"], free - 3, "the cloud's correction holds");
+    cloud
+        .send(json!({ "service_name": "query_vip_car", "data": { "car_number": "鲁B55001", "request_no": "13" } }))
+        .await;
+    let vip = cloud.next("query_vip_car").await;
+    assert_eq!((vip["is_vip"].as_i64(), vip["card_id"].as_str()), (Some(1), Some("bolink-C1")), "{vip}");
+    let inside = chrono::Utc::now().timestamp() - 1800;
+    cloud
+        .send(json!({ "service_name": "manual_in_park", "data": { "car_number": "鲁B55009", "channel_id": "1",
+            "in_time": inside, "order_id": "CLOUD-9", "request_no": "14" } }))
+        .await;
+    let manual = cloud.next("manual_in_park").await;
+    assert_eq!(manual["state"], 1, "{manual}");
+    let stay = manual["order_id"].as_str().expect("the stay").to_owned();
+    assert_eq!(sessions(port, "55009").await.len(), 1, "one stay recorded by hand");
+    cloud
+        .send(json!({ "service_name": "correct_plate", "data": { "order_id": stay, "car_number": "鲁B55008",
+            "request_no": "15" } }))
+        .await;
+    assert_eq!(cloud.next("correct_plate").await["state"], 1);
+    let corrected = sessions(port, "55008").await;
+    assert_eq!((corrected.len(), sessions(port, "55009").await.len()), (1, 0), "the plate corrected");
+    cloud
+        .send(json!({ "service_name": "manual_in_park", "data": { "car_number": "鲁B55010", "channel_id": "2",
+            "in_time": inside, "request_no": "16" } }))
+        .await;
+    assert_eq!(cloud.next("manual_in_park").await["state"], 0, "lane 2 is an exit");
+
     // The day's e-payments: the one paid, refunded whole.
     let today = local(0)[..10].to_owned();
     let reconcile = client()

@@ -153,10 +153,12 @@ impl LotState {
     pub(crate) async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
         let b = &self.inner.config.berths;
         let temporary = self.inner.store.temporary_inside().await?;
-        // The cloud's correction of the count (3.22), kept as an offset so cars
-        // still move it; only a lot on the cloud's MQ channel can have one.
-        let on_cloud_mq = self.inner.config.cloudpark.as_ref().is_some_and(|c| c.mq.is_some());
-        let offset: i64 = match on_cloud_mq {
+        // A cloud's correction of the count (the cloud MQ's 3.22, Bolink's 3.39),
+        // kept as an offset so cars still move it; only a lot on one of those
+        // channels can have one (the read is on every entry's path).
+        let corrected =
+            self.inner.config.cloudpark.as_ref().is_some_and(|c| c.mq.is_some()) || self.inner.config.bolink.is_some();
+        let offset: i64 = match corrected {
             true => self.inner.store.cloud_setting("freeOffset").await?.and_then(|v| v.parse().ok()).unwrap_or(0),
             false => 0,
         };

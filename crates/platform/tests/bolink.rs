@@ -374,17 +374,31 @@ async fn run(url: String, dir: &TempDir) {
     let qr = line.call(&ask("query_qr_url", json!({ "channel_id": "A1", "type": "in", "random_str": "q" }))).await;
     assert!(qr["qr_url"].as_str().is_some_and(|u| u.ends_with("/pay/in/21835/A1")), "{qr}");
     let cards = line.call(&ask("query_month_card", json!({ "car_number": "鲁B00007", "random_str": "m" }))).await;
-    assert_eq!((cards["count"].as_i64(), cards["vip_list"][0]["card_id"].as_str()), (Some(1), Some("card-007")), "{cards}");
+    assert_eq!(
+        (cards["count"].as_i64(), cards["vip_list"][0]["card_id"].as_str()),
+        (Some(1), Some("card-007")),
+        "{cards}"
+    );
     let balance = line
-        .call(&ask("query_prepay_card_balance", json!({ "card_id": "stored-value", "car_number": "鲁B99999", "random_str": "b" })))
+        .call(&ask(
+            "query_prepay_card_balance",
+            json!({ "card_id": "stored-value", "car_number": "鲁B99999", "random_str": "b" }),
+        ))
         .await;
     assert_eq!((balance["state"].as_i64(), balance["balance"].as_str()), (Some(1), Some("0.00")), "{balance}");
     let monthly = line
-        .call(&ask("query_prepay_card_balance", json!({ "card_id": "card-001", "car_number": "鲁B00001", "random_str": "b" })))
+        .call(&ask(
+            "query_prepay_card_balance",
+            json!({ "card_id": "card-001", "car_number": "鲁B00001", "random_str": "b" }),
+        ))
         .await;
     assert_eq!(monthly["state"], 0, "a month card has no balance: {monthly}");
     let stay = line.call(&ask("query_in_park_order", json!({ "car_number": "鲁B77777", "random_str": "s" }))).await;
-    assert_eq!((stay["count"].as_i64(), stay["order_list"][0]["order_id"].as_str()), (Some(1), Some("O_new")), "{stay}");
+    assert_eq!(
+        (stay["count"].as_i64(), stay["order_list"][0]["order_id"].as_str()),
+        (Some(1), Some("O_new")),
+        "{stay}"
+    );
     let city = line.call(&ask("query_city_car", json!({ "car_number": "鲁B77777", "channel_id": "B1" }))).await;
     assert_eq!((city["allow"].as_i64(), city["owe_count"].as_i64()), (Some(1), Some(0)), "{city}");
     let offline = json!({ "order_id": "OFF_1", "car_number": "鲁B77777", "in_time": now - 3600, "out_time": now - 60,
