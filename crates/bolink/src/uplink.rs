@@ -194,7 +194,7 @@ pub const UPLINKS: &[Spec] = &[
         time: Some("pay_time"),
         money: &["pay_money"],
         designed: true,
-        ..spec("etc_deduction", "2.37", "coupon", "ETC扣费", "trade_no")
+        ..spec("etc_deduction", "2.37", "bill", "ETC扣费", "trade_no")
     },
     Spec {
         required: &["order_id", "content"],

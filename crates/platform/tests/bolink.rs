@@ -373,6 +373,8 @@ async fn run(url: String, dir: &TempDir) {
     let ask = |service: &'static str, data: Value| envelope(service, Some(&token), &data);
     let qr = line.call(&ask("query_qr_url", json!({ "channel_id": "A1", "type": "in", "random_str": "q" }))).await;
     assert!(qr["qr_url"].as_str().is_some_and(|u| u.ends_with("/pay/in/21835/A1")), "{qr}");
+    let booth = line.call(&ask("query_booth_orders", json!({ "user_id": "U1", "random_str": "o" }))).await;
+    assert!(booth["url"].as_str().is_some_and(|u| u.ends_with("/lots/BL001")), "{booth}");
     let cards = line.call(&ask("query_month_card", json!({ "car_number": "鲁B00007", "random_str": "m" }))).await;
     assert_eq!(
         (cards["count"].as_i64(), cards["vip_list"][0]["card_id"].as_str()),
