@@ -924,6 +924,25 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
     confirmed("outpark", 1).await;
     until("the password-free stay's exit in the city's records", || has_record(&base, "BL020", signed, true)).await;
 
+    // The city's black list reaches the lot (3.14 blackuser_sync): refused at the entrance, until removed.
+    let list = |operate: &'static str| {
+        let body = json!({ "accessId": "21850", "plateNo": "鲁B56666", "list": "black", "operate": operate,
+            "carType": 1, "startTime": "2026-01-01 00:00:00", "endTime": "2099-01-01 00:00:00", "remark": "逃费" });
+        client()
+            .post(format!("{base}/api/admin/lists"))
+            .bearer_auth("t")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    assert_eq!(list("add").await.expect("list").status(), 200);
+    confirmed("blackuser_sync", 1).await;
+    let refused = lane(port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B56666" })).await;
+    assert_eq!(refused["open"], false, "on the city's black list: {refused}");
+    assert_eq!(list("delete").await.expect("list").status(), 200);
+    confirmed("blackuser_sync", 2).await;
+    assert_eq!(lane(port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B56666" })).await["open"], true, "removed");
+
     // A month card renewed on the driver pages: priced by the lot, paid, extended at the lot and in the city.
     let cards_page = client()
         .get(format!("{base}/pay/card?plate={}", common::enc("鲁B56001")))

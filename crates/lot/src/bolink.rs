@@ -431,6 +431,33 @@ async fn command(state: &LotState, service: &str, map: &Map<String, Value>) -> V
                 (true, other) => Err(format!("operate 须为 0（抬杆）或 1（落杆），收到 {other}")),
             }
         }
+        // 3.14: the cloud's black list (the city's, at this lot): refused at the entrance.
+        "blackuser_sync" => {
+            let plate = text("car_number");
+            let uuid = text("black_uuid");
+            reply["black_uuid"] = Value::from(uuid.as_str());
+            match (f.opt_int(&["operate_type"]).ok().flatten(), crate::barrier::plate_text("car_number", &plate)) {
+                (_, Err(_)) => Err(format!("car_number {plate} 不是车牌")),
+                (Some(1 | 2), Ok(plate)) => {
+                    let end = Some(text("end_time")).filter(|t| parse_time(t).is_ok());
+                    let end = end.unwrap_or_else(|| "2099-12-31 23:59:59".into());
+                    let remark = Some(text("resume")).filter(|r| !r.is_empty());
+                    let now = format_time(state.now());
+                    state
+                        .store()
+                        .put_cloud_black(&plate, &uuid, &now, &end, remark.as_deref())
+                        .await
+                        .map_err(|e| format!("车场存储错误：{e}"))
+                }
+                (Some(3), Ok(plate)) => state
+                    .store()
+                    .delete_cloud_black(&uuid, &plate)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("车场存储错误：{e}")),
+                (other, _) => Err(format!("operate_type 须为 1、2 或 3，收到 {other:?}")),
+            }
+        }
         // 3.26: the free berths as the lot counts them.
         "query_empty_plot" => match state.berths().await {
             Ok((total, _, free)) => {

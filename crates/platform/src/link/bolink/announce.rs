@@ -21,7 +21,7 @@ use onepark_domain::time::format_time;
 use onepark_serve::clock::Clock;
 use serde_json::json;
 
-use crate::city::announce::{AnnounceError, Announcement, Announcer, next_request_id};
+use crate::city::announce::{AnnounceError, Announcement, Announcer, ListOperation, next_request_id};
 use crate::config::{LotAccess, LotLink};
 use crate::store::{Downlink, NewDownlink};
 
@@ -164,7 +164,34 @@ impl Announcer for Bolink {
                 let m = p.to_message(&lot.access_id, &request_id.to_string());
                 (renewal::PAY, String::new(), m, r.trade_no.clone(), now + chrono::Duration::days(1))
             }
-            Announcement::List { .. } => return not_carried("black/white-list entries (part 2: 3.14)"),
+            // 3.14 `blackuser_sync`: the city's black list at this lot (`black_uuid` the plate's
+            // entry, so a change or removal names the same one); white entries have no message.
+            Announcement::List { entry, operation } if entry.list_kind == crate::city::lists::BLACK => {
+                let operate = match operation {
+                    ListOperation::Add => 1,
+                    ListOperation::Update => 2,
+                    ListOperation::Delete => 3,
+                };
+                let mut data = serde_json::Map::new();
+                for (k, v) in [
+                    ("black_uuid", json!(format!("city-{}", entry.plate_no))),
+                    ("car_number", json!(entry.plate_no)),
+                    ("operate_type", json!(operate)),
+                    ("create_time", json!(unix(onepark_domain::time::parse_time(&entry.start_time).unwrap_or(now)))),
+                    ("end_time", json!(entry.end_time)),
+                    ("resume", json!(entry.remark.clone().unwrap_or_default())),
+                    ("operator", json!("城市平台")),
+                ] {
+                    data.insert(k.into(), v);
+                }
+                let Some(command) = onepark_bolink::downlink::find("blackuser_sync") else {
+                    return not_carried("black-list entries");
+                };
+                let m = onepark_bolink::downlink::message(command, &lot.access_id, &request_id.to_string(), &data);
+                let m: serde_json::Value = serde_json::from_str(&m).unwrap_or_default();
+                ("blackuser_sync", String::new(), m, entry.plate_no.clone(), now + self.retry)
+            }
+            Announcement::List { .. } => return not_carried("white-list entries (the SDK has no message for them)"),
             // 4.2: whether the plate pays password-free, and up to what.
             Announcement::Signing(s) => {
                 let b = no_stop::Balance {
