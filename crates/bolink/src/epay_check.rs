@@ -225,7 +225,7 @@ mod tests {
     fn a_bad_trade_is_named_by_its_place() {
         let data = json!({ "date": "2026-12-03", "count": 1, "total": "1", "trades": [{ "trade_no": "A", "money": "1.001" }] });
         let map = data.as_object().expect("object").clone();
-        let err = Request::read(&map, &Fields::new(&map)).unwrap_err();
+        let err = Request::read(&map, &Fields::new(&map)).expect_err("refused");
         assert!(err.0.contains("data.trades[0].money"), "{}", err.0);
     }
 }

@@ -82,6 +82,6 @@ mod tests {
         assert_eq!(Refund::read(&Fields::new(map)), Ok(r));
         let mut zero = map.clone();
         zero.insert("refund_money".into(), Value::from("0"));
-        assert!(Refund::read(&Fields::new(&zero)).unwrap_err().0.contains("refund_money"));
+        assert!(Refund::read(&Fields::new(&zero)).expect_err("refused").0.contains("refund_money"));
     }
 }

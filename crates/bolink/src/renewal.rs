@@ -215,10 +215,10 @@ mod tests {
     #[test]
     fn bad_months_and_times_are_named() {
         let m = fields(&json!({ "card_id": "C", "months": 0, "start_time": 1_796_000_000, "trade_no": "t" }));
-        assert!(PriceQuery::read(&Fields::new(&m)).unwrap_err().0.contains("months"));
+        assert!(PriceQuery::read(&Fields::new(&m)).expect_err("refused").0.contains("months"));
         let m = fields(&json!({ "trade_no": "t", "card_id": "C", "months": 1, "start_time": 1_796_000_000,
             "end_time": 1_795_000_000, "pay_money": "1" }));
-        assert!(Paid::read(&Fields::new(&m)).unwrap_err().0.contains("end_time"));
+        assert!(Paid::read(&Fields::new(&m)).expect_err("refused").0.contains("end_time"));
         let refused = fields(&json!({ "trade_no": "t", "state": 0, "errmsg": "无此月卡" }));
         assert_eq!(PriceAnswer::read(&Fields::new(&refused)).expect("reads").price, Err("无此月卡".into()));
     }
