@@ -25,24 +25,12 @@ use onepark_domain::time::{format_time, parse_time};
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
-use crate::bolinklink::{Answer, BolinkError, Handle};
+use crate::bolinklink::{Answer, Handle, failed, fields_of};
+pub use crate::bolinklink::{CARD_PREFIX, SyncError, card_id};
 use crate::config::{BolinkLink, Direction};
 use crate::orders::LaneCommand;
 use crate::state::LotState;
 use crate::store::{BillKind, BillState, MonthCard, OnlineBill, Session, Settlement, StoreError};
-
-/// The prefix of the month cards this link keeps.
-pub const CARD_PREFIX: &str = "bolink-";
-
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    Link(#[from] BolinkError),
-    #[error("query_month_card_page: {0}")]
-    Refused(String),
-    #[error("storage: {0}")]
-    Store(#[from] StoreError),
-}
 
 /// Runs until the gateway stops: the cloud's messages as they come, and the
 /// month cards at every login and every `card_sync`.
@@ -123,22 +111,6 @@ const PRICE: &str = "query_price";
 const PREPAY: &str = "prepay_order";
 
 type Lanes = Arc<Mutex<HashMap<String, String>>>;
-
-/// A downlink's fields (its own, or its `data`'s).
-pub(crate) fn fields_of(map: &Map<String, Value>) -> Fields<'_> {
-    match map.get("data") {
-        Some(Value::Object(data)) => Fields::new(data),
-        _ => Fields::new(map),
-    }
-}
-
-pub(crate) fn failed(service: &str, why: String, echo: &[(&str, Value)]) -> Value {
-    let mut v = json!({ "service_name": service, "data_target": "bolink", "state": 0, "errmsg": why });
-    for (k, e) in echo {
-        v[*k] = e.clone();
-    }
-    v
-}
 
 /// The stay a message names: its order (the lot's uid), else the plate's open stay.
 async fn stay_of(state: &LotState, order_id: Option<&str>, plate: Option<&str>) -> Result<Option<Session>, StoreError> {
@@ -670,17 +642,6 @@ async fn nightly(state: LotState, handle: Handle) {
             }
             tokio::time::sleep(Duration::from_secs(600)).await;
         }
-    }
-}
-
-/// The lot's card id of a cloud card: `bolink-{card_id}`, or a digest of
-/// it when the cloud's id is not plain ASCII (`118627aA1京`).
-pub fn card_id(cloud_id: &str) -> String {
-    if cloud_id.len() <= 57 && cloud_id.bytes().all(|b| b.is_ascii_graphic()) {
-        format!("{CARD_PREFIX}{cloud_id}")
-    } else {
-        let digest = openssl::sha::sha256(cloud_id.as_bytes());
-        format!("{CARD_PREFIX}{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
     }
 }
 

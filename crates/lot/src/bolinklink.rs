@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use onepark_bolink::client::{Client, Identity, Outcome};
+use onepark_bolink::fields::Fields;
 use onepark_bolink::http_mode::{DOWNLOAD, UPLOAD};
 use onepark_bolink::{Envelope, message};
 use onepark_domain::time::{Zone, parse_time};
@@ -21,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::config::{BolinkLink, BolinkTransport};
-use crate::store::Link;
+use crate::store::{Link, StoreError};
 
 /// The lot's records this link carries.
 pub const LINK: Link = Link { name: "bolink", carries: Some(&["uploadCarInData", "uploadCarOutData", "uploadPhoto"]) };
@@ -478,6 +479,46 @@ pub fn report(
             }),
         )),
         other => Err(format!("{other} is not carried by the Bolink link")),
+    }
+}
+
+/// A downlink's fields (its own, or its `data`'s).
+pub fn fields_of(map: &Map<String, Value>) -> Fields<'_> {
+    match map.get("data") {
+        Some(Value::Object(data)) => Fields::new(data),
+        _ => Fields::new(map),
+    }
+}
+
+pub fn failed(service: &str, why: String, echo: &[(&str, Value)]) -> Value {
+    let mut v = json!({ "service_name": service, "data_target": "bolink", "state": 0, "errmsg": why });
+    for (k, e) in echo {
+        v[*k] = e.clone();
+    }
+    v
+}
+
+/// The prefix of the month cards this link keeps.
+pub const CARD_PREFIX: &str = "bolink-";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Link(#[from] BolinkError),
+    #[error("query_month_card_page: {0}")]
+    Refused(String),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// The lot's card id of a cloud card: `bolink-{card_id}`, or a digest of
+/// it when the cloud's id is not plain ASCII (`118627aA1京`).
+pub fn card_id(cloud_id: &str) -> String {
+    if cloud_id.len() <= 57 && cloud_id.bytes().all(|b| b.is_ascii_graphic()) {
+        format!("{CARD_PREFIX}{cloud_id}")
+    } else {
+        let digest = openssl::sha::sha256(cloud_id.as_bytes());
+        format!("{CARD_PREFIX}{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
     }
 }
 

@@ -18,8 +18,8 @@ use onepark_domain::money::yuan;
 use onepark_domain::time::format_time;
 use serde_json::{Map, Value, json};
 
-use crate::bolink::{SyncError, failed, fields_of};
 use crate::bolinklink::{Answer, Handle};
+use crate::bolinklink::{SyncError, card_id, failed, fields_of};
 use crate::config::BolinkLink;
 use crate::state::LotState;
 use crate::store::RefundBooked;
@@ -49,7 +49,7 @@ pub async fn handle(state: &LotState, link: &BolinkLink, service: &str, map: &Ma
             PriceAnswer { trade_no, price: Err("本车场不在线办理新月卡，请到车场岗亭办理".into()) }.to_data(service)
         }
         no_stop::UPDATE_BALANCE => balance(state, map).await,
-        no_stop::RESULT => deducted(map).await,
+        no_stop::RESULT => crate::bolinkexit::deducted(map).await,
         // 3.37: an unpaid exit paid since; this gateway reports none (2.44), so there is nothing to book.
         onepark_bolink::offline::REPAIR => {
             let d = Deducted::read(&f);
@@ -132,7 +132,7 @@ async fn price(state: &LotState, map: &Map<String, Value>) -> Value {
         Ok(q) => q,
         Err(e) => return answer(Err(e.0)),
     };
-    let id = crate::bolink::card_id(&q.card_id);
+    let id = card_id(&q.card_id);
     match (state.store().card(&id).await, state.store().card_price(&id).await) {
         (Ok(Some(_)), Ok(Some(monthly))) if monthly > 0 => answer(Ok(monthly * q.months)),
         (Ok(Some(_)), Ok(_)) => answer(Err(format!("月卡 {} 未设置月租价格，请到车场岗亭办理", q.card_id))),
@@ -155,7 +155,7 @@ async fn renewed(state: &LotState, link: &BolinkLink, map: &Map<String, Value>) 
         Ok(p) => p,
         Err(e) => return failed(service, e.0, &echo),
     };
-    let id = crate::bolink::card_id(&p.card_id);
+    let id = card_id(&p.card_id);
     let mut card = match state.store().card(&id).await {
         Ok(Some(card)) => card,
         Ok(None) => return failed(service, format!("本车场没有月卡 {}", p.card_id), &echo),
@@ -212,7 +212,7 @@ pub async fn check_epay(state: &LotState, handle: &Handle, date: chrono::NaiveDa
     let unix = |t: &str| {
         onepark_domain::time::parse_time(t).ok().and_then(|t| zone.instant(t).ok()).map_or(0, |t| t.timestamp())
     };
-    let bills = state.store().cloud_paid_bills(date, "bolink", BOLINK_NO_STOP).await?;
+    let bills = state.store().cloud_paid_bills(date, "bolink", crate::bolinkexit::BOLINK_NO_STOP).await?;
     let mut trades = Vec::new();
     for b in bills {
         let refund = state.store().refunded_of(&b.bill_id).await?;
@@ -244,11 +244,6 @@ pub async fn check_epay(state: &LotState, handle: &Handle, date: chrono::NaiveDa
     })
 }
 
-/// Exits waiting for the cloud's 3.4, by order id (one Bolink link per gateway).
-static WAITING: std::sync::LazyLock<
-    std::sync::Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<Deducted>>>,
-> = std::sync::LazyLock::new(Default::default);
-
 /// 4.2 `update_balance`: whether a plate pays password-free and up to what,
 /// kept as the plate's signing (as Qingdao's departurePayInfo is).
 async fn balance(state: &LotState, map: &Map<String, Value>) -> Value {
@@ -279,110 +274,3 @@ async fn balance(state: &LotState, map: &Map<String, Value>) -> Value {
     }
     reply
 }
-
-/// 3.4 `outpark`: what came of an exit's deduction, to the exit waiting for
-/// it. One nobody waits for any more (the car went to the booth) is
-/// answered all the same: the cloud gives the money back when the lot
-/// reports the exit paid otherwise.
-async fn deducted(map: &Map<String, Value>) -> Value {
-    let f = fields_of(map);
-    let request_no = f.opt_text(&["request_no"], 32).ok().flatten().unwrap_or_default();
-    match Deducted::read(&f) {
-        Ok(d) => {
-            let waiter = WAITING.lock().ok().and_then(|mut w| w.remove(&d.order_id));
-            if let Some(waiter) = waiter {
-                let _ = waiter.send(d.clone());
-            } else if d.state == 1 {
-                tracing::warn!(
-                    order_id = d.order_id,
-                    trade_no = d.trade_no,
-                    "a deduction's result came after its exit"
-                );
-            }
-            d.answer(&request_no, Ok(()))
-        }
-        Err(e) => json!({ "service_name": no_stop::RESULT, "data_target": "bolink", "state": 0, "errmsg": e.0,
-            "request_no": request_no }),
-    }
-}
-
-/// The exit's password-free payment through the Bolink cloud: for a plate
-/// the cloud said pays password-free (4.2) up to at least `due`, 2.2 with
-/// `pay_type` `wallet` asks it to charge, and the exit waits (within the
-/// payments' `wait`) for 3.4; paid, the barrier opens.
-pub(crate) async fn at_exit(
-    state: &LotState,
-    handle: &Handle,
-    session: &crate::store::Session,
-    due: i64,
-    lane: &str,
-    at: chrono::NaiveDateTime,
-) -> Result<crate::lane::OnlinePay, crate::store::StoreError> {
-    use crate::lane::OnlinePay;
-    let Some(s) = state.store().signing(&session.plate_no).await? else { return Ok(OnlinePay::NotUsed) };
-    if s.no_sense != 1 || s.money_limit < due {
-        return Ok(OnlinePay::NotUsed);
-    }
-    let zone = state.config().zone;
-    let unix = |t: chrono::NaiveDateTime| zone.instant(t).map_or(0, |t| t.timestamp());
-    let entered = onepark_domain::time::parse_time(&session.entry_time).unwrap_or(at);
-    let request = json!({ "data_target": "cloud", "car_number": session.plate_no, "in_time": unix(entered),
-        "out_time": unix(at), "order_id": session.uid, "pay_type": no_stop::WALLET,
-        "total": yuan(due), "amount_receivable": yuan(due), "out_channel_id": lane,
-        "car_type": "临时车", "c_type": "自动识别", "out_type": "自动识别" });
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    if let Ok(mut w) = WAITING.lock() {
-        w.insert(session.uid.clone(), tx);
-    }
-    let forget = || {
-        if let Ok(mut w) = WAITING.lock() {
-            w.remove(&session.uid);
-        }
-    };
-    let wait = state.config().payments.wait;
-    let started = std::time::Instant::now();
-    match tokio::time::timeout(wait, handle.call("out_park", request)).await {
-        Ok(Ok(Answer::Stored)) => {}
-        Ok(Ok(Answer::Refused(why))) => {
-            forget();
-            return Ok(OnlinePay::Booth(format!("免密支付未受理：{why}")));
-        }
-        Ok(Ok(other)) => {
-            forget();
-            return Ok(OnlinePay::Booth(format!("免密支付未受理（{other:?}）")));
-        }
-        Ok(Err(e)) => {
-            forget();
-            tracing::warn!(uid = session.uid, error = %e, "password-free payment not asked");
-            return Ok(OnlinePay::Booth("无法连接停车云，请到岗亭缴费".into()));
-        }
-        Err(_) => {
-            forget();
-            return Ok(OnlinePay::Booth("停车云未应答，请到岗亭缴费".into()));
-        }
-    }
-    let left = wait.saturating_sub(started.elapsed()).max(std::time::Duration::from_millis(300));
-    let result = tokio::time::timeout(left, rx).await;
-    forget();
-    Ok(match result {
-        Ok(Ok(d)) if d.state == 1 && d.total == due => OnlinePay::Paid(crate::store::Settlement {
-            actual_pay: d.total,
-            discount: 0,
-            // The exit's own time: the exit report counts payments up to it (the cloud's clock may run ahead).
-            deal_time: format_time(at),
-            order_code: d.trade_no,
-            paid_type: onepark_domain::record::paid_type::PLATFORM_ACCOUNT,
-            pay_type: onepark_domain::record::Scene::AtGate.code(),
-            path: Some(BOLINK_NO_STOP.into()),
-            request_id: None,
-        }),
-        Ok(Ok(d)) if d.state == 1 => {
-            OnlinePay::Booth(format!("免密支付金额 {} 元与应缴 {} 元不符", yuan(d.total), yuan(due)))
-        }
-        Ok(Ok(d)) => OnlinePay::Booth(if d.errmsg.is_empty() { "免密支付未成功".into() } else { d.errmsg }),
-        _ => OnlinePay::Booth("免密支付结果未知，请到岗亭缴费".into()),
-    })
-}
-
-/// The path of an exit paid password-free through the Bolink cloud.
-pub const BOLINK_NO_STOP: &str = "bolink_no_stop";

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 mod barrier;
 pub mod bolink;
+pub mod bolinkexit;
 pub mod bolinklink;
 pub mod bolinkpay;
 pub mod booth;

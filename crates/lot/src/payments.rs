@@ -342,7 +342,7 @@ pub(crate) async fn at_exit(
     if state.uplink().is_none()
         && let Some(handle) = state.bolink()
     {
-        return crate::bolinkpay::at_exit(state, handle, session, due, lane, at).await;
+        return crate::bolinkexit::at_exit(state, handle, session, due, lane, at).await;
     }
     let started = Instant::now();
     let request = apply_request(state, session, &exit_bill_id(&session.uid), due, lane, at, CarStock::InLot);

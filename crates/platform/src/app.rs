@@ -24,6 +24,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(crate::http::admin::router(state.clone()))
         .merge(crate::http::dashboard::router())
         .merge(crate::http::driver::router())
+        .merge(crate::http::renewal::router())
         .merge(crate::http::noplate::router())
         .route("/api/pay/notify", post(crate::http::notify::notify));
     if let Some(sandbox) = &state.payments().sandbox {

@@ -4,8 +4,10 @@
 //! protocol.
 
 pub mod announce;
+pub mod cards;
 pub mod channel;
 pub mod lists;
+pub mod lots;
 pub mod overview;
 pub mod payments;
 pub mod photos;

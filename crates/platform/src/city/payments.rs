@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 use crate::city::announce::{AnnounceError, Announcement, ArrearsNotice, NoStop, PaidBill, RefundNotice, Signing};
 pub use crate::city::channel::Payments;
+pub use crate::city::lots::lot_of;
 use crate::config::LotAccess;
 use crate::state::AppState;
 pub use crate::store::order_id;
@@ -191,7 +192,7 @@ async fn after_paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
             }
         }
         Purpose::Arrears => settle_claimed(state, p).await?,
-        Purpose::Renewal => crate::city::renewals::paid(state, p).await?,
+        Purpose::Renewal => crate::city::cards::paid(state, p).await?,
         Purpose::Prepay => {}
     }
     Ok(())
@@ -396,7 +397,7 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
             }
             sealed
         }
-        Purpose::Renewal => vec![(None, crate::city::renewals::notice(state, p).await)],
+        Purpose::Renewal => vec![(None, crate::city::cards::notice(state, p).await)],
         Purpose::Exit => vec![(None, deduction_notice(state, p, o.txn_id.as_deref(), None).await)],
         Purpose::AfterLeave => Vec::new(),
     };
@@ -464,21 +465,6 @@ async fn notice(
         scene: scene.code(),
     };
     Ok(Some(state.announce(&lot, parking_code, &Announcement::Paid(paid))?))
-}
-
-/// The lot a parking code belongs to.
-pub async fn lot_of(state: &AppState, parking_code: &str) -> Result<Option<Arc<LotAccess>>, StoreError> {
-    if let Some(lot) = state.lot_of_code(parking_code) {
-        return Ok(Some(lot));
-    }
-    match state.store().access_of(parking_code).await? {
-        Some(access_id) => state.any_lot(&access_id).await,
-        None => Ok(state
-            .store()
-            .cloud_lot_of(parking_code)
-            .await?
-            .map(|p| Arc::new(LotAccess::cloudpark(&p.pid, p.park_codes)))),
-    }
 }
 
 /// A notification as it arrived (body, signature header): verified, then

@@ -12,10 +12,10 @@ use chrono::{Months, NaiveDateTime};
 use onepark_domain::time::{format_time, parse_time};
 use tokio::sync::oneshot;
 
-use crate::city::announce::{AnnounceError, Announcement, RenewalAsk, RenewalPaid};
+use crate::city::announce::{AnnounceError, Announcement, RenewalAsk};
 use crate::city::payments::{self, Paying};
 use crate::state::AppState;
-use crate::store::{Debt, Downlink, FixedCar, Payment, Purpose, Renewal, StoreError};
+use crate::store::{Debt, Downlink, FixedCar, Purpose, Renewal, StoreError};
 
 /// The months a driver may buy at once.
 pub const MONTHS: [i64; 4] = [1, 3, 6, 12];
@@ -113,55 +113,11 @@ pub async fn pay(state: &AppState, r: &Renewal) -> Result<Option<Paying>, StoreE
     payments::pay(state, p, &debts, true).await.map(Some)
 }
 
-/// The renewal a payment is for.
-pub async fn of_payment(state: &AppState, p: &Payment) -> Result<Option<Renewal>, StoreError> {
-    match p.bill_id.strip_prefix('M') {
-        Some(trade_no) => state.store().renewal(trade_no).await,
-        None => Ok(None),
-    }
-}
-
-/// The lot's notice of a paid renewal, sealed with the payment's change.
-pub async fn notice(state: &AppState, p: &Payment) -> Result<Option<Downlink>, AnnounceError> {
-    let Some(r) = of_payment(state, p).await? else { return Ok(None) };
-    let Some(lot) = payments::lot_of(state, &r.parking_code).await? else { return Ok(None) };
-    let (Ok(start_time), Ok(end_time)) = (parse_time(&r.start_time), parse_time(&r.end_time)) else {
-        return Ok(None);
-    };
-    let paid = RenewalPaid {
-        card_id: r.card_id.clone(),
-        plate_no: r.plate_no.clone(),
-        trade_no: r.trade_no.clone(),
-        months: r.months,
-        start_time,
-        end_time,
-        amount: p.actual_pay.unwrap_or(p.should_pay),
-        paid_at: state.now(),
-    };
-    Ok(Some(state.announce(&lot, &r.parking_code, &Announcement::Renewed(paid))?))
-}
-
-/// A renewal's payment went through: the city's fixed car runs until its
-/// end (never shortened).
-pub async fn paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
-    let Some(r) = of_payment(state, p).await? else { return Ok(()) };
-    let now = format_time(state.now());
-    state.store().move_renewal(&r.trade_no, &["quoted"], "paid", None, None, &now).await?;
-    if let Some(car) = state.store().fixed_car(&r.parking_code, &r.card_id).await?
-        && car.end_time < r.end_time
-    {
-        let renewed = FixedCar { end_time: r.end_time.clone(), changed_at: now, ..car };
-        state.store().put_fixed_car(&renewed).await?;
-    }
-    tracing::info!(trade_no = r.trade_no, card = r.card_id, end = r.end_time, "month card renewed");
-    Ok(())
-}
-
 /// The lot answered a renewal's notice: applied (delivered), or refused —
 /// then the driver gets the money back and the card its old end.
 pub async fn answered(state: &AppState, request_id: i64, done: bool, reason: &str) -> Result<(), StoreError> {
     let Some(p) = state.store().announced_by(request_id).await? else { return Ok(()) };
-    let Some(r) = of_payment(state, &p).await? else { return Ok(()) };
+    let Some(r) = crate::city::cards::of_payment(state, &p).await? else { return Ok(()) };
     let now = format_time(state.now());
     if done {
         state.store().move_renewal(&r.trade_no, &["paid", "quoted"], "delivered", None, None, &now).await?;

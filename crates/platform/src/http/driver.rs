@@ -39,7 +39,6 @@ pub fn router() -> Router<AppState> {
         .route("/pay/signup", post(sign_up))
         .route("/pay/receipt/{order}", get(receipt))
         .route("/pay/verify", post(verify))
-        .merge(crate::http::renewal::router())
 }
 
 pub(crate) struct Driver {

@@ -9,7 +9,7 @@ use onepark_bolink::{Envelope, Reply, query};
 use onepark_domain::money::yuan;
 use serde_json::Value;
 
-use super::services::unavailable;
+use super::answers::unavailable;
 use crate::config::LotAccess;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -64,7 +64,7 @@ async fn answered(state: &AppState, lot: &LotAccess, code: &str, q: &Lookup) -> 
         lookup::MONTH_CARD => {
             let cars = state.store().fixed_cars_of_plate(code, &plate).await?;
             let cards: Vec<Value> =
-                cars.iter().filter_map(|c| super::services::card(c, zone)).map(|c| c.to_value()).collect();
+                cars.iter().filter_map(|c| super::records::card(c, zone)).map(|c| c.to_value()).collect();
             q.reply().with("count", cards.len() as i64).with("vip_list", cards)
         }
         lookup::CARD_BALANCE => {

@@ -10,6 +10,7 @@
 //! through its `mailbox`. docs/bolink.md is the reference.
 
 pub mod announce;
+pub mod answers;
 pub mod commands;
 pub mod connection;
 pub mod held;

@@ -12,8 +12,8 @@ use onepark_bolink::renewal::{self, PriceAnswer, Record};
 use onepark_bolink::{Envelope, Reply, no_stop};
 use onepark_domain::time::format_time;
 
+use super::answers::{own_message, unavailable};
 use super::records;
-use super::services::{own_message, unavailable};
 use crate::config::LotAccess;
 use crate::state::AppState;
 use crate::store::{Confirmed, FixedCar, LotEpay, Purpose};

@@ -171,6 +171,35 @@ pub fn photo(p: &Picture, parking_code: &str, zone: Zone, received: NaiveDateTim
     }
 }
 
+/// The city's fixed car as a Bolink month card: stored-value cars (71–75)
+/// are not month cards; the rest (monthly 81–85, free 11–17) are, priced at
+/// their monthly fee.
+pub fn card(
+    car: &crate::store::FixedCar,
+    zone: onepark_domain::time::Zone,
+) -> Option<onepark_bolink::month_card::Card> {
+    if (71..=75).contains(&car.car_type) {
+        return None;
+    }
+    let unix =
+        |t: &str| onepark_domain::time::parse_time(t).ok().and_then(|t| zone.instant(t).ok()).map(|t| t.timestamp());
+    Some(onepark_bolink::month_card::Card {
+        card_id: car.uuid.clone(),
+        car_number: car.plate_no.clone(),
+        name: car.owner.clone().unwrap_or_default(),
+        create_time: None,
+        begin_time: unix(&car.start_time),
+        end_time: unix(&car.end_time).unwrap_or(0),
+        p_lot: car.space_no.clone(),
+        remark: car.remark.clone(),
+        price: car.monthly_fee.unwrap_or(0),
+        tel: car.tel.clone(),
+        limit_day_type: 0,
+        channel_id: String::new(),
+        address: String::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,9 @@ use onepark_bolink::{
 };
 use onepark_domain::time::format_time;
 
+use super::answers::{own_message, unavailable};
 use super::mailbox::ScanAnswer;
-use super::records;
+use super::records::{self, card};
 use crate::config::{LotAccess, LotLink};
 use crate::state::AppState;
 use crate::store::{FixedCar, Put, StoreError};
@@ -488,56 +489,8 @@ async fn event(
     }
 }
 
-/// An answer names its own message: another message's `request_no` (a
-/// payment's notice answered as a command) confirms nothing; `what` names
-/// the message in the refusal.
-pub(super) async fn own_message(
-    state: &AppState,
-    lot: &LotAccess,
-    service: &str,
-    request_id: i64,
-    what: &str,
-) -> Result<(), Reply> {
-    match state.store().downlink(request_id).await {
-        Ok(Some(d)) if d.interface == service && d.access_id == lot.access_id => Ok(()),
-        Ok(_) => Err(Reply::refused(service, &format!("request_no {request_id} 不是平台发给本车场的{what}"))),
-        Err(err) => Err(unavailable(service, err)),
-    }
-}
-
-pub(super) fn unavailable(service: &str, err: StoreError) -> Reply {
-    tracing::error!(error = %err, service, "Bolink answer not stored");
-    Reply::refused(service, "服务器错误：请稍后重发")
-}
-
 fn order_of(e: &Envelope) -> String {
     e.data.get("order_id").and_then(|v| v.as_str()).unwrap_or_default().to_owned()
-}
-
-/// The city's fixed car as a Bolink month card: stored-value cars (71–75)
-/// are not month cards; the rest (monthly 81–85, free 11–17) are, priced at
-/// their monthly fee.
-pub(super) fn card(car: &FixedCar, zone: onepark_domain::time::Zone) -> Option<month_card::Card> {
-    if (71..=75).contains(&car.car_type) {
-        return None;
-    }
-    let unix =
-        |t: &str| onepark_domain::time::parse_time(t).ok().and_then(|t| zone.instant(t).ok()).map(|t| t.timestamp());
-    Some(month_card::Card {
-        card_id: car.uuid.clone(),
-        car_number: car.plate_no.clone(),
-        name: car.owner.clone().unwrap_or_default(),
-        create_time: None,
-        begin_time: unix(&car.start_time),
-        end_time: unix(&car.end_time).unwrap_or(0),
-        p_lot: car.space_no.clone(),
-        remark: car.remark.clone(),
-        price: car.monthly_fee.unwrap_or(0),
-        tel: car.tel.clone(),
-        limit_day_type: 0,
-        channel_id: String::new(),
-        address: String::new(),
-    })
 }
 
 /// 2.10: a member card the lot made, changed or deleted becomes the city's
