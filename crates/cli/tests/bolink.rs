@@ -882,7 +882,16 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
     let statuses = [a.expect("refund").status().as_u16(), b.expect("refund").status().as_u16()];
     assert!(statuses.contains(&200), "{statuses:?}");
     let again = refund().await.expect("refund");
-    assert_eq!(again.status(), 409, "nothing left to refund");
+    assert_eq!(again.status(), 200, "the same refund again: nothing more goes back");
+    let part = client()
+        .post(format!("{base}/api/admin/payments/{order_id}/refund"))
+        .bearer_auth("t")
+        .header("content-type", "application/json")
+        .body(json!({ "reason": "部分退款", "amount": 100 }).to_string())
+        .send()
+        .await
+        .expect("refund");
+    assert_eq!(part.status(), 409, "a part needs the operator's reference");
     let after = get(format!("{base}/api/admin/payments?plateNo={}", common::enc("鲁B56003"))).await;
     assert_eq!(
         (after["items"][0]["refunded"].as_i64(), after["items"][0]["state"].as_str()),
@@ -964,9 +973,28 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
         (!page.contains("¥450.00")).then(|| json!(page))
     })
     .await;
+    // A second tab asked the same months: once the first is paid, it cannot buy them again.
+    let second = common::form(
+        &base,
+        "/pay/card/quote",
+        &format!("plate={}&code=BL020&card=c0ffee00c0ffee00c0ffee00c0ffee00&months=3", common::enc("鲁B56001")),
+    )
+    .await;
     let receipt = common::form(&base, &common::pay_url(&quote), "").await;
     assert!(receipt.starts_with("/pay/receipt/"), "{receipt}");
     confirmed("monthcard_pay", 1).await;
+    let priced = client().get(format!("{base}{second}")).send().await.expect("page").text().await.expect("body");
+    assert!(priced.contains("¥450.00"), "the second quote was priced too: {priced}");
+    let twice = client()
+        .post(format!("{base}{}", common::pay_url(&second)))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", format!("op_csrf={}", common::CSRF))
+        .body(format!("csrf={}", common::CSRF))
+        .send()
+        .await
+        .expect("pay");
+    assert_eq!(twice.status(), 409, "the same months are not bought twice");
+    assert!(twice.text().await.expect("body").contains("有效期已变化"), "refused as a stale quote");
     let page = client().get(format!("{base}{quote}")).send().await.expect("page").text().await.expect("body");
     assert!(page.contains("续费成功"), "{page}");
     let new_end = get(format!("{base}/api/admin/fixed-cars?parkCode=BL020")).await;

@@ -80,6 +80,17 @@ pub async fn run(state: LotState, link: BolinkLink, handle: Handle, mut downlink
                     }
                 });
             }
+            // A deduction's result: an exit waits for it, so never behind the ordered work.
+            onepark_bolink::no_stop::RESULT => {
+                let handle = handle.clone();
+                tokio::spawn(async move {
+                    let map = message.as_object().cloned().unwrap_or_default();
+                    let reply = crate::bolinkexit::deducted(&map).await;
+                    if let Err(e) = handle.call(&service, reply).await {
+                        tracing::warn!(error = %e, service, "Bolink answer not delivered");
+                    }
+                });
+            }
             PRICE => {
                 let (state, link, handle, lanes) = (state.clone(), link.clone(), handle.clone(), lanes.clone());
                 // Each query on its own: a driver waits for it.
@@ -202,6 +213,10 @@ async fn prepay(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<St
     };
     if trade_no.is_empty() {
         return failed(PREPAY, "缺少 trade_no".into(), &echo);
+    }
+    // The car is at the exit with its fee being deducted: one payment of a fee.
+    if crate::bolinkexit::pending(&order_id) {
+        return failed(PREPAY, format!("订单 {order_id} 正在出口免密扣费，不能再预付"), &echo);
     }
     let bills = match state.store().online_bills_of(&order_id).await {
         Ok(b) => b,

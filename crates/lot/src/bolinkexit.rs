@@ -19,6 +19,11 @@ static WAITING: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<String, tokio::sync::oneshot::Sender<Deducted>>>,
 > = std::sync::LazyLock::new(Default::default);
 
+/// Whether the exit of stay `uid` is waiting for a deduction's result now.
+pub fn pending(uid: &str) -> bool {
+    WAITING.lock().is_ok_and(|w| w.contains_key(uid))
+}
+
 /// 3.4 `outpark`: what came of an exit's deduction, to the exit waiting for
 /// it. One nobody waits for any more (the car went to the booth) is
 /// answered all the same: the cloud gives the money back when the lot

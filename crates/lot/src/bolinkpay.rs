@@ -33,7 +33,6 @@ pub fn handles(service: &str) -> bool {
             | renewal::NEW_PRICE
             | renewal::PAY
             | no_stop::UPDATE_BALANCE
-            | no_stop::RESULT
             | onepark_bolink::offline::REPAIR
     )
 }
@@ -49,7 +48,6 @@ pub async fn handle(state: &LotState, link: &BolinkLink, service: &str, map: &Ma
             PriceAnswer { trade_no, price: Err("本车场不在线办理新月卡，请到车场岗亭办理".into()) }.to_data(service)
         }
         no_stop::UPDATE_BALANCE => balance(state, map).await,
-        no_stop::RESULT => crate::bolinkexit::deducted(map).await,
         // 3.37: an unpaid exit paid since; this gateway reports none (2.44), so there is nothing to book.
         onepark_bolink::offline::REPAIR => {
             let d = Deducted::read(&f);

@@ -103,7 +103,8 @@ pub(crate) async fn prepaid(state: &LotState, uid: &str) -> Result<Prepaid, Stor
     let bills = state.store().online_bills_of(uid).await?;
     let paid: Vec<&OnlineBill> =
         bills.iter().filter(|b| b.kind == BillKind::Prepay && b.state == BillState::Paid).collect();
-    let covered = paid.iter().map(|b| b.should_pay).sum();
+    // What was paid and discounted (a part the cloud gave back since is owed again).
+    let covered = paid.iter().map(|b| b.actual_pay.map_or(b.should_pay, |a| a + b.discount.unwrap_or(0))).sum();
     let last = paid.iter().filter_map(|b| parse_time(&b.end_time).ok()).max();
     Ok(Prepaid { covered, grace_until: last.map(|end| end + state.config().payments.grace) })
 }

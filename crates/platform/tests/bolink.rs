@@ -403,11 +403,19 @@ async fn run(url: String, dir: &TempDir) {
     );
     let city = line.call(&ask("query_city_car", json!({ "car_number": "鲁B77777", "channel_id": "B1" }))).await;
     assert_eq!((city["allow"].as_i64(), city["owe_count"].as_i64()), (Some(1), Some(0)), "{city}");
-    let offline = json!({ "order_id": "OFF_1", "car_number": "鲁B77777", "in_time": now - 3600, "out_time": now - 60,
+    let stranger = json!({ "order_id": "O_1", "car_number": "鲁B77777", "in_time": now - 3600, "out_time": now - 60,
+        "total": "6.00" });
+    let refused = line.call(&ask("upload_offline_order", stranger)).await;
+    assert!(refused["errmsg"].as_str().is_some_and(|e| e.contains("不符")), "another car's stay: {refused}");
+    let unknown = json!({ "order_id": "NEVER", "car_number": "鲁B77777", "in_time": now - 3600, "out_time": now - 60,
+        "total": "6.00" });
+    let refused = line.call(&ask("upload_offline_order", unknown)).await;
+    assert!(refused["errmsg"].as_str().is_some_and(|e| e.contains("未上传过")), "a stay never reported: {refused}");
+    let offline = json!({ "order_id": "O_new", "car_number": "鲁B77777", "in_time": now - 600, "out_time": now - 60,
         "total": "6.00", "out_channel_id": "B1" });
     assert_eq!(line.call(&ask("upload_offline_order", offline.clone())).await["state"], 1);
     let again = line.call(&ask("upload_offline_order", offline)).await;
-    assert_eq!((again["state"].as_i64(), again["order_id"].as_str()), (Some(1), Some("OFF_1")), "{again}");
+    assert_eq!((again["state"].as_i64(), again["order_id"].as_str()), (Some(1), Some("O_new")), "{again}");
     let escape = line.call(&ask("query_escape", json!({ "car_number": "鲁B77777", "random_str": "e" }))).await;
     assert_eq!(escape["count"], 1, "the unpaid exit is the plate's debt: {escape}");
     let city = line.call(&ask("query_city_car", json!({ "car_number": "鲁B77777", "channel_id": "B1" }))).await;

@@ -136,6 +136,8 @@ pub struct Signing {
     pub money_limit: i64,
     /// The driver signed up to pay after leaving (else: pay before).
     pub leave_first: bool,
+    /// The plate's fee may be deducted at the exit now (signed up for it, owing nothing).
+    pub deducted_at_exit: bool,
 }
 
 /// A plate's open arrears.

@@ -8,7 +8,7 @@ use onepark_domain::time::{format_time, parse_time};
 use crate::city::announce::{AnnounceError, Announcement, RenewalPaid};
 use crate::city::lots::lot_of;
 use crate::state::AppState;
-use crate::store::{Downlink, FixedCar, Payment, Renewal, StoreError};
+use crate::store::{Downlink, Payment, Renewal, StoreError};
 
 /// The renewal a payment is for.
 pub async fn of_payment(state: &AppState, p: &Payment) -> Result<Option<Renewal>, StoreError> {
@@ -39,17 +39,15 @@ pub async fn notice(state: &AppState, p: &Payment) -> Result<Option<Downlink>, A
 }
 
 /// A renewal's payment went through: the city's fixed car runs until its
-/// end (never shortened).
+/// end (never shortened) — only when the renewal moves from quoted to paid
+/// here (a lot's refusal that came first has refunded it).
 pub async fn paid(state: &AppState, p: &Payment) -> Result<(), StoreError> {
     let Some(r) = of_payment(state, p).await? else { return Ok(()) };
     let now = format_time(state.now());
-    state.store().move_renewal(&r.trade_no, &["quoted"], "paid", None, None, &now).await?;
-    if let Some(car) = state.store().fixed_car(&r.parking_code, &r.card_id).await?
-        && car.end_time < r.end_time
-    {
-        let renewed = FixedCar { end_time: r.end_time.clone(), changed_at: now, ..car };
-        state.store().put_fixed_car(&renewed).await?;
+    if !state.store().move_renewal(&r.trade_no, &["quoted"], "paid", None, None, &now).await? {
+        return Ok(());
     }
+    state.store().move_fixed_car_end(&r.parking_code, &r.card_id, None, &r.end_time, &now).await?;
     tracing::info!(trade_no = r.trade_no, card = r.card_id, end = r.end_time, "month card renewed");
     Ok(())
 }

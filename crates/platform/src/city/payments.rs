@@ -255,6 +255,10 @@ pub enum RefundRefused {
     NotPaid(String, &'static str),
     #[error("amount: {asked} fen, but {left} fen of payment {order_id} are left to refund")]
     TooMuch { order_id: String, asked: i64, left: i64 },
+    /// What the payment bought would stay bought (a renewed card, settled arrears), or the car
+    /// is still inside at a lot that cannot be told (it would leave as prepaid).
+    #[error("orderId: {0}")]
+    Kept(String),
     #[error("the payment channel refused or did not answer: {0}")]
     Channel(String),
     #[error(transparent)]
@@ -262,15 +266,18 @@ pub enum RefundRefused {
 }
 
 /// An operator gives `amount` (default: all that is left) of a paid charge
-/// back, for `reason`. The refund's id comes from what was refunded before,
-/// so a double click or a retried request asks the channel for the same
-/// refund again (it is idempotent on the id): money goes back once. A
-/// prepayment's lot hears of it (Bolink's 3.23; a protocol without such a
-/// message is not told) and books it once per refund id.
+/// back, for `reason`. The refund's id is the operator's `refund_no` (a part
+/// of the payment) or `all` (what is left): asked again — a double click, a
+/// retry after a timeout — it is the same refund at the channel (idempotent
+/// on the id) and the same notice: money goes back once. Refunded are
+/// exits' and prepayments' charges; a prepayment's lot must hear it (Bolink's
+/// 3.23, booked once per refund id) unless the car has left, or it would
+/// leave as prepaid.
 pub async fn refund_by_operator(
     state: &AppState,
     order_id: &str,
     amount: Option<i64>,
+    refund_no: Option<&str>,
     reason: &str,
 ) -> Result<Payment, RefundRefused> {
     let Some(p) = state.store().payment_by_order(order_id).await? else {
@@ -279,59 +286,87 @@ pub async fn refund_by_operator(
     if !matches!(p.state, PayState::Paid | PayState::Refunded) {
         return Err(RefundRefused::NotPaid(p.order_id, p.state.as_str()));
     }
+    match p.purpose {
+        Purpose::Renewal => {
+            return Err(RefundRefused::Kept("月卡续费的款项随月卡有效期，不能单独退款（请在车场调整月卡）".into()));
+        }
+        Purpose::Arrears => return Err(RefundRefused::Kept("欠费补缴已结清各车场账单，不能单独退款".into())),
+        Purpose::Prepay | Purpose::Exit | Purpose::AfterLeave => {}
+    }
+    let refund_id = format!("R{}-{}", p.order_id, refund_no.unwrap_or("all"));
+    let lot = lot_of(state, &p.parking_code).await?;
+    if let Some(lot) = &lot
+        && state.store().told_about(&lot.access_id, &refund_id).await?
+    {
+        // Asked again after it was done and told: the same refund.
+        return Ok(p);
+    }
     let left = p.actual_pay.unwrap_or(0) - p.refunded;
     let asked = amount.unwrap_or(left);
+    // Refunded whole before and its lot never told (the platform stopped in between): told now.
+    if left == 0
+        && refund_no.is_none()
+        && p.purpose == Purpose::Prepay
+        && let Some(lot) = &lot
+        && !state.store().told_about_any(&lot.access_id, &format!("R{}-", p.order_id)).await?
+        && p.refunded > 0
+    {
+        let notice = RefundNotice {
+            plate_no: p.plate_no.clone(),
+            bill_id: p.bill_id.clone(),
+            trade_no: p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()),
+            refund_no: refund_id.clone(),
+            amount: p.refunded,
+            left: 0,
+            reason: reason.to_owned(),
+            at: state.now(),
+        };
+        if let Ok(d) = state.announce(lot, &p.parking_code, &Announcement::Refunded(notice)) {
+            state.store().put_downlinks(vec![d]).await?;
+            state.wake().now();
+        }
+        return Ok(p);
+    }
     if asked <= 0 || asked > left {
         return Err(RefundRefused::TooMuch { order_id: p.order_id, asked, left });
     }
-    let refund_id = format!("R{}-{}", p.order_id, p.refunded);
-    let request =
-        Refund { order_id: p.order_id.clone(), refund_id: refund_id.clone(), amount: asked, reason: reason.into() };
+    // A prepayment's lot is told with the refund, sealed before the money moves: a lot that
+    // cannot be told would let the car out as prepaid, so then the car must have left.
+    let notice = match (p.purpose, &lot) {
+        (Purpose::Prepay, Some(lot)) => {
+            let notice = RefundNotice {
+                plate_no: p.plate_no.clone(),
+                bill_id: p.bill_id.clone(),
+                trade_no: p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()),
+                refund_no: refund_id.clone(),
+                amount: asked,
+                left: left - asked,
+                reason: reason.to_owned(),
+                at: state.now(),
+            };
+            match state.announce(lot, &p.parking_code, &Announcement::Refunded(notice)) {
+                Ok(d) => Some(d),
+                Err(AnnounceError::Store(e)) => return Err(e.into()),
+                Err(_) if state.store().open_stay(&p.parking_code, &p.uid).await?.is_some() => {
+                    return Err(RefundRefused::Kept(
+                        "车辆仍在场内，且该车场的协议无法接收退款通知：退款后车辆将按已预付离场，请出场后再退".into(),
+                    ));
+                }
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    let request = Refund { order_id: p.order_id.clone(), refund_id, amount: asked, reason: reason.into() };
     let order = state.payments().channel.refund(&request).await.map_err(|e| RefundRefused::Channel(e.to_string()))?;
     state.store().note_refund(&p.order_id, reason).await?;
     apply(state, &order, false).await?;
     tracing::warn!(order_id = p.order_id, fen = asked, reason, "refunded by an operator");
-    let after = state.store().payment_by_order(order_id).await?.unwrap_or(p);
-    if after.purpose == Purpose::Prepay {
-        let left = after.actual_pay.unwrap_or(0) - after.refunded;
-        refund_notice(state, &after, &refund_id, asked, left, reason).await?;
+    if let Some(d) = notice {
+        state.store().put_downlinks(vec![d]).await?;
+        state.wake().now();
     }
-    Ok(after)
-}
-
-/// Tells a prepayment's lot of its refund, unless it was told already (the
-/// same refund asked again).
-async fn refund_notice(
-    state: &AppState,
-    p: &Payment,
-    refund_no: &str,
-    amount: i64,
-    left: i64,
-    reason: &str,
-) -> Result<(), StoreError> {
-    let Some(lot) = lot_of(state, &p.parking_code).await? else { return Ok(()) };
-    if state.store().told_about(&lot.access_id, refund_no).await? {
-        return Ok(());
-    }
-    let notice = RefundNotice {
-        plate_no: p.plate_no.clone(),
-        bill_id: p.bill_id.clone(),
-        trade_no: p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()),
-        refund_no: refund_no.to_owned(),
-        amount,
-        left,
-        reason: reason.to_owned(),
-        at: state.now(),
-    };
-    match state.announce(&lot, &p.parking_code, &Announcement::Refunded(notice)) {
-        Ok(d) => {
-            state.store().put_downlinks(vec![d]).await?;
-            state.wake().now();
-        }
-        Err(AnnounceError::Store(e)) => return Err(e),
-        Err(e) => tracing::info!(order_id = p.order_id, reason = %e, "the lot is not told of this refund"),
-    }
-    Ok(())
+    Ok(state.store().payment_by_order(order_id).await?.unwrap_or(p))
 }
 
 /// Refunds `amount` of a payment under `refund_id` (the channel is idempotent on it).
@@ -397,8 +432,15 @@ async fn notices(state: &AppState, p: &Payment, o: &Outcome) -> Result<Vec<Notic
             }
             sealed
         }
-        Purpose::Renewal => vec![(None, crate::city::cards::notice(state, p).await)],
-        Purpose::Exit => vec![(None, deduction_notice(state, p, o.txn_id.as_deref(), None).await)],
+        // What the channel took (a discount of its own included), not what was asked.
+        Purpose::Renewal => {
+            let paid = Payment { actual_pay: o.actual_pay, ..p.clone() };
+            vec![(None, crate::city::cards::notice(state, &paid).await)]
+        }
+        Purpose::Exit => {
+            let paid = Payment { actual_pay: o.actual_pay, ..p.clone() };
+            vec![(None, deduction_notice(state, &paid, o.txn_id.as_deref(), None).await)]
+        }
         Purpose::AfterLeave => Vec::new(),
     };
     let mut notices = Vec::new();
@@ -538,6 +580,21 @@ pub async fn recover_once(state: &AppState) {
             }
             Err(e) => tracing::error!(error = %e, "cannot read prepayments their lots did not count"),
         }
+        match state.store().renewals_to_settle().await {
+            Ok(renewals) => {
+                for (renewal_state, p) in renewals {
+                    let done = if renewal_state == "quoted" {
+                        crate::city::cards::paid(&state, &p).await
+                    } else {
+                        refund(&state, &p, "车场未能续期月卡：自动退款").await
+                    };
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, order_id = p.order_id, "a paid renewal's follow-up failed");
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read paid renewals"),
+        }
         let before = format_time(state.now() - chrono::Duration::seconds(5));
         let pending = match state.store().pending_payments(&before).await {
             Ok(p) => p,
@@ -645,6 +702,7 @@ fn signing_of(signup: Option<&Signup>, owes: bool, parking_code: &str, plate_no:
         }
         _ => (NoStop::Unsigned, 0, false),
     };
+    let deducted_at_exit = signup.is_some_and(|s| s.no_stop) && !owes;
     Signing {
         parking_code: parking_code.to_owned(),
         plate_no: plate_no.to_owned(),
@@ -652,6 +710,7 @@ fn signing_of(signup: Option<&Signup>, owes: bool, parking_code: &str, plate_no:
         no_stop,
         money_limit,
         leave_first,
+        deducted_at_exit,
     }
 }
 

@@ -94,7 +94,35 @@ pub async fn priced(state: &AppState, trade_no: &str, price: Result<i64, String>
     Ok(moved)
 }
 
+/// How long a quote may be paid.
+pub const QUOTE_MINUTES: i64 = 30;
+
+/// Why a quote cannot be paid (the driver asks again).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stale {
+    /// Older than [`QUOTE_MINUTES`].
+    Expired,
+    /// The card's end moved since (another renewal, the lot's own).
+    CardMoved,
+}
+
+/// Whether a quote still prices what it would buy: asked within
+/// [`QUOTE_MINUTES`], for a card whose end has not moved past its start.
+pub async fn stale(state: &AppState, r: &Renewal) -> Result<Option<Stale>, StoreError> {
+    let asked = parse_time(&r.created_at).unwrap_or_default();
+    if state.now() - asked > chrono::Duration::minutes(QUOTE_MINUTES) {
+        return Ok(Some(Stale::Expired));
+    }
+    match state.store().fixed_car(&r.parking_code, &r.card_id).await? {
+        Some(car) if renewable(&car) && car.end_time <= r.start_time => Ok(None),
+        _ => Ok(Some(Stale::CardMoved)),
+    }
+}
+
 /// Pays a quoted renewal (interactive: the driver approves it in the channel).
+/// Its debts are the quote and the card's period from the quote's start: a
+/// second quote of the same card, paid from another tab, finds the first
+/// charge instead of buying the same months twice.
 pub async fn pay(state: &AppState, r: &Renewal) -> Result<Option<Paying>, StoreError> {
     let Some(price) = r.price.filter(|p| *p > 0) else { return Ok(None) };
     let bill = bill_id(&r.trade_no);
@@ -109,7 +137,8 @@ pub async fn pay(state: &AppState, r: &Renewal) -> Result<Option<Paying>, StoreE
         (&r.start_time, &r.end_time, &format_time(state.now())),
         price,
     );
-    let debts = [(Debt::bill(&r.parking_code, &bill), price)];
+    let period = format!("card:{}:{}", r.card_id, r.start_time);
+    let debts = [(Debt::bill(&r.parking_code, &bill), price), (Debt::bill(&r.parking_code, &period), price)];
     payments::pay(state, p, &debts, true).await.map(Some)
 }
 
@@ -120,16 +149,17 @@ pub async fn answered(state: &AppState, request_id: i64, done: bool, reason: &st
     let Some(r) = crate::city::cards::of_payment(state, &p).await? else { return Ok(()) };
     let now = format_time(state.now());
     if done {
-        state.store().move_renewal(&r.trade_no, &["paid", "quoted"], "delivered", None, None, &now).await?;
+        // Answered before the payment's own follow-up ran: the card moves here (it never moves twice).
+        if state.store().move_renewal(&r.trade_no, &["quoted"], "delivered", None, None, &now).await? {
+            state.store().move_fixed_car_end(&r.parking_code, &r.card_id, None, &r.end_time, &now).await?;
+        } else {
+            state.store().move_renewal(&r.trade_no, &["paid"], "delivered", None, None, &now).await?;
+        }
         return Ok(());
     }
     if state.store().move_renewal(&r.trade_no, &["paid", "quoted"], "failed", None, Some(reason), &now).await? {
-        if let Some(car) = state.store().fixed_car(&r.parking_code, &r.card_id).await?
-            && car.end_time == r.end_time
-        {
-            let back = FixedCar { end_time: r.start_time.clone().min(car.end_time.clone()), changed_at: now, ..car };
-            state.store().put_fixed_car(&back).await?;
-        }
+        // The card back to where it was, unless something moved it since.
+        state.store().move_fixed_car_end(&r.parking_code, &r.card_id, Some(&r.end_time), &r.start_time, &now).await?;
         payments::refund(state, &p, &format!("车场未能续期月卡（{reason}）：自动退款")).await?;
     }
     Ok(())

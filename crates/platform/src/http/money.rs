@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::error::{ApiError, bad};
+use crate::error::{ApiError, bad, conflict};
 use crate::http::params::Day;
 use crate::state::AppState;
 use crate::store::Store;
@@ -62,21 +62,27 @@ pub(crate) struct RefundRequest {
     /// Why (kept with the payment and told to the lot).
     #[schema(min_length = 1, max_length = 200)]
     reason: String,
-    /// Fen to give back (default: all that is left of the payment).
+    /// Fen to give back (default: all that is left of the payment). A part needs `refundNo`.
     #[schema(minimum = 1)]
     amount: Option<i64>,
+    /// The operator's reference for a part refund (letters, digits, `_`, `-`): the same reference
+    /// again is the same refund.
+    #[schema(pattern = "^[0-9A-Za-z_-]{1,32}$")]
+    refund_no: Option<String>,
 }
 
-/// Gives (part of) a paid charge back to the driver. Asked again (a
-/// double click, a retry) before anything else was refunded, it is the same
-/// refund: the money goes back once. A Bolink lot's prepayment is booked
-/// back at the lot (3.23 `refund_inform`, once per refund).
+/// Gives (part of) a paid charge back to the driver: all that is left, or
+/// `amount` under the operator's `refundNo`. Asked again (a double click, a
+/// retry) it is the same refund: the money goes back once. A Bolink lot's
+/// prepayment is booked back at the lot (3.23 `refund_inform`, once per
+/// refund); a renewal or an arrears payment is not refunded here, nor a
+/// prepayment of a car still inside a lot that cannot be told.
 #[utoipa::path(post, path = "/api/admin/payments/{orderId}/refund", tag = "money",
     params(("orderId" = String, Path, description = "the charge's order id")),
     request_body = RefundRequest,
     responses((status = 200, description = "refunded: the payment after it", body = Payment),
         (status = 404, description = "no such payment", body = crate::error::ErrorBody),
-        (status = 409, description = "not paid, or less left to refund than asked", body = crate::error::ErrorBody),
+        (status = 409, description = "not paid, less left than asked, a part without refundNo, or what it bought would stay bought", body = crate::error::ErrorBody),
         (status = 502, description = "the payment channel refused or did not answer", body = crate::error::ErrorBody)))]
 pub(crate) async fn refund(
     State(state): State<AppState>,
@@ -91,10 +97,21 @@ pub(crate) async fn refund(
     if r.amount.is_some_and(|a| a < 1) {
         return Err(bad("amount: at least 1 fen"));
     }
-    match refund_by_operator(&state, &order_id, r.amount, reason).await {
+    let reference_ok = |n: &String| {
+        (1..=32).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    if r.refund_no.as_ref().is_some_and(|n| !reference_ok(n)) {
+        return Err(bad("refundNo: 1–32 letters, digits, _ or -"));
+    }
+    if r.amount.is_some() && r.refund_no.is_none() {
+        return Err(conflict(
+            "refundNo: a part refund needs the operator's reference (the same reference again is the same refund)",
+        ));
+    }
+    match refund_by_operator(&state, &order_id, r.amount, r.refund_no.as_deref(), reason).await {
         Ok(p) => Ok(Json(p)),
         Err(e @ RefundRefused::NoPayment(_)) => Err(crate::error::not_found(e.to_string())),
-        Err(e @ (RefundRefused::NotPaid(..) | RefundRefused::TooMuch { .. })) => {
+        Err(e @ (RefundRefused::NotPaid(..) | RefundRefused::TooMuch { .. } | RefundRefused::Kept(_))) => {
             Err(crate::error::conflict(e.to_string()))
         }
         Err(e @ RefundRefused::Channel(_)) => Err(ApiError(axum::http::StatusCode::BAD_GATEWAY, e.to_string())),

@@ -17,8 +17,8 @@ use crate::city::announce::AnnounceError;
 use crate::city::payments::Paying;
 use crate::city::renewals::{self, MONTHS};
 use crate::http::driver::{
-    FEE_WAIT, Key, TokenForm, already_paying, driver, failed, forged, offline, page, paid_redirect, plate_url, posted,
-    problem,
+    FEE_WAIT, Key, TokenForm, already_paying, driver, failed, forged, offline, page, plate_url, posted, problem,
+    receipt_url,
 };
 use crate::http::proof;
 use crate::state::AppState;
@@ -223,8 +223,32 @@ async fn pay(
     if r.state != "quoted" && r.state != "paid" && r.state != "delivered" {
         return problem(&d, StatusCode::CONFLICT, "这次查询没有可支付的价格", "This query has no price to pay");
     }
+    // A fresh quote only: the months it prices must still be the ones it would buy.
+    if r.state == "quoted" {
+        match renewals::stale(&state, &r).await {
+            Ok(None) => {}
+            Ok(Some(renewals::Stale::Expired)) => {
+                return problem(
+                    &d,
+                    StatusCode::CONFLICT,
+                    "报价已过期，请重新查询续费价格",
+                    "This price expired; ask again",
+                );
+            }
+            Ok(Some(renewals::Stale::CardMoved)) => {
+                return problem(
+                    &d,
+                    StatusCode::CONFLICT,
+                    "月卡有效期已变化，请重新查询续费价格",
+                    "The card's validity changed; ask for the price again",
+                );
+            }
+            Err(e) => return failed(&d, e),
+        }
+    }
     match renewals::pay(&state, &r).await {
-        Ok(Some(Paying::Charge(p))) => paid_redirect(&state, &headers, &p),
+        // To the receipt, without proof of the plate: anyone may pay a card's renewal.
+        Ok(Some(Paying::Charge(p))) => Redirect::to(&receipt_url(&state, &p.order_id)).into_response(),
         Ok(Some(Paying::Mismatch(_))) => {
             problem(&d, StatusCode::CONFLICT, "这次续费已按其他金额支付过", "This renewal was paid with another amount")
         }

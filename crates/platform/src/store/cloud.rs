@@ -330,6 +330,37 @@ impl Store {
         Ok(FixedCar { version, ..car.clone() })
     }
 
+    /// Moves a fixed car's end to `to` in one statement: from exactly
+    /// `from` when given (undoing a renewal only if nothing moved it since),
+    /// else only later (a renewal never shortens a card). Whether it moved.
+    pub async fn move_fixed_car_end(
+        &self,
+        park_code: &str,
+        uuid: &str,
+        from: Option<&str>,
+        to: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let _writer = self.writer().await;
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let seq = next_seq(&mut tx, "fixed_cars").await?;
+        let done = sqlx::query(
+            "UPDATE fixed_cars SET end_time = $4, version = version + 1, seq = $5, changed_at = $6 \
+             WHERE park_code = $1 AND uuid = $2 AND deleted = 0 AND (($3 = '' AND end_time < $4) OR end_time = $3)",
+        )
+        .bind(park_code)
+        .bind(uuid)
+        .bind(from.unwrap_or_default())
+        .bind(to)
+        .bind(seq)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn fixed_car(&self, park_code: &str, uuid: &str) -> Result<Option<FixedCar>, StoreError> {
         let sql = format!("SELECT {CAR_COLUMNS} FROM fixed_cars WHERE park_code = $1 AND uuid = $2");
         Ok(sqlx::query_as(&sql).bind(park_code).bind(uuid).fetch_optional(&self.pool).await?)

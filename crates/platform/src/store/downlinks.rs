@@ -191,6 +191,16 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Whether any message about a subject starting `prefix` was stored for this lot.
+    pub async fn told_about_any(&self, access_id: &str, prefix: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM downlinks WHERE access_id = $1 AND subject LIKE $2")
+            .bind(access_id)
+            .bind(format!("{prefix}%"))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Makes every unconfirmed message of an accessID due now, so they go
     /// out in the order they were made (`due_downlinks` orders by time,
     /// then request id): a lot back after an outage hears them in order.

@@ -819,6 +819,26 @@ impl Store {
         Ok(sqlx::query_as(&sql).fetch_all(&self.pool).await?)
     }
 
+    /// Paid renewals whose follow-up did not happen (a crash between the
+    /// payment's commit and it): still `quoted` (the card to move), or
+    /// `failed` at their lot and not yet given back. (The renewal's state, the payment.)
+    pub async fn renewals_to_settle(&self) -> Result<Vec<(String, Payment)>, StoreError> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            renewal_state: String,
+            #[sqlx(flatten)]
+            payment: Payment,
+        }
+        let sql = format!(
+            "SELECT r.state AS renewal_state, {} FROM payments p JOIN card_renewals r \
+             ON p.parking_code = r.parking_code AND p.bill_id = 'M' || r.trade_no \
+             WHERE p.purpose = 'renewal' AND p.state = 'paid' AND r.state IN ('quoted', 'failed') LIMIT 500",
+            payment_columns_of("p")
+        );
+        let rows: Vec<Row> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| (r.renewal_state, r.payment)).collect())
+    }
+
     /// The prepayment a payResult (its requestId) announced.
     pub async fn announced_by(&self, request_id: i64) -> Result<Option<Payment>, StoreError> {
         let sql = format!(

@@ -197,7 +197,7 @@ impl Announcer for Bolink {
                 let b = no_stop::Balance {
                     car_number: s.plate_no.clone(),
                     balance: s.money_limit,
-                    autopay: s.no_stop == crate::city::announce::NoStop::Signed,
+                    autopay: s.deducted_at_exit,
                 };
                 let m = b.to_message(&lot.access_id, &request_id.to_string());
                 (no_stop::UPDATE_BALANCE, String::new(), m, s.plate_no.clone(), now + chrono::Duration::seconds(60))

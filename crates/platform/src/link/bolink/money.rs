@@ -16,7 +16,7 @@ use super::answers::{own_message, unavailable};
 use super::records;
 use crate::config::LotAccess;
 use crate::state::AppState;
-use crate::store::{Confirmed, FixedCar, LotEpay, Purpose};
+use crate::store::{Confirmed, LotEpay, Purpose};
 
 /// 3.11's answer: the lot's price for a renewal the platform asked about.
 pub async fn priced(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
@@ -87,11 +87,12 @@ pub async fn renewal_record(state: &AppState, code: &str, e: &Envelope) -> Resul
     let r = Record::read(&e.fields()).map_err(|why| Reply::refused(service, &why.0))?;
     let Some(limit) = r.limit_time else { return Ok(()) };
     let end = format_time(records::local(state.zone(), limit));
-    let car = state.store().fixed_car(code, &r.card_id).await.map_err(|err| unavailable(service, err))?;
-    if let Some(car) = car.filter(|c| c.deleted == 0 && c.end_time < end) {
-        let renewed = FixedCar { end_time: end, changed_at: format_time(state.now()), ..car };
-        state.store().put_fixed_car(&renewed).await.map_err(|err| unavailable(service, err))?;
-    }
+    let now = format_time(state.now());
+    state
+        .store()
+        .move_fixed_car_end(code, &r.card_id, None, &end, &now)
+        .await
+        .map_err(|err| unavailable(service, err))?;
     Ok(())
 }
 
@@ -141,6 +142,38 @@ pub async fn epay(state: &AppState, lot: &LotAccess, code: &str, e: &Envelope) -
     answer.reply(&lot.access_id, &r)
 }
 
+/// A lot acts only on what it reported: the stay `order_id` must be one of
+/// its records (an entry or an exit), of this plate.
+async fn reported(state: &AppState, code: &str, order_id: &str, plate: &str) -> Result<(), String> {
+    match state.store().stay_plates(code, order_id).await {
+        Ok(plates)
+            if plates.iter().any(|p| {
+                onepark_domain::plate::Plate::parse(p).map_or_else(|_| p.clone(), |p| p.to_string()) == plate
+            }) =>
+        {
+            Ok(())
+        }
+        Ok(plates) if plates.is_empty() => {
+            Err(format!("车场未上传过订单 {order_id} 的入场或出场记录，不能据此扣款或登记欠费"))
+        }
+        Ok(plates) => Err(format!("订单 {order_id} 的车牌为 {}，与 {plate} 不符", plates.join("/"))),
+        Err(err) => {
+            tracing::error!(error = %err, "Bolink: the stay could not be read");
+            Err("服务器错误：请稍后重发".into())
+        }
+    }
+}
+
+/// Times ahead of the platform's clock by more than its allowance are refused.
+fn not_future(state: &AppState, field: &str, unix: i64) -> Result<(), String> {
+    let clock = state.receiving();
+    let at = records::local(state.zone(), unix);
+    if at > clock.now + clock.future {
+        return Err(format!("data.{field} {} 晚于平台时间 {}", format_time(at), format_time(clock.now)));
+    }
+    Ok(())
+}
+
 /// 4.1 `pay_status`: whether the plate pays password-free here, and up to what.
 pub async fn pay_status(state: &AppState, code: &str, e: &Envelope) -> Reply {
     let service = no_stop::PAY_STATUS;
@@ -148,12 +181,8 @@ pub async fn pay_status(state: &AppState, code: &str, e: &Envelope) -> Reply {
     let Ok(plate) = f.text(&["car_number"], 16) else { return Reply::refused(service, "缺少 data.car_number") };
     let order_id = f.opt_text(&["order_id"], 48).ok().flatten().unwrap_or_default();
     match crate::city::payments::signing(state, code, &plate, 0).await {
-        Ok(s) => no_stop::Balance {
-            car_number: plate,
-            balance: s.money_limit,
-            autopay: s.no_stop == crate::city::announce::NoStop::Signed,
-        }
-        .status_reply(&order_id),
+        Ok(s) => no_stop::Balance { car_number: plate, balance: s.money_limit, autopay: s.deducted_at_exit }
+            .status_reply(&order_id),
         Err(err) => unavailable(service, err),
     }
 }
@@ -171,6 +200,12 @@ pub async fn deduct(state: &AppState, lot: &LotAccess, code: &str, service: &str
     let Ok(plate) = plate else {
         return stay_reply(service, &m.order_id, Some(&format!("车牌 {} 无法免密支付", m.car_number)));
     };
+    if let Err(why) = not_future(state, "out_time", m.out_time) {
+        return stay_reply(service, &m.order_id, Some(&why));
+    }
+    if let Err(why) = reported(state, code, &m.order_id, &plate).await {
+        return stay_reply(service, &m.order_id, Some(&why));
+    }
     let signup = match state.store().signup(&plate).await {
         Ok(s) => s,
         Err(err) => return unavailable(service, err).with("order_id", m.order_id.as_str()),
@@ -206,7 +241,10 @@ pub async fn deduct(state: &AppState, lot: &LotAccess, code: &str, service: &str
         return stay_reply(service, &m.order_id, None).with("errmsg", "未开通免密支付：扣费结果见 outpark");
     }
     let _ = lot;
-    let stay = Debt::Stay { parking_code: code.to_owned(), uid: m.order_id.clone(), asked_at: at(m.out_time) };
+    // The fee as the lot computed it at the exit (never later than now: a lot's clock ahead
+    // would count a prepayment it had not booked as counted).
+    let computed = format_time(records::local(zone, m.out_time).min(state.now()));
+    let stay = Debt::Stay { parking_code: code.to_owned(), uid: m.order_id.clone(), asked_at: computed };
     let debts = [(Debt::bill(code, &m.order_id), m.total), (stay, m.total)];
     match payments::pay(state, p.clone(), &debts, false).await {
         // Paid: its 3.4 was stored with the payment's change.
@@ -237,6 +275,15 @@ pub async fn offline_order(state: &AppState, code: &str, e: &Envelope) -> Reply 
         return Reply::refused(ORDER, &format!("data.car_number {} 不是车牌，无法登记欠费", o.car_number))
             .with("order_id", o.order_id);
     };
+    for (field, t) in [("in_time", o.in_time), ("out_time", o.out_time)] {
+        if let Err(why) = not_future(state, field, t) {
+            return Reply::refused(ORDER, &why).with("order_id", o.order_id);
+        }
+    }
+    // Only a stay this lot reported, of this plate, can become a debt.
+    if let Err(why) = reported(state, code, &o.order_id, &plate).await {
+        return Reply::refused(ORDER, &why).with("order_id", o.order_id);
+    }
     let zone = state.zone();
     let now = format_time(state.now());
     let a = Arrear {
