@@ -94,13 +94,7 @@ impl Answer {
         if f.opt_int(&["state"])? != Some(1) {
             return Err(FieldError(f.opt_text(&["errmsg"], 500)?.unwrap_or_else(|| "state 0".into())));
         }
-        let list = |name: &str| -> Vec<String> {
-            reply
-                .get(name)
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-                .unwrap_or_default()
-        };
+        let list = |name: &str| crate::fields::strings(reply, name);
         Ok(Answer {
             in_count: f.opt_int(&["in_count"])?.unwrap_or(0),
             out_count: f.opt_int(&["out_count"])?.unwrap_or(0),

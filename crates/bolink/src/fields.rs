@@ -106,6 +106,15 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A list of strings of a reply (`[]` when absent; other values skipped).
+pub fn strings(reply: &Map<String, Value>, name: &str) -> Vec<String> {
+    reply
+        .get(name)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

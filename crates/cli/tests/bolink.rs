@@ -123,6 +123,18 @@ async fn bolink_cards(port: u16) -> usize {
         .count()
 }
 
+/// The gateway reconciles `date` now (`POST /api/reconcile`): what it found.
+async fn reconcile(port: u16, date: &str) -> Value {
+    let r = client()
+        .post(format!("http://127.0.0.1:{port}/api/reconcile"))
+        .header("content-type", "application/json")
+        .body(json!({ "date": date }).to_string())
+        .send()
+        .await
+        .expect("reconcile");
+    serde_json::from_str(&r.text().await.expect("body")).expect("JSON")
+}
+
 /// Sessions of the gateway whose plate holds `part`.
 async fn sessions(port: u16, part: &str) -> Vec<Value> {
     let text = client()
@@ -548,19 +560,7 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     }
     // The day reconciled with the cloud (2.23): the gateway's counts are the city's.
     let today = local(0)[..10].to_owned();
-    let checked: Value = serde_json::from_str(
-        &client()
-            .post(format!("http://127.0.0.1:{tcp_port}/api/reconcile"))
-            .header("content-type", "application/json")
-            .body(json!({ "date": today }).to_string())
-            .send()
-            .await
-            .expect("reconcile")
-            .text()
-            .await
-            .expect("body"),
-    )
-    .expect("JSON");
+    let checked = reconcile(tcp_port, &today).await;
     assert_eq!(checked["balanced"], true, "{checked}");
     assert!(checked["bolink"]["inCount"].as_i64().is_some_and(|n| n >= 8), "{checked}");
     let report = get(format!("{base}/api/admin/reports/reconciliation?parkingCode=BL001&date={today}")).await;
@@ -1006,19 +1006,7 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
 
     // The day's e-payments balance, and the three-way check finds the lot's side of both prepayments.
     let today = local(0)[..10].to_owned();
-    let checked: Value = serde_json::from_str(
-        &client()
-            .post(format!("http://127.0.0.1:{port}/api/reconcile"))
-            .header("content-type", "application/json")
-            .body(json!({ "date": today }).to_string())
-            .send()
-            .await
-            .expect("reconcile")
-            .text()
-            .await
-            .expect("body"),
-    )
-    .expect("JSON");
+    let checked = reconcile(port, &today).await;
     assert_eq!(checked["bolink"]["epay"]["balanced"], true, "{checked}");
     assert_eq!(checked["bolink"]["epay"]["count"], 3, "two prepayments and one exit: {checked}");
     let three_way = get(format!("{base}/api/admin/payments/reconciliation?date={today}")).await;

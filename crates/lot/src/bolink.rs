@@ -484,14 +484,7 @@ async fn command(state: &LotState, service: &str, map: &Map<String, Value>) -> V
         }),
         other => Err(format!("本车场不处理 {other}")),
     };
-    match outcome {
-        Ok(()) => reply["state"] = Value::from(1),
-        Err(why) => {
-            reply["state"] = Value::from(0);
-            reply["errmsg"] = Value::from(why);
-        }
-    }
-    reply
+    crate::bolinklink::settled(reply, outcome)
 }
 
 /// 3.3: the no-plate car at `channel_id` enters as marker + `car_number`.

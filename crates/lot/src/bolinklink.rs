@@ -482,6 +482,18 @@ pub fn report(
     }
 }
 
+/// An answer to one of the cloud's messages: `state` 1, or 0 with why.
+pub fn settled(mut reply: Value, outcome: Result<(), String>) -> Value {
+    match outcome {
+        Ok(()) => reply["state"] = Value::from(1),
+        Err(why) => {
+            reply["state"] = Value::from(0);
+            reply["errmsg"] = Value::from(why);
+        }
+    }
+    reply
+}
+
 /// A downlink's fields (its own, or its `data`'s).
 pub fn fields_of(map: &Map<String, Value>) -> Fields<'_> {
     match map.get("data") {

@@ -263,12 +263,5 @@ async fn balance(state: &LotState, map: &Map<String, Value>) -> Value {
         }
         Err(e) => Err(e.0),
     };
-    match outcome {
-        Ok(()) => reply["state"] = Value::from(1),
-        Err(why) => {
-            reply["state"] = Value::from(0);
-            reply["errmsg"] = Value::from(why);
-        }
-    }
-    reply
+    crate::bolinklink::settled(reply, outcome)
 }
