@@ -997,6 +997,27 @@ async fn a_bolink_lots_money_flows_through_the_platform() {
     assert!(twice.text().await.expect("body").contains("有效期已变化"), "refused as a stale quote");
     let page = client().get(format!("{base}{quote}")).send().await.expect("page").text().await.expect("body");
     assert!(page.contains("续费成功"), "{page}");
+    // The renewal pages on a phone and a desktop, for a person to look at.
+    match common::webdriver::find() {
+        Some((chromium, chromedriver)) => {
+            let browser = common::webdriver::Browser::start(&chromium, &chromedriver, &dir.join("chromium")).await;
+            let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+            browser.goto(&format!("{base}/pay/card?plate={}", common::enc("鲁B56001"))).await;
+            browser.wait_text("main", |t| t.contains("查询续费价格")).await;
+            for width in [390, 1024, 1400] {
+                browser.window(width, 900).await;
+                browser.screenshot(&shots.join(format!("renewal-cards-{width}.png"))).await;
+            }
+            browser.goto(&format!("{base}{quote}")).await;
+            browser.wait_text("main", |t| t.contains("续费成功")).await;
+            for width in [390, 1400] {
+                browser.window(width, 900).await;
+                browser.screenshot(&shots.join(format!("renewal-done-{width}.png"))).await;
+            }
+            browser.close().await;
+        }
+        None => eprintln!("SKIPPED the renewal pages in Chromium: set CHROMIUM/CHROMEDRIVER"),
+    }
     let new_end = get(format!("{base}/api/admin/fixed-cars?parkCode=BL020")).await;
     let city_end = new_end["items"][0]["endTime"].as_str().expect("the city's card").to_owned();
     assert!(city_end > format!("{card_end} 23:59:59"), "three months later in the city: {city_end}");
