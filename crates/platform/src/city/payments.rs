@@ -330,6 +330,11 @@ pub async fn refund_by_operator(
     if asked <= 0 || asked > left {
         return Err(RefundRefused::TooMuch { order_id: p.order_id, asked, left });
     }
+    // A prepayment its lot has not answered yet: the refund would reach it before the payment.
+    if p.purpose == Purpose::Prepay && state.store().notice_answered(&p.parking_code, &p.bill_id).await? == Some(false)
+    {
+        return Err(RefundRefused::Kept("车场尚未确认这笔预付（通知未应答），请稍后再退款".into()));
+    }
     // A prepayment's lot is told with the refund, sealed before the money moves: a lot that
     // cannot be told would let the car out as prepaid, so then the car must have left.
     let notice = match (p.purpose, &lot) {

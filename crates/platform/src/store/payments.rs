@@ -839,6 +839,21 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.renewal_state, r.payment)).collect())
     }
 
+    /// Whether a charge's notice to its lot (a prepayment's payResult / 3.2) is settled (answered,
+    /// or given up):
+    /// `None` when it has none.
+    pub async fn notice_answered(&self, parking_code: &str, bill_id: &str) -> Result<Option<bool>, StoreError> {
+        let state: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT d.state FROM debt_claims c LEFT JOIN downlinks d ON d.request_id = c.notice \
+             WHERE c.parking_code = $1 AND c.bill_id = $2 AND c.notice IS NOT NULL LIMIT 1",
+        )
+        .bind(parking_code)
+        .bind(bill_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(state.map(|s| matches!(s.as_deref(), Some("confirmed" | "refused" | "expired"))))
+    }
+
     /// The prepayment a payResult (its requestId) announced.
     pub async fn announced_by(&self, request_id: i64) -> Result<Option<Payment>, StoreError> {
         let sql = format!(
