@@ -451,6 +451,45 @@ async fn run(url: String, dir: &TempDir) {
     let bills = store.day_online_bills(today, 4).await.expect("bills");
     assert!(bills.contains(&(CODE.to_owned(), "O_newB42".to_owned(), 600, 4)), "{bills:?}");
 
+    // The money statements run on this store (the recovery job reads them every few seconds).
+    assert!(store.renewals_to_settle().await.expect("renewals to settle").is_empty());
+    assert_eq!(store.notice_answered(CODE, "none").await.expect("notice"), None);
+    assert!(!store.told_about_any(PARK, "R-none-").await.expect("told"));
+    assert!(
+        store
+            .move_fixed_car_end(CODE, "card-007", None, "2027-07-01 00:00:00", "2026-12-04 10:00:00")
+            .await
+            .expect("move")
+    );
+    assert!(
+        !store
+            .move_fixed_car_end(CODE, "card-007", None, "2027-06-15 00:00:00", "2026-12-04 10:00:00")
+            .await
+            .expect("move"),
+        "never shortened"
+    );
+    assert!(
+        store
+            .move_fixed_car_end(
+                CODE,
+                "card-007",
+                Some("2027-07-01 00:00:00"),
+                "2027-06-01 00:00:00",
+                "2026-12-04 10:00:00"
+            )
+            .await
+            .expect("move"),
+        "undone from exactly its end"
+    );
+    let payments = store
+        .lot_day_payments(
+            CODE,
+            today,
+            [onepark_platform::store::Purpose::Prepay, onepark_platform::store::Purpose::Exit],
+        )
+        .await;
+    assert!(payments.expect("payments").is_empty());
+
     // A flood: past 100 messages in 10 s on the token.
     let mut throttled = 0;
     for i in 0..110 {
