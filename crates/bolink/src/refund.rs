@@ -43,7 +43,7 @@ impl Refund {
         let money = |name: &'static str| f.opt_yuan(&[name])?.ok_or_else(|| FieldError(format!("缺少 data.{name}")));
         let refund = Refund {
             order_id: f.text(&["order_id"], 48)?,
-            query_order_no: f.text(&["query_order_no"], 48)?,
+            query_order_no: f.opt_text(&["query_order_no"], 48)?.unwrap_or_default(),
             trade_no: f.text(&["trade_no"], 64)?,
             refund_no: f.text(&["refund_no"], 64)?,
             car_number: f.opt_text(&["car_number"], 100)?.unwrap_or_default(),

@@ -327,7 +327,10 @@ pub async fn refund_by_operator(
         }
         return Ok(p);
     }
-    if asked <= 0 || asked > left {
+    // A part under a reference may be a retry of one the channel already made (its id and amount
+    // then find that refund): the channel, idempotent on the id, decides against what is left.
+    let limit = if refund_no.is_some() { p.actual_pay.unwrap_or(0) } else { left };
+    if asked <= 0 || asked > limit {
         return Err(RefundRefused::TooMuch { order_id: p.order_id, asked, left });
     }
     // A prepayment its lot has not answered yet: the refund would reach it before the payment.
@@ -335,43 +338,60 @@ pub async fn refund_by_operator(
     {
         return Err(RefundRefused::Kept("车场尚未确认这笔预付（通知未应答），请稍后再退款".into()));
     }
-    // A prepayment's lot is told with the refund, sealed before the money moves: a lot that
-    // cannot be told would let the car out as prepaid, so then the car must have left.
-    let notice = match (p.purpose, &lot) {
-        (Purpose::Prepay, Some(lot)) => {
-            let notice = RefundNotice {
-                plate_no: p.plate_no.clone(),
-                bill_id: p.bill_id.clone(),
-                trade_no: p.txn_id.clone().unwrap_or_else(|| p.order_id.clone()),
-                refund_no: refund_id.clone(),
-                amount: asked,
-                left: left - asked,
-                reason: reason.to_owned(),
-                at: state.now(),
-            };
-            match state.announce(lot, &p.parking_code, &Announcement::Refunded(notice)) {
-                Ok(d) => Some(d),
-                Err(AnnounceError::Store(e)) => return Err(e.into()),
-                Err(_) if state.store().open_stay(&p.parking_code, &p.uid).await?.is_some() => {
-                    return Err(RefundRefused::Kept(
-                        "车辆仍在场内，且该车场的协议无法接收退款通知：退款后车辆将按已预付离场，请出场后再退".into(),
-                    ));
-                }
-                Err(_) => None,
-            }
+    let notice = |after: &Payment| RefundNotice {
+        plate_no: after.plate_no.clone(),
+        bill_id: after.bill_id.clone(),
+        trade_no: after.txn_id.clone().unwrap_or_else(|| after.order_id.clone()),
+        refund_no: refund_id.clone(),
+        amount: asked,
+        left: after.actual_pay.unwrap_or(0) - after.refunded,
+        reason: reason.to_owned(),
+        at: state.now(),
+    };
+    // A prepayment's lot must be able to hear it, or the car must have left (else it would
+    // leave as prepaid): checked before the money moves.
+    let tell = match (p.purpose, &lot) {
+        // An exit's deduction: the car has left; its lot books it back when it can hear it.
+        (Purpose::Exit, Some(lot)) => {
+            state.announce(lot, &p.parking_code, &Announcement::Refunded(notice(&p))).is_ok().then(|| lot.clone())
         }
+        (Purpose::Prepay, Some(lot)) => match state.announce(lot, &p.parking_code, &Announcement::Refunded(notice(&p)))
+        {
+            Ok(_) => Some(lot.clone()),
+            Err(AnnounceError::Store(e)) => return Err(e.into()),
+            Err(_) if state.store().open_stay(&p.parking_code, &p.uid).await?.is_some() => {
+                return Err(RefundRefused::Kept(
+                    "车辆仍在场内，且该车场的协议无法接收退款通知：退款后车辆将按已预付离场，请出场后再退".into(),
+                ));
+            }
+            Err(_) => None,
+        },
         _ => None,
     };
-    let request = Refund { order_id: p.order_id.clone(), refund_id, amount: asked, reason: reason.into() };
-    let order = state.payments().channel.refund(&request).await.map_err(|e| RefundRefused::Channel(e.to_string()))?;
+    let request =
+        Refund { order_id: p.order_id.clone(), refund_id: refund_id.clone(), amount: asked, reason: reason.into() };
+    let order = match state.payments().channel.refund(&request).await {
+        Ok(order) => order,
+        Err(e @ (ChannelError::Invalid(_) | ChannelError::Conflict(_))) => {
+            return Err(RefundRefused::Kept(format!("支付渠道拒绝该退款：{e}")));
+        }
+        Err(e) => return Err(RefundRefused::Channel(e.to_string())),
+    };
     state.store().note_refund(&p.order_id, reason).await?;
     apply(state, &order, false).await?;
     tracing::warn!(order_id = p.order_id, fen = asked, reason, "refunded by an operator");
-    if let Some(d) = notice {
-        state.store().put_downlinks(vec![d]).await?;
-        state.wake().now();
+    let after = state.store().payment_by_order(order_id).await?.unwrap_or(p);
+    if let Some(lot) = tell {
+        match state.announce(&lot, &after.parking_code, &Announcement::Refunded(notice(&after))) {
+            Ok(d) => {
+                state.store().put_downlinks(vec![d]).await?;
+                state.wake().now();
+            }
+            Err(AnnounceError::Store(e)) => return Err(e.into()),
+            Err(e) => tracing::error!(order_id = after.order_id, error = %e, "refund notice not sealed"),
+        }
     }
-    Ok(state.store().payment_by_order(order_id).await?.unwrap_or(p))
+    Ok(after)
 }
 
 /// Refunds `amount` of a payment under `refund_id` (the channel is idempotent on it).

@@ -117,9 +117,8 @@ impl Announcer for Bolink {
                 (PREPAY_ORDER, String::new(), m, p.plate_no.clone(), now + self.retry)
             }
             Announcement::Refunded(r) => {
-                let Some((order_id, query_order_no)) = split_bill_id(&r.bill_id) else {
-                    return not_carried("a refund of a bill this lot did not quote");
-                };
+                // A quote's prepayment names its quote; an exit's deduction (3.4) its stay alone.
+                let (order_id, query_order_no) = split_bill_id(&r.bill_id).unwrap_or((r.bill_id.as_str(), ""));
                 let m = onepark_bolink::refund::Refund {
                     order_id: order_id.to_owned(),
                     query_order_no: query_order_no.to_owned(),
