@@ -2,6 +2,8 @@
 
 -- A message about a subject (a refund's id) is looked up by its lot.
 CREATE INDEX downlinks_subject ON downlinks (access_id, subject);
+-- Old no-plate scans are forgotten hourly.
+CREATE INDEX bolink_scans_asked ON bolink_scans (asked_ms);
 -- A driver's month cards, at every lot (the renewal page).
 CREATE INDEX fixed_cars_plate_only ON fixed_cars (plate_no);
 

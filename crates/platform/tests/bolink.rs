@@ -453,6 +453,7 @@ async fn run(url: String, dir: &TempDir) {
 
     // The money statements run on this store (the recovery job reads them every few seconds).
     assert!(store.renewals_to_settle().await.expect("renewals to settle").is_empty());
+    assert_eq!(store.prune_scans(0).await.expect("prune"), 0, "nothing that old");
     assert_eq!(store.notice_answered(CODE, "none").await.expect("notice"), None);
     assert!(!store.told_about_any(PARK, "R-none-").await.expect("told"));
     assert!(

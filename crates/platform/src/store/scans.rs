@@ -26,6 +26,13 @@ const COLUMNS: &str =
     "id, access_id, channel_id, user_id, car_number, asked_at, asked_ms, state, errmsg, plate, answered_at";
 
 impl Store {
+    /// Forgets scans asked before `before_ms` (a day's are what the rules read); how many.
+    pub async fn prune_scans(&self, before_ms: i64) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM bolink_scans WHERE asked_ms < $1").bind(before_ms).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn put_scan(&self, s: &Scan) -> Result<(), StoreError> {
         sqlx::query(&format!(
             "INSERT INTO bolink_scans ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"

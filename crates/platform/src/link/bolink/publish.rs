@@ -16,9 +16,20 @@ use crate::state::AppState;
 const BATCH: i64 = 200;
 
 pub async fn run(state: AppState) {
+    let mut pruned = std::time::Instant::now();
     loop {
         if let Err(e) = publish_due(&state).await {
             tracing::error!(error = %e, "Bolink publisher");
+        }
+        // No-plate scans older than a day are read by no rule (10 s, 30 s): forgotten hourly.
+        if pruned.elapsed() >= Duration::from_secs(3600) {
+            pruned = std::time::Instant::now();
+            let day_ago = state.clock().millis() - 86_400_000;
+            match state.store().prune_scans(day_ago).await {
+                Ok(n) if n > 0 => tracing::info!(scans = n, "old no-plate scans forgotten"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "old no-plate scans not pruned"),
+            }
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
