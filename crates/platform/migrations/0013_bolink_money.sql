@@ -1,4 +1,6 @@
--- Bolink lots' money beyond fee queries (issue 26).
+-- Bolink lots' money beyond fee queries (issue 26), and when a lot was
+-- first heard from (its online rate counts from then, not from midnight).
+ALTER TABLE lot_status ADD COLUMN first_seen TEXT;
 
 -- A message about a subject (a refund's id) is looked up by its lot.
 CREATE INDEX downlinks_subject ON downlinks (access_id, subject);

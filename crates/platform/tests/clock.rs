@@ -152,3 +152,30 @@ async fn a_bolink_lot_back_after_ten_minutes_hears_its_messages_in_order() {
         .collect();
     assert_eq!(heard, made, "in the order they were made");
 }
+
+/// A lot first heard from at noon and every ten minutes since is online
+/// ~100 % at 13:00, not "a twelfth of the day"; an older lot heard the
+/// same hour only is counted over the whole day.
+#[tokio::test]
+async fn a_lot_added_at_noon_is_fully_online_an_hour_later() {
+    let p = platform("online-rate", Duration::hours(24)).await;
+    let noon = DateTime::parse_from_rfc3339("2026-12-04T12:00:00+08:00").expect("time").with_timezone(&Utc);
+    p.clock.set(noon);
+    for _ in 0..=6 {
+        let now = onepark_domain::time::format_time(p.state.now());
+        p.state.store().heartbeat("234", "1001", &now).await.expect("heartbeat");
+        p.clock.advance(Duration::minutes(10));
+    }
+    p.clock.set(noon + Duration::minutes(65));
+    let o = onepark_platform::city::overview::overview(&p.state).await.expect("overview");
+    let lot = o.lots.iter().find(|l| l.parking_code == "1001").expect("the lot");
+    assert!(lot.online_rate_today > 0.99, "online since it was first heard: {}", lot.online_rate_today);
+    // The same hour for a lot whose first report predates today: counted over the day so far.
+    sqlx::query("UPDATE lot_status SET first_seen = '2026-12-01 08:00:00' WHERE parking_code = '1001'")
+        .execute(p.state.store().pool())
+        .await
+        .expect("older lot");
+    let o = onepark_platform::city::overview::overview(&p.state).await.expect("overview");
+    let lot = o.lots.iter().find(|l| l.parking_code == "1001").expect("the lot");
+    assert!(lot.online_rate_today < 0.1, "an hour of a day: {}", lot.online_rate_today);
+}

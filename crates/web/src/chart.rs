@@ -14,6 +14,9 @@ pub struct Series<'a> {
     pub area: bool,
 }
 
+/// A point that breaks a series: no data there, drawn as a gap.
+pub const GAP: f64 = f64::NAN;
+
 pub struct Axes {
     pub x_min: f64,
     pub x_max: f64,
@@ -50,10 +53,12 @@ pub fn line(label: &str, axes: &Axes, series: &[Series]) -> Markup {
                     text.tick x=(r(x(*v))) y=(H - 8.0) text-anchor="middle" { (text) }
                 }
                 @for s in series {
-                    @if s.area && !s.points.is_empty() {
-                        polygon class=(format!("area {}", s.class)) points=(area_points(&s.points, x, y, y(0.0))) {}
+                    @for run in runs(&s.points) {
+                        @if s.area {
+                            polygon class=(format!("area {}", s.class)) points=(area_points(run, x, y, y(0.0))) {}
+                        }
+                        polyline class=(format!("line {}", s.class)) points=(points(run, x, y)) {}
                     }
-                    polyline class=(format!("line {}", s.class)) points=(points(&s.points, x, y)) {}
                 }
             }
             figcaption.legend {
@@ -120,6 +125,11 @@ fn r(v: f64) -> String {
     format!("{v:.1}")
 }
 
+/// The stretches of a series between its gaps ([`GAP`] values), empty ones left out.
+fn runs(points: &[(f64, f64)]) -> impl Iterator<Item = &[(f64, f64)]> {
+    points.split(|(_, v)| v.is_nan()).filter(|run| !run.is_empty())
+}
+
 fn points(points: &[(f64, f64)], x: impl Fn(f64) -> f64, y: impl Fn(f64) -> f64) -> String {
     points.iter().map(|(a, b)| format!("{:.1},{:.1}", x(*a), y(*b))).collect::<Vec<_>>().join(" ")
 }
@@ -157,6 +167,14 @@ mod tests {
         let s = Series { name: "a", class: "s1", points: vec![(0.0, 0.0), (100.0, 50.0)], area: true };
         let svg = line("test", &axes, &[s]).into_string();
         assert!(svg.contains("points=\"44.0,194.0 628.0,12.0\""), "{svg}");
+        let gapped = Series {
+            name: "a",
+            class: "s1",
+            points: vec![(0.0, 0.0), (10.0, GAP), (20.0, 5.0), (30.0, 6.0)],
+            area: false,
+        };
+        let svg = line("test", &axes, &[gapped]).into_string();
+        assert_eq!(svg.matches("<polyline").count(), 2, "a gap splits the line: {svg}");
         let places =
             [Place { x: 120.3, y: 36.0, label: "<a>", class: "ok", href: "/x", radius: 5.0, title: "t".into() }];
         assert!(map("m", &places).into_string().contains("&lt;a&gt;"));

@@ -92,6 +92,8 @@ pub struct OccupancySlot {
     pub occupied: i64,
     pub open_berths: i64,
     pub lots: i64,
+    /// Every lot heard in the slot reported its berths in it: the sum is the city's.
+    pub complete: bool,
 }
 
 /// The overview as of `state.now()`.
@@ -115,6 +117,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
     let infos: HashMap<String, LotPlace> =
         store.parking_infos().await?.into_iter().map(|p| (p.parking_code.clone(), p)).collect();
     let slots_so_far = i64::from(now.hour()) * 6 + i64::from(now.minute()) / 10 + 1;
+    let today_text = today.to_string();
     let mut city = CityFigures::default();
     let lots = statuses
         .into_iter()
@@ -127,7 +130,14 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
                 .and_then(|i| coordinate(i.longitude.as_ref()).zip(coordinate(i.latitude.as_ref())))
                 .map(|(x, y)| [x, y]);
             let online = s.last_seen >= cutoff;
-            let rate = get(&slots) as f64 / slots_so_far as f64;
+            // Over the time since the lot was first heard from, when that was today (a lot added
+            // at noon is not "2 % online" at 13:00).
+            let first = s.first_seen.as_deref().filter(|f| f.get(..10) == Some(today_text.as_str()));
+            let since = first.map_or(0, |f| {
+                let n = |r: std::ops::Range<usize>| f.get(r).and_then(|t| t.parse::<i64>().ok()).unwrap_or(0);
+                n(11..13) * 6 + n(14..16) / 10
+            });
+            let rate = get(&slots) as f64 / (slots_so_far - since).max(1) as f64;
             let mut warnings = Vec::new();
             if !online {
                 warnings.push(Warning::Offline);
@@ -177,6 +187,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
             at: format!("{}0", s.slot),
             occupied: s.occupied,
             open_berths: s.capacity,
+            complete: s.lots == s.heard && s.lots > 0,
             lots: s.lots,
         })
         .collect();

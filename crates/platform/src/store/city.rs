@@ -30,8 +30,10 @@ pub struct Slot {
     pub slot: String,
     pub occupied: i64,
     pub capacity: i64,
-    /// Lots that reported in the slot.
+    /// Lots heard in the slot that reported their berths in it.
     pub lots: i64,
+    /// Lots heard in the slot.
+    pub heard: i64,
 }
 
 impl Store {
@@ -77,9 +79,11 @@ impl Store {
     pub async fn occupancy(&self, date: NaiveDate) -> Result<Vec<Slot>, StoreError> {
         let (from, to) = day_range(date);
         Ok(sqlx::query_as(
-            "SELECT substr(slot, 12, 4) AS slot, CAST(SUM(occupied) AS BIGINT) AS occupied, \
-             CAST(SUM(open_berths) AS BIGINT) AS capacity, COUNT(*) AS lots FROM berth_slots \
-             WHERE slot >= $1 AND slot < $2 GROUP BY slot ORDER BY slot",
+            "SELECT substr(o.slot, 12, 4) AS slot, CAST(COALESCE(SUM(b.occupied), 0) AS BIGINT) AS occupied, \
+             CAST(COALESCE(SUM(b.open_berths), 0) AS BIGINT) AS capacity, COUNT(b.parking_code) AS lots, \
+             COUNT(*) AS heard FROM online_slots o LEFT JOIN berth_slots b \
+             ON b.parking_code = o.parking_code AND b.slot = o.slot \
+             WHERE o.slot >= $1 AND o.slot < $2 GROUP BY o.slot ORDER BY o.slot",
         )
         .bind(&from[..16])
         .bind(&to[..16])

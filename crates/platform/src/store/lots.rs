@@ -27,6 +27,8 @@ pub struct LotStatus {
     pub open_berths: Option<i64>,
     pub free_berths: Option<i64>,
     pub state_at: Option<String>,
+    /// When the lot was first heard from (unknown for lots older than the column).
+    pub first_seen: Option<String>,
 }
 
 /// One point of a lot's berth time series.
@@ -198,8 +200,8 @@ impl Store {
 
     pub async fn lot_statuses(&self) -> Result<Vec<LotStatus>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT parking_code, access_id, last_seen, last_heartbeat, total, open_berths, free_berths, state_at \
-             FROM lot_status ORDER BY parking_code",
+            "SELECT parking_code, access_id, last_seen, last_heartbeat, total, open_berths, free_berths, state_at, \
+             first_seen FROM lot_status ORDER BY parking_code",
         )
         .fetch_all(&self.pool)
         .await?)

@@ -158,8 +158,8 @@ impl Shared {
             };
             sqlx::query(
                 "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, \
-                 free_berths, state_at, counted_day, entries_today, exits_today, orphans_today) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 free_berths, state_at, counted_day, entries_today, exits_today, orphans_today, first_seen) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3) \
                  ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, \
                  entries_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.entries_today + $10 ELSE $10 END, \
                  exits_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.exits_today + $11 ELSE $11 END, \

@@ -175,15 +175,25 @@ pub(super) fn minutes(hhmm: &str) -> Option<f64> {
     Some(h.parse::<f64>().ok()? * 60.0 + m.get(..2)?.parse::<f64>().ok()?)
 }
 
-/// The share of the city's open berths occupied, slot by slot: lots that
-/// did not report in a slot do not drag the line down, as a sum would.
+/// The share of the city's open berths occupied, slot by slot, only from
+/// slots where every lot heard reported its berths (one lot's late record
+/// is not the city's occupancy); a slot without that, or with none, is a
+/// gap in the line.
 pub(super) fn occupancy_chart(lang: Lang, o: &Overview) -> Markup {
-    let share = o
-        .occupancy
-        .iter()
-        .filter(|s| s.open_berths > 0)
-        .filter_map(|s| Some((minutes(&s.at)?, s.occupied as f64 * 100.0 / s.open_berths as f64)))
-        .collect();
+    let mut share = Vec::new();
+    let mut last: Option<f64> = None;
+    for s in o.occupancy.iter() {
+        let Some(at) = minutes(&s.at) else { continue };
+        if last.is_some_and(|l| at - l > 10.0) {
+            share.push((at - 10.0, chart::GAP));
+        }
+        last = Some(at);
+        if s.complete && s.open_berths > 0 {
+            share.push((at, s.occupied as f64 * 100.0 / s.open_berths as f64));
+        } else {
+            share.push((at, chart::GAP));
+        }
+    }
     let axes = Axes { x_min: 0.0, x_max: 24.0 * 60.0, x_ticks: day_ticks(), y_max: 100.0, y_unit: "%" };
     chart::line(
         lang.t("今日全市泊位占用率", "The city's occupancy today"),
