@@ -50,7 +50,9 @@ pub fn line(label: &str, axes: &Axes, series: &[Series]) -> Markup {
                     text.tick x=(LEFT - 6.0) y=(r(y(*g) + 4.0)) text-anchor="end" { (short(*g)) (axes.y_unit) }
                 }
                 @for (v, text) in &axes.x_ticks {
-                    text.tick x=(r(x(*v))) y=(H - 8.0) text-anchor="middle" { (text) }
+                    // The last label ends at the plot's edge instead of running past the picture.
+                    @let anchor = if x(*v) > W - RIGHT - 24.0 { "end" } else { "middle" };
+                    text.tick x=(r(x(*v))) y=(H - 8.0) text-anchor=(anchor) { (text) }
                 }
                 @for s in series {
                     @for run in runs(&s.points) {

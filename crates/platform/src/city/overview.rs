@@ -92,8 +92,8 @@ pub struct OccupancySlot {
     pub occupied: i64,
     pub open_berths: i64,
     pub lots: i64,
-    /// Every lot heard in the slot reported its berths in it: the sum is the city's.
-    pub complete: bool,
+    /// Lots heard in the slot (those among them that reported berths are `lots`).
+    pub heard: i64,
 }
 
 /// The overview as of `state.now()`.
@@ -187,7 +187,7 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
             at: format!("{}0", s.slot),
             occupied: s.occupied,
             open_berths: s.capacity,
-            complete: s.lots == s.heard && s.lots > 0,
+            heard: s.heard,
             lots: s.lots,
         })
         .collect();

@@ -175,10 +175,11 @@ pub(super) fn minutes(hhmm: &str) -> Option<f64> {
     Some(h.parse::<f64>().ok()? * 60.0 + m.get(..2)?.parse::<f64>().ok()?)
 }
 
-/// The share of the city's open berths occupied, slot by slot, only from
-/// slots where every lot heard reported its berths (one lot's late record
-/// is not the city's occupancy); a slot without that, or with none, is a
-/// gap in the line.
+/// The share of the city's open berths occupied, slot by slot, from the
+/// lots heard in each slot that reported their berths in it (a late record
+/// is not the city's occupancy of its hour; lots that did not report do not
+/// drag the line down, as a sum would); a slot where none did, or that
+/// nobody was heard in, is a gap in the line.
 pub(super) fn occupancy_chart(lang: Lang, o: &Overview) -> Markup {
     let mut share = Vec::new();
     let mut last: Option<f64> = None;
@@ -188,7 +189,7 @@ pub(super) fn occupancy_chart(lang: Lang, o: &Overview) -> Markup {
             share.push((at - 10.0, chart::GAP));
         }
         last = Some(at);
-        if s.complete && s.open_berths > 0 {
+        if s.lots > 0 && s.open_berths > 0 {
             share.push((at, s.occupied as f64 * 100.0 / s.open_berths as f64));
         } else {
             share.push((at, chart::GAP));
