@@ -159,7 +159,11 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
     println!("  dashboard  http://{}/?token={}", platform.http, saved.admin_token);
     println!("             admin token {} (also for /api/admin/…)", saved.admin_token);
     println!("  drivers    http://{}/pay", platform.http);
-    println!("  booths     {} … {}", urls.first().map_or("", String::as_str), urls.last().map_or("", String::as_str));
+    println!(
+        "  booths     {}/booth … {}/booth",
+        urls.first().map_or("", String::as_str),
+        urls.last().map_or("", String::as_str)
+    );
     println!("  log        {}", data.join("demo.log").display());
     println!(
         "  catching up from {} at ×{}, then live. Ctrl-C stops; run again to resume.",

@@ -172,7 +172,7 @@ pub async fn gate(State(access): State<Access>, request: Request, next: Next) ->
         return refuse(StatusCode::FORBIDDEN, "拒绝其他网站页面发起的请求");
     }
     let path = request.uri().path().to_owned();
-    if matches!(path.as_str(), "/metrics" | "/api/status" | "/api/login" | "/api/openapi.json" | "/booth/login")
+    if matches!(path.as_str(), "/" | "/metrics" | "/api/status" | "/api/login" | "/api/openapi.json" | "/booth/login")
         || path.starts_with("/assets/")
     {
         return next.run(request).await;

@@ -31,6 +31,8 @@ const WAITING_MINUTES: i64 = 30;
 
 pub fn router() -> Router<LotState> {
     Router::new()
+        // The gateway's own address is the booth's (what people type or are given).
+        .route("/", get(|| async { axum::response::Redirect::to("/booth") }))
         .route("/booth", get(page))
         .route("/booth/login", get(login_page).post(login))
         .route("/booth/collect", post(collect))

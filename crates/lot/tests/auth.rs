@@ -74,6 +74,10 @@ async fn devices_post_lane_events_for_their_lanes_and_staff_log_in() {
     );
     let lot = lot("tokens", &auth).await;
 
+    // The gateway's own address opens the booth (its login, since nobody is logged in).
+    let (status, _) = lot.browser("GET", "/", &[("host", "127.0.0.1:8090")]).await;
+    assert_eq!(status, 303, "the root leads to the booth");
+
     // The probe's flood: `{}` without a token creates nothing.
     for _ in 0..5 {
         let (status, reply) = lot.post("/api/lanes/1/entry", None, json!({})).await;
