@@ -29,6 +29,15 @@ use crate::{barrier, booth, controller, gateway, staff};
 )]
 struct LotDoc;
 
+/// A path nothing answers: the APIs' JSON error, or a page in the booth's layout.
+async fn not_found(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> axum::response::Response {
+    let home = onepark_serve::pages::Home {
+        brand: ("onepark 车场岗亭", "onepark booth"),
+        links: &[("岗亭", "The booth", "/booth")],
+    };
+    onepark_serve::pages::not_found(&headers, uri.path(), &home)
+}
+
 pub fn router(state: LotState) -> Router {
     let (router, mut document) = OpenApiRouter::with_openapi(LotDoc::openapi())
         .routes(routes!(barrier::entry))
@@ -54,6 +63,7 @@ pub fn router(state: LotState) -> Router {
     router
         .route("/api/openapi.json", onepark_serve::json::document(document.to_pretty_json().unwrap_or_default()))
         .merge(booth::router())
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(Access::from_ref(&state), auth::gate))
         .layer(axum::middleware::map_response(onepark_serve::json::errors))
         .with_state(state)

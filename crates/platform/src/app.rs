@@ -13,6 +13,15 @@ use crate::link::qdpark::uplink;
 pub use crate::state::AppState;
 use crate::store::{Store, StoreError};
 
+/// A path nothing answers: the APIs' JSON error, or a page in the site's layout.
+async fn not_found(headers: axum::http::HeaderMap, uri: axum::http::Uri) -> axum::response::Response {
+    let home = onepark_serve::pages::Home {
+        brand: ("onepark 城市停车平台", "onepark city parking"),
+        links: &[("全市概览", "The city", "/"), ("车主缴费", "Drivers", "/pay")],
+    };
+    onepark_serve::pages::not_found(&headers, uri.path(), &home)
+}
+
 /// The HTTP API; tests drive it without a socket. `/metrics` is here unless
 /// it has an address of its own (`metrics_listen`).
 pub fn router(config: &Config, state: AppState) -> Router {
@@ -26,7 +35,8 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(crate::http::driver::router())
         .merge(crate::http::renewal::router())
         .merge(crate::http::noplate::router())
-        .route("/api/pay/notify", post(crate::http::notify::notify));
+        .route("/api/pay/notify", post(crate::http::notify::notify))
+        .fallback(not_found);
     if let Some(sandbox) = &state.payments().sandbox {
         // The in-process sandbox's own API (accounts, behaviour, statement), as `onepark pay-sandbox` serves it.
         // Behind the admin token: in process the sandbox's own key is never shown to anyone.

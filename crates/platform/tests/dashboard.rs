@@ -203,3 +203,18 @@ async fn the_sandbox_is_announced_on_every_page() {
     let session = off.login("10.0.0.3", "test-token", &[]).await.session();
     assert!(!off.get("/", &session).await.body.contains("id=\"sandbox\""));
 }
+
+#[tokio::test]
+async fn an_unknown_address_is_a_page_in_the_sites_layout_or_the_apis_error() {
+    let d = Dashboard::new("not-found", |_| {}).await;
+    let page = d.get("/no/such/page", "lang=en").await;
+    assert_eq!(page.status, 404);
+    assert!(page.header("content-type").starts_with("text/html"), "a page");
+    assert!(page.body.contains("Page not found") && page.body.contains("/no/such/page"), "{}", page.body);
+    assert!(page.body.contains("href=\"/pay\""), "the way back: {}", page.body);
+    let zh = d.get("/no/such/page", "").await;
+    assert!(zh.body.contains("找不到该页面"), "Chinese first: {}", zh.body);
+    let api = d.get("/api/admin/no-such", "").await;
+    assert_eq!(api.status, 404);
+    assert!(api.body.contains("\"error\""), "the APIs' JSON error: {}", api.body);
+}

@@ -72,12 +72,13 @@ pub fn document<S: Clone + Send + Sync + 'static>(json: String) -> axum::routing
 /// type, a wrong method): integrators parse one thing.
 pub async fn errors(response: Response) -> Response {
     let status = response.status();
-    let json = response
+    // JSON already, or a page rendered for a person (a 404 in the site's layout).
+    let shaped = response
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || shaped {
         return response;
     }
     let (parts, body) = response.into_parts();

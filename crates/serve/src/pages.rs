@@ -49,6 +49,26 @@ pub fn html(markup: onepark_web::Markup) -> Response {
         .into_response()
 }
 
+/// Where a side's pages start, for its 404 page: the brand in the top bar and the
+/// links back (Chinese, English, address).
+pub struct Home<'a> {
+    pub brand: (&'a str, &'a str),
+    pub links: &'a [(&'a str, &'a str, &'a str)],
+}
+
+/// 404 for a path nothing answers: an API path gets the APIs' JSON error
+/// naming it; any other gets a page in the site's layout, in the reader's
+/// language, with the way back.
+pub fn not_found(headers: &HeaderMap, path: &str, home: &Home) -> Response {
+    if path.starts_with("/api/") {
+        let body = serde_json::json!({ "error": format!("no such endpoint: {path}") });
+        return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response();
+    }
+    let lang = lang(headers);
+    let page = onepark_web::not_found(lang, path, lang.t(home.brand.0, home.brand.1), home.links);
+    (StatusCode::NOT_FOUND, html(page)).into_response()
+}
+
 /// A JPEG from a store, kept a day by the browser (photos never change).
 pub fn jpeg(bytes: Vec<u8>) -> Response {
     (

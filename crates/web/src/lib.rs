@@ -59,6 +59,23 @@ pub struct Nav<'a> {
     pub active: bool,
 }
 
+/// The page for an address nothing answers: what happened, in the reader's
+/// language, and the ways back (Chinese, English, address).
+pub fn not_found(lang: Lang, path: &str, brand: &str, links: &[(&str, &str, &str)]) -> Markup {
+    let body = html! {
+        div.card id="not-found" {
+            h1 { (lang.t("找不到该页面", "Page not found")) }
+            p.muted { (lang.t("地址可能有误，或该页面已不存在：", "The address may be wrong, or the page is gone: ")) code { (path) } }
+            p {
+                @for (zh, en, href) in links {
+                    a.button href=(href) { (lang.t(zh, en)) } " "
+                }
+            }
+        }
+    };
+    page(lang, lang.t("找不到该页面", "Page not found"), brand, &[], 0, body)
+}
+
 /// The whole page: top bar with the product name, links and language
 /// switch, then `body` in `<main>`. `live` seconds > 0 refreshes `<main>`
 /// in place that often.
