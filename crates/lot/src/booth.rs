@@ -221,15 +221,18 @@ struct Arrears {
 }
 
 /// Arrears collected at the booth: the hold lifts; the car then leaves as any other.
-async fn arrears(State(state): State<LotState>, Form(a): Form<Arrears>) -> Response {
+async fn arrears(State(state): State<LotState>, headers: HeaderMap, Form(a): Form<Arrears>) -> Response {
+    let lang = onepark_serve::pages::lang(&headers);
     let body = json!({ "amount": a.amount, "operator": "booth" });
     let reply =
         crate::staff::arrears_collected(State(state), Path(a.plate.clone()), Bytes::from(body.to_string())).await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
-        back(true, &format!("{} {} · 已收欠费，已通知平台核销", a.plate, yuan(a.amount)))
+        let done = lang.t("已收欠费，已通知平台核销", "arrears collected; the platform is told");
+        back(true, &format!("{} {} · {done}", a.plate, yuan(a.amount)))
     } else {
-        back(false, v["error"].as_str().unwrap_or("欠费收取失败"))
+        let why = v["error"].as_str().unwrap_or_default();
+        back(false, &format!("{} {why}", lang.t("欠费收取失败：", "Collecting the arrears failed:")))
     }
 }
 
@@ -239,8 +242,23 @@ struct Correct {
     plate: String,
 }
 
-async fn correct(State(state): State<LotState>, Form(c): Form<Correct>) -> Response {
-    let body = json!({ "plateNo": c.plate, "operator": "booth" });
+/// A plate corrected at the booth; what went wrong said in the page's language.
+async fn correct(State(state): State<LotState>, headers: HeaderMap, Form(c): Form<Correct>) -> Response {
+    let lang = onepark_serve::pages::lang(&headers);
+    let plate = match onepark_domain::plate::Plate::parse(c.plate.trim()) {
+        Ok(p) if !p.kind().is_placeholder() => p.as_str().to_owned(),
+        Ok(_) => return back(false, lang.t("请填写车辆的真实车牌", "Type the car's real plate")),
+        Err(e) => return back(false, &if lang == Lang::Zh { e.zh() } else { e.to_string() }),
+    };
+    match state.store().open_sessions(std::slice::from_ref(&plate)).await {
+        Ok(inside) if inside.iter().any(|s| s.uid != c.uid) => {
+            let zh = format!("车牌 {plate} 已有在场记录，不能再更正为该车牌");
+            let en = format!("{plate} is already inside in another stay");
+            return back(false, lang.t(&zh, &en));
+        }
+        _ => {}
+    }
+    let body = json!({ "plateNo": plate, "operator": "booth" });
     let reply = crate::staff::correct_plate(State(state), Path(c.uid), Bytes::from(body.to_string())).await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
@@ -249,7 +267,8 @@ async fn correct(State(state): State<LotState>, Form(c): Form<Correct>) -> Respo
             &format!("{} → {}", v["uid"].as_str().unwrap_or_default(), v["plateNo"].as_str().unwrap_or_default()),
         )
     } else {
-        back(false, v["error"].as_str().unwrap_or("更正失败"))
+        let why = v["error"].as_str().unwrap_or_default();
+        back(false, &format!("{} {why}", lang.t("更正失败：", "Correction failed:")))
     }
 }
 

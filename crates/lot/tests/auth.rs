@@ -346,3 +346,46 @@ async fn concurrent_logins_check_at_most_five_passwords_and_names_are_bounded() 
     assert_eq!(status, 401);
     assert_eq!(lot.state.sessions().tracked_logins(), 2, "zhang and the 64-byte name; long names never kept");
 }
+
+/// The booth says what went wrong in its page's language, never the API's
+/// English (a mistyped plate, a plate already inside).
+#[tokio::test]
+async fn the_booth_says_what_went_wrong_in_the_pages_language() {
+    let lot = lot("booth-language", "").await;
+    let local = [127, 0, 0, 1];
+    let (status, entered) = lot.call("POST", "/api/lanes/1/entry", None, json!({ "plateNo": "鲁B12345" }), local).await;
+    assert_eq!(status, 200, "{entered}");
+    let uid = entered["uid"].as_str().expect("uid").to_owned();
+    lot.call("POST", "/api/lanes/1/entry", None, json!({ "plateNo": "鲁B54321" }), local).await;
+    let correct = |plate: &'static str, lang: &'static str| {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri("/booth/plate")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("host", "127.0.0.1:8090")
+            .header("cookie", format!("lang={lang}"))
+            .body(Body::from(format!("uid={uid}&plate={}", urlencode(plate))))
+            .expect("request");
+        request.extensions_mut().insert(ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let app = router(lot.state.clone());
+        async move {
+            let reply = app.oneshot(request).await.expect("reply");
+            let to = reply.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            form_urlencoded::parse(to.split_once('?').map_or("", |(_, q)| q).as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .collect::<String>()
+        }
+    };
+    let zh = correct("ASDF", "zh").await;
+    assert!(zh.contains("不是以省份简称") && !zh.contains("does not"), "{zh}");
+    let en = correct("ASDF", "en").await;
+    assert!(en.contains("does not start") && !en.contains("省份"), "{en}");
+    let taken = correct("鲁B54321", "zh").await;
+    assert!(taken.contains("已有在场记录"), "{taken}");
+    let done = correct("鲁B12346", "zh").await;
+    assert!(done.contains("鲁B12346"), "corrected: {done}");
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
