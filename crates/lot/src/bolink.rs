@@ -174,7 +174,9 @@ async fn query_price(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &M
     }
     if let (Some(lane), 1 | 2) = (&lane, scene) {
         if due == 0 {
-            release(state, lane, &session.plate_no).await;
+            let note = format!("{} 扫码缴费出场", session.plate_no);
+            // Logged inside when nothing waits there.
+            let _ = crate::leave::let_out(state, lane, &session.plate_no, "扫码缴费", &note).await;
         } else if let Ok(mut l) = lanes.lock() {
             // Unpaid queries are forgotten rather than kept for ever.
             if l.len() >= 10_000 {
@@ -268,48 +270,10 @@ async fn prepay(state: &LotState, link: &BolinkLink, lanes: &Lanes, map: &Map<St
     tracing::info!(order_id, trade_no, paid, "a stay paid through the Bolink cloud");
     let lane = lanes.lock().ok().and_then(|mut l| l.remove(&query_order_no));
     if let Some(lane) = lane {
-        release(state, &lane, &bill.plate_no).await;
+        let note = format!("{} 扫码缴费出场", bill.plate_no);
+        let _ = crate::leave::let_out(state, &lane, &bill.plate_no, "扫码缴费", &note).await;
     }
     ok
-}
-
-/// Whether a car is waiting at exit `lane` that could be this stay's: the
-/// lane's newest event of the last two minutes refused a car whose plate
-/// the camera could not read, or this very plate. A scan alone opens
-/// nothing: otherwise anyone's phone could let another car out.
-fn waiting_at(state: &LotState, lane: &str, plate: &str) -> bool {
-    let since = format_time(state.now() - chrono::Duration::minutes(2));
-    let newest = state.feed().latest().into_iter().find(|e| e.lane == lane && e.direction == Direction::Exit);
-    newest.is_some_and(|e| {
-        !e.open
-            && e.at >= since
-            && (e.plate_no == plate
-                || e.plate_no == onepark_domain::plate::NO_PLATE
-                || e.plate_no == onepark_domain::plate::UNRECOGNISED)
-    })
-}
-
-/// The car at exit `lane` leaves: its exit decided as the camera's would
-/// be (paid, it opens), and the lane's controller told to raise; only when
-/// a car that could be it waits there.
-async fn release(state: &LotState, lane: &str, plate: &str) {
-    if !waiting_at(state, lane, plate) {
-        tracing::warn!(lane, plate, "paid at an exit where no such car waits: the barrier stays down");
-        return;
-    }
-    let body = json!({ "plateNo": plate }).to_string();
-    let (_, decision) = crate::barrier::exit(State(state.clone()), Path(lane.to_owned()), body.into()).await;
-    let decision = serde_json::to_value(&*decision.0).unwrap_or(Value::Null);
-    if decision["open"] != true {
-        tracing::warn!(lane, plate, msg = %decision["msg"], "paid at the exit, yet the exit did not open");
-        return;
-    }
-    let command =
-        LaneCommand::new(lane, "raise", "扫码缴费", format!("{plate} 扫码缴费出场"), format_time(state.now()));
-    if let Err(f) = state.controllers().order(command).await {
-        tracing::warn!(lane, reason = f.zh(lane), "paid exit: the barrier was not raised");
-    }
-    state.wake_outbox();
 }
 
 /// 3.42 `manual_in_park` (`car_number`, `channel_id`, `in_time` Unix

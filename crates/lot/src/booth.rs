@@ -202,10 +202,12 @@ struct Collect {
 /// call, with the payment (it is reported as a bill).
 async fn collect(State(state): State<LotState>, Form(c): Form<Collect>) -> Response {
     let body = json!({ "uid": c.uid, "plateNo": c.plate, "paid": c.paid, "paidType": c.paid_type, "payScene": 103 });
-    let reply = crate::barrier::exit(State(state), Path(c.lane), Bytes::from(body.to_string())).await;
+    let reply = crate::barrier::exit(State(state.clone()), Path(c.lane.clone()), Bytes::from(body.to_string())).await;
     let (_, v) = answer(reply.into_response()).await;
     let msg = v["msg"].as_str().unwrap_or_default();
     if v["open"] == true {
+        let note = format!("{} 岗亭收费 {}", c.plate, yuan(c.paid));
+        crate::leave::raise(&state, &c.lane, "岗亭", &note).await;
         back(true, &format!("{} {} · {}", c.plate, yuan(c.paid), msg))
     } else {
         // The fee may have grown since the car was held (a new period began).
@@ -225,11 +227,26 @@ async fn arrears(State(state): State<LotState>, headers: HeaderMap, Form(a): For
     let lang = onepark_serve::pages::lang(&headers);
     let body = json!({ "amount": a.amount, "operator": "booth" });
     let reply =
-        crate::staff::arrears_collected(State(state), Path(a.plate.clone()), Bytes::from(body.to_string())).await;
+        crate::staff::arrears_collected(State(state.clone()), Path(a.plate.clone()), Bytes::from(body.to_string()))
+            .await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
         let done = lang.t("已收欠费，已通知平台核销", "arrears collected; the platform is told");
-        back(true, &format!("{} {} · {done}", a.plate, yuan(a.amount)))
+        // The car held at an exit for them leaves now, as its camera's exit would decide.
+        let Some(lane) = crate::leave::waiting_lane(&state, &a.plate) else {
+            return back(true, &format!("{} {} · {done}", a.plate, yuan(a.amount)));
+        };
+        let note = format!("{} 欠费已收", a.plate);
+        let left = match crate::leave::let_out(&state, &lane, &a.plate, "岗亭", &note).await {
+            Ok(d) if d["open"] == true => lang.t("已放行", "let out").to_owned(),
+            Ok(d) => format!(
+                "{} {}",
+                lang.t("仍需缴纳停车费", "the parking fee is still due"),
+                d["due"].as_i64().map(yuan).unwrap_or_default()
+            ),
+            Err(why) => why,
+        };
+        back(true, &format!("{} {} · {done} · {left}", a.plate, yuan(a.amount)))
     } else {
         let why = v["error"].as_str().unwrap_or_default();
         back(false, &format!("{} {why}", lang.t("欠费收取失败：", "Collecting the arrears failed:")))
@@ -283,10 +300,12 @@ struct Open {
 async fn open(State(state): State<LotState>, Form(o): Form<Open>) -> Response {
     let plate = Some(o.plate.trim()).filter(|p| !p.is_empty());
     let body = json!({ "reason": o.reason, "operator": "booth", "plateNo": plate });
-    let reply = crate::barrier::open_by_hand(State(state), Path(o.lane.clone()), Bytes::from(body.to_string())).await;
+    let reply =
+        crate::barrier::open_by_hand(State(state.clone()), Path(o.lane.clone()), Bytes::from(body.to_string())).await;
     let (_, v) = answer(reply.into_response()).await;
     let msg = v["msg"].as_str().unwrap_or_default();
     if v["open"] == true {
+        crate::leave::raise(&state, &o.lane, "岗亭", &format!("岗亭手动抬杆：{}", o.reason)).await;
         back(true, &format!("{} {msg}", o.lane))
     } else {
         back(false, &format!("{msg} {}", v["error"].as_str().unwrap_or_default()))

@@ -27,6 +27,7 @@ mod gateway;
 mod http_error;
 mod jobs;
 pub mod lane;
+pub mod leave;
 pub mod orders;
 pub mod outbox;
 mod password;
