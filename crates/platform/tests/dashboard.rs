@@ -214,6 +214,12 @@ async fn an_unknown_address_is_a_page_in_the_sites_layout_or_the_apis_error() {
     assert!(page.body.contains("href=\"/pay\""), "the way back: {}", page.body);
     let zh = d.get("/no/such/page", "").await;
     assert!(zh.body.contains("找不到该页面"), "Chinese first: {}", zh.body);
+    let driver = d.get("/pay", "").await;
+    assert!(
+        driver.body.contains(r#"class="brand" href="/pay""#),
+        "drivers' home, not the operators' login: {}",
+        driver.body
+    );
     let api = d.get("/api/admin/no-such", "").await;
     assert_eq!(api.status, 404);
     assert!(api.body.contains("\"error\""), "the APIs' JSON error: {}", api.body);

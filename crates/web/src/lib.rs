@@ -92,7 +92,8 @@ pub fn page(lang: Lang, title: &str, brand: &str, nav: &[Nav], live: u32, body: 
             }
             body {
                 header.top {
-                    a.brand href="/" { (brand) }
+                    // Home is the site's first page (the driver pages' brand leads to theirs, not the operators' login).
+                    a.brand href=(nav.first().map_or("/", |n| n.href)) { (brand) }
                     nav {
                         @for n in nav {
                             a.active[n.active] href=(n.href) { (lang.t(n.zh, n.en)) }
