@@ -90,10 +90,7 @@ impl Answer {
     }
 
     pub fn read(reply: &Map<String, Value>) -> Result<Answer, FieldError> {
-        let f = Fields::new(reply);
-        if f.opt_int(&["state"])? != Some(1) {
-            return Err(FieldError(f.opt_text(&["errmsg"], 500)?.unwrap_or_else(|| "state 0".into())));
-        }
+        let f = crate::fields::succeeded(reply)?;
         let list = |name: &str| crate::fields::strings(reply, name);
         Ok(Answer {
             in_count: f.opt_int(&["in_count"])?.unwrap_or(0),

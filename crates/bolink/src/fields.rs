@@ -106,6 +106,15 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// A reply's fields when its `state` is 1; else why not (its `errmsg`).
+pub fn succeeded(reply: &Map<String, Value>) -> Result<Fields<'_>, FieldError> {
+    let f = Fields::new(reply);
+    if f.opt_int(&["state"])? != Some(1) {
+        return Err(FieldError(f.opt_text(&["errmsg"], 500)?.unwrap_or_else(|| "state 0".into())));
+    }
+    Ok(f)
+}
+
 /// A list of strings of a reply (`[]` when absent; other values skipped).
 pub fn strings(reply: &Map<String, Value>, name: &str) -> Vec<String> {
     reply

@@ -163,22 +163,7 @@ impl Store {
     /// called when the lot (re)subscribes, so it need not wait for the
     /// backoff (after a broker restart its session is gone). Returns how many.
     pub async fn resend_now(&self, access_id: &str, now: &str) -> Result<u64, StoreError> {
-        let data = (access_id.to_owned(), now.to_owned());
-        self.group
-            .write(DOWNLINKS, data, |conn, (access_id, now), _| {
-                Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 AND state = 'published' \
-                         AND next_attempt_at > $2",
-                    )
-                    .bind(access_id)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected())
-                })
-            })
-            .await
+        self.make_due(access_id, now, "state = 'published' AND next_attempt_at > $2").await
     }
 
     /// Whether a message about `subject` (a refund's id…) was ever stored for this lot.
@@ -205,18 +190,17 @@ impl Store {
     /// out in the order they were made (`due_downlinks` orders by time,
     /// then request id): a lot back after an outage hears them in order.
     pub async fn due_again(&self, access_id: &str, now: &str) -> Result<u64, StoreError> {
+        self.make_due(access_id, now, "state IN ('queued', 'published')").await
+    }
+
+    /// Sets `next_attempt_at` to `now` for an accessID's messages matching `which` (SQL, a constant).
+    async fn make_due(&self, access_id: &str, now: &str, which: &'static str) -> Result<u64, StoreError> {
         let data = (access_id.to_owned(), now.to_owned());
         self.group
-            .write(DOWNLINKS, data, |conn, (access_id, now), _| {
+            .write(DOWNLINKS, data, move |conn, (access_id, now), _| {
                 Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 \
-                         AND state IN ('queued', 'published')",
-                    )
-                    .bind(access_id)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?;
+                    let sql = format!("UPDATE downlinks SET next_attempt_at = $2 WHERE access_id = $1 AND {which}");
+                    let done = sqlx::query(&sql).bind(access_id).bind(now).execute(&mut *conn).await?;
                     Ok(done.rows_affected())
                 })
             })
