@@ -52,12 +52,41 @@ fn shell(lang: Lang, title: &str, live: u32, body: Markup) -> Markup {
 struct Notice {
     notice: Option<String>,
     error: Option<String>,
+    /// Cars inside whose plate holds this part, and which page of them.
+    q: Option<String>,
+    page: Option<i64>,
+    /// Month cards whose plates or owner hold this part, and which page.
+    cq: Option<String>,
+    cpage: Option<i64>,
+}
+
+/// Cars inside a page, month cards a page.
+const INSIDE_PAGE: i64 = 50;
+const CARDS_PAGE: usize = 100;
+
+/// What a search box may hold: letters, digits and Chinese, upper case (as plates are stored).
+fn part(text: Option<&str>) -> String {
+    text.unwrap_or_default().chars().filter(|c| c.is_alphanumeric()).take(20).collect::<String>().to_uppercase()
+}
+
+/// The booth's address with these search and page parameters.
+fn booth_url(q: &str, page: i64, cq: &str, cpage: i64) -> String {
+    let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    format!("/booth?q={}&page={page}&cq={}&cpage={cpage}", enc(q), enc(cq))
 }
 
 async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query<Notice>) -> Response {
     let lang = onepark_serve::pages::lang(&headers);
     let store = state.store();
-    let open = SessionQuery { state: Some(SessionState::Open), limit: 50, ..SessionQuery::default() };
+    let (q, cq) = (part(n.q.as_deref()), part(n.cq.as_deref()));
+    let (page_no, cpage) = (n.page.unwrap_or(1).clamp(1, 10_000), n.cpage.unwrap_or(1).clamp(1, 10_000));
+    let open = SessionQuery {
+        state: Some(SessionState::Open),
+        plate_part: q.clone(),
+        limit: INSIDE_PAGE + 1,
+        offset: (page_no - 1) * INSIDE_PAGE,
+        ..SessionQuery::default()
+    };
     let unresolved =
         SessionQuery { state: Some(SessionState::Open), unresolved: true, limit: 50, ..SessionQuery::default() };
     let (open, unresolved, cards, berths) = match (
@@ -84,6 +113,10 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
     }
     let config = state.config();
     let (total, open_berths, free) = berths;
+    let matching: Vec<&crate::store::MonthCard> = cards
+        .iter()
+        .filter(|c| cq.is_empty() || c.owner.to_uppercase().contains(&cq) || c.plates.iter().any(|p| p.contains(&cq)))
+        .collect();
     let body = html! {
         h1 { (config.name) span.muted { " · " (config.parking_code) " · " (lang.t("空余", "free")) " " (free) " / " (open_berths) " · " (lang.t("总泊位", "berths")) " " (total) } }
         @if let Some(t) = &n.notice { div.notice id="notice" { (t) } }
@@ -155,18 +188,39 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
                 }
             }
             div.card.span-6 {
-                h2 { (lang.t("在场车辆", "Cars inside")) " (" (open.len()) (if open.len() == 50 { "+" } else { "" }) ")" }
-                div.scroll { table id="inside" { tbody { @for s in &open { tr {
+                h2 { (lang.t("在场车辆", "Cars inside")) }
+                form.inline method="get" action="/booth" id="inside-search" {
+                    input type="hidden" name="cq" value=(cq);
+                    label.field { (lang.t("车牌（可输入部分）", "Plate (or a part)")) input name="q" value=(q) maxlength="20" placeholder="55298"; }
+                    button.secondary type="submit" { (lang.t("查找", "Find")) }
+                }
+                @if open.is_empty() { p.empty { (lang.t("没有符合的在场车辆", "No matching car inside")) } }
+                div.scroll { table id="inside" { tbody { @for s in open.iter().take(INSIDE_PAGE as usize) { tr {
                     td.plate { (s.session.plate_no) } td { (s.session.entry_time) }
                     td { @if let Some(card) = &s.session.card_id { span.badge { (lang.t("月卡 ", "card ")) (card) } } }
                 } } } } }
+                p.pager {
+                    @if page_no > 1 { a.button.secondary href=(booth_url(&q, page_no - 1, &cq, cpage)) { (lang.t("上一页", "Previous")) } " " }
+                    span.muted { (lang.t("第 ", "Page ")) (page_no) (lang.t(" 页", "")) }
+                    @if open.len() as i64 > INSIDE_PAGE { " " a.button.secondary href=(booth_url(&q, page_no + 1, &cq, cpage)) { (lang.t("下一页", "Next")) } }
+                }
             }
             div.card.span-12 {
-                h2 { (lang.t("月卡", "Month cards")) " (" (cards.len()) ")" }
-                @if cards.is_empty() { p.empty { (lang.t("暂无月卡", "No month cards")) } }
-                @else { div.scroll { table { tbody { @for c in cards.iter().take(100) { tr {
+                h2 { (lang.t("月卡", "Month cards")) " (" (matching.len()) ")" }
+                form.inline method="get" action="/booth" id="cards-search" {
+                    input type="hidden" name="q" value=(q);
+                    label.field { (lang.t("车牌或车主（可输入部分）", "Plate or owner (or a part)")) input name="cq" value=(cq) maxlength="20"; }
+                    button.secondary type="submit" { (lang.t("查找", "Find")) }
+                }
+                @if matching.is_empty() { p.empty { (lang.t("没有符合的月卡", "No matching month card")) } }
+                @else { div.scroll { table id="cards" { tbody { @for c in matching.iter().skip((cpage as usize - 1) * CARDS_PAGE).take(CARDS_PAGE) { tr {
                     td { (c.id) } td { (c.owner) } td.plate { (c.plates.join(" ")) } td { (c.start_time) " ~ " (c.end_time) }
                 } } } } } }
+                p.pager {
+                    @if cpage > 1 { a.button.secondary href=(booth_url(&q, page_no, &cq, cpage - 1)) { (lang.t("上一页", "Previous")) } " " }
+                    span.muted { (lang.t("第 ", "Page ")) (cpage) (lang.t(" 页", "")) }
+                    @if matching.len() > cpage as usize * CARDS_PAGE { " " a.button.secondary href=(booth_url(&q, page_no, &cq, cpage + 1)) { (lang.t("下一页", "Next")) } }
+                }
             }
         }
     };

@@ -124,6 +124,7 @@ pub(crate) async fn sessions(
         date,
         unresolved: p.unresolved,
         limit: p.limit.unwrap_or(100).clamp(1, 100_000),
+        ..SessionQuery::default()
     };
     match state.store().sessions(&query).await {
         Ok(items) => Ok(Json(Items { items })),

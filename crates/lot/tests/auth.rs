@@ -389,3 +389,37 @@ async fn the_booth_says_what_went_wrong_in_the_pages_language() {
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+/// The booth's cars inside are searched by a part of the plate and paged
+/// (50 a page), not listed 240 rows at once.
+#[tokio::test]
+async fn the_booths_cars_inside_are_searched_and_paged() {
+    let lot = lot("booth-paging", "").await;
+    for i in 0..60 {
+        let plate = format!("鲁B{:05}", 10_000 + i);
+        let (status, _) =
+            lot.call("POST", "/api/lanes/1/entry", None, json!({ "plateNo": plate }), [127, 0, 0, 1]).await;
+        assert_eq!(status, 200);
+    }
+    let host = [("host", "127.0.0.1:8090")];
+    let (status, first) = lot.browser("GET", "/booth", &host).await;
+    assert_eq!(status, 200);
+    let inside = |page: &str| {
+        page.split("id=\"inside\"")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .unwrap_or("")
+            .matches("<tr>")
+            .count()
+    };
+    assert_eq!(inside(&first), 50, "a page of 50");
+    assert!(first.contains("下一页") && !first.contains("上一页"), "{first}");
+    let (_, second) = lot.browser("GET", "/booth?page=2", &host).await;
+    assert_eq!(inside(&second), 10, "the rest");
+    assert!(second.contains("上一页"), "{second}");
+    let (_, found) = lot.browser("GET", "/booth?q=10042", &host).await;
+    assert_eq!(inside(&found), 1, "a part of the plate: {found}");
+    assert!(found.contains("鲁B10042"));
+    let (_, odd) = lot.browser("GET", "/booth?q=%25_%27", &host).await;
+    assert_eq!(inside(&odd), 60.min(50), "wildcards and quotes are no search");
+}

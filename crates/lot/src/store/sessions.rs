@@ -66,7 +66,10 @@ pub struct SessionQuery {
     pub date: String,
     /// Only `无车牌` / `未识别` sessions (for staff to resolve).
     pub unresolved: bool,
+    /// Plates holding this part (`55298`, `B55298`): letters, digits and Chinese only.
+    pub plate_part: String,
     pub limit: i64,
+    pub offset: i64,
 }
 
 /// A session as staff and audits see it: its entry, and its exit once closed.
@@ -204,13 +207,16 @@ impl Store {
             "SELECT uid, plate_no, plate_color, car_type, parking_type, entry_lane, entry_time, exit_lane, exit_time, \
              charge_fee, should_pay, paid, fuzzy_exit, state, card_id, closed_note FROM sessions \
              WHERE (?1 IS NULL OR state = ?1) AND (?2 = '' OR plate_no = ?2) AND (?3 = '' OR substr(entry_time, 1, 10) = ?3) \
-             AND (?4 = 0 OR plate_no IN ('无车牌', '未识别')) ORDER BY entry_time DESC, uid LIMIT ?5",
+             AND (?4 = 0 OR plate_no IN ('无车牌', '未识别')) AND (?6 = '' OR instr(plate_no, ?6) > 0) \
+             ORDER BY entry_time DESC, uid LIMIT ?5 OFFSET ?7",
         )
         .bind(q.state)
         .bind(&q.plate_no)
         .bind(&q.date)
         .bind(q.unresolved)
         .bind(q.limit)
+        .bind(&q.plate_part)
+        .bind(q.offset)
         .fetch_all(&self.pool)
         .await?)
     }
