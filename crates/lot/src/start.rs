@@ -148,6 +148,12 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
     };
     let downlink = subscriber.as_ref().map(Subscriber::stats);
     let (sessions, http, feed) = (Default::default(), Default::default(), Default::default());
+    // A cloud's correction of the free berths only counts on a link that can make one.
+    let corrected = config.cloudpark.as_ref().is_some_and(|c| c.mq.is_some()) || config.bolink.is_some();
+    let free_offset = match corrected {
+        true => store.cloud_setting("freeOffset").await?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        false => 0,
+    };
     let config = Arc::new(config);
     let state = LotState::new(Inner {
         config,
@@ -165,6 +171,7 @@ pub async fn start_with_clock(config: Config, clock: Clock) -> Result<LotState, 
         feed,
         controllers: Default::default(),
         cloud_reports: Default::default(),
+        free_offset: free_offset.into(),
     });
     if let Some(subscriber) = subscriber {
         let apply = crate::payments::Downlinks { state: state.clone() };

@@ -50,6 +50,9 @@ pub(crate) struct Inner {
     pub controllers: Arc<crate::orders::Controllers>,
     /// Notified when a report for the cloud's MQ channel is queued.
     pub cloud_reports: Arc<Notify>,
+    /// A cloud's correction of the free berths (its `freeOffset` setting), held here: it is
+    /// read on every entry's path.
+    pub free_offset: std::sync::atomic::AtomicI64,
 }
 
 impl LotState {
@@ -149,19 +152,24 @@ impl LotState {
         if lane.direction == direction { Ok(lane) } else { Err(Deny::WrongDirection) }
     }
 
+    /// Sets a cloud's correction of the free berths: stored, then held for every entry to read.
+    pub(crate) async fn set_free_offset(&self, offset: i64) -> Result<(), StoreError> {
+        self.inner.store.set_cloud_setting("freeOffset", &offset.to_string()).await?;
+        self.inner.free_offset.store(offset, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(crate) fn free_offset(&self) -> i64 {
+        self.inner.free_offset.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// (total, open, free open) berths now.
     pub(crate) async fn berths(&self) -> Result<(i64, i64, i64), StoreError> {
         let b = &self.inner.config.berths;
         let temporary = self.inner.store.temporary_inside().await?;
-        // A cloud's correction of the count (the cloud MQ's 3.22, Bolink's 3.39),
-        // kept as an offset so cars still move it; only a lot on one of those
-        // channels can have one (the read is on every entry's path).
-        let corrected =
-            self.inner.config.cloudpark.as_ref().is_some_and(|c| c.mq.is_some()) || self.inner.config.bolink.is_some();
-        let offset: i64 = match corrected {
-            true => self.inner.store.cloud_setting("freeOffset").await?.and_then(|v| v.parse().ok()).unwrap_or(0),
-            false => 0,
-        };
+        // A cloud's correction of the count (the cloud MQ's 3.22, Bolink's 3.39), an offset
+        // cars keep moving (`set_free_offset`).
+        let offset = self.free_offset();
         Ok((b.total, b.open, (b.open - temporary + offset).clamp(0, b.open.max(0))))
     }
 }

@@ -29,6 +29,8 @@ CREATE TABLE card_renewals (
     updated_at   TEXT NOT NULL
 );
 CREATE INDEX card_renewals_card ON card_renewals (parking_code, card_id);
+-- The recovery job looks every few seconds for renewals left quoted or failed.
+CREATE INDEX card_renewals_state ON card_renewals (state);
 
 -- The e-payments a Bolink lot says it booked on a day (2.30
 -- epay_reconciliation, designed): the lot's side of the three-way check

@@ -102,11 +102,9 @@ pub async fn apply(state: &LotState, m: &Envelope, service: ServiceId) -> Option
 /// the lot's own count, so entries and exits keep moving it.
 pub(crate) async fn park_left(state: &LotState, n: i64) -> Outcome {
     let (_, open, free) = state.berths().await.map_err(storage)?;
-    let old: i64 =
-        state.store().cloud_setting("freeOffset").await.map_err(storage)?.and_then(|v| v.parse().ok()).unwrap_or(0);
     let n = n.min(open);
-    let offset = old + n - free;
-    state.store().set_cloud_setting("freeOffset", &offset.to_string()).await.map_err(storage)?;
+    let offset = state.free_offset() + n - free;
+    state.set_free_offset(offset).await.map_err(storage)?;
     tracing::info!(park_left = n, offset, "the cloud set the remaining spaces");
     Ok((format!("剩余车位已更新为 {n}"), Vec::new()))
 }

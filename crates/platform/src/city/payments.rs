@@ -814,13 +814,29 @@ pub async fn ask_fee_at(
     let ask = Announcement::FeeRequest { plate_no: plate_no.to_owned(), exit_lane: exit_lane.map(str::to_owned) };
     let downlink = state.announce(&lot, &parking_code, &ask)?;
     let request_id = downlink.request_id;
+    let answered = awaited(state, request_id, wait, state.store().ask_fee(&downlink, plate_no)).await?;
+    Ok(Some((request_id, answered)))
+}
+
+/// Stores a question to a lot (`stored`), wakes the publisher and waits up
+/// to `wait` for the lot's answer to `request_id` ([`fee_answered`]):
+/// whether it came. The waiter is in place before the question can go out.
+pub async fn awaited(
+    state: &AppState,
+    request_id: i64,
+    wait: Duration,
+    stored: impl std::future::Future<Output = Result<(), StoreError>>,
+) -> Result<bool, StoreError> {
     let (tx, rx) = oneshot::channel();
     state.payments().waiters().insert(request_id, tx);
-    state.store().ask_fee(&downlink, plate_no).await?;
+    if let Err(e) = stored.await {
+        state.payments().waiters().remove(&request_id);
+        return Err(e);
+    }
     state.wake().now();
     let answered = tokio::time::timeout(wait, rx).await.is_ok();
     state.payments().waiters().remove(&request_id);
-    Ok(Some((request_id, answered)))
+    Ok(answered)
 }
 
 /// uploadFee arrived for `request_id`: wake the driver page waiting for it.

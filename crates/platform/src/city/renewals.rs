@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use chrono::{Months, NaiveDateTime};
 use onepark_domain::time::{format_time, parse_time};
-use tokio::sync::oneshot;
 
 use crate::city::announce::{AnnounceError, Announcement, RenewalAsk};
 use crate::city::payments::{self, Paying};
@@ -72,12 +71,7 @@ pub async fn ask_price(
         updated_at: now_text,
     };
     state.store().put_renewal(&renewal).await?;
-    let (tx, rx) = oneshot::channel();
-    state.payments().waiters().insert(request_id, tx);
-    state.store().put_downlinks(vec![downlink]).await?;
-    state.wake().now();
-    let answered = tokio::time::timeout(wait, rx).await.is_ok();
-    state.payments().waiters().remove(&request_id);
+    let answered = payments::awaited(state, request_id, wait, state.store().put_downlinks(vec![downlink])).await?;
     Ok(Some((renewal.trade_no, answered)))
 }
 

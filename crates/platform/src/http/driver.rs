@@ -159,6 +159,20 @@ pub(crate) fn problem(d: &Driver, status: StatusCode, zh: &str, en: &str) -> Res
     (status, page(d, lang.t("出错了", "Something went wrong"), 0, body)).into_response()
 }
 
+/// A query a client asks too often: wait `wait` seconds (said, and in Retry-After).
+pub(crate) fn too_many(d: &Driver, wait: u64) -> Response {
+    let mut response = problem(
+        d,
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("查询过于频繁，请 {wait} 秒后再试"),
+        &format!("Too many queries; try again in {wait} s"),
+    );
+    if let Ok(value) = wait.to_string().parse() {
+        response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
+    }
+    response
+}
+
 pub(crate) fn failed(d: &Driver, e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "driver page failed");
     problem(d, StatusCode::INTERNAL_SERVER_ERROR, "系统繁忙，请稍后再试", "The system is busy, please try again")
@@ -429,16 +443,7 @@ async fn ask_fee(
     }
     // Each query is a downlink, a lot's upload and a row: bounded per client.
     if let Err(wait) = state.fee_rate().take(&client.key(), std::time::Instant::now()) {
-        let mut response = problem(
-            &d,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("查询过于频繁，请 {wait} 秒后再试"),
-            &format!("Too many fee queries; try again in {wait} s"),
-        );
-        if let Ok(value) = wait.to_string().parse() {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, value);
-        }
-        return response;
+        return too_many(&d, wait);
     }
     match payments::ask_fee(&state, &plate_no, FEE_WAIT).await {
         Ok(Some((request_id, _))) => Redirect::to(&quote_url(&state, request_id)).into_response(),

@@ -17,11 +17,12 @@ use crate::city::announce::AnnounceError;
 use crate::city::payments::Paying;
 use crate::city::renewals::{self, MONTHS};
 use crate::http::driver::{
-    FEE_WAIT, Key, TokenForm, already_paying, driver, failed, forged, offline, page, plate_url, posted, problem,
-    receipt_url,
+    Driver, FEE_WAIT, Key, TokenForm, already_paying, driver, failed, forged, offline, page, plate_url, posted,
+    problem, receipt_url, too_many,
 };
 use crate::http::proof;
 use crate::state::AppState;
+use crate::store::Renewal;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -125,12 +126,7 @@ async fn ask(State(state): State<AppState>, headers: HeaderMap, client: Client, 
         Err(e) => return failed(&d, e),
     }
     if let Err(wait) = state.fee_rate().take(&client.key(), std::time::Instant::now()) {
-        return problem(
-            &d,
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!("查询过于频繁，请 {wait} 秒后再试"),
-            &format!("Too many queries; try again in {wait} s"),
-        );
+        return too_many(&d, wait);
     }
     match renewals::ask_price(&state, &f.code, &f.card, months, FEE_WAIT).await {
         Ok(Some((trade_no, _))) => Redirect::to(&quote_url(&state, &trade_no)).into_response(),
@@ -145,6 +141,19 @@ async fn ask(State(state): State<AppState>, headers: HeaderMap, client: Client, 
     }
 }
 
+/// The renewal `trade_no`, for a browser that proved its plate or holds its link's key.
+async fn opened(state: &AppState, d: &Driver, trade_no: &str, key: &Key) -> Result<Renewal, Box<Response>> {
+    match state.store().renewal(trade_no).await {
+        Ok(Some(r))
+            if d.proves(&r.plate_no) || state.proofs().opens(&format!("renewal\n{trade_no}"), key.k.as_deref()) =>
+        {
+            Ok(r)
+        }
+        Ok(_) => Err(Box::new(problem(d, StatusCode::NOT_FOUND, "没有这次续费查询", "No such renewal"))),
+        Err(e) => Err(Box::new(failed(d, e))),
+    }
+}
+
 /// A renewal's quote: the lot's price and a pay button, or why there is none.
 async fn quote(
     State(state): State<AppState>,
@@ -154,14 +163,9 @@ async fn quote(
 ) -> Response {
     let d = driver(&state, &headers);
     let lang = d.lang;
-    let r = match state.store().renewal(&trade_no).await {
-        Ok(Some(r))
-            if d.proves(&r.plate_no) || state.proofs().opens(&format!("renewal\n{trade_no}"), key.k.as_deref()) =>
-        {
-            r
-        }
-        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这次续费查询", "No such renewal"),
-        Err(e) => return failed(&d, e),
+    let r = match opened(&state, &d, &trade_no, &key).await {
+        Ok(r) => r,
+        Err(page) => return *page,
     };
     let lot_name = match state.store().lot_name(&r.parking_code).await {
         Ok(name) => name.unwrap_or_else(|| r.parking_code.clone()),
@@ -211,14 +215,9 @@ async fn pay(
     if !proof::genuine(&headers, &f.csrf) {
         return forged(&d);
     }
-    let r = match state.store().renewal(&trade_no).await {
-        Ok(Some(r))
-            if d.proves(&r.plate_no) || state.proofs().opens(&format!("renewal\n{trade_no}"), key.k.as_deref()) =>
-        {
-            r
-        }
-        Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这次续费查询", "No such renewal"),
-        Err(e) => return failed(&d, e),
+    let r = match opened(&state, &d, &trade_no, &key).await {
+        Ok(r) => r,
+        Err(page) => return *page,
     };
     if r.state != "quoted" && r.state != "paid" && r.state != "delivered" {
         return problem(&d, StatusCode::CONFLICT, "这次查询没有可支付的价格", "This query has no price to pay");

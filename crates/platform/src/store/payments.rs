@@ -830,9 +830,9 @@ impl Store {
             payment: Payment,
         }
         let sql = format!(
-            "SELECT r.state AS renewal_state, {} FROM payments p JOIN card_renewals r \
+            "SELECT r.state AS renewal_state, {} FROM card_renewals r JOIN payments p \
              ON p.parking_code = r.parking_code AND p.bill_id = 'M' || r.trade_no \
-             WHERE p.purpose = 'renewal' AND p.state = 'paid' AND r.state IN ('quoted', 'failed') LIMIT 500",
+             WHERE r.state IN ('quoted', 'failed') AND p.purpose = 'renewal' AND p.state = 'paid' LIMIT 500",
             payment_columns_of("p")
         );
         let rows: Vec<Row> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
