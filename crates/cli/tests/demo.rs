@@ -171,6 +171,13 @@ async fn pages(dir: &Path, http: u16, token: &str, chromium: &str, driver: &str)
     browser.screenshot(&shots().join("demo-lists.png")).await;
     browser.click_confirm_and_wait("tr[data-plate='鲁B7E519'] button.danger").await;
     confirmed(&browser, &base, "鲁B7E519", true).await;
+    // An address nothing answers: a page in the site's layout, the way back.
+    browser.goto(&format!("{base}/no/such/page")).await;
+    browser.wait_text("#not-found", |t| t.contains("找不到该页面")).await;
+    for width in [390, 1400] {
+        browser.window(width, 800).await;
+        browser.screenshot(&shots().join(format!("demo-404-{width}.png"))).await;
+    }
     browser.close().await;
 }
 
@@ -201,6 +208,11 @@ async fn booth(dir: &Path, lot: u16, chromium: &str, driver: &str) {
     let waiting = browser.texts("form.waiting").await;
     assert!(waiting.iter().any(|w| w.contains(plate)), "the held car waits on the page: {waiting:?}");
     browser.screenshot(&shots().join("demo-booth.png")).await;
+    for width in [390, 1024] {
+        browser.window(width, 900).await;
+        browser.screenshot(&shots().join(format!("demo-booth-{width}.png"))).await;
+    }
+    browser.window(1400, 900).await;
     // This car's form: simulated cars may be waiting too (a no-stop deduction that did not go through).
     browser
         .click_confirm_and_wait(&format!("form.waiting:has(input[name=plate][value=\"{plate}\"]) button[type=submit]"))
