@@ -108,6 +108,7 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
         .with_context(|| format!("writing {}", platform_toml.display()))?;
     let config = onepark_platform::config::Config::load(Some(&platform_toml), |k| std::env::var(k).ok())
         .context("the generated platform.toml")?;
+    let first_password = demo_account(&config).await?;
     let platform = onepark_platform::app::spawn(config).await.context("starting the platform (is --listen free?)")?;
     let mqtt = platform.mqtt.as_ref().map(|m| m.addr).context("the embedded broker did not start")?;
 
@@ -156,8 +157,16 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
         data.display(),
         if resumed { format!("run {}, resumed", saved.runs) } else { "first run".to_owned() }
     );
-    println!("  dashboard  http://{}/?token={}", platform.http, saved.admin_token);
-    println!("             admin token {} (also for /api/admin/…)", saved.admin_token);
+    println!("  dashboard  http://{}/login", platform.http);
+    match &first_password {
+        Some(password) => println!("             user {DEMO_USER}, password {password} (shown this once)"),
+        None => println!(
+            "             user {DEMO_USER} (its password was shown on the first run; a new one: \
+             onepark platform users passwd {DEMO_USER} --config {})",
+            platform_toml.display()
+        ),
+    }
+    println!("  API token  {} (Authorization: Bearer, for /api/admin/…)", saved.admin_token);
     println!("  drivers    http://{}/pay", platform.http);
     println!(
         "  booths     {}/booth … {}/booth",
@@ -230,6 +239,25 @@ async fn demo(o: &Options, data: &Path, saved_path: &Path, mut saved: Saved) -> 
         data.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The demo city's administrator.
+const DEMO_USER: &str = "admin";
+
+/// Makes the demo's administrator on the first run: its password, to show once.
+async fn demo_account(config: &onepark_platform::config::Config) -> Result<Option<String>> {
+    let store = onepark_platform::store::Store::connect(&config.database).await.context("database")?;
+    if store.has_admin().await? {
+        return Ok(None);
+    }
+    let state = onepark_platform::state::AppState::new(config, store);
+    let password = crate::platform::made_password()?;
+    let who = onepark_platform::access::Who::cli();
+    let role = onepark_platform::access::Role::Admin;
+    onepark_platform::city::accounts::add(&state, &who, DEMO_USER, role, &[], &password)
+        .await
+        .map_err(|e| anyhow::Error::msg(e.to_string()))?;
+    Ok(Some(password))
 }
 
 fn midnight(t: NaiveDateTime) -> NaiveDateTime {

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use onepark_platform::access::{Role, Who};
+use onepark_platform::city::accounts::{self, AccountError};
+use onepark_platform::city::audit::{self, Change};
 use onepark_platform::config::{Config, LotAccess, read_key_text};
+use onepark_platform::state::AppState;
 use onepark_platform::store::{Store, StoredLot};
 
 #[derive(Subcommand)]
@@ -54,6 +58,20 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// People who log in to the console: name, role, lots, password (docs/operations.md, "Accounts").
+    Users {
+        #[arg(long, env = "ONEPARK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Integrations' bearer tokens for /api/admin/…, each with a role (and lots).
+    Tokens {
+        #[arg(long, env = "ONEPARK_CONFIG", global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: TokensCommand,
+    },
     /// Lots registered at run time (stored in the database, no restart needed).
     Lots {
         #[arg(long, env = "ONEPARK_CONFIG", global = true)]
@@ -89,6 +107,43 @@ pub enum IntegratorsCommand {
         #[arg(long)]
         pid: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Add an account. The password is read from standard input when it is
+    /// not a terminal (one line), else made for you and printed once.
+    Add {
+        name: String,
+        /// admin (the whole city), operator (its lots), auditor (reads everything), booth (one lot).
+        #[arg(long)]
+        role: String,
+        /// A lot of an operator or booth (repeat for several; a booth has one).
+        #[arg(long = "lot")]
+        lots: Vec<String>,
+    },
+    /// List the accounts (never their passwords).
+    List,
+    /// Remove an account; its sessions end.
+    Remove { name: String },
+    /// Set an account's password (standard input, or made and printed once); its sessions end.
+    Passwd { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum TokensCommand {
+    /// Make an integration's token; printed once (only its hash is kept).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long = "lot")]
+        lots: Vec<String>,
+    },
+    /// List the tokens (never the tokens themselves).
+    List,
+    /// Revoke a token.
+    Remove { name: String },
 }
 
 #[derive(Subcommand)]
@@ -151,6 +206,14 @@ pub fn run(command: Command) -> Result<ExitCode> {
         Command::Integrators { config, command } => {
             let config = load(config)?;
             runtime.block_on(integrators(&config, command))?;
+        }
+        Command::Users { config, command } => {
+            let config = load(config)?;
+            runtime.block_on(users(&config, command))?;
+        }
+        Command::Tokens { config, command } => {
+            let config = load(config)?;
+            runtime.block_on(tokens(&config, command))?;
         }
         Command::Qr { config, park_id, lane, exit, out } => {
             let config = load(config)?;
@@ -239,7 +302,14 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
                 );
             }
             let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
-            store.add_lot(&stored, &now).await?;
+            let change = Change::new("lot", stored.parking_codes.first().map_or("", String::as_str), &stored.access_id)
+                .new_value(
+                    serde_json::json!({ "protocol": stored.protocol.as_str(), "parkingCodes": stored.parking_codes }),
+                );
+            let pending = audit::begin(&store, &Who::cli(), &now, change).await?;
+            let result = store.add_lot(&stored, &now).await;
+            pending.finish(&store, &result).await;
+            result?;
             println!("added {} ({}) for {}", stored.access_id, stored.protocol, stored.parking_codes.join(","));
             if let Some(key) = shown_key {
                 println!("key: {key} (shown once; configure it in the lot's SDK)");
@@ -259,10 +329,113 @@ async fn lots(config: &Config, command: LotsCommand) -> Result<()> {
             }
         }
         LotsCommand::Remove { access_id } => {
-            if !store.remove_lot(&access_id).await? {
+            let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
+            let before = store.lot(&access_id).await?;
+            let change = Change::new(
+                "lot",
+                before.as_ref().and_then(|l| l.parking_codes.first()).map_or("", String::as_str),
+                &access_id,
+            )
+            .old(
+                before
+                    .as_ref()
+                    .map(|l| serde_json::json!({ "protocol": l.protocol.as_str(), "parkingCodes": l.parking_codes })),
+            );
+            let pending = audit::begin(&store, &Who::cli(), &now, change).await?;
+            let result = store.remove_lot(&access_id).await;
+            pending.finish(&store, &result).await;
+            if !result? {
                 bail!("no lot {access_id} registered in the database (lots in the config file are removed there)");
             }
             println!("removed {access_id}");
+        }
+    }
+    Ok(())
+}
+
+fn role(text: &str) -> Result<Role> {
+    Role::ALL
+        .into_iter()
+        .find(|r| r.as_str() == text)
+        .with_context(|| format!("--role {text}: admin, operator, auditor or booth"))
+}
+
+/// A password from standard input (piped: one line), else a new one to print.
+fn password_in() -> Result<(String, bool)> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        return Ok((made_password()?, true));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+    let line = line.trim_end_matches(['\r', '\n']).to_owned();
+    if line.is_empty() { Ok((made_password()?, true)) } else { Ok((line, false)) }
+}
+
+/// 16 characters nobody mistypes (no 0/O, 1/l/I).
+pub fn made_password() -> Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect())
+}
+
+fn said(e: AccountError) -> anyhow::Error {
+    anyhow::Error::msg(e.to_string())
+}
+
+async fn users(config: &Config, command: UsersCommand) -> Result<()> {
+    let store = Store::connect(&config.database).await.context("database")?;
+    let state = AppState::new(config, store.clone());
+    let cli = Who::cli();
+    match command {
+        UsersCommand::Add { name, role: r, lots } => {
+            let (password, made) = password_in()?;
+            let a = accounts::add(&state, &cli, &name, role(&r)?, &lots, &password).await.map_err(said)?;
+            println!("added {} ({}) {}", a.name, a.role.as_str(), a.lots.join(","));
+            if made {
+                println!("password: {password} (shown once)");
+            }
+        }
+        UsersCommand::List => {
+            for a in store.accounts().await? {
+                println!("{}\t{}\t{}\t{}", a.name, a.role.as_str(), a.lots.join(","), a.changed_at);
+            }
+        }
+        UsersCommand::Remove { name } => {
+            accounts::remove(&state, &cli, &name).await.map_err(said)?;
+            println!("removed {name}");
+        }
+        UsersCommand::Passwd { name } => {
+            let (password, made) = password_in()?;
+            accounts::set_password(&state, &cli, &name, &password, None).await.map_err(said)?;
+            println!("password of {name} set; its sessions ended");
+            if made {
+                println!("password: {password} (shown once)");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn tokens(config: &Config, command: TokensCommand) -> Result<()> {
+    let store = Store::connect(&config.database).await.context("database")?;
+    let state = AppState::new(config, store.clone());
+    let cli = Who::cli();
+    match command {
+        TokensCommand::Add { name, role: r, lots } => {
+            let (t, token) = accounts::add_token(&state, &cli, &name, role(&r)?, &lots).await.map_err(said)?;
+            println!("added {} ({}) {}", t.name, t.role.as_str(), t.lots.join(","));
+            println!("token: {token} (shown once; send it as `Authorization: Bearer …`)");
+        }
+        TokensCommand::List => {
+            for t in store.tokens().await? {
+                println!("{}\t{}\t{}\t{}", t.name, t.role.as_str(), t.lots.join(","), t.created_at);
+            }
+        }
+        TokensCommand::Remove { name } => {
+            accounts::remove_token(&state, &cli, &name).await.map_err(said)?;
+            println!("removed {name}");
         }
     }
     Ok(())
@@ -302,7 +475,9 @@ async fn integrators(config: &Config, command: IntegratorsCommand) -> Result<()>
                 &onepark_domain::time::format_time(config.zone.local(chrono::Utc::now())),
             )
             .map_err(anyhow::Error::msg)?;
-            onepark_platform::city::principals::register(&store, &principal).await?;
+            let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
+            let cli = onepark_platform::access::Who::cli();
+            onepark_platform::city::principals::register(&store, &cli, &now, &principal).await?;
             println!("added {} ({}) for {}", principal.pid, principal.kind.as_str(), principal.park_codes.join(","));
             if secret.is_none() {
                 println!("secret: {} (shown once; keep it with the integrator)", principal.secret);
@@ -314,7 +489,9 @@ async fn integrators(config: &Config, command: IntegratorsCommand) -> Result<()>
             }
         }
         IntegratorsCommand::Remove { pid } => {
-            if !store.remove_principal(&pid).await? {
+            let now = onepark_domain::time::format_time(config.zone.local(chrono::Utc::now()));
+            let cli = onepark_platform::access::Who::cli();
+            if !onepark_platform::city::principals::remove(&store, &cli, &now, &pid).await? {
                 bail!("no pid {pid} registered");
             }
             println!("removed {pid}");

@@ -23,8 +23,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::config::{Config, host_part, ip_literal};
-pub use crate::password::hash_password;
-use crate::password::verify;
+pub use onepark_serve::password::hash_password;
+use onepark_serve::password::verify;
 
 /// The cookie that carries a staff token for the booth page.
 pub(crate) const COOKIE: &str = "onepark_staff";

@@ -674,7 +674,7 @@ fn auth(raw: RawAuth, lanes: &[Lane]) -> Result<AuthConfig, ConfigError> {
     }
     let mut staff = Vec::new();
     for (i, s) in raw.staff.into_iter().enumerate() {
-        if !crate::password::valid_hash(&s.password) {
+        if !onepark_serve::password::valid_hash(&s.password) {
             return Err(invalid(
                 format!("auth.staff[{i}].password"),
                 "not a password hash: make one with `onepark lot hash-password`",

@@ -30,7 +30,6 @@ pub mod lane;
 pub mod leave;
 pub mod orders;
 pub mod outbox;
-mod password;
 mod payments;
 pub mod reconcile;
 mod remote;

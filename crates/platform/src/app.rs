@@ -31,7 +31,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .route(crate::link::bolink::http::UPLOAD, post(crate::link::bolink::http::upload))
         .route(crate::link::bolink::http::DOWNLOAD, post(crate::link::bolink::http::download))
         .merge(crate::http::admin::router(state.clone()))
-        .merge(crate::http::dashboard::router())
+        .merge(crate::http::dashboard::router(state.clone()))
         .merge(crate::http::driver::router())
         .merge(crate::http::renewal::router())
         .merge(crate::http::noplate::router())

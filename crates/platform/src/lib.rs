@@ -5,6 +5,7 @@
 //! `state` is the shared state they take parts of, and `app` (the
 //! composition root) wires them into a router and a server loop.
 
+pub mod access;
 pub mod app;
 pub mod city;
 pub mod config;

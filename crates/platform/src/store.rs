@@ -16,6 +16,7 @@
 //! | `cloud` | `cloud_principals`, `remote_stays`, `fixed_cars` (the parking cloud's API) |
 //! | `scans` | `bolink_scans` (no-plate entries by scanning a lane's code) |
 //! | `commands` | `cloud_answers`, `lot_events`, `cloud_lot_state` (the cloud's MQ channel; its commands are `downlinks`) |
+//! | `accounts` | `accounts`, `console_sessions`, `api_tokens`, `audit` |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
 //! Every uplink write is one (nested) transaction run by the group-commit
@@ -27,6 +28,7 @@ use sqlx::any::{AnyArguments, AnyPoolOptions, install_default_drivers};
 use sqlx::query::Query;
 use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
+mod accounts;
 mod adopt;
 mod bills;
 mod checks;
@@ -43,6 +45,7 @@ mod records;
 mod renewals;
 mod scans;
 mod shared;
+pub use accounts::{Account, ApiToken, AuditEntry, AuditQuery, ConsoleSession, Role};
 pub use checks::{CheckRow, DayCounts};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
@@ -76,6 +79,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (11, "cloud channel", include_str!("../migrations/0011_cloud_channel.sql")),
     (12, "bolink", include_str!("../migrations/0012_bolink.sql")),
     (13, "bolink money", include_str!("../migrations/0013_bolink_money.sql")),
+    (14, "accounts", include_str!("../migrations/0014_accounts.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -20,6 +20,7 @@ pub mod clock;
 pub mod json;
 pub mod metrics;
 pub mod pages;
+pub mod password;
 
 use std::collections::HashMap;
 use std::future::Future;

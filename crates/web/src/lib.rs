@@ -9,6 +9,7 @@
 //! (`data-confirm`) and the language switch.
 
 pub mod chart;
+pub mod csv;
 pub mod qr;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
@@ -80,6 +81,11 @@ pub fn not_found(lang: Lang, path: &str, brand: &str, links: &[(&str, &str, &str
 /// switch, then `body` in `<main>`. `live` seconds > 0 refreshes `<main>`
 /// in place that often.
 pub fn page(lang: Lang, title: &str, brand: &str, nav: &[Nav], live: u32, body: Markup) -> Markup {
+    page_as(lang, title, brand, nav, live, html! {}, body)
+}
+
+/// [`page`] with who is logged in (their name, a way out) at the header's end.
+pub fn page_as(lang: Lang, title: &str, brand: &str, nav: &[Nav], live: u32, user: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -101,6 +107,7 @@ pub fn page(lang: Lang, title: &str, brand: &str, nav: &[Nav], live: u32, body: 
                     }
                     span.spacer {}
                     span.live-state id="live-state" {}
+                    (user)
                     button.lang type="button" data-lang=(if lang == Lang::Zh { "en" } else { "zh" }) {
                         (if lang == Lang::Zh { "English" } else { "中文" })
                     }

@@ -3,14 +3,17 @@
 //! `specialCar` downlink that carries it and delivered until confirmed.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
+use axum::http::StatusCode;
 use onepark_domain::plate::Plate;
 use onepark_domain::time::{format_time, parse_time};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access::{Need, Who};
 use crate::city::announce::{AnnounceError, Announcement, ListOperation};
+use crate::city::audit;
 use crate::config::LotAccess;
 use crate::error::{ApiError, Body, bad, conflict, not_found};
 use crate::state::AppState;
@@ -105,9 +108,10 @@ struct Sent {
               (status = 409, description = "an update's one new time does not fit the entry's other, stored time", body = crate::error::ErrorBody)))]
 pub(crate) async fn change(
     State(state): State<AppState>,
+    Extension(who): Extension<Who>,
     Body(c): Body<Change>,
 ) -> Result<Json<ChangeReply>, ApiError> {
-    apply(&state, c).await.map(Json)
+    apply(&state, &who, c).await.map(Json)
 }
 
 impl Change {
@@ -140,8 +144,10 @@ impl ChangeReply {
 }
 
 /// Validates a change and sends it to each of its lots (the admin API's
-/// `POST /api/admin/lists` and the dashboard's list form).
-pub(crate) async fn apply(state: &AppState, c: Change) -> Result<ChangeReply, ApiError> {
+/// `POST /api/admin/lists`, the dashboard's list form, the cloud API's
+/// blacklist services): only lots `who` may change, each lot's change in
+/// the audit trail.
+pub(crate) async fn apply(state: &AppState, who: &Who, c: Change) -> Result<ChangeReply, ApiError> {
     let kind = c.list;
     let operate = match c.operate {
         Operate::Add => ListOperation::Add,
@@ -155,17 +161,40 @@ pub(crate) async fn apply(state: &AppState, c: Change) -> Result<ChangeReply, Ap
     if let Some(foreign) = codes.iter().find(|code| !lot.parking_codes.contains(code)) {
         return Err(not_found(format!("parkingCodes: `{foreign}` does not belong to accessId {}", lot.access_id)));
     }
+    // All or nothing: a caller allowed some of the lots changes none.
+    if let Some(denied) = codes.iter().find_map(|code| who.check(Need::Change, code).err()) {
+        return Err(ApiError(StatusCode::FORBIDDEN, format!("parkingCodes: {}", denied.en)));
+    }
     let mut sent = Vec::new();
+    let now = onepark_domain::time::format_time(state.now());
     for code in codes {
         let previous = state.store().list_entry(&code, &plate, kind.code()).await?;
         let entry = entry(&c, &code, &plate, kind, operate, previous.as_ref())?;
-        let request_id = send(state, &lot, entry, operate).await.map_err(|e| match e {
+        let change = audit::Change::new("list", &code, &plate)
+            .old(previous.as_ref().filter(|p| !p.deleted).map(audited))
+            .new_value((operate != ListOperation::Delete).then(|| audited(&entry)))
+            .reason(entry.remark.as_deref().unwrap_or(""));
+        let pending = audit::begin(state.store(), who, &now, change).await?;
+        let result = send(state, &lot, entry, operate).await;
+        pending.finish(state.store(), &result).await;
+        let request_id = result.map_err(|e| match e {
             AnnounceError::Store(e) => ApiError::from(e),
             other => ApiError::server(other.to_string()),
         })?;
         sent.push(Sent { parking_code: code, request_id });
     }
     Ok(ChangeReply { sent })
+}
+
+/// What the audit trail keeps of an entry.
+fn audited(e: &ListEntry) -> serde_json::Value {
+    serde_json::json!({
+        "list": if e.list_kind == BLACK { "black" } else { "white" },
+        "startTime": e.start_time,
+        "endTime": e.end_time,
+        "carType": e.car_type,
+        "remark": e.remark,
+    })
 }
 
 /// Stores a list change for one lot with the message carrying it, and wakes
@@ -269,6 +298,7 @@ struct ListItem {
 /// Entries (deleted ones included, as their latest version) with the delivery state of their latest change.
 #[utoipa::path(get, path = "/api/admin/lists", tag = "lists", params(ListParams), responses((status = 200, body = ListReply)))]
 pub(crate) async fn list(State(store): State<Store>, Query(p): Query<ListParams>) -> Result<Json<ListReply>, ApiError> {
+    // A scoped caller named its lot (the admin API's policy checked it).
     let entries = store.list_entries(p.parking_code.as_deref(), p.plate_no.as_deref()).await?;
     let items = entries.into_iter().map(|(entry, delivery)| ListItem { entry, delivery }).collect();
     Ok(Json(ListReply { items }))

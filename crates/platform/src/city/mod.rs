@@ -3,7 +3,9 @@
 //! overview. It announces to lots through `announce` without knowing their
 //! protocol.
 
+pub mod accounts;
 pub mod announce;
+pub mod audit;
 pub mod cards;
 pub mod channel;
 pub mod lists;

@@ -96,6 +96,27 @@ pub struct OccupancySlot {
     pub heard: i64,
 }
 
+impl Overview {
+    /// The overview of these lots only: their rows, the figures summed over
+    /// them; the city's occupancy curve goes (it is every lot's).
+    pub fn only(mut self, lots: &std::collections::BTreeSet<String>) -> Overview {
+        self.lots.retain(|l| lots.contains(&l.parking_code));
+        let sum = |f: fn(&LotOverview) -> i64| self.lots.iter().map(f).sum::<i64>();
+        self.city = CityFigures {
+            lots: self.lots.len() as i64,
+            online: self.lots.iter().filter(|l| l.online).count() as i64,
+            total_berths: sum(|l| l.total_berths.unwrap_or(0)),
+            open_berths: sum(|l| l.open_berths.unwrap_or(0)),
+            free_berths: sum(|l| l.free_berths.unwrap_or(0)),
+            entries_today: sum(|l| l.entries_today),
+            exits_today: sum(|l| l.exits_today),
+            downlinks_overdue: sum(|l| l.downlinks_overdue),
+        };
+        self.occupancy.clear();
+        self
+    }
+}
+
 /// The overview as of `state.now()`.
 pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
     let now = state.now();
@@ -196,6 +217,13 @@ pub async fn overview(state: &AppState) -> Result<Overview, StoreError> {
 
 /// The city now: every lot's state and day so far, the day's occupancy, warnings.
 #[utoipa::path(get, path = "/api/admin/overview", tag = "read", responses((status = 200, body = Overview)))]
-pub(crate) async fn handle(State(state): State<AppState>) -> Result<Json<Overview>, ApiError> {
-    Ok(Json(overview(&state).await?))
+pub(crate) async fn handle(
+    State(state): State<AppState>,
+    axum::extract::Extension(who): axum::extract::Extension<crate::access::Who>,
+) -> Result<Json<Overview>, ApiError> {
+    let o = overview(&state).await?;
+    Ok(Json(match &who.lots {
+        Some(lots) => o.only(lots),
+        None => o,
+    }))
 }

@@ -2,6 +2,8 @@
 //! they are given) and lots of that protocol (their own codes). One rule set
 //! for the command line, the admin API and the dashboard.
 
+use crate::access::Who;
+use crate::city::audit::Change;
 use crate::store::{Principal, PrincipalKind, Store, StoreError};
 
 /// A park code no lot may have: the cloud's MQ broadcast takes it as its
@@ -107,8 +109,18 @@ pub enum RegisterError {
     Store(#[from] StoreError),
 }
 
-/// Stores a principal; a lot's parkCode may belong to one lot pid only.
-pub async fn register(store: &Store, p: &Principal) -> Result<(), RegisterError> {
+/// Stores a principal, audited as `who`'s change at `now`; a lot's
+/// parkCode may belong to one lot pid only.
+pub async fn register(store: &Store, who: &Who, now: &str, p: &Principal) -> Result<(), RegisterError> {
+    let before = store.principal(&p.pid).await?;
+    let change = Change::new("integrator", "", &p.pid).old(before.as_ref().map(described)).new_value(described(p));
+    let pending = crate::city::audit::begin(store, who, now, change).await?;
+    let result = put(store, p).await;
+    pending.finish(store, &result).await;
+    result
+}
+
+async fn put(store: &Store, p: &Principal) -> Result<(), RegisterError> {
     if p.kind == PrincipalKind::Lot {
         for code in &p.park_codes {
             if let Some(other) = store.cloud_lot_of(code).await?.filter(|o| o.pid != p.pid) {
@@ -118,6 +130,24 @@ pub async fn register(store: &Store, p: &Principal) -> Result<(), RegisterError>
     }
     store.put_principal(p).await?;
     Ok(())
+}
+
+/// Removes a principal, audited; false if there was none.
+pub async fn remove(store: &Store, who: &Who, now: &str, pid: &str) -> Result<bool, StoreError> {
+    let before = store.principal(pid).await?;
+    let change = Change::new("integrator", "", pid).old(before.as_ref().map(described));
+    let pending = crate::city::audit::begin(store, who, now, change).await?;
+    let result = store.remove_principal(pid).await;
+    match &result {
+        Ok(false) => pending.finish_with(store, "failed", "no such pid", None).await,
+        _ => pending.finish(store, &result).await,
+    }
+    result
+}
+
+/// What the audit trail keeps of a principal (never its secret).
+fn described(p: &Principal) -> serde_json::Value {
+    serde_json::json!({ "kind": p.kind.as_str(), "name": p.name, "parkCodes": p.park_codes })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Extension, MatchedPath, Path, Query, RawPathParams, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -14,12 +14,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::access::{Need, Who};
 use crate::city::overview::ONLINE_MINUTES;
 use crate::error::{ApiError, ErrorBody, bad};
 use crate::http::params::{DateOrTime, Day};
 use crate::state::AppState;
 use crate::store::Store;
 use crate::store::{BerthPoint, CheckRow, Downlink, DownlinkState, LotStatus, Quality, RecordQuery, RecordRow};
+use onepark_serve::pages::Client;
 
 /// An entry without exit this many days old is flagged in the quality report.
 const OPEN_TOO_LONG_DAYS: i64 = 7;
@@ -38,7 +40,7 @@ const MAX_PAGE: i64 = 1_000_000_000;
                        money is integer fen. Every error is `{\"error\": \"…\"}` naming the parameter or field."
     ),
     components(schemas(ErrorBody)),
-    tags((name = "read", description = "lots, records, reports"), (name = "lists", description = "black/white lists and their downlinks"),
+    tags((name = "read", description = "lots, records, reports, the audit trail"), (name = "lists", description = "black/white lists and their downlinks"),
          (name = "money", description = "charges, arrears and the daily three-way reconciliation"),
          (name = "mqtt", description = "checks for an external broker (docs/mqtt.md)"),
          (name = "cloudpark", description = "the parking cloud's API: its pids and the fixed cars they manage (docs/cloudpark.md)"),
@@ -68,6 +70,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(crate::link::bolink::commands::lock_car))
         .routes(routes!(crate::link::bolink::commands::operate_liftrod))
         .routes(routes!(crate::link::bolink::commands::relay))
+        .routes(routes!(audit))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authenticate))
         .routes(routes!(crate::link::qdpark::mqtt_auth::authorize))
         .route_layer(middleware::from_fn_with_state(state, authorize))
@@ -80,7 +83,7 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 /// The answers every operation can give besides its own: bearer token
-/// missing or wrong (401), admin API switched off (403), storage failure
+/// missing or wrong (401), not allowed to the caller (403), storage failure
 /// (500); with parameters, a bad one (400); with a JSON body, a wrong
 /// content type (415) or shape (422, 400 when it is not JSON at all).
 struct CommonErrors;
@@ -116,7 +119,7 @@ impl Modify for CommonErrors {
                     add("422", "the JSON body does not have the documented shape");
                 }
                 add("401", "missing or wrong bearer token");
-                add("403", "the admin API is disabled (no admin_token configured)");
+                add("403", "the caller's role or lots do not allow this (the error says which)");
                 add("500", "the platform's storage failed");
                 operation.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
             }
@@ -124,20 +127,105 @@ impl Modify for CommonErrors {
     }
 }
 
-pub(crate) async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = state.admin_token() else {
-        return ApiError(StatusCode::FORBIDDEN, "admin API disabled: set admin_token in the config".into())
-            .into_response();
+/// Whose lot a route is about, for a caller limited to some lots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// The city as a whole: administrators and auditors only.
+    City,
+    /// One lot, named by the `parkingCode`/`parkCode` parameter (path or
+    /// query), checked here; a scoped caller must name one.
+    Lot,
+    /// The handler filters or checks by the lot it finds (a payment's, a
+    /// list change's).
+    Handler,
+}
+
+/// Every admin route's policy: (method, path, what it needs, scope). A
+/// route without a row is refused to everyone (fail closed; a test checks
+/// every documented operation has one).
+const POLICY: &[(&str, &str, Need, Scope)] = &[
+    ("GET", "/api/admin/lots", Need::Read, Scope::Handler),
+    ("GET", "/api/admin/overview", Need::Read, Scope::Handler),
+    ("GET", "/api/admin/records", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/lots/{parkingCode}/berths", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/reports/reconciliation", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/reports/quality", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/reports/online", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/lists", Need::Read, Scope::Lot),
+    ("POST", "/api/admin/lists", Need::Change, Scope::Handler),
+    ("GET", "/api/admin/downlinks", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/payments", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/arrears", Need::Read, Scope::City),
+    ("GET", "/api/admin/payments/reconciliation", Need::Read, Scope::City),
+    ("POST", "/api/admin/payments/{orderId}/refund", Need::Change, Scope::Handler),
+    ("GET", "/api/admin/integrators", Need::Read, Scope::City),
+    ("POST", "/api/admin/integrators", Need::Admin, Scope::City),
+    ("DELETE", "/api/admin/integrators/{pid}", Need::Admin, Scope::City),
+    ("GET", "/api/admin/fixed-cars", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/lot-events", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/audit", Need::Read, Scope::Handler),
+    ("POST", "/api/admin/bolink/{parkingCode}/lock_car", Need::Change, Scope::Lot),
+    ("POST", "/api/admin/bolink/{parkingCode}/operate_liftrod", Need::Open, Scope::Lot),
+    ("POST", "/api/admin/bolink/{parkingCode}/sync/{serviceName}", Need::Change, Scope::Lot),
+    ("POST", "/api/admin/mqtt/auth", Need::Admin, Scope::City),
+    ("POST", "/api/admin/mqtt/acl", Need::Admin, Scope::City),
+];
+
+/// The lot a request names: the path's `parkingCode`, else the query's
+/// `parkingCode` or `parkCode`.
+fn named_lot(request: &Request, path_lot: Option<String>) -> Option<String> {
+    path_lot.or_else(|| {
+        let query = request.uri().query().unwrap_or_default();
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "parkingCode" || k == "parkCode")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// Finds the caller (an integration's bearer token, or the configured
+/// `admin_token`) and applies the route's [`POLICY`]; the handler gets the
+/// caller as `Extension<Who>`.
+pub(crate) async fn authorize(
+    State(state): State<AppState>,
+    Client(client): Client,
+    matched: Option<MatchedPath>,
+    path: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let who = match crate::http::session::from_bearer(&state, request.headers(), client).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
     };
-    let given = request
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !crate::secret::same_secret(given, token) {
-        return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response();
+    // The sandbox's API (mounted as a service) has no matched path: the city's own.
+    let route = matched.as_ref().map(MatchedPath::as_str);
+    let policy = match route {
+        Some(route) => POLICY.iter().find(|(m, p, _, _)| *m == request.method().as_str() && *p == route),
+        None => Some(&("*", "/sandbox", Need::Admin, Scope::City)),
+    };
+    let Some((_, _, need, scope)) = policy else {
+        tracing::error!(route = ?route, method = %request.method(), "admin route without a policy refused");
+        return ApiError(StatusCode::FORBIDDEN, "this operation has no access policy".into()).into_response();
+    };
+    let path_lot = path.ok().and_then(|p| p.iter().find(|(k, _)| *k == "parkingCode").map(|(_, v)| v.to_owned()));
+    let denied = match scope {
+        Scope::City => who.check_city(*need).err(),
+        Scope::Handler if who.may(*need) => None,
+        Scope::Handler => Some(if *need == Need::Admin { crate::access::ADMIN_ONLY } else { crate::access::READ_ONLY }),
+        Scope::Lot => match named_lot(&request, path_lot) {
+            Some(lot) => who.check(*need, &lot).err(),
+            None if who.city_wide() => who.check_city(*need).err(),
+            None => Some(crate::access::Denied {
+                zh: "受限账户必须指定 parkingCode",
+                en: "parkingCode: required for a caller limited to some lots",
+            }),
+        },
+    };
+    if let Some(d) = denied {
+        return ApiError(StatusCode::FORBIDDEN, d.en.to_owned()).into_response();
     }
+    request.extensions_mut().insert(who);
     next.run(request).await
 }
 
@@ -156,7 +244,7 @@ struct LotView {
 
 /// Every lot that has reported, with its latest berth state.
 #[utoipa::path(get, path = "/api/admin/lots", tag = "read", responses((status = 200, body = LotsReply)))]
-async fn lots(State(state): State<AppState>) -> Result<Json<LotsReply>, ApiError> {
+async fn lots(State(state): State<AppState>, Extension(who): Extension<Who>) -> Result<Json<LotsReply>, ApiError> {
     let now = state.now();
     let cutoff = onepark_domain::time::format_time(now - Duration::minutes(ONLINE_MINUTES));
     let lots = state
@@ -164,6 +252,7 @@ async fn lots(State(state): State<AppState>) -> Result<Json<LotsReply>, ApiError
         .lot_statuses()
         .await?
         .into_iter()
+        .filter(|status| who.sees(&status.parking_code))
         .map(|status| LotView { online: status.last_seen >= cutoff, status })
         .collect();
     Ok(Json(LotsReply { lots }))
@@ -442,4 +531,57 @@ async fn online(State(state): State<AppState>, Query(p): Query<DayParams>) -> Re
         rate,
         meets_spec: rate >= 0.99,
     }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+struct AuditParams {
+    /// From this day or time on (yyyy-MM-dd or yyyy-MM-dd HH:mm:ss).
+    #[param(inline)]
+    from: Option<DateOrTime>,
+    /// Before this time (a day: before its start).
+    #[param(inline)]
+    to: Option<DateOrTime>,
+    /// Only this actor's (an account name, `token:<name>`, `pid:<pid>`, `cli`, `driver`).
+    actor: Option<String>,
+    /// Only this kind (list, refund, write_off, barrier, command, account, password, token, lot, integrator, signup).
+    kind: Option<String>,
+    /// Only this lot's.
+    parking_code: Option<String>,
+    /// At most this many (default 100, 1 to 1000).
+    limit: Option<i64>,
+    /// Skip this many (0 to 10⁹).
+    offset: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct AuditReply {
+    items: Vec<crate::store::AuditEntry>,
+}
+
+/// The audit trail, newest first: every change people and integrations made.
+/// A caller limited to some lots sees their entries and its own.
+#[utoipa::path(get, path = "/api/admin/audit", tag = "read", params(AuditParams), responses((status = 200, body = AuditReply)))]
+async fn audit(
+    State(store): State<Store>,
+    Extension(who): Extension<Who>,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<AuditReply>, ApiError> {
+    if let Some(lot) = &p.parking_code {
+        who.check(Need::Read, lot).map_err(|d| ApiError(StatusCode::FORBIDDEN, d.en.to_owned()))?;
+    }
+    let query = crate::store::AuditQuery {
+        from: time_param(p.from, "from", "")?,
+        to: time_param(p.to, "to", "")?,
+        actor: p.actor.unwrap_or_default(),
+        kind: p.kind.unwrap_or_default(),
+        parking_code: p.parking_code.unwrap_or_default(),
+        lots: who.lot_filter(),
+        own: who.actor.clone(),
+        before: None,
+        limit: p.limit.unwrap_or(100).clamp(1, 1000),
+        offset: p.offset.unwrap_or(0).clamp(0, MAX_PAGE),
+    };
+    Ok(Json(AuditReply { items: store.audit(&query).await? }))
 }

@@ -642,7 +642,12 @@ struct SignupForm {
     limit: String,
 }
 
-async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): Form<SignupForm>) -> Response {
+async fn sign_up(
+    State(state): State<AppState>,
+    Client(client): Client,
+    headers: HeaderMap,
+    Form(f): Form<SignupForm>,
+) -> Response {
     let (d, plate_no) = match posted(&state, &headers, &f.csrf, &f.plate) {
         Ok(posted) => posted,
         Err(r) => return *r,
@@ -677,7 +682,24 @@ async fn sign_up(State(state): State<AppState>, headers: HeaderMap, Form(f): For
         contract_id: contract.contract_id,
         updated_at: onepark_domain::time::format_time(state.now()),
     };
-    if let Err(e) = state.store().put_signup(&signup).await {
+    let before = match state.store().signup(&plate_no).await {
+        Ok(before) => before,
+        Err(e) => return failed(&d, e),
+    };
+    let change = crate::city::audit::Change::new("signup", "", &plate_no)
+        .old(before.as_ref().map(|b| serde_json::json!({ "noStop": b.no_stop, "afterLeave": b.after_leave, "limit": b.money_limit })))
+        .new_value(serde_json::json!({ "noStop": signup.no_stop, "afterLeave": signup.after_leave, "limit": signup.money_limit }));
+    let client = client.to_string();
+    let pending =
+        match crate::city::audit::begin_as(state.store(), ("driver", "driver", &client), &signup.updated_at, change)
+            .await
+        {
+            Ok(pending) => pending,
+            Err(e) => return failed(&d, e),
+        };
+    let stored = state.store().put_signup(&signup).await;
+    pending.finish(state.store(), &stored).await;
+    if let Err(e) = stored {
         return failed(&d, e);
     }
     tracing::info!(plate = plate_no, no_stop = signup.no_stop, after_leave = signup.after_leave, "driver signed up");

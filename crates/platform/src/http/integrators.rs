@@ -1,8 +1,9 @@
 //! The admin API of the parking cloud's principals (integrators and lots of
 //! that protocol) and of the fixed cars they manage.
 
+use crate::access::Who;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -88,12 +89,13 @@ pub(crate) struct Registered {
               (status = 409, description = "a lot's parkCode already belongs to another lot pid", body = crate::error::ErrorBody)))]
 pub(crate) async fn add(
     State(state): State<AppState>,
+    Extension(who): Extension<Who>,
     Body(n): Body<NewPrincipal>,
 ) -> Result<Json<Registered>, ApiError> {
     let now = onepark_domain::time::format_time(state.now());
     let p = new_principal(&n.pid, n.secret.as_deref(), &n.name, n.kind.as_str(), n.park_codes, &now)
         .map_err(|e| bad(e.to_string()))?;
-    let registered = register(state.store(), &p).await;
+    let registered = register(state.store(), &who, &now, &p).await;
     state.cloud_known().forget(&p.pid);
     registered.map_err(|e| match e {
         e @ RegisterError::Taken(..) => ApiError(StatusCode::CONFLICT, e.to_string()),
@@ -106,8 +108,13 @@ pub(crate) async fn add(
 #[utoipa::path(delete, path = "/api/admin/integrators/{pid}", tag = "cloudpark",
     params(("pid" = String, Path, description = "the pid")),
     responses((status = 204, description = "removed"), (status = 404, description = "no such pid", body = crate::error::ErrorBody)))]
-pub(crate) async fn remove(State(state): State<AppState>, Path(pid): Path<String>) -> Result<StatusCode, ApiError> {
-    let removed = state.store().remove_principal(&pid).await?;
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Extension(who): Extension<Who>,
+    Path(pid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = onepark_domain::time::format_time(state.now());
+    let removed = crate::city::principals::remove(state.store(), &who, &now, &pid).await?;
     // After the change: a request reading it again now reads the new state.
     state.cloud_known().forget(&pid);
     if removed {

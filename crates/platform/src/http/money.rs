@@ -86,6 +86,7 @@ pub(crate) struct RefundRequest {
         (status = 502, description = "the payment channel refused or did not answer", body = crate::error::ErrorBody)))]
 pub(crate) async fn refund(
     State(state): State<AppState>,
+    axum::extract::Extension(who): axum::extract::Extension<crate::access::Who>,
     Path(order_id): Path<String>,
     crate::error::Body(r): crate::error::Body<RefundRequest>,
 ) -> Result<Json<Payment>, ApiError> {
@@ -108,7 +109,25 @@ pub(crate) async fn refund(
             "refundNo: a part refund needs the operator's reference (the same reference again is the same refund)",
         ));
     }
-    match refund_by_operator(&state, &order_id, r.amount, r.refund_no.as_deref(), reason).await {
+    // Only a payment of the caller's lots (404 and 403 alike would tell
+    // which order ids exist elsewhere: another lot's is "no such payment").
+    let lot = state.store().payment_by_order(&order_id).await?.map(|p| p.parking_code);
+    match lot.as_deref().map(|lot| who.check(crate::access::Need::Change, lot)) {
+        None => return Err(crate::error::not_found(format!("orderId: no payment `{order_id}`"))),
+        Some(Err(d)) if d == crate::access::NOT_YOUR_LOT => {
+            return Err(crate::error::not_found(format!("orderId: no payment `{order_id}`")));
+        }
+        Some(Err(d)) => return Err(ApiError(axum::http::StatusCode::FORBIDDEN, d.en.to_owned())),
+        Some(Ok(())) => {}
+    }
+    let now = onepark_domain::time::format_time(state.now());
+    let change = crate::city::audit::Change::new("refund", lot.as_deref().unwrap_or_default(), &order_id)
+        .new_value(serde_json::json!({ "amount": r.amount, "refundNo": r.refund_no }))
+        .reason(reason);
+    let pending = crate::city::audit::begin(state.store(), &who, &now, change).await?;
+    let result = refund_by_operator(&state, &order_id, r.amount, r.refund_no.as_deref(), reason).await;
+    pending.finish(state.store(), &result).await;
+    match result {
         Ok(p) => Ok(Json(p)),
         Err(e @ RefundRefused::NoPayment(_)) => Err(crate::error::not_found(e.to_string())),
         Err(e @ (RefundRefused::NotPaid(..) | RefundRefused::TooMuch { .. } | RefundRefused::Kept(_))) => {

@@ -1,70 +1,164 @@
-//! The dashboard's sessions (a random id in the cookie, only its hash kept,
-//! 12 hours from login) and its login throttle per client address.
+//! Who is calling: a console session (a random id in an HttpOnly cookie; only
+//! its SHA-256 is stored, in `console_sessions`, so every node behind a load
+//! balancer knows it and a restart logs nobody out; 12 hours from login) or
+//! a bearer token (an integration's, or the configured bootstrap
+//! `admin_token`). Logins are throttled per client address and per account
+//! name, counted before the password is checked.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::IpAddr;
 use std::time::Instant;
+
+use axum::http::HeaderMap;
+
+use crate::access::{Role, Who};
+use crate::state::AppState;
+use crate::store::StoreError;
 
 /// A session's life from its login.
 pub(crate) const SESSION: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
-/// Sessions kept at most (each a login with the admin token); the oldest
-/// makes room.
-const MAX_SESSIONS: usize = 1024;
-/// Login tries per client address per minute (a burst of as many), and the
-/// addresses remembered at most.
+/// Login tries per client address, and per account name, per minute (a
+/// burst of as many), and the keys remembered at most.
 const LOGINS_PER_MINUTE: u32 = 10;
-const MAX_LOGIN_CLIENTS: usize = 4096;
+const MAX_LOGIN_KEYS: usize = 4096;
+/// The console's session cookie: a random id, never a password or token.
+pub(crate) const COOKIE: &str = "onepark_session";
 
-/// The dashboard's server-side state: live sessions and the login throttle.
+/// The console's login throttles and cookie settings.
 pub struct Guard {
-    /// SHA-256 of each session id → when it expires.
-    sessions: Mutex<HashMap<[u8; 32], Instant>>,
     pub(crate) logins: crate::rate::Rate,
+    pub(crate) names: crate::rate::Rate,
     pub(crate) secure_cookie: bool,
 }
 
 impl Guard {
     pub fn new(config: &crate::config::Dashboard) -> Guard {
         Guard {
-            sessions: Mutex::default(),
-            logins: crate::rate::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_CLIENTS),
+            logins: crate::rate::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_KEYS),
+            names: crate::rate::Rate::bounded(LOGINS_PER_MINUTE, MAX_LOGIN_KEYS),
             secure_cookie: config.secure_cookie,
         }
     }
+}
 
-    /// A new session; its id goes in the cookie, only its hash is kept.
-    pub(crate) fn open(&self, now: Instant) -> Option<String> {
-        let id = crate::secret::random_hex(32).ok()?;
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|_, expires| *expires > now);
-        if sessions.len() >= MAX_SESSIONS {
-            let oldest = sessions.iter().min_by_key(|(_, expires)| **expires).map(|(k, _)| *k);
-            if let Some(oldest) = oldest {
-                sessions.remove(&oldest);
-            }
-        }
-        sessions.insert(digest(&id), now + SESSION);
-        Some(id)
+/// How a login ended.
+pub(crate) enum Login {
+    /// The new session's id (for the cookie).
+    Opened(String),
+    Wrong,
+    /// Seconds to wait.
+    Throttled(u64),
+    Failed(StoreError),
+}
+
+fn wall_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+use crate::secret::digest;
+
+/// Checks a name and password and opens a session.
+pub(crate) async fn log_in(state: &AppState, client: IpAddr, name: &str, password: &str) -> Login {
+    let guard = state.dashboard();
+    let now = Instant::now();
+    // Counted before the comparison, so concurrent tries cannot all slip
+    // under the limit while earlier ones are being checked; by address and
+    // by name, so many addresses cannot guess one account's password either.
+    if let Err(wait) = guard.logins.take(&client.to_string(), now) {
+        tracing::warn!(%client, "console login throttled (address)");
+        return Login::Throttled(wait);
     }
-
-    pub(crate) fn valid(&self, id: &str, now: Instant) -> bool {
-        let key = digest(id);
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        match sessions.get(&key) {
-            Some(expires) if *expires > now => true,
-            Some(_) => {
-                sessions.remove(&key);
-                false
-            }
-            None => false,
-        }
+    if let Err(wait) = guard.names.take(name, now) {
+        tracing::warn!(%client, name, "console login throttled (account)");
+        return Login::Throttled(wait);
     }
+    let stored = match state.store().account(name).await {
+        Ok(stored) => stored,
+        Err(e) => return Login::Failed(e),
+    };
+    // An unknown name costs a hash check too, so timing does not tell
+    // which names exist.
+    let hash = stored.as_ref().map_or_else(|| DUMMY.to_owned(), |(_, hash)| hash.clone());
+    let given = password.to_owned();
+    let ok = tokio::task::spawn_blocking(move || onepark_serve::password::verify(&given, &hash)).await.unwrap_or(false);
+    let Some((account, _)) = stored.filter(|_| ok) else {
+        tracing::info!(%client, name, "console login refused");
+        return Login::Wrong;
+    };
+    let (Ok(id), Ok(csrf)) = (crate::secret::random_hex(32), crate::secret::random_hex(16)) else {
+        return Login::Failed(StoreError::NotWritten);
+    };
+    let now_s = wall_seconds();
+    let expires = now_s + SESSION.as_secs() as i64;
+    if let Err(e) =
+        state.store().open_session(&digest(&id), &account.name, &csrf, &client.to_string(), now_s, expires).await
+    {
+        return Login::Failed(e);
+    }
+    tracing::info!(%client, name = %account.name, "console login");
+    Login::Opened(id)
+}
 
-    pub(crate) fn close(&self, id: &str) {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(&digest(id));
+/// An Argon2id hash of a random password nobody knows: what an unknown
+/// name is checked against.
+const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0gqSN4hXqzsgZ6aFGOJVvxmrpN0NeT3K9xHXe7OaSfM";
+
+/// The session id in the request's cookie, if any.
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<&str> {
+    onepark_serve::pages::cookie(headers, COOKIE).filter(|id| !id.is_empty())
+}
+
+/// The console caller of this cookie, if its session is live.
+pub(crate) async fn from_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+) -> Result<Option<Who>, StoreError> {
+    let Some(id) = session_id(headers) else { return Ok(None) };
+    let Some(session) = state.store().session(&digest(id), wall_seconds()).await? else { return Ok(None) };
+    let a = session.account;
+    Ok(Some(Who::new(a.name, a.role, &a.lots, client.to_string(), session.csrf)))
+}
+
+/// Ends the session of this cookie (a copied cookie stops working).
+pub(crate) async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), StoreError> {
+    match session_id(headers) {
+        Some(id) => state.store().close_session(&digest(id)).await,
+        None => Ok(()),
     }
 }
 
-fn digest(id: &str) -> [u8; 32] {
-    openssl::sha::sha256(id.as_bytes())
+/// The hash a session is kept under (a password change keeps the changer's own).
+pub(crate) fn session_hash(headers: &HeaderMap) -> Option<String> {
+    session_id(headers).map(digest)
+}
+
+/// The integration of this `Authorization: Bearer …`, if the token is one.
+pub(crate) async fn from_bearer(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: IpAddr,
+) -> Result<Option<Who>, StoreError> {
+    let given = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    if state.admin_token().is_some_and(|t| crate::secret::same_secret(given, t)) {
+        return Ok(Some(Who::new("admin_token".into(), Role::Admin, &[], client.to_string(), String::new())));
+    }
+    let Some(token) = state.store().token(&digest(given)).await? else { return Ok(None) };
+    Ok(Some(Who::new(format!("token:{}", token.name), token.role, &token.lots, client.to_string(), String::new())))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_dummy_hash_is_a_hash_that_verifies_nothing_typed() {
+        assert!(onepark_serve::password::valid_hash(super::DUMMY));
+        assert!(!onepark_serve::password::verify("", super::DUMMY));
+        assert!(!onepark_serve::password::verify("admin", super::DUMMY));
+    }
 }

@@ -1042,6 +1042,18 @@ pub struct MoneyDay {
     pub pending: Vec<(String, i64, i64)>,
 }
 
+impl MoneyDay {
+    /// What concerns these lots only (the takings by channel are the
+    /// city's: they go).
+    pub fn only(self, lots: &std::collections::BTreeSet<String>) -> MoneyDay {
+        MoneyDay {
+            takings: Vec::new(),
+            arrears: self.arrears.into_iter().filter(|a| lots.contains(&a.0)).collect(),
+            pending: self.pending.into_iter().filter(|p| lots.contains(&p.0)).collect(),
+        }
+    }
+}
+
 async fn insert_payment(conn: &mut sqlx::AnyConnection, p: &Payment) -> Result<(), StoreError> {
     sqlx::query(&format!(
         "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \

@@ -1,33 +1,21 @@
 //! The city page (`/`): the day's figures, money, every lot's state, the
 //! occupancy chart and the map.
 
-use super::login::log_in;
 use super::*;
 
-#[derive(Deserialize)]
-pub(super) struct TokenQuery {
-    token: Option<String>,
-}
-
-/// The overview; `/?token=…` logs in (the demo prints that link).
-pub(super) async fn city(
-    State(state): State<AppState>,
-    viewer: Result<Viewer, Refused>,
-    Client(client): Client,
-    headers: HeaderMap,
-    Query(q): Query<TokenQuery>,
-) -> Result<Response, Refused> {
-    if let Some(token) = q.token {
-        return Ok(log_in(&state, client, &token, &headers));
+/// The overview: the whole city, or the viewer's lots.
+pub(super) async fn city(State(state): State<AppState>, v: Viewer) -> Result<Response, Refused> {
+    let mut o = overview(&state).await?;
+    let mut money = state.store().money_today(state.now().date()).await?;
+    if let Some(lots) = &v.who.lots {
+        o = o.only(lots);
+        money = money.only(lots);
     }
-    let v = viewer?;
-    let o = overview(&state).await?;
-    let money = state.store().money_today(state.now().date()).await?;
-    Ok(reply(&v, v.lang.t("全市概览", "City overview"), "/", city_body(v.lang, &o, &money)))
+    Ok(reply(&v, v.lang.t("全市概览", "City overview"), "/", city_body(v.lang, &o, &money, v.who.city_wide())))
 }
 
 /// Today's takings by channel and what is owed or undecided per lot.
-pub(super) fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) -> Markup {
+pub(super) fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview, city_wide: bool) -> Markup {
     let total: i64 = m.takings.iter().map(|t| t.3).sum();
     let mut codes: Vec<&str> =
         m.arrears.iter().map(|a| a.0.as_str()).chain(m.pending.iter().map(|p| p.0.as_str())).collect();
@@ -47,7 +35,7 @@ pub(super) fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) 
         .to_owned()
     };
     html! {
-        div.card.span-6 id="takings" {
+        @if city_wide { div.card.span-6 id="takings" {
             h2 { (lang.t("今日线上收款", "Online takings today")) " " span.muted { (yuan(total)) } }
             @if m.takings.is_empty() { p.empty { (lang.t("今天还没有线上收款", "No online payment today yet")) } }
             @else { table {
@@ -56,7 +44,7 @@ pub(super) fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) 
                     td { (channel) } td { (purpose(p)) } td.num { (n) } td.num { (yuan(*fen)) }
                 } } }
             } }
-        }
+        } }
         div.card.span-6 id="owed" {
             h2 { (lang.t("欠费与待定扣款", "Arrears and undecided charges")) }
             @if m.arrears.is_empty() && m.pending.is_empty() { p.empty { (lang.t("没有欠费", "Nothing owed")) } }
@@ -79,7 +67,7 @@ pub(super) fn money_cards(lang: Lang, m: &crate::store::MoneyDay, o: &Overview) 
     }
 }
 
-pub(super) fn city_body(lang: Lang, o: &Overview, money: &crate::store::MoneyDay) -> Markup {
+pub(super) fn city_body(lang: Lang, o: &Overview, money: &crate::store::MoneyDay, city_wide: bool) -> Markup {
     let c = &o.city;
     let occupied = c.open_berths - c.free_berths;
     let mut lots: Vec<&LotOverview> = o.lots.iter().collect();
@@ -144,7 +132,7 @@ pub(super) fn city_body(lang: Lang, o: &Overview, money: &crate::store::MoneyDay
                 } }
                 @if lots.is_empty() { p.empty { (lang.t("还没有车场上报数据。", "No lot has reported yet.")) } }
             }
-            (money_cards(lang, money, o))
+            (money_cards(lang, money, o, city_wide))
         }
     }
 }

@@ -17,6 +17,7 @@ pub(super) async fn cloud(
     v: Viewer,
     Query(q): Query<CloudQuery>,
 ) -> Result<Response, Refused> {
+    v.check_city(Need::Read)?;
     page_with(&state, &v, q.notice.as_deref(), q.error.as_deref(), None).await
 }
 
@@ -63,6 +64,7 @@ async fn page_with(
                         td { (p.park_codes.join("、")) }
                         td.muted { (p.created_at) }
                         td { form method="post" action="/cloud" data-confirm=(format!("{} {}？", lang.t("确认删除 pid", "Remove pid"), p.pid)) {
+                            (v.csrf())
                             input type="hidden" name="operate" value="remove";
                             input type="hidden" name="pid" value=(p.pid);
                             button.danger type="submit" { (lang.t("删除", "Remove")) }
@@ -74,6 +76,7 @@ async fn page_with(
         div.card.mt {
             h2 { (lang.t("登记 pid", "Register a pid")) }
             form.inline method="post" action="/cloud" id="add-pid" {
+                (v.csrf())
                 input type="hidden" name="operate" value="add";
                 label.field { "pid" input name="pid" required maxlength="20" placeholder="123456"; }
                 label.field { (lang.t("名称", "Name")) input name="name" maxlength="50"; }
@@ -165,10 +168,12 @@ pub(super) async fn change(
     v: Viewer,
     Form(f): Form<PidForm>,
 ) -> Result<Response, Refused> {
+    v.check_city(Need::Admin)?;
     let lang = v.lang;
     let pid = f.pid.trim().to_owned();
     if f.operate == "remove" {
-        let removed = state.store().remove_principal(&pid).await?;
+        let now = format_time(state.now());
+        let removed = crate::city::principals::remove(state.store(), &v.who, &now, &pid).await?;
         state.cloud_known().forget(&pid);
         let query = if removed {
             format!("notice={}", encode(&format!("{}{pid}", lang.t("已删除 pid ", "Removed pid "))))
@@ -195,7 +200,7 @@ pub(super) async fn change(
             .await;
         }
     };
-    let registered = register(state.store(), &principal).await;
+    let registered = register(state.store(), &v.who, &now, &principal).await;
     state.cloud_known().forget(&principal.pid);
     match registered {
         Ok(()) if secret.is_none() => {

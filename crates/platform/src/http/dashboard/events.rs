@@ -78,16 +78,33 @@ pub(super) async fn events(
     let lang = v.lang;
     let kind = q.kind.as_deref().filter(|k| crate::store::EVENT_KINDS.contains(k));
     let lot = q.lot.as_deref().map(str::trim).filter(|l| !l.is_empty());
-    let events = state.store().lot_events(lot, kind, 200).await?;
-    let lots = state.store().cloud_lot_states().await?;
-    let commands: Vec<_> = state
-        .store()
-        .downlinks(lot, None, 200)
-        .await?
-        .into_iter()
-        .filter(|d| d.protocol == onepark_domain::record::Protocol::Cloudpark.as_str())
-        .take(30)
-        .collect();
+    if let Some(lot) = lot {
+        v.check(Need::Read, lot)?;
+    }
+    // A scoped viewer without a lot chosen: each of its lots, merged.
+    let asked: Vec<Option<&str>> = match (&v.who.lots, lot) {
+        (Some(mine), None) => mine.iter().map(|l| Some(l.as_str())).collect(),
+        _ => vec![lot],
+    };
+    let mut events = Vec::new();
+    let mut commands = Vec::new();
+    for lot in asked {
+        events.extend(state.store().lot_events(lot, kind, 200).await?);
+        commands.extend(
+            state
+                .store()
+                .downlinks(lot, None, 200)
+                .await?
+                .into_iter()
+                .filter(|d| d.protocol == onepark_domain::record::Protocol::Cloudpark.as_str()),
+        );
+    }
+    events.sort_by(|a, b| b.event_time.cmp(&a.event_time));
+    events.truncate(200);
+    commands.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    commands.truncate(30);
+    let mut lots = state.store().cloud_lot_states().await?;
+    lots.retain(|l| v.who.sees(&l.park_code));
     let now = format_time(state.now() - Duration::seconds(90));
     let body = html! {
         h1 { (lang.t("告警与事件", "Alarms and events")) }

@@ -15,7 +15,16 @@ pub(super) async fn lists(
     Query(q): Query<ListsQuery>,
 ) -> Result<Response, Refused> {
     let lang = v.lang;
-    let (entries, lots) = (state.store().list_entries(None, None).await?, state.store().lot_statuses().await?);
+    let (mut entries, mut lots) = (state.store().list_entries(None, None).await?, state.store().lot_statuses().await?);
+    // A scoped viewer sees and changes its lots' copies only.
+    entries.retain(|(e, _)| v.who.sees(&e.parking_code));
+    lots.retain(|l| v.who.sees(&l.parking_code));
+    let may_change = v.who.may(Need::Change);
+    let every = if v.who.city_wide() {
+        lang.t("全部车场", "every lot")
+    } else {
+        lang.t("我的全部车场", "all my lots")
+    };
     // One row per plate and list, one badge per lot.
     let mut rows: BTreeMap<(String, i64), Vec<LotCopy>> = BTreeMap::new();
     for (e, delivery) in &entries {
@@ -26,22 +35,23 @@ pub(super) async fn lists(
         h1 { (lang.t("黑白名单", "Black and white lists")) }
         @if let Some(n) = &q.notice { div.notice id="notice" { (n) } }
         @if let Some(e) = &q.error { div.notice.bad id="notice" { (e) } }
-        div.card {
+        @if may_change { div.card {
             h2 { (lang.t("新增名单", "Add an entry")) }
             form.inline method="post" action="/lists" id="add-list" {
+                (v.csrf())
                 input type="hidden" name="operate" value="add";
                 label.field { (lang.t("车牌号", "Plate")) input name="plate" required placeholder="鲁B12345"; }
                 label.field { (lang.t("名单", "List")) select name="list" {
                     option value="black" { (lang.t("黑名单", "black")) } option value="white" { (lang.t("白名单", "white")) } } }
                 label.field { (lang.t("车场", "Lots")) select name="lot" {
-                    option value="" { (lang.t("全部车场", "every lot")) }
+                    option value="" { (every) }
                     @for l in &lots { option value=(l.parking_code) { (l.parking_code) } } } }
                 label.field { (lang.t("开始", "From")) input name="start" value=(format_time(now.with_second(0).unwrap_or(now))); }
                 label.field { (lang.t("结束", "Until")) input name="end" value=(format_time(now.with_second(0).unwrap_or(now) + Duration::days(365))); }
                 label.field { (lang.t("备注", "Remark")) input name="remark" maxlength="50"; }
                 button type="submit" { (lang.t("下发", "Send")) }
             }
-        }
+        } }
         div.card.mt {
             h2 { (lang.t("名单与各车场确认", "Entries and each lot's confirmation")) }
             @if rows.is_empty() { p.empty { (lang.t("暂无名单", "No entries yet")) } }
@@ -55,8 +65,10 @@ pub(super) async fn lists(
                         td { @for (code, deleted, delivery) in lots {
                             span.lot-state data-code=(code) { (code) " " @if *deleted { span.badge.off { (lang.t("移除", "removal")) } " " } (delivery_badge(lang, *delivery)) } " "
                         } }
-                        td { @if !live.is_empty() {
-                            form method="post" action="/lists" data-confirm=(format!("{} {plate}？", lang.t("确认从所有车场移除", "Remove from every lot:"))) {
+                        td { @if may_change && !live.is_empty() {
+                            form method="post" action="/lists" data-confirm=(format!("{} {plate}？", if v.who.city_wide() {
+                                lang.t("确认从所有车场移除", "Remove from every lot:") } else { lang.t("确认从我的所有车场移除", "Remove from all my lots:") })) {
+                                (v.csrf())
                                 input type="hidden" name="operate" value="delete";
                                 input type="hidden" name="plate" value=(plate);
                                 input type="hidden" name="list" value=(if *kind == BLACK { "black" } else { "white" });
@@ -99,7 +111,11 @@ pub(super) async fn change_list(
     let black = f.list != "white";
     let plate = f.plate.trim().to_owned();
     let mut by_access: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for lot in state.store().lot_statuses().await?.into_iter().filter(|l| f.lot.is_empty() || l.parking_code == f.lot) {
+    if !f.lot.is_empty() {
+        v.check(Need::Change, &f.lot)?;
+    }
+    let chosen = |code: &str| if f.lot.is_empty() { v.who.sees(code) } else { code == f.lot };
+    for lot in state.store().lot_statuses().await?.into_iter().filter(|l| chosen(&l.parking_code)) {
         by_access.entry(lot.access_id).or_default().push(lot.parking_code);
     }
     if !add {
@@ -119,7 +135,7 @@ pub(super) async fn change_list(
             let remark = f.remark.clone().filter(|r| !r.trim().is_empty());
             change = change.during(f.start.clone().unwrap_or_default(), f.end.clone().unwrap_or_default(), remark);
         }
-        match crate::city::lists::apply(&state, change).await {
+        match crate::city::lists::apply(&state, &v.who, change).await {
             Ok(reply) => sent += reply.lots(),
             Err(e) => errors.push(e.message().to_owned()),
         }

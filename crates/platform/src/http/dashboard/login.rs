@@ -1,37 +1,45 @@
-//! Logging in and out: the admin token for a session cookie, throttled per
-//! client address.
+//! Logging in and out: a name and password for a session cookie
+//! (`crate::http::session`).
 
 use super::*;
+use crate::http::session::Login;
 
 pub(super) async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    login_form(&state, onepark_serve::pages::lang(&headers), Notice::None)
+    login_form(&state, onepark_serve::pages::lang(&headers), Notice::None, "").await
 }
 
 /// What the login page says above its form.
 pub(super) enum Notice {
     None,
     Wrong,
-    /// Too many tries from this address: seconds to wait.
+    /// Too many tries from this address or for this name: seconds to wait.
     Throttled(u64),
 }
 
-pub(super) fn login_form(state: &AppState, lang: Lang, notice: Notice) -> Response {
-    if state.admin_token().is_none() {
-        return Refused::Disabled(lang).into_response();
-    }
+pub(super) async fn login_form(state: &AppState, lang: Lang, notice: Notice, name: &str) -> Response {
+    // A fresh install has no account yet: say how to make the first.
+    let first = matches!(state.store().has_admin().await, Ok(false));
     let body = html! {
         div.card.login {
             h1 { (lang.t("登录控制台", "Sign in")) }
             @match notice {
-                Notice::Wrong => div.notice.bad { (lang.t("令牌不正确", "Wrong token")) },
-                Notice::Throttled(wait) => div.notice.bad {
+                Notice::Wrong => div.notice.bad id="login-error" { (lang.t("用户名或密码不正确", "Wrong name or password")) },
+                Notice::Throttled(wait) => div.notice.bad id="login-error" {
                     (lang.t("尝试次数过多，请稍后再试（秒）：", "Too many tries; try again in (seconds): ")) (wait)
                 },
                 Notice::None => {},
             }
+            @if first {
+                div.notice id="no-accounts" {
+                    (lang.t("尚无管理员账户。请在服务器上运行：", "No administrator account yet. On the server, run:"))
+                    br; code { "onepark platform users add admin --role admin" }
+                }
+            }
             form method="post" action="/login" {
-                p { label.field { (lang.t("管理令牌（admin_token）", "Admin token (admin_token)"))
-                    input type="password" name="token" required autofocus; } }
+                p { label.field { (lang.t("用户名", "Name"))
+                    input type="text" name="name" value=(name) required autofocus autocomplete="username" autocapitalize="none"; } }
+                p { label.field { (lang.t("密码", "Password"))
+                    input type="password" name="password" required autocomplete="current-password"; } }
                 button type="submit" { (lang.t("登录", "Sign in")) }
             }
         }
@@ -48,7 +56,8 @@ pub(super) fn login_form(state: &AppState, lang: Lang, notice: Notice) -> Respon
 
 #[derive(Deserialize)]
 pub(super) struct LoginForm {
-    token: String,
+    name: String,
+    password: String,
 }
 
 pub(super) async fn login(
@@ -57,36 +66,25 @@ pub(super) async fn login(
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    log_in(&state, client, &f.token, &headers)
-}
-
-/// The admin token, from the form or the demo's `/?token=` link, for a session.
-pub(super) fn log_in(state: &AppState, client: IpAddr, token: &str, headers: &HeaderMap) -> Response {
-    let lang = onepark_serve::pages::lang(headers);
-    let Some(expected) = state.admin_token() else { return Refused::Disabled(lang).into_response() };
-    let guard = state.dashboard();
-    let now = Instant::now();
-    // Counted before the comparison, so concurrent tries cannot all slip
-    // under the limit while earlier ones are being compared.
-    if let Err(wait) = guard.logins.take(&client.to_string(), now) {
-        tracing::warn!(%client, "dashboard login throttled");
-        return login_form(state, lang, Notice::Throttled(wait));
+    let lang = onepark_serve::pages::lang(&headers);
+    let name = f.name.trim();
+    match crate::http::session::log_in(&state, client, name, &f.password).await {
+        Login::Opened(id) => {
+            let secure = if secure(state.dashboard(), &headers) { "; Secure" } else { "" };
+            let cookie =
+                format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION.as_secs());
+            ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
+        }
+        Login::Wrong => login_form(&state, lang, Notice::Wrong, name).await,
+        Login::Throttled(wait) => login_form(&state, lang, Notice::Throttled(wait), name).await,
+        Login::Failed(e) => Refused::Store(e).into_response(),
     }
-    if !crate::secret::same_secret(token, expected) {
-        return login_form(state, lang, Notice::Wrong);
-    }
-    let Some(id) = guard.open(now) else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "no random session id").into_response();
-    };
-    let secure = if secure(guard, headers) { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{secure}", SESSION.as_secs());
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response()
 }
 
 /// Ends the session server-side (a copied cookie stops working) and clears it.
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Some(id) = onepark_serve::pages::cookie(&headers, COOKIE) {
-        state.dashboard().close(id);
+    if let Err(e) = crate::http::session::log_out(&state, &headers).await {
+        return Refused::Store(e).into_response();
     }
     let secure = if secure(state.dashboard(), &headers) { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}");

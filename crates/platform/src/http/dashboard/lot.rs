@@ -9,6 +9,7 @@ pub(super) async fn lot(
     v: Viewer,
     Path(code): Path<String>,
 ) -> Result<Response, Refused> {
+    v.check(Need::Read, &code)?;
     Ok(match lot_body(&state, v.lang, &code).await? {
         Some((title, body)) => reply(&v, title.as_str(), "", body),
         None => (

@@ -1,17 +1,18 @@
 //! The operator dashboard at `/`: the city overview, a lot's detail, a
-//! plate across the city, black/white lists with each lot's confirmation.
-//! Server-rendered (maud, `onepark-web`), refreshed in place every few
-//! seconds; it reads the same functions as the admin API, so its numbers
-//! are the API's.
+//! plate across the city, black/white lists with each lot's confirmation,
+//! accounts, the audit trail. Server-rendered (maud, `onepark-web`),
+//! refreshed in place every few seconds; it reads the same functions as the
+//! admin API, so its numbers are the API's.
 //!
-//! Login: the admin token is the secret (accounts come later), exchanged for
-//! a random session id kept server-side ([`Guard`]): an HttpOnly,
-//! SameSite=Strict cookie that expires after [`SESSION`], is revoked by
-//! logout, and is `Secure` behind TLS. Tries are throttled per client
-//! address, counted before the comparison. Every POST must come from this
-//! origin: SameSite does not separate two origins of one site (another port
-//! of the same host), so `Sec-Fetch-Site` and `Origin` are checked too.
+//! People log in with a name and password (`crate::http::session`); each
+//! page shows what their role and lots allow (`crate::access`) and answers
+//! 403 for another lot. Every POST must come from this origin and carry the
+//! session's form token: SameSite does not separate two origins of one site
+//! (another port of the same host), so `Sec-Fetch-Site` and `Origin` are
+//! checked too, and the token stops a form another page of the site posts.
 
+mod accounts;
+mod audit;
 mod city;
 mod cloud;
 mod events;
@@ -21,10 +22,6 @@ mod lot;
 mod photo;
 mod plates;
 pub mod qr;
-
-use std::collections::BTreeMap;
-use std::net::IpAddr;
-use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
@@ -39,23 +36,23 @@ use onepark_serve::pages::Client;
 use onepark_web::chart::{self, Axes, Place, Series};
 use onepark_web::{Lang, Markup, Nav, html, percent, yuan};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
+use crate::access::{Denied, Need, Role, Who};
 use crate::city::lists::{BLACK, WHITE};
 use crate::city::overview::{LotOverview, Overview, Warning, overview};
 pub use crate::http::session::Guard;
-use crate::http::session::SESSION;
+use crate::http::session::{COOKIE, SESSION};
 use crate::state::AppState;
 use crate::store::{DownlinkState, RecordQuery, StoreError};
 
-/// The session cookie: a random id, never the admin token.
-const COOKIE: &str = "onepark_session";
 /// Seconds between live refreshes.
 const LIVE: u32 = 5;
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(city::city))
         .route("/login", get(login::login_page).post(login::login))
-        .route("/logout", get(login::logout).post(login::logout))
+        .route("/logout", axum::routing::post(login::logout))
         .route("/lots/{code}", get(lot::lot))
         .route("/lots/{code}/qr", get(qr::qr))
         .route("/plates", get(plates::plates))
@@ -63,8 +60,11 @@ pub fn router() -> Router<AppState> {
         .route("/cloud", get(cloud::cloud).post(cloud::change))
         .route("/events", get(events::events))
         .route("/photos/{code}/{photo_id}", get(photo::photo))
+        .route("/users", get(accounts::users).post(accounts::change))
+        .route("/account", get(accounts::own).post(accounts::change_own))
+        .route("/audit", get(audit::audit))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
-        .layer(axum::middleware::from_fn(same_origin_posts))
+        .layer(axum::middleware::from_fn_with_state(state, guard_posts))
 }
 
 /// Whether the request reached us over TLS (through a proxy that says so),
@@ -74,23 +74,59 @@ fn secure(guard: &Guard, headers: &HeaderMap) -> bool {
     guard.secure_cookie || forwarded.is_some_and(|p| p.split(',').next().is_some_and(|p| p.trim() == "https"))
 }
 
+/// The largest form the console takes (a list change, an account).
+const MAX_FORM: usize = 64 * 1024;
+
 /// Refuses a POST that a browser says came from another origin: a page of
 /// another site, or of another origin of this site (SameSite=Strict sends
 /// the cookie to every port of the host). `Origin: null` (a sandboxed frame,
 /// a redirect) is foreign. A request with neither header is no browser's
-/// cross-origin form.
-async fn same_origin_posts(request: Request, next: Next) -> Response {
-    if request.method() != axum::http::Method::POST || !onepark_serve::pages::cross_site(request.headers()) {
+/// cross-origin form. Then every POST but the login must carry its
+/// session's form token (`csrf` field, or `x-csrf-token` header); the
+/// caller found on the way is handed to the page (no second lookup).
+async fn guard_posts(State(state): State<AppState>, Client(client): Client, request: Request, next: Next) -> Response {
+    if request.method() != axum::http::Method::POST {
         return next.run(request).await;
     }
     let lang = onepark_serve::pages::lang(request.headers());
-    tracing::warn!(
-        origin = ?request.headers().get(header::ORIGIN),
-        fetch_site = ?request.headers().get("sec-fetch-site"),
-        path = request.uri().path(),
-        "dashboard POST from another origin refused"
-    );
-    (StatusCode::FORBIDDEN, lang.t("拒绝跨站提交", "Cross-origin form refused")).into_response()
+    if onepark_serve::pages::cross_site(request.headers()) {
+        tracing::warn!(
+            origin = ?request.headers().get(header::ORIGIN),
+            fetch_site = ?request.headers().get("sec-fetch-site"),
+            path = request.uri().path(),
+            "dashboard POST from another origin refused"
+        );
+        return (StatusCode::FORBIDDEN, lang.t("拒绝跨站提交", "Cross-origin form refused")).into_response();
+    }
+    if request.uri().path() == "/login" {
+        return next.run(request).await;
+    }
+    let who = match crate::http::session::from_cookie(&state, request.headers(), client).await {
+        Ok(Some(who)) => who,
+        Ok(None) => return Refused::Login.into_response(),
+        Err(e) => return Refused::Store(e).into_response(),
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_FORM).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, lang.t("表单过大", "Form too large")).into_response();
+    };
+    let header_token = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let given =
+        header_token.or_else(|| form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned()));
+    if !given.is_some_and(|t| crate::secret::same_secret(&t, &who.csrf)) {
+        tracing::warn!(%client, actor = %who.actor, path = parts.uri.path(), "dashboard POST without its form token refused");
+        return (
+            StatusCode::FORBIDDEN,
+            lang.t(
+                "表单已过期或来源不明，请刷新页面后重试",
+                "The form expired or came from elsewhere: reload the page and try again",
+            ),
+        )
+            .into_response();
+    }
+    let mut request = Request::from_parts(parts, axum::body::Body::from(bytes));
+    request.extensions_mut().insert(who);
+    next.run(request).await
 }
 
 /// Who is asking, in which language, for a whole page or `<main>` only.
@@ -99,11 +135,29 @@ struct Viewer {
     fragment: bool,
     /// The payment channel is the sandbox: every page says so.
     play_money: bool,
+    who: Who,
+}
+
+impl Viewer {
+    /// Refuses unless the viewer may do `need` at `lot`.
+    fn check(&self, need: Need, lot: &str) -> Result<(), Refused> {
+        self.who.check(need, lot).map_err(|d| Refused::Denied(self.lang, d))
+    }
+
+    /// Refuses unless the viewer may do `need` across the city.
+    fn check_city(&self, need: Need) -> Result<(), Refused> {
+        self.who.check_city(need).map_err(|d| Refused::Denied(self.lang, d))
+    }
+
+    /// The form token every form of the page carries.
+    fn csrf(&self) -> Markup {
+        html! { input type="hidden" name="csrf" value=(self.who.csrf); }
+    }
 }
 
 enum Refused {
     Login,
-    Disabled(Lang),
+    Denied(Lang, Denied),
     Store(StoreError),
 }
 
@@ -117,16 +171,19 @@ impl IntoResponse for Refused {
     fn into_response(self) -> Response {
         match self {
             Refused::Login => Redirect::to("/login").into_response(),
-            Refused::Disabled(lang) => (
+            Refused::Denied(lang, d) => (
                 StatusCode::FORBIDDEN,
                 onepark_serve::pages::html(page(
                     lang,
-                    lang.t("控制台未启用", "Dashboard disabled"),
+                    lang.t("无权访问", "Not allowed"),
                     "",
                     0,
                     html! {
-                        div.card.login { p { (lang.t("配置中未设置 admin_token，控制台与管理接口均未启用。",
-                            "No admin_token in the configuration: the dashboard and admin API are off.")) } }
+                        div.card.login id="denied" {
+                            h1 { (lang.t("无权访问", "Not allowed")) }
+                            p { (lang.t(d.zh, d.en)) }
+                            p { a href="/" { (lang.t("返回首页", "Back to the start")) } }
+                        }
                     },
                 )),
             )
@@ -139,22 +196,22 @@ impl IntoResponse for Refused {
     }
 }
 
-/// Every dashboard page but the login asks for a viewer: the admin
-/// token's cookie, else a redirect to the login.
+/// Every dashboard page but the login asks for a viewer: a live session's
+/// cookie, else a redirect to the login.
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = Refused;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = onepark_serve::pages::lang(&parts.headers);
-        if state.admin_token().is_none() {
-            return Err(Refused::Disabled(lang));
-        }
-        let given = onepark_serve::pages::cookie(&parts.headers, COOKIE).unwrap_or_default();
-        if !state.dashboard().valid(given, Instant::now()) {
-            return Err(Refused::Login);
-        }
+        let who = match parts.extensions.get::<Who>() {
+            Some(who) => who.clone(),
+            None => {
+                let Client(client) = Client::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
+                crate::http::session::from_cookie(state, &parts.headers, client).await?.ok_or(Refused::Login)?
+            }
+        };
         let play_money = state.payments().play_money();
-        Ok(Viewer { lang, fragment: parts.headers.get("x-fragment").is_some(), play_money })
+        Ok(Viewer { lang, fragment: parts.headers.get("x-fragment").is_some(), play_money, who })
     }
 }
 
@@ -163,17 +220,39 @@ fn stored_plate(typed: &str) -> String {
     onepark_domain::plate::Plate::parse(typed).map_or_else(|_| typed.to_owned(), |p| p.to_string())
 }
 
-const NAV: [(&str, &str, &str); 5] = [
-    ("/", "全市概览", "City"),
-    ("/plates", "车牌查询", "Plates"),
-    ("/lists", "黑白名单", "Lists"),
-    ("/events", "告警与事件", "Alarms"),
-    ("/cloud", "云平台接口", "Cloud API"),
+/// The console's pages: (href, 中文, English, who sees the link).
+const NAV: [(&str, &str, &str, fn(&Who) -> bool); 7] = [
+    ("/", "全市概览", "City", |_| true),
+    ("/plates", "车牌查询", "Plates", |_| true),
+    ("/lists", "黑白名单", "Lists", |_| true),
+    ("/events", "告警与事件", "Alarms", |_| true),
+    ("/cloud", "云平台接口", "Cloud API", |w| w.city_wide()),
+    ("/audit", "操作日志", "Audit", |_| true),
+    ("/users", "账户", "Accounts", |w| w.role == Role::Admin),
 ];
 
+/// A page without a viewer (the login, a refusal).
 fn page(lang: Lang, title: &str, here: &str, live: u32, body: Markup) -> Markup {
-    let nav: Vec<Nav> = NAV.iter().map(|(href, zh, en)| Nav { href, zh, en, active: *href == here }).collect();
+    let nav: Vec<Nav> = NAV[..1].iter().map(|(href, zh, en, _)| Nav { href, zh, en, active: *href == here }).collect();
     onepark_web::page(lang, title, lang.t("onepark 城市停车平台", "onepark city parking"), &nav, live, body)
+}
+
+/// A page for a viewer: the links their role has, their name and a way out.
+fn page_for(v: &Viewer, title: &str, here: &str, live: u32, body: Markup) -> Markup {
+    let lang = v.lang;
+    let nav: Vec<Nav> = NAV
+        .iter()
+        .filter(|(_, _, _, shown)| shown(&v.who))
+        .map(|(href, zh, en, _)| Nav { href, zh, en, active: *href == here })
+        .collect();
+    let (zh, en) = v.who.role.label();
+    let user = html! {
+        span.user id="user" {
+            a href="/account" title=(lang.t(zh, en)) { (v.who.actor) }
+            form method="post" action="/logout" { (v.csrf()) button type="submit" { (lang.t("退出", "Sign out")) } }
+        }
+    };
+    onepark_web::page_as(lang, title, lang.t("onepark 城市停车平台", "onepark city parking"), &nav, live, user, body)
 }
 
 /// The page, or its `<main>` alone for a live refresh.
@@ -185,7 +264,7 @@ fn reply(v: &Viewer, title: &str, here: &str, body: Markup) -> Response {
         }
         (body)
     };
-    onepark_serve::pages::html(if v.fragment { body } else { page(lang, title, here, LIVE, body) })
+    onepark_serve::pages::html(if v.fragment { body } else { page_for(v, title, here, LIVE, body) })
 }
 
 fn stat(label: &str, value: &str, sub: &str, id: &str) -> Markup {

@@ -4,9 +4,10 @@ use super::*;
 
 pub(super) async fn photo(
     State(state): State<AppState>,
-    _: Viewer,
+    v: Viewer,
     Path((code, id)): Path<(String, String)>,
 ) -> Result<Response, Refused> {
+    v.check(Need::Read, &code)?;
     let Some(sha) = state.store().photo_sha(&code, &id).await? else {
         return Ok(StatusCode::NOT_FOUND.into_response());
     };

@@ -27,7 +27,12 @@ pub(super) async fn plates(
             limit: 100,
             offset: 0,
         };
-        (state.store().search(&query).await?, state.store().list_entries(None, Some(&normal)).await?)
+        let mut records = state.store().search(&query).await?;
+        let mut entries = state.store().list_entries(None, Some(&normal)).await?;
+        // A scoped viewer sees the plate at its lots only.
+        records.retain(|r| v.who.sees(&r.parking_code));
+        entries.retain(|(e, _)| v.who.sees(&e.parking_code));
+        (records, entries)
     };
     let body = html! {
         h1 { (lang.t("车牌查询", "Find a plate")) }

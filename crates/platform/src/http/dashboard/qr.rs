@@ -33,6 +33,7 @@ pub(super) async fn qr(
     Path(code): Path<String>,
     Query(q): Query<QrQuery>,
 ) -> Result<Response, Refused> {
+    v.check(Need::Read, &code)?;
     let lang = v.lang;
     let exit = q.dir.as_deref() == Some("out");
     let lane = q.lane.trim().to_owned();

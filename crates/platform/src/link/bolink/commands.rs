@@ -7,14 +7,16 @@
 //! kept with it (`GET /api/admin/downlinks`).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use onepark_bolink::downlink;
 use onepark_domain::record::Protocol;
+use onepark_domain::time::format_time;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::access::Who;
 use crate::city::announce::next_request_id;
 use crate::config::LotLink;
 use crate::error::{ApiError, Body, bad, not_found};
@@ -149,6 +151,7 @@ impl Relayed {
         (status = 404, description = "no Bolink lot with that parking code", body = crate::error::ErrorBody)))]
 pub(crate) async fn lock_car(
     State(state): State<AppState>,
+    Extension(who): Extension<Who>,
     Path(parking_code): Path<String>,
     Body(m): Body<LockCar>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
@@ -163,7 +166,7 @@ pub(crate) async fn lock_car(
     if let Some(k) = m.lock_key {
         data.insert("lock_key".into(), Value::from(k));
     }
-    send(&state, parking_code, "lock_car", data).await
+    send(&state, &who, parking_code, "lock_car", data).await
 }
 
 /// 3.18: raises (0) or lowers (1) a lane's barrier at a Bolink lot; for now
@@ -175,6 +178,7 @@ pub(crate) async fn lock_car(
         (status = 404, description = "no Bolink lot with that parking code", body = crate::error::ErrorBody)))]
 pub(crate) async fn operate_liftrod(
     State(state): State<AppState>,
+    Extension(who): Extension<Who>,
     Path(parking_code): Path<String>,
     Body(m): Body<Liftrod>,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
@@ -187,7 +191,7 @@ pub(crate) async fn operate_liftrod(
     data.insert("channel_id".into(), Value::from(m.channel_id));
     data.insert("channel_name".into(), Value::from(m.channel_name.unwrap_or_default()));
     data.insert("operate".into(), Value::from(m.operate));
-    send(&state, parking_code, "operate_liftrod", data).await
+    send(&state, &who, parking_code, "operate_liftrod", data).await
 }
 
 /// Relays one of the cloud's other messages (3.5–3.8, 3.12–3.17, 3.19–3.22,
@@ -202,16 +206,20 @@ pub(crate) async fn operate_liftrod(
         (status = 404, description = "no Bolink lot with that parking code", body = crate::error::ErrorBody)))]
 pub(crate) async fn relay(
     State(state): State<AppState>,
+    Extension(who): Extension<Who>,
     Path((parking_code, service)): Path<(String, Relayed)>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Issued>), ApiError> {
     let data: Map<String, Value> =
         serde_json::from_slice(&body).map_err(|e| bad(format!("body: a JSON object of the message's fields ({e})")))?;
-    send(&state, parking_code, &service.name(), data).await
+    send(&state, &who, parking_code, &service.name(), data).await
 }
 
+/// Stores the command for delivery, audited (`barrier` for a barrier, else
+/// `command`) with its fields.
 async fn send(
     state: &AppState,
+    who: &Who,
     parking_code: String,
     service: &str,
     data: Map<String, Value>,
@@ -242,7 +250,13 @@ async fn send(
         subject,
     }
     .queued(now, state.clock().millis(), now + chrono::Duration::seconds(command.retry_secs), expires);
-    state.store().put_downlinks(vec![d]).await?;
+    let kind = if command.service == "operate_liftrod" { "barrier" } else { "command" };
+    let change = crate::city::audit::Change::new(kind, &parking_code, &format!("{} {}", command.service, d.subject))
+        .new_value(&data);
+    let pending = crate::city::audit::begin(state.store(), who, &format_time(now), change).await?;
+    let result = state.store().put_downlinks(vec![d]).await;
+    pending.finish(state.store(), &result).await;
+    result?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Issued {

@@ -123,7 +123,7 @@ async fn put_fixcar(state: &AppState, who: &Principal, service: Service, f: &Fie
         changed_at: now_text(state),
     };
     let stored = state.store().put_fixed_car(&row).await.map_err(unavailable)?;
-    let note = deliver(state, &stored).await?;
+    let note = deliver(state, who, &stored).await?;
     Ok(Done { data: None, note, status: None })
 }
 
@@ -139,12 +139,12 @@ async fn del_fixcar(state: &AppState, who: &Principal, f: &Fields) -> Result<Don
     };
     if previous.deleted == 1 {
         // Deleted before: make sure its lot was told (a first call may have failed half-way).
-        deliver(state, &previous).await?;
+        deliver(state, who, &previous).await?;
         return Ok(Done { data: None, note: Some("该固定车已删除".into()), status: None });
     }
     let row = FixedCar { deleted: 1, by_pid: who.pid.clone(), changed_at: now_text(state), ..previous };
     let stored = state.store().put_fixed_car(&row).await.map_err(unavailable)?;
-    let note = deliver(state, &stored).await?;
+    let note = deliver(state, who, &stored).await?;
     Ok(Done { data: None, note, status: None })
 }
 
@@ -160,7 +160,7 @@ pub(super) fn passes_free(car_type: i64) -> bool {
 /// for the plate while the car is valid, and its removal otherwise. What the
 /// list holds is kept (`listed_plate`) and updated only after the change is
 /// stored, so a call that failed half-way is completed by the next one.
-async fn deliver(state: &AppState, car: &FixedCar) -> Result<Option<String>, Refusal> {
+async fn deliver(state: &AppState, who: &Principal, car: &FixedCar) -> Result<Option<String>, Refusal> {
     let store = state.store();
     if store.cloud_lot_of(&car.park_code).await.map_err(unavailable)?.is_some() {
         return Ok(None);
@@ -176,7 +176,7 @@ async fn deliver(state: &AppState, car: &FixedCar) -> Result<Option<String>, Ref
         let others = store.fixed_cars_of_plate(&car.park_code, old).await.map_err(unavailable)?;
         let held = others.iter().any(|o| o.uuid != car.uuid && o.state == 0 && passes_free(o.car_type));
         if !held {
-            send(state, Change::new(&lot.access_id, codes.clone(), old, false, false), true).await?;
+            send(state, who, Change::new(&lot.access_id, codes.clone(), old, false, false), true).await?;
         }
         store.set_listed_plate(&car.park_code, &car.uuid, None).await.map_err(unavailable)?;
     }
@@ -186,14 +186,23 @@ async fn deliver(state: &AppState, car: &FixedCar) -> Result<Option<String>, Ref
             car.end_time.clone(),
             Some(format!("固定车 {}", car.uuid)),
         );
-        send(state, add, false).await?;
+        send(state, who, add, false).await?;
         store.set_listed_plate(&car.park_code, &car.uuid, Some(plate)).await.map_err(unavailable)?;
     }
     Ok((!passes_free(car.car_type)).then(|| "储值车已保存，车场暂不按余额扣费，不下发白名单".to_owned()))
 }
 
-async fn send(state: &AppState, change: Change, removal: bool) -> Result<(), Refusal> {
-    match crate::city::lists::apply(state, change).await {
+/// A fixed car's whitelist entry, changed in the name of the pid that
+/// changed the car (the audit trail's `pid:…`).
+async fn send(state: &AppState, who: &Principal, change: Change, removal: bool) -> Result<(), Refusal> {
+    let actor = crate::access::Who::new(
+        format!("pid:{}", who.pid),
+        crate::access::Role::Operator,
+        &who.park_codes,
+        "-".into(),
+        String::new(),
+    );
+    match crate::city::lists::apply(state, &actor, change).await {
         Ok(_) => Ok(()),
         // Nothing on the list to remove: nothing to tell the lot.
         Err(e) if removal && e.0 == axum::http::StatusCode::NOT_FOUND => Ok(()),

@@ -1,0 +1,247 @@
+//! The audit trail (`/audit`): every change people and integrations made,
+//! searched by date range, who, lot and kind, paged, and exported as CSV
+//! (streamed page by page, so a year of changes never sits in memory).
+//! Administrators and auditors see everything; a lot operator or booth sees
+//! their lots' entries and their own.
+
+use axum::body::Body;
+
+use super::*;
+use crate::store::{AuditEntry, AuditQuery};
+
+/// The kinds of change: (kind, 中文, English).
+pub(super) const KINDS: [(&str, &str, &str); 11] = [
+    ("list", "黑白名单", "list entry"),
+    ("refund", "退款", "refund"),
+    ("write_off", "欠费核销", "write-off"),
+    ("barrier", "远程抬杆", "barrier"),
+    ("command", "车场指令", "lot command"),
+    ("account", "账户", "account"),
+    ("password", "密码", "password"),
+    ("token", "接口令牌", "API token"),
+    ("lot", "车场登记", "lot registration"),
+    ("integrator", "云平台 pid", "cloud pid"),
+    ("signup", "无感签约", "no-stop sign-up"),
+];
+
+const PAGE: i64 = 100;
+/// Rows fetched per round while exporting.
+const EXPORT_BATCH: i64 = 1000;
+
+#[derive(Deserialize, Default)]
+pub(super) struct AuditParams {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    lot: String,
+    #[serde(default)]
+    page: i64,
+    #[serde(default)]
+    format: String,
+}
+
+fn kind_label(lang: Lang, kind: &str) -> String {
+    KINDS.iter().find(|k| k.0 == kind).map_or_else(|| kind.to_owned(), |k| lang.t(k.1, k.2).to_owned())
+}
+
+fn outcome_badge(lang: Lang, outcome: &str) -> Markup {
+    match outcome {
+        "done" => html! { span.badge.ok data-outcome="done" { (lang.t("完成", "done")) } },
+        "failed" => html! { span.badge.bad data-outcome="failed" { (lang.t("失败", "failed")) } },
+        _ => html! { span.badge.warn data-outcome=(outcome) { (lang.t("未完成", "cut short")) } },
+    }
+}
+
+/// A day typed in the filter (yyyy-MM-dd) as the start of that day, or of the next.
+fn day_bound(text: &str, next: bool) -> Result<String, ()> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| ())?;
+    let day = if next { day.succ_opt().ok_or(())? } else { day };
+    Ok(format!("{day} 00:00:00"))
+}
+
+pub(super) async fn audit(
+    State(state): State<AppState>,
+    v: Viewer,
+    Query(p): Query<AuditParams>,
+) -> Result<Response, Refused> {
+    let lang = v.lang;
+    let (Ok(from), Ok(to)) = (day_bound(&p.from, false), day_bound(&p.to, true)) else {
+        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
+        let mut response = reply(&v, lang.t("操作日志", "Audit trail"), "/audit", body);
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(response);
+    };
+    if !p.lot.is_empty() {
+        v.check(Need::Read, &p.lot)?;
+    }
+    let query = AuditQuery {
+        from,
+        to,
+        actor: p.actor.trim().to_owned(),
+        kind: p.kind.clone(),
+        parking_code: p.lot.trim().to_owned(),
+        lots: v.who.lot_filter(),
+        own: v.who.actor.clone(),
+        before: None,
+        limit: PAGE + 1,
+        offset: p.page.clamp(0, 1_000_000) * PAGE,
+    };
+    if p.format == "csv" {
+        return Ok(export(state, lang, query));
+    }
+    let mut rows = state.store().audit(&query).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    let link = |page: i64, format: &str| {
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, val) in [("from", &p.from), ("to", &p.to), ("actor", &p.actor), ("kind", &p.kind), ("lot", &p.lot)] {
+            if !val.is_empty() {
+                q.append_pair(k, val);
+            }
+        }
+        if page > 0 {
+            q.append_pair("page", &page.to_string());
+        }
+        if !format.is_empty() {
+            q.append_pair("format", format);
+        }
+        format!("/audit?{}", q.finish())
+    };
+    let body = html! {
+        h1 { (lang.t("操作日志", "Audit trail")) }
+        div.card {
+            form.inline method="get" action="/audit" id="audit-filter" {
+                label.field { (lang.t("从", "From")) input type="date" name="from" value=(p.from); }
+                label.field { (lang.t("到", "To")) input type="date" name="to" value=(p.to); }
+                label.field { (lang.t("操作人", "Who")) input name="actor" value=(p.actor) placeholder=(lang.t("用户名", "name")); }
+                label.field { (lang.t("车场编号", "Lot")) input name="lot" value=(p.lot); }
+                label.field { (lang.t("类别", "Kind")) select name="kind" {
+                    option value="" { (lang.t("全部", "all")) }
+                    @for (k, zh, en) in KINDS { option value=(k) selected[p.kind == k] { (lang.t(zh, en)) } }
+                } }
+                button type="submit" { (lang.t("查询", "Search")) }
+                a.button.secondary href=(link(0, "csv")) id="audit-csv" { (lang.t("导出 CSV", "Export CSV")) }
+            }
+        }
+        div.card.mt {
+            @if rows.is_empty() { p.empty { (lang.t("没有符合条件的操作记录", "No change matches")) } }
+            @else { div.scroll { table id="audit" {
+                thead { tr {
+                    th { (lang.t("时间", "Time")) } th { (lang.t("操作人", "Who")) } th { (lang.t("来源", "From")) }
+                    th { (lang.t("类别", "Kind")) } th { (lang.t("车场", "Lot")) } th { (lang.t("对象", "What")) }
+                    th { (lang.t("原值", "Before")) } th { (lang.t("新值", "After")) } th { (lang.t("原因", "Reason")) } th { (lang.t("结果", "Outcome")) }
+                } }
+                tbody { @for e in &rows {
+                    tr data-kind=(e.kind) data-id=(e.id) {
+                        td.muted { (e.at) }
+                        td { (e.actor) br; span.muted { (e.role) } }
+                        td.muted { (e.client) }
+                        td { (kind_label(lang, &e.kind)) }
+                        td { @if !e.parking_code.is_empty() { a href=(format!("/lots/{}", encode(&e.parking_code))) { (e.parking_code) } } }
+                        td { (e.subject) }
+                        td.json { (readable(e.old_value.as_deref())) }
+                        td.json { (readable(e.new_value.as_deref())) }
+                        td { (e.reason) }
+                        td { (outcome_badge(lang, &e.outcome)) @if !e.detail.is_empty() { br; span.muted { (e.detail) } } }
+                    }
+                } }
+            } } }
+            p.pager {
+                @if p.page > 0 { a href=(link(p.page - 1, "")) { (lang.t("上一页", "Newer")) } " " }
+                @if more { a href=(link(p.page + 1, "")) id="audit-next" { (lang.t("下一页", "Older")) } }
+            }
+        }
+    };
+    Ok(reply(&v, lang.t("操作日志", "Audit trail"), "/audit", body))
+}
+
+/// A value of the trail as people read it: an object's fields as
+/// `key: value` lines (nulls left out), anything else as its JSON.
+fn readable(json: Option<&str>) -> Markup {
+    let Some(text) = json else { return html! {} };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(fields)) => html! {
+            @for (k, v) in fields.iter().filter(|(_, v)| !v.is_null()) {
+                span.field { (k) ": " (v.as_str().map_or_else(|| v.to_string(), str::to_owned)) } br;
+            }
+        },
+        Ok(serde_json::Value::Null) => html! {},
+        _ => html! { (text) },
+    }
+}
+
+fn csv_row(lang: Lang, e: &AuditEntry) -> String {
+    let outcome = match e.outcome.as_str() {
+        "done" => lang.t("完成", "done"),
+        "failed" => lang.t("失败", "failed"),
+        _ => lang.t("未完成", "cut short"),
+    };
+    onepark_web::csv::row(&[
+        e.at.as_str(),
+        &e.actor,
+        &e.role,
+        &e.client,
+        &kind_label(lang, &e.kind),
+        &e.parking_code,
+        &e.subject,
+        e.old_value.as_deref().unwrap_or(""),
+        e.new_value.as_deref().unwrap_or(""),
+        &e.reason,
+        outcome,
+        &e.detail,
+    ])
+}
+
+/// The whole search as CSV, streamed in batches by keyset (newest first).
+fn export(state: AppState, lang: Lang, mut query: AuditQuery) -> Response {
+    query.limit = EXPORT_BATCH;
+    query.offset = 0;
+    let head = onepark_web::csv::BOM.to_owned()
+        + &onepark_web::csv::row(&if lang == Lang::Zh {
+            ["时间", "操作人", "角色", "来源地址", "类别", "车场编号", "对象", "原值", "新值", "原因", "结果", "说明"]
+        } else {
+            ["time", "who", "role", "address", "kind", "lot", "what", "before", "after", "reason", "outcome", "detail"]
+        });
+    let stream = futures_util::stream::unfold(Some((state, query, Some(head))), move |step| async move {
+        let (state, mut query, head) = step?;
+        if let Some(head) = head {
+            return Some((Ok::<_, StoreError>(head), Some((state, query, None))));
+        }
+        match state.store().audit(&query).await {
+            Ok(rows) if rows.is_empty() => None,
+            Ok(rows) => {
+                let text: String = rows.iter().map(|e| csv_row(lang, e)).collect();
+                let done = (rows.len() as i64) < query.limit;
+                query.before = rows.last().map(|e| (e.at.clone(), e.id.clone()));
+                Some((Ok(text), (!done).then_some((state, query, None))))
+            }
+            Err(e) => {
+                // The file is cut short; the log says why.
+                tracing::error!(error = %e, "audit export failed");
+                Some((Err(e), None))
+            }
+        }
+    });
+    let name = format!("audit-{}.csv", state_day());
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+fn state_day() -> String {
+    chrono::Utc::now().format("%Y%m%d").to_string()
+}
