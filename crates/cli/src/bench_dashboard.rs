@@ -54,13 +54,18 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
     let started = Instant::now();
     let rows = fill(store.pool(), lots, now).await?;
     eprintln!("filled {rows} rows for {lots} lots in {:.1} s", started.elapsed().as_secs_f64());
+    let state = onepark_platform::state::AppState::new(&config, store.clone());
+    let (who, role) = (onepark_platform::access::Who::cli(), onepark_platform::access::Role::Admin);
+    onepark_platform::city::accounts::add(&state, &who, "bench", role, &[], "bench password")
+        .await
+        .map_err(|e| anyhow::Error::msg(e.to_string()))?;
     let addr = onepark_platform::app::spawn(config).await?.http;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     // The dashboard's session: log in once, as an operator does.
     let login = http
         .post(format!("http://{addr}/login"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body("token=bench")
+        .body("name=bench&password=bench+password")
         .send()
         .await?;
     let session = login

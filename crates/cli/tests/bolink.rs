@@ -271,14 +271,8 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
     let pictured = lane(tcp_port, "/api/lanes/1/entry", json!({ "plateNo": "鲁B70005", "photo": JPEG })).await;
     let uid = pictured["uid"].as_str().expect("uid").to_owned();
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let login = no_redirect.get(format!("{base}/?token=t")).send().await.expect("login");
-    let session = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect::<Vec<_>>()
-        .join("; ");
+    common::add_user(&config, common::TESTER.0, "admin", &[], common::TESTER.1);
+    let session = common::console_login(&base, common::TESTER.0, common::TESTER.1).await;
     until("the entry's photo at the platform", || async {
         let r = no_redirect
             .get(format!("{base}/photos/BL001/order-{uid}-in"))
@@ -355,7 +349,7 @@ async fn bolink_lots_and_a_qingdao_lot_are_one_city() {
                     .await;
             }
             // The operator prints the lane's code from the lot's page.
-            browser.goto(&format!("{base}/?token=t")).await;
+            browser.login(&base, common::TESTER.0, common::TESTER.1).await;
             browser.goto(&format!("{base}/lots/BL001")).await;
             let codes = browser.wait_text("#lane-codes", |t| t.contains("入口码")).await;
             browser.window(1024, 900).await;

@@ -263,7 +263,8 @@ async fn a_lot_is_run_remotely_over_the_cloud_channel() {
 async fn pages(dir: &TempDir, http: u16, lane_port: u16, chromium: &str, driver: &str) {
     let browser = common::webdriver::Browser::start(chromium, driver, &dir.join("chromium")).await;
     let base = format!("http://127.0.0.1:{http}");
-    browser.goto(&format!("{base}/?token=t")).await;
+    common::add_user(&dir.join("platform.toml"), common::TESTER.0, "admin", &[], common::TESTER.1);
+    browser.login(&base, common::TESTER.0, common::TESTER.1).await;
     browser.goto(&format!("{base}/events")).await;
     let rows = browser.texts("#events tr[data-uuid]").await;
     assert!(rows.iter().any(|r| r.contains("黑名单车辆 鲁B44004")), "the alarm: {rows:?}");

@@ -309,7 +309,8 @@ async fn an_integrator_runs_lots_through_the_cloud_api() {
 async fn dashboard(dir: &TempDir, http: u16, chromium: &str, driver: &str) {
     let browser = common::webdriver::Browser::start(chromium, driver, &dir.join("chromium")).await;
     let base = format!("http://127.0.0.1:{http}");
-    browser.goto(&format!("{base}/?token=t")).await;
+    common::add_user(&dir.join("platform.toml"), common::TESTER.0, "admin", &[], common::TESTER.1);
+    browser.login(&base, common::TESTER.0, common::TESTER.1).await;
     browser.goto(&format!("{base}/cloud")).await;
     let pids = browser.attributes("#principals tr[data-pid]", "data-pid").await;
     assert_eq!(pids, ["9001"], "the registered integrator");

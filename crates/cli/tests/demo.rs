@@ -100,7 +100,7 @@ async fn the_demo_runs_shows_its_city_stops_and_resumes() {
 
     match webdriver::find() {
         Some((chromium, driver)) => {
-            pages(&dir, http, &token, &chromium, &driver).await;
+            pages(&dir, http, &token, &demo_password(&dir), &chromium, &driver).await;
             booth(&dir, first, &chromium, &driver).await;
         }
         None => eprintln!(
@@ -110,7 +110,9 @@ async fn the_demo_runs_shows_its_city_stops_and_resumes() {
 
     assert!(interrupt(run).success(), "Ctrl-C ends the demo with status 0");
     let out = std::fs::read_to_string(dir.join("stdout-1.txt")).expect("stdout");
-    assert!(out.contains(&format!("http://127.0.0.1:{http}/?token={token}")), "the dashboard URL is printed: {out}");
+    assert!(out.contains(&format!("http://127.0.0.1:{http}/login")), "the dashboard URL is printed: {out}");
+    assert!(!out.contains("?token="), "no secret in a URL: {out}");
+    assert!(out.contains(&format!("user admin, password {} (shown this once)", demo_password(&dir))), "{out}");
     assert!(out.contains("resumes this city"), "{out}");
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("data/demo.json")).expect("demo.json")).expect("JSON");
@@ -127,16 +129,24 @@ async fn the_demo_runs_shows_its_city_stops_and_resumes() {
     assert!(interrupt(run).success());
     let out = std::fs::read_to_string(dir.join("stdout-2.txt")).expect("stdout");
     assert!(out.contains("resumed"), "{out}");
+    assert!(!out.contains(&demo_password(&dir)), "the password is shown once only: {out}");
     assert!(out.contains("still parked from the last run"), "the gateways' open sessions join the model: {out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The administrator's password the first run printed.
+fn demo_password(dir: &Path) -> String {
+    let out = std::fs::read_to_string(dir.join("stdout-1.txt")).expect("stdout");
+    let at = out.find("user admin, password ").expect("the demo prints its administrator's password") + 21;
+    out[at..].split_whitespace().next().unwrap_or_default().to_owned()
+}
+
 /// The dashboard's numbers are the admin API's; a black-list entry added
 /// on the page reaches both lots, and so does its removal.
-async fn pages(dir: &Path, http: u16, token: &str, chromium: &str, driver: &str) {
+async fn pages(dir: &Path, http: u16, token: &str, password: &str, chromium: &str, driver: &str) {
     let browser = Browser::start(chromium, driver, &dir.join("chromium")).await;
     let base = format!("http://127.0.0.1:{http}");
-    browser.goto(&format!("{base}/?token={token}")).await;
+    browser.login(&base, "admin", password).await;
     // Live traffic may move a number between two reads: compare when the
     // API read before and after the page agree.
     let mut compared = false;

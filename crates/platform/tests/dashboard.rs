@@ -438,6 +438,23 @@ async fn every_admin_operation_has_an_access_policy() {
 #[tokio::test]
 async fn every_change_is_in_the_audit_trail() {
     let d = Dashboard::new("audit", |_| {}).await;
+    audit_trail(&d).await;
+}
+
+/// The same on PostgreSQL: accounts, sessions and the trail's queries.
+#[tokio::test]
+async fn every_change_is_in_the_audit_trail_on_postgresql() {
+    let Some(pg) = onepark_testkit::pg::PgSchema::new("the audit trail on PostgreSQL").await else { return };
+    let url = pg.url.clone();
+    let d = Dashboard::new("audit-pg", move |c| c.database = url).await;
+    audit_trail(&d).await;
+    let elsewhere = d.session_of("op1001").await;
+    assert_eq!(d.get("/", &elsewhere).await.status, 200);
+    drop(d);
+    pg.drop().await;
+}
+
+async fn audit_trail(d: &Dashboard) {
     let admin = d.session_of("admin").await;
     let csrf = d.get("/lists", &admin).await.csrf();
     let form = format!(

@@ -102,6 +102,52 @@ pub fn onepark(args: &[&str], config: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The console account the tests log in with, and its password.
+pub const TESTER: (&str, &str) = ("tester", "tester password 1");
+
+/// Makes an account with `onepark platform users add NAME --role ROLE
+/// [--lot L]…`, the password given on standard input (as a script would).
+pub fn add_user(config: &Path, name: &str, role: &str, lots: &[&str], password: &str) {
+    use std::io::Write as _;
+    let mut args = vec!["platform", "users", "add", name, "--role", role];
+    for lot in lots {
+        args.extend(["--lot", lot]);
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_onepark"))
+        .args(&args)
+        .arg("--config")
+        .arg(config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run onepark");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("password");
+    let out = child.wait_with_output().expect("onepark");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(password), "a given password is not echoed");
+}
+
+/// Logs in to the console at `base` as `name`: the session cookie (`name=value`).
+pub async fn console_login(base: &str, name: &str, password: &str) -> String {
+    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let response = no_redirect
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("name={}&password={}", enc(name), enc(password)))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), 303, "login as {name}");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// A gateway's JSON answer to a GET.
 pub async fn lot_get(port: u16, path: &str) -> Value {
     let text = client().get(format!("http://127.0.0.1:{port}{path}")).send().await.expect("lot").text().await;

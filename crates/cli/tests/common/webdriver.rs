@@ -186,6 +186,16 @@ impl Browser {
         self.each(css, &format!("attribute/{name}")).await
     }
 
+    /// Logs in to the console at `base` through its form.
+    pub async fn login(&self, base: &str, name: &str, password: &str) {
+        self.goto(&format!("{base}/login")).await;
+        self.type_into("input[name=name]", name).await;
+        self.type_into("input[name=password]", password).await;
+        self.click_and_wait("form[action='/login'] button[type=submit]").await;
+        let url = self.current_url().await;
+        assert!(!url.ends_with("/login"), "logged in as {name}: {url}");
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await.unwrap_or_else(|| panic!("no {css} on the page"));
         self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;
