@@ -472,7 +472,7 @@ async fn audit_trail(d: &Dashboard) {
 
     let page = d.get("/audit", &admin).await;
     assert_eq!(page.status, 200);
-    for expected in ["鲁B55298", "remark: 业主", "night", "data-outcome=\"done\""] {
+    for expected in ["鲁B55298", "备注: 业主", "night", "data-outcome=\"done\""] {
         assert!(page.body.contains(expected), "{expected} in the trail: {}", page.body);
     }
     assert!(!page.body.contains("new secret 99"), "a password is never written to the trail");

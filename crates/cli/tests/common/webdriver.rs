@@ -196,6 +196,13 @@ impl Browser {
         assert!(!url.ends_with("/login"), "logged in as {name}: {url}");
     }
 
+    /// Chooses `value` in the `<select>` at `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        let set = "const s = document.querySelector(arguments[0]); s.value = arguments[1]; return s.value;";
+        let got = self.script(set, json!([css, value])).await;
+        assert_eq!(got.as_str(), Some(value), "{css} has no option {value}");
+    }
+
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await.unwrap_or_else(|| panic!("no {css} on the page"));
         self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({ "text": text }))).await;

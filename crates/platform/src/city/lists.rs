@@ -173,7 +173,7 @@ pub(crate) async fn apply(state: &AppState, who: &Who, c: Change) -> Result<Chan
         let change = audit::Change::new("list", &code, &plate)
             .old(previous.as_ref().filter(|p| !p.deleted).map(audited))
             .new_value((operate != ListOperation::Delete).then(|| audited(&entry)))
-            .reason(entry.remark.as_deref().unwrap_or(""));
+            .reason(c.remark.as_deref().unwrap_or(""));
         let pending = audit::begin(state.store(), who, &now, change).await?;
         let result = send(state, &lot, entry, operate).await;
         pending.finish(state.store(), &result).await;

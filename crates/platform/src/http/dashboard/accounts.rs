@@ -79,12 +79,12 @@ async fn users_page(state: &AppState, v: &Viewer, said: Said, status: StatusCode
                                 placeholder=(lang.t("留空自动生成", "blank: made for you"));
                             button type="submit" { (lang.t("重置", "Reset")) }
                         } }
-                        td { form method="post" action="/users" data-confirm=(format!("{} {}？", lang.t("确认删除账户", "Remove account"), a.name)) {
+                        td { @if a.name != v.who.actor { form method="post" action="/users" data-confirm=(format!("{} {}？", lang.t("确认删除账户", "Remove account"), a.name)) {
                             (v.csrf())
                             input type="hidden" name="action" value="remove";
                             input type="hidden" name="name" value=(a.name);
                             button.danger type="submit" { (lang.t("删除", "Remove")) }
-                        } }
+                        } } }
                     }
                 } }
             } }

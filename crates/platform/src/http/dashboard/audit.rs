@@ -143,13 +143,13 @@ pub(super) async fn audit(
                 tbody { @for e in &rows {
                     tr data-kind=(e.kind) data-id=(e.id) {
                         td.muted { (e.at) }
-                        td { (e.actor) br; span.muted { (e.role) } }
+                        td { (e.actor) br; span.muted { (role_label(lang, &e.role)) } }
                         td.muted { (e.client) }
                         td { (kind_label(lang, &e.kind)) }
                         td { @if !e.parking_code.is_empty() { a href=(format!("/lots/{}", encode(&e.parking_code))) { (e.parking_code) } } }
                         td { (e.subject) }
-                        td.json { (readable(e.old_value.as_deref())) }
-                        td.json { (readable(e.new_value.as_deref())) }
+                        td.json { (readable(lang, e.old_value.as_deref())) }
+                        td.json { (readable(lang, e.new_value.as_deref())) }
                         td { (e.reason) }
                         td { (outcome_badge(lang, &e.outcome)) @if !e.detail.is_empty() { br; span.muted { (e.detail) } } }
                     }
@@ -164,18 +164,65 @@ pub(super) async fn audit(
     Ok(reply(&v, lang.t("操作日志", "Audit trail"), "/audit", body))
 }
 
+/// The fields the trail's values hold, as people read them: (key, 中文, English).
+const FIELDS: [(&str, &str, &str); 18] = [
+    ("list", "名单", "list"),
+    ("startTime", "开始", "from"),
+    ("endTime", "结束", "until"),
+    ("carType", "车型", "car type"),
+    ("remark", "备注", "remark"),
+    ("role", "角色", "role"),
+    ("lots", "车场", "lots"),
+    ("amount", "金额（分）", "amount (fen)"),
+    ("refundNo", "退款编号", "refund no."),
+    ("kind", "类型", "kind"),
+    ("name", "名称", "name"),
+    ("parkCodes", "车场", "lots"),
+    ("parkingCodes", "车场", "lots"),
+    ("protocol", "协议", "protocol"),
+    ("noStop", "无感支付", "no-stop"),
+    ("afterLeave", "先离场后付费", "pay after leaving"),
+    ("limit", "单笔限额（分）", "limit (fen)"),
+    ("channel_id", "车道", "lane"),
+];
+
 /// A value of the trail as people read it: an object's fields as
-/// `key: value` lines (nulls left out), anything else as its JSON.
-fn readable(json: Option<&str>) -> Markup {
+/// `key: value` lines in the page's language (nulls left out, lists joined),
+/// anything else as its JSON.
+fn readable(lang: Lang, json: Option<&str>) -> Markup {
     let Some(text) = json else { return html! {} };
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => {
+            items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join("、")
+        }
+        serde_json::Value::Bool(b) => lang.t(if *b { "是" } else { "否" }, if *b { "yes" } else { "no" }).to_owned(),
+        other => other.to_string(),
+    };
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(serde_json::Value::Object(fields)) => html! {
-            @for (k, v) in fields.iter().filter(|(_, v)| !v.is_null()) {
-                span.field { (k) ": " (v.as_str().map_or_else(|| v.to_string(), str::to_owned)) } br;
+            @for (k, v) in fields.iter().filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())) {
+                @let label = FIELDS.iter().find(|f| f.0 == k).map_or(k.as_str(), |f| lang.t(f.1, f.2));
+                @let shown = match (k.as_str(), v.as_str()) {
+                    ("role", Some(role)) => role_label(lang, role),
+                    ("list", Some("black")) => lang.t("黑名单", "black").to_owned(),
+                    ("list", Some("white")) => lang.t("白名单", "white").to_owned(),
+                    _ => value(v),
+                };
+                span.field data-key=(k) { (label) ": " (shown) } br;
             }
         },
         Ok(serde_json::Value::Null) => html! {},
         _ => html! { (text) },
+    }
+}
+
+/// A role as the page's reader says it (`driver`, `cli` roles included).
+fn role_label(lang: Lang, role: &str) -> String {
+    match crate::access::Role::ALL.into_iter().find(|r| r.as_str() == role) {
+        Some(r) => lang.t(r.label().0, r.label().1).to_owned(),
+        None if role == "driver" => lang.t("车主", "driver").to_owned(),
+        None => role.to_owned(),
     }
 }
 
@@ -188,7 +235,7 @@ fn csv_row(lang: Lang, e: &AuditEntry) -> String {
     onepark_web::csv::row(&[
         e.at.as_str(),
         &e.actor,
-        &e.role,
+        &role_label(lang, &e.role),
         &e.client,
         &kind_label(lang, &e.kind),
         &e.parking_code,
