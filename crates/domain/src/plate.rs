@@ -39,6 +39,18 @@ pub const REAL_PATTERN: &str = concat!("^(", real_plates!(), ")$");
 pub const CONFUSABLE: [&[char]; 7] =
     [&['0', 'D', 'Q', 'O'], &['8', 'B'], &['2', 'Z'], &['5', 'S'], &['1', 'I'], &['6', 'G'], &['7', 'T']];
 
+/// `text` with each [`CONFUSABLE`] character replaced by the first of its
+/// group (`B` → `8`, `S` → `5`, `O` → `0`), upper-cased: two readings of one
+/// plate fold to the same text, so a search by a part finds a misread too.
+pub fn fold_confusable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let c = c.to_ascii_uppercase();
+            CONFUSABLE.iter().find(|group| group.contains(&c)).map_or(c, |group| group[0])
+        })
+        .collect()
+}
+
 /// The literal the spec requires for a vehicle without a plate.
 pub const NO_PLATE: &str = "无车牌";
 /// The literal the spec requires for a plate the camera could not read.
@@ -449,6 +461,14 @@ fn armed_police(rest: &str) -> Option<PlateKind> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn confusable_readings_fold_alike() {
+        use super::fold_confusable;
+        assert_eq!(fold_confusable("鲁B55298"), "鲁855298");
+        assert_eq!(fold_confusable("b5S2g8"), fold_confusable("8SS268"));
+        assert_eq!(fold_confusable("鲁AD0Q1I"), "鲁A00011");
+    }
+
     #[test]
     fn the_reading_pattern_admits_exactly_the_visible_characters_of_the_bmp() {
         let pattern = reading_pattern();

@@ -1,5 +1,5 @@
--- People and integrations instead of one admin token (issue 27), and the
--- audit trail of every change they make.
+-- People and integrations instead of one admin token (issue 27), the audit
+-- trail of every change they make, and the records' history in time order.
 
 -- A person who logs in to the console. role: admin (the whole city),
 -- operator (the lots in `lots`), auditor (reads everything, changes
@@ -60,3 +60,7 @@ CREATE TABLE audit (
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_lot_at ON audit (parking_code, at);
 CREATE INDEX audit_actor_at ON audit (actor, at);
+
+-- The city's records in time order (the history pages and their exports
+-- page through every lot at once by this key).
+CREATE INDEX entries_by_time ON entries (arrive_time, parking_code, uid);

@@ -74,11 +74,13 @@ impl Who {
 
     /// Whether the role may do `need` at all (somewhere).
     pub fn may(&self, need: Need) -> bool {
-        match (self.role, need) {
-            (_, Need::Read) | (Role::Admin, _) => true,
-            (Role::Operator, Need::Change | Need::Open) | (Role::Booth, Need::Open) => true,
-            _ => false,
-        }
+        matches!(
+            (self.role, need),
+            (_, Need::Read)
+                | (Role::Admin, _)
+                | (Role::Operator, Need::Change | Need::Open)
+                | (Role::Booth, Need::Open)
+        )
     }
 
     pub fn sees(&self, lot: &str) -> bool {

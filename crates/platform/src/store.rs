@@ -58,7 +58,7 @@ pub use payments::{
     Arrear, ArrearPut, Began, Debt, FeeQuote, MoneyDay, Notice, Outcome, PayState, Payment, Purpose, Signup, order_id,
 };
 pub use photos::photo_content;
-pub use records::{Quality, RecordQuery, RecordRow, Table};
+pub use records::{Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};
 pub use renewals::{LotEpay, Renewal};
 pub use scans::Scan;
 use shared::Shared;

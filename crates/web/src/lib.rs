@@ -11,6 +11,7 @@
 pub mod chart;
 pub mod csv;
 pub mod qr;
+pub mod xlsx;
 
 pub use maud::{DOCTYPE, Markup, PreEscaped, html};
 

@@ -487,3 +487,125 @@ async fn put_exit(
     }
     Ok(put)
 }
+
+/// Where a stay is, for the history's filter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StayState {
+    #[default]
+    All,
+    Inside,
+    Left,
+}
+
+/// The history's order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StaySort {
+    #[default]
+    Newest,
+    Oldest,
+    /// The highest fee first.
+    Fee,
+}
+
+/// A search of the records' history; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct StayQuery {
+    /// The lots a scoped reader may see (`None`: all).
+    pub lots: Option<Vec<String>>,
+    pub parking_code: String,
+    /// A part of the plate as typed: matched with confusable characters
+    /// folded (`B55298` finds `鲁855298` too).
+    pub plate_part: String,
+    /// Entered at or after / before (yyyy-MM-dd HH:mm:ss).
+    pub from: String,
+    pub to: String,
+    pub state: StayState,
+    pub sort: StaySort,
+    /// Newest order only: the rows after this (arrive_time, parking_code, uid), for exports.
+    pub after: Option<(String, String, String)>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A stay of the history, with its lot's name.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Stay {
+    pub parking_code: String,
+    pub lot_name: Option<String>,
+    pub uid: String,
+    pub plate_no: String,
+    pub plate_color: i64,
+    pub arrive_time: String,
+    pub end_time: Option<String>,
+    pub should_pay: Option<i64>,
+    #[sqlx(try_from = "Flag")]
+    pub deleted: bool,
+}
+
+/// `column` with the confusable characters folded as
+/// [`onepark_domain::plate::fold_confusable`] folds them, in SQL both
+/// backends run (nested `REPLACE`).
+fn folded(column: &str) -> String {
+    let mut sql = format!("UPPER({column})");
+    for group in onepark_domain::plate::CONFUSABLE {
+        for c in &group[1..] {
+            sql = format!("REPLACE({sql}, '{c}', '{}')", group[0]);
+        }
+    }
+    sql
+}
+
+impl Store {
+    /// The records' history: stays (entries with their exit, if any) by the
+    /// filters, in the order asked.
+    pub async fn stays(&self, q: &StayQuery) -> Result<Vec<Stay>, StoreError> {
+        let mut sql = String::from(
+            "SELECT e.parking_code, p.name AS lot_name, e.uid, e.plate_no, e.plate_color, e.arrive_time, x.end_time, \
+             x.should_pay, e.deleted FROM entries e \
+             LEFT JOIN exits x ON x.parking_code = e.parking_code AND x.uid = e.uid \
+             LEFT JOIN parking_info p ON p.parking_code = e.parking_code \
+             WHERE ($1 = '' OR e.parking_code = $1) AND ($2 = '' OR e.arrive_time >= $2) AND ($3 = '' OR e.arrive_time < $3)",
+        );
+        if !q.plate_part.is_empty() {
+            sql.push_str(&format!(" AND {} LIKE $4", folded("e.plate_no")));
+        } else {
+            sql.push_str(" AND $4 = '%'");
+        }
+        match q.state {
+            StayState::All => {}
+            StayState::Inside => sql.push_str(" AND x.uid IS NULL AND e.deleted = 0"),
+            StayState::Left => sql.push_str(" AND x.uid IS NOT NULL"),
+        }
+        let mut n = 6;
+        if let Some(lots) = &q.lots {
+            sql.push_str(&format!(" AND e.parking_code IN ({})", super::accounts::placeholders(n, lots.len())));
+            n += lots.len();
+        }
+        if q.after.is_some() {
+            sql.push_str(&format!(" AND (e.arrive_time, e.parking_code, e.uid) < (${n}, ${}, ${})", n + 1, n + 2));
+        }
+        sql.push_str(match q.sort {
+            StaySort::Newest => " ORDER BY e.arrive_time DESC, e.parking_code DESC, e.uid DESC",
+            StaySort::Oldest => " ORDER BY e.arrive_time, e.parking_code, e.uid",
+            StaySort::Fee => " ORDER BY COALESCE(x.should_pay, -1) DESC, e.arrive_time DESC, e.uid",
+        });
+        sql.push_str(&format!(" LIMIT $5 OFFSET {}", q.offset.max(0)));
+        let pattern = format!(
+            "%{}%",
+            onepark_domain::plate::fold_confusable(&q.plate_part).replace('\\', "").replace(['%', '_'], "")
+        );
+        let mut query = sqlx::query_as(&sql)
+            .bind(&q.parking_code)
+            .bind(&q.from)
+            .bind(&q.to)
+            .bind(if q.plate_part.is_empty() { "%".to_owned() } else { pattern })
+            .bind(q.limit);
+        for lot in q.lots.iter().flatten() {
+            query = query.bind(lot);
+        }
+        if let Some((at, code, uid)) = &q.after {
+            query = query.bind(at).bind(code).bind(uid);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+}

@@ -4,8 +4,9 @@
 //! Administrators and auditors see everything; a lot operator or booth sees
 //! their lots' entries and their own.
 
-use axum::body::Body;
+use onepark_web::xlsx::Cell;
 
+use super::export::{Format, Sheet};
 use super::*;
 use crate::store::{AuditEntry, AuditQuery};
 
@@ -95,8 +96,8 @@ pub(super) async fn audit(
         limit: PAGE + 1,
         offset: p.page.clamp(0, 1_000_000) * PAGE,
     };
-    if p.format == "csv" {
-        return Ok(export(state, lang, query));
+    if let Some(format) = Format::parse(&p.format) {
+        return Ok(export(state, lang, format, query));
     }
     let mut rows = state.store().audit(&query).await?;
     let more = rows.len() as i64 > PAGE;
@@ -129,6 +130,7 @@ pub(super) async fn audit(
                     @for (k, zh, en) in KINDS { option value=(k) selected[p.kind == k] { (lang.t(zh, en)) } }
                 } }
                 button type="submit" { (lang.t("查询", "Search")) }
+                a.button.secondary href=(link(0, "xlsx")) id="audit-xlsx" { (lang.t("导出 Excel", "Export Excel")) }
                 a.button.secondary href=(link(0, "csv")) id="audit-csv" { (lang.t("导出 CSV", "Export CSV")) }
             }
         }
@@ -226,13 +228,13 @@ fn role_label(lang: Lang, role: &str) -> String {
     }
 }
 
-fn csv_row(lang: Lang, e: &AuditEntry) -> String {
+fn row(lang: Lang, e: &AuditEntry) -> Vec<Cell> {
     let outcome = match e.outcome.as_str() {
         "done" => lang.t("完成", "done"),
         "failed" => lang.t("失败", "failed"),
         _ => lang.t("未完成", "cut short"),
     };
-    onepark_web::csv::row(&[
+    [
         e.at.as_str(),
         &e.actor,
         &role_label(lang, &e.role),
@@ -245,50 +247,54 @@ fn csv_row(lang: Lang, e: &AuditEntry) -> String {
         &e.reason,
         outcome,
         &e.detail,
-    ])
+    ]
+    .iter()
+    .map(|t| Cell::Text((*t).to_owned()))
+    .collect()
 }
 
-/// The whole search as CSV, streamed in batches by keyset (newest first).
-fn export(state: AppState, lang: Lang, mut query: AuditQuery) -> Response {
+/// The whole search as CSV or Excel, streamed in batches by keyset (newest first).
+fn export(state: AppState, lang: Lang, format: Format, mut query: AuditQuery) -> Response {
     query.limit = EXPORT_BATCH;
     query.offset = 0;
-    let head = onepark_web::csv::BOM.to_owned()
-        + &onepark_web::csv::row(&if lang == Lang::Zh {
-            ["时间", "操作人", "角色", "来源地址", "类别", "车场编号", "对象", "原值", "新值", "原因", "结果", "说明"]
+    let zh = lang == Lang::Zh;
+    let sheet = Sheet {
+        name: format!("{}-{}", if zh { "操作日志" } else { "audit" }, format_time(state.now()).get(..10).unwrap_or("")),
+        title: lang.t("操作日志", "Audit trail").to_owned(),
+        headers: if zh {
+            vec![
+                "时间",
+                "操作人",
+                "角色",
+                "来源地址",
+                "类别",
+                "车场编号",
+                "对象",
+                "原值",
+                "新值",
+                "原因",
+                "结果",
+                "说明",
+            ]
         } else {
-            ["time", "who", "role", "address", "kind", "lot", "what", "before", "after", "reason", "outcome", "detail"]
-        });
-    let stream = futures_util::stream::unfold(Some((state, query, Some(head))), move |step| async move {
-        let (state, mut query, head) = step?;
-        if let Some(head) = head {
-            return Some((Ok::<_, StoreError>(head), Some((state, query, None))));
-        }
+            vec![
+                "time", "who", "role", "address", "kind", "lot", "what", "before", "after", "reason", "outcome",
+                "detail",
+            ]
+        },
+        widths: vec![20, 12, 12, 16, 12, 12, 16, 40, 40, 20, 8, 30],
+    };
+    let batches = futures_util::stream::unfold(Some((state, query)), move |step| async move {
+        let (state, mut query) = step?;
         match state.store().audit(&query).await {
             Ok(rows) if rows.is_empty() => None,
             Ok(rows) => {
-                let text: String = rows.iter().map(|e| csv_row(lang, e)).collect();
                 let done = (rows.len() as i64) < query.limit;
                 query.before = rows.last().map(|e| (e.at.clone(), e.id.clone()));
-                Some((Ok(text), (!done).then_some((state, query, None))))
+                Some((Ok(rows.iter().map(|e| row(lang, e)).collect()), (!done).then_some((state, query))))
             }
-            Err(e) => {
-                // The file is cut short; the log says why.
-                tracing::error!(error = %e, "audit export failed");
-                Some((Err(e), None))
-            }
+            Err(e) => Some((Err(e), None)),
         }
     });
-    let name = format!("audit-{}.csv", state_day());
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response()
-}
-
-fn state_day() -> String {
-    chrono::Utc::now().format("%Y%m%d").to_string()
+    super::export::respond(format, sheet, batches)
 }

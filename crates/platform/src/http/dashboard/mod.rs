@@ -16,12 +16,14 @@ mod audit;
 mod city;
 mod cloud;
 mod events;
+mod export;
 mod lists;
 mod login;
 mod lot;
 mod photo;
 mod plates;
 pub mod qr;
+mod records;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
@@ -63,6 +65,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/users", get(accounts::users).post(accounts::change))
         .route("/account", get(accounts::own).post(accounts::change_own))
         .route("/audit", get(audit::audit))
+        .route("/records", get(records::records))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
         .layer(axum::middleware::from_fn_with_state(state, guard_posts))
 }
@@ -220,9 +223,13 @@ fn stored_plate(typed: &str) -> String {
     onepark_domain::plate::Plate::parse(typed).map_or_else(|_| typed.to_owned(), |p| p.to_string())
 }
 
-/// The console's pages: (href, 中文, English, who sees the link).
-const NAV: [(&str, &str, &str, fn(&Who) -> bool); 7] = [
+/// A link of the console's navigation: (href, 中文, English, who sees it).
+type NavItem = (&'static str, &'static str, &'static str, fn(&Who) -> bool);
+
+/// The console's pages.
+const NAV: [NavItem; 8] = [
     ("/", "全市概览", "City", |_| true),
+    ("/records", "停车记录", "Records", |_| true),
     ("/plates", "车牌查询", "Plates", |_| true),
     ("/lists", "黑白名单", "Lists", |_| true),
     ("/events", "告警与事件", "Alarms", |_| true),
