@@ -32,8 +32,8 @@ async fn each_role_does_its_days_work_and_every_change_is_found_again() {
     let base = format!("http://127.0.0.1:{http}");
     let url = format!("{base}/api/v1/cp");
     let mut gateways = Vec::new();
-    for code in ["1001", "1002"] {
-        let port = free_port();
+    let ports = [free_port(), free_port()];
+    for (code, port) in ["1001", "1002"].into_iter().zip(ports) {
         let path = dir.join(format!("lot-{code}.toml"));
         let text = lot_toml(
             code,
@@ -50,13 +50,33 @@ async fn each_role_does_its_days_work_and_every_change_is_found_again() {
         (lots["lots"].as_array().map_or(0, Vec::len) < 2).then_some(lots)
     })
     .await;
+    // Two cars at lot 1001, the second read with a confusable character; one at 1002.
+    for (port, plate) in [(ports[0], "鲁B55298"), (ports[0], "鲁B5S298"), (ports[1], "鲁U12345")] {
+        assert_eq!(common::lane(port, "/api/lanes/1/entry", json!({ "plateNo": plate })).await["open"], true);
+    }
+    until("the three entries in the city", || async {
+        let r = common::get(format!("{base}/api/admin/records?pageSize=10")).await;
+        (r["items"].as_array().map_or(0, Vec::len) < 3).then_some(r)
+    })
+    .await;
     add_user(&config, "chen", "admin", &[], "chen password 1");
     add_user(&config, "wang", "operator", &["1001"], "wang password 1");
     add_user(&config, "li", "auditor", &[], "li password 11");
 
     let browser = Browser::start(&chromium, &driver, &dir.join("chromium")).await;
-    // The administrator: a booth account and an integration's token from the accounts page.
+    // The administrator: the records' history by a part of a plate, then a
+    // booth account and an integration's token from the accounts page.
     browser.login(&base, "chen", "chen password 1").await;
+    browser.goto(&format!("{base}/records?plate=B55298")).await;
+    let found = browser.texts("#records tbody tr").await;
+    assert_eq!(found.len(), 2, "the plate and its misread: {found:?}");
+    assert!(found.iter().any(|r| r.contains("鲁B5S298") && r.contains("近似")), "the misread is marked: {found:?}");
+    assert!(found.iter().all(|r| r.contains("在场")), "{found:?}");
+    for width in [1400, 1024, 390] {
+        browser.window(width, 1000).await;
+        browser.screenshot(&shot(&format!("console-records-{width}.png"))).await;
+    }
+    browser.window(1400, 1000).await;
     browser.goto(&format!("{base}/users")).await;
     browser.type_into("#add-account input[name=name]", "zhao").await;
     browser.select("#add-account select[name=role]", "booth").await;
@@ -90,6 +110,11 @@ async fn each_role_does_its_days_work_and_every_change_is_found_again() {
     browser.login(&base, "wang", "wang password 1").await;
     let codes = browser.attributes("#lots tr[data-code]", "data-code").await;
     assert_eq!(codes, ["1001"], "the city page lists its lots only");
+    browser.goto(&format!("{base}/records")).await;
+    let seen = browser.attributes("#records tbody tr", "data-code").await;
+    assert!(!seen.is_empty() && seen.iter().all(|c| c == "1001"), "its lots' records only: {seen:?}");
+    browser.goto(&format!("{base}/records?lot=1002")).await;
+    assert!(browser.text("#denied").await.is_some(), "another lot's records are refused");
     browser.goto(&format!("{base}/lots/1002")).await;
     let denied = browser.text("#denied").await.unwrap_or_default();
     assert!(denied.contains("无权访问该车场"), "{denied}");
