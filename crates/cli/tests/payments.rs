@@ -398,8 +398,78 @@ async fn money_flows_through_the_binaries() {
     let kinds: Vec<&str> =
         report["mismatches"].as_array().expect("mismatches").iter().filter_map(|m| m["kind"].as_str()).collect();
     assert!(kinds.iter().all(|k| *k == "not_reported"), "only bills still on their way may differ: {report}");
+
+    // 8. The operators' money pages (issue 27, items 4 and 5), in Chromium when installed.
+    match webdriver::find() {
+        Some((chromium, chromedriver)) => console(&city, &dir, &chromium, &chromedriver).await,
+        None => eprintln!("SKIPPED the money pages in Chromium: install chromium and chromium-driver (Debian)"),
+    }
     drop((platform, lot_a));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The day's money as an administrator reads it: revenue by lot and method
+/// (the booth's cash beside the online payments), a plate's whole story with
+/// a refund given back from it (audited), the arrears settled, and the day's
+/// three-way check; screenshots at 1400, 1024 and 390 px.
+async fn console(city: &City, dir: &std::path::Path, chromium: &str, chromedriver: &str) {
+    let shot = |name: String| std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    common::add_user(&city.platform_config, "chen", "admin", &[], "chen password 1");
+    let base = format!("http://127.0.0.1:{}", city.http);
+    let browser = Browser::start(chromium, chromedriver, &dir.join("chromium-console")).await;
+    browser.window(1400, 1000).await;
+    browser.login(&base, "chen", "chen password 1").await;
+    browser.goto(&format!("{base}/revenue")).await;
+    let lots = browser.attributes("#revenue tbody tr", "data-code").await;
+    assert!(lots.contains(&"1001".to_owned()) && lots.contains(&"1002".to_owned()), "both lots' takings: {lots:?}");
+    let methods = browser.attributes("#by-method tr", "data-method").await;
+    assert!(methods.contains(&"1".to_owned()), "the booth's cash is revenue too: {methods:?}");
+    let online = browser.text("#stat-online-total .value").await.unwrap_or_default();
+    assert!(online.starts_with('¥') && online != "¥0.00", "{online}");
+    for width in [1400, 1024, 390] {
+        browser.window(width, 1000).await;
+        browser.screenshot(&shot(format!("console-revenue-{width}.png"))).await;
+    }
+    browser.window(1400, 1000).await;
+    // A plate's story: its stays, its payment, refunded from here with a reason.
+    browser.goto(&format!("{base}/plates?plate={}", enc("鲁B70004"))).await;
+    let stays = browser.texts("#stays tbody tr").await;
+    assert!(!stays.is_empty(), "its stays");
+    let order = browser.attributes("#payments tr[data-order]", "data-order").await;
+    assert_eq!(order.len(), 1, "its prepayment: {order:?}");
+    browser.type_into(&format!("tr[data-order='{}'] input[name=reason]", order[0]), "车主投诉重复扣费").await;
+    browser.click_confirm_and_wait(&format!("tr[data-order='{}'] button.danger", order[0])).await;
+    let notice = browser.wait_text("#notice", |t| !t.is_empty()).await;
+    assert!(notice.contains("已退款"), "{notice}");
+    let state = browser.attributes(&format!("tr[data-order='{}'] span[data-state]", order[0]), "data-state").await;
+    assert_eq!(state, ["refunded"]);
+    for width in [1400, 1024, 390] {
+        browser.window(width, 1000).await;
+        browser.screenshot(&shot(format!("console-plate-{width}.png"))).await;
+    }
+    browser.window(1400, 1000).await;
+    // The plates that owed: settled now, shown on their story.
+    browser.goto(&format!("{base}/plates?plate={}", enc("鲁B70007"))).await;
+    let arrears = browser.texts("#arrears-table tbody tr").await;
+    assert!(arrears.iter().any(|a| a.contains("已")), "settled arrears: {arrears:?}");
+    browser.goto(&format!("{base}/arrears")).await;
+    assert!(browser.text("#no-arrears").await.is_some(), "nothing owed any more");
+    // The refund is in the audit trail with its reason.
+    browser.goto(&format!("{base}/audit?kind=refund")).await;
+    let rows = browser.texts("#audit tbody tr").await;
+    assert!(
+        rows.iter().any(|r| r.contains("chen") && r.contains(&order[0]) && r.contains("车主投诉重复扣费")),
+        "{rows:?}"
+    );
+    // The day's three-way check as a page.
+    browser.goto(&format!("{base}/reconciliation?date={}", now().date())).await;
+    let platform = browser.text("#stat-platform .value").await.unwrap_or_default();
+    assert!(platform.starts_with('¥'), "{platform}");
+    for width in [1400, 1024, 390] {
+        browser.window(width, 1000).await;
+        browser.screenshot(&shot(format!("console-reconcile-{width}.png"))).await;
+    }
+    browser.close().await;
 }
 
 /// The driver pages' CSRF token of these requests (double submit, as a browser's page would).

@@ -64,3 +64,5 @@ CREATE INDEX audit_actor_at ON audit (actor, at);
 -- The city's records in time order (the history pages and their exports
 -- page through every lot at once by this key).
 CREATE INDEX entries_by_time ON entries (arrive_time, parking_code, uid);
+-- The revenue report reads every lot's bills of a period at once.
+CREATE INDEX bills_by_time ON bills (deal_time);

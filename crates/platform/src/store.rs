@@ -16,6 +16,7 @@
 //! | `cloud` | `cloud_principals`, `remote_stays`, `fixed_cars` (the parking cloud's API) |
 //! | `scans` | `bolink_scans` (no-plate entries by scanning a lane's code) |
 //! | `commands` | `cloud_answers`, `lot_events`, `cloud_lot_state` (the cloud's MQ channel; its commands are `downlinks`) |
+//! | `revenue` | `bills`, `payments` (read: takings per period, lot and channel) |
 //! | `accounts` | `accounts`, `console_sessions`, `api_tokens`, `audit` |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
@@ -43,6 +44,7 @@ mod payments;
 mod photos;
 mod records;
 mod renewals;
+mod revenue;
 mod scans;
 mod shared;
 pub use accounts::{Account, ApiToken, AuditEntry, AuditQuery, ConsoleSession, Role};
@@ -60,6 +62,7 @@ pub use payments::{
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};
 pub use renewals::{LotEpay, Renewal};
+pub use revenue::{Owing, Takings, TakingsQuery};
 pub use scans::Scan;
 use shared::Shared;
 

@@ -277,7 +277,19 @@ async fn posts_from_another_origin_are_refused() {
 async fn pages_say_what_they_may_load_and_who_may_frame_them() {
     let d = Dashboard::new("headers", |_| {}).await;
     let session = d.login("10.0.0.1", ADMIN, &[]).await.session();
-    for path in ["/login", "/", "/plates", "/lists", "/audit", "/users", "/account", "/records"] {
+    for path in [
+        "/login",
+        "/",
+        "/plates",
+        "/lists",
+        "/audit",
+        "/users",
+        "/account",
+        "/records",
+        "/revenue",
+        "/arrears",
+        "/reconciliation",
+    ] {
         let page = d.get(path, &session).await;
         assert_eq!(page.status, 200, "{path}");
         let csp = page.header("content-security-policy");

@@ -261,8 +261,41 @@ pub enum RefundRefused {
     Kept(String),
     #[error("the payment channel refused or did not answer: {0}")]
     Channel(String),
+    /// The caller may not refund at that lot (another lot's payment is [`RefundRefused::NoPayment`]).
+    #[error("{}", .0.en)]
+    Denied(crate::access::Denied),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// [`refund_by_operator`] as `who` (a person or an integration): only a
+/// payment of a lot `who` may change (another lot's is "no such payment",
+/// so its ids tell nothing), written to the audit trail before the money
+/// moves and completed after.
+pub async fn refund_as(
+    state: &AppState,
+    who: &crate::access::Who,
+    order_id: &str,
+    amount: Option<i64>,
+    refund_no: Option<&str>,
+    reason: &str,
+) -> Result<Payment, RefundRefused> {
+    let Some(lot) = state.store().payment_by_order(order_id).await?.map(|p| p.parking_code) else {
+        return Err(RefundRefused::NoPayment(order_id.to_owned()));
+    };
+    match who.check(crate::access::Need::Change, &lot) {
+        Ok(()) => {}
+        Err(d) if d == crate::access::NOT_YOUR_LOT => return Err(RefundRefused::NoPayment(order_id.to_owned())),
+        Err(d) => return Err(RefundRefused::Denied(d)),
+    }
+    let now = format_time(state.now());
+    let change = crate::city::audit::Change::new("refund", &lot, order_id)
+        .new_value(serde_json::json!({ "amount": amount, "refundNo": refund_no }))
+        .reason(reason);
+    let pending = crate::city::audit::begin(state.store(), who, &now, change).await?;
+    let result = refund_by_operator(state, order_id, amount, refund_no, reason).await;
+    pending.finish(state.store(), &result).await;
+    result
 }
 
 /// An operator gives `amount` (default: all that is left) of a paid charge

@@ -90,7 +90,7 @@ pub(crate) async fn refund(
     Path(order_id): Path<String>,
     crate::error::Body(r): crate::error::Body<RefundRequest>,
 ) -> Result<Json<Payment>, ApiError> {
-    use crate::city::payments::{RefundRefused, refund_by_operator};
+    use crate::city::payments::RefundRefused;
     let reason = r.reason.trim();
     if reason.is_empty() || reason.chars().count() > 200 {
         return Err(bad("reason: 1–200 characters"));
@@ -109,24 +109,8 @@ pub(crate) async fn refund(
             "refundNo: a part refund needs the operator's reference (the same reference again is the same refund)",
         ));
     }
-    // Only a payment of the caller's lots (404 and 403 alike would tell
-    // which order ids exist elsewhere: another lot's is "no such payment").
-    let lot = state.store().payment_by_order(&order_id).await?.map(|p| p.parking_code);
-    match lot.as_deref().map(|lot| who.check(crate::access::Need::Change, lot)) {
-        None => return Err(crate::error::not_found(format!("orderId: no payment `{order_id}`"))),
-        Some(Err(d)) if d == crate::access::NOT_YOUR_LOT => {
-            return Err(crate::error::not_found(format!("orderId: no payment `{order_id}`")));
-        }
-        Some(Err(d)) => return Err(ApiError(axum::http::StatusCode::FORBIDDEN, d.en.to_owned())),
-        Some(Ok(())) => {}
-    }
-    let now = onepark_domain::time::format_time(state.now());
-    let change = crate::city::audit::Change::new("refund", lot.as_deref().unwrap_or_default(), &order_id)
-        .new_value(serde_json::json!({ "amount": r.amount, "refundNo": r.refund_no }))
-        .reason(reason);
-    let pending = crate::city::audit::begin(state.store(), &who, &now, change).await?;
-    let result = refund_by_operator(&state, &order_id, r.amount, r.refund_no.as_deref(), reason).await;
-    pending.finish(state.store(), &result).await;
+    let result =
+        crate::city::payments::refund_as(&state, &who, &order_id, r.amount, r.refund_no.as_deref(), reason).await;
     match result {
         Ok(p) => Ok(Json(p)),
         Err(e @ RefundRefused::NoPayment(_)) => Err(crate::error::not_found(e.to_string())),
@@ -134,6 +118,7 @@ pub(crate) async fn refund(
             Err(crate::error::conflict(e.to_string()))
         }
         Err(e @ RefundRefused::Channel(_)) => Err(ApiError(axum::http::StatusCode::BAD_GATEWAY, e.to_string())),
+        Err(RefundRefused::Denied(d)) => Err(ApiError(axum::http::StatusCode::FORBIDDEN, d.en.to_owned())),
         Err(RefundRefused::Store(e)) => Err(e.into()),
     }
 }
@@ -188,26 +173,26 @@ pub(crate) struct Mismatch {
     /// (a paid charge missing from the statement), amount (they disagree on the amount), refund
     /// (refunds disagree), not_reported (paid, but the lot never sent the bill), lot_only (a lot
     /// reports a city-platform payment the platform never charged).
-    kind: String,
-    order_id: Option<String>,
-    parking_code: Option<String>,
-    bill_id: Option<String>,
+    pub(crate) kind: String,
+    pub(crate) order_id: Option<String>,
+    pub(crate) parking_code: Option<String>,
+    pub(crate) bill_id: Option<String>,
     /// fen, as the platform, the channel and the lot have it.
-    platform: Option<i64>,
-    channel: Option<i64>,
-    lot: Option<i64>,
+    pub(crate) platform: Option<i64>,
+    pub(crate) channel: Option<i64>,
+    pub(crate) lot: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ReconcileReply {
-    date: String,
+    pub(crate) date: String,
     /// Paid charges of the day, net of refunds (fen), by the platform and by the channel.
-    platform_fen: i64,
-    channel_fen: i64,
+    pub(crate) platform_fen: i64,
+    pub(crate) channel_fen: i64,
     /// City-platform payments the lots reported for the day (fen).
-    lot_fen: i64,
-    mismatches: Vec<Mismatch>,
+    pub(crate) lot_fen: i64,
+    pub(crate) mismatches: Vec<Mismatch>,
 }
 
 /// The day's money three ways — lots' bills, the platform's charges, the
@@ -220,6 +205,11 @@ pub(crate) async fn reconciliation(
     Query(p): Query<DateParams>,
 ) -> Result<Json<ReconcileReply>, ApiError> {
     let date = onepark_domain::time::parse_date(p.date.as_str()).map_err(|_| bad("date: expected yyyy-MM-dd"))?;
+    three_way(&state, date).await.map(Json)
+}
+
+/// The day's three-way check (the API's and the console's page).
+pub(crate) async fn three_way(state: &AppState, date: chrono::NaiveDate) -> Result<ReconcileReply, ApiError> {
     let ours = state.store().day_payments(date).await?;
     let csv = state
         .payments()
@@ -231,7 +221,7 @@ pub(crate) async fn reconciliation(
         .map_err(|e| ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("channel statement: {e}")))?;
     let paid_type = state.payments().channel().paid_type();
     let lot_bills = state.store().day_online_bills(date, paid_type).await?;
-    Ok(Json(reconcile(p.date.as_str(), &ours, &lines, &lot_bills, paid_type)))
+    Ok(reconcile(&date.to_string(), &ours, &lines, &lot_bills, paid_type))
 }
 
 /// The comparison itself, pure.

@@ -12,6 +12,7 @@
 //! checked too, and the token stops a form another page of the site posts.
 
 mod accounts;
+mod arrears;
 mod audit;
 mod city;
 mod cloud;
@@ -23,7 +24,9 @@ mod lot;
 mod photo;
 mod plates;
 pub mod qr;
+mod reconcile;
 mod records;
+mod revenue;
 
 use axum::Router;
 use axum::extract::{Form, FromRequestParts, Path, Query, Request, State};
@@ -32,7 +35,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{Duration, NaiveDate, Timelike as _};
+use chrono::{Datelike as _, Duration, NaiveDate, Timelike as _};
 use onepark_domain::time::format_time;
 use onepark_serve::pages::Client;
 use onepark_web::chart::{self, Axes, Place, Series};
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/lots/{code}", get(lot::lot))
         .route("/lots/{code}/qr", get(qr::qr))
         .route("/plates", get(plates::plates))
+        .route("/plates/refund", axum::routing::post(plates::refund))
         .route("/lists", get(lists::lists).post(lists::change_list))
         .route("/cloud", get(cloud::cloud).post(cloud::change))
         .route("/events", get(events::events))
@@ -66,6 +70,9 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/account", get(accounts::own).post(accounts::change_own))
         .route("/audit", get(audit::audit))
         .route("/records", get(records::records))
+        .route("/revenue", get(revenue::revenue))
+        .route("/arrears", get(arrears::arrears))
+        .route("/reconciliation", get(reconcile::reconciliation))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
         .layer(axum::middleware::from_fn_with_state(state, guard_posts))
 }
@@ -227,9 +234,12 @@ fn stored_plate(typed: &str) -> String {
 type NavItem = (&'static str, &'static str, &'static str, fn(&Who) -> bool);
 
 /// The console's pages.
-const NAV: [NavItem; 8] = [
+const NAV: [NavItem; 11] = [
     ("/", "全市概览", "City", |_| true),
     ("/records", "停车记录", "Records", |_| true),
+    ("/revenue", "收入报表", "Revenue", |_| true),
+    ("/arrears", "欠费", "Arrears", |_| true),
+    ("/reconciliation", "对账", "Reconcile", |w| w.city_wide()),
     ("/plates", "车牌查询", "Plates", |_| true),
     ("/lists", "黑白名单", "Lists", |_| true),
     ("/events", "告警与事件", "Alarms", |_| true),
