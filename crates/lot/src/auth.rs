@@ -26,6 +26,18 @@ use crate::config::{Config, host_part, ip_literal};
 pub use onepark_serve::password::hash_password;
 use onepark_serve::password::verify;
 
+/// The staff member a request comes from (their login name), for the
+/// handlers that record who did what.
+#[derive(Clone, Debug)]
+pub struct Staff(pub String);
+
+impl Staff {
+    /// Who did it: the logged-in name, or "本机" (this machine) without `[auth]`.
+    pub fn name(staff: Option<&axum::Extension<Staff>>) -> String {
+        staff.map_or_else(|| "本机".to_owned(), |s| s.0.0.clone())
+    }
+}
+
 /// The cookie that carries a staff token for the booth page.
 pub(crate) const COOKIE: &str = "onepark_staff";
 
@@ -202,13 +214,17 @@ pub async fn gate(State(access): State<Access>, request: Request, next: Next) ->
         Some(cookie) if token.is_empty() && booth => cookie.to_owned(),
         _ => token,
     };
-    if booth && access.sessions.user(&token, Instant::now()).is_none() {
+    let user = access.sessions.user(&token, Instant::now());
+    if booth && user.is_none() {
         return axum::response::Redirect::to("/booth/login").into_response();
     }
     if token.is_empty() {
         return refuse(StatusCode::UNAUTHORIZED, "缺少令牌：请在 Authorization: Bearer 中提供设备令牌或登录令牌");
     }
-    if access.sessions.user(&token, Instant::now()).is_some() {
+    if let Some(user) = user {
+        // Who did it: the booth's ledger and audit name the person.
+        let mut request = request;
+        request.extensions_mut().insert(Staff(user));
         return next.run(request).await;
     }
     if let Some(device) = auth.devices.iter().find(|d| same(&d.token, &token)) {

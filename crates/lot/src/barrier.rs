@@ -604,6 +604,10 @@ fn remember(state: &LotState, lane: &Lane, read: &Read, at: NaiveDateTime, reply
     let d = &reply.1.0;
     let with_photo = read.photo.as_deref().is_some_and(|f| !f.trim().is_empty()) && d.photo.is_none();
     let photo_id = d.uid.as_ref().filter(|_| with_photo && (d.open || kind == PhotoType::Entry));
+    // A car held at an exit: its photo waits for the booth to let it out.
+    if kind == PhotoType::Exit && !d.open && with_photo {
+        state.feed().hold_photo(&lane.id, &format_time(at), read.photo.as_deref().unwrap_or_default());
+    }
     state.feed().push(LaneEvent {
         at: format_time(at),
         lane: lane.id.clone(),

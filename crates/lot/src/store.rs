@@ -27,6 +27,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 mod cards;
 mod cloud;
 mod fleet;
+mod ledger;
 mod lists;
 mod outbox;
 mod payments;
@@ -35,6 +36,7 @@ mod remote;
 mod sessions;
 pub use cards::MonthCard;
 pub use fleet::{CarGroup, CarLog, ChargePlan, CloudCar, Coupon, LogLine};
+pub use ledger::LedgerEntry;
 pub use lists::{ListEntry, OrderMark};
 pub use outbox::{Finished, Outgoing, RefusedRecord, Report, Standing};
 pub use payments::{ArrearsNotice, BillKind, BillState, OnlineBill, RefundBooked, Settlement, Signing};
@@ -52,6 +54,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (5, "links", include_str!("../migrations/0005_links.sql")),
     (6, "cloud channel", include_str!("../migrations/0006_cloud_channel.sql")),
     (7, "cloud money", include_str!("../migrations/0007_cloud_money.sql")),
+    (8, "booth ledger", include_str!("../migrations/0008_booth_ledger.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -61,6 +61,11 @@
     if (message && !window.confirm(message)) e.preventDefault();
   });
 
+  // A report's print button (the shift report): the page prints without its header and forms.
+  document.addEventListener("click", function (e) {
+    if (e.target.closest("button[data-print]")) window.print();
+  });
+
   document.addEventListener("click", function (e) {
     var button = e.target.closest("button[data-lang]");
     if (!button) return;
