@@ -262,7 +262,12 @@ async fn confirmed(browser: &Browser, base: &str, plate: &str, removed: bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         browser.goto(&format!("{base}/lists")).await;
-        let row = format!("tr[data-plate='{plate}']");
+        // A removal every lot confirmed leaves the list for its "removed" part.
+        let gone = browser.attributes(&format!("#removed-entries tr[data-plate='{plate}']"), "data-plate").await;
+        if removed && !gone.is_empty() {
+            return;
+        }
+        let row = format!("#list-entries tr[data-plate='{plate}']");
         let states = browser.attributes(&format!("{row} .delivery"), "data-state").await;
         let removals = browser.texts(&format!("{row} .lot-state .badge.off")).await.len();
         if states.len() == 2 && states.iter().all(|s| s == "confirmed") && (removals == 2) == removed {

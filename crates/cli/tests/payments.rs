@@ -370,7 +370,7 @@ async fn money_flows_through_the_binaries() {
         .post(format!("{}/booth/arrears", city.lot(1)))
         .header("content-type", "application/x-www-form-urlencoded")
         .header("cookie", "lang=zh")
-        .body(format!("plate={}&amount={owed}", enc(plate)))
+        .body(format!("plate={}&amount={owed}&paidType=1", enc(plate)))
         .send()
         .await
         .expect("booth");
@@ -486,7 +486,10 @@ fn pay_url(quote: &str) -> String {
 async fn driver_pays(browser: &Browser, city: &City, plate: &str) {
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
     browser.goto(&format!("{}/pay", city.platform())).await;
-    browser.type_into("input[name=plate]", plate).await;
+    browser.screenshot(&shots.join("pay-start.png")).await;
+    // The province is picked (鲁 by default), the rest typed: a phone's keyboard has no 鲁.
+    let rest: String = plate.chars().skip(1).collect();
+    browser.type_into("input[name=plate]", &rest).await;
     browser.click_and_wait("form button[type=submit]").await;
     assert_eq!(browser.text(".plate.big").await.as_deref(), Some(plate));
     browser.screenshot(&shots.join("pay-plate.png")).await;
@@ -501,6 +504,10 @@ async fn driver_pays(browser: &Browser, city: &City, plate: &str) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     assert!(fee.starts_with('¥') && fee != "¥0.00", "the lot's fee: {fee}");
+    let stayed = browser.text("#stayed").await.unwrap_or_default();
+    assert!(stayed.contains("小时"), "how long it stayed: {stayed}");
+    let leave_by = browser.text("#leave-by").await.unwrap_or_default();
+    assert!(leave_by.contains("前出场"), "when to have left: {leave_by}");
     browser.screenshot(&shots.join("pay-quote.png")).await;
     browser.click_and_wait("#pay").await;
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -178,6 +178,8 @@ pub struct LotInfo {
     pub address: String,
     /// Map position (longitude, latitude) as the lot wrote it.
     pub position: Option<(String, String)>,
+    /// The lot's tariff as it describes it to drivers (Qingdao's feeScale), if it says.
+    pub tariff: Option<String>,
     /// Everything the lot said, kept as received (canonical, for its operators).
     pub content: String,
 }

@@ -66,3 +66,7 @@ CREATE INDEX audit_actor_at ON audit (actor, at);
 CREATE INDEX entries_by_time ON entries (arrive_time, parking_code, uid);
 -- The revenue report reads every lot's bills of a period at once.
 CREATE INDEX bills_by_time ON bills (deal_time);
+
+-- The lot's tariff as it describes it to drivers (Qingdao's feeScale), for
+-- the driver's fee page.
+ALTER TABLE parking_info ADD COLUMN tariff TEXT;

@@ -714,6 +714,24 @@ async fn driver_pages(h: Harness, tag: &str) {
     // With proof: the entry time, the arrears' lots, the sign-up form.
     let proven = page(proof.clone()).await;
     assert!(proven.contains("入场时间") && proven.contains("1002") && proven.contains("id=\"signup\""), "{proven}");
+    // A sign-up needs a choice; it can be cancelled; both are in the audit trail as the driver's.
+    let form = format!("plate={}&limit=50", enc(&plate));
+    let (status, said) = h.driver_post_with("/pay/signup", form.clone(), &proof).await;
+    assert_eq!(status, 400, "no way chosen: {said}");
+    assert!(said.contains("请至少选择一种"), "{said}");
+    assert_eq!(h.driver_post_with("/pay/signup", format!("{form}&no_stop=1"), &proof).await.0, 303);
+    assert!(h.state.store().signup(&plate).await.expect("read").is_some_and(|s| s.no_stop));
+    assert!(page(proof.clone()).await.contains("id=\"cancel-signup\""), "a way to cancel");
+    assert_eq!(h.driver_post_with("/pay/signup", format!("{form}&cancel=1"), &proof).await.0, 303);
+    let cancelled = h.state.store().signup(&plate).await.expect("read").expect("kept");
+    assert!(!cancelled.no_stop && !cancelled.after_leave, "cancelled");
+    let trail = h
+        .state
+        .store()
+        .audit(&onepark_platform::store::AuditQuery { kind: "signup".into(), limit: 10, ..Default::default() })
+        .await
+        .expect("audit");
+    assert!(trail.len() >= 2 && trail.iter().all(|e| e.actor == "driver" && e.subject == plate), "{trail:?}");
     // A receipt opens with its link's key or the plate's proof, not by its order id alone.
     let (status, receipt) = h.driver_post("/pay/arrears", format!("plate={}", enc(&plate))).await;
     assert_eq!(status, 303, "{receipt}");

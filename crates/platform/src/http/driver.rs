@@ -25,6 +25,7 @@ use crate::city::payments::{self, Paying};
 use crate::http::proof;
 use crate::state::AppState;
 use crate::store::{Debt, DownlinkState, PayState, Payment, Purpose, Signup};
+use onepark_domain::time::parse_time;
 
 /// The spec gives the lot 5 s to answer `fee`.
 pub(crate) const FEE_WAIT: Duration = Duration::from_secs(5);
@@ -191,13 +192,27 @@ fn plate(text: &str) -> Option<String> {
 #[derive(Deserialize)]
 struct PlateQuery {
     plate: Option<String>,
+    /// The province picked beside the plate (a phone's keyboard has no 鲁):
+    /// put in front of a plate typed without one.
+    province: Option<String>,
+}
+
+/// The plate as the form sent it: the province picked, then what was typed
+/// (unless it starts with a province itself).
+fn typed_plate(q: &PlateQuery) -> String {
+    let typed = q.plate.as_deref().unwrap_or_default().trim();
+    let starts_with_province = typed.chars().next().is_some_and(|c| onepark_domain::plate::PROVINCES.contains(c));
+    match q.province.as_deref().filter(|p| p.chars().count() == 1 && onepark_domain::plate::PROVINCES.contains(*p)) {
+        Some(p) if !typed.is_empty() && !starts_with_province => format!("{p}{typed}"),
+        _ => typed.to_owned(),
+    }
 }
 
 /// `/pay`: the plate form, or (with `?plate=`) the plate's page.
 async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PlateQuery>) -> Response {
     let d = driver(&state, &headers);
     let lang = d.lang;
-    let typed = q.plate.unwrap_or_default();
+    let typed = typed_plate(&q);
     if typed.trim().is_empty() {
         let body = html! {
             div.card {
@@ -223,11 +238,21 @@ async fn start(State(state): State<AppState>, headers: HeaderMap, Query(q): Quer
 }
 
 fn plate_form(lang: Lang, value: &str) -> Markup {
+    // The province typed already stays in the text; otherwise the picker's (鲁 first: Qingdao).
+    let (province, rest) = match value.chars().next() {
+        Some(c) if onepark_domain::plate::PROVINCES.contains(c) => (c, &value[c.len_utf8()..]),
+        _ => ('鲁', value),
+    };
     html! {
         form method="get" action="/pay" {
             p { label.field { (lang.t("车牌号", "Plate number"))
-                input.plate-input name="plate" value=(value) placeholder="鲁B12345" required autofocus
-                    autocapitalize="characters" autocomplete="off"; } }
+                span.plate-row {
+                    select.province name="province" aria-label=(lang.t("省份简称", "Province")) {
+                        @for p in onepark_domain::plate::PROVINCES.chars() { option value=(p) selected[p == province] { (p) } }
+                    }
+                    input.plate-input name="plate" value=(rest) placeholder="B12345" required autofocus
+                        autocapitalize="characters" autocomplete="off";
+                } } }
             button.wide type="submit" { (lang.t("查询", "Look up")) }
         }
     }
@@ -248,6 +273,15 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
         None => None,
     };
     let cards = store.fixed_cars_of(plate_no).await?.iter().filter(|c| crate::city::renewals::renewable(c)).count();
+    // Lots by name, not code, wherever the driver sees one.
+    let mut lot_names = std::collections::HashMap::new();
+    for code in arrears.iter().map(|a| &a.parking_code).chain(history.iter().map(|p| &p.parking_code)) {
+        if !lot_names.contains_key(code) {
+            if let Some(name) = store.lot_name(code).await? {
+                lot_names.insert(code.clone(), name);
+            }
+        }
+    }
     let body = html! {
         div.card {
             div.plate.big { (plate_no) }
@@ -281,7 +315,7 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
                     table {
                         tr { th { (lang.t("车场", "Lot")) } th { (lang.t("离场", "Left")) } th.num { (lang.t("金额", "Amount")) } }
                         @for a in &arrears {
-                            tr { td { (a.parking_code) } td { (a.end_time) } td.num { (yuan(a.should_pay)) } }
+                            tr { td { (lot_names.get(&a.parking_code).map_or(a.parking_code.as_str(), String::as_str)) } td { (a.end_time) } td.num { (yuan(a.should_pay)) } }
                         }
                     }
                 }
@@ -347,13 +381,15 @@ fn signup_form(d: &Driver, plate_no: &str, signup: Option<&Signup>, default_limi
     let no_stop = signup.is_some_and(|s| s.no_stop);
     let after_leave = signup.is_some_and(|s| s.after_leave);
     let limit = signup.map_or(default_limit, |s| s.money_limit);
+    let active = signup.filter(|s| s.no_stop || s.after_leave);
     html! {
-        @if let Some(s) = signup {
+        @if let Some(s) = active {
             p.muted { (lang.t("已签约，签约号 ", "Signed up, contract ")) (s.contract_id) }
         } @else {
             p.muted { (lang.t("开通后，出场时自动从账户扣费，无需停车缴费。", "Once signed up, exits are paid from your account without stopping.")) }
         }
-        form method="post" action="/pay/signup" {
+        form method="post" action="/pay/signup" id="signup-form"
+            data-confirm=(lang.t("确认按所选方式开通（或更新）无感支付？", "Sign up (or update) paying without stopping as chosen?")) {
             (d.token())
             input type="hidden" name="plate" value=(plate_no);
             p { label.check { input type="checkbox" name="no_stop" value="1" checked[no_stop || signup.is_none()];
@@ -363,7 +399,17 @@ fn signup_form(d: &Driver, plate_no: &str, signup: Option<&Signup>, default_limi
             p { label.field { (lang.t("单笔限额（元）", "Limit per payment (yuan)"))
                 input type="number" name="limit" min="1" max="10000" step="1" value=(limit / 100) required; } }
             button.wide.secondary type="submit" id="sign-up" {
-                @if signup.is_some() { (lang.t("更新签约", "Update")) } @else { (lang.t("开通无感支付", "Sign up")) }
+                @if active.is_some() { (lang.t("更新签约", "Update")) } @else { (lang.t("开通无感支付", "Sign up")) }
+            }
+        }
+        @if active.is_some() {
+            form method="post" action="/pay/signup" id="cancel-signup"
+                data-confirm=(lang.t("确认取消无感支付？之后出场需停车缴费。", "Stop paying without stopping? Exits will need paying at the lane.")) {
+                (d.token())
+                input type="hidden" name="plate" value=(plate_no);
+                input type="hidden" name="limit" value=(limit / 100);
+                input type="hidden" name="cancel" value="1";
+                button.wide.danger type="submit" id="cancel" { (lang.t("取消无感支付", "Stop paying without stopping")) }
             }
         }
     }
@@ -471,10 +517,24 @@ async fn quote(
         Ok(_) => return problem(&d, StatusCode::NOT_FOUND, "没有这次查询", "No such fee query"),
         Err(e) => return failed(&d, e),
     };
-    let lot_name = match state.store().lot_name(&q.parking_code).await {
-        Ok(name) => name.unwrap_or_else(|| q.parking_code.clone()),
-        Err(e) => return failed(&d, e),
+    let (lot_name, tariff) =
+        match (state.store().lot_name(&q.parking_code).await, state.store().lot_tariff(&q.parking_code).await) {
+            (Ok(name), Ok(tariff)) => (name.unwrap_or_else(|| q.parking_code.clone()), tariff),
+            (Err(e), _) | (_, Err(e)) => return failed(&d, e),
+        };
+    // How long the car has stayed up to the time charged, and when it must
+    // have left once paid (the lots' grace after a payment: 15 minutes).
+    let stayed = match (q.arrive_time.as_deref().map(parse_time), q.end_time.as_deref().map(parse_time)) {
+        (Some(Ok(a)), Some(Ok(b))) => {
+            let m = (b - a).num_minutes().max(0);
+            Some(match lang {
+                Lang::Zh => format!("{}小时{:02}分", m / 60, m % 60),
+                Lang::En => format!("{} h {:02} min", m / 60, m % 60),
+            })
+        }
+        _ => None,
     };
+    let leave_by = onepark_domain::time::format_time(state.now() + chrono::Duration::minutes(15));
     let back = plate_url(&q.plate_no);
     let body = match (q.success, q.should_pay) {
         (None, _) => html! {
@@ -503,9 +563,12 @@ async fn quote(
                 div.plate.big { (q.plate_no) }
                 p.muted { (lang.t("车场 ", "Lot ")) (lot_name)
                     @if d.proves(&q.plate_no) { " · " (lang.t("入场 ", "entered ")) (q.arrive_time.clone().unwrap_or_default()) } }
-                p.muted { (lang.t("计费至 ", "Charged up to ")) (q.end_time.clone().unwrap_or_default()) }
+                p.muted { (lang.t("计费至 ", "Charged up to ")) (q.end_time.clone().unwrap_or_default())
+                    @if let Some(stayed) = &stayed { " · " (lang.t("停车时长 ", "stayed ")) span id="stayed" { (stayed) } } }
                 p.amount id="fee" { (yuan(fen)) }
-                p.muted { (lang.t("支付后请在 15 分钟内出场，超时需补缴差额。", "After paying, leave within 15 minutes; later, only the difference is due.")) }
+                p id="leave-by" { (lang.t("支付后请于 ", "After paying, leave by ")) strong { (leave_by.get(11..16).unwrap_or(&leave_by)) }
+                    (lang.t(" 前出场（15 分钟内），超时需补缴差额。", " (within 15 minutes); later, only the difference is due.")) }
+                @if let Some(t) = &tariff { p.muted id="tariff" { (lang.t("收费标准：", "Tariff: ")) (t) } }
                 form method="post" action=(format!("/pay/quote/{id}/pay?k={}", key.k.clone().unwrap_or_default())) {
                     (d.token())
                     button.wide type="submit" id="pay" { (lang.t("立即支付 ", "Pay ")) (yuan(fen)) }
@@ -640,6 +703,9 @@ struct SignupForm {
     after_leave: Option<String>,
     /// yuan
     limit: String,
+    /// Stop both (the driver cancels the sign-up).
+    #[serde(default)]
+    cancel: Option<String>,
 }
 
 async fn sign_up(
@@ -668,18 +734,37 @@ async fn sign_up(
             "The limit is 1 to 10000 yuan",
         );
     };
-    let contract = match state.payments().channel().sign_up(&plate_no, limit).await {
-        Ok(c) => c,
-        Err(e) => return failed(&d, e),
+    let cancel = f.cancel.is_some();
+    if !cancel && f.no_stop.is_none() && f.after_leave.is_none() {
+        return problem(
+            &d,
+            StatusCode::BAD_REQUEST,
+            "请至少选择一种无感支付方式（出场无感扣费或先离场后付费）",
+            "Choose at least one way: deduct at the exit, or leave first and pay after",
+        );
+    }
+    // A cancellation keeps the contract's id (nothing is signed at the channel); nothing
+    // signed up, nothing to cancel.
+    let contract_id = if cancel {
+        match state.store().signup(&plate_no).await {
+            Ok(Some(s)) if s.no_stop || s.after_leave => s.contract_id,
+            Ok(_) => return Redirect::to(&format!("{}#signup", plate_url(&plate_no))).into_response(),
+            Err(e) => return failed(&d, e),
+        }
+    } else {
+        match state.payments().channel().sign_up(&plate_no, limit).await {
+            Ok(c) => c.contract_id,
+            Err(e) => return failed(&d, e),
+        }
     };
     let signup = Signup {
         plate_color: if plate_no.chars().count() == 8 { 5 } else { 1 },
         plate_no: plate_no.clone(),
-        no_stop: f.no_stop.is_some(),
-        after_leave: f.after_leave.is_some(),
+        no_stop: !cancel && f.no_stop.is_some(),
+        after_leave: !cancel && f.after_leave.is_some(),
         money_limit: limit,
         channel: state.payments().channel().name().to_owned(),
-        contract_id: contract.contract_id,
+        contract_id,
         updated_at: onepark_domain::time::format_time(state.now()),
     };
     let before = match state.store().signup(&plate_no).await {
@@ -723,6 +808,10 @@ async fn receipt(
     };
     // Only a payment that went through proves its plate.
     let code = (p.state == PayState::Paid).then(|| state.proofs().receipt_code(&p.order_id));
+    let lot_name = match state.store().lot_name(&p.parking_code).await {
+        Ok(name) => name.unwrap_or_else(|| p.parking_code.clone()),
+        Err(e) => return failed(&d, e),
+    };
     let delivered = match lot_heard(&state, &p).await {
         Ok(d) => d,
         Err(e) => return failed(&d, e),
@@ -740,7 +829,7 @@ async fn receipt(
                 @if let Some(code) = &code { tr { th { (lang.t("查询码", "Receipt code")) } td id="receipt-code" { (code) } } }
                 @if let Some(txn) = &p.txn_id { tr { th { (lang.t("交易流水号", "Transaction")) } td { (txn) } } }
                 @if let Some(t) = &p.deal_time { tr { th { (lang.t("支付时间", "Paid at")) } td { (t) } } }
-                @if !p.parking_code.is_empty() { tr { th { (lang.t("车场", "Lot")) } td { (p.parking_code) } } }
+                @if !p.parking_code.is_empty() { tr { th { (lang.t("车场", "Lot")) } td { (lot_name) } } }
                 @if let Some(reason) = &p.reason { tr { th { (lang.t("原因", "Reason")) } td { (reason) } } }
                 @if p.refunded > 0 { tr { th { (lang.t("已退款", "Refunded")) } td { (yuan(p.refunded)) " " (p.refund_reason.clone().unwrap_or_default()) } } }
             }

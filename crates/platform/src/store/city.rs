@@ -99,6 +99,16 @@ impl Store {
     }
 
     /// A lot's name as its description gave it.
+    /// The lot's tariff as it describes it to drivers, if it did.
+    pub async fn lot_tariff(&self, parking_code: &str) -> Result<Option<String>, StoreError> {
+        let tariff: Option<Option<String>> =
+            sqlx::query_scalar("SELECT tariff FROM parking_info WHERE parking_code = $1")
+                .bind(parking_code)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(tariff.flatten())
+    }
+
     pub async fn lot_name(&self, parking_code: &str) -> Result<Option<String>, StoreError> {
         let name: Option<Option<String>> = sqlx::query_scalar("SELECT name FROM parking_info WHERE parking_code = $1")
             .bind(parking_code)

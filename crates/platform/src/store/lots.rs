@@ -118,10 +118,17 @@ impl Store {
     pub async fn put_parking_info(&self, lot: &LotRef, m: &LotInfo, now: &str) -> Result<(), StoreError> {
         let upsert = sqlx::query(
             "INSERT INTO parking_info (parking_code, name, address, longitude, latitude, access_id, received_at, \
-             content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (parking_code) DO UPDATE SET \
-             name = $2, address = $3, longitude = $4, latitude = $5, access_id = $6, received_at = $7, content = $8",
+             content, tariff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (parking_code) DO UPDATE SET \
+             name = $2, address = $3, longitude = $4, latitude = $5, access_id = $6, received_at = $7, content = $8, \
+             tariff = $9",
         );
-        lot_info_columns(upsert, m).bind(&lot.access_id).bind(now).bind(&m.content).execute(&self.pool).await?;
+        lot_info_columns(upsert, m)
+            .bind(&lot.access_id)
+            .bind(now)
+            .bind(&m.content)
+            .bind(&m.tariff)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -25,11 +25,17 @@ pub(super) async fn lists(
     } else {
         lang.t("我的全部车场", "all my lots")
     };
-    // One row per plate and list, one badge per lot.
+    // One row per plate and list; each lot's copy under it.
     let mut rows: BTreeMap<(String, i64), Vec<LotCopy>> = BTreeMap::new();
     for (e, delivery) in &entries {
-        rows.entry((e.plate_no.clone(), e.list_kind)).or_default().push((e.parking_code.clone(), e.deleted, *delivery));
+        rows.entry((e.plate_no.clone(), e.list_kind))
+            .or_default()
+            .push(LotCopy { entry: e.clone(), delivery: *delivery });
     }
+    // Entries every lot has removed (and confirmed) leave the list for the "removed" part.
+    let removed =
+        |copies: &[LotCopy]| copies.iter().all(|c| c.entry.deleted && c.delivery == Some(DownlinkState::Confirmed));
+    let names: BTreeMap<String, String> = super::records::lot_choices(&state, &v).await?.into_iter().collect();
     let now = state.now();
     let body = html! {
         h1 { (lang.t("黑白名单", "Black and white lists")) }
@@ -54,20 +60,35 @@ pub(super) async fn lists(
         } }
         div.card.mt {
             h2 { (lang.t("名单与各车场确认", "Entries and each lot's confirmation")) }
-            @if rows.is_empty() { p.empty { (lang.t("暂无名单", "No entries yet")) } }
+            @if rows.values().all(|c| removed(c)) { p.empty { (lang.t("暂无名单", "No entries yet")) } }
             @else { div.scroll { table id="list-entries" {
-                thead { tr { th { (lang.t("车牌", "Plate")) } th { (lang.t("名单", "List")) } th { (lang.t("各车场", "Lots")) } th {} } }
-                tbody { @for ((plate, kind), lots) in &rows {
-                    @let live: Vec<&String> = lots.iter().filter(|(_, deleted, _)| !deleted).map(|(c, _, _)| c).collect();
+                thead { tr {
+                    th { (lang.t("车牌", "Plate")) } th { (lang.t("名单", "List")) } th { (lang.t("有效期", "Valid")) }
+                    th { (lang.t("备注", "Remark")) } th { (lang.t("各车场下发", "Delivery to the lots")) } th {}
+                } }
+                tbody { @for ((plate, kind), copies) in rows.iter().filter(|(_, c)| !removed(c)) {
+                    @let live: Vec<&LotCopy> = copies.iter().filter(|c| !c.entry.deleted).collect();
+                    @let first = live.first().copied().unwrap_or(&copies[0]);
+                    @let same = live.iter().all(|c| c.entry.start_time == first.entry.start_time && c.entry.end_time == first.entry.end_time);
                     tr data-plate=(plate) {
-                        td.plate { a href=(format!("/plates?plate={plate}")) { (plate) } }
+                        td.plate { a href=(format!("/plates?plate={}", encode(plate))) { (plate) } }
                         td { (list_name(lang, *kind)) }
-                        td { @for (code, deleted, delivery) in lots {
-                            span.lot-state data-code=(code) { (code) " " @if *deleted { span.badge.off { (lang.t("移除", "removal")) } " " } (delivery_badge(lang, *delivery)) } " "
+                        td.muted { @if same { (first.entry.start_time.get(..16).unwrap_or(&first.entry.start_time)) " – " (first.entry.end_time.get(..16).unwrap_or(&first.entry.end_time)) }
+                            @else { (lang.t("各车场不同", "differs by lot")) } }
+                        td { (first.entry.remark.as_deref().unwrap_or("")) }
+                        td { details.lot-states {
+                            summary { (summary(lang, copies)) }
+                            ul { @for c in copies {
+                                li.lot-state data-code=(c.entry.parking_code) {
+                                    (names.get(&c.entry.parking_code).map_or(c.entry.parking_code.as_str(), String::as_str)) " "
+                                    @if c.entry.deleted { span.badge.off { (lang.t("移除", "removal")) } " " }
+                                    (delivery_badge(lang, c.delivery))
+                                }
+                            } }
                         } }
                         td { @if may_change && !live.is_empty() {
-                            form method="post" action="/lists" data-confirm=(format!("{} {plate}？", if v.who.city_wide() {
-                                lang.t("确认从所有车场移除", "Remove from every lot:") } else { lang.t("确认从我的所有车场移除", "Remove from all my lots:") })) {
+                            form method="post" action="/lists" data-confirm=(format!("{} {} {} {plate}？",
+                                lang.t("确认从", "Remove from"), live.len(), lang.t("个车场移除", "lot(s):"))) {
                                 (v.csrf())
                                 input type="hidden" name="operate" value="delete";
                                 input type="hidden" name="plate" value=(plate);
@@ -78,14 +99,47 @@ pub(super) async fn lists(
                     }
                 } }
             } } }
+            @let gone: Vec<(&(String, i64), &Vec<LotCopy>)> = rows.iter().filter(|(_, c)| removed(c)).collect();
+            @if !gone.is_empty() {
+                details.mt id="removed-entries" {
+                    summary { (lang.t("已移除的名单", "Removed entries")) " (" (gone.len()) ")" }
+                    table { tbody { @for ((plate, kind), copies) in &gone { tr data-plate=(plate) {
+                        td.plate { (plate) } td { (list_name(lang, *kind)) }
+                        td.muted { (lang.t("移除于 ", "removed ")) (copies.iter().map(|c| c.entry.operate_time.as_str()).max().unwrap_or("")) }
+                        td { (copies.len()) (lang.t(" 个车场已确认", " lot(s) confirmed")) }
+                    } } } }
+                }
+            }
         }
     };
     Ok(reply(&v, lang.t("黑白名单", "Lists"), "/lists", body))
 }
 
-/// One lot's copy of a list entry: its parkingCode, whether its latest
-/// change is a removal, and that change's delivery.
-type LotCopy = (String, bool, Option<DownlinkState>);
+/// One lot's copy of a list entry (its latest version) and the delivery of
+/// the message carrying it.
+struct LotCopy {
+    entry: crate::store::ListEntry,
+    delivery: Option<DownlinkState>,
+}
+
+/// The lots' delivery states at a glance: how many lots are in each.
+/// (`已确认 3 · 排队中 1`: lots confirmed, lots queued).
+fn summary(lang: Lang, copies: &[LotCopy]) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in copies {
+        let state = match c.delivery {
+            Some(DownlinkState::Confirmed) => lang.t("已确认", "confirmed"),
+            Some(DownlinkState::Published) => lang.t("已下发", "published"),
+            Some(DownlinkState::Queued) => lang.t("排队中", "queued"),
+            Some(DownlinkState::Expired) => lang.t("已过期", "expired"),
+            Some(DownlinkState::Refused) => lang.t("车场拒绝", "refused"),
+            None => "—",
+        };
+        *counts.entry(state).or_default() += 1;
+    }
+    let parts: Vec<String> = counts.iter().map(|(state, n)| format!("{state} {n}")).collect();
+    parts.join(" · ")
+}
 
 #[derive(Deserialize)]
 pub(super) struct ListForm {

@@ -117,6 +117,7 @@ pub fn lot_info(m: &wire::ParkingInfo) -> LotInfo {
         address: m.address.clone(),
         // AMap coordinates: what the city's map draws.
         position: Some((m.gmap_x.clone(), m.gmap_y.clone())),
+        tariff: Some(m.fee_scale.clone()).filter(|t| !t.trim().is_empty()),
         content: content(m),
     }
 }
@@ -130,6 +131,7 @@ fn stored_lot_info(parking_code: &str, content: &str) -> Option<LotInfo> {
         name: text("parkingName")?,
         address: text("address").unwrap_or_default(),
         position: text("gmapX").zip(text("gmapY")),
+        tariff: text("feeScale"),
         content: content.to_owned(),
     })
 }
