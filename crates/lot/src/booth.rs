@@ -503,13 +503,14 @@ async fn correct(
         _ => {}
     }
     let body = json!({ "plateNo": plate, "operator": staff });
-    let reply = crate::staff::correct_plate(State(state), Path(c.uid), Bytes::from(body.to_string())).await;
+    let reply = crate::staff::correct_plate(State(state.clone()), Path(c.uid), Bytes::from(body.to_string())).await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
-        back(
-            true,
-            &format!("{} → {}", v["uid"].as_str().unwrap_or_default(), v["plateNo"].as_str().unwrap_or_default()),
-        )
+        let uid = v["uid"].as_str().unwrap_or_default();
+        let corrected = v["plateNo"].as_str().unwrap_or_default();
+        ledger(&state, LedgerEntry { note: format!("→ {corrected}"), ..did(&staff, "correct", "", corrected, uid) })
+            .await;
+        back(true, &format!("{uid} → {corrected}"))
     } else {
         let why = v["error"].as_str().unwrap_or_default();
         back(false, &format!("{} {why}", lang.t("更正失败：", "Correction failed:")))
@@ -705,7 +706,8 @@ async fn shift(State(state): State<LotState>, headers: HeaderMap, Query(p): Quer
                 tbody { @for e in &entries { tr {
                     td { (e.at) } td { (e.staff) }
                     td { (match e.kind.as_str() { "fee" => lang.t("停车费", "parking fee"), "arrears" => lang.t("欠费", "arrears"),
-                        "open" => lang.t("手动开闸", "opened by hand"), "match" => lang.t("出口匹配", "exit matched"), other => other }) }
+                        "open" => lang.t("手动开闸", "opened by hand"), "match" => lang.t("出口匹配", "exit matched"),
+                        "correct" => lang.t("车牌更正", "plate corrected"), other => other }) }
                     td.plate { (e.plate_no) } td { (e.lane) } td { (method_name(lang, e.paid_type)) }
                     td.num { @if e.fen != 0 { (yuan(e.fen)) } } td { (e.note) }
                 } } }

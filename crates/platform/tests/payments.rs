@@ -809,6 +809,52 @@ async fn driver_pages_on_sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 27 item 4: an operator writes an arrear off with a reason: only at
+/// a lot of theirs, once however often asked, audited; the plate then owes
+/// nothing there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arrear_is_written_off_once_by_whoever_may() {
+    use onepark_platform::access::{Role, Who};
+    let dir = fresh_dir("payments-waive");
+    let url = format!("sqlite://{}", dir.join("platform.db").display());
+    let h = Harness::new(url, "waive").await;
+    let plate = "鲁D77771".to_owned();
+    h.stay("234", "1002", "UW-Q", &plate, true).await;
+    let mut bill = apply("W-Q", &plate, 700, true);
+    bill["parkingCode"] = json!("1002");
+    assert_eq!(h.send("applyPayment", bill).await["payStatus"], 0);
+    let open = h.state.store().open_arrears(&plate).await.expect("read");
+    assert_eq!(open.len(), 1, "{open:?}");
+    let bill_id = open[0].bill_id.clone();
+    let who = |role, lots: &[&str]| {
+        let lots: Vec<String> = lots.iter().map(|l| (*l).to_owned()).collect();
+        Who::new("wang".into(), role, &lots, "10.0.0.9".into(), String::new())
+    };
+    let waive = onepark_platform::city::payments::waive;
+    assert!(waive(&h.state, &who(Role::Operator, &["1001"]), "1002", &bill_id, "投诉").await.is_err(), "another lot's");
+    assert!(waive(&h.state, &who(Role::Auditor, &[]), "1002", &bill_id, "投诉").await.is_err(), "an auditor");
+    // Two clicks at once: one write-off.
+    let operator = who(Role::Operator, &["1002"]);
+    let (a, b) = tokio::join!(
+        waive(&h.state, &operator, "1002", &bill_id, "道闸故障多计费"),
+        waive(&h.state, &operator, "1002", &bill_id, "道闸故障多计费")
+    );
+    assert_eq!([a.expect("first"), b.expect("second")].iter().filter(|w| **w).count(), 1, "written off once");
+    assert!(h.state.store().open_arrears(&plate).await.expect("read").is_empty(), "nothing owed");
+    let trail = h
+        .state
+        .store()
+        .audit(&onepark_platform::store::AuditQuery { kind: "write_off".into(), limit: 10, ..Default::default() })
+        .await
+        .expect("audit");
+    let done: Vec<_> = trail.iter().filter(|e| e.outcome == "done").collect();
+    assert!(
+        !done.is_empty() && done.iter().all(|e| e.reason == "道闸故障多计费" && e.parking_code == "1002"),
+        "{trail:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue 21 item 12: without a configured channel, online payment is off —
 /// never the sandbox's play money.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

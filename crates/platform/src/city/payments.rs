@@ -268,6 +268,45 @@ pub enum RefundRefused {
     Store(#[from] StoreError),
 }
 
+/// An operator writes one open arrear off (免除核销): the plate no longer
+/// owes it anywhere in the city (no lot holds the car for it); no money
+/// moves and its lot is not told (its own books keep the bill unpaid: the
+/// three-way check does not count it). Audited with the reason; a second
+/// click finds nothing open and changes nothing. `Ok(false)`: nothing open.
+pub async fn waive(
+    state: &AppState,
+    who: &crate::access::Who,
+    parking_code: &str,
+    bill_id: &str,
+    reason: &str,
+) -> Result<bool, WaiveRefused> {
+    who.check(crate::access::Need::Change, parking_code).map_err(WaiveRefused::Denied)?;
+    let open = state.store().open_arrear(parking_code, bill_id).await?;
+    let Some(a) = open else { return Ok(false) };
+    let now = format_time(state.now());
+    let change = crate::city::audit::Change::new("write_off", parking_code, &a.plate_no)
+        .old(serde_json::json!({ "billId": a.bill_id, "amount": a.should_pay, "billTime": a.bill_time }))
+        .reason(reason);
+    let pending = crate::city::audit::begin(state.store(), who, &now, change).await?;
+    let by = format!("console:{}", who.actor);
+    let bills = [(parking_code.to_owned(), bill_id.to_owned())];
+    let result = state.store().settle_arrears(&bills, ("written_off", &by, "WAIVED"), &now, Vec::new()).await;
+    match &result {
+        // Another click got there first: this one changed nothing.
+        Ok(settled) if settled.is_empty() => pending.finish_with(state.store(), "failed", "no open arrear", None).await,
+        _ => pending.finish(state.store(), &result).await,
+    }
+    Ok(!result?.is_empty())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WaiveRefused {
+    #[error("{}", .0.en)]
+    Denied(crate::access::Denied),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// [`refund_by_operator`] as `who` (a person or an integration): only a
 /// payment of a lot `who` may change (another lot's is "no such payment",
 /// so its ids tell nothing), written to the audit trail before the money

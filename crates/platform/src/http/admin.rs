@@ -193,7 +193,7 @@ pub(crate) async fn authorize(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let who = match crate::http::session::from_bearer(&state, request.headers(), client).await {
+    let who = match crate::http::caller::from_bearer(&state, request.headers(), client).await {
         Ok(Some(who)) => who,
         Ok(None) => return ApiError(StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()).into_response(),
         Err(e) => return ApiError::from(e).into_response(),

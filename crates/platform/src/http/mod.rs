@@ -3,6 +3,7 @@
 //! their one error type (`error`).
 
 pub mod admin;
+pub mod caller;
 pub mod dashboard;
 pub mod driver;
 pub mod integrators;

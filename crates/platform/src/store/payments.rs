@@ -911,6 +911,17 @@ impl Store {
     }
 
     /// A plate's open arrears, oldest first.
+    /// One open arrear of a lot.
+    pub async fn open_arrear(&self, parking_code: &str, bill_id: &str) -> Result<Option<Arrear>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {ARREAR_COLUMNS} FROM arrears WHERE parking_code = $1 AND bill_id = $2 AND state = 'open'"
+        ))
+        .bind(parking_code)
+        .bind(bill_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn open_arrears(&self, plate_no: &str) -> Result<Vec<Arrear>, StoreError> {
         let sql = format!(
             "SELECT {ARREAR_COLUMNS} FROM arrears WHERE plate_no = $1 AND state = 'open' ORDER BY bill_time, bill_id"

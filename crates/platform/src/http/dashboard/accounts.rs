@@ -327,7 +327,7 @@ pub(super) async fn change_own(
     if let Some((error, status)) = refusal {
         return own_page(&state, &v, None, Some(&error), status).await;
     }
-    let keep = crate::http::session::session_hash(&headers);
+    let keep = crate::http::caller::session_hash(&headers);
     match accounts::set_password(&state, &v.who, &v.who.actor, &f.password, keep.as_deref()).await {
         Ok(()) => own_page(&state, &v, Some(lang.t("密码已修改", "Password changed")), None, StatusCode::OK).await,
         Err(AccountError::Store(e)) => Err(Refused::Store(e)),

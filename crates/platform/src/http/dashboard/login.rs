@@ -1,8 +1,8 @@
 //! Logging in and out: a name and password for a session cookie
-//! (`crate::http::session`).
+//! (`crate::http::caller`).
 
 use super::*;
-use crate::http::session::Login;
+use crate::http::caller::Login;
 
 pub(super) async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     login_form(&state, onepark_serve::pages::lang(&headers), Notice::None, "").await
@@ -68,7 +68,7 @@ pub(super) async fn login(
 ) -> Response {
     let lang = onepark_serve::pages::lang(&headers);
     let name = f.name.trim();
-    match crate::http::session::log_in(&state, client, name, &f.password).await {
+    match crate::http::caller::log_in(&state, client, name, &f.password).await {
         Login::Opened(id) => {
             let secure = if secure(state.dashboard(), &headers) { "; Secure" } else { "" };
             let cookie =
@@ -83,7 +83,7 @@ pub(super) async fn login(
 
 /// Ends the session server-side (a copied cookie stops working) and clears it.
 pub(super) async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = crate::http::session::log_out(&state, &headers).await {
+    if let Err(e) = crate::http::caller::log_out(&state, &headers).await {
         return Refused::Store(e).into_response();
     }
     let secure = if secure(state.dashboard(), &headers) { "; Secure" } else { "" };

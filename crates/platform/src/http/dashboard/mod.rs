@@ -4,7 +4,7 @@
 //! refreshed in place every few seconds; it reads the same functions as the
 //! admin API, so its numbers are the API's.
 //!
-//! People log in with a name and password (`crate::http::session`); each
+//! People log in with a name and password (`crate::http::caller`); each
 //! page shows what their role and lots allow (`crate::access`) and answers
 //! 403 for another lot. Every POST must come from this origin and carry the
 //! session's form token: SameSite does not separate two origins of one site
@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/lots/{code}/qr", get(qr::qr))
         .route("/plates", get(plates::plates))
         .route("/plates/refund", axum::routing::post(plates::refund))
+        .route("/plates/waive", axum::routing::post(plates::waive))
         .route("/lists", get(lists::lists).post(lists::change_list))
         .route("/cloud", get(cloud::cloud).post(cloud::change))
         .route("/events", get(events::events))
@@ -111,7 +112,7 @@ async fn guard_posts(State(state): State<AppState>, Client(client): Client, requ
     if request.uri().path() == "/login" {
         return next.run(request).await;
     }
-    let who = match crate::http::session::from_cookie(&state, request.headers(), client).await {
+    let who = match crate::http::caller::from_cookie(&state, request.headers(), client).await {
         Ok(Some(who)) => who,
         Ok(None) => return Refused::Login.into_response(),
         Err(e) => return Refused::Store(e).into_response(),
@@ -217,7 +218,7 @@ impl FromRequestParts<AppState> for Viewer {
             Some(who) => who.clone(),
             None => {
                 let Client(client) = Client::from_request_parts(parts, state).await.unwrap_or_else(|e| match e {});
-                crate::http::session::from_cookie(state, &parts.headers, client).await?.ok_or(Refused::Login)?
+                crate::http::caller::from_cookie(state, &parts.headers, client).await?.ok_or(Refused::Login)?
             }
         };
         let play_money = state.payments().play_money();

@@ -167,15 +167,26 @@ pub(super) async fn plates(
                     h2 { (lang.t("欠费", "Arrears")) }
                     @if story.arrears.is_empty() { p.empty { (lang.t("没有欠费记录", "Never owed")) } }
                     @else { table id="arrears-table" {
-                        thead { tr { th { (lang.t("车场", "Lot")) } th { (lang.t("账单时间", "Billed")) } th.num { (lang.t("金额", "Amount")) } th { (lang.t("状态", "State")) } } }
+                        thead { tr { th { (lang.t("车场", "Lot")) } th { (lang.t("账单时间", "Billed")) } th.num { (lang.t("金额", "Amount")) } th { (lang.t("状态", "State")) } th {} } }
                         tbody { @for a in &story.arrears { tr data-bill=(a.bill_id) {
                             td { (lot_link(&a.parking_code)) }
                             td.muted { (a.bill_time) }
                             td.num { (yuan(a.should_pay)) }
                             td { @match a.state.as_str() {
-                                "open" => span.badge.bad { (lang.t("未缴", "open")) },
-                                "paid" => span.badge.ok { (lang.t("已补缴", "paid")) },
-                                _ => span.badge { (lang.t("已核销", "written off")) },
+                                "open" => span.badge.bad data-state="open" { (lang.t("未缴", "open")) },
+                                "paid" => span.badge.ok data-state="paid" { (lang.t("已补缴", "paid")) },
+                                _ => span.badge data-state="written_off" { (lang.t("已核销", "written off")) },
+                            } }
+                            td { @if a.state == "open" && v.who.check(Need::Change, &a.parking_code).is_ok() {
+                                form.inline method="post" action="/plates/waive"
+                                    data-confirm=(format!("{} {}？", lang.t("确认免除核销此笔欠费", "Write off this arrear of"), yuan(a.should_pay))) {
+                                    (v.csrf())
+                                    input type="hidden" name="plate" value=(normal);
+                                    input type="hidden" name="lot" value=(a.parking_code);
+                                    input type="hidden" name="bill" value=(a.bill_id);
+                                    input name="reason" required maxlength="200" placeholder=(lang.t("核销原因", "reason"));
+                                    button.danger type="submit" { (lang.t("核销", "Write off")) }
+                                }
                             } }
                         } } }
                     } }
@@ -244,5 +255,40 @@ pub(super) async fn refund(
         Err(RefundRefused::Store(e)) => Err(Refused::Store(e)),
         Err(RefundRefused::Denied(d)) => Err(Refused::Denied(lang, d)),
         Err(e) => Ok(back("error", &format!("{}{e}", lang.t("未退款：", "Not refunded: ")))),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct WaiveForm {
+    plate: String,
+    lot: String,
+    bill: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// One open arrear written off from the plate's page, with its reason (audited).
+pub(super) async fn waive(
+    State(state): State<AppState>,
+    v: Viewer,
+    Form(f): Form<WaiveForm>,
+) -> Result<Response, Refused> {
+    use crate::city::payments::WaiveRefused;
+    let lang = v.lang;
+    let reason = f.reason.trim();
+    let back = |key: &str, text: &str| {
+        Redirect::to(&format!("/plates?plate={}&{key}={}#arrears", encode(&f.plate), encode(text))).into_response()
+    };
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Ok(back(
+            "error",
+            lang.t("请填写核销原因（1–200 字）", "Give the write-off's reason (1–200 characters)"),
+        ));
+    }
+    match crate::city::payments::waive(&state, &v.who, &f.lot, &f.bill, reason).await {
+        Ok(true) => Ok(back("notice", lang.t("已核销该笔欠费", "The arrear is written off"))),
+        Ok(false) => Ok(back("error", lang.t("该笔欠费已不在未缴状态", "That arrear is no longer open"))),
+        Err(WaiveRefused::Denied(d)) => Err(Refused::Denied(lang, d)),
+        Err(WaiveRefused::Store(e)) => Err(Refused::Store(e)),
     }
 }
