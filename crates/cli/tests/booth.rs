@@ -33,6 +33,11 @@ async fn lane(port: u16, path: &str, body: Value) -> Value {
     serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
 }
 
+/// The booth's session cookie of the browser (for a request sent beside it).
+async fn browser_cookie(browser: &Browser) -> String {
+    browser.cookie("onepark_staff").await.map(|v| format!("onepark_staff={v}")).unwrap_or_default()
+}
+
 fn photo(plate: Option<&str>, minutes_ago: i64, car: u64) -> String {
     let at = onepark_domain::time::Zone::default().local(chrono::Utc::now()) - chrono::Duration::minutes(minutes_ago);
     let jpeg = onepark_sim::photo::lane_photo(plate.map(|p| (p, 1)), at, car);
@@ -121,8 +126,24 @@ async fn the_booth_matches_an_unread_plate_charges_it_and_reports_the_shift() {
     let collected = browser.wait_text("#notice", |t| !t.is_empty()).await;
     assert!(collected.contains("¥") && !collected.contains("失败"), "{collected}");
     eprintln!("collected: {collected}");
-    let sessions = common::lot_get(port, &format!("/api/sessions?uid={}", unread["uid"].as_str().expect("uid"))).await;
-    let _ = sessions;
+    // The same form again (a double click, a second screen): the car has gone; no other stay is touched.
+    let again = client()
+        .post(format!("{base}/booth/collect"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", browser_cookie(&browser).await)
+        .body(format!(
+            "lane=2&uid={}&plate={}&paidType=1",
+            unread["uid"].as_str().expect("uid"),
+            common::enc("鲁B66602")
+        ))
+        .send()
+        .await
+        .expect("collect again");
+    let page = again.text().await.expect("page");
+    assert!(page.contains("已不在"), "refused: {}", &page[..page.len().min(400)]);
+    browser.goto(&format!("{base}/booth")).await;
+    let inside = browser.texts("#inside tr").await;
+    assert!(inside.iter().any(|r| r.contains("鲁B66602")), "the other car stays inside: {inside:?}");
     // A barrier by hand, with its reason.
     browser.select("#manual-open select[name=lane]", "1").await;
     browser.type_into("#manual-open input[name=reason]", "救护车").await;

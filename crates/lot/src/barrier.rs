@@ -632,11 +632,16 @@ enum Found {
 
 async fn find_session(state: &LotState, read: &Read) -> Result<Option<(Session, Found)>, StoreError> {
     let store = state.store();
-    // A ticket's uid wins; one that finds nothing (already left, mistyped) falls back to the plate.
-    if let Some(uid) = read.uid()
-        && let Some(session) = store.open_session(uid).await?
-    {
-        return Ok(Some((session, Found::Uid)));
+    // A ticket's uid wins. One of a stay that already left finds nothing: a
+    // second click at the booth must not close another car's stay by its
+    // plate. Only an unknown (mistyped) uid falls back to the plate.
+    if let Some(uid) = read.uid() {
+        if let Some(session) = store.open_session(uid).await? {
+            return Ok(Some((session, Found::Uid)));
+        }
+        if store.known_session(uid).await? {
+            return Ok(None);
+        }
     }
     let plate = read.plate();
     if placeholder(&plate) {

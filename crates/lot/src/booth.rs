@@ -247,7 +247,6 @@ async fn page(State(state): State<LotState>, headers: HeaderMap, Query(n): Query
                         input type="hidden" name="lane" value=(e.lane);
                         input type="hidden" name="uid" value=(e.uid.as_deref().unwrap_or_default());
                         input type="hidden" name="plate" value=(e.plate_no);
-                        input type="hidden" name="paid" value=(e.fee.unwrap_or(0));
                         div { span.plate { (e.plate_no) } " · " (e.lane) " · " (lang.t("应收", "due")) " " strong { (e.due.map(yuan).unwrap_or_default()) } }
                         @if let Some((entered, entry_lane)) = e.uid.as_deref().and_then(stay_of) {
                             div.muted { (lang.t("入场 ", "in ")) (entered) " · " (entry_lane) " · " (lang.t("已停 ", "stayed ")) (stayed(lang, &entered, now)) }
@@ -388,7 +387,6 @@ struct Collect {
     lane: String,
     uid: String,
     plate: String,
-    paid: i64,
     #[serde(rename = "paidType")]
     paid_type: i64,
 }
@@ -400,20 +398,29 @@ async fn collect(State(state): State<LotState>, staff: Option<Extension<Staff>>,
     if !METHODS.iter().any(|m| m.0 == c.paid_type) {
         return back(false, "paidType: 请选择收款方式 / choose how it was paid");
     }
+    // Only the car the lane holds there now, for what it was told it owes
+    // (not what the form says): a second click or an old screen finds it gone.
+    let since = onepark_domain::time::format_time(state.now() - chrono::Duration::minutes(WAITING_MINUTES));
+    let held = state.feed().latest().into_iter().find(|e| e.lane == c.lane).filter(|e| {
+        e.uid.as_deref() == Some(c.uid.as_str()) && !e.open && e.reason.as_deref() == Some("unpaid") && e.at >= since
+    });
+    let Some(due) = held.and_then(|e| e.due) else {
+        return back(false, &format!("{} 已不在 {} 号出口等待缴费 / no longer waits at that exit", c.plate, c.lane));
+    };
     let photo = held_now(&state, &c.lane);
-    let body = json!({ "uid": c.uid, "plateNo": c.plate, "paid": c.paid, "paidType": c.paid_type, "payScene": 103, "photo": photo });
+    let body = json!({ "uid": c.uid, "plateNo": c.plate, "paid": due, "paidType": c.paid_type, "payScene": 103, "photo": photo });
     let reply = crate::barrier::exit(State(state.clone()), Path(c.lane.clone()), Bytes::from(body.to_string())).await;
     let (_, v) = answer(reply.into_response()).await;
     let msg = v["msg"].as_str().unwrap_or_default();
     if v["open"] == true {
-        let note = format!("{} 岗亭收费 {}", c.plate, yuan(c.paid));
+        let note = format!("{} 岗亭收费 {}", c.plate, yuan(due));
         ledger(
             &state,
-            LedgerEntry { paid_type: Some(c.paid_type), fen: c.paid, ..did(&staff, "fee", &c.lane, &c.plate, &c.uid) },
+            LedgerEntry { paid_type: Some(c.paid_type), fen: due, ..did(&staff, "fee", &c.lane, &c.plate, &c.uid) },
         )
         .await;
         crate::leave::raise(&state, &c.lane, &staff, &note).await;
-        back(true, &format!("{} {} · {}", c.plate, yuan(c.paid), msg))
+        back(true, &format!("{} {} · {}", c.plate, yuan(due), msg))
     } else {
         // The fee may have grown since the car was held (a new period began).
         let due = v["due"].as_i64().map(yuan).unwrap_or_default();
@@ -600,6 +607,18 @@ async fn match_exit(
         Ok(None) => return back(false, lang.t("没有该车的在场记录", "No stay inside for that car")),
         Err(_) => return back(false, lang.t("存储读取失败", "Storage unreadable")),
     };
+    // A stay picked from the list is one the page offered: unread, or read alike.
+    let offered = onepark_domain::plate::Plate::parse(&session.plate_no).is_ok_and(|p| p.kind().is_placeholder())
+        || crate::lane::candidates(&read).contains(&session.plate_no);
+    if !m.uid.trim().is_empty() && !offered {
+        return back(
+            false,
+            lang.t(
+                "只能选择未识别或车牌相近的入场记录；其他车辆请输入车牌",
+                "Pick an unread or alike entry, or type the plate",
+            ),
+        );
+    }
     let photo = held_now(&state, &m.lane);
     let body = json!({ "uid": session.uid, "plateNo": session.plate_no, "photo": photo });
     let reply = crate::barrier::exit(State(state.clone()), Path(m.lane.clone()), Bytes::from(body.to_string())).await;

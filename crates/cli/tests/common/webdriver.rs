@@ -129,6 +129,12 @@ impl Browser {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url }))).await;
     }
 
+    /// The value of the cookie `name` of the page's site (HttpOnly ones too: WebDriver sees them).
+    pub async fn cookie(&self, name: &str) -> Option<String> {
+        let v = self.call(reqwest::Method::GET, &format!("/cookie/{name}"), None).await;
+        v["value"].as_str().map(str::to_owned)
+    }
+
     /// The address the browser is at.
     pub async fn current_url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_owned()

@@ -182,6 +182,13 @@ impl Store {
         .await?)
     }
 
+    /// Whether a session `uid` exists in any state (a stay that already left).
+    pub async fn known_session(&self, uid: &str) -> Result<bool, StoreError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE uid = ?").bind(uid).fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
     /// Staff corrected an open session's plate: the session and the
     /// uploadModifyCarInData row change together.
     pub async fn correct_plate(&self, s: &Session, report: Report) -> Result<(), StoreError> {

@@ -91,8 +91,12 @@ fn check_name(name: &str) -> Result<(), AccountError> {
     let ok = !name.is_empty()
         && name.chars().count() <= 32
         && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
-    if ok {
+    // The audit trail's own actors are never people's names.
+    let reserved = matches!(name, "cli" | "driver" | "admin_token");
+    if ok && !reserved {
         Ok(())
+    } else if reserved {
+        Err(AccountError::invalid("name", "该名称保留给系统使用", "that name is reserved"))
     } else {
         Err(AccountError::invalid("name", "1–32 个字母、汉字、数字或 . _ - @", "1 to 32 letters, digits or . _ - @"))
     }

@@ -132,9 +132,10 @@ impl Modify for CommonErrors {
 enum Scope {
     /// The city as a whole: administrators and auditors only.
     City,
-    /// One lot, named by the `parkingCode`/`parkCode` parameter (path or
-    /// query), checked here; a scoped caller must name one.
-    Lot,
+    /// One lot, named by this parameter (in the path, else the query: the
+    /// very name the handler reads), checked here; a scoped caller must name
+    /// one, once.
+    Lot(&'static str),
     /// The handler filters or checks by the lot it finds (a payment's, a
     /// list change's).
     Handler,
@@ -146,40 +147,37 @@ enum Scope {
 const POLICY: &[(&str, &str, Need, Scope)] = &[
     ("GET", "/api/admin/lots", Need::Read, Scope::Handler),
     ("GET", "/api/admin/overview", Need::Read, Scope::Handler),
-    ("GET", "/api/admin/records", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/lots/{parkingCode}/berths", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/reports/reconciliation", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/reports/quality", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/reports/online", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/lists", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/records", Need::Read, Scope::Lot("parkingCode")),
+    ("GET", "/api/admin/lots/{parkingCode}/berths", Need::Read, Scope::Lot("parkingCode")),
+    ("GET", "/api/admin/reports/reconciliation", Need::Read, Scope::Lot("parkingCode")),
+    ("GET", "/api/admin/reports/quality", Need::Read, Scope::Lot("parkingCode")),
+    ("GET", "/api/admin/reports/online", Need::Read, Scope::Lot("parkingCode")),
+    ("GET", "/api/admin/lists", Need::Read, Scope::Lot("parkingCode")),
     ("POST", "/api/admin/lists", Need::Change, Scope::Handler),
-    ("GET", "/api/admin/downlinks", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/payments", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/downlinks", Need::Read, Scope::Lot("parkingCode")),
+    ("GET", "/api/admin/payments", Need::Read, Scope::Lot("parkingCode")),
     ("GET", "/api/admin/arrears", Need::Read, Scope::City),
     ("GET", "/api/admin/payments/reconciliation", Need::Read, Scope::City),
     ("POST", "/api/admin/payments/{orderId}/refund", Need::Change, Scope::Handler),
     ("GET", "/api/admin/integrators", Need::Read, Scope::City),
     ("POST", "/api/admin/integrators", Need::Admin, Scope::City),
     ("DELETE", "/api/admin/integrators/{pid}", Need::Admin, Scope::City),
-    ("GET", "/api/admin/fixed-cars", Need::Read, Scope::Lot),
-    ("GET", "/api/admin/lot-events", Need::Read, Scope::Lot),
+    ("GET", "/api/admin/fixed-cars", Need::Read, Scope::Lot("parkCode")),
+    ("GET", "/api/admin/lot-events", Need::Read, Scope::Lot("parkCode")),
     ("GET", "/api/admin/audit", Need::Read, Scope::Handler),
-    ("POST", "/api/admin/bolink/{parkingCode}/lock_car", Need::Change, Scope::Lot),
-    ("POST", "/api/admin/bolink/{parkingCode}/operate_liftrod", Need::Open, Scope::Lot),
-    ("POST", "/api/admin/bolink/{parkingCode}/sync/{serviceName}", Need::Change, Scope::Lot),
+    ("POST", "/api/admin/bolink/{parkingCode}/lock_car", Need::Change, Scope::Lot("parkingCode")),
+    ("POST", "/api/admin/bolink/{parkingCode}/operate_liftrod", Need::Open, Scope::Lot("parkingCode")),
+    ("POST", "/api/admin/bolink/{parkingCode}/sync/{serviceName}", Need::Change, Scope::Lot("parkingCode")),
     ("POST", "/api/admin/mqtt/auth", Need::Admin, Scope::City),
     ("POST", "/api/admin/mqtt/acl", Need::Admin, Scope::City),
 ];
 
-/// The lot a request names: the path's `parkingCode`, else the query's
-/// `parkingCode` or `parkCode`.
-fn named_lot(request: &Request, path_lot: Option<String>) -> Option<String> {
-    path_lot.or_else(|| {
-        let query = request.uri().query().unwrap_or_default();
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == "parkingCode" || k == "parkCode")
-            .map(|(_, v)| v.into_owned())
-    })
+/// Every value a request gives the parameter `name`: the path's, then the query's.
+fn named_lots(request: &Request, name: &str, path: Option<String>) -> Vec<String> {
+    let query = request.uri().query().unwrap_or_default();
+    path.into_iter()
+        .chain(form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
+        .collect()
 }
 
 /// Finds the caller (an integration's bearer token, or the configured
@@ -208,19 +206,24 @@ pub(crate) async fn authorize(
         tracing::error!(route = ?route, method = %request.method(), "admin route without a policy refused");
         return ApiError(StatusCode::FORBIDDEN, "this operation has no access policy".into()).into_response();
     };
-    let path_lot = path.ok().and_then(|p| p.iter().find(|(k, _)| *k == "parkingCode").map(|(_, v)| v.to_owned()));
     let denied = match scope {
         Scope::City => who.check_city(*need).err(),
         Scope::Handler if who.may(*need) => None,
         Scope::Handler => Some(if *need == Need::Admin { crate::access::ADMIN_ONLY } else { crate::access::READ_ONLY }),
-        Scope::Lot => match named_lot(&request, path_lot) {
-            Some(lot) => who.check(*need, &lot).err(),
-            None if who.city_wide() => who.check_city(*need).err(),
-            None => Some(crate::access::Denied {
-                zh: "受限账户必须指定 parkingCode",
-                en: "parkingCode: required for a caller limited to some lots",
-            }),
-        },
+        Scope::Lot(name) => {
+            let path_lot = path.ok().and_then(|p| p.iter().find(|(k, _)| k == name).map(|(_, v)| v.to_owned()));
+            match named_lots(&request, name, path_lot).as_slice() {
+                [lot] => who.check(*need, lot).err(),
+                [] if who.city_wide() => who.check_city(*need).err(),
+                [] => Some(crate::access::Denied {
+                    zh: "受限账户必须指定车场",
+                    en: "the lot parameter is required for a caller limited to some lots",
+                }),
+                _ => {
+                    return ApiError(StatusCode::BAD_REQUEST, format!("{name}: given more than once")).into_response();
+                }
+            }
+        }
     };
     if let Some(d) = denied {
         return ApiError(StatusCode::FORBIDDEN, d.en.to_owned()).into_response();

@@ -38,7 +38,8 @@ pub(crate) async fn log_in(state: &AppState, client: IpAddr, name: &str, passwor
     // Counted before the comparison, so concurrent tries cannot all slip
     // under the limit while earlier ones are being checked; by address and
     // by name, so many addresses cannot guess one account's password either.
-    if let Err(wait) = guard.logins.take(&client.to_string(), now) {
+    // An IPv6 client by its /64 (one subscriber holds it whole), as every throttle counts it.
+    if let Err(wait) = guard.logins.take(&onepark_serve::pages::Client(client).key(), now) {
         tracing::warn!(%client, "console login throttled (address)");
         return Login::Throttled(wait);
     }

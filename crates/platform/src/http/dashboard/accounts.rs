@@ -311,6 +311,12 @@ pub(super) async fn change_own(
     Form(f): Form<OwnForm>,
 ) -> Result<Response, Refused> {
     let lang = v.lang;
+    // Guessing one's current password is throttled like a login.
+    if let Err(wait) = state.dashboard().names.take(&v.who.actor, std::time::Instant::now()) {
+        let text =
+            format!("{}{wait}", lang.t("尝试次数过多，请稍后再试（秒）：", "Too many tries; try again in (seconds): "));
+        return own_page(&state, &v, None, Some(&text), StatusCode::TOO_MANY_REQUESTS).await;
+    }
     let bad = |zh, en| (lang.t(zh, en).to_owned(), StatusCode::BAD_REQUEST);
     let stored = state.store().account(&v.who.actor).await?;
     let hash = stored.map(|(_, h)| h).unwrap_or_default();

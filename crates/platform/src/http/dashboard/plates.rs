@@ -71,7 +71,8 @@ pub(super) async fn plates(
         story.arrears =
             store.arrears(Some(&normal), 100).await?.into_iter().filter(|a| v.who.sees(&a.parking_code)).collect();
         story.cards = store.fixed_cars_of(&normal).await?.into_iter().filter(|c| v.who.sees(&c.park_code)).collect();
-        story.signup = store.signup(&normal).await?;
+        // A plate's sign-up is the city's, not a lot's: shown to whoever sees the whole city.
+        story.signup = if v.who.city_wide() { store.signup(&normal).await? } else { None };
         // The stays' photos, one statement per lot.
         let mut by_lot: BTreeMap<&str, Vec<&crate::store::RecordRow>> = BTreeMap::new();
         for r in &story.stays {
@@ -103,10 +104,10 @@ pub(super) async fn plates(
                 (stat(lang.t("停车次数", "Stays"), &story.stays.len().to_string(), lang.t("最近 100 次", "the last 100"), "stat-stays"))
                 (stat(lang.t("线上支付", "Online payments"), &story.payments.len().to_string(), "", "stat-payments"))
                 (stat(lang.t("欠费", "Owed"), &yuan(owed), "", "stat-owed"))
-                (stat(lang.t("无感支付", "No-stop"), match &story.signup {
+                @if v.who.city_wide() { (stat(lang.t("无感支付", "No-stop"), match &story.signup {
                     Some(s) if s.no_stop || s.after_leave => lang.t("已开通", "signed up"),
                     _ => lang.t("未开通", "not signed up"),
-                }, &story.signup.as_ref().map(|s| format!("{} {}", lang.t("单笔限额", "limit"), yuan(s.money_limit))).unwrap_or_default(), "stat-signup"))
+                }, &story.signup.as_ref().map(|s| format!("{} {}", lang.t("单笔限额", "limit"), yuan(s.money_limit))).unwrap_or_default(), "stat-signup")) }
             }
             div.card.mt id="stays-card" {
                 h2 { (normal) " · " (lang.t("停车记录", "stays")) }

@@ -251,8 +251,13 @@ async fn send(
     }
     .queued(now, state.clock().millis(), now + chrono::Duration::seconds(command.retry_secs), expires);
     let kind = if command.service == "operate_liftrod" { "barrier" } else { "command" };
+    // A car's lock code releases it: never written to the trail.
+    let mut audited = data.clone();
+    if audited.contains_key("lock_key") {
+        audited.insert("lock_key".into(), Value::from("***"));
+    }
     let change = crate::city::audit::Change::new(kind, &parking_code, &format!("{} {}", command.service, d.subject))
-        .new_value(&data);
+        .new_value(&audited);
     let pending = crate::city::audit::begin(state.store(), who, &format_time(now), change).await?;
     let result = state.store().put_downlinks(vec![d]).await;
     pending.finish(state.store(), &result).await;
