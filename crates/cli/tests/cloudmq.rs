@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Controller, Process, get, lane, local, onepark, pay_stay, platform_config, start, until};
+use common::{Controller, Process, client, get, lane, local, onepark, pay_stay, platform_config, start, until};
 use onepark_testkit::dirs::TempDir;
 use onepark_testkit::net::free_port;
 
@@ -268,6 +268,18 @@ async fn pages(dir: &TempDir, http: u16, lane_port: u16, chromium: &str, driver:
     browser.goto(&format!("{base}/events")).await;
     let rows = browser.texts("#events tr[data-uuid]").await;
     assert!(rows.iter().any(|r| r.contains("黑名单车辆 鲁B44004")), "the alarm: {rows:?}");
+    // By date and a part of the plate; and exported.
+    let today = local(0).get(..10).unwrap_or_default().to_owned();
+    browser.goto(&format!("{base}/events?from={today}&plate=B44004")).await;
+    let found = browser.texts("#events tr[data-uuid]").await;
+    assert!(!found.is_empty() && found.iter().all(|r| r.contains("B44004")), "{found:?}");
+    browser.goto(&format!("{base}/events?to=2020-01-01")).await;
+    assert!(browser.text("#no-events").await.is_some(), "nothing before 2020");
+    let cookie = browser.cookie("onepark_session").await.map(|v| format!("onepark_session={v}")).unwrap_or_default();
+    let csv = client().get(format!("{base}/events?format=csv&plate=B44004")).header("cookie", cookie).send().await;
+    let csv = csv.expect("export").text().await.expect("csv");
+    assert!(csv.starts_with("\u{feff}时间,车场编号,类别") && csv.contains("鲁B44004"), "{csv}");
+    browser.goto(&format!("{base}/events")).await;
     assert!(rows.iter().any(|r| r.contains("手动抬闸") && r.contains("云坐席张")), "the lift: {rows:?}");
     let commands = browser.texts("#commands tr").await;
     assert!(commands.iter().any(|c| c.contains("manage.channels") && c.contains("已确认")), "{commands:?}");

@@ -511,7 +511,12 @@ pub(crate) async fn arrears_collected(
     };
     let report =
         Report { uid: None, interface: "cancelOverDueBill", body: encode_flat(&record), created_ms: state.now_ms() };
-    store.collect_arrears(&plate, report).await.map_err(HttpError::internal)?;
+    if !store.collect_arrears(&plate, report).await.map_err(HttpError::internal)? {
+        return Err(HttpError::new(
+            StatusCode::NOT_FOUND,
+            format!("plate: the arrears of `{plate}` were collected already"),
+        ));
+    }
     state.wake_outbox();
     tracing::info!(plate, fen = c.amount, operator = ?c.operator, "arrears collected at the booth");
     Ok(Json(ArrearsReply { plate_no: plate, collected: c.amount, reported: "cancelOverDueBill".into() }))

@@ -51,7 +51,7 @@ pub use accounts::{Account, ApiToken, AuditEntry, AuditQuery, ConsoleSession, Ro
 pub use checks::{CheckRow, DayCounts};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
-pub use commands::{Answered, CloudLotState, CommandAnswer, EVENT_KINDS, LotEvent};
+pub use commands::{Answered, CloudLotState, CommandAnswer, EVENT_KINDS, EventSearch, LotEvent};
 pub use downlinks::{Confirmed, Downlink, DownlinkState, NewDownlink};
 pub use group::CommitStats;
 pub use lists::ListEntry;

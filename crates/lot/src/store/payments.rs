@@ -428,9 +428,14 @@ impl Store {
         let mut tx = self.write().await?;
         let done =
             sqlx::query("DELETE FROM arrears_notices WHERE plate_no = ?").bind(plate_no).execute(&mut *tx).await?;
+        // A second collection of the same arrears (a double click) finds the
+        // notice gone: nothing is reported twice.
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
         queue(&mut tx, report).await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 }
 

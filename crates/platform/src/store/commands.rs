@@ -35,6 +35,20 @@ pub enum Answered {
     Unknown,
 }
 
+/// The alarms and events page's filters; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct EventSearch {
+    pub lots: Option<Vec<String>>,
+    pub park_code: String,
+    pub kind: String,
+    pub plate_part: String,
+    pub from: String,
+    pub to: String,
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
 /// A report that is not a record: an alarm, a manual lift, a notice, a bill.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -248,6 +262,38 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// The alarms and events page's search: by lot (or a reader's lots),
+    /// kind, a part of the plate, and the event's time (half-open); newest
+    /// first; `before` (event_time, uuid) pages an export by key.
+    pub async fn find_events(&self, q: &EventSearch) -> Result<Vec<LotEvent>, StoreError> {
+        let mut sql = String::from(
+            "SELECT park_code, uuid, service_id, kind, plate_no, channel, summary, content, event_time, received_at \
+             FROM lot_events WHERE ($1 = '' OR park_code = $1) AND ($2 = '' OR kind = $2) \
+             AND ($3 = '' OR event_time >= $3) AND ($4 = '' OR event_time < $4) AND ($5 = '%' OR plate_no LIKE $5)",
+        );
+        let mut n = 7;
+        if let Some(lots) = &q.lots {
+            sql.push_str(&format!(" AND park_code IN ({})", super::accounts::placeholders(n, lots.len())));
+            n += lots.len();
+        }
+        if q.before.is_some() {
+            sql.push_str(&format!(" AND (event_time < ${n} OR (event_time = ${n} AND uuid < ${}))", n + 1));
+        }
+        sql.push_str(&format!(" ORDER BY event_time DESC, uuid DESC LIMIT $6 OFFSET {}", q.offset.max(0)));
+        // No plate asked: every event, those without a plate too.
+        let part = q.plate_part.replace(['%', '_', '\\'], "");
+        let pattern = if part.is_empty() { "%".to_owned() } else { format!("%{part}%") };
+        let mut query =
+            sqlx::query_as(&sql).bind(&q.park_code).bind(&q.kind).bind(&q.from).bind(&q.to).bind(pattern).bind(q.limit);
+        for lot in q.lots.iter().flatten() {
+            query = query.bind(lot);
+        }
+        if let Some((at, uuid)) = &q.before {
+            query = query.bind(at).bind(uuid);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     /// Notes a lot's online report (2.1) or running state (2.12, `state`).

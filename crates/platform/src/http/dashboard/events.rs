@@ -4,14 +4,29 @@
 //! by kind and lot; the commands sent to lots over MQ with their answers;
 //! each cloud lot's latest online report.
 
+use onepark_web::xlsx::Cell;
+
+use super::export::{Format, Sheet};
 use super::*;
-use crate::store::LotEvent;
+use crate::store::{EventSearch, LotEvent};
 
 #[derive(Deserialize)]
 pub(super) struct EventQuery {
     kind: Option<String>,
     lot: Option<String>,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    plate: String,
+    #[serde(default)]
+    page: i64,
+    #[serde(default)]
+    format: String,
 }
+
+const PAGE: i64 = 100;
 
 const KINDS: [(&str, &str, &str); 22] = [
     ("alarm", "告警", "alarms"),
@@ -81,15 +96,37 @@ pub(super) async fn events(
     if let Some(lot) = lot {
         v.check(Need::Read, lot)?;
     }
-    // A scoped viewer without a lot chosen: each of its lots, merged.
+    let (Ok(from), Ok(to)) = (super::records::day_start(&q.from, false), super::records::day_start(&q.to, true)) else {
+        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
+        let mut response = reply(&v, lang.t("告警与事件", "Alarms"), "/events", body);
+        *response.status_mut() = StatusCode::BAD_REQUEST;
+        return Ok(response);
+    };
+    let page = q.page.clamp(0, 100_000);
+    let search = EventSearch {
+        lots: v.who.lot_filter(),
+        park_code: lot.unwrap_or("").to_owned(),
+        kind: kind.unwrap_or("").to_owned(),
+        plate_part: q.plate.trim().to_uppercase(),
+        from,
+        to,
+        before: None,
+        limit: PAGE + 1,
+        offset: page * PAGE,
+    };
+    if let Some(format) = Format::parse(&q.format) {
+        return Ok(export(state, lang, format, search));
+    }
+    let mut events = state.store().find_events(&search).await?;
+    let more = events.len() as i64 > PAGE;
+    events.truncate(PAGE as usize);
+    // A scoped viewer without a lot chosen: the commands of each of its lots, merged.
     let asked: Vec<Option<&str>> = match (&v.who.lots, lot) {
         (Some(mine), None) => mine.iter().map(|l| Some(l.as_str())).collect(),
         _ => vec![lot],
     };
-    let mut events = Vec::new();
     let mut commands = Vec::new();
     for lot in asked {
-        events.extend(state.store().lot_events(lot, kind, 200).await?);
         commands.extend(
             state
                 .store()
@@ -99,13 +136,32 @@ pub(super) async fn events(
                 .filter(|d| d.protocol == onepark_domain::record::Protocol::Cloudpark.as_str()),
         );
     }
-    events.sort_by(|a, b| b.event_time.cmp(&a.event_time));
-    events.truncate(200);
     commands.sort_by(|a, b| b.created_at.cmp(&a.created_at));
     commands.truncate(30);
     let mut lots = state.store().cloud_lot_states().await?;
     lots.retain(|l| v.who.sees(&l.park_code));
     let now = format_time(state.now() - Duration::seconds(90));
+    let link = |page: i64, format: &str| {
+        let mut l = form_urlencoded::Serializer::new(String::new());
+        for (k, val) in [
+            ("kind", kind.unwrap_or("")),
+            ("lot", lot.unwrap_or("")),
+            ("from", &q.from),
+            ("to", &q.to),
+            ("plate", &q.plate),
+        ] {
+            if !val.is_empty() {
+                l.append_pair(k, val);
+            }
+        }
+        if page > 0 {
+            l.append_pair("page", &page.to_string());
+        }
+        if !format.is_empty() {
+            l.append_pair("format", format);
+        }
+        format!("/events?{}", l.finish())
+    };
     let body = html! {
         h1 { (lang.t("告警与事件", "Alarms and events")) }
         div.card {
@@ -115,10 +171,19 @@ pub(super) async fn events(
                     @for (name, zh, en) in KINDS { option value=(name) selected[kind == Some(name)] { (lang.t(zh, en)) } }
                 } }
                 label.field { (lang.t("车场编号", "Lot code")) input name="lot" value=(lot.unwrap_or("")) placeholder="TEST/1P1"; }
+                label.field { (lang.t("从", "From")) input type="date" name="from" value=(q.from); }
+                label.field { (lang.t("到", "To")) input type="date" name="to" value=(q.to); }
+                label.field { (lang.t("车牌（可输入部分）", "Plate (or a part)")) input name="plate" value=(q.plate); }
                 button type="submit" { (lang.t("筛选", "Filter")) }
+                a.button.secondary href=(link(0, "xlsx")) id="events-xlsx" { "Excel" }
+                a.button.secondary href=(link(0, "csv")) id="events-csv" { "CSV" }
             }
             @if events.is_empty() { p.empty id="no-events" { (lang.t("暂无告警或事件", "No alarms or events")) } }
             @else { div id="events" { (events_table(lang, &events, true)) } }
+            p.pager {
+                @if page > 0 { a href=(link(page - 1, "")) { (lang.t("上一页", "Newer")) } " " }
+                @if more { a href=(link(page + 1, "")) id="events-next" { (lang.t("下一页", "Older")) } }
+            }
         }
         div.grid.mt {
             div.card.span-4 {
@@ -144,6 +209,61 @@ pub(super) async fn events(
         }
     };
     Ok(reply(&v, lang.t("告警与事件", "Alarms and events"), "/events", body))
+}
+
+/// The search's events as CSV or Excel, by key, newest first.
+fn export(state: AppState, lang: Lang, format: Format, mut search: EventSearch) -> Response {
+    search.limit = 2000;
+    search.offset = 0;
+    let zh = lang == Lang::Zh;
+    let sheet = Sheet {
+        name: format!(
+            "{}-{}",
+            if zh { "告警与事件" } else { "events" },
+            format_time(state.now()).get(..10).unwrap_or("")
+        ),
+        title: lang.t("告警与事件", "Alarms and events").to_owned(),
+        headers: if zh {
+            vec!["时间", "车场编号", "类别", "内容", "车牌", "通道", "收到时间"]
+        } else {
+            vec!["time", "lot", "kind", "what", "plate", "lane", "received"]
+        },
+        widths: vec![20, 14, 12, 40, 12, 10, 20],
+    };
+    let batches = futures_util::stream::unfold(Some((state, search)), move |step| async move {
+        let (state, mut search) = step?;
+        match state.store().find_events(&search).await {
+            Ok(rows) if rows.is_empty() => None,
+            Ok(rows) => {
+                let done = (rows.len() as i64) < search.limit;
+                search.before = rows.last().map(|e| (e.event_time.clone(), e.uuid.clone()));
+                let lines = rows
+                    .iter()
+                    .map(|e| {
+                        let (kzh, ken) = KINDS
+                            .iter()
+                            .find(|k| k.0 == e.kind)
+                            .map_or((e.kind.as_str(), e.kind.as_str()), |k| (k.1, k.2));
+                        [
+                            e.event_time.as_str(),
+                            &e.park_code,
+                            lang.t(kzh, ken),
+                            &e.summary,
+                            e.plate_no.as_deref().unwrap_or(""),
+                            e.channel.as_deref().unwrap_or(""),
+                            &e.received_at,
+                        ]
+                        .iter()
+                        .map(|t| Cell::Text((*t).to_owned()))
+                        .collect()
+                    })
+                    .collect();
+                Some((Ok(lines), (!done).then_some((state, search))))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    super::export::respond(format, sheet, batches)
 }
 
 #[cfg(test)]
