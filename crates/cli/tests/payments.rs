@@ -448,6 +448,16 @@ async fn console(city: &City, dir: &std::path::Path, chromium: &str, chromedrive
         browser.screenshot(&shot(format!("console-plate-{width}.png"))).await;
     }
     browser.window(1400, 1000).await;
+    // The payments list by a part of the plate: the refunded prepayment; exported the same.
+    browser.goto(&format!("{base}/payments?plate=70004")).await;
+    let listed = browser.attributes("#payments-list tr[data-order]", "data-order").await;
+    assert_eq!(listed, order, "the plate's payment, found by a part of it");
+    assert!(browser.text("#payments-list").await.unwrap_or_default().contains("已退款"));
+    for width in [1400, 390] {
+        browser.window(width, 1000).await;
+        browser.screenshot(&shot(format!("console-payments-{width}.png"))).await;
+    }
+    browser.window(1400, 1000).await;
     // The plates that owed: settled now, shown on their story.
     browser.goto(&format!("{base}/plates?plate={}", enc("鲁B70007"))).await;
     let arrears = browser.texts("#arrears-table tbody tr").await;

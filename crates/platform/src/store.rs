@@ -57,7 +57,8 @@ pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};
 pub use payments::{
-    Arrear, ArrearPut, Began, Debt, FeeQuote, MoneyDay, Notice, Outcome, PayState, Payment, Purpose, Signup, order_id,
+    Arrear, ArrearPut, Began, Debt, FeeQuote, MoneyDay, Notice, Outcome, PayState, Payment, PaymentSearch, Purpose,
+    Signup, order_id,
 };
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};

@@ -425,6 +425,42 @@ impl Store {
             .await?)
     }
 
+    /// The payments page's search: by lot (or a reader's lots), a part of
+    /// the plate, purpose, state and creation time (half-open), newest first;
+    /// `before` (created_at, order_id) pages an export by key.
+    pub async fn find_payments(&self, q: &PaymentSearch) -> Result<Vec<Payment>, StoreError> {
+        let mut sql = format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE ($1 = '' OR parking_code = $1) AND ($2 = '' OR state = $2) \
+             AND ($3 = '' OR purpose = $3) AND ($4 = '' OR created_at >= $4) AND ($5 = '' OR created_at < $5) \
+             AND plate_no LIKE $6"
+        );
+        let mut n = 8;
+        if let Some(lots) = &q.lots {
+            sql.push_str(&format!(" AND parking_code IN ({})", super::accounts::placeholders(n, lots.len())));
+            n += lots.len();
+        }
+        if q.before.is_some() {
+            sql.push_str(&format!(" AND (created_at < ${n} OR (created_at = ${n} AND order_id < ${}))", n + 1));
+        }
+        sql.push_str(&format!(" ORDER BY created_at DESC, order_id DESC LIMIT $7 OFFSET {}", q.offset.max(0)));
+        let part = q.plate_part.replace(['%', '_', '\\'], "");
+        let mut query = sqlx::query_as(&sql)
+            .bind(&q.parking_code)
+            .bind(q.state.map(PayState::as_str).unwrap_or_default())
+            .bind(q.purpose.map(Purpose::as_str).unwrap_or_default())
+            .bind(&q.from)
+            .bind(&q.to)
+            .bind(format!("%{part}%"))
+            .bind(q.limit);
+        for lot in q.lots.iter().flatten() {
+            query = query.bind(lot);
+        }
+        if let Some((at, order)) = &q.before {
+            query = query.bind(at).bind(order);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// Charges still pending that were last touched before `before`.
     pub async fn pending_payments(&self, before: &str) -> Result<Vec<Payment>, StoreError> {
         let sql = format!(
@@ -1040,6 +1076,21 @@ impl Store {
         .await?;
         Ok(MoneyDay { takings, arrears, pending })
     }
+}
+
+/// The payments page's filters; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct PaymentSearch {
+    pub lots: Option<Vec<String>>,
+    pub parking_code: String,
+    pub plate_part: String,
+    pub state: Option<PayState>,
+    pub purpose: Option<Purpose>,
+    pub from: String,
+    pub to: String,
+    pub before: Option<(String, String)>,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 /// The dashboard's money figures.

@@ -21,6 +21,7 @@ mod export;
 mod lists;
 mod login;
 mod lot;
+mod payments;
 mod photo;
 mod plates;
 pub mod qr;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/records", get(records::records))
         .route("/revenue", get(revenue::revenue))
         .route("/arrears", get(arrears::arrears))
+        .route("/payments", get(payments::payments))
         .route("/reconciliation", get(reconcile::reconciliation))
         .route("/assets/{name}", get(onepark_serve::pages::asset))
         .layer(axum::middleware::from_fn_with_state(state, guard_posts))
@@ -235,10 +237,11 @@ fn stored_plate(typed: &str) -> String {
 type NavItem = (&'static str, &'static str, &'static str, fn(&Who) -> bool);
 
 /// The console's pages.
-const NAV: [NavItem; 11] = [
+const NAV: [NavItem; 12] = [
     ("/", "全市概览", "City", |_| true),
     ("/records", "停车记录", "Records", |_| true),
     ("/revenue", "收入报表", "Revenue", |_| true),
+    ("/payments", "线上支付", "Payments", |_| true),
     ("/arrears", "欠费", "Arrears", |_| true),
     ("/reconciliation", "对账", "Reconcile", |w| w.city_wide()),
     ("/plates", "车牌查询", "Plates", |_| true),
