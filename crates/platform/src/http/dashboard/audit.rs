@@ -6,7 +6,7 @@
 
 use onepark_web::xlsx::Cell;
 
-use super::export::{Format, Sheet};
+use super::export::{Format, Sheet, keyset, list_link};
 use super::*;
 use crate::store::{AuditEntry, AuditQuery};
 
@@ -102,21 +102,8 @@ pub(super) async fn audit(
     let mut rows = state.store().audit(&query).await?;
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
-    let link = |page: i64, format: &str| {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, val) in [("from", &p.from), ("to", &p.to), ("actor", &p.actor), ("kind", &p.kind), ("lot", &p.lot)] {
-            if !val.is_empty() {
-                q.append_pair(k, val);
-            }
-        }
-        if page > 0 {
-            q.append_pair("page", &page.to_string());
-        }
-        if !format.is_empty() {
-            q.append_pair("format", format);
-        }
-        format!("/audit?{}", q.finish())
-    };
+    let filters = [("from", p.from.as_str()), ("to", &p.to), ("actor", &p.actor), ("kind", &p.kind), ("lot", &p.lot)];
+    let link = |page: i64, format: &str| list_link("/audit", &filters, page, format);
     let body = html! {
         h1 { (lang.t("操作日志", "Audit trail")) }
         div.card {
@@ -284,17 +271,16 @@ fn export(state: AppState, lang: Lang, format: Format, mut query: AuditQuery) ->
         },
         widths: vec![20, 12, 12, 16, 12, 12, 16, 40, 40, 20, 8, 30],
     };
-    let batches = futures_util::stream::unfold(Some((state, query)), move |step| async move {
-        let (state, mut query) = step?;
-        match state.store().audit(&query).await {
-            Ok(rows) if rows.is_empty() => None,
-            Ok(rows) => {
-                let done = (rows.len() as i64) < query.limit;
-                query.before = rows.last().map(|e| (e.at.clone(), e.id.clone()));
-                Some((Ok(rows.iter().map(|e| row(lang, e)).collect()), (!done).then_some((state, query))))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
+    let batches = keyset(
+        state,
+        query,
+        EXPORT_BATCH,
+        |state: AppState, q: AuditQuery| async move {
+            let rows = state.store().audit(&q).await;
+            (q, rows)
+        },
+        |q, e: &AuditEntry| q.before = Some((e.at.clone(), e.id.clone())),
+        move |e| row(lang, e),
+    );
     super::export::respond(format, sheet, batches)
 }

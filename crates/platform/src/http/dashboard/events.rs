@@ -6,7 +6,7 @@
 
 use onepark_web::xlsx::Cell;
 
-use super::export::{Format, Sheet};
+use super::export::{Format, Sheet, keyset, list_link};
 use super::*;
 use crate::store::{EventSearch, LotEvent};
 
@@ -141,27 +141,14 @@ pub(super) async fn events(
     let mut lots = state.store().cloud_lot_states().await?;
     lots.retain(|l| v.who.sees(&l.park_code));
     let now = format_time(state.now() - Duration::seconds(90));
-    let link = |page: i64, format: &str| {
-        let mut l = form_urlencoded::Serializer::new(String::new());
-        for (k, val) in [
-            ("kind", kind.unwrap_or("")),
-            ("lot", lot.unwrap_or("")),
-            ("from", &q.from),
-            ("to", &q.to),
-            ("plate", &q.plate),
-        ] {
-            if !val.is_empty() {
-                l.append_pair(k, val);
-            }
-        }
-        if page > 0 {
-            l.append_pair("page", &page.to_string());
-        }
-        if !format.is_empty() {
-            l.append_pair("format", format);
-        }
-        format!("/events?{}", l.finish())
-    };
+    let filters = [
+        ("kind", kind.unwrap_or("")),
+        ("lot", lot.unwrap_or("")),
+        ("from", &q.from),
+        ("to", &q.to),
+        ("plate", &q.plate),
+    ];
+    let link = |page: i64, format: &str| list_link("/events", &filters, page, format);
     let body = html! {
         h1 { (lang.t("告警与事件", "Alarms and events")) }
         div.card {
@@ -230,39 +217,26 @@ fn export(state: AppState, lang: Lang, format: Format, mut search: EventSearch) 
         },
         widths: vec![20, 14, 12, 40, 12, 10, 20],
     };
-    let batches = futures_util::stream::unfold(Some((state, search)), move |step| async move {
-        let (state, mut search) = step?;
-        match state.store().find_events(&search).await {
-            Ok(rows) if rows.is_empty() => None,
-            Ok(rows) => {
-                let done = (rows.len() as i64) < search.limit;
-                search.before = rows.last().map(|e| (e.event_time.clone(), e.uuid.clone()));
-                let lines = rows
-                    .iter()
-                    .map(|e| {
-                        let (kzh, ken) = KINDS
-                            .iter()
-                            .find(|k| k.0 == e.kind)
-                            .map_or((e.kind.as_str(), e.kind.as_str()), |k| (k.1, k.2));
-                        [
-                            e.event_time.as_str(),
-                            &e.park_code,
-                            lang.t(kzh, ken),
-                            &e.summary,
-                            e.plate_no.as_deref().unwrap_or(""),
-                            e.channel.as_deref().unwrap_or(""),
-                            &e.received_at,
-                        ]
-                        .iter()
-                        .map(|t| Cell::Text((*t).to_owned()))
-                        .collect()
-                    })
-                    .collect();
-                Some((Ok(lines), (!done).then_some((state, search))))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    });
+    let row = move |e: &LotEvent| -> Vec<Cell> {
+        let kind = KINDS.iter().find(|k| k.0 == e.kind).map_or(e.kind.as_str(), |k| lang.t(k.1, k.2));
+        let plate = e.plate_no.as_deref().unwrap_or("");
+        let lane = e.channel.as_deref().unwrap_or("");
+        [e.event_time.as_str(), &e.park_code, kind, &e.summary, plate, lane, &e.received_at]
+            .iter()
+            .map(|t| Cell::Text((*t).to_owned()))
+            .collect()
+    };
+    let batches = keyset(
+        state,
+        search,
+        2000,
+        |state: AppState, q: EventSearch| async move {
+            let rows = state.store().find_events(&q).await;
+            (q, rows)
+        },
+        |q, e: &LotEvent| q.before = Some((e.event_time.clone(), e.uuid.clone())),
+        row,
+    );
     super::export::respond(format, sheet, batches)
 }
 

@@ -5,6 +5,9 @@
 //! the same digits). An error mid-way cuts the file short (and is logged):
 //! the status line has gone already.
 
+use std::future::Future;
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use futures_util::{Stream, StreamExt as _};
 use onepark_web::xlsx::{Cell, Xlsx};
@@ -105,6 +108,59 @@ where
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// A list's rows in batches by key: `fetch` reads a batch of at most
+/// `limit` for the query, `advance` moves the query past a batch's last row,
+/// `row` writes a row's cells. Ends after a short batch.
+pub(super) fn keyset<Q, R, F, Fut>(
+    state: AppState,
+    query: Q,
+    limit: i64,
+    fetch: F,
+    advance: fn(&mut Q, &R),
+    row: impl Fn(&R) -> Vec<Cell> + Send + Sync + 'static,
+) -> impl Stream<Item = Result<Vec<Vec<Cell>>, StoreError>> + Send
+where
+    Q: Send + 'static,
+    R: Send + 'static,
+    F: Fn(AppState, Q) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = (Q, Result<Vec<R>, StoreError>)> + Send,
+{
+    let (fetch, row) = (Arc::new(fetch), Arc::new(row));
+    futures_util::stream::unfold(Some((state, query)), move |step| {
+        let (fetch, row) = (fetch.clone(), row.clone());
+        async move {
+            let (state, query) = step?;
+            let (mut query, result) = fetch(state.clone(), query).await;
+            match result {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let done = (rows.len() as i64) < limit;
+                    if let Some(last) = rows.last() {
+                        advance(&mut query, last);
+                    }
+                    Some((Ok(rows.iter().map(|r| row(r)).collect()), (!done).then_some((state, query))))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        }
+    })
+}
+
+/// A list page's address with its filters (the empty ones left out), page and format.
+pub(super) fn list_link(path: &str, filters: &[(&str, &str)], page: i64, format: &str) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in filters.iter().filter(|(_, v)| !v.is_empty()) {
+        q.append_pair(k, v);
+    }
+    if page > 0 {
+        q.append_pair("page", &page.to_string());
+    }
+    if !format.is_empty() {
+        q.append_pair("format", format);
+    }
+    format!("{path}?{}", q.finish())
 }
 
 fn csv_row(cells: &[Cell]) -> String {

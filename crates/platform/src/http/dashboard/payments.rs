@@ -5,7 +5,7 @@
 
 use onepark_web::xlsx::Cell;
 
-use super::export::{Format, Sheet};
+use super::export::{Format, Sheet, keyset, list_link};
 use super::records::{day_start, lot_choices};
 use super::*;
 use crate::store::{PayState, Payment, PaymentSearch, Purpose};
@@ -88,28 +88,15 @@ pub(super) async fn payments(
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let name = |code: &str| lots.iter().find(|(c, _)| c == code).map_or_else(|| code.to_owned(), |(_, n)| n.clone());
-    let link = |page: i64, format: &str| {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, val) in [
-            ("from", &p.from),
-            ("to", &p.to),
-            ("lot", &p.lot),
-            ("plate", &p.plate),
-            ("purpose", &p.purpose),
-            ("state", &p.state),
-        ] {
-            if !val.is_empty() {
-                q.append_pair(k, val);
-            }
-        }
-        if page > 0 {
-            q.append_pair("page", &page.to_string());
-        }
-        if !format.is_empty() {
-            q.append_pair("format", format);
-        }
-        format!("/payments?{}", q.finish())
-    };
+    let filters = [
+        ("from", p.from.as_str()),
+        ("to", &p.to),
+        ("lot", &p.lot),
+        ("plate", &p.plate),
+        ("purpose", &p.purpose),
+        ("state", &p.state),
+    ];
+    let link = |page: i64, format: &str| list_link("/payments", &filters, page, format);
     let body = html! {
         h1 { (lang.t("线上支付", "Online payments")) }
         div.card {
@@ -229,20 +216,16 @@ fn export(
             Cell::Text(r.deal_time.clone().unwrap_or_default()),
         ]
     };
-    let batches = futures_util::stream::unfold(Some((state, search)), move |step| {
-        let row = row.clone();
-        async move {
-            let (state, mut search) = step?;
-            match state.store().find_payments(&search).await {
-                Ok(rows) if rows.is_empty() => None,
-                Ok(rows) => {
-                    let done = (rows.len() as i64) < search.limit;
-                    search.before = rows.last().map(|r| (r.created_at.clone(), r.order_id.clone()));
-                    Some((Ok(rows.iter().map(&row).collect()), (!done).then_some((state, search))))
-                }
-                Err(e) => Some((Err(e), None)),
-            }
-        }
-    });
+    let batches = keyset(
+        state,
+        search,
+        2000,
+        |state: AppState, q: PaymentSearch| async move {
+            let rows = state.store().find_payments(&q).await;
+            (q, rows)
+        },
+        |q, r: &Payment| q.before = Some((r.created_at.clone(), r.order_id.clone())),
+        row,
+    );
     super::export::respond(format, sheet, batches)
 }

@@ -4,10 +4,9 @@
 //! order asked, paged; exported as CSV or Excel with the same filters.
 
 use chrono::NaiveDateTime;
-use futures_util::Stream;
 use onepark_web::xlsx::Cell;
 
-use super::export::{Format, Sheet};
+use super::export::{Format, Sheet, keyset, list_link};
 use super::*;
 use crate::store::{Stay, StayQuery, StaySort, StayState};
 
@@ -122,31 +121,17 @@ pub(super) async fn records(
     let lots = lot_choices(&state, &v).await?;
     let now = state.now();
     let typed = plate.to_uppercase();
-    let link = |page: i64, format: &str| {
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, val) in [
-            ("from", &p.from),
-            ("to", &p.to),
-            ("lot", &p.lot),
-            ("plate", &p.plate),
-            ("state", &p.state),
-            ("sort", &p.sort),
-        ] {
-            if !val.is_empty() {
-                q.append_pair(k, val);
-            }
-        }
-        if size != PAGE_SIZES[0] {
-            q.append_pair("size", &size.to_string());
-        }
-        if page > 0 {
-            q.append_pair("page", &page.to_string());
-        }
-        if !format.is_empty() {
-            q.append_pair("format", format);
-        }
-        format!("/records?{}", q.finish())
-    };
+    let size_text = if size == PAGE_SIZES[0] { String::new() } else { size.to_string() };
+    let filters = [
+        ("from", p.from.as_str()),
+        ("to", &p.to),
+        ("lot", &p.lot),
+        ("plate", &p.plate),
+        ("state", &p.state),
+        ("sort", &p.sort),
+        ("size", &size_text),
+    ];
+    let link = |page: i64, format: &str| list_link("/records", &filters, page, format);
     let body = html! {
         h1 { (lang.t("停车记录", "Parking records")) }
         div.card {
@@ -277,27 +262,18 @@ fn export(state: AppState, lang: Lang, format: Format, mut query: StayQuery) -> 
         },
         widths: vec![14, 20, 12, 8, 20, 20, 10, 10, 8, 24],
     };
-    super::export::respond(format, sheet, batches(state, lang, query))
-}
-
-fn batches(
-    state: AppState,
-    lang: Lang,
-    query: StayQuery,
-) -> impl Stream<Item = Result<Vec<Vec<Cell>>, StoreError>> + Send {
-    futures_util::stream::unfold(Some((state, query)), move |step| async move {
-        let (state, mut query) = step?;
-        match state.store().stays(&query).await {
-            Ok(stays) if stays.is_empty() => None,
-            Ok(stays) => {
-                let done = (stays.len() as i64) < query.limit;
-                query.after = stays.last().map(|s| (s.arrive_time.clone(), s.parking_code.clone(), s.uid.clone()));
-                let rows = stays.iter().map(|s| row(lang, s)).collect();
-                Some((Ok(rows), (!done).then_some((state, query))))
-            }
-            Err(e) => Some((Err(e), None)),
-        }
-    })
+    let batches = keyset(
+        state,
+        query,
+        EXPORT_BATCH,
+        |state: AppState, q: StayQuery| async move {
+            let rows = state.store().stays(&q).await;
+            (q, rows)
+        },
+        |q, s: &Stay| q.after = Some((s.arrive_time.clone(), s.parking_code.clone(), s.uid.clone())),
+        move |s| row(lang, s),
+    );
+    super::export::respond(format, sheet, batches)
 }
 
 fn row(lang: Lang, s: &Stay) -> Vec<Cell> {
