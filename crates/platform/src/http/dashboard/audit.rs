@@ -7,6 +7,7 @@
 use onepark_web::xlsx::Cell;
 
 use super::export::{Format, Sheet, keyset, list_link};
+use super::records::date_range;
 use super::*;
 use crate::store::{AuditEntry, AuditQuery};
 
@@ -59,27 +60,15 @@ fn outcome_badge(lang: Lang, outcome: &str) -> Markup {
     }
 }
 
-/// A day typed in the filter (yyyy-MM-dd) as the start of that day, or of the next.
-fn day_bound(text: &str, next: bool) -> Result<String, ()> {
-    if text.is_empty() {
-        return Ok(String::new());
-    }
-    let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| ())?;
-    let day = if next { day.succ_opt().ok_or(())? } else { day };
-    Ok(format!("{day} 00:00:00"))
-}
-
 pub(super) async fn audit(
     State(state): State<AppState>,
     v: Viewer,
     Query(p): Query<AuditParams>,
 ) -> Result<Response, Refused> {
     let lang = v.lang;
-    let (Ok(from), Ok(to)) = (day_bound(&p.from, false), day_bound(&p.to, true)) else {
-        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
-        let mut response = reply(&v, lang.t("操作日志", "Audit trail"), "/audit", body);
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(response);
+    let (from, to) = match date_range(&v, &p.from, &p.to, lang.t("操作日志", "Audit trail"), "/audit") {
+        Ok(range) => range,
+        Err(page) => return Ok(*page),
     };
     if !p.lot.is_empty() {
         v.check(Need::Read, &p.lot)?;

@@ -7,6 +7,7 @@
 use onepark_web::xlsx::Cell;
 
 use super::export::{Format, Sheet, keyset, list_link};
+use super::records::date_range;
 use super::*;
 use crate::store::{EventSearch, LotEvent};
 
@@ -96,11 +97,9 @@ pub(super) async fn events(
     if let Some(lot) = lot {
         v.check(Need::Read, lot)?;
     }
-    let (Ok(from), Ok(to)) = (super::records::day_start(&q.from, false), super::records::day_start(&q.to, true)) else {
-        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
-        let mut response = reply(&v, lang.t("告警与事件", "Alarms"), "/events", body);
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(response);
+    let (from, to) = match date_range(&v, &q.from, &q.to, lang.t("告警与事件", "Alarms"), "/events") {
+        Ok(range) => range,
+        Err(page) => return Ok(*page),
     };
     let page = q.page.clamp(0, 100_000);
     let search = EventSearch {

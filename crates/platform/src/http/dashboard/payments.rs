@@ -6,7 +6,7 @@
 use onepark_web::xlsx::Cell;
 
 use super::export::{Format, Sheet, keyset, list_link};
-use super::records::{day_start, lot_choices};
+use super::records::{date_range, lot_choices};
 use super::*;
 use crate::store::{PayState, Payment, PaymentSearch, Purpose};
 
@@ -57,11 +57,9 @@ pub(super) async fn payments(
     Query(p): Query<PaymentsParams>,
 ) -> Result<Response, Refused> {
     let lang = v.lang;
-    let (Ok(from), Ok(to)) = (day_start(&p.from, false), day_start(&p.to, true)) else {
-        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
-        let mut response = reply(&v, lang.t("线上支付", "Payments"), "/payments", body);
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(response);
+    let (from, to) = match date_range(&v, &p.from, &p.to, lang.t("线上支付", "Payments"), "/payments") {
+        Ok(range) => range,
+        Err(page) => return Ok(*page),
     };
     let lot = p.lot.trim().to_owned();
     if !lot.is_empty() {

@@ -47,6 +47,28 @@ pub(super) fn day_start(text: &str, next: bool) -> Result<String, ()> {
     Ok(format!("{day} 00:00:00"))
 }
 
+/// A list's date range (yyyy-MM-dd, either may be empty) as stored times,
+/// half-open; else the page saying the dates are wrong (400).
+pub(super) fn date_range(
+    v: &Viewer,
+    from: &str,
+    to: &str,
+    title: &str,
+    here: &str,
+) -> Result<(String, String), Box<Response>> {
+    match (day_start(from, false), day_start(to, true)) {
+        (Ok(from), Ok(to)) => Ok((from, to)),
+        _ => {
+            let lang = v.lang;
+            let body =
+                html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
+            let mut response = reply(v, title, here, body);
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            Err(Box::new(response))
+        }
+    }
+}
+
 /// How long a stay lasted (or has lasted, up to `now`), as people say it.
 pub(super) fn duration(lang: Lang, from: &str, to: Option<&str>, now: NaiveDateTime) -> String {
     let (Ok(a), b) = (onepark_domain::time::parse_time(from), to.map(onepark_domain::time::parse_time)) else {
@@ -79,11 +101,9 @@ pub(super) async fn records(
     Query(p): Query<RecordsParams>,
 ) -> Result<Response, Refused> {
     let lang = v.lang;
-    let (Ok(from), Ok(to)) = (day_start(&p.from, false), day_start(&p.to, true)) else {
-        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
-        let mut response = reply(&v, lang.t("停车记录", "Records"), "/records", body);
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(response);
+    let (from, to) = match date_range(&v, &p.from, &p.to, lang.t("停车记录", "Records"), "/records") {
+        Ok(range) => range,
+        Err(page) => return Ok(*page),
     };
     let lot = p.lot.trim().to_owned();
     if !lot.is_empty() {

@@ -8,7 +8,7 @@ use futures_util::Stream;
 use onepark_web::xlsx::Cell;
 
 use super::export::{Format, Sheet};
-use super::records::{day_start, lot_choices};
+use super::records::{date_range, lot_choices};
 use super::*;
 use crate::store::{Takings, TakingsQuery};
 
@@ -68,11 +68,9 @@ pub(super) async fn revenue(
     let first = if monthly { today.with_month(1).and_then(|d| d.with_day(1)) } else { today.with_day(1) };
     let from_text = if p.from.is_empty() { first.unwrap_or(today).to_string() } else { p.from.clone() };
     let to_text = if p.to.is_empty() { today.to_string() } else { p.to.clone() };
-    let (Ok(from), Ok(to)) = (day_start(&from_text, false), day_start(&to_text, true)) else {
-        let body = html! { div.notice.bad id="notice" { (lang.t("日期格式应为 yyyy-MM-dd", "Dates are yyyy-MM-dd")) } };
-        let mut response = reply(&v, lang.t("收入报表", "Revenue"), "/revenue", body);
-        *response.status_mut() = StatusCode::BAD_REQUEST;
-        return Ok(response);
+    let (from, to) = match date_range(&v, &from_text, &to_text, lang.t("收入报表", "Revenue"), "/revenue") {
+        Ok(range) => range,
+        Err(page) => return Ok(*page),
     };
     let lot = p.lot.trim().to_owned();
     if !lot.is_empty() {
