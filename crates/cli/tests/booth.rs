@@ -173,12 +173,31 @@ async fn the_booth_matches_an_unread_plate_charges_it_and_reports_the_shift() {
     let to = opened.headers()["location"].to_str().expect("location").to_owned();
     assert!(to.starts_with("/booth?notice="), "li's opening: {to} ({cookie})");
 
+    // Through the staff API with her own token, claiming to be zhang: still hers.
+    let login = client()
+        .post(format!("{base}/api/login"))
+        .header("content-type", "application/json")
+        .body(json!({ "user": "li", "password": "li booth 22" }).to_string())
+        .send()
+        .await
+        .expect("api login");
+    let token: Value = serde_json::from_str(&login.text().await.expect("body")).expect("JSON");
+    let opened = client()
+        .post(format!("{base}/api/lanes/1/open"))
+        .bearer_auth(token["token"].as_str().expect("token"))
+        .header("content-type", "application/json")
+        .body(json!({ "reason": "巡检", "operator": "zhang" }).to_string())
+        .send()
+        .await
+        .expect("open");
+    assert_eq!(opened.status(), 200);
+
     // The shift report: each person, by method.
     browser.goto(&format!("{base}/booth/shift")).await;
     let zhang = browser.text(".person[data-staff='zhang']").await.unwrap_or_default();
     assert!(zhang.contains("微信") && zhang.contains("1 笔") && zhang.contains("手动开闸 1"), "{zhang}");
     let li = browser.text(".person[data-staff='li']").await.unwrap_or_default();
-    assert!(li.contains("手动开闸 1") && !li.contains("微信"), "{li}");
+    assert!(li.contains("手动开闸 2") && !li.contains("微信"), "{li}");
     for width in [1400, 1024, 390] {
         browser.window(width, 1000).await;
         browser.screenshot(&shot(&format!("booth-shift-{width}.png"))).await;

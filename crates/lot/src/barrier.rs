@@ -586,7 +586,12 @@ pub(crate) fn entry_report(
 /// character, or uid), its fee, open when paid.
 #[utoipa::path(post, path = "/api/lanes/{lane}/exit", tag = "lane", request_body = Read,
     params(("lane" = String, Path, description = "the lane's id")), responses(LaneAnswers))]
-pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
+pub(crate) async fn exit(
+    State(state): State<LotState>,
+    Path(lane): Path<String>,
+    staff: Option<axum::Extension<crate::auth::Staff>>,
+    bytes: Bytes,
+) -> LaneReply {
     let (read, lane, at) = match lane_event(&state, &lane, Direction::Exit, &bytes) {
         Ok(event) => event,
         Err(reply) => return reply,
@@ -596,6 +601,22 @@ pub(crate) async fn exit(State(state): State<LotState>, Path(lane): Path<String>
         Err(e) => failed(e),
     };
     remember(&state, &lane, &read, at, &reply, PhotoType::Exit);
+    // Money a person took at the exit goes to their shift (a kiosk's is no one's).
+    let d = &reply.1.0;
+    if let (Some(_), Some(paid)) = (&staff, read.paid.filter(|p| *p > 0))
+        && d.open
+    {
+        let who = crate::shift::actor(staff.as_ref(), None);
+        let entry = crate::shift::did(
+            &who,
+            "fee",
+            &lane.id,
+            d.plate_no.as_deref().unwrap_or(""),
+            d.uid.as_deref().unwrap_or(""),
+        );
+        crate::shift::record(&state, crate::store::LedgerEntry { paid_type: Some(read.paid_type), fen: paid, ..entry })
+            .await;
+    }
     reply
 }
 
@@ -908,11 +929,20 @@ pub(crate) struct ManualOpen {
         (status = 400, description = "bad_request: the error names the field", body = Decision),
         (status = 404, description = "unknown_lane", body = Decision),
         (status = 500, description = "storage failed", body = Decision)))]
-pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path<String>, bytes: Bytes) -> LaneReply {
-    let request: ManualOpen = match body(&bytes) {
+pub(crate) async fn open_by_hand(
+    State(state): State<LotState>,
+    Path(lane): Path<String>,
+    staff: Option<axum::Extension<crate::auth::Staff>>,
+    bytes: Bytes,
+) -> LaneReply {
+    let mut request: ManualOpen = match body(&bytes) {
         Ok(r) => r,
         Err(reply) => return reply,
     };
+    // A signed-in person is who opened it, whatever the body says.
+    if staff.is_some() {
+        request.operator = Some(crate::shift::actor(staff.as_ref(), None));
+    }
     if !state.config().lanes.iter().any(|l| l.id == lane) {
         return refused(Deny::UnknownLane);
     }
@@ -948,6 +978,10 @@ pub(crate) async fn open_by_hand(State(state): State<LotState>, Path(lane): Path
         Ok(id) => {
             state.wake_cloud_reports();
             tracing::info!(lane, reason = request.reason, operator = ?request.operator, "barrier opened by hand");
+            let who = crate::shift::actor(staff.as_ref(), request.operator.as_deref());
+            let entry = crate::shift::did(&who, "open", &lane, plate.as_deref().unwrap_or(""), "");
+            crate::shift::record(&state, crate::store::LedgerEntry { note: request.reason.trim().to_owned(), ..entry })
+                .await;
             let direction = state.config().lanes.iter().find(|l| l.id == lane).map_or(Direction::Exit, |l| l.direction);
             state.feed().push(LaneEvent {
                 at: now.clone(),

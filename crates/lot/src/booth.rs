@@ -347,27 +347,6 @@ fn method_select(lang: Lang) -> Markup {
     }
 }
 
-/// What a staff member did: (who, kind, lane, plate, uid).
-fn did(staff: &str, kind: &str, lane: &str, plate: &str, uid: &str) -> LedgerEntry {
-    LedgerEntry {
-        staff: staff.to_owned(),
-        kind: kind.to_owned(),
-        lane: lane.to_owned(),
-        plate_no: plate.to_owned(),
-        uid: uid.to_owned(),
-        ..LedgerEntry::default()
-    }
-}
-
-/// Writes what a staff member did to the ledger, now; a failure is logged
-/// (what was done is done: its records are in the outbox already).
-async fn ledger(state: &LotState, mut entry: LedgerEntry) {
-    entry.at = onepark_domain::time::format_time(state.now());
-    if let Err(e) = state.store().put_ledger(&entry).await {
-        tracing::error!(error = %e, staff = entry.staff, kind = entry.kind, plate = entry.plate_no, "booth ledger not written");
-    }
-}
-
 /// Back to the page with what the API answered.
 fn back(ok: bool, text: &str) -> Response {
     let key = if ok { "notice" } else { "error" };
@@ -409,16 +388,13 @@ async fn collect(State(state): State<LotState>, staff: Option<Extension<Staff>>,
     };
     let photo = held_now(&state, &c.lane);
     let body = json!({ "uid": c.uid, "plateNo": c.plate, "paid": due, "paidType": c.paid_type, "payScene": 103, "photo": photo });
-    let reply = crate::barrier::exit(State(state.clone()), Path(c.lane.clone()), Bytes::from(body.to_string())).await;
+    let person = Some(Extension(Staff(staff.clone())));
+    let reply =
+        crate::barrier::exit(State(state.clone()), Path(c.lane.clone()), person, Bytes::from(body.to_string())).await;
     let (_, v) = answer(reply.into_response()).await;
     let msg = v["msg"].as_str().unwrap_or_default();
     if v["open"] == true {
         let note = format!("{} 岗亭收费 {}", c.plate, yuan(due));
-        ledger(
-            &state,
-            LedgerEntry { paid_type: Some(c.paid_type), fen: due, ..did(&staff, "fee", &c.lane, &c.plate, &c.uid) },
-        )
-        .await;
         crate::leave::raise(&state, &c.lane, &staff, &note).await;
         back(true, &format!("{} {} · {}", c.plate, yuan(due), msg))
     } else {
@@ -448,17 +424,16 @@ async fn arrears(
     if !METHODS.iter().any(|m| m.0 == a.paid_type) {
         return back(false, lang.t("请选择收款方式", "Choose how it was paid"));
     }
-    let body = json!({ "amount": a.amount, "operator": staff });
-    let reply =
-        crate::staff::arrears_collected(State(state.clone()), Path(a.plate.clone()), Bytes::from(body.to_string()))
-            .await;
+    let body = json!({ "amount": a.amount, "operator": staff, "paidType": a.paid_type });
+    let reply = crate::staff::arrears_collected(
+        State(state.clone()),
+        Path(a.plate.clone()),
+        None,
+        Bytes::from(body.to_string()),
+    )
+    .await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
-        ledger(
-            &state,
-            LedgerEntry { paid_type: Some(a.paid_type), fen: a.amount, ..did(&staff, "arrears", "", &a.plate, "") },
-        )
-        .await;
         let done = lang.t("已收欠费，已通知平台核销", "arrears collected; the platform is told");
         // The car held at an exit for them leaves now, as its camera's exit would decide.
         let Some(lane) = crate::leave::waiting_lane(&state, &a.plate) else {
@@ -510,13 +485,12 @@ async fn correct(
         _ => {}
     }
     let body = json!({ "plateNo": plate, "operator": staff });
-    let reply = crate::staff::correct_plate(State(state.clone()), Path(c.uid), Bytes::from(body.to_string())).await;
+    let reply =
+        crate::staff::correct_plate(State(state.clone()), Path(c.uid), None, Bytes::from(body.to_string())).await;
     let (ok, v) = answer(reply.into_response()).await;
     if ok {
         let uid = v["uid"].as_str().unwrap_or_default();
         let corrected = v["plateNo"].as_str().unwrap_or_default();
-        ledger(&state, LedgerEntry { note: format!("→ {corrected}"), ..did(&staff, "correct", "", corrected, uid) })
-            .await;
         back(true, &format!("{uid} → {corrected}"))
     } else {
         let why = v["error"].as_str().unwrap_or_default();
@@ -537,12 +511,11 @@ async fn open(State(state): State<LotState>, staff: Option<Extension<Staff>>, Fo
     let plate = Some(o.plate.trim()).filter(|p| !p.is_empty());
     let body = json!({ "reason": o.reason, "operator": staff, "plateNo": plate });
     let reply =
-        crate::barrier::open_by_hand(State(state.clone()), Path(o.lane.clone()), Bytes::from(body.to_string())).await;
+        crate::barrier::open_by_hand(State(state.clone()), Path(o.lane.clone()), None, Bytes::from(body.to_string()))
+            .await;
     let (_, v) = answer(reply.into_response()).await;
     let msg = v["msg"].as_str().unwrap_or_default();
     if v["open"] == true {
-        let note = o.reason.trim().to_owned();
-        ledger(&state, LedgerEntry { note, ..did(&staff, "open", &o.lane, plate.unwrap_or(""), "") }).await;
         crate::leave::raise(&state, &o.lane, &staff, &format!("岗亭手动抬杆：{}", o.reason)).await;
         back(true, &format!("{} {msg}", o.lane))
     } else {
@@ -621,21 +594,28 @@ async fn match_exit(
     }
     let photo = held_now(&state, &m.lane);
     let body = json!({ "uid": session.uid, "plateNo": session.plate_no, "photo": photo });
-    let reply = crate::barrier::exit(State(state.clone()), Path(m.lane.clone()), Bytes::from(body.to_string())).await;
+    let reply =
+        crate::barrier::exit(State(state.clone()), Path(m.lane.clone()), None, Bytes::from(body.to_string())).await;
     let (_, v) = answer(reply.into_response()).await;
     let note = format!("{read} → {}", session.plate_no);
     if v["open"] == true {
-        ledger(
+        crate::shift::record(
             &state,
-            LedgerEntry { note: note.clone(), ..did(&staff, "match", &m.lane, &session.plate_no, &session.uid) },
+            LedgerEntry {
+                note: note.clone(),
+                ..crate::shift::did(&staff, "match", &m.lane, &session.plate_no, &session.uid)
+            },
         )
         .await;
         crate::leave::raise(&state, &m.lane, &staff, &format!("岗亭匹配放行：{note}")).await;
         back(true, &format!("{note} · {}", lang.t("已放行", "let out")))
     } else if v["reason"] == "unpaid" {
-        ledger(
+        crate::shift::record(
             &state,
-            LedgerEntry { note: note.clone(), ..did(&staff, "match", &m.lane, &session.plate_no, &session.uid) },
+            LedgerEntry {
+                note: note.clone(),
+                ..crate::shift::did(&staff, "match", &m.lane, &session.plate_no, &session.uid)
+            },
         )
         .await;
         let due = v["due"].as_i64().map(yuan).unwrap_or_default();

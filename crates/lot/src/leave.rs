@@ -50,7 +50,7 @@ pub async fn let_out(state: &LotState, lane: &str, plate: &str, who: &str, note:
         return Err(format!("{lane} 号出口没有等待出场的 {plate}"));
     }
     let body = json!({ "plateNo": plate }).to_string();
-    let (_, decision) = crate::barrier::exit(State(state.clone()), Path(lane.to_owned()), body.into()).await;
+    let (_, decision) = crate::barrier::exit(State(state.clone()), Path(lane.to_owned()), None, body.into()).await;
     let decision = serde_json::to_value(&*decision.0).unwrap_or(Value::Null);
     if decision["open"] != true {
         tracing::info!(lane, plate, msg = %decision["msg"], "the exit still does not open");

@@ -35,6 +35,7 @@ pub mod reconcile;
 mod remote;
 mod router;
 mod schema;
+mod shift;
 mod staff;
 mod start;
 pub mod state;

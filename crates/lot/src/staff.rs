@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use onepark_domain::plate::{Plate, PlateError};
 use onepark_domain::time::{format_time, parse_time};
-use onepark_proto::dict::{CarType, ModifyOperation, ParkingType, PlateColor};
+use onepark_proto::dict::{CarType, ModifyOperation, PaidType, ParkingType, PlateColor};
 use onepark_proto::msg::encode_flat;
 use onepark_proto::msg::record::CarInModify;
 use onepark_proto::wire::Time;
@@ -165,9 +165,14 @@ pub(crate) struct Corrected {
 pub(crate) async fn correct_plate(
     State(state): State<LotState>,
     Path(uid): Path<String>,
+    staff: Option<axum::Extension<crate::auth::Staff>>,
     bytes: Bytes,
 ) -> Reply<Corrected> {
-    let c: Correction = parse(&bytes)?;
+    let mut c: Correction = parse(&bytes)?;
+    // A signed-in person is who did it, whatever the body says.
+    if staff.is_some() {
+        c.operator = Some(crate::shift::actor(staff.as_ref(), None));
+    }
     // These go to the platform, which refuses codes outside its dictionary.
     for (field, value, codes) in
         [("plateColor", c.plate_color, PlateColor::CODES), ("carType", c.car_type, CarType::CODES)]
@@ -194,11 +199,18 @@ pub(crate) async fn correct_plate(
     session.plate_no = plate;
     session.plate_color = c.plate_color.unwrap_or(session.plate_color);
     session.car_type = c.car_type.unwrap_or(session.car_type);
+    let who = crate::shift::actor(staff.as_ref(), c.operator.as_deref());
     let report = modify_record(&state, &session, c.operator).await.map_err(HttpError::internal)?;
     match store.correct_plate(&session, report).await {
         Ok(()) => {
             state.wake_outbox();
             tracing::info!(uid, plate = session.plate_no, "plate corrected by staff");
+            let entry = crate::shift::did(&who, "correct", "", &session.plate_no, &uid);
+            crate::shift::record(
+                &state,
+                crate::store::LedgerEntry { note: format!("→ {}", session.plate_no), ..entry },
+            )
+            .await;
             Ok(Json(Corrected { uid, plate_no: session.plate_no, reported: "uploadModifyCarInData".into() }))
         }
         Err(StoreError::NotOpen(_)) => Err(not_open(&uid)),
@@ -458,9 +470,13 @@ pub(crate) struct ArrearsCollected {
     /// What was taken, fen: the whole of the notified arrears (unPay).
     #[schema(minimum = 0, maximum = 1_000_000_000)]
     amount: i64,
-    /// Who, at most 50 characters, no control characters.
+    /// Who, at most 50 characters, no control characters (a signed-in person: their name).
     #[schema(schema_with = schema::operator_schema)]
     operator: Option<String>,
+    /// How it was paid (付费方式, spec §7; default 1 cash), for the shift report.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 10)]
+    paid_type: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -483,9 +499,13 @@ pub(crate) struct ArrearsReply {
 pub(crate) async fn arrears_collected(
     State(state): State<LotState>,
     Path(plate): Path<String>,
+    staff: Option<axum::Extension<crate::auth::Staff>>,
     bytes: Bytes,
 ) -> Reply<ArrearsReply> {
     let c: ArrearsCollected = parse(&bytes)?;
+    if c.paid_type.is_some_and(|t| !PaidType::CODES.contains(&t)) {
+        return Err(HttpError::bad("paidType", format!("not one of {:?}", PaidType::CODES)));
+    }
     short_text("operator", c.operator.as_deref(), schema::MAX_OPERATOR)?;
     let plate = plate_text("plate", &plate)?;
     let store = state.store();
@@ -519,5 +539,9 @@ pub(crate) async fn arrears_collected(
     }
     state.wake_outbox();
     tracing::info!(plate, fen = c.amount, operator = ?c.operator, "arrears collected at the booth");
+    let who = crate::shift::actor(staff.as_ref(), c.operator.as_deref());
+    let entry = crate::shift::did(&who, "arrears", "", &plate, "");
+    let paid = crate::store::LedgerEntry { paid_type: Some(c.paid_type.unwrap_or(1)), fen: c.amount, ..entry };
+    crate::shift::record(&state, paid).await;
     Ok(Json(ArrearsReply { plate_no: plate, collected: c.amount, reported: "cancelOverDueBill".into() }))
 }

@@ -508,7 +508,13 @@ async fn audit_trail(d: &Dashboard) {
     assert!(theirs.body.contains("鲁B55298") && !theirs.body.contains("data-kind=\"account\""), "{}", theirs.body);
     assert_eq!(d.get("/audit?lot=1002", &operator).await.status, 403);
 
-    for path in ["/audit?from=2026-13-01", "/records?to=someday", "/payments?from=1", "/events?to=2026-02-30", "/revenue?from=x"] {
+    for path in [
+        "/audit?from=2026-13-01",
+        "/records?to=someday",
+        "/payments?from=1",
+        "/events?to=2026-02-30",
+        "/revenue?from=x",
+    ] {
         let bad = d.get(path, &admin).await;
         assert_eq!(bad.status, 400, "{path}");
         assert!(bad.body.contains("日期格式应为 yyyy-MM-dd"), "{path}: said in the page's language");
