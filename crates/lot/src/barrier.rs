@@ -939,10 +939,6 @@ pub(crate) async fn open_by_hand(
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    // A signed-in person is who opened it, whatever the body says.
-    if staff.is_some() {
-        request.operator = Some(crate::shift::actor(staff.as_ref(), None));
-    }
     if !state.config().lanes.iter().any(|l| l.id == lane) {
         return refused(Deny::UnknownLane);
     }
@@ -961,6 +957,10 @@ pub(crate) async fn open_by_hand(
         Ok(plate) => plate,
         Err(reply) => return reply,
     };
+    // A signed-in person is who opened it, whatever the (valid) body says.
+    if staff.is_some() {
+        request.operator = Some(crate::shift::actor(staff.as_ref(), None));
+    }
     let at = state.now();
     let now = format_time(at);
     let report = crate::cloudreport::manual_lift_report(

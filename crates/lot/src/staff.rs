@@ -169,10 +169,6 @@ pub(crate) async fn correct_plate(
     bytes: Bytes,
 ) -> Reply<Corrected> {
     let mut c: Correction = parse(&bytes)?;
-    // A signed-in person is who did it, whatever the body says.
-    if staff.is_some() {
-        c.operator = Some(crate::shift::actor(staff.as_ref(), None));
-    }
     // These go to the platform, which refuses codes outside its dictionary.
     for (field, value, codes) in
         [("plateColor", c.plate_color, PlateColor::CODES), ("carType", c.car_type, CarType::CODES)]
@@ -183,6 +179,10 @@ pub(crate) async fn correct_plate(
     }
     // It goes to the platform as operatorCode, which refuses control characters.
     short_text("operator", c.operator.as_deref(), schema::MAX_OPERATOR)?;
+    // A signed-in person is who did it, whatever the (valid) body says.
+    if staff.is_some() {
+        c.operator = Some(crate::shift::actor(staff.as_ref(), None));
+    }
     // Staff type the plate: it must be a real one (a camera's read is taken as is).
     let plate = real_plate_text("plateNo", &c.plate_no, "a correction names the real plate")?;
     let store = state.store();
