@@ -125,7 +125,6 @@ async fn the_booth_matches_an_unread_plate_charges_it_and_reports_the_shift() {
     browser.click_confirm_and_wait("form.waiting button[type=submit]").await;
     let collected = browser.wait_text("#notice", |t| !t.is_empty()).await;
     assert!(collected.contains("¥") && !collected.contains("失败"), "{collected}");
-    eprintln!("collected: {collected}");
     // The same form again (a double click, a second screen): the car has gone; no other stay is touched.
     let again = client()
         .post(format!("{base}/booth/collect"))
@@ -149,7 +148,7 @@ async fn the_booth_matches_an_unread_plate_charges_it_and_reports_the_shift() {
     browser.type_into("#manual-open input[name=reason]", "救护车").await;
     browser.click_and_wait("#manual-open button[type=submit]").await;
     let opened = browser.wait_text("#notice", |t| !t.is_empty()).await;
-    eprintln!("opened: {opened}");
+    assert!(opened.contains("已手动开闸"), "{opened}");
 
     // Li opens one too, from another browser session (a cookie of her own).
     let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
