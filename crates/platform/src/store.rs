@@ -63,7 +63,7 @@ pub use payments::{
 pub use photos::photo_content;
 pub use records::{Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};
 pub use renewals::{LotEpay, Renewal};
-pub use revenue::{Owing, Takings, TakingsQuery};
+pub use revenue::{Owing, OwingQuery, Takings, TakingsQuery};
 pub use scans::Scan;
 use shared::Shared;
 

@@ -826,6 +826,16 @@ async fn an_arrear_is_written_off_once_by_whoever_may() {
     let open = h.state.store().open_arrears(&plate).await.expect("read");
     assert_eq!(open.len(), 1, "{open:?}");
     let bill_id = open[0].bill_id.clone();
+    // The arrears list finds the plate by a part and by its bill's date.
+    let owing = |from: &'static str, to: &'static str| {
+        let store = h.state.store().clone();
+        async move {
+            let q = onepark_platform::store::OwingQuery { plate_part: "77771", from, to, limit: 10, ..Default::default() };
+            store.owing(&q).await.expect("owing").len()
+        }
+    };
+    assert_eq!(owing("2000-01-01 00:00:00", "").await, 1);
+    assert_eq!(owing("", "2000-01-01 00:00:00").await, 0, "billed after 2000");
     let who = |role, lots: &[&str]| {
         let lots: Vec<String> = lots.iter().map(|l| (*l).to_owned()).collect();
         Who::new("wang".into(), role, &lots, "10.0.0.9".into(), String::new())

@@ -74,27 +74,34 @@ pub struct Owing {
 
 impl Store {
     /// Plates with open arrears (at these lots, if limited), the most owed first.
-    pub async fn owing(
-        &self,
-        lots: Option<&[String]>,
-        plate_part: &str,
-        limit: i64,
-        offset: i64,
-    ) -> Result<Vec<Owing>, StoreError> {
-        let scope = match lots {
-            Some(lots) => format!(" AND parking_code IN ({})", super::accounts::placeholders(4, lots.len())),
+    pub async fn owing(&self, q: &OwingQuery<'_>) -> Result<Vec<Owing>, StoreError> {
+        let scope = match q.lots {
+            Some(lots) => format!(" AND parking_code IN ({})", super::accounts::placeholders(6, lots.len())),
             None => String::new(),
         };
         let sql = format!(
             "SELECT plate_no, COUNT(*) AS bills, COALESCE(SUM(should_pay), 0) AS fen, MIN(bill_time) AS since, \
-             COUNT(DISTINCT parking_code) AS lots FROM arrears WHERE state = 'open' AND plate_no LIKE $1{scope} \
+             COUNT(DISTINCT parking_code) AS lots FROM arrears WHERE state = 'open' AND plate_no LIKE $1 \
+             AND ($4 = '' OR bill_time >= $4) AND ($5 = '' OR bill_time < $5){scope} \
              GROUP BY plate_no ORDER BY fen DESC, plate_no LIMIT $2 OFFSET $3"
         );
-        let pattern = format!("%{}%", plate_part.replace(['%', '_', '\\'], ""));
-        let mut query = sqlx::query_as(&sql).bind(pattern).bind(limit).bind(offset.max(0));
-        for lot in lots.unwrap_or_default() {
+        let pattern = format!("%{}%", q.plate_part.replace(['%', '_', '\\'], ""));
+        let mut query = sqlx::query_as(&sql).bind(pattern).bind(q.limit).bind(q.offset.max(0)).bind(q.from).bind(q.to);
+        for lot in q.lots.unwrap_or_default() {
             query = query.bind(lot);
         }
         Ok(query.fetch_all(&self.pool).await?)
     }
+}
+
+/// The arrears page's filters; empty strings mean "any".
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OwingQuery<'a> {
+    pub lots: Option<&'a [String]>,
+    pub plate_part: &'a str,
+    /// Bills billed at or after / before (yyyy-MM-dd HH:mm:ss).
+    pub from: &'a str,
+    pub to: &'a str,
+    pub limit: i64,
+    pub offset: i64,
 }
