@@ -830,7 +830,8 @@ async fn an_arrear_is_written_off_once_by_whoever_may() {
     let owing = |from: &'static str, to: &'static str| {
         let store = h.state.store().clone();
         async move {
-            let q = onepark_platform::store::OwingQuery { plate_part: "77771", from, to, limit: 10, ..Default::default() };
+            let q =
+                onepark_platform::store::OwingQuery { plate_part: "77771", from, to, limit: 10, ..Default::default() };
             store.owing(&q).await.expect("owing").len()
         }
     };
