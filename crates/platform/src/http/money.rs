@@ -59,8 +59,8 @@ pub(crate) async fn payments(
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RefundRequest {
-    /// Why (kept with the payment and told to the lot).
-    #[schema(min_length = 1, max_length = 200)]
+    /// Why (kept with the payment and told to the lot): 1–200 characters, not only spaces.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     reason: String,
     /// Fen to give back (default: all that is left of the payment). A part needs `refundNo`.
     #[schema(minimum = 1)]
