@@ -372,12 +372,9 @@ fn password_in() -> Result<(String, bool)> {
     if line.is_empty() { Ok((made_password()?, true)) } else { Ok((line, false)) }
 }
 
-/// 16 characters nobody mistypes (no 0/O, 1/l/I).
+/// A password made for someone (shown once).
 pub fn made_password() -> Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes)?;
-    Ok(bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect())
+    Ok(onepark_serve::password::made_password()?)
 }
 
 fn said(e: AccountError) -> anyhow::Error {

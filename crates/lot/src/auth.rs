@@ -38,10 +38,6 @@ impl Staff {
     }
 }
 
-/// An Argon2id hash of a random password nobody knows: what an unknown
-/// user name is checked against.
-const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0gqSN4hXqzsgZ6aFGOJVvxmrpN0NeT3K9xHXe7OaSfM";
-
 /// The cookie that carries a staff token for the booth page.
 pub(crate) const COOKIE: &str = "onepark_staff";
 
@@ -333,7 +329,7 @@ pub(crate) async fn login(State(access): State<Access>, bytes: axum::body::Bytes
     let ok = tokio::task::spawn_blocking(move || match encoded {
         Some(e) => verify(&password, &e),
         None => {
-            let _ = verify(&password, DUMMY);
+            let _ = verify(&password, onepark_serve::password::DUMMY);
             false
         }
     })

@@ -59,6 +59,19 @@ pub fn verify(password: &str, encoded: &str) -> bool {
         && openssl::memcmp::eq(&given, &hash)
 }
 
+/// An Argon2id hash of a random password nobody knows: what an unknown
+/// account name is checked against, so timing tells no names.
+pub const DUMMY: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0gqSN4hXqzsgZ6aFGOJVvxmrpN0NeT3K9xHXe7OaSfM";
+
+/// A password made for someone: 16 characters nobody will mistype (no 0/O, 1/l/I).
+pub fn made_password() -> Result<String, PasswordError> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect())
+}
+
 fn parse_pbkdf2(encoded: &str) -> Option<(usize, Vec<u8>, Vec<u8>)> {
     let mut parts = encoded.split('$');
     (parts.next()? == "pbkdf2-sha256").then_some(())?;

@@ -53,7 +53,7 @@ pub(crate) async fn log_in(state: &AppState, client: IpAddr, name: &str, passwor
     };
     // An unknown name costs a hash check too, so timing does not tell
     // which names exist.
-    let hash = stored.as_ref().map_or_else(|| DUMMY.to_owned(), |(_, hash)| hash.clone());
+    let hash = stored.as_ref().map_or_else(|| onepark_serve::password::DUMMY.to_owned(), |(_, hash)| hash.clone());
     let given = password.to_owned();
     let ok = tokio::task::spawn_blocking(move || onepark_serve::password::verify(&given, &hash)).await.unwrap_or(false);
     let Some((account, _)) = stored.filter(|_| ok) else {
@@ -73,10 +73,6 @@ pub(crate) async fn log_in(state: &AppState, client: IpAddr, name: &str, passwor
     tracing::info!(%client, name = %account.name, "console login");
     Login::Opened(id)
 }
-
-/// An Argon2id hash of a random password nobody knows: what an unknown
-/// name is checked against.
-const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0gqSN4hXqzsgZ6aFGOJVvxmrpN0NeT3K9xHXe7OaSfM";
 
 /// The session id in the request's cookie, if any.
 pub(crate) fn session_id(headers: &HeaderMap) -> Option<&str> {
@@ -133,8 +129,8 @@ pub(crate) async fn from_bearer(
 mod tests {
     #[test]
     fn the_dummy_hash_is_a_hash_that_verifies_nothing_typed() {
-        assert!(onepark_serve::password::valid_hash(super::DUMMY));
-        assert!(!onepark_serve::password::verify("", super::DUMMY));
-        assert!(!onepark_serve::password::verify("admin", super::DUMMY));
+        assert!(onepark_serve::password::valid_hash(onepark_serve::password::DUMMY));
+        assert!(!onepark_serve::password::verify("", onepark_serve::password::DUMMY));
+        assert!(!onepark_serve::password::verify("admin", onepark_serve::password::DUMMY));
     }
 }

@@ -170,12 +170,9 @@ pub(super) struct UserForm {
     password: String,
 }
 
-/// A password made for someone: 16 characters nobody will mistype (no 0/O, 1/l/I).
+/// A password made for someone (shown once).
 fn made_password() -> Result<String, Refused> {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|_| Refused::Store(StoreError::NotWritten))?;
-    Ok(bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect())
+    onepark_serve::password::made_password().map_err(|_| Refused::Store(StoreError::NotWritten))
 }
 
 pub(super) async fn change(
