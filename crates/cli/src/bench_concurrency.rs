@@ -145,8 +145,8 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
     let mut child = std::process::Command::new(&bin)
         .args(["platform", "serve", "--config"])
         .arg(&config)
-        .env("RUST_LOG", "warn")
-        // The platform logs to stdout.
+        // The platform's own log level (info, as operators run it); it logs to stdout.
+        .env_remove("RUST_LOG")
         .stdout(std::fs::File::create(dir.join("platform.log"))?)
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -158,9 +158,18 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
         println!("platform   {}", bin.display());
         println!("database   {}", database.split('?').next().unwrap_or_default());
         println!("codes      {} parking codes, {} distinct uploadCarInData per level", o.codes, o.requests);
+        // The bound, measured here while the platform idles: what two
+        // threads of this machine can open, divided by the blocks a request needs.
+        let rsa = crate::bench::rsa_ops_per_second(&lot, 2)?;
+        let blocks = levels.iter().flatten().map(|r| blocks_of(r)).sum::<usize>() as f64
+            / levels.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+        let bound = rsa / blocks;
         println!(
-            "{:>11} {:>9} {:>9} {:>9} {:>8} {:>8}",
-            "connections", "req/s", "p50 ms", "p99 ms", "non-200", "errors"
+            "RSA bound  {bound:.0} req/s ({rsa:.0} one-block private-key opens/s on 2 threads ÷ {blocks:.2} blocks/request)"
+        );
+        println!(
+            "{:>11} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9}",
+            "connections", "req/s", "p50 ms", "p99 ms", "non-200", "errors", "unsent", "ratio", "client %", "peak MiB"
         );
         let mut cloud_levels = cloud_levels.into_iter();
         let mut bolink_levels = bolink_levels.into_iter();
@@ -169,7 +178,12 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
             wait_port(bolink_addr).await?;
         }
         for (connections, requests) in o.connections.iter().zip(levels) {
-            let r = level(addr, QDPARK, *connections, requests).await;
+            let (client, server) = (cpu_seconds(None), cpu_seconds(Some(child.id())));
+            let mut r = level(addr, QDPARK, *connections, requests).await;
+            let (client, server) = (cpu_seconds(None) - client, cpu_seconds(Some(child.id())) - server);
+            r.ratio = Some(r.rate / bound);
+            r.client_share = Some(client / (client + server).max(f64::MIN_POSITIVE));
+            r.peak_mib = Some(peak_rss_kib(child.id()) as f64 / 1024.0);
             print_level(&format!("{connections}"), &r);
             if let Some(signed) = bolink_levels.next() {
                 let b = bolink_level(bolink_addr, *connections, o.codes, signed).await;
@@ -226,9 +240,18 @@ fn drop_schema(url: &str, schema: &str) {
 }
 
 fn print_level(label: &str, r: &Level) {
+    let opt = |v: Option<f64>, digits: usize| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"));
     println!(
-        "{label:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8} {:>8}",
-        r.rate, r.p50, r.p99, r.rejected, r.errors, r.unsent
+        "{label:>11} {:>9.0} {:>9.2} {:>9.2} {:>8} {:>8} {:>8} {:>6} {:>9} {:>9}",
+        r.rate,
+        r.p50,
+        r.p99,
+        r.rejected,
+        r.errors,
+        r.unsent,
+        opt(r.ratio, 2),
+        opt(r.client_share.map(|s| s * 100.0), 1),
+        opt(r.peak_mib, 1),
     );
     if let Some(sample) = &r.sample {
         println!("            first non-200: {sample}");
@@ -380,6 +403,12 @@ struct Level {
     /// Not sent within [`LEVEL_BUDGET`].
     unsent: usize,
     sample: Option<String>,
+    /// Requests/s over the RSA bound.
+    ratio: Option<f64>,
+    /// This process's share of the CPU time the level took (client + platform).
+    client_share: Option<f64>,
+    /// The platform's peak resident memory so far (VmHWM).
+    peak_mib: Option<f64>,
 }
 
 /// A level stops sending after this long: a platform stalled by lock waits
@@ -419,7 +448,18 @@ async fn gather(started: Instant, tasks: Vec<tokio::task::JoinHandle<Connection>
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     };
-    Level { rate: latencies.len() as f64 / elapsed, p50: pct(0.5), p99: pct(0.99), rejected, errors, unsent, sample }
+    Level {
+        rate: latencies.len() as f64 / elapsed,
+        p50: pct(0.5),
+        p99: pct(0.99),
+        rejected,
+        errors,
+        unsent,
+        sample,
+        ratio: None,
+        client_share: None,
+        peak_mib: None,
+    }
 }
 
 struct Connection {
@@ -501,6 +541,37 @@ async fn exchange(s: &mut BufReader<TcpStream>, door: Door, body: &str) -> Resul
     let mut reply = vec![0u8; length];
     s.read_exact(&mut reply).await?;
     Ok((status, String::from_utf8_lossy(&reply).into_owned()))
+}
+
+/// RSA blocks in one sealed form: the cipher's Base64 ÷ 128 bytes a block.
+fn blocks_of(form: &str) -> usize {
+    let cipher = form.split('&').find_map(|kv| kv.strip_prefix("cipher=")).unwrap_or_default();
+    // Percent-encoded Base64: `%2B`, `%2F` and `%3D` are one character each.
+    let chars = cipher.len() - 2 * cipher.matches('%').count();
+    (chars * 3 / 4).div_ceil(128)
+}
+
+/// User + system CPU seconds of this process (`None`) or of `pid`, from /proc.
+fn cpu_seconds(pid: Option<u32>) -> f64 {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // USER_HZ is 100 on Linux.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A process's peak resident memory in KiB (VmHWM).
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().to_owned()))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn wait_port(addr: std::net::SocketAddr) -> Result<()> {

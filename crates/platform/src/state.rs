@@ -78,6 +78,8 @@ struct Inner {
     bolink: crate::link::bolink::mailbox::Mailboxes,
     /// Bolink's HTTP-mode logins.
     bolink_tokens: crate::link::bolink::held::Tokens,
+    /// RSA opens and password hashes, on one thread per core.
+    cpu: onepark_serve::cpu::Pool,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -137,6 +139,7 @@ impl AppState {
                 admin_token: config.admin_token.clone(),
                 metrics_token: config.metrics_token.clone(),
                 photos_in_flight: Default::default(),
+                cpu: onepark_serve::cpu::Pool::new("onepark-cpu", 0),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
                 mqtt_publisher: config.mqtt_url.as_deref().and_then(crate::link::qdpark::publisher::url_login),
@@ -231,6 +234,11 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The threads CPU-bound work runs on (`onepark_serve::cpu`).
+    pub fn cpu(&self) -> &onepark_serve::cpu::Pool {
+        &self.inner.cpu
     }
 
     pub fn private_key(&self) -> Option<Arc<PrivateKey>> {

@@ -61,7 +61,7 @@ pub use payments::{
     Signup, order_id,
 };
 pub use photos::photo_content;
-pub use records::{Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};
+pub use records::{EntryPut, Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};
 pub use renewals::{LotEpay, Renewal};
 pub use revenue::{Owing, OwingQuery, Takings, TakingsQuery};
 pub use scans::Scan;

@@ -17,6 +17,7 @@
 //! requests finish (up to 10 s).
 
 pub mod clock;
+pub mod cpu;
 pub mod json;
 pub mod metrics;
 pub mod pages;

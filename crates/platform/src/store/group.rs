@@ -16,6 +16,7 @@
 //! that meets a deadlock or serialization failure is rolled back and run
 //! again, so a lot never hears 500 for a conflict the platform caused.
 
+use std::any::{Any, TypeId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -41,6 +42,23 @@ trait Job: Send {
     /// must be rolled back and retried).
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, shared: &'c mut Shared) -> BoxFuture<'c, Result<(), String>>;
     fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>);
+    /// Writes of one kind that share their statements when they are
+    /// neighbours in a batch ([`Bulk`]); `None` for a write of its own.
+    fn bulk(&self) -> Option<(TypeId, usize)> {
+        None
+    }
+    /// Runs this job and `like` (the jobs right after it of the same
+    /// `bulk` kind) together; only called when `bulk` is `Some`.
+    fn run_bulk<'c>(
+        &'c mut self,
+        like: &'c mut [Box<dyn Job>],
+        conn: &'c mut AnyConnection,
+        shared: &'c mut Shared,
+    ) -> BoxFuture<'c, Result<(), String>> {
+        let _ = like;
+        self.run(conn, shared)
+    }
+    fn as_any(&mut self) -> &mut dyn Any;
 }
 
 struct Write<T, D, W> {
@@ -77,6 +95,131 @@ where
             (Some(result), Err(e)) => result.and(Err(StoreError::Commit(e))),
         };
         let _ = self.answer.send(result);
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// Writes many records of one kind in a few statements (a multi-row
+/// insert), one result per record in their order; `Err` fails them all
+/// (each is then written again on its own, in its own savepoint). What
+/// the records say about shared rows goes into `Shared` only once all
+/// their statements succeeded.
+pub(super) type Bulk<T, D> = for<'c> fn(
+    &'c mut AnyConnection,
+    &'c [&'c D],
+    &'c mut Shared,
+) -> BoxFuture<'c, Result<Vec<Result<T, StoreError>>, StoreError>>;
+
+/// A queued [`Bulk`] write of one record.
+struct BulkWrite<T, D> {
+    data: D,
+    write: Bulk<T, D>,
+    result: Option<Result<T, StoreError>>,
+    answer: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, D> BulkWrite<T, D>
+where
+    T: Send + 'static,
+    D: Send + Sync + 'static,
+{
+    /// Runs `jobs` in one savepoint with their shared statements; when
+    /// those fail for another reason than a conflict, each one alone.
+    async fn run_all(jobs: &mut [&mut Self], conn: &mut AnyConnection, shared: &mut Shared) -> Result<(), String> {
+        let Some(write) = jobs.first().map(|j| j.write) else { return Ok(()) };
+        let together = {
+            let data: Vec<&D> = jobs.iter().map(|j| &j.data).collect();
+            let mut theirs = Shared::default();
+            let mut savepoint = conn.begin().await.map_err(|e| e.to_string())?;
+            match write(&mut savepoint, &data, &mut theirs).await {
+                Ok(results) if results.len() == jobs.len() => match savepoint.commit().await {
+                    Ok(()) => Ok((results, theirs)),
+                    Err(e) => Err(StoreError::Db(e)),
+                },
+                Ok(_) => Err(StoreError::NotWritten),
+                Err(e) => Err(e),
+            }
+        };
+        match together {
+            Ok((results, theirs)) => {
+                shared.absorb(theirs);
+                for (job, result) in jobs.iter_mut().zip(results) {
+                    job.result = Some(result);
+                }
+                Ok(())
+            }
+            Err(StoreError::Db(e)) if transient(&e) => Err(e.to_string()),
+            Err(e) => {
+                tracing::warn!(error = %e, jobs = jobs.len(), "a multi-row write failed; writing its records one by one");
+                for job in jobs.iter_mut() {
+                    Job::run(&mut **job, conn, shared).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl<T, D> Job for BulkWrite<T, D>
+where
+    T: Send + 'static,
+    D: Send + Sync + 'static,
+{
+    fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, shared: &'c mut Shared) -> BoxFuture<'c, Result<(), String>> {
+        Box::pin(async move {
+            let mut theirs = Shared::default();
+            let result = async {
+                let mut savepoint = conn.begin().await?;
+                let mut results = (self.write)(&mut savepoint, &[&self.data], &mut theirs).await?;
+                savepoint.commit().await?;
+                results.pop().ok_or(StoreError::NotWritten)?
+            }
+            .await;
+            if result.is_ok() {
+                shared.absorb(theirs);
+            }
+            let transient = match &result {
+                Err(StoreError::Db(e)) if transient(e) => Some(e.to_string()),
+                _ => None,
+            };
+            self.result = Some(result);
+            transient.map_or(Ok(()), Err)
+        })
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>) {
+        let result = match (self.result, committed) {
+            (None, _) => Err(StoreError::NotWritten),
+            (Some(result), Ok(())) => result,
+            (Some(result), Err(e)) => result.and(Err(StoreError::Commit(e))),
+        };
+        let _ = self.answer.send(result);
+    }
+
+    fn bulk(&self) -> Option<(TypeId, usize)> {
+        Some((TypeId::of::<Self>(), self.write as usize))
+    }
+
+    fn run_bulk<'c>(
+        &'c mut self,
+        like: &'c mut [Box<dyn Job>],
+        conn: &'c mut AnyConnection,
+        shared: &'c mut Shared,
+    ) -> BoxFuture<'c, Result<(), String>> {
+        Box::pin(async move {
+            let mut jobs: Vec<&mut Self> = Vec::with_capacity(1 + like.len());
+            jobs.push(self);
+            // Same `bulk` kind, so the same type: every downcast succeeds.
+            jobs.extend(like.iter_mut().filter_map(|j| j.as_any().downcast_mut::<Self>()));
+            Self::run_all(&mut jobs, conn, shared).await
+        })
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
     }
 }
 
@@ -164,6 +307,20 @@ impl GroupCommit {
         queue.send(job).await.map_err(|_| StoreError::NotWritten)?;
         answered.await.map_err(|_| StoreError::NotWritten)?
     }
+
+    /// As [`GroupCommit::write`], for a record whose neighbours of the same
+    /// kind in its batch are written with it by `write` in a few statements.
+    pub(super) async fn write_bulk<T, D>(&self, shard: &str, data: D, write: Bulk<T, D>) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        D: Send + Sync + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Box<dyn Job> = Box::new(BulkWrite { data, write, result: None, answer });
+        let queue = &self.queues[self.owner(shard)];
+        queue.send(job).await.map_err(|_| StoreError::NotWritten)?;
+        answered.await.map_err(|_| StoreError::NotWritten)?
+    }
 }
 
 impl GroupCommit {
@@ -229,9 +386,19 @@ async fn commit(pool: &AnyPool, jobs: &mut [Box<dyn Job>], written: &mut SlotsWr
     let mut conn = pool.acquire().await.map_err(Failure::Db)?;
     let mut tx = conn.begin().await.map_err(Failure::Db)?;
     let mut shared = Shared::default();
-    for job in jobs.iter_mut() {
-        // Dropping `tx` on the way out rolls the whole batch back.
-        job.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
+    let mut rest = &mut jobs[..];
+    // Dropping `tx` on the way out rolls the whole batch back.
+    while let Some((first, after)) = rest.split_first_mut() {
+        let Some(kind) = first.bulk() else {
+            first.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
+            rest = after;
+            continue;
+        };
+        // The run of neighbours of the same kind, written together.
+        let n = after.iter().take_while(|j| j.bulk() == Some(kind)).count();
+        let (like, after) = after.split_at_mut(n);
+        first.run_bulk(like, &mut tx, &mut shared).await.map_err(Failure::Transient)?;
+        rest = after;
     }
     let slots = shared.apply(&mut tx, written).await.map_err(failure)?;
     tx.commit().await.map_err(failure)?;

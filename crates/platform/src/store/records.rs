@@ -82,12 +82,26 @@ struct LastChange {
 
 impl Store {
     /// Stores an entry; an identical re-upload is a [`Put::Duplicate`].
-    pub async fn put_entry(&self, lot: &LotRef, m: &Entry, now: &str) -> Result<Put, StoreError> {
-        let data = (m.clone(), lot.access_id.clone(), now.to_owned());
+    ///
+    /// `watch`: the plate (as the city keys it) whose news — a sign-up or
+    /// open arrears — the lot should hear of if this entry is new; asked in
+    /// the same batch, one statement for all its entries, instead of two
+    /// reads per entry after it.
+    pub async fn put_entry(
+        &self,
+        lot: &LotRef,
+        m: &Entry,
+        now: &str,
+        watch: Option<&str>,
+    ) -> Result<EntryPut, StoreError> {
+        let data = EntryRow {
+            entry: m.clone(),
+            access_id: lot.access_id.clone(),
+            now: now.to_owned(),
+            watch: watch.map(str::to_owned),
+        };
         self.group
-            .write(&m.parking_code, data, move |conn, (m, access_id, now), shared| {
-                Box::pin(put_entry(conn, access_id, m, now, shared))
-            })
+            .write_bulk(&m.parking_code, data, |conn, rows, shared| Box::pin(put_entries(conn, rows, shared)))
             .await
     }
 
@@ -304,40 +318,145 @@ impl Store {
 // The writes behind the `Store` methods of the same names. Each runs inside a
 // group-commit batch, where its `conn.begin()` is a savepoint.
 
-async fn put_entry(
+/// An entry waiting in a batch.
+struct EntryRow {
+    entry: Entry,
+    access_id: String,
+    /// Received at.
+    now: String,
+    watch: Option<String>,
+}
+
+/// What storing an entry did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryPut {
+    pub put: Put,
+    /// The entry is new and its watched plate has a sign-up or open arrears.
+    pub news: bool,
+}
+
+/// Entries in multi-row inserts of at most [`ROWS`] rows (a few distinct
+/// statement texts, so each stays prepared); an entry whose key exists is
+/// a duplicate when its content is the same, else a conflict. The first of
+/// two entries with one key in a batch is the one inserted.
+async fn put_entries(
     conn: &mut AnyConnection,
-    access_id: &str,
-    m: &Entry,
-    now: &str,
+    rows: &[&EntryRow],
     shared: &mut Shared,
-) -> Result<Put, StoreError> {
-    let content = &m.content;
-    let arrive_time = format_time(m.arrive_time);
-    let insert = sqlx::query(
-        "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
-         parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
-    )
-    .bind(&m.parking_code)
-    .bind(&m.uid)
-    .bind(access_id)
-    .bind(&m.arrival_id)
-    .bind(&m.plate_no)
-    .bind(m.plate_color)
-    .bind(m.car_type)
-    .bind(m.parking_type)
-    .bind(&m.entry_num)
-    .bind(&arrive_time)
-    .bind(format_time(m.upload_time))
-    .bind(now)
-    .bind(Flag(m.plate_valid))
-    .bind(content);
-    let put = insert_once(conn, insert, ("entries", "uid"), &m.parking_code, &m.uid, content).await?;
-    if put == Put::Inserted {
-        shared.berths(&m.parking_code, access_id, &arrive_time, now, m.berths.counts());
-        shared.count(&m.parking_code, &arrive_time, now, [1, 0, 0]);
+) -> Result<Vec<Result<EntryPut, StoreError>>, StoreError> {
+    const COLUMNS: usize = 14;
+    let mut inserted = std::collections::HashSet::new();
+    let mut done = 0;
+    while done < rows.len() {
+        let n = ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
+        let chunk = &rows[done..done + n];
+        done += n;
+        let sql = multi_row_insert(
+            "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
+             parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) VALUES ",
+            COLUMNS,
+            n,
+            " ON CONFLICT DO NOTHING RETURNING parking_code, uid",
+        );
+        let mut insert = sqlx::query_as::<_, (String, String)>(&sql);
+        for EntryRow { entry: m, access_id, now, .. } in chunk {
+            insert = insert
+                .bind(&m.parking_code)
+                .bind(&m.uid)
+                .bind(access_id)
+                .bind(&m.arrival_id)
+                .bind(&m.plate_no)
+                .bind(m.plate_color)
+                .bind(m.car_type)
+                .bind(m.parking_type)
+                .bind(&m.entry_num)
+                .bind(format_time(m.arrive_time))
+                .bind(format_time(m.upload_time))
+                .bind(now)
+                .bind(Flag(m.plate_valid))
+                .bind(&m.content);
+        }
+        inserted.extend(insert.fetch_all(&mut *conn).await?);
     }
-    Ok(put)
+    let news = plates_with_news(
+        conn,
+        rows.iter().filter(|r| inserted.contains(&(r.entry.parking_code.clone(), r.entry.uid.clone()))),
+    )
+    .await?;
+    let mut results = Vec::with_capacity(rows.len());
+    for EntryRow { entry: m, access_id, now, watch } in rows {
+        // Taken out once answered: a second entry of the same key in this batch is not "inserted".
+        if inserted.remove(&(m.parking_code.clone(), m.uid.clone())) {
+            let arrive_time = format_time(m.arrive_time);
+            shared.berths(&m.parking_code, access_id, &arrive_time, now, m.berths.counts());
+            shared.count(&m.parking_code, &arrive_time, now, [1, 0, 0]);
+            let news = watch.as_ref().is_some_and(|p| news.contains(p));
+            results.push(Ok(EntryPut { put: Put::Inserted, news }));
+            continue;
+        }
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT content FROM entries WHERE parking_code = $1 AND uid = $2")
+                .bind(&m.parking_code)
+                .bind(&m.uid)
+                .fetch_optional(&mut *conn)
+                .await?;
+        results.push(match stored {
+            Some(stored) if stored == m.content => Ok(EntryPut { put: Put::Duplicate, news: false }),
+            Some(_) => Err(StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.uid.clone() }),
+            // Not inserted and not there: the statement lied; the batch must not say 200.
+            None => Err(StoreError::NotWritten),
+        });
+    }
+    Ok(results)
+}
+
+/// Of the watched plates of `rows`, those with a sign-up or open arrears.
+async fn plates_with_news<'r>(
+    conn: &mut AnyConnection,
+    rows: impl Iterator<Item = &'r &'r EntryRow>,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut plates: Vec<&str> = rows.filter_map(|r| r.watch.as_deref()).collect();
+    plates.sort_unstable();
+    plates.dedup();
+    let mut news = std::collections::HashSet::new();
+    let mut done = 0;
+    while done < plates.len() {
+        let n = ROWS.iter().copied().find(|n| *n <= plates.len() - done).unwrap_or(1);
+        let list = (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT plate_no FROM signups WHERE plate_no IN ({list}) \
+             UNION SELECT plate_no FROM arrears WHERE plate_no IN ({list}) AND state = 'open'"
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for plate in &plates[done..done + n] {
+            query = query.bind(*plate);
+        }
+        news.extend(query.fetch_all(&mut *conn).await?);
+        done += n;
+    }
+    Ok(news)
+}
+
+/// Rows per multi-row insert, largest first; a batch is cut into these.
+const ROWS: [usize; 3] = [32, 8, 1];
+
+/// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail`.
+fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
 }
 
 async fn modify_entry(

@@ -81,6 +81,38 @@ impl Shared {
         }
     }
 
+    /// Takes in what `later` gathered, as if its records had been written
+    /// here after this batch's so far (a multi-row write gathers apart
+    /// until its statements have all succeeded).
+    pub(crate) fn absorb(&mut self, later: Shared) {
+        for (code, theirs) in later.lots {
+            let t = self.lots.entry(code).or_default();
+            t.access_id = theirs.access_id;
+            if t.last_seen < theirs.last_seen {
+                t.last_seen = theirs.last_seen;
+            }
+            if theirs.heartbeat.is_some() {
+                t.heartbeat = theirs.heartbeat;
+            }
+            if let Some((at, counts)) = theirs.state
+                && t.state.as_ref().is_none_or(|(newest, _)| *newest <= at)
+            {
+                t.state = Some((at, counts));
+            }
+            t.series.extend(theirs.series);
+            t.slots.extend(theirs.slots);
+        }
+        for (code, (day, delta)) in later.today {
+            let entry = self.today.entry(code).or_insert_with(|| (day.clone(), [0; 3]));
+            if entry.0 != day {
+                *entry = (day, [0; 3]);
+            }
+            for (c, d) in entry.1.iter_mut().zip(delta) {
+                *c += d;
+            }
+        }
+    }
+
     pub(crate) fn heartbeat(&mut self, parking_code: &str, access_id: &str, now: &str) {
         self.touch(parking_code, access_id, now).heartbeat = Some(now.to_owned());
     }

@@ -72,10 +72,14 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
             if let Err(why) = not_future(state, "in_time", entry.arrive_time) {
                 return stay_reply(service, &m.order_id, Some(&why));
             }
-            let put = state.store().put_entry(&lot_ref, &entry, &now_text).await;
+            let real = onepark_domain::plate::Plate::parse(&m.car_number).is_ok();
+            let watch = real.then_some(m.car_number.as_str());
+            let put = state.store().put_entry(&lot_ref, &entry, &now_text, watch).await;
+            let news = put.as_ref().is_ok_and(|p| p.news);
+            let put = put.map(|p| p.put);
             // A car cannot be inside twice: the plate's older open stays end here (the vendor's
             // rule); only for a real plate (many cars share `无牌车`, and a pseudo-plate is one phone's).
-            if matches!(put, Ok(Put::Inserted)) && onepark_domain::plate::Plate::parse(&m.car_number).is_ok() {
+            if matches!(put, Ok(Put::Inserted)) && real {
                 let settled = state
                     .store()
                     .settle_open_stays(&lot_ref, code, &m.car_number, entry.arrive_time, &m.order_id, &now_text)
@@ -85,13 +89,15 @@ pub async fn handle(state: &AppState, lot: &LotAccess, e: &Envelope) -> Reply {
                 }
                 // 4.2: a plate that pays password-free hears so as it enters.
                 let color = entry.plate_color;
-                crate::city::payments::entered(
-                    state,
-                    std::sync::Arc::new(lot.clone()),
-                    code.to_owned(),
-                    m.car_number.clone(),
-                    color,
-                );
+                if news {
+                    crate::city::payments::entered(
+                        state,
+                        std::sync::Arc::new(lot.clone()),
+                        code.to_owned(),
+                        m.car_number.clone(),
+                        color,
+                    );
+                }
             }
             stored(service, &m.order_id, put)
         }

@@ -296,7 +296,7 @@ async fn records(
         let put = if service == ServiceId::EnterRecord {
             let e = entry_record(park_code, item).map_err(|r| in_item(i, r))?;
             let entry = super::records::entry(&e, Plate::parse(&e.plate_num).is_ok(), now, &content);
-            state.store().put_entry(&lot, &entry, &format_time(now)).await
+            state.store().put_entry(&lot, &entry, &format_time(now), None).await.map(|p| p.put)
         } else {
             let x = exit_record(park_code, item).map_err(|r| in_item(i, r))?;
             let exit = super::records::exit(&x, Plate::parse(&x.plate_num).is_ok(), now, &content);

@@ -544,7 +544,8 @@ async fn enter_notify(state: &AppState, who: &Principal, f: &Fields, biz: &str) 
     not_ahead(state, m.enter_time, "enterTime")?;
     let valid = Plate::parse(&m.plate_num).is_ok();
     let entry = super::records::entry(&m, valid, state.now(), biz);
-    let put = state.store().put_entry(&super::records::lot(&who.pid), &entry, &now_text(state)).await;
+    let put =
+        state.store().put_entry(&super::records::lot(&who.pid), &entry, &now_text(state), None).await.map(|p| p.put);
     stored(put, &m.record_no)
 }
 

@@ -203,6 +203,13 @@ pub async fn handle(
         tracing::debug!(access_id = %access_id, step, interface = %bounded(&name, 40), msg = %answer.msg, "uplink refused");
         return answer;
     }
+    // A record taken is counted in /metrics, not logged: at thousands a
+    // second a line each would cost more than the database. What went wrong
+    // is logged at info.
+    if answer.code == ResultCode::OK {
+        tracing::debug!(access_id = %access_id, interface = label, latency_ms = started.elapsed().as_secs_f64() * 1000.0, "uplink");
+        return answer;
+    }
     tracing::info!(
         access_id = %access_id,
         interface = label,
@@ -297,13 +304,18 @@ async fn dispatch(
         Uplink::UploadCarInData => {
             let m = accept::<CarIn>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
             let valid = plate_ok(&m.warnings);
-            let put =
-                state.store().put_entry(&records::lot(&lot.access_id), &records::entry(&m.message, valid), &now).await;
-            if matches!(put, Ok(Put::Inserted)) && valid {
-                let e = &m.message;
-                payments::entered(state, lot.clone(), e.parking_code.clone(), plate(&e.plate_no), e.plate_color.code());
+            let e = &m.message;
+            let watch = valid.then(|| plate(&e.plate_no));
+            let put = state
+                .store()
+                .put_entry(&records::lot(&lot.access_id), &records::entry(e, valid), &now, watch.as_deref())
+                .await;
+            if let (Ok(put), Some(plate_no)) = (&put, watch)
+                && put.news
+            {
+                payments::entered(state, lot.clone(), e.parking_code.clone(), plate_no, e.plate_color.code());
             }
-            stored(put, &uid_label(&m.message.uid))
+            stored(put.map(|p| p.put), &uid_label(&e.uid))
         }
         Uplink::UploadModifyCarInData => {
             let m = accept::<CarInModify>(state, lot, node, opened, &clock, |m| Some(&m.parking_code))?;
@@ -861,7 +873,7 @@ async fn open(
     if own.is_none() && *profile == onepark_proto::Profile::Qingdao {
         return Err(Answer::server("平台未配置私钥（keys.private_key），无法解密"));
     }
-    match open_with(lot.clone(), own, cipher, sign).await {
+    match open_with(state, lot.clone(), own, cipher, sign).await {
         Err((answer, true)) => {
             probe(state, &lot.access_id, node);
             Err(answer)
@@ -889,23 +901,27 @@ fn probe(state: &AppState, access_id: &str, node: &str) {
 /// `Err((answer, verified))`: `verified` when the signature was good but
 /// the cipher was not.
 async fn open_with(
+    state: &AppState,
     lot: Arc<LotAccess>,
     own: Option<Arc<onepark_proto::PrivateKey>>,
     cipher: String,
     sign: String,
 ) -> Result<Opened, (Answer, bool)> {
-    tokio::task::spawn_blocking(move || {
-        let LotLink::Qdpark { public_key, profile } = &lot.link else {
-            return Err((Answer::client(format!("接入方 {} 不是青岛协议的车场", lot.access_id)), false));
-        };
-        let keys = Keys { own: own.as_deref(), peer: Some(public_key) };
-        onepark_proto::open(*profile, &cipher, &sign, keys).map_err(|e| {
-            let verified = matches!(e, OpenError::BlockLength { .. } | OpenError::Decrypt { .. } | OpenError::Charset);
-            (Answer::client(e.zh()), verified)
+    state
+        .cpu()
+        .run(move || {
+            let LotLink::Qdpark { public_key, profile } = &lot.link else {
+                return Err((Answer::client(format!("接入方 {} 不是青岛协议的车场", lot.access_id)), false));
+            };
+            let keys = Keys { own: own.as_deref(), peer: Some(public_key) };
+            onepark_proto::open(*profile, &cipher, &sign, keys).map_err(|e| {
+                let verified =
+                    matches!(e, OpenError::BlockLength { .. } | OpenError::Decrypt { .. } | OpenError::Charset);
+                (Answer::client(e.zh()), verified)
+            })
         })
-    })
-    .await
-    .unwrap_or_else(|e| Err((Answer::server(format!("服务器错误：解密任务失败（{e}）")), false)))
+        .await
+        .unwrap_or_else(|_| Err((Answer::server("服务器错误：解密任务失败，请稍后重传"), false)))
 }
 
 /// Decode, validate (times against the platform's clock), and authorize

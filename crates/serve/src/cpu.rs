@@ -1,0 +1,106 @@
+//! CPU-bound work (RSA opens, password hashes) on a few threads of its own,
+//! as many as the machine has cores.
+//!
+//! Why not `spawn_blocking`: its pool grows to hundreds of threads under
+//! load, and 256 requests each decrypting on a thread of their own make 256
+//! runnable threads on two cores. Every other thread, the database's
+//! worker and the runtime's, then waits its turn behind them at each
+//! wake-up, and the one writer every record goes through serialises on those
+//! waits (measured: the platform idled a third of the time at 64 connections,
+//! BENCHMARKS.md "Ingest at the RSA limit"). A fixed pool keeps the
+//! runnable threads to the cores and queues the rest of the work instead.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::oneshot;
+
+type Task = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads running closures in arrival order.
+#[derive(Clone)]
+pub struct Pool {
+    tasks: mpsc::Sender<Task>,
+    threads: usize,
+}
+
+/// The task did not finish: it panicked, or the pool is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("the CPU pool did not finish the task (it panicked or the pool stopped)")]
+pub struct Lost;
+
+impl Pool {
+    /// `threads` threads (0: one per core the process may use), named `name`.
+    pub fn new(name: &str, threads: usize) -> Pool {
+        let threads = if threads == 0 {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        } else {
+            threads
+        };
+        let (tasks, queue) = mpsc::channel::<Task>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new().name(format!("{name}-{i}")).spawn(move || {
+                loop {
+                    // The lock is held only while taking one task.
+                    let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(task) = next else { return };
+                    // A panicking task loses its answer (the caller sees `Lost`), not the thread.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(task));
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a CPU pool thread");
+            }
+        }
+        Pool { tasks, threads }
+    }
+
+    /// How many threads run the work.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `work` on the pool and waits for its result without blocking the runtime.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, Lost>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let task: Task = Box::new(move || {
+            let _ = answer.send(work());
+        });
+        self.tasks.send(task).map_err(|_| Lost)?;
+        answered.await.map_err(|_| Lost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_work_and_survives_a_panicking_task() {
+        let pool = Pool::new("test-cpu", 2);
+        assert_eq!(pool.threads(), 2);
+        assert_eq!(pool.run(|| 6 * 7).await.ok(), Some(42));
+        let lost = pool.run(|| -> u32 { panic!("a bad task") }).await;
+        assert!(lost.is_err(), "a panic is reported as lost");
+        // Both threads still take work after a panic.
+        let many: Vec<_> = (0..8).map(|i| pool.run(move || i * 2)).collect();
+        let mut got = Vec::new();
+        for r in many {
+            got.push(r.await.expect("done"));
+        }
+        assert_eq!(got, vec![0, 2, 4, 6, 8, 10, 12, 14]);
+    }
+
+    #[test]
+    fn zero_threads_means_one_per_core() {
+        let pool = Pool::new("test-cpu", 0);
+        assert!(pool.threads() >= 1);
+    }
+}
