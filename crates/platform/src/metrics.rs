@@ -316,6 +316,11 @@ impl Metrics {
             ("onepark_store_commits", "Committed group-commit transactions (one fsync each).", count(&commits.batches)),
             ("onepark_store_committed_writes", "Writes committed in those transactions.", count(&commits.jobs)),
             (
+                "onepark_store_writer_busy_microseconds",
+                "Time the group-commit writers spent running batches (near 1e6 a second per writer: the writer is the bottleneck).",
+                count(&commits.busy_micros),
+            ),
+            (
                 "onepark_store_retried_batches",
                 "Batches rolled back by a conflict and run again.",
                 count(&commits.retries),

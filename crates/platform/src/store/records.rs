@@ -345,20 +345,25 @@ async fn put_entries(
     shared: &mut Shared,
 ) -> Result<Vec<Result<EntryPut, StoreError>>, StoreError> {
     const COLUMNS: usize = 14;
-    let mut inserted = std::collections::HashSet::new();
+    // Inserted (parkingCode, uid) → (stored plate, whether that plate has news).
+    let mut inserted = std::collections::HashMap::new();
     let mut done = 0;
     while done < rows.len() {
         let n = ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
         let chunk = &rows[done..done + n];
         done += n;
+        // The plate's news comes back with the row: no statement of its own.
         let sql = multi_row_insert(
             "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
              parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) VALUES ",
             COLUMNS,
             n,
-            " ON CONFLICT DO NOTHING RETURNING parking_code, uid",
+            " ON CONFLICT DO NOTHING RETURNING parking_code, uid, plate_no, CAST(CASE WHEN \
+             EXISTS (SELECT 1 FROM signups s WHERE s.plate_no = entries.plate_no) OR \
+             EXISTS (SELECT 1 FROM arrears a WHERE a.plate_no = entries.plate_no AND a.state = 'open') \
+             THEN 1 ELSE 0 END AS BIGINT)",
         );
-        let mut insert = sqlx::query_as::<_, (String, String)>(&sql);
+        let mut insert = sqlx::query_as::<_, (String, String, String, i64)>(&sql);
         for EntryRow { entry: m, access_id, now, .. } in chunk {
             insert = insert
                 .bind(&m.parking_code)
@@ -376,21 +381,29 @@ async fn put_entries(
                 .bind(Flag(m.plate_valid))
                 .bind(&m.content);
         }
-        inserted.extend(insert.fetch_all(&mut *conn).await?);
+        for (code, uid, plate, news) in insert.fetch_all(&mut *conn).await? {
+            inserted.insert((code, uid), (plate, news != 0));
+        }
     }
-    let news = plates_with_news(
-        conn,
-        rows.iter().filter(|r| inserted.contains(&(r.entry.parking_code.clone(), r.entry.uid.clone()))),
-    )
-    .await?;
+    // A watched plate written differently from the stored one (`鲁b…` sent,
+    // `鲁B…` watched) is asked about on its own.
+    let respelled = rows.iter().filter_map(|r| {
+        let (stored, _) = inserted.get(&(r.entry.parking_code.clone(), r.entry.uid.clone()))?;
+        r.watch.as_deref().filter(|w| w != stored)
+    });
+    let respelled_news = plates_with_news(conn, respelled).await?;
     let mut results = Vec::with_capacity(rows.len());
     for EntryRow { entry: m, access_id, now, watch } in rows {
         // Taken out once answered: a second entry of the same key in this batch is not "inserted".
-        if inserted.remove(&(m.parking_code.clone(), m.uid.clone())) {
+        if let Some((stored, news)) = inserted.remove(&(m.parking_code.clone(), m.uid.clone())) {
             let arrive_time = format_time(m.arrive_time);
             shared.berths(&m.parking_code, access_id, &arrive_time, now, m.berths.counts());
             shared.count(&m.parking_code, &arrive_time, now, [1, 0, 0]);
-            let news = watch.as_ref().is_some_and(|p| news.contains(p));
+            let news = match watch {
+                None => false,
+                Some(w) if *w == stored => news,
+                Some(w) => respelled_news.contains(w),
+            };
             results.push(Ok(EntryPut { put: Put::Inserted, news }));
             continue;
         }
@@ -410,12 +423,12 @@ async fn put_entries(
     Ok(results)
 }
 
-/// Of the watched plates of `rows`, those with a sign-up or open arrears.
-async fn plates_with_news<'r>(
+/// Of `plates`, those with a sign-up or open arrears.
+async fn plates_with_news<'p>(
     conn: &mut AnyConnection,
-    rows: impl Iterator<Item = &'r &'r EntryRow>,
+    plates: impl Iterator<Item = &'p str>,
 ) -> Result<std::collections::HashSet<String>, StoreError> {
-    let mut plates: Vec<&str> = rows.filter_map(|r| r.watch.as_deref()).collect();
+    let mut plates: Vec<&str> = plates.collect();
     plates.sort_unstable();
     plates.dedup();
     let mut news = std::collections::HashSet::new();
@@ -437,8 +450,10 @@ async fn plates_with_news<'r>(
     Ok(news)
 }
 
-/// Rows per multi-row insert, largest first; a batch is cut into these.
-const ROWS: [usize; 3] = [32, 8, 1];
+/// Rows per multi-row statement, largest first; a batch is cut into these
+/// (a batch of 14 is 8 + 4 + 2: at most one statement per bit of its size,
+/// and at most nine statement texts per kind, so each stays prepared).
+const ROWS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
 
 /// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail`.
 fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {

@@ -13,10 +13,23 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::AnyConnection;
 
-/// The 10-minute slot each lot's berth state was last written to
-/// `berth_slots` for, kept by the writer task that owns the lot (a lot is
-/// always written by the same one), so a slot costs one write a lot.
-pub(crate) type SlotsWritten = HashMap<String, String>;
+/// The 10-minute slot each lot was last written to `berth_slots` and to
+/// `online_slots` for, kept by the writer task that owns the lot (a lot is
+/// always written by the same one), so a slot costs one write a lot, not
+/// one a batch.
+#[derive(Debug, Default)]
+pub(crate) struct SlotsWritten {
+    berth: HashMap<String, String>,
+    online: HashMap<String, String>,
+}
+
+impl SlotsWritten {
+    /// Remembers what a committed batch wrote.
+    pub(crate) fn extend(&mut self, batch: SlotsWritten) {
+        self.berth.extend(batch.berth);
+        self.online.extend(batch.online);
+    }
+}
 
 /// What a batch's records said about their lots; applied by [`Shared::apply`].
 #[derive(Debug, Default)]
@@ -118,14 +131,14 @@ impl Shared {
     }
 
     /// Writes everything gathered, lot by lot in parkingCode order.
-    /// Returns the (lot, slot) pairs written to `berth_slots`, for the
+    /// Returns the slots written to `berth_slots` and `online_slots`, for the
     /// writer to remember once the batch has committed.
     pub(crate) async fn apply(
         &self,
         conn: &mut AnyConnection,
         written: &SlotsWritten,
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let mut slots_written = Vec::new();
+    ) -> Result<SlotsWritten, sqlx::Error> {
+        let mut slots_written = SlotsWritten::default();
         // Today's counts of lots no record of this batch touched (a modification alone).
         for (code, (day, [entries, exits, orphans])) in self.today.iter().filter(|(c, _)| !self.lots.contains_key(*c)) {
             sqlx::query(
@@ -162,7 +175,7 @@ impl Shared {
                 firsts.entry(slot).or_insert((at, open - free, *open));
             }
             for (slot, (at, occupied, open)) in firsts {
-                if written.get(code) == Some(&slot) {
+                if written.berth.get(code) == Some(&slot) {
                     continue;
                 }
                 sqlx::query(
@@ -176,7 +189,7 @@ impl Shared {
                 .bind(open)
                 .execute(&mut *conn)
                 .await?;
-                slots_written.push((code.clone(), slot));
+                slots_written.berth.insert(code.clone(), slot);
             }
             // Today is the platform's day of the batch's latest record of the lot.
             let today = t.last_seen.get(..10).unwrap_or(&t.last_seen);
@@ -222,11 +235,15 @@ impl Shared {
             .execute(&mut *conn)
             .await?;
             for slot in &t.slots {
+                if written.online.get(code) == Some(slot) {
+                    continue;
+                }
                 sqlx::query("INSERT INTO online_slots (parking_code, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(code)
                     .bind(slot)
                     .execute(&mut *conn)
                     .await?;
+                slots_written.online.insert(code.clone(), slot.clone());
             }
         }
         Ok(slots_written)
