@@ -298,8 +298,10 @@ pub(crate) async fn lot_client(addr: std::net::SocketAddr, requests: Vec<Request
             r.path,
             r.body.len()
         );
-        write.write_all(head.as_bytes()).await?;
-        write.write_all(r.body.as_bytes()).await?;
+        // One write per request, as a real client sends a small one.
+        let mut request = head.into_bytes();
+        request.extend_from_slice(r.body.as_bytes());
+        write.write_all(&request).await?;
         let body = read_response(&mut read).await?;
         if !body.contains("\"resultCode\":\"200\"") {
             bail!("{} was not accepted: {body}", r.path);

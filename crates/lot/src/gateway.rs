@@ -13,6 +13,7 @@ use crate::state::LotState;
 use crate::subscriber::Stats;
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct StatusReply {
     berths: Berths,
     /// The platform's (Qingdao) link.
@@ -21,6 +22,9 @@ pub(crate) struct StatusReply {
     cloudpark: Option<OutboxStatus>,
     /// Absent when no downlink subscriber runs.
     downlink: Option<DownlinkStatus>,
+    /// Days whose daily check has not balanced yet, oldest first: tried
+    /// again with backoff until they do (empty: every day balanced).
+    unbalanced_days: Vec<crate::store::PendingDay>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -81,6 +85,7 @@ pub(crate) async fn status(State(state): State<LotState>) -> Json<StatusReply> {
             rejected: get(&s.rejected),
             connected: get(&s.connects) > 0,
         }),
+        unbalanced_days: state.store().unbalanced_days().await.unwrap_or_default(),
     })
 }
 
@@ -123,7 +128,7 @@ pub(crate) async fn reconcile_now(State(state): State<LotState>, bytes: axum::bo
     {
         return Ok(Json(Reconciled { balanced: b.balanced(), passes: Vec::new(), bolink: Some(b) }));
     }
-    match crate::reconcile::until_balanced(&state, date).await {
+    match crate::reconcile::try_day(&state, date).await {
         Ok(passes) => Ok(Json(Reconciled {
             balanced: passes.last().is_some_and(|p| p.balanced()) && bolink.as_ref().is_none_or(|b| b.balanced()),
             passes,
@@ -183,6 +188,7 @@ pub(crate) async fn metrics(State(state): State<LotState>) -> ([(&'static str, &
     use onepark_serve::metrics::{Registry, Sample, Snapshot};
     let o = state.outbox_stats();
     let (pending, refused) = state.store().backlog("qdpark").await.unwrap_or((-1, -1));
+    let unbalanced = state.store().unbalanced_days().await.map_or(-1, |d| d.len() as i64);
     let count = |v: &std::sync::atomic::AtomicU64| Sample::Counter(Stats::get(v));
     let gauge = |v: u64| Sample::Gauge(i64::try_from(v).unwrap_or(i64::MAX));
     let mut values = vec![
@@ -201,6 +207,11 @@ pub(crate) async fn metrics(State(state): State<LotState>) -> ([(&'static str, &
         ),
         ("onepark_lot_outbox_pending", "Records waiting for the platform.", Sample::Gauge(pending)),
         ("onepark_lot_outbox_refused_pending", "Refused records waiting for an operator.", Sample::Gauge(refused)),
+        (
+            "onepark_lot_unbalanced_days",
+            "Days whose daily check with the platform has not balanced yet (retried with backoff; -1: storage unreadable).",
+            Sample::Gauge(unbalanced),
+        ),
         (
             "onepark_lot_outbox_last_latency_ms",
             "Event to acknowledgement of the last record.",

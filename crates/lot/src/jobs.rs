@@ -75,31 +75,68 @@ pub(crate) async fn report_parking_info(store: &Store, config: &Config, clock: &
     Ok(())
 }
 
-/// After midnight (00:10 local), reconciles the previous day.
+/// After midnight (00:10 local) the previous day joins the days to
+/// reconcile (`day_checks`, durable); every pending day is tried when due
+/// and again after `reconcile::backoff` until the platform's check of it
+/// balances — never given up, across restarts too (the spec asks lots to
+/// retry until the day balances; the platform may be down for hours).
 pub(crate) async fn nightly(state: LotState) {
+    let mut midnight = next_0010(state.now());
     loop {
         let now = state.now();
-        // Today's 00:10 if it is still ahead (a gateway started at 00:05), else tomorrow's.
-        let today = now.date().and_hms_opt(0, 10, 0).unwrap_or(now);
-        let next = if now < today { today } else { today + chrono::Duration::days(1) };
-        let wait = (next - now).to_std().unwrap_or(Duration::from_secs(3600));
-        tokio::time::sleep(wait).await;
-        let date = crate::reconcile::yesterday(state.now());
-        prune_photos(&state).await;
-        // The daily check is the Qingdao platform's; a lot without one has none.
-        if state.uplink().is_none() {
-            continue;
-        }
-        // The platform may be down at 00:10: try again every 10 minutes for 3 hours.
-        for _ in 0..18 {
-            match crate::reconcile::until_balanced(&state, date).await {
-                Ok(passes) if passes.last().is_some_and(|p| p.balanced()) => break,
-                Ok(passes) => tracing::error!(?passes, "daily reconciliation did not balance"),
-                Err(e) => tracing::error!(error = %e, "daily reconciliation failed"),
+        if now >= midnight {
+            midnight = next_0010(now);
+            prune_photos(&state).await;
+            // The daily check is the Qingdao platform's; a lot without one has none.
+            if state.uplink().is_some() {
+                let day = onepark_domain::time::format_date(crate::reconcile::yesterday(now));
+                if let Err(e) = state.store().day_to_check(&day, &onepark_domain::time::format_time(now)).await {
+                    tracing::error!(error = %e, day, "cannot put the day in line for reconciliation");
+                }
             }
-            tokio::time::sleep(Duration::from_secs(600)).await;
+        }
+        let next = if state.uplink().is_some() { reconcile_due(&state).await } else { None };
+        let wake = next.map_or(midnight, |n| n.min(midnight));
+        let wait = (wake - state.now()).to_std().unwrap_or_default().max(Duration::from_secs(1));
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Today's 00:10 if it is still ahead (a gateway started at 00:05), else tomorrow's.
+fn next_0010(now: chrono::NaiveDateTime) -> chrono::NaiveDateTime {
+    let today = now.date().and_hms_opt(0, 10, 0).unwrap_or(now);
+    if now < today { today } else { today + chrono::Duration::days(1) }
+}
+
+/// Tries every pending day that is due, oldest first; when the next try
+/// of a day still pending is (`None`: none pending).
+async fn reconcile_due(state: &LotState) -> Option<chrono::NaiveDateTime> {
+    let days = match state.store().unbalanced_days().await {
+        Ok(days) => days,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the days to reconcile");
+            return Some(state.now() + chrono::Duration::minutes(10));
+        }
+    };
+    let now = onepark_domain::time::format_time(state.now());
+    for day in days.iter().filter(|d| d.next_try <= now) {
+        let Ok(date) = onepark_domain::time::parse_date(&day.check_date) else { continue };
+        match crate::reconcile::try_day(state, date).await {
+            Ok(passes) if passes.last().is_some_and(|p| p.balanced()) => {
+                tracing::info!(day = day.check_date, attempts = day.attempts + 1, "daily reconciliation balanced");
+            }
+            Ok(passes) => tracing::error!(
+                ?passes,
+                day = day.check_date,
+                "daily reconciliation did not balance; trying again later"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, day = day.check_date, "daily reconciliation failed; trying again later")
+            }
         }
     }
+    let pending = state.store().unbalanced_days().await.ok()?;
+    pending.iter().filter_map(|d| onepark_domain::time::parse_time(&d.next_try).ok()).min()
 }
 
 /// Photos stay a week after delivery (for disputes and backfill), then only their metadata.

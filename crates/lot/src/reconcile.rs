@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use onepark_domain::time::{Zone, format_date};
+use onepark_domain::time::{Zone, format_date, format_time};
 use onepark_proto::dict::{AccountMark, RecordKind};
 use onepark_proto::interface::Uplink;
 use onepark_proto::msg::decode_object;
@@ -201,6 +201,53 @@ async fn platform_ids(
 }
 
 /// The day to check at `now`: yesterday.
+/// Reconciles `date` ([`until_balanced`]) and keeps what it came to in
+/// `day_checks`: balanced ends the day's tries; anything else leaves it
+/// pending, tried again after [`backoff`].
+pub async fn try_day(state: &LotState, date: NaiveDate) -> Result<Vec<Outcome>, ReconcileError> {
+    let result = until_balanced(state, date).await;
+    let day = format_date(date);
+    let attempts =
+        state.store().unbalanced_days().await?.iter().find(|d| d.check_date == day).map_or(0, |d| d.attempts);
+    let (balanced, outcome) = match &result {
+        Ok(passes) => match passes.last() {
+            Some(p) => (
+                p.balanced(),
+                format!("accountMark {} photoMark {}, {} re-sent", p.account_mark, p.photo_mark, p.requeued),
+            ),
+            None => (false, "no pass".to_owned()),
+        },
+        Err(e) => (false, e.to_string()),
+    };
+    let now = state.now();
+    let next = now + backoff(attempts + 1);
+    let recorded = state.store().day_checked(&day, balanced, &outcome, &format_time(next), &format_time(now)).await;
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, date = day, "cannot keep the reconciliation's outcome");
+    }
+    result
+}
+
+/// The wait after the `attempts`-th try of a day that did not balance:
+/// 10 minutes, doubling, at most 6 hours; never given up.
+pub fn backoff(attempts: i64) -> chrono::Duration {
+    let doublings = attempts.saturating_sub(1).clamp(0, 6) as u32;
+    chrono::Duration::minutes(10 * 2_i64.pow(doublings)).min(chrono::Duration::hours(6))
+}
+
 pub fn yesterday(now: chrono::NaiveDateTime) -> NaiveDate {
     now.date().pred_opt().unwrap_or(now.date())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn doubles_from_ten_minutes_up_to_six_hours_and_never_stops() {
+        let minutes: Vec<i64> = (1..=9).map(|a| backoff(a).num_minutes()).collect();
+        assert_eq!(minutes, vec![10, 20, 40, 80, 160, 320, 360, 360, 360]);
+        assert_eq!(backoff(10_000).num_minutes(), 360);
+        assert_eq!(backoff(0).num_minutes(), 10);
+    }
 }

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 mod cards;
+mod checks;
 mod cloud;
 mod fleet;
 mod ledger;
@@ -35,6 +36,7 @@ mod photos;
 mod remote;
 mod sessions;
 pub use cards::MonthCard;
+pub use checks::PendingDay;
 pub use fleet::{CarGroup, CarLog, ChargePlan, CloudCar, Coupon, LogLine};
 pub use ledger::LedgerEntry;
 pub use lists::{ListEntry, OrderMark};
@@ -55,6 +57,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (6, "cloud channel", include_str!("../migrations/0006_cloud_channel.sql")),
     (7, "cloud money", include_str!("../migrations/0007_cloud_money.sql")),
     (8, "booth ledger", include_str!("../migrations/0008_booth_ledger.sql")),
+    (9, "day checks", include_str!("../migrations/0009_day_checks.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -125,6 +125,19 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     // waits a minute).
     assert_eq!(lot.state.store().backlog("qdpark").await.expect("backlog"), (7, 0));
 
+    // The platform is down: the day's check fails, and the day stays in line (durably, tried
+    // again with backoff until it balances), shown in the status and the metrics.
+    let down = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
+    assert!(down["error"].is_string(), "{down}");
+    let status = lot.get("/api/status").await;
+    let days = status["unbalancedDays"].as_array().expect("unbalancedDays");
+    assert_eq!(days.len(), 1, "{status}");
+    assert_eq!((days[0]["checkDate"].as_str(), days[0]["attempts"].as_i64()), (Some("2026-11-23"), Some(1)));
+    assert!(!days[0]["lastOutcome"].as_str().unwrap_or_default().is_empty(), "{status}");
+    let metrics =
+        lot.http.get(format!("{}/metrics", lot.url)).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("onepark_lot_unbalanced_days 1"), "{metrics}");
+
     let platform =
         common::platform(&dir, "234", &format!("listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\""))
             .await;
@@ -156,6 +169,9 @@ async fn a_lot_reports_everything_even_when_the_platform_comes_late() {
     // lot's check finds it, re-sends exactly that record and balances again.
     let reconciled = lot.post("/api/reconcile", json!({ "date": "2026-11-23" })).await;
     assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    // Balanced: no longer in line.
+    let status = lot.get("/api/status").await;
+    assert_eq!(status["unbalancedDays"], json!([]), "{status}");
     let first = &reconciled["passes"][0];
     assert_eq!(
         (first["arriveNum"].as_i64(), first["leaveNum"].as_i64(), first["payNum"].as_i64()),

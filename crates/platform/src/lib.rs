@@ -11,6 +11,7 @@ pub mod city;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod known;
 pub mod link;
 pub mod metrics;
 pub mod photo;

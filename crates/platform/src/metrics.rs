@@ -257,7 +257,8 @@ impl Metrics {
         self.replays.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, commits: &CommitStats) -> String {
+    /// `unbalanced_lot_days`: read from the store at scrape time (-1: unreadable).
+    pub fn render(&self, commits: &CommitStats, unbalanced_lot_days: i64) -> String {
         let mut r = Registry::default();
         r.register("onepark_uplink_held", "Requests answered 429 (retry later), by reason.", self.held.clone());
         r.register(
@@ -321,6 +322,11 @@ impl Metrics {
                 count(&commits.busy_micros),
             ),
             (
+                "onepark_unbalanced_lot_days",
+                "Lots' days of the last 30 whose latest daily check (uploadCheckRecord) did not balance.",
+                Sample::Gauge(unbalanced_lot_days),
+            ),
+            (
                 "onepark_store_retried_batches",
                 "Batches rolled back by a conflict and run again.",
                 count(&commits.retries),
@@ -342,7 +348,7 @@ mod tests {
         m.observe("uploadCarInData", "ok", Duration::from_millis(3));
         m.observe("uploadCarInData", "rejected", Duration::from_millis(30));
         m.undecryptable("234");
-        let text = m.render(&CommitStats::default());
+        let text = m.render(&CommitStats::default(), 0);
         assert!(
             text.contains("onepark_uplink_requests_total{interface=\"uploadCarInData\",outcome=\"ok\"} 1"),
             "{text}"

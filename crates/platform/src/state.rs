@@ -67,7 +67,9 @@ struct Inner {
     /// The cloud API's (pid, sign) memory.
     cloud_replays: crate::link::cloudpark::replay::Replays,
     /// The cloud API's pids read lately.
-    cloud_known: crate::link::cloudpark::known::Known,
+    cloud_known: crate::known::Known<crate::store::Principal>,
+    /// Qingdao lots registered in the database, read lately.
+    lots_known: crate::known::Known<Arc<LotAccess>>,
     /// How drivers reach the platform (QR codes).
     public_url: String,
     /// The cloud's MQ topics.
@@ -157,6 +159,7 @@ impl AppState {
                     config.limits.replay_cache,
                 ),
                 cloud_known: Default::default(),
+                lots_known: Default::default(),
                 public_url: config.public_url.clone(),
                 cloud_topics: config.cloud_topics.clone(),
                 cloud_answered: Default::default(),
@@ -192,7 +195,7 @@ impl AppState {
         self.inner.zone
     }
 
-    pub fn cloud_known(&self) -> &crate::link::cloudpark::known::Known {
+    pub fn cloud_known(&self) -> &crate::known::Known<crate::store::Principal> {
         &self.inner.cloud_known
     }
 
@@ -317,6 +320,10 @@ impl AppState {
         if let Some(lot) = self.inner.lots.get(access_id) {
             return Ok(Some(lot.clone()));
         }
+        let now = std::time::Instant::now();
+        if let Some(lot) = self.inner.lots_known.get(access_id, now) {
+            return Ok(Some(lot));
+        }
         let Some(stored) = self.inner.store.lot(access_id).await.inspect_err(|e| {
             tracing::error!(error = %e, access_id, "lot lookup failed");
         })?
@@ -324,7 +331,11 @@ impl AppState {
             return Ok(None);
         };
         match LotAccess::try_from(stored) {
-            Ok(lot) => Ok(Some(Arc::new(lot))),
+            Ok(lot) => {
+                let lot = Arc::new(lot);
+                self.inner.lots_known.put(access_id, &lot, now);
+                Ok(Some(lot))
+            }
             Err(e) => {
                 tracing::error!(access_id, error = %e, "registered lot has an unusable key or profile");
                 Ok(None)

@@ -48,7 +48,7 @@ mod revenue;
 mod scans;
 mod shared;
 pub use accounts::{Account, ApiToken, AuditEntry, AuditQuery, ConsoleSession, Role};
-pub use checks::{CheckRow, DayCounts};
+pub use checks::{CheckRow, DayCounts, UnbalancedCheck};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
 pub use commands::{Answered, CloudLotState, CommandAnswer, EVENT_KINDS, EventSearch, LotEvent};

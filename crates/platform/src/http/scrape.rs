@@ -18,6 +18,9 @@ pub async fn metrics(
                 .into_response();
         }
     }
-    ([("content-type", onepark_serve::metrics::CONTENT_TYPE)], state.metrics().render(state.store().commit_stats()))
-        .into_response()
+    // Lots' days of the last 30 whose last daily check did not balance (-1: unreadable).
+    let since = state.now().date() - chrono::Duration::days(30);
+    let unbalanced = state.store().unbalanced_checks(since).await.map_or(-1, |d| d.len() as i64);
+    let text = state.metrics().render(state.store().commit_stats(), unbalanced);
+    ([("content-type", onepark_serve::metrics::CONTENT_TYPE)], text).into_response()
 }

@@ -18,6 +18,17 @@ pub struct CheckRow {
     pub photo_mark: i64,
 }
 
+/// A lot's day whose last check did not balance.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UnbalancedCheck {
+    pub parking_code: String,
+    pub check_date: String,
+    pub account_mark: i64,
+    pub photo_mark: i64,
+    /// When the lot last checked it.
+    pub received_at: String,
+}
+
 /// The bills of a day: how many, and their total in fen.
 #[derive(sqlx::FromRow)]
 struct Paid {
@@ -86,6 +97,21 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Lot-days since `since` whose latest uploadCheckRecord did not
+    /// balance (a lot keeps checking until it does), oldest first; at most 500.
+    pub async fn unbalanced_checks(&self, since: NaiveDate) -> Result<Vec<UnbalancedCheck>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT c.parking_code, c.check_date, c.account_mark, c.photo_mark, c.received_at FROM check_records c \
+             WHERE c.check_date >= $1 AND (c.account_mark <> 0 OR c.photo_mark <> 0) \
+             AND c.received_at = (SELECT MAX(d.received_at) FROM check_records d \
+             WHERE d.parking_code = c.parking_code AND d.check_date = c.check_date) \
+             ORDER BY c.check_date, c.parking_code LIMIT 500",
+        )
+        .bind(since.to_string())
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// The lot's latest uploadCheckRecord for a day.

@@ -24,6 +24,20 @@ fn kind(lang: Lang, k: &str) -> (&'static str, &'static str) {
     (lang.t(zh, en), class)
 }
 
+/// What a daily check's marks say (accountMark bits: 1 entries, 2 exits, 4 bills; photoMark 1).
+fn marks(lang: Lang, account: i64, photo: i64) -> String {
+    let mut parts = Vec::new();
+    for (bit, zh, en) in [(1, "入场", "entries"), (2, "出场", "exits"), (4, "账单", "bills")] {
+        if account & bit != 0 {
+            parts.push(lang.t(zh, en));
+        }
+    }
+    if photo != 0 {
+        parts.push(lang.t("照片", "photos"));
+    }
+    parts.join(lang.t("、", ", "))
+}
+
 pub(super) async fn reconciliation(
     State(state): State<AppState>,
     v: Viewer,
@@ -44,6 +58,9 @@ pub(super) async fn reconciliation(
         return Ok(response);
     };
     let check = crate::http::money::three_way(&state, date).await;
+    // The lots' own daily checks (uploadCheckRecord) that have not balanced: a lot keeps
+    // checking such a day with backoff until it does, so a day stays here until then.
+    let unbalanced = state.store().unbalanced_checks(state.now().date() - chrono::Duration::days(30)).await;
     let body = html! {
         h1 { (lang.t("三方对账", "Three-way reconciliation")) }
         div.card {
@@ -90,6 +107,29 @@ pub(super) async fn reconciliation(
                         } }
                     } } }
                 }
+            }
+        }
+        div.card.mt {
+            h2 { (lang.t("车场日对账未平（近 30 天）", "Lots' daily checks not balanced (last 30 days)")) }
+            p.muted { (lang.t("车场每日上报的记录数与平台不一致的日子；车场会自动补传并重试，直到平账。",
+                "Days whose counts a lot reported differ from the platform's; the lot re-sends what is missing and checks again until they agree.")) }
+            @match &unbalanced {
+                Err(e) => div.notice.bad id="unbalanced-error" { (lang.t("无法读取：", "Cannot read: ")) (e) },
+                Ok(days) if days.is_empty() => p.empty id="days-balanced" { (lang.t("所有车场的日对账均已平账", "Every lot's days balance")) },
+                Ok(days) => div.scroll { table id="unbalanced-days" {
+                    thead { tr {
+                        th { (lang.t("日期", "Day")) } th { (lang.t("车场", "Lot")) }
+                        th { (lang.t("不一致", "Differs in")) } th { (lang.t("最近一次核对", "Last checked")) }
+                    } }
+                    tbody { @for d in days {
+                        tr {
+                            td { (d.check_date) }
+                            td { a href=(format!("/lots/{}", encode(&d.parking_code))) { (d.parking_code) } }
+                            td { (marks(lang, d.account_mark, d.photo_mark)) }
+                            td.muted { (d.received_at) }
+                        }
+                    } }
+                } },
             }
         }
     };

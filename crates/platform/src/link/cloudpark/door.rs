@@ -84,7 +84,7 @@ async fn serve(
         None => {
             let read = state.store().principal(&request.pid).await.map_err(unavailable)?;
             let read = read.ok_or_else(|| Refusal::new(Code::UnknownPid, format!("pid {} 未注册", request.pid)))?;
-            state.cloud_known().put(&read, std::time::Instant::now());
+            state.cloud_known().put(&read.pid, &read, std::time::Instant::now());
             read
         }
     };

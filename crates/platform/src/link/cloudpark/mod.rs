@@ -12,7 +12,6 @@ mod answer;
 pub mod channel;
 mod commands;
 pub mod door;
-pub mod known;
 pub mod records;
 pub mod replay;
 mod services;

@@ -282,7 +282,7 @@ async fn cloud_lot(state: &AppState, pid: &str) -> Option<crate::store::Principa
         Some(p) => p,
         None => {
             let p = state.store().principal(pid).await.ok()??;
-            state.cloud_known().put(&p, now);
+            state.cloud_known().put(&p.pid, &p, now);
             p
         }
     };
