@@ -13,7 +13,7 @@ use crate::config::Config;
 pub async fn serve(config: Config) -> Result<(), LotError> {
     let listen = config.listen.clone();
     let state = start(config).await?;
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = onepark_serve::bind(&listen)
         .await
         .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
     tracing::info!(%listen, "lot gateway serving");
@@ -34,7 +34,7 @@ pub async fn serve(config: Config) -> Result<(), LotError> {
 pub async fn spawn(config: Config) -> Result<(LotState, std::net::SocketAddr), LotError> {
     let listen = config.listen.clone();
     let state = start(config).await?;
-    let listener = tokio::net::TcpListener::bind(&listen)
+    let listener = onepark_serve::bind(&listen)
         .await
         .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
     let addr = listener.local_addr().map_err(|source| LotError::Listen { addr: listen, source })?;

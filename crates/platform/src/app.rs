@@ -138,7 +138,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     start_downlink(&config, &state).await?;
     start_payments(&state);
     start_bolink(&config, &state).await?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let listener = onepark_serve::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     tracing::info!(
@@ -164,7 +164,7 @@ async fn spawn_metrics(config: &Config, state: &AppState) -> Result<(), ServeErr
         }
         return Ok(());
     };
-    let listener = tokio::net::TcpListener::bind(addr)
+    let listener = onepark_serve::bind(addr)
         .await
         .map_err(|source| ServeError::Listen { addr: addr.clone(), source })?;
     tracing::info!(listen = %listener.local_addr()?, "metrics serving");
@@ -202,7 +202,7 @@ pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let mqtt = start_downlink(&config, &state).await?;
     start_payments(&state);
     let bolink = start_bolink(&config, &state).await?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let listener = onepark_serve::bind(&config.listen)
         .await
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     let addr = listener.local_addr()?;

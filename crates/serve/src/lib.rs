@@ -40,6 +40,30 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
+/// Pending connections the kernel may hold for a listener before it drops
+/// SYNs (capped by `net.core.somaxconn`, 4096 on current kernels).
+const BACKLOG: u32 = 4096;
+
+/// Binds a listening socket with a backlog for a city's worth of
+/// reconnecting clients. `TcpListener::bind` listens with 128: when a few
+/// hundred lots connect at once (a platform restart, a bench opening 256
+/// connections) the rest of their SYNs are dropped and each such client
+/// waits out a 1 s retransmission (then 3 s, 7 s) before it is even
+/// accepted (BENCHMARKS.md, "Ingest at the RSA limit").
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        // A restarted process binds again at once (its old connections linger in TIME_WAIT).
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("no address for {addr}"))))
+}
+
 /// What a public port allows. Defaults suit a city platform on one host.
 #[derive(Clone, Debug)]
 pub struct Limits {

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use onepark_bolink::Session;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::connection::{drive, heard, release};
 use super::held::Held;
@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// Binds the listener and serves it in the background; its address.
 pub async fn start(config: &Bolink, state: AppState) -> std::io::Result<Option<std::net::SocketAddr>> {
     let Some(listen) = &config.listen else { return Ok(None) };
-    let listener = TcpListener::bind(listen).await?;
+    let listener = onepark_serve::bind(listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(listen = %addr, "Bolink SDK connections served");
     let session_config = config.session();
