@@ -198,8 +198,7 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
         }
         anyhow::Ok(())
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    stop(&mut child);
     if let Some(schema) = schema {
         drop_schema(o.database.as_deref().unwrap_or_default(), &schema);
     }
@@ -209,6 +208,21 @@ fn measure(o: &Options, dir: &Path) -> Result<ExitCode> {
     println!("platform log: {deadlocks} lines mention a deadlock, {conflicts} retried conflicts");
     outcome?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stops the platform as an operator would (SIGTERM: it finishes what it
+/// holds and exits; a profiler around it writes its output), then for good.
+fn stop(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// SQLite in the temp directory, or PostgreSQL in a schema of its own (made

@@ -51,7 +51,28 @@ pub fn is_canonical_time(text: &str) -> bool {
 }
 
 pub fn format_time(time: NaiveDateTime) -> String {
-    time.format(TIME_FORMAT).to_string()
+    use chrono::{Datelike, Timelike};
+    // Written digit by digit: every record is formatted several times on its
+    // way in, and chrono's format strings cost ~8,000 instructions a call
+    // (callgrind, BENCHMARKS.md "Ingest at the RSA limit"). Years outside
+    // 0000–9999 and leap seconds take chrono's spelling.
+    let year = time.year();
+    if !(0..=9999).contains(&year) || time.nanosecond() >= 1_000_000_000 {
+        return time.format(TIME_FORMAT).to_string();
+    }
+    let mut text = String::with_capacity(19);
+    let year = year as u32;
+    for d in [year / 1000, year / 100 % 10, year / 10 % 10, year % 10] {
+        text.push(char::from(b'0' + d as u8));
+    }
+    let parts =
+        [(time.month(), '-'), (time.day(), '-'), (time.hour(), ' '), (time.minute(), ':'), (time.second(), ':')];
+    for (n, sep) in parts {
+        text.push(sep);
+        text.push(char::from(b'0' + (n / 10) as u8));
+        text.push(char::from(b'0' + (n % 10) as u8));
+    }
+    text
 }
 
 pub fn parse_date(text: &str) -> Result<NaiveDate, TimeError> {
@@ -99,6 +120,29 @@ impl Zone {
             LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => Ok(t.with_timezone(&Utc)),
             LocalResult::None => Err(TimeError::Nonexistent(local, self.0.name())),
         }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn writes_what_chrono_writes() {
+        let start = NaiveDate::from_ymd_opt(1999, 12, 31).and_then(|d| d.and_hms_opt(23, 59, 58)).expect("time");
+        for step in [0_i64, 1, 2, 61, 3_599, 86_399, 86_401, 40_000_000, 900_000_000] {
+            let t = start + chrono::Duration::seconds(step);
+            assert_eq!(format_time(t), t.format(TIME_FORMAT).to_string());
+        }
+        for year in [0, 7, 99, 999, 2026, 9999] {
+            let t = NaiveDate::from_ymd_opt(year, 1, 2).and_then(|d| d.and_hms_opt(3, 4, 5)).expect("time");
+            assert_eq!(format_time(t), t.format(TIME_FORMAT).to_string());
+        }
+        let far = NaiveDate::from_ymd_opt(12345, 6, 7).and_then(|d| d.and_hms_opt(8, 9, 10)).expect("time");
+        assert_eq!(format_time(far), far.format(TIME_FORMAT).to_string());
+        let leap =
+            NaiveDate::from_ymd_opt(2016, 12, 31).and_then(|d| d.and_hms_milli_opt(23, 59, 59, 1_500)).expect("leap");
+        assert_eq!(format_time(leap), leap.format(TIME_FORMAT).to_string());
     }
 }
 

@@ -13,9 +13,8 @@ use crate::config::Config;
 pub async fn serve(config: Config) -> Result<(), LotError> {
     let listen = config.listen.clone();
     let state = start(config).await?;
-    let listener = onepark_serve::bind(&listen)
-        .await
-        .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
+    let listener =
+        onepark_serve::bind(&listen).await.map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
     tracing::info!(%listen, "lot gateway serving");
     if state.config().auth.is_none() {
         tracing::warn!("no [auth] configured: the lane and staff API answer this machine only");
@@ -34,9 +33,8 @@ pub async fn serve(config: Config) -> Result<(), LotError> {
 pub async fn spawn(config: Config) -> Result<(LotState, std::net::SocketAddr), LotError> {
     let listen = config.listen.clone();
     let state = start(config).await?;
-    let listener = onepark_serve::bind(&listen)
-        .await
-        .map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
+    let listener =
+        onepark_serve::bind(&listen).await.map_err(|source| LotError::Listen { addr: listen.clone(), source })?;
     let addr = listener.local_addr().map_err(|source| LotError::Listen { addr: listen, source })?;
     let (app, stats) = (router(state.clone()), state.http_stats().clone());
     tokio::spawn(onepark_serve::serve(listener, app, onepark_serve::Limits::default(), stats, std::future::pending()));

@@ -164,9 +164,8 @@ async fn spawn_metrics(config: &Config, state: &AppState) -> Result<(), ServeErr
         }
         return Ok(());
     };
-    let listener = onepark_serve::bind(addr)
-        .await
-        .map_err(|source| ServeError::Listen { addr: addr.clone(), source })?;
+    let listener =
+        onepark_serve::bind(addr).await.map_err(|source| ServeError::Listen { addr: addr.clone(), source })?;
     tracing::info!(listen = %listener.local_addr()?, "metrics serving");
     let (app, limits, stats) = (metrics_router(state.clone()), config.limits.http.clone(), Default::default());
     tokio::spawn(onepark_serve::serve(listener, app, limits, stats, std::future::pending()));
