@@ -116,6 +116,8 @@ pub(crate) struct Request {
     pub(crate) path: String,
     pub(crate) body: String,
     pub(crate) blocks: usize,
+    /// The stay (car) the record belongs to: a stay's records go in order.
+    pub(crate) stay: u64,
 }
 
 /// A port free right now on loopback (for a child process to bind).
@@ -253,7 +255,7 @@ fn seal_all(lots: usize, sessions: usize, lot: &PrivateKey, platform: &PublicKey
                 let blocks = text.len().div_ceil(platform.size() - 11);
                 let body =
                     UplinkForm { access_id: format!("b{l}"), cipher: sealed.cipher, sign: sealed.sign, file }.encode();
-                requests.push(Request { path: path.to_owned(), body, blocks });
+                requests.push(Request { path: path.to_owned(), body, blocks, stay: s as u64 });
             }
         }
         all.push(requests);
@@ -284,31 +286,92 @@ pub(crate) async fn drive(config: Config, work: Vec<Vec<Request>>) -> Result<(Du
     Ok((started.elapsed(), latencies))
 }
 
-/// One lot: its requests in order on one keep-alive connection.
-pub(crate) async fn lot_client(addr: std::net::SocketAddr, requests: Vec<Request>) -> Result<Vec<Duration>> {
-    let stream = TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (read, mut write) = stream.into_split();
-    let mut read = BufReader::new(read);
-    let mut latencies = Vec::with_capacity(requests.len());
-    for r in &requests {
-        let t = Instant::now();
-        let head = format!(
-            "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
-            r.path,
-            r.body.len()
-        );
-        // One write per request, as a real client sends a small one.
-        let mut request = head.into_bytes();
-        request.extend_from_slice(r.body.as_bytes());
-        write.write_all(&request).await?;
-        let body = read_response(&mut read).await?;
-        if !body.contains("\"resultCode\":\"200\"") {
-            bail!("{} was not accepted: {body}", r.path);
-        }
-        latencies.push(t.elapsed());
+/// One lot as its gateway's outbox sends: up to `concurrency` stays at
+/// once over as many keep-alive connections, each stay's records in order,
+/// stays taken in the order their first record was made.
+pub(crate) async fn lot_stays_client(
+    addr: std::net::SocketAddr,
+    requests: Vec<Request>,
+    concurrency: usize,
+) -> Result<Vec<Duration>> {
+    if concurrency <= 1 {
+        return lot_client(addr, requests).await;
+    }
+    let mut stays: Vec<Vec<Request>> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for r in requests {
+        let i = *index.entry(r.stay).or_insert_with(|| {
+            stays.push(Vec::new());
+            stays.len() - 1
+        });
+        stays[i].push(r);
+    }
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(stays)));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut connection = Connection::open(addr).await?;
+                loop {
+                    let next = queue.lock().map_err(|_| anyhow::anyhow!("queue poisoned"))?.pop_front();
+                    let Some(stay) = next else { break };
+                    connection.send(&stay, &mut latencies).await?;
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for w in workers {
+        latencies.extend(w.await.context("lot worker")??);
     }
     Ok(latencies)
+}
+
+/// One lot: its requests in order on one keep-alive connection.
+pub(crate) async fn lot_client(addr: std::net::SocketAddr, requests: Vec<Request>) -> Result<Vec<Duration>> {
+    let mut connection = Connection::open(addr).await?;
+    let mut latencies = Vec::with_capacity(requests.len());
+    connection.send(&requests, &mut latencies).await?;
+    Ok(latencies)
+}
+
+/// A keep-alive connection of the load generator.
+struct Connection {
+    read: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Connection {
+    async fn open(addr: std::net::SocketAddr) -> Result<Connection> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (read, write) = stream.into_split();
+        Ok(Connection { read: BufReader::new(read), write })
+    }
+
+    /// Sends `requests` one after another, each answered 200 before the next.
+    async fn send(&mut self, requests: &[Request], latencies: &mut Vec<Duration>) -> Result<()> {
+        for r in requests {
+            let t = Instant::now();
+            let head = format!(
+                "POST {} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+                r.path,
+                r.body.len()
+            );
+            // One write per request, as a real client sends a small one.
+            let mut request = head.into_bytes();
+            request.extend_from_slice(r.body.as_bytes());
+            self.write.write_all(&request).await?;
+            let body = read_response(&mut self.read).await?;
+            if !body.contains("\"resultCode\":\"200\"") {
+                bail!("{} was not accepted: {body}", r.path);
+            }
+            latencies.push(t.elapsed());
+        }
+        Ok(())
+    }
 }
 
 async fn read_response(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> Result<String> {

@@ -221,6 +221,7 @@ async fn seal_backlog(
             path: format!("/api/v1/cp/{}", row.interface),
             body: form.encode(),
             blocks: text.len().div_ceil(platform.size() - 11),
+            stay: 0,
         });
     }
     Ok(connections)

@@ -33,6 +33,8 @@ pub(crate) struct Target {
     pub(crate) platform_key: PublicKey,
     pub(crate) first_access_id: u64,
     pub(crate) photos: bool,
+    /// Stays a lot sends at once (its records in order within each).
+    pub(crate) lot_concurrency: usize,
 }
 
 /// Draws `[start, end)`, seals it, sends it, reports.
@@ -59,7 +61,8 @@ pub(crate) async fn run(city: City, params: TrafficParams, end: NaiveDateTime, t
     let began = Instant::now();
     let mut tasks = Vec::new();
     for requests in work.into_iter().filter(|w| !w.is_empty()) {
-        tasks.push(tokio::spawn(async move { crate::bench::lot_client(addr, requests).await }));
+        let concurrency = target.lot_concurrency;
+        tasks.push(tokio::spawn(async move { crate::bench::lot_stays_client(addr, requests, concurrency).await }));
     }
     let mut latencies = Vec::with_capacity(records);
     let mut failures = Vec::new();
@@ -131,6 +134,7 @@ fn seal(
                 path: format!("{prefix}/{interface}"),
                 body,
                 blocks: text.len().div_ceil(block),
+                stay: event.car,
             });
             Ok(())
         };

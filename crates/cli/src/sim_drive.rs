@@ -62,6 +62,11 @@ pub struct Options {
     /// `--direct`: accessID of the first lot (as given to `sim city`).
     #[arg(long, default_value_t = 9001)]
     first_access_id: u64,
+    /// `--direct`: stays each lot sends at once, each stay's records in
+    /// order (the lot gateway's `platform.concurrency`, 16 by default; 1:
+    /// every record of a lot in order on one connection).
+    #[arg(long, default_value_t = 16)]
+    lot_concurrency: usize,
 }
 
 /// What happened at one lot.
@@ -114,6 +119,7 @@ async fn drive(o: Options) -> Result<ExitCode> {
             platform_key: onepark_proto::PublicKey::parse(&read(&o.platform_key)?).context("--platform-key")?,
             first_access_id: o.first_access_id,
             photos: !o.no_photos,
+            lot_concurrency: o.lot_concurrency.max(1),
         };
         let mut params = TrafficParams::starting(start);
         params.demand = o.demand;

@@ -176,6 +176,30 @@ fn day_range(date: chrono::NaiveDate) -> (String, String) {
     (format!("{date} 00:00:00"), format!("{next} 00:00:00"))
 }
 
+/// Rows per multi-row statement, largest first; a batch is cut into these
+/// (a batch of 14 is 8 + 4 + 2: at most one statement per bit of its size,
+/// and at most nine statement texts per kind, so each stays prepared).
+pub(crate) const ROWS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
+
+/// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail`.
+pub(crate) fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
+    sql.push_str(head);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..columns {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * columns + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}
+
 /// Inserts a record unless its key exists: then an identical one is a
 /// duplicate and a different one a conflict. Keys are never overwritten.
 /// Runs in its own savepoint, so a failing insert leaves the rest of the

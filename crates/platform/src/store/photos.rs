@@ -4,11 +4,82 @@
 use onepark_domain::record::{LotRef, Photo};
 use onepark_domain::time::format_time;
 
-use super::{Put, Store, StoreError, insert_once};
+use sqlx::AnyConnection;
+
+use super::{Put, ROWS, Store, StoreError, multi_row_insert};
 
 /// A photo's identity for idempotency: the record and its file's digest.
 pub fn photo_content(m: &Photo, sha256: &str) -> String {
     format!("{}|{sha256}", m.content)
+}
+
+/// A photo's row waiting in a batch.
+struct PhotoRow {
+    photo: Photo,
+    access_id: String,
+    sha256: String,
+    size: i64,
+    now: String,
+    content: String,
+}
+
+/// Photos of one batch in multi-row inserts (as entries: a few statement
+/// texts); a photo whose key exists is a duplicate with the same content,
+/// else a conflict.
+async fn put_photos(conn: &mut AnyConnection, rows: &[&PhotoRow]) -> Result<Vec<Result<Put, StoreError>>, StoreError> {
+    const COLUMNS: usize = 12;
+    let mut inserted = std::collections::HashSet::new();
+    let mut done = 0;
+    while done < rows.len() {
+        let n = ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
+        let sql = multi_row_insert(
+            "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, \
+             size, upload_time, received_at, content) VALUES ",
+            COLUMNS,
+            n,
+            " ON CONFLICT DO NOTHING RETURNING parking_code, photo_id",
+        );
+        let mut insert = sqlx::query_as::<_, (String, String)>(&sql);
+        for r in &rows[done..done + n] {
+            let m = &r.photo;
+            insert = insert
+                .bind(&m.parking_code)
+                .bind(&m.photo_id)
+                .bind(&m.uid)
+                .bind(&r.access_id)
+                .bind(m.kind)
+                .bind(format_time(m.time))
+                .bind(&m.name)
+                .bind(&r.sha256)
+                .bind(r.size)
+                .bind(format_time(m.upload_time))
+                .bind(&r.now)
+                .bind(&r.content);
+        }
+        inserted.extend(insert.fetch_all(&mut *conn).await?);
+        done += n;
+    }
+    let mut results = Vec::with_capacity(rows.len());
+    for r in rows {
+        let m = &r.photo;
+        // The first of two rows with one key in a batch is the one inserted.
+        if inserted.remove(&(m.parking_code.clone(), m.photo_id.clone())) {
+            results.push(Ok(Put::Inserted));
+            continue;
+        }
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT content FROM photos WHERE parking_code = $1 AND photo_id = $2")
+                .bind(&m.parking_code)
+                .bind(&m.photo_id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        results.push(match stored {
+            Some(stored) if stored == r.content => Ok(Put::Duplicate),
+            Some(_) => Err(StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.photo_id.clone() }),
+            None => Err(StoreError::NotWritten),
+        });
+    }
+    Ok(results)
 }
 
 impl Store {
@@ -21,32 +92,15 @@ impl Store {
         size: i64,
         now: &str,
     ) -> Result<Put, StoreError> {
-        let data = (m.clone(), lot.access_id.clone(), sha256.to_owned(), now.to_owned());
-        self.group
-            .write(&m.parking_code, data, move |conn, (m, access_id, sha256, now), _| {
-                let content = photo_content(m, sha256);
-                let insert = sqlx::query(
-                    "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, \
-                     size, upload_time, received_at, content) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-                )
-                .bind(&m.parking_code)
-                .bind(&m.photo_id)
-                .bind(&m.uid)
-                .bind(access_id)
-                .bind(m.kind)
-                .bind(format_time(m.time))
-                .bind(&m.name)
-                .bind(sha256)
-                .bind(size)
-                .bind(format_time(m.upload_time))
-                .bind(now)
-                .bind(content.clone());
-                Box::pin(async move {
-                    insert_once(conn, insert, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &content).await
-                })
-            })
-            .await
+        let data = PhotoRow {
+            content: photo_content(m, sha256),
+            photo: m.clone(),
+            access_id: lot.access_id.clone(),
+            sha256: sha256.to_owned(),
+            size,
+            now: now.to_owned(),
+        };
+        self.group.write_bulk(&m.parking_code, data, |conn, rows, _| Box::pin(put_photos(conn, rows))).await
     }
 
     /// The photos of some stays of a lot, taken at or after `since` (the

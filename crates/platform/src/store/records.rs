@@ -9,7 +9,7 @@ use onepark_sql::Flag;
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
 
-use super::{Put, Shared, Store, StoreError, day_range, insert_once};
+use super::{Put, ROWS, Shared, Store, StoreError, day_range, insert_once, multi_row_insert};
 
 /// Counted tables, for reports and tests.
 #[derive(Clone, Copy, Debug)]
@@ -448,30 +448,6 @@ async fn plates_with_news<'p>(
         done += n;
     }
     Ok(news)
-}
-
-/// Rows per multi-row statement, largest first; a batch is cut into these
-/// (a batch of 14 is 8 + 4 + 2: at most one statement per bit of its size,
-/// and at most nine statement texts per kind, so each stays prepared).
-const ROWS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
-
-/// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail`.
-fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
-    sql.push_str(head);
-    for r in 0..rows {
-        sql.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..columns {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('$');
-            sql.push_str(&(r * columns + c + 1).to_string());
-        }
-        sql.push(')');
-    }
-    sql.push_str(tail);
-    sql
 }
 
 async fn modify_entry(

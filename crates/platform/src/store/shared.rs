@@ -153,20 +153,16 @@ impl Shared {
             .execute(&mut *conn)
             .await?;
         }
+        // Each table's rows of every lot of the batch in multi-row
+        // statements (a batch of a hundred lots was a few hundred statements,
+        // each a round trip to the database), lots in parkingCode order.
+        let mut series = Vec::new();
+        let mut berth_slots = Vec::new();
+        let mut status = Vec::new();
+        let mut online = Vec::new();
         for (code, t) in &self.lots {
             for (at, [total, open, free]) in &t.series {
-                sqlx::query(
-                    "INSERT INTO berth_states (parking_code, at, total, open_berths, free_berths) \
-                     VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (parking_code, at) DO UPDATE SET total = $3, open_berths = $4, free_berths = $5",
-                )
-                .bind(code)
-                .bind(at)
-                .bind(total)
-                .bind(open)
-                .bind(free)
-                .execute(&mut *conn)
-                .await?;
+                series.push((code.clone(), at.clone(), *total, *open, *free));
             }
             // Each slot's first state, for the city's day (`Store::occupancy`): once a lot a slot.
             let mut firsts: BTreeMap<String, (&String, i64, i64)> = BTreeMap::new();
@@ -175,21 +171,10 @@ impl Shared {
                 firsts.entry(slot).or_insert((at, open - free, *open));
             }
             for (slot, (at, occupied, open)) in firsts {
-                if written.berth.get(code) == Some(&slot) {
-                    continue;
+                if written.berth.get(code) != Some(&slot) {
+                    berth_slots.push((code.clone(), slot.clone(), at.clone(), occupied, open));
+                    slots_written.berth.insert(code.clone(), slot);
                 }
-                sqlx::query(
-                    "INSERT INTO berth_slots (parking_code, slot, at, occupied, open_berths) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (parking_code, slot) DO NOTHING",
-                )
-                .bind(code)
-                .bind(&slot)
-                .bind(at)
-                .bind(occupied)
-                .bind(open)
-                .execute(&mut *conn)
-                .await?;
-                slots_written.berth.insert(code.clone(), slot);
             }
             // Today is the platform's day of the batch's latest record of the lot.
             let today = t.last_seen.get(..10).unwrap_or(&t.last_seen);
@@ -198,56 +183,139 @@ impl Shared {
                 _ => [0; 3],
             };
             let (state_at, [total, open, free]) = match &t.state {
-                Some((at, counts)) => (Some(at.as_str()), counts.map(Some)),
+                Some((at, counts)) => (Some(at.clone()), counts.map(Some)),
                 None => (None, [None; 3]),
             };
-            sqlx::query(
-                "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, \
-                 free_berths, state_at, counted_day, entries_today, exits_today, orphans_today, first_seen) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $3) \
-                 ON CONFLICT (parking_code) DO UPDATE SET access_id = $2, last_seen = $3, \
-                 entries_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.entries_today + $10 ELSE $10 END, \
-                 exits_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.exits_today + $11 ELSE $11 END, \
-                 orphans_today = CASE WHEN lot_status.counted_day = $9 THEN lot_status.orphans_today + $12 ELSE $12 END, \
-                 counted_day = $9, \
-                 last_heartbeat = COALESCE($4, lot_status.last_heartbeat), \
-                 total = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
-                 THEN $5 ELSE lot_status.total END, \
-                 open_berths = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
-                 THEN $6 ELSE lot_status.open_berths END, \
-                 free_berths = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
-                 THEN $7 ELSE lot_status.free_berths END, \
-                 state_at = CASE WHEN $8 IS NOT NULL AND (lot_status.state_at IS NULL OR lot_status.state_at <= $8) \
-                 THEN $8 ELSE lot_status.state_at END",
-            )
-            .bind(code)
-            .bind(&t.access_id)
-            .bind(&t.last_seen)
-            .bind(t.heartbeat.as_deref())
-            .bind(total)
-            .bind(open)
-            .bind(free)
-            .bind(state_at)
-            .bind(today)
-            .bind(counts[0])
-            .bind(counts[1])
-            .bind(counts[2])
-            .execute(&mut *conn)
-            .await?;
+            status.push(LotStatusRow {
+                code: code.clone(),
+                access_id: t.access_id.clone(),
+                last_seen: t.last_seen.clone(),
+                heartbeat: t.heartbeat.clone(),
+                state: [total, open, free],
+                state_at,
+                today: today.to_owned(),
+                counts,
+            });
             for slot in &t.slots {
-                if written.online.get(code) == Some(slot) {
-                    continue;
+                if written.online.get(code) != Some(slot) {
+                    online.push((code.clone(), slot.clone()));
+                    slots_written.online.insert(code.clone(), slot.clone());
                 }
-                sqlx::query("INSERT INTO online_slots (parking_code, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                    .bind(code)
-                    .bind(slot)
-                    .execute(&mut *conn)
-                    .await?;
-                slots_written.online.insert(code.clone(), slot.clone());
             }
         }
+        execute_rows(
+            conn,
+            "INSERT INTO berth_states (parking_code, at, total, open_berths, free_berths) VALUES ",
+            5,
+            " ON CONFLICT (parking_code, at) DO UPDATE SET total = excluded.total, \
+             open_berths = excluded.open_berths, free_berths = excluded.free_berths",
+            &series,
+            |q, (code, at, total, open, free)| {
+                q.bind(code.clone()).bind(at.clone()).bind(*total).bind(*open).bind(*free)
+            },
+        )
+        .await?;
+        execute_rows(
+            conn,
+            "INSERT INTO berth_slots (parking_code, slot, at, occupied, open_berths) VALUES ",
+            5,
+            " ON CONFLICT (parking_code, slot) DO NOTHING",
+            &berth_slots,
+            |q, (code, slot, at, occupied, open)| {
+                q.bind(code.clone()).bind(slot.clone()).bind(at.clone()).bind(*occupied).bind(*open)
+            },
+        )
+        .await?;
+        execute_rows(
+            conn,
+            "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, \
+             free_berths, state_at, counted_day, entries_today, exits_today, orphans_today, first_seen) VALUES ",
+            13,
+            " ON CONFLICT (parking_code) DO UPDATE SET access_id = excluded.access_id, last_seen = excluded.last_seen, \
+             entries_today = CASE WHEN lot_status.counted_day = excluded.counted_day \
+             THEN lot_status.entries_today + excluded.entries_today ELSE excluded.entries_today END, \
+             exits_today = CASE WHEN lot_status.counted_day = excluded.counted_day \
+             THEN lot_status.exits_today + excluded.exits_today ELSE excluded.exits_today END, \
+             orphans_today = CASE WHEN lot_status.counted_day = excluded.counted_day \
+             THEN lot_status.orphans_today + excluded.orphans_today ELSE excluded.orphans_today END, \
+             counted_day = excluded.counted_day, \
+             last_heartbeat = COALESCE(excluded.last_heartbeat, lot_status.last_heartbeat), \
+             total = CASE WHEN excluded.state_at IS NOT NULL AND (lot_status.state_at IS NULL \
+             OR lot_status.state_at <= excluded.state_at) THEN excluded.total ELSE lot_status.total END, \
+             open_berths = CASE WHEN excluded.state_at IS NOT NULL AND (lot_status.state_at IS NULL \
+             OR lot_status.state_at <= excluded.state_at) THEN excluded.open_berths ELSE lot_status.open_berths END, \
+             free_berths = CASE WHEN excluded.state_at IS NOT NULL AND (lot_status.state_at IS NULL \
+             OR lot_status.state_at <= excluded.state_at) THEN excluded.free_berths ELSE lot_status.free_berths END, \
+             state_at = CASE WHEN excluded.state_at IS NOT NULL AND (lot_status.state_at IS NULL \
+             OR lot_status.state_at <= excluded.state_at) THEN excluded.state_at ELSE lot_status.state_at END",
+            &status,
+            |q, r| {
+                q.bind(r.code.clone())
+                    .bind(r.access_id.clone())
+                    .bind(r.last_seen.clone())
+                    .bind(r.heartbeat.clone())
+                    .bind(r.state[0])
+                    .bind(r.state[1])
+                    .bind(r.state[2])
+                    .bind(r.state_at.clone())
+                    .bind(r.today.clone())
+                    .bind(r.counts[0])
+                    .bind(r.counts[1])
+                    .bind(r.counts[2])
+                    .bind(r.last_seen.clone())
+            },
+        )
+        .await?;
+        execute_rows(
+            conn,
+            "INSERT INTO online_slots (parking_code, slot) VALUES ",
+            2,
+            " ON CONFLICT DO NOTHING",
+            &online,
+            |q, (code, slot)| q.bind(code.clone()).bind(slot.clone()),
+        )
+        .await?;
         Ok(slots_written)
     }
+}
+
+/// A lot's `lot_status` row as a batch leaves it.
+struct LotStatusRow {
+    code: String,
+    access_id: String,
+    last_seen: String,
+    heartbeat: Option<String>,
+    /// [total, open, free] of the batch's newest state, if it carried one.
+    state: [Option<i64>; 3],
+    state_at: Option<String>,
+    today: String,
+    counts: [i64; 3],
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// `rows` in multi-row statements `head (…), (…) tail` of the sizes in
+/// [`super::ROWS`]; `bind` binds one row's `columns` values.
+async fn execute_rows<T>(
+    conn: &mut AnyConnection,
+    head: &str,
+    columns: usize,
+    tail: &str,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
+) -> Result<(), sqlx::Error> {
+    let mut done = 0;
+    while done < rows.len() {
+        let n = super::ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
+        let sql = super::multi_row_insert(head, columns, n, tail);
+        let mut query = sqlx::query(&sql);
+        for row in &rows[done..done + n] {
+            query = bind(query, row);
+        }
+        query.execute(&mut *conn).await?;
+        done += n;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
