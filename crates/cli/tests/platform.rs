@@ -121,7 +121,14 @@ fn lots_registered_at_run_time_are_accepted_without_restart() {
 
     let out = run(&["platform", "lots", "remove", "--config", config, "--access-id", "555"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let response = post(port, "/api/v1/cp/uploadHeartbeat", &heartbeat());
+    // A registration read lately is trusted for 5 s (no database read per request): the
+    // removal, made by another process, is seen within that.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut response = post(port, "/api/v1/cp/uploadHeartbeat", &heartbeat());
+    while !response.contains("未知的接入方") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        response = post(port, "/api/v1/cp/uploadHeartbeat", &heartbeat());
+    }
     assert!(response.contains("未知的接入方"), "{response}");
     let _ = std::fs::remove_dir_all(&dir);
 }
