@@ -6,16 +6,12 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use onepark_proto::{Keys, PrivateKey, Profile, PublicKey};
 
+#[path = "keys.rs"]
+mod keys;
+
 fn keys() -> &'static (PrivateKey, PublicKey) {
     static KEYS: OnceLock<(PrivateKey, PublicKey)> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/proto/tests/interop/keys/");
-        let read = |name: &str| std::fs::read_to_string(format!("{dir}{name}")).expect("test key");
-        (
-            PrivateKey::parse(&read("platform_private.b64")).expect("private"),
-            PublicKey::parse(&read("lot_public.b64")).expect("public"),
-        )
-    })
+    keys::pair("platform", "lot", &KEYS)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -78,24 +78,14 @@ where
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, shared: &'c mut Shared) -> BoxFuture<'c, Result<(), String>> {
         Box::pin(async move {
             let result = (self.write)(conn, &self.data, shared).await;
-            let transient = match &result {
-                Err(StoreError::Db(e)) if transient(e) => Some(e.to_string()),
-                _ => None,
-            };
+            let conflict = conflict(&result);
             self.result = Some(result);
-            transient.map_or(Ok(()), Err)
+            conflict
         })
     }
 
     fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>) {
-        let result = match (self.result, committed) {
-            // Never run: the batch failed before reaching it.
-            (None, Ok(())) | (None, Err(_)) => Err(StoreError::NotWritten),
-            (Some(result), Ok(())) => result,
-            // A job that failed on its own reports its own error.
-            (Some(result), Err(e)) => result.and(Err(StoreError::Commit(e))),
-        };
-        let _ = self.answer.send(result);
+        let _ = self.answer.send(settled(self.result, committed));
     }
 
     fn as_any(&mut self) -> &mut dyn Any {
@@ -182,22 +172,14 @@ where
             if result.is_ok() {
                 shared.absorb(theirs);
             }
-            let transient = match &result {
-                Err(StoreError::Db(e)) if transient(e) => Some(e.to_string()),
-                _ => None,
-            };
+            let conflict = conflict(&result);
             self.result = Some(result);
-            transient.map_or(Ok(()), Err)
+            conflict
         })
     }
 
     fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>) {
-        let result = match (self.result, committed) {
-            (None, _) => Err(StoreError::NotWritten),
-            (Some(result), Ok(())) => result,
-            (Some(result), Err(e)) => result.and(Err(StoreError::Commit(e))),
-        };
-        let _ = self.answer.send(result);
+        let _ = self.answer.send(settled(self.result, committed));
     }
 
     fn bulk(&self) -> Option<(TypeId, usize)> {
@@ -221,6 +203,26 @@ where
 
     fn as_any(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+/// `Err(why)` when a write hit a transient conflict: its batch must be
+/// rolled back and run again.
+fn conflict<T>(result: &Result<T, StoreError>) -> Result<(), String> {
+    match result {
+        Err(StoreError::Db(e)) if transient(e) => Err(e.to_string()),
+        _ => Ok(()),
+    }
+}
+
+/// A job's answer once its batch ended.
+fn settled<T>(result: Option<Result<T, StoreError>>, committed: Result<(), Arc<sqlx::Error>>) -> Result<T, StoreError> {
+    match (result, committed) {
+        // Never run: the batch failed before reaching it.
+        (None, _) => Err(StoreError::NotWritten),
+        (Some(result), Ok(())) => result,
+        // A job that failed on its own reports its own error.
+        (Some(result), Err(e)) => result.and(Err(StoreError::Commit(e))),
     }
 }
 
