@@ -136,7 +136,9 @@ async fn reconcile_due(state: &LotState) -> Option<chrono::NaiveDateTime> {
         }
     }
     let pending = state.store().unbalanced_days().await.ok()?;
-    pending.iter().filter_map(|d| onepark_domain::time::parse_time(&d.next_try).ok()).min()
+    let next = pending.iter().filter_map(|d| onepark_domain::time::parse_time(&d.next_try).ok()).min()?;
+    // A try whose outcome could not be kept leaves its day due: never sooner than a minute.
+    Some(next.max(state.now() + chrono::Duration::minutes(1)))
 }
 
 /// Photos stay a week after delivery (for disputes and backfill), then only their metadata.

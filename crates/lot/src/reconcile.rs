@@ -206,6 +206,10 @@ async fn platform_ids(
 /// pending, tried again after [`backoff`].
 pub async fn try_day(state: &LotState, date: NaiveDate) -> Result<Vec<Outcome>, ReconcileError> {
     let result = until_balanced(state, date).await;
+    // A lot without the Qingdao platform has no daily check to keep trying.
+    if matches!(result, Err(ReconcileError::NoPlatform)) {
+        return result;
+    }
     let day = format_date(date);
     let attempts =
         state.store().unbalanced_days().await?.iter().find(|d| d.check_date == day).map_or(0, |d| d.attempts);
