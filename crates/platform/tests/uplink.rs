@@ -391,3 +391,47 @@ async fn key_probes_are_counted_limited_and_exported() {
         "{text}"
     );
 }
+
+/// Many uploads of one stay at once (a lot retrying, a second sender): the
+/// group commit writes them in one batch as a multi-row insert, and still
+/// exactly one is stored, the identical ones are duplicates and one with
+/// other content is a conflict; the same for a photo.
+async fn one_batch_of_duplicates(h: Harness) {
+    let same = entry("1001", "BATCH-1", "鲁B77777");
+    let other = entry("1001", "BATCH-1", "鲁B88888");
+    let mut bodies: Vec<String> = (0..8).map(|_| h.seal("234", &format!("{{\"data\":{same}}}"))).collect();
+    bodies.push(h.seal("234", &format!("{{\"data\":{other}}}")));
+    let replies = futures_util::future::join_all(bodies.into_iter().map(|b| h.post("uploadCarInData", b))).await;
+    let msgs: Vec<String> = replies.iter().map(|(_, r)| r["msg"].as_str().unwrap_or_default().to_owned()).collect();
+    let conflicts = msgs.iter().filter(|m| m.contains("已存在且内容不同")).count();
+    let inserted = msgs.iter().filter(|m| *m == "操作成功").count();
+    let duplicates = msgs.iter().filter(|m| m.starts_with("操作成功（重复上传")).count();
+    // The first of the nine to be written wins: one of the eight (then the ninth conflicts) or the ninth itself.
+    assert_eq!(inserted, 1, "{msgs:?}");
+    assert_eq!(inserted + duplicates + conflicts, 9, "{msgs:?}");
+    assert!(conflicts == 1 || conflicts == 8, "{msgs:?}");
+    assert_eq!(h.store.count(Table::Entries, "1001").await.expect("count"), 1);
+
+    let jpeg = base64::engine::general_purpose::STANDARD.encode([0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3, 0xFF, 0xD9]);
+    let photo = r#"{"uid":"BATCH-1","parkingCode":"1001","photoID":"BATCH-P","time":"2021-07-01 08:00:00","type":1,
+        "name":"p.jpg","uploadTime":"2021-07-01 08:00:01"}"#;
+    let bodies: Vec<String> = (0..6).map(|_| h.seal_with_file(&format!("{{\"data\":{photo}}}"), &jpeg)).collect();
+    let replies = futures_util::future::join_all(bodies.into_iter().map(|b| h.post("uploadPhoto", b))).await;
+    let msgs: Vec<String> = replies.iter().map(|(_, r)| r["msg"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(msgs.iter().filter(|m| *m == "操作成功").count(), 1, "{msgs:?}");
+    assert_eq!(msgs.iter().filter(|m| m.starts_with("操作成功（重复上传")).count(), 5, "{msgs:?}");
+    assert!(h.store.photo_stored("1001", "BATCH-P").await.expect("photo").is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_in_one_batch_sqlite() {
+    let dir = TempDir::new("uplink-batch");
+    one_batch_of_duplicates(Harness::new(format!("sqlite://{}", dir.join("b.db").display())).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_in_one_batch_postgres() {
+    let Some(pg) = PgSchema::new("uplink_batch").await else { return };
+    one_batch_of_duplicates(Harness::new(pg.url.clone()).await).await;
+    pg.drop().await;
+}
