@@ -181,6 +181,16 @@ fn day_range(date: chrono::NaiveDate) -> (String, String) {
 /// and at most nine statement texts per kind, so each stays prepared).
 pub(crate) const ROWS: [usize; 9] = [256, 128, 64, 32, 16, 8, 4, 2, 1];
 
+/// `len` rows cut into chunks of the sizes in [`ROWS`], largest first.
+pub(crate) fn row_chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let mut done = 0;
+    std::iter::from_fn(move || {
+        let n = ROWS.iter().copied().find(|n| *n <= len - done)?;
+        done += n;
+        Some(done - n..done)
+    })
+}
+
 /// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail`.
 pub(crate) fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
@@ -217,11 +227,37 @@ async fn insert_once<'q>(
         tx.commit().await?;
         return Ok(Put::Inserted);
     }
+    already_stored(&mut tx, (table, key_column), parking_code, key, content).await
+}
+
+/// A record whose insert did nothing: the same content stored under its
+/// key is a duplicate, other content a conflict (keys are never
+/// overwritten); no row at all means the insert failed without saying so.
+async fn already_stored(
+    conn: &mut AnyConnection,
+    (table, key_column): (&str, &str),
+    parking_code: &str,
+    key: &str,
+    content: &str,
+) -> Result<Put, StoreError> {
     let sql = format!("SELECT content FROM {table} WHERE parking_code = $1 AND {key_column} = $2");
-    let stored: String = sqlx::query_scalar(&sql).bind(parking_code).bind(key).fetch_one(&mut *tx).await?;
-    if stored == content {
-        Ok(Put::Duplicate)
-    } else {
-        Err(StoreError::Conflict { parking_code: parking_code.to_owned(), key: key.to_owned() })
+    let stored: Option<String> = sqlx::query_scalar(&sql).bind(parking_code).bind(key).fetch_optional(conn).await?;
+    match stored {
+        Some(stored) if stored == content => Ok(Put::Duplicate),
+        Some(_) => Err(StoreError::Conflict { parking_code: parking_code.to_owned(), key: key.to_owned() }),
+        None => Err(StoreError::NotWritten),
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    #[test]
+    fn rows_are_cut_into_the_fewest_prepared_sizes() {
+        let sizes = |len| super::row_chunks(len).map(|r| r.len()).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(14), vec![8, 4, 2]);
+        assert_eq!(sizes(256), vec![256]);
+        assert_eq!(sizes(300), vec![256, 32, 8, 4]);
+        assert_eq!(super::row_chunks(300).last(), Some(296..300));
     }
 }

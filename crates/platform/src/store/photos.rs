@@ -6,7 +6,7 @@ use onepark_domain::time::format_time;
 
 use sqlx::AnyConnection;
 
-use super::{Put, ROWS, Store, StoreError, multi_row_insert};
+use super::{Put, Store, StoreError, already_stored, multi_row_insert, row_chunks};
 
 /// A photo's identity for idempotency: the record and its file's digest.
 pub fn photo_content(m: &Photo, sha256: &str) -> String {
@@ -29,18 +29,16 @@ struct PhotoRow {
 async fn put_photos(conn: &mut AnyConnection, rows: &[&PhotoRow]) -> Result<Vec<Result<Put, StoreError>>, StoreError> {
     const COLUMNS: usize = 12;
     let mut inserted = std::collections::HashSet::new();
-    let mut done = 0;
-    while done < rows.len() {
-        let n = ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
+    for chunk in row_chunks(rows.len()) {
         let sql = multi_row_insert(
             "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, \
              size, upload_time, received_at, content) VALUES ",
             COLUMNS,
-            n,
+            chunk.len(),
             " ON CONFLICT DO NOTHING RETURNING parking_code, photo_id",
         );
         let mut insert = sqlx::query_as::<_, (String, String)>(&sql);
-        for r in &rows[done..done + n] {
+        for r in &rows[chunk] {
             let m = &r.photo;
             insert = insert
                 .bind(&m.parking_code)
@@ -57,26 +55,15 @@ async fn put_photos(conn: &mut AnyConnection, rows: &[&PhotoRow]) -> Result<Vec<
                 .bind(&r.content);
         }
         inserted.extend(insert.fetch_all(&mut *conn).await?);
-        done += n;
     }
     let mut results = Vec::with_capacity(rows.len());
     for r in rows {
         let m = &r.photo;
         // The first of two rows with one key in a batch is the one inserted.
-        if inserted.remove(&(m.parking_code.clone(), m.photo_id.clone())) {
-            results.push(Ok(Put::Inserted));
-            continue;
-        }
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT content FROM photos WHERE parking_code = $1 AND photo_id = $2")
-                .bind(&m.parking_code)
-                .bind(&m.photo_id)
-                .fetch_optional(&mut *conn)
-                .await?;
-        results.push(match stored {
-            Some(stored) if stored == r.content => Ok(Put::Duplicate),
-            Some(_) => Err(StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.photo_id.clone() }),
-            None => Err(StoreError::NotWritten),
+        results.push(if inserted.remove(&(m.parking_code.clone(), m.photo_id.clone())) {
+            Ok(Put::Inserted)
+        } else {
+            already_stored(conn, ("photos", "photo_id"), &m.parking_code, &m.photo_id, &r.content).await
         });
     }
     Ok(results)

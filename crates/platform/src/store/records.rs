@@ -9,7 +9,7 @@ use onepark_sql::Flag;
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
 
-use super::{Put, ROWS, Shared, Store, StoreError, day_range, insert_once, multi_row_insert};
+use super::{Put, Shared, Store, StoreError, already_stored, day_range, insert_once, multi_row_insert, row_chunks};
 
 /// Counted tables, for reports and tests.
 #[derive(Clone, Copy, Debug)]
@@ -347,11 +347,9 @@ async fn put_entries(
     const COLUMNS: usize = 14;
     // Inserted (parkingCode, uid) → (stored plate, whether that plate has news).
     let mut inserted = std::collections::HashMap::new();
-    let mut done = 0;
-    while done < rows.len() {
-        let n = ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
-        let chunk = &rows[done..done + n];
-        done += n;
+    for chunk in row_chunks(rows.len()) {
+        let n = chunk.len();
+        let chunk = &rows[chunk];
         // The plate's news comes back with the row: no statement of its own.
         let sql = multi_row_insert(
             "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
@@ -407,18 +405,8 @@ async fn put_entries(
             results.push(Ok(EntryPut { put: Put::Inserted, news }));
             continue;
         }
-        let stored: Option<String> =
-            sqlx::query_scalar("SELECT content FROM entries WHERE parking_code = $1 AND uid = $2")
-                .bind(&m.parking_code)
-                .bind(&m.uid)
-                .fetch_optional(&mut *conn)
-                .await?;
-        results.push(match stored {
-            Some(stored) if stored == m.content => Ok(EntryPut { put: Put::Duplicate, news: false }),
-            Some(_) => Err(StoreError::Conflict { parking_code: m.parking_code.clone(), key: m.uid.clone() }),
-            // Not inserted and not there: the statement lied; the batch must not say 200.
-            None => Err(StoreError::NotWritten),
-        });
+        let put = already_stored(conn, ("entries", "uid"), &m.parking_code, &m.uid, &m.content).await;
+        results.push(put.map(|put| EntryPut { put, news: false }));
     }
     Ok(results)
 }
@@ -432,20 +420,17 @@ async fn plates_with_news<'p>(
     plates.sort_unstable();
     plates.dedup();
     let mut news = std::collections::HashSet::new();
-    let mut done = 0;
-    while done < plates.len() {
-        let n = ROWS.iter().copied().find(|n| *n <= plates.len() - done).unwrap_or(1);
-        let list = (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+    for chunk in row_chunks(plates.len()) {
+        let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
         let sql = format!(
             "SELECT plate_no FROM signups WHERE plate_no IN ({list}) \
              UNION SELECT plate_no FROM arrears WHERE plate_no IN ({list}) AND state = 'open'"
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for plate in &plates[done..done + n] {
+        for plate in &plates[chunk] {
             query = query.bind(*plate);
         }
         news.extend(query.fetch_all(&mut *conn).await?);
-        done += n;
     }
     Ok(news)
 }

@@ -295,7 +295,7 @@ struct LotStatusRow {
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
 /// `rows` in multi-row statements `head (…), (…) tail` of the sizes in
-/// [`super::ROWS`]; `bind` binds one row's `columns` values.
+/// [`super::row_chunks`]; `bind` binds one row's `columns` values.
 async fn execute_rows<T>(
     conn: &mut AnyConnection,
     head: &str,
@@ -304,16 +304,13 @@ async fn execute_rows<T>(
     rows: &[T],
     bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
 ) -> Result<(), sqlx::Error> {
-    let mut done = 0;
-    while done < rows.len() {
-        let n = super::ROWS.iter().copied().find(|n| *n <= rows.len() - done).unwrap_or(1);
-        let sql = super::multi_row_insert(head, columns, n, tail);
+    for chunk in super::row_chunks(rows.len()) {
+        let sql = super::multi_row_insert(head, columns, chunk.len(), tail);
         let mut query = sqlx::query(&sql);
-        for row in &rows[done..done + n] {
+        for row in &rows[chunk] {
             query = bind(query, row);
         }
         query.execute(&mut *conn).await?;
-        done += n;
     }
     Ok(())
 }
