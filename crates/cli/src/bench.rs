@@ -195,6 +195,7 @@ pub fn run(command: Command) -> Result<ExitCode> {
         dashboard: Default::default(),
         cloud_topics: Default::default(),
         bolink: Default::default(),
+        node_name: "bench".into(),
     };
     let (elapsed, mut latencies) = runtime.block_on(drive(config, work))?;
     latencies.sort_unstable();

@@ -48,6 +48,7 @@ async fn measure(lots: usize, requests: usize, database: &str, dir: &std::path::
         dashboard: Default::default(),
         cloud_topics: Default::default(),
         bolink: Default::default(),
+        node_name: "bench".into(),
     };
     let store = onepark_platform::store::Store::connect(database).await.context("database")?;
     let now = onepark_domain::time::Zone::default().local(chrono::Utc::now());

@@ -36,6 +36,7 @@ pub fn router(config: &Config, state: AppState) -> Router {
         .merge(crate::http::renewal::router())
         .merge(crate::http::noplate::router())
         .route("/api/pay/notify", post(crate::http::notify::notify))
+        .route("/healthz", get(crate::http::scrape::health))
         .fallback(not_found);
     if let Some(sandbox) = &state.payments().sandbox {
         // The in-process sandbox's own API (accounts, behaviour, statement), as `onepark pay-sandbox` serves it.
@@ -67,6 +68,8 @@ pub enum ServeError {
     Mqtt(String),
     #[error("embedded MQTT broker: {0}")]
     Broker(#[from] crate::link::qdpark::broker::BrokerError),
+    #[error("{0}")]
+    Node(#[from] crate::node::NodeError),
 }
 
 /// Starts the downlink: the embedded broker (unless an external one is
@@ -100,7 +103,8 @@ pub async fn start_downlink(
         }
     };
     let client = Arc::new(client);
-    tokio::spawn(crate::link::qdpark::downlink::drive(events, client.clone(), state.clone()));
+    let shared = embedded.is_none();
+    tokio::spawn(crate::link::qdpark::downlink::drive(events, client.clone(), state.clone(), shared));
     tokio::spawn(crate::link::qdpark::downlink::publish_loop(state.clone(), client));
     Ok(embedded)
 }
@@ -135,6 +139,7 @@ async fn open(config: &Config) -> Result<Store, ServeError> {
 /// Runs the platform until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = AppState::new(&config, open(&config).await?);
+    crate::node::join(&state, crate::node::broker(&config)).await?;
     start_downlink(&config, &state).await?;
     start_payments(&state);
     start_bolink(&config, &state).await?;
@@ -149,7 +154,8 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
     );
     spawn_metrics(&config, &state).await?;
     let stats = state.metrics().http.clone();
-    onepark_serve::serve(listener, router(&config, state), config.limits.http.clone(), stats, shutdown()).await;
+    onepark_serve::serve(listener, router(&config, state.clone()), config.limits.http.clone(), stats, shutdown()).await;
+    crate::node::leave(&state).await;
     Ok(())
 }
 
@@ -198,6 +204,7 @@ pub async fn start_bolink(config: &Config, state: &AppState) -> Result<Option<So
 /// Starts the platform in the background (tests, load generator).
 pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let state = AppState::new(&config, open(&config).await?);
+    crate::node::join(&state, crate::node::broker(&config)).await?;
     let mqtt = start_downlink(&config, &state).await?;
     start_payments(&state);
     let bolink = start_bolink(&config, &state).await?;

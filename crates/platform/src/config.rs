@@ -39,6 +39,7 @@ struct Raw {
     metrics_listen: Option<String>,
     metrics_token: Option<String>,
     public_url: Option<String>,
+    node_name: Option<String>,
     #[serde(default)]
     limits: RawLimits,
     #[serde(default)]
@@ -220,6 +221,8 @@ impl RawPayments {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
+    #[serde(default)]
+    trusted_proxies: Vec<String>,
     future_skew_secs: Option<u64>,
     past_days: Option<u64>,
     upload_time_window_secs: Option<u64>,
@@ -342,6 +345,8 @@ pub struct Config {
     /// The cloud's MQ topics (`tcp/{parkCode}` and `pts/{parkCode}` by default).
     pub cloud_topics: onepark_cloudpark::channel::Topics,
     pub bolink: Bolink,
+    /// This node's name among those sharing the database (default: host:port).
+    pub node_name: String,
 }
 
 /// The bounds of the platform's front doors; see docs/operations.md.
@@ -423,6 +428,16 @@ impl RawLimits {
             max_per_ip: at_least_one(self.max_connections_per_ip, "max_connections_per_ip", d.http.max_per_ip)?,
             header_timeout: secs(self.header_timeout_secs, "header_timeout_secs", d.http.header_timeout)?,
             body_timeout: secs(self.body_timeout_secs, "body_timeout_secs", d.http.body_timeout)?,
+            trusted_proxies: self
+                .trusted_proxies
+                .iter()
+                .enumerate()
+                .map(|(i, ip)| {
+                    ip.parse().map_err(|_| {
+                        invalid(format!("limits.trusted_proxies[{i}]"), format!("`{ip}` is not an IP address"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
         };
         let seconds = |s: u64| chrono::Duration::seconds(s.min(i64::MAX as u64 / 1000) as i64);
         Ok(Limits {
@@ -525,7 +540,12 @@ impl Config {
             return Err(invalid("public_url", format!("`{public_url}` is not an http:// or https:// address")));
         }
         let public_url = public_url.trim_end_matches('/').to_owned();
+        let node_name = env("ONEPARK_NODE_NAME")
+            .or(raw.node_name)
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| default_node_name(&listen));
         Ok(Config {
+            node_name,
             public_url,
             listen,
             database,
@@ -568,6 +588,18 @@ impl Config {
             },
         })
     }
+}
+
+/// The name a node goes by unless `node_name` says: this host and the port
+/// it listens on, so a restarted node takes its own place back.
+fn default_node_name(listen: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "node".to_owned());
+    let port = listen.rsplit_once(':').map_or(listen, |(_, p)| p);
+    format!("{host}:{port}")
 }
 
 /// A relative SQLite path is relative to the config file, like `photo_dir`.
@@ -672,6 +704,10 @@ mod tests {
         assert_eq!(relative_sqlite("sqlite:///var/x.db", Path::new("/etc")), "sqlite:///var/x.db");
         assert_eq!(c.zone.name(), "Asia/Shanghai");
         assert_eq!(c.path_prefix, "/api/v1/cp");
+        // A node's name: this host and its port, unless `node_name` says.
+        assert!(c.node_name.ends_with(":8080"), "{}", c.node_name);
+        assert!(default_node_name("[::1]:9000").ends_with(":9000"));
+        assert_eq!(parse("node_name = \"a\"", &[]).expect("named").node_name, "a");
     }
 
     #[test]

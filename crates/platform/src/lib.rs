@@ -14,6 +14,7 @@ pub mod http;
 pub mod known;
 pub mod link;
 pub mod metrics;
+pub mod node;
 pub mod photo;
 pub mod rate;
 pub mod secret;

@@ -82,6 +82,8 @@ struct Inner {
     bolink_tokens: crate::link::bolink::held::Tokens,
     /// RSA opens and password hashes, on one thread per core.
     cpu: onepark_serve::cpu::Pool,
+    /// This node's name among those sharing the database (`crate::node`).
+    node: String,
 }
 
 /// What the driver pages' proofs are signed with: the platform's private key
@@ -166,12 +168,18 @@ impl AppState {
                 bolink: Default::default(),
                 bolink_tokens: crate::link::bolink::held::Tokens::new(config.bolink.session()),
                 clock,
+                node: config.node_name.clone(),
             }),
         }
     }
 
     pub fn cloud_replays(&self) -> &crate::link::cloudpark::replay::Replays {
         &self.inner.cloud_replays
+    }
+
+    /// This node's name among those sharing the database.
+    pub fn node(&self) -> &str {
+        &self.inner.node
     }
 
     pub fn cloud_topics(&self) -> &onepark_cloudpark::channel::Topics {

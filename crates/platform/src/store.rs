@@ -17,6 +17,7 @@
 //! | `scans` | `bolink_scans` (no-plate entries by scanning a lane's code) |
 //! | `commands` | `cloud_answers`, `lot_events`, `cloud_lot_state` (the cloud's MQ channel; its commands are `downlinks`) |
 //! | `revenue` | `bills`, `payments` (read: takings per period, lot and channel) |
+//! | `nodes` | `nodes`, `leases`, `request_claims` (what several nodes on one database share) |
 //! | `accounts` | `accounts`, `console_sessions`, `api_tokens`, `audit` |
 //! | `city` | `berth_slots` and `lot_status`' counts of today (read: a day's figures of every lot at once; written with the records, in `shared`) |
 //!
@@ -40,6 +41,7 @@ mod downlinks;
 mod group;
 mod lists;
 mod lots;
+mod nodes;
 mod payments;
 mod photos;
 mod records;
@@ -56,6 +58,7 @@ pub use downlinks::{Confirmed, Downlink, DownlinkState, NewDownlink};
 pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};
+pub use nodes::Node;
 pub use payments::{
     Arrear, ArrearPut, Began, Debt, FeeQuote, MoneyDay, Notice, Outcome, PayState, Payment, PaymentSearch, Purpose,
     Signup, order_id,
@@ -84,6 +87,7 @@ const MIGRATIONS: onepark_sql::Migrations = &[
     (12, "bolink", include_str!("../migrations/0012_bolink.sql")),
     (13, "bolink money", include_str!("../migrations/0013_bolink_money.sql")),
     (14, "accounts", include_str!("../migrations/0014_accounts.sql")),
+    (15, "nodes", include_str!("../migrations/0015_nodes.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

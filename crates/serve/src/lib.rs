@@ -22,6 +22,7 @@ pub mod json;
 pub mod metrics;
 pub mod pages;
 pub mod password;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -74,6 +75,10 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Time for a whole request body to arrive (a 500 KB photo over 4G).
     pub body_timeout: Duration,
+    /// Load balancers whose connections start with a PROXY protocol v1 line
+    /// (HAProxy `send-proxy`) naming the client: that client is the one the
+    /// per-address cap and the pages' throttles count, not the balancer.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Limits {
@@ -83,6 +88,7 @@ impl Default for Limits {
             max_per_ip: 512,
             header_timeout: Duration::from_secs(20),
             body_timeout: Duration::from_secs(60),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -152,19 +158,27 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Some(guard) = IpGuard::take(&per_ip, peer.ip(), limits.max_per_ip) else {
-            stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(%peer, "connection refused: too many from this address");
-            continue;
-        };
         stats.accepted.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
-        let (app, limits, stats, mut closed) = (app.clone(), limits.clone(), stats.clone(), closed.clone());
+        let (app, limits, stats, mut closed, per_ip) =
+            (app.clone(), limits.clone(), stats.clone(), closed.clone(), per_ip.clone());
         tokio::spawn(async move {
-            stats.open.fetch_add(1, Ordering::Relaxed);
-            connection(stream, peer, app, &limits, &mut closed).await;
-            stats.open.fetch_sub(1, Ordering::Relaxed);
-            drop((guard, permit));
+            if limits.trusted_proxies.contains(&peer.ip()) {
+                // The balancer's first line names the client; read before anything else, within the header deadline.
+                let mut stream = tokio::io::BufReader::new(stream);
+                let client = match tokio::time::timeout(limits.header_timeout, proxy::read_v1(&mut stream)).await {
+                    Ok(Ok(client)) => client.unwrap_or(peer),
+                    Ok(Err(e)) => {
+                        tracing::warn!(%peer, error = %e, "connection from a trusted proxy without a valid PROXY line");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                serve_one(stream, client, app, &limits, &stats, &mut closed, &per_ip).await;
+            } else {
+                serve_one(stream, peer, app, &limits, &stats, &mut closed, &per_ip).await;
+            }
+            drop(permit);
         });
     }
     drop(listener);
@@ -174,13 +188,33 @@ pub async fn serve(
     let _ = tokio::time::timeout(Duration::from_secs(10), slots.acquire_many(all)).await;
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+/// One connection, counted against its client's address (refused over `max_per_ip`).
+async fn serve_one<IO>(
+    io: IO,
     peer: SocketAddr,
     app: Router,
     limits: &Limits,
+    stats: &Stats,
     closed: &mut watch::Receiver<bool>,
-) {
+    per_ip: &Arc<Mutex<HashMap<IpAddr, usize>>>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let Some(guard) = IpGuard::take(per_ip, peer.ip(), limits.max_per_ip) else {
+        stats.refused_per_ip.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(%peer, "connection refused: too many from this address");
+        return;
+    };
+    stats.open.fetch_add(1, Ordering::Relaxed);
+    connection(io, peer, app, limits, closed).await;
+    stats.open.fetch_sub(1, Ordering::Relaxed);
+    drop(guard);
+}
+
+async fn connection<IO>(stream: IO, peer: SocketAddr, app: Router, limits: &Limits, closed: &mut watch::Receiver<bool>)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let mut app = app.clone();

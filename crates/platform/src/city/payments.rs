@@ -641,12 +641,16 @@ pub async fn resolve(state: &AppState, p: &Payment) -> Result<Payment, StoreErro
 /// The recovery job: pending payments older than a few seconds are asked
 /// about (a lost notification, a platform restart between charge and
 /// answer), and refunds owed for bills also paid offline are made (one that
-/// failed before is tried again).
+/// failed before is tried again). Run by the node holding the `payments` lease.
 pub async fn recover(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     loop {
         tick.tick().await;
-        recover_once(&state).await;
+        // One node at a time asks the channel and refunds (each step is idempotent
+        // besides: a refund's id is its order's); the others stand by.
+        if crate::node::leased(&state, "payments").await {
+            recover_once(&state).await;
+        }
     }
 }
 
@@ -886,27 +890,57 @@ pub async fn ask_fee_at(
     let ask = Announcement::FeeRequest { plate_no: plate_no.to_owned(), exit_lane: exit_lane.map(str::to_owned) };
     let downlink = state.announce(&lot, &parking_code, &ask)?;
     let request_id = downlink.request_id;
-    let answered = awaited(state, request_id, wait, state.store().ask_fee(&downlink, plate_no)).await?;
+    let answered = awaited(state, request_id, Awaited::Fee, wait, state.store().ask_fee(&downlink, plate_no)).await?;
     Ok(Some((request_id, answered)))
+}
+
+/// What a driver's page waits for: the lot's answer to a fee query, or to a
+/// renewal's price question.
+pub enum Awaited<'a> {
+    Fee,
+    Renewal(&'a str),
 }
 
 /// Stores a question to a lot (`stored`), wakes the publisher and waits up
 /// to `wait` for the lot's answer to `request_id` ([`fee_answered`]):
 /// whether it came. The waiter is in place before the question can go out.
+/// The answer may reach another node behind the balancer: the store is
+/// looked at every half second too.
 pub async fn awaited(
     state: &AppState,
     request_id: i64,
+    what: Awaited<'_>,
     wait: Duration,
     stored: impl std::future::Future<Output = Result<(), StoreError>>,
 ) -> Result<bool, StoreError> {
-    let (tx, rx) = oneshot::channel();
+    let (tx, mut rx) = oneshot::channel();
     state.payments().waiters().insert(request_id, tx);
     if let Err(e) = stored.await {
         state.payments().waiters().remove(&request_id);
         return Err(e);
     }
     state.wake().now();
-    let answered = tokio::time::timeout(wait, rx).await.is_ok();
+    let answered = tokio::time::timeout(wait, async {
+        loop {
+            tokio::select! {
+                _ = &mut rx => return,
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            let stored = match what {
+                Awaited::Fee => {
+                    state.store().fee_quote(request_id).await.map(|q| q.is_some_and(|q| q.answered_at.is_some()))
+                }
+                Awaited::Renewal(trade_no) => {
+                    state.store().renewal(trade_no).await.map(|r| r.is_some_and(|r| r.state != "asked"))
+                }
+            };
+            if stored.unwrap_or(false) {
+                return;
+            }
+        }
+    })
+    .await
+    .is_ok();
     state.payments().waiters().remove(&request_id);
     Ok(answered)
 }

@@ -71,7 +71,9 @@ pub async fn ask_price(
         updated_at: now_text,
     };
     state.store().put_renewal(&renewal).await?;
-    let answered = payments::awaited(state, request_id, wait, state.store().put_downlinks(vec![downlink])).await?;
+    let what = payments::Awaited::Renewal(&renewal.trade_no);
+    let answered =
+        payments::awaited(state, request_id, what, wait, state.store().put_downlinks(vec![downlink])).await?;
     Ok(Some((renewal.trade_no, answered)))
 }
 

@@ -1,4 +1,5 @@
-//! `/metrics` for Prometheus (behind `metrics_token` when one is set).
+//! `/metrics` for Prometheus (behind `metrics_token` when one is set) and
+//! `/healthz` for load balancers.
 
 use crate::state::AppState;
 
@@ -23,4 +24,21 @@ pub async fn metrics(
     let unbalanced = state.store().unbalanced_checks(since).await.map_or(-1, |d| d.len() as i64);
     let text = state.metrics().render(state.store().commit_stats(), unbalanced);
     ([("content-type", onepark_serve::metrics::CONTENT_TYPE)], text).into_response()
+}
+
+/// `GET /healthz`, what a load balancer checks: 200 while this node can
+/// reach its database (within 2 s), else 503, so the balancer sends the
+/// lots elsewhere (or, the database down for all, answers 503 itself).
+/// Open to anyone: it says only the node's name.
+pub async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(2), state.store().ping()).await;
+    match ping {
+        Ok(Ok(())) => (axum::http::StatusCode::OK, format!("ok {}\n", state.node())).into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+        Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, "database did not answer within 2 s\n").into_response(),
+    }
 }

@@ -130,6 +130,38 @@ impl Store {
         Ok(sqlx::query_as(&sql).bind(now).bind(limit).bind(protocol.as_str()).fetch_all(&self.pool).await?)
     }
 
+    /// As [`Store::due_downlinks`], for the accessIDs in `lots` only (the
+    /// lots whose connection this node holds), oldest first.
+    pub async fn due_downlinks_of(
+        &self,
+        protocol: Protocol,
+        now: &str,
+        limit: i64,
+        lots: &[String],
+    ) -> Result<Vec<Downlink>, StoreError> {
+        let mut due = Vec::new();
+        // Cut as the multi-row writes are, so each statement text stays prepared.
+        for range in super::row_chunks(lots.len()) {
+            let chunk = &lots[range];
+            let list = (0..chunk.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {DOWNLINK_COLUMNS} FROM downlinks WHERE state IN ('queued', 'published') \
+                 AND next_attempt_at <= $1 AND protocol = $3 AND access_id IN ({list}) \
+                 ORDER BY next_attempt_at, request_id LIMIT $2"
+            );
+            let mut query = sqlx::query_as(&sql).bind(now).bind(limit).bind(protocol.as_str());
+            for lot in chunk {
+                query = query.bind(lot);
+            }
+            due.extend(query.fetch_all(&self.pool).await?);
+        }
+        due.sort_by(|a: &Downlink, b: &Downlink| {
+            (&a.next_attempt_at, a.request_id).cmp(&(&b.next_attempt_at, b.request_id))
+        });
+        due.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok(due)
+    }
+
     /// The earliest time a message will be due (None: nothing pending).
     pub async fn next_due(&self) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM downlinks WHERE state IN ('queued', 'published')")
@@ -137,23 +169,34 @@ impl Store {
             .await?)
     }
 
-    /// Records a publish (the broker accepted it) and when to try again.
-    pub async fn mark_published(&self, request_id: i64, now: &str, next_attempt_at: &str) -> Result<(), StoreError> {
+    /// Claims attempt number `seen + 1` of a message for this node: counts it
+    /// and sets when to try again. False when another node claimed that
+    /// attempt first (or the message was confirmed or expired meanwhile):
+    /// then this node must not publish it. Each attempt goes out once,
+    /// whichever nodes look at the queue.
+    pub async fn claim_attempt(
+        &self,
+        request_id: i64,
+        seen: i64,
+        now: &str,
+        next_attempt_at: &str,
+    ) -> Result<bool, StoreError> {
         let data = (now.to_owned(), next_attempt_at.to_owned());
         self.group
             .write(DOWNLINKS, data, move |conn, (now, next), _| {
                 Box::pin(async move {
-                    sqlx::query(
+                    let done = sqlx::query(
                         "UPDATE downlinks SET attempts = attempts + 1, last_published_at = $2, next_attempt_at = $3, \
                          state = CASE WHEN state = 'queued' THEN 'published' ELSE state END \
-                         WHERE request_id = $1 AND state IN ('queued', 'published')",
+                         WHERE request_id = $1 AND attempts = $4 AND state IN ('queued', 'published')",
                     )
                     .bind(request_id)
                     .bind(now)
                     .bind(next)
+                    .bind(seen)
                     .execute(&mut *conn)
                     .await?;
-                    Ok(())
+                    Ok(done.rows_affected() == 1)
                 })
             })
             .await

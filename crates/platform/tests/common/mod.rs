@@ -45,6 +45,7 @@ pub fn config(database: String, dir: PathBuf, access_id: &str) -> Config {
         dashboard: Default::default(),
         cloud_topics: Default::default(),
         bolink: Default::default(),
+        node_name: "test".into(),
     }
 }
 

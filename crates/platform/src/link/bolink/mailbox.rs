@@ -93,6 +93,11 @@ impl Mailboxes {
         (id, mailbox)
     }
 
+    /// The lots with a charging system attached to this node.
+    pub fn lots(&self) -> Vec<String> {
+        self.lots.lock().map(|lots| lots.keys().cloned().collect()).unwrap_or_default()
+    }
+
     pub fn detach(&self, park_id: &str, id: u64) {
         if let Ok(mut lots) = self.lots.lock()
             && let Some(list) = lots.get_mut(park_id)

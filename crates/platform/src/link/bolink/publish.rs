@@ -35,19 +35,27 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// One pass: every due message sent (or, its lot offline, tried later); the number sent.
+/// One pass: every due message of a lot logged in on this node sent; the
+/// number sent. A lot's charging system holds one connection, to one node:
+/// that node delivers its messages, and one logging in again (here or on
+/// another node) gets all of them due at once (`due_again`).
 pub async fn publish_due(state: &AppState) -> Result<usize, crate::store::StoreError> {
     let now = state.now();
-    let due = state.store().due_downlinks(Protocol::Bolink, &format_time(now), BATCH).await?;
+    let here = state.bolink().lots();
+    if here.is_empty() {
+        return Ok(0);
+    }
+    let due = state.store().due_downlinks_of(Protocol::Bolink, &format_time(now), BATCH, &here).await?;
     let mut sent = 0;
     for d in due {
-        let delivered = state.bolink().send(&d.access_id, &d.topic, d.payload.clone());
-        sent += usize::from(delivered);
-        // Offline: looked at again in 5 s; sent: again after the message's interval unless answered.
+        // Again after the message's interval unless answered.
         let every = onepark_bolink::downlink::find(&d.interface)
             .map_or_else(|| interval(&d.interface), |c| chrono::Duration::seconds(c.retry_secs));
-        let next = if delivered { now + every } else { now + chrono::Duration::seconds(5) };
-        state.store().mark_published(d.request_id, &format_time(now), &format_time(next)).await?;
+        // Claimed first: a lot logged in twice (an old connection not yet timed out elsewhere) hears each attempt once.
+        if !state.store().claim_attempt(d.request_id, d.attempts, &format_time(now), &format_time(now + every)).await? {
+            continue;
+        }
+        sent += usize::from(state.bolink().send(&d.access_id, &d.topic, d.payload.clone()));
     }
     Ok(sent)
 }

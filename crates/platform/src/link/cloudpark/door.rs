@@ -65,6 +65,16 @@ enum Target {
     Command(ServiceId),
 }
 
+/// The `request_claims` door of the cloud API's (pid, sign) pairs.
+pub const REPLAY_DOOR: &str = "cloudpark";
+
+fn replayed() -> Refusal {
+    Refusal::new(
+        Code::Replay,
+        format!("相同的 pid 与 sign 在 {} 秒内已收到；重发请用新的 timestamp 重新签名", 2 * WINDOW_SECONDS),
+    )
+}
+
 async fn serve(
     state: &AppState,
     url_name: &str,
@@ -92,13 +102,14 @@ async fn serve(
     request.check_time(now.timestamp(), WINDOW_SECONDS)?;
     request.verify(&principal.secret)?;
     match state.cloud_replays().claim(&request.pid, &request.sign, std::time::Instant::now()) {
-        Claim::Fresh => {}
-        Claim::Replay => {
-            return Err(Refusal::new(
-                Code::Replay,
-                format!("相同的 pid 与 sign 在 {} 秒内已收到；重发请用新的 timestamp 重新签名", 2 * WINDOW_SECONDS),
-            ));
+        // This node has not seen it; the database says whether any node has.
+        Claim::Fresh => {
+            let key = format!("{}\n{}", request.pid, request.sign.to_ascii_uppercase());
+            if !state.store().claim_request(REPLAY_DOOR, &key, state.clock().millis()).await.map_err(unavailable)? {
+                return Err(replayed());
+            }
         }
+        Claim::Replay => return Err(replayed()),
         Claim::Full => return Err(Refusal::new(Code::Throttled, "请求过多，请稍后重试")),
     }
     // The claim stands even when the service fails: the caller re-signs to

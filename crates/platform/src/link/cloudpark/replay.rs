@@ -2,7 +2,9 @@
 //! timestamp window is refused after. Claimed before the service runs, so two
 //! copies in flight cannot both pass, and never released: a caller retries a
 //! failed request signed anew (the answer says so), so a captured copy never
-//! gets a second go. Per process, like the Qingdao door's (issue 28 shares it).
+//! gets a second go. This memory is the node's quick first look; a pair it
+//! has not seen is then claimed in the database (`request_claims`), so a copy
+//! sent to another node behind the balancer is refused there too.
 
 use std::collections::HashSet;
 use std::sync::Mutex;

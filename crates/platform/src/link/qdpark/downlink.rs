@@ -17,6 +17,9 @@ pub use crate::city::announce::Wake;
 use crate::state::AppState;
 use crate::store::StoreError;
 
+/// The platform nodes' shared subscription group on an external broker.
+pub const SHARE: &str = "$share/onepark/";
+
 /// Longest wait between two attempts of one message.
 const MAX_BACKOFF_SECS: i64 = 600;
 /// Messages handled per pass of the publisher.
@@ -46,9 +49,12 @@ pub fn client(url: &str, client_id: &str) -> Result<(AsyncClient, EventLoop), St
 /// each connect it subscribes to the cloud lots' report topics, and hands
 /// what they publish to [`crate::link::cloudpark::channel`], publishing its
 /// acknowledgement. Reports are handled concurrently, at most 256 at once;
-/// the rest wait in memory, never in the broker.
-pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppState) {
+/// the rest wait in memory, never in the broker. On an external broker the
+/// subscription is shared (`$share/onepark/…`): of several platform nodes,
+/// one hears each report.
+pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppState, shared: bool) {
     let filter = state.cloud_topics().report_filter();
+    let filter = if shared { format!("{SHARE}{filter}") } else { filter };
     let slots = Arc::new(tokio::sync::Semaphore::new(256));
     loop {
         match events.poll().await {
@@ -112,30 +118,34 @@ pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool,
     // Each link's messages: Qingdao's sealed notices, the cloud's commands.
     let mut due = state.store().due_downlinks(Protocol::Qdpark, &now_text, BATCH).await?;
     due.extend(state.store().due_downlinks(Protocol::Cloudpark, &now_text, BATCH).await?);
-    let mut published = Vec::with_capacity(due.len());
-    for d in &due {
+    // Each attempt is claimed before it goes out, so that of several nodes
+    // looking at the queue one publishes it; concurrent, so that the group
+    // commit records the whole pass at once.
+    let now_text = &now_text;
+    let claims = due.iter().map(|d| {
+        let next = if d.protocol == Protocol::Cloudpark.as_str() {
+            crate::link::cloudpark::channel::next_attempt(d, d.attempts + 1, now)
+        } else {
+            format_time(now + backoff(&d.interface, d.attempts + 1))
+        };
+        async move { state.store().claim_attempt(d.request_id, d.attempts, now_text, &next).await }
+    });
+    let claimed = futures_util::future::join_all(claims).await;
+    let mut published = 0;
+    for (d, claimed) in due.iter().zip(claimed) {
+        if !claimed? {
+            continue;
+        }
+        // A publish the client cannot take is lost with this attempt: the next comes after its backoff.
         if let Err(e) = client.publish(d.topic.as_str(), QoS::AtLeastOnce, false, d.payload.as_bytes()).await {
             tracing::error!(error = %e, request_id = d.request_id, "MQTT client closed");
             break;
         }
         state.metrics().downlink_published(&d.interface, d.attempts == 0);
         tracing::debug!(request_id = d.request_id, topic = %d.topic, attempt = d.attempts + 1, "downlink published");
-        published.push(d);
+        published += 1;
     }
-    // Concurrent, so that the group commit records the whole pass at once.
-    let now_text = &now_text;
-    let marks = published.iter().map(|d| {
-        let next = if d.protocol == Protocol::Cloudpark.as_str() {
-            crate::link::cloudpark::channel::next_attempt(d, d.attempts + 1, now)
-        } else {
-            format_time(now + backoff(&d.interface, d.attempts + 1))
-        };
-        async move { state.store().mark_published(d.request_id, now_text, &next).await }
-    });
-    for result in futures_util::future::join_all(marks).await {
-        result?;
-    }
-    Ok(published.len() == due.len() && due.len() as i64 >= BATCH)
+    Ok(published == due.len() && due.len() as i64 >= BATCH)
 }
 
 #[cfg(test)]
