@@ -1,0 +1,371 @@
+//! Faults, for real. Two platform nodes (`onepark platform serve`) on one
+//! PostgreSQL behind HAProxy (health-checked, PROXY protocol) with an
+//! external Mosquitto, and a lot gateway (`onepark lot serve`) sending a
+//! day's traffic through the balancer; in the middle of it, a fault. After
+//! each: the lot's outbox drains, the spec's reconciliation finds every
+//! record on the platform (nothing to re-send, nothing counted twice) and a
+//! list change made during the fault reaches the lot and is confirmed.
+//!
+//! Each fault is one test; `bash .ci/faults` runs them all (the slow ones
+//! are `#[ignore]`d here and run there). They need `DATABASE_URL`,
+//! `MQTT_URL` and `haproxy`, and print SKIPPED without them; the database
+//! restart needs PostgreSQL's server binaries, the partition and the full
+//! disk need root (network namespaces, tmpfs).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod common;
+use common::{Process, client};
+use onepark_testkit::config::{lot_access, lot_toml};
+use onepark_testkit::dirs::fresh_dir;
+use onepark_testkit::keys::key_path;
+use onepark_testkit::net::{free_port, wait_port};
+
+const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==";
+/// Where HAProxy's connections to the nodes come from: the address the
+/// nodes trust for PROXY lines (anything else on loopback is a client).
+const BALANCER_SOURCE: &str = "127.0.0.2";
+
+/// What a fault test needs of the machine, or why it is skipped.
+/// (The database is a schema of the test's own on `DATABASE_URL`.)
+fn needs(test: &str) -> Option<String> {
+    onepark_testkit::env_or_skip("DATABASE_URL", test)?;
+    let mqtt = onepark_testkit::env_or_skip("MQTT_URL", test)?;
+    if Command::new("haproxy").arg("-v").stdout(Stdio::null()).status().is_err() {
+        onepark_testkit::skip(test, "haproxy is not installed (apt-get install haproxy)");
+        return None;
+    }
+    Some(mqtt)
+}
+
+/// The cluster: nodes, balancer, lot.
+struct Cluster {
+    dir: PathBuf,
+    database: String,
+    mqtt: String,
+    nodes: Vec<(u16, Option<Process>)>,
+    front: u16,
+    _balancer: Process,
+    lane: u16,
+    lot: Option<Process>,
+}
+
+impl Cluster {
+    async fn start(tag: &str, database: &str, mqtt: &str) -> Cluster {
+        let dir = fresh_dir(tag);
+        let ports = [free_port(), free_port()];
+        let front = free_port();
+        let mut cluster = Cluster {
+            dir,
+            database: database.to_owned(),
+            mqtt: mqtt.to_owned(),
+            nodes: ports.iter().map(|p| (*p, None)).collect(),
+            front,
+            _balancer: Process(Command::new("true").spawn().expect("true")),
+            lane: free_port(),
+            lot: None,
+        };
+        for i in 0..ports.len() {
+            cluster.start_node(i).await;
+        }
+        cluster._balancer = cluster.balancer().await;
+        cluster.start_lot().await;
+        cluster
+    }
+
+    fn node_config(&self, i: usize) -> PathBuf {
+        let path = self.dir.join(format!("node{i}.toml"));
+        let text = format!(
+            "listen = \"127.0.0.1:{port}\"\ndatabase = \"{db}\"\nmqtt_url = \"{mqtt}\"\nmqtt_listen = \"off\"\n\
+             admin_token = \"t\"\nnode_name = \"node{i}\"\nphoto_dir = \"{photos}\"\n\
+             [keys]\nprivate_key = \"{key}\"\n[limits]\ntrusted_proxies = [\"{BALANCER_SOURCE}\"]\n{lots}",
+            port = self.nodes[i].0,
+            db = self.database,
+            mqtt = self.mqtt,
+            photos = self.dir.join("photos").display(),
+            key = key_path("platform_private.b64").display(),
+            lots = lot_access("234", &["1001"]),
+        );
+        std::fs::write(&path, text).expect("node config");
+        path
+    }
+
+    async fn start_node(&mut self, i: usize) {
+        let config = self.node_config(i);
+        let node = common::start(&self.dir, &["platform", "serve"], &config, self.nodes[i].0).await;
+        self.nodes[i].1 = Some(node);
+    }
+
+    /// kill -9: no goodbye, its requests in flight cut.
+    fn kill_node(&mut self, i: usize) {
+        drop(self.nodes[i].1.take());
+    }
+
+    async fn balancer(&self) -> Process {
+        let servers: String = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (port, _))| format!("    server node{i} 127.0.0.1:{port}\n"))
+            .collect();
+        let text = format!(
+            "global\n    maxconn 4000\n\
+             defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n\
+             \x20   retries 2\n    retry-on conn-failure\n    option redispatch\n\
+             frontend lots\n    bind 127.0.0.1:{front}\n    default_backend platform\n\
+             backend platform\n    balance roundrobin\n    source {BALANCER_SOURCE}\n\
+             \x20   option httpchk GET /healthz\n    http-check expect status 200\n\
+             \x20   default-server send-proxy check check-send-proxy inter 300ms fall 2 rise 2\n{servers}",
+            front = self.front,
+        );
+        let path = self.dir.join("haproxy.cfg");
+        std::fs::write(&path, text).expect("haproxy config");
+        let log = std::fs::File::create(self.dir.join("haproxy.log")).expect("log");
+        let child = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&path)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("haproxy");
+        let balancer = Process(child);
+        wait_port(self.front, "haproxy").await;
+        self.until_healthy().await;
+        balancer
+    }
+
+    /// Until the balancer answers its health check (a node is up behind it).
+    async fn until_healthy(&self) {
+        let url = format!("http://127.0.0.1:{}/healthz", self.front);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !client().get(&url).send().await.is_ok_and(|r| r.status() == 200) {
+            assert!(Instant::now() < deadline, "no healthy node behind the balancer; see {}", self.dir.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn start_lot(&mut self) {
+        let config = self.dir.join("lot.toml");
+        let top = format!("listen = \"127.0.0.1:{}\"\n", self.lane);
+        let url = format!("http://127.0.0.1:{}/api/v1/cp", self.front);
+        let text = lot_toml("1001", &top, &self.dir.join("lot.db"), (2000, 1900), &url)
+            + &format!("mqtt_url = \"{}\"\n[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n", self.mqtt);
+        std::fs::write(&config, text).expect("lot config");
+        self.lot = Some(common::start(&self.dir, &["lot", "serve"], &config, self.lane).await);
+    }
+
+    /// An admin call through the balancer.
+    async fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = client().request(method, format!("http://127.0.0.1:{}{path}", self.front)).bearer_auth("t");
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.expect("admin call");
+        let status = response.status().as_u16();
+        (status, serde_json::from_str(&response.text().await.unwrap_or_default()).unwrap_or(Value::Null))
+    }
+
+    /// Black-lists `plate` at the lot, retrying while the platform answers 5xx.
+    async fn list(&self, plate: &str) {
+        let change = json!({ "accessId": "234", "plateNo": plate, "list": "black", "operate": "add",
+            "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00", "remark": "fault" });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, sent) = self.admin(reqwest::Method::POST, "/api/admin/lists", Some(change.clone())).await;
+            if status == 200 {
+                assert_eq!(sent["sent"].as_array().map(Vec::len), Some(1), "{sent}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "list change refused: {status} {sent}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Until the lot confirmed the list entry of `plate`.
+    async fn confirmed(&self, plate: &str) {
+        let path = format!("/api/admin/lists?plateNo={}", encode(plate));
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let (_, body) = self.admin(reqwest::Method::GET, &path, None).await;
+            if body["items"].as_array().is_some_and(|i| i.len() == 1 && i[0]["delivery"] == "confirmed") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{plate} not confirmed: {body}; see {}", self.dir.display());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Sends the lot had to repeat (cut off, refused with a 5xx): a figure for the log.
+    async fn failed_attempts(&self) -> u64 {
+        let url = format!("http://127.0.0.1:{}/metrics", self.lane);
+        let text = client().get(url).send().await.expect("metrics").text().await.unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("onepark_lot_outbox_failed_attempts"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
+    async fn status(&self) -> Value {
+        common::lot_get(self.lane, "/api/status").await
+    }
+
+    /// Until the lot has delivered everything (none refused).
+    async fn drained(&self) {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let now = self.status().await;
+            if now["outbox"]["pending"] == 0 {
+                assert_eq!(now["outbox"]["refused"], 0, "{now}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "the outbox did not drain: {now}; see {}", self.dir.display());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The spec's reconciliation of `day` balances at once with `cars`
+    /// entries and exits: nothing missing (re-sent), nothing extra.
+    async fn balanced(&self, day: &str, cars: usize) {
+        let reconciled = common::lane(self.lane, "/api/reconcile", json!({ "date": day })).await;
+        let first = &reconciled["passes"][0];
+        let counts =
+            ["arriveNum", "leaveNum", "photoNum", "accountMark", "photoMark", "requeued"].map(|k| first[k].as_i64());
+        let n = Some(cars as i64);
+        assert_eq!(
+            counts,
+            [n, n, Some(2 * cars as i64), Some(0), Some(0), Some(0)],
+            "{reconciled}; see {}",
+            self.dir.display()
+        );
+        assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    }
+
+    fn cleanup(mut self) {
+        self.lot.take();
+        for node in &mut self.nodes {
+            node.1.take();
+        }
+        let dir = self.dir.clone();
+        drop(self);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+/// Yesterday in Qingdao: the lanes take no event times ahead of their clock.
+fn yesterday() -> String {
+    let local = chrono::Utc::now() + chrono::Duration::hours(8);
+    (local.date_naive() - chrono::Duration::days(1)).to_string()
+}
+
+/// `cars` cars over the day, each in then out, every event with a photo;
+/// `fault(k)` runs before event `k` (events in time order).
+async fn traffic<F, Fut>(lane: u16, day: &str, cars: usize, mut fault: F)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut events: Vec<(u32, usize, bool)> = Vec::new();
+    for i in 0..cars {
+        let entry = 6 * 60 + (i as u32 * 12 * 60 / cars as u32);
+        events.push((entry, i, false));
+        events.push((entry + 10 + (i as u32 * 37) % 240, i, true));
+    }
+    events.sort();
+    for (k, (minute, i, exit)) in events.into_iter().enumerate() {
+        fault(k).await;
+        let time = format!("{day} {:02}:{:02}:{:02}", (minute / 60).min(23), minute % 60, i % 60);
+        let plate = format!("鲁B{i:05}");
+        let reply = if exit {
+            common::lane(
+                lane,
+                "/api/lanes/2/exit",
+                json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG }),
+            )
+            .await
+        } else {
+            common::lane(lane, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
+        };
+        assert_eq!(reply["open"], true, "car {i} at {time}: {reply}");
+    }
+}
+
+/// kill -9 one of two nodes in the middle of the traffic, start it again
+/// later: what it answered 200 is stored, what it was cut off from is sent
+/// again by the lot's outbox (through the other node), nothing twice; a
+/// list change made while it is dead reaches the lot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_one_of_two_nodes_under_load() {
+    let test = "kill_9_one_of_two_nodes_under_load";
+    let Some(mqtt) = needs(test) else { return };
+    let Some(pg) = onepark_testkit::pg::PgSchema::new(test).await else { return };
+    let cluster = Cluster::start("fault-kill", &pg.url, &mqtt).await;
+    let day = yesterday();
+    let cars = 150;
+    let lane = cluster.lane;
+    let cluster = std::sync::Arc::new(tokio::sync::Mutex::new(cluster));
+    traffic(lane, &day, cars, |k| {
+        let cluster = cluster.clone();
+        async move {
+            let mut c = cluster.lock().await;
+            if k == 100 {
+                let pending = c.status().await["outbox"]["pending"].clone();
+                eprintln!("kill -9 node0 with {pending} records pending at the lot");
+                c.kill_node(0);
+                c.list("鲁K00001").await;
+            }
+            if k == 200 {
+                c.start_node(0).await;
+            }
+        }
+    })
+    .await;
+    let cluster = std::sync::Arc::try_unwrap(cluster).ok().expect("one owner").into_inner();
+    cluster.drained().await;
+    eprintln!("attempts the lot had to repeat: {}", cluster.failed_attempts().await);
+    cluster.balanced(&day, cars).await;
+    cluster.confirmed("鲁K00001").await;
+    cluster.cleanup();
+    pg.drop().await;
+}
+
+/// The balancer's source address must be one the nodes trust: any other
+/// client that sends a PROXY line is not believed (its request fails as
+/// HTTP), and a plain request from an untrusted address is served.
+#[tokio::test]
+async fn only_the_trusted_balancer_may_name_the_client() {
+    let test = "only_the_trusted_balancer_may_name_the_client";
+    let Some(mqtt) = needs(test) else { return };
+    let Some(pg) = onepark_testkit::pg::PgSchema::new(test).await else { return };
+    let cluster = Cluster::start("fault-proxy", &pg.url, &mqtt).await;
+    let node = cluster.nodes[0].0;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let raw = |text: String| async move {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", node)).await.expect("connect");
+        s.write_all(text.as_bytes()).await.expect("send");
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer).await;
+        answer
+    };
+    let plain = raw("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into()).await;
+    assert!(plain.starts_with("HTTP/1.1 200"), "{plain}");
+    let forged =
+        raw("PROXY TCP4 203.0.113.9 127.0.0.1 1 2\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            .into())
+        .await;
+    assert!(forged.starts_with("HTTP/1.1 400"), "a PROXY line from a client is not HTTP: {forged}");
+    // Through the balancer the health check answers (HAProxy sent the PROXY line from the trusted source).
+    let through = client().get(format!("http://127.0.0.1:{}/healthz", cluster.front)).send().await.expect("front");
+    assert_eq!(through.status(), 200);
+    cluster.cleanup();
+    pg.drop().await;
+}
