@@ -72,6 +72,17 @@ pub enum Command {
         #[command(subcommand)]
         command: TokensCommand,
     },
+    /// A consistent copy of the database while the platform runs: SQLite's
+    /// `VACUUM INTO` (a file to restore by copying it back while stopped),
+    /// or `pg_dump --format=custom` for PostgreSQL (restore with
+    /// `pg_restore`). Photos are files: copy `photo_dir` (docs/deploy.md).
+    Backup {
+        #[arg(long, env = "ONEPARK_CONFIG")]
+        config: Option<PathBuf>,
+        /// Where to write it (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Lots registered at run time (stored in the database, no restart needed).
     Lots {
         #[arg(long, env = "ONEPARK_CONFIG", global = true)]
@@ -223,8 +234,39 @@ pub fn run(command: Command) -> Result<ExitCode> {
             let config = load(config)?;
             print!("{}", runtime.block_on(mqtt_acl(&config, &publisher, nodes))?);
         }
+        Command::Backup { config, out } => {
+            let config = load(config)?;
+            runtime.block_on(backup(&config, &out))?;
+            println!("backup written to {}", out.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn backup(config: &Config, out: &std::path::Path) -> Result<()> {
+    if out.exists() {
+        bail!("--out {}: already exists (a backup never overwrites)", out.display());
+    }
+    if config.database.starts_with("sqlite:") {
+        let store = Store::connect(&config.database).await.context("database")?;
+        store.backup_sqlite(out).await.with_context(|| format!("writing {}", out.display()))?;
+        return Ok(());
+    }
+    // PostgreSQL: its own tool, the custom format pg_restore reads (--clean, a table at a time).
+    let status = std::process::Command::new("pg_dump")
+        // Which nodes ran and who held a job's lease is not the city's data (a restored copy
+        // would otherwise hold nodes that are gone).
+        .args(["--format=custom", "--no-owner", "--exclude-table-data=nodes", "--exclude-table-data=leases"])
+        .arg("--file")
+        .arg(out)
+        .arg(&config.database)
+        .status()
+        .context("running pg_dump (Debian: apt-get install postgresql-client)")?;
+    if !status.success() {
+        let _ = std::fs::remove_file(out);
+        bail!("pg_dump failed ({status}); nothing written");
+    }
+    Ok(())
 }
 
 async fn lots(config: &Config, command: LotsCommand) -> Result<()> {

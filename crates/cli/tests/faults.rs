@@ -369,3 +369,207 @@ async fn only_the_trusted_balancer_may_name_the_client() {
     cluster.cleanup();
     pg.drop().await;
 }
+
+/// A Mosquitto of the test's own, to stop and start (`mosquitto -p`, loopback only).
+struct Broker {
+    port: u16,
+    process: Option<Process>,
+    log: PathBuf,
+}
+
+impl Broker {
+    async fn start(dir: &std::path::Path) -> Option<Broker> {
+        if Command::new("mosquitto").arg("-h").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
+            return None;
+        }
+        let mut broker = Broker { port: free_port(), process: None, log: dir.join("mosquitto.log") };
+        broker.up().await;
+        Some(broker)
+    }
+
+    fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    async fn up(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let child = Command::new("mosquitto")
+            .args(["-p", &self.port.to_string()])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("mosquitto");
+        self.process = Some(Process(child));
+        wait_port(self.port, "mosquitto").await;
+    }
+
+    /// kill -9: every session and queued message it held is gone.
+    fn down(&mut self) {
+        self.process.take();
+    }
+}
+
+/// A PostgreSQL server of the test's own (initdb in a temporary directory,
+/// run as the `postgres` user), to stop hard and start again.
+struct Database {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+}
+
+impl Database {
+    /// `None` (after the skip notice) without the server binaries or root.
+    fn start(test: &str, dir: &std::path::Path) -> Option<Database> {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()
+            .and_then(|versions| versions.flatten().map(|v| v.path().join("bin")).find(|b| b.join("initdb").exists()));
+        let Some(bin) = bin else {
+            onepark_testkit::skip(test, "PostgreSQL's server binaries are not installed (apt-get install postgresql)");
+            return None;
+        };
+        let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if !root {
+            onepark_testkit::skip(test, "runs PostgreSQL as its own user: needs root");
+            return None;
+        }
+        let data = dir.join("pgdata");
+        std::fs::create_dir_all(&data).expect("pgdata");
+        let chown = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir).status().expect("chown");
+        assert!(chown.success());
+        let database = Database { bin, data, port: free_port() };
+        database.as_postgres(&["initdb", "-A", "trust", "-U", "postgres", "-D"], true);
+        database.up();
+        Some(database)
+    }
+
+    fn as_postgres(&self, args: &[&str], with_data: bool) {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(self.bin.join(args[0])).args(&args[1..]);
+        if with_data {
+            command.arg(&self.data);
+        }
+        let out = command.output().expect("runuser");
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    fn up(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.data.display());
+        let log = self.data.join("server.log");
+        let log = log.to_str().expect("path");
+        self.as_postgres(&["pg_ctl", "-w", "-o", &options, "-l", log, "start", "-D"], true);
+    }
+
+    /// Stopped as by a crash (`-m immediate`): no checkpoint, connections cut.
+    fn down(&self) {
+        self.as_postgres(&["pg_ctl", "-w", "-m", "immediate", "stop", "-D"], true);
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(self.bin.join("pg_ctl"))
+            .args(["-w", "-m", "immediate", "stop", "-D"])
+            .arg(&self.data)
+            .output();
+    }
+}
+
+/// The broker is killed (its sessions and queues gone) while traffic flows
+/// and a list change waits to be published, and started again: the nodes
+/// reconnect and publish every unconfirmed downlink again, the lot
+/// reconnects, confirms the change; records never depended on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broker_restarts_under_load() {
+    let test = "the_broker_restarts_under_load";
+    if needs(test).is_none() {
+        return;
+    }
+    let dir = fresh_dir("fault-broker-own");
+    let Some(broker) = Broker::start(&dir).await else {
+        onepark_testkit::skip(test, "mosquitto is not installed");
+        return;
+    };
+    let Some(pg) = onepark_testkit::pg::PgSchema::new(test).await else { return };
+    let cluster = Cluster::start("fault-broker", &pg.url, &broker.url()).await;
+    let (day, cars, lane) = (yesterday(), 150, cluster.lane);
+    let shared = std::sync::Arc::new(tokio::sync::Mutex::new((cluster, broker)));
+    traffic(lane, &day, cars, |k| {
+        let shared = shared.clone();
+        async move {
+            let mut guard = shared.lock().await;
+            let (cluster, broker) = &mut *guard;
+            if k == 100 {
+                broker.down();
+                cluster.list("鲁K00002").await;
+            }
+            if k == 140 {
+                broker.up().await;
+            }
+        }
+    })
+    .await;
+    let (cluster, broker) = std::sync::Arc::try_unwrap(shared).ok().expect("one owner").into_inner();
+    cluster.drained().await;
+    cluster.balanced(&day, cars).await;
+    cluster.confirmed("鲁K00002").await;
+    cluster.cleanup();
+    drop(broker);
+    let _ = std::fs::remove_dir_all(&dir);
+    pg.drop().await;
+}
+
+/// PostgreSQL stops hard under load and comes back: while it is down the
+/// nodes answer 500 (and /healthz 503, so HAProxy answers 503 itself),
+/// nothing is answered 200 that was not committed, and the nodes recover
+/// without a restart; the lot's outbox then drains and reconciliation
+/// balances at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_restarts_under_load() {
+    let test = "the_database_restarts_under_load";
+    let Some(mqtt) = needs(test) else { return };
+    let dir = fresh_dir("fault-database-own");
+    let Some(database) = Database::start(test, &dir) else { return };
+    let cluster = Cluster::start("fault-database", &database.url(), &mqtt).await;
+    let (day, cars, lane) = (yesterday(), 150, cluster.lane);
+    let shared = std::sync::Arc::new(tokio::sync::Mutex::new((cluster, database)));
+    traffic(lane, &day, cars, |k| {
+        let shared = shared.clone();
+        async move {
+            let guard = shared.lock().await;
+            let (cluster, database) = &*guard;
+            if k == 100 {
+                database.down();
+                let node = cluster.nodes[0].0;
+                let url = format!("http://127.0.0.1:{node}/healthz");
+                let deadline = Instant::now() + Duration::from_secs(10);
+                // A node's pooled connections notice the loss on their next use.
+                loop {
+                    let status = client().get(&url).send().await.map(|r| r.status().as_u16()).unwrap_or(0);
+                    if status == 503 {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "a node without its database still says {status}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                let pending = cluster.status().await["outbox"]["pending"].clone();
+                eprintln!("database down, the lot holds {pending} records");
+            }
+            if k == 160 {
+                database.up();
+            }
+        }
+    })
+    .await;
+    let (cluster, database) = std::sync::Arc::try_unwrap(shared).ok().expect("one owner").into_inner();
+    cluster.drained().await;
+    cluster.balanced(&day, cars).await;
+    cluster.cleanup();
+    drop(database);
+    let _ = std::fs::remove_dir_all(&dir);
+}

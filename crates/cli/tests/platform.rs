@@ -132,3 +132,99 @@ fn lots_registered_at_run_time_are_accepted_without_restart() {
     assert!(response.contains("未知的接入方"), "{response}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn get(port: u16, path: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+const BACKED_UP: &str = r#"{"uid":"bk1","arrivalID":"1","plateNo":"鲁B01C02","carType":1,"parkingCode":"1001","entryNum":"1","totalBerthNum":150,"openBerthNum":130,"freeBerthNum":70,"arriveTime":"2021-07-01 08:00:00","parkingType":1,"plateColor":1,"uploadTime":"2021-07-01 08:00:01"}"#;
+
+/// A platform on `database` (a SQLite file or a PostgreSQL URL) at `port`.
+fn backup_config(dir: &std::path::Path, name: &str, port: u16, database: &str) -> String {
+    let text = format!(
+        "listen = \"127.0.0.1:{port}\"\nmqtt_listen = \"off\"\nadmin_token = \"t\"\ndatabase = \"{database}\"\n\
+         [keys]\nprivate_key = \"{key}\"\n[limits]\nupload_time_window_secs = 0\n{lots}",
+        key = key_path("platform_private.b64").display(),
+        lots = lot_access("234", &["1001"]),
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("config");
+    path.to_str().expect("path").to_owned()
+}
+
+/// Stores an entry through `port`, backs the database up with `onepark
+/// platform backup` while that platform serves, restores it with
+/// `restore(backup)` to a database a second platform then serves: the entry is there.
+fn backup_and_restore(dir: &std::path::Path, first: &str, second: &str, restore: impl FnOnce(&std::path::Path)) {
+    let (port, again) = (free_port(), free_port());
+    let config = backup_config(dir, "first.toml", port, first);
+    let server = start(&config, port);
+    let lot = Lot::new();
+    let sealed = lot.seal_text("234", &format!("{{\"data\":{BACKED_UP}}}"), None);
+    let response = post(port, "/api/v1/cp/uploadCarInData", &sealed);
+    assert!(response.contains(r#""resultCode":"200""#), "{response}");
+    let out = dir.join("backup");
+    let made = run(&["platform", "backup", "--config", &config, "--out", out.to_str().expect("path")]);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let twice = run(&["platform", "backup", "--config", &config, "--out", out.to_str().expect("path")]);
+    assert!(!twice.status.success(), "a backup never overwrites");
+    drop(server);
+    restore(&out);
+    let _server = start(&backup_config(dir, "second.toml", again, second), again);
+    let records = get(again, "/api/admin/records?parkingCode=1001&from=2021-07-01&to=2021-07-02");
+    assert!(records.contains("\"bk1\""), "the restored platform lacks the entry: {records}");
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_on_sqlite() {
+    let dir = fresh_dir("backup-sqlite");
+    let (first, second) = (dir.join("onepark.db"), dir.join("restored.db"));
+    let url = |p: &std::path::Path| format!("sqlite://{}", p.display());
+    // Restoring a SQLite backup: the file copied to the database's place while no platform runs.
+    backup_and_restore(&dir, &url(&first), &url(&second), |backup| {
+        std::fs::copy(backup, &second).expect("restore");
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_backup_taken_while_serving_restores_on_postgres() {
+    let test = "a_backup_taken_while_serving_restores_on_postgres";
+    let Some(base) = onepark_testkit::env_or_skip("DATABASE_URL", test) else { return };
+    if Command::new("pg_restore").arg("--version").output().is_err() {
+        onepark_testkit::skip(test, "PostgreSQL's client tools are not installed (apt-get install postgresql-client)");
+        return;
+    }
+    // Two databases of the test's own: the served one and the one restored into.
+    let (base, query) = base.split_once('?').map_or((base.as_str(), ""), |(b, q)| (b, q));
+    let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
+    let names = [format!("onepark_backup_{}", std::process::id()), format!("onepark_restored_{}", std::process::id())];
+    let url = |name: &str| if query.is_empty() { format!("{root}/{name}") } else { format!("{root}/{name}?{query}") };
+    let psql = |sql: &str| {
+        let out = Command::new("psql").args([base, "-v", "ON_ERROR_STOP=1", "-c", sql]).output().expect("psql");
+        assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    for name in &names {
+        psql(&format!("DROP DATABASE IF EXISTS {name}"));
+        psql(&format!("CREATE DATABASE {name}"));
+    }
+    let dir = fresh_dir("backup-postgres");
+    let restored = url(&names[1]);
+    backup_and_restore(&dir, &url(&names[0]), &restored, |backup| {
+        let out = Command::new("pg_restore")
+            .args(["--no-owner", "--exit-on-error", "--dbname", &restored])
+            .arg(backup)
+            .output()
+            .expect("pg_restore");
+        assert!(out.status.success(), "pg_restore: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    for name in &names {
+        psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -139,7 +139,7 @@ async fn open(config: &Config) -> Result<Store, ServeError> {
 /// Runs the platform until Ctrl-C / SIGTERM.
 pub async fn serve(config: Config) -> Result<(), ServeError> {
     let state = AppState::new(&config, open(&config).await?);
-    crate::node::join(&state, crate::node::broker(&config)).await?;
+    crate::node::join(&state, &config.database, crate::node::broker(&config)).await?;
     start_downlink(&config, &state).await?;
     start_payments(&state);
     start_bolink(&config, &state).await?;
@@ -204,7 +204,7 @@ pub async fn start_bolink(config: &Config, state: &AppState) -> Result<Option<So
 /// Starts the platform in the background (tests, load generator).
 pub async fn spawn(config: Config) -> Result<Spawned, ServeError> {
     let state = AppState::new(&config, open(&config).await?);
-    crate::node::join(&state, crate::node::broker(&config)).await?;
+    crate::node::join(&state, &config.database, crate::node::broker(&config)).await?;
     let mqtt = start_downlink(&config, &state).await?;
     start_payments(&state);
     let bolink = start_bolink(&config, &state).await?;

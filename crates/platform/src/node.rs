@@ -23,6 +23,11 @@ pub enum NodeError {
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error(
+        "another platform process uses the SQLite database {path} (it holds {path}.lock): one process per \
+         SQLite file; several nodes need PostgreSQL and an external MQTT broker, see docs/deploy.md"
+    )]
+    SqliteInUse { path: String },
+    #[error(
         "node {other} (seen {seen_s} s ago) already uses this database, and {why}: \
          several nodes need PostgreSQL and an external MQTT broker (mqtt_url), see docs/deploy.md; \
          a node stopped with kill -9 is forgotten {alive_s} s after its last beat"
@@ -40,11 +45,13 @@ pub fn broker(config: &Config) -> &'static str {
 }
 
 /// Registers this node, refused when sharing the database is not safe:
-/// SQLite (one process's file), or the embedded broker on either side (lots
-/// connected to one node's broker never hear what another node publishes).
-/// Then keeps it seen until the process ends.
-pub async fn join(state: &AppState, broker: &'static str) -> Result<(), NodeError> {
+/// SQLite (one process's file: an OS lock beside it says whether another
+/// process has it, released even by kill -9), or the embedded broker on
+/// either side (lots connected to one node's broker never hear what another
+/// node publishes). Then keeps it seen until the process ends.
+pub async fn join(state: &AppState, database: &str, broker: &'static str) -> Result<(), NodeError> {
     let store = state.store();
+    let lock = lock_sqlite(database)?;
     let now = state.clock().millis();
     let me = Node {
         name: state.node().to_owned(),
@@ -58,10 +65,9 @@ pub async fn join(state: &AppState, broker: &'static str) -> Result<(), NodeErro
     store.register_node(&me).await?;
     let others: Vec<Node> =
         store.nodes_alive(now - ALIVE_MS).await?.into_iter().filter(|n| n.name != me.name).collect();
-    let refusal = others.iter().find_map(|o| {
-        let why = if me.backend == "sqlite" {
-            "the database is SQLite"
-        } else if me.broker == "embedded" {
+    // On SQLite the lock decided (rows copied with a restored file name nodes long gone).
+    let refusal = others.iter().filter(|_| lock.is_none()).find_map(|o| {
+        let why = if me.broker == "embedded" {
             "this node would run the embedded MQTT broker"
         } else if o.broker == "embedded" {
             "that node runs the embedded MQTT broker"
@@ -80,13 +86,43 @@ pub async fn join(state: &AppState, broker: &'static str) -> Result<(), NodeErro
         return Err(refusal);
     }
     tracing::info!(node = me.name, others = others.len(), "platform node joined");
-    tokio::spawn(beat(state.clone(), me));
+    tokio::spawn(beat(state.clone(), me, lock));
     Ok(())
+}
+
+/// A SQLite database's file lock (`<file>.lock`, taken without waiting);
+/// `None` for PostgreSQL and in-memory databases.
+fn lock_sqlite(database: &str) -> Result<Option<std::fs::File>, NodeError> {
+    let Some(rest) = database.strip_prefix("sqlite://").or_else(|| database.strip_prefix("sqlite:")) else {
+        return Ok(None);
+    };
+    let path = rest.split_once('?').map_or(rest, |(p, _)| p);
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(None);
+    }
+    let lock = format!("{path}.lock");
+    let file = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock) {
+        Ok(file) => file,
+        Err(e) => {
+            tracing::warn!(error = %e, lock, "cannot open the database's lock file; not checking for another process");
+            return Ok(None);
+        }
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(NodeError::SqliteInUse { path: path.to_owned() }),
+        Err(std::fs::TryLockError::Error(e)) => {
+            tracing::warn!(error = %e, lock, "cannot lock the database's lock file; not checking for another process");
+            Ok(None)
+        }
+    }
 }
 
 /// Says every [`BEAT`] that this node is alive (registering it again if
 /// its row went), and forgets the doors' old request claims now and then.
-async fn beat(state: AppState, me: Node) {
+async fn beat(state: AppState, me: Node, lock: Option<std::fs::File>) {
+    // Held as long as the process runs (this task does).
+    let _lock = lock;
     let mut tick = tokio::time::interval(BEAT);
     let mut beats = 0u64;
     loop {

@@ -165,6 +165,14 @@ impl Store {
         }
     }
 
+    /// A consistent copy of a SQLite database at `path` while it is in use
+    /// (`VACUUM INTO`: one read transaction; writers go on meanwhile).
+    pub async fn backup_sqlite(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let path = path.to_str().ok_or(StoreError::NotWritten)?;
+        sqlx::query("VACUUM INTO $1").bind(path).execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub fn commit_stats(&self) -> &CommitStats {
         self.group.stats()
     }

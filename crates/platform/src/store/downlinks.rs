@@ -209,6 +209,25 @@ impl Store {
         self.make_due(access_id, now, "state = 'published' AND next_attempt_at > $2").await
     }
 
+    /// Makes every published, unconfirmed MQTT message (Qingdao's, the cloud's) due
+    /// at `at`: the broker restarted, and what it held for lots is gone. How many.
+    pub async fn republish_at(&self, at: &str) -> Result<u64, StoreError> {
+        self.group
+            .write(DOWNLINKS, at.to_owned(), |conn, at, _| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE downlinks SET next_attempt_at = $1 WHERE state = 'published' AND next_attempt_at > $1 \
+                         AND protocol IN ('qdpark', 'cloudpark')",
+                    )
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+
     /// Whether a message about `subject` (a refund's id…) was ever stored for this lot.
     pub async fn told_about(&self, access_id: &str, subject: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM downlinks WHERE access_id = $1 AND subject = $2")

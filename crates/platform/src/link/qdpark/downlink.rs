@@ -56,12 +56,17 @@ pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppSt
     let filter = state.cloud_topics().report_filter();
     let filter = if shared { format!("{SHARE}{filter}") } else { filter };
     let slots = Arc::new(tokio::sync::Semaphore::new(256));
+    let mut connected_before = false;
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 if let Err(e) = client.try_subscribe(filter.as_str(), QoS::AtLeastOnce) {
                     tracing::error!(error = %e, "cannot subscribe to the cloud lots' reports");
                 }
+                if connected_before {
+                    republish(&state).await;
+                }
+                connected_before = true;
             }
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 // Never wait here: a loop that stops polling stops acknowledging,
@@ -87,6 +92,22 @@ pub async fn drive(mut events: EventLoop, client: Arc<AsyncClient>, state: AppSt
         }
     }
 }
+
+/// Back on the broker after losing it: a broker that restarted lost the
+/// sessions and queues it held for lots, so every published, unconfirmed
+/// message goes out again once the lots are back (they reconnect within
+/// seconds; a lot reconnecting later is covered by the next backoff).
+async fn republish(state: &AppState) {
+    let at = format_time(state.now() + chrono::Duration::seconds(REPUBLISH_AFTER_SECS));
+    match state.store().republish_at(&at).await {
+        Ok(n) => tracing::info!(messages = n, at, "broker connection back: unconfirmed downlinks published again"),
+        Err(e) => tracing::warn!(error = %e, "unconfirmed downlinks not made due after a reconnect"),
+    }
+}
+
+/// Seconds after the platform's reconnect that unconfirmed messages go out
+/// again: time for the lots to reconnect and subscribe first.
+const REPUBLISH_AFTER_SECS: i64 = 5;
 
 /// The publisher: publishes due messages, expires old ones, sleeps until the
 /// next is due or a new one is queued.
