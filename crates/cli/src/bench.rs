@@ -386,10 +386,10 @@ async fn read_response(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> 
         if line.is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().context("content-length")?;
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().context("content-length")?;
         }
     }
     let mut body = vec![0u8; length];

@@ -549,10 +549,10 @@ async fn exchange(s: &mut BufReader<TcpStream>, door: Door, body: &str) -> Resul
         }
         if let Some(code) = line.strip_prefix("HTTP/1.1 ") {
             status = code.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-        } else if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().context("content-length")?;
-            }
+        } else if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().context("content-length")?;
         }
     }
     let mut reply = vec![0u8; length];

@@ -205,10 +205,10 @@ impl Read {
         code("plateColor", self.plate_color, PlateColor::CODES)?;
         code("paidType", self.paid_type, PaidType::CODES)?;
         code("payScene", self.pay_scene, PayScene::CODES)?;
-        if let Some(uid) = self.uid() {
-            if uid.chars().count() > 64 || !uid.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(bad_request("uid", "流水号最多 64 个可见 ASCII 字符"));
-            }
+        if let Some(uid) = self.uid()
+            && (uid.chars().count() > 64 || !uid.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(bad_request("uid", "流水号最多 64 个可见 ASCII 字符"));
         }
         match self.paid() {
             0..=1_000_000_000 => Ok(()),

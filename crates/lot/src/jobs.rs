@@ -43,7 +43,7 @@ pub(crate) async fn periodic(state: LotState) {
             }
             Some(Err(e)) => tracing::error!(error = %e, "cannot count berths"),
         }
-        if ticks % 10 == 0 {
+        if ticks.is_multiple_of(10) {
             reports.push(("uploadHeartbeat", encode_flat(&Heartbeat { parking_code: code, upload_time: Time(now) })));
         }
         ticks += 1;

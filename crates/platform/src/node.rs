@@ -140,7 +140,7 @@ async fn beat(state: AppState, me: Node, lock: Option<std::fs::File>) {
             Err(e) => tracing::warn!(error = %e, "node heartbeat not stored"),
         }
         // The cloud API's window is ±5 min: a claim older than 20 min can match no acceptable request.
-        if beats % 12 == 0
+        if beats.is_multiple_of(12)
             && let Err(e) = state.store().forget_claims(now - 20 * 60 * 1000).await
         {
             tracing::warn!(error = %e, "old request claims not forgotten");

@@ -360,10 +360,10 @@ pub(crate) fn decode_cipher(cipher: &str, block: usize) -> Option<(Vec<u8>, Ciph
     // All-hex text is valid Base64 too, and for an even number of blocks even
     // decodes to a whole number of blocks; real Base64 of a block is never
     // all hex digits, so hex wins when the length fits.
-    if text.len() % (2 * block) == 0 {
-        if let Some(bytes) = decode_hex(&text).filter(|b| !b.is_empty()) {
-            return Some((bytes, CipherEncoding::Hex));
-        }
+    if text.len().is_multiple_of(2 * block)
+        && let Some(bytes) = decode_hex(&text).filter(|b| !b.is_empty())
+    {
+        return Some((bytes, CipherEncoding::Hex));
     }
     let whole = STANDARD.decode(text.as_bytes()).ok();
     if whole.as_ref().is_some_and(|b| b.len() % block == 0) {
@@ -392,7 +392,7 @@ fn decode_per_block(text: &str) -> Option<Vec<u8>> {
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !text.len().is_multiple_of(2) || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()

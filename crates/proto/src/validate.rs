@@ -266,10 +266,10 @@ impl fmt::Display for Problems {
 pub fn check_object(object: &mut Map<String, Value>, fields: &[Field], prefix: &str, problems: &mut Problems) {
     for field in fields {
         let name = format!("{prefix}{}", field.name);
-        if !object.contains_key(field.name) {
-            if let Some(value) = field.aliases.iter().find_map(|alias| object.remove(*alias)) {
-                object.insert(field.name.to_owned(), value);
-            }
+        if !object.contains_key(field.name)
+            && let Some(value) = field.aliases.iter().find_map(|alias| object.remove(*alias))
+        {
+            object.insert(field.name.to_owned(), value);
         }
         let absent = match object.get(field.name) {
             None | Some(Value::Null) => true,

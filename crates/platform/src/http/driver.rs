@@ -276,10 +276,10 @@ async fn plate_page(state: &AppState, d: &Driver, plate_no: &str) -> Result<Resp
     // Lots by name, not code, wherever the driver sees one.
     let mut lot_names = std::collections::HashMap::new();
     for code in arrears.iter().map(|a| &a.parking_code).chain(history.iter().map(|p| &p.parking_code)) {
-        if !lot_names.contains_key(code) {
-            if let Some(name) = store.lot_name(code).await? {
-                lot_names.insert(code.clone(), name);
-            }
+        if !lot_names.contains_key(code)
+            && let Some(name) = store.lot_name(code).await?
+        {
+            lot_names.insert(code.clone(), name);
         }
     }
     let body = html! {
