@@ -573,3 +573,127 @@ async fn the_database_restarts_under_load() {
     drop(database);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A small tmpfs of the test's own, unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(test: &str, at: &std::path::Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(at).expect("mount point");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            onepark_testkit::skip(test, "cannot mount a tmpfs (needs root)");
+            return None;
+        }
+        Some(SmallDisk(at.to_path_buf()))
+    }
+
+    /// Fills the disk to the last byte.
+    fn fill(&self) -> u64 {
+        use std::io::Write as _;
+        let mut file = std::fs::File::create(self.0.join("filler")).expect("filler");
+        let chunk = vec![0u8; 64 * 1024];
+        let mut written = 0u64;
+        while let Ok(n) = file.write(&chunk) {
+            if n == 0 {
+                break;
+            }
+            written += n as u64;
+        }
+        let _ = file.flush();
+        written
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.0.join("filler")).expect("free the disk");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A single node on SQLite whose database and photos live on a small disk
+/// that fills up under load: it answers 500 (nothing it cannot store is
+/// answered 200), the lot keeps its records, and once space returns the
+/// node goes on without a restart; the database passes SQLite's integrity
+/// check and reconciliation balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_under_sqlite() {
+    let test = "a_full_disk_under_sqlite";
+    let dir = fresh_dir("fault-disk");
+    let Some(disk) = SmallDisk::mount(test, &dir.join("small"), "16m") else { return };
+    let (http, lane) = (free_port(), free_port());
+    let db = disk.0.join("p.db");
+    let config = dir.join("platform.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:{http}\"\ndatabase = \"sqlite://{db}\"\nmqtt_listen = \"off\"\nadmin_token = \"t\"\n\
+         photo_dir = \"{photos}\"\n[keys]\nprivate_key = \"{key}\"\n{lots}",
+        db = db.display(),
+        photos = disk.0.join("photos").display(),
+        key = key_path("platform_private.b64").display(),
+        lots = lot_access("234", &["1001"]),
+    );
+    std::fs::write(&config, text).expect("config");
+    let platform = common::start(&dir, &["platform", "serve"], &config, http).await;
+    let lot_config = dir.join("lot.toml");
+    let top = format!("listen = \"127.0.0.1:{lane}\"\n");
+    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
+    let lot_text = lot_toml("1001", &top, &dir.join("lot.db"), (2000, 1900), &url)
+        + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n";
+    std::fs::write(&lot_config, lot_text).expect("lot config");
+    let _lot = common::start(&dir, &["lot", "serve"], &lot_config, lane).await;
+    let status = || async move { common::lot_get(lane, "/api/status").await };
+
+    let (day, cars) = (yesterday(), 150);
+    let disk = std::sync::Arc::new(disk);
+    let full = disk.clone();
+    traffic(lane, &day, cars, move |k| {
+        let full = full.clone();
+        async move {
+            if k == 60 {
+                let filled = full.fill();
+                eprintln!("disk full ({filled} bytes of filler)");
+            }
+            if k == 200 {
+                // The records of the full minutes wait at the lot, none refused as the record's fault.
+                let now = status().await;
+                assert!(
+                    now["outbox"]["pending"].as_i64().unwrap_or(0) > 0,
+                    "nothing held back by the full disk: {now}"
+                );
+                assert_eq!(now["outbox"]["refused"], 0, "{now}");
+                full.free();
+                eprintln!("disk space back");
+            }
+        }
+    })
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let now = status().await;
+        if now["outbox"]["pending"] == 0 {
+            assert_eq!(now["outbox"]["refused"], 0, "{now}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outbox did not drain after the disk had room again: {now}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reconciled = common::lane(lane, "/api/reconcile", json!({ "date": day })).await;
+    assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
+    assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    drop(platform);
+    if Command::new("sqlite3").arg("-version").output().is_ok() {
+        let check = Command::new("sqlite3").arg(&db).arg("PRAGMA integrity_check;").output().expect("sqlite3");
+        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&check.stderr));
+    }
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
