@@ -30,6 +30,9 @@ const JPEG: &str = "/9j/4AAQSkZJRgABAQAAAQABAAD/2Q==";
 /// nodes trust for PROXY lines (anything else on loopback is a client).
 const BALANCER_SOURCE: &str = "127.0.0.2";
 
+/// The lot's staff password where the lot is reached from off its machine.
+const STAFF_PASSWORD: &str = "fault tests only";
+
 /// What a fault test needs of the machine, or why it is skipped.
 /// (The database is a schema of the test's own on `DATABASE_URL`.)
 fn needs(test: &str) -> Option<String> {
@@ -52,10 +55,34 @@ struct Cluster {
     _balancer: Process,
     lane: u16,
     lot: Option<Process>,
+    /// Where the lot gateway's API listens (the test calls it there).
+    lot_host: String,
+    /// The platform's and the broker's address as the lot reaches them.
+    lot_sees: String,
+    /// How the lot is started (`ip netns exec NS` for the partition).
+    lot_prefix: Vec<String>,
+    /// Whether the lot subscribes to the broker.
+    lot_mqtt: bool,
+    /// The address the balancer listens on.
+    front_bind: String,
+    /// `[auth]` for a lot reached from off its machine: a staff account, then its token.
+    lot_staff: bool,
+    lot_token: Option<String>,
 }
 
 impl Cluster {
     async fn start(tag: &str, database: &str, mqtt: &str) -> Cluster {
+        let mut cluster = Cluster::platform(tag, database, mqtt).await;
+        cluster.start_lot().await;
+        cluster
+    }
+
+    /// The nodes and the balancer, no lot yet.
+    async fn platform(tag: &str, database: &str, mqtt: &str) -> Cluster {
+        Cluster::platform_on(tag, database, mqtt, "127.0.0.1").await
+    }
+
+    async fn platform_on(tag: &str, database: &str, mqtt: &str, front_bind: &str) -> Cluster {
         let dir = fresh_dir(tag);
         let ports = [free_port(), free_port()];
         let front = free_port();
@@ -68,13 +95,27 @@ impl Cluster {
             _balancer: Process(Command::new("true").spawn().expect("true")),
             lane: free_port(),
             lot: None,
+            lot_host: "127.0.0.1".into(),
+            lot_sees: "127.0.0.1".into(),
+            lot_prefix: Vec::new(),
+            lot_mqtt: true,
+            front_bind: front_bind.to_owned(),
+            lot_staff: false,
+            lot_token: None,
         };
         for i in 0..ports.len() {
             cluster.start_node(i).await;
         }
         cluster._balancer = cluster.balancer().await;
-        cluster.start_lot().await;
         cluster
+    }
+
+    fn lot_url(&self) -> String {
+        format!("http://{}:{}", self.lot_host, self.lane)
+    }
+
+    fn lot_api(&self) -> LotApi {
+        LotApi { base: self.lot_url(), token: self.lot_token.clone() }
     }
 
     fn node_config(&self, i: usize) -> PathBuf {
@@ -116,11 +157,12 @@ impl Cluster {
             "global\n    maxconn 4000\n\
              defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n\
              \x20   retries 2\n    retry-on conn-failure\n    option redispatch\n\
-             frontend lots\n    bind 127.0.0.1:{front}\n    default_backend platform\n\
+             frontend lots\n    bind {bind}:{front}\n    default_backend platform\n\
              backend platform\n    balance roundrobin\n    source {BALANCER_SOURCE}\n\
              \x20   option httpchk GET /healthz\n    http-check expect status 200\n\
              \x20   default-server send-proxy check check-send-proxy inter 300ms fall 2 rise 2\n{servers}",
             front = self.front,
+            bind = self.front_bind,
         );
         let path = self.dir.join("haproxy.cfg");
         std::fs::write(&path, text).expect("haproxy config");
@@ -150,12 +192,46 @@ impl Cluster {
 
     async fn start_lot(&mut self) {
         let config = self.dir.join("lot.toml");
-        let top = format!("listen = \"127.0.0.1:{}\"\n", self.lane);
-        let url = format!("http://127.0.0.1:{}/api/v1/cp", self.front);
+        let top = format!("listen = \"{}:{}\"\n", self.lot_host, self.lane);
+        let url = format!("http://{}:{}/api/v1/cp", self.lot_sees, self.front);
+        let mqtt = if self.lot_mqtt { format!("mqtt_url = \"{}\"\n", self.mqtt) } else { String::new() };
+        let staff = if self.lot_staff {
+            let hash = onepark_lot::auth::hash_password(STAFF_PASSWORD).expect("hash");
+            format!("[[auth.staff]]\nuser = \"ops\"\npassword = \"{hash}\"\n")
+        } else {
+            String::new()
+        };
         let text = lot_toml("1001", &top, &self.dir.join("lot.db"), (2000, 1900), &url)
-            + &format!("mqtt_url = \"{}\"\n[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n", self.mqtt);
+            + &mqtt
+            + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n"
+            + &staff;
         std::fs::write(&config, text).expect("lot config");
-        self.lot = Some(common::start(&self.dir, &["lot", "serve"], &config, self.lane).await);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("log.txt")).expect("log");
+        let mut command = match self.lot_prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_onepark"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_onepark")),
+        };
+        let child = command
+            .args(["lot", "serve", "--config"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("lot gateway");
+        self.lot = Some(Process(child));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client().get(format!("{}/api/status", self.lot_url())).send().await.is_err() {
+            assert!(Instant::now() < deadline, "the lot gateway did not start; see {}", self.dir.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if self.lot_staff {
+            let login = self.lot_api().call("/api/login", json!({ "user": "ops", "password": STAFF_PASSWORD })).await;
+            self.lot_token = Some(login["token"].as_str().expect("staff token").to_owned());
+        }
     }
 
     /// An admin call through the balancer.
@@ -201,7 +277,7 @@ impl Cluster {
 
     /// Sends the lot had to repeat (cut off, refused with a 5xx): a figure for the log.
     async fn failed_attempts(&self) -> u64 {
-        let url = format!("http://127.0.0.1:{}/metrics", self.lane);
+        let url = format!("{}/metrics", self.lot_url());
         let text = client().get(url).send().await.expect("metrics").text().await.unwrap_or_default();
         text.lines()
             .filter(|l| l.starts_with("onepark_lot_outbox_failed_attempts"))
@@ -210,7 +286,7 @@ impl Cluster {
     }
 
     async fn status(&self) -> Value {
-        common::lot_get(self.lane, "/api/status").await
+        self.lot_api().read("/api/status").await
     }
 
     /// Until the lot has delivered everything (none refused).
@@ -230,7 +306,7 @@ impl Cluster {
     /// The spec's reconciliation of `day` balances at once with `cars`
     /// entries and exits: nothing missing (re-sent), nothing extra.
     async fn balanced(&self, day: &str, cars: usize) {
-        let reconciled = common::lane(self.lane, "/api/reconcile", json!({ "date": day })).await;
+        let reconciled = self.lot_api().call("/api/reconcile", json!({ "date": day })).await;
         let first = &reconciled["passes"][0];
         let counts =
             ["arriveNum", "leaveNum", "photoNum", "accountMark", "photoMark", "requeued"].map(|k| first[k].as_i64());
@@ -255,6 +331,40 @@ impl Cluster {
     }
 }
 
+/// A lot gateway's API: where, and the staff token when it has `[auth]`.
+#[derive(Clone)]
+struct LotApi {
+    base: String,
+    token: Option<String>,
+}
+
+impl LotApi {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let request = client().request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    /// A POST of JSON; its JSON answer.
+    async fn call(&self, path: &str, body: Value) -> Value {
+        let reply = self
+            .request(reqwest::Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("lot gateway");
+        serde_json::from_str(&reply.text().await.expect("body")).expect("JSON")
+    }
+
+    async fn read(&self, path: &str) -> Value {
+        let text = self.request(reqwest::Method::GET, path).send().await.expect("lot gateway").text().await;
+        serde_json::from_str(&text.expect("body")).expect("JSON")
+    }
+}
+
 fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
@@ -269,7 +379,7 @@ fn yesterday() -> String {
 
 /// `cars` cars over the day, each in then out, every event with a photo;
 /// `fault(k)` runs before event `k` (events in time order).
-async fn traffic<F, Fut>(lane: u16, day: &str, cars: usize, mut fault: F)
+async fn traffic<F, Fut>(lot: &LotApi, day: &str, cars: usize, mut fault: F)
 where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
@@ -286,14 +396,9 @@ where
         let time = format!("{day} {:02}:{:02}:{:02}", (minute / 60).min(23), minute % 60, i % 60);
         let plate = format!("鲁B{i:05}");
         let reply = if exit {
-            common::lane(
-                lane,
-                "/api/lanes/2/exit",
-                json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG }),
-            )
-            .await
+            lot.call("/api/lanes/2/exit", json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG })).await
         } else {
-            common::lane(lane, "/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
+            lot.call("/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
         };
         assert_eq!(reply["open"], true, "car {i} at {time}: {reply}");
     }
@@ -311,9 +416,9 @@ async fn kill_9_one_of_two_nodes_under_load() {
     let cluster = Cluster::start("fault-kill", &pg.url, &mqtt).await;
     let day = yesterday();
     let cars = 150;
-    let lane = cluster.lane;
+    let lot = cluster.lot_api();
     let cluster = std::sync::Arc::new(tokio::sync::Mutex::new(cluster));
-    traffic(lane, &day, cars, |k| {
+    traffic(&lot, &day, cars, |k| {
         let cluster = cluster.clone();
         async move {
             let mut c = cluster.lock().await;
@@ -497,9 +602,9 @@ async fn the_broker_restarts_under_load() {
     };
     let Some(pg) = onepark_testkit::pg::PgSchema::new(test).await else { return };
     let cluster = Cluster::start("fault-broker", &pg.url, &broker.url()).await;
-    let (day, cars, lane) = (yesterday(), 150, cluster.lane);
+    let (day, cars, lot) = (yesterday(), 150, cluster.lot_api());
     let shared = std::sync::Arc::new(tokio::sync::Mutex::new((cluster, broker)));
-    traffic(lane, &day, cars, |k| {
+    traffic(&lot, &day, cars, |k| {
         let shared = shared.clone();
         async move {
             let mut guard = shared.lock().await;
@@ -536,9 +641,9 @@ async fn the_database_restarts_under_load() {
     let dir = fresh_dir("fault-database-own");
     let Some(database) = Database::start(test, &dir) else { return };
     let cluster = Cluster::start("fault-database", &database.url(), &mqtt).await;
-    let (day, cars, lane) = (yesterday(), 150, cluster.lane);
+    let (day, cars, lot) = (yesterday(), 150, cluster.lot_api());
     let shared = std::sync::Arc::new(tokio::sync::Mutex::new((cluster, database)));
-    traffic(lane, &day, cars, |k| {
+    traffic(&lot, &day, cars, |k| {
         let shared = shared.clone();
         async move {
             let guard = shared.lock().await;
@@ -650,13 +755,18 @@ async fn a_full_disk_under_sqlite() {
         + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n";
     std::fs::write(&lot_config, lot_text).expect("lot config");
     let _lot = common::start(&dir, &["lot", "serve"], &lot_config, lane).await;
-    let status = || async move { common::lot_get(lane, "/api/status").await };
+    let lot = LotApi { base: format!("http://127.0.0.1:{lane}"), token: None };
+    let status = || {
+        let lot = lot.clone();
+        async move { lot.read("/api/status").await }
+    };
 
     let (day, cars) = (yesterday(), 150);
     let disk = std::sync::Arc::new(disk);
     let full = disk.clone();
-    traffic(lane, &day, cars, move |k| {
+    traffic(&lot, &day, cars, move |k| {
         let full = full.clone();
+        let status = status.clone();
         async move {
             if k == 60 {
                 let filled = full.fill();
@@ -686,7 +796,7 @@ async fn a_full_disk_under_sqlite() {
         assert!(Instant::now() < deadline, "the outbox did not drain after the disk had room again: {now}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let reconciled = common::lane(lane, "/api/reconcile", json!({ "date": day })).await;
+    let reconciled = lot.call("/api/reconcile", json!({ "date": day })).await;
     assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
     assert_eq!(reconciled["balanced"], true, "{reconciled}");
     drop(platform);
@@ -696,4 +806,106 @@ async fn a_full_disk_under_sqlite() {
     }
     drop(disk);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A network namespace for the lot gateway with two veth pairs to the host:
+/// `uplink` (10.231.N.0/24: the lot's way to the balancer, which the
+/// partition takes down) and `control` (10.232.N.0/24: the test's way to
+/// the lot's API, always up). Removed when dropped.
+struct Namespace {
+    name: String,
+    id: u32,
+}
+
+fn ip(args: &[&str]) -> bool {
+    Command::new("ip").args(args).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+impl Namespace {
+    fn create(test: &str) -> Option<Namespace> {
+        let id = std::process::id() % 200 + 20;
+        let name = format!("opk{}", std::process::id());
+        if !ip(&["netns", "add", &name]) {
+            onepark_testkit::skip(test, "cannot make a network namespace (needs root and iproute2)");
+            return None;
+        }
+        let ns = Namespace { name, id };
+        for (side, net) in [("u", 231), ("c", 232)] {
+            let (host, peer) = ns.pair(side);
+            let ok = ip(&["link", "add", &host, "type", "veth", "peer", "name", &peer])
+                && ip(&["link", "set", &peer, "netns", &ns.name])
+                && ip(&["addr", "add", &format!("10.{net}.{id}.1/24"), "dev", &host])
+                && ip(&["link", "set", &host, "up"])
+                && ip(&["netns", "exec", &ns.name, "ip", "addr", "add", &format!("10.{net}.{id}.2/24"), "dev", &peer])
+                && ip(&["netns", "exec", &ns.name, "ip", "link", "set", &peer, "up"]);
+            assert!(ok, "cannot wire the namespace's {side} link");
+        }
+        assert!(ip(&["netns", "exec", &ns.name, "ip", "link", "set", "lo", "up"]));
+        Some(ns)
+    }
+
+    fn pair(&self, side: &str) -> (String, String) {
+        (format!("opk{side}h{}", self.id), format!("opk{side}n{}", self.id))
+    }
+
+    /// The lot's uplink (to the platform and the broker) up or down.
+    fn uplink(&self, up: bool) {
+        assert!(ip(&["link", "set", &self.pair("u").0, if up { "up" } else { "down" }]));
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.name]);
+        for side in ["u", "c"] {
+            ip(&["link", "del", &self.pair(side).0]);
+        }
+    }
+}
+
+/// A lot cut off from the platform for minutes (`ip link set … down` on its
+/// only way there) while its lanes go on: every record waits in its outbox,
+/// and once the link is back the outbox drains and reconciliation balances
+/// at its first pass. `PARTITION_SECS` (default 120) sets how long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "minutes long: run by bash .ci/faults"]
+async fn a_lot_partitioned_from_the_platform_for_minutes() {
+    let test = "a_lot_partitioned_from_the_platform_for_minutes";
+    let Some(mqtt) = needs(test) else { return };
+    let Some(ns) = Namespace::create(test) else { return };
+    let Some(pg) = onepark_testkit::pg::PgSchema::new(test).await else { return };
+    let mut cluster = Cluster::platform_on("fault-partition", &pg.url, &mqtt, "0.0.0.0").await;
+    cluster.lot_host = format!("10.232.{}.2", ns.id);
+    cluster.lot_sees = format!("10.231.{}.1", ns.id);
+    cluster.lot_prefix = ["ip", "netns", "exec", &ns.name].map(str::to_owned).to_vec();
+    cluster.lot_mqtt = false;
+    cluster.lot_staff = true;
+    cluster.start_lot().await;
+    let hold = Duration::from_secs(std::env::var("PARTITION_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(120));
+    let (day, cars, lot) = (yesterday(), 150, cluster.lot_api());
+    let cut = std::sync::Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let ns = std::sync::Arc::new(ns);
+    {
+        let (cut, ns) = (cut.clone(), ns.clone());
+        traffic(&lot, &day, cars, move |k| {
+            if k == 100 {
+                ns.uplink(false);
+                *cut.lock().expect("cut") = Some(Instant::now());
+                eprintln!("the lot is cut off from the platform for {} s", hold.as_secs());
+            }
+            std::future::ready(())
+        })
+        .await;
+    }
+    let now = cluster.status().await;
+    assert!(now["outbox"]["pending"].as_i64().unwrap_or(0) >= 100, "the cut-off lot holds its records: {now}");
+    let since = cut.lock().expect("cut").expect("cut off");
+    tokio::time::sleep(hold.saturating_sub(since.elapsed())).await;
+    eprintln!("link back with {} records pending", cluster.status().await["outbox"]["pending"]);
+    ns.uplink(true);
+    cluster.drained().await;
+    cluster.balanced(&day, cars).await;
+    cluster.cleanup();
+    drop(ns);
+    pg.drop().await;
 }
