@@ -766,7 +766,6 @@ async fn a_full_disk_under_sqlite() {
     let full = disk.clone();
     traffic(&lot, &day, cars, move |k| {
         let full = full.clone();
-        let status = status.clone();
         async move {
             if k == 60 {
                 let filled = full.fill();
