@@ -109,6 +109,12 @@ pub enum Command {
         /// lots, a `pay.querymonthcardlist` broadcast and a command to each.
         #[arg(long)]
         cloud: bool,
+        /// One city-wide call (`POST /api/admin/lists/city`) instead of one per accessID.
+        #[arg(long)]
+        city: bool,
+        /// Through an external broker (`mqtt://host:port`, e.g. Mosquitto) instead of the embedded one.
+        #[arg(long)]
+        mqtt_url: Option<String>,
     },
 }
 
@@ -133,7 +139,9 @@ pub(crate) fn key_path(keys: &std::path::Path, name: &str) -> Result<String> {
 pub fn run(command: Command) -> Result<ExitCode> {
     let (lots, sessions, database, keys) = match command {
         Command::Ingest { lots, sessions, database, keys } => (lots, sessions, database, keys),
-        Command::Downlink { lots, keys, cloud } => return crate::bench_downlink::run(lots, keys, cloud),
+        Command::Downlink { lots, keys, cloud, city, mqtt_url } => {
+            return crate::bench_downlink::run(crate::bench_downlink::Options { lots, keys, cloud, city, mqtt_url });
+        }
         Command::Dashboard { lots, requests, database } => {
             return crate::bench_dashboard::run(lots, requests, database);
         }

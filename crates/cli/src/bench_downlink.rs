@@ -24,6 +24,21 @@ struct Platform {
     child: Child,
     http: u16,
     mqtt: u16,
+    /// The broker the lots connect to (the embedded one's address, or `--mqtt-url`).
+    broker: String,
+    /// The lots' accessIDs are `{prefix}{i}` (unique per run on a shared external broker).
+    prefix: String,
+}
+
+/// How the broadcast is made and carried.
+pub struct Options {
+    pub lots: usize,
+    pub keys: PathBuf,
+    pub cloud: bool,
+    /// One city-wide call (`POST /api/admin/lists/city`) instead of one per accessID.
+    pub city: bool,
+    /// An external broker instead of the embedded one.
+    pub mqtt_url: Option<String>,
 }
 
 impl Drop for Platform {
@@ -47,11 +62,19 @@ impl Platform {
     }
 }
 
-fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize) -> Result<Platform> {
+fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize, external: Option<&str>) -> Result<Platform> {
     let (http, mqtt) = (free_port()?, free_port()?);
     let absolute = |name: &str| key_path(keys, name);
+    let (broker, prefix, broker_line) = match external {
+        Some(url) => (
+            url.to_owned(),
+            format!("L{}x", std::process::id()),
+            format!("mqtt_url = \"{url}\"\nmqtt_listen = \"off\""),
+        ),
+        None => (format!("mqtt://127.0.0.1:{mqtt}"), "L".to_owned(), format!("mqtt_listen = \"127.0.0.1:{mqtt}\"")),
+    };
     let mut toml = format!(
-        "listen = \"127.0.0.1:{http}\"\nmqtt_listen = \"127.0.0.1:{mqtt}\"\ndatabase = \"sqlite://{}\"\n\
+        "listen = \"127.0.0.1:{http}\"\n{broker_line}\ndatabase = \"sqlite://{}\"\n\
          admin_token = \"bench\"\n[limits]\nmqtt_max_sessions = {sessions}\nmqtt_max_pending = {pending}\n\
          mqtt_max_pending_per_ip = {pending}\n[keys]\nprivate_key = \"{}\"\n",
         dir.join("platform.db").display(),
@@ -66,7 +89,7 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize) -> Resu
     let lot_public = absolute("lot_public.b64")?;
     for i in 0..lots {
         toml.push_str(&format!(
-            "[[lots]]\naccess_id = \"L{i}\"\npublic_key = \"{lot_public}\"\nparking_codes = [\"P{i}\"]\n"
+            "[[lots]]\naccess_id = \"{prefix}{i}\"\npublic_key = \"{lot_public}\"\nparking_codes = [\"P{i}\"]\n"
         ));
     }
     let config = dir.join("platform.toml");
@@ -80,7 +103,7 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize) -> Resu
         .stderr(log)
         .spawn()
         .context("starting the platform")?;
-    let platform = Platform { child, http, mqtt };
+    let platform = Platform { child, http, mqtt, broker, prefix };
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", http)).is_err() {
         if Instant::now() > deadline {
@@ -102,15 +125,16 @@ impl Apply for Count {
     }
 }
 
-pub fn run(lots: usize, keys: PathBuf, cloud: bool) -> Result<ExitCode> {
+pub fn run(o: Options) -> Result<ExitCode> {
+    let Options { lots, keys, cloud, city, mqtt_url } = o;
     if lots == 0 {
         bail!("--lots must be at least 1");
     }
     let dir = std::env::temp_dir().join(format!("onepark-bench-downlink-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let platform = start_platform(&dir, &keys, lots, lots)?;
+    let platform = start_platform(&dir, &keys, lots, lots, mqtt_url.as_deref())?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let mut result = runtime.block_on(measure(&platform, &keys, lots));
+    let mut result = runtime.block_on(measure(&platform, &keys, lots, city));
     drop(platform);
     if cloud && result.is_ok() {
         // A fresh platform of the same build for the cloud's lots: 2 × 10,000 sockets on
@@ -118,7 +142,7 @@ pub fn run(lots: usize, keys: PathBuf, cloud: bool) -> Result<ExitCode> {
         // closed session's socket until it expires, docs/mqtt.md).
         let cloud_dir = dir.join("cloud");
         std::fs::create_dir_all(&cloud_dir)?;
-        let platform = start_platform(&cloud_dir, &keys, 0, lots)?;
+        let platform = start_platform(&cloud_dir, &keys, 0, lots, None)?;
         let cloud = crate::bench_cloudmq::measure(platform.http, platform.mqtt, lots, || platform.rss_kib());
         if let Err(e) = runtime.block_on(cloud) {
             result = Err(e);
@@ -128,7 +152,8 @@ pub fn run(lots: usize, keys: PathBuf, cloud: bool) -> Result<ExitCode> {
     result
 }
 
-async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCode> {
+async fn measure(platform: &Platform, keys: &Path, lots: usize, city: bool) -> Result<ExitCode> {
+    let prefix = &platform.prefix;
     let read = |name: &str| std::fs::read_to_string(keys.join(name)).with_context(|| format!("reading {name}"));
     let lot_key = PrivateKey::parse(&read("lot_private.b64")?)?;
     let platform_public = PublicKey::parse(&read("platform_public.b64")?)?;
@@ -139,7 +164,7 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     let mut stats = Vec::with_capacity(lots);
     let mut tasks = Vec::with_capacity(lots);
     let identity = |i: usize| Identity {
-        access_id: format!("L{i}"),
+        access_id: format!("{prefix}{i}"),
         key: lot_key.clone(),
         platform_public: platform_public.clone(),
         profile: Profile::Qingdao,
@@ -150,8 +175,8 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     for i in 0..lots {
         let uplink = pool.with_identity(identity(i));
         let settings = Settings {
-            broker_url: format!("mqtt://127.0.0.1:{}", platform.mqtt),
-            username: format!("L{i}"),
+            broker_url: platform.broker.clone(),
+            username: format!("{prefix}{i}"),
             parking_codes: vec![format!("P{i}")],
             password: None,
         };
@@ -174,17 +199,24 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
 
-    // One entry, sent to every lot: one admin call per accessID.
+    // One entry, sent to every lot: one admin call per accessID, or one for the city.
     let admin = format!("http://127.0.0.1:{}/api/admin", platform.http);
     let started = Instant::now();
     let mut calls = tokio::task::JoinSet::new();
     let gate = Arc::new(tokio::sync::Semaphore::new(32));
-    for i in 0..lots {
-        let (http, url, gate) = (http.clone(), format!("{admin}/lists"), gate.clone());
+    for i in 0..if city { 1 } else { lots } {
+        let (http, gate) = (http.clone(), gate.clone());
+        let (url, body) = if city {
+            let body = json!({ "plateNo": "鲁B99999", "list": "black", "operate": "add",
+                "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
+            (format!("{admin}/lists/city"), body)
+        } else {
+            let body = json!({ "accessId": format!("{prefix}{i}"), "plateNo": "鲁B99999", "list": "black",
+                "operate": "add", "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
+            (format!("{admin}/lists"), body)
+        };
         calls.spawn(async move {
             let _permit = gate.acquire().await;
-            let body = json!({ "accessId": format!("L{i}"), "plateNo": "鲁B99999", "list": "black", "operate": "add",
-                "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
             let response = http
                 .post(url)
                 .bearer_auth("bench")
@@ -214,12 +246,16 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize) -> Result<ExitCo
     }
     confirm_ms.sort_unstable();
     let pct = |p: f64| confirm_ms.get(((confirm_ms.len() as f64 * p) as usize).min(confirm_ms.len().saturating_sub(1)));
-    println!("lots                      {lots} (one accessID, one MQTT session each; platform = child process)");
+    let broker = if platform.prefix == "L" { "the embedded broker".to_owned() } else { platform.broker.clone() };
+    println!(
+        "lots                      {lots} (one accessID, one MQTT session each, on {broker}; platform = child process)"
+    );
     println!(
         "all subscribed in         {:.2} s ({refused} connections refused at the MQTT door)",
         connected_in.as_secs_f64()
     );
-    println!("admin calls done in       {:.2} s (one list change per accessID, 32 in flight)", queued_in.as_secs_f64());
+    let calls = if city { "one city-wide list change" } else { "one list change per accessID, 32 in flight" };
+    println!("admin calls done in       {:.2} s ({calls})", queued_in.as_secs_f64());
     println!("all confirmed after       {:.2} s", all_confirmed.as_secs_f64());
     println!(
         "created → confirmed       p50 {} ms, p99 {} ms, max {} ms ({} messages)",

@@ -238,6 +238,11 @@ impl AppState {
         &self.inner.verify_rates
     }
 
+    /// The lots of the config file.
+    pub fn configured_lots(&self) -> Vec<Arc<LotAccess>> {
+        self.inner.lots.values().cloned().collect()
+    }
+
     /// The configured lot holding `parking_code` (registered lots: `payments::lot_of`).
     pub fn lot_of_code(&self, parking_code: &str) -> Option<Arc<LotAccess>> {
         self.inner.lots.values().find(|l| l.parking_codes.iter().any(|c| c == parking_code)).cloned()

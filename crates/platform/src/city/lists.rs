@@ -186,6 +186,217 @@ pub(crate) async fn apply(state: &AppState, who: &Who, c: Change) -> Result<Chan
     Ok(ChangeReply { sent })
 }
 
+/// One change for every lot of the city: every accessID, every protocol
+/// that carries list entries (a Bolink lot has no message for a white-list
+/// entry). An update or a deletion reaches the lots that have the entry.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct CityChange {
+    /// The plate (normalised: `鲁b-12345` is accepted as `鲁B12345`).
+    #[schema(schema_with = plate_schema)]
+    plate_no: String,
+    #[schema(inline)]
+    list: ListName,
+    #[schema(inline)]
+    operate: Operate,
+    /// 1 small, 2 large, 3 other; default: each lot's previous version's, else 1.
+    #[schema(minimum = 1, maximum = 3)]
+    #[serde(default)]
+    car_type: Option<i64>,
+    /// yyyy-MM-dd HH:mm:ss; required to add.
+    #[schema(schema_with = time_schema)]
+    start_time: Option<String>,
+    /// yyyy-MM-dd HH:mm:ss, not before startTime; required to add.
+    #[schema(schema_with = time_schema)]
+    end_time: Option<String>,
+    #[schema(max_length = 50)]
+    remark: Option<String>,
+}
+
+/// What a city-wide change did.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CityReply {
+    /// Lots (parking codes) the change was stored and queued for, in one transaction.
+    lots: usize,
+    /// The requestIds of its messages run from here…
+    first_request_id: Option<i64>,
+    /// …to here (`GET /api/admin/lists?plateNo=` shows each lot's delivery).
+    last_request_id: Option<i64>,
+    /// Lots whose protocol has no message for it, or (update, delete) that have no such entry.
+    skipped: Vec<Skipped>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Skipped {
+    access_id: String,
+    parking_code: String,
+    reason: String,
+}
+
+/// One change for every lot of the city, as one durable batch: each lot's
+/// message sealed (on the CPU pool), then all of them stored with their
+/// entries in one transaction, then published. Administrators only.
+#[utoipa::path(post, path = "/api/admin/lists/city", tag = "lists", request_body = CityChange,
+    responses((status = 200, body = CityReply),
+              (status = 400, description = "a bad plate or time", body = crate::error::ErrorBody)))]
+pub(crate) async fn change_city(
+    State(state): State<AppState>,
+    Extension(who): Extension<Who>,
+    Body(c): Body<CityChange>,
+) -> Result<Json<CityReply>, ApiError> {
+    apply_city(&state, &who, c).await.map(Json)
+}
+
+/// Every lot of the city: the configured ones, those registered at run time, the cloud's lots.
+async fn every_lot(state: &AppState) -> Result<Vec<std::sync::Arc<LotAccess>>, ApiError> {
+    let mut lots: std::collections::BTreeMap<String, std::sync::Arc<LotAccess>> = std::collections::BTreeMap::new();
+    for stored in state.store().lots().await? {
+        if let Ok(lot) = LotAccess::try_from(stored) {
+            lots.insert(lot.access_id.clone(), std::sync::Arc::new(lot));
+        }
+    }
+    for p in state.store().principals().await? {
+        if p.kind == crate::store::PrincipalKind::Lot {
+            lots.entry(p.pid.clone())
+                .or_insert_with(|| std::sync::Arc::new(LotAccess::cloudpark(&p.pid, p.park_codes)));
+        }
+    }
+    for lot in state.configured_lots() {
+        lots.insert(lot.access_id.clone(), lot);
+    }
+    Ok(lots.into_values().collect())
+}
+
+pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Result<CityReply, ApiError> {
+    let kind = c.list;
+    let operate = operation_of(c.operate);
+    let plate = Plate::parse(&c.plate_no).map_err(|e| bad(format!("plateNo: {e}")))?.to_string();
+    // As one lot's change would read it (the same checks, each lot's previous version).
+    let template = Change {
+        access_id: String::new(),
+        parking_codes: Vec::new(),
+        plate_no: plate.clone(),
+        list: c.list,
+        operate: c.operate,
+        car_type: c.car_type,
+        start_time: c.start_time.clone(),
+        end_time: c.end_time.clone(),
+        remark: c.remark.clone(),
+    };
+    let previous: std::collections::HashMap<String, ListEntry> = state
+        .store()
+        .list_entries_of(&plate, kind.code())
+        .await?
+        .into_iter()
+        .map(|e| (e.parking_code.clone(), e))
+        .collect();
+    let mut skipped = Vec::new();
+    let mut work = Vec::new();
+    for lot in every_lot(state).await? {
+        for code in &lot.parking_codes {
+            match entry(&template, code, &plate, kind, operate, previous.get(code)) {
+                Ok(mut e) => {
+                    e.access_id.clone_from(&lot.access_id);
+                    work.push((lot.clone(), e));
+                }
+                // An add's bad times are the request's fault, the same for every lot.
+                Err(e) if operate == ListOperation::Add => return Err(e),
+                Err(e) => {
+                    skipped.push(Skipped { access_id: lot.access_id.clone(), parking_code: code.clone(), reason: e.1 })
+                }
+            }
+        }
+    }
+    let now = format_time(state.now());
+    let change = audit::Change::new("list", "*", &plate)
+        .new_value(serde_json::json!({ "list": kind_en(kind), "operate": operate_name(c.operate), "lots": work.len() }))
+        .reason(c.remark.as_deref().unwrap_or(""));
+    let pending = audit::begin(state.store(), who, &now, change).await?;
+    let result = seal_and_store(state, work, operate).await;
+    pending.finish(state.store(), &result).await;
+    let (ids, not_carried) = result.map_err(|e| match e {
+        AnnounceError::Store(e) => ApiError::from(e),
+        other => ApiError::server(other.to_string()),
+    })?;
+    skipped.extend(not_carried);
+    state.wake().now();
+    Ok(CityReply {
+        lots: ids.len(),
+        first_request_id: ids.first().copied(),
+        last_request_id: ids.last().copied(),
+        skipped,
+    })
+}
+
+fn operate_name(o: Operate) -> &'static str {
+    match o {
+        Operate::Add => "add",
+        Operate::Update => "update",
+        Operate::Delete => "delete",
+    }
+}
+
+fn operation_of(o: Operate) -> ListOperation {
+    match o {
+        Operate::Add => ListOperation::Add,
+        Operate::Update => ListOperation::Update,
+        Operate::Delete => ListOperation::Delete,
+    }
+}
+
+/// Seals each lot's message on the CPU pool (a signature each), then stores
+/// every entry with its message in one transaction. The requestIds, and the
+/// lots whose protocol carries no such message.
+async fn seal_and_store(
+    state: &AppState,
+    work: Vec<(std::sync::Arc<LotAccess>, ListEntry)>,
+    operation: ListOperation,
+) -> Result<(Vec<i64>, Vec<Skipped>), AnnounceError> {
+    let pool = state.cpu();
+    let threads = pool.threads().max(1);
+    let per = work.len().div_ceil(threads).max(1);
+    let mut chunks = Vec::new();
+    let mut work = work.into_iter().peekable();
+    while work.peek().is_some() {
+        let chunk: Vec<_> = work.by_ref().take(per).collect();
+        let state = state.clone();
+        chunks.push(pool.run(move || {
+            chunk
+                .into_iter()
+                .map(|(lot, mut entry)| {
+                    let announcement = Announcement::List { entry: entry.clone(), operation };
+                    match state.announce(&lot, &entry.parking_code, &announcement) {
+                        Ok(d) => {
+                            entry.operate_time = d.created_at.clone();
+                            entry.request_id = d.request_id;
+                            Ok((entry, d))
+                        }
+                        Err(e) => Err((lot.access_id.clone(), entry.parking_code.clone(), e)),
+                    }
+                })
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut stored = Vec::new();
+    let mut skipped = Vec::new();
+    for chunk in futures_util::future::join_all(chunks).await {
+        for sealed in chunk.map_err(|_| AnnounceError::Seal("the sealing threads stopped".to_string()))? {
+            match sealed {
+                Ok(pair) => stored.push(pair),
+                Err((access_id, parking_code, e @ AnnounceError::NotCarried { .. })) => {
+                    skipped.push(Skipped { access_id, parking_code, reason: e.to_string() })
+                }
+                Err((_, _, other)) => return Err(other),
+            }
+        }
+    }
+    let ids = stored.iter().map(|(e, _)| e.request_id).collect();
+    state.store().put_list_changes(stored).await?;
+    Ok((ids, skipped))
+}
+
 /// What the audit trail keeps of an entry.
 fn audited(e: &ListEntry) -> serde_json::Value {
     serde_json::json!({

@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .routes(routes!(quality))
         .routes(routes!(online))
         .routes(routes!(crate::city::lists::list, crate::city::lists::change))
+        .routes(routes!(crate::city::lists::change_city))
         .routes(routes!(downlinks))
         .routes(routes!(crate::http::money::payments))
         .routes(routes!(crate::http::money::arrears))
@@ -154,6 +155,7 @@ const POLICY: &[(&str, &str, Need, Scope)] = &[
     ("GET", "/api/admin/reports/online", Need::Read, Scope::Lot("parkingCode")),
     ("GET", "/api/admin/lists", Need::Read, Scope::Lot("parkingCode")),
     ("POST", "/api/admin/lists", Need::Change, Scope::Handler),
+    ("POST", "/api/admin/lists/city", Need::Admin, Scope::City),
     ("GET", "/api/admin/downlinks", Need::Read, Scope::Lot("parkingCode")),
     ("GET", "/api/admin/payments", Need::Read, Scope::Lot("parkingCode")),
     ("GET", "/api/admin/arrears", Need::Read, Scope::City),

@@ -6,7 +6,7 @@ use onepark_sql::Flag;
 use serde::Serialize;
 use sqlx::{AnyConnection, Connection};
 
-use super::downlinks::{DOWNLINKS, insert_downlink};
+use super::downlinks::{DOWNLINKS, insert_downlink, insert_downlinks};
 use super::{Downlink, DownlinkState, Store, StoreError};
 
 /// A black/white list entry of one lot (the latest version).
@@ -54,6 +54,37 @@ impl Store {
             .await
     }
 
+    /// Many lots' list changes with their messages, in one transaction (a
+    /// city-wide change: all of it stored, or none), a few multi-row
+    /// statements per thousand lots.
+    pub async fn put_list_changes(&self, changes: Vec<(ListEntry, Downlink)>) -> Result<(), StoreError> {
+        self.group
+            .write(DOWNLINKS, changes, |conn, changes, _| {
+                Box::pin(async move {
+                    let mut tx = conn.begin().await?;
+                    let downlinks: Vec<&Downlink> = changes.iter().map(|(_, d)| d).collect();
+                    insert_downlinks(&mut tx, &downlinks).await?;
+                    let entries: Vec<&ListEntry> = changes.iter().map(|(e, _)| e).collect();
+                    upsert_entries(&mut tx, &entries).await?;
+                    tx.commit().await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    /// The current version of `plate_no`'s `list_kind` entry at every lot that has one.
+    pub async fn list_entries_of(&self, plate_no: &str, list_kind: i64) -> Result<Vec<ListEntry>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT parking_code, plate_no, list_kind, access_id, car_type, start_time, end_time, remark, operate_time, \
+             deleted, request_id FROM list_entries WHERE plate_no = $1 AND list_kind = $2",
+        )
+        .bind(plate_no)
+        .bind(list_kind)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// List entries (deleted ones included: their deletion is delivered too)
     /// with the delivery state of the message carrying each.
     pub async fn list_entries(
@@ -85,6 +116,35 @@ impl Store {
         let all = self.list_entries(Some(parking_code), Some(plate_no)).await?;
         Ok(all.into_iter().map(|(e, _)| e).find(|e| e.list_kind == list_kind))
     }
+}
+
+async fn upsert_entries(conn: &mut AnyConnection, all: &[&ListEntry]) -> Result<(), StoreError> {
+    const HEAD: &str = "INSERT INTO list_entries (parking_code, plate_no, list_kind, access_id, car_type, start_time, \
+         end_time, remark, operate_time, deleted, request_id) VALUES ";
+    const TAIL: &str = " ON CONFLICT (parking_code, plate_no, list_kind) DO UPDATE SET access_id = excluded.access_id, \
+         car_type = excluded.car_type, start_time = excluded.start_time, end_time = excluded.end_time, \
+         remark = excluded.remark, operate_time = excluded.operate_time, deleted = excluded.deleted, \
+         request_id = excluded.request_id";
+    for range in super::row_chunks(all.len()) {
+        let sql = super::multi_row_insert(HEAD, 11, range.len(), TAIL);
+        let mut query = sqlx::query(&sql);
+        for e in &all[range] {
+            query = query
+                .bind(&e.parking_code)
+                .bind(&e.plate_no)
+                .bind(e.list_kind)
+                .bind(&e.access_id)
+                .bind(e.car_type)
+                .bind(&e.start_time)
+                .bind(&e.end_time)
+                .bind(e.remark.clone())
+                .bind(&e.operate_time)
+                .bind(Flag(e.deleted))
+                .bind(e.request_id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 async fn upsert_entry(conn: &mut AnyConnection, e: &ListEntry) -> Result<(), StoreError> {
