@@ -36,7 +36,7 @@ async fn a_sqlite_database_of_version_0_1_upgrades_in_place() {
     let url = format!("sqlite://{}", file.display());
     for _ in 0..2 {
         let store = Store::connect(&url).await.expect("upgrade");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
         let legacy = sqlx::query("SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_migrations'")
             .fetch_one(store.pool())
             .await
@@ -48,7 +48,7 @@ async fn a_sqlite_database_of_version_0_1_upgrades_in_place() {
         assert_eq!(rows.iter().map(|r| r.plate_no.as_str()).collect::<Vec<_>>(), ["鲁B12345"]);
     }
     let fresh = Store::connect(&format!("sqlite://{}", dir.join("fresh.db").display())).await.expect("fresh");
-    assert_eq!(versions(&fresh).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert_eq!(versions(&fresh).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -85,7 +85,7 @@ async fn a_postgres_database_of_version_0_1_upgrades_in_place() {
     }
     for _ in 0..2 {
         let store = Store::connect(&schema.url).await.expect("upgrade");
-        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+        assert_eq!(versions(&store).await, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).expect("day");
         assert_eq!(store.online_slots("1001", day).await.expect("slots"), 1, "data intact");
     }

@@ -404,26 +404,5 @@ pub(super) async fn insert_downlinks(conn: &mut AnyConnection, all: &[&Downlink]
 }
 
 pub(super) async fn insert_downlink(conn: &mut AnyConnection, d: &Downlink) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO downlinks (request_id, access_id, parking_code, interface, topic, payload, subject, created_at, \
-         created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, protocol) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, $14)",
-    )
-    .bind(d.request_id)
-    .bind(&d.access_id)
-    .bind(&d.parking_code)
-    .bind(&d.interface)
-    .bind(&d.topic)
-    .bind(&d.payload)
-    .bind(&d.subject)
-    .bind(&d.created_at)
-    .bind(d.created_ms)
-    .bind(&d.deadline_at)
-    .bind(&d.expires_at)
-    .bind(d.state)
-    .bind(&d.next_attempt_at)
-    .bind(&d.protocol)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    insert_downlinks(conn, &[d]).await
 }

@@ -148,24 +148,5 @@ async fn upsert_entries(conn: &mut AnyConnection, all: &[&ListEntry]) -> Result<
 }
 
 async fn upsert_entry(conn: &mut AnyConnection, e: &ListEntry) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO list_entries (parking_code, plate_no, list_kind, access_id, car_type, start_time, end_time, \
-         remark, operate_time, deleted, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT (parking_code, plate_no, list_kind) DO UPDATE SET access_id = $4, car_type = $5, \
-         start_time = $6, end_time = $7, remark = $8, operate_time = $9, deleted = $10, request_id = $11",
-    )
-    .bind(&e.parking_code)
-    .bind(&e.plate_no)
-    .bind(e.list_kind)
-    .bind(&e.access_id)
-    .bind(e.car_type)
-    .bind(&e.start_time)
-    .bind(&e.end_time)
-    .bind(e.remark.clone())
-    .bind(&e.operate_time)
-    .bind(Flag(e.deleted))
-    .bind(e.request_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    upsert_entries(conn, &[e]).await
 }
