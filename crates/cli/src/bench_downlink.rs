@@ -76,7 +76,7 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize, externa
     let mut toml = format!(
         "listen = \"127.0.0.1:{http}\"\n{broker_line}\ndatabase = \"sqlite://{}\"\n\
          admin_token = \"bench\"\n[limits]\nmqtt_max_sessions = {sessions}\nmqtt_max_pending = {pending}\n\
-         mqtt_max_pending_per_ip = {pending}\nmax_connections_per_ip = {http_per_ip}\n[keys]\nprivate_key = \"{}\"\n",
+         mqtt_max_pending_per_ip = {pending}\nmax_connections_per_ip = {http_per_ip}\nmax_connections = {http_max}\n[keys]\nprivate_key = \"{}\"\n",
         dir.join("platform.db").display(),
         absolute("platform_private.b64")?,
         // A city of `sessions` lots, one session each (the default holds 10,000).
@@ -85,8 +85,11 @@ fn start_platform(dir: &Path, keys: &Path, lots: usize, sessions: usize, externa
         // that is not one attacker (the defaults would refuse most of them
         // and measure the lots' reconnect backoff).
         pending = (sessions / 2).max(1024),
-        // Their confirms too: a broadcast's 10,000 answers come at once, from one address here.
+        // Their confirms too: a broadcast's 10,000 answers come at once, from one address here;
+        // with an external broker the platform's descriptors are free for all of them at once
+        // (beyond max_connections they wait in a backlog of 4,096 and the rest retransmit SYNs).
         http_per_ip = sessions.max(512),
+        http_max = if external.is_some() { (sessions + 1024).max(4096) } else { 4096 },
     );
     let lot_public = absolute("lot_public.b64")?;
     for i in 0..lots {

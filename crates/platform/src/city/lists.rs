@@ -240,7 +240,8 @@ struct Skipped {
 /// entries in one transaction, then published. Administrators only.
 #[utoipa::path(post, path = "/api/admin/lists/city", tag = "lists", request_body = CityChange,
     responses((status = 200, body = CityReply),
-              (status = 400, description = "a bad plate or time", body = crate::error::ErrorBody)))]
+              (status = 400, description = "a bad plate or time", body = crate::error::ErrorBody),
+              (status = 409, description = "an add's one given time does not fit a lot's stored entry (nothing changed)", body = crate::error::ErrorBody)))]
 pub(crate) async fn change_city(
     State(state): State<AppState>,
     Extension(who): Extension<Who>,
@@ -301,8 +302,11 @@ pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Re
                     e.access_id.clone_from(&lot.access_id);
                     work.push((lot.clone(), e));
                 }
-                // An add's bad times are the request's fault, the same for every lot.
-                Err(e) if operate == ListOperation::Add => return Err(e),
+                // An add's times that do not fit a lot's stored entry stop the whole change (all or
+                // nothing), naming the lot; bad times are the request's fault at every lot alike.
+                Err(ApiError(status, message)) if operate == ListOperation::Add => {
+                    return Err(ApiError(status, format!("parkingCode {code}: {message}")));
+                }
                 Err(e) => {
                     skipped.push(Skipped { access_id: lot.access_id.clone(), parking_code: code.clone(), reason: e.1 })
                 }
