@@ -34,6 +34,15 @@ def map_case(ctx, case):
         start, end = body.get("startTime"), body.get("endTime")
         if isinstance(start, str) and isinstance(end, str) and end < start:
             body["startTime"], body["endTime"] = end, start
+    if operation.method.upper() == "POST" and operation.path == "/api/admin/lists/city":
+        body = case.body
+        # The same rules for the whole city: an add needs both times, not reversed.
+        if body.get("operate") == "add":
+            body.setdefault("startTime", "2026-01-01 00:00:00")
+            body.setdefault("endTime", "2026-12-28 23:59:59")
+        start, end = body.get("startTime"), body.get("endTime")
+        if isinstance(start, str) and isinstance(end, str) and end < start:
+            body["startTime"], body["endTime"] = end, start
     return case
 
 
