@@ -26,24 +26,22 @@ def map_case(ctx, case):
         body["accessId"] = ACCESS_ID
         if isinstance(body.get("parkingCodes"), list):
             body["parkingCodes"] = [c for c in body["parkingCodes"] if c in PARKING_CODES]
-        # Adding needs both times (update and delete keep the previous ones).
-        if body.get("operate") == "add":
-            body.setdefault("startTime", "2026-01-01 00:00:00")
-            body.setdefault("endTime", "2026-12-28 23:59:59")
-        # "endTime not before startTime": a cross-field rule.
-        start, end = body.get("startTime"), body.get("endTime")
-        if isinstance(start, str) and isinstance(end, str) and end < start:
-            body["startTime"], body["endTime"] = end, start
+        list_times(body)
     if operation.method.upper() == "POST" and operation.path == "/api/admin/lists/city":
-        body = case.body
-        # The same rules for the whole city: an add needs both times, not reversed.
-        if body.get("operate") == "add":
-            body.setdefault("startTime", "2026-01-01 00:00:00")
-            body.setdefault("endTime", "2026-12-28 23:59:59")
-        start, end = body.get("startTime"), body.get("endTime")
-        if isinstance(start, str) and isinstance(end, str) and end < start:
-            body["startTime"], body["endTime"] = end, start
+        # The same rules for the whole city.
+        list_times(case.body)
     return case
+
+
+def list_times(body):
+    """An add needs both times (update and delete keep the previous ones);
+    "endTime not before startTime" is a cross-field rule."""
+    if body.get("operate") == "add":
+        body.setdefault("startTime", "2026-01-01 00:00:00")
+        body.setdefault("endTime", "2026-12-28 23:59:59")
+    start, end = body.get("startTime"), body.get("endTime")
+    if isinstance(start, str) and isinstance(end, str) and end < start:
+        body["startTime"], body["endTime"] = end, start
 
 
 # The contract run's lot (examples/lot.toml): entry lanes 1 and 3 (3 monthly only), exit lane 2.

@@ -32,11 +32,12 @@ async fn a_second_process_on_one_sqlite_file_is_refused() {
     }
     // (A process that died, kill -9 included, leaves no lock: the cli tests restart platforms on their files.)
     // The health check a balancer reads.
-    let health = reqwest_get(first.http, "/healthz").await;
+    let health = raw_get(first.http, "/healthz").await;
     assert_eq!(health, (200, "ok a\n".to_owned()));
 }
 
-async fn reqwest_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+/// A GET over a plain socket: its status and body.
+async fn raw_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.expect("send");

@@ -80,6 +80,24 @@ enum Operate {
     Delete,
 }
 
+impl Operate {
+    fn operation(self) -> ListOperation {
+        match self {
+            Operate::Add => ListOperation::Add,
+            Operate::Update => ListOperation::Update,
+            Operate::Delete => ListOperation::Delete,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Operate::Add => "add",
+            Operate::Update => "update",
+            Operate::Delete => "delete",
+        }
+    }
+}
+
 fn plate_schema() -> Object {
     ObjectBuilder::new().schema_type(Type::String).pattern(Some(onepark_domain::plate::PATTERN)).build()
 }
@@ -149,11 +167,7 @@ impl ChangeReply {
 /// the audit trail.
 pub(crate) async fn apply(state: &AppState, who: &Who, c: Change) -> Result<ChangeReply, ApiError> {
     let kind = c.list;
-    let operate = match c.operate {
-        Operate::Add => ListOperation::Add,
-        Operate::Update => ListOperation::Update,
-        Operate::Delete => ListOperation::Delete,
-    };
+    let operate = c.operate.operation();
     let plate = Plate::parse(&c.plate_no).map_err(|e| bad(format!("plateNo: {e}")))?.to_string();
     let lot =
         state.lot(&c.access_id).await?.ok_or_else(|| not_found(format!("accessId: unknown `{}`", c.access_id)))?;
@@ -272,7 +286,7 @@ async fn every_lot(state: &AppState) -> Result<Vec<std::sync::Arc<LotAccess>>, A
 
 pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Result<CityReply, ApiError> {
     let kind = c.list;
-    let operate = operation_of(c.operate);
+    let operate = c.operate.operation();
     let plate = Plate::parse(&c.plate_no).map_err(|e| bad(format!("plateNo: {e}")))?.to_string();
     // As one lot's change would read it (the same checks, each lot's previous version).
     let template = Change {
@@ -315,7 +329,7 @@ pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Re
     }
     let now = format_time(state.now());
     let change = audit::Change::new("list", "*", &plate)
-        .new_value(serde_json::json!({ "list": kind_en(kind), "operate": operate_name(c.operate), "lots": work.len() }))
+        .new_value(serde_json::json!({ "list": kind_en(kind), "operate": c.operate.name(), "lots": work.len() }))
         .reason(c.remark.as_deref().unwrap_or(""));
     let pending = audit::begin(state.store(), who, &now, change).await?;
     let result = seal_and_store(state, work, operate).await;
@@ -332,22 +346,6 @@ pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Re
         last_request_id: ids.last().copied(),
         skipped,
     })
-}
-
-fn operate_name(o: Operate) -> &'static str {
-    match o {
-        Operate::Add => "add",
-        Operate::Update => "update",
-        Operate::Delete => "delete",
-    }
-}
-
-fn operation_of(o: Operate) -> ListOperation {
-    match o {
-        Operate::Add => ListOperation::Add,
-        Operate::Update => ListOperation::Update,
-        Operate::Delete => ListOperation::Delete,
-    }
 }
 
 /// Seals each lot's message on the CPU pool (a signature each), then stores
