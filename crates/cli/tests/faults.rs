@@ -792,6 +792,12 @@ async fn a_full_disk_under_sqlite() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let reconciled = lot.call("/api/reconcile", json!({ "date": day })).await;
+    if reconciled["balanced"] != true {
+        let df = Command::new("df").arg("-k").arg(&disk.0).output().map(|o| o.stdout).unwrap_or_default();
+        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+        eprintln!("{}\n--- log tail ---\n{}", String::from_utf8_lossy(&df), tail.join("\n"));
+    }
     assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
     assert_eq!(reconciled["balanced"], true, "{reconciled}");
     drop(platform);

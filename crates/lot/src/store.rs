@@ -138,7 +138,11 @@ impl Store {
             // A lot's record must survive a power cut once the barrier opened.
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .after_release(onepark_sql::released_clean)
+            .connect_with(options)
+            .await?;
         let store = Store { pool, writer: Arc::new(Mutex::new(())), links: Arc::new([Link::QDPARK]) };
         store.migrate().await?;
         Ok(store)

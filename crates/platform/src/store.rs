@@ -134,7 +134,11 @@ impl Store {
         } else {
             url.to_owned()
         };
-        let pool = AnyPoolOptions::new().max_connections(if sqlite { 4 } else { 16 }).connect(&url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .after_release(onepark_sql::released_clean)
+            .connect(&url)
+            .await?;
         if sqlite {
             sqlx::query("PRAGMA journal_mode=WAL").execute(&pool).await?;
         }

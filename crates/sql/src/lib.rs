@@ -47,6 +47,33 @@ impl MigrationSource<'static> for Embedded {
     }
 }
 
+/// What a pool's `after_release` check returns (sqlx's `BoxFuture`).
+type Released<'c> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, sqlx::Error>> + Send + 'c>>;
+
+/// A pool's `after_release` check (`PoolOptions::after_release(released_clean)`):
+/// a connection that comes back still counted inside a transaction is closed,
+/// not handed to the next user.
+///
+/// sqlx counts a connection's transaction depth itself and lowers it only
+/// when a COMMIT or ROLLBACK succeeds. SQLite may end a transaction on its
+/// own (a full disk, an I/O error): the rollback that follows then fails,
+/// the count stays at 1, and the next `begin` on that connection issues a
+/// SAVEPOINT. Its rollback (`ROLLBACK TO`) leaves a transaction open that
+/// nothing will commit: later reads there see a frozen snapshot and later
+/// writes are never durable. Found with a full disk under the platform
+/// (crates/cli/tests/faults.rs).
+pub fn released_clean<C: sqlx::Connection>(conn: &mut C, _: sqlx::pool::PoolConnectionMetadata) -> Released<'_> {
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        // A dropped transaction's rollback may still be queued (SQLite's
+        // worker thread): a round trip runs it first.
+        conn.ping().await?;
+        Ok(!conn.is_in_transaction())
+    })
+}
+
 /// A flag column (0 or 1; `Flag<Option<bool>>` for a nullable one). Any
 /// other stored value is a decode error: it is not ours to guess.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,6 +253,50 @@ macro_rules! column_enum {
 mod tests {
     use super::*;
     use sqlx::Row;
+
+    /// SQLite ends a transaction itself (here a trigger's `RAISE(ROLLBACK)`,
+    /// in production a full disk): the pool must not hand that connection
+    /// on with sqlx still counting a transaction, or a later write through
+    /// it is never committed.
+    #[tokio::test]
+    async fn a_connection_whose_transaction_sqlite_ended_is_not_reused() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+        use sqlx::{ConnectOptions, Connection};
+        let path = std::env::temp_dir().join(format!("onepark-sql-release-{}.db", std::process::id()));
+        let options = SqliteConnectOptions::new().filename(&path).create_if_missing(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .after_release(released_clean)
+            .connect_with(options.clone())
+            .await
+            .expect("pool");
+        sqlx::raw_sql(
+            "CREATE TABLE doomed (x INTEGER); CREATE TABLE kept (x INTEGER); \
+             CREATE TRIGGER no BEFORE INSERT ON doomed BEGIN SELECT RAISE(ROLLBACK, 'no'); END;",
+        )
+        .execute(&pool)
+        .await
+        .expect("schema");
+        {
+            let mut tx = pool.begin().await.expect("begin");
+            let ended = sqlx::query("INSERT INTO doomed VALUES (1)").execute(&mut *tx).await;
+            assert!(ended.is_err(), "the trigger ends the transaction");
+        }
+        {
+            // A transaction that rolls back (an error on its way).
+            let mut tx = pool.begin().await.expect("begin again");
+            sqlx::query("INSERT INTO kept VALUES (1)").execute(&mut *tx).await.expect("insert");
+        }
+        sqlx::query("INSERT INTO kept VALUES (2)").execute(&pool).await.expect("a plain write");
+        let mut other = options.connect().await.expect("another connection");
+        let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM kept").fetch_one(&mut other).await.expect("count");
+        other.close().await.expect("close");
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        assert_eq!(seen, 1, "the plain write is committed and only it");
+    }
 
     column_enum! {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use onepark_testkit::config::platform_toml;
 use onepark_testkit::net::wait_port;
@@ -38,7 +38,7 @@ pub async fn start(dir: &Path, args: &[&str], config: &Path, port: u16) -> Proce
         .args(args)
         .arg("--config")
         .arg(config)
-        .stdout(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
         .expect("start");

@@ -352,8 +352,9 @@ async fn run(
     let mut written = SlotsWritten::default();
     // The writer keeps its connection from batch to batch: taking one from
     // the pool each time costs a liveness round trip per batch. A batch that
-    // fails for another reason than a conflict gives it back (it may be
-    // broken) and the next takes a fresh one.
+    // fails gives it back and the next try takes one from the pool: it may be
+    // broken, or left counted inside a transaction SQLite ended on its own
+    // (a full disk), which the pool's release check closes.
     let mut held: Option<PoolConnection<sqlx::Any>> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let _turn = match &writer {
@@ -372,13 +373,17 @@ async fn run(
             };
             match commit(conn, &mut batch, &mut written).await {
                 Err(Failure::Transient(why)) if retries < MAX_RETRIES => {
+                    held = None;
                     retries += 1;
                     stats.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(reason = %why, retries, jobs = batch.len(), "write conflict; batch retried");
                     // The other side needs a moment to finish; spread retries.
                     tokio::time::sleep(Duration::from_millis(5 << retries.min(6))).await;
                 }
-                Err(Failure::Transient(why)) => break Err(Arc::new(sqlx::Error::Protocol(why))),
+                Err(Failure::Transient(why)) => {
+                    held = None;
+                    break Err(Arc::new(sqlx::Error::Protocol(why)));
+                }
                 Err(Failure::Db(e)) => {
                     held = None;
                     break Err(Arc::new(e));
