@@ -218,8 +218,15 @@ pub(crate) fn row_chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usi
     })
 }
 
-/// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail`.
-pub(crate) fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &str) -> String {
+/// `head` + `($1, …, $columns), (…)` for `rows` rows + `tail` (`head` and
+/// `tail` bind nothing). On SQLite the values are `?`, bound in order:
+/// sqlx asks SQLite for each parameter's name, and SQLite finds a name by
+/// walking the statement's list of named parameters, so binding n `$k`
+/// costs n²/2 steps — a statement of 256 downlinks binds 3,840 values, and
+/// that walk was 8 % of the platform's CPU in the 10,000-lot broadcast.
+/// An anonymous `?` has no name to look up.
+pub(crate) fn multi_row_insert(conn: &AnyConnection, head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let in_order = conn.backend_name() == "SQLite";
     let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 6);
     sql.push_str(head);
     for r in 0..rows {
@@ -228,8 +235,12 @@ pub(crate) fn multi_row_insert(head: &str, columns: usize, rows: usize, tail: &s
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push('$');
-            sql.push_str(&(r * columns + c + 1).to_string());
+            if in_order {
+                sql.push('?');
+            } else {
+                sql.push('$');
+                sql.push_str(&(r * columns + c + 1).to_string());
+            }
         }
         sql.push(')');
     }

@@ -378,7 +378,7 @@ pub(super) async fn insert_downlinks(conn: &mut AnyConnection, all: &[&Downlink]
     const HEAD: &str = "INSERT INTO downlinks (request_id, access_id, parking_code, interface, topic, payload, subject, \
          created_at, created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, protocol) VALUES ";
     for range in super::row_chunks(all.len()) {
-        let sql = super::multi_row_insert(HEAD, 15, range.len(), "");
+        let sql = super::multi_row_insert(conn, HEAD, 15, range.len(), "");
         let mut query = sqlx::query(&sql);
         for d in &all[range] {
             query = query

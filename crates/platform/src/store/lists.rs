@@ -126,7 +126,7 @@ async fn upsert_entries(conn: &mut AnyConnection, all: &[&ListEntry]) -> Result<
          remark = excluded.remark, operate_time = excluded.operate_time, deleted = excluded.deleted, \
          request_id = excluded.request_id";
     for range in super::row_chunks(all.len()) {
-        let sql = super::multi_row_insert(HEAD, 11, range.len(), TAIL);
+        let sql = super::multi_row_insert(conn, HEAD, 11, range.len(), TAIL);
         let mut query = sqlx::query(&sql);
         for e in &all[range] {
             query = query

@@ -31,6 +31,7 @@ async fn put_photos(conn: &mut AnyConnection, rows: &[&PhotoRow]) -> Result<Vec<
     let mut inserted = std::collections::HashSet::new();
     for chunk in row_chunks(rows.len()) {
         let sql = multi_row_insert(
+            conn,
             "INSERT INTO photos (parking_code, photo_id, uid, access_id, photo_type, photo_time, name, sha256, \
              size, upload_time, received_at, content) VALUES ",
             COLUMNS,

@@ -352,6 +352,7 @@ async fn put_entries(
         let chunk = &rows[chunk];
         // The plate's news comes back with the row: no statement of its own.
         let sql = multi_row_insert(
+            conn,
             "INSERT INTO entries (parking_code, uid, access_id, arrival_id, plate_no, plate_color, car_type, \
              parking_type, entry_num, arrive_time, upload_time, received_at, plate_valid, content) VALUES ",
             COLUMNS,

@@ -305,7 +305,7 @@ async fn execute_rows<T>(
     bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
 ) -> Result<(), sqlx::Error> {
     for chunk in super::row_chunks(rows.len()) {
-        let sql = super::multi_row_insert(head, columns, chunk.len(), tail);
+        let sql = super::multi_row_insert(conn, head, columns, chunk.len(), tail);
         let mut query = sqlx::query(&sql);
         for row in &rows[chunk] {
             query = bind(query, row);
