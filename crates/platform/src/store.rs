@@ -54,7 +54,7 @@ pub use checks::{CheckRow, DayCounts, UnbalancedCheck};
 pub use city::{LotDay, LotPlace, PerLot, Slot};
 pub use cloud::{FixedCar, Principal, PrincipalKind, RemoteStay};
 pub use commands::{Answered, CloudLotState, CommandAnswer, EVENT_KINDS, EventSearch, LotEvent};
-pub use downlinks::{Confirmed, Downlink, DownlinkState, NewDownlink};
+pub use downlinks::{Claim, Confirmed, Downlink, DownlinkState, NewDownlink};
 pub use group::CommitStats;
 pub use lists::ListEntry;
 pub use lots::{BerthPoint, LotStatus, StoredLot};

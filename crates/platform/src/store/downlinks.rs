@@ -116,6 +116,15 @@ pub enum Confirmed {
 /// lots at once (expiry), so they share one writer instead of one per lot.
 pub(super) const DOWNLINKS: &str = "downlinks";
 
+/// One attempt of a message a publisher means to send: its id, the attempts
+/// it saw made, and when the next is due if this one is not confirmed.
+#[derive(Clone, Debug)]
+pub struct Claim {
+    pub request_id: i64,
+    pub seen: i64,
+    pub next_attempt_at: String,
+}
+
 const DOWNLINK_COLUMNS: &str = "request_id, protocol, access_id, parking_code, interface, topic, payload, subject, created_at, \
      created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, last_published_at, confirmed_at, \
      confirm_success, confirm_ms, confirm_reason";
@@ -181,22 +190,41 @@ impl Store {
         now: &str,
         next_attempt_at: &str,
     ) -> Result<bool, StoreError> {
-        let data = (now.to_owned(), next_attempt_at.to_owned());
+        let claim = Claim { request_id, seen, next_attempt_at: next_attempt_at.to_owned() };
+        Ok(self.claim_attempts(vec![claim], now).await?.first().copied().unwrap_or(false))
+    }
+
+    /// [`Store::claim_attempt`] for a publisher's whole pass, in one write
+    /// of a few statements (one UPDATE per chunk of [`super::ROWS`]); whether
+    /// each claim was won, in order. A statement each had been 10,000 round
+    /// trips to the database for a city-wide broadcast.
+    pub async fn claim_attempts(&self, claims: Vec<Claim>, now: &str) -> Result<Vec<bool>, StoreError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let data = (claims, now.to_owned());
         self.group
-            .write(DOWNLINKS, data, move |conn, (now, next), _| {
+            .write(DOWNLINKS, data, |conn, (claims, now), _| {
                 Box::pin(async move {
-                    let done = sqlx::query(
-                        "UPDATE downlinks SET attempts = attempts + 1, last_published_at = $2, next_attempt_at = $3, \
-                         state = CASE WHEN state = 'queued' THEN 'published' ELSE state END \
-                         WHERE request_id = $1 AND attempts = $4 AND state IN ('queued', 'published')",
-                    )
-                    .bind(request_id)
-                    .bind(now)
-                    .bind(next)
-                    .bind(seen)
-                    .execute(&mut *conn)
-                    .await?;
-                    Ok(done.rows_affected() == 1)
+                    // Rows of (request_id, attempts seen, next attempt, now);
+                    // VALUES names its columns column1… on both databases.
+                    const HEAD: &str = "UPDATE downlinks SET attempts = downlinks.attempts + 1, \
+                         last_published_at = c.column4, next_attempt_at = c.column3, \
+                         state = CASE WHEN downlinks.state = 'queued' THEN 'published' ELSE downlinks.state END \
+                         FROM (VALUES ";
+                    const TAIL: &str = ") AS c WHERE downlinks.request_id = c.column1 \
+                         AND downlinks.attempts = c.column2 AND downlinks.state IN ('queued', 'published') \
+                         RETURNING downlinks.request_id";
+                    let mut won = std::collections::HashSet::new();
+                    for range in super::row_chunks(claims.len()) {
+                        let sql = super::multi_row_insert(conn, HEAD, 4, range.len(), TAIL);
+                        let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                        for c in &claims[range] {
+                            query = query.bind(c.request_id).bind(c.seen).bind(&c.next_attempt_at).bind(now.as_str());
+                        }
+                        won.extend(query.fetch_all(&mut *conn).await?);
+                    }
+                    Ok(claims.iter().map(|c| won.contains(&c.request_id)).collect())
                 })
             })
             .await

@@ -15,7 +15,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 
 pub use crate::city::announce::Wake;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{Claim, StoreError};
 
 /// The platform nodes' shared subscription group on an external broker.
 pub const SHARE: &str = "$share/onepark/";
@@ -140,21 +140,23 @@ pub async fn publish_due(state: &AppState, client: &AsyncClient) -> Result<bool,
     let mut due = state.store().due_downlinks(Protocol::Qdpark, &now_text, BATCH).await?;
     due.extend(state.store().due_downlinks(Protocol::Cloudpark, &now_text, BATCH).await?);
     // Each attempt is claimed before it goes out, so that of several nodes
-    // looking at the queue one publishes it; concurrent, so that the group
-    // commit records the whole pass at once.
-    let now_text = &now_text;
-    let claims = due.iter().map(|d| {
-        let next = if d.protocol == Protocol::Cloudpark.as_str() {
-            crate::link::cloudpark::channel::next_attempt(d, d.attempts + 1, now)
-        } else {
-            format_time(now + backoff(&d.interface, d.attempts + 1))
-        };
-        async move { state.store().claim_attempt(d.request_id, d.attempts, now_text, &next).await }
-    });
-    let claimed = futures_util::future::join_all(claims).await;
+    // looking at the queue one publishes it; the whole pass in one write.
+    let claims = due
+        .iter()
+        .map(|d| Claim {
+            request_id: d.request_id,
+            seen: d.attempts,
+            next_attempt_at: if d.protocol == Protocol::Cloudpark.as_str() {
+                crate::link::cloudpark::channel::next_attempt(d, d.attempts + 1, now)
+            } else {
+                format_time(now + backoff(&d.interface, d.attempts + 1))
+            },
+        })
+        .collect();
+    let claimed = state.store().claim_attempts(claims, &now_text).await?;
     for (d, claimed) in due.iter().zip(claimed) {
         // Another node claimed this attempt and publishes it.
-        if !claimed? {
+        if !claimed {
             continue;
         }
         // A publish the client cannot take is lost with this attempt: the next comes after its backoff.
