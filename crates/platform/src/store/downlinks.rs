@@ -5,7 +5,7 @@
 use onepark_domain::record::Protocol;
 use onepark_sql::Flag;
 use serde::Serialize;
-use sqlx::{AnyConnection, Connection};
+use sqlx::AnyConnection;
 
 use super::{Store, StoreError};
 
@@ -332,38 +332,42 @@ impl Store {
         self.group
             .write(DOWNLINKS, data, move |conn, (access_id, now, reason), _| {
                 Box::pin(async move {
-                    let mut tx = conn.begin().await?;
-                    let found: Option<(DownlinkState, i64)> = sqlx::query_as(
-                        "SELECT state, created_ms FROM downlinks WHERE request_id = $1 AND access_id = $2",
-                    )
-                    .bind(request_id)
-                    .bind(access_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    let Some((state, created_ms)) = found else { return Ok(Confirmed::Unknown) };
-                    if matches!(state, DownlinkState::Confirmed | DownlinkState::Refused) {
-                        return Ok(Confirmed::Already);
-                    }
-                    let latency_ms = (now_ms - created_ms).max(0);
+                    // One statement in the usual case (the first confirm):
+                    // a confirm storm after a city-wide change is 10,000 of
+                    // them, and each round trip to the database costs more
+                    // than the work (a savepoint, a read and a write had
+                    // been four).
                     let state = if success { DownlinkState::Confirmed } else { DownlinkState::Refused };
-                    sqlx::query(
-                        "UPDATE downlinks SET state = $5, confirmed_at = $2, confirm_success = $3, \
-                         confirm_ms = $4, confirm_reason = $6 WHERE request_id = $1",
+                    let latency_ms: Option<i64> = sqlx::query_scalar(
+                        "UPDATE downlinks SET state = $5, confirmed_at = $3, confirm_success = $4, \
+                         confirm_ms = CASE WHEN $6 > created_ms THEN $6 - created_ms ELSE 0 END, confirm_reason = $7 \
+                         WHERE request_id = $1 AND access_id = $2 AND state NOT IN ('confirmed', 'refused') \
+                         RETURNING confirm_ms",
                     )
                     .bind(request_id)
-                    .bind(now)
+                    .bind(access_id.as_str())
+                    .bind(now.as_str())
                     .bind(Flag(success))
-                    .bind(latency_ms)
                     .bind(state)
+                    .bind(now_ms)
                     .bind(if success {
                         None
                     } else {
                         reason.as_deref().map(|r| r.chars().take(256).collect::<String>())
                     })
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *conn)
                     .await?;
-                    tx.commit().await?;
-                    Ok(Confirmed::Now { latency_ms })
+                    if let Some(latency_ms) = latency_ms {
+                        return Ok(Confirmed::Now { latency_ms });
+                    }
+                    // A repeat (confirmed or refused before), or not this lot's message.
+                    let known: Option<i64> =
+                        sqlx::query_scalar("SELECT request_id FROM downlinks WHERE request_id = $1 AND access_id = $2")
+                            .bind(request_id)
+                            .bind(access_id.as_str())
+                            .fetch_optional(&mut *conn)
+                            .await?;
+                    Ok(if known.is_some() { Confirmed::Already } else { Confirmed::Unknown })
                 })
             })
             .await
