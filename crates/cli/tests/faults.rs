@@ -809,6 +809,105 @@ async fn a_full_disk_under_sqlite() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The lot gateway's own disk fills up (its database on a small tmpfs): a
+/// lane call it cannot record is answered with an error, never as if it
+/// were kept; once space returns the same calls succeed, the outbox drains
+/// and the day balances at the platform; the lot's database passes
+/// SQLite's integrity check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_at_the_lot() {
+    let test = "a_full_disk_at_the_lot";
+    let dir = fresh_dir("fault-lot-disk");
+    let Some(disk) = SmallDisk::mount(test, &dir.join("small"), "8m") else { return };
+    let (http, lane) = (free_port(), free_port());
+    let config = dir.join("platform.toml");
+    let text = format!(
+        "listen = \"127.0.0.1:{http}\"\ndatabase = \"sqlite://{db}\"\nmqtt_listen = \"off\"\nadmin_token = \"t\"\n\
+         photo_dir = \"{photos}\"\n[keys]\nprivate_key = \"{key}\"\n{lots}",
+        db = dir.join("p.db").display(),
+        photos = dir.join("photos").display(),
+        key = key_path("platform_private.b64").display(),
+        lots = lot_access("234", &["1001"]),
+    );
+    std::fs::write(&config, text).expect("config");
+    let _platform = common::start(&dir, &["platform", "serve"], &config, http).await;
+    let lot_db = disk.0.join("lot.db");
+    let lot_config = dir.join("lot.toml");
+    let top = format!("listen = \"127.0.0.1:{lane}\"\n");
+    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
+    let lot_text = lot_toml("1001", &top, &lot_db, (2000, 1900), &url)
+        + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n";
+    std::fs::write(&lot_config, lot_text).expect("lot config");
+    let lot_process = common::start(&dir, &["lot", "serve"], &lot_config, lane).await;
+    let lot = LotApi { base: format!("http://127.0.0.1:{lane}"), token: None };
+
+    let (day, cars) = (yesterday(), 150);
+    let mut events: Vec<(u32, usize, bool)> = Vec::new();
+    for i in 0..cars {
+        let entry = 6 * 60 + (i as u32 * 12 * 60 / cars as u32);
+        events.push((entry, i, false));
+        events.push((entry + 10 + (i as u32 * 37) % 240, i, true));
+    }
+    events.sort();
+    let call = |minute: u32, i: usize, exit: bool| {
+        let lot = lot.clone();
+        let time = format!("{day} {:02}:{:02}:{:02}", (minute / 60).min(23), minute % 60, i % 60);
+        let plate = format!("鲁B{i:05}");
+        async move {
+            if exit {
+                lot.call("/api/lanes/2/exit", json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG }))
+                    .await
+            } else {
+                lot.call("/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
+            }
+        }
+    };
+    let (mut refused, mut full) = (Vec::new(), false);
+    for (k, &(minute, i, exit)) in events.iter().enumerate() {
+        if k == 60 {
+            eprintln!("lot disk full ({} bytes of filler)", disk.fill());
+            full = true;
+        }
+        if k == 200 {
+            disk.free();
+            full = false;
+            eprintln!("lot disk space back; {} lane calls were refused while it was full", refused.len());
+            // What the lanes could not record, they ask again (a booth would).
+            for &(minute, i, exit) in std::mem::take(&mut refused).iter() {
+                let reply = call(minute, i, exit).await;
+                assert_eq!(reply["open"], true, "car {i} again after the disk had room: {reply}");
+            }
+        }
+        let reply = call(minute, i, exit).await;
+        if reply["open"] != true {
+            assert!(full, "car {i} refused with room on the disk: {reply}");
+            refused.push((minute, i, exit));
+        }
+    }
+    assert!(refused.is_empty(), "left over: {refused:?}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let now = lot.read("/api/status").await;
+        if now["outbox"]["pending"] == 0 {
+            assert_eq!(now["outbox"]["refused"], 0, "{now}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the outbox did not drain after the disk had room again: {now}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let reconciled = lot.call("/api/reconcile", json!({ "date": day })).await;
+    assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
+    assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    assert_eq!(reconciled["passes"][0]["arriveNum"], cars, "{reconciled}");
+    drop(lot_process);
+    if Command::new("sqlite3").arg("-version").output().is_ok() {
+        let check = Command::new("sqlite3").arg(&lot_db).arg("PRAGMA integrity_check;").output().expect("sqlite3");
+        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&check.stderr));
+    }
+    drop(disk);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A network namespace for the lot gateway with two veth pairs to the host:
 /// `uplink` (10.231.N.0/24: the lot's way to the balancer, which the
 /// partition takes down) and `control` (10.232.N.0/24: the test's way to

@@ -238,6 +238,18 @@ impl Sender {
         }
     }
 
+    /// The outcomes could not be recorded (a full disk): the rows are still
+    /// pending in the store, so they stay in the queue and go again in a
+    /// second — answered as identical re-uploads — until an outcome is kept.
+    /// (Dropped from the queue, they would wait in the store for a restart:
+    /// refills only read rows after the last one loaded.)
+    fn handle_unrecorded(&mut self, now: i64, finished: &[(i64, i64, Finished)]) {
+        let ids: HashSet<i64> = finished.iter().map(|(id, _, _)| *id).collect();
+        for row in self.queue.rows.iter_mut().filter(|r| ids.contains(&r.id)) {
+            row.next_attempt_ms = row.next_attempt_ms.max(now + UNRECORDED_RETRY_MS);
+        }
+    }
+
     /// The outcomes are recorded: finished rows leave the queue, retried
     /// ones wait for their next attempt.
     fn handle_recorded(&mut self, finished: Vec<(i64, i64, Finished)>) {
@@ -327,12 +339,13 @@ pub async fn run(
                     finished.push(sender.handle_attempt(clock.millis(), &row, result, &stats));
                 }
                 sender.handle_round(clock.millis(), unreachable);
-                if let Err(e) = store.finish(&finished).await {
-                    // The rows stay pending in the store and are sent again after a
-                    // restart, answered 200 as identical re-uploads: nothing is lost.
-                    tracing::error!(error = %e, "cannot record upload outcomes");
+                match store.finish(&finished).await {
+                    Ok(()) => sender.handle_recorded(finished),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot record upload outcomes; the records go again");
+                        sender.handle_unrecorded(clock.millis(), &finished);
+                    }
                 }
-                sender.handle_recorded(finished);
             }
             _ = wake.notified() => refill = true,
             _ = tokio::time::sleep(sleep) => {
@@ -344,6 +357,9 @@ pub async fn run(
         }
     }
 }
+
+/// How long rows whose outcome could not be recorded wait before going again.
+const UNRECORDED_RETRY_MS: i64 = 1000;
 
 /// After this many failed attempts a record the platform keeps answering with
 /// an error (≈ 2 hours at the 5-minute ceiling) is set aside like a refusal,
@@ -630,6 +646,27 @@ mod tests {
         q.rows.retain(|r| r.id != 1);
         q.in_flight.remove(&1);
         assert_eq!(ids(q.ready(10, 16)), [3]);
+    }
+
+    #[test]
+    fn an_outcome_that_could_not_be_recorded_is_sent_again() {
+        let stats = OutboxStats::default();
+        let mut sender = Sender::new(4);
+        sender.queue.rows.extend([row(1, Some("A"), "uploadCarInData", 0), row(2, Some("B"), "uploadCarInData", 0)]);
+        let sent = sender.poll_transmit(10);
+        assert_eq!(sent.len(), 2);
+        let finished: Vec<_> =
+            sent.iter().map(|r| sender.handle_attempt(20, r, Attempt::Delivered { latency_ms: 1 }, &stats)).collect();
+        // The store could not keep the outcomes: nothing leaves the queue.
+        sender.handle_unrecorded(20, &finished);
+        assert!(sender.poll_transmit(30).is_empty(), "not at once: the disk needs a moment");
+        let again: Vec<i64> = sender.poll_transmit(20 + UNRECORDED_RETRY_MS).iter().map(|r| r.id).collect();
+        assert_eq!(again, [1, 2], "both go again");
+        let rows: Vec<Outgoing> = sender.queue.rows.iter().filter(|r| again.contains(&r.id)).cloned().collect();
+        let finished: Vec<_> =
+            rows.iter().map(|r| sender.handle_attempt(2000, r, Attempt::Delivered { latency_ms: 1 }, &stats)).collect();
+        sender.handle_recorded(finished);
+        assert!(sender.queue.rows.is_empty(), "recorded this time");
     }
 
     #[test]
