@@ -380,23 +380,35 @@ where
     F: FnMut(usize) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let mut events: Vec<(u32, usize, bool)> = Vec::new();
+    for (k, event) in day_events(cars).into_iter().enumerate() {
+        fault(k).await;
+        let reply = lane_call(lot, day, event).await;
+        assert_eq!(reply["open"], true, "car {} at minute {}: {reply}", event.1, event.0);
+    }
+}
+
+/// A day of `cars`: each enters (minute of the day, car, false) and leaves
+/// (…, true) 10 minutes to 4 hours later, in time order.
+fn day_events(cars: usize) -> Vec<(u32, usize, bool)> {
+    let mut events = Vec::new();
     for i in 0..cars {
         let entry = 6 * 60 + (i as u32 * 12 * 60 / cars as u32);
         events.push((entry, i, false));
         events.push((entry + 10 + (i as u32 * 37) % 240, i, true));
     }
     events.sort();
-    for (k, (minute, i, exit)) in events.into_iter().enumerate() {
-        fault(k).await;
-        let time = format!("{day} {:02}:{:02}:{:02}", (minute / 60).min(23), minute % 60, i % 60);
-        let plate = format!("鲁B{i:05}");
-        let reply = if exit {
-            lot.call("/api/lanes/2/exit", json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG })).await
-        } else {
-            lot.call("/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
-        };
-        assert_eq!(reply["open"], true, "car {i} at {time}: {reply}");
+    events
+}
+
+/// One of [`day_events`] at the lot's lanes (entry lane 1, exit lane 2 with
+/// 12 yuan paid), with a photo; the lane's reply.
+async fn lane_call(lot: &LotApi, day: &str, (minute, i, exit): (u32, usize, bool)) -> Value {
+    let time = format!("{day} {:02}:{:02}:{:02}", (minute / 60).min(23), minute % 60, i % 60);
+    let plate = format!("鲁B{i:05}");
+    if exit {
+        lot.call("/api/lanes/2/exit", json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG })).await
+    } else {
+        lot.call("/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
     }
 }
 
@@ -731,27 +743,9 @@ async fn a_full_disk_under_sqlite() {
     let test = "a_full_disk_under_sqlite";
     let dir = fresh_dir("fault-disk");
     let Some(disk) = SmallDisk::mount(test, &dir.join("small"), "16m") else { return };
-    let (http, lane) = (free_port(), free_port());
     let db = disk.0.join("p.db");
-    let config = dir.join("platform.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:{http}\"\ndatabase = \"sqlite://{db}\"\nmqtt_listen = \"off\"\nadmin_token = \"t\"\n\
-         photo_dir = \"{photos}\"\n[keys]\nprivate_key = \"{key}\"\n{lots}",
-        db = db.display(),
-        photos = disk.0.join("photos").display(),
-        key = key_path("platform_private.b64").display(),
-        lots = lot_access("234", &["1001"]),
-    );
-    std::fs::write(&config, text).expect("config");
-    let platform = common::start(&dir, &["platform", "serve"], &config, http).await;
-    let lot_config = dir.join("lot.toml");
-    let top = format!("listen = \"127.0.0.1:{lane}\"\n");
-    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
-    let lot_text = lot_toml("1001", &top, &dir.join("lot.db"), (2000, 1900), &url)
-        + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n";
-    std::fs::write(&lot_config, lot_text).expect("lot config");
-    let _lot = common::start(&dir, &["lot", "serve"], &lot_config, lane).await;
-    let lot = LotApi { base: format!("http://127.0.0.1:{lane}"), token: None };
+    let pair = Pair::start(&dir, &db, &disk.0.join("photos"), &dir.join("lot.db")).await;
+    let lot = pair.lot.clone();
     let status = || {
         let lot = lot.clone();
         async move { lot.read("/api/status").await }
@@ -781,32 +775,86 @@ async fn a_full_disk_under_sqlite() {
         }
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    loop {
-        let now = status().await;
-        if now["outbox"]["pending"] == 0 {
-            assert_eq!(now["outbox"]["refused"], 0, "{now}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the outbox did not drain after the disk had room again: {now}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let reconciled = lot.call("/api/reconcile", json!({ "date": day })).await;
-    if reconciled["balanced"] != true {
-        let df = Command::new("df").arg("-k").arg(&disk.0).output().map(|o| o.stdout).unwrap_or_default();
-        let log = std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
-        eprintln!("{}\n--- log tail ---\n{}", String::from_utf8_lossy(&df), tail.join("\n"));
-    }
-    assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
-    assert_eq!(reconciled["balanced"], true, "{reconciled}");
-    drop(platform);
-    if Command::new("sqlite3").arg("-version").output().is_ok() {
-        let check = Command::new("sqlite3").arg(&db).arg("PRAGMA integrity_check;").output().expect("sqlite3");
-        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&check.stderr));
-    }
+    pair.drained_and_balanced(&day, &disk.0).await;
+    drop(pair);
+    intact(&db);
     drop(disk);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// One platform node on SQLite (no broker) with lot 1001 of accessID 234,
+/// and that lot's gateway; databases and photos where the test puts them.
+struct Pair {
+    dir: PathBuf,
+    lot: LotApi,
+    // Dropped (stopped) in this order: the gateway first.
+    _lot: Process,
+    _platform: Process,
+}
+
+impl Pair {
+    async fn start(
+        dir: &std::path::Path,
+        db: &std::path::Path,
+        photos: &std::path::Path,
+        lot_db: &std::path::Path,
+    ) -> Pair {
+        let (http, lane) = (free_port(), free_port());
+        let config = dir.join("platform.toml");
+        let text = format!(
+            "listen = \"127.0.0.1:{http}\"\ndatabase = \"sqlite://{db}\"\nmqtt_listen = \"off\"\nadmin_token = \"t\"\n\
+             photo_dir = \"{photos}\"\n[keys]\nprivate_key = \"{key}\"\n{lots}",
+            db = db.display(),
+            photos = photos.display(),
+            key = key_path("platform_private.b64").display(),
+            lots = lot_access("234", &["1001"]),
+        );
+        std::fs::write(&config, text).expect("config");
+        let platform = common::start(dir, &["platform", "serve"], &config, http).await;
+        let lot_config = dir.join("lot.toml");
+        let top = format!("listen = \"127.0.0.1:{lane}\"\n");
+        let url = format!("http://127.0.0.1:{http}/api/v1/cp");
+        let lot_text = lot_toml("1001", &top, lot_db, (2000, 1900), &url)
+            + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n";
+        std::fs::write(&lot_config, lot_text).expect("lot config");
+        let lot_process = common::start(dir, &["lot", "serve"], &lot_config, lane).await;
+        let lot = LotApi { base: format!("http://127.0.0.1:{lane}"), token: None };
+        Pair { dir: dir.to_owned(), lot, _lot: lot_process, _platform: platform }
+    }
+
+    /// The lot's outbox drains (nothing set aside) and the day balances at
+    /// the first pass with nothing to send again; the reconciliation's answer.
+    /// When it does not, the small disk's usage and the logs' tail are printed.
+    async fn drained_and_balanced(&self, day: &str, disk: &std::path::Path) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let now = self.lot.read("/api/status").await;
+            if now["outbox"]["pending"] == 0 {
+                assert_eq!(now["outbox"]["refused"], 0, "{now}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "the outbox did not drain after the disk had room again: {now}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let reconciled = self.lot.call("/api/reconcile", json!({ "date": day })).await;
+        if reconciled["balanced"] != true {
+            let df = Command::new("df").arg("-k").arg(disk).output().map(|o| o.stdout).unwrap_or_default();
+            let log = std::fs::read_to_string(self.dir.join("log.txt")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+            eprintln!("{}\n--- log tail ---\n{}", String::from_utf8_lossy(&df), tail.join("\n"));
+        }
+        assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
+        assert_eq!(reconciled["balanced"], true, "{reconciled}");
+        reconciled
+    }
+}
+
+/// SQLite's integrity check passes on `db` (when the sqlite3 tool is there).
+fn intact(db: &std::path::Path) {
+    if Command::new("sqlite3").arg("-version").output().is_ok() {
+        let check = Command::new("sqlite3").arg(db).arg("PRAGMA integrity_check;").output().expect("sqlite3");
+        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&check.stderr));
+    }
 }
 
 /// The lot gateway's own disk fills up (its database on a small tmpfs): a
@@ -819,51 +867,13 @@ async fn a_full_disk_at_the_lot() {
     let test = "a_full_disk_at_the_lot";
     let dir = fresh_dir("fault-lot-disk");
     let Some(disk) = SmallDisk::mount(test, &dir.join("small"), "8m") else { return };
-    let (http, lane) = (free_port(), free_port());
-    let config = dir.join("platform.toml");
-    let text = format!(
-        "listen = \"127.0.0.1:{http}\"\ndatabase = \"sqlite://{db}\"\nmqtt_listen = \"off\"\nadmin_token = \"t\"\n\
-         photo_dir = \"{photos}\"\n[keys]\nprivate_key = \"{key}\"\n{lots}",
-        db = dir.join("p.db").display(),
-        photos = dir.join("photos").display(),
-        key = key_path("platform_private.b64").display(),
-        lots = lot_access("234", &["1001"]),
-    );
-    std::fs::write(&config, text).expect("config");
-    let _platform = common::start(&dir, &["platform", "serve"], &config, http).await;
     let lot_db = disk.0.join("lot.db");
-    let lot_config = dir.join("lot.toml");
-    let top = format!("listen = \"127.0.0.1:{lane}\"\n");
-    let url = format!("http://127.0.0.1:{http}/api/v1/cp");
-    let lot_text = lot_toml("1001", &top, &lot_db, (2000, 1900), &url)
-        + "[tariff]\nfree_minutes = 15\nprice = 300\ncycle_cap = 1200\n";
-    std::fs::write(&lot_config, lot_text).expect("lot config");
-    let lot_process = common::start(&dir, &["lot", "serve"], &lot_config, lane).await;
-    let lot = LotApi { base: format!("http://127.0.0.1:{lane}"), token: None };
+    let pair = Pair::start(&dir, &dir.join("p.db"), &dir.join("photos"), &lot_db).await;
+    let lot = pair.lot.clone();
 
     let (day, cars) = (yesterday(), 150);
-    let mut events: Vec<(u32, usize, bool)> = Vec::new();
-    for i in 0..cars {
-        let entry = 6 * 60 + (i as u32 * 12 * 60 / cars as u32);
-        events.push((entry, i, false));
-        events.push((entry + 10 + (i as u32 * 37) % 240, i, true));
-    }
-    events.sort();
-    let call = |minute: u32, i: usize, exit: bool| {
-        let lot = lot.clone();
-        let time = format!("{day} {:02}:{:02}:{:02}", (minute / 60).min(23), minute % 60, i % 60);
-        let plate = format!("鲁B{i:05}");
-        async move {
-            if exit {
-                lot.call("/api/lanes/2/exit", json!({ "plateNo": plate, "time": time, "paid": 1200, "photo": JPEG }))
-                    .await
-            } else {
-                lot.call("/api/lanes/1/entry", json!({ "plateNo": plate, "time": time, "photo": JPEG })).await
-            }
-        }
-    };
     let (mut refused, mut full) = (Vec::new(), false);
-    for (k, &(minute, i, exit)) in events.iter().enumerate() {
+    for (k, event) in day_events(cars).into_iter().enumerate() {
         if k == 60 {
             eprintln!("lot disk full ({} bytes of filler)", disk.fill());
             full = true;
@@ -873,37 +883,22 @@ async fn a_full_disk_at_the_lot() {
             full = false;
             eprintln!("lot disk space back; {} lane calls were refused while it was full", refused.len());
             // What the lanes could not record, they ask again (a booth would).
-            for &(minute, i, exit) in std::mem::take(&mut refused).iter() {
-                let reply = call(minute, i, exit).await;
-                assert_eq!(reply["open"], true, "car {i} again after the disk had room: {reply}");
+            for again in std::mem::take(&mut refused) {
+                let reply = lane_call(&lot, &day, again).await;
+                assert_eq!(reply["open"], true, "car {} again after the disk had room: {reply}", again.1);
             }
         }
-        let reply = call(minute, i, exit).await;
+        let reply = lane_call(&lot, &day, event).await;
         if reply["open"] != true {
-            assert!(full, "car {i} refused with room on the disk: {reply}");
-            refused.push((minute, i, exit));
+            assert!(full, "car {} refused with room on the disk: {reply}", event.1);
+            refused.push(event);
         }
     }
     assert!(refused.is_empty(), "left over: {refused:?}");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let now = lot.read("/api/status").await;
-        if now["outbox"]["pending"] == 0 {
-            assert_eq!(now["outbox"]["refused"], 0, "{now}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the outbox did not drain after the disk had room again: {now}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let reconciled = lot.call("/api/reconcile", json!({ "date": day })).await;
-    assert_eq!(reconciled["passes"][0]["requeued"], 0, "{reconciled}");
-    assert_eq!(reconciled["balanced"], true, "{reconciled}");
+    let reconciled = pair.drained_and_balanced(&day, &disk.0).await;
     assert_eq!(reconciled["passes"][0]["arriveNum"], cars, "{reconciled}");
-    drop(lot_process);
-    if Command::new("sqlite3").arg("-version").output().is_ok() {
-        let check = Command::new("sqlite3").arg(&lot_db).arg("PRAGMA integrity_check;").output().expect("sqlite3");
-        assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "ok", "{}", String::from_utf8_lossy(&check.stderr));
-    }
+    drop(pair);
+    intact(&lot_db);
     drop(disk);
     let _ = std::fs::remove_dir_all(&dir);
 }
