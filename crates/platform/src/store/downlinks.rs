@@ -5,7 +5,7 @@
 use onepark_domain::record::Protocol;
 use onepark_sql::Flag;
 use serde::Serialize;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 
 use super::{Store, StoreError};
 
@@ -215,15 +215,18 @@ impl Store {
                     const TAIL: &str = ") AS c WHERE downlinks.request_id = c.column1 \
                          AND downlinks.attempts = c.column2 AND downlinks.state IN ('queued', 'published') \
                          RETURNING downlinks.request_id";
+                    // All chunks or none: a pass that fails claims nothing.
+                    let mut tx = conn.begin().await?;
                     let mut won = std::collections::HashSet::new();
                     for range in super::row_chunks(claims.len()) {
-                        let sql = super::multi_row_insert(conn, HEAD, 4, range.len(), TAIL);
+                        let sql = super::multi_row_insert(&tx, HEAD, 4, range.len(), TAIL);
                         let mut query = sqlx::query_scalar::<_, i64>(&sql);
                         for c in &claims[range] {
                             query = query.bind(c.request_id).bind(c.seen).bind(&c.next_attempt_at).bind(now.as_str());
                         }
-                        won.extend(query.fetch_all(&mut *conn).await?);
+                        won.extend(query.fetch_all(&mut *tx).await?);
                     }
+                    tx.commit().await?;
                     Ok(claims.iter().map(|c| won.contains(&c.request_id)).collect())
                 })
             })
