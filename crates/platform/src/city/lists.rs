@@ -342,8 +342,9 @@ pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Re
     state.wake().now();
     Ok(CityReply {
         lots: ids.len(),
-        first_request_id: ids.first().copied(),
-        last_request_id: ids.last().copied(),
+        // The sealing threads draw ids side by side: the range, not the ends of the list.
+        first_request_id: ids.iter().min().copied(),
+        last_request_id: ids.iter().max().copied(),
         skipped,
     })
 }
