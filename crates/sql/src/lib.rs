@@ -9,7 +9,9 @@
 //!   `bool`, so the platform's portable schema keeps flags as `BIGINT`;
 //! - [`column_enum!`]: a state kept in one column, as text or as an integer,
 //!   with its one conversion each way. A value the enum does not know is a
-//!   decode error that names the column, never a silent default.
+//!   decode error that names the column, never a silent default;
+//! - [`released_clean`]: both pools' check that no connection goes back
+//!   into use still counted inside a transaction.
 //!
 //! Row types derive sqlx's `FromRow` (columns by name); a flag field reads
 //! `#[sqlx(try_from = "Flag")] deleted: bool`, a state field is just the enum.
