@@ -211,14 +211,13 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize, city: bool) -> R
     let gate = Arc::new(tokio::sync::Semaphore::new(32));
     for i in 0..if city { 1 } else { lots } {
         let (http, gate) = (http.clone(), gate.clone());
-        let (url, body) = if city {
-            let body = json!({ "plateNo": "鲁B99999", "list": "black", "operate": "add",
-                "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
-            (format!("{admin}/lists/city"), body)
+        let mut body = json!({ "plateNo": "鲁B99999", "list": "black", "operate": "add",
+            "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
+        let url = if city {
+            format!("{admin}/lists/city")
         } else {
-            let body = json!({ "accessId": format!("{prefix}{i}"), "plateNo": "鲁B99999", "list": "black",
-                "operate": "add", "startTime": "2026-01-01 00:00:00", "endTime": "2027-01-01 00:00:00" });
-            (format!("{admin}/lists"), body)
+            body["accessId"] = json!(format!("{prefix}{i}"));
+            format!("{admin}/lists")
         };
         calls.spawn(async move {
             let _permit = gate.acquire().await;

@@ -248,6 +248,29 @@ pub(crate) fn multi_row_insert(conn: &AnyConnection, head: &str, columns: usize,
     sql
 }
 
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
+
+/// `rows` in multi-row statements `head (…), (…) tail` of the sizes in
+/// [`row_chunks`]; `bind` binds one row's `columns` values.
+pub(crate) async fn execute_rows<T>(
+    conn: &mut AnyConnection,
+    head: &str,
+    columns: usize,
+    tail: &str,
+    rows: &[T],
+    bind: impl for<'q> Fn(AnyQuery<'q>, &'q T) -> AnyQuery<'q>,
+) -> Result<(), sqlx::Error> {
+    for chunk in row_chunks(rows.len()) {
+        let sql = multi_row_insert(conn, head, columns, chunk.len(), tail);
+        let mut query = sqlx::query(&sql);
+        for row in &rows[chunk] {
+            query = bind(query, row);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// Inserts a record unless its key exists: then an identical one is a
 /// duplicate and a different one a conflict. Keys are never overwritten.
 /// Runs in its own savepoint, so a failing insert leaves the rest of the

@@ -264,26 +264,6 @@ pub(crate) async fn change_city(
     apply_city(&state, &who, c).await.map(Json)
 }
 
-/// Every lot of the city: the configured ones, those registered at run time, the cloud's lots.
-async fn every_lot(state: &AppState) -> Result<Vec<std::sync::Arc<LotAccess>>, ApiError> {
-    let mut lots: std::collections::BTreeMap<String, std::sync::Arc<LotAccess>> = std::collections::BTreeMap::new();
-    for stored in state.store().lots().await? {
-        if let Ok(lot) = LotAccess::try_from(stored) {
-            lots.insert(lot.access_id.clone(), std::sync::Arc::new(lot));
-        }
-    }
-    for p in state.store().principals().await? {
-        if p.kind == crate::store::PrincipalKind::Lot {
-            lots.entry(p.pid.clone())
-                .or_insert_with(|| std::sync::Arc::new(LotAccess::cloudpark(&p.pid, p.park_codes)));
-        }
-    }
-    for lot in state.configured_lots() {
-        lots.insert(lot.access_id.clone(), lot);
-    }
-    Ok(lots.into_values().collect())
-}
-
 pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Result<CityReply, ApiError> {
     let kind = c.list;
     let operate = c.operate.operation();
@@ -309,7 +289,7 @@ pub(crate) async fn apply_city(state: &AppState, who: &Who, c: CityChange) -> Re
         .collect();
     let mut skipped = Vec::new();
     let mut work = Vec::new();
-    for lot in every_lot(state).await? {
+    for lot in crate::city::lots::every_lot(state).await? {
         for code in &lot.parking_codes {
             match entry(&template, code, &plate, kind, operate, previous.get(code)) {
                 Ok(mut e) => {

@@ -412,29 +412,25 @@ impl Store {
 pub(super) async fn insert_downlinks(conn: &mut AnyConnection, all: &[&Downlink]) -> Result<(), StoreError> {
     const HEAD: &str = "INSERT INTO downlinks (request_id, access_id, parking_code, interface, topic, payload, subject, \
          created_at, created_ms, deadline_at, expires_at, state, attempts, next_attempt_at, protocol) VALUES ";
-    for range in super::row_chunks(all.len()) {
-        let sql = super::multi_row_insert(conn, HEAD, 15, range.len(), "");
-        let mut query = sqlx::query(&sql);
-        for d in &all[range] {
-            query = query
-                .bind(d.request_id)
-                .bind(&d.access_id)
-                .bind(&d.parking_code)
-                .bind(&d.interface)
-                .bind(&d.topic)
-                .bind(&d.payload)
-                .bind(&d.subject)
-                .bind(&d.created_at)
-                .bind(d.created_ms)
-                .bind(&d.deadline_at)
-                .bind(&d.expires_at)
-                .bind(d.state)
-                .bind(0i64)
-                .bind(&d.next_attempt_at)
-                .bind(&d.protocol);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    super::execute_rows(conn, HEAD, 15, "", all, |query, d| {
+        query
+            .bind(d.request_id)
+            .bind(&d.access_id)
+            .bind(&d.parking_code)
+            .bind(&d.interface)
+            .bind(&d.topic)
+            .bind(&d.payload)
+            .bind(&d.subject)
+            .bind(&d.created_at)
+            .bind(d.created_ms)
+            .bind(&d.deadline_at)
+            .bind(&d.expires_at)
+            .bind(d.state)
+            .bind(0i64)
+            .bind(&d.next_attempt_at)
+            .bind(&d.protocol)
+    })
+    .await?;
     Ok(())
 }
 

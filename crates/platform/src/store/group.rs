@@ -371,23 +371,20 @@ async fn run(
                     Err(e) => break Err(Arc::new(e)),
                 },
             };
-            match commit(conn, &mut batch, &mut written).await {
+            let done = commit(conn, &mut batch, &mut written).await;
+            if done.is_err() {
+                held = None;
+            }
+            match done {
                 Err(Failure::Transient(why)) if retries < MAX_RETRIES => {
-                    held = None;
                     retries += 1;
                     stats.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(reason = %why, retries, jobs = batch.len(), "write conflict; batch retried");
                     // The other side needs a moment to finish; spread retries.
                     tokio::time::sleep(Duration::from_millis(5 << retries.min(6))).await;
                 }
-                Err(Failure::Transient(why)) => {
-                    held = None;
-                    break Err(Arc::new(sqlx::Error::Protocol(why)));
-                }
-                Err(Failure::Db(e)) => {
-                    held = None;
-                    break Err(Arc::new(e));
-                }
+                Err(Failure::Transient(why)) => break Err(Arc::new(sqlx::Error::Protocol(why))),
+                Err(Failure::Db(e)) => break Err(Arc::new(e)),
                 Ok(()) => break Ok(()),
             }
         };

@@ -125,25 +125,21 @@ async fn upsert_entries(conn: &mut AnyConnection, all: &[&ListEntry]) -> Result<
          car_type = excluded.car_type, start_time = excluded.start_time, end_time = excluded.end_time, \
          remark = excluded.remark, operate_time = excluded.operate_time, deleted = excluded.deleted, \
          request_id = excluded.request_id";
-    for range in super::row_chunks(all.len()) {
-        let sql = super::multi_row_insert(conn, HEAD, 11, range.len(), TAIL);
-        let mut query = sqlx::query(&sql);
-        for e in &all[range] {
-            query = query
-                .bind(&e.parking_code)
-                .bind(&e.plate_no)
-                .bind(e.list_kind)
-                .bind(&e.access_id)
-                .bind(e.car_type)
-                .bind(&e.start_time)
-                .bind(&e.end_time)
-                .bind(e.remark.clone())
-                .bind(&e.operate_time)
-                .bind(Flag(e.deleted))
-                .bind(e.request_id);
-        }
-        query.execute(&mut *conn).await?;
-    }
+    super::execute_rows(conn, HEAD, 11, TAIL, all, |query, e| {
+        query
+            .bind(&e.parking_code)
+            .bind(&e.plate_no)
+            .bind(e.list_kind)
+            .bind(&e.access_id)
+            .bind(e.car_type)
+            .bind(&e.start_time)
+            .bind(&e.end_time)
+            .bind(e.remark.clone())
+            .bind(&e.operate_time)
+            .bind(Flag(e.deleted))
+            .bind(e.request_id)
+    })
+    .await?;
     Ok(())
 }
 

@@ -203,7 +203,7 @@ impl Shared {
                 }
             }
         }
-        execute_rows(
+        super::execute_rows(
             conn,
             "INSERT INTO berth_states (parking_code, at, total, open_berths, free_berths) VALUES ",
             5,
@@ -215,7 +215,7 @@ impl Shared {
             },
         )
         .await?;
-        execute_rows(
+        super::execute_rows(
             conn,
             "INSERT INTO berth_slots (parking_code, slot, at, occupied, open_berths) VALUES ",
             5,
@@ -226,7 +226,7 @@ impl Shared {
             },
         )
         .await?;
-        execute_rows(
+        super::execute_rows(
             conn,
             "INSERT INTO lot_status (parking_code, access_id, last_seen, last_heartbeat, total, open_berths, \
              free_berths, state_at, counted_day, entries_today, exits_today, orphans_today, first_seen) VALUES ",
@@ -266,7 +266,7 @@ impl Shared {
             },
         )
         .await?;
-        execute_rows(
+        super::execute_rows(
             conn,
             "INSERT INTO online_slots (parking_code, slot) VALUES ",
             2,
@@ -290,29 +290,6 @@ struct LotStatusRow {
     state_at: Option<String>,
     today: String,
     counts: [i64; 3],
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-/// `rows` in multi-row statements `head (…), (…) tail` of the sizes in
-/// [`super::row_chunks`]; `bind` binds one row's `columns` values.
-async fn execute_rows<T>(
-    conn: &mut AnyConnection,
-    head: &str,
-    columns: usize,
-    tail: &str,
-    rows: &[T],
-    bind: impl for<'q> Fn(AnyQuery<'q>, &T) -> AnyQuery<'q>,
-) -> Result<(), sqlx::Error> {
-    for chunk in super::row_chunks(rows.len()) {
-        let sql = super::multi_row_insert(conn, head, columns, chunk.len(), tail);
-        let mut query = sqlx::query(&sql);
-        for row in &rows[chunk] {
-            query = bind(query, row);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
