@@ -33,6 +33,19 @@ use super::{Shared, StoreError};
 /// and the latency a job waits behind others.
 const MAX_BATCH: usize = 256;
 
+/// Under load (the last batch held more than one job), how long the writer
+/// waits for more jobs before it starts a batch smaller than
+/// [`GATHER_ENOUGH`]. Why: a commit costs the same fsync, WAL pages and
+/// statement round trips for 5 records as for 35, and under load the next
+/// records are a millisecond away (measured on SQLite at 64 connections: 5
+/// records a commit without it, 35 with it, the writer's time per record
+/// 200 → 61 µs, 0.70 → 0.83 of the RSA bound). A lone request (the last
+/// batch was one job) never waits.
+const GATHER: Duration = Duration::from_millis(1);
+
+/// A batch this big is started without waiting for more.
+const GATHER_ENOUGH: usize = 32;
+
 /// How often a batch that hit a transient conflict is run again.
 const MAX_RETRIES: u32 = 8;
 
@@ -356,7 +369,12 @@ async fn run(
     // broken, or left counted inside a transaction SQLite ended on its own
     // (a full disk), which the pool's release check closes.
     let mut held: Option<PoolConnection<sqlx::Any>> = None;
+    let mut last = 0;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        if last > 1 {
+            gather(&mut queue, &mut batch).await;
+        }
+        last = batch.len();
         let _turn = match &writer {
             Some(lock) => Some(lock.lock().await),
             None => None,
@@ -402,6 +420,20 @@ async fn run(
     }
 }
 
+/// Adds to `batch` the jobs that arrive within [`GATHER`], until it holds
+/// [`GATHER_ENOUGH`].
+async fn gather(queue: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dyn Job>>) {
+    let until = tokio::time::Instant::now() + GATHER;
+    while batch.len() < GATHER_ENOUGH {
+        let room = MAX_BATCH - batch.len();
+        match tokio::time::timeout_at(until, queue.recv_many(batch, room)).await {
+            Ok(n) if n > 0 => {}
+            // The time is up, or the queue closed (its jobs are all here).
+            _ => return,
+        }
+    }
+}
+
 enum Failure {
     Transient(String),
     Db(sqlx::Error),
@@ -439,6 +471,56 @@ async fn commit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A job that writes nothing: `gather` only moves jobs.
+    struct Nothing;
+
+    impl Job for Nothing {
+        fn run<'c>(&'c mut self, _: &'c mut AnyConnection, _: &'c mut Shared) -> BoxFuture<'c, Result<(), String>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn finish(self: Box<Self>, _: Result<(), Arc<sqlx::Error>>) {}
+        fn as_any(&mut self) -> &mut dyn Any {
+            self
+        }
+    }
+
+    fn nothing() -> Box<dyn Job> {
+        Box::new(Nothing)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathering_takes_what_arrives_in_time_and_stops_at_enough() {
+        let (jobs, mut queue) = mpsc::channel(4 * MAX_BATCH);
+        // Two jobs waiting, one arriving while the writer gathers, one 2 ms
+        // away (after GATHER; paused time moves by the timer wheel's 1 ms).
+        for _ in 0..2 {
+            jobs.send(nothing()).await.expect("queued");
+        }
+        let late = jobs.clone();
+        tokio::spawn(async move {
+            tokio::task::yield_now().await;
+            late.send(nothing()).await.expect("queued");
+            tokio::time::sleep(2 * GATHER).await;
+            late.send(nothing()).await.expect("queued");
+        });
+        let mut batch = vec![nothing()];
+        let began = tokio::time::Instant::now();
+        gather(&mut queue, &mut batch).await;
+        assert_eq!(batch.len(), 4, "the queued jobs and the one within GATHER");
+        assert_eq!(began.elapsed(), GATHER, "waited GATHER, no longer");
+
+        // Enough queued: no wait at all.
+        tokio::time::sleep(5 * GATHER).await;
+        for _ in 0..GATHER_ENOUGH + 8 {
+            jobs.send(nothing()).await.expect("queued");
+        }
+        let mut batch = vec![nothing()];
+        let began = tokio::time::Instant::now();
+        gather(&mut queue, &mut batch).await;
+        assert_eq!(began.elapsed(), Duration::ZERO, "a batch of GATHER_ENOUGH starts at once");
+        assert_eq!(batch.len(), GATHER_ENOUGH + 10, "everything queued, the late job included");
+    }
 
     #[tokio::test]
     async fn a_key_always_maps_to_the_same_writer_and_keys_spread_evenly() {
