@@ -68,7 +68,7 @@ impl Pool {
     /// threads (as many as cores) that already holds the request: a few
     /// hundred microseconds of work done there saves two thread hand-offs,
     /// and with them a wake-up, a context switch and a preempted neighbour
-    /// each (measured: with the group writer's gathering, 0.70 → 0.83 of
+    /// each (measured: with the group writer gathering, 0.70 → 0.80–0.84 of
     /// the RSA bound at 64 connections, BENCHMARKS.md "Ingest at the RSA
     /// limit"). Long work still goes to the pool, so no one request holds a
     /// runtime thread (and every connection it serves) for long.
