@@ -1,8 +1,21 @@
 //! Photo files: content-addressed on disk (`{dir}/{sha[0..2]}/{sha}.jpg`),
-//! written durably before the metadata row is committed.
+//! made durable before the metadata row is committed.
+//!
+//! On Linux a file is written and renamed into place without an fsync of
+//! its own, and [`Durability`] makes every file written so far durable in
+//! one `syncfs` shared by all the uploads waiting at that moment (group
+//! commit, for files). Why: a file's fsync and then its directory's cost
+//! ~400 µs of kernel CPU a photo here under concurrency (measured: 16
+//! threads writing 5 KB photos into the 256 directories, 408 µs of system
+//! time a photo with both fsyncs, 92 with the file's alone, 40–60 with one
+//! `syncfs` per 35 photos), more than the RSA work of the record itself.
+//! The cost: `syncfs` also flushes whatever else is dirty on that
+//! filesystem (docs/deploy.md: give `photo_dir` a filesystem the platform
+//! has to itself, or the database's). Elsewhere each file is synced alone.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Where a photo with this digest lives.
@@ -26,18 +39,91 @@ pub fn save(dir: &Path, sha256: &str, jpeg: &[u8]) -> std::io::Result<bool> {
     let parent = target.parent().unwrap_or(dir);
     if !parent.is_dir() {
         std::fs::create_dir_all(parent)?;
-        sync_dir(dir)?;
+        if !GROUPED {
+            sync_dir(dir)?;
+        }
     }
     // Unique per call: two uploads of the same photo may race here.
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let temp = parent.join(format!(".{sha256}.{}.{}.tmp", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
     let mut file = std::fs::File::create(&temp)?;
     file.write_all(jpeg)?;
-    file.sync_all()?;
+    if !GROUPED {
+        file.sync_all()?;
+    }
     std::fs::rename(&temp, &target)?;
-    // The rename is durable only once the directory itself is synced.
-    sync_dir(parent)?;
+    if !GROUPED {
+        // The rename is durable only once the directory itself is synced.
+        sync_dir(parent)?;
+    }
     Ok(true)
+}
+
+/// Whether files are made durable in groups by [`Durability`] (`syncfs`,
+/// Linux) rather than each by [`save`] itself.
+const GROUPED: bool = cfg!(target_os = "linux");
+
+/// Makes saved photo files durable in groups: a caller takes a ticket
+/// once its file is saved (or found saved), then waits for a `syncfs`
+/// started after that. One runs at a time; the callers that queued behind
+/// it find their tickets covered by the next one, however many they are.
+#[derive(Default)]
+pub struct Durability {
+    saved: AtomicU64,
+    synced: tokio::sync::Mutex<Synced>,
+}
+
+#[derive(Default)]
+struct Synced {
+    /// Every ticket up to this one is durable.
+    through: u64,
+    /// The photo directory, open for the platform's life: `syncfs` reports
+    /// the filesystem's write-back errors since the last call *on this
+    /// descriptor*, so a fresh one each time could miss an error that
+    /// happened before it was opened.
+    dir: Option<Arc<std::fs::File>>,
+    /// `syncfs` calls made (for the tests and the logs).
+    rounds: u64,
+}
+
+impl Durability {
+    /// A ticket for a file [`save`] just saved or found.
+    pub fn saved(&self) -> u64 {
+        self.saved.fetch_add(1, Ordering::SeqCst) + 1
+    }
+
+    /// Returns once every file saved before `ticket` was taken is durable.
+    /// An error (a write-back failure anywhere on the filesystem) fails
+    /// every caller of that round: none may answer 200.
+    pub async fn durable(&self, dir: &Path, ticket: u64) -> std::io::Result<()> {
+        if !GROUPED {
+            return Ok(());
+        }
+        let mut synced = self.synced.lock().await;
+        if synced.through >= ticket {
+            return Ok(());
+        }
+        // Every ticket up to here belongs to a file already saved.
+        let target = self.saved.load(Ordering::SeqCst);
+        let fd = match &synced.dir {
+            Some(fd) => fd.clone(),
+            None => synced.dir.insert(Arc::new(std::fs::File::open(dir)?)).clone(),
+        };
+        tokio::task::spawn_blocking(move || sync_filesystem(&fd)).await.map_err(std::io::Error::other)??;
+        synced.through = target;
+        synced.rounds += 1;
+        Ok(())
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn sync_filesystem(fd: &std::fs::File) -> std::io::Result<()> {
+    rustix::fs::syncfs(fd).map_err(std::io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(_: &std::fs::File) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Removes a file no row refers to (a row that did not commit).
@@ -128,6 +214,22 @@ mod tests {
         remove(&dir, &sha).expect("remove");
         assert!(!path(&dir, &sha).exists());
         remove(&dir, &sha).expect("removing twice is fine");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn one_sync_covers_every_file_saved_before_it() {
+        let dir = std::env::temp_dir().join(format!("onepark-photo-sync-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let d = Durability::default();
+        let (first, second) = (d.saved(), d.saved());
+        d.durable(&dir, second).await.expect("synced");
+        d.durable(&dir, first).await.expect("covered");
+        let rounds = if GROUPED { 1 } else { 0 };
+        assert_eq!(d.synced.lock().await.rounds, rounds, "the earlier ticket rode on the same sync");
+        let third = d.saved();
+        d.durable(&dir, third).await.expect("synced");
+        assert_eq!(d.synced.lock().await.rounds, 2 * rounds, "a file saved after a sync needs another");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

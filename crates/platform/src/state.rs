@@ -45,6 +45,7 @@ struct Inner {
     metrics_token: Option<String>,
     /// uploadPhoto's files between write and commit, see `uplink::photo`.
     photos_in_flight: crate::photo::InFlight,
+    photos_durable: crate::photo::Durability,
     wake: Wake,
     downlink_retry: chrono::Duration,
     /// The platform's own login on an external broker (from `mqtt_url`).
@@ -143,6 +144,7 @@ impl AppState {
                 admin_token: config.admin_token.clone(),
                 metrics_token: config.metrics_token.clone(),
                 photos_in_flight: Default::default(),
+                photos_durable: Default::default(),
                 cpu: onepark_serve::cpu::Pool::new("onepark-cpu", 0),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,
@@ -291,6 +293,10 @@ impl AppState {
 
     pub fn photos_in_flight(&self) -> &crate::photo::InFlight {
         &self.inner.photos_in_flight
+    }
+
+    pub fn photos_durable(&self) -> &crate::photo::Durability {
+        &self.inner.photos_durable
     }
 
     pub fn limits(&self) -> &Limits {

@@ -1,7 +1,7 @@
 //! A photo into the city, whatever door it came through: the existing row is
 //! checked before anything touches the disk (a replay with another file is
-//! refused without writing), the file is written and fsynced before its row
-//! commits, and a file written for a row that then did not commit is removed
+//! refused without writing), the file is written and made durable
+//! (`photo::Durability`) before its row commits, and a file written for a row that then did not commit is removed
 //! again (unless another upload of the same file is under way), so no replay
 //! leaves an orphan behind.
 
@@ -51,7 +51,15 @@ pub async fn put(state: &AppState, lot: &LotRef, record: &Photo, jpeg: Vec<u8>, 
             return Err(PhotoError::Disk(e.to_string()));
         }
     };
-    let put = state.store().put_photo(lot, record, &sha256, size, now).await;
+    // Durable (with the other uploads saved meanwhile) before its row commits.
+    let durable = state.photos_durable();
+    let put = match durable.durable(&dir, durable.saved()).await {
+        Ok(()) => state.store().put_photo(lot, record, &sha256, size, now).await.map_err(PhotoError::from),
+        Err(e) => {
+            tracing::error!(error = %e, "photo files could not be made durable");
+            Err(PhotoError::Disk(e.to_string()))
+        }
+    };
     if put.is_err() && created {
         // Nothing may refer to the file this request created: take it back.
         let ticket = in_flight.ticket(&sha256);
@@ -70,5 +78,5 @@ pub async fn put(state: &AppState, lot: &LotRef, record: &Photo, jpeg: Vec<u8>, 
     } else {
         in_flight.end(&sha256);
     }
-    Ok(put?)
+    put
 }
