@@ -153,8 +153,13 @@ impl Cluster {
             "global\n    maxconn 4000\n\
              defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    timeout server 30s\n\
              \x20   retries 2\n    retry-on conn-failure\n    option redispatch\n\
-             frontend lots\n    bind {bind}:{front}\n    default_backend platform\n\
+             frontend lots\n    bind {bind}:{front}\n\
+             \x20   acl bolink_http path /bpd/upload.do /bpd/download.do\n\
+             \x20   use_backend bolink_http if bolink_http\n    default_backend platform\n\
              backend platform\n    balance roundrobin\n    source {BALANCER_SOURCE}\n\
+             \x20   option httpchk GET /healthz\n    http-check expect status 200\n\
+             \x20   default-server send-proxy check check-send-proxy inter 300ms fall 2 rise 2\n{servers}\
+             backend bolink_http\n    balance source\n    hash-type consistent\n    source {BALANCER_SOURCE}\n\
              \x20   option httpchk GET /healthz\n    http-check expect status 200\n\
              \x20   default-server send-proxy check check-send-proxy inter 300ms fall 2 rise 2\n{servers}",
             front = self.front,
@@ -449,6 +454,116 @@ async fn kill_9_one_of_two_nodes_under_load() {
     cluster.confirmed("鲁K00001").await;
     cluster.cleanup();
     pg.drop().await;
+}
+
+/// A Bolink gateway in the HTTP mode behind the balancer, as
+/// deploy/haproxy.cfg has it (`balance source` for `/bpd/*`: a login lives
+/// in the node that took it). kill -9 of that node in the middle of the
+/// traffic: the gateway's calls with the old token reach the other node,
+/// which does not know it, so the gateway logs in there and its outbox
+/// sends again what was cut off; the node comes back, the balancer's hash
+/// sends the lot back to it, and it logs in again. Every stay is in the
+/// city once, entered and left, with its two photos (none refused: the
+/// exit's photo once went out as the entry's, `in`, and was refused as a
+/// changed copy of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bolink_http_mode_behind_the_balancer_survives_its_node() {
+    const KEY: &str = "TEST-ONLY-bolink-21860";
+    let test = "bolink_http_mode_behind_the_balancer_survives_its_node";
+    let Some(mqtt) = needs(test) else { return };
+    let Some(pg) = onepark_testkit::pg::PgSchema::new(test).await else { return };
+    let mut cluster = Cluster::platform_on("fault-bolink", &pg.url, &mqtt, "127.0.0.1").await;
+    let args = ["platform", "lots", "add", "--protocol", "bolink", "--park-id", "21860", "--key", KEY];
+    let args = [&args[..], &["--parking-code", "BL060", "--berths", "500"]].concat();
+    common::onepark(&args, &cluster.node_config(0));
+    let config = cluster.dir.join("bolink-lot.toml");
+    let text = format!(
+        "parking_code = \"BL060\"\nlisten = \"127.0.0.1:{lane}\"\ndatabase = \"sqlite://{db}\"\n\
+         [berths]\ntotal = 500\nopen = 400\n\
+         [[lanes]]\nid = \"1\"\ndirection = \"entry\"\n[[lanes]]\nid = \"2\"\ndirection = \"exit\"\n\
+         [tariff]\nfree_minutes = 15\nperiod_minutes = 60\nprice = 300\ncycle_cap = 1200\n\
+         [bolink]\nurl = \"http://127.0.0.1:{front}\"\npark_id = \"21860\"\nkey = \"{KEY}\"\n",
+        lane = cluster.lane,
+        db = cluster.dir.join("bolink-lot.db").display(),
+        front = cluster.front,
+    );
+    std::fs::write(&config, text).expect("lot config");
+    cluster.lot = Some(common::start(&cluster.dir, &["lot", "serve"], &config, cluster.lane).await);
+    let day = yesterday();
+    let cars = 60;
+    let lot = cluster.lot_api();
+    let events = day_events(cars);
+    let half = events.len() / 2;
+    let mut holder = None;
+    for (k, event) in events.into_iter().enumerate() {
+        if k == half {
+            let i = bolink_holder(&cluster).await;
+            eprintln!("kill -9 node{i}, which holds the Bolink login");
+            cluster.kill_node(i);
+            holder = Some(i);
+        }
+        if k == half + 30 {
+            let i = holder.expect("killed");
+            common::until("the lot logged in at the other node", || async {
+                let counts = logins(&cluster).await;
+                (counts[1 - i] == 0).then(|| json!(counts))
+            })
+            .await;
+            cluster.start_node(i).await;
+        }
+        let reply = lane_call(&lot, &day, event).await;
+        assert_eq!(reply["open"], true, "car {} at minute {}: {reply}", event.1, event.0);
+    }
+    let drained = || async {
+        let status = cluster.status().await;
+        assert_eq!(status["bolink"]["refused"], 0, "nothing refused: {status}");
+        (status["bolink"]["pending"] != 0).then_some(status)
+    };
+    common::until("the Bolink outbox drained", drained).await;
+    // Back on its node at the latest when its long poll (held up to 30 s) ends.
+    common::until("the lot logged in at each node in turn", || async {
+        let counts = logins(&cluster).await;
+        counts.contains(&0).then(|| json!(counts))
+    })
+    .await;
+    common::until("the Bolink outbox drained again", drained).await;
+    let (_, page) =
+        cluster.admin(reqwest::Method::GET, "/api/admin/records?parkingCode=BL060&pageSize=500", None).await;
+    let records = page["items"].as_array().cloned().unwrap_or_default();
+    let mut plates: Vec<&str> = records.iter().filter_map(|r| r["plateNo"].as_str()).collect();
+    plates.sort_unstable();
+    plates.dedup();
+    assert_eq!((records.len(), plates.len()), (cars, cars), "each stay once: {page}");
+    assert!(records.iter().all(|r| !r["endTime"].is_null()), "every stay left: {page}");
+    cluster.cleanup();
+    pg.drop().await;
+}
+
+/// Successful Bolink logins each node counted (its own `/metrics`; a
+/// node that is down counts 0).
+async fn logins(cluster: &Cluster) -> Vec<u64> {
+    let mut counts = Vec::new();
+    for (port, _) in &cluster.nodes {
+        let text = match client().get(format!("http://127.0.0.1:{port}/metrics")).send().await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        let n = text
+            .lines()
+            .filter(|l| l.starts_with("onepark_bolink_messages") && l.contains("login") && l.contains("\"true\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        counts.push(n);
+    }
+    counts
+}
+
+/// The node holding the lot's Bolink login: the one that answered it.
+async fn bolink_holder(cluster: &Cluster) -> usize {
+    let counts = logins(cluster).await;
+    let held: Vec<usize> = (0..counts.len()).filter(|i| counts[*i] > 0).collect();
+    assert_eq!(held.len(), 1, "one node took the login: {counts:?}");
+    held[0]
 }
 
 /// The balancer's source address must be one the nodes trust: any other

@@ -17,6 +17,7 @@ use onepark_bolink::fields::Fields;
 use onepark_bolink::http_mode::{DOWNLOAD, UPLOAD};
 use onepark_bolink::{Envelope, message};
 use onepark_domain::time::{Zone, parse_time};
+use onepark_proto::dict::PhotoType;
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -472,7 +473,8 @@ pub fn report(
             json!({
                 "picture_source": "order",
                 "order_id": uid,
-                "park_order_type": if int("photoType") == Some(2) { "out" } else { "in" },
+                // `type` (the city's uploadPhoto field): 2 is the exit's photo.
+                "park_order_type": if int("type") == Some(PhotoType::Exit.code()) { "out" } else { "in" },
                 "create_time": unix(zone, &text("time"))?,
                 "pic_type": "jpg",
                 "upload_type": "http",
@@ -582,6 +584,31 @@ mod tests {
             report("uploadCarOutData", &exit, "S_2", zone, "无", none)
         );
         assert!(report("uploadParkingState", &exit, "S_2", zone, "无", none).is_err());
+    }
+
+    #[test]
+    fn an_exit_photo_is_the_orders_out_picture() {
+        use onepark_proto::msg::encode_flat;
+        use onepark_proto::msg::record::Photo;
+        use onepark_proto::wire::Time;
+        let at = parse_time("2026-12-04 10:00:00").expect("time");
+        let photo = |photo_type| Photo {
+            uid: "S_2".into(),
+            parking_code: "L1".into(),
+            photo_id: "S_2-x".into(),
+            time: Time(at),
+            photo_type,
+            name: "S_2-x.jpg".into(),
+            upload_time: Time(at),
+        };
+        let zone = Zone::default();
+        let none = Prepaid::default();
+        // The body exactly as the lane stores it (barrier.rs).
+        for (kind, expected) in [(PhotoType::Entry, "in"), (PhotoType::Exit, "out")] {
+            let body: Value = serde_json::from_str(&encode_flat(&photo(kind))).expect("json");
+            let (service, data) = report("uploadPhoto", &body, "S_2", zone, "无", none).expect("photo");
+            assert_eq!((service, data["park_order_type"].as_str()), ("upload_carpic", Some(expected)), "{kind:?}");
+        }
     }
 
     #[test]

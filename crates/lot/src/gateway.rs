@@ -20,6 +20,8 @@ pub(crate) struct StatusReply {
     outbox: OutboxStatus,
     /// The parking cloud's link, when `[cloudpark]` is configured.
     cloudpark: Option<OutboxStatus>,
+    /// The Bolink cloud's link, when `[bolink]` is configured.
+    bolink: Option<OutboxStatus>,
     /// Absent when no downlink subscriber runs.
     downlink: Option<DownlinkStatus>,
     /// Days whose daily check has not balanced yet, oldest first: tried
@@ -74,11 +76,16 @@ pub(crate) async fn status(State(state): State<LotState>) -> Json<StatusReply> {
         Some(stats) => Some(link(crate::cloudlink::LINK.name, stats).await),
         None => None,
     };
+    let bolink = match state.bolink_outbox_stats() {
+        Some(stats) => Some(link(crate::bolinklink::LINK.name, stats).await),
+        None => None,
+    };
     let (total, open, free) = state.berths().await.unwrap_or((0, 0, 0));
     Json(StatusReply {
         berths: Berths { total, open, free },
         outbox,
         cloudpark,
+        bolink,
         downlink: state.downlink_stats().map(|s| DownlinkStatus {
             applied: get(&s.applied),
             confirmed: get(&s.confirmed),
