@@ -82,7 +82,7 @@ struct Synced {
     /// descriptor*, so a fresh one each time could miss an error that
     /// happened before it was opened.
     dir: Option<Arc<std::fs::File>>,
-    /// `syncfs` calls made (for the tests and the logs).
+    /// `syncfs` calls made (the tests count them).
     rounds: u64,
 }
 

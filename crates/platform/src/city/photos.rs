@@ -1,9 +1,9 @@
 //! A photo into the city, whatever door it came through: the existing row is
 //! checked before anything touches the disk (a replay with another file is
 //! refused without writing), the file is written and made durable
-//! (`photo::Durability`) before its row commits, and a file written for a row that then did not commit is removed
-//! again (unless another upload of the same file is under way), so no replay
-//! leaves an orphan behind.
+//! (`photo::Durability`) before its row commits, and a file written for a
+//! row that then did not commit is removed again (unless another upload of
+//! the same file is under way), so no replay leaves an orphan behind.
 
 use onepark_domain::record::{LotRef, Photo};
 

@@ -39,9 +39,10 @@ const MAX_BATCH: usize = 256;
 /// when that brought no new job, so a lone request does not wait. Why: a
 /// commit costs the same fsync, WAL pages and statement round trips for 5
 /// records as for 35, and under load the next records are a moment away
-/// (measured on SQLite at 64 connections: 5 records a commit without it,
-/// ~30 with it; with the RSA opens on the runtime's threads, 0.70 → 0.80–
-/// 0.84 of the RSA bound, BENCHMARKS.md "Ingest at the RSA limit").
+/// (measured on SQLite at 64 connections with a plain 1 ms wait: 5 records
+/// a commit without it, 35 with it; this rule, with the RSA opens on the
+/// runtime's threads: 0.70 → 0.78–0.85 of the RSA bound, BENCHMARKS.md
+/// "Ingest at the RSA limit").
 const GATHER: Duration = Duration::from_millis(1);
 
 /// A batch this big is started without gathering more.
