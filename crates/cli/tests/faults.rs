@@ -463,9 +463,9 @@ async fn kill_9_one_of_two_nodes_under_load() {
 /// which does not know it, so the gateway logs in there and its outbox
 /// sends again what was cut off; the node comes back, the balancer's hash
 /// sends the lot back to it, and it logs in again. Every stay is in the
-/// city once, entered and left, with its two photos (none refused: the
-/// exit's photo once went out as the entry's, `in`, and was refused as a
-/// changed copy of it).
+/// city once, entered and left, and nothing the gateway sent is refused
+/// (the exit's photo once went out as the entry's, `in`, and was refused
+/// as a changed copy of it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bolink_http_mode_behind_the_balancer_survives_its_node() {
     const KEY: &str = "TEST-ONLY-bolink-21860";
@@ -476,6 +476,19 @@ async fn bolink_http_mode_behind_the_balancer_survives_its_node() {
     let args = ["platform", "lots", "add", "--protocol", "bolink", "--park-id", "21860", "--key", KEY];
     let args = [&args[..], &["--parking-code", "BL060", "--berths", "500"]].concat();
     common::onepark(&args, &cluster.node_config(0));
+    // Both nodes up behind the balancer before the lot logs in, so the
+    // source hash sends it to its node from the first call on.
+    common::until("both nodes behind the balancer", || async {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..6 {
+            let url = format!("http://127.0.0.1:{}/healthz", cluster.front);
+            if let Ok(r) = client().get(url).send().await {
+                seen.insert(r.text().await.unwrap_or_default());
+            }
+        }
+        (seen.len() < 2).then(|| json!(seen))
+    })
+    .await;
     let config = cluster.dir.join("bolink-lot.toml");
     let text = format!(
         "parking_code = \"BL060\"\nlisten = \"127.0.0.1:{lane}\"\ndatabase = \"sqlite://{db}\"\n\
