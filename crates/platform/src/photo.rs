@@ -67,8 +67,9 @@ const GROUPED: bool = cfg!(target_os = "linux");
 /// once its file is saved (or found saved), then waits for a `syncfs`
 /// started after that. One runs at a time; the callers that queued behind
 /// it find their tickets covered by the next one, however many they are.
-#[derive(Default)]
 pub struct Durability {
+    /// The photo directory: its filesystem is the one synced.
+    dir: PathBuf,
     saved: AtomicU64,
     synced: tokio::sync::Mutex<Synced>,
 }
@@ -87,6 +88,10 @@ struct Synced {
 }
 
 impl Durability {
+    pub fn new(dir: PathBuf) -> Durability {
+        Durability { dir, saved: AtomicU64::new(0), synced: Default::default() }
+    }
+
     /// A ticket for a file [`save`] just saved or found.
     pub fn saved(&self) -> u64 {
         self.saved.fetch_add(1, Ordering::SeqCst) + 1
@@ -95,7 +100,7 @@ impl Durability {
     /// Returns once every file saved before `ticket` was taken is durable.
     /// An error (a write-back failure anywhere on the filesystem) fails
     /// every caller of that round: none may answer 200.
-    pub async fn durable(&self, dir: &Path, ticket: u64) -> std::io::Result<()> {
+    pub async fn durable(&self, ticket: u64) -> std::io::Result<()> {
         if !GROUPED {
             return Ok(());
         }
@@ -107,7 +112,7 @@ impl Durability {
         let target = self.saved.load(Ordering::SeqCst);
         let fd = match &synced.dir {
             Some(fd) => fd.clone(),
-            None => synced.dir.insert(Arc::new(std::fs::File::open(dir)?)).clone(),
+            None => synced.dir.insert(Arc::new(std::fs::File::open(&self.dir)?)).clone(),
         };
         tokio::task::spawn_blocking(move || sync_filesystem(&fd)).await.map_err(std::io::Error::other)??;
         synced.through = target;
@@ -221,14 +226,14 @@ mod tests {
     async fn one_sync_covers_every_file_saved_before_it() {
         let dir = std::env::temp_dir().join(format!("onepark-photo-sync-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
-        let d = Durability::default();
+        let d = Durability::new(dir.clone());
         let (first, second) = (d.saved(), d.saved());
-        d.durable(&dir, second).await.expect("synced");
-        d.durable(&dir, first).await.expect("covered");
+        d.durable(second).await.expect("synced");
+        d.durable(first).await.expect("covered");
         let rounds = if GROUPED { 1 } else { 0 };
         assert_eq!(d.synced.lock().await.rounds, rounds, "the earlier ticket rode on the same sync");
         let third = d.saved();
-        d.durable(&dir, third).await.expect("synced");
+        d.durable(third).await.expect("synced");
         assert_eq!(d.synced.lock().await.rounds, 2 * rounds, "a file saved after a sync needs another");
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -144,7 +144,7 @@ impl AppState {
                 admin_token: config.admin_token.clone(),
                 metrics_token: config.metrics_token.clone(),
                 photos_in_flight: Default::default(),
-                photos_durable: Default::default(),
+                photos_durable: crate::photo::Durability::new(config.photo_dir.clone()),
                 cpu: onepark_serve::cpu::Pool::new("onepark-cpu", 0),
                 wake: Default::default(),
                 downlink_retry: config.downlink_retry,

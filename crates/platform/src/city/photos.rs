@@ -53,7 +53,7 @@ pub async fn put(state: &AppState, lot: &LotRef, record: &Photo, jpeg: Vec<u8>, 
     };
     // Durable (with the other uploads saved meanwhile) before its row commits.
     let durable = state.photos_durable();
-    let put = match durable.durable(&dir, durable.saved()).await {
+    let put = match durable.durable(durable.saved()).await {
         Ok(()) => state.store().put_photo(lot, record, &sha256, size, now).await.map_err(PhotoError::from),
         Err(e) => {
             tracing::error!(error = %e, "photo files could not be made durable");
