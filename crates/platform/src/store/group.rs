@@ -64,15 +64,18 @@ trait Job: Send {
         None
     }
     /// Runs this job and `like` (the jobs right after it of the same
-    /// `bulk` kind) together; only called when `bulk` is `Some`.
+    /// `bulk` kind) together; only called when `bulk` is `Some`. `alone`:
+    /// they are the whole batch, so they need no savepoint of their own (a
+    /// failure reruns the batch [`Rerun::Carefully`]).
     fn run_bulk<'c>(
         &'c mut self,
         like: &'c mut [Box<dyn Job>],
+        alone: bool,
         conn: &'c mut AnyConnection,
         shared: &'c mut Shared,
-    ) -> BoxFuture<'c, Result<(), String>> {
-        let _ = like;
-        self.run(conn, shared)
+    ) -> BoxFuture<'c, Result<(), Rerun>> {
+        let _ = (like, alone);
+        Box::pin(async move { self.run(conn, shared).await.map_err(Rerun::Conflict) })
     }
     fn as_any(&mut self) -> &mut dyn Any;
 }
@@ -134,19 +137,34 @@ where
 {
     /// Runs `jobs` in one savepoint with their shared statements; when
     /// those fail for another reason than a conflict, each one alone.
-    async fn run_all(jobs: &mut [&mut Self], conn: &mut AnyConnection, shared: &mut Shared) -> Result<(), String> {
+    /// `alone` (they are the whole batch): without the savepoint, and a
+    /// failure reruns the batch carefully instead.
+    async fn run_all(
+        jobs: &mut [&mut Self],
+        alone: bool,
+        conn: &mut AnyConnection,
+        shared: &mut Shared,
+    ) -> Result<(), Rerun> {
         let Some(write) = jobs.first().map(|j| j.write) else { return Ok(()) };
         let together = {
             let data: Vec<&D> = jobs.iter().map(|j| &j.data).collect();
             let mut theirs = Shared::default();
-            let mut savepoint = conn.begin().await.map_err(|e| e.to_string())?;
-            match write(&mut savepoint, &data, &mut theirs).await {
-                Ok(results) if results.len() == jobs.len() => match savepoint.commit().await {
-                    Ok(()) => Ok((results, theirs)),
-                    Err(e) => Err(StoreError::Db(e)),
-                },
-                Ok(_) => Err(StoreError::NotWritten),
-                Err(e) => Err(e),
+            if alone {
+                match write(conn, &data, &mut theirs).await {
+                    Ok(results) if results.len() == jobs.len() => Ok((results, theirs)),
+                    Ok(_) => Err(StoreError::NotWritten),
+                    Err(e) => Err(e),
+                }
+            } else {
+                let mut savepoint = conn.begin().await.map_err(|e| Rerun::Conflict(e.to_string()))?;
+                match write(&mut savepoint, &data, &mut theirs).await {
+                    Ok(results) if results.len() == jobs.len() => match savepoint.commit().await {
+                        Ok(()) => Ok((results, theirs)),
+                        Err(e) => Err(StoreError::Db(e)),
+                    },
+                    Ok(_) => Err(StoreError::NotWritten),
+                    Err(e) => Err(e),
+                }
             }
         };
         match together {
@@ -157,11 +175,15 @@ where
                 }
                 Ok(())
             }
-            Err(StoreError::Db(e)) if transient(&e) => Err(e.to_string()),
+            Err(StoreError::Db(e)) if transient(&e) => Err(Rerun::Conflict(e.to_string())),
+            Err(e) if alone => {
+                tracing::warn!(error = %e, jobs = jobs.len(), "a multi-row write failed; its batch runs again, each record alone");
+                Err(Rerun::Carefully)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, jobs = jobs.len(), "a multi-row write failed; writing its records one by one");
                 for job in jobs.iter_mut() {
-                    Job::run(&mut **job, conn, shared).await?;
+                    Job::run(&mut **job, conn, shared).await.map_err(Rerun::Conflict)?;
                 }
                 Ok(())
             }
@@ -204,21 +226,32 @@ where
     fn run_bulk<'c>(
         &'c mut self,
         like: &'c mut [Box<dyn Job>],
+        alone: bool,
         conn: &'c mut AnyConnection,
         shared: &'c mut Shared,
-    ) -> BoxFuture<'c, Result<(), String>> {
+    ) -> BoxFuture<'c, Result<(), Rerun>> {
         Box::pin(async move {
             let mut jobs: Vec<&mut Self> = Vec::with_capacity(1 + like.len());
             jobs.push(self);
             // Same `bulk` kind, so the same type: every downcast succeeds.
             jobs.extend(like.iter_mut().filter_map(|j| j.as_any().downcast_mut::<Self>()));
-            Self::run_all(&mut jobs, conn, shared).await
+            Self::run_all(&mut jobs, alone, conn, shared).await
         })
     }
 
     fn as_any(&mut self) -> &mut dyn Any {
         self
     }
+}
+
+/// Why a batch must be rolled back and run again.
+enum Rerun {
+    /// A transient conflict (deadlock, serialization failure, busy): the
+    /// same batch may succeed in a moment.
+    Conflict(String),
+    /// A batch's multi-row write, run without a savepoint of its own, failed:
+    /// the batch runs again with one, and each record alone when that fails.
+    Carefully,
 }
 
 /// `Err(why)` when a write hit a transient conflict: its batch must be
@@ -371,27 +404,65 @@ async fn run(
     // broken, or left counted inside a transaction SQLite ended on its own
     // (a full disk), which the pool's release check closes.
     let mut held: Option<PoolConnection<sqlx::Any>> = None;
-    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        gather(&mut queue, &mut batch).await;
-        let _turn = match &writer {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
+    // The last batch committed: under load the next one is a moment away.
+    let mut busy = false;
+    loop {
+        let (turn, mut first) = match held.as_mut() {
+            Some(conn) if busy => match ahead(conn, &mut queue, &mut batch, &mut written, &writer).await {
+                Next::Closed => break,
+                Next::Idle { given_back } => {
+                    if !given_back {
+                        held = None;
+                    }
+                    busy = false;
+                    continue;
+                }
+                Next::Tried(turn, tried) => (turn, Some(tried)),
+            },
+            _ => {
+                if queue.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                    break;
+                }
+                gather(&mut queue, &mut batch).await;
+                (Turn::take(&writer).await, None)
+            }
         };
-        let began = std::time::Instant::now();
+        let began = turn.began;
         let mut retries = 0;
+        let mut careful = false;
+        let mut reconnected = false;
         let committed = loop {
-            let conn = match held.as_mut() {
-                Some(conn) => conn,
-                None => match pool.acquire().await {
-                    Ok(conn) => held.insert(conn),
-                    Err(e) => break Err(Arc::new(e)),
-                },
+            let done = match first.take() {
+                Some(done) => done,
+                None => {
+                    let conn = match held.as_mut() {
+                        Some(conn) => conn,
+                        None => match pool.acquire().await {
+                            Ok(conn) => held.insert(conn),
+                            Err(e) => break Err(Arc::new(e)),
+                        },
+                    };
+                    match conn.begin().await {
+                        Ok(tx) => commit(tx, &mut batch, &mut written, careful).await,
+                        Err(e) => Err(Failure::Begin(e)),
+                    }
+                }
             };
-            let done = commit(conn, &mut batch, &mut written).await;
             if done.is_err() {
                 held = None;
             }
             match done {
+                Err(Failure::Carefully) if !careful => careful = true,
+                // The connection kept from the last batch was closed while it
+                // waited (by the server, a restart, a balancer): nothing of
+                // this batch ran, so it runs at once on another, once.
+                Err(Failure::Begin(e)) if !reconnected => {
+                    tracing::debug!(error = %e, "the writer's connection failed at BEGIN; the batch runs on another");
+                    reconnected = true;
+                }
+                Err(Failure::Carefully) => {
+                    break Err(Arc::new(sqlx::Error::Protocol("the batch failed again, run carefully".into())));
+                }
                 Err(Failure::Transient(why)) if retries < MAX_RETRIES => {
                     retries += 1;
                     stats.retries.fetch_add(1, Ordering::Relaxed);
@@ -400,11 +471,12 @@ async fn run(
                     tokio::time::sleep(Duration::from_millis(5 << retries.min(6))).await;
                 }
                 Err(Failure::Transient(why)) => break Err(Arc::new(sqlx::Error::Protocol(why))),
-                Err(Failure::Db(e)) => break Err(Arc::new(e)),
+                Err(Failure::Begin(e) | Failure::Db(e) | Failure::Commit(e)) => break Err(Arc::new(e)),
                 Ok(()) => break Ok(()),
             }
         };
         stats.busy_micros.fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+        busy = committed.is_ok();
         match &committed {
             Ok(()) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
@@ -416,6 +488,75 @@ async fn run(
             job.finish(committed.clone());
         }
     }
+}
+
+/// A writer's turn at a batch: SQLite's one-writer lock, held until the
+/// batch ended, and when it began (for `busy_micros`).
+struct Turn {
+    _lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+    began: std::time::Instant,
+}
+
+impl Turn {
+    async fn take(writer: &Option<Arc<Mutex<()>>>) -> Turn {
+        let lock = match writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        Turn { _lock: lock, began: std::time::Instant::now() }
+    }
+}
+
+/// How long a transaction begun ahead of a batch may wait for its jobs
+/// before it is given back: an idle platform holds no transaction open
+/// (a server may count, or end, sessions idle in one).
+const AHEAD: Duration = Duration::from_secs(1);
+
+/// What waiting on a transaction begun ahead brought.
+enum Next {
+    /// The queue closed: the platform is stopping.
+    Closed,
+    /// No job came within [`AHEAD`]; the transaction was rolled back
+    /// (`given_back: false`: that failed, so the connection is suspect).
+    Idle { given_back: bool },
+    /// Jobs came and ran once in it.
+    Tried(Turn, Result<(), Failure>),
+}
+
+/// Begins the next batch's transaction before its jobs arrive, waits for
+/// them, and runs them in it. Why: the `BEGIN` is a round trip to a
+/// database whose side went to sleep after the last commit; with the cores
+/// busy opening ciphers its wake-up took 250 µs on SQLite and 640 µs on
+/// PostgreSQL, a fifth to a third of a batch of 10 (BENCHMARKS.md "Ingest
+/// at the RSA limit"). Begun ahead, it overlaps the wait for the jobs. A `BEGIN` holds
+/// nothing until the first statement: no snapshot, no lock (SQLite's
+/// deferred one reads nothing; PostgreSQL takes its snapshot per statement).
+async fn ahead(
+    conn: &mut AnyConnection,
+    queue: &mut mpsc::Receiver<Box<dyn Job>>,
+    batch: &mut Vec<Box<dyn Job>>,
+    written: &mut SlotsWritten,
+    writer: &Option<Arc<Mutex<()>>>,
+) -> Next {
+    let tx = conn.begin().await;
+    match tokio::time::timeout(AHEAD, queue.recv_many(batch, MAX_BATCH)).await {
+        Ok(0) => return Next::Closed,
+        Ok(_) => {}
+        Err(_) => {
+            let given_back = match tx {
+                Ok(tx) => tx.rollback().await.is_ok(),
+                Err(_) => false,
+            };
+            return Next::Idle { given_back };
+        }
+    }
+    gather(queue, batch).await;
+    let turn = Turn::take(writer).await;
+    let tried = match tx {
+        Ok(tx) => commit(tx, batch, written, false).await,
+        Err(e) => Err(Failure::Begin(e)),
+    };
+    Next::Tried(turn, tried)
 }
 
 /// Adds to `batch` the jobs that arrive while the runtime's other ready
@@ -440,17 +581,38 @@ async fn gather(queue: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dy
 
 enum Failure {
     Transient(String),
+    /// Run the batch again with a savepoint for each run of writes.
+    Carefully,
+    /// Its transaction did not begin: nothing ran.
+    Begin(sqlx::Error),
+    /// Failed before its commit: the batch was rolled back.
     Db(sqlx::Error),
+    /// The commit itself failed: whether it took effect is not known, so
+    /// the batch is not run again here (its lots retry, as for any 500).
+    Commit(sqlx::Error),
 }
 
+impl From<Rerun> for Failure {
+    fn from(rerun: Rerun) -> Failure {
+        match rerun {
+            Rerun::Conflict(why) => Failure::Transient(why),
+            Rerun::Carefully => Failure::Carefully,
+        }
+    }
+}
+
+/// Runs `jobs` in `tx` and commits. A batch that is one run of a bulk
+/// kind (a burst of entries) writes it without a savepoint, unless
+/// `careful`: two round trips fewer, and a failure reruns it carefully.
 async fn commit(
-    conn: &mut AnyConnection,
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
     jobs: &mut [Box<dyn Job>],
     written: &mut SlotsWritten,
+    careful: bool,
 ) -> Result<(), Failure> {
     let failure = |e: sqlx::Error| if transient(&e) { Failure::Transient(e.to_string()) } else { Failure::Db(e) };
-    let mut tx = conn.begin().await.map_err(Failure::Db)?;
     let mut shared = Shared::default();
+    let whole = jobs.len();
     let mut rest = &mut jobs[..];
     // Dropping `tx` on the way out rolls the whole batch back.
     while let Some((first, after)) = rest.split_first_mut() {
@@ -461,12 +623,15 @@ async fn commit(
         };
         // The run of neighbours of the same kind, written together.
         let n = after.iter().take_while(|j| j.bulk() == Some(kind)).count();
+        let alone = !careful && n + 1 == whole;
         let (like, after) = after.split_at_mut(n);
-        first.run_bulk(like, &mut tx, &mut shared).await.map_err(Failure::Transient)?;
+        first.run_bulk(like, alone, &mut tx, &mut shared).await?;
         rest = after;
     }
     let slots = shared.apply(&mut tx, written).await.map_err(failure)?;
-    tx.commit().await.map_err(failure)?;
+    tx.commit()
+        .await
+        .map_err(|e| if transient(&e) { Failure::Transient(e.to_string()) } else { Failure::Commit(e) })?;
     // Only now: a batch rolled back and retried writes its slots again.
     written.extend(slots);
     Ok(())
@@ -526,6 +691,130 @@ mod tests {
         gather(&mut queue, &mut batch).await;
         assert_eq!(batch.len(), GATHER_ENOUGH + 9);
         assert!(queue.try_recv().is_err(), "nothing left behind");
+    }
+
+    /// A multi-row write of numbers into a table that refuses negatives:
+    /// one negative fails the whole statement.
+    fn put_numbers<'c>(
+        conn: &'c mut AnyConnection,
+        rows: &'c [&'c i64],
+        _: &'c mut Shared,
+    ) -> BoxFuture<'c, Result<Vec<Result<i64, StoreError>>, StoreError>> {
+        Box::pin(async move {
+            let sql = super::super::multi_row_insert(conn, "INSERT INTO numbers (n) VALUES ", 1, rows.len(), "");
+            let mut insert = sqlx::query(&sql);
+            for n in rows {
+                insert = insert.bind(**n);
+            }
+            insert.execute(&mut *conn).await?;
+            Ok(rows.iter().map(|n| Ok(**n)).collect())
+        })
+    }
+
+    async fn numbers(pool: &AnyPool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT n FROM numbers ORDER BY n").fetch_all(pool).await.expect("numbers")
+    }
+
+    /// A batch that is one run of a bulk kind goes in without a savepoint;
+    /// when that fails it runs again carefully, and each record ends as it
+    /// would alone (a batch that is not alone in its batch, the same).
+    #[tokio::test]
+    async fn a_failed_multi_row_write_reruns_its_batch_carefully() {
+        sqlx::any::install_default_drivers();
+        let path = std::env::temp_dir().join(format!("onepark-group-careful-{}.db", std::process::id()));
+        let pool = AnyPool::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.expect("pool");
+        sqlx::query("CREATE TABLE numbers (n BIGINT NOT NULL CHECK (n >= 0))").execute(&pool).await.expect("table");
+        let group = GroupCommit::start(pool.clone(), None, 1);
+        // On this (current-thread) runtime the three are queued before the writer runs: one batch.
+        let [a, b, c] = [1, -1, 2].map(|n| group.write_bulk("k", n, put_numbers));
+        let (a, b, c) = tokio::join!(a, b, c);
+        assert_eq!(a.expect("1 is stored"), 1);
+        assert!(matches!(b, Err(StoreError::Db(_))), "-1 fails alone: {b:?}");
+        assert_eq!(c.expect("2 is stored"), 2);
+        assert_eq!(numbers(&pool).await, [1, 2]);
+        assert_eq!(group.stats().batches.load(Ordering::Relaxed), 1, "one batch");
+        assert_eq!(group.stats().retries.load(Ordering::Relaxed), 0, "not counted as a conflict");
+        // The next batch (begun ahead) is alone and fine.
+        let (d, e) = tokio::join!(group.write_bulk("k", 3, put_numbers), group.write_bulk("k", 4, put_numbers));
+        assert_eq!((d.expect("3"), e.expect("4")), (3, 4));
+        assert_eq!(numbers(&pool).await, [1, 2, 3, 4]);
+        // The writer holds its connection until its queue closes.
+        drop(group);
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// The writer begins the next batch's transaction ahead: when the server
+    /// ends that session while it waits, the batch runs on another; when no
+    /// job comes, the transaction is given back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_begun_ahead_survives_its_connection_and_is_given_back_when_idle() {
+        let Ok(url) = std::env::var("DATABASE_URL") else {
+            eprintln!("skipped: DATABASE_URL is not set (a PostgreSQL test)");
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("onepark_group_{}", std::process::id());
+        let admin = AnyPool::connect(&url).await.expect("admin pool");
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.expect("schema");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let pool = AnyPool::connect(&format!("{url}{sep}application_name={name}&options=-c%20search_path%3D{name}"))
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE numbers (n BIGINT NOT NULL CHECK (n >= 0))").execute(&pool).await.expect("table");
+        let group = GroupCommit::start(pool.clone(), None, 1);
+        assert_eq!(group.write_bulk("k", 1, put_numbers).await.expect("1"), 1);
+        let waiting = format!(
+            "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE application_name = '{name}' AND state = 'idle in transaction'"
+        );
+        // The next batch's transaction, open ahead: end its session.
+        let mut ended = 0;
+        for _ in 0..50 {
+            let pids: Vec<i64> = sqlx::query_scalar(&waiting).fetch_all(&admin).await.expect("activity");
+            if let [pid] = pids[..] {
+                sqlx::query(&format!("SELECT pg_terminate_backend({pid})")).execute(&admin).await.expect("terminate");
+                ended += 1;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(ended, 1, "the writer waits in a transaction begun ahead");
+        assert_eq!(group.write_bulk("k", 2, put_numbers).await.expect("2, on another connection"), 2);
+        // Idle longer than `AHEAD`: nothing stays open.
+        tokio::time::sleep(AHEAD + Duration::from_millis(500)).await;
+        let open: Vec<i64> = sqlx::query_scalar(&waiting).fetch_all(&admin).await.expect("activity");
+        assert!(open.is_empty(), "an idle writer holds no transaction: {open:?}");
+        // The idle writer's connection (its last statement gave the transaction back) ends too.
+        let idle: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity \
+             WHERE application_name = '{name}' AND state = 'idle' AND query = 'ROLLBACK'"
+        ))
+        .fetch_all(&admin)
+        .await
+        .expect("activity");
+        let [pid] = idle[..] else { panic!("the idle writer's connection: {idle:?}") };
+        sqlx::query(&format!("SELECT pg_terminate_backend({pid})")).execute(&admin).await.expect("terminate");
+        let one = |n| {
+            group.write(
+                "k",
+                n,
+                |conn: &mut AnyConnection, n: &i64, _: &mut Shared| -> BoxFuture<'_, Result<i64, StoreError>> {
+                    let n = *n;
+                    Box::pin(async move {
+                        sqlx::query("INSERT INTO numbers (n) VALUES ($1)").bind(n).execute(conn).await?;
+                        Ok(n)
+                    })
+                },
+            )
+        };
+        assert_eq!(one(3).await.expect("3, on another connection"), 3);
+        assert_eq!(numbers(&pool).await, [1, 2, 3]);
+        drop(group);
+        pool.close().await;
+        sqlx::query(&format!("DROP SCHEMA {name} CASCADE")).execute(&admin).await.expect("drop");
+        admin.close().await;
     }
 
     #[tokio::test]
