@@ -58,6 +58,11 @@ trait Job: Send {
     /// must be rolled back and retried).
     fn run<'c>(&'c mut self, conn: &'c mut AnyConnection, shared: &'c mut Shared) -> BoxFuture<'c, Result<(), String>>;
     fn finish(self: Box<Self>, committed: Result<(), Arc<sqlx::Error>>);
+    /// Its last run ended in a database error: on PostgreSQL that aborted
+    /// the transaction it ran in (a statement of it failed).
+    fn failed(&self) -> bool {
+        false
+    }
     /// Writes of one kind that share their statements when they are
     /// neighbours in a batch ([`Bulk`]); `None` for a write of its own.
     fn bulk(&self) -> Option<(TypeId, usize)> {
@@ -106,6 +111,10 @@ where
         let _ = self.answer.send(settled(self.result, committed));
     }
 
+    fn failed(&self) -> bool {
+        self.result.as_ref().is_some_and(|r| db_error(r).is_some())
+    }
+
     fn as_any(&mut self) -> &mut dyn Any {
         self
     }
@@ -151,7 +160,16 @@ where
             let mut theirs = Shared::default();
             if alone {
                 match write(conn, &data, &mut theirs).await {
-                    Ok(results) if results.len() == jobs.len() => Ok((results, theirs)),
+                    Ok(results) if results.len() == jobs.len() => match results.iter().find_map(db_error) {
+                        // Without a savepoint, a statement that failed inside
+                        // (kept as one record's result) may have aborted the
+                        // whole transaction, and PostgreSQL then turns the
+                        // COMMIT into a ROLLBACK without an error: every other
+                        // record would be answered stored and be lost.
+                        Some(e) if transient(e) => return Err(Rerun::Conflict(e.to_string())),
+                        Some(e) => Err(StoreError::Db(sqlx::Error::Protocol(e.to_string()))),
+                        None => Ok((results, theirs)),
+                    },
                     Ok(_) => Err(StoreError::NotWritten),
                     Err(e) => Err(e),
                 }
@@ -241,6 +259,14 @@ where
 
     fn as_any(&mut self) -> &mut dyn Any {
         self
+    }
+}
+
+/// A database error kept as one record's result.
+fn db_error<T>(result: &Result<T, StoreError>) -> Option<&sqlx::Error> {
+    match result {
+        Err(StoreError::Db(e)) => Some(e),
+        _ => None,
     }
 }
 
@@ -347,9 +373,11 @@ impl GroupCommit {
     }
 
     /// Runs `write` over `data` in the next batch of the writer that owns
-    /// `shard`; its result arrives once that batch is durable. `write` opens
-    /// its own (nested) transaction with `conn.begin()`: a savepoint here. It
-    /// runs again when its batch is retried, hence `data` by reference.
+    /// `shard`; its result arrives once that batch is durable. `write` runs in
+    /// the batch's transaction (in a savepoint when the batch is run again
+    /// carefully, after a write of it failed; a `write` may open one itself
+    /// with `conn.begin()`). It runs again when its batch is retried, hence
+    /// `data` by reference.
     pub(super) async fn write<T, D, W>(&self, shard: &str, data: D, write: W) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -453,9 +481,12 @@ async fn run(
             }
             match done {
                 Err(Failure::Carefully) if !careful => careful = true,
-                // The connection kept from the last batch was closed while it
+                // The connection kept from an idle writer was closed while it
                 // waited (by the server, a restart, a balancer): nothing of
-                // this batch ran, so it runs at once on another, once.
+                // this batch ran, so it runs at once on another, once. (Closed
+                // during a transaction begun ahead, it fails the batch's first
+                // statement instead: a lone bulk run reruns carefully on
+                // another; other jobs keep the error, and the batch fails.)
                 Err(Failure::Begin(e)) if !reconnected => {
                     tracing::debug!(error = %e, "the writer's connection failed at BEGIN; the batch runs on another");
                     reconnected = true;
@@ -516,8 +547,9 @@ const AHEAD: Duration = Duration::from_secs(1);
 enum Next {
     /// The queue closed: the platform is stopping.
     Closed,
-    /// No job came within [`AHEAD`]; the transaction was rolled back
-    /// (`given_back: false`: that failed, so the connection is suspect).
+    /// No transaction is open ahead: none came within [`AHEAD`] and it was
+    /// rolled back, or it did not begin (`given_back: false`: the connection
+    /// is suspect).
     Idle { given_back: bool },
     /// Jobs came and ran once in it.
     Tried(Turn, Result<(), Failure>),
@@ -538,25 +570,21 @@ async fn ahead(
     written: &mut SlotsWritten,
     writer: &Option<Arc<Mutex<()>>>,
 ) -> Next {
-    let tx = conn.begin().await;
+    let tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            tracing::debug!(error = %e, "the writer's connection failed at BEGIN; the next batch takes another");
+            return Next::Idle { given_back: false };
+        }
+    };
     match tokio::time::timeout(AHEAD, queue.recv_many(batch, MAX_BATCH)).await {
         Ok(0) => return Next::Closed,
         Ok(_) => {}
-        Err(_) => {
-            let given_back = match tx {
-                Ok(tx) => tx.rollback().await.is_ok(),
-                Err(_) => false,
-            };
-            return Next::Idle { given_back };
-        }
+        Err(_) => return Next::Idle { given_back: tx.rollback().await.is_ok() },
     }
     gather(queue, batch).await;
     let turn = Turn::take(writer).await;
-    let tried = match tx {
-        Ok(tx) => commit(tx, batch, written, false).await,
-        Err(e) => Err(Failure::Begin(e)),
-    };
-    Next::Tried(turn, tried)
+    Next::Tried(turn, commit(tx, batch, written, false).await)
 }
 
 /// Adds to `batch` the jobs that arrive while the runtime's other ready
@@ -581,14 +609,15 @@ async fn gather(queue: &mut mpsc::Receiver<Box<dyn Job>>, batch: &mut Vec<Box<dy
 
 enum Failure {
     Transient(String),
-    /// Run the batch again with a savepoint for each run of writes.
+    /// Run the batch again with a savepoint for each write or run of writes.
     Carefully,
     /// Its transaction did not begin: nothing ran.
     Begin(sqlx::Error),
     /// Failed before its commit: the batch was rolled back.
     Db(sqlx::Error),
-    /// The commit itself failed: whether it took effect is not known, so
-    /// the batch is not run again here (its lots retry, as for any 500).
+    /// The commit itself failed, not as a conflict (those roll back and are
+    /// retried): whether it took effect is not known, so the batch is not
+    /// run again here (its lots retry, as for any 500).
     Commit(sqlx::Error),
 }
 
@@ -604,6 +633,8 @@ impl From<Rerun> for Failure {
 /// Runs `jobs` in `tx` and commits. A batch that is one run of a bulk
 /// kind (a burst of entries) writes it without a savepoint, unless
 /// `careful`: two round trips fewer, and a failure reruns it carefully.
+/// A plain write runs in the batch's transaction itself; when one fails
+/// the batch runs again `careful`, each plain write in a savepoint.
 async fn commit(
     mut tx: sqlx::Transaction<'_, sqlx::Any>,
     jobs: &mut [Box<dyn Job>],
@@ -617,7 +648,24 @@ async fn commit(
     // Dropping `tx` on the way out rolls the whole batch back.
     while let Some((first, after)) = rest.split_first_mut() {
         let Some(kind) = first.bulk() else {
-            first.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
+            if careful {
+                // In a savepoint of its own: its failure leaves the rest alone.
+                let mut savepoint = tx.begin().await.map_err(failure)?;
+                first.run(&mut savepoint, &mut shared).await.map_err(Failure::Transient)?;
+                if first.failed() {
+                    savepoint.rollback().await.map_err(failure)?;
+                } else {
+                    savepoint.commit().await.map_err(failure)?;
+                }
+            } else {
+                first.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
+                // On PostgreSQL its failed statement aborted the transaction,
+                // whose COMMIT would then roll back without an error: every
+                // other job would be answered stored and be lost.
+                if first.failed() {
+                    return Err(Failure::Carefully);
+                }
+            }
             rest = after;
             continue;
         };
@@ -744,6 +792,104 @@ mod tests {
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
+    }
+
+    /// As [`put_numbers`], but a negative number is checked on its own
+    /// afterwards and its failure kept as that record's result (as the
+    /// entry and photo writers keep `already_stored`'s).
+    fn put_numbers_keeping_errors<'c>(
+        conn: &'c mut AnyConnection,
+        rows: &'c [&'c i64],
+        _: &'c mut Shared,
+    ) -> BoxFuture<'c, Result<Vec<Result<i64, StoreError>>, StoreError>> {
+        Box::pin(async move {
+            let good: Vec<i64> = rows.iter().map(|n| **n).filter(|n| *n >= 0).collect();
+            if !good.is_empty() {
+                let sql = super::super::multi_row_insert(conn, "INSERT INTO numbers (n) VALUES ", 1, good.len(), "");
+                let mut insert = sqlx::query(&sql);
+                for n in &good {
+                    insert = insert.bind(*n);
+                }
+                insert.execute(&mut *conn).await?;
+            }
+            let mut results = Vec::new();
+            for n in rows {
+                results.push(if **n >= 0 {
+                    Ok(**n)
+                } else {
+                    sqlx::query("INSERT INTO numbers (n) VALUES ($1)")
+                        .bind(**n)
+                        .execute(&mut *conn)
+                        .await
+                        .map(|_| **n)
+                        .map_err(StoreError::from)
+                });
+            }
+            Ok(results)
+        })
+    }
+
+    /// A plain (not bulk) write of one number, without a savepoint of its own.
+    fn put_one(n: i64, group: &GroupCommit) -> impl std::future::Future<Output = Result<i64, StoreError>> + '_ {
+        group.write(
+            "k",
+            n,
+            |conn: &mut AnyConnection, n: &i64, _: &mut Shared| -> BoxFuture<'_, Result<i64, StoreError>> {
+                let n = *n;
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO numbers (n) VALUES ($1)").bind(n).execute(conn).await?;
+                    Ok(n)
+                })
+            },
+        )
+    }
+
+    /// A schema of its own on `DATABASE_URL` with the numbers table: the
+    /// admin pool and one whose sessions carry the schema's name.
+    async fn pg_numbers(what: &str) -> Option<(String, AnyPool, AnyPool)> {
+        let Ok(url) = std::env::var("DATABASE_URL") else {
+            eprintln!("skipped: DATABASE_URL is not set (a PostgreSQL test)");
+            return None;
+        };
+        sqlx::any::install_default_drivers();
+        let name = format!("onepark_group_{what}_{}", std::process::id());
+        let admin = AnyPool::connect(&url).await.expect("admin pool");
+        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.expect("schema");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let pool = AnyPool::connect(&format!("{url}{sep}application_name={name}&options=-c%20search_path%3D{name}"))
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE numbers (n BIGINT NOT NULL CHECK (n >= 0))").execute(&pool).await.expect("table");
+        Some((name, admin, pool))
+    }
+
+    async fn pg_drop(name: &str, admin: AnyPool, pool: AnyPool) {
+        pool.close().await;
+        sqlx::query(&format!("DROP SCHEMA {name} CASCADE")).execute(&admin).await.expect("drop");
+        admin.close().await;
+    }
+
+    /// On PostgreSQL a failed statement aborts the transaction, and a COMMIT
+    /// then rolls back without an error. A write that keeps such a failure
+    /// as its own result must not let the batch's other records be answered
+    /// stored: the batch runs again, each run of writes in a savepoint.
+    #[tokio::test]
+    async fn a_failure_kept_as_a_result_never_hides_an_aborted_transaction() {
+        let Some((name, admin, pool)) = pg_numbers("aborted").await else { return };
+        let group = GroupCommit::start(pool.clone(), None, 1);
+        // Plain writes: 5 fine, -1 refused by the table; one batch (this runtime has one thread).
+        let (five, minus) = tokio::join!(put_one(5, &group), put_one(-1, &group));
+        assert_eq!(five.expect("5"), 5);
+        assert!(matches!(minus, Err(StoreError::Db(_))), "{minus:?}");
+        assert_eq!(numbers(&pool).await, [5], "what was answered stored is stored");
+        // A lone bulk run, without its savepoint, whose writer keeps one record's failure.
+        let [a, b, c] = [6, -2, 7].map(|n| group.write_bulk("k", n, put_numbers_keeping_errors));
+        let (a, b, c) = tokio::join!(a, b, c);
+        assert_eq!((a.expect("6"), c.expect("7")), (6, 7));
+        assert!(b.is_err(), "{b:?}");
+        assert_eq!(numbers(&pool).await, [5, 6, 7], "what was answered stored is stored");
+        drop(group);
+        pg_drop(&name, admin, pool).await;
     }
 
     /// The writer begins the next batch's transaction ahead: when the server
