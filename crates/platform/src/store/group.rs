@@ -476,7 +476,8 @@ async fn run(
                     }
                 }
             };
-            if done.is_err() {
+            // A batch rerun carefully keeps its connection: it only rolled back.
+            if done.is_err() && !matches!(done, Err(Failure::Carefully)) {
                 held = None;
             }
             match done {
@@ -759,6 +760,18 @@ mod tests {
         })
     }
 
+    /// Calls of [`put_numbers_counted`].
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+
+    fn put_numbers_counted<'c>(
+        conn: &'c mut AnyConnection,
+        rows: &'c [&'c i64],
+        shared: &'c mut Shared,
+    ) -> BoxFuture<'c, Result<Vec<Result<i64, StoreError>>, StoreError>> {
+        CALLS.fetch_add(1, Ordering::Relaxed);
+        put_numbers(conn, rows, shared)
+    }
+
     async fn numbers(pool: &AnyPool) -> Vec<i64> {
         sqlx::query_scalar("SELECT n FROM numbers ORDER BY n").fetch_all(pool).await.expect("numbers")
     }
@@ -774,8 +787,10 @@ mod tests {
         sqlx::query("CREATE TABLE numbers (n BIGINT NOT NULL CHECK (n >= 0))").execute(&pool).await.expect("table");
         let group = GroupCommit::start(pool.clone(), None, 1);
         // On this (current-thread) runtime the three are queued before the writer runs: one batch.
-        let [a, b, c] = [1, -1, 2].map(|n| group.write_bulk("k", n, put_numbers));
+        let [a, b, c] = [1, -1, 2].map(|n| group.write_bulk("k", n, put_numbers_counted));
         let (a, b, c) = tokio::join!(a, b, c);
+        // Alone without a savepoint, again with one, then each record alone.
+        assert_eq!(CALLS.load(Ordering::Relaxed), 1 + 1 + 3, "the batch's runs");
         assert_eq!(a.expect("1 is stored"), 1);
         assert!(matches!(b, Err(StoreError::Db(_))), "-1 fails alone: {b:?}");
         assert_eq!(c.expect("2 is stored"), 2);
@@ -783,7 +798,9 @@ mod tests {
         assert_eq!(group.stats().batches.load(Ordering::Relaxed), 1, "one batch");
         assert_eq!(group.stats().retries.load(Ordering::Relaxed), 0, "not counted as a conflict");
         // The next batch (begun ahead) is alone and fine.
-        let (d, e) = tokio::join!(group.write_bulk("k", 3, put_numbers), group.write_bulk("k", 4, put_numbers));
+        let (d, e) =
+            tokio::join!(group.write_bulk("k", 3, put_numbers_counted), group.write_bulk("k", 4, put_numbers_counted));
+        assert_eq!(CALLS.load(Ordering::Relaxed), 5 + 1, "one run");
         assert_eq!((d.expect("3"), e.expect("4")), (3, 4));
         assert_eq!(numbers(&pool).await, [1, 2, 3, 4]);
         // The writer holds its connection until its queue closes.
@@ -897,19 +914,7 @@ mod tests {
     /// job comes, the transaction is given back.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_transaction_begun_ahead_survives_its_connection_and_is_given_back_when_idle() {
-        let Ok(url) = std::env::var("DATABASE_URL") else {
-            eprintln!("skipped: DATABASE_URL is not set (a PostgreSQL test)");
-            return;
-        };
-        sqlx::any::install_default_drivers();
-        let name = format!("onepark_group_{}", std::process::id());
-        let admin = AnyPool::connect(&url).await.expect("admin pool");
-        sqlx::query(&format!("CREATE SCHEMA {name}")).execute(&admin).await.expect("schema");
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let pool = AnyPool::connect(&format!("{url}{sep}application_name={name}&options=-c%20search_path%3D{name}"))
-            .await
-            .expect("pool");
-        sqlx::query("CREATE TABLE numbers (n BIGINT NOT NULL CHECK (n >= 0))").execute(&pool).await.expect("table");
+        let Some((name, admin, pool)) = pg_numbers("ahead").await else { return };
         let group = GroupCommit::start(pool.clone(), None, 1);
         assert_eq!(group.write_bulk("k", 1, put_numbers).await.expect("1"), 1);
         let waiting = format!(
@@ -942,25 +947,10 @@ mod tests {
         .expect("activity");
         let [pid] = idle[..] else { panic!("the idle writer's connection: {idle:?}") };
         sqlx::query(&format!("SELECT pg_terminate_backend({pid})")).execute(&admin).await.expect("terminate");
-        let one = |n| {
-            group.write(
-                "k",
-                n,
-                |conn: &mut AnyConnection, n: &i64, _: &mut Shared| -> BoxFuture<'_, Result<i64, StoreError>> {
-                    let n = *n;
-                    Box::pin(async move {
-                        sqlx::query("INSERT INTO numbers (n) VALUES ($1)").bind(n).execute(conn).await?;
-                        Ok(n)
-                    })
-                },
-            )
-        };
-        assert_eq!(one(3).await.expect("3, on another connection"), 3);
+        assert_eq!(put_one(3, &group).await.expect("3, on another connection"), 3);
         assert_eq!(numbers(&pool).await, [1, 2, 3]);
         drop(group);
-        pool.close().await;
-        sqlx::query(&format!("DROP SCHEMA {name} CASCADE")).execute(&admin).await.expect("drop");
-        admin.close().await;
+        pg_drop(&name, admin, pool).await;
     }
 
     #[tokio::test]
