@@ -112,7 +112,7 @@ where
     }
 
     fn failed(&self) -> bool {
-        self.result.as_ref().is_some_and(|r| db_error(r).is_some())
+        failed_in_db(&self.result)
     }
 
     fn as_any(&mut self) -> &mut dyn Any {
@@ -159,17 +159,9 @@ where
             let data: Vec<&D> = jobs.iter().map(|j| &j.data).collect();
             let mut theirs = Shared::default();
             if alone {
+                // A record's kept database error is `commit`'s to see (`failed`).
                 match write(conn, &data, &mut theirs).await {
-                    Ok(results) if results.len() == jobs.len() => match results.iter().find_map(db_error) {
-                        // Without a savepoint, a statement that failed inside
-                        // (kept as one record's result) may have aborted the
-                        // whole transaction, and PostgreSQL then turns the
-                        // COMMIT into a ROLLBACK without an error: every other
-                        // record would be answered stored and be lost.
-                        Some(e) if transient(e) => return Err(Rerun::Conflict(e.to_string())),
-                        Some(e) => Err(StoreError::Db(sqlx::Error::Protocol(e.to_string()))),
-                        None => Ok((results, theirs)),
-                    },
+                    Ok(results) if results.len() == jobs.len() => Ok((results, theirs)),
                     Ok(_) => Err(StoreError::NotWritten),
                     Err(e) => Err(e),
                 }
@@ -237,6 +229,10 @@ where
         let _ = self.answer.send(settled(self.result, committed));
     }
 
+    fn failed(&self) -> bool {
+        failed_in_db(&self.result)
+    }
+
     fn bulk(&self) -> Option<(TypeId, usize)> {
         Some((TypeId::of::<Self>(), self.write as usize))
     }
@@ -262,12 +258,9 @@ where
     }
 }
 
-/// A database error kept as one record's result.
-fn db_error<T>(result: &Result<T, StoreError>) -> Option<&sqlx::Error> {
-    match result {
-        Err(StoreError::Db(e)) => Some(e),
-        _ => None,
-    }
+/// A job's result is a database error (a statement of it failed).
+fn failed_in_db<T>(result: &Option<Result<T, StoreError>>) -> bool {
+    matches!(result, Some(Err(StoreError::Db(_))))
 }
 
 /// Why a batch must be rolled back and run again.
@@ -662,7 +655,8 @@ async fn commit(
                 first.run(&mut tx, &mut shared).await.map_err(Failure::Transient)?;
                 // On PostgreSQL its failed statement aborted the transaction,
                 // whose COMMIT would then roll back without an error: every
-                // other job would be answered stored and be lost.
+                // other job would be answered stored and be lost. Run again
+                // carefully (as an unsavepointed bulk run that failed).
                 if first.failed() {
                     return Err(Failure::Carefully);
                 }
@@ -675,6 +669,11 @@ async fn commit(
         let alone = !careful && n + 1 == whole;
         let (like, after) = after.split_at_mut(n);
         first.run_bulk(like, alone, &mut tx, &mut shared).await?;
+        // Without its savepoint, a record's statement that failed (kept as
+        // its result) aborted the transaction as a plain write's does.
+        if alone && (first.failed() || like.iter().any(|j| j.failed())) {
+            return Err(Failure::Carefully);
+        }
         rest = after;
     }
     let slots = shared.apply(&mut tx, written).await.map_err(failure)?;
