@@ -1,9 +1,16 @@
-//! A photo into the city, whatever door it came through: the existing row is
-//! checked before anything touches the disk (a replay with another file is
-//! refused without writing), the file is written and made durable
-//! (`photo::Durability`) before its row commits, and a file written for a
-//! row that then did not commit is removed again (unless another upload of
-//! the same file is under way), so no replay leaves an orphan behind.
+//! A photo into the city, whatever door it came through: the file is written
+//! (content-addressed: an identical re-upload finds it and writes nothing)
+//! and made durable (`photo::Durability`) before its row commits, and a file
+//! written for a row that then did not commit (a replay with another file:
+//! the row's insert finds the conflict) is removed again before the answer
+//! (unless another upload of the same file is under way), so no replay
+//! leaves an orphan behind.
+//!
+//! No read of the existing row first: it would refuse such a replay without
+//! writing, but it cost every new photo a pooled read (three round trips in
+//! sqlx, counting its pings) and the peak hour 7–9 % of its records/s
+//! (BENCHMARKS.md "Ingest at the RSA limit"). A replay is bounded by the
+//! lot's photo rate limit, as its own new photos are.
 
 use onepark_domain::record::{LotRef, Photo};
 
@@ -23,16 +30,6 @@ pub enum PhotoError {
 pub async fn put(state: &AppState, lot: &LotRef, record: &Photo, jpeg: Vec<u8>, now: &str) -> Result<Put, PhotoError> {
     let size = jpeg.len() as i64;
     let sha256 = crate::photo::digest(&jpeg);
-    let content = crate::store::photo_content(record, &sha256);
-    match state.store().photo_stored(&record.parking_code, &record.photo_id).await? {
-        // The same answers the row's own insert gives, without writing the file first.
-        Some(existing) if existing == content => return Ok(Put::Duplicate),
-        Some(_) => {
-            let key = record.photo_id.clone();
-            return Err(StoreError::Conflict { parking_code: record.parking_code.clone(), key }.into());
-        }
-        None => {}
-    }
     // From here to the commit this upload may need the file; a failed
     // upload's clean-up must not remove it from under another one.
     let in_flight = state.photos_in_flight();
