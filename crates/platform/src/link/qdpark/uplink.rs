@@ -1029,7 +1029,8 @@ async fn confirm<P>(state: &AppState, lot: &LotAccess, interface: &str, c: &Conf
 /// uploadPhoto: the JPEG travels outside the cipher and the signature (the
 /// spec's design), so anyone who captured a request can resend it with
 /// another file. Hence a budget per accessID before any work; the rest
-/// (no file written for a replay, none left behind) is `city::photos`'.
+/// (an identical file written once, a replay's other file removed before
+/// the answer: none left behind) is `city::photos`'.
 async fn photo(
     state: &AppState,
     lot: &LotAccess,
