@@ -920,16 +920,7 @@ mod tests {
             "SELECT CAST(pid AS BIGINT) FROM pg_stat_activity WHERE application_name = '{name}' AND state = 'idle in transaction'"
         );
         // The next batch's transaction, open ahead: end its session.
-        let mut ended = 0;
-        for _ in 0..50 {
-            let pids: Vec<i64> = sqlx::query_scalar(&waiting).fetch_all(&admin).await.expect("activity");
-            if let [pid] = pids[..] {
-                sqlx::query(&format!("SELECT pg_terminate_backend({pid})")).execute(&admin).await.expect("terminate");
-                ended += 1;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let ended = end_the_wait_ahead(&admin, &waiting).await;
         assert_eq!(ended, 1, "the writer waits in a transaction begun ahead");
         assert_eq!(group.write_bulk("k", 2, put_numbers).await.expect("2, on another connection"), 2);
         // Idle longer than `AHEAD`: nothing stays open.
@@ -950,21 +941,26 @@ mod tests {
         // Ended during the wait ahead of a plain write: its statement fails,
         // the batch runs again carefully, whose BEGIN fails, and then on a
         // new connection.
-        let mut ended = 0;
-        for _ in 0..50 {
-            let pids: Vec<i64> = sqlx::query_scalar(&waiting).fetch_all(&admin).await.expect("activity");
-            if let [pid] = pids[..] {
-                sqlx::query(&format!("SELECT pg_terminate_backend({pid})")).execute(&admin).await.expect("terminate");
-                ended += 1;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let ended = end_the_wait_ahead(&admin, &waiting).await;
         assert_eq!(ended, 1, "the writer waits in a transaction begun ahead again");
         assert_eq!(put_one(4, &group).await.expect("4, on another connection"), 4);
         assert_eq!(numbers(&pool).await, [1, 2, 3, 4]);
         drop(group);
         pg_drop(&name, admin, pool).await;
+    }
+
+    /// Ends the session of the writer's transaction begun ahead (`waiting`
+    /// finds it) once it shows up; how many it ended.
+    async fn end_the_wait_ahead(admin: &AnyPool, waiting: &str) -> usize {
+        for _ in 0..50 {
+            let pids: Vec<i64> = sqlx::query_scalar(waiting).fetch_all(admin).await.expect("activity");
+            if let [pid] = pids[..] {
+                sqlx::query(&format!("SELECT pg_terminate_backend({pid})")).execute(admin).await.expect("terminate");
+                return 1;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        0
     }
 
     #[tokio::test]
