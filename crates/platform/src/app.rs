@@ -60,6 +60,10 @@ pub fn metrics_router(state: AppState) -> Router {
 pub enum ServeError {
     #[error("storage: {0}")]
     Store(#[from] StoreError),
+    /// The database named (its password hidden) so that an operator sees
+    /// which file or server could not be opened.
+    #[error("cannot open the database {database}: {source}")]
+    Open { database: String, source: StoreError },
     #[error("cannot listen on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
     #[error("server: {0}")]
@@ -128,7 +132,9 @@ fn loopback(ip: std::net::IpAddr) -> std::net::IpAddr {
 /// The store, migrated, with what each link keeps of older versions brought
 /// up to date.
 async fn open(config: &Config) -> Result<Store, ServeError> {
-    let store = Store::connect(&config.database).await?;
+    let store = Store::connect(&config.database)
+        .await
+        .map_err(|source| ServeError::Open { database: onepark_proto::mqtt::redact(&config.database), source })?;
     let upgraded = crate::link::qdpark::records::upgrade(&store).await?;
     if upgraded > 0 {
         tracing::info!(upgraded, "lot descriptions of an older version filled in");
@@ -148,7 +154,7 @@ pub async fn serve(config: Config) -> Result<(), ServeError> {
         .map_err(|source| ServeError::Listen { addr: config.listen.clone(), source })?;
     tracing::info!(
         listen = %listener.local_addr()?,
-        database = %config.database,
+        database = %onepark_proto::mqtt::redact(&config.database),
         lots = config.lots.len(),
         "platform serving"
     );
@@ -235,4 +241,18 @@ async fn shutdown() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn a_database_that_cannot_be_opened_is_named() {
+        // A directory that does not exist: SQLite cannot create the file (nothing is left behind).
+        let missing = std::env::temp_dir().join(format!("onepark-missing-{}", std::process::id())).join("onepark.db");
+        let url = format!("sqlite://{}", missing.display());
+        let config =
+            crate::config::Config::load(None, |k| (k == "ONEPARK_DATABASE").then(|| url.clone())).expect("config");
+        let Err(e) = super::open(&config).await else { panic!("{url} opened") };
+        assert!(e.to_string().starts_with(&format!("cannot open the database {url}: ")), "{e}");
+    }
 }
