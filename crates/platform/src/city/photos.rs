@@ -8,9 +8,10 @@
 //!
 //! No read of the existing row first: it would refuse such a replay without
 //! writing, but it cost every new photo a pooled read (three round trips in
-//! sqlx, counting its pings) and the peak hour 7–9 % of its records/s
-//! (BENCHMARKS.md "Ingest at the RSA limit"). A replay is bounded by the
-//! lot's photo rate limit, as its own new photos are.
+//! sqlx, counting its pings): the peak hour 9–11 % of its records/s on
+//! SQLite, 17–18 % on PostgreSQL (BENCHMARKS.md "Ingest at the RSA limit").
+//! A replay is bounded by the lot's photo rate limit, as its own new photos
+//! are.
 
 use onepark_domain::record::{LotRef, Photo};
 
