@@ -479,8 +479,10 @@ async fn run(
                 // waited (by the server, a restart, a balancer): nothing of
                 // this batch ran, so it runs at once on another, once. (Closed
                 // during a transaction begun ahead, it fails the batch's first
-                // statement instead: a lone bulk run reruns carefully on
-                // another; other jobs keep the error, and the batch fails.)
+                // statement instead: after a lone bulk run or a plain write the
+                // batch reruns carefully and lands here at its BEGIN; after a
+                // run among other writes its savepoint fails, retried as a
+                // conflict on another connection.)
                 Err(Failure::Begin(e)) if !reconnected => {
                     tracing::debug!(error = %e, "the writer's connection failed at BEGIN; the batch runs on another");
                     reconnected = true;
