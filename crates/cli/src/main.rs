@@ -92,8 +92,50 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", said_once(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes, each said once. Many errors (ours, sqlx's) put
+/// their cause's text in their own message *and* return it as their source,
+/// so `{:#}` printed "database: error returned from database: role … does not
+/// exist" three or four times over; a cause whose text was already said is
+/// left out.
+fn said_once(e: &anyhow::Error) -> String {
+    let mut said = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if said.contains(&text) {
+            continue;
+        }
+        if !said.is_empty() {
+            said.push_str(": ");
+        }
+        said.push_str(&text);
+    }
+    said
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said_once;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        // As a StoreError around sqlx's error around PostgreSQL's: each says its cause too.
+        let e = anyhow::Error::new(std::io::Error::other("role \"nobody\" does not exist"))
+            .context("error returned from database: role \"nobody\" does not exist")
+            .context("database: error returned from database: role \"nobody\" does not exist")
+            .context("cannot open the database postgres://nobody:***@db/test");
+        assert_eq!(
+            said_once(&e),
+            "cannot open the database postgres://nobody:***@db/test: \
+             database: error returned from database: role \"nobody\" does not exist"
+        );
+        // A cause its wrapper did not repeat is kept.
+        let e = anyhow::Error::new(std::io::Error::other("No space left on device")).context("photo file");
+        assert_eq!(said_once(&e), "photo file: No space left on device");
     }
 }
