@@ -411,6 +411,14 @@ pub(crate) fn rsa_ops_per_second(key: &PrivateKey, threads: usize) -> Result<f64
     let public = key.public_key();
     let keys = Keys { own: Some(key), peer: Some(&public) };
     let one = onepark_proto::seal(Profile::Qingdao, &[b'x'; 100], keys)?;
+    Ok(per_second(threads, || {
+        let _ = onepark_proto::open(Profile::Qingdao, &one.cipher, &one.sign, keys);
+    }))
+}
+
+/// How many times a second `threads` threads together can run `work`,
+/// each for one second, with nothing else of this process running.
+pub(crate) fn per_second(threads: usize, work: impl Fn() + Sync) -> f64 {
     let window = Duration::from_secs(1);
     let counts: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
@@ -419,7 +427,7 @@ pub(crate) fn rsa_ops_per_second(key: &PrivateKey, threads: usize) -> Result<f64
                     let start = Instant::now();
                     let mut n = 0u64;
                     while start.elapsed() < window {
-                        let _ = onepark_proto::open(Profile::Qingdao, &one.cipher, &one.sign, keys);
+                        work();
                         n += 1;
                     }
                     n
@@ -428,7 +436,7 @@ pub(crate) fn rsa_ops_per_second(key: &PrivateKey, threads: usize) -> Result<f64
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
     });
-    Ok(counts.iter().sum::<u64>() as f64 / window.as_secs_f64())
+    counts.iter().sum::<u64>() as f64 / window.as_secs_f64()
 }
 
 fn peak_rss_kib() -> u64 {

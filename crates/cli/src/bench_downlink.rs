@@ -162,6 +162,7 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize, city: bool) -> R
     let read = |name: &str| std::fs::read_to_string(keys.join(name)).with_context(|| format!("reading {name}"));
     let lot_key = PrivateKey::parse(&read("lot_private.b64")?)?;
     let platform_public = PublicKey::parse(&read("platform_public.b64")?)?;
+    let floor = crypto_floor(&PrivateKey::parse(&read("platform_private.b64")?)?, &lot_key)?;
     let idle_kib = platform.rss_kib();
 
     let connecting = Instant::now();
@@ -261,6 +262,15 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize, city: bool) -> R
     let calls = if city { "one city-wide list change" } else { "one list change per accessID, 32 in flight" };
     println!("admin calls done in       {:.2} s ({calls})", queued_in.as_secs_f64());
     println!("all confirmed after       {:.2} s", all_confirmed.as_secs_f64());
+    let floor_s = lots as f64 / floor.lots_per_second;
+    println!(
+        "crypto floor              {floor_s:.2} s ({lots} × one lot's seal, open, seal, open on 2 threads with nothing \
+         else running: {:.0} lots/s; {} private-key operations a lot, {} of them the platform's: {:.2} s alone)",
+        floor.lots_per_second,
+        floor.private_ops,
+        floor.platform_ops,
+        floor_s * floor.platform_ops as f64 / floor.private_ops as f64
+    );
     println!(
         "created → confirmed       p50 {} ms, p99 {} ms, max {} ms ({} messages)",
         pct(0.50).copied().unwrap_or(0),
@@ -285,6 +295,49 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize, city: bool) -> R
         task.abort();
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the crypto alone allows: one lot's round is the platform sealing a
+/// list message (a signature), the lot opening it (a private-key block per
+/// 128 bytes), the lot sealing its confirm, which echoes the message's
+/// params (a signature), and the platform opening that. Whatever else the
+/// platform and the lots do comes on top; on a machine where both share
+/// the cores this is the least the broadcast can take.
+struct Floor {
+    lots_per_second: f64,
+    private_ops: usize,
+    /// The message's signature and the confirm's blocks.
+    platform_ops: usize,
+}
+
+fn crypto_floor(platform_key: &PrivateKey, lot_key: &PrivateKey) -> Result<Floor> {
+    use onepark_proto::Keys;
+    let (platform_public, lot_public) = (platform_key.public_key(), lot_key.public_key());
+    let platform = Keys { own: Some(platform_key), peer: Some(&lot_public) };
+    let lot = Keys { own: Some(lot_key), peer: Some(&platform_public) };
+    // The entry the measurement broadcasts, as `specialCar` carries it.
+    let params = json!({ "parkingCode": "P9999", "plateNo": "鲁B99999", "carType": 0, "operateType": 0,
+        "operate": 0, "operateTime": "2026-12-05 08:00:00", "startTime": "2026-01-01 00:00:00",
+        "endTime": "2027-01-01 00:00:00" });
+    let message = params.to_string();
+    // As the lot's uplink client sends it.
+    let confirm = json!({ "data": { "success": true, "requestId": 1_000_000_000_i64, "params": params } }).to_string();
+    // PKCS#1 v1.5: 11 bytes of each block are padding.
+    let blocks = |text: &str, key: &PrivateKey| text.len().div_ceil(key.size().saturating_sub(11).max(1));
+    let platform_ops = 1 + blocks(&confirm, platform_key);
+    let private_ops = platform_ops + blocks(&message, lot_key) + 1;
+    let round = || -> Result<()> {
+        let sealed = onepark_proto::seal(Profile::Qingdao, message.as_bytes(), platform)?;
+        onepark_proto::open(Profile::Qingdao, &sealed.cipher, &sealed.sign, lot)?;
+        let sealed = onepark_proto::seal(Profile::Qingdao, confirm.as_bytes(), lot)?;
+        onepark_proto::open(Profile::Qingdao, &sealed.cipher, &sealed.sign, platform)?;
+        Ok(())
+    };
+    round().context("the crypto floor's round")?;
+    let lots_per_second = crate::bench::per_second(2, || {
+        let _ = round();
+    });
+    Ok(Floor { lots_per_second, private_ops, platform_ops })
 }
 
 async fn wait(limit: Duration, done: impl Fn() -> bool) -> Result<()> {
