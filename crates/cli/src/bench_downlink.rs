@@ -298,8 +298,8 @@ async fn measure(platform: &Platform, keys: &Path, lots: usize, city: bool) -> R
 }
 
 /// What the crypto alone allows: one lot's round is the platform sealing a
-/// list message (a signature), the lot opening it (a private-key block per
-/// 128 bytes), the lot sealing its confirm, which echoes the message's
+/// list message (a signature), the lot opening it (a private-key operation
+/// per 128-byte block), the lot sealing its confirm, which echoes the message's
 /// params (a signature), and the platform opening that. Whatever else the
 /// platform and the lots do comes on top; on a machine where both share
 /// the cores this is the least the broadcast can take.
