@@ -63,7 +63,6 @@ pub use payments::{
     Arrear, ArrearPut, Began, Debt, FeeQuote, MoneyDay, Notice, Outcome, PayState, Payment, PaymentSearch, Purpose,
     Signup, order_id,
 };
-pub use photos::photo_content;
 pub use records::{EntryPut, Quality, RecordQuery, RecordRow, Stay, StayQuery, StaySort, StayState, Table};
 pub use renewals::{LotEpay, Renewal};
 pub use revenue::{Owing, OwingQuery, Takings, TakingsQuery};

@@ -420,7 +420,7 @@ async fn one_batch_of_duplicates(h: Harness) {
     let msgs: Vec<String> = replies.iter().map(|(_, r)| r["msg"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(msgs.iter().filter(|m| *m == "操作成功").count(), 1, "{msgs:?}");
     assert_eq!(msgs.iter().filter(|m| m.starts_with("操作成功（重复上传")).count(), 5, "{msgs:?}");
-    assert!(h.store.photo_stored("1001", "BATCH-P").await.expect("photo").is_some());
+    assert!(h.store.photo_sha("1001", "BATCH-P").await.expect("photo").is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ use sqlx::AnyConnection;
 use super::{Put, Store, StoreError, already_stored, multi_row_insert, row_chunks};
 
 /// A photo's identity for idempotency: the record and its file's digest.
-pub fn photo_content(m: &Photo, sha256: &str) -> String {
+fn photo_content(m: &Photo, sha256: &str) -> String {
     format!("{}|{sha256}", m.content)
 }
 
@@ -119,15 +119,6 @@ impl Store {
     /// A photo's file digest.
     pub async fn photo_sha(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT sha256 FROM photos WHERE parking_code = $1 AND photo_id = $2")
-            .bind(parking_code)
-            .bind(photo_id)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    /// The stored identity ([`photo_content`]) of a photo, if any.
-    pub async fn photo_stored(&self, parking_code: &str, photo_id: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT content FROM photos WHERE parking_code = $1 AND photo_id = $2")
             .bind(parking_code)
             .bind(photo_id)
             .fetch_optional(&self.pool)
